@@ -1,0 +1,128 @@
+"""The local admin endpoint: how ``tracehouse projects`` and ``tracehouse keys`` reach a running
+server that holds the embedded store (chDB lets one process open a data directory).
+
+Only callers on this machine get in: the request must come from a loopback address and
+carry the token the server wrote to ``<data-dir>/server.json`` (mode 0600), so being
+able to read the data directory is what grants access.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from storage import ApiKey, Project, Store
+from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
+
+__all__ = ["ADMIN_TOKEN_KEY", "admin_routes", "key_json", "project_json"]
+
+ADMIN_TOKEN_KEY = web.AppKey("admin_token", str)
+STORE_KEY = web.AppKey("store", Store)
+
+
+class NewProject(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    retention_days: int = Field(0, ge=0, le=36500)
+
+
+class NewKey(BaseModel):
+    project: str = Field(min_length=1)
+    note: str = Field("", max_length=200)
+
+
+def project_json(p: Project) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "organization_id": p.organization_id,
+        "retention_days": p.retention_days,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+def key_json(k: ApiKey) -> dict[str, Any]:
+    return {
+        "public_key": k.public_key,
+        "secret_hint": k.secret_hint,
+        "project_id": k.project_id,
+        "note": k.note,
+        "created_at": k.created_at.isoformat(),
+        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+    }
+
+
+def _authorize(request: web.Request) -> Store:
+    remote = request.remote or ""
+    try:
+        local = ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        raise Forbidden("the admin endpoint only answers on this machine")
+    token = request.app[ADMIN_TOKEN_KEY]
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthenticated("missing or wrong admin token (see server.json in the data directory)")
+    return request.app[STORE_KEY]
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    return web.json_response({"data": [project_json(p) for p in await store.projects.list_projects()]})
+
+
+async def create_project(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    body = await _body(request, NewProject)
+    project = await store.projects.create_project(body.name, retention_days=body.retention_days)
+    return web.json_response(project_json(project), status=201)
+
+
+async def delete_project(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    project = await store.projects.delete_project(request.match_info["ref"])
+    return web.json_response(project_json(project))
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    keys = await store.projects.list_keys(request.query.get("project"))
+    return web.json_response({"data": [key_json(k) for k in keys]})
+
+
+async def create_key(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    body = await _body(request, NewKey)
+    pair = await store.projects.create_key(body.project, body.note)
+    return web.json_response(
+        {"public_key": pair.public_key, "secret_key": pair.secret_key, "project_id": pair.project_id},
+        status=201,
+    )
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    key = await store.projects.revoke_key(request.match_info["public_key"])
+    return web.json_response(key_json(key))
+
+
+def admin_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/admin/projects", list_projects),
+        web.post("/api/admin/projects", create_project),
+        web.delete("/api/admin/projects/{ref}", delete_project),
+        web.get("/api/admin/keys", list_keys),
+        web.post("/api/admin/keys", create_key),
+        web.post("/api/admin/keys/{public_key}/revoke", revoke_key),
+    ]

@@ -1,0 +1,44 @@
+"""The query API application: health, the local admin endpoint, and the static UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from query_api.admin import ADMIN_TOKEN_KEY, STORE_KEY, admin_routes
+from query_api.middleware import error_middleware
+from storage import Store
+from tracehouse import __version__
+
+__all__ = ["STORE_KEY", "create_app"]
+
+UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+MAX_API_BODY = 8 * 1024 * 1024
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness, in the shape Langfuse clients expect (``GET /api/public/health``)."""
+    return web.json_response({"status": "OK", "version": __version__})
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(UI_DIR / "index.html")
+
+
+def create_app(store: Store, admin_token: str) -> web.Application:
+    """The HTTP application served on the API port (3000 by default)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_API_BODY)
+    app[STORE_KEY] = store
+    app[ADMIN_TOKEN_KEY] = admin_token
+    app.add_routes(
+        [
+            web.get("/api/public/health", health),
+            web.get("/api/health", health),
+            *admin_routes(),
+            web.get("/", index),
+        ]
+    )
+    if UI_DIR.is_dir():
+        app.router.add_static("/ui/", UI_DIR, show_index=False)
+    return app

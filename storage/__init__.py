@@ -1,0 +1,8 @@
+"""Storage: the only package that speaks SQL (schema, migrations, backends, writer, readers, projects)."""
+
+from storage.projects import ApiKey, KeyPair, Project
+from storage.reader import Page, SpanQuery, TraceQuery
+from storage.store import Store
+from storage.writer import SPAN_SCHEMA
+
+__all__ = ["SPAN_SCHEMA", "ApiKey", "KeyPair", "Page", "Project", "SpanQuery", "Store", "TraceQuery"]

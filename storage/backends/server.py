@@ -1,0 +1,164 @@
+"""ClickHouse server over the native protocol (clickhouse-driver).
+
+Each executor thread owns one ``Client`` (the driver is not thread-safe); a client
+that lost its connection reconnects on its next statement. Values are bound as
+server-side parameters, so the SQL is the very text the embedded backend runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pyarrow as pa
+from clickhouse_driver import Client
+
+from storage.api import Params, Row
+from storage.backends._errors import translate
+from storage.identifiers import check_identifier
+from tracehouse.errors import StorageUnavailable
+
+__all__ = ["ServerBackend", "redact_url"]
+
+POOL_THREADS = 4
+CONNECT_TIMEOUT_S = 5
+SEND_RECEIVE_TIMEOUT_S = 120
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _client_url(url: str) -> str:
+    """Add our defaults (timeouts, compression when available) unless the URL sets them."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    query.setdefault("send_receive_timeout", str(SEND_RECEIVE_TIMEOUT_S))
+    query.setdefault("client_name", "tracehouse")
+    if "compression" not in query and _lz4_available():
+        query["compression"] = "lz4"
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _lz4_available() -> bool:
+    try:
+        import clickhouse_cityhash  # noqa: F401
+        import lz4  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _arrow_to_columns(data: pa.Table) -> list[list[Any]]:
+    """Columns as the driver wants them: times as integer nanoseconds, maps as dicts."""
+    columns = []
+    for column in data.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind):
+            column = column.cast(pa.int64())
+        elif pa.types.is_list(kind) and pa.types.is_timestamp(kind.value_type):
+            column = column.cast(pa.list_(pa.int64()))
+        values = column.to_pylist()
+        if pa.types.is_map(kind):
+            values = [dict(v) if v is not None else {} for v in values]
+        columns.append(values)
+    return columns
+
+
+class ServerBackend:
+    """The Backend on a ClickHouse server. Create with ``ServerBackend.connect(url)``."""
+
+    kind = "server"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client_url = _client_url(url)
+        self._pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="clickhouse")
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._clients_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def connect(cls, url: str) -> ServerBackend:
+        """Connect and run ``SELECT 1``; raise StorageUnavailable with the reason if that fails."""
+        backend = cls(url)
+        try:
+            backend._pool.submit(lambda: backend._client().execute("SELECT 1")).result()
+        except Exception as exc:
+            backend._pool.shutdown(wait=False)
+            raise StorageUnavailable(
+                f"cannot reach ClickHouse at {redact_url(url)}: {str(exc).splitlines()[0]}; "
+                f"check --clickhouse / TRACEHOUSE_CLICKHOUSE_URL and that the server is up"
+            ) from exc
+        return backend
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = Client.from_url(self._client_url)
+            client.settings["server_side_params"] = True
+            client.connection.context.client_settings["server_side_params"] = True
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    async def _run(self, what: str, fn: Any) -> Any:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+
+        def call() -> Any:
+            try:
+                return fn(self._client())
+            except Exception as exc:
+                raise translate(exc, what) from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def insert(self, table: str, data: pa.Table) -> None:
+        check_identifier(table)
+        if data.num_rows == 0:
+            return
+        names = ", ".join(check_identifier(n) for n in data.column_names)
+        columns = _arrow_to_columns(data)
+        await self._run(
+            f"insert into {table}",
+            lambda c: c.execute(f"INSERT INTO {table} ({names}) VALUES", columns, columnar=True),
+        )
+
+    async def query(self, sql: str, params: Params | None = None) -> list[Row]:
+        def run(client: Client) -> list[Row]:
+            rows, types = client.execute(sql, dict(params or {}), with_column_types=True)
+            names = [name for name, _ in types]
+            return [dict(zip(names, row, strict=True)) for row in rows]
+
+        return await self._run("query", run)
+
+    async def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        return pa.Table.from_pylist(await self.query(sql, params))
+
+    async def execute(self, sql: str, params: Params | None = None) -> None:
+        await self._run("statement", lambda c: c.execute(sql, dict(params or {})))
+
+    def _shutdown_sync(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._clients_lock:
+            for client in self._clients:
+                client.disconnect()
+            self._clients.clear()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(None, self._shutdown_sync)

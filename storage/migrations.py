@@ -1,0 +1,81 @@
+"""Versioned schema migrations, applied at start-up.
+
+Each migration is a list of schema objects (or plain statements) rendered for the
+store's topology. Every statement is idempotent (``IF NOT EXISTS``), so a migration
+interrupted half-way is simply applied again; the ``schema_migrations`` row is
+written last. Several processes migrating one server at once is harmless for the
+same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storage.api import Backend
+from storage.schema import Cluster, Table, View, render
+from storage.tables import ALL_TABLES, SCHEMA_MIGRATIONS, TABLES, VIEWS
+
+__all__ = ["MIGRATIONS", "Migration", "cluster_statements", "migrate", "schema_version"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    objects: Sequence[Table | View | str]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "trace model", [t for t in ALL_TABLES if t is not SCHEMA_MIGRATIONS] + list(VIEWS)),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def statements(migration: Migration, cluster: Cluster | None = None) -> list[str]:
+    """The statements of one migration for a single node (``cluster=None``) or a cluster."""
+    return render(migration.objects, TABLES, cluster)
+
+
+def cluster_statements(cluster: str, database: str) -> list[str]:
+    """Every statement of the schema, in order, in its cluster form (ON CLUSTER)."""
+    target = Cluster(cluster, database)
+    out = render([SCHEMA_MIGRATIONS], TABLES, target)
+    for migration in MIGRATIONS:
+        out += statements(migration, target)
+    return out
+
+
+async def schema_version(backend: Backend) -> int:
+    """The highest applied migration version (0 on an empty store)."""
+    await backend.execute(render([SCHEMA_MIGRATIONS], TABLES)[0])
+    rows = await backend.query("SELECT max(version) AS v FROM schema_migrations")
+    return int(rows[0]["v"]) if rows else 0
+
+
+async def migrate(backend: Backend) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now."""
+    current = await schema_version(backend)
+    if current > LATEST:
+        log.warning(
+            "the store's schema (version %d) is newer than this Tracehouse (version %d); running anyway",
+            current,
+            LATEST,
+        )
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        log.info("applying migration %d: %s", migration.version, migration.name)
+        for statement in statements(migration):
+            await backend.execute(statement)
+        await backend.execute(
+            "INSERT INTO schema_migrations (version, name) SELECT {v:UInt32}, {n:String}",
+            {"v": migration.version, "n": migration.name},
+        )
+        applied.append(migration.version)
+    return applied

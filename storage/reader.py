@@ -1,0 +1,354 @@
+"""Reading traces: every query bound to one project, every value a bound parameter.
+
+Times come back as integer nanoseconds since the epoch (``*_time`` keys), so both
+backends give the same values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from storage.api import Backend, Row
+from storage.tables import SPANS
+from tracehouse.errors import InvalidInput
+
+__all__ = ["GROUP_BY", "Page", "SpanQuery", "TraceQuery", "TraceReader"]
+
+
+def _select_expr(name: str, ch_type: str) -> str:
+    if ch_type.startswith("Array(DateTime64"):
+        return f"arrayMap(x -> toUnixTimestamp64Nano(x), s.{name}) AS {name}"
+    if "DateTime64" in ch_type:
+        return f"toUnixTimestamp64Nano(s.{name}) AS {name}"
+    return f"s.{name} AS {name}"
+
+
+SPAN_COLUMNS = ",\n    ".join(_select_expr(c.name, c.type) for c in SPANS.columns if c.name != "ingested_at")
+
+# Latest version of each span (Langfuse updates write new versions), oldest first.
+_TRACE_SPANS_SQL = f"""
+WITH bounds AS (
+    SELECT min(start_time) AS lo, max(end_time) AS hi
+    FROM trace_index
+    WHERE project_id = {{project:String}} AND trace_id = {{trace_id:String}}
+)
+SELECT {SPAN_COLUMNS}
+FROM spans AS s
+WHERE s.project_id = {{project:String}}
+  AND s.trace_id = {{trace_id:String}}
+  AND s.start_time >= (SELECT lo FROM bounds)
+  AND s.start_time <= (SELECT hi FROM bounds)
+ORDER BY s.ingested_at DESC
+LIMIT 1 BY s.span_id
+"""
+
+_SPAN_SQL = f"""
+SELECT {SPAN_COLUMNS}
+FROM spans AS s
+WHERE s.project_id = {{project:String}} AND s.span_id = {{span_id:String}}
+ORDER BY s.ingested_at DESC
+LIMIT 1
+"""
+
+_TRACE_SUMMARY = """
+    t.trace_id AS trace_id,
+    toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
+    toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
+    intDiv(end_time - start_time, 1000000) AS latency_ms,
+    argMinMerge(t.name) AS name,
+    argMinMerge(t.service_name) AS service_name,
+    argMinMerge(t.input) AS input,
+    argMinMerge(t.output) AS output,
+    groupUniqArrayArray(t.services) AS services,
+    groupUniqArrayArray(t.models) AS models,
+    groupUniqArrayArray(t.tags) AS tags,
+    max(t.user_id) AS user_id,
+    max(t.session_id) AS session_id,
+    max(t.environment) AS environment,
+    max(t.release) AS release,
+    sum(t.span_count) AS span_count,
+    sum(t.error_count) AS error_count,
+    sum(t.generation_count) AS generation_count,
+    sum(t.input_tokens) AS input_tokens,
+    sum(t.output_tokens) AS output_tokens,
+    sum(t.total_tokens) AS total_tokens,
+    sum(t.cache_read_tokens) AS cache_read_tokens,
+    sum(t.reasoning_tokens) AS reasoning_tokens,
+    sum(t.total_cost) AS total_cost"""
+
+# Trace list sort keys: name -> SQL over the aggregated columns above.
+_TRACE_SORTS = {
+    "start_time": "start_time",
+    "latency": "latency_ms",
+    "total_cost": "total_cost",
+    "total_tokens": "total_tokens",
+    "span_count": "span_count",
+}
+
+# Aggregation dimensions: API name -> spans column.
+GROUP_BY = {
+    "model": "model",
+    "provider": "provider",
+    "service": "service_name",
+    "observation_type": "observation_type",
+    "name": "name",
+    "user": "user_id",
+    "environment": "environment",
+    "operation": "operation",
+}
+
+NS_PER_S = 1_000_000_000
+MAX_PAGE = 1000
+
+
+@dataclass
+class TraceQuery:
+    """Filters, sort and page of a trace list. ``start``/``end`` are epoch ns, end exclusive."""
+
+    start: int
+    end: int
+    name: str | None = None
+    service: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    model: str | None = None
+    tags: Sequence[str] = ()
+    environment: str | None = None
+    has_error: bool | None = None
+    min_latency_ms: int | None = None
+    max_latency_ms: int | None = None
+    min_cost: Decimal | None = None
+    max_cost: Decimal | None = None
+    sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
+    descending: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass
+class SpanQuery:
+    """Filters of a span list: time range (epoch ns), observation type, model, name."""
+
+    start: int
+    end: int
+    observation_type: str | None = None
+    model: str | None = None
+    name: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass
+class Page:
+    """One page of results and the cursor of the next, if there is one."""
+
+    items: list[Row]
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([str(v) if isinstance(v, Decimal) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    """Decode a cursor made by ``encode_cursor``; anything else is InvalidInput."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError("wrong shape")
+        return [kind(v) for kind, v in zip(kinds, values, strict=True)]
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InvalidInput(f"invalid cursor {cursor[:40]!r}: pass back a next_cursor value unchanged") from exc
+
+
+def _check_range(start: int, end: int) -> None:
+    if end <= start:
+        raise InvalidInput(f"the time range is empty: end ({end}) must be after start ({start})")
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+    return limit
+
+
+class TraceReader:
+    """The queries the API, UI and Grafana endpoints are built on."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def trace(self, project_id: str, trace_id: str) -> list[Row]:
+        """Every span of a trace, oldest first; empty if the trace is unknown. No time range
+        needed: the trace index gives its bounds."""
+        rows = await self._backend.query(_TRACE_SPANS_SQL, {"project": project_id, "trace_id": trace_id})
+        rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
+        return rows
+
+    async def span(self, project_id: str, span_id: str) -> Row | None:
+        """One span by id (the latest version), or None."""
+        rows = await self._backend.query(_SPAN_SQL, {"project": project_id, "span_id": span_id})
+        return rows[0] if rows else None
+
+    async def list_traces(self, project_id: str, q: TraceQuery) -> Page:
+        """A page of trace summaries that started in [start, end) and match every filter."""
+        _check_range(q.start, q.end)
+        limit = _limit(q.limit)
+        params: dict[str, Any] = {
+            "project": project_id,
+            "start": q.start,
+            "end": q.end,
+            "limit": limit + 1,
+        }
+        having = ["start_time >= {start:Int64}", "start_time < {end:Int64}"]
+
+        def add(condition: str, name: str, value: Any) -> None:
+            having.append(condition)
+            params[name] = value
+
+        if q.name is not None:
+            add("name = {name:String}", "name", q.name)
+        if q.service is not None:
+            add("has(services, {service:String})", "service", q.service)
+        if q.user_id is not None:
+            add("user_id = {user_id:String}", "user_id", q.user_id)
+        if q.session_id is not None:
+            add("session_id = {session_id:String}", "session_id", q.session_id)
+        if q.model is not None:
+            add("has(models, {model:String})", "model", q.model)
+        if q.tags:
+            add("hasAll(tags, {tags:Array(String)})", "tags", list(q.tags))
+        if q.environment is not None:
+            add("environment = {environment:String}", "environment", q.environment)
+        if q.has_error is not None:
+            having.append("error_count > 0" if q.has_error else "error_count = 0")
+        if q.min_latency_ms is not None:
+            add("latency_ms >= {min_latency:Int64}", "min_latency", q.min_latency_ms)
+        if q.max_latency_ms is not None:
+            add("latency_ms <= {max_latency:Int64}", "max_latency", q.max_latency_ms)
+        if q.min_cost is not None:
+            add("total_cost >= {min_cost:Decimal(38, 12)}", "min_cost", q.min_cost)
+        if q.max_cost is not None:
+            add("total_cost <= {max_cost:Decimal(38, 12)}", "max_cost", q.max_cost)
+
+        sort = _TRACE_SORTS[q.sort]
+        direction = "DESC" if q.descending else "ASC"
+        if q.cursor:
+            value_kind: type = str if q.sort == "total_cost" else int
+            value, trace_id = decode_cursor(q.cursor, [value_kind, str])
+            cmp = "<" if q.descending else ">"
+            cast = "Decimal(38, 12)" if q.sort == "total_cost" else "Int64"
+            add(f"({sort}, trace_id) {cmp} ({{c_value:{cast}}}, {{c_trace:String}})", "c_value", value)
+            params["c_trace"] = trace_id
+
+        sql = f"""
+SELECT {_TRACE_SUMMARY}
+FROM traces AS t
+WHERE t.project_id = {{project:String}}
+  AND t.day >= toDate(fromUnixTimestamp64Nano({{start:Int64}}, 'UTC'))
+  AND t.day <= toDate(fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')) + 1
+GROUP BY t.trace_id
+HAVING {" AND ".join(having)}
+ORDER BY {sort} {direction}, trace_id {direction}
+LIMIT {{limit:UInt32}}
+"""
+        rows = await self._backend.query(sql, params)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            key = "latency_ms" if q.sort == "latency" else q.sort
+            next_cursor = encode_cursor([last[key], last["trace_id"]])
+        return Page(rows, next_cursor)
+
+    async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
+        """A page of spans started in [start, end), newest first, by type, model or name."""
+        _check_range(q.start, q.end)
+        limit = _limit(q.limit)
+        params: dict[str, Any] = {"project": project_id, "start": q.start, "end": q.end, "limit": limit + 1}
+        where = [
+            "s.project_id = {project:String}",
+            "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+            "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+        ]
+        for column, value in (("observation_type", q.observation_type), ("model", q.model), ("name", q.name)):
+            if value is not None:
+                where.append(f"s.{column} = {{{column}:String}}")
+                params[column] = value
+        if q.cursor:
+            c_start, c_span = decode_cursor(q.cursor, [int, str])
+            where.append(
+                "(s.start_time, s.span_id) < (fromUnixTimestamp64Nano({c_start:Int64}, 'UTC'), {c_span:String})"
+            )
+            params.update(c_start=c_start, c_span=c_span)
+        sql = f"""
+SELECT {SPAN_COLUMNS}
+FROM spans AS s
+WHERE {" AND ".join(where)}
+ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC
+LIMIT 1 BY s.trace_id, s.span_id
+LIMIT {{limit:UInt32}}
+"""
+        rows = await self._backend.query(sql, params)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]])
+        return Page(rows, next_cursor)
+
+    async def timeseries(
+        self,
+        project_id: str,
+        start: int,
+        end: int,
+        interval_s: int,
+        group_by: str | None = None,
+        observation_type: str | None = None,
+    ) -> list[Row]:
+        """Per time bucket (and per ``group_by`` value): span and trace counts, errors, tokens,
+        cost and latency quantiles (p50, p90, p95, p99, in ms)."""
+        _check_range(start, end)
+        if interval_s < 1:
+            raise InvalidInput(f"interval must be at least 1 second, got {interval_s}")
+        if (end - start) // (interval_s * NS_PER_S) > 10_000:
+            raise InvalidInput("too many buckets (more than 10000): use a longer interval")
+        if group_by is not None and group_by not in GROUP_BY:
+            raise InvalidInput(f"cannot group by {group_by!r}; one of: {', '.join(sorted(GROUP_BY))}")
+        key = f"toString({GROUP_BY[group_by]})" if group_by else "''"
+        params: dict[str, Any] = {"project": project_id, "start": start, "end": end, "interval": interval_s}
+        where = [
+            "project_id = {project:String}",
+            "start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+            "start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+        ]
+        if observation_type is not None:
+            where.append("observation_type = {observation_type:String}")
+            params["observation_type"] = observation_type
+        sql = f"""
+SELECT
+    toUnixTimestamp(toStartOfInterval(start_time, toIntervalSecond({{interval:UInt32}}))) AS bucket,
+    {key} AS key,
+    count() AS spans,
+    uniqExact(trace_id) AS traces,
+    countIf(status_code = 'ERROR' OR level = 'ERROR') AS errors,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(total_tokens) AS total_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    sum(total_cost) AS total_cost,
+    arrayMap(x -> x / 1e6, quantiles(0.5, 0.9, 0.95, 0.99)(duration_ns)) AS latency_ms
+FROM spans
+WHERE {" AND ".join(where)}
+GROUP BY bucket, key
+ORDER BY bucket, key
+"""
+        return await self._backend.query(sql, params)

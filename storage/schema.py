@@ -1,0 +1,167 @@
+"""The ClickHouse schema, declared once, rendered for a single node or for a cluster.
+
+Every table is a ``Table`` value; materialized views are ``View`` values whose SELECT
+names the tables it reads with ``{table}`` placeholders. ``render`` turns them into
+statements: plain ``*MergeTree`` tables for the embedded store or a server, or
+``Replicated*MergeTree`` local tables plus ``Distributed`` tables, ``ON CLUSTER``,
+for a cluster. Sharded tables are sharded by trace id so that a whole trace, and so
+every per-trace aggregate, lives on one shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+__all__ = [
+    "Column",
+    "Table",
+    "View",
+    "render",
+]
+
+LOCAL_SUFFIX = "_local"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its ClickHouse type and, for tables we insert into, its Arrow type."""
+
+    name: str
+    type: str
+    arrow: pa.DataType | None = None
+    codec: str | None = None
+    default: str | None = None
+
+    def ddl(self) -> str:
+        parts = [f"`{self.name}`", self.type]
+        if self.default is not None:
+            parts.append(f"DEFAULT {self.default}")
+        if self.codec:
+            parts.append(f"CODEC({self.codec})")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A MergeTree-family table.
+
+    ``shard_key`` set: sharded on a cluster (local table + Distributed). Unset: a small
+    table replicated in full to every node of the cluster.
+    """
+
+    name: str
+    columns: Sequence[Column]
+    engine: str  # MergeTree family name without "Replicated", e.g. "ReplacingMergeTree"
+    order_by: str
+    engine_args: Sequence[str] = ()
+    partition_by: str | None = None
+    primary_key: str | None = None
+    ttl: str | None = None
+    indexes: Sequence[str] = ()
+    settings: Sequence[str] = ()
+    shard_key: str | None = None
+
+    def arrow_schema(self) -> pa.Schema:
+        """The Arrow schema of an insert into this table (columns with an Arrow type)."""
+        return pa.schema(
+            [pa.field(c.name, c.arrow, nullable=c.type.startswith("Nullable")) for c in self.columns if c.arrow]
+        )
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class View:
+    """A materialized view feeding ``target`` from the tables named in ``select``."""
+
+    name: str
+    target: str
+    select: str  # with {table} placeholders, e.g. "... FROM {spans}"
+    reads: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where a cluster rendering goes: the cluster name and the database."""
+
+    name: str
+    database: str
+
+
+def _body(table: Table, engine: str) -> str:
+    lines = [c.ddl() for c in table.columns]
+    lines += [f"INDEX {ix}" for ix in table.indexes]
+    body = ",\n    ".join(lines)
+    clauses = [f"(\n    {body}\n)", f"ENGINE = {engine}"]
+    if table.partition_by:
+        clauses.append(f"PARTITION BY {table.partition_by}")
+    if table.primary_key:
+        clauses.append(f"PRIMARY KEY {table.primary_key}")
+    clauses.append(f"ORDER BY {table.order_by}")
+    if table.ttl:
+        clauses.append(f"TTL {table.ttl}")
+    if table.settings:
+        clauses.append("SETTINGS " + ", ".join(table.settings))
+    return "\n".join(clauses)
+
+
+def _engine(table: Table, replication_path: str | None) -> str:
+    args = list(table.engine_args)
+    if replication_path is None:
+        return f"{table.engine}({', '.join(args)})"
+    args = [f"'{replication_path}'", "'{replica}'", *args]
+    return f"Replicated{table.engine}({', '.join(args)})"
+
+
+def _render_table(table: Table, cluster: Cluster | None) -> list[str]:
+    if cluster is None:
+        return [f"CREATE TABLE IF NOT EXISTS {table.name}\n{_body(table, _engine(table, None))}"]
+    on = f"ON CLUSTER '{cluster.name}'"
+    if table.shard_key is None:
+        # Small table: one replication queue for the whole cluster, a full copy per node.
+        path = f"/clickhouse/tables/all/{cluster.database}/{table.name}"
+        return [f"CREATE TABLE IF NOT EXISTS {table.name} {on}\n{_body(table, _engine(table, path))}"]
+    local = table.name + LOCAL_SUFFIX
+    path = "/clickhouse/tables/{shard}/" + f"{cluster.database}/{local}"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {local} {on}\n{_body(table, _engine(table, path))}",
+        f"CREATE TABLE IF NOT EXISTS {table.name} {on} AS {local}\n"
+        f"ENGINE = Distributed('{cluster.name}', '{cluster.database}', '{local}', {table.shard_key})",
+    ]
+
+
+def _render_view(view: View, tables: dict[str, Table], cluster: Cluster | None) -> list[str]:
+    def physical(name: str) -> str:
+        # On a cluster a view reads and writes the shard-local tables: each shard
+        # aggregates its own spans, which are whole traces.
+        if cluster is not None and tables[name].shard_key is not None:
+            return name + LOCAL_SUFFIX
+        return name
+
+    select = view.select.format(**{name: physical(name) for name in view.reads})
+    on = f" ON CLUSTER '{cluster.name}'" if cluster else ""
+    return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view.name}{on} TO {physical(view.target)}\nAS {select}"]
+
+
+def render(
+    objects: Sequence[Table | View | str],
+    tables: dict[str, Table],
+    cluster: Cluster | None = None,
+) -> list[str]:
+    """Statements creating ``objects`` (plain SQL strings pass through unchanged)."""
+    statements: list[str] = []
+    for obj in objects:
+        if isinstance(obj, Table):
+            statements += _render_table(obj, cluster)
+        elif isinstance(obj, View):
+            statements += _render_view(obj, tables, cluster)
+        else:
+            statements.append(obj)
+    return statements

@@ -1,0 +1,65 @@
+"""The store: one backend, migrated, with its writer, reader and project registry."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+from storage.api import Backend
+from storage.backends import open_backend
+from storage.migrations import migrate, schema_version
+from storage.projects import Projects
+from storage.reader import TraceReader
+from storage.writer import SpanWriter
+
+__all__ = ["Store"]
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """Everything above ``storage`` talks to the store through this object."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.projects = Projects(backend)
+        self.writer = SpanWriter(backend)
+        self.reader = TraceReader(backend)
+
+    @classmethod
+    async def open(
+        cls,
+        *,
+        data_dir: Path | None = None,
+        clickhouse_url: str | None = None,
+        run_migrations: bool = True,
+    ) -> Store:
+        """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
+        apply pending migrations and create the default organization and project."""
+        backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url)
+        store = cls(backend)
+        try:
+            if run_migrations:
+                applied = await migrate(backend)
+                if applied:
+                    log.info("schema migrated to version %d", applied[-1])
+            await store.projects.ensure_defaults()
+        except BaseException:
+            await backend.close()
+            raise
+        return store
+
+    async def schema_version(self) -> int:
+        return await schema_version(self.backend)
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

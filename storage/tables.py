@@ -1,0 +1,353 @@
+"""Tracehouse's tables and views: the trace model. See docs/adr/001-storage-model.md for why.
+
+``spans`` holds one wide row per span or observation (OTel spans and Langfuse
+observations alike). Two materialized views keep ``trace_index`` (trace id -> time
+bounds, so trace-by-id needs no time range) and ``traces`` (the per-trace summary the
+list and dashboards read) up to date on every insert.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from storage.schema import Column, Table, View
+
+__all__ = ["ALL_TABLES", "SPANS", "TABLES", "TRACES", "TRACE_INDEX"]
+
+STR = pa.string()
+TS = pa.timestamp("ns", tz="UTC")
+MS = pa.timestamp("ms", tz="UTC")
+STR_MAP = pa.map_(pa.string(), pa.string())
+DECIMAL = pa.decimal128(18, 12)
+
+DT = "DateTime64(9, 'UTC')"
+LC = "LowCardinality(String)"
+STR_MAP_CH = "Map(LowCardinality(String), String)"
+TYPE_MAP_CH = "Map(LowCardinality(String), LowCardinality(String))"
+COST = "Decimal(18, 12)"
+COST_SUM = "Decimal(38, 12)"
+
+# Data tables are fsynced on insert: an acknowledged insert survives power loss, not just a
+# process crash. Group commit keeps the number of inserts (and so fsyncs) small.
+DURABLE = ("fsync_after_insert = 1", "fsync_part_directory = 1")
+
+SPANS = Table(
+    name="spans",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("trace_id", "String", STR, codec="ZSTD(1)"),
+        Column("span_id", "String", STR, codec="ZSTD(1)"),
+        Column("parent_span_id", "String", STR, codec="ZSTD(1)"),
+        Column("trace_state", "String", STR, codec="ZSTD(1)"),
+        Column("name", LC, STR),
+        Column("kind", LC, STR),  # UNSPECIFIED INTERNAL SERVER CLIENT PRODUCER CONSUMER
+        Column("start_time", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("end_time", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("duration_ns", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("status_code", LC, STR),  # UNSET OK ERROR
+        Column("status_message", "String", STR, codec="ZSTD(1)"),
+        Column("flags", "UInt32", pa.uint32()),
+        Column("service_name", LC, STR),
+        Column("scope_name", LC, STR),
+        Column("scope_version", LC, STR),
+        # Attribute values as strings; the parallel *_types maps name the OTLP type of
+        # every value that is not a string (int, double, bool, array, kvlist, bytes), so
+        # that each value can be given back with its type. Arrays and kvlists are OTLP JSON.
+        Column("resource_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("resource_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("scope_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("scope_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("span_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("span_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("dropped_attributes_count", "UInt32", pa.uint32()),
+        Column("dropped_events_count", "UInt32", pa.uint32()),
+        Column("dropped_links_count", "UInt32", pa.uint32()),
+        # Events and links as parallel arrays; their attributes as OTLP JSON key-value lists.
+        Column("event_times", f"Array({DT})", pa.list_(TS), codec="ZSTD(1)"),
+        Column("event_names", f"Array({LC})", pa.list_(STR), codec="ZSTD(1)"),
+        Column("event_attributes", "Array(String)", pa.list_(STR), codec="ZSTD(1)"),
+        Column("link_trace_ids", "Array(String)", pa.list_(STR), codec="ZSTD(1)"),
+        Column("link_span_ids", "Array(String)", pa.list_(STR), codec="ZSTD(1)"),
+        Column("link_trace_states", "Array(String)", pa.list_(STR), codec="ZSTD(1)"),
+        Column("link_attributes", "Array(String)", pa.list_(STR), codec="ZSTD(1)"),
+        # Typed GenAI columns, filled by the mapping rules.
+        Column("observation_type", LC, STR),  # GENERATION SPAN EVENT AGENT TOOL CHAIN ...
+        Column("operation", LC, STR),
+        Column("provider", LC, STR),
+        Column("request_model", LC, STR),
+        Column("response_model", LC, STR),
+        Column("model", LC, STR),  # the effective model: response, else request
+        Column("input_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("output_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("total_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("cache_read_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("cache_write_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("reasoning_tokens", "UInt64", pa.uint64(), codec="T64, ZSTD(1)"),
+        Column("usage_details", "Map(LowCardinality(String), UInt64)", pa.map_(STR, pa.uint64())),
+        Column("cost_details", f"Map(LowCardinality(String), {COST})", pa.map_(STR, DECIMAL)),
+        Column("total_cost", COST, DECIMAL),
+        Column("input", "String", STR, codec="ZSTD(3)"),
+        Column("output", "String", STR, codec="ZSTD(3)"),
+        Column("model_parameters", "String", STR, codec="ZSTD(1)"),
+        Column("metadata", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("session_id", "String", STR, codec="ZSTD(1)"),
+        Column("user_id", "String", STR, codec="ZSTD(1)"),
+        Column("tags", f"Array({LC})", pa.list_(STR)),
+        Column("environment", LC, STR),
+        Column("release", LC, STR),
+        Column("version", LC, STR),
+        Column("level", LC, STR),  # DEBUG DEFAULT WARNING ERROR
+        Column("completion_start_time", f"Nullable({DT})", TS),
+        Column("prompt_name", LC, STR),
+        Column("prompt_version", LC, STR),
+        Column("trace_name", "String", STR, codec="ZSTD(1)"),  # trace-level name, if one was given
+        Column("source", LC, STR),  # otlp | langfuse
+        Column("retention_days", "UInt16", pa.uint16()),  # 0 = keep forever
+        Column("ingested_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("ingested_at",),
+    partition_by="toDate(start_time)",
+    order_by="(project_id, toStartOfHour(start_time), trace_id, span_id)",
+    ttl="toDateTime(start_time) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    indexes=[
+        "idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
+        "idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1",
+        "idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 1",
+        "idx_duration duration_ns TYPE minmax GRANULARITY 1",
+        "idx_span_attr_keys mapKeys(span_attributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+        "idx_span_attr_values mapValues(span_attributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+    ],
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+TRACE_INDEX = Table(
+    name="trace_index",
+    columns=[
+        Column("project_id", LC),
+        Column("trace_id", "String"),
+        Column("start_time", f"SimpleAggregateFunction(min, {DT})"),
+        Column("end_time", f"SimpleAggregateFunction(max, {DT})"),
+        Column("retention_days", "SimpleAggregateFunction(max, UInt16)"),
+    ],
+    engine="AggregatingMergeTree",
+    order_by="(project_id, trace_id)",
+    ttl="toDateTime(end_time) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+TRACE_INDEX_MV = View(
+    name="trace_index_mv",
+    target="trace_index",
+    reads=("spans",),
+    select="""SELECT project_id, trace_id,
+    min(start_time) AS start_time, max(end_time) AS end_time, max(retention_days) AS retention_days
+FROM {spans}
+GROUP BY project_id, trace_id""",
+)
+
+ROOT_ORDER = f"Tuple(UInt8, {DT})"  # (is not a root, start): the root span sorts first
+
+TRACES = Table(
+    name="traces",
+    columns=[
+        Column("project_id", LC),
+        Column("day", "Date"),
+        Column("trace_id", "String"),
+        Column("start_time", f"SimpleAggregateFunction(min, {DT})"),
+        Column("end_time", f"SimpleAggregateFunction(max, {DT})"),
+        Column("name", f"AggregateFunction(argMin, String, {ROOT_ORDER})"),
+        Column("service_name", f"AggregateFunction(argMin, String, {ROOT_ORDER})"),
+        Column("input", f"AggregateFunction(argMin, String, {ROOT_ORDER})", codec="ZSTD(3)"),
+        Column("output", f"AggregateFunction(argMin, String, {ROOT_ORDER})", codec="ZSTD(3)"),
+        Column("services", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))"),
+        Column("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))"),
+        Column("tags", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))"),
+        Column("user_id", "SimpleAggregateFunction(max, String)"),
+        Column("session_id", "SimpleAggregateFunction(max, String)"),
+        Column("environment", "SimpleAggregateFunction(max, String)"),
+        Column("release", "SimpleAggregateFunction(max, String)"),
+        Column("span_count", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("error_count", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("generation_count", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("input_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("output_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("total_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("cache_read_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("reasoning_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("total_cost", f"SimpleAggregateFunction(sum, {COST_SUM})"),
+        Column("retention_days", "SimpleAggregateFunction(max, UInt16)"),
+    ],
+    engine="AggregatingMergeTree",
+    partition_by="toYYYYMM(day)",
+    order_by="(project_id, day, trace_id)",
+    ttl="toDateTime(day) + toIntervalDay(retention_days + 1) WHERE retention_days > 0",
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+_ROOT_KEY = "(toUInt8(s.parent_span_id != ''), s.start_time)"
+
+TRACES_MV = View(
+    name="traces_mv",
+    target="traces",
+    reads=("spans",),
+    select=f"""SELECT s.project_id, toDate(s.start_time) AS day, s.trace_id,
+    min(s.start_time) AS start_time,
+    max(s.end_time) AS end_time,
+    argMinState(if(s.trace_name != '', s.trace_name, s.name), {_ROOT_KEY}) AS name,
+    argMinState(toString(s.service_name), {_ROOT_KEY}) AS service_name,
+    argMinState(substring(s.input, 1, 1000), {_ROOT_KEY}) AS input,
+    argMinState(substring(s.output, 1, 1000), {_ROOT_KEY}) AS output,
+    groupUniqArrayIf(toString(s.service_name), s.service_name != '') AS services,
+    groupUniqArrayIf(toString(s.model), s.model != '') AS models,
+    arrayMap(t -> toString(t), groupUniqArrayArray(s.tags)) AS tags,
+    max(s.user_id) AS user_id,
+    max(s.session_id) AS session_id,
+    max(toString(s.environment)) AS environment,
+    max(toString(s.release)) AS release,
+    count() AS span_count,
+    countIf(s.status_code = 'ERROR' OR s.level = 'ERROR') AS error_count,
+    countIf(s.observation_type = 'GENERATION') AS generation_count,
+    sum(s.input_tokens) AS input_tokens,
+    sum(s.output_tokens) AS output_tokens,
+    sum(s.total_tokens) AS total_tokens,
+    sum(s.cache_read_tokens) AS cache_read_tokens,
+    sum(s.reasoning_tokens) AS reasoning_tokens,
+    sum(toDecimal128(s.total_cost, 12)) AS total_cost,
+    max(s.retention_days) AS retention_days
+FROM {{spans}} AS s
+GROUP BY s.project_id, day, s.trace_id""",
+)
+
+SCORES = Table(
+    name="scores",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("id", "String", STR),
+        Column("timestamp", DT, TS),
+        Column("trace_id", "String", STR),
+        Column("observation_id", "String", STR),
+        Column("session_id", "String", STR),
+        Column("name", LC, STR),
+        Column("value", "Float64", pa.float64()),
+        Column("string_value", "String", STR),
+        Column("data_type", LC, STR),  # NUMERIC BOOLEAN CATEGORICAL
+        Column("source", LC, STR),  # API ANNOTATION EVAL
+        Column("comment", "String", STR, codec="ZSTD(1)"),
+        Column("metadata", STR_MAP_CH, STR_MAP),
+        Column("environment", LC, STR),
+        Column("retention_days", "UInt16", pa.uint16()),
+        Column("ingested_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+        Column("is_deleted", "UInt8", pa.uint8(), default="0"),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("ingested_at", "is_deleted"),
+    partition_by="toYYYYMM(timestamp)",
+    order_by="(project_id, toDate(timestamp), name, id)",
+    ttl="toDateTime(timestamp) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    indexes=[
+        "idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
+        "idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1",
+    ],
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+
+def _record_table(name: str, key: str, columns: list[Column]) -> Table:
+    """A small mutable table: every change inserts a new version of the row."""
+    return Table(
+        name=name,
+        columns=[
+            *columns,
+            Column("created_at", "DateTime64(3, 'UTC')", MS),
+            Column("updated_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC")),
+            Column("is_deleted", "UInt8", pa.uint8(), default="0"),
+        ],
+        engine="ReplacingMergeTree",
+        engine_args=("updated_at", "is_deleted"),
+        order_by=key,
+        settings=DURABLE,
+    )
+
+
+ORGANIZATIONS = _record_table("organizations", "id", [Column("id", "String", STR), Column("name", "String", STR)])
+
+PROJECTS = _record_table(
+    "projects",
+    "id",
+    [
+        Column("id", "String", STR),
+        Column("organization_id", "String", STR),
+        Column("name", "String", STR),
+        Column("retention_days", "UInt16", pa.uint16()),
+    ],
+)
+
+API_KEYS = _record_table(
+    "api_keys",
+    "public_key",
+    [
+        Column("public_key", "String", STR),
+        Column("secret_hash", "String", STR),  # sha256 of the secret; the secret is never stored
+        Column("secret_hint", "String", STR),  # "sk-th-...abcd", for lists
+        Column("project_id", "String", STR),
+        Column("note", "String", STR),
+        Column("revoked_at", "Nullable(DateTime64(3, 'UTC'))", MS),
+    ],
+)
+
+USERS = _record_table(
+    "users",
+    "id",
+    [
+        Column("id", "String", STR),
+        Column("email", "String", STR),
+        Column("name", "String", STR),
+        Column("password_hash", "String", STR),
+        Column("is_admin", "UInt8", pa.uint8()),
+    ],
+)
+
+MODEL_PRICES = _record_table(
+    "model_prices",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("model_name", "String", STR),
+        Column("match_pattern", "String", STR),
+        # USD per 1M units, keyed by usage type: input, output, cache_read, cache_write, reasoning...
+        Column("prices", f"Map(LowCardinality(String), {COST})", pa.map_(STR, DECIMAL)),
+        Column("start_date", "Nullable(DateTime64(3, 'UTC'))", MS),
+    ],
+)
+
+SCHEMA_MIGRATIONS = Table(
+    name="schema_migrations",
+    columns=[
+        Column("version", "UInt32"),
+        Column("name", "String"),
+        Column("applied_at", "DateTime64(3, 'UTC')", default="now64(3)"),
+    ],
+    engine="MergeTree",
+    order_by="version",
+)
+
+ALL_TABLES = (
+    SCHEMA_MIGRATIONS,
+    SPANS,
+    TRACE_INDEX,
+    TRACES,
+    SCORES,
+    ORGANIZATIONS,
+    PROJECTS,
+    API_KEYS,
+    USERS,
+    MODEL_PRICES,
+)
+TABLES = {t.name: t for t in ALL_TABLES}
+VIEWS = (TRACE_INDEX_MV, TRACES_MV)

@@ -1,0 +1,124 @@
+"""Shared fixtures: real chDB stores in temporary directories, real server subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACEHOUSE = [sys.executable, "-m", "tracehouse"]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh embedded store (chDB allows one data directory per process at a time)."""
+    s = await Store.open(data_dir=tmp_path / "data")
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUSE_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``tracehouse ARGS`` the way a user does, and return what it printed."""
+    return subprocess.run(
+        [*TRACEHOUSE, *args],
+        cwd=cwd or ROOT,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    data_dir: Path
+    api_url: str
+    log_path: Path
+
+    def get(self, path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(self.api_url + path, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
+    """Start ``tracehouse serve`` on ephemeral ports and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"serve-{time.monotonic_ns()}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                *TRACEHOUSE,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--api-port",
+                "0",
+                "--otlp-grpc-port",
+                "0",
+                "--otlp-http-port",
+                "0",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + timeout
+    runtime = data_dir / "server.json"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tracehouse serve exited with {process.returncode}:\n{log_path.read_text()}")
+        if runtime.exists():
+            try:
+                info = json.loads(runtime.read_text())
+            except ValueError:
+                info = None
+            if info and info.get("pid") == process.pid:
+                return Server(process, data_dir, info["api_url"], log_path)
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"tracehouse serve did not start:\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path / "data")
+    try:
+        yield srv
+    finally:
+        if srv.process.poll() is None:
+            srv.stop()

@@ -1,0 +1,42 @@
+"""Test data builders."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from storage import SPAN_SCHEMA
+
+NOW_NS = time.time_ns()
+SECOND = 1_000_000_000
+
+
+def span_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """An Arrow batch for ``SpanWriter.write`` holding only the columns the rows name."""
+    names = [f.name for f in SPAN_SCHEMA if any(f.name in r for r in rows)]
+    schema = pa.schema([SPAN_SCHEMA.field(n) for n in names])
+    return pa.Table.from_pylist([{n: r.get(n) for n in names} for r in rows], schema=schema)
+
+
+def span(
+    trace_id: str,
+    span_id: str,
+    parent: str = "",
+    start: int = NOW_NS,
+    duration_ms: int = 100,
+    project: str = "default",
+    **fields: Any,
+) -> dict[str, Any]:
+    return {
+        "project_id": project,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "name": fields.pop("name", f"span {span_id}"),
+        "start_time": start,
+        "end_time": start + duration_ms * 1_000_000,
+        "duration_ns": duration_ms * 1_000_000,
+        **fields,
+    }

@@ -1,0 +1,132 @@
+"""The ``tracehouse`` command as a user runs it: real processes, real data directories."""
+
+import json
+import signal
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import Server, run_cli, start_server
+
+
+def test_health_restart_keeps_data_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    srv = start_server(data_dir)
+    try:
+        status, body = srv.get("/api/public/health")
+        assert status == 200 and body["status"] == "OK" and body["version"]
+        created = run_cli("projects", "create", "kept", "--data-dir", str(data_dir))
+        assert created.returncode == 0, created.stderr
+    finally:
+        assert srv.stop(signal.SIGTERM) == 0
+    assert "stopped" in srv.log()
+    assert not (data_dir / "server.json").exists()
+
+    again = start_server(data_dir)
+    try:
+        listed = run_cli("projects", "list", "--data-dir", str(data_dir))
+        assert "kept" in listed.stdout
+    finally:
+        assert again.stop(signal.SIGINT) == 0
+
+
+def test_second_process_on_same_directory_gets_one_clear_line(server: Server) -> None:
+    second = run_cli("serve", "--data-dir", str(server.data_dir), "--api-port", "0")
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1, second.stderr
+    assert "in use by another Tracehouse process" in lines[0]
+    assert f"pid {server.process.pid}" in lines[0]
+    assert "Traceback" not in second.stderr
+
+
+def test_projects_and_keys_while_the_server_holds_the_store(server: Server) -> None:
+    d = ["--data-dir", str(server.data_dir)]
+    created = run_cli("projects", "create", "shop", "--retention-days", "7", *d)
+    assert created.returncode == 0, created.stderr
+    listed = run_cli("projects", "list", *d)
+    assert "shop" in listed.stdout and "default" in listed.stdout
+
+    key = run_cli("keys", "create", "--project", "shop", "--note", "laptop", *d)
+    assert key.returncode == 0, key.stderr
+    public = next(w for w in key.stdout.split() if w.startswith("pk-th-"))
+    secret = next(w for w in key.stdout.split() if w.startswith("sk-th-"))
+
+    keys = run_cli("keys", "list", *d)
+    assert public in keys.stdout and "active" in keys.stdout
+    assert secret not in keys.stdout and secret.removeprefix("sk-th-") not in keys.stdout
+
+    revoked = run_cli("keys", "revoke", public, *d)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert "revoked" in run_cli("keys", "list", "--project", "shop", *d).stdout
+
+    missing = run_cli("keys", "create", "--project", "nope", *d)
+    assert missing.returncode == 1 and "no project" in missing.stderr
+    assert secret not in server.log()
+
+
+def test_projects_and_keys_without_a_server(tmp_path: Path) -> None:
+    d = ["--data-dir", str(tmp_path / "data")]
+    assert run_cli("projects", "create", "offline", *d).returncode == 0
+    key = run_cli("keys", "create", "--project", "offline", *d)
+    assert key.returncode == 0 and "sk-th-" in key.stdout
+    duplicate = run_cli("projects", "create", "offline", *d)
+    assert duplicate.returncode == 1 and "exists already" in duplicate.stderr
+    deleted = run_cli("projects", "delete", "offline", *d)
+    assert deleted.returncode == 0 and "revoked" in deleted.stdout
+
+
+def test_admin_endpoint_refuses_without_the_token(server: Server) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        request = urllib.request.Request(server.api_url + "/api/admin/projects", headers=headers)
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("admin endpoint answered without the token")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+            assert json.loads(exc.read())["error"]["code"] == "unauthenticated"
+    token = json.loads((server.data_dir / "server.json").read_text())["admin_token"]
+    garbage = urllib.request.Request(
+        server.api_url + "/api/admin/projects",
+        data=b"{not json",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        urllib.request.urlopen(garbage, timeout=10)
+        raise AssertionError("garbage accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400
+    assert server.get("/api/public/health")[0] == 200  # still healthy
+
+
+def test_server_mode_commands_need_a_clickhouse_url(tmp_path: Path) -> None:
+    result = run_cli("query", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "--clickhouse" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_clickhouse_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    result = run_cli("query", "--clickhouse", "clickhouse://u:topsecret@127.0.0.1:1/db", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach ClickHouse at clickhouse://u:***@127.0.0.1:1/db" in result.stderr
+    assert "topsecret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
+    result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0", "--api-port", "0")
+    assert result.returncode == 1
+    assert "refusing to listen on 0.0.0.0" in result.stderr
+
+
+def test_help_explains_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("serve", "receiver", "query", "projects", "keys"):
+        assert command in result.stdout
+    assert "TRACEHOUSE_" in result.stdout
+
+
+def test_schema_command_prints_cluster_ddl() -> None:
+    result = run_cli("schema", "--cluster", "prod", "--database", "traces")
+    assert result.returncode == 0
+    assert "ON CLUSTER 'prod'" in result.stdout and "Distributed('prod', 'traces'" in result.stdout

@@ -1,0 +1,29 @@
+"""The documented surface matches the code: settings, exports, CI."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from tracehouse.settings import ENV_PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert f"`{ENV_PREFIX}{name.upper()}`" in readme, name
+
+
+@pytest.mark.parametrize("package", ["storage", "query_api", "otlp_receiver", "tracehouse", "tracehouse.errors"])
+def test_exports_exist(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert hasattr(module, name), f"{package}.{name}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "./dev test" in readme and "./dev test" in ci

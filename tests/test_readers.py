@@ -1,0 +1,191 @@
+"""Readers on a small seeded data set: trace by id, list with filters and pages, spans, series."""
+
+from decimal import Decimal
+
+import pytest
+
+from storage import SpanQuery, Store, TraceQuery
+from tests.helpers import NOW_NS, SECOND, span, span_table
+from tracehouse.errors import InvalidInput
+
+HOUR = 3600 * SECOND
+
+
+async def seed(store: Store) -> str:
+    other = await store.projects.create_project("other")
+    rows = []
+    for i in range(12):
+        trace = f"trace-{i:02d}"
+        start = NOW_NS - i * 60 * SECOND
+        model = "gpt-4o" if i % 2 == 0 else "claude-sonnet-4"
+        rows += [
+            span(
+                trace,
+                f"{trace}-root",
+                start=start,
+                duration_ms=1000 + i * 100,
+                name=f"agent {i % 3}",
+                service_name="svc-a" if i < 6 else "svc-b",
+                user_id=f"user-{i % 4}",
+                session_id=f"session-{i % 2}",
+                tags=["prod"] if i % 3 == 0 else ["dev"],
+                environment="production",
+                observation_type="AGENT",
+                trace_name=f"agent {i % 3}",
+            ),
+            span(
+                trace,
+                f"{trace}-llm",
+                f"{trace}-root",
+                start=start + SECOND // 10,
+                duration_ms=500,
+                name=f"chat {model}",
+                service_name="svc-a",
+                model=model,
+                observation_type="GENERATION",
+                input_tokens=100 * (i + 1),
+                output_tokens=10 * (i + 1),
+                total_tokens=110 * (i + 1),
+                total_cost=Decimal("0.001") * (i + 1),
+                status_code="ERROR" if i == 5 else "UNSET",
+            ),
+        ]
+    rows.append(span("trace-other", "o-root", project=other.id, name="secret agent"))
+    await store.writer.write(span_table(rows))
+    return other.id
+
+
+def window() -> tuple[int, int]:
+    return NOW_NS - 2 * HOUR, NOW_NS + HOUR
+
+
+async def test_trace_by_id_without_time_range(store: Store) -> None:
+    await seed(store)
+    spans = await store.reader.trace("default", "trace-03")
+    assert [s["span_id"] for s in spans] == ["trace-03-root", "trace-03-llm"]
+    assert spans[1]["parent_span_id"] == "trace-03-root"
+    assert await store.reader.trace("default", "no-such-trace") == []
+    assert (await store.reader.span("default", "trace-03-llm"))["model"] == "claude-sonnet-4"
+
+
+async def test_projects_are_isolated(store: Store) -> None:
+    other = await seed(store)
+    assert await store.reader.trace("default", "trace-other") == []
+    assert len(await store.reader.trace(other, "trace-other")) == 1
+    assert await store.reader.trace(other, "trace-01") == []
+    assert await store.reader.span(other, "trace-01-llm") is None
+    start, end = window()
+    names = {t["name"] for t in (await store.reader.list_traces("default", TraceQuery(start, end))).items}
+    assert "secret agent" not in names
+    assert len((await store.reader.list_traces(other, TraceQuery(start, end))).items) == 1
+
+
+async def test_trace_summary_fields(store: Store) -> None:
+    await seed(store)
+    start, end = window()
+    page = await store.reader.list_traces("default", TraceQuery(start, end, limit=100))
+    assert len(page.items) == 12 and page.next_cursor is None
+    first = page.items[0]  # newest first
+    assert first["trace_id"] == "trace-00"
+    assert first["name"] == "agent 0"
+    assert first["span_count"] == 2
+    assert first["input_tokens"] == 100 and first["output_tokens"] == 10
+    assert first["total_cost"] == Decimal("0.001")
+    assert first["latency_ms"] == 1000
+    assert first["models"] == ["gpt-4o"]
+    assert first["tags"] == ["prod"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"name": "agent 1"}, ["trace-01", "trace-04", "trace-07", "trace-10"]),
+        ({"service": "svc-b"}, ["trace-06", "trace-07", "trace-08", "trace-09", "trace-10", "trace-11"]),
+        ({"user_id": "user-1"}, ["trace-01", "trace-05", "trace-09"]),
+        (
+            {"session_id": "session-0", "model": "gpt-4o"},
+            ["trace-00", "trace-02", "trace-04", "trace-06", "trace-08", "trace-10"],
+        ),
+        ({"tags": ["prod"]}, ["trace-00", "trace-03", "trace-06", "trace-09"]),
+        ({"has_error": True}, ["trace-05"]),
+        ({"min_latency_ms": 1900}, ["trace-09", "trace-10", "trace-11"]),
+        ({"max_latency_ms": 1100, "environment": "production"}, ["trace-00", "trace-01"]),
+        ({"min_cost": Decimal("0.011")}, ["trace-10", "trace-11"]),
+        ({"max_cost": Decimal("0.001")}, ["trace-00"]),
+        ({"name": "agent 1", "has_error": False, "service": "svc-b"}, ["trace-07", "trace-10"]),
+        ({"name": "'; DROP TABLE spans; --"}, []),
+    ],
+)
+async def test_trace_filters(store: Store, filters: dict, expected: list[str]) -> None:
+    await seed(store)
+    start, end = window()
+    page = await store.reader.list_traces("default", TraceQuery(start, end, limit=100, **filters))
+    assert sorted(t["trace_id"] for t in page.items) == expected
+
+
+@pytest.mark.parametrize("sort", ["start_time", "latency", "total_cost", "total_tokens"])
+async def test_pagination_visits_every_trace_once(store: Store, sort: str) -> None:
+    await seed(store)
+    start, end = window()
+    seen, cursor = [], None
+    for _ in range(10):
+        page = await store.reader.list_traces(
+            "default",
+            TraceQuery(start, end, limit=5, sort=sort, cursor=cursor),  # type: ignore[arg-type]
+        )
+        seen += [t["trace_id"] for t in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"trace-{i:02d}" for i in range(12)]
+    assert len(seen) == 12
+
+
+async def test_bad_list_input_is_a_clear_error(store: Store) -> None:
+    start, end = window()
+    with pytest.raises(InvalidInput, match="cursor"):
+        await store.reader.list_traces("default", TraceQuery(start, end, cursor="not-a-cursor"))
+    with pytest.raises(InvalidInput, match="empty"):
+        await store.reader.list_traces("default", TraceQuery(end, start))
+    with pytest.raises(InvalidInput, match="limit"):
+        await store.reader.list_traces("default", TraceQuery(start, end, limit=0))
+    with pytest.raises(InvalidInput, match="group"):
+        await store.reader.timeseries("default", start, end, 60, group_by="1; DROP")
+
+
+async def test_spans_by_type_and_model(store: Store) -> None:
+    await seed(store)
+    start, end = window()
+    page = await store.reader.list_spans(
+        "default", SpanQuery(start, end, observation_type="GENERATION", model="gpt-4o", limit=4)
+    )
+    assert len(page.items) == 4 and page.next_cursor
+    assert all(s["model"] == "gpt-4o" for s in page.items)
+    rest = await store.reader.list_spans(
+        "default", SpanQuery(start, end, observation_type="GENERATION", model="gpt-4o", cursor=page.next_cursor)
+    )
+    ids = [s["span_id"] for s in page.items + rest.items]
+    assert sorted(ids) == sorted(f"trace-{i:02d}-llm" for i in range(0, 12, 2))
+
+
+async def test_timeseries_by_model(store: Store) -> None:
+    await seed(store)
+    start, end = window()
+    rows = await store.reader.timeseries(
+        "default", start, end, 3 * HOUR // SECOND, group_by="model", observation_type="GENERATION"
+    )
+    by_model = {}
+    for r in rows:
+        agg = by_model.setdefault(r["key"], {"spans": 0, "input": 0, "cost": Decimal(0), "errors": 0})
+        agg["spans"] += r["spans"]
+        agg["input"] += r["input_tokens"]
+        agg["cost"] += r["total_cost"]
+        agg["errors"] += r["errors"]
+    assert by_model["gpt-4o"] == {
+        "spans": 6,
+        "input": 100 * (1 + 3 + 5 + 7 + 9 + 11),
+        "cost": Decimal("0.036"),
+        "errors": 0,
+    }
+    assert by_model["claude-sonnet-4"]["errors"] == 1
+    assert all(len(r["latency_ms"]) == 4 and r["latency_ms"][0] == pytest.approx(500) for r in rows)

@@ -1,0 +1,96 @@
+"""Project and key administration for the CLI, wherever the store is.
+
+With the embedded store held by a running ``tracehouse serve``, the commands go to that
+server's admin endpoint on loopback (found through ``server.json``); otherwise they
+open the store directly (the embedded directory, or a ClickHouse server, which many
+processes may share).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from query_api.admin import key_json, project_json
+from storage import Store
+from storage.backends.dirlock import is_locked
+from tracehouse.errors import StorageUnavailable, StoreLocked, TracehouseError
+from tracehouse.runtime import read_runtime
+from tracehouse.settings import Settings
+
+__all__ = ["admin"]
+
+# operation -> (HTTP method, path template) on the admin endpoint
+_ROUTES = {
+    "list_projects": ("GET", "/api/admin/projects"),
+    "create_project": ("POST", "/api/admin/projects"),
+    "delete_project": ("DELETE", "/api/admin/projects/{ref}"),
+    "list_keys": ("GET", "/api/admin/keys"),
+    "create_key": ("POST", "/api/admin/keys"),
+    "revoke_key": ("POST", "/api/admin/keys/{public_key}/revoke"),
+}
+
+
+async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
+    p = store.projects
+    if op == "list_projects":
+        return {"data": [project_json(x) for x in await p.list_projects()]}
+    if op == "create_project":
+        return project_json(await p.create_project(args["name"], retention_days=args.get("retention_days", 0)))
+    if op == "delete_project":
+        return project_json(await p.delete_project(args["ref"]))
+    if op == "list_keys":
+        return {"data": [key_json(k) for k in await p.list_keys(args.get("project"))]}
+    if op == "create_key":
+        pair = await p.create_key(args["project"], args.get("note", ""))
+        return {"public_key": pair.public_key, "secret_key": pair.secret_key, "project_id": pair.project_id}
+    if op == "revoke_key":
+        return key_json(await p.revoke_key(args["public_key"]))
+    raise ValueError(op)
+
+
+class _RemoteError(TracehouseError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.http_status = status
+
+
+async def _remote(api_url: str, token: str, op: str, args: dict[str, Any]) -> Any:
+    method, template = _ROUTES[op]
+    path_args = {k: v for k, v in args.items() if "{" + k + "}" in template}
+    path = template.format(**{k: aiohttp.helpers.quote(str(v), safe="") for k, v in path_args.items()})
+    body = {k: v for k, v in args.items() if k not in path_args}
+    params = body if method == "GET" else None
+    json_body = body if method != "GET" else None
+    if params:
+        params = {k: str(v) for k, v in params.items() if v is not None}
+    headers = {"Authorization": f"Bearer {token}"}
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.request(method, api_url + path, params=params, json=json_body, headers=headers) as response,
+        ):
+            payload = await response.json(content_type=None)
+            if response.status >= 400:
+                message = (payload or {}).get("error", {}).get("message", response.reason)
+                raise _RemoteError(response.status, message)
+            return payload
+    except aiohttp.ClientError as exc:
+        raise StorageUnavailable(f"cannot reach the running server at {api_url}: {exc}") from exc
+
+
+async def admin(settings: Settings, op: str, **args: Any) -> Any:
+    """Run one admin operation and return its JSON-shaped result."""
+    if settings.embedded and is_locked(settings.data_dir):
+        info = read_runtime(settings.data_dir)
+        if info is None:
+            raise StoreLocked(
+                f"the data directory {settings.data_dir} is held by another process that is not "
+                f"serving yet (no server.json); try again in a moment"
+            )
+        return await _remote(info.api_url, info.admin_token, op, args)
+    store = await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url)
+    async with store:
+        return await _direct(store, op, args)

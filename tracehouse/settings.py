@@ -1,0 +1,86 @@
+"""The one settings model: built once at start-up (flags > environment > defaults), then passed down.
+
+Nothing below this module reads ``os.environ``. Every field is documented here and in the
+README's configuration table (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tracehouse.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "is_loopback"]
+
+ENV_PREFIX = "TRACEHOUSE_"
+DEFAULT_DATA_DIR = Path("tracehouse-data")
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of every Tracehouse process."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description="Directory of the embedded ClickHouse (chDB) store; one process may hold it.",
+    )
+    clickhouse_url: str | None = Field(
+        None,
+        description="ClickHouse server to use instead of the embedded store, "
+        "e.g. clickhouse://user:pass@host:9000/db (clickhouses:// for TLS).",
+    )
+    host: str = Field("127.0.0.1", description="Address every listener binds to.")
+    api_port: int = Field(3000, ge=0, le=65535, description="HTTP port of the API, UI and Langfuse-compatible API.")
+    otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port.")
+    otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port.")
+    allow_unauthenticated_bind: bool = Field(
+        False,
+        description="Allow binding a non-loopback address although no API key exists yet "
+        "(anyone who can reach the port can then write traces).",
+    )
+    max_body_bytes: int = Field(64 * MIB, ge=1024, description="Largest request body accepted, measured after gunzip.")
+    shutdown_timeout_s: float = Field(
+        10.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("clickhouse://", "clickhouses://")):
+            raise ValueError(f"clickhouse_url must start with clickhouse:// or clickhouses://, got {value!r}")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when this process runs on the embedded chDB store."""
+        return self.clickhouse_url is None
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from explicit values (flags) over the environment, or raise ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
