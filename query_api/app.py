@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
-from query_api.admin import ADMIN_TOKEN_KEY, STORE_KEY, admin_routes
+from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.middleware import error_middleware
 from storage import Store
 from tracehouse import __version__
@@ -26,13 +27,22 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(UI_DIR / "index.html")
 
 
-def create_app(store: Store, admin_token: str) -> web.Application:
-    """The HTTP application served on the API port (3000 by default)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_API_BODY)
+def create_app(
+    store: Store,
+    admin_token: str,
+    extra_routes: Sequence[web.RouteDef] = (),
+    change_hooks: Sequence[Callable[[], None]] = (),
+    client_max_size: int = MAX_API_BODY,
+) -> web.Application:
+    """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
+    ``serve`` add the receiver's endpoints that clients expect on this port."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
+    app[CHANGE_HOOKS_KEY] = list(change_hooks)
     app.add_routes(
         [
+            *extra_routes,
             web.get("/api/public/health", health),
             web.get("/api/health", health),
             *admin_routes(),

@@ -9,6 +9,7 @@ from types import TracebackType
 from storage.api import Backend
 from storage.backends import open_backend
 from storage.migrations import migrate, schema_version
+from storage.prices import Prices
 from storage.projects import Projects
 from storage.reader import TraceReader
 from storage.writer import SpanWriter
@@ -24,6 +25,7 @@ class Store:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.projects = Projects(backend)
+        self.prices = Prices(backend)
         self.writer = SpanWriter(backend)
         self.reader = TraceReader(backend)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from storage import Store
+from tracehouse.server import Running, running
+from tracehouse.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACEHOUSE = [sys.executable, "-m", "tracehouse"]
@@ -55,6 +57,8 @@ class Server:
     data_dir: Path
     api_url: str
     log_path: Path
+    otlp_http_url: str = ""
+    otlp_grpc_address: str = ""
 
     def get(self, path: str) -> tuple[int, dict]:
         try:
@@ -108,10 +112,20 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
             except ValueError:
                 info = None
             if info and info.get("pid") == process.pid:
-                return Server(process, data_dir, info["api_url"], log_path)
+                return Server(
+                    process, data_dir, info["api_url"], log_path, info["otlp_http_url"], info["otlp_grpc_address"]
+                )
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"tracehouse serve did not start:\n{log_path.read_text()}")
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Running]:
+    """``tracehouse serve`` in this process, on ephemeral ports, with its store at hand."""
+    settings = load_settings(data_dir=tmp_path / "data", api_port=0, otlp_grpc_port=0, otlp_http_port=0)
+    async with running(settings, ("api", "receiver")) as r:
+        yield r
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ class RuntimeInfo:
     pid: int
     api_url: str
     admin_token: str
+    otlp_http_url: str = ""
+    otlp_grpc_address: str = ""
 
 
 def write_runtime(data_dir: Path, info: RuntimeInfo) -> None:
@@ -35,7 +37,13 @@ def write_runtime(data_dir: Path, info: RuntimeInfo) -> None:
 def read_runtime(data_dir: Path) -> RuntimeInfo | None:
     try:
         raw = json.loads((data_dir / RUNTIME_FILE).read_text())
-        return RuntimeInfo(pid=int(raw["pid"]), api_url=str(raw["api_url"]), admin_token=str(raw["admin_token"]))
+        return RuntimeInfo(
+            pid=int(raw["pid"]),
+            api_url=str(raw["api_url"]),
+            admin_token=str(raw["admin_token"]),
+            otlp_http_url=str(raw.get("otlp_http_url", "")),
+            otlp_grpc_address=str(raw.get("otlp_grpc_address", "")),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import signal
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
 
+import grpc
 from aiohttp import web
+from google.protobuf.internal import api_implementation
 
+from otlp_receiver.auth import Authenticator
+from otlp_receiver.grpc_server import create_grpc_server
+from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
+from otlp_receiver.ingest import IngestService, IngestSettings
 from query_api import create_app
 from storage import Store
 from tracehouse import __version__
@@ -18,7 +26,7 @@ from tracehouse.errors import ConfigError
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
 
-__all__ = ["Component", "run"]
+__all__ = ["Component", "Running", "run", "running"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,17 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def check_protobuf_backend() -> None:
+    """Parsing OTLP with the pure-Python protobuf is ~100x slower: say so loudly."""
+    kind = api_implementation.Type()
+    if kind != "upb":
+        log.warning(
+            "protobuf runs on the %r backend, not 'upb': OTLP parsing will be very slow. "
+            "Unset PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION and install a protobuf wheel >= 4.21.",
+            kind,
+        )
 
 
 async def _check_bind(settings: Settings, store: Store) -> None:
@@ -43,38 +62,92 @@ async def _check_bind(settings: Settings, store: Store) -> None:
         )
 
 
-async def _serve(settings: Settings, components: Collection[Component], stop: asyncio.Event) -> None:
+async def _start_site(app: web.Application, host: str, port: int, shutdown_s: float) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    return runner, runner.addresses[0][1]
+
+
+@dataclass
+class Running:
+    """What a started process serves, with the ports it really got."""
+
+    store: Store
+    ingest: IngestService | None
+    api_url: str = ""
+    otlp_http_url: str = ""
+    otlp_grpc_address: str = ""
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
+    """Open the store, start the components' listeners, and stop them all on exit."""
     store = await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url)
     runners: list[web.AppRunner] = []
+    grpc_server: grpc.aio.Server | None = None
+    ingest: IngestService | None = None
     try:
         await _check_bind(settings, store)
+        host = _url_host(settings.host)
+        info = {"otlp_http_url": "", "otlp_grpc_address": ""}
+        otlp_routes: list[web.RouteDef] = []
+        hooks = []
+        if "receiver" in components:
+            check_protobuf_backend()
+            ingest = IngestService(store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes))
+            await ingest.__aenter__()
+            auth = Authenticator(store.projects, loopback=is_loopback(settings.host))
+            hooks = [auth.invalidate, ingest.invalidate]
+            handler = OtlpHttpHandler(ingest, auth, settings.max_body_bytes)
+            otlp_routes = [r for r in handler.routes() if "api/public/otel" in r.path]
+            runner, port = await _start_site(
+                create_otlp_app(handler), settings.host, settings.otlp_http_port, settings.shutdown_timeout_s
+            )
+            runners.append(runner)
+            info["otlp_http_url"] = f"http://{host}:{port}"
+            grpc_server = create_grpc_server(ingest, auth, settings.max_body_bytes)
+            grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.otlp_grpc_port}")
+            await grpc_server.start()
+            info["otlp_grpc_address"] = f"{host}:{grpc_port}"
+            log.info("OTLP/HTTP on %s, OTLP/gRPC on %s", info["otlp_http_url"], info["otlp_grpc_address"])
         admin_token = secrets.token_urlsafe(32)
         if "api" in components:
-            runner = web.AppRunner(
-                create_app(store, admin_token),
-                access_log=None,
-                shutdown_timeout=settings.shutdown_timeout_s,
+            app = create_app(
+                store,
+                admin_token,
+                extra_routes=otlp_routes,
+                change_hooks=hooks,
+                client_max_size=settings.max_body_bytes,
             )
-            await runner.setup()
+            runner, port = await _start_site(app, settings.host, settings.api_port, settings.shutdown_timeout_s)
             runners.append(runner)
-            site = web.TCPSite(runner, settings.host, settings.api_port, reuse_address=True)
-            await site.start()
-            port = runner.addresses[0][1]
-            api_url = f"http://{_url_host(settings.host)}:{port}"
-            log.info("API and UI listening on %s", api_url)
+            api_url = f"http://{host}:{port}"
+            log.info("API and UI on %s", api_url)
             if settings.embedded:
-                write_runtime(settings.data_dir, RuntimeInfo(os.getpid(), api_url, admin_token))
+                write_runtime(settings.data_dir, RuntimeInfo(os.getpid(), api_url, admin_token, **info))
+        else:
+            api_url = ""
         where = f"embedded store in {settings.data_dir}" if settings.embedded else "ClickHouse server"
         log.info("Tracehouse %s ready (%s)", __version__, where)
-        await stop.wait()
-        log.info("shutting down")
+        yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"])
     finally:
+        log.info("shutting down")
         if settings.embedded:
             remove_runtime(settings.data_dir)
+        # Stop accepting first, let in-flight requests finish, then commit what is queued.
+        if grpc_server is not None:
+            await grpc_server.stop(settings.shutdown_timeout_s)
         for runner in runners:
             await runner.cleanup()
+        if ingest is not None:
+            await ingest.__aexit__(None, None, None)
         await store.close()
         log.info("stopped")
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def run(settings: Settings, components: Collection[Component]) -> None:
@@ -85,6 +158,7 @@ def run(settings: Settings, components: Collection[Component]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await _serve(settings, components, stop)
+        async with running(settings, components):
+            await stop.wait()
 
     asyncio.run(main())

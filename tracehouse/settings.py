@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         "(anyone who can reach the port can then write traces).",
     )
     max_body_bytes: int = Field(64 * MIB, ge=1024, description="Largest request body accepted, measured after gunzip.")
+    max_inflight_bytes: int = Field(
+        256 * MIB,
+        ge=1024,
+        description="Bytes of requests being decoded or waiting for their commit; past it, receivers answer "
+        "503 / UNAVAILABLE with a retry hint.",
+    )
     shutdown_timeout_s: float = Field(
         10.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
     )

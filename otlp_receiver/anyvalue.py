@@ -1,0 +1,117 @@
+"""OTLP attribute values: to Python values for the mapper, and to strings + type tags for storage.
+
+Storage keeps every attribute as a string in a map, and names in a parallel map the
+OTLP type of each value that is not a string, so that it can be given back typed:
+``int`` and ``double`` as decimal text, ``bool`` as true/false, ``bytes`` as base64,
+``array`` and ``kvlist`` as the OTLP/JSON form of the whole AnyValue, ``empty`` for an
+unset value.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import orjson
+
+__all__ = ["anyvalue_json", "attributes_json", "read_attributes", "to_python"]
+
+
+def _double_json(x: float) -> float | str:
+    # proto3 JSON writes non-finite doubles as strings.
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def anyvalue_json(v: Any) -> dict[str, Any]:
+    """An AnyValue message in OTLP/JSON form (int64 as strings, bytes as base64)."""
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return {"stringValue": v.string_value}
+    if which == "int_value":
+        return {"intValue": str(v.int_value)}
+    if which == "double_value":
+        return {"doubleValue": _double_json(v.double_value)}
+    if which == "bool_value":
+        return {"boolValue": v.bool_value}
+    if which == "array_value":
+        return {"arrayValue": {"values": [anyvalue_json(x) for x in v.array_value.values]}}
+    if which == "kvlist_value":
+        return {
+            "kvlistValue": {
+                "values": [{"key": kv.key, "value": anyvalue_json(kv.value)} for kv in v.kvlist_value.values]
+            }
+        }
+    if which == "bytes_value":
+        return {"bytesValue": base64.b64encode(v.bytes_value).decode()}
+    return {}
+
+
+def attributes_json(kvs: Any) -> str:
+    """A repeated KeyValue in OTLP/JSON form, as a string ("[]" when empty)."""
+    if not kvs:
+        return "[]"
+    return orjson.dumps([{"key": kv.key, "value": anyvalue_json(kv.value)} for kv in kvs]).decode()
+
+
+def to_python(v: Any) -> Any:
+    """An AnyValue as a plain Python value (lists and dicts for arrays and kvlists)."""
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return v.string_value
+    if which == "int_value":
+        return v.int_value
+    if which == "double_value":
+        return v.double_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "array_value":
+        return [to_python(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: to_python(kv.value) for kv in v.kvlist_value.values}
+    if which == "bytes_value":
+        return v.bytes_value
+    return None
+
+
+def read_attributes(
+    kvs: Any, keys: list[str], values: list[str], type_keys: list[str], type_values: list[str]
+) -> dict[str, Any]:
+    """Append the attributes to the storage lists (string map + type map) and return them as a
+    dict of Python values for the mapper. The last value of a repeated key wins, as in the SDKs."""
+    native: dict[str, Any] = {}
+    for kv in kvs:
+        key = kv.key
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            s = v.string_value
+            native[key] = s
+            keys.append(key)
+            values.append(s)
+            continue
+        if which == "int_value":
+            x: Any = v.int_value
+            text, tag = str(x), "int"
+        elif which == "double_value":
+            x = v.double_value
+            text, tag = repr(x), "double"
+        elif which == "bool_value":
+            x = v.bool_value
+            text, tag = ("true" if x else "false"), "bool"
+        elif which == "array_value" or which == "kvlist_value":
+            x = to_python(v)
+            text, tag = orjson.dumps(anyvalue_json(v)).decode(), which[:-6]
+        elif which == "bytes_value":
+            x = v.bytes_value
+            text, tag = base64.b64encode(x).decode(), "bytes"
+        else:
+            x, text, tag = None, "", "empty"
+        native[key] = x
+        keys.append(key)
+        values.append(text)
+        type_keys.append(key)
+        type_values.append(tag)
+    return native

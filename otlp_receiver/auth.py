@@ -1,0 +1,91 @@
+"""Who is sending: credentials -> project.
+
+Accepted: ``Authorization: Basic base64(public:secret)``, ``Authorization: Bearer <secret>``,
+and an ``api_key`` header (Phoenix and Arize clients) holding a secret or ``public:secret``.
+With no credentials the request is allowed only in open mode (a loopback bind while no
+API key exists); its spans then go to the default project or to the project a resource
+attribute names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+
+from storage.projects import Projects
+from tracehouse.errors import Unauthenticated
+
+__all__ = ["Authenticator"]
+
+CACHE_TTL_S = 5.0
+
+
+class Authenticator:
+    def __init__(self, projects: Projects, loopback: bool, cache_ttl_s: float = CACHE_TTL_S) -> None:
+        self._projects = projects
+        self._loopback = loopback
+        self._ttl = cache_ttl_s
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._has_keys: tuple[bool, float] = (False, 0.0)
+
+    def invalidate(self) -> None:
+        """Forget cached verifications (after keys change in this process)."""
+        self._cache.clear()
+        self._has_keys = (False, 0.0)
+
+    async def _open(self) -> bool:
+        if not self._loopback:
+            return False
+        has_keys, expires = self._has_keys
+        now = time.monotonic()
+        if now >= expires:
+            has_keys = await self._projects.has_keys()
+            self._has_keys = (has_keys, now + self._ttl)
+        return not has_keys
+
+    async def _verify(self, credential: str) -> str | None:
+        kind, _, value = credential.partition(" ")
+        kind = kind.lower()
+        if kind == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            public, sep, secret = decoded.partition(":")
+            return await self._projects.verify(public, secret) if sep else None
+        if kind == "bearer":
+            return await self._projects.verify_secret(value.strip())
+        if kind == "api_key":
+            public, sep, secret = value.strip().partition(":")
+            if sep:
+                return await self._projects.verify(public, secret)
+            return await self._projects.verify_secret(value.strip())
+        return None
+
+    async def authenticate(self, authorization: str | None, api_key: str | None) -> str | None:
+        """The project id the credentials belong to; None in open mode without credentials.
+
+        Raises Unauthenticated for missing or bad credentials.
+        """
+        credential = authorization or (f"api_key {api_key}" if api_key else None)
+        if not credential:
+            if await self._open():
+                return None
+            raise Unauthenticated(
+                "missing credentials: send 'Authorization: Basic base64(public_key:secret_key)' "
+                "(create a key with 'tracehouse keys create')"
+            )
+        digest = hashlib.sha256(credential.encode()).hexdigest()
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached and cached[1] > now:
+            return cached[0]
+        project = await self._verify(credential)
+        if project is None:
+            raise Unauthenticated("invalid or revoked API key")
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (project, now + self._ttl)
+        return project

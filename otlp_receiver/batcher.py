@@ -1,0 +1,180 @@
+"""Durable group commit with bounded memory.
+
+Requests reserve their bytes when they arrive; past the bound they are refused at once
+(``Overloaded`` -> 503 / UNAVAILABLE with a retry hint) instead of queueing without end.
+Decoded batches queue for one flusher task: while it writes, new batches gather, and its
+next insert takes all of them, so concurrent requests coalesce into one insert without
+any added delay. Each request waits for the insert holding its rows and is answered
+only once that insert is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from storage.writer import SpanWriter
+from tracehouse.errors import Overloaded, StorageUnavailable, TracehouseError
+
+__all__ = ["Batcher", "Reservation"]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_ROWS = 100_000
+COMMIT_TIMEOUT_S = 30.0
+STORE_DOWN_BACKOFF_S = 1.0
+
+
+class Reservation:
+    """Bytes a request holds against the in-flight bound until released (idempotent)."""
+
+    def __init__(self, batcher: Batcher, nbytes: int) -> None:
+        self._batcher = batcher
+        self.nbytes = nbytes
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._batcher._inflight -= self.nbytes
+
+
+@dataclass
+class _Item:
+    table: pa.Table
+    future: asyncio.Future[None]
+    reservation: Reservation
+
+
+@dataclass
+class _Stats:
+    inserts: int = 0
+    rows: int = 0
+    largest_batch: int = 0
+    failures: int = 0
+    refused: int = 0
+    recent_batch_rows: list[int] = field(default_factory=list)
+
+
+class Batcher:
+    """Group commit in front of a SpanWriter. Use as an async context manager."""
+
+    def __init__(
+        self,
+        writer: SpanWriter,
+        max_inflight_bytes: int,
+        max_batch_rows: int = MAX_BATCH_ROWS,
+        commit_timeout_s: float = COMMIT_TIMEOUT_S,
+    ) -> None:
+        self._writer = writer
+        self.max_inflight_bytes = max_inflight_bytes
+        self._max_batch_rows = max_batch_rows
+        self._commit_timeout_s = commit_timeout_s
+        self._inflight = 0
+        self._pending: list[_Item] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._down_until = 0.0
+        self.stats = _Stats()
+
+    @property
+    def inflight_bytes(self) -> int:
+        return self._inflight
+
+    async def __aenter__(self) -> Batcher:
+        self._task = asyncio.create_task(self._run(), name="tracehouse-batcher")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def reserve(self, nbytes: int) -> Reservation:
+        """Hold ``nbytes`` of the in-flight bound, or raise Overloaded / StorageUnavailable."""
+        if self._closing:
+            raise StorageUnavailable("the server is shutting down", retry_after_s=2.0)
+        if time.monotonic() < self._down_until:
+            raise StorageUnavailable("the store is unavailable; retry shortly", retry_after_s=STORE_DOWN_BACKOFF_S)
+        # A request alone may always go in (the body limit bounds it), so no request waits forever.
+        if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
+            self.stats.refused += 1
+            raise Overloaded(
+                f"too much data in flight ({self._inflight + nbytes} bytes > "
+                f"{self.max_inflight_bytes}); retry after the hinted delay"
+            )
+        self._inflight += nbytes
+        return Reservation(self, nbytes)
+
+    async def commit(self, table: pa.Table, reservation: Reservation) -> None:
+        """Queue ``table`` and return once it is committed (or raise why not)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Item(table, future, reservation))
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self._commit_timeout_s)
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"the store did not commit within {self._commit_timeout_s:.0f} s; retry (duplicates are dropped)"
+            ) from None
+
+    def _take(self) -> list[_Item]:
+        items: list[_Item] = []
+        rows = 0
+        while self._pending and (not items or rows + self._pending[0].table.num_rows <= self._max_batch_rows):
+            item = self._pending.pop(0)
+            items.append(item)
+            rows += item.table.num_rows
+        return items
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            items = self._take()
+            await self._flush(items)
+
+    async def _flush(self, items: list[_Item]) -> None:
+        table = items[0].table if len(items) == 1 else pa.concat_tables([i.table for i in items])
+        error: BaseException | None = None
+        try:
+            await self._writer.write(table)
+        except TracehouseError as exc:
+            error = exc
+            if isinstance(exc, StorageUnavailable):
+                self._down_until = time.monotonic() + STORE_DOWN_BACKOFF_S
+        except Exception as exc:  # a bug or data the store refused: fail these requests, keep serving
+            log.exception("insert of %d spans failed", table.num_rows)
+            error = exc
+        self.stats.inserts += 1
+        if error is None:
+            self.stats.rows += table.num_rows
+            self.stats.largest_batch = max(self.stats.largest_batch, table.num_rows)
+        else:
+            self.stats.failures += 1
+        for item in items:
+            item.reservation.release()
+            if not item.future.done():
+                if error is None:
+                    item.future.set_result(None)
+                else:
+                    item.future.set_exception(error)
+            if item.future.done() and not item.future.cancelled():
+                item.future.exception()  # retrieved: no "exception never retrieved" noise on timeouts
+
+    async def close(self) -> None:
+        """Stop taking requests, commit what is queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,76 @@
+"""OTLP/gRPC: ``opentelemetry.proto.collector.trace.v1.TraceService/Export``.
+
+The request arrives as raw bytes and is parsed by us, so that a malformed message is
+INVALID_ARGUMENT (grpc's own deserializer would make it INTERNAL). Overload and store
+outages are UNAVAILABLE with a google.rpc.RetryInfo, which OTel exporters honour.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from otlp_receiver.auth import Authenticator
+from otlp_receiver.http_server import GRPC_CODES
+from otlp_receiver.ingest import IngestService
+from tracehouse.errors import TracehouseError
+
+__all__ = ["SERVICE", "create_grpc_server"]
+
+log = logging.getLogger(__name__)
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def _status(exc: TracehouseError) -> grpc.Status:
+    status = status_pb2.Status(code=GRPC_CODES.get(exc.grpc_code, 13), message=exc.message)
+    if exc.retry_after_s is not None and exc.grpc_code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"):
+        detail = any_pb2.Any()
+        seconds = max(1, round(exc.retry_after_s))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+class _Export:
+    def __init__(self, service: IngestService, auth: Authenticator) -> None:
+        self.service = service
+        self.auth = auth
+
+    async def __call__(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        try:
+            project = await self.auth.authenticate(metadata.get("authorization"), metadata.get("api_key"))
+            result = await self.service.ingest(body, "protobuf", project)
+        except TracehouseError as exc:
+            await context.abort_with_status(_status(exc))
+            raise AssertionError("unreachable") from None
+        response = ExportTraceServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.rejected_spans = result.rejected
+            response.partial_success.error_message = result.message
+        return response.SerializeToString()
+
+
+def create_grpc_server(service: IngestService, auth: Authenticator, max_body_bytes: int) -> grpc.aio.Server:
+    """A grpc.aio server with the TraceService; the caller adds a port and starts it."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", max_body_bytes),
+            ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ],
+    )
+    export = _Export(service, auth)
+
+    async def export_rpc(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        # grpc.aio needs a coroutine function here, not a callable object.
+        return await export(body, context)
+
+    handler = grpc.method_handlers_generic_handler(SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(export_rpc)})
+    server.add_generic_rpc_handlers((handler,))
+    return server

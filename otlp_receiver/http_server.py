@@ -1,0 +1,132 @@
+"""OTLP/HTTP: ``POST /v1/traces`` (and any path ending in it, and Langfuse's OTel path).
+
+Framing, auth and errors only; the work is ``IngestService.ingest``. Replies use the
+request's content type: an ExportTraceServiceResponse on success, a google.rpc.Status on
+error, in protobuf or JSON.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from otlp_receiver.auth import Authenticator
+from otlp_receiver.ingest import Format, IngestService
+from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
+
+__all__ = ["OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
+
+OTLP_PATHS = ("/v1/traces", "/api/public/otel/v1/traces")
+CONTENT_TYPES: dict[str, Format] = {
+    "application/x-protobuf": "protobuf",
+    "application/protobuf": "protobuf",
+    "application/json": "json",
+}
+REPLY_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
+GRPC_CODES: dict[str, int] = dict(code_pb2.Code.items())
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate a gzip body, refusing more than ``limit`` bytes out (gzip bombs included)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInput(f"the body is not valid gzip: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"the body inflates to more than {limit} bytes (TRACEHOUSE_MAX_BODY_BYTES); send smaller batches"
+        )
+    if not inflater.eof:
+        raise InvalidInput("the gzip body is truncated")
+    return out
+
+
+def _status_body(fmt: Format, code: str, message: str) -> bytes:
+    if fmt == "json":
+        return orjson.dumps({"code": GRPC_CODES.get(code, 2), "message": message})
+    return status_pb2.Status(code=GRPC_CODES.get(code, 2), message=message).SerializeToString()
+
+
+class OtlpHttpHandler:
+    def __init__(self, service: IngestService, auth: Authenticator, max_body_bytes: int) -> None:
+        self.service = service
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+
+    def _reply(self, fmt: Format, status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(status=status, body=body, content_type=REPLY_TYPES[fmt], headers=headers)
+
+    def _error(self, fmt: Format, exc: TracehouseError) -> web.Response:
+        headers = {}
+        if exc.retry_after_s is not None and exc.http_status in (429, 503):
+            headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        return self._reply(fmt, exc.http_status, _status_body(fmt, exc.grpc_code, exc.message), headers)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
+        try:
+            if request.content_type not in CONTENT_TYPES:
+                raise UnsupportedMediaType(
+                    f"unsupported Content-Type {request.content_type!r}: use application/x-protobuf or application/json"
+                )
+            project = await self.auth.authenticate(request.headers.get("Authorization"), request.headers.get("api_key"))
+            body = await self._read(request)
+            result = await self.service.ingest(body, fmt, project)
+        except TracehouseError as exc:
+            return self._error(fmt, exc)
+        return self._reply(fmt, 200, self._success(fmt, result.rejected, result.message))
+
+    async def _read(self, request: web.Request) -> bytes:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLarge(
+                f"the body is larger than {self.max_body_bytes} bytes (TRACEHOUSE_MAX_BODY_BYTES); send smaller batches"
+            ) from None
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding == "gzip":
+            return gunzip(body, self.max_body_bytes)
+        if encoding not in ("identity", ""):
+            raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
+        return body
+
+    @staticmethod
+    def _success(fmt: Format, rejected: int, message: str) -> bytes:
+        if fmt == "json":
+            doc: dict[str, Any] = {}
+            if rejected or message:
+                doc["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+            return orjson.dumps(doc)
+        response = ExportTraceServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+        return response.SerializeToString()
+
+    def routes(self) -> list[web.RouteDef]:
+        """The OTLP routes, for this app or another (the API port serves Langfuse's OTel path)."""
+        return [web.post(path, self.handle) for path in OTLP_PATHS] + [
+            # Any prefix: Dify's Phoenix provider keeps the path of the URL it is given.
+            web.post(r"/{prefix:.+}/v1/traces", self.handle),
+        ]
+
+
+def create_otlp_app(handler: OtlpHttpHandler) -> web.Application:
+    """The application served on the OTLP/HTTP port."""
+
+    async def not_found(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"code": 5, "message": f"no OTLP endpoint at {request.path}; traces go to POST /v1/traces"},
+            status=404,
+        )
+
+    app = web.Application(client_max_size=handler.max_body_bytes)
+    app.add_routes(handler.routes())
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app

@@ -1,0 +1,261 @@
+"""Chat messages from every convention, normalized to one JSON format: the OTel GenAI one.
+
+    [{"role": "user", "parts": [{"type": "text", "content": "hi"}]},
+     {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "f", "arguments": {...}}],
+      "finish_reason": "tool_call"},
+     {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": ...}]}]
+
+Inputs handled: GenAI ``parts`` messages (kept as they are), OpenAI-style messages
+(``content`` string or blocks, ``tool_calls``, ``tool_call_id``), Anthropic blocks
+(``tool_use``, ``tool_result``), OpenInference ``{"messages": [...]}`` bodies, flattened
+attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference ``llm.input_messages.N.message.*``)
+and GenAI message events. A value that is not messages is kept as it came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["from_events", "from_flattened", "normalize", "to_json"]
+
+INPUT_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+
+
+def to_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.lstrip()
+        if text[:1] in ("[", "{"):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return value
+    return value
+
+
+def _tool_call(call: Any) -> dict[str, Any] | None:
+    if not isinstance(call, dict):
+        return None
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    name = function.get("name")
+    if name is None:
+        return None
+    arguments = _maybe_json(function.get("arguments", function.get("input")))
+    part: dict[str, Any] = {"type": "tool_call", "id": call.get("id"), "name": name}
+    if arguments is not None:
+        part["arguments"] = arguments
+    return part
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}] if content else []
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return [{"type": "text", "content": to_json(content)}]
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append({"type": "text", "content": block})
+            continue
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if "message_content" in block and isinstance(block["message_content"], dict):  # OpenInference
+            block = block["message_content"]
+            kind = block.get("type")
+        if kind in ("text", "input_text", "output_text", None) and ("text" in block or "content" in block):
+            parts.append({"type": "text", "content": block.get("text", block.get("content"))})
+        elif kind in ("image_url", "image", "input_image"):
+            url = block.get("image_url") or block.get("url") or block.get("image")
+            if isinstance(url, dict):
+                url = url.get("url") or (url.get("image") or {}).get("url")
+            parts.append({"type": "uri", "modality": "image", "uri": url if isinstance(url, str) else None})
+        elif kind == "tool_use":
+            call = _tool_call(block)
+            if call:
+                parts.append(call)
+        elif kind == "tool_result":
+            parts.append(
+                {"type": "tool_call_response", "id": block.get("tool_use_id"), "response": block.get("content")}
+            )
+        elif kind in ("reasoning", "thinking"):
+            parts.append({"type": "reasoning", "content": block.get("thinking", block.get("content"))})
+        elif kind is not None:
+            parts.append(block)  # already a GenAI part, or a type we pass through untouched
+    return parts
+
+
+def _message(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    if "message" in raw and isinstance(raw["message"], dict) and "role" not in raw:
+        inner = dict(raw["message"])  # gen_ai.choice body, OpenInference message wrapper
+        if "finish_reason" in raw:
+            inner.setdefault("finish_reason", raw["finish_reason"])
+        raw = inner
+    role = raw.get("role")
+    if not isinstance(role, str):
+        return None
+    message: dict[str, Any] = {"role": role}
+    if isinstance(raw.get("parts"), list):
+        message["parts"] = raw["parts"]
+    else:
+        parts = _content_parts(raw.get("content") if "content" in raw else raw.get("contents"))
+        for call in raw.get("tool_calls") or []:
+            part = _tool_call(call.get("tool_call", call) if isinstance(call, dict) else call)
+            if part:
+                parts.append(part)
+        if role == "tool" and (raw.get("tool_call_id") or raw.get("id")):
+            response = parts[0].get("content") if len(parts) == 1 and parts[0]["type"] == "text" else parts
+            parts = [
+                {"type": "tool_call_response", "id": raw.get("tool_call_id") or raw.get("id"), "response": response}
+            ]
+        message["parts"] = parts
+    for key in ("name", "finish_reason"):
+        if raw.get(key) is not None:
+            message[key] = raw[key]
+    return message
+
+
+def _messages(value: Any) -> list[dict[str, Any]] | None:
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for raw in value:
+        message = _message(raw)
+        if message is None:
+            return None
+        out.append(message)
+    return out
+
+
+def normalize(value: Any) -> str:
+    """The value as normalized messages JSON when it holds messages, else as it came (text or JSON)."""
+    parsed = _maybe_json(value)
+    messages = _messages(parsed)
+    if messages is not None:
+        return to_json(messages)
+    if isinstance(value, str):
+        return value
+    return to_json(value)
+
+
+def system_message(instructions: Any) -> dict[str, Any] | None:
+    """``gen_ai.system_instructions`` (a parts array, or text) as a system message."""
+    parsed = _maybe_json(instructions)
+    parts = _content_parts(parsed)
+    return {"role": "system", "parts": parts} if parts else None
+
+
+def _unflatten(attrs: dict[str, Any], prefix: str) -> list[Any]:
+    """``prefix.0.role = x`` style keys as a list of nested dicts (only numeric first segments)."""
+    root: dict[Any, Any] = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        path = key[len(prefix) :].split(".")
+        if not path[0].isdigit():
+            continue
+        node = root
+        for segment in path[:-1]:
+            step = int(segment) if segment.isdigit() else segment
+            child = node.get(step)
+            if not isinstance(child, dict):
+                child = node[step] = {}
+            node = child
+        last = path[-1]
+        node[int(last) if last.isdigit() else last] = value
+
+    def listify(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if node and all(isinstance(k, int) for k in node):
+            return [listify(node[k]) for k in sorted(node)][:10_001]
+        return {k: listify(v) for k, v in node.items()}
+
+    result = listify(root)
+    return result if isinstance(result, list) else []
+
+
+def from_flattened(attrs: dict[str, Any], prefix: str) -> str | None:
+    """Messages from flattened attributes (``gen_ai.prompt.`` or ``llm.input_messages.`` ...)."""
+    items = _unflatten(attrs, prefix)
+    if not items:
+        return None
+    messages = []
+    for item in items:
+        if isinstance(item, dict) and "message" in item and isinstance(item["message"], dict):
+            item = item["message"]
+        message = _message(item) if isinstance(item, dict) and "role" in item else None
+        if message is None and isinstance(item, dict):  # completions without a role
+            message = _message({"role": "assistant", **item})
+        if message is not None:
+            messages.append(message)
+    return to_json(messages) if messages else None
+
+
+def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, str | None]:
+    """(input, output) from GenAI message events: per-message events (v1.28-1.36), the
+    operation-details event (v1.37+) and the prompt/completion content events (<= v1.27)."""
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    raw_in: str | None = None
+    raw_out: str | None = None
+    for name, attrs in events:
+        if name in INPUT_EVENTS:
+            body = dict(attrs)
+            body.setdefault("role", INPUT_EVENTS[name])
+            body["content"] = _maybe_json(body.get("content"))
+            body["tool_calls"] = _maybe_json(body.get("tool_calls"))
+            message = _message(body)
+            if message:
+                inputs.append(message)
+        elif name == "gen_ai.choice":
+            body = {k: _maybe_json(v) for k, v in attrs.items()}
+            inner = body.get("message") if isinstance(body.get("message"), dict) else body
+            choice = {"role": "assistant", **inner}
+            if "finish_reason" in body:
+                choice["finish_reason"] = body["finish_reason"]
+            message = _message(choice)
+            if message:
+                outputs.append(message)
+        elif name == "gen_ai.client.inference.operation.details":
+            if attrs.get("gen_ai.input.messages") is not None:
+                raw_in = normalize(attrs["gen_ai.input.messages"])
+                system = system_message(attrs.get("gen_ai.system_instructions"))
+                if system:
+                    raw_in = prepend(raw_in, system)
+            if attrs.get("gen_ai.output.messages") is not None:
+                raw_out = normalize(attrs["gen_ai.output.messages"])
+        elif name == "gen_ai.content.prompt" and attrs.get("gen_ai.prompt") is not None:
+            raw_in = normalize(attrs["gen_ai.prompt"])
+        elif name == "gen_ai.content.completion" and attrs.get("gen_ai.completion") is not None:
+            raw_out = normalize(attrs["gen_ai.completion"])
+    return (to_json(inputs) if inputs else raw_in), (to_json(outputs) if outputs else raw_out)
+
+
+def prepend(messages_json: str, message: dict[str, Any]) -> str:
+    """Put ``message`` first in a messages JSON array (unchanged if the value is not one)."""
+    try:
+        parsed = orjson.loads(messages_json)
+    except orjson.JSONDecodeError:
+        return messages_json
+    if not isinstance(parsed, list):
+        return messages_json
+    return to_json([message, *parsed])

@@ -1,0 +1,200 @@
+"""The mapping rules, as data: for each typed column, the attribute keys that fill it, first
+match wins. Sources: OTel GenAI semantic conventions (current and older generations),
+OpenInference, OpenLLMetry/Traceloop and Langfuse's own keys; see
+shared/reference/otel.md and langfuse.md section 3 for where each key comes from.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LEVEL_ALIASES",
+    "OBSERVATION_TYPES",
+    "OPENINFERENCE_KINDS",
+    "OPERATION_TYPES",
+    "STRING_RULES",
+    "TOKEN_RULES",
+    "TRACELOOP_KINDS",
+    "TYPE_FROM_PRESENCE",
+]
+
+# Span-level string columns. Resource attributes are consulted after span attributes for the
+# columns listed in RESOURCE_FALLBACK.
+STRING_RULES: dict[str, tuple[str, ...]] = {
+    "operation": ("gen_ai.operation.name", "llm.request.type"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "request_model": (
+        "gen_ai.request.model",
+        "llm.request.model_name",
+        "llm.model_name",
+        "embedding.model_name",
+        "langfuse.observation.model.name",
+        "ai.model.id",
+        "model",
+    ),
+    "response_model": ("gen_ai.response.model", "llm.response.model_name", "llm.response.model"),
+    "session_id": (
+        "langfuse.session.id",
+        "session.id",
+        "gen_ai.conversation.id",
+        "traceloop.association.properties.session_id",
+        "langfuse.trace.metadata.langfuse_session_id",
+    ),
+    "user_id": (
+        "langfuse.user.id",
+        "user.id",
+        "traceloop.association.properties.user_id",
+        "enduser.id",
+        "llm.user",
+    ),
+    "environment": ("langfuse.environment", "deployment.environment.name", "deployment.environment"),
+    "release": ("langfuse.release",),
+    "version": ("langfuse.version", "service.version"),
+    "trace_name": ("langfuse.trace.name", "traceloop.workflow.name"),
+    "prompt_name": (
+        "langfuse.observation.prompt.name",
+        "langfuse.prompt.name",
+        "gen_ai.prompt.name",
+        "traceloop.prompt.key",
+    ),
+    "prompt_version": (
+        "langfuse.observation.prompt.version",
+        "langfuse.prompt.version",
+        "traceloop.prompt.version",
+        "llm.prompt_template.version",
+    ),
+    "status_message": ("langfuse.observation.status_message",),
+}
+RESOURCE_FALLBACK = ("environment", "release", "version", "session_id", "user_id")
+
+# Token columns: keys in precedence; all counts are inclusive as in the OTel GenAI
+# conventions (input includes cached input, output includes reasoning).
+TOKEN_RULES: dict[str, tuple[str, ...]] = {
+    "input_tokens": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+        "llm.usage.prompt_tokens",
+    ),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+        "llm.usage.completion_tokens",
+    ),
+    "total_tokens": ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total"),
+    "cache_read_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+        "llm.usage.cache_read_input_tokens",
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+        "llm.usage.cache_creation_input_tokens",
+    ),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+        "llm.usage.reasoning_tokens",
+    ),
+}
+
+# Langfuse usage_details keys (exclusive counts) -> our column.
+LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "input": ("input", "prompt_tokens", "input_tokens", "promptTokens"),
+    "output": ("output", "completion_tokens", "output_tokens", "completionTokens"),
+    "total": ("total", "total_tokens", "totalTokens"),
+    "cache_read": ("input_cached_tokens", "cache_read_input_tokens", "input_cache_read", "cached_tokens"),
+    "cache_write": ("input_cache_creation", "cache_creation_input_tokens", "input_cache_write"),
+    "reasoning": ("output_reasoning_tokens", "reasoning_tokens", "output_reasoning"),
+}
+
+# Provided cost, USD: (key, cost_details name).
+COST_RULES: tuple[tuple[str, str], ...] = (
+    ("gen_ai.usage.cost", "total"),
+    ("llm.cost.total", "total"),
+    ("llm.cost.prompt", "input"),
+    ("llm.cost.completion", "output"),
+)
+
+OBSERVATION_TYPES = frozenset(
+    {"SPAN", "GENERATION", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EMBEDDING", "GUARDRAIL", "EVALUATOR"}
+)
+
+OPENINFERENCE_KINDS = {
+    "LLM": "GENERATION",
+    "CHAIN": "CHAIN",
+    "RETRIEVER": "RETRIEVER",
+    "EMBEDDING": "EMBEDDING",
+    "AGENT": "AGENT",
+    "TOOL": "TOOL",
+    "GUARDRAIL": "GUARDRAIL",
+    "EVALUATOR": "EVALUATOR",
+    "RERANKER": "RETRIEVER",
+}
+
+OPERATION_TYPES = {
+    "chat": "GENERATION",
+    "completion": "GENERATION",
+    "text_completion": "GENERATION",
+    "generate_content": "GENERATION",
+    "generate": "GENERATION",
+    "embeddings": "EMBEDDING",
+    "embedding": "EMBEDDING",
+    "retrieval": "RETRIEVER",
+    "invoke_agent": "AGENT",
+    "create_agent": "AGENT",
+    "execute_tool": "TOOL",
+    "invoke_workflow": "CHAIN",
+    "rerank": "RETRIEVER",
+}
+
+TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL", "workflow": "CHAIN", "task": "SPAN"}
+
+# Present keys that decide the type when nothing above did, in order.
+TYPE_FROM_PRESENCE: tuple[tuple[str, str], ...] = (
+    ("gen_ai.tool.name", "TOOL"),
+    ("gen_ai.tool.call.id", "TOOL"),
+    ("langfuse.observation.model.name", "GENERATION"),
+    ("gen_ai.request.model", "GENERATION"),
+    ("gen_ai.response.model", "GENERATION"),
+    ("llm.model_name", "GENERATION"),
+    ("embedding.model_name", "EMBEDDING"),
+)
+
+LEVEL_ALIASES = {
+    "DEBUG": "DEBUG",
+    "TRACE": "DEBUG",
+    "VERBOSE": "DEBUG",
+    "DEFAULT": "DEFAULT",
+    "INFO": "DEFAULT",
+    "OK": "DEFAULT",
+    "WARNING": "WARNING",
+    "WARN": "WARNING",
+    "ERROR": "ERROR",
+    "FATAL": "ERROR",
+    "CRITICAL": "ERROR",
+}
+
+TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags")
+
+# Input / output: keys holding the value as a whole, in precedence; flattened message
+# forms and message events are consulted between the two groups (see apply.py).
+INPUT_FIRST = ("langfuse.observation.input", "langfuse.trace.input", "gen_ai.input.messages")
+OUTPUT_FIRST = ("langfuse.observation.output", "langfuse.trace.output", "gen_ai.output.messages")
+INPUT_LAST = ("traceloop.entity.input", "input.value", "gen_ai.tool.call.arguments", "tool.parameters")
+OUTPUT_LAST = ("traceloop.entity.output", "output.value", "gen_ai.tool.call.result")
+
+MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
+TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
+TTFT_ISO = ("langfuse.observation.completion_start_time",)
+METADATA_PREFIXES = ("langfuse.observation.metadata.", "langfuse.trace.metadata.", "langfuse.metadata.")
+METADATA_JSON = ("langfuse.observation.metadata", "metadata")
+USAGE_DETAILS_JSON = "langfuse.observation.usage_details"
+COST_DETAILS_JSON = "langfuse.observation.cost_details"
+LANGFUSE_TYPE = "langfuse.observation.type"
+LANGFUSE_LEVEL = "langfuse.observation.level"

@@ -1,0 +1,36 @@
+"""Driving the real OpenTelemetry SDK exporters at a Tracehouse receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonHttpExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+
+from tracehouse.server import Running
+
+
+def exporter(kind: str, live: Running, headers: Mapping[str, str] | None = None) -> SpanExporter:
+    if kind == "grpc":
+        return GrpcExporter(endpoint=live.otlp_grpc_address, insecure=True, headers=dict(headers or {}))
+    if kind == "http":
+        return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
+    if kind == "json":
+        return JsonHttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
+    raise ValueError(kind)
+
+
+def provider(span_exporter: SpanExporter, service: str = "test-service", **resource: str) -> TracerProvider:
+    tp = TracerProvider(resource=Resource.create({"service.name": service, **resource}))
+    tp.add_span_processor(SimpleSpanProcessor(span_exporter))
+    return tp
+
+
+async def in_thread(fn: Callable[[], object]) -> object:
+    """Exporters block; run them off the loop that serves the receiver."""
+    return await asyncio.to_thread(fn)
