@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
+import grpc
 from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonHttpExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,8 +20,19 @@ from tracehouse.server import Running
 def exporter(kind: str, live: Running, headers: Mapping[str, str] | None = None) -> SpanExporter:
     if kind == "grpc":
         return GrpcExporter(endpoint=live.otlp_grpc_address, insecure=True, headers=dict(headers or {}))
+    if kind == "grpc-gzip":
+        return GrpcExporter(
+            endpoint=live.otlp_grpc_address,
+            insecure=True,
+            headers=dict(headers or {}),
+            compression=grpc.Compression.Gzip,
+        )
     if kind == "http":
         return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
+    if kind == "http-gzip":
+        return HttpExporter(
+            endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), compression=Compression.Gzip
+        )
     if kind == "json":
         return JsonHttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
     raise ValueError(kind)

@@ -8,8 +8,8 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Collection
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
 
 import grpc
 from aiohttp import web
@@ -63,7 +63,8 @@ async def _check_bind(settings: Settings, store: Store) -> None:
 
 
 async def _start_site(app: web.Application, host: str, port: int, shutdown_s: float) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s)
+    # auto_decompress off: the OTLP handler inflates gzip itself, with a limit and a clear 413.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s, auto_decompress=False)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     return runner, runner.addresses[0][1]
@@ -78,6 +79,12 @@ class Running:
     api_url: str = ""
     otlp_http_url: str = ""
     otlp_grpc_address: str = ""
+    change_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def changed(self) -> None:
+        """Tell the caches of this process that projects or keys changed."""
+        for hook in self.change_hooks:
+            hook()
 
 
 @contextlib.asynccontextmanager
@@ -92,7 +99,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         host = _url_host(settings.host)
         info = {"otlp_http_url": "", "otlp_grpc_address": ""}
         otlp_routes: list[web.RouteDef] = []
-        hooks = []
+        hooks: list[Callable[[], None]] = []
         if "receiver" in components:
             check_protobuf_backend()
             ingest = IngestService(store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes))
@@ -130,7 +137,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             api_url = ""
         where = f"embedded store in {settings.data_dir}" if settings.embedded else "ClickHouse server"
         log.info("Tracehouse %s ready (%s)", __version__, where)
-        yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"])
+        yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks)
     finally:
         log.info("shutting down")
         if settings.embedded:

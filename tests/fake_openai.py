@@ -1,0 +1,51 @@
+"""A small local fake of the OpenAI HTTP API (chat completions), for instrumentation tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+COMPLETION = {
+    "id": "chatcmpl-test123",
+    "object": "chat.completion",
+    "created": 1_700_000_000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Paris is sunny, 21°C."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 31,
+        "completion_tokens": 9,
+        "total_tokens": 40,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    },
+}
+
+
+async def _chat(request: web.Request) -> web.Response:
+    body = await request.json()
+    if body.get("stream"):
+        return web.json_response({"error": {"message": "streaming not faked"}}, status=400)
+    return web.json_response(COMPLETION)
+
+
+@contextlib.asynccontextmanager
+async def fake_openai() -> AsyncIterator[str]:
+    """Serve the fake on an ephemeral loopback port; yields the base URL (…/v1)."""
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", _chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,290 @@
+"""Every way a client can get it wrong, and the store failing under the receiver: clear errors,
+the good part of a batch stored, nothing acked lost, nothing counted twice."""
+
+import asyncio
+import base64
+import gzip
+import json
+import os
+from pathlib import Path
+
+import aiohttp
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from storage.api import Backend
+from tests.otlp_data import one_span, request
+from tracehouse.errors import StorageUnavailable
+from tracehouse.server import Running, running
+from tracehouse.settings import load_settings
+
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+
+
+async def post(
+    live: Running, body: bytes, headers: dict[str, str], path: str = "/v1/traces", base: str | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    url = (base or live.otlp_http_url) + path
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as r:
+        return r.status, await r.read(), dict(r.headers)
+
+
+async def count(live: Running, where: str = "1", project: str = "default") -> int:
+    rows = await live.store.backend.query(
+        f"SELECT count() AS n FROM spans WHERE project_id = {{p:String}} AND {where}", {"p": project}
+    )
+    return int(rows[0]["n"])
+
+
+async def test_malformed_protobuf_is_400_with_a_status(live: Running) -> None:
+    status, body, headers = await post(live, b"\x0a\xff\xff\xff garbage", PB)
+    assert status == 400 and headers["Content-Type"].startswith("application/x-protobuf")
+    decoded = status_pb2.Status.FromString(body)
+    assert decoded.code == 3 and "not a valid OTLP" in decoded.message
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "must be an object"),
+        (b'{"resourceSpans": {"a": 1}}', "resourceSpans must be an array"),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}', "integer"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": "k", "value": '
+            b'{"boolValue": "yes"}}]}]}]}]}',
+            "boolValue",
+        ),
+    ],
+)
+async def test_malformed_json_is_400(live: Running, body: bytes, needle: str) -> None:
+    status, reply, headers = await post(live, body, JS)
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    doc = json.loads(reply)
+    assert doc["code"] == 3 and needle in doc["message"]
+
+
+async def test_wrong_content_type_is_415(live: Running) -> None:
+    status, reply, _ = await post(live, b"hello", {"Content-Type": "text/plain"})
+    assert status == 415 and b"application/x-protobuf" in reply
+
+
+async def test_truncated_gzip_is_400(live: Running) -> None:
+    packed = gzip.compress(one_span().SerializeToString())
+    status, _, _ = await post(live, packed[: len(packed) // 2], {**PB, "Content-Encoding": "gzip"})
+    assert status == 400
+
+
+async def test_partly_bad_batch_stores_the_good_spans(live: Running) -> None:
+    trace = os.urandom(16)
+    req = request(
+        [
+            {"trace_id": trace, "name": "good"},
+            {"trace_id": b"\x00" * 16, "name": "zero trace id"},
+            {"trace_id": trace, "span_id": b"\x01\x02", "name": "short span id"},
+            {"trace_id": trace, "name": "good too"},
+        ]
+    )
+    status, body, _ = await post(live, req.SerializeToString(), PB)
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 2 and "trace_id must be 16 bytes" in partial.error_message
+    assert sorted(s["name"] for s in await live.store.reader.trace("default", trace.hex())) == ["good", "good too"]
+
+
+async def test_json_partial_success_and_hex_ids(live: Running) -> None:
+    doc = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5B8EFFF798038103D269B633813FC60C",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "upper-case hex",
+                                "startTimeUnixNano": 1700000000000000000,
+                                "endTimeUnixNano": "1700000000500000000",
+                            },
+                            {"traceId": "not-hex", "spanId": "eee19b7ec3c1b174", "name": "bad"},
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    status, reply, _ = await post(live, json.dumps(doc).encode(), JS)
+    assert status == 200
+    assert json.loads(reply)["partialSuccess"]["rejectedSpans"] == "1"
+    [span] = await live.store.reader.trace("default", "5b8efff798038103d269b633813fc60c")
+    assert span["span_id"] == "eee19b7ec3c1b174" and span["duration_ns"] == 500_000_000
+
+
+async def test_retried_export_is_stored_once(live: Running) -> None:
+    body = request(
+        [{"attrs": {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 100}}]
+    ).SerializeToString()
+    for _ in range(3):
+        status, _, _ = await post(live, body, PB)
+        assert status == 200
+    rows = await live.store.backend.query(
+        "SELECT count() AS n, sum(input_tokens) AS tokens, sum(total_cost) AS cost FROM spans "
+        "WHERE service_name = 'hand-made'"
+    )
+    assert rows[0]["n"] == 1 and rows[0]["tokens"] == 100
+
+
+async def test_any_path_prefix_and_the_langfuse_path(live: Running) -> None:
+    for base, path in [
+        (None, "/phoenix/v1/traces"),
+        (None, "/api/public/otel/v1/traces"),
+        (live.api_url, "/api/public/otel/v1/traces"),
+    ]:
+        trace = os.urandom(16)
+        status, _, _ = await post(live, one_span(trace).SerializeToString(), PB, path=path, base=base)
+        assert status == 200, path
+        assert len(await live.store.reader.trace("default", trace.hex())) == 1
+    status, _, _ = await post(live, b"", PB, path="/v2/logs")
+    assert status == 404
+
+
+async def test_grpc_garbage_is_invalid_argument(live: Running) -> None:
+    async with grpc.aio.insecure_channel(live.otlp_grpc_address) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(b"\x0a\xff\xff\xff garbage")
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        reply = await export(one_span().SerializeToString())
+        assert ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans == 0
+
+
+async def test_resource_attribute_routes_to_a_project_in_open_mode(live: Running) -> None:
+    other = await live.store.projects.create_project("phoenix-app")
+    live.changed()
+    trace = os.urandom(16)
+    body = request([{"trace_id": trace}], resource={"openinference.project.name": "phoenix-app"})
+    assert (await post(live, body.SerializeToString(), PB))[0] == 200
+    assert len(await live.store.reader.trace(other.id, trace.hex())) == 1
+    unknown = request([{"trace_id": trace}], resource={"tracehouse.project": "nope"})
+    status, reply, _ = await post(live, unknown.SerializeToString(), PB)
+    assert (
+        status == 200
+        and "unknown project 'nope'" in ExportTraceServiceResponse.FromString(reply).partial_success.error_message
+    )
+
+
+async def test_authentication(live: Running) -> None:
+    project = await live.store.projects.create_project("secure")
+    pair = await live.store.projects.create_key(project.id)
+    live.changed()
+    body = one_span().SerializeToString()
+    basic = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+
+    assert (await post(live, body, PB))[0] == 401  # a key exists now: no more open mode
+    assert (await post(live, body, {**PB, "Authorization": "Basic " + base64.b64encode(b"pk-th-x:sk-th-y").decode()}))[
+        0
+    ] == 401
+    assert (await post(live, body, {**PB, "Authorization": "Basic !!!"}))[0] == 401
+    assert (await post(live, body, {**PB, "Authorization": f"Basic {basic}"}))[0] == 200
+    assert (await post(live, body, {**PB, "Authorization": f"Bearer {pair.secret_key}"}))[0] == 200
+    assert (await post(live, body, {**PB, "api_key": pair.secret_key}))[0] == 200
+    assert await count(live, project=project.id) == 1  # same span three times: stored once
+
+    async with grpc.aio.insecure_channel(live.otlp_grpc_address) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(body)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        await export(one_span().SerializeToString(), metadata=(("authorization", f"Basic {basic}"),))
+    assert await count(live, project=project.id) == 2
+
+    await live.store.projects.revoke_key(pair.public_key)
+    live.changed()
+    assert (await post(live, body, {**PB, "Authorization": f"Basic {basic}"}))[0] == 401
+
+
+class GatedBackend:
+    """The real backend, with inserts held at a gate or failing: a stalled or broken store."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.fail = False
+        self.kind = inner.kind
+
+    async def insert(self, table, data):
+        if self.fail:
+            raise StorageUnavailable("injected: the store is down")
+        await self.gate.wait()
+        return await self.inner.insert(table, data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+async def small(tmp_path: Path):
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        api_port=0,
+        otlp_grpc_port=0,
+        otlp_http_port=0,
+        max_body_bytes=64 * 1024,
+        max_inflight_bytes=4096,
+    )
+    async with running(settings, ("api", "receiver")) as r:
+        yield r
+
+
+async def test_stalled_store_gives_503_and_loses_nothing_acked(small: Running) -> None:
+    gated = GatedBackend(small.store.writer._backend)
+    small.store.writer._backend = gated
+    bodies = [request([{"trace_id": os.urandom(16)} for _ in range(5)]).SerializeToString() for _ in range(20)]
+    tasks = [asyncio.create_task(post(small, b, PB)) for b in bodies]
+    await asyncio.sleep(0.5)
+    done = [t for t in tasks if t.done()]
+    assert done, "past the in-flight bound, requests must be refused at once, not queued"
+    for t in done:
+        status, _, headers = t.result()
+        assert status == 503 and int(headers["Retry-After"]) >= 1
+    gated.gate.set()
+    results = await asyncio.gather(*tasks)
+    acked = [b for b, (status, _, _) in zip(bodies, results, strict=True) if status == 200]
+    assert acked and len(acked) < len(bodies)
+    assert small.ingest is not None and small.ingest.batcher.inflight_bytes == 0
+    assert await count(small) == 5 * len(acked)
+
+
+async def test_failing_store_gives_503_and_grpc_retry_info(small: Running) -> None:
+    gated = GatedBackend(small.store.writer._backend)
+    gated.fail = True
+    small.store.writer._backend = gated
+    status, _, headers = await post(small, one_span().SerializeToString(), PB)
+    assert status == 503 and "Retry-After" in headers
+    async with grpc.aio.insecure_channel(small.otlp_grpc_address) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(one_span().SerializeToString())
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    status_proto = rpc_status.from_call(info.value)
+    assert status_proto is not None
+    retry = error_details_pb2.RetryInfo()
+    assert status_proto.details[0].Unpack(retry) and retry.retry_delay.seconds >= 1
+    gated.fail = False
+    gated.gate.set()
+    await asyncio.sleep(1.1)  # the receiver backs off briefly after a failure
+    assert (await post(small, one_span().SerializeToString(), PB))[0] == 200
+
+
+async def test_oversized_and_gzip_bomb_are_413(small: Running) -> None:
+    big = request([{"attrs": {"blob": "x" * 100_000}}]).SerializeToString()
+    assert (await post(small, big, PB))[0] == 413
+    bomb = gzip.compress(b"\x00" * (8 * 1024 * 1024))  # ~8 KB that inflates to 8 MB
+    assert len(bomb) < 64 * 1024
+    status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": "gzip"})
+    assert status == 413 and b"inflates to more than" in body
+    assert (await post(small, one_span().SerializeToString(), PB))[0] == 200  # still healthy
