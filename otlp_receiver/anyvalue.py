@@ -4,7 +4,8 @@ Storage keeps every attribute as a string in a map, and names in a parallel map 
 OTLP type of each value that is not a string, so that it can be given back typed:
 ``int`` and ``double`` as decimal text, ``bool`` as true/false, ``bytes`` as base64,
 ``array`` and ``kvlist`` as the OTLP/JSON form of the whole AnyValue, ``empty`` for an
-unset value.
+unset value. Two more tags are written by the decoder: ``input`` and ``output`` mean the
+value is the span's input or output column, stored there once (storage.reader restores it).
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.anyvalue import attributes_json, read_attributes, to_python
-from otlp_receiver.mapping import map_span
+from otlp_receiver.mapping.apply import map_span, resource_defaults
 from otlp_receiver.pricing import PICO_PER_USD, PriceBook, compute_cost
 from storage import SPAN_SCHEMA
 from tracehouse.errors import InvalidInput
 
-__all__ = ["DecodeContext", "DecodeResult", "decode_request", "parse_protobuf_request"]
+__all__ = ["DecodeContext", "DecodeResult", "decode_body", "decode_request", "parse_protobuf_request"]
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS = ("UNSET", "OK", "ERROR")
@@ -160,6 +160,7 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
         r_type_values: list[str] = []
         resource = read_attributes(resource_spans.resource.attributes, r_keys, r_values, r_type_keys, r_type_values)
         project = _resource_project(resource, ctx, warnings)
+        defaults = resource_defaults(resource)
         retention = ctx.retention_days.get(project, 0)
         service = resource.get("service.name")
         service = service if isinstance(service, str) and service else "unknown_service"
@@ -196,7 +197,16 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                     if event.name in GENAI_EVENTS:
                         genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
 
-                m = map_span(attrs, resource, genai_events, status_code == "ERROR", start)
+                m = map_span(attrs, defaults, genai_events, status_code == "ERROR", start)
+                # An attribute whose text became the input or output column verbatim is stored
+                # once: its map value is emptied and its type says where the text is. Readers
+                # put it back (storage.reader), so nothing is lost.
+                for moved, tag in ((m.pop("input_key"), "input"), (m.pop("output_key"), "output")):
+                    if moved is not None:
+                        position = len(a_keys) - 1 - a_keys[::-1].index(moved)
+                        a_values[position] = ""
+                        a_type_keys.append(moved)
+                        a_type_values.append(tag)
 
                 c["project_id"].append(project)
                 c["trace_id"].append(span.trace_id.hex())
@@ -260,3 +270,23 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
     messages += [f"{n} span(s): {why}" for why, n in warnings.most_common(5)]
     table = cols.table() if accepted else None
     return DecodeResult(table, accepted, sum(rejected.values()), "; ".join(messages))
+
+
+def decode_body(body: bytes, fmt: str, ctx: DecodeContext) -> tuple[bytes | None, int, int, str]:
+    """Parse and decode a request body; the table comes back as Arrow IPC bytes. This is the
+    function decoder processes run: everything it takes and returns pickles cheaply."""
+    from otlp_receiver.json_decode import parse_json_request
+
+    request = parse_protobuf_request(body) if fmt == "protobuf" else parse_json_request(body)
+    result = decode_request(request, ctx)
+    payload = None
+    if result.table is not None:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, result.table.schema) as stream:
+            stream.write_table(result.table)
+        payload = sink.getvalue().to_pybytes()
+    return payload, result.accepted, result.rejected, result.message
+
+
+def table_from_ipc(payload: bytes) -> pa.Table:
+    return pa.ipc.open_stream(payload).read_all()

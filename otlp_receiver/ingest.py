@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Literal
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.batcher import Batcher
-from otlp_receiver.decode import DecodeContext, DecodeResult, decode_request, parse_protobuf_request
-from otlp_receiver.json_decode import parse_json_request
+from otlp_receiver.decode import DecodeContext, DecodeResult, decode_body, decode_request, table_from_ipc
 from otlp_receiver.pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
+from tracehouse.errors import InvalidInput
 
 __all__ = ["IngestService", "IngestSettings"]
 
@@ -30,6 +33,15 @@ CONTEXT_TTL_S = 5.0
 class IngestSettings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_inflight_bytes: int = 256 * 1024 * 1024
+    decode_workers: int = 0  # processes decoding requests; 0: one thread in this process
+
+
+def default_decode_workers() -> int:
+    """Decoder processes for this machine: none up to two cores (measured: on two cores a
+    thread decodes as fast, since ClickHouse and the event loop need the other core), else
+    one per core beyond two, as decoding is pure Python and holds the GIL."""
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else min(cores - 2, 8)
 
 
 class IngestService:
@@ -39,8 +51,9 @@ class IngestService:
         self.store = store
         self.settings = settings
         self.batcher = Batcher(store.writer, settings.max_inflight_bytes)
-        # Decoding is CPU work: keep it off the event loop so that the loop keeps accepting.
-        self._decoder = ThreadPoolExecutor(1, thread_name_prefix="otlp-decode")
+        # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
+        # separate processes when configured, so that it runs on every core.
+        self._decoder: Executor = self._new_decoder()
         self._context: tuple[float, dict[str, str], dict[str, int], PriceBook] | None = None
         self._context_lock = asyncio.Lock()
 
@@ -51,6 +64,13 @@ class IngestService:
     async def __aexit__(self, *exc: object) -> None:
         await self.batcher.close()
         self._decoder.shutdown(wait=True)
+
+    def _new_decoder(self) -> Executor:
+        if self.settings.decode_workers <= 0:
+            return ThreadPoolExecutor(1, thread_name_prefix="otlp-decode")
+        # forkserver: never fork this process, whose embedded ClickHouse runs threads.
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(self.settings.decode_workers, mp_context=context)
 
     async def _snapshot(self) -> tuple[dict[str, str], dict[str, int], PriceBook]:
         """Projects by name, retention and price overrides; refreshed every few seconds."""
@@ -70,6 +90,25 @@ class IngestService:
                 )
             self._context = (now + CONTEXT_TTL_S, by_name, retention, PriceBook(overrides))
             return by_name, retention, self._context[3]
+
+    async def _decode(self, body: bytes | ExportTraceServiceRequest, fmt: Format, ctx: DecodeContext) -> DecodeResult:
+        loop = asyncio.get_running_loop()
+        if not isinstance(body, bytes):
+            body = body.SerializeToString() if isinstance(self._decoder, ProcessPoolExecutor) else body
+        if not isinstance(body, bytes):
+            return await loop.run_in_executor(self._decoder, decode_request, body, ctx)
+        try:
+            payload, accepted, rejected, message = await loop.run_in_executor(
+                self._decoder, decode_body, body, fmt, ctx
+            )
+        except BrokenProcessPool:
+            # A decoder process died (a crash in a parser on hostile input): replace the pool
+            # and refuse this request; the others go on.
+            log.error("a decoder process died; restarting the decoder pool")
+            self._decoder = self._new_decoder()
+            raise InvalidInput("the request could not be decoded (the decoder failed on it)") from None
+        table = table_from_ipc(payload) if payload is not None else None
+        return DecodeResult(table, accepted, rejected, message)
 
     def invalidate(self) -> None:
         """Forget cached projects and prices (after they change in this process)."""
@@ -92,14 +131,7 @@ class IngestService:
                 prices=prices,
             )
 
-            def work() -> DecodeResult:
-                if isinstance(body, bytes):
-                    request = parse_protobuf_request(body) if fmt == "protobuf" else parse_json_request(body)
-                else:
-                    request = body
-                return decode_request(request, ctx)
-
-            result = await asyncio.get_running_loop().run_in_executor(self._decoder, work)
+            result = await self._decode(body, fmt, ctx)
             if result.table is not None:
                 await self.batcher.commit(result.table, reservation)
             return result

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.middleware import error_middleware
+from query_api.traces import trace_routes
 from storage import Store
 from tracehouse import __version__
 
@@ -33,6 +35,7 @@ def create_app(
     extra_routes: Sequence[web.RouteDef] = (),
     change_hooks: Sequence[Callable[[], None]] = (),
     client_max_size: int = MAX_API_BODY,
+    loopback_bind: bool = True,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -40,12 +43,14 @@ def create_app(
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
     app[CHANGE_HOOKS_KEY] = list(change_hooks)
+    app[LOOPBACK_BIND_KEY] = loopback_bind
     app.add_routes(
         [
             *extra_routes,
             web.get("/api/public/health", health),
             web.get("/api/health", health),
             *admin_routes(),
+            *trace_routes(),
             web.get("/", index),
         ]
     )

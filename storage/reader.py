@@ -180,6 +180,26 @@ def _limit(limit: int) -> int:
     return limit
 
 
+# Attribute type tags meaning "the value is this column's text" (written once, see the decoder).
+MOVED_TO_COLUMN = {"input": "input", "output": "output"}
+
+
+def restore_attributes(row: Row) -> Row:
+    """Put back attribute values that were stored once, in the input or output column."""
+    types = row.get("span_attribute_types")
+    if types and ("input" in types.values() or "output" in types.values()):
+        attrs = dict(row["span_attributes"])
+        kept = {}
+        for key, tag in types.items():
+            if tag in MOVED_TO_COLUMN:
+                attrs[key] = row[MOVED_TO_COLUMN[tag]]
+            else:
+                kept[key] = tag
+        row["span_attributes"] = attrs
+        row["span_attribute_types"] = kept
+    return row
+
+
 class TraceReader:
     """The queries the API, UI and Grafana endpoints are built on."""
 
@@ -191,12 +211,12 @@ class TraceReader:
         needed: the trace index gives its bounds."""
         rows = await self._backend.query(_TRACE_SPANS_SQL, {"project": project_id, "trace_id": trace_id})
         rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
-        return rows
+        return [restore_attributes(r) for r in rows]
 
     async def span(self, project_id: str, span_id: str) -> Row | None:
         """One span by id (the latest version), or None."""
         rows = await self._backend.query(_SPAN_SQL, {"project": project_id, "span_id": span_id})
-        return rows[0] if rows else None
+        return restore_attributes(rows[0]) if rows else None
 
     async def list_traces(self, project_id: str, q: TraceQuery) -> Page:
         """A page of trace summaries that started in [start, end) and match every filter."""
@@ -297,7 +317,7 @@ ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC
 LIMIT 1 BY s.trace_id, s.span_id
 LIMIT {{limit:UInt32}}
 """
-        rows = await self._backend.query(sql, params)
+        rows = [restore_attributes(r) for r in await self._backend.query(sql, params)]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -25,7 +25,15 @@ _DEFAULTS: dict[str, object] = {
     "source": "otlp",
 }
 
-_DEDUPE_SQL = """
+# Most batches hold only new traces: the trace index (keyed by project and trace id) says
+# which of the batch's traces have spans stored already, and only those are looked up in spans.
+_KNOWN_TRACES_SQL = """
+SELECT DISTINCT trace_id
+FROM trace_index
+WHERE project_id = {project:String} AND trace_id IN {trace_ids:Array(String)}
+"""
+
+_STORED_SPANS_SQL = """
 SELECT trace_id, span_id
 FROM spans
 WHERE project_id = {project:String}
@@ -129,9 +137,17 @@ class SpanWriter:
             part_starts = pc.filter(starts, mask)
             bounds = pc.min_max(part_starts).as_py()
             trace_ids = pc.unique(pc.filter(batch.column("trace_id"), mask)).to_pylist()
+            known = await self._backend.query(_KNOWN_TRACES_SQL, {"project": project, "trace_ids": trace_ids})
+            if not known:
+                continue
             rows = await self._backend.query(
-                _DEDUPE_SQL,
-                {"project": project, "lo": bounds["min"], "hi": bounds["max"], "trace_ids": trace_ids},
+                _STORED_SPANS_SQL,
+                {
+                    "project": project,
+                    "lo": bounds["min"],
+                    "hi": bounds["max"],
+                    "trace_ids": [r["trace_id"] for r in known],
+                },
             )
             stored.update((project, r["trace_id"], r["span_id"]) for r in rows)
         if not stored:

@@ -94,6 +94,13 @@ async def test_sdk_exporter_trace_is_stored_typed(live: Running, kind: str) -> N
         "arrayValue": {"values": [{"stringValue": "tool_call"}]}
     }
     assert "gen_ai.input.messages" in attrs and "gen_ai.input.messages" not in types
+    # ... though storage keeps that text once, in the input column
+    [raw] = await live.store.backend.query(
+        "SELECT span_attributes['gen_ai.input.messages'] AS v, span_attribute_types['gen_ai.input.messages'] AS t "
+        "FROM spans WHERE span_id = {s:String}",
+        {"s": chat["span_id"]},
+    )
+    assert raw == {"v": "", "t": "input"}
     assert chat["scope_name"] == "test.genai" and chat["scope_version"] == "1.0"
     assert chat["event_names"] == ["gen_ai.custom"]
     assert json.loads(chat["event_attributes"][0]) == [
@@ -114,3 +121,23 @@ async def test_sdk_exporter_trace_is_stored_typed(live: Running, kind: str) -> N
         )
     )[0]
     assert summary == {"n": 3, "errors": 1, "cost": Decimal("0.002550")}
+
+
+async def test_trace_is_readable_through_the_api_at_once(live: Running) -> None:
+    import aiohttp
+
+    trace_id = await in_thread(lambda: send_agent_trace("http", live))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{live.api_url}/api/v1/traces/{trace_id}") as response:
+            assert response.status == 200
+            doc = await response.json()
+        async with session.get(f"{live.api_url}/api/v1/traces/{'0' * 32}") as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["code"] == "not_found"
+        async with session.get(
+            f"{live.api_url}/api/v1/traces/{trace_id}", headers={"Authorization": "Basic Zm9vOmJhcg=="}
+        ) as response:
+            assert response.status == 401
+    assert len(doc["spans"]) == 3
+    chat = next(s for s in doc["spans"] if s["name"] == "chat gpt-4o")
+    assert chat["total_cost"] == "0.002550000000" and chat["input_tokens"] == 1200

@@ -58,6 +58,12 @@ def _server_options(parser: argparse.ArgumentParser, *, api: bool, otlp: bool) -
     if otlp:
         group.add_argument("--otlp-grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
         group.add_argument("--otlp-http-port", type=int, help="OTLP/HTTP port (default 4318)")
+        group.add_argument(
+            "--decode-workers",
+            type=int,
+            metavar="N",
+            help="processes decoding OTLP requests (default -1: by core count; 0: a thread)",
+        )
     group.add_argument(
         "--allow-unauthenticated-bind",
         action="store_true",

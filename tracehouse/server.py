@@ -126,6 +126,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 extra_routes=otlp_routes,
                 change_hooks=hooks,
                 client_max_size=settings.max_body_bytes,
+                loopback_bind=is_loopback(settings.host),
             )
             runner, port = await _start_site(app, settings.host, settings.api_port, settings.shutdown_timeout_s)
             runners.append(runner)

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="Bytes of requests being decoded or waiting for their commit; past it, receivers answer "
         "503 / UNAVAILABLE with a retry hint.",
     )
+    decode_workers: int = Field(
+        -1,
+        ge=-1,
+        le=64,
+        description="Processes that decode OTLP requests: -1 for one per core, 0 for a thread in the server process.",
+    )
     shutdown_timeout_s: float = Field(
         10.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
     )

@@ -1,6 +1,8 @@
 """Apply the mapping rules to one span: attributes in, typed GenAI fields out.
 
-Pure and table-driven: the rules live in ``rules.py``; this module only walks them.
+Pure and table-driven: the rules live in ``rules.py``. The rules are inverted once into
+an index (attribute key -> the fields it can fill, with its rank), so a span costs one
+pass over its own attributes, however many rules there are.
 """
 
 from __future__ import annotations
@@ -12,45 +14,33 @@ import orjson
 
 from otlp_receiver.mapping import messages
 from otlp_receiver.mapping.rules import (
-    COST_DETAILS_JSON,
-    COST_RULES,
-    INPUT_FIRST,
-    INPUT_LAST,
-    LANGFUSE_LEVEL,
-    LANGFUSE_TYPE,
+    FLATTENED_INPUT,
+    FLATTENED_OUTPUT,
     LANGFUSE_USAGE_KEYS,
     LEVEL_ALIASES,
-    METADATA_JSON,
+    LOOKUPS,
     METADATA_PREFIXES,
-    MODEL_PARAMETER_JSON,
     OBSERVATION_TYPES,
     OPENINFERENCE_KINDS,
     OPERATION_TYPES,
-    OUTPUT_FIRST,
-    OUTPUT_LAST,
+    REQUEST_PARAMETER_PREFIX,
     RESOURCE_FALLBACK,
     STRING_RULES,
-    TAG_KEYS,
     TOKEN_RULES,
     TRACELOOP_KINDS,
-    TTFT_ISO,
-    TTFT_SECONDS,
     TYPE_FROM_PRESENCE,
-    USAGE_DETAILS_JSON,
 )
 
-__all__ = ["map_span"]
+__all__ = ["map_span", "resource_defaults"]
 
-_FLATTENED_INPUT = ("gen_ai.prompt.", "llm.input_messages.", "llm.prompts.")
-_FLATTENED_OUTPUT = ("gen_ai.completion.", "llm.output_messages.", "llm.choices.")
+_INDEX: dict[str, tuple[tuple[str, int], ...]] = {}
+for _field, _keys in LOOKUPS.items():
+    for _rank, _key in enumerate(_keys):
+        _INDEX[_key] = (*_INDEX.get(_key, ()), (_field, _rank))
 
-
-def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return value
-    return None
+_PREFIXES = (REQUEST_PARAMETER_PREFIX, *METADATA_PREFIXES, *FLATTENED_INPUT, *FLATTENED_OUTPUT)
+_STRING_COLUMNS = tuple(STRING_RULES)
+_EMPTY: tuple[int, Any] = (1 << 30, None)
 
 
 def _as_text(value: Any) -> str:
@@ -76,6 +66,19 @@ def _as_count(value: Any) -> int:
     return 0
 
 
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
 def _json_object(value: Any) -> dict[str, Any] | None:
     if isinstance(value, dict):
         return value
@@ -88,26 +91,37 @@ def _json_object(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def _observation_type(attrs: dict[str, Any], operation: str) -> str:
-    langfuse = attrs.get(LANGFUSE_TYPE)
+def resource_defaults(resource: dict[str, Any]) -> dict[str, str]:
+    """Columns a resource can fill for all its spans (environment, release ...); once per resource."""
+    out: dict[str, str] = {}
+    for column in RESOURCE_FALLBACK:
+        for key in STRING_RULES[column]:
+            value = resource.get(key)
+            if value is not None and value != "":
+                out[column] = _as_text(value)
+                break
+    return out
+
+
+def _observation_type(found: dict[str, tuple[int, Any]], operation: str) -> str:
+    langfuse = found.get("_lf_type", _EMPTY)[1]
     if isinstance(langfuse, str) and langfuse.upper() in OBSERVATION_TYPES:
         return langfuse.upper()
-    kind = attrs.get("openinference.span.kind")
+    kind = found.get("_oi_kind", _EMPTY)[1]
     if isinstance(kind, str) and kind.upper() in OPENINFERENCE_KINDS:
         return OPENINFERENCE_KINDS[kind.upper()]
     if operation in OPERATION_TYPES:
         return OPERATION_TYPES[operation]
-    traceloop = attrs.get("traceloop.span.kind")
+    traceloop = found.get("_tl_kind", _EMPTY)[1]
     if isinstance(traceloop, str) and traceloop in TRACELOOP_KINDS:
         return TRACELOOP_KINDS[traceloop]
-    for key, observation_type in TYPE_FROM_PRESENCE:
-        if attrs.get(key) not in (None, ""):
-            return observation_type
+    presence = found.get("_presence")
+    if presence is not None:
+        return TYPE_FROM_PRESENCE[presence[0]][1]
     return "SPAN"
 
 
-def _tags(attrs: dict[str, Any]) -> list[str]:
-    value = _first(attrs, TAG_KEYS)
+def _tags(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -129,10 +143,10 @@ def _tags(attrs: dict[str, Any]) -> list[str]:
     return list(seen)
 
 
-def _usage(attrs: dict[str, Any], out: dict[str, Any]) -> None:
-    counts = {column: _as_count(_first(attrs, keys)) for column, keys in TOKEN_RULES.items()}
+def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
+    counts = {column: _as_count(found.get(column, _EMPTY)[1]) for column in TOKEN_RULES}
     details: dict[str, int] = {}
-    langfuse = _json_object(attrs.get(USAGE_DETAILS_JSON))
+    langfuse = _json_object(found.get("_usage_json", _EMPTY)[1])
     if langfuse:
         for key, value in langfuse.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
@@ -151,28 +165,23 @@ def _usage(attrs: dict[str, Any], out: dict[str, Any]) -> None:
     if not counts["total_tokens"]:
         counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
     if not details:
-        details = {name.removesuffix("_tokens"): n for name, n in counts.items() if n}
+        details = {name[:-7]: n for name, n in counts.items() if n}  # "input_tokens" -> "input"
     out.update(counts)
     out["usage_details"] = details
 
 
-def _provided_cost(attrs: dict[str, Any]) -> dict[str, str] | None:
-    langfuse = _json_object(attrs.get(COST_DETAILS_JSON))
+def _provided_cost(found: dict[str, tuple[int, Any]]) -> dict[str, str] | None:
     details: dict[str, str] = {}
+    langfuse = _json_object(found.get("_cost_json", _EMPTY)[1])
     if langfuse:
         for key, value in langfuse.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 details[str(key)] = repr(float(value))
     else:
-        for key, name in COST_RULES:
-            value = attrs.get(key)
-            if isinstance(value, str):
-                try:
-                    value = float(value)
-                except ValueError:
-                    continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and name not in details:
-                details[name] = repr(float(value))
+        for name in ("total", "input", "output"):
+            number = _as_number(found.get(f"_cost_{name}", _EMPTY)[1])
+            if number is not None and number >= 0:
+                details[name] = repr(number)
     if not details:
         return None
     if "total" not in details:
@@ -180,68 +189,54 @@ def _provided_cost(attrs: dict[str, Any]) -> dict[str, str] | None:
     return details
 
 
-def _io(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> tuple[str, str]:
-    value = _first(attrs, INPUT_FIRST)
+def _verbatim_key(found: dict[str, tuple[int, Any]], name: str, result: str) -> str | None:
+    """The attribute whose string value *is* ``result`` (taken as it came), if any."""
+    hit = found.get(name)
+    if hit is not None and hit[1] is result:
+        return LOOKUPS[name][hit[0]]
+    return None
+
+
+def _io(
+    found: dict[str, tuple[int, Any]],
+    attrs: dict[str, Any],
+    events: list[tuple[str, dict[str, Any]]],
+    flattened: bool,
+) -> tuple[str, str]:
+    value = found.get("_in_first", _EMPTY)[1]
     raw_in = messages.normalize(value) if value is not None else None
-    if raw_in is not None and attrs.get("gen_ai.system_instructions") is not None:
-        system = messages.system_message(attrs["gen_ai.system_instructions"])
+    instructions = found.get("_system_instructions", _EMPTY)[1]
+    if raw_in is not None and instructions is not None:
+        system = messages.system_message(instructions)
         if system:
             raw_in = messages.prepend(raw_in, system)
-    value = _first(attrs, OUTPUT_FIRST)
+    value = found.get("_out_first", _EMPTY)[1]
     raw_out = messages.normalize(value) if value is not None else None
     if (raw_in is None or raw_out is None) and events:
         event_in, event_out = messages.from_events(events)
         raw_in = raw_in if raw_in is not None else event_in
         raw_out = raw_out if raw_out is not None else event_out
-    if raw_in is None or raw_out is None:
-        has_flattened = any(k.startswith(_FLATTENED_INPUT + _FLATTENED_OUTPUT) for k in attrs)
-        if has_flattened:
-            for prefix in _FLATTENED_INPUT:
-                if raw_in is None:
-                    raw_in = messages.from_flattened(attrs, prefix)
-            for prefix in _FLATTENED_OUTPUT:
-                if raw_out is None:
-                    raw_out = messages.from_flattened(attrs, prefix)
+    if flattened and (raw_in is None or raw_out is None):
+        for prefix in FLATTENED_INPUT:
+            if raw_in is None:
+                raw_in = messages.from_flattened(attrs, prefix)
+        for prefix in FLATTENED_OUTPUT:
+            if raw_out is None:
+                raw_out = messages.from_flattened(attrs, prefix)
     if raw_in is None:
-        value = _first(attrs, INPUT_LAST)
+        value = found.get("_in_last", _EMPTY)[1]
         raw_in = messages.normalize(value) if value is not None else ""
     if raw_out is None:
-        value = _first(attrs, OUTPUT_LAST)
+        value = found.get("_out_last", _EMPTY)[1]
         raw_out = messages.normalize(value) if value is not None else ""
     return raw_in, raw_out
 
 
-def _model_parameters(attrs: dict[str, Any]) -> str:
-    value = _first(attrs, MODEL_PARAMETER_JSON)
-    if value is not None:
-        return _as_text(value)
-    params = {
-        k[len("gen_ai.request.") :]: v
-        for k, v in attrs.items()
-        if k.startswith("gen_ai.request.") and k != "gen_ai.request.model"
-    }
-    return messages.to_json(params) if params else ""
-
-
-def _metadata(attrs: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key in METADATA_JSON:
-        obj = _json_object(attrs.get(key))
-        if obj:
-            for k, v in obj.items():
-                out[str(k)] = v if isinstance(v, str) else messages.to_json(v)
-    for key, value in attrs.items():
-        for prefix in METADATA_PREFIXES:
-            if key.startswith(prefix):
-                out[key[len(prefix) :]] = _as_text(value)
-    return out
-
-
-def _completion_start(attrs: dict[str, Any], start_ns: int) -> int | None:
-    seconds = _first(attrs, TTFT_SECONDS)
-    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < 86400:
+def _completion_start(found: dict[str, tuple[int, Any]], start_ns: int) -> int | None:
+    seconds = _as_number(found.get("_ttft_s", _EMPTY)[1])
+    if seconds is not None and 0 <= seconds < 86400:
         return start_ns + int(seconds * 1e9)
-    iso = _first(attrs, TTFT_ISO)
+    iso = found.get("_ttft_iso", _EMPTY)[1]
     if isinstance(iso, str):
         text = iso.strip().strip('"')
         try:
@@ -251,42 +246,73 @@ def _completion_start(attrs: dict[str, Any], start_ns: int) -> int | None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         return int(moment.timestamp() * 1e9)
-    ms = attrs.get("ai.response.msToFirstChunk")
-    if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
+    ms = _as_number(found.get("_ttft_ms", _EMPTY)[1])
+    if ms is not None and ms >= 0:
         return start_ns + int(ms * 1e6)
     return None
 
 
 def map_span(
     attrs: dict[str, Any],
-    resource: dict[str, Any],
+    resource: dict[str, str],
     events: list[tuple[str, dict[str, Any]]],
     status_error: bool,
     start_ns: int,
 ) -> dict[str, Any]:
-    """The typed columns of one span (see storage.tables.SPANS), from its attributes, its
-    resource's attributes and its GenAI message events."""
+    """The typed columns of one span (see storage.tables.SPANS), from its attributes, the
+    defaults of its resource (``resource_defaults``) and its GenAI message events."""
+    found: dict[str, tuple[int, Any]] = {}
+    params: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
+    flattened = False
+    index = _INDEX
+    for key, value in attrs.items():
+        hits = index.get(key)
+        if hits is not None and value is not None and value != "":
+            for name, rank in hits:
+                current = found.get(name)
+                if current is None or rank < current[0]:
+                    found[name] = (rank, value)
+        if key.startswith(_PREFIXES):
+            if key.startswith(REQUEST_PARAMETER_PREFIX):
+                if key != "gen_ai.request.model":
+                    params[key[15:]] = value
+            elif key.startswith(METADATA_PREFIXES):
+                metadata[key.split(".metadata.", 1)[1]] = _as_text(value)
+            else:
+                flattened = True
+
     out: dict[str, Any] = {}
-    for column, keys in STRING_RULES.items():
-        value = _first(attrs, keys)
-        if value is None and column in RESOURCE_FALLBACK:
-            value = _first(resource, keys)
-        out[column] = _as_text(value) if value is not None else ""
-    provider = out["provider"]
-    out["provider"] = provider.lower()
-    out["operation"] = out["operation"].lower()
+    for column in _STRING_COLUMNS:
+        hit = found.get(column)
+        out[column] = _as_text(hit[1]) if hit is not None else resource.get(column, "")
+    out["provider"] = out["provider"].lower()
+    operation = out["operation"] = out["operation"].lower()
     out["model"] = out["response_model"] or out["request_model"]
-    out["observation_type"] = _observation_type(attrs, out["operation"])
-    level = attrs.get(LANGFUSE_LEVEL)
+    out["observation_type"] = _observation_type(found, operation)
+    level = found.get("_lf_level", _EMPTY)[1]
     if isinstance(level, str) and level.upper() in LEVEL_ALIASES:
         out["level"] = LEVEL_ALIASES[level.upper()]
     else:
         out["level"] = "ERROR" if status_error else "DEFAULT"
-    out["tags"] = _tags(attrs)
-    _usage(attrs, out)
-    out["provided_cost"] = _provided_cost(attrs)
-    out["input"], out["output"] = _io(attrs, events)
-    out["model_parameters"] = _model_parameters(attrs)
-    out["metadata"] = _metadata(attrs)
-    out["completion_start_time"] = _completion_start(attrs, start_ns)
+    out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
+    _usage(found, out)
+    out["provided_cost"] = _provided_cost(found)
+    out["input"], out["output"] = _io(found, attrs, events, flattened)
+    # Where input/output is an attribute's text unchanged, storage keeps it once (see decode.py).
+    out["input_key"] = _verbatim_key(found, "_in_first", out["input"]) or _verbatim_key(found, "_in_last", out["input"])
+    out["output_key"] = _verbatim_key(found, "_out_first", out["output"]) or _verbatim_key(
+        found, "_out_last", out["output"]
+    )
+    explicit = found.get("_params_json")
+    out["model_parameters"] = (
+        _as_text(explicit[1]) if explicit is not None else (messages.to_json(params) if params else "")
+    )
+    for i in range(2):
+        obj = _json_object(found.get(f"_metadata_json{i}", _EMPTY)[1])
+        if obj:
+            for k, v in obj.items():
+                metadata.setdefault(str(k), v if isinstance(v, str) else messages.to_json(v))
+    out["metadata"] = metadata
+    out["completion_start_time"] = _completion_start(found, start_ns)
     return out

@@ -150,6 +150,8 @@ def normalize(value: Any) -> str:
     parsed = _maybe_json(value)
     messages = _messages(parsed)
     if messages is not None:
+        if messages == parsed and isinstance(value, str):
+            return value  # already in this format: keep the sender's exact text
         return to_json(messages)
     if isinstance(value, str):
         return value

@@ -113,13 +113,12 @@ LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
     "reasoning": ("output_reasoning_tokens", "reasoning_tokens", "output_reasoning"),
 }
 
-# Provided cost, USD: (key, cost_details name).
-COST_RULES: tuple[tuple[str, str], ...] = (
-    ("gen_ai.usage.cost", "total"),
-    ("llm.cost.total", "total"),
-    ("llm.cost.prompt", "input"),
-    ("llm.cost.completion", "output"),
-)
+# Provided cost, USD, by cost_details name.
+COST_RULES: dict[str, tuple[str, ...]] = {
+    "total": ("gen_ai.usage.cost", "llm.cost.total"),
+    "input": ("llm.cost.prompt",),
+    "output": ("llm.cost.completion",),
+}
 
 OBSERVATION_TYPES = frozenset(
     {"SPAN", "GENERATION", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EMBEDDING", "GUARDRAIL", "EVALUATOR"}
@@ -198,3 +197,34 @@ USAGE_DETAILS_JSON = "langfuse.observation.usage_details"
 COST_DETAILS_JSON = "langfuse.observation.cost_details"
 LANGFUSE_TYPE = "langfuse.observation.type"
 LANGFUSE_LEVEL = "langfuse.observation.level"
+
+# Keys consumed by prefix rather than by name.
+REQUEST_PARAMETER_PREFIX = "gen_ai.request."
+FLATTENED_INPUT = ("gen_ai.prompt.", "llm.input_messages.", "llm.prompts.")
+FLATTENED_OUTPUT = ("gen_ai.completion.", "llm.output_messages.", "llm.choices.")
+
+# Every lookup by exact key, as one table: name -> keys in precedence. Names starting with
+# "_" are inputs of derived fields rather than columns.
+LOOKUPS: dict[str, tuple[str, ...]] = {
+    **STRING_RULES,
+    **TOKEN_RULES,
+    **{f"_cost_{name}": keys for name, keys in COST_RULES.items()},
+    "_in_first": INPUT_FIRST,
+    "_out_first": OUTPUT_FIRST,
+    "_in_last": INPUT_LAST,
+    "_out_last": OUTPUT_LAST,
+    "_system_instructions": ("gen_ai.system_instructions",),
+    "_params_json": MODEL_PARAMETER_JSON,
+    "_ttft_s": TTFT_SECONDS,
+    "_ttft_iso": TTFT_ISO,
+    "_ttft_ms": ("ai.response.msToFirstChunk",),
+    "_tags": TAG_KEYS,
+    "_usage_json": (USAGE_DETAILS_JSON,),
+    "_cost_json": (COST_DETAILS_JSON,),
+    "_lf_type": (LANGFUSE_TYPE,),
+    "_lf_level": (LANGFUSE_LEVEL,),
+    "_oi_kind": ("openinference.span.kind",),
+    "_tl_kind": ("traceloop.span.kind",),
+    "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
+    **{f"_metadata_json{i}": (key,) for i, key in enumerate(METADATA_JSON)},
+}

@@ -1,0 +1,1 @@
+"""Benchmarks: seeded workload generator and the ingest benchmark."""
