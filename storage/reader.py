@@ -62,8 +62,6 @@ _TRACE_SUMMARY = """
     intDiv(end_time - start_time, 1000000) AS latency_ms,
     argMinMerge(t.name) AS name,
     argMinMerge(t.service_name) AS service_name,
-    argMinMerge(t.input) AS input,
-    argMinMerge(t.output) AS output,
     groupUniqArrayArray(t.services) AS services,
     groupUniqArrayArray(t.models) AS models,
     groupUniqArrayArray(t.tags) AS tags,
@@ -80,6 +78,21 @@ _TRACE_SUMMARY = """
     sum(t.cache_read_tokens) AS cache_read_tokens,
     sum(t.reasoning_tokens) AS reasoning_tokens,
     sum(t.total_cost) AS total_cost"""
+
+# Input/output previews of a page of traces, from their root spans. Kept out of the summary
+# view on purpose: aggregating 1 KB previews there cost 40% of the insert CPU (measured).
+_PREVIEW_SQL = """
+SELECT s.trace_id AS trace_id,
+       substring(argMin(s.input, (s.parent_span_id != '', s.start_time)), 1, {chars:UInt32}) AS input,
+       substring(argMin(s.output, (s.parent_span_id != '', s.start_time)), 1, {chars:UInt32}) AS output
+FROM spans AS s
+WHERE s.project_id = {project:String}
+  AND s.start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
+  AND s.start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
+  AND s.trace_id IN {trace_ids:Array(String)}
+GROUP BY s.trace_id
+"""
+PREVIEW_CHARS = 1000
 
 # Trace list sort keys: name -> SQL over the aggregated columns above.
 _TRACE_SORTS = {
@@ -287,7 +300,27 @@ LIMIT {{limit:UInt32}}
             last = rows[-1]
             key = "latency_ms" if q.sort == "latency" else q.sort
             next_cursor = encode_cursor([last[key], last["trace_id"]])
+        await self._add_previews(project_id, rows)
         return Page(rows, next_cursor)
+
+    async def _add_previews(self, project_id: str, rows: list[Row]) -> None:
+        if not rows:
+            return
+        previews = await self._backend.query(
+            _PREVIEW_SQL,
+            {
+                "project": project_id,
+                "lo": min(r["start_time"] for r in rows),
+                "hi": max(r["end_time"] for r in rows),
+                "trace_ids": [r["trace_id"] for r in rows],
+                "chars": PREVIEW_CHARS,
+            },
+        )
+        by_id = {p["trace_id"]: p for p in previews}
+        for row in rows:
+            preview = by_id.get(row["trace_id"], {})
+            row["input"] = preview.get("input", "")
+            row["output"] = preview.get("output", "")
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""

@@ -25,6 +25,7 @@ async def seed(store: Store) -> str:
                 start=start,
                 duration_ms=1000 + i * 100,
                 name=f"agent {i % 3}",
+                input=f"root input {i}",
                 service_name="svc-a" if i < 6 else "svc-b",
                 user_id=f"user-{i % 4}",
                 session_id=f"session-{i % 2}",
@@ -94,6 +95,7 @@ async def test_trace_summary_fields(store: Store) -> None:
     assert first["latency_ms"] == 1000
     assert first["models"] == ["gpt-4o"]
     assert first["tags"] == ["prod"]
+    assert first["input"] == "root input 0" and first["output"] == ""
 
 
 @pytest.mark.parametrize(
