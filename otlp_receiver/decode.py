@@ -39,6 +39,7 @@ GENAI_EVENTS = frozenset(
         "gen_ai.content.completion",
     }
 )
+_WRITER_FILLED = ("ingested_at", "sign")  # columns the writer fills, not the decoder
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _PICO = Decimal(PICO_PER_USD)
@@ -86,7 +87,7 @@ class _Columns:
     )
 
     def __init__(self) -> None:
-        self.lists: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name != "ingested_at"}
+        self.lists: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name not in _WRITER_FILLED}
         self.maps: dict[str, tuple[list[int], list[str], list[str]]] = {name: ([0], [], []) for name in self.MAPS}
         for name in self.MAPS:
             del self.lists[name]
@@ -101,7 +102,7 @@ class _Columns:
         arrays = []
         names = []
         for f in SPAN_SCHEMA:
-            if f.name == "ingested_at":
+            if f.name in _WRITER_FILLED:
                 continue
             if f.name in self.maps:
                 offsets, keys, values = self.maps[f.name]

@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otlp_receiver.auth import Authenticator
 from otlp_receiver.ingest import Format, IngestService
+from tracehouse import __version__
 from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
 
 __all__ = ["OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
@@ -117,8 +118,8 @@ class OtlpHttpHandler:
         ]
 
 
-def create_otlp_app(handler: OtlpHttpHandler) -> web.Application:
-    """The application served on the OTLP/HTTP port."""
+def create_otlp_app(handler: OtlpHttpHandler, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+    """The application served on the OTLP/HTTP port (plus ``extra_routes``: the Langfuse write API)."""
 
     async def not_found(request: web.Request) -> web.Response:
         return web.json_response(
@@ -126,7 +127,11 @@ def create_otlp_app(handler: OtlpHttpHandler) -> web.Application:
             status=404,
         )
 
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "OK", "version": __version__})
+
     app = web.Application(client_max_size=handler.max_body_bytes)
     app.add_routes(handler.routes())
+    app.add_routes([web.get("/api/public/health", health), *(extra_routes or [])])
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -72,7 +72,7 @@ class IngestService:
         context = multiprocessing.get_context("forkserver")
         return ProcessPoolExecutor(self.settings.decode_workers, mp_context=context)
 
-    async def _snapshot(self) -> tuple[dict[str, str], dict[str, int], PriceBook]:
+    async def snapshot(self) -> tuple[dict[str, str], dict[str, int], PriceBook]:
         """Projects by name, retention and price overrides; refreshed every few seconds."""
         now = time.monotonic()
         if self._context and self._context[0] > now:
@@ -122,7 +122,7 @@ class IngestService:
         size = len(body) if isinstance(body, bytes) else body.ByteSize()
         reservation = self.batcher.reserve(size)
         try:
-            by_name, retention, prices = await self._snapshot()
+            by_name, retention, prices = await self.snapshot()
             ctx = DecodeContext(
                 project_id=project_id,
                 default_project=DEFAULT_PROJECT_ID,

@@ -273,6 +273,13 @@ class Projects:
             return None
         return str(rows[0]["project_id"])
 
+    async def project_of_public_key(self, public_key: str) -> str | None:
+        """The project of an active public key (``Bearer <public key>`` may send scores), or None."""
+        rows = await self._key_rows("public_key = {k:String}", {"k": public_key})
+        if not rows or rows[0]["revoked_at"] is not None:
+            return None
+        return str(rows[0]["project_id"])
+
     async def has_keys(self) -> bool:
         """True once any active key exists (the receiver then requires authentication)."""
         rows = await self._key_rows("revoked_at IS NULL", {})

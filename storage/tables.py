@@ -107,6 +107,10 @@ SPANS = Table(
         Column("trace_name", "String", STR, codec="ZSTD(1)"),  # trace-level name, if one was given
         Column("source", LC, STR),  # otlp | langfuse
         Column("retention_days", "UInt16", pa.uint16()),  # 0 = keep forever
+        # +1 for a row; -1 for a row that cancels an earlier version of the same span when a
+        # Langfuse update replaces it. Aggregates weight by sign, so they are right before merges
+        # collapse the versions; single-span reads take the newest row with sign = 1.
+        Column("sign", "Int8", pa.int8(), default="1"),
         Column("ingested_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
     ],
     engine="ReplacingMergeTree",
@@ -116,6 +120,7 @@ SPANS = Table(
     ttl="toDateTime(start_time) + toIntervalDay(retention_days) WHERE retention_days > 0",
     indexes=[
         "idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
+        "idx_span_id span_id TYPE bloom_filter(0.001) GRANULARITY 1",
         "idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1",
         "idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 1",
         "idx_duration duration_ns TYPE minmax GRANULARITY 1",
@@ -171,14 +176,15 @@ TRACES = Table(
         Column("session_id", "SimpleAggregateFunction(max, String)"),
         Column("environment", "SimpleAggregateFunction(max, String)"),
         Column("release", "SimpleAggregateFunction(max, String)"),
-        Column("span_count", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("error_count", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("generation_count", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("input_tokens", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("output_tokens", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("total_tokens", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("cache_read_tokens", "SimpleAggregateFunction(sum, UInt64)"),
-        Column("reasoning_tokens", "SimpleAggregateFunction(sum, UInt64)"),
+        # Int64: cancel rows (sign -1) make partial sums dip below the final value.
+        Column("span_count", "SimpleAggregateFunction(sum, Int64)"),
+        Column("error_count", "SimpleAggregateFunction(sum, Int64)"),
+        Column("generation_count", "SimpleAggregateFunction(sum, Int64)"),
+        Column("input_tokens", "SimpleAggregateFunction(sum, Int64)"),
+        Column("output_tokens", "SimpleAggregateFunction(sum, Int64)"),
+        Column("total_tokens", "SimpleAggregateFunction(sum, Int64)"),
+        Column("cache_read_tokens", "SimpleAggregateFunction(sum, Int64)"),
+        Column("reasoning_tokens", "SimpleAggregateFunction(sum, Int64)"),
         Column("total_cost", f"SimpleAggregateFunction(sum, {COST_SUM})"),
         Column("retention_days", "SimpleAggregateFunction(max, UInt16)"),
     ],
@@ -208,15 +214,15 @@ TRACES_MV = View(
     max(s.session_id) AS session_id,
     max(toString(s.environment)) AS environment,
     max(toString(s.release)) AS release,
-    count() AS span_count,
-    countIf(s.status_code = 'ERROR' OR s.level = 'ERROR') AS error_count,
-    countIf(s.observation_type = 'GENERATION') AS generation_count,
-    sum(s.input_tokens) AS input_tokens,
-    sum(s.output_tokens) AS output_tokens,
-    sum(s.total_tokens) AS total_tokens,
-    sum(s.cache_read_tokens) AS cache_read_tokens,
-    sum(s.reasoning_tokens) AS reasoning_tokens,
-    sum(toDecimal128(s.total_cost, 12)) AS total_cost,
+    sum(s.sign * (s.observation_type != 'TRACE')) AS span_count,
+    sum(s.sign * (s.status_code = 'ERROR' OR s.level = 'ERROR')) AS error_count,
+    sum(s.sign * (s.observation_type = 'GENERATION')) AS generation_count,
+    sum(s.sign * s.input_tokens) AS input_tokens,
+    sum(s.sign * s.output_tokens) AS output_tokens,
+    sum(s.sign * s.total_tokens) AS total_tokens,
+    sum(s.sign * s.cache_read_tokens) AS cache_read_tokens,
+    sum(s.sign * s.reasoning_tokens) AS reasoning_tokens,
+    sum(s.sign * toDecimal128(s.total_cost, 12)) AS total_cost,
     max(s.retention_days) AS retention_days
 FROM {{spans}} AS s
 GROUP BY s.project_id, day, s.trace_id""",
@@ -326,6 +332,22 @@ MODEL_PRICES = _record_table(
     ],
 )
 
+# Langfuse ingestion event ids already applied: the SDKs re-send whole batches, and an old
+# event applied again after a newer one would undo the newer one's fields.
+LANGFUSE_EVENTS = Table(
+    name="langfuse_events",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("event_id", "String", STR),
+        Column("ingested_at", "DateTime64(3, 'UTC')", MS, default="now64(3)"),
+    ],
+    engine="ReplacingMergeTree",
+    order_by="(project_id, event_id)",
+    ttl="toDateTime(ingested_at) + toIntervalDay(30)",
+    settings=DURABLE,
+    shard_key="cityHash64(event_id)",
+)
+
 SCHEMA_MIGRATIONS = Table(
     name="schema_migrations",
     columns=[
@@ -348,6 +370,7 @@ ALL_TABLES = (
     API_KEYS,
     USERS,
     MODEL_PRICES,
+    LANGFUSE_EVENTS,
 )
 TABLES = {t.name: t for t in ALL_TABLES}
 VIEWS = (TRACE_INDEX_MV, TRACES_MV)

@@ -23,6 +23,7 @@ _DEFAULTS: dict[str, object] = {
     "environment": "default",
     "level": "DEFAULT",
     "source": "otlp",
+    "sign": 1,
 }
 
 # Most batches hold only new traces: the trace index (keyed by project and trace id) says
@@ -37,6 +38,7 @@ _STORED_SPANS_SQL = """
 SELECT trace_id, span_id
 FROM spans
 WHERE project_id = {project:String}
+  AND sign = 1
   AND start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
   AND start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
   AND trace_id IN {trace_ids:Array(String)}

@@ -18,7 +18,8 @@ from google.protobuf.internal import api_implementation
 from otlp_receiver.auth import Authenticator
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
-from otlp_receiver.ingest import IngestService, IngestSettings
+from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
+from otlp_receiver.langfuse.routes import LangfuseRoutes
 from query_api import create_app
 from storage import Store
 from tracehouse import __version__
@@ -102,14 +103,20 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         hooks: list[Callable[[], None]] = []
         if "receiver" in components:
             check_protobuf_backend()
-            ingest = IngestService(store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes))
+            workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
+            ingest = IngestService(store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes, workers))
             await ingest.__aenter__()
             auth = Authenticator(store.projects, loopback=is_loopback(settings.host))
             hooks = [auth.invalidate, ingest.invalidate]
             handler = OtlpHttpHandler(ingest, auth, settings.max_body_bytes)
-            otlp_routes = [r for r in handler.routes() if "api/public/otel" in r.path]
+            langfuse = LangfuseRoutes(ingest, auth)
+            # The API port also takes what Langfuse clients send, so that Dify needs one host.
+            otlp_routes = [r for r in handler.routes() if "api/public/otel" in r.path] + langfuse.routes()
             runner, port = await _start_site(
-                create_otlp_app(handler), settings.host, settings.otlp_http_port, settings.shutdown_timeout_s
+                create_otlp_app(handler, extra_routes=langfuse.routes()),
+                settings.host,
+                settings.otlp_http_port,
+                settings.shutdown_timeout_s,
             )
             runners.append(runner)
             info["otlp_http_url"] = f"http://{host}:{port}"

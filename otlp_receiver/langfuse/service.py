@@ -1,0 +1,206 @@
+"""``POST /api/public/ingestion``: a batch of Langfuse events in, a per-event verdict out.
+
+Events are idempotent on their event id (the SDKs re-send whole batches) and upsert on
+their body id. A batch is applied in Langfuse's order: creates before updates, each by
+timestamp. Every entity touched is merged with its stored state and written as a new
+version; traces that observations name but nobody created are created (shallow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from otlp_receiver.langfuse.entities import load_state, merge, observation_row, score_row, trace_row
+from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
+from otlp_receiver.pricing import PriceBook
+from storage import Store
+from storage.langfuse import LangfuseStore
+from storage.writer import SPAN_SCHEMA
+
+__all__ = ["Access", "BatchResult", "LangfuseIngest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Access:
+    project_id: str
+    scores_only: bool = False  # Bearer <public key>: score-create and sdk-log only
+
+
+@dataclass
+class BatchResult:
+    successes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        return {"successes": self.successes, "errors": self.errors}
+
+
+def _score_state(row: dict[str, Any]) -> dict[str, Any]:
+    value: Any = row["value"] if row["data_type"] in ("NUMERIC", "BOOLEAN") else row["string_value"]
+    return {
+        "id": row["id"],
+        "timestamp": row["timestamp"],
+        "traceId": row["trace_id"] or None,
+        "observationId": row["observation_id"] or None,
+        "sessionId": row["session_id"] or None,
+        "name": row["name"],
+        "value": value,
+        "dataType": row["data_type"],
+        "source": row["source"],
+        "comment": row["comment"] or None,
+        "metadata": {k: orjson.loads(v) for k, v in (row["metadata"] or {}).items()},
+        "environment": row["environment"],
+    }
+
+
+def _order(event: Event) -> tuple[int, int]:
+    return (1 if event.is_update else 0, event.timestamp)
+
+
+class LangfuseIngest:
+    def __init__(self, store: Store, prices: PriceBook | None = None) -> None:
+        self.store = store
+        self.lf = LangfuseStore(store.backend)
+        self.prices = prices or PriceBook()
+        # One batch at a time per process: merging reads the stored state, then writes.
+        self._lock = asyncio.Lock()
+
+    async def ingest(self, access: Access, batch: list[Any], retention: int = 0) -> BatchResult:
+        result = BatchResult()
+        now = time.time_ns()
+        events: list[Event] = []
+        for raw in batch:
+            try:
+                event = parse_event(raw, now)
+            except EventError as exc:
+                result.errors.append(
+                    {"id": event_id_of(raw), "status": exc.status, "message": exc.message, "error": exc.error}
+                )
+                continue
+            if access.scores_only and event.entity not in ("score", "log"):
+                result.errors.append(
+                    {
+                        "id": event.id,
+                        "status": 401,
+                        "message": "Authentication error",
+                        "error": "a public key alone may only send scores",
+                    }
+                )
+                continue
+            events.append(event)
+        logs = [e for e in events if e.entity == "log"]
+        for e in logs:
+            log.info("sdk-log: %s", str(e.body.get("log"))[:500])
+        events = [e for e in events if e.entity != "log"]
+        async with self._lock:
+            seen = await self.lf.seen_events(access.project_id, [e.id for e in events])
+            fresh: list[Event] = []
+            in_batch: set[str] = set()
+            for e in events:
+                if e.id in seen or e.id in in_batch:
+                    result.successes.append({"id": e.id, "status": 201})  # already applied: a re-send
+                else:
+                    in_batch.add(e.id)
+                    fresh.append(e)
+            if fresh:
+                await self._apply(access.project_id, sorted(fresh, key=_order), retention, now)
+                await self.lf.record_events(access.project_id, [e.id for e in fresh])
+            result.successes += [{"id": e.id, "status": 201} for e in fresh]
+        return result
+
+    async def _apply(self, project: str, events: list[Event], retention: int, now: int) -> None:
+        by_entity: dict[tuple[str, str], list[Event]] = defaultdict(list)
+        for e in events:
+            by_entity[(e.entity, e.body_id)].append(e)
+        span_ids = {key[1] for key in by_entity if key[0] in ("trace", "observation")}
+        for (kind, _), evs in by_entity.items():
+            if kind == "observation":
+                span_ids.update(e.body["traceId"] for e in evs if e.body.get("traceId"))
+        current = await self.lf.current_spans(project, sorted(span_ids))
+
+        new_rows: list[dict[str, Any]] = []
+        replaced: list[dict[str, Any]] = []
+        traces_written: set[str] = set()
+        observations: list[dict[str, Any]] = []
+        scores: list[dict[str, Any]] = []
+        score_states = await self.lf.current_scores(project, [k[1] for k in by_entity if k[0] == "score"])
+
+        for (kind, body_id), evs in by_entity.items():
+            if kind == "score":
+                row = score_states.get(body_id)
+                state = _score_state(row) if row else None
+                for e in evs:
+                    state = merge("score", state, {**e.body, "timestamp": e.body.get("timestamp") or e.timestamp})
+                assert state is not None
+                scores.append({**score_row(state, project, retention, now), "ingested_at": _now_us()})
+                continue
+            stored = current.get(body_id)
+            if stored is not None and kind == "trace" and stored["observation_type"] != "TRACE":
+                stored = None  # an observation with this id is not this trace's state
+            if stored is not None and kind == "observation" and stored["observation_type"] == "TRACE":
+                stored = None
+            state = load_state(stored) if stored is not None else None
+            for e in evs:
+                body = dict(e.body)
+                if kind == "trace":
+                    body["timestamp"] = body.get("timestamp") or e.timestamp
+                else:
+                    # Missing start falls back to the event's time (immutable once set, as in Langfuse).
+                    body["startTime"] = body.get("startTime") or e.timestamp
+                state = merge(kind, state, body)
+                if kind == "observation":
+                    # The first create decides the type; an update only until a create arrives.
+                    if not e.is_update and not state.get("typeFromCreate"):
+                        state["type"] = e.observation_type
+                        state["typeFromCreate"] = True
+                    elif state.get("type") is None:
+                        state["type"] = e.observation_type
+            assert state is not None
+            if kind == "trace":
+                new_rows.append(trace_row(state, project, retention))
+                traces_written.add(body_id)
+            else:
+                observations.append(state)
+                new_rows.append(observation_row(state, project, retention, self.prices))
+            if stored is not None:
+                replaced.append(stored)
+
+        # Traces that observations point at but that neither exist nor came in this batch.
+        for state in observations:
+            trace_id = state.get("traceId")
+            if trace_id and trace_id not in traces_written and trace_id not in current:
+                shallow = {"id": trace_id, "timestamp": state.get("startTime")}
+                new_rows.append(trace_row(shallow, project, retention))
+                traces_written.add(trace_id)
+
+        if new_rows:
+            names = [f.name for f in SPAN_SCHEMA if f.name not in ("ingested_at", "sign")]
+            present = [n for n in names if any(n in r for r in new_rows)]
+            schema = pa.schema([SPAN_SCHEMA.field(n) for n in present])
+            table = pa.Table.from_pylist(
+                [{n: _arrow_value(r.get(n)) for n in present} for r in new_rows], schema=schema
+            )
+            await self.lf.write_versions(table, replaced)
+        if scores:
+            await self.lf.write_scores(scores)
+
+
+def _now_us() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _arrow_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return list(value.items())
+    return value

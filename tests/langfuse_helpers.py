@@ -1,0 +1,79 @@
+"""Helpers for the Langfuse-compatible API tests: keys, raw requests, the real SDKs."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from storage import KeyPair
+from tracehouse.server import Running
+
+ROOT = Path(__file__).resolve().parent.parent
+SDK_DIRS = {"2": ROOT / ".venv" / "sdk" / "langfuse2", "4": ROOT / ".venv" / "sdk" / "langfuse4"}
+
+
+async def make_key(live: Running, project: str = "default") -> KeyPair:
+    pair = await live.store.projects.create_key(project)
+    live.changed()
+    return pair
+
+
+def basic(pair: KeyPair) -> dict[str, str]:
+    token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def event(
+    kind: str, body: dict[str, Any], event_id: str | None = None, timestamp: str = "2026-11-27T10:00:00Z"
+) -> dict:
+    return {"id": event_id or str(uuid.uuid4()), "type": kind, "timestamp": timestamp, "body": body}
+
+
+async def ingest(
+    live: Running,
+    headers: dict[str, str],
+    events: list[dict] | Any,
+    path: str = "/api/public/ingestion",
+    base: str | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, Any]:
+    data = raw if raw is not None else json.dumps({"batch": events} if isinstance(events, list) else events).encode()
+    url = (base or live.api_url) + path
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=io.BytesIO(data), headers={**headers, "Content-Type": "application/json"}) as response,
+    ):
+        text = await response.text()
+        return response.status, json.loads(text) if text else None
+
+
+def run_sdk(version: str, script: str, host: str, pair: KeyPair) -> dict[str, Any]:
+    """Run a client script with the real langfuse SDK ``version`` (installed by ./dev test)."""
+    sdk = SDK_DIRS[version]
+    if not (sdk / "langfuse").is_dir():
+        raise RuntimeError(f"the langfuse {version}.x SDK is missing in {sdk}: run ./dev test to install it")
+    result = subprocess.run(
+        # -S: only the standard library and the SDK's own directory, so its pinned dependencies win.
+        [
+            sys.executable,
+            "-S",
+            str(ROOT / "tests" / "langfuse_clients" / script),
+            host,
+            pair.public_key,
+            pair.secret_key,
+        ],
+        env={"PYTHONPATH": str(sdk), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,96 @@
+"""The real langfuse SDKs from PyPI (2.x as Dify <= 1.12 pins it, 4.x as Dify uses now) against
+Tracehouse, with nothing changed but the host."""
+
+import asyncio
+from decimal import Decimal
+
+from tests.langfuse_helpers import make_key, run_sdk
+from tracehouse.server import Running
+
+
+async def summary(live: Running, trace_id: str) -> dict:
+    rows = await live.store.backend.query(
+        "SELECT sum(span_count) AS spans, sum(input_tokens) AS input_tokens, sum(total_cost) AS cost, "
+        "max(user_id) AS user_id, max(session_id) AS session_id, groupUniqArrayArray(tags) AS tags "
+        "FROM traces WHERE trace_id = {t:String}",
+        {"t": trace_id},
+    )
+    return rows[0]
+
+
+async def test_langfuse_2_sdk_as_dify_era_a(live: Running) -> None:
+    pair = await make_key(live)
+    ids = await asyncio.to_thread(run_sdk, "2", "v2_dify.py", live.api_url, pair)
+    spans = {s["span_id"]: s for s in await live.store.reader.trace("default", ids["trace_id"])}
+    trace, workflow, generation = spans[ids["trace_id"]], spans[ids["workflow_id"]], spans[ids["generation_id"]]
+
+    assert trace["observation_type"] == "TRACE" and trace["name"] == "message"
+    assert trace["user_id"] == "end-user-7" and trace["session_id"] == "conversation-42"
+    assert trace["tags"] == ["chat", "extra", "message"]  # create + update: union
+    assert trace["metadata"] == {"app_id": '"app-1"', "nested": '{"a":1,"b":2}'}  # deep merge
+    assert trace["output"] == '[{"role":"assistant","content":"Sunny."}]'
+
+    assert workflow["parent_span_id"] == ids["trace_id"] and workflow["output"] == '{"answer":"Sunny."}'
+    assert generation["parent_span_id"] == ids["workflow_id"]
+    assert generation["observation_type"] == "GENERATION" and generation["model"] == "gpt-4o"
+    assert (generation["input_tokens"], generation["output_tokens"], generation["total_tokens"]) == (120, 30, 150)
+    assert generation["total_cost"] == Decimal("0.0006")  # 120 x $2.50/M + 30 x $10/M
+    assert generation["output"] == '{"text":"Sunny."}'  # from generation.end()
+    assert generation["duration_ns"] == 800_000_000
+
+    assert await summary(live, ids["trace_id"]) == {
+        "spans": 2,
+        "input_tokens": 120,
+        "cost": Decimal("0.0006"),
+        "user_id": "end-user-7",
+        "session_id": "conversation-42",
+        "tags": ["extra", "chat", "message"],
+    }
+    scores = await live.store.backend.query(
+        "SELECT name, value, string_value, data_type, observation_id, comment FROM scores FINAL "
+        "WHERE trace_id = {t:String} ORDER BY name",
+        {"t": ids["trace_id"]},
+    )
+    assert scores == [
+        {
+            "name": "correct",
+            "value": 0.0,
+            "string_value": "yes",
+            "data_type": "CATEGORICAL",
+            "observation_id": ids["generation_id"],
+            "comment": "",
+        },
+        {
+            "name": "user-feedback",
+            "value": 1.0,
+            "string_value": "",
+            "data_type": "NUMERIC",
+            "observation_id": "",
+            "comment": "thumbs up",
+        },
+    ]
+
+
+async def test_langfuse_4_sdk_as_dify_era_b_and_otel(live: Running) -> None:
+    pair = await make_key(live)
+    ids = await asyncio.to_thread(run_sdk, "4", "v4_dify.py", live.api_url, pair)
+    assert ids["project_id"] == "default"
+
+    spans = {s["name"]: s for s in await live.store.reader.trace("default", ids["trace_id"])}
+    assert set(spans) == {"workflow", "start", "LLM"}
+    assert spans["workflow"]["observation_type"] == "TRACE" and spans["workflow"]["user_id"] == "user-9"
+    llm = spans["LLM"]
+    assert llm["parent_span_id"] == ids["trace_id"]  # Dify workflow nodes hang flat under the trace
+    assert (llm["input_tokens"], llm["output_tokens"]) == (40, 8)
+    assert llm["total_cost"] == Decimal("0.0000108")  # gpt-4o-mini: 40 x $0.15/M + 8 x $0.60/M
+
+    # The SDK's own tracing path: OTLP to /api/public/otel/v1/traces with langfuse.* attributes.
+    otel = {s["name"]: s for s in await live.store.reader.trace("default", ids["otel_trace_id"])}
+    assert set(otel) == {"answer-question", "llm-call"}
+    generation = otel["llm-call"]
+    assert generation["observation_type"] == "GENERATION" and generation["model"] == "gpt-4o"
+    assert (generation["input_tokens"], generation["output_tokens"]) == (11, 2)
+    assert generation["total_cost"] == Decimal("0.0000475")
+    assert generation["user_id"] == "otel-user" and generation["session_id"] == "otel-session"
+    assert otel["answer-question"]["output"] == "Paris"
+    assert (await summary(live, ids["otel_trace_id"]))["tags"] == ["sdk-v4"]
