@@ -98,7 +98,9 @@ def answer(question: str) -> str:
         propagate_attributes(user_id="otel-user", session_id="otel-session", tags=["sdk-v4"]),
         client.start_as_current_observation(as_type="generation", name="llm-call", model="gpt-4o") as gen,
     ):
-        gen.update(input=[{"role": "user", "content": question}], output="Paris", usage_details={"input": 11, "output": 2})
+        gen.update(
+            input=[{"role": "user", "content": question}], output="Paris", usage_details={"input": 11, "output": 2}
+        )
     otel["trace_id"] = client.get_current_trace_id()
     return "Paris"
 
