@@ -9,6 +9,7 @@ from aiohttp import web
 
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
+from query_api.langfuse_api import langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.traces import trace_routes
 from storage import Store
@@ -51,6 +52,7 @@ def create_app(
             web.get("/api/health", health),
             *admin_routes(),
             *trace_routes(),
+            *langfuse_read_routes(),
             web.get("/", index),
         ]
     )

@@ -18,7 +18,7 @@ from storage.reader import SPAN_COLUMNS
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform
 
-__all__ = ["LangfuseStore"]
+__all__ = ["LangfuseReader", "LangfuseStore"]
 
 _SEEN_SQL = """
 SELECT DISTINCT event_id FROM langfuse_events
@@ -109,3 +109,240 @@ class LangfuseStore:
     async def write_scores(self, rows: list[dict[str, object]]) -> None:
         if rows:
             await self._backend.insert(SCORES.name, pa.Table.from_pylist(rows, schema=SCORES.arrow_schema()))
+
+
+# -- reads for the Langfuse public API -------------------------------------------------------
+
+_TRACE_FILTERS = {
+    "trace_id": "trace_id = {trace_id:String}",
+    "user_id": "user_id = {user_id:String}",
+    "session_id": "session_id = {session_id:String}",
+    "name": "name = {name:String}",
+    "tags": "hasAll(tags, {tags:Array(String)})",
+    "environment": "has({environment:Array(String)}, environment)",
+    "release": "release = {release:String}",
+}
+
+# Fields of the root row of each trace (the Langfuse trace row, or the OTel root span).
+_ROOT_KEY = (
+    "(s.parent_span_id != '', s.observation_type != 'TRACE', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))"
+)
+_ROOT_FIELDS = {
+    "root_name": "s.name",
+    "input": "s.input",
+    "output": "s.output",
+    "metadata": "s.metadata",
+    "root_release": "toString(s.release)",
+    "version": "toString(s.version)",
+    "root_type": "toString(s.observation_type)",
+    "root_attributes": "s.span_attributes",
+}
+_ROOTS_SQL = (
+    "SELECT s.trace_id AS trace_id, "
+    + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in _ROOT_FIELDS.items())
+    + """, groupArrayIf(s.span_id, s.observation_type != 'TRACE') AS observation_ids
+FROM spans AS s
+WHERE s.project_id = {project:String} AND s.sign = 1 AND s.trace_id IN {ids:Array(String)}
+  AND s.start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
+  AND s.start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
+GROUP BY s.trace_id
+"""
+)
+
+_SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name,
+       value, string_value, data_type, source, comment, metadata, environment,
+       toUnixTimestamp64Nano(ingested_at) AS updated_at"""
+
+
+class LangfuseReader:
+    """The queries behind ``/api/public/traces``, ``/observations``, ``/sessions``, ``/scores``
+    and ``/metrics/daily``; page-numbered as Langfuse's API is."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def traces(
+        self,
+        project: str,
+        start: int,
+        end: int,
+        filters: dict[str, object],
+        page: int,
+        limit: int,
+        ascending: bool = False,
+    ) -> tuple[list[Row], int]:
+        params: dict[str, object] = {
+            "project": project,
+            "start": start,
+            "end": end,
+            "limit": limit,
+            "offset": (page - 1) * limit,
+        }
+        having = ["start_time >= {start:Int64}", "start_time < {end:Int64}"]
+        for key, value in filters.items():
+            if value is not None and key in _TRACE_FILTERS:
+                having.append(_TRACE_FILTERS[key])
+                params[key] = value
+        inner = f"""
+SELECT t.trace_id AS trace_id,
+       toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
+       toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
+       argMinMerge(t.name) AS name,
+       max(t.user_id) AS user_id, max(t.session_id) AS session_id, max(t.environment) AS environment,
+       max(t.release) AS release, groupUniqArrayArray(t.tags) AS tags,
+       sum(t.total_cost) AS total_cost, sum(t.span_count) AS span_count
+FROM traces AS t
+WHERE t.project_id = {{project:String}}
+  AND t.day >= toDate(fromUnixTimestamp64Nano({{start:Int64}}, 'UTC'))
+  AND t.day <= toDate(fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')) + 1
+GROUP BY t.trace_id
+HAVING {" AND ".join(having)}"""
+        order = "ASC" if ascending else "DESC"
+        rows = await self._backend.query(
+            f"{inner}\nORDER BY start_time {order}, trace_id {order}\nLIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
+            params,
+        )
+        total = await self._backend.query(f"SELECT count() AS n FROM ({inner})", params)
+        await self._add_roots(project, rows)
+        return rows, int(total[0]["n"])
+
+    async def _add_roots(self, project: str, rows: list[Row]) -> None:
+        if not rows:
+            return
+        roots = await self._backend.query(
+            _ROOTS_SQL,
+            {
+                "project": project,
+                "ids": [r["trace_id"] for r in rows],
+                "lo": min(r["start_time"] for r in rows),
+                "hi": max(r["end_time"] for r in rows),
+            },
+        )
+        by_id = {r["trace_id"]: r for r in roots}
+        for row in rows:
+            found = by_id.get(row["trace_id"], {})
+            for name in _ROOT_FIELDS:
+                row[name] = found.get(name, {} if name in ("metadata", "root_attributes") else "")
+            row["observation_ids"] = found.get("observation_ids", [])
+
+    async def scores(
+        self,
+        project: str,
+        trace_ids: Sequence[str] | None = None,
+        page: int = 1,
+        limit: int = 1000,
+        filters: dict[str, object] | None = None,
+    ) -> tuple[list[Row], int]:
+        where = ["project_id = {project:String}", "is_deleted = 0"]
+        params: dict[str, object] = {"project": project, "limit": limit, "offset": (page - 1) * limit}
+        if trace_ids is not None:
+            where.append("trace_id IN {ids:Array(String)}")
+            params["ids"] = list(trace_ids)
+        for key, column in (
+            ("name", "name"),
+            ("user_trace", "trace_id"),
+            ("source", "source"),
+            ("data_type", "data_type"),
+            ("session_id", "session_id"),
+            ("observation_id", "observation_id"),
+        ):
+            value = (filters or {}).get(key)
+            if value is not None:
+                where.append(f"{column} = {{{key}:String}}")
+                params[key] = value
+        sql_where = " AND ".join(where)
+        rows = await self._backend.query(
+            f"SELECT {_SCORE_COLUMNS} FROM scores FINAL WHERE {sql_where} ORDER BY timestamp DESC, id "
+            "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+            params,
+        )
+        total = await self._backend.query(f"SELECT count() AS n FROM scores FINAL WHERE {sql_where}", params)
+        return rows, int(total[0]["n"])
+
+    async def observations(
+        self, project: str, start: int, end: int, filters: dict[str, object], page: int, limit: int
+    ) -> tuple[list[Row], int]:
+        where = [
+            "s.project_id = {project:String}",
+            "s.sign = 1",
+            "s.observation_type != 'TRACE'",
+            "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+            "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+        ]
+        params: dict[str, object] = {
+            "project": project,
+            "start": start,
+            "end": end,
+            "limit": limit,
+            "offset": (page - 1) * limit,
+        }
+        for key, column in (
+            ("trace_id", "trace_id"),
+            ("name", "name"),
+            ("type", "observation_type"),
+            ("level", "level"),
+            ("user_id", "user_id"),
+            ("parent", "parent_span_id"),
+            ("version", "version"),
+        ):
+            value = filters.get(key)
+            if value is not None:
+                where.append(f"s.{column} = {{{key}:String}}")
+                params[key] = value
+        sql_where = " AND ".join(where)
+        rows = await self._backend.query(
+            f"SELECT {SPAN_COLUMNS} FROM spans AS s WHERE {sql_where} "
+            "ORDER BY s.start_time DESC, s.span_id, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
+            "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+            params,
+        )
+        total = await self._backend.query(
+            f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
+        )
+        return rows, int(total[0]["n"])
+
+    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
+        params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+        inner = """
+SELECT session_id AS id, min(start) AS created_at, any(environment) AS environment
+FROM (SELECT trace_id, max(t.session_id) AS session_id, toUnixTimestamp64Nano(min(t.start_time)) AS start,
+             max(t.environment) AS environment
+      FROM traces AS t WHERE t.project_id = {project:String} GROUP BY trace_id)
+WHERE session_id != '' AND start >= {start:Int64} AND start < {end:Int64}
+GROUP BY session_id"""
+        rows = await self._backend.query(
+            inner + "\nORDER BY created_at DESC, id LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params
+        )
+        total = await self._backend.query(f"SELECT count() AS n FROM ({inner})", params)
+        return rows, int(total[0]["n"])
+
+    async def daily(self, project: str, start: int, end: int, filters: dict[str, object]) -> list[Row]:
+        where = [
+            "project_id = {project:String}",
+            "observation_type != 'TRACE'",
+            "start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+            "start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+        ]
+        params: dict[str, object] = {"project": project, "start": start, "end": end}
+        if filters.get("trace_name") is not None:
+            where.append(
+                "trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} "
+                "AND parent_span_id = '' AND (trace_name = {trace_name:String} OR name = {trace_name:String}))"
+            )
+            params["trace_name"] = filters["trace_name"]
+        if filters.get("user_id") is not None:
+            where.append(
+                "trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} "
+                "AND user_id = {user_id:String})"
+            )
+            params["user_id"] = filters["user_id"]
+        sql = f"""
+SELECT toString(toDate(start_time)) AS date, toString(model) AS model,
+       sum(sign) AS observations, uniqExactIf(trace_id, sign = 1) AS traces,
+       sum(sign * input_tokens) AS input_usage, sum(sign * output_tokens) AS output_usage,
+       sum(sign * total_tokens) AS total_usage, sum(sign * total_cost) AS total_cost
+FROM spans
+WHERE {" AND ".join(where)}
+GROUP BY date, model
+ORDER BY date DESC, model"""
+        return await self._backend.query(sql, params)

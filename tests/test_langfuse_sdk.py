@@ -46,6 +46,13 @@ async def test_langfuse_2_sdk_as_dify_era_a(live: Running) -> None:
         "session_id": "conversation-42",
         "tags": ["extra", "chat", "message"],
     }
+    fetched = ids["fetched"]
+    assert fetched["name"] == "message" and fetched["session_id"] == "conversation-42"
+    assert fetched["total_cost"] == 0.0006 and fetched["latency"] >= 1.0
+    assert fetched["observations"] == sorted([ids["workflow_id"], ids["generation_id"]])
+    assert fetched["scores"] == 2 and fetched["tags"] == ["chat", "extra", "message"]
+    assert ids["listed"] == [ids["trace_id"]]
+    assert ids["observation_types"] == ["GENERATION", "SPAN"]
     scores = await live.store.backend.query(
         "SELECT name, value, string_value, data_type, observation_id, comment FROM scores FINAL "
         "WHERE trace_id = {t:String} ORDER BY name",

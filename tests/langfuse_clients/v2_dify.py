@@ -42,4 +42,28 @@ trace.update(output=[{"role": "assistant", "content": "Sunny."}], metadata={"nes
 trace.score(name="user-feedback", value=1.0, comment="thumbs up")
 client.score(trace_id=trace_id, observation_id=generation.id, name="correct", value="yes", data_type="CATEGORICAL")
 client.flush()
-print(json.dumps({"trace_id": trace_id, "workflow_id": workflow.id, "generation_id": generation.id}))
+
+# The read API, through the SDK's own typed models (they require latency and totalCost as floats).
+fetched = client.fetch_trace(trace_id).data
+listed = client.fetch_traces(user_id="end-user-7").data
+observations = client.fetch_observations(trace_id=trace_id).data
+print(
+    json.dumps(
+        {
+            "trace_id": trace_id,
+            "workflow_id": workflow.id,
+            "generation_id": generation.id,
+            "fetched": {
+                "name": fetched.name,
+                "latency": fetched.latency,
+                "total_cost": fetched.total_cost,
+                "observations": sorted(o.id for o in fetched.observations),
+                "scores": len(fetched.scores),
+                "tags": fetched.tags,
+                "session_id": fetched.session_id,
+            },
+            "listed": [t.id for t in listed],
+            "observation_types": sorted(o.type for o in observations),
+        }
+    )
+)

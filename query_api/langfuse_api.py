@@ -1,0 +1,394 @@
+"""Langfuse's public read API (``/api/public/traces``, ``/observations``, ``/sessions``, ``/scores``,
+``/metrics/daily``) with its field names and types, for SDKs and scripts.
+
+Authentication is a Tracehouse key pair in ``Authorization: Basic``, as with Langfuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import math
+import time
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from query_api.admin import STORE_KEY
+from storage import Store
+from storage.langfuse import LangfuseReader
+from storage.reader import restore_attributes
+
+__all__ = ["langfuse_read_routes"]
+
+PREFIX = r"/{prefix:(?:.*/)?}api/public"
+DAY_NS = 86_400 * 10**9
+
+
+class _Error(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def _json(doc: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(doc, default=_default), status=status, content_type="application/json")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(type(value).__name__)
+
+
+def iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    moment = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _io(text: str) -> Any:
+    if not text:
+        return None
+    if text[:1] in ("{", "[", '"') or text in ("true", "false", "null") or text[:1].isdigit():
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+    return text
+
+
+def _metadata(mapping: dict[str, str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (mapping or {}).items():
+        try:
+            out[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _time_param(request: web.Request, name: str, default: int) -> int:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Error(400, "InvalidRequestError", f"{name} must be an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1e9)
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    try:
+        page = int(request.query.get("page", "1"))
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise _Error(400, "InvalidRequestError", "page and limit must be integers") from None
+    if page < 1 or not 1 <= limit <= 100:
+        raise _Error(400, "InvalidRequestError", "page must be >= 1 and limit between 1 and 100")
+    return page, limit
+
+
+def _meta(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "totalItems": total, "totalPages": math.ceil(total / limit) if total else 0}
+
+
+def observation_json(row: dict[str, Any]) -> dict[str, Any]:
+    row = restore_attributes(dict(row))
+    start, end = row["start_time"], row["end_time"]
+    parent = row["parent_span_id"]
+    if not parent or (row["source"] == "langfuse" and parent == row["trace_id"]):
+        parent = None
+    completion = row["completion_start_time"]
+    costs = {k: float(v) for k, v in (row["cost_details"] or {}).items()}
+    usage = row["usage_details"] or {}
+    return {
+        "id": row["span_id"],
+        "traceId": row["trace_id"],
+        "type": row["observation_type"],
+        "name": row["name"],
+        "startTime": iso(start),
+        "endTime": iso(end),
+        "completionStartTime": iso(completion),
+        "model": row["model"] or None,
+        "modelParameters": _io(row["model_parameters"]) or {},
+        "input": _io(row["input"]),
+        "output": _io(row["output"]),
+        "version": row["version"] or None,
+        "metadata": _metadata(row["metadata"]),
+        "usage": {
+            "input": row["input_tokens"],
+            "output": row["output_tokens"],
+            "total": row["total_tokens"],
+            "unit": "TOKENS",
+        },
+        "level": row["level"],
+        "statusMessage": row["status_message"] or None,
+        "parentObservationId": parent,
+        "promptId": None,
+        "promptName": row["prompt_name"] or None,
+        "promptVersion": int(row["prompt_version"]) if row["prompt_version"].isdigit() else None,
+        "usageDetails": dict(usage),
+        "costDetails": costs,
+        "environment": row["environment"],
+        "modelId": None,
+        "inputPrice": None,
+        "outputPrice": None,
+        "totalPrice": None,
+        "calculatedInputCost": costs.get("input"),
+        "calculatedOutputCost": costs.get("output"),
+        "calculatedTotalCost": float(row["total_cost"]),
+        "latency": (end - start) / 1e9,
+        "timeToFirstToken": (completion - start) / 1e9 if completion else None,
+    }
+
+
+def score_json(row: dict[str, Any]) -> dict[str, Any]:
+    numeric = row["data_type"] in ("NUMERIC", "BOOLEAN")
+    return {
+        "id": row["id"],
+        "traceId": row["trace_id"] or None,
+        "sessionId": row["session_id"] or None,
+        "observationId": row["observation_id"] or None,
+        "datasetRunId": None,
+        "name": row["name"],
+        "value": row["value"] if numeric else None,
+        "stringValue": row["string_value"] or None,
+        "source": row["source"],
+        "dataType": row["data_type"],
+        "comment": row["comment"] or None,
+        "metadata": _metadata(row["metadata"]),
+        "configId": None,
+        "queueId": None,
+        "authorUserId": None,
+        "environment": row["environment"],
+        "timestamp": iso(row["timestamp"]),
+        "createdAt": iso(row["updated_at"]),
+        "updatedAt": iso(row["updated_at"]),
+    }
+
+
+def _trace_json(row: dict[str, Any], project: str, score_ids: list[str]) -> dict[str, Any]:
+    public = False
+    state = (row.get("root_attributes") or {}).get("langfuse.state")
+    if state:
+        public = bool(orjson.loads(state).get("public"))
+    timestamp = iso(row["start_time"])
+    return {
+        "id": row["trace_id"],
+        "timestamp": timestamp,
+        "name": row["root_name"] or row["name"] or None,
+        "input": _io(row["input"]),
+        "output": _io(row["output"]),
+        "sessionId": row["session_id"] or None,
+        "release": row["release"] or None,
+        "version": row["version"] or None,
+        "userId": row["user_id"] or None,
+        "metadata": _metadata(row["metadata"]),
+        "tags": sorted(row["tags"]),
+        "public": public,
+        "bookmarked": False,
+        "environment": row["environment"] or "default",
+        "projectId": project,
+        "createdAt": timestamp,
+        "updatedAt": timestamp,
+        "htmlPath": f"/project/{project}/traces/{row['trace_id']}",
+        "latency": (row["end_time"] - row["start_time"]) / 1e9,
+        "totalCost": float(row["total_cost"]),
+        "observations": row["observation_ids"],
+        "scores": score_ids,
+    }
+
+
+class LangfuseReadApi:
+    async def _project(self, request: web.Request) -> tuple[Store, str]:
+        store: Store = request.app[STORE_KEY]
+        kind, _, value = request.headers.get("Authorization", "").partition(" ")
+        if kind.lower() != "basic":
+            raise _Error(401, "Unauthorized", "send 'Authorization: Basic base64(public_key:secret_key)'")
+        try:
+            public, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _Error(401, "Unauthorized", "malformed Basic credentials") from None
+        project = await store.projects.verify(public, secret) if sep else None
+        if project is None:
+            raise _Error(401, "Unauthorized", "invalid or revoked API key")
+        return store, project
+
+    def handler(self, fn: Any) -> Any:
+        async def wrapped(request: web.Request) -> web.Response:
+            try:
+                store, project = await self._project(request)
+                return await fn(request, store, project)
+            except _Error as exc:
+                return _json({"error": exc.error, "message": exc.message}, exc.status)
+
+        return wrapped
+
+    async def list_traces(self, request: web.Request, store: Store, project: str) -> web.Response:
+        page, limit = _page(request)
+        start = _time_param(request, "fromTimestamp", 0)
+        end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
+        q = request.query
+        filters = {
+            "user_id": q.get("userId"),
+            "session_id": q.get("sessionId"),
+            "name": q.get("name"),
+            "release": q.get("release"),
+            "tags": q.getall("tags", None),
+            "environment": q.getall("environment", None),
+        }
+        ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
+        reader = LangfuseReader(store.backend)
+        rows, total = await reader.traces(project, start, end, filters, page, limit, ascending)
+        scores, _ = await reader.scores(project, [r["trace_id"] for r in rows]) if rows else ([], 0)
+        by_trace: dict[str, list[str]] = {}
+        for s in scores:
+            by_trace.setdefault(s["trace_id"], []).append(s["id"])
+        data = [_trace_json(r, project, by_trace.get(r["trace_id"], [])) for r in rows]
+        return _json({"data": data, "meta": _meta(page, limit, total)})
+
+    async def get_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
+        trace_id = request.match_info["trace_id"]
+        spans = await store.reader.trace(project, trace_id)
+        if not spans:
+            raise _Error(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+        reader = LangfuseReader(store.backend)
+        first = min(s["start_time"] for s in spans)
+        rows, _ = await reader.traces(project, first, first + 1, {"trace_id": trace_id}, 1, 1)
+        if not rows:
+            raise _Error(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+        summary = rows[0]
+        scores, _ = await reader.scores(project, [trace_id])
+        observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
+        doc = _trace_json(summary, project, [s["id"] for s in scores])
+        doc["observations"] = observations
+        doc["scores"] = [score_json(s) for s in scores]
+        return _json(doc)
+
+    async def list_observations(self, request: web.Request, store: Store, project: str) -> web.Response:
+        page, limit = _page(request)
+        q = request.query
+        start = _time_param(request, "fromStartTime", 0)
+        end = _time_param(request, "toStartTime", time.time_ns() + DAY_NS)
+        filters = {
+            "trace_id": q.get("traceId"),
+            "name": q.get("name"),
+            "type": q.get("type"),
+            "level": q.get("level"),
+            "user_id": q.get("userId"),
+            "parent": q.get("parentObservationId"),
+            "version": q.get("version"),
+        }
+        rows, total = await LangfuseReader(store.backend).observations(project, start, end, filters, page, limit)
+        return _json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})
+
+    async def get_observation(self, request: web.Request, store: Store, project: str) -> web.Response:
+        observation_id = request.match_info["observation_id"]
+        row = await store.reader.span(project, observation_id)
+        if row is None or row["observation_type"] == "TRACE":
+            raise _Error(404, "LangfuseNotFoundError", f"Observation {observation_id} not found")
+        return _json(observation_json(row))
+
+    async def list_scores(self, request: web.Request, store: Store, project: str) -> web.Response:
+        page, limit = _page(request)
+        q = request.query
+        filters = {
+            "name": q.get("name"),
+            "source": q.get("source"),
+            "data_type": q.get("dataType"),
+            "session_id": q.get("sessionId"),
+            "observation_id": q.get("observationId"),
+        }
+        trace = q.get("traceId")
+        rows, total = await LangfuseReader(store.backend).scores(
+            project, [trace] if trace else None, page, limit, filters
+        )
+        return _json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
+
+    async def list_sessions(self, request: web.Request, store: Store, project: str) -> web.Response:
+        page, limit = _page(request)
+        start = _time_param(request, "fromTimestamp", 0)
+        end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
+        rows, total = await LangfuseReader(store.backend).sessions(project, start, end, page, limit)
+        data = [
+            {
+                "id": r["id"],
+                "createdAt": iso(r["created_at"]),
+                "projectId": project,
+                "environment": r["environment"] or "default",
+            }
+            for r in rows
+        ]
+        return _json({"data": data, "meta": _meta(page, limit, total)})
+
+    async def get_session(self, request: web.Request, store: Store, project: str) -> web.Response:
+        session_id = request.match_info["session_id"]
+        reader = LangfuseReader(store.backend)
+        rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
+        if not rows:
+            raise _Error(404, "LangfuseNotFoundError", f"Session {session_id} not found")
+        traces = [_trace_json(r, project, []) for r in rows]
+        return _json(
+            {
+                "id": session_id,
+                "createdAt": traces[0]["timestamp"],
+                "projectId": project,
+                "environment": traces[0]["environment"],
+                "traces": traces,
+            }
+        )
+
+    async def daily_metrics(self, request: web.Request, store: Store, project: str) -> web.Response:
+        page, limit = _page(request)
+        q = request.query
+        start = _time_param(request, "fromTimestamp", 0)
+        end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
+        rows = await LangfuseReader(store.backend).daily(
+            project, start, end, {"trace_name": q.get("traceName"), "user_id": q.get("userId")}
+        )
+        days: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            day = days.setdefault(
+                r["date"], {"date": r["date"], "countTraces": 0, "countObservations": 0, "totalCost": 0.0, "usage": []}
+            )
+            day["countObservations"] += r["observations"]
+            day["countTraces"] = max(day["countTraces"], r["traces"])
+            day["totalCost"] += float(r["total_cost"])
+            if r["model"]:
+                day["usage"].append(
+                    {
+                        "model": r["model"],
+                        "inputUsage": r["input_usage"],
+                        "outputUsage": r["output_usage"],
+                        "totalUsage": r["total_usage"],
+                        "countObservations": r["observations"],
+                        "countTraces": r["traces"],
+                        "totalCost": float(r["total_cost"]),
+                    }
+                )
+        data = list(days.values())
+        return _json({"data": data[(page - 1) * limit : page * limit], "meta": _meta(page, limit, len(data))})
+
+
+def langfuse_read_routes() -> list[web.RouteDef]:
+    api = LangfuseReadApi()
+    h = api.handler
+    return [
+        web.get(PREFIX + "/traces", h(api.list_traces)),
+        web.get(PREFIX + "/traces/{trace_id}", h(api.get_trace)),
+        web.get(PREFIX + "/observations", h(api.list_observations)),
+        web.get(PREFIX + "/observations/{observation_id}", h(api.get_observation)),
+        web.get(PREFIX + "/scores", h(api.list_scores)),
+        web.get(PREFIX + "/v2/scores", h(api.list_scores)),
+        web.get(PREFIX + "/sessions", h(api.list_sessions)),
+        web.get(PREFIX + "/sessions/{session_id}", h(api.get_session)),
+        web.get(PREFIX + "/metrics/daily", h(api.daily_metrics)),
+    ]

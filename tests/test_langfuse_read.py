@@ -1,0 +1,124 @@
+"""Langfuse's public read API over data sent through the ingestion API."""
+
+import uuid
+
+import aiohttp
+
+from tests.langfuse_helpers import basic, event, ingest, make_key
+from tracehouse.server import Running
+
+
+async def get(live: Running, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session, session.get(live.api_url + path, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def seed(live: Running, headers: dict[str, str]) -> list[str]:
+    trace_ids = []
+    for i in range(3):
+        trace_id = str(uuid.uuid4())
+        trace_ids.append(trace_id)
+        day = f"2026-11-2{i + 1}T12:00:00Z"
+        batch = [
+            event(
+                "trace-create",
+                {
+                    "id": trace_id,
+                    "name": f"chat-{i}",
+                    "timestamp": day,
+                    "userId": "alice",
+                    "sessionId": "sess-1" if i < 2 else "sess-2",
+                    "tags": ["t"],
+                    "input": {"q": i},
+                    "output": "answer",
+                    "metadata": {"k": i},
+                },
+            ),
+            event(
+                "generation-create",
+                {
+                    "id": f"{trace_id}-gen",
+                    "traceId": trace_id,
+                    "name": "llm",
+                    "model": "gpt-4o-mini",
+                    "startTime": day,
+                    "endTime": day.replace("12:00:00", "12:00:02"),
+                    "usage": {"input": 100, "output": 10},
+                },
+            ),
+            event(
+                "score-create",
+                {"id": f"{trace_id}-score", "traceId": trace_id, "name": "quality", "value": 0.5 + i / 10},
+            ),
+        ]
+        status, reply = await ingest(live, headers, batch)
+        assert status == 207 and not reply["errors"]
+    return trace_ids
+
+
+async def test_read_api(live: Running) -> None:
+    headers = basic(await make_key(live))
+    ids = await seed(live, headers)
+
+    status, doc = await get(live, "/api/public/traces?limit=2&userId=alice", headers)
+    assert status == 200 and doc["meta"] == {"page": 1, "limit": 2, "totalItems": 3, "totalPages": 2}
+    assert [t["id"] for t in doc["data"]] == [ids[2], ids[1]]  # newest first
+    first = doc["data"][0]
+    assert first["name"] == "chat-2" and first["input"] == {"q": 2} and first["output"] == "answer"
+    assert first["metadata"] == {"k": 2} and first["tags"] == ["t"] and first["latency"] == 2.0
+    assert first["observations"] == [f"{ids[2]}-gen"] and first["scores"] == [f"{ids[2]}-score"]
+    assert first["htmlPath"] == f"/project/default/traces/{ids[2]}"
+    status, doc = await get(live, "/api/public/traces?page=2&limit=2&userId=alice", headers)
+    assert [t["id"] for t in doc["data"]] == [ids[0]]
+    status, doc = await get(live, "/api/public/traces?sessionId=sess-2", headers)
+    assert [t["id"] for t in doc["data"]] == [ids[2]]
+    status, doc = await get(
+        live, "/api/public/traces?fromTimestamp=2026-11-22T00:00:00Z&toTimestamp=2026-11-23T00:00:00Z", headers
+    )
+    assert [t["id"] for t in doc["data"]] == [ids[1]]
+
+    status, trace = await get(live, f"/api/public/traces/{ids[0]}", headers)
+    assert status == 200 and trace["totalCost"] == 0.000021  # 100 x $0.15/M + 10 x $0.60/M
+    [obs] = trace["observations"]
+    assert obs["type"] == "GENERATION" and obs["parentObservationId"] is None and obs["latency"] == 2.0
+    assert obs["usage"] == {"input": 100, "output": 10, "total": 110, "unit": "TOKENS"}
+    assert trace["scores"][0]["value"] == 0.5 and trace["scores"][0]["dataType"] == "NUMERIC"
+
+    status, doc = await get(live, f"/api/public/observations?traceId={ids[1]}", headers)
+    assert [o["id"] for o in doc["data"]] == [f"{ids[1]}-gen"]
+    status, obs = await get(live, f"/api/public/observations/{ids[1]}-gen", headers)
+    assert status == 200 and obs["model"] == "gpt-4o-mini"
+    status, doc = await get(live, "/api/public/scores?name=quality", headers)
+    assert doc["meta"]["totalItems"] == 3
+    status, doc = await get(live, "/api/public/sessions", headers)
+    assert sorted(s["id"] for s in doc["data"]) == ["sess-1", "sess-2"]
+    status, session = await get(live, "/api/public/sessions/sess-1", headers)
+    assert [t["id"] for t in session["traces"]] == [ids[0], ids[1]]
+    status, doc = await get(live, "/api/public/metrics/daily", headers)
+    assert [d["date"] for d in doc["data"]] == ["2026-11-23", "2026-11-22", "2026-11-21"]
+    assert doc["data"][0]["usage"][0] == {
+        "model": "gpt-4o-mini",
+        "inputUsage": 100,
+        "outputUsage": 10,
+        "totalUsage": 110,
+        "countObservations": 1,
+        "countTraces": 1,
+        "totalCost": 0.000021,
+    }
+
+
+async def test_read_api_errors_and_isolation(live: Running) -> None:
+    headers = basic(await make_key(live))
+    ids = await seed(live, headers)
+    other = await live.store.projects.create_project("other")
+    other_headers = basic(await make_key(live, other.id))
+    assert (await get(live, f"/api/public/traces/{ids[0]}", other_headers))[0] == 404
+    status, doc = await get(live, "/api/public/traces", other_headers)
+    assert status == 200 and doc["data"] == []
+    assert (await get(live, "/api/public/traces", {}))[0] == 401
+    status, doc = await get(live, "/api/public/traces?limit=1000", headers)
+    assert status == 400 and set(doc) == {"error", "message"}
+    assert (await get(live, "/api/public/traces?fromTimestamp=yesterday", headers))[0] == 400
+    assert (await get(live, "/api/public/observations/nope", headers))[0] == 404
+    status, doc = await get(live, "/api/public/traces?userId=' OR 1=1 --", headers)
+    assert status == 200 and doc["data"] == []
