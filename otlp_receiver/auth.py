@@ -69,6 +69,10 @@ class Authenticator:
 
         Raises Unauthenticated for missing or bad credentials.
         """
+        # Empty values count as absent: Dify's Phoenix exporter sends both headers even with no key.
+        if authorization is not None and not authorization.partition(" ")[2].strip():
+            authorization = None
+        api_key = api_key.strip() if api_key else None
         credential = authorization or (f"api_key {api_key}" if api_key else None)
         if not credential:
             if await self._open():

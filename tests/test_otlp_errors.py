@@ -169,6 +169,12 @@ async def test_resource_attribute_routes_to_a_project_in_open_mode(live: Running
     body = request([{"trace_id": trace}], resource={"openinference.project.name": "phoenix-app"})
     assert (await post(live, body.SerializeToString(), PB))[0] == 200
     assert len(await live.store.reader.trace(other.id, trace.hex())) == 1
+    # Dify's Phoenix provider: empty api_key and Bearer headers, a path prefix, the project by name.
+    phoenix = request([{"trace_id": os.urandom(16)}], resource={"openinference.project.name": "phoenix-app"})
+    status, _, _ = await post(
+        live, phoenix.SerializeToString(), {**PB, "api_key": "", "Authorization": "Bearer "}, path="/phoenix/v1/traces"
+    )
+    assert status == 200
     unknown = request([{"trace_id": trace}], resource={"tracehouse.project": "nope"})
     status, reply, _ = await post(live, unknown.SerializeToString(), PB)
     assert (
