@@ -154,6 +154,11 @@ _SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id,
        toUnixTimestamp64Nano(ingested_at) AS updated_at"""
 
 
+def _page_params(project: str, start: int, end: int, page: int, limit: int) -> dict[str, object]:
+    """Bound parameters shared by the page-numbered queries."""
+    return {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+
+
 class LangfuseReader:
     """The queries behind ``/api/public/traces``, ``/observations``, ``/sessions``, ``/scores``
     and ``/metrics/daily``; page-numbered as Langfuse's API is."""
@@ -171,13 +176,7 @@ class LangfuseReader:
         limit: int,
         ascending: bool = False,
     ) -> tuple[list[Row], int]:
-        params: dict[str, object] = {
-            "project": project,
-            "start": start,
-            "end": end,
-            "limit": limit,
-            "offset": (page - 1) * limit,
-        }
+        params = _page_params(project, start, end, page, limit)
         having = ["start_time >= {start:Int64}", "start_time < {end:Int64}"]
         for key, value in filters.items():
             if value is not None and key in _TRACE_FILTERS:
@@ -240,7 +239,6 @@ HAVING {" AND ".join(having)}"""
             params["ids"] = list(trace_ids)
         for key, column in (
             ("name", "name"),
-            ("user_trace", "trace_id"),
             ("source", "source"),
             ("data_type", "data_type"),
             ("session_id", "session_id"),
@@ -269,13 +267,7 @@ HAVING {" AND ".join(having)}"""
             "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
             "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
         ]
-        params: dict[str, object] = {
-            "project": project,
-            "start": start,
-            "end": end,
-            "limit": limit,
-            "offset": (page - 1) * limit,
-        }
+        params = _page_params(project, start, end, page, limit)
         for key, column in (
             ("trace_id", "trace_id"),
             ("name", "name"),
@@ -302,7 +294,7 @@ HAVING {" AND ".join(having)}"""
         return rows, int(total[0]["n"])
 
     async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
-        params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+        params = _page_params(project, start, end, page, limit)
         inner = """
 SELECT session_id AS id, min(start) AS created_at, any(environment) AS environment
 FROM (SELECT trace_id, max(t.session_id) AS session_id, toUnixTimestamp64Nano(min(t.start_time)) AS start,
