@@ -1,0 +1,136 @@
+"""Stored span rows -> OTLP TracesData (the bytes Tempo's Trace message has), typed values restored."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status, TracesData
+
+__all__ = ["encode_trace", "id_bytes", "trace_by_id_response"]
+
+KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+STATUS = {"UNSET": Status.STATUS_CODE_UNSET, "OK": Status.STATUS_CODE_OK, "ERROR": Status.STATUS_CODE_ERROR}
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+def id_bytes(value: str, size: int) -> bytes:
+    """An id as ``size`` bytes: hex ids as they are; other ids (Langfuse UUIDs, any string) hashed."""
+    if len(value) == size * 2 and _HEX.match(value):
+        return bytes.fromhex(value)
+    if not value:
+        return b""
+    return hashlib.sha256(value.encode()).digest()[:size]
+
+
+def _value(text: str, kind: str | None) -> AnyValue:
+    v = AnyValue()
+    if kind is None:
+        v.string_value = text
+    elif kind == "int":
+        v.int_value = int(text)
+    elif kind == "double":
+        v.double_value = float(text)
+    elif kind == "bool":
+        v.bool_value = text == "true"
+    elif kind == "bytes":
+        v.bytes_value = base64.b64decode(text)
+    elif kind in ("array", "kvlist"):
+        json_format.ParseDict(orjson.loads(text), v)
+    elif kind != "empty":
+        v.string_value = text
+    return v
+
+
+def _attributes(values: dict[str, str], types: dict[str, str]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=_value(v, types.get(k))) for k, v in values.items()]
+
+
+def _json_attributes(text: str) -> list[KeyValue]:
+    out = []
+    for item in orjson.loads(text or "[]"):
+        kv = KeyValue()
+        json_format.ParseDict(item, kv)
+        out.append(kv)
+    return out
+
+
+def encode_trace(rows: list[dict[str, Any]]) -> TracesData:
+    """The spans of one trace, grouped by resource and scope as they were sent."""
+    data = TracesData()
+    resources: dict[bytes, Any] = {}
+    scopes: dict[tuple[bytes, bytes], Any] = {}
+    for row in rows:
+        resource_attrs = dict(row["resource_attributes"])
+        if "service.name" not in resource_attrs and row["service_name"]:
+            resource_attrs["service.name"] = row["service_name"]
+        r_key = orjson.dumps([resource_attrs, row["resource_attribute_types"]], option=orjson.OPT_SORT_KEYS)
+        if r_key not in resources:
+            rs = data.resource_spans.add()
+            rs.resource.attributes.extend(_attributes(resource_attrs, row["resource_attribute_types"]))
+            resources[r_key] = rs
+        s_key = (
+            r_key,
+            orjson.dumps(
+                [row["scope_name"], row["scope_version"], row["scope_attributes"]], option=orjson.OPT_SORT_KEYS
+            ),
+        )
+        if s_key not in scopes:
+            ss = resources[r_key].scope_spans.add()
+            ss.scope.name = row["scope_name"]
+            ss.scope.version = row["scope_version"]
+            ss.scope.attributes.extend(_attributes(row["scope_attributes"], row["scope_attribute_types"]))
+            scopes[s_key] = ss
+        span: Span = scopes[s_key].spans.add()
+        span.trace_id = id_bytes(row["trace_id"], 16)
+        span.span_id = id_bytes(row["span_id"], 8)
+        span.parent_span_id = id_bytes(row["parent_span_id"], 8)
+        span.trace_state = row["trace_state"]
+        span.flags = row["flags"]
+        span.name = row["name"]
+        span.kind = KINDS.index(row["kind"]) if row["kind"] in KINDS else 0
+        span.start_time_unix_nano = row["start_time"]
+        span.end_time_unix_nano = row["end_time"]
+        span.attributes.extend(_attributes(row["span_attributes"], row["span_attribute_types"]))
+        span.dropped_attributes_count = row["dropped_attributes_count"]
+        for time_ns, name, attrs in zip(row["event_times"], row["event_names"], row["event_attributes"], strict=True):
+            event = span.events.add()
+            event.time_unix_nano = time_ns
+            event.name = name
+            event.attributes.extend(_json_attributes(attrs))
+        span.dropped_events_count = row["dropped_events_count"]
+        for trace_id, span_id, state, attrs in zip(
+            row["link_trace_ids"], row["link_span_ids"], row["link_trace_states"], row["link_attributes"], strict=True
+        ):
+            link = span.links.add()
+            link.trace_id = id_bytes(trace_id, 16)
+            link.span_id = id_bytes(span_id, 8)
+            link.trace_state = state
+            link.attributes.extend(_json_attributes(attrs))
+        span.dropped_links_count = row["dropped_links_count"]
+        span.status.code = STATUS.get(row["status_code"], Status.STATUS_CODE_UNSET)
+        span.status.message = row["status_message"]
+    return data
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def trace_by_id_response(trace: TracesData) -> bytes:
+    """tempopb.TraceByIDResponse{trace = 1} around the Trace (TracesData) bytes."""
+    body = trace.SerializeToString()
+    return b"\x0a" + _varint(len(body)) + body

@@ -1,0 +1,141 @@
+"""Queries behind the Tempo-compatible API: TraceQL search, tag names and tag values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.api import Backend, Row
+from storage.traceql_sql import compile_condition
+from tracehouse.traceql import Expr
+
+__all__ = ["TempoReader"]
+
+_WINDOW = """s.project_id = {project:String} AND s.sign = 1 AND s.observation_type != 'TRACE'
+  AND s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')
+  AND s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')"""
+
+
+class TempoReader:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def search(
+        self,
+        project: str,
+        expr: Expr,
+        start: int,
+        end: int,
+        limit: int,
+        spans_per_set: int,
+        min_duration: int | None = None,
+        max_duration: int | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> list[Row]:
+        """Traces with a span matching ``expr`` (and the legacy filters), newest first, with up to
+        ``spans_per_set`` matching spans each and the trace's root name, service and duration."""
+        condition, trace_level, params = compile_condition(expr)
+        params.update(project=project, start=start, end=end, limit=limit, spss=spans_per_set)
+        where = [condition]
+        for i, (key, value) in enumerate((tags or {}).items()):
+            params[f"tk{i}"], params[f"tv{i}"] = key, value.lower()
+            where.append(
+                f"(positionCaseInsensitive(span_attributes[{{tk{i}:String}}], {{tv{i}:String}}) > 0 "
+                f"OR positionCaseInsensitive(resource_attributes[{{tk{i}:String}}], {{tv{i}:String}}) > 0"
+                + (f" OR positionCaseInsensitive(toString(name), {{tv{i}:String}}) > 0" if key == "name" else "")
+                + ")"
+            )
+        if min_duration is not None:
+            where.append("s.duration_ns >= {min_d:UInt64}")
+            params["min_d"] = min_duration
+        if max_duration is not None:
+            where.append("s.duration_ns <= {max_d:UInt64}")
+            params["max_d"] = max_duration
+        trace_filter = ""
+        if trace_level:
+            trace_filter = (
+                "AND s.trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
+                f"GROUP BY trace_id HAVING {' AND '.join(trace_level)})"
+            )
+        sql = f"""
+SELECT s.trace_id AS trace_id,
+       count() AS matched,
+       groupArray({{spss:UInt32}})(tuple(s.span_id, toString(s.name), toUnixTimestamp64Nano(s.start_time),
+                                         s.duration_ns)) AS spans,
+       max(s.start_time) AS newest
+FROM spans AS s
+WHERE {_WINDOW} AND {" AND ".join(where)} {trace_filter}
+GROUP BY s.trace_id
+ORDER BY newest DESC
+LIMIT {{limit:UInt32}}
+"""
+        rows = await self._backend.query(sql, params)
+        if not rows:
+            return []
+        summaries = await self._backend.query(
+            """
+SELECT trace_id, toUnixTimestamp64Nano(min(start_time)) AS start_ns,
+       toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time)) AS duration_ns,
+       argMinMerge(name) AS root_name, argMinMerge(service_name) AS root_service,
+       sum(span_count) AS span_count, sum(error_count) AS error_count
+FROM traces WHERE project_id = {project:String} AND trace_id IN {ids:Array(String)}
+GROUP BY trace_id""",
+            {"project": project, "ids": [r["trace_id"] for r in rows]},
+        )
+        by_id = {s["trace_id"]: s for s in summaries}
+        for row in rows:
+            row.update(by_id.get(row["trace_id"], {}))
+            row["spans"] = [_span_tuple(t) for t in row["spans"]]
+        return rows
+
+    async def tag_names(self, project: str, start: int, end: int, limit: int) -> dict[str, list[str]]:
+        """Attribute keys seen in the window, by scope."""
+        params = {"project": project, "start": start, "end": end, "limit": limit}
+        out = {}
+        for scope, column in (("span", "span_attributes"), ("resource", "resource_attributes")):
+            rows = await self._backend.query(
+                f"SELECT DISTINCT arrayJoin(mapKeys(s.{column})) AS k FROM spans AS s WHERE {_WINDOW} "
+                "ORDER BY k LIMIT {limit:UInt32}",
+                params,
+            )
+            out[scope] = [r["k"] for r in rows]
+        return out
+
+    async def tag_values(
+        self, project: str, scope: str, name: str, start: int, end: int, limit: int, expr: Expr | None
+    ) -> list[tuple[str, str]]:
+        """(type, value) pairs of one attribute or intrinsic, optionally among spans matching ``expr``."""
+        condition, _, params = compile_condition(expr) if expr is not None else ("1", [], {})
+        params.update(project=project, start=start, end=end, limit=limit, key=name)
+        if scope == "intrinsic":
+            column = {
+                "name": "toString(s.name)",
+                "statusMessage": "s.status_message",
+                "rootServiceName": "toString(s.service_name)",
+                "rootName": "toString(s.name)",
+            }[name]
+            rows = await self._backend.query(
+                f"SELECT DISTINCT {column} AS v FROM spans AS s WHERE {_WINDOW} AND {condition} AND {column} != '' "
+                "ORDER BY v LIMIT {limit:UInt32}",
+                params,
+            )
+            return [("string", r["v"]) for r in rows]
+        columns = {"span": ["span"], "resource": ["resource"], "": ["span", "resource"]}[scope]
+        values: dict[str, str] = {}
+        for prefix in columns:
+            values_col, types_col = f"s.{prefix}_attributes", f"s.{prefix}_attribute_types"
+            rows = await self._backend.query(
+                f"SELECT {values_col}[{{key:String}}] AS v, any({types_col}[{{key:String}}]) AS t "
+                f"FROM spans AS s WHERE {_WINDOW} AND {condition} AND mapContains({values_col}, {{key:String}}) "
+                "GROUP BY v ORDER BY v LIMIT {limit:UInt32}",
+                params,
+            )
+            for r in rows:
+                values.setdefault(r["v"], {"int": "int", "double": "float", "bool": "bool"}.get(r["t"], "string"))
+        return [(kind, value) for value, kind in values.items()][:limit]
+
+
+def _span_tuple(value: Any) -> tuple[str, str, int, int]:
+    if isinstance(value, dict):  # Arrow gives tuples as structs
+        value = list(value.values())
+    span_id, name, start, duration = value
+    return str(span_id), str(name), int(start), int(duration)
