@@ -141,7 +141,7 @@ async def test_search(live: Running, trace_id: str) -> None:
         {"q": "{}", "tags": "a=b"},
         {"minDuration": "2s", "maxDuration": "1s"},
     ):
-        status, body = await search(**bad)
+        status, _ = await search(**bad)
         assert status == 400, bad
 
 
@@ -164,7 +164,7 @@ async def test_tags_and_values(live: Running, trace_id: str) -> None:
     assert names == ["chat gpt-4o"]
     assert await values("resource.service.name", q="{ resource.cluster = }")  # incomplete q: unfiltered
     status, body = await get(live, "/api/search/tag/service.name/values")
-    assert json.loads(body)["tagValues"] == ["support-bot"]
+    assert status == 200 and json.loads(body)["tagValues"] == ["support-bot"]
 
 
 async def test_meta_endpoints_and_auth(live: Running) -> None:
