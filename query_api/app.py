@@ -11,6 +11,7 @@ from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.langfuse_api import langfuse_read_routes
 from query_api.middleware import error_middleware
+from query_api.prometheus import prometheus_routes
 from query_api.tempo import tempo_routes
 from query_api.traces import trace_routes
 from storage import Store
@@ -55,6 +56,7 @@ def create_app(
             *trace_routes(),
             *langfuse_read_routes(),
             *tempo_routes(),
+            *prometheus_routes(),
             web.get("/", index),
         ]
     )
