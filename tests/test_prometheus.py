@@ -140,3 +140,18 @@ async def test_parameter_errors(live: Running) -> None:
     assert (await prom(live, "query_range", query="1", start=str(NOW - 10**6), end=str(NOW), step="1"))[0] == 400
     assert (await prom(live, "query_range", query="1", start="soon", end=str(NOW), step="60"))[0] == 400
     assert (await prom(live, "query"))[0] == 400
+
+
+async def test_dashboard_queries_all_run(live: Running) -> None:
+    import json
+    from pathlib import Path
+
+    await seed(live)
+    dashboard = json.loads(
+        (Path(__file__).parent.parent / "deploy" / "grafana" / "tracehouse-dashboard.json").read_text()
+    )
+    assert len(dashboard["panels"]) == 4
+    for panel in dashboard["panels"]:
+        expr = panel["targets"][0]["expr"].replace("$__interval", "5m")
+        status, doc = await prom(live, "query_range", query=expr, start=str(NOW - 3600), end=str(NOW), step="300")
+        assert status == 200 and doc["data"]["result"], panel["title"]
