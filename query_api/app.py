@@ -12,8 +12,8 @@ from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_
 from query_api.langfuse_api import langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.prometheus import prometheus_routes
+from query_api.rest import rest_routes
 from query_api.tempo import tempo_routes
-from query_api.traces import trace_routes
 from storage import Store
 from tracehouse import __version__
 
@@ -53,7 +53,7 @@ def create_app(
             web.get("/api/public/health", health),
             web.get("/api/health", health),
             *admin_routes(),
-            *trace_routes(),
+            *rest_routes(),
             *langfuse_read_routes(),
             *tempo_routes(),
             *prometheus_routes(),

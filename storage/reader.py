@@ -142,6 +142,8 @@ class TraceQuery:
     max_latency_ms: int | None = None
     min_cost: Decimal | None = None
     max_cost: Decimal | None = None
+    search: str | None = None  # text in any span's input or output, case-insensitive
+    attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     descending: bool = True
     limit: int = 50
@@ -277,6 +279,24 @@ class TraceReader:
         if q.max_cost is not None:
             add("total_cost <= {max_cost:Decimal(38, 12)}", "max_cost", q.max_cost)
 
+        span_filters = []
+        if q.search:
+            span_filters.append(
+                "(positionCaseInsensitive(input, {search:String}) > 0 "
+                "OR positionCaseInsensitive(output, {search:String}) > 0)"
+            )
+            params["search"] = q.search
+        for i, (key, value) in enumerate(sorted(q.attributes.items())):
+            span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
+            params[f"ak{i}"], params[f"av{i}"] = key, value
+        span_where = ""
+        if span_filters:
+            span_where = (
+                "AND t.trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} AND sign = 1 "
+                "AND start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
+                "AND start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') AND " + " AND ".join(span_filters) + ")"
+            )
+
         sort = _TRACE_SORTS[q.sort]
         direction = "DESC" if q.descending else "ASC"
         if q.cursor:
@@ -293,6 +313,7 @@ FROM traces AS t
 WHERE t.project_id = {{project:String}}
   AND t.day >= toDate(fromUnixTimestamp64Nano({{start:Int64}}, 'UTC'))
   AND t.day <= toDate(fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')) + 1
+  {span_where}
 GROUP BY t.trace_id
 HAVING {" AND ".join(having)}
 ORDER BY {sort} {direction}, trace_id {direction}

@@ -1,0 +1,454 @@
+"""The REST API under ``/api/v1`` (what the UI and scripts use): pydantic models for every query and
+response, the OpenAPI 3 document generated from them, errors as ``{"error": {"code", "message"}}``.
+
+Read with an API key pair (Basic), or without one on a loopback bind that has no key yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from query_api.access import project_for
+from query_api.admin import STORE_KEY
+from query_api.traces import json_response
+from storage import SpanQuery, Store, TraceQuery
+from storage.langfuse import LangfuseReader
+from storage.reader import GROUP_BY
+from tracehouse import __version__
+from tracehouse.errors import InvalidInput, NotFound
+
+__all__ = ["openapi_document", "rest_routes"]
+
+DAY_NS = 86_400 * 10**9
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeRange(Query):
+    start: dt.datetime | None = Field(None, description="Start of the range (ISO 8601); default: 24 h before end.")
+    end: dt.datetime | None = Field(None, description="End of the range (ISO 8601, exclusive); default: now.")
+
+    def window(self) -> tuple[int, int]:
+        end = _ns(self.end) if self.end else time.time_ns() + 60 * 10**9
+        start = _ns(self.start) if self.start else end - DAY_NS
+        if end <= start:
+            raise InvalidInput("end must be after start")
+        return start, end
+
+
+def _ns(moment: dt.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1_000_000) * 1000
+
+
+class TraceListQuery(TimeRange):
+    name: str | None = None
+    service: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    model: str | None = None
+    tags: list[str] = Field(default_factory=list, description="Traces carrying every one of these tags.")
+    environment: str | None = None
+    has_error: bool | None = None
+    min_latency_ms: int | None = Field(None, ge=0)
+    max_latency_ms: int | None = Field(None, ge=0)
+    min_cost: Decimal | None = Field(None, ge=0)
+    max_cost: Decimal | None = Field(None, ge=0)
+    search: str | None = Field(None, max_length=1000, description="Text in any span's input or output.")
+    attribute: list[str] = Field(default_factory=list, description="Span attribute filters as key=value.")
+    sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
+    order: Literal["asc", "desc"] = "desc"
+    limit: int = Field(50, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class TraceSummary(BaseModel):
+    trace_id: str
+    name: str
+    start_time: int = Field(description="Epoch nanoseconds.")
+    end_time: int
+    latency_ms: int
+    service_name: str
+    services: list[str]
+    models: list[str]
+    tags: list[str]
+    user_id: str
+    session_id: str
+    environment: str
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost: Decimal
+    input: str = Field(description="Root input, first 1,000 characters.")
+    output: str
+
+
+class TracePage(BaseModel):
+    items: list[TraceSummary]
+    next_cursor: str | None
+
+
+class SpanListQuery(TimeRange):
+    observation_type: str | None = None
+    model: str | None = None
+    name: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class Span(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_time: int
+    end_time: int
+    observation_type: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    total_cost: Decimal
+
+
+class SpanPage(BaseModel):
+    items: list[Span]
+    next_cursor: str | None
+
+
+class Score(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    value: float
+    string_value: str
+    data_type: str
+
+
+class TraceDetail(BaseModel):
+    trace_id: str
+    project_id: str
+    spans: list[Span]
+    scores: list[Score]
+
+
+class PageQuery(TimeRange):
+    limit: int = Field(50, ge=1, le=1000)
+    page: int = Field(1, ge=1)
+
+
+class SessionSummary(BaseModel):
+    id: str
+    created_at: int
+    environment: str
+
+
+class SessionPage(BaseModel):
+    items: list[SessionSummary]
+    total: int
+
+
+class SessionDetail(BaseModel):
+    id: str
+    traces: list[TraceSummary]
+    total_cost: Decimal
+    total_tokens: int
+
+
+class UserSummary(BaseModel):
+    user_id: str
+    traces: int
+    total_tokens: int
+    total_cost: Decimal
+    last_seen: int
+
+
+class UserPage(BaseModel):
+    items: list[UserSummary]
+
+
+class TimeseriesQuery(TimeRange):
+    interval: int = Field(3600, ge=1, description="Bucket width in seconds.")
+    group_by: Literal[tuple(GROUP_BY)] | None = None  # type: ignore[valid-type]
+    observation_type: str | None = None
+
+
+class TimeseriesPoint(BaseModel):
+    bucket: int = Field(description="Bucket start, epoch seconds.")
+    key: str
+    spans: int
+    traces: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cache_read_tokens: int
+    reasoning_tokens: int
+    total_cost: Decimal
+    latency_ms: list[float] = Field(description="p50, p90, p95, p99.")
+
+
+class Timeseries(BaseModel):
+    items: list[TimeseriesPoint]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    summary: str
+    query: type[BaseModel] | None
+    response: type[BaseModel]
+    handler: Callable[[web.Request, Store, str, Any], Awaitable[Any]]
+
+
+def _parse(model: type[BaseModel], request: web.Request) -> Any:
+    raw: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        field = model.model_fields.get(key)
+        is_list = field is not None and str(field.annotation).startswith("list")
+        raw[key] = values if is_list else values[-1]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "query"
+        raise InvalidInput(f"invalid parameter {where}: {first['msg']}") from None
+
+
+async def list_traces(request: web.Request, store: Store, project: str, q: TraceListQuery) -> TracePage:
+    start, end = q.window()
+    attributes = {}
+    for item in q.attribute:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"attribute filter {item!r} must be key=value")
+        attributes[key] = value
+    page = await store.reader.list_traces(
+        project,
+        TraceQuery(
+            start,
+            end,
+            name=q.name,
+            service=q.service,
+            user_id=q.user_id,
+            session_id=q.session_id,
+            model=q.model,
+            tags=q.tags,
+            environment=q.environment,
+            has_error=q.has_error,
+            min_latency_ms=q.min_latency_ms,
+            max_latency_ms=q.max_latency_ms,
+            min_cost=q.min_cost,
+            max_cost=q.max_cost,
+            search=q.search,
+            attributes=attributes,
+            sort=q.sort,
+            descending=q.order == "desc",
+            limit=q.limit,
+            cursor=q.cursor,
+        ),
+    )
+    return TracePage(items=[TraceSummary.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+async def get_trace(request: web.Request, store: Store, project: str, q: None) -> TraceDetail:
+    trace_id = request.match_info["trace_id"]
+    spans = await store.reader.trace(project, trace_id.lower() if len(trace_id) == 32 else trace_id)
+    if not spans:
+        raise NotFound(f"no trace {trace_id!r} in this project")
+    scores, _ = await LangfuseReader(store.backend).scores(project, [spans[0]["trace_id"]])
+    return TraceDetail(
+        trace_id=spans[0]["trace_id"],
+        project_id=project,
+        spans=[Span.model_validate(s) for s in spans],
+        scores=[Score.model_validate(s) for s in scores],
+    )
+
+
+async def get_span(request: web.Request, store: Store, project: str, q: None) -> Span:
+    span = await store.reader.span(project, request.match_info["span_id"])
+    if span is None:
+        raise NotFound(f"no span {request.match_info['span_id']!r} in this project")
+    return Span.model_validate(span)
+
+
+async def list_spans(request: web.Request, store: Store, project: str, q: SpanListQuery) -> SpanPage:
+    start, end = q.window()
+    page = await store.reader.list_spans(
+        project,
+        SpanQuery(
+            start, end, observation_type=q.observation_type, model=q.model, name=q.name, limit=q.limit, cursor=q.cursor
+        ),
+    )
+    return SpanPage(items=[Span.model_validate(s) for s in page.items], next_cursor=page.next_cursor)
+
+
+async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:
+    start, end = q.window()
+    rows, total = await LangfuseReader(store.backend).sessions(project, start, end, q.page, q.limit)
+    return SessionPage(items=[SessionSummary.model_validate(r) for r in rows], total=total)
+
+
+async def get_session(request: web.Request, store: Store, project: str, q: None) -> SessionDetail:
+    session_id = request.match_info["session_id"]
+    page = await store.reader.list_traces(
+        project, TraceQuery(0, time.time_ns() + DAY_NS, session_id=session_id, descending=False, limit=1000)
+    )
+    if not page.items:
+        raise NotFound(f"no session {session_id!r} in this project")
+    traces = [TraceSummary.model_validate(r) for r in page.items]
+    return SessionDetail(
+        id=session_id,
+        traces=traces,
+        total_cost=sum((t.total_cost for t in traces), Decimal(0)),
+        total_tokens=sum(t.total_tokens for t in traces),
+    )
+
+
+async def list_users(request: web.Request, store: Store, project: str, q: TimeRange) -> UserPage:
+    start, end = q.window()
+    page = await store.reader.list_traces(project, TraceQuery(start, end, limit=1000))
+    users: dict[str, UserSummary] = {}
+    for row in page.items:
+        if not row["user_id"]:
+            continue
+        user = users.setdefault(
+            row["user_id"],
+            UserSummary(user_id=row["user_id"], traces=0, total_tokens=0, total_cost=Decimal(0), last_seen=0),
+        )
+        user.traces += 1
+        user.total_tokens += row["total_tokens"]
+        user.total_cost += row["total_cost"]
+        user.last_seen = max(user.last_seen, row["start_time"])
+    return UserPage(items=sorted(users.values(), key=lambda u: -u.last_seen))
+
+
+async def timeseries(request: web.Request, store: Store, project: str, q: TimeseriesQuery) -> Timeseries:
+    start, end = q.window()
+    rows = await store.reader.timeseries(project, start, end, q.interval, q.group_by, q.observation_type)
+    return Timeseries(items=[TimeseriesPoint.model_validate(r) for r in rows])
+
+
+ENDPOINTS = (
+    Endpoint(
+        "/api/v1/traces", "List traces, filtered and sorted, a page at a time", TraceListQuery, TracePage, list_traces
+    ),
+    Endpoint("/api/v1/traces/{trace_id}", "One trace: every span and score", None, TraceDetail, get_trace),
+    Endpoint("/api/v1/spans", "List spans by type, model or name", SpanListQuery, SpanPage, list_spans),
+    Endpoint("/api/v1/spans/{span_id}", "One span", None, Span, get_span),
+    Endpoint("/api/v1/sessions", "List sessions", PageQuery, SessionPage, list_sessions),
+    Endpoint(
+        "/api/v1/sessions/{session_id}",
+        "One session: its traces in order, with totals",
+        None,
+        SessionDetail,
+        get_session,
+    ),
+    Endpoint(
+        "/api/v1/users", "Users with their traces, tokens, cost and last activity", TimeRange, UserPage, list_users
+    ),
+    Endpoint(
+        "/api/v1/metrics/timeseries",
+        "Counts, tokens, cost, errors and latency quantiles per bucket",
+        TimeseriesQuery,
+        Timeseries,
+        timeseries,
+    ),
+)
+
+
+def _handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        store = request.app[STORE_KEY]
+        project = await project_for(request, store)
+        query = _parse(endpoint.query, request) if endpoint.query else None
+        result = await endpoint.handler(request, store, project, query)
+        return json_response(result.model_dump(mode="json"))
+
+    return handle
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 for /api/v1, from the same pydantic models the handlers use."""
+    components: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        },
+    }
+    paths: dict[str, Any] = {}
+    for ep in ENDPOINTS:
+        schema = ep.response.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[ep.response.__name__] = schema
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in (part[1:-1] for part in ep.path.split("/") if part.startswith("{"))
+        ]
+        if ep.query is not None:
+            query_schema = ep.query.model_json_schema()
+            for name, prop in query_schema["properties"].items():
+                param: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": prop}
+                if prop.get("type") == "array" or any(o.get("type") == "array" for o in prop.get("anyOf", [])):
+                    param.update(style="form", explode=True)
+                if "description" in prop:
+                    param["description"] = prop["description"]
+                parameters.append(param)
+        error = {
+            "description": "Error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        paths[ep.path] = {
+            "get": {
+                "summary": ep.summary,
+                "operationId": ep.handler.__name__,
+                "parameters": parameters,
+                "security": [{"basic": []}, {}],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{ep.response.__name__}"}}
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                    "404": error,
+                },
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tracehouse API", "version": __version__},
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document())
+
+
+def rest_routes() -> list[web.RouteDef]:
+    return [web.get("/api/v1/openapi.json", openapi)] + [web.get(ep.path, _handler(ep)) for ep in ENDPOINTS]

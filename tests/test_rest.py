@@ -1,0 +1,127 @@
+"""The /api/v1 REST API over a seeded data set, and its OpenAPI document."""
+
+from decimal import Decimal
+
+import aiohttp
+from openapi_spec_validator import validate
+
+from tests.helpers import NOW_NS, SECOND, span, span_table
+from tracehouse.server import Running
+
+
+async def seed(live: Running) -> None:
+    rows = []
+    for i in range(6):
+        trace = f"rest-{i}"
+        start = NOW_NS - (i + 1) * 60 * SECOND
+        rows += [
+            span(
+                trace,
+                f"{trace}-root",
+                start=start,
+                duration_ms=1000,
+                name="agent",
+                user_id=f"user-{i % 2}",
+                session_id="chat-1" if i < 3 else "chat-2",
+                input=f"please find order {i}",
+                service_name="api",
+                span_attributes={"tenant": "acme" if i % 2 else "globex"},
+            ),
+            span(
+                trace,
+                f"{trace}-llm",
+                f"{trace}-root",
+                start=start + SECOND // 10,
+                duration_ms=400,
+                name="chat",
+                model="gpt-4o",
+                observation_type="GENERATION",
+                input_tokens=10 * (i + 1),
+                total_tokens=10 * (i + 1),
+                total_cost=Decimal("0.01"),
+                output=f"answer number {i}",
+            ),
+        ]
+    await live.store.writer.write(span_table(rows))
+
+
+async def get(live: Running, path: str, params: list[tuple[str, str]] | None = None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session, session.get(live.api_url + path, params=params or []) as r:
+        return r.status, await r.json()
+
+
+async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
+    await seed(live)
+    status, doc = await get(live, "/api/v1/traces")
+    assert status == 200 and [t["trace_id"] for t in doc["items"]] == [f"rest-{i}" for i in range(6)]
+    first = doc["items"][0]
+    assert first["input"] == "please find order 0" and first["total_cost"] == "0.010000000000"
+    assert first["span_count"] == 2 and first["models"] == ["gpt-4o"]
+
+    cases = [
+        ([("user_id", "user-1")], ["rest-1", "rest-3", "rest-5"]),
+        ([("search", "ORDER 4")], ["rest-4"]),
+        ([("search", "answer number 2")], ["rest-2"]),
+        ([("attribute", "tenant=acme"), ("session_id", "chat-2")], ["rest-3", "rest-5"]),
+        ([("model", "gpt-4o"), ("tags", "nope")], []),
+        ([("sort", "total_tokens"), ("order", "asc"), ("limit", "2")], ["rest-0", "rest-1"]),
+    ]
+    for params, expected in cases:
+        status, doc = await get(live, "/api/v1/traces", params)
+        assert status == 200 and [t["trace_id"] for t in doc["items"]] == expected, params
+
+    seen, cursor = [], None
+    while True:
+        params = [("limit", "4")] + ([("cursor", cursor)] if cursor else [])
+        status, doc = await get(live, "/api/v1/traces", params)
+        seen += [t["trace_id"] for t in doc["items"]]
+        cursor = doc["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"rest-{i}" for i in range(6)]
+
+
+async def test_trace_span_session_user_and_metrics(live: Running) -> None:
+    await seed(live)
+    status, doc = await get(live, "/api/v1/traces/rest-2")
+    assert status == 200 and [s["span_id"] for s in doc["spans"]] == ["rest-2-root", "rest-2-llm"]
+    assert doc["scores"] == []
+    status, doc = await get(live, "/api/v1/spans/rest-2-llm")
+    assert status == 200 and doc["model"] == "gpt-4o" and doc["parent_span_id"] == "rest-2-root"
+    status, doc = await get(live, "/api/v1/spans", [("observation_type", "GENERATION"), ("limit", "2")])
+    assert len(doc["items"]) == 2 and doc["next_cursor"]
+    status, doc = await get(live, "/api/v1/sessions")
+    assert sorted(s["id"] for s in doc["items"]) == ["chat-1", "chat-2"] and doc["total"] == 2
+    status, doc = await get(live, "/api/v1/sessions/chat-1")
+    assert [t["trace_id"] for t in doc["traces"]] == ["rest-2", "rest-1", "rest-0"]
+    assert doc["total_tokens"] == 60 and doc["total_cost"] == "0.030000000000"
+    status, doc = await get(live, "/api/v1/users")
+    assert [(u["user_id"], u["traces"]) for u in doc["items"]] == [("user-0", 3), ("user-1", 3)]
+    status, doc = await get(live, "/api/v1/metrics/timeseries", [("interval", "86400"), ("group_by", "model")])
+    by_key = {p["key"]: p for p in doc["items"]}
+    assert by_key["gpt-4o"]["spans"] == 6 and by_key["gpt-4o"]["input_tokens"] == 210
+    assert len(by_key["gpt-4o"]["latency_ms"]) == 4
+
+
+async def test_errors(live: Running) -> None:
+    for path, params in [
+        ("/api/v1/traces", [("limit", "0")]),
+        ("/api/v1/traces", [("start", "yesterday")]),
+        ("/api/v1/traces", [("unknown", "1")]),
+        ("/api/v1/traces", [("attribute", "no-equals")]),
+        ("/api/v1/traces", [("cursor", "garbage")]),
+        ("/api/v1/traces", [("start", "2026-01-02T00:00:00Z"), ("end", "2026-01-01T00:00:00Z")]),
+        ("/api/v1/metrics/timeseries", [("group_by", "secret; DROP TABLE spans")]),
+    ]:
+        status, doc = await get(live, path, params)
+        assert status == 400 and set(doc["error"]) == {"code", "message"}, params
+    for path in ("/api/v1/traces/nope", "/api/v1/spans/nope", "/api/v1/sessions/nope"):
+        status, doc = await get(live, path)
+        assert status == 404 and doc["error"]["code"] == "not_found"
+
+
+async def test_openapi_document_validates(live: Running) -> None:
+    status, doc = await get(live, "/api/v1/openapi.json")
+    assert status == 200
+    validate(doc)
+    assert {"/api/v1/traces", "/api/v1/traces/{trace_id}", "/api/v1/metrics/timeseries"} <= set(doc["paths"])
