@@ -30,6 +30,11 @@ def _is_local(request: web.Request) -> bool:
 
 async def project_for(request: web.Request, store: Store) -> str:
     """The project id this request reads, or Unauthenticated."""
+    from query_api.auth import session_user
+
+    if await session_user(request) is not None:
+        # Signed-in people see every project of the (single) organization; they pick one.
+        return (await store.projects.get_project(request.query.get("project", "default"))).id
     header = request.headers.get("Authorization", "")
     kind, _, value = header.partition(" ")
     if kind.lower() == "basic":

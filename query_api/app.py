@@ -9,12 +9,14 @@ from aiohttp import web
 
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
+from query_api.auth import USERS_KEY, auth_routes
 from query_api.langfuse_api import langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.prometheus import prometheus_routes
 from query_api.rest import rest_routes
 from query_api.tempo import tempo_routes
 from storage import Store
+from storage.users import Users
 from tracehouse import __version__
 
 __all__ = ["STORE_KEY", "create_app"]
@@ -47,12 +49,14 @@ def create_app(
     app[ADMIN_TOKEN_KEY] = admin_token
     app[CHANGE_HOOKS_KEY] = list(change_hooks)
     app[LOOPBACK_BIND_KEY] = loopback_bind
+    app[USERS_KEY] = Users(store.backend)
     app.add_routes(
         [
             *extra_routes,
             web.get("/api/public/health", health),
             web.get("/api/health", health),
             *admin_routes(),
+            *auth_routes(),
             *rest_routes(),
             *langfuse_read_routes(),
             *tempo_routes(),

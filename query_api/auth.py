@@ -1,0 +1,136 @@
+"""Sign-in for people (the UI): first-run admin account, login, logout, who am I.
+
+The session is a signed token in an HttpOnly, SameSite=Lax cookie (Secure when served over
+TLS). State-changing calls made with that cookie must echo the ``th_csrf`` cookie in an
+``X-CSRF-Token`` header (double submit), so that another site cannot make them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from storage.users import SESSION_TTL_S, User, Users
+from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
+
+__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user"]
+
+SESSION_COOKIE = "th_session"
+CSRF_COOKIE = "th_csrf"
+USERS_KEY = web.AppKey("users", Users)
+
+
+class Credentials(BaseModel):
+    email: str = Field(min_length=3, max_length=400)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class NewAccount(Credentials):
+    name: str = Field("", max_length=200)
+
+
+def _users(request: web.Request) -> Users:
+    return request.app[USERS_KEY]
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin}
+
+
+async def _start_session(request: web.Request, user: User) -> web.Response:
+    response = web.json_response({"user": _user_json(user)})
+    token = await _users(request).issue(user)
+    secure = _secure(request)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="Lax", secure=secure, path="/"
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        secrets.token_urlsafe(24),
+        max_age=SESSION_TTL_S,
+        httponly=False,
+        samesite="Lax",
+        secure=secure,
+        path="/",
+    )
+    return response
+
+
+async def session_user(request: web.Request) -> User | None:
+    """The signed-in user of this request, or None. Enforces CSRF on state-changing methods."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    user = await _users(request).check(token)
+    if user is None:
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        given = request.headers.get("X-CSRF-Token", "")
+        if not expected or not hmac.compare_digest(expected, given):
+            raise Forbidden("missing or wrong X-CSRF-Token header (echo the th_csrf cookie)")
+    return user
+
+
+async def me(request: web.Request) -> web.Response:
+    users = _users(request)
+    user = await session_user(request)
+    if user is None:
+        return web.json_response({"user": None, "setup_required": await users.count() == 0}, status=401)
+    return web.json_response({"user": _user_json(user), "setup_required": False})
+
+
+async def setup(request: web.Request) -> web.Response:
+    """Create the first account (the admin). Only while no account exists, and only from this machine."""
+    users = _users(request)
+    if await users.count() > 0:
+        raise Forbidden("the admin account exists already; sign in instead")
+    try:
+        local = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        raise Forbidden("create the first account from the machine Tracehouse runs on")
+    body = await _body(request, NewAccount)
+    user = await users.create(body.email, body.name, body.password)
+    return await _start_session(request, user)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await _body(request, Credentials)
+    user = await _users(request).authenticate(body.email, body.password)
+    return await _start_session(request, user)
+
+
+async def logout(request: web.Request) -> web.Response:
+    if await session_user(request) is None:
+        raise Unauthenticated("not signed in")
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def auth_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/auth/me", me),
+        web.post("/api/v1/auth/setup", setup),
+        web.post("/api/v1/auth/login", login),
+        web.post("/api/v1/auth/logout", logout),
+    ]

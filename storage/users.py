@@ -1,0 +1,145 @@
+"""People who sign in to the UI: stored in ClickHouse, passwords hashed with scrypt (memory-hard).
+
+The first account created becomes the admin, as in Langfuse. Sign-in sessions are signed
+tokens (HMAC-SHA256) whose key lives in the store, so that every query process of a
+deployment accepts the same sessions.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from storage.api import Backend
+from storage.tables import USERS
+from tracehouse.errors import Conflict, InvalidInput, Unauthenticated
+
+__all__ = ["SESSION_TTL_S", "User", "Users", "hash_password", "verify_password"]
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1  # ~32 MiB per hash: memory-hard
+SESSION_TTL_S = 7 * 86_400
+_EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+SIGNING_KEY_ID = "__session_signing_key__"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    name: str
+    is_admin: bool
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 2**20)
+    return (
+        f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), maxmem=64 * 2**20
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+class Users:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._key: bytes | None = None
+
+    async def _rows(self, where: str, params: dict[str, object]) -> list[dict]:
+        return await self._backend.query(
+            f"SELECT id, email, name, password_hash, is_admin FROM users FINAL WHERE is_deleted = 0 AND {where} "
+            "ORDER BY created_at",
+            params,
+        )
+
+    async def count(self) -> int:
+        rows = await self._rows("id != {k:String}", {"k": SIGNING_KEY_ID})
+        return len(rows)
+
+    async def create(self, email: str, name: str, password: str) -> User:
+        """Create an account; the first one is the admin."""
+        email = email.strip().lower()
+        if not _EMAIL.match(email):
+            raise InvalidInput("a valid email address is needed")
+        if len(password) < 8 or len(password) > 1000:
+            raise InvalidInput("the password needs 8 to 1000 characters")
+        if await self._rows("email = {e:String}", {"e": email}):
+            raise Conflict(f"an account for {email} exists already")
+        admin = await self.count() == 0
+        user = User("usr-" + secrets.token_hex(8), email, name.strip()[:200] or email, admin)
+        await self._put(user.id, email, user.name, hash_password(password), admin)
+        return user
+
+    async def _put(self, id: str, email: str, name: str, password_hash: str, admin: bool) -> None:
+        now = dt.datetime.now(dt.UTC)
+        row = {
+            "id": id,
+            "email": email,
+            "name": name,
+            "password_hash": password_hash,
+            "is_admin": int(admin),
+            "created_at": now,
+            "updated_at": now,
+            "is_deleted": 0,
+        }
+        await self._backend.insert(USERS.name, pa.Table.from_pylist([row], schema=USERS.arrow_schema()))
+
+    async def authenticate(self, email: str, password: str) -> User:
+        rows = await self._rows("email = {e:String}", {"e": email.strip().lower()})
+        stored = rows[0]["password_hash"] if rows else hash_password("timing-equaliser")
+        if not verify_password(password, stored) or not rows:
+            raise Unauthenticated("wrong email or password")
+        r = rows[0]
+        return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
+
+    async def get(self, user_id: str) -> User | None:
+        rows = await self._rows("id = {i:String}", {"i": user_id})
+        if not rows or user_id == SIGNING_KEY_ID:
+            return None
+        r = rows[0]
+        return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
+
+    async def _signing_key(self) -> bytes:
+        if self._key is None:
+            rows = await self._rows("id = {k:String}", {"k": SIGNING_KEY_ID})
+            if not rows:
+                # Kept as a reserved row of the users table: one datastore, shared by every process.
+                await self._put(SIGNING_KEY_ID, "", "", secrets.token_urlsafe(48), False)
+                rows = await self._rows("id = {k:String}", {"k": SIGNING_KEY_ID})
+            self._key = rows[0]["password_hash"].encode()
+        return self._key
+
+    async def issue(self, user: User) -> str:
+        """A session token for ``user``, valid for SESSION_TTL_S."""
+        body = f"{user.id}.{int(time.time()) + SESSION_TTL_S}"
+        mac = hmac.new(await self._signing_key(), body.encode(), hashlib.sha256).hexdigest()
+        return f"{body}.{mac}"
+
+    async def check(self, token: str) -> User | None:
+        """The user of a valid, unexpired session token, or None."""
+        try:
+            user_id, expires, mac = token.split(".")
+        except ValueError:
+            return None
+        good = hmac.new(await self._signing_key(), f"{user_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, mac) or not expires.isdigit() or int(expires) < time.time():
+            return None
+        return await self.get(user_id)

@@ -1,0 +1,78 @@
+"""Sign-in for people: first-run admin, login, cookies, CSRF, passwords hashed with scrypt."""
+
+import aiohttp
+
+from storage.users import Users
+from tracehouse.server import Running
+
+PASSWORD = "correct horse battery staple"
+
+
+async def test_first_run_login_logout_and_csrf(live: Running) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as s:
+        async with s.get(live.api_url + "/api/v1/auth/me") as r:
+            assert r.status == 401 and (await r.json())["setup_required"] is True
+        async with s.post(
+            live.api_url + "/api/v1/auth/setup",
+            json={"email": "Admin@Example.com", "name": "Ada", "password": PASSWORD},
+        ) as r:
+            assert r.status == 200 and (await r.json())["user"]["is_admin"] is True
+            cookies = r.headers.getall("Set-Cookie")
+        session_cookie = next(c for c in cookies if c.startswith("th_session="))
+        csrf_cookie = next(c for c in cookies if c.startswith("th_csrf="))
+        assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+        assert "HttpOnly" not in csrf_cookie
+        async with s.post(
+            live.api_url + "/api/v1/auth/setup", json={"email": "x@example.com", "password": PASSWORD}
+        ) as r:
+            assert r.status == 403
+        async with s.get(live.api_url + "/api/v1/auth/me") as r:
+            assert r.status == 200 and (await r.json())["user"]["email"] == "admin@example.com"
+
+        # A key now exists: scripts need it, but the signed-in person reads with the cookie.
+        await live.store.projects.create_key("default")
+        live.changed()
+        async with s.get(live.api_url + "/api/v1/traces") as r:
+            assert r.status == 200
+
+        async with s.post(live.api_url + "/api/v1/auth/logout") as r:
+            assert r.status == 403  # no X-CSRF-Token
+        csrf = next(c.value for c in jar if c.key == "th_csrf")
+        async with s.post(live.api_url + "/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200
+        jar.clear()
+        async with s.get(live.api_url + "/api/v1/traces") as r:
+            assert r.status == 401
+
+        async with s.post(
+            live.api_url + "/api/v1/auth/login", json={"email": "admin@example.com", "password": "wrong password"}
+        ) as r:
+            assert r.status == 401
+        async with s.post(
+            live.api_url + "/api/v1/auth/login", json={"email": "ADMIN@example.com", "password": PASSWORD}
+        ) as r:
+            assert r.status == 200
+        async with s.post(live.api_url + "/api/v1/auth/login", data=b"{garbage") as r:
+            assert r.status == 400
+
+    # A forged or tampered session token is no session.
+    token = next(c.value for c in jar if c.key == "th_session")
+    user_id, expires, mac = token.split(".")
+    for forged in (f"{user_id}.{int(expires) + 999}.{mac}", f"usr-other.{expires}.{mac}", "garbage"):
+        async with (
+            aiohttp.ClientSession(cookies={"th_session": forged}) as s,
+            s.get(live.api_url + "/api/v1/auth/me") as r,
+        ):
+            assert r.status == 401
+
+
+async def test_passwords_are_hashed_and_only_the_first_account_is_admin(live: Running) -> None:
+    users = Users(live.store.backend)
+    first = await users.create("one@example.com", "One", PASSWORD)
+    second = await users.create("two@example.com", "Two", PASSWORD)
+    assert first.is_admin and not second.is_admin
+    rows = await live.store.backend.query("SELECT password_hash FROM users FINAL WHERE email != ''")
+    assert all(r["password_hash"].startswith("scrypt$32768$8$1$") for r in rows)
+    dump = await live.store.backend.query("SELECT toString(tuple(*)) AS row FROM users")
+    assert not any(PASSWORD in r["row"] for r in dump)
