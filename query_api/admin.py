@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from storage import ApiKey, Project, Store
 from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
 
-__all__ = ["ADMIN_TOKEN_KEY", "CHANGE_HOOKS_KEY", "admin_routes", "key_json", "project_json"]
+__all__ = ["ADMIN_TOKEN_KEY", "CHANGE_HOOKS_KEY", "admin_routes", "key_json", "notify_changed", "project_json"]
 
 ADMIN_TOKEN_KEY = web.AppKey("admin_token", str)
 STORE_KEY = web.AppKey("store", Store)
@@ -27,7 +27,7 @@ STORE_KEY = web.AppKey("store", Store)
 CHANGE_HOOKS_KEY = web.AppKey("change_hooks", list)
 
 
-def _changed(request: web.Request) -> None:
+def notify_changed(request: web.Request) -> None:
     for hook in request.app.get(CHANGE_HOOKS_KEY, []):
         hook()
 
@@ -94,14 +94,14 @@ async def create_project(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await _body(request, NewProject)
     project = await store.projects.create_project(body.name, retention_days=body.retention_days)
-    _changed(request)
+    notify_changed(request)
     return web.json_response(project_json(project), status=201)
 
 
 async def delete_project(request: web.Request) -> web.Response:
     store = _authorize(request)
     project = await store.projects.delete_project(request.match_info["ref"])
-    _changed(request)
+    notify_changed(request)
     return web.json_response(project_json(project))
 
 
@@ -115,7 +115,7 @@ async def create_key(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await _body(request, NewKey)
     pair = await store.projects.create_key(body.project, body.note)
-    _changed(request)
+    notify_changed(request)
     return web.json_response(
         {"public_key": pair.public_key, "secret_key": pair.secret_key, "project_id": pair.project_id},
         status=201,
@@ -125,7 +125,7 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     store = _authorize(request)
     key = await store.projects.revoke_key(request.match_info["public_key"])
-    _changed(request)
+    notify_changed(request)
     return web.json_response(key_json(key))
 
 

@@ -14,6 +14,7 @@ from query_api.langfuse_api import langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.prometheus import prometheus_routes
 from query_api.rest import rest_routes
+from query_api.settings_api import settings_routes
 from query_api.tempo import tempo_routes
 from storage import Store
 from storage.users import Users
@@ -58,10 +59,13 @@ def create_app(
             *admin_routes(),
             *auth_routes(),
             *rest_routes(),
+            *settings_routes(),
             *langfuse_read_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             web.get("/", index),
+            # Langfuse-style deep links (Dify's console builds them): the UI opens the trace.
+            web.get("/project/{project_id}/traces/{trace_id}", index),
         ]
     )
     if UI_DIR.is_dir():

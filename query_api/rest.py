@@ -21,7 +21,7 @@ from query_api.admin import STORE_KEY
 from query_api.traces import json_response
 from storage import SpanQuery, Store, TraceQuery
 from storage.langfuse import LangfuseReader
-from storage.reader import GROUP_BY
+from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
 
@@ -63,8 +63,8 @@ class TraceListQuery(TimeRange):
     has_error: bool | None = None
     min_latency_ms: int | None = Field(None, ge=0)
     max_latency_ms: int | None = Field(None, ge=0)
-    min_cost: Decimal | None = Field(None, ge=0)
-    max_cost: Decimal | None = Field(None, ge=0)
+    min_cost: Decimal | None = Field(None, ge=0, le=1_000_000_000)
+    max_cost: Decimal | None = Field(None, ge=0, le=1_000_000_000)
     search: str | None = Field(None, max_length=1000, description="Text in any span's input or output.")
     attribute: list[str] = Field(default_factory=list, description="Span attribute filters as key=value.")
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
@@ -205,6 +205,30 @@ class Timeseries(BaseModel):
     items: list[TimeseriesPoint]
 
 
+class SuggestQuery(TimeRange):
+    prefix: str = Field("", max_length=200)
+    limit: int = Field(20, ge=1, le=200)
+
+
+class Suggestions(BaseModel):
+    field: str
+    values: list[str]
+
+
+class ScoreStat(BaseModel):
+    name: str
+    data_type: str
+    count: int
+    mean: float
+    min: float
+    max: float
+    top_values: list[str] = Field(description="Most frequent values of categorical scores.")
+
+
+class ScoreSummary(BaseModel):
+    items: list[ScoreStat]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     path: str
@@ -343,6 +367,20 @@ async def timeseries(request: web.Request, store: Store, project: str, q: Timese
     return Timeseries(items=[TimeseriesPoint.model_validate(r) for r in rows])
 
 
+async def suggestions(request: web.Request, store: Store, project: str, q: SuggestQuery) -> Suggestions:
+    field = request.match_info["field"]
+    start, end = q.window()
+    return Suggestions(field=field, values=await suggest(store.backend, project, field, q.prefix, start, end, q.limit))
+
+
+async def scores_summary(request: web.Request, store: Store, project: str, q: TimeRange) -> ScoreSummary:
+    start, end = q.window()
+    rows = await score_summary(store.backend, project, start, end)
+    return ScoreSummary(
+        items=[ScoreStat.model_validate({**r, "top_values": [v for v in r["top_values"] if v]}) for r in rows]
+    )
+
+
 ENDPOINTS = (
     Endpoint(
         "/api/v1/traces", "List traces, filtered and sorted, a page at a time", TraceListQuery, TracePage, list_traces
@@ -367,6 +405,20 @@ ENDPOINTS = (
         TimeseriesQuery,
         Timeseries,
         timeseries,
+    ),
+    Endpoint(
+        "/api/v1/scores/summary",
+        "Scores by name: count, mean, min, max, top values",
+        TimeRange,
+        ScoreSummary,
+        scores_summary,
+    ),
+    Endpoint(
+        "/api/v1/filters/{field}/values",
+        f"Values to suggest for a filter field ({', '.join(sorted(SUGGEST))})",
+        SuggestQuery,
+        Suggestions,
+        suggestions,
     ),
 )
 

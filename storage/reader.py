@@ -274,6 +274,9 @@ class TraceReader:
             add("latency_ms >= {min_latency:Int64}", "min_latency", q.min_latency_ms)
         if q.max_latency_ms is not None:
             add("latency_ms <= {max_latency:Int64}", "max_latency", q.max_latency_ms)
+        for bound in (q.min_cost, q.max_cost):
+            if bound is not None and not (bound.is_finite() and abs(bound) < Decimal(10) ** 20):
+                raise InvalidInput(f"cost bound out of range: {bound}")
         if q.min_cost is not None:
             add("total_cost >= {min_cost:Decimal(38, 12)}", "min_cost", q.min_cost)
         if q.max_cost is not None:
@@ -434,3 +437,49 @@ GROUP BY bucket, key
 ORDER BY bucket, key
 """
         return await self._backend.query(sql, params)
+
+
+# Filter fields the UI suggests values for: API name -> column of the spans table.
+SUGGEST = {
+    "name": "toString(name)",
+    "service": "toString(service_name)",
+    "user": "user_id",
+    "session": "session_id",
+    "model": "toString(model)",
+    "environment": "toString(environment)",
+    "observation_type": "toString(observation_type)",
+    "tag": "arrayJoin(tags)",
+    "provider": "toString(provider)",
+}
+
+
+async def suggest(
+    backend: Backend, project: str, field: str, prefix: str, start: int, end: int, limit: int
+) -> list[str]:
+    """Distinct values of one filter field (most frequent first), optionally by prefix."""
+    if field not in SUGGEST:
+        raise InvalidInput(f"no suggestions for {field!r}; one of: {', '.join(sorted(SUGGEST))}")
+    rows = await backend.query(
+        f"""SELECT {SUGGEST[field]} AS v, count() AS n FROM spans
+WHERE project_id = {{project:String}} AND sign = 1
+  AND start_time >= fromUnixTimestamp64Nano({{start:Int64}}, 'UTC')
+  AND start_time < fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')
+GROUP BY v HAVING v != '' AND startsWith(lower(v), lower({{prefix:String}}))
+ORDER BY n DESC, v LIMIT {{limit:UInt32}}""",
+        {"project": project, "start": start, "end": end, "prefix": prefix, "limit": limit},
+    )
+    return [r["v"] for r in rows]
+
+
+async def score_summary(backend: Backend, project: str, start: int, end: int) -> list[Row]:
+    """Per score name and type: count, mean, min, max, and the counts of categorical values."""
+    return await backend.query(
+        """SELECT name, data_type, count() AS count, avg(value) AS mean, min(value) AS min, max(value) AS max,
+       topK(10)(string_value) AS top_values
+FROM scores FINAL
+WHERE project_id = {project:String} AND is_deleted = 0
+  AND timestamp >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')
+  AND timestamp < fromUnixTimestamp64Nano({end:Int64}, 'UTC')
+GROUP BY name, data_type ORDER BY name""",
+        {"project": project, "start": start, "end": end},
+    )
