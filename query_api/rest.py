@@ -33,6 +33,10 @@ DAY_NS = 86_400 * 10**9
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    project: str | None = Field(
+        None, description="Project id or name, for signed-in people; an API key always reads its own project."
+    )
+
 
 class TimeRange(Query):
     start: dt.datetime | None = Field(None, description="Start of the range (ISO 8601); default: 24 h before end.")
@@ -199,6 +203,7 @@ class TimeseriesPoint(BaseModel):
     reasoning_tokens: int
     total_cost: Decimal
     latency_ms: list[float] = Field(description="p50, p90, p95, p99.")
+    ttft_ms: float | None = Field(description="Mean time to first token of streamed generations.")
 
 
 class Timeseries(BaseModel):

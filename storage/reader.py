@@ -397,7 +397,7 @@ LIMIT {{limit:UInt32}}
         observation_type: str | None = None,
     ) -> list[Row]:
         """Per time bucket (and per ``group_by`` value): span and trace counts, errors, tokens,
-        cost and latency quantiles (p50, p90, p95, p99, in ms)."""
+        cost, latency quantiles (p50, p90, p95, p99, in ms) and mean time to first token (ms)."""
         _check_range(start, end)
         if interval_s < 1:
             raise InvalidInput(f"interval must be at least 1 second, got {interval_s}")
@@ -430,7 +430,10 @@ SELECT
     sum(sign * reasoning_tokens) AS reasoning_tokens,
     sum(sign * total_cost) AS total_cost,
     -- quantiles over current rows only; a span replaced but not yet merged may count twice
-    arrayMap(x -> x / 1e6, quantilesIf(0.5, 0.9, 0.95, 0.99)(duration_ns, sign = 1)) AS latency_ms
+    arrayMap(x -> x / 1e6, quantilesIf(0.5, 0.9, 0.95, 0.99)(duration_ns, sign = 1)) AS latency_ms,
+    -- time to first token of streamed generations, in ms (null without any)
+    avgIf(toUnixTimestamp64Nano(assumeNotNull(completion_start_time)) - toUnixTimestamp64Nano(start_time),
+          completion_start_time IS NOT NULL AND sign = 1) / 1e6 AS ttft_ms
 FROM spans
 WHERE {" AND ".join(where)}
 GROUP BY bucket, key
