@@ -66,6 +66,8 @@ def create_app(
             web.get("/", index),
             # Langfuse-style deep links (Dify's console builds them): the UI opens the trace.
             web.get("/project/{project_id}/traces/{trace_id}", index),
+            web.get("/traces", index),
+            web.get("/traces/{trace_id}", index),
         ]
     )
     if UI_DIR.is_dir():

@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from query_api.access import LOOPBACK_BIND_KEY
+from query_api.admin import STORE_KEY
 from storage.users import SESSION_TTL_S, User, Users
 from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
 
@@ -89,11 +91,28 @@ async def session_user(request: web.Request) -> User | None:
 
 
 async def me(request: web.Request) -> web.Response:
+    """Who is signed in. Not signed in is an answer, not an error: ``user`` is null, with whether
+    the first account is still to be created and whether data is readable without one (open mode)."""
     users = _users(request)
     user = await session_user(request)
-    if user is None:
-        return web.json_response({"user": None, "setup_required": await users.count() == 0}, status=401)
-    return web.json_response({"user": _user_json(user), "setup_required": False})
+    if user is not None:
+        return web.json_response({"user": _user_json(user), "setup_required": False, "open": False})
+    store = request.app[STORE_KEY]
+    no_users = await users.count() == 0
+    open_mode = (
+        request.app.get(LOOPBACK_BIND_KEY, False)
+        and _is_local(request)
+        and no_users
+        and not await store.projects.has_keys()
+    )
+    return web.json_response({"user": None, "setup_required": no_users, "open": open_mode})
+
+
+def _is_local(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
 
 
 async def setup(request: web.Request) -> web.Response:
@@ -101,11 +120,7 @@ async def setup(request: web.Request) -> web.Response:
     users = _users(request)
     if await users.count() > 0:
         raise Forbidden("the admin account exists already; sign in instead")
-    try:
-        local = ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        local = False
-    if not local:
+    if not _is_local(request):
         raise Forbidden("create the first account from the machine Tracehouse runs on")
     body = await _body(request, NewAccount)
     user = await users.create(body.email, body.name, body.password)

@@ -1,0 +1,36 @@
+// The one place the UI talks to /api/v1: credentials, CSRF header, errors as exceptions.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|; )th_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(path, { method = "GET", body, query } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(key, v);
+  }
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") {
+    headers["Content-Type"] = "application/json";
+    headers["X-CSRF-Token"] = csrfToken();
+  }
+  const response = await fetch(url, {
+    method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
+  });
+  const doc = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = doc.error || {};
+    throw new ApiError(response.status, error.code || "error", error.message || response.statusText);
+  }
+  return doc;
+}
