@@ -77,7 +77,7 @@ function detail(span) {
     ["Input tokens", formatCount(span.input_tokens)], ["Output tokens", formatCount(span.output_tokens)],
     ["Cache read", formatCount(span.cache_read_tokens)], ["Reasoning", formatCount(span.reasoning_tokens)],
     ["Cost", formatCost(span.total_cost)],
-    ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => [`  ${k}`, formatCost(v)]),
+    ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => [`Cost: ${k}`, formatCost(v)]),
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
   return h("div", { class: "detail" },
