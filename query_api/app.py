@@ -67,6 +67,11 @@ def create_app(
             # Langfuse-style deep links (Dify's console builds them): the UI opens the trace.
             web.get("/project/{project_id}/traces/{trace_id}", index),
             web.get("/traces", index),
+            web.get("/sessions", index),
+            web.get("/sessions/{session_id}", index),
+            web.get("/users", index),
+            web.get("/dashboard", index),
+            web.get("/settings", index),
             web.get("/traces/{trace_id}", index),
         ]
     )

@@ -101,3 +101,46 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_role("heading", name="invoke_agent helper", exact=True).wait_for()
         browser.close()
     assert errors == []
+
+
+def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, str]) -> None:
+    import json
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    srv, _ = seeded_server
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.api_url + "/dashboard")
+        page.get_by_role("button", name="Continue without an account").click()  # open mode: no account needed
+        page.get_by_role("heading", name="Dashboard").wait_for()
+        page.locator("svg.chart rect").first.wait_for()
+        shown_cost = page.locator('[data-stat="Cost"]').inner_text()
+        shown_tokens = page.locator('[data-stat="Tokens"]').inner_text()
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+        # the dashboard's numbers are the API's numbers (read now: creating a key below ends open mode)
+        with urllib.request.urlopen(srv.api_url + "/api/v1/metrics/timeseries?interval=3600") as r:
+            items = json.loads(r.read())["items"]
+        assert shown_tokens == f"{sum(p['total_tokens'] for p in items):,}"
+        assert shown_cost == "$0.003000"
+
+        page.get_by_role("link", name="Users").click()
+        page.get_by_role("heading", name="Users").wait_for()
+        page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
+        page.get_by_role("link", name="Sessions").click()
+        page.get_by_role("heading", name="Sessions").wait_for()
+        page.get_by_role("link", name="Settings").click()
+        page.get_by_role("heading", name="API keys").wait_for()
+        page.get_by_role("button", name="Create key pair").click()
+        page.get_by_text("The secret key is shown only now").wait_for()
+        assert "sk-th-" in page.locator(".created").inner_text()
+        assert "Dify (Langfuse provider)" in page.locator(".created").inner_text()
+        page.get_by_text("claude-sonnet-4").first.wait_for()  # the built-in price table
+        page.screenshot(path=str(ARTIFACTS / "settings.png"))
+        browser.close()
+    assert errors == []

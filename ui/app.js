@@ -3,6 +3,7 @@ import { api, ApiError } from "/ui/api.js";
 import { h } from "/ui/dom.js";
 import { tracesPage } from "/ui/traces.js";
 import { tracePage } from "/ui/trace.js";
+import { dashboardPage, sessionPage, sessionsPage, settingsPage, usersPage } from "/ui/pages.js";
 
 const main = () => document.getElementById("main");
 
@@ -73,8 +74,14 @@ export async function route() {
     if (!(await gate())) return;
     const deepLink = path.match(/^\/project\/([^/]+)\/traces\/([^/]+)$/);
     const trace = path.match(/^\/traces\/([^/]+)$/);
+    const session = path.match(/^\/sessions\/([^/]+)$/);
     if (deepLink) await tracePage(main(), decodeURIComponent(deepLink[2]), decodeURIComponent(deepLink[1]));
     else if (trace) await tracePage(main(), decodeURIComponent(trace[1]));
+    else if (session) await sessionPage(main(), decodeURIComponent(session[1]));
+    else if (path === "/sessions") await sessionsPage(main());
+    else if (path === "/users") await usersPage(main());
+    else if (path === "/dashboard") await dashboardPage(main());
+    else if (path === "/settings") await settingsPage(main());
     else await tracesPage(main());
   } catch (e) {
     main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: "Something went wrong" }),

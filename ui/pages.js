@@ -1,0 +1,198 @@
+// Sessions, users, dashboard and settings pages.
+import { api } from "/ui/api.js";
+import { barChart, color } from "/ui/chart.js";
+import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+
+const DAY = 86400;
+
+function since(seconds) {
+  return new Date(Date.now() - seconds * 1000).toISOString();
+}
+
+function rangePicker(current, onChange) {
+  return h("select", { "aria-label": "Time range", onchange: (e) => onChange(e.target.value) },
+    ...[["1h", 3600], ["24h", DAY], ["7d", 7 * DAY], ["30d", 30 * DAY]].map(([label, seconds]) =>
+      h("option", { value: seconds, selected: Number(current) === seconds, text: `Last ${label}` })));
+}
+
+function table(headers, rows) {
+  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { text: t })))),
+    h("tbody", {}, ...rows));
+}
+
+function messagesOf(text) {
+  try {
+    const value = JSON.parse(text);
+    if (Array.isArray(value)) return value;
+  } catch { /* plain text */ }
+  return text ? [{ role: "text", content: text }] : [];
+}
+
+export async function sessionsPage(root) {
+  const page = await api("/api/v1/sessions", { query: { start: since(30 * DAY), limit: 100 } });
+  const rows = page.items.map((s) => h("tr", {},
+    h("td", {}, h("a", { href: `/sessions/${encodeURIComponent(s.id)}`, "data-link": true, text: s.id })),
+    h("td", { text: formatTime(s.created_at) }), h("td", { text: s.environment })));
+  root.replaceChildren(h("section", {}, h("h1", { text: "Sessions" }),
+    rows.length ? table(["Session", "Started", "Environment"], rows)
+      : h("p", { class: "muted", text: "No sessions yet: set session.id (or a Langfuse sessionId) on your spans." })));
+}
+
+export async function sessionPage(root, id) {
+  const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`);
+  const turns = doc.traces.map((t) => h("div", { class: "turn card" },
+    h("p", { class: "muted" }, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`, "data-link": true,
+      text: t.name || t.trace_id }), ` · ${formatTime(t.start_time)} · ${formatDuration(t.latency_ms)} · `
+      + `${formatCount(t.total_tokens)} tokens · ${formatCost(t.total_cost)}`),
+    ...[["in", t.input], ["out", t.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
+      h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || side }),
+        h("div", { class: "part", text: typeof m.content === "string" ? m.content
+          : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))),
+  ));
+  root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: "/sessions", "data-link": true, text: "← Sessions" })),
+    h("h1", { text: `Session ${id}` }),
+    h("p", { class: "muted", text: `${doc.traces.length} traces · ${formatCount(doc.total_tokens)} tokens · `
+      + `${formatCost(doc.total_cost)}` }), h("div", { class: "replay" }, ...turns)));
+}
+
+export async function usersPage(root) {
+  const page = await api("/api/v1/users", { query: { start: since(30 * DAY) } });
+  const rows = page.items.map((u) => h("tr", {},
+    h("td", {}, h("a", { href: `/traces?user_id=${encodeURIComponent(u.user_id)}&range=30d`, "data-link": true,
+      text: u.user_id })),
+    h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
+    h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.last_seen) })));
+  root.replaceChildren(h("section", {}, h("h1", { text: "Users" }),
+    rows.length ? table(["User", "Traces", "Tokens", "Cost", "Last seen"], rows)
+      : h("p", { class: "muted", text: "No users yet: set user.id on your spans." })));
+}
+
+function seriesBy(items, value) {
+  const keys = new Map();
+  for (const p of items) {
+    if (!keys.has(p.key)) keys.set(p.key, new Map());
+    keys.get(p.key).set(p.bucket, (keys.get(p.key).get(p.bucket) || 0) + value(p));
+  }
+  return [...keys].map(([key, points]) => ({ key, points }));
+}
+
+export async function dashboardPage(root, seconds = DAY) {
+  const interval = seconds <= DAY ? 3600 : seconds <= 7 * DAY ? 6 * 3600 : DAY;
+  const query = { start: since(seconds), interval };
+  const [all, byModel, byType] = await Promise.all([
+    api("/api/v1/metrics/timeseries", { query }),
+    api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "model", observation_type: "GENERATION" } }),
+    api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "observation_type" } }),
+  ]);
+  // Every bucket of the range, so that the bars stand where their time is.
+  const buckets = [];
+  const first = Math.floor((Date.now() / 1000 - seconds) / interval) * interval;
+  for (let b = first; b <= Date.now() / 1000; b += interval) buckets.push(b);
+  const sum = (items, f) => items.reduce((s, p) => s + Number(f(p) || 0), 0);
+  const spans = sum(all.items, (p) => p.spans);
+  const errors = sum(all.items, (p) => p.errors);
+  const cost = sum(byModel.items, (p) => p.total_cost);
+  const totals = [
+    ["Traces", formatCount(sum(all.items, (p) => p.traces))], ["Observations", formatCount(spans)],
+    ["Tokens", formatCount(sum(all.items, (p) => p.total_tokens))], ["Cost", formatCost(cost)],
+    ["Error rate", spans ? `${((errors / spans) * 100).toFixed(1)}%` : "–"],
+  ];
+  const models = seriesBy(byModel.items, (p) => Number(p.total_cost));
+  const latencyRows = (items) => {
+    const groups = new Map();
+    for (const p of items) {
+      const g = groups.get(p.key) || { spans: 0, p50: 0, p95: 0, p99: 0, ttft: null };
+      g.spans += p.spans;
+      g.p50 = Math.max(g.p50, p.latency_ms[0]);  // worst bucket: a cautious summary
+      g.p95 = Math.max(g.p95, p.latency_ms[2]);
+      g.p99 = Math.max(g.p99, p.latency_ms[3]);
+      if (p.ttft_ms !== null) g.ttft = Math.max(g.ttft || 0, p.ttft_ms);
+      groups.set(p.key, g);
+    }
+    return [...groups].map(([key, g]) => h("tr", {}, h("td", { text: key || "–" }),
+      h("td", { class: "num", text: formatCount(g.spans) }), h("td", { class: "num", text: formatDuration(g.p50) }),
+      h("td", { class: "num", text: formatDuration(g.p95) }), h("td", { class: "num", text: formatDuration(g.p99) }),
+      h("td", { class: "num", text: g.ttft === null ? "–" : formatDuration(g.ttft) })));
+  };
+  const legend = (series) => h("p", { class: "legend" }, ...series.map((s, i) => h("span", {},
+    h("i", { style: `background:${color(i)}` }), ` ${s.key || "–"} `)));
+  root.replaceChildren(h("section", { class: "dashboard" },
+    h("div", { class: "head" }, h("h1", { text: "Dashboard" }),
+      rangePicker(seconds, (value) => dashboardPage(root, Number(value)))),
+    h("div", { class: "totals" }, ...totals.map(([label, value]) => h("div", { class: "card stat" },
+      h("div", { class: "muted", text: label }), h("div", { class: "value", "data-stat": label, text: value })))),
+    h("div", { class: "grid" },
+      h("div", { class: "card" }, h("h3", { text: "Traces over time" }),
+        barChart(buckets, [{ key: "traces", points: new Map(all.items.map((p) => [p.bucket, p.traces])) }],
+          { format: formatCount })),
+      h("div", { class: "card" }, h("h3", { text: "Cost by model" }),
+        barChart(buckets, models, { format: formatCost }), legend(models)),
+      h("div", { class: "card" }, h("h3", { text: "Latency by model (generations)" }),
+        table(["Model", "Calls", "p50", "p95", "p99", "TTFT"], latencyRows(byModel.items))),
+      h("div", { class: "card" }, h("h3", { text: "Latency by observation type" }),
+        table(["Type", "Spans", "p50", "p95", "p99", "TTFT"], latencyRows(byType.items)))),
+  ));
+}
+
+function snippet(label, text) {
+  return h("div", { class: "snippet" }, h("strong", { text: label }), h("pre", { text }),
+    h("button", { type: "button", class: "link", text: "Copy", onclick: () => navigator.clipboard?.writeText(text) }));
+}
+
+export async function settingsPage(root) {
+  let projects;
+  try {
+    projects = await api("/api/v1/settings/projects");
+  } catch (e) {
+    root.replaceChildren(h("section", {}, h("h1", { text: "Settings" }), h("p", { class: "error", text: e.message })));
+    return;
+  }
+  const keys = await api("/api/v1/settings/keys");
+  const prices = await api("/api/v1/settings/prices");
+  const created = h("div", { class: "created" });
+  const projectSelect = h("select", { "aria-label": "Project for the new key" },
+    ...projects.items.map((p) => h("option", { value: p.id, text: p.name })));
+  const keyRows = keys.items.map((k) => h("tr", {}, h("td", { text: k.public_key }), h("td", { text: k.secret_hint }),
+    h("td", { text: k.project_id }), h("td", { text: k.revoked_at ? "revoked" : "active" }),
+    h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
+      await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
+      settingsPage(root);
+    } }))));
+  const newProject = h("input", { placeholder: "New project name", "aria-label": "New project name" });
+  const retention = h("input", { type: "number", min: 0, value: 0, "aria-label": "Retention days" });
+  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: "Settings" }),
+    h("h2", { text: "Projects" }),
+    table(["Project", "Id", "Retention (days)"], projects.items.map((p) => h("tr", {}, h("td", { text: p.name }),
+      h("td", { text: p.id }), h("td", { text: p.retention_days || "forever" })))),
+    h("form", { class: "filters", onsubmit: async (e) => {
+      e.preventDefault();
+      await api("/api/v1/settings/projects", { method: "POST", body: { name: newProject.value,
+        retention_days: Number(retention.value) } });
+      settingsPage(root);
+    } }, newProject, retention, h("button", { type: "submit", text: "Create project" })),
+    h("h2", { text: "API keys" }),
+    h("form", { class: "filters", onsubmit: async (e) => {
+      e.preventDefault();
+      const pair = await api("/api/v1/settings/keys", { method: "POST", body: { project: projectSelect.value } });
+      const basic = btoa(`${pair.public_key}:${pair.secret_key}`);
+      created.replaceChildren(h("div", { class: "card" },
+        h("p", { class: "warn", text: "The secret key is shown only now. Copy it somewhere safe." }),
+        snippet("Public key", pair.public_key), snippet("Secret key", pair.secret_key), snippet("Host", pair.host),
+        snippet("OpenTelemetry (environment)",
+          `OTEL_EXPORTER_OTLP_ENDPOINT=${pair.host.replace(/:\d+$/, ":4318")}\n`
+          + `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20${basic}`),
+        snippet("Langfuse SDK", `LANGFUSE_HOST=${pair.host}\nLANGFUSE_PUBLIC_KEY=${pair.public_key}\n`
+          + `LANGFUSE_SECRET_KEY=${pair.secret_key}`),
+        snippet("Dify (Langfuse provider)", `Public Key: ${pair.public_key}\nSecret Key: ${pair.secret_key}\n`
+          + `Host: ${pair.host}`)));
+    } }, projectSelect, h("button", { type: "submit", text: "Create key pair" })),
+    created,
+    table(["Public key", "Secret", "Project", "Status", ""], keyRows),
+    h("h2", { text: "Model prices (USD per 1M tokens)" }),
+    table(["Model", "Input", "Output", "Cache read", "Cache write", "Source"], [
+      ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
+    ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
+      ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
+        text: p.prices_per_1m_tokens_usd[k] ?? "–" })), h("td", { text: source })))),
+  ));
+}
