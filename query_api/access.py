@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 
 from aiohttp import web
 
+from query_api.requests import is_local
 from storage import Store
 from tracehouse.errors import Unauthenticated
 
 __all__ = ["LOOPBACK_BIND_KEY", "project_for"]
 
 LOOPBACK_BIND_KEY = web.AppKey("loopback_bind", bool)
-
-
-def _is_local(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
 
 
 async def project_for(request: web.Request, store: Store) -> str:
@@ -48,7 +41,7 @@ async def project_for(request: web.Request, store: Store) -> str:
         return project
     if header:
         raise Unauthenticated("use 'Authorization: Basic base64(public_key:secret_key)'")
-    if request.app.get(LOOPBACK_BIND_KEY, False) and _is_local(request) and not await store.projects.has_keys():
+    if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request) and not await store.projects.has_keys():
         ref = request.query.get("project", "default")
         return (await store.projects.get_project(ref)).id
     raise Unauthenticated("missing credentials: send 'Authorization: Basic base64(public_key:secret_key)'")

@@ -9,14 +9,14 @@ able to read the data directory is what grants access.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from query_api.requests import is_local, read_model
 from storage import ApiKey, Project, Store
-from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
+from tracehouse.errors import Forbidden, Unauthenticated
 
 __all__ = ["ADMIN_TOKEN_KEY", "CHANGE_HOOKS_KEY", "admin_routes", "key_json", "notify_changed", "project_json"]
 
@@ -64,25 +64,13 @@ def key_json(k: ApiKey) -> dict[str, Any]:
 
 
 def _authorize(request: web.Request) -> Store:
-    remote = request.remote or ""
-    try:
-        local = ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        local = False
-    if not local:
+    if not is_local(request):
         raise Forbidden("the admin endpoint only answers on this machine")
     token = request.app[ADMIN_TOKEN_KEY]
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthenticated("missing or wrong admin token (see server.json in the data directory)")
     return request.app[STORE_KEY]
-
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
 
 
 async def list_projects(request: web.Request) -> web.Response:
@@ -92,7 +80,7 @@ async def list_projects(request: web.Request) -> web.Response:
 
 async def create_project(request: web.Request) -> web.Response:
     store = _authorize(request)
-    body = await _body(request, NewProject)
+    body = await read_model(request, NewProject)
     project = await store.projects.create_project(body.name, retention_days=body.retention_days)
     notify_changed(request)
     return web.json_response(project_json(project), status=201)
@@ -113,7 +101,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 async def create_key(request: web.Request) -> web.Response:
     store = _authorize(request)
-    body = await _body(request, NewKey)
+    body = await read_model(request, NewKey)
     pair = await store.projects.create_key(body.project, body.note)
     notify_changed(request)
     return web.json_response(

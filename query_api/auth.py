@@ -8,17 +8,17 @@ TLS). State-changing calls made with that cookie must echo the ``th_csrf`` cooki
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY
+from query_api.requests import is_local, read_model
 from storage.users import SESSION_TTL_S, User, Users
-from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
+from tracehouse.errors import Forbidden, Unauthenticated
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user"]
 
@@ -38,13 +38,6 @@ class NewAccount(Credentials):
 
 def _users(request: web.Request) -> Users:
     return request.app[USERS_KEY]
-
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
 
 
 def _secure(request: web.Request) -> bool:
@@ -101,18 +94,11 @@ async def me(request: web.Request) -> web.Response:
     no_users = await users.count() == 0
     open_mode = (
         request.app.get(LOOPBACK_BIND_KEY, False)
-        and _is_local(request)
+        and is_local(request)
         and no_users
         and not await store.projects.has_keys()
     )
     return web.json_response({"user": None, "setup_required": no_users, "open": open_mode})
-
-
-def _is_local(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
 
 
 async def setup(request: web.Request) -> web.Response:
@@ -120,15 +106,15 @@ async def setup(request: web.Request) -> web.Response:
     users = _users(request)
     if await users.count() > 0:
         raise Forbidden("the admin account exists already; sign in instead")
-    if not _is_local(request):
+    if not is_local(request):
         raise Forbidden("create the first account from the machine Tracehouse runs on")
-    body = await _body(request, NewAccount)
+    body = await read_model(request, NewAccount)
     user = await users.create(body.email, body.name, body.password)
     return await _start_session(request, user)
 
 
 async def login(request: web.Request) -> web.Response:
-    body = await _body(request, Credentials)
+    body = await read_model(request, Credentials)
     user = await _users(request).authenticate(body.email, body.password)
     return await _start_session(request, user)
 

@@ -6,32 +6,21 @@ account yet). Everyone else gets 403 (signed in, not admin) or 401.
 
 from __future__ import annotations
 
-import ipaddress
 from decimal import Decimal
-from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from otlp_receiver.pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY
-from query_api.admin import STORE_KEY, key_json, notify_changed, project_json
+from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.auth import USERS_KEY, session_user
+from query_api.requests import read_model
 from query_api.traces import json_response
 from storage import Store
-from tracehouse.errors import Forbidden, InvalidInput, Unauthenticated
+from tracehouse.errors import Forbidden, Unauthenticated
 
 __all__ = ["settings_routes"]
-
-
-class NewProject(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    retention_days: int = Field(0, ge=0, le=36500)
-
-
-class NewKey(BaseModel):
-    project: str = Field(min_length=1)
-    note: str = Field("", max_length=200)
 
 
 class NewPrice(BaseModel):
@@ -48,26 +37,15 @@ async def _admin(request: web.Request) -> Store:
         if not user.is_admin:
             raise Forbidden("settings are for admins")
         return store
-    try:
-        local = ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        local = False
     open_mode = (
         request.app.get(LOOPBACK_BIND_KEY, False)
-        and local
+        and is_local(request)
         and not await store.projects.has_keys()
         and await request.app[USERS_KEY].count() == 0
     )
     if not open_mode:
         raise Unauthenticated("sign in as an admin")
     return store
-
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
 
 
 async def list_projects(request: web.Request) -> web.Response:
@@ -77,7 +55,7 @@ async def list_projects(request: web.Request) -> web.Response:
 
 async def create_project(request: web.Request) -> web.Response:
     store = await _admin(request)
-    body = await _body(request, NewProject)
+    body = await read_model(request, NewProject)
     project = await store.projects.create_project(body.name, retention_days=body.retention_days)
     notify_changed(request)
     return json_response(project_json(project), status=201)
@@ -98,7 +76,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 async def create_key(request: web.Request) -> web.Response:
     store = await _admin(request)
-    body = await _body(request, NewKey)
+    body = await read_model(request, NewKey)
     pair = await store.projects.create_key(body.project, body.note)
     notify_changed(request)
     host = f"{request.scheme}://{request.host}"
@@ -142,7 +120,7 @@ async def list_prices(request: web.Request) -> web.Response:
 
 async def create_price(request: web.Request) -> web.Response:
     store = await _admin(request)
-    body = await _body(request, NewPrice)
+    body = await read_model(request, NewPrice)
     project = await store.projects.get_project(body.project)
     override = await store.prices.add_override(project.id, body.model_name, body.match_pattern, dict(body.prices))
     notify_changed(request)

@@ -1,0 +1,29 @@
+"""Small request helpers shared by the API handlers."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from tracehouse.errors import InvalidInput
+
+__all__ = ["is_local", "read_model"]
+
+
+def is_local(request: web.Request) -> bool:
+    """True when the request comes from this machine (a loopback address)."""
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+async def read_model(request: web.Request, model: type[BaseModel]) -> Any:
+    """The JSON body validated as ``model``, or InvalidInput naming the first problem."""
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
