@@ -15,7 +15,7 @@ from otlp_receiver.pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.auth import USERS_KEY, session_user
-from query_api.requests import read_model
+from query_api.requests import is_local, read_model
 from query_api.traces import json_response
 from storage import Store
 from tracehouse.errors import Forbidden, Unauthenticated
