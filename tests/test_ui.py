@@ -37,6 +37,7 @@ def seeded_server(tmp_path: Path):
             chat.set_attribute("gen_ai.request.model", "gpt-4o")
             chat.set_attribute("gen_ai.usage.input_tokens", 1000)
             chat.set_attribute("gen_ai.usage.output_tokens", 50)
+            chat.set_attribute("gen_ai.response.time_to_first_chunk", 0.0001)
             chat.set_attribute(
                 "gen_ai.input.messages",
                 '[{"role":"user","parts":[{"type":"text","content":"<img src=x onerror=alert(2)> hi"}]}]',
@@ -80,6 +81,9 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         assert "<script>alert(1)</script>" in page.locator("table.traces").inner_text()  # shown as text
         page.screenshot(path=str(ARTIFACTS / "traces.png"))
 
+        page.get_by_placeholder("Model").focus()  # suggestions come from the API
+        page.wait_for_function("document.querySelectorAll('#suggest-model option').length > 0")
+        assert page.locator("#suggest-model option").first.get_attribute("value") == "gpt-4o"
         page.get_by_placeholder("Model").fill("no-such-model")
         page.get_by_role("button", name="Apply").click()
         page.get_by_text("No traces in this range yet.").wait_for()
@@ -95,6 +99,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         assert "<img src=x onerror=alert(2)> hi" in panel.inner_text()
         assert "1,000" in panel.inner_text() and "$" in panel.inner_text()
         assert page.locator(".bar").count() == 2
+        assert page.locator(".bar .ttft").count() == 1  # the generation's first-token marker
         page.screenshot(path=str(ARTIFACTS / "trace.png"))
 
         page.goto(f"{srv.api_url}/project/default/traces/{trace_id}")  # Dify's deep link

@@ -72,7 +72,14 @@ function attributeTable(title, attrs) {
   return h("section", {}, h("h3", { text: title }), filter, h("table", { class: "attrs" }, h("tbody", {}, ...rows)));
 }
 
-function detail(span) {
+function scoreList(scores) {
+  if (!scores.length) return null;
+  return h("section", {}, h("h3", { text: "Scores" }), h("ul", { class: "scores" }, ...scores.map((sc) =>
+    h("li", {}, h("strong", { text: sc.name }), `: ${sc.data_type === "CATEGORICAL" ? sc.string_value : sc.value}`,
+      sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null))));
+}
+
+function detail(span, scores) {
   const usage = [
     ["Input tokens", formatCount(span.input_tokens)], ["Output tokens", formatCount(span.output_tokens)],
     ["Cache read", formatCount(span.cache_read_tokens)], ["Reasoning", formatCount(span.reasoning_tokens)],
@@ -88,6 +95,7 @@ function detail(span) {
     span.input_tokens || span.output_tokens || Number(span.total_cost)
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
+    scoreList(scores),
     renderIo("Input", span.input),
     renderIo("Output", span.output),
     attributeTable("Span attributes", span.span_attributes),
@@ -133,7 +141,11 @@ export async function tracePage(root, traceId, project) {
         s.total_tokens ? h("span", { class: "tokens", text: formatCount(s.total_tokens) }) : null,
         Number(s.total_cost) ? h("span", { class: "cost", text: formatCost(s.total_cost) }) : null),
       h("div", { class: "track" }, h("div", { class: `bar type-${s.observation_type}`,
-        style: `left:${left}%;width:${width}%`, title: formatDuration((s.end_time - s.start_time) / 1e6) })),
+        style: `left:${left}%;width:${width}%`, title: formatDuration((s.end_time - s.start_time) / 1e6) },
+        // time to first token: a tick inside the generation's bar
+        s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: "first token",
+          style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
+          : null)),
       h("div", { class: "dur", text: formatDuration((s.end_time - s.start_time) / 1e6) }));
     row.addEventListener("click", () => select(s.span_id));
     return row;
@@ -143,7 +155,10 @@ export async function tracePage(root, traceId, project) {
   function select(spanId) {
     current = ordered.findIndex(([s]) => s.span_id === spanId);
     rows.forEach((r, i) => r.classList.toggle("selected", i === current));
-    panel.replaceChildren(detail(ordered[current][0]));
+    const span = ordered[current][0];
+    const isRoot = current === 0;
+    panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
+      || (isRoot && !sc.observation_id))));
     history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(spanId)}`);
   }
   tree.addEventListener("keydown", (event) => {

@@ -40,11 +40,31 @@ export async function tracesPage(root) {
     ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: `Last ${r}` })));
   const errorsBox = h("input", { type: "checkbox", name: "errors", checked: state.errors === "1" });
   form.append(rangeSelect);
+  const SUGGESTED = { name: "name", service: "service", model: "model", user_id: "user", session_id: "session" };
   for (const [key, label] of FILTERS) {
-    inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "" });
+    const list = SUGGESTED[key] ? h("datalist", { id: `suggest-${key}` }) : null;
+    inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "",
+      list: list ? list.id : undefined,
+      onfocus: list ? async () => {
+        if (list.childElementCount) return;
+        const doc = await api(`/api/v1/filters/${SUGGESTED[key]}/values`, { query: { start: query.start } })
+          .catch(() => ({ values: [] }));
+        list.replaceChildren(...doc.values.map((v) => h("option", { value: v })));
+      } : undefined });
     form.append(inputs[key]);
+    if (list) form.append(list);
   }
-  form.append(h("label", { class: "check" }, errorsBox, "Errors only"), h("button", { type: "submit", text: "Apply" }));
+  const live = h("input", { type: "checkbox", name: "live", checked: state.live === "1", onchange: () => {
+    setParams({ ...state, live: live.checked ? "1" : "" });
+    tracesPage(root);
+  } });
+  form.append(h("label", { class: "check" }, errorsBox, "Errors only"), h("button", { type: "submit", text: "Apply" }),
+    h("label", { class: "check" }, live, "Live"));
+  clearTimeout(window.__thLive);
+  if (state.live === "1" && !state.cursor) {
+    // Live refresh: reload the first page every 5 s while this page is shown.
+    window.__thLive = setTimeout(() => { if (location.pathname === "/traces") tracesPage(root); }, 5000);
+  }
 
   const body = h("tbody");
   const table = h("table", { class: "traces" },
