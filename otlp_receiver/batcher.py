@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from storage.writer import SpanWriter
 from tracehouse.errors import Overloaded, StorageUnavailable, TracehouseError
+from tracehouse.telemetry import Telemetry
 
 __all__ = ["Batcher", "Reservation"]
 
@@ -82,6 +83,7 @@ class Batcher:
         self._closing = False
         self._down_until = 0.0
         self.stats = _Stats()
+        self.telemetry: Telemetry | None = None
 
     @property
     def inflight_bytes(self) -> int:
@@ -145,6 +147,7 @@ class Batcher:
     async def _flush(self, items: list[_Item]) -> None:
         table = items[0].table if len(items) == 1 else pa.concat_tables([i.table for i in items])
         error: BaseException | None = None
+        started = time.monotonic()
         try:
             await self._writer.write(table)
         except TracehouseError as exc:
@@ -155,6 +158,9 @@ class Batcher:
             log.exception("insert of %d spans failed", table.num_rows)
             error = exc
         self.stats.inserts += 1
+        if self.telemetry is not None and error is None:
+            self.telemetry.batch_rows.observe(table.num_rows)
+            self.telemetry.commit_seconds.observe(time.monotonic() - started)
         if error is None:
             self.stats.rows += table.num_rows
             self.stats.largest_batch = max(self.stats.largest_batch, table.num_rows)

@@ -46,7 +46,7 @@ class _Export:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
             project = await self.auth.authenticate(metadata.get("authorization"), metadata.get("api_key"))
-            result = await self.service.ingest(body, "protobuf", project)
+            result = await self.service.ingest(body, "protobuf", project, transport="grpc")
         except TracehouseError as exc:
             await context.abort_with_status(_status(exc))
             raise AssertionError("unreachable") from None

@@ -19,6 +19,7 @@ from otlp_receiver.auth import Authenticator
 from otlp_receiver.ingest import Format, IngestService
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
+from tracehouse.telemetry import CONTENT_TYPE
 
 __all__ = ["OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
 
@@ -132,6 +133,10 @@ def create_otlp_app(handler: OtlpHttpHandler, extra_routes: list[web.RouteDef] |
 
     app = web.Application(client_max_size=handler.max_body_bytes)
     app.add_routes(handler.routes())
-    app.add_routes([web.get("/api/public/health", health), *(extra_routes or [])])
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=handler.service.telemetry.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app.add_routes([web.get("/api/public/health", health), web.get("/metrics", metrics), *(extra_routes or [])])
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

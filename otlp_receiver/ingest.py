@@ -19,7 +19,8 @@ from otlp_receiver.decode import DecodeContext, DecodeResult, decode_body, decod
 from otlp_receiver.pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
-from tracehouse.errors import InvalidInput
+from tracehouse.errors import InvalidInput, TracehouseError
+from tracehouse.telemetry import Telemetry
 
 __all__ = ["IngestService", "IngestSettings"]
 
@@ -47,10 +48,12 @@ def default_decode_workers() -> int:
 class IngestService:
     """Stores OTLP requests; each call returns once its spans are committed."""
 
-    def __init__(self, store: Store, settings: IngestSettings) -> None:
+    def __init__(self, store: Store, settings: IngestSettings, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.telemetry = telemetry or Telemetry()
         self.batcher = Batcher(store.writer, settings.max_inflight_bytes)
+        self.batcher.telemetry = self.telemetry
         # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
         # separate processes when configured, so that it runs on every core.
         self._decoder: Executor = self._new_decoder()
@@ -115,6 +118,26 @@ class IngestService:
         self._context = None
 
     async def ingest(
+        self, body: bytes | ExportTraceServiceRequest, fmt: Format, project_id: str | None, transport: str = "http"
+    ) -> DecodeResult:
+        """Store one export request, counting it (see ``_ingest``)."""
+        t = self.telemetry
+        try:
+            result = await self._ingest(body, fmt, project_id)
+        except TracehouseError as exc:
+            t.requests.labels(transport, exc.code).inc()
+            if exc.http_status == 503:
+                t.unavailable.labels(exc.code).inc()
+            raise
+        finally:
+            t.inflight_bytes.set(self.batcher.inflight_bytes)
+        t.requests.labels(transport, "ok").inc()
+        t.spans_received.labels(transport).inc(result.accepted + result.rejected)
+        t.spans_accepted.labels(transport).inc(result.accepted)
+        t.spans_rejected.labels(transport).inc(result.rejected)
+        return result
+
+    async def _ingest(
         self, body: bytes | ExportTraceServiceRequest, fmt: Format, project_id: str | None
     ) -> DecodeResult:
         """Parse, map and durably store one export request. Raises InvalidInput, Overloaded,

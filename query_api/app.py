@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +21,7 @@ from query_api.tempo import tempo_routes
 from storage import Store
 from storage.users import Users
 from tracehouse import __version__
+from tracehouse.telemetry import CONTENT_TYPE, Telemetry
 
 __all__ = ["STORE_KEY", "create_app"]
 
@@ -42,10 +45,26 @@ def create_app(
     change_hooks: Sequence[Callable[[], None]] = (),
     client_max_size: int = MAX_API_BODY,
     loopback_bind: bool = True,
+    telemetry: Telemetry | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
+    telemetry = telemetry or Telemetry()
+
+    @web.middleware
+    async def timing(request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.monotonic()
+        try:
+            return await handler(request)
+        finally:
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            telemetry.query_seconds.labels(route).observe(time.monotonic() - started)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=telemetry.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app = web.Application(middlewares=[timing, error_middleware], client_max_size=client_max_size)
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
     app[CHANGE_HOOKS_KEY] = list(change_hooks)
@@ -56,6 +75,7 @@ def create_app(
             *extra_routes,
             web.get("/api/public/health", health),
             web.get("/api/health", health),
+            web.get("/metrics", metrics),
             *admin_routes(),
             *auth_routes(),
             *rest_routes(),

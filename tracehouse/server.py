@@ -26,6 +26,7 @@ from tracehouse import __version__
 from tracehouse.errors import ConfigError
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
+from tracehouse.telemetry import Telemetry
 
 __all__ = ["Component", "Running", "run", "running"]
 
@@ -92,6 +93,7 @@ class Running:
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
     store = await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url)
+    telemetry = Telemetry()  # one registry for every port of this process
     runners: list[web.AppRunner] = []
     grpc_server: grpc.aio.Server | None = None
     ingest: IngestService | None = None
@@ -104,7 +106,9 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         if "receiver" in components:
             check_protobuf_backend()
             workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
-            ingest = IngestService(store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes, workers))
+            ingest = IngestService(
+                store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes, workers), telemetry
+            )
             await ingest.__aenter__()
             auth = Authenticator(store.projects, loopback=is_loopback(settings.host))
             hooks = [auth.invalidate, ingest.invalidate]
@@ -133,6 +137,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 extra_routes=otlp_routes,
                 change_hooks=hooks,
                 client_max_size=settings.max_body_bytes,
+                telemetry=telemetry,
                 loopback_bind=is_loopback(settings.host),
             )
             runner, port = await _start_site(app, settings.host, settings.api_port, settings.shutdown_timeout_s)

@@ -1,0 +1,60 @@
+"""Tracehouse's own metrics, in Prometheus text format at ``/metrics`` on each HTTP port.
+
+One registry per process (not prometheus_client's global one), passed to the parts that
+count, so that tests and several servers in one process do not mix their numbers.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["CONTENT_TYPE", "Telemetry"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "tracehouse_receiver_requests",
+            "Export requests, by transport and outcome.",
+            ["transport", "outcome"],
+            registry=r,
+        )
+        self.spans_received = Counter(
+            "tracehouse_receiver_spans_received", "Spans in export requests.", ["transport"], registry=r
+        )
+        self.spans_accepted = Counter("tracehouse_receiver_spans_accepted", "Spans stored.", ["transport"], registry=r)
+        self.spans_rejected = Counter(
+            "tracehouse_receiver_spans_rejected", "Spans rejected as invalid.", ["transport"], registry=r
+        )
+        self.unavailable = Counter(
+            "tracehouse_receiver_unavailable", "Requests answered 503 / UNAVAILABLE.", ["reason"], registry=r
+        )
+        self.batch_rows = Histogram(
+            "tracehouse_store_insert_rows",
+            "Rows per insert (group commit).",
+            buckets=(1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000),
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "tracehouse_store_insert_seconds",
+            "Time to commit one insert.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.inflight_bytes = Gauge(
+            "tracehouse_receiver_inflight_bytes", "Bytes of requests being decoded or awaiting commit.", registry=r
+        )
+        self.query_seconds = Histogram(
+            "tracehouse_query_seconds",
+            "API request latency, by route.",
+            ["route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
