@@ -117,6 +117,29 @@ async def revoke_key(request: web.Request) -> web.Response:
     return web.json_response(key_json(key))
 
 
+class RetentionChange(BaseModel):
+    days: int = Field(ge=0, le=36500)
+
+
+async def set_retention(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    body = await read_model(request, RetentionChange)
+    await store.lifecycle.set_retention(request.match_info["ref"], body.days)
+    notify_changed(request)
+    return web.json_response(project_json(await store.projects.get_project(request.match_info["ref"])))
+
+
+async def delete_data(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    kind, ident = request.match_info["kind"], request.match_info["id"]
+    project = request.query.get("project", "default")
+    if kind == "trace":
+        deleted = await store.lifecycle.delete_trace(project, ident)
+    else:
+        deleted = await store.lifecycle.delete_where(project, f"{kind}_id", ident)
+    return web.json_response({"deleted_traces": deleted})
+
+
 def admin_routes() -> list[web.RouteDef]:
     return [
         web.get("/api/admin/projects", list_projects),
@@ -125,4 +148,6 @@ def admin_routes() -> list[web.RouteDef]:
         web.get("/api/admin/keys", list_keys),
         web.post("/api/admin/keys", create_key),
         web.post("/api/admin/keys/{public_key}/revoke", revoke_key),
+        web.post("/api/admin/projects/{ref}/retention", set_retention),
+        web.delete(r"/api/admin/data/{kind:trace|session|user}/{id}", delete_data),
     ]

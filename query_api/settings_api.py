@@ -135,6 +135,32 @@ async def delete_price(request: web.Request) -> web.Response:
     return json_response({"ok": True})
 
 
+class Retention(BaseModel):
+    days: int = Field(ge=0, le=36500)
+
+
+async def set_retention(request: web.Request) -> web.Response:
+    store = await _admin(request)
+    body = await read_model(request, Retention)
+    await store.lifecycle.set_retention(request.match_info["project"], body.days)
+    notify_changed(request)
+    return json_response(project_json(await store.projects.get_project(request.match_info["project"])))
+
+
+async def delete_data(request: web.Request) -> web.Response:
+    """Delete a trace, or every trace of a session or user (GDPR requests), from every table."""
+    store = await _admin(request)
+    kind, ident = request.match_info["kind"], request.match_info["id"]
+    project = request.query.get("project", "default")
+    if kind == "traces":
+        deleted = await store.lifecycle.delete_trace(project, ident)
+    elif kind in ("sessions", "users"):
+        deleted = await store.lifecycle.delete_where(project, "session_id" if kind == "sessions" else "user_id", ident)
+    else:
+        raise web.HTTPNotFound()
+    return json_response({"deleted_traces": deleted})
+
+
 def settings_routes() -> list[web.RouteDef]:
     base = "/api/v1/settings"
     return [
@@ -147,4 +173,6 @@ def settings_routes() -> list[web.RouteDef]:
         web.get(base + "/prices", list_prices),
         web.post(base + "/prices", create_price),
         web.delete(base + "/prices/{price_id}", delete_price),
+        web.post(base + "/projects/{project}/retention", set_retention),
+        web.delete(base + "/data/{kind}/{id}", delete_data),
     ]

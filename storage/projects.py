@@ -187,6 +187,12 @@ class Projects:
         await self._put_project(project.id, name, organization_id, retention_days, project.created_at)
         return project
 
+    async def update_retention(self, project_id: str, days: int) -> Project:
+        """Record a project's retention (storage.lifecycle applies it to stored rows)."""
+        project = await self.get_project(project_id)
+        await self._put_project(project.id, project.name, project.organization_id, days, project.created_at)
+        return await self.get_project(project.id)
+
     async def delete_project(self, ref: str) -> Project:
         """Delete a project and revoke its keys (its traces are kept until retention)."""
         project = await self.get_project(ref)

@@ -8,6 +8,7 @@ from types import TracebackType
 
 from storage.api import Backend
 from storage.backends import open_backend
+from storage.lifecycle import Lifecycle
 from storage.migrations import migrate, schema_version
 from storage.prices import Prices
 from storage.projects import Projects
@@ -26,6 +27,7 @@ class Store:
         self.backend = backend
         self.projects = Projects(backend)
         self.prices = Prices(backend)
+        self.lifecycle = Lifecycle(backend, self.projects)
         self.writer = SpanWriter(backend)
         self.reader = TraceReader(backend)
 

@@ -130,3 +130,28 @@ def test_schema_command_prints_cluster_ddl() -> None:
     result = run_cli("schema", "--cluster", "prod", "--database", "traces")
     assert result.returncode == 0
     assert "ON CLUSTER 'prod'" in result.stdout and "Distributed('prod', 'traces'" in result.stdout
+
+
+def test_delete_and_retention_commands_while_serving(server: Server) -> None:
+    from tests.otlp_data import request
+
+    trace = b"\x42" * 16
+    body = request([{"trace_id": trace, "attrs": {"user.id": "gdpr-user"}}]).SerializeToString()
+    post = urllib.request.Request(
+        server.otlp_http_url + "/v1/traces",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(post, timeout=10) as response:
+        assert response.status == 200
+    assert server.get(f"/api/v1/traces/{trace.hex()}")[0] == 200
+    d = ["--data-dir", str(server.data_dir)]
+    deleted = run_cli("delete", "user", "gdpr-user", *d)
+    assert deleted.returncode == 0 and "deleted 1 trace(s)" in deleted.stdout, deleted.stderr
+    assert server.get(f"/api/v1/traces/{trace.hex()}")[0] == 404
+    missing = run_cli("delete", "trace", "f" * 32, *d)
+    assert missing.returncode == 1 and "no trace" in missing.stderr
+    kept = run_cli("projects", "retention", "default", "30", *d)
+    assert kept.returncode == 0 and "30 days" in kept.stdout, kept.stderr
+    assert "30" in run_cli("projects", "list", *d).stdout

@@ -133,3 +133,18 @@ async def test_suggestions_scores_and_deep_link(live: Running) -> None:
             assert stat["name"] == "quality" and stat["count"] == 3 and stat["mean"] == 2.0
         async with s.get(live.api_url + "/project/default/traces/sg-1") as r:
             assert r.status == 200 and "text/html" in r.headers["Content-Type"]
+
+
+async def test_retention_and_gdpr_delete_through_the_api(live: Running) -> None:
+    await live.store.writer.write(span_table([span("gdpr-1", "g1", user_id="erase-me"), span("gdpr-2", "g2")]))
+    async with aiohttp.ClientSession() as s:  # open mode: a local server with no key and no account
+        async with s.delete(live.api_url + "/api/v1/settings/data/users/erase-me") as r:
+            assert r.status == 200 and (await r.json()) == {"deleted_traces": 1}
+        async with s.delete(live.api_url + "/api/v1/settings/data/traces/nope") as r:
+            assert r.status == 404
+        async with s.post(live.api_url + "/api/v1/settings/projects/default/retention", json={"days": 90}) as r:
+            assert r.status == 200 and (await r.json())["retention_days"] == 90
+        async with s.post(live.api_url + "/api/v1/settings/projects/default/retention", json={"days": -1}) as r:
+            assert r.status == 400
+    assert await live.store.reader.trace("default", "gdpr-1") == []
+    assert len(await live.store.reader.trace("default", "gdpr-2")) == 1

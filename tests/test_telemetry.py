@@ -26,8 +26,9 @@ async def test_metrics_move_with_traffic(live: Running) -> None:
     good_and_bad = request([{"trace_id": b"\x07" * 16}, {"trace_id": b"\x00" * 16}])
     async with aiohttp.ClientSession() as s:
         for body in (good_and_bad.SerializeToString(), one_span().SerializeToString(), b"\xff garbage"):
-            async with s.post(live.otlp_http_url + "/v1/traces", data=body,
-                              headers={"Content-Type": "application/x-protobuf"}) as r:
+            async with s.post(
+                live.otlp_http_url + "/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}
+            ) as r:
                 await r.read()
         async with s.get(live.api_url + "/api/v1/traces") as r:
             assert r.status == 200

@@ -29,6 +29,8 @@ _ROUTES = {
     "list_keys": ("GET", "/api/admin/keys"),
     "create_key": ("POST", "/api/admin/keys"),
     "revoke_key": ("POST", "/api/admin/keys/{public_key}/revoke"),
+    "set_retention": ("POST", "/api/admin/projects/{ref}/retention"),
+    "delete_data": ("DELETE", "/api/admin/data/{kind}/{id}"),
 }
 
 
@@ -47,6 +49,15 @@ async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
         return {"public_key": pair.public_key, "secret_key": pair.secret_key, "project_id": pair.project_id}
     if op == "revoke_key":
         return key_json(await p.revoke_key(args["public_key"]))
+    if op == "set_retention":
+        await store.lifecycle.set_retention(args["ref"], args["days"])
+        return project_json(await p.get_project(args["ref"]))
+    if op == "delete_data":
+        if args["kind"] == "trace":
+            deleted = await store.lifecycle.delete_trace(args["project"], args["id"])
+        else:
+            deleted = await store.lifecycle.delete_where(args["project"], f"{args['kind']}_id", args["id"])
+        return {"deleted_traces": deleted}
     raise ValueError(op)
 
 
@@ -61,8 +72,8 @@ async def _remote(api_url: str, token: str, op: str, args: dict[str, Any]) -> An
     path_args = {k: v for k, v in args.items() if "{" + k + "}" in template}
     path = template.format(**{k: aiohttp.helpers.quote(str(v), safe="") for k, v in path_args.items()})
     body = {k: v for k, v in args.items() if k not in path_args}
-    params = body if method == "GET" else None
-    json_body = body if method != "GET" else None
+    params = body if method in ("GET", "DELETE") else None
+    json_body = body if method not in ("GET", "DELETE") else None
     if params:
         params = {k: str(v) for k, v in params.items() if v is not None}
     headers = {"Authorization": f"Bearer {token}"}

@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", help="project id or name")
     _store_options(p)
 
+    p = project_cmds.add_parser("retention", help="keep a project's data N days (0: forever), existing data included")
+    p.add_argument("project", help="project id or name")
+    p.add_argument("days", type=int)
+    _store_options(p)
+
+    delete = commands.add_parser("delete", help="delete a trace, or all traces of a session or a user (GDPR)")
+    delete.add_argument("kind", choices=["trace", "session", "user"])
+    delete.add_argument("id", help="trace id, session id or user id")
+    delete.add_argument("--project", default="default", help="project id or name (default: default)")
+    _store_options(delete)
+
     keys = commands.add_parser("keys", help="create, list and revoke API key pairs")
     key_cmds = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
     k = key_cmds.add_parser("create", help="create a key pair (the secret is shown once)")
@@ -171,6 +182,10 @@ def _run_projects(args: argparse.Namespace, settings: Settings) -> None:
     elif args.action == "delete":
         project = _admin(settings, "delete_project", ref=args.project)
         print(f"deleted project {project['name']!r} ({project['id']}); its keys are revoked")
+    elif args.action == "retention":
+        project = _admin(settings, "set_retention", ref=args.project, days=args.days)
+        kept = f"{project['retention_days']} days" if project["retention_days"] else "forever"
+        print(f"project {project['name']!r} keeps its data {kept}; older data is deleted now")
 
 
 def _run_keys(args: argparse.Namespace, settings: Settings) -> None:
@@ -238,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_projects(args, settings)
         elif args.command == "keys":
             _run_keys(args, settings)
+        elif args.command == "delete":
+            result = _admin(settings, "delete_data", kind=args.kind, id=args.id, project=args.project)
+            print(f"deleted {result['deleted_traces']} trace(s) from every table")
         elif args.command == "migrate":
             _run_migrate(settings)
         return 0

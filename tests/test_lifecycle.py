@@ -1,0 +1,105 @@
+"""Retention applied to stored data, and deletes that leave nothing behind in any table or view."""
+
+from decimal import Decimal
+
+from storage import Store
+from tests.helpers import NOW_NS, SECOND, span, span_table
+
+DAY = 86_400 * SECOND
+
+
+async def counts(store: Store, project: str, trace_id: str) -> dict[str, int]:
+    out = {}
+    for table in ("spans", "trace_index", "traces", "scores"):
+        rows = await store.backend.query(
+            f"SELECT count() AS n FROM {table} WHERE project_id = {{p:String}} AND trace_id = {{t:String}}",
+            {"p": project, "t": trace_id},
+        )
+        out[table] = rows[0]["n"]
+    return out
+
+
+async def add_score(store: Store, project: str, trace_id: str, session: str = "") -> None:
+    import pyarrow as pa
+
+    from storage.tables import SCORES
+
+    await store.backend.insert(
+        "scores",
+        pa.Table.from_pylist(
+            [
+                {
+                    "project_id": project,
+                    "id": f"score-{trace_id}",
+                    "timestamp": NOW_NS,
+                    "trace_id": trace_id,
+                    "observation_id": "",
+                    "session_id": session,
+                    "name": "q",
+                    "value": 1.0,
+                    "string_value": "",
+                    "data_type": "NUMERIC",
+                    "source": "API",
+                    "comment": "",
+                    "metadata": [],
+                    "environment": "default",
+                    "retention_days": 0,
+                    "ingested_at": NOW_NS // 1000,
+                    "is_deleted": 0,
+                }
+            ],
+            schema=SCORES.arrow_schema(),
+        ),
+    )
+
+
+async def test_delete_trace_session_and_user(store: Store) -> None:
+    await store.writer.write(
+        span_table(
+            [
+                span("keep", "k1", user_id="alice", session_id="s-keep", total_cost=Decimal("1")),
+                span("t-del", "d1", user_id="bob", session_id="s-1"),
+                span("t-del", "d2", "d1"),
+                span("t-sess", "s1", user_id="carol", session_id="s-gone"),
+                span("t-user-1", "u1", user_id="dave", session_id="s-2"),
+                span("t-user-2", "u2", user_id="dave", session_id="s-3"),
+            ]
+        )
+    )
+    for trace in ("keep", "t-del", "t-sess"):
+        await add_score(store, "default", trace)
+    assert await counts(store, "default", "t-del") == {"spans": 2, "trace_index": 1, "traces": 1, "scores": 1}
+
+    assert await store.lifecycle.delete_trace("default", "t-del") == 1
+    assert await counts(store, "default", "t-del") == {"spans": 0, "trace_index": 0, "traces": 0, "scores": 0}
+    assert await store.reader.trace("default", "t-del") == []
+
+    assert await store.lifecycle.delete_where("default", "session_id", "s-gone") == 1
+    assert sum((await counts(store, "default", "t-sess")).values()) == 0
+    assert await store.lifecycle.delete_where("default", "user_id", "dave") == 2
+    for trace in ("t-user-1", "t-user-2"):
+        assert sum((await counts(store, "default", trace)).values()) == 0
+    assert await counts(store, "default", "keep") == {"spans": 1, "trace_index": 1, "traces": 1, "scores": 1}
+
+
+async def test_retention_applies_to_stored_data(store: Store) -> None:
+    project = await store.projects.create_project("short-memory")
+    await store.writer.write(
+        span_table(
+            [
+                span("old", "o1", project=project.id, start=NOW_NS - 10 * DAY),
+                span("new", "n1", project=project.id, start=NOW_NS - DAY),
+                span("other-project", "x1", start=NOW_NS - 10 * DAY),  # default project, kept forever
+            ]
+        )
+    )
+    await store.lifecycle.set_retention(project.id, 5)
+    assert (await store.projects.get_project(project.id)).retention_days == 5
+    assert await store.reader.trace(project.id, "old") == []
+    assert sum((await counts(store, project.id, "old")).values()) == 0
+    assert len(await store.reader.trace(project.id, "new")) == 1
+    assert len(await store.reader.trace("default", "other-project")) == 1
+    rows = await store.backend.query(
+        "SELECT DISTINCT retention_days AS d FROM spans WHERE project_id = {p:String}", {"p": project.id}
+    )
+    assert rows == [{"d": 5}]
