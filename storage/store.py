@@ -48,7 +48,7 @@ class Store:
                 applied = await migrate(backend)
                 if applied:
                     log.info("schema migrated to version %d", applied[-1])
-            await store.projects.ensure_defaults()
+                await store.projects.ensure_defaults()
         except BaseException:
             await backend.close()
             raise

@@ -155,3 +155,19 @@ def test_delete_and_retention_commands_while_serving(server: Server) -> None:
     kept = run_cli("projects", "retention", "default", "30", *d)
     assert kept.returncode == 0 and "30 days" in kept.stdout, kept.stderr
     assert "30" in run_cli("projects", "list", *d).stdout
+
+
+def test_doctor_reports_a_healthy_and_a_broken_set_up(tmp_path: Path) -> None:
+    healthy = run_cli(
+        "doctor", "--data-dir", str(tmp_path / "d"), "--api-port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0"
+    )
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "ok   store" in healthy.stdout and "ok   schema: version" in healthy.stdout
+    broken = run_cli("doctor", "--clickhouse", "clickhouse://u:pw@127.0.0.1:1/db")
+    assert broken.returncode == 1
+    assert "FAIL  store: cannot reach ClickHouse" in broken.stdout and "pw" not in broken.stdout
+
+
+def test_doctor_sees_a_running_server(server: Server) -> None:
+    result = run_cli("doctor", "--data-dir", str(server.data_dir))
+    assert result.returncode == 0 and f"pid {server.process.pid} answers" in result.stdout, result.stdout

@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("public_key")
     _store_options(k)
 
+    doctor = commands.add_parser("doctor", help="check the store, schema, clock, ports and disk")
+    _store_options(doctor)
+    doctor.add_argument("--host", help="address the server would listen on")
+    doctor.add_argument("--api-port", type=int)
+    doctor.add_argument("--otlp-grpc-port", type=int)
+    doctor.add_argument("--otlp-http-port", type=int)
+
     migrate = commands.add_parser("migrate", help="apply pending schema migrations and exit")
     _store_options(migrate)
 
@@ -256,6 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "delete":
             result = _admin(settings, "delete_data", kind=args.kind, id=args.id, project=args.project)
             print(f"deleted {result['deleted_traces']} trace(s) from every table")
+        elif args.command == "doctor":
+            from tracehouse.doctor import run_checks
+
+            checks = run_checks(settings)
+            for check in checks:
+                print(f"{'ok ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+            return 0 if all(c.ok for c in checks) else 1
         elif args.command == "migrate":
             _run_migrate(settings)
         return 0

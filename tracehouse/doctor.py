@@ -1,0 +1,119 @@
+"""``tracehouse doctor``: check the set-up and say clearly what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import time
+import urllib.request
+from dataclasses import dataclass
+
+from storage import Store
+from storage.backends.dirlock import is_locked
+from storage.migrations import LATEST
+from tracehouse.errors import TracehouseError
+from tracehouse.runtime import read_runtime
+from tracehouse.settings import Settings
+
+__all__ = ["Check", "run_checks"]
+
+MIN_FREE_BYTES = 1 << 30
+MAX_CLOCK_SKEW_S = 5.0
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _store_checks(settings: Settings) -> list[Check]:
+    checks = []
+    try:
+        store = await Store.open(
+            data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, run_migrations=False
+        )
+    except TracehouseError as exc:
+        return [Check("store", False, exc.message)]
+    except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
+        return [Check("store", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")]
+    try:
+        where = "embedded store" if settings.embedded else "ClickHouse server"
+        rows = await store.backend.query("SELECT version() AS v, toUnixTimestamp64Milli(now64(3)) AS now")
+        checks.append(Check("store", True, f"{where} reachable, ClickHouse {rows[0]['v']}"))
+        version = await store.schema_version()
+        if version > LATEST:
+            detail = f"version {version} is newer than this Tracehouse ({LATEST}): upgrade Tracehouse"
+        elif version < LATEST:
+            detail = f"version {version} of {LATEST}: the server applies the rest at start (or 'tracehouse migrate')"
+        else:
+            detail = f"version {version}, current"
+        checks.append(Check("schema", version <= LATEST, detail))
+        skew = abs(rows[0]["now"] / 1000 - time.time())
+        checks.append(
+            Check(
+                "clock",
+                skew <= MAX_CLOCK_SKEW_S,
+                f"{skew:.1f} s between this machine and the store"
+                + ("" if skew <= MAX_CLOCK_SKEW_S else ": sync the clocks (NTP)"),
+            )
+        )
+    finally:
+        await store.close()
+    return checks
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in order; none raises."""
+    checks: list[Check] = []
+    running = settings.embedded and is_locked(settings.data_dir)
+    if running:
+        info = read_runtime(settings.data_dir)
+        if info is None:
+            checks.append(Check("server", False, f"{settings.data_dir} is locked but no server.json: starting?"))
+        else:
+            try:
+                with urllib.request.urlopen(info.api_url + "/api/public/health", timeout=5) as r:
+                    checks.append(Check("server", r.status == 200, f"pid {info.pid} answers at {info.api_url}"))
+            except OSError as exc:
+                checks.append(Check("server", False, f"pid {info.pid} holds the store but does not answer: {exc}"))
+    else:
+        checks += asyncio.run(_store_checks(settings))
+        for name, port in (
+            ("API port", settings.api_port),
+            ("OTLP/HTTP port", settings.otlp_http_port),
+            ("OTLP/gRPC port", settings.otlp_grpc_port),
+        ):
+            free = _port_free(settings.host, port)
+            checks.append(
+                Check(
+                    name,
+                    free,
+                    f"{settings.host}:{port} "
+                    + ("free" if free else "is in use by another program: pick another with its option"),
+                )
+            )
+    if settings.embedded:
+        target = settings.data_dir if settings.data_dir.exists() else settings.data_dir.absolute().parent
+        free = shutil.disk_usage(target).free
+        checks.append(
+            Check(
+                "disk",
+                free >= MIN_FREE_BYTES,
+                f"{free / 2**30:.1f} GiB free for {settings.data_dir}"
+                + ("" if free >= MIN_FREE_BYTES else ": free some space"),
+            )
+        )
+    return checks
