@@ -40,3 +40,37 @@ def span(
         "duration_ns": duration_ms * 1_000_000,
         **fields,
     }
+
+
+async def add_score(
+    backend: Any,
+    trace_id: str,
+    value: float = 1.0,
+    name: str = "q",
+    score_id: str | None = None,
+    project: str = "default",
+    session: str = "",
+) -> None:
+    """Insert one numeric score straight into storage."""
+    from storage.tables import SCORES
+
+    row = {
+        "project_id": project,
+        "id": score_id or f"score-{trace_id}-{name}-{value}",
+        "timestamp": NOW_NS,
+        "trace_id": trace_id,
+        "observation_id": "",
+        "session_id": session,
+        "name": name,
+        "value": float(value),
+        "string_value": "",
+        "data_type": "NUMERIC",
+        "source": "API",
+        "comment": "",
+        "metadata": [],
+        "environment": "default",
+        "retention_days": 0,
+        "ingested_at": NOW_NS // 1000,
+        "is_deleted": 0,
+    }
+    await backend.insert("scores", pa.Table.from_pylist([row], schema=SCORES.arrow_schema()))

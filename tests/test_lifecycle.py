@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from storage import Store
-from tests.helpers import NOW_NS, SECOND, span, span_table
+from tests.helpers import NOW_NS, SECOND, add_score, span, span_table
 
 DAY = 86_400 * SECOND
 
@@ -17,40 +17,6 @@ async def counts(store: Store, project: str, trace_id: str) -> dict[str, int]:
         )
         out[table] = rows[0]["n"]
     return out
-
-
-async def add_score(store: Store, project: str, trace_id: str, session: str = "") -> None:
-    import pyarrow as pa
-
-    from storage.tables import SCORES
-
-    await store.backend.insert(
-        "scores",
-        pa.Table.from_pylist(
-            [
-                {
-                    "project_id": project,
-                    "id": f"score-{trace_id}",
-                    "timestamp": NOW_NS,
-                    "trace_id": trace_id,
-                    "observation_id": "",
-                    "session_id": session,
-                    "name": "q",
-                    "value": 1.0,
-                    "string_value": "",
-                    "data_type": "NUMERIC",
-                    "source": "API",
-                    "comment": "",
-                    "metadata": [],
-                    "environment": "default",
-                    "retention_days": 0,
-                    "ingested_at": NOW_NS // 1000,
-                    "is_deleted": 0,
-                }
-            ],
-            schema=SCORES.arrow_schema(),
-        ),
-    )
 
 
 async def test_delete_trace_session_and_user(store: Store) -> None:
@@ -67,7 +33,7 @@ async def test_delete_trace_session_and_user(store: Store) -> None:
         )
     )
     for trace in ("keep", "t-del", "t-sess"):
-        await add_score(store, "default", trace)
+        await add_score(store.backend, trace)
     assert await counts(store, "default", "t-del") == {"spans": 2, "trace_index": 1, "traces": 1, "scores": 1}
 
     assert await store.lifecycle.delete_trace("default", "t-del") == 1

@@ -5,7 +5,7 @@ from decimal import Decimal
 import aiohttp
 
 from storage.users import Users
-from tests.helpers import NOW_NS, span, span_table
+from tests.helpers import add_score, span, span_table
 from tests.otlp_data import request
 from tracehouse.server import Running
 
@@ -90,34 +90,8 @@ async def test_suggestions_scores_and_deep_link(live: Running) -> None:
             ]
         )
     )
-    await live.store.backend.insert(
-        "scores",
-        __import__("pyarrow").Table.from_pylist(
-            [
-                {
-                    "project_id": "default",
-                    "id": f"s{i}",
-                    "timestamp": NOW_NS,
-                    "trace_id": "sg-1",
-                    "observation_id": "",
-                    "session_id": "",
-                    "name": "quality",
-                    "value": float(i),
-                    "string_value": "",
-                    "data_type": "NUMERIC",
-                    "source": "API",
-                    "comment": "",
-                    "metadata": [],
-                    "environment": "default",
-                    "retention_days": 0,
-                    "ingested_at": NOW_NS // 1000,
-                    "is_deleted": 0,
-                }
-                for i in range(1, 4)
-            ],
-            schema=__import__("storage.tables", fromlist=["SCORES"]).SCORES.arrow_schema(),
-        ),
-    )
+    for i in range(1, 4):
+        await add_score(live.store.backend, "sg-1", value=i, name="quality")
     async with aiohttp.ClientSession() as s:
         async with s.get(live.api_url + "/api/v1/filters/user/values?prefix=AL") as r:
             body = await r.json()
