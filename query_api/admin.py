@@ -124,19 +124,15 @@ class RetentionChange(BaseModel):
 async def set_retention(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await read_model(request, RetentionChange)
-    await store.lifecycle.set_retention(request.match_info["ref"], body.days)
+    project = await store.lifecycle.set_retention(request.match_info["ref"], body.days)
     notify_changed(request)
-    return web.json_response(project_json(await store.projects.get_project(request.match_info["ref"])))
+    return web.json_response(project_json(project))
 
 
 async def delete_data(request: web.Request) -> web.Response:
     store = _authorize(request)
-    kind, ident = request.match_info["kind"], request.match_info["id"]
     project = request.query.get("project", "default")
-    if kind == "trace":
-        deleted = await store.lifecycle.delete_trace(project, ident)
-    else:
-        deleted = await store.lifecycle.delete_where(project, f"{kind}_id", ident)
+    deleted = await store.lifecycle.delete(project, request.match_info["kind"], request.match_info["id"])
     return web.json_response({"deleted_traces": deleted})
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from query_api.access import project_for
 from query_api.admin import STORE_KEY
-from query_api.traces import json_response
+from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
 from storage.langfuse import LangfuseReader
 from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest

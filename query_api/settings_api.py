@@ -16,7 +16,7 @@ from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.auth import USERS_KEY, session_user
 from query_api.requests import is_local, read_model
-from query_api.traces import json_response
+from query_api.responses import json_response
 from storage import Store
 from tracehouse.errors import Forbidden, Unauthenticated
 
@@ -142,22 +142,20 @@ class Retention(BaseModel):
 async def set_retention(request: web.Request) -> web.Response:
     store = await _admin(request)
     body = await read_model(request, Retention)
-    await store.lifecycle.set_retention(request.match_info["project"], body.days)
+    project = await store.lifecycle.set_retention(request.match_info["project"], body.days)
     notify_changed(request)
-    return json_response(project_json(await store.projects.get_project(request.match_info["project"])))
+    return json_response(project_json(project))
 
 
 async def delete_data(request: web.Request) -> web.Response:
     """Delete a trace, or every trace of a session or user (GDPR requests), from every table."""
     store = await _admin(request)
-    kind, ident = request.match_info["kind"], request.match_info["id"]
-    project = request.query.get("project", "default")
-    if kind == "traces":
-        deleted = await store.lifecycle.delete_trace(project, ident)
-    elif kind in ("sessions", "users"):
-        deleted = await store.lifecycle.delete_where(project, "session_id" if kind == "sessions" else "user_id", ident)
-    else:
+    kinds = {"traces": "trace", "sessions": "session", "users": "user"}
+    kind = kinds.get(request.match_info["kind"])
+    if kind is None:
         raise web.HTTPNotFound()
+    project = request.query.get("project", "default")
+    deleted = await store.lifecycle.delete(project, kind, request.match_info["id"])
     return json_response({"deleted_traces": deleted})
 
 

@@ -4,7 +4,7 @@ session or a user's data (GDPR requests) from every table that holds it."""
 from __future__ import annotations
 
 from storage.api import Backend
-from storage.projects import MAX_RETENTION_DAYS, Projects
+from storage.projects import MAX_RETENTION_DAYS, Project, Projects
 from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["Lifecycle"]
@@ -18,7 +18,7 @@ class Lifecycle:
         self._backend = backend
         self._projects = projects
 
-    async def set_retention(self, project_ref: str, days: int) -> None:
+    async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored
         already: its rows are rewritten with the new retention and the TTL applied at once."""
         if not 0 <= days <= MAX_RETENTION_DAYS:
@@ -32,6 +32,7 @@ class Lifecycle:
                 {"days": days, "project": project.id},
             )
             await self._backend.execute(f"ALTER TABLE {table} MATERIALIZE TTL SETTINGS mutations_sync = 1")
+        return await self._projects.get_project(project.id)
 
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
         if not trace_ids:
@@ -71,3 +72,11 @@ class Lifecycle:
                 {"p": project.id, "v": value},
             )
         return count
+
+    async def delete(self, project_ref: str, kind: str, ident: str) -> int:
+        """Delete a ``trace`` by id, or every trace of a ``session`` or a ``user``; the number deleted."""
+        if kind == "trace":
+            return await self.delete_trace(project_ref, ident)
+        if kind in ("session", "user"):
+            return await self.delete_where(project_ref, f"{kind}_id", ident)
+        raise InvalidInput(f"cannot delete a {kind!r}: trace, session or user")

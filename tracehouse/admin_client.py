@@ -50,14 +50,9 @@ async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
     if op == "revoke_key":
         return key_json(await p.revoke_key(args["public_key"]))
     if op == "set_retention":
-        await store.lifecycle.set_retention(args["ref"], args["days"])
-        return project_json(await p.get_project(args["ref"]))
+        return project_json(await store.lifecycle.set_retention(args["ref"], args["days"]))
     if op == "delete_data":
-        if args["kind"] == "trace":
-            deleted = await store.lifecycle.delete_trace(args["project"], args["id"])
-        else:
-            deleted = await store.lifecycle.delete_where(args["project"], f"{args['kind']}_id", args["id"])
-        return {"deleted_traces": deleted}
+        return {"deleted_traces": await store.lifecycle.delete(args["project"], args["kind"], args["id"])}
     raise ValueError(op)
 
 
