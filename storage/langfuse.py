@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 
 from storage.api import Backend, Row
+from storage.journal import InsertJournal
 from storage.reader import SPAN_COLUMNS
 from storage.tables import LANGFUSE_EVENTS, SCORES
-from storage.writer import conform
+from storage.writer import conform, insert_spans
 
 __all__ = ["LangfuseReader", "LangfuseStore"]
 
@@ -44,8 +45,9 @@ WHERE project_id = {project:String} AND is_deleted = 0 AND id IN {ids:Array(Stri
 
 
 class LangfuseStore:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, journal: InsertJournal | None = None) -> None:
         self._backend = backend
+        self._journal = journal
 
     async def seen_events(self, project_id: str, event_ids: Sequence[str]) -> set[str]:
         """The event ids of this batch that were applied before."""
@@ -98,7 +100,7 @@ class LangfuseStore:
                 else:
                     columns.append(pa.array(values, field.type))
             parts.insert(0, pa.Table.from_arrays(columns, schema=schema))
-        await self._backend.insert("spans", pa.concat_tables(parts))
+        await insert_spans(self._backend, self._journal, pa.concat_tables(parts))
 
     async def current_scores(self, project_id: str, ids: Sequence[str]) -> dict[str, Row]:
         if not ids:

@@ -8,6 +8,7 @@ from types import TracebackType
 
 from storage.api import Backend
 from storage.backends import open_backend
+from storage.journal import InsertJournal
 from storage.lifecycle import Lifecycle
 from storage.migrations import migrate, schema_version
 from storage.prices import Prices
@@ -28,7 +29,10 @@ class Store:
         self.projects = Projects(backend)
         self.prices = Prices(backend)
         self.lifecycle = Lifecycle(backend, self.projects)
-        self.writer = SpanWriter(backend)
+        # The embedded store repairs view rows a crash left half-written (storage/journal.py).
+        data_dir = getattr(backend, "data_dir", None)
+        self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None
+        self.writer = SpanWriter(backend, self.journal)
         self.reader = TraceReader(backend)
 
     @classmethod
@@ -49,6 +53,8 @@ class Store:
                 if applied:
                     log.info("schema migrated to version %d", applied[-1])
                 await store.projects.ensure_defaults()
+            if store.journal is not None:
+                await store.journal.recover(backend)
         except BaseException:
             await backend.close()
             raise

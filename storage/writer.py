@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from storage.api import Backend
+from storage.journal import InsertJournal, rebuild_summaries
 from storage.tables import SPANS
 
-__all__ = ["SPAN_SCHEMA", "SpanWriter", "conform"]
+__all__ = ["SPAN_SCHEMA", "SpanWriter", "conform", "insert_spans"]
 
 SPAN_SCHEMA = SPANS.arrow_schema()
 
@@ -107,6 +109,27 @@ def _unique_in_batch(batch: pa.Table) -> pa.Table:
     return batch.filter(pa.array(mask))
 
 
+async def insert_spans(backend: Backend, journal: InsertJournal | None, batch: pa.Table) -> None:
+    """Insert rows into ``spans``, journaled so that a crash between the spans part and the
+    views' parts is repaired (see storage/journal.py)."""
+    if journal is None or batch.num_rows == 0:
+        await backend.insert(SPANS.name, batch)
+        return
+    keys = set(zip(batch.column("project_id").to_pylist(), batch.column("trace_id").to_pylist(), strict=True))
+    entry = await asyncio.to_thread(journal.begin, keys)
+    try:
+        await backend.insert(SPANS.name, batch)
+    except BaseException:
+        # The failed insert may have committed some of its parts: repair now if the store lets
+        # us, else the entry stays for the repair at the next start.
+        with contextlib.suppress(Exception):
+            for project in {p for p, _ in keys}:
+                await rebuild_summaries(backend, project, sorted(t for p, t in keys if p == project))
+            journal.end(entry)
+        raise
+    journal.end(entry)
+
+
 class SpanWriter:
     """Writes span batches; ``write`` returns once the rows are durable.
 
@@ -116,8 +139,9 @@ class SpanWriter:
     insert cannot interleave with another batch of the same process.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, journal: InsertJournal | None = None) -> None:
         self._backend = backend
+        self._journal = journal
         self._lock = asyncio.Lock()
 
     async def write(self, batch: pa.Table) -> int:
@@ -127,7 +151,7 @@ class SpanWriter:
         batch = _unique_in_batch(conform(batch))
         async with self._lock:
             batch = await self._drop_stored(batch)
-            await self._backend.insert(SPANS.name, batch)
+            await insert_spans(self._backend, self._journal, batch)
         return batch.num_rows
 
     async def _drop_stored(self, batch: pa.Table) -> pa.Table:

@@ -71,7 +71,7 @@ def _order(event: Event) -> tuple[int, int]:
 class LangfuseIngest:
     def __init__(self, store: Store, prices: PriceBook | None = None) -> None:
         self.store = store
-        self.lf = LangfuseStore(store.backend)
+        self.lf = LangfuseStore(store.backend, store.journal)
         self.prices = prices or PriceBook()
         # One batch at a time per process: merging reads the stored state, then writes.
         self._lock = asyncio.Lock()

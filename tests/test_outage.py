@@ -1,0 +1,105 @@
+"""A store outage under the real OpenTelemetry SDK: the receiver refuses at once with a retry
+hint (503 / UNAVAILABLE), holds no more than its in-flight bound, and once the store is back the
+SDK's own retries deliver every span, each stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.otel import exporter, provider
+from tests.test_otlp_errors import GatedBackend, count
+from tracehouse.server import Running, running
+from tracehouse.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+OUTAGE_S = 4.0
+SPANS_PER_SENDER = 15
+# Small enough that the four senders pass it while the store is stalled (a span request is ~330 bytes).
+INFLIGHT_BOUND = 1024  # the smallest bound the settings allow
+
+
+@pytest.fixture
+async def bounded(tmp_path: Path):
+    settings = load_settings(
+        data_dir=tmp_path / "data", api_port=0, otlp_grpc_port=0, otlp_http_port=0, max_inflight_bytes=INFLIGHT_BOUND
+    )
+    async with running(settings, ("api", "receiver")) as r:
+        yield r
+
+
+def emit(kind: str, live: Running, tag: str) -> None:
+    """A service emitting spans one by one; SimpleSpanProcessor blocks in the exporter's retries."""
+    tp = provider(exporter(kind, live), service=f"outage-{tag}")
+    tracer = tp.get_tracer("outage")
+    for i in range(SPANS_PER_SENDER):
+        with tracer.start_as_current_span(f"{tag}-{i}") as span:
+            span.set_attribute("gen_ai.usage.input_tokens", 3)
+    tp.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["failing", "stalled"])
+async def test_sdk_retries_deliver_everything_after_an_outage(bounded: Running, mode: str) -> None:
+    gated = GatedBackend(bounded.store.writer._backend)
+    bounded.store.writer._backend = gated
+    if mode == "failing":
+        gated.fail = True  # every insert raises StorageUnavailable
+    # "stalled": inserts hang at the gate until it opens
+    assert bounded.ingest is not None
+    telemetry = bounded.ingest.telemetry
+    refused_before = sum(
+        s.value for m in telemetry.unavailable.collect() for s in m.samples if s.name.endswith("_total")
+    )
+
+    peak = 0
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, bounded.ingest.batcher.inflight_bytes)
+            await asyncio.sleep(0.01)
+
+    sampler = asyncio.create_task(sample())
+    senders = [
+        threading.Thread(target=emit, args=(kind, bounded, f"{kind}-{n}"), daemon=True)
+        for n in range(2)
+        for kind in ("http", "grpc")
+    ]
+    started = time.monotonic()
+    for t in senders:
+        t.start()
+    await asyncio.sleep(OUTAGE_S)
+    gated.fail = False
+    gated.gate.set()  # the store is back
+    await asyncio.to_thread(lambda: [t.join(120) for t in senders])
+    sampling = False
+    await sampler
+    assert not any(t.is_alive() for t in senders)
+
+    expected = SPANS_PER_SENDER * len(senders)
+    stored = await count(bounded, "service_name LIKE 'outage-%'")
+    assert stored == expected, f"{stored} spans stored of {expected} sent through a {OUTAGE_S} s outage"
+    dupes = await bounded.store.backend.query(
+        "SELECT count() - uniqExact(trace_id, span_id) AS d FROM spans WHERE service_name LIKE 'outage-%'"
+    )
+    assert dupes[0]["d"] == 0
+    tokens = await bounded.store.backend.query(
+        "SELECT sum(input_tokens) AS t FROM traces WHERE has(services, 'outage-http-0') OR has(services, "
+        "'outage-grpc-0') OR has(services, 'outage-http-1') OR has(services, 'outage-grpc-1')"
+    )
+    assert tokens[0]["t"] == 3 * expected  # nothing counted twice in the summaries
+    refused = sum(s.value for m in telemetry.unavailable.collect() for s in m.samples if s.name.endswith("_total"))
+    assert refused > refused_before, "during the outage the receiver must answer 503 / UNAVAILABLE"
+    assert peak <= INFLIGHT_BOUND, f"in-flight bytes reached {peak}, over the bound {INFLIGHT_BOUND}"
+    assert bounded.ingest.batcher.inflight_bytes == 0
+    print(
+        f"\noutage ({mode}): {OUTAGE_S} s, {expected} spans sent by 4 SDK exporters, {stored} stored once, "
+        f"{int(refused - refused_before)} refusals, peak in-flight {peak} bytes, "
+        f"done {time.monotonic() - started:.1f} s after the start"
+    )
