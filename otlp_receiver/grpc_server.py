@@ -57,12 +57,19 @@ class _Export:
         return response.SerializeToString()
 
 
-def create_grpc_server(service: IngestService, auth: Authenticator, max_body_bytes: int) -> grpc.aio.Server:
-    """A grpc.aio server with the TraceService; the caller adds a port and starts it."""
+def create_grpc_server(
+    service: IngestService, auth: Authenticator, max_body_bytes: int, handshake_s: float = 10.0, idle_s: float = 75.0
+) -> grpc.aio.Server:
+    """A grpc.aio server with the TraceService; the caller adds a port and starts it.
+
+    Deadlines as on the HTTP ports: a connection that does not finish its handshake in
+    ``handshake_s``, or stays idle ``idle_s``, is closed."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            ("grpc.server_handshake_timeout_ms", int(handshake_s * 1000)),
+            ("grpc.max_connection_idle_ms", int(idle_s * 1000)),
         ],
     )
     export = _Export(service, auth)

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otlp_receiver.auth import Authenticator
 from otlp_receiver.ingest import Format, IngestService
 from tracehouse import __version__
+from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
 from tracehouse.telemetry import CONTENT_TYPE
 
@@ -86,7 +87,7 @@ class OtlpHttpHandler:
 
     async def _read(self, request: web.Request) -> bytes:
         try:
-            body = await request.read()
+            body = await read_body(request)
         except web.HTTPRequestEntityTooLarge:
             raise PayloadTooLarge(
                 f"the body is larger than {self.max_body_bytes} bytes (TRACEHOUSE_MAX_BODY_BYTES); send smaller batches"

@@ -85,14 +85,18 @@ def _time_param(request: web.Request, name: str, default: int) -> int:
     return int(moment.timestamp() * 1e9)
 
 
+MAX_PAGE = 1_000_000
+
+
 def _page(request: web.Request) -> tuple[int, int]:
     try:
         page = int(request.query.get("page", "1"))
         limit = int(request.query.get("limit", "50"))
     except ValueError:
         raise _Error(400, "InvalidRequestError", "page and limit must be integers") from None
-    if page < 1 or not 1 <= limit <= 100:
-        raise _Error(400, "InvalidRequestError", "page must be >= 1 and limit between 1 and 100")
+    # The offset (page - 1) * limit must fit ClickHouse's UInt64; a million pages is far past any data.
+    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= 100:
+        raise _Error(400, "InvalidRequestError", f"page must be 1 to {MAX_PAGE} and limit between 1 and 100")
     return page, limit
 
 

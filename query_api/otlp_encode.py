@@ -67,7 +67,9 @@ def encode_trace(rows: list[dict[str, Any]]) -> TracesData:
     scopes: dict[tuple[bytes, bytes], Any] = {}
     for row in rows:
         resource_attrs = dict(row["resource_attributes"])
-        if "service.name" not in resource_attrs and row["service_name"]:
+        # OTLP spans come back with the resource they were sent with; Langfuse observations have
+        # no OTLP resource, so they get one naming their service for Grafana.
+        if row.get("source") != "otlp" and "service.name" not in resource_attrs and row["service_name"]:
             resource_attrs["service.name"] = row["service_name"]
         r_key = orjson.dumps([resource_attrs, row["resource_attribute_types"]], option=orjson.OPT_SORT_KEYS)
         if r_key not in resources:

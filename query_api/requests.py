@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput
 
 __all__ = ["is_local", "read_model"]
@@ -24,6 +25,6 @@ def is_local(request: web.Request) -> bool:
 async def read_model(request: web.Request, model: type[BaseModel]) -> Any:
     """The JSON body validated as ``model``, or InvalidInput naming the first problem."""
     try:
-        return model.model_validate_json(await request.read())
+        return model.model_validate_json(await read_body(request))
     except ValidationError as exc:
         raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None

@@ -13,11 +13,18 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from storage import Store
 from tracehouse.server import Running, running
 from tracehouse.settings import load_settings
+
+# Property tests: reproducible in CI (a fixed derivation of examples, so a red run can be rerun),
+# a fresh random search on developers' machines, where new failures are worth finding.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACEHOUSE = [sys.executable, "-m", "tracehouse"]

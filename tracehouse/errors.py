@@ -10,6 +10,7 @@ name the limit, the value and the fix.
     ├── Forbidden             403 / PERMISSION_DENIED
     ├── NotFound              404 / NOT_FOUND
     ├── Conflict              409 / ALREADY_EXISTS
+    ├── RequestTimeout        408 / DEADLINE_EXCEEDED
     ├── PayloadTooLarge       413 / RESOURCE_EXHAUSTED
     ├── UnsupportedMediaType  415 / INVALID_ARGUMENT
     ├── Overloaded            503 / UNAVAILABLE (retryable, with a delay hint)
@@ -28,6 +29,7 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
+    "RequestTimeout",
     "StorageUnavailable",
     "StoreLocked",
     "TracehouseError",
@@ -73,6 +75,12 @@ class NotFound(TracehouseError):
     http_status = 404
     grpc_code = "NOT_FOUND"
     code = "not_found"
+
+
+class RequestTimeout(TracehouseError):
+    http_status = 408
+    grpc_code = "DEADLINE_EXCEEDED"
+    code = "request_timeout"
 
 
 class Conflict(TracehouseError):

@@ -23,6 +23,7 @@ from otlp_receiver.langfuse.routes import LangfuseRoutes
 from query_api import create_app
 from storage import Store
 from tracehouse import __version__
+from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
@@ -64,11 +65,21 @@ async def _check_bind(settings: Settings, store: Store) -> None:
         )
 
 
-async def _start_site(app: web.Application, host: str, port: int, shutdown_s: float) -> tuple[web.AppRunner, int]:
+async def _start_site(app: web.Application, host: str, port: int, settings: Settings) -> tuple[web.AppRunner, int]:
+    # Slow and idle clients get deadlines (tracehouse/deadlines.py); set before the app freezes.
+    deadline = HeadDeadline(settings.request_head_timeout_s, settings.idle_timeout_s)
+    app.middlewares.insert(0, deadline.middleware)
+    app[BODY_TIMEOUT] = settings.request_body_timeout_s
     # auto_decompress off: the OTLP handler inflates gzip itself, with a limit and a clear 413.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s, auto_decompress=False)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        auto_decompress=False,
+        keepalive_timeout=settings.idle_timeout_s,
+    )
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    await DeadlineSite(runner, host, port, deadline).start()
     return runner, runner.addresses[0][1]
 
 
@@ -120,11 +131,13 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 create_otlp_app(handler, extra_routes=langfuse.routes()),
                 settings.host,
                 settings.otlp_http_port,
-                settings.shutdown_timeout_s,
+                settings,
             )
             runners.append(runner)
             info["otlp_http_url"] = f"http://{host}:{port}"
-            grpc_server = create_grpc_server(ingest, auth, settings.max_body_bytes)
+            grpc_server = create_grpc_server(
+                ingest, auth, settings.max_body_bytes, settings.request_head_timeout_s, settings.idle_timeout_s
+            )
             grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.otlp_grpc_port}")
             await grpc_server.start()
             info["otlp_grpc_address"] = f"{host}:{grpc_port}"
@@ -140,7 +153,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 telemetry=telemetry,
                 loopback_bind=is_loopback(settings.host),
             )
-            runner, port = await _start_site(app, settings.host, settings.api_port, settings.shutdown_timeout_s)
+            runner, port = await _start_site(app, settings.host, settings.api_port, settings)
             runners.append(runner)
             api_url = f"http://{host}:{port}"
             log.info("API and UI on %s", api_url)

@@ -58,6 +58,22 @@ class Settings(BaseSettings):
         le=64,
         description="Processes that decode OTLP requests: -1 for one per core, 0 for a thread in the server process.",
     )
+    request_head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A new connection that has not sent a whole request head by then is closed "
+        "(slowloris, idle sockets); also the gRPC handshake deadline.",
+    )
+    idle_timeout_s: float = Field(
+        75.0,
+        gt=0,
+        description="A keep-alive connection idle this long after its last response is closed.",
+    )
+    request_body_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A request body that has not fully arrived by then is answered 408.",
+    )
     shutdown_timeout_s: float = Field(
         10.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
     )

@@ -161,7 +161,7 @@ def parse_event(raw: Any, now_ns: int) -> Event:
     if not isinstance(event_id, str) or not event_id or len(event_id) > 800 or "\r" in event_id:
         raise EventError(400, "Invalid request data", "event id must be a non-empty string (max 800 characters)")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise EventError(400, "Invalid request data", f"unknown event type {str(kind)[:60]!r}")
     entity, observation_type, is_update = EVENT_TYPES[kind]
     body = raw.get("body")

@@ -21,7 +21,8 @@ from otlp_receiver.ingest import IngestService
 from otlp_receiver.langfuse.events import parse_envelope
 from otlp_receiver.langfuse.service import Access, LangfuseIngest
 from storage.projects import DEFAULT_ORGANIZATION_ID, PUBLIC_PREFIX
-from tracehouse.errors import TracehouseError, Unauthenticated
+from tracehouse.deadlines import read_body
+from tracehouse.errors import RequestTimeout, TracehouseError, Unauthenticated
 
 __all__ = ["MAX_INGESTION_BYTES", "LangfuseRoutes"]
 
@@ -78,9 +79,11 @@ class LangfuseRoutes:
         if request.content_length is not None and request.content_length > MAX_INGESTION_BYTES:
             return _error(413, "Payload Too Large", f"the batch is larger than {MAX_INGESTION_BYTES} bytes")
         try:
-            body = await request.read()
+            body = await read_body(request)
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "Payload Too Large", f"the batch is larger than {MAX_INGESTION_BYTES} bytes")
+        except RequestTimeout as exc:
+            return _error(408, "Request Timeout", exc.message)
         if len(body) > MAX_INGESTION_BYTES:
             return _error(413, "Payload Too Large", f"the batch is larger than {MAX_INGESTION_BYTES} bytes")
         try:
@@ -103,9 +106,11 @@ class LangfuseRoutes:
         except TracehouseError as exc:
             return _error(exc.http_status, "Unauthorized", exc.message)
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(await read_body(request))
         except orjson.JSONDecodeError:
             return _error(400, "Invalid request data", "the body is not valid JSON")
+        except RequestTimeout as exc:
+            return _error(408, "Request Timeout", exc.message)
         if not isinstance(body, dict):
             return _error(400, "Invalid request data", "the body must be a JSON object")
         body.setdefault("id", str(uuid.uuid4()))

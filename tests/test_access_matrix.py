@@ -1,0 +1,313 @@
+"""Isolation, auth and injection over every route the API port serves.
+
+The routes come from the application's own router, so a new endpoint is covered without
+editing this file. Each is called with no credentials, wrong, malformed and revoked keys, a
+key of another project, and a signed-in user who is not an admin. Then every query parameter
+of the read routes gets a corpus of SQL, TraceQL, PromQL and HTML/JS injection strings. Project
+B's data must never appear in an answer meant for anyone else, denials must be 401/403/404, no
+call may fail with a 5xx, and nothing may change in the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+
+from query_api.app import create_app
+from storage.users import Users
+from tests.helpers import span, span_table
+from tests.otlp_data import one_span
+from tracehouse.server import Running
+
+pytestmark = pytest.mark.slow
+
+B_TRACE = "b" * 32
+B_SPAN = "c" * 16
+MARKERS = [B_TRACE, B_SPAN, "b-secret-name", "b-user-7", "b-session-7", "b-service-7", "b-attr-value"]
+PASSWORD = "correct horse battery staple"
+
+# Routes anyone may call: health, build info, the OpenAPI document, sign-in, the static UI shell
+# (it holds no data; the data comes from the API), and the process metrics (no tenant labels).
+PUBLIC = re.compile(
+    r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
+    r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
+    r"/sessions/.*|/users|/dashboard|/settings|/project/.*)$"
+)
+ADMIN = re.compile(r"^/api/(admin|v1/settings)/")
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "'; DROP TABLE spans; --",
+    "x') OR 1=1 --",
+    "1; SELECT * FROM system.users",
+    "{project:String}",
+    "\\' UNION SELECT name FROM system.tables --",
+    "%27%20OR%201%3D1",
+    "default' AND project_id != 'default",
+    '{ .secret = "b" } || { true }',
+    '{ resource.service.name =~ ".*" }',
+    '{ name = "x" } ) OR (1=1',
+    "}" * 50 + "{" * 50,
+    "{" * 500,
+    'sum(tracehouse_llm_tokens_total{project_id!="x"})',
+    '{__name__=~".+"}',
+    'tracehouse_llm_tokens_total{project="b"} or vector(1)',
+    'label_replace(up, "x", "$1", "y", "(.*)")',
+    "<script>window.__pwned=1</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "../../../../etc/passwd",
+    "\u202egnp.exe",
+    "x" * 20_000,
+    "-1",
+    "99999999999999999999999999",
+    "NaN",
+    "1e309",
+]
+
+# Query parameters of the read routes that are not described by the OpenAPI document.
+EXTRA_PARAMS = {
+    "/tempo/api/search": ["q", "tags", "start", "end", "limit", "minDuration", "maxDuration", "spss"],
+    "/tempo/api/v2/search/tags": ["scope", "q", "start", "end"],
+    "/tempo/api/search/tags": ["scope"],
+    "/tempo/api/v2/search/tag/{tag}/values": ["q", "start", "end"],
+    "/tempo/api/v2/traces/{trace_id}": ["start", "end"],
+    "/prometheus/api/v1/query": ["query", "time"],
+    "/prometheus/api/v1/query_range": ["query", "start", "end", "step"],
+    "/prometheus/api/v1/series": ["match[]", "start", "end"],
+    "/prometheus/api/v1/labels": ["match[]"],
+    "/prometheus/api/v1/label/{name}/values": ["match[]"],
+    "/{prefix}api/public/traces": ["userId", "sessionId", "name", "tags", "orderBy", "fromTimestamp", "page", "limit"],
+    "/{prefix}api/public/observations": ["traceId", "name", "type", "level", "userId", "fromStartTime", "limit"],
+    "/{prefix}api/public/sessions": ["fromTimestamp", "toTimestamp", "page", "limit"],
+    "/{prefix}api/public/scores": ["traceId", "name", "userId", "page"],
+    "/{prefix}api/public/metrics/daily": ["traceName", "userId", "fromTimestamp", "limit"],
+}
+
+
+def fill(path: str, b: dict[str, str]) -> str:
+    values = {
+        "trace_id": B_TRACE,
+        "span_id": B_SPAN,
+        "observation_id": B_SPAN,
+        "session_id": "b-session-7",
+        "project": b["id"],
+        "ref": b["id"],
+        "project_id": b["id"],
+        "public_key": b["public_key"],
+        "price_id": "price-x",
+        "kind": "trace",
+        "id": B_TRACE,
+        "field": "user",
+        "tag": "resource.service.name",
+        "name": "model",
+        "prefix": "",
+    }
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def leaked(text: str, url: str) -> list[str]:
+    """Project B's markers in an answer, except those the caller itself put in the URL (a 404
+    may name the id that was asked for)."""
+    return [m for m in MARKERS if m in text and m not in url]
+
+
+def routes(live: Running) -> list[tuple[str, str]]:
+    app = create_app(live.store, "not-the-token")
+    out = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD" and r.resource}
+    # Langfuse write routes the server adds to the API port (Dify needs a single host).
+    out |= {("POST", "/api/public/ingestion"), ("POST", "/api/public/scores"), ("GET", "/api/public/projects")}
+    out |= {("POST", "/api/public/otel/v1/traces")}
+    return sorted(out)
+
+
+async def call(
+    session: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], **kw: Any
+) -> tuple[int, str]:
+    body = kw.pop("json", {} if method in ("POST", "PUT", "PATCH", "DELETE") else None)
+    async with session.request(method, url, headers=headers, json=body, allow_redirects=False, **kw) as r:
+        return r.status, (await r.read()).decode("utf-8", "replace")
+
+
+def basic(public: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{public}:{secret}".encode()).decode()}
+
+
+async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, Any]]:
+    a = await live.store.projects.create_project("team-a")
+    b = await live.store.projects.create_project("team-b")
+    key_a = await live.store.projects.create_key(a.id)
+    key_b = await live.store.projects.create_key(b.id)
+    revoked = await live.store.projects.create_key(a.id)
+    await live.store.projects.revoke_key(revoked.public_key)
+    live.changed()
+    now = time.time_ns()
+    await live.store.writer.write(
+        span_table(
+            [
+                span(
+                    B_TRACE,
+                    B_SPAN,
+                    project=b.id,
+                    name="b-secret-name",
+                    user_id="b-user-7",
+                    session_id="b-session-7",
+                    model="gpt-4o",
+                    observation_type="GENERATION",
+                    input_tokens=5,
+                    start=now - 10**9,
+                    span_attributes={"secret": "b-attr-value"},
+                    service_name="b-service-7",
+                ),
+            ]
+        )
+    )
+    # People: the admin (first account) and a second, ordinary user.
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            live.api_url + "/api/v1/auth/setup",
+            json={"email": "admin@example.com", "name": "Admin", "password": PASSWORD},
+        ) as r,
+    ):
+        assert r.status in (200, 201), await r.text()
+    await Users(live.store.backend).create("user@example.com", "User", PASSWORD)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as s:
+        async with s.post(
+            live.api_url + "/api/v1/auth/login", json={"email": "user@example.com", "password": PASSWORD}
+        ) as r:
+            assert r.status == 200, await r.text()
+        cookies = {c.key: c.value for c in jar}
+    user_headers = {
+        "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        "X-CSRF-Token": cookies.get("th_csrf", ""),
+    }
+    creds = {
+        "no credentials": {},
+        "wrong key": basic("pk-th-" + os.urandom(8).hex(), "sk-th-" + os.urandom(16).hex()),
+        "malformed Basic": {"Authorization": "Basic !!!not-base64"},
+        "Bearer garbage": {"Authorization": "Bearer " + os.urandom(16).hex()},
+        "revoked key": basic(revoked.public_key, revoked.secret_key),
+        "key of project A": basic(key_a.public_key, key_a.secret_key),
+        "non-admin user": user_headers,
+    }
+    ids = {"b": {"id": b.id, "public_key": key_b.public_key}}
+    return creds, ids, {"key_b": key_b, "b": b}
+
+
+async def store_state(live: Running) -> dict[str, int]:
+    out = {}
+    for table in ("spans", "traces", "trace_index", "projects", "api_keys", "users", "model_prices", "scores"):
+        rows = await live.store.backend.query(f"SELECT count() AS n FROM {table}")
+        out[table] = int(rows[0]["n"])
+    tables = await live.store.backend.query("SELECT count() AS n FROM system.tables WHERE database = currentDatabase()")
+    out["tables"] = int(tables[0]["n"])
+    return out
+
+
+async def test_every_route_denies_and_isolates(live: Running) -> None:
+    creds, ids, extra = await seed(live)
+    before = await store_state(live)
+    attempts = leaks = 0
+    failures: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        for method, path in routes(live):
+            url = live.api_url + fill(path, ids["b"])
+            for who, headers in creds.items():
+                status, text = await call(session, method, url, headers)
+                attempts += 1
+                where = f"{method} {path} as {who}: {status}"
+                if status >= 500:
+                    failures.append(f"{where} (server error)")
+                for marker in leaked(text, url):
+                    leaks += 1
+                    failures.append(f"{where} leaks {marker!r}")
+                denied = status in (401, 403, 404)
+                anonymous = who in ("no credentials", "wrong key", "malformed Basic", "Bearer garbage", "revoked key")
+                if anonymous and not PUBLIC.match(path) and not denied:
+                    failures.append(f"{where} (should be denied)")
+                if who in ("key of project A", "non-admin user") and ADMIN.match(path) and not denied:
+                    failures.append(f"{where} (admin route)")
+    # OTLP over gRPC: the same refusals.
+    async with grpc.aio.insecure_channel(live.otlp_grpc_address) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        for who in ("no credentials", "wrong key", "malformed Basic", "Bearer garbage", "revoked key"):
+            attempts += 1
+            metadata = tuple((k.lower(), v) for k, v in creds[who].items() if k == "Authorization")
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await export(one_span().SerializeToString(), metadata=metadata or None)
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED, who
+    assert not failures, "\n".join(failures[:40])
+    after = await store_state(live)
+    assert after == before, "a denied call changed the store"
+    assert await live.store.projects.verify(extra["key_b"].public_key, extra["key_b"].secret_key) == ids["b"]["id"]
+    assert len(await live.store.reader.trace(ids["b"]["id"], B_TRACE)) == 1
+    report("cross-tenant and unauthenticated calls", attempts, leaks)
+
+
+def openapi_params(document: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path, item in document["paths"].items():
+        get = item.get("get")
+        if get:
+            out[path] = [p["name"] for p in get.get("parameters", []) if p.get("in") == "query"]
+    return out
+
+
+async def test_injection_strings_through_every_query_parameter(live: Running) -> None:
+    creds, ids, _ = await seed(live)
+    headers = creds["key of project A"]
+    before = await store_state(live)
+    attempts = effects = 0
+    failures: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        async with session.get(live.api_url + "/api/v1/openapi.json") as r:
+            params = openapi_params(await r.json())
+        params.update(EXTRA_PARAMS)
+        for path, names in sorted(params.items()):
+            url = live.api_url + fill(path, ids["b"])
+            for name in names:
+                for value in INJECTIONS:
+                    status, text = await call(session, "GET", url, headers, params={name: value})
+                    attempts += 1
+                    if status >= 500:
+                        failures.append(f"GET {path}?{name}={value[:40]!r}: {status}")
+                    for marker in leaked(text, url):
+                        effects += 1
+                        failures.append(f"GET {path}?{name}={value[:40]!r} leaks {marker!r}")
+        # Path parameters too.
+        for value in INJECTIONS[:12]:
+            for template in (
+                "/api/v1/traces/{}",
+                "/api/v1/sessions/{}",
+                "/tempo/api/v2/traces/{}",
+                "/api/public/traces/{}",
+            ):
+                attempts += 1
+                status, text = await call(
+                    session, "GET", live.api_url + template.format(value.replace("/", "%2F")), headers
+                )
+                if status >= 500 or leaked(text, ""):
+                    failures.append(f"GET {template} with {value[:40]!r}: {status}")
+    assert not failures, "\n".join(failures[:40])
+    after = await store_state(live)
+    assert after == before, f"injection strings changed the store: {before} -> {after}"
+    report("injection strings through query and path parameters", attempts, effects)
+
+
+def report(name: str, attempts: int, bad: int) -> None:
+    out = Path(__file__).resolve().parent.parent / "test-artifacts" / "access-matrix.json"
+    out.parent.mkdir(exist_ok=True)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data[name] = {"attempts": attempts, "leaks_or_effects": bad}
+    out.write_text(json.dumps(data, indent=2))

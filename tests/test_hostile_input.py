@@ -1,0 +1,449 @@
+"""Hostile input: whatever a client sends gets a clear 4xx (or is stored), and the server stays
+healthy. Property-based (hypothesis) over the decoders and the live ports, plus the named cases:
+deep nesting, 10 MB values, invalid UTF-8, NaN and infinities, wrong id lengths, timestamps at
+0 and in 2262, truncated, slow and idle connections, Langfuse fields of the wrong type."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import math
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from otlp_receiver.decode import DecodeContext, decode_body
+from tests.conftest import Server
+from tests.otlp_data import kv, request
+from tests.otlp_strategies import export_requests, hostile_json_requests, mutated
+from tracehouse.errors import InvalidInput
+from tracehouse.server import Running, running
+from tracehouse.settings import load_settings
+
+CTX = DecodeContext(project_id="default")
+CASES: dict[str, int] = {}  # cases run per property, reported by the last test of the module
+
+VALID = request(
+    [
+        {
+            "trace_id": bytes(range(1, 17)),
+            "span_id": bytes(range(1, 9)),
+            "attrs": {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 5, "n": 1.5, "b": True},
+        }
+    ]
+).SerializeToString()
+
+
+def decodes_or_refuses(body: bytes, fmt: str) -> tuple[int, int] | None:
+    """The decoder's only allowed outcomes: a result, or InvalidInput with a message."""
+    try:
+        _, accepted, rejected, _ = decode_body(body, fmt, CTX)
+    except InvalidInput as exc:
+        assert exc.message
+        return None
+    return accepted, rejected
+
+
+def count(name: str) -> None:
+    CASES[name] = CASES.get(name, 0) + 1
+
+
+# -- properties over the decoders (in process, thousands of cases) ---------------------------------
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(export_requests())
+def test_any_protobuf_request_decodes_or_is_refused(req: ExportTraceServiceRequest) -> None:
+    count("generated OTLP protobuf requests")
+    spans = sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+    outcome = decodes_or_refuses(req.SerializeToString(), "protobuf")
+    if outcome is not None:
+        assert sum(outcome) == spans, "every span is either accepted or counted as rejected"
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_protobuf_decodes_or_is_refused(data: st.DataObject) -> None:
+    count("mutated OTLP protobuf bodies")
+    decodes_or_refuses(data.draw(mutated(VALID)), "protobuf")
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=512))
+def test_random_bytes_decode_or_are_refused(body: bytes) -> None:
+    count("random byte bodies (protobuf and JSON)")
+    decodes_or_refuses(body, "protobuf")
+    decodes_or_refuses(body, "json")
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_json_requests())
+def test_json_with_fields_of_any_type_decodes_or_is_refused(body: bytes) -> None:
+    count("OTLP/JSON bodies with fields of any type")
+    decodes_or_refuses(body, "json")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_json_decodes_or_is_refused(data: st.DataObject) -> None:
+    count("mutated OTLP/JSON bodies")
+    body = json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "name": "op",
+                                    "startTimeUnixNano": "1",
+                                    "endTimeUnixNano": 2,
+                                    "attributes": [{"key": "a", "value": {"intValue": "7"}}],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    ).encode()
+    decodes_or_refuses(data.draw(mutated(body)), "json")
+
+
+# -- the named cases, through the live HTTP and gRPC ports -------------------------------------
+
+
+def deep(kind: str, depth: int) -> AnyValue:
+    value = AnyValue(string_value="leaf")
+    for _ in range(depth):
+        outer = AnyValue()
+        if kind == "array":
+            outer.array_value.values.append(value)
+        else:
+            outer.kvlist_value.values.append(kv("k", "x"))
+            outer.kvlist_value.values[0].value.CopyFrom(value)
+        value = outer
+    return value
+
+
+def named_cases() -> dict[str, bytes]:
+    def one(**span: object) -> bytes:
+        return request([{"trace_id": os.urandom(16), **span}]).SerializeToString()
+
+    nested = {}
+    for kind in ("array", "kvlist"):
+        for depth in (50, 90, 2000):
+            req = request([{"trace_id": os.urandom(16)}])
+            attr = req.resource_spans[0].scope_spans[0].spans[0].attributes.add()
+            attr.key = f"deep.{kind}"
+            attr.value.CopyFrom(deep(kind, depth))  # past upb's recursion limit of 100: a 400
+            nested[f"{kind} nested {depth} deep"] = req.SerializeToString()
+    invalid_utf8 = bytearray(one(name="ok-name"))
+    at = invalid_utf8.find(b"ok-name")
+    invalid_utf8[at : at + 2] = b"\xff\xfe"
+    return {
+        **nested,
+        "a 10 MB attribute value": one(attrs={"big": "x" * (10 * 1024 * 1024)}),
+        "invalid UTF-8 in a string field": bytes(invalid_utf8),
+        "NaN, +inf and -inf doubles": one(attrs={"nan": math.nan, "inf": math.inf, "ninf": -math.inf}),
+        "a 3-byte trace id": one(trace_id=b"abc"),
+        "a 20-byte span id": one(span_id=os.urandom(20)),
+        "all-zero ids": one(trace_id=bytes(16), span_id=bytes(8)),
+        "timestamps at 0": one(start=0, end=0),
+        "timestamps in 2262": one(start=(1 << 63) - 2, end=(1 << 63) - 1),
+        "end before start": one(start=2_000_000_000, end=1_000_000_000),
+        "timestamps past 2262": one(start=(1 << 64) - 1, end=(1 << 64) - 1),
+        "an empty body": b"",
+        "a truncated body": VALID[: len(VALID) // 2],
+    }
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def healthy(server: Server) -> None:
+    assert server.process.poll() is None, server.log()
+    status, body = post(
+        server.otlp_http_url + "/v1/traces",
+        request([{"trace_id": os.urandom(16)}]).SerializeToString(),
+        {"Content-Type": "application/x-protobuf"},
+    )
+    assert status == 200, body
+
+
+def test_named_hostile_cases_get_a_clear_answer_over_http_and_grpc(server: Server) -> None:
+    outcomes = {}
+    with grpc.insecure_channel(
+        server.otlp_grpc_address, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    ) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        for name, body in named_cases().items():
+            count("named hostile cases (HTTP and gRPC)")
+            status, answer = post(server.otlp_http_url + "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+            assert status in (200, 400), f"{name}: HTTP {status} {answer[:200]!r}"
+            try:
+                export(body, timeout=60)
+                code = grpc.StatusCode.OK
+            except grpc.RpcError as exc:
+                code = exc.code()
+                assert exc.details(), f"{name}: gRPC {code} without a message"
+            assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT), f"{name}: gRPC {code}"
+            assert (status == 200) == (code == grpc.StatusCode.OK), f"{name}: HTTP and gRPC disagree"
+            outcomes[name] = status
+    healthy(server)
+    assert outcomes["a 3-byte trace id"] == 200  # rejected one by one, in partial_success
+    assert outcomes["NaN, +inf and -inf doubles"] == 200
+    assert outcomes["timestamps in 2262"] == 200
+    assert outcomes["a 10 MB attribute value"] == 200
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_bodies_over_http_never_get_a_5xx(server: Server, data: st.DataObject) -> None:
+    count("mutated bodies over HTTP (protobuf, JSON, gzip)")
+    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip"]))
+    if kind == "json":
+        body, headers = data.draw(hostile_json_requests()), {"Content-Type": "application/json"}
+    else:
+        body, headers = data.draw(mutated(VALID)), {"Content-Type": "application/x-protobuf"}
+        if kind == "gzip":
+            body = data.draw(mutated(gzip.compress(VALID)))
+            headers["Content-Encoding"] = "gzip"
+    status, answer = post(server.otlp_http_url + "/v1/traces", body, headers)
+    assert status in (200, 400, 413), f"HTTP {status}: {answer[:200]!r}"
+    assert server.process.poll() is None, server.log()
+
+
+def test_server_healthy_after_the_http_properties(server: Server) -> None:
+    healthy(server)
+
+
+# -- slow and idle clients ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def strict(tmp_path: Path):
+    settings_ = load_settings(
+        data_dir=tmp_path / "data",
+        api_port=0,
+        otlp_grpc_port=0,
+        otlp_http_port=0,
+        request_head_timeout_s=1,
+        request_body_timeout_s=1.5,
+        idle_timeout_s=2,
+    )
+    async with running(settings_, ("api", "receiver")) as r:
+        yield r
+
+
+async def closed_within(host: str, port: int, first: bytes, dribble: float, limit: float = 15) -> tuple[float, bytes]:
+    """Open a connection, send ``first``, then a byte every ``dribble`` s (0: nothing); the time
+    until the server answers or closes, and what it said."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(first)
+    await writer.drain()
+    started = time.monotonic()
+    said = b""
+    try:
+        while time.monotonic() - started < limit:
+            if dribble:
+                writer.write(b"a")
+                await writer.drain()
+            try:
+                chunk = await asyncio.wait_for(reader.read(4096), dribble or limit)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return time.monotonic() - started, said
+            said += chunk
+    except ConnectionError:
+        return time.monotonic() - started, said
+    finally:
+        writer.close()
+    raise AssertionError(f"the connection was still open after {limit} s")
+
+
+def hostport(url: str) -> tuple[str, int]:
+    host, _, port = url.rpartition("//")[2].rpartition(":")
+    return host, int(port)
+
+
+async def test_idle_and_slow_connections_are_closed(strict: Running) -> None:
+    otlp = hostport(strict.otlp_http_url)
+    api = hostport(strict.api_url)
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+    for name, (host, port), first, dribble, answer in [
+        ("idle OTLP connection", otlp, b"", 0, b""),
+        ("idle API connection", api, b"", 0, b""),
+        ("slowloris headers", otlp, head + b"X-Slow: ", 0.2, b""),
+        ("slow body (OTLP)", otlp, head + b"Content-Length: 100000\r\n\r\n", 0.2, b"408 Request Timeout"),
+        (
+            "slow body (API)",
+            api,
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n",
+            0.2,
+            b"408 Request Timeout",
+        ),
+        (
+            "slow body (Langfuse ingestion)",
+            otlp,
+            b"POST /api/public/ingestion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n",
+            0.2,
+            b"",  # unauthenticated in open mode is allowed; either a 408 or a close
+        ),
+    ]:
+        count("slow and idle connections")
+        _, said = await closed_within(host, port, first, dribble)
+        assert answer in said, f"{name}: got {said[:120]!r}"
+    # A keep-alive connection that goes quiet after a request is closed too.
+    reader, writer = await asyncio.open_connection(*otlp)
+    body = request([{"trace_id": os.urandom(16)}]).SerializeToString()
+    writer.write(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    assert b"200 OK" in await reader.read(4096)
+    assert await asyncio.wait_for(reader.read(4096), 10) == b""
+    writer.close()
+    # gRPC: a connection that never finishes the HTTP/2 handshake is closed.
+    grpc_host, grpc_port = strict.otlp_grpc_address.rsplit(":", 1)
+    await closed_within(grpc_host, int(grpc_port), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0)
+    # And the server still serves.
+    status = await asyncio.to_thread(
+        post, strict.otlp_http_url + "/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+    )
+    assert status[0] == 200
+
+
+def test_truncated_body_with_a_closed_connection_leaves_the_server_healthy(server: Server) -> None:
+    host, port = hostport(server.otlp_http_url)
+    for _ in range(20):
+        count("truncated bodies, connection closed")
+        with socket.create_connection((host, port)) as s:
+            s.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                + f"Content-Length: {len(VALID)}\r\n\r\n".encode()
+                + VALID[:10]
+            )
+    healthy(server)
+
+
+# -- Langfuse batches with every field of the wrong type ------------------------------------------
+
+LANGFUSE_BODIES: dict[str, dict[str, object]] = {
+    "trace-create": {
+        "name": "t",
+        "userId": "u",
+        "sessionId": "s",
+        "input": {"q": 1},
+        "output": "o",
+        "metadata": {"a": 1},
+        "tags": ["x"],
+        "release": "r",
+        "version": "v",
+        "public": False,
+        "environment": "prod",
+        "timestamp": "2026-11-27T10:00:00Z",
+    },
+    "generation-create": {
+        "name": "g",
+        "startTime": "2026-11-27T10:00:00Z",
+        "endTime": "2026-11-27T10:00:01Z",
+        "completionStartTime": "2026-11-27T10:00:00.5Z",
+        "model": "gpt-4o",
+        "modelParameters": {"temperature": 0.1},
+        "input": [{"role": "user", "content": "hi"}],
+        "output": {"role": "assistant", "content": "yo"},
+        "usage": {"input": 3, "output": 4, "total": 7, "unit": "TOKENS"},
+        "usageDetails": {"input": 3, "output": 4},
+        "costDetails": {"input": 0.001},
+        "level": "DEFAULT",
+        "statusMessage": "",
+        "metadata": {"k": "v"},
+        "parentObservationId": None,
+        "version": "1",
+        "promptName": "p",
+        "promptVersion": 2,
+    },
+    "span-update": {"name": "s", "endTime": "2026-11-27T10:00:02Z", "output": "done", "level": "WARNING"},
+    "score-create": {"name": "quality", "value": 0.5, "dataType": "NUMERIC", "comment": "ok", "observationId": None},
+    "event-create": {"name": "e", "startTime": "2026-11-27T10:00:00Z", "input": "x", "level": "DEBUG"},
+}
+WRONG_VALUES: list[object] = [
+    123,
+    -1.5,
+    True,
+    None,
+    [],
+    [1, "a"],
+    {},
+    {"nested": {"deep": [1]}},
+    "",
+    "not a date",
+    "x" * 20_000,
+    2**70,
+]
+
+
+async def test_langfuse_fields_of_every_wrong_type_fail_alone(live: Running) -> None:
+    from tests.langfuse_helpers import basic, event, ingest, make_key
+
+    headers = basic(await make_key(live))
+    for kind, base in LANGFUSE_BODIES.items():
+        trace_id = os.urandom(8).hex()
+        good = event("trace-create", {"id": trace_id, "name": "the good one"})
+        batch = [good]
+        for field in ["id", "traceId", *base]:
+            for wrong in WRONG_VALUES:
+                body = {"id": os.urandom(8).hex(), "traceId": trace_id, **base, field: wrong}
+                batch.append(event(kind, body))
+                count("Langfuse events with a field of the wrong type")
+        # and events whose envelope fields are wrong
+        for wrong in WRONG_VALUES:
+            batch.append({"id": wrong, "type": kind, "timestamp": "2026-11-27T10:00:00Z", "body": base})
+            batch.append({"id": os.urandom(4).hex(), "type": wrong, "timestamp": wrong, "body": wrong})
+            count("Langfuse events with a field of the wrong type")
+        status, answer = await ingest(live, headers, batch)
+        assert status == 207, answer
+        statuses = {r["status"] for r in answer["successes"] + answer["errors"]}
+        assert statuses <= {200, 201, 400, 404}, f"{kind}: {statuses}"
+        assert all(e.get("message") or e.get("error") for e in answer["errors"])
+        assert any(s["id"] == good["id"] for s in answer["successes"]), f"{kind}: the good event failed with the bad"
+        assert await live.store.reader.trace("default", trace_id), f"{kind}: the good trace was not stored"
+    # Envelopes that are not a batch at all.
+    for raw in [b"", b"[]", b'{"batch": 5}', b'{"batch": [1, 2]}', b"\xff\xfe", b'{"batch": [' * 500]:
+        count("malformed Langfuse envelopes")
+        status, _ = await ingest(live, headers, [], raw=raw)
+        assert status in (207, 400), (raw[:20], status)
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_cases():
+    yield
+    out = Path(__file__).resolve().parent.parent / "test-artifacts" / "hostile-input-cases.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(CASES, indent=2))
