@@ -70,6 +70,11 @@ def parse_protobuf_request(body: bytes) -> ExportTraceServiceRequest:
     try:
         request.ParseFromString(body)
     except (DecodeError, RuntimeError, ValueError) as exc:
+        if "MaxDepth" in str(exc):
+            raise InvalidInput(
+                "the request nests messages deeper than the protobuf parser allows (100 levels, "
+                "about 45 levels of arrays or kvlists in an attribute value); flatten the attribute"
+            ) from None
         raise InvalidInput(f"the body is not a valid OTLP ExportTraceServiceRequest: {exc}") from None
     return request
 

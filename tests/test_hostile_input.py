@@ -25,7 +25,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from otlp_receiver.decode import DecodeContext, decode_body
 from tests.conftest import Server
-from tests.otlp_data import kv, request
+from tests.otlp_data import request
 from tests.otlp_strategies import export_requests, hostile_json_requests, mutated
 from tracehouse.errors import InvalidInput
 from tracehouse.server import Running, running
@@ -55,6 +55,14 @@ def decodes_or_refuses(body: bytes, fmt: str) -> tuple[int, int] | None:
     return accepted, rejected
 
 
+def decoded_error(body: bytes) -> str:
+    try:
+        decode_body(body, "protobuf", CTX)
+    except InvalidInput as exc:
+        return exc.message
+    return ""
+
+
 def count(name: str) -> None:
     CASES[name] = CASES.get(name, 0) + 1
 
@@ -62,7 +70,7 @@ def count(name: str) -> None:
 # -- properties over the decoders (in process, thousands of cases) ---------------------------------
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
 @given(export_requests())
 def test_any_protobuf_request_decodes_or_is_refused(req: ExportTraceServiceRequest) -> None:
     count("generated OTLP protobuf requests")
@@ -126,31 +134,41 @@ def test_mutated_json_decodes_or_is_refused(data: st.DataObject) -> None:
 # -- the named cases, through the live HTTP and gRPC ports -------------------------------------
 
 
-def deep(kind: str, depth: int) -> AnyValue:
-    value = AnyValue(string_value="leaf")
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, encoded by hand."""
+    size, varint = len(payload), bytearray()
+    while True:
+        byte = size & 0x7F
+        size >>= 7
+        varint.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes([number << 3 | 2]) + bytes(varint) + payload
+
+
+def deeply_nested(kind: str, depth: int) -> bytes:
+    """A request whose one span has an attribute nested ``depth`` arrays or kvlists deep. Built by
+    hand: the protobuf library itself refuses to build messages past its depth limit."""
+    value = AnyValue(string_value="leaf").SerializeToString()
     for _ in range(depth):
-        outer = AnyValue()
-        if kind == "array":
-            outer.array_value.values.append(value)
-        else:
-            outer.kvlist_value.values.append(kv("k", "x"))
-            outer.kvlist_value.values[0].value.CopyFrom(value)
-        value = outer
-    return value
+        if kind == "array":  # AnyValue.array_value (5) -> ArrayValue.values (1)
+            value = _field(5, _field(1, value))
+        else:  # AnyValue.kvlist_value (6) -> KeyValueList.values (1) -> KeyValue{key (1), value (2)}
+            value = _field(6, _field(1, _field(1, b"k") + _field(2, value)))
+    span = request([{"trace_id": os.urandom(16)}]).resource_spans[0].scope_spans[0].spans[0]
+    span_bytes = span.SerializeToString() + _field(9, _field(1, b"deep") + _field(2, value))
+    return _field(1, _field(2, _field(2, span_bytes)))
 
 
 def named_cases() -> dict[str, bytes]:
     def one(**span: object) -> bytes:
         return request([{"trace_id": os.urandom(16), **span}]).SerializeToString()
 
-    nested = {}
-    for kind in ("array", "kvlist"):
-        for depth in (50, 90, 2000):
-            req = request([{"trace_id": os.urandom(16)}])
-            attr = req.resource_spans[0].scope_spans[0].spans[0].attributes.add()
-            attr.key = f"deep.{kind}"
-            attr.value.CopyFrom(deep(kind, depth))  # past upb's recursion limit of 100: a 400
-            nested[f"{kind} nested {depth} deep"] = req.SerializeToString()
+    nested = {
+        f"{kind} nested {depth} deep": deeply_nested(kind, depth)
+        for kind in ("array", "kvlist")
+        for depth in (10, 50, 2000)
+    }
     invalid_utf8 = bytearray(one(name="ok-name"))
     at = invalid_utf8.find(b"ok-name")
     invalid_utf8[at : at + 2] = b"\xff\xfe"
@@ -214,6 +232,9 @@ def test_named_hostile_cases_get_a_clear_answer_over_http_and_grpc(server: Serve
     assert outcomes["NaN, +inf and -inf doubles"] == 200
     assert outcomes["timestamps in 2262"] == 200
     assert outcomes["a 10 MB attribute value"] == 200
+    assert outcomes["array nested 10 deep"] == 200 and outcomes["kvlist nested 10 deep"] == 200
+    assert outcomes["array nested 2000 deep"] == 400  # past the parser's depth limit
+    assert "nests messages deeper" in decoded_error(named_cases()["kvlist nested 2000 deep"])
 
 
 @settings(
