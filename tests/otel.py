@@ -17,24 +17,35 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from tracehouse.server import Running
 
 
-def exporter(kind: str, live: Running, headers: Mapping[str, str] | None = None) -> SpanExporter:
+def exporter(
+    kind: str, live: Running, headers: Mapping[str, str] | None = None, timeout: float | None = None
+) -> SpanExporter:
+    """The SDK's exporter of ``kind``; ``timeout`` is its budget for one export, retries included."""
     if kind == "grpc":
-        return GrpcExporter(endpoint=live.otlp_grpc_address, insecure=True, headers=dict(headers or {}))
+        return GrpcExporter(
+            endpoint=live.otlp_grpc_address, insecure=True, headers=dict(headers or {}), timeout=timeout
+        )
     if kind == "grpc-gzip":
         return GrpcExporter(
             endpoint=live.otlp_grpc_address,
             insecure=True,
             headers=dict(headers or {}),
+            timeout=timeout,
             compression=grpc.Compression.Gzip,
         )
     if kind == "http":
-        return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
+        return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), timeout=timeout)
     if kind == "http-gzip":
         return HttpExporter(
-            endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), compression=Compression.Gzip
+            endpoint=live.otlp_http_url + "/v1/traces",
+            headers=dict(headers or {}),
+            compression=Compression.Gzip,
+            timeout=timeout,
         )
     if kind == "json":
-        return JsonHttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}))
+        return JsonHttpExporter(
+            endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), timeout=timeout
+        )
     raise ValueError(kind)
 
 

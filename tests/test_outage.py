@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tests.otel import exporter, provider
 from tests.test_otlp_errors import GatedBackend, count
@@ -33,9 +34,33 @@ async def bounded(tmp_path: Path):
         yield r
 
 
+class Recording(SpanExporter):
+    """The SDK exporter, with the outcome of every export counted: a span whose export the SDK
+    gave up on was never acknowledged, so it is not the server's to keep."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.results: list[SpanExportResult] = []
+
+    def export(self, spans):
+        result = self.inner.export(spans)
+        self.results.extend([result] * len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+EXPORTS: list[Recording] = []
+
+
 def emit(kind: str, live: Running, tag: str) -> None:
-    """A service emitting spans one by one; SimpleSpanProcessor blocks in the exporter's retries."""
-    tp = provider(exporter(kind, live), service=f"outage-{tag}")
+    """A service emitting spans one by one; SimpleSpanProcessor blocks in the exporter's retries.
+    The export budget is 60 s (the SDK's default is 10) so that retries outlast the outage on a
+    busy CI machine too."""
+    recording = Recording(exporter(kind, live, timeout=60))
+    EXPORTS.append(recording)
+    tp = provider(recording, service=f"outage-{tag}")
     tracer = tp.get_tracer("outage")
     for i in range(SPANS_PER_SENDER):
         with tracer.start_as_current_span(f"{tag}-{i}") as span:
@@ -83,6 +108,8 @@ async def test_sdk_retries_deliver_everything_after_an_outage(bounded: Running, 
     assert not any(t.is_alive() for t in senders)
 
     expected = SPANS_PER_SENDER * len(senders)
+    outcomes = [r for e in EXPORTS[-len(senders) :] for r in e.results]
+    assert outcomes.count(SpanExportResult.SUCCESS) == expected, "the SDK gave up on some spans: " + str(outcomes)
     stored = await count(bounded, "service_name LIKE 'outage-%'")
     assert stored == expected, f"{stored} spans stored of {expected} sent through a {OUTAGE_S} s outage"
     dupes = await bounded.store.backend.query(
