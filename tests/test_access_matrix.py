@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import time
@@ -202,7 +203,7 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
         "non-admin user": user_headers,
     }
     ids = {"b": {"id": b.id, "public_key": key_b.public_key}}
-    return creds, ids, {"key_b": key_b, "b": b}
+    return creds, ids, {"key_b": key_b, "key_a": key_a, "revoked": revoked, "b": b}
 
 
 async def store_state(live: Running) -> dict[str, int]:
@@ -215,7 +216,8 @@ async def store_state(live: Running) -> dict[str, int]:
     return out
 
 
-async def test_every_route_denies_and_isolates(live: Running) -> None:
+async def test_every_route_denies_and_isolates(live: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     creds, ids, extra = await seed(live)
     before = await store_state(live)
     attempts = leaks = 0
@@ -248,6 +250,9 @@ async def test_every_route_denies_and_isolates(live: Running) -> None:
                 await export(one_span().SerializeToString(), metadata=metadata or None)
             assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED, who
     assert not failures, "\n".join(failures[:40])
+    # Every call above carried a secret; none may reach the logs, at any level.
+    secrets = [extra["key_b"].secret_key, extra["key_a"].secret_key, extra["revoked"].secret_key, PASSWORD]
+    assert caplog.records and not [s for s in secrets if s in caplog.text]
     after = await store_state(live)
     assert after == before, "a denied call changed the store"
     assert await live.store.projects.verify(extra["key_b"].public_key, extra["key_b"].secret_key) == ids["b"]["id"]
