@@ -89,6 +89,20 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_text("No traces in this range yet.").wait_for()
         assert "model=no-such-model" in page.url
         page.go_back()
+        # Columns, sort and a custom range live in the URL.
+        page.get_by_role("link", name="invoke_agent helper").wait_for()
+        page.get_by_text("Columns").click()
+        page.get_by_role("checkbox", name="Service").click()
+        page.wait_for_url("**hide=*")
+        assert not page.get_by_role("checkbox", name="Service").is_checked()
+        assert "Service" not in page.locator("table.traces thead").inner_text()
+        page.get_by_role("button", name="Cost").click()
+        page.wait_for_url("**sort=total_cost*")
+        assert page.locator("th[aria-sort=descending]").inner_text().startswith("Cost")
+        page.get_by_label("Time range").select_option("custom")
+        page.get_by_label("From").fill("2020-01-01T00:00")
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_url("**range=custom*")
         page.get_by_role("link", name="invoke_agent helper").click()
 
         page.get_by_role("tree").wait_for()
@@ -101,6 +115,20 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         assert page.locator(".bar").count() == 2
         assert page.locator(".bar .ttft").count() == 1  # the generation's first-token marker
         page.screenshot(path=str(ARTIFACTS / "trace.png"))
+
+        # Collapse and expand the tree, zoom the waterfall, move with the keyboard.
+        page.locator(".row", has_text="invoke_agent helper").get_by_role("button", name="Collapse or expand").click()
+        assert page.locator(".row", has_text="chat gpt-4o").is_hidden()
+        page.locator(".row", has_text="invoke_agent helper").get_by_role("button", name="Collapse or expand").click()
+        page.locator(".row", has_text="chat gpt-4o").wait_for()
+        page.locator(".row", has_text="chat gpt-4o").click()
+        page.get_by_role("button", name="Zoom to span").click()
+        assert page.locator(".zoom-level").inner_text() != "1×"
+        page.get_by_role("button", name="Reset").click()
+        assert page.locator(".zoom-level").inner_text() == "1×"
+        page.get_by_role("tree").press("ArrowUp")
+        assert "invoke_agent helper" in page.locator(".row.selected").inner_text()
+        assert "span=" in page.url  # a deep link to the selected span
 
         page.goto(f"{srv.api_url}/project/default/traces/{trace_id}")  # Dify's deep link
         page.get_by_role("heading", name="invoke_agent helper", exact=True).wait_for()
@@ -121,6 +149,7 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(srv.api_url + "/dashboard")
         page.get_by_role("button", name="Continue without an account").click()  # open mode: no account needed
         page.get_by_role("heading", name="Dashboard").wait_for()
@@ -134,18 +163,112 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         assert shown_tokens == f"{sum(p['total_tokens'] for p in items):,}"
         assert shown_cost == "$0.003000"
 
-        page.get_by_role("link", name="Users").click()
+        assert page.locator("svg.chart").count() >= 5  # traces, observations, cost, tokens, error rate
+        assert page.get_by_role("link", name="gpt-4o").count() >= 1  # legends link to the filtered list
+        page.get_by_role("link", name="Users", exact=True).click()
         page.get_by_role("heading", name="Users").wait_for()
         page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
-        page.get_by_role("link", name="Sessions").click()
+        page.get_by_role("link", name="Sessions", exact=True).click()
         page.get_by_role("heading", name="Sessions").wait_for()
-        page.get_by_role("link", name="Settings").click()
+        page.get_by_role("link", name="Settings", exact=True).click()
         page.get_by_role("heading", name="API keys").wait_for()
+        # A per-project price override, then retention (before the key below ends open mode).
+        page.get_by_label("Model name").fill("my-finetune")
+        page.get_by_label("Match pattern (regex)").fill("^my-finetune")
+        page.get_by_label("input $/1M").fill("1.5")
+        page.get_by_label("output $/1M").fill("6")
+        with page.expect_response(lambda r: "/api/v1/settings/prices" in r.url and r.request.method == "GET"):
+            page.get_by_role("button", name="Add override").click()
+        page.locator("tr", has_text="my-finetune").get_by_text("override (default)").wait_for()
+        page.get_by_label("Retention days of default").fill("30")
+        with page.expect_response(lambda r: "/api/v1/settings/prices" in r.url and r.request.method == "GET"):
+            page.locator("tr", has_text="default").get_by_role("button", name="Save").first.click()
+        assert page.get_by_label("Retention days of default").input_value() == "30"
         page.get_by_role("button", name="Create key pair").click()
         page.get_by_text("The secret key is shown only now").wait_for()
         assert "sk-th-" in page.locator(".created").inner_text()
         assert "Dify (Langfuse provider)" in page.locator(".created").inner_text()
         page.get_by_text("claude-sonnet-4").first.wait_for()  # the built-in price table
         page.screenshot(path=str(ARTIFACTS / "settings.png"))
+        browser.close()
+    assert errors == []
+
+
+def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tuple[Server, str]) -> None:
+    import json
+    import time
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from playwright.sync_api import sync_playwright
+
+    srv, _ = seeded_server
+    # A 500-span agent run: the root, 19 retrievals, and 20 steps of a generation and 22 tool calls.
+    tp = TracerProvider(resource=Resource.create({"service.name": "big-agent"}))
+    tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=srv.otlp_http_url + "/v1/traces")))
+    tracer = tp.get_tracer("ui.big")
+    with tracer.start_as_current_span("invoke_agent planner") as root:
+        root.set_attribute("session.id", "session-big")
+        for n in range(19):
+            with tracer.start_as_current_span(f"retrieve docs {n}"):
+                pass
+        for step in range(20):
+            with tracer.start_as_current_span(f"step {step}"):
+                with tracer.start_as_current_span("chat gpt-4o-mini") as chat:
+                    chat.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+                    chat.set_attribute("gen_ai.usage.input_tokens", 200)
+                    chat.set_attribute("gen_ai.usage.output_tokens", 20)
+                for tool in range(22):
+                    with tracer.start_as_current_span(f"execute_tool t{tool}"):
+                        pass
+        big = format(root.get_span_context().trace_id, "032x")
+    tp.force_flush()
+    tp.shutdown()
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.api_url + "/traces")
+        page.get_by_role("button", name="Continue without an account").click()
+        page.get_by_role("heading", name="Traces").wait_for()
+
+        paints = []
+        for _ in range(3):
+            started = time.monotonic()
+            page.goto(f"{srv.api_url}/traces/{big}")
+            page.wait_for_function("document.body.dataset.traceFirstPaintMs !== undefined")
+            in_page = float(page.evaluate("document.body.dataset.traceFirstPaintMs"))
+            page.wait_for_selector(".tree[data-complete=true]")
+            paints.append(
+                {"navigation_to_complete_ms": round((time.monotonic() - started) * 1000), "first_paint_ms": in_page}
+            )
+            page.evaluate("delete document.body.dataset.traceFirstPaintMs")
+        assert page.locator(".row").count() == 500
+        report = ARTIFACTS.parent / "ui-first-paint.json"
+        report.write_text(json.dumps({"spans": page.locator(".row").count(), "runs": paints}, indent=2))
+        print(f"\n500-span trace view: {paints}")
+        page.screenshot(path=str(ARTIFACTS / "trace-500-spans.png"))
+
+        for theme in ("light", "dark"):
+            while page.locator("#theme").inner_text() != f"Theme: {theme}":
+                page.locator("#theme").click()
+            assert page.evaluate("document.documentElement.dataset.theme") == theme
+            for name, path, ready in [
+                ("traces", "/traces", "table.traces tbody a"),
+                ("trace", f"/traces/{big}", ".tree[data-complete=true]"),
+                ("dashboard", "/dashboard", "svg.chart rect"),
+                ("sessions", "/sessions", "h1"),
+                ("session", "/sessions/session-big", ".turn"),
+                ("users", "/users", "h1"),
+                ("settings", "/settings", "table"),
+            ]:
+                page.goto(srv.api_url + path)
+                page.wait_for_selector(ready)
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}.png"))
         browser.close()
     assert errors == []

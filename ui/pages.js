@@ -76,19 +76,30 @@ function seriesBy(items, value) {
   return [...keys].map(([key, points]) => ({ key, points }));
 }
 
-export async function dashboardPage(root, seconds = DAY) {
+const RANGE_KEYS = { 3600: "1h", [DAY]: "24h", [7 * DAY]: "7d", [30 * DAY]: "30d" };
+
+export async function dashboardPage(root, seconds = Number(new URLSearchParams(location.search).get("seconds")) || DAY) {
   const interval = seconds <= DAY ? 3600 : seconds <= 7 * DAY ? 6 * 3600 : DAY;
-  const query = { start: since(seconds), interval };
-  const [all, byModel, byType] = await Promise.all([
+  const start = since(seconds);
+  const query = { start, interval };
+  const range = RANGE_KEYS[seconds] || "24h";
+  const tracesLink = (params, text = "View traces →") => h("a", { class: "more", "data-link": true, text,
+    href: `/traces?${new URLSearchParams({ range, ...params })}` });
+  root.replaceChildren(h("section", { class: "dashboard" }, h("h1", { text: "Dashboard" }),
+    h("p", { class: "muted", text: "Loading…" })));
+  const [all, byModel, byType, users, topTraces, scores] = await Promise.all([
     api("/api/v1/metrics/timeseries", { query }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "model", observation_type: "GENERATION" } }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "observation_type" } }),
+    api("/api/v1/users", { query: { start } }),
+    api("/api/v1/traces", { query: { start, sort: "total_cost", order: "desc", limit: 5 } }),
+    api("/api/v1/scores/summary", { query: { start } }),
   ]);
   // Every bucket of the range, so that the bars stand where their time is.
   const buckets = [];
   const first = Math.floor((Date.now() / 1000 - seconds) / interval) * interval;
   for (let b = first; b <= Date.now() / 1000; b += interval) buckets.push(b);
-  const sum = (items, f) => items.reduce((s, p) => s + Number(f(p) || 0), 0);
+  const sum = (items, f) => items.reduce((acc, p) => acc + Number(f(p) || 0), 0);
   const spans = sum(all.items, (p) => p.spans);
   const errors = sum(all.items, (p) => p.errors);
   const cost = sum(byModel.items, (p) => p.total_cost);
@@ -97,46 +108,102 @@ export async function dashboardPage(root, seconds = DAY) {
     ["Tokens", formatCount(sum(all.items, (p) => p.total_tokens))], ["Cost", formatCost(cost)],
     ["Error rate", spans ? `${((errors / spans) * 100).toFixed(1)}%` : "–"],
   ];
-  const models = seriesBy(byModel.items, (p) => Number(p.total_cost));
-  const latencyRows = (items) => {
+  const one = (key, f) => [{ key, points: new Map(all.items.map((p) => [p.bucket, f(p)])) }];
+  const costByModel = seriesBy(byModel.items, (p) => Number(p.total_cost));
+  const tokensByModel = seriesBy(byModel.items, (p) => p.total_tokens);
+  const latencyRows = (items, param) => {
     const groups = new Map();
     for (const p of items) {
-      const g = groups.get(p.key) || { spans: 0, p50: 0, p95: 0, p99: 0, ttft: null };
+      const g = groups.get(p.key) || { spans: 0, p50: 0, p90: 0, p95: 0, p99: 0, ttft: null };
       g.spans += p.spans;
-      g.p50 = Math.max(g.p50, p.latency_ms[0]);  // worst bucket: a cautious summary
-      g.p95 = Math.max(g.p95, p.latency_ms[2]);
-      g.p99 = Math.max(g.p99, p.latency_ms[3]);
+      // the worst bucket of the range: a cautious summary
+      [g.p50, g.p90, g.p95, g.p99] = [0, 1, 2, 3].map((i) => Math.max([g.p50, g.p90, g.p95, g.p99][i], p.latency_ms[i]));
       if (p.ttft_ms !== null) g.ttft = Math.max(g.ttft || 0, p.ttft_ms);
       groups.set(p.key, g);
     }
-    return [...groups].map(([key, g]) => h("tr", {}, h("td", { text: key || "–" }),
-      h("td", { class: "num", text: formatCount(g.spans) }), h("td", { class: "num", text: formatDuration(g.p50) }),
-      h("td", { class: "num", text: formatDuration(g.p95) }), h("td", { class: "num", text: formatDuration(g.p99) }),
+    return [...groups].map(([key, g]) => h("tr", {},
+      h("td", {}, key && param ? tracesLink({ [param]: key }, key) : key || "–"),
+      h("td", { class: "num", text: formatCount(g.spans) }),
+      ...[g.p50, g.p90, g.p95, g.p99].map((v) => h("td", { class: "num", text: formatDuration(v) })),
       h("td", { class: "num", text: g.ttft === null ? "–" : formatDuration(g.ttft) })));
   };
-  const legend = (series) => h("p", { class: "legend" }, ...series.map((s, i) => h("span", {},
-    h("i", { style: `background:${color(i)}` }), ` ${s.key || "–"} `)));
+  const legend = (series, param) => h("p", { class: "legend" }, ...series.map((s, i) => h("span", {},
+    h("i", { style: `background:${color(i)}` }), " ", s.key && param ? tracesLink({ [param]: s.key }, s.key) : s.key || "–")));
+  const card = (title, link, ...content) => h("div", { class: "card" },
+    h("div", { class: "card-head" }, h("h3", { text: title }), link), ...content);
+  const empty = !spans;
   root.replaceChildren(h("section", { class: "dashboard" },
     h("div", { class: "head" }, h("h1", { text: "Dashboard" }),
-      rangePicker(seconds, (value) => dashboardPage(root, Number(value)))),
+      rangePicker(seconds, (value) => {
+        history.pushState(null, "", `/dashboard?seconds=${value}`);
+        dashboardPage(root, Number(value));
+      })),
+    empty ? h("div", { class: "card first-trace" }, h("p", { text: "No data in this range yet." }),
+      h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter at this host," }),
+      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` })) : null,
     h("div", { class: "totals" }, ...totals.map(([label, value]) => h("div", { class: "card stat" },
       h("div", { class: "muted", text: label }), h("div", { class: "value", "data-stat": label, text: value })))),
     h("div", { class: "grid" },
-      h("div", { class: "card" }, h("h3", { text: "Traces over time" }),
-        barChart(buckets, [{ key: "traces", points: new Map(all.items.map((p) => [p.bucket, p.traces])) }],
-          { format: formatCount })),
-      h("div", { class: "card" }, h("h3", { text: "Cost by model" }),
-        barChart(buckets, models, { format: formatCost }), legend(models)),
-      h("div", { class: "card" }, h("h3", { text: "Latency by model (generations)" }),
-        table(["Model", "Calls", "p50", "p95", "p99", "TTFT"], latencyRows(byModel.items))),
-      h("div", { class: "card" }, h("h3", { text: "Latency by observation type" }),
-        table(["Type", "Spans", "p50", "p95", "p99", "TTFT"], latencyRows(byType.items)))),
+      card("Traces over time", tracesLink({}), barChart(buckets, one("traces", (p) => p.traces), { format: formatCount })),
+      card("Observations over time", tracesLink({}), barChart(buckets, one("observations", (p) => p.spans), { format: formatCount })),
+      card("Cost by model", tracesLink({ sort: "total_cost" }), barChart(buckets, costByModel, { format: formatCost }),
+        legend(costByModel, "model")),
+      card("Tokens by model", tracesLink({ sort: "total_tokens" }), barChart(buckets, tokensByModel, { format: formatCount }),
+        legend(tokensByModel, "model")),
+      card("Error rate", tracesLink({ errors: "1" }), barChart(buckets,
+        one("errors", (p) => (p.spans ? (100 * p.errors) / p.spans : 0)), { format: (v) => `${v.toFixed(1)}%` })),
+      card("Scores", null, scores.items.length
+        ? table(["Score", "Type", "Count", "Mean", "Min", "Max"], scores.items.map((sc) => h("tr", {},
+          h("td", { text: sc.name }), h("td", { text: sc.data_type }), h("td", { class: "num", text: formatCount(sc.count) }),
+          ...(sc.data_type === "CATEGORICAL"
+            ? [h("td", { colspan: 3, text: sc.top_values.join(", ") })]
+            : [sc.mean, sc.min, sc.max].map((v) => h("td", { class: "num", text: Number(v).toFixed(3) }))))))
+        : h("p", { class: "muted", text: "No scores yet: send them with the Langfuse SDK or API." })),
+      card("Latency by model (generations)", null,
+        table(["Model", "Calls", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byModel.items, "model"))),
+      card("Latency by observation type", null,
+        table(["Type", "Spans", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byType.items, null))),
+      card("Top users by cost", h("a", { href: "/users", "data-link": true, class: "more", text: "All users →" }),
+        table(["User", "Traces", "Tokens", "Cost"], [...users.items].sort((a, b) => Number(b.total_cost) - Number(a.total_cost))
+          .slice(0, 5).map((u) => h("tr", {}, h("td", {}, tracesLink({ user_id: u.user_id }, u.user_id)),
+            h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
+            h("td", { class: "num", text: formatCost(u.total_cost) }))))),
+      card("Top traces by cost", tracesLink({ sort: "total_cost" }),
+        table(["Trace", "Latency", "Tokens", "Cost"], topTraces.items.map((t) => h("tr", {},
+          h("td", {}, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`, "data-link": true, text: t.name || t.trace_id })),
+          h("td", { class: "num", text: formatDuration(t.latency_ms) }),
+          h("td", { class: "num", text: formatCount(t.total_tokens) }),
+          h("td", { class: "num", text: formatCost(t.total_cost) }))))),
+    ),
   ));
 }
 
 function snippet(label, text) {
   return h("div", { class: "snippet" }, h("strong", { text: label }), h("pre", { text }),
     h("button", { type: "button", class: "link", text: "Copy", onclick: () => navigator.clipboard?.writeText(text) }));
+}
+
+function priceForm(projects, done) {
+  const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, ...attrs });
+  const project = h("select", { "aria-label": "Project of the override" },
+    ...projects.map((p) => h("option", { value: p.id, text: p.name })));
+  const model = field("model_name", "Model name", { required: true });
+  const pattern = field("match_pattern", "Match pattern (regex)", { required: true });
+  const prices = ["input", "output", "cache_read", "cache_write", "reasoning"].map((k) =>
+    [k, field(k, `${k.replace("_", " ")} $/1M`, { type: "number", step: "any", min: 0, class: "price" })]);
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: "filters price-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const values = Object.fromEntries(prices.filter(([, el]) => el.value !== "").map(([k, el]) => [k, el.value]));
+    try {
+      await api("/api/v1/settings/prices", { method: "POST", body: { project: project.value, model_name: model.value,
+        match_pattern: pattern.value || model.value, prices: values } });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, project, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: "Add override" }), error);
 }
 
 export async function settingsPage(root) {
@@ -162,8 +229,17 @@ export async function settingsPage(root) {
   const retention = h("input", { type: "number", min: 0, value: 0, "aria-label": "Retention days" });
   root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: "Settings" }),
     h("h2", { text: "Projects" }),
-    table(["Project", "Id", "Retention (days)"], projects.items.map((p) => h("tr", {}, h("td", { text: p.name }),
-      h("td", { text: p.id }), h("td", { text: p.retention_days || "forever" })))),
+    table(["Project", "Id", "Retention (days, 0 = forever)"], projects.items.map((p) => {
+      const days = h("input", { type: "number", min: 0, max: 36500, value: p.retention_days, class: "days",
+        "aria-label": `Retention days of ${p.name}` });
+      return h("tr", {}, h("td", { text: p.name }), h("td", { text: p.id }), h("td", {},
+        h("form", { class: "inline", onsubmit: async (e) => {
+          e.preventDefault();
+          await api(`/api/v1/settings/projects/${encodeURIComponent(p.id)}/retention`, { method: "POST",
+            body: { days: Number(days.value) } });
+          settingsPage(root);
+        } }, days, h("button", { type: "submit", class: "link", text: "Save" }))));
+    })),
     h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();
       await api("/api/v1/settings/projects", { method: "POST", body: { name: newProject.value,
@@ -189,10 +265,19 @@ export async function settingsPage(root) {
     created,
     table(["Public key", "Secret", "Project", "Status", ""], keyRows),
     h("h2", { text: "Model prices (USD per 1M tokens)" }),
+    h("p", { class: "muted", text: "An override applies to one project, to models whose name matches its pattern "
+      + "(a regular expression), before the built-in prices. Costs sent with the spans always win." }),
+    priceForm(projects.items, () => settingsPage(root)),
     table(["Model", "Input", "Output", "Cache read", "Cache write", "Source"], [
       ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
     ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
       ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
-        text: p.prices_per_1m_tokens_usd[k] ?? "–" })), h("td", { text: source })))),
+        text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
+      h("td", {}, source === "override" ? `override (${p.project_id}) ` : source,
+        source === "override" ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
+          await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
+            query: { project: p.project_id } });
+          settingsPage(root);
+        } }) : null)))),
   ));
 }

@@ -79,12 +79,45 @@ function scoreList(scores) {
       sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null))));
 }
 
+// OTLP event attributes are stored as OTLP JSON key-value lists.
+function eventAttributes(text) {
+  const list = parseJson(text);
+  if (!Array.isArray(list)) return {};
+  return Object.fromEntries(list.map((kv) => {
+    const v = kv.value || {};
+    const value = v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? JSON.stringify(v);
+    return [kv.key, String(value)];
+  }));
+}
+
+function events(span) {
+  if (!span.event_names.length) return null;
+  const items = span.event_names.map((name, i) => {
+    const attrs = eventAttributes(span.event_attributes[i]);
+    const at = span.event_times?.[i] ? ` +${formatDuration((span.event_times[i] - span.start_time) / 1e6)}` : "";
+    if (name === "exception") {
+      return h("li", { class: "exception" }, h("strong", { class: "err",
+        text: `${attrs["exception.type"] || "exception"}: ${attrs["exception.message"] || ""}` }), h("span", { class: "muted", text: at }),
+      attrs["exception.stacktrace"] ? h("pre", { text: attrs["exception.stacktrace"] }) : null);
+    }
+    return h("li", {}, h("strong", { text: name }), h("span", { class: "muted", text: at }), " ",
+      h("code", { text: Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(" ") }));
+  });
+  return h("section", {}, h("h3", { text: "Events" }), h("ul", { class: "events" }, ...items));
+}
+
 function detail(span, scores) {
   const usage = [
     ["Input tokens", formatCount(span.input_tokens)], ["Output tokens", formatCount(span.output_tokens)],
     ["Cache read", formatCount(span.cache_read_tokens)], ["Reasoning", formatCount(span.reasoning_tokens)],
     ["Cost", formatCost(span.total_cost)],
-    ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => [`Cost: ${k}`, formatCost(v)]),
+    // Each cost with the price it implies per million tokens: the rate that was applied.
+    ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => {
+      const tokens = Number({ input: span.input_tokens, output: span.output_tokens, cache_read: span.cache_read_tokens,
+        cache_write: span.cache_write_tokens, reasoning: span.reasoning_tokens }[k] || 0);
+      const rate = tokens ? ` at $${((Number(v) / tokens) * 1e6).toFixed(2)} / 1M tokens` : "";
+      return [`Cost: ${k}`, `${formatCost(v)}${rate}`];
+    }),
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
   return h("div", { class: "detail" },
@@ -100,13 +133,16 @@ function detail(span, scores) {
     renderIo("Output", span.output),
     attributeTable("Span attributes", span.span_attributes),
     attributeTable("Resource attributes", span.resource_attributes),
-    span.event_names.length ? h("section", {}, h("h3", { text: "Events" }), h("ul", {},
-      ...span.event_names.map((name, i) => h("li", {}, h("strong", { text: name }), " ",
-        h("code", { text: span.event_attributes[i] }))))) : null,
+    attributeTable(`Scope attributes${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
+      span.scope_attributes),
+    events(span),
   );
 }
 
+const CHUNK = 150; // rows rendered per animation frame: a large trace paints its first screen at once
+
 export async function tracePage(root, traceId, project) {
+  performance.mark("th-trace-start");
   root.replaceChildren(h("p", { class: "muted", text: "Loading trace…" }));
   const doc = await api(`/api/v1/traces/${encodeURIComponent(traceId)}`, { query: { project } });
   const spans = doc.spans;
@@ -119,55 +155,146 @@ export async function tracePage(root, traceId, project) {
       children.get(s.parent_span_id).push(s);
     } else roots.push(s);
   }
-  const t0 = Math.min(...spans.map((s) => s.start_time));
-  const t1 = Math.max(...spans.map((s) => s.end_time), t0 + 1);
-  const ordered = [];
-  const walk = (s, depth) => {
-    ordered.push([s, depth]);
-    for (const c of (children.get(s.span_id) || []).sort((a, b) => a.start_time - b.start_time)) walk(c, depth + 1);
+  const t0 = spans.reduce((m, s) => Math.min(m, s.start_time), Infinity);
+  const t1 = Math.max(spans.reduce((m, s) => Math.max(m, s.end_time), -Infinity), t0 + 1);
+  const ordered = []; // [span, depth, parent index]
+  const walk = (s, depth, parent) => {
+    const index = ordered.length;
+    ordered.push([s, depth, parent]);
+    for (const c of (children.get(s.span_id) || []).sort((a, b) => a.start_time - b.start_time)) walk(c, depth + 1, index);
   };
   roots.sort((a, b) => (a.observation_type === "TRACE" ? -1 : 0) - (b.observation_type === "TRACE" ? -1 : 0)
-    || a.start_time - b.start_time).forEach((s) => walk(s, 0));
+    || a.start_time - b.start_time).forEach((s) => walk(s, 0, -1));
 
-  const panel = h("aside", { class: "panel" });
-  const rows = ordered.map(([s, depth]) => {
-    const left = ((s.start_time - t0) / (t1 - t0)) * 100;
-    const width = Math.max(0.4, ((s.end_time - s.start_time) / (t1 - t0)) * 100);
+  // The waterfall shows [view0, view1] of the trace (fractions); zoom narrows it around the selection.
+  let view0 = 0;
+  let view1 = 1;
+  const collapsed = new Set();
+  const panel = h("aside", { class: "panel", "aria-label": "Selected span" });
+  const rows = new Array(ordered.length);
+  const bars = new Array(ordered.length);
+  const place = (i) => {
+    const s = ordered[i][0];
+    const span = view1 - view0;
+    const left = (((s.start_time - t0) / (t1 - t0)) - view0) / span * 100;
+    const width = Math.max(0.3, ((s.end_time - s.start_time) / (t1 - t0)) / span * 100);
+    bars[i].style.left = `${left}%`;
+    bars[i].style.width = `${width}%`;
+  };
+  const makeRow = (i) => {
+    const [s, depth] = ordered[i];
+    const hasChildren = children.has(s.span_id);
+    const duration = formatDuration((s.end_time - s.start_time) / 1e6);
+    const bar = h("div", { class: `bar type-${s.observation_type}`,
+      title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${formatCount(s.total_tokens)} tokens` : ""}` },
+      // time to first token: a tick inside the generation's bar
+      s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: "first token",
+        style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
+        : null);
+    bars[i] = bar;
+    place(i);
     const row = h("div", { class: `row${s.status_code === "ERROR" || s.level === "ERROR" ? " has-error" : ""}`,
-      role: "treeitem", tabindex: "-1", "data-span": s.span_id },
-      h("div", { class: "label", style: `padding-left:${depth * 16 + 6}px` },
+      role: "treeitem", tabindex: "-1", "data-span": s.span_id, "aria-level": depth + 1,
+      "aria-expanded": hasChildren ? "true" : undefined },
+      h("div", { class: "label", style: `padding-left:${depth * 14 + 4}px` },
+        hasChildren ? h("button", { type: "button", class: "twisty", "aria-label": "Collapse or expand", text: "▾",
+          onclick: (e) => { e.stopPropagation(); toggle(i); } }) : h("span", { class: "twisty" }),
         h("span", { class: "type", title: s.observation_type, text: TYPE_ICON[s.observation_type] || "▭" }),
         h("span", { class: "name", text: s.name || s.span_id }),
+        s.status_code === "ERROR" || s.level === "ERROR" ? h("span", { class: "err", title: "error", text: "!" }) : null,
         s.total_tokens ? h("span", { class: "tokens", text: formatCount(s.total_tokens) }) : null,
         Number(s.total_cost) ? h("span", { class: "cost", text: formatCost(s.total_cost) }) : null),
-      h("div", { class: "track" }, h("div", { class: `bar type-${s.observation_type}`,
-        style: `left:${left}%;width:${width}%`, title: formatDuration((s.end_time - s.start_time) / 1e6) },
-        // time to first token: a tick inside the generation's bar
-        s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: "first token",
-          style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
-          : null)),
-      h("div", { class: "dur", text: formatDuration((s.end_time - s.start_time) / 1e6) }));
-    row.addEventListener("click", () => select(s.span_id));
+      h("div", { class: "track" }, bar),
+      h("div", { class: "dur", text: duration }));
+    row.addEventListener("click", () => select(i));
+    row.hidden = !visible(i);
+    rows[i] = row;
     return row;
-  });
-  const tree = h("div", { class: "tree", role: "tree", tabindex: "0" }, ...rows);
-  let current = 0;
-  function select(spanId) {
-    current = ordered.findIndex(([s]) => s.span_id === spanId);
-    rows.forEach((r, i) => r.classList.toggle("selected", i === current));
-    const span = ordered[current][0];
-    const isRoot = current === 0;
-    panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
-      || (isRoot && !sc.observation_id))));
-    history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(spanId)}`);
+  };
+  const axis = h("div", { class: "axis-row" }, h("div", { class: "label muted", text: `${spans.length} spans` }),
+    h("div", { class: "ticks" }), h("div"));
+  const drawAxis = () => {
+    const ticks = axis.children[1];
+    const span = (t1 - t0) * (view1 - view0);
+    ticks.replaceChildren(...[0, 0.25, 0.5, 0.75].map((f) => h("span", { style: `left:${f * 100}%`,
+      text: formatDuration(((t1 - t0) * view0 + span * f) / 1e6) })));
+  };
+  drawAxis();
+  const tree = h("div", { class: "tree", role: "tree", tabindex: "0", "aria-label": "Spans" }, axis);
+
+  function visible(i) {
+    for (let p = ordered[i][2]; p >= 0; p = ordered[p][2]) if (collapsed.has(p)) return false;
+    return true;
   }
+  function toggle(i, open) {
+    const isOpen = !collapsed.has(i);
+    if (open === isOpen) return;
+    if (isOpen) collapsed.add(i); else collapsed.delete(i);
+    rows[i]?.setAttribute("aria-expanded", String(!isOpen));
+    const twisty = rows[i]?.querySelector("button.twisty");
+    if (twisty) twisty.textContent = isOpen ? "▸" : "▾";
+    rows.forEach((row, j) => { if (row) row.hidden = !visible(j); });
+  }
+  function zoom(factor) {
+    const s = ordered[current][0];
+    const mid = ((s.start_time + s.end_time) / 2 - t0) / (t1 - t0);
+    const width = Math.min(1, Math.max(0.002, (view1 - view0) * factor));
+    view0 = Math.max(0, Math.min(1 - width, mid - width / 2));
+    view1 = view0 + width;
+    rows.forEach((row, i) => { if (row) place(i); });
+    drawAxis();
+    zoomLabel.textContent = `${Math.round(1 / (view1 - view0))}×`;
+  }
+  function zoomTo(i) {
+    const s = ordered[i][0];
+    const a = (s.start_time - t0) / (t1 - t0);
+    const b = (s.end_time - t0) / (t1 - t0);
+    const pad = Math.max((b - a) * 0.05, 0.001);
+    view0 = Math.max(0, a - pad);
+    view1 = Math.min(1, Math.max(b + pad, view0 + 0.002));
+    rows.forEach((row, j) => { if (row) place(j); });
+    drawAxis();
+    zoomLabel.textContent = `${Math.round(1 / (view1 - view0))}×`;
+  }
+  let current = 0;
+  function select(i) {
+    current = i;
+    rows.forEach((r, j) => r?.classList.toggle("selected", j === current));
+    rows[current]?.scrollIntoView({ block: "nearest" });
+    const span = ordered[current][0];
+    panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
+      || (current === 0 && !sc.observation_id))));
+    history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(span.span_id)}`);
+  }
+  const step = (delta) => {
+    for (let j = current + delta; j >= 0 && j < ordered.length; j += delta) if (visible(j)) return select(j);
+  };
   tree.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowDown" || event.key === "j") select(ordered[Math.min(ordered.length - 1, current + 1)][0].span_id);
-    else if (event.key === "ArrowUp" || event.key === "k") select(ordered[Math.max(0, current - 1)][0].span_id);
+    const k = event.key;
+    if (k === "ArrowDown" || k === "j") step(1);
+    else if (k === "ArrowUp" || k === "k") step(-1);
+    else if (k === "ArrowLeft" || k === "h") {
+      if (children.has(ordered[current][0].span_id) && !collapsed.has(current)) toggle(current, false);
+      else if (ordered[current][2] >= 0) select(ordered[current][2]);
+    } else if (k === "ArrowRight" || k === "l") toggle(current, true);
+    else if (k === "Home") select(0);
+    else if (k === "End") { for (let j = ordered.length - 1; j >= 0; j--) if (visible(j)) { select(j); break; } }
+    else if (k === "+" || k === "=") zoom(0.5);
+    else if (k === "-") zoom(2);
+    else if (k === "0") zoom(Infinity);
+    else if (k === "z") zoomTo(current);
     else return;
     event.preventDefault();
   });
 
+  const zoomLabel = h("span", { class: "muted zoom-level", text: "1×" });
+  const toolbar = h("div", { class: "toolbar" },
+    h("button", { type: "button", text: "Zoom in", title: "Zoom in around the selected span (+)", onclick: () => zoom(0.5) }),
+    h("button", { type: "button", text: "Zoom out", title: "Zoom out (−)", onclick: () => zoom(2) }),
+    h("button", { type: "button", text: "Zoom to span", title: "Fit the selected span (z)", onclick: () => zoomTo(current) }),
+    h("button", { type: "button", text: "Reset", title: "The whole trace (0)", onclick: () => zoom(Infinity) }),
+    zoomLabel,
+    h("span", { class: "muted keys", text: "Keys: ↑↓ or j/k move · ←→ collapse/expand · + − z 0 zoom" }));
   const totalCost = spans.reduce((sum, s) => sum + Number(s.total_cost || 0), 0);
   const totalTokens = spans.reduce((sum, s) => sum + Number(s.total_tokens || 0), 0);
   root.replaceChildren(h("section", { class: "trace" },
@@ -175,7 +302,24 @@ export async function tracePage(root, traceId, project) {
     h("h1", { text: ordered[0][0].name || traceId }),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spans.length} spans · `
       + `${formatCount(totalTokens)} tokens · ${formatCost(totalCost)}`),
+    toolbar,
     h("div", { class: "split" }, tree, panel)));
   const wanted = new URLSearchParams(location.search).get("span");
-  select(wanted && byId.has(wanted) ? wanted : ordered[0][0].span_id);
+  const wantedIndex = Math.max(0, ordered.findIndex(([s]) => s.span_id === wanted));
+  // First screen now, the rest in chunks: a trace of thousands of spans stays responsive.
+  const firstChunk = Math.max(CHUNK, wantedIndex + 1);
+  tree.append(...ordered.slice(0, firstChunk).map((_, i) => makeRow(i)));
+  select(wantedIndex);
+  tree.focus({ preventScroll: true });
+  requestAnimationFrame(() => {
+    performance.mark("th-trace-first-paint");
+    document.body.dataset.traceFirstPaintMs = String(Math.round(
+      performance.measure("th-trace", "th-trace-start", "th-trace-first-paint").duration));
+  });
+  for (let start = firstChunk; start < ordered.length; start += CHUNK) {
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (!tree.isConnected) return; // the user moved on
+    tree.append(...ordered.slice(start, start + CHUNK).map((_, j) => makeRow(start + j)));
+  }
+  tree.dataset.complete = "true";
 }

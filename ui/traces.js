@@ -1,104 +1,168 @@
-// The traces page: filters in the URL (so a view can be shared), table, cursor pages.
+// The traces page: every filter, the time range, sort order, columns and page live in the URL, so
+// a view can be bookmarked and shared.
 import { api } from "/ui/api.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
-const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+// [URL/API parameter, label, suggestion field of /api/v1/filters/{field}/values]
 const FILTERS = [
-  ["search", "Search input and output"], ["name", "Name"], ["service", "Service"], ["model", "Model"],
-  ["user_id", "User"], ["session_id", "Session"],
+  ["search", "Search input and output"], ["name", "Name", "name"], ["service", "Service", "service"],
+  ["model", "Model", "model"], ["user_id", "User", "user"], ["session_id", "Session", "session"],
+  ["environment", "Environment", "environment"], ["tags", "Tag", "tag"], ["attribute", "Attribute key=value"],
+  ["min_latency_ms", "Min latency (ms)"], ["max_latency_ms", "Max latency (ms)"],
+  ["min_cost", "Min cost ($)"], ["max_cost", "Max cost ($)"],
 ];
+// [key, header, API sort key or null, cell]
+const COLUMNS = [
+  ["time", "Time", "start_time", (t) => h("td", { text: formatTime(t.start_time) })],
+  ["name", "Name", null, (t) => h("td", {}, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`,
+    "data-link": true, text: t.name || t.trace_id }))],
+  ["service", "Service", null, (t) => h("td", { text: t.service_name })],
+  ["user", "User", null, (t) => h("td", { text: t.user_id })],
+  ["session", "Session", null, (t) => h("td", {}, t.session_id ? h("a", {
+    href: `/sessions/${encodeURIComponent(t.session_id)}`, "data-link": true, text: t.session_id }) : "")],
+  ["tags", "Tags", null, (t) => h("td", {}, ...t.tags.map((tag) => h("span", { class: "tag", text: tag })))],
+  ["spans", "Spans", "span_count", (t) => h("td", { class: "num", text: formatCount(t.span_count) })],
+  ["latency", "Latency", "latency", (t) => h("td", { class: "num", text: formatDuration(t.latency_ms) })],
+  ["tokens", "Tokens in/out", "total_tokens", (t) => h("td", { class: "num",
+    text: `${formatCount(t.input_tokens)} / ${formatCount(t.output_tokens)}` })],
+  ["cost", "Cost", "total_cost", (t) => h("td", { class: "num", text: formatCost(t.total_cost) })],
+  ["status", "Status", null, (t) => h("td", { class: t.error_count ? "err" : "", text: t.error_count ? "error" : "ok" })],
+];
+const DEFAULT_HIDDEN = ["spans"];
+let chooserOpen = false; // the column chooser stays open while columns are switched
 
 function params() {
   return Object.fromEntries(new URLSearchParams(location.search));
 }
 
 function setParams(next) {
-  const query = new URLSearchParams(Object.entries(next).filter(([, v]) => v !== "" && v !== undefined));
+  const query = new URLSearchParams(Object.entries(next).filter(([, v]) => v !== "" && v !== undefined && v !== null));
   history.pushState(null, "", `/traces${query.size ? "?" + query : ""}`);
+}
+
+// "2026-11-27T10:00" (a datetime-local value, local time) <-> ISO 8601 in UTC.
+function localInput(iso) {
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+export function timeWindow(state) {
+  if (state.range === "custom" && state.from) {
+    return { start: new Date(state.from).toISOString(), end: state.to ? new Date(state.to).toISOString() : undefined };
+  }
+  const seconds = RANGES[state.range] || RANGES["24h"];
+  return { start: new Date(Date.now() - seconds * 1000).toISOString() };
 }
 
 export async function tracesPage(root) {
   const state = { range: "24h", ...params() };
-  const seconds = RANGES[state.range] || RANGES["24h"];
-  const query = {
-    start: new Date(Date.now() - seconds * 1000).toISOString(),
-    has_error: state.errors === "1" ? "true" : undefined,
-    limit: 50,
-    cursor: state.cursor,
-  };
+  const hidden = new Set(state.hide !== undefined ? state.hide.split(",").filter(Boolean) : DEFAULT_HIDDEN);
+  const columns = COLUMNS.filter(([key]) => !hidden.has(key));
+  const sort = state.sort || "start_time";
+  const order = state.order || "desc";
+  const window_ = timeWindow(state);
+  const query = { ...window_, has_error: state.errors === "1" ? "true" : undefined, limit: 50, cursor: state.cursor,
+    sort, order };
   for (const [key] of FILTERS) query[key] = state[key];
 
+  const go = (changes) => {
+    setParams({ ...state, cursor: "", ...changes });
+    tracesPage(root);
+  };
   const inputs = {};
+  const rangeSelect = h("select", { name: "range", "aria-label": "Time range", onchange: () => {
+    custom.hidden = rangeSelect.value !== "custom";
+    if (rangeSelect.value !== "custom") form.requestSubmit();
+  } },
+  ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: `Last ${r}` })),
+  h("option", { value: "custom", selected: state.range === "custom", text: "Custom…" }));
+  const from = h("input", { type: "datetime-local", name: "from", "aria-label": "From",
+    value: state.from ? localInput(state.from) : localInput(new Date(Date.now() - 86400000).toISOString()) });
+  const to = h("input", { type: "datetime-local", name: "to", "aria-label": "To",
+    value: state.to ? localInput(state.to) : "" });
+  const custom = h("span", { class: "custom-range", hidden: state.range !== "custom" }, from, "–", to);
+  const errorsBox = h("input", { type: "checkbox", name: "errors", checked: state.errors === "1" });
   const form = h("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
     const next = { range: rangeSelect.value, errors: errorsBox.checked ? "1" : "" };
+    if (next.range === "custom") {
+      next.from = from.value ? new Date(from.value).toISOString() : "";
+      next.to = to.value ? new Date(to.value).toISOString() : "";
+    } else {
+      next.from = next.to = "";
+    }
     for (const [key, el] of Object.entries(inputs)) next[key] = el.value.trim();
-    setParams(next);
-    tracesPage(root);
-  } });
-  const rangeSelect = h("select", { name: "range", "aria-label": "Time range" },
-    ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: `Last ${r}` })));
-  const errorsBox = h("input", { type: "checkbox", name: "errors", checked: state.errors === "1" });
-  form.append(rangeSelect);
-  const SUGGESTED = { name: "name", service: "service", model: "model", user_id: "user", session_id: "session" };
-  for (const [key, label] of FILTERS) {
-    const list = SUGGESTED[key] ? h("datalist", { id: `suggest-${key}` }) : null;
+    go(next);
+  } }, rangeSelect, custom);
+  const more = h("details", { class: "more-filters", open: FILTERS.slice(6).some(([k]) => state[k]) },
+    h("summary", { text: "More filters" }));
+  FILTERS.forEach(([key, label, field], i) => {
+    const list = field ? h("datalist", { id: `suggest-${key}` }) : null;
     inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "",
-      list: list ? list.id : undefined,
+      class: key === "search" ? "search" : "", list: list ? list.id : undefined,
       onfocus: list ? async () => {
         if (list.childElementCount) return;
-        const doc = await api(`/api/v1/filters/${SUGGESTED[key]}/values`, { query: { start: query.start } })
+        const doc = await api(`/api/v1/filters/${field}/values`, { query: { start: window_.start } })
           .catch(() => ({ values: [] }));
         list.replaceChildren(...doc.values.map((v) => h("option", { value: v })));
       } : undefined });
-    form.append(inputs[key]);
+    (i < 6 ? form : more).append(inputs[key]);
     if (list) form.append(list);
-  }
-  const live = h("input", { type: "checkbox", name: "live", checked: state.live === "1", onchange: () => {
-    setParams({ ...state, live: live.checked ? "1" : "" });
-    tracesPage(root);
-  } });
-  form.append(h("label", { class: "check" }, errorsBox, "Errors only"), h("button", { type: "submit", text: "Apply" }),
-    h("label", { class: "check" }, live, "Live"));
+  });
+  const live = h("input", { type: "checkbox", name: "live", checked: state.live === "1",
+    onchange: () => go({ live: live.checked ? "1" : "" }) });
+  const chooser = h("details", { class: "columns", open: chooserOpen,
+    ontoggle: (e) => { chooserOpen = e.target.open; } }, h("summary", { text: "Columns" }),
+    ...COLUMNS.map(([key, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: `col-${key}`,
+      checked: !hidden.has(key), onchange: (e) => {
+        if (e.target.checked) hidden.delete(key); else hidden.add(key);
+        go({ hide: [...hidden].join(",") });
+      } }), label)));
+  form.append(more, h("label", { class: "check" }, errorsBox, "Errors only"), h("button", { type: "submit", text: "Apply" }),
+    h("label", { class: "check" }, live, "Live"), chooser);
   clearTimeout(window.__thLive);
   if (state.live === "1" && !state.cursor) {
-    // Live refresh: reload the first page every 5 s while this page is shown.
+    // Live refresh: the first page again every 5 s while this page is shown.
     window.__thLive = setTimeout(() => { if (location.pathname === "/traces") tracesPage(root); }, 5000);
   }
 
-  const body = h("tbody");
-  const table = h("table", { class: "traces" },
-    h("thead", {}, h("tr", {}, ...["Time", "Name", "Service", "User", "Session", "Tags", "Latency", "Tokens in/out",
-      "Cost", "Status"].map((t) => h("th", { text: t })))), body);
+  const headerCell = ([, label, sortKey]) => {
+    if (!sortKey) return h("th", { text: label });
+    const active = sort === sortKey;
+    const next = active && order === "desc" ? "asc" : "desc";
+    return h("th", { "aria-sort": active ? (order === "asc" ? "ascending" : "descending") : "none" },
+      h("button", { type: "button", class: "sort", text: `${label}${active ? (order === "asc" ? " ▲" : " ▼") : ""}`,
+        onclick: () => go({ sort: sortKey, order: next }) }));
+  };
+  const body = h("tbody", {}, h("tr", {}, h("td", { colspan: columns.length, class: "empty muted", text: "Loading…" })));
+  const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...columns.map(headerCell))), body);
   const pager = h("div", { class: "pager" });
-  root.replaceChildren(h("section", {}, h("h1", { text: "Traces" }), form, table, pager));
+  root.replaceChildren(h("section", {}, h("h1", { text: "Traces" }), form, h("div", { class: "table-wrap" }, table), pager));
 
-  const page = await api("/api/v1/traces", { query });
-  if (!page.items.length) {
-    body.append(h("tr", {}, h("td", { colspan: 10, class: "empty" },
-      h("p", { text: "No traces in this range yet." }),
-      h("p", { class: "muted", text: "Send OpenTelemetry spans to http://<host>:4318/v1/traces, "
-        + "or point a Langfuse SDK or Dify at this host." }))));
+  let page;
+  try {
+    page = await api("/api/v1/traces", { query });
+  } catch (e) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty error", role: "alert",
+      text: `Could not load traces: ${e.message}` })));
+    return;
   }
-  for (const t of page.items) {
-    const href = `/traces/${encodeURIComponent(t.trace_id)}`;
-    body.append(h("tr", { class: t.error_count ? "has-error" : "" },
-      h("td", { text: formatTime(t.start_time) }),
-      h("td", {}, h("a", { href, "data-link": true, text: t.name || t.trace_id })),
-      h("td", { text: t.service_name }),
-      h("td", { text: t.user_id }),
-      h("td", { text: t.session_id }),
-      h("td", {}, ...t.tags.map((tag) => h("span", { class: "tag", text: tag }))),
-      h("td", { class: "num", text: formatDuration(t.latency_ms) }),
-      h("td", { class: "num", text: `${formatCount(t.input_tokens)} / ${formatCount(t.output_tokens)}` }),
-      h("td", { class: "num", text: formatCost(t.total_cost) }),
-      h("td", { text: t.error_count ? "error" : "ok" }),
-    ));
+  if (!page.items.length) {
+    const filtered = FILTERS.some(([k]) => state[k]) || state.errors === "1";
+    body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty" },
+      h("p", { text: "No traces in this range yet." }),
+      filtered ? h("p", { class: "muted", text: "Some filters are set: clear them or widen the time range." })
+        : h("div", { class: "first-trace" },
+          h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter here," }),
+          h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` }),
+          h("p", { class: "muted", text: "or a Langfuse SDK or Dify at this host (keys in Settings)." })))));
+  } else {
+    body.replaceChildren(...page.items.map((t) => h("tr", { class: t.error_count ? "has-error" : "" },
+      ...columns.map(([, , , cell]) => cell(t)))));
   }
   if (state.cursor) {
-    pager.append(h("button", { type: "button", text: "First page", onclick: () => {
-      setParams({ ...state, cursor: "" }); tracesPage(root);
-    } }));
+    pager.append(h("button", { type: "button", text: "First page", onclick: () => go({ cursor: "" }) }));
   }
   if (page.next_cursor) {
     pager.append(h("button", { type: "button", text: "Next page", onclick: () => {
