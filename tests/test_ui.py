@@ -84,6 +84,11 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_placeholder("Model").focus()  # suggestions come from the API
         page.wait_for_function("document.querySelectorAll('#suggest-model option').length > 0")
         assert page.locator("#suggest-model option").first.get_attribute("value") == "gpt-4o"
+        page.get_by_placeholder("Search input and output").fill("Hello there")  # full text over the messages
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_url("**search=Hello*")
+        page.get_by_role("link", name="invoke_agent helper").wait_for()
+        page.get_by_placeholder("Search input and output").fill("")
         page.get_by_placeholder("Model").fill("no-such-model")
         page.get_by_role("button", name="Apply").click()
         page.get_by_text("No traces in this range yet.").wait_for()
@@ -103,6 +108,10 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_label("From").fill("2020-01-01T00:00")
         page.get_by_role("button", name="Apply").click()
         page.wait_for_url("**range=custom*")
+        # A laptop screen: nothing spills out sideways.
+        page.set_viewport_size({"width": 1280, "height": 720})
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.set_viewport_size({"width": 1440, "height": 900})
         page.get_by_role("link", name="invoke_agent helper").click()
 
         page.get_by_role("tree").wait_for()
