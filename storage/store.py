@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from storage.api import Backend
 from storage.backends import open_backend
@@ -41,11 +43,12 @@ class Store:
         *,
         data_dir: Path | None = None,
         clickhouse_url: str | None = None,
+        server_options: Mapping[str, Any] | None = None,
         run_migrations: bool = True,
     ) -> Store:
         """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
         apply pending migrations and create the default organization and project."""
-        backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url)
+        backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url, server_options=server_options)
         store = cls(backend)
         try:
             if run_migrations:

@@ -97,6 +97,8 @@ async def admin(settings: Settings, op: str, **args: Any) -> Any:
                 f"serving yet (no server.json); try again in a moment"
             )
         return await _remote(info.api_url, info.admin_token, op, args)
-    store = await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url)
+    store = await Store.open(
+        data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, server_options=settings.server_options
+    )
     async with store:
         return await _direct(store, op, args)

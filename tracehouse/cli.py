@@ -219,7 +219,9 @@ def _run_migrate(settings: Settings) -> None:
     from storage import Store
 
     async def go() -> int:
-        async with await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url) as store:
+        async with await Store.open(
+            data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, server_options=settings.server_options
+        ) as store:
             return await store.schema_version()
 
     print(f"schema is at version {asyncio.run(go())}")

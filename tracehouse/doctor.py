@@ -43,7 +43,10 @@ async def _store_checks(settings: Settings) -> list[Check]:
     checks = []
     try:
         store = await Store.open(
-            data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, run_migrations=False
+            data_dir=settings.data_dir,
+            clickhouse_url=settings.clickhouse_url,
+            server_options=settings.server_options,
+            run_migrations=False,
         )
     except TracehouseError as exc:
         return [Check("store", False, exc.message)]

@@ -103,7 +103,9 @@ class Running:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
-    store = await Store.open(data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url)
+    store = await Store.open(
+        data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, server_options=settings.server_options
+    )
     telemetry = Telemetry()  # one registry for every port of this process
     runners: list[web.AppRunner] = []
     grpc_server: grpc.aio.Server | None = None

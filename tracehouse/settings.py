@@ -36,6 +36,17 @@ class Settings(BaseSettings):
         description="ClickHouse server to use instead of the embedded store, "
         "e.g. clickhouse://user:pass@host:9000/db (clickhouses:// for TLS).",
     )
+    clickhouse_read_url: str | None = Field(
+        None,
+        description="A second URL for every read, with a read-only user (readonly = 2), so that no read path "
+        "can write; the query process is the one to give it.",
+    )
+    clickhouse_pool_size: int = Field(4, ge=1, le=64, description="Connections (and threads) per ClickHouse URL.")
+    clickhouse_async_insert: bool = Field(
+        False,
+        description="Insert with the server's async_insert and wait_for_async_insert = 1: the server batches "
+        "inserts from many receivers, and an acknowledged span is still written.",
+    )
     host: str = Field("127.0.0.1", description="Address every listener binds to.")
     api_port: int = Field(3000, ge=0, le=65535, description="HTTP port of the API, UI and Langfuse-compatible API.")
     otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port.")
@@ -80,14 +91,23 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 
-    @field_validator("clickhouse_url")
+    @field_validator("clickhouse_url", "clickhouse_read_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
         if not value.startswith(("clickhouse://", "clickhouses://")):
-            raise ValueError(f"clickhouse_url must start with clickhouse:// or clickhouses://, got {value!r}")
+            raise ValueError(f"ClickHouse URLs start with clickhouse:// or clickhouses://, got {value!r}")
         return value
+
+    @property
+    def server_options(self) -> dict[str, object]:
+        """What the ClickHouse server backend needs beyond the URL."""
+        return {
+            "read_url": self.clickhouse_read_url,
+            "pool_size": self.clickhouse_pool_size,
+            "async_insert": self.clickhouse_async_insert,
+        }
 
     @property
     def embedded(self) -> bool:

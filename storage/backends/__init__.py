@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -12,16 +13,20 @@ if TYPE_CHECKING:
 __all__ = ["open_backend"]
 
 
-def open_backend(*, data_dir: Path | None = None, clickhouse_url: str | None = None) -> Backend:
-    """Open the embedded store on ``data_dir``, or connect to ``clickhouse_url`` if given.
+def open_backend(
+    *, data_dir: Path | None = None, clickhouse_url: str | None = None, server_options: Mapping[str, Any] | None = None
+) -> Backend:
+    """Open the embedded store on ``data_dir``, or connect to ``clickhouse_url`` if given
+    (``server_options``: read_url, pool_size, async_insert).
 
-    Raises ``StoreLocked`` when another process holds the data directory and
-    ``StorageUnavailable`` when the server cannot be reached.
+    Raises ``StoreLocked`` when another process holds the data directory, ``ConfigError``
+    for refused credentials or a server too old, and ``StorageUnavailable`` when the server
+    cannot be reached.
     """
     if clickhouse_url:
         from storage.backends.server import ServerBackend
 
-        return ServerBackend.connect(clickhouse_url)
+        return ServerBackend.connect(clickhouse_url, **dict(server_options or {}))
     from storage.backends.embedded import EmbeddedBackend
 
     if data_dir is None:

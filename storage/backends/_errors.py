@@ -6,7 +6,7 @@ import re
 
 from tracehouse.errors import StorageUnavailable
 
-__all__ = ["RETRYABLE_CODES", "StorageError", "clickhouse_code", "translate"]
+__all__ = ["AUTH_CODES", "RETRYABLE_CODES", "StorageError", "clickhouse_code", "summary", "translate"]
 
 # ClickHouse error codes that mean "the store cannot take this now; try again later"
 # (src/Common/ErrorCodes.cpp): timeouts, memory, disk, too many parts/queries, network.
@@ -27,6 +27,9 @@ RETRYABLE_CODES = {
     425: "SYSTEM_ERROR",
 }
 
+# The server refused the credentials: a configuration problem, not an outage.
+AUTH_CODES = {192: "UNKNOWN_USER", 193: "WRONG_PASSWORD", 194: "REQUIRED_PASSWORD", 516: "AUTHENTICATION_FAILED"}
+
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -40,11 +43,23 @@ def clickhouse_code(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def summary(exc: BaseException) -> str:
+    """One line saying what the server said: the drivers put "Code: N." and the message on
+    separate lines."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if re.fullmatch(r"Code: \d+\.", first) and len(lines) > 1:
+        first = f"{first} {lines[1]}"
+    return first[:300]
+
+
 def translate(exc: BaseException, what: str) -> Exception:
     """Map a driver exception to StorageUnavailable (retryable) or StorageError."""
     message = str(exc).strip()
     code = getattr(exc, "code", None) or clickhouse_code(message)
-    first_line = message.splitlines()[0] if message else type(exc).__name__
+    first_line = summary(exc)
     if code in RETRYABLE_CODES or isinstance(exc, (OSError, EOFError, TimeoutError)):
         return StorageUnavailable(f"store unavailable during {what}: {first_line}")
     return StorageError(f"{what} failed: {first_line}")

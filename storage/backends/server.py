@@ -3,6 +3,11 @@
 Each executor thread owns one ``Client`` (the driver is not thread-safe); a client
 that lost its connection reconnects on its next statement. Values are bound as
 server-side parameters, so the SQL is the very text the embedded backend runs.
+
+Reads may go to a second URL with a read-only user (``readonly = 2``), so that nothing
+on a read path can write, whatever a query turns out to hold. Inserts may use the
+server's asynchronous inserts with ``wait_for_async_insert = 1``: the server batches
+small inserts from many receivers, and an insert still returns only once it is written.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import pyarrow as pa
 from clickhouse_driver import Client
 
 from storage.api import Params, Row
-from storage.backends._errors import translate
+from storage.backends._errors import AUTH_CODES, clickhouse_code, summary, translate
 from storage.identifiers import check_identifier
-from tracehouse.errors import StorageUnavailable
+from tracehouse.errors import ConfigError, StorageUnavailable
 
 __all__ = ["ServerBackend", "redact_url"]
 
 POOL_THREADS = 4
+# Map types, server-side parameters, lightweight DELETE, the analyzer's handling of our views.
+MIN_VERSION = (23, 8)
 CONNECT_TIMEOUT_S = 5
 SEND_RECEIVE_TIMEOUT_S = 120
 
@@ -79,47 +86,77 @@ class ServerBackend:
 
     kind = "server"
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, read_url: str | None = None, pool_size: int = POOL_THREADS, async_insert: bool = False
+    ) -> None:
         self.url = url
         self._client_url = _client_url(url)
-        self._pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="clickhouse")
+        self._read_url = _client_url(read_url) if read_url else None
+        self._insert_settings = {"async_insert": 1, "wait_for_async_insert": 1} if async_insert else {}
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="clickhouse")
         self._local = threading.local()
         self._clients: list[Client] = []
         self._clients_lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def connect(cls, url: str) -> ServerBackend:
-        """Connect and run ``SELECT 1``; raise StorageUnavailable with the reason if that fails."""
-        backend = cls(url)
+    def connect(
+        cls, url: str, read_url: str | None = None, pool_size: int = POOL_THREADS, async_insert: bool = False
+    ) -> ServerBackend:
+        """Connect with each URL and check the server; raise ConfigError for refused credentials or
+        a server too old, StorageUnavailable when it cannot be reached."""
+        backend = cls(url, read_url, pool_size, async_insert)
         try:
-            backend._pool.submit(lambda: backend._client().execute("SELECT 1")).result()
-        except Exception as exc:
-            backend._pool.shutdown(wait=False)
-            raise StorageUnavailable(
-                f"cannot reach ClickHouse at {redact_url(url)}: {str(exc).splitlines()[0]}; "
-                f"check --clickhouse / TRACEHOUSE_CLICKHOUSE_URL and that the server is up"
-            ) from exc
+            versions = []
+            for which, read in (("TRACEHOUSE_CLICKHOUSE_URL", False), ("TRACEHOUSE_CLICKHOUSE_READ_URL", True)):
+                if read and not read_url:
+                    continue
+                target = read_url if read else url
+                try:
+                    rows = backend._pool.submit(lambda r=read: backend._client(r).execute("SELECT version()")).result()
+                except Exception as exc:
+                    code = getattr(exc, "code", None) or clickhouse_code(str(exc))
+                    if code in AUTH_CODES:
+                        raise ConfigError(
+                            f"ClickHouse at {redact_url(target)} refused the credentials ({summary(exc)}); "
+                            f"check the user and password in {which}"
+                        ) from None
+                    raise StorageUnavailable(
+                        f"cannot reach ClickHouse at {redact_url(target)}: {summary(exc)}; "
+                        f"check {which} and that the server is up"
+                    ) from exc
+                versions.append((str(rows[0][0]), target))
+            for version, target in versions:
+                numbers = tuple(int(n) for n in version.split(".")[:2] if n.isdigit())
+                if numbers < MIN_VERSION:
+                    raise ConfigError(
+                        f"ClickHouse {version} at {redact_url(target)} is too old: Tracehouse needs "
+                        f"{MIN_VERSION[0]}.{MIN_VERSION[1]} or newer"
+                    )
+        except BaseException:
+            backend._shutdown_sync()
+            raise
         return backend
 
-    def _client(self) -> Client:
-        client = getattr(self._local, "client", None)
+    def _client(self, read: bool = False) -> Client:
+        name = "reader" if read and self._read_url else "client"
+        client = getattr(self._local, name, None)
         if client is None:
-            client = Client.from_url(self._client_url)
+            client = Client.from_url(self._read_url if name == "reader" else self._client_url)
             client.settings["server_side_params"] = True
             client.connection.context.client_settings["server_side_params"] = True
-            self._local.client = client
+            setattr(self._local, name, client)
             with self._clients_lock:
                 self._clients.append(client)
         return client
 
-    async def _run(self, what: str, fn: Any) -> Any:
+    async def _run(self, what: str, fn: Any, read: bool = False) -> Any:
         if self._closed:
             raise RuntimeError("the store is closed")
 
         def call() -> Any:
             try:
-                return fn(self._client())
+                return fn(self._client(read))
             except Exception as exc:
                 raise translate(exc, what) from exc
 
@@ -133,7 +170,9 @@ class ServerBackend:
         columns = _arrow_to_columns(data)
         await self._run(
             f"insert into {table}",
-            lambda c: c.execute(f"INSERT INTO {table} ({names}) VALUES", columns, columnar=True),
+            lambda c: c.execute(
+                f"INSERT INTO {table} ({names}) VALUES", columns, columnar=True, settings=self._insert_settings
+            ),
         )
 
     async def query(self, sql: str, params: Params | None = None) -> list[Row]:
@@ -142,7 +181,7 @@ class ServerBackend:
             names = [name for name, _ in types]
             return [dict(zip(names, row, strict=True)) for row in rows]
 
-        return await self._run("query", run)
+        return await self._run("query", run, read=True)
 
     async def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
         return pa.Table.from_pylist(await self.query(sql, params))
