@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from storage.schema import Cluster
+
 __all__ = ["Backend", "Params", "Row"]
 
 Params = Mapping[str, Any]
@@ -33,6 +35,9 @@ class Backend(Protocol):
     """
 
     kind: str
+    # The cluster the schema lives on (tables ON CLUSTER, mutations on the shard-local tables),
+    # or None for a single node.
+    cluster: Cluster | None
 
     async def insert(self, table: str, data: pa.Table) -> None:
         """Insert every row of ``data`` into ``table`` (columns matched by name)."""

@@ -5,18 +5,44 @@ from __future__ import annotations
 
 from storage.api import Backend
 from storage.projects import MAX_RETENTION_DAYS, Project, Projects
+from storage.schema import LOCAL_SUFFIX, Cluster
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["Lifecycle"]
+__all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
 
 # Tables keyed by (project, trace id) that hold a trace's rows, and how their retention is set.
 TRACE_TABLES = ("spans", "trace_index", "traces", "scores")
+
+
+def mutation_target(table: str, cluster: Cluster | None) -> str:
+    """Where a DELETE or ALTER of a trace table goes: the table itself on one node; on a cluster
+    the shard-local tables on every node (a Distributed table cannot be mutated)."""
+    if cluster is None:
+        return table
+    return f"{table}{LOCAL_SUFFIX} ON CLUSTER '{cluster.name}'"
+
+
+def delete_sql(table: str, cluster: Cluster | None, column: str = "trace_id") -> str:
+    """Delete the rows of some traces (``column`` IN {ids}), or of a session (``column`` = {v})."""
+    where = "trace_id IN {ids:Array(String)}" if column == "trace_id" else f"{column} = {{v:String}}"
+    return f"DELETE FROM {mutation_target(table, cluster)} WHERE project_id = {{project:String}} AND {where}"
+
+
+def retention_sql(table: str, cluster: Cluster | None) -> list[str]:
+    """Set a project's retention on its stored rows, then apply the TTL to them at once."""
+    target = mutation_target(table, cluster)
+    return [
+        f"ALTER TABLE {target} UPDATE retention_days = {{days:UInt16}} "
+        "WHERE project_id = {project:String} SETTINGS mutations_sync = 2",
+        f"ALTER TABLE {target} MATERIALIZE TTL SETTINGS mutations_sync = 2",
+    ]
 
 
 class Lifecycle:
     def __init__(self, backend: Backend, projects: Projects) -> None:
         self._backend = backend
         self._projects = projects
+        self._cluster: Cluster | None = getattr(backend, "cluster", None)
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored
@@ -26,12 +52,8 @@ class Lifecycle:
         project = await self._projects.get_project(project_ref)
         await self._projects.update_retention(project.id, days)
         for table in TRACE_TABLES:
-            await self._backend.execute(
-                f"ALTER TABLE {table} UPDATE retention_days = {{days:UInt16}} "
-                "WHERE project_id = {project:String} SETTINGS mutations_sync = 1",
-                {"days": days, "project": project.id},
-            )
-            await self._backend.execute(f"ALTER TABLE {table} MATERIALIZE TTL SETTINGS mutations_sync = 1")
+            for statement in retention_sql(table, self._cluster):
+                await self._backend.execute(statement, {"days": days, "project": project.id})
         return await self._projects.get_project(project.id)
 
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
@@ -39,10 +61,7 @@ class Lifecycle:
             return 0
         params = {"project": project, "ids": trace_ids}
         for table in TRACE_TABLES:
-            await self._backend.execute(
-                f"DELETE FROM {table} WHERE project_id = {{project:String}} AND trace_id IN {{ids:Array(String)}}",
-                params,
-            )
+            await self._backend.execute(delete_sql(table, self._cluster), params)
         return len(trace_ids)
 
     async def delete_trace(self, project_ref: str, trace_id: str) -> int:
@@ -68,8 +87,7 @@ class Lifecycle:
         count = await self._delete_traces(project.id, [r["trace_id"] for r in rows])
         if column == "session_id":
             await self._backend.execute(
-                "DELETE FROM scores WHERE project_id = {p:String} AND session_id = {v:String}",
-                {"p": project.id, "v": value},
+                delete_sql("scores", self._cluster, "session_id"), {"project": project.id, "v": value}
             )
         return count
 

@@ -47,3 +47,16 @@ async def test_every_cluster_statement_parses(store: Store) -> None:
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tracehouse/spans_local'" in joined
     assert "Distributed('tracehouse_cluster', 'tracehouse', 'spans_local', cityHash64(trace_id))" in joined
     assert "TO traces_local" in joined and "FROM spans_local" in joined
+
+
+async def test_cluster_mutations_parse_and_target_the_shard_local_tables(store: Store) -> None:
+    from storage.lifecycle import TRACE_TABLES, delete_sql, retention_sql
+    from storage.schema import Cluster
+
+    cluster = Cluster("tracehouse_cluster", "tracehouse")
+    statements = [delete_sql(t, cluster) for t in TRACE_TABLES] + [delete_sql("scores", cluster, "session_id")]
+    statements += [s for t in TRACE_TABLES for s in retention_sql(t, cluster)]
+    for statement in statements:
+        rows = await store.backend.query("SELECT formatQuery({q:String}) AS f", {"q": statement})
+        assert "_local ON CLUSTER tracehouse_cluster" in rows[0]["f"], statement
+    assert delete_sql("spans", None).startswith("DELETE FROM spans WHERE")  # one node: the table itself

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="A second URL for every read, with a read-only user (readonly = 2), so that no read path "
         "can write; the query process is the one to give it.",
     )
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="Cluster (remote_servers) to run on: the schema is created ON CLUSTER as Replicated tables "
+        "with Distributed tables over them, sharded by trace id.",
+    )
     clickhouse_pool_size: int = Field(4, ge=1, le=64, description="Connections (and threads) per ClickHouse URL.")
     clickhouse_async_insert: bool = Field(
         False,
@@ -107,6 +112,7 @@ class Settings(BaseSettings):
             "read_url": self.clickhouse_read_url,
             "pool_size": self.clickhouse_pool_size,
             "async_insert": self.clickhouse_async_insert,
+            "cluster": self.clickhouse_cluster,
         }
 
     @property

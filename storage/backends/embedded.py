@@ -86,6 +86,7 @@ class EmbeddedBackend:
     """The Backend on chDB. Create with ``EmbeddedBackend.open(data_dir)``."""
 
     kind = "embedded"
+    cluster = None  # one process, one node
 
     def __init__(self, data_dir: Path, lock: DirLock) -> None:
         self.data_dir = data_dir

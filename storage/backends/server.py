@@ -24,6 +24,7 @@ from clickhouse_driver import Client
 from storage.api import Params, Row
 from storage.backends._errors import AUTH_CODES, clickhouse_code, summary, translate
 from storage.identifiers import check_identifier
+from storage.schema import Cluster
 from tracehouse.errors import ConfigError, StorageUnavailable
 
 __all__ = ["ServerBackend", "redact_url"]
@@ -87,12 +88,22 @@ class ServerBackend:
     kind = "server"
 
     def __init__(
-        self, url: str, read_url: str | None = None, pool_size: int = POOL_THREADS, async_insert: bool = False
+        self,
+        url: str,
+        read_url: str | None = None,
+        pool_size: int = POOL_THREADS,
+        async_insert: bool = False,
+        cluster: str | None = None,
     ) -> None:
         self.url = url
+        # On a cluster, tables are created ON CLUSTER and mutations go to the shard-local tables.
+        self.cluster = Cluster(cluster, urlsplit(url).path.strip("/") or "default") if cluster else None
         self._client_url = _client_url(url)
         self._read_url = _client_url(read_url) if read_url else None
         self._insert_settings = {"async_insert": 1, "wait_for_async_insert": 1} if async_insert else {}
+        if cluster:
+            # A Distributed insert returns once every shard has its rows, not when they are queued.
+            self._insert_settings["insert_distributed_sync"] = 1
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="clickhouse")
         self._local = threading.local()
         self._clients: list[Client] = []
@@ -101,11 +112,16 @@ class ServerBackend:
 
     @classmethod
     def connect(
-        cls, url: str, read_url: str | None = None, pool_size: int = POOL_THREADS, async_insert: bool = False
+        cls,
+        url: str,
+        read_url: str | None = None,
+        pool_size: int = POOL_THREADS,
+        async_insert: bool = False,
+        cluster: str | None = None,
     ) -> ServerBackend:
         """Connect with each URL and check the server; raise ConfigError for refused credentials or
         a server too old, StorageUnavailable when it cannot be reached."""
-        backend = cls(url, read_url, pool_size, async_insert)
+        backend = cls(url, read_url, pool_size, async_insert, cluster)
         try:
             versions = []
             for which, read in (("TRACEHOUSE_CLICKHOUSE_URL", False), ("TRACEHOUSE_CLICKHOUSE_READ_URL", True)):
