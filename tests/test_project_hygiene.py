@@ -27,3 +27,33 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "./dev test" in readme and "./dev test" in ci
+
+
+def test_the_wheel_ships_the_ui_price_table_and_protos(tmp_path) -> None:
+    """An installed Tracehouse (pip, the Docker image) serves the UI and prices spans."""
+    import subprocess
+    import sys
+    import zipfile
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = set(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
+    ui = {p.name for p in (ROOT / "ui").iterdir() if p.suffix in (".html", ".js", ".css")}
+    assert ui and {f"ui/{n}" for n in ui} <= names
+    assert "otlp_receiver/pricing/prices.json" in names and "proto/tempo.proto" in names
