@@ -42,7 +42,6 @@ def test_the_wheel_ships_the_ui_price_table_and_protos(tmp_path) -> None:
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-q",
             "-w",
             str(tmp_path),
