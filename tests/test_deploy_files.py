@@ -53,3 +53,110 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     assert "USER tracehouse" in text and "HEALTHCHECK" in text and 'ENTRYPOINT ["tracehouse"]' in text
     for package in ("tracehouse", "storage", "otlp_receiver", "query_api", "ui"):
         assert f"COPY {package} " in text
+
+
+def compose(path: Path) -> dict:
+    """A compose file as Compose reads it: YAML anchors and merge keys resolved, then checked
+    against the Compose specification."""
+    from compose_spec import PyCompose
+
+    doc = yaml.safe_load(path.read_text())
+    PyCompose.from_json(json.dumps(doc))  # raises ValueError naming what is wrong
+    return doc
+
+
+def test_compose_files_follow_the_compose_specification() -> None:
+    from compose_spec import PyCompose
+
+    for path in (DEPLOY / "docker-compose.yml", DEPLOY / "clickhouse-cluster" / "docker-compose.yml"):
+        compose(path)
+    try:  # and the check can fail
+        PyCompose.from_json(json.dumps({"services": {"a": {"image": "x", "ports": ["not-a-port"]}}}))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an invalid compose file was accepted")
+
+
+def _settings_keys(env: dict) -> None:
+    for key in env:
+        if key.startswith(ENV_PREFIX):
+            assert key[len(ENV_PREFIX) :].lower() in Settings.model_fields, key
+
+
+def test_cluster_example_is_consistent() -> None:
+    import xml.etree.ElementTree as ET
+
+    folder = DEPLOY / "clickhouse-cluster"
+    doc = compose(folder / "docker-compose.yml")
+    services = doc["services"]
+    config = ET.parse(folder / "config.d" / "cluster.xml").getroot()
+    (cluster,) = list(config.find("remote_servers"))
+    shards = cluster.findall("shard")
+    assert len(shards) == 2 and all(len(s.findall("replica")) == 2 for s in shards)  # 2 x 2
+    hosts = [r.findtext("host") for s in shards for r in s.findall("replica")]
+    assert all(s.findtext("internal_replication") == "true" for s in shards)
+    nodes = {name: s for name, s in services.items() if name.startswith("ch-")}
+    assert sorted(hosts) == sorted(nodes)
+    # Each node's macros: its shard (as in remote_servers) and a unique replica name.
+    for index, shard in enumerate(shards, start=1):
+        for replica in shard.findall("replica"):
+            env = nodes[replica.findtext("host")]["environment"]
+            assert int(env["SHARD"]) == index and env["REPLICA"] == replica.findtext("host")
+    assert {m.get("from_env") for m in config.find("macros")} == {"SHARD", "REPLICA"}
+    # Keeper: the nodes the servers use are the keeper services, with matching raft ids.
+    keepers = [n.findtext("host") for n in config.find("zookeeper")]
+    keeper = ET.parse(folder / "keeper" / "keeper.xml").getroot().find("keeper_server")
+    raft = {s.findtext("hostname"): s.findtext("id") for s in keeper.find("raft_configuration")}
+    assert sorted(keepers) == sorted(raft) == sorted(n for n in services if n.startswith("keeper-"))
+    assert all(services[h]["environment"]["KEEPER_ID"] == i for h, i in raft.items())
+    # Tracehouse: the cluster name it is told is the one configured; migrate runs first.
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for name in ("migrate", "receiver-1", "receiver-2", "query"):
+        service = services[name]
+        assert service["command"][0] in subcommands
+        env = service["environment"]
+        _settings_keys(env)
+        assert env["TRACEHOUSE_CLICKHOUSE_CLUSTER"] == cluster.tag
+        assert env["TRACEHOUSE_CLICKHOUSE_URL"].split("@")[1].split(":")[0] in nodes
+    assert services["receiver-1"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    users = ET.parse(folder / "users.d" / "tracehouse.xml").getroot()
+    assert users.find("profiles/reader/readonly").text == "2"
+    assert "reader:" in services["query"]["environment"]["TRACEHOUSE_CLICKHOUSE_READ_URL"]
+
+
+def test_kubernetes_manifests() -> None:
+    docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "tracehouse.yaml").read_text()))
+    by_kind: dict[str, list[dict]] = {}
+    for doc in docs:
+        assert doc["apiVersion"] and doc["metadata"]["name"]
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    assert {d["metadata"]["name"] for d in by_kind["Deployment"]} == {"tracehouse-receiver", "tracehouse-query"}
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for config in by_kind["ConfigMap"]:
+        _settings_keys(config["data"])
+    for secret in by_kind["Secret"]:
+        _settings_keys(secret["stringData"])
+    workloads = by_kind["Deployment"] + by_kind["Job"]
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            assert container["args"][0] in subcommands
+            requests = container["resources"]["requests"]
+            assert requests["cpu"] and requests["memory"]
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            for probe in ("readinessProbe", "livenessProbe"):
+                if workload["kind"] == "Deployment":
+                    get = container[probe]["httpGet"]
+                    assert get["path"] == "/api/public/health" and get["port"] in ports
+            _settings_keys({e["name"]: e["value"] for e in container.get("env", [])})
+    # Services select their Deployment's pods and target named ports that exist.
+    for service in by_kind["Service"]:
+        deployment = next(
+            d
+            for d in by_kind["Deployment"]
+            if d["spec"]["template"]["metadata"]["labels"] == service["spec"]["selector"]
+        )
+        names = {p["name"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= names
