@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_ROWS = 100_000
 COMMIT_TIMEOUT_S = 30.0
 STORE_DOWN_BACKOFF_S = 1.0
+# Clients honour Retry-After, and an OTel SDK gives up after 6 attempts: a hint that grows with
+# the outage (1, 1, 2, 4, 8 ... s) keeps them retrying through a long one, with few requests.
+MAX_RETRY_AFTER_S = 30.0
 
 
 class Reservation:
@@ -82,6 +85,8 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._down_until = 0.0
+        self._trouble_since: float | None = None  # first failed insert of the current outage
+        self._flush_started: float | None = None  # the running insert, for how long the store stalls
         self.stats = _Stats()
         self.telemetry: Telemetry | None = None
 
@@ -96,18 +101,26 @@ class Batcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def retry_hint(self) -> float:
+        """Seconds a refused client should wait: 1 while the store is healthy, else about as long
+        as the store has been failing or the running insert has been stalled (at most 30)."""
+        now = time.monotonic()
+        started = [t for t in (self._trouble_since, self._flush_started) if t is not None]
+        return min(MAX_RETRY_AFTER_S, max(1.0, now - min(started))) if started else 1.0
+
     def reserve(self, nbytes: int) -> Reservation:
         """Hold ``nbytes`` of the in-flight bound, or raise Overloaded / StorageUnavailable."""
         if self._closing:
             raise StorageUnavailable("the server is shutting down", retry_after_s=2.0)
         if time.monotonic() < self._down_until:
-            raise StorageUnavailable("the store is unavailable; retry shortly", retry_after_s=STORE_DOWN_BACKOFF_S)
+            raise StorageUnavailable("the store is unavailable; retry shortly", retry_after_s=self.retry_hint())
         # A request alone may always go in (the body limit bounds it), so no request waits forever.
         if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
             self.stats.refused += 1
             raise Overloaded(
                 f"too much data in flight ({self._inflight + nbytes} bytes > "
-                f"{self.max_inflight_bytes}); retry after the hinted delay"
+                f"{self.max_inflight_bytes}); retry after the hinted delay",
+                retry_after_s=self.retry_hint(),
             )
         self._inflight += nbytes
         return Reservation(self, nbytes)
@@ -147,16 +160,22 @@ class Batcher:
     async def _flush(self, items: list[_Item]) -> None:
         table = items[0].table if len(items) == 1 else pa.concat_tables([i.table for i in items])
         error: BaseException | None = None
-        started = time.monotonic()
+        started = self._flush_started = time.monotonic()
         try:
             await self._writer.write(table)
         except TracehouseError as exc:
             error = exc
             if isinstance(exc, StorageUnavailable):
                 self._down_until = time.monotonic() + STORE_DOWN_BACKOFF_S
+                if self._trouble_since is None:
+                    self._trouble_since = started
+                exc.retry_after_s = self.retry_hint()
         except Exception as exc:  # a bug or data the store refused: fail these requests, keep serving
             log.exception("insert of %d spans failed", table.num_rows)
             error = exc
+        self._flush_started = None
+        if error is None:
+            self._trouble_since = None
         self.stats.inserts += 1
         if self.telemetry is not None and error is None:
             self.telemetry.batch_rows.observe(table.num_rows)

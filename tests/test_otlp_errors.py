@@ -294,3 +294,23 @@ async def test_oversized_and_gzip_bomb_are_413(small: Running) -> None:
     status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": "gzip"})
     assert status == 413 and b"inflates to more than" in body
     assert (await post(small, one_span().SerializeToString(), PB))[0] == 200  # still healthy
+
+
+async def test_retry_hint_grows_with_the_outage(small: Running) -> None:
+    """SDKs honour Retry-After and give up after a few attempts: during a long outage the hint grows,
+    so that they keep retrying until the store is back; once it is, the hint is short again."""
+    gated = GatedBackend(small.store.writer._backend)
+    gated.fail = True
+    small.store.writer._backend = gated
+    hints = []
+    for _ in range(8):
+        status, _, headers = await post(small, one_span().SerializeToString(), PB)
+        assert status == 503
+        hints.append(int(headers["Retry-After"]))
+        await asyncio.sleep(0.5)
+    assert hints == sorted(hints) and hints[0] == 1 and hints[-1] >= 3, hints
+    gated.fail = False
+    gated.gate.set()
+    await asyncio.sleep(1.1)  # past the short back-off after the last failure
+    assert (await post(small, one_span().SerializeToString(), PB))[0] == 200
+    assert small.ingest is not None and small.ingest.batcher.retry_hint() == 1.0
