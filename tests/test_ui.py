@@ -45,6 +45,8 @@ def seeded_server(tmp_path: Path):
             chat.set_attribute(
                 "gen_ai.output.messages", '[{"role":"assistant","parts":[{"type":"text","content":"Hello there"}]}]'
             )
+        with tracer.start_as_current_span('<img src=x onerror="alert(3)">') as evil:  # a hostile span name
+            evil.set_attribute("note", "<script>alert(4)</script>")
         trace_id = format(root.get_span_context().trace_id, "032x")
     tp.force_flush()
     tp.shutdown()
@@ -115,13 +117,16 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_role("link", name="invoke_agent helper").click()
 
         page.get_by_role("tree").wait_for()
-        assert page.locator(".row").count() == 2
+        assert page.locator(".row").count() == 3
+        evil = page.locator(".row", has_text='<img src=x onerror="alert(3)">')  # the name, as text
+        evil.click()
+        assert "<script>alert(4)</script>" in page.locator(".panel").inner_text()
         page.locator(".row", has_text="chat gpt-4o").click()
         panel = page.locator(".panel")
         panel.locator(".chat").get_by_text("Hello there").wait_for()
         assert "<img src=x onerror=alert(2)> hi" in panel.inner_text()
         assert "1,000" in panel.inner_text() and "$" in panel.inner_text()
-        assert page.locator(".bar").count() == 2
+        assert page.locator(".bar").count() == 3
         assert page.locator(".bar .ttft").count() == 1  # the generation's first-token marker
         page.screenshot(path=str(ARTIFACTS / "trace.png"))
 
