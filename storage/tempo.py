@@ -33,7 +33,7 @@ class TempoReader:
     ) -> list[Row]:
         """Traces with a span matching ``expr`` (and the legacy filters), newest first, with up to
         ``spans_per_set`` matching spans each and the trace's root name, service and duration."""
-        condition, trace_level, params = compile_condition(expr)
+        condition, params = compile_condition(expr)
         params.update(project=project, start=start, end=end, limit=limit, spss=spans_per_set)
         where = [condition]
         for i, (key, value) in enumerate((tags or {}).items()):
@@ -50,12 +50,6 @@ class TempoReader:
         if max_duration is not None:
             where.append("s.duration_ns <= {max_d:UInt64}")
             params["max_d"] = max_duration
-        trace_filter = ""
-        if trace_level:
-            trace_filter = (
-                "AND s.trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
-                f"GROUP BY trace_id HAVING {' AND '.join(trace_level)})"
-            )
         sql = f"""
 SELECT s.trace_id AS trace_id,
        count() AS matched,
@@ -63,7 +57,7 @@ SELECT s.trace_id AS trace_id,
                                          s.duration_ns)) AS spans,
        max(s.start_time) AS newest
 FROM spans AS s
-WHERE {_WINDOW} AND {" AND ".join(where)} {trace_filter}
+WHERE {_WINDOW} AND {" AND ".join(where)}
 GROUP BY s.trace_id
 ORDER BY newest DESC
 LIMIT {{limit:UInt32}}
@@ -104,7 +98,7 @@ GROUP BY trace_id""",
         self, project: str, scope: str, name: str, start: int, end: int, limit: int, expr: Expr | None
     ) -> list[tuple[str, str]]:
         """(type, value) pairs of one attribute or intrinsic, optionally among spans matching ``expr``."""
-        condition, _, params = compile_condition(expr) if expr is not None else ("1", [], {})
+        condition, params = compile_condition(expr) if expr is not None else ("1", {})
         params.update(project=project, start=start, end=end, limit=limit, key=name)
         if scope == "intrinsic":
             column = {

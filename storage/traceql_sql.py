@@ -3,6 +3,10 @@
 Attribute values are stored as strings (with their type in a parallel map): numeric
 comparisons convert with ``toFloat64OrNull``; ``!=`` and negative regexes match only spans
 that have the attribute, as in Tempo; ``= nil`` means the attribute is absent.
+
+Trace-level intrinsics (traceDuration, rootName, rootServiceName) become a test of the span's
+trace against the per-trace summary, in place, so they combine with AND and OR like any other
+comparison. The condition uses the ``{project:String}`` parameter, which the caller binds.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def _attribute(params: _Params, field: Attribute, op: str, value: Literal) -> st
     return "(" + " OR ".join(parts) + ")"
 
 
-def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal, trace_level: list[str]) -> str:
+def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> str:
     name = field.name
     if value.kind == "nil":
         return "0" if op == "=" else "1"
@@ -110,32 +114,29 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal, trace
             condition = _scalar(params, expr, op, value) if value.kind == "string" else None
             if condition is None:
                 raise TraceQLError(f"{name} compares with a string")
-        trace_level.append(condition)
-        return "1"
+        return (
+            "trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
+            f"GROUP BY trace_id HAVING {condition})"
+        )
     raise TraceQLError(f"unsupported intrinsic {name!r}")
 
 
-def _compile(params: _Params, expr: Expr, trace_level: list[str]) -> str:
+def _compile(params: _Params, expr: Expr) -> str:
     if isinstance(expr, MatchAll):
         return "1"
     if isinstance(expr, And):
-        return f"({_compile(params, expr.left, trace_level)} AND {_compile(params, expr.right, trace_level)})"
+        return f"({_compile(params, expr.left)} AND {_compile(params, expr.right)})"
     if isinstance(expr, Or):
-        return f"({_compile(params, expr.left, trace_level)} OR {_compile(params, expr.right, trace_level)})"
+        return f"({_compile(params, expr.left)} OR {_compile(params, expr.right)})"
     if isinstance(expr, Compare):
         if isinstance(expr.field, Attribute):
             return _attribute(params, expr.field, expr.op, expr.value)
-        return _intrinsic(params, expr.field, expr.op, expr.value, trace_level)
+        return _intrinsic(params, expr.field, expr.op, expr.value)
     raise TraceQLError(f"unsupported expression {expr!r}")
 
 
-def compile_condition(expr: Expr) -> tuple[str, list[str], dict[str, Any]]:
-    """(span condition, trace-level HAVING conditions over the summary, parameters).
-
-    Trace-level intrinsics (traceDuration, rootName, rootServiceName) must hold for the trace;
-    they are combined with AND whatever their place in the expression (a documented limit).
-    """
+def compile_condition(expr: Expr) -> tuple[str, dict[str, Any]]:
+    """(span condition, parameters); the caller binds ``project`` too."""
     params = _Params()
-    trace_level: list[str] = []
-    condition = _compile(params, expr, trace_level)
-    return condition, trace_level, params.values
+    condition = _compile(params, expr)
+    return condition, params.values

@@ -124,6 +124,11 @@ async def test_search(live: Running, trace_id: str) -> None:
         '{ span.gen_ai.request.model = nil && name = "chat gpt-4o" }': [],
         "{ traceDuration > 1h }": [],
         '{ rootServiceName = "support-bot" }': [trace_id],
+        # trace-level intrinsics combine with OR and AND like any comparison
+        '{ traceDuration > 1h || name = "chat gpt-4o" }': [trace_id],
+        '{ traceDuration > 1h && name = "chat gpt-4o" }': [],
+        '{ rootServiceName = "nope" || status = error }': [trace_id],
+        '{ rootName = "invoke_agent support" && traceDuration < 1h }': [trace_id],
         "{}": [trace_id],
         '{ name = "x\\" OR 1=1 --" }': [],
     }
