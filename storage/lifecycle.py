@@ -42,7 +42,7 @@ class Lifecycle:
     def __init__(self, backend: Backend, projects: Projects) -> None:
         self._backend = backend
         self._projects = projects
-        self._cluster: Cluster | None = getattr(backend, "cluster", None)
+        self._cluster: Cluster | None = backend.cluster
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored

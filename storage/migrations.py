@@ -52,7 +52,7 @@ def cluster_statements(cluster: str, database: str) -> list[str]:
 
 async def schema_version(backend: Backend) -> int:
     """The highest applied migration version (0 on an empty store)."""
-    await backend.execute(render([SCHEMA_MIGRATIONS], TABLES, getattr(backend, "cluster", None))[0])
+    await backend.execute(render([SCHEMA_MIGRATIONS], TABLES, backend.cluster)[0])
     rows = await backend.query("SELECT max(version) AS v FROM schema_migrations")
     return int(rows[0]["v"]) if rows else 0
 
@@ -61,7 +61,7 @@ async def migrate(backend: Backend) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied now."""
     current = await schema_version(backend)
     # On a cluster every statement runs ON CLUSTER, once, from whichever process migrates first.
-    cluster = getattr(backend, "cluster", None)
+    cluster = backend.cluster
     if current > LATEST:
         log.warning(
             "the store's schema (version %d) is newer than this Tracehouse (version %d); running anyway",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -127,11 +128,18 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
     raise RuntimeError(f"tracehouse serve did not start:\n{log_path.read_text()}")
 
 
+@contextlib.asynccontextmanager
+async def serving(data_dir: Path, **overrides: object) -> AsyncIterator[Running]:
+    """``tracehouse serve`` in this process, on ephemeral ports, with some settings overridden."""
+    settings = load_settings(data_dir=data_dir, api_port=0, otlp_grpc_port=0, otlp_http_port=0, **overrides)
+    async with running(settings, ("api", "receiver")) as r:
+        yield r
+
+
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Running]:
     """``tracehouse serve`` in this process, on ephemeral ports, with its store at hand."""
-    settings = load_settings(data_dir=tmp_path / "data", api_port=0, otlp_grpc_port=0, otlp_http_port=0)
-    async with running(settings, ("api", "receiver")) as r:
+    async with serving(tmp_path / "data") as r:
         yield r
 
 

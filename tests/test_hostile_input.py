@@ -24,12 +24,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from otlp_receiver.decode import DecodeContext, decode_body
-from tests.conftest import Server
+from tests.conftest import Server, serving
 from tests.otlp_data import request
 from tests.otlp_strategies import export_requests, hostile_json_requests, mutated
 from tracehouse.errors import InvalidInput
-from tracehouse.server import Running, running
-from tracehouse.settings import load_settings
+from tracehouse.server import Running
 
 CTX = DecodeContext(project_id="default")
 CASES: dict[str, int] = {}  # cases run per property, reported by the last test of the module
@@ -265,16 +264,7 @@ def test_server_healthy_after_the_http_properties(server: Server) -> None:
 
 @pytest.fixture
 async def strict(tmp_path: Path):
-    settings_ = load_settings(
-        data_dir=tmp_path / "data",
-        api_port=0,
-        otlp_grpc_port=0,
-        otlp_http_port=0,
-        request_head_timeout_s=1,
-        request_body_timeout_s=1.5,
-        idle_timeout_s=2,
-    )
-    async with running(settings_, ("api", "receiver")) as r:
+    async with serving(tmp_path / "data", request_head_timeout_s=1, request_body_timeout_s=1.5, idle_timeout_s=2) as r:
         yield r
 
 

@@ -16,10 +16,10 @@ from grpc_status import rpc_status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from storage.api import Backend
+from tests.conftest import serving
 from tests.otlp_data import one_span, request
 from tracehouse.errors import StorageUnavailable
-from tracehouse.server import Running, running
-from tracehouse.settings import load_settings
+from tracehouse.server import Running
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}
@@ -234,15 +234,7 @@ class GatedBackend:
 
 @pytest.fixture
 async def small(tmp_path: Path):
-    settings = load_settings(
-        data_dir=tmp_path / "data",
-        api_port=0,
-        otlp_grpc_port=0,
-        otlp_http_port=0,
-        max_body_bytes=64 * 1024,
-        max_inflight_bytes=4096,
-    )
-    async with running(settings, ("api", "receiver")) as r:
+    async with serving(tmp_path / "data", max_body_bytes=64 * 1024, max_inflight_bytes=4096) as r:
         yield r
 
 

@@ -1,9 +1,12 @@
 """The UI in a real browser (Playwright driving Debian's chromium) against a real server."""
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 from tests.conftest import Server, start_server
 from tests.otel import provider
@@ -20,6 +23,22 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@contextlib.contextmanager
+def browser_page(errors: list[str]) -> Iterator[Page]:
+    """A 1440x900 page in Debian's chromium; console errors and page errors go to ``errors``."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM}: ./dev test installs it with apt-get")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
 
 
 @pytest.fixture
@@ -57,18 +76,11 @@ def seeded_server(tmp_path: Path):
 
 
 def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> None:
-    from playwright.sync_api import sync_playwright
 
     srv, trace_id = seeded_server
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM}: ./dev test installs it with apt-get")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with browser_page(errors) as page:
         page.on("dialog", lambda d: errors.append(f"dialog opened: {d.message}"))
 
         page.goto(srv.api_url + "/")
@@ -146,7 +158,6 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
 
         page.goto(f"{srv.api_url}/project/default/traces/{trace_id}")  # Dify's deep link
         page.get_by_role("heading", name="invoke_agent helper", exact=True).wait_for()
-        browser.close()
     assert errors == []
 
 
@@ -154,15 +165,9 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
     import json
     import urllib.request
 
-    from playwright.sync_api import sync_playwright
-
     srv, _ = seeded_server
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with browser_page(errors) as page:
         page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(srv.api_url + "/dashboard")
         page.get_by_role("button", name="Continue without an account").click()  # open mode: no account needed
@@ -204,7 +209,6 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         assert "Dify (Langfuse provider)" in page.locator(".created").inner_text()
         page.get_by_text("claude-sonnet-4").first.wait_for()  # the built-in price table
         page.screenshot(path=str(ARTIFACTS / "settings.png"))
-        browser.close()
     assert errors == []
 
 
@@ -216,7 +220,6 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from playwright.sync_api import sync_playwright
 
     srv, _ = seeded_server
     # A 500-span agent run: the root, 19 retrievals, and 20 steps of a generation and 22 tool calls.
@@ -242,11 +245,7 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
     tp.shutdown()
 
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with browser_page(errors) as page:
         page.goto(srv.api_url + "/traces")
         page.get_by_role("button", name="Continue without an account").click()
         page.get_by_role("heading", name="Traces").wait_for()
@@ -284,5 +283,4 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
                 page.goto(srv.api_url + path)
                 page.wait_for_selector(ready)
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}.png"))
-        browser.close()
     assert errors == []

@@ -2,6 +2,7 @@
 import { api } from "/ui/api.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { RANGES } from "/ui/traces.js";
 
 const DAY = 86400;
 
@@ -9,10 +10,13 @@ function since(seconds) {
   return new Date(Date.now() - seconds * 1000).toISOString();
 }
 
+// The dashboard's ranges: those of the traces page from an hour up, so that its links keep the range.
+const DASHBOARD_RANGES = ["1h", "24h", "7d", "30d"];
+
 function rangePicker(current, onChange) {
   return h("select", { "aria-label": "Time range", onchange: (e) => onChange(e.target.value) },
-    ...[["1h", 3600], ["24h", DAY], ["7d", 7 * DAY], ["30d", 30 * DAY]].map(([label, seconds]) =>
-      h("option", { value: seconds, selected: Number(current) === seconds, text: `Last ${label}` })));
+    ...DASHBOARD_RANGES.map((key) =>
+      h("option", { value: RANGES[key], selected: Number(current) === RANGES[key], text: `Last ${key}` })));
 }
 
 function table(headers, rows) {
@@ -76,13 +80,11 @@ function seriesBy(items, value) {
   return [...keys].map(([key, points]) => ({ key, points }));
 }
 
-const RANGE_KEYS = { 3600: "1h", [DAY]: "24h", [7 * DAY]: "7d", [30 * DAY]: "30d" };
-
 export async function dashboardPage(root, seconds = Number(new URLSearchParams(location.search).get("seconds")) || DAY) {
   const interval = seconds <= DAY ? 3600 : seconds <= 7 * DAY ? 6 * 3600 : DAY;
   const start = since(seconds);
   const query = { start, interval };
-  const range = RANGE_KEYS[seconds] || "24h";
+  const range = DASHBOARD_RANGES.find((key) => RANGES[key] === seconds) || "24h";
   const tracesLink = (params, text = "View traces →") => h("a", { class: "more", "data-link": true, text,
     href: `/traces?${new URLSearchParams({ range, ...params })}` });
   root.replaceChildren(h("section", { class: "dashboard" }, h("h1", { text: "Dashboard" }),

@@ -241,9 +241,7 @@ export async function tracePage(root, traceId, project) {
     const width = Math.min(1, Math.max(0.002, (view1 - view0) * factor));
     view0 = Math.max(0, Math.min(1 - width, mid - width / 2));
     view1 = view0 + width;
-    rows.forEach((row, i) => { if (row) place(i); });
-    drawAxis();
-    zoomLabel.textContent = `${Math.round(1 / (view1 - view0))}×`;
+    redraw();
   }
   function zoomTo(i) {
     const s = ordered[i][0];
@@ -252,7 +250,10 @@ export async function tracePage(root, traceId, project) {
     const pad = Math.max((b - a) * 0.05, 0.001);
     view0 = Math.max(0, a - pad);
     view1 = Math.min(1, Math.max(b + pad, view0 + 0.002));
-    rows.forEach((row, j) => { if (row) place(j); });
+    redraw();
+  }
+  function redraw() {
+    rows.forEach((row, i) => { if (row) place(i); });
     drawAxis();
     zoomLabel.textContent = `${Math.round(1 / (view1 - view0))}×`;
   }
