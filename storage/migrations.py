@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.api import Backend
-from storage.schema import Cluster, Table, View, render
-from storage.tables import ALL_TABLES, SCHEMA_MIGRATIONS, TABLES, VIEWS
+from storage.schema import Cluster, Table, TableSettings, View, render
+from storage.tables import ALL_TABLES, SCHEMA_MIGRATIONS, SMALL_BLOCKS, TABLES, VIEWS
 
 __all__ = ["MIGRATIONS", "Migration", "cluster_statements", "migrate", "schema_version"]
 
@@ -26,11 +26,12 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     name: str
-    objects: Sequence[Table | View | str]
+    objects: Sequence[Table | View | TableSettings | str]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "trace model", [t for t in ALL_TABLES if t is not SCHEMA_MIGRATIONS] + list(VIEWS)),
+    Migration(2, "spans: 256 KB compression blocks (merge memory)", [TableSettings("spans", SMALL_BLOCKS)]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -18,6 +18,7 @@ import pyarrow as pa
 __all__ = [
     "Column",
     "Table",
+    "TableSettings",
     "View",
     "render",
 ]
@@ -112,6 +113,18 @@ def _body(table: Table, engine: str) -> str:
     return "\n".join(clauses)
 
 
+@dataclass(frozen=True)
+class TableSettings:
+    """A change of an existing table's MergeTree settings (``ALTER TABLE ... MODIFY SETTING``).
+
+    The table's own definition carries the same settings, so a new store gets them at
+    creation and the ALTER changes nothing there.
+    """
+
+    table: str
+    settings: Sequence[str]
+
+
 def _engine(table: Table, replication_path: str | None) -> str:
     args = list(table.engine_args)
     if replication_path is None:
@@ -150,8 +163,17 @@ def _render_view(view: View, tables: dict[str, Table], cluster: Cluster | None) 
     return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view.name}{on} TO {physical(view.target)}\nAS {select}"]
 
 
+def _render_settings(change: TableSettings, tables: dict[str, Table], cluster: Cluster | None) -> str:
+    name, on = change.table, ""
+    if cluster is not None:
+        on = f" ON CLUSTER '{cluster.name}'"
+        if tables[name].shard_key is not None:
+            name += LOCAL_SUFFIX  # settings belong to the MergeTree, not to the Distributed table
+    return f"ALTER TABLE {name}{on} MODIFY SETTING {', '.join(change.settings)}"
+
+
 def render(
-    objects: Sequence[Table | View | str],
+    objects: Sequence[Table | View | TableSettings | str],
     tables: dict[str, Table],
     cluster: Cluster | None = None,
 ) -> list[str]:
@@ -162,6 +184,8 @@ def render(
             statements += _render_table(obj, cluster)
         elif isinstance(obj, View):
             statements += _render_view(obj, tables, cluster)
+        elif isinstance(obj, TableSettings):
+            statements.append(_render_settings(obj, tables, cluster))
         else:
             statements.append(obj)
     return statements

@@ -36,6 +36,30 @@ async def test_restart_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
         await again.close()
 
 
+async def _create_spans(store: Store) -> str:
+    rows = await store.backend.query("SELECT create_table_query AS q FROM system.tables WHERE name = 'spans'")
+    return rows[0]["q"]
+
+
+async def test_a_store_of_version_1_is_brought_to_the_latest_and_keeps_its_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = await Store.open(data_dir=data_dir)
+    await first.writer.write(span_table([span("t-upgrade", "s1")]))
+    # Put the store back to what version 1 created: 1 MB compression blocks, one migration row.
+    await first.backend.execute("ALTER TABLE spans RESET SETTING max_compress_block_size, min_compress_block_size")
+    await first.backend.execute("DELETE FROM schema_migrations WHERE version > 1")
+    assert "max_compress_block_size" not in await _create_spans(first)
+    await first.close()
+
+    again = await Store.open(data_dir=data_dir)
+    try:
+        assert await again.schema_version() == LATEST
+        assert "max_compress_block_size = 262144" in await _create_spans(again)
+        assert [s["span_id"] for s in await again.reader.trace("default", "t-upgrade")] == ["s1"]
+    finally:
+        await again.close()
+
+
 async def test_every_cluster_statement_parses(store: Store) -> None:
     statements = cluster_statements("tracehouse_cluster", "tracehouse")
     assert len(statements) > len(ALL_TABLES)
@@ -47,6 +71,7 @@ async def test_every_cluster_statement_parses(store: Store) -> None:
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tracehouse/spans_local'" in joined
     assert "Distributed('tracehouse_cluster', 'tracehouse', 'spans_local', cityHash64(trace_id))" in joined
     assert "TO traces_local" in joined and "FROM spans_local" in joined
+    assert "ALTER TABLE spans_local ON CLUSTER 'tracehouse_cluster' MODIFY SETTING max_compress_block_size" in joined
 
 
 async def test_cluster_mutations_parse_and_target_the_shard_local_tables(store: Store) -> None:
