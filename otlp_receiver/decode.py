@@ -21,7 +21,14 @@ from otlp_receiver.pricing import PICO_PER_USD, PriceBook, compute_cost
 from storage import SPAN_SCHEMA
 from tracehouse.errors import InvalidInput
 
-__all__ = ["DecodeContext", "DecodeResult", "decode_body", "decode_request", "parse_protobuf_request"]
+__all__ = [
+    "DecodeContext",
+    "DecodeResult",
+    "decode_body",
+    "decode_bytes",
+    "decode_request",
+    "parse_protobuf_request",
+]
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS = ("UNSET", "OK", "ERROR")
@@ -278,13 +285,18 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
     return DecodeResult(table, accepted, sum(rejected.values()), "; ".join(messages))
 
 
-def decode_body(body: bytes, fmt: str, ctx: DecodeContext) -> tuple[bytes | None, int, int, str]:
-    """Parse and decode a request body; the table comes back as Arrow IPC bytes. This is the
-    function decoder processes run: everything it takes and returns pickles cheaply."""
+def decode_bytes(body: bytes, fmt: str, ctx: DecodeContext) -> DecodeResult:
+    """Parse and decode a request body (``fmt``: "protobuf" or "json")."""
     from otlp_receiver.json_decode import parse_json_request
 
     request = parse_protobuf_request(body) if fmt == "protobuf" else parse_json_request(body)
-    result = decode_request(request, ctx)
+    return decode_request(request, ctx)
+
+
+def decode_body(body: bytes, fmt: str, ctx: DecodeContext) -> tuple[bytes | None, int, int, str]:
+    """``decode_bytes`` with the table as Arrow IPC bytes. This is the function decoder
+    processes run: everything it takes and returns pickles cheaply."""
+    result = decode_bytes(body, fmt, ctx)
     payload = None
     if result.table is not None:
         sink = pa.BufferOutputStream()

@@ -15,7 +15,14 @@ from typing import Literal
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.batcher import Batcher
-from otlp_receiver.decode import DecodeContext, DecodeResult, decode_body, decode_request, table_from_ipc
+from otlp_receiver.decode import (
+    DecodeContext,
+    DecodeResult,
+    decode_body,
+    decode_bytes,
+    decode_request,
+    table_from_ipc,
+)
 from otlp_receiver.pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
@@ -100,6 +107,9 @@ class IngestService:
             body = body.SerializeToString() if isinstance(self._decoder, ProcessPoolExecutor) else body
         if not isinstance(body, bytes):
             return await loop.run_in_executor(self._decoder, decode_request, body, ctx)
+        if not isinstance(self._decoder, ProcessPoolExecutor):
+            # A thread shares our memory: take the table as it is, not through Arrow IPC bytes.
+            return await loop.run_in_executor(self._decoder, decode_bytes, body, fmt, ctx)
         try:
             payload, accepted, rejected, message = await loop.run_in_executor(
                 self._decoder, decode_body, body, fmt, ctx

@@ -39,8 +39,9 @@ class Backend(Protocol):
     # or None for a single node.
     cluster: Cluster | None
 
-    async def insert(self, table: str, data: pa.Table) -> None:
-        """Insert every row of ``data`` into ``table`` (columns matched by name)."""
+    async def insert(self, table: str, data: pa.Table, settings: Mapping[str, int] | None = None) -> None:
+        """Insert every row of ``data`` into ``table`` (columns matched by name), with the
+        ClickHouse query ``settings`` given (names from code, never from input)."""
 
     async def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a SELECT and return its rows as dicts."""

@@ -222,11 +222,11 @@ class GatedBackend:
         self.fail = False
         self.kind = inner.kind
 
-    async def insert(self, table, data):
+    async def insert(self, table, data, settings=None):
         if self.fail:
             raise StorageUnavailable("injected: the store is down")
         await self.gate.wait()
-        return await self.inner.insert(table, data)
+        return await self.inner.insert(table, data, settings)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

@@ -15,6 +15,7 @@ import decimal
 import io
 import os
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,12 @@ def format_param(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot bind a {type(value).__name__} as a query parameter")
+
+
+def _settings_clause(settings: Mapping[str, int] | None) -> str:
+    if not settings:
+        return ""
+    return " SETTINGS " + ", ".join(f"{check_identifier(k)} = {int(v)}" for k, v in settings.items())
 
 
 def _rows(table: pa.Table) -> list[Row]:
@@ -143,18 +150,19 @@ class EmbeddedBackend:
 
         return await loop.run_in_executor(pool, call)
 
-    async def insert(self, table: str, data: pa.Table) -> None:
+    async def insert(self, table: str, data: pa.Table, settings: Mapping[str, int] | None = None) -> None:
         check_identifier(table)
         if data.num_rows == 0:
             return
         columns = ", ".join(check_identifier(name) for name in data.column_names)
+        clause = _settings_clause(settings)
         sink = io.BytesIO()
         with pa.ipc.new_stream(sink, data.schema) as stream:
             stream.write_table(data)
         payload = sink.getvalue()
 
         def run(conn: Any) -> None:
-            inserter = conn.send_insert(f"INSERT INTO {table} ({columns})", "ArrowStream")
+            inserter = conn.send_insert(f"INSERT INTO {table} ({columns}){clause}", "ArrowStream")
             try:
                 inserter.append(payload)
             except BaseException:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -178,17 +179,16 @@ class ServerBackend:
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
-    async def insert(self, table: str, data: pa.Table) -> None:
+    async def insert(self, table: str, data: pa.Table, settings: Mapping[str, int] | None = None) -> None:
         check_identifier(table)
         if data.num_rows == 0:
             return
         names = ", ".join(check_identifier(n) for n in data.column_names)
         columns = _arrow_to_columns(data)
+        merged = {**self._insert_settings, **(settings or {})}
         await self._run(
             f"insert into {table}",
-            lambda c: c.execute(
-                f"INSERT INTO {table} ({names}) VALUES", columns, columnar=True, settings=self._insert_settings
-            ),
+            lambda c: c.execute(f"INSERT INTO {table} ({names}) VALUES", columns, columnar=True, settings=merged),
         )
 
     async def query(self, sql: str, params: Params | None = None) -> list[Row]:
