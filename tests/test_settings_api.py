@@ -1,5 +1,6 @@
 """Settings (admin only), filter suggestions, score summaries and the Dify deep link."""
 
+import base64
 from decimal import Decimal
 
 import aiohttp
@@ -74,10 +75,18 @@ async def test_settings_in_open_mode_then_admin_only(live: Running) -> None:
                 assert pair["secret_key"] not in str(keys)
                 csrf = next(c.value for c in jar if c.key == "th_csrf")
                 url = f"{live.api_url}/api/v1/settings/keys/{pair['public_key']}/revoke"
+                credentials = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+                basic = {"Authorization": "Basic " + credentials}
+                traces = live.api_url + "/api/v1/traces"
+                async with aiohttp.ClientSession() as script, script.get(traces, headers=basic) as r:
+                    assert r.status == 200  # the key works, and the API has cached that
                 async with s.post(url) as r:
                     assert r.status == 403  # CSRF header missing
                 async with s.post(url, headers={"X-CSRF-Token": csrf}) as r:
                     assert r.status == 200 and (await r.json())["revoked_at"]
+                # Revoked through this process: refused at once, not when the cache expires.
+                async with aiohttp.ClientSession() as script, script.get(traces, headers=basic) as r:
+                    assert r.status == 401
 
 
 async def test_suggestions_scores_and_deep_link(live: Running) -> None:

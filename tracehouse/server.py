@@ -21,6 +21,7 @@ from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
 from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from query_api import create_app
+from query_api.access import ACCESS_CACHE_KEY
 from storage import Store
 from tracehouse import __version__
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
@@ -155,6 +156,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 telemetry=telemetry,
                 loopback_bind=is_loopback(settings.host),
             )
+            hooks.append(app[ACCESS_CACHE_KEY].clear)  # Running.changed() reaches the API's cache too
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)
             runners.append(runner)
             api_url = f"http://{host}:{port}"

@@ -1,0 +1,56 @@
+"""The query API's cache of the store's answers about keys and projects."""
+
+import pytest
+
+from query_api.access import AccessCache
+
+
+class Loads:
+    """Counts how often the cache asked the store (a stand-in for the store's answer)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self.calls = 0
+
+    async def __call__(self) -> object:
+        self.calls += 1
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+async def test_an_answer_is_reused_within_its_ttl_and_forgotten_on_clear() -> None:
+    cache = AccessCache(ttl_s=60)
+    load = Loads("project-a")
+    assert [await cache.get("key", "d1", load) for _ in range(3)] == ["project-a"] * 3
+    assert load.calls == 1
+    assert await cache.get("key", "d2", load) == "project-a"  # another key is asked for
+    assert load.calls == 2
+    cache.clear()
+    await cache.get("key", "d1", load)
+    assert load.calls == 3
+
+
+async def test_a_refusal_is_cached_but_an_error_is_not() -> None:
+    cache = AccessCache(ttl_s=60)
+    refused = Loads(None)
+    await cache.get("key", "wrong", refused)
+    await cache.get("key", "wrong", refused)
+    assert refused.calls == 1
+    failing = Loads(RuntimeError("store down"))
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await cache.get("project", "p", failing)
+    assert failing.calls == 2
+
+
+async def test_a_zero_ttl_asks_every_time_and_the_cache_stays_bounded() -> None:
+    uncached = AccessCache(ttl_s=0)
+    load = Loads(True)
+    await uncached.get("has_keys", "", load)
+    await uncached.get("has_keys", "", load)
+    assert load.calls == 2
+    cache = AccessCache(ttl_s=60)
+    for i in range(10_050):
+        await cache.get("key", str(i), Loads(None))
+    assert len(cache._entries) <= 10_001
