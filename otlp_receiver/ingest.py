@@ -103,13 +103,14 @@ class IngestService:
 
     async def _decode(self, body: bytes | ExportTraceServiceRequest, fmt: Format, ctx: DecodeContext) -> DecodeResult:
         loop = asyncio.get_running_loop()
-        if not isinstance(body, bytes):
-            body = body.SerializeToString() if isinstance(self._decoder, ProcessPoolExecutor) else body
-        if not isinstance(body, bytes):
-            return await loop.run_in_executor(self._decoder, decode_request, body, ctx)
         if not isinstance(self._decoder, ProcessPoolExecutor):
-            # A thread shares our memory: take the table as it is, not through Arrow IPC bytes.
-            return await loop.run_in_executor(self._decoder, decode_bytes, body, fmt, ctx)
+            # A thread shares our memory: a parsed request goes in and the table comes out as they are.
+            if isinstance(body, bytes):
+                return await loop.run_in_executor(self._decoder, decode_bytes, body, fmt, ctx)
+            return await loop.run_in_executor(self._decoder, decode_request, body, ctx)
+        # A decoder process takes and returns bytes: the request as protobuf, the table as Arrow IPC.
+        if not isinstance(body, bytes):
+            body = body.SerializeToString()
         try:
             payload, accepted, rejected, message = await loop.run_in_executor(
                 self._decoder, decode_body, body, fmt, ctx
