@@ -12,38 +12,28 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
 
 from storage.projects import Projects
 from tracehouse.errors import Unauthenticated
+from tracehouse.ttl_cache import CREDENTIALS_TTL_S, TtlCache
 
 __all__ = ["Authenticator"]
 
-CACHE_TTL_S = 5.0
-
 
 class Authenticator:
-    def __init__(self, projects: Projects, loopback: bool, cache_ttl_s: float = CACHE_TTL_S) -> None:
+    def __init__(self, projects: Projects, loopback: bool, cache_ttl_s: float = CREDENTIALS_TTL_S) -> None:
         self._projects = projects
         self._loopback = loopback
-        self._ttl = cache_ttl_s
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._has_keys: tuple[bool, float] = (False, 0.0)
+        self._cache = TtlCache(cache_ttl_s)  # verified keys only: a refusal is asked again
 
     def invalidate(self) -> None:
         """Forget cached verifications (after keys change in this process)."""
         self._cache.clear()
-        self._has_keys = (False, 0.0)
 
     async def _open(self) -> bool:
         if not self._loopback:
             return False
-        has_keys, expires = self._has_keys
-        now = time.monotonic()
-        if now >= expires:
-            has_keys = await self._projects.has_keys()
-            self._has_keys = (has_keys, now + self._ttl)
-        return not has_keys
+        return not await self._cache.get("has_keys", "", self._projects.has_keys)
 
     async def _verify(self, credential: str) -> str | None:
         kind, _, value = credential.partition(" ")
@@ -81,15 +71,11 @@ class Authenticator:
                 "missing credentials: send 'Authorization: Basic base64(public_key:secret_key)' "
                 "(create a key with 'tracehouse keys create')"
             )
-        digest = hashlib.sha256(credential.encode()).hexdigest()
-        cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached and cached[1] > now:
-            return cached[0]
-        project = await self._verify(credential)
-        if project is None:
-            raise Unauthenticated("invalid or revoked API key")
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (project, now + self._ttl)
-        return project
+
+        async def verified() -> str:
+            project = await self._verify(credential)
+            if project is None:
+                raise Unauthenticated("invalid or revoked API key")  # not kept: errors are not cached
+            return project
+
+        return str(await self._cache.get("key", hashlib.sha256(credential.encode()).hexdigest(), verified))

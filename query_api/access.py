@@ -10,54 +10,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from query_api.requests import is_local
 from storage import Store
 from tracehouse.errors import Unauthenticated
+from tracehouse.ttl_cache import TtlCache
 
-__all__ = ["ACCESS_CACHE_KEY", "LOOPBACK_BIND_KEY", "AccessCache", "project_for"]
+__all__ = ["ACCESS_CACHE_KEY", "LOOPBACK_BIND_KEY", "project_for"]
 
 LOOPBACK_BIND_KEY = web.AppKey("loopback_bind", bool)
 
-# As long as the receiver's: a key revoked through another process stops working within 5 s
-# (a change made through this process clears the cache at once, by the change hooks).
-CACHE_TTL_S = 5.0
+# The store's recent answers about keys and projects: without them every API request, a
+# Grafana panel or a UI call, cost two queries before its own.
+ACCESS_CACHE_KEY = web.AppKey("access_cache", TtlCache)
 
 
-class AccessCache:
-    """The store's recent answers about keys and projects. Without it every API request, a
-    Grafana panel or a UI call, cost two queries before its own."""
-
-    def __init__(self, ttl_s: float = CACHE_TTL_S) -> None:
-        self._ttl = ttl_s
-        self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
-
-    def clear(self) -> None:
-        """Forget every answer (projects or keys changed)."""
-        self._entries.clear()
-
-    async def get(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
-        """The cached answer for (kind, key), or ``load()``'s, kept for the TTL. Errors are not kept."""
-        now = time.monotonic()
-        hit = self._entries.get((kind, key))
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        value = await load()
-        if len(self._entries) > 10_000:  # bounded: many distinct wrong keys must not grow it
-            self._entries.clear()
-        self._entries[(kind, key)] = (value, now + self._ttl)
-        return value
-
-
-ACCESS_CACHE_KEY = web.AppKey("access_cache", AccessCache)
-
-
-async def _project_id(store: Store, cache: AccessCache, ref: str) -> str:
+async def _project_id(store: Store, cache: TtlCache, ref: str) -> str:
     async def load() -> str:
         return (await store.projects.get_project(ref)).id
 
@@ -68,7 +38,7 @@ async def project_for(request: web.Request, store: Store) -> str:
     """The project id this request reads, or Unauthenticated."""
     from query_api.auth import session_user
 
-    cache = request.app.get(ACCESS_CACHE_KEY) or AccessCache(ttl_s=0)
+    cache = request.app.get(ACCESS_CACHE_KEY) or TtlCache(ttl_s=0)
     if await session_user(request) is not None:
         # Signed-in people see every project of the (single) organization; they pick one.
         return await _project_id(store, cache, request.query.get("project", "default"))

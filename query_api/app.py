@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from query_api.access import ACCESS_CACHE_KEY, LOOPBACK_BIND_KEY, AccessCache
+from query_api.access import ACCESS_CACHE_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.langfuse_api import langfuse_read_routes
@@ -22,6 +22,7 @@ from storage import Store
 from storage.users import Users
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
+from tracehouse.ttl_cache import TtlCache
 
 __all__ = ["STORE_KEY", "create_app"]
 
@@ -67,7 +68,7 @@ def create_app(
     app = web.Application(middlewares=[timing, error_middleware], client_max_size=client_max_size)
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
-    access_cache = AccessCache()
+    access_cache = TtlCache()
     app[ACCESS_CACHE_KEY] = access_cache
     app[CHANGE_HOOKS_KEY] = [*change_hooks, access_cache.clear]
     app[LOOPBACK_BIND_KEY] = loopback_bind

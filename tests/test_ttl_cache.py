@@ -1,8 +1,8 @@
-"""The query API's cache of the store's answers about keys and projects."""
+"""The cache of the store's answers about keys and projects (query API and receiver)."""
 
 import pytest
 
-from query_api.access import AccessCache
+from tracehouse.ttl_cache import TtlCache
 
 
 class Loads:
@@ -20,7 +20,7 @@ class Loads:
 
 
 async def test_an_answer_is_reused_within_its_ttl_and_forgotten_on_clear() -> None:
-    cache = AccessCache(ttl_s=60)
+    cache = TtlCache(ttl_s=60)
     load = Loads("project-a")
     assert [await cache.get("key", "d1", load) for _ in range(3)] == ["project-a"] * 3
     assert load.calls == 1
@@ -32,7 +32,7 @@ async def test_an_answer_is_reused_within_its_ttl_and_forgotten_on_clear() -> No
 
 
 async def test_a_refusal_is_cached_but_an_error_is_not() -> None:
-    cache = AccessCache(ttl_s=60)
+    cache = TtlCache(ttl_s=60)
     refused = Loads(None)
     await cache.get("key", "wrong", refused)
     await cache.get("key", "wrong", refused)
@@ -45,12 +45,12 @@ async def test_a_refusal_is_cached_but_an_error_is_not() -> None:
 
 
 async def test_a_zero_ttl_asks_every_time_and_the_cache_stays_bounded() -> None:
-    uncached = AccessCache(ttl_s=0)
+    uncached = TtlCache(ttl_s=0)
     load = Loads(True)
     await uncached.get("has_keys", "", load)
     await uncached.get("has_keys", "", load)
     assert load.calls == 2
-    cache = AccessCache(ttl_s=60)
+    cache = TtlCache(ttl_s=60)
     for i in range(10_050):
         await cache.get("key", str(i), Loads(None))
     assert len(cache._entries) <= 10_001
