@@ -17,7 +17,7 @@ from storage import KeyPair
 from tracehouse.server import Running
 
 ROOT = Path(__file__).resolve().parent.parent
-SDK_DIRS = {"2": ROOT / ".venv" / "sdk" / "langfuse2", "4": ROOT / ".venv" / "sdk" / "langfuse4"}
+SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
 
 
 async def make_key(live: Running, project: str = "default") -> KeyPair:

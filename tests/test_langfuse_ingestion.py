@@ -357,3 +357,39 @@ async def test_projects_scores_and_path_prefix(live: Running) -> None:
     rows = await live.store.backend.query("SELECT count() AS n FROM langfuse_events")
     assert rows[0]["n"] > 0
     assert json.dumps(doc)  # the reply is plain JSON
+
+
+async def test_score_lists_store_the_good_scores_and_name_the_bad(live: Running) -> None:
+    headers = basic(await make_key(live))
+    import aiohttp
+
+    async def post(body: object) -> tuple[int, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(live.api_url + "/api/public/scores", headers=headers, data=json.dumps(body)) as r,
+        ):
+            return r.status, await r.json()
+
+    garbage = [
+        "not a score",
+        None,
+        {"name": "n"},  # no value
+        {"value": 1},  # no name
+        {"name": "n", "value": {"nested": 1}},
+        {"name": "n", "value": 1, "timestamp": "yesterday"},
+    ]
+    status, doc = await post(
+        [{"id": "good-1", "name": "n", "value": 2}, *garbage, {"id": "good-2", "name": "n", "value": 3}]
+    )
+    assert status == 207
+    assert (doc["accepted"], doc["rejected"]) == (2, len(garbage))
+    assert [e["index"] for e in doc["errors"]] == list(range(1, len(garbage) + 1))
+    assert all(e["message"] for e in doc["errors"])
+    rows = await live.store.backend.query("SELECT id, value FROM scores FINAL WHERE name = 'n' ORDER BY id", {})
+    assert rows == [{"id": "good-1", "value": 2.0}, {"id": "good-2", "value": 3.0}]
+
+    assert await post([]) == (202, {"message": "Accepted"})
+    status, doc = await post([{"name": "n", "value": 1}] * 1001)
+    assert status == 413 and "at most 1000" in doc["message"]
+    status, doc = await post("a string")
+    assert status == 400 and doc["error"] == "Invalid request data"

@@ -1,9 +1,10 @@
-"""The real langfuse SDKs from PyPI (2.x as Dify <= 1.12 pins it, 4.x as Dify uses now) against
-Tracehouse, with nothing changed but the host."""
+"""The real langfuse SDKs from PyPI (2.x as Dify <= 1.12 pins it, 4.x as Dify uses now, and the
+newest 5.x) against Tracehouse, with nothing changed but the host."""
 
 import asyncio
 from decimal import Decimal
 
+from storage.langfuse import LangfuseReader
 from tests.langfuse_helpers import make_key, run_sdk
 from tracehouse.server import Running
 
@@ -101,3 +102,25 @@ async def test_langfuse_4_sdk_as_dify_era_b_and_otel(live: Running) -> None:
     assert generation["user_id"] == "otel-user" and generation["session_id"] == "otel-session"
     assert otel["answer-question"]["output"] == "Paris"
     assert (await summary(live, ids["otel_trace_id"]))["tags"] == ["sdk-v4"]
+
+
+async def test_langfuse_5_sdk_traces_and_batched_scores(live: Running) -> None:
+    pair = await make_key(live)
+    ids = await asyncio.to_thread(run_sdk, "5", "v5_scores.py", live.api_url, pair)
+
+    spans = {s["name"]: s for s in await live.store.reader.trace("default", ids["trace_id"])}
+    assert spans["llm-call"]["observation_type"] == "GENERATION"
+    assert (spans["llm-call"]["input_tokens"], spans["llm-call"]["output_tokens"]) == (7, 1)
+
+    # The SDK's score queue sends its scores as one JSON list; every one is stored where it belongs.
+    rows, _ = await LangfuseReader(live.store.backend).scores("default", [ids["trace_id"]])
+    scores = {s["id"]: s for s in rows}
+    assert set(scores) == {"score-obs", "score-trace", "score-cat", "batch-1", "batch-2", "batch-3"}
+    assert scores["score-obs"]["observation_id"] == ids["observation_id"]
+    assert (scores["score-obs"]["data_type"], scores["score-obs"]["value"]) == ("BOOLEAN", 1.0)
+    assert (scores["score-trace"]["value"], scores["score-trace"]["comment"]) == (0.9, "good")
+    assert (scores["score-cat"]["data_type"], scores["score-cat"]["string_value"]) == ("CATEGORICAL", "friendly")
+    assert ids["accepted"] == {"message": "Accepted"}  # 202: the whole batch
+    partial = ids["partial"]  # 207: the good score stored, the bad one named
+    assert (partial["accepted"], partial["rejected"]) == (1, 1)
+    assert "score name is required" in partial["errors"][0]["message"]

@@ -19,7 +19,7 @@ from aiohttp import web
 from otlp_receiver.auth import Authenticator
 from otlp_receiver.ingest import IngestService
 from otlp_receiver.langfuse.events import parse_envelope
-from otlp_receiver.langfuse.service import Access, LangfuseIngest
+from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
 from storage.projects import DEFAULT_ORGANIZATION_ID, PUBLIC_PREFIX
 from tracehouse.deadlines import read_body
 from tracehouse.errors import RequestTimeout, TracehouseError, Unauthenticated
@@ -28,6 +28,8 @@ __all__ = ["MAX_INGESTION_BYTES", "LangfuseRoutes"]
 
 # Langfuse's own limit is 4.5 MB; the SDKs keep batches under 2.5 MB.
 MAX_INGESTION_BYTES = 5 * 1024 * 1024
+# SDK 5 sends score batches of at most 1 MB (15 scores by default); this bounds a hand-made one.
+MAX_SCORES_PER_REQUEST = 1000
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 
 
@@ -37,6 +39,30 @@ def _json(doc: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, error: str, message: str) -> web.Response:
     return _json({"error": error, "message": message}, status)
+
+
+def _unavailable(exc: TracehouseError) -> web.Response:
+    """A store or capacity error, with the retry hint the SDKs honour on a 503."""
+    response = _error(exc.http_status, type(exc).__name__, exc.message)
+    if exc.http_status == 503:
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 1)))
+    return response
+
+
+def _score_event(body: Any) -> dict[str, Any]:
+    """A ``score-create`` event around a score body from ``POST /api/public/scores``."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "score-create",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "body": body,
+    }
+
+
+def _indexed_errors(events: list[dict[str, Any]], result: BatchResult) -> list[tuple[int, dict[str, Any]]]:
+    """The batch's errors with the position of the score each one is about."""
+    position = {e["id"]: i for i, e in enumerate(events)}
+    return sorted(((position.get(err["id"], -1), err) for err in result.errors), key=lambda pair: pair[0])
 
 
 class LangfuseRoutes:
@@ -93,14 +119,12 @@ class LangfuseRoutes:
         try:
             result = await self.langfuse.ingest(access, batch, await self._retention(access.project_id))
         except TracehouseError as exc:
-            headers = {"Retry-After": str(max(1, round(exc.retry_after_s or 1)))} if exc.http_status == 503 else None
-            response = _error(exc.http_status, type(exc).__name__, exc.message)
-            if headers:
-                response.headers.update(headers)
-            return response
+            return _unavailable(exc)
         return _json(result.json(), 207)
 
     async def create_score(self, request: web.Request) -> web.Response:
+        """One score (a JSON object, SDKs 2.x-4.x: 200 ``{id}``) or a list of scores (SDK 5.x: 202
+        when every score was stored, else 207 with ``accepted``, ``rejected`` and one error each)."""
         try:
             access = await self._access(request, scores_allowed=True)
         except TracehouseError as exc:
@@ -111,20 +135,38 @@ class LangfuseRoutes:
             return _error(400, "Invalid request data", "the body is not valid JSON")
         except RequestTimeout as exc:
             return _error(408, "Request Timeout", exc.message)
+        if isinstance(body, list):
+            return await self._create_scores(access, body)
         if not isinstance(body, dict):
-            return _error(400, "Invalid request data", "the body must be a JSON object")
+            return _error(400, "Invalid request data", "the body must be a score object or a list of them")
         body.setdefault("id", str(uuid.uuid4()))
-        event = {
-            "id": str(uuid.uuid4()),
-            "type": "score-create",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "body": body,
-        }
-        result = await self.langfuse.ingest(access, [event], await self._retention(access.project_id))
+        try:
+            result = await self.langfuse.ingest(access, [_score_event(body)], await self._retention(access.project_id))
+        except TracehouseError as exc:
+            return _unavailable(exc)
         if result.errors:
             error = result.errors[0]
             return _error(error["status"], error["message"], error["error"])
         return _json({"id": body["id"]})
+
+    async def _create_scores(self, access: Access, scores: list[Any]) -> web.Response:
+        if len(scores) > MAX_SCORES_PER_REQUEST:
+            return _error(
+                413, "Payload Too Large", f"{len(scores)} scores in one request; send at most {MAX_SCORES_PER_REQUEST}"
+            )
+        events = []
+        for score in scores:
+            if isinstance(score, dict):
+                score = {**score, "id": score.get("id") or str(uuid.uuid4())}
+            events.append(_score_event(score))
+        try:
+            result = await self.langfuse.ingest(access, events, await self._retention(access.project_id))
+        except TracehouseError as exc:
+            return _unavailable(exc)  # nothing was stored: the SDK retries the whole batch
+        if not result.errors:
+            return _json({"message": "Accepted"}, 202)
+        errors = [{"message": f"score {i}: {e['error']}", "index": i} for i, e in _indexed_errors(events, result)]
+        return _json({"accepted": len(events) - len(errors), "rejected": len(errors), "errors": errors}, 207)
 
     async def projects(self, request: web.Request) -> web.Response:
         try:
