@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["anyvalue_json", "attributes_json", "read_attributes", "to_python"]
+__all__ = ["anyvalue_json", "attributes_json", "read_attributes", "to_python", "typed_text"]
 
 
 def _double_json(x: float) -> float | str:
@@ -77,6 +77,24 @@ def to_python(v: Any) -> Any:
     return None
 
 
+def typed_text(v: Any) -> tuple[Any, str, str]:
+    """(Python value, stored text, type tag) of one AnyValue; the tag is "" for a string."""
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return v.string_value, v.string_value, ""
+    if which == "int_value":
+        return v.int_value, str(v.int_value), "int"
+    if which == "double_value":
+        return v.double_value, repr(v.double_value), "double"
+    if which == "bool_value":
+        return v.bool_value, ("true" if v.bool_value else "false"), "bool"
+    if which == "array_value" or which == "kvlist_value":
+        return to_python(v), orjson.dumps(anyvalue_json(v)).decode(), which[:-6]
+    if which == "bytes_value":
+        return v.bytes_value, base64.b64encode(v.bytes_value).decode(), "bytes"
+    return None, "", "empty"
+
+
 def read_attributes(
     kvs: Any, keys: list[str], values: list[str], type_keys: list[str], type_values: list[str]
 ) -> dict[str, Any]:
@@ -86,30 +104,13 @@ def read_attributes(
     for kv in kvs:
         key = kv.key
         v = kv.value
-        which = v.WhichOneof("value")
-        if which == "string_value":
+        if v.WhichOneof("value") == "string_value":  # most attributes: the short path
             s = v.string_value
             native[key] = s
             keys.append(key)
             values.append(s)
             continue
-        if which == "int_value":
-            x: Any = v.int_value
-            text, tag = str(x), "int"
-        elif which == "double_value":
-            x = v.double_value
-            text, tag = repr(x), "double"
-        elif which == "bool_value":
-            x = v.bool_value
-            text, tag = ("true" if x else "false"), "bool"
-        elif which == "array_value" or which == "kvlist_value":
-            x = to_python(v)
-            text, tag = orjson.dumps(anyvalue_json(v)).decode(), which[:-6]
-        elif which == "bytes_value":
-            x = v.bytes_value
-            text, tag = base64.b64encode(x).decode(), "bytes"
-        else:
-            x, text, tag = None, "", "empty"
+        x, text, tag = typed_text(v)
         native[key] = x
         keys.append(key)
         values.append(text)

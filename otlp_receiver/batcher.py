@@ -6,6 +6,9 @@ Decoded batches queue for one flusher task: while it writes, new batches gather,
 next insert takes all of them, so concurrent requests coalesce into one insert without
 any added delay. Each request waits for the insert holding its rows and is answered
 only once that insert is committed.
+
+Batches name the table they go to (a lane: spans, logs, scores): one bound and one retry hint
+cover every signal, and a flush writes each lane's batches together.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pyarrow as pa
 
-from storage.writer import SpanWriter
 from tracehouse.errors import Overloaded, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 
-__all__ = ["Batcher", "Reservation"]
+__all__ = ["Batcher", "Reservation", "Writer"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,12 @@ STORE_DOWN_BACKOFF_S = 1.0
 # Clients honour Retry-After, and an OTel SDK gives up after 6 attempts: a hint that grows with
 # the outage (1, 1, 2, 4, 8 ... s) keeps them retrying through a long one, with few requests.
 MAX_RETRY_AFTER_S = 30.0
+
+
+class Writer(Protocol):
+    async def write(self, batch: pa.Table) -> int:
+        """Store ``batch``; return once it is durable."""
+        ...
 
 
 class Reservation:
@@ -53,6 +63,7 @@ class _Item:
     table: pa.Table
     future: asyncio.Future[None]
     reservation: Reservation
+    lane: str = "spans"
 
 
 @dataclass
@@ -66,16 +77,16 @@ class _Stats:
 
 
 class Batcher:
-    """Group commit in front of a SpanWriter. Use as an async context manager."""
+    """Group commit in front of the store's writers. Use as an async context manager."""
 
     def __init__(
         self,
-        writer: SpanWriter,
+        writers: Mapping[str, Writer],
         max_inflight_bytes: int,
         max_batch_rows: int = MAX_BATCH_ROWS,
         commit_timeout_s: float = COMMIT_TIMEOUT_S,
     ) -> None:
-        self._writer = writer
+        self._writers = writers
         self.max_inflight_bytes = max_inflight_bytes
         self._max_batch_rows = max_batch_rows
         self._commit_timeout_s = commit_timeout_s
@@ -125,10 +136,12 @@ class Batcher:
         self._inflight += nbytes
         return Reservation(self, nbytes)
 
-    async def commit(self, table: pa.Table, reservation: Reservation) -> None:
-        """Queue ``table`` and return once it is committed (or raise why not)."""
+    async def commit(self, table: pa.Table, reservation: Reservation, lane: str = "spans") -> None:
+        """Queue ``table`` for the ``lane`` writer and return once it is committed (or raise why not)."""
+        if lane not in self._writers:
+            raise ValueError(f"no writer for {lane!r}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Item(table, future, reservation))
+        self._pending.append(_Item(table, future, reservation, lane))
         self._wakeup.set()
         try:
             await asyncio.wait_for(asyncio.shield(future), self._commit_timeout_s)
@@ -158,11 +171,18 @@ class Batcher:
             await self._flush(items)
 
     async def _flush(self, items: list[_Item]) -> None:
+        lanes: dict[str, list[_Item]] = {}
+        for item in items:
+            lanes.setdefault(item.lane, []).append(item)
+        for lane, lane_items in lanes.items():
+            await self._flush_lane(lane, lane_items)
+
+    async def _flush_lane(self, lane: str, items: list[_Item]) -> None:
         table = items[0].table if len(items) == 1 else pa.concat_tables([i.table for i in items])
         error: BaseException | None = None
         started = self._flush_started = time.monotonic()
         try:
-            await self._writer.write(table)
+            await self._writers[lane].write(table)
         except TracehouseError as exc:
             error = exc
             if isinstance(exc, StorageUnavailable):
@@ -171,7 +191,7 @@ class Batcher:
                     self._trouble_since = started
                 exc.retry_after_s = self.retry_hint()
         except Exception as exc:  # a bug or data the store refused: fail these requests, keep serving
-            log.exception("insert of %d spans failed", table.num_rows)
+            log.exception("insert of %d %s rows failed", table.num_rows, lane)
             error = exc
         self._flush_started = None
         if error is None:

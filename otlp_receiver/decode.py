@@ -28,6 +28,7 @@ __all__ = [
     "decode_bytes",
     "decode_request",
     "parse_protobuf_request",
+    "resource_project",
 ]
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
@@ -133,7 +134,8 @@ class _Columns:
         return pa.Table.from_arrays(arrays, names=names)
 
 
-def _resource_project(native: dict[str, Any], ctx: DecodeContext, warnings: Counter[str]) -> str:
+def resource_project(native: dict[str, Any], ctx: DecodeContext, warnings: Counter[str]) -> str:
+    """The project of a resource's data: the credentials', else the one a routing attribute names."""
     if ctx.project_id is not None:
         return ctx.project_id
     for key in ROUTING_KEYS:
@@ -172,7 +174,7 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
         r_type_keys: list[str] = []
         r_type_values: list[str] = []
         resource = read_attributes(resource_spans.resource.attributes, r_keys, r_values, r_type_keys, r_type_values)
-        project = _resource_project(resource, ctx, warnings)
+        project = resource_project(resource, ctx, warnings)
         defaults = resource_defaults(resource)
         retention = ctx.retention_days.get(project, 0)
         service = resource.get("service.name")

@@ -1,4 +1,5 @@
-"""OTLP/gRPC: ``opentelemetry.proto.collector.trace.v1.TraceService/Export``.
+"""OTLP/gRPC: ``opentelemetry.proto.collector.trace.v1.TraceService/Export`` and
+``opentelemetry.proto.collector.logs.v1.LogsService/Export`` and ``...metrics.v1.MetricsService/Export``.
 
 The request arrives as raw bytes and is parsed by us, so that a malformed message is
 INVALID_ARGUMENT (grpc's own deserializer would make it INTERNAL). Overload and store
@@ -13,6 +14,8 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otlp_receiver.auth import Authenticator
@@ -20,11 +23,13 @@ from otlp_receiver.http_server import GRPC_CODES
 from otlp_receiver.ingest import IngestService
 from tracehouse.errors import TracehouseError
 
-__all__ = ["SERVICE", "create_grpc_server"]
+__all__ = ["LOGS_SERVICE", "METRICS_SERVICE", "SERVICE", "create_grpc_server"]
 
 log = logging.getLogger(__name__)
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 
 def _status(exc: TracehouseError) -> grpc.Status:
@@ -42,17 +47,44 @@ class _Export:
         self.service = service
         self.auth = auth
 
-    async def __call__(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def _project(self, context: grpc.aio.ServicerContext) -> str | None:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        return await self.auth.authenticate(metadata.get("authorization"), metadata.get("api_key"))
+
+    async def traces(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            project = await self.auth.authenticate(metadata.get("authorization"), metadata.get("api_key"))
-            result = await self.service.ingest(body, "protobuf", project, transport="grpc")
+            result = await self.service.ingest(body, "protobuf", await self._project(context), transport="grpc")
         except TracehouseError as exc:
             await context.abort_with_status(_status(exc))
             raise AssertionError("unreachable") from None
         response = ExportTraceServiceResponse()
         if result.rejected or result.message:
             response.partial_success.rejected_spans = result.rejected
+            response.partial_success.error_message = result.message
+        return response.SerializeToString()
+
+    async def logs(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            result = await self.service.ingest_logs(body, "protobuf", await self._project(context), transport="grpc")
+        except TracehouseError as exc:
+            await context.abort_with_status(_status(exc))
+            raise AssertionError("unreachable") from None
+        response = ExportLogsServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.rejected_log_records = result.rejected
+            response.partial_success.error_message = result.message
+        return response.SerializeToString()
+
+    async def metrics(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            project = await self._project(context)
+            result = await self.service.ingest_metrics(body, "protobuf", project, transport="grpc")
+        except TracehouseError as exc:
+            await context.abort_with_status(_status(exc))
+            raise AssertionError("unreachable") from None
+        response = ExportMetricsServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.rejected_data_points = result.rejected
             response.partial_success.error_message = result.message
         return response.SerializeToString()
 
@@ -73,11 +105,10 @@ def create_grpc_server(
         ],
     )
     export = _Export(service, auth)
-
-    async def export_rpc(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        # grpc.aio needs a coroutine function here, not a callable object.
-        return await export(body, context)
-
-    handler = grpc.method_handlers_generic_handler(SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(export_rpc)})
-    server.add_generic_rpc_handlers((handler,))
+    # grpc.aio needs coroutine functions here: bound methods of _Export are.
+    handlers = [
+        grpc.method_handlers_generic_handler(name, {"Export": grpc.unary_unary_rpc_method_handler(rpc)})
+        for name, rpc in ((SERVICE, export.traces), (LOGS_SERVICE, export.logs), (METRICS_SERVICE, export.metrics))
+    ]
+    server.add_generic_rpc_handlers(tuple(handlers))
     return server

@@ -1,7 +1,8 @@
-"""OTLP/HTTP: ``POST /v1/traces`` (and any path ending in it, and Langfuse's OTel path).
+"""OTLP/HTTP: ``POST /v1/traces``, ``/v1/logs`` and ``/v1/metrics`` (and any path ending in them, and Langfuse's
+OTel path).
 
-Framing, auth and errors only; the work is ``IngestService.ingest``. Replies use the
-request's content type: an ExportTraceServiceResponse on success, a google.rpc.Status on
+Framing, auth and errors only; the work is ``IngestService.ingest`` (``ingest_logs``). Replies
+use the request's content type: an Export*ServiceResponse on success, a google.rpc.Status on
 error, in protobuf or JSON.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otlp_receiver.auth import Authenticator
@@ -22,9 +25,11 @@ from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
 from tracehouse.telemetry import CONTENT_TYPE
 
-__all__ = ["OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
+__all__ = ["LOGS_PATHS", "METRICS_PATHS", "OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
 
 OTLP_PATHS = ("/v1/traces", "/api/public/otel/v1/traces")
+LOGS_PATHS = ("/v1/logs", "/api/public/otel/v1/logs")
+METRICS_PATHS = ("/v1/metrics", "/api/public/otel/v1/metrics")
 CONTENT_TYPES: dict[str, Format] = {
     "application/x-protobuf": "protobuf",
     "application/protobuf": "protobuf",
@@ -71,19 +76,42 @@ class OtlpHttpHandler:
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         return self._reply(fmt, exc.http_status, _status_body(fmt, exc.grpc_code, exc.message), headers)
 
+    async def _accept(self, request: web.Request) -> tuple[Format, str | None, bytes]:
+        """The request's format, project (from its credentials) and body, or a TracehouseError."""
+        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
+        if request.content_type not in CONTENT_TYPES:
+            raise UnsupportedMediaType(
+                f"unsupported Content-Type {request.content_type!r}: use application/x-protobuf or application/json"
+            )
+        project = await self.auth.authenticate(request.headers.get("Authorization"), request.headers.get("api_key"))
+        return fmt, project, await self._read(request)
+
     async def handle(self, request: web.Request) -> web.Response:
         fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
         try:
-            if request.content_type not in CONTENT_TYPES:
-                raise UnsupportedMediaType(
-                    f"unsupported Content-Type {request.content_type!r}: use application/x-protobuf or application/json"
-                )
-            project = await self.auth.authenticate(request.headers.get("Authorization"), request.headers.get("api_key"))
-            body = await self._read(request)
+            fmt, project, body = await self._accept(request)
             result = await self.service.ingest(body, fmt, project)
         except TracehouseError as exc:
             return self._error(fmt, exc)
         return self._reply(fmt, 200, self._success(fmt, result.rejected, result.message))
+
+    async def handle_logs(self, request: web.Request) -> web.Response:
+        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
+        try:
+            fmt, project, body = await self._accept(request)
+            result = await self.service.ingest_logs(body, fmt, project)
+        except TracehouseError as exc:
+            return self._error(fmt, exc)
+        if fmt == "json":
+            doc: dict[str, Any] = {}
+            if result.rejected or result.message:
+                doc["partialSuccess"] = {"rejectedLogRecords": str(result.rejected), "errorMessage": result.message}
+            return self._reply(fmt, 200, orjson.dumps(doc))
+        response = ExportLogsServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.rejected_log_records = result.rejected
+            response.partial_success.error_message = result.message
+        return self._reply(fmt, 200, response.SerializeToString())
 
     async def _read(self, request: web.Request) -> bytes:
         try:
@@ -112,12 +140,37 @@ class OtlpHttpHandler:
             response.partial_success.error_message = message
         return response.SerializeToString()
 
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
+        try:
+            fmt, project, body = await self._accept(request)
+            result = await self.service.ingest_metrics(body, fmt, project)
+        except TracehouseError as exc:
+            return self._error(fmt, exc)
+        if fmt == "json":
+            doc: dict[str, Any] = {}
+            if result.rejected or result.message:
+                doc["partialSuccess"] = {"rejectedDataPoints": str(result.rejected), "errorMessage": result.message}
+            return self._reply(fmt, 200, orjson.dumps(doc))
+        response = ExportMetricsServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.rejected_data_points = result.rejected
+            response.partial_success.error_message = result.message
+        return self._reply(fmt, 200, response.SerializeToString())
+
     def routes(self) -> list[web.RouteDef]:
         """The OTLP routes, for this app or another (the API port serves Langfuse's OTel path)."""
-        return [web.post(path, self.handle) for path in OTLP_PATHS] + [
-            # Any prefix: Dify's Phoenix provider keeps the path of the URL it is given.
-            web.post(r"/{prefix:.+}/v1/traces", self.handle),
-        ]
+        return (
+            [web.post(path, self.handle) for path in OTLP_PATHS]
+            + [web.post(path, self.handle_logs) for path in LOGS_PATHS]
+            + [web.post(path, self.handle_metrics) for path in METRICS_PATHS]
+            + [
+                # Any prefix: Dify's Phoenix provider keeps the path of the URL it is given.
+                web.post(r"/{prefix:.+}/v1/traces", self.handle),
+                web.post(r"/{prefix:.+}/v1/logs", self.handle_logs),
+                web.post(r"/{prefix:.+}/v1/metrics", self.handle_metrics),
+            ]
+        )
 
 
 def create_otlp_app(handler: OtlpHttpHandler, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
@@ -125,7 +178,10 @@ def create_otlp_app(handler: OtlpHttpHandler, extra_routes: list[web.RouteDef] |
 
     async def not_found(request: web.Request) -> web.Response:
         return web.json_response(
-            {"code": 5, "message": f"no OTLP endpoint at {request.path}; traces go to POST /v1/traces"},
+            {
+                "code": 5,
+                "message": f"no OTLP endpoint at {request.path}: use POST /v1/traces, /v1/logs or /v1/metrics",
+            },
             status=404,
         )
 

@@ -23,6 +23,8 @@ from otlp_receiver.decode import (
     decode_request,
     table_from_ipc,
 )
+from otlp_receiver.decode_logs import LogsDecodeResult, decode_logs_bytes
+from otlp_receiver.decode_metrics import MetricsDecodeResult, decode_metrics_bytes
 from otlp_receiver.pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
@@ -59,11 +61,12 @@ class IngestService:
         self.store = store
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
-        self.batcher = Batcher(store.writer, settings.max_inflight_bytes)
+        self.batcher = Batcher(store.writers, settings.max_inflight_bytes)
         self.batcher.telemetry = self.telemetry
         # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
         # separate processes when configured, so that it runs on every core.
         self._decoder: Executor = self._new_decoder()
+        self._log_decoder = ThreadPoolExecutor(1, thread_name_prefix="otlp-decode-logs")
         self._context: tuple[float, dict[str, str], dict[str, int], PriceBook] | None = None
         self._context_lock = asyncio.Lock()
 
@@ -74,6 +77,7 @@ class IngestService:
     async def __aexit__(self, *exc: object) -> None:
         await self.batcher.close()
         self._decoder.shutdown(wait=True)
+        self._log_decoder.shutdown(wait=True)
 
     def _new_decoder(self) -> Executor:
         if self.settings.decode_workers <= 0:
@@ -148,6 +152,72 @@ class IngestService:
         t.spans_rejected.labels(transport).inc(result.rejected)
         return result
 
+    async def ingest_logs(
+        self, body: bytes, fmt: Format, project_id: str | None, transport: str = "http"
+    ) -> LogsDecodeResult:
+        """Store one OTLP logs request: its records, and the scores of its evaluation events, both
+        durable before this returns. Raises as ``ingest``; partial rejections are in the result."""
+        t = self.telemetry
+        reservation = self.batcher.reserve(len(body))
+        try:
+            ctx = await self._context_for(project_id)
+            loop = asyncio.get_running_loop()
+            # Logs decode in a thread even with decoder processes: their volume is small next to spans.
+            result = await loop.run_in_executor(self._log_decoder, decode_logs_bytes, body, fmt, ctx, time.time_ns())
+            commits = []
+            if result.logs is not None:
+                commits.append(self.batcher.commit(result.logs, reservation, "logs"))
+            if result.scores is not None:
+                commits.append(self.batcher.commit(result.scores, reservation, "scores"))
+            await asyncio.gather(*commits)
+        except TracehouseError as exc:
+            t.requests.labels(transport, exc.code).inc()
+            if exc.http_status == 503:
+                t.unavailable.labels(exc.code).inc()
+            raise
+        finally:
+            reservation.release()
+            t.inflight_bytes.set(self.batcher.inflight_bytes)
+        t.requests.labels(transport, "ok").inc()
+        t.records_accepted.labels("logs", transport).inc(result.accepted)
+        t.records_rejected.labels("logs", transport).inc(result.rejected)
+        return result
+
+    async def ingest_metrics(
+        self, body: bytes, fmt: Format, project_id: str | None, transport: str = "http"
+    ) -> MetricsDecodeResult:
+        """Store one OTLP metrics request, durable before this returns. Raises as ``ingest``."""
+        t = self.telemetry
+        reservation = self.batcher.reserve(len(body))
+        try:
+            ctx = await self._context_for(project_id)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._log_decoder, decode_metrics_bytes, body, fmt, ctx)
+            if result.points is not None:
+                await self.batcher.commit(result.points, reservation, "metrics")
+        except TracehouseError as exc:
+            t.requests.labels(transport, exc.code).inc()
+            if exc.http_status == 503:
+                t.unavailable.labels(exc.code).inc()
+            raise
+        finally:
+            reservation.release()
+            t.inflight_bytes.set(self.batcher.inflight_bytes)
+        t.requests.labels(transport, "ok").inc()
+        t.records_accepted.labels("metrics", transport).inc(result.accepted)
+        t.records_rejected.labels("metrics", transport).inc(result.rejected)
+        return result
+
+    async def _context_for(self, project_id: str | None) -> DecodeContext:
+        by_name, retention, prices = await self.snapshot()
+        return DecodeContext(
+            project_id=project_id,
+            default_project=DEFAULT_PROJECT_ID,
+            projects_by_name=by_name,
+            retention_days=retention,
+            prices=prices,
+        )
+
     async def _ingest(
         self, body: bytes | ExportTraceServiceRequest, fmt: Format, project_id: str | None
     ) -> DecodeResult:
@@ -156,15 +226,7 @@ class IngestService:
         size = len(body) if isinstance(body, bytes) else body.ByteSize()
         reservation = self.batcher.reserve(size)
         try:
-            by_name, retention, prices = await self.snapshot()
-            ctx = DecodeContext(
-                project_id=project_id,
-                default_project=DEFAULT_PROJECT_ID,
-                projects_by_name=by_name,
-                retention_days=retention,
-                prices=prices,
-            )
-
+            ctx = await self._context_for(project_id)
             result = await self._decode(body, fmt, ctx)
             if result.table is not None:
                 await self.batcher.commit(result.table, reservation)

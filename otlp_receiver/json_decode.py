@@ -14,11 +14,13 @@ import binascii
 from typing import Any
 
 import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehouse.errors import InvalidInput
 
-__all__ = ["parse_json_request"]
+__all__ = ["parse_json_logs_request", "parse_json_metrics_request", "parse_json_request"]
 
 _BAD_ID = b"\xff"  # wrong length on purpose: the span is rejected with a clear message
 _UINT64 = (1 << 64) - 1
@@ -181,4 +183,174 @@ def parse_json_request(body: bytes) -> ExportTraceServiceRequest:
             _keyvalues(ss.scope.attributes, scope.get("attributes"), f"{swhere}.scope.attributes")
             for i, span_json in enumerate(_list(ss_json.get("spans"), f"{swhere}.spans")):
                 _span(ss.spans.add(), _obj(span_json, f"{swhere}.spans[{i}]"), f"{swhere}.spans[{i}]")
+    return request
+
+
+def _document(body: bytes) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    return _obj(doc, "the request")
+
+
+def _resource_and_scopes(target: Any, item: Any, where: str, scopes_key: str) -> list[tuple[Any, dict, str]]:
+    """Fill a Resource* message's resource; return (scope message, scope JSON, where) per scope entry."""
+    item = _obj(item, where)
+    resource = _obj(item.get("resource"), f"{where}.resource")
+    _keyvalues(target.resource.attributes, resource.get("attributes"), f"{where}.resource.attributes")
+    target.schema_url = _str(item.get("schemaUrl"), f"{where}.schemaUrl")
+    out = []
+    for s, scoped_json in enumerate(_list(item.get(scopes_key), f"{where}.{scopes_key}")):
+        swhere = f"{where}.{scopes_key}[{s}]"
+        scoped_json = _obj(scoped_json, swhere)
+        scoped = getattr(target, _SNAKE[scopes_key]).add()
+        scope = _obj(scoped_json.get("scope"), f"{swhere}.scope")
+        scoped.scope.name = _str(scope.get("name"), f"{swhere}.scope.name")
+        scoped.scope.version = _str(scope.get("version"), f"{swhere}.scope.version")
+        _keyvalues(scoped.scope.attributes, scope.get("attributes"), f"{swhere}.scope.attributes")
+        out.append((scoped, scoped_json, swhere))
+    return out
+
+
+_SNAKE = {"scopeSpans": "scope_spans", "scopeLogs": "scope_logs", "scopeMetrics": "scope_metrics"}
+
+
+def _log_record(target: Any, r: dict[str, Any], where: str) -> None:
+    target.time_unix_nano = _int(r.get("timeUnixNano"), f"{where}.timeUnixNano", 0)
+    target.observed_time_unix_nano = _int(r.get("observedTimeUnixNano"), f"{where}.observedTimeUnixNano", 0)
+    target.severity_number = _int(r.get("severityNumber"), f"{where}.severityNumber", 0, 24)
+    target.severity_text = _str(r.get("severityText"), f"{where}.severityText")
+    if r.get("body") is not None:
+        _anyvalue(target.body, r.get("body"), f"{where}.body")
+    _keyvalues(target.attributes, r.get("attributes"), f"{where}.attributes")
+    target.dropped_attributes_count = _int(r.get("droppedAttributesCount"), where, 0, (1 << 32) - 1)
+    target.flags = _int(r.get("flags"), f"{where}.flags", 0, (1 << 32) - 1)
+    target.trace_id = _hex_id(r.get("traceId"))
+    target.span_id = _hex_id(r.get("spanId"))
+    target.event_name = _str(r.get("eventName"), f"{where}.eventName")
+
+
+def parse_json_logs_request(body: bytes) -> ExportLogsServiceRequest:
+    """Parse an OTLP/JSON ExportLogsServiceRequest; InvalidInput on malformed input."""
+    doc = _document(body)
+    request = ExportLogsServiceRequest()
+    for r, item in enumerate(_list(doc.get("resourceLogs"), "resourceLogs")):
+        for scoped, scoped_json, swhere in _resource_and_scopes(
+            request.resource_logs.add(), item, f"resourceLogs[{r}]", "scopeLogs"
+        ):
+            for i, record in enumerate(_list(scoped_json.get("logRecords"), f"{swhere}.logRecords")):
+                where = f"{swhere}.logRecords[{i}]"
+                _log_record(scoped.log_records.add(), _obj(record, where), where)
+    return request
+
+
+def _double(value: Any, where: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+        return float(value.replace("Infinity", "inf"))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{where} must be a number")
+    return float(value)
+
+
+def _point_common(target: Any, p: dict[str, Any], where: str) -> None:
+    _keyvalues(target.attributes, p.get("attributes"), f"{where}.attributes")
+    target.start_time_unix_nano = _int(p.get("startTimeUnixNano"), f"{where}.startTimeUnixNano", 0)
+    target.time_unix_nano = _int(p.get("timeUnixNano"), f"{where}.timeUnixNano", 0)
+    target.flags = _int(p.get("flags"), f"{where}.flags", 0, (1 << 32) - 1)
+
+
+def _number_point(target: Any, p: dict[str, Any], where: str) -> None:
+    _point_common(target, p, where)
+    if p.get("asInt") is not None:
+        target.as_int = _int(p.get("asInt"), f"{where}.asInt", hi=(1 << 63) - 1)
+    else:
+        target.as_double = _double(p.get("asDouble"), f"{where}.asDouble")
+
+
+def _histogram_point(target: Any, p: dict[str, Any], where: str) -> None:
+    _point_common(target, p, where)
+    target.count = _int(p.get("count"), f"{where}.count", 0)
+    if p.get("sum") is not None:
+        target.sum = _double(p.get("sum"), f"{where}.sum")
+    target.bucket_counts.extend(_int(c, f"{where}.bucketCounts", 0) for c in _list(p.get("bucketCounts"), where))
+    target.explicit_bounds.extend(_double(b, f"{where}.explicitBounds") for b in _list(p.get("explicitBounds"), where))
+    for name in ("min", "max"):
+        if p.get(name) is not None:
+            setattr(target, name, _double(p.get(name), f"{where}.{name}"))
+
+
+def _exp_point(target: Any, p: dict[str, Any], where: str) -> None:
+    _point_common(target, p, where)
+    target.count = _int(p.get("count"), f"{where}.count", 0)
+    if p.get("sum") is not None:
+        target.sum = _double(p.get("sum"), f"{where}.sum")
+    target.scale = _int(p.get("scale"), f"{where}.scale", -(1 << 31), (1 << 31) - 1)
+    target.zero_count = _int(p.get("zeroCount"), f"{where}.zeroCount", 0)
+    for side in ("positive", "negative"):
+        buckets = _obj(p.get(side), f"{where}.{side}")
+        out = getattr(target, side)
+        out.offset = _int(buckets.get("offset"), f"{where}.{side}.offset", -(1 << 31), (1 << 31) - 1)
+        out.bucket_counts.extend(_int(c, f"{where}.{side}", 0) for c in _list(buckets.get("bucketCounts"), where))
+    for name in ("min", "max"):
+        if p.get(name) is not None:
+            setattr(target, name, _double(p.get(name), f"{where}.{name}"))
+
+
+def _summary_point(target: Any, p: dict[str, Any], where: str) -> None:
+    _point_common(target, p, where)
+    target.count = _int(p.get("count"), f"{where}.count", 0)
+    target.sum = _double(p.get("sum"), f"{where}.sum")
+    for i, q in enumerate(_list(p.get("quantileValues"), f"{where}.quantileValues")):
+        q = _obj(q, f"{where}.quantileValues[{i}]")
+        item = target.quantile_values.add()
+        item.quantile = _double(q.get("quantile"), f"{where}.quantileValues[{i}].quantile")
+        item.value = _double(q.get("value"), f"{where}.quantileValues[{i}].value")
+
+
+# JSON field -> (protobuf field, data point parser)
+_METRIC_KINDS = {
+    "gauge": ("gauge", _number_point),
+    "sum": ("sum", _number_point),
+    "histogram": ("histogram", _histogram_point),
+    "exponentialHistogram": ("exponential_histogram", _exp_point),
+    "summary": ("summary", _summary_point),
+}
+
+
+def _metric(target: Any, m: dict[str, Any], where: str) -> None:
+    target.name = _str(m.get("name"), f"{where}.name")
+    target.description = _str(m.get("description"), f"{where}.description")
+    target.unit = _str(m.get("unit"), f"{where}.unit")
+    for key, (field, parse_point) in _METRIC_KINDS.items():
+        if key not in m:
+            continue
+        data_json = _obj(m[key], f"{where}.{key}")
+        data = getattr(target, field)
+        data.SetInParent()
+        if "aggregationTemporality" in data_json:
+            data.aggregation_temporality = _int(data_json["aggregationTemporality"], f"{where}.{key}", 0, 2)
+        if "isMonotonic" in data_json:
+            if not isinstance(data_json["isMonotonic"], bool):
+                raise InvalidInput(f"{where}.{key}.isMonotonic must be true or false")
+            data.is_monotonic = data_json["isMonotonic"]
+        for i, p in enumerate(_list(data_json.get("dataPoints"), f"{where}.{key}.dataPoints")):
+            pwhere = f"{where}.{key}.dataPoints[{i}]"
+            parse_point(data.data_points.add(), _obj(p, pwhere), pwhere)
+        return
+
+
+def parse_json_metrics_request(body: bytes) -> ExportMetricsServiceRequest:
+    """Parse an OTLP/JSON ExportMetricsServiceRequest; InvalidInput on malformed input."""
+    doc = _document(body)
+    request = ExportMetricsServiceRequest()
+    for r, item in enumerate(_list(doc.get("resourceMetrics"), "resourceMetrics")):
+        for scoped, scoped_json, swhere in _resource_and_scopes(
+            request.resource_metrics.add(), item, f"resourceMetrics[{r}]", "scopeMetrics"
+        ):
+            for i, metric in enumerate(_list(scoped_json.get("metrics"), f"{swhere}.metrics")):
+                where = f"{swhere}.metrics[{i}]"
+                _metric(scoped.metrics.add(), _obj(metric, where), where)
     return request

@@ -93,6 +93,7 @@ def create_app(
             web.get("/sessions", index),
             web.get("/sessions/{session_id}", index),
             web.get("/users", index),
+            web.get("/logs", index),
             web.get("/dashboard", index),
             web.get("/settings", index),
             web.get("/traces/{trace_id}", index),

@@ -364,7 +364,7 @@ class LangfuseReadApi:
                 r["date"], {"date": r["date"], "countTraces": 0, "countObservations": 0, "totalCost": 0.0, "usage": []}
             )
             day["countObservations"] += r["observations"]
-            day["countTraces"] = max(day["countTraces"], r["traces"])
+            day["countTraces"] = r["day_traces"]
             day["totalCost"] += float(r["total_cost"])
             if r["model"]:
                 day["usage"].append(

@@ -60,8 +60,15 @@ def _json_attributes(text: str) -> list[KeyValue]:
     return out
 
 
-def encode_trace(rows: list[dict[str, Any]]) -> TracesData:
-    """The spans of one trace, grouped by resource and scope as they were sent."""
+def encode_trace(rows: list[dict[str, Any]], log_events: list[dict[str, Any]] | None = None) -> TracesData:
+    """The spans of one trace, grouped by resource and scope as they were sent. ``log_events``:
+    the trace's event log records (storage.logs), added to their spans as span events, which is
+    how the OTel data model relates the two (a GenAI instrumentation in EVENT_ONLY mode sends its
+    messages that way)."""
+    by_span: dict[str, list[dict[str, Any]]] = {}
+    for record in log_events or ():
+        if record["event_name"] and record["span_id"]:
+            by_span.setdefault(record["span_id"], []).append(record)
     data = TracesData()
     resources: dict[bytes, Any] = {}
     scopes: dict[tuple[bytes, bytes], Any] = {}
@@ -105,6 +112,11 @@ def encode_trace(rows: list[dict[str, Any]]) -> TracesData:
             event.time_unix_nano = time_ns
             event.name = name
             event.attributes.extend(_json_attributes(attrs))
+        for record in by_span.get(row["span_id"], ()):
+            event = span.events.add()
+            event.time_unix_nano = record["time"]
+            event.name = record["event_name"]
+            event.attributes.extend(_attributes(record["log_attributes"], record["log_attribute_types"]))
         span.dropped_events_count = row["dropped_events_count"]
         for trace_id, span_id, state, attrs in zip(
             row["link_trace_ids"], row["link_span_ids"], row["link_trace_states"], row["link_attributes"], strict=True

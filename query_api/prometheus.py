@@ -17,6 +17,7 @@ from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.promql import PromQLError, Scalar, Vector, evaluate
 from storage.metrics import METRICS, MetricsReader, label_values
+from storage.otlp_metrics import HISTOGRAM_KINDS, OtlpMetricsReader
 from tracehouse.errors import TracehouseError
 
 __all__ = ["prometheus_routes"]
@@ -153,6 +154,7 @@ class PrometheusApi:
             names.update(metric.labels)
             if metric.extra_label:
                 names.add(metric.extra_label)
+        names.update(await OtlpMetricsReader(store.backend).label_names(project))
         return _ok(sorted(names))
 
     async def label_values(self, request: web.Request, store: Any, project: str) -> web.Response:
@@ -160,7 +162,7 @@ class PrometheusApi:
         p = await _params(request)
         now = time.time()
         if name == "__name__":
-            return _ok(sorted(METRICS))
+            return _ok(sorted(set(METRICS) | await _otlp_names(store, project)))
         if name == "project":
             return _ok([project])
         if name == "type":
@@ -169,7 +171,9 @@ class PrometheusApi:
             return _ok(list(METRICS["tracehouse_llm_request_duration_seconds_bucket"].values))
         start = int(_time(p.get("start"), "start", now - 6 * 3600))
         end = int(_time(p.get("end"), "end", now)) + 1
-        return _ok(await label_values(store.backend, project, name, start, end))
+        values = set(await label_values(store.backend, project, name, start, end))
+        values.update(await OtlpMetricsReader(store.backend).label_values(project, name, start * NS, end * NS))
+        return _ok(sorted(values))
 
     async def series(self, request: web.Request, store: Any, project: str) -> web.Response:
         matches = request.query.getall("match[]", [])
@@ -194,7 +198,31 @@ class PrometheusApi:
         return _ok(list(out.values()))
 
     async def metadata(self, request: web.Request, store: Any, project: str) -> web.Response:
-        return _ok({m.name: [{"type": m.kind, "help": m.help, "unit": ""}] for m in METRICS.values()})
+        doc = {m.name: [{"type": m.kind, "help": m.help, "unit": ""}] for m in METRICS.values()}
+        for m in await OtlpMetricsReader(store.backend).catalog(project):
+            kind = {"sum": "counter" if m["monotonic"] else "gauge", "exponential_histogram": "histogram"}
+            doc[m["prom_name"]] = [
+                {"type": kind.get(m["kind"], m["kind"]), "help": m["description"], "unit": m["unit"]}
+            ]
+        return _ok(doc)
+
+
+NS = 1_000_000_000
+
+
+async def _otlp_names(store: Any, project: str) -> set[str]:
+    """The sample names of the OTLP metrics of a project (histograms as _bucket, _sum, _count)."""
+    names: set[str] = set()
+    for m in await OtlpMetricsReader(store.backend).catalog(project):
+        if m["kind"] in HISTOGRAM_KINDS:
+            names.update(m["prom_name"] + s for s in ("_count", "_sum"))
+            if m["kind"] == "histogram":
+                names.add(m["prom_name"] + "_bucket")
+            if m["kind"] == "summary":
+                names.add(m["prom_name"])
+        else:
+            names.add(m["prom_name"])
+    return names
 
 
 async def buildinfo(request: web.Request) -> web.Response:

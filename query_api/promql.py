@@ -1,4 +1,5 @@
-"""Evaluating a documented PromQL subset over Tracehouse's virtual metrics (storage.metrics).
+"""Evaluating a documented PromQL subset over Tracehouse's virtual metrics (storage.metrics) and the
+OTLP metrics it received (query_api.otlp_series).
 
 Parsing is promql-parser's (PyPI); this module walks its AST. Supported:
 - number literals and parentheses, unary minus;
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 
 import promql_parser as pp
 
+from query_api.otlp_series import otlp_series
 from storage.metrics import METRICS, MetricsReader
+from storage.otlp_metrics import OtlpMetricsReader
 
 __all__ = ["PromQLError", "Scalar", "Series", "Vector", "evaluate"]
 
@@ -72,6 +75,7 @@ def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
 class _Evaluator:
     def __init__(self, reader: MetricsReader, project: str, steps: list[int], step: int) -> None:
         self.reader = reader
+        self.otlp = OtlpMetricsReader(reader.backend)
         self.project = project
         self.steps = steps
         self.step = max(1, step)
@@ -97,7 +101,7 @@ class _Evaluator:
             raise PromQLError("a range selector needs a function such as rate() or increase()")
         raise PromQLError(f"unsupported expression: {type(node).__name__}")
 
-    def _metric(self, selector: pp.VectorSelector) -> tuple[object, list[pp.Matcher]]:
+    def _name(self, selector: pp.VectorSelector) -> tuple[str, list[pp.Matcher]]:
         matchers = list(selector.matchers.matchers)
         name = selector.name
         for m in list(matchers):
@@ -106,18 +110,29 @@ class _Evaluator:
                 matchers.remove(m)
         if selector.matchers.or_matchers or selector.offset is not None or selector.at is not None:
             raise PromQLError("or-matchers, offset and @ are not supported")
-        if name not in METRICS:
-            raise PromQLError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
-        return METRICS[name], matchers
+        if not name:
+            raise PromQLError("a selector needs a metric name")
+        return name, matchers
 
     async def _fetch(self, selector: pp.VectorSelector, start: int, end: int, bucket: int, with_base: bool):
-        metric, matchers = self._metric(selector)
+        name, matchers = self._name(selector)
         if (end - start) / bucket > MAX_BUCKETS:
             raise PromQLError("too many points: use a larger step or a shorter range")
-        labels, starts, values, bases = await self.reader.series(self.project, metric, start, end, bucket, with_base)
+        if name in METRICS:
+            labels, starts, values, bases = await self.reader.series(
+                self.project, METRICS[name], start, end, bucket, with_base
+            )
+        else:
+            found = await otlp_series(self.otlp, self.project, name, start, end, bucket, with_base)
+            if found is None:
+                raise PromQLError(
+                    f"unknown metric {name!r}: neither a Tracehouse metric ({', '.join(sorted(METRICS))}) "
+                    "nor one received over OTLP in this project"
+                )
+            labels, starts, values, bases = found
         keep = []
         for i, label_set in enumerate(labels):
-            full = {"__name__": metric.name, "project": self.project, **label_set}
+            full = {"__name__": name, "project": self.project, **label_set}
             if all(_match(m, full.get(m.name, "")) for m in matchers):
                 keep.append((full, values[i], bases[i]))
         return starts, keep

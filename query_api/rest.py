@@ -21,6 +21,7 @@ from query_api.admin import STORE_KEY
 from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
 from storage.langfuse import LangfuseReader
+from storage.logs import LogQuery
 from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
@@ -234,6 +235,44 @@ class ScoreSummary(BaseModel):
     items: list[ScoreStat]
 
 
+class LogListQuery(TimeRange):
+    min_severity: int = Field(0, ge=0, le=24, description="Lowest severity number (9 INFO, 13 WARN, 17 ERROR).")
+    search: str | None = Field(None, max_length=500, description="Text in the body, case-insensitive.")
+    attribute: list[str] = Field(default_factory=list, description="Log attribute filters, key=value.")
+    service: str | None = None
+    trace_id: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class LogRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    time: int = Field(description="Epoch nanoseconds.")
+    observed_time: int
+    record_id: str
+    trace_id: str
+    span_id: str
+    severity_number: int
+    severity_text: str
+    body: str
+    body_type: str = Field(description="The body's OTLP type when not a string: int, double, bool, array, kvlist...")
+    event_name: str
+    service_name: str
+    log_attributes: dict[str, str]
+    log_attribute_types: dict[str, str]
+    resource_attributes: dict[str, str]
+
+
+class LogPage(BaseModel):
+    items: list[LogRecord]
+    next_cursor: str | None
+
+
+class TraceLogs(BaseModel):
+    trace_id: str
+    items: list[LogRecord]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     path: str
@@ -306,6 +345,43 @@ async def get_trace(request: web.Request, store: Store, project: str, q: None) -
         spans=[Span.model_validate(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
     )
+
+
+async def list_logs(request: web.Request, store: Store, project: str, q: LogListQuery) -> LogPage:
+    start, end = q.window()
+    attributes = {}
+    for item in q.attribute:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"attribute filter {item!r} must be key=value")
+        attributes[key] = value
+    rows, next_cursor = await store.logs.search(
+        project,
+        LogQuery(
+            start,
+            end,
+            min_severity=q.min_severity,
+            search=q.search,
+            attributes=attributes,
+            service=q.service,
+            trace_id=q.trace_id.lower() if q.trace_id and len(q.trace_id) == 32 else q.trace_id,
+            limit=q.limit,
+            cursor=q.cursor,
+        ),
+    )
+    return LogPage(items=[LogRecord.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def trace_logs(request: web.Request, store: Store, project: str, q: None) -> TraceLogs:
+    trace_id = request.match_info["trace_id"]
+    trace_id = trace_id.lower() if len(trace_id) == 32 else trace_id
+    spans = await store.reader.trace(project, trace_id)
+    if not spans:
+        raise NotFound(f"no trace {trace_id!r} in this project")
+    rows = await store.logs.trace_logs(
+        project, trace_id, min(s["start_time"] for s in spans), max(s["end_time"] for s in spans)
+    )
+    return TraceLogs(trace_id=trace_id, items=[LogRecord.model_validate(r) for r in rows])
 
 
 async def get_span(request: web.Request, store: Store, project: str, q: None) -> Span:
@@ -391,6 +467,12 @@ ENDPOINTS = (
         "/api/v1/traces", "List traces, filtered and sorted, a page at a time", TraceListQuery, TracePage, list_traces
     ),
     Endpoint("/api/v1/traces/{trace_id}", "One trace: every span and score", None, TraceDetail, get_trace),
+    Endpoint(
+        "/api/v1/traces/{trace_id}/logs", "The log records of one trace, oldest first", None, TraceLogs, trace_logs
+    ),
+    Endpoint(
+        "/api/v1/logs", "List log records by time, severity, text and attributes", LogListQuery, LogPage, list_logs
+    ),
     Endpoint("/api/v1/spans", "List spans by type, model or name", SpanListQuery, SpanPage, list_spans),
     Endpoint("/api/v1/spans/{span_id}", "One span", None, Span, get_span),
     Endpoint("/api/v1/sessions", "List sessions", PageQuery, SessionPage, list_sessions),

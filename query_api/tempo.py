@@ -137,7 +137,10 @@ class TempoApi:
         rows = await store.reader.trace(project, trace_id)
         if not rows:
             return _text(404, f"trace not found: {raw}")
-        data = encode_trace(rows)
+        records = await store.logs.trace_logs(
+            project, trace_id, min(r["start_time"] for r in rows), max(r["end_time"] for r in rows)
+        )
+        data = encode_trace(rows, records)
         v2 = request.path.endswith(f"/api/v2/traces/{raw}")
         if "application/protobuf" in request.headers.get("Accept", ""):
             body = trace_by_id_response(data) if v2 else data.SerializeToString()

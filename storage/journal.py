@@ -95,7 +95,7 @@ class InsertJournal:
 
 
 async def rebuild_summaries(backend: Backend, project: str, trace_ids: list[str], chunk: int = 2_000) -> None:
-    """Make ``trace_index`` and ``traces`` rows of these traces agree with their spans again."""
+    """Make ``trace_index``, ``traces`` and ``split_traces`` rows of these traces agree with their spans."""
     for start in range(0, len(trace_ids), chunk):
         params = {"project": project, "ids": trace_ids[start : start + chunk]}
         # min/max aggregates: inserting the index rows again changes nothing if they were there.
@@ -107,6 +107,13 @@ async def rebuild_summaries(backend: Backend, project: str, trace_ids: list[str]
             "DELETE FROM traces WHERE project_id = {project:String} AND trace_id IN {ids:Array(String)}", params
         )
         await backend.execute(_insert(TRACES.name, [c.name for c in TRACES.columns], TRACES_MV.select), params)
+        # A split trace recorded again changes nothing (min and max of the same days).
+        await backend.execute(
+            "INSERT INTO split_traces (project_id, trace_id, first_day, last_day, retention_days) "
+            "SELECT project_id, trace_id, min(toDate(start_time)), max(toDate(start_time)), max(retention_days) "
+            "FROM " + _CURRENT_SPANS + " AS s GROUP BY project_id, trace_id HAVING uniqExact(toDate(start_time)) > 1",
+            params,
+        )
 
 
 def _insert(table: str, columns: list[str], view_select: str) -> str:

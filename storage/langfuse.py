@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
-from storage.reader import SPAN_COLUMNS
+from storage.logs import LogReader
+from storage.reader import SPAN_COLUMNS, WHOLE_DAYS, WHOLE_HAVING, WHOLE_SPANS, WHOLE_TRACES
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform, insert_spans
 
@@ -138,6 +139,7 @@ _ROOT_FIELDS = {
     "version": "toString(s.version)",
     "root_type": "toString(s.observation_type)",
     "root_attributes": "s.span_attributes",
+    "root_span_id": "s.span_id",
 }
 _ROOTS_SQL = (
     "SELECT s.trace_id AS trace_id, "
@@ -167,6 +169,7 @@ class LangfuseReader:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._logs = LogReader(backend)
 
     async def traces(
         self,
@@ -179,12 +182,13 @@ class LangfuseReader:
         ascending: bool = False,
     ) -> tuple[list[Row], int]:
         params = _page_params(project, start, end, page, limit)
-        having = ["start_time >= {start:Int64}", "start_time < {end:Int64}"]
+        having = [WHOLE_HAVING]
         for key, value in filters.items():
             if value is not None and key in _TRACE_FILTERS:
                 having.append(_TRACE_FILTERS[key])
                 params[key] = value
         inner = f"""
+WITH {WHOLE_TRACES}
 SELECT t.trace_id AS trace_id,
        toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
        toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
@@ -193,9 +197,7 @@ SELECT t.trace_id AS trace_id,
        max(t.release) AS release, groupUniqArrayArray(t.tags) AS tags,
        sum(t.total_cost) AS total_cost, sum(t.span_count) AS span_count
 FROM traces AS t
-WHERE t.project_id = {{project:String}}
-  AND t.day >= toDate(fromUnixTimestamp64Nano({{start:Int64}}, 'UTC'))
-  AND t.day <= toDate(fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')) + 1
+WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
 GROUP BY t.trace_id
 HAVING {" AND ".join(having)}"""
         order = "ASC" if ascending else "DESC"
@@ -220,11 +222,18 @@ HAVING {" AND ".join(having)}"""
             },
         )
         by_id = {r["trace_id"]: r for r in roots}
+        wanting: list[tuple[Row, Row]] = []
         for row in rows:
             found = by_id.get(row["trace_id"], {})
             for name in _ROOT_FIELDS:
                 row[name] = found.get(name, {} if name in ("metadata", "root_attributes") else "")
             row["observation_ids"] = found.get("observation_ids", [])
+            if found and (not row["input"] or not row["output"]):
+                wanting.append((row, {**row, "span_id": row["root_span_id"]}))
+        # A root GenAI span whose messages came as log events (storage.logs).
+        await self._logs.fill_messages(project, [root for _, root in wanting])
+        for row, root in wanting:
+            row["input"], row["output"] = root["input"], root["output"]
 
     async def scores(
         self,
@@ -290,6 +299,7 @@ HAVING {" AND ".join(having)}"""
             "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
             params,
         )
+        await self._logs.fill_messages(project, rows)
         total = await self._backend.query(
             f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
         )
@@ -332,11 +342,31 @@ GROUP BY session_id"""
             params["user_id"] = filters["user_id"]
         sql = f"""
 SELECT toString(toDate(start_time)) AS date, toString(model) AS model,
-       sum(sign) AS observations, uniqExactIf(trace_id, sign = 1) AS traces,
+       sum(sign) AS observations,
        sum(sign * input_tokens) AS input_usage, sum(sign * output_tokens) AS output_usage,
        sum(sign * total_tokens) AS total_usage, sum(sign * total_cost) AS total_cost
 FROM spans
 WHERE {" AND ".join(where)}
 GROUP BY date, model
 ORDER BY date DESC, model"""
-        return await self._backend.query(sql, params)
+        rows = await self._backend.query(sql, params)
+        # Traces count on the day they started, once, whichever days their observations ran on.
+        span_where = " AND ".join(w for w in where if "start_time" not in w)
+        counts = await self._backend.query(
+            f"""
+WITH {WHOLE_TRACES}
+SELECT toString(toDate(w.trace_start)) AS date, k.model AS model, uniqExact(w.trace_id) AS traces,
+       grouping(k.model) AS per_day
+FROM whole AS w
+INNER JOIN (
+    SELECT DISTINCT trace_id, toString(model) AS model FROM spans WHERE {span_where} AND sign = 1 AND {WHOLE_SPANS}
+) AS k ON k.trace_id = w.trace_id
+GROUP BY GROUPING SETS ((date, model), (date))""",
+            params,
+        )
+        per_day = {c["date"]: c["traces"] for c in counts if c["per_day"]}
+        traces = {(c["date"], c["model"]): c["traces"] for c in counts if not c["per_day"]}
+        for row in rows:
+            row["traces"] = traces.get((row["date"], row["model"]), 0)
+            row["day_traces"] = per_day.get(row["date"], 0)
+        return rows

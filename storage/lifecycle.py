@@ -10,8 +10,10 @@ from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
 
-# Tables keyed by (project, trace id) that hold a trace's rows, and how their retention is set.
-TRACE_TABLES = ("spans", "trace_index", "traces", "scores")
+# Tables keyed by (project, trace id) that hold a trace's rows (logs: the records of its spans).
+TRACE_TABLES = ("spans", "trace_index", "traces", "scores", "logs")
+# Tables with a retention but no trace: the retention is applied to them too.
+PROJECT_TABLES = (*TRACE_TABLES, "metric_points")
 
 
 def mutation_target(table: str, cluster: Cluster | None) -> str:
@@ -51,7 +53,7 @@ class Lifecycle:
             raise InvalidInput(f"retention must be 0 (forever) to {MAX_RETENTION_DAYS} days")
         project = await self._projects.get_project(project_ref)
         await self._projects.update_retention(project.id, days)
-        for table in TRACE_TABLES:
+        for table in PROJECT_TABLES:
             for statement in retention_sql(table, self._cluster):
                 await self._backend.execute(statement, {"days": days, "project": project.id})
         return await self._projects.get_project(project.id)

@@ -116,6 +116,11 @@ class MetricsReader:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
+    @property
+    def backend(self) -> Backend:
+        """The store's backend, for readers of other metrics (OTLP points) next to these."""
+        return self._backend
+
     async def series(
         self, project: str, metric: Metric, start: int, end: int, bucket_s: int, with_base: bool
     ) -> tuple[list[dict[str, str]], list[int], list[list[float]], list[float]]:

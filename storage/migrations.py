@@ -14,8 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.api import Backend
-from storage.schema import Cluster, Table, TableSettings, View, render
-from storage.tables import ALL_TABLES, SCHEMA_MIGRATIONS, SMALL_BLOCKS, TABLES, VIEWS
+from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
+from storage.tables import (
+    ALL_TABLES,
+    LOGS,
+    METRIC_POINTS,
+    SCHEMA_MIGRATIONS,
+    SMALL_BLOCKS,
+    SPLIT_TRACES,
+    TABLES,
+    TRACES,
+    TRACES_MV,
+    VIEWS,
+)
 
 __all__ = ["MIGRATIONS", "Migration", "cluster_statements", "migrate", "schema_version"]
 
@@ -26,12 +37,32 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     name: str
-    objects: Sequence[Table | View | TableSettings | str]
+    objects: Sequence[Table | View | TableSettings | Rebuild | str]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "trace model", [t for t in ALL_TABLES if t is not SCHEMA_MIGRATIONS] + list(VIEWS)),
+    # Version 1's tables as they are now: later tables come with their own migration.
+    Migration(
+        1,
+        "trace model",
+        [t for t in ALL_TABLES if t not in (SCHEMA_MIGRATIONS, SPLIT_TRACES, LOGS, METRIC_POINTS)] + list(VIEWS),
+    ),
     Migration(2, "spans: 256 KB compression blocks (merge memory)", [TableSettings("spans", SMALL_BLOCKS)]),
+    # The root's newest version names a trace (tables.ROOT_ORDER); the summary is rebuilt from spans.
+    Migration(
+        3,
+        "traces summary: the newest version of the root names the trace; traces split over days",
+        [
+            Rebuild(TRACES, TRACES_MV),
+            SPLIT_TRACES,
+            # On a cluster these are the Distributed tables: one statement reads every shard.
+            "INSERT INTO split_traces (project_id, trace_id, first_day, last_day, retention_days) "
+            "SELECT project_id, trace_id, min(day), max(day), max(retention_days) FROM traces "
+            "GROUP BY project_id, trace_id HAVING uniqExact(day) > 1 SETTINGS insert_distributed_sync = 1",
+        ],
+    ),
+    Migration(4, "OTLP log records", [LOGS]),
+    Migration(5, "OTLP metric data points", [METRIC_POINTS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -14,10 +14,21 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from storage.api import Backend, Row
+from storage.logs import LogReader
 from storage.tables import SPANS
 from tracehouse.errors import InvalidInput
 
-__all__ = ["GROUP_BY", "Page", "SpanQuery", "TraceQuery", "TraceReader"]
+__all__ = [
+    "GROUP_BY",
+    "WHOLE_DAYS",
+    "WHOLE_HAVING",
+    "WHOLE_SPANS",
+    "WHOLE_TRACES",
+    "Page",
+    "SpanQuery",
+    "TraceQuery",
+    "TraceReader",
+]
 
 
 def _select_expr(name: str, ch_type: str) -> str:
@@ -82,10 +93,38 @@ _TRACE_SUMMARY = """
     sum(t.reasoning_tokens) AS reasoning_tokens,
     sum(t.total_cost) AS total_cost"""
 
+# A trace is read whole, placed by its start (docs/adr/005). The summary has a row per trace and day
+# its spans started on; nearly every trace lives on one day, and the few that do not are listed in
+# ``split_traces`` with their first and last day. Readers aggregate the summary rows of the window's
+# days (and, for split traces that began in the window, up to their last day), leave out split
+# traces that began on a day before the window, and keep the traces whose aggregated start lies in
+# the window (``WHOLE_HAVING``), which drops those that began earlier on the window's first day.
+_S = "fromUnixTimestamp64Nano({start:Int64}, 'UTC')"
+_E = "fromUnixTimestamp64Nano({end:Int64}, 'UTC')"
+_SPLIT_LAST_DAY = f"""(SELECT max(last_day) FROM split_traces
+   WHERE project_id = {{project:String}} AND first_day >= toDate({_S}) AND first_day <= toDate({_E}))"""
+_LAST_DAY = f"greatest(toDate({_E}), {_SPLIT_LAST_DAY})"
+# Conditions on a summary table aliased ``t``, for a GROUP BY t.trace_id with ``WHOLE_HAVING``.
+WHOLE_DAYS = f"""t.day >= toDate({_S}) AND t.day <= {_LAST_DAY}
+  AND t.trace_id NOT IN (SELECT trace_id FROM split_traces WHERE project_id = {{project:String}}
+                         GROUP BY trace_id HAVING min(first_day) < toDate({_S}) AND max(last_day) >= toDate({_S}))"""
+WHOLE_HAVING = "start_time >= {start:Int64} AND start_time < {end:Int64}"  # the aggregated start, in ns
+# ``whole``: the traces that started in the window, with their start.
+WHOLE_TRACES = f"""whole AS (
+    SELECT t.trace_id AS trace_id, min(t.start_time) AS trace_start
+    FROM traces AS t
+    WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
+    GROUP BY t.trace_id
+    HAVING trace_start >= {_S} AND trace_start < {_E})"""
+# The spans of ``whole``'s traces (unaliased spans columns).
+WHOLE_SPANS = f"""trace_id IN (SELECT trace_id FROM whole)
+  AND start_time >= {_S} AND toDate(start_time) <= {_LAST_DAY}"""
+
 # Input/output previews of a page of traces, from their root spans. Kept out of the summary
 # view on purpose: aggregating 1 KB previews there cost 40% of the insert CPU (measured).
 _PREVIEW_SQL = """
 SELECT s.trace_id AS trace_id,
+       argMin(s.span_id, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))) AS root_id,
        substring(argMin(s.input, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
                  1, {chars:UInt32}) AS input,
        substring(argMin(s.output, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
@@ -121,6 +160,18 @@ GROUP_BY = {
 }
 
 NS_PER_S = 1_000_000_000
+_EMPTY_POINT: Row = {
+    "spans": 0,
+    "errors": 0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "total_tokens": 0,
+    "cache_read_tokens": 0,
+    "reasoning_tokens": 0,
+    "total_cost": Decimal(0),
+    "latency_ms": [],
+    "ttft_ms": None,
+}
 MAX_PAGE = 1000
 
 
@@ -225,18 +276,22 @@ class TraceReader:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._logs = LogReader(backend)
 
     async def trace(self, project_id: str, trace_id: str) -> list[Row]:
         """Every span of a trace, oldest first; empty if the trace is unknown. No time range
-        needed: the trace index gives its bounds."""
+        needed: the trace index gives its bounds. Spans with no messages of their own get those
+        of their GenAI event records (storage.logs)."""
         rows = await self._backend.query(_TRACE_SPANS_SQL, {"project": project_id, "trace_id": trace_id})
         rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
-        return [restore_attributes(r) for r in rows]
+        return await self._logs.fill_messages(project_id, [restore_attributes(r) for r in rows])
 
     async def span(self, project_id: str, span_id: str) -> Row | None:
         """One span by id (the latest version), or None."""
         rows = await self._backend.query(_SPAN_SQL, {"project": project_id, "span_id": span_id})
-        return restore_attributes(rows[0]) if rows else None
+        if not rows:
+            return None
+        return (await self._logs.fill_messages(project_id, [restore_attributes(rows[0])]))[0]
 
     async def list_traces(self, project_id: str, q: TraceQuery) -> Page:
         """A page of trace summaries that started in [start, end) and match every filter."""
@@ -248,7 +303,7 @@ class TraceReader:
             "end": q.end,
             "limit": limit + 1,
         }
-        having = ["start_time >= {start:Int64}", "start_time < {end:Int64}"]
+        having: list[str] = []
 
         def add(condition: str, name: str, value: Any) -> None:
             having.append(condition)
@@ -296,8 +351,7 @@ class TraceReader:
         if span_filters:
             span_where = (
                 "AND t.trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} AND sign = 1 "
-                "AND start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
-                "AND start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') AND " + " AND ".join(span_filters) + ")"
+                f"AND {WHOLE_SPANS} AND " + " AND ".join(span_filters) + ")"
             )
 
         sort = _TRACE_SORTS[q.sort]
@@ -311,14 +365,13 @@ class TraceReader:
             params["c_trace"] = trace_id
 
         sql = f"""
+WITH {WHOLE_TRACES}
 SELECT {_TRACE_SUMMARY}
 FROM traces AS t
-WHERE t.project_id = {{project:String}}
-  AND t.day >= toDate(fromUnixTimestamp64Nano({{start:Int64}}, 'UTC'))
-  AND t.day <= toDate(fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')) + 1
+WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
   {span_where}
 GROUP BY t.trace_id
-HAVING {" AND ".join(having)}
+HAVING {" AND ".join([WHOLE_HAVING, *having])}
 ORDER BY {sort} {direction}, trace_id {direction}
 LIMIT {{limit:UInt32}}
 """
@@ -346,10 +399,18 @@ LIMIT {{limit:UInt32}}
             },
         )
         by_id = {p["trace_id"]: p for p in previews}
+        wanting: list[tuple[Row, Row]] = []
         for row in rows:
             preview = by_id.get(row["trace_id"], {})
             row["input"] = preview.get("input", "")
             row["output"] = preview.get("output", "")
+            if preview and (not row["input"] or not row["output"]):
+                wanting.append((row, {**row, "span_id": preview["root_id"]}))
+        # A root with no messages of its own (a GenAI span in EVENT_ONLY mode): its events' messages.
+        await self._logs.fill_messages(project_id, [root for _, root in wanting])
+        for row, root in wanting:
+            row["input"] = root["input"][:PREVIEW_CHARS]
+            row["output"] = root["output"][:PREVIEW_CHARS]
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""
@@ -385,7 +446,7 @@ LIMIT {{limit:UInt32}}
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]])
-        return Page(rows, next_cursor)
+        return Page(await self._logs.fill_messages(project_id, rows), next_cursor)
 
     async def timeseries(
         self,
@@ -416,12 +477,24 @@ LIMIT {{limit:UInt32}}
         if observation_type is not None:
             where.append("observation_type = {observation_type:String}")
             params["observation_type"] = observation_type
+        # A trace counts once, in the bucket of its start, and only if it started in the window:
+        # counting per bucket of its spans counted a trace crossing a bucket's edge twice. Per key,
+        # it counts where a span of that key lies in the trace's start bucket (the same scan).
+        bucket_of = "toUnixTimestamp(toStartOfInterval({t}, toIntervalSecond({{interval:UInt32}})))"
+        per_key = group_by is not None or observation_type is not None
+        key_traces = (
+            f"uniqExactIf(trace_id, sign = 1 AND (trace_id, bucket) IN "
+            f"(SELECT trace_id, {bucket_of.format(t='trace_start')} FROM whole))"
+            if per_key
+            else "0"
+        )
         sql = f"""
+{"WITH " + WHOLE_TRACES if per_key else ""}
 SELECT
-    toUnixTimestamp(toStartOfInterval(start_time, toIntervalSecond({{interval:UInt32}}))) AS bucket,
+    {bucket_of.format(t="start_time")} AS bucket,
     {key} AS key,
     sum(sign) AS spans,
-    uniqExactIf(trace_id, sign = 1) AS traces,
+    {key_traces} AS traces,
     sum(sign * (status_code = 'ERROR' OR level = 'ERROR')) AS errors,
     sum(sign * input_tokens) AS input_tokens,
     sum(sign * output_tokens) AS output_tokens,
@@ -439,7 +512,21 @@ WHERE {" AND ".join(where)}
 GROUP BY bucket, key
 ORDER BY bucket, key
 """
-        return await self._backend.query(sql, params)
+        rows = await self._backend.query(sql, params)
+        if per_key:
+            return rows
+        counts = await self._backend.query(
+            f"WITH {WHOLE_TRACES}\nSELECT {bucket_of.format(t='trace_start')} AS bucket, '' AS key, "
+            "count() AS traces FROM whole GROUP BY bucket",
+            params,
+        )
+        traces = {(c["bucket"], c["key"]): c["traces"] for c in counts}
+        for row in rows:
+            row["traces"] = traces.pop((row["bucket"], row["key"]), 0)
+        for (bucket, key), n in traces.items():  # traces whose start bucket holds only their TRACE row
+            rows.append({**_EMPTY_POINT, "bucket": bucket, "key": key, "traces": n})
+        rows.sort(key=lambda r: (r["bucket"], r["key"]))
+        return rows
 
 
 # Filter fields the UI suggests values for: API name -> column of the spans table.

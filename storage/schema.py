@@ -17,6 +17,7 @@ import pyarrow as pa
 
 __all__ = [
     "Column",
+    "Rebuild",
     "Table",
     "TableSettings",
     "View",
@@ -125,6 +126,21 @@ class TableSettings:
     settings: Sequence[str]
 
 
+@dataclass(frozen=True)
+class Rebuild:
+    """Recreate a table fed by a materialized view, from the rows of the view's source.
+
+    Drops the view and the table, creates the table anew (its current definition), fills it
+    with the view's SELECT over everything the source holds, then creates the view. Every step
+    is idempotent, so an interrupted rebuild is simply run again. Writers must be stopped while
+    it runs (it runs at start-up, before the receiver listens): an insert between the backfill
+    and the view's creation would miss the table.
+    """
+
+    table: Table
+    view: View
+
+
 def _engine(table: Table, replication_path: str | None) -> str:
     args = list(table.engine_args)
     if replication_path is None:
@@ -172,8 +188,23 @@ def _render_settings(change: TableSettings, tables: dict[str, Table], cluster: C
     return f"ALTER TABLE {name}{on} MODIFY SETTING {', '.join(change.settings)}"
 
 
+def _render_rebuild(rebuild: Rebuild, tables: dict[str, Table], cluster: Cluster | None) -> list[str]:
+    table, view = rebuild.table, rebuild.view
+    on = f" ON CLUSTER '{cluster.name}'" if cluster else ""
+    statements = [f"DROP VIEW IF EXISTS {view.name}{on} SYNC", f"DROP TABLE IF EXISTS {table.name}{on} SYNC"]
+    if cluster is not None and table.shard_key is not None:
+        statements.append(f"DROP TABLE IF EXISTS {table.name}{LOCAL_SUFFIX}{on} SYNC")
+    statements += _render_table(table, cluster)
+    # The logical names: on a cluster, the Distributed tables, so one statement reads every shard
+    # and sends each summary row to the shard of its trace (the same shard key as the source).
+    select = view.select.format(**{name: name for name in view.reads})
+    statements.append(f"INSERT INTO {table.name}\n{select}\nSETTINGS insert_distributed_sync = 1")
+    statements += _render_view(view, tables, cluster)
+    return statements
+
+
 def render(
-    objects: Sequence[Table | View | TableSettings | str],
+    objects: Sequence[Table | View | TableSettings | Rebuild | str],
     tables: dict[str, Table],
     cluster: Cluster | None = None,
 ) -> list[str]:
@@ -186,6 +217,8 @@ def render(
             statements += _render_view(obj, tables, cluster)
         elif isinstance(obj, TableSettings):
             statements.append(_render_settings(obj, tables, cluster))
+        elif isinstance(obj, Rebuild):
+            statements += _render_rebuild(obj, tables, cluster)
         else:
             statements.append(obj)
     return statements

@@ -12,11 +12,13 @@ from storage.api import Backend
 from storage.backends import open_backend
 from storage.journal import InsertJournal
 from storage.lifecycle import Lifecycle
+from storage.logs import LogReader
 from storage.migrations import migrate, schema_version
 from storage.prices import Prices
 from storage.projects import Projects
 from storage.reader import TraceReader
-from storage.writer import SpanWriter
+from storage.tables import LOGS, METRIC_POINTS, SCORES
+from storage.writer import RowWriter, SpanWriter
 
 __all__ = ["Store"]
 
@@ -35,7 +37,15 @@ class Store:
         data_dir = getattr(backend, "data_dir", None)
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None
         self.writer = SpanWriter(backend, self.journal)
+        # Every table the receiver writes, by the name its batches are committed under.
+        self.writers: dict[str, SpanWriter | RowWriter] = {
+            "spans": self.writer,
+            "logs": RowWriter(backend, LOGS),
+            "scores": RowWriter(backend, SCORES),
+            "metrics": RowWriter(backend, METRIC_POINTS),
+        }
         self.reader = TraceReader(backend)
+        self.logs = LogReader(backend)
 
     @classmethod
     async def open(

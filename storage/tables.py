@@ -12,7 +12,17 @@ import pyarrow as pa
 
 from storage.schema import Column, Table, View
 
-__all__ = ["ALL_TABLES", "SPANS", "TABLES", "TRACES", "TRACE_INDEX"]
+__all__ = [
+    "ALL_TABLES",
+    "LOGS",
+    "METRIC_POINTS",
+    "SPANS",
+    "SPLIT_TRACES",
+    "TABLES",
+    "TRACES",
+    "TRACES_MV",
+    "TRACE_INDEX",
+]
 
 STR = pa.string()
 TS = pa.timestamp("ns", tz="UTC")
@@ -162,7 +172,32 @@ FROM {spans}
 GROUP BY project_id, trace_id""",
 )
 
-ROOT_ORDER = f"Tuple(UInt8, {DT})"  # (is not a root, start): the root span sorts first
+# (is not a root, start, newest first): the root span sorts first, and of its versions (a Langfuse
+# update writes a new one, and a cancel row for the old) the newest, so a trace-create that fills
+# the name of a trace first made from its observations names it. Migration 3 added the third key.
+# Traces whose spans start on more than one day (a root before midnight and a child after it, a
+# Langfuse trace entity days from its observations), with the first and last of those days. The
+# summary has a row per day for them; every other trace lives on one day. Readers consult this
+# small table, not the trace index, to read such a trace whole (docs/adr/005). The span writer
+# records them (storage.writer.split_traces); last_day may run past the last start day (it comes
+# from the trace's end), which only widens what readers scan.
+SPLIT_TRACES = Table(
+    name="split_traces",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("trace_id", "String", STR),
+        Column("first_day", "SimpleAggregateFunction(min, Date)", pa.date32()),
+        Column("last_day", "SimpleAggregateFunction(max, Date)", pa.date32()),
+        Column("retention_days", "SimpleAggregateFunction(max, UInt16)", pa.uint16()),
+    ],
+    engine="AggregatingMergeTree",
+    order_by="(project_id, trace_id)",
+    ttl="toDateTime(last_day) + toIntervalDay(retention_days + 1) WHERE retention_days > 0",
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+ROOT_ORDER = f"Tuple(UInt8, {DT}, Int64)"
 
 TRACES = Table(
     name="traces",
@@ -201,7 +236,7 @@ TRACES = Table(
     shard_key="cityHash64(trace_id)",
 )
 
-_ROOT_KEY = "(toUInt8(s.parent_span_id != ''), s.start_time)"
+_ROOT_KEY = "(toUInt8(s.parent_span_id != ''), s.start_time, -toUnixTimestamp64Micro(s.ingested_at))"
 
 TRACES_MV = View(
     name="traces_mv",
@@ -265,6 +300,113 @@ SCORES = Table(
     ],
     settings=DURABLE,
     shard_key="cityHash64(trace_id)",
+)
+
+
+# OTLP log records, beside the spans. GenAI events among them (a log record named
+# gen_ai.client.inference.operation.details, gen_ai.user.message, gen_ai.choice ...) carry the
+# messages of their span: the receiver normalizes them into genai_input / genai_output, and
+# readers fill an empty span input or output from them. A retried export is stored once:
+# record_id is a hash of the record, its resource and scope (and its rank among identical ones),
+# and the ReplacingMergeTree key ends with it; readers take one row per record_id.
+LOGS = Table(
+    name="logs",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("timestamp", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("observed_timestamp", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("record_id", "String", STR, codec="ZSTD(1)"),
+        Column("trace_id", "String", STR, codec="ZSTD(1)"),
+        Column("span_id", "String", STR, codec="ZSTD(1)"),
+        Column("flags", "UInt32", pa.uint32()),
+        Column("severity_number", "UInt8", pa.uint8()),
+        Column("severity_text", LC, STR),
+        # The body as a string, with its AnyValue type as for attributes ('' for a string).
+        Column("body", "String", STR, codec="ZSTD(1)"),
+        Column("body_type", LC, STR),
+        Column("event_name", LC, STR),
+        Column("service_name", LC, STR),
+        Column("scope_name", LC, STR),
+        Column("scope_version", LC, STR),
+        Column("resource_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("resource_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("scope_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("scope_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("log_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("log_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("dropped_attributes_count", "UInt32", pa.uint32()),
+        Column("genai_input", "String", STR, codec="ZSTD(1)"),  # messages JSON (the spans' format)
+        Column("genai_output", "String", STR, codec="ZSTD(1)"),
+        Column("retention_days", "UInt16", pa.uint16()),
+        Column("ingested_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("ingested_at",),
+    partition_by="toDate(timestamp)",
+    order_by="(project_id, toStartOfHour(timestamp), record_id)",
+    ttl="toDateTime(timestamp) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    indexes=[
+        "idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
+        "idx_body lower(body) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1",
+        "idx_severity severity_number TYPE minmax GRANULARITY 1",
+    ],
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
+)
+
+
+# OTLP metric data points, one row each, with the Prometheus name and labels the OpenTelemetry
+# Prometheus exporter would give them (otlp_receiver.prometheus_names), so the Prometheus API can
+# select them by name. Histograms keep their buckets; the API expands them into _bucket/_sum/_count.
+# point_id hashes the point, its metric, resource and scope: a retried export is stored once.
+METRIC_POINTS = Table(
+    name="metric_points",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("prom_name", LC, STR),  # the sample name (counters end in _total); histograms: the base
+        Column("name", LC, STR),  # the OTel name
+        Column("kind", LC, STR),  # gauge sum histogram exponential_histogram summary
+        Column("temporality", LC, STR),  # cumulative delta (sums and histograms), else ''
+        Column("monotonic", "UInt8", pa.uint8()),
+        Column("unit", LC, STR),
+        Column("description", "String", STR, codec="ZSTD(1)"),
+        Column("time", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("start_time", DT, TS, codec="Delta, ZSTD(1)"),
+        Column("point_id", "String", STR, codec="ZSTD(1)"),
+        Column("labels", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),  # Prometheus labels: attributes, job, instance
+        Column("attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("resource_attributes", STR_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("resource_attribute_types", TYPE_MAP_CH, STR_MAP, codec="ZSTD(1)"),
+        Column("service_name", LC, STR),
+        Column("scope_name", LC, STR),
+        Column("scope_version", LC, STR),
+        Column("flags", "UInt32", pa.uint32()),
+        Column("value", "Float64", pa.float64()),  # gauges and sums
+        Column("count", "UInt64", pa.uint64()),  # histograms and summaries
+        Column("sum", "Float64", pa.float64()),
+        Column("min", "Float64", pa.float64()),
+        Column("max", "Float64", pa.float64()),
+        Column("bounds", "Array(Float64)", pa.list_(pa.float64())),  # histogram upper bounds
+        Column("bucket_counts", "Array(UInt64)", pa.list_(pa.uint64())),  # per bucket, not cumulative
+        Column("exp_scale", "Int32", pa.int32()),
+        Column("exp_zero_count", "UInt64", pa.uint64()),
+        Column("exp_positive_offset", "Int32", pa.int32()),
+        Column("exp_positive", "Array(UInt64)", pa.list_(pa.uint64())),
+        Column("exp_negative_offset", "Int32", pa.int32()),
+        Column("exp_negative", "Array(UInt64)", pa.list_(pa.uint64())),
+        Column("quantiles", "Array(Float64)", pa.list_(pa.float64())),  # summaries
+        Column("quantile_values", "Array(Float64)", pa.list_(pa.float64())),
+        Column("retention_days", "UInt16", pa.uint16()),
+        Column("ingested_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("ingested_at",),
+    partition_by="toDate(time)",
+    order_by="(project_id, prom_name, toStartOfHour(time), point_id)",
+    ttl="toDateTime(time) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    settings=DURABLE,
+    shard_key="cityHash64(point_id)",
 )
 
 
@@ -369,7 +511,10 @@ ALL_TABLES = (
     SPANS,
     TRACE_INDEX,
     TRACES,
+    SPLIT_TRACES,
     SCORES,
+    LOGS,
+    METRIC_POINTS,
     ORGANIZATIONS,
     PROJECTS,
     API_KEYS,

@@ -11,9 +11,10 @@ import pyarrow.compute as pc
 
 from storage.api import Backend
 from storage.journal import InsertJournal, rebuild_summaries
-from storage.tables import SPANS
+from storage.schema import Table
+from storage.tables import SPANS, SPLIT_TRACES
 
-__all__ = ["SPAN_SCHEMA", "SpanWriter", "conform", "insert_spans"]
+__all__ = ["SPAN_SCHEMA", "RowWriter", "SpanWriter", "conform", "insert_spans", "known_days", "split_traces"]
 
 SPAN_SCHEMA = SPANS.arrow_schema()
 
@@ -31,10 +32,12 @@ _DEFAULTS: dict[str, object] = {
 # Most batches hold only new traces: the trace index (keyed by project and trace id) says
 # which of the batch's traces have spans stored already, and only those are looked up in spans.
 _KNOWN_TRACES_SQL = """
-SELECT DISTINCT trace_id
+SELECT trace_id, toUInt32(toDate(min(start_time))) AS first_day, toUInt32(toDate(max(end_time))) AS last_day
 FROM trace_index
 WHERE project_id = {project:String} AND trace_id IN {trace_ids:Array(String)}
+GROUP BY trace_id
 """
+NS_PER_DAY = 86_400 * 1_000_000_000
 
 _STORED_SPANS_SQL = """
 SELECT trace_id, span_id
@@ -115,10 +118,71 @@ def _unique_in_batch(batch: pa.Table) -> pa.Table:
     return batch.filter(pa.array(mask))
 
 
-async def insert_spans(backend: Backend, journal: InsertJournal | None, batch: pa.Table) -> None:
+async def known_days(backend: Backend, batch: pa.Table) -> dict[tuple[str, str], tuple[int, int]]:
+    """(project, trace id) -> the days (since the epoch) of the stored start and end, for the
+    batch's traces that have spans stored already."""
+    known: dict[tuple[str, str], tuple[int, int]] = {}
+    projects = batch.column("project_id")
+    for project in pc.unique(projects).to_pylist():
+        trace_ids = pc.unique(pc.filter(batch.column("trace_id"), pc.equal(projects, project))).to_pylist()
+        rows = await backend.query(_KNOWN_TRACES_SQL, {"project": project, "trace_ids": trace_ids})
+        known.update(((project, r["trace_id"]), (int(r["first_day"]), int(r["last_day"]))) for r in rows)
+    return known
+
+
+def split_traces(batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table | None:
+    """Rows for ``split_traces``: the batch's traces whose spans, with those stored (``known``),
+    start on more than one day, with the first and last day."""
+    days = pc.divide(batch.column("start_time").cast(pa.int64()), NS_PER_DAY)
+    keyed = pa.table(
+        {
+            "project_id": batch.column("project_id"),
+            "trace_id": batch.column("trace_id"),
+            "day": days,
+            "retention_days": batch.column("retention_days"),
+        }
+    )
+    grouped = keyed.group_by(["project_id", "trace_id"]).aggregate(
+        [("day", "min"), ("day", "max"), ("retention_days", "max")]
+    )
+    names = ("project_id", "trace_id", "day_min", "day_max", "retention_days_max")
+    split = []
+    for project, trace, lo, hi, retention in zip(*(grouped.column(n).to_pylist() for n in names), strict=True):
+        stored = known.get((project, trace))
+        if lo != hi or (stored is not None and stored[0] != lo):
+            first, last = (lo, hi) if stored is None else (min(lo, stored[0]), max(hi, stored[1]))
+            split.append(
+                {
+                    "project_id": project,
+                    "trace_id": trace,
+                    "first_day": first,
+                    "last_day": last,
+                    "retention_days": retention,
+                }
+            )
+    if not split:
+        return None
+    return pa.Table.from_pylist(split, schema=SPLIT_TRACES.arrow_schema())
+
+
+async def insert_spans(
+    backend: Backend,
+    journal: InsertJournal | None,
+    batch: pa.Table,
+    known: dict[tuple[str, str], tuple[int, int]] | None = None,
+) -> None:
     """Insert rows into ``spans``, journaled so that a crash between the spans part and the
-    views' parts is repaired (see storage/journal.py)."""
-    if journal is None or batch.num_rows == 0:
+    views' parts is repaired (see storage/journal.py). Traces that come to start on more than one
+    day are recorded in ``split_traces`` first (``known``: the stored first days, looked up when
+    not given), so that no reader ever sees such a trace without knowing it is split."""
+    if batch.num_rows == 0:
+        return
+    if known is None:
+        known = await known_days(backend, batch)
+    split = split_traces(batch, known)
+    if split is not None:
+        await backend.insert(SPLIT_TRACES.name, split)
+    if journal is None:
         await backend.insert(SPANS.name, batch, SPANS_INSERT_SETTINGS)
         return
     keys = set(zip(batch.column("project_id").to_pylist(), batch.column("trace_id").to_pylist(), strict=True))
@@ -156,29 +220,27 @@ class SpanWriter:
             return 0
         batch = _unique_in_batch(conform(batch))
         async with self._lock:
-            batch = await self._drop_stored(batch)
-            await insert_spans(self._backend, self._journal, batch)
+            known = await known_days(self._backend, batch)
+            batch = await self._drop_stored(batch, known)
+            await insert_spans(self._backend, self._journal, batch, known)
         return batch.num_rows
 
-    async def _drop_stored(self, batch: pa.Table) -> pa.Table:
+    async def _drop_stored(self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table:
+        if not known:
+            return batch
         starts = batch.column("start_time").cast(pa.int64())
         projects = batch.column("project_id")
         stored: set[tuple[str, str, str]] = set()
-        for project in pc.unique(projects).to_pylist():
+        for project in {p for p, _ in known}:
             mask = pc.equal(projects, project)
-            part_starts = pc.filter(starts, mask)
-            bounds = pc.min_max(part_starts).as_py()
-            trace_ids = pc.unique(pc.filter(batch.column("trace_id"), mask)).to_pylist()
-            known = await self._backend.query(_KNOWN_TRACES_SQL, {"project": project, "trace_ids": trace_ids})
-            if not known:
-                continue
+            bounds = pc.min_max(pc.filter(starts, mask)).as_py()
             rows = await self._backend.query(
                 _STORED_SPANS_SQL,
                 {
                     "project": project,
                     "lo": bounds["min"],
                     "hi": bounds["max"],
-                    "trace_ids": [r["trace_id"] for r in known],
+                    "trace_ids": sorted(t for p, t in known if p == project),
                 },
             )
             stored.update((project, r["trace_id"], r["span_id"]) for r in rows)
@@ -191,3 +253,28 @@ class SpanWriter:
             strict=True,
         )
         return batch.filter(pa.array([k not in stored for k in keys]))
+
+
+class RowWriter:
+    """Writes batches to a table with no views and no check before the insert (log records,
+    scores): ``write`` returns once the rows are durable (the tables fsync on insert). Retries
+    are stored once because the table's key ends with a content-derived id (ReplacingMergeTree)
+    and readers take one row per id."""
+
+    def __init__(self, backend: Backend, table: Table) -> None:
+        self._backend = backend
+        self._table = table
+        self._schema = table.arrow_schema()
+
+    async def write(self, batch: pa.Table) -> int:
+        if batch.num_rows == 0:
+            return 0
+        columns = []
+        fields = []
+        for field in self._schema:
+            if field.name == "ingested_at" and field.name not in batch.column_names:
+                continue  # the table's default: now
+            columns.append(_column(batch, field))
+            fields.append(field)
+        await self._backend.insert(self._table.name, pa.Table.from_arrays(columns, schema=pa.schema(fields)))
+        return batch.num_rows

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 B_TRACE = "b" * 32
 B_SPAN = "c" * 16
-MARKERS = [B_TRACE, B_SPAN, "b-secret-name", "b-user-7", "b-session-7", "b-service-7", "b-attr-value"]
+MARKERS = [B_TRACE, B_SPAN, "b-secret-name", "b-user-7", "b-session-7", "b-service-7", "b-attr-value", "b-log-body"]
 PASSWORD = "correct horse battery staple"
 
 # Routes anyone may call: health, build info, the OpenAPI document, sign-in, the static UI shell
@@ -41,7 +41,7 @@ PASSWORD = "correct horse battery staple"
 PUBLIC = re.compile(
     r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
-    r"/sessions/.*|/users|/dashboard|/settings|/project/.*)$"
+    r"/sessions/.*|/users|/logs|/dashboard|/settings|/project/.*)$"
 )
 ADMIN = re.compile(r"^/api/(admin|v1/settings)/")
 
@@ -127,7 +127,7 @@ def routes(live: Running) -> list[tuple[str, str]]:
     out = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD" and r.resource}
     # Langfuse write routes the server adds to the API port (Dify needs a single host).
     out |= {("POST", "/api/public/ingestion"), ("POST", "/api/public/scores"), ("GET", "/api/public/projects")}
-    out |= {("POST", "/api/public/otel/v1/traces")}
+    out |= {("POST", f"/api/public/otel/v1/{signal}") for signal in ("traces", "logs", "metrics")}
     return sorted(out)
 
 
@@ -172,6 +172,14 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
             ]
         )
     )
+    # A log record of project B, on its span (the logs page and the trace's logs must not leak it).
+    from otlp_receiver.decode import DecodeContext
+    from otlp_receiver.decode_logs import decode_logs
+    from tests.test_otlp_logs import log_request
+
+    record = {"trace_id": bytes.fromhex(B_TRACE), "span_id": bytes.fromhex(B_SPAN), "time": now, "body": "b-log-body"}
+    decoded = decode_logs(log_request([record], service="b-service-7"), DecodeContext(project_id=b.id), now)
+    await live.store.writers["logs"].write(decoded.logs)
     # People: the admin (first account) and a second, ordinary user.
     async with (
         aiohttp.ClientSession() as s,

@@ -278,9 +278,75 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
                 ("sessions", "/sessions", "h1"),
                 ("session", "/sessions/session-big", ".turn"),
                 ("users", "/users", "h1"),
+                ("logs", "/logs", "table.logs"),
                 ("settings", "/settings", "table"),
             ]:
                 page.goto(srv.api_url + path)
                 page.wait_for_selector(ready)
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}.png"))
     assert errors == []
+
+
+def test_logs_beside_traces(tmp_path: Path) -> None:
+    """A GenAI call sent in EVENT_ONLY mode (the span without its messages, the messages as an event
+    record) and an application error log: the trace view shows the messages, the span's logs and
+    marks on its bar; the logs page filters and links back to the trace."""
+    import os
+    import urllib.request
+
+    from tests.test_otlp_logs import details_event, genai_span, log_request
+
+    srv = start_server(tmp_path / "data")
+    try:
+        trace_id, span_id = os.urandom(16), os.urandom(8)
+        import time
+
+        start = time.time_ns() - 60 * 10**9
+        bodies = [
+            ("/v1/traces", genai_span(trace_id, span_id, start)),
+            (
+                "/v1/logs",
+                log_request(
+                    [
+                        details_event(trace_id, span_id, start + 10**8),
+                        {"trace_id": trace_id, "span_id": span_id, "time": start + 5 * 10**8, "severity": 17,
+                         "severity_text": "ERROR", "body": "<b>upstream</b> timed out", "attrs": {"retry": 2}},
+                    ]
+                ).SerializeToString(),
+            ),
+        ]  # fmt: skip
+        for path, body in bodies:
+            req = urllib.request.Request(
+                srv.otlp_http_url + path, data=body, headers={"Content-Type": "application/x-protobuf"}
+            )
+            with urllib.request.urlopen(req) as response:
+                assert response.status == 200
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            page.goto(f"{srv.api_url}/traces/{trace_id.hex()}")
+            page.get_by_role("button", name="Continue without an account").click()
+            page.wait_for_selector(".tree[data-complete=true]")
+            panel = page.locator("aside.panel")
+            panel.get_by_role("heading", name="Logs (2)").wait_for()
+            assert "hello" in panel.inner_text() and "Be kind." in panel.inner_text()  # messages from the event
+            assert "<b>upstream</b> timed out" in panel.inner_text()  # a body is text, never HTML
+            assert page.locator(".bar .log-mark").count() == 2 and page.locator(".bar .log-mark.err").count() == 1
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "trace-logs.png"))
+
+            page.get_by_role("link", name="Logs").click()
+            page.get_by_role("heading", name="Logs").wait_for()
+            page.wait_for_selector("table.logs tbody tr td a")
+            assert page.locator("table.logs tbody tr").count() == 2
+            page.get_by_label("Lowest severity").select_option("17")
+            page.get_by_role("button", name="Apply").click()
+            page.wait_for_function("document.querySelectorAll('table.logs tbody tr').length === 1")
+            assert "timed out" in page.locator("table.logs tbody").inner_text()
+            assert "min_severity=17" in page.url
+            page.screenshot(path=str(ARTIFACTS / "logs.png"))
+            page.locator("table.logs tbody a").first.click()
+            page.wait_for_selector(".tree[data-complete=true]")
+            assert trace_id.hex() in page.url and span_id.hex() in page.url
+        assert errors == []
+    finally:
+        srv.stop()

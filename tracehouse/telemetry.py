@@ -30,6 +30,18 @@ class Telemetry:
         self.spans_rejected = Counter(
             "tracehouse_receiver_spans_rejected", "Spans rejected as invalid.", ["transport"], registry=r
         )
+        self.records_accepted = Counter(
+            "tracehouse_receiver_records_accepted",
+            "Log records and metric data points stored.",
+            ["signal", "transport"],
+            registry=r,
+        )
+        self.records_rejected = Counter(
+            "tracehouse_receiver_records_rejected",
+            "Log records and metric data points rejected as invalid.",
+            ["signal", "transport"],
+            registry=r,
+        )
         self.unavailable = Counter(
             "tracehouse_receiver_unavailable", "Requests answered 503 / UNAVAILABLE.", ["reason"], registry=r
         )

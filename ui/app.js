@@ -4,6 +4,7 @@ import { h } from "/ui/dom.js";
 import { tracesPage } from "/ui/traces.js";
 import { tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, settingsPage, usersPage } from "/ui/pages.js";
+import { logsPage } from "/ui/logs.js";
 
 const main = () => document.getElementById("main");
 
@@ -80,6 +81,7 @@ export async function route() {
     else if (session) await sessionPage(main(), decodeURIComponent(session[1]));
     else if (path === "/sessions") await sessionsPage(main());
     else if (path === "/users") await usersPage(main());
+    else if (path === "/logs") await logsPage(main());
     else if (path === "/dashboard") await dashboardPage(main());
     else if (path === "/settings") await settingsPage(main());
     else await tracesPage(main());

@@ -106,7 +106,42 @@ function events(span) {
   return h("section", {}, h("h3", { text: "Events" }), h("ul", { class: "events" }, ...items));
 }
 
-function detail(span, scores) {
+const SEVERITY = [[21, "FATAL"], [17, "ERROR"], [13, "WARN"], [9, "INFO"], [5, "DEBUG"], [1, "TRACE"]];
+export function severityName(record) {
+  if (record.severity_text) return record.severity_text;
+  const found = SEVERITY.find(([n]) => record.severity_number >= n);
+  return found ? found[1] : "";
+}
+
+// An attribute stored with its OTLP type (arrays and kvlists as OTLP/JSON) shown as plain JSON.
+function plainAnyValue(v) {
+  if (!v || typeof v !== "object") return v;
+  if ("arrayValue" in v) return (v.arrayValue.values || []).map(plainAnyValue);
+  if ("kvlistValue" in v) return Object.fromEntries((v.kvlistValue.values || []).map((kv) => [kv.key, plainAnyValue(kv.value)]));
+  return v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v.bytesValue ?? null;
+}
+function attributeText(value, type) {
+  if (type !== "array" && type !== "kvlist") return value;
+  const parsed = parseJson(value);
+  return parsed ? JSON.stringify(plainAnyValue(parsed)) : value;
+}
+
+function logList(records, span) {
+  if (!records.length) return null;
+  const items = records.map((r) => h("li", { class: r.severity_number >= 17 ? "exception" : "" },
+    h("strong", { class: r.severity_number >= 17 ? "err" : "", text: r.event_name || severityName(r) || "log" }),
+    h("span", { class: "muted", text: ` +${formatDuration((r.time - span.start_time) / 1e6)}` }), " ",
+    r.body ? h("span", { text: r.body.length > 500 ? `${r.body.slice(0, 500)}…` : r.body }) : null,
+    Object.keys(r.log_attributes).length ? h("code", { class: "log-attrs",
+      text: Object.entries(r.log_attributes).map(([k, raw]) => {
+        const v = attributeText(raw, r.log_attribute_types[k]);
+        return `${k}=${v.length > 200 ? `${v.slice(0, 200)}…` : v}`;
+      }).join(" ") })
+      : null));
+  return h("section", {}, h("h3", { text: `Logs (${records.length})` }), h("ul", { class: "events logs" }, ...items));
+}
+
+function detail(span, scores, records = []) {
   const usage = [
     ["Input tokens", formatCount(span.input_tokens)], ["Output tokens", formatCount(span.output_tokens)],
     ["Cache read", formatCount(span.cache_read_tokens)], ["Reasoning", formatCount(span.reasoning_tokens)],
@@ -136,6 +171,7 @@ function detail(span, scores) {
     attributeTable(`Scope attributes${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
       span.scope_attributes),
     events(span),
+    logList(records, span),
   );
 }
 
@@ -144,8 +180,18 @@ const CHUNK = 150; // rows rendered per animation frame: a large trace paints it
 export async function tracePage(root, traceId, project) {
   performance.mark("th-trace-start");
   root.replaceChildren(h("p", { class: "muted", text: "Loading trace…" }));
-  const doc = await api(`/api/v1/traces/${encodeURIComponent(traceId)}`, { query: { project } });
+  const [doc, logDoc] = await Promise.all([
+    api(`/api/v1/traces/${encodeURIComponent(traceId)}`, { query: { project } }),
+    // The trace's log records (events of GenAI calls, application logs); a trace shows without them.
+    api(`/api/v1/traces/${encodeURIComponent(traceId)}/logs`, { query: { project } }).catch(() => ({ items: [] })),
+  ]);
   const spans = doc.spans;
+  const logsBySpan = new Map();
+  for (const record of logDoc.items) {
+    const key = spans.some((s) => s.span_id === record.span_id) ? record.span_id : "";
+    if (!logsBySpan.has(key)) logsBySpan.set(key, []);
+    logsBySpan.get(key).push(record);
+  }
   const byId = new Map(spans.map((s) => [s.span_id, s]));
   const children = new Map();
   const roots = [];
@@ -190,7 +236,12 @@ export async function tracePage(root, traceId, project) {
       // time to first token: a tick inside the generation's bar
       s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: "first token",
         style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
-        : null);
+        : null,
+      // its log records: a mark each, where it happened within the span
+      ...(logsBySpan.get(s.span_id) || []).map((r) => h("i", {
+        class: `log-mark${r.severity_number >= 17 ? " err" : ""}`, title: r.event_name || r.body.slice(0, 80),
+        style: `left:${s.end_time > s.start_time
+          ? Math.max(0, Math.min(100, ((r.time - s.start_time) / (s.end_time - s.start_time)) * 100)) : 0}%` })));
     bars[i] = bar;
     place(i);
     const row = h("div", { class: `row${s.status_code === "ERROR" || s.level === "ERROR" ? " has-error" : ""}`,
@@ -263,8 +314,9 @@ export async function tracePage(root, traceId, project) {
     rows.forEach((r, j) => r?.classList.toggle("selected", j === current));
     rows[current]?.scrollIntoView({ block: "nearest" });
     const span = ordered[current][0];
+    const records = [...(logsBySpan.get(span.span_id) || []), ...(current === 0 ? logsBySpan.get("") || [] : [])];
     panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
-      || (current === 0 && !sc.observation_id))));
+      || (current === 0 && !sc.observation_id)), records));
     history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(span.span_id)}`);
   }
   const step = (delta) => {

@@ -1,0 +1,120 @@
+"""OTLP metric points -> the series PromQL evaluates (query_api.promql).
+
+The evaluator works on counters as amounts added per bucket plus a running total before the
+range (storage.metrics). OTLP points map onto that:
+- an instant query reads a cumulative sum (or histogram) as its latest value, as Prometheus does;
+- over a range (rate, increase) it adds ``value - previous`` at each point, or the value itself after
+  a reset (a value lower than the previous one), and its first point only if it was created in range;
+- a delta sum adds its value;
+- a gauge, or a summary's quantile, "adds" the change from its previous value, so the running total
+  at any time is its latest value.
+Histograms become ``_bucket`` series (cumulative per ``le``, ``+Inf`` last), ``_count`` and ``_sum``,
+as OpenTelemetry's Prometheus exporter writes them; exponential histograms give ``_count`` and
+``_sum``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from storage.otlp_metrics import OtlpMetricsReader
+
+__all__ = ["le_label", "otlp_series"]
+
+NS = 1_000_000_000
+
+
+def le_label(bound: float) -> str:
+    """A bucket bound as Prometheus writes it: 1, 0.25, +Inf."""
+    if math.isinf(bound):
+        return "+Inf" if bound > 0 else "-Inf"
+    return str(int(bound)) if bound.is_integer() else repr(bound)
+
+
+def _samples(row: dict[str, Any], suffix: str) -> list[tuple[dict[str, str], float]]:
+    """The (extra labels, value) samples of one point under ``suffix``."""
+    kind = row["kind"]
+    if kind in ("gauge", "sum"):
+        return [({}, float(row["value"]))]
+    if suffix == "_count":
+        return [({}, float(row["count"]))]
+    if suffix == "_sum":
+        return [({}, float(row["sum"]))]
+    if kind == "summary":
+        return [
+            ({"quantile": le_label(q)}, float(v))
+            for q, v in zip(row["quantiles"], row["quantile_values"], strict=False)
+        ]
+    if kind == "histogram":
+        out, total = [], 0.0
+        counts = list(row["bucket_counts"])
+        for bound, count in zip(row["bounds"], counts, strict=False):
+            total += count
+            out.append(({"le": le_label(float(bound))}, total))
+        out.append(({"le": "+Inf"}, float(row["count"] or sum(counts))))
+        return out
+    return []  # exponential histogram buckets: not as classic buckets
+
+
+async def otlp_series(
+    reader: OtlpMetricsReader,
+    project: str,
+    sample_name: str,
+    start: int,
+    end: int,
+    bucket_s: int,
+    with_base: bool,
+) -> tuple[list[dict[str, str]], list[int], list[list[float]], list[float]] | None:
+    """Like ``storage.metrics.MetricsReader.series`` for an OTLP metric (times in epoch seconds),
+    or None if no stored point has this name."""
+    found = await reader.resolve(project, sample_name)
+    if found is None:
+        return None
+    prom_name, _, suffix = found
+    points = await reader.points(project, prom_name, start * NS, end * NS)
+    previous_rows = await reader.before(project, prom_name, start * NS)
+    buckets = max(1, -(-(end - start) // bucket_s))
+    index: dict[tuple, int] = {}
+    labels: list[dict[str, str]] = []
+    values: list[list[float]] = []
+    bases: list[float] = []
+    previous: dict[int, float] = {}
+
+    def slot(label_set: dict[str, str]) -> int:
+        key = tuple(sorted(label_set.items()))
+        if key not in index:
+            index[key] = len(labels)
+            labels.append(label_set)
+            values.append([0.0] * buckets)
+            bases.append(0.0)
+        return index[key]
+
+    for row in previous_rows:
+        for extra, value in _samples(row, suffix):
+            s = slot({**row["labels"], **extra})
+            bases[s] = value if with_base else 0.0
+            previous[s] = value
+    for row in points:
+        b = (row["time_ns"] // NS - start) // bucket_s
+        delta = row["temporality"] == "delta"
+        counter = row["kind"] != "gauge" and not (row["kind"] == "sum" and not row["monotonic"])
+        for extra, value in _samples(row, suffix):
+            s = slot({**row["labels"], **extra})
+            before = previous.get(s)
+            if delta:
+                added = value
+            elif with_base or not counter:
+                # An instant value: the running total follows the latest sample (a reset included).
+                added = value - (before or 0.0)
+            elif before is None:
+                # A range: a counter created inside it counts from zero; one created earlier starts here.
+                added = value if row["start_ns"] >= start * NS else 0.0
+            else:
+                # A cumulative counter that went down was reset: it counts from zero again.
+                added = value if value < before else value - before
+            previous[s] = value
+            if 0 <= b < buckets:
+                values[s][b] += added
+    starts = [start + i * bucket_s for i in range(buckets)]
+    return labels, starts, values, bases

@@ -1,0 +1,125 @@
+"""Reading OTLP metric data points (``metric_points``) for the Prometheus API.
+
+Rows come back by Prometheus name (``prom_name``; histograms and summaries by their base name),
+oldest first, one per point (a retried export is stored once: readers take one row per
+``point_id``). The Prometheus API (query_api.otlp_series) turns them into series.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.api import Backend, Row
+
+__all__ = ["HISTOGRAM_KINDS", "OtlpMetricsReader"]
+
+HISTOGRAM_KINDS = ("histogram", "exponential_histogram", "summary")
+SUFFIXES = ("_bucket", "_count", "_sum")
+
+# Times as ns integers, under names of their own: an alias equal to a column would replace it in WHERE.
+_POINT = """toUnixTimestamp64Nano(time) AS time_ns, toUnixTimestamp64Nano(start_time) AS start_ns,
+       kind, temporality, monotonic, labels, value, count, sum,
+       bounds, bucket_counts, quantiles, quantile_values"""
+
+
+class OtlpMetricsReader:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def resolve(self, project: str, sample_name: str) -> tuple[str, str, str] | None:
+        """(stored name, kind, suffix) of a Prometheus sample name, or None if no point has it.
+        ``suffix`` is _bucket, _count or _sum for histograms and summaries, else ''."""
+        candidates = [(sample_name, "")]
+        candidates += [(sample_name[: -len(s)], s) for s in SUFFIXES if sample_name.endswith(s)]
+        rows = await self._backend.query(
+            "SELECT prom_name, any(kind) AS kind FROM metric_points "
+            "WHERE project_id = {project:String} AND prom_name IN {names:Array(String)} GROUP BY prom_name",
+            {"project": project, "names": [c[0] for c in candidates]},
+        )
+        kinds = {r["prom_name"]: r["kind"] for r in rows}
+        for name, suffix in candidates:
+            kind = kinds.get(name)
+            if kind is None:
+                continue
+            plain = suffix == "" and kind in ("gauge", "sum", "summary")  # summaries: their quantiles
+            buckets = suffix == "_bucket" and kind in ("histogram", "exponential_histogram")
+            totals = suffix in ("_count", "_sum") and kind in HISTOGRAM_KINDS
+            if plain or buckets or totals:
+                return name, kind, suffix
+        return None
+
+    async def points(self, project: str, prom_name: str, start: int, end: int) -> list[Row]:
+        """The points of one metric in [start, end) (epoch ns), oldest first."""
+        return await self._backend.query(
+            f"""SELECT {_POINT} FROM metric_points
+WHERE project_id = {{project:String}} AND prom_name = {{name:String}}
+  AND time >= fromUnixTimestamp64Nano({{start:Int64}}, 'UTC') AND time < fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')
+ORDER BY time, point_id
+LIMIT 1 BY point_id""",
+            {"project": project, "name": prom_name, "start": start, "end": end},
+        )
+
+    async def before(self, project: str, prom_name: str, start: int) -> list[Row]:
+        """Per series, what came before ``start``: the last point of cumulative series and gauges,
+        and the sums of delta series (their running totals), as rows shaped like points."""
+        params: dict[str, Any] = {"project": project, "name": prom_name, "start": start}
+        # Aggregates are named a_*, then renamed: an alias equal to a column would shadow it.
+        rename = (
+            "SELECT kind, temporality, monotonic, labels, a_value AS value, a_count AS count, a_sum AS sum, "
+            "a_bounds AS bounds, a_buckets AS bucket_counts, a_quantiles AS quantiles, a_qvalues AS quantile_values "
+        )
+        last = await self._backend.query(
+            rename
+            + """FROM (
+    SELECT any(kind) AS kind, temporality, any(monotonic) AS monotonic, labels,
+           argMax(value, time) AS a_value, argMax(count, time) AS a_count, argMax(sum, time) AS a_sum,
+           argMax(bounds, time) AS a_bounds, argMax(bucket_counts, time) AS a_buckets,
+           argMax(quantiles, time) AS a_quantiles, argMax(quantile_values, time) AS a_qvalues
+    FROM metric_points
+    WHERE project_id = {project:String} AND prom_name = {name:String} AND temporality != 'delta'
+      AND time < fromUnixTimestamp64Nano({start:Int64}, 'UTC')
+    GROUP BY labels, temporality)""",
+            params,
+        )
+        deltas = await self._backend.query(
+            rename
+            + """FROM (
+    SELECT any(kind) AS kind, temporality, any(monotonic) AS monotonic, labels,
+           sum(value) AS a_value, sum(count) AS a_count, sum(sum) AS a_sum, bounds AS a_bounds,
+           sumForEach(bucket_counts) AS a_buckets, [] AS a_quantiles, [] AS a_qvalues
+    FROM (SELECT * FROM metric_points
+          WHERE project_id = {project:String} AND prom_name = {name:String} AND temporality = 'delta'
+            AND time < fromUnixTimestamp64Nano({start:Int64}, 'UTC')
+          ORDER BY point_id LIMIT 1 BY point_id)
+    GROUP BY labels, temporality, bounds)""",
+            params,
+        )
+        return last + deltas
+
+    async def catalog(self, project: str) -> list[Row]:
+        """Every metric name with its kind, unit and description (for the metadata endpoint)."""
+        return await self._backend.query(
+            "SELECT prom_name, any(kind) AS kind, any(monotonic) AS monotonic, any(unit) AS unit, "
+            "any(description) AS description FROM metric_points WHERE project_id = {project:String} "
+            "GROUP BY prom_name ORDER BY prom_name",
+            {"project": project},
+        )
+
+    async def label_values(self, project: str, label: str, start: int, end: int) -> list[str]:
+        """Values of one label among the points in [start, end) (epoch ns)."""
+        rows = await self._backend.query(
+            """SELECT DISTINCT labels[{label:String}] AS v FROM metric_points
+WHERE project_id = {project:String} AND mapContains(labels, {label:String})
+  AND time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') AND time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')
+ORDER BY v LIMIT 10000""",
+            {"project": project, "label": label, "start": start, "end": end},
+        )
+        return [r["v"] for r in rows]
+
+    async def label_names(self, project: str) -> list[str]:
+        rows = await self._backend.query(
+            "SELECT DISTINCT arrayJoin(mapKeys(labels)) AS k FROM metric_points WHERE project_id = {project:String} "
+            "ORDER BY k LIMIT 10000",
+            {"project": project},
+        )
+        return [r["k"] for r in rows]
