@@ -27,6 +27,7 @@ __all__ = [
     "decode_body",
     "decode_bytes",
     "decode_request",
+    "parse_protobuf",
     "parse_protobuf_request",
     "resource_project",
 ]
@@ -73,18 +74,23 @@ class DecodeResult:
     message: str = ""  # why spans were rejected, or a warning
 
 
-def parse_protobuf_request(body: bytes) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
+def parse_protobuf(message: Any, body: bytes) -> Any:
+    """Parse ``body`` into ``message`` (an OTLP Export*ServiceRequest); InvalidInput if it is not one."""
     try:
-        request.ParseFromString(body)
+        message.ParseFromString(body)
     except (DecodeError, RuntimeError, ValueError) as exc:
         if "MaxDepth" in str(exc):
             raise InvalidInput(
                 "the request nests messages deeper than the protobuf parser allows (100 levels, "
                 "about 45 levels of arrays or kvlists in an attribute value); flatten the attribute"
             ) from None
-        raise InvalidInput(f"the body is not a valid OTLP ExportTraceServiceRequest: {exc}") from None
-    return request
+        name = type(message).__name__
+        raise InvalidInput(f"the body is not a valid OTLP {name}: {exc}") from None
+    return message
+
+
+def parse_protobuf_request(body: bytes) -> ExportTraceServiceRequest:
+    return parse_protobuf(ExportTraceServiceRequest(), body)
 
 
 class _Columns:

@@ -13,19 +13,18 @@ readers fill the span's empty input or output from them without knowing any conv
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from otlp_receiver.anyvalue import read_attributes, typed_text
-from otlp_receiver.decode import GENAI_EVENTS, MAX_NS, DecodeContext, resource_project
+from otlp_receiver.decode import GENAI_EVENTS, MAX_NS, DecodeContext, parse_protobuf, resource_project
 from otlp_receiver.mapping import messages
 from storage.tables import LOGS, SCORES
-from tracehouse.errors import InvalidInput
 
 __all__ = ["EVALUATION_EVENT", "LogsDecodeResult", "decode_logs", "decode_logs_bytes", "parse_protobuf_logs"]
 
@@ -44,18 +43,14 @@ class LogsDecodeResult:
     rejected: int
     message: str = ""
 
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        """What to commit, by batcher lane."""
+        return {lane: t for lane, t in (("logs", self.logs), ("scores", self.scores)) if t is not None}
+
 
 def parse_protobuf_logs(body: bytes) -> ExportLogsServiceRequest:
-    request = ExportLogsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        if "MaxDepth" in str(exc):
-            raise InvalidInput(
-                "the request nests messages deeper than the protobuf parser allows (100 levels); flatten the value"
-            ) from None
-        raise InvalidInput(f"the body is not a valid OTLP ExportLogsServiceRequest: {exc}") from None
-    return request
+    return parse_protobuf(ExportLogsServiceRequest(), body)
 
 
 def _check(record: Any) -> str | None:
@@ -221,9 +216,10 @@ def _scores(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def decode_logs_bytes(body: bytes, fmt: str, ctx: DecodeContext, now_ns: int) -> LogsDecodeResult:
-    """Parse and decode a logs request body (``fmt``: "protobuf" or "json")."""
+def decode_logs_bytes(body: bytes, fmt: str, ctx: DecodeContext) -> LogsDecodeResult:
+    """Parse and decode a logs request body (``fmt``: "protobuf" or "json"); records without a
+    time of their own get the time of decoding."""
     from otlp_receiver.json_decode import parse_json_logs_request
 
     request = parse_protobuf_logs(body) if fmt == "protobuf" else parse_json_logs_request(body)
-    return decode_logs(request, ctx, now_ns)
+    return decode_logs(request, ctx, time.time_ns())

@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from otlp_receiver.anyvalue import read_attributes
-from otlp_receiver.decode import MAX_NS, DecodeContext, resource_project
+from otlp_receiver.decode import MAX_NS, DecodeContext, parse_protobuf, resource_project
 from otlp_receiver.prometheus_names import job_and_instance, label_name, metric_name
 from storage.tables import METRIC_POINTS
-from tracehouse.errors import InvalidInput
 
 __all__ = ["MetricsDecodeResult", "decode_metrics", "decode_metrics_bytes", "parse_protobuf_metrics"]
 
@@ -38,14 +36,14 @@ class MetricsDecodeResult:
     rejected: int
     message: str = ""
 
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        """What to commit, by batcher lane."""
+        return {"metrics": self.points} if self.points is not None else {}
+
 
 def parse_protobuf_metrics(body: bytes) -> ExportMetricsServiceRequest:
-    request = ExportMetricsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise InvalidInput(f"the body is not a valid OTLP ExportMetricsServiceRequest: {exc}") from None
-    return request
+    return parse_protobuf(ExportMetricsServiceRequest(), body)
 
 
 def _finite(x: float) -> float:

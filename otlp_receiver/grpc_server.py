@@ -9,18 +9,16 @@ outages are UNAVAILABLE with a google.rpc.RetryInfo, which OTel exporters honour
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otlp_receiver.auth import Authenticator
-from otlp_receiver.http_server import GRPC_CODES
-from otlp_receiver.ingest import IngestService
+from otlp_receiver.http_server import GRPC_CODES, success_body
+from otlp_receiver.ingest import IngestService, Signal
 from tracehouse.errors import TracehouseError
 
 __all__ = ["LOGS_SERVICE", "METRICS_SERVICE", "SERVICE", "create_grpc_server"]
@@ -57,36 +55,21 @@ class _Export:
         except TracehouseError as exc:
             await context.abort_with_status(_status(exc))
             raise AssertionError("unreachable") from None
-        response = ExportTraceServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.rejected_spans = result.rejected
-            response.partial_success.error_message = result.message
-        return response.SerializeToString()
+        return success_body("traces", "protobuf", result.rejected, result.message)
 
-    async def logs(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        try:
-            result = await self.service.ingest_logs(body, "protobuf", await self._project(context), transport="grpc")
-        except TracehouseError as exc:
-            await context.abort_with_status(_status(exc))
-            raise AssertionError("unreachable") from None
-        response = ExportLogsServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.rejected_log_records = result.rejected
-            response.partial_success.error_message = result.message
-        return response.SerializeToString()
+    def records(self, signal: Signal) -> Any:
+        """The Export method of LogsService or MetricsService."""
 
-    async def metrics(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        try:
-            project = await self._project(context)
-            result = await self.service.ingest_metrics(body, "protobuf", project, transport="grpc")
-        except TracehouseError as exc:
-            await context.abort_with_status(_status(exc))
-            raise AssertionError("unreachable") from None
-        response = ExportMetricsServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.rejected_data_points = result.rejected
-            response.partial_success.error_message = result.message
-        return response.SerializeToString()
+        async def export(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            try:
+                project = await self._project(context)
+                result = await self.service.ingest_records(signal, body, "protobuf", project, transport="grpc")
+            except TracehouseError as exc:
+                await context.abort_with_status(_status(exc))
+                raise AssertionError("unreachable") from None
+            return success_body(signal, "protobuf", result.rejected, result.message)
+
+        return export
 
 
 def create_grpc_server(
@@ -108,7 +91,11 @@ def create_grpc_server(
     # grpc.aio needs coroutine functions here: bound methods of _Export are.
     handlers = [
         grpc.method_handlers_generic_handler(name, {"Export": grpc.unary_unary_rpc_method_handler(rpc)})
-        for name, rpc in ((SERVICE, export.traces), (LOGS_SERVICE, export.logs), (METRICS_SERVICE, export.metrics))
+        for name, rpc in (
+            (SERVICE, export.traces),
+            (LOGS_SERVICE, export.records("logs")),
+            (METRICS_SERVICE, export.records("metrics")),
+        )
     ]
     server.add_generic_rpc_handlers(tuple(handlers))
     return server

@@ -1,7 +1,7 @@
 """OTLP/HTTP: ``POST /v1/traces``, ``/v1/logs`` and ``/v1/metrics`` (and any path ending in them, and Langfuse's
 OTel path).
 
-Framing, auth and errors only; the work is ``IngestService.ingest`` (``ingest_logs``). Replies
+Framing, auth and errors only; the work is ``IngestService.ingest`` (``ingest_records``). Replies
 use the request's content type: an Export*ServiceResponse on success, a google.rpc.Status on
 error, in protobuf or JSON.
 """
@@ -19,13 +19,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otlp_receiver.auth import Authenticator
-from otlp_receiver.ingest import Format, IngestService
+from otlp_receiver.ingest import Format, IngestService, Signal
 from tracehouse import __version__
 from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
 from tracehouse.telemetry import CONTENT_TYPE
 
-__all__ = ["LOGS_PATHS", "METRICS_PATHS", "OTLP_PATHS", "OtlpHttpHandler", "create_otlp_app"]
+__all__ = ["LOGS_PATHS", "METRICS_PATHS", "OTLP_PATHS", "REPLIES", "OtlpHttpHandler", "create_otlp_app", "success_body"]
 
 OTLP_PATHS = ("/v1/traces", "/api/public/otel/v1/traces")
 LOGS_PATHS = ("/v1/logs", "/api/public/otel/v1/logs")
@@ -53,6 +53,29 @@ def gunzip(data: bytes, limit: int) -> bytes:
     if not inflater.eof:
         raise InvalidInput("the gzip body is truncated")
     return out
+
+
+# Per signal: its Export*ServiceResponse, and the partial-success count in protobuf and in JSON.
+REPLIES: dict[str, tuple[Any, str, str]] = {
+    "traces": (ExportTraceServiceResponse, "rejected_spans", "rejectedSpans"),
+    "logs": (ExportLogsServiceResponse, "rejected_log_records", "rejectedLogRecords"),
+    "metrics": (ExportMetricsServiceResponse, "rejected_data_points", "rejectedDataPoints"),
+}
+
+
+def success_body(signal: str, fmt: Format, rejected: int, message: str) -> bytes:
+    """An Export*ServiceResponse, with partial_success when something was rejected or warned of."""
+    response_type, field, json_field = REPLIES[signal]
+    if fmt == "json":
+        doc: dict[str, Any] = {}
+        if rejected or message:
+            doc["partialSuccess"] = {json_field: str(rejected), "errorMessage": message}
+        return orjson.dumps(doc)
+    response = response_type()
+    if rejected or message:
+        setattr(response.partial_success, field, rejected)
+        response.partial_success.error_message = message
+    return response.SerializeToString()
 
 
 def _status_body(fmt: Format, code: str, message: str) -> bytes:
@@ -93,25 +116,21 @@ class OtlpHttpHandler:
             result = await self.service.ingest(body, fmt, project)
         except TracehouseError as exc:
             return self._error(fmt, exc)
-        return self._reply(fmt, 200, self._success(fmt, result.rejected, result.message))
+        return self._reply(fmt, 200, success_body("traces", fmt, result.rejected, result.message))
 
-    async def handle_logs(self, request: web.Request) -> web.Response:
-        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
-        try:
-            fmt, project, body = await self._accept(request)
-            result = await self.service.ingest_logs(body, fmt, project)
-        except TracehouseError as exc:
-            return self._error(fmt, exc)
-        if fmt == "json":
-            doc: dict[str, Any] = {}
-            if result.rejected or result.message:
-                doc["partialSuccess"] = {"rejectedLogRecords": str(result.rejected), "errorMessage": result.message}
-            return self._reply(fmt, 200, orjson.dumps(doc))
-        response = ExportLogsServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.rejected_log_records = result.rejected
-            response.partial_success.error_message = result.message
-        return self._reply(fmt, 200, response.SerializeToString())
+    def records_handler(self, signal: Signal) -> Any:
+        """The handler of ``POST /v1/logs`` or ``/v1/metrics``."""
+
+        async def handle(request: web.Request) -> web.Response:
+            fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
+            try:
+                fmt, project, body = await self._accept(request)
+                result = await self.service.ingest_records(signal, body, fmt, project)
+            except TracehouseError as exc:
+                return self._error(fmt, exc)
+            return self._reply(fmt, 200, success_body(signal, fmt, result.rejected, result.message))
+
+        return handle
 
     async def _read(self, request: web.Request) -> bytes:
         try:
@@ -127,48 +146,18 @@ class OtlpHttpHandler:
             raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
         return body
 
-    @staticmethod
-    def _success(fmt: Format, rejected: int, message: str) -> bytes:
-        if fmt == "json":
-            doc: dict[str, Any] = {}
-            if rejected or message:
-                doc["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
-            return orjson.dumps(doc)
-        response = ExportTraceServiceResponse()
-        if rejected or message:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = message
-        return response.SerializeToString()
-
-    async def handle_metrics(self, request: web.Request) -> web.Response:
-        fmt: Format = CONTENT_TYPES.get(request.content_type, "json")
-        try:
-            fmt, project, body = await self._accept(request)
-            result = await self.service.ingest_metrics(body, fmt, project)
-        except TracehouseError as exc:
-            return self._error(fmt, exc)
-        if fmt == "json":
-            doc: dict[str, Any] = {}
-            if result.rejected or result.message:
-                doc["partialSuccess"] = {"rejectedDataPoints": str(result.rejected), "errorMessage": result.message}
-            return self._reply(fmt, 200, orjson.dumps(doc))
-        response = ExportMetricsServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.rejected_data_points = result.rejected
-            response.partial_success.error_message = result.message
-        return self._reply(fmt, 200, response.SerializeToString())
-
     def routes(self) -> list[web.RouteDef]:
         """The OTLP routes, for this app or another (the API port serves Langfuse's OTel path)."""
+        logs, metrics = self.records_handler("logs"), self.records_handler("metrics")
         return (
             [web.post(path, self.handle) for path in OTLP_PATHS]
-            + [web.post(path, self.handle_logs) for path in LOGS_PATHS]
-            + [web.post(path, self.handle_metrics) for path in METRICS_PATHS]
+            + [web.post(path, logs) for path in LOGS_PATHS]
+            + [web.post(path, metrics) for path in METRICS_PATHS]
             + [
                 # Any prefix: Dify's Phoenix provider keeps the path of the URL it is given.
                 web.post(r"/{prefix:.+}/v1/traces", self.handle),
-                web.post(r"/{prefix:.+}/v1/logs", self.handle_logs),
-                web.post(r"/{prefix:.+}/v1/metrics", self.handle_metrics),
+                web.post(r"/{prefix:.+}/v1/logs", logs),
+                web.post(r"/{prefix:.+}/v1/metrics", metrics),
             ]
         )
 

@@ -31,11 +31,14 @@ from storage.projects import DEFAULT_PROJECT_ID
 from tracehouse.errors import InvalidInput, TracehouseError
 from tracehouse.telemetry import Telemetry
 
-__all__ = ["IngestService", "IngestSettings"]
+__all__ = ["IngestService", "IngestSettings", "RecordsResult", "Signal"]
 
 log = logging.getLogger(__name__)
 
 Format = Literal["protobuf", "json"]
+Signal = Literal["logs", "metrics"]
+RecordsResult = LogsDecodeResult | MetricsDecodeResult
+RECORD_DECODERS = {"logs": decode_logs_bytes, "metrics": decode_metrics_bytes}
 CONTEXT_TTL_S = 5.0
 
 
@@ -152,24 +155,22 @@ class IngestService:
         t.spans_rejected.labels(transport).inc(result.rejected)
         return result
 
-    async def ingest_logs(
-        self, body: bytes, fmt: Format, project_id: str | None, transport: str = "http"
-    ) -> LogsDecodeResult:
-        """Store one OTLP logs request: its records, and the scores of its evaluation events, both
-        durable before this returns. Raises as ``ingest``; partial rejections are in the result."""
+    async def ingest_records(
+        self, signal: Signal, body: bytes, fmt: Format, project_id: str | None, transport: str = "http"
+    ) -> RecordsResult:
+        """Store one OTLP logs or metrics request: every table it decodes to (log records and the
+        scores of evaluation events; data points) is durable before this returns. Raises as
+        ``ingest``; partial rejections are in the result."""
         t = self.telemetry
         reservation = self.batcher.reserve(len(body))
         try:
             ctx = await self._context_for(project_id)
             loop = asyncio.get_running_loop()
-            # Logs decode in a thread even with decoder processes: their volume is small next to spans.
-            result = await loop.run_in_executor(self._log_decoder, decode_logs_bytes, body, fmt, ctx, time.time_ns())
-            commits = []
-            if result.logs is not None:
-                commits.append(self.batcher.commit(result.logs, reservation, "logs"))
-            if result.scores is not None:
-                commits.append(self.batcher.commit(result.scores, reservation, "scores"))
-            await asyncio.gather(*commits)
+            # In a thread even with decoder processes: their volume is small next to spans'.
+            result = await loop.run_in_executor(self._log_decoder, RECORD_DECODERS[signal], body, fmt, ctx)
+            await asyncio.gather(
+                *(self.batcher.commit(table, reservation, lane) for lane, table in result.tables.items())
+            )
         except TracehouseError as exc:
             t.requests.labels(transport, exc.code).inc()
             if exc.http_status == 503:
@@ -179,33 +180,8 @@ class IngestService:
             reservation.release()
             t.inflight_bytes.set(self.batcher.inflight_bytes)
         t.requests.labels(transport, "ok").inc()
-        t.records_accepted.labels("logs", transport).inc(result.accepted)
-        t.records_rejected.labels("logs", transport).inc(result.rejected)
-        return result
-
-    async def ingest_metrics(
-        self, body: bytes, fmt: Format, project_id: str | None, transport: str = "http"
-    ) -> MetricsDecodeResult:
-        """Store one OTLP metrics request, durable before this returns. Raises as ``ingest``."""
-        t = self.telemetry
-        reservation = self.batcher.reserve(len(body))
-        try:
-            ctx = await self._context_for(project_id)
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._log_decoder, decode_metrics_bytes, body, fmt, ctx)
-            if result.points is not None:
-                await self.batcher.commit(result.points, reservation, "metrics")
-        except TracehouseError as exc:
-            t.requests.labels(transport, exc.code).inc()
-            if exc.http_status == 503:
-                t.unavailable.labels(exc.code).inc()
-            raise
-        finally:
-            reservation.release()
-            t.inflight_bytes.set(self.batcher.inflight_bytes)
-        t.requests.labels(transport, "ok").inc()
-        t.records_accepted.labels("metrics", transport).inc(result.accepted)
-        t.records_rejected.labels("metrics", transport).inc(result.rejected)
+        t.records_accepted.labels(signal, transport).inc(result.accepted)
+        t.records_rejected.labels(signal, transport).inc(result.rejected)
         return result
 
     async def _context_for(self, project_id: str | None) -> DecodeContext:

@@ -330,9 +330,10 @@ def _metric(target: Any, m: dict[str, Any], where: str) -> None:
         data_json = _obj(m[key], f"{where}.{key}")
         data = getattr(target, field)
         data.SetInParent()
-        if "aggregationTemporality" in data_json:
+        fields = data.DESCRIPTOR.fields_by_name  # a field another kind has is unknown here: ignored
+        if "aggregationTemporality" in data_json and "aggregation_temporality" in fields:
             data.aggregation_temporality = _int(data_json["aggregationTemporality"], f"{where}.{key}", 0, 2)
-        if "isMonotonic" in data_json:
+        if "isMonotonic" in data_json and "is_monotonic" in fields:
             if not isinstance(data_json["isMonotonic"], bool):
                 raise InvalidInput(f"{where}.{key}.isMonotonic must be true or false")
             data.is_monotonic = data_json["isMonotonic"]

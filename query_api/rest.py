@@ -297,14 +297,20 @@ def _parse(model: type[BaseModel], request: web.Request) -> Any:
         raise InvalidInput(f"invalid parameter {where}: {first['msg']}") from None
 
 
-async def list_traces(request: web.Request, store: Store, project: str, q: TraceListQuery) -> TracePage:
-    start, end = q.window()
+def _attribute_filters(items: list[str]) -> dict[str, str]:
+    """``key=value`` filters as a dict; InvalidInput names the first one without a key."""
     attributes = {}
-    for item in q.attribute:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidInput(f"attribute filter {item!r} must be key=value")
         attributes[key] = value
+    return attributes
+
+
+async def list_traces(request: web.Request, store: Store, project: str, q: TraceListQuery) -> TracePage:
+    start, end = q.window()
+    attributes = _attribute_filters(q.attribute)
     page = await store.reader.list_traces(
         project,
         TraceQuery(
@@ -349,12 +355,7 @@ async def get_trace(request: web.Request, store: Store, project: str, q: None) -
 
 async def list_logs(request: web.Request, store: Store, project: str, q: LogListQuery) -> LogPage:
     start, end = q.window()
-    attributes = {}
-    for item in q.attribute:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"attribute filter {item!r} must be key=value")
-        attributes[key] = value
+    attributes = _attribute_filters(q.attribute)
     rows, next_cursor = await store.logs.search(
         project,
         LogQuery(

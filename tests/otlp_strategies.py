@@ -193,3 +193,70 @@ def hostile_json_requests(draw: st.DrawFn) -> bytes:
     }
     text = json.dumps(body, allow_nan=False)
     return text.encode()
+
+
+@st.composite
+def hostile_json_logs(draw: st.DrawFn) -> bytes:
+    """OTLP/JSON logs requests whose fields hold values of any JSON type."""
+
+    def maybe(value: object) -> object:
+        return draw(st.one_of(st.just(value), json_values))
+
+    attribute = {"key": maybe("k"), "value": maybe({"stringValue": maybe("v")})}
+    record = {
+        "timeUnixNano": maybe("1544712660000000000"),
+        "observedTimeUnixNano": maybe("1544712660000000001"),
+        "severityNumber": maybe(9),
+        "severityText": maybe("INFO"),
+        "body": maybe(
+            {draw(st.sampled_from(["stringValue", "kvlistValue", "arrayValue", "intValue"])): draw(json_values)}
+        ),
+        "attributes": maybe([attribute]),
+        "traceId": maybe("5b8efff798038103d269b633813fc60c"),
+        "spanId": maybe("eee19b7ec3c1b174"),
+        "eventName": maybe("gen_ai.client.inference.operation.details"),
+        "flags": maybe(1),
+    }
+    body = {
+        "resourceLogs": maybe(
+            [
+                {
+                    "resource": maybe({"attributes": maybe([attribute])}),
+                    "scopeLogs": maybe([{"scope": maybe({"name": "s"}), "logRecords": maybe([record])}]),
+                }
+            ]
+        )
+    }
+    return json.dumps(body, allow_nan=False).encode()
+
+
+@st.composite
+def hostile_json_metrics(draw: st.DrawFn) -> bytes:
+    """OTLP/JSON metrics requests of every kind whose fields hold values of any JSON type."""
+
+    def maybe(value: object) -> object:
+        return draw(st.one_of(st.just(value), json_values))
+
+    point = {
+        "timeUnixNano": maybe("1544712660000000000"),
+        "startTimeUnixNano": maybe("1544712600000000000"),
+        "asDouble": maybe(1.5),
+        "asInt": maybe("3"),
+        "count": maybe("4"),
+        "sum": maybe(2.5),
+        "bucketCounts": maybe(["1", "3"]),
+        "explicitBounds": maybe([1.0]),
+        "scale": maybe(0),
+        "zeroCount": maybe("0"),
+        "positive": maybe({"offset": maybe(0), "bucketCounts": maybe(["1"])}),
+        "quantileValues": maybe([{"quantile": maybe(0.5), "value": maybe(1.0)}]),
+        "attributes": maybe([{"key": maybe("k"), "value": maybe({"stringValue": "v"})}]),
+    }
+    kind = draw(st.sampled_from(["gauge", "sum", "histogram", "exponentialHistogram", "summary"]))
+    metric = {
+        "name": maybe("m.x"),
+        "unit": maybe("s"),
+        kind: maybe({"dataPoints": maybe([point]), "aggregationTemporality": maybe(2), "isMonotonic": maybe(True)}),
+    }
+    body = {"resourceMetrics": maybe([{"scopeMetrics": maybe([{"metrics": maybe([metric])}])}])}
+    return json.dumps(body, allow_nan=False).encode()

@@ -5,7 +5,8 @@ record every request the server acknowledged. The server is killed with SIGKILL 
 moments, several times, and restarted on the same data directory. At the end every request that
 was never acknowledged is sent again (as an exporter's retry would), a share of the acknowledged
 ones too (an exporter that lost the answer), and the store must hold every span exactly once:
-no acked span lost, nothing counted twice in the per-trace summaries.
+no acked span lost, nothing counted twice in the per-trace summaries. A fifth sender posts log
+records to /v1/logs under the same kills: every acked record is stored, and read once.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("TRACEHOUSE_CRASH_SEED", "20261127"))
 KILLS = 4
-SENDERS = [("http", 0), ("http", 1), ("grpc", 2), ("grpc", 3)]
+SENDERS = [("http", 0), ("http", 1), ("grpc", 2), ("grpc", 3), ("logs", 4)]
+RECORDS_PER_REQUEST = 8
 TRACES_PER_REQUEST = 4
 SPANS_PER_TRACE = 6
 INPUT_TOKENS = 11
@@ -48,6 +50,7 @@ class Sent:
     body: bytes
     trace_ids: list[str]
     acked: bool = False
+    records: list[str] = field(default_factory=list)  # log record bodies, for a logs request
 
 
 @dataclass
@@ -89,9 +92,19 @@ def make_request(rng: random.Random, sender: int, n: int) -> Sent:
     return Sent(body, trace_ids)
 
 
-def send_http(url: str, body: bytes) -> bool:
+def make_log_request(sender: int, n: int) -> Sent:
+    """RECORDS_PER_REQUEST log records, each with a body of its own."""
+    from tests.test_otlp_logs import log_request
+
+    bodies = [f"log {sender}-{n}-{i}" for i in range(RECORDS_PER_REQUEST)]
+    now = time.time_ns()
+    records = [{"time": now + i, "body": body, "severity": 9} for i, body in enumerate(bodies)]
+    return Sent(log_request(records, service=f"sender-{sender}").SerializeToString(), [], records=bodies)
+
+
+def send_http(url: str, body: bytes, path: str = "/v1/traces") -> bool:
     req = urllib.request.Request(
-        url + "/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}, method="POST"
+        url + path, data=body, headers={"Content-Type": "application/x-protobuf"}, method="POST"
     )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
@@ -116,11 +129,13 @@ def sender_loop(
 ) -> None:
     n = 0
     while not stop.is_set():
-        sent = make_request(rng, index, n)
+        sent = make_log_request(index, n) if transport == "logs" else make_request(rng, index, n)
         n += 1
         with ledger.lock:
             ledger.requests.append(sent)
-        if transport == "http":
+        if transport == "logs":
+            sent.acked = send_http(server.otlp_http_url, sent.body, "/v1/logs")
+        elif transport == "http":
             sent.acked = send_http(server.otlp_http_url, sent.body)
         else:
             sent.acked = send_grpc(server.otlp_grpc_address, sent.body)
@@ -130,11 +145,12 @@ def sender_loop(
 
 def resend(server: Server, sent: Sent, transport: str) -> None:
     for _ in range(100):
-        ok = (
-            send_http(server.otlp_http_url, sent.body)
-            if transport == "http"
-            else send_grpc(server.otlp_grpc_address, sent.body)
-        )
+        if sent.records:
+            ok = send_http(server.otlp_http_url, sent.body, "/v1/logs")
+        elif transport == "http":
+            ok = send_http(server.otlp_http_url, sent.body)
+        else:
+            ok = send_grpc(server.otlp_grpc_address, sent.body)
         if ok:
             sent.acked = True
             return
@@ -142,9 +158,10 @@ def resend(server: Server, sent: Sent, transport: str) -> None:
     raise AssertionError("a resent request was never acknowledged by the restarted server")
 
 
-async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
-    """Spans rows per trace (no FINAL: duplicates not merged yet are counted), and the summary's
-    span count and token sums per trace (sums never collapse, so a double count shows)."""
+async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, int, int]], dict[str, int]]:
+    """Spans rows per trace (no FINAL: duplicates not merged yet are counted), the summary's
+    span count and token sums per trace (sums never collapse, so a double count shows), and the
+    log records per body as readers see them (one row per record id)."""
     store = await Store.open(data_dir=data_dir)
     try:
         rows = await store.backend.query(
@@ -162,9 +179,16 @@ async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, i
                 "FROM traces WHERE project_id = 'default' GROUP BY trace_id"
             )
         }
+        logs = {
+            r["body"]: int(r["n"])
+            for r in await store.backend.query(
+                "SELECT body, count() AS n FROM (SELECT body FROM logs WHERE project_id = 'default' "
+                "ORDER BY record_id LIMIT 1 BY record_id) GROUP BY body"
+            )
+        }
     finally:
         await store.close()
-    return spans, summary
+    return spans, summary, logs
 
 
 def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
@@ -206,7 +230,13 @@ def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
     finally:
         assert server.stop() == 0, server.log()
 
-    spans, summary = asyncio.run(stored(data_dir))
+    spans, summary, logs = asyncio.run(stored(data_dir))
+    expected_records = {b for r in ledger.requests for b in r.records}
+    assert expected_records, "the logs sender must have sent"
+    lost_records = expected_records - logs.keys()
+    assert not lost_records, f"{len(lost_records)} acked log records lost after {kills} kills"
+    doubled_records = {b: n for b, n in logs.items() if n != 1}
+    assert not doubled_records, f"log records stored twice: {list(doubled_records.items())[:5]}"
     expected_traces = {t for r in ledger.requests for t in r.trace_ids}
     missing = expected_traces - spans.keys()
     assert not missing, f"{len(missing)} acked traces lost after {kills} kills"
@@ -218,5 +248,5 @@ def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
     print(
         f"\ncrash durability: seed {SEED}, {kills} kills, {len(ledger.requests)} requests "
         f"({acked_before} acked before the kills, {len(unacked)} unacked then resent), "
-        f"{len(expected_traces) * SPANS_PER_TRACE} spans, 0 lost, 0 doubled"
+        f"{len(expected_traces) * SPANS_PER_TRACE} spans and {len(expected_records)} log records, 0 lost, 0 doubled"
     )

@@ -24,9 +24,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from otlp_receiver.decode import DecodeContext, decode_body
+from otlp_receiver.decode_logs import decode_logs_bytes
+from otlp_receiver.decode_metrics import decode_metrics_bytes
 from tests.conftest import Server, serving
 from tests.otlp_data import request
-from tests.otlp_strategies import export_requests, hostile_json_requests, mutated
+from tests.otlp_strategies import (
+    export_requests,
+    hostile_json_logs,
+    hostile_json_metrics,
+    hostile_json_requests,
+    mutated,
+)
 from tracehouse.errors import InvalidInput
 from tracehouse.server import Running
 
@@ -205,6 +213,83 @@ def healthy(server: Server) -> None:
         {"Content-Type": "application/x-protobuf"},
     )
     assert status == 200, body
+
+
+# -- the logs and metrics decoders, and their endpoints ---------------------------------------------
+
+RECORD_DECODERS = {"logs": decode_logs_bytes, "metrics": decode_metrics_bytes}
+HOSTILE_JSON = {"logs": hostile_json_logs, "metrics": hostile_json_metrics}
+
+
+def _valid_records() -> dict[str, bytes]:
+    from otlp_receiver.json_decode import parse_json_logs_request, parse_json_metrics_request
+
+    logs = (
+        b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","body":{"stringValue":"hi"},'
+        b'"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",'
+        b'"attributes":[{"key":"a","value":{"intValue":"1"}}]}]}]}]}'
+    )
+    metrics = (
+        b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","unit":"s","histogram":'
+        b'{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1","count":"2","sum":1.5,'
+        b'"bucketCounts":["1","1"],"explicitBounds":[1.0]}]}}]}]}]}'
+    )
+    return {
+        "logs": parse_json_logs_request(logs).SerializeToString(),
+        "metrics": parse_json_metrics_request(metrics).SerializeToString(),
+        "logs-json": logs,
+        "metrics-json": metrics,
+    }
+
+
+VALID_RECORDS = _valid_records()
+
+
+def records_decode_or_refuse(signal: str, body: bytes, fmt: str) -> None:
+    try:
+        result = RECORD_DECODERS[signal](body, fmt, CTX)
+    except InvalidInput as exc:
+        assert exc.message
+        return
+    assert result.accepted >= 0 and result.rejected >= 0
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_logs_and_metrics_bodies_decode_or_are_refused(data: st.DataObject) -> None:
+    signal = data.draw(st.sampled_from(["logs", "metrics"]))
+    kind = data.draw(st.sampled_from(["mutated protobuf", "mutated JSON", "JSON of any type", "random bytes"]))
+    count(f"{signal} bodies: {kind}")
+    if kind == "mutated protobuf":
+        records_decode_or_refuse(signal, data.draw(mutated(VALID_RECORDS[signal])), "protobuf")
+    elif kind == "mutated JSON":
+        records_decode_or_refuse(signal, data.draw(mutated(VALID_RECORDS[f"{signal}-json"])), "json")
+    elif kind == "JSON of any type":
+        records_decode_or_refuse(signal, data.draw(HOSTILE_JSON[signal]()), "json")
+    else:
+        body = data.draw(st.binary(max_size=512))
+        records_decode_or_refuse(signal, body, "protobuf")
+        records_decode_or_refuse(signal, body, "json")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_logs_and_metrics_over_http_never_get_a_5xx(server: Server, data: st.DataObject) -> None:
+    signal = data.draw(st.sampled_from(["logs", "metrics"]))
+    count(f"mutated {signal} bodies over HTTP (protobuf, JSON, gzip)")
+    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip"]))
+    if kind == "json":
+        body, headers = data.draw(HOSTILE_JSON[signal]()), {"Content-Type": "application/json"}
+    else:
+        body, headers = data.draw(mutated(VALID_RECORDS[signal])), {"Content-Type": "application/x-protobuf"}
+        if kind == "gzip":
+            body = data.draw(mutated(gzip.compress(VALID_RECORDS[signal])))
+            headers["Content-Encoding"] = "gzip"
+    status, answer = post(f"{server.otlp_http_url}/v1/{signal}", body, headers)
+    assert status in (200, 400, 413), f"HTTP {status}: {answer[:200]!r}"
+    assert server.process.poll() is None, server.log()
 
 
 def test_named_hostile_cases_get_a_clear_answer_over_http_and_grpc(server: Server) -> None:
