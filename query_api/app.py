@@ -12,7 +12,7 @@ from aiohttp import web
 from query_api.access import ACCESS_CACHE_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
-from query_api.langfuse_api import langfuse_read_routes
+from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.prometheus import prometheus_routes
 from query_api.rest import rest_routes
@@ -101,4 +101,5 @@ def create_app(
     )
     if UI_DIR.is_dir():
         app.router.add_static("/ui/", UI_DIR, show_index=False)
+    app.add_routes(langfuse_fallback_routes())  # last: only what nothing else serves
     return app

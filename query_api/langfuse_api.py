@@ -382,6 +382,35 @@ class LangfuseReadApi:
         return _json({"data": data[(page - 1) * limit : page * limit], "meta": _meta(page, limit, len(data))})
 
 
+# Parts of Langfuse's API that Tracehouse does not offer, with what to do instead.
+UNSUPPORTED = {
+    "scim": "SCIM provisioning is not offered by Tracehouse; create users in the UI or with the CLI",
+    "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
+    "unstable/dashboards": "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics",
+    "unstable/skills": "skills are not offered by Tracehouse",
+    "media": "media uploads are not accepted yet; the trace keeps the media references",
+}
+SERVED = (
+    "ingestion, otel/v1/{traces,logs,metrics}, traces, observations, sessions, scores (POST, GET, v2), "
+    "metrics/daily, projects, health"
+)
+
+
+async def unsupported(request: web.Request) -> web.Response:
+    """Any other path under /api/public: Langfuse's error shape and a message, never an HTML page."""
+    tail = request.match_info.get("tail", "")
+    reason = next((why for part, why in UNSUPPORTED.items() if tail == part or tail.startswith(part + "/")), None)
+    message = f"Tracehouse does not serve {request.method} /api/public/{tail[:200]}: " + (
+        reason or f"this part of Langfuse's API is not implemented. Served: {SERVED}"
+    )
+    return _json({"error": "LangfuseNotFoundError", "message": message}, 404)
+
+
+def langfuse_fallback_routes() -> list[web.RouteDef]:
+    """The catch-all under /api/public; register it after every other route."""
+    return [web.route("*", PREFIX + "/{tail:.*}", unsupported)]
+
+
 def langfuse_read_routes() -> list[web.RouteDef]:
     api = LangfuseReadApi()
     h = api.handler

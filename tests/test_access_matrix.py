@@ -112,6 +112,7 @@ def fill(path: str, b: dict[str, str]) -> str:
         "tag": "resource.service.name",
         "name": "model",
         "prefix": "",
+        "tail": "v3/scores",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -124,7 +125,11 @@ def leaked(text: str, url: str) -> list[str]:
 
 def routes(live: Running) -> list[tuple[str, str]]:
     app = create_app(live.store, "not-the-token")
-    out = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD" and r.resource}
+    out = {
+        ("GET" if r.method == "*" else r.method, r.resource.canonical)
+        for r in app.router.routes()
+        if r.method != "HEAD" and r.resource
+    }
     # Langfuse write routes the server adds to the API port (Dify needs a single host).
     out |= {("POST", "/api/public/ingestion"), ("POST", "/api/public/scores"), ("GET", "/api/public/projects")}
     out |= {("POST", f"/api/public/otel/v1/{signal}") for signal in ("traces", "logs", "metrics")}

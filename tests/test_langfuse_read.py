@@ -122,3 +122,21 @@ async def test_read_api_errors_and_isolation(live: Running) -> None:
     assert (await get(live, "/api/public/observations/nope", headers))[0] == 404
     status, doc = await get(live, "/api/public/traces?userId=' OR 1=1 --", headers)
     assert status == 200 and doc["data"] == []
+
+
+async def test_what_tracehouse_does_not_serve_answers_in_langfuses_shape(live: Running) -> None:
+    headers = basic(await make_key(live))
+    async with aiohttp.ClientSession() as session:
+        for method, path, hint in [
+            ("GET", "/api/public/scim/Users", "SCIM"),
+            ("POST", "/api/public/integrations/blob-storage", "blob-storage"),
+            ("GET", "/api/public/unstable/dashboards", "dashboard"),
+            ("GET", "/api/public/v9/anything", "Served: ingestion"),
+            ("DELETE", "/langfuse/api/public/whatever", "Served: ingestion"),  # behind a proxy prefix
+        ]:
+            async with session.request(method, live.api_url + path, headers=headers) as r:
+                doc = await r.json()
+                assert r.status == 404 and r.content_type == "application/json", path
+                assert doc["error"] == "LangfuseNotFoundError" and hint in doc["message"], doc
+    status, _ = await get(live, "/api/public/health", {})  # still served, ahead of the catch-all
+    assert status == 200
