@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 
 from query_api.requests import is_local, read_model
 from storage import ApiKey, Project, Store
+from storage.organizations import Organization
+from storage.projects import DEFAULT_ORGANIZATION_ID
 from tracehouse.errors import Forbidden, Unauthenticated
 
 __all__ = ["ADMIN_TOKEN_KEY", "CHANGE_HOOKS_KEY", "admin_routes", "key_json", "notify_changed", "project_json"]
@@ -35,6 +37,11 @@ def notify_changed(request: web.Request) -> None:
 class NewProject(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     retention_days: int = Field(0, ge=0, le=36500)
+    organization: str = Field(DEFAULT_ORGANIZATION_ID, min_length=1, description="Organization id or name.")
+
+
+class NewOrganization(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
 
 
 class NewKey(BaseModel):
@@ -50,6 +57,10 @@ def project_json(p: Project) -> dict[str, Any]:
         "retention_days": p.retention_days,
         "created_at": p.created_at.isoformat(),
     }
+
+
+def organization_json(o: Organization) -> dict[str, Any]:
+    return {"id": o.id, "name": o.name}
 
 
 def key_json(k: ApiKey) -> dict[str, Any]:
@@ -81,7 +92,8 @@ async def list_projects(request: web.Request) -> web.Response:
 async def create_project(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await read_model(request, NewProject)
-    project = await store.projects.create_project(body.name, retention_days=body.retention_days)
+    organization = await store.organizations.get_organization(body.organization)
+    project = await store.projects.create_project(body.name, organization.id, retention_days=body.retention_days)
     notify_changed(request)
     return web.json_response(project_json(project), status=201)
 
@@ -136,8 +148,24 @@ async def delete_data(request: web.Request) -> web.Response:
     return web.json_response({"deleted_traces": deleted})
 
 
+async def list_organizations(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    orgs = await store.organizations.list_organizations()
+    return web.json_response({"data": [organization_json(o) for o in orgs]})
+
+
+async def create_organization(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    body = await read_model(request, NewOrganization)
+    org = await store.organizations.create_organization(body.name)
+    notify_changed(request)
+    return web.json_response(organization_json(org), status=201)
+
+
 def admin_routes() -> list[web.RouteDef]:
     return [
+        web.get("/api/admin/organizations", list_organizations),
+        web.post("/api/admin/organizations", create_organization),
         web.get("/api/admin/projects", list_projects),
         web.post("/api/admin/projects", create_project),
         web.delete("/api/admin/projects/{ref}", delete_project),

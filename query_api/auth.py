@@ -17,8 +17,10 @@ from pydantic import BaseModel, Field
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY
 from query_api.requests import is_local, read_model
+from storage.projects import DEFAULT_ORGANIZATION_ID
 from storage.users import SESSION_TTL_S, User, Users
 from tracehouse.errors import Forbidden, Unauthenticated
+from tracehouse.roles import Role
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user"]
 
@@ -110,6 +112,8 @@ async def setup(request: web.Request) -> web.Response:
         raise Forbidden("create the first account from the machine Tracehouse runs on")
     body = await read_model(request, NewAccount)
     user = await users.create(body.email, body.name, body.password)
+    # The first person owns the default organization (and its existing projects), as in Langfuse.
+    await request.app[STORE_KEY].organizations.set_role(DEFAULT_ORGANIZATION_ID, user.id, Role.OWNER)
     return await _start_session(request, user)
 
 

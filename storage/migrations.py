@@ -18,7 +18,9 @@ from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
     LOGS,
+    MEMBERSHIPS,
     METRIC_POINTS,
+    PROJECT_MEMBERSHIPS,
     SCHEMA_MIGRATIONS,
     SMALL_BLOCKS,
     SPLIT_TRACES,
@@ -40,12 +42,15 @@ class Migration:
     objects: Sequence[Table | View | TableSettings | Rebuild | str]
 
 
+# Tables that came with a migration of their own after version 1.
+LATER_TABLES = (SCHEMA_MIGRATIONS, SPLIT_TRACES, LOGS, METRIC_POINTS, MEMBERSHIPS, PROJECT_MEMBERSHIPS)
+
 MIGRATIONS: tuple[Migration, ...] = (
     # Version 1's tables as they are now: later tables come with their own migration.
     Migration(
         1,
         "trace model",
-        [t for t in ALL_TABLES if t not in (SCHEMA_MIGRATIONS, SPLIT_TRACES, LOGS, METRIC_POINTS)] + list(VIEWS),
+        [t for t in ALL_TABLES if t not in LATER_TABLES] + list(VIEWS),
     ),
     Migration(2, "spans: 256 KB compression blocks (merge memory)", [TableSettings("spans", SMALL_BLOCKS)]),
     # The root's newest version names a trace (tables.ROOT_ORDER); the summary is rebuilt from spans.
@@ -63,6 +68,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "OTLP log records", [LOGS]),
     Migration(5, "OTLP metric data points", [METRIC_POINTS]),
+    Migration(
+        6,
+        "organization members and roles; existing accounts join the default organization",
+        [
+            MEMBERSHIPS,
+            PROJECT_MEMBERSHIPS,
+            # The admin account becomes its owner, any other account a member. Run again, it
+            # writes the same rows (a version each; the newest is read).
+            "INSERT INTO memberships (organization_id, user_id, role, created_at, updated_at, is_deleted) "
+            "SELECT 'default', id, if(is_admin = 1, 'OWNER', 'MEMBER'), now64(3), now64(6), 0 "
+            "FROM users FINAL WHERE is_deleted = 0 AND id != '__session_signing_key__' "
+            "AND id NOT IN (SELECT user_id FROM memberships) SETTINGS insert_distributed_sync = 1",
+        ],
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

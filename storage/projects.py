@@ -30,6 +30,7 @@ __all__ = [
     "KeyPair",
     "Project",
     "Projects",
+    "check_name",
     "hash_secret",
 ]
 
@@ -96,7 +97,8 @@ class _Versions:
         return dt.datetime.fromtimestamp(now / 1e6, dt.UTC).replace(microsecond=now % 1_000_000)
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """A project or organization name, checked; InvalidInput otherwise."""
     name = name.strip()
     if not _NAME.match(name):
         raise InvalidInput("a name must be 1 to 100 characters with no control characters")
@@ -172,7 +174,7 @@ class Projects:
         self, name: str, organization_id: str = DEFAULT_ORGANIZATION_ID, retention_days: int = 0
     ) -> Project:
         """Create a project; Conflict if a live project already has that name."""
-        name = _check_name(name)
+        name = check_name(name)
         if not 0 <= retention_days <= MAX_RETENTION_DAYS:
             raise InvalidInput(f"retention_days must be 0 (forever) to {MAX_RETENTION_DAYS}")
         if any(p.name == name for p in await self.list_projects()):

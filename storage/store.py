@@ -14,6 +14,7 @@ from storage.journal import InsertJournal
 from storage.lifecycle import Lifecycle
 from storage.logs import LogReader
 from storage.migrations import migrate, schema_version
+from storage.organizations import Organizations
 from storage.prices import Prices
 from storage.projects import Projects
 from storage.reader import TraceReader
@@ -33,6 +34,7 @@ class Store:
         self.projects = Projects(backend)
         self.prices = Prices(backend)
         self.lifecycle = Lifecycle(backend, self.projects)
+        self.organizations = Organizations(backend, self.projects)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         data_dir = getattr(backend, "data_dir", None)
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

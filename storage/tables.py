@@ -465,6 +465,27 @@ USERS = _record_table(
     ],
 )
 
+# A person's role in an organization (tracehouse.roles), and a role in one project that overrides it.
+MEMBERSHIPS = _record_table(
+    "memberships",
+    "(organization_id, user_id)",
+    [
+        Column("organization_id", "String", STR),
+        Column("user_id", "String", STR),
+        Column("role", "LowCardinality(String)", STR),
+    ],
+)
+
+PROJECT_MEMBERSHIPS = _record_table(
+    "project_memberships",
+    "(project_id, user_id)",
+    [
+        Column("project_id", "String", STR),
+        Column("user_id", "String", STR),
+        Column("role", "LowCardinality(String)", STR),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -519,6 +540,8 @@ ALL_TABLES = (
     PROJECTS,
     API_KEYS,
     USERS,
+    MEMBERSHIPS,
+    PROJECT_MEMBERSHIPS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from query_api.admin import key_json, project_json
+from query_api.admin import key_json, organization_json, project_json
 from storage import Store
 from storage.backends.dirlock import is_locked
 from tracehouse.errors import StorageUnavailable, StoreLocked, TracehouseError
@@ -23,6 +23,8 @@ __all__ = ["admin"]
 
 # operation -> (HTTP method, path template) on the admin endpoint
 _ROUTES = {
+    "list_organizations": ("GET", "/api/admin/organizations"),
+    "create_organization": ("POST", "/api/admin/organizations"),
     "list_projects": ("GET", "/api/admin/projects"),
     "create_project": ("POST", "/api/admin/projects"),
     "delete_project": ("DELETE", "/api/admin/projects/{ref}"),
@@ -36,10 +38,15 @@ _ROUTES = {
 
 async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
     p = store.projects
+    if op == "list_organizations":
+        return {"data": [organization_json(o) for o in await store.organizations.list_organizations()]}
+    if op == "create_organization":
+        return organization_json(await store.organizations.create_organization(args["name"]))
     if op == "list_projects":
         return {"data": [project_json(x) for x in await p.list_projects()]}
     if op == "create_project":
-        return project_json(await p.create_project(args["name"], retention_days=args.get("retention_days", 0)))
+        org = await store.organizations.get_organization(args.get("organization") or "default")
+        return project_json(await p.create_project(args["name"], org.id, retention_days=args.get("retention_days", 0)))
     if op == "delete_project":
         return project_json(await p.delete_project(args["ref"]))
     if op == "list_keys":

@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(query, server_only=True)
     _server_options(query, api=True, otlp=False)
 
+    orgs = commands.add_parser("orgs", help="list and create organizations (they hold projects)")
+    org_cmds = orgs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = org_cmds.add_parser("list", help="list organizations")
+    _store_options(p)
+    p = org_cmds.add_parser("create", help="create an organization")
+    p.add_argument("name")
+    _store_options(p)
+
     projects = commands.add_parser("projects", help="list, create and delete projects")
     project_cmds = projects.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = project_cmds.add_parser("list", help="list projects")
@@ -112,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = project_cmds.add_parser("create", help="create a project")
     p.add_argument("name")
     p.add_argument("--retention-days", type=int, default=0, help="delete traces older than this (0 = keep)")
+    p.add_argument("--org", default="default", help="the organization (id or name) that holds it")
     _store_options(p)
     p = project_cmds.add_parser("delete", help="delete a project and revoke its keys")
     p.add_argument("project", help="project id or name")
@@ -182,9 +191,11 @@ def _admin(settings: Settings, op: str, **kwargs: Any) -> Any:
 def _run_projects(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "list":
         result = _admin(settings, "list_projects")
-        _print_table(result["data"], ["id", "name", "retention_days", "created_at"])
+        _print_table(result["data"], ["id", "name", "organization_id", "retention_days", "created_at"])
     elif args.action == "create":
-        project = _admin(settings, "create_project", name=args.name, retention_days=args.retention_days)
+        project = _admin(
+            settings, "create_project", name=args.name, retention_days=args.retention_days, organization=args.org
+        )
         print(f"created project {project['name']!r} with id {project['id']}")
     elif args.action == "delete":
         project = _admin(settings, "delete_project", ref=args.project)
@@ -193,6 +204,14 @@ def _run_projects(args: argparse.Namespace, settings: Settings) -> None:
         project = _admin(settings, "set_retention", ref=args.project, days=args.days)
         kept = f"{project['retention_days']} days" if project["retention_days"] else "forever"
         print(f"project {project['name']!r} keeps its data {kept}; older data is deleted now")
+
+
+def _run_orgs(args: argparse.Namespace, settings: Settings) -> None:
+    if args.action == "list":
+        _print_table(_admin(settings, "list_organizations")["data"], ["id", "name"])
+    else:
+        org = _admin(settings, "create_organization", name=args.name)
+        print(f"created organization {org['name']!r} with id {org['id']}")
 
 
 def _run_keys(args: argparse.Namespace, settings: Settings) -> None:
@@ -258,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             components = {"serve": ("api", "receiver"), "receiver": ("receiver",), "query": ("api",)}
             run(settings, components[args.command])
+        elif args.command == "orgs":
+            _run_orgs(args, settings)
         elif args.command == "projects":
             _run_projects(args, settings)
         elif args.command == "keys":

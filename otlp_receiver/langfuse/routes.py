@@ -173,14 +173,16 @@ class LangfuseRoutes:
             access = await self._access(request)
         except TracehouseError as exc:
             return _error(exc.http_status, "Unauthorized", exc.message)
-        project = await self.ingest.store.projects.get_project(access.project_id)
+        store = self.ingest.store
+        project = await store.projects.get_project(access.project_id)
+        organization = await store.organizations.get_organization(project.organization_id or DEFAULT_ORGANIZATION_ID)
         return _json(
             {
                 "data": [
                     {
                         "id": project.id,
                         "name": project.name,
-                        "organization": {"id": project.organization_id or DEFAULT_ORGANIZATION_ID, "name": "Default"},
+                        "organization": {"id": organization.id, "name": organization.name},
                         "metadata": {},
                         "retentionDays": project.retention_days or None,
                     }

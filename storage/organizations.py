@@ -1,0 +1,183 @@
+"""Organizations and who belongs to them: a role per person in an organization, and a role in a
+project that overrides it there (tracehouse.roles holds what each role may do).
+
+Every change inserts a new version of its row (ReplacingMergeTree, read with FINAL). An
+organization always keeps an owner: the last one can be neither removed nor demoted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from storage.api import Backend
+from storage.projects import Project, Projects, check_name
+from storage.tables import MEMBERSHIPS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
+from tracehouse.errors import Conflict, InvalidInput, NotFound
+from tracehouse.roles import Permission, Role, allowed, effective_role
+
+__all__ = ["Member", "Organization", "Organizations", "Roles"]
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Roles:
+    """A person's roles: by organization id, and by project id where one overrides."""
+
+    organizations: dict[str, Role]
+    projects: dict[str, Role]
+
+    def in_project(self, project: Project) -> Role:
+        return effective_role(self.organizations.get(project.organization_id), self.projects.get(project.id))
+
+    def may(self, project: Project, permission: Permission) -> bool:
+        return allowed(self.in_project(project), permission)
+
+
+class Organizations:
+    def __init__(self, backend: Backend, projects: Projects) -> None:
+        self._backend = backend
+        self._projects = projects
+        self._clock = 0.0
+
+    def _now(self) -> dt.datetime:
+        # Strictly increasing versions: two changes in one microsecond must not tie.
+        now = max(dt.datetime.now(dt.UTC).timestamp(), self._clock + 1e-6)
+        self._clock = now
+        return dt.datetime.fromtimestamp(now, dt.UTC)
+
+    async def _put(self, table: pa.Schema, name: str, row: dict[str, object]) -> None:
+        now = self._now()
+        row = {"created_at": now, "is_deleted": 0, **row, "updated_at": now}
+        await self._backend.insert(name, pa.Table.from_pylist([row], schema=table))
+
+    # -- organizations ---------------------------------------------------------------
+
+    async def list_organizations(self) -> list[Organization]:
+        rows = await self._backend.query(
+            "SELECT id, name FROM organizations FINAL WHERE is_deleted = 0 ORDER BY created_at, id"
+        )
+        return [Organization(r["id"], r["name"]) for r in rows]
+
+    async def get_organization(self, ref: str) -> Organization:
+        """An organization by id, or else by name; NotFound otherwise."""
+        for org in await self.list_organizations():
+            if org.id == ref:
+                return org
+        for org in await self.list_organizations():
+            if org.name == ref:
+                return org
+        raise NotFound(f"no organization with id or name {ref!r}")
+
+    async def create_organization(self, name: str, owner_id: str | None = None) -> Organization:
+        """Create an organization (Conflict if the name is taken); ``owner_id`` becomes its owner."""
+        name = check_name(name)
+        if any(o.name == name for o in await self.list_organizations()):
+            raise Conflict(f"an organization named {name!r} exists already")
+        org = Organization("org-" + secrets.token_hex(8), name)
+        await self._put(ORGANIZATIONS.arrow_schema(), ORGANIZATIONS.name, {"id": org.id, "name": name})
+        if owner_id is not None:
+            await self.set_role(org.id, owner_id, Role.OWNER)
+        return org
+
+    async def projects_of(self, organization_id: str) -> list[Project]:
+        return [p for p in await self._projects.list_projects() if p.organization_id == organization_id]
+
+    # -- members ---------------------------------------------------------------------
+
+    async def members(self, organization_id: str) -> list[Member]:
+        rows = await self._backend.query(
+            "SELECT user_id, role FROM memberships FINAL WHERE organization_id = {o:String} AND is_deleted = 0 "
+            "ORDER BY created_at, user_id",
+            {"o": organization_id},
+        )
+        return [Member(r["user_id"], Role(r["role"])) for r in rows]
+
+    async def _owners(self, organization_id: str) -> set[str]:
+        return {m.user_id for m in await self.members(organization_id) if m.role == Role.OWNER}
+
+    async def set_role(self, organization_id: str, user_id: str, role: Role) -> None:
+        """Give a person a role in an organization (adding them if they are not a member)."""
+        if role != Role.OWNER and (await self._owners(organization_id)) == {user_id}:
+            raise Conflict("the last owner of an organization cannot be demoted: make someone else owner first")
+        await self._put(
+            MEMBERSHIPS.arrow_schema(),
+            MEMBERSHIPS.name,
+            {"organization_id": organization_id, "user_id": user_id, "role": role.value},
+        )
+
+    async def remove_member(self, organization_id: str, user_id: str) -> None:
+        """Take a person out of an organization and of its projects' roles."""
+        current = {m.user_id: m for m in await self.members(organization_id)}
+        if user_id not in current:
+            raise NotFound(f"{user_id!r} is not a member of this organization")
+        if (await self._owners(organization_id)) == {user_id}:
+            raise Conflict("the last owner of an organization cannot be removed: make someone else owner first")
+        await self._put(
+            MEMBERSHIPS.arrow_schema(),
+            MEMBERSHIPS.name,
+            {
+                "organization_id": organization_id,
+                "user_id": user_id,
+                "role": current[user_id].role.value,
+                "is_deleted": 1,
+            },
+        )
+        for project in await self.projects_of(organization_id):
+            await self.set_project_role(project.id, user_id, None)
+
+    async def set_project_role(self, project_id: str, user_id: str, role: Role | None) -> None:
+        """Set (or with None, clear) the role that overrides a person's organization role in a project."""
+        if role == Role.OWNER:
+            raise InvalidInput("OWNER is an organization role; a project role is ADMIN, MEMBER, VIEWER or NONE")
+        await self._put(
+            PROJECT_MEMBERSHIPS.arrow_schema(),
+            PROJECT_MEMBERSHIPS.name,
+            {
+                "project_id": project_id,
+                "user_id": user_id,
+                "role": (role or Role.NONE).value,
+                "is_deleted": int(role is None),
+            },
+        )
+
+    async def roles_of(self, user_id: str) -> Roles:
+        """Every role of one person."""
+        orgs = await self._backend.query(
+            "SELECT organization_id, role FROM memberships FINAL WHERE user_id = {u:String} AND is_deleted = 0",
+            {"u": user_id},
+        )
+        projects = await self._backend.query(
+            "SELECT project_id, role FROM project_memberships FINAL WHERE user_id = {u:String} AND is_deleted = 0",
+            {"u": user_id},
+        )
+        return Roles(
+            {r["organization_id"]: Role(r["role"]) for r in orgs},
+            {r["project_id"]: Role(r["role"]) for r in projects},
+        )
+
+    async def visible_projects(self, user_id: str) -> list[Project]:
+        """The projects a person may read."""
+        roles = await self.roles_of(user_id)
+        return [p for p in await self._projects.list_projects() if roles.may(p, Permission.VIEW_DATA)]
+
+    async def visible_organizations(self, user_id: str) -> list[Organization]:
+        """The organizations a person belongs to, or has a project in."""
+        roles = await self.roles_of(user_id)
+        ids = {o for o, role in roles.organizations.items() if role != Role.NONE}
+        ids |= {p.organization_id for p in await self.visible_projects(user_id)}
+        return [o for o in await self.list_organizations() if o.id in ids]
