@@ -15,7 +15,9 @@ from aiohttp import web
 
 from query_api.requests import is_local
 from storage import Store
-from tracehouse.errors import Unauthenticated
+from storage.projects import DEFAULT_PROJECT_ID
+from tracehouse.errors import Forbidden, NotFound, Unauthenticated
+from tracehouse.roles import Permission
 from tracehouse.ttl_cache import TtlCache
 
 __all__ = ["ACCESS_CACHE_KEY", "LOOPBACK_BIND_KEY", "project_for"]
@@ -39,9 +41,25 @@ async def project_for(request: web.Request, store: Store) -> str:
     from query_api.auth import session_user
 
     cache = request.app.get(ACCESS_CACHE_KEY) or TtlCache(ttl_s=0)
-    if await session_user(request) is not None:
-        # Signed-in people see every project of the (single) organization; they pick one.
-        return await _project_id(store, cache, request.query.get("project", "default"))
+    user = await session_user(request)
+    if user is not None:
+        # Signed-in people read the projects their roles open (tracehouse.roles); they pick one.
+        from query_api.organizations_api import roles_for
+
+        roles = await roles_for(store, user)
+        ref = request.query.get("project")
+        if ref is None:
+            visible = [p for p in await store.projects.list_projects() if roles.may(p, Permission.VIEW_DATA)]
+            if not visible:
+                raise Forbidden("no project is open to you: ask an organization admin to add you")
+            return next((p.id for p in visible if p.id == DEFAULT_PROJECT_ID), visible[0].id)
+        try:
+            project = await store.projects.get_project(ref)
+        except NotFound:
+            raise Forbidden(f"no access to project {ref!r}") from None
+        if not roles.may(project, Permission.VIEW_DATA):
+            raise Forbidden(f"no access to project {ref!r}")
+        return project.id
     header = request.headers.get("Authorization", "")
     kind, _, value = header.partition(" ")
     if kind.lower() == "basic":

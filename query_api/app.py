@@ -14,6 +14,7 @@ from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.middleware import error_middleware
+from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
 from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
@@ -81,6 +82,7 @@ def create_app(
             web.get("/metrics", metrics),
             *admin_routes(),
             *auth_routes(),
+            *organization_routes(),
             *rest_routes(),
             *settings_routes(),
             *langfuse_read_routes(),

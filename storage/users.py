@@ -110,6 +110,14 @@ class Users:
         r = rows[0]
         return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
 
+    async def find(self, email: str) -> User | None:
+        """The account with this email, or None."""
+        rows = await self._rows("email = {e:String}", {"e": email.strip().lower()})
+        if not rows:
+            return None
+        r = rows[0]
+        return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
+
     async def get(self, user_id: str) -> User | None:
         rows = await self._rows("id = {i:String}", {"i": user_id})
         if not rows or user_id == SIGNING_KEY_ID:

@@ -113,6 +113,8 @@ def fill(path: str, b: dict[str, str]) -> str:
         "name": "model",
         "prefix": "",
         "tail": "v3/scores",
+        "organization": "default",
+        "user_id": "usr-0000000000000000",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

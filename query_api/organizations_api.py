@@ -1,0 +1,220 @@
+"""Organizations, their projects and their members, for signed-in people, under
+``/api/v1/organizations`` and ``/api/v1/projects/{project}/members``.
+
+Every route checks the permission matrix (tracehouse.roles) against the caller's roles. The
+instance admin (the first account) acts as an owner of every organization, so that one made
+with the CLI is never out of reach. An ADMIN manages members but not owners: granting,
+changing or removing OWNER takes an owner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from query_api.admin import STORE_KEY, notify_changed, project_json
+from query_api.auth import USERS_KEY, session_user
+from query_api.requests import read_model
+from query_api.responses import json_response
+from storage import Store
+from storage.organizations import Organization, Roles
+from storage.users import User, Users
+from tracehouse.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from tracehouse.roles import Permission, Role, allowed, parse_role
+
+__all__ = ["organization_routes", "roles_for"]
+
+
+class NewOrganization(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class NewProjectInOrganization(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    retention_days: int = Field(0, ge=0, le=36500)
+
+
+class NewMember(BaseModel):
+    email: str = Field(min_length=3, max_length=400)
+    role: str = Field("MEMBER")
+    name: str = Field("", max_length=200)
+    password: str | None = Field(None, description="Initial password, for someone without an account yet.")
+
+
+class RoleChange(BaseModel):
+    role: str | None = Field(description="A role, or null to clear a project role.")
+
+
+async def _caller(request: web.Request) -> tuple[Store, User]:
+    user = await session_user(request)
+    if user is None:
+        raise Unauthenticated("sign in to manage organizations and members")
+    return request.app[STORE_KEY], user
+
+
+async def roles_for(store: Store, user: User) -> Roles:
+    """A person's roles; the instance admin owns every organization."""
+    roles = await store.organizations.roles_of(user.id)
+    if user.is_admin:
+        everything = {o.id: Role.OWNER for o in await store.organizations.list_organizations()}
+        return Roles(everything, {})
+    return roles
+
+
+def _organization_role(roles: Roles, org: Organization) -> Role:
+    return roles.organizations.get(org.id, Role.NONE)
+
+
+def _require(role: Role, permission: Permission, what: str) -> None:
+    if not allowed(role, permission):
+        raise Forbidden(f"your role ({role.value}) may not {what}")
+
+
+def _role(value: str) -> Role:
+    try:
+        return parse_role(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+async def _user_json(users: Users, user_id: str, role: Role) -> dict[str, Any]:
+    user = await users.get(user_id)
+    return {
+        "user_id": user_id,
+        "email": user.email if user else "",
+        "name": user.name if user else "",
+        "role": role.value,
+    }
+
+
+async def list_organizations(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    roles = await roles_for(store, user)
+    visible = {p.id for p in await store.projects.list_projects() if roles.may(p, Permission.VIEW_DATA)}
+    out = []
+    for org in await store.organizations.list_organizations():
+        projects = [p for p in await store.organizations.projects_of(org.id) if p.id in visible]
+        role = _organization_role(roles, org)
+        if role == Role.NONE and not projects:
+            continue
+        out.append(
+            {
+                "id": org.id,
+                "name": org.name,
+                "role": role.value,
+                "projects": [{**project_json(p), "role": roles.in_project(p).value} for p in projects],
+            }
+        )
+    return json_response({"data": out})
+
+
+async def create_organization(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    body = await read_model(request, NewOrganization)
+    org = await store.organizations.create_organization(body.name, owner_id=user.id)
+    notify_changed(request)
+    return json_response({"id": org.id, "name": org.name, "role": Role.OWNER.value, "projects": []}, status=201)
+
+
+async def _organization(request: web.Request, store: Store, user: User) -> tuple[Organization, Role]:
+    org = await store.organizations.get_organization(request.match_info["organization"])
+    role = _organization_role(await roles_for(store, user), org)
+    if role == Role.NONE:
+        raise NotFound(f"no organization {request.match_info['organization']!r} that you belong to")
+    return org, role
+
+
+async def create_project(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    org, role = await _organization(request, store, user)
+    _require(role, Permission.MANAGE_PROJECTS, "create projects")
+    body = await read_model(request, NewProjectInOrganization)
+    project = await store.projects.create_project(body.name, org.id, retention_days=body.retention_days)
+    notify_changed(request)
+    return json_response(project_json(project), status=201)
+
+
+async def list_members(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    org, _ = await _organization(request, store, user)
+    users: Users = request.app[USERS_KEY]
+    members = [await _user_json(users, m.user_id, m.role) for m in await store.organizations.members(org.id)]
+    return json_response({"data": members})
+
+
+def _check_grant(caller: Role, old: Role | None, new: Role | None) -> None:
+    _require(caller, Permission.MANAGE_MEMBERS, "manage members")
+    if Role.OWNER in (old, new):
+        _require(caller, Permission.MANAGE_ORGANIZATION, "grant, change or remove an owner")
+
+
+async def add_member(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    org, caller = await _organization(request, store, user)
+    body = await read_model(request, NewMember)
+    role = _role(body.role)
+    users: Users = request.app[USERS_KEY]
+    member = await users.find(body.email)
+    current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
+    _check_grant(caller, current.get(member.id) if member else None, role)
+    if member is None:
+        if not body.password:
+            raise InvalidInput(f"{body.email} has no account yet: give an initial password (8+ characters)")
+        member = await users.create(body.email, body.name or body.email, body.password)
+    await store.organizations.set_role(org.id, member.id, role)
+    return json_response(await _user_json(users, member.id, role), status=201)
+
+
+async def change_member(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    org, caller = await _organization(request, store, user)
+    body = await read_model(request, RoleChange)
+    if body.role is None:
+        raise InvalidInput("an organization role is required; to remove someone, DELETE the member")
+    role = _role(body.role)
+    user_id = request.match_info["user_id"]
+    current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
+    if user_id not in current:
+        raise NotFound(f"{user_id!r} is not a member of this organization")
+    _check_grant(caller, current[user_id], role)
+    await store.organizations.set_role(org.id, user_id, role)
+    return json_response(await _user_json(request.app[USERS_KEY], user_id, role))
+
+
+async def remove_member(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    org, caller = await _organization(request, store, user)
+    user_id = request.match_info["user_id"]
+    current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
+    _check_grant(caller, current.get(user_id), None)
+    await store.organizations.remove_member(org.id, user_id)
+    return web.Response(status=204)
+
+
+async def set_project_role(request: web.Request) -> web.Response:
+    store, user = await _caller(request)
+    project = await store.projects.get_project(request.match_info["project"])
+    roles = await roles_for(store, user)
+    if not roles.may(project, Permission.VIEW_DATA):
+        raise NotFound(f"no project {request.match_info['project']!r} that you may read")
+    _require(roles.in_project(project), Permission.MANAGE_MEMBERS, "manage members")
+    body = await read_model(request, RoleChange)
+    role = _role(body.role) if body.role is not None else None
+    await store.organizations.set_project_role(project.id, request.match_info["user_id"], role)
+    return json_response({"project_id": project.id, "user_id": request.match_info["user_id"], "role": body.role})
+
+
+def organization_routes() -> list[web.RouteDef]:
+    base = "/api/v1/organizations"
+    return [
+        web.get(base, list_organizations),
+        web.post(base, create_organization),
+        web.post(base + "/{organization}/projects", create_project),
+        web.get(base + "/{organization}/members", list_members),
+        web.post(base + "/{organization}/members", add_member),
+        web.put(base + "/{organization}/members/{user_id}", change_member),
+        web.delete(base + "/{organization}/members/{user_id}", remove_member),
+        web.put("/api/v1/projects/{project}/members/{user_id}", set_project_role),
+    ]

@@ -1,0 +1,145 @@
+"""The organization and member API as people use it: the admin creates an organization and a
+project, adds colleagues with roles (an initial password, no mail server needed), and each of
+them sees and may do exactly what the matrix in tracehouse/roles.py says, through every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tracehouse.server import Running
+
+PASSWORD = "correct horse battery staple"
+
+
+class Person:
+    """A browser-like client: a cookie jar, and the CSRF header echoed on changes."""
+
+    def __init__(self, live: Running) -> None:
+        self.live = live
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        csrf = next((c.value for c in self.session.cookie_jar if c.key == "th_csrf"), "")
+        async with self.session.request(
+            method, self.live.api_url + path, json=body, headers={"X-CSRF-Token": csrf}
+        ) as r:
+            text = await r.text()
+            return r.status, (await r.json()) if text and r.content_type == "application/json" else text
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def sign_in(live: Running, email: str, password: str = PASSWORD) -> Person:
+    person = Person(live)
+    status, _ = await person.call("POST", "/api/v1/auth/login", {"email": email, "password": password})
+    assert status == 200
+    return person
+
+
+async def test_organizations_members_and_roles_through_the_api(live: Running) -> None:
+    admin = Person(live)
+    status, _ = await admin.call(
+        "POST", "/api/v1/auth/setup", {"name": "Ada", "email": "ada@example.com", "password": PASSWORD}
+    )
+    assert status == 200
+    people: list[Person] = [admin]
+    try:
+        # The article's first run: organization "dify", project "dify-llm".
+        status, org = await admin.call("POST", "/api/v1/organizations", {"name": "dify"})
+        assert status == 201 and org["role"] == "OWNER"
+        status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "dify-llm"})
+        assert status == 201 and project["organization_id"] == org["id"]
+        status, listed = await admin.call("GET", "/api/v1/organizations")
+        names = {o["name"]: o for o in listed["data"]}
+        assert set(names) == {"Default", "dify"} and [p["name"] for p in names["dify"]["projects"]] == ["dify-llm"]
+
+        # Colleagues, one per role; someone with role NONE and a project role on dify-llm only.
+        base = f"/api/v1/organizations/{org['id']}/members"
+        ids = {}
+        for who, role in [("bob", "ADMIN"), ("cy", "MEMBER"), ("dee", "VIEWER"), ("eve", "NONE")]:
+            status, member = await admin.call(
+                "POST", base, {"email": f"{who}@example.com", "role": role, "password": PASSWORD}
+            )
+            assert status == 201 and member["role"] == role, member
+            ids[who] = member["user_id"]
+        status, _ = await admin.call(
+            "PUT", f"/api/v1/projects/{project['id']}/members/{ids['eve']}", {"role": "VIEWER"}
+        )
+        assert status == 200
+        status, members = await admin.call("GET", base)
+        assert {m["email"]: m["role"] for m in members["data"]} == {
+            "ada@example.com": "OWNER",  # she created it
+            "bob@example.com": "ADMIN",
+            "cy@example.com": "MEMBER",
+            "dee@example.com": "VIEWER",
+            "eve@example.com": "NONE",
+        }
+        assert all(len(m["user_id"]) > 4 for m in members["data"])
+        # Adding someone without an account needs an initial password.
+        status, doc = await admin.call("POST", base, {"email": "fay@example.com", "role": "MEMBER"})
+        assert status == 400 and "initial password" in doc["error"]["message"]
+
+        bob, cy, dee, eve = [await sign_in(live, f"{w}@example.com") for w in ("bob", "cy", "dee", "eve")]
+        people += [bob, cy, dee, eve]
+        # Who sees what.
+        for person, orgs in [(bob, {"dify"}), (cy, {"dify"}), (dee, {"dify"}), (eve, {"dify"})]:
+            status, doc = await person.call("GET", "/api/v1/organizations")
+            assert {o["name"] for o in doc["data"]} == orgs
+        status, doc = await eve.call("GET", "/api/v1/organizations")
+        assert doc["data"][0]["role"] == "NONE" and doc["data"][0]["projects"][0]["role"] == "VIEWER"
+        # Only ADMIN and above manage members and projects; only an owner touches owners.
+        for person in (cy, dee, eve):
+            status, _ = await person.call(
+                "POST", base, {"email": "x@example.com", "role": "VIEWER", "password": PASSWORD}
+            )
+            assert status in (403, 404)
+            status, _ = await person.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "nope"})
+            assert status in (403, 404)
+        status, _ = await bob.call("PUT", f"{base}/{ids['cy']}", {"role": "VIEWER"})
+        assert status == 200
+        status, doc = await bob.call("PUT", f"{base}/{ids['cy']}", {"role": "OWNER"})
+        assert status == 403 and "owner" in doc["error"]["message"]
+        status, doc = await bob.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "bob-project"})
+        assert status == 201
+        # eve (role NONE) cannot open the organization's member list; nor see the other project.
+        status, _ = await eve.call("GET", base)
+        assert status == 404
+        status, doc = await eve.call("GET", "/api/v1/organizations")
+        assert [p["name"] for p in doc["data"][0]["projects"]] == ["dify-llm"]
+
+        # Reading data: eve reads dify-llm only; cy (a member of "dify", not of Default) reads dify's
+        # projects; nobody reads a project their roles do not open, by id or by name.
+        status, doc = await eve.call("GET", f"/api/v1/traces?project={project['id']}")
+        assert status == 200 and doc["items"] == []
+        status, doc = await eve.call("GET", "/api/v1/traces?project=bob-project")
+        assert status == 403 and "no access" in doc["error"]["message"]
+        status, _ = await eve.call("GET", "/api/v1/traces?project=default")
+        assert status == 403
+        status, _ = await cy.call("GET", "/api/v1/sessions?project=bob-project")
+        assert status == 200
+        status, _ = await cy.call("GET", "/api/v1/traces?project=no-such-project")
+        assert status == 403  # the same answer as for a project that exists: nothing to learn
+        status, _ = await eve.call("GET", "/api/v1/traces")  # no project named: the first one open to her
+        assert status == 200
+
+        # An organization keeps an owner: Ada (its creator) and bob own it, then bob steps down,
+        # and Ada, the last owner, cannot.
+        status, _ = await admin.call("PUT", f"{base}/{ids['bob']}", {"role": "OWNER"})
+        assert status == 200
+        status, _ = await bob.call("PUT", f"{base}/{ids['bob']}", {"role": "ADMIN"})
+        assert status == 200
+        status, me = await admin.call("GET", "/api/v1/auth/me")
+        status, doc = await admin.call("PUT", f"{base}/{me['user']['id']}", {"role": "ADMIN"})
+        assert status == 409 and "last owner" in doc["error"]["message"]
+        status, _ = await admin.call("DELETE", f"{base}/{ids['dee']}")
+        assert status == 204
+        status, doc = await dee.call("GET", "/api/v1/organizations")
+        assert doc["data"] == []
+        status, doc = await dee.call("GET", "/api/v1/traces")
+        assert status == 403 and "ask an organization admin" in doc["error"]["message"]
+    finally:
+        for person in people:
+            await person.close()
