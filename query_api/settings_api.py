@@ -1,11 +1,14 @@
-"""Settings for admins under ``/api/v1/settings``: projects (with retention), API keys, model prices.
+"""Settings under ``/api/v1/settings``: projects (with retention), API keys, model prices, deletes.
 
-Allowed to a signed-in admin, and in open mode (a loopback bind with no API key and no
-account yet). Everyone else gets 403 (signed in, not admin) or 401.
+Each route checks the permission matrix (tracehouse.roles) for the project it touches: keys need
+"manage API keys", prices and retention "settings and prices", deletes "delete data". The
+instance admin may do everything, as may anyone in open mode (a loopback bind with no API key
+and no account yet). Everyone else gets 403 (signed in, not allowed) or 401.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from aiohttp import web
@@ -15,10 +18,13 @@ from otlp_receiver.pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.auth import USERS_KEY, session_user
+from query_api.organizations_api import roles_for
 from query_api.requests import is_local, read_model
 from query_api.responses import json_response
-from storage import Store
-from tracehouse.errors import Forbidden, Unauthenticated
+from storage import Project, Store
+from storage.organizations import Roles
+from tracehouse.errors import Forbidden, NotFound, Unauthenticated
+from tracehouse.roles import Permission, Role, allowed
 
 __all__ = ["settings_routes"]
 
@@ -30,13 +36,58 @@ class NewPrice(BaseModel):
     prices: dict[str, Decimal]
 
 
-async def _admin(request: web.Request) -> Store:
+@dataclass
+class _Caller:
+    """Who is changing settings: ``roles`` None means everything is allowed (the instance admin,
+    or open mode on this machine before any key or account exists)."""
+
+    store: Store
+    roles: Roles | None
+
+    def may(self, project: Project, permission: Permission) -> bool:
+        return self.roles is None or self.roles.may(project, permission)
+
+    def may_in_organization(self, organization_id: str, permission: Permission) -> bool:
+        if self.roles is None:
+            return True
+        return allowed(self.roles.organizations.get(organization_id, Role.NONE), permission)
+
+    async def project(self, ref: str, permission: Permission) -> Project:
+        """The project ``ref``, if the caller holds ``permission`` there; 403 otherwise."""
+        try:
+            project = await self.store.projects.get_project(ref)
+        except NotFound:
+            if self.roles is None:
+                raise
+            raise Forbidden(f"no access to project {ref!r}") from None
+        if not self.may(project, Permission.VIEW_DATA):
+            raise Forbidden(f"no access to project {ref!r}")  # the same answer as for no such project
+        if not self.may(project, permission):
+            raise Forbidden(f"your role in project {project.name!r} may not {permission.value}")
+        return project
+
+    async def require_any(self, permission: Permission) -> None:
+        """403 at once for someone whose roles allow ``permission`` in no project at all."""
+        if self.roles is None:
+            return
+        if permission == Permission.MANAGE_PROJECTS:
+            if any(allowed(role, permission) for role in self.roles.organizations.values()):
+                return
+        elif await self.projects(permission):
+            return
+        raise Forbidden(f"your roles do not allow {permission.value} in any project: ask an organization admin")
+
+    async def projects(self, permission: Permission) -> list[Project]:
+        return [p for p in await self.store.projects.list_projects() if self.may(p, permission)]
+
+
+async def _caller(request: web.Request, permission: Permission) -> _Caller:
     store: Store = request.app[STORE_KEY]
     user = await session_user(request)
     if user is not None:
-        if not user.is_admin:
-            raise Forbidden("settings are for admins")
-        return store
+        caller = _Caller(store, None if user.is_admin else await roles_for(store, user))
+        await caller.require_any(permission)
+        return caller
     open_mode = (
         request.app.get(LOOPBACK_BIND_KEY, False)
         and is_local(request)
@@ -44,40 +95,54 @@ async def _admin(request: web.Request) -> Store:
         and await request.app[USERS_KEY].count() == 0
     )
     if not open_mode:
-        raise Unauthenticated("sign in as an admin")
-    return store
+        raise Unauthenticated("sign in to change settings")
+    return _Caller(store, None)
 
 
 async def list_projects(request: web.Request) -> web.Response:
-    store = await _admin(request)
-    return json_response({"items": [project_json(p) for p in await store.projects.list_projects()]})
+    """The projects the caller may configure."""
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
+    return json_response({"items": [project_json(p) for p in await caller.projects(Permission.MANAGE_SETTINGS)]})
 
 
 async def create_project(request: web.Request) -> web.Response:
-    store = await _admin(request)
+    caller = await _caller(request, Permission.MANAGE_PROJECTS)
     body = await read_model(request, NewProject)
-    project = await store.projects.create_project(body.name, retention_days=body.retention_days)
+    org = await caller.store.organizations.get_organization(body.organization)
+    if not caller.may_in_organization(org.id, Permission.MANAGE_PROJECTS):
+        raise Forbidden(f"your role in organization {org.name!r} may not create projects")
+    project = await caller.store.projects.create_project(body.name, org.id, retention_days=body.retention_days)
     notify_changed(request)
     return json_response(project_json(project), status=201)
 
 
 async def delete_project(request: web.Request) -> web.Response:
-    store = await _admin(request)
-    project = await store.projects.delete_project(request.match_info["project"])
+    caller = await _caller(request, Permission.MANAGE_PROJECTS)
+    project = await caller.project(request.match_info["project"], Permission.VIEW_DATA)
+    if not caller.may_in_organization(project.organization_id, Permission.MANAGE_PROJECTS):
+        raise Forbidden(f"your role may not delete project {project.name!r}")
+    project = await caller.store.projects.delete_project(project.id)
     notify_changed(request)
     return json_response(project_json(project))
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    store = await _admin(request)
-    keys = await store.projects.list_keys(request.query.get("project"))
+    caller = await _caller(request, Permission.MANAGE_KEYS)
+    ref = request.query.get("project")
+    if ref:
+        project = await caller.project(ref, Permission.MANAGE_KEYS)
+        keys = await caller.store.projects.list_keys(project.id)
+    else:
+        allowed_ids = {p.id for p in await caller.projects(Permission.MANAGE_KEYS)}
+        keys = [k for k in await caller.store.projects.list_keys(None) if k.project_id in allowed_ids]
     return json_response({"items": [key_json(k) for k in keys]})
 
 
 async def create_key(request: web.Request) -> web.Response:
-    store = await _admin(request)
+    caller = await _caller(request, Permission.MANAGE_KEYS)
     body = await read_model(request, NewKey)
-    pair = await store.projects.create_key(body.project, body.note)
+    project = await caller.project(body.project, Permission.MANAGE_KEYS)
+    pair = await caller.store.projects.create_key(project.id, body.note)
     notify_changed(request)
     host = f"{request.scheme}://{request.host}"
     return json_response(
@@ -87,16 +152,22 @@ async def create_key(request: web.Request) -> web.Response:
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    store = await _admin(request)
-    key = await store.projects.revoke_key(request.match_info["public_key"])
+    caller = await _caller(request, Permission.MANAGE_KEYS)
+    public_key = request.match_info["public_key"]
+    owner = next((k for k in await caller.store.projects.list_keys(None) if k.public_key == public_key), None)
+    if owner is None:
+        raise NotFound(f"no key {public_key!r}")
+    await caller.project(owner.project_id, Permission.MANAGE_KEYS)
+    key = await caller.store.projects.revoke_key(public_key)
     notify_changed(request)
     return json_response(key_json(key))
 
 
 async def list_prices(request: web.Request) -> web.Response:
-    store = await _admin(request)
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
     ref = request.query.get("project")
-    project_id = (await store.projects.get_project(ref)).id if ref else None
+    project_id = (await caller.project(ref, Permission.MANAGE_SETTINGS)).id if ref else None
+    allowed_ids = {p.id for p in await caller.projects(Permission.MANAGE_SETTINGS)}
     builtin = [
         {
             "model_name": e.price.name,
@@ -113,24 +184,27 @@ async def list_prices(request: web.Request) -> web.Response:
             "match_pattern": o.match_pattern,
             "prices_per_1m_tokens_usd": {k: str(v) for k, v in o.prices.items()},
         }
-        for o in await store.prices.list_overrides(project_id)
+        for o in await caller.store.prices.list_overrides(project_id)
+        if o.project_id in allowed_ids
     ]
     return json_response({"builtin": builtin, "overrides": overrides})
 
 
 async def create_price(request: web.Request) -> web.Response:
-    store = await _admin(request)
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
     body = await read_model(request, NewPrice)
-    project = await store.projects.get_project(body.project)
-    override = await store.prices.add_override(project.id, body.model_name, body.match_pattern, dict(body.prices))
+    project = await caller.project(body.project, Permission.MANAGE_SETTINGS)
+    override = await caller.store.prices.add_override(
+        project.id, body.model_name, body.match_pattern, dict(body.prices)
+    )
     notify_changed(request)
     return json_response({"id": override.id, "project_id": override.project_id}, status=201)
 
 
 async def delete_price(request: web.Request) -> web.Response:
-    store = await _admin(request)
-    project = await store.projects.get_project(request.query.get("project", "default"))
-    await store.prices.delete_override(project.id, request.match_info["price_id"])
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
+    project = await caller.project(request.query.get("project", "default"), Permission.MANAGE_SETTINGS)
+    await caller.store.prices.delete_override(project.id, request.match_info["price_id"])
     notify_changed(request)
     return json_response({"ok": True})
 
@@ -140,22 +214,23 @@ class Retention(BaseModel):
 
 
 async def set_retention(request: web.Request) -> web.Response:
-    store = await _admin(request)
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
     body = await read_model(request, Retention)
-    project = await store.lifecycle.set_retention(request.match_info["project"], body.days)
+    project = await caller.project(request.match_info["project"], Permission.MANAGE_SETTINGS)
+    project = await caller.store.lifecycle.set_retention(project.id, body.days)
     notify_changed(request)
     return json_response(project_json(project))
 
 
 async def delete_data(request: web.Request) -> web.Response:
     """Delete a trace, or every trace of a session or user (GDPR requests), from every table."""
-    store = await _admin(request)
+    caller = await _caller(request, Permission.DELETE_DATA)
     kinds = {"traces": "trace", "sessions": "session", "users": "user"}
     kind = kinds.get(request.match_info["kind"])
     if kind is None:
         raise web.HTTPNotFound()
-    project = request.query.get("project", "default")
-    deleted = await store.lifecycle.delete(project, kind, request.match_info["id"])
+    project = await caller.project(request.query.get("project", "default"), Permission.DELETE_DATA)
+    deleted = await caller.store.lifecycle.delete(project.id, kind, request.match_info["id"])
     return json_response({"deleted_traces": deleted})
 
 

@@ -125,6 +125,30 @@ async def test_organizations_members_and_roles_through_the_api(live: Running) ->
         status, _ = await eve.call("GET", "/api/v1/traces")  # no project named: the first one open to her
         assert status == 200
 
+        # Settings follow the same matrix: bob (ADMIN of "dify") makes keys for dify's projects only.
+        status, key = await bob.call("POST", "/api/v1/settings/keys", {"project": project["id"], "note": "dify"})
+        assert status == 201 and key["secret_key"].startswith("sk-th-") and key["host"].startswith("http")
+        status, doc = await bob.call("POST", "/api/v1/settings/keys", {"project": "default"})
+        assert status == 403 and doc["error"]["message"] == "no access to project 'default'"
+        for person in (cy, eve):
+            status, doc = await person.call("POST", "/api/v1/settings/keys", {"project": project["id"]})
+            assert status == 403, doc
+        status, doc = await bob.call("GET", "/api/v1/settings/keys")
+        assert [k["project_id"] for k in doc["items"]] == [project["id"]]
+        status, doc = await bob.call("GET", "/api/v1/settings/projects")
+        assert {p["name"] for p in doc["items"]} == {"dify-llm", "bob-project"}
+        status, _ = await bob.call("POST", f"/api/v1/settings/projects/{project['id']}/retention", {"days": 30})
+        assert status == 200
+        status, _ = await cy.call("DELETE", f"/api/v1/settings/data/traces/abc?project={project['id']}")
+        assert status == 403
+        status, _ = await cy.call(
+            "POST", "/api/v1/settings/prices",
+            {"project": project["id"], "model_name": "m", "match_pattern": "m", "prices": {"input": 1}},
+        )  # fmt: skip
+        assert status == 403
+        status, _ = await bob.call("POST", f"/api/v1/settings/keys/{key['public_key']}/revoke")
+        assert status == 200
+
         # An organization keeps an owner: Ada (its creator) and bob own it, then bob steps down,
         # and Ada, the last owner, cannot.
         status, _ = await admin.call("PUT", f"{base}/{ids['bob']}", {"role": "OWNER"})
