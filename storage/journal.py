@@ -110,8 +110,8 @@ async def rebuild_summaries(backend: Backend, project: str, trace_ids: list[str]
         # A split trace recorded again changes nothing (min and max of the same days).
         await backend.execute(
             "INSERT INTO split_traces (project_id, trace_id, first_day, last_day, retention_days) "
-            "SELECT project_id, trace_id, min(toDate(start_time)), max(toDate(start_time)), max(retention_days) "
-            "FROM " + _CURRENT_SPANS + " AS s GROUP BY project_id, trace_id HAVING uniqExact(toDate(start_time)) > 1",
+            "SELECT project_id, trace_id, min(toDate32(start_time)), max(toDate32(start_time)), max(retention_days) "
+            "FROM " + _CURRENT_SPANS + " AS s GROUP BY project_id, trace_id HAVING uniqExact(toDate32(start_time)) > 1",
             params,
         )
 

@@ -186,8 +186,9 @@ SPLIT_TRACES = Table(
     columns=[
         Column("project_id", LC, STR),
         Column("trace_id", "String", STR),
-        Column("first_day", "SimpleAggregateFunction(min, Date)", pa.date32()),
-        Column("last_day", "SimpleAggregateFunction(max, Date)", pa.date32()),
+        # Date32: spans may start as late as 2262 (DateTime64(9)); Date ends in 2149.
+        Column("first_day", "SimpleAggregateFunction(min, Date32)", pa.date32()),
+        Column("last_day", "SimpleAggregateFunction(max, Date32)", pa.date32()),
         Column("retention_days", "SimpleAggregateFunction(max, UInt16)", pa.uint16()),
     ],
     engine="AggregatingMergeTree",

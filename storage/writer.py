@@ -32,7 +32,8 @@ _DEFAULTS: dict[str, object] = {
 # Most batches hold only new traces: the trace index (keyed by project and trace id) says
 # which of the batch's traces have spans stored already, and only those are looked up in spans.
 _KNOWN_TRACES_SQL = """
-SELECT trace_id, toUInt32(toDate(min(start_time))) AS first_day, toUInt32(toDate(max(end_time))) AS last_day
+SELECT trace_id, intDiv(toUnixTimestamp64Nano(min(start_time)), 86400000000000) AS first_day,
+       intDiv(toUnixTimestamp64Nano(max(end_time)), 86400000000000) AS last_day
 FROM trace_index
 WHERE project_id = {project:String} AND trace_id IN {trace_ids:Array(String)}
 GROUP BY trace_id

@@ -241,3 +241,15 @@ async def test_langfuse_trace_entity_far_from_its_observations_reads_whole(
     assert [t["id"] for t in doc["data"]] == [trace_id] and doc["data"][0]["name"] == "workflow"
     sessions = await get(live, "/api/public/sessions", headers)
     assert [s["id"] for s in sessions["data"]] == ["conversation-1"]
+
+
+async def test_a_trace_split_over_days_in_2262_is_stored(live: Running) -> None:
+    """Spans may start as late as 2262 (DateTime64(9)); the split-trace record must hold that day
+    (found by the fidelity fuzzer: a Date column ends in 2149)."""
+    headers = basic(await make_key(live))
+    midnight = ns("2262-04-10T00:00:00Z")
+    trace_id = await send_otlp(live, headers, midnight - SECOND // 2, midnight + SECOND // 2)
+    detail = await get(live, f"/api/v1/traces/{trace_id}", headers)
+    assert len(detail["spans"]) == 2
+    rows = await live.store.backend.query("SELECT toString(first_day) AS d FROM split_traces FINAL")
+    assert [r["d"] for r in rows] == ["2262-04-09"]
