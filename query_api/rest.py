@@ -22,7 +22,7 @@ from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
 from storage.langfuse import LangfuseReader
 from storage.logs import LogQuery
-from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest
+from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest, users
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
 
@@ -427,20 +427,8 @@ async def get_session(request: web.Request, store: Store, project: str, q: None)
 
 async def list_users(request: web.Request, store: Store, project: str, q: TimeRange) -> UserPage:
     start, end = q.window()
-    page = await store.reader.list_traces(project, TraceQuery(start, end, limit=1000))
-    users: dict[str, UserSummary] = {}
-    for row in page.items:
-        if not row["user_id"]:
-            continue
-        user = users.setdefault(
-            row["user_id"],
-            UserSummary(user_id=row["user_id"], traces=0, total_tokens=0, total_cost=Decimal(0), last_seen=0),
-        )
-        user.traces += 1
-        user.total_tokens += row["total_tokens"]
-        user.total_cost += row["total_cost"]
-        user.last_seen = max(user.last_seen, row["start_time"])
-    return UserPage(items=sorted(users.values(), key=lambda u: -u.last_seen))
+    rows = await users(store.backend, project, start, end)
+    return UserPage(items=[UserSummary.model_validate(r) for r in rows])
 
 
 async def timeseries(request: web.Request, store: Store, project: str, q: TimeseriesQuery) -> Timeseries:

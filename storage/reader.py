@@ -529,6 +529,30 @@ ORDER BY bucket, key
         return rows
 
 
+async def users(backend: Backend, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
+    """The users of the traces that started in [start, end) (whole traces), most recent first: their
+    trace count, tokens, cost and last start (ns)."""
+    _check_range(start, end)
+    return await backend.query(
+        f"""
+SELECT user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
+       max(start_ns) AS last_seen
+FROM (
+    SELECT t.trace_id, max(t.user_id) AS user_id, sum(t.total_tokens) AS total_tokens,
+           sum(t.total_cost) AS total_cost, toUnixTimestamp64Nano(min(t.start_time)) AS start_ns
+    FROM traces AS t
+    WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
+    GROUP BY t.trace_id
+    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}}
+)
+WHERE user_id != ''
+GROUP BY user_id
+ORDER BY last_seen DESC, user_id
+LIMIT {{limit:UInt32}}""",
+        {"project": project, "start": start, "end": end, "limit": limit},
+    )
+
+
 # Filter fields the UI suggests values for: API name -> column of the spans table.
 SUGGEST = {
     "name": "toString(name)",

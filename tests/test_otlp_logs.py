@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 from typing import Any
 
 import aiohttp
@@ -14,7 +15,9 @@ import grpc
 import openai
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -22,6 +25,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
 
 from tests.fake_openai import fake_openai
 from tests.langfuse_helpers import basic, make_key
@@ -37,19 +43,22 @@ EXPECTED_INPUT = [
 
 
 class Recording:
-    """A log exporter that keeps the result of every export, so a test sees the SDK's view."""
+    """An exporter that keeps the result of every export, so a test sees the SDK's view."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.results: list[Any] = []
 
-    def export(self, batch: Any) -> Any:
-        result = self.inner.export(batch)
+    def __getattr__(self, name: str) -> Any:  # a metric reader asks its exporter for more
+        return getattr(self.inner, name)
+
+    def export(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        result = self.inner.export(batch, *args, **kwargs)
         self.results.append(result)
         return result
 
-    def shutdown(self) -> None:
-        self.inner.shutdown()
+    def shutdown(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.shutdown(*args, **kwargs)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
@@ -83,8 +92,18 @@ async def test_openai_v2_events_give_the_generation_its_messages(
     logs = log_exporter(transport, live)
     lp = LoggerProvider()
     lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    # All three signals, to the one endpoint, as OTEL_EXPORTER_OTLP_ENDPOINT sets them up.
+    metric_exporter = Recording(
+        GrpcMetricExporter(endpoint=live.otlp_grpc_address, insecure=True)
+        if transport == "grpc"
+        else HttpMetricExporter(endpoint=live.otlp_http_url + "/v1/metrics")
+    )
+    mp = MeterProvider(
+        metric_readers=[PeriodicExportingMetricReader(metric_exporter, export_interval_millis=3_600_000)],
+        resource=Resource.create({"service.name": "chat-app"}),
+    )
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=tp, logger_provider=lp)
+    instrumentor.instrument(tracer_provider=tp, logger_provider=lp, meter_provider=mp)
     try:
         async with fake_openai() as base_url:
             client = openai.OpenAI(base_url=base_url, api_key="sk-fake")
@@ -95,7 +114,10 @@ async def test_openai_v2_events_give_the_generation_its_messages(
         tp.force_flush()
         tp.shutdown()
         lp.shutdown()
+        await in_thread(mp.shutdown)
+    # No exporter of any signal saw an error.
     assert logs.results and all(r.name == "SUCCESS" for r in logs.results)
+    assert metric_exporter.results and all(r.name == "SUCCESS" for r in metric_exporter.results)
 
     rows = await live.store.backend.query("SELECT trace_id, span_id FROM spans WHERE service_name = 'chat-app'")
     [ids] = rows
@@ -116,6 +138,13 @@ async def test_openai_v2_events_give_the_generation_its_messages(
     assert records[0]["span_id"] == ids["span_id"]
     page = await get(live, "/api/v1/logs", trace_id=ids["trace_id"])
     assert [r["record_id"] for r in page["items"]] == [records[0]["record_id"]]
+    # The GenAI metrics, through the Prometheus API.
+    query = "sum by (gen_ai_token_type) (gen_ai_client_token_usage_sum)"
+    doc = await get(live, "/prometheus/api/v1/query", query=query, time=str(time.time() + 2))
+    assert {r["metric"]["gen_ai_token_type"]: r["value"][1] for r in doc["data"]["result"]} == {
+        "input": "31",
+        "output": "9",
+    }
 
 
 def genai_span(trace_id: bytes, span_id: bytes, start: int, **attrs: Any) -> bytes:

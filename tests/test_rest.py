@@ -125,3 +125,22 @@ async def test_openapi_document_validates(live: Running) -> None:
     assert status == 200
     validate(doc)
     assert {"/api/v1/traces", "/api/v1/traces/{trace_id}", "/api/v1/metrics/timeseries"} <= set(doc["paths"])
+
+
+async def test_users_come_from_every_trace_of_the_window(live: Running) -> None:
+    """More traces than any one page: every user is listed, with whole totals."""
+    import time
+
+    from tests.helpers import span, span_table
+
+    now = time.time_ns() - 3_600 * 10**9
+    rows = [
+        span(f"t-{i:04d}", f"s-{i:04d}", start=now + i * 1_000_000, user_id=f"user-{i % 1200:04d}", total_tokens=3)
+        for i in range(2400)
+    ]
+    await live.store.writer.write(span_table(rows))
+    async with aiohttp.ClientSession() as session, session.get(live.api_url + "/api/v1/users") as r:
+        doc = await r.json()
+    assert r.status == 200 and len(doc["items"]) == 1000  # the page holds the 1000 most recent users
+    assert all(u["traces"] == 2 and u["total_tokens"] == 6 for u in doc["items"])
+    assert doc["items"][0]["user_id"] == "user-1199"
