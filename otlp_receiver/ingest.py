@@ -143,9 +143,7 @@ class IngestService:
         try:
             result = await self._ingest(body, fmt, project_id)
         except TracehouseError as exc:
-            t.requests.labels(transport, exc.code).inc()
-            if exc.http_status == 503:
-                t.unavailable.labels(exc.code).inc()
+            self._count_refusal(transport, exc)
             raise
         finally:
             t.inflight_bytes.set(self.batcher.inflight_bytes)
@@ -172,9 +170,7 @@ class IngestService:
                 *(self.batcher.commit(table, reservation, lane) for lane, table in result.tables.items())
             )
         except TracehouseError as exc:
-            t.requests.labels(transport, exc.code).inc()
-            if exc.http_status == 503:
-                t.unavailable.labels(exc.code).inc()
+            self._count_refusal(transport, exc)
             raise
         finally:
             reservation.release()
@@ -183,6 +179,11 @@ class IngestService:
         t.records_accepted.labels(signal, transport).inc(result.accepted)
         t.records_rejected.labels(signal, transport).inc(result.rejected)
         return result
+
+    def _count_refusal(self, transport: str, exc: TracehouseError) -> None:
+        self.telemetry.requests.labels(transport, exc.code).inc()
+        if exc.http_status == 503:
+            self.telemetry.unavailable.labels(exc.code).inc()
 
     async def _context_for(self, project_id: str | None) -> DecodeContext:
         by_name, retention, prices = await self.snapshot()

@@ -466,26 +466,23 @@ USERS = _record_table(
     ],
 )
 
-# A person's role in an organization (tracehouse.roles), and a role in one project that overrides it.
-MEMBERSHIPS = _record_table(
-    "memberships",
-    "(organization_id, user_id)",
-    [
-        Column("organization_id", "String", STR),
-        Column("user_id", "String", STR),
-        Column("role", "LowCardinality(String)", STR),
-    ],
-)
 
-PROJECT_MEMBERSHIPS = _record_table(
-    "project_memberships",
-    "(project_id, user_id)",
-    [
-        Column("project_id", "String", STR),
-        Column("user_id", "String", STR),
-        Column("role", "LowCardinality(String)", STR),
-    ],
-)
+def _membership_table(name: str, scope: str) -> Table:
+    """A person's role in one organization or project (tracehouse.roles)."""
+    return _record_table(
+        name,
+        f"({scope}, user_id)",
+        [
+            Column(scope, "String", STR),
+            Column("user_id", "String", STR),
+            Column("role", "LowCardinality(String)", STR),
+        ],
+    )
+
+
+# A person's role in an organization, and a role in one project that overrides it there.
+MEMBERSHIPS = _membership_table("memberships", "organization_id")
+PROJECT_MEMBERSHIPS = _membership_table("project_memberships", "project_id")
 
 MODEL_PRICES = _record_table(
     "model_prices",
