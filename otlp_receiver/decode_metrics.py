@@ -92,25 +92,24 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+def _totals(point: Any) -> dict[str, Any]:
+    """Count, sum, min and max of a histogram point, of either kind."""
+    return {"count": point.count, "sum": _finite(point.sum), "min": _finite(point.min), "max": _finite(point.max)}
+
+
 def _point_values(kind: str, point: Any) -> dict[str, Any]:
     if kind in ("gauge", "sum"):
         which = point.WhichOneof("value")
         return {"value": float(point.as_int) if which == "as_int" else _finite(point.as_double)}
     if kind == "histogram":
         return {
-            "count": point.count,
-            "sum": _finite(point.sum),
-            "min": _finite(point.min),
-            "max": _finite(point.max),
+            **_totals(point),
             "bounds": [_finite(b) for b in point.explicit_bounds],
             "bucket_counts": list(point.bucket_counts),
         }
     if kind == "exponential_histogram":
         return {
-            "count": point.count,
-            "sum": _finite(point.sum),
-            "min": _finite(point.min),
-            "max": _finite(point.max),
+            **_totals(point),
             "exp_scale": point.scale,
             "exp_zero_count": point.zero_count,
             "exp_positive_offset": point.positive.offset,

@@ -270,23 +270,23 @@ def _number_point(target: Any, p: dict[str, Any], where: str) -> None:
         target.as_double = _double(p.get("asDouble"), f"{where}.asDouble")
 
 
-def _histogram_point(target: Any, p: dict[str, Any], where: str) -> None:
+def _histogram_totals(target: Any, p: dict[str, Any], where: str) -> None:
+    """What both histogram kinds' points have: the common fields, count, sum, min and max."""
     _point_common(target, p, where)
     target.count = _int(p.get("count"), f"{where}.count", 0)
-    if p.get("sum") is not None:
-        target.sum = _double(p.get("sum"), f"{where}.sum")
-    target.bucket_counts.extend(_int(c, f"{where}.bucketCounts", 0) for c in _list(p.get("bucketCounts"), where))
-    target.explicit_bounds.extend(_double(b, f"{where}.explicitBounds") for b in _list(p.get("explicitBounds"), where))
-    for name in ("min", "max"):
+    for name in ("sum", "min", "max"):
         if p.get(name) is not None:
             setattr(target, name, _double(p.get(name), f"{where}.{name}"))
 
 
+def _histogram_point(target: Any, p: dict[str, Any], where: str) -> None:
+    _histogram_totals(target, p, where)
+    target.bucket_counts.extend(_int(c, f"{where}.bucketCounts", 0) for c in _list(p.get("bucketCounts"), where))
+    target.explicit_bounds.extend(_double(b, f"{where}.explicitBounds") for b in _list(p.get("explicitBounds"), where))
+
+
 def _exp_point(target: Any, p: dict[str, Any], where: str) -> None:
-    _point_common(target, p, where)
-    target.count = _int(p.get("count"), f"{where}.count", 0)
-    if p.get("sum") is not None:
-        target.sum = _double(p.get("sum"), f"{where}.sum")
+    _histogram_totals(target, p, where)
     target.scale = _int(p.get("scale"), f"{where}.scale", -(1 << 31), (1 << 31) - 1)
     target.zero_count = _int(p.get("zeroCount"), f"{where}.zeroCount", 0)
     for side in ("positive", "negative"):
@@ -294,9 +294,6 @@ def _exp_point(target: Any, p: dict[str, Any], where: str) -> None:
         out = getattr(target, side)
         out.offset = _int(buckets.get("offset"), f"{where}.{side}.offset", -(1 << 31), (1 << 31) - 1)
         out.bucket_counts.extend(_int(c, f"{where}.{side}", 0) for c in _list(buckets.get("bucketCounts"), where))
-    for name in ("min", "max"):
-        if p.get(name) is not None:
-            setattr(target, name, _double(p.get(name), f"{where}.{name}"))
 
 
 def _summary_point(target: Any, p: dict[str, Any], where: str) -> None:

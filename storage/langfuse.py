@@ -140,6 +140,8 @@ _ROOT_FIELDS = {
     "root_type": "toString(s.observation_type)",
     "root_attributes": "s.span_attributes",
     "root_span_id": "s.span_id",
+    "root_operation": "toString(s.operation)",
+    "root_source": "toString(s.source)",
 }
 _ROOTS_SQL = (
     "SELECT s.trace_id AS trace_id, "
@@ -229,7 +231,12 @@ HAVING {" AND ".join(having)}"""
                 row[name] = found.get(name, {} if name in ("metadata", "root_attributes") else "")
             row["observation_ids"] = found.get("observation_ids", [])
             if found and (not row["input"] or not row["output"]):
-                wanting.append((row, {**row, "span_id": row["root_span_id"]}))
+                root = {
+                    "span_id": row["root_span_id"],
+                    "operation": row["root_operation"],
+                    "source": row["root_source"],
+                }
+                wanting.append((row, {**row, **root, "observation_type": row["root_type"]}))
         # A root GenAI span whose messages came as log events (storage.logs).
         await self._logs.fill_messages(project, [root for _, root in wanting])
         for row, root in wanting:

@@ -9,8 +9,6 @@ own content (from its attributes) wins.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import orjson
 
 from storage.api import Backend, Row
+from storage.cursors import decode_cursor, encode_cursor
 from tracehouse.errors import InvalidInput
 
 __all__ = ["LogQuery", "LogReader", "merge_messages"]
@@ -26,6 +25,7 @@ __all__ = ["LogQuery", "LogReader", "merge_messages"]
 # process, a queue): they are looked for this far around the trace's bounds.
 EVENT_SLACK_NS = 3600 * 1_000_000_000
 MAX_PAGE = 1000
+GENAI_TYPES = ("GENERATION", "EMBEDDING")
 
 _COLUMNS = """toUnixTimestamp64Nano(timestamp) AS time, toUnixTimestamp64Nano(observed_timestamp) AS observed_time,
        record_id, trace_id, span_id, flags, severity_number, severity_text, body, body_type, event_name,
@@ -85,25 +85,22 @@ def merge_messages(parts: Sequence[str]) -> str:
     return orjson.dumps(merged).decode()
 
 
-def _cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(raw[0]), str(raw[1])
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise InvalidInput(f"invalid cursor {cursor[:40]!r}: pass back a next_cursor value unchanged") from exc
-
-
 class LogReader:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
     async def fill_messages(self, project: str, spans: list[Row]) -> list[Row]:
         """Give spans with no input (or no output) the messages of their GenAI event records."""
-        wanting = [s for s in spans if s.get("span_id") and (not s.get("input") or not s.get("output"))]
+        # Only GenAI spans sent over OTLP can have event records: the rest (tools, chains, Langfuse
+        # observations) cost no query, so most trace reads make none.
+        wanting = [
+            s
+            for s in spans
+            if s.get("span_id")
+            and (not s.get("input") or not s.get("output"))
+            and s.get("source", "otlp") == "otlp"
+            and (s.get("operation") or s.get("observation_type") in GENAI_TYPES)
+        ]
         if not wanting:
             return spans
         rows = await self._backend.query(
@@ -172,7 +169,7 @@ class LogReader:
             where.append(f"log_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
             params[f"ak{i}"], params[f"av{i}"] = key, value
         if q.cursor:
-            c_time, c_id = _decode_cursor(q.cursor)
+            c_time, c_id = decode_cursor(q.cursor, [int, str])
             where.append("(timestamp, record_id) < (fromUnixTimestamp64Nano({c_time:Int64}, 'UTC'), {c_id:String})")
             params.update(c_time=c_time, c_id=c_id)
         rows = await self._backend.query(
@@ -183,5 +180,5 @@ ORDER BY timestamp DESC, record_id DESC LIMIT 1 BY record_id LIMIT {{limit:UInt3
         next_cursor = None
         if len(rows) > q.limit:
             rows = rows[: q.limit]
-            next_cursor = _cursor([rows[-1]["time"], rows[-1]["record_id"]])
+            next_cursor = encode_cursor([rows[-1]["time"], rows[-1]["record_id"]])
         return rows, next_cursor

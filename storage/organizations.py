@@ -7,14 +7,13 @@ organization always keeps an owner: the last one can be neither removed nor demo
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from storage.api import Backend
-from storage.projects import Project, Projects, check_name
+from storage.projects import Project, Projects, Versions, check_name
 from storage.tables import MEMBERSHIPS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 from tracehouse.roles import Permission, Role, allowed, effective_role
@@ -52,16 +51,10 @@ class Organizations:
     def __init__(self, backend: Backend, projects: Projects) -> None:
         self._backend = backend
         self._projects = projects
-        self._clock = 0.0
-
-    def _now(self) -> dt.datetime:
-        # Strictly increasing versions: two changes in one microsecond must not tie.
-        now = max(dt.datetime.now(dt.UTC).timestamp(), self._clock + 1e-6)
-        self._clock = now
-        return dt.datetime.fromtimestamp(now, dt.UTC)
+        self._versions = Versions()
 
     async def _put(self, table: pa.Schema, name: str, row: dict[str, object]) -> None:
-        now = self._now()
+        now = self._versions.next()
         row = {"created_at": now, "is_deleted": 0, **row, "updated_at": now}
         await self._backend.insert(name, pa.Table.from_pylist([row], schema=table))
 

@@ -30,6 +30,7 @@ __all__ = [
     "KeyPair",
     "Project",
     "Projects",
+    "Versions",
     "check_name",
     "hash_secret",
 ]
@@ -85,7 +86,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class _Versions:
+class Versions:
     """Strictly increasing version timestamps, so two quick updates of a row never tie."""
 
     def __init__(self) -> None:
@@ -110,7 +111,7 @@ class Projects:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self._versions = _Versions()
+        self._versions = Versions()
 
     async def _put(self, table: str, schema: pa.Schema, row: dict[str, object]) -> None:
         row = {**row, "updated_at": self._versions.next()}

@@ -6,14 +6,13 @@ backends give the same values.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from storage.api import Backend, Row
+from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
 from storage.tables import SPANS
 from tracehouse.errors import InvalidInput
@@ -125,6 +124,12 @@ WHOLE_SPANS = f"""trace_id IN (SELECT trace_id FROM whole)
 _PREVIEW_SQL = """
 SELECT s.trace_id AS trace_id,
        argMin(s.span_id, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))) AS root_id,
+       argMin(toString(s.operation), (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at)))
+           AS root_operation,
+       argMin(toString(s.observation_type),
+              (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))) AS root_type,
+       argMin(toString(s.source), (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at)))
+           AS root_source,
        substring(argMin(s.input, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
                  1, {chars:UInt32}) AS input,
        substring(argMin(s.output, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
@@ -221,23 +226,6 @@ class Page:
     items: list[Row]
     next_cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([str(v) if isinstance(v, Decimal) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
-    """Decode a cursor made by ``encode_cursor``; anything else is InvalidInput."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(kinds):
-            raise ValueError("wrong shape")
-        return [kind(v) for kind, v in zip(kinds, values, strict=True)]
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        raise InvalidInput(f"invalid cursor {cursor[:40]!r}: pass back a next_cursor value unchanged") from exc
 
 
 def _check_range(start: int, end: int) -> None:
@@ -405,7 +393,13 @@ LIMIT {{limit:UInt32}}
             row["input"] = preview.get("input", "")
             row["output"] = preview.get("output", "")
             if preview and (not row["input"] or not row["output"]):
-                wanting.append((row, {**row, "span_id": preview["root_id"]}))
+                root = {
+                    "span_id": preview["root_id"],
+                    "operation": preview["root_operation"],
+                    "observation_type": preview["root_type"],
+                    "source": preview["root_source"],
+                }
+                wanting.append((row, {**row, **root}))
         # A root with no messages of its own (a GenAI span in EVENT_ONLY mode): its events' messages.
         await self._logs.fill_messages(project_id, [root for _, root in wanting])
         for row, root in wanting:
