@@ -12,6 +12,7 @@ from aiohttp import web
 from query_api.access import ACCESS_CACHE_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
+from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.middleware import error_middleware
 from query_api.organizations_api import organization_routes
@@ -20,7 +21,6 @@ from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
 from query_api.tempo import tempo_routes
 from storage import Store
-from storage.users import Users
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
 from tracehouse.ttl_cache import TtlCache
@@ -34,6 +34,26 @@ MAX_API_BODY = 8 * 1024 * 1024
 async def health(request: web.Request) -> web.Response:
     """Liveness, in the shape Langfuse clients expect (``GET /api/public/health``)."""
     return web.json_response({"status": "OK", "version": __version__})
+
+
+# The UI's pages: project pages under Langfuse-style URLs (Dify's console links to
+# /project/{id}/traces/{traceId}), organization settings, the first-run wizard, one-time links,
+# and the short paths of earlier versions, which the UI sends to the last project used.
+_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "logs", "settings")
+UI_PAGES = (
+    "/",
+    "/setup",
+    "/account",
+    "/invite/{token}",
+    "/organization/{organization_id}/settings",
+    "/project/{project_id}",
+    *(f"/project/{{project_id}}/{page}" for page in _PROJECT_PAGES),
+    "/project/{project_id}/traces/{trace_id}",
+    "/project/{project_id}/sessions/{session_id}",
+    *(f"/{page}" for page in _PROJECT_PAGES),
+    "/traces/{trace_id}",
+    "/sessions/{session_id}",
+)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -73,7 +93,7 @@ def create_app(
     app[ACCESS_CACHE_KEY] = access_cache
     app[CHANGE_HOOKS_KEY] = [*change_hooks, access_cache.clear]
     app[LOOPBACK_BIND_KEY] = loopback_bind
-    app[USERS_KEY] = Users(store.backend)
+    app[USERS_KEY] = store.users
     app.add_routes(
         [
             *extra_routes,
@@ -83,22 +103,13 @@ def create_app(
             *admin_routes(),
             *auth_routes(),
             *organization_routes(),
+            *invitation_routes(),
             *rest_routes(),
             *settings_routes(),
             *langfuse_read_routes(),
             *tempo_routes(),
             *prometheus_routes(),
-            web.get("/", index),
-            # Langfuse-style deep links (Dify's console builds them): the UI opens the trace.
-            web.get("/project/{project_id}/traces/{trace_id}", index),
-            web.get("/traces", index),
-            web.get("/sessions", index),
-            web.get("/sessions/{session_id}", index),
-            web.get("/users", index),
-            web.get("/logs", index),
-            web.get("/dashboard", index),
-            web.get("/settings", index),
-            web.get("/traces/{trace_id}", index),
+            *[web.get(path, index) for path in UI_PAGES],
         ]
     )
     if UI_DIR.is_dir():

@@ -22,7 +22,7 @@ from storage.users import SESSION_TTL_S, User, Users
 from tracehouse.errors import Forbidden, Unauthenticated
 from tracehouse.roles import Role
 
-__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user"]
+__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user", "start_session"]
 
 SESSION_COOKIE = "th_session"
 CSRF_COOKIE = "th_csrf"
@@ -38,6 +38,11 @@ class NewAccount(Credentials):
     name: str = Field("", max_length=200)
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000)
+
+
 def _users(request: web.Request) -> Users:
     return request.app[USERS_KEY]
 
@@ -50,7 +55,7 @@ def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin}
 
 
-async def _start_session(request: web.Request, user: User) -> web.Response:
+async def start_session(request: web.Request, user: User) -> web.Response:
     response = web.json_response({"user": _user_json(user)})
     token = await _users(request).issue(user)
     secure = _secure(request)
@@ -114,13 +119,13 @@ async def setup(request: web.Request) -> web.Response:
     user = await users.create(body.email, body.name, body.password)
     # The first person owns the default organization (and its existing projects), as in Langfuse.
     await request.app[STORE_KEY].organizations.set_role(DEFAULT_ORGANIZATION_ID, user.id, Role.OWNER)
-    return await _start_session(request, user)
+    return await start_session(request, user)
 
 
 async def login(request: web.Request) -> web.Response:
     body = await read_model(request, Credentials)
     user = await _users(request).authenticate(body.email, body.password)
-    return await _start_session(request, user)
+    return await start_session(request, user)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -132,10 +137,21 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+async def change_password(request: web.Request) -> web.Response:
+    """The signed-in person's new password: every other session of theirs ends; this one goes on."""
+    user = await session_user(request)
+    if user is None:
+        raise Unauthenticated("sign in to change your password")
+    body = await read_model(request, PasswordChange)
+    await _users(request).change_password(user, body.current_password, body.new_password)
+    return await start_session(request, user)
+
+
 def auth_routes() -> list[web.RouteDef]:
     return [
         web.get("/api/v1/auth/me", me),
         web.post("/api/v1/auth/setup", setup),
         web.post("/api/v1/auth/login", login),
         web.post("/api/v1/auth/logout", logout),
+        web.post("/api/v1/auth/password", change_password),
     ]

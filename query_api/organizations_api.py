@@ -22,9 +22,9 @@ from storage import Store
 from storage.organizations import Organization, Roles
 from storage.users import User, Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from tracehouse.roles import Permission, Role, allowed, parse_role
+from tracehouse.roles import MATRIX, Permission, Role, allowed, effective_role, parse_role
 
-__all__ = ["organization_routes", "roles_for"]
+__all__ = ["caller_in_organization", "check_grant", "organization_routes", "parse_role_or_400", "roles_for"]
 
 
 class NewOrganization(BaseModel):
@@ -67,12 +67,17 @@ def _organization_role(roles: Roles, org: Organization) -> Role:
     return roles.organizations.get(org.id, Role.NONE)
 
 
+def _permissions(role: Role) -> list[str]:
+    return sorted(p.name for p in MATRIX[role])
+
+
 def _require(role: Role, permission: Permission, what: str) -> None:
     if not allowed(role, permission):
         raise Forbidden(f"your role ({role.value}) may not {what}")
 
 
-def _role(value: str) -> Role:
+def parse_role_or_400(value: str) -> Role:
+    """A role from a request body; InvalidInput (400) naming the choices otherwise."""
     try:
         return parse_role(value)
     except ValueError as exc:
@@ -104,7 +109,16 @@ async def list_organizations(request: web.Request) -> web.Response:
                 "id": org.id,
                 "name": org.name,
                 "role": role.value,
-                "projects": [{**project_json(p), "role": roles.in_project(p).value} for p in projects],
+                # What the role allows, so that the UI hides what the API would refuse.
+                "permissions": _permissions(role),
+                "projects": [
+                    {
+                        **project_json(p),
+                        "role": roles.in_project(p).value,
+                        "permissions": _permissions(roles.in_project(p)),
+                    }
+                    for p in projects
+                ],
             }
         )
     return json_response({"data": out})
@@ -126,6 +140,13 @@ async def _organization(request: web.Request, store: Store, user: User) -> tuple
     return org, role
 
 
+async def caller_in_organization(request: web.Request) -> tuple[Store, User, Organization, Role]:
+    """The signed-in caller, the organization of the URL and the caller's role in it."""
+    store, user = await _caller(request)
+    org, role = await _organization(request, store, user)
+    return store, user, org, role
+
+
 async def create_project(request: web.Request) -> web.Response:
     store, user = await _caller(request)
     org, role = await _organization(request, store, user)
@@ -144,7 +165,7 @@ async def list_members(request: web.Request) -> web.Response:
     return json_response({"data": members})
 
 
-def _check_grant(caller: Role, old: Role | None, new: Role | None) -> None:
+def check_grant(caller: Role, old: Role | None, new: Role | None) -> None:
     _require(caller, Permission.MANAGE_MEMBERS, "manage members")
     if Role.OWNER in (old, new):
         _require(caller, Permission.MANAGE_ORGANIZATION, "grant, change or remove an owner")
@@ -154,11 +175,11 @@ async def add_member(request: web.Request) -> web.Response:
     store, user = await _caller(request)
     org, caller = await _organization(request, store, user)
     body = await read_model(request, NewMember)
-    role = _role(body.role)
+    role = parse_role_or_400(body.role)
     users: Users = request.app[USERS_KEY]
     member = await users.find(body.email)
     current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
-    _check_grant(caller, current.get(member.id) if member else None, role)
+    check_grant(caller, current.get(member.id) if member else None, role)
     if member is None:
         if not body.password:
             raise InvalidInput(f"{body.email} has no account yet: give an initial password (8+ characters)")
@@ -173,12 +194,12 @@ async def change_member(request: web.Request) -> web.Response:
     body = await read_model(request, RoleChange)
     if body.role is None:
         raise InvalidInput("an organization role is required; to remove someone, DELETE the member")
-    role = _role(body.role)
+    role = parse_role_or_400(body.role)
     user_id = request.match_info["user_id"]
     current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
     if user_id not in current:
         raise NotFound(f"{user_id!r} is not a member of this organization")
-    _check_grant(caller, current[user_id], role)
+    check_grant(caller, current[user_id], role)
     await store.organizations.set_role(org.id, user_id, role)
     return json_response(await _user_json(request.app[USERS_KEY], user_id, role))
 
@@ -188,7 +209,7 @@ async def remove_member(request: web.Request) -> web.Response:
     org, caller = await _organization(request, store, user)
     user_id = request.match_info["user_id"]
     current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
-    _check_grant(caller, current.get(user_id), None)
+    check_grant(caller, current.get(user_id), None)
     await store.organizations.remove_member(org.id, user_id)
     return web.Response(status=204)
 
@@ -201,9 +222,29 @@ async def set_project_role(request: web.Request) -> web.Response:
         raise NotFound(f"no project {request.match_info['project']!r} that you may read")
     _require(roles.in_project(project), Permission.MANAGE_MEMBERS, "manage members")
     body = await read_model(request, RoleChange)
-    role = _role(body.role) if body.role is not None else None
+    role = parse_role_or_400(body.role) if body.role is not None else None
     await store.organizations.set_project_role(project.id, request.match_info["user_id"], role)
     return json_response({"project_id": project.id, "user_id": request.match_info["user_id"], "role": body.role})
+
+
+async def list_project_members(request: web.Request) -> web.Response:
+    """The people of a project: its organization's members, each with the role that holds here."""
+    store, user = await _caller(request)
+    project = await store.projects.get_project(request.match_info["project"])
+    roles = await roles_for(store, user)
+    if not roles.may(project, Permission.VIEW_DATA):
+        raise NotFound(f"no project {request.match_info['project']!r} that you may read")
+    users: Users = request.app[USERS_KEY]
+    overrides = await store.organizations.project_roles(project.id)
+    out = []
+    for member in await store.organizations.members(project.organization_id):
+        override = overrides.pop(member.user_id, None)
+        entry = await _user_json(users, member.user_id, effective_role(member.role, override))
+        out.append({**entry, "organization_role": member.role.value, "project_role": override and override.value})
+    for user_id, override in overrides.items():  # a project role with no organization role
+        entry = await _user_json(users, user_id, override)
+        out.append({**entry, "organization_role": None, "project_role": override.value})
+    return json_response({"data": out})
 
 
 def organization_routes() -> list[web.RouteDef]:
@@ -216,5 +257,6 @@ def organization_routes() -> list[web.RouteDef]:
         web.post(base + "/{organization}/members", add_member),
         web.put(base + "/{organization}/members/{user_id}", change_member),
         web.delete(base + "/{organization}/members/{user_id}", remove_member),
+        web.get("/api/v1/projects/{project}/members", list_project_members),
         web.put("/api/v1/projects/{project}/members/{user_id}", set_project_role),
     ]

@@ -17,6 +17,7 @@ from storage.api import Backend
 from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
+    INVITATIONS,
     LOGS,
     MEMBERSHIPS,
     METRIC_POINTS,
@@ -43,7 +44,15 @@ class Migration:
 
 
 # Tables that came with a migration of their own after version 1.
-LATER_TABLES = (SCHEMA_MIGRATIONS, SPLIT_TRACES, LOGS, METRIC_POINTS, MEMBERSHIPS, PROJECT_MEMBERSHIPS)
+LATER_TABLES = (
+    SCHEMA_MIGRATIONS,
+    SPLIT_TRACES,
+    LOGS,
+    METRIC_POINTS,
+    MEMBERSHIPS,
+    PROJECT_MEMBERSHIPS,
+    INVITATIONS,
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     # Version 1's tables as they are now: later tables come with their own migration.
@@ -82,6 +91,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "AND id NOT IN (SELECT user_id FROM memberships) SETTINGS insert_distributed_sync = 1",
         ],
     ),
+    Migration(7, "invitation and password-reset links", [INVITATIONS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -148,6 +148,14 @@ class Organizations:
             },
         )
 
+    async def project_roles(self, project_id: str) -> dict[str, Role]:
+        """The project roles set in one project, by user id."""
+        rows = await self._backend.query(
+            "SELECT user_id, role FROM project_memberships FINAL WHERE project_id = {p:String} AND is_deleted = 0",
+            {"p": project_id},
+        )
+        return {r["user_id"]: Role(r["role"]) for r in rows}
+
     async def roles_of(self, user_id: str) -> Roles:
         """Every role of one person."""
         orgs = await self._backend.query(

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.api import Backend
 from storage.backends import open_backend
+from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.lifecycle import Lifecycle
 from storage.logs import LogReader
@@ -19,6 +20,7 @@ from storage.prices import Prices
 from storage.projects import Projects
 from storage.reader import TraceReader
 from storage.tables import LOGS, METRIC_POINTS, SCORES
+from storage.users import Users
 from storage.writer import RowWriter, SpanWriter
 
 __all__ = ["Store"]
@@ -35,6 +37,8 @@ class Store:
         self.prices = Prices(backend)
         self.lifecycle = Lifecycle(backend, self.projects)
         self.organizations = Organizations(backend, self.projects)
+        self.invitations = Invitations(backend)
+        self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         data_dir = getattr(backend, "data_dir", None)
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

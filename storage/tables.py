@@ -484,6 +484,26 @@ def _membership_table(name: str, scope: str) -> Table:
 MEMBERSHIPS = _membership_table("memberships", "organization_id")
 PROJECT_MEMBERSHIPS = _membership_table("project_memberships", "project_id")
 
+# One-time links: an invitation to an organization, or a password reset an admin made. Only the
+# token's sha256 is kept; the link is shown once, expires, and is spent by its first use.
+INVITATIONS = _record_table(
+    "invitations",
+    "token_hash",
+    [
+        Column("token_hash", "String", STR),
+        Column("id", "String", STR),
+        Column("kind", "LowCardinality(String)", STR),  # invite | reset
+        Column("organization_id", "String", STR),
+        Column("email", "String", STR),
+        Column("role", "LowCardinality(String)", STR),
+        Column("project_id", "String", STR),  # with project_role: a role in one project
+        Column("project_role", "LowCardinality(String)", STR),
+        Column("created_by", "String", STR),
+        Column("expires_at", "DateTime64(3, 'UTC')", MS),
+        Column("used_at", "Nullable(DateTime64(3, 'UTC'))", MS),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -540,6 +560,7 @@ ALL_TABLES = (
     USERS,
     MEMBERSHIPS,
     PROJECT_MEMBERSHIPS,
+    INVITATIONS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

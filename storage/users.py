@@ -8,7 +8,6 @@ deployment accepts the same sessions.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from storage.api import Backend
+from storage.projects import Versions
 from storage.tables import USERS
 from tracehouse.errors import Conflict, InvalidInput, Unauthenticated
 
@@ -58,10 +58,16 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8 or len(password) > 1000:
+        raise InvalidInput("the password needs 8 to 1000 characters")
+
+
 class Users:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._key: bytes | None = None
+        self._versions = Versions()
 
     async def _rows(self, where: str, params: dict[str, object]) -> list[dict]:
         return await self._backend.query(
@@ -79,8 +85,7 @@ class Users:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise InvalidInput("a valid email address is needed")
-        if len(password) < 8 or len(password) > 1000:
-            raise InvalidInput("the password needs 8 to 1000 characters")
+        _check_password(password)
         if await self._rows("email = {e:String}", {"e": email}):
             raise Conflict(f"an account for {email} exists already")
         admin = await self.count() == 0
@@ -89,7 +94,7 @@ class Users:
         return user
 
     async def _put(self, id: str, email: str, name: str, password_hash: str, admin: bool) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self._versions.next()
         row = {
             "id": id,
             "email": email,
@@ -135,11 +140,33 @@ class Users:
             self._key = rows[0]["password_hash"].encode()
         return self._key
 
+    async def set_password(self, user_id: str, password: str) -> None:
+        """Give an account a new password. Every session signed in before ends with it."""
+        _check_password(password)
+        rows = await self._rows("id = {i:String}", {"i": user_id})
+        if not rows or user_id == SIGNING_KEY_ID:
+            raise InvalidInput(f"no account {user_id!r}")
+        r = rows[0]
+        await self._put(r["id"], r["email"], r["name"], hash_password(password), bool(r["is_admin"]))
+
+    async def change_password(self, user: User, current: str, new: str) -> None:
+        """The signed-in person's own change: the current password first."""
+        try:
+            await self.authenticate(user.email, current)
+        except Unauthenticated:
+            raise InvalidInput("the current password is wrong") from None
+        await self.set_password(user.id, new)
+
+    async def _mac(self, user_id: str, expires: str, password_hash: str) -> str:
+        # The password hash is signed in: a new password ends every older session.
+        body = f"{user_id}.{expires}.{password_hash}"
+        return hmac.new(await self._signing_key(), body.encode(), hashlib.sha256).hexdigest()
+
     async def issue(self, user: User) -> str:
-        """A session token for ``user``, valid for SESSION_TTL_S."""
-        body = f"{user.id}.{int(time.time()) + SESSION_TTL_S}"
-        mac = hmac.new(await self._signing_key(), body.encode(), hashlib.sha256).hexdigest()
-        return f"{body}.{mac}"
+        """A session token for ``user``, valid for SESSION_TTL_S or until the password changes."""
+        rows = await self._rows("id = {i:String}", {"i": user.id})
+        expires = str(int(time.time()) + SESSION_TTL_S)
+        return f"{user.id}.{expires}.{await self._mac(user.id, expires, rows[0]['password_hash'])}"
 
     async def check(self, token: str) -> User | None:
         """The user of a valid, unexpired session token, or None."""
@@ -147,7 +174,10 @@ class Users:
             user_id, expires, mac = token.split(".")
         except ValueError:
             return None
-        good = hmac.new(await self._signing_key(), f"{user_id}.{expires}".encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(good, mac) or not expires.isdigit() or int(expires) < time.time():
+        if not expires.isdigit() or int(expires) < time.time() or user_id == SIGNING_KEY_ID:
             return None
-        return await self.get(user_id)
+        rows = await self._rows("id = {i:String}", {"i": user_id})
+        if not rows or not hmac.compare_digest(await self._mac(user_id, expires, rows[0]["password_hash"]), mac):
+            return None
+        r = rows[0]
+        return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))

@@ -41,7 +41,9 @@ PASSWORD = "correct horse battery staple"
 PUBLIC = re.compile(
     r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
-    r"/sessions/.*|/users|/logs|/dashboard|/settings|/project/.*)$"
+    r"/sessions/.*|/users|/logs|/dashboard|/settings|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
+    # One-time links: whoever holds the token may look at it and use it; a guessed token is a 404.
+    r"/api/v1/invitations/.*)$"
 )
 ADMIN = re.compile(r"^/api/(admin|v1/settings)/")
 
@@ -115,6 +117,9 @@ def fill(path: str, b: dict[str, str]) -> str:
         "tail": "v3/scores",
         "organization": "default",
         "user_id": "usr-0000000000000000",
+        "invitation_id": "inv-0000000000000000",
+        "token": "not-a-token",
+        "organization_id": "default",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

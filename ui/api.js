@@ -13,8 +13,19 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+// The project in view: project-scoped reads get ?project= unless the caller names one.
+let currentProject = null;
+const UNSCOPED = /^\/api\/v1\/(auth|organizations|invitations|settings|projects)(\/|$)/;
+
+export function setProject(id) {
+  currentProject = id;
+}
+
 export async function api(path, { method = "GET", body, query } = {}) {
   const url = new URL(path, location.origin);
+  if (currentProject && !UNSCOPED.test(url.pathname) && !(query && query.project)) {
+    url.searchParams.set("project", currentProject);
+  }
   for (const [key, value] of Object.entries(query || {})) {
     if (value === undefined || value === null || value === "") continue;
     for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(key, v);

@@ -3,8 +3,11 @@ import { api, ApiError } from "/ui/api.js";
 import { h } from "/ui/dom.js";
 import { tracesPage } from "/ui/traces.js";
 import { tracePage } from "/ui/trace.js";
-import { dashboardPage, sessionPage, sessionsPage, settingsPage, usersPage } from "/ui/pages.js";
+import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
+import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
+import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
+import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
 
 const main = () => document.getElementById("main");
 
@@ -41,10 +44,9 @@ function authForm({ title, hint, submitLabel, fields, onSubmit, extra }) {
 
 async function gate() {
   const me = await api("/api/v1/auth/me");
-  if (me.user) {
-    document.getElementById("who").textContent = me.user.email;
-    return true;
-  }
+  ctx.me = me.user;
+  ctx.open = me.open;
+  if (me.user) return true;
   // Not signed in. In open mode (a local server with no key and no account) the data is readable anyway.
   const open = me.open;
   if (me.setup_required) {
@@ -54,7 +56,11 @@ async function gate() {
       hint: "The first account can see every project and change the settings.",
       submitLabel: "Create account",
       fields: [["name", "Name", "text"], ["email", "Email", "email"], ["password", "Password (8+ characters)", "password"]],
-      onSubmit: (body) => api("/api/v1/auth/setup", { method: "POST", body }),
+      // The first-run wizard follows: organization, project, key.
+      onSubmit: async (body) => {
+        await api("/api/v1/auth/setup", { method: "POST", body });
+        history.replaceState(null, "", "/setup");
+      },
       extra: open ? h("button", { type: "button", class: "link", text: "Continue without an account",
         onclick: () => { sessionStorage.setItem("th-skip-setup", "1"); route(); } }) : null,
     });
@@ -69,22 +75,115 @@ async function gate() {
   return false;
 }
 
+// The short paths of earlier versions (and "/"): the same page of the last project used.
+const SHORT = /^\/(traces|sessions|users|dashboard|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
+
+function option(value, text, selected) {
+  return h("option", { value, text, selected });
+}
+
+/** The top bar for the page in view: organization and project switchers, the project's pages, who. */
+let currentPage = null;
+window.addEventListener("th-context", () => topBar(currentPage));
+
+function topBar(page) {
+  currentPage = page;
+  const nav = document.getElementById("nav");
+  const project = ctx.project;
+  const org = ctx.organization;
+  const orgSelect = h("select", { id: "org-switch", "aria-label": "Organization", onchange: (e) => {
+    const target = findOrganization(e.target.value);
+    if (target && target.projects.length) navigate(`/project/${encodeURIComponent(target.projects[0].id)}/traces`);
+    else navigate(`/organization/${encodeURIComponent(e.target.value)}/settings`);
+  } }, ...ctx.organizations.map((o) => option(o.id, o.name, org && o.id === org.id)));
+  const projectSelect = h("select", { id: "project-switch", "aria-label": "Project", onchange: (e) => {
+    navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
+  } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
+  const pages = [["dashboard", "Dashboard"], ["traces", "Traces"], ["sessions", "Sessions"], ["users", "Users"],
+    ["logs", "Logs"]];
+  if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", "Settings"]);
+  nav.replaceChildren(
+    org ? orgSelect : "", project ? projectSelect : "",
+    ...(project ? pages.map(([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, text: label,
+      class: key === page ? "active" : "", "aria-current": key === page ? "page" : undefined })) : []),
+    org && (can("MANAGE_MEMBERS", org) || can("MANAGE_PROJECTS", org))
+      ? h("a", { href: `/organization/${encodeURIComponent(org.id)}/settings`, "data-link": true, text: "Organization",
+        class: page === "organization" ? "active" : "" }) : "",
+  );
+  const who = document.getElementById("who");
+  who.replaceChildren(...(ctx.me ? [
+    h("a", { href: "/account", "data-link": true, text: ctx.me.email, title: "Your account" }),
+    h("button", { type: "button", class: "link", text: "Sign out", onclick: async () => {
+      await api("/api/v1/auth/logout", { method: "POST" });
+      location.assign("/");
+    } }),
+  ] : []));
+}
+
+function noAccess(what) {
+  topBar(null);
+  main().replaceChildren(h("div", { class: "card no-access", role: "alert" }, h("h1", { text: "No access" }),
+    h("p", { text: `You have no access to ${what}, or it does not exist.` }),
+    h("p", { class: "muted", text: "Ask an owner or admin of its organization to invite you." }),
+    lastProject() ? h("a", { href: `/project/${encodeURIComponent(lastProject().id)}/traces`, "data-link": true,
+      text: "Go to your projects" }) : null));
+}
+
+async function projectPage(page, id) {
+  const root = main();
+  if (page === "dashboard") return dashboardPage(root);
+  if (page === "sessions") return id ? sessionPage(root, id) : sessionsPage(root);
+  if (page === "users") return usersPage(root);
+  if (page === "logs") return logsPage(root);
+  if (page === "settings") return projectSettingsPage(root);
+  return id ? tracePage(root, id) : tracesPage(root);
+}
+
 export async function route() {
   const path = location.pathname;
   try {
+    const invite = path.match(/^\/invite\/([^/]+)$/);
+    if (invite) return await invitePage(main(), decodeURIComponent(invite[1]));
     if (!(await gate())) return;
-    const deepLink = path.match(/^\/project\/([^/]+)\/traces\/([^/]+)$/);
-    const trace = path.match(/^\/traces\/([^/]+)$/);
-    const session = path.match(/^\/sessions\/([^/]+)$/);
-    if (deepLink) await tracePage(main(), decodeURIComponent(deepLink[2]), decodeURIComponent(deepLink[1]));
-    else if (trace) await tracePage(main(), decodeURIComponent(trace[1]));
-    else if (session) await sessionPage(main(), decodeURIComponent(session[1]));
-    else if (path === "/sessions") await sessionsPage(main());
-    else if (path === "/users") await usersPage(main());
-    else if (path === "/logs") await logsPage(main());
-    else if (path === "/dashboard") await dashboardPage(main());
-    else if (path === "/settings") await settingsPage(main());
-    else await tracesPage(main());
+    await loadOrganizations();
+    const short = path === "/" ? ["", "traces", ""] : path.match(SHORT);
+    if (short) {
+      if (path === "/" && ctx.me && await wizardWanted()) return navigate("/setup");
+      const target = lastProject();
+      if (!target) return noAccess("any project");
+      history.replaceState(null, "", `/project/${encodeURIComponent(target.id)}/${short[1]}${short[2] || ""}${location.search}`);
+      return route();
+    }
+    if (path === "/setup") {
+      useProject(lastProject());
+      topBar("setup");
+      return await setupPage(main());
+    }
+    if (path === "/account") {
+      useProject(lastProject());
+      topBar("account");
+      return await accountPage(main());
+    }
+    const orgMatch = path.match(ORGANIZATION);
+    if (orgMatch) {
+      const org = findOrganization(decodeURIComponent(orgMatch[1]));
+      if (!org) return noAccess("this organization");
+      useProject(org.projects.find((p) => p.id === localStorage.getItem("th-last-project")) || org.projects[0] || null);
+      ctx.organization = org;
+      topBar("organization");
+      return await organizationSettingsPage(main(), org);
+    }
+    const match = path.match(PROJECT);
+    if (!match) return noAccess("this page");
+    const project = findProject(decodeURIComponent(match[1]));
+    if (!project) return noAccess("this project");
+    useProject(project);
+    const page = match[2] || "traces";
+    if (!match[2]) history.replaceState(null, "", here("/traces"));
+    topBar(page);
+    await projectPage(page, match[3] ? decodeURIComponent(match[3]) : "");
   } catch (e) {
     main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: "Something went wrong" }),
       h("p", { text: e.message })));

@@ -37,3 +37,8 @@ export function formatTime(ns) {
 export function formatCount(n) {
   return Number(n || 0).toLocaleString();
 }
+
+export function table(headers, rows) {
+  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { text: t })))),
+    h("tbody", {}, ...rows));
+}

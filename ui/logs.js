@@ -1,6 +1,7 @@
 // The logs page: a project's log records by time range, lowest severity, text and attributes, each
 // linking to its trace. Every filter lives in the URL, as on the traces page.
 import { api } from "/ui/api.js";
+import { here } from "/ui/context.js";
 import { formatTime, h } from "/ui/dom.js";
 import { RANGES, timeWindow } from "/ui/traces.js";
 import { severityName } from "/ui/trace.js";
@@ -16,7 +17,7 @@ export async function logsPage(root) {
   const state = { range: "24h", ...params() };
   const go = (next) => {
     const query = new URLSearchParams(Object.entries(next).filter(([, v]) => v !== "" && v !== undefined));
-    history.pushState(null, "", `/logs${query.size ? "?" + query : ""}`);
+    history.pushState(null, "", here(`/logs${query.size ? "?" + query : ""}`));
     logsPage(root);
   };
   const input = (name, label, width = "14em") => h("input", { name, "aria-label": label, placeholder: label,
@@ -53,8 +54,8 @@ export async function logsPage(root) {
       h("td", { class: r.severity_number >= 17 ? "err" : "", text: severityName(r) }),
       h("td", { text: r.service_name }),
       h("td", { class: "body", text: r.event_name ? `${r.event_name}${r.body ? ` · ${r.body}` : ""}` : r.body }),
-      h("td", {}, r.trace_id ? h("a", { href: `/traces/${encodeURIComponent(r.trace_id)}${r.span_id
-        ? `?span=${encodeURIComponent(r.span_id)}` : ""}`, "data-link": true, text: r.trace_id.slice(0, 12) }) : ""))));
+      h("td", {}, r.trace_id ? h("a", { href: here(`/traces/${encodeURIComponent(r.trace_id)}${r.span_id
+        ? `?span=${encodeURIComponent(r.span_id)}` : ""}`), "data-link": true, text: r.trace_id.slice(0, 12) }) : ""))));
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "muted",
       text: "No log records in this range. Send them to /v1/logs on the OTLP port." })));
     more.hidden = !page.next_cursor;

@@ -1,7 +1,8 @@
 // Sessions, users, dashboard and settings pages.
 import { api } from "/ui/api.js";
+import { here } from "/ui/context.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, table } from "/ui/dom.js";
 import { RANGES } from "/ui/traces.js";
 
 const DAY = 86400;
@@ -19,11 +20,6 @@ function rangePicker(current, onChange) {
       h("option", { value: RANGES[key], selected: Number(current) === RANGES[key], text: `Last ${key}` })));
 }
 
-function table(headers, rows) {
-  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { text: t })))),
-    h("tbody", {}, ...rows));
-}
-
 function messagesOf(text) {
   try {
     const value = JSON.parse(text);
@@ -35,7 +31,7 @@ function messagesOf(text) {
 export async function sessionsPage(root) {
   const page = await api("/api/v1/sessions", { query: { start: since(30 * DAY), limit: 100 } });
   const rows = page.items.map((s) => h("tr", {},
-    h("td", {}, h("a", { href: `/sessions/${encodeURIComponent(s.id)}`, "data-link": true, text: s.id })),
+    h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
     h("td", { text: formatTime(s.created_at) }), h("td", { text: s.environment })));
   root.replaceChildren(h("section", {}, h("h1", { text: "Sessions" }),
     rows.length ? table(["Session", "Started", "Environment"], rows)
@@ -45,7 +41,7 @@ export async function sessionsPage(root) {
 export async function sessionPage(root, id) {
   const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`);
   const turns = doc.traces.map((t) => h("div", { class: "turn card" },
-    h("p", { class: "muted" }, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`, "data-link": true,
+    h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true,
       text: t.name || t.trace_id }), ` · ${formatTime(t.start_time)} · ${formatDuration(t.latency_ms)} · `
       + `${formatCount(t.total_tokens)} tokens · ${formatCost(t.total_cost)}`),
     ...[["in", t.input], ["out", t.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
@@ -53,7 +49,7 @@ export async function sessionPage(root, id) {
         h("div", { class: "part", text: typeof m.content === "string" ? m.content
           : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))),
   ));
-  root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: "/sessions", "data-link": true, text: "← Sessions" })),
+  root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: "← Sessions" })),
     h("h1", { text: `Session ${id}` }),
     h("p", { class: "muted", text: `${doc.traces.length} traces · ${formatCount(doc.total_tokens)} tokens · `
       + `${formatCost(doc.total_cost)}` }), h("div", { class: "replay" }, ...turns)));
@@ -62,7 +58,7 @@ export async function sessionPage(root, id) {
 export async function usersPage(root) {
   const page = await api("/api/v1/users", { query: { start: since(30 * DAY) } });
   const rows = page.items.map((u) => h("tr", {},
-    h("td", {}, h("a", { href: `/traces?user_id=${encodeURIComponent(u.user_id)}&range=30d`, "data-link": true,
+    h("td", {}, h("a", { href: here(`/traces?user_id=${encodeURIComponent(u.user_id)}&range=30d`), "data-link": true,
       text: u.user_id })),
     h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
     h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.last_seen) })));
@@ -86,7 +82,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
   const query = { start, interval };
   const range = DASHBOARD_RANGES.find((key) => RANGES[key] === seconds) || "24h";
   const tracesLink = (params, text = "View traces →") => h("a", { class: "more", "data-link": true, text,
-    href: `/traces?${new URLSearchParams({ range, ...params })}` });
+    href: here(`/traces?${new URLSearchParams({ range, ...params })}`) });
   root.replaceChildren(h("section", { class: "dashboard" }, h("h1", { text: "Dashboard" }),
     h("p", { class: "muted", text: "Loading…" })));
   const [all, byModel, byType, users, topTraces, scores] = await Promise.all([
@@ -137,7 +133,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
   root.replaceChildren(h("section", { class: "dashboard" },
     h("div", { class: "head" }, h("h1", { text: "Dashboard" }),
       rangePicker(seconds, (value) => {
-        history.pushState(null, "", `/dashboard?seconds=${value}`);
+        history.pushState(null, "", here(`/dashboard?seconds=${value}`));
         dashboardPage(root, Number(value));
       })),
     empty ? h("div", { class: "card first-trace" }, h("p", { text: "No data in this range yet." }),
@@ -165,121 +161,17 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
         table(["Model", "Calls", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byModel.items, "model"))),
       card("Latency by observation type", null,
         table(["Type", "Spans", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byType.items, null))),
-      card("Top users by cost", h("a", { href: "/users", "data-link": true, class: "more", text: "All users →" }),
+      card("Top users by cost", h("a", { href: here("/users"), "data-link": true, class: "more", text: "All users →" }),
         table(["User", "Traces", "Tokens", "Cost"], [...users.items].sort((a, b) => Number(b.total_cost) - Number(a.total_cost))
           .slice(0, 5).map((u) => h("tr", {}, h("td", {}, tracesLink({ user_id: u.user_id }, u.user_id)),
             h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
             h("td", { class: "num", text: formatCost(u.total_cost) }))))),
       card("Top traces by cost", tracesLink({ sort: "total_cost" }),
         table(["Trace", "Latency", "Tokens", "Cost"], topTraces.items.map((t) => h("tr", {},
-          h("td", {}, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`, "data-link": true, text: t.name || t.trace_id })),
+          h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true, text: t.name || t.trace_id })),
           h("td", { class: "num", text: formatDuration(t.latency_ms) }),
           h("td", { class: "num", text: formatCount(t.total_tokens) }),
           h("td", { class: "num", text: formatCost(t.total_cost) }))))),
     ),
-  ));
-}
-
-function snippet(label, text) {
-  return h("div", { class: "snippet" }, h("strong", { text: label }), h("pre", { text }),
-    h("button", { type: "button", class: "link", text: "Copy", onclick: () => navigator.clipboard?.writeText(text) }));
-}
-
-function priceForm(projects, done) {
-  const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, ...attrs });
-  const project = h("select", { "aria-label": "Project of the override" },
-    ...projects.map((p) => h("option", { value: p.id, text: p.name })));
-  const model = field("model_name", "Model name", { required: true });
-  const pattern = field("match_pattern", "Match pattern (regex)", { required: true });
-  const prices = ["input", "output", "cache_read", "cache_write", "reasoning"].map((k) =>
-    [k, field(k, `${k.replace("_", " ")} $/1M`, { type: "number", step: "any", min: 0, class: "price" })]);
-  const error = h("span", { class: "error", role: "alert" });
-  return h("form", { class: "filters price-form", onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = "";
-    const values = Object.fromEntries(prices.filter(([, el]) => el.value !== "").map(([k, el]) => [k, el.value]));
-    try {
-      await api("/api/v1/settings/prices", { method: "POST", body: { project: project.value, model_name: model.value,
-        match_pattern: pattern.value || model.value, prices: values } });
-      done();
-    } catch (err) {
-      error.textContent = err.message;
-    }
-  } }, project, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: "Add override" }), error);
-}
-
-export async function settingsPage(root) {
-  let projects;
-  try {
-    projects = await api("/api/v1/settings/projects");
-  } catch (e) {
-    root.replaceChildren(h("section", {}, h("h1", { text: "Settings" }), h("p", { class: "error", text: e.message })));
-    return;
-  }
-  const keys = await api("/api/v1/settings/keys");
-  const prices = await api("/api/v1/settings/prices");
-  const created = h("div", { class: "created" });
-  const projectSelect = h("select", { "aria-label": "Project for the new key" },
-    ...projects.items.map((p) => h("option", { value: p.id, text: p.name })));
-  const keyRows = keys.items.map((k) => h("tr", {}, h("td", { text: k.public_key }), h("td", { text: k.secret_hint }),
-    h("td", { text: k.project_id }), h("td", { text: k.revoked_at ? "revoked" : "active" }),
-    h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
-      await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
-      settingsPage(root);
-    } }))));
-  const newProject = h("input", { placeholder: "New project name", "aria-label": "New project name" });
-  const retention = h("input", { type: "number", min: 0, value: 0, "aria-label": "Retention days" });
-  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: "Settings" }),
-    h("h2", { text: "Projects" }),
-    table(["Project", "Id", "Retention (days, 0 = forever)"], projects.items.map((p) => {
-      const days = h("input", { type: "number", min: 0, max: 36500, value: p.retention_days, class: "days",
-        "aria-label": `Retention days of ${p.name}` });
-      return h("tr", {}, h("td", { text: p.name }), h("td", { text: p.id }), h("td", {},
-        h("form", { class: "inline", onsubmit: async (e) => {
-          e.preventDefault();
-          await api(`/api/v1/settings/projects/${encodeURIComponent(p.id)}/retention`, { method: "POST",
-            body: { days: Number(days.value) } });
-          settingsPage(root);
-        } }, days, h("button", { type: "submit", class: "link", text: "Save" }))));
-    })),
-    h("form", { class: "filters", onsubmit: async (e) => {
-      e.preventDefault();
-      await api("/api/v1/settings/projects", { method: "POST", body: { name: newProject.value,
-        retention_days: Number(retention.value) } });
-      settingsPage(root);
-    } }, newProject, retention, h("button", { type: "submit", text: "Create project" })),
-    h("h2", { text: "API keys" }),
-    h("form", { class: "filters", onsubmit: async (e) => {
-      e.preventDefault();
-      const pair = await api("/api/v1/settings/keys", { method: "POST", body: { project: projectSelect.value } });
-      const basic = btoa(`${pair.public_key}:${pair.secret_key}`);
-      created.replaceChildren(h("div", { class: "card" },
-        h("p", { class: "warn", text: "The secret key is shown only now. Copy it somewhere safe." }),
-        snippet("Public key", pair.public_key), snippet("Secret key", pair.secret_key), snippet("Host", pair.host),
-        snippet("OpenTelemetry (environment)",
-          `OTEL_EXPORTER_OTLP_ENDPOINT=${pair.host.replace(/:\d+$/, ":4318")}\n`
-          + `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20${basic}`),
-        snippet("Langfuse SDK", `LANGFUSE_HOST=${pair.host}\nLANGFUSE_PUBLIC_KEY=${pair.public_key}\n`
-          + `LANGFUSE_SECRET_KEY=${pair.secret_key}`),
-        snippet("Dify (Langfuse provider)", `Public Key: ${pair.public_key}\nSecret Key: ${pair.secret_key}\n`
-          + `Host: ${pair.host}`)));
-    } }, projectSelect, h("button", { type: "submit", text: "Create key pair" })),
-    created,
-    table(["Public key", "Secret", "Project", "Status", ""], keyRows),
-    h("h2", { text: "Model prices (USD per 1M tokens)" }),
-    h("p", { class: "muted", text: "An override applies to one project, to models whose name matches its pattern "
-      + "(a regular expression), before the built-in prices. Costs sent with the spans always win." }),
-    priceForm(projects.items, () => settingsPage(root)),
-    table(["Model", "Input", "Output", "Cache read", "Cache write", "Source"], [
-      ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
-    ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
-      ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
-        text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
-      h("td", {}, source === "override" ? `override (${p.project_id}) ` : source,
-        source === "override" ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
-          await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
-            query: { project: p.project_id } });
-          settingsPage(root);
-        } }) : null)))),
   ));
 }

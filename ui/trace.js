@@ -1,5 +1,6 @@
 // The trace view: nested tree with a waterfall, and the selected span's details.
 import { api } from "/ui/api.js";
+import { here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -177,13 +178,13 @@ function detail(span, scores, records = []) {
 
 const CHUNK = 150; // rows rendered per animation frame: a large trace paints its first screen at once
 
-export async function tracePage(root, traceId, project) {
+export async function tracePage(root, traceId) {
   performance.mark("th-trace-start");
   root.replaceChildren(h("p", { class: "muted", text: "Loading trace…" }));
   const [doc, logDoc] = await Promise.all([
-    api(`/api/v1/traces/${encodeURIComponent(traceId)}`, { query: { project } }),
+    api(`/api/v1/traces/${encodeURIComponent(traceId)}`),
     // The trace's log records (events of GenAI calls, application logs); a trace shows without them.
-    api(`/api/v1/traces/${encodeURIComponent(traceId)}/logs`, { query: { project } }).catch(() => ({ items: [] })),
+    api(`/api/v1/traces/${encodeURIComponent(traceId)}/logs`).catch(() => ({ items: [] })),
   ]);
   const spans = doc.spans;
   const logsBySpan = new Map();
@@ -351,7 +352,7 @@ export async function tracePage(root, traceId, project) {
   const totalCost = spans.reduce((sum, s) => sum + Number(s.total_cost || 0), 0);
   const totalTokens = spans.reduce((sum, s) => sum + Number(s.total_tokens || 0), 0);
   root.replaceChildren(h("section", { class: "trace" },
-    h("p", {}, h("a", { href: "/traces", "data-link": true, text: "← Traces" })),
+    h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: "← Traces" })),
     h("h1", { text: ordered[0][0].name || traceId }),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spans.length} spans · `
       + `${formatCount(totalTokens)} tokens · ${formatCost(totalCost)}`),

@@ -1,6 +1,7 @@
 // The traces page: every filter, the time range, sort order, columns and page live in the URL, so
 // a view can be bookmarked and shared.
 import { api } from "/ui/api.js";
+import { here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -15,12 +16,12 @@ const FILTERS = [
 // [key, header, API sort key or null, cell]
 const COLUMNS = [
   ["time", "Time", "start_time", (t) => h("td", { text: formatTime(t.start_time) })],
-  ["name", "Name", null, (t) => h("td", {}, h("a", { href: `/traces/${encodeURIComponent(t.trace_id)}`,
+  ["name", "Name", null, (t) => h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`),
     "data-link": true, text: t.name || t.trace_id }))],
   ["service", "Service", null, (t) => h("td", { text: t.service_name })],
   ["user", "User", null, (t) => h("td", { text: t.user_id })],
   ["session", "Session", null, (t) => h("td", {}, t.session_id ? h("a", {
-    href: `/sessions/${encodeURIComponent(t.session_id)}`, "data-link": true, text: t.session_id }) : "")],
+    href: here(`/sessions/${encodeURIComponent(t.session_id)}`), "data-link": true, text: t.session_id }) : "")],
   ["tags", "Tags", null, (t) => h("td", {}, ...t.tags.map((tag) => h("span", { class: "tag", text: tag })))],
   ["spans", "Spans", "span_count", (t) => h("td", { class: "num", text: formatCount(t.span_count) })],
   ["latency", "Latency", "latency", (t) => h("td", { class: "num", text: formatDuration(t.latency_ms) })],
@@ -38,7 +39,7 @@ function params() {
 
 function setParams(next) {
   const query = new URLSearchParams(Object.entries(next).filter(([, v]) => v !== "" && v !== undefined && v !== null));
-  history.pushState(null, "", `/traces${query.size ? "?" + query : ""}`);
+  history.pushState(null, "", here(`/traces${query.size ? "?" + query : ""}`));
 }
 
 // "2026-11-27T10:00" (a datetime-local value, local time) <-> ISO 8601 in UTC.
@@ -124,7 +125,7 @@ export async function tracesPage(root) {
   clearTimeout(window.__thLive);
   if (state.live === "1" && !state.cursor) {
     // Live refresh: the first page again every 5 s while this page is shown.
-    window.__thLive = setTimeout(() => { if (location.pathname === "/traces") tracesPage(root); }, 5000);
+    window.__thLive = setTimeout(() => { if (location.pathname === here("/traces")) tracesPage(root); }, 5000);
   }
 
   const headerCell = ([, label, sortKey]) => {

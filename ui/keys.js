@@ -1,0 +1,65 @@
+// The key dialog: a new key pair with copy buttons and snippets for Dify, the Langfuse SDK and
+// OpenTelemetry exporters, then a wait for the project's first trace.
+import { api } from "/ui/api.js";
+import { formatTime, h } from "/ui/dom.js";
+
+export function snippet(label, text, hint) {
+  return h("div", { class: "snippet" }, h("strong", { text: label }), hint ? h("p", { class: "muted", text: hint }) : null,
+    h("pre", { text }),
+    h("button", { type: "button", class: "link", text: "Copy", "aria-label": `Copy ${label}`,
+      onclick: () => navigator.clipboard?.writeText(text) }));
+}
+
+/** The snippets for a key pair: what to paste where. */
+export function keySnippets(pair) {
+  const basic = btoa(`${pair.public_key}:${pair.secret_key}`);
+  return {
+    dify: `Public Key: ${pair.public_key}\nSecret Key: ${pair.secret_key}\nHost: ${pair.host}`,
+    langfuseEnv: `LANGFUSE_PUBLIC_KEY=${pair.public_key}\nLANGFUSE_SECRET_KEY=${pair.secret_key}\n`
+      + `LANGFUSE_HOST=${pair.host}`,
+    langfuseCode: "from langfuse import get_client\n\nlangfuse = get_client()\n"
+      + "with langfuse.start_as_current_observation(name=\"hello-tracehouse\", input=\"Hi\") as span:\n"
+      + "    span.update(output=\"Hello from Tracehouse\")\nlangfuse.flush()\n",
+    otelEnv: `OTEL_EXPORTER_OTLP_ENDPOINT=${pair.host}/api/public/otel\n`
+      + `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20${basic}\nOTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`,
+  };
+}
+
+/** Poll the project for its first trace and link to it when it comes. Stops when `el` leaves the page. */
+export function waitForFirstTrace(projectId, el) {
+  const start = new Date(Date.now() - 30 * 86400000).toISOString();
+  const poll = async () => {
+    if (!el.isConnected) return;
+    const page = await api("/api/v1/traces", { query: { project: projectId, start, limit: 1 } })
+      .catch(() => ({ items: [] }));
+    if (!page.items.length) {
+      setTimeout(poll, 2000);
+      return;
+    }
+    const t = page.items[0];
+    el.replaceChildren(h("p", { class: "ok", role: "status" }, "Your first trace arrived: ",
+      h("a", { href: `/project/${encodeURIComponent(projectId)}/traces/${encodeURIComponent(t.trace_id)}`,
+        "data-link": true, text: t.name || t.trace_id }), ` (${formatTime(t.start_time)})`));
+  };
+  el.replaceChildren(h("p", { class: "muted waiting", role: "status",
+    text: "Waiting for the first trace of this project… send one with any of the snippets above." }));
+  setTimeout(poll, 500); // once the dialog is on the page
+}
+
+/** The card shown after a key pair is created: the secret once, with what to paste where. */
+export function keyPanel(pair, { wait = false } = {}) {
+  const s = keySnippets(pair);
+  const waiting = h("div", { class: "first-trace-wait" });
+  const card = h("div", { class: "card key-dialog", role: "dialog", "aria-label": "New API key" },
+    h("p", { class: "warn", text: "The secret key is shown only now. Copy it somewhere safe." }),
+    snippet("Public key", pair.public_key), snippet("Secret key", pair.secret_key), snippet("Host", pair.host),
+    snippet("Dify (Settings → Monitoring → Langfuse)", s.dify,
+      "Paste the three values into Dify's Langfuse form; Dify checks them against this host."),
+    snippet("Langfuse SDK (environment)", s.langfuseEnv, "Any Langfuse SDK, 2.x to 5.x, Python or JS."),
+    snippet("Langfuse SDK (Python)", s.langfuseCode),
+    snippet("OpenTelemetry exporter (environment)", s.otelEnv,
+      "Any OTLP/HTTP exporter; gRPC exporters use port 4317 with the same Authorization header."),
+    waiting);
+  if (wait) waitForFirstTrace(pair.project_id, waiting);
+  return card;
+}

@@ -1,0 +1,272 @@
+// Settings: a project's keys, members, retention and prices; an organization's projects, members and
+// invitations; the signed-in person's account. Controls show only where the caller's role allows them.
+import { api } from "/ui/api.js";
+import { can, ctx, findProject, loadOrganizations, useProject } from "/ui/context.js";
+import { formatTime, h, table } from "/ui/dom.js";
+import { keyPanel, snippet } from "/ui/keys.js";
+
+const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"];
+const PROJECT_ROLES = ROLES.slice(1);
+
+function errorLine() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+/** A form whose submit runs `action`, showing its error beside it instead of losing it. */
+function form(cls, action, ...fields) {
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: cls, onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      await action();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, ...fields, error);
+}
+
+function roleSelect(label, roles, current, onChange, blank) {
+  return h("select", { "aria-label": label, onchange: onChange ? (e) => onChange(e.target.value) : undefined },
+    blank ? h("option", { value: "", text: blank, selected: !current }) : null,
+    ...roles.map((r) => h("option", { value: r, text: r, selected: r === current })));
+}
+
+function priceForm(project, done) {
+  const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, ...attrs });
+  const model = field("model_name", "Model name", { required: true });
+  const pattern = field("match_pattern", "Match pattern (regex)", { required: true });
+  const prices = ["input", "output", "cache_read", "cache_write", "reasoning"].map((k) =>
+    [k, field(k, `${k.replace("_", " ")} $/1M`, { type: "number", step: "any", min: 0, class: "price" })]);
+  return form("filters price-form", async () => {
+    const values = Object.fromEntries(prices.filter(([, el]) => el.value !== "").map(([k, el]) => [k, el.value]));
+    await api("/api/v1/settings/prices", { method: "POST", body: { project: project.id, model_name: model.value,
+      match_pattern: pattern.value || model.value, prices: values } });
+    done();
+  }, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: "Add override" }));
+}
+
+async function keysSection(project, again) {
+  const keys = await api("/api/v1/settings/keys", { query: { project: project.id } });
+  const created = h("div", { class: "created" });
+  const note = h("input", { placeholder: "Note (optional)", "aria-label": "Key note", maxlength: 200 });
+  return [
+    h("h2", { text: "API keys" }),
+    h("p", { class: "muted", text: "A key pair lets Dify, the Langfuse SDKs and OpenTelemetry exporters write to "
+      + "this project and read it back." }),
+    form("filters", async () => {
+      const pair = await api("/api/v1/settings/keys", { method: "POST", body: { project: project.id, note: note.value } });
+      created.replaceChildren(keyPanel(pair, { wait: true }));
+    }, note, h("button", { type: "submit", text: "Create key pair" })),
+    created,
+    keys.items.length ? table(["Public key", "Secret", "Note", "Created", "Status", ""], keys.items.map((k) => h("tr", {},
+      h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
+      h("td", { text: k.created_at ? formatTime(k.created_at) : "" }),
+      h("td", { text: k.revoked_at ? "revoked" : "active" }),
+      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
+        if (!confirm(`Revoke ${k.public_key}? Clients using it are refused from now on.`)) return;
+        await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
+        again();
+      } })))))
+      : h("p", { class: "muted", text: "No key yet." }),
+  ];
+}
+
+async function membersSection(project, again) {
+  const members = (await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members`)).data;
+  return [
+    h("h2", { text: "Members" }),
+    h("p", { class: "muted", text: "A project role overrides the organization role in this project only. "
+      + "Invite people from the organization's settings." }),
+    table(["Name", "Email", "Organization role", "Project role", "Role here"], members.map((m) => h("tr", {},
+      h("td", { text: m.name }), h("td", { text: m.email }), h("td", { text: m.organization_role || "–" }),
+      h("td", {}, roleSelect(`Project role of ${m.email}`, PROJECT_ROLES, m.project_role, async (value) => {
+        await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members/${encodeURIComponent(m.user_id)}`,
+          { method: "PUT", body: { role: value || null } });
+        again();
+      }, "(organization role)")),
+      h("td", { text: m.role })))),
+  ];
+}
+
+async function retentionSection(project, again) {
+  const days = h("input", { type: "number", min: 0, max: 36500, value: project.retention_days ?? 0, class: "days",
+    "aria-label": "Retention days" });
+  return [
+    h("h2", { text: "Data retention" }),
+    form("filters", async () => {
+      await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}/retention`, { method: "POST",
+        body: { days: Number(days.value) } });
+      await loadOrganizations();
+      useProject(findProject(project.id));
+      again();
+    }, h("label", { class: "check" }, "Keep data for", days, "days (0 = forever)"),
+    h("button", { type: "submit", text: "Save" })),
+  ];
+}
+
+async function pricesSection(project, again) {
+  const prices = await api("/api/v1/settings/prices", { query: { project: project.id } });
+  return [
+    h("h2", { text: "Model prices (USD per 1M tokens)" }),
+    h("p", { class: "muted", text: "An override applies to this project, to models whose name matches its pattern "
+      + "(a regular expression), before the built-in prices. Costs sent with the spans always win." }),
+    priceForm(project, again),
+    table(["Model", "Input", "Output", "Cache read", "Cache write", "Source"], [
+      ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
+    ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
+      ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
+        text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
+      h("td", {}, source, source === "override" ? h("button", { type: "button", class: "link", text: "Delete",
+        onclick: async () => {
+          await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
+            query: { project: p.project_id } });
+          again();
+        } }) : null)))),
+  ];
+}
+
+export async function projectSettingsPage(root) {
+  const project = ctx.project;
+  const again = () => projectSettingsPage(root);
+  const sections = [];
+  if (can("MANAGE_KEYS")) sections.push(...await keysSection(project, again));
+  if (can("MANAGE_MEMBERS") && !ctx.organization?.open) sections.push(...await membersSection(project, again));
+  if (can("MANAGE_SETTINGS")) sections.push(...await retentionSection(project, again), ...await pricesSection(project, again));
+  if (!sections.length) {
+    sections.push(h("p", { class: "muted", text: `Your role here (${project.role}) reads data but changes no settings.` }));
+  }
+  root.replaceChildren(h("section", { class: "settings" },
+    h("h1", { text: `Settings · ${project.name}` }),
+    h("p", { class: "muted", text: `Project id ${project.id} · your role: ${project.role}` }), ...sections));
+}
+
+async function invitationsSection(org) {
+  const base = `/api/v1/organizations/${encodeURIComponent(org.id)}/invitations`;
+  const email = h("input", { type: "email", required: true, placeholder: "Email", "aria-label": "Invite email" });
+  const role = roleSelect("Invite role", ROLES.filter((r) => can("MANAGE_ORGANIZATION", org) || r !== "OWNER"), "MEMBER");
+  const project = h("select", { "aria-label": "Invite to one project" }, h("option", { value: "", text: "(whole organization)" }),
+    ...org.projects.map((p) => h("option", { value: p.id, text: p.name })));
+  const projectRole = roleSelect("Invite project role", PROJECT_ROLES, "MEMBER");
+  const link = h("div", { class: "created" });
+  const pendingBox = h("div", {});
+  const refresh = async () => {
+    const pending = (await api(base)).data;
+    pendingBox.replaceChildren(pending.length ? table(["Email", "Role", "Project", "Expires", ""], pending.map((i) =>
+      h("tr", {}, h("td", { text: i.email }), h("td", { text: i.role }),
+        h("td", { text: i.project_id ? `${org.projects.find((p) => p.id === i.project_id)?.name || i.project_id} `
+          + `(${i.project_role})` : "–" }),
+        h("td", { text: formatTime(i.expires_at) }),
+        h("td", {}, h("button", { type: "button", class: "link", text: "Withdraw", onclick: async () => {
+          await api(`${base}/${encodeURIComponent(i.id)}`, { method: "DELETE" });
+          refresh();
+        } })))))
+      : h("p", { class: "muted", text: "No pending invitation." }));
+  };
+  await refresh();
+  return [
+    h("h2", { text: "Invitations" }),
+    h("p", { class: "muted", text: "An invitation is a link for one person: it is shown once, works once and "
+      + "expires after 7 days. For one project only, give organization role NONE and pick the project." }),
+    form("filters", async () => {
+      const inv = await api(base, { method: "POST", body: { email: email.value, role: role.value,
+        project_id: project.value, project_role: project.value ? projectRole.value : "" } });
+      link.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
+        text: `Send this link to ${inv.email}. It is shown only now.` }), snippet("Invitation link", inv.url)));
+      email.value = "";
+      await refresh();
+    }, email, role, project, projectRole, h("button", { type: "submit", text: "Create invitation link" })),
+    link,
+    pendingBox,
+  ];
+}
+
+export async function organizationSettingsPage(root, org) {
+  const again = async () => {
+    await loadOrganizations();
+    organizationSettingsPage(root, ctx.organizations.find((o) => o.id === org.id) || org);
+  };
+  const manage = can("MANAGE_MEMBERS", org);
+  const members = manage ? (await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members`)).data : [];
+  const name = h("input", { required: true, placeholder: "Project name", "aria-label": "New project name", maxlength: 100 });
+  const resetLink = h("div", { class: "created" });
+  const sections = [
+    h("h2", { text: "Projects" }),
+    table(["Project", "Id", "Your role", ""], org.projects.map((p) => h("tr", {}, h("td", { text: p.name }),
+      h("td", { text: p.id }), h("td", { text: p.role }),
+      h("td", {}, h("a", { href: `/project/${encodeURIComponent(p.id)}/traces`, "data-link": true, text: "Open" }))))),
+    can("MANAGE_PROJECTS", org) ? form("filters", async () => {
+      const project = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/projects`, { method: "POST",
+        body: { name: name.value } });
+      await loadOrganizations();
+      history.pushState(null, "", `/project/${encodeURIComponent(project.id)}/settings`);
+      window.dispatchEvent(new PopStateEvent("popstate"));
+    }, name, h("button", { type: "submit", text: "Create project" })) : null,
+  ];
+  if (manage) {
+    sections.push(h("h2", { text: "Members" }), resetLink,
+      table(["Name", "Email", "Role", ""], members.map((m) => h("tr", {}, h("td", { text: m.name }),
+        h("td", { text: m.email }),
+        h("td", {}, roleSelect(`Role of ${m.email}`, ROLES, m.role, async (value) => {
+          try {
+            await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/${encodeURIComponent(m.user_id)}`,
+              { method: "PUT", body: { role: value } });
+          } catch (e) {
+            alert(e.message);
+          }
+          again();
+        })),
+        h("td", {}, m.user_id === ctx.me?.id ? "you" : [
+          h("button", { type: "button", class: "link", text: "Reset password", onclick: async () => {
+            try {
+              const reset = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/`
+                + `${encodeURIComponent(m.user_id)}/password-reset`, { method: "POST" });
+              resetLink.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
+                text: `Send this link to ${m.email}: it sets a new password, works once and expires in a day.` }),
+              snippet("Password reset link", reset.url)));
+            } catch (e) {
+              resetLink.replaceChildren(h("p", { class: "error", role: "alert", text: e.message }));
+            }
+          } }),
+          h("button", { type: "button", class: "link", text: "Remove", onclick: async () => {
+            if (!confirm(`Remove ${m.email} from ${org.name}?`)) return;
+            try {
+              await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/${encodeURIComponent(m.user_id)}`,
+                { method: "DELETE" });
+            } catch (e) {
+              alert(e.message);
+            }
+            again();
+          } }),
+        ])))),
+      ...await invitationsSection(org));
+  }
+  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: `Organization · ${org.name}` }),
+    h("p", { class: "muted", text: `Organization id ${org.id} · your role: ${org.role}` }), ...sections));
+}
+
+export async function accountPage(root) {
+  const current = h("input", { type: "password", required: true, autocomplete: "current-password",
+    "aria-label": "Current password" });
+  const next = h("input", { type: "password", required: true, minlength: 8, autocomplete: "new-password",
+    "aria-label": "New password" });
+  const done = h("p", { class: "ok", role: "status" });
+  const error = errorLine();
+  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: "Your account" }),
+    h("p", {}, `${ctx.me.name} · ${ctx.me.email}`),
+    h("h2", { text: "Change password" }),
+    h("p", { class: "muted", text: "Every other session of yours is signed out." }),
+    h("form", { class: "card auth", onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = done.textContent = "";
+      try {
+        await api("/api/v1/auth/password", { method: "POST",
+          body: { current_password: current.value, new_password: next.value } });
+        current.value = next.value = "";
+        done.textContent = "Password changed.";
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } }, h("label", {}, "Current password", current), h("label", {}, "New password (8+ characters)", next),
+    h("button", { type: "submit", text: "Change password" }), error, done)));
+}
