@@ -336,3 +336,134 @@ def report(name: str, attempts: int, bad: int) -> None:
     data = json.loads(out.read_text()) if out.exists() else {}
     data[name] = {"attempts": attempts, "leaks_or_effects": bad}
     out.write_text(json.dumps(data, indent=2))
+
+
+# Routes of a project, each with the permission it needs (tracehouse.roles). {p} is the project.
+# (Langfuse's public API takes API keys only, as Langfuse's does: the first test covers it.)
+ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
+    ("GET", "/api/v1/traces?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/traces/{trace}?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/traces/{trace}/logs?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/spans?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/spans/{span}?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/logs?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/sessions?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/sessions/{session}?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/users?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/metrics/timeseries?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/scores/summary?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/filters/user/values?project={p}", None, "VIEW_DATA"),
+    ("GET", "/tempo/api/search?project={p}", None, "VIEW_DATA"),
+    ("GET", "/tempo/api/v2/traces/{trace}?project={p}", None, "VIEW_DATA"),
+    ("GET", "/prometheus/api/v1/query?query=tracehouse_llm_tokens_total&project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/projects/{p}/members", None, "VIEW_DATA"),
+    ("GET", "/api/v1/settings/keys?project={p}", None, "MANAGE_KEYS"),
+    ("POST", "/api/v1/settings/keys", {"project": "{p}"}, "MANAGE_KEYS"),
+    ("GET", "/api/v1/settings/prices?project={p}", None, "MANAGE_SETTINGS"),
+    ("POST", "/api/v1/settings/projects/{p}/retention", {"days": 30}, "MANAGE_SETTINGS"),
+    (
+        "POST",
+        "/api/v1/settings/prices",
+        {"project": "{p}", "model_name": "m", "match_pattern": "^m$", "prices": {"input": 1}},
+        "MANAGE_SETTINGS",
+    ),
+    ("DELETE", "/api/v1/settings/data/traces/{absent}?project={p}", None, "DELETE_DATA"),
+    ("PUT", "/api/v1/projects/{p}/members/{target}", {"role": "VIEWER"}, "MANAGE_MEMBERS"),
+    # The organization's own routes go by the organization role: a project role opens one project.
+    ("POST", "/api/v1/organizations/{org}/invitations", {"email": "new@example.com"}, "org:MANAGE_MEMBERS"),
+    ("POST", "/api/v1/organizations/{org}/projects", {"name": "{unique}"}, "org:MANAGE_PROJECTS"),
+]
+
+
+async def test_every_role_on_every_route_of_its_own_and_another_project(live: Running) -> None:
+    """Each role (and a project role under organization role NONE) against every project route, in
+    its own project and in another organization's: allowed exactly where the matrix says, and the
+    other project's data never in an answer."""
+    from tracehouse.roles import MATRIX, Permission, Role
+
+    store = live.store
+    own_org = await store.organizations.create_organization("own")
+    other_org = await store.organizations.create_organization("other")
+    own = await store.projects.create_project("own-app", own_org.id)
+    other = await store.projects.create_project("other-app", other_org.id)
+    live.changed()
+    now = time.time_ns()
+    for project, trace, marker in ((own, "a" * 32, "a-own"), (other, B_TRACE, "b-secret-name")):
+        await store.writer.write(
+            span_table(
+                [
+                    span(
+                        trace,
+                        trace[:16],
+                        project=project.id,
+                        name=marker,
+                        user_id=f"{marker}-user",
+                        session_id=f"{marker}-session",
+                        start=now - 10**9,
+                    )
+                ]
+            )
+        )
+    await store.users.create("root@example.com", "Root", PASSWORD)  # the instance admin: not under test
+    target = await store.users.create("target@example.com", "Target", PASSWORD)
+    await store.organizations.set_role(own_org.id, target.id, Role.VIEWER)
+    await store.organizations.set_role(other_org.id, target.id, Role.VIEWER)
+    people = {
+        "OWNER": (Role.OWNER, None),
+        "ADMIN": (Role.ADMIN, None),
+        "MEMBER": (Role.MEMBER, None),
+        "VIEWER": (Role.VIEWER, None),
+        "NONE": (Role.NONE, None),
+        "NONE + project ADMIN": (Role.NONE, Role.ADMIN),
+        "NONE + project VIEWER": (Role.NONE, Role.VIEWER),
+        "VIEWER + project NONE": (Role.VIEWER, Role.NONE),
+    }
+    failures: list[str] = []
+    attempts = 0
+    for n, (who, (org_role, project_role)) in enumerate(people.items()):
+        user = await store.users.create(f"p{n}@example.com", who, PASSWORD)
+        await store.organizations.set_role(own_org.id, user.id, org_role)
+        if project_role is not None:
+            await store.organizations.set_project_role(own.id, user.id, project_role)
+        effective = project_role if project_role is not None else org_role
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as s:
+            async with s.post(
+                live.api_url + "/api/v1/auth/login", json={"email": f"p{n}@example.com", "password": PASSWORD}
+            ) as r:
+                assert r.status == 200
+            csrf = next(c.value for c in jar if c.key == "th_csrf")
+            for method, template, body, permission in ROLE_ROUTES:
+                for project, org, trace, mine in ((own, own_org, "a" * 32, True), (other, other_org, B_TRACE, False)):
+                    values = {
+                        "p": project.id,
+                        "org": org.id,
+                        "trace": trace,
+                        "span": trace[:16],
+                        "session": ("a-own" if mine else "b-secret-name") + "-session",
+                        "absent": "f" * 32,
+                        "target": target.id,
+                        "unique": f"made-{n}-{attempts}",
+                    }
+                    url = live.api_url + template.format(**values)
+                    payload = json.loads(json.dumps(body).replace("{p}", project.id)) if body else None
+                    if payload and "name" in payload:
+                        payload["name"] = values["unique"]
+                    async with s.request(method, url, json=payload, headers={"X-CSRF-Token": csrf}) as r:
+                        status, text = r.status, await r.text()
+                    attempts += 1
+                    scope, _, name = permission.rpartition(":")
+                    may = mine and Permission[name] in MATRIX[org_role if scope else effective]
+                    where = f"{who}: {method} {template} ({'own' if mine else 'other'} project) -> {status}"
+                    # Deleting an absent trace, when allowed, answers that it is absent; when not, 403.
+                    done = 200 <= status < 300 or (method == "DELETE" and status == 404 and "no trace" in text)
+                    if may and not done:
+                        failures.append(f"{where}, expected success: {text[:200]}")
+                    if not may and (status not in (403, 404) or "no trace" in text):
+                        failures.append(f"{where}, expected 403/404: {text[:200]}")
+                    if any(m in text for m in ("b-secret-name", B_TRACE)) and not mine and B_TRACE not in url:
+                        failures.append(f"{where} leaks the other project")
+                    if mine and may and "b-secret-name" in text:
+                        failures.append(f"{where} leaks the other project")
+    assert not failures, "\n".join(failures[:40])
+    report("roles x routes x own/other project", attempts, len(failures))

@@ -167,3 +167,135 @@ async def test_organizations_members_and_roles_through_the_api(live: Running) ->
     finally:
         for person in people:
             await person.close()
+
+
+async def test_invitations_resets_and_passwords(live: Running) -> None:
+    admin = Person(live)
+    status, _ = await admin.call(
+        "POST", "/api/v1/auth/setup", {"name": "Ada", "email": "ada@example.com", "password": PASSWORD}
+    )
+    assert status == 200
+    people: list[Person] = [admin]
+    try:
+        _, org = await admin.call("POST", "/api/v1/organizations", {"name": "acme"})
+        _, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "app"})
+        base = f"/api/v1/organizations/{org['id']}/invitations"
+        status, inv = await admin.call("POST", base, {"email": "Bo@Example.com", "role": "ADMIN"})
+        assert status == 201 and inv["email"] == "bo@example.com" and "/invite/" in inv["url"]
+        token = inv["url"].rsplit("/", 1)[1]
+        # Only the token's hash is stored: the link is nowhere in the store, nor in the list.
+        rows = await live.store.backend.query("SELECT * FROM invitations")
+        assert token not in repr(rows) and rows[0]["token_hash"] != token
+        status, listed = await admin.call("GET", base)
+        assert [i["email"] for i in listed["data"]] == ["bo@example.com"] and token not in repr(listed)
+
+        # Garbage: unknown roles, OWNER as a project role, NONE without a project, another
+        # organization's project, bodies of the wrong shape.
+        for body in (
+            {"email": "x@example.com", "role": "KING"},
+            {"email": "x@example.com", "role": "NONE"},
+            {"email": "x@example.com", "role": "NONE", "project_id": project["id"], "project_role": "OWNER"},
+            {"email": "x@example.com", "role": "NONE", "project_id": "default", "project_role": "VIEWER"},
+            {"email": 7},
+            [],
+        ):
+            status, doc = await admin.call("POST", base, body)
+            assert status == 400, (body, doc)
+
+        anyone = Person(live)
+        people.append(anyone)
+        status, shown = await anyone.call("GET", f"/api/v1/invitations/{token}")
+        assert status == 200 and shown["organization"]["name"] == "acme" and not shown["account_exists"]
+        assert (await anyone.call("GET", "/api/v1/invitations/not-a-token"))[0] == 404
+        # A bad password does not spend the link; a good one joins, signed in, as ADMIN.
+        status, _ = await anyone.call("POST", f"/api/v1/invitations/{token}/accept", {"password": "short"})
+        assert status == 400
+        status, doc = await anyone.call(
+            "POST", f"/api/v1/invitations/{token}/accept", {"password": PASSWORD, "name": "Bo"}
+        )
+        assert status == 200 and doc["user"]["email"] == "bo@example.com"
+        status, orgs = await anyone.call("GET", "/api/v1/organizations")
+        assert [(o["name"], o["role"]) for o in orgs["data"]] == [("acme", "ADMIN")]
+        assert "MANAGE_MEMBERS" in orgs["data"][0]["permissions"]
+        # Used once, it is gone: for the holder and in the pending list.
+        other = Person(live)
+        people.append(other)
+        for path in (f"/api/v1/invitations/{token}", f"/api/v1/invitations/{token}/accept"):
+            status, _ = await other.call("GET" if path.endswith(token) else "POST", path, {"password": PASSWORD})
+            assert status == 404
+        assert (await admin.call("GET", base))[1]["data"] == []
+
+        # An invitation to an existing account asks for that account's password.
+        _, inv = await admin.call("POST", base, {"email": "bo@example.com", "role": "VIEWER"})
+        token2 = inv["url"].rsplit("/", 1)[1]
+        assert (await other.call("GET", f"/api/v1/invitations/{token2}"))[1]["account_exists"] is True
+        status, _ = await other.call("POST", f"/api/v1/invitations/{token2}/accept", {"password": "wrong password!"})
+        assert status == 401
+        # Withdrawn, it no longer works.
+        status, _ = await admin.call("DELETE", f"{base}/{inv['id']}")
+        assert status == 204
+        assert (await other.call("GET", f"/api/v1/invitations/{token2}"))[0] == 404
+
+        # Expired links are refused like unknown ones.
+        expired_token, _ = await live.store.invitations.create("invite", org["id"], "late@example.com", "MEMBER", "x")
+        await live.store.backend.execute(
+            "ALTER TABLE invitations UPDATE expires_at = now64(3) - INTERVAL 1 SECOND "
+            "WHERE email = 'late@example.com' SETTINGS mutations_sync = 1"
+        )
+        assert (await other.call("GET", f"/api/v1/invitations/{expired_token}"))[0] == 404
+
+        # Password change: the current password first; other sessions end, this one goes on.
+        bo_again = await sign_in(live, "bo@example.com")
+        people.append(bo_again)
+        status, doc = await anyone.call(
+            "POST", "/api/v1/auth/password", {"current_password": "nope nope", "new_password": "brand new secret"}
+        )
+        assert status == 400 and "current password" in doc["error"]["message"]
+        status, _ = await anyone.call(
+            "POST", "/api/v1/auth/password", {"current_password": PASSWORD, "new_password": "brand new secret"}
+        )
+        assert status == 200
+        assert (await anyone.call("GET", "/api/v1/auth/me"))[1]["user"]["email"] == "bo@example.com"
+        assert (await bo_again.call("GET", "/api/v1/auth/me"))[1]["user"] is None
+        assert (await anyone.call("POST", "/api/v1/auth/password", {"current_password": 1}))[0] == 400
+
+        # Resets: an ADMIN may reset a member's password, never an owner's or the instance admin's,
+        # nor that of someone who owns another organization the ADMIN cannot manage.
+        status, me = await admin.call("GET", "/api/v1/auth/me")
+        members = f"/api/v1/organizations/{org['id']}/members"
+        status, cy = await admin.call(
+            "POST", members, {"email": "cy@example.com", "role": "MEMBER", "password": PASSWORD}
+        )
+        cy_person = await sign_in(live, "cy@example.com")
+        people.append(cy_person)
+        _, cy_org = await cy_person.call("POST", "/api/v1/organizations", {"name": "cy-owns-this"})
+        status, doc = await anyone.call("POST", f"{members}/{cy['user_id']}/password-reset")
+        assert status == 403, doc  # cy owns cy-owns-this, where Bo has no role
+        status, doc = await anyone.call("POST", f"{members}/{me['user']['id']}/password-reset")
+        assert status == 403
+        status, dee = await admin.call(
+            "POST", members, {"email": "dee@example.com", "role": "VIEWER", "password": PASSWORD}
+        )
+        status, reset = await anyone.call("POST", f"{members}/{dee['user_id']}/password-reset")
+        assert status == 201 and "/invite/" in reset["url"]
+        reset_token = reset["url"].rsplit("/", 1)[1]
+        dee_person = await sign_in(live, "dee@example.com")
+        people.append(dee_person)
+        status, shown = await other.call("GET", f"/api/v1/invitations/{reset_token}")
+        assert shown["kind"] == "reset" and shown["email"] == "dee@example.com"
+        status, _ = await other.call(
+            "POST", f"/api/v1/invitations/{reset_token}/accept", {"password": "dee new secret"}
+        )
+        assert status == 200
+        assert (await dee_person.call("GET", "/api/v1/auth/me"))[1]["user"] is None  # old session ended
+        await (await sign_in(live, "dee@example.com", "dee new secret")).close()
+        status, _ = await other.call("POST", "/api/v1/auth/login", {"email": "dee@example.com", "password": PASSWORD})
+        assert status == 401
+        # Another organization's member is not found through this one.
+        status, _ = await admin.call(
+            "POST", f"/api/v1/organizations/{cy_org['id']}/members/{dee['user_id']}/password-reset"
+        )
+        assert status == 404
+    finally:
+        for person in people:
+            await person.close()
