@@ -22,7 +22,7 @@ from tests.test_ui import ARTIFACTS, browser_page
 pytestmark = pytest.mark.slow
 
 PASSWORD = "a very good password"
-DOCS = ROOT / "docs" / "images"
+DOCS = ARTIFACTS / "first-run"  # docs/images holds copies for the README
 
 # A program that uses nothing but the OpenTelemetry SDK and the environment the dialog shows.
 OTEL_PROGRAM = """
