@@ -14,6 +14,7 @@ from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
+from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
 from query_api.middleware import error_middleware
 from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
@@ -68,6 +69,7 @@ def create_app(
     client_max_size: int = MAX_API_BODY,
     loopback_bind: bool = True,
     telemetry: Telemetry | None = None,
+    media_max_bytes: int = 100 * 2**20,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -94,6 +96,8 @@ def create_app(
     app[CHANGE_HOOKS_KEY] = [*change_hooks, access_cache.clear]
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[USERS_KEY] = store.users
+    app[MEDIA_MAX_KEY] = media_max_bytes
+    app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
             *extra_routes,
@@ -107,6 +111,7 @@ def create_app(
             *rest_routes(),
             *settings_routes(),
             *langfuse_read_routes(),
+            *media_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

@@ -22,19 +22,19 @@ from storage import Store
 from storage.langfuse import LangfuseReader
 from storage.reader import restore_attributes
 
-__all__ = ["langfuse_read_routes"]
+__all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes"]
 
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 DAY_NS = 86_400 * 10**9
 
 
-class _Error(Exception):
+class LangfuseError(Exception):
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
 
 
-def _json(doc: Any, status: int = 200) -> web.Response:
+def langfuse_json(doc: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(doc, default=_default), status=status, content_type="application/json")
 
 
@@ -79,7 +79,7 @@ def _time_param(request: web.Request, name: str, default: int) -> int:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise _Error(400, "InvalidRequestError", f"{name} must be an ISO-8601 time") from None
+        raise LangfuseError(400, "InvalidRequestError", f"{name} must be an ISO-8601 time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1e9)
@@ -93,10 +93,10 @@ def _page(request: web.Request) -> tuple[int, int]:
         page = int(request.query.get("page", "1"))
         limit = int(request.query.get("limit", "50"))
     except ValueError:
-        raise _Error(400, "InvalidRequestError", "page and limit must be integers") from None
+        raise LangfuseError(400, "InvalidRequestError", "page and limit must be integers") from None
     # The offset (page - 1) * limit must fit ClickHouse's UInt64; a million pages is far past any data.
     if not 1 <= page <= MAX_PAGE or not 1 <= limit <= 100:
-        raise _Error(400, "InvalidRequestError", f"page must be 1 to {MAX_PAGE} and limit between 1 and 100")
+        raise LangfuseError(400, "InvalidRequestError", f"page must be 1 to {MAX_PAGE} and limit between 1 and 100")
     return page, limit
 
 
@@ -216,14 +216,14 @@ class LangfuseReadApi:
         store: Store = request.app[STORE_KEY]
         kind, _, value = request.headers.get("Authorization", "").partition(" ")
         if kind.lower() != "basic":
-            raise _Error(401, "Unauthorized", "send 'Authorization: Basic base64(public_key:secret_key)'")
+            raise LangfuseError(401, "Unauthorized", "send 'Authorization: Basic base64(public_key:secret_key)'")
         try:
             public, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise _Error(401, "Unauthorized", "malformed Basic credentials") from None
+            raise LangfuseError(401, "Unauthorized", "malformed Basic credentials") from None
         project = await store.projects.verify(public, secret) if sep else None
         if project is None:
-            raise _Error(401, "Unauthorized", "invalid or revoked API key")
+            raise LangfuseError(401, "Unauthorized", "invalid or revoked API key")
         return store, project
 
     def handler(self, fn: Any) -> Any:
@@ -231,8 +231,8 @@ class LangfuseReadApi:
             try:
                 store, project = await self._project(request)
                 return await fn(request, store, project)
-            except _Error as exc:
-                return _json({"error": exc.error, "message": exc.message}, exc.status)
+            except LangfuseError as exc:
+                return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
 
         return wrapped
 
@@ -257,25 +257,25 @@ class LangfuseReadApi:
         for s in scores:
             by_trace.setdefault(s["trace_id"], []).append(s["id"])
         data = [_trace_json(r, project, by_trace.get(r["trace_id"], [])) for r in rows]
-        return _json({"data": data, "meta": _meta(page, limit, total)})
+        return langfuse_json({"data": data, "meta": _meta(page, limit, total)})
 
     async def get_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
         trace_id = request.match_info["trace_id"]
         spans = await store.reader.trace(project, trace_id)
         if not spans:
-            raise _Error(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
         reader = LangfuseReader(store.backend)
         first = min(s["start_time"] for s in spans)
         rows, _ = await reader.traces(project, first, first + 1, {"trace_id": trace_id}, 1, 1)
         if not rows:
-            raise _Error(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
         summary = rows[0]
         scores, _ = await reader.scores(project, [trace_id])
         observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
         doc = _trace_json(summary, project, [s["id"] for s in scores])
         doc["observations"] = observations
         doc["scores"] = [score_json(s) for s in scores]
-        return _json(doc)
+        return langfuse_json(doc)
 
     async def list_observations(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
@@ -292,14 +292,14 @@ class LangfuseReadApi:
             "version": q.get("version"),
         }
         rows, total = await LangfuseReader(store.backend).observations(project, start, end, filters, page, limit)
-        return _json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})
+        return langfuse_json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def get_observation(self, request: web.Request, store: Store, project: str) -> web.Response:
         observation_id = request.match_info["observation_id"]
         row = await store.reader.span(project, observation_id)
         if row is None or row["observation_type"] == "TRACE":
-            raise _Error(404, "LangfuseNotFoundError", f"Observation {observation_id} not found")
-        return _json(observation_json(row))
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Observation {observation_id} not found")
+        return langfuse_json(observation_json(row))
 
     async def list_scores(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
@@ -315,7 +315,7 @@ class LangfuseReadApi:
         rows, total = await LangfuseReader(store.backend).scores(
             project, [trace] if trace else None, page, limit, filters
         )
-        return _json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
+        return langfuse_json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def list_sessions(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
@@ -331,16 +331,16 @@ class LangfuseReadApi:
             }
             for r in rows
         ]
-        return _json({"data": data, "meta": _meta(page, limit, total)})
+        return langfuse_json({"data": data, "meta": _meta(page, limit, total)})
 
     async def get_session(self, request: web.Request, store: Store, project: str) -> web.Response:
         session_id = request.match_info["session_id"]
         reader = LangfuseReader(store.backend)
         rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
         if not rows:
-            raise _Error(404, "LangfuseNotFoundError", f"Session {session_id} not found")
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Session {session_id} not found")
         traces = [_trace_json(r, project, []) for r in rows]
-        return _json(
+        return langfuse_json(
             {
                 "id": session_id,
                 "createdAt": traces[0]["timestamp"],
@@ -379,7 +379,7 @@ class LangfuseReadApi:
                     }
                 )
         data = list(days.values())
-        return _json({"data": data[(page - 1) * limit : page * limit], "meta": _meta(page, limit, len(data))})
+        return langfuse_json({"data": data[(page - 1) * limit : page * limit], "meta": _meta(page, limit, len(data))})
 
 
 # Parts of Langfuse's API that Tracehouse does not offer, with what to do instead.
@@ -388,11 +388,10 @@ UNSUPPORTED = {
     "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
     "unstable/dashboards": "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics",
     "unstable/skills": "skills are not offered by Tracehouse",
-    "media": "media uploads are not accepted yet; the trace keeps the media references",
 }
 SERVED = (
     "ingestion, otel/v1/{traces,logs,metrics}, traces, observations, sessions, scores (POST, GET, v2), "
-    "metrics/daily, projects, health"
+    "metrics/daily, projects, media, health"
 )
 
 
@@ -403,7 +402,7 @@ async def unsupported(request: web.Request) -> web.Response:
     message = f"Tracehouse does not serve {request.method} /api/public/{tail[:200]}: " + (
         reason or f"this part of Langfuse's API is not implemented. Served: {SERVED}"
     )
-    return _json({"error": "LangfuseNotFoundError", "message": message}, 404)
+    return langfuse_json({"error": "LangfuseNotFoundError", "message": message}, 404)
 
 
 def langfuse_fallback_routes() -> list[web.RouteDef]:

@@ -3,6 +3,8 @@ session or a user's data (GDPR requests) from every table that holds it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from storage.api import Backend
 from storage.projects import MAX_RETENTION_DAYS, Project, Projects
 from storage.schema import LOCAL_SUFFIX, Cluster
@@ -10,8 +12,9 @@ from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
 
-# Tables keyed by (project, trace id) that hold a trace's rows (logs: the records of its spans).
-TRACE_TABLES = ("spans", "trace_index", "traces", "scores", "logs")
+# Tables keyed by (project, trace id) that hold a trace's rows (logs: the records of its spans;
+# trace_media: which uploaded files it holds, swept with their files once no trace holds them).
+TRACE_TABLES = ("spans", "trace_index", "traces", "scores", "logs", "trace_media")
 # Tables with a retention but no trace: the retention is applied to them too.
 PROJECT_TABLES = (*TRACE_TABLES, "metric_points")
 
@@ -41,9 +44,15 @@ def retention_sql(table: str, cluster: Cluster | None) -> list[str]:
 
 
 class Lifecycle:
-    def __init__(self, backend: Backend, projects: Projects) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        projects: Projects,
+        after_delete: Callable[[str], Awaitable[int]] | None = None,
+    ) -> None:
         self._backend = backend
         self._projects = projects
+        self._after_delete = after_delete
         self._cluster: Cluster | None = backend.cluster
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
@@ -56,6 +65,8 @@ class Lifecycle:
         for table in PROJECT_TABLES:
             for statement in retention_sql(table, self._cluster):
                 await self._backend.execute(statement, {"days": days, "project": project.id})
+        if self._after_delete is not None:
+            await self._after_delete(project.id)
         return await self._projects.get_project(project.id)
 
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
@@ -64,6 +75,8 @@ class Lifecycle:
         params = {"project": project, "ids": trace_ids}
         for table in TRACE_TABLES:
             await self._backend.execute(delete_sql(table, self._cluster), params)
+        if self._after_delete is not None:
+            await self._after_delete(project)
         return len(trace_ids)
 
     async def delete_trace(self, project_ref: str, trace_id: str) -> int:

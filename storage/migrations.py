@@ -19,6 +19,7 @@ from storage.tables import (
     ALL_TABLES,
     INVITATIONS,
     LOGS,
+    MEDIA,
     MEMBERSHIPS,
     METRIC_POINTS,
     PROJECT_MEMBERSHIPS,
@@ -26,6 +27,7 @@ from storage.tables import (
     SMALL_BLOCKS,
     SPLIT_TRACES,
     TABLES,
+    TRACE_MEDIA,
     TRACES,
     TRACES_MV,
     VIEWS,
@@ -52,6 +54,8 @@ LATER_TABLES = (
     MEMBERSHIPS,
     PROJECT_MEMBERSHIPS,
     INVITATIONS,
+    MEDIA,
+    TRACE_MEDIA,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -92,6 +96,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ],
     ),
     Migration(7, "invitation and password-reset links", [INVITATIONS]),
+    Migration(8, "media uploaded by the Langfuse SDKs, and the traces that hold them", [MEDIA, TRACE_MEDIA]),
 )
 
 LATEST = MIGRATIONS[-1].version

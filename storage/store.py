@@ -14,6 +14,7 @@ from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.lifecycle import Lifecycle
 from storage.logs import LogReader
+from storage.media import MediaFiles, MediaStore
 from storage.migrations import migrate, schema_version
 from storage.organizations import Organizations
 from storage.prices import Prices
@@ -31,16 +32,20 @@ log = logging.getLogger(__name__)
 class Store:
     """Everything above ``storage`` talks to the store through this object."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, media_dir: Path | None = None) -> None:
         self.backend = backend
         self.projects = Projects(backend)
         self.prices = Prices(backend)
-        self.lifecycle = Lifecycle(backend, self.projects)
+        data_dir = getattr(backend, "data_dir", None)
+        if media_dir is None and data_dir:
+            media_dir = Path(data_dir) / "media"
+        self.media = MediaStore(backend, MediaFiles(media_dir) if media_dir else None)
+        # Deleting traces (GDPR requests, retention) deletes the files only they held.
+        self.lifecycle = Lifecycle(backend, self.projects, after_delete=self.media.sweep)
         self.organizations = Organizations(backend, self.projects)
         self.invitations = Invitations(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
-        data_dir = getattr(backend, "data_dir", None)
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None
         self.writer = SpanWriter(backend, self.journal)
         # Every table the receiver writes, by the name its batches are committed under.
@@ -61,11 +66,12 @@ class Store:
         clickhouse_url: str | None = None,
         server_options: Mapping[str, Any] | None = None,
         run_migrations: bool = True,
+        media_dir: Path | None = None,
     ) -> Store:
         """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
         apply pending migrations and create the default organization and project."""
         backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url, server_options=server_options)
-        store = cls(backend)
+        store = cls(backend, media_dir or (data_dir / "media" if data_dir else None))
         try:
             if run_migrations:
                 applied = await migrate(backend)

@@ -504,6 +504,23 @@ INVITATIONS = _record_table(
     ],
 )
 
+# Files the Langfuse SDKs upload out of band (images, audio, documents in LLM calls): one row per
+# distinct content in a project (the id derives from its SHA-256), the bytes in the media files.
+MEDIA = _record_table(
+    "media",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("sha256_hash", "String", STR),  # base64, as the SDKs send it
+        Column("content_type", "LowCardinality(String)", STR),
+        Column("content_length", "UInt64", pa.uint64()),
+        Column("uploaded_at", "Nullable(DateTime64(3, 'UTC'))", MS),
+        Column("upload_http_status", "UInt16", pa.uint16()),
+        Column("upload_http_error", "String", STR),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -516,6 +533,27 @@ MODEL_PRICES = _record_table(
         Column("prices", f"Map(LowCardinality(String), {COST})", pa.map_(STR, DECIMAL)),
         Column("start_date", "Nullable(DateTime64(3, 'UTC'))", MS),
     ],
+)
+
+# Which trace (observation, field) holds which media: deleted with the trace, and kept as long as
+# the project's retention keeps traces. Media no trace holds any more are swept with their files.
+TRACE_MEDIA = Table(
+    name="trace_media",
+    columns=[
+        Column("project_id", LC, STR),
+        Column("trace_id", "String", STR),
+        Column("observation_id", "String", STR),
+        Column("field", LC, STR),
+        Column("media_id", "String", STR),
+        Column("created_at", "DateTime64(3, 'UTC')", MS),
+        Column("retention_days", "UInt16", pa.uint16()),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("created_at",),
+    order_by="(project_id, trace_id, observation_id, field, media_id)",
+    ttl="toDateTime(created_at) + toIntervalDay(retention_days) WHERE retention_days > 0",
+    settings=DURABLE,
+    shard_key="cityHash64(trace_id)",
 )
 
 # Langfuse ingestion event ids already applied: the SDKs re-send whole batches, and an old
@@ -561,6 +599,8 @@ ALL_TABLES = (
     MEMBERSHIPS,
     PROJECT_MEMBERSHIPS,
     INVITATIONS,
+    MEDIA,
+    TRACE_MEDIA,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

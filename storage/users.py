@@ -130,6 +130,10 @@ class Users:
         r = rows[0]
         return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
 
+    async def signing_key(self) -> bytes:
+        """The deployment's secret for signed tokens (sessions, media links): one for every process."""
+        return await self._signing_key()
+
     async def _signing_key(self) -> bytes:
         if self._key is None:
             rows = await self._rows("id = {k:String}", {"k": SIGNING_KEY_ID})

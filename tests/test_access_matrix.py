@@ -43,7 +43,8 @@ PUBLIC = re.compile(
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
     r"/sessions/.*|/users|/logs|/dashboard|/settings|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
     # One-time links: whoever holds the token may look at it and use it; a guessed token is a 404.
-    r"/api/v1/invitations/.*)$"
+    # Media links are signed: without a valid signature they answer 403.
+    r"/api/v1/invitations/.*|/\{prefix\}api/public/media/\{media_id\}/(upload|content))$"
 )
 ADMIN = re.compile(r"^/api/(admin|v1/settings)/")
 
@@ -120,6 +121,7 @@ def fill(path: str, b: dict[str, str]) -> str:
         "invitation_id": "inv-0000000000000000",
         "token": "not-a-token",
         "organization_id": "default",
+        "media_id": "A" * 22,
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

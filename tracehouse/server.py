@@ -105,7 +105,10 @@ class Running:
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
     store = await Store.open(
-        data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, server_options=settings.server_options
+        data_dir=settings.data_dir,
+        clickhouse_url=settings.clickhouse_url,
+        server_options=settings.server_options,
+        media_dir=settings.media_dir or settings.data_dir / "media",
     )
     telemetry = Telemetry()  # one registry for every port of this process
     runners: list[web.AppRunner] = []
@@ -155,6 +158,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 client_max_size=settings.max_body_bytes,
                 telemetry=telemetry,
                 loopback_bind=is_loopback(settings.host),
+                media_max_bytes=settings.media_max_bytes,
             )
             hooks.append(app[ACCESS_CACHE_KEY].clear)  # Running.changed() reaches the API's cache too
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)

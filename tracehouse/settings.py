@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         "(anyone who can reach the port can then write traces).",
     )
     max_body_bytes: int = Field(64 * MIB, ge=1024, description="Largest request body accepted, measured after gunzip.")
+    media_max_bytes: int = Field(
+        100 * MIB, ge=1024, description="Largest media file (image, audio, document) a Langfuse SDK may upload."
+    )
+    media_dir: Path | None = Field(
+        None, description="Where uploaded media files are kept; by default the media folder of the data directory."
+    )
     max_inflight_bytes: int = Field(
         256 * MIB,
         ge=1024,

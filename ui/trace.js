@@ -1,6 +1,6 @@
 // The trace view: nested tree with a waterfall, and the selected span's details.
 import { api } from "/ui/api.js";
-import { here } from "/ui/context.js";
+import { ctx, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -11,6 +11,65 @@ function parseJson(text) {
   try { return JSON.parse(text); } catch { return undefined; }
 }
 
+// Media: Langfuse's reference strings (files uploaded out of band), data URIs and URLs.
+const MEDIA_REF = /@@@langfuseMedia:type=([^|@]+)\|id=([A-Za-z0-9_-]+)\|source=[^@]*@@@/g;
+
+function mediaSource(value) {
+  const ref = [...String(value).matchAll(MEDIA_REF)][0];
+  if (ref) {
+    const project = ctx.project ? `?project=${encodeURIComponent(ctx.project.id)}` : "";
+    return { url: `/api/v1/media/${encodeURIComponent(ref[2])}${project}`, type: ref[1] };
+  }
+  const data = String(value).match(/^data:([\w.+-]+\/[\w.+-]+);base64,/);
+  if (data) return { url: value, type: data[1] };
+  if (/^https?:\/\//.test(value)) return { url: value, type: "" };
+  return null; // never javascript: or anything else a browser would run
+}
+
+function mediaElement(value, type = "", label = "") {
+  const source = mediaSource(value);
+  if (!source) return h("span", { class: "muted", text: `[${label || type || "media"}]` });
+  const kind = source.type || type;
+  if (kind.startsWith("image/") || (!kind && label === "image")) {
+    return h("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", class: "media" },
+      h("img", { src: source.url, alt: label || "image", loading: "lazy", class: "media-image" }));
+  }
+  if (kind.startsWith("audio/") || label === "audio") return h("audio", { controls: true, src: source.url, class: "media" });
+  if (kind.startsWith("video/") || label === "video") return h("video", { controls: true, src: source.url, class: "media" });
+  return h("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", class: "media file",
+    text: `${kind || label || "file"} ↗` });
+}
+
+// Text with reference strings in it: the text, and each file where its reference stood.
+function textWithMedia(text, cls) {
+  const pieces = [];
+  let last = 0;
+  for (const m of String(text).matchAll(MEDIA_REF)) {
+    if (m.index > last) pieces.push(text.slice(last, m.index));
+    pieces.push(mediaElement(m[0], m[1]));
+    last = m.index + m[0].length;
+  }
+  if (!pieces.length) return h("div", { class: cls, text });
+  if (last < text.length) pieces.push(text.slice(last));
+  return h("div", { class: cls }, ...pieces);
+}
+
+// A content block of a message (OpenAI, Anthropic, GenAI semantic conventions) as a part.
+function blockPart(block) {
+  if (block.type === "image_url") return { type: "media", value: block.image_url?.url ?? block.image_url, label: "image" };
+  if (block.type === "input_audio" && block.input_audio) {
+    return { type: "media", value: `data:audio/${block.input_audio.format || "wav"};base64,${block.input_audio.data}`,
+      label: "audio" };
+  }
+  if ((block.type === "image" || block.type === "document") && block.source) {
+    const src = block.source;
+    const value = src.type === "base64" && !String(src.data).startsWith("@@@")
+      ? `data:${src.media_type};base64,${src.data}` : src.url || src.data;
+    return { type: "media", value, mime: src.media_type, label: block.type };
+  }
+  return null;
+}
+
 function partsOf(message) {
   if (Array.isArray(message.parts)) return message.parts;
   const content = message.content;
@@ -18,7 +77,9 @@ function partsOf(message) {
   if (typeof content === "string") parts.push({ type: "text", content });
   else if (Array.isArray(content)) {
     for (const block of content) {
-      if (typeof block === "string") parts.push({ type: "text", content: block });
+      const media = block && typeof block === "object" ? blockPart(block) : null;
+      if (media) parts.push(media);
+      else if (typeof block === "string") parts.push({ type: "text", content: block });
       else if (block && (block.text || block.content)) parts.push({ type: "text", content: block.text || block.content });
       else if (block) parts.push({ type: block.type || "part", content: JSON.stringify(block) });
     }
@@ -41,7 +102,8 @@ function renderIo(label, text) {
     body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
       h("div", { class: "role", text: m.role }),
       ...partsOf(m).map((p) => {
-        if (p.type === "text" || p.type === "reasoning") return h("div", { class: `part ${p.type}`, text: p.content });
+        if (p.type === "text" || p.type === "reasoning") return textWithMedia(String(p.content ?? ""), `part ${p.type}`);
+        if (p.type === "media") return h("div", { class: "part media" }, mediaElement(p.value, p.mime, p.label));
         if (p.type === "tool_call") {
           const args = typeof p.arguments === "string" ? p.arguments : JSON.stringify(p.arguments ?? {}, null, 2);
           return h("div", { class: "part tool" }, h("strong", { text: `→ ${p.name}` }), h("pre", { text: args }));
@@ -50,13 +112,22 @@ function renderIo(label, text) {
           const response = typeof p.response === "string" ? p.response : JSON.stringify(p.response, null, 2);
           return h("div", { class: "part tool" }, h("strong", { text: "← result" }), h("pre", { text: response }));
         }
-        if (p.type === "uri" || p.type === "blob") return h("div", { class: "part media", text: `[${p.modality || "media"}]` });
+        if (p.type === "uri") return h("div", { class: "part media" }, mediaElement(p.uri, p.mime_type, p.modality));
+        if (p.type === "blob") {
+          return h("div", { class: "part media" },
+            mediaElement(`data:${p.mime_type || "application/octet-stream"};base64,${p.content}`, p.mime_type, p.modality));
+        }
         return h("pre", { class: "part", text: JSON.stringify(p, null, 2) });
       }))));
   } else if (value !== undefined && typeof value === "object") {
     body = h("pre", { class: "json", text: JSON.stringify(value, null, 2) });
   } else {
     body = h("pre", { class: "text", text });
+  }
+  if (!messages) {
+    // Files referenced anywhere in a JSON or text body, shown under it.
+    const refs = [...text.matchAll(MEDIA_REF)];
+    if (refs.length) body = h("div", {}, body, h("div", { class: "media-strip" }, ...refs.map((m) => mediaElement(m[0], m[1]))));
   }
   return h("section", { class: "io" }, h("h3", { text: label }), body);
 }
