@@ -7,8 +7,9 @@ next insert takes all of them, so concurrent requests coalesce into one insert w
 any added delay. Each request waits for the insert holding its rows and is answered
 only once that insert is committed.
 
-Batches name the table they go to (a lane: spans, logs, scores): one bound and one retry hint
-cover every signal, and a flush writes each lane's batches together.
+Batches name the table they go to (a lane: spans, logs, scores, metrics), or the job they are
+(the Langfuse lane: batches of ingestion events, merged with what is stored): one bound and one
+retry hint cover every write path, and a flush writes each lane's batches together.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -39,9 +40,17 @@ MAX_RETRY_AFTER_S = 30.0
 
 
 class Writer(Protocol):
-    async def write(self, batch: pa.Table) -> int:
-        """Store ``batch``; return once it is durable."""
+    async def write(self, batch: Any) -> int:
+        """Store ``batch`` (an Arrow table, or for a job lane the list of its jobs); return once
+        it is durable."""
         ...
+
+
+class Job(Protocol):
+    """A unit of a job lane: anything with a row count that its lane's writer knows how to apply."""
+
+    @property
+    def num_rows(self) -> int: ...
 
 
 class Reservation:
@@ -60,7 +69,7 @@ class Reservation:
 
 @dataclass
 class _Item:
-    table: pa.Table
+    table: pa.Table | Job
     future: asyncio.Future[None]
     reservation: Reservation
     lane: str = "spans"
@@ -136,7 +145,7 @@ class Batcher:
         self._inflight += nbytes
         return Reservation(self, nbytes)
 
-    async def commit(self, table: pa.Table, reservation: Reservation, lane: str = "spans") -> None:
+    async def commit(self, table: pa.Table | Job, reservation: Reservation, lane: str = "spans") -> None:
         """Queue ``table`` for the ``lane`` writer and return once it is committed (or raise why not)."""
         if lane not in self._writers:
             raise ValueError(f"no writer for {lane!r}")
@@ -178,11 +187,18 @@ class Batcher:
             await self._flush_lane(lane, lane_items)
 
     async def _flush_lane(self, lane: str, items: list[_Item]) -> None:
-        table = items[0].table if len(items) == 1 else pa.concat_tables([i.table for i in items])
+        batch: Any
+        if not isinstance(items[0].table, pa.Table):
+            batch = [i.table for i in items]  # a job lane: its writer applies the jobs together
+        elif len(items) == 1:
+            batch = items[0].table
+        else:
+            batch = pa.concat_tables([i.table for i in items])  # type: ignore[misc]
+        rows = sum(i.table.num_rows for i in items)
         error: BaseException | None = None
         started = self._flush_started = time.monotonic()
         try:
-            await self._writers[lane].write(table)
+            await self._writers[lane].write(batch)
         except TracehouseError as exc:
             error = exc
             if isinstance(exc, StorageUnavailable):
@@ -191,18 +207,18 @@ class Batcher:
                     self._trouble_since = started
                 exc.retry_after_s = self.retry_hint()
         except Exception as exc:  # a bug or data the store refused: fail these requests, keep serving
-            log.exception("insert of %d %s rows failed", table.num_rows, lane)
+            log.exception("insert of %d %s rows failed", rows, lane)
             error = exc
         self._flush_started = None
         if error is None:
             self._trouble_since = None
         self.stats.inserts += 1
         if self.telemetry is not None and error is None:
-            self.telemetry.batch_rows.observe(table.num_rows)
+            self.telemetry.batch_rows.observe(rows)
             self.telemetry.commit_seconds.observe(time.monotonic() - started)
         if error is None:
-            self.stats.rows += table.num_rows
-            self.stats.largest_batch = max(self.stats.largest_batch, table.num_rows)
+            self.stats.rows += rows
+            self.stats.largest_batch = max(self.stats.largest_batch, rows)
         else:
             self.stats.failures += 1
         for item in items:

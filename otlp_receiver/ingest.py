@@ -10,7 +10,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -25,6 +25,7 @@ from otlp_receiver.decode import (
 )
 from otlp_receiver.decode_logs import LogsDecodeResult, decode_logs_bytes
 from otlp_receiver.decode_metrics import MetricsDecodeResult, decode_metrics_bytes
+from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
 from otlp_receiver.pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
@@ -64,7 +65,9 @@ class IngestService:
         self.store = store
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
-        self.batcher = Batcher(store.writers, settings.max_inflight_bytes)
+        # Langfuse ingestion is a lane of the same batcher: its batches merge with stored state.
+        self.langfuse = LangfuseIngest(store)
+        self.batcher = Batcher({**store.writers, "langfuse": self.langfuse}, settings.max_inflight_bytes)
         self.batcher.telemetry = self.telemetry
         # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
         # separate processes when configured, so that it runs on every core.
@@ -178,6 +181,29 @@ class IngestService:
         t.requests.labels(transport, "ok").inc()
         t.records_accepted.labels(signal, transport).inc(result.accepted)
         t.records_rejected.labels(signal, transport).inc(result.rejected)
+        return result
+
+    async def ingest_langfuse(self, access: Access, batch: list[Any], nbytes: int) -> BatchResult:
+        """Store a batch of Langfuse ingestion events: parsed here, merged and written by the
+        batcher's Langfuse lane, durable before this returns. Raises Overloaded or
+        StorageUnavailable (then nothing of it is stored); bad events fail alone in the result."""
+        t = self.telemetry
+        reservation = self.batcher.reserve(nbytes)
+        try:
+            _, retention, prices = await self.snapshot()
+            self.langfuse.prices = prices
+            result, job = self.langfuse.prepare(access, batch, retention.get(access.project_id, 0))
+            if job.events:
+                await self.batcher.commit(job, reservation, "langfuse")
+        except TracehouseError as exc:
+            self._count_refusal("langfuse", exc)
+            raise
+        finally:
+            reservation.release()
+            t.inflight_bytes.set(self.batcher.inflight_bytes)
+        t.requests.labels("langfuse", "ok").inc()
+        t.records_accepted.labels("langfuse_events", "langfuse").inc(len(result.successes))
+        t.records_rejected.labels("langfuse_events", "langfuse").inc(len(result.errors))
         return result
 
     def _count_refusal(self, transport: str, exc: TracehouseError) -> None:

@@ -6,12 +6,15 @@ moments, several times, and restarted on the same data directory. At the end eve
 was never acknowledged is sent again (as an exporter's retry would), a share of the acknowledged
 ones too (an exporter that lost the answer), and the store must hold every span exactly once:
 no acked span lost, nothing counted twice in the per-trace summaries. A fifth sender posts log
-records to /v1/logs under the same kills: every acked record is stored, and read once.
+records to /v1/logs under the same kills: every acked record is stored, and read once. A sixth
+posts Langfuse ingestion batches (traces with a generation created, then updated, in separate
+batches): every acked event is stored, each observation once, with its update merged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import signal
@@ -28,19 +31,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 
 from storage import Store
-from tests.conftest import Server, start_server
+from tests.conftest import Server, run_cli, start_server
 from tests.otlp_data import request
 
 pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("TRACEHOUSE_CRASH_SEED", "20261127"))
 KILLS = 4
-SENDERS = [("http", 0), ("http", 1), ("grpc", 2), ("grpc", 3), ("logs", 4)]
+SENDERS = [("http", 0), ("http", 1), ("grpc", 2), ("grpc", 3), ("logs", 4), ("langfuse", 5)]
 RECORDS_PER_REQUEST = 8
 TRACES_PER_REQUEST = 4
 SPANS_PER_TRACE = 6
 INPUT_TOKENS = 11
 OUTPUT_TOKENS = 4
+AUTH: dict[str, str] = {}  # the key pair every sender uses, set by the test
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Sent:
     trace_ids: list[str]
     acked: bool = False
     records: list[str] = field(default_factory=list)  # log record bodies, for a logs request
+    generations: list[str] = field(default_factory=list)  # observation ids, for a Langfuse batch
+    langfuse: bool = False
 
 
 @dataclass
@@ -102,14 +108,53 @@ def make_log_request(sender: int, n: int) -> Sent:
     return Sent(log_request(records, service=f"sender-{sender}").SerializeToString(), [], records=bodies)
 
 
-def send_http(url: str, body: bytes, path: str = "/v1/traces") -> bool:
-    req = urllib.request.Request(
-        url + path, data=body, headers={"Content-Type": "application/x-protobuf"}, method="POST"
-    )
+def make_langfuse_batch(sender: int, n: int) -> Sent:
+    """Langfuse SDK events: even batches create traces and generations, odd ones update the
+    generations of the batch before (an update may also come first, after a kill)."""
+    import json
+    import uuid
+
+    base = n - n % 2
+    ids = [f"lf-{sender}-{base}-{i}" for i in range(TRACES_PER_REQUEST)]
+    at = "2026-11-30T10:00:00Z"
+    if n % 2 == 0:
+        events = [
+            e
+            for i in ids
+            for e in (
+                {"id": f"{i}-t", "type": "trace-create", "timestamp": at, "body": {"id": i, "name": "lf"}},
+                {
+                    "id": f"{i}-g",
+                    "type": "generation-create",
+                    "timestamp": at,
+                    "body": {"id": f"{i}-gen", "traceId": i, "name": "llm", "startTime": at,
+                             "usage": {"input": INPUT_TOKENS, "output": OUTPUT_TOKENS}},
+                },
+            )
+        ]  # fmt: skip
+    else:
+        events = [
+            {"id": f"{i}-u", "type": "generation-update", "timestamp": "2026-11-30T10:00:01Z",
+             "body": {"id": f"{i}-gen", "traceId": i, "output": "done"}}
+            for i in ids
+        ]  # fmt: skip
+    body = json.dumps({"batch": events, "metadata": {"batch_id": str(uuid.uuid4())}}).encode()
+    return Sent(body, [], generations=[f"{i}-gen" for i in ids], langfuse=True)
+
+
+def send_langfuse(server: Server, body: bytes) -> bool:
+    return send_http(server.api_url, body, "/api/public/ingestion", "application/json", status=207)
+
+
+def send_http(
+    url: str, body: bytes, path: str = "/v1/traces", content_type: str = "application/x-protobuf", status: int = 200
+) -> bool:
+    headers = {"Content-Type": content_type, **AUTH}
+    req = urllib.request.Request(url + path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             response.read()
-            return response.status == 200
+            return response.status == status
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
 
@@ -118,7 +163,11 @@ def send_grpc(address: str, body: bytes) -> bool:
     with grpc.insecure_channel(address) as channel:
         stub = TraceServiceStub(channel)
         try:
-            stub.Export(ExportTraceServiceRequest.FromString(body), timeout=30)
+            stub.Export(
+                ExportTraceServiceRequest.FromString(body),
+                timeout=30,
+                metadata=tuple((k.lower(), v) for k, v in AUTH.items()),
+            )
         except grpc.RpcError:
             return False
         return True
@@ -129,11 +178,18 @@ def sender_loop(
 ) -> None:
     n = 0
     while not stop.is_set():
-        sent = make_log_request(index, n) if transport == "logs" else make_request(rng, index, n)
+        if transport == "langfuse":
+            sent = make_langfuse_batch(index, n)
+        elif transport == "logs":
+            sent = make_log_request(index, n)
+        else:
+            sent = make_request(rng, index, n)
         n += 1
         with ledger.lock:
             ledger.requests.append(sent)
-        if transport == "logs":
+        if transport == "langfuse":
+            sent.acked = send_langfuse(server, sent.body)
+        elif transport == "logs":
             sent.acked = send_http(server.otlp_http_url, sent.body, "/v1/logs")
         elif transport == "http":
             sent.acked = send_http(server.otlp_http_url, sent.body)
@@ -145,7 +201,9 @@ def sender_loop(
 
 def resend(server: Server, sent: Sent, transport: str) -> None:
     for _ in range(100):
-        if sent.records:
+        if sent.langfuse:
+            ok = send_langfuse(server, sent.body)
+        elif sent.records:
             ok = send_http(server.otlp_http_url, sent.body, "/v1/logs")
         elif transport == "http":
             ok = send_http(server.otlp_http_url, sent.body)
@@ -158,7 +216,9 @@ def resend(server: Server, sent: Sent, transport: str) -> None:
     raise AssertionError("a resent request was never acknowledged by the restarted server")
 
 
-async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, int, int]], dict[str, int]]:
+async def stored(
+    data_dir: Path,
+) -> tuple[dict[str, int], dict[str, tuple[int, int, int]], dict[str, int], dict[str, tuple[int, str]]]:
     """Spans rows per trace (no FINAL: duplicates not merged yet are counted), the summary's
     span count and token sums per trace (sums never collapse, so a double count shows), and the
     log records per body as readers see them (one row per record id)."""
@@ -166,7 +226,7 @@ async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, i
     try:
         rows = await store.backend.query(
             "SELECT trace_id, count() AS n, uniqExact(span_id) AS u FROM spans "
-            "WHERE project_id = 'default' AND sign = 1 GROUP BY trace_id"
+            "WHERE project_id = 'default' AND sign = 1 AND NOT startsWith(trace_id, 'lf-') GROUP BY trace_id"
         )
         spans = {}
         for r in rows:
@@ -186,15 +246,30 @@ async def stored(data_dir: Path) -> tuple[dict[str, int], dict[str, tuple[int, i
                 "ORDER BY record_id LIMIT 1 BY record_id) GROUP BY body"
             )
         }
+        # Langfuse observations: rows as readers see them (FINAL), and the merged output.
+        generations = {
+            r["span_id"]: (int(r["n"]), r["output"])
+            for r in await store.backend.query(
+                "SELECT span_id, count() AS n, any(output) AS output FROM spans FINAL "
+                "WHERE project_id = 'default' AND startsWith(trace_id, 'lf-') AND observation_type = 'GENERATION' "
+                "GROUP BY span_id"
+            )
+        }
     finally:
         await store.close()
-    return spans, summary, logs
+    return spans, summary, logs, generations
 
 
 def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     data_dir = tmp_path / "data"
     ledger = Ledger()
+    # A key for every sender: Langfuse's API always names one (and then OTLP needs it too).
+    key = run_cli("keys", "create", "--project", "default", "--data-dir", str(data_dir))
+    assert key.returncode == 0, key.stderr
+    public = next(w for w in key.stdout.split() if w.startswith("pk-th-"))
+    secret = next(w for w in key.stdout.split() if w.startswith("sk-th-"))
+    AUTH["Authorization"] = "Basic " + base64.b64encode(f"{public}:{secret}".encode()).decode()
     kills = 0
     for phase in range(KILLS):
         server = start_server(data_dir, "--log-level", "warning")
@@ -230,7 +305,14 @@ def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
     finally:
         assert server.stop() == 0, server.log()
 
-    spans, summary, logs = asyncio.run(stored(data_dir))
+    spans, summary, logs, generations = asyncio.run(stored(data_dir))
+    expected_generations = {g for r in ledger.requests if r.acked for g in r.generations}
+    assert expected_generations, "the Langfuse sender must have been acknowledged"
+    lost_generations = expected_generations - generations.keys()
+    assert not lost_generations, f"{len(lost_generations)} acked Langfuse observations lost after {kills} kills"
+    assert all(n == 1 for n, _ in generations.values()), "a Langfuse observation is stored twice"
+    updated = {g for r in ledger.requests if r.acked and b"generation-update" in r.body for g in r.generations}
+    assert all(generations[g][1] == '"done"' or generations[g][1] == "done" for g in updated & generations.keys())
     expected_records = {b for r in ledger.requests for b in r.records}
     assert expected_records, "the logs sender must have sent"
     lost_records = expected_records - logs.keys()
@@ -248,5 +330,6 @@ def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
     print(
         f"\ncrash durability: seed {SEED}, {kills} kills, {len(ledger.requests)} requests "
         f"({acked_before} acked before the kills, {len(unacked)} unacked then resent), "
-        f"{len(expected_traces) * SPANS_PER_TRACE} spans and {len(expected_records)} log records, 0 lost, 0 doubled"
+        f"{len(expected_traces) * SPANS_PER_TRACE} spans, {len(expected_records)} log records and "
+        f"{len(expected_generations)} Langfuse generations, 0 lost, 0 doubled"
     )

@@ -32,13 +32,13 @@ class Telemetry:
         )
         self.records_accepted = Counter(
             "tracehouse_receiver_records_accepted",
-            "Log records and metric data points stored.",
+            "Log records, metric data points and Langfuse ingestion events stored.",
             ["signal", "transport"],
             registry=r,
         )
         self.records_rejected = Counter(
             "tracehouse_receiver_records_rejected",
-            "Log records and metric data points rejected as invalid.",
+            "Log records, metric data points and Langfuse ingestion events rejected as invalid.",
             ["signal", "transport"],
             registry=r,
         )

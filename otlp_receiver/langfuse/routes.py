@@ -19,7 +19,7 @@ from aiohttp import web
 from otlp_receiver.auth import Authenticator
 from otlp_receiver.ingest import IngestService
 from otlp_receiver.langfuse.events import parse_envelope
-from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
+from otlp_receiver.langfuse.service import Access, BatchResult
 from storage.projects import DEFAULT_ORGANIZATION_ID, PUBLIC_PREFIX
 from tracehouse.deadlines import read_body
 from tracehouse.errors import RequestTimeout, TracehouseError, Unauthenticated
@@ -69,7 +69,6 @@ class LangfuseRoutes:
     def __init__(self, ingest: IngestService, auth: Authenticator) -> None:
         self.ingest = ingest
         self.auth = auth
-        self.langfuse = LangfuseIngest(ingest.store)
 
     async def _access(self, request: web.Request, scores_allowed: bool = False) -> Access:
         header = request.headers.get("Authorization", "")
@@ -92,11 +91,6 @@ class LangfuseRoutes:
             raise Unauthenticated("missing credentials")
         return Access(project)
 
-    async def _retention(self, project: str) -> int:
-        _, retention, prices = await self.ingest.snapshot()
-        self.langfuse.prices = prices
-        return retention.get(project, 0)
-
     async def ingestion(self, request: web.Request) -> web.Response:
         try:
             access = await self._access(request, scores_allowed=True)
@@ -117,7 +111,7 @@ class LangfuseRoutes:
         except (orjson.JSONDecodeError, ValueError) as exc:
             return _json({"message": "Invalid request data", "errors": [str(exc)]}, 400)
         try:
-            result = await self.langfuse.ingest(access, batch, await self._retention(access.project_id))
+            result = await self.ingest.ingest_langfuse(access, batch, len(body))
         except TracehouseError as exc:
             return _unavailable(exc)
         return _json(result.json(), 207)
@@ -130,18 +124,19 @@ class LangfuseRoutes:
         except TracehouseError as exc:
             return _error(exc.http_status, "Unauthorized", exc.message)
         try:
-            body = orjson.loads(await read_body(request))
+            raw = await read_body(request)
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return _error(400, "Invalid request data", "the body is not valid JSON")
         except RequestTimeout as exc:
             return _error(408, "Request Timeout", exc.message)
         if isinstance(body, list):
-            return await self._create_scores(access, body)
+            return await self._create_scores(access, body, len(raw))
         if not isinstance(body, dict):
             return _error(400, "Invalid request data", "the body must be a score object or a list of them")
         body.setdefault("id", str(uuid.uuid4()))
         try:
-            result = await self.langfuse.ingest(access, [_score_event(body)], await self._retention(access.project_id))
+            result = await self.ingest.ingest_langfuse(access, [_score_event(body)], len(raw))
         except TracehouseError as exc:
             return _unavailable(exc)
         if result.errors:
@@ -149,7 +144,7 @@ class LangfuseRoutes:
             return _error(error["status"], error["message"], error["error"])
         return _json({"id": body["id"]})
 
-    async def _create_scores(self, access: Access, scores: list[Any]) -> web.Response:
+    async def _create_scores(self, access: Access, scores: list[Any], nbytes: int) -> web.Response:
         if len(scores) > MAX_SCORES_PER_REQUEST:
             return _error(
                 413, "Payload Too Large", f"{len(scores)} scores in one request; send at most {MAX_SCORES_PER_REQUEST}"
@@ -160,7 +155,7 @@ class LangfuseRoutes:
                 score = {**score, "id": score.get("id") or str(uuid.uuid4())}
             events.append(_score_event(score))
         try:
-            result = await self.langfuse.ingest(access, events, await self._retention(access.project_id))
+            result = await self.ingest.ingest_langfuse(access, events, nbytes)
         except TracehouseError as exc:
             return _unavailable(exc)  # nothing was stored: the SDK retries the whole batch
         if not result.errors:

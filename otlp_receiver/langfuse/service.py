@@ -4,11 +4,14 @@ Events are idempotent on their event id (the SDKs re-send whole batches) and ups
 their body id. A batch is applied in Langfuse's order: creates before updates, each by
 timestamp. Every entity touched is merged with its stored state and written as a new
 version; traces that observations name but nobody created are created (shallow).
+
+Parsing happens in the request (``prepare``); applying happens in the batcher's Langfuse lane
+(``write``), one flush at a time, so that the batches of concurrent requests are merged and
+written together under the same in-flight bound and retry hints as OTLP.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -26,7 +29,7 @@ from storage import Store
 from storage.langfuse import LangfuseStore
 from storage.writer import SPAN_SCHEMA
 
-__all__ = ["Access", "BatchResult", "LangfuseIngest"]
+__all__ = ["Access", "BatchResult", "LangfuseIngest", "LangfuseJob"]
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +71,32 @@ def _order(event: Event) -> tuple[int, int]:
     return (1 if event.is_update else 0, event.timestamp)
 
 
+@dataclass
+class LangfuseJob:
+    """One request's parsed events, waiting in the batcher's Langfuse lane."""
+
+    project: str
+    events: list[Event]
+    retention: int
+    now: int
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.events)
+
+
 class LangfuseIngest:
+    """The Langfuse lane's writer: one flush at a time (the batcher's single flusher), so that
+    merging with the stored state never races another batch of this process."""
+
     def __init__(self, store: Store, prices: PriceBook | None = None) -> None:
         self.store = store
         self.lf = LangfuseStore(store.backend, store.journal)
         self.prices = prices or PriceBook()
-        # One batch at a time per process: merging reads the stored state, then writes.
-        self._lock = asyncio.Lock()
 
-    async def ingest(self, access: Access, batch: list[Any], retention: int = 0) -> BatchResult:
+    def prepare(self, access: Access, batch: list[Any], retention: int = 0) -> tuple[BatchResult, LangfuseJob]:
+        """Parse a request's events: the verdict for each (bad ones fail alone) and the job that
+        applies the good ones. The verdict holds once the job is committed."""
         result = BatchResult()
         now = time.time_ns()
         events: list[Event] = []
@@ -103,21 +123,32 @@ class LangfuseIngest:
         for e in logs:
             log.info("sdk-log: %s", str(e.body.get("log"))[:500])
         events = [e for e in events if e.entity != "log"]
-        async with self._lock:
-            seen = await self.lf.seen_events(access.project_id, [e.id for e in events])
+        # A re-sent event (already applied) succeeds too: the SDK only needs to know it is stored.
+        result.successes += [{"id": e.id, "status": 201} for e in events]
+        return result, LangfuseJob(access.project_id, events, retention, now)
+
+    async def write(self, jobs: list[LangfuseJob]) -> int:
+        """Apply the jobs of one flush, per project: events already applied (re-sends) are
+        skipped, the others merged with the stored state in Langfuse's order, in one write."""
+        by_project: dict[str, list[LangfuseJob]] = defaultdict(list)
+        for job in jobs:
+            by_project[job.project].append(job)
+        applied = 0
+        for project, project_jobs in by_project.items():
+            events = [e for job in project_jobs for e in job.events]
+            seen = await self.lf.seen_events(project, [e.id for e in events])
             fresh: list[Event] = []
-            in_batch: set[str] = set()
             for e in events:
-                if e.id in seen or e.id in in_batch:
-                    result.successes.append({"id": e.id, "status": 201})  # already applied: a re-send
-                else:
-                    in_batch.add(e.id)
+                if e.id not in seen:
+                    seen.add(e.id)
                     fresh.append(e)
             if fresh:
-                await self._apply(access.project_id, sorted(fresh, key=_order), retention, now)
-                await self.lf.record_events(access.project_id, [e.id for e in fresh])
-            result.successes += [{"id": e.id, "status": 201} for e in fresh]
-        return result
+                # Stable sort: events of one timestamp keep the order they arrived in.
+                last = project_jobs[-1]
+                await self._apply(project, sorted(fresh, key=_order), last.retention, last.now)
+                await self.lf.record_events(project, [e.id for e in fresh])
+            applied += len(fresh)
+        return applied
 
     async def _apply(self, project: str, events: list[Event], retention: int, now: int) -> None:
         by_entity: dict[tuple[str, str], list[Event]] = defaultdict(list)
