@@ -71,7 +71,7 @@ class Store:
         """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
         apply pending migrations and create the default organization and project."""
         backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url, server_options=server_options)
-        store = cls(backend, media_dir or (data_dir / "media" if data_dir else None))
+        store = cls(backend, media_dir or (Path(data_dir) / "media" if data_dir else None))
         try:
             if run_migrations:
                 applied = await migrate(backend)

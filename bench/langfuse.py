@@ -1,0 +1,139 @@
+"""Langfuse ingestion benchmark: acknowledged-and-durable ingestion events/s, as Dify and the
+Langfuse 2.x SDK send them (``POST /api/public/ingestion``).
+
+Starts ``tracehouse serve`` on a fresh data directory with one key, sends seeded batches (each
+20 traces: trace-create, span-create, generation-create with usage, generation-update with the
+output, score-create; 100 events) from N concurrent senders, each waiting for its answer and
+honouring 503 + Retry-After; then stops the server and counts what is stored.
+
+    python -m bench.langfuse --concurrency 4 --batches 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.ingest import rss_mb, start_server
+
+TRACES_PER_BATCH = 20
+
+
+def batch(sender: int, n: int) -> bytes:
+    events = []
+    for t in range(TRACES_PER_BATCH):
+        trace_id = f"b{sender}-{n}-{t}"
+        at = f"2026-11-30T10:{n % 60:02d}:{t:02d}.{sender:03d}Z"
+        events += [
+            {"id": f"{trace_id}-1", "type": "trace-create", "timestamp": at,
+             "body": {"id": trace_id, "name": "message", "userId": f"user-{t}", "sessionId": f"s-{n}",
+                      "tags": ["bench"], "input": {"message": "What is the weather like?"}}},
+            {"id": f"{trace_id}-2", "type": "span-create", "timestamp": at,
+             "body": {"id": f"{trace_id}-s", "traceId": trace_id, "name": "workflow", "startTime": at,
+                      "endTime": at}},
+            {"id": f"{trace_id}-3", "type": "generation-create", "timestamp": at,
+             "body": {"id": f"{trace_id}-g", "traceId": trace_id, "parentObservationId": f"{trace_id}-s",
+                      "name": "LLM", "model": "gpt-4o", "startTime": at,
+                      "input": [{"role": "user", "content": "What is the weather like? " * 8}],
+                      "usage": {"input": 120, "output": 30, "unit": "TOKENS"}}},
+            {"id": f"{trace_id}-4", "type": "generation-update", "timestamp": at,
+             "body": {"id": f"{trace_id}-g", "traceId": trace_id, "endTime": at,
+                      "output": {"text": "Sunny, 22 degrees."}}},
+            {"id": f"{trace_id}-5", "type": "score-create", "timestamp": at,
+             "body": {"id": f"{trace_id}-sc", "traceId": trace_id, "name": "user-feedback", "value": 1}},
+        ]  # fmt: skip
+    return json.dumps({"batch": events, "metadata": {"sdk_name": "bench"}}).encode()
+
+
+async def make_key(data_dir: Path) -> str:
+    from storage import Store
+
+    store = await Store.open(data_dir=data_dir)
+    try:
+        pair = await store.projects.create_key("default")
+    finally:
+        await store.close()
+    return "Basic " + base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        auth = await make_key(data_dir)
+        process, info = start_server(data_dir, [])
+        url = info["api_url"] + "/api/public/ingestion"
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        senders = args.concurrency
+        bodies = [(s, batch(s, n)) for n in range(args.batches // senders) for s in range(senders)]
+        acked = refused = 0
+        peak = 0.0
+        queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        for item in bodies:
+            queue.put_nowait(item)
+
+        async def sender(session: aiohttp.ClientSession) -> None:
+            nonlocal acked, refused
+            while not queue.empty():
+                _, body = queue.get_nowait()
+                while True:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        doc = await response.json()
+                        if response.status == 207:
+                            assert not doc["errors"], doc["errors"][:2]
+                            acked += len(doc["successes"])
+                            break
+                        refused += 1
+                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, rss_mb(process.pid)[0])
+                await asyncio.sleep(0.2)
+
+        sampler = asyncio.create_task(sample())
+        t0 = time.perf_counter()
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(sender(session) for _ in range(senders)))
+        elapsed = time.perf_counter() - t0
+        sampler.cancel()
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        from storage import Store
+
+        store = await Store.open(data_dir=data_dir)
+        try:
+            rows = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM spans FINAL)")
+            scores = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM scores FINAL)")
+        finally:
+            await store.close()
+        return {
+            "events": acked,
+            "seconds": round(elapsed, 2),
+            "events_per_s": round(acked / elapsed),
+            "refused_503": refused,
+            "stored_observations_and_traces": int(rows[0]["n"]),
+            "expected_observations_and_traces": len(bodies) * TRACES_PER_BATCH * 3,
+            "stored_scores": int(scores[0]["n"]),
+            "server_rss_peak_mb": round(peak),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=400, help="batches of 100 events")
+    print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()
