@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otlp_receiver.anyvalue import attributes_json, read_attributes, to_python
 from otlp_receiver.mapping.apply import map_span, resource_defaults
-from otlp_receiver.pricing import PICO_PER_USD, PriceBook, compute_cost
+from pricing import PICO_PER_USD, PriceBook, compute_cost
 from storage import SPAN_SCHEMA
 from tracehouse.errors import InvalidInput
 

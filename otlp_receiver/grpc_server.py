@@ -16,7 +16,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from otlp_receiver.auth import Authenticator
+from credentials import Credentials
 from otlp_receiver.http_server import GRPC_CODES, success_body
 from otlp_receiver.ingest import IngestService, Signal
 from tracehouse.errors import TracehouseError
@@ -41,7 +41,7 @@ def _status(exc: TracehouseError) -> grpc.Status:
 
 
 class _Export:
-    def __init__(self, service: IngestService, auth: Authenticator) -> None:
+    def __init__(self, service: IngestService, auth: Credentials) -> None:
         self.service = service
         self.auth = auth
 
@@ -73,7 +73,7 @@ class _Export:
 
 
 def create_grpc_server(
-    service: IngestService, auth: Authenticator, max_body_bytes: int, handshake_s: float = 10.0, idle_s: float = 75.0
+    service: IngestService, auth: Credentials, max_body_bytes: int, handshake_s: float = 10.0, idle_s: float = 75.0
 ) -> grpc.aio.Server:
     """A grpc.aio server with the TraceService; the caller adds a port and starts it.
 

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from otlp_receiver.auth import Authenticator
+from credentials import Credentials
 from otlp_receiver.ingest import Format, IngestService, Signal
 from tracehouse import __version__
 from tracehouse.deadlines import read_body
@@ -85,7 +85,7 @@ def _status_body(fmt: Format, code: str, message: str) -> bytes:
 
 
 class OtlpHttpHandler:
-    def __init__(self, service: IngestService, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, service: IngestService, auth: Credentials, max_body_bytes: int) -> None:
         self.service = service
         self.auth = auth
         self.max_body_bytes = max_body_bytes

@@ -26,7 +26,7 @@ from otlp_receiver.decode import (
 from otlp_receiver.decode_logs import LogsDecodeResult, decode_logs_bytes
 from otlp_receiver.decode_metrics import MetricsDecodeResult, decode_metrics_bytes
 from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
-from otlp_receiver.pricing import PriceBook
+from pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
 from tracehouse.errors import InvalidInput, TracehouseError

@@ -1,46 +1,33 @@
 """Which project a query-API request may read.
 
-Scripts authenticate with an API key pair (``Authorization: Basic base64(pk:sk)``). On a
-loopback bind with no API key yet (open mode), the request reads the project named by
+Scripts authenticate with an API key pair (``Authorization: Basic base64(pk:sk)``), verified by
+the credentials module (one cache for every port). Signed-in people read what their roles open.
+On a loopback bind with no API key yet (open mode), the request reads the project named by
 ``?project=`` or the default one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-
 from aiohttp import web
 
+from credentials import Credentials
 from query_api.requests import is_local
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 from tracehouse.roles import Permission
-from tracehouse.ttl_cache import TtlCache
 
-__all__ = ["ACCESS_CACHE_KEY", "LOOPBACK_BIND_KEY", "project_for"]
+__all__ = ["CREDENTIALS_KEY", "LOOPBACK_BIND_KEY", "project_for"]
 
 LOOPBACK_BIND_KEY = web.AppKey("loopback_bind", bool)
-
-# The store's recent answers about keys and projects: without them every API request, a
-# Grafana panel or a UI call, cost two queries before its own.
-ACCESS_CACHE_KEY = web.AppKey("access_cache", TtlCache)
-
-
-async def _project_id(store: Store, cache: TtlCache, ref: str) -> str:
-    async def load() -> str:
-        return (await store.projects.get_project(ref)).id
-
-    return str(await cache.get("project", ref, load))
+CREDENTIALS_KEY = web.AppKey("credentials", Credentials)
 
 
 async def project_for(request: web.Request, store: Store) -> str:
     """The project id this request reads, or Unauthenticated."""
     from query_api.auth import session_user
 
-    cache = request.app.get(ACCESS_CACHE_KEY) or TtlCache(ttl_s=0)
+    credentials = request.app[CREDENTIALS_KEY]
     user = await session_user(request)
     if user is not None:
         # Signed-in people read the projects their roles open (tracehouse.roles); they pick one.
@@ -61,23 +48,10 @@ async def project_for(request: web.Request, store: Store) -> str:
             raise Forbidden(f"no access to project {ref!r}")
         return project.id
     header = request.headers.get("Authorization", "")
-    kind, _, value = header.partition(" ")
-    if kind.lower() == "basic":
-        try:
-            public, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthenticated("malformed Basic credentials") from None
-        digest = hashlib.sha256(f"{public}:{secret}".encode()).hexdigest()  # no secret kept in memory
-        project = await cache.get("key", digest, lambda: store.projects.verify(public, secret)) if sep else None
-        if project is None:
-            raise Unauthenticated("invalid or revoked API key")
-        return project
+    if header.partition(" ")[0].lower() == "basic":
+        return await credentials.key_project(header)
     if header:
         raise Unauthenticated("use 'Authorization: Basic base64(public_key:secret_key)'")
-    if (
-        request.app.get(LOOPBACK_BIND_KEY, False)
-        and is_local(request)
-        and not await cache.get("has_keys", "", store.projects.has_keys)
-    ):
-        return await _project_id(store, cache, request.query.get("project", "default"))
+    if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request) and await credentials.open_mode():
+        return await credentials.project_id(request.query.get("project", "default"))
     raise Unauthenticated("missing credentials: send 'Authorization: Basic base64(public_key:secret_key)'")

@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from query_api.access import ACCESS_CACHE_KEY, LOOPBACK_BIND_KEY
+from credentials import Credentials
+from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.invitations_api import invitation_routes
@@ -24,7 +25,6 @@ from query_api.tempo import tempo_routes
 from storage import Store
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
-from tracehouse.ttl_cache import TtlCache
 
 __all__ = ["STORE_KEY", "create_app"]
 
@@ -70,6 +70,7 @@ def create_app(
     loopback_bind: bool = True,
     telemetry: Telemetry | None = None,
     media_max_bytes: int = 100 * 2**20,
+    credentials: Credentials | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -91,9 +92,14 @@ def create_app(
     app = web.Application(middlewares=[timing, error_middleware], client_max_size=client_max_size)
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
-    access_cache = TtlCache()
-    app[ACCESS_CACHE_KEY] = access_cache
-    app[CHANGE_HOOKS_KEY] = [*change_hooks, access_cache.clear]
+    # One credentials cache for the process: the server passes the receiver's, so that one
+    # invalidation (a key revoked, a project created) reaches every port.
+    credentials = credentials or Credentials(store.projects, loopback=loopback_bind)
+    app[CREDENTIALS_KEY] = credentials
+    hooks = list(change_hooks)
+    if credentials.invalidate not in hooks:
+        hooks.append(credentials.invalidate)
+    app[CHANGE_HOOKS_KEY] = hooks
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[USERS_KEY] = store.users
     app[MEDIA_MAX_KEY] = media_max_bytes

@@ -6,8 +6,6 @@ Authentication is a Tracehouse key pair in ``Authorization: Basic``, as with Lan
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import math
 import time
@@ -17,10 +15,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY
 from storage import Store
 from storage.langfuse import LangfuseReader
 from storage.reader import restore_attributes
+from tracehouse.errors import Unauthenticated
 
 __all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes"]
 
@@ -213,18 +213,12 @@ def _trace_json(row: dict[str, Any], project: str, score_ids: list[str]) -> dict
 
 class LangfuseReadApi:
     async def _project(self, request: web.Request) -> tuple[Store, str]:
-        store: Store = request.app[STORE_KEY]
-        kind, _, value = request.headers.get("Authorization", "").partition(" ")
-        if kind.lower() != "basic":
-            raise LangfuseError(401, "Unauthorized", "send 'Authorization: Basic base64(public_key:secret_key)'")
+        """The key's project (Langfuse's public API takes key pairs only), in Langfuse's 401 shape."""
         try:
-            public, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise LangfuseError(401, "Unauthorized", "malformed Basic credentials") from None
-        project = await store.projects.verify(public, secret) if sep else None
-        if project is None:
-            raise LangfuseError(401, "Unauthorized", "invalid or revoked API key")
-        return store, project
+            project = await request.app[CREDENTIALS_KEY].key_project(request.headers.get("Authorization", ""))
+        except Unauthenticated as exc:
+            raise LangfuseError(401, "Unauthorized", exc.message) from None
+        return request.app[STORE_KEY], project
 
     def handler(self, fn: Any) -> Any:
         async def wrapped(request: web.Request) -> web.Response:

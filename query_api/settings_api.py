@@ -14,7 +14,7 @@ from decimal import Decimal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from otlp_receiver.pricing import BUILTIN_PRICES
+from pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.auth import USERS_KEY, session_user

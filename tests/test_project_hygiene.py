@@ -55,4 +55,4 @@ def test_the_wheel_ships_the_ui_price_table_and_protos(tmp_path) -> None:
     names = set(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
     ui = {p.name for p in (ROOT / "ui").iterdir() if p.suffix in (".html", ".js", ".css")}
     assert ui and {f"ui/{n}" for n in ui} <= names
-    assert "otlp_receiver/pricing/prices.json" in names and "proto/tempo.proto" in names
+    assert "pricing/prices.json" in names and "proto/tempo.proto" in names

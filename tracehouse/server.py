@@ -15,13 +15,12 @@ import grpc
 from aiohttp import web
 from google.protobuf.internal import api_implementation
 
-from otlp_receiver.auth import Authenticator
+from credentials import Credentials
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
 from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from query_api import create_app
-from query_api.access import ACCESS_CACHE_KEY
 from storage import Store
 from tracehouse import __version__
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
@@ -119,7 +118,9 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         host = _url_host(settings.host)
         info = {"otlp_http_url": "", "otlp_grpc_address": ""}
         otlp_routes: list[web.RouteDef] = []
-        hooks: list[Callable[[], None]] = []
+        # One credentials cache for every port of this process, and one hook that clears it.
+        auth = Credentials(store.projects, loopback=is_loopback(settings.host))
+        hooks: list[Callable[[], None]] = [auth.invalidate]
         if "receiver" in components:
             check_protobuf_backend()
             workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
@@ -127,8 +128,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes, workers), telemetry
             )
             await ingest.__aenter__()
-            auth = Authenticator(store.projects, loopback=is_loopback(settings.host))
-            hooks = [auth.invalidate, ingest.invalidate]
+            hooks.append(ingest.invalidate)
             handler = OtlpHttpHandler(ingest, auth, settings.max_body_bytes)
             langfuse = LangfuseRoutes(ingest, auth)
             # The API port also takes what Langfuse clients send, so that Dify needs one host.
@@ -159,8 +159,8 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 telemetry=telemetry,
                 loopback_bind=is_loopback(settings.host),
                 media_max_bytes=settings.media_max_bytes,
+                credentials=auth,
             )
-            hooks.append(app[ACCESS_CACHE_KEY].clear)  # Running.changed() reaches the API's cache too
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)
             runners.append(runner)
             api_url = f"http://{host}:{port}"

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from otlp_receiver.mapping.rules import LANGFUSE_USAGE_KEYS
-from otlp_receiver.pricing import PICO_PER_USD, PriceBook, compute_cost
+from pricing import PICO_PER_USD, PriceBook, compute_cost
 
 __all__ = ["STATE_KEY", "merge", "observation_row", "provided_cost", "provided_usage", "score_row", "trace_row"]
 

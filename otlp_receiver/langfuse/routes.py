@@ -7,8 +7,6 @@ Errors use Langfuse's shape, ``{"error", "message"}``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import uuid
 from typing import Any
@@ -16,13 +14,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from otlp_receiver.auth import Authenticator
+from credentials import Credentials
 from otlp_receiver.ingest import IngestService
 from otlp_receiver.langfuse.events import parse_envelope
 from otlp_receiver.langfuse.service import Access, BatchResult
 from storage.projects import DEFAULT_ORGANIZATION_ID, PUBLIC_PREFIX
 from tracehouse.deadlines import read_body
-from tracehouse.errors import RequestTimeout, TracehouseError, Unauthenticated
+from tracehouse.errors import RequestTimeout, TracehouseError
 
 __all__ = ["MAX_INGESTION_BYTES", "LangfuseRoutes"]
 
@@ -66,7 +64,7 @@ def _indexed_errors(events: list[dict[str, Any]], result: BatchResult) -> list[t
 
 
 class LangfuseRoutes:
-    def __init__(self, ingest: IngestService, auth: Authenticator) -> None:
+    def __init__(self, ingest: IngestService, auth: Credentials) -> None:
         self.ingest = ingest
         self.auth = auth
 
@@ -74,22 +72,9 @@ class LangfuseRoutes:
         header = request.headers.get("Authorization", "")
         kind, _, value = header.partition(" ")
         if kind.lower() == "bearer" and value.strip().startswith(PUBLIC_PREFIX) and scores_allowed:
-            project = await self.ingest.store.projects.project_of_public_key(value.strip())
-            if project is None:
-                raise Unauthenticated("invalid or revoked public key")
-            return Access(project, scores_only=True)
-        if kind.lower() != "basic":
-            raise Unauthenticated(
-                "send 'Authorization: Basic base64(public_key:secret_key)' with a Tracehouse key pair"
-            )
-        try:
-            base64.b64decode(value.strip(), validate=True)
-        except binascii.Error:
-            raise Unauthenticated("malformed Basic credentials") from None
-        project = await self.auth.authenticate(header, None)
-        if project is None:  # open mode never applies to this API: it always names a key
-            raise Unauthenticated("missing credentials")
-        return Access(project)
+            return Access(await self.auth.public_key_project(value.strip()), scores_only=True)
+        # Open mode never applies to this API: it always names a key.
+        return Access(await self.auth.key_project(header))
 
     async def ingestion(self, request: web.Request) -> web.Response:
         try:

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from otlp_receiver.langfuse.entities import load_state, merge, observation_row, score_row, trace_row
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
-from otlp_receiver.pricing import PriceBook
+from pricing import PriceBook
 from storage import Store
 from storage.langfuse import LangfuseStore
 from storage.writer import SPAN_SCHEMA

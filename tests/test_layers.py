@@ -1,0 +1,55 @@
+"""The import-layer contracts ([tool.importlinter] in pyproject.toml) hold for the code, and they
+fail when a lower layer imports a higher one: the test plants such imports in a copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.langfuse_helpers import ROOT
+
+PACKAGES = ("tracehouse", "credentials", "storage", "pricing", "otlp_receiver", "query_api", "proto")
+LINT = Path(sys.executable).parent / "lint-imports"
+
+
+def lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT), "--no-cache", "--config", str(tree / "pyproject.toml")],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("module", "planted"),
+    [
+        ("storage/__init__.py", "import query_api.app"),  # storage reaching up to an API
+        ("tracehouse/errors.py", "import storage"),  # the kernel reaching up to storage
+        ("otlp_receiver/decode.py", "import query_api.rest"),  # a transport reaching across
+        ("pricing/__init__.py", "import otlp_receiver"),  # pricing reaching up to a transport
+        ("credentials/__init__.py", "import query_api.access"),  # credentials reaching up to an API
+    ],
+)
+def test_import_layers_hold_and_fail_on_a_planted_violation(tree: Path, module: str, planted: str) -> None:
+    clean = lint(tree)
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    with (tree / module).open("a") as f:
+        f.write(f"\n{planted}  # planted\n")
+    broken = lint(tree)
+    assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout[-3000:]
