@@ -16,8 +16,9 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.anyvalue import attributes_json, read_attributes, to_python
+from otlp_receiver.genai_facts import cost
 from otlp_receiver.mapping.apply import map_span, resource_defaults
-from pricing import PICO_PER_USD, PriceBook, compute_cost
+from pricing import PriceBook
 from storage import SPAN_SCHEMA
 from tracehouse.errors import InvalidInput
 
@@ -51,7 +52,6 @@ GENAI_EVENTS = frozenset(
 _WRITER_FILLED = ("ingested_at", "sign")  # columns the writer fills, not the decoder
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
-_PICO = Decimal(PICO_PER_USD)
 _ZERO_COST = Decimal(0)
 
 
@@ -262,25 +262,8 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 c["link_trace_states"].append([link.trace_state for link in span.links])
                 c["link_attributes"].append([attributes_json(link.attributes) for link in span.links])
 
-                provided = m.pop("provided_cost")
-                if provided is not None:
-                    cost_details = {k: Decimal(v).quantize(Decimal("1e-12")) for k, v in provided.items()}
-                    total = cost_details["total"]
-                else:
-                    price = ctx.prices.lookup(project, m["model"]) if m["model"] else None
-                    if price is not None and (m["input_tokens"] or m["output_tokens"]):
-                        pico = compute_cost(
-                            price,
-                            m["input_tokens"],
-                            m["output_tokens"],
-                            m["cache_read_tokens"],
-                            m["cache_write_tokens"],
-                            m["reasoning_tokens"],
-                        )
-                        cost_details = {k: Decimal(v) / _PICO for k, v in pico.items()}
-                        total = cost_details["total"]
-                    else:
-                        cost_details, total = {}, _ZERO_COST
+                cost_details = cost(ctx.prices, project, m["model"], m, m.pop("provided_cost"))
+                total = cost_details.get("total", _ZERO_COST)
                 c["cost_details"].append(cost_details)
                 c["total_cost"].append(total)
                 for key, value in m.items():

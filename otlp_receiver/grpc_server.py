@@ -32,9 +32,9 @@ METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 def _status(exc: TracehouseError) -> grpc.Status:
     status = status_pb2.Status(code=GRPC_CODES.get(exc.grpc_code, 13), message=exc.message)
-    if exc.retry_after_s is not None and exc.grpc_code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"):
+    seconds = exc.retry_after()
+    if seconds is not None and exc.grpc_code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"):
         detail = any_pb2.Any()
-        seconds = max(1, round(exc.retry_after_s))
         detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
         status.details.append(detail)
     return rpc_status.to_status(status)

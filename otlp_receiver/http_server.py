@@ -95,8 +95,8 @@ class OtlpHttpHandler:
 
     def _error(self, fmt: Format, exc: TracehouseError) -> web.Response:
         headers = {}
-        if exc.retry_after_s is not None and exc.http_status in (429, 503):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        if (seconds := exc.retry_after()) is not None:
+            headers["Retry-After"] = str(seconds)
         return self._reply(fmt, exc.http_status, _status_body(fmt, exc.grpc_code, exc.message), headers)
 
     async def _accept(self, request: web.Request) -> tuple[Format, str | None, bytes]:

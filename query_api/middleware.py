@@ -30,8 +30,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except TracehouseError as exc:
         headers = {}
-        if exc.retry_after_s is not None and exc.http_status in (429, 503):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        if (seconds := exc.retry_after()) is not None:
+            headers["Retry-After"] = str(seconds)
         return json_error(exc.http_status, exc.code, exc.message, headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -52,6 +52,13 @@ class TracehouseError(Exception):
         if retry_after_s is not None:
             self.retry_after_s = retry_after_s
 
+    def retry_after(self) -> int | None:
+        """Whole seconds a client should wait before retrying (Retry-After, gRPC RetryInfo), or
+        None when retrying would not help. The one place every port takes its hint from."""
+        if self.http_status not in (429, 503):
+            return None
+        return max(1, round(self.retry_after_s or 1))
+
 
 class InvalidInput(TracehouseError):
     http_status = 400

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from otlp_receiver.mapping.rules import LANGFUSE_USAGE_KEYS
-from pricing import PICO_PER_USD, PriceBook, compute_cost
+from otlp_receiver.genai_facts import TOKEN_COLUMNS, cost, inclusive_tokens
+from pricing import PriceBook
 
 __all__ = ["STATE_KEY", "merge", "observation_row", "provided_cost", "provided_usage", "score_row", "trace_row"]
 
@@ -29,7 +29,6 @@ IMMUTABLE = {
 }
 LAST_TRUTHY = ("input", "output")
 _ENV = re.compile(r"^[a-z0-9_-]+$")
-_PICO = Decimal(PICO_PER_USD)
 
 
 def _deep_merge(old: Any, new: Any) -> Any:
@@ -159,20 +158,7 @@ def provided_cost(state: dict[str, Any]) -> dict[str, Decimal]:
 
 
 def _tokens(details: dict[str, int]) -> dict[str, int]:
-    picked = {name: next((details[k] for k in keys if k in details), 0) for name, keys in LANGFUSE_USAGE_KEYS.items()}
-    cache_read = picked["cache_read"]
-    cache_write = picked["cache_write"]
-    reasoning = picked["reasoning"]
-    inp = picked["input"] + cache_read + cache_write
-    out = picked["output"] + reasoning
-    return {
-        "input_tokens": inp,
-        "output_tokens": out,
-        "total_tokens": picked["total"] or inp + out,
-        "cache_read_tokens": cache_read,
-        "cache_write_tokens": cache_write,
-        "reasoning_tokens": reasoning,
-    }
+    return inclusive_tokens(details) or dict.fromkeys(TOKEN_COLUMNS, 0)
 
 
 def _text(value: Any) -> str:
@@ -248,19 +234,7 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
     details, unit = provided_usage(state)
     tokens = _tokens(details) if unit == "TOKENS" else {}
     model = state.get("model") or ""
-    costs = provided_cost(state)
-    if not costs and model and tokens and (tokens["input_tokens"] or tokens["output_tokens"]):
-        price = prices.lookup(project, model)
-        if price is not None:
-            pico = compute_cost(
-                price,
-                tokens["input_tokens"],
-                tokens["output_tokens"],
-                tokens["cache_read_tokens"],
-                tokens["cache_write_tokens"],
-                tokens["reasoning_tokens"],
-            )
-            costs = {k: Decimal(v) / _PICO for k, v in pico.items()}
+    costs = cost(prices, project, model, tokens, provided_cost(state))
     parent = state.get("parentObservationId") or (trace_id if state.get("traceId") else "")
     return {
         "project_id": project,

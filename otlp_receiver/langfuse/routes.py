@@ -42,8 +42,8 @@ def _error(status: int, error: str, message: str) -> web.Response:
 def _unavailable(exc: TracehouseError) -> web.Response:
     """A store or capacity error, with the retry hint the SDKs honour on a 503."""
     response = _error(exc.http_status, type(exc).__name__, exc.message)
-    if exc.http_status == 503:
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 1)))
+    if (seconds := exc.retry_after()) is not None:
+        response.headers["Retry-After"] = str(seconds)
     return response
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 
+from otlp_receiver.genai_facts import inclusive_tokens
 from otlp_receiver.mapping import messages
 from otlp_receiver.mapping.rules import (
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
-    LANGFUSE_USAGE_KEYS,
     LEVEL_ALIASES,
     LOOKUPS,
     METADATA_PREFIXES,
@@ -151,17 +151,10 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         for key, value in langfuse.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 details[str(key)] = int(value)
-        picked = {
-            name: next((details[k] for k in keys if k in details), 0) for name, keys in LANGFUSE_USAGE_KEYS.items()
-        }
         # Langfuse counts are exclusive (input without cache, output without reasoning).
-        if any(picked.values()):
-            counts["cache_read_tokens"] = picked["cache_read"]
-            counts["cache_write_tokens"] = picked["cache_write"]
-            counts["reasoning_tokens"] = picked["reasoning"]
-            counts["input_tokens"] = picked["input"] + picked["cache_read"] + picked["cache_write"]
-            counts["output_tokens"] = picked["output"] + picked["reasoning"]
-            counts["total_tokens"] = picked["total"]
+        inclusive = inclusive_tokens(details)
+        if inclusive is not None:
+            counts.update(inclusive)
     if not counts["total_tokens"]:
         counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
     if not details:

@@ -103,16 +103,6 @@ TOKEN_RULES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Langfuse usage_details keys (exclusive counts) -> our column.
-LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
-    "input": ("input", "prompt_tokens", "input_tokens", "promptTokens"),
-    "output": ("output", "completion_tokens", "output_tokens", "completionTokens"),
-    "total": ("total", "total_tokens", "totalTokens"),
-    "cache_read": ("input_cached_tokens", "cache_read_input_tokens", "input_cache_read", "cached_tokens"),
-    "cache_write": ("input_cache_creation", "cache_creation_input_tokens", "input_cache_write"),
-    "reasoning": ("output_reasoning_tokens", "reasoning_tokens", "output_reasoning"),
-}
-
 # Provided cost, USD, by cost_details name.
 COST_RULES: dict[str, tuple[str, ...]] = {
     "total": ("gen_ai.usage.cost", "llm.cost.total"),
