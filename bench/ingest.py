@@ -22,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
@@ -42,6 +44,27 @@ class Results:
     errors: int = 0
     visible_ms: list[float] = field(default_factory=list)
     rss_mb: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, Any, None]]) -> tuple[float, float]:
+    """Run the senders against a started server while sampling its RSS, then stop the server
+    (SIGTERM, as Ctrl-C would); the seconds they took and the RSS peak in MB."""
+    peak = 0.0
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, rss_mb(process.pid)[0])
+            await asyncio.sleep(0.2)
+
+    sampler = asyncio.create_task(sample())
+    t0 = time.perf_counter()
+    await asyncio.gather(*senders)
+    elapsed = time.perf_counter() - t0
+    sampler.cancel()
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    return elapsed, peak
 
 
 def start_server(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:

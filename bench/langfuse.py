@@ -15,14 +15,12 @@ import argparse
 import asyncio
 import base64
 import json
-import signal
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
 
-from bench.ingest import rss_mb, start_server
+from bench.ingest import drive, start_server
 
 TRACES_PER_BATCH = 20
 
@@ -75,7 +73,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         senders = args.concurrency
         bodies = [(s, batch(s, n)) for n in range(args.batches // senders) for s in range(senders)]
         acked = refused = 0
-        peak = 0.0
         queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         for item in bodies:
             queue.put_nowait(item)
@@ -94,20 +91,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                         refused += 1
                         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
-        async def sample() -> None:
-            nonlocal peak
-            while True:
-                peak = max(peak, rss_mb(process.pid)[0])
-                await asyncio.sleep(0.2)
-
-        sampler = asyncio.create_task(sample())
-        t0 = time.perf_counter()
         async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(sender(session) for _ in range(senders)))
-        elapsed = time.perf_counter() - t0
-        sampler.cancel()
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+            elapsed, peak = await drive(process, [sender(session) for _ in range(senders)])
         from storage import Store
 
         store = await Store.open(data_dir=data_dir)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import aiohttp
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from bench.ingest import rss_mb, start_server
+from bench.ingest import drive, start_server
 
 MESSAGES = [
     {"role": "system", "parts": [{"type": "text", "content": "You are a helpful support assistant."}]},
@@ -85,7 +84,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         now = time.time_ns()
         bodies = [batch(rng, args.batch, now + i * 10**9) for i in range(args.records // args.batch)]
         acked = refused = 0
-        peak = 0.0
         queue: asyncio.Queue[bytes] = asyncio.Queue()
         for body in bodies:
             queue.put_nowait(body)
@@ -105,20 +103,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                         refused += 1
                         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
-        async def sample() -> None:
-            nonlocal peak
-            while True:
-                peak = max(peak, rss_mb(process.pid)[0])
-                await asyncio.sleep(0.2)
-
-        sampler = asyncio.create_task(sample())
-        t0 = time.perf_counter()
         async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(sender(session) for _ in range(args.concurrency)))
-        elapsed = time.perf_counter() - t0
-        sampler.cancel()
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+            elapsed, peak = await drive(process, [sender(session) for _ in range(args.concurrency)])
         from storage import Store
 
         store = await Store.open(data_dir=data_dir)

@@ -154,6 +154,17 @@ def observation_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def score_filters(q: Any) -> dict[str, str | None]:
+    """The score list filters of Langfuse's query parameters (v1 and v3 alike)."""
+    return {
+        "name": q.get("name"),
+        "source": q.get("source"),
+        "data_type": q.get("dataType"),
+        "session_id": q.get("sessionId"),
+        "observation_id": q.get("observationId"),
+    }
+
+
 def score_json(row: dict[str, Any]) -> dict[str, Any]:
     numeric = row["data_type"] in ("NUMERIC", "BOOLEAN")
     return {
@@ -298,16 +309,9 @@ class LangfuseReadApi:
     async def list_scores(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
         q = request.query
-        filters = {
-            "name": q.get("name"),
-            "source": q.get("source"),
-            "data_type": q.get("dataType"),
-            "session_id": q.get("sessionId"),
-            "observation_id": q.get("observationId"),
-        }
         trace = q.get("traceId")
         rows, total = await LangfuseReader(store.backend).scores(
-            project, [trace] if trace else None, page, limit, filters
+            project, [trace] if trace else None, page, limit, score_filters(q)
         )
         return langfuse_json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
@@ -384,7 +388,7 @@ UNSUPPORTED = {
     "unstable/skills": "skills are not offered by Tracehouse",
 }
 SERVED = (
-    "ingestion, otel/v1/{traces,logs,metrics}, traces, observations, sessions, scores (POST, GET, v2), "
+    "ingestion, otel/v1/{traces,logs,metrics}, traces, observations (v1, v2), sessions, scores (POST, GET, v2, v3), "
     "metrics/daily, projects, media, health"
 )
 

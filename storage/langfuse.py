@@ -165,6 +165,27 @@ def _page_params(project: str, start: int, end: int, page: int, limit: int) -> d
     return {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
 
 
+# Equality filters of the observation lists: filter name -> spans column.
+_OBSERVATION_FILTERS = (
+    ("trace_id", "trace_id"),
+    ("name", "name"),
+    ("type", "observation_type"),
+    ("level", "level"),
+    ("user_id", "user_id"),
+    ("session_id", "session_id"),
+    ("parent", "parent_span_id"),
+    ("version", "version"),
+)
+
+
+def _observation_filters(filters: dict[str, object], where: list[str], params: dict[str, object]) -> None:
+    for key, column in _OBSERVATION_FILTERS:
+        value = filters.get(key)
+        if value is not None:
+            where.append(f"s.{column} = {{{key}:String}}")
+            params[key] = value
+
+
 class LangfuseReader:
     """The queries behind ``/api/public/traces``, ``/observations``, ``/sessions``, ``/scores``
     and ``/metrics/daily``; page-numbered as Langfuse's API is."""
@@ -286,19 +307,7 @@ HAVING {" AND ".join(having)}"""
             "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
         ]
         params = _page_params(project, start, end, page, limit)
-        for key, column in (
-            ("trace_id", "trace_id"),
-            ("name", "name"),
-            ("type", "observation_type"),
-            ("level", "level"),
-            ("user_id", "user_id"),
-            ("parent", "parent_span_id"),
-            ("version", "version"),
-        ):
-            value = filters.get(key)
-            if value is not None:
-                where.append(f"s.{column} = {{{key}:String}}")
-                params[key] = value
+        _observation_filters(filters, where, params)
         sql_where = " AND ".join(where)
         rows = await self._backend.query(
             f"SELECT {SPAN_COLUMNS} FROM spans AS s WHERE {sql_where} "
@@ -311,6 +320,46 @@ HAVING {" AND ".join(having)}"""
             f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
         )
         return rows, int(total[0]["n"])
+
+    async def observations_after(
+        self,
+        project: str,
+        start: int,
+        end: int,
+        filters: dict[str, object],
+        limit: int,
+        after: tuple[int, str] | None,
+    ) -> list[Row]:
+        """Observations newest first, keyed by (start time, id): the page after ``after`` (a cursor,
+        stable while new data arrives). Filters as ``observations``, plus session_id, environments
+        (any of) and roots (no parent)."""
+        where = [
+            "s.project_id = {project:String}",
+            "s.sign = 1",
+            "s.observation_type != 'TRACE'",
+            "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+            "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+        ]
+        params: dict[str, object] = {"project": project, "start": start, "end": end, "limit": limit}
+        _observation_filters(filters, where, params)
+        if filters.get("environments"):
+            where.append("s.environment IN {environments:Array(String)}")
+            params["environments"] = filters["environments"]
+        if filters.get("roots"):
+            # A Langfuse observation's parent is its trace when it has no parent observation.
+            where.append("(s.parent_span_id = '' OR s.parent_span_id = s.trace_id)")
+        if after is not None:
+            where.append("(toUnixTimestamp64Nano(s.start_time), s.span_id) < ({after_ns:Int64}, {after_id:String})")
+            params["after_ns"], params["after_id"] = after
+        rows = await self._backend.query(
+            f"SELECT {SPAN_COLUMNS} FROM spans AS s "
+            f"WHERE {' AND '.join(where)} "
+            "ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
+            "LIMIT {limit:UInt32}",
+            params,
+        )
+        await self._logs.fill_messages(project, rows)
+        return rows
 
     async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
         params = _page_params(project, start, end, page, limit)

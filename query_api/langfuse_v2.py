@@ -1,0 +1,191 @@
+"""Langfuse's newer read API, as SDK 5's client calls it: ``GET /api/public/v2/observations``
+(cursor pages and field groups) and ``GET /api/public/v3/scores`` (cursor pages). The objects
+are those of the v1 API (``langfuse_api``), cut to the field groups asked for."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from query_api.langfuse_api import (
+    DAY_NS,
+    PREFIX,
+    LangfuseError,
+    LangfuseReadApi,
+    _time_param,
+    langfuse_json,
+    observation_json,
+    score_filters,
+    score_json,
+)
+from storage import Store
+from storage.cursors import decode_cursor, encode_cursor
+from storage.langfuse import LangfuseReader
+from tracehouse.errors import InvalidInput
+
+__all__ = ["langfuse_v2_routes"]
+
+# Field groups of an observation (SDK 5's documentation of ``fields``): core is always included.
+OBSERVATION_GROUPS: dict[str, tuple[str, ...]] = {
+    "core": ("id", "traceId", "startTime", "endTime", "projectId", "parentObservationId", "type"),
+    "basic": (
+        "name",
+        "level",
+        "statusMessage",
+        "version",
+        "environment",
+        "bookmarked",
+        "public",
+        "userId",
+        "sessionId",
+        "isRootObservation",
+    ),
+    "time": ("completionStartTime", "createdAt", "updatedAt"),
+    "io": ("input", "output"),
+    "metadata": ("metadata",),
+    "model": ("model", "internalModelId", "modelParameters"),
+    "usage": ("usageDetails", "costDetails", "totalCost", "usagePricingTierName"),
+    "prompt": ("promptId", "promptName", "promptVersion"),
+    "metrics": ("latency", "timeToFirstToken"),
+    "trace_context": ("tags", "release", "traceName"),
+}
+MAX_LIMIT = 1000
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise LangfuseError(400, "InvalidRequestError", "limit must be an integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise LangfuseError(400, "InvalidRequestError", f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _groups(request: web.Request) -> set[str]:
+    asked = {g.strip() for g in request.query.get("fields", "core,basic").split(",") if g.strip()}
+    unknown = asked - OBSERVATION_GROUPS.keys()
+    if unknown:
+        raise LangfuseError(
+            400, "InvalidRequestError", f"unknown field group(s) {sorted(unknown)}: {', '.join(OBSERVATION_GROUPS)}"
+        )
+    return asked | {"core"}
+
+
+def _observation_v2(row: dict[str, Any], project: str, groups: set[str]) -> dict[str, Any]:
+    full = observation_json(row)
+    parent = full["parentObservationId"]
+    created = full["startTime"]
+    full.update(
+        {
+            "projectId": project,
+            "bookmarked": False,
+            "public": False,
+            "userId": row.get("user_id") or None,
+            "sessionId": row.get("session_id") or None,
+            "isRootObservation": parent is None,
+            "createdAt": created,
+            "updatedAt": created,
+            # Input and output as the raw strings they were sent as (v2 never parses them).
+            "input": row["input"] or None,
+            "output": row["output"] or None,
+            "internalModelId": None,
+            "totalCost": full["calculatedTotalCost"],
+            "usagePricingTierName": None,
+            "tags": list(row.get("tags") or []),
+            "release": row.get("release") or None,
+            "traceName": None,
+        }
+    )
+    keys = [k for g in OBSERVATION_GROUPS if g in groups for k in OBSERVATION_GROUPS[g]]
+    return {k: full.get(k) for k in keys}
+
+
+async def list_observations(request: web.Request, store: Store, project: str) -> web.Response:
+    q = request.query
+    if q.get("parseIoAsJson", "false").lower() == "true":
+        raise LangfuseError(
+            400, "InvalidRequestError", "parseIoAsJson is no longer supported: input and output are strings"
+        )
+    if q.get("filter"):
+        raise LangfuseError(
+            400, "InvalidRequestError", "the structured filter parameter is not supported yet; use the query parameters"
+        )
+    limit = _limit(request)
+    groups = _groups(request)
+    after = None
+    if q.get("cursor"):
+        try:
+            ns, span_id = decode_cursor(q["cursor"], (int, str))
+        except InvalidInput as exc:
+            raise LangfuseError(400, "InvalidRequestError", exc.message) from None
+        after = (ns, span_id)
+    environments = q.getall("environment", [])
+    parent = q.get("parentObservationId")
+    roots = q.get("isRootObservation", "").lower() == "true" or parent == ""
+    filters: dict[str, object] = {
+        "trace_id": q.get("traceId"),
+        "name": q.get("name"),
+        "type": q.get("type"),
+        "level": q.get("level"),
+        "user_id": q.get("userId"),
+        "session_id": q.get("sessionId"),
+        "parent": parent or None,
+        "version": q.get("version"),
+        "environments": [e for v in environments for e in v.split(",") if e],
+        "roots": roots,
+    }
+    start = _time_param(request, "fromStartTime", 0)
+    end = _time_param(request, "toStartTime", time.time_ns() + DAY_NS)
+    rows = await LangfuseReader(store.backend).observations_after(project, start, end, filters, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]]) if more and rows else None
+    return langfuse_json({"data": [_observation_v2(r, project, groups) for r in rows], "meta": {"cursor": cursor}})
+
+
+def _score_v3(row: dict[str, Any], project: str) -> dict[str, Any]:
+    score = score_json(row)
+    kind = score["dataType"]
+    value: Any = score["value"] if kind == "NUMERIC" else score["stringValue"]
+    if kind == "BOOLEAN":
+        value = bool(score["value"])
+    # What the score is about: an observation, else its trace, else a session.
+    if score["observationId"]:
+        subject = {"kind": "observation", "id": score["observationId"], "traceId": score["traceId"]}
+    elif score["traceId"]:
+        subject = {"kind": "trace", "id": score["traceId"]}
+    elif score["sessionId"]:
+        subject = {"kind": "session", "id": score["sessionId"]}
+    else:
+        subject = None
+    return {**score, "projectId": project, "value": value, "subject": subject}
+
+
+async def list_scores(request: web.Request, store: Store, project: str) -> web.Response:
+    q = request.query
+    limit = min(_limit(request), 100)  # the score reader pages by at most 100
+    page = 1
+    if q.get("cursor"):
+        try:
+            (page,) = decode_cursor(q["cursor"], (int,))
+        except InvalidInput as exc:
+            raise LangfuseError(400, "InvalidRequestError", exc.message) from None
+        if not 1 <= page <= 1_000_000:
+            raise LangfuseError(400, "InvalidRequestError", "invalid cursor")
+    trace = q.get("traceId")
+    rows, total = await LangfuseReader(store.backend).scores(
+        project, [trace] if trace else None, page, limit, score_filters(q)
+    )
+    cursor = encode_cursor([page + 1]) if page * limit < total else None
+    return langfuse_json({"data": [_score_v3(r, project) for r in rows], "meta": {"cursor": cursor, "limit": limit}})
+
+
+def langfuse_v2_routes() -> list[web.RouteDef]:
+    h = LangfuseReadApi().handler
+    return [
+        web.get(PREFIX + "/v2/observations", h(list_observations)),
+        web.get(PREFIX + "/v3/scores", h(list_scores)),
+    ]

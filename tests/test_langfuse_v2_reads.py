@@ -1,0 +1,70 @@
+"""SDK 5's read API against Tracehouse: v2 observations (field groups, cursor pages) and v3 scores,
+through the SDK's own generated client; and the same endpoints fed garbage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.helpers import add_score, span, span_table
+from tests.langfuse_helpers import basic, make_key, run_sdk
+from tracehouse.server import Running
+
+
+async def test_sdk5_reads_observations_v2_and_scores_v3(live: Running) -> None:
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "5", "v5_reads.py", live.api_url, pair)
+    pages = out["pages"]
+    # One observation a page, newest first, each page's cursor leading to the next; none twice.
+    assert [len(p) for p in pages] == [1, 1, 1]
+    observations = [p[0] for p in pages]
+    assert len({o["id"] for o in observations}) == 3
+    assert {o["name"] for o in observations} == {"agent", "search", "llm"}
+    starts = [o["startTime"] for o in observations]
+    assert starts == sorted(starts, reverse=True)
+    llm = next(o for o in observations if o["name"] == "llm")
+    assert llm["type"] == "GENERATION" and llm["traceId"] == out["trace_id"]
+    assert llm["usageDetails"]["input"] == 7 and llm["output"] == "4"  # io as raw strings
+    assert isinstance(llm["input"], str) and "2+2?" in llm["input"]
+    agent = next(o for o in observations if o["name"] == "agent")
+    assert agent["isRootObservation"] is True and agent["parentObservationId"] is None
+    # Only the groups asked for: core alone has no name, input or usage.
+    assert "name" not in out["core_keys"] and "input" not in out["core_keys"] and "traceId" in out["core_keys"]
+    scores = {s["id"]: s for s in out["scores"]}
+    assert set(scores) == {"v3-bool", "v3-num", "v3-cat"}
+    assert (scores["v3-bool"]["dataType"], scores["v3-bool"]["value"]) == ("BOOLEAN", True)
+    assert scores["v3-bool"]["subject"]["kind"] == "observation"
+    assert (scores["v3-num"]["value"], scores["v3-num"]["subject"]["kind"]) == (0.75, "trace")
+    assert scores["v3-cat"]["value"] == "friendly"
+
+
+async def test_v2_reads_refuse_garbage(live: Running) -> None:
+    headers = basic(await make_key(live))
+    other = basic(await make_key(live, (await live.store.projects.create_project("other")).id))
+    await live.store.writer.write(span_table([span("e" * 32, "f" * 16, name="default's")]))
+    await add_score(live.store.backend, "e" * 32)
+    base = live.api_url + "/api/public"
+    async with aiohttp.ClientSession() as s:
+        for path in (
+            "/v2/observations?limit=0",
+            "/v2/observations?limit=abc",
+            "/v2/observations?limit=5000",
+            "/v2/observations?fields=core,everything",
+            "/v2/observations?cursor=!!!",
+            "/v2/observations?cursor=WzFd",  # a valid cursor of the wrong shape
+            "/v2/observations?parseIoAsJson=true",
+            "/v2/observations?fromStartTime=yesterday",
+            "/v3/scores?cursor=bm9wZQ",
+            "/v3/scores?limit=-1",
+        ):
+            async with s.get(base + path, headers=headers) as r:
+                doc = await r.json()
+                assert r.status == 400 and doc["error"] == "InvalidRequestError", (path, r.status, doc)
+        for path in ("/v2/observations", "/v3/scores"):
+            async with s.get(base + path) as r:
+                assert r.status == 401
+            async with s.get(base + path, headers=headers) as r:
+                assert r.status == 200 and len((await r.json())["data"]) == 1
+            async with s.get(base + path, headers=other) as r:  # another project's key
+                assert r.status == 200 and (await r.json())["data"] == []
