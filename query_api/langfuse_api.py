@@ -18,7 +18,6 @@ from aiohttp import web
 from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY
 from storage import Store
-from storage.langfuse import LangfuseReader
 from storage.reader import restore_attributes
 from tracehouse.errors import Unauthenticated
 
@@ -255,7 +254,7 @@ class LangfuseReadApi:
             "environment": q.getall("environment", None),
         }
         ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
-        reader = LangfuseReader(store.backend)
+        reader = store.langfuse
         rows, total = await reader.traces(project, start, end, filters, page, limit, ascending)
         scores, _ = await reader.scores(project, [r["trace_id"] for r in rows]) if rows else ([], 0)
         by_trace: dict[str, list[str]] = {}
@@ -269,7 +268,7 @@ class LangfuseReadApi:
         spans = await store.reader.trace(project, trace_id)
         if not spans:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
-        reader = LangfuseReader(store.backend)
+        reader = store.langfuse
         first = min(s["start_time"] for s in spans)
         rows, _ = await reader.traces(project, first, first + 1, {"trace_id": trace_id}, 1, 1)
         if not rows:
@@ -296,7 +295,7 @@ class LangfuseReadApi:
             "parent": q.get("parentObservationId"),
             "version": q.get("version"),
         }
-        rows, total = await LangfuseReader(store.backend).observations(project, start, end, filters, page, limit)
+        rows, total = await store.langfuse.observations(project, start, end, filters, page, limit)
         return langfuse_json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def get_observation(self, request: web.Request, store: Store, project: str) -> web.Response:
@@ -310,16 +309,14 @@ class LangfuseReadApi:
         page, limit = _page(request)
         q = request.query
         trace = q.get("traceId")
-        rows, total = await LangfuseReader(store.backend).scores(
-            project, [trace] if trace else None, page, limit, score_filters(q)
-        )
+        rows, total = await store.langfuse.scores(project, [trace] if trace else None, page, limit, score_filters(q))
         return langfuse_json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def list_sessions(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
         start = _time_param(request, "fromTimestamp", 0)
         end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
-        rows, total = await LangfuseReader(store.backend).sessions(project, start, end, page, limit)
+        rows, total = await store.langfuse.sessions(project, start, end, page, limit)
         data = [
             {
                 "id": r["id"],
@@ -333,7 +330,7 @@ class LangfuseReadApi:
 
     async def get_session(self, request: web.Request, store: Store, project: str) -> web.Response:
         session_id = request.match_info["session_id"]
-        reader = LangfuseReader(store.backend)
+        reader = store.langfuse
         rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
         if not rows:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Session {session_id} not found")
@@ -353,7 +350,7 @@ class LangfuseReadApi:
         q = request.query
         start = _time_param(request, "fromTimestamp", 0)
         end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
-        rows = await LangfuseReader(store.backend).daily(
+        rows = await store.langfuse.daily(
             project, start, end, {"trace_name": q.get("traceName"), "user_id": q.get("userId")}
         )
         days: dict[str, dict[str, Any]] = {}

@@ -22,7 +22,6 @@ from query_api.langfuse_api import (
 )
 from storage import Store
 from storage.cursors import decode_cursor, encode_cursor
-from storage.langfuse import LangfuseReader
 from tracehouse.errors import InvalidInput
 
 __all__ = ["langfuse_v2_routes"]
@@ -139,7 +138,7 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
     }
     start = _time_param(request, "fromStartTime", 0)
     end = _time_param(request, "toStartTime", time.time_ns() + DAY_NS)
-    rows = await LangfuseReader(store.backend).observations_after(project, start, end, filters, limit + 1, after)
+    rows = await store.langfuse.observations_after(project, start, end, filters, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]]) if more and rows else None
@@ -176,9 +175,7 @@ async def list_scores(request: web.Request, store: Store, project: str) -> web.R
         if not 1 <= page <= 1_000_000:
             raise LangfuseError(400, "InvalidRequestError", "invalid cursor")
     trace = q.get("traceId")
-    rows, total = await LangfuseReader(store.backend).scores(
-        project, [trace] if trace else None, page, limit, score_filters(q)
-    )
+    rows, total = await store.langfuse.scores(project, [trace] if trace else None, page, limit, score_filters(q))
     cursor = encode_cursor([page + 1]) if page * limit < total else None
     return langfuse_json({"data": [_score_v3(r, project) for r in rows], "meta": {"cursor": cursor, "limit": limit}})
 

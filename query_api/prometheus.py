@@ -16,8 +16,8 @@ from aiohttp import web
 from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.promql import PromQLError, Scalar, Vector, evaluate
-from storage.metrics import METRICS, MetricsReader, label_values
-from storage.otlp_metrics import HISTOGRAM_KINDS, OtlpMetricsReader
+from storage.metrics import METRICS
+from storage.otlp_metrics import HISTOGRAM_KINDS
 from tracehouse.errors import TracehouseError
 
 __all__ = ["prometheus_routes"]
@@ -106,7 +106,7 @@ class PrometheusApi:
             raise _BadData('invalid parameter "query": missing')
         at = _time(p.get("time"), "time", time.time())
         step = 60
-        result = await evaluate(MetricsReader(store.backend), project, p["query"], [int(at)], step)
+        result = await evaluate(store, project, p["query"], [int(at)], step)
         if isinstance(result, Scalar):
             return _ok({"resultType": "scalar", "result": [at, _number(result.values[0])]})
         vector = [
@@ -129,7 +129,7 @@ class PrometheusApi:
             raise _BadData("exceeded maximum resolution of 11,000 points per timeseries; try a larger step")
         step_s = max(1, int(step))
         steps = [int(start) + i * step_s for i in range(int((end - start) // step_s) + 1)]
-        result = await evaluate(MetricsReader(store.backend), project, p["query"], steps, step_s)
+        result = await evaluate(store, project, p["query"], steps, step_s)
         series = result.series if isinstance(result, Vector) else None
         if series is None:
             assert isinstance(result, Scalar)
@@ -154,7 +154,7 @@ class PrometheusApi:
             names.update(metric.labels)
             if metric.extra_label:
                 names.add(metric.extra_label)
-        names.update(await OtlpMetricsReader(store.backend).label_names(project))
+        names.update(await store.otlp_metrics.label_names(project))
         return _ok(sorted(names))
 
     async def label_values(self, request: web.Request, store: Any, project: str) -> web.Response:
@@ -171,8 +171,8 @@ class PrometheusApi:
             return _ok(list(METRICS["tracehouse_llm_request_duration_seconds_bucket"].values))
         start = int(_time(p.get("start"), "start", now - 6 * 3600))
         end = int(_time(p.get("end"), "end", now)) + 1
-        values = set(await label_values(store.backend, project, name, start, end))
-        values.update(await OtlpMetricsReader(store.backend).label_values(project, name, start * NS, end * NS))
+        values = set(await store.metrics.label_values(project, name, start, end))
+        values.update(await store.otlp_metrics.label_values(project, name, start * NS, end * NS))
         return _ok(sorted(values))
 
     async def series(self, request: web.Request, store: Any, project: str) -> web.Response:
@@ -192,14 +192,14 @@ class PrometheusApi:
                 raise _BadData(f"invalid match[] {match[:80]!r}: {exc}") from None
             if not isinstance(node, pp.VectorSelector):
                 raise _BadData("match[] must be a series selector")
-            result = await evaluate(MetricsReader(store.backend), project, match, [end], max(1, end - start))
+            result = await evaluate(store, project, match, [end], max(1, end - start))
             for s in result.series if isinstance(result, Vector) else []:
                 out[tuple(sorted(s.labels.items()))] = s.labels
         return _ok(list(out.values()))
 
     async def metadata(self, request: web.Request, store: Any, project: str) -> web.Response:
         doc = {m.name: [{"type": m.kind, "help": m.help, "unit": ""}] for m in METRICS.values()}
-        for m in await OtlpMetricsReader(store.backend).catalog(project):
+        for m in await store.otlp_metrics.catalog(project):
             kind = {"sum": "counter" if m["monotonic"] else "gauge", "exponential_histogram": "histogram"}
             doc[m["prom_name"]] = [
                 {"type": kind.get(m["kind"], m["kind"]), "help": m["description"], "unit": m["unit"]}
@@ -213,7 +213,7 @@ NS = 1_000_000_000
 async def _otlp_names(store: Any, project: str) -> set[str]:
     """The sample names of the OTLP metrics of a project (histograms as _bucket, _sum, _count)."""
     names: set[str] = set()
-    for m in await OtlpMetricsReader(store.backend).catalog(project):
+    for m in await store.otlp_metrics.catalog(project):
         if m["kind"] in HISTOGRAM_KINDS:
             names.update(m["prom_name"] + s for s in ("_count", "_sum"))
             if m["kind"] == "histogram":

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import promql_parser as pp
 
 from query_api.otlp_series import otlp_series
+from storage import Store
 from storage.metrics import METRICS, MetricsReader
 from storage.otlp_metrics import OtlpMetricsReader
 
@@ -73,9 +74,11 @@ def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 class _Evaluator:
-    def __init__(self, reader: MetricsReader, project: str, steps: list[int], step: int) -> None:
+    def __init__(
+        self, reader: MetricsReader, otlp: OtlpMetricsReader, project: str, steps: list[int], step: int
+    ) -> None:
         self.reader = reader
-        self.otlp = OtlpMetricsReader(reader.backend)
+        self.otlp = otlp
         self.project = project
         self.steps = steps
         self.step = max(1, step)
@@ -345,7 +348,7 @@ def _bucket_quantile(phi: float, buckets: list[tuple[float, float]]) -> float | 
     return previous_bound
 
 
-async def evaluate(reader: MetricsReader, project: str, query: str, steps: list[int], step: int) -> Value:
+async def evaluate(store: Store, project: str, query: str, steps: list[int], step: int) -> Value:
     """Parse ``query`` and evaluate it at each of ``steps`` (epoch seconds)."""
     try:
         node = pp.parse(query)
@@ -353,4 +356,4 @@ async def evaluate(reader: MetricsReader, project: str, query: str, steps: list[
         raise PromQLError(f"parse error: {exc}") from None
     if isinstance(node, pp.StringLiteral):
         raise PromQLError("string results are not supported")
-    return await _Evaluator(reader, project, steps, step).eval(node)
+    return await _Evaluator(store.metrics, store.otlp_metrics, project, steps, step).eval(node)

@@ -20,9 +20,8 @@ from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
-from storage.langfuse import LangfuseReader
 from storage.logs import LogQuery
-from storage.reader import GROUP_BY, SUGGEST, score_summary, suggest, users
+from storage.reader import GROUP_BY, SUGGEST
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
 
@@ -344,7 +343,7 @@ async def get_trace(request: web.Request, store: Store, project: str, q: None) -
     spans = await store.reader.trace(project, trace_id.lower() if len(trace_id) == 32 else trace_id)
     if not spans:
         raise NotFound(f"no trace {trace_id!r} in this project")
-    scores, _ = await LangfuseReader(store.backend).scores(project, [spans[0]["trace_id"]])
+    scores, _ = await store.langfuse.scores(project, [spans[0]["trace_id"]])
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
@@ -405,7 +404,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
 
 async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:
     start, end = q.window()
-    rows, total = await LangfuseReader(store.backend).sessions(project, start, end, q.page, q.limit)
+    rows, total = await store.langfuse.sessions(project, start, end, q.page, q.limit)
     return SessionPage(items=[SessionSummary.model_validate(r) for r in rows], total=total)
 
 
@@ -427,7 +426,7 @@ async def get_session(request: web.Request, store: Store, project: str, q: None)
 
 async def list_users(request: web.Request, store: Store, project: str, q: TimeRange) -> UserPage:
     start, end = q.window()
-    rows = await users(store.backend, project, start, end)
+    rows = await store.reader.users(project, start, end)
     return UserPage(items=[UserSummary.model_validate(r) for r in rows])
 
 
@@ -440,12 +439,12 @@ async def timeseries(request: web.Request, store: Store, project: str, q: Timese
 async def suggestions(request: web.Request, store: Store, project: str, q: SuggestQuery) -> Suggestions:
     field = request.match_info["field"]
     start, end = q.window()
-    return Suggestions(field=field, values=await suggest(store.backend, project, field, q.prefix, start, end, q.limit))
+    return Suggestions(field=field, values=await store.reader.suggest(project, field, q.prefix, start, end, q.limit))
 
 
 async def scores_summary(request: web.Request, store: Store, project: str, q: TimeRange) -> ScoreSummary:
     start, end = q.window()
-    rows = await score_summary(store.backend, project, start, end)
+    rows = await store.reader.score_summary(project, start, end)
     return ScoreSummary(
         items=[ScoreStat.model_validate({**r, "top_values": [v for v in r["top_values"] if v]}) for r in rows]
     )

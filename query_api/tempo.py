@@ -19,7 +19,6 @@ from google.protobuf import json_format
 from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.otlp_encode import encode_trace, trace_by_id_response
-from storage.tempo import TempoReader
 from tracehouse import __version__
 from tracehouse.errors import TracehouseError
 from tracehouse.traceql import INTRINSICS, TraceQLError, parse
@@ -170,9 +169,7 @@ class TempoApi:
         )
         if min_d is not None and max_d is not None and min_d > max_d:
             raise _BadRequest("invalid maxDuration: must be greater than minDuration")
-        rows = await TempoReader(store.backend).search(
-            project, expr, start, end, limit, max(1, spss), min_d, max_d, tags
-        )
+        rows = await store.tempo.search(project, expr, start, end, limit, max(1, spss), min_d, max_d, tags)
         traces = []
         for row in rows:
             spans = [
@@ -206,7 +203,7 @@ class TempoApi:
         if scope not in ("", "all", "none", "resource", "span", "intrinsic", "event", "link", "instrumentation"):
             raise _BadRequest(f"invalid scope {scope!r}")
         start, end = _window(request)
-        names = await TempoReader(store.backend).tag_names(project, start, end, _uint(request, "limit", 5000))
+        names = await store.tempo.tag_names(project, start, end, _uint(request, "limit", 5000))
         scopes = [
             {"name": "resource", "tags": names["resource"]},
             {"name": "span", "tags": names["span"]},
@@ -221,7 +218,7 @@ class TempoApi:
 
     async def tags_v1(self, request: web.Request, store: Any, project: str) -> web.Response:
         start, end = _window(request)
-        names = await TempoReader(store.backend).tag_names(project, start, end, _uint(request, "limit", 5000))
+        names = await store.tempo.tag_names(project, start, end, _uint(request, "limit", 5000))
         return _json({"tagNames": sorted(set(names["span"]) | set(names["resource"]))})
 
     async def _values(self, request: web.Request, store: Any, project: str) -> list[tuple[str, str]]:
@@ -248,9 +245,9 @@ class TempoApi:
         if not attr:
             raise _BadRequest("tag name is not valid intrinsic or scoped attribute")
         try:
-            return await TempoReader(store.backend).tag_values(project, scope, attr, start, end, limit, expr)
+            return await store.tempo.tag_values(project, scope, attr, start, end, limit, expr)
         except TraceQLError:
-            return await TempoReader(store.backend).tag_values(project, scope, attr, start, end, limit, None)
+            return await store.tempo.tag_values(project, scope, attr, start, end, limit, None)
 
     async def tag_values_v2(self, request: web.Request, store: Any, project: str) -> web.Response:
         values = await self._values(request, store, project)

@@ -116,10 +116,9 @@ class MetricsReader:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
-    @property
-    def backend(self) -> Backend:
-        """The store's backend, for readers of other metrics (OTLP points) next to these."""
-        return self._backend
+    async def label_values(self, project: str, label: str, start: int, end: int) -> list[str]:
+        """Values of one label of the virtual metrics over a window (see ``label_values``)."""
+        return await label_values(self._backend, project, label, start, end)
 
     async def series(
         self, project: str, metric: Metric, start: int, end: int, bucket_s: int, with_base: bool

@@ -266,6 +266,18 @@ class TraceReader:
         self._backend = backend
         self._logs = LogReader(backend)
 
+    async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
+        """Users of the window's whole traces (see ``users``)."""
+        return await users(self._backend, project, start, end, limit)
+
+    async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:
+        """Values of a filter field (see ``suggest``)."""
+        return await suggest(self._backend, project, field, prefix, start, end, limit)
+
+    async def score_summary(self, project: str, start: int, end: int) -> list[Row]:
+        """Scores by name over a window (see ``score_summary``)."""
+        return await score_summary(self._backend, project, start, end)
+
     async def trace(self, project_id: str, trace_id: str) -> list[Row]:
         """Every span of a trace, oldest first; empty if the trace is unknown. No time range
         needed: the trace index gives its bounds. Spans with no messages of their own get those

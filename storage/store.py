@@ -12,15 +12,19 @@ from storage.api import Backend
 from storage.backends import open_backend
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
+from storage.langfuse import LangfuseReader, LangfuseStore
 from storage.lifecycle import Lifecycle
 from storage.logs import LogReader
 from storage.media import MediaFiles, MediaStore
+from storage.metrics import MetricsReader
 from storage.migrations import migrate, schema_version
 from storage.organizations import Organizations
+from storage.otlp_metrics import OtlpMetricsReader
 from storage.prices import Prices
 from storage.projects import Projects
 from storage.reader import TraceReader
 from storage.tables import LOGS, METRIC_POINTS, SCORES
+from storage.tempo import TempoReader
 from storage.users import Users
 from storage.writer import RowWriter, SpanWriter
 
@@ -57,6 +61,12 @@ class Store:
         }
         self.reader = TraceReader(backend)
         self.logs = LogReader(backend)
+        # Every other reader and writer callers need: they go through the store, never its backend.
+        self.langfuse = LangfuseReader(backend)
+        self.langfuse_writer = LangfuseStore(backend, self.journal)
+        self.tempo = TempoReader(backend)
+        self.metrics = MetricsReader(backend)
+        self.otlp_metrics = OtlpMetricsReader(backend)
 
     @classmethod
     async def open(
@@ -84,6 +94,11 @@ class Store:
             await backend.close()
             raise
         return store
+
+    async def server_clock(self) -> tuple[str, float]:
+        """The ClickHouse version and its clock (Unix seconds): for ``tracehouse doctor``."""
+        rows = await self.backend.query("SELECT version() AS v, toUnixTimestamp64Milli(now64(3)) AS now")
+        return str(rows[0]["v"]), rows[0]["now"] / 1000
 
     async def schema_version(self) -> int:
         return await schema_version(self.backend)

@@ -44,6 +44,7 @@ def tree(tmp_path: Path) -> Path:
         ("otlp_receiver/decode.py", "import query_api.rest"),  # a transport reaching across
         ("pricing/__init__.py", "import otlp_receiver"),  # pricing reaching up to a transport
         ("credentials/__init__.py", "import query_api.access"),  # credentials reaching up to an API
+        ("query_api/rest.py", "import storage.backends"),  # an API around the store, to a backend
     ],
 )
 def test_import_layers_hold_and_fail_on_a_planted_violation(tree: Path, module: str, planted: str) -> None:
@@ -53,3 +54,15 @@ def test_import_layers_hold_and_fail_on_a_planted_violation(tree: Path, module: 
         f.write(f"\n{planted}  # planted\n")
     broken = lint(tree)
     assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout[-3000:]
+
+
+def test_callers_go_through_the_store_not_its_backend() -> None:
+    """Above storage, nothing reaches for ``store.backend``: every reader and writer is on the store."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for package in ("otlp_receiver", "query_api", "credentials", "tracehouse")
+        for path in (ROOT / package).rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if ".backend." in line or ".backend)" in line or ".backend," in line
+    ]
+    assert not offenders, offenders

@@ -54,8 +54,8 @@ async def _store_checks(settings: Settings) -> list[Check]:
         return [Check("store", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")]
     try:
         where = "embedded store" if settings.embedded else "ClickHouse server"
-        rows = await store.backend.query("SELECT version() AS v, toUnixTimestamp64Milli(now64(3)) AS now")
-        checks.append(Check("store", True, f"{where} reachable, ClickHouse {rows[0]['v']}"))
+        server_version, server_now = await store.server_clock()
+        checks.append(Check("store", True, f"{where} reachable, ClickHouse {server_version}"))
         version = await store.schema_version()
         if version > LATEST:
             detail = f"version {version} is newer than this Tracehouse ({LATEST}): upgrade Tracehouse"
@@ -64,7 +64,7 @@ async def _store_checks(settings: Settings) -> list[Check]:
         else:
             detail = f"version {version}, current"
         checks.append(Check("schema", version <= LATEST, detail))
-        skew = abs(rows[0]["now"] / 1000 - time.time())
+        skew = abs(server_now - time.time())
         checks.append(
             Check(
                 "clock",

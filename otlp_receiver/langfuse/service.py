@@ -26,7 +26,6 @@ from otlp_receiver.langfuse.entities import load_state, merge, observation_row, 
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
 from pricing import PriceBook
 from storage import Store
-from storage.langfuse import LangfuseStore
 from storage.writer import SPAN_SCHEMA
 
 __all__ = ["Access", "BatchResult", "LangfuseIngest", "LangfuseJob"]
@@ -91,7 +90,7 @@ class LangfuseIngest:
 
     def __init__(self, store: Store, prices: PriceBook | None = None) -> None:
         self.store = store
-        self.lf = LangfuseStore(store.backend, store.journal)
+        self.lf = store.langfuse_writer
         self.prices = prices or PriceBook()
 
     def prepare(self, access: Access, batch: list[Any], retention: int = 0) -> tuple[BatchResult, LangfuseJob]:
