@@ -119,6 +119,7 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
         page.get_by_role("button", name="Create key pair").click()
         page.get_by_role("dialog", name="New API key").wait_for()
         page.get_by_text("Waiting for the first trace").wait_for()
+        assert "Invalid Date" not in page.locator("main").inner_text()
         page.screenshot(path=str(DOCS / "first-run-2-key.png"), full_page=True)
 
         dify = env_of(snippet_text(page, "Dify (Settings → Monitoring → Langfuse)").replace(": ", "="))
@@ -231,6 +232,7 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         viewer_link = invite("viewer@example.com", "VIEWER")
         solo_link = invite("solo@example.com", "NONE", "app", "MEMBER")
         page.get_by_role("cell", name="solo@example.com").wait_for()  # pending
+        assert "Invalid Date" not in page.locator("section.settings").inner_text()
         assert "/invite/" not in page.locator("table").last.inner_text()  # the link is never listed
         sign_out(page)
 

@@ -34,6 +34,11 @@ export function formatTime(ns) {
   return new Date(Number(ns) / 1e6).toLocaleString();
 }
 
+// An ISO 8601 time (the settings API's created and expiry times) in the viewer's locale.
+export function formatIso(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
 export function formatCount(n) {
   return Number(n || 0).toLocaleString();
 }

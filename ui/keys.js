@@ -1,6 +1,7 @@
 // The key dialog: a new key pair with copy buttons and snippets for Dify, the Langfuse SDK and
 // OpenTelemetry exporters, then a wait for the project's first trace.
 import { api } from "/ui/api.js";
+import { can, ctx, here } from "/ui/context.js";
 import { formatTime, h } from "/ui/dom.js";
 
 export function snippet(label, text, hint) {
@@ -62,4 +63,17 @@ export function keyPanel(pair, { wait = false } = {}) {
     waiting);
   if (wait) waitForFirstTrace(pair.project_id, waiting);
   return card;
+}
+
+/** How to send a first trace to the project in view: its keys are in its settings. */
+export function firstTraceHint() {
+  if (ctx.organization?.open) {
+    // Open mode: no key exists, and this machine's exporters need none until one does.
+    return h("div", {}, h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter here," }),
+      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` }));
+  }
+  return h("p", { class: "muted" },
+    "Send traces to this project with one of its API keys, from any OpenTelemetry exporter, a Langfuse SDK or Dify. ",
+    can("MANAGE_KEYS") ? h("a", { href: here("/settings"), "data-link": true, text: "Create a key and copy the snippets →" })
+      : "Ask an admin of this project for a key.");
 }

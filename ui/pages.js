@@ -1,6 +1,7 @@
 // Sessions, users, dashboard and settings pages.
 import { api } from "/ui/api.js";
 import { here } from "/ui/context.js";
+import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table } from "/ui/dom.js";
 import { RANGES } from "/ui/traces.js";
@@ -136,9 +137,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
         history.pushState(null, "", here(`/dashboard?seconds=${value}`));
         dashboardPage(root, Number(value));
       })),
-    empty ? h("div", { class: "card first-trace" }, h("p", { text: "No data in this range yet." }),
-      h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter at this host," }),
-      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` })) : null,
+    empty ? h("div", { class: "card first-trace" }, h("p", { text: "No data in this range yet." }), firstTraceHint()) : null,
     h("div", { class: "totals" }, ...totals.map(([label, value]) => h("div", { class: "card stat" },
       h("div", { class: "muted", text: label }), h("div", { class: "value", "data-stat": label, text: value })))),
     h("div", { class: "grid" },

@@ -2,7 +2,7 @@
 // invitations; the signed-in person's account. Controls show only where the caller's role allows them.
 import { api } from "/ui/api.js";
 import { can, ctx, findProject, loadOrganizations, useProject } from "/ui/context.js";
-import { formatTime, h, table } from "/ui/dom.js";
+import { formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
 
 const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"];
@@ -61,7 +61,7 @@ async function keysSection(project, again) {
     created,
     keys.items.length ? table(["Public key", "Secret", "Note", "Created", "Status", ""], keys.items.map((k) => h("tr", {},
       h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
-      h("td", { text: k.created_at ? formatTime(k.created_at) : "" }),
+      h("td", { text: formatIso(k.created_at) }),
       h("td", { text: k.revoked_at ? "revoked" : "active" }),
       h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
         if (!confirm(`Revoke ${k.public_key}? Clients using it are refused from now on.`)) return;
@@ -156,7 +156,7 @@ async function invitationsSection(org) {
       h("tr", {}, h("td", { text: i.email }), h("td", { text: i.role }),
         h("td", { text: i.project_id ? `${org.projects.find((p) => p.id === i.project_id)?.name || i.project_id} `
           + `(${i.project_role})` : "–" }),
-        h("td", { text: formatTime(i.expires_at) }),
+        h("td", { text: formatIso(i.expires_at) }),
         h("td", {}, h("button", { type: "button", class: "link", text: "Withdraw", onclick: async () => {
           await api(`${base}/${encodeURIComponent(i.id)}`, { method: "DELETE" });
           refresh();

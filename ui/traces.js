@@ -2,6 +2,7 @@
 // a view can be bookmarked and shared.
 import { api } from "/ui/api.js";
 import { here } from "/ui/context.js";
+import { firstTraceHint } from "/ui/keys.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -154,10 +155,7 @@ export async function tracesPage(root) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty" },
       h("p", { text: "No traces in this range yet." }),
       filtered ? h("p", { class: "muted", text: "Some filters are set: clear them or widen the time range." })
-        : h("div", { class: "first-trace" },
-          h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter here," }),
-          h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` }),
-          h("p", { class: "muted", text: "or a Langfuse SDK or Dify at this host (keys in Settings)." })))));
+        : h("div", { class: "first-trace" }, firstTraceHint()))));
   } else {
     body.replaceChildren(...page.items.map((t) => h("tr", { class: t.error_count ? "has-error" : "" },
       ...columns.map(([, , , cell]) => cell(t)))));
