@@ -173,12 +173,12 @@ GROUP BY {group}
         for row in rows:
             for i in range(len(extra)):
                 s = slot(row, i)
-                b = int(row["bucket"])  # type: ignore[call-overload]
+                b = int(row["bucket"])
                 if 0 <= b < buckets:
-                    values[s][b] += float(row[f"v{i}"])  # type: ignore[arg-type]
+                    values[s][b] += float(row[f"v{i}"])
         for row in base_rows:
             for i in range(len(extra)):
-                bases[slot(row, i)] += float(row[f"v{i}"])  # type: ignore[arg-type]
+                bases[slot(row, i)] += float(row[f"v{i}"])
         starts = [start + i * bucket_s for i in range(buckets)]
         return labels, starts, values, bases
 

@@ -111,9 +111,10 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
                 raise TraceQLError("traceDuration compares with a duration such as 2s")
             condition = f"{expr} {SQL_OPS[op]} {params.bind(int(value.value), 'Int64')}"  # type: ignore[call-overload]
         else:
-            condition = _scalar(params, expr, op, value) if value.kind == "string" else None
-            if condition is None:
+            scalar = _scalar(params, expr, op, value) if value.kind == "string" else None
+            if scalar is None:
                 raise TraceQLError(f"{name} compares with a string")
+            condition = scalar
         return (
             "trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
             f"GROUP BY trace_id HAVING {condition})"

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -69,7 +70,7 @@ class Users:
         self._key: bytes | None = None
         self._versions = Versions()
 
-    async def _rows(self, where: str, params: dict[str, object]) -> list[dict]:
+    async def _rows(self, where: str, params: dict[str, object]) -> list[dict[str, Any]]:
         return await self._backend.query(
             f"SELECT id, email, name, password_hash, is_admin FROM users FINAL WHERE is_deleted = 0 AND {where} "
             "ORDER BY created_at",

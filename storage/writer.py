@@ -224,7 +224,7 @@ class SpanWriter:
             known = await known_days(self._backend, batch)
             batch = await self._drop_stored(batch, known)
             await insert_spans(self._backend, self._journal, batch, known)
-        return batch.num_rows
+        return int(batch.num_rows)
 
     async def _drop_stored(self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table:
         if not known:
@@ -278,4 +278,4 @@ class RowWriter:
             columns.append(_column(batch, field))
             fields.append(field)
         await self._backend.insert(self._table.name, pa.Table.from_arrays(columns, schema=pa.schema(fields)))
-        return batch.num_rows
+        return int(batch.num_rows)

@@ -1,5 +1,6 @@
-"""The import-layer contracts ([tool.importlinter] in pyproject.toml) hold for the code, and they
-fail when a lower layer imports a higher one: the test plants such imports in a copy."""
+"""The import-layer contracts ([tool.importlinter] in pyproject.toml) and the strict type checks
+([tool.mypy]) hold for the code, and they fail on a planted violation: the test plants lower
+layers importing higher ones, and a type error, in a copy."""
 
 from __future__ import annotations
 
@@ -66,3 +67,29 @@ def test_callers_go_through_the_store_not_its_backend() -> None:
         if ".backend." in line or ".backend)" in line or ".backend," in line
     ]
     assert not offenders, offenders
+
+
+def test_strict_types_hold_and_fail_on_a_planted_error(tree: Path) -> None:
+    def mypy() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mypy",
+                "--config-file",
+                str(tree / "pyproject.toml"),
+                "--cache-dir",
+                str(tree / ".mc"),
+            ],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    clean = mypy()
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    with (tree / "storage" / "cursors.py").open("a") as f:
+        f.write('\n\ndef planted() -> int:\n    return "not an int"\n')
+    broken = mypy()
+    assert broken.returncode != 0 and "cursors.py" in broken.stdout, broken.stdout[-3000:]

@@ -46,7 +46,8 @@ def _maybe_json(value: Any) -> Any:
 def _tool_call(call: Any) -> dict[str, Any] | None:
     if not isinstance(call, dict):
         return None
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    nested = call.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else call
     name = function.get("name")
     if name is None:
         return None
@@ -230,7 +231,8 @@ def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, s
                 inputs.append(message)
         elif name == "gen_ai.choice":
             body = {k: _maybe_json(v) for k, v in attrs.items()}
-            inner = body.get("message") if isinstance(body.get("message"), dict) else body
+            message_body = body.get("message")
+            inner: dict[str, Any] = message_body if isinstance(message_body, dict) else body
             choice = {"role": "assistant", **inner}
             if "finish_reason" in body:
                 choice["finish_reason"] = body["finish_reason"]

@@ -32,6 +32,7 @@ from storage.api import Params, Row
 from storage.backends._errors import translate
 from storage.backends.dirlock import DirLock
 from storage.identifiers import check_identifier
+from storage.schema import Cluster
 
 __all__ = ["EmbeddedBackend", "format_param"]
 
@@ -69,7 +70,7 @@ def format_param(value: Any) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
+        return str(value.isoformat(sep=" "))
     if isinstance(value, (list, tuple, set, frozenset)):
         inner = ",".join(_quote(v) for v in value)
         return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
@@ -92,14 +93,14 @@ def _rows(table: pa.Table) -> list[Row]:
             for name in map_columns:
                 value = row[name]
                 row[name] = dict(value) if value is not None else {}
-    return rows
+    return list(rows)
 
 
 class EmbeddedBackend:
     """The Backend on chDB. Create with ``EmbeddedBackend.open(data_dir)``."""
 
     kind = "embedded"
-    cluster = None  # one process, one node
+    cluster: Cluster | None = None  # one process, one node
 
     def __init__(self, data_dir: Path, lock: DirLock) -> None:
         self.data_dir = data_dir

@@ -46,6 +46,11 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _server_version(backend: ServerBackend, read: bool) -> Any:
+    # In the pool's thread: its connections are per thread.
+    return backend._client(read).execute("SELECT version()")
+
+
 def _client_url(url: str) -> str:
     """Add our defaults (timeouts, compression when available) unless the URL sets them."""
     parts = urlsplit(url)
@@ -128,9 +133,9 @@ class ServerBackend:
             for which, read in (("TRACEHOUSE_CLICKHOUSE_URL", False), ("TRACEHOUSE_CLICKHOUSE_READ_URL", True)):
                 if read and not read_url:
                     continue
-                target = read_url if read else url
+                target = (read_url if read else url) or ""
                 try:
-                    rows = backend._pool.submit(lambda r=read: backend._client(r).execute("SELECT version()")).result()
+                    rows = backend._pool.submit(_server_version, backend, read).result()
                 except Exception as exc:
                     code = getattr(exc, "code", None) or clickhouse_code(str(exc))
                     if code in AUTH_CODES:
@@ -197,7 +202,8 @@ class ServerBackend:
             names = [name for name, _ in types]
             return [dict(zip(names, row, strict=True)) for row in rows]
 
-        return await self._run("query", run, read=True)
+        result: list[Row] = await self._run("query", run, read=True)
+        return result
 
     async def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
         return pa.Table.from_pylist(await self.query(sql, params))
