@@ -19,7 +19,7 @@ from otlp_receiver.anyvalue import attributes_json, read_attributes, to_python
 from otlp_receiver.genai_facts import cost
 from otlp_receiver.mapping.apply import map_span, resource_defaults
 from pricing import PriceBook
-from storage import SPAN_SCHEMA
+from storage import DECODED_SPAN_FIELDS
 from tracehouse.errors import InvalidInput
 
 __all__ = [
@@ -49,7 +49,6 @@ GENAI_EVENTS = frozenset(
         "gen_ai.content.completion",
     }
 )
-_WRITER_FILLED = ("ingested_at", "sign")  # columns the writer fills, not the decoder
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _ZERO_COST = Decimal(0)
@@ -106,7 +105,7 @@ class _Columns:
     )
 
     def __init__(self) -> None:
-        self.lists: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name not in _WRITER_FILLED}
+        self.lists: dict[str, list[Any]] = {f.name: [] for f in DECODED_SPAN_FIELDS}
         self.maps: dict[str, tuple[list[int], list[str], list[str]]] = {name: ([0], [], []) for name in self.MAPS}
         for name in self.MAPS:
             del self.lists[name]
@@ -120,9 +119,7 @@ class _Columns:
     def table(self) -> pa.Table:
         arrays = []
         names = []
-        for f in SPAN_SCHEMA:
-            if f.name in _WRITER_FILLED:
-                continue
+        for f in DECODED_SPAN_FIELDS:
             if f.name in self.maps:
                 offsets, keys, values = self.maps[f.name]
                 arrays.append(

@@ -3,6 +3,16 @@
 from storage.projects import ApiKey, KeyPair, Project
 from storage.reader import Page, SpanQuery, TraceQuery
 from storage.store import Store
-from storage.writer import SPAN_SCHEMA
+from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA
 
-__all__ = ["SPAN_SCHEMA", "ApiKey", "KeyPair", "Page", "Project", "SpanQuery", "Store", "TraceQuery"]
+__all__ = [
+    "DECODED_SPAN_FIELDS",
+    "SPAN_SCHEMA",
+    "ApiKey",
+    "KeyPair",
+    "Page",
+    "Project",
+    "SpanQuery",
+    "Store",
+    "TraceQuery",
+]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from storage.api import Backend, Row
 from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
-from storage.tables import SPANS
+from storage.tables import SPANS, WRITER_FILLED
 from tracehouse.errors import InvalidInput
 
 __all__ = [
@@ -38,9 +38,7 @@ def _select_expr(name: str, ch_type: str) -> str:
     return f"s.{name} AS {name}"
 
 
-SPAN_COLUMNS = ",\n    ".join(
-    _select_expr(c.name, c.type) for c in SPANS.columns if c.name not in ("ingested_at", "sign")
-)
+SPAN_COLUMNS = ",\n    ".join(_select_expr(c.name, c.type) for c in SPANS.columns if c.name not in WRITER_FILLED)
 
 # Latest version of each span (Langfuse updates write new versions), oldest first.
 _TRACE_SPANS_SQL = f"""

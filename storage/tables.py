@@ -49,6 +49,10 @@ COMPACT_INSERTS = ("min_bytes_for_wide_part = 134217728",)
 # benchmark text (less on real prompts) and no measurable CPU (docs/benchmarks.md).
 SMALL_BLOCKS = ("max_compress_block_size = 262144", "min_compress_block_size = 65536")
 
+# Columns of a span row that the writer fills (the version and the collapsing sign), never a
+# decoder: declared here, once, for the writer, the readers and both decoders.
+WRITER_FILLED = ("ingested_at", "sign")
+
 SPANS = Table(
     name="spans",
     columns=[

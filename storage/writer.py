@@ -12,11 +12,22 @@ import pyarrow.compute as pc
 from storage.api import Backend
 from storage.journal import InsertJournal, rebuild_summaries
 from storage.schema import Table
-from storage.tables import SPANS, SPLIT_TRACES
+from storage.tables import SPANS, SPLIT_TRACES, WRITER_FILLED
 
-__all__ = ["SPAN_SCHEMA", "RowWriter", "SpanWriter", "conform", "insert_spans", "known_days", "split_traces"]
+__all__ = [
+    "DECODED_SPAN_FIELDS",
+    "SPAN_SCHEMA",
+    "RowWriter",
+    "SpanWriter",
+    "conform",
+    "insert_spans",
+    "known_days",
+    "split_traces",
+]
 
 SPAN_SCHEMA = SPANS.arrow_schema()
+# What a decoder produces: every span column but those the writer fills.
+DECODED_SPAN_FIELDS = tuple(f for f in SPAN_SCHEMA if f.name not in WRITER_FILLED)
 
 # What a column holds when a batch does not carry it.
 _DEFAULTS: dict[str, object] = {

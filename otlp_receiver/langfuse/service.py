@@ -26,7 +26,7 @@ from otlp_receiver.langfuse.entities import load_state, merge, observation_row, 
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
 from pricing import PriceBook
 from storage import Store
-from storage.writer import SPAN_SCHEMA
+from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA
 
 __all__ = ["Access", "BatchResult", "LangfuseIngest", "LangfuseJob"]
 
@@ -215,7 +215,7 @@ class LangfuseIngest:
                 traces_written.add(trace_id)
 
         if new_rows:
-            names = [f.name for f in SPAN_SCHEMA if f.name not in ("ingested_at", "sign")]
+            names = [f.name for f in DECODED_SPAN_FIELDS]
             present = [n for n in names if any(n in r for r in new_rows)]
             schema = pa.schema([SPAN_SCHEMA.field(n) for n in present])
             table = pa.Table.from_pylist(
