@@ -15,6 +15,7 @@ from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
+from query_api.langfuse_models import langfuse_model_routes
 from query_api.langfuse_v2 import langfuse_v2_routes
 from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
 from query_api.middleware import error_middleware
@@ -119,6 +120,7 @@ def create_app(
             *settings_routes(),
             *langfuse_read_routes(),
             *langfuse_v2_routes(),
+            *langfuse_model_routes(),
             *media_routes(),
             *tempo_routes(),
             *prometheus_routes(),

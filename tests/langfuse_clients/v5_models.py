@@ -1,0 +1,45 @@
+"""Run with langfuse 5.x on the path: the project's model prices through SDK 5's API client
+(create, list, get, delete), and a generation priced by the model created.
+
+Prints one JSON line. Arguments: host public_key secret_key.
+"""
+
+import json
+import sys
+
+from langfuse import Langfuse
+
+host, public_key, secret_key = sys.argv[1:4]
+client = Langfuse(public_key=public_key, secret_key=secret_key, host=host)
+
+created = client.api.models.create(
+    model_name="my-finetune",
+    match_pattern="(?i)^my-finetune$",
+    unit="TOKENS",
+    input_price=0.000002,
+    output_price=0.000008,
+)
+listed = client.api.models.list(limit=100)
+got = client.api.models.get(created.id)
+with client.start_as_current_observation(as_type="generation", name="llm", model="my-finetune") as gen:
+    gen.update(input="hi", output="hello", usage_details={"input": 1000, "output": 500})
+    trace_id = client.get_current_trace_id()
+client.flush()
+temporary = client.api.models.create(model_name="gone", match_pattern="^gone$", unit="TOKENS", input_price=0.000001)
+client.api.models.delete(temporary.id)
+after = [m.id for m in client.api.models.list(limit=100).data]
+client.shutdown()
+print(
+    json.dumps(
+        {
+            "created": created.dict(by_alias=True),
+            "got": got.dict(by_alias=True),
+            "listed": [m.dict(by_alias=True) for m in listed.data],
+            "total": listed.meta.total_items,
+            "trace_id": trace_id,
+            "temporary": temporary.id,
+            "after": after,
+        },
+        default=str,
+    )
+)
