@@ -27,7 +27,6 @@ from bench.workload import Workload
 from otlp_receiver.decode import DecodeContext, decode_request, parse_protobuf_request
 from query_api.promql import evaluate
 from storage import Store, TraceQuery
-from storage.metrics import MetricsReader
 from storage.writer import conform
 
 DAY_NS = 86_400 * 10**9
@@ -121,14 +120,13 @@ async def measure(store: Store, runs: int, seed: int) -> dict[str, object]:
     async def cost_series() -> None:
         await store.reader.timeseries(project, now - 30 * DAY_NS, now, 3600, "model")
 
-    metrics = MetricsReader(store.backend)
     step = 3600
     end_s = now // 10**9 // step * step
     steps = [end_s - 7 * 86400 + i * step for i in range(7 * 24 + 1)]
 
     async def p95_latency() -> None:
         await evaluate(
-            metrics,
+            store,
             project,
             "histogram_quantile(0.95, sum by (le, model) "
             "(increase(tracehouse_llm_request_duration_seconds_bucket[1h])))",
