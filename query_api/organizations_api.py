@@ -20,6 +20,7 @@ from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
 from storage.organizations import Organization, Roles
+from storage.projects import Project
 from storage.users import User, Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from tracehouse.roles import MATRIX, Permission, Role, allowed, effective_role, parse_role
@@ -214,12 +215,18 @@ async def remove_member(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def set_project_role(request: web.Request) -> web.Response:
+async def _readable_project(request: web.Request) -> tuple[Store, Project, Roles]:
+    """The caller, the project of the URL (404 unless the caller may read it) and the caller's roles."""
     store, user = await _caller(request)
     project = await store.projects.get_project(request.match_info["project"])
     roles = await roles_for(store, user)
     if not roles.may(project, Permission.VIEW_DATA):
         raise NotFound(f"no project {request.match_info['project']!r} that you may read")
+    return store, project, roles
+
+
+async def set_project_role(request: web.Request) -> web.Response:
+    store, project, roles = await _readable_project(request)
     _require(roles.in_project(project), Permission.MANAGE_MEMBERS, "manage members")
     body = await read_model(request, RoleChange)
     role = parse_role_or_400(body.role) if body.role is not None else None
@@ -229,11 +236,7 @@ async def set_project_role(request: web.Request) -> web.Response:
 
 async def list_project_members(request: web.Request) -> web.Response:
     """The people of a project: its organization's members, each with the role that holds here."""
-    store, user = await _caller(request)
-    project = await store.projects.get_project(request.match_info["project"])
-    roles = await roles_for(store, user)
-    if not roles.may(project, Permission.VIEW_DATA):
-        raise NotFound(f"no project {request.match_info['project']!r} that you may read")
+    store, project, _ = await _readable_project(request)
     users: Users = request.app[USERS_KEY]
     overrides = await store.organizations.project_roles(project.id)
     out = []

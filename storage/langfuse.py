@@ -165,6 +165,14 @@ def _page_params(project: str, start: int, end: int, page: int, limit: int) -> d
     return {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
 
 
+# Every observation list: the project's live observation rows (not trace rows) started in the window.
+_OBSERVATIONS_IN_WINDOW = (
+    "s.project_id = {project:String}",
+    "s.sign = 1",
+    "s.observation_type != 'TRACE'",
+    "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
+    "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
+)
 # Equality filters of the observation lists: filter name -> spans column.
 _OBSERVATION_FILTERS = (
     ("trace_id", "trace_id"),
@@ -299,13 +307,7 @@ HAVING {" AND ".join(having)}"""
     async def observations(
         self, project: str, start: int, end: int, filters: dict[str, object], page: int, limit: int
     ) -> tuple[list[Row], int]:
-        where = [
-            "s.project_id = {project:String}",
-            "s.sign = 1",
-            "s.observation_type != 'TRACE'",
-            "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
-            "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
-        ]
+        where = list(_OBSERVATIONS_IN_WINDOW)
         params = _page_params(project, start, end, page, limit)
         _observation_filters(filters, where, params)
         sql_where = " AND ".join(where)
@@ -333,13 +335,7 @@ HAVING {" AND ".join(having)}"""
         """Observations newest first, keyed by (start time, id): the page after ``after`` (a cursor,
         stable while new data arrives). Filters as ``observations``, plus session_id, environments
         (any of) and roots (no parent)."""
-        where = [
-            "s.project_id = {project:String}",
-            "s.sign = 1",
-            "s.observation_type != 'TRACE'",
-            "s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')",
-            "s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')",
-        ]
+        where = list(_OBSERVATIONS_IN_WINDOW)
         params: dict[str, object] = {"project": project, "start": start, "end": end, "limit": limit}
         _observation_filters(filters, where, params)
         if filters.get("environments"):

@@ -122,6 +122,7 @@ def fill(path: str, b: dict[str, str]) -> str:
         "token": "not-a-token",
         "organization_id": "default",
         "media_id": "A" * 22,
+        "model_id": "mp-0000000000000000",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
