@@ -1,12 +1,15 @@
 """Langfuse's newer read API, as SDK 5's client calls it: ``GET /api/public/v2/observations``
-(cursor pages and field groups) and ``GET /api/public/v3/scores`` (cursor pages). The objects
+(cursor pages and field groups), ``GET /api/public/v3/scores`` (cursor pages) and
+``GET /api/public/v2/metrics`` (its JSON query, compiled by storage.metrics_query). The objects
 are those of the v1 API (``langfuse_api``), cut to the field groups asked for."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from query_api.langfuse_api import (
@@ -22,6 +25,7 @@ from query_api.langfuse_api import (
 )
 from storage import Store
 from storage.cursors import decode_cursor, encode_cursor
+from storage.metrics_query import MetricsQuery
 from tracehouse.errors import InvalidInput
 
 __all__ = ["langfuse_v2_routes"]
@@ -180,9 +184,66 @@ async def list_scores(request: web.Request, store: Store, project: str) -> web.R
     return langfuse_json({"data": [_score_v3(r, project) for r in rows], "meta": {"cursor": cursor, "limit": limit}})
 
 
+def _iso_ns(value: Any, name: str) -> int:
+    if not isinstance(value, str):
+        raise LangfuseError(400, "InvalidRequestError", f"{name} (an ISO-8601 time) is required")
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise LangfuseError(400, "InvalidRequestError", f"{name} must be an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1e9)
+
+
+def _metrics_query(raw: str) -> MetricsQuery:
+    """Langfuse's query JSON as a MetricsQuery (its fields checked for shape; storage checks names)."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise LangfuseError(400, "InvalidRequestError", "query must be a JSON object") from None
+    if not isinstance(doc, dict):
+        raise LangfuseError(400, "InvalidRequestError", "query must be a JSON object")
+
+    def items(key: str) -> list[dict[str, Any]]:
+        value = doc.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise LangfuseError(400, "InvalidRequestError", f"{key} must be a list of objects")
+        return value
+
+    time_dimension = doc.get("timeDimension")
+    if time_dimension is not None and not isinstance(time_dimension, dict):
+        raise LangfuseError(400, "InvalidRequestError", "timeDimension must be an object")
+    config = doc.get("config") or {}
+    row_limit = config.get("row_limit", 100) if isinstance(config, dict) else 100
+    if not isinstance(row_limit, int) or isinstance(row_limit, bool):
+        raise LangfuseError(400, "InvalidRequestError", "config.row_limit must be an integer")
+    return MetricsQuery(
+        view=str(doc.get("view", "")),
+        start=_iso_ns(doc.get("fromTimestamp"), "fromTimestamp"),
+        end=_iso_ns(doc.get("toTimestamp"), "toTimestamp"),
+        dimensions=[str(d.get("field", "")) for d in items("dimensions")],
+        metrics=[(str(m.get("measure", "")), str(m.get("aggregation", ""))) for m in items("metrics")],
+        filters=items("filters"),
+        granularity=str(time_dimension.get("granularity", "auto")) if time_dimension else None,
+        order_by=[(str(o.get("field", "")), str(o.get("direction", "asc"))) for o in items("orderBy")],
+        row_limit=row_limit,
+    )
+
+
+async def metrics(request: web.Request, store: Store, project: str) -> web.Response:
+    query = _metrics_query(request.query.get("query", ""))
+    try:
+        rows = await store.metrics_query(project, query)
+    except InvalidInput as exc:
+        raise LangfuseError(400, "InvalidRequestError", exc.message) from None
+    return langfuse_json({"data": rows})
+
+
 def langfuse_v2_routes() -> list[web.RouteDef]:
     h = LangfuseReadApi().handler
     return [
         web.get(PREFIX + "/v2/observations", h(list_observations)),
         web.get(PREFIX + "/v3/scores", h(list_scores)),
+        web.get(PREFIX + "/v2/metrics", h(metrics)),
     ]

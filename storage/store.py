@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from storage.api import Backend
+from storage.api import Backend, Row
 from storage.backends import open_backend
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
@@ -17,6 +17,7 @@ from storage.lifecycle import Lifecycle
 from storage.logs import LogReader
 from storage.media import MediaFiles, MediaStore
 from storage.metrics import MetricsReader
+from storage.metrics_query import MetricsQuery, run_metrics_query
 from storage.migrations import migrate, schema_version
 from storage.organizations import Organizations
 from storage.otlp_metrics import OtlpMetricsReader
@@ -94,6 +95,10 @@ class Store:
             await backend.close()
             raise
         return store
+
+    async def metrics_query(self, project: str, query: MetricsQuery) -> list[Row]:
+        """Langfuse's metrics query (``/api/public/v2/metrics``) over one project."""
+        return await run_metrics_query(self.backend, project, query)
 
     async def server_clock(self) -> tuple[str, float]:
         """The ClickHouse version and its clock (Unix seconds): for ``tracehouse doctor``."""

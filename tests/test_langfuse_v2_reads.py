@@ -68,3 +68,55 @@ async def test_v2_reads_refuse_garbage(live: Running) -> None:
                 assert r.status == 200 and len((await r.json())["data"]) == 1
             async with s.get(base + path, headers=other) as r:  # another project's key
                 assert r.status == 200 and (await r.json())["data"] == []
+
+
+async def test_sdk5_metrics_v2_query(live: Running) -> None:
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "5", "v5_metrics.py", live.api_url, pair)
+    assert out["by_model"] == [
+        {"providedModelName": "gpt-4o", "count_count": 2, "sum_inputTokens": 400},
+        {"providedModelName": "gpt-4o-mini", "count_count": 1, "sum_inputTokens": 50},
+    ]
+    assert sum(r["sum_totalTokens"] for r in out["over_time"]) == 480
+    assert all(r["time_dimension"].endswith(":00:00.000Z") for r in out["over_time"])
+    assert out["filtered"] == [{"count_count": 1}]
+    (quality,) = out["scores"]
+    assert (quality["name"], quality["count_count"]) == ("quality", 3)
+    assert abs(quality["avg_value"] - 0.15) < 1e-9
+
+
+async def test_metrics_v2_refuses_garbage(live: Running) -> None:
+    import json as _json
+
+    headers = basic(await make_key(live))
+    window = {"fromTimestamp": "2026-11-01T00:00:00Z", "toTimestamp": "2026-12-01T00:00:00Z"}
+    good = {**window, "view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}]}
+    bad_queries = [
+        "not json",
+        "[]",
+        _json.dumps({**good, "view": "traces"}),
+        _json.dumps({**good, "fromTimestamp": "yesterday"}),
+        _json.dumps({**good, "toTimestamp": "2026-10-01T00:00:00Z"}),
+        _json.dumps({**good, "dimensions": [{"field": "traceId"}]}),  # high cardinality
+        _json.dumps({**good, "dimensions": [{"field": "name; DROP TABLE spans"}]}),
+        _json.dumps({**good, "metrics": [{"measure": "count", "aggregation": "histogram"}]}),
+        _json.dumps({**good, "metrics": [{"measure": "s.total_cost", "aggregation": "sum"}]}),
+        _json.dumps({**good, "metrics": []}),
+        _json.dumps({**good, "filters": [{"column": "name", "operator": "LIKE", "value": "%"}]}),
+        _json.dumps({**good, "filters": [{"column": "name", "operator": "any of", "value": "x"}]}),
+        _json.dumps({**good, "filters": [{"column": "1=1 OR name", "operator": "=", "value": "x"}]}),
+        _json.dumps({**good, "timeDimension": {"granularity": "fortnight"}}),
+        _json.dumps({**good, "orderBy": [{"field": "count_count", "direction": "sideways"}]}),
+        _json.dumps({**good, "config": {"row_limit": 10**9}}),
+    ]
+    async with aiohttp.ClientSession() as s:
+        for query in bad_queries:
+            async with s.get(live.api_url + "/api/public/v2/metrics", params={"query": query}, headers=headers) as r:
+                doc = await r.json()
+                assert r.status == 400 and doc["error"] == "InvalidRequestError", (query, r.status, doc)
+        # A value with SQL in it is only a value.
+        injected = {**good, "filters": [{"column": "name", "operator": "=", "value": "x' OR '1'='1"}]}
+        async with s.get(
+            live.api_url + "/api/public/v2/metrics", params={"query": _json.dumps(injected)}, headers=headers
+        ) as r:
+            assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}]
