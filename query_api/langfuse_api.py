@@ -71,10 +71,8 @@ def _metadata(mapping: dict[str, str] | None) -> dict[str, Any]:
     return out
 
 
-def _time_param(request: web.Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    if value is None:
-        return default
+def iso_ns(value: str, name: str) -> int:
+    """An ISO-8601 time (UTC when it names no zone) as epoch ns; Langfuse's 400 otherwise."""
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -82,6 +80,11 @@ def _time_param(request: web.Request, name: str, default: int) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1e9)
+
+
+def _time_param(request: web.Request, name: str, default: int) -> int:
+    value = request.query.get(name)
+    return default if value is None else iso_ns(value, name)
 
 
 MAX_PAGE = 1_000_000

@@ -5,7 +5,6 @@ are those of the v1 API (``langfuse_api``), cut to the field groups asked for.""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from query_api.langfuse_api import (
     LangfuseError,
     LangfuseReadApi,
     _time_param,
+    iso_ns,
     langfuse_json,
     observation_json,
     score_filters,
@@ -187,13 +187,7 @@ async def list_scores(request: web.Request, store: Store, project: str) -> web.R
 def _iso_ns(value: Any, name: str) -> int:
     if not isinstance(value, str):
         raise LangfuseError(400, "InvalidRequestError", f"{name} (an ISO-8601 time) is required")
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise LangfuseError(400, "InvalidRequestError", f"{name} must be an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1e9)
+    return iso_ns(value, name)
 
 
 def _metrics_query(raw: str) -> MetricsQuery:
