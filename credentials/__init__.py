@@ -91,11 +91,10 @@ class Credentials:
         kind = kind.lower()
         if kind == "basic":
             try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
+                public, secret = basic_pair(credential)
+            except Unauthenticated:
                 return None
-            public, sep, secret = decoded.partition(":")
-            return await self._projects.verify(public, secret) if sep else None
+            return await self._projects.verify(public, secret)
         if kind == "bearer":
             return await self._projects.verify_secret(value.strip())
         if kind == "api_key":
