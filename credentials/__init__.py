@@ -8,6 +8,10 @@ for Langfuse's score API, ``Authorization: Bearer <public key>`` (scores only). 
 credentials a request is allowed only in open mode (a loopback bind while no API key exists).
 Verified keys are cached for a few seconds; refusals never are. ``invalidate`` is the one hook
 that forgets them, run when keys or projects change in this process.
+
+People sign in with a session token (storage.users); ``session`` resolves it and ``roles`` gives
+the person's organization and project roles (the instance admin owns every organization), so
+that every API checks the one permission matrix (tracehouse.roles) from the same answers.
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ import base64
 import binascii
 import hashlib
 
-from storage.projects import Projects
+from storage import Store
+from storage.organizations import Organizations, Roles
+from storage.projects import Project, Projects
+from storage.users import User, Users
 from tracehouse.errors import Unauthenticated
+from tracehouse.roles import Permission, Role
 from tracehouse.ttl_cache import CREDENTIALS_TTL_S, TtlCache
 
 __all__ = ["Credentials", "basic_pair"]
@@ -38,10 +46,27 @@ def basic_pair(authorization: str) -> tuple[str, str]:
 
 
 class Credentials:
-    def __init__(self, projects: Projects, loopback: bool, cache_ttl_s: float = CREDENTIALS_TTL_S) -> None:
+    """Keys, sessions and roles of the requests of one process."""
+
+    def __init__(
+        self,
+        projects: Projects,
+        loopback: bool,
+        cache_ttl_s: float = CREDENTIALS_TTL_S,
+        *,
+        users: Users | None = None,
+        organizations: Organizations | None = None,
+    ) -> None:
         self._projects = projects
+        self._users = users
+        self._organizations = organizations
         self._loopback = loopback
         self._cache = TtlCache(cache_ttl_s)  # verified keys only: a refusal is asked again
+
+    @classmethod
+    def of(cls, store: Store, loopback: bool) -> Credentials:
+        """The credentials of a store's keys, people and roles."""
+        return cls(store.projects, loopback, users=store.users, organizations=store.organizations)
 
     def invalidate(self) -> None:
         """Forget cached verifications (after keys change in this process)."""
@@ -129,3 +154,23 @@ class Credentials:
             return project
 
         return str(await self._cache.get("key", hashlib.sha256(credential.encode()).hexdigest(), verified))
+
+    async def session(self, token: str) -> User | None:
+        """The person a session token belongs to, or None (expired, forged, or the password has
+        changed since). Not cached: a password change must end older sessions at once."""
+        if self._users is None or not token:
+            return None
+        return await self._users.check(token)
+
+    async def roles(self, user: User) -> Roles:
+        """A person's roles; the instance admin owns every organization."""
+        if self._organizations is None:
+            return Roles({}, {})
+        if user.is_admin:
+            everything = {o.id: Role.OWNER for o in await self._organizations.list_organizations()}
+            return Roles(everything, {})
+        return await self._organizations.roles_of(user.id)
+
+    async def may(self, user: User, project: Project, permission: Permission) -> bool:
+        """Whether ``user`` holds ``permission`` on ``project``."""
+        return (await self.roles(user)).may(project, permission)

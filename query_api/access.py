@@ -8,32 +8,46 @@ On a loopback bind with no API key yet (open mode), the request reads the projec
 
 from __future__ import annotations
 
+import hmac
+
 from aiohttp import web
 
 from credentials import Credentials
 from query_api.requests import is_local
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
+from storage.users import User
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 from tracehouse.roles import Permission
 
-__all__ = ["CREDENTIALS_KEY", "LOOPBACK_BIND_KEY", "project_for"]
+__all__ = ["CREDENTIALS_KEY", "CSRF_COOKIE", "LOOPBACK_BIND_KEY", "SESSION_COOKIE", "project_for", "session_user"]
 
 LOOPBACK_BIND_KEY = web.AppKey("loopback_bind", bool)
 CREDENTIALS_KEY = web.AppKey("credentials", Credentials)
+SESSION_COOKIE = "th_session"
+CSRF_COOKIE = "th_csrf"
+
+
+async def session_user(request: web.Request) -> User | None:
+    """The signed-in user of this request, or None. Enforces CSRF on state-changing methods."""
+    user = await request.app[CREDENTIALS_KEY].session(request.cookies.get(SESSION_COOKIE, ""))
+    if user is None:
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        given = request.headers.get("X-CSRF-Token", "")
+        if not expected or not hmac.compare_digest(expected, given):
+            raise Forbidden("missing or wrong X-CSRF-Token header (echo the th_csrf cookie)")
+    return user
 
 
 async def project_for(request: web.Request, store: Store) -> str:
     """The project id this request reads, or Unauthenticated."""
-    from query_api.auth import session_user
-
     credentials = request.app[CREDENTIALS_KEY]
     user = await session_user(request)
     if user is not None:
         # Signed-in people read the projects their roles open (tracehouse.roles); they pick one.
-        from query_api.organizations_api import roles_for
-
-        roles = await roles_for(store, user)
+        roles = await credentials.roles(user)
         ref = request.query.get("project")
         if ref is None:
             visible = [p for p in await store.projects.list_projects() if roles.may(p, Permission.VIEW_DATA)]

@@ -96,7 +96,7 @@ def create_app(
     app[ADMIN_TOKEN_KEY] = admin_token
     # One credentials cache for the process: the server passes the receiver's, so that one
     # invalidation (a key revoked, a project created) reaches every port.
-    credentials = credentials or Credentials(store.projects, loopback=loopback_bind)
+    credentials = credentials or Credentials.of(store, loopback=loopback_bind)
     app[CREDENTIALS_KEY] = credentials
     hooks = list(change_hooks)
     if credentials.invalidate not in hooks:

@@ -7,14 +7,13 @@ TLS). State-changing calls made with that cookie must echo the ``th_csrf`` cooki
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from query_api.access import LOOPBACK_BIND_KEY
+from query_api.access import CSRF_COOKIE, LOOPBACK_BIND_KEY, SESSION_COOKIE, session_user
 from query_api.admin import STORE_KEY
 from query_api.requests import is_local, read_model
 from storage.projects import DEFAULT_ORGANIZATION_ID
@@ -24,8 +23,6 @@ from tracehouse.roles import Role
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user", "start_session"]
 
-SESSION_COOKIE = "th_session"
-CSRF_COOKIE = "th_csrf"
 USERS_KEY = web.AppKey("users", Users)
 
 
@@ -72,22 +69,6 @@ async def start_session(request: web.Request, user: User) -> web.Response:
         path="/",
     )
     return response
-
-
-async def session_user(request: web.Request) -> User | None:
-    """The signed-in user of this request, or None. Enforces CSRF on state-changing methods."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    user = await _users(request).check(token)
-    if user is None:
-        return None
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        expected = request.cookies.get(CSRF_COOKIE, "")
-        given = request.headers.get("X-CSRF-Token", "")
-        if not expected or not hmac.compare_digest(expected, given):
-            raise Forbidden("missing or wrong X-CSRF-Token header (echo the th_csrf cookie)")
-    return user
 
 
 async def me(request: web.Request) -> web.Response:

@@ -100,7 +100,7 @@ async def create_reset(request: web.Request) -> web.Response:
         raise NotFound(f"{request.match_info['user_id']!r} is not a member of this organization")
     if target.is_admin and not user.is_admin:
         raise Forbidden("only the instance admin may reset the instance admin's password")
-    mine = await roles_for(store, user)
+    mine = await roles_for(request, user)
     theirs = await store.organizations.roles_of(target.id)
     projects = {p.id: p for p in await store.projects.list_projects()}
     scopes = [(o, r) for o, r in theirs.organizations.items()]

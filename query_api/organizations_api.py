@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from query_api.access import CREDENTIALS_KEY, session_user
 from query_api.admin import STORE_KEY, notify_changed, project_json
-from query_api.auth import USERS_KEY, session_user
+from query_api.auth import USERS_KEY
 from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
@@ -55,13 +56,9 @@ async def _caller(request: web.Request) -> tuple[Store, User]:
     return request.app[STORE_KEY], user
 
 
-async def roles_for(store: Store, user: User) -> Roles:
-    """A person's roles; the instance admin owns every organization."""
-    roles = await store.organizations.roles_of(user.id)
-    if user.is_admin:
-        everything = {o.id: Role.OWNER for o in await store.organizations.list_organizations()}
-        return Roles(everything, {})
-    return roles
+async def roles_for(request: web.Request, user: User) -> Roles:
+    """A person's roles, from the credentials module (one answer for every API)."""
+    return await request.app[CREDENTIALS_KEY].roles(user)
 
 
 def _organization_role(roles: Roles, org: Organization) -> Role:
@@ -97,7 +94,7 @@ async def _user_json(users: Users, user_id: str, role: Role) -> dict[str, Any]:
 
 async def list_organizations(request: web.Request) -> web.Response:
     store, user = await _caller(request)
-    roles = await roles_for(store, user)
+    roles = await roles_for(request, user)
     visible = {p.id for p in await store.projects.list_projects() if roles.may(p, Permission.VIEW_DATA)}
     out = []
     for org in await store.organizations.list_organizations():
@@ -135,7 +132,7 @@ async def create_organization(request: web.Request) -> web.Response:
 
 async def _organization(request: web.Request, store: Store, user: User) -> tuple[Organization, Role]:
     org = await store.organizations.get_organization(request.match_info["organization"])
-    role = _organization_role(await roles_for(store, user), org)
+    role = _organization_role(await roles_for(request, user), org)
     if role == Role.NONE:
         raise NotFound(f"no organization {request.match_info['organization']!r} that you belong to")
     return org, role
@@ -219,7 +216,7 @@ async def _readable_project(request: web.Request) -> tuple[Store, Project, Roles
     """The caller, the project of the URL (404 unless the caller may read it) and the caller's roles."""
     store, user = await _caller(request)
     project = await store.projects.get_project(request.match_info["project"])
-    roles = await roles_for(store, user)
+    roles = await roles_for(request, user)
     if not roles.may(project, Permission.VIEW_DATA):
         raise NotFound(f"no project {request.match_info['project']!r} that you may read")
     return store, project, roles

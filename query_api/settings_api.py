@@ -15,9 +15,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from pricing import BUILTIN_PRICES
-from query_api.access import LOOPBACK_BIND_KEY
+from query_api.access import LOOPBACK_BIND_KEY, session_user
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
-from query_api.auth import USERS_KEY, session_user
+from query_api.auth import USERS_KEY
 from query_api.organizations_api import roles_for
 from query_api.requests import is_local, read_model
 from query_api.responses import json_response
@@ -85,7 +85,7 @@ async def _caller(request: web.Request, permission: Permission) -> _Caller:
     store: Store = request.app[STORE_KEY]
     user = await session_user(request)
     if user is not None:
-        caller = _Caller(store, None if user.is_admin else await roles_for(store, user))
+        caller = _Caller(store, None if user.is_admin else await roles_for(request, user))
         await caller.require_any(permission)
         return caller
     open_mode = (

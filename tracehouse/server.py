@@ -119,7 +119,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         info = {"otlp_http_url": "", "otlp_grpc_address": ""}
         otlp_routes: list[web.RouteDef] = []
         # One credentials cache for every port of this process, and one hook that clears it.
-        auth = Credentials(store.projects, loopback=is_loopback(settings.host))
+        auth = Credentials.of(store, loopback=is_loopback(settings.host))
         hooks: list[Callable[[], None]] = [auth.invalidate]
         if "receiver" in components:
             check_protobuf_backend()
