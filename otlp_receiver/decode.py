@@ -15,11 +15,11 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otlp_receiver.anyvalue import attributes_json, read_attributes, to_python
 from otlp_receiver.genai_facts import cost
 from otlp_receiver.mapping.apply import map_span, resource_defaults
 from pricing import PriceBook
 from storage import DECODED_SPAN_FIELDS
+from storage.attribute_codec import attributes_json, read_attributes, to_python
 from tracehouse.errors import InvalidInput
 
 __all__ = [

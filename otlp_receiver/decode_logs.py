@@ -21,9 +21,9 @@ from typing import Any
 import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from otlp_receiver.anyvalue import read_attributes, typed_text
 from otlp_receiver.decode import GENAI_EVENTS, MAX_NS, DecodeContext, parse_protobuf, resource_project
 from otlp_receiver.mapping import messages
+from storage.attribute_codec import read_attributes, typed_text
 from storage.tables import LOGS, SCORES
 
 __all__ = ["EVALUATION_EVENT", "LogsDecodeResult", "decode_logs", "decode_logs_bytes", "parse_protobuf_logs"]

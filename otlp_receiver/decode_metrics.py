@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from otlp_receiver.anyvalue import read_attributes
 from otlp_receiver.decode import MAX_NS, DecodeContext, parse_protobuf, resource_project
 from otlp_receiver.prometheus_names import job_and_instance, label_name, metric_name
+from storage.attribute_codec import read_attributes
 from storage.tables import METRIC_POINTS
 
 __all__ = ["MetricsDecodeResult", "decode_metrics", "decode_metrics_bytes", "parse_protobuf_metrics"]

@@ -18,7 +18,7 @@ from aiohttp import web
 from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY
 from storage import Store
-from storage.reader import restore_attributes
+from storage.attribute_codec import restore_attributes
 from tracehouse.errors import Unauthenticated
 
 __all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes"]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from typing import Any
 
 import orjson
 from google.protobuf import json_format
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status, TracesData
+
+from storage.attribute_codec import anyvalue_from_text
 
 __all__ = ["encode_trace", "id_bytes", "trace_by_id_response"]
 
@@ -28,27 +29,8 @@ def id_bytes(value: str, size: int) -> bytes:
     return hashlib.sha256(value.encode()).digest()[:size]
 
 
-def _value(text: str, kind: str | None) -> AnyValue:
-    v = AnyValue()
-    if kind is None:
-        v.string_value = text
-    elif kind == "int":
-        v.int_value = int(text)
-    elif kind == "double":
-        v.double_value = float(text)
-    elif kind == "bool":
-        v.bool_value = text == "true"
-    elif kind == "bytes":
-        v.bytes_value = base64.b64decode(text)
-    elif kind in ("array", "kvlist"):
-        json_format.ParseDict(orjson.loads(text), v)
-    elif kind != "empty":
-        v.string_value = text
-    return v
-
-
 def _attributes(values: dict[str, str], types: dict[str, str]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_value(v, types.get(k))) for k, v in values.items()]
+    return [KeyValue(key=k, value=anyvalue_from_text(v, types.get(k))) for k, v in values.items()]
 
 
 def _json_attributes(text: str) -> list[KeyValue]:

@@ -1,4 +1,8 @@
-"""OTLP attribute values: to Python values for the mapper, and to strings + type tags for storage.
+"""Typed attributes, both ways: OTLP AnyValues to stored text + type tags, and back.
+
+The one module that knows the encoding: the decoders write with it (``read_attributes``,
+``typed_text``), the readers and the Tempo/OTLP encoder read with it (``restore_attributes``,
+``anyvalue_from_text``).
 
 Storage keeps every attribute as a string in a map, and names in a parallel map the
 OTLP type of each value that is not a string, so that it can be given back typed:
@@ -15,8 +19,22 @@ import math
 from typing import Any
 
 import orjson
+from google.protobuf import json_format
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-__all__ = ["anyvalue_json", "attributes_json", "read_attributes", "to_python", "typed_text"]
+__all__ = [
+    "MOVED_TO_COLUMN",
+    "anyvalue_from_text",
+    "anyvalue_json",
+    "attributes_json",
+    "read_attributes",
+    "restore_attributes",
+    "to_python",
+    "typed_text",
+]
+
+# Attribute type tags meaning "the value is this column's text" (written once, see the decoder).
+MOVED_TO_COLUMN = {"input": "input", "output": "output"}
 
 
 def _double_json(x: float) -> float | str:
@@ -117,3 +135,39 @@ def read_attributes(
         type_keys.append(key)
         type_values.append(tag)
     return native
+
+
+def anyvalue_from_text(text: str, tag: str | None) -> AnyValue:
+    """The AnyValue a stored text and its type tag (None or "" for a string) stand for."""
+    v = AnyValue()
+    if not tag:
+        v.string_value = text
+    elif tag == "int":
+        v.int_value = int(text)
+    elif tag == "double":
+        v.double_value = float(text)
+    elif tag == "bool":
+        v.bool_value = text == "true"
+    elif tag == "bytes":
+        v.bytes_value = base64.b64decode(text)
+    elif tag in ("array", "kvlist"):
+        json_format.ParseDict(orjson.loads(text), v)
+    elif tag != "empty":
+        v.string_value = text  # "input"/"output" rows restored already; unknown tags stay text
+    return v
+
+
+def restore_attributes(row: dict[str, Any]) -> dict[str, Any]:
+    """Put back attribute values that were stored once, in the input or output column."""
+    types = row.get("span_attribute_types")
+    if types and ("input" in types.values() or "output" in types.values()):
+        attrs = dict(row["span_attributes"])
+        kept = {}
+        for key, tag in types.items():
+            if tag in MOVED_TO_COLUMN:
+                attrs[key] = row[MOVED_TO_COLUMN[tag]]
+            else:
+                kept[key] = tag
+        row["span_attributes"] = attrs
+        row["span_attribute_types"] = kept
+    return row

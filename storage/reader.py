@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from storage.api import Backend, Row
+from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
 from storage.tables import SPANS, WRITER_FILLED
@@ -235,26 +236,6 @@ def _limit(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
     return limit
-
-
-# Attribute type tags meaning "the value is this column's text" (written once, see the decoder).
-MOVED_TO_COLUMN = {"input": "input", "output": "output"}
-
-
-def restore_attributes(row: Row) -> Row:
-    """Put back attribute values that were stored once, in the input or output column."""
-    types = row.get("span_attribute_types")
-    if types and ("input" in types.values() or "output" in types.values()):
-        attrs = dict(row["span_attributes"])
-        kept = {}
-        for key, tag in types.items():
-            if tag in MOVED_TO_COLUMN:
-                attrs[key] = row[MOVED_TO_COLUMN[tag]]
-            else:
-                kept[key] = tag
-        row["span_attributes"] = attrs
-        row["span_attribute_types"] = kept
-    return row
 
 
 class TraceReader:
