@@ -6,7 +6,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
 from tracehouse.errors import InvalidInput, TracehouseError
 from tracehouse.telemetry import Telemetry
+from tracehouse.ttl_cache import TtlCache
 
 __all__ = ["IngestService", "IngestSettings", "RecordsResult", "Signal"]
 
@@ -73,8 +73,8 @@ class IngestService:
         # separate processes when configured, so that it runs on every core.
         self._decoder: Executor = self._new_decoder()
         self._log_decoder = ThreadPoolExecutor(1, thread_name_prefix="otlp-decode-logs")
-        self._context: tuple[float, dict[str, str], dict[str, int], PriceBook] | None = None
-        self._context_lock = asyncio.Lock()
+        # Projects, retention and prices: the common short-lived cache, cleared by the change hook.
+        self._context = TtlCache(CONTEXT_TTL_S)
 
     async def __aenter__(self) -> IngestService:
         await self.batcher.__aenter__()
@@ -94,12 +94,8 @@ class IngestService:
 
     async def snapshot(self) -> tuple[dict[str, str], dict[str, int], PriceBook]:
         """Projects by name, retention and price overrides; refreshed every few seconds."""
-        now = time.monotonic()
-        if self._context and self._context[0] > now:
-            return self._context[1], self._context[2], self._context[3]
-        async with self._context_lock:
-            if self._context and self._context[0] > now:
-                return self._context[1], self._context[2], self._context[3]
+
+        async def load() -> tuple[dict[str, str], dict[str, int], PriceBook]:
             projects = await self.store.projects.list_projects()
             by_name = {p.name: p.id for p in projects} | {p.id: p.id for p in projects}
             retention = {p.id: p.retention_days for p in projects}
@@ -108,8 +104,10 @@ class IngestService:
                 overrides.setdefault(o.project_id, []).append(
                     (o.id, o.match_pattern, {k: str(v) for k, v in o.prices.items()})
                 )
-            self._context = (now + CONTEXT_TTL_S, by_name, retention, PriceBook(overrides))
-            return by_name, retention, self._context[3]
+            return by_name, retention, PriceBook(overrides)
+
+        result: tuple[dict[str, str], dict[str, int], PriceBook] = await self._context.get("snapshot", "", load)
+        return result
 
     async def _decode(self, body: bytes | ExportTraceServiceRequest, fmt: Format, ctx: DecodeContext) -> DecodeResult:
         loop = asyncio.get_running_loop()
@@ -136,7 +134,7 @@ class IngestService:
 
     def invalidate(self) -> None:
         """Forget cached projects and prices (after they change in this process)."""
-        self._context = None
+        self._context.clear()
 
     async def ingest(
         self, body: bytes | ExportTraceServiceRequest, fmt: Format, project_id: str | None, transport: str = "http"

@@ -7,14 +7,17 @@ embedded engine (chDB) and on a ClickHouse server (clickhouse-driver).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from storage.schema import Cluster
 
-__all__ = ["Backend", "Params", "Row"]
+if TYPE_CHECKING:
+    from storage.reader import Page, SpanQuery, TraceQuery
+
+__all__ = ["Backend", "BatchWriter", "Params", "Row", "TraceSource", "VersionedEventStore"]
 
 Params = Mapping[str, Any]
 Row = dict[str, Any]
@@ -54,3 +57,119 @@ class Backend(Protocol):
 
     async def close(self) -> None:
         """Release every connection; waits for running statements."""
+
+
+class BatchWriter(Protocol):
+    """Writes one table's rows; the ingest path's batcher commits every lane through one.
+
+    Edge cases every implementation honours:
+    - ``write`` returns only once the rows are durable (committed, or journalled on the embedded
+      store so that a crash repairs the derived rows at the next start). If it raises, the caller
+      answers its senders with a retryable error; a retry must not double count.
+    - Spans are idempotent on (project_id, trace_id, span_id): rows already stored, and repeats
+      within one batch, are skipped. Log, score and metric rows are appended as given (their
+      tables deduplicate by key in the background where they have one).
+    - Columns missing from ``batch`` get their defaults; the writer-filled columns
+      (``storage.tables.WRITER_FILLED``) are set by the writer whatever the batch holds.
+    - The return value is the number of rows inserted (after deduplication), 0 for an empty batch.
+    """
+
+    async def write(self, batch: pa.Table) -> int:
+        """Store the rows of ``batch``; see the class for what is guaranteed."""
+        ...
+
+
+class VersionedEventStore(Protocol):
+    """Langfuse's upsert semantics on append-only tables (the ``langfuse`` lane of the batcher).
+
+    A span or score has one current row; a later event replaces it by writing the new version and
+    a cancel row for the old one (CollapsingMergeTree ``sign``) in one insert, so a reader never
+    sees both or neither. Edge cases:
+    - ``seen_events`` / ``record_events``: an event id applied once is never applied again (SDK
+      retries); the caller records the ids only after the versions are written.
+    - ``current_spans`` looks ids up in any trace of the project: an update may name the trace
+      differently from its create (or arrive first, before any create).
+    - Callers serialise writes per project (the batcher's lane) so that two versions of one id
+      are never computed from the same current row.
+    """
+
+    async def seen_events(self, project_id: str, event_ids: Sequence[str]) -> set[str]:
+        """The event ids of this batch that were applied before."""
+        ...
+
+    async def record_events(self, project_id: str, event_ids: Iterable[str]) -> None:
+        """Remember event ids as applied."""
+        ...
+
+    async def current_spans(self, project_id: str, span_ids: Sequence[str]) -> dict[str, Row]:
+        """The current row of each span id (any trace), keyed by span id."""
+        ...
+
+    async def write_versions(self, new_rows: pa.Table, replaced: Sequence[Row]) -> None:
+        """Insert new span versions and cancel rows for the versions they replace, atomically."""
+        ...
+
+    async def current_scores(self, project_id: str, ids: Sequence[str]) -> dict[str, Row]:
+        """The current row of each score id, keyed by id."""
+        ...
+
+    async def write_scores(self, rows: list[dict[str, object]]) -> None:
+        """Insert score versions (the newest ``updated_at`` wins when read)."""
+        ...
+
+
+class TraceSource(Protocol):
+    """The trace reads the REST API, the UI and Grafana are built on.
+
+    Edge cases every implementation honours:
+    - Every read takes the project id first and never returns another project's rows.
+    - Times are integers in nanoseconds since the epoch (UTC); windows are half-open [start, end)
+      and an empty window is ``InvalidInput``.
+    - ``trace`` needs no time range (the trace index gives the bounds) and returns every span,
+      oldest first, with attributes stored once in the input/output columns put back; an
+      unknown trace is an empty list, not an error.
+    - A trace is listed whole: a trace any of whose spans falls in the window is listed with all
+      its spans' totals (tokens, cost, errors), not only the window's part.
+    - Pages are keyset pages: ``next_cursor`` is opaque, stable under concurrent inserts, and
+      None on the last page. ``limit`` outside 1..MAX_PAGE is ``InvalidInput``.
+    """
+
+    async def trace(self, project_id: str, trace_id: str) -> list[Row]:
+        """Every span of a trace, oldest first; empty if unknown."""
+        ...
+
+    async def span(self, project_id: str, span_id: str) -> Row | None:
+        """One span by id (the latest version), or None."""
+        ...
+
+    async def list_traces(self, project_id: str, q: TraceQuery) -> Page:
+        """Whole traces of a window, newest first, filtered."""
+        ...
+
+    async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
+        """Spans of a window, newest first, filtered."""
+        ...
+
+    async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
+        """Users of the window's whole traces with their totals."""
+        ...
+
+    async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:
+        """Values of a filter field starting with ``prefix``."""
+        ...
+
+    async def score_summary(self, project: str, start: int, end: int) -> list[Row]:
+        """Score names of the window with counts and averages."""
+        ...
+
+    async def timeseries(
+        self,
+        project_id: str,
+        start: int,
+        end: int,
+        interval_s: int,
+        group_by: str | None = None,
+        observation_type: str | None = None,
+    ) -> list[Row]:
+        """Per time bucket (and group): counts, errors, tokens, cost, latency quantiles, TTFT."""
+        ...

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from storage.api import Backend, Row
+from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
 from storage.backends import open_backend
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
@@ -54,17 +54,17 @@ class Store:
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None
         self.writer = SpanWriter(backend, self.journal)
         # Every table the receiver writes, by the name its batches are committed under.
-        self.writers: dict[str, SpanWriter | RowWriter] = {
+        self.writers: dict[str, BatchWriter] = {
             "spans": self.writer,
             "logs": RowWriter(backend, LOGS),
             "scores": RowWriter(backend, SCORES),
             "metrics": RowWriter(backend, METRIC_POINTS),
         }
-        self.reader = TraceReader(backend)
+        self.reader: TraceSource = TraceReader(backend)
         self.logs = LogReader(backend)
         # Every other reader and writer callers need: they go through the store, never its backend.
         self.langfuse = LangfuseReader(backend)
-        self.langfuse_writer = LangfuseStore(backend, self.journal)
+        self.langfuse_writer: VersionedEventStore = LangfuseStore(backend, self.journal)
         self.tempo = TempoReader(backend)
         self.metrics = MetricsReader(backend)
         self.otlp_metrics = OtlpMetricsReader(backend)

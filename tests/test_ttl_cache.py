@@ -54,3 +54,32 @@ async def test_a_zero_ttl_asks_every_time_and_the_cache_stays_bounded() -> None:
     for i in range(10_050):
         await cache.get("key", str(i), Loads(None))
     assert len(cache._entries) <= 10_001
+
+
+async def test_concurrent_misses_share_one_load_and_a_clear_drops_the_load_under_way() -> None:
+    import asyncio
+
+    cache = TtlCache(ttl_s=60)
+    gate = asyncio.Event()
+    calls = 0
+
+    async def slow() -> str:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return f"answer-{calls}"
+
+    waiting = [asyncio.create_task(cache.get("snapshot", "", slow)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiting) == ["answer-1"] * 5
+    assert calls == 1
+
+    gate.clear()
+    cache.clear()
+    first = asyncio.create_task(cache.get("snapshot", "", slow))
+    await asyncio.sleep(0)
+    cache.clear()  # the data changed while the store was being asked: that answer is stale
+    gate.set()
+    assert await first == "answer-2"
+    assert await cache.get("snapshot", "", slow) == "answer-3"

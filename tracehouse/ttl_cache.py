@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,15 +18,20 @@ MAX_ENTRIES = 10_000
 
 
 class TtlCache:
-    """Answers of ``load()`` functions, each kept for ``ttl_s`` seconds. Errors are not kept."""
+    """Answers of ``load()`` functions, each kept for ``ttl_s`` seconds. Errors are not kept.
+    Concurrent misses of one key share one load (a burst after expiry asks the store once)."""
 
     def __init__(self, ttl_s: float = CREDENTIALS_TTL_S) -> None:
         self._ttl = ttl_s
         self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self._generation = 0
 
     def clear(self) -> None:
-        """Forget every answer (what they were about changed)."""
+        """Forget every answer (what they were about changed); loads under way are not kept."""
         self._entries.clear()
+        self._loading.clear()
+        self._generation += 1
 
     async def get(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
         """The kept answer for (kind, key), or ``load()``'s, kept from now on."""
@@ -33,8 +39,24 @@ class TtlCache:
         hit = self._entries.get((kind, key))
         if hit is not None and hit[1] > now:
             return hit[0]
-        value = await load()
-        if len(self._entries) > MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[(kind, key)] = (value, now + self._ttl)
+        running = self._loading.get((kind, key))
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._loading[(kind, key)] = future
+        generation = self._generation
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            if self._loading.get((kind, key)) is future:
+                del self._loading[(kind, key)]
+        future.set_result(value)
+        if generation == self._generation:  # not cleared meanwhile: the answer is current
+            if len(self._entries) > MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[(kind, key)] = (value, now + self._ttl)
         return value
