@@ -9,6 +9,7 @@ On a loopback bind with no API key yet (open mode), the request reads the projec
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -18,9 +19,20 @@ from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
 from storage.users import User
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
-from tracehouse.roles import Permission
+from tracehouse.roles import MATRIX, Permission
 
-__all__ = ["CREDENTIALS_KEY", "CSRF_COOKIE", "LOOPBACK_BIND_KEY", "SESSION_COOKIE", "project_for", "session_user"]
+EVERYTHING = frozenset(Permission)
+
+__all__ = [
+    "CREDENTIALS_KEY",
+    "CSRF_COOKIE",
+    "LOOPBACK_BIND_KEY",
+    "SESSION_COOKIE",
+    "Caller",
+    "caller_for",
+    "project_for",
+    "session_user",
+]
 
 LOOPBACK_BIND_KEY = web.AppKey("loopback_bind", bool)
 CREDENTIALS_KEY = web.AppKey("credentials", Credentials)
@@ -41,8 +53,24 @@ async def session_user(request: web.Request) -> User | None:
     return user
 
 
-async def project_for(request: web.Request, store: Store) -> str:
-    """The project id this request reads, or Unauthenticated."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking about which project: the project id, and what they may do there (a key
+    pair and open mode may do everything in their project; people what their role grants)."""
+
+    project_id: str
+    permissions: frozenset[Permission]
+    user: User | None = None
+
+    def require(self, permission: Permission, what: str) -> None:
+        """Forbidden unless the caller holds ``permission``."""
+        if permission not in self.permissions:
+            raise Forbidden(f"your role in this project may not {what}")
+
+
+async def caller_for(request: web.Request, store: Store) -> Caller:
+    """The caller of this request and the project it names (``?project=``); Unauthenticated or
+    Forbidden otherwise."""
     credentials = request.app[CREDENTIALS_KEY]
     user = await session_user(request)
     if user is not None:
@@ -53,19 +81,25 @@ async def project_for(request: web.Request, store: Store) -> str:
             visible = [p for p in await store.projects.list_projects() if roles.may(p, Permission.VIEW_DATA)]
             if not visible:
                 raise Forbidden("no project is open to you: ask an organization admin to add you")
-            return next((p.id for p in visible if p.id == DEFAULT_PROJECT_ID), visible[0].id)
-        try:
-            project = await store.projects.get_project(ref)
-        except NotFound:
-            raise Forbidden(f"no access to project {ref!r}") from None
-        if not roles.may(project, Permission.VIEW_DATA):
-            raise Forbidden(f"no access to project {ref!r}")
-        return project.id
+            project = next((p for p in visible if p.id == DEFAULT_PROJECT_ID), visible[0])
+        else:
+            try:
+                project = await store.projects.get_project(ref)
+            except NotFound:
+                raise Forbidden(f"no access to project {ref!r}") from None
+            if not roles.may(project, Permission.VIEW_DATA):
+                raise Forbidden(f"no access to project {ref!r}")
+        return Caller(project.id, MATRIX[roles.in_project(project)], user)
     header = request.headers.get("Authorization", "")
     if header.partition(" ")[0].lower() == "basic":
-        return await credentials.key_project(header)
+        return Caller(await credentials.key_project(header), EVERYTHING)
     if header:
         raise Unauthenticated("use 'Authorization: Basic base64(public_key:secret_key)'")
     if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request) and await credentials.open_mode():
-        return await credentials.project_id(request.query.get("project", "default"))
+        return Caller(await credentials.project_id(request.query.get("project", "default")), EVERYTHING)
     raise Unauthenticated("missing credentials: send 'Authorization: Basic base64(public_key:secret_key)'")
+
+
+async def project_for(request: web.Request, store: Store) -> str:
+    """The project id this request reads, or Unauthenticated."""
+    return (await caller_for(request, store)).project_id

@@ -21,6 +21,7 @@ from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
 from query_api.middleware import error_middleware
 from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
+from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
 from query_api.tempo import tempo_routes
@@ -105,6 +106,7 @@ def create_app(
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[USERS_KEY] = store.users
     app[MEDIA_MAX_KEY] = media_max_bytes
+    app[PROMPTS_KEY] = PromptService(store)
     app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
@@ -122,6 +124,7 @@ def create_app(
             *langfuse_v2_routes(),
             *langfuse_model_routes(),
             *media_routes(),
+            *prompt_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

@@ -23,6 +23,8 @@ from storage.tables import (
     MEMBERSHIPS,
     METRIC_POINTS,
     PROJECT_MEMBERSHIPS,
+    PROMPT_CLAIMS,
+    PROMPTS,
     SCHEMA_MIGRATIONS,
     SMALL_BLOCKS,
     SPLIT_TRACES,
@@ -56,6 +58,8 @@ LATER_TABLES = (
     INVITATIONS,
     MEDIA,
     TRACE_MEDIA,
+    PROMPTS,
+    PROMPT_CLAIMS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -97,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "invitation and password-reset links", [INVITATIONS]),
     Migration(8, "media uploaded by the Langfuse SDKs, and the traces that hold them", [MEDIA, TRACE_MEDIA]),
+    Migration(9, "prompt versions, and claims of version numbers", [PROMPTS, PROMPT_CLAIMS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -23,6 +23,7 @@ from storage.organizations import Organizations
 from storage.otlp_metrics import OtlpMetricsReader
 from storage.prices import Prices
 from storage.projects import Projects
+from storage.prompts import PromptStore
 from storage.reader import TraceReader
 from storage.tables import LOGS, METRIC_POINTS, SCORES
 from storage.tempo import TempoReader
@@ -49,6 +50,7 @@ class Store:
         self.lifecycle = Lifecycle(backend, self.projects, after_delete=self.media.sweep)
         self.organizations = Organizations(backend, self.projects)
         self.invitations = Invitations(backend)
+        self.prompts = PromptStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

@@ -525,6 +525,42 @@ MEDIA = _record_table(
     ],
 )
 
+# Prompt versions (Langfuse's prompt management): one row per (project, name, version); labels
+# move between versions by writing new row versions, tags are written to every version.
+PROMPTS = _record_table(
+    "prompts",
+    "(project_id, name, version)",
+    [
+        Column("project_id", "String", STR),
+        Column("name", "String", STR),
+        Column("version", "UInt32", pa.uint32()),
+        Column("id", "String", STR),
+        Column("type", "LowCardinality(String)", STR),  # text | chat
+        Column("prompt", "String", STR, codec="ZSTD(1)"),  # JSON: a string or a list of messages
+        Column("config", "String", STR, codec="ZSTD(1)"),  # JSON
+        Column("labels", "Array(String)", pa.list_(STR)),
+        Column("tags", "Array(String)", pa.list_(STR)),
+        Column("commit_message", "String", STR),
+        Column("created_by", "String", STR),
+    ],
+)
+
+# Claims of the next version number of a prompt: the first claim (by the server's clock, then id)
+# wins, so that two concurrent creates never both write one version, whichever process they run in.
+PROMPT_CLAIMS = Table(
+    name="prompt_claims",
+    columns=[
+        Column("project_id", "String", STR),
+        Column("name", "String", STR),
+        Column("version", "UInt32", pa.uint32()),
+        Column("claim_id", "String", STR),
+        Column("claimed_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+    ],
+    engine="MergeTree",
+    order_by="(project_id, name, version, claimed_at, claim_id)",
+    settings=DURABLE,
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -605,6 +641,8 @@ ALL_TABLES = (
     INVITATIONS,
     MEDIA,
     TRACE_MEDIA,
+    PROMPTS,
+    PROMPT_CLAIMS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

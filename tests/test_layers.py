@@ -8,13 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.langfuse_helpers import ROOT
 
-PACKAGES = ("tracehouse", "credentials", "storage", "pricing", "otlp_receiver", "query_api", "proto")
+# Every package the contracts name (so a new top-level package is copied without editing this).
+PACKAGES = (*tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"], "proto")
 LINT = Path(sys.executable).parent / "lint-imports"
 
 

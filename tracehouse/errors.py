@@ -55,8 +55,8 @@ class TracehouseError(Exception):
     def retry_after(self) -> int | None:
         """Whole seconds a client should wait before retrying (Retry-After, gRPC RetryInfo), or
         None when retrying would not help. The one place every port takes its hint from."""
-        if self.http_status not in (429, 503):
-            return None
+        if self.http_status not in (429, 503) and self.retry_after_s is None:
+            return None  # a conflict that says retry sets its hint explicitly
         return max(1, round(self.retry_after_s or 1))
 
 

@@ -59,6 +59,7 @@ STRING_RULES: dict[str, tuple[str, ...]] = {
     "prompt_version": (
         "langfuse.observation.prompt.version",
         "langfuse.prompt.version",
+        "gen_ai.prompt.version",  # the spelling documented for other instrumentations (README "Prompts")
         "traceloop.prompt.version",
         "llm.prompt_template.version",
     ),

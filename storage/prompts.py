@@ -1,0 +1,225 @@
+"""Prompt versions in ClickHouse: rows, version claims, and what the linked spans say of each version.
+
+The rules (names, labels, composition) live in the ``prompts`` package; this module only stores
+and reads. A prompt version is one row per (project, name, version) in a ReplacingMergeTree;
+moving a label or changing tags writes new versions of the rows concerned, read back with FINAL.
+
+A new version number is claimed first (``claim``): every create inserts its claim and then reads
+the claims of that number back; the earliest by the server's clock wins. Two creates racing in
+one process or in two processes therefore never both write one version: the loser is told so and
+retries with the next number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pyarrow as pa
+
+from storage.api import Backend, Row
+from storage.projects import Versions
+from storage.tables import PROMPT_CLAIMS, PROMPTS
+
+__all__ = ["PromptStore", "PromptVersion"]
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    """One stored version of a prompt. ``prompt`` and ``config`` are JSON texts."""
+
+    project_id: str
+    name: str
+    version: int
+    id: str
+    type: str
+    prompt: str
+    config: str
+    labels: tuple[str, ...]
+    tags: tuple[str, ...]
+    commit_message: str
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+_COLUMNS = (
+    "project_id, name, version, id, type, prompt, config, labels, tags, commit_message, created_by, "
+    "created_at, updated_at"
+)
+
+
+def _version(r: Row) -> PromptVersion:
+    return PromptVersion(
+        project_id=r["project_id"],
+        name=r["name"],
+        version=int(r["version"]),
+        id=r["id"],
+        type=r["type"],
+        prompt=r["prompt"],
+        config=r["config"],
+        labels=tuple(r["labels"]),
+        tags=tuple(r["tags"]),
+        commit_message=r["commit_message"],
+        created_by=r["created_by"],
+        created_at=_utc(r["created_at"]),
+        updated_at=_utc(r["updated_at"]),
+    )
+
+
+def _utc(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+# Usage of each version by the spans linked to it (any observation type), and their scores.
+_USAGE_SQL = """
+SELECT
+    prompt_version AS version,
+    sum(sign) AS observations,
+    uniqExactIf(trace_id, sign = 1) AS traces,
+    arrayMap(x -> x / 1e6, quantilesIf(0.5, 0.95)(duration_ns, sign = 1)) AS latency_ms,
+    sum(sign * input_tokens) AS input_tokens,
+    sum(sign * output_tokens) AS output_tokens,
+    sum(sign * total_tokens) AS total_tokens,
+    sum(sign * total_cost) AS total_cost,
+    toUnixTimestamp64Nano(max(start_time)) AS last_used
+FROM spans
+WHERE project_id = {project:String} AND prompt_name = {name:String}
+  AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND observation_type != 'TRACE'
+GROUP BY version
+"""
+
+# Scores on a linked observation, or on its trace when the score names no observation.
+_SCORES_SQL = """
+WITH linked AS (
+    SELECT prompt_version AS version, trace_id, span_id
+    FROM spans
+    WHERE project_id = {project:String} AND prompt_name = {name:String}
+      AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND sign = 1
+      AND observation_type != 'TRACE'
+)
+SELECT l.version AS version, s.name AS name, count() AS n, avg(s.value) AS mean
+FROM (
+    SELECT id, argMax(trace_id, ingested_at) AS trace_id, argMax(observation_id, ingested_at) AS observation_id,
+           argMax(name, ingested_at) AS name, argMax(value, ingested_at) AS value,
+           argMax(data_type, ingested_at) AS data_type, argMax(is_deleted, ingested_at) AS deleted
+    FROM scores
+    WHERE project_id = {project:String}
+      AND trace_id IN (SELECT trace_id FROM linked)
+    GROUP BY id
+) AS s
+INNER JOIN linked AS l
+    ON s.trace_id = l.trace_id AND (s.observation_id = l.span_id OR s.observation_id = '')
+WHERE s.deleted = 0 AND s.data_type IN ('NUMERIC', 'BOOLEAN')
+GROUP BY version, name
+ORDER BY version, name
+"""
+
+_LINKED_SQL = """
+SELECT trace_id, span_id, name, observation_type, model, toUnixTimestamp64Nano(start_time) AS start_time,
+       duration_ns, total_tokens, total_cost, status_code, level
+FROM spans
+WHERE project_id = {project:String} AND prompt_name = {name:String} AND prompt_version = {version:String}
+  AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND sign = 1 AND observation_type != 'TRACE'
+ORDER BY start_time DESC
+LIMIT 1 BY span_id
+LIMIT {limit:UInt32}
+"""
+
+
+class PromptStore:
+    """Prompt rows of every project."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._versions = Versions()
+
+    async def versions(self, project_id: str, name: str | None = None) -> list[PromptVersion]:
+        """Every current version of one prompt (``name``), or of every prompt of the project;
+        sorted by name, then version."""
+        where = ["project_id = {project:String}", "is_deleted = 0"]
+        params: dict[str, Any] = {"project": project_id}
+        if name is not None:
+            where.append("name = {name:String}")
+            params["name"] = name
+        rows = await self._backend.query(
+            f"SELECT {_COLUMNS} FROM prompts FINAL WHERE {' AND '.join(where)} ORDER BY name, version", params
+        )
+        return [_version(r) for r in rows]
+
+    async def last_change(self, project_id: str) -> dt.datetime | None:
+        """When any prompt of the project last changed (a write or a delete), or None."""
+        rows = await self._backend.query(
+            "SELECT max(updated_at) AS t, count() AS n FROM prompts WHERE project_id = {project:String}",
+            {"project": project_id},
+        )
+        return _utc(rows[0]["t"]) if rows and rows[0]["n"] else None
+
+    async def claim(self, project_id: str, name: str, version: int) -> bool:
+        """Claim a version number of a prompt; True if this claim is the first one."""
+        claim_id = uuid.uuid4().hex
+        table = pa.table(
+            {
+                "project_id": [project_id],
+                "name": [name],
+                "version": pa.array([version], pa.uint32()),
+                "claim_id": [claim_id],
+            }
+        )
+        await self._backend.insert(PROMPT_CLAIMS.name, table)
+        rows = await self._backend.query(
+            "SELECT claim_id FROM prompt_claims WHERE project_id = {project:String} AND name = {name:String} "
+            "AND version = {version:UInt32} ORDER BY claimed_at, claim_id LIMIT 1",
+            {"project": project_id, "name": name, "version": version},
+        )
+        return bool(rows) and rows[0]["claim_id"] == claim_id
+
+    async def write(self, rows: Sequence[PromptVersion], deleted: bool = False) -> list[PromptVersion]:
+        """Write versions of prompt rows (new versions, moved labels, new tags, or deletions) in one
+        insert; returns them with their new ``updated_at``."""
+        if not rows:
+            return []
+        stamp = self._versions.next()
+        written = [replace(r, updated_at=stamp) for r in rows]
+        table = pa.Table.from_pylist(
+            [
+                {
+                    "project_id": r.project_id,
+                    "name": r.name,
+                    "version": r.version,
+                    "id": r.id,
+                    "type": r.type,
+                    "prompt": r.prompt,
+                    "config": r.config,
+                    "labels": list(r.labels),
+                    "tags": list(r.tags),
+                    "commit_message": r.commit_message,
+                    "created_by": r.created_by,
+                    "created_at": r.created_at,
+                    "updated_at": stamp,
+                    "is_deleted": 1 if deleted else 0,
+                }
+                for r in written
+            ],
+            schema=PROMPTS.arrow_schema(),
+        )
+        await self._backend.insert(PROMPTS.name, table)
+        return written
+
+    async def usage(self, project_id: str, name: str, since_ns: int) -> tuple[list[Row], list[Row]]:
+        """Per version of a prompt, since ``since_ns``: the linked observations' counts, latency
+        p50/p95 (ms), tokens and cost; and the mean of each numeric or boolean score on them."""
+        params = {"project": project_id, "name": name, "since": since_ns}
+        usage = await self._backend.query(_USAGE_SQL, params)
+        scores = await self._backend.query(_SCORES_SQL, params)
+        return usage, scores
+
+    async def linked(self, project_id: str, name: str, version: int, since_ns: int, limit: int) -> list[Row]:
+        """The newest observations that used one version of a prompt."""
+        params = {"project": project_id, "name": name, "version": str(version), "since": since_ns, "limit": limit}
+        return await self._backend.query(_LINKED_SQL, params)
