@@ -43,7 +43,7 @@ async def health(request: web.Request) -> web.Response:
 # The UI's pages: project pages under Langfuse-style URLs (Dify's console links to
 # /project/{id}/traces/{traceId}), organization settings, the first-run wizard, one-time links,
 # and the short paths of earlier versions, which the UI sends to the last project used.
-_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "logs", "settings")
+_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "logs", "settings")
 UI_PAGES = (
     "/",
     "/setup",
@@ -54,6 +54,7 @@ UI_PAGES = (
     *(f"/project/{{project_id}}/{page}" for page in _PROJECT_PAGES),
     "/project/{project_id}/traces/{trace_id}",
     "/project/{project_id}/sessions/{session_id}",
+    "/project/{project_id}/prompts/{name:.+}",  # names hold folders ('/', encoded or not)
     *(f"/{page}" for page in _PROJECT_PAGES),
     "/traces/{trace_id}",
     "/sessions/{session_id}",

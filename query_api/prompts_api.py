@@ -336,12 +336,12 @@ async def ui_metrics(request: web.Request) -> web.Response:
     usage, scores = await store.prompts.usage(caller.project_id, name, since)
     by_version: dict[str, dict[str, Any]] = {}
     for row in usage:
-        by_version[row["version"]] = {**row, "scores": {}}
+        version = row.pop("used_version")
+        by_version[version] = {**row, "version": version, "scores": {}}
     for row in scores:
-        by_version.setdefault(row["version"], {"version": row["version"], "scores": {}})["scores"][row["name"]] = {
-            "n": row["n"],
-            "mean": row["mean"],
-        }
+        version = row["used_version"]
+        entry = by_version.setdefault(version, {"version": version, "scores": {}})
+        entry["scores"][row["score_name"]] = {"n": row["n"], "mean": row["mean"]}
     return json_response({"name": name, "days": days, "versions": list(by_version.values())})
 
 

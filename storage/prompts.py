@@ -79,7 +79,7 @@ def _utc(value: Any) -> dt.datetime:
 # Usage of each version by the spans linked to it (any observation type), and their scores.
 _USAGE_SQL = """
 SELECT
-    prompt_version AS version,
+    prompt_version AS used_version,
     sum(sign) AS observations,
     uniqExactIf(trace_id, sign = 1) AS traces,
     arrayMap(x -> x / 1e6, quantilesIf(0.5, 0.95)(duration_ns, sign = 1)) AS latency_ms,
@@ -91,42 +91,43 @@ SELECT
 FROM spans
 WHERE project_id = {project:String} AND prompt_name = {name:String}
   AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND observation_type != 'TRACE'
-GROUP BY version
+GROUP BY used_version
 """
 
-# Scores on a linked observation, or on its trace when the score names no observation.
+# Scores on a linked observation, or on its trace when the score names no observation. (Aliases
+# differ from column names on purpose: chDB resolves a column name to a same-named alias.)
 _SCORES_SQL = """
 WITH linked AS (
-    SELECT prompt_version AS version, trace_id, span_id
+    SELECT prompt_version AS used_version, trace_id AS l_trace, span_id AS l_span
     FROM spans
     WHERE project_id = {project:String} AND prompt_name = {name:String}
       AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND sign = 1
       AND observation_type != 'TRACE'
 )
-SELECT l.version AS version, s.name AS name, count() AS n, avg(s.value) AS mean
+SELECT l.used_version AS used_version, s.s_name AS score_name, count() AS n, avg(s.s_value) AS mean
 FROM (
-    SELECT id, argMax(trace_id, ingested_at) AS trace_id, argMax(observation_id, ingested_at) AS observation_id,
-           argMax(name, ingested_at) AS name, argMax(value, ingested_at) AS value,
-           argMax(data_type, ingested_at) AS data_type, argMax(is_deleted, ingested_at) AS deleted
+    SELECT id, argMax(trace_id, ingested_at) AS s_trace, argMax(observation_id, ingested_at) AS s_observation,
+           argMax(name, ingested_at) AS s_name, argMax(value, ingested_at) AS s_value,
+           argMax(data_type, ingested_at) AS s_type, argMax(is_deleted, ingested_at) AS s_deleted
     FROM scores
     WHERE project_id = {project:String}
-      AND trace_id IN (SELECT trace_id FROM linked)
+      AND trace_id IN (SELECT l_trace FROM linked)
     GROUP BY id
 ) AS s
 INNER JOIN linked AS l
-    ON s.trace_id = l.trace_id AND (s.observation_id = l.span_id OR s.observation_id = '')
-WHERE s.deleted = 0 AND s.data_type IN ('NUMERIC', 'BOOLEAN')
-GROUP BY version, name
-ORDER BY version, name
+    ON s.s_trace = l.l_trace AND (s.s_observation = l.l_span OR s.s_observation = '')
+WHERE s.s_deleted = 0 AND s.s_type IN ('NUMERIC', 'BOOLEAN')
+GROUP BY used_version, score_name
+ORDER BY used_version, score_name
 """
 
 _LINKED_SQL = """
-SELECT trace_id, span_id, name, observation_type, model, toUnixTimestamp64Nano(start_time) AS start_time,
+SELECT trace_id, span_id, name, observation_type, model, toUnixTimestamp64Nano(start_time) AS start_ns,
        duration_ns, total_tokens, total_cost, status_code, level
 FROM spans
 WHERE project_id = {project:String} AND prompt_name = {name:String} AND prompt_version = {version:String}
   AND start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') AND sign = 1 AND observation_type != 'TRACE'
-ORDER BY start_time DESC
+ORDER BY start_ns DESC
 LIMIT 1 BY span_id
 LIMIT {limit:UInt32}
 """

@@ -30,6 +30,8 @@ async def test_sdk2_prompts_and_linked_generation(live: Running) -> None:
     versions = await live.store.prompts.versions("default", "dify/answer")
     assert [(v.version, v.labels) for v in versions] == [(1, ("production",)), (2, ("staging",))]
     assert await _linked(live, out["trace_id"]) == [("llm", "dify/answer", "1")]
+    usage, _ = await live.store.prompts.usage("default", "dify/answer", 0)
+    assert [(u["used_version"], u["observations"], u["total_tokens"]) for u in usage] == [("1", 1, 15)]
 
 
 @pytest.mark.parametrize("sdk", ["4", "5"])

@@ -5,6 +5,7 @@ import { tracesPage } from "/ui/traces.js";
 import { tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
+import { promptPage, promptsPage } from "/ui/prompts.js";
 import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
@@ -76,8 +77,8 @@ async function gate() {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|sessions|users|dashboard|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const SHORT = /^\/(traces|sessions|users|dashboard|prompts|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|logs|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -102,7 +103,7 @@ function topBar(page) {
     navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
   const pages = [["dashboard", "Dashboard"], ["traces", "Traces"], ["sessions", "Sessions"], ["users", "Users"],
-    ["logs", "Logs"]];
+    ["prompts", "Prompts"], ["logs", "Logs"]];
   if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", "Settings"]);
   nav.replaceChildren(
     org ? orgSelect : "", project ? projectSelect : "",
@@ -137,6 +138,7 @@ async function projectPage(page, id) {
   if (page === "sessions") return id ? sessionPage(root, id) : sessionsPage(root);
   if (page === "users") return usersPage(root);
   if (page === "logs") return logsPage(root);
+  if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "settings") return projectSettingsPage(root);
   return id ? tracePage(root, id) : tracesPage(root);
 }

@@ -232,6 +232,9 @@ function detail(span, scores, records = []) {
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · first token after ${formatDuration(ttft)}` : "",
       span.status_code === "ERROR" ? h("span", { class: "err", text: ` · error: ${span.status_message}` }) : ""),
+    span.prompt_name ? h("p", { class: "prompt-link" }, "Prompt: ",
+      h("a", { href: here(`/prompts/${encodeURIComponent(span.prompt_name)}${span.prompt_version ? `?version=${encodeURIComponent(span.prompt_version)}` : ""}`),
+        "data-link": true, text: `${span.prompt_name}${span.prompt_version ? ` · version ${span.prompt_version}` : ""}` })) : null,
     span.input_tokens || span.output_tokens || Number(span.total_cost)
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
@@ -429,7 +432,9 @@ export async function tracePage(root, traceId) {
       + `${formatCount(totalTokens)} tokens · ${formatCost(totalCost)}`),
     toolbar,
     h("div", { class: "split" }, tree, panel)));
-  const wanted = new URLSearchParams(location.search).get("span");
+  // ?observation= is Langfuse's spelling (links from the prompt page, Dify); ?span= ours.
+  const query = new URLSearchParams(location.search);
+  const wanted = query.get("span") || query.get("observation");
   const wantedIndex = Math.max(0, ordered.findIndex(([s]) => s.span_id === wanted));
   // First screen now, the rest in chunks: a trace of thousands of spans stays responsive.
   const firstChunk = Math.max(CHUNK, wantedIndex + 1);

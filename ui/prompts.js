@@ -1,0 +1,383 @@
+// Prompts: the project's prompts in folders, each prompt's versions with labels, a diff between any
+// two, a new version from an editor, "use this prompt" snippets, and what each version did in use.
+import { api } from "/ui/api.js";
+import { can, here } from "/ui/context.js";
+import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
+import { snippet } from "/ui/keys.js";
+
+const PROTECTED = new Set(["production"]);
+const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+function go(path) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+function promptPath(name, params = {}) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+  const q = query.toString();
+  return here(`/prompts/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
+}
+
+function chips(labels, cls = "chip") {
+  return h("span", { class: "chips" }, ...labels.map((l) => h("span", {
+    class: `${cls}${l === "production" ? " production" : ""}${l === "latest" ? " latest" : ""}`, text: l })));
+}
+
+function variablesOf(prompt) {
+  const texts = typeof prompt === "string" ? [prompt] : prompt.filter((m) => m.role !== undefined).map((m) => m.content);
+  const seen = [];
+  for (const text of texts) for (const m of text.matchAll(VARIABLE)) if (!seen.includes(m[1])) seen.push(m[1]);
+  return seen;
+}
+
+/** A prompt as lines of text: a chat prompt one block per message, for viewing and diffing. */
+function asLines(prompt) {
+  if (typeof prompt === "string") return prompt.split("\n");
+  return prompt.flatMap((m) => (m.type === "placeholder"
+    ? [`[placeholder: ${m.name}]`]
+    : [`[${m.role}]`, ...String(m.content).split("\n")]));
+}
+
+/** A line diff (longest common subsequence): [kind, line] with kind " ", "-" or "+". */
+export function diffLines(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  }
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) { out.push([" ", a[i]]); i++; j++; }
+    else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push(["-", a[i++]]);
+    else out.push(["+", b[j++]]);
+  }
+  while (i < n) out.push(["-", a[i++]]);
+  while (j < m) out.push(["+", b[j++]]);
+  return out;
+}
+
+function diffView(a, b) {
+  const rows = diffLines(asLines(a.prompt), asLines(b.prompt));
+  const configA = JSON.stringify(a.config, null, 2);
+  const configB = JSON.stringify(b.config, null, 2);
+  const configRows = configA === configB ? [] : diffLines(configA.split("\n"), configB.split("\n"));
+  const render = (list) => h("pre", { class: "diff" }, ...list.map(([kind, line]) => h("div", {
+    class: kind === "+" ? "add" : kind === "-" ? "del" : "same", text: `${kind} ${line}` })));
+  const changed = rows.filter(([k]) => k !== " ").length;
+  return h("div", { class: "diff-view" },
+    h("p", { class: "muted", text: changed ? `${changed} changed lines between version ${a.version} and version ${b.version}`
+      : `The prompt text of version ${a.version} and version ${b.version} is the same.` }),
+    render(rows),
+    configRows.length ? [h("h3", { text: "Config" }), render(configRows)] : null);
+}
+
+function promptView(v) {
+  const body = typeof v.prompt === "string"
+    ? h("pre", { class: "io prompt-text", text: v.prompt })
+    : h("div", { class: "chat" }, ...v.prompt.map((m) => (m.type === "placeholder"
+      ? h("div", { class: "msg placeholder" }, h("span", { class: "role", text: "placeholder" }), h("code", { text: m.name }))
+      : h("div", { class: "msg" }, h("span", { class: "role", text: m.role }), h("pre", { text: m.content })))));
+  return h("div", {},
+    body,
+    v.resolved ? h("details", { class: "resolved" }, h("summary", { text: "With referenced prompts resolved" }),
+      typeof v.resolved === "string" ? h("pre", { class: "io", text: v.resolved }) : h("pre", { class: "io", text: JSON.stringify(v.resolved, null, 2) })) : null,
+    v.resolveError ? h("p", { class: "error", text: v.resolveError }) : null,
+    h("p", { class: "muted" },
+      v.variables.length ? ["Variables: ", ...v.variables.map((x) => h("code", { class: "var", text: x }))] : "No variables",
+      v.placeholders.length ? [" · Placeholders: ", ...v.placeholders.map((x) => h("code", { class: "var", text: x }))] : ""),
+    h("h3", { text: "Config" }),
+    h("pre", { class: "io", text: JSON.stringify(v.config, null, 2) }));
+}
+
+function useSnippets(name, v) {
+  const py = JSON.stringify(name);
+  const vars = v.variables.map((x) => `${x}="..."`).join(", ");
+  const compile = v.type === "chat"
+    ? `messages = prompt.compile(${vars}${v.placeholders.length ? `${vars ? ", " : ""}${v.placeholders.map((p) => `${p}=[]`).join(", ")}` : ""})`
+    : `text = prompt.compile(${vars})`;
+  const label = v.labels.includes("production") ? "" : `, version=${v.version}`;
+  return h("div", { class: "snippets" },
+    snippet("Python, langfuse 3.x-5.x", `from langfuse import get_client\n\nlangfuse = get_client()\n`
+      + `prompt = langfuse.get_prompt(${py}${v.type === "chat" ? ', type="chat"' : ""}${label})\n${compile}\n`
+      + `# link the generation to this version:\nwith langfuse.start_as_current_observation(as_type="generation", name="llm", prompt=prompt):\n    ...`),
+    snippet("Python, langfuse 2.x", `from langfuse import Langfuse\n\nlangfuse = Langfuse()\n`
+      + `prompt = langfuse.get_prompt(${py}${v.type === "chat" ? ', type="chat"' : ""}${label})\n${compile}\n`
+      + `langfuse.trace(name="app").generation(name="llm", prompt=prompt)`),
+    snippet("JavaScript, langfuse 3.x", `import { Langfuse } from "langfuse";\n\nconst langfuse = new Langfuse();\n`
+      + `const prompt = await langfuse.getPrompt(${py}${label ? `, ${v.version}` : ""}${v.type === "chat" ? ', { type: "chat" }' : ""});\n`
+      + `const compiled = prompt.compile({ ${v.variables.map((x) => `${x}: "..."`).join(", ")} });`),
+    snippet("Any OpenTelemetry instrumentation", `span.set_attribute("gen_ai.prompt.name", ${py})\n`
+      + `span.set_attribute("gen_ai.prompt.version", ${v.version})`));
+}
+
+function labelEditor(name, v, versions, done) {
+  const may = can("WRITE_CONTENT");
+  const mayProtected = can("MANAGE_PROTECTED_LABELS");
+  if (!may) return chips(v.labels);
+  const own = v.labels.filter((l) => l !== "latest");
+  const input = h("input", { "aria-label": "Labels", value: own.join(", "), placeholder: "production, staging" });
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: "filters labels-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const next = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+    const added = next.filter((l) => !own.includes(l));
+    const removed = own.filter((l) => !next.includes(l));
+    const touched = [...added, ...removed].filter((l) => PROTECTED.has(l));
+    if (touched.length) {
+      if (!mayProtected) {
+        error.textContent = `Only admins and owners may move ${touched.join(", ")}.`;
+        return;
+      }
+      const holder = versions.find((o) => o.version !== v.version && o.labels.includes("production"));
+      const what = added.includes("production")
+        ? `Move "production" to version ${v.version}${holder ? ` (from version ${holder.version})` : ""}? SDKs fetching the production prompt get this version after their cache expires (60 s by default).`
+        : `Take "production" off version ${v.version}? SDKs asking for the production prompt will get "not found" until another version has it.`;
+      if (!window.confirm(what)) return;
+    }
+    try {
+      await api("/api/v1/prompt/labels", { method: "PUT", query: { name, version: v.version }, body: { labels: next } });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, input, h("button", { type: "submit", text: "Save labels" }), error);
+}
+
+function messageRow(m, rows) {
+  const row = h("div", { class: "msg-edit" });
+  const remove = h("button", { type: "button", class: "link", text: "Remove", onclick: () => { row.remove(); rows.changed(); } });
+  if (m.type === "placeholder") {
+    const name = h("input", { "aria-label": "Placeholder name", value: m.name || "", placeholder: "history", oninput: rows.changed });
+    row.dataset.kind = "placeholder";
+    row.append(h("span", { class: "role", text: "placeholder" }), name, remove);
+    row.read = () => ({ type: "placeholder", name: name.value.trim() });
+  } else {
+    const role = h("select", { "aria-label": "Role", onchange: rows.changed },
+      ...["system", "user", "assistant", "developer"].map((r) => h("option", { value: r, text: r, selected: r === (m.role || "user") })));
+    const content = h("textarea", { "aria-label": "Message", rows: 3, oninput: rows.changed });
+    content.value = m.content || "";
+    row.append(role, content, remove);
+    row.read = () => ({ role: role.value, content: content.value });
+  }
+  return row;
+}
+
+/** The editor of a new prompt or a new version: text or chat, config as JSON, labels, message. */
+function editor({ name = "", type = "text", prompt = "", config = {}, fixedName = false }, done, cancel) {
+  const nameInput = h("input", { "aria-label": "Prompt name", value: name, placeholder: "folder/prompt-name", required: true,
+    disabled: fixedName });
+  const typeSelect = h("select", { "aria-label": "Prompt type", disabled: fixedName, onchange: () => render() },
+    h("option", { value: "text", text: "Text", selected: type === "text" }),
+    h("option", { value: "chat", text: "Chat", selected: type === "chat" }));
+  const text = h("textarea", { "aria-label": "Prompt text", rows: 8, oninput: () => showVariables() });
+  text.value = typeof prompt === "string" ? prompt : "";
+  const messages = h("div", { class: "messages" });
+  messages.changed = () => showVariables();
+  for (const m of (Array.isArray(prompt) ? prompt : [{ role: "system", content: "" }])) messages.append(messageRow(m, messages));
+  const chatBox = h("div", {}, messages,
+    h("button", { type: "button", class: "link", text: "+ Message", onclick: () => { messages.append(messageRow({ role: "user" }, messages)); } }),
+    h("button", { type: "button", class: "link", text: "+ Placeholder", onclick: () => { messages.append(messageRow({ type: "placeholder" }, messages)); } }));
+  const configInput = h("textarea", { "aria-label": "Config (JSON)", rows: 4 });
+  configInput.value = JSON.stringify(config, null, 2);
+  const labels = h("input", { "aria-label": "Labels of the new version", placeholder: "labels, comma-separated (e.g. staging)" });
+  const commit = h("input", { "aria-label": "Commit message", placeholder: "What changed (optional)", maxlength: 500 });
+  const found = h("p", { class: "muted variables" });
+  const error = h("p", { class: "error", role: "alert" });
+  const body = h("div", {});
+  const read = () => (typeSelect.value === "text" ? text.value : [...messages.children].map((row) => row.read()));
+  function showVariables() {
+    const vars = variablesOf(read());
+    found.replaceChildren(...(vars.length ? ["Variables found: ", ...vars.map((x) => h("code", { class: "var", text: x }))]
+      : ["No {{variables}} yet."]));
+  }
+  function render() {
+    body.replaceChildren(typeSelect.value === "text" ? text : chatBox);
+    showVariables();
+  }
+  render();
+  return h("form", { class: "card prompt-editor", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    let parsed;
+    try {
+      parsed = configInput.value.trim() ? JSON.parse(configInput.value) : {};
+    } catch (err) {
+      error.textContent = `Config is not valid JSON: ${err.message}`;
+      return;
+    }
+    const labelList = labels.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (labelList.includes("production") && !window.confirm("Give the new version the production label? SDKs fetching the production prompt will get it.")) return;
+    try {
+      const doc = await api("/api/v1/prompts", { method: "POST", body: { name: nameInput.value.trim(), type: typeSelect.value,
+        prompt: read(), config: parsed, labels: labelList, commitMessage: commit.value || undefined } });
+      done(doc);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("div", { class: "filters" }, nameInput, typeSelect),
+  body, found,
+  h("label", { class: "block" }, "Config (JSON, e.g. model and temperature)", configInput),
+  h("div", { class: "filters" }, labels, commit),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: fixedName ? "Save new version" : "Create prompt" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })),
+  error);
+}
+
+export async function promptsPage(root) {
+  const params = new URLSearchParams(location.search);
+  const folder = params.get("folder") || "";
+  const search = params.get("q") || "";
+  const doc = await api("/api/v1/prompts");
+  const tags = [...new Set(doc.items.flatMap((p) => p.tags))].sort();
+  const labels = [...new Set(doc.items.flatMap((p) => p.labels))].sort();
+  const tag = params.get("tag") || "";
+  const label = params.get("label") || "";
+  const setParam = (key, value) => {
+    const next = new URLSearchParams(location.search);
+    if (value) next.set(key, value); else next.delete(key);
+    go(`${location.pathname}${next.toString() ? `?${next}` : ""}`);
+  };
+  const matches = doc.items.filter((p) => (!search || p.name.toLowerCase().includes(search.toLowerCase()))
+    && (!tag || p.tags.includes(tag)) && (!label || p.labels.includes(label)));
+  // Searching or filtering shows every match; otherwise one folder level at a time.
+  const flat = Boolean(search || tag || label);
+  const prefix = folder ? `${folder}/` : "";
+  const folders = new Map();
+  const here_ = [];
+  for (const p of matches) {
+    if (flat) { here_.push(p); continue; }
+    if (!p.name.startsWith(prefix)) continue;
+    const rest = p.name.slice(prefix.length);
+    if (rest.includes("/")) {
+      const sub = rest.split("/")[0];
+      folders.set(sub, (folders.get(sub) || 0) + 1);
+    } else here_.push(p);
+  }
+  const crumbs = folder.split("/").filter(Boolean);
+  const newBox = h("div", {});
+  root.replaceChildren(
+    h("div", { class: "page-head" }, h("h1", { text: "Prompts" }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: "New prompt", onclick: () => {
+        newBox.replaceChildren(editor({ name: prefix }, (created) => go(promptPath(created.name)), () => newBox.replaceChildren()));
+      } }) : null),
+    newBox,
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); setParam("q", e.target.elements.q.value.trim()); } },
+      h("input", { name: "q", "aria-label": "Search prompts", placeholder: "Search by name", value: search }),
+      h("select", { "aria-label": "Tag", onchange: (e) => setParam("tag", e.target.value) },
+        h("option", { value: "", text: "All tags" }), ...tags.map((t) => h("option", { value: t, text: t, selected: t === tag }))),
+      h("select", { "aria-label": "Label", onchange: (e) => setParam("label", e.target.value) },
+        h("option", { value: "", text: "All labels" }), ...labels.map((l) => h("option", { value: l, text: l, selected: l === label }))),
+      h("button", { type: "submit", text: "Search" })),
+    flat ? null : h("nav", { class: "crumbs", "aria-label": "Folder" },
+      h("a", { href: here("/prompts"), "data-link": true, text: "All prompts" }),
+      ...crumbs.map((c, i) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(crumbs.slice(0, i + 1).join("/"))}`,
+        "data-link": true, text: c })])),
+    doc.items.length === 0
+      ? h("div", { class: "card empty" }, h("h2", { text: "No prompts yet" }),
+        h("p", { text: "Create one here, or from code: langfuse.create_prompt(name=..., prompt=..., labels=[\"production\"]). "
+          + "Fetch it with langfuse.get_prompt(name) from any Langfuse SDK pointed at this host." }))
+      : table(["Name", "Type", "Versions", "Labels", "Tags", "Updated"], [
+        ...[...folders.entries()].sort().map(([sub, n]) => h("tr", { class: "folder" },
+          h("td", {}, h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(prefix + sub)}`, "data-link": true, text: `📁 ${sub}` })),
+          h("td", { class: "muted", text: "folder" }), h("td", { text: `${n} prompt${n === 1 ? "" : "s"}` }), h("td"), h("td"), h("td"))),
+        ...here_.map((p) => h("tr", {},
+          h("td", {}, h("a", { href: promptPath(p.name), "data-link": true, text: flat ? p.name : p.name.slice(prefix.length) })),
+          h("td", { text: p.type }),
+          h("td", { text: String(p.versions.length) }),
+          h("td", {}, chips(p.labels)),
+          h("td", {}, chips(p.tags, "chip tag")),
+          h("td", { text: formatIso(p.lastUpdatedAt) }))),
+      ]),
+  );
+}
+
+function metricsTable(name, metrics, versions, selected) {
+  if (!metrics.versions.length) {
+    return h("p", { class: "muted", text: `No observation used ${name} in the last ${metrics.days} days. Link one with `
+      + "prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes." });
+  }
+  const scoreNames = [...new Set(metrics.versions.flatMap((m) => Object.keys(m.scores || {})))].sort();
+  const byVersion = new Map(metrics.versions.map((m) => [String(m.version), m]));
+  const rows = versions.filter((v) => byVersion.has(String(v.version))).map((v) => {
+    const m = byVersion.get(String(v.version));
+    const lat = m.latency_ms || [];
+    return h("tr", { class: v.version === selected ? "selected" : "" },
+      h("td", {}, h("a", { href: promptPath(name, { version: v.version }), "data-link": true, text: `v${v.version}` })),
+      h("td", { text: formatCount(m.observations) }), h("td", { text: formatCount(m.traces) }),
+      h("td", { text: lat.length ? formatDuration(lat[0]) : "–" }), h("td", { text: lat.length ? formatDuration(lat[1]) : "–" }),
+      h("td", { text: formatCount(m.input_tokens) }), h("td", { text: formatCount(m.output_tokens) }),
+      h("td", { text: formatCost(m.total_cost) }),
+      h("td", { text: m.observations ? formatCost(Number(m.total_cost) / Number(m.observations)) : "–" }),
+      ...scoreNames.map((s) => h("td", { text: m.scores && m.scores[s] ? `${Number(m.scores[s].mean).toFixed(2)} (${m.scores[s].n})` : "–" })));
+  });
+  return table(["Version", "Observations", "Traces", "p50", "p95", "Input tokens", "Output tokens", "Cost", "Cost / call",
+    ...scoreNames.map((s) => `${s} (mean, n)`)], rows);
+}
+
+export async function promptPage(root, name) {
+  const params = new URLSearchParams(location.search);
+  const [doc, metrics] = await Promise.all([
+    api("/api/v1/prompt", { query: { name } }),
+    api("/api/v1/prompt/metrics", { query: { name, days: params.get("days") || 30 } }),
+  ]);
+  const versions = doc.versions; // newest first
+  const selected = versions.find((v) => String(v.version) === params.get("version")) || versions[0];
+  const compareWith = versions.find((v) => String(v.version) === params.get("compare"));
+  const again = () => promptPage(root, name);
+  const editBox = h("div", {});
+  const linked = h("div", {}, h("p", { class: "muted", text: "Loading observations…" }));
+  const folder = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : "";
+  const compareSelect = h("select", { "aria-label": "Compare with version", onchange: (e) => go(promptPath(name, { version: selected.version, compare: e.target.value })) },
+    h("option", { value: "", text: "Compare with…" }),
+    ...versions.filter((v) => v.version !== selected.version).map((v) => h("option", { value: v.version, text: `version ${v.version}`,
+      selected: compareWith && v.version === compareWith.version })));
+  root.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Folder" },
+      h("a", { href: here("/prompts"), "data-link": true, text: "Prompts" }),
+      ...(folder ? folder.split("/").map((c, i, all) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(all.slice(0, i + 1).join("/"))}`,
+        "data-link": true, text: c })]) : [])),
+    h("div", { class: "page-head" }, h("h1", { text: name }),
+      h("span", { class: "muted", text: `${selected.type} prompt · ${versions.length} version${versions.length === 1 ? "" : "s"}` }),
+      chips(selected.tags, "chip tag"),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: "New version", onclick: () => {
+        editBox.replaceChildren(editor({ name, type: selected.type, prompt: selected.prompt, config: selected.config, fixedName: true },
+          (created) => go(promptPath(name, { version: created.version })), () => editBox.replaceChildren()));
+      } }) : null),
+    editBox,
+    h("div", { class: "prompt-layout" },
+      h("aside", { class: "versions", "aria-label": "Versions" }, ...versions.map((v) => h("a", {
+        href: promptPath(name, { version: v.version }), "data-link": true,
+        class: `version${v.version === selected.version ? " active" : ""}`,
+        "aria-current": v.version === selected.version ? "true" : undefined },
+      h("strong", { text: `v${v.version}` }), " ", chips(v.labels),
+      h("div", { class: "muted small", text: v.commitMessage || "" }),
+      h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
+      h("section", { class: "version-detail" },
+        h("div", { class: "filters" }, h("h2", { text: `Version ${selected.version}` }), compareSelect),
+        compareWith ? diffView(compareWith, selected) : promptView(selected),
+        h("h3", { text: "Labels" }),
+        labelEditor(name, selected, versions, again),
+        h("h3", { text: "Use this prompt" }),
+        useSnippets(name, selected))),
+    h("h2", { text: `In use (last ${metrics.days} days)` }),
+    h("p", { class: "muted", text: "Observations of any type linked to each version, their latency, tokens, cost and scores: compare versions here." }),
+    metricsTable(name, metrics, [...versions].reverse(), selected.version),
+    h("h2", { text: `Observations that used version ${selected.version}` }),
+    linked,
+  );
+  const rows = await api("/api/v1/prompt/observations", { query: { name, version: selected.version } });
+  linked.replaceChildren(rows.items.length
+    ? table(["Time", "Observation", "Type", "Model", "Latency", "Tokens", "Cost"], rows.items.map((r) => h("tr", {},
+      h("td", { text: formatTime(r.start_ns) }),
+      h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(r.trace_id)}?observation=${encodeURIComponent(r.span_id)}`), "data-link": true, text: r.name })),
+      h("td", { text: r.observation_type }), h("td", { text: r.model || "–" }),
+      h("td", { text: formatDuration(Number(r.duration_ns) / 1e6) }), h("td", { text: formatCount(r.total_tokens) }),
+      h("td", { text: formatCost(r.total_cost) }))))
+    : h("p", { class: "muted", text: "None yet." }));
+}
