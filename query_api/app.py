@@ -13,6 +13,7 @@ from credentials import Credentials
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
+from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
@@ -43,7 +44,7 @@ async def health(request: web.Request) -> web.Response:
 # The UI's pages: project pages under Langfuse-style URLs (Dify's console links to
 # /project/{id}/traces/{traceId}), organization settings, the first-run wizard, one-time links,
 # and the short paths of earlier versions, which the UI sends to the last project used.
-_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "logs", "settings")
+_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "datasets", "logs", "settings")
 UI_PAGES = (
     "/",
     "/setup",
@@ -55,6 +56,7 @@ UI_PAGES = (
     "/project/{project_id}/traces/{trace_id}",
     "/project/{project_id}/sessions/{session_id}",
     "/project/{project_id}/prompts/{name:.+}",  # names hold folders ('/', encoded or not)
+    "/project/{project_id}/datasets/{name:.+}",
     *(f"/{page}" for page in _PROJECT_PAGES),
     "/traces/{trace_id}",
     "/sessions/{session_id}",
@@ -108,6 +110,7 @@ def create_app(
     app[USERS_KEY] = store.users
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
+    app[DATASETS_KEY] = DatasetService(store)
     app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
@@ -126,6 +129,7 @@ def create_app(
             *langfuse_model_routes(),
             *media_routes(),
             *prompt_routes(),
+            *dataset_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

@@ -17,6 +17,10 @@ from storage.api import Backend
 from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
+    DATASET_ITEM_VERSIONS,
+    DATASET_RUN_ITEMS,
+    DATASET_RUNS,
+    DATASETS,
     INVITATIONS,
     LOGS,
     MEDIA,
@@ -60,6 +64,10 @@ LATER_TABLES = (
     TRACE_MEDIA,
     PROMPTS,
     PROMPT_CLAIMS,
+    DATASETS,
+    DATASET_ITEM_VERSIONS,
+    DATASET_RUNS,
+    DATASET_RUN_ITEMS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -102,6 +110,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "invitation and password-reset links", [INVITATIONS]),
     Migration(8, "media uploaded by the Langfuse SDKs, and the traces that hold them", [MEDIA, TRACE_MEDIA]),
     Migration(9, "prompt versions, and claims of version numbers", [PROMPTS, PROMPT_CLAIMS]),
+    Migration(
+        10,
+        "datasets, their item versions, runs and run items",
+        [DATASETS, DATASET_ITEM_VERSIONS, DATASET_RUNS, DATASET_RUN_ITEMS],
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
 from storage.backends import open_backend
+from storage.datasets import DatasetStore
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.langfuse import LangfuseReader, LangfuseStore
@@ -51,6 +52,7 @@ class Store:
         self.organizations = Organizations(backend, self.projects)
         self.invitations = Invitations(backend)
         self.prompts = PromptStore(backend)
+        self.datasets = DatasetStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

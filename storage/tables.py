@@ -561,6 +561,73 @@ PROMPT_CLAIMS = Table(
     settings=DURABLE,
 )
 
+# Datasets (Langfuse's datasets and experiments): a dataset per (project, name), its items as
+# append-only versions (so that "the items as of a time" can be read), runs with ids derived from
+# their names, and run items, several per dataset item when a run repeats it.
+DATASETS = _record_table(
+    "datasets",
+    "(project_id, name)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),
+        Column("description", "String", STR),
+        Column("metadata", "String", STR, codec="ZSTD(1)"),
+        Column("input_schema", "String", STR, codec="ZSTD(1)"),
+        Column("expected_output_schema", "String", STR, codec="ZSTD(1)"),
+    ],
+)
+
+DATASET_ITEM_VERSIONS = Table(
+    name="dataset_item_versions",
+    columns=[
+        Column("project_id", "String", STR),
+        Column("dataset_id", "String", STR),
+        Column("id", "String", STR),
+        Column("status", LC, STR),  # ACTIVE | ARCHIVED
+        Column("input", "String", STR, codec="ZSTD(1)"),
+        Column("expected_output", "String", STR, codec="ZSTD(1)"),
+        Column("metadata", "String", STR, codec="ZSTD(1)"),
+        Column("source_trace_id", "String", STR),
+        Column("source_observation_id", "String", STR),
+        Column("created_at", "DateTime64(3, 'UTC')", MS),
+        Column("updated_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC")),
+        Column("is_deleted", "UInt8", pa.uint8(), default="0"),
+    ],
+    engine="MergeTree",
+    order_by="(project_id, dataset_id, id, updated_at)",
+    settings=DURABLE,
+)
+
+DATASET_RUNS = _record_table(
+    "dataset_runs",
+    "(project_id, dataset_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("dataset_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),
+        Column("description", "String", STR),
+        Column("metadata", "String", STR, codec="ZSTD(1)"),
+    ],
+)
+
+DATASET_RUN_ITEMS = Table(
+    name="dataset_run_items",
+    columns=[
+        Column("project_id", "String", STR),
+        Column("run_id", "String", STR),
+        Column("id", "String", STR),
+        Column("dataset_item_id", "String", STR),
+        Column("trace_id", "String", STR),
+        Column("observation_id", "String", STR),
+        Column("created_at", "DateTime64(3, 'UTC')", MS),
+    ],
+    engine="ReplacingMergeTree",
+    order_by="(project_id, run_id, dataset_item_id, id)",
+    settings=DURABLE,
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -643,6 +710,10 @@ ALL_TABLES = (
     TRACE_MEDIA,
     PROMPTS,
     PROMPT_CLAIMS,
+    DATASETS,
+    DATASET_ITEM_VERSIONS,
+    DATASET_RUNS,
+    DATASET_RUN_ITEMS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -55,7 +55,7 @@ async def ingest(
         return response.status, json.loads(text) if text else None
 
 
-def run_sdk(version: str, script: str, host: str, pair: KeyPair) -> dict[str, Any]:
+def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
     """Run a client script with the real langfuse SDK ``version`` (installed by ./dev test)."""
     sdk = SDK_DIRS[version]
     if not (sdk / "langfuse").is_dir():
@@ -69,6 +69,7 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair) -> dict[str, An
             host,
             pair.public_key,
             pair.secret_key,
+            *extra,
         ],
         env={"PYTHONPATH": str(sdk), "PATH": "/usr/bin:/bin"},
         capture_output=True,

@@ -6,6 +6,7 @@ import { tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
+import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
@@ -77,8 +78,8 @@ async function gate() {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|sessions|users|dashboard|prompts|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|logs|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -103,7 +104,7 @@ function topBar(page) {
     navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
   const pages = [["dashboard", "Dashboard"], ["traces", "Traces"], ["sessions", "Sessions"], ["users", "Users"],
-    ["prompts", "Prompts"], ["logs", "Logs"]];
+    ["prompts", "Prompts"], ["datasets", "Datasets"], ["logs", "Logs"]];
   if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", "Settings"]);
   nav.replaceChildren(
     org ? orgSelect : "", project ? projectSelect : "",
@@ -139,6 +140,7 @@ async function projectPage(page, id) {
   if (page === "users") return usersPage(root);
   if (page === "logs") return logsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
+  if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "settings") return projectSettingsPage(root);
   return id ? tracePage(root, id) : tracesPage(root);
 }

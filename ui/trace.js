@@ -1,6 +1,7 @@
 // The trace view: nested tree with a waterfall, and the selected span's details.
 import { api } from "/ui/api.js";
-import { ctx, here } from "/ui/context.js";
+import { can, ctx, here } from "/ui/context.js";
+import { addToDatasetDialog } from "/ui/datasets.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -228,7 +229,10 @@ function detail(span, scores, records = []) {
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
   return h("div", { class: "detail" },
-    h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
+    h("div", { class: "detail-head" },
+      h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
+      can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: "Add to dataset",
+        onclick: () => addToDatasetDialog(span) }) : null),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · first token after ${formatDuration(ttft)}` : "",
       span.status_code === "ERROR" ? h("span", { class: "err", text: ` · error: ${span.status_message}` }) : ""),

@@ -19,7 +19,11 @@ import orjson
 from otlp_receiver.genai_facts import TOKEN_COLUMNS, cost, inclusive_tokens
 from pricing import PriceBook
 
-__all__ = ["STATE_KEY", "merge", "observation_row", "provided_cost", "provided_usage", "score_row", "trace_row"]
+# Where a score's dataset run is kept (a run-level score of an experiment has no trace): a reserved
+# key of its metadata map, given back as ``datasetRunId`` and never as metadata.
+DATASET_RUN_KEY = "$datasetRunId"
+
+__all__ = ["DATASET_RUN_KEY", "STATE_KEY", "merge", "observation_row", "provided_cost", "provided_usage", "score_row", "trace_row"]
 
 STATE_KEY = "langfuse.state"
 IMMUTABLE = {
@@ -296,8 +300,15 @@ def score_row(state: dict[str, Any], project: str, retention: int, now_ns: int) 
         "data_type": data_type,
         "source": (state.get("source") or "API").upper(),
         "comment": state.get("comment") or "",
-        "metadata": list(_metadata_map(state.get("metadata")).items()),
+        "metadata": list(_score_metadata(state).items()),
         "environment": _environment(state.get("environment")),
         "retention_days": retention,
         "is_deleted": 0,
     }
+
+
+def _score_metadata(state: dict[str, Any]) -> dict[str, str]:
+    metadata = {k: v for k, v in _metadata_map(state.get("metadata")).items() if k != DATASET_RUN_KEY}
+    if isinstance(state.get("datasetRunId"), str) and state["datasetRunId"]:
+        metadata[DATASET_RUN_KEY] = state["datasetRunId"]
+    return metadata

@@ -1,0 +1,343 @@
+"""Datasets, their items, runs and run items in ClickHouse.
+
+- A dataset is a versioned row per (project, name): upsert by name keeps its id.
+- Items are append-only versions (``dataset_item_versions``): the current item is the newest
+  version of its id, and the items "as of" a time are the newest versions written before it,
+  which is Langfuse's ``version`` parameter. Deletion writes a version that says so.
+- A run's id is derived from (project, dataset id, run name), so every client that names the
+  same run gets the same id (SDK 4.x uses it as the experiment id).
+- Run items are append-only: a run may hold several per dataset item (repetitions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from storage.api import Backend, Row
+from storage.projects import Versions
+from storage.tables import DATASET_ITEM_VERSIONS, DATASET_RUN_ITEMS, DATASET_RUNS, DATASETS
+
+__all__ = ["Dataset", "DatasetItem", "DatasetRun", "DatasetStore", "RunItem", "run_id_for"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    project_id: str
+    id: str
+    name: str
+    description: str
+    metadata: str  # JSON
+    input_schema: str  # JSON Schema, or "" for none
+    expected_output_schema: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DatasetItem:
+    project_id: str
+    dataset_id: str
+    id: str
+    status: str  # ACTIVE | ARCHIVED
+    input: str  # JSON
+    expected_output: str  # JSON
+    metadata: str  # JSON
+    source_trace_id: str
+    source_observation_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DatasetRun:
+    project_id: str
+    dataset_id: str
+    id: str
+    name: str
+    description: str
+    metadata: str  # JSON
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RunItem:
+    project_id: str
+    run_id: str
+    id: str
+    dataset_item_id: str
+    trace_id: str
+    observation_id: str
+    created_at: dt.datetime
+
+
+def run_id_for(project_id: str, dataset_id: str, run_name: str) -> str:
+    """The id of a dataset run: the same for the same (project, dataset, name), everywhere."""
+    digest = hashlib.sha256(f"{project_id}\x00{dataset_id}\x00{run_name}".encode()).hexdigest()
+    return str(uuid.UUID(digest[:32]))
+
+
+def _utc(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _dataset(r: Row) -> Dataset:
+    return Dataset(
+        r["project_id"], r["id"], r["name"], r["description"], r["metadata"], r["input_schema"],
+        r["expected_output_schema"], _utc(r["created_at"]), _utc(r["updated_at"]),
+    )  # fmt: skip
+
+
+def _item(r: Row) -> DatasetItem:
+    return DatasetItem(
+        r["project_id"], r["dataset_id"], r["id"], r["i_status"], r["i_input"], r["i_expected_output"],
+        r["i_metadata"], r["i_source_trace_id"], r["i_source_observation_id"], _utc(r["i_created_at"]),
+        _utc(r["i_updated_at"]),
+    )  # fmt: skip
+
+
+def _run(r: Row) -> DatasetRun:
+    return DatasetRun(
+        r["project_id"], r["dataset_id"], r["id"], r["name"], r["description"], r["metadata"],
+        _utc(r["created_at"]), _utc(r["updated_at"]),
+    )  # fmt: skip
+
+
+_ITEM_COLUMNS = (
+    "status, input, expected_output, metadata, source_trace_id, source_observation_id, created_at, updated_at"
+)
+
+# The newest version of each item written before {at}; deleted ones are dropped after. Aliases are
+# prefixed: chDB would read a same-named alias in WHERE as the aggregate.
+_ITEMS_SQL = f"""
+SELECT project_id, dataset_id, id,
+    {", ".join(f"argMax({c}, updated_at) AS i_{c}" for c in _ITEM_COLUMNS.split(", ") if c != "updated_at")},
+    max(updated_at) AS i_updated_at, argMax(is_deleted, updated_at) AS i_deleted
+FROM dataset_item_versions
+WHERE project_id = {{project:String}} AND {{where}}
+  AND updated_at <= fromUnixTimestamp64Micro({{at:Int64}}, 'UTC')
+GROUP BY project_id, dataset_id, id
+HAVING i_deleted = 0
+ORDER BY i_created_at DESC, id
+"""
+
+
+class DatasetStore:
+    """Datasets of every project."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._versions = Versions()
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    async def datasets(self, project_id: str, name: str | None = None, dataset_id: str | None = None) -> list[Dataset]:
+        """Current datasets of a project (one by name or id), by name."""
+        where = ["project_id = {project:String}", "is_deleted = 0"]
+        params: dict[str, Any] = {"project": project_id}
+        if name is not None:
+            where.append("name = {name:String}")
+            params["name"] = name
+        if dataset_id is not None:
+            where.append("id = {id:String}")
+            params["id"] = dataset_id
+        rows = await self._backend.query(
+            "SELECT project_id, id, name, description, metadata, input_schema, expected_output_schema, created_at, "
+            f"updated_at FROM datasets FINAL WHERE {' AND '.join(where)} ORDER BY name",
+            params,
+        )
+        return [_dataset(r) for r in rows]
+
+    async def put_dataset(self, d: Dataset, deleted: bool = False) -> Dataset:
+        """Write a dataset version (create, update or delete)."""
+        stamp = self._versions.next()
+        row = {**d.__dict__, "updated_at": stamp, "is_deleted": 1 if deleted else 0}
+        await self._backend.insert(DATASETS.name, pa.Table.from_pylist([row], schema=DATASETS.arrow_schema()))
+        return Dataset(**{**d.__dict__, "updated_at": stamp})
+
+    async def item_counts(self, project_id: str) -> dict[str, tuple[int, int]]:
+        """Per dataset id: (active, archived) current items."""
+        rows = await self._backend.query(
+            "SELECT dataset_id, countIf(status = 'ACTIVE') AS active, countIf(status != 'ACTIVE') AS archived FROM ("
+            "SELECT dataset_id, id, argMax(status, updated_at) AS status, argMax(is_deleted, updated_at) AS i_deleted "
+            "FROM dataset_item_versions WHERE project_id = {project:String} GROUP BY dataset_id, id HAVING i_deleted = 0"
+            ") GROUP BY dataset_id",
+            {"project": project_id},
+        )
+        return {r["dataset_id"]: (int(r["active"]), int(r["archived"])) for r in rows}
+
+    # -- items ------------------------------------------------------------------------------
+
+    async def items(
+        self,
+        project_id: str,
+        dataset_ids: Sequence[str] | None = None,
+        item_ids: Sequence[str] | None = None,
+        source_trace_id: str | None = None,
+        source_observation_id: str | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> list[DatasetItem]:
+        """Current items (or those as of ``as_of``), newest first."""
+        where = ["1"]
+        params: dict[str, Any] = {"project": project_id}
+        if dataset_ids is not None:
+            where.append("dataset_id IN {datasets:Array(String)}")
+            params["datasets"] = list(dataset_ids)
+        if item_ids is not None:
+            where.append("id IN {ids:Array(String)}")
+            params["ids"] = list(item_ids)
+        at = as_of or dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        params["at"] = int(at.timestamp() * 1_000_000)
+        sql = _ITEMS_SQL.replace("{where}", " AND ".join(where))
+        having = []
+        if source_trace_id is not None:
+            having.append("i_source_trace_id = {trace:String}")
+            params["trace"] = source_trace_id
+        if source_observation_id is not None:
+            having.append("i_source_observation_id = {observation:String}")
+            params["observation"] = source_observation_id
+        if having:
+            sql = sql.replace("HAVING i_deleted = 0", "HAVING i_deleted = 0 AND " + " AND ".join(having))
+        return [_item(r) for r in await self._backend.query(sql, params)]
+
+    async def put_items(self, items: Sequence[DatasetItem], deleted: bool = False) -> list[DatasetItem]:
+        """Write item versions (new, changed, archived, or deleted) in one insert."""
+        if not items:
+            return []
+        stamp = self._versions.next()
+        rows = [{**i.__dict__, "updated_at": stamp, "is_deleted": 1 if deleted else 0} for i in items]
+        await self._backend.insert(
+            DATASET_ITEM_VERSIONS.name, pa.Table.from_pylist(rows, schema=DATASET_ITEM_VERSIONS.arrow_schema())
+        )
+        return [DatasetItem(**{**i.__dict__, "updated_at": stamp}) for i in items]
+
+    # -- runs -------------------------------------------------------------------------------
+
+    async def runs(self, project_id: str, dataset_id: str, name: str | None = None) -> list[DatasetRun]:
+        """Current runs of a dataset (one by name), newest first."""
+        where = ["project_id = {project:String}", "dataset_id = {dataset:String}", "is_deleted = 0"]
+        params: dict[str, Any] = {"project": project_id, "dataset": dataset_id}
+        if name is not None:
+            where.append("name = {name:String}")
+            params["name"] = name
+        rows = await self._backend.query(
+            "SELECT project_id, dataset_id, id, name, description, metadata, created_at, updated_at "
+            f"FROM dataset_runs FINAL WHERE {' AND '.join(where)} ORDER BY created_at DESC, name",
+            params,
+        )
+        return [_run(r) for r in rows]
+
+    async def put_run(self, run: DatasetRun, deleted: bool = False) -> DatasetRun:
+        stamp = self._versions.next()
+        row = {**run.__dict__, "updated_at": stamp, "is_deleted": 1 if deleted else 0}
+        await self._backend.insert(DATASET_RUNS.name, pa.Table.from_pylist([row], schema=DATASET_RUNS.arrow_schema()))
+        return DatasetRun(**{**run.__dict__, "updated_at": stamp})
+
+    async def run_items(self, project_id: str, run_ids: Sequence[str]) -> list[RunItem]:
+        """Run items of runs, oldest first (a run deleted and made again starts empty)."""
+        if not run_ids:
+            return []
+        rows = await self._backend.query(
+            "SELECT i.project_id AS project_id, i.run_id AS run_id, i.id AS id, i.dataset_item_id AS dataset_item_id, "
+            "i.trace_id AS trace_id, i.observation_id AS observation_id, i.created_at AS created_at "
+            "FROM dataset_run_items AS i INNER JOIN ("
+            "SELECT id AS rid, created_at AS run_created FROM dataset_runs FINAL "
+            "WHERE project_id = {project:String} AND id IN {runs:Array(String)} AND is_deleted = 0) AS r "
+            "ON i.run_id = r.rid "
+            "WHERE i.project_id = {project:String} AND i.run_id IN {runs:Array(String)} "
+            "AND i.created_at >= r.run_created "
+            "ORDER BY i.created_at, i.id",
+            {"project": project_id, "runs": list(run_ids)},
+        )
+        return [
+            RunItem(r["project_id"], r["run_id"], r["id"], r["dataset_item_id"], r["trace_id"], r["observation_id"],
+                    _utc(r["created_at"]))
+            for r in rows
+        ]  # fmt: skip
+
+    async def add_run_items(self, items: Sequence[RunItem]) -> None:
+        if items:
+            await self._backend.insert(
+                DATASET_RUN_ITEMS.name,
+                pa.Table.from_pylist([i.__dict__ for i in items], schema=DATASET_RUN_ITEMS.arrow_schema()),
+            )
+
+    async def trace_of_observation(self, project_id: str, observation_id: str) -> str | None:
+        """The trace an observation belongs to, or None if it is not stored (yet)."""
+        rows = await self._backend.query(
+            "SELECT trace_id FROM spans WHERE project_id = {project:String} AND span_id = {span:String} LIMIT 1",
+            {"project": project_id, "span": observation_id},
+        )
+        return str(rows[0]["trace_id"]) if rows else None
+
+    async def experiment_spans(self, project_id: str, dataset_id: str) -> list[Row]:
+        """Experiment item runs sent as spans only (langfuse SDK 5.x): the root span of each item
+        run, with its experiment id and name and the dataset item it ran."""
+        return await self._backend.query(
+            "SELECT span_attributes['langfuse.experiment.id'] AS experiment_id, "
+            "any(span_attributes['langfuse.experiment.name']) AS experiment_name, "
+            "span_attributes['langfuse.experiment.item.id'] AS item_id, trace_id, span_id, "
+            "min(toUnixTimestamp64Nano(start_time)) AS start_ns "
+            "FROM spans WHERE project_id = {project:String} AND sign = 1 "
+            "AND span_attributes['langfuse.experiment.dataset.id'] = {dataset:String} "
+            "AND mapContains(span_attributes, 'langfuse.experiment.item.id') "
+            "GROUP BY experiment_id, item_id, trace_id, span_id ORDER BY start_ns",
+            {"project": project_id, "dataset": dataset_id},
+        )
+
+    async def run_facts(
+        self, project_id: str, trace_ids: Sequence[str], observation_ids: Sequence[str]
+    ) -> tuple[list[Row], list[Row], list[Row]]:
+        """What the comparison of runs shows of their traces: per trace its root output, latency,
+        tokens and cost; per observation its output, latency, tokens and cost; and the current
+        scores of those traces."""
+        params = {"project": project_id, "traces": list(trace_ids), "observations": list(observation_ids)}
+        traces = await self._backend.query(
+            "SELECT trace_id AS t_id, argMinIf(output, start_time, parent_span_id = '' AND sign = 1) AS t_output, "
+            "toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time)) AS t_latency_ns, "
+            "sum(sign * total_tokens) AS t_tokens, sum(sign * total_cost) AS t_cost "
+            "FROM spans WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} GROUP BY trace_id",
+            params,
+        ) if trace_ids else []  # fmt: skip
+        observations = await self._backend.query(
+            "SELECT span_id AS o_id, argMax(output, ingested_at) AS o_output, "
+            "argMax(duration_ns, ingested_at) AS o_latency_ns, "
+            "argMax(total_tokens, ingested_at) AS o_tokens, argMax(total_cost, ingested_at) AS o_cost "
+            "FROM spans WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} "
+            "AND span_id IN {observations:Array(String)} AND sign = 1 GROUP BY span_id",
+            params,
+        ) if observation_ids else []  # fmt: skip
+        scores = await self._backend.query(
+            "SELECT s_trace, s_observation, s_name, s_value, s_text, s_type FROM ("
+            "SELECT id, argMax(trace_id, ingested_at) AS s_trace, "
+            "argMax(observation_id, ingested_at) AS s_observation, "
+            "argMax(name, ingested_at) AS s_name, argMax(value, ingested_at) AS s_value, "
+            "argMax(string_value, ingested_at) AS s_text, argMax(data_type, ingested_at) AS s_type, "
+            "argMax(is_deleted, ingested_at) AS s_deleted FROM scores "
+            "WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} GROUP BY id) "
+            "WHERE s_deleted = 0",
+            params,
+        ) if trace_ids else []  # fmt: skip
+        return traces, observations, scores
+
+    async def run_scores(self, project_id: str, run_ids: Sequence[str]) -> list[Row]:
+        """Run-level scores (an experiment's run evaluators): run id, name, value."""
+        if not run_ids:
+            return []
+        return await self._backend.query(
+            "SELECT r_run, r_name, r_value FROM ("
+            "SELECT id, argMax(metadata['$datasetRunId'], ingested_at) AS r_run, argMax(name, ingested_at) AS r_name, "
+            "argMax(value, ingested_at) AS r_value, argMax(is_deleted, ingested_at) AS r_deleted FROM scores "
+            "WHERE project_id = {project:String} AND metadata['$datasetRunId'] IN {runs:Array(String)} GROUP BY id) "
+            "WHERE r_deleted = 0 ORDER BY r_run, r_name",
+            {"project": project_id, "runs": list(run_ids)},
+        )

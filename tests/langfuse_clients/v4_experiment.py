@@ -1,0 +1,66 @@
+"""Run with langfuse 4.x (or 5.x) on the path: an experiment over a dataset with run_experiment.
+The task calls an OpenAI-compatible model (a local fake, its base URL in argv[4]); an item
+evaluator scores each output and a run evaluator scores the run.
+
+Prints one JSON line. Arguments: host public_key secret_key openai_base_url.
+"""
+
+import json
+import sys
+import urllib.request
+
+from langfuse import Evaluation, Langfuse
+
+host, public_key, secret_key, openai_url = sys.argv[1:5]
+client = Langfuse(public_key=public_key, secret_key=secret_key, host=host)
+
+client.create_dataset(name="weather-qa", description="Weather questions")
+client.create_dataset_item(
+    dataset_name="weather-qa", input={"q": "Weather in Paris?"}, expected_output="sunny", id="w1"
+)
+client.create_dataset_item(dataset_name="weather-qa", input={"q": "Weather in Oslo?"}, expected_output="rain", id="w2")
+dataset = client.get_dataset("weather-qa")
+
+
+def task(*, item, **kwargs):
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": item.input["q"]}]}).encode()
+    request = urllib.request.Request(
+        openai_url + "/chat/completions",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())["choices"][0]["message"]["content"]
+
+
+def mentions_expected(*, output, expected_output, **kwargs):
+    return Evaluation(name="mentions_expected", value=1.0 if expected_output in output.lower() else 0.0)
+
+
+def average(*, item_results, **kwargs):
+    values = [e.value for r in item_results for e in r.evaluations if e.name == "mentions_expected"]
+    return Evaluation(name="avg_mentions", value=sum(values) / len(values))
+
+
+result = dataset.run_experiment(
+    name="weather-exp", run_name="weather-run-1", task=task, evaluators=[mentions_expected], run_evaluators=[average]
+)
+client.flush()
+client.shutdown()
+print(
+    json.dumps(
+        {
+            "run_id": result.dataset_run_id,
+            "items": [
+                {
+                    "item": r.item.id,
+                    "trace": r.trace_id,
+                    "output": r.output,
+                    "scores": {e.name: e.value for e in r.evaluations},
+                }
+                for r in result.item_results
+            ],
+            "run_scores": {e.name: e.value for e in result.run_evaluations},
+        }
+    )
+)

@@ -1,0 +1,121 @@
+"""Datasets in a real browser: add a trace's generation to a new dataset from the trace view (input
+and output prefilled, the expected output edited), add and archive items, export, then compare two
+runs of the dataset side by side, with a repeated item's spread and the difference to the baseline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Server
+from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
+from tests.test_ui_prompts import _ingest
+
+pytestmark = pytest.mark.slow
+SHOTS = ARTIFACTS / "datasets"
+
+
+def _run(srv: Server, pair: dict[str, str], item_id: str, run: str, answer: str, score: float) -> None:
+    trace_id = uuid.uuid4().hex
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    _ingest(
+        srv,
+        pair,
+        [
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": trace_id, "name": "app", "timestamp": stamp, "output": answer}},
+            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+             "body": {"id": f"g-{trace_id}", "traceId": trace_id, "name": "llm", "model": "gpt-4o-mini",
+                      "startTime": stamp, "endTime": stamp, "output": answer, "usage": {"input": 10, "output": 3}}},
+            {"id": str(uuid.uuid4()), "type": "score-create", "timestamp": stamp,
+             "body": {"id": str(uuid.uuid4()), "traceId": trace_id, "name": "correct", "value": score}},
+        ],
+    )  # fmt: skip
+    import base64
+    import json
+    import urllib.request
+
+    token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+    body = {"runName": run, "datasetItemId": item_id, "traceId": trace_id}
+    request = urllib.request.Request(
+        srv.api_url + "/api/public/dataset-run-items",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.status == 200
+
+
+def test_datasets_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "datasets"})
+        assert status == 201
+        # A production trace whose answer was wrong: add it to a new dataset from the trace view.
+        trace_id = uuid.uuid4().hex
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        _ingest(
+            server,
+            pair,
+            [
+                {"id": "t1", "type": "trace-create", "timestamp": stamp,
+                 "body": {"id": trace_id, "name": "capital-bot", "timestamp": stamp}},
+                {"id": "g1", "type": "generation-create", "timestamp": stamp,
+                 "body": {"id": "gen-capital", "traceId": trace_id, "name": "answer", "model": "gpt-4o-mini",
+                          "startTime": stamp, "endTime": stamp, "input": {"country": "Australia"}, "output": "Sydney"}},
+            ],
+        )  # fmt: skip
+        page.goto(server.api_url + f"/project/default/traces/{trace_id}?observation=gen-capital")
+        page.get_by_role("heading", name="answer").wait_for()
+        page.get_by_role("button", name="Add to dataset").click()
+        dialog = page.locator("dialog.add-to-dataset")
+        expect(dialog.get_by_label("Input")).to_have_value('{"country":"Australia"}')
+        expect(dialog.get_by_label("Expected output", exact=True)).to_have_value("Sydney")
+        dialog.get_by_label("New dataset name").fill("capitals")
+        dialog.get_by_label("Expected output", exact=True).fill("Canberra")
+        page.screenshot(path=str(SHOTS / "add-to-dataset.png"))
+        dialog.get_by_role("button", name="Add to dataset").click()
+        page.get_by_role("heading", name="capitals").wait_for()
+        row = page.locator("tr", has_text="Australia")
+        expect(row).to_contain_text("Canberra")
+        expect(row.get_by_role("link", name="trace")).to_have_attribute(
+            "href", f"/project/default/traces/{trace_id}?observation=gen-capital"
+        )
+
+        # Another item by hand, then archive it.
+        page.get_by_role("button", name="Add item").click()
+        page.get_by_label("Input", exact=True).fill('{"country": "Canada"}')
+        page.get_by_label("Expected output", exact=True).fill("Ottawa")
+        page.get_by_role("button", name="Add item").last.click()
+        canada = page.locator("tr", has_text="Canada")
+        expect(canada).to_contain_text("ACTIVE")
+        canada.get_by_role("button", name="Archive").click()
+        expect(page.locator("tr", has_text="Canada")).to_contain_text("ARCHIVED")
+        expect(page.get_by_role("link", name="JSONL", exact=True)).to_be_visible()
+
+        # Two runs: the baseline gets Australia right once; the new one twice out of three.
+        status, ds = api(page, "GET", "/api/v1/dataset?project=default&name=capitals")
+        australia = next(i["id"] for i in ds["items"] if i["input"] == {"country": "Australia"})
+        _run(server, pair, australia, "baseline", "Sydney", 0.0)
+        for answer, value in (("Canberra", 1.0), ("Canberra", 1.0), ("Sydney", 0.0)):
+            _run(server, pair, australia, "better-prompt", answer, value)
+        page.goto(server.api_url + "/project/default/datasets/capitals?tab=compare&run=baseline&run=better-prompt")
+        table = page.locator("table.traces")
+        expect(table.locator("th").nth(2)).to_have_text("baseline (baseline)")
+        australia_row = table.locator("tr", has_text="Australia")
+        expect(australia_row.locator("td").nth(3)).to_contain_text("#3")
+        expect(australia_row.locator("td").nth(3)).to_contain_text("correct: 0.67 ± 0.58 (n=3)")
+        expect(table.locator("tr.aggregate", has_text="correct (mean)")).to_contain_text("0.67 ± 0.58 (n=3) (+0.67)")
+        page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+        # Click through to a run's trace.
+        australia_row.locator("td").nth(2).get_by_role("link", name="Sydney").click()
+        page.get_by_role("heading", name="app", exact=True).wait_for()
+    assert not errors, errors

@@ -1,0 +1,289 @@
+// Datasets: test sets of inputs and expected outputs, their items (edit, archive, import, export),
+// and the runs over them compared side by side, per item and in aggregate against a baseline run.
+import { api } from "/ui/api.js";
+import { can, here } from "/ui/context.js";
+import { formatCost, formatCount, formatDuration, formatIso, h, table } from "/ui/dom.js";
+
+function go(path) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+function datasetPath(name, params = {}) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of [].concat(v)) if (x !== undefined && x !== "") query.append(k, x);
+  const q = query.toString();
+  return here(`/datasets/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
+}
+
+function show(value) {
+  if (value === null || value === undefined) return "–";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function parseJson(text, label) {
+  if (!text.trim()) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Plain text is a valid input or expected output: keep it as a string.
+    if (label) return text;
+    throw new Error("not valid JSON");
+  }
+}
+
+function errorLine() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+/** The item editor: input, expected output and metadata as JSON (or text). */
+function itemEditor(dataset, item, done, cancel) {
+  const input = h("textarea", { "aria-label": "Input", rows: 4 });
+  input.value = item ? show(item.input) : "";
+  const expected = h("textarea", { "aria-label": "Expected output", rows: 3 });
+  expected.value = item && item.expectedOutput !== null ? show(item.expectedOutput) : "";
+  const metadata = h("textarea", { "aria-label": "Metadata (JSON)", rows: 2 });
+  metadata.value = item && item.metadata ? JSON.stringify(item.metadata) : "";
+  const error = errorLine();
+  return h("form", { class: "card item-editor", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      const body = { datasetName: dataset.name, input: parseJson(input.value, true),
+        expectedOutput: parseJson(expected.value, true), metadata: metadata.value.trim() ? JSON.parse(metadata.value) : undefined };
+      if (item) body.id = item.id;
+      if (item && item.sourceTraceId) body.sourceTraceId = item.sourceTraceId;
+      if (item && item.sourceObservationId) body.sourceObservationId = item.sourceObservationId;
+      await api("/api/v1/dataset/items", { method: "PUT", body });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("label", { class: "block" }, "Input (JSON or text)", input),
+  h("label", { class: "block" }, "Expected output (JSON or text)", expected),
+  h("label", { class: "block" }, "Metadata (JSON, optional)", metadata),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: item ? "Save item" : "Add item" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })),
+  error);
+}
+
+function importForm(dataset, done) {
+  const file = h("input", { type: "file", accept: ".jsonl,.csv,.json,.txt", "aria-label": "File to import" });
+  const error = errorLine();
+  return h("form", { class: "filters", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const f = file.files[0];
+    if (!f) { error.textContent = "Choose a JSONL or CSV file."; return; }
+    try {
+      const text = await f.text();
+      const format = f.name.toLowerCase().endsWith(".csv") ? "csv" : "jsonl";
+      const doc = await api("/api/v1/dataset/import", { method: "POST", body: { datasetName: dataset.name, format, text } });
+      done(doc.imported);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, file, h("button", { type: "submit", text: "Import" }), error);
+}
+
+export async function datasetsPage(root) {
+  const doc = await api("/api/v1/datasets");
+  const box = h("div", {});
+  const name = h("input", { "aria-label": "Dataset name", placeholder: "Name", required: true });
+  const description = h("input", { "aria-label": "Description", placeholder: "Description (optional)" });
+  const error = errorLine();
+  root.replaceChildren(
+    h("div", { class: "page-head" }, h("h1", { text: "Datasets" })),
+    can("WRITE_CONTENT") ? h("form", { class: "filters", onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = "";
+      try {
+        const created = await api("/api/v1/datasets", { method: "POST", body: { name: name.value.trim(), description: description.value } });
+        go(datasetPath(created.name));
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } }, name, description, h("button", { type: "submit", text: "New dataset" }), error) : null,
+    box,
+  );
+  box.replaceChildren(doc.items.length
+    ? table(["Name", "Description", "Items", "Archived", "Runs", "Last run", "Created"], doc.items.map((d) => h("tr", {},
+      h("td", {}, h("a", { href: datasetPath(d.name), "data-link": true, text: d.name })),
+      h("td", { text: d.description || "" }), h("td", { text: formatCount(d.items) }), h("td", { text: formatCount(d.archived) }),
+      h("td", { text: formatCount(d.runs) }), h("td", { text: d.lastRunAt ? formatIso(d.lastRunAt) : "–" }),
+      h("td", { text: formatIso(d.createdAt) }))))
+    : h("div", { class: "card empty" }, h("h2", { text: "No datasets yet" }),
+      h("p", { text: "Create one here, add items from any trace with \"Add to dataset\", or from code: "
+        + "langfuse.create_dataset(name=...) and langfuse.create_dataset_item(dataset_name=..., input=..., expected_output=...)." })));
+}
+
+function runPicker(name, runs, chosen) {
+  const boxes = runs.map((r) => h("label", { class: "run-choice" },
+    h("input", { type: "checkbox", value: r.name, checked: chosen.includes(r.name) }), ` ${r.name}`));
+  return h("form", { class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    const picked = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+    go(datasetPath(name, { tab: "compare", run: picked }));
+  } }, ...boxes, h("button", { type: "submit", text: "Compare" }));
+}
+
+function fmtSpread(s, format) {
+  if (!s || s.mean === null || s.mean === undefined) return "–";
+  const mean = format(s.mean);
+  if (s.n < 2 || s.stdev === null) return mean;
+  return `${mean} ± ${s.stdev === 0 ? "0" : format(s.stdev)} (n=${s.n})`;
+}
+
+function fmtDelta(v, format) {
+  if (v === null || v === undefined) return "";
+  if (v === 0) return " (±0)";
+  return ` (${v > 0 ? "+" : "−"}${format(Math.abs(v))})`;
+}
+
+const score = (x) => Number(x).toFixed(2);
+
+function compareView(doc) {
+  if (!doc.runs.length) return h("p", { class: "muted", text: "No runs yet." });
+  const runs = doc.runs;
+  const head = ["Item", "Expected", ...runs.map((r) => (r.id === doc.baseline ? `${r.name} (baseline)` : r.name))];
+  const cell = (c) => {
+    const results = c.results;
+    if (!results.length) return h("td", { class: "muted", text: "not run" });
+    return h("td", {}, ...results.map((r, i) => h("div", { class: "run-result" },
+      results.length > 1 ? h("span", { class: "muted small", text: `#${i + 1} ` }) : null,
+      h("a", { href: here(`/traces/${encodeURIComponent(r.traceId)}${r.observationId ? `?observation=${encodeURIComponent(r.observationId)}` : ""}`),
+        "data-link": true, class: "output", text: show(r.output) }),
+      h("div", { class: "muted small" }, [
+        r.latencyMs !== null ? formatDuration(r.latencyMs) : null, r.tokens !== null ? `${formatCount(r.tokens)} tok` : null,
+        r.cost !== null ? formatCost(r.cost) : null,
+        ...Object.entries(r.scores).map(([n, v]) => `${n} ${score(v)}`)].filter(Boolean).join(" · ")))),
+    results.length > 1 ? h("div", { class: "spread small" }, ...Object.entries(c.summary.scores).filter(([, s]) => s.n)
+      .map(([n, s]) => h("div", { text: `${n}: ${fmtSpread(s, score)}` })),
+    h("div", { text: `latency: ${fmtSpread(c.summary.latencyMs, formatDuration)}` })) : null);
+  };
+  const itemRows = doc.items.map((item) => h("tr", {},
+    h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
+    ...runs.map((r) => cell(item.runs[r.id]))));
+  const aggregate = (label, pick, format) => h("tr", { class: "aggregate" }, h("th", { text: label }), h("td"),
+    ...runs.map((r) => {
+      const s = pick(doc.aggregates[r.id]);
+      const d = r.id === doc.baseline ? null : pick(doc.deltas[r.id] ? { ...doc.deltas[r.id], scores: doc.deltas[r.id].scores } : null, true);
+      return h("td", { text: `${fmtSpread(s, format)}${d !== null && d !== undefined ? fmtDelta(d, format) : ""}` });
+    }));
+  const pickMetric = (m) => (agg, delta) => (agg ? (delta ? agg[m] : agg[m]) : null);
+  const pickScore = (n) => (agg, delta) => (agg ? (delta ? agg.scores[n] : agg.scores[n]) : null);
+  return table(head, [
+    ...itemRows,
+    h("tr", { class: "aggregate" }, h("th", { text: "Run items" }), h("td"), ...runs.map((r) => h("td", { text: String(doc.aggregates[r.id].runItems) }))),
+    ...doc.scoreNames.map((n) => aggregate(`${n} (mean)`, pickScore(n), score)),
+    // Scores of a whole run (an experiment's run evaluators).
+    ...[...new Set(Object.values(doc.runScores || {}).flatMap((m) => Object.keys(m)))].sort().map((n) =>
+      h("tr", { class: "aggregate" }, h("th", { text: `${n} (run)` }), h("td"),
+        ...runs.map((r) => h("td", { text: doc.runScores[r.id] && n in doc.runScores[r.id] ? score(doc.runScores[r.id][n]) : "–" })))),
+    aggregate("Latency (mean)", pickMetric("latencyMs"), formatDuration),
+    aggregate("Tokens (mean)", pickMetric("tokens"), (x) => formatCount(Math.round(x))),
+    aggregate("Cost (mean)", pickMetric("cost"), formatCost),
+  ]);
+}
+
+export async function datasetPage(root, name) {
+  const params = new URLSearchParams(location.search);
+  const tab = params.get("tab") || "items";
+  const doc = await api("/api/v1/dataset", { query: { name } });
+  const d = doc.dataset;
+  const again = () => datasetPage(root, name);
+  const editBox = h("div", {});
+  const notice = h("p", { class: "muted", role: "status" });
+  const writable = can("WRITE_CONTENT");
+  const tabs = [["items", `Items (${doc.items.filter((i) => i.status === "ACTIVE").length})`], ["runs", `Runs (${doc.runs.length})`],
+    ["compare", "Compare runs"]];
+  let body;
+  if (tab === "runs") {
+    body = doc.runs.length ? table(["Run", "Description", "Created", ""], doc.runs.map((r) => h("tr", {},
+      h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
+      h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
+      h("td", {}, writable ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
+        if (!window.confirm(`Delete run ${r.name}? Its traces stay.`)) return;
+        await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
+        again();
+      } }) : null))))
+      : h("p", { class: "muted", text: "No runs yet. Run your application over the items with the Langfuse SDK "
+        + "(dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x)." });
+  } else if (tab === "compare") {
+    const chosen = params.getAll("run");
+    const compare = await api("/api/v1/dataset/compare", { query: { name, run: chosen } });
+    body = h("div", {}, runPicker(name, doc.runs, chosen.length ? chosen : compare.runs.map((r) => r.name)),
+      h("p", { class: "muted", text: "The first run chosen is the baseline: the other runs show their difference to it. "
+        + "A run may repeat an item: each repetition is listed, with the mean and spread." }),
+      compareView(compare));
+  } else {
+    body = h("div", {},
+      writable ? h("div", { class: "filters" },
+        h("button", { type: "button", text: "Add item", onclick: () => editBox.replaceChildren(itemEditor(d, null, again, () => editBox.replaceChildren())) }),
+        importForm(d, (n) => { notice.textContent = `Imported ${n} items.`; setTimeout(again, 600); })) : null,
+      h("div", { class: "filters" }, "Export: ",
+        ...[["jsonl", "JSONL"], ["csv", "CSV"], ["openai", "OpenAI fine-tuning JSONL"]].map(([fmt, label]) =>
+          h("a", { href: `/api/v1/dataset/export?${new URLSearchParams({ name, format: fmt, project: new URL(location.href).pathname.split("/")[2] })}`,
+            download: true, text: label }))),
+      notice, editBox,
+      doc.items.length ? table(["Input", "Expected output", "Source", "Status", "Updated", ""], doc.items.map((item) => h("tr", { class: item.status === "ARCHIVED" ? "archived" : "" },
+        h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
+        h("td", {}, item.sourceTraceId ? h("a", { href: here(`/traces/${encodeURIComponent(item.sourceTraceId)}${item.sourceObservationId ? `?observation=${encodeURIComponent(item.sourceObservationId)}` : ""}`),
+          "data-link": true, text: "trace" }) : "–"),
+        h("td", { text: item.status }), h("td", { text: formatIso(item.updatedAt) }),
+        h("td", {}, writable ? [
+          h("button", { type: "button", class: "link", text: "Edit", onclick: () => editBox.replaceChildren(itemEditor(d, item, again, () => editBox.replaceChildren())) }),
+          h("button", { type: "button", class: "link", text: item.status === "ACTIVE" ? "Archive" : "Restore", onclick: async () => {
+            await api("/api/v1/dataset/items", { method: "PUT", body: { datasetName: d.name, id: item.id, status: item.status === "ACTIVE" ? "ARCHIVED" : "ACTIVE" } });
+            again();
+          } })] : null))))
+        : h("p", { class: "muted", text: "No items yet." }));
+  }
+  root.replaceChildren(
+    h("nav", { class: "crumbs" }, h("a", { href: here("/datasets"), "data-link": true, text: "Datasets" })),
+    h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null),
+    h("nav", { class: "tabs", "aria-label": "Dataset" }, ...tabs.map(([key, label]) => h("a", { href: datasetPath(name, { tab: key }),
+      "data-link": true, class: key === tab ? "active" : "", "aria-current": key === tab ? "page" : undefined, text: label }))),
+    body,
+  );
+}
+
+/** "Add to dataset" from the trace view: the observation's input and output prefilled, editable. */
+export async function addToDatasetDialog(span) {
+  const doc = await api("/api/v1/datasets");
+  const pick = h("select", { "aria-label": "Dataset" }, ...doc.items.map((d) => h("option", { value: d.name, text: d.name })));
+  const fresh = h("input", { "aria-label": "New dataset name", placeholder: "or a new dataset's name" });
+  const parse = (text) => { try { return JSON.parse(text); } catch { return text; } };
+  const input = h("textarea", { "aria-label": "Input", rows: 4 });
+  input.value = span.input || "";
+  const expected = h("textarea", { "aria-label": "Expected output", rows: 3 });
+  expected.value = span.output || "";
+  const error = errorLine();
+  const dialog = h("dialog", { class: "card add-to-dataset" });
+  dialog.append(h("form", { method: "dialog", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      let datasetName = fresh.value.trim() || pick.value;
+      if (!datasetName) throw new Error("Choose a dataset or name a new one.");
+      if (fresh.value.trim()) datasetName = (await api("/api/v1/datasets", { method: "POST", body: { name: datasetName } })).name;
+      await api("/api/v1/dataset/items", { method: "PUT", body: { datasetName, input: parse(input.value), expectedOutput: parse(expected.value),
+        sourceTraceId: span.trace_id, sourceObservationId: span.parent_span_id || span.observation_type !== "TRACE" ? span.span_id : undefined } });
+      dialog.close();
+      dialog.remove();
+      go(datasetPath(datasetName));
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("h2", { text: "Add to dataset" }),
+  h("div", { class: "filters" }, pick, fresh),
+  h("label", { class: "block" }, "Input", input),
+  h("label", { class: "block" }, "Expected output (edit it to what it should have been)", expected),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: "Add to dataset" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: () => { dialog.close(); dialog.remove(); } })),
+  error));
+  document.body.append(dialog);
+  dialog.showModal();
+}
