@@ -41,7 +41,7 @@ PASSWORD = "correct horse battery staple"
 PUBLIC = re.compile(
     r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
-    r"/sessions/.*|/users|/logs|/dashboard|/settings|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
+    r"/sessions/.*|/users|/logs|/dashboard|/settings|/prompts|/datasets|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
     # One-time links: whoever holds the token may look at it and use it; a guessed token is a 404.
     # Media links are signed: without a valid signature they answer 403.
     r"/api/v1/invitations/.*|/\{prefix\}api/public/media/\{media_id\}/(upload|content))$"
@@ -123,6 +123,8 @@ def fill(path: str, b: dict[str, str]) -> str:
         "organization_id": "default",
         "media_id": "A" * 22,
         "model_id": "mp-0000000000000000",
+        "version": "1",
+        "run": "b-run",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -195,6 +197,15 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
     record = {"trace_id": bytes.fromhex(B_TRACE), "span_id": bytes.fromhex(B_SPAN), "time": now, "body": "b-log-body"}
     decoded = decode_logs(log_request([record], service="b-service-7"), DecodeContext(project_id=b.id), now)
     await live.store.writers["logs"].write(decoded.logs)
+    # Project B's prompt and dataset, under the name the route templates ask for ("model").
+    from experiments import DatasetService
+    from prompts import PromptService, parse_new
+
+    await PromptService(live.store).create(b.id, parse_new({"name": "model", "prompt": "b-secret-name"}), "API")
+    datasets = DatasetService(live.store)
+    await datasets.upsert_dataset(b.id, {"name": "model", "description": "b-attr-value"})
+    await datasets.upsert_item(b.id, {"datasetName": "model", "id": B_TRACE, "input": "b-attr-value"})
+    await datasets.add_run_item(b.id, {"runName": "b-run", "datasetItemId": B_TRACE, "traceId": B_TRACE})
     # People: the admin (first account) and a second, ordinary user.
     async with (
         aiohttp.ClientSession() as s,
@@ -231,7 +242,10 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
 
 async def store_state(live: Running) -> dict[str, int]:
     out = {}
-    for table in ("spans", "traces", "trace_index", "projects", "api_keys", "users", "model_prices", "scores"):
+    for table in (
+        "spans", "traces", "trace_index", "projects", "api_keys", "users", "model_prices", "scores", "prompts",
+        "datasets", "dataset_item_versions", "dataset_runs", "dataset_run_items",
+    ):  # fmt: skip
         rows = await live.store.backend.query(f"SELECT count() AS n FROM {table}")
         out[table] = int(rows[0]["n"])
     tables = await live.store.backend.query("SELECT count() AS n FROM system.tables WHERE database = currentDatabase()")
