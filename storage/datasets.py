@@ -169,7 +169,8 @@ class DatasetStore:
         rows = await self._backend.query(
             "SELECT dataset_id, countIf(status = 'ACTIVE') AS active, countIf(status != 'ACTIVE') AS archived FROM ("
             "SELECT dataset_id, id, argMax(status, updated_at) AS status, argMax(is_deleted, updated_at) AS i_deleted "
-            "FROM dataset_item_versions WHERE project_id = {project:String} GROUP BY dataset_id, id HAVING i_deleted = 0"
+            "FROM dataset_item_versions WHERE project_id = {project:String} "
+            "GROUP BY dataset_id, id HAVING i_deleted = 0"
             ") GROUP BY dataset_id",
             {"project": project_id},
         )

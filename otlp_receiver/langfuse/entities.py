@@ -23,7 +23,16 @@ from pricing import PriceBook
 # key of its metadata map, given back as ``datasetRunId`` and never as metadata.
 DATASET_RUN_KEY = "$datasetRunId"
 
-__all__ = ["DATASET_RUN_KEY", "STATE_KEY", "merge", "observation_row", "provided_cost", "provided_usage", "score_row", "trace_row"]
+__all__ = [
+    "DATASET_RUN_KEY",
+    "STATE_KEY",
+    "merge",
+    "observation_row",
+    "provided_cost",
+    "provided_usage",
+    "score_row",
+    "trace_row",
+]
 
 STATE_KEY = "langfuse.state"
 IMMUTABLE = {
