@@ -10,6 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from credentials import Credentials
+from credentials.secret_box import SecretBox
+from experiments.runner import ExperimentRunner, TraceSink
+from llm import ConnectionService
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
@@ -18,6 +21,7 @@ from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
 from query_api.langfuse_v2 import langfuse_v2_routes
+from query_api.llm_api import CONNECTIONS_KEY, RUNNER_KEY, llm_routes
 from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
 from query_api.middleware import error_middleware
 from query_api.organizations_api import organization_routes
@@ -77,6 +81,8 @@ def create_app(
     telemetry: Telemetry | None = None,
     media_max_bytes: int = 100 * 2**20,
     credentials: Credentials | None = None,
+    trace_sink: TraceSink | None = None,
+    secret_box: SecretBox | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -111,6 +117,15 @@ def create_app(
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
     app[DATASETS_KEY] = DatasetService(store)
+    box = secret_box or SecretBox.load(getattr(store.backend, "data_dir", None) or None)
+    app[CONNECTIONS_KEY] = ConnectionService(store, box)
+    # Experiments from the UI write their traces through the receiver's ingest path (``serve``).
+    app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)
+
+    async def stop_runner(app: web.Application) -> None:
+        await app[RUNNER_KEY].close()
+
+    app.on_cleanup.append(stop_runner)
     app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
@@ -130,6 +145,7 @@ def create_app(
             *media_routes(),
             *prompt_routes(),
             *dataset_routes(),
+            *llm_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

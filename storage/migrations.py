@@ -22,6 +22,7 @@ from storage.tables import (
     DATASET_RUNS,
     DATASETS,
     INVITATIONS,
+    LLM_CONNECTIONS,
     LOGS,
     MEDIA,
     MEMBERSHIPS,
@@ -68,6 +69,7 @@ LATER_TABLES = (
     DATASET_ITEM_VERSIONS,
     DATASET_RUNS,
     DATASET_RUN_ITEMS,
+    LLM_CONNECTIONS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -115,6 +117,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "datasets, their item versions, runs and run items",
         [DATASETS, DATASET_ITEM_VERSIONS, DATASET_RUNS, DATASET_RUN_ITEMS],
     ),
+    Migration(11, "model connections, their secrets sealed", [LLM_CONNECTIONS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -15,6 +15,7 @@ from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.langfuse import LangfuseReader, LangfuseStore
 from storage.lifecycle import Lifecycle
+from storage.llm_connections import LlmConnectionStore
 from storage.logs import LogReader
 from storage.media import MediaFiles, MediaStore
 from storage.metrics import MetricsReader
@@ -53,6 +54,7 @@ class Store:
         self.invitations = Invitations(backend)
         self.prompts = PromptStore(backend)
         self.datasets = DatasetStore(backend)
+        self.llm_connections = LlmConnectionStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

@@ -628,6 +628,26 @@ DATASET_RUN_ITEMS = Table(
     settings=DURABLE,
 )
 
+# Model connections (LLM-as-a-judge, experiments from the UI): one per (project, provider name).
+# The API key and extra header values are encrypted (credentials.secret_box); only a hint is clear.
+LLM_CONNECTIONS = _record_table(
+    "llm_connections",
+    "(project_id, provider)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("provider", "String", STR),
+        Column("adapter", "LowCardinality(String)", STR),  # openai | anthropic
+        Column("base_url", "String", STR),
+        Column("secret_sealed", "String", STR),
+        Column("secret_hint", "String", STR),
+        Column("custom_models", "Array(String)", pa.list_(STR)),
+        Column("with_default_models", "UInt8", pa.uint8()),
+        Column("headers_sealed", "String", STR),
+        Column("header_keys", "Array(String)", pa.list_(STR)),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -714,6 +734,7 @@ ALL_TABLES = (
     DATASET_ITEM_VERSIONS,
     DATASET_RUNS,
     DATASET_RUN_ITEMS,
+    LLM_CONNECTIONS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

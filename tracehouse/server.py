@@ -8,10 +8,12 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
+import orjson
 from aiohttp import web
 from google.protobuf.internal import api_implementation
 
@@ -20,6 +22,7 @@ from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
 from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
+from otlp_receiver.langfuse.service import Access
 from query_api import create_app
 from storage import Store
 from tracehouse import __version__
@@ -51,6 +54,18 @@ def check_protobuf_backend() -> None:
             "Unset PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION and install a protobuf wheel >= 4.21.",
             kind,
         )
+
+
+def _langfuse_sink(ingest: IngestService) -> Callable[[str, list[dict[str, Any]]], Awaitable[None]]:
+    """Experiments started from the UI write their traces as Langfuse events through the ingest
+    path, like any client: the same bound, group commit and durability."""
+
+    async def sink(project_id: str, events: list[dict[str, Any]]) -> None:
+        result = await ingest.ingest_langfuse(Access(project_id), events, len(orjson.dumps(events)))
+        if result.errors:
+            raise RuntimeError(f"the trace was not stored: {result.errors[0].get('message', result.errors[0])}")
+
+    return sink
 
 
 async def _check_bind(settings: Settings, store: Store) -> None:
@@ -160,6 +175,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 loopback_bind=is_loopback(settings.host),
                 media_max_bytes=settings.media_max_bytes,
                 credentials=auth,
+                trace_sink=_langfuse_sink(ingest) if ingest is not None else None,
             )
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)
             runners.append(runner)

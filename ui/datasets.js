@@ -187,6 +187,63 @@ function compareView(doc) {
   ]);
 }
 
+/** Run a prompt version over the dataset with a model connection: no code, progress while it runs. */
+async function experimentForm(name, again) {
+  const [prompts, connections] = await Promise.all([api("/api/v1/prompts"), api("/api/v1/llm-connections")]);
+  if (!prompts.items.length || !connections.items.length) {
+    return h("p", { class: "muted", text: "To run an experiment from here, create a prompt (Prompts) and a model connection "
+      + "(Settings → Model connections)." });
+  }
+  const prompt = h("select", { "aria-label": "Prompt" }, ...prompts.items.map((p) => h("option", { value: p.name, text: p.name })));
+  const version = h("select", { "aria-label": "Prompt version" });
+  const fillVersions = () => {
+    const p = prompts.items.find((x) => x.name === prompt.value);
+    version.replaceChildren(...[...p.versions].reverse().map((v) => h("option", { value: v, text: `version ${v}` })));
+  };
+  prompt.addEventListener("change", fillVersions);
+  fillVersions();
+  const connection = h("select", { "aria-label": "Model connection" },
+    ...connections.items.map((c) => h("option", { value: c.provider, text: c.provider })));
+  const models = h("datalist", { id: "experiment-models" });
+  const model = h("input", { "aria-label": "Model", list: "experiment-models", required: true });
+  const fillModels = () => {
+    const c = connections.items.find((x) => x.provider === connection.value);
+    models.replaceChildren(...c.models.map((m) => h("option", { value: m })));
+    model.value = c.models[0] || "";
+  };
+  connection.addEventListener("change", fillModels);
+  fillModels();
+  const runName = h("input", { "aria-label": "Run name", placeholder: "Run name (optional)" });
+  const status = h("div", { class: "experiment-status", role: "status" });
+  const error = errorLine();
+  const poll = async (run) => {
+    const doc = await api("/api/v1/dataset/experiments", { query: { name } });
+    const p = doc.items.find((x) => x.runName === run) || { done: 0, failed: 0, total: 0, state: "running", errors: [] };
+    status.replaceChildren(h("progress", { max: p.total || 1, value: p.done + p.failed }),
+      h("span", { text: ` ${p.done + p.failed} of ${p.total} items · ${p.failed} failed${p.state === "done" ? " · finished" : ""}` }),
+      ...p.errors.map((e) => h("p", { class: "error small", text: e })),
+      p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: " Compare this run" }) : null);
+    if (p.state !== "done") setTimeout(() => poll(run), 700);
+  };
+  return h("form", { class: "card experiment-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      const started = await api("/api/v1/dataset/experiments", { method: "POST", body: { datasetName: name,
+        promptName: prompt.value, promptVersion: Number(version.value), provider: connection.value, model: model.value.trim(),
+        runName: runName.value.trim() || undefined } });
+      poll(started.runName);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("h3", { text: "Run an experiment" }),
+  h("p", { class: "muted", text: "Each active item fills the prompt's {{variables}} (an object's keys, or {{input}}), the model "
+    + "answers, and every call is traced in a new run." }),
+  h("div", { class: "filters" }, prompt, version, connection, model, models, runName, h("button", { type: "submit", text: "Run" })),
+  status, error);
+}
+
 export async function datasetPage(root, name) {
   const params = new URLSearchParams(location.search);
   const tab = params.get("tab") || "items";
@@ -200,7 +257,8 @@ export async function datasetPage(root, name) {
     ["compare", "Compare runs"]];
   let body;
   if (tab === "runs") {
-    body = doc.runs.length ? table(["Run", "Description", "Created", ""], doc.runs.map((r) => h("tr", {},
+    const runner = writable ? await experimentForm(name, again) : null;
+    body = h("div", {}, runner, doc.runs.length ? table(["Run", "Description", "Created", ""], doc.runs.map((r) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
       h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
       h("td", {}, writable ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
@@ -208,8 +266,8 @@ export async function datasetPage(root, name) {
         await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
         again();
       } }) : null))))
-      : h("p", { class: "muted", text: "No runs yet. Run your application over the items with the Langfuse SDK "
-        + "(dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x)." });
+      : h("p", { class: "muted", text: "No runs yet. Run one above, or run your application over the items with the Langfuse SDK "
+        + "(dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x)." }));
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
     const compare = await api("/api/v1/dataset/compare", { query: { name, run: chosen } });

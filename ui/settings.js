@@ -126,13 +126,60 @@ async function pricesSection(project, again) {
   ];
 }
 
+async function connectionsSection(project, again) {
+  const doc = await api("/api/v1/llm-connections", { query: { project: project.id } });
+  const field = (label, attrs = {}) => h("input", { "aria-label": label, placeholder: label, ...attrs });
+  const provider = field("Connection name", { required: true, value: "openai" });
+  const adapter = h("select", { "aria-label": "API" }, h("option", { value: "openai", text: "OpenAI-compatible" }),
+    h("option", { value: "anthropic", text: "Anthropic" }));
+  const baseUrl = field("Base URL", { class: "wide", placeholder: "Base URL, e.g. https://api.deepseek.com/v1 (empty: the provider's)" });
+  const secret = field("API key", { type: "password", autocomplete: "off" });
+  const models = field("Models (comma-separated)", { class: "wide" });
+  const tested = h("div", { role: "status" });
+  return [
+    h("h2", { text: "Model connections" }),
+    h("p", { class: "muted", text: "Models for experiments and LLM-as-a-judge: OpenAI, Azure OpenAI, DeepSeek, Qwen (DashScope), "
+      + "vLLM, Ollama or a LiteLLM proxy through their OpenAI-compatible API, or Anthropic. Keys are encrypted at rest and "
+      + "never shown again." }),
+    doc.items.length ? table(["Name", "API", "Base URL", "Key", "Models", ""], doc.items.map((c) => h("tr", {},
+      h("td", { text: c.provider }), h("td", { text: c.adapter }), h("td", { text: c.baseURL || "(default)" }),
+      h("td", { text: c.displaySecretKey }), h("td", { text: c.models.join(", ") }),
+      h("td", {},
+        h("button", { type: "button", class: "link", text: "Test", onclick: async () => {
+          tested.replaceChildren(h("p", { class: "muted", text: `Calling ${c.models[0] || "the model"}…` }));
+          const r = await api("/api/v1/llm-connections/test", { method: "POST", query: { project: project.id },
+            body: { provider: c.provider, model: c.models[0] || "" } });
+          tested.replaceChildren(r.ok
+            ? h("p", { class: "ok", text: `${c.provider} answered "${r.answer}" (${r.model}, ${r.latencyMs} ms).` })
+            : h("p", { class: "error", text: `${c.provider} failed: ${r.error}` }));
+        } }),
+        h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
+          if (!window.confirm(`Delete the connection ${c.provider}?`)) return;
+          await api("/api/v1/llm-connections", { method: "DELETE", query: { project: project.id, provider: c.provider } });
+          again();
+        } })))))
+      : h("p", { class: "muted", text: "No model connection yet." }),
+    tested,
+    form("filters connection-form", async () => {
+      await api("/api/v1/llm-connections", { method: "PUT", query: { project: project.id }, body: {
+        provider: provider.value.trim(), adapter: adapter.value, baseURL: baseUrl.value.trim() || undefined,
+        secretKey: secret.value || undefined,
+        customModels: models.value.split(",").map((m) => m.trim()).filter(Boolean), withDefaultModels: !baseUrl.value.trim() } });
+      again();
+    }, provider, adapter, baseUrl, secret, models, h("button", { type: "submit", text: "Save connection" })),
+  ];
+}
+
 export async function projectSettingsPage(root) {
   const project = ctx.project;
   const again = () => projectSettingsPage(root);
   const sections = [];
   if (can("MANAGE_KEYS")) sections.push(...await keysSection(project, again));
   if (can("MANAGE_MEMBERS") && !ctx.organization?.open) sections.push(...await membersSection(project, again));
-  if (can("MANAGE_SETTINGS")) sections.push(...await retentionSection(project, again), ...await pricesSection(project, again));
+  if (can("MANAGE_SETTINGS")) {
+    sections.push(...await retentionSection(project, again), ...await pricesSection(project, again),
+      ...await connectionsSection(project, again));
+  }
   if (!sections.length) {
     sections.push(h("p", { class: "muted", text: `Your role here (${project.role}) reads data but changes no settings.` }));
   }

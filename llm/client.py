@@ -1,0 +1,112 @@
+"""One chat call to a model: OpenAI-compatible ``/chat/completions`` (OpenAI, Azure OpenAI, DeepSeek,
+Qwen/DashScope, vLLM, Ollama, LiteLLM) or Anthropic's ``/v1/messages``. Errors come back as
+``ModelError`` with the provider's own message and whether a retry may help."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+__all__ = ["ChatResult", "ModelError", "chat"]
+
+TIMEOUT_S = 60.0
+MAX_ANSWER_BYTES = 4 * 2**20
+
+
+class ModelError(Exception):
+    """A failed model call: ``status`` is the HTTP status (0: no answer), ``retryable`` whether
+    trying again later may succeed (rate limits, overload, timeouts)."""
+
+    def __init__(self, message: str, status: int = 0, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+
+
+@dataclass
+class ChatResult:
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    raw_usage: dict[str, Any] = field(default_factory=dict)
+
+
+def _error_message(doc: Any, fallback: str) -> str:
+    if isinstance(doc, dict):
+        err = doc.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(err, str):
+            return err
+        if doc.get("message"):
+            return str(doc["message"])
+    return fallback
+
+
+async def chat(
+    adapter: str,
+    base_url: str,
+    api_key: str,
+    model: str,
+    messages: list[dict[str, str]],
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> ChatResult:
+    """Send ``messages`` to ``model`` and return its answer; ModelError otherwise."""
+    extra = dict(headers or {})
+    body: dict[str, Any] = {"model": model, **(params or {})}
+    if adapter == "anthropic":
+        url = base_url.rstrip("/") + ("/messages" if base_url.rstrip("/").endswith("/v1") else "/v1/messages")
+        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+        body["messages"] = [m for m in messages if m["role"] != "system"]
+        if system:
+            body["system"] = system
+        body.setdefault("max_tokens", 1024)
+        request_headers = {"x-api-key": api_key, "anthropic-version": "2023-06-01", **extra}
+    else:
+        url = base_url.rstrip("/") + "/chat/completions"
+        body["messages"] = messages
+        request_headers = {"Authorization": f"Bearer {api_key}", **extra}
+    started = time.monotonic()
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+            session.post(url, json=body, headers=request_headers) as r,
+        ):
+            raw = await r.content.read(MAX_ANSWER_BYTES)
+            try:
+                doc = await r.json(content_type=None) if raw else None
+            except ValueError:
+                doc = None
+            if r.status >= 400:
+                text = raw.decode(errors="replace")[:300]
+                message = _error_message(doc, text or r.reason or "error")
+                raise ModelError(
+                    f"{r.status} from {url}: {message}", r.status, r.status in (408, 409, 429) or r.status >= 500
+                )
+    except TimeoutError:
+        raise ModelError(f"no answer from {url} within {timeout_s:.0f} s", 0, True) from None
+    except aiohttp.ClientError as exc:
+        raise ModelError(f"cannot reach {url}: {exc}", 0, True) from None
+    latency = (time.monotonic() - started) * 1000
+    if not isinstance(doc, dict):
+        raise ModelError(f"{url} answered something that is not JSON")
+    try:
+        if adapter == "anthropic":
+            text = "".join(part.get("text", "") for part in doc["content"] if part.get("type") == "text")
+            usage = doc.get("usage") or {}
+            return ChatResult(text, str(doc.get("model", model)), int(usage.get("input_tokens", 0)),
+                              int(usage.get("output_tokens", 0)), latency, usage)  # fmt: skip
+        text = doc["choices"][0]["message"].get("content") or ""
+        usage = doc.get("usage") or {}
+        return ChatResult(str(text), str(doc.get("model", model)), int(usage.get("prompt_tokens", 0)),
+                          int(usage.get("completion_tokens", 0)), latency, usage)  # fmt: skip
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise ModelError(f"{url} answered without a message (is it an {adapter} endpoint?)") from None

@@ -1,0 +1,137 @@
+"""Model connections over HTTP (Langfuse's ``GET/PUT /api/public/llm-connections`` for key pairs, and
+the UI's routes with a "test connection" that really calls the model), and experiments started
+from the UI. A connection's secret goes in and never comes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from experiments.runner import ExperimentRunner
+from llm import ConnectionService, ModelError
+from query_api.access import CREDENTIALS_KEY, caller_for
+from query_api.admin import STORE_KEY
+from query_api.datasets_api import DATASETS_KEY
+from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
+from query_api.responses import json_response
+from storage import Store
+from tracehouse.errors import InvalidInput, NotFound, TracehouseError, Unauthenticated
+from tracehouse.roles import Permission
+
+__all__ = ["CONNECTIONS_KEY", "RUNNER_KEY", "llm_routes"]
+
+CONNECTIONS_KEY = web.AppKey("llm_connections", ConnectionService)
+RUNNER_KEY = web.AppKey("experiment_runner", ExperimentRunner)
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not valid JSON") from None
+
+
+async def _key_project(request: web.Request) -> str:
+    try:
+        return await request.app[CREDENTIALS_KEY].key_project(request.headers.get("Authorization", ""))
+    except Unauthenticated as exc:
+        raise LangfuseError(401, "Unauthorized", exc.message) from None
+
+
+async def public_list(request: web.Request) -> web.Response:
+    try:
+        project = await _key_project(request)
+        data = [v.doc for v in await request.app[CONNECTIONS_KEY].list(project)]
+    except LangfuseError as exc:
+        return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
+    meta = {"page": 1, "limit": max(len(data), 1), "totalItems": len(data), "totalPages": 1}
+    return langfuse_json({"data": [{k: v for k, v in d.items() if k != "models"} for d in data], "meta": meta})
+
+
+async def public_put(request: web.Request) -> web.Response:
+    try:
+        project = await _key_project(request)
+        doc = (await request.app[CONNECTIONS_KEY].put(project, await _body(request))).doc
+    except LangfuseError as exc:
+        return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
+    except TracehouseError as exc:
+        return langfuse_json({"message": "Invalid request data", "error": [{"message": exc.message}]}, 400)
+    return langfuse_json({k: v for k, v in doc.items() if k != "models"})
+
+
+async def ui_list(request: web.Request) -> web.Response:
+    caller = await caller_for(request, request.app[STORE_KEY])
+    caller.require(Permission.VIEW_DATA, "see model connections")
+    items = [v.doc for v in await request.app[CONNECTIONS_KEY].list(caller.project_id)]
+    return json_response({"items": items})
+
+
+async def ui_put(request: web.Request) -> web.Response:
+    caller = await caller_for(request, request.app[STORE_KEY])
+    caller.require(Permission.MANAGE_SETTINGS, "change model connections")
+    return json_response((await request.app[CONNECTIONS_KEY].put(caller.project_id, await _body(request))).doc)
+
+
+async def ui_delete(request: web.Request) -> web.Response:
+    caller = await caller_for(request, request.app[STORE_KEY])
+    caller.require(Permission.MANAGE_SETTINGS, "change model connections")
+    await request.app[CONNECTIONS_KEY].delete(caller.project_id, request.query.get("provider", ""))
+    return json_response({"deleted": True})
+
+
+async def ui_test(request: web.Request) -> web.Response:
+    """Call the model for real: its answer, or the provider's error, never a guess."""
+    caller = await caller_for(request, request.app[STORE_KEY])
+    caller.require(Permission.MANAGE_SETTINGS, "test model connections")
+    body = await _body(request)
+    if not isinstance(body, dict) or not body.get("provider") or not body.get("model"):
+        raise InvalidInput("provider and model are required")
+    try:
+        result = await request.app[CONNECTIONS_KEY].test(caller.project_id, str(body["provider"]), str(body["model"]))
+    except ModelError as exc:
+        return json_response({"ok": False, "error": exc.message, "status": exc.status})
+    return json_response(
+        {
+            "ok": True,
+            "answer": result.text,
+            "model": result.model,
+            "latencyMs": round(result.latency_ms),
+            "inputTokens": result.input_tokens,
+            "outputTokens": result.output_tokens,
+        }
+    )
+
+
+async def ui_start_experiment(request: web.Request) -> web.Response:
+    store: Store = request.app[STORE_KEY]
+    caller = await caller_for(request, store)
+    caller.require(Permission.WRITE_CONTENT, "run experiments")
+    progress = await request.app[RUNNER_KEY].start(caller.project_id, await _body(request))
+    return json_response(progress.json(), status=202)
+
+
+async def ui_experiments(request: web.Request) -> web.Response:
+    """Experiments started from this process on a dataset, with their progress."""
+    store: Store = request.app[STORE_KEY]
+    caller = await caller_for(request, store)
+    caller.require(Permission.VIEW_DATA, "read datasets")
+    try:
+        dataset = await request.app[DATASETS_KEY].dataset(caller.project_id, request.query.get("name", ""))
+    except NotFound:
+        raise
+    return json_response({"items": request.app[RUNNER_KEY].progress(caller.project_id, dataset.id)})
+
+
+def llm_routes() -> list[web.RouteDef]:
+    return [
+        web.get(f"{PREFIX}/llm-connections", public_list),
+        web.put(f"{PREFIX}/llm-connections", public_put),
+        web.get("/api/v1/llm-connections", ui_list),
+        web.put("/api/v1/llm-connections", ui_put),
+        web.delete("/api/v1/llm-connections", ui_delete),
+        web.post("/api/v1/llm-connections/test", ui_test),
+        web.post("/api/v1/dataset/experiments", ui_start_experiment),
+        web.get("/api/v1/dataset/experiments", ui_experiments),
+    ]
