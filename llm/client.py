@@ -4,6 +4,7 @@ Qwen/DashScope, vLLM, Ollama, LiteLLM) or Anthropic's ``/v1/messages``. Errors c
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +83,7 @@ async def chat(
         ):
             raw = await r.content.read(MAX_ANSWER_BYTES)
             try:
-                doc = await r.json(content_type=None) if raw else None
+                doc = json.loads(raw) if raw else None
             except ValueError:
                 doc = None
             if r.status >= 400:

@@ -4,7 +4,12 @@ runs of the dataset side by side, with a repeated item's spread and the differen
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Server
+from tests.fake_openai import fake_openai
 from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
 from tests.test_ui_prompts import _ingest
@@ -118,4 +124,74 @@ def test_datasets_in_the_browser(server: Server, tmp_path: Path) -> None:  # noq
         # Click through to a run's trace.
         australia_row.locator("td").nth(2).get_by_role("link", name="Sydney").click()
         page.get_by_role("heading", name="app", exact=True).wait_for()
+    assert not errors, errors
+
+
+@contextlib.contextmanager
+def threaded_fake_openai() -> Iterator[str]:
+    """The fake OpenAI server (tests.fake_openai) on a loop of its own thread, for sync browser tests."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with fake_openai() as url:
+            ready.set_result(url)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()  # its self-pipe sockets, or pytest reports them unclosed in a later test
+
+
+def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with threaded_fake_openai() as openai_url, browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        # A model connection from Settings, tested for real against the fake model server.
+        page.goto(server.api_url + "/project/default/settings")
+        page.get_by_role("heading", name="Model connections").wait_for()
+        page.get_by_label("Connection name").fill("local-llm")
+        page.get_by_label("Base URL").fill(openai_url)
+        page.get_by_label("API key").fill("sk-local-123456789")
+        page.get_by_label("Models (comma-separated)").fill("gpt-4o-mini")
+        page.get_by_role("button", name="Save connection").click()
+        row = page.locator("tr", has_text="local-llm")
+        expect(row).to_contain_text("...6789")
+        row.get_by_role("button", name="Test").click()
+        expect(page.locator("p.ok")).to_contain_text('local-llm answered "Paris is sunny, 21°C."')
+        page.screenshot(path=str(SHOTS / "connection.png"))
+        # A prompt and a dataset, made through the API as a teammate's script would.
+        assert (
+            api(page, "POST", "/api/v1/prompts?project=default", {"name": "weather", "prompt": "Weather in {{city}}?"})[
+                0
+            ]
+            == 201
+        )
+        assert api(page, "POST", "/api/v1/datasets?project=default", {"name": "cities"})[0] == 200
+        for city in ("Paris", "Oslo", "Lima"):
+            status, _ = api(
+                page, "PUT", "/api/v1/dataset/items?project=default", {"datasetName": "cities", "input": {"city": city}}
+            )
+            assert status == 200
+        # Run it from the dataset's Runs tab and watch it finish.
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
+        page.get_by_role("heading", name="Run an experiment").wait_for()
+        page.get_by_label("Run name").fill("first-ui-run")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.locator(".experiment-status")).to_contain_text("3 of 3 items · 0 failed · finished", timeout=30_000)
+        page.screenshot(path=str(SHOTS / "experiment.png"))
+        expect(page.locator("table.traces").get_by_role("link", name="first-ui-run")).to_be_visible()
+        page.get_by_role("link", name="Compare this run").click()
+        table = page.locator("table.traces")
+        expect(table.locator("th").nth(2)).to_have_text("first-ui-run (baseline)")
+        expect(table.locator("a.output")).to_have_count(3)
+        expect(table.locator("a.output").first).to_have_text("Paris is sunny, 21°C.")
     assert not errors, errors

@@ -224,6 +224,7 @@ async function experimentForm(name, again) {
       ...p.errors.map((e) => h("p", { class: "error small", text: e })),
       p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: " Compare this run" }) : null);
     if (p.state !== "done") setTimeout(() => poll(run), 700);
+    else again();
   };
   return h("form", { class: "card experiment-form", onsubmit: async (e) => {
     e.preventDefault();
@@ -232,6 +233,7 @@ async function experimentForm(name, again) {
       const started = await api("/api/v1/dataset/experiments", { method: "POST", body: { datasetName: name,
         promptName: prompt.value, promptVersion: Number(version.value), provider: connection.value, model: model.value.trim(),
         runName: runName.value.trim() || undefined } });
+      again();
       poll(started.runName);
     } catch (err) {
       error.textContent = err.message;
@@ -257,8 +259,8 @@ export async function datasetPage(root, name) {
     ["compare", "Compare runs"]];
   let body;
   if (tab === "runs") {
-    const runner = writable ? await experimentForm(name, again) : null;
-    body = h("div", {}, runner, doc.runs.length ? table(["Run", "Description", "Created", ""], doc.runs.map((r) => h("tr", {},
+    const runsBox = h("div", {});
+    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table(["Run", "Description", "Created", ""], runs.map((r) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
       h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
       h("td", {}, writable ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
@@ -268,6 +270,11 @@ export async function datasetPage(root, name) {
       } }) : null))))
       : h("p", { class: "muted", text: "No runs yet. Run one above, or run your application over the items with the Langfuse SDK "
         + "(dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x)." }));
+    renderRuns(doc.runs);
+    // A run started here shows in the list as it starts and again when it is done.
+    const refreshRuns = async () => renderRuns((await api("/api/v1/dataset", { query: { name } })).runs);
+    const runner = writable ? await experimentForm(name, refreshRuns) : null;
+    body = h("div", {}, runner, runsBox);
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
     const compare = await api("/api/v1/dataset/compare", { query: { name, run: chosen } });
