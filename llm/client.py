@@ -36,6 +36,7 @@ class ChatResult:
     output_tokens: int
     latency_ms: float
     raw_usage: dict[str, Any] = field(default_factory=dict)
+    tool_arguments: str | None = None  # the arguments of the first tool call, as JSON text
 
 
 def _error_message(doc: Any, fallback: str) -> str:
@@ -102,12 +103,16 @@ async def chat(
     try:
         if adapter == "anthropic":
             text = "".join(part.get("text", "") for part in doc["content"] if part.get("type") == "text")
+            tools = [part for part in doc["content"] if part.get("type") == "tool_use"]
             usage = doc.get("usage") or {}
             return ChatResult(text, str(doc.get("model", model)), int(usage.get("input_tokens", 0)),
-                              int(usage.get("output_tokens", 0)), latency, usage)  # fmt: skip
-        text = doc["choices"][0]["message"].get("content") or ""
+                              int(usage.get("output_tokens", 0)), latency, usage,
+                              json.dumps(tools[0].get("input")) if tools else None)  # fmt: skip
+        message = doc["choices"][0]["message"]
+        calls = message.get("tool_calls") or []
         usage = doc.get("usage") or {}
-        return ChatResult(str(text), str(doc.get("model", model)), int(usage.get("prompt_tokens", 0)),
-                          int(usage.get("completion_tokens", 0)), latency, usage)  # fmt: skip
+        return ChatResult(str(message.get("content") or ""), str(doc.get("model", model)),
+                          int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), latency, usage,
+                          str(calls[0]["function"]["arguments"]) if calls else None)  # fmt: skip
     except (KeyError, IndexError, TypeError, AttributeError):
         raise ModelError(f"{url} answered without a message (is it an {adapter} endpoint?)") from None

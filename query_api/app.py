@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +13,14 @@ from aiohttp import web
 
 from credentials import Credentials
 from credentials.secret_box import SecretBox
+from evaluations import EvaluationService, EvalWorker
 from experiments.runner import ExperimentRunner, TraceSink
 from llm import ConnectionService
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
+from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
@@ -48,7 +52,7 @@ async def health(request: web.Request) -> web.Response:
 # The UI's pages: project pages under Langfuse-style URLs (Dify's console links to
 # /project/{id}/traces/{traceId}), organization settings, the first-run wizard, one-time links,
 # and the short paths of earlier versions, which the UI sends to the last project used.
-_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "datasets", "logs", "settings")
+_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "datasets", "evaluations", "logs", "settings")
 UI_PAGES = (
     "/",
     "/setup",
@@ -83,6 +87,8 @@ def create_app(
     credentials: Credentials | None = None,
     trace_sink: TraceSink | None = None,
     secret_box: SecretBox | None = None,
+    eval_poll_s: float = 1.0,
+    eval_worker: bool = True,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -126,6 +132,20 @@ def create_app(
         await app[RUNNER_KEY].close()
 
     app.on_cleanup.append(stop_runner)
+    app[EVALUATIONS_KEY] = EvaluationService(store, app[CONNECTIONS_KEY])
+    if trace_sink is not None and eval_worker:
+        # The judge worker runs where scores can be written through the ingest path (``serve``).
+        worker = EvalWorker(store, app[EVALUATIONS_KEY], app[CONNECTIONS_KEY], trace_sink, poll_s=eval_poll_s)
+
+        async def run_worker(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(worker.run())
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.close()
+
+        app.cleanup_ctx.append(run_worker)
     app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
@@ -146,6 +166,7 @@ def create_app(
             *prompt_routes(),
             *dataset_routes(),
             *llm_routes(),
+            *evaluation_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

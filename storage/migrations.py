@@ -21,6 +21,9 @@ from storage.tables import (
     DATASET_RUN_ITEMS,
     DATASET_RUNS,
     DATASETS,
+    EVAL_JOBS,
+    EVAL_RULES,
+    EVAL_TEMPLATES,
     INVITATIONS,
     LLM_CONNECTIONS,
     LOGS,
@@ -70,6 +73,9 @@ LATER_TABLES = (
     DATASET_RUNS,
     DATASET_RUN_ITEMS,
     LLM_CONNECTIONS,
+    EVAL_TEMPLATES,
+    EVAL_RULES,
+    EVAL_JOBS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -118,6 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         [DATASETS, DATASET_ITEM_VERSIONS, DATASET_RUNS, DATASET_RUN_ITEMS],
     ),
     Migration(11, "model connections, their secrets sealed", [LLM_CONNECTIONS]),
+    Migration(12, "evaluator templates, rules and the evaluation job table", [EVAL_TEMPLATES, EVAL_RULES, EVAL_JOBS]),
 )
 
 LATEST = MIGRATIONS[-1].version

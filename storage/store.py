@@ -11,6 +11,7 @@ from typing import Any
 from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
 from storage.backends import open_backend
 from storage.datasets import DatasetStore
+from storage.evaluations import EvalStore
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.langfuse import LangfuseReader, LangfuseStore
@@ -55,6 +56,7 @@ class Store:
         self.prompts = PromptStore(backend)
         self.datasets = DatasetStore(backend)
         self.llm_connections = LlmConnectionStore(backend)
+        self.evaluations = EvalStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

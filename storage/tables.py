@@ -648,6 +648,70 @@ LLM_CONNECTIONS = _record_table(
     ],
 )
 
+# LLM-as-a-judge: evaluator templates a project made (the built-in ones live in code), rules that
+# apply one to new data, and the durable job table the worker runs from (one job per rule and
+# object: its id derives from both, so an object is never evaluated twice, even after a crash).
+EVAL_TEMPLATES = _record_table(
+    "eval_templates",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),
+        Column("prompt", "String", STR, codec="ZSTD(1)"),
+        Column("output", "String", STR),  # JSON: {type, min, max, categories, reasoning}
+        Column("provider", "String", STR),
+        Column("model", "String", STR),
+    ],
+)
+
+EVAL_RULES = _record_table(
+    "eval_rules",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),  # the score's name
+        Column("template_id", "String", STR),
+        Column("target", "LowCardinality(String)", STR),  # observation | trace
+        Column("filter", "String", STR),  # JSON: {name, type, model, tags}
+        Column("sampling", "Float64", pa.float64()),
+        Column("delay_s", "UInt32", pa.uint32()),
+        Column("mapping", "String", STR),  # JSON: {variable: {source, field, path}}
+        Column("since_ns", "Int64", pa.int64()),  # data from then on is evaluated (0: existing too)
+        Column("enabled", "UInt8", pa.uint8()),
+        Column("provider", "String", STR),
+        Column("model", "String", STR),
+        Column("status_message", "String", STR),  # why the rule cannot run, said at once
+    ],
+)
+
+EVAL_JOBS = Table(
+    name="eval_jobs",
+    columns=[
+        Column("project_id", "String", STR),
+        Column("rule_id", "String", STR),
+        Column("id", "String", STR),
+        Column("trace_id", "String", STR),
+        Column("observation_id", "String", STR),
+        Column("status", "LowCardinality(String)", STR),  # pending | running | done | error
+        Column("attempts", "UInt16", pa.uint16()),
+        Column("last_error", "String", STR),
+        Column("score_id", "String", STR),
+        Column("score_value", "Float64", pa.float64()),
+        Column("next_attempt_ns", "Int64", pa.int64()),
+        Column("input_tokens", "UInt32", pa.uint32()),
+        Column("output_tokens", "UInt32", pa.uint32()),
+        Column("latency_ms", "UInt32", pa.uint32()),
+        Column("created_at", "DateTime64(3, 'UTC')", MS),
+        Column("updated_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC")),
+    ],
+    engine="ReplacingMergeTree",
+    engine_args=("updated_at",),
+    order_by="(project_id, rule_id, id)",
+    settings=DURABLE,
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -735,6 +799,9 @@ ALL_TABLES = (
     DATASET_RUNS,
     DATASET_RUN_ITEMS,
     LLM_CONNECTIONS,
+    EVAL_TEMPLATES,
+    EVAL_RULES,
+    EVAL_JOBS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

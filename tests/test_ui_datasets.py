@@ -195,3 +195,45 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         expect(table.locator("a.output")).to_have_count(3)
         expect(table.locator("a.output").first).to_have_text("Paris is sunny, 21°C.")
     assert not errors, errors
+
+
+def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with threaded_fake_openai() as openai_url, browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        connection = {
+            "provider": "judge",
+            "secretKey": "sk-judge-123456",
+            "baseURL": openai_url,
+            "customModels": ["judge-1"],
+        }
+        status, _ = api(page, "PUT", "/api/v1/llm-connections?project=default", connection)
+        assert status == 200
+        status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "evals"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        traces = [uuid.uuid4().hex for _ in range(2)]
+        _ingest(server, pair, [e for t in traces for e in (
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": t, "name": "bot", "timestamp": stamp}},
+            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+             "body": {"id": f"g-{t}", "traceId": t, "name": "answer", "startTime": stamp, "endTime": stamp,
+                      "input": "Where is Paris?", "output": "In France."}},
+        )])  # fmt: skip
+        page.goto(server.api_url + "/project/default/evaluations")
+        page.get_by_role("heading", name="No evaluation rules yet").wait_for()
+        page.get_by_role("button", name="New rule").click()
+        page.get_by_label("Template").select_option(label="Conciseness")
+        page.get_by_label("Score name").fill("concise")
+        page.get_by_label("Filter: name").fill("answer")
+        page.get_by_label("Delay (seconds)").fill("0")
+        page.get_by_label("Evaluate existing data too").check()
+        page.get_by_role("button", name="Create rule").click()
+        page.get_by_role("heading", name="Executions of concise").wait_for()
+        # The fake answers with prose, not the score's JSON: each execution fails and says why.
+        # The executions table refreshes itself while the page is open.
+        expect(page.locator("td .chip.state-error")).to_have_count(2, timeout=20_000)
+        expect(page.locator("td.error").first).to_contain_text("not JSON")
+        page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
+    assert not errors, errors

@@ -108,6 +108,7 @@ class Running:
     otlp_http_url: str = ""
     otlp_grpc_address: str = ""
     change_hooks: list[Callable[[], None]] = field(default_factory=list)
+    api_app: web.Application | None = None  # the API port's application, when this process serves it
 
     def changed(self) -> None:
         """Tell the caches of this process that projects or keys changed."""
@@ -128,6 +129,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
     runners: list[web.AppRunner] = []
     grpc_server: grpc.aio.Server | None = None
     ingest: IngestService | None = None
+    api_app: web.Application | None = None
     try:
         await _check_bind(settings, store)
         host = _url_host(settings.host)
@@ -176,7 +178,9 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 media_max_bytes=settings.media_max_bytes,
                 credentials=auth,
                 trace_sink=_langfuse_sink(ingest) if ingest is not None else None,
+                eval_worker=settings.eval_worker,
             )
+            api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)
             runners.append(runner)
             api_url = f"http://{host}:{port}"
@@ -187,7 +191,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             api_url = ""
         where = f"embedded store in {settings.data_dir}" if settings.embedded else "ClickHouse server"
         log.info("Tracehouse %s ready (%s)", __version__, where)
-        yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks)
+        yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks, api_app)
     finally:
         log.info("shutting down")
         if settings.embedded:

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(
         100 * MIB, ge=1024, description="Largest media file (image, audio, document) a Langfuse SDK may upload."
     )
+    eval_worker: bool = Field(
+        True,
+        description="Run the LLM-as-a-judge worker in this process (``serve`` only: it writes scores "
+        "through the receiver's ingest path).",
+    )
     media_dir: Path | None = Field(
         None, description="Where uploaded media files are kept; by default the media folder of the data directory."
     )

@@ -7,6 +7,7 @@ import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.j
 import { logsPage } from "/ui/logs.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
+import { evaluationsPage } from "/ui/evaluations.js";
 import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
@@ -78,8 +79,8 @@ async function gate() {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|logs|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -104,18 +105,19 @@ function topBar(page) {
     navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
   const pages = [["dashboard", "Dashboard"], ["traces", "Traces"], ["sessions", "Sessions"], ["users", "Users"],
-    ["prompts", "Prompts"], ["datasets", "Datasets"], ["logs", "Logs"]];
+    ["prompts", "Prompts"], ["datasets", "Datasets"], ["evaluations", "Evaluations"], ["logs", "Logs"]];
   if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", "Settings"]);
   nav.replaceChildren(
     org ? orgSelect : "", project ? projectSelect : "",
     ...(project ? pages.map(([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, text: label,
       class: key === page ? "active" : "", "aria-current": key === page ? "page" : undefined })) : []),
-    org && (can("MANAGE_MEMBERS", org) || can("MANAGE_PROJECTS", org))
-      ? h("a", { href: `/organization/${encodeURIComponent(org.id)}/settings`, "data-link": true, text: "Organization",
-        class: page === "organization" ? "active" : "" }) : "",
   );
+  // The organization's settings sit with the account links: the project's pages fill the nav.
+  const orgLink = org && (can("MANAGE_MEMBERS", org) || can("MANAGE_PROJECTS", org))
+    ? h("a", { href: `/organization/${encodeURIComponent(org.id)}/settings`, "data-link": true, text: "Organization",
+      class: page === "organization" ? "active" : "", "aria-current": page === "organization" ? "page" : undefined }) : "";
   const who = document.getElementById("who");
-  who.replaceChildren(...(ctx.me ? [
+  who.replaceChildren(orgLink, ...(ctx.me ? [
     h("a", { href: "/account", "data-link": true, text: ctx.me.email, title: "Your account" }),
     h("button", { type: "button", class: "link", text: "Sign out", onclick: async () => {
       await api("/api/v1/auth/logout", { method: "POST" });
@@ -141,6 +143,7 @@ async function projectPage(page, id) {
   if (page === "logs") return logsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
+  if (page === "evaluations") return evaluationsPage(root);
   if (page === "settings") return projectSettingsPage(root);
   return id ? tracePage(root, id) : tracesPage(root);
 }

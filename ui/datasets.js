@@ -104,7 +104,7 @@ export async function datasetsPage(root) {
       } catch (err) {
         error.textContent = err.message;
       }
-    } }, name, description, h("button", { type: "submit", text: "New dataset" }), error) : null,
+    } }, name, description, h("button", { type: "submit", text: "New dataset" }), error) : "",
     box,
   );
   box.replaceChildren(doc.items.length
@@ -222,7 +222,7 @@ async function experimentForm(name, again) {
     status.replaceChildren(h("progress", { max: p.total || 1, value: p.done + p.failed }),
       h("span", { text: ` ${p.done + p.failed} of ${p.total} items · ${p.failed} failed${p.state === "done" ? " · finished" : ""}` }),
       ...p.errors.map((e) => h("p", { class: "error small", text: e })),
-      p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: " Compare this run" }) : null);
+      p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: " Compare this run" }) : "");
     if (p.state !== "done") setTimeout(() => poll(run), 700);
     else again();
   };

@@ -274,7 +274,7 @@ export async function promptsPage(root) {
       h("select", { "aria-label": "Label", onchange: (e) => setParam("label", e.target.value) },
         h("option", { value: "", text: "All labels" }), ...labels.map((l) => h("option", { value: l, text: l, selected: l === label }))),
       h("button", { type: "submit", text: "Search" })),
-    flat ? null : h("nav", { class: "crumbs", "aria-label": "Folder" },
+    flat ? "" : h("nav", { class: "crumbs", "aria-label": "Folder" },
       h("a", { href: here("/prompts"), "data-link": true, text: "All prompts" }),
       ...crumbs.map((c, i) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(crumbs.slice(0, i + 1).join("/"))}`,
         "data-link": true, text: c })])),

@@ -1,0 +1,96 @@
+"""LLM-as-a-judge over HTTP for the UI: evaluator templates (built-in and the project's), rules, and
+every job's state, attempts and error; a failed job can be retried. Reading needs VIEW_DATA;
+templates and rules are managed by ADMIN and above (MANAGE_SETTINGS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from evaluations import EvaluationService
+from query_api.access import caller_for
+from query_api.admin import STORE_KEY
+from query_api.responses import json_response
+from storage import Store
+from storage.evaluations import EvalJob
+from tracehouse.errors import InvalidInput, NotFound
+from tracehouse.roles import Permission
+
+__all__ = ["EVALUATIONS_KEY", "evaluation_routes"]
+
+EVALUATIONS_KEY = web.AppKey("evaluations", EvaluationService)
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not valid JSON") from None
+
+
+async def _caller(request: web.Request, permission: Permission, what: str) -> tuple[Store, str]:
+    store: Store = request.app[STORE_KEY]
+    caller = await caller_for(request, store)
+    caller.require(permission, what)
+    return store, caller.project_id
+
+
+async def templates(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.VIEW_DATA, "see evaluators")
+    return json_response({"items": await request.app[EVALUATIONS_KEY].templates(project)})
+
+
+async def put_template(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.MANAGE_SETTINGS, "change evaluator templates")
+    return json_response(await request.app[EVALUATIONS_KEY].put_template(project, await _body(request)))
+
+
+async def rules(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.VIEW_DATA, "see evaluators")
+    return json_response({"items": await request.app[EVALUATIONS_KEY].rules(project)})
+
+
+async def put_rule(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.MANAGE_SETTINGS, "change evaluation rules")
+    return json_response(await request.app[EVALUATIONS_KEY].put_rule(project, await _body(request)))
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.MANAGE_SETTINGS, "change evaluation rules")
+    await request.app[EVALUATIONS_KEY].delete_rule(project, request.query.get("id", ""))
+    return json_response({"deleted": True})
+
+
+async def jobs(request: web.Request) -> web.Response:
+    _, project = await _caller(request, Permission.VIEW_DATA, "see evaluators")
+    rule = request.query.get("rule") or None
+    return json_response({"items": await request.app[EVALUATIONS_KEY].jobs(project, rule)})
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """A failed job runs again now, with a fresh count of attempts."""
+    store, project = await _caller(request, Permission.MANAGE_SETTINGS, "retry evaluations")
+    wanted = request.query.get("id", "")
+    job = next((j for j in await store.evaluations.jobs(project, limit=100_000) if j.id == wanted), None)
+    if job is None:
+        raise NotFound(f"no evaluation job {wanted!r}")
+    if job.status not in ("error", "done"):
+        raise InvalidInput(f"the job is {job.status}: only a finished or failed job is run again")
+    await store.evaluations.put_jobs(
+        [EvalJob(**{**job.__dict__, "status": "pending", "attempts": 0, "last_error": "", "next_attempt_ns": 0})]
+    )
+    return json_response({"id": job.id, "status": "pending"})
+
+
+def evaluation_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/evaluations/templates", templates),
+        web.put("/api/v1/evaluations/templates", put_template),
+        web.get("/api/v1/evaluations/rules", rules),
+        web.put("/api/v1/evaluations/rules", put_rule),
+        web.delete("/api/v1/evaluations/rules", delete_rule),
+        web.get("/api/v1/evaluations/jobs", jobs),
+        web.post("/api/v1/evaluations/jobs/retry", retry_job),
+    ]

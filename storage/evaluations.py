@@ -1,0 +1,258 @@
+"""Evaluator templates, rules and the durable job table of LLM-as-a-judge, in ClickHouse.
+
+A job's id derives from (rule, object), so discovering an object twice (two workers, a restart)
+writes the same job; its current state is its newest version. The worker reads jobs due now,
+claims one by writing a ``running`` version, and writes ``done`` or ``error`` (or ``pending``
+with the time of the next attempt) when the call ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pyarrow as pa
+
+from storage.api import Backend, Row
+from storage.projects import Versions
+from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATES
+
+__all__ = ["EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "job_id"]
+
+
+@dataclass(frozen=True)
+class EvalTemplate:
+    project_id: str
+    id: str
+    name: str
+    prompt: str
+    output: str  # JSON
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True)
+class EvalRule:
+    project_id: str
+    id: str
+    name: str
+    template_id: str
+    target: str
+    filter: str  # JSON
+    sampling: float
+    delay_s: int
+    mapping: str  # JSON
+    since_ns: int
+    enabled: bool
+    provider: str
+    model: str
+    status_message: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    project_id: str
+    rule_id: str
+    id: str
+    trace_id: str
+    observation_id: str
+    status: str
+    attempts: int
+    last_error: str
+    score_id: str
+    score_value: float
+    next_attempt_ns: int
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+    created_at: dt.datetime
+
+
+def job_id(rule_id: str, trace_id: str, observation_id: str) -> str:
+    """The one job of a rule for an object."""
+    return hashlib.sha256(f"{rule_id}\x00{trace_id}\x00{observation_id}".encode()).hexdigest()[:32]
+
+
+def _utc(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+_JOB_COLUMNS = [c.name for c in EVAL_JOBS.columns if c.name not in ("updated_at",)]
+_J = ", ".join(f"argMax({c}, updated_at) AS j_{c}" for c in _JOB_COLUMNS if c not in ("project_id", "rule_id", "id"))
+
+
+def _job(r: Row) -> EvalJob:
+    return EvalJob(
+        r["project_id"], r["rule_id"], r["id"], r["j_trace_id"], r["j_observation_id"], r["j_status"],
+        int(r["j_attempts"]), r["j_last_error"], r["j_score_id"], float(r["j_score_value"]),
+        int(r["j_next_attempt_ns"]), int(r["j_input_tokens"]), int(r["j_output_tokens"]), int(r["j_latency_ms"]),
+        _utc(r["j_created_at"]),
+    )  # fmt: skip
+
+
+class EvalStore:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._versions = Versions()
+
+    async def _put(self, table: Any, rows: list[dict[str, Any]]) -> dt.datetime:
+        stamp = self._versions.next()
+        for row in rows:
+            row.setdefault("is_deleted", 0)
+            row["updated_at"] = stamp
+        await self._backend.insert(table.name, pa.Table.from_pylist(rows, schema=table.arrow_schema()))
+        return stamp
+
+    # -- templates and rules ------------------------------------------------------------------
+
+    async def templates(self, project_id: str) -> list[EvalTemplate]:
+        rows = await self._backend.query(
+            "SELECT project_id, id, name, prompt, output, provider, model FROM eval_templates FINAL "
+            "WHERE project_id = {project:String} AND is_deleted = 0 ORDER BY name",
+            {"project": project_id},
+        )
+        return [EvalTemplate(**r) for r in rows]
+
+    async def put_template(self, t: EvalTemplate, deleted: bool = False) -> None:
+        now = dt.datetime.now(dt.UTC)
+        await self._put(EVAL_TEMPLATES, [{**t.__dict__, "created_at": now, "is_deleted": int(deleted)}])
+
+    async def rules(self, project_id: str | None = None) -> list[EvalRule]:
+        """Rules of a project, or of every project (the worker)."""
+        where = ["is_deleted = 0"] + (["project_id = {project:String}"] if project_id is not None else [])
+        rows = await self._backend.query(
+            "SELECT project_id, id, name, template_id, target, filter, sampling, delay_s, mapping, since_ns, enabled, "
+            "provider, model, status_message, created_at "
+            f"FROM eval_rules FINAL WHERE {' AND '.join(where)} ORDER BY name",
+            {"project": project_id or ""},
+        )
+        fixed = [{"enabled": bool(r["enabled"]), "sampling": float(r["sampling"]), "created_at": _utc(r["created_at"])}
+                 for r in rows]  # fmt: skip
+        return [EvalRule(**{**r, **f}) for r, f in zip(rows, fixed, strict=True)]
+
+    async def put_rule(self, rule: EvalRule, deleted: bool = False) -> None:
+        row = {**rule.__dict__, "enabled": int(rule.enabled), "is_deleted": int(deleted)}
+        await self._put(EVAL_RULES, [row])
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    async def known_jobs(self, project_id: str, rule_id: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = await self._backend.query(
+            "SELECT DISTINCT id FROM eval_jobs WHERE project_id = {project:String} AND rule_id = {rule:String} "
+            "AND id IN {ids:Array(String)}",
+            {"project": project_id, "rule": rule_id, "ids": list(ids)},
+        )
+        return {r["id"] for r in rows}
+
+    async def put_jobs(self, jobs: Sequence[EvalJob]) -> None:
+        if jobs:
+            await self._put(EVAL_JOBS, [dict(j.__dict__) for j in jobs])
+
+    async def jobs(
+        self, project_id: str, rule_id: str | None = None, statuses: Sequence[str] | None = None, limit: int = 500
+    ) -> list[EvalJob]:
+        """Current jobs, newest first."""
+        where = ["project_id = {project:String}"]
+        params: dict[str, Any] = {"project": project_id, "limit": limit}
+        if rule_id is not None:
+            where.append("rule_id = {rule:String}")
+            params["rule"] = rule_id
+        having = ""
+        if statuses is not None:
+            having = "HAVING j_status IN {statuses:Array(String)}"
+            params["statuses"] = list(statuses)
+        rows = await self._backend.query(
+            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs WHERE {' AND '.join(where)} "
+            f"GROUP BY project_id, rule_id, id {having} ORDER BY j_created_at DESC LIMIT {{limit:UInt32}}",
+            params,
+        )
+        return [_job(r) for r in rows]
+
+    async def due_jobs(self, now_ns: int, limit: int) -> list[EvalJob]:
+        """Pending jobs of every project whose next attempt is due, oldest first."""
+        rows = await self._backend.query(
+            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs GROUP BY project_id, rule_id, id "
+            "HAVING j_status = 'pending' AND j_next_attempt_ns <= {now:Int64} "
+            "ORDER BY j_created_at LIMIT {limit:UInt32}",
+            {"now": now_ns, "limit": limit},
+        )
+        return [_job(r) for r in rows]
+
+    async def counts(self, project_id: str) -> dict[str, dict[str, int]]:
+        """Per rule: how many jobs are in each state."""
+        rows = await self._backend.query(
+            "SELECT rule_id, j_status AS state, count() AS n FROM ("
+            "SELECT rule_id, id, argMax(status, updated_at) AS j_status FROM eval_jobs "
+            "WHERE project_id = {project:String} GROUP BY rule_id, id) GROUP BY rule_id, state",
+            {"project": project_id},
+        )
+        out: dict[str, dict[str, int]] = {}
+        for r in rows:
+            out.setdefault(r["rule_id"], {})[r["state"]] = int(r["n"])
+        return out
+
+    async def candidates(self, rule: EvalRule, until_ns: int, limit: int) -> list[Row]:
+        """Objects a rule may evaluate: spans (or root spans, for traces) of its project that started
+        between its ``since_ns`` and ``until_ns`` (now minus its delay), matching its filter."""
+        import orjson
+
+        f = orjson.loads(rule.filter or "{}")
+        where = [
+            "project_id = {project:String}",
+            "start_time >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')",
+            "start_time < fromUnixTimestamp64Nano({until:Int64}, 'UTC')",
+            "sign = 1",
+        ]
+        params: dict[str, Any] = {"project": rule.project_id, "since": rule.since_ns, "until": until_ns, "limit": limit}
+        if rule.target == "trace":
+            where.append("(parent_span_id = '' OR observation_type = 'TRACE')")
+        else:
+            where.append("observation_type != 'TRACE'")
+        for key, column in (
+            ("name", "name"),
+            ("type", "observation_type"),
+            ("model", "model"),
+            ("environment", "environment"),
+        ):
+            if f.get(key):
+                where.append(f"{column} = {{f_{key}:String}}")
+                params[f"f_{key}"] = str(f[key])
+        if f.get("tags"):
+            where.append("hasAll(tags, {f_tags:Array(String)})")
+            params["f_tags"] = [str(t) for t in f["tags"]]
+        return await self._backend.query(
+            "SELECT trace_id AS c_trace, span_id AS c_span, toUnixTimestamp64Nano(start_time) AS c_start FROM spans "
+            f"WHERE {' AND '.join(where)} ORDER BY c_start LIMIT 1 BY c_trace, c_span LIMIT {{limit:UInt32}}",
+            params,
+        )
+
+    async def object_facts(self, project_id: str, trace_id: str, span_id: str) -> Row | None:
+        """Input, output and metadata of one span (the newest version), for the variable mapping."""
+        rows = await self._backend.query(
+            "SELECT argMax(input, ingested_at) AS f_input, argMax(output, ingested_at) AS f_output, "
+            "argMax(metadata, ingested_at) AS f_metadata, argMax(name, ingested_at) AS f_name, count() AS f_n "
+            "FROM spans WHERE project_id = {project:String} AND trace_id = {trace:String} "
+            "AND span_id = {span:String} AND sign = 1",
+            {"project": project_id, "trace": trace_id, "span": span_id},
+        )
+        return rows[0] if rows and int(rows[0]["f_n"]) else None
+
+    @staticmethod
+    def with_state(job: EvalJob, **changes: Any) -> EvalJob:
+        return replace(job, **changes)
+
+    async def running_jobs(self) -> list[EvalJob]:
+        """Jobs of every project whose newest state is ``running`` (a crash interrupted them)."""
+        rows = await self._backend.query(
+            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs GROUP BY project_id, rule_id, id "
+            "HAVING j_status = 'running'",
+        )
+        return [_job(r) for r in rows]

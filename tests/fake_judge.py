@@ -1,0 +1,76 @@
+"""A local fake of an OpenAI-compatible judge model whose behaviour a test sets: answer well, answer
+with malformed JSON, refuse ``response_format`` (as many OpenAI-compatible servers do), time out,
+rate-limit, fail, or refuse the key. It records every request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Judge:
+    url: str = ""
+    behaviour: list[str] = field(default_factory=lambda: ["good"])  # consumed in order; the last repeats
+    score: Any = 0.8
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    no_response_format: bool = False
+
+    def next(self) -> str:
+        return self.behaviour.pop(0) if len(self.behaviour) > 1 else self.behaviour[0]
+
+
+def _answer(content: str | None, tool_args: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_args is not None:
+        message["tool_calls"] = [
+            {"id": "c1", "type": "function", "function": {"name": "submit_evaluation", "arguments": tool_args}}
+        ]
+    return {
+        "id": "x", "object": "chat.completion", "model": "judge-1",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 15, "total_tokens": 135},
+    }  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def fake_judge() -> AsyncIterator[Judge]:
+    judge = Judge()
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        judge.requests.append({"body": body, "authorization": request.headers.get("Authorization", "")})
+        what = judge.next()
+        if what == "timeout":
+            await asyncio.sleep(5)
+        if what == "429":
+            return web.json_response({"error": {"message": "Rate limit reached for requests"}}, status=429)
+        if what == "500":
+            return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
+        if what == "401":
+            return web.json_response({"error": {"message": "Incorrect API key provided"}}, status=401)
+        if "response_format" in body and judge.no_response_format:
+            return web.json_response({"error": {"message": "response_format is not supported"}}, status=400)
+        answer = json.dumps({"reasoning": "looks right", "score": judge.score})
+        if what == "malformed":
+            return web.json_response(_answer("I think it is pretty good, maybe 0.8?"))
+        if "tools" in body:
+            return web.json_response(_answer(None, answer))
+        return web.json_response(_answer(answer))
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    judge.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    try:
+        yield judge
+    finally:
+        await runner.cleanup()

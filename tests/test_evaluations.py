@@ -1,0 +1,269 @@
+"""LLM-as-a-judge against a local fake judge server: scores written once per matched object, filters
+and sampling respected, structured output falling back to tool calls, malformed answers, rate
+limits, timeouts and failures visible with their message and retried for real, a rule whose key is
+refused saying so at once, jobs a crash left running finished once, and the key nowhere in clear."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluations import EvalWorker
+from evaluations.worker import _sampled
+from query_api.evaluations_api import EVALUATIONS_KEY
+from storage.evaluations import EvalJob
+from tests.conftest import serving
+from tests.fake_judge import fake_judge
+from tests.langfuse_helpers import basic, make_key
+from tests.test_prompts_api import Client
+from tracehouse.server import Running
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Running]:
+    """``serve`` without its own judge worker: each test drives one, so that rounds are deterministic."""
+    async with serving(tmp_path / "data", eval_worker=False) as r:
+        yield r
+
+
+SECRET = "sk-judge-secret-0000111122223333"
+
+
+async def _generations(c: Client, names: list[str]) -> list[tuple[str, str]]:
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    out, batch = [], []
+    for i, name in enumerate(names):
+        trace_id, gen_id = uuid.uuid4().hex, f"gen-{uuid.uuid4().hex[:12]}"
+        batch += [
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": trace_id, "name": "app", "timestamp": stamp}},
+            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+             "body": {"id": gen_id, "traceId": trace_id, "name": name, "model": "gpt-4o-mini", "startTime": stamp,
+                      "endTime": stamp, "input": {"question": f"q{i}"}, "output": f"answer {i}"}},
+        ]  # fmt: skip
+        out.append((trace_id, gen_id))
+    status, doc, _ = await c.call("POST", "/api/public/ingestion", {"batch": batch})
+    assert status == 207 and not doc["errors"], doc
+    return out
+
+
+def _worker(live: Running, timeout_s: float = 60.0) -> EvalWorker:
+    service = live.api_app[EVALUATIONS_KEY]  # the app's own service and connections
+    from query_api.llm_api import CONNECTIONS_KEY
+
+    async def sink(project: str, events: list[dict[str, Any]]) -> None:
+        from otlp_receiver.langfuse.service import Access
+
+        result = await live.ingest.ingest_langfuse(Access(project), events, 1000)
+        assert not result.errors, result.errors
+
+    return EvalWorker(
+        live.store, service, live.api_app[CONNECTIONS_KEY], sink, poll_s=0.1, backoff_s=0.01, timeout_s=timeout_s
+    )
+
+
+async def _rule(c: Client, judge_url: str, **extra: Any) -> dict[str, Any]:
+    status, _, _ = await c.call(
+        "PUT",
+        "/api/v1/llm-connections",
+        {"provider": "judge", "secretKey": SECRET, "baseURL": judge_url, "customModels": ["judge-1"]},
+    )
+    assert status == 200
+    mapping = {"input": {"field": "input", "path": "question"}, "output": {"field": "output"}}
+    body = {"name": "correct", "templateId": "builtin-correctness", "target": "observation", "filter": {"name": "llm"},
+            "sampling": 1.0, "delaySeconds": 0, "evaluateExisting": True, "provider": "judge", "model": "judge-1",
+            "mapping": mapping, **extra}  # fmt: skip
+    status, rule, _ = await c.call("PUT", "/api/v1/evaluations/rules", body)
+    assert status == 200, rule
+    return rule
+
+
+async def _jobs(c: Client, rule_id: str) -> list[dict[str, Any]]:
+    _, doc, _ = await c.call("GET", f"/api/v1/evaluations/jobs?rule={rule_id}")
+    return doc["items"]
+
+
+async def _eval_scores(live: Running, trace_ids: list[str]) -> list[dict[str, Any]]:
+    scores, _ = await live.store.langfuse.scores("default", trace_ids)
+    return [s for s in scores if s["source"] == "EVAL"]
+
+
+async def test_rule_scores_each_matching_observation_once(live: Running) -> None:
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            judge.no_response_format = True  # an OpenAI-compatible server without json_schema: tools work
+            objects = await _generations(c, ["llm", "llm", "llm", "retriever"])
+            rule = await _rule(c, judge.url)
+            worker = _worker(live)
+            await worker.tick()
+            await worker.tick()
+            jobs = await _jobs(c, rule["id"])
+            assert sorted(j["observationId"] for j in jobs) == sorted(g for _, g in objects[:3])  # the filter held
+            assert {j["status"] for j in jobs} == {"done"} and all(j["score"] == 0.8 for j in jobs)
+            assert all(j["inputTokens"] == 120 and j["outputTokens"] == 15 for j in jobs)
+            scores = await _eval_scores(live, [t for t, _ in objects])
+            assert sorted(s["observation_id"] for s in scores) == sorted(g for _, g in objects[:3])
+            assert all(s["name"] == "correct" and s["value"] == 0.8 and s["comment"] == "looks right" for s in scores)
+            # The mapping's JSON path reached the prompt; the key reached only the judge.
+            prompts = [r["body"]["messages"][1]["content"] for r in judge.requests if "tools" in r["body"]]
+            assert any("q0" in p and "answer 0" in p for p in prompts)
+            assert all(r["authorization"] == f"Bearer {SECRET}" for r in judge.requests)
+            # Another round and a restart: nothing is evaluated twice.
+            asked = len(judge.requests)
+            await worker.tick()
+            restarted = _worker(live)
+            await restarted.recover()
+            await restarted.tick()
+            assert len(judge.requests) == asked
+            assert len(await _eval_scores(live, [t for t, _ in objects])) == 3
+
+            # Sampling: the same hash decides on every worker.
+            sampled_rule = await _rule(c, judge.url, name="sampled", sampling=0.5)
+            await restarted.tick()
+            await restarted.tick()
+            jobs = await _jobs(c, sampled_rule["id"])
+            from storage.evaluations import EvalRule
+
+            rules = {r.id: r for r in await live.store.evaluations.rules("default")}
+            expected = [g for t, g in objects[:3] if _sampled(rules[sampled_rule["id"]], t, g)]
+            assert sorted(j["observationId"] for j in jobs) == sorted(expected)
+            assert isinstance(rules[sampled_rule["id"]], EvalRule)
+    finally:
+        await c.close()
+
+
+async def test_failures_are_visible_and_retries_really_retry(live: Running, tmp_path: Path) -> None:
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            objects = await _generations(c, ["llm"])
+            judge.behaviour = ["429", "timeout", "good"]
+            rule = await _rule(c, judge.url)
+            worker = _worker(live, timeout_s=1.0)
+            await worker.tick()  # discovered, attempt 1: rate-limited
+            [job] = await _jobs(c, rule["id"])
+            assert job["status"] == "pending" and job["attempts"] == 1 and "Rate limit reached" in job["error"]
+            for _ in range(20):
+                await worker.tick()
+                [job] = await _jobs(c, rule["id"])
+                if job["status"] == "done":
+                    break
+                await asyncio.sleep(0.05)
+            assert job["status"] == "done" and job["attempts"] == 3 and job["error"] is None
+            assert len(await _eval_scores(live, [objects[0][0]])) == 1
+
+            # A malformed answer is an error with the answer quoted, never a silent score.
+            more = await _generations(c, ["malformed-llm"])
+            judge.behaviour = ["malformed"]
+            bad = await _rule(c, judge.url, name="m", filter={"name": "malformed-llm"})
+            await worker.tick()
+            await worker.tick()
+            [job] = await _jobs(c, bad["id"])
+            assert job["status"] == "error" and "not JSON" in job["error"] and "maybe 0.8" in job["error"]
+            assert await _eval_scores(live, [more[0][0]]) == []
+            # A retry from the API really runs it again.
+            judge.behaviour = ["good"]
+            status, _, _ = await c.call("POST", f"/api/v1/evaluations/jobs/retry?id={job['id']}")
+            assert status == 200
+            await worker.tick()
+            [job] = await _jobs(c, bad["id"])
+            assert job["status"] == "done" and len(await _eval_scores(live, [more[0][0]])) == 1
+
+            # A server that keeps failing: retried up to the limit, then an error with its message.
+            failing = await _generations(c, ["failing-llm"])
+            judge.behaviour = ["500"]
+            broken = await _rule(c, judge.url, name="f", filter={"name": "failing-llm"})
+            for _ in range(10):
+                await worker.tick()
+                await asyncio.sleep(0.05)
+            [job] = await _jobs(c, broken["id"])
+            assert job["status"] == "error" and job["attempts"] == 4 and "upstream exploded" in job["error"]
+            assert await _eval_scores(live, [failing[0][0]]) == []
+
+            # A refused key: the rule says so at once.
+            await _generations(c, ["keyless"])
+            judge.behaviour = ["401"]
+            refused = await _rule(c, judge.url, name="k", filter={"name": "keyless"})
+            await worker.tick()
+            status, rules, _ = await c.call("GET", "/api/v1/evaluations/rules")
+            message = next(r for r in rules["items"] if r["id"] == refused["id"])["statusMessage"]
+            assert "Incorrect API key" in message
+
+            # A crash left a job running: the next worker finishes it, once.
+            await _generations(c, ["crashy"])
+            judge.behaviour = ["good"]
+            crashed = await _rule(c, judge.url, name="c", filter={"name": "crashy"})
+            discover_only = _worker(live)
+            rules_now = [r for r in await live.store.evaluations.rules("default") if r.id == crashed["id"]]
+            await discover_only._discover(rules_now[0], time.time_ns())
+            [pending] = await live.store.evaluations.jobs("default", crashed["id"])
+            await live.store.evaluations.put_jobs([EvalJob(**{**pending.__dict__, "status": "running", "attempts": 1})])
+            fresh = _worker(live)
+            await fresh.recover()
+            await fresh.tick()
+            [job] = await _jobs(c, crashed["id"])
+            assert job["status"] == "done" and job["attempts"] == 2
+
+        # The key in clear: in no answer, no log, no stored column.
+        for path in (
+            "/api/v1/llm-connections",
+            "/api/public/llm-connections",
+            "/api/v1/evaluations/rules",
+            "/api/v1/evaluations/jobs",
+        ):
+            _, doc, _ = await c.call("GET", path)
+            assert SECRET not in str(doc)
+        rows = await live.store.backend.query("SELECT * FROM llm_connections")
+        assert not any(SECRET in str(v) for r in rows for v in r.values())
+    finally:
+        await c.close()
+
+
+async def test_rules_are_checked_when_saved(live: Running) -> None:
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            await _rule(c, judge.url)
+            base = {"name": "x", "templateId": "builtin-correctness", "provider": "judge", "model": "judge-1"}
+            for change, words in (
+                ({"templateId": "nope"}, "template"),
+                ({"provider": "missing"}, "connection"),
+                ({"target": "session"}, "target"),
+                ({"sampling": 0}, "sampling"),
+                ({"delaySeconds": -1}, "delaySeconds"),
+                ({"filter": {"colour": "red"}}, "filter"),
+                ({"mapping": {"input": {"field": "elsewhere"}}}, "mapping"),
+                ({"name": ""}, "name"),
+            ):
+                status, doc, _ = await c.call("PUT", "/api/v1/evaluations/rules", {**base, **change})
+                assert status in (400, 404) and words in doc["error"]["message"], (change, doc)
+            status, templates, _ = await c.call("GET", "/api/v1/evaluations/templates")
+            assert {t["name"] for t in templates["items"]} >= {
+                "Correctness",
+                "Hallucination",
+                "Toxicity",
+                "Relevance",
+                "Conciseness",
+            }
+            status, doc, _ = await c.call(
+                "PUT",
+                "/api/v1/evaluations/templates",
+                {"name": "t", "prompt": "p", "output": {"type": "numeric", "min": 1, "max": 0}},
+            )
+            assert status == 400
+            status, doc, _ = await c.call(
+                "PUT",
+                "/api/v1/evaluations/templates",
+                {"name": "Polite", "prompt": "Is {{output}} polite?", "output": {"type": "boolean"}},
+            )
+            assert status == 200 and doc["output"] == {"type": "boolean", "reasoning": True}
+    finally:
+        await c.close()

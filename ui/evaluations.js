@@ -1,0 +1,147 @@
+// Evaluations: LLM-as-a-judge rules made from templates, and every execution's state, attempts and
+// error, refreshed while the page is open, so nothing sits "pending" without a reason shown.
+import { api } from "/ui/api.js";
+import { can, here } from "/ui/context.js";
+import { formatCount, h, table } from "/ui/dom.js";
+
+const STATES = ["pending", "running", "done", "error"];
+
+function errorLine() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+function templateEditor(template, done, cancel) {
+  const name = h("input", { "aria-label": "Template name", value: template ? `${template.name} (copy)` : "", required: true });
+  const prompt = h("textarea", { "aria-label": "Judge prompt", rows: 8 });
+  prompt.value = template ? template.prompt : "";
+  const type = h("select", { "aria-label": "Score type" }, ...["numeric", "boolean", "categorical"].map((t) =>
+    h("option", { value: t, text: t, selected: template && template.output.type === t })));
+  const categories = h("input", { "aria-label": "Categories", placeholder: "categories, comma-separated",
+    value: template && template.output.categories ? template.output.categories.join(", ") : "" });
+  const reasoning = h("input", { type: "checkbox", "aria-label": "Ask for reasoning", checked: !template || template.output.reasoning });
+  const error = errorLine();
+  return h("form", { class: "card template-editor", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const output = { type: type.value, reasoning: reasoning.checked };
+    if (type.value === "numeric") Object.assign(output, { min: 0, max: 1 });
+    if (type.value === "categorical") output.categories = categories.value.split(",").map((s) => s.trim()).filter(Boolean);
+    try {
+      await api("/api/v1/evaluations/templates", { method: "PUT", body: { name: name.value, prompt: prompt.value, output } });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, h("h3", { text: "Evaluator template" }), h("div", { class: "filters" }, name, type, categories,
+    h("label", {}, reasoning, " reasoning")), prompt,
+  h("p", { class: "muted", text: "Variables in {{double braces}} are filled from each evaluated object (input, output, metadata)." }),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: "Save template" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })), error);
+}
+
+function ruleForm(templates, connections, done, cancel) {
+  const template = h("select", { "aria-label": "Template" }, ...templates.map((t) => h("option", { value: t.id, text: t.name })));
+  const name = h("input", { "aria-label": "Score name", placeholder: "score name, e.g. correctness", required: true });
+  const target = h("select", { "aria-label": "Target" }, h("option", { value: "observation", text: "New observations" }),
+    h("option", { value: "trace", text: "New traces" }));
+  const filterName = h("input", { "aria-label": "Filter: name", placeholder: "name (any)" });
+  const filterType = h("select", { "aria-label": "Filter: type" }, h("option", { value: "", text: "any type" }),
+    ...["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"].map((t) => h("option", { value: t, text: t })));
+  const sampling = h("input", { "aria-label": "Sampling (%)", type: "number", min: 1, max: 100, value: 100 });
+  const delay = h("input", { "aria-label": "Delay (seconds)", type: "number", min: 0, value: 10 });
+  const connection = h("select", { "aria-label": "Judge connection" }, ...connections.map((c) => h("option", { value: c.provider, text: c.provider })));
+  const model = h("input", { "aria-label": "Judge model", required: true });
+  const fillModel = () => { const c = connections.find((x) => x.provider === connection.value); model.value = c && c.models[0] || ""; };
+  connection.addEventListener("change", fillModel);
+  fillModel();
+  const existing = h("input", { type: "checkbox", "aria-label": "Evaluate existing data too" });
+  const error = errorLine();
+  return h("form", { class: "card rule-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const filter = {};
+    if (filterName.value.trim()) filter.name = filterName.value.trim();
+    if (filterType.value) filter.type = filterType.value;
+    try {
+      await api("/api/v1/evaluations/rules", { method: "PUT", body: { name: name.value.trim(), templateId: template.value,
+        target: target.value, filter, sampling: Number(sampling.value) / 100, delaySeconds: Number(delay.value),
+        provider: connection.value, model: model.value.trim(), evaluateExisting: existing.checked } });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, h("h3", { text: "New evaluation rule" }),
+  h("div", { class: "filters" }, template, name, target),
+  h("div", { class: "filters" }, filterName, filterType, sampling, delay),
+  h("div", { class: "filters" }, connection, model, h("label", {}, existing, " evaluate existing data too")),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: "Create rule" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })), error);
+}
+
+function counts(jobs) {
+  return h("span", { class: "chips" }, ...STATES.filter((s) => jobs[s]).map((s) =>
+    h("span", { class: `chip state-${s}`, text: `${formatCount(jobs[s])} ${s}` })));
+}
+
+async function jobsTable(ruleId, box) {
+  const doc = await api("/api/v1/evaluations/jobs", { query: { rule: ruleId } });
+  box.replaceChildren(doc.items.length ? table(["State", "Object", "Score", "Attempts", "Tokens", "Latency", "Error", ""],
+    doc.items.map((j) => h("tr", {},
+      h("td", {}, h("span", { class: `chip state-${j.status}`, text: j.status })),
+      h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(j.traceId)}${j.observationId ? `?observation=${encodeURIComponent(j.observationId)}` : ""}`),
+        "data-link": true, text: j.observationId || j.traceId })),
+      h("td", { text: j.score === null ? "–" : String(j.score) }), h("td", { text: String(j.attempts) }),
+      h("td", { text: j.inputTokens || j.outputTokens ? `${j.inputTokens} + ${j.outputTokens}` : "–" }),
+      h("td", { text: j.latencyMs ? `${j.latencyMs} ms` : "–" }),
+      h("td", { class: "error small", text: j.error || "" }),
+      h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: "Retry",
+        onclick: async () => { await api("/api/v1/evaluations/jobs/retry", { method: "POST", query: { id: j.id } }); jobsTable(ruleId, box); } }) : null))))
+    : h("p", { class: "muted", text: "No executions yet: new data matching the rule is picked up within seconds, after the rule's delay." }));
+}
+
+let refresh = null;
+
+export async function evaluationsPage(root) {
+  clearTimeout(refresh);
+  const [rules, templates, connections] = await Promise.all([api("/api/v1/evaluations/rules"),
+    api("/api/v1/evaluations/templates"), api("/api/v1/llm-connections")]);
+  const params = new URLSearchParams(location.search);
+  const selected = rules.items.find((r) => r.id === params.get("rule")) || rules.items[0];
+  const formBox = h("div", {});
+  const jobsBox = h("div", {});
+  const again = () => evaluationsPage(root);
+  const manage = can("MANAGE_SETTINGS");
+  root.replaceChildren(
+    h("div", { class: "page-head" }, h("h1", { text: "Evaluations" }),
+      manage && connections.items.length ? h("button", { type: "button", text: "New rule", onclick: () =>
+        formBox.replaceChildren(ruleForm(templates.items, connections.items, again, () => formBox.replaceChildren())) }) : null),
+    !connections.items.length ? h("p", { class: "muted", text: "LLM-as-a-judge needs a model connection: add one in Settings → Model connections." }) : "",
+    formBox,
+    rules.items.length ? table(["Rule (score name)", "Template", "Target", "Judge", "Sampling", "Executions", "Status"], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
+      h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),
+      h("td", { text: (templates.items.find((t) => t.id === r.templateId) || { name: r.templateId }).name }),
+      h("td", { text: `${r.target}${r.filter.name ? ` named ${r.filter.name}` : ""}${r.filter.type ? ` of type ${r.filter.type}` : ""}` }),
+      h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
+      h("td", {}, counts(r.jobs)),
+      h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? "active" : "paused" })))))
+      : h("div", { class: "card empty" }, h("h2", { text: "No evaluation rules yet" }),
+        h("p", { text: "A rule runs a judge model over new traces or observations that match it and writes a score to each." })),
+    ...(selected ? [h("h2", { text: `Executions of ${selected.name}` }), jobsBox] : []),
+    h("h2", { text: "Evaluator templates" }),
+    table(["Template", "Score", "", ""], templates.items.map((t) => h("tr", {},
+      h("td", { text: t.name }), h("td", { text: `${t.output.type}${t.output.reasoning ? ", with reasoning" : ""}` }),
+      h("td", { class: "muted", text: t.builtin ? "built-in" : "this project" }),
+      h("td", {}, manage ? h("button", { type: "button", class: "link", text: "Copy and edit", onclick: () =>
+        formBox.replaceChildren(templateEditor(t, again, () => formBox.replaceChildren())) }) : null)))),
+  );
+  if (selected) {
+    await jobsTable(selected.id, jobsBox);
+    // Executions change on their own: keep the table current while this page is shown.
+    const tick = async () => {
+      if (!document.body.contains(jobsBox)) return;
+      await jobsTable(selected.id, jobsBox).catch(() => {});
+      refresh = setTimeout(tick, 2000);
+    };
+    refresh = setTimeout(tick, 2000);
+  }
+}
