@@ -190,7 +190,9 @@ class IngestService:
         try:
             _, retention, prices = await self.snapshot()
             self.langfuse.prices = prices
+            batch, refused = await self._check_score_configs(access.project_id, batch)
             result, job = self.langfuse.prepare(access, batch, retention.get(access.project_id, 0))
+            result.errors.extend(refused)
             if job.events:
                 await self.batcher.commit(job, reservation, "langfuse")
         except TracehouseError as exc:
@@ -203,6 +205,33 @@ class IngestService:
         t.records_accepted.labels("langfuse_events", "langfuse").inc(len(result.successes))
         t.records_rejected.labels("langfuse_events", "langfuse").inc(len(result.errors))
         return result
+
+    async def _check_score_configs(self, project: str, batch: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+        """Scores that name a score config must fit it: the others fail alone, with the reason."""
+        named = [e for e in batch if isinstance(e, dict) and e.get("type") == "score-create"
+                 and isinstance(e.get("body"), dict) and e["body"].get("configId")]  # fmt: skip
+        if not named:
+            return batch, []
+
+        async def load() -> dict[str, Any]:
+            return {c.id: c for c in await self.store.annotations.configs(project)}
+
+        configs = await self._context.get("score_configs", project, load)
+        kept, refused = [], []
+        for event in batch:
+            body = event.get("body") if isinstance(event, dict) else None
+            config_id = body.get("configId") if isinstance(body, dict) and event.get("type") == "score-create" else None
+            if config_id:
+                config = configs.get(config_id)
+                problem = config.problem(body.get("value"), body.get("dataType")) if config else (
+                    f"score config {config_id!r} does not exist in this project")  # fmt: skip
+                if problem:
+                    refused.append(
+                        {"id": event.get("id"), "status": 400, "message": "Invalid request data", "error": problem}
+                    )
+                    continue
+            kept.append(event)
+        return kept, refused
 
     def _count_refusal(self, transport: str, exc: TracehouseError) -> None:
         self.telemetry.requests.labels(transport, exc.code).inc()

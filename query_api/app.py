@@ -18,6 +18,7 @@ from experiments.runner import ExperimentRunner, TraceSink
 from llm import ConnectionService
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
+from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
 from query_api.auth import USERS_KEY, auth_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
@@ -133,6 +134,8 @@ def create_app(
 
     app.on_cleanup.append(stop_runner)
     app[EVALUATIONS_KEY] = EvaluationService(store, app[CONNECTIONS_KEY])
+    if trace_sink is not None:
+        app[SCORE_SINK_KEY] = trace_sink
     if trace_sink is not None and eval_worker:
         # The judge worker runs where scores can be written through the ingest path (``serve``).
         worker = EvalWorker(store, app[EVALUATIONS_KEY], app[CONNECTIONS_KEY], trace_sink, poll_s=eval_poll_s)
@@ -167,6 +170,7 @@ def create_app(
             *dataset_routes(),
             *llm_routes(),
             *evaluation_routes(),
+            *annotation_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

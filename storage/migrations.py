@@ -17,6 +17,8 @@ from storage.api import Backend
 from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
+    ANNOTATION_ITEMS,
+    ANNOTATION_QUEUES,
     DATASET_ITEM_VERSIONS,
     DATASET_RUN_ITEMS,
     DATASET_RUNS,
@@ -34,6 +36,7 @@ from storage.tables import (
     PROMPT_CLAIMS,
     PROMPTS,
     SCHEMA_MIGRATIONS,
+    SCORE_CONFIGS,
     SMALL_BLOCKS,
     SPLIT_TRACES,
     TABLES,
@@ -76,6 +79,9 @@ LATER_TABLES = (
     EVAL_TEMPLATES,
     EVAL_RULES,
     EVAL_JOBS,
+    SCORE_CONFIGS,
+    ANNOTATION_QUEUES,
+    ANNOTATION_ITEMS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -125,6 +131,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(11, "model connections, their secrets sealed", [LLM_CONNECTIONS]),
     Migration(12, "evaluator templates, rules and the evaluation job table", [EVAL_TEMPLATES, EVAL_RULES, EVAL_JOBS]),
+    Migration(13, "score configs and annotation queues", [SCORE_CONFIGS, ANNOTATION_QUEUES, ANNOTATION_ITEMS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from storage.annotations import AnnotationStore
 from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
 from storage.backends import open_backend
 from storage.datasets import DatasetStore
@@ -57,6 +58,7 @@ class Store:
         self.datasets = DatasetStore(backend)
         self.llm_connections = LlmConnectionStore(backend)
         self.evaluations = EvalStore(backend)
+        self.annotations = AnnotationStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

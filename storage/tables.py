@@ -712,6 +712,52 @@ EVAL_JOBS = Table(
     settings=DURABLE,
 )
 
+# Score configs (Langfuse's): the name, type and range or categories a score must keep, checked
+# when a score names one; and annotation queues of objects people score by hand.
+SCORE_CONFIGS = _record_table(
+    "score_configs",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),
+        Column("data_type", "LowCardinality(String)", STR),
+        Column("min_value", "Nullable(Float64)", pa.float64()),
+        Column("max_value", "Nullable(Float64)", pa.float64()),
+        Column("categories", "String", STR),  # JSON [{label, value}]
+        Column("description", "String", STR),
+        Column("is_archived", "UInt8", pa.uint8()),
+    ],
+)
+
+ANNOTATION_QUEUES = _record_table(
+    "annotation_queues",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("name", "String", STR),
+        Column("description", "String", STR),
+        Column("score_config_ids", "Array(String)", pa.list_(STR)),
+    ],
+)
+
+ANNOTATION_ITEMS = _record_table(
+    "annotation_items",
+    "(project_id, queue_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("queue_id", "String", STR),
+        Column("id", "String", STR),
+        Column("object_id", "String", STR),
+        Column("object_type", "LowCardinality(String)", STR),  # TRACE | OBSERVATION | SESSION
+        Column("trace_id", "String", STR),
+        Column("status", "LowCardinality(String)", STR),  # PENDING | COMPLETED
+        Column("completed_by", "String", STR),
+        Column("completed_at", "Nullable(DateTime64(3, 'UTC'))", MS),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -802,6 +848,9 @@ ALL_TABLES = (
     EVAL_TEMPLATES,
     EVAL_RULES,
     EVAL_JOBS,
+    SCORE_CONFIGS,
+    ANNOTATION_QUEUES,
+    ANNOTATION_ITEMS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

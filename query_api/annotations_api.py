@@ -1,0 +1,375 @@
+"""Score configs and annotation queues over HTTP, Langfuse's paths (``/api/public/score-configs``,
+``/api/public/annotation-queues``), for key pairs and for signed-in people alike. Reading needs
+VIEW_DATA; writing configs and queues WRITE_CONTENT; scoring a queue item SCORE. Scores people give
+are written through the ingest path with source ANNOTATION and the person's id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from query_api.access import Caller, caller_for
+from query_api.admin import STORE_KEY, notify_changed
+from query_api.responses import json_response
+from storage import Store
+from storage.annotations import ScoreConfig
+from tracehouse.errors import InvalidInput, NotFound
+from tracehouse.roles import Permission
+
+__all__ = ["SCORE_SINK_KEY", "annotation_routes"]
+
+SCORE_SINK_KEY = web.AppKey("score_sink", object)
+PREFIX = "/api/public"
+DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN")
+OBJECT_TYPES = ("TRACE", "OBSERVATION", "SESSION")
+BOOLEAN_CATEGORIES = [{"label": "True", "value": 1}, {"label": "False", "value": 0}]
+
+
+def _iso(t: Any) -> str | None:
+    if t is None:
+        return None
+    if not isinstance(t, dt.datetime):
+        t = dt.datetime.fromisoformat(str(t))
+    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("expected a JSON object")
+    return body
+
+
+async def _caller(request: web.Request, permission: Permission, what: str) -> tuple[Store, Caller]:
+    store: Store = request.app[STORE_KEY]
+    caller = await caller_for(request, store)
+    caller.require(permission, what)
+    return store, caller
+
+
+def _page(request: web.Request, items: list[Any]) -> dict[str, Any]:
+    try:
+        page, limit = int(request.query.get("page", "1")), int(request.query.get("limit", "50"))
+    except ValueError:
+        raise InvalidInput("page and limit are integers") from None
+    if page < 1 or not 1 <= limit <= 100:
+        raise InvalidInput("page from 1, limit from 1 to 100")
+    meta = {"page": page, "limit": limit, "totalItems": len(items), "totalPages": -(-len(items) // limit)}
+    return {"data": items[(page - 1) * limit : page * limit], "meta": meta}
+
+
+# -- score configs ----------------------------------------------------------------------------------
+
+
+def config_json(c: ScoreConfig) -> dict[str, Any]:
+    return {
+        "id": c.id, "name": c.name, "dataType": c.data_type, "isArchived": c.is_archived, "minValue": c.min_value,
+        "maxValue": c.max_value, "categories": orjson.loads(c.categories) if c.categories else None,
+        "description": c.description or None, "projectId": c.project_id, "createdAt": _iso(c.created_at),
+        "updatedAt": _iso(c.updated_at),
+    }  # fmt: skip
+
+
+def _number(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidInput(f"{field}: a number")
+    return float(value)
+
+
+def _config_fields(body: dict[str, Any], data_type: str) -> tuple[float | None, float | None, str]:
+    lo, hi = _number(body.get("minValue"), "minValue"), _number(body.get("maxValue"), "maxValue")
+    categories = body.get("categories")
+    if data_type == "NUMERIC":
+        if lo is not None and hi is not None and lo >= hi:
+            raise InvalidInput("minValue must be below maxValue")
+        return lo, hi, ""
+    if data_type == "BOOLEAN":
+        if categories is not None and categories != BOOLEAN_CATEGORIES:
+            raise InvalidInput("a BOOLEAN config has exactly the categories True = 1 and False = 0")
+        return None, None, orjson.dumps(BOOLEAN_CATEGORIES).decode()
+    if (
+        not isinstance(categories, list)
+        or not categories
+        or not all(
+            isinstance(c, dict)
+            and isinstance(c.get("label"), str)
+            and c["label"]
+            and isinstance(c.get("value"), (int, float))
+            for c in categories
+        )
+    ):
+        raise InvalidInput("categories: a non-empty list of {label, value}")
+    labels = [c["label"] for c in categories]
+    if len(set(labels)) != len(labels) or len({c["value"] for c in categories}) != len(labels):
+        raise InvalidInput("categories: labels and values must be unique")
+    return None, None, orjson.dumps([{"label": c["label"], "value": c["value"]} for c in categories]).decode()
+
+
+async def create_config(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "create score configs")
+    body = await _body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 35:
+        raise InvalidInput("name: 1 to 35 characters")
+    data_type = str(body.get("dataType", "")).upper()
+    if data_type not in DATA_TYPES:
+        raise InvalidInput(f"dataType: one of {', '.join(DATA_TYPES)}")
+    lo, hi, categories = _config_fields(body, data_type)
+    now = dt.datetime.now(dt.UTC)
+    config = ScoreConfig(caller.project_id, str(uuid.uuid4()), name.strip(), data_type, lo, hi, categories,
+                         str(body.get("description") or ""), False, now, now)  # fmt: skip
+    await store.annotations.put_config(config)
+    notify_changed(request)  # the receiver checks scores against configs from a short cache
+    return json_response(config_json(config))
+
+
+async def _config(store: Store, project: str, config_id: str) -> ScoreConfig:
+    for c in await store.annotations.configs(project):
+        if c.id == config_id:
+            return c
+    raise NotFound(f"Score config not found: {config_id}")
+
+
+async def list_configs(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read score configs")
+    return json_response(_page(request, [config_json(c) for c in await store.annotations.configs(caller.project_id)]))
+
+
+async def get_config(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read score configs")
+    return json_response(config_json(await _config(store, caller.project_id, request.match_info["id"])))
+
+
+async def patch_config(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "change score configs")
+    c = await _config(store, caller.project_id, request.match_info["id"])
+    body = await _body(request)
+    changes: dict[str, Any] = {}
+    if "isArchived" in body:
+        if not isinstance(body["isArchived"], bool):
+            raise InvalidInput("isArchived: true or false")
+        changes["is_archived"] = body["isArchived"]
+    if "name" in body:
+        if not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 35:
+            raise InvalidInput("name: 1 to 35 characters")
+        changes["name"] = body["name"].strip()
+    if "description" in body:
+        changes["description"] = str(body["description"] or "")
+    if {"minValue", "maxValue", "categories"} & set(body):
+        merged = {"minValue": c.min_value, "maxValue": c.max_value,
+                  "categories": orjson.loads(c.categories) if c.categories else None, **body}  # fmt: skip
+        lo, hi, categories = _config_fields(merged, c.data_type)
+        changes.update(min_value=lo, max_value=hi, categories=categories)
+    updated = ScoreConfig(**{**c.__dict__, **changes, "updated_at": dt.datetime.now(dt.UTC)})
+    await store.annotations.put_config(updated)
+    notify_changed(request)
+    return json_response(config_json(updated))
+
+
+# -- annotation queues ------------------------------------------------------------------------------
+
+
+def queue_json(q: dict[str, Any]) -> dict[str, Any]:
+    return {"id": q["id"], "name": q["name"], "description": q["description"] or None,
+            "scoreConfigIds": list(q["score_config_ids"]), "createdAt": _iso(q["created_at"]),
+            "updatedAt": _iso(q["updated_at"])}  # fmt: skip
+
+
+def item_json(i: dict[str, Any]) -> dict[str, Any]:
+    return {"id": i["id"], "queueId": i["queue_id"], "objectId": i["object_id"], "objectType": i["object_type"],
+            "traceId": i["trace_id"] or None, "status": i["status"], "completedAt": _iso(i["completed_at"]),
+            "completedBy": i["completed_by"] or None, "createdAt": _iso(i["created_at"]),
+            "updatedAt": _iso(i["updated_at"])}  # fmt: skip
+
+
+async def _queue(store: Store, project: str, queue_id: str) -> dict[str, Any]:
+    for q in await store.annotations.queues(project):
+        if q["id"] == queue_id:
+            return q
+    raise NotFound(f"Annotation queue not found: {queue_id}")
+
+
+async def create_queue(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "create annotation queues")
+    body = await _body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name: required")
+    ids = body.get("scoreConfigIds")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise InvalidInput("scoreConfigIds: at least one score config id")
+    known = {c.id for c in await store.annotations.configs(caller.project_id)}
+    if set(ids) - known:
+        raise InvalidInput(f"scoreConfigIds: unknown {', '.join(sorted(set(ids) - known))}")
+    row = {"id": str(uuid.uuid4()), "name": name.strip(), "description": str(body.get("description") or ""),
+           "score_config_ids": ids}  # fmt: skip
+    await store.annotations.put_queue(caller.project_id, row)
+    return json_response(queue_json(await _queue(store, caller.project_id, row["id"])))
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    queues = await store.annotations.queues(caller.project_id)
+    data = []
+    for q in queues:
+        items = await store.annotations.items(caller.project_id, q["id"])
+        done = sum(1 for i in items if i["status"] == "COMPLETED")
+        data.append({**queue_json(q), "items": len(items), "completed": done})
+    return json_response(_page(request, data))
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    return json_response(queue_json(await _queue(store, caller.project_id, request.match_info["id"])))
+
+
+async def list_items(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    await _queue(store, caller.project_id, request.match_info["id"])
+    items = await store.annotations.items(caller.project_id, request.match_info["id"])
+    status = request.query.get("status")
+    return json_response(_page(request, [item_json(i) for i in items if status is None or i["status"] == status]))
+
+
+async def add_item(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.SCORE, "add to annotation queues")
+    queue = await _queue(store, caller.project_id, request.match_info["id"])
+    body = await _body(request)
+    object_id, object_type = body.get("objectId"), str(body.get("objectType", "TRACE")).upper()
+    if not isinstance(object_id, str) or not object_id:
+        raise InvalidInput("objectId: required")
+    if object_type not in OBJECT_TYPES:
+        raise InvalidInput(f"objectType: one of {', '.join(OBJECT_TYPES)}")
+    trace_id = object_id if object_type == "TRACE" else ""
+    if object_type == "OBSERVATION":
+        trace_id = await store.annotations.trace_of(caller.project_id, object_id) or ""
+        if not trace_id:
+            raise NotFound(f"Observation not found: {object_id}")
+    existing = [i for i in await store.annotations.items(caller.project_id, queue["id"]) if i["object_id"] == object_id]
+    if existing:
+        return json_response(item_json(existing[0]))  # an object is in a queue once
+    row = {"id": str(uuid.uuid4()), "queue_id": queue["id"], "object_id": object_id, "object_type": object_type,
+           "trace_id": trace_id, "status": str(body.get("status", "PENDING")).upper(), "completed_by": "",
+           "completed_at": None}  # fmt: skip
+    if row["status"] not in ("PENDING", "COMPLETED"):
+        raise InvalidInput("status: PENDING or COMPLETED")
+    await store.annotations.put_item(caller.project_id, row)
+    item = next(i for i in await store.annotations.items(caller.project_id, queue["id"]) if i["id"] == row["id"])
+    return json_response(item_json(item))
+
+
+async def _item(store: Store, project: str, queue_id: str, item_id: str) -> dict[str, Any]:
+    for i in await store.annotations.items(project, queue_id):
+        if i["id"] == item_id:
+            return i
+    raise NotFound(f"Annotation queue item not found: {item_id}")
+
+
+async def get_item(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    return json_response(
+        item_json(await _item(store, caller.project_id, request.match_info["id"], request.match_info["item"]))
+    )
+
+
+async def patch_item(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.SCORE, "annotate")
+    item = await _item(store, caller.project_id, request.match_info["id"], request.match_info["item"])
+    body = await _body(request)
+    status = str(body.get("status", item["status"])).upper()
+    if status not in ("PENDING", "COMPLETED"):
+        raise InvalidInput("status: PENDING or COMPLETED")
+    who = caller.user.id if caller.user else "API"
+    done = status == "COMPLETED"
+    row = {k: item[k] for k in ("id", "queue_id", "object_id", "object_type", "trace_id", "created_at")}
+    row.update(status=status, completed_by=who if done else "", completed_at=dt.datetime.now(dt.UTC) if done else None)
+    await store.annotations.put_item(caller.project_id, row)
+    return json_response(item_json(await _item(store, caller.project_id, item["queue_id"], item["id"])))
+
+
+async def delete_item(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.SCORE, "change annotation queues")
+    item = await _item(store, caller.project_id, request.match_info["id"], request.match_info["item"])
+    row = {k: item[k] for k in ("id", "queue_id", "object_id", "object_type", "trace_id", "status", "completed_by",
+                                "completed_at", "created_at")}  # fmt: skip
+    await store.annotations.put_item(caller.project_id, row, deleted=True)
+    return json_response({"success": True, "message": "Item removed from the queue"})
+
+
+async def annotate(request: web.Request) -> web.Response:
+    """The UI's scores for one queue item, each checked against its config, written with source
+    ANNOTATION and the person's id; then the item is completed."""
+    store, caller = await _caller(request, Permission.SCORE, "annotate")
+    queue = await _queue(store, caller.project_id, request.match_info["id"])
+    item = await _item(store, caller.project_id, queue["id"], request.match_info["item"])
+    body = await _body(request)
+    scores = body.get("scores")
+    if not isinstance(scores, dict):
+        raise InvalidInput("scores: {configId: value}")
+    configs = {c.id: c for c in await store.annotations.configs(caller.project_id)}
+    events = []
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    for config_id, value in scores.items():
+        if config_id not in queue["score_config_ids"] or config_id not in configs:
+            raise InvalidInput(f"{config_id} is not a score config of this queue")
+        config = configs[config_id]
+        problem = config.problem(value, None)
+        if problem:
+            raise InvalidInput(problem)
+        who = caller.user.id if caller.user else "API"
+        # One score per (item, config): scoring again replaces it.
+        score: dict[str, Any] = {
+            "id": f"ann-{item['id']}-{config_id}",
+            "traceId": item["trace_id"],
+            "name": config.name,
+            "source": "ANNOTATION",
+            "dataType": config.data_type,
+            "configId": config_id,
+            "queueId": queue["id"],
+            "comment": str(body.get("comment") or "") or None,
+            "metadata": {"annotatedBy": who},
+            "value": value,
+        }
+        if item["object_type"] == "OBSERVATION":
+            score["observationId"] = item["object_id"]
+        events.append({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": now, "body": score})
+    sink = request.app.get(SCORE_SINK_KEY)
+    if sink is None:
+        raise InvalidInput("annotating needs the receiver in this process: run `tracehouse serve`")
+    if events:
+        await sink(caller.project_id, events)  # type: ignore[operator]
+    if body.get("complete", True):
+        row = {k: item[k] for k in ("id", "queue_id", "object_id", "object_type", "trace_id", "created_at")}
+        row.update(status="COMPLETED", completed_by=caller.user.id if caller.user else "API",
+                   completed_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        await store.annotations.put_item(caller.project_id, row)
+    return json_response({"scores": len(events), "completed": bool(body.get("complete", True))})
+
+
+def annotation_routes() -> list[web.RouteDef]:
+    q = f"{PREFIX}/annotation-queues"
+    return [
+        web.post(f"{PREFIX}/score-configs", create_config),
+        web.get(f"{PREFIX}/score-configs", list_configs),
+        web.get(f"{PREFIX}/score-configs/{{id}}", get_config),
+        web.patch(f"{PREFIX}/score-configs/{{id}}", patch_config),
+        web.post(q, create_queue),
+        web.get(q, list_queues),
+        web.get(f"{q}/{{id}}", get_queue),
+        web.get(f"{q}/{{id}}/items", list_items),
+        web.post(f"{q}/{{id}}/items", add_item),
+        web.get(f"{q}/{{id}}/items/{{item}}", get_item),
+        web.patch(f"{q}/{{id}}/items/{{item}}", patch_item),
+        web.delete(f"{q}/{{id}}/items/{{item}}", delete_item),
+        web.post(f"{q}/{{id}}/items/{{item}}/annotate", annotate),
+    ]

@@ -1,0 +1,99 @@
+"""Score configs and annotation queues: the langfuse 4.x SDK's api.score_configs and
+api.annotation_queues against Tracehouse, scores checked against their config on the ingest path,
+and annotating a queue item through the UI's route (source ANNOTATION, the person's id)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.langfuse_helpers import basic, make_key, run_sdk
+from tests.test_organizations_api import PASSWORD, first_admin, sign_in
+from tests.test_prompts_api import Client
+from tracehouse.server import Running
+
+
+async def test_sdk4_score_configs_and_annotation_queues(live: Running) -> None:
+    out = await asyncio.to_thread(run_sdk, "4", "v4_annotations.py", live.api_url, await make_key(live))
+    assert out["quality"]["dataType"] == "NUMERIC" and out["quality"]["maxValue"] == 5
+    assert out["listed"] == ["quality", "tone"] and out["got"] == out["quality"]["id"] and out["archived"] is True
+    assert out["queue"]["scoreConfigIds"] == [out["quality"]["id"]]
+    assert out["items"] == [out["trace_id"]] and out["done"] == "COMPLETED" and out["queues"] == ["weekly review"]
+    assert out["after"] == 0
+    # The score in range is stored; the one above the config's maximum is refused.
+    scores, _ = await live.store.langfuse.scores("default", [out["trace_id"]])
+    assert [(s["id"], s["value"]) for s in scores] == [("in-range", 4.0)]
+
+
+async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Running) -> None:
+    c = Client(live, basic(await make_key(live)))
+    admin = await first_admin(live)
+    people = [admin]
+    try:
+        for bad in ({"name": "", "dataType": "NUMERIC"}, {"name": "x" * 36, "dataType": "NUMERIC"},
+                    {"name": "n", "dataType": "TEXTY"},
+                    {"name": "n", "dataType": "NUMERIC", "minValue": 5, "maxValue": 1},
+                    {"name": "n", "dataType": "CATEGORICAL"}, {"name": "n", "dataType": "CATEGORICAL",
+                     "categories": [{"label": "a", "value": 1}, {"label": "a", "value": 2}]},
+                    {"name": "n", "dataType": "BOOLEAN", "categories": [{"label": "yes", "value": 1}]}):  # fmt: skip
+            status, doc, _ = await c.call("POST", "/api/public/score-configs", bad)
+            assert status == 400, (bad, doc)
+        status, _, _ = await c.call(
+            "POST", "/api/public/score-configs", raw=b"[", headers={"Content-Type": "application/json"}
+        )
+        assert status == 400
+        status, flag, _ = await c.call("POST", "/api/public/score-configs", {"name": "helpful", "dataType": "BOOLEAN"})
+        assert flag["categories"] == [{"label": "True", "value": 1}, {"label": "False", "value": 0}]
+        status, _, _ = await c.call("POST", "/api/public/annotation-queues", {"name": "q", "scoreConfigIds": []})
+        assert status == 400
+        status, _, _ = await c.call("POST", "/api/public/annotation-queues", {"name": "q", "scoreConfigIds": ["nope"]})
+        assert status == 400
+        status, queue, _ = await c.call(
+            "POST", "/api/public/annotation-queues", {"name": "q", "scoreConfigIds": [flag["id"]]}
+        )
+        assert status == 200
+        status, _, _ = await c.call(
+            "POST", f"/api/public/annotation-queues/{queue['id']}/items", {"objectId": "x", "objectType": "PLANET"}
+        )
+        assert status == 400
+        status, _, _ = await c.call(
+            "POST",
+            f"/api/public/annotation-queues/{queue['id']}/items",
+            {"objectId": "none", "objectType": "OBSERVATION"},
+        )
+        assert status == 404
+        status, item, _ = await c.call(
+            "POST", f"/api/public/annotation-queues/{queue['id']}/items", {"objectId": "t-ann", "objectType": "TRACE"}
+        )
+        assert status == 200 and item["status"] == "PENDING"
+        # A viewer may not annotate; a member may.
+        await admin.call(
+            "POST",
+            "/api/v1/organizations/default/members",
+            {"email": "vi@example.com", "role": "VIEWER", "password": PASSWORD},
+        )
+        await admin.call(
+            "POST",
+            "/api/v1/organizations/default/members",
+            {"email": "me@example.com", "role": "MEMBER", "password": PASSWORD},
+        )
+        viewer, member = await sign_in(live, "vi@example.com"), await sign_in(live, "me@example.com")
+        people += [viewer, member]
+        path = f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}/annotate?project=default"
+        status, _ = await viewer.call("POST", path, {"scores": {flag["id"]: 1}})
+        assert status == 403
+        status, doc = await member.call("POST", path, {"scores": {flag["id"]: 7}})
+        assert status == 400 and "0 or 1" in doc["error"]["message"]
+        status, doc = await member.call("POST", path, {"scores": {flag["id"]: 1}, "comment": "good"})
+        assert status == 200 and doc == {"scores": 1, "completed": True}
+        scores, _ = await live.store.langfuse.scores("default", ["t-ann"])
+        me = (await live.store.users.find("me@example.com")).id
+        assert [(s["name"], s["value"], s["source"], s["comment"]) for s in scores] == [
+            ("helpful", 1.0, "ANNOTATION", "good")
+        ]
+        assert scores[0]["metadata"]["annotatedBy"] == f'"{me}"'
+        status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
+        assert got["status"] == "COMPLETED" and got["completedBy"] == me
+    finally:
+        await c.close()
+        for p in people:
+            await p.close()
