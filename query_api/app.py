@@ -53,7 +53,18 @@ async def health(request: web.Request) -> web.Response:
 # The UI's pages: project pages under Langfuse-style URLs (Dify's console links to
 # /project/{id}/traces/{traceId}), organization settings, the first-run wizard, one-time links,
 # and the short paths of earlier versions, which the UI sends to the last project used.
-_PROJECT_PAGES = ("traces", "sessions", "users", "dashboard", "prompts", "datasets", "evaluations", "logs", "settings")
+_PROJECT_PAGES = (
+    "traces",
+    "sessions",
+    "users",
+    "dashboard",
+    "prompts",
+    "datasets",
+    "evaluations",
+    "annotation-queues",
+    "logs",
+    "settings",
+)
 UI_PAGES = (
     "/",
     "/setup",
@@ -66,6 +77,7 @@ UI_PAGES = (
     "/project/{project_id}/sessions/{session_id}",
     "/project/{project_id}/prompts/{name:.+}",  # names hold folders ('/', encoded or not)
     "/project/{project_id}/datasets/{name:.+}",
+    "/project/{project_id}/annotation-queues/{queue_id}",
     *(f"/{page}" for page in _PROJECT_PAGES),
     "/traces/{trace_id}",
     "/sessions/{session_id}",

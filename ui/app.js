@@ -8,6 +8,7 @@ import { logsPage } from "/ui/logs.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
+import { annotationQueuePage, annotationQueuesPage } from "/ui/annotations.js";
 import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
@@ -79,8 +80,8 @@ async function gate() {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -93,6 +94,7 @@ window.addEventListener("th-context", () => topBar(currentPage));
 
 function topBar(page) {
   currentPage = page;
+  if (page === "annotation-queues") page = "evaluations"; // people's scoring sits with the judges
   const nav = document.getElementById("nav");
   const project = ctx.project;
   const org = ctx.organization;
@@ -144,6 +146,7 @@ async function projectPage(page, id) {
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "evaluations") return evaluationsPage(root);
+  if (page === "annotation-queues") return id ? annotationQueuePage(root, id) : annotationQueuesPage(root);
   if (page === "settings") return projectSettingsPage(root);
   return id ? tracePage(root, id) : tracesPage(root);
 }

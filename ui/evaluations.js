@@ -112,6 +112,9 @@ export async function evaluationsPage(root) {
   const again = () => evaluationsPage(root);
   const manage = can("MANAGE_SETTINGS");
   root.replaceChildren(
+    h("nav", { class: "tabs", "aria-label": "Evaluations" },
+      h("a", { href: here("/evaluations"), "data-link": true, class: "active", "aria-current": "page", text: "LLM-as-a-judge" }),
+      h("a", { href: here("/annotation-queues"), "data-link": true, text: "Annotation queues" })),
     h("div", { class: "page-head" }, h("h1", { text: "Evaluations" }),
       manage && connections.items.length ? h("button", { type: "button", text: "New rule", onclick: () =>
         formBox.replaceChildren(ruleForm(templates.items, connections.items, again, () => formBox.replaceChildren())) }) : null),

@@ -2,6 +2,7 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
+import { addToQueueDialog } from "/ui/annotations.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -231,8 +232,11 @@ function detail(span, scores, records = []) {
   return h("div", { class: "detail" },
     h("div", { class: "detail-head" },
       h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
-      can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: "Add to dataset",
-        onclick: () => addToDatasetDialog(span) }) : null),
+      h("span", { class: "filters" },
+        can("SCORE") ? h("button", { type: "button", class: "secondary", text: "Add to queue",
+          onclick: () => addToQueueDialog(span) }) : null,
+        can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: "Add to dataset",
+          onclick: () => addToDatasetDialog(span) }) : null)),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · first token after ${formatDuration(ttft)}` : "",
       span.status_code === "ERROR" ? h("span", { class: "err", text: ` · error: ${span.status_message}` }) : ""),

@@ -1,0 +1,79 @@
+"""An annotation queue worked through in a real browser with the keyboard: traces added from the
+trace view, a category chosen with a digit, Ctrl+Enter to complete and move on, and the scores
+stored with source ANNOTATION."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Server
+from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
+from tests.test_ui_prompts import _ingest
+
+pytestmark = pytest.mark.slow
+SHOTS = ARTIFACTS / "annotations"
+
+
+def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        traces = [uuid.uuid4().hex for _ in range(2)]
+        _ingest(server, pair, [e for i, t in enumerate(traces) for e in (
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": t, "name": f"chat-{i}", "timestamp": stamp, "input": f"question {i}",
+                      "output": f"answer {i}"}},
+        )])  # fmt: skip
+        # A score config and a queue, from the UI.
+        page.goto(server.api_url + "/project/default/annotation-queues")
+        page.get_by_label("Score name").fill("helpful")
+        page.get_by_label("Score type").select_option("BOOLEAN")
+        page.get_by_role("button", name="Add score config").click()
+        page.locator("tr", has_text="helpful").wait_for()
+        page.get_by_label("Queue name").fill("review")
+        page.get_by_label("helpful").check()
+        page.get_by_role("button", name="Create queue").click()
+        page.get_by_role("link", name="review").wait_for()
+        # Both traces into the queue from the trace view.
+        for t in traces:
+            page.goto(server.api_url + f"/project/default/traces/{t}")
+            page.get_by_role("button", name="Add to queue").click()
+            page.locator("dialog").get_by_role("button", name="Add to queue").click()
+            page.get_by_role("heading", name="review").wait_for()
+        expect(page.get_by_text("0 of 2 done")).to_be_visible()
+        expect(page.locator(".annotation-object pre").first).to_have_text("question 0")
+        page.screenshot(path=str(SHOTS / "queue.png"))
+        # Keyboard only: "1" picks True, Ctrl+Enter completes and moves on; "2" picks False.
+        page.keyboard.press("1")
+        expect(page.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator(".annotation-object pre").first).to_have_text("question 1")
+        expect(page.get_by_text("1 of 2 done")).to_be_visible()
+        page.keyboard.press("2")
+        page.keyboard.press("Control+Enter")
+        expect(page.get_by_text("2 of 2 done")).to_be_visible()
+    assert not errors, errors
+    token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+    values = {}
+    for t in traces:
+        request = urllib.request.Request(
+            server.api_url + f"/api/public/scores?traceId={t}", headers={"Authorization": f"Basic {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            data = json.loads(r.read())["data"]
+        assert [(s["name"], s["source"]) for s in data] == [("helpful", "ANNOTATION")]
+        values[t] = data[0]["value"]
+    assert [values[t] for t in traces] == [1.0, 0.0]

@@ -1,0 +1,214 @@
+// Annotation queues: score configs, queues of traces and observations for people to score, and a
+// working view made for the keyboard: the object on the left, the queue's scores on the right,
+// a comment, and "complete and next" (Ctrl+Enter); j / k move between items.
+import { api } from "/ui/api.js";
+import { can, here } from "/ui/context.js";
+import { formatCount, h, table } from "/ui/dom.js";
+
+function go(path) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+function errorLine() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+async function publicApi(path, options = {}) {
+  // The queue API is Langfuse's (/api/public/...); people call it with their session like any route.
+  return api(path, options);
+}
+
+function configForm(done) {
+  const name = h("input", { "aria-label": "Score name", placeholder: "score name", maxlength: 35, required: true });
+  const type = h("select", { "aria-label": "Score type" }, ...["NUMERIC", "BOOLEAN", "CATEGORICAL"].map((t) => h("option", { value: t, text: t })));
+  const min = h("input", { "aria-label": "Minimum", type: "number", step: "any", placeholder: "min" });
+  const max = h("input", { "aria-label": "Maximum", type: "number", step: "any", placeholder: "max" });
+  const categories = h("input", { "aria-label": "Categories", placeholder: "categories, comma-separated" });
+  const error = errorLine();
+  return h("form", { class: "filters", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const body = { name: name.value.trim(), dataType: type.value };
+    if (type.value === "NUMERIC") {
+      if (min.value !== "") body.minValue = Number(min.value);
+      if (max.value !== "") body.maxValue = Number(max.value);
+    }
+    if (type.value === "CATEGORICAL") {
+      body.categories = categories.value.split(",").map((s) => s.trim()).filter(Boolean).map((label, i) => ({ label, value: i }));
+    }
+    try {
+      await publicApi("/api/public/score-configs", { method: "POST", body });
+      done();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, name, type, min, max, categories, h("button", { type: "submit", text: "Add score config" }), error);
+}
+
+export async function annotationQueuesPage(root) {
+  const [configs, queues] = await Promise.all([publicApi("/api/public/score-configs", { query: { limit: 100 } }),
+    publicApi("/api/public/annotation-queues", { query: { limit: 100 } })]);
+  const again = () => annotationQueuesPage(root);
+  const active = configs.data.filter((c) => !c.isArchived);
+  const queueName = h("input", { "aria-label": "Queue name", placeholder: "queue name", required: true });
+  const picks = active.map((c) => h("label", { class: "run-choice" }, h("input", { type: "checkbox", value: c.id }), ` ${c.name}`));
+  const error = errorLine();
+  root.replaceChildren(
+    h("nav", { class: "tabs", "aria-label": "Evaluations" },
+      h("a", { href: here("/evaluations"), "data-link": true, text: "LLM-as-a-judge" }),
+      h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: "Annotation queues" })),
+    h("div", { class: "page-head" }, h("h1", { text: "Annotation queues" })),
+    queues.data.length ? table(["Queue", "Scores", "Progress", ""], queues.data.map((q) => h("tr", {},
+      h("td", {}, h("a", { href: here(`/annotation-queues/${encodeURIComponent(q.id)}`), "data-link": true, text: q.name })),
+      h("td", { text: q.scoreConfigIds.map((id) => (configs.data.find((c) => c.id === id) || { name: id }).name).join(", ") }),
+      h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${formatCount(q.completed)} of ${formatCount(q.items)} done`),
+      h("td", { class: "muted", text: q.description || "" }))))
+      : h("p", { class: "muted", text: "No queue yet. Add traces to a queue from any trace with \"Add to queue\"." }),
+    can("WRITE_CONTENT") && active.length ? h("form", { class: "filters", onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = "";
+      const ids = picks.map((p) => p.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      try {
+        await publicApi("/api/public/annotation-queues", { method: "POST", body: { name: queueName.value.trim(), scoreConfigIds: ids } });
+        again();
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } }, queueName, ...picks, h("button", { type: "submit", text: "Create queue" }), error) : "",
+    h("h2", { text: "Score configs" }),
+    configs.data.length ? table(["Score", "Type", "Range or categories", ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
+      h("td", { text: c.name }), h("td", { text: c.dataType }),
+      h("td", { text: c.dataType === "NUMERIC" ? `${c.minValue ?? "−∞"} to ${c.maxValue ?? "∞"}` : (c.categories || []).map((x) => x.label).join(", ") }),
+      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link", text: c.isArchived ? "Restore" : "Archive", onclick: async () => {
+        await publicApi(`/api/public/score-configs/${encodeURIComponent(c.id)}`, { method: "PATCH", body: { isArchived: !c.isArchived } });
+        again();
+      } }) : null))))
+      : h("p", { class: "muted", text: "No score config yet: a queue scores with one or more of them." }),
+    can("WRITE_CONTENT") ? configForm(again) : "",
+  );
+}
+
+function control(config, value, onChange) {
+  if (config.dataType === "NUMERIC") {
+    const input = h("input", { type: "number", step: "any", "aria-label": config.name, min: config.minValue ?? undefined,
+      max: config.maxValue ?? undefined, value: value ?? "", oninput: (e) => onChange(e.target.value === "" ? undefined : Number(e.target.value)) });
+    return input;
+  }
+  const options = config.categories || [];
+  return h("div", { class: "choices", role: "radiogroup", "aria-label": config.name }, ...options.map((o, i) => h("button", {
+    type: "button", class: `choice${value === (config.dataType === "BOOLEAN" ? o.value : o.label) ? " chosen" : ""}`,
+    "aria-pressed": String(value === (config.dataType === "BOOLEAN" ? o.value : o.label)),
+    text: `${i + 1} ${o.label}`, onclick: () => onChange(config.dataType === "BOOLEAN" ? o.value : o.label) })));
+}
+
+function showValue(text) {
+  if (!text) return "–";
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+export async function annotationQueuePage(root, queueId) {
+  const [queue, configs, itemsDoc] = await Promise.all([
+    publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}`),
+    publicApi("/api/public/score-configs", { query: { limit: 100 } }),
+    publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items`, { query: { limit: 100 } }),
+  ]);
+  const configsOf = queue.scoreConfigIds.map((id) => configs.data.find((c) => c.id === id)).filter(Boolean);
+  const items = itemsDoc.data;
+  const params = new URLSearchParams(location.search);
+  let index = Math.max(0, items.findIndex((i) => i.id === params.get("item")));
+  if (!params.get("item")) index = Math.max(0, items.findIndex((i) => i.status === "PENDING"));
+  const item = items[index];
+  const done = items.filter((i) => i.status === "COMPLETED").length;
+  const head = h("div", { class: "page-head" }, h("h1", { text: queue.name }),
+    h("progress", { max: items.length || 1, value: done }), h("span", { class: "muted", text: `${done} of ${items.length} done` }));
+  if (!item) {
+    root.replaceChildren(head, h("p", { class: "muted", text: "The queue is empty." }));
+    return;
+  }
+  const move = (to) => { if (items[to]) go(`${location.pathname}?item=${encodeURIComponent(items[to].id)}`); };
+  const values = {};
+  const object = h("div", { class: "card annotation-object" }, h("p", { class: "muted", text: "Loading…" }));
+  const comment = h("textarea", { "aria-label": "Comment", rows: 3, placeholder: "comment (optional)" });
+  const error = errorLine();
+  const controls = h("div", { class: "annotation-scores" });
+  const renderControls = () => controls.replaceChildren(...configsOf.map((c) => h("div", { class: "score-control" },
+    h("label", { text: c.name }), control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") renderControls(); }))));
+  renderControls();
+  const submit = async () => {
+    error.textContent = "";
+    const scores = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+    try {
+      await publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items/${encodeURIComponent(item.id)}/annotate`,
+        { method: "POST", body: { scores, comment: comment.value } });
+      const next = items.findIndex((i, n) => n > index && i.status === "PENDING");
+      if (next >= 0) move(next); else annotationQueuePage(root, queueId);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  root.replaceChildren(head,
+    h("p", { class: "muted small", text: "Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous" }),
+    h("div", { class: "annotation-layout" }, object,
+      h("div", { class: "card" },
+        h("p", { class: "muted", text: `Item ${index + 1} of ${items.length} · ${item.objectType.toLowerCase()} · ${item.status.toLowerCase()}` }),
+        controls, comment,
+        h("div", { class: "filters" },
+          h("button", { type: "button", text: "Complete and next", onclick: submit }),
+          h("button", { type: "button", class: "link", text: "Previous", disabled: index === 0, onclick: () => move(index - 1) }),
+          h("button", { type: "button", class: "link", text: "Skip", disabled: index >= items.length - 1, onclick: () => move(index + 1) })),
+        error)));
+  const onKey = (e) => {
+    if (!document.body.contains(controls)) { document.removeEventListener("keydown", onKey); return; }
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); return; }
+    if (typing) return;
+    if (e.key === "j") move(index + 1);
+    else if (e.key === "k") move(index - 1);
+    else if (/^[1-9]$/.test(e.key)) {
+      const c = configsOf.find((x) => x.dataType !== "NUMERIC");
+      const o = c && (c.categories || [])[Number(e.key) - 1];
+      if (o) { values[c.id] = c.dataType === "BOOLEAN" ? o.value : o.label; renderControls(); }
+    }
+  };
+  document.addEventListener("keydown", onKey);
+  // The object: a trace's root input and output (or the observation's), with a link to all of it.
+  const doc = await api(`/api/v1/traces/${encodeURIComponent(item.traceId || item.objectId)}`).catch(() => ({ spans: [] }));
+  const span = item.objectType === "OBSERVATION" ? doc.spans.find((s) => s.span_id === item.objectId)
+    : doc.spans.find((s) => !s.parent_span_id) || doc.spans[0];
+  object.replaceChildren(span ? h("div", {},
+    h("h2", {}, h("a", { href: here(`/traces/${encodeURIComponent(span.trace_id)}${item.objectType === "OBSERVATION" ? `?observation=${encodeURIComponent(span.span_id)}` : ""}`),
+      "data-link": true, text: span.name })),
+    h("h3", { text: "Input" }), h("pre", { class: "io", text: showValue(span.input) }),
+    h("h3", { text: "Output" }), h("pre", { class: "io", text: showValue(span.output) }))
+    : h("p", { class: "muted", text: "This object is not stored (any more)." }));
+}
+
+/** "Add to queue" from the trace view. */
+export async function addToQueueDialog(span) {
+  const queues = await publicApi("/api/public/annotation-queues", { query: { limit: 100 } });
+  if (!queues.data.length) {
+    window.alert("No annotation queue yet: create one under Annotation.");
+    return;
+  }
+  const pick = h("select", { "aria-label": "Queue" }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
+  const whole = h("input", { type: "checkbox", "aria-label": "The whole trace", checked: !span.parent_span_id });
+  const error = errorLine();
+  const dialog = h("dialog", { class: "card add-to-dataset" });
+  dialog.append(h("form", { method: "dialog", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await publicApi(`/api/public/annotation-queues/${encodeURIComponent(pick.value)}/items`, { method: "POST",
+        body: whole.checked ? { objectId: span.trace_id, objectType: "TRACE" } : { objectId: span.span_id, objectType: "OBSERVATION" } });
+      dialog.close();
+      dialog.remove();
+      go(here(`/annotation-queues/${encodeURIComponent(pick.value)}`));
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, h("h2", { text: "Add to annotation queue" }), h("div", { class: "filters" }, pick, h("label", {}, whole, " the whole trace")),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: "Add to queue" }),
+    h("button", { type: "button", class: "link", text: "Cancel", onclick: () => { dialog.close(); dialog.remove(); } })), error));
+  document.body.append(dialog);
+  dialog.showModal();
+}
