@@ -136,7 +136,7 @@ def create_app(
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
     app[DATASETS_KEY] = DatasetService(store)
-    box = secret_box or SecretBox.load(getattr(store.backend, "data_dir", None) or None)
+    box = secret_box or SecretBox.load(store.data_dir)
     app[CONNECTIONS_KEY] = ConnectionService(store, box)
     # Experiments from the UI write their traces through the receiver's ingest path (``serve``).
     app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)

@@ -47,6 +47,8 @@ class Store:
         self.projects = Projects(backend)
         self.prices = Prices(backend)
         data_dir = getattr(backend, "data_dir", None)
+        # The embedded store's directory (None on a ClickHouse server): where local files live.
+        self.data_dir: Path | None = Path(data_dir) if data_dir else None
         if media_dir is None and data_dir:
             media_dir = Path(data_dir) / "media"
         self.media = MediaStore(backend, MediaFiles(media_dir) if media_dir else None)

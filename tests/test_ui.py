@@ -197,12 +197,13 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_label("Match pattern (regex)").fill("^my-finetune")
         page.get_by_label("input $/1M").fill("1.5")
         page.get_by_label("output $/1M").fill("6")
-        with page.expect_response(lambda r: "/api/v1/settings/prices" in r.url and r.request.method == "GET"):
+        with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):
             page.get_by_role("button", name="Add override").click()
         page.locator("tr", has_text="my-finetune").get_by_text("override").wait_for()
         page.get_by_label("Retention days").fill("30")
-        with page.expect_response(lambda r: "/api/v1/settings/prices" in r.url and r.request.method == "GET"):
-            page.get_by_role("button", name="Save").click()
+        # The page renders again once its last section (model connections) has loaded.
+        with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):
+            page.get_by_role("button", name="Save", exact=True).click()
         assert page.get_by_label("Retention days").input_value() == "30"
         page.get_by_role("button", name="Create key pair").click()
         page.get_by_text("The secret key is shown only now").wait_for()
