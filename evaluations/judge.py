@@ -53,7 +53,8 @@ def _parse(text: str, schema: dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(body)
     except ValueError:
         raise JudgeError(f"the judge's answer is not JSON: {text[:200]!r}") from None
-    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    # Extra fields a judge adds (its reasoning where none was asked for) are ignored, not an error.
+    errors = list(jsonschema.Draft202012Validator({**schema, "additionalProperties": True}).iter_errors(doc))
     if errors:
         raise JudgeError(f"the judge's answer does not fit the score's shape: {errors[0].message}")
     return dict(doc)

@@ -5,9 +5,11 @@ rate-limit, fail, or refuse the key. It records every request."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,8 @@ async def fake_judge() -> AsyncIterator[Judge]:
         what = judge.next()
         if what == "timeout":
             await asyncio.sleep(5)
+        if what == "slow":
+            await asyncio.sleep(3)
         if what == "429":
             return web.json_response({"error": {"message": "Rate limit reached for requests"}}, status=429)
         if what == "500":
@@ -74,3 +78,25 @@ async def fake_judge() -> AsyncIterator[Judge]:
         yield judge
     finally:
         await runner.cleanup()
+
+
+@contextlib.contextmanager
+def threaded_fake_judge() -> Iterator[Judge]:
+    """The fake judge on a loop of its own thread, for tests that drive server subprocesses."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[Judge] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with fake_judge() as judge:
+            ready.set_result(judge)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
