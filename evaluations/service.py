@@ -13,6 +13,7 @@ import orjson
 
 from evaluations.templates import BUILTIN_TEMPLATES, check_output
 from llm import ConnectionService
+from pricing import PriceBook, compute_cost
 from storage import Store
 from storage.evaluations import EvalRule, EvalTemplate
 from tracehouse.errors import InvalidInput, NotFound
@@ -133,10 +134,24 @@ class EvaluationService:
             await self._store.evaluations.put_rule(EvalRule(**{**current.__dict__, "status_message": message[:500]}))
 
     async def jobs(self, project: str, rule_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
+        """Executions, newest first, each with the judge's tokens and what they cost at the
+        project's prices (its overrides, else the built-in table; None for an unknown model)."""
+        models = {r.id: r.model for r in await self._store.evaluations.rules(project)}
+        overrides = [(o.id, o.match_pattern, {k: str(v) for k, v in o.prices.items()})
+                     for o in await self._store.prices.list_overrides(project)]  # fmt: skip
+        book = PriceBook({project: overrides})
+
+        def cost(model: str, tokens_in: int, tokens_out: int) -> float | None:
+            price = book.lookup(project, model) if model else None
+            if price is None or not (tokens_in or tokens_out):
+                return None
+            return compute_cost(price, tokens_in, tokens_out, 0, 0, 0)["total"] / 1e12
+
         return [
             {"id": j.id, "ruleId": j.rule_id, "traceId": j.trace_id, "observationId": j.observation_id or None,
              "status": j.status, "attempts": j.attempts, "error": j.last_error or None, "scoreId": j.score_id or None,
              "score": j.score_value if j.status == "done" else None, "inputTokens": j.input_tokens,
-             "outputTokens": j.output_tokens, "latencyMs": j.latency_ms, "createdAt": j.created_at.isoformat()}
+             "outputTokens": j.output_tokens, "cost": cost(models.get(j.rule_id, ""), j.input_tokens, j.output_tokens),
+             "latencyMs": j.latency_ms, "createdAt": j.created_at.isoformat()}
             for j in await self._store.evaluations.jobs(project, rule_id, limit=limit)
         ]  # fmt: skip

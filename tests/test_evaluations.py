@@ -109,6 +109,17 @@ async def test_rule_scores_each_matching_observation_once(live: Running) -> None
             assert sorted(j["observationId"] for j in jobs) == sorted(g for _, g in objects[:3])  # the filter held
             assert {j["status"] for j in jobs} == {"done"} and all(j["score"] == 0.8 for j in jobs)
             assert all(j["inputTokens"] == 120 and j["outputTokens"] == 15 for j in jobs)
+            assert all(j["cost"] is None for j in jobs)  # judge-1 has no price yet
+            price = {
+                "modelName": "judge-1",
+                "matchPattern": "^judge-1$",
+                "inputPrice": 0.000001,
+                "outputPrice": 0.000002,
+            }
+            assert (await c.call("POST", "/api/public/models", price))[0] in (200, 201)
+            assert all(
+                j["cost"] == pytest.approx(0.00015) for j in await _jobs(c, rule["id"])
+            )  # 120 x $1/M + 15 x $2/M
             scores = await _eval_scores(live, [t for t, _ in objects])
             assert sorted(s["observation_id"] for s in scores) == sorted(g for _, g in objects[:3])
             assert all(s["name"] == "correct" and s["value"] == 0.8 and s["comment"] == "looks right" for s in scores)

@@ -2,7 +2,7 @@
 // error, refreshed while the page is open, so nothing sits "pending" without a reason shown.
 import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
-import { formatCount, h, table } from "/ui/dom.js";
+import { formatCost, formatCount, h, table } from "/ui/dom.js";
 
 const STATES = ["pending", "running", "done", "error"];
 
@@ -85,13 +85,14 @@ function counts(jobs) {
 
 async function jobsTable(ruleId, box) {
   const doc = await api("/api/v1/evaluations/jobs", { query: { rule: ruleId } });
-  box.replaceChildren(doc.items.length ? table(["State", "Object", "Score", "Attempts", "Tokens", "Latency", "Error", ""],
+  box.replaceChildren(doc.items.length ? table(["State", "Object", "Score", "Attempts", "Tokens", "Cost", "Latency", "Error", ""],
     doc.items.map((j) => h("tr", {},
       h("td", {}, h("span", { class: `chip state-${j.status}`, text: j.status })),
       h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(j.traceId)}${j.observationId ? `?observation=${encodeURIComponent(j.observationId)}` : ""}`),
         "data-link": true, text: j.observationId || j.traceId })),
       h("td", { text: j.score === null ? "–" : String(j.score) }), h("td", { text: String(j.attempts) }),
       h("td", { text: j.inputTokens || j.outputTokens ? `${j.inputTokens} + ${j.outputTokens}` : "–" }),
+      h("td", { text: j.cost === null ? "–" : formatCost(j.cost) }),
       h("td", { text: j.latencyMs ? `${j.latencyMs} ms` : "–" }),
       h("td", { class: "error small", text: j.error || "" }),
       h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: "Retry",
