@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Server
+from tests.fake_judge import threaded_fake_judge
 from tests.fake_openai import fake_openai
 from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
@@ -200,13 +201,13 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
 def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with threaded_fake_openai() as openai_url, browser_page(errors) as page:
+    with threaded_fake_judge() as judge, browser_page(errors) as page:
         sign_up(page, server.api_url)
         page.get_by_role("button", name="Sign out").wait_for()
         connection = {
             "provider": "judge",
             "secretKey": "sk-judge-123456",
-            "baseURL": openai_url,
+            "baseURL": judge.url,
             "customModels": ["judge-1"],
         }
         status, _ = api(page, "PUT", "/api/v1/llm-connections?project=default", connection)
@@ -231,9 +232,8 @@ def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:
         page.get_by_label("Evaluate existing data too").check()
         page.get_by_role("button", name="Create rule").click()
         page.get_by_role("heading", name="Executions of concise").wait_for()
-        # The fake answers with prose, not the score's JSON: each execution fails and says why.
-        # The executions table refreshes itself while the page is open.
-        expect(page.locator("td .chip.state-error")).to_have_count(2, timeout=20_000)
-        expect(page.locator("td.error").first).to_contain_text("not JSON")
+        # The executions table refreshes itself while the page is open: both finish with a score.
+        expect(page.locator("td .chip.state-done")).to_have_count(2, timeout=20_000)
+        expect(page.locator("table.traces").nth(1)).to_contain_text("0.8")
         page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
     assert not errors, errors
