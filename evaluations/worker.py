@@ -209,6 +209,7 @@ class EvalWorker:
             await self._evaluations.set_rule_status(rule, exc.message)
 
     async def _fail(self, job: EvalJob, message: str, status: str, next_ns: int) -> None:
+        log.warning("evaluation job %s of rule %s: %s (%s)", job.id, job.rule_id, message, status)
         await self._store.evaluations.put_jobs(
             [EvalJob(**{**job.__dict__, "status": status, "last_error": message[:2000], "next_attempt_ns": next_ns})]
         )

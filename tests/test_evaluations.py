@@ -6,6 +6,7 @@ refused saying so at once, jobs a crash left running finished once, and the key 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -151,7 +152,10 @@ async def test_rule_scores_each_matching_observation_once(live: Running) -> None
         await c.close()
 
 
-async def test_failures_are_visible_and_retries_really_retry(live: Running, tmp_path: Path) -> None:
+async def test_failures_are_visible_and_retries_really_retry(
+    live: Running, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     c = Client(live, basic(await make_key(live)))
     try:
         async with fake_judge() as judge:
@@ -234,6 +238,12 @@ async def test_failures_are_visible_and_retries_really_retry(live: Running, tmp_
             assert SECRET not in str(doc)
         rows = await live.store.backend.query("SELECT * FROM llm_connections")
         assert not any(SECRET in str(v) for r in rows for v in r.values())
+        assert caplog.records and SECRET not in caplog.text  # every level was captured
+        # Nor in any file of the data directory (the store's parts, the journal, the key file).
+        await live.store.backend.execute("OPTIMIZE TABLE llm_connections FINAL")
+        for path in (tmp_path / "data").rglob("*"):
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), path
     finally:
         await c.close()
 
