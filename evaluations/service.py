@@ -20,9 +20,9 @@ from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["EvaluationService"]
 
-TARGETS = ("observation", "trace")
-FILTER_KEYS = ("name", "type", "model", "environment", "tags")
-FIELDS = ("input", "output", "metadata")
+TARGETS = ("observation", "trace", "dataset")
+FILTER_KEYS = ("name", "type", "model", "environment", "tags", "dataset", "datasetId")
+FIELDS = ("input", "output", "metadata", "expected_output")
 
 
 class EvaluationService:
@@ -91,6 +91,12 @@ class EvaluationService:
         f = body.get("filter") or {}
         if not isinstance(f, dict) or set(f) - set(FILTER_KEYS):
             raise InvalidInput(f"filter: an object with some of {', '.join(FILTER_KEYS)}")
+        if target == "dataset":
+            # Experiment outputs: the runs of one dataset, judged against its expected outputs.
+            found = await self._store.datasets.datasets(project, name=str(f.get("dataset", "")))
+            if not found:
+                raise InvalidInput("filter.dataset: the name of a dataset of this project")
+            f = {"dataset": found[0].name, "datasetId": found[0].id}
         sampling = body.get("sampling", 1.0)
         if not isinstance(sampling, (int, float)) or isinstance(sampling, bool) or not 0 < sampling <= 1:
             raise InvalidInput("sampling: a fraction above 0, at most 1")

@@ -136,7 +136,7 @@ class EvalWorker:
             return
         rows = await self._store.evaluations.candidates(EvalRule(**{**rule.__dict__, "since_ns": start}), until, BATCH)
         picked = [(r["c_trace"], r["c_span"]) for r in rows if _sampled(rule, r["c_trace"], r["c_span"])]
-        ids = {job_id(rule.id, t, s if rule.target == "observation" else ""): (t, s) for t, s in picked}
+        ids = {job_id(rule.id, t, s if rule.target != "trace" else ""): (t, s) for t, s in picked}
         known = await self._store.evaluations.known_jobs(rule.project_id, rule.id, list(ids))
         created = dt_now()
         new = [
@@ -219,13 +219,24 @@ class EvalWorker:
         facts = await self._store.evaluations.object_facts(rule.project_id, job.trace_id, span)
         if facts is None:
             raise JudgeError("the object to evaluate is gone (deleted, or past its retention)")
-        mapping = orjson.loads(rule.mapping or "{}") or {"input": {"field": "input"}, "output": {"field": "output"}}
+        default = {"input": {"field": "input"}, "output": {"field": "output"}}
+        if rule.target == "dataset":
+            default["expected_output"] = {"field": "expected_output"}
+        mapping = orjson.loads(rule.mapping or "{}") or default
+        expected: Any = None
+        if any(
+            (spec.get("field") if isinstance(spec, dict) else spec) == "expected_output" for spec in mapping.values()
+        ):
+            item_id = await self._store.evaluations.dataset_item_for(rule.project_id, job.trace_id, span)
+            items = await self._store.datasets.items(rule.project_id, item_ids=[item_id]) if item_id else []
+            expected = _loads(items[0].expected_output) if items else None
         values: dict[str, str] = {}
         for variable, spec in mapping.items():
             field = spec.get("field", variable) if isinstance(spec, dict) else str(spec)
             metadata = {k: _loads(v) for k, v in (facts["f_metadata"] or {}).items()}
-            raw: Any = {"input": _loads(facts["f_input"]), "output": _loads(facts["f_output"]), "metadata": metadata}
-            raw = raw.get(field)
+            sources: dict[str, Any] = {"input": _loads(facts["f_input"]), "output": _loads(facts["f_output"]),
+                                       "metadata": metadata, "expected_output": expected}  # fmt: skip
+            raw: Any = sources.get(field)
             path = spec.get("path", "") if isinstance(spec, dict) else ""
             values[variable] = _text(_pick(raw, path) if path else raw)
         return values
@@ -238,7 +249,7 @@ class EvalWorker:
             "value": verdict.string_value if verdict.data_type == "CATEGORICAL" else verdict.value,
             "metadata": {"evalRuleId": rule.id, "evalJobId": job.id, "model": verdict.result.model},
         }  # fmt: skip
-        if rule.target == "observation":
+        if rule.target != "trace":
             body["observationId"] = job.observation_id
         return {"id": f"eval-{job.id}-{job.attempts}", "type": "score-create", "timestamp": iso_now(), "body": body}
 

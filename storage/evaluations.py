@@ -256,3 +256,38 @@ class EvalStore:
             "HAVING j_status = 'running'",
         )
         return [_job(r) for r in rows]
+
+    async def run_item_candidates(self, rule: EvalRule, dataset_id: str, until_ns: int, limit: int) -> list[Row]:
+        """Run items of a dataset's runs made between the rule's start and ``until_ns``: the object
+        each one points at (its observation, or its trace's root span) and its dataset item."""
+        return await self._backend.query(
+            "SELECT i.trace_id AS c_trace, if(i.observation_id != '', i.observation_id, r.root) AS c_span, "
+            "i.dataset_item_id AS c_item, toUnixTimestamp64Nano(i.created_at) AS c_start "
+            "FROM dataset_run_items AS i LEFT JOIN ("
+            "SELECT trace_id AS r_trace, any(span_id) AS root FROM spans WHERE project_id = {project:String} "
+            "AND (parent_span_id = '' OR observation_type = 'TRACE') AND trace_id IN ("
+            "SELECT trace_id FROM dataset_run_items WHERE project_id = {project:String}) GROUP BY trace_id"
+            ") AS r ON r.r_trace = i.trace_id "
+            "WHERE i.project_id = {project:String} AND i.run_id IN ("
+            "SELECT id FROM dataset_runs FINAL WHERE project_id = {project:String} AND dataset_id = {dataset:String} "
+            "AND is_deleted = 0) "
+            "AND i.created_at >= fromUnixTimestamp64Nano({since:Int64}, 'UTC') "
+            "AND i.created_at < fromUnixTimestamp64Nano({until:Int64}, 'UTC') "
+            "ORDER BY c_start LIMIT {limit:UInt32}",
+            {
+                "project": rule.project_id,
+                "dataset": dataset_id,
+                "since": rule.since_ns,
+                "until": until_ns,
+                "limit": limit,
+            },
+        )
+
+    async def dataset_item_for(self, project_id: str, trace_id: str, span_id: str) -> str | None:
+        """The dataset item a run item links to this trace (and observation), if any."""
+        rows = await self._backend.query(
+            "SELECT dataset_item_id FROM dataset_run_items WHERE project_id = {project:String} "
+            "AND trace_id = {trace:String} AND (observation_id = {span:String} OR observation_id = '') LIMIT 1",
+            {"project": project_id, "trace": trace_id, "span": span_id},
+        )
+        return str(rows[0]["dataset_item_id"]) if rows else None

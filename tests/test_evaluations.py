@@ -288,3 +288,36 @@ async def test_rules_are_checked_when_saved(live: Running) -> None:
             assert status == 200 and doc["output"] == {"type": "boolean", "reasoning": True}
     finally:
         await c.close()
+
+
+async def test_a_rule_judges_a_datasets_runs_against_its_expected_outputs(live: Running) -> None:
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            objects = await _generations(c, ["task", "task"])
+            await c.call("POST", "/api/public/v2/datasets", {"name": "capitals"})
+            for i, (trace, gen) in enumerate(objects):
+                item = {"datasetName": "capitals", "id": f"item-{i}", "input": f"q{i}", "expectedOutput": f"Paris-{i}"}
+                await c.call("POST", "/api/public/dataset-items", item)
+                link = {"runName": "run-1", "datasetItemId": f"item-{i}", "traceId": trace, "observationId": gen}
+                status, _, _ = await c.call("POST", "/api/public/dataset-run-items", link)
+                assert status == 200
+            rule = await _rule(
+                c, judge.url, name="correct", target="dataset", filter={"dataset": "capitals"}, mapping={}
+            )
+            assert rule["filter"]["dataset"] == "capitals"
+            other = {**rule, "id": None, "templateId": "builtin-correctness", "filter": {"dataset": "nope"}}
+            status, _, _ = await c.call("PUT", "/api/v1/evaluations/rules", other)
+            assert status == 400
+            worker = _worker(live)
+            await worker.tick()
+            await worker.tick()
+            jobs = await _jobs(c, rule["id"])
+            assert sorted(j["observationId"] for j in jobs) == sorted(g for _, g in objects)
+            assert {j["status"] for j in jobs} == {"done"}
+            prompts = [r["body"]["messages"][1]["content"] for r in judge.requests]
+            assert any("Paris-0" in p and "answer 0" in p for p in prompts)  # expected output and output
+            scores = await _eval_scores(live, [t for t, _ in objects])
+            assert sorted(s["observation_id"] for s in scores) == sorted(g for _, g in objects)
+    finally:
+        await c.close()

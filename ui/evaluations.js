@@ -43,8 +43,8 @@ function ruleForm(templates, connections, done, cancel) {
   const template = h("select", { "aria-label": "Template" }, ...templates.map((t) => h("option", { value: t.id, text: t.name })));
   const name = h("input", { "aria-label": "Score name", placeholder: "score name, e.g. correctness", required: true });
   const target = h("select", { "aria-label": "Target" }, h("option", { value: "observation", text: "New observations" }),
-    h("option", { value: "trace", text: "New traces" }));
-  const filterName = h("input", { "aria-label": "Filter: name", placeholder: "name (any)" });
+    h("option", { value: "trace", text: "New traces" }), h("option", { value: "dataset", text: "Runs of a dataset" }));
+  const filterName = h("input", { "aria-label": "Filter: name", placeholder: "name (any), or the dataset" });
   const filterType = h("select", { "aria-label": "Filter: type" }, h("option", { value: "", text: "any type" }),
     ...["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"].map((t) => h("option", { value: t, text: t })));
   const sampling = h("input", { "aria-label": "Sampling (%)", type: "number", min: 1, max: 100, value: 100 });
@@ -59,9 +59,11 @@ function ruleForm(templates, connections, done, cancel) {
   return h("form", { class: "card rule-form", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
-    const filter = {};
+    let filter = {};
     if (filterName.value.trim()) filter.name = filterName.value.trim();
     if (filterType.value) filter.type = filterType.value;
+    // For a dataset's runs the name field names the dataset.
+    if (target.value === "dataset") filter = { dataset: filterName.value.trim() };
     try {
       await api("/api/v1/evaluations/rules", { method: "PUT", body: { name: name.value.trim(), templateId: template.value,
         target: target.value, filter, sampling: Number(sampling.value) / 100, delaySeconds: Number(delay.value),
@@ -124,7 +126,8 @@ export async function evaluationsPage(root) {
     rules.items.length ? table(["Rule (score name)", "Template", "Target", "Judge", "Sampling", "Executions", "Status"], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
       h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),
       h("td", { text: (templates.items.find((t) => t.id === r.templateId) || { name: r.templateId }).name }),
-      h("td", { text: `${r.target}${r.filter.name ? ` named ${r.filter.name}` : ""}${r.filter.type ? ` of type ${r.filter.type}` : ""}` }),
+      h("td", { text: r.target === "dataset" ? `runs of dataset ${r.filter.dataset}`
+        : `${r.target}${r.filter.name ? ` named ${r.filter.name}` : ""}${r.filter.type ? ` of type ${r.filter.type}` : ""}` }),
       h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
       h("td", {}, counts(r.jobs)),
       h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? "active" : "paused" })))))
