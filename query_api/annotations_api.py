@@ -181,8 +181,8 @@ async def patch_config(request: web.Request) -> web.Response:
 
 def queue_json(q: dict[str, Any]) -> dict[str, Any]:
     return {"id": q["id"], "name": q["name"], "description": q["description"] or None,
-            "scoreConfigIds": list(q["score_config_ids"]), "createdAt": _iso(q["created_at"]),
-            "updatedAt": _iso(q["updated_at"])}  # fmt: skip
+            "scoreConfigIds": list(q["score_config_ids"]), "assignees": list(q["assignees"]),
+            "createdAt": _iso(q["created_at"]), "updatedAt": _iso(q["updated_at"])}  # fmt: skip
 
 
 def item_json(i: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +212,7 @@ async def create_queue(request: web.Request) -> web.Response:
     if set(ids) - known:
         raise InvalidInput(f"scoreConfigIds: unknown {', '.join(sorted(set(ids) - known))}")
     row = {"id": str(uuid.uuid4()), "name": name.strip(), "description": str(body.get("description") or ""),
-           "score_config_ids": ids}  # fmt: skip
+           "score_config_ids": ids, "assignees": []}  # fmt: skip
     await store.annotations.put_queue(caller.project_id, row)
     return json_response(queue_json(await _queue(store, caller.project_id, row["id"])))
 
@@ -356,6 +356,29 @@ async def annotate(request: web.Request) -> web.Response:
     return json_response({"scores": len(events), "completed": bool(body.get("complete", True))})
 
 
+async def _assign(request: web.Request, add: bool) -> web.Response:
+    store, caller = await _caller(request, Permission.MANAGE_MEMBERS, "assign annotation queues")
+    queue = await _queue(store, caller.project_id, request.match_info["id"])
+    body = await _body(request)
+    user_id = body.get("userId")
+    if not isinstance(user_id, str) or await store.users.get(user_id) is None:
+        raise InvalidInput("userId: the id of a person of this instance")
+    assignees = [a for a in queue["assignees"] if a != user_id] + ([user_id] if add else [])
+    row = {k: queue[k] for k in ("id", "name", "description", "score_config_ids", "created_at")}
+    await store.annotations.put_queue(caller.project_id, {**row, "assignees": assignees})
+    if add:
+        return json_response({"userId": user_id, "projectId": caller.project_id, "queueId": queue["id"]})
+    return json_response({"success": True})
+
+
+async def assign(request: web.Request) -> web.Response:
+    return await _assign(request, True)
+
+
+async def unassign(request: web.Request) -> web.Response:
+    return await _assign(request, False)
+
+
 def annotation_routes() -> list[web.RouteDef]:
     q = f"{PREFIX}/annotation-queues"
     return [
@@ -372,4 +395,6 @@ def annotation_routes() -> list[web.RouteDef]:
         web.patch(f"{q}/{{id}}/items/{{item}}", patch_item),
         web.delete(f"{q}/{{id}}/items/{{item}}", delete_item),
         web.post(f"{q}/{{id}}/items/{{item}}/annotate", annotate),
+        web.post(f"{q}/{{id}}/assignments", assign),
+        web.delete(f"{q}/{{id}}/assignments", unassign),
     ]

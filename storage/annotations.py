@@ -89,7 +89,8 @@ class AnnotationStore:
 
     async def queues(self, project_id: str) -> list[Row]:
         return await self._backend.query(
-            "SELECT id, name, description, score_config_ids, created_at, updated_at FROM annotation_queues FINAL "
+            "SELECT id, name, description, score_config_ids, assignees, created_at, updated_at "
+            "FROM annotation_queues FINAL "
             "WHERE project_id = {project:String} AND is_deleted = 0 ORDER BY created_at",
             {"project": project_id},
         )

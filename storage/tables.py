@@ -739,6 +739,7 @@ ANNOTATION_QUEUES = _record_table(
         Column("name", "String", STR),
         Column("description", "String", STR),
         Column("score_config_ids", "Array(String)", pa.list_(STR)),
+        Column("assignees", "Array(String)", pa.list_(STR)),  # user ids the queue is assigned to
     ],
 )
 

@@ -93,6 +93,18 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert scores[0]["metadata"]["annotatedBy"] == f'"{me}"'
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
         assert got["status"] == "COMPLETED" and got["completedBy"] == me
+        # Assignments: a person of the instance, given and taken back; others refused.
+        base = f"/api/public/annotation-queues/{queue['id']}/assignments"
+        status, doc, _ = await c.call("POST", base, {"userId": me})
+        assert status == 200 and doc == {"userId": me, "projectId": "default", "queueId": queue["id"]}
+        status, _, _ = await c.call("POST", base, {"userId": "usr-nobody"})
+        assert status == 400
+        status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")
+        assert got["assignees"] == [me]
+        status, _, _ = await c.call("DELETE", base, {"userId": me})
+        assert status == 200
+        status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")
+        assert got["assignees"] == []
     finally:
         await c.close()
         for p in people:
