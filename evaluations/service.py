@@ -74,6 +74,7 @@ class EvaluationService:
             "filter": orjson.loads(r.filter or "{}"), "sampling": r.sampling, "delaySeconds": r.delay_s,
             "mapping": orjson.loads(r.mapping or "{}"), "evaluateExisting": r.since_ns == 0, "enabled": r.enabled,
             "provider": r.provider, "model": r.model, "statusMessage": r.status_message or None,
+            "traceProject": r.trace_project or None,
             "createdAt": r.created_at.isoformat(), "jobs": counts or {},
         }  # fmt: skip
 
@@ -115,6 +116,12 @@ class EvaluationService:
         connection = await self._connections.open(project, provider)  # NotFound names it
         if connection.models and model not in connection.models and not body.get("allowOtherModel", True):
             raise InvalidInput(f"model: {provider} offers {', '.join(connection.models)}")
+        trace_project = str(body.get("traceProject") or "")
+        if trace_project:
+            try:
+                trace_project = (await self._store.projects.get_project(trace_project)).id
+            except NotFound:
+                raise InvalidInput("traceProject: a project to trace the judge's calls in, or empty") from None
         existing = {r.id: r for r in await self._store.evaluations.rules(project)}
         rule_id = str(body.get("id") or f"rule-{uuid.uuid4().hex[:12]}")
         old = existing.get(rule_id)
@@ -122,7 +129,7 @@ class EvaluationService:
         rule = EvalRule(
             project, rule_id, name.strip(), template["id"], target, orjson.dumps(f).decode(), float(sampling), delay,
             orjson.dumps(mapping).decode(), since, bool(body.get("enabled", True)), provider, model, "",
-            old.created_at if old else dt.datetime.now(dt.UTC),
+            old.created_at if old else dt.datetime.now(dt.UTC), trace_project,
         )  # fmt: skip
         await self._store.evaluations.put_rule(rule)
         return self.rule_json(rule)

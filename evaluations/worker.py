@@ -134,7 +134,14 @@ class EvalWorker:
         until = now - rule.delay_s * 10**9
         if until <= start:
             return
-        rows = await self._store.evaluations.candidates(EvalRule(**{**rule.__dict__, "since_ns": start}), until, BATCH)
+        scanned = EvalRule(**{**rule.__dict__, "since_ns": start})
+        if rule.target == "dataset":
+            # The outputs of a dataset's runs: each run item's observation (or its trace's root).
+            dataset_id = orjson.loads(rule.filter or "{}").get("datasetId", "")
+            found = await self._store.evaluations.run_item_candidates(scanned, dataset_id, until, BATCH)
+            rows = [r for r in found if r["c_span"]]
+        else:
+            rows = await self._store.evaluations.candidates(scanned, until, BATCH)
         picked = [(r["c_trace"], r["c_span"]) for r in rows if _sampled(rule, r["c_trace"], r["c_span"])]
         ids = {job_id(rule.id, t, s if rule.target != "trace" else ""): (t, s) for t, s in picked}
         known = await self._store.evaluations.known_jobs(rule.project_id, rule.id, list(ids))
@@ -181,7 +188,8 @@ class EvalWorker:
                 connection.headers, prompt, template["output"], self._modes.get(key, "json_schema"), self._timeout_s,
             )  # fmt: skip
             self._modes[key] = verdict.mode
-            await self._sink(rule.project_id, [self._score_event(rule, job, verdict)])
+            judge_trace = await self._trace_judge(rule, job, prompt, verdict) if rule.trace_project else None
+            await self._sink(rule.project_id, [self._score_event(rule, job, verdict, judge_trace)])
             await self._store.evaluations.put_jobs(
                 [
                     EvalJob(**{
@@ -241,13 +249,32 @@ class EvalWorker:
             values[variable] = _text(_pick(raw, path) if path else raw)
         return values
 
+    async def _trace_judge(self, rule: EvalRule, job: EvalJob, prompt: str, verdict: Any) -> str:
+        """The judge's own call as a generation, in the project the rule names (its cost visible
+        there like any other model call); the trace's id."""
+        trace_id = hashlib.sha256(f"judge\x00{job.id}\x00{job.attempts}".encode()).hexdigest()[:32]
+        now = iso_now()
+        result = verdict.result
+        events = [
+            {"id": f"{trace_id}-t", "type": "trace-create", "timestamp": now,
+             "body": {"id": trace_id, "name": f"judge: {rule.name}", "timestamp": now, "environment": "evaluation",
+                      "metadata": {"evalRuleId": rule.id, "evalJobId": job.id, "projectId": rule.project_id}}},
+            {"id": f"{trace_id}-g", "type": "generation-create", "timestamp": now,
+             "body": {"id": f"{trace_id[:16]}", "traceId": trace_id, "name": "judge", "model": result.model,
+                      "startTime": now, "endTime": now, "input": prompt, "output": result.text or result.tool_arguments,
+                      "usageDetails": {"input": result.input_tokens, "output": result.output_tokens}}},
+        ]  # fmt: skip
+        await self._sink(rule.trace_project, events)
+        return trace_id
+
     @staticmethod
-    def _score_event(rule: EvalRule, job: EvalJob, verdict: Any) -> dict[str, Any]:
+    def _score_event(rule: EvalRule, job: EvalJob, verdict: Any, judge_trace: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": job.id, "traceId": job.trace_id, "name": rule.name, "source": "EVAL",
             "dataType": verdict.data_type, "comment": verdict.reasoning or None,
             "value": verdict.string_value if verdict.data_type == "CATEGORICAL" else verdict.value,
-            "metadata": {"evalRuleId": rule.id, "evalJobId": job.id, "model": verdict.result.model},
+            "metadata": {"evalRuleId": rule.id, "evalJobId": job.id, "model": verdict.result.model,
+                         **({"judgeTraceId": judge_trace} if judge_trace else {})},
         }  # fmt: skip
         if rule.target != "trace":
             body["observationId"] = job.observation_id

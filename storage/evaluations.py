@@ -51,6 +51,7 @@ class EvalRule:
     model: str
     status_message: str
     created_at: dt.datetime
+    trace_project: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class EvalStore:
         where = ["is_deleted = 0"] + (["project_id = {project:String}"] if project_id is not None else [])
         rows = await self._backend.query(
             "SELECT project_id, id, name, template_id, target, filter, sampling, delay_s, mapping, since_ns, enabled, "
-            "provider, model, status_message, created_at "
+            "provider, model, status_message, created_at, trace_project "
             f"FROM eval_rules FINAL WHERE {' AND '.join(where)} ORDER BY name",
             {"project": project_id or ""},
         )

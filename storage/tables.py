@@ -683,6 +683,7 @@ EVAL_RULES = _record_table(
         Column("provider", "String", STR),
         Column("model", "String", STR),
         Column("status_message", "String", STR),  # why the rule cannot run, said at once
+        Column("trace_project", "String", STR),  # where the judge's own calls are traced; "" = not traced
     ],
 )
 

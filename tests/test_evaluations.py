@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from evaluations import EvalWorker
@@ -303,7 +304,13 @@ async def test_a_rule_judges_a_datasets_runs_against_its_expected_outputs(live: 
                 status, _, _ = await c.call("POST", "/api/public/dataset-run-items", link)
                 assert status == 200
             rule = await _rule(
-                c, judge.url, name="correct", target="dataset", filter={"dataset": "capitals"}, mapping={}
+                c,
+                judge.url,
+                name="correct",
+                target="dataset",
+                filter={"dataset": "capitals"},
+                mapping={},
+                traceProject="default",
             )
             assert rule["filter"]["dataset"] == "capitals"
             other = {**rule, "id": None, "templateId": "builtin-correctness", "filter": {"dataset": "nope"}}
@@ -319,5 +326,11 @@ async def test_a_rule_judges_a_datasets_runs_against_its_expected_outputs(live: 
             assert any("Paris-0" in p and "answer 0" in p for p in prompts)  # expected output and output
             scores = await _eval_scores(live, [t for t, _ in objects])
             assert sorted(s["observation_id"] for s in scores) == sorted(g for _, g in objects)
+            # The judge's own calls were traced where the rule said, and each score points at its call.
+            judge_trace = orjson.loads(scores[0]["metadata"]["judgeTraceId"])
+            spans = await live.store.reader.trace("default", judge_trace)
+            call = next(s for s in spans if s["observation_type"] == "GENERATION")
+            assert (call["name"], call["input_tokens"], call["output_tokens"]) == ("judge", 120, 15)
+            assert "Paris-" in call["input"]
     finally:
         await c.close()
