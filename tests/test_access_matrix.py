@@ -41,7 +41,7 @@ PASSWORD = "correct horse battery staple"
 PUBLIC = re.compile(
     r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
-    r"/sessions/.*|/users|/logs|/dashboard|/settings|/prompts|/datasets|/evaluations|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
+    r"/sessions/.*|/users|/logs|/dashboard|/settings|/prompts|/datasets|/evaluations|/annotation-queues|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
     # One-time links: whoever holds the token may look at it and use it; a guessed token is a 404.
     # Media links are signed: without a valid signature they answer 403.
     r"/api/v1/invitations/.*|/\{prefix\}api/public/media/\{media_id\}/(upload|content))$"
@@ -125,6 +125,8 @@ def fill(path: str, b: dict[str, str]) -> str:
         "model_id": "mp-0000000000000000",
         "version": "1",
         "run": "b-run",
+        "item": "b-item",
+        "queue_id": "b-queue",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
