@@ -14,6 +14,7 @@ from aiohttp import web
 
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY, notify_changed
+from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
 from storage.annotations import ScoreConfig
@@ -39,10 +40,7 @@ def _iso(t: Any) -> str | None:
 
 
 async def _body(request: web.Request) -> Any:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not valid JSON") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidInput("expected a JSON object")
     return body

@@ -15,13 +15,14 @@ from aiohttp import web
 from experiments import DatasetRuleError, DatasetService
 from experiments.compare import compare_runs
 from experiments.io import export_items, parse_import
-from query_api.access import CREDENTIALS_KEY, Caller, caller_for
+from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
-from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
+from query_api.langfuse_api import PREFIX, langfuse_json, langfuse_route
+from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
 from storage.datasets import Dataset, DatasetItem, DatasetRun, RunItem
-from tracehouse.errors import InvalidInput, NotFound, Unauthenticated
+from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Permission
 
 __all__ = ["DATASETS_KEY", "DatasetService", "dataset_routes"]
@@ -117,10 +118,7 @@ def _paged(data: list[Any], page: int, limit: int) -> dict[str, Any]:
 
 
 async def _body(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise DatasetRuleError("body", "the body is not valid JSON") from None
+    return await read_json(request)
 
 
 def _name(request: web.Request, key: str = "name") -> str:
@@ -129,26 +127,11 @@ def _name(request: web.Request, key: str = "name") -> str:
 
 # -- Langfuse's API ------------------------------------------------------------------------------
 
-Handler = Callable[[web.Request, str], Awaitable[web.Response]]
 
-
-def _langfuse(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            try:
-                project = await request.app[CREDENTIALS_KEY].key_project(request.headers.get("Authorization", ""))
-            except Unauthenticated as exc:
-                raise LangfuseError(401, "Unauthorized", exc.message) from None
-            return await fn(request, project)
-        except LangfuseError as exc:
-            return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
-        except DatasetRuleError as exc:
-            issue = {"code": "custom", "path": [exc.path], "message": exc.message}
-            return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
-        except NotFound as exc:
-            return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
-
-    return wrapped
+def _langfuse(
+    fn: Callable[[web.Request, str], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    return langfuse_route(fn, (DatasetRuleError,))
 
 
 async def create_dataset(request: web.Request, project: str) -> web.Response:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from evaluations import EvaluationService
 from query_api.access import caller_for
 from query_api.admin import STORE_KEY
+from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
 from storage.evaluations import EvalJob
@@ -24,10 +24,7 @@ EVALUATIONS_KEY = web.AppKey("evaluations", EvaluationService)
 
 
 async def _body(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not valid JSON") from None
+    return await read_json(request)
 
 
 async def _caller(request: web.Request, permission: Permission, what: str) -> tuple[Store, str]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -19,9 +20,9 @@ from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY
 from storage import Store
 from storage.attribute_codec import restore_attributes
-from tracehouse.errors import Unauthenticated
+from tracehouse.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
-__all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes"]
+__all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes", "langfuse_route"]
 
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 DAY_NS = 86_400 * 10**9
@@ -222,6 +223,44 @@ def _trace_json(row: dict[str, Any], project: str, score_ids: list[str]) -> dict
         "observations": row["observation_ids"],
         "scores": score_ids,
     }
+
+
+class RuleError(Protocol):
+    path: str
+    message: str
+
+
+def langfuse_route(
+    fn: Callable[[web.Request, str], Awaitable[web.Response]], rule_errors: tuple[type[Exception], ...] = ()
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A handler of Langfuse's API for a key pair's project, answering in Langfuse's shapes: 401
+    ``Unauthorized``; 400 ``{"message": "Invalid request data", "error": [issues]}`` for bad input
+    (``rule_errors`` name their field); 404 ``LangfuseNotFoundError``; 409 with ``Retry-After``."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            try:
+                project = await request.app[CREDENTIALS_KEY].key_project(request.headers.get("Authorization", ""))
+            except Unauthenticated as exc:
+                raise LangfuseError(401, "Unauthorized", exc.message) from None
+            return await fn(request, project)
+        except LangfuseError as exc:
+            return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
+        except rule_errors as exc:
+            rule: RuleError = exc  # type: ignore[assignment]
+            issue = {"code": "custom", "path": [rule.path], "message": rule.message}
+            return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
+        except InvalidInput as exc:
+            issue = {"code": "custom", "path": [], "message": exc.message}
+            return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
+        except NotFound as exc:
+            return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
+        except Conflict as exc:
+            response = langfuse_json({"error": "ConflictError", "message": exc.message}, 409)
+            response.headers["Retry-After"] = str(exc.retry_after() or 1)
+            return response
+
+    return wrapped
 
 
 class LangfuseReadApi:

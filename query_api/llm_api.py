@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from experiments.runner import ExperimentRunner
@@ -15,6 +14,7 @@ from query_api.access import CREDENTIALS_KEY, caller_for
 from query_api.admin import STORE_KEY
 from query_api.datasets_api import DATASETS_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
+from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
 from tracehouse.errors import InvalidInput, NotFound, TracehouseError, Unauthenticated
@@ -27,10 +27,7 @@ RUNNER_KEY = web.AppKey("experiment_runner", ExperimentRunner)
 
 
 async def _body(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not valid JSON") from None
+    return await read_json(request)
 
 
 async def _key_project(request: web.Request) -> str:

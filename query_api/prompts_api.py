@@ -17,14 +17,15 @@ from urllib.parse import unquote
 import orjson
 from aiohttp import web
 
-from prompts import PromptConflict, PromptService, parse_new
+from prompts import PromptService, parse_new
 from prompts.rules import PROTECTED_LABELS, PromptRuleError, check_labels, placeholders, variables
-from query_api.access import CREDENTIALS_KEY, Caller, caller_for
+from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
-from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
+from query_api.langfuse_api import PREFIX, langfuse_json, langfuse_route
+from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
-from tracehouse.errors import InvalidInput, NotFound, Unauthenticated
+from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Permission
 
 __all__ = ["PROMPTS_KEY", "PromptService", "prompt_routes"]
@@ -56,14 +57,7 @@ def _int(value: str | None, field: str) -> int | None:
 
 
 async def _json(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise PromptRuleError("body", "the body is not valid JSON") from None
-
-
-def _rule_response(exc: PromptRuleError) -> web.Response:
-    return langfuse_json({"message": "Invalid request data", "error": [exc.issue()]}, 400)
+    return await read_json(request)
 
 
 def _conditional(request: web.Request, served: Any, doc: dict[str, Any]) -> web.Response:
@@ -82,29 +76,11 @@ def _conditional(request: web.Request, served: Any, doc: dict[str, Any]) -> web.
 
 # -- Langfuse's API (key pairs) ----------------------------------------------------------------
 
-Handler = Callable[[web.Request, str], Awaitable[web.Response]]
 
-
-def _langfuse(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            try:
-                project = await request.app[CREDENTIALS_KEY].key_project(request.headers.get("Authorization", ""))
-            except Unauthenticated as exc:
-                raise LangfuseError(401, "Unauthorized", exc.message) from None
-            return await fn(request, project)
-        except LangfuseError as exc:
-            return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
-        except PromptRuleError as exc:
-            return _rule_response(exc)
-        except NotFound as exc:
-            return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
-        except PromptConflict as exc:
-            response = langfuse_json({"error": "ConflictError", "message": exc.message}, 409)
-            response.headers["Retry-After"] = str(exc.retry_after() or 1)
-            return response
-
-    return wrapped
+def _langfuse(
+    fn: Callable[[web.Request, str], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    return langfuse_route(fn, (PromptRuleError,))
 
 
 async def get_prompt(request: web.Request, project: str) -> web.Response:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput
 
-__all__ = ["is_local", "read_model"]
+__all__ = ["is_local", "read_json", "read_model"]
 
 
 def is_local(request: web.Request) -> bool:
@@ -20,6 +21,14 @@ def is_local(request: web.Request) -> bool:
         return ipaddress.ip_address(request.remote or "").is_loopback
     except ValueError:
         return False
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body; InvalidInput (400) if it is not JSON."""
+    try:
+        return orjson.loads(await read_body(request))
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not valid JSON") from None
 
 
 async def read_model(request: web.Request, model: type[BaseModel]) -> Any:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import ANNOTATION_ITEMS, ANNOTATION_QUEUES, SCORE_CONFIGS
+from storage.timestamps import as_utc
 
 __all__ = ["AnnotationStore", "ScoreConfig"]
 
@@ -53,12 +54,6 @@ class ScoreConfig:
         return None
 
 
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
-
-
 class AnnotationStore:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -79,8 +74,8 @@ class AnnotationStore:
             {"project": project_id},
         )
         return [
-            ScoreConfig(**{**r, "is_archived": bool(r["is_archived"]), "created_at": _utc(r["created_at"]),
-                           "updated_at": _utc(r["updated_at"])})
+            ScoreConfig(**{**r, "is_archived": bool(r["is_archived"]), "created_at": as_utc(r["created_at"]),
+                           "updated_at": as_utc(r["updated_at"])})
             for r in rows
         ]  # fmt: skip
 

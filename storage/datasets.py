@@ -23,6 +23,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import DATASET_ITEM_VERSIONS, DATASET_RUN_ITEMS, DATASET_RUNS, DATASETS
+from storage.timestamps import as_utc
 
 __all__ = ["Dataset", "DatasetItem", "DatasetRun", "DatasetStore", "RunItem", "run_id_for"]
 
@@ -84,31 +85,25 @@ def run_id_for(project_id: str, dataset_id: str, run_name: str) -> str:
     return str(uuid.UUID(digest[:32]))
 
 
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
-
-
 def _dataset(r: Row) -> Dataset:
     return Dataset(
         r["project_id"], r["id"], r["name"], r["description"], r["metadata"], r["input_schema"],
-        r["expected_output_schema"], _utc(r["created_at"]), _utc(r["updated_at"]),
+        r["expected_output_schema"], as_utc(r["created_at"]), as_utc(r["updated_at"]),
     )  # fmt: skip
 
 
 def _item(r: Row) -> DatasetItem:
     return DatasetItem(
         r["project_id"], r["dataset_id"], r["id"], r["i_status"], r["i_input"], r["i_expected_output"],
-        r["i_metadata"], r["i_source_trace_id"], r["i_source_observation_id"], _utc(r["i_created_at"]),
-        _utc(r["i_updated_at"]),
+        r["i_metadata"], r["i_source_trace_id"], r["i_source_observation_id"], as_utc(r["i_created_at"]),
+        as_utc(r["i_updated_at"]),
     )  # fmt: skip
 
 
 def _run(r: Row) -> DatasetRun:
     return DatasetRun(
         r["project_id"], r["dataset_id"], r["id"], r["name"], r["description"], r["metadata"],
-        _utc(r["created_at"]), _utc(r["updated_at"]),
+        as_utc(r["created_at"]), as_utc(r["updated_at"]),
     )  # fmt: skip
 
 
@@ -261,7 +256,7 @@ class DatasetStore:
         )
         return [
             RunItem(r["project_id"], r["run_id"], r["id"], r["dataset_item_id"], r["trace_id"], r["observation_id"],
-                    _utc(r["created_at"]))
+                    as_utc(r["created_at"]))
             for r in rows
         ]  # fmt: skip
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATES
+from storage.timestamps import as_utc
 
 __all__ = ["EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "job_id"]
 
@@ -78,12 +79,6 @@ def job_id(rule_id: str, trace_id: str, observation_id: str) -> str:
     return hashlib.sha256(f"{rule_id}\x00{trace_id}\x00{observation_id}".encode()).hexdigest()[:32]
 
 
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
-
-
 _JOB_COLUMNS = [c.name for c in EVAL_JOBS.columns if c.name not in ("updated_at",)]
 _J = ", ".join(f"argMax({c}, updated_at) AS j_{c}" for c in _JOB_COLUMNS if c not in ("project_id", "rule_id", "id"))
 
@@ -93,7 +88,7 @@ def _job(r: Row) -> EvalJob:
         r["project_id"], r["rule_id"], r["id"], r["j_trace_id"], r["j_observation_id"], r["j_status"],
         int(r["j_attempts"]), r["j_last_error"], r["j_score_id"], float(r["j_score_value"]),
         int(r["j_next_attempt_ns"]), int(r["j_input_tokens"]), int(r["j_output_tokens"]), int(r["j_latency_ms"]),
-        _utc(r["j_created_at"]),
+        as_utc(r["j_created_at"]),
     )  # fmt: skip
 
 
@@ -133,8 +128,10 @@ class EvalStore:
             f"FROM eval_rules FINAL WHERE {' AND '.join(where)} ORDER BY name",
             {"project": project_id or ""},
         )
-        fixed = [{"enabled": bool(r["enabled"]), "sampling": float(r["sampling"]), "created_at": _utc(r["created_at"])}
-                 for r in rows]  # fmt: skip
+        fixed = [
+            {"enabled": bool(r["enabled"]), "sampling": float(r["sampling"]), "created_at": as_utc(r["created_at"])}
+            for r in rows
+        ]
         return [EvalRule(**{**r, **f}) for r, f in zip(rows, fixed, strict=True)]
 
     async def put_rule(self, rule: EvalRule, deleted: bool = False) -> None:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import LLM_CONNECTIONS
+from storage.timestamps import as_utc
 
 __all__ = ["LlmConnection", "LlmConnectionStore"]
 
@@ -33,17 +34,11 @@ class LlmConnection:
     updated_at: dt.datetime
 
 
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
-
-
 def _connection(r: Row) -> LlmConnection:
     return LlmConnection(
         r["project_id"], r["id"], r["provider"], r["adapter"], r["base_url"], r["secret_sealed"], r["secret_hint"],
         tuple(r["custom_models"]), bool(r["with_default_models"]), r["headers_sealed"], tuple(r["header_keys"]),
-        _utc(r["created_at"]), _utc(r["updated_at"]),
+        as_utc(r["created_at"]), as_utc(r["updated_at"]),
     )  # fmt: skip
 
 

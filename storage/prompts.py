@@ -23,6 +23,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import PROMPT_CLAIMS, PROMPTS
+from storage.timestamps import as_utc
 
 __all__ = ["PromptStore", "PromptVersion"]
 
@@ -65,15 +66,9 @@ def _version(r: Row) -> PromptVersion:
         tags=tuple(r["tags"]),
         commit_message=r["commit_message"],
         created_by=r["created_by"],
-        created_at=_utc(r["created_at"]),
-        updated_at=_utc(r["updated_at"]),
+        created_at=as_utc(r["created_at"]),
+        updated_at=as_utc(r["updated_at"]),
     )
-
-
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
 # Usage of each version by the spans linked to it (any observation type), and their scores.
@@ -159,7 +154,7 @@ class PromptStore:
             "SELECT max(updated_at) AS t, count() AS n FROM prompts WHERE project_id = {project:String}",
             {"project": project_id},
         )
-        return _utc(rows[0]["t"]) if rows and rows[0]["n"] else None
+        return as_utc(rows[0]["t"]) if rows and rows[0]["n"] else None
 
     async def claim(self, project_id: str, name: str, version: int) -> bool:
         """Claim a version number of a prompt; True if this claim is the first one."""
