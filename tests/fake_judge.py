@@ -9,11 +9,13 @@ import concurrent.futures
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,8 +70,20 @@ async def fake_judge() -> AsyncIterator[Judge]:
             return web.json_response(_answer(None, answer))
         return web.json_response(_answer(answer))
 
+    async def messages(request: web.Request) -> web.Response:
+        # Anthropic's Messages API: the key in x-api-key, the system prompt apart, tool_use blocks.
+        body = await request.json()
+        judge.requests.append({"body": body, "authorization": request.headers.get("x-api-key", ""),
+                               "version": request.headers.get("anthropic-version", "")})  # fmt: skip
+        answer = {"reasoning": "looks right", "score": judge.score}
+        content = ([{"type": "tool_use", "id": "t1", "name": body["tools"][0]["name"], "input": answer}]
+                   if "tools" in body else [{"type": "text", "text": json.dumps(answer)}])  # fmt: skip
+        return web.json_response({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-judge",
+                                  "content": content, "usage": {"input_tokens": 90, "output_tokens": 12}})  # fmt: skip
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/messages", messages)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -81,15 +95,15 @@ async def fake_judge() -> AsyncIterator[Judge]:
 
 
 @contextlib.contextmanager
-def threaded_fake_judge() -> Iterator[Judge]:
-    """The fake judge on a loop of its own thread, for tests that drive server subprocesses."""
+def in_thread(factory: Callable[[], contextlib.AbstractAsyncContextManager[T]]) -> Iterator[T]:
+    """Enter an async context manager (a fake server) on a loop of its own thread, for sync tests."""
     loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[Judge] = concurrent.futures.Future()
+    ready: concurrent.futures.Future[T] = concurrent.futures.Future()
     stop = asyncio.Event()
 
     async def serve() -> None:
-        async with fake_judge() as judge:
-            ready.set_result(judge)
+        async with factory() as value:
+            ready.set_result(value)
             await stop.wait()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
@@ -99,4 +113,9 @@ def threaded_fake_judge() -> Iterator[Judge]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
-        loop.close()
+        loop.close()  # its self-pipe sockets, or pytest reports them unclosed in a later test
+
+
+def threaded_fake_judge() -> contextlib.AbstractContextManager[Judge]:
+    """The fake judge on a thread of its own, for tests that drive server subprocesses."""
+    return in_thread(fake_judge)

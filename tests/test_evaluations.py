@@ -334,3 +334,26 @@ async def test_a_rule_judges_a_datasets_runs_against_its_expected_outputs(live: 
             assert "Paris-" in call["input"]
     finally:
         await c.close()
+
+
+async def test_an_anthropic_judge_answers_through_a_tool_call(live: Running) -> None:
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            objects = await _generations(c, ["llm"])
+            connection = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-ant-9999",
+                          "baseURL": judge.url, "customModels": ["claude-judge"]}  # fmt: skip
+            assert (await c.call("PUT", "/api/v1/llm-connections", connection))[0] == 200
+            rule = await _rule(c, judge.url, name="claude", provider="claude", model="claude-judge")
+            worker = _worker(live)
+            await worker.tick()
+            [job] = await _jobs(c, rule["id"])
+            assert job["status"] == "done" and (job["inputTokens"], job["outputTokens"]) == (90, 12)
+            [request] = [r for r in judge.requests if "version" in r]
+            assert request["authorization"] == "sk-ant-9999" and request["version"] == "2023-06-01"
+            assert request["body"]["system"].startswith("Give your evaluation") and request["body"]["tools"]
+            assert all(m["role"] != "system" for m in request["body"]["messages"])
+            scores = await _eval_scores(live, [objects[0][0]])
+            assert [(s["name"], s["value"]) for s in scores] == [("claude", 0.8)]
+    finally:
+        await c.close()

@@ -4,12 +4,8 @@ runs of the dataset side by side, with a repeated item's spread and the differen
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Server
-from tests.fake_judge import threaded_fake_judge
+from tests.fake_judge import in_thread, threaded_fake_judge
 from tests.fake_openai import fake_openai
 from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
@@ -128,26 +124,9 @@ def test_datasets_in_the_browser(server: Server, tmp_path: Path) -> None:  # noq
     assert not errors, errors
 
 
-@contextlib.contextmanager
-def threaded_fake_openai() -> Iterator[str]:
-    """The fake OpenAI server (tests.fake_openai) on a loop of its own thread, for sync browser tests."""
-    loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with fake_openai() as url:
-            ready.set_result(url)
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    try:
-        yield ready.result(timeout=10)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()  # its self-pipe sockets, or pytest reports them unclosed in a later test
+def threaded_fake_openai() -> contextlib.AbstractContextManager[str]:
+    """The fake OpenAI server (tests.fake_openai) on a thread of its own, for sync browser tests."""
+    return in_thread(fake_openai)
 
 
 def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F811
