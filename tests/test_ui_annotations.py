@@ -77,3 +77,39 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         assert [(s["name"], s["source"]) for s in data] == [("helpful", "ANNOTATION")]
         values[t] = data[0]["value"]
     assert [values[t] for t in traces] == [1.0, 0.0]
+
+
+def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "bulk"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        traces = [uuid.uuid4().hex for _ in range(3)]
+        events = [
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": t, "name": f"bulk-{i}", "timestamp": stamp}}
+            for i, t in enumerate(traces)
+        ]  # fmt: skip
+        _ingest(server, pair, events)
+        _, config = api(
+            page, "POST", "/api/public/score-configs?project=default", {"name": "ok", "dataType": "BOOLEAN"}
+        )
+        _, queue = api(
+            page,
+            "POST",
+            "/api/public/annotation-queues?project=default",
+            {"name": "bulk-q", "scoreConfigIds": [config["id"]]},
+        )
+        page.goto(server.api_url + "/project/default/traces")
+        page.get_by_role("checkbox", name="Select trace bulk-2").wait_for()
+        page.get_by_role("checkbox", name="Select all traces").check()
+        expect(page.locator(".bulk .count")).to_have_text("3 selected")
+        page.get_by_role("checkbox", name="Select trace bulk-0").uncheck()
+        expect(page.locator(".bulk .count")).to_have_text("2 selected")
+        page.locator(".bulk").get_by_role("button", name="Add to queue").click()
+        expect(page.locator(".bulk [role=status]")).to_have_text("Added 2 to bulk-q.")
+        _, items = api(page, "GET", f"/api/public/annotation-queues/{queue['id']}/items?project=default")
+        assert sorted(i["objectId"] for i in items["data"]) == sorted(traces[1:])
+    assert not errors, errors

@@ -1,7 +1,7 @@
 // The traces page: every filter, the time range, sort order, columns and page live in the URL, so
 // a view can be bookmarked and shared.
 import { api } from "/ui/api.js";
-import { here } from "/ui/context.js";
+import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
@@ -137,10 +137,48 @@ export async function tracesPage(root) {
       h("button", { type: "button", class: "sort", text: `${label}${active ? (order === "asc" ? " ▲" : " ▼") : ""}`,
         onclick: () => go({ sort: sortKey, order: next }) }));
   };
-  const body = h("tbody", {}, h("tr", {}, h("td", { colspan: columns.length, class: "empty muted", text: "Loading…" })));
-  const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...columns.map(headerCell))), body);
+  // Bulk selection, for people who may score: chosen traces go into an annotation queue at once.
+  const selecting = can("SCORE");
+  const selected = new Set();
+  const bulk = h("div", { class: "filters bulk", hidden: true });
+  const showBulk = async () => {
+    bulk.hidden = selected.size === 0;
+    if (bulk.hidden) return;
+    if (!bulk.dataset.ready) {
+      bulk.dataset.ready = "1";
+      const queues = await api("/api/public/annotation-queues", { query: { limit: 100 } }).catch(() => ({ data: [] }));
+      const pick = h("select", { "aria-label": "Annotation queue" }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
+      const count = h("span", { class: "count" });
+      const status = h("span", { class: "muted", role: "status" });
+      bulk.replaceChildren(count, queues.data.length ? pick : h("span", { class: "muted", text: "No annotation queue yet." }),
+        queues.data.length ? h("button", { type: "button", text: "Add to queue", onclick: async () => {
+          const ids = [...selected];
+          for (const id of ids) {
+            await api(`/api/public/annotation-queues/${encodeURIComponent(pick.value)}/items`, { method: "POST",
+              body: { objectId: id, objectType: "TRACE" } });
+          }
+          status.textContent = `Added ${ids.length} to ${pick.selectedOptions[0].text}.`;
+        } }) : "", status);
+    }
+    bulk.querySelector(".count").textContent = `${selected.size} selected`;
+  };
+  const selectAll = h("input", { type: "checkbox", "aria-label": "Select all traces", onchange: (e) => {
+    for (const box of table.querySelectorAll("tbody input.pick")) {
+      box.checked = e.target.checked;
+      if (e.target.checked) selected.add(box.value); else selected.delete(box.value);
+    }
+    showBulk();
+  } });
+  const pickCell = (t) => h("td", {}, h("input", { type: "checkbox", class: "pick", value: t.trace_id,
+    "aria-label": `Select trace ${t.name || t.trace_id}`, onchange: (e) => {
+      if (e.target.checked) selected.add(t.trace_id); else selected.delete(t.trace_id);
+      showBulk();
+    } }));
+  const body = h("tbody", {}, h("tr", {}, h("td", { colspan: columns.length + 1, class: "empty muted", text: "Loading…" })));
+  const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, selecting ? h("th", {}, selectAll) : "",
+    ...columns.map(headerCell))), body);
   const pager = h("div", { class: "pager" });
-  root.replaceChildren(h("section", {}, h("h1", { text: "Traces" }), form, h("div", { class: "table-wrap" }, table), pager));
+  root.replaceChildren(h("section", {}, h("h1", { text: "Traces" }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
 
   let page;
   try {
@@ -158,7 +196,7 @@ export async function tracesPage(root) {
         : h("div", { class: "first-trace" }, firstTraceHint()))));
   } else {
     body.replaceChildren(...page.items.map((t) => h("tr", { class: t.error_count ? "has-error" : "" },
-      ...columns.map(([, , , cell]) => cell(t)))));
+      selecting ? pickCell(t) : "", ...columns.map(([, , , cell]) => cell(t)))));
   }
   if (state.cursor) {
     pager.append(h("button", { type: "button", text: "First page", onclick: () => go({ cursor: "" }) }));
