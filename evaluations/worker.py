@@ -215,6 +215,9 @@ class EvalWorker:
         except TracehouseError as exc:
             await self._fail(job, exc.message, "error", 0)
             await self._evaluations.set_rule_status(rule, exc.message)
+        except Exception as exc:
+            log.exception("evaluation job %s failed unexpectedly", job.id)
+            await self._fail(job, f"internal error: {type(exc).__name__}: {exc}", "error", 0)
 
     async def _fail(self, job: EvalJob, message: str, status: str, next_ns: int) -> None:
         log.warning("evaluation job %s of rule %s: %s (%s)", job.id, job.rule_id, message, status)
