@@ -20,6 +20,7 @@ from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
 from query_api.auth import USERS_KEY, auth_routes
+from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
 from query_api.invitations_api import invitation_routes
@@ -183,6 +184,7 @@ def create_app(
             *llm_routes(),
             *evaluation_routes(),
             *annotation_routes(),
+            *comment_routes(),
             *tempo_routes(),
             *prometheus_routes(),
             *[web.get(path, index) for path in UI_PAGES],

@@ -19,6 +19,7 @@ from storage.tables import (
     ALL_TABLES,
     ANNOTATION_ITEMS,
     ANNOTATION_QUEUES,
+    COMMENTS,
     DATASET_ITEM_VERSIONS,
     DATASET_RUN_ITEMS,
     DATASET_RUNS,
@@ -82,6 +83,7 @@ LATER_TABLES = (
     SCORE_CONFIGS,
     ANNOTATION_QUEUES,
     ANNOTATION_ITEMS,
+    COMMENTS,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -132,6 +134,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "model connections, their secrets sealed", [LLM_CONNECTIONS]),
     Migration(12, "evaluator templates, rules and the evaluation job table", [EVAL_TEMPLATES, EVAL_RULES, EVAL_JOBS]),
     Migration(13, "score configs and annotation queues", [SCORE_CONFIGS, ANNOTATION_QUEUES, ANNOTATION_ITEMS]),
+    Migration(14, "comments on traces, observations, sessions and prompts", [COMMENTS]),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -11,6 +11,7 @@ from typing import Any
 from storage.annotations import AnnotationStore
 from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
 from storage.backends import open_backend
+from storage.comments import CommentStore
 from storage.datasets import DatasetStore
 from storage.evaluations import EvalStore
 from storage.invitations import Invitations
@@ -61,6 +62,7 @@ class Store:
         self.llm_connections = LlmConnectionStore(backend)
         self.evaluations = EvalStore(backend)
         self.annotations = AnnotationStore(backend)
+        self.comments = CommentStore(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

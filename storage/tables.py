@@ -760,6 +760,20 @@ ANNOTATION_ITEMS = _record_table(
     ],
 )
 
+# Comments people and SDKs leave on traces, observations, sessions and prompts (Langfuse's).
+COMMENTS = _record_table(
+    "comments",
+    "(project_id, id)",
+    [
+        Column("project_id", "String", STR),
+        Column("id", "String", STR),
+        Column("object_type", "LowCardinality(String)", STR),  # TRACE | OBSERVATION | SESSION | PROMPT
+        Column("object_id", "String", STR),
+        Column("content", "String", STR, codec="ZSTD(1)"),
+        Column("author_user_id", "String", STR),
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -853,6 +867,7 @@ ALL_TABLES = (
     SCORE_CONFIGS,
     ANNOTATION_QUEUES,
     ANNOTATION_ITEMS,
+    COMMENTS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -208,6 +208,9 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
     await datasets.upsert_dataset(b.id, {"name": "model", "description": "b-attr-value"})
     await datasets.upsert_item(b.id, {"datasetName": "model", "id": B_TRACE, "input": "b-attr-value"})
     await datasets.add_run_item(b.id, {"runName": "b-run", "datasetItemId": B_TRACE, "traceId": B_TRACE})
+    comment = {"id": "b-comment", "object_type": "TRACE", "object_id": B_TRACE, "content": "b-secret-name",
+               "author_user_id": ""}  # fmt: skip
+    await live.store.comments.put(b.id, comment)
     # People: the admin (first account) and a second, ordinary user.
     async with (
         aiohttp.ClientSession() as s,
@@ -246,7 +249,7 @@ async def store_state(live: Running) -> dict[str, int]:
     out = {}
     for table in (
         "spans", "traces", "trace_index", "projects", "api_keys", "users", "model_prices", "scores", "prompts",
-        "datasets", "dataset_item_versions", "dataset_runs", "dataset_run_items",
+        "datasets", "dataset_item_versions", "dataset_runs", "dataset_run_items", "comments",
     ):  # fmt: skip
         rows = await live.store.backend.query(f"SELECT count() AS n FROM {table}")
         out[table] = int(rows[0]["n"])

@@ -113,3 +113,24 @@ def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811
         _, items = api(page, "GET", f"/api/public/annotation-queues/{queue['id']}/items?project=default")
         assert sorted(i["objectId"] for i in items["data"]) == sorted(traces[1:])
     assert not errors, errors
+
+
+def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F811
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "comments"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        trace = uuid.uuid4().hex
+        _ingest(server, pair, [{"id": "c1", "type": "trace-create", "timestamp": stamp,
+                                "body": {"id": trace, "name": "commented", "timestamp": stamp}}])  # fmt: skip
+        page.goto(server.api_url + f"/project/default/traces/{trace}")
+        page.get_by_text("No comments yet.").wait_for()
+        page.get_by_label("Comment", exact=True).fill("The answer cites the wrong year.")
+        page.get_by_role("button", name="Comment", exact=True).click()
+        expect(page.locator(".comment-text")).to_have_text("The answer cites the wrong year.")
+        expect(page.locator(".comment .muted").first).to_contain_text("You")
+        page.locator(".comment").get_by_role("button", name="Delete").click()
+        page.get_by_text("No comments yet.").wait_for()
+    assert not errors, errors

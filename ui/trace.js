@@ -3,6 +3,7 @@ import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
+import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -247,6 +248,7 @@ function detail(span, scores, records = []) {
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
     scoreList(scores),
+    commentsSection(span),
     renderIo("Input", span.input),
     renderIo("Output", span.output),
     attributeTable("Span attributes", span.span_attributes),
