@@ -116,6 +116,7 @@ def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811
 
 
 def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with browser_page(errors) as page:
         sign_up(page, server.api_url)
@@ -131,6 +132,7 @@ def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F81
         page.get_by_role("button", name="Comment", exact=True).click()
         expect(page.locator(".comment-text")).to_have_text("The answer cites the wrong year.")
         expect(page.locator(".comment .muted").first).to_contain_text("You")
+        page.screenshot(path=str(SHOTS / "comment.png"))
         page.locator(".comment").get_by_role("button", name="Delete").click()
         page.get_by_text("No comments yet.").wait_for()
     assert not errors, errors

@@ -248,9 +248,9 @@ function detail(span, scores, records = []) {
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
     scoreList(scores),
-    commentsSection(span),
     renderIo("Input", span.input),
     renderIo("Output", span.output),
+    commentsSection(span),
     attributeTable("Span attributes", span.span_attributes),
     attributeTable("Resource attributes", span.resource_attributes),
     attributeTable(`Scope attributes${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
