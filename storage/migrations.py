@@ -59,40 +59,7 @@ class Migration:
     objects: Sequence[Table | View | TableSettings | Rebuild | str]
 
 
-# Tables that came with a migration of their own after version 1.
-LATER_TABLES = (
-    SCHEMA_MIGRATIONS,
-    SPLIT_TRACES,
-    LOGS,
-    METRIC_POINTS,
-    MEMBERSHIPS,
-    PROJECT_MEMBERSHIPS,
-    INVITATIONS,
-    MEDIA,
-    TRACE_MEDIA,
-    PROMPTS,
-    PROMPT_CLAIMS,
-    DATASETS,
-    DATASET_ITEM_VERSIONS,
-    DATASET_RUNS,
-    DATASET_RUN_ITEMS,
-    LLM_CONNECTIONS,
-    EVAL_TEMPLATES,
-    EVAL_RULES,
-    EVAL_JOBS,
-    SCORE_CONFIGS,
-    ANNOTATION_QUEUES,
-    ANNOTATION_ITEMS,
-    COMMENTS,
-)
-
-MIGRATIONS: tuple[Migration, ...] = (
-    # Version 1's tables as they are now: later tables come with their own migration.
-    Migration(
-        1,
-        "trace model",
-        [t for t in ALL_TABLES if t not in LATER_TABLES] + list(VIEWS),
-    ),
+LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "spans: 256 KB compression blocks (merge memory)", [TableSettings("spans", SMALL_BLOCKS)]),
     # The root's newest version names a trace (tables.ROOT_ORDER); the summary is rebuilt from spans.
     Migration(
@@ -135,6 +102,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "evaluator templates, rules and the evaluation job table", [EVAL_TEMPLATES, EVAL_RULES, EVAL_JOBS]),
     Migration(13, "score configs and annotation queues", [SCORE_CONFIGS, ANNOTATION_QUEUES, ANNOTATION_ITEMS]),
     Migration(14, "comments on traces, observations, sessions and prompts", [COMMENTS]),
+)
+
+# Tables that came with a migration of their own after version 1 (read from those migrations, so
+# a new table is listed once), and the migrations table, which migrate() makes itself.
+LATER_TABLES = (SCHEMA_MIGRATIONS, *(o for m in LATER_MIGRATIONS for o in m.objects if isinstance(o, Table)))
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # Version 1's tables as they are now: later tables come with their own migration.
+    Migration(1, "trace model", [t for t in ALL_TABLES if t not in LATER_TABLES] + list(VIEWS)),
+    *LATER_MIGRATIONS,
 )
 
 LATEST = MIGRATIONS[-1].version
