@@ -1,7 +1,10 @@
 """Durable group commit with bounded memory.
 
-Requests reserve their bytes when they arrive; past the bound they are refused at once
-(``Overloaded`` -> 503 / UNAVAILABLE with a retry hint) instead of queueing without end.
+Requests reserve their bytes when they arrive. Past the bound a request waits briefly in a
+waiting room as large as the bound itself (first come, first served), so that a burst or the
+herd of clients retrying together after an outage goes in instead of spending the few attempts
+an SDK makes; when the room is full, the wait runs out, or the store is down, the request is
+refused (``Overloaded`` -> 503 / UNAVAILABLE with a retry hint) rather than queued without end.
 Decoded batches queue for one flusher task: while it writes, new batches gather, and its
 next insert takes all of them, so concurrent requests coalesce into one insert without
 any added delay. Each request waits for the insert holding its rows and is answered
@@ -37,6 +40,9 @@ STORE_DOWN_BACKOFF_S = 1.0
 # Clients honour Retry-After, and an OTel SDK gives up after 6 attempts: a hint that grows with
 # the outage (1, 1, 2, 4, 8 ... s) keeps them retrying through a long one, with few requests.
 MAX_RETRY_AFTER_S = 30.0
+# About a few inserts: long enough for the in-flight bound to drain once, short next to an SDK's
+# export timeout (10 s by default).
+ADMISSION_WAIT_S = 2.0
 
 
 class Writer(Protocol):
@@ -64,7 +70,7 @@ class Reservation:
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._batcher._inflight -= self.nbytes
+            self._batcher._release(self.nbytes)
 
 
 @dataclass
@@ -100,6 +106,8 @@ class Batcher:
         self._max_batch_rows = max_batch_rows
         self._commit_timeout_s = commit_timeout_s
         self._inflight = 0
+        self._waiters: list[tuple[int, asyncio.Future[Reservation]]] = []
+        self._waiting = 0
         self._pending: list[_Item] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -113,6 +121,11 @@ class Batcher:
     @property
     def inflight_bytes(self) -> int:
         return self._inflight
+
+    @property
+    def waiting_bytes(self) -> int:
+        """Bytes of requests waiting for room (never more than the in-flight bound)."""
+        return self._waiting
 
     async def __aenter__(self) -> Batcher:
         self._task = asyncio.create_task(self._run(), name="tracehouse-batcher")
@@ -130,20 +143,81 @@ class Batcher:
 
     def reserve(self, nbytes: int) -> Reservation:
         """Hold ``nbytes`` of the in-flight bound, or raise Overloaded / StorageUnavailable."""
+        reservation = self._try_reserve(nbytes)
+        if reservation is None:
+            raise self._overloaded(
+                f"too much data in flight ({self._inflight + nbytes} bytes > {self.max_inflight_bytes})"
+            )
+        return reservation
+
+    def _try_reserve(self, nbytes: int) -> Reservation | None:
         if self._closing:
             raise StorageUnavailable("the server is shutting down", retry_after_s=2.0)
         if time.monotonic() < self._down_until:
             raise StorageUnavailable("the store is unavailable; retry shortly", retry_after_s=self.retry_hint())
-        # A request alone may always go in (the body limit bounds it), so no request waits forever.
-        if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
-            self.stats.refused += 1
-            raise Overloaded(
-                f"too much data in flight ({self._inflight + nbytes} bytes > "
-                f"{self.max_inflight_bytes}); retry after the hinted delay",
-                retry_after_s=self.retry_hint(),
-            )
+        # A request alone may always go in (the body limit bounds it), so no request waits forever;
+        # nor may a newcomer pass those already waiting.
+        if self._waiters or (self._inflight and self._inflight + nbytes > self.max_inflight_bytes):
+            return None
         self._inflight += nbytes
         return Reservation(self, nbytes)
+
+    def _overloaded(self, why: str) -> Overloaded:
+        self.stats.refused += 1
+        return Overloaded(f"{why}; retry after the hinted delay", retry_after_s=self.retry_hint())
+
+    async def admit(self, nbytes: int, wait_s: float = ADMISSION_WAIT_S) -> Reservation:
+        """Hold ``nbytes`` of the in-flight bound, waiting up to ``wait_s`` for room while the
+        waiting room (as large as the bound) has space; else raise Overloaded / StorageUnavailable."""
+        reservation = self._try_reserve(nbytes)
+        if reservation is not None:
+            return reservation
+        if self._waiting + nbytes > self.max_inflight_bytes:
+            raise self._overloaded(
+                f"too much data in flight and waiting ({self._inflight} and {self._waiting + nbytes} bytes, "
+                f"each bounded by {self.max_inflight_bytes})"
+            )
+        waiter: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        entry = (nbytes, waiter)
+        self._waiters.append(entry)
+        self._waiting += nbytes
+        granted = False
+        try:
+            await asyncio.wait({waiter}, timeout=wait_s)  # leaves the waiter alone on a timeout
+            granted = waiter.done()
+        finally:
+            self._waiting -= nbytes
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+            if not granted:
+                if waiter.done():
+                    waiter.result().release()  # cancelled (the client left) just as room came
+                else:
+                    waiter.cancel()
+            self._grant()  # a waiter that gave up may have blocked smaller ones behind it
+        if granted:
+            return waiter.result()
+        raise self._overloaded(
+            f"no room for {nbytes} bytes within {wait_s:.0f} s "
+            f"({self._inflight} of {self.max_inflight_bytes} in flight)"
+        )
+
+    def _release(self, nbytes: int) -> None:
+        self._inflight -= nbytes
+        self._grant()
+
+    def _grant(self) -> None:
+        """Let waiters in, first come first served, while their bytes fit."""
+        while self._waiters:
+            nbytes, waiter = self._waiters[0]
+            if waiter.done():
+                self._waiters.pop(0)
+                continue
+            if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
+                return
+            self._waiters.pop(0)
+            self._inflight += nbytes
+            waiter.set_result(Reservation(self, nbytes))
 
     async def commit(self, table: pa.Table | Job, reservation: Reservation, lane: str = "spans") -> None:
         """Queue ``table`` for the ``lane`` writer and return once it is committed (or raise why not)."""

@@ -161,7 +161,7 @@ class IngestService:
         scores of evaluation events; data points) is durable before this returns. Raises as
         ``ingest``; partial rejections are in the result."""
         t = self.telemetry
-        reservation = self.batcher.reserve(len(body))
+        reservation = await self.batcher.admit(len(body))
         try:
             ctx = await self._context_for(project_id)
             loop = asyncio.get_running_loop()
@@ -186,7 +186,7 @@ class IngestService:
         batcher's Langfuse lane, durable before this returns. Raises Overloaded or
         StorageUnavailable (then nothing of it is stored); bad events fail alone in the result."""
         t = self.telemetry
-        reservation = self.batcher.reserve(nbytes)
+        reservation = await self.batcher.admit(nbytes)
         try:
             _, retention, prices = await self.snapshot()
             self.langfuse.prices = prices
@@ -254,7 +254,7 @@ class IngestService:
         """Parse, map and durably store one export request. Raises InvalidInput, Overloaded,
         StorageUnavailable; partial rejections are in the result."""
         size = len(body) if isinstance(body, bytes) else body.ByteSize()
-        reservation = self.batcher.reserve(size)
+        reservation = await self.batcher.admit(size)
         try:
             ctx = await self._context_for(project_id)
             result = await self._decode(body, fmt, ctx)

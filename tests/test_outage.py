@@ -75,13 +75,14 @@ async def test_sdk_retries_deliver_everything_after_an_outage(bounded: Running, 
     telemetry = bounded.ingest.telemetry
     refused_before = refusals(telemetry)
 
-    peak = 0
+    peak = peak_waiting = 0
     sampling = True
 
     async def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_waiting
         while sampling:
             peak = max(peak, bounded.ingest.batcher.inflight_bytes)
+            peak_waiting = max(peak_waiting, bounded.ingest.batcher.waiting_bytes)
             await asyncio.sleep(0.01)
 
     sampler = asyncio.create_task(sample())
@@ -118,6 +119,7 @@ async def test_sdk_retries_deliver_everything_after_an_outage(bounded: Running, 
     refused = refusals(telemetry)
     assert refused > refused_before, "during the outage the receiver must answer 503 / UNAVAILABLE"
     assert peak <= INFLIGHT_BOUND, f"in-flight bytes reached {peak}, over the bound {INFLIGHT_BOUND}"
+    assert peak_waiting <= INFLIGHT_BOUND, f"waiting bytes reached {peak_waiting}, over the bound"
     assert bounded.ingest.batcher.inflight_bytes == 0
     print(
         f"\noutage ({mode}): {OUTAGE_S} s, {expected} spans sent by 4 SDK exporters, {stored} stored once, "
