@@ -340,6 +340,8 @@ async def annotate(request: web.Request) -> web.Response:
         }
         if item["object_type"] == "OBSERVATION":
             score["observationId"] = item["object_id"]
+        elif item["object_type"] == "SESSION":
+            score["sessionId"] = item["object_id"]
         events.append({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": now, "body": score})
     sink = request.app.get(SCORE_SINK_KEY)
     if sink is None:

@@ -35,7 +35,7 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         _ingest(server, pair, [e for i, t in enumerate(traces) for e in (
             {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
              "body": {"id": t, "name": f"chat-{i}", "timestamp": stamp, "input": f"question {i}",
-                      "output": f"answer {i}"}},
+                      "output": f"answer {i}", "sessionId": "s-review"}},
         )])  # fmt: skip
         # A score config and a queue, from the UI.
         page.goto(server.api_url + "/project/default/annotation-queues")
@@ -65,6 +65,16 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.keyboard.press("2")
         page.keyboard.press("Control+Enter")
         expect(page.get_by_text("2 of 2 done")).to_be_visible()
+        # The whole conversation next, from its session page: every turn shown in the queue.
+        page.goto(server.api_url + "/project/default/sessions/s-review")
+        page.get_by_role("button", name="Add to queue").click()
+        page.locator("dialog").get_by_role("button", name="Add to queue").click()
+        expect(page.get_by_text("2 of 3 done")).to_be_visible()
+        expect(page.locator(".annotation-object")).to_contain_text("question 0\n→ answer 0")
+        expect(page.locator(".annotation-object")).to_contain_text("question 1\n→ answer 1")
+        page.keyboard.press("1")
+        page.keyboard.press("Control+Enter")
+        expect(page.get_by_text("3 of 3 done")).to_be_visible()
     assert not errors, errors
     token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
     values = {}
@@ -77,6 +87,12 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         assert [(s["name"], s["source"]) for s in data] == [("helpful", "ANNOTATION")]
         values[t] = data[0]["value"]
     assert [values[t] for t in traces] == [1.0, 0.0]
+    request = urllib.request.Request(
+        server.api_url + "/api/public/scores?name=helpful&limit=50", headers={"Authorization": f"Basic {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        data = json.loads(r.read())["data"]
+    assert [(s["sessionId"], s["value"]) for s in data if s.get("sessionId")] == [("s-review", 1.0)]
 
 
 def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811

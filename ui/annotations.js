@@ -172,6 +172,10 @@ export async function annotationQueuePage(root, queueId) {
     }
   };
   document.addEventListener("keydown", onKey);
+  if (item.objectType === "SESSION") {
+    object.replaceChildren(await sessionObject(item.objectId));
+    return;
+  }
   // The object: a trace's root input and output (or the observation's), with a link to all of it.
   const doc = await api(`/api/v1/traces/${encodeURIComponent(item.traceId || item.objectId)}`).catch(() => ({ spans: [] }));
   const span = item.objectType === "OBSERVATION" ? doc.spans.find((s) => s.span_id === item.objectId)
@@ -184,7 +188,19 @@ export async function annotationQueuePage(root, queueId) {
     : h("p", { class: "muted", text: "This object is not stored (any more)." }));
 }
 
-/** "Add to queue" from the trace view. */
+/** A session in the queue: each of its traces' input and output, in order, linked. */
+async function sessionObject(id) {
+  const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`).catch(() => null);
+  if (!doc || !doc.traces.length) return h("p", { class: "muted", text: "This session is not stored (any more)." });
+  return h("div", {},
+    h("h2", {}, h("a", { href: here(`/sessions/${encodeURIComponent(id)}`), "data-link": true, text: `Session ${id}` })),
+    ...doc.traces.flatMap((t) => [
+      h("h3", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true, text: t.name || t.trace_id })),
+      h("pre", { class: "io", text: `${showValue(t.input)}\n→ ${showValue(t.output)}` }),
+    ]));
+}
+
+/** "Add to queue" from the trace view (a span) or a session page ({ session: id }). */
 export async function addToQueueDialog(span) {
   const queues = await publicApi("/api/public/annotation-queues", { query: { limit: 100 } });
   if (!queues.data.length) {
@@ -193,20 +209,22 @@ export async function addToQueueDialog(span) {
   }
   const pick = h("select", { "aria-label": "Queue" }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
   const whole = h("input", { type: "checkbox", "aria-label": "The whole trace", checked: !span.parent_span_id });
+  const target = () => (span.session ? { objectId: span.session, objectType: "SESSION" }
+    : whole.checked ? { objectId: span.trace_id, objectType: "TRACE" } : { objectId: span.span_id, objectType: "OBSERVATION" });
   const error = errorLine();
   const dialog = h("dialog", { class: "card add-to-dataset" });
   dialog.append(h("form", { method: "dialog", onsubmit: async (e) => {
     e.preventDefault();
     try {
       await publicApi(`/api/public/annotation-queues/${encodeURIComponent(pick.value)}/items`, { method: "POST",
-        body: whole.checked ? { objectId: span.trace_id, objectType: "TRACE" } : { objectId: span.span_id, objectType: "OBSERVATION" } });
+        body: target() });
       dialog.close();
       dialog.remove();
       go(here(`/annotation-queues/${encodeURIComponent(pick.value)}`));
     } catch (err) {
       error.textContent = err.message;
     }
-  } }, h("h2", { text: "Add to annotation queue" }), h("div", { class: "filters" }, pick, h("label", {}, whole, " the whole trace")),
+  } }, h("h2", { text: "Add to annotation queue" }), h("div", { class: "filters" }, pick, span.session ? null : h("label", {}, whole, " the whole trace")),
   h("div", { class: "filters" }, h("button", { type: "submit", text: "Add to queue" }),
     h("button", { type: "button", class: "link", text: "Cancel", onclick: () => { dialog.close(); dialog.remove(); } })), error));
   document.body.append(dialog);

@@ -1,6 +1,7 @@
 // Sessions, users, dashboard and settings pages.
+import { addToQueueDialog } from "/ui/annotations.js";
 import { api } from "/ui/api.js";
-import { here } from "/ui/context.js";
+import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table } from "/ui/dom.js";
@@ -51,7 +52,9 @@ export async function sessionPage(root, id) {
           : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))),
   ));
   root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: "← Sessions" })),
-    h("h1", { text: `Session ${id}` }),
+    h("div", { class: "page-head" }, h("h1", { text: `Session ${id}` }),
+      can("SCORE") ? h("button", { type: "button", class: "secondary", text: "Add to queue",
+        onclick: () => addToQueueDialog({ session: id }) }) : null),
     h("p", { class: "muted", text: `${doc.traces.length} traces · ${formatCount(doc.total_tokens)} tokens · `
       + `${formatCost(doc.total_cost)}` }), h("div", { class: "replay" }, ...turns)));
 }
