@@ -241,19 +241,31 @@ async def small(tmp_path: Path):
 async def test_stalled_store_gives_503_and_loses_nothing_acked(small: Running) -> None:
     gated = GatedBackend(small.store.writer._backend)
     small.store.writer._backend = gated
-    bodies = [request([{"trace_id": os.urandom(16)} for _ in range(5)]).SerializeToString() for _ in range(20)]
-    tasks = [asyncio.create_task(post(small, b, PB)) for b in bodies]
-    await asyncio.sleep(0.5)
-    done = [t for t in tasks if t.done()]
-    assert done, "past the in-flight bound, requests must be refused at once, not queued"
-    for t in done:
-        status, _, headers = t.result()
-        assert status == 503 and int(headers["Retry-After"]) >= 1
-    gated.gate.set()
+    assert small.ingest is not None
+    batcher = small.ingest.batcher
+    # Twice what the bound and its waiting room (as large as the bound) hold together.
+    bodies = [request([{"trace_id": os.urandom(16)} for _ in range(5)]).SerializeToString() for _ in range(60)]
+    assert sum(map(len, bodies)) > 4 * batcher.max_inflight_bytes
+    try:
+        tasks = [asyncio.create_task(post(small, b, PB)) for b in bodies]
+        await asyncio.sleep(0.5)
+        done = [t for t in tasks if t.done()]
+        assert done, "past the bound and a full waiting room, requests must be refused at once, not queued"
+        for t in done:
+            status, _, headers = t.result()
+            assert status == 503 and int(headers["Retry-After"]) >= 1
+        assert 0 < batcher.waiting_bytes <= batcher.max_inflight_bytes
+        assert batcher.inflight_bytes <= batcher.max_inflight_bytes
+        await asyncio.sleep(2.5)  # the waiting room's time runs out while the store stays stalled
+        assert batcher.waiting_bytes == 0
+        waited = [t for t in tasks if t.done()]
+        assert len(waited) > len(done) and all(t.result()[0] == 503 for t in waited)
+    finally:
+        gated.gate.set()
     results = await asyncio.gather(*tasks)
     acked = [b for b, (status, _, _) in zip(bodies, results, strict=True) if status == 200]
     assert acked and len(acked) < len(bodies)
-    assert small.ingest is not None and small.ingest.batcher.inflight_bytes == 0
+    assert batcher.inflight_bytes == 0
     assert await count(small) == 5 * len(acked)
 
 
