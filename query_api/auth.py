@@ -35,6 +35,10 @@ class NewAccount(Credentials):
     name: str = Field("", max_length=200)
 
 
+class Preferences(BaseModel):
+    locale: str = Field(max_length=10)
+
+
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=1000)
     new_password: str = Field(min_length=1, max_length=1000)
@@ -77,7 +81,8 @@ async def me(request: web.Request) -> web.Response:
     users = _users(request)
     user = await session_user(request)
     if user is not None:
-        return web.json_response({"user": _user_json(user), "setup_required": False, "open": False})
+        profile = {**_user_json(user), "locale": await users.locale(user.id)}
+        return web.json_response({"user": profile, "setup_required": False, "open": False})
     store = request.app[STORE_KEY]
     no_users = await users.count() == 0
     open_mode = (
@@ -128,6 +133,16 @@ async def change_password(request: web.Request) -> web.Response:
     return await start_session(request, user)
 
 
+async def preferences(request: web.Request) -> web.Response:
+    """The signed-in person's own settings: the UI's language, kept with the account."""
+    user = await session_user(request)
+    if user is None:
+        raise Unauthenticated("sign in to keep preferences")
+    body = await read_model(request, Preferences)
+    await _users(request).set_locale(user.id, body.locale)
+    return web.json_response({"locale": body.locale})
+
+
 def auth_routes() -> list[web.RouteDef]:
     return [
         web.get("/api/v1/auth/me", me),
@@ -135,4 +150,5 @@ def auth_routes() -> list[web.RouteDef]:
         web.post("/api/v1/auth/login", login),
         web.post("/api/v1/auth/logout", logout),
         web.post("/api/v1/auth/password", change_password),
+        web.put("/api/v1/auth/preferences", preferences),
     ]

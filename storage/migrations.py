@@ -44,6 +44,7 @@ from storage.tables import (
     TRACE_MEDIA,
     TRACES,
     TRACES_MV,
+    USER_PREFERENCES,
     VIEWS,
 )
 
@@ -102,6 +103,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "evaluator templates, rules and the evaluation job table", [EVAL_TEMPLATES, EVAL_RULES, EVAL_JOBS]),
     Migration(13, "score configs and annotation queues", [SCORE_CONFIGS, ANNOTATION_QUEUES, ANNOTATION_ITEMS]),
     Migration(14, "comments on traces, observations, sessions and prompts", [COMMENTS]),
+    Migration(15, "people's own settings (the UI's language)", [USER_PREFERENCES]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -774,6 +774,16 @@ COMMENTS = _record_table(
     ],
 )
 
+# A person's own settings, kept apart from their account row (which password changes rewrite).
+USER_PREFERENCES = _record_table(
+    "user_preferences",
+    "user_id",
+    [
+        Column("user_id", "String", STR),
+        Column("locale", "LowCardinality(String)", STR),  # "" (the browser's choice), "en", "zh-CN"
+    ],
+)
+
 MODEL_PRICES = _record_table(
     "model_prices",
     "(project_id, id)",
@@ -868,6 +878,7 @@ ALL_TABLES = (
     ANNOTATION_QUEUES,
     ANNOTATION_ITEMS,
     COMMENTS,
+    USER_PREFERENCES,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

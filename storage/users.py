@@ -20,15 +20,17 @@ import pyarrow as pa
 
 from storage.api import Backend
 from storage.projects import Versions
-from storage.tables import USERS
+from storage.tables import USER_PREFERENCES, USERS
 from tracehouse.errors import Conflict, InvalidInput, Unauthenticated
 
-__all__ = ["SESSION_TTL_S", "User", "Users", "hash_password", "verify_password"]
+__all__ = ["LOCALES", "SESSION_TTL_S", "User", "Users", "hash_password", "verify_password"]
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1  # ~32 MiB per hash: memory-hard
 SESSION_TTL_S = 7 * 86_400
 _EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
 SIGNING_KEY_ID = "__session_signing_key__"
+# The UI's languages; "" leaves the choice to the browser.
+LOCALES = ("", "en", "zh-CN")
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,24 @@ class Users:
         except Unauthenticated:
             raise InvalidInput("the current password is wrong") from None
         await self.set_password(user.id, new)
+
+    async def locale(self, user_id: str) -> str:
+        """The UI language this person chose ("" when they left it to the browser)."""
+        rows = await self._backend.query(
+            "SELECT locale AS p_locale FROM user_preferences FINAL WHERE user_id = {u:String} AND is_deleted = 0",
+            {"u": user_id},
+        )
+        return str(rows[0]["p_locale"]) if rows else ""
+
+    async def set_locale(self, user_id: str, locale: str) -> None:
+        """Remember this person's UI language (one of LOCALES)."""
+        if locale not in LOCALES:
+            raise InvalidInput(f"locale: one of {', '.join(repr(x) for x in LOCALES)}")
+        now = self._versions.next()
+        row = {"user_id": user_id, "locale": locale, "created_at": now, "updated_at": now, "is_deleted": 0}
+        await self._backend.insert(
+            USER_PREFERENCES.name, pa.Table.from_pylist([row], schema=USER_PREFERENCES.arrow_schema())
+        )
 
     async def _mac(self, user_id: str, expires: str, password_hash: str) -> str:
         # The password hash is signed in: a new password ends every older session.

@@ -26,15 +26,16 @@ ARGS = [
 
 
 @contextlib.contextmanager
-def browser_page(errors: list[str]) -> Iterator[Page]:
-    """A 1440x900 page in Debian's chromium; console errors and page errors go to ``errors``."""
+def browser_page(errors: list[str], locale: str = "en-US") -> Iterator[Page]:
+    """A 1440x900 page in Debian's chromium whose language is ``locale`` (navigator.language and
+    Accept-Language); console errors and page errors go to ``errors``."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"chromium not found at {CHROMIUM}: ./dev test installs it with apt-get")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page = browser.new_page(viewport={"width": 1440, "height": 900}, locale=locale)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         yield page

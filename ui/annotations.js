@@ -4,6 +4,7 @@
 import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { formatCount, h, table } from "/ui/dom.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 function go(path) {
   history.pushState(null, "", path);
@@ -20,11 +21,11 @@ async function publicApi(path, options = {}) {
 }
 
 function configForm(done) {
-  const name = h("input", { "aria-label": "Score name", placeholder: "score name", maxlength: 35, required: true });
-  const type = h("select", { "aria-label": "Score type" }, ...["NUMERIC", "BOOLEAN", "CATEGORICAL"].map((t) => h("option", { value: t, text: t })));
-  const min = h("input", { "aria-label": "Minimum", type: "number", step: "any", placeholder: "min" });
-  const max = h("input", { "aria-label": "Maximum", type: "number", step: "any", placeholder: "max" });
-  const categories = h("input", { "aria-label": "Categories", placeholder: "categories, comma-separated" });
+  const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name"), maxlength: 35, required: true });
+  const type = h("select", { "aria-label": t("Score type") }, ...["NUMERIC", "BOOLEAN", "CATEGORICAL"].map((v) => h("option", { value: v, text: word(v) })));
+  const min = h("input", { "aria-label": t("Minimum"), type: "number", step: "any", placeholder: t("min") });
+  const max = h("input", { "aria-label": t("Maximum"), type: "number", step: "any", placeholder: t("max") });
+  const categories = h("input", { "aria-label": t("Categories"), placeholder: t("categories, comma-separated") });
   const error = errorLine();
   return h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
@@ -41,9 +42,9 @@ function configForm(done) {
       await publicApi("/api/public/score-configs", { method: "POST", body });
       done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, name, type, min, max, categories, h("button", { type: "submit", text: "Add score config" }), error);
+  } }, name, type, min, max, categories, h("button", { type: "submit", text: t("Add score config") }), error);
 }
 
 export async function annotationQueuesPage(root) {
@@ -51,20 +52,20 @@ export async function annotationQueuesPage(root) {
     publicApi("/api/public/annotation-queues", { query: { limit: 100 } })]);
   const again = () => annotationQueuesPage(root);
   const active = configs.data.filter((c) => !c.isArchived);
-  const queueName = h("input", { "aria-label": "Queue name", placeholder: "queue name", required: true });
+  const queueName = h("input", { "aria-label": t("Queue name"), placeholder: t("queue name"), required: true });
   const picks = active.map((c) => h("label", { class: "run-choice" }, h("input", { type: "checkbox", value: c.id }), ` ${c.name}`));
   const error = errorLine();
   root.replaceChildren(
-    h("nav", { class: "tabs", "aria-label": "Evaluations" },
-      h("a", { href: here("/evaluations"), "data-link": true, text: "LLM-as-a-judge" }),
-      h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: "Annotation queues" })),
-    h("div", { class: "page-head" }, h("h1", { text: "Annotation queues" })),
-    queues.data.length ? table(["Queue", "Scores", "Progress", ""], queues.data.map((q) => h("tr", {},
+    h("nav", { class: "tabs", "aria-label": t("Evaluations") },
+      h("a", { href: here("/evaluations"), "data-link": true, text: t("LLM-as-a-judge") }),
+      h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: t("Annotation queues") })),
+    h("div", { class: "page-head" }, h("h1", { text: t("Annotation queues") })),
+    queues.data.length ? table([t("Queue"), t("Scores"), t("Progress"), ""], queues.data.map((q) => h("tr", {},
       h("td", {}, h("a", { href: here(`/annotation-queues/${encodeURIComponent(q.id)}`), "data-link": true, text: q.name })),
       h("td", { text: q.scoreConfigIds.map((id) => (configs.data.find((c) => c.id === id) || { name: id }).name).join(", ") }),
-      h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${formatCount(q.completed)} of ${formatCount(q.items)} done`),
+      h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${t("{done} of {total} done", { done: formatCount(q.completed), total: formatCount(q.items) })}`),
       h("td", { class: "muted", text: q.description || "" }))))
-      : h("p", { class: "muted", text: "No queue yet. Add traces to a queue from any trace with \"Add to queue\"." }),
+      : h("p", { class: "muted", text: t("No queue yet. Add traces to a queue from any trace with \"Add to queue\".") }),
     can("WRITE_CONTENT") && active.length ? h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = "";
@@ -73,18 +74,18 @@ export async function annotationQueuesPage(root) {
         await publicApi("/api/public/annotation-queues", { method: "POST", body: { name: queueName.value.trim(), scoreConfigIds: ids } });
         again();
       } catch (err) {
-        error.textContent = err.message;
+        error.textContent = errorText(err);
       }
-    } }, queueName, ...picks, h("button", { type: "submit", text: "Create queue" }), error) : "",
-    h("h2", { text: "Score configs" }),
-    configs.data.length ? table(["Score", "Type", "Range or categories", ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
-      h("td", { text: c.name }), h("td", { text: c.dataType }),
-      h("td", { text: c.dataType === "NUMERIC" ? `${c.minValue ?? "−∞"} to ${c.maxValue ?? "∞"}` : (c.categories || []).map((x) => x.label).join(", ") }),
-      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link", text: c.isArchived ? "Restore" : "Archive", onclick: async () => {
+    } }, queueName, ...picks, h("button", { type: "submit", text: t("Create queue") }), error) : "",
+    h("h2", { text: t("Score configs") }),
+    configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
+      h("td", { text: c.name }), h("td", { text: word(c.dataType) }),
+      h("td", { text: c.dataType === "NUMERIC" ? t("{min} to {max}", { min: c.minValue ?? "−∞", max: c.maxValue ?? "∞" }) : (c.categories || []).map((x) => x.label).join(", ") }),
+      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link", text: c.isArchived ? t("Restore") : t("Archive"), onclick: async () => {
         await publicApi(`/api/public/score-configs/${encodeURIComponent(c.id)}`, { method: "PATCH", body: { isArchived: !c.isArchived } });
         again();
       } }) : null))))
-      : h("p", { class: "muted", text: "No score config yet: a queue scores with one or more of them." }),
+      : h("p", { class: "muted", text: t("No score config yet: a queue scores with one or more of them.") }),
     can("WRITE_CONTENT") ? configForm(again) : "",
   );
 }
@@ -121,15 +122,15 @@ export async function annotationQueuePage(root, queueId) {
   const item = items[index];
   const done = items.filter((i) => i.status === "COMPLETED").length;
   const head = h("div", { class: "page-head" }, h("h1", { text: queue.name }),
-    h("progress", { max: items.length || 1, value: done }), h("span", { class: "muted", text: `${done} of ${items.length} done` }));
+    h("progress", { max: items.length || 1, value: done }), h("span", { class: "muted", text: t("{done} of {total} done", { done, total: items.length }) }));
   if (!item) {
-    root.replaceChildren(head, h("p", { class: "muted", text: "The queue is empty." }));
+    root.replaceChildren(head, h("p", { class: "muted", text: t("The queue is empty.") }));
     return;
   }
   const move = (to) => { if (items[to]) go(`${location.pathname}?item=${encodeURIComponent(items[to].id)}`); };
   const values = {};
-  const object = h("div", { class: "card annotation-object" }, h("p", { class: "muted", text: "Loading…" }));
-  const comment = h("textarea", { "aria-label": "Comment", rows: 3, placeholder: "comment (optional)" });
+  const object = h("div", { class: "card annotation-object" }, h("p", { class: "muted", text: t("Loading…") }));
+  const comment = h("textarea", { "aria-label": t("Comment"), rows: 3, placeholder: t("comment (optional)") });
   const error = errorLine();
   const controls = h("div", { class: "annotation-scores" });
   const renderControls = () => controls.replaceChildren(...configsOf.map((c) => h("div", { class: "score-control" },
@@ -144,19 +145,19 @@ export async function annotationQueuePage(root, queueId) {
       const next = items.findIndex((i, n) => n > index && i.status === "PENDING");
       if (next >= 0) move(next); else annotationQueuePage(root, queueId);
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   };
   root.replaceChildren(head,
-    h("p", { class: "muted small", text: "Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous" }),
+    h("p", { class: "muted small", text: t("Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous") }),
     h("div", { class: "annotation-layout" }, object,
       h("div", { class: "card" },
-        h("p", { class: "muted", text: `Item ${index + 1} of ${items.length} · ${item.objectType.toLowerCase()} · ${item.status.toLowerCase()}` }),
+        h("p", { class: "muted", text: t("Item {n} of {total} · {type} · {status}", { n: index + 1, total: items.length, type: objectKind(item.objectType), status: item.status === "COMPLETED" ? t("completed") : t("pending") }) }),
         controls, comment,
         h("div", { class: "filters" },
-          h("button", { type: "button", text: "Complete and next", onclick: submit }),
-          h("button", { type: "button", class: "link", text: "Previous", disabled: index === 0, onclick: () => move(index - 1) }),
-          h("button", { type: "button", class: "link", text: "Skip", disabled: index >= items.length - 1, onclick: () => move(index + 1) })),
+          h("button", { type: "button", text: t("Complete and next"), onclick: submit }),
+          h("button", { type: "button", class: "link", text: t("Previous"), disabled: index === 0, onclick: () => move(index - 1) }),
+          h("button", { type: "button", class: "link", text: t("Skip"), disabled: index >= items.length - 1, onclick: () => move(index + 1) })),
         error)));
   const onKey = (e) => {
     if (!document.body.contains(controls)) { document.removeEventListener("keydown", onKey); return; }
@@ -183,20 +184,25 @@ export async function annotationQueuePage(root, queueId) {
   object.replaceChildren(span ? h("div", {},
     h("h2", {}, h("a", { href: here(`/traces/${encodeURIComponent(span.trace_id)}${item.objectType === "OBSERVATION" ? `?observation=${encodeURIComponent(span.span_id)}` : ""}`),
       "data-link": true, text: span.name })),
-    h("h3", { text: "Input" }), h("pre", { class: "io", text: showValue(span.input) }),
-    h("h3", { text: "Output" }), h("pre", { class: "io", text: showValue(span.output) }))
-    : h("p", { class: "muted", text: "This object is not stored (any more)." }));
+    h("h3", { text: t("Input") }), h("pre", { class: "io", text: showValue(span.input) }),
+    h("h3", { text: t("Output") }), h("pre", { class: "io", text: showValue(span.output) }))
+    : h("p", { class: "muted", text: t("This object is not stored (any more).") }));
+}
+
+/** What a queue item is, in words. */
+function objectKind(type) {
+  return { TRACE: t("trace"), OBSERVATION: t("observation"), SESSION: t("session") }[type] || type;
 }
 
 /** A session in the queue: each of its traces' input and output, in order, linked. */
 async function sessionObject(id) {
   const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`).catch(() => null);
-  if (!doc || !doc.traces.length) return h("p", { class: "muted", text: "This session is not stored (any more)." });
+  if (!doc || !doc.traces.length) return h("p", { class: "muted", text: t("This session is not stored (any more).") });
   return h("div", {},
-    h("h2", {}, h("a", { href: here(`/sessions/${encodeURIComponent(id)}`), "data-link": true, text: `Session ${id}` })),
-    ...doc.traces.flatMap((t) => [
-      h("h3", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true, text: t.name || t.trace_id })),
-      h("pre", { class: "io", text: `${showValue(t.input)}\n→ ${showValue(t.output)}` }),
+    h("h2", {}, h("a", { href: here(`/sessions/${encodeURIComponent(id)}`), "data-link": true, text: t("Session {id}", { id }) })),
+    ...doc.traces.flatMap((turn) => [
+      h("h3", {}, h("a", { href: here(`/traces/${encodeURIComponent(turn.trace_id)}`), "data-link": true, text: turn.name || turn.trace_id })),
+      h("pre", { class: "io", text: `${showValue(turn.input)}\n→ ${showValue(turn.output)}` }),
     ]));
 }
 
@@ -204,11 +210,11 @@ async function sessionObject(id) {
 export async function addToQueueDialog(span) {
   const queues = await publicApi("/api/public/annotation-queues", { query: { limit: 100 } });
   if (!queues.data.length) {
-    window.alert("No annotation queue yet: create one under Annotation.");
+    window.alert(t("No annotation queue yet: create one under Annotation."));
     return;
   }
-  const pick = h("select", { "aria-label": "Queue" }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
-  const whole = h("input", { type: "checkbox", "aria-label": "The whole trace", checked: !span.parent_span_id });
+  const pick = h("select", { "aria-label": t("Queue") }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
+  const whole = h("input", { type: "checkbox", "aria-label": t("The whole trace"), checked: !span.parent_span_id });
   const target = () => (span.session ? { objectId: span.session, objectType: "SESSION" }
     : whole.checked ? { objectId: span.trace_id, objectType: "TRACE" } : { objectId: span.span_id, objectType: "OBSERVATION" });
   const error = errorLine();
@@ -222,11 +228,11 @@ export async function addToQueueDialog(span) {
       dialog.remove();
       go(here(`/annotation-queues/${encodeURIComponent(pick.value)}`));
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, h("h2", { text: "Add to annotation queue" }), h("div", { class: "filters" }, pick, span.session ? null : h("label", {}, whole, " the whole trace")),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: "Add to queue" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: () => { dialog.close(); dialog.remove(); } })), error));
+  } }, h("h2", { text: t("Add to annotation queue") }), h("div", { class: "filters" }, pick, span.session ? null : h("label", {}, whole, t(" the whole trace"))),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Add to queue") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: () => { dialog.close(); dialog.remove(); } })), error));
   document.body.append(dialog);
   dialog.showModal();
 }

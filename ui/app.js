@@ -12,6 +12,7 @@ import { annotationQueuePage, annotationQueuesPage } from "/ui/annotations.js";
 import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
+import { chooseLocale, currentLocale, errorText, LOCALES, rememberLocale, t } from "/ui/i18n.js";
 
 const main = () => document.getElementById("main");
 
@@ -31,9 +32,12 @@ function authForm({ title, hint, submitLabel, fields, onSubmit, extra }) {
     error.textContent = "";
     try {
       await onSubmit(Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value])));
-      route();
+      // Signed in: the account's language wins over the browser's (the catalogs load at start).
+      const me = await api("/api/v1/auth/me");
+      if (chooseLocale(me.user && me.user.locale) !== currentLocale()) location.reload();
+      else route();
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = errorText(e);
     }
   } },
     h("h1", { text: title }),
@@ -56,24 +60,24 @@ async function gate() {
   if (me.setup_required) {
     if (sessionStorage.getItem("th-skip-setup") && open) return true;
     authForm({
-      title: "Create the admin account",
-      hint: "The first account can see every project and change the settings.",
-      submitLabel: "Create account",
-      fields: [["name", "Name", "text"], ["email", "Email", "email"], ["password", "Password (8+ characters)", "password"]],
+      title: t("Create the admin account"),
+      hint: t("The first account can see every project and change the settings."),
+      submitLabel: t("Create account"),
+      fields: [["name", t("Name"), "text"], ["email", t("Email"), "email"], ["password", t("Password (8+ characters)"), "password"]],
       // The first-run wizard follows: organization, project, key.
       onSubmit: async (body) => {
         await api("/api/v1/auth/setup", { method: "POST", body });
         history.replaceState(null, "", "/setup");
       },
-      extra: open ? h("button", { type: "button", class: "link", text: "Continue without an account",
+      extra: open ? h("button", { type: "button", class: "link", text: t("Continue without an account"),
         onclick: () => { sessionStorage.setItem("th-skip-setup", "1"); route(); } }) : null,
     });
     return false;
   }
   authForm({
-    title: "Sign in",
-    submitLabel: "Sign in",
-    fields: [["email", "Email", "email"], ["password", "Password", "password"]],
+    title: t("Sign in"),
+    submitLabel: t("Sign in"),
+    fields: [["email", t("Email"), "email"], ["password", t("Password"), "password"]],
     onSubmit: (body) => api("/api/v1/auth/login", { method: "POST", body }),
   });
   return false;
@@ -98,17 +102,17 @@ function topBar(page) {
   const nav = document.getElementById("nav");
   const project = ctx.project;
   const org = ctx.organization;
-  const orgSelect = h("select", { id: "org-switch", "aria-label": "Organization", onchange: (e) => {
+  const orgSelect = h("select", { id: "org-switch", "aria-label": t("Organization"), onchange: (e) => {
     const target = findOrganization(e.target.value);
     if (target && target.projects.length) navigate(`/project/${encodeURIComponent(target.projects[0].id)}/traces`);
     else navigate(`/organization/${encodeURIComponent(e.target.value)}/settings`);
   } }, ...ctx.organizations.map((o) => option(o.id, o.name, org && o.id === org.id)));
-  const projectSelect = h("select", { id: "project-switch", "aria-label": "Project", onchange: (e) => {
+  const projectSelect = h("select", { id: "project-switch", "aria-label": t("Project"), onchange: (e) => {
     navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
-  const pages = [["dashboard", "Dashboard"], ["traces", "Traces"], ["sessions", "Sessions"], ["users", "Users"],
-    ["prompts", "Prompts"], ["datasets", "Datasets"], ["evaluations", "Evaluations"], ["logs", "Logs"]];
-  if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", "Settings"]);
+  const pages = [["dashboard", t("Dashboard")], ["traces", t("Traces")], ["sessions", t("Sessions")], ["users", t("Users")],
+    ["prompts", t("Prompts")], ["datasets", t("Datasets")], ["evaluations", t("Evaluations")], ["logs", t("Logs")]];
+  if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", t("Settings")]);
   nav.replaceChildren(
     org ? orgSelect : "", project ? projectSelect : "",
     ...(project ? pages.map(([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, text: label,
@@ -116,12 +120,12 @@ function topBar(page) {
   );
   // The organization's settings sit with the account links: the project's pages fill the nav.
   const orgLink = org && (can("MANAGE_MEMBERS", org) || can("MANAGE_PROJECTS", org))
-    ? h("a", { href: `/organization/${encodeURIComponent(org.id)}/settings`, "data-link": true, text: "Organization",
+    ? h("a", { href: `/organization/${encodeURIComponent(org.id)}/settings`, "data-link": true, text: t("Organization"),
       class: page === "organization" ? "active" : "", "aria-current": page === "organization" ? "page" : undefined }) : "";
   const who = document.getElementById("who");
   who.replaceChildren(orgLink, ...(ctx.me ? [
-    h("a", { href: "/account", "data-link": true, text: ctx.me.email, title: "Your account" }),
-    h("button", { type: "button", class: "link", text: "Sign out", onclick: async () => {
+    h("a", { href: "/account", "data-link": true, text: ctx.me.email, title: t("Your account") }),
+    h("button", { type: "button", class: "link", text: t("Sign out"), onclick: async () => {
       await api("/api/v1/auth/logout", { method: "POST" });
       location.assign("/");
     } }),
@@ -130,11 +134,11 @@ function topBar(page) {
 
 function noAccess(what) {
   topBar(null);
-  main().replaceChildren(h("div", { class: "card no-access", role: "alert" }, h("h1", { text: "No access" }),
-    h("p", { text: `You have no access to ${what}, or it does not exist.` }),
-    h("p", { class: "muted", text: "Ask an owner or admin of its organization to invite you." }),
+  main().replaceChildren(h("div", { class: "card no-access", role: "alert" }, h("h1", { text: t("No access") }),
+    h("p", { text: what }),
+    h("p", { class: "muted", text: t("Ask an owner or admin of its organization to invite you.") }),
     lastProject() ? h("a", { href: `/project/${encodeURIComponent(lastProject().id)}/traces`, "data-link": true,
-      text: "Go to your projects" }) : null));
+      text: t("Go to your projects") }) : null));
 }
 
 async function projectPage(page, id) {
@@ -162,7 +166,7 @@ export async function route() {
     if (short) {
       if (path === "/" && ctx.me && await wizardWanted()) return navigate("/setup");
       const target = lastProject();
-      if (!target) return noAccess("any project");
+      if (!target) return noAccess(t("You have no access to any project, or it does not exist."));
       history.replaceState(null, "", `/project/${encodeURIComponent(target.id)}/${short[1]}${short[2] || ""}${location.search}`);
       return route();
     }
@@ -179,25 +183,56 @@ export async function route() {
     const orgMatch = path.match(ORGANIZATION);
     if (orgMatch) {
       const org = findOrganization(decodeURIComponent(orgMatch[1]));
-      if (!org) return noAccess("this organization");
+      if (!org) return noAccess(t("You have no access to this organization, or it does not exist."));
       useProject(org.projects.find((p) => p.id === localStorage.getItem("th-last-project")) || org.projects[0] || null);
       ctx.organization = org;
       topBar("organization");
       return await organizationSettingsPage(main(), org);
     }
     const match = path.match(PROJECT);
-    if (!match) return noAccess("this page");
+    if (!match) return noAccess(t("You have no access to this page, or it does not exist."));
     const project = findProject(decodeURIComponent(match[1]));
-    if (!project) return noAccess("this project");
+    if (!project) return noAccess(t("You have no access to this project, or it does not exist."));
     useProject(project);
     const page = match[2] || "traces";
     if (!match[2]) history.replaceState(null, "", here("/traces"));
     topBar(page);
     await projectPage(page, match[3] ? decodeURIComponent(match[3]) : "");
   } catch (e) {
-    main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: "Something went wrong" }),
-      h("p", { text: e.message })));
+    main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: t("Something went wrong") }),
+      h("p", { text: errorText(e) })));
   }
+}
+
+/** The theme button: the system's theme, light or dark, remembered in this browser. */
+function themeButton() {
+  const KEY = "th-theme";
+  const button = document.getElementById("theme");
+  const labels = { auto: t("Theme: system"), light: t("Theme: light"), dark: t("Theme: dark") };
+  const show = () => { button.textContent = labels[localStorage.getItem(KEY) || "auto"]; };
+  button.title = t("Switch between the system's theme, light and dark");
+  show();
+  button.addEventListener("click", () => {
+    const order = ["auto", "light", "dark"];
+    const next = order[(order.indexOf(localStorage.getItem(KEY) || "auto") + 1) % order.length];
+    if (next === "auto") localStorage.removeItem(KEY); else localStorage.setItem(KEY, next);
+    if (next === "auto") delete document.documentElement.dataset.theme; else document.documentElement.dataset.theme = next;
+    show();
+  });
+}
+
+/** The language switch: kept in this browser, and with the account of whoever is signed in. */
+function languageSwitch() {
+  const select = document.getElementById("lang");
+  select.setAttribute("aria-label", t("Language"));
+  select.replaceChildren(...LOCALES.map(([tag, name]) => option(tag, name, tag === currentLocale())));
+  select.addEventListener("change", async () => {
+    rememberLocale(select.value);
+    if (ctx.me) await api("/api/v1/auth/preferences", { method: "PUT", body: { locale: select.value } }).catch(() => {});
+    const url = new URL(location.href);
+    url.searchParams.delete("lang");
+    location.assign(url);
+  });
 }
 
 document.addEventListener("click", (event) => {
@@ -208,4 +243,8 @@ document.addEventListener("click", (event) => {
   }
 });
 window.addEventListener("popstate", route);
+document.title = t("Tracehouse");
+themeButton();
+languageSwitch();
+main().replaceChildren(h("p", { class: "muted", text: t("Loading…") }));
 route();

@@ -1,4 +1,5 @@
 // Small SVG charts drawn by hand: a stacked bar chart over time and a horizontal bar list.
+import { formatDate, t } from "/ui/i18n.js";
 const NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#3158d4", "#7b4bd6", "#1f8a70", "#d28b1e", "#c83737", "#2b9bb3", "#8a8f2b", "#b3447a"];
 
@@ -28,13 +29,13 @@ export function barChart(buckets, series, { height = 160, format = (v) => String
       y -= h;
       const rect = svg("rect", { x: i * (width / buckets.length), y, width: barW, height: h, fill: color(j) });
       const title = svg("title");
-      title.textContent = `${new Date(b * 1000).toLocaleString()} · ${s.key || "all"}: ${format(v)}`;
+      title.textContent = `${formatDate(new Date(b * 1000))} · ${s.key || t("all")}: ${format(v)}`;
       rect.append(title);
       root.append(rect);
     });
   });
   const label = svg("text", { x: 0, y: height + 14, class: "axis" });
-  label.textContent = `max ${format(max)}`;
+  label.textContent = t("max {value}", { value: format(max) });
   root.append(label);
   return root;
 }

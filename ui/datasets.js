@@ -3,6 +3,7 @@
 import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, h, table } from "/ui/dom.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 function go(path) {
   history.pushState(null, "", path);
@@ -28,7 +29,7 @@ function parseJson(text, label) {
   } catch {
     // Plain text is a valid input or expected output: keep it as a string.
     if (label) return text;
-    throw new Error("not valid JSON");
+    throw new Error(t("not valid JSON"));
   }
 }
 
@@ -38,11 +39,11 @@ function errorLine() {
 
 /** The item editor: input, expected output and metadata as JSON (or text). */
 function itemEditor(dataset, item, done, cancel) {
-  const input = h("textarea", { "aria-label": "Input", rows: 4 });
+  const input = h("textarea", { "aria-label": t("Input"), rows: 4 });
   input.value = item ? show(item.input) : "";
-  const expected = h("textarea", { "aria-label": "Expected output", rows: 3 });
+  const expected = h("textarea", { "aria-label": t("Expected output"), rows: 3 });
   expected.value = item && item.expectedOutput !== null ? show(item.expectedOutput) : "";
-  const metadata = h("textarea", { "aria-label": "Metadata (JSON)", rows: 2 });
+  const metadata = h("textarea", { "aria-label": t("Metadata (JSON)"), rows: 2 });
   metadata.value = item && item.metadata ? JSON.stringify(item.metadata) : "";
   const error = errorLine();
   return h("form", { class: "card item-editor", onsubmit: async (e) => {
@@ -57,44 +58,44 @@ function itemEditor(dataset, item, done, cancel) {
       await api("/api/v1/dataset/items", { method: "PUT", body });
       done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } },
-  h("label", { class: "block" }, "Input (JSON or text)", input),
-  h("label", { class: "block" }, "Expected output (JSON or text)", expected),
-  h("label", { class: "block" }, "Metadata (JSON, optional)", metadata),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: item ? "Save item" : "Add item" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })),
+  h("label", { class: "block" }, t("Input (JSON or text)"), input),
+  h("label", { class: "block" }, t("Expected output (JSON or text)"), expected),
+  h("label", { class: "block" }, t("Metadata (JSON, optional)"), metadata),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: item ? t("Save item") : t("Add item") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })),
   error);
 }
 
 function importForm(dataset, done) {
-  const file = h("input", { type: "file", accept: ".jsonl,.csv,.json,.txt", "aria-label": "File to import" });
+  const file = h("input", { type: "file", accept: ".jsonl,.csv,.json,.txt", "aria-label": t("File to import") });
   const error = errorLine();
   return h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
     const f = file.files[0];
-    if (!f) { error.textContent = "Choose a JSONL or CSV file."; return; }
+    if (!f) { error.textContent = t("Choose a JSONL or CSV file."); return; }
     try {
       const text = await f.text();
       const format = f.name.toLowerCase().endsWith(".csv") ? "csv" : "jsonl";
       const doc = await api("/api/v1/dataset/import", { method: "POST", body: { datasetName: dataset.name, format, text } });
       done(doc.imported);
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, file, h("button", { type: "submit", text: "Import" }), error);
+  } }, file, h("button", { type: "submit", text: t("Import") }), error);
 }
 
 export async function datasetsPage(root) {
   const doc = await api("/api/v1/datasets");
   const box = h("div", {});
-  const name = h("input", { "aria-label": "Dataset name", placeholder: "Name", required: true });
-  const description = h("input", { "aria-label": "Description", placeholder: "Description (optional)" });
+  const name = h("input", { "aria-label": t("Dataset name"), placeholder: t("Name"), required: true });
+  const description = h("input", { "aria-label": t("Description"), placeholder: t("Description (optional)") });
   const error = errorLine();
   root.replaceChildren(
-    h("div", { class: "page-head" }, h("h1", { text: "Datasets" })),
+    h("div", { class: "page-head" }, h("h1", { text: t("Datasets") })),
     can("WRITE_CONTENT") ? h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = "";
@@ -102,20 +103,20 @@ export async function datasetsPage(root) {
         const created = await api("/api/v1/datasets", { method: "POST", body: { name: name.value.trim(), description: description.value } });
         go(datasetPath(created.name));
       } catch (err) {
-        error.textContent = err.message;
+        error.textContent = errorText(err);
       }
-    } }, name, description, h("button", { type: "submit", text: "New dataset" }), error) : "",
+    } }, name, description, h("button", { type: "submit", text: t("New dataset") }), error) : "",
     box,
   );
   box.replaceChildren(doc.items.length
-    ? table(["Name", "Description", "Items", "Archived", "Runs", "Last run", "Created"], doc.items.map((d) => h("tr", {},
+    ? table([t("Name"), t("Description"), t("Items"), t("Archived"), t("Runs"), t("Last run"), t("Created")], doc.items.map((d) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(d.name), "data-link": true, text: d.name })),
       h("td", { text: d.description || "" }), h("td", { text: formatCount(d.items) }), h("td", { text: formatCount(d.archived) }),
       h("td", { text: formatCount(d.runs) }), h("td", { text: d.lastRunAt ? formatIso(d.lastRunAt) : "–" }),
       h("td", { text: formatIso(d.createdAt) }))))
-    : h("div", { class: "card empty" }, h("h2", { text: "No datasets yet" }),
-      h("p", { text: "Create one here, add items from any trace with \"Add to dataset\", or from code: "
-        + "langfuse.create_dataset(name=...) and langfuse.create_dataset_item(dataset_name=..., input=..., expected_output=...)." })));
+    : h("div", { class: "card empty" }, h("h2", { text: t("No datasets yet") }),
+      h("p", { text: t("Create one here, add items from any trace with \"Add to dataset\", or from code: {code}.",
+        { code: "langfuse.create_dataset(name=...), langfuse.create_dataset_item(dataset_name=..., input=..., expected_output=...)" }) })));
 }
 
 function runPicker(name, runs, chosen) {
@@ -125,7 +126,7 @@ function runPicker(name, runs, chosen) {
     e.preventDefault();
     const picked = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
     go(datasetPath(name, { tab: "compare", run: picked }));
-  } }, ...boxes, h("button", { type: "submit", text: "Compare" }));
+  } }, ...boxes, h("button", { type: "submit", text: t("Compare") }));
 }
 
 function fmtSpread(s, format) {
@@ -144,23 +145,23 @@ function fmtDelta(v, format) {
 const score = (x) => Number(x).toFixed(2);
 
 function compareView(doc) {
-  if (!doc.runs.length) return h("p", { class: "muted", text: "No runs yet." });
+  if (!doc.runs.length) return h("p", { class: "muted", text: t("No runs yet.") });
   const runs = doc.runs;
-  const head = ["Item", "Expected", ...runs.map((r) => (r.id === doc.baseline ? `${r.name} (baseline)` : r.name))];
+  const head = [t("Item"), t("Expected"), ...runs.map((r) => (r.id === doc.baseline ? t("{name} (baseline)", { name: r.name }) : r.name))];
   const cell = (c) => {
     const results = c.results;
-    if (!results.length) return h("td", { class: "muted", text: "not run" });
+    if (!results.length) return h("td", { class: "muted", text: t("not run") });
     return h("td", {}, ...results.map((r, i) => h("div", { class: "run-result" },
       results.length > 1 ? h("span", { class: "muted small", text: `#${i + 1} ` }) : null,
       h("a", { href: here(`/traces/${encodeURIComponent(r.traceId)}${r.observationId ? `?observation=${encodeURIComponent(r.observationId)}` : ""}`),
         "data-link": true, class: "output", text: show(r.output) }),
       h("div", { class: "muted small" }, [
-        r.latencyMs !== null ? formatDuration(r.latencyMs) : null, r.tokens !== null ? `${formatCount(r.tokens)} tok` : null,
+        r.latencyMs !== null ? formatDuration(r.latencyMs) : null, r.tokens !== null ? t("{n} tokens", { n: formatCount(r.tokens) }) : null,
         r.cost !== null ? formatCost(r.cost) : null,
         ...Object.entries(r.scores).map(([n, v]) => `${n} ${score(v)}`)].filter(Boolean).join(" · ")))),
     results.length > 1 ? h("div", { class: "spread small" }, ...Object.entries(c.summary.scores).filter(([, s]) => s.n)
       .map(([n, s]) => h("div", { text: `${n}: ${fmtSpread(s, score)}` })),
-    h("div", { text: `latency: ${fmtSpread(c.summary.latencyMs, formatDuration)}` })) : null);
+    h("div", { text: t("latency: {value}", { value: fmtSpread(c.summary.latencyMs, formatDuration) }) })) : null);
   };
   const itemRows = doc.items.map((item) => h("tr", {},
     h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
@@ -175,15 +176,15 @@ function compareView(doc) {
   const pickScore = (n) => (agg, delta) => (agg ? (delta ? agg.scores[n] : agg.scores[n]) : null);
   return table(head, [
     ...itemRows,
-    h("tr", { class: "aggregate" }, h("th", { text: "Run items" }), h("td"), ...runs.map((r) => h("td", { text: String(doc.aggregates[r.id].runItems) }))),
-    ...doc.scoreNames.map((n) => aggregate(`${n} (mean)`, pickScore(n), score)),
+    h("tr", { class: "aggregate" }, h("th", { text: t("Run items") }), h("td"), ...runs.map((r) => h("td", { text: String(doc.aggregates[r.id].runItems) }))),
+    ...doc.scoreNames.map((n) => aggregate(t("{name} (mean)", { name: n }), pickScore(n), score)),
     // Scores of a whole run (an experiment's run evaluators).
     ...[...new Set(Object.values(doc.runScores || {}).flatMap((m) => Object.keys(m)))].sort().map((n) =>
-      h("tr", { class: "aggregate" }, h("th", { text: `${n} (run)` }), h("td"),
+      h("tr", { class: "aggregate" }, h("th", { text: t("{name} (run)", { name: n }) }), h("td"),
         ...runs.map((r) => h("td", { text: doc.runScores[r.id] && n in doc.runScores[r.id] ? score(doc.runScores[r.id][n]) : "–" })))),
-    aggregate("Latency (mean)", pickMetric("latencyMs"), formatDuration),
-    aggregate("Tokens (mean)", pickMetric("tokens"), (x) => formatCount(Math.round(x))),
-    aggregate("Cost (mean)", pickMetric("cost"), formatCost),
+    aggregate(t("Latency (mean)"), pickMetric("latencyMs"), formatDuration),
+    aggregate(t("Tokens (mean)"), pickMetric("tokens"), (x) => formatCount(Math.round(x))),
+    aggregate(t("Cost (mean)"), pickMetric("cost"), formatCost),
   ]);
 }
 
@@ -191,21 +192,20 @@ function compareView(doc) {
 async function experimentForm(name, again) {
   const [prompts, connections] = await Promise.all([api("/api/v1/prompts"), api("/api/v1/llm-connections")]);
   if (!prompts.items.length || !connections.items.length) {
-    return h("p", { class: "muted", text: "To run an experiment from here, create a prompt (Prompts) and a model connection "
-      + "(Settings → Model connections)." });
+    return h("p", { class: "muted", text: t("To run an experiment from here, create a prompt (Prompts) and a model connection (Settings → Model connections).") });
   }
-  const prompt = h("select", { "aria-label": "Prompt" }, ...prompts.items.map((p) => h("option", { value: p.name, text: p.name })));
-  const version = h("select", { "aria-label": "Prompt version" });
+  const prompt = h("select", { "aria-label": t("Prompt") }, ...prompts.items.map((p) => h("option", { value: p.name, text: p.name })));
+  const version = h("select", { "aria-label": t("Prompt version") });
   const fillVersions = () => {
     const p = prompts.items.find((x) => x.name === prompt.value);
-    version.replaceChildren(...[...p.versions].reverse().map((v) => h("option", { value: v, text: `version ${v}` })));
+    version.replaceChildren(...[...p.versions].reverse().map((v) => h("option", { value: v, text: t("version {v}", { v }) })));
   };
   prompt.addEventListener("change", fillVersions);
   fillVersions();
-  const connection = h("select", { "aria-label": "Model connection" },
+  const connection = h("select", { "aria-label": t("Model connection") },
     ...connections.items.map((c) => h("option", { value: c.provider, text: c.provider })));
   const models = h("datalist", { id: "experiment-models" });
-  const model = h("input", { "aria-label": "Model", list: "experiment-models", required: true });
+  const model = h("input", { "aria-label": t("Model"), list: "experiment-models", required: true });
   const fillModels = () => {
     const c = connections.items.find((x) => x.provider === connection.value);
     models.replaceChildren(...c.models.map((m) => h("option", { value: m })));
@@ -213,16 +213,16 @@ async function experimentForm(name, again) {
   };
   connection.addEventListener("change", fillModels);
   fillModels();
-  const runName = h("input", { "aria-label": "Run name", placeholder: "Run name (optional)" });
+  const runName = h("input", { "aria-label": t("Run name"), placeholder: t("Run name (optional)") });
   const status = h("div", { class: "experiment-status", role: "status" });
   const error = errorLine();
   const poll = async (run) => {
     const doc = await api("/api/v1/dataset/experiments", { query: { name } });
     const p = doc.items.find((x) => x.runName === run) || { done: 0, failed: 0, total: 0, state: "running", errors: [] };
     status.replaceChildren(h("progress", { max: p.total || 1, value: p.done + p.failed }),
-      h("span", { text: ` ${p.done + p.failed} of ${p.total} items · ${p.failed} failed${p.state === "done" ? " · finished" : ""}` }),
+      h("span", { text: ` ${t("{n} of {total} items · {failed} failed", { n: p.done + p.failed, total: p.total, failed: p.failed })}${p.state === "done" ? t(" · finished") : ""}` }),
       ...p.errors.map((e) => h("p", { class: "error small", text: e })),
-      p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: " Compare this run" }) : "");
+      p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: t(" Compare this run") }) : "");
     if (p.state !== "done") setTimeout(() => poll(run), 700);
     else again();
   };
@@ -236,13 +236,12 @@ async function experimentForm(name, again) {
       again();
       poll(started.runName);
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } },
-  h("h3", { text: "Run an experiment" }),
-  h("p", { class: "muted", text: "Each active item fills the prompt's {{variables}} (an object's keys, or {{input}}), the model "
-    + "answers, and every call is traced in a new run." }),
-  h("div", { class: "filters" }, prompt, version, connection, model, models, runName, h("button", { type: "submit", text: "Run" })),
+  h("h3", { text: t("Run an experiment") }),
+  h("p", { class: "muted", text: t("Each active item fills the prompt's {{variables}} (an object's keys, or {{input}}), the model answers, and every call is traced in a new run.") }),
+  h("div", { class: "filters" }, prompt, version, connection, model, models, runName, h("button", { type: "submit", text: t("Run") })),
   status, error);
 }
 
@@ -255,21 +254,20 @@ export async function datasetPage(root, name) {
   const editBox = h("div", {});
   const notice = h("p", { class: "muted", role: "status" });
   const writable = can("WRITE_CONTENT");
-  const tabs = [["items", `Items (${doc.items.filter((i) => i.status === "ACTIVE").length})`], ["runs", `Runs (${doc.runs.length})`],
-    ["compare", "Compare runs"]];
+  const tabs = [["items", t("Items ({n})", { n: doc.items.filter((i) => i.status === "ACTIVE").length })], ["runs", t("Runs ({n})", { n: doc.runs.length })],
+    ["compare", t("Compare runs")]];
   let body;
   if (tab === "runs") {
     const runsBox = h("div", {});
-    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table(["Run", "Description", "Created", ""], runs.map((r) => h("tr", {},
+    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), ""], runs.map((r) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
       h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
-      h("td", {}, writable ? h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
-        if (!window.confirm(`Delete run ${r.name}? Its traces stay.`)) return;
+      h("td", {}, writable ? h("button", { type: "button", class: "link", text: t("Delete"), onclick: async () => {
+        if (!window.confirm(t("Delete run {name}? Its traces stay.", { name: r.name }))) return;
         await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
         again();
       } }) : null))))
-      : h("p", { class: "muted", text: "No runs yet. Run one above, or run your application over the items with the Langfuse SDK "
-        + "(dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x)." }));
+      : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
     renderRuns(doc.runs);
     // A run started here shows in the list as it starts and again when it is done.
     const refreshRuns = async () => renderRuns((await api("/api/v1/dataset", { query: { name } })).runs);
@@ -279,36 +277,35 @@ export async function datasetPage(root, name) {
     const chosen = params.getAll("run");
     const compare = await api("/api/v1/dataset/compare", { query: { name, run: chosen } });
     body = h("div", {}, runPicker(name, doc.runs, chosen.length ? chosen : compare.runs.map((r) => r.name)),
-      h("p", { class: "muted", text: "The first run chosen is the baseline: the other runs show their difference to it. "
-        + "A run may repeat an item: each repetition is listed, with the mean and spread." }),
+      h("p", { class: "muted", text: t("The first run chosen is the baseline: the other runs show their difference to it. A run may repeat an item: each repetition is listed, with the mean and spread.") }),
       compareView(compare));
   } else {
     body = h("div", {},
       writable ? h("div", { class: "filters" },
-        h("button", { type: "button", text: "Add item", onclick: () => editBox.replaceChildren(itemEditor(d, null, again, () => editBox.replaceChildren())) }),
-        importForm(d, (n) => { notice.textContent = `Imported ${n} items.`; setTimeout(again, 600); })) : null,
-      h("div", { class: "filters" }, "Export: ",
-        ...[["jsonl", "JSONL"], ["csv", "CSV"], ["openai", "OpenAI fine-tuning JSONL"]].map(([fmt, label]) =>
+        h("button", { type: "button", text: t("Add item"), onclick: () => editBox.replaceChildren(itemEditor(d, null, again, () => editBox.replaceChildren())) }),
+        importForm(d, (n) => { notice.textContent = t("Imported {n} items.", { n }); setTimeout(again, 600); })) : null,
+      h("div", { class: "filters" }, t("Export: "),
+        ...[["jsonl", "JSONL"], ["csv", "CSV"], ["openai", t("OpenAI fine-tuning JSONL")]].map(([fmt, label]) =>
           h("a", { href: `/api/v1/dataset/export?${new URLSearchParams({ name, format: fmt, project: new URL(location.href).pathname.split("/")[2] })}`,
             download: true, text: label }))),
       notice, editBox,
-      doc.items.length ? table(["Input", "Expected output", "Source", "Status", "Updated", ""], doc.items.map((item) => h("tr", { class: item.status === "ARCHIVED" ? "archived" : "" },
+      doc.items.length ? table([t("Input"), t("Expected output"), t("Source"), t("Status"), t("Updated"), ""], doc.items.map((item) => h("tr", { class: item.status === "ARCHIVED" ? "archived" : "" },
         h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
         h("td", {}, item.sourceTraceId ? h("a", { href: here(`/traces/${encodeURIComponent(item.sourceTraceId)}${item.sourceObservationId ? `?observation=${encodeURIComponent(item.sourceObservationId)}` : ""}`),
-          "data-link": true, text: "trace" }) : "–"),
-        h("td", { text: item.status }), h("td", { text: formatIso(item.updatedAt) }),
+          "data-link": true, text: t("trace") }) : "–"),
+        h("td", { text: word(item.status) }), h("td", { text: formatIso(item.updatedAt) }),
         h("td", {}, writable ? [
-          h("button", { type: "button", class: "link", text: "Edit", onclick: () => editBox.replaceChildren(itemEditor(d, item, again, () => editBox.replaceChildren())) }),
-          h("button", { type: "button", class: "link", text: item.status === "ACTIVE" ? "Archive" : "Restore", onclick: async () => {
+          h("button", { type: "button", class: "link", text: t("Edit"), onclick: () => editBox.replaceChildren(itemEditor(d, item, again, () => editBox.replaceChildren())) }),
+          h("button", { type: "button", class: "link", text: item.status === "ACTIVE" ? t("Archive") : t("Restore"), onclick: async () => {
             await api("/api/v1/dataset/items", { method: "PUT", body: { datasetName: d.name, id: item.id, status: item.status === "ACTIVE" ? "ARCHIVED" : "ACTIVE" } });
             again();
           } })] : null))))
-        : h("p", { class: "muted", text: "No items yet." }));
+        : h("p", { class: "muted", text: t("No items yet.") }));
   }
   root.replaceChildren(
-    h("nav", { class: "crumbs" }, h("a", { href: here("/datasets"), "data-link": true, text: "Datasets" })),
+    h("nav", { class: "crumbs" }, h("a", { href: here("/datasets"), "data-link": true, text: t("Datasets") })),
     h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null),
-    h("nav", { class: "tabs", "aria-label": "Dataset" }, ...tabs.map(([key, label]) => h("a", { href: datasetPath(name, { tab: key }),
+    h("nav", { class: "tabs", "aria-label": t("Dataset") }, ...tabs.map(([key, label]) => h("a", { href: datasetPath(name, { tab: key }),
       "data-link": true, class: key === tab ? "active" : "", "aria-current": key === tab ? "page" : undefined, text: label }))),
     body,
   );
@@ -317,12 +314,12 @@ export async function datasetPage(root, name) {
 /** "Add to dataset" from the trace view: the observation's input and output prefilled, editable. */
 export async function addToDatasetDialog(span) {
   const doc = await api("/api/v1/datasets");
-  const pick = h("select", { "aria-label": "Dataset" }, ...doc.items.map((d) => h("option", { value: d.name, text: d.name })));
-  const fresh = h("input", { "aria-label": "New dataset name", placeholder: "or a new dataset's name" });
+  const pick = h("select", { "aria-label": t("Dataset") }, ...doc.items.map((d) => h("option", { value: d.name, text: d.name })));
+  const fresh = h("input", { "aria-label": t("New dataset name"), placeholder: t("or a new dataset's name") });
   const parse = (text) => { try { return JSON.parse(text); } catch { return text; } };
-  const input = h("textarea", { "aria-label": "Input", rows: 4 });
+  const input = h("textarea", { "aria-label": t("Input"), rows: 4 });
   input.value = span.input || "";
-  const expected = h("textarea", { "aria-label": "Expected output", rows: 3 });
+  const expected = h("textarea", { "aria-label": t("Expected output"), rows: 3 });
   expected.value = span.output || "";
   const error = errorLine();
   const dialog = h("dialog", { class: "card add-to-dataset" });
@@ -331,7 +328,7 @@ export async function addToDatasetDialog(span) {
     error.textContent = "";
     try {
       let datasetName = fresh.value.trim() || pick.value;
-      if (!datasetName) throw new Error("Choose a dataset or name a new one.");
+      if (!datasetName) throw new Error(t("Choose a dataset or name a new one."));
       if (fresh.value.trim()) datasetName = (await api("/api/v1/datasets", { method: "POST", body: { name: datasetName } })).name;
       await api("/api/v1/dataset/items", { method: "PUT", body: { datasetName, input: parse(input.value), expectedOutput: parse(expected.value),
         sourceTraceId: span.trace_id, sourceObservationId: span.parent_span_id || span.observation_type !== "TRACE" ? span.span_id : undefined } });
@@ -339,15 +336,15 @@ export async function addToDatasetDialog(span) {
       dialog.remove();
       go(datasetPath(datasetName));
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } },
-  h("h2", { text: "Add to dataset" }),
+  h("h2", { text: t("Add to dataset") }),
   h("div", { class: "filters" }, pick, fresh),
-  h("label", { class: "block" }, "Input", input),
-  h("label", { class: "block" }, "Expected output (edit it to what it should have been)", expected),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: "Add to dataset" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: () => { dialog.close(); dialog.remove(); } })),
+  h("label", { class: "block" }, t("Input"), input),
+  h("label", { class: "block" }, t("Expected output (edit it to what it should have been)"), expected),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Add to dataset") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: () => { dialog.close(); dialog.remove(); } })),
   error));
   document.body.append(dialog);
   dialog.showModal();

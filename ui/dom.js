@@ -1,4 +1,5 @@
 // Tiny DOM helpers. Every piece of data is set as text, never parsed as HTML.
+import { formatDate, formatMoney, formatNumber, t } from "/ui/i18n.js";
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -18,32 +19,32 @@ export function h(tag, props = {}, ...children) {
 }
 
 export function formatDuration(ms) {
-  if (ms < 1) return "<1 ms";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(2)} s`;
-  return `${(ms / 60000).toFixed(1)} min`;
+  if (ms < 1) return t("<1 ms");
+  if (ms < 1000) return t("{n} ms", { n: formatNumber(Math.round(ms)) });
+  if (ms < 60000) return t("{n} s", { n: formatNumber(ms / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) });
+  return t("{n} min", { n: formatNumber(ms / 60000, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
 }
 
 export function formatCost(value) {
   const n = Number(value || 0);
   if (!n) return "–";
-  return n < 0.01 ? `$${n.toFixed(6)}` : `$${n.toFixed(4)}`;
+  return formatMoney(n);
 }
 
 export function formatTime(ns) {
-  return new Date(Number(ns) / 1e6).toLocaleString();
+  return formatDate(new Date(Number(ns) / 1e6));
 }
 
 // An ISO 8601 time (the settings API's created and expiry times) in the viewer's locale.
 export function formatIso(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
+  return iso ? formatDate(new Date(iso)) : "";
 }
 
 export function formatCount(n) {
-  return Number(n || 0).toLocaleString();
+  return formatNumber(n);
 }
 
 export function table(headers, rows) {
-  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { text: t })))),
+  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((label) => h("th", { text: label })))),
     h("tbody", {}, ...rows));
 }

@@ -2,7 +2,8 @@
 // error, refreshed while the page is open, so nothing sits "pending" without a reason shown.
 import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
-import { formatCost, formatCount, h, table } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, h, table } from "/ui/dom.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 const STATES = ["pending", "running", "done", "error"];
 
@@ -11,14 +12,14 @@ function errorLine() {
 }
 
 function templateEditor(template, done, cancel) {
-  const name = h("input", { "aria-label": "Template name", value: template ? `${template.name} (copy)` : "", required: true });
-  const prompt = h("textarea", { "aria-label": "Judge prompt", rows: 8 });
+  const name = h("input", { "aria-label": t("Template name"), value: template ? t("{name} (copy)", { name: template.name }) : "", required: true });
+  const prompt = h("textarea", { "aria-label": t("Judge prompt"), rows: 8 });
   prompt.value = template ? template.prompt : "";
-  const type = h("select", { "aria-label": "Score type" }, ...["numeric", "boolean", "categorical"].map((t) =>
-    h("option", { value: t, text: t, selected: template && template.output.type === t })));
-  const categories = h("input", { "aria-label": "Categories", placeholder: "categories, comma-separated",
+  const type = h("select", { "aria-label": t("Score type") }, ...["numeric", "boolean", "categorical"].map((v) =>
+    h("option", { value: v, text: word(v), selected: template && template.output.type === v })));
+  const categories = h("input", { "aria-label": t("Categories"), placeholder: t("categories, comma-separated"),
     value: template && template.output.categories ? template.output.categories.join(", ") : "" });
-  const reasoning = h("input", { type: "checkbox", "aria-label": "Ask for reasoning", checked: !template || template.output.reasoning });
+  const reasoning = h("input", { type: "checkbox", "aria-label": t("Ask for reasoning"), checked: !template || template.output.reasoning });
   const error = errorLine();
   return h("form", { class: "card template-editor", onsubmit: async (e) => {
     e.preventDefault();
@@ -30,31 +31,31 @@ function templateEditor(template, done, cancel) {
       await api("/api/v1/evaluations/templates", { method: "PUT", body: { name: name.value, prompt: prompt.value, output } });
       done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, h("h3", { text: "Evaluator template" }), h("div", { class: "filters" }, name, type, categories,
+  } }, h("h3", { text: t("Evaluator template") }), h("div", { class: "filters" }, name, type, categories,
     h("label", {}, reasoning, " reasoning")), prompt,
-  h("p", { class: "muted", text: "Variables in {{double braces}} are filled from each evaluated object (input, output, metadata)." }),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: "Save template" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })), error);
+  h("p", { class: "muted", text: t("Variables in {{double braces}} are filled from each evaluated object (input, output, metadata).") }),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Save template") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })), error);
 }
 
 function ruleForm(templates, connections, done, cancel) {
-  const template = h("select", { "aria-label": "Template" }, ...templates.map((t) => h("option", { value: t.id, text: t.name })));
-  const name = h("input", { "aria-label": "Score name", placeholder: "score name, e.g. correctness", required: true });
-  const target = h("select", { "aria-label": "Target" }, h("option", { value: "observation", text: "New observations" }),
-    h("option", { value: "trace", text: "New traces" }), h("option", { value: "dataset", text: "Runs of a dataset" }));
-  const filterName = h("input", { "aria-label": "Filter: name", placeholder: "name (any), or the dataset" });
-  const filterType = h("select", { "aria-label": "Filter: type" }, h("option", { value: "", text: "any type" }),
-    ...["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"].map((t) => h("option", { value: t, text: t })));
-  const sampling = h("input", { "aria-label": "Sampling (%)", type: "number", min: 1, max: 100, value: 100 });
-  const delay = h("input", { "aria-label": "Delay (seconds)", type: "number", min: 0, value: 10 });
-  const connection = h("select", { "aria-label": "Judge connection" }, ...connections.map((c) => h("option", { value: c.provider, text: c.provider })));
-  const model = h("input", { "aria-label": "Judge model", required: true });
+  const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: tpl.builtin ? word(tpl.name) : tpl.name })));
+  const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name, e.g. correctness"), required: true });
+  const target = h("select", { "aria-label": t("Target") }, h("option", { value: "observation", text: t("New observations") }),
+    h("option", { value: "trace", text: t("New traces") }), h("option", { value: "dataset", text: t("Runs of a dataset") }));
+  const filterName = h("input", { "aria-label": t("Filter: name"), placeholder: t("name (any), or the dataset") });
+  const filterType = h("select", { "aria-label": t("Filter: type") }, h("option", { value: "", text: t("any type") }),
+    ...["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"].map((v) => h("option", { value: v, text: v })));
+  const sampling = h("input", { "aria-label": t("Sampling (%)"), type: "number", min: 1, max: 100, value: 100 });
+  const delay = h("input", { "aria-label": t("Delay (seconds)"), type: "number", min: 0, value: 10 });
+  const connection = h("select", { "aria-label": t("Judge connection") }, ...connections.map((c) => h("option", { value: c.provider, text: c.provider })));
+  const model = h("input", { "aria-label": t("Judge model"), required: true });
   const fillModel = () => { const c = connections.find((x) => x.provider === connection.value); model.value = c && c.models[0] || ""; };
   connection.addEventListener("change", fillModel);
   fillModel();
-  const existing = h("input", { type: "checkbox", "aria-label": "Evaluate existing data too" });
+  const existing = h("input", { type: "checkbox", "aria-label": t("Evaluate existing data too") });
   const error = errorLine();
   return h("form", { class: "card rule-form", onsubmit: async (e) => {
     e.preventDefault();
@@ -70,14 +71,14 @@ function ruleForm(templates, connections, done, cancel) {
         provider: connection.value, model: model.value.trim(), evaluateExisting: existing.checked } });
       done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, h("h3", { text: "New evaluation rule" }),
+  } }, h("h3", { text: t("New evaluation rule") }),
   h("div", { class: "filters" }, template, name, target),
   h("div", { class: "filters" }, filterName, filterType, sampling, delay),
-  h("div", { class: "filters" }, connection, model, h("label", {}, existing, " evaluate existing data too")),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: "Create rule" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })), error);
+  h("div", { class: "filters" }, connection, model, h("label", {}, existing, t(" evaluate existing data too"))),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Create rule") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })), error);
 }
 
 function counts(jobs) {
@@ -87,19 +88,19 @@ function counts(jobs) {
 
 async function jobsTable(ruleId, box) {
   const doc = await api("/api/v1/evaluations/jobs", { query: { rule: ruleId } });
-  box.replaceChildren(doc.items.length ? table(["State", "Object", "Score", "Attempts", "Tokens", "Cost", "Latency", "Error", ""],
+  box.replaceChildren(doc.items.length ? table([t("State"), t("Object"), t("Score"), t("Attempts"), t("Tokens"), t("Cost"), t("Latency"), t("Error"), ""],
     doc.items.map((j) => h("tr", {},
-      h("td", {}, h("span", { class: `chip state-${j.status}`, text: j.status })),
+      h("td", {}, h("span", { class: `chip state-${j.status}`, text: word(j.status) })),
       h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(j.traceId)}${j.observationId ? `?observation=${encodeURIComponent(j.observationId)}` : ""}`),
         "data-link": true, text: j.observationId || j.traceId })),
       h("td", { text: j.score === null ? "–" : String(j.score) }), h("td", { text: String(j.attempts) }),
       h("td", { text: j.inputTokens || j.outputTokens ? `${j.inputTokens} + ${j.outputTokens}` : "–" }),
       h("td", { text: j.cost === null ? "–" : formatCost(j.cost) }),
-      h("td", { text: j.latencyMs ? `${j.latencyMs} ms` : "–" }),
+      h("td", { text: j.latencyMs ? formatDuration(j.latencyMs) : "–" }),
       h("td", { class: "error small", text: j.error || "" }),
-      h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: "Retry",
+      h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: t("Retry"),
         onclick: async () => { await api("/api/v1/evaluations/jobs/retry", { method: "POST", query: { id: j.id } }); jobsTable(ruleId, box); } }) : null))))
-    : h("p", { class: "muted", text: "No executions yet: new data matching the rule is picked up within seconds, after the rule's delay." }));
+    : h("p", { class: "muted", text: t("No executions yet: new data matching the rule is picked up within seconds, after the rule's delay.") }));
 }
 
 let refresh = null;
@@ -115,31 +116,32 @@ export async function evaluationsPage(root) {
   const again = () => evaluationsPage(root);
   const manage = can("MANAGE_SETTINGS");
   root.replaceChildren(
-    h("nav", { class: "tabs", "aria-label": "Evaluations" },
-      h("a", { href: here("/evaluations"), "data-link": true, class: "active", "aria-current": "page", text: "LLM-as-a-judge" }),
-      h("a", { href: here("/annotation-queues"), "data-link": true, text: "Annotation queues" })),
-    h("div", { class: "page-head" }, h("h1", { text: "Evaluations" }),
-      manage && connections.items.length ? h("button", { type: "button", text: "New rule", onclick: () =>
+    h("nav", { class: "tabs", "aria-label": t("Evaluations") },
+      h("a", { href: here("/evaluations"), "data-link": true, class: "active", "aria-current": "page", text: t("LLM-as-a-judge") }),
+      h("a", { href: here("/annotation-queues"), "data-link": true, text: t("Annotation queues") })),
+    h("div", { class: "page-head" }, h("h1", { text: t("Evaluations") }),
+      manage && connections.items.length ? h("button", { type: "button", text: t("New rule"), onclick: () =>
         formBox.replaceChildren(ruleForm(templates.items, connections.items, again, () => formBox.replaceChildren())) }) : null),
-    !connections.items.length ? h("p", { class: "muted", text: "LLM-as-a-judge needs a model connection: add one in Settings → Model connections." }) : "",
+    !connections.items.length ? h("p", { class: "muted", text: t("LLM-as-a-judge needs a model connection: add one in Settings → Model connections.") }) : "",
     formBox,
-    rules.items.length ? table(["Rule (score name)", "Template", "Target", "Judge", "Sampling", "Executions", "Status"], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
+    rules.items.length ? table([t("Rule (score name)"), t("Template"), t("Target"), t("Judge"), t("Sampling"), t("Executions"), t("Status")], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
       h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),
-      h("td", { text: (templates.items.find((t) => t.id === r.templateId) || { name: r.templateId }).name }),
-      h("td", { text: r.target === "dataset" ? `runs of dataset ${r.filter.dataset}`
+      h("td", { text: (templates.items.find((tpl) => tpl.id === r.templateId) || { name: r.templateId }).name }),
+      h("td", { text: r.target === "dataset" ? t("runs of dataset {name}", { name: r.filter.dataset })
         : `${r.target}${r.filter.name ? ` named ${r.filter.name}` : ""}${r.filter.type ? ` of type ${r.filter.type}` : ""}` }),
       h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
       h("td", {}, counts(r.jobs)),
-      h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? "active" : "paused" })))))
-      : h("div", { class: "card empty" }, h("h2", { text: "No evaluation rules yet" }),
-        h("p", { text: "A rule runs a judge model over new traces or observations that match it and writes a score to each." })),
-    ...(selected ? [h("h2", { text: `Executions of ${selected.name}` }), jobsBox] : []),
-    h("h2", { text: "Evaluator templates" }),
-    table(["Template", "Score", "", ""], templates.items.map((t) => h("tr", {},
-      h("td", { text: t.name }), h("td", { text: `${t.output.type}${t.output.reasoning ? ", with reasoning" : ""}` }),
-      h("td", { class: "muted", text: t.builtin ? "built-in" : "this project" }),
-      h("td", {}, manage ? h("button", { type: "button", class: "link", text: "Copy and edit", onclick: () =>
-        formBox.replaceChildren(templateEditor(t, again, () => formBox.replaceChildren())) }) : null)))),
+      h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? t("active") : t("paused") })))))
+      : h("div", { class: "card empty" }, h("h2", { text: t("No evaluation rules yet") }),
+        h("p", { text: t("A rule runs a judge model over new traces or observations that match it and writes a score to each.") })),
+    ...(selected ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobsBox] : []),
+    h("h2", { text: t("Evaluator templates") }),
+    table([t("Template"), t("Score"), "", ""], templates.items.map((tpl) => h("tr", {},
+      h("td", { text: tpl.builtin ? word(tpl.name) : tpl.name }),
+      h("td", { text: tpl.output.reasoning ? t("{type}, with reasoning", { type: word(tpl.output.type) }) : word(tpl.output.type) }),
+      h("td", { class: "muted", text: tpl.builtin ? t("built-in") : t("this project") }),
+      h("td", {}, manage ? h("button", { type: "button", class: "link", text: t("Copy and edit"), onclick: () =>
+        formBox.replaceChildren(templateEditor(tpl, again, () => formBox.replaceChildren())) }) : null)))),
   );
   if (selected) {
     await jobsTable(selected.id, jobsBox);

@@ -3,11 +3,12 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { formatTime, h } from "/ui/dom.js";
+import { t } from "/ui/i18n.js";
 
 export function snippet(label, text, hint) {
   return h("div", { class: "snippet" }, h("strong", { text: label }), hint ? h("p", { class: "muted", text: hint }) : null,
     h("pre", { text }),
-    h("button", { type: "button", class: "link", text: "Copy", "aria-label": `Copy ${label}`,
+    h("button", { type: "button", class: "link", text: t("Copy"), "aria-label": t("Copy {what}", { what: label }),
       onclick: () => navigator.clipboard?.writeText(text) }));
 }
 
@@ -15,12 +16,12 @@ export function snippet(label, text, hint) {
 export function keySnippets(pair) {
   const basic = btoa(`${pair.public_key}:${pair.secret_key}`);
   return {
-    dify: `Public Key: ${pair.public_key}\nSecret Key: ${pair.secret_key}\nHost: ${pair.host}`,
+    dify: `Public Key: ${pair.public_key}\nSecret Key: ${pair.secret_key}\nHost: ${pair.host}`, // code, not text
     langfuseEnv: `LANGFUSE_PUBLIC_KEY=${pair.public_key}\nLANGFUSE_SECRET_KEY=${pair.secret_key}\n`
       + `LANGFUSE_HOST=${pair.host}`,
     langfuseCode: "from langfuse import get_client\n\nlangfuse = get_client()\n"
-      + "with langfuse.start_as_current_observation(name=\"hello-tracehouse\", input=\"Hi\") as span:\n"
-      + "    span.update(output=\"Hello from Tracehouse\")\nlangfuse.flush()\n",
+      + "with langfuse.start_as_current_observation(name=\"hello-tracehouse\", input=\"Hi\") as span:\n" // code, not text
+      + "    span.update(output=\"Hello from Tracehouse\")\nlangfuse.flush()\n", // code, not text
     otelEnv: `OTEL_EXPORTER_OTLP_ENDPOINT=${pair.host}/api/public/otel\n`
       + `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20${basic}\nOTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`,
   };
@@ -37,13 +38,13 @@ export function waitForFirstTrace(projectId, el) {
       setTimeout(poll, 2000);
       return;
     }
-    const t = page.items[0];
-    el.replaceChildren(h("p", { class: "ok", role: "status" }, "Your first trace arrived: ",
-      h("a", { href: `/project/${encodeURIComponent(projectId)}/traces/${encodeURIComponent(t.trace_id)}`,
-        "data-link": true, text: t.name || t.trace_id }), ` (${formatTime(t.start_time)})`));
+    const first = page.items[0];
+    el.replaceChildren(h("p", { class: "ok", role: "status" }, t("Your first trace arrived: "),
+      h("a", { href: `/project/${encodeURIComponent(projectId)}/traces/${encodeURIComponent(first.trace_id)}`,
+        "data-link": true, text: first.name || first.trace_id }), ` (${formatTime(first.start_time)})`));
   };
   el.replaceChildren(h("p", { class: "muted waiting", role: "status",
-    text: "Waiting for the first trace of this project… send one with any of the snippets above." }));
+    text: t("Waiting for the first trace of this project… send one with any of the snippets above.") }));
   setTimeout(poll, 500); // once the dialog is on the page
 }
 
@@ -51,15 +52,15 @@ export function waitForFirstTrace(projectId, el) {
 export function keyPanel(pair, { wait = false } = {}) {
   const s = keySnippets(pair);
   const waiting = h("div", { class: "first-trace-wait" });
-  const card = h("div", { class: "card key-dialog", role: "dialog", "aria-label": "New API key" },
-    h("p", { class: "warn", text: "The secret key is shown only now. Copy it somewhere safe." }),
-    snippet("Public key", pair.public_key), snippet("Secret key", pair.secret_key), snippet("Host", pair.host),
-    snippet("Dify (Settings → Monitoring → Langfuse)", s.dify,
-      "Paste the three values into Dify's Langfuse form; Dify checks them against this host."),
-    snippet("Langfuse SDK (environment)", s.langfuseEnv, "Any Langfuse SDK, 2.x to 5.x, Python or JS."),
-    snippet("Langfuse SDK (Python)", s.langfuseCode),
-    snippet("OpenTelemetry exporter (environment)", s.otelEnv,
-      "Any OTLP/HTTP exporter; gRPC exporters use port 4317 with the same Authorization header."),
+  const card = h("div", { class: "card key-dialog", role: "dialog", "aria-label": t("New API key") },
+    h("p", { class: "warn", text: t("The secret key is shown only now. Copy it somewhere safe.") }),
+    snippet(t("Public key"), pair.public_key), snippet(t("Secret key"), pair.secret_key), snippet(t("Host"), pair.host),
+    snippet(t("Dify (Settings → Monitoring → Langfuse)"), s.dify,
+      t("Paste the three values into Dify's Langfuse form; Dify checks them against this host.")),
+    snippet(t("Langfuse SDK (environment)"), s.langfuseEnv, t("Any Langfuse SDK, 2.x to 5.x, Python or JS.")),
+    snippet(t("Langfuse SDK (Python)"), s.langfuseCode),
+    snippet(t("OpenTelemetry exporter (environment)"), s.otelEnv,
+      t("Any OTLP/HTTP exporter; gRPC exporters use port 4317 with the same Authorization header.")),
     waiting);
   if (wait) waitForFirstTrace(pair.project_id, waiting);
   return card;
@@ -69,11 +70,11 @@ export function keyPanel(pair, { wait = false } = {}) {
 export function firstTraceHint() {
   if (ctx.organization?.open) {
     // Open mode: no key exists, and this machine's exporters need none until one does.
-    return h("div", {}, h("p", { class: "muted", text: "Send your first trace: point any OpenTelemetry exporter here," }),
-      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` }));
+    return h("div", {}, h("p", { class: "muted", text: t("Send your first trace: point any OpenTelemetry exporter here,") }),
+      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` })); // code, not text
   }
   return h("p", { class: "muted" },
-    "Send traces to this project with one of its API keys, from any OpenTelemetry exporter, a Langfuse SDK or Dify. ",
-    can("MANAGE_KEYS") ? h("a", { href: here("/settings"), "data-link": true, text: "Create a key and copy the snippets →" })
-      : "Ask an admin of this project for a key.");
+    t("Send traces to this project with one of its API keys, from any OpenTelemetry exporter, a Langfuse SDK or Dify. "),
+    can("MANAGE_KEYS") ? h("a", { href: here("/settings"), "data-link": true, text: t("Create a key and copy the snippets →") })
+      : t("Ask an admin of this project for a key."));
 }

@@ -3,11 +3,12 @@
 import { api } from "/ui/api.js";
 import { here } from "/ui/context.js";
 import { formatTime, h } from "/ui/dom.js";
-import { RANGES, timeWindow } from "/ui/traces.js";
+import { RANGES, rangeLabel, timeWindow } from "/ui/traces.js";
 import { severityName } from "/ui/trace.js";
+import { t } from "/ui/i18n.js";
 
-const SEVERITIES = [["", "Any severity"], ["5", "Debug and up"], ["9", "Info and up"], ["13", "Warn and up"],
-  ["17", "Error and up"], ["21", "Fatal"]];
+const SEVERITIES = [["", t("Any severity")], ["5", t("Debug and up")], ["9", t("Info and up")], ["13", t("Warn and up")],
+  ["17", t("Error and up")], ["21", t("Fatal")]];
 
 function params() {
   return Object.fromEntries(new URLSearchParams(location.search));
@@ -23,26 +24,26 @@ export async function logsPage(root) {
   const input = (name, label, width = "14em") => h("input", { name, "aria-label": label, placeholder: label,
     value: state[name] || "", style: `width:${width}` });
   const fields = {
-    search: input("search", "Text in the body", "18em"),
-    attribute: input("attribute", "Attribute key=value"),
-    service: input("service", "Service", "10em"),
-    trace_id: input("trace_id", "Trace id", "18em"),
+    search: input("search", t("Text in the body"), "18em"),
+    attribute: input("attribute", t("Attribute key=value")),
+    service: input("service", t("Service"), "10em"),
+    trace_id: input("trace_id", t("Trace id"), "18em"),
   };
-  const severity = h("select", { name: "min_severity", "aria-label": "Lowest severity" },
+  const severity = h("select", { name: "min_severity", "aria-label": t("Lowest severity") },
     ...SEVERITIES.map(([v, label]) => h("option", { value: v, text: label, selected: (state.min_severity || "") === v })));
-  const range = h("select", { name: "range", "aria-label": "Time range" },
-    ...Object.keys(RANGES).map((r) => h("option", { value: r, text: `Last ${r}`, selected: state.range === r })));
+  const range = h("select", { name: "range", "aria-label": t("Time range") },
+    ...Object.keys(RANGES).map((r) => h("option", { value: r, text: rangeLabel(r), selected: state.range === r })));
   const form = h("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
     go({ range: range.value, min_severity: severity.value,
       ...Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value.trim()])) });
-  } }, range, severity, ...Object.values(fields), h("button", { type: "submit", text: "Apply" }));
+  } }, range, severity, ...Object.values(fields), h("button", { type: "submit", text: t("Apply") }));
   const body = h("tbody");
-  const more = h("button", { type: "button", text: "Load more", hidden: true });
+  const more = h("button", { type: "button", text: t("Load more"), hidden: true });
   const table = h("table", { class: "traces logs" },
-    h("thead", {}, h("tr", {}, ...["Time", "Severity", "Service", "Event or body", "Trace"].map((t) => h("th", { text: t })))),
+    h("thead", {}, h("tr", {}, ...[t("Time"), t("Severity"), t("Service"), t("Event or body"), t("Trace")].map((label) => h("th", { text: label })))),
     body);
-  root.replaceChildren(h("section", {}, h("h1", { text: "Logs" }), form, table, more));
+  root.replaceChildren(h("section", {}, h("h1", { text: t("Logs") }), form, table, more));
 
   const query = { ...timeWindow(state), limit: 100 };
   for (const key of ["search", "service", "trace_id", "min_severity"]) if (state[key]) query[key] = state[key];
@@ -57,7 +58,7 @@ export async function logsPage(root) {
       h("td", {}, r.trace_id ? h("a", { href: here(`/traces/${encodeURIComponent(r.trace_id)}${r.span_id
         ? `?span=${encodeURIComponent(r.span_id)}` : ""}`), "data-link": true, text: r.trace_id.slice(0, 12) }) : ""))));
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "muted",
-      text: "No log records in this range. Send them to /v1/logs on the OTLP port." })));
+      text: t("No log records in this range. Send them to /v1/logs on the OTLP port.") })));
     more.hidden = !page.next_cursor;
     more.onclick = () => load(page.next_cursor);
   };

@@ -5,7 +5,8 @@ import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table } from "/ui/dom.js";
-import { RANGES } from "/ui/traces.js";
+import { RANGES, rangeLabel } from "/ui/traces.js";
+import { formatNumber, t } from "/ui/i18n.js";
 
 const DAY = 86400;
 
@@ -17,9 +18,9 @@ function since(seconds) {
 const DASHBOARD_RANGES = ["1h", "24h", "7d", "30d"];
 
 function rangePicker(current, onChange) {
-  return h("select", { "aria-label": "Time range", onchange: (e) => onChange(e.target.value) },
+  return h("select", { "aria-label": t("Time range"), onchange: (e) => onChange(e.target.value) },
     ...DASHBOARD_RANGES.map((key) =>
-      h("option", { value: RANGES[key], selected: Number(current) === RANGES[key], text: `Last ${key}` })));
+      h("option", { value: RANGES[key], selected: Number(current) === RANGES[key], text: rangeLabel(key) })));
 }
 
 function messagesOf(text) {
@@ -27,7 +28,7 @@ function messagesOf(text) {
     const value = JSON.parse(text);
     if (Array.isArray(value)) return value;
   } catch { /* plain text */ }
-  return text ? [{ role: "text", content: text }] : [];
+  return text ? [{ content: text }] : [];
 }
 
 export async function sessionsPage(root) {
@@ -35,28 +36,28 @@ export async function sessionsPage(root) {
   const rows = page.items.map((s) => h("tr", {},
     h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
     h("td", { text: formatTime(s.created_at) }), h("td", { text: s.environment })));
-  root.replaceChildren(h("section", {}, h("h1", { text: "Sessions" }),
-    rows.length ? table(["Session", "Started", "Environment"], rows)
-      : h("p", { class: "muted", text: "No sessions yet: set session.id (or a Langfuse sessionId) on your spans." })));
+  root.replaceChildren(h("section", {}, h("h1", { text: t("Sessions") }),
+    rows.length ? table([t("Session"), t("Started"), t("Environment")], rows)
+      : h("p", { class: "muted", text: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans.") })));
 }
 
 export async function sessionPage(root, id) {
   const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`);
-  const turns = doc.traces.map((t) => h("div", { class: "turn card" },
-    h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true,
-      text: t.name || t.trace_id }), ` · ${formatTime(t.start_time)} · ${formatDuration(t.latency_ms)} · `
-      + `${formatCount(t.total_tokens)} tokens · ${formatCost(t.total_cost)}`),
-    ...[["in", t.input], ["out", t.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
-      h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || side }),
+  const turns = doc.traces.map((turn) => h("div", { class: "turn card" },
+    h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(turn.trace_id)}`), "data-link": true,
+      text: turn.name || turn.trace_id }), ` · ${formatTime(turn.start_time)} · ${formatDuration(turn.latency_ms)} · `
+      + `${t("{n} tokens", { n: formatCount(turn.total_tokens) })} · ${formatCost(turn.total_cost)}`),
+    ...[["in", turn.input], ["out", turn.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
+      h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || (side === "in" ? t("input") : t("output")) }),
         h("div", { class: "part", text: typeof m.content === "string" ? m.content
           : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))),
   ));
-  root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: "← Sessions" })),
-    h("div", { class: "page-head" }, h("h1", { text: `Session ${id}` }),
-      can("SCORE") ? h("button", { type: "button", class: "secondary", text: "Add to queue",
+  root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: t("← Sessions") })),
+    h("div", { class: "page-head" }, h("h1", { text: t("Session {id}", { id }) }),
+      can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
         onclick: () => addToQueueDialog({ session: id }) }) : null),
-    h("p", { class: "muted", text: `${doc.traces.length} traces · ${formatCount(doc.total_tokens)} tokens · `
-      + `${formatCost(doc.total_cost)}` }), h("div", { class: "replay" }, ...turns)));
+    h("p", { class: "muted", text: t("{traces} traces · {tokens} tokens · {cost}",
+      { traces: formatCount(doc.traces.length), tokens: formatCount(doc.total_tokens), cost: formatCost(doc.total_cost) }) }), h("div", { class: "replay" }, ...turns)));
 }
 
 export async function usersPage(root) {
@@ -66,9 +67,9 @@ export async function usersPage(root) {
       text: u.user_id })),
     h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
     h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.last_seen) })));
-  root.replaceChildren(h("section", {}, h("h1", { text: "Users" }),
-    rows.length ? table(["User", "Traces", "Tokens", "Cost", "Last seen"], rows)
-      : h("p", { class: "muted", text: "No users yet: set user.id on your spans." })));
+  root.replaceChildren(h("section", {}, h("h1", { text: t("Users") }),
+    rows.length ? table([t("User"), t("Traces"), t("Tokens"), t("Cost"), t("Last seen")], rows)
+      : h("p", { class: "muted", text: t("No users yet: set user.id on your spans.") })));
 }
 
 function seriesBy(items, value) {
@@ -85,10 +86,10 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
   const start = since(seconds);
   const query = { start, interval };
   const range = DASHBOARD_RANGES.find((key) => RANGES[key] === seconds) || "24h";
-  const tracesLink = (params, text = "View traces →") => h("a", { class: "more", "data-link": true, text,
+  const tracesLink = (params, text = t("View traces →")) => h("a", { class: "more", "data-link": true, text,
     href: here(`/traces?${new URLSearchParams({ range, ...params })}`) });
-  root.replaceChildren(h("section", { class: "dashboard" }, h("h1", { text: "Dashboard" }),
-    h("p", { class: "muted", text: "Loading…" })));
+  root.replaceChildren(h("section", { class: "dashboard" }, h("h1", { text: t("Dashboard") }),
+    h("p", { class: "muted", text: t("Loading…") })));
   const [all, byModel, byType, users, topTraces, scores] = await Promise.all([
     api("/api/v1/metrics/timeseries", { query }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "model", observation_type: "GENERATION" } }),
@@ -106,9 +107,9 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
   const errors = sum(all.items, (p) => p.errors);
   const cost = sum(byModel.items, (p) => p.total_cost);
   const totals = [
-    ["Traces", formatCount(sum(all.items, (p) => p.traces))], ["Observations", formatCount(spans)],
-    ["Tokens", formatCount(sum(all.items, (p) => p.total_tokens))], ["Cost", formatCost(cost)],
-    ["Error rate", spans ? `${((errors / spans) * 100).toFixed(1)}%` : "–"],
+    [t("Traces"), formatCount(sum(all.items, (p) => p.traces))], [t("Observations"), formatCount(spans)],
+    [t("Tokens"), formatCount(sum(all.items, (p) => p.total_tokens))], [t("Cost"), formatCost(cost)],
+    [t("Error rate"), spans ? formatNumber(errors / spans, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }) : "–"],
   ];
   const one = (key, f) => [{ key, points: new Map(all.items.map((p) => [p.bucket, f(p)])) }];
   const costByModel = seriesBy(byModel.items, (p) => Number(p.total_cost));
@@ -135,45 +136,45 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
     h("div", { class: "card-head" }, h("h3", { text: title }), link), ...content);
   const empty = !spans;
   root.replaceChildren(h("section", { class: "dashboard" },
-    h("div", { class: "head" }, h("h1", { text: "Dashboard" }),
+    h("div", { class: "head" }, h("h1", { text: t("Dashboard") }),
       rangePicker(seconds, (value) => {
         history.pushState(null, "", here(`/dashboard?seconds=${value}`));
         dashboardPage(root, Number(value));
       })),
-    empty ? h("div", { class: "card first-trace" }, h("p", { text: "No data in this range yet." }), firstTraceHint()) : null,
+    empty ? h("div", { class: "card first-trace" }, h("p", { text: t("No data in this range yet.") }), firstTraceHint()) : null,
     h("div", { class: "totals" }, ...totals.map(([label, value]) => h("div", { class: "card stat" },
       h("div", { class: "muted", text: label }), h("div", { class: "value", "data-stat": label, text: value })))),
     h("div", { class: "grid" },
-      card("Traces over time", tracesLink({}), barChart(buckets, one("traces", (p) => p.traces), { format: formatCount })),
-      card("Observations over time", tracesLink({}), barChart(buckets, one("observations", (p) => p.spans), { format: formatCount })),
-      card("Cost by model", tracesLink({ sort: "total_cost" }), barChart(buckets, costByModel, { format: formatCost }),
+      card(t("Traces over time"), tracesLink({}), barChart(buckets, one("traces", (p) => p.traces), { format: formatCount })),
+      card(t("Observations over time"), tracesLink({}), barChart(buckets, one("observations", (p) => p.spans), { format: formatCount })),
+      card(t("Cost by model"), tracesLink({ sort: "total_cost" }), barChart(buckets, costByModel, { format: formatCost }),
         legend(costByModel, "model")),
-      card("Tokens by model", tracesLink({ sort: "total_tokens" }), barChart(buckets, tokensByModel, { format: formatCount }),
+      card(t("Tokens by model"), tracesLink({ sort: "total_tokens" }), barChart(buckets, tokensByModel, { format: formatCount }),
         legend(tokensByModel, "model")),
-      card("Error rate", tracesLink({ errors: "1" }), barChart(buckets,
+      card(t("Error rate"), tracesLink({ errors: "1" }), barChart(buckets,
         one("errors", (p) => (p.spans ? (100 * p.errors) / p.spans : 0)), { format: (v) => `${v.toFixed(1)}%` })),
-      card("Scores", null, scores.items.length
-        ? table(["Score", "Type", "Count", "Mean", "Min", "Max"], scores.items.map((sc) => h("tr", {},
+      card(t("Scores"), null, scores.items.length
+        ? table([t("Score"), t("Type"), t("Count"), t("Mean"), t("Min"), t("Max")], scores.items.map((sc) => h("tr", {},
           h("td", { text: sc.name }), h("td", { text: sc.data_type }), h("td", { class: "num", text: formatCount(sc.count) }),
           ...(sc.data_type === "CATEGORICAL"
             ? [h("td", { colspan: 3, text: sc.top_values.join(", ") })]
             : [sc.mean, sc.min, sc.max].map((v) => h("td", { class: "num", text: Number(v).toFixed(3) }))))))
-        : h("p", { class: "muted", text: "No scores yet: send them with the Langfuse SDK or API." })),
-      card("Latency by model (generations)", null,
-        table(["Model", "Calls", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byModel.items, "model"))),
-      card("Latency by observation type", null,
-        table(["Type", "Spans", "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byType.items, null))),
-      card("Top users by cost", h("a", { href: here("/users"), "data-link": true, class: "more", text: "All users →" }),
-        table(["User", "Traces", "Tokens", "Cost"], [...users.items].sort((a, b) => Number(b.total_cost) - Number(a.total_cost))
+        : h("p", { class: "muted", text: t("No scores yet: send them with the Langfuse SDK or API.") })),
+      card(t("Latency by model (generations)"), null,
+        table([t("Model"), t("Calls"), "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byModel.items, "model"))),
+      card(t("Latency by observation type"), null,
+        table([t("Type"), t("Spans"), "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byType.items, null))),
+      card(t("Top users by cost"), h("a", { href: here("/users"), "data-link": true, class: "more", text: t("All users →") }),
+        table([t("User"), t("Traces"), t("Tokens"), t("Cost")], [...users.items].sort((a, b) => Number(b.total_cost) - Number(a.total_cost))
           .slice(0, 5).map((u) => h("tr", {}, h("td", {}, tracesLink({ user_id: u.user_id }, u.user_id)),
             h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
             h("td", { class: "num", text: formatCost(u.total_cost) }))))),
-      card("Top traces by cost", tracesLink({ sort: "total_cost" }),
-        table(["Trace", "Latency", "Tokens", "Cost"], topTraces.items.map((t) => h("tr", {},
-          h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`), "data-link": true, text: t.name || t.trace_id })),
-          h("td", { class: "num", text: formatDuration(t.latency_ms) }),
-          h("td", { class: "num", text: formatCount(t.total_tokens) }),
-          h("td", { class: "num", text: formatCost(t.total_cost) }))))),
+      card(t("Top traces by cost"), tracesLink({ sort: "total_cost" }),
+        table([t("Trace"), t("Latency"), t("Tokens"), t("Cost")], topTraces.items.map((row) => h("tr", {},
+          h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(row.trace_id)}`), "data-link": true, text: row.name || row.trace_id })),
+          h("td", { class: "num", text: formatDuration(row.latency_ms) }),
+          h("td", { class: "num", text: formatCount(row.total_tokens) }),
+          h("td", { class: "num", text: formatCost(row.total_cost) }))))),
     ),
   ));
 }

@@ -4,6 +4,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 const PROTECTED = new Set(["production"]);
 const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -35,7 +36,7 @@ function variablesOf(prompt) {
 function asLines(prompt) {
   if (typeof prompt === "string") return prompt.split("\n");
   return prompt.flatMap((m) => (m.type === "placeholder"
-    ? [`[placeholder: ${m.name}]`]
+    ? [`[${t("placeholder")}: ${m.name}]`]
     : [`[${m.role}]`, ...String(m.content).split("\n")]));
 }
 
@@ -69,27 +70,27 @@ function diffView(a, b) {
     class: kind === "+" ? "add" : kind === "-" ? "del" : "same", text: `${kind} ${line}` })));
   const changed = rows.filter(([k]) => k !== " ").length;
   return h("div", { class: "diff-view" },
-    h("p", { class: "muted", text: changed ? `${changed} changed lines between version ${a.version} and version ${b.version}`
-      : `The prompt text of version ${a.version} and version ${b.version} is the same.` }),
+    h("p", { class: "muted", text: changed ? t("{n} changed lines between version {a} and version {b}", { n: changed, a: a.version, b: b.version })
+      : t("The prompt text of version {a} and version {b} is the same.", { a: a.version, b: b.version }) }),
     render(rows),
-    configRows.length ? [h("h3", { text: "Config" }), render(configRows)] : null);
+    configRows.length ? [h("h3", { text: t("Config") }), render(configRows)] : null);
 }
 
 function promptView(v) {
   const body = typeof v.prompt === "string"
     ? h("pre", { class: "io prompt-text", text: v.prompt })
     : h("div", { class: "chat" }, ...v.prompt.map((m) => (m.type === "placeholder"
-      ? h("div", { class: "msg placeholder" }, h("span", { class: "role", text: "placeholder" }), h("code", { text: m.name }))
+      ? h("div", { class: "msg placeholder" }, h("span", { class: "role", text: t("placeholder") }), h("code", { text: m.name }))
       : h("div", { class: "msg" }, h("span", { class: "role", text: m.role }), h("pre", { text: m.content })))));
   return h("div", {},
     body,
-    v.resolved ? h("details", { class: "resolved" }, h("summary", { text: "With referenced prompts resolved" }),
+    v.resolved ? h("details", { class: "resolved" }, h("summary", { text: t("With referenced prompts resolved") }),
       typeof v.resolved === "string" ? h("pre", { class: "io", text: v.resolved }) : h("pre", { class: "io", text: JSON.stringify(v.resolved, null, 2) })) : null,
     v.resolveError ? h("p", { class: "error", text: v.resolveError }) : null,
     h("p", { class: "muted" },
-      v.variables.length ? ["Variables: ", ...v.variables.map((x) => h("code", { class: "var", text: x }))] : "No variables",
+      v.variables.length ? [t("Variables: "), ...v.variables.map((x) => h("code", { class: "var", text: x }))] : t("No variables"),
       v.placeholders.length ? [" · Placeholders: ", ...v.placeholders.map((x) => h("code", { class: "var", text: x }))] : ""),
-    h("h3", { text: "Config" }),
+    h("h3", { text: t("Config") }),
     h("pre", { class: "io", text: JSON.stringify(v.config, null, 2) }));
 }
 
@@ -101,16 +102,16 @@ function useSnippets(name, v) {
     : `text = prompt.compile(${vars})`;
   const label = v.labels.includes("production") ? "" : `, version=${v.version}`;
   return h("div", { class: "snippets" },
-    snippet("Python, langfuse 3.x-5.x", `from langfuse import get_client\n\nlangfuse = get_client()\n`
+    snippet(t("Python, langfuse 3.x-5.x"), `from langfuse import get_client\n\nlangfuse = get_client()\n`
       + `prompt = langfuse.get_prompt(${py}${v.type === "chat" ? ', type="chat"' : ""}${label})\n${compile}\n`
       + `# link the generation to this version:\nwith langfuse.start_as_current_observation(as_type="generation", name="llm", prompt=prompt):\n    ...`),
-    snippet("Python, langfuse 2.x", `from langfuse import Langfuse\n\nlangfuse = Langfuse()\n`
+    snippet(t("Python, langfuse 2.x"), `from langfuse import Langfuse\n\nlangfuse = Langfuse()\n`
       + `prompt = langfuse.get_prompt(${py}${v.type === "chat" ? ', type="chat"' : ""}${label})\n${compile}\n`
       + `langfuse.trace(name="app").generation(name="llm", prompt=prompt)`),
-    snippet("JavaScript, langfuse 3.x", `import { Langfuse } from "langfuse";\n\nconst langfuse = new Langfuse();\n`
-      + `const prompt = await langfuse.getPrompt(${py}${label ? `, ${v.version}` : ""}${v.type === "chat" ? ', { type: "chat" }' : ""});\n`
-      + `const compiled = prompt.compile({ ${v.variables.map((x) => `${x}: "..."`).join(", ")} });`),
-    snippet("Any OpenTelemetry instrumentation", `span.set_attribute("gen_ai.prompt.name", ${py})\n`
+    snippet(t("JavaScript, langfuse 3.x"), `import { Langfuse } from "langfuse";\n\nconst langfuse = new Langfuse();\n`
+      + `const prompt = await langfuse.getPrompt(${py}${label ? `, ${v.version}` : ""}${v.type === "chat" ? ', { type: "chat" }' : ""});\n` // code, not text
+      + `const compiled = prompt.compile({ ${v.variables.map((x) => `${x}: "..."`).join(", ")} });`), // code, not text
+    snippet(t("Any OpenTelemetry instrumentation"), `span.set_attribute("gen_ai.prompt.name", ${py})\n`
       + `span.set_attribute("gen_ai.prompt.version", ${v.version})`));
 }
 
@@ -119,7 +120,7 @@ function labelEditor(name, v, versions, done) {
   const mayProtected = can("MANAGE_PROTECTED_LABELS");
   if (!may) return chips(v.labels);
   const own = v.labels.filter((l) => l !== "latest");
-  const input = h("input", { "aria-label": "Labels", value: own.join(", "), placeholder: "production, staging" });
+  const input = h("input", { "aria-label": t("Labels"), value: own.join(", "), placeholder: t("production, staging") });
   const error = h("span", { class: "error", role: "alert" });
   return h("form", { class: "filters labels-form", onsubmit: async (e) => {
     e.preventDefault();
@@ -130,36 +131,36 @@ function labelEditor(name, v, versions, done) {
     const touched = [...added, ...removed].filter((l) => PROTECTED.has(l));
     if (touched.length) {
       if (!mayProtected) {
-        error.textContent = `Only admins and owners may move ${touched.join(", ")}.`;
+        error.textContent = t("Only admins and owners may move {labels}.", { labels: touched.join(", ") });
         return;
       }
       const holder = versions.find((o) => o.version !== v.version && o.labels.includes("production"));
       const what = added.includes("production")
-        ? `Move "production" to version ${v.version}${holder ? ` (from version ${holder.version})` : ""}? SDKs fetching the production prompt get this version after their cache expires (60 s by default).`
-        : `Take "production" off version ${v.version}? SDKs asking for the production prompt will get "not found" until another version has it.`;
+        ? (holder ? t("Move \"production\" to version {v} (from version {from})? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version, from: holder.version }) : t("Move \"production\" to version {v}? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version }))
+        : t("Take \"production\" off version {v}? SDKs asking for the production prompt will get \"not found\" until another version has it.", { v: v.version });
       if (!window.confirm(what)) return;
     }
     try {
       await api("/api/v1/prompt/labels", { method: "PUT", query: { name, version: v.version }, body: { labels: next } });
       done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
-  } }, input, h("button", { type: "submit", text: "Save labels" }), error);
+  } }, input, h("button", { type: "submit", text: t("Save labels") }), error);
 }
 
 function messageRow(m, rows) {
   const row = h("div", { class: "msg-edit" });
-  const remove = h("button", { type: "button", class: "link", text: "Remove", onclick: () => { row.remove(); rows.changed(); } });
+  const remove = h("button", { type: "button", class: "link", text: t("Remove"), onclick: () => { row.remove(); rows.changed(); } });
   if (m.type === "placeholder") {
-    const name = h("input", { "aria-label": "Placeholder name", value: m.name || "", placeholder: "history", oninput: rows.changed });
+    const name = h("input", { "aria-label": t("Placeholder name"), value: m.name || "", placeholder: t("history"), oninput: rows.changed });
     row.dataset.kind = "placeholder";
-    row.append(h("span", { class: "role", text: "placeholder" }), name, remove);
+    row.append(h("span", { class: "role", text: t("placeholder") }), name, remove);
     row.read = () => ({ type: "placeholder", name: name.value.trim() });
   } else {
-    const role = h("select", { "aria-label": "Role", onchange: rows.changed },
+    const role = h("select", { "aria-label": t("Role"), onchange: rows.changed },
       ...["system", "user", "assistant", "developer"].map((r) => h("option", { value: r, text: r, selected: r === (m.role || "user") })));
-    const content = h("textarea", { "aria-label": "Message", rows: 3, oninput: rows.changed });
+    const content = h("textarea", { "aria-label": t("Message"), rows: 3, oninput: rows.changed });
     content.value = m.content || "";
     row.append(role, content, remove);
     row.read = () => ({ role: role.value, content: content.value });
@@ -169,31 +170,31 @@ function messageRow(m, rows) {
 
 /** The editor of a new prompt or a new version: text or chat, config as JSON, labels, message. */
 function editor({ name = "", type = "text", prompt = "", config = {}, fixedName = false }, done, cancel) {
-  const nameInput = h("input", { "aria-label": "Prompt name", value: name, placeholder: "folder/prompt-name", required: true,
+  const nameInput = h("input", { "aria-label": t("Prompt name"), value: name, placeholder: t("folder/prompt-name"), required: true,
     disabled: fixedName });
-  const typeSelect = h("select", { "aria-label": "Prompt type", disabled: fixedName, onchange: () => render() },
-    h("option", { value: "text", text: "Text", selected: type === "text" }),
-    h("option", { value: "chat", text: "Chat", selected: type === "chat" }));
-  const text = h("textarea", { "aria-label": "Prompt text", rows: 8, oninput: () => showVariables() });
+  const typeSelect = h("select", { "aria-label": t("Prompt type"), disabled: fixedName, onchange: () => render() },
+    h("option", { value: "text", text: t("Text"), selected: type === "text" }),
+    h("option", { value: "chat", text: t("Chat"), selected: type === "chat" }));
+  const text = h("textarea", { "aria-label": t("Prompt text"), rows: 8, oninput: () => showVariables() });
   text.value = typeof prompt === "string" ? prompt : "";
   const messages = h("div", { class: "messages" });
   messages.changed = () => showVariables();
   for (const m of (Array.isArray(prompt) ? prompt : [{ role: "system", content: "" }])) messages.append(messageRow(m, messages));
   const chatBox = h("div", {}, messages,
-    h("button", { type: "button", class: "link", text: "+ Message", onclick: () => { messages.append(messageRow({ role: "user" }, messages)); } }),
-    h("button", { type: "button", class: "link", text: "+ Placeholder", onclick: () => { messages.append(messageRow({ type: "placeholder" }, messages)); } }));
-  const configInput = h("textarea", { "aria-label": "Config (JSON)", rows: 4 });
+    h("button", { type: "button", class: "link", text: t("+ Message"), onclick: () => { messages.append(messageRow({ role: "user" }, messages)); } }),
+    h("button", { type: "button", class: "link", text: t("+ Placeholder"), onclick: () => { messages.append(messageRow({ type: "placeholder" }, messages)); } }));
+  const configInput = h("textarea", { "aria-label": t("Config (JSON)"), rows: 4 });
   configInput.value = JSON.stringify(config, null, 2);
-  const labels = h("input", { "aria-label": "Labels of the new version", placeholder: "labels, comma-separated (e.g. staging)" });
-  const commit = h("input", { "aria-label": "Commit message", placeholder: "What changed (optional)", maxlength: 500 });
+  const labels = h("input", { "aria-label": t("Labels of the new version"), placeholder: t("labels, comma-separated (e.g. staging)") });
+  const commit = h("input", { "aria-label": t("Commit message"), placeholder: t("What changed (optional)"), maxlength: 500 });
   const found = h("p", { class: "muted variables" });
   const error = h("p", { class: "error", role: "alert" });
   const body = h("div", {});
   const read = () => (typeSelect.value === "text" ? text.value : [...messages.children].map((row) => row.read()));
   function showVariables() {
     const vars = variablesOf(read());
-    found.replaceChildren(...(vars.length ? ["Variables found: ", ...vars.map((x) => h("code", { class: "var", text: x }))]
-      : ["No {{variables}} yet."]));
+    found.replaceChildren(...(vars.length ? [t("Variables found: "), ...vars.map((x) => h("code", { class: "var", text: x }))]
+      : [t("No {{variables}} yet.")]));
   }
   function render() {
     body.replaceChildren(typeSelect.value === "text" ? text : chatBox);
@@ -207,25 +208,25 @@ function editor({ name = "", type = "text", prompt = "", config = {}, fixedName 
     try {
       parsed = configInput.value.trim() ? JSON.parse(configInput.value) : {};
     } catch (err) {
-      error.textContent = `Config is not valid JSON: ${err.message}`;
+      error.textContent = t("Config is not valid JSON: {error}", { error: errorText(err) });
       return;
     }
     const labelList = labels.value.split(",").map((s) => s.trim()).filter(Boolean);
-    if (labelList.includes("production") && !window.confirm("Give the new version the production label? SDKs fetching the production prompt will get it.")) return;
+    if (labelList.includes("production") && !window.confirm(t("Give the new version the production label? SDKs fetching the production prompt will get it."))) return;
     try {
       const doc = await api("/api/v1/prompts", { method: "POST", body: { name: nameInput.value.trim(), type: typeSelect.value,
         prompt: read(), config: parsed, labels: labelList, commitMessage: commit.value || undefined } });
       done(doc);
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } },
   h("div", { class: "filters" }, nameInput, typeSelect),
   body, found,
-  h("label", { class: "block" }, "Config (JSON, e.g. model and temperature)", configInput),
+  h("label", { class: "block" }, t("Config (JSON, e.g. model and temperature)"), configInput),
   h("div", { class: "filters" }, labels, commit),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: fixedName ? "Save new version" : "Create prompt" }),
-    h("button", { type: "button", class: "link", text: "Cancel", onclick: cancel })),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: fixedName ? t("Save new version") : t("Create prompt") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })),
   error);
 }
 
@@ -262,33 +263,32 @@ export async function promptsPage(root) {
   const crumbs = folder.split("/").filter(Boolean);
   const newBox = h("div", {});
   root.replaceChildren(
-    h("div", { class: "page-head" }, h("h1", { text: "Prompts" }),
-      can("WRITE_CONTENT") ? h("button", { type: "button", text: "New prompt", onclick: () => {
+    h("div", { class: "page-head" }, h("h1", { text: t("Prompts") }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New prompt"), onclick: () => {
         newBox.replaceChildren(editor({ name: prefix }, (created) => go(promptPath(created.name)), () => newBox.replaceChildren()));
       } }) : null),
     newBox,
     h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); setParam("q", e.target.elements.q.value.trim()); } },
-      h("input", { name: "q", "aria-label": "Search prompts", placeholder: "Search by name", value: search }),
-      h("select", { "aria-label": "Tag", onchange: (e) => setParam("tag", e.target.value) },
-        h("option", { value: "", text: "All tags" }), ...tags.map((t) => h("option", { value: t, text: t, selected: t === tag }))),
-      h("select", { "aria-label": "Label", onchange: (e) => setParam("label", e.target.value) },
-        h("option", { value: "", text: "All labels" }), ...labels.map((l) => h("option", { value: l, text: l, selected: l === label }))),
-      h("button", { type: "submit", text: "Search" })),
-    flat ? "" : h("nav", { class: "crumbs", "aria-label": "Folder" },
-      h("a", { href: here("/prompts"), "data-link": true, text: "All prompts" }),
+      h("input", { name: "q", "aria-label": t("Search prompts"), placeholder: t("Search by name"), value: search }),
+      h("select", { "aria-label": t("Tag"), onchange: (e) => setParam("tag", e.target.value) },
+        h("option", { value: "", text: t("All tags") }), ...tags.map((v) => h("option", { value: v, text: v, selected: v === tag }))),
+      h("select", { "aria-label": t("Label"), onchange: (e) => setParam("label", e.target.value) },
+        h("option", { value: "", text: t("All labels") }), ...labels.map((l) => h("option", { value: l, text: l, selected: l === label }))),
+      h("button", { type: "submit", text: t("Search") })),
+    flat ? "" : h("nav", { class: "crumbs", "aria-label": t("Folder") },
+      h("a", { href: here("/prompts"), "data-link": true, text: t("All prompts") }),
       ...crumbs.map((c, i) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(crumbs.slice(0, i + 1).join("/"))}`,
         "data-link": true, text: c })])),
     doc.items.length === 0
-      ? h("div", { class: "card empty" }, h("h2", { text: "No prompts yet" }),
-        h("p", { text: "Create one here, or from code: langfuse.create_prompt(name=..., prompt=..., labels=[\"production\"]). "
-          + "Fetch it with langfuse.get_prompt(name) from any Langfuse SDK pointed at this host." }))
-      : table(["Name", "Type", "Versions", "Labels", "Tags", "Updated"], [
+      ? h("div", { class: "card empty" }, h("h2", { text: t("No prompts yet") }),
+        h("p", { text: t("Create one here, or from code: langfuse.create_prompt(name=..., prompt=..., labels=[\"production\"]). Fetch it with langfuse.get_prompt(name) from any Langfuse SDK pointed at this host.") }))
+      : table([t("Name"), t("Type"), t("Versions"), t("Labels"), t("Tags"), t("Updated")], [
         ...[...folders.entries()].sort().map(([sub, n]) => h("tr", { class: "folder" },
           h("td", {}, h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(prefix + sub)}`, "data-link": true, text: `📁 ${sub}` })),
-          h("td", { class: "muted", text: "folder" }), h("td", { text: `${n} prompt${n === 1 ? "" : "s"}` }), h("td"), h("td"), h("td"))),
+          h("td", { class: "muted", text: t("folder") }), h("td", { text: n === 1 ? t("1 prompt") : t("{n} prompts", { n }) }), h("td"), h("td"), h("td"))),
         ...here_.map((p) => h("tr", {},
           h("td", {}, h("a", { href: promptPath(p.name), "data-link": true, text: flat ? p.name : p.name.slice(prefix.length) })),
-          h("td", { text: p.type }),
+          h("td", { text: word(p.type) }),
           h("td", { text: String(p.versions.length) }),
           h("td", {}, chips(p.labels)),
           h("td", {}, chips(p.tags, "chip tag")),
@@ -299,8 +299,7 @@ export async function promptsPage(root) {
 
 function metricsTable(name, metrics, versions, selected) {
   if (!metrics.versions.length) {
-    return h("p", { class: "muted", text: `No observation used ${name} in the last ${metrics.days} days. Link one with `
-      + "prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes." });
+    return h("p", { class: "muted", text: t("No observation used {name} in the last {days} days. Link one with prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes.", { name, days: metrics.days }) });
   }
   const scoreNames = [...new Set(metrics.versions.flatMap((m) => Object.keys(m.scores || {})))].sort();
   const byVersion = new Map(metrics.versions.map((m) => [String(m.version), m]));
@@ -316,8 +315,8 @@ function metricsTable(name, metrics, versions, selected) {
       h("td", { text: m.observations ? formatCost(Number(m.total_cost) / Number(m.observations)) : "–" }),
       ...scoreNames.map((s) => h("td", { text: m.scores && m.scores[s] ? `${Number(m.scores[s].mean).toFixed(2)} (${m.scores[s].n})` : "–" })));
   });
-  return table(["Version", "Observations", "Traces", "p50", "p95", "Input tokens", "Output tokens", "Cost", "Cost / call",
-    ...scoreNames.map((s) => `${s} (mean, n)`)], rows);
+  return table([t("Version"), t("Observations"), t("Traces"), "p50", "p95", t("Input tokens"), t("Output tokens"), t("Cost"), t("Cost / call"),
+    ...scoreNames.map((s) => t("{name} (mean, n)", { name: s }))], rows);
 }
 
 export async function promptPage(root, name) {
@@ -331,27 +330,28 @@ export async function promptPage(root, name) {
   const compareWith = versions.find((v) => String(v.version) === params.get("compare"));
   const again = () => promptPage(root, name);
   const editBox = h("div", {});
-  const linked = h("div", {}, h("p", { class: "muted", text: "Loading observations…" }));
+  const linked = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
   const folder = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : "";
-  const compareSelect = h("select", { "aria-label": "Compare with version", onchange: (e) => go(promptPath(name, { version: selected.version, compare: e.target.value })) },
-    h("option", { value: "", text: "Compare with…" }),
-    ...versions.filter((v) => v.version !== selected.version).map((v) => h("option", { value: v.version, text: `version ${v.version}`,
+  const compareSelect = h("select", { "aria-label": t("Compare with version"), onchange: (e) => go(promptPath(name, { version: selected.version, compare: e.target.value })) },
+    h("option", { value: "", text: t("Compare with…") }),
+    ...versions.filter((v) => v.version !== selected.version).map((v) => h("option", { value: v.version, text: t("version {v}", { v: v.version }),
       selected: compareWith && v.version === compareWith.version })));
   root.replaceChildren(
-    h("nav", { class: "crumbs", "aria-label": "Folder" },
-      h("a", { href: here("/prompts"), "data-link": true, text: "Prompts" }),
+    h("nav", { class: "crumbs", "aria-label": t("Folder") },
+      h("a", { href: here("/prompts"), "data-link": true, text: t("Prompts") }),
       ...(folder ? folder.split("/").map((c, i, all) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(all.slice(0, i + 1).join("/"))}`,
         "data-link": true, text: c })]) : [])),
     h("div", { class: "page-head" }, h("h1", { text: name }),
-      h("span", { class: "muted", text: `${selected.type} prompt · ${versions.length} version${versions.length === 1 ? "" : "s"}` }),
+      h("span", { class: "muted", text: selected.type === "chat" ? t("chat prompt · {n} versions", { n: versions.length })
+        : t("text prompt · {n} versions", { n: versions.length }) }),
       chips(selected.tags, "chip tag"),
-      can("WRITE_CONTENT") ? h("button", { type: "button", text: "New version", onclick: () => {
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New version"), onclick: () => {
         editBox.replaceChildren(editor({ name, type: selected.type, prompt: selected.prompt, config: selected.config, fixedName: true },
           (created) => go(promptPath(name, { version: created.version })), () => editBox.replaceChildren()));
       } }) : null),
     editBox,
     h("div", { class: "prompt-layout" },
-      h("aside", { class: "versions", "aria-label": "Versions" }, ...versions.map((v) => h("a", {
+      h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {
         href: promptPath(name, { version: v.version }), "data-link": true,
         class: `version${v.version === selected.version ? " active" : ""}`,
         "aria-current": v.version === selected.version ? "true" : undefined },
@@ -359,25 +359,25 @@ export async function promptPage(root, name) {
       h("div", { class: "muted small", text: v.commitMessage || "" }),
       h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
       h("section", { class: "version-detail" },
-        h("div", { class: "filters" }, h("h2", { text: `Version ${selected.version}` }), compareSelect),
+        h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }), compareSelect),
         compareWith ? diffView(compareWith, selected) : promptView(selected),
-        h("h3", { text: "Labels" }),
+        h("h3", { text: t("Labels") }),
         labelEditor(name, selected, versions, again),
-        h("h3", { text: "Use this prompt" }),
+        h("h3", { text: t("Use this prompt") }),
         useSnippets(name, selected))),
-    h("h2", { text: `In use (last ${metrics.days} days)` }),
-    h("p", { class: "muted", text: "Observations of any type linked to each version, their latency, tokens, cost and scores: compare versions here." }),
+    h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),
+    h("p", { class: "muted", text: t("Observations of any type linked to each version, their latency, tokens, cost and scores: compare versions here.") }),
     metricsTable(name, metrics, [...versions].reverse(), selected.version),
-    h("h2", { text: `Observations that used version ${selected.version}` }),
+    h("h2", { text: t("Observations that used version {v}", { v: selected.version }) }),
     linked,
   );
   const rows = await api("/api/v1/prompt/observations", { query: { name, version: selected.version } });
   linked.replaceChildren(rows.items.length
-    ? table(["Time", "Observation", "Type", "Model", "Latency", "Tokens", "Cost"], rows.items.map((r) => h("tr", {},
+    ? table([t("Time"), t("Observation"), t("Type"), t("Model"), t("Latency"), t("Tokens"), t("Cost")], rows.items.map((r) => h("tr", {},
       h("td", { text: formatTime(r.start_ns) }),
       h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(r.trace_id)}?observation=${encodeURIComponent(r.span_id)}`), "data-link": true, text: r.name })),
       h("td", { text: r.observation_type }), h("td", { text: r.model || "–" }),
       h("td", { text: formatDuration(Number(r.duration_ns) / 1e6) }), h("td", { text: formatCount(r.total_tokens) }),
       h("td", { text: formatCost(r.total_cost) }))))
-    : h("p", { class: "muted", text: "None yet." }));
+    : h("p", { class: "muted", text: t("None yet.") }));
 }

@@ -4,6 +4,7 @@ import { api } from "/ui/api.js";
 import { can, ctx, findProject, loadOrganizations, useProject } from "/ui/context.js";
 import { formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"];
 const PROJECT_ROLES = ROLES.slice(1);
@@ -21,7 +22,7 @@ function form(cls, action, ...fields) {
     try {
       await action();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } }, ...fields, error);
 }
@@ -29,95 +30,98 @@ function form(cls, action, ...fields) {
 function roleSelect(label, roles, current, onChange, blank) {
   return h("select", { "aria-label": label, onchange: onChange ? (e) => onChange(e.target.value) : undefined },
     blank ? h("option", { value: "", text: blank, selected: !current }) : null,
-    ...roles.map((r) => h("option", { value: r, text: r, selected: r === current })));
+    ...roles.map((r) => h("option", { value: r, text: word(r), selected: r === current })));
+}
+
+/** A kind of token price, in words. */
+function priceKind(kind) {
+  return { input: t("input"), output: t("output"), cache_read: t("cache read"), cache_write: t("cache write"),
+    reasoning: t("reasoning") }[kind] || kind;
 }
 
 function priceForm(project, done) {
   const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, ...attrs });
-  const model = field("model_name", "Model name", { required: true });
-  const pattern = field("match_pattern", "Match pattern (regex)", { required: true });
+  const model = field("model_name", t("Model name"), { required: true });
+  const pattern = field("match_pattern", t("Match pattern (regex)"), { required: true });
   const prices = ["input", "output", "cache_read", "cache_write", "reasoning"].map((k) =>
-    [k, field(k, `${k.replace("_", " ")} $/1M`, { type: "number", step: "any", min: 0, class: "price" })]);
+    [k, field(k, t("{kind} $/1M", { kind: priceKind(k) }), { type: "number", step: "any", min: 0, class: "price" })]);
   return form("filters price-form", async () => {
     const values = Object.fromEntries(prices.filter(([, el]) => el.value !== "").map(([k, el]) => [k, el.value]));
     await api("/api/v1/settings/prices", { method: "POST", body: { project: project.id, model_name: model.value,
       match_pattern: pattern.value || model.value, prices: values } });
     done();
-  }, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: "Add override" }));
+  }, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: t("Add override") }));
 }
 
 async function keysSection(project, again) {
   const keys = await api("/api/v1/settings/keys", { query: { project: project.id } });
   const created = h("div", { class: "created" });
-  const note = h("input", { placeholder: "Note (optional)", "aria-label": "Key note", maxlength: 200 });
+  const note = h("input", { placeholder: t("Note (optional)"), "aria-label": t("Key note"), maxlength: 200 });
   return [
-    h("h2", { text: "API keys" }),
-    h("p", { class: "muted", text: "A key pair lets Dify, the Langfuse SDKs and OpenTelemetry exporters write to "
-      + "this project and read it back." }),
+    h("h2", { text: t("API keys") }),
+    h("p", { class: "muted", text: t("A key pair lets Dify, the Langfuse SDKs and OpenTelemetry exporters write to this project and read it back.") }),
     form("filters", async () => {
       const pair = await api("/api/v1/settings/keys", { method: "POST", body: { project: project.id, note: note.value } });
       created.replaceChildren(keyPanel(pair, { wait: true }));
-    }, note, h("button", { type: "submit", text: "Create key pair" })),
+    }, note, h("button", { type: "submit", text: t("Create key pair") })),
     created,
-    keys.items.length ? table(["Public key", "Secret", "Note", "Created", "Status", ""], keys.items.map((k) => h("tr", {},
+    keys.items.length ? table([t("Public key"), t("Secret"), t("Note"), t("Created"), t("Status"), ""], keys.items.map((k) => h("tr", {},
       h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
       h("td", { text: formatIso(k.created_at) }),
-      h("td", { text: k.revoked_at ? "revoked" : "active" }),
-      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
-        if (!confirm(`Revoke ${k.public_key}? Clients using it are refused from now on.`)) return;
+      h("td", { text: k.revoked_at ? t("revoked") : t("active") }),
+      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: t("Revoke"), onclick: async () => {
+        if (!confirm(t("Revoke {key}? Clients using it are refused from now on.", { key: k.public_key }))) return;
         await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
         again();
       } })))))
-      : h("p", { class: "muted", text: "No key yet." }),
+      : h("p", { class: "muted", text: t("No key yet.") }),
   ];
 }
 
 async function membersSection(project, again) {
   const members = (await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members`)).data;
   return [
-    h("h2", { text: "Members" }),
-    h("p", { class: "muted", text: "A project role overrides the organization role in this project only. "
-      + "Invite people from the organization's settings." }),
-    table(["Name", "Email", "Organization role", "Project role", "Role here"], members.map((m) => h("tr", {},
-      h("td", { text: m.name }), h("td", { text: m.email }), h("td", { text: m.organization_role || "–" }),
-      h("td", {}, roleSelect(`Project role of ${m.email}`, PROJECT_ROLES, m.project_role, async (value) => {
+    h("h2", { text: t("Members") }),
+    h("p", { class: "muted", text: t("A project role overrides the organization role in this project only. Invite people from the organization's settings.") }),
+    table([t("Name"), t("Email"), t("Organization role"), t("Project role"), t("Role here")], members.map((m) => h("tr", {},
+      h("td", { text: m.name }), h("td", { text: m.email }), h("td", { text: m.organization_role ? word(m.organization_role) : "–" }),
+      h("td", {}, roleSelect(t("Project role of {email}", { email: m.email }), PROJECT_ROLES, m.project_role, async (value) => {
         await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members/${encodeURIComponent(m.user_id)}`,
           { method: "PUT", body: { role: value || null } });
         again();
-      }, "(organization role)")),
-      h("td", { text: m.role })))),
+      }, t("(organization role)"))),
+      h("td", { text: word(m.role) })))),
   ];
 }
 
 async function retentionSection(project, again) {
   const days = h("input", { type: "number", min: 0, max: 36500, value: project.retention_days ?? 0, class: "days",
-    "aria-label": "Retention days" });
+    "aria-label": t("Retention days") });
   return [
-    h("h2", { text: "Data retention" }),
+    h("h2", { text: t("Data retention") }),
     form("filters", async () => {
       await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}/retention`, { method: "POST",
         body: { days: Number(days.value) } });
       await loadOrganizations();
       useProject(findProject(project.id));
       again();
-    }, h("label", { class: "check" }, "Keep data for", days, "days (0 = forever)"),
-    h("button", { type: "submit", text: "Save" })),
+    }, h("label", { class: "check" }, t("Keep data for"), days, t("days (0 = forever)")),
+    h("button", { type: "submit", text: t("Save") })),
   ];
 }
 
 async function pricesSection(project, again) {
   const prices = await api("/api/v1/settings/prices", { query: { project: project.id } });
   return [
-    h("h2", { text: "Model prices (USD per 1M tokens)" }),
-    h("p", { class: "muted", text: "An override applies to this project, to models whose name matches its pattern "
-      + "(a regular expression), before the built-in prices. Costs sent with the spans always win." }),
+    h("h2", { text: t("Model prices (USD per 1M tokens)") }),
+    h("p", { class: "muted", text: t("An override applies to this project, to models whose name matches its pattern (a regular expression), before the built-in prices. Costs sent with the spans always win.") }),
     priceForm(project, again),
-    table(["Model", "Input", "Output", "Cache read", "Cache write", "Source"], [
+    table([t("Model"), t("Input"), t("Output"), t("Cache read"), t("Cache write"), t("Source")], [
       ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
     ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
       ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
         text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
-      h("td", {}, source, source === "override" ? h("button", { type: "button", class: "link", text: "Delete",
+      h("td", {}, source === "override" ? t("override") : t("built-in"), source === "override" ? h("button", { type: "button", class: "link", text: t("Delete"),
         onclick: async () => {
           await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
             query: { project: p.project_id } });
@@ -129,36 +133,34 @@ async function pricesSection(project, again) {
 async function connectionsSection(project, again) {
   const doc = await api("/api/v1/llm-connections", { query: { project: project.id } });
   const field = (label, attrs = {}) => h("input", { "aria-label": label, placeholder: label, ...attrs });
-  const provider = field("Connection name", { required: true, value: "openai" });
-  const adapter = h("select", { "aria-label": "API" }, h("option", { value: "openai", text: "OpenAI-compatible" }),
+  const provider = field(t("Connection name"), { required: true, value: "openai" });
+  const adapter = h("select", { "aria-label": t("API") }, h("option", { value: "openai", text: t("OpenAI-compatible") }),
     h("option", { value: "anthropic", text: "Anthropic" }));
-  const baseUrl = field("Base URL", { class: "wide", placeholder: "Base URL, e.g. https://api.deepseek.com/v1 (empty: the provider's)" });
-  const secret = field("API key", { type: "password", autocomplete: "off" });
-  const models = field("Models (comma-separated)", { class: "wide" });
+  const baseUrl = field(t("Base URL"), { class: "wide", placeholder: t("Base URL, e.g. https://api.deepseek.com/v1 (empty: the provider's)") });
+  const secret = field(t("API key"), { type: "password", autocomplete: "off" });
+  const models = field(t("Models (comma-separated)"), { class: "wide" });
   const tested = h("div", { role: "status" });
   return [
-    h("h2", { text: "Model connections" }),
-    h("p", { class: "muted", text: "Models for experiments and LLM-as-a-judge: OpenAI, Azure OpenAI, DeepSeek, Qwen (DashScope), "
-      + "vLLM, Ollama or a LiteLLM proxy through their OpenAI-compatible API, or Anthropic. Keys are encrypted at rest and "
-      + "never shown again." }),
-    doc.items.length ? table(["Name", "API", "Base URL", "Key", "Models", ""], doc.items.map((c) => h("tr", {},
+    h("h2", { text: t("Model connections") }),
+    h("p", { class: "muted", text: t("Models for experiments and LLM-as-a-judge: OpenAI, Azure OpenAI, DeepSeek, Qwen (DashScope), vLLM, Ollama or a LiteLLM proxy through their OpenAI-compatible API, or Anthropic. Keys are encrypted at rest and never shown again.") }),
+    doc.items.length ? table([t("Name"), "API", t("Base URL"), t("Key"), t("Models"), ""], doc.items.map((c) => h("tr", {},
       h("td", { text: c.provider }), h("td", { text: c.adapter }), h("td", { text: c.baseURL || "(default)" }),
       h("td", { text: c.displaySecretKey }), h("td", { text: c.models.join(", ") }),
       h("td", {},
-        h("button", { type: "button", class: "link", text: "Test", onclick: async () => {
-          tested.replaceChildren(h("p", { class: "muted", text: `Calling ${c.models[0] || "the model"}…` }));
+        h("button", { type: "button", class: "link", text: t("Test"), onclick: async () => {
+          tested.replaceChildren(h("p", { class: "muted", text: t("Calling {model}…", { model: c.models[0] || t("the model") }) }));
           const r = await api("/api/v1/llm-connections/test", { method: "POST", query: { project: project.id },
             body: { provider: c.provider, model: c.models[0] || "" } });
           tested.replaceChildren(r.ok
-            ? h("p", { class: "ok", text: `${c.provider} answered "${r.answer}" (${r.model}, ${r.latencyMs} ms).` })
-            : h("p", { class: "error", text: `${c.provider} failed: ${r.error}` }));
+            ? h("p", { class: "ok", text: t("{provider} answered \"{answer}\" ({model}, {ms} ms).", { provider: c.provider, answer: r.answer, model: r.model, ms: r.latencyMs }) })
+            : h("p", { class: "error", text: t("{provider} failed: {error}", { provider: c.provider, error: r.error }) }));
         } }),
-        h("button", { type: "button", class: "link", text: "Delete", onclick: async () => {
-          if (!window.confirm(`Delete the connection ${c.provider}?`)) return;
+        h("button", { type: "button", class: "link", text: t("Delete"), onclick: async () => {
+          if (!window.confirm(t("Delete the connection {name}?", { name: c.provider }))) return;
           await api("/api/v1/llm-connections", { method: "DELETE", query: { project: project.id, provider: c.provider } });
           again();
         } })))))
-      : h("p", { class: "muted", text: "No model connection yet." }),
+      : h("p", { class: "muted", text: t("No model connection yet.") }),
     tested,
     form("filters connection-form", async () => {
       await api("/api/v1/llm-connections", { method: "PUT", query: { project: project.id }, body: {
@@ -166,7 +168,7 @@ async function connectionsSection(project, again) {
         secretKey: secret.value || undefined,
         customModels: models.value.split(",").map((m) => m.trim()).filter(Boolean), withDefaultModels: !baseUrl.value.trim() } });
       again();
-    }, provider, adapter, baseUrl, secret, models, h("button", { type: "submit", text: "Save connection" })),
+    }, provider, adapter, baseUrl, secret, models, h("button", { type: "submit", text: t("Save connection") })),
   ];
 }
 
@@ -181,48 +183,47 @@ export async function projectSettingsPage(root) {
       ...await connectionsSection(project, again));
   }
   if (!sections.length) {
-    sections.push(h("p", { class: "muted", text: `Your role here (${project.role}) reads data but changes no settings.` }));
+    sections.push(h("p", { class: "muted", text: t("Your role here ({role}) reads data but changes no settings.", { role: word(project.role) }) }));
   }
   root.replaceChildren(h("section", { class: "settings" },
-    h("h1", { text: `Settings · ${project.name}` }),
-    h("p", { class: "muted", text: `Project id ${project.id} · your role: ${project.role}` }), ...sections));
+    h("h1", { text: t("Settings · {name}", { name: project.name }) }),
+    h("p", { class: "muted", text: t("Project id {id} · your role: {role}", { id: project.id, role: word(project.role) }) }), ...sections));
 }
 
 async function invitationsSection(org) {
   const base = `/api/v1/organizations/${encodeURIComponent(org.id)}/invitations`;
-  const email = h("input", { type: "email", required: true, placeholder: "Email", "aria-label": "Invite email" });
-  const role = roleSelect("Invite role", ROLES.filter((r) => can("MANAGE_ORGANIZATION", org) || r !== "OWNER"), "MEMBER");
-  const project = h("select", { "aria-label": "Invite to one project" }, h("option", { value: "", text: "(whole organization)" }),
+  const email = h("input", { type: "email", required: true, placeholder: t("Email"), "aria-label": t("Invite email") });
+  const role = roleSelect(t("Invite role"), ROLES.filter((r) => can("MANAGE_ORGANIZATION", org) || r !== "OWNER"), "MEMBER");
+  const project = h("select", { "aria-label": t("Invite to one project") }, h("option", { value: "", text: t("(whole organization)") }),
     ...org.projects.map((p) => h("option", { value: p.id, text: p.name })));
-  const projectRole = roleSelect("Invite project role", PROJECT_ROLES, "MEMBER");
+  const projectRole = roleSelect(t("Invite project role"), PROJECT_ROLES, "MEMBER");
   const link = h("div", { class: "created" });
   const pendingBox = h("div", {});
   const refresh = async () => {
     const pending = (await api(base)).data;
-    pendingBox.replaceChildren(pending.length ? table(["Email", "Role", "Project", "Expires", ""], pending.map((i) =>
-      h("tr", {}, h("td", { text: i.email }), h("td", { text: i.role }),
+    pendingBox.replaceChildren(pending.length ? table([t("Email"), t("Role"), t("Project"), t("Expires"), ""], pending.map((i) =>
+      h("tr", {}, h("td", { text: i.email }), h("td", { text: word(i.role) }),
         h("td", { text: i.project_id ? `${org.projects.find((p) => p.id === i.project_id)?.name || i.project_id} `
           + `(${i.project_role})` : "–" }),
         h("td", { text: formatIso(i.expires_at) }),
-        h("td", {}, h("button", { type: "button", class: "link", text: "Withdraw", onclick: async () => {
+        h("td", {}, h("button", { type: "button", class: "link", text: t("Withdraw"), onclick: async () => {
           await api(`${base}/${encodeURIComponent(i.id)}`, { method: "DELETE" });
           refresh();
         } })))))
-      : h("p", { class: "muted", text: "No pending invitation." }));
+      : h("p", { class: "muted", text: t("No pending invitation.") }));
   };
   await refresh();
   return [
-    h("h2", { text: "Invitations" }),
-    h("p", { class: "muted", text: "An invitation is a link for one person: it is shown once, works once and "
-      + "expires after 7 days. For one project only, give organization role NONE and pick the project." }),
+    h("h2", { text: t("Invitations") }),
+    h("p", { class: "muted", text: t("An invitation is a link for one person: it is shown once, works once and expires after 7 days. For one project only, give organization role NONE and pick the project.") }),
     form("filters", async () => {
       const inv = await api(base, { method: "POST", body: { email: email.value, role: role.value,
         project_id: project.value, project_role: project.value ? projectRole.value : "" } });
       link.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
-        text: `Send this link to ${inv.email}. It is shown only now.` }), snippet("Invitation link", inv.url)));
+        text: t("Send this link to {email}. It is shown only now.", { email: inv.email }) }), snippet(t("Invitation link"), inv.url)));
       email.value = "";
       await refresh();
-    }, email, role, project, projectRole, h("button", { type: "submit", text: "Create invitation link" })),
+    }, email, role, project, projectRole, h("button", { type: "submit", text: t("Create invitation link") })),
     link,
     pendingBox,
   ];
@@ -235,74 +236,74 @@ export async function organizationSettingsPage(root, org) {
   };
   const manage = can("MANAGE_MEMBERS", org);
   const members = manage ? (await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members`)).data : [];
-  const name = h("input", { required: true, placeholder: "Project name", "aria-label": "New project name", maxlength: 100 });
+  const name = h("input", { required: true, placeholder: t("Project name"), "aria-label": t("New project name"), maxlength: 100 });
   const resetLink = h("div", { class: "created" });
   const sections = [
-    h("h2", { text: "Projects" }),
-    table(["Project", "Id", "Your role", ""], org.projects.map((p) => h("tr", {}, h("td", { text: p.name }),
-      h("td", { text: p.id }), h("td", { text: p.role }),
-      h("td", {}, h("a", { href: `/project/${encodeURIComponent(p.id)}/traces`, "data-link": true, text: "Open" }))))),
+    h("h2", { text: t("Projects") }),
+    table([t("Project"), t("Id"), t("Your role"), ""], org.projects.map((p) => h("tr", {}, h("td", { text: p.name }),
+      h("td", { text: p.id }), h("td", { text: word(p.role) }),
+      h("td", {}, h("a", { href: `/project/${encodeURIComponent(p.id)}/traces`, "data-link": true, text: t("Open") }))))),
     can("MANAGE_PROJECTS", org) ? form("filters", async () => {
       const project = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/projects`, { method: "POST",
         body: { name: name.value } });
       await loadOrganizations();
       history.pushState(null, "", `/project/${encodeURIComponent(project.id)}/settings`);
       window.dispatchEvent(new PopStateEvent("popstate"));
-    }, name, h("button", { type: "submit", text: "Create project" })) : null,
+    }, name, h("button", { type: "submit", text: t("Create project") })) : null,
   ];
   if (manage) {
-    sections.push(h("h2", { text: "Members" }), resetLink,
-      table(["Name", "Email", "Role", ""], members.map((m) => h("tr", {}, h("td", { text: m.name }),
+    sections.push(h("h2", { text: t("Members") }), resetLink,
+      table([t("Name"), t("Email"), t("Role"), ""], members.map((m) => h("tr", {}, h("td", { text: m.name }),
         h("td", { text: m.email }),
-        h("td", {}, roleSelect(`Role of ${m.email}`, ROLES, m.role, async (value) => {
+        h("td", {}, roleSelect(t("Role of {email}", { email: m.email }), ROLES, m.role, async (value) => {
           try {
             await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/${encodeURIComponent(m.user_id)}`,
               { method: "PUT", body: { role: value } });
           } catch (e) {
-            alert(e.message);
+            alert(errorText(e));
           }
           again();
         })),
         h("td", {}, m.user_id === ctx.me?.id ? "you" : [
-          h("button", { type: "button", class: "link", text: "Reset password", onclick: async () => {
+          h("button", { type: "button", class: "link", text: t("Reset password"), onclick: async () => {
             try {
               const reset = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/`
                 + `${encodeURIComponent(m.user_id)}/password-reset`, { method: "POST" });
               resetLink.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
-                text: `Send this link to ${m.email}: it sets a new password, works once and expires in a day.` }),
-              snippet("Password reset link", reset.url)));
+                text: t("Send this link to {email}: it sets a new password, works once and expires in a day.", { email: m.email }) }),
+              snippet(t("Password reset link"), reset.url)));
             } catch (e) {
-              resetLink.replaceChildren(h("p", { class: "error", role: "alert", text: e.message }));
+              resetLink.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(e) }));
             }
           } }),
-          h("button", { type: "button", class: "link", text: "Remove", onclick: async () => {
-            if (!confirm(`Remove ${m.email} from ${org.name}?`)) return;
+          h("button", { type: "button", class: "link", text: t("Remove"), onclick: async () => {
+            if (!confirm(t("Remove {email} from {organization}?", { email: m.email, organization: org.name }))) return;
             try {
               await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/${encodeURIComponent(m.user_id)}`,
                 { method: "DELETE" });
             } catch (e) {
-              alert(e.message);
+              alert(errorText(e));
             }
             again();
           } }),
         ])))),
       ...await invitationsSection(org));
   }
-  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: `Organization · ${org.name}` }),
-    h("p", { class: "muted", text: `Organization id ${org.id} · your role: ${org.role}` }), ...sections));
+  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Organization · {name}", { name: org.name }) }),
+    h("p", { class: "muted", text: t("Organization id {id} · your role: {role}", { id: org.id, role: word(org.role) }) }), ...sections));
 }
 
 export async function accountPage(root) {
   const current = h("input", { type: "password", required: true, autocomplete: "current-password",
-    "aria-label": "Current password" });
+    "aria-label": t("Current password") });
   const next = h("input", { type: "password", required: true, minlength: 8, autocomplete: "new-password",
-    "aria-label": "New password" });
+    "aria-label": t("New password") });
   const done = h("p", { class: "ok", role: "status" });
   const error = errorLine();
-  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: "Your account" }),
+  root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Your account") }),
     h("p", {}, `${ctx.me.name} · ${ctx.me.email}`),
-    h("h2", { text: "Change password" }),
-    h("p", { class: "muted", text: "Every other session of yours is signed out." }),
+    h("h2", { text: t("Change password") }),
+    h("p", { class: "muted", text: t("Every other session of yours is signed out.") }),
     h("form", { class: "card auth", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = done.textContent = "";
@@ -310,10 +311,10 @@ export async function accountPage(root) {
         await api("/api/v1/auth/password", { method: "POST",
           body: { current_password: current.value, new_password: next.value } });
         current.value = next.value = "";
-        done.textContent = "Password changed.";
+        done.textContent = t("Password changed.");
       } catch (err) {
-        error.textContent = err.message;
+        error.textContent = errorText(err);
       }
-    } }, h("label", {}, "Current password", current), h("label", {}, "New password (8+ characters)", next),
-    h("button", { type: "submit", text: "Change password" }), error, done)));
+    } }, h("label", {}, t("Current password"), current), h("label", {}, t("New password (8+ characters)"), next),
+    h("button", { type: "submit", text: t("Change password") }), error, done)));
 }

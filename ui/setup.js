@@ -5,6 +5,7 @@ import { api } from "/ui/api.js";
 import { allProjects, can, ctx, loadOrganizations, useProject } from "/ui/context.js";
 import { h } from "/ui/dom.js";
 import { keyPanel } from "/ui/keys.js";
+import { errorText, t, word } from "/ui/i18n.js";
 
 const DONE = "th-setup-done";
 
@@ -20,10 +21,10 @@ function step(number, title, done, body) {
     h("h2", {}, h("span", { class: "step-no", text: done ? "✓" : String(number) }), ` ${title}`), body);
 }
 
-function creator(label, placeholder, onCreate, existing, onUse) {
+function creator(label, pickLabel, placeholder, onCreate, existing, onUse) {
   const name = h("input", { required: true, placeholder, "aria-label": label, maxlength: 100 });
   const error = h("span", { class: "error", role: "alert" });
-  const pick = existing.length ? h("select", { "aria-label": `Use one you have (${label.split(" ")[0].toLowerCase()})` },
+  const pick = existing.length ? h("select", { "aria-label": pickLabel },
     ...existing.map((x) => h("option", { value: x.id, text: x.name }))) : null;
   return h("div", {},
     h("form", { class: "filters", onsubmit: async (e) => {
@@ -32,11 +33,11 @@ function creator(label, placeholder, onCreate, existing, onUse) {
       try {
         await onCreate(name.value.trim());
       } catch (err) {
-        error.textContent = err.message;
+        error.textContent = errorText(err);
       }
-    } }, name, h("button", { type: "submit", text: "Create" }), error),
-    pick ? h("p", { class: "filters muted" }, "or use one you have: ", pick,
-      h("button", { type: "button", text: "Use", onclick: () => onUse(existing.find((x) => x.id === pick.value)) }))
+    } }, name, h("button", { type: "submit", text: t("Create") }), error),
+    pick ? h("p", { class: "filters muted" }, t("or use one you have: "), pick,
+      h("button", { type: "button", text: t("Use"), onclick: () => onUse(existing.find((x) => x.id === pick.value)) }))
       : null);
 }
 
@@ -55,36 +56,35 @@ export async function setupPage(root, state = {}) {
     window.dispatchEvent(new Event("th-context")); // the switchers show what was just made
     again({ org: o, project: p });
   };
-  const skip = h("button", { type: "button", class: "link", text: "Skip for now", onclick: () => {
+  const skip = h("button", { type: "button", class: "link", text: t("Skip for now"), onclick: () => {
     localStorage.setItem(DONE, "1");
     location.assign("/");
   } });
   const keyArea = h("div", { class: "created" });
   root.replaceChildren(h("section", { class: "setup" },
-    h("div", { class: "head" }, h("h1", { text: "Set up Tracehouse" }), skip),
-    h("p", { class: "muted", text: "Three steps to your first trace: an organization for your team, a project for "
-      + "your app, and an API key for Dify, the Langfuse SDKs or any OpenTelemetry exporter." }),
-    step(1, org ? `Organization: ${org.name}` : "Create an organization", Boolean(org), org
-      ? h("button", { type: "button", class: "link", text: "Change", onclick: () => again({ org: null, project: null }) })
-      : creator("Organization name", "e.g. dify", async (name) => {
+    h("div", { class: "head" }, h("h1", { text: t("Set up Tracehouse") }), skip),
+    h("p", { class: "muted", text: t("Three steps to your first trace: an organization for your team, a project for your app, and an API key for Dify, the Langfuse SDKs or any OpenTelemetry exporter.") }),
+    step(1, org ? t("Organization: {name}", { name: org.name }) : t("Create an organization"), Boolean(org), org
+      ? h("button", { type: "button", class: "link", text: t("Change"), onclick: () => again({ org: null, project: null }) })
+      : creator(t("Organization name"), t("Use one you have (organization)"), t("e.g. {example}", { example: "dify" }), async (name) => {
         const created = await api("/api/v1/organizations", { method: "POST", body: { name } });
         await reload(created.id, null);
       }, manageable, (o) => again({ org: o, project: o.projects[0] || null }))),
-    org ? step(2, project ? `Project: ${project.name}` : "Create a project", Boolean(project), project
-      ? h("button", { type: "button", class: "link", text: "Change", onclick: () => again({ project: null }) })
-      : creator("Project name", "e.g. dify-llm", async (name) => {
+    org ? step(2, project ? t("Project: {name}", { name: project.name }) : t("Create a project"), Boolean(project), project
+      ? h("button", { type: "button", class: "link", text: t("Change"), onclick: () => again({ project: null }) })
+      : creator(t("Project name"), t("Use one you have (project)"), t("e.g. {example}", { example: "dify-llm" }), async (name) => {
         const created = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/projects`, { method: "POST",
           body: { name } });
         await reload(org.id, created.id);
       }, org.projects, (p) => again({ project: p }))) : null,
-    project ? step(3, "Create an API key", false, h("div", {},
+    project ? step(3, t("Create an API key"), false, h("div", {},
       h("form", { class: "filters", onsubmit: async (e) => {
         e.preventDefault();
         const pair = await api("/api/v1/settings/keys", { method: "POST",
           body: { project: project.id, note: "first-run" } });
         localStorage.setItem(DONE, "1");
         keyArea.replaceChildren(keyPanel(pair, { wait: true }));
-      } }, h("button", { type: "submit", text: "Create key pair" })), keyArea)) : null));
+      } }, h("button", { type: "submit", text: t("Create key pair") })), keyArea)) : null));
 }
 
 export async function invitePage(root, token) {
@@ -93,8 +93,8 @@ export async function invitePage(root, token) {
   try {
     inv = await api(`/api/v1/invitations/${encodeURIComponent(token)}`);
   } catch (e) {
-    root.replaceChildren(h("div", { class: "card auth", role: "alert" }, h("h1", { text: "This link does not work" }),
-      h("p", { text: e.message }), h("a", { href: "/", text: "Sign in" })));
+    root.replaceChildren(h("div", { class: "card auth", role: "alert" }, h("h1", { text: t("This link does not work") }),
+      h("p", { text: errorText(e) }), h("a", { href: "/", text: t("Sign in") })));
     return;
   }
   const reset = inv.kind === "reset";
@@ -102,8 +102,9 @@ export async function invitePage(root, token) {
   const password = h("input", { type: "password", required: true,
     autocomplete: inv.account_exists && !reset ? "current-password" : "new-password" });
   const error = h("p", { class: "error", role: "alert" });
-  const where = inv.project_id ? `a project of ${inv.organization.name} (${inv.project_role})`
-    : `${inv.organization.name} as ${inv.role}`;
+  const where = inv.project_id
+    ? t("a project of {organization} ({role})", { organization: inv.organization.name, role: word(inv.project_role) })
+    : t("{organization} as {role}", { organization: inv.organization.name, role: word(inv.role) });
   root.replaceChildren(h("form", { class: "card auth", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
@@ -112,14 +113,14 @@ export async function invitePage(root, token) {
         body: { name: name.value, password: password.value } });
       location.assign("/");
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
     }
   } },
-  h("h1", { text: reset ? "Set a new password" : `Join ${inv.organization.name}` }),
-  h("p", { class: "muted", text: reset ? `For ${inv.email}.`
-    : `${inv.email} is invited to ${where}.` }),
-  !reset && !inv.account_exists ? h("label", {}, "Your name", name) : null,
-  h("label", {}, reset ? "New password (8+ characters)" : inv.account_exists ? "Your password (you have an account)"
-    : "Choose a password (8+ characters)", password),
-  h("button", { type: "submit", text: reset ? "Set password" : "Join" }), error));
+  h("h1", { text: reset ? t("Set a new password") : t("Join {organization}", { organization: inv.organization.name }) }),
+  h("p", { class: "muted", text: reset ? t("For {email}.", { email: inv.email })
+    : t("{email} is invited to {where}.", { email: inv.email, where }) }),
+  !reset && !inv.account_exists ? h("label", {}, t("Your name"), name) : null,
+  h("label", {}, reset ? t("New password (8+ characters)") : inv.account_exists ? t("Your password (you have an account)")
+    : t("Choose a password (8+ characters)"), password),
+  h("button", { type: "submit", text: reset ? t("Set password") : t("Join") }), error));
 }

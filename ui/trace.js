@@ -5,6 +5,7 @@ import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { formatMoney, t } from "/ui/i18n.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
   EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "⛨", EVALUATOR: "✓" };
@@ -113,7 +114,7 @@ function renderIo(label, text) {
         }
         if (p.type === "tool_call_response") {
           const response = typeof p.response === "string" ? p.response : JSON.stringify(p.response, null, 2);
-          return h("div", { class: "part tool" }, h("strong", { text: "← result" }), h("pre", { text: response }));
+          return h("div", { class: "part tool" }, h("strong", { text: t("← result") }), h("pre", { text: response }));
         }
         if (p.type === "uri") return h("div", { class: "part media" }, mediaElement(p.uri, p.mime_type, p.modality));
         if (p.type === "blob") {
@@ -139,7 +140,7 @@ function attributeTable(title, attrs) {
   const entries = Object.entries(attrs || {});
   if (!entries.length) return null;
   const rows = entries.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })));
-  const filter = h("input", { placeholder: "Filter attributes", "aria-label": `Filter ${title}`,
+  const filter = h("input", { placeholder: t("Filter attributes"), "aria-label": t("Filter {what}", { what: title }),
     oninput: () => rows.forEach((row, i) => {
       const [k, v] = entries[i];
       row.hidden = !`${k} ${v}`.toLowerCase().includes(filter.value.toLowerCase());
@@ -149,7 +150,7 @@ function attributeTable(title, attrs) {
 
 function scoreList(scores) {
   if (!scores.length) return null;
-  return h("section", {}, h("h3", { text: "Scores" }), h("ul", { class: "scores" }, ...scores.map((sc) =>
+  return h("section", {}, h("h3", { text: t("Scores") }), h("ul", { class: "scores" }, ...scores.map((sc) =>
     h("li", {}, h("strong", { text: sc.name }), `: ${sc.data_type === "CATEGORICAL" ? sc.string_value : sc.value}`,
       sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null))));
 }
@@ -178,7 +179,7 @@ function events(span) {
     return h("li", {}, h("strong", { text: name }), h("span", { class: "muted", text: at }), " ",
       h("code", { text: Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(" ") }));
   });
-  return h("section", {}, h("h3", { text: "Events" }), h("ul", { class: "events" }, ...items));
+  return h("section", {}, h("h3", { text: t("Events") }), h("ul", { class: "events" }, ...items));
 }
 
 const SEVERITY = [[21, "FATAL"], [17, "ERROR"], [13, "WARN"], [9, "INFO"], [5, "DEBUG"], [1, "TRACE"]];
@@ -213,20 +214,20 @@ function logList(records, span) {
         return `${k}=${v.length > 200 ? `${v.slice(0, 200)}…` : v}`;
       }).join(" ") })
       : null));
-  return h("section", {}, h("h3", { text: `Logs (${records.length})` }), h("ul", { class: "events logs" }, ...items));
+  return h("section", {}, h("h3", { text: t("Logs ({n})", { n: records.length }) }), h("ul", { class: "events logs" }, ...items));
 }
 
 function detail(span, scores, records = []) {
   const usage = [
-    ["Input tokens", formatCount(span.input_tokens)], ["Output tokens", formatCount(span.output_tokens)],
-    ["Cache read", formatCount(span.cache_read_tokens)], ["Reasoning", formatCount(span.reasoning_tokens)],
-    ["Cost", formatCost(span.total_cost)],
+    [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
+    [t("Cache read"), formatCount(span.cache_read_tokens)], [t("Reasoning"), formatCount(span.reasoning_tokens)],
+    [t("Cost"), formatCost(span.total_cost)],
     // Each cost with the price it implies per million tokens: the rate that was applied.
     ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => {
       const tokens = Number({ input: span.input_tokens, output: span.output_tokens, cache_read: span.cache_read_tokens,
         cache_write: span.cache_write_tokens, reasoning: span.reasoning_tokens }[k] || 0);
-      const rate = tokens ? ` at $${((Number(v) / tokens) * 1e6).toFixed(2)} / 1M tokens` : "";
-      return [`Cost: ${k}`, `${formatCost(v)}${rate}`];
+      const rate = tokens ? ` ${t("at {price} / 1M tokens", { price: formatMoney((Number(v) / tokens) * 1e6) })}` : "";
+      return [t("Cost: {kind}", { kind: k }), `${formatCost(v)}${rate}`];
     }),
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
@@ -234,26 +235,26 @@ function detail(span, scores, records = []) {
     h("div", { class: "detail-head" },
       h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
       h("span", { class: "filters" },
-        can("SCORE") ? h("button", { type: "button", class: "secondary", text: "Add to queue",
+        can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
           onclick: () => addToQueueDialog(span) }) : null,
-        can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: "Add to dataset",
+        can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Add to dataset"),
           onclick: () => addToDatasetDialog(span) }) : null)),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
-      span.model ? ` · ${span.model}` : "", ttft !== null ? ` · first token after ${formatDuration(ttft)}` : "",
-      span.status_code === "ERROR" ? h("span", { class: "err", text: ` · error: ${span.status_message}` }) : ""),
-    span.prompt_name ? h("p", { class: "prompt-link" }, "Prompt: ",
+      span.model ? ` · ${span.model}` : "", ttft !== null ? ` · ${t("first token after {time}", { time: formatDuration(ttft) })}` : "",
+      span.status_code === "ERROR" ? h("span", { class: "err", text: ` · ${t("error: {message}", { message: span.status_message })}` }) : ""),
+    span.prompt_name ? h("p", { class: "prompt-link" }, t("Prompt: "),
       h("a", { href: here(`/prompts/${encodeURIComponent(span.prompt_name)}${span.prompt_version ? `?version=${encodeURIComponent(span.prompt_version)}` : ""}`),
-        "data-link": true, text: `${span.prompt_name}${span.prompt_version ? ` · version ${span.prompt_version}` : ""}` })) : null,
+        "data-link": true, text: `${span.prompt_name}${span.prompt_version ? ` · ${t("version {v}", { v: span.prompt_version })}` : ""}` })) : null,
     span.input_tokens || span.output_tokens || Number(span.total_cost)
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
     scoreList(scores),
-    renderIo("Input", span.input),
-    renderIo("Output", span.output),
+    renderIo(t("Input"), span.input),
+    renderIo(t("Output"), span.output),
     commentsSection(span),
-    attributeTable("Span attributes", span.span_attributes),
-    attributeTable("Resource attributes", span.resource_attributes),
-    attributeTable(`Scope attributes${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
+    attributeTable(t("Span attributes"), span.span_attributes),
+    attributeTable(t("Resource attributes"), span.resource_attributes),
+    attributeTable(`${t("Scope attributes")}${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
       span.scope_attributes),
     events(span),
     logList(records, span),
@@ -264,7 +265,7 @@ const CHUNK = 150; // rows rendered per animation frame: a large trace paints it
 
 export async function tracePage(root, traceId) {
   performance.mark("th-trace-start");
-  root.replaceChildren(h("p", { class: "muted", text: "Loading trace…" }));
+  root.replaceChildren(h("p", { class: "muted", text: t("Loading trace…") }));
   const [doc, logDoc] = await Promise.all([
     api(`/api/v1/traces/${encodeURIComponent(traceId)}`),
     // The trace's log records (events of GenAI calls, application logs); a trace shows without them.
@@ -301,7 +302,7 @@ export async function tracePage(root, traceId) {
   let view0 = 0;
   let view1 = 1;
   const collapsed = new Set();
-  const panel = h("aside", { class: "panel", "aria-label": "Selected span" });
+  const panel = h("aside", { class: "panel", "aria-label": t("Selected span") });
   const rows = new Array(ordered.length);
   const bars = new Array(ordered.length);
   const place = (i) => {
@@ -317,9 +318,9 @@ export async function tracePage(root, traceId) {
     const hasChildren = children.has(s.span_id);
     const duration = formatDuration((s.end_time - s.start_time) / 1e6);
     const bar = h("div", { class: `bar type-${s.observation_type}`,
-      title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${formatCount(s.total_tokens)} tokens` : ""}` },
+      title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${t("{n} tokens", { n: formatCount(s.total_tokens) })}` : ""}` },
       // time to first token: a tick inside the generation's bar
-      s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: "first token",
+      s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: t("first token"),
         style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
         : null,
       // its log records: a mark each, where it happened within the span
@@ -333,11 +334,11 @@ export async function tracePage(root, traceId) {
       role: "treeitem", tabindex: "-1", "data-span": s.span_id, "aria-level": depth + 1,
       "aria-expanded": hasChildren ? "true" : undefined },
       h("div", { class: "label", style: `padding-left:${depth * 14 + 4}px` },
-        hasChildren ? h("button", { type: "button", class: "twisty", "aria-label": "Collapse or expand", text: "▾",
+        hasChildren ? h("button", { type: "button", class: "twisty", "aria-label": t("Collapse or expand"), text: "▾",
           onclick: (e) => { e.stopPropagation(); toggle(i); } }) : h("span", { class: "twisty" }),
         h("span", { class: "type", title: s.observation_type, text: TYPE_ICON[s.observation_type] || "▭" }),
         h("span", { class: "name", text: s.name || s.span_id }),
-        s.status_code === "ERROR" || s.level === "ERROR" ? h("span", { class: "err", title: "error", text: "!" }) : null,
+        s.status_code === "ERROR" || s.level === "ERROR" ? h("span", { class: "err", title: t("error"), text: "!" }) : null,
         s.total_tokens ? h("span", { class: "tokens", text: formatCount(s.total_tokens) }) : null,
         Number(s.total_cost) ? h("span", { class: "cost", text: formatCost(s.total_cost) }) : null),
       h("div", { class: "track" }, bar),
@@ -347,7 +348,7 @@ export async function tracePage(root, traceId) {
     rows[i] = row;
     return row;
   };
-  const axis = h("div", { class: "axis-row" }, h("div", { class: "label muted", text: `${spans.length} spans` }),
+  const axis = h("div", { class: "axis-row" }, h("div", { class: "label muted", text: t("{n} spans", { n: spans.length }) }),
     h("div", { class: "ticks" }), h("div"));
   const drawAxis = () => {
     const ticks = axis.children[1];
@@ -356,7 +357,7 @@ export async function tracePage(root, traceId) {
       text: formatDuration(((t1 - t0) * view0 + span * f) / 1e6) })));
   };
   drawAxis();
-  const tree = h("div", { class: "tree", role: "tree", tabindex: "0", "aria-label": "Spans" }, axis);
+  const tree = h("div", { class: "tree", role: "tree", tabindex: "0", "aria-label": t("Spans") }, axis);
 
   function visible(i) {
     for (let p = ordered[i][2]; p >= 0; p = ordered[p][2]) if (collapsed.has(p)) return false;
@@ -427,19 +428,19 @@ export async function tracePage(root, traceId) {
 
   const zoomLabel = h("span", { class: "muted zoom-level", text: "1×" });
   const toolbar = h("div", { class: "toolbar" },
-    h("button", { type: "button", text: "Zoom in", title: "Zoom in around the selected span (+)", onclick: () => zoom(0.5) }),
-    h("button", { type: "button", text: "Zoom out", title: "Zoom out (−)", onclick: () => zoom(2) }),
-    h("button", { type: "button", text: "Zoom to span", title: "Fit the selected span (z)", onclick: () => zoomTo(current) }),
-    h("button", { type: "button", text: "Reset", title: "The whole trace (0)", onclick: () => zoom(Infinity) }),
+    h("button", { type: "button", text: t("Zoom in"), title: t("Zoom in around the selected span (+)"), onclick: () => zoom(0.5) }),
+    h("button", { type: "button", text: t("Zoom out"), title: t("Zoom out (−)"), onclick: () => zoom(2) }),
+    h("button", { type: "button", text: t("Zoom to span"), title: t("Fit the selected span (z)"), onclick: () => zoomTo(current) }),
+    h("button", { type: "button", text: t("Reset"), title: t("The whole trace (0)"), onclick: () => zoom(Infinity) }),
     zoomLabel,
-    h("span", { class: "muted keys", text: "Keys: ↑↓ or j/k move · ←→ collapse/expand · + − z 0 zoom" }));
+    h("span", { class: "muted keys", text: t("Keys: ↑↓ or j/k move · ←→ collapse/expand · + − z 0 zoom") }));
   const totalCost = spans.reduce((sum, s) => sum + Number(s.total_cost || 0), 0);
   const totalTokens = spans.reduce((sum, s) => sum + Number(s.total_tokens || 0), 0);
   root.replaceChildren(h("section", { class: "trace" },
-    h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: "← Traces" })),
+    h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: t("← Traces") })),
     h("h1", { text: ordered[0][0].name || traceId }),
-    h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spans.length} spans · `
-      + `${formatCount(totalTokens)} tokens · ${formatCost(totalCost)}`),
+    h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${t("{n} spans", { n: spans.length })} · `
+      + `${t("{n} tokens", { n: formatCount(totalTokens) })} · ${formatCost(totalCost)}`),
     toolbar,
     h("div", { class: "split" }, tree, panel)));
   // ?observation= is Langfuse's spelling (links from the prompt page, Dify); ?span= ours.

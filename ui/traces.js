@@ -4,32 +4,40 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { errorText, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+/** The name of a time range, e.g. "Last 24 hours". */
+export function rangeLabel(key) {
+  return {
+    "15m": t("Last 15 minutes"), "1h": t("Last hour"), "6h": t("Last 6 hours"), "24h": t("Last 24 hours"),
+    "7d": t("Last 7 days"), "30d": t("Last 30 days"),
+  }[key] || key;
+}
 // [URL/API parameter, label, suggestion field of /api/v1/filters/{field}/values]
 const FILTERS = [
-  ["search", "Search input and output"], ["name", "Name", "name"], ["service", "Service", "service"],
-  ["model", "Model", "model"], ["user_id", "User", "user"], ["session_id", "Session", "session"],
-  ["environment", "Environment", "environment"], ["tags", "Tag", "tag"], ["attribute", "Attribute key=value"],
-  ["min_latency_ms", "Min latency (ms)"], ["max_latency_ms", "Max latency (ms)"],
-  ["min_cost", "Min cost ($)"], ["max_cost", "Max cost ($)"],
+  ["search", t("Search input and output")], ["name", t("Name"), "name"], ["service", t("Service"), "service"],
+  ["model", t("Model"), "model"], ["user_id", t("User"), "user"], ["session_id", t("Session"), "session"],
+  ["environment", t("Environment"), "environment"], ["tags", t("Tag"), "tag"], ["attribute", t("Attribute key=value")],
+  ["min_latency_ms", t("Min latency (ms)")], ["max_latency_ms", t("Max latency (ms)")],
+  ["min_cost", t("Min cost ($)")], ["max_cost", t("Max cost ($)")],
 ];
 // [key, header, API sort key or null, cell]
 const COLUMNS = [
-  ["time", "Time", "start_time", (t) => h("td", { text: formatTime(t.start_time) })],
-  ["name", "Name", null, (t) => h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(t.trace_id)}`),
-    "data-link": true, text: t.name || t.trace_id }))],
-  ["service", "Service", null, (t) => h("td", { text: t.service_name })],
-  ["user", "User", null, (t) => h("td", { text: t.user_id })],
-  ["session", "Session", null, (t) => h("td", {}, t.session_id ? h("a", {
-    href: here(`/sessions/${encodeURIComponent(t.session_id)}`), "data-link": true, text: t.session_id }) : "")],
-  ["tags", "Tags", null, (t) => h("td", {}, ...t.tags.map((tag) => h("span", { class: "tag", text: tag })))],
-  ["spans", "Spans", "span_count", (t) => h("td", { class: "num", text: formatCount(t.span_count) })],
-  ["latency", "Latency", "latency", (t) => h("td", { class: "num", text: formatDuration(t.latency_ms) })],
-  ["tokens", "Tokens in/out", "total_tokens", (t) => h("td", { class: "num",
-    text: `${formatCount(t.input_tokens)} / ${formatCount(t.output_tokens)}` })],
-  ["cost", "Cost", "total_cost", (t) => h("td", { class: "num", text: formatCost(t.total_cost) })],
-  ["status", "Status", null, (t) => h("td", { class: t.error_count ? "err" : "", text: t.error_count ? "error" : "ok" })],
+  ["time", t("Time"), "start_time", (row) => h("td", { text: formatTime(row.start_time) })],
+  ["name", t("Name"), null, (row) => h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(row.trace_id)}`),
+    "data-link": true, text: row.name || row.trace_id }))],
+  ["service", t("Service"), null, (row) => h("td", { text: row.service_name })],
+  ["user", t("User"), null, (row) => h("td", { text: row.user_id })],
+  ["session", t("Session"), null, (row) => h("td", {}, row.session_id ? h("a", {
+    href: here(`/sessions/${encodeURIComponent(row.session_id)}`), "data-link": true, text: row.session_id }) : "")],
+  ["tags", t("Tags"), null, (row) => h("td", {}, ...row.tags.map((tag) => h("span", { class: "tag", text: tag })))],
+  ["spans", t("Spans"), "span_count", (row) => h("td", { class: "num", text: formatCount(row.span_count) })],
+  ["latency", t("Latency"), "latency", (row) => h("td", { class: "num", text: formatDuration(row.latency_ms) })],
+  ["tokens", t("Tokens in/out"), "total_tokens", (row) => h("td", { class: "num",
+    text: `${formatCount(row.input_tokens)} / ${formatCount(row.output_tokens)}` })],
+  ["cost", t("Cost"), "total_cost", (row) => h("td", { class: "num", text: formatCost(row.total_cost) })],
+  ["status", t("Status"), null, (row) => h("td", { class: row.error_count ? "err" : "", text: row.error_count ? t("error") : t("ok") })],
 ];
 const DEFAULT_HIDDEN = ["spans"];
 let chooserOpen = false; // the column chooser stays open while columns are switched
@@ -73,15 +81,15 @@ export async function tracesPage(root) {
     tracesPage(root);
   };
   const inputs = {};
-  const rangeSelect = h("select", { name: "range", "aria-label": "Time range", onchange: () => {
+  const rangeSelect = h("select", { name: "range", "aria-label": t("Time range"), onchange: () => {
     custom.hidden = rangeSelect.value !== "custom";
     if (rangeSelect.value !== "custom") form.requestSubmit();
   } },
-  ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: `Last ${r}` })),
-  h("option", { value: "custom", selected: state.range === "custom", text: "Custom…" }));
-  const from = h("input", { type: "datetime-local", name: "from", "aria-label": "From",
+  ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: rangeLabel(r) })),
+  h("option", { value: "custom", selected: state.range === "custom", text: t("Custom…") }));
+  const from = h("input", { type: "datetime-local", name: "from", "aria-label": t("From"),
     value: state.from ? localInput(state.from) : localInput(new Date(Date.now() - 86400000).toISOString()) });
-  const to = h("input", { type: "datetime-local", name: "to", "aria-label": "To",
+  const to = h("input", { type: "datetime-local", name: "to", "aria-label": t("To"),
     value: state.to ? localInput(state.to) : "" });
   const custom = h("span", { class: "custom-range", hidden: state.range !== "custom" }, from, "–", to);
   const errorsBox = h("input", { type: "checkbox", name: "errors", checked: state.errors === "1" });
@@ -98,7 +106,7 @@ export async function tracesPage(root) {
     go(next);
   } }, rangeSelect, custom);
   const more = h("details", { class: "more-filters", open: FILTERS.slice(6).some(([k]) => state[k]) },
-    h("summary", { text: "More filters" }));
+    h("summary", { text: t("More filters") }));
   FILTERS.forEach(([key, label, field], i) => {
     const list = field ? h("datalist", { id: `suggest-${key}` }) : null;
     inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "",
@@ -115,14 +123,14 @@ export async function tracesPage(root) {
   const live = h("input", { type: "checkbox", name: "live", checked: state.live === "1",
     onchange: () => go({ live: live.checked ? "1" : "" }) });
   const chooser = h("details", { class: "columns", open: chooserOpen,
-    ontoggle: (e) => { chooserOpen = e.target.open; } }, h("summary", { text: "Columns" }),
+    ontoggle: (e) => { chooserOpen = e.target.open; } }, h("summary", { text: t("Columns") }),
     ...COLUMNS.map(([key, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: `col-${key}`,
       checked: !hidden.has(key), onchange: (e) => {
         if (e.target.checked) hidden.delete(key); else hidden.add(key);
         go({ hide: [...hidden].join(",") });
       } }), label)));
-  form.append(more, h("label", { class: "check" }, errorsBox, "Errors only"), h("button", { type: "submit", text: "Apply" }),
-    h("label", { class: "check" }, live, "Live"), chooser);
+  form.append(more, h("label", { class: "check" }, errorsBox, t("Errors only")), h("button", { type: "submit", text: t("Apply") }),
+    h("label", { class: "check" }, live, t("Live")), chooser);
   clearTimeout(window.__thLive);
   if (state.live === "1" && !state.cursor) {
     // Live refresh: the first page again every 5 s while this page is shown.
@@ -147,62 +155,62 @@ export async function tracesPage(root) {
     if (!bulk.dataset.ready) {
       bulk.dataset.ready = "1";
       const queues = await api("/api/public/annotation-queues", { query: { limit: 100 } }).catch(() => ({ data: [] }));
-      const pick = h("select", { "aria-label": "Annotation queue" }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
+      const pick = h("select", { "aria-label": t("Annotation queue") }, ...queues.data.map((q) => h("option", { value: q.id, text: q.name })));
       const count = h("span", { class: "count" });
       const status = h("span", { class: "muted", role: "status" });
-      bulk.replaceChildren(count, queues.data.length ? pick : h("span", { class: "muted", text: "No annotation queue yet." }),
-        queues.data.length ? h("button", { type: "button", text: "Add to queue", onclick: async () => {
+      bulk.replaceChildren(count, queues.data.length ? pick : h("span", { class: "muted", text: t("No annotation queue yet.") }),
+        queues.data.length ? h("button", { type: "button", text: t("Add to queue"), onclick: async () => {
           const ids = [...selected];
           for (const id of ids) {
             await api(`/api/public/annotation-queues/${encodeURIComponent(pick.value)}/items`, { method: "POST",
               body: { objectId: id, objectType: "TRACE" } });
           }
-          status.textContent = `Added ${ids.length} to ${pick.selectedOptions[0].text}.`;
+          status.textContent = t("Added {n} to {queue}.", { n: ids.length, queue: pick.selectedOptions[0].text });
         } }) : "", status);
     }
-    bulk.querySelector(".count").textContent = `${selected.size} selected`;
+    bulk.querySelector(".count").textContent = t("{n} selected", { n: selected.size });
   };
-  const selectAll = h("input", { type: "checkbox", "aria-label": "Select all traces", onchange: (e) => {
+  const selectAll = h("input", { type: "checkbox", "aria-label": t("Select all traces"), onchange: (e) => {
     for (const box of table.querySelectorAll("tbody input.pick")) {
       box.checked = e.target.checked;
       if (e.target.checked) selected.add(box.value); else selected.delete(box.value);
     }
     showBulk();
   } });
-  const pickCell = (t) => h("td", {}, h("input", { type: "checkbox", class: "pick", value: t.trace_id,
-    "aria-label": `Select trace ${t.name || t.trace_id}`, onchange: (e) => {
-      if (e.target.checked) selected.add(t.trace_id); else selected.delete(t.trace_id);
+  const pickCell = (row) => h("td", {}, h("input", { type: "checkbox", class: "pick", value: row.trace_id,
+    "aria-label": t("Select trace {name}", { name: row.name || row.trace_id }), onchange: (e) => {
+      if (e.target.checked) selected.add(row.trace_id); else selected.delete(row.trace_id);
       showBulk();
     } }));
-  const body = h("tbody", {}, h("tr", {}, h("td", { colspan: columns.length + 1, class: "empty muted", text: "Loading…" })));
+  const body = h("tbody", {}, h("tr", {}, h("td", { colspan: columns.length + 1, class: "empty muted", text: t("Loading…") })));
   const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, selecting ? h("th", {}, selectAll) : "",
     ...columns.map(headerCell))), body);
   const pager = h("div", { class: "pager" });
-  root.replaceChildren(h("section", {}, h("h1", { text: "Traces" }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
+  root.replaceChildren(h("section", {}, h("h1", { text: t("Traces") }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
 
   let page;
   try {
     page = await api("/api/v1/traces", { query });
   } catch (e) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty error", role: "alert",
-      text: `Could not load traces: ${e.message}` })));
+      text: t("Could not load traces: {error}", { error: errorText(e) }) })));
     return;
   }
   if (!page.items.length) {
     const filtered = FILTERS.some(([k]) => state[k]) || state.errors === "1";
     body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty" },
-      h("p", { text: "No traces in this range yet." }),
-      filtered ? h("p", { class: "muted", text: "Some filters are set: clear them or widen the time range." })
+      h("p", { text: t("No traces in this range yet.") }),
+      filtered ? h("p", { class: "muted", text: t("Some filters are set: clear them or widen the time range.") })
         : h("div", { class: "first-trace" }, firstTraceHint()))));
   } else {
-    body.replaceChildren(...page.items.map((t) => h("tr", { class: t.error_count ? "has-error" : "" },
-      selecting ? pickCell(t) : "", ...columns.map(([, , , cell]) => cell(t)))));
+    body.replaceChildren(...page.items.map((row) => h("tr", { class: row.error_count ? "has-error" : "" },
+      selecting ? pickCell(row) : "", ...columns.map(([, , , cell]) => cell(row)))));
   }
   if (state.cursor) {
-    pager.append(h("button", { type: "button", text: "First page", onclick: () => go({ cursor: "" }) }));
+    pager.append(h("button", { type: "button", text: t("First page"), onclick: () => go({ cursor: "" }) }));
   }
   if (page.next_cursor) {
-    pager.append(h("button", { type: "button", text: "Next page", onclick: () => {
+    pager.append(h("button", { type: "button", text: t("Next page"), onclick: () => {
       setParams({ ...state, cursor: page.next_cursor }); tracesPage(root);
     } }));
   }
