@@ -23,6 +23,7 @@ from query_api.auth import USERS_KEY, auth_routes
 from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
+from query_api.experiments_api import experiments_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
@@ -177,6 +178,7 @@ def create_app(
             *settings_routes(),
             *langfuse_read_routes(),
             *langfuse_v2_routes(),
+            *experiments_routes(),
             *langfuse_model_routes(),
             *media_routes(),
             *prompt_routes(),

@@ -27,6 +27,40 @@ from storage.timestamps import as_utc
 
 __all__ = ["Dataset", "DatasetItem", "DatasetRun", "DatasetStore", "RunItem", "run_id_for"]
 
+_ATTR = "span_attributes['langfuse.experiment.{}']".format
+# One row per experiment item sent as spans (langfuse SDK 5.x): per experiment and trace, the
+# experiment's attributes and the item's root span (its earliest) with its input and output.
+_EXPERIMENT_ITEMS = (
+    f"SELECT {_ATTR('id')} AS e_id, any({_ATTR('name')}) AS e_name, "
+    f"any({_ATTR('description')}) AS e_description, any({_ATTR('metadata')}) AS e_metadata, "
+    f"any({_ATTR('dataset.id')}) AS e_dataset, argMin({_ATTR('item.id')}, start_time) AS i_item, "
+    f"argMin({_ATTR('item.version')}, start_time) AS i_version, "
+    f"argMin({_ATTR('item.expected_output')}, start_time) AS i_expected, "
+    f"argMin({_ATTR('item.metadata')}, start_time) AS i_item_metadata, "
+    "trace_id AS i_trace, argMin(span_id, start_time) AS i_span, "
+    "toUnixTimestamp64Nano(min(start_time)) AS i_start, toUnixTimestamp64Nano(max(end_time)) AS i_end, "
+    "argMin(input, start_time) AS i_input, argMin(output, start_time) AS i_output, "
+    "argMin(metadata, start_time) AS i_metadata, argMin(level, start_time) AS i_level, "
+    "argMin(environment, start_time) AS i_environment "
+    "FROM spans WHERE project_id = {project:String} AND sign = 1 "
+    "AND start_time >= fromUnixTimestamp64Nano({start:Int64}) AND start_time < fromUnixTimestamp64Nano({end:Int64}) "
+    "AND mapContains(span_attributes, 'langfuse.experiment.id') "
+    "GROUP BY e_id, i_trace "
+)
+
+
+def _experiment_filters(
+    project: str, start_ns: int, end_ns: int, filters: dict[str, list[str]], limit: int
+) -> tuple[list[str], dict[str, object]]:
+    having = []
+    params: dict[str, object] = {"project": project, "start": start_ns, "end": end_ns, "limit": limit}
+    for key, expr in (("experiment_id", "e_id"), ("experiment_name", "e_name"), ("item_id", "i_item"),
+                      ("dataset_id", "e_dataset")):  # fmt: skip
+        if filters.get(key):
+            having.append(f"{expr} IN {{{key}:Array(String)}}")
+            params[key] = filters[key]
+    return having, params
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -288,6 +322,58 @@ class DatasetStore:
             "AND mapContains(span_attributes, 'langfuse.experiment.item.id') "
             "GROUP BY experiment_id, item_id, trace_id, span_id ORDER BY start_ns",
             {"project": project_id, "dataset": dataset_id},
+        )
+
+    async def experiment_items(
+        self,
+        project_id: str,
+        start_ns: int,
+        end_ns: int,
+        filters: dict[str, list[str]],
+        limit: int,
+        before: tuple[int, str] | None = None,
+    ) -> list[Row]:
+        """Experiment items sent as spans (langfuse SDK 5.x): per experiment and trace, its
+        experiment's attributes, its root span's input, output, metadata and times, newest first.
+        ``filters`` keys: experiment_id, experiment_name, item_id, dataset_id (any of the values);
+        ``before`` is the (start ns, trace id) of the last item of the previous page."""
+        having, params = _experiment_filters(project_id, start_ns, end_ns, filters, limit)
+        if before is not None:
+            having.append("(i_start, i_trace) < ({before_ns:Int64}, {before_trace:String})")
+            params["before_ns"], params["before_trace"] = before
+        where = f"HAVING {' AND '.join(having)} " if having else ""
+        return await self._backend.query(
+            _EXPERIMENT_ITEMS + where + "ORDER BY i_start DESC, i_trace DESC LIMIT {limit:UInt32}", params
+        )
+
+    async def experiments(
+        self,
+        project_id: str,
+        start_ns: int,
+        end_ns: int,
+        filters: dict[str, list[str]],
+        limit: int,
+        before: tuple[int, str] | None = None,
+    ) -> list[Row]:
+        """Experiments sent as spans, latest activity first: id, name, description, metadata,
+        dataset, first start and last end of their items in the window, and the item count.
+        ``filters`` keys: experiment_id, experiment_name, dataset_id; ``before`` is the (end ns,
+        experiment id) of the last experiment of the previous page."""
+        having, params = _experiment_filters(project_id, start_ns, end_ns, filters, limit)
+        outer = []
+        if before is not None:
+            outer.append("(x_end, x_id) < ({before_ns:Int64}, {before_id:String})")
+            params["before_ns"], params["before_id"] = before
+        return await self._backend.query(
+            "SELECT e_id AS x_id, any(e_name) AS x_name, any(e_description) AS x_description, "
+            "any(e_metadata) AS x_metadata, any(e_dataset) AS x_dataset, min(i_start) AS x_start, "
+            "max(i_end) AS x_end, count() AS x_items FROM ("
+            + _EXPERIMENT_ITEMS
+            + (f"HAVING {' AND '.join(having)} " if having else "")
+            + ") GROUP BY e_id "
+            + (f"HAVING {' AND '.join(outer)} " if outer else "")
+            + "ORDER BY x_end DESC, x_id DESC LIMIT {limit:UInt32}",
+            params,
         )
 
     async def run_facts(

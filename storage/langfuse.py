@@ -284,6 +284,10 @@ HAVING {" AND ".join(having)}"""
         if trace_ids is not None:
             where.append("trace_id IN {ids:Array(String)}")
             params["ids"] = list(trace_ids)
+        run_ids = (filters or {}).get("run_ids")
+        if run_ids is not None:  # run-level scores: kept under the reserved metadata key
+            where.append("metadata['$datasetRunId'] IN {runs:Array(String)}")
+            params["runs"] = list(run_ids)  # type: ignore[call-overload]
         for key, column in (
             ("name", "name"),
             ("source", "source"),

@@ -68,3 +68,13 @@ async def test_run_experiment_with_item_and_run_evaluators(live: Running, sdk: s
         ]
         spans = await live.store.reader.trace("default", result["trace"])
         assert {"experiment-item-run"} <= {s["name"] for s in spans}
+    if sdk == "5":  # read back through SDK 5's own client: /experiments and /experiment-items, two pages
+        listed = out["listed"]
+        assert listed["experiments"] == [
+            {"name": "weather-run-1", "items": 2, "dataset": dataset.id, "scores": ["avg_mentions"]}
+        ]
+        by_item = {i["item"]: i for i in listed["items"]}
+        assert set(by_item) == {"w1", "w2"} and listed["last_cursor"] is None
+        assert {i["trace"] for i in listed["items"]} == {i["trace"] for i in out["items"]}
+        assert by_item["w1"]["expected"] == "sunny" and by_item["w1"]["dataset"] == dataset.id
+        assert by_item["w1"]["output"] == "Paris is sunny, 21°C." and by_item["w1"]["scores"] == ["mentions_expected"]

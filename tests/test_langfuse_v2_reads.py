@@ -120,3 +120,46 @@ async def test_metrics_v2_refuses_garbage(live: Running) -> None:
             live.api_url + "/api/public/v2/metrics", params={"query": _json.dumps(injected)}, headers=headers
         ) as r:
             assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}]
+
+
+async def test_experiment_reads_refuse_garbage_and_other_projects(live: Running) -> None:
+    headers = basic(await make_key(live))
+    other = basic(await make_key(live, (await live.store.projects.create_project("elsewhere")).id))
+    attrs = {"langfuse.experiment.id": "exp-1", "langfuse.experiment.name": "run-1",
+             "langfuse.experiment.item.id": "item-1", "langfuse.experiment.item.expected_output": '"yes"'}  # fmt: skip
+    await live.store.writer.write(
+        span_table([span("a" * 32, "b" * 16, name="experiment-item-run", span_attributes=attrs)])
+    )
+    base = live.api_url + "/api/public"
+    since = "fromStartTime=2000-01-01T00:00:00Z"
+    async with aiohttp.ClientSession() as s:
+        for path in (
+            "/experiments",  # no lower time bound
+            "/experiment-items",
+            f"/experiments?{since}&limit=0",
+            f"/experiments?{since}&limit=101",
+            f"/experiments?{since}&fields=core,everything",
+            f"/experiment-items?{since}&fields=io,secrets",
+            f"/experiments?{since}&cursor=!!!",
+            f"/experiment-items?{since}&cursor=WzFd",
+            f"/experiments?{since}&filter=not-json",
+            f"/experiments?{since}&filter=" + '[{"column":"secret","operator":"=","value":"x"}]',
+            f"/experiment-items?{since}&filter=" + '[{"column":"experimentId","operator":">","value":"x"}]',
+            "/experiments?fromStartTime=yesterday",
+        ):
+            async with s.get(base + path, headers=headers) as r:
+                doc = await r.json()
+                assert r.status == 400 and doc["error"] == "InvalidRequestError", (path, r.status, doc)
+        async with s.get(f"{base}/experiments?{since}") as r:
+            assert r.status == 401
+        async with s.get(f"{base}/experiment-items?{since}&fields=io", headers=headers) as r:
+            data = (await r.json())["data"]
+            assert [(i["experimentName"], i["experimentItemId"], i["expectedOutput"]) for i in data] == [
+                ("run-1", "item-1", "yes")
+            ]
+        filtered = '[{"column":"experimentId","operator":"any of","value":["exp-2"]}]'
+        async with s.get(f"{base}/experiment-items?{since}&filter={filtered}", headers=headers) as r:
+            assert r.status == 200 and (await r.json())["data"] == []
+        for path in (f"/experiments?{since}", f"/experiment-items?{since}"):
+            async with s.get(base + path, headers=other) as r:  # another project's key sees none of it
+                assert r.status == 200 and (await r.json())["data"] == []

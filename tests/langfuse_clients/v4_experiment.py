@@ -5,8 +5,10 @@ evaluator scores each output and a run evaluator scores the run.
 Prints one JSON line. Arguments: host public_key secret_key openai_base_url.
 """
 
+import datetime as dt
 import json
 import sys
+import time
 import urllib.request
 
 from langfuse import Evaluation, Langfuse
@@ -46,6 +48,35 @@ result = dataset.run_experiment(
     name="weather-exp", run_name="weather-run-1", task=task, evaluators=[mentions_expected], run_evaluators=[average]
 )
 client.flush()
+# langfuse 5.x reads the experiment back through its API client (/experiments, /experiment-items).
+listed: dict = {}
+if hasattr(client.api, "experiments"):
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    for _ in range(50):  # the spans are durable once flushed; the summary of a trace may lag a moment
+        experiments = client.api.experiments.list(from_start_time=since, fields="core,metadata,scores")
+        items = client.api.experiments.list_items(from_start_time=since, fields="core,dataset,io,scores", limit=1)
+        if experiments.data and items.meta.cursor:
+            break
+        time.sleep(0.2)
+    page2 = client.api.experiments.list_items(from_start_time=since, limit=1, cursor=items.meta.cursor)
+    listed = {
+        "experiments": [
+            {"name": e.name, "items": e.item_count, "dataset": e.dataset_id, "scores": [s.name for s in e.scores or []]}
+            for e in experiments.data
+        ],
+        "items": [
+            {
+                "item": i.experiment_item_id,
+                "trace": i.trace_id,
+                "expected": i.expected_output,
+                "output": i.output,
+                "dataset": i.experiment_dataset_id,
+                "scores": sorted(s.name for s in i.scores or []),
+            }
+            for i in items.data + page2.data
+        ],
+        "last_cursor": page2.meta.cursor,
+    }
 client.shutdown()
 print(
     json.dumps(
@@ -61,6 +92,7 @@ print(
                 for r in result.item_results
             ],
             "run_scores": {e.name: e.value for e in result.run_evaluations},
+            "listed": listed,
         }
     )
 )
