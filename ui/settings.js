@@ -264,7 +264,7 @@ export async function organizationSettingsPage(root, org) {
           }
           again();
         })),
-        h("td", {}, m.user_id === ctx.me?.id ? "you" : [
+        h("td", {}, m.user_id === ctx.me?.id ? t("you") : [
           h("button", { type: "button", class: "link", text: t("Reset password"), onclick: async () => {
             try {
               const reset = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/`
