@@ -92,6 +92,22 @@ class Credentials:
         digest = hashlib.sha256(f"basic:{public}:{secret}".encode()).hexdigest()  # no secret kept in memory
         return str(await self._cache.get("key", digest, verified))
 
+    async def key_organization(self, authorization: str) -> str:
+        """The organization of an organization-scoped Basic key pair (Langfuse's admin API);
+        Unauthenticated otherwise. A project's key is not one."""
+        public, secret = basic_pair(authorization)
+
+        async def verified() -> str:
+            if self._organizations is None:
+                raise Unauthenticated("organization keys are not available here")
+            organization = await self._organizations.verify_key(public, secret)
+            if organization is None:
+                raise Unauthenticated("this API needs an organization-scoped API key (Organization settings)")
+            return organization
+
+        digest = hashlib.sha256(f"org:{public}:{secret}".encode()).hexdigest()
+        return str(await self._cache.get("org-key", digest, verified))
+
     async def public_key_project(self, public_key: str) -> str:
         """The project of a public key alone (Langfuse's Bearer scores); Unauthenticated otherwise."""
 

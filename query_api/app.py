@@ -31,6 +31,7 @@ from query_api.langfuse_v2 import langfuse_v2_routes
 from query_api.llm_api import CONNECTIONS_KEY, RUNNER_KEY, llm_routes
 from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
 from query_api.middleware import error_middleware
+from query_api.org_admin_api import org_admin_routes
 from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
 from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
@@ -179,6 +180,7 @@ def create_app(
             *langfuse_read_routes(),
             *langfuse_v2_routes(),
             *experiments_routes(),
+            *org_admin_routes(),
             *langfuse_model_routes(),
             *media_routes(),
             *prompt_routes(),

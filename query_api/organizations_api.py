@@ -247,6 +247,49 @@ async def list_project_members(request: web.Request) -> web.Response:
     return json_response({"data": out})
 
 
+class NewOrganizationKey(BaseModel):
+    note: str = Field("", max_length=200)
+
+
+async def _key_owner(request: web.Request) -> tuple[Store, Organization]:
+    """Organization keys administer everything in the organization: only its owners manage them."""
+    store, user = await _caller(request)
+    org, role = await _organization(request, store, user)
+    _require(role, Permission.MANAGE_ORGANIZATION, "manage organization API keys")
+    return store, org
+
+
+def _org_key_json(k: Any) -> dict[str, Any]:
+    return {
+        "public_key": k.public_key,
+        "secret_hint": k.secret_hint,
+        "note": k.note,
+        "created_at": k.created_at.isoformat(),
+        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+    }
+
+
+async def list_organization_keys(request: web.Request) -> web.Response:
+    store, org = await _key_owner(request)
+    return json_response({"data": [_org_key_json(k) for k in await store.organizations.keys(org.id)]})
+
+
+async def create_organization_key(request: web.Request) -> web.Response:
+    """A new organization-scoped key pair; its secret is in this answer and nowhere else."""
+    store, org = await _key_owner(request)
+    body = await read_model(request, NewOrganizationKey)
+    public, secret = await store.organizations.create_key(org.id, body.note)
+    return json_response({"public_key": public, "secret_key": secret, "note": body.note}, status=201)
+
+
+async def revoke_organization_key(request: web.Request) -> web.Response:
+    store, org = await _key_owner(request)
+    await store.organizations.revoke_key(org.id, request.match_info["public_key"])
+    request.app[CREDENTIALS_KEY].invalidate()
+    notify_changed(request)
+    return json_response({"revoked": request.match_info["public_key"]})
+
+
 def organization_routes() -> list[web.RouteDef]:
     base = "/api/v1/organizations"
     return [
@@ -254,6 +297,9 @@ def organization_routes() -> list[web.RouteDef]:
         web.post(base, create_organization),
         web.post(base + "/{organization}/projects", create_project),
         web.get(base + "/{organization}/members", list_members),
+        web.get(base + "/{organization}/api-keys", list_organization_keys),
+        web.post(base + "/{organization}/api-keys", create_organization_key),
+        web.delete(base + "/{organization}/api-keys/{public_key}", revoke_organization_key),
         web.post(base + "/{organization}/members", add_member),
         web.put(base + "/{organization}/members/{user_id}", change_member),
         web.delete(base + "/{organization}/members/{user_id}", remove_member),

@@ -33,6 +33,7 @@ from storage.tables import (
     MEDIA,
     MEMBERSHIPS,
     METRIC_POINTS,
+    ORGANIZATION_API_KEYS,
     PROJECT_MEMBERSHIPS,
     PROMPT_CLAIMS,
     PROMPTS,
@@ -104,6 +105,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "score configs and annotation queues", [SCORE_CONFIGS, ANNOTATION_QUEUES, ANNOTATION_ITEMS]),
     Migration(14, "comments on traces, observations, sessions and prompts", [COMMENTS]),
     Migration(15, "people's own settings (the UI's language)", [USER_PREFERENCES]),
+    Migration(16, "organization-scoped API keys", [ORGANIZATION_API_KEYS]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -7,18 +7,43 @@ organization always keeps an owner: the last one can be neither removed nor demo
 
 from __future__ import annotations
 
+import datetime as dt
+import hmac
 import secrets
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from storage.api import Backend
-from storage.projects import Project, Projects, Versions, check_name
-from storage.tables import MEMBERSHIPS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
+from storage.projects import Project, Projects, Versions, check_name, hash_secret
+from storage.tables import MEMBERSHIPS, ORGANIZATION_API_KEYS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 from tracehouse.roles import Permission, Role, allowed, effective_role
 
-__all__ = ["Member", "Organization", "Organizations", "Roles"]
+__all__ = [
+    "ORG_PUBLIC_PREFIX",
+    "ORG_SECRET_PREFIX",
+    "Member",
+    "Organization",
+    "OrganizationKey",
+    "Organizations",
+    "Roles",
+]
+
+ORG_PUBLIC_PREFIX = "pk-th-org-"
+ORG_SECRET_PREFIX = "sk-th-org-"
+
+
+@dataclass(frozen=True)
+class OrganizationKey:
+    """An organization-scoped key pair as listed: never its secret."""
+
+    public_key: str
+    secret_hint: str
+    organization_id: str
+    note: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +114,65 @@ class Organizations:
 
     async def projects_of(self, organization_id: str) -> list[Project]:
         return [p for p in await self._projects.list_projects() if p.organization_id == organization_id]
+
+    # -- organization-scoped keys -----------------------------------------------------
+
+    async def create_key(self, organization_id: str, note: str = "") -> tuple[str, str]:
+        """A key pair (public, secret) that administers one organization; the secret is returned
+        once and kept hashed."""
+        public = ORG_PUBLIC_PREFIX + secrets.token_hex(12)
+        secret = ORG_SECRET_PREFIX + secrets.token_urlsafe(32)
+        row: dict[str, object] = {
+            "public_key": public,
+            "secret_hash": hash_secret(secret),
+            "secret_hint": f"{ORG_SECRET_PREFIX}...{secret[-4:]}",
+            "organization_id": organization_id,
+            "note": note[:200],
+            "revoked_at": None,
+        }
+        await self._put(ORGANIZATION_API_KEYS.arrow_schema(), ORGANIZATION_API_KEYS.name, row)
+        return public, secret
+
+    async def _key_rows(self, where: str, params: dict[str, object]) -> list[dict[str, object]]:
+        return await self._backend.query(
+            "SELECT public_key, secret_hash, secret_hint, organization_id, note, created_at, revoked_at "
+            f"FROM organization_api_keys FINAL WHERE is_deleted = 0 AND {where} ORDER BY created_at, public_key",
+            params,
+        )
+
+    async def keys(self, organization_id: str) -> list[OrganizationKey]:
+        """The organization's key pairs, revoked ones included."""
+        rows = await self._key_rows("organization_id = {o:String}", {"o": organization_id})
+        return [
+            OrganizationKey(
+                str(r["public_key"]), str(r["secret_hint"]), str(r["organization_id"]), str(r["note"]),
+                r["created_at"], r["revoked_at"],  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    async def revoke_key(self, organization_id: str, public_key: str) -> None:
+        """Revoke one of the organization's key pairs at once; NotFound for any other key."""
+        rows = await self._key_rows(
+            "organization_id = {o:String} AND public_key = {k:String}", {"o": organization_id, "k": public_key}
+        )
+        if not rows:
+            raise NotFound(f"no organization API key {public_key!r}")
+        if rows[0]["revoked_at"] is None:
+            row = {k: rows[0][k] for k in ("public_key", "secret_hash", "secret_hint", "organization_id", "note")}
+            row.update(created_at=rows[0]["created_at"], revoked_at=dt.datetime.now(dt.UTC))
+            await self._put(ORGANIZATION_API_KEYS.arrow_schema(), ORGANIZATION_API_KEYS.name, row)
+
+    async def verify_key(self, public_key: str, secret_key: str) -> str | None:
+        """The organization of an active organization key pair, or None."""
+        if not public_key.startswith(ORG_PUBLIC_PREFIX):
+            return None
+        rows = await self._key_rows("public_key = {k:String}", {"k": public_key})
+        if not rows or rows[0]["revoked_at"] is not None:
+            return None
+        if not hmac.compare_digest(str(rows[0]["secret_hash"]), hash_secret(secret_key)):
+            return None
+        return str(rows[0]["organization_id"])
 
     # -- members ---------------------------------------------------------------------
 

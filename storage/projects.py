@@ -196,6 +196,15 @@ class Projects:
         await self._put_project(project.id, project.name, project.organization_id, days, project.created_at)
         return await self.get_project(project.id)
 
+    async def rename_project(self, project_id: str, name: str) -> Project:
+        """Give a project a new name; Conflict if another live project has it."""
+        name = check_name(name)
+        project = await self.get_project(project_id)
+        if any(p.name == name and p.id != project.id for p in await self.list_projects()):
+            raise Conflict(f"a project named {name!r} exists already")
+        await self._put_project(project.id, name, project.organization_id, project.retention_days, project.created_at)
+        return await self.get_project(project.id)
+
     async def delete_project(self, ref: str) -> Project:
         """Delete a project and revoke its keys (its traces are kept until retention)."""
         project = await self.get_project(ref)

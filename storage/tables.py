@@ -458,6 +458,21 @@ API_KEYS = _record_table(
     ],
 )
 
+# Organization-scoped key pairs (Langfuse's "organization API keys"): they administer the
+# organization's projects, keys and members through the public API, and read or write no data.
+ORGANIZATION_API_KEYS = _record_table(
+    "organization_api_keys",
+    "public_key",
+    [
+        Column("public_key", "String", STR),
+        Column("secret_hash", "String", STR),  # sha256 of the secret; the secret is never stored
+        Column("secret_hint", "String", STR),
+        Column("organization_id", "String", STR),
+        Column("note", "String", STR),
+        Column("revoked_at", "Nullable(DateTime64(3, 'UTC'))", MS),
+    ],
+)
+
 USERS = _record_table(
     "users",
     "id",
@@ -879,6 +894,7 @@ ALL_TABLES = (
     ANNOTATION_ITEMS,
     COMMENTS,
     USER_PREFERENCES,
+    ORGANIZATION_API_KEYS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

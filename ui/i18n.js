@@ -2,7 +2,8 @@
 // English text (ui/locales/en.json lists every key, zh-CN.json translates each; a test keeps them
 // complete). Numbers, dates and money are formatted per locale with Intl.
 
-export const LOCALES = [["en", "English"], ["zh-CN", "简体中文"]];
+// Short names, so the switch takes little of the top bar; each language in its own words.
+export const LOCALES = [["en", "EN"], ["zh-CN", "中文"]];
 const STORED = "th-lang";
 
 let locale = "en";

@@ -289,8 +289,44 @@ export async function organizationSettingsPage(root, org) {
         ])))),
       ...await invitationsSection(org));
   }
+  if (can("MANAGE_ORGANIZATION", org)) sections.push(...await organizationKeysSection(org));
   root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Organization · {name}", { name: org.name }) }),
     h("p", { class: "muted", text: t("Organization id {id} · your role: {role}", { id: org.id, role: word(org.role) }) }), ...sections));
+}
+
+/** Organization-scoped key pairs: Langfuse's admin API for automation (owners only). */
+async function organizationKeysSection(org) {
+  const base = `/api/v1/organizations/${encodeURIComponent(org.id)}/api-keys`;
+  const created = h("div", { class: "created" });
+  const list = h("div", {});
+  const renderList = async () => {
+    const keys = (await api(base)).data;
+    list.replaceChildren(keys.length ? table([t("Public key"), t("Secret"), t("Note"), t("Created"), t("Status"), ""], keys.map((k) => h("tr", {},
+      h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
+      h("td", { text: formatIso(k.created_at) }), h("td", { text: k.revoked_at ? t("revoked") : t("active") }),
+      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: t("Revoke"), onclick: async () => {
+        if (!confirm(t("Revoke {key}? Clients using it are refused from now on.", { key: k.public_key }))) return;
+        await api(`${base}/${encodeURIComponent(k.public_key)}`, { method: "DELETE" });
+        renderList();
+      } })))))
+      : h("p", { class: "muted", text: t("No organization key yet.") }));
+  };
+  await renderList();
+  const note = h("input", { placeholder: t("Note (optional)"), "aria-label": t("Organization key note"), maxlength: 200 });
+  return [
+    h("h2", { text: t("Organization API keys") }),
+    h("p", { class: "muted", text: t("An organization key administers this organization through Langfuse's API (api.organizations and api.projects of the langfuse SDK 5.x): its projects, their API keys and its members. It reads and writes no traces.") }),
+    form("filters", async () => {
+      const pair = await api(base, { method: "POST", body: { note: note.value } });
+      created.replaceChildren(h("div", { class: "card" },
+        h("p", { class: "warn", text: t("The secret key is shown only now. Copy it somewhere safe.") }),
+        snippet(t("Public key"), pair.public_key), snippet(t("Secret key"), pair.secret_key)));
+      note.value = "";
+      await renderList();
+    }, note, h("button", { type: "submit", text: t("Create organization key") })),
+    created,
+    list,
+  ];
 }
 
 export async function accountPage(root) {

@@ -1,0 +1,53 @@
+"""An owner makes an organization-scoped key in the browser, automation uses it on Langfuse's
+admin API, and revoking it in the browser ends it at once."""
+
+from __future__ import annotations
+
+import base64
+import urllib.error
+import urllib.request
+
+from playwright.sync_api import expect
+
+from tests.conftest import Server
+from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui_first_run import server, sign_up, snippet_text  # noqa: F401 (fixture)
+
+
+def admin_call(srv: Server, public: str, secret: str) -> int:
+    token = base64.b64encode(f"{public}:{secret}".encode()).decode()
+    request = urllib.request.Request(
+        srv.api_url + "/api/public/organizations/projects", headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_owner_makes_and_revokes_an_organization_key(server: Server) -> None:  # noqa: F811
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        page.goto(server.api_url + "/organization/default/settings")
+        page.get_by_role("heading", name="Organization API keys").wait_for()
+        expect(page.get_by_text("No organization key yet.")).to_be_visible()
+        page.get_by_label("Organization key note").fill("terraform")
+        page.get_by_role("button", name="Create organization key").click()
+        public = snippet_text(page, "Public key")
+        secret = snippet_text(page, "Secret key")
+        assert public.startswith("pk-th-org-") and secret.startswith("sk-th-org-")
+        page.screenshot(path=str(ARTIFACTS / "organization-key.png"), full_page=True)
+        assert admin_call(server, public, secret) == 200
+        page.reload()
+        row = page.locator("tr", has_text=public)
+        expect(row).to_contain_text("terraform")
+        expect(row).not_to_contain_text(secret)  # the secret is shown once, never listed
+        page.once("dialog", lambda d: d.accept())
+        row.get_by_role("button", name="Revoke").click()
+        expect(page.locator("tr", has_text=public)).to_contain_text("revoked")
+        assert admin_call(server, public, secret) == 401
+    assert not errors, errors
