@@ -212,6 +212,9 @@ def _metrics_query(raw: str) -> MetricsQuery:
     row_limit = config.get("row_limit", 100) if isinstance(config, dict) else 100
     if not isinstance(row_limit, int) or isinstance(row_limit, bool):
         raise LangfuseError(400, "InvalidRequestError", "config.row_limit must be an integer")
+    bins = config.get("bins", 10) if isinstance(config, dict) else 10
+    if not isinstance(bins, int) or isinstance(bins, bool):
+        raise LangfuseError(400, "InvalidRequestError", "config.bins must be an integer")
     return MetricsQuery(
         view=str(doc.get("view", "")),
         start=_iso_ns(doc.get("fromTimestamp"), "fromTimestamp"),
@@ -222,6 +225,7 @@ def _metrics_query(raw: str) -> MetricsQuery:
         granularity=str(time_dimension.get("granularity", "auto")) if time_dimension else None,
         order_by=[(str(o.get("field", "")), str(o.get("direction", "asc"))) for o in items("orderBy")],
         row_limit=row_limit,
+        bins=bins,
     )
 
 

@@ -46,8 +46,8 @@ class ProjectUpdate(BaseModel):
 class KeyBody(BaseModel):
     note: str | None = Field(None, max_length=200)
     name: str | None = Field(None, max_length=200)
-    publicKey: str | None = None  # noqa: N815 (Langfuse's field names)
-    secretKey: str | None = None  # noqa: N815
+    publicKey: str | None = None
+    secretKey: str | None = None
 
 
 class MembershipBody(BaseModel):

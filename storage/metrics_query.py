@@ -1,7 +1,8 @@
 """Langfuse's metrics query (``/api/public/v2/metrics``) compiled to bound SQL.
 
-A query names a view (``observations`` or ``scores-numeric``), dimensions, measures with their
-aggregations, filters, an optional time dimension and a window. Every field, aggregation and
+A query names a view (``observations``, ``scores-numeric``, ``scores-boolean`` or
+``scores-categorical``), dimensions, measures with their aggregations (a ``histogram`` among
+them), filters, an optional time dimension and a window. Every field, aggregation and
 operator is looked up in the tables below, never pasted in; every value is a bound parameter.
 Rows are ``{<dimension>: ..., "<aggregation>_<measure>": ..., "time_dimension": ...}``.
 """
@@ -31,7 +32,7 @@ _OBSERVATIONS = View(
     source=(
         "SELECT span_id, trace_id, parent_span_id, observation_type, name, level, version, release, model, "
         "prompt_name, prompt_version, environment, start_time, end_time, duration_ns, completion_start_time, "
-        "input_tokens, output_tokens, total_tokens, cost_details, total_cost, user_id, session_id "
+        "input_tokens, output_tokens, total_tokens, cost_details, total_cost, user_id, session_id, trace_name "
         "FROM spans WHERE project_id = {project:String} AND sign = 1 AND observation_type != 'TRACE' "
         "AND start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
         "AND start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') "
@@ -50,6 +51,10 @@ _OBSERVATIONS = View(
         "promptVersion": "s.prompt_version",
         "isRootObservation": "(s.parent_span_id = '' OR s.parent_span_id = s.trace_id)",
         "startTimeMonth": "formatDateTime(s.start_time, '%Y-%m')",
+        # Langfuse's trace-level names of v1, kept by v2 for older queries.
+        "traceName": "s.trace_name",
+        "traceRelease": "s.release",
+        "traceVersion": "s.version",
     },
     filters_only={
         "id": "s.span_id",
@@ -76,34 +81,50 @@ _OBSERVATIONS = View(
     },
 )
 
-_SCORES = View(
-    source=(
-        "SELECT id, trace_id, session_id, observation_id, name, source, data_type, value, environment, timestamp "
-        "FROM scores FINAL WHERE project_id = {project:String} AND is_deleted = 0 "
-        "AND data_type IN ('NUMERIC', 'BOOLEAN') "
-        "AND timestamp >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
-        "AND timestamp < fromUnixTimestamp64Nano({end:Int64}, 'UTC')"
-    ),
-    time="s.timestamp",
-    dimensions={
-        "environment": "s.environment",
-        "name": "s.name",
-        "source": "toString(s.source)",
-        "dataType": "toString(s.data_type)",
-        "value": "s.value",
-        "timestampMonth": "formatDateTime(s.timestamp, '%Y-%m')",
-        "timestampDay": "formatDateTime(s.timestamp, '%Y-%m-%d')",
-    },
-    filters_only={
-        "id": "s.id",
-        "traceId": "s.trace_id",
-        "sessionId": "s.session_id",
-        "observationId": "s.observation_id",
-    },
-    measures={"count": "1", "value": "s.value"},
-)
 
-VIEWS = {"observations": _OBSERVATIONS, "scores-numeric": _SCORES}
+def _scores_view(data_types: str, value_dimensions: dict[str, str], measures: dict[str, str]) -> View:
+    """A scores view: the scores of some data types in the window, one row per score."""
+    return View(
+        source=(
+            "SELECT id, trace_id, session_id, observation_id, name, source, data_type, value, string_value, "
+            "environment, timestamp FROM scores FINAL WHERE project_id = {project:String} AND is_deleted = 0 "
+            f"AND data_type IN ({data_types}) "
+            "AND timestamp >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
+            "AND timestamp < fromUnixTimestamp64Nano({end:Int64}, 'UTC')"
+        ),
+        time="s.timestamp",
+        dimensions={
+            "environment": "s.environment",
+            "name": "s.name",
+            "source": "toString(s.source)",
+            "dataType": "toString(s.data_type)",
+            **value_dimensions,
+            "timestampMonth": "formatDateTime(s.timestamp, '%Y-%m')",
+            "timestampDay": "formatDateTime(s.timestamp, '%Y-%m-%d')",
+        },
+        filters_only={
+            "id": "s.id",
+            "traceId": "s.trace_id",
+            "sessionId": "s.session_id",
+            "observationId": "s.observation_id",
+        },
+        measures=measures,
+    )
+
+
+_SCORES = _scores_view("'NUMERIC', 'BOOLEAN'", {"value": "s.value"}, {"count": "1", "value": "s.value"})
+# Boolean scores: avg of value is the true-rate.
+_BOOLEAN_SCORES = _scores_view(
+    "'BOOLEAN'", {"value": "s.value", "booleanValue": "(s.value != 0)"}, {"count": "1", "value": "s.value"}
+)
+_CATEGORICAL_SCORES = _scores_view("'CATEGORICAL'", {"stringValue": "s.string_value"}, {"count": "1"})
+
+VIEWS = {
+    "observations": _OBSERVATIONS,
+    "scores-numeric": _SCORES,
+    "scores-boolean": _BOOLEAN_SCORES,
+    "scores-categorical": _CATEGORICAL_SCORES,
+}
 
 AGGREGATIONS = {
     "sum": "sum({x})",
@@ -116,6 +137,8 @@ AGGREGATIONS = {
     "p90": "quantile(0.9)({x})",
     "p95": "quantile(0.95)({x})",
     "p99": "quantile(0.99)({x})",
+    # [lower, upper, height] of each of {bins} adaptive bins (ClickHouse's histogram).
+    "histogram": "histogram({{bins:UInt8}})(toFloat64({x}))",
 }
 GRANULARITY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 MAX_ROWS = 10_000
@@ -132,6 +155,7 @@ class MetricsQuery:
     granularity: str | None = None
     order_by: list[tuple[str, str]] = field(default_factory=list)  # (output field, asc|desc)
     row_limit: int = 100
+    bins: int = 10  # of a histogram
 
 
 def _filter(view: View, f: dict[str, Any], params: dict[str, object], n: int) -> str:
@@ -159,6 +183,14 @@ def _filter(view: View, f: dict[str, Any], params: dict[str, object], n: int) ->
             "starts with": f"startsWith(toString({expr}), {{{key}:String}})",
             "ends with": f"endsWith(toString({expr}), {{{key}:String}})",
         }[op]
+    if op in ("is null", "is not null"):
+        empty = f"(isNull({expr}) OR toString({expr}) = '')"
+        return empty if op == "is null" else f"NOT {empty}"
+    if op == "<>":
+        if not isinstance(value, (str, int, float, bool)):
+            raise InvalidInput(f"filter {column}: '<>' takes one value")
+        params[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        return f"toString({expr}) != {{{key}:String}}"
     if op in (">", ">=", "<", "<="):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise InvalidInput(f"filter {column}: {op!r} takes a number")
@@ -225,6 +257,10 @@ def compile_query(project: str, q: MetricsQuery) -> tuple[str, dict[str, object]
     if not 1 <= q.row_limit <= MAX_ROWS:
         raise InvalidInput(f"row_limit must be 1 to {MAX_ROWS}")
     params["row_limit"] = q.row_limit
+    if any(aggregation == "histogram" for _, aggregation in q.metrics):
+        if not 1 <= q.bins <= 100:
+            raise InvalidInput("config.bins must be 1 to 100")
+        params["bins"] = q.bins
     sql = f"SELECT {', '.join(select)} FROM ({view.source}) AS s"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -236,13 +272,20 @@ def compile_query(project: str, q: MetricsQuery) -> tuple[str, dict[str, object]
     return sql, params, outputs
 
 
+def _plain(value: Any) -> Any:
+    """A histogram's bins as [lower, upper, height] lists; anything else as it is."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [list(b.values()) for b in value]
+    return value
+
+
 async def run_metrics_query(backend: Backend, project: str, q: MetricsQuery) -> list[Row]:
     """Run a metrics query of one project: rows keyed by the output fields."""
     sql, params, outputs = compile_query(project, q)
     rows = await backend.query(sql, params)
     out = []
     for r in rows:
-        row: Row = {name: r[alias] for name, alias in outputs}
+        row: Row = {name: _plain(r[alias]) for name, alias in outputs}
         if "time_dimension" in row:
             row["time_dimension"] = dt.datetime.fromtimestamp(int(row["time_dimension"]), dt.UTC).strftime(
                 "%Y-%m-%dT%H:%M:%S.000Z"

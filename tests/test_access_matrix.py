@@ -127,7 +127,6 @@ def fill(path: str, b: dict[str, str]) -> str:
         "run": "b-run",
         "item": "b-item",
         "queue_id": "b-queue",
-        "project_id": "b-project",
         "key_id": "pk-th-nope",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)

@@ -80,9 +80,14 @@ async def test_sdk5_metrics_v2_query(live: Running) -> None:
     assert sum(r["sum_totalTokens"] for r in out["over_time"]) == 480
     assert all(r["time_dimension"].endswith(":00:00.000Z") for r in out["over_time"])
     assert out["filtered"] == [{"count_count": 1}]
-    (quality,) = out["scores"]
+    (quality,) = [s for s in out["scores"] if s["name"] == "quality"]  # the view holds boolean scores too
     assert (quality["name"], quality["count_count"]) == ("quality", 3)
     assert abs(quality["avg_value"] - 0.15) < 1e-9
+    assert out["true_rate"] == [{"name": "helpful", "avg_value": 2 / 3}]
+    assert out["tones"] == [{"stringValue": "terse", "count_count": 2}, {"stringValue": "friendly", "count_count": 1}]
+    (row,) = out["histogram"]
+    bins = row["histogram_inputTokens"]
+    assert sum(b[2] for b in bins) == 3 and min(b[0] for b in bins) == 50 and max(b[1] for b in bins) == 300
 
 
 async def test_metrics_v2_refuses_garbage(live: Running) -> None:
@@ -99,7 +104,9 @@ async def test_metrics_v2_refuses_garbage(live: Running) -> None:
         _json.dumps({**good, "toTimestamp": "2026-10-01T00:00:00Z"}),
         _json.dumps({**good, "dimensions": [{"field": "traceId"}]}),  # high cardinality
         _json.dumps({**good, "dimensions": [{"field": "name; DROP TABLE spans"}]}),
-        _json.dumps({**good, "metrics": [{"measure": "count", "aggregation": "histogram"}]}),
+        _json.dumps({**good, "metrics": [{"measure": "count", "aggregation": "median"}]}),
+        _json.dumps({**good, "metrics": [{"measure": "latency", "aggregation": "histogram"}], "config": {"bins": 0}}),
+        _json.dumps({**good, "view": "scores-categorical", "metrics": [{"measure": "value", "aggregation": "avg"}]}),
         _json.dumps({**good, "metrics": [{"measure": "s.total_cost", "aggregation": "sum"}]}),
         _json.dumps({**good, "metrics": []}),
         _json.dumps({**good, "filters": [{"column": "name", "operator": "LIKE", "value": "%"}]}),

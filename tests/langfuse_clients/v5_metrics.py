@@ -18,6 +18,8 @@ for model, tokens in (("gpt-4o", 100), ("gpt-4o", 300), ("gpt-4o-mini", 50)):
     with client.start_as_current_observation(as_type="generation", name="llm", model=model) as gen:
         gen.update(input="q", output="a", usage_details={"input": tokens, "output": 10})
         gen.score_trace(name="quality", value=tokens / 1000)
+        gen.score_trace(name="helpful", value=1 if tokens > 60 else 0, data_type="BOOLEAN")
+        gen.score_trace(name="tone", value="friendly" if tokens > 200 else "terse", data_type="CATEGORICAL")
 client.flush()
 time.sleep(1)
 
@@ -62,5 +64,41 @@ scores = ask(
         "metrics": [{"measure": "value", "aggregation": "avg"}, {"measure": "count", "aggregation": "count"}],
     }
 )
+true_rate = ask(
+    {
+        "view": "scores-boolean",
+        "dimensions": [{"field": "name"}],
+        "metrics": [{"measure": "value", "aggregation": "avg"}],
+    }
+)
+tones = ask(
+    {
+        "view": "scores-categorical",
+        "dimensions": [{"field": "stringValue"}],
+        "metrics": [{"measure": "count", "aggregation": "count"}],
+        "orderBy": [{"field": "count_count", "direction": "desc"}],
+    }
+)
+histogram = ask(
+    {
+        "view": "observations",
+        "metrics": [{"measure": "inputTokens", "aggregation": "histogram"}],
+        "filters": [{"column": "type", "operator": "=", "value": "GENERATION", "type": "string"}],
+        "config": {"bins": 3},
+    }
+)
 client.shutdown()
-print(json.dumps({"by_model": by_model, "over_time": over_time, "filtered": filtered, "scores": scores}, default=str))
+print(
+    json.dumps(
+        {
+            "by_model": by_model,
+            "over_time": over_time,
+            "filtered": filtered,
+            "scores": scores,
+            "true_rate": true_rate,
+            "tones": tones,
+            "histogram": histogram,
+        },
+        default=str,
+    )
+)
