@@ -22,7 +22,15 @@ from storage import Store
 from storage.attribute_codec import restore_attributes
 from tracehouse.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
-__all__ = ["PREFIX", "LangfuseError", "LangfuseReadApi", "langfuse_json", "langfuse_read_routes", "langfuse_route"]
+__all__ = [
+    "PREFIX",
+    "LangfuseError",
+    "LangfuseReadApi",
+    "langfuse_error",
+    "langfuse_json",
+    "langfuse_read_routes",
+    "langfuse_route",
+]
 
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 DAY_NS = 86_400 * 10**9
@@ -230,6 +238,19 @@ class RuleError(Protocol):
     message: str
 
 
+def langfuse_error(exc: InvalidInput | NotFound | Conflict) -> web.Response:
+    """Langfuse's answer to what any handler may raise: 400 ``Invalid request data`` with the
+    issue, 404 ``LangfuseNotFoundError``, 409 with ``Retry-After``."""
+    if isinstance(exc, InvalidInput):
+        issue = {"code": "custom", "path": [], "message": exc.message}
+        return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
+    if isinstance(exc, NotFound):
+        return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
+    response = langfuse_json({"error": "ConflictError", "message": exc.message}, 409)
+    response.headers["Retry-After"] = str(exc.retry_after() or 1)
+    return response
+
+
 def langfuse_route(
     fn: Callable[[web.Request, str], Awaitable[web.Response]], rule_errors: tuple[type[Exception], ...] = ()
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -250,15 +271,8 @@ def langfuse_route(
             rule: RuleError = exc  # type: ignore[assignment]
             issue = {"code": "custom", "path": [rule.path], "message": rule.message}
             return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
-        except InvalidInput as exc:
-            issue = {"code": "custom", "path": [], "message": exc.message}
-            return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
-        except NotFound as exc:
-            return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
-        except Conflict as exc:
-            response = langfuse_json({"error": "ConflictError", "message": exc.message}, 409)
-            response.headers["Retry-After"] = str(exc.retry_after() or 1)
-            return response
+        except (InvalidInput, NotFound, Conflict) as exc:
+            return langfuse_error(exc)
 
     return wrapped
 

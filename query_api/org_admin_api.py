@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY, notify_changed
 from query_api.auth import USERS_KEY
-from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
+from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_error, langfuse_json
 from storage import Store
 from storage.projects import Project
 from storage.users import Users
@@ -101,13 +101,8 @@ def _org_route(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
             return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
         except _Invalid as exc:
             return langfuse_json({"message": "Invalid request data", "error": exc.issues}, 400)
-        except InvalidInput as exc:
-            issue = {"code": "custom", "path": [], "message": exc.message}
-            return langfuse_json({"message": "Invalid request data", "error": [issue]}, 400)
-        except NotFound as exc:
-            return langfuse_json({"error": "LangfuseNotFoundError", "message": exc.message}, 404)
-        except Conflict as exc:
-            return langfuse_json({"error": "ConflictError", "message": exc.message}, 409)
+        except (InvalidInput, NotFound, Conflict) as exc:
+            return langfuse_error(exc)
 
     return wrapped
 
