@@ -6,6 +6,7 @@ Authentication is a Tracehouse key pair in ``Authorization: Basic``, as with Lan
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import time
@@ -321,16 +322,17 @@ class LangfuseReadApi:
 
     async def get_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
         trace_id = request.match_info["trace_id"]
-        spans = await store.reader.trace(project, trace_id)
+        reader = store.langfuse
+        spans, (scores, _) = await asyncio.gather(
+            store.reader.trace(project, trace_id), reader.scores(project, [trace_id], with_total=False)
+        )
         if not spans:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
-        reader = store.langfuse
         first = min(s["start_time"] for s in spans)
         rows, _ = await reader.traces(project, first, first + 1, {"trace_id": trace_id}, 1, 1)
         if not rows:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
         summary = rows[0]
-        scores, _ = await reader.scores(project, [trace_id])
         observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
         doc = _trace_json(summary, project, [s["id"] for s in scores])
         doc["observations"] = observations

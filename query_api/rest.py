@@ -6,6 +6,7 @@ Read with an API key pair (Basic), or without one on a loopback bind that has no
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -340,10 +341,13 @@ async def list_traces(request: web.Request, store: Store, project: str, q: Trace
 
 async def get_trace(request: web.Request, store: Store, project: str, q: None) -> TraceDetail:
     trace_id = request.match_info["trace_id"]
-    spans = await store.reader.trace(project, trace_id.lower() if len(trace_id) == 32 else trace_id)
+    trace_id = trace_id.lower() if len(trace_id) == 32 else trace_id
+    # The spans and the scores at once: a point read is a few fixed-cost queries, not much data.
+    spans, (scores, _) = await asyncio.gather(
+        store.reader.trace(project, trace_id), store.langfuse.scores(project, [trace_id], with_total=False)
+    )
     if not spans:
         raise NotFound(f"no trace {trace_id!r} in this project")
-    scores, _ = await store.langfuse.scores(project, [spans[0]["trace_id"]])
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,

@@ -278,7 +278,9 @@ HAVING {" AND ".join(having)}"""
         page: int = 1,
         limit: int = 1000,
         filters: dict[str, object] | None = None,
+        with_total: bool = True,
     ) -> tuple[list[Row], int]:
+        """Scores newest first, a page of them, and how many match (-1 without ``with_total``)."""
         where = ["project_id = {project:String}", "is_deleted = 0"]
         params: dict[str, object] = {"project": project, "limit": limit, "offset": (page - 1) * limit}
         if trace_ids is not None:
@@ -305,6 +307,8 @@ HAVING {" AND ".join(having)}"""
             "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
             params,
         )
+        if not with_total:
+            return rows, -1
         total = await self._backend.query(f"SELECT count() AS n FROM scores FINAL WHERE {sql_where}", params)
         return rows, int(total[0]["n"])
 
