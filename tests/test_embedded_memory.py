@@ -12,20 +12,21 @@ PROBE = """
 import asyncio, sys, time
 from storage.backends.embedded import EmbeddedBackend
 
-def anon_mb():
+def status_mb(key):
     for line in open("/proc/self/status"):
-        if line.startswith("RssAnon:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) >> 10
 
 async def main():
     backend = EmbeddedBackend.open(sys.argv[1])
-    before = anon_mb()
+    before, before_rss = status_mb("RssAnon"), status_mb("VmRSS")
     await backend.query("SELECT length(groupArray(toString(number))) AS n FROM numbers(15000000)")
-    peak = anon_mb()
+    # The high-water mark, not a sample after the query: freeing may have begun already.
+    peak = before + status_mb("VmHWM") - before_rss
     for _ in range(30):  # a quiet server still runs small statements
         await backend.query("SELECT 1 AS x")
         time.sleep(0.1)
-    print(before, peak, anon_mb())
+    print(before, peak, status_mb("RssAnon"))
     await backend.close()
 
 asyncio.run(main())
