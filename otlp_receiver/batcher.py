@@ -208,7 +208,7 @@ class Batcher:
 
     def _grant(self) -> None:
         """Let waiters in, first come first served, while their bytes fit."""
-        while self._waiters:
+        while self._waiters and not self._closing:
             nbytes, waiter = self._waiters[0]
             if waiter.done():
                 self._waiters.pop(0)
@@ -308,6 +308,9 @@ class Batcher:
     async def close(self) -> None:
         """Stop taking requests, commit what is queued, then stop."""
         self._closing = True
+        for _, waiter in self._waiters:  # no one is let in any more: they retry elsewhere or later
+            if not waiter.done():
+                waiter.set_exception(StorageUnavailable("the server is shutting down", retry_after_s=2.0))
         self._wakeup.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):

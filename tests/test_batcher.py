@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from otlp_receiver.batcher import Batcher
-from tracehouse.errors import Overloaded
+from tracehouse.errors import Overloaded, StorageUnavailable
 
 BOUND = 100
 
@@ -83,4 +83,16 @@ async def test_a_client_that_leaves_while_waiting_holds_nothing() -> None:
     late.cancel()  # ... which is cancelled before it runs again
     with pytest.raises(asyncio.CancelledError):
         await late
+    assert b.inflight_bytes == 0 and b.waiting_bytes == 0
+
+
+async def test_waiters_are_turned_away_when_the_server_stops() -> None:
+    b = batcher()
+    held = b.reserve(BOUND)
+    waiting = asyncio.create_task(b.admit(10))
+    await asyncio.sleep(0)
+    await b.close()
+    with pytest.raises(StorageUnavailable):
+        await waiting
+    held.release()
     assert b.inflight_bytes == 0 and b.waiting_bytes == 0
