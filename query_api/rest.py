@@ -76,6 +76,11 @@ class TraceListQuery(TimeRange):
     order: Literal["asc", "desc"] = "desc"
     limit: int = Field(50, ge=1, le=1000)
     cursor: str | None = None
+    preview: bool = Field(
+        True,
+        description="Give each trace its root's input and output (their first characters). One more read, "
+        "of the heaviest columns: a list that shows no previews (the UI's) asks without.",
+    )
 
 
 class TraceSummary(BaseModel):
@@ -334,6 +339,7 @@ async def list_traces(request: web.Request, store: Store, project: str, q: Trace
             descending=q.order == "desc",
             limit=q.limit,
             cursor=q.cursor,
+            previews=q.preview,
         ),
     )
     return TracePage(items=[TraceSummary.model_validate(r) for r in page.items], next_cursor=page.next_cursor)

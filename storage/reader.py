@@ -203,6 +203,7 @@ class TraceQuery:
     descending: bool = True
     limit: int = 50
     cursor: str | None = None
+    previews: bool = True  # each trace's root input and output (one more read, of heavy columns)
 
 
 @dataclass
@@ -361,7 +362,11 @@ LIMIT {{limit:UInt32}}
             last = rows[-1]
             key = "latency_ms" if q.sort == "latency" else q.sort
             next_cursor = encode_cursor([last[key], last["trace_id"]])
-        await self._add_previews(project_id, rows)
+        if q.previews:
+            await self._add_previews(project_id, rows)
+        else:
+            for row in rows:
+                row["input"] = row["output"] = ""
         return Page(rows, next_cursor)
 
     async def _add_previews(self, project_id: str, rows: list[Row]) -> None:

@@ -57,6 +57,10 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
     first = doc["items"][0]
     assert first["input"] == "please find order 0" and first["total_cost"] == "0.010000000000"
     assert first["span_count"] == 2 and first["models"] == ["gpt-4o"]
+    # The UI's list shows no previews and asks without them: the same traces, no input or output.
+    status, bare = await get(live, "/api/v1/traces", [("preview", "false")])
+    assert status == 200 and [t["trace_id"] for t in bare["items"]] == [f"rest-{i}" for i in range(6)]
+    assert bare["items"][0]["input"] == "" and bare["items"][0]["span_count"] == 2
 
     cases = [
         ([("user_id", "user-1")], ["rest-1", "rest-3", "rest-5"]),

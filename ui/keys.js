@@ -32,7 +32,7 @@ export function waitForFirstTrace(projectId, el) {
   const start = new Date(Date.now() - 30 * 86400000).toISOString();
   const poll = async () => {
     if (!el.isConnected) return;
-    const page = await api("/api/v1/traces", { query: { project: projectId, start, limit: 1 } })
+    const page = await api("/api/v1/traces", { query: { project: projectId, start, limit: 1, preview: "false" } })
       .catch(() => ({ items: [] }));
     if (!page.items.length) {
       setTimeout(poll, 2000);

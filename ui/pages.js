@@ -95,7 +95,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "model", observation_type: "GENERATION" } }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "observation_type" } }),
     api("/api/v1/users", { query: { start } }),
-    api("/api/v1/traces", { query: { start, sort: "total_cost", order: "desc", limit: 5 } }),
+    api("/api/v1/traces", { query: { start, sort: "total_cost", order: "desc", limit: 5, preview: "false" } }),
     api("/api/v1/scores/summary", { query: { start } }),
   ]);
   // Every bucket of the range, so that the bars stand where their time is.

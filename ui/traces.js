@@ -190,7 +190,7 @@ export async function tracesPage(root) {
 
   let page;
   try {
-    page = await api("/api/v1/traces", { query });
+    page = await api("/api/v1/traces", { query: { ...query, preview: "false" } }); // the list shows no input/output
   } catch (e) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty error", role: "alert",
       text: t("Could not load traces: {error}", { error: errorText(e) }) })));
