@@ -82,14 +82,19 @@ async def list_comments(request: web.Request) -> web.Response:
     return json_response({"data": data[(page - 1) * limit : page * limit], "meta": meta})
 
 
+async def _comment(request: web.Request, store: Store, project: str) -> dict[str, Any]:
+    """The comment of the URL in this project; NotFound otherwise."""
+    rows = await store.comments.list(project, comment_id=request.match_info["id"])
+    if not rows:
+        raise NotFound(f"Comment not found: {request.match_info['id']}")
+    return rows[0]
+
+
 async def get_comment(request: web.Request) -> web.Response:
     store: Store = request.app[STORE_KEY]
     caller = await caller_for(request, store)
     caller.require(Permission.VIEW_DATA, "read comments")
-    rows = await store.comments.list(caller.project_id, comment_id=request.match_info["id"])
-    if not rows:
-        raise NotFound(f"Comment not found: {request.match_info['id']}")
-    return json_response(comment_json(caller.project_id, rows[0]))
+    return json_response(comment_json(caller.project_id, await _comment(request, store, caller.project_id)))
 
 
 async def delete_comment(request: web.Request) -> web.Response:
@@ -97,10 +102,7 @@ async def delete_comment(request: web.Request) -> web.Response:
     store: Store = request.app[STORE_KEY]
     caller = await caller_for(request, store)
     caller.require(Permission.SCORE, "delete comments")
-    rows = await store.comments.list(caller.project_id, comment_id=request.match_info["id"])
-    if not rows:
-        raise NotFound(f"Comment not found: {request.match_info['id']}")
-    c = rows[0]
+    c = await _comment(request, store, caller.project_id)
     own = caller.user is not None and c["author_user_id"] == caller.user.id
     if not own and Permission.DELETE_DATA not in caller.permissions:
         raise Forbidden("only its author or an admin deletes a comment")

@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY, notify_changed
 from query_api.auth import USERS_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_error, langfuse_json
+from query_api.requests import read_model
 from storage import Store
 from storage.projects import Project
 from storage.users import Users
@@ -63,22 +64,6 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate(await request.json())
-    except ValidationError as exc:
-        issues = [{"code": "custom", "path": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        raise _Invalid(issues) from None
-    except ValueError:
-        raise _Invalid([{"code": "custom", "path": [], "message": "the body must be JSON"}]) from None
-
-
-class _Invalid(Exception):
-    def __init__(self, issues: list[dict[str, Any]]) -> None:
-        super().__init__("invalid request data")
-        self.issues = issues
-
-
 def _org_route(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """A handler for an organization key's organization, answering in Langfuse's shapes."""
 
@@ -99,8 +84,6 @@ def _org_route(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
             return await fn(request, request.app[STORE_KEY], organization)
         except LangfuseError as exc:
             return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
-        except _Invalid as exc:
-            return langfuse_json({"message": "Invalid request data", "error": exc.issues}, 400)
         except (InvalidInput, NotFound, Conflict) as exc:
             return langfuse_error(exc)
 
@@ -176,7 +159,7 @@ async def organization_memberships(request: web.Request, store: Store, organizat
 
 
 async def put_organization_membership(request: web.Request, store: Store, organization: str) -> web.Response:
-    body: MembershipBody = await _body(request, MembershipBody)
+    body: MembershipBody = await read_model(request, MembershipBody)
     email, name = await _person(request.app[USERS_KEY], body.userId)
     role = _role(body.role, project=False)
     await store.organizations.set_role(organization, body.userId, role)
@@ -185,7 +168,7 @@ async def put_organization_membership(request: web.Request, store: Store, organi
 
 
 async def delete_organization_membership(request: web.Request, store: Store, organization: str) -> web.Response:
-    body: MembershipDelete = await _body(request, MembershipDelete)
+    body: MembershipDelete = await read_model(request, MembershipDelete)
     await store.organizations.remove_member(organization, body.userId)
     notify_changed(request)
     return langfuse_json({"message": "Membership deleted", "userId": body.userId})
@@ -195,7 +178,7 @@ async def delete_organization_membership(request: web.Request, store: Store, org
 
 
 async def create_project(request: web.Request, store: Store, organization: str) -> web.Response:
-    body: ProjectBody = await _body(request, ProjectBody)
+    body: ProjectBody = await read_model(request, ProjectBody)
     project = await store.projects.create_project(body.name, organization, retention_days=body.retention or 0)
     notify_changed(request)
     return langfuse_json(await _project_json(store, project), 201)
@@ -203,7 +186,7 @@ async def create_project(request: web.Request, store: Store, organization: str) 
 
 async def update_project(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    body: ProjectUpdate = await _body(request, ProjectUpdate)
+    body: ProjectUpdate = await read_model(request, ProjectUpdate)
     if body.name is not None and body.name != project.name:
         project = await store.projects.rename_project(project.id, body.name)
     if body.retention is not None and body.retention != project.retention_days:
@@ -233,7 +216,7 @@ async def project_keys(request: web.Request, store: Store, organization: str) ->
 
 async def create_project_key(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    body: KeyBody = await _body(request, KeyBody) if request.can_read_body else KeyBody()
+    body: KeyBody = await read_model(request, KeyBody) if request.can_read_body else KeyBody()
     if body.publicKey or body.secretKey:
         raise InvalidInput("keys of your own are not accepted: Tracehouse makes the pair and shows the secret once")
     pair = await store.projects.create_key(project.id, body.note or body.name or "")
@@ -270,7 +253,7 @@ async def project_memberships(request: web.Request, store: Store, organization: 
 
 async def put_project_membership(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    body: MembershipBody = await _body(request, MembershipBody)
+    body: MembershipBody = await read_model(request, MembershipBody)
     email, name = await _person(request.app[USERS_KEY], body.userId)
     if body.userId not in {m.user_id for m in await store.organizations.members(organization)}:
         # Langfuse: a project member is a member of its organization first (here with no role of its own).
@@ -283,7 +266,7 @@ async def put_project_membership(request: web.Request, store: Store, organizatio
 
 async def delete_project_membership(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    body: MembershipDelete = await _body(request, MembershipDelete)
+    body: MembershipDelete = await read_model(request, MembershipDelete)
     if body.userId not in await store.organizations.project_roles(project.id):
         raise NotFound(f"Project membership not found: {body.userId}")
     await store.organizations.set_project_role(project.id, body.userId, None)

@@ -50,8 +50,12 @@ function authForm({ title, hint, submitLabel, fields, onSubmit, extra }) {
   main().replaceChildren(form);
 }
 
+// Who is signed in, as ui/boot.js asked before the first page: the first route uses it once.
+let bootMe = null;
+
 async function gate() {
-  const me = await api("/api/v1/auth/me");
+  const me = bootMe || await api("/api/v1/auth/me");
+  bootMe = null;
   ctx.me = me.user;
   ctx.open = me.open;
   if (me.user) return true;
@@ -242,9 +246,14 @@ document.addEventListener("click", (event) => {
     navigate(link.pathname + link.search);
   }
 });
-window.addEventListener("popstate", route);
-document.title = t("Tracehouse");
-themeButton();
-languageSwitch();
-main().replaceChildren(h("p", { class: "muted", text: t("Loading…") }));
-route();
+/** Start the UI; ``me`` is the answer of /api/v1/auth/me that ui/boot.js already has (or null). */
+export function start(me) {
+  bootMe = me && "user" in me ? me : null;
+  window.addEventListener("popstate", route);
+  document.title = t("Tracehouse");
+  document.getElementById("nav").setAttribute("aria-label", t("Pages"));
+  themeButton();
+  languageSwitch();
+  main().replaceChildren(h("p", { class: "muted", text: t("Loading…") }));
+  route();
+}

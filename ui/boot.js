@@ -5,4 +5,4 @@ import { chooseLocale, useLocale } from "/ui/i18n.js";
 const me = await fetch("/api/v1/auth/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
   .then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
 await useLocale(chooseLocale(me.user && me.user.locale));
-await import("/ui/app.js");
+(await import("/ui/app.js")).start(me);
