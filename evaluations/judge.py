@@ -19,7 +19,7 @@ import jsonschema
 from evaluations.templates import output_schema
 from llm import ChatResult, ModelError, chat
 
-__all__ = ["MODES", "JudgeError", "Judgement", "judge", "render"]
+__all__ = ["MODES", "JudgeError", "Judgement", "judge", "render", "variables_of"]
 
 MODES = ("json_schema", "tool", "plain")
 TOOL = "submit_evaluation"
@@ -39,6 +39,11 @@ class Judgement:
     reasoning: str
     result: ChatResult
     mode: str
+
+
+def variables_of(prompt: str) -> list[str]:
+    """The {{variables}} of a prompt, each once, in order."""
+    return list(dict.fromkeys(m.group(1) for m in _VARIABLE.finditer(prompt)))
 
 
 def render(prompt: str, variables: dict[str, str]) -> str:
@@ -75,7 +80,7 @@ async def judge(
     api_key: str,
     model: str,
     headers: dict[str, str],
-    prompt: str,
+    prompt: str | list[dict[str, str]],
     output: dict[str, Any],
     mode: str = "json_schema",
     timeout_s: float = 60.0,
@@ -87,7 +92,9 @@ async def judge(
         + json.dumps(schema["properties"])
         + ". Answer with that JSON object only."
     )
-    messages = [{"role": "system", "content": instruction}, {"role": "user", "content": prompt}]
+    # A template's own chat messages follow the instruction; a plain prompt is one user message.
+    asked = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+    messages = [{"role": "system", "content": instruction}, *asked]
     modes = MODES[MODES.index(mode) :] if mode in MODES else MODES
     last: ModelError | None = None
     for current in modes:

@@ -4,6 +4,7 @@ which says at once why it cannot run."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -15,13 +16,14 @@ from evaluations.templates import BUILTIN_TEMPLATES, check_output
 from llm import ConnectionService
 from pricing import PriceBook, compute_cost
 from storage import Store
-from storage.evaluations import EvalRule, EvalTemplate
-from tracehouse.errors import InvalidInput, NotFound
+from storage.evaluations import EvalRule, EvalTemplate, EvalTemplateVersion
+from tracehouse.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["EvaluationService"]
 
 TARGETS = ("observation", "trace", "dataset")
-FILTER_KEYS = ("name", "type", "model", "environment", "tags", "dataset", "datasetId")
+# "langfuse": a rule made through Langfuse's v2 API keeps its filter list as given, to read back.
+FILTER_KEYS = ("name", "type", "model", "environment", "tags", "dataset", "datasetId", "langfuse")
 FIELDS = ("input", "output", "metadata", "expected_output")
 
 
@@ -31,13 +33,29 @@ class EvaluationService:
         self._connections = connections
 
     async def templates(self, project: str) -> list[dict[str, Any]]:
-        own = [
-            {"id": t.id, "name": t.name, "prompt": t.prompt, "output": orjson.loads(t.output), "provider": t.provider,
-             "model": t.model, "builtin": False}
-            for t in await self._store.evaluations.templates(project)
-        ]  # fmt: skip
-        builtin = [{**t, "provider": "", "model": "", "builtin": True} for t in BUILTIN_TEMPLATES]
+        """The project's own templates (each with its newest version's definition) and the built-ins."""
+        heads, versions = await asyncio.gather(
+            self._store.evaluations.templates(project), self._store.evaluations.template_versions(project)
+        )
+        newest: dict[str, EvalTemplateVersion] = {}
+        for v in versions:  # newest first within a template
+            newest.setdefault(v.template_id, v)
+        own = [self._template_json(t, newest.get(t.id)) for t in heads]
+        builtin = [{**t, "provider": "", "model": "", "builtin": True, "version": 1, "description": "",
+                    "messages": None, "mapping": {}} for t in BUILTIN_TEMPLATES]  # fmt: skip
         return own + builtin
+
+    @staticmethod
+    def _template_json(t: EvalTemplate, v: EvalTemplateVersion | None) -> dict[str, Any]:
+        created = t.created_at or dt.datetime.now(dt.UTC)
+        return {
+            "id": t.id, "name": t.name, "prompt": t.prompt, "output": orjson.loads(t.output), "provider": t.provider,
+            "model": t.model, "builtin": False, "description": v.description if v else "",
+            "messages": orjson.loads(v.messages) if v and v.messages else None,
+            "mapping": orjson.loads(v.variable_mapping) if v and v.variable_mapping else {},
+            "version": v.version if v else 1, "createdAt": created.isoformat(),
+            "versionCreatedAt": (v.created_at if v else created).isoformat(),
+        }  # fmt: skip
 
     async def template(self, project: str, template_id: str) -> dict[str, Any]:
         for t in await self.templates(project):
@@ -45,23 +63,87 @@ class EvaluationService:
                 return t
         raise NotFound(f"no evaluator template {template_id!r}")
 
-    async def put_template(self, project: str, body: Any) -> dict[str, Any]:
+    async def template_versions(self, project: str, template_id: str) -> list[dict[str, Any]]:
+        """Every definition a project's template has had, newest first."""
+        current = await self.template(project, template_id)
+        if current["builtin"]:
+            return [current]
+        versions = await self._store.evaluations.template_versions(project, template_id)
+        if not versions:  # made before versions were kept: its one definition is version 1
+            return [current]
+        return [
+            {**current, "prompt": v.prompt, "output": orjson.loads(v.output), "provider": v.provider,
+             "model": v.model, "messages": orjson.loads(v.messages) if v.messages else None,
+             "mapping": orjson.loads(v.variable_mapping) if v.variable_mapping else {}, "version": v.version,
+             "versionCreatedAt": v.created_at.isoformat()}
+            for v in versions
+        ]  # fmt: skip
+
+    async def put_template(self, project: str, body: Any, by: str = "") -> dict[str, Any]:
+        """Create or change a template. A change to what the judge is asked (prompt, messages,
+        output, model, variable mapping) makes a new version; name and description do not."""
         if not isinstance(body, dict):
             raise InvalidInput("expected a JSON object")
         name, prompt = body.get("name"), body.get("prompt")
+        messages = body.get("messages") or None
+        if "messages" not in body and template_id_of(body):
+            # An editor that knows only the prompt keeps the chat messages while the prompt stands.
+            kept = await self._store.evaluations.template_versions(project, template_id_of(body))
+            if kept and kept[0].messages and kept[0].prompt == prompt:
+                messages = orjson.loads(kept[0].messages)
+        if messages is not None:
+            messages = _check_messages(messages)
+            prompt = "\n\n".join(m["content"] for m in messages if m["role"] == "user") or prompt
         if not isinstance(name, str) or not name.strip() or not isinstance(prompt, str) or not prompt.strip():
             raise InvalidInput("name and prompt are required")
         try:
             output = check_output(body.get("output"))
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+        mapping = _check_mapping(body.get("mapping") or {})
+        description = body.get("description") or ""
+        if not isinstance(description, str) or len(description) > 2000:
+            raise InvalidInput("description: text of at most 2000 characters")
         template_id = str(body.get("id") or f"tpl-{uuid.uuid4().hex[:12]}")
         if template_id.startswith("builtin-"):
             raise InvalidInput("built-in templates are copied, not changed: save it under a new name")
+        heads = {t.id: t for t in await self._store.evaluations.templates(project)}
+        old = heads.get(template_id)
         t = EvalTemplate(project, template_id, name.strip(), prompt, orjson.dumps(output).decode(),
-                         str(body.get("provider") or ""), str(body.get("model") or ""))  # fmt: skip
+                         str(body.get("provider") or ""), str(body.get("model") or ""),
+                         old.created_at if old else None)  # fmt: skip
+        versions = await self._store.evaluations.template_versions(project, template_id) if old else []
+        latest = versions[0] if versions else None
+        definition = (t.prompt, orjson.dumps(messages).decode() if messages else "", t.output, t.provider, t.model,
+                      orjson.dumps(mapping).decode() if mapping else "")  # fmt: skip
+        same = latest is not None and definition == (
+            latest.prompt,
+            latest.messages,
+            latest.output,
+            latest.provider,
+            latest.model,
+            latest.variable_mapping,
+        )
+        if same and latest is not None:
+            version = EvalTemplateVersion(**{**latest.__dict__, "description": description})
+        else:
+            number = latest.version + 1 if latest else (2 if old else 1)
+            version = EvalTemplateVersion(project, template_id, number, description, *definition, by,
+                                          dt.datetime.now(dt.UTC))  # fmt: skip
+        # The version first: a head whose version is lost would read as its older definition.
+        await self._store.evaluations.put_template_version(version)
         await self._store.evaluations.put_template(t)
         return await self.template(project, template_id)
+
+    async def delete_template(self, project: str, template_id: str) -> None:
+        """Delete a project's template; Conflict while a rule still runs it."""
+        heads = {t.id: t for t in await self._store.evaluations.templates(project)}
+        if template_id not in heads:
+            raise NotFound(f"no evaluator template {template_id!r}")
+        users = [r.name for r in await self._store.evaluations.rules(project) if r.template_id == template_id]
+        if users:
+            raise Conflict(f"the evaluator is used by the rule(s) {', '.join(users)}: delete or change them first")
+        await self._store.evaluations.put_template(heads[template_id], deleted=True)
 
     async def rules(self, project: str) -> list[dict[str, Any]]:
         counts = await self._store.evaluations.counts(project)
@@ -85,7 +167,10 @@ class EvaluationService:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise InvalidInput("name: the score's name, 1 to 100 characters")
-        template = await self.template(project, str(body.get("templateId", "")))
+        enabled = bool(body.get("enabled", True))
+        template_id = str(body.get("templateId") or "")
+        # A disabled rule may be a draft that runs no template yet.
+        template = await self.template(project, template_id) if template_id or enabled else None
         target = body.get("target", "observation")
         if target not in TARGETS:
             raise InvalidInput(f"target: one of {', '.join(TARGETS)}")
@@ -94,28 +179,30 @@ class EvaluationService:
             raise InvalidInput(f"filter: an object with some of {', '.join(FILTER_KEYS)}")
         if target == "dataset":
             # Experiment outputs: the runs of one dataset, judged against its expected outputs.
-            found = await self._store.datasets.datasets(project, name=str(f.get("dataset", "")))
+            if f.get("dataset") or not f.get("datasetId"):
+                found = await self._store.datasets.datasets(project, name=str(f.get("dataset", "")))
+            else:
+                found = await self._store.datasets.datasets(project, dataset_id=str(f["datasetId"]))
             if not found:
                 raise InvalidInput("filter.dataset: the name of a dataset of this project")
-            f = {"dataset": found[0].name, "datasetId": found[0].id}
+            kept = {"langfuse": f["langfuse"]} if "langfuse" in f else {}
+            f = {"dataset": found[0].name, "datasetId": found[0].id, **kept}
         sampling = body.get("sampling", 1.0)
         if not isinstance(sampling, (int, float)) or isinstance(sampling, bool) or not 0 < sampling <= 1:
             raise InvalidInput("sampling: a fraction above 0, at most 1")
         delay = body.get("delaySeconds", 10)
         if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 86_400:
             raise InvalidInput("delaySeconds: 0 to 86400")
-        mapping = body.get("mapping") or {}
-        if not isinstance(mapping, dict) or any(
-            not isinstance(v, dict) or v.get("field") not in FIELDS for v in mapping.values()
-        ):
-            raise InvalidInput(f"mapping: variable -> {{field: one of {', '.join(FIELDS)}, path: optional}}")
-        provider = str(body.get("provider") or template["provider"])
-        model = str(body.get("model") or template["model"])
-        if not provider or not model:
-            raise InvalidInput("provider and model: the model connection and model the judge runs on")
-        connection = await self._connections.open(project, provider)  # NotFound names it
-        if connection.models and model not in connection.models and not body.get("allowOtherModel", True):
-            raise InvalidInput(f"model: {provider} offers {', '.join(connection.models)}")
+        # An empty mapping inherits the template's, as it is when the job runs.
+        mapping = _check_mapping(body.get("mapping") or {})
+        provider = str(body.get("provider") or (template or {}).get("provider") or "")
+        model = str(body.get("model") or (template or {}).get("model") or "")
+        if template is not None:
+            if not provider or not model:
+                raise InvalidInput("provider and model: the model connection and model the judge runs on")
+            connection = await self._connections.open(project, provider)  # NotFound names it
+            if connection.models and model not in connection.models and not body.get("allowOtherModel", True):
+                raise InvalidInput(f"model: {provider} offers {', '.join(connection.models)}")
         trace_project = str(body.get("traceProject") or "")
         if trace_project:
             try:
@@ -127,8 +214,9 @@ class EvaluationService:
         old = existing.get(rule_id)
         since = 0 if body.get("evaluateExisting") else (old.since_ns if old else time.time_ns())
         rule = EvalRule(
-            project, rule_id, name.strip(), template["id"], target, orjson.dumps(f).decode(), float(sampling), delay,
-            orjson.dumps(mapping).decode(), since, bool(body.get("enabled", True)), provider, model, "",
+            project, rule_id, name.strip(), template["id"] if template else "", target, orjson.dumps(f).decode(),
+            float(sampling), delay,
+            orjson.dumps(mapping).decode(), since, enabled, provider, model, "",
             old.created_at if old else dt.datetime.now(dt.UTC), trace_project,
         )  # fmt: skip
         await self._store.evaluations.put_rule(rule)
@@ -168,3 +256,36 @@ class EvaluationService:
              "latencyMs": j.latency_ms, "createdAt": j.created_at.isoformat()}
             for j in await self._store.evaluations.jobs(project, rule_id, limit=limit)
         ]  # fmt: skip
+
+
+def template_id_of(body: dict[str, Any]) -> str:
+    return str(body.get("id") or "")
+
+
+def _check_mapping(mapping: Any) -> dict[str, Any]:
+    if not isinstance(mapping, dict) or any(
+        not isinstance(v, dict) or v.get("field") not in FIELDS or not isinstance(v.get("path", ""), str)
+        for v in mapping.values()
+    ):
+        raise InvalidInput(f"mapping: variable -> {{field: one of {', '.join(FIELDS)}, path: optional}}")
+    return mapping
+
+
+def _check_messages(messages: Any) -> list[dict[str, str]]:
+    """Chat messages of a judge's prompt: roles system, user or assistant, and some text each."""
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or len(messages) > 50
+        or not all(
+            isinstance(m, dict)
+            and m.get("role") in ("system", "user", "assistant")
+            and isinstance(m.get("content"), str)
+            and m["content"].strip()
+            for m in messages
+        )
+    ):
+        raise InvalidInput("messages: a list of {role: system, user or assistant; content: text}")
+    if not any(m["role"] == "user" for m in messages):
+        raise InvalidInput("messages: at least one user message")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]

@@ -1,7 +1,8 @@
 """Built-in evaluator templates a user copies and edits, and the output definition every template has.
 
 An output is ``{"type": "numeric", "min": 0, "max": 1}``, ``{"type": "boolean"}`` or
-``{"type": "categorical", "categories": [...]}``, with ``"reasoning": true`` to ask the judge why.
+``{"type": "categorical", "categories": [...]}``, with ``"reasoning": true`` to ask the judge why,
+and optional ``valueInstructions`` / ``reasoningInstructions`` telling the judge how to give each.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def check_output(output: Any) -> dict[str, Any]:
         out["categories"] = cats
     elif kind != "boolean":
         raise ValueError("output: type is numeric, boolean or categorical")
+    # What the judge is told of its score and its reasoning (the descriptions in its answer's schema).
+    for key in ("valueInstructions", "reasoningInstructions"):
+        text = output.get(key)
+        if text is not None and (not isinstance(text, str) or len(text) > 2000):
+            raise ValueError(f"output: {key} is text of at most 2000 characters")
+        if text:
+            out[key] = text
     return out
 
 
@@ -84,9 +92,14 @@ def output_schema(output: dict[str, Any]) -> dict[str, Any]:
         score = {"type": "boolean"}
     else:
         score = {"type": "string", "enum": output["categories"]}
+    if output.get("valueInstructions"):
+        score["description"] = output["valueInstructions"]
     properties: dict[str, Any] = {"score": score}
     required = ["score"]
     if output.get("reasoning"):
-        properties = {"reasoning": {"type": "string"}, **properties}
+        reasoning: dict[str, Any] = {"type": "string"}
+        if output.get("reasoningInstructions"):
+            reasoning["description"] = output["reasoningInstructions"]
+        properties = {"reasoning": reasoning, **properties}
         required = ["reasoning", "score"]
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +54,8 @@ def _sampled(rule: EvalRule, trace_id: str, span_id: str) -> bool:
 
 
 def _pick(value: Any, path: str) -> Any:
+    """A JSONPath-like selection: ``$.a.b``, ``a.0.b``, ``$.a[0]['b']``."""
+    path = re.sub(r"\[\s*['\"]([^'\"]*)['\"]\s*\]", r".\1", re.sub(r"\[(\d+)\]", r".\1", path))
     for part in [p for p in path.replace("$.", "").split(".") if p and p != "$"]:
         if isinstance(value, dict):
             value = value.get(part)
@@ -180,8 +183,10 @@ class EvalWorker:
         try:
             template = await self._evaluations.template(rule.project_id, rule.template_id)
             connection = await self._connections.open(rule.project_id, rule.provider)
-            variables = await self._variables(rule, job)
-            prompt = render(template["prompt"], variables)
+            variables = await self._variables(rule, job, template.get("mapping") or {})
+            prompt: str | list[dict[str, str]] = render(template["prompt"], variables)
+            if template.get("messages"):
+                prompt = [{**m, "content": render(m["content"], variables)} for m in template["messages"]]
             key = (rule.project_id, rule.provider)
             verdict = await judge(
                 connection.adapter, connection.base_url, connection.api_key, rule.model or template["model"],
@@ -225,7 +230,7 @@ class EvalWorker:
             [EvalJob(**{**job.__dict__, "status": status, "last_error": message[:2000], "next_attempt_ns": next_ns})]
         )
 
-    async def _variables(self, rule: EvalRule, job: EvalJob) -> dict[str, str]:
+    async def _variables(self, rule: EvalRule, job: EvalJob, inherited: dict[str, Any]) -> dict[str, str]:
         span = job.observation_id
         facts = await self._store.evaluations.object_facts(rule.project_id, job.trace_id, span)
         if facts is None:
@@ -233,7 +238,7 @@ class EvalWorker:
         default = {"input": {"field": "input"}, "output": {"field": "output"}}
         if rule.target == "dataset":
             default["expected_output"] = {"field": "expected_output"}
-        mapping = orjson.loads(rule.mapping or "{}") or default
+        mapping = orjson.loads(rule.mapping or "{}") or inherited or default
         expected: Any = None
         if any(
             (spec.get("field") if isinstance(spec, dict) else spec) == "expected_output" for spec in mapping.values()
@@ -252,7 +257,7 @@ class EvalWorker:
             values[variable] = _text(_pick(raw, path) if path else raw)
         return values
 
-    async def _trace_judge(self, rule: EvalRule, job: EvalJob, prompt: str, verdict: Any) -> str:
+    async def _trace_judge(self, rule: EvalRule, job: EvalJob, prompt: str | list[dict[str, str]], verdict: Any) -> str:
         """The judge's own call as a generation, in the project the rule names (its cost visible
         there like any other model call); the trace's id."""
         trace_id = hashlib.sha256(f"judge\x00{job.id}\x00{job.attempts}".encode()).hexdigest()[:32]

@@ -23,6 +23,7 @@ from query_api.auth import USERS_KEY, auth_routes
 from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
+from query_api.evaluators_v2_api import evaluators_v2_routes
 from query_api.experiments_api import experiments_routes
 from query_api.invitations_api import invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
@@ -187,6 +188,7 @@ def create_app(
             *dataset_routes(),
             *llm_routes(),
             *evaluation_routes(),
+            *evaluators_v2_routes(),
             *annotation_routes(),
             *comment_routes(),
             *tempo_routes(),

@@ -444,7 +444,8 @@ UNSUPPORTED = {
 }
 SERVED = (
     "ingestion, otel/v1/{traces,logs,metrics}, traces, observations (v1, v2), sessions, scores (POST, GET, v2, v3), "
-    "metrics/daily, v2/metrics, experiments, experiment-items, models, projects, media, health"
+    "metrics/daily, v2/metrics, experiments, experiment-items, v2/evaluators, v2/evaluation-rules, models, "
+    "projects, organizations, comments, media, health"
 )
 
 

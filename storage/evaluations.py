@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from storage.api import Backend, Row
 from storage.projects import Versions
-from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATES
+from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATE_VERSIONS, EVAL_TEMPLATES
 from storage.timestamps import as_utc
 
-__all__ = ["EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "job_id"]
+__all__ = ["EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "EvalTemplateVersion", "job_id"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,23 @@ class EvalTemplate:
     output: str  # JSON
     provider: str
     model: str
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvalTemplateVersion:
+    project_id: str
+    template_id: str
+    version: int
+    description: str
+    prompt: str
+    messages: str  # JSON [{role, content}], or "" when the prompt is one user message
+    output: str  # JSON
+    provider: str
+    model: str
+    variable_mapping: str  # JSON {variable: {field, path}}, or "" (variables by name)
+    created_by: str
+    created_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -109,15 +126,30 @@ class EvalStore:
 
     async def templates(self, project_id: str) -> list[EvalTemplate]:
         rows = await self._backend.query(
-            "SELECT project_id, id, name, prompt, output, provider, model FROM eval_templates FINAL "
+            "SELECT project_id, id, name, prompt, output, provider, model, created_at FROM eval_templates FINAL "
             "WHERE project_id = {project:String} AND is_deleted = 0 ORDER BY name",
             {"project": project_id},
         )
-        return [EvalTemplate(**r) for r in rows]
+        return [EvalTemplate(**{**r, "created_at": as_utc(r["created_at"])}) for r in rows]
 
     async def put_template(self, t: EvalTemplate, deleted: bool = False) -> None:
-        now = dt.datetime.now(dt.UTC)
-        await self._put(EVAL_TEMPLATES, [{**t.__dict__, "created_at": now, "is_deleted": int(deleted)}])
+        created = t.created_at or dt.datetime.now(dt.UTC)
+        await self._put(EVAL_TEMPLATES, [{**t.__dict__, "created_at": created, "is_deleted": int(deleted)}])
+
+    async def template_versions(self, project_id: str, template_id: str | None = None) -> list[EvalTemplateVersion]:
+        """Every version of a project's templates (or of one), newest first within a template."""
+        where = "AND template_id = {template:String}" if template_id is not None else ""
+        rows = await self._backend.query(
+            "SELECT project_id, template_id, version, description, prompt, messages, output, provider, model, "
+            "variable_mapping, created_by, created_at FROM eval_template_versions FINAL "
+            f"WHERE project_id = {{project:String}} AND is_deleted = 0 {where} ORDER BY template_id, version DESC",
+            {"project": project_id, "template": template_id or ""},
+        )
+        return [EvalTemplateVersion(**{**r, "version": int(r["version"]), "created_at": as_utc(r["created_at"])})
+                for r in rows]  # fmt: skip
+
+    async def put_template_version(self, v: EvalTemplateVersion) -> None:
+        await self._put(EVAL_TEMPLATE_VERSIONS, [dict(v.__dict__)])
 
     async def rules(self, project_id: str | None = None) -> list[EvalRule]:
         """Rules of a project, or of every project (the worker)."""
@@ -220,9 +252,13 @@ class EvalStore:
             ("model", "model"),
             ("environment", "environment"),
         ):
-            if f.get(key):
+            value = f.get(key)
+            if isinstance(value, list) and value:
+                where.append(f"{column} IN {{f_{key}:Array(String)}}")
+                params[f"f_{key}"] = [str(v) for v in value]
+            elif value:
                 where.append(f"{column} = {{f_{key}:String}}")
-                params[f"f_{key}"] = str(f[key])
+                params[f"f_{key}"] = str(value)
         if f.get("tags"):
             where.append("hasAll(tags, {f_tags:Array(String)})")
             params["f_tags"] = [str(t) for t in f["tags"]]

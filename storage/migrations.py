@@ -26,6 +26,7 @@ from storage.tables import (
     DATASETS,
     EVAL_JOBS,
     EVAL_RULES,
+    EVAL_TEMPLATE_VERSIONS,
     EVAL_TEMPLATES,
     INVITATIONS,
     LLM_CONNECTIONS,
@@ -106,6 +107,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "comments on traces, observations, sessions and prompts", [COMMENTS]),
     Migration(15, "people's own settings (the UI's language)", [USER_PREFERENCES]),
     Migration(16, "organization-scoped API keys", [ORGANIZATION_API_KEYS]),
+    Migration(17, "evaluator versions: each definition an evaluator has had", [EVAL_TEMPLATE_VERSIONS]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

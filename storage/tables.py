@@ -702,6 +702,26 @@ EVAL_RULES = _record_table(
     ],
 )
 
+# Each definition an evaluator (template) has had; the newest is the one rules run. A change of
+# name or description rewrites the newest row; a change of what the judge is asked makes a new one.
+EVAL_TEMPLATE_VERSIONS = _record_table(
+    "eval_template_versions",
+    "(project_id, template_id, version)",
+    [
+        Column("project_id", "String", STR),
+        Column("template_id", "String", STR),
+        Column("version", "UInt32", pa.uint32()),
+        Column("description", "String", STR),
+        Column("prompt", "String", STR, codec="ZSTD(1)"),
+        Column("messages", "String", STR, codec="ZSTD(1)"),  # JSON [{role, content}]; "" = prompt alone
+        Column("output", "String", STR),
+        Column("provider", "String", STR),
+        Column("model", "String", STR),
+        Column("variable_mapping", "String", STR),  # JSON {variable: {field, path}}; "" = by name
+        Column("created_by", "String", STR),
+    ],
+)
+
 EVAL_JOBS = Table(
     name="eval_jobs",
     columns=[
@@ -895,6 +915,7 @@ ALL_TABLES = (
     COMMENTS,
     USER_PREFERENCES,
     ORGANIZATION_API_KEYS,
+    EVAL_TEMPLATE_VERSIONS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -137,9 +137,10 @@ export async function evaluationsPage(root) {
     ...(selected ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobsBox] : []),
     h("h2", { text: t("Evaluator templates") }),
     table([t("Template"), t("Score"), "", ""], templates.items.map((tpl) => h("tr", {},
-      h("td", { text: tpl.builtin ? word(tpl.name) : tpl.name }),
+      h("td", {}, h("div", { text: tpl.builtin ? word(tpl.name) : tpl.name }),
+        tpl.description ? h("div", { class: "muted", text: tpl.description }) : ""),
       h("td", { text: tpl.output.reasoning ? t("{type}, with reasoning", { type: word(tpl.output.type) }) : word(tpl.output.type) }),
-      h("td", { class: "muted", text: tpl.builtin ? t("built-in") : t("this project") }),
+      h("td", { class: "muted", text: tpl.builtin ? t("built-in") : t("this project, version {version}", { version: tpl.version }) }),
       h("td", {}, manage ? h("button", { type: "button", class: "link", text: t("Copy and edit"), onclick: () =>
         formBox.replaceChildren(templateEditor(tpl, again, () => formBox.replaceChildren())) }) : null)))),
   );
