@@ -127,6 +127,8 @@ class DatasetService:
     async def delete_dataset(self, project: str, name: str) -> None:
         d = await self.dataset(project, name)
         await self._store.datasets.put_dataset(d, deleted=True)
+        await self._store.media.release_items(project, d.id)
+        await self._store.media.sweep(project)
 
     # -- items ------------------------------------------------------------------------------
 
@@ -182,6 +184,8 @@ class DatasetService:
     async def delete_item(self, project: str, item_id: str) -> None:
         _, item = await self.item(project, item_id)
         await self._store.datasets.put_items([item], deleted=True)
+        await self._store.media.release_items(project, item.dataset_id, [item.id])
+        await self._store.media.sweep(project)
 
     # -- runs -------------------------------------------------------------------------------
 

@@ -84,8 +84,11 @@ async def register(request: web.Request, store: Store, project: str) -> web.Resp
             raise LangfuseError(400, "InvalidRequestError", f"{name} must be a string")
         return value
 
-    if body.get("datasetItemId") and not body.get("traceId"):
-        raise LangfuseError(400, "InvalidRequestError", "media of dataset items is not accepted yet; send a traceId")
+    dataset_id = text("datasetId", required=False)
+    item_id = text("datasetItemId", required=False)
+    # The item need not exist yet (the SDK uploads first), its dataset must.
+    if item_id and (not dataset_id or not await store.datasets.datasets(project, dataset_id=dataset_id)):
+        raise LangfuseError(404, "LangfuseNotFoundError", "datasetId: no such dataset in this project")
     length = body.get("contentLength")
     if not isinstance(length, int) or isinstance(length, bool):
         raise LangfuseError(400, "InvalidRequestError", "contentLength must be an integer")
@@ -95,7 +98,7 @@ async def register(request: web.Request, store: Store, project: str) -> web.Resp
     try:
         record, pending = await store.media.register(
             project,
-            trace_id=text("traceId"),
+            trace_id=text("traceId", required=not item_id),
             observation_id=text("observationId", required=False),
             field=text("field"),
             content_type=text("contentType"),
@@ -103,6 +106,8 @@ async def register(request: web.Request, store: Store, project: str) -> web.Resp
             sha256_base64=text("sha256Hash"),
             max_bytes=request.app[MEDIA_MAX_KEY],
             retention_days=settings.retention_days,
+            dataset_id=dataset_id,
+            dataset_item_id=item_id,
         )
     except InvalidInput as exc:
         raise _invalid(exc) from None
@@ -134,7 +139,8 @@ async def report(request: web.Request, store: Store, project: str) -> web.Respon
 async def describe(request: web.Request, store: Store, project: str) -> web.Response:
     media_id = request.match_info["media_id"]
     record = await _record(store, project, media_id)
-    if record.uploaded_at is None or store.media.files is None or not store.media.files.exists(project, media_id):
+    files = store.media.files
+    if record.uploaded_at is None or files is None or not await files.exists(project, media_id):
         raise LangfuseError(404, "LangfuseNotFoundError", "this media has not been uploaded")
     url, expires = await _link(request, "get", project, media_id)
     return langfuse_json(
@@ -168,21 +174,29 @@ async def upload(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _file_response(store: Store, record: MediaRecord) -> web.StreamResponse:
-    if store.media.files is None or not store.media.files.exists(record.project_id, record.id):
+async def _file_response(request: web.Request, store: Store, record: MediaRecord) -> web.StreamResponse:
+    files = store.media.files
+    if files is None or not await files.exists(record.project_id, record.id):
         raise NotFound("this media has not been uploaded")
     inline = record.content_type.startswith(INLINE)
-    return web.FileResponse(
-        store.media.files.path(record.project_id, record.id),
-        headers={
-            "Content-Type": record.content_type,
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{record.id}"',
-            "X-Content-Type-Options": "nosniff",
-            # An uploaded file never runs scripts here, whatever its type (SVG, HTML).
-            "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    headers = {
+        "Content-Type": record.content_type,
+        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{record.id}"',
+        "X-Content-Type-Options": "nosniff",
+        # An uploaded file never runs scripts here, whatever its type (SVG, HTML).
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
+        "Cache-Control": "private, max-age=3600",
+    }
+    path = files.local_path(record.project_id, record.id)
+    if path is not None:
+        return web.FileResponse(path, headers=headers)
+    # From the object store, through this server: the caller's access was checked here.
+    response = web.StreamResponse(headers={**headers, "Content-Length": str(record.content_length)})
+    await response.prepare(request)
+    async for chunk in files.read(record.project_id, record.id):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def signed_content(request: web.Request) -> web.StreamResponse:
@@ -191,7 +205,7 @@ async def signed_content(request: web.Request) -> web.StreamResponse:
         record = await _record(store, project, media_id)
     except LangfuseError as exc:
         return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
-    return _file_response(store, record)
+    return await _file_response(request, store, record)
 
 
 async def ui_content(request: web.Request) -> web.StreamResponse:
@@ -202,7 +216,7 @@ async def ui_content(request: web.Request) -> web.StreamResponse:
         record = await store.media.get(project, request.match_info["media_id"])
     except InvalidInput:
         raise NotFound("no such media") from None
-    return _file_response(store, record)
+    return await _file_response(request, store, record)
 
 
 async def sweep_media_hourly(app: web.Application) -> AsyncIterator[None]:

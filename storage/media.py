@@ -21,15 +21,25 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 
 from storage.api import Backend
 from storage.projects import Versions
-from storage.tables import MEDIA, TRACE_MEDIA
+from storage.tables import DATASET_ITEM_MEDIA, MEDIA, TRACE_MEDIA
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["ALLOWED_TYPES", "MEDIA_FIELDS", "MediaFiles", "MediaRecord", "MediaStore", "media_id_of"]
+__all__ = [
+    "ALLOWED_TYPES",
+    "MEDIA_FIELDS",
+    "MediaBlobs",
+    "MediaFiles",
+    "MediaRecord",
+    "MediaStore",
+    "check_ids",
+    "media_id_of",
+]
 
 # The content types the Langfuse SDKs declare (their MediaContentType), and nothing else.
 ALLOWED_TYPES = frozenset(
@@ -59,6 +69,7 @@ ALLOWED_TYPES = frozenset(
     }
 )
 MEDIA_FIELDS = ("input", "output", "metadata")
+ITEM_MEDIA_FIELDS = ("input", "expectedOutput", "metadata")
 _ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _PROJECT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -73,6 +84,36 @@ def media_id_of(sha256_base64: str) -> str:
     if len(raw) != 32:
         raise InvalidInput("sha256Hash must be the base64 SHA-256 of the file (32 bytes)")
     return base64.b64encode(raw).decode().replace("+", "-").replace("/", "_")[:22]
+
+
+def check_ids(project_id: str, media_id: str) -> None:
+    """InvalidInput unless both are ids this store makes (they name files and objects)."""
+    if not _PROJECT.match(project_id) or not _ID.match(media_id):
+        raise InvalidInput("not a media id")
+
+
+class MediaBlobs(Protocol):
+    """Where the bytes of media live: files under the data directory (embedded) or an
+    S3-compatible object store (a ClickHouse server, several Tracehouse processes)."""
+
+    async def write(
+        self, project_id: str, media_id: str, chunks: AsyncIterator[bytes], length: int, sha256_base64: str
+    ) -> None:
+        """Keep an upload, durably, or raise InvalidInput (and keep nothing) unless its length and
+        SHA-256 are the registered ones."""
+        ...
+
+    async def exists(self, project_id: str, media_id: str) -> bool: ...
+
+    async def delete(self, project_id: str, media_id: str) -> None: ...
+
+    def read(self, project_id: str, media_id: str) -> AsyncIterator[bytes]:
+        """The bytes, in chunks; NotFound if they are not kept."""
+        ...
+
+    def local_path(self, project_id: str, media_id: str) -> Path | None:
+        """The file on this machine, when there is one (served with sendfile)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,9 +134,11 @@ class MediaFiles:
         self.root = root
 
     def path(self, project_id: str, media_id: str) -> Path:
-        if not _PROJECT.match(project_id) or not _ID.match(media_id):
-            raise InvalidInput("not a media id")
+        check_ids(project_id, media_id)
         return self.root / project_id / media_id
+
+    def local_path(self, project_id: str, media_id: str) -> Path | None:
+        return self.path(project_id, media_id)
 
     async def write(
         self, project_id: str, media_id: str, chunks: AsyncIterator[bytes], length: int, sha256_base64: str
@@ -129,11 +172,22 @@ class MediaFiles:
         await asyncio.to_thread(os.replace, temp, final)
         await asyncio.to_thread(_fsync_dir, final.parent)
 
-    def exists(self, project_id: str, media_id: str) -> bool:
-        return self.path(project_id, media_id).is_file()
+    async def exists(self, project_id: str, media_id: str) -> bool:
+        return await asyncio.to_thread(self.path(project_id, media_id).is_file)
 
-    def delete(self, project_id: str, media_id: str) -> None:
-        self.path(project_id, media_id).unlink(missing_ok=True)
+    async def delete(self, project_id: str, media_id: str) -> None:
+        await asyncio.to_thread(self.path(project_id, media_id).unlink, missing_ok=True)
+
+    async def read(self, project_id: str, media_id: str) -> AsyncIterator[bytes]:
+        try:
+            handle = await asyncio.to_thread(open, self.path(project_id, media_id), "rb")
+        except FileNotFoundError:
+            raise NotFound("this media has not been uploaded") from None
+        try:
+            while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+                yield chunk
+        finally:
+            handle.close()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -147,7 +201,7 @@ def _fsync_dir(path: Path) -> None:
 class MediaStore:
     """Media records, the traces that hold them, and their files."""
 
-    def __init__(self, backend: Backend, files: MediaFiles | None) -> None:
+    def __init__(self, backend: Backend, files: MediaBlobs | None) -> None:
         self._backend = backend
         self.files = files
         self._versions = Versions()
@@ -174,28 +228,44 @@ class MediaStore:
         sha256_base64: str,
         max_bytes: int,
         retention_days: int,
+        dataset_id: str = "",
+        dataset_item_id: str = "",
     ) -> tuple[MediaRecord, bool]:
-        """Register a file held by a trace's field; the record and whether its bytes are still to come."""
+        """Register a file held by a trace's field (or a dataset item's: ``dataset_id`` and
+        ``dataset_item_id`` instead of ``trace_id``); the record and whether its bytes are still to come."""
         media_id = media_id_of(sha256_base64)
         if content_type not in ALLOWED_TYPES:
             raise InvalidInput(f"content type {content_type!r} is not accepted for media")
         if not 0 < content_length <= max_bytes:
             raise InvalidInput(f"contentLength must be 1 to {max_bytes} bytes")
-        if field not in MEDIA_FIELDS:
-            raise InvalidInput(f"field must be one of {', '.join(MEDIA_FIELDS)}")
-        if not trace_id or len(trace_id) > 200 or len(observation_id) > 200:
-            raise InvalidInput("traceId is required (and ids are at most 200 characters)")
-        # The link first: a record with no link would be swept as held by no trace.
-        link = {
-            "project_id": project_id,
-            "trace_id": trace_id,
-            "observation_id": observation_id,
-            "field": field,
-            "media_id": media_id,
-            "created_at": dt.datetime.now(dt.UTC),
-            "retention_days": retention_days,
-        }
-        await self._backend.insert(TRACE_MEDIA.name, pa.Table.from_pylist([link], schema=TRACE_MEDIA.arrow_schema()))
+        now = dt.datetime.now(dt.UTC)
+        # The link first: a record with no link would be swept as held by nothing.
+        if dataset_item_id:
+            if field not in ITEM_MEDIA_FIELDS:
+                raise InvalidInput(f"field must be one of {', '.join(ITEM_MEDIA_FIELDS)} for a dataset item")
+            if trace_id or not dataset_id or len(dataset_id) > 200 or len(dataset_item_id) > 200:
+                raise InvalidInput("give a traceId, or a datasetId and a datasetItemId (ids of at most 200 characters)")
+            item_link = {"project_id": project_id, "dataset_id": dataset_id, "dataset_item_id": dataset_item_id,
+                         "field": field, "media_id": media_id, "created_at": now, "updated_at": self._versions.next(),
+                         "is_deleted": 0}  # fmt: skip
+            schema = DATASET_ITEM_MEDIA.arrow_schema()
+            await self._backend.insert(DATASET_ITEM_MEDIA.name, pa.Table.from_pylist([item_link], schema=schema))
+        else:
+            if field not in MEDIA_FIELDS:
+                raise InvalidInput(f"field must be one of {', '.join(MEDIA_FIELDS)}")
+            if not trace_id or len(trace_id) > 200 or len(observation_id) > 200:
+                raise InvalidInput("traceId is required (and ids are at most 200 characters)")
+            link = {
+                "project_id": project_id,
+                "trace_id": trace_id,
+                "observation_id": observation_id,
+                "field": field,
+                "media_id": media_id,
+                "created_at": now,
+                "retention_days": retention_days,
+            }
+            schema = TRACE_MEDIA.arrow_schema()
+            await self._backend.insert(TRACE_MEDIA.name, pa.Table.from_pylist([link], schema=schema))
         try:
             record = await self.get(project_id, media_id)
         except NotFound:
@@ -203,7 +273,9 @@ class MediaStore:
                 project_id, media_id, sha256_base64, content_type, content_length, None, dt.datetime.now(dt.UTC)
             )
             await self._put(record)
-        uploaded = record.uploaded_at is not None and self.files is not None and self.files.exists(project_id, media_id)
+        uploaded = (
+            record.uploaded_at is not None and self.files is not None and await self.files.exists(project_id, media_id)
+        )
         return record, not uploaded
 
     async def get(self, project_id: str, media_id: str) -> MediaRecord:
@@ -239,13 +311,36 @@ class MediaStore:
         )
         return [r["media_id"] for r in rows]
 
+    async def release_items(self, project_id: str, dataset_id: str, item_ids: list[str] | None = None) -> None:
+        """The items (or every item of the dataset) no longer hold their media: it is swept next."""
+        where = "AND dataset_item_id IN {items:Array(String)}" if item_ids is not None else ""
+        rows = await self._backend.query(
+            "SELECT project_id, dataset_id, dataset_item_id, field, media_id, created_at FROM dataset_item_media FINAL "
+            f"WHERE project_id = {{p:String}} AND dataset_id = {{d:String}} AND is_deleted = 0 {where}",
+            {"p": project_id, "d": dataset_id, "items": item_ids or []},
+        )
+        if rows:
+            stamp = self._versions.next()
+            tombstones = [{**r, "updated_at": stamp, "is_deleted": 1} for r in rows]
+            schema = DATASET_ITEM_MEDIA.arrow_schema()
+            await self._backend.insert(DATASET_ITEM_MEDIA.name, pa.Table.from_pylist(tombstones, schema=schema))
+
+    async def of_item(self, project_id: str, dataset_item_id: str) -> list[str]:
+        rows = await self._backend.query(
+            "SELECT DISTINCT media_id FROM dataset_item_media FINAL WHERE project_id = {p:String} "
+            "AND dataset_item_id = {i:String} AND is_deleted = 0",
+            {"p": project_id, "i": dataset_item_id},
+        )
+        return [r["media_id"] for r in rows]
+
     async def sweep(self, project_id: str | None = None) -> int:
-        """Remove the media no trace holds any more (deleted traces, expired retention): records
-        and files."""
+        """Remove the media no trace and no dataset item holds any more (deleted traces and items,
+        expired retention): records and files."""
         where = "AND m.project_id = {p:String}" if project_id else ""
         rows = await self._backend.query(
             "SELECT m.project_id AS project_id, m.id AS id FROM media AS m FINAL "
-            "LEFT ANTI JOIN (SELECT DISTINCT project_id, media_id FROM trace_media) AS l "
+            "LEFT ANTI JOIN (SELECT DISTINCT project_id, media_id FROM trace_media UNION ALL "
+            "SELECT project_id, media_id FROM dataset_item_media FINAL WHERE is_deleted = 0) AS l "
             "ON l.project_id = m.project_id AND l.media_id = m.id "
             f"WHERE m.is_deleted = 0 {where}",
             {"p": project_id or ""},
@@ -256,5 +351,5 @@ class MediaStore:
             row["updated_at"] = self._versions.next()
             await self._backend.insert(MEDIA.name, pa.Table.from_pylist([row], schema=MEDIA.arrow_schema()))
             if self.files is not None:
-                await asyncio.to_thread(self.files.delete, r["project_id"], r["id"])
+                await self.files.delete(r["project_id"], r["id"])
         return len(rows)

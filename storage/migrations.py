@@ -20,6 +20,7 @@ from storage.tables import (
     ANNOTATION_ITEMS,
     ANNOTATION_QUEUES,
     COMMENTS,
+    DATASET_ITEM_MEDIA,
     DATASET_ITEM_VERSIONS,
     DATASET_RUN_ITEMS,
     DATASET_RUNS,
@@ -108,6 +109,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "people's own settings (the UI's language)", [USER_PREFERENCES]),
     Migration(16, "organization-scoped API keys", [ORGANIZATION_API_KEYS]),
     Migration(17, "evaluator versions: each definition an evaluator has had", [EVAL_TEMPLATE_VERSIONS]),
+    Migration(18, "media held by dataset items", [DATASET_ITEM_MEDIA]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

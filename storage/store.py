@@ -20,7 +20,7 @@ from storage.langfuse import LangfuseReader, LangfuseStore
 from storage.lifecycle import Lifecycle
 from storage.llm_connections import LlmConnectionStore
 from storage.logs import LogReader
-from storage.media import MediaFiles, MediaStore
+from storage.media import MediaBlobs, MediaFiles, MediaStore
 from storage.metrics import MetricsReader
 from storage.metrics_query import MetricsQuery, run_metrics_query
 from storage.migrations import migrate, schema_version
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class Store:
     """Everything above ``storage`` talks to the store through this object."""
 
-    def __init__(self, backend: Backend, media_dir: Path | None = None) -> None:
+    def __init__(self, backend: Backend, media_dir: Path | None = None, media: MediaBlobs | None = None) -> None:
         self.backend = backend
         self.projects = Projects(backend)
         self.prices = Prices(backend)
@@ -52,7 +52,8 @@ class Store:
         self.data_dir: Path | None = Path(data_dir) if data_dir else None
         if media_dir is None and data_dir:
             media_dir = Path(data_dir) / "media"
-        self.media = MediaStore(backend, MediaFiles(media_dir) if media_dir else None)
+        # The bytes of media: an object store when one is given, else files on this machine.
+        self.media = MediaStore(backend, media or (MediaFiles(media_dir) if media_dir else None))
         # Deleting traces (GDPR requests, retention) deletes the files only they held.
         self.lifecycle = Lifecycle(backend, self.projects, after_delete=self.media.sweep)
         self.organizations = Organizations(backend, self.projects)
@@ -92,11 +93,12 @@ class Store:
         server_options: Mapping[str, Any] | None = None,
         run_migrations: bool = True,
         media_dir: Path | None = None,
+        media: MediaBlobs | None = None,
     ) -> Store:
         """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
         apply pending migrations and create the default organization and project."""
         backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url, server_options=server_options)
-        store = cls(backend, media_dir or (Path(data_dir) / "media" if data_dir else None))
+        store = cls(backend, media_dir or (Path(data_dir) / "media" if data_dir else None), media)
         try:
             if run_migrations:
                 applied = await migrate(backend)

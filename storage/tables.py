@@ -854,6 +854,21 @@ TRACE_MEDIA = Table(
     shard_key="cityHash64(trace_id)",
 )
 
+# Which dataset items hold which uploaded files (langfuse 5.x uploads an item's media before the
+# item exists). A deleted item or dataset leaves a tombstone here; the sweep then removes the
+# files nothing holds.
+DATASET_ITEM_MEDIA = _record_table(
+    "dataset_item_media",
+    "(project_id, dataset_id, dataset_item_id, field, media_id)",
+    [
+        Column("project_id", "String", STR),
+        Column("dataset_id", "String", STR),
+        Column("dataset_item_id", "String", STR),
+        Column("field", "LowCardinality(String)", STR),
+        Column("media_id", "String", STR),
+    ],
+)
+
 # Langfuse ingestion event ids already applied: the SDKs re-send whole batches, and an old
 # event applied again after a newer one would undo the newer one's fields.
 LANGFUSE_EVENTS = Table(
@@ -916,6 +931,7 @@ ALL_TABLES = (
     USER_PREFERENCES,
     ORGANIZATION_API_KEYS,
     EVAL_TEMPLATE_VERSIONS,
+    DATASET_ITEM_MEDIA,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -15,7 +15,7 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 def test_compose_file() -> None:
     doc = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = doc["services"]
-    assert set(services) == {"clickhouse", "receiver", "query", "grafana"}
+    assert set(services) == {"clickhouse", "minio", "receiver", "query", "grafana"}
     assert services["clickhouse"]["image"].split(":")[1][0].isdigit()  # pinned
     assert services["grafana"]["image"].split(":")[1][0].isdigit()
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
@@ -28,6 +28,12 @@ def test_compose_file() -> None:
                 assert key[len(ENV_PREFIX) :].lower() in Settings.model_fields, key
         assert env["TRACEHOUSE_CLICKHOUSE_URL"].startswith("clickhouse://")
         assert service["depends_on"]["clickhouse"]["condition"] == "service_healthy"
+        # Media in the object store every process shares, with the store's own credentials.
+        assert service["depends_on"]["minio"]["condition"] == "service_healthy"
+        assert env["TRACEHOUSE_MEDIA_S3_ENDPOINT"] == "http://minio:9000"
+        minio_env = services["minio"]["environment"]
+        assert env["TRACEHOUSE_MEDIA_S3_ACCESS_KEY"] == minio_env["MINIO_ROOT_USER"]
+        assert env["TRACEHOUSE_MEDIA_S3_SECRET_KEY"] == minio_env["MINIO_ROOT_PASSWORD"]
     for mount in services["grafana"]["volumes"]:
         source = mount.split(":")[0]
         assert (DEPLOY / source).exists(), source

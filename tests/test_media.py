@@ -1,21 +1,29 @@
 """Media uploads: the Langfuse SDKs' out-of-band flow (register, PUT, PATCH, read back) with the real
-SDKs, every bad upload refused with nothing stored, per-project access, and files deleted with the
-traces that held them (GDPR deletes and retention)."""
+SDKs, for traces and dataset items, every bad upload refused with nothing stored, per-project
+access, and files deleted with the traces and items that held them (GDPR deletes and retention);
+with the files under the data directory and in an S3-compatible object store (moto's S3 server,
+standing in for MinIO)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pyarrow as pa
 import pytest
 
+from storage.media import MediaFiles
+from storage.media_s3 import S3MediaFiles
 from storage.tables import TRACE_MEDIA
+from tests.conftest import serving
 from tests.langfuse_helpers import basic, make_key, run_sdk
 from tracehouse.server import Running
 
@@ -29,8 +37,55 @@ def sha(data: bytes) -> str:
 
 
 def media_files(live: Running) -> list[str]:
-    root = live.store.media.files.root
+    """The media ids whose bytes are kept, wherever they are kept."""
+    files = live.store.media.files
+    if isinstance(files, S3MediaFiles):
+        objects = files._client.list_objects(files.bucket, recursive=True)
+        return sorted(o.object_name.rsplit("/", 1)[-1] for o in objects if o.object_name)
+    assert isinstance(files, MediaFiles)
+    root = files.root
     return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@contextlib.contextmanager
+def object_store() -> Iterator[str]:
+    """An S3-compatible server on a free port (moto's), its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving_with_object_store(data_dir: Path) -> AsyncIterator[Running]:
+    with object_store() as endpoint:
+        async with serving(
+            data_dir,
+            media_s3_endpoint=endpoint,
+            media_s3_bucket="th-media",
+            media_s3_prefix="tracehouse",
+            media_s3_region="us-east-1",
+            media_s3_access_key="th-access",
+            media_s3_secret_key="th-secret",
+        ) as r:
+            yield r
+
+
+@pytest.fixture(params=["files", "s3"])
+async def stored_live(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Running]:
+    """``serve`` keeping media as files, then as objects of an S3-compatible store."""
+    if request.param == "files":
+        async with serving(tmp_path / "data") as r:
+            yield r
+    else:
+        async with serving_with_object_store(tmp_path / "data") as r:
+            assert isinstance(r.store.media.files, S3MediaFiles)
+            yield r
 
 
 @pytest.mark.parametrize("version", ["5", "4"])
@@ -53,6 +108,73 @@ async def test_sdk_uploads_media_and_reads_it_back(live: Running, version: str) 
         assert record.uploaded_at is not None and record.content_type in ("image/png", "application/pdf")
 
 
+async def test_sdk5_uploads_media_to_an_object_store(tmp_path: Path) -> None:
+    """Tracehouse on an S3-compatible store: the SDK's flow is the same; the bytes are objects,
+    none is a file here, and the UI reads them through Tracehouse with the project's access."""
+    async with serving_with_object_store(tmp_path / "data") as live:
+        pair = await make_key(live)
+        out = await asyncio.to_thread(run_sdk, "5", "media.py", live.api_url, pair)
+        resolved = json.dumps(out["resolved"])
+        assert f"data:image/png;base64,{out['png']}" in resolved
+        assert f"data:application/pdf;base64,{out['pdf']}" in resolved
+        ids = await live.store.media.of_trace("default", out["trace_id"])
+        assert media_files(live) == sorted(ids) and len(ids) == 2
+        assert not (tmp_path / "data" / "media").exists()
+        files = live.store.media.files
+        assert isinstance(files, S3MediaFiles)
+        names = [o.object_name for o in files._client.list_objects("th-media", recursive=True)]
+        assert sorted(names) == sorted(f"tracehouse/default/{i}" for i in ids)  # prefix/project/id
+        records = [await live.store.media.get("default", i) for i in ids]
+        png_id = next(r.id for r in records if r.content_type == "image/png")
+        status, body = await call("GET", f"{live.api_url}/api/v1/media/{png_id}", basic(pair))
+        assert status == 200 and body == base64.b64decode(out["png"])
+        await live.store.lifecycle.delete("default", "trace", out["trace_id"])
+        assert media_files(live) == []
+
+
+async def test_an_unreachable_object_store_stops_the_start_saying_so(tmp_path: Path) -> None:
+    from tracehouse.errors import StorageUnavailable
+
+    with pytest.raises(StorageUnavailable, match="media object store"):
+        async with serving(
+            tmp_path / "data", media_s3_endpoint="http://127.0.0.1:9", media_s3_access_key="k", media_s3_secret_key="s"
+        ):
+            pass
+
+
+@pytest.mark.parametrize("where", ["files", "s3"])
+async def test_sdk5_dataset_item_media(tmp_path: Path, where: str) -> None:
+    """langfuse 5.x uploads a dataset item's files for the item before it exists; the item holds
+    reference strings that resolve; deleting the item deletes its files."""
+    opened = serving(tmp_path / "data") if where == "files" else serving_with_object_store(tmp_path / "data")
+    async with opened as live:
+        pair = await make_key(live)
+        out = await asyncio.to_thread(run_sdk, "5", "v5_dataset_media.py", live.api_url, pair)
+        text = json.dumps({"input": out["input"], "expected": out["expected"]})
+        assert "@@@langfuseMedia:type=image/png|id=" in text and "@@@langfuseMedia:type=application/pdf|id=" in text
+        assert "base64," not in text
+        resolved = json.dumps(out["resolved"])
+        assert f"data:image/png;base64,{out['png']}" in resolved
+        assert f"data:application/pdf;base64,{out['pdf']}" in resolved
+        held = await live.store.media.of_item("default", out["item_id"])
+        assert len(held) == 2 and media_files(live) == sorted(held)
+        # The item's media is not swept as held by no trace.
+        assert await live.store.media.sweep() == 0 and media_files(live) == sorted(held)
+        auth = basic(pair)
+        url = live.api_url + "/api/public/media"
+        bad = {"datasetId": out["dataset_id"], "datasetItemId": "x", "field": "output", "contentType": "image/png",
+               "contentLength": len(PNG), "sha256Hash": sha(PNG)}  # fmt: skip
+        status, doc = await call("POST", url, auth, bad)
+        assert status == 400 and "expectedOutput" in doc["message"]  # an item has no output field
+        status, doc = await call("POST", url, auth, {**bad, "field": "input", "datasetId": "no-such-dataset"})
+        assert status == 404
+        status, doc = await call("POST", url, auth, {**bad, "field": "input", "traceId": "t-1"})
+        assert status == 400  # a trace or an item, not both
+        status, _ = await call("DELETE", f"{live.api_url}/api/public/dataset-items/{out['item_id']}", auth)
+        assert status == 200
+        assert media_files(live) == [] and await live.store.media.of_item("default", out["item_id"]) == []
+
+
 async def call(
     method: str, url: str, headers: dict[str, str] | None = None, body: Any = None, data: bytes | None = None
 ) -> tuple[int, Any]:
@@ -67,7 +189,8 @@ async def call(
             return r.status, raw
 
 
-async def test_bad_uploads_access_and_deletes(live: Running) -> None:
+async def test_bad_uploads_access_and_deletes(stored_live: Running) -> None:
+    live = stored_live
     pair = await make_key(live)
     auth = basic(pair)
     other = await live.store.projects.create_project("other")
@@ -248,6 +371,20 @@ def test_trace_view_renders_media(tmp_path: Any) -> None:
             page.locator(".row", has_text="chat gpt-4o").click()
             page.wait_for_function("document.querySelector('.panel img.media-image')?.naturalWidth === 8")
             page.screenshot(path=str(ARTIFACTS / "media-otel.png"))
+
+            # A dataset item's files (langfuse 5.x uploads them for the item) on the dataset's page.
+            run = subprocess.run(
+                [sys.executable, "-S", str(ROOT / "tests/langfuse_clients/v5_dataset_media.py"), srv.api_url,
+                 pair["public_key"], pair["secret_key"]],
+                env={"PYTHONPATH": str(SDK_DIRS["5"]), "PATH": "/usr/bin:/bin"},
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert run.returncode == 0, run.stderr[-2000:]
+            page.goto(f"{srv.api_url}/project/default/datasets/vision-cases")
+            page.wait_for_function("document.querySelector('td.io-cell img.media-image')?.naturalWidth === 8")
+            assert page.locator("td.io-cell a.media.file", has_text="application/pdf").count() == 1
+            assert "@@@langfuseMedia" not in page.locator("table").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "media-dataset-item.png"))
     finally:
         srv.stop()
     assert errors == []

@@ -25,6 +25,7 @@ from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
 from query_api import create_app
 from storage import Store
+from storage.media_s3 import S3MediaFiles
 from tracehouse import __version__
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
@@ -116,14 +117,35 @@ class Running:
             hook()
 
 
+def media_object_store(settings: Settings) -> S3MediaFiles | None:
+    """The S3-compatible store for media the settings name, if any."""
+    if not settings.media_s3_endpoint:
+        return None
+    try:
+        return S3MediaFiles(
+            settings.media_s3_endpoint,
+            settings.media_s3_bucket,
+            settings.media_s3_access_key,
+            settings.media_s3_secret_key.get_secret_value(),
+            settings.media_s3_region,
+            settings.media_s3_prefix,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
+    media = media_object_store(settings)
+    if media is not None:
+        await media.ensure_bucket()  # a wrong endpoint or key fails the start, not the first upload
     store = await Store.open(
         data_dir=settings.data_dir,
         clickhouse_url=settings.clickhouse_url,
         server_options=settings.server_options,
         media_dir=settings.media_dir or settings.data_dir / "media",
+        media=media,
     )
     telemetry = Telemetry()  # one registry for every port of this process
     runners: list[web.AppRunner] = []

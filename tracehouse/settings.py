@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracehouse.errors import ConfigError
@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(
         None, description="Where uploaded media files are kept; by default the media folder of the data directory."
     )
+    media_s3_endpoint: str | None = Field(
+        None,
+        description="An S3-compatible object store for media instead of media_dir, e.g. http://minio:9000 "
+        "(needed when several Tracehouse processes share a ClickHouse server).",
+    )
+    media_s3_bucket: str = Field("tracehouse-media", description="The media bucket (made at start-up if missing).")
+    media_s3_prefix: str = Field("", description="A prefix for the media objects' names inside the bucket.")
+    media_s3_region: str = Field("", description="The object store's region, if it needs one.")
+    media_s3_access_key: str = Field("", description="The object store's access key.")
+    media_s3_secret_key: SecretStr = Field(SecretStr(""), description="The object store's secret key.")
     max_inflight_bytes: int = Field(
         256 * MIB,
         ge=1024,

@@ -4,6 +4,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, h, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
+import { cellWithMedia } from "/ui/media.js";
 
 function go(path) {
   history.pushState(null, "", path);
@@ -164,7 +165,7 @@ function compareView(doc) {
     h("div", { text: t("latency: {value}", { value: fmtSpread(c.summary.latencyMs, formatDuration) }) })) : null);
   };
   const itemRows = doc.items.map((item) => h("tr", {},
-    h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
+    cellWithMedia(show(item.input), "io-cell"), cellWithMedia(show(item.expectedOutput), "io-cell"),
     ...runs.map((r) => cell(item.runs[r.id]))));
   const aggregate = (label, pick, format) => h("tr", { class: "aggregate" }, h("th", { text: label }), h("td"),
     ...runs.map((r) => {
@@ -290,7 +291,7 @@ export async function datasetPage(root, name) {
             download: true, text: label }))),
       notice, editBox,
       doc.items.length ? table([t("Input"), t("Expected output"), t("Source"), t("Status"), t("Updated"), ""], doc.items.map((item) => h("tr", { class: item.status === "ARCHIVED" ? "archived" : "" },
-        h("td", { class: "io-cell", text: show(item.input) }), h("td", { class: "io-cell", text: show(item.expectedOutput) }),
+        cellWithMedia(show(item.input), "io-cell"), cellWithMedia(show(item.expectedOutput), "io-cell"),
         h("td", {}, item.sourceTraceId ? h("a", { href: here(`/traces/${encodeURIComponent(item.sourceTraceId)}${item.sourceObservationId ? `?observation=${encodeURIComponent(item.sourceObservationId)}` : ""}`),
           "data-link": true, text: t("trace") }) : "–"),
         h("td", { text: word(item.status) }), h("td", { text: formatIso(item.updatedAt) }),

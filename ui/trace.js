@@ -1,11 +1,12 @@
 // The trace view: nested tree with a waterfall, and the selected span's details.
 import { api } from "/ui/api.js";
-import { can, ctx, here } from "/ui/context.js";
+import { can, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { formatMoney, t } from "/ui/i18n.js";
+import { MEDIA_REF, mediaElement, textWithMedia } from "/ui/media.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
   EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "⛨", EVALUATOR: "✓" };
@@ -13,49 +14,6 @@ const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "�
 function parseJson(text) {
   if (!text) return undefined;
   try { return JSON.parse(text); } catch { return undefined; }
-}
-
-// Media: Langfuse's reference strings (files uploaded out of band), data URIs and URLs.
-const MEDIA_REF = /@@@langfuseMedia:type=([^|@]+)\|id=([A-Za-z0-9_-]+)\|source=[^@]*@@@/g;
-
-function mediaSource(value) {
-  const ref = [...String(value).matchAll(MEDIA_REF)][0];
-  if (ref) {
-    const project = ctx.project ? `?project=${encodeURIComponent(ctx.project.id)}` : "";
-    return { url: `/api/v1/media/${encodeURIComponent(ref[2])}${project}`, type: ref[1] };
-  }
-  const data = String(value).match(/^data:([\w.+-]+\/[\w.+-]+);base64,/);
-  if (data) return { url: value, type: data[1] };
-  if (/^https?:\/\//.test(value)) return { url: value, type: "" };
-  return null; // never javascript: or anything else a browser would run
-}
-
-function mediaElement(value, type = "", label = "") {
-  const source = mediaSource(value);
-  if (!source) return h("span", { class: "muted", text: `[${label || type || "media"}]` });
-  const kind = source.type || type;
-  if (kind.startsWith("image/") || (!kind && label === "image")) {
-    return h("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", class: "media" },
-      h("img", { src: source.url, alt: label || "image", loading: "lazy", class: "media-image" }));
-  }
-  if (kind.startsWith("audio/") || label === "audio") return h("audio", { controls: true, src: source.url, class: "media" });
-  if (kind.startsWith("video/") || label === "video") return h("video", { controls: true, src: source.url, class: "media" });
-  return h("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", class: "media file",
-    text: `${kind || label || "file"} ↗` });
-}
-
-// Text with reference strings in it: the text, and each file where its reference stood.
-function textWithMedia(text, cls) {
-  const pieces = [];
-  let last = 0;
-  for (const m of String(text).matchAll(MEDIA_REF)) {
-    if (m.index > last) pieces.push(text.slice(last, m.index));
-    pieces.push(mediaElement(m[0], m[1]));
-    last = m.index + m[0].length;
-  }
-  if (!pieces.length) return h("div", { class: cls, text });
-  if (last < text.length) pieces.push(text.slice(last));
-  return h("div", { class: cls }, ...pieces);
 }
 
 // A content block of a message (OpenAI, Anthropic, GenAI semantic conventions) as a part.
