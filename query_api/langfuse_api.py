@@ -323,16 +323,13 @@ class LangfuseReadApi:
     async def get_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
         trace_id = request.match_info["trace_id"]
         reader = store.langfuse
-        spans, (scores, _) = await asyncio.gather(
-            store.reader.trace(project, trace_id), reader.scores(project, [trace_id], with_total=False)
+        spans, summary, (scores, _) = await asyncio.gather(
+            store.reader.trace(project, trace_id),
+            reader.trace(project, trace_id),
+            reader.scores(project, [trace_id], with_total=False),
         )
-        if not spans:
+        if not spans or summary is None:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
-        first = min(s["start_time"] for s in spans)
-        rows, _ = await reader.traces(project, first, first + 1, {"trace_id": trace_id}, 1, 1)
-        if not rows:
-            raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
-        summary = rows[0]
         observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
         doc = _trace_json(summary, project, [s["id"] for s in scores])
         doc["observations"] = observations

@@ -160,6 +160,15 @@ _SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id,
        toUnixTimestamp64Nano(ingested_at) AS updated_at"""
 
 
+_SUMMARY = """t.trace_id AS trace_id,
+       toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
+       toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
+       argMinMerge(t.name) AS name,
+       max(t.user_id) AS user_id, max(t.session_id) AS session_id, max(t.environment) AS environment,
+       max(t.release) AS release, groupUniqArrayArray(t.tags) AS tags,
+       sum(t.total_cost) AS total_cost, sum(t.span_count) AS span_count"""
+
+
 def _page_params(project: str, start: int, end: int, page: int, limit: int) -> dict[str, object]:
     """Bound parameters shared by the page-numbered queries."""
     return {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
@@ -220,13 +229,7 @@ class LangfuseReader:
                 params[key] = value
         inner = f"""
 WITH {WHOLE_TRACES}
-SELECT t.trace_id AS trace_id,
-       toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
-       toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
-       argMinMerge(t.name) AS name,
-       max(t.user_id) AS user_id, max(t.session_id) AS session_id, max(t.environment) AS environment,
-       max(t.release) AS release, groupUniqArrayArray(t.tags) AS tags,
-       sum(t.total_cost) AS total_cost, sum(t.span_count) AS span_count
+SELECT {_SUMMARY}
 FROM traces AS t
 WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
 GROUP BY t.trace_id
@@ -239,6 +242,16 @@ HAVING {" AND ".join(having)}"""
         total = await self._backend.query(f"SELECT count() AS n FROM ({inner})", params)
         await self._add_roots(project, rows)
         return rows, int(total[0]["n"])
+
+    async def trace(self, project: str, trace_id: str) -> Row | None:
+        """One trace's summary and root fields, every day of it; None if it is unknown."""
+        rows = await self._backend.query(
+            f"SELECT {_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} "
+            "AND t.trace_id = {trace_id:String} GROUP BY t.trace_id",
+            {"project": project, "trace_id": trace_id},
+        )
+        await self._add_roots(project, rows)
+        return rows[0] if rows else None
 
     async def _add_roots(self, project: str, rows: list[Row]) -> None:
         if not rows:

@@ -191,3 +191,59 @@ async def test_timeseries_by_model(store: Store) -> None:
     }
     assert by_model["claude-sonnet-4"]["errors"] == 1
     assert all(len(r["latency_ms"]) == 4 and r["latency_ms"][0] == pytest.approx(500) for r in rows)
+
+
+async def _walk(store: Store, q: TraceQuery) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.reader.list_traces("default", TraceQuery(**{**q.__dict__, "cursor": cursor}))
+        seen += [t["trace_id"] for t in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+
+
+async def test_newest_first_pages_are_those_of_the_whole_window(store: Store) -> None:
+    """The newest-first list summarises only recent traces, widening when it must: its pages are
+    exactly the whole window's, with traces in several summary rows, a long trace whose last
+    spans are the newest of all, and a filter that only old traces match."""
+    roots, children = [], []
+    for i in range(60):
+        trace, start = f"t-{i:02d}", NOW_NS - i * 37 * SECOND
+        name = "old job" if i >= 55 else "job"
+        roots.append(span(trace, f"{trace}-r", start=start, duration_ms=2000, name=name, trace_name=name))
+        for c in range(4):
+            children.append(span(trace, f"{trace}-c{c}", f"{trace}-r", start=start + SECOND, name=f"step {c}"))
+    # Started 50 minutes ago, its last span is the newest row of the summary.
+    roots.append(span("t-long", "long-r", start=NOW_NS - 50 * 60 * SECOND, duration_ms=3000 * 1000, name="job",
+                      trace_name="job"))  # fmt: skip
+    children.append(span("t-long", "long-c", "long-r", start=NOW_NS + 10 * SECOND, name="step"))
+    # Five inserts: most traces have five summary rows until the merge.
+    await store.writer.write(span_table(roots))
+    for c in range(4):
+        await store.writer.write(span_table([s for s in children if s["span_id"].endswith(f"-c{c}")]))
+    start, end = window()
+    expected = sorted(
+        [(NOW_NS - i * 37 * SECOND, f"t-{i:02d}") for i in range(60)] + [(NOW_NS - 50 * 60 * SECOND, "t-long")],
+        reverse=True,
+    )
+    asked: list[int] = []  # the candidates of each summary asked for a page
+    query = store.backend.query
+
+    async def spy(sql: str, params: dict | None = None) -> list:  # type: ignore[type-arg]
+        if params and "{candidates:Array(String)}" in sql:
+            asked.append(len(params["candidates"]))
+        return await query(sql, params)
+
+    store.backend.query = spy  # type: ignore[method-assign]
+    newest = await _walk(store, TraceQuery(start, end, limit=3))
+    assert newest == [t for _, t in expected]
+    # The candidates path ran, and widened when a page's traces were not all after its cutoff.
+    pages = -(-len(expected) // 3)
+    assert asked and len(asked) > pages and max(asked) > min(asked), asked
+    old = [f"t-{i:02d}" for i in range(55, 60)]
+    assert await _walk(store, TraceQuery(start, end, limit=2, name="old job")) == old
+    # A window that ends inside the data: the same as the whole list, cut.
+    mid = NOW_NS - 20 * 37 * SECOND
+    assert await _walk(store, TraceQuery(start, mid, limit=4)) == [t for s, t in expected if s < mid]
