@@ -213,6 +213,7 @@ async def run_tracehouse(plan: Plan) -> Report:
                 "list_50_newest": await timed_reads(session, [newest], args.runs * 10),
                 "list_50_window": await timed_reads(session, [inside], args.runs * 10),
                 "ui_list_50_newest": await timed_reads(session, [ui_list], args.runs * 10),
+                "ui_list_50_window": await timed_reads(session, [inside + "&preview=false"], args.runs * 10),
             }
     finally:
         process.send_signal(signal.SIGTERM)
