@@ -40,6 +40,20 @@ function templateEditor(template, done, cancel) {
     h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })), error);
 }
 
+// What a rule evaluates, in words: its target and each part of its filter.
+function ruleTarget(r) {
+  const f = r.filter || {};
+  if (r.target === "dataset") return t("runs of dataset {name}", { name: f.dataset });
+  const list = (v) => (Array.isArray(v) ? v : [v]).join(", ");
+  const parts = [word(r.target)];
+  if (f.name && f.name.length) parts.push(t("named {names}", { names: list(f.name) }));
+  if (f.type && f.type.length) parts.push(t("of type {types}", { types: list(f.type) }));
+  if (f.model) parts.push(t("with model {model}", { model: f.model }));
+  if (f.environment && f.environment.length) parts.push(t("in {environments}", { environments: list(f.environment) }));
+  if (f.tags && f.tags.length) parts.push(t("tagged {tags}", { tags: list(f.tags) }));
+  return parts.join(" ");
+}
+
 function ruleForm(templates, connections, done, cancel) {
   const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: tpl.builtin ? word(tpl.name) : tpl.name })));
   const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name, e.g. correctness"), required: true });
@@ -127,8 +141,7 @@ export async function evaluationsPage(root) {
     rules.items.length ? table([t("Rule (score name)"), t("Template"), t("Target"), t("Judge"), t("Sampling"), t("Executions"), t("Status")], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
       h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),
       h("td", { text: (templates.items.find((tpl) => tpl.id === r.templateId) || { name: r.templateId }).name }),
-      h("td", { text: r.target === "dataset" ? t("runs of dataset {name}", { name: r.filter.dataset })
-        : `${r.target}${r.filter.name ? ` named ${r.filter.name}` : ""}${r.filter.type ? ` of type ${r.filter.type}` : ""}` }),
+      h("td", { text: ruleTarget(r) }),
       h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
       h("td", {}, counts(r.jobs)),
       h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? t("active") : t("paused") })))))

@@ -75,6 +75,7 @@ const WORDS = new Set([
   "OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE", "ACTIVE", "ARCHIVED", "PENDING", "COMPLETED",
   "pending", "running", "done", "error", "NUMERIC", "BOOLEAN", "CATEGORICAL", "text", "chat",
   "numeric", "boolean", "categorical", "Correctness", "Hallucination", "Toxicity", "Relevance", "Conciseness",
+  "observation", "trace",
 ]);
 
 /** A value of the API (a role, a state, a type) in words of the current language. */
