@@ -21,7 +21,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
@@ -39,6 +39,7 @@ __all__ = [
     "MediaStore",
     "check_ids",
     "media_id_of",
+    "write_checked",
 ]
 
 # The content types the Langfuse SDKs declare (their MediaContentType), and nothing else.
@@ -84,6 +85,22 @@ def media_id_of(sha256_base64: str) -> str:
     if len(raw) != 32:
         raise InvalidInput("sha256Hash must be the base64 SHA-256 of the file (32 bytes)")
     return base64.b64encode(raw).decode().replace("+", "-").replace("/", "_")[:22]
+
+
+async def write_checked(handle: BinaryIO, chunks: AsyncIterator[bytes], length: int, sha256_base64: str) -> None:
+    """Write an upload to ``handle``; InvalidInput unless its length and SHA-256 are the registered ones."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > length:
+            raise InvalidInput(f"the upload is longer than the {length} bytes registered")
+        digest.update(chunk)
+        await asyncio.to_thread(handle.write, chunk)
+    if size != length:
+        raise InvalidInput(f"the upload has {size} bytes; {length} were registered")
+    if base64.b64encode(digest.digest()).decode() != sha256_base64:
+        raise InvalidInput("the upload's SHA-256 is not the one registered")
 
 
 def check_ids(project_id: str, media_id: str) -> None:
@@ -148,20 +165,9 @@ class MediaFiles:
         final = self.path(project_id, media_id)
         await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
         temp = final.with_name(f".{media_id}.{secrets.token_hex(4)}.part")
-        digest = hashlib.sha256()
-        size = 0
         handle = await asyncio.to_thread(open, temp, "wb")
         try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > length:
-                    raise InvalidInput(f"the upload is longer than the {length} bytes registered")
-                digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            if size != length:
-                raise InvalidInput(f"the upload has {size} bytes; {length} were registered")
-            if base64.b64encode(digest.digest()).decode() != sha256_base64:
-                raise InvalidInput("the upload's SHA-256 is not the one registered")
+            await write_checked(handle, chunks, length, sha256_base64)
             await asyncio.to_thread(handle.flush)
             await asyncio.to_thread(os.fsync, handle.fileno())
         except BaseException:

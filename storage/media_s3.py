@@ -11,9 +11,7 @@ in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,8 +23,8 @@ import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from storage.media import check_ids
-from tracehouse.errors import InvalidInput, NotFound, StorageUnavailable
+from storage.media import check_ids, write_checked
+from tracehouse.errors import NotFound, StorageUnavailable
 
 __all__ = ["S3MediaFiles"]
 
@@ -87,18 +85,7 @@ class S3MediaFiles:
         name = self._name(project_id, media_id)
         spool = await asyncio.to_thread(tempfile.TemporaryFile)
         try:
-            digest = hashlib.sha256()
-            size = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > length:
-                    raise InvalidInput(f"the upload is longer than the {length} bytes registered")
-                digest.update(chunk)
-                await asyncio.to_thread(spool.write, chunk)
-            if size != length:
-                raise InvalidInput(f"the upload has {size} bytes; {length} were registered")
-            if base64.b64encode(digest.digest()).decode() != sha256_base64:
-                raise InvalidInput("the upload's SHA-256 is not the one registered")
+            await write_checked(spool, chunks, length, sha256_base64)
             await asyncio.to_thread(spool.seek, 0)
             await self._call(
                 self._client.put_object,
