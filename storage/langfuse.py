@@ -16,7 +16,7 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.logs import LogReader
-from storage.reader import SPAN_COLUMNS, WHOLE_DAYS, WHOLE_HAVING, WHOLE_SPANS, WHOLE_TRACES
+from storage.reader import SPAN_COLUMNS, WHOLE_DAYS, WHOLE_HAVING, WHOLE_SPANS, WHOLE_TRACES, newest_first
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform, insert_spans
 
@@ -227,19 +227,30 @@ class LangfuseReader:
             if value is not None and key in _TRACE_FILTERS:
                 having.append(_TRACE_FILTERS[key])
                 params[key] = value
-        inner = f"""
-WITH {WHOLE_TRACES}
+
+        def inner(candidates: bool = False) -> str:
+            # Candidates are summarised whole, every day of each: no need for the day bounds.
+            where = "t.trace_id IN {candidates:Array(String)}" if candidates else WHOLE_DAYS
+            return f"""
 SELECT {_SUMMARY}
 FROM traces AS t
-WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
+WHERE t.project_id = {{project:String}} AND {where}
 GROUP BY t.trace_id
 HAVING {" AND ".join(having)}"""
+
         order = "ASC" if ascending else "DESC"
-        rows = await self._backend.query(
-            f"{inner}\nORDER BY start_time {order}, trace_id {order}\nLIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
-            params,
-        )
-        total = await self._backend.query(f"SELECT count() AS n FROM ({inner})", params)
+
+        def page_sql(candidates: bool) -> str:
+            return f"{inner(candidates)}\nORDER BY start_time {order}, trace_id {order}\n" + (
+                "LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
+            )
+
+        if ascending:
+            rows = await self._backend.query(page_sql(False), params)
+        else:  # the newest first, as SDKs and Dify ask: only recent traces are summarised
+            offset = (page - 1) * limit
+            rows = await newest_first(self._backend, page_sql, params, start, end, offset + limit, limit)
+        total = await self._backend.query(f"SELECT count() AS n FROM ({inner()})", params)
         await self._add_roots(project, rows)
         return rows, int(total[0]["n"])
 

@@ -241,6 +241,40 @@ def _limit(limit: int) -> int:
     return limit
 
 
+async def newest_first(
+    backend: Backend, sql: Callable[[bool], str], params: dict[str, Any], start: int, end: int, needed: int, full: int
+) -> list[Row]:
+    """A newest-first page of traces without summarising every trace of the window. ``sql(True)``
+    summarises only the traces in ``{candidates:Array(String)}``, ``sql(False)`` the whole window;
+    the page covers the ``needed`` newest traces and has ``full`` rows when it is full.
+
+    The newest summary rows that started in [start, end) name the candidates. A trace that started
+    after the oldest of those rows (the cutoff) has every row after it, so it is a candidate: when
+    the page is full and its last trace started at or after the cutoff, the page is exact.
+    Otherwise four times as many rows are taken and the page is asked again; past 20,000 rows, the
+    whole window is summarised."""
+    rows_wanted = 4 * needed
+    while rows_wanted <= 20_000:
+        newest = await backend.query(
+            "SELECT t.trace_id AS trace_id, toUnixTimestamp64Nano(t.start_time) AS row_start FROM traces AS t "
+            "WHERE t.project_id = {project:String} "
+            "AND t.day >= toDate(fromUnixTimestamp64Nano({start:Int64}, 'UTC')) "
+            "AND t.day <= toDate(fromUnixTimestamp64Nano({upper:Int64}, 'UTC')) "
+            "AND t.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
+            "AND t.start_time < fromUnixTimestamp64Nano({upper:Int64}, 'UTC') "
+            "ORDER BY t.start_time DESC LIMIT {rows:UInt32}",
+            {**params, "start": start, "upper": end, "rows": rows_wanted},
+        )
+        # Fewer rows than asked: every trace that started in the window is a candidate.
+        cutoff = int(newest[-1]["row_start"]) if len(newest) == rows_wanted else start
+        candidates = list({r["trace_id"] for r in newest})
+        rows = await backend.query(sql(True), {**params, "candidates": candidates})
+        if cutoff == start or (len(rows) >= full and int(rows[-1]["start_time"]) >= cutoff):
+            return rows
+        rows_wanted *= 4
+    return await backend.query(sql(False), params)
+
+
 class TraceReader:
     """The queries the API, UI and Grafana endpoints are built on."""
 
@@ -370,7 +404,7 @@ LIMIT {{limit:UInt32}}
 
         if q.sort == "start_time" and q.descending and not span_filters:
             upper = min(q.end, int(params["c_value"]) + 1) if q.cursor else q.end
-            rows = await self._newest_first(sql, params, q.start, upper, limit)
+            rows = await newest_first(self._backend, sql, params, q.start, upper, limit + 1, limit + 1)
         else:
             rows = await self._backend.query(sql(), params)
         next_cursor = None
@@ -385,35 +419,6 @@ LIMIT {{limit:UInt32}}
             for row in rows:
                 row["input"] = row["output"] = ""
         return Page(rows, next_cursor)
-
-    async def _newest_first(self, sql: Callable[[bool], str], params: dict[str, Any], start: int, end: int,
-                            limit: int) -> list[Row]:  # fmt: skip
-        """The newest page of traces without summarising every trace of the window. The newest
-        summary rows that started in the window name the candidates, and only those are
-        summarised. A trace that started after the oldest of those rows (the cutoff) has every
-        row after it, so it is a candidate: when the page's last trace started at or after the
-        cutoff, the page is exact. Otherwise four times as many rows are taken and the page is
-        asked again; past 20,000 rows, the whole window is summarised."""
-        rows_wanted = 4 * limit
-        while rows_wanted <= 20_000:
-            newest = await self._backend.query(
-                "SELECT t.trace_id AS trace_id, toUnixTimestamp64Nano(t.start_time) AS row_start FROM traces AS t "
-                "WHERE t.project_id = {project:String} "
-                "AND t.day >= toDate(fromUnixTimestamp64Nano({start:Int64}, 'UTC')) "
-                "AND t.day <= toDate(fromUnixTimestamp64Nano({upper:Int64}, 'UTC')) "
-                "AND t.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
-                "AND t.start_time < fromUnixTimestamp64Nano({upper:Int64}, 'UTC') "
-                "ORDER BY t.start_time DESC LIMIT {rows:UInt32}",
-                {**params, "upper": end, "rows": rows_wanted},
-            )
-            # Fewer rows than asked: every trace that started in the window is a candidate.
-            cutoff = int(newest[-1]["row_start"]) if len(newest) == rows_wanted else start
-            candidates = list({r["trace_id"] for r in newest})
-            rows = await self._backend.query(sql(True), {**params, "candidates": candidates})
-            if cutoff == start or (len(rows) > limit and int(rows[-1]["start_time"]) >= cutoff):
-                return rows
-            rows_wanted *= 4
-        return await self._backend.query(sql(False), params)
 
     async def _add_previews(self, project_id: str, rows: list[Row]) -> None:
         if not rows:

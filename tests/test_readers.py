@@ -204,10 +204,9 @@ async def _walk(store: Store, q: TraceQuery) -> list[str]:
             return seen
 
 
-async def test_newest_first_pages_are_those_of_the_whole_window(store: Store) -> None:
-    """The newest-first list summarises only recent traces, widening when it must: its pages are
-    exactly the whole window's, with traces in several summary rows, a long trace whose last
-    spans are the newest of all, and a filter that only old traces match."""
+async def _seed_many(store: Store) -> None:
+    """60 traces 37 s apart (the last five named "old job"), each in five summary rows, and a long
+    trace that started 50 minutes ago whose last span is the newest row of all."""
     roots, children = [], []
     for i in range(60):
         trace, start = f"t-{i:02d}", NOW_NS - i * 37 * SECOND
@@ -223,6 +222,13 @@ async def test_newest_first_pages_are_those_of_the_whole_window(store: Store) ->
     await store.writer.write(span_table(roots))
     for c in range(4):
         await store.writer.write(span_table([s for s in children if s["span_id"].endswith(f"-c{c}")]))
+
+
+async def test_newest_first_pages_are_those_of_the_whole_window(store: Store) -> None:
+    """The newest-first list summarises only recent traces, widening when it must: its pages are
+    exactly the whole window's, with traces in several summary rows, a long trace whose last
+    spans are the newest of all, and a filter that only old traces match."""
+    await _seed_many(store)
     start, end = window()
     expected = sorted(
         [(NOW_NS - i * 37 * SECOND, f"t-{i:02d}") for i in range(60)] + [(NOW_NS - 50 * 60 * SECOND, "t-long")],
@@ -247,3 +253,24 @@ async def test_newest_first_pages_are_those_of_the_whole_window(store: Store) ->
     # A window that ends inside the data: the same as the whole list, cut.
     mid = NOW_NS - 20 * 37 * SECOND
     assert await _walk(store, TraceQuery(start, mid, limit=4)) == [t for s, t in expected if s < mid]
+
+
+async def test_langfuse_newest_pages_are_those_of_the_whole_window(store: Store) -> None:
+    """Langfuse's numbered pages, newest first (what the SDKs and Dify ask), through the same
+    candidates path: every page and the total are the whole window's."""
+    await _seed_many(store)
+    start, end = window()
+    expected = sorted(
+        [(NOW_NS - i * 37 * SECOND, f"t-{i:02d}") for i in range(60)] + [(NOW_NS - 50 * 60 * SECOND, "t-long")],
+        reverse=True,
+    )
+    seen: list[str] = []
+    for page in range(1, 30):
+        rows, total = await store.langfuse.traces("default", start, end, {}, page, 4)
+        assert total == len(expected)
+        seen += [r["trace_id"] for r in rows]
+        if not rows:
+            break
+    assert seen == [t for _, t in expected]
+    rows, total = await store.langfuse.traces("default", start, end, {"name": "old job"}, 2, 2)
+    assert [r["trace_id"] for r in rows] == ["t-57", "t-58"] and total == 5
