@@ -180,8 +180,9 @@ def _definition(t: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _evaluator_json(service: EvaluationService, project: str, t: dict[str, Any]) -> dict[str, Any]:
-    rules = [r for r in await service.rules(project) if r["templateId"] == t["id"]]
+def _evaluator_json(t: dict[str, Any], all_rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """An evaluator in the v2 shape, with the rules (of ``all_rules``, the project's) that run it."""
+    rules = [r for r in all_rules if r["templateId"] == t["id"]]
     assignments = []
     for r in rules:
         override = {"variableMappingOverride": _mapping_out(r["mapping"])} if r["mapping"] else {}
@@ -233,7 +234,8 @@ def _template_body(body: dict[str, Any], current: dict[str, Any] | None) -> dict
 async def list_evaluators(request: web.Request, service: EvaluationService, project: str) -> web.Response:
     own = [t for t in await service.templates(project) if not t["builtin"]]
     own.sort(key=lambda t: t["createdAt"], reverse=True)
-    return _page(request, [await _evaluator_json(service, project, t) for t in own])
+    rules = await service.rules(project)  # once for the page, not once per evaluator
+    return _page(request, [_evaluator_json(t, rules) for t in own])
 
 
 async def _own(service: EvaluationService, project: str, evaluator_id: str) -> dict[str, Any]:
@@ -245,14 +247,14 @@ async def _own(service: EvaluationService, project: str, evaluator_id: str) -> d
 
 async def get_evaluator(request: web.Request, service: EvaluationService, project: str) -> web.Response:
     t = await _own(service, project, request.match_info["id"])
-    return langfuse_json(await _evaluator_json(service, project, t))
+    return langfuse_json(_evaluator_json(t, await service.rules(project)))
 
 
 async def create_evaluator(request: web.Request, service: EvaluationService, project: str) -> web.Response:
     body = _template_body(await _body(request), None)
     body.pop("id", None)
     t = await service.put_template(project, body)
-    return langfuse_json(await _evaluator_json(service, project, t))
+    return langfuse_json(_evaluator_json(t, await service.rules(project)))
 
 
 async def update_evaluator(request: web.Request, service: EvaluationService, project: str) -> web.Response:
@@ -261,7 +263,7 @@ async def update_evaluator(request: web.Request, service: EvaluationService, pro
     if not set(patch) - {"type"}:
         raise _invalid("give at least one field to change")
     t = await service.put_template(project, _template_body(patch, current))
-    return langfuse_json(await _evaluator_json(service, project, t))
+    return langfuse_json(_evaluator_json(t, await service.rules(project)))
 
 
 async def delete_evaluator(request: web.Request, service: EvaluationService, project: str) -> web.Response:
