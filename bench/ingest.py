@@ -8,6 +8,7 @@ server and counts the stored spans against the acked ones.
 
     python -m bench.ingest --transport http --concurrency 4 --spans 300000
     python -m bench.ingest --transport grpc --concurrency 4 --duration 300   # sustained
+    python -m bench.ingest --concurrency 4 --baseline main --rounds 2      # old code vs this, alternating
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Results:
     errors: int = 0
     visible_ms: list[float] = field(default_factory=list)
     rss_mb: list[tuple[float, float, float]] = field(default_factory=list)
+    cpu_start: float = 0.0
+    cpu_end: float = 0.0
+    threads_start: dict[str, float] = field(default_factory=dict)
+    threads: dict[str, float] = field(default_factory=dict)
 
 
 async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, Any, None]]) -> tuple[float, float]:
@@ -67,7 +72,7 @@ async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, A
     return elapsed, peak
 
 
-def start_server(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_server(data_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     log = open(data_dir.parent / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [
@@ -87,7 +92,7 @@ def start_server(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[byt
             "warning",
             *extra,
         ],
-        cwd=ROOT,
+        cwd=root,  # `-m tracehouse` runs the code of this checkout (a baseline's worktree)
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -101,6 +106,26 @@ def start_server(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[byt
                 return process, info
         time.sleep(0.1)
     raise SystemExit("server did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds by thread name (ClickHouse names its pools; Python's threads show as python)."""
+    by_name: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return by_name
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -164,9 +189,14 @@ async def sender(
 
 
 async def visibility(
-    info: dict[str, str], acked: asyncio.Queue[tuple[str, float]], results: Results, done: asyncio.Event
+    info: dict[str, str],
+    acked: asyncio.Queue[tuple[str, float]],
+    results: Results,
+    done: asyncio.Event,
+    poll_s: float,
 ) -> None:
-    """Every 0.2 s, take the newest acked trace and poll the API until it is readable."""
+    """Every 0.2 s, take the newest acked trace and poll the API every ``poll_s`` until it is
+    readable. (Each poll is a read the server pays for, counted in its CPU.)"""
     async with aiohttp.ClientSession() as session:
         while not done.is_set() or not acked.empty():
             item = None
@@ -182,7 +212,7 @@ async def visibility(
                     if r.status == 200:
                         results.visible_ms.append((time.monotonic() - acked_at) * 1000)
                         break
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(poll_s)
             await asyncio.sleep(0.2)
 
 
@@ -200,8 +230,10 @@ async def run(args: argparse.Namespace, info: dict[str, str], pid: int, batches:
     stop_at = t0 + (args.duration or 1e9)
     limit = args.spans if not args.duration else 1 << 62
     next_index = [0]
+    results.cpu_start = cpu_seconds(pid)
+    results.threads_start = cpu_by_thread(pid)
     watchers = [
-        asyncio.create_task(visibility(info, acked, results, done)),
+        asyncio.create_task(visibility(info, acked, results, done, args.poll_ms / 1000)),
         asyncio.create_task(sample_rss(pid, results, done, t0)),
     ]
     await asyncio.gather(
@@ -211,6 +243,13 @@ async def run(args: argparse.Namespace, info: dict[str, str], pid: int, batches:
         )
     )
     elapsed = time.monotonic() - t0
+    results.cpu_end = cpu_seconds(pid)
+    threads_end = cpu_by_thread(pid)
+    results.threads = {
+        name: round(seconds - results.threads_start.get(name, 0.0), 2)
+        for name, seconds in sorted(threads_end.items(), key=lambda kv: -kv[1])
+        if seconds - results.threads_start.get(name, 0.0) >= 0.05
+    }
     done.set()
     await asyncio.gather(*watchers)
     return results, elapsed
@@ -249,18 +288,57 @@ def main() -> None:
         "--pool", type=int, default=100_000, help="distinct spans generated, then replayed with fresh trace ids"
     )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--poll-ms", type=float, default=20, help="how often a sampled trace is read until visible (server CPU)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--baseline", help="a git revision to run side by side with this checkout (alternating)")
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/this-checkout pairs with --baseline")
     args = parser.parse_args()
 
     workload = Workload(args.seed)
     batches = list(
         workload.batches(min(args.pool, args.spans) if not args.duration else args.pool, args.batch, time.time_ns())
     )
+    if not args.baseline:
+        report = one_run(args, batches, ROOT)
+        print(json.dumps(report, indent=None if args.json else 2))
+        if report["stored_spans"] != report["acked_spans"]:
+            raise SystemExit(f"LOST OR EXTRA SPANS: acked {report['acked_spans']}, stored {report['stored_spans']}")
+        return
+    # Side by side: the baseline's code and this checkout's, alternating, on the same workload.
+    with tempfile.TemporaryDirectory(prefix="tracehouse-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), args.baseline], cwd=ROOT, check=True)
+        try:
+            runs: list[tuple[str, dict[str, Any]]] = []
+            for _ in range(args.rounds):
+                for label, root in ((args.baseline, tree), ("this checkout", ROOT)):
+                    report = one_run(args, batches, root)
+                    runs.append((label, report))
+                    print(json.dumps({"code": label, **report}), flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+    print("\n| Code | acked spans/s | server CPU µs/span | spans per CPU s | visible p50 / p99 ms | RSS peak MB |")
+    print("|---|---|---|---|---|---|")
+    for label, r in runs:
+        v = r["visible_after_ack_ms"]
+        print(
+            f"| {label} | {r['acked_spans_per_s']:,} | {r['server_cpu_us_per_span']} | "
+            f"{r['spans_per_server_cpu_s']:,} | {v['p50']} / {v['p99']} | {r['server_rss_mb']['peak']} |"
+        )
+    lost = [(label, r) for label, r in runs if r["stored_spans"] != r["acked_spans"]]
+    if lost:
+        raise SystemExit(f"LOST OR EXTRA SPANS in {[label for label, _ in lost]}")
+
+
+def one_run(args: argparse.Namespace, batches: list[Batch], root: Path) -> dict[str, Any]:
+    """Serve the code in ``root`` on a fresh data directory, replay the workload, report."""
     span_bytes = sum(len(b.body) for b in batches) / sum(b.spans for b in batches)
     with tempfile.TemporaryDirectory(prefix="tracehouse-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        process, info = start_server(data_dir, [])
+        process, info = start_server(data_dir, [], root)
         try:
             results, elapsed = asyncio.run(run(args, info, process.pid, batches))
         finally:
@@ -282,6 +360,10 @@ def main() -> None:
         "stored_spans": stored,
         "refused_503": results.refused,
         "errors": results.errors,
+        "server_cpu_s": round(results.cpu_end - results.cpu_start, 1),
+        "server_cpu_us_per_span": round((results.cpu_end - results.cpu_start) * 1e6 / max(results.acked_spans, 1)),
+        "spans_per_server_cpu_s": round(results.acked_spans / max(results.cpu_end - results.cpu_start, 1e-9)),
+        "server_cpu_s_by_thread": results.threads,
         "visible_after_ack_ms": {
             "n": len(results.visible_ms),
             "p50": round(percentile(results.visible_ms, 50), 1),
@@ -300,9 +382,7 @@ def main() -> None:
         },
         "disk_bytes_per_span": round(disk / max(stored, 1)),
     }
-    print(json.dumps(report, indent=None if args.json else 2))
-    if stored != results.acked_spans:
-        raise SystemExit(f"LOST OR EXTRA SPANS: acked {results.acked_spans}, stored {stored}")
+    return report
 
 
 if __name__ == "__main__":

@@ -10,6 +10,15 @@ next insert takes all of them, so concurrent requests coalesce into one insert w
 any added delay. Each request waits for the insert holding its rows and is answered
 only once that insert is committed.
 
+With a write-ahead log (``otlp_receiver.wal``), a span batch that arrives while an insert is
+running does not wait for it: it is appended to the log, fsynced, and acknowledged, and the next
+insert takes it with everything else that came meanwhile (lingering up to ``linger_s`` for more
+rows). It keeps its bytes of the in-flight bound until that insert commits, so the log is
+bounded by the same bound; a failed insert of logged batches is retried, never reported to
+clients that already have their answer. A batch that arrives when nothing is running is
+inserted at once and answered after its insert, as without a log: at low load an acknowledged
+span is readable when the answer arrives.
+
 Batches name the table they go to (a lane: spans, logs, scores, metrics), or the job they are
 (the Langfuse lane: batches of ingestion events, merged with what is stored): one bound and one
 retry hint cover every write path, and a flush writes each lane's batches together.
@@ -23,10 +32,11 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pyarrow as pa
 
+from otlp_receiver.wal import WriteAheadLog
 from tracehouse.errors import Overloaded, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 
@@ -34,7 +44,8 @@ __all__ = ["Batcher", "Reservation", "Writer"]
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_ROWS = 100_000
+# Rows in one insert at most: a backlog (after an outage) goes in as inserts of bounded memory.
+MAX_BATCH_ROWS = 32_768
 COMMIT_TIMEOUT_S = 30.0
 STORE_DOWN_BACKOFF_S = 1.0
 # Clients honour Retry-After, and an OTel SDK gives up after 6 attempts: a hint that grows with
@@ -43,6 +54,12 @@ MAX_RETRY_AFTER_S = 30.0
 # About a few inserts: long enough for the in-flight bound to drain once, short next to an SDK's
 # export timeout (10 s by default).
 ADMISSION_WAIT_S = 2.0
+# Logged batches wait up to this long for more rows, so that inserts grow under load; short
+# enough that a span is readable well within a second of its acknowledgement.
+LINGER_S = 0.1
+# ... or until this many rows are waiting: about where a larger insert stops saving CPU per span.
+LINGER_ROWS = 16_384
+LOGGED_LANE = "spans"
 
 
 class Writer(Protocol):
@@ -72,6 +89,12 @@ class Reservation:
             self._released = True
             self._batcher._release(self.nbytes)
 
+    def transfer(self) -> Reservation:
+        """A reservation holding these bytes from now on (this one releases nothing any more)."""
+        nbytes = 0 if self._released else self.nbytes
+        self._released = True
+        return Reservation(self._batcher, nbytes)
+
 
 @dataclass
 class _Item:
@@ -79,6 +102,8 @@ class _Item:
     future: asyncio.Future[None]
     reservation: Reservation
     lane: str = "spans"
+    seq: int | None = None  # its record in the write-ahead log: acknowledged already
+    logged_at: float = 0.0
 
 
 @dataclass
@@ -88,6 +113,8 @@ class _Stats:
     largest_batch: int = 0
     failures: int = 0
     refused: int = 0
+    logged: int = 0  # batches acknowledged from the write-ahead log
+    set_aside: int = 0
     recent_batch_rows: list[int] = field(default_factory=list)
 
 
@@ -100,8 +127,18 @@ class Batcher:
         max_inflight_bytes: int,
         max_batch_rows: int = MAX_BATCH_ROWS,
         commit_timeout_s: float = COMMIT_TIMEOUT_S,
+        wal: WriteAheadLog | None = None,
+        linger_s: float = LINGER_S,
+        linger_rows: int = LINGER_ROWS,
     ) -> None:
         self._writers = writers
+        self.wal = wal
+        self._linger_s = linger_s
+        self._linger_rows = linger_rows
+        self._busy = False  # an insert is running (or gathering rows for one)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._gave_up = False  # closing with logged batches the store would not take
         self.max_inflight_bytes = max_inflight_bytes
         self._max_batch_rows = max_batch_rows
         self._commit_timeout_s = commit_timeout_s
@@ -224,7 +261,21 @@ class Batcher:
         if lane not in self._writers:
             raise ValueError(f"no writer for {lane!r}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.wal is not None and lane == LOGGED_LANE and self._busy and isinstance(table, pa.Table):
+            # It would wait for the running insert: log it and answer now; the next insert takes it.
+            try:
+                seq = await self.wal.append(table)
+            except OSError as exc:
+                raise StorageUnavailable(f"the write-ahead log could not be written ({exc}); retry") from None
+            future.set_result(None)
+            held = reservation.transfer()  # until the insert commits: the log is bounded by the bound
+            self._pending.append(_Item(table, future, held, lane, seq, time.monotonic()))
+            self._idle.clear()
+            self._wakeup.set()
+            self.stats.logged += 1
+            return
         self._pending.append(_Item(table, future, reservation, lane))
+        self._idle.clear()
         self._wakeup.set()
         try:
             await asyncio.wait_for(asyncio.shield(future), self._commit_timeout_s)
@@ -242,16 +293,36 @@ class Batcher:
             rows += item.table.num_rows
         return items
 
+    async def settled(self) -> None:
+        """Return once nothing is queued or being inserted (every acknowledged row is readable)."""
+        await self._idle.wait()
+
     async def _run(self) -> None:
         while True:
-            if not self._pending:
+            if not self._pending or self._gave_up:
+                self._busy = False
+                self._idle.set()
                 if self._closing:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            self._busy = True
+            await self._linger()
             items = self._take()
             await self._flush(items)
+
+    async def _linger(self) -> None:
+        """While only logged batches wait (nobody waits for their insert), wait a little for more."""
+        loop = asyncio.get_running_loop()
+        while not self._closing and self._pending and all(i.seq is not None for i in self._pending):
+            rows = sum(i.table.num_rows for i in self._pending)
+            left = self._pending[0].logged_at + self._linger_s - loop.time()
+            if rows >= self._linger_rows or left <= 0:
+                return
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), left)
 
     async def _flush(self, items: list[_Item]) -> None:
         lanes: dict[str, list[_Item]] = {}
@@ -295,6 +366,14 @@ class Batcher:
             self.stats.largest_batch = max(self.stats.largest_batch, rows)
         else:
             self.stats.failures += 1
+        logged = [i for i in items if i.seq is not None]
+        if logged and self.wal is not None:
+            if error is None:
+                self.wal.release([i.seq for i in logged if i.seq is not None])
+            else:
+                # Their senders have their answer: these rows must go in, whatever it takes.
+                await self._retry_logged(lane, logged, error)
+                items = [i for i in items if i.seq is None]
         for item in items:
             item.reservation.release()
             if not item.future.done():
@@ -304,6 +383,33 @@ class Batcher:
                     item.future.set_exception(error)
             if item.future.done() and not item.future.cancelled():
                 item.future.exception()  # retrieved: no "exception never retrieved" noise on timeouts
+
+    async def _retry_logged(self, lane: str, logged: list[_Item], error: BaseException) -> None:
+        """A failed insert of logged batches. While the store is unavailable they go back to the
+        head of the queue (after a pause) and stay in the log; rows the store refuses are tried
+        batch by batch, and a batch refused alone is set aside in the log's directory."""
+        if isinstance(error, StorageUnavailable):
+            self._pending[:0] = logged
+            if self._closing:
+                self._gave_up = True  # they stay in the log and are replayed at the next start
+                log.warning("stopping with %d logged batches not inserted; they are replayed at start", len(logged))
+                return
+            await asyncio.sleep(STORE_DOWN_BACKOFF_S)
+            return
+        assert self.wal is not None
+        for item in logged:
+            try:
+                await self._writers[lane].write(item.table)
+            except StorageUnavailable:
+                self._pending.insert(0, item)
+                continue
+            except Exception:
+                log.exception("a logged batch of %d rows was refused by the store", item.table.num_rows)
+                await asyncio.to_thread(self.wal.set_aside, cast(pa.Table, item.table))
+                self.stats.set_aside += 1
+            assert item.seq is not None
+            self.wal.release([item.seq])
+            item.reservation.release()
 
     async def close(self) -> None:
         """Stop taking requests, commit what is queued, then stop."""

@@ -9,8 +9,10 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.batcher import Batcher
@@ -25,6 +27,7 @@ from otlp_receiver.decode import (
 from otlp_receiver.decode_logs import LogsDecodeResult, decode_logs_bytes
 from otlp_receiver.decode_metrics import MetricsDecodeResult, decode_metrics_bytes
 from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
+from otlp_receiver.wal import WriteAheadLog
 from pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
@@ -48,6 +51,12 @@ class IngestSettings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_inflight_bytes: int = 256 * 1024 * 1024
     decode_workers: int = 0  # processes decoding requests; 0: one thread in this process
+    wal_dir: Path | None = None  # the span write-ahead log's directory; None: no log
+    linger_s: float = 0.1
+
+
+WAL_DIR = "wal"
+REPLAY_ROWS = 16_384  # rows per insert while replaying the log at start-up
 
 
 def default_decode_workers() -> int:
@@ -67,7 +76,13 @@ class IngestService:
         self.telemetry = telemetry or Telemetry()
         # Langfuse ingestion is a lane of the same batcher: its batches merge with stored state.
         self.langfuse = LangfuseIngest(store)
-        self.batcher = Batcher({**store.writers, "langfuse": self.langfuse}, settings.max_inflight_bytes)
+        self.wal = WriteAheadLog(settings.wal_dir) if settings.wal_dir is not None else None
+        self.batcher = Batcher(
+            {**store.writers, "langfuse": self.langfuse},
+            settings.max_inflight_bytes,
+            wal=self.wal,
+            linger_s=settings.linger_s,
+        )
         self.batcher.telemetry = self.telemetry
         # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
         # separate processes when configured, so that it runs on every core.
@@ -77,13 +92,37 @@ class IngestService:
         self._context = TtlCache(CONTEXT_TTL_S)
 
     async def __aenter__(self) -> IngestService:
+        if self.wal is not None:
+            await self.replay()
         await self.batcher.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.batcher.close()
+        if self.wal is not None:
+            await self.wal.close()
         self._decoder.shutdown(wait=True)
         self._log_decoder.shutdown(wait=True)
+
+    async def replay(self) -> int:
+        """Insert what the write-ahead log holds from before a crash, then empty it; the rows.
+        The span writer skips spans stored already, so a batch whose insert had committed is not
+        stored twice, and a crash during the replay is repaired by the next one."""
+        assert self.wal is not None
+        writer = self.store.writers["spans"]
+        rows = 0
+        chunk: list[pa.Table] = []
+        for record in self.wal.records():
+            chunk.append(record.table)
+            if sum(t.num_rows for t in chunk) >= REPLAY_ROWS:
+                rows += await writer.write(pa.concat_tables(chunk))
+                chunk = []
+        if chunk:
+            rows += await writer.write(pa.concat_tables(chunk))
+        self.wal.discard_replayed()
+        if rows:
+            log.warning("replayed %d spans from the write-ahead log (an unclean shutdown)", rows)
+        return rows
 
     def _new_decoder(self) -> Executor:
         if self.settings.decode_workers <= 0:

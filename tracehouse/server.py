@@ -20,7 +20,7 @@ from google.protobuf.internal import api_implementation
 from credentials import Credentials
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
-from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
+from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
 from query_api import create_app
@@ -163,8 +163,19 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         if "receiver" in components:
             check_protobuf_backend()
             workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
+            # The span write-ahead log lives beside the embedded store (a ClickHouse server has
+            # no data directory of ours; its receivers answer after their inserts).
+            wal_dir = settings.data_dir / WAL_DIR if settings.embedded and settings.ingest_wal else None
             ingest = IngestService(
-                store, IngestSettings(settings.max_body_bytes, settings.max_inflight_bytes, workers), telemetry
+                store,
+                IngestSettings(
+                    settings.max_body_bytes,
+                    settings.max_inflight_bytes,
+                    workers,
+                    wal_dir=wal_dir,
+                    linger_s=settings.ingest_linger_ms / 1000,
+                ),
+                telemetry,
             )
             await ingest.__aenter__()
             hooks.append(ingest.invalidate)

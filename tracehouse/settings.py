@@ -89,6 +89,18 @@ class Settings(BaseSettings):
         description="Bytes of requests being decoded or waiting for their commit; past it, receivers answer "
         "503 / UNAVAILABLE with a retry hint.",
     )
+    ingest_wal: bool = Field(
+        True,
+        description="Embedded store: under load, acknowledge span batches once they are fsynced to a write-ahead "
+        "log in the data directory and insert them a moment later in larger batches (replayed at start after a "
+        "crash); false: every span batch is acknowledged after its own insert.",
+    )
+    ingest_linger_ms: int = Field(
+        100,
+        ge=0,
+        le=2000,
+        description="How long logged span batches wait for more rows before their insert (their visibility delay).",
+    )
     decode_workers: int = Field(
         -1,
         ge=-1,
