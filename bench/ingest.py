@@ -49,6 +49,7 @@ class Results:
     cpu_end: float = 0.0
     threads_start: dict[str, float] = field(default_factory=dict)
     threads: dict[str, float] = field(default_factory=dict)
+    insert_rows: tuple[int, float] = (0, 0.0)
 
 
 async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, Any, None]]) -> tuple[float, float]:
@@ -244,6 +245,7 @@ async def run(args: argparse.Namespace, info: dict[str, str], pid: int, batches:
     )
     elapsed = time.monotonic() - t0
     results.cpu_end = cpu_seconds(pid)
+    results.insert_rows = await insert_rows(info)
     threads_end = cpu_by_thread(pid)
     results.threads = {
         name: round(seconds - results.threads_start.get(name, 0.0), 2)
@@ -268,6 +270,19 @@ def count_stored(data_dir: Path) -> int:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])
+
+
+async def insert_rows(info: dict[str, str]) -> tuple[int, float]:
+    """Inserts so far and their mean rows, from the server's /metrics (every lane together)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{info['api_url']}/metrics") as r:
+        text = await r.text()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("tracehouse_store_insert_rows_sum", "tracehouse_store_insert_rows_count"):
+            values[name] = float(value)
+    count = int(values.get("tracehouse_store_insert_rows_count", 0))
+    return count, values.get("tracehouse_store_insert_rows_sum", 0.0) / max(count, 1)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -319,13 +334,17 @@ def main() -> None:
                     print(json.dumps({"code": label, **report}), flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
-    print("\n| Code | acked spans/s | server CPU µs/span | spans per CPU s | visible p50 / p99 ms | RSS peak MB |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| Code | acked spans/s | server CPU µs/span | spans per CPU s | rows per insert "
+        "| visible p50 / p99 ms | RSS peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for label, r in runs:
         v = r["visible_after_ack_ms"]
         print(
             f"| {label} | {r['acked_spans_per_s']:,} | {r['server_cpu_us_per_span']} | "
-            f"{r['spans_per_server_cpu_s']:,} | {v['p50']} / {v['p99']} | {r['server_rss_mb']['peak']} |"
+            f"{r['spans_per_server_cpu_s']:,} | {r['rows_per_insert']:,} | {v['p50']} / {v['p99']} "
+            f"| {r['server_rss_mb']['peak']} |"
         )
     lost = [(label, r) for label, r in runs if r["stored_spans"] != r["acked_spans"]]
     if lost:
@@ -364,6 +383,8 @@ def one_run(args: argparse.Namespace, batches: list[Batch], root: Path) -> dict[
         "server_cpu_us_per_span": round((results.cpu_end - results.cpu_start) * 1e6 / max(results.acked_spans, 1)),
         "spans_per_server_cpu_s": round(results.acked_spans / max(results.cpu_end - results.cpu_start, 1e-9)),
         "server_cpu_s_by_thread": results.threads,
+        "inserts": results.insert_rows[0],
+        "rows_per_insert": round(results.insert_rows[1]),
         "visible_after_ack_ms": {
             "n": len(results.visible_ms),
             "p50": round(percentile(results.visible_ms, 50), 1),

@@ -273,6 +273,7 @@ class Batcher:
             self._idle.clear()
             self._wakeup.set()
             self.stats.logged += 1
+            self._count_log()
             return
         self._pending.append(_Item(table, future, reservation, lane))
         self._idle.clear()
@@ -370,6 +371,7 @@ class Batcher:
         if logged and self.wal is not None:
             if error is None:
                 self.wal.release([i.seq for i in logged if i.seq is not None])
+                self._count_log()
             else:
                 # Their senders have their answer: these rows must go in, whatever it takes.
                 await self._retry_logged(lane, logged, error)
@@ -407,9 +409,17 @@ class Batcher:
                 log.exception("a logged batch of %d rows was refused by the store", item.table.num_rows)
                 await asyncio.to_thread(self.wal.set_aside, cast(pa.Table, item.table))
                 self.stats.set_aside += 1
+                if self.telemetry is not None:
+                    self.telemetry.wal_set_aside.inc()
             assert item.seq is not None
             self.wal.release([item.seq])
             item.reservation.release()
+        self._count_log()
+
+    def _count_log(self) -> None:
+        if self.telemetry is not None and self.wal is not None:
+            self.telemetry.wal_bytes.set(self.wal.bytes_on_disk)
+            self.telemetry.wal_batches.set(self.wal.unreleased)
 
     async def close(self) -> None:
         """Stop taking requests, commit what is queued, then stop."""

@@ -88,11 +88,11 @@ def _column(batch: pa.Table, field: pa.Field) -> pa.ChunkedArray | pa.Array:
         if field.nullable:
             return pa.nulls(rows, field.type)
         return pa.repeat(_default_value(field), rows)
-    column = batch.column(field.name).cast(field.type)
+    column = batch.column(field.name)
+    if column.type != field.type:
+        column = column.cast(field.type)
     if not field.nullable and column.null_count:
-        default = _default_value(field)
-        mask = pc.is_null(column)
-        column = pc.if_else(mask, pa.repeat(default, rows), column)
+        column = pc.fill_null(column, _default_value(field))
     return column
 
 
@@ -108,8 +108,7 @@ def conform(batch: pa.Table) -> pa.Table:
     columns = []
     for field in SPAN_SCHEMA:
         if field.name == "ingested_at":
-            now = dt.datetime.now(dt.UTC)
-            columns.append(pa.array([now] * rows, field.type))
+            columns.append(pa.repeat(pa.scalar(dt.datetime.now(dt.UTC), field.type), rows))
         else:
             columns.append(_column(batch, field))
     return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)

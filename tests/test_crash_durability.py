@@ -8,7 +8,9 @@ ones too (an exporter that lost the answer), and the store must hold every span 
 no acked span lost, nothing counted twice in the per-trace summaries. A fifth sender posts log
 records to /v1/logs under the same kills: every acked record is stored, and read once. A sixth
 posts Langfuse ingestion batches (traces with a generation created, then updated, in separate
-batches): every acked event is stored, each observation once, with its update merged.
+batches): every acked event is stored, each observation once, with its update merged. Span
+requests that arrive while an insert runs are answered from the write-ahead log: the starts after
+the kills replay it, and that too must store each span once.
 """
 
 from __future__ import annotations
@@ -304,6 +306,11 @@ def test_every_acked_span_survives_kill_9_exactly_once(tmp_path: Path) -> None:
                 resend(server, sent, "http" if i % 2 else "grpc")
     finally:
         assert server.stop() == 0, server.log()
+
+    # Senders that found an insert running were answered from the write-ahead log: the kills
+    # left some of those behind, and the starts after them replayed the log.
+    replays = [p for p in tmp_path.glob("serve-*.log") if "from the write-ahead log" in p.read_text()]
+    assert replays, "no start replayed the write-ahead log: the kills never found a logged batch"
 
     spans, summary, logs, generations = asyncio.run(stored(data_dir))
     expected_generations = {g for r in ledger.requests if r.acked for g in r.generations}

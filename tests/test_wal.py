@@ -103,6 +103,9 @@ async def test_a_stalled_store_bounds_the_log_and_a_kill_replays_it_exactly_once
         again = await asyncio.gather(*(post(live, body(), PB) for _ in range(20)))
         assert all(s == 503 for s, _, _ in again)
         assert wal.bytes_on_disk == size and wal.unreleased == logged
+        metrics = live.ingest.telemetry.render().decode()
+        assert f"tracehouse_wal_batches {float(logged)}" in metrics
+        assert f"tracehouse_wal_bytes {float(size)}" in metrics
         # What a kill -9 here leaves on disk: every acknowledged batch, fsynced.
         shutil.copytree(data / WAL_DIR, snapshot)
         gated.gate.set()
@@ -182,6 +185,7 @@ async def test_a_batch_the_store_refuses_is_set_aside_not_retried_forever(tmp_pa
         assert (await first)[0] == 200
         await batcher.settled()
         assert wal.unreleased == 0 and batcher.stats.set_aside == 1
+        assert "tracehouse_wal_set_aside_total 1.0" in live.ingest.telemetry.render().decode()
         kept = list((tmp_path / "data" / WAL_DIR / "refused").iterdir())
         assert len(kept) == 1
         assert pa.ipc.open_stream(kept[0].read_bytes()).read_all().column("trace_id").to_pylist() == ["t-bad"]

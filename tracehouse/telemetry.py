@@ -60,6 +60,17 @@ class Telemetry:
         self.inflight_bytes = Gauge(
             "tracehouse_receiver_inflight_bytes", "Bytes of requests being decoded or awaiting commit.", registry=r
         )
+        self.wal_bytes = Gauge(
+            "tracehouse_wal_bytes", "Bytes of the span write-ahead log on disk (batches not inserted yet).", registry=r
+        )
+        self.wal_batches = Gauge(
+            "tracehouse_wal_batches", "Span batches answered from the write-ahead log, not inserted yet.", registry=r
+        )
+        self.wal_set_aside = Counter(
+            "tracehouse_wal_set_aside",
+            "Logged span batches the store refused, kept in wal/refused/ for an operator.",
+            registry=r,
+        )
         self.query_seconds = Histogram(
             "tracehouse_query_seconds",
             "API request latency, by route.",
