@@ -56,7 +56,7 @@ MAX_RETRY_AFTER_S = 30.0
 ADMISSION_WAIT_S = 2.0
 # Logged batches wait up to this long for more rows, so that inserts grow under load; short
 # enough that a span is readable well within a second of its acknowledgement.
-LINGER_S = 0.1
+LINGER_S = 0.25
 # ... or until this many rows are waiting: about where a larger insert stops saving CPU per span.
 LINGER_ROWS = 16_384
 LOGGED_LANE = "spans"

@@ -52,7 +52,7 @@ class IngestSettings:
     max_inflight_bytes: int = 256 * 1024 * 1024
     decode_workers: int = 0  # processes decoding requests; 0: one thread in this process
     wal_dir: Path | None = None  # the span write-ahead log's directory; None: no log
-    linger_s: float = 0.1
+    linger_s: float = 0.25
 
 
 WAL_DIR = "wal"

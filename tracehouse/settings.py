@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         "crash); false: every span batch is acknowledged after its own insert.",
     )
     ingest_linger_ms: int = Field(
-        100,
+        250,
         ge=0,
         le=2000,
         description="How long logged span batches wait for more rows before their insert (their visibility delay).",
