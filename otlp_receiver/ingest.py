@@ -31,7 +31,7 @@ from otlp_receiver.wal import WriteAheadLog
 from pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
-from tracehouse.errors import InvalidInput, TracehouseError
+from tracehouse.errors import InvalidInput, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 from tracehouse.ttl_cache import TtlCache
 
@@ -52,6 +52,7 @@ class IngestSettings:
     max_inflight_bytes: int = 256 * 1024 * 1024
     decode_workers: int = 0  # processes decoding requests; 0: one thread in this process
     wal_dir: Path | None = None  # the span write-ahead log's directory; None: no log
+    log_batches: bool = True  # answer span batches from the log under load (else only replay it)
     linger_s: float = 0.25
 
 
@@ -80,7 +81,7 @@ class IngestService:
         self.batcher = Batcher(
             {**store.writers, "langfuse": self.langfuse},
             settings.max_inflight_bytes,
-            wal=self.wal,
+            wal=self.wal if settings.log_batches else None,
             linger_s=settings.linger_s,
         )
         self.batcher.telemetry = self.telemetry
@@ -109,20 +110,36 @@ class IngestService:
         The span writer skips spans stored already, so a batch whose insert had committed is not
         stored twice, and a crash during the replay is repaired by the next one."""
         assert self.wal is not None
-        writer = self.store.writers["spans"]
         rows = 0
         chunk: list[pa.Table] = []
         for record in self.wal.records():
             chunk.append(record.table)
             if sum(t.num_rows for t in chunk) >= REPLAY_ROWS:
-                rows += await writer.write(pa.concat_tables(chunk))
+                rows += await self._replay_chunk(chunk)
                 chunk = []
         if chunk:
-            rows += await writer.write(pa.concat_tables(chunk))
+            rows += await self._replay_chunk(chunk)
         self.wal.discard_replayed()
         if rows:
             log.warning("replayed %d spans from the write-ahead log (an unclean shutdown)", rows)
         return rows
+
+    async def _replay_chunk(self, tables: list[pa.Table]) -> int:
+        """Insert logged batches; one the store refuses outright is set aside, not retried at
+        every start (StorageUnavailable propagates: the start fails and the log stays)."""
+        writer = self.store.writers["spans"]
+        assert self.wal is not None
+        try:
+            return await writer.write(pa.concat_tables(tables))
+        except StorageUnavailable:
+            raise
+        except Exception:
+            if len(tables) == 1:
+                log.exception("a logged batch of %d spans was refused by the store; set aside", tables[0].num_rows)
+                await asyncio.to_thread(self.wal.set_aside, tables[0])
+                self.telemetry.wal_set_aside.inc()
+                return 0
+        return sum([await self._replay_chunk([t]) for t in tables])
 
     def _new_decoder(self) -> Executor:
         if self.settings.decode_workers <= 0:

@@ -192,3 +192,24 @@ async def test_a_batch_the_store_refuses_is_set_aside_not_retried_forever(tmp_pa
         assert (await post(live, body(), PB))[0] == 200  # the lane goes on
         await batcher.settled()
         assert await count(live, "service_name = 'wal-test'") == 2 * SPANS_PER_REQUEST
+
+
+async def test_a_log_left_behind_is_replayed_with_the_log_turned_off_and_refused_rows_set_aside(
+    tmp_path: Path,
+) -> None:
+    """Turning the log off after a crash must not lose what it holds; a batch the store refuses
+    at the replay is set aside, so it cannot fail every start."""
+    data = tmp_path / "data"
+    wal = WriteAheadLog(data / WAL_DIR)
+    good = span_table([span("t-left", f"s{i}") for i in range(3)])
+    await wal.append(good)
+    await wal.append(good.append_column("bogus", pa.array(["x"] * 3)))  # no such span column
+    await wal.close()
+    async with serving(data, ingest_wal=False) as live:
+        assert live.ingest is not None and live.ingest.batcher.wal is None
+        rows = await live.store.backend.query("SELECT count() AS n FROM spans WHERE trace_id = 't-left'")
+        assert rows[0]["n"] == 3
+        assert "tracehouse_wal_set_aside_total 1.0" in live.ingest.telemetry.render().decode()
+    assert not list((data / WAL_DIR).glob("*.wal"))
+    kept = list((data / WAL_DIR / "refused").iterdir())
+    assert len(kept) == 1 and "bogus" in pa.ipc.open_stream(kept[0].read_bytes()).read_all().column_names

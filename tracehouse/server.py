@@ -164,8 +164,9 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             check_protobuf_backend()
             workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
             # The span write-ahead log lives beside the embedded store (a ClickHouse server has
-            # no data directory of ours; its receivers answer after their inserts).
-            wal_dir = settings.data_dir / WAL_DIR if settings.embedded and settings.ingest_wal else None
+            # no data directory of ours; its receivers answer after their inserts). With the log
+            # turned off, what a crash left in it is still replayed.
+            wal_dir = settings.data_dir / WAL_DIR if settings.embedded else None
             ingest = IngestService(
                 store,
                 IngestSettings(
@@ -173,6 +174,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                     settings.max_inflight_bytes,
                     workers,
                     wal_dir=wal_dir,
+                    log_batches=settings.ingest_wal,
                     linger_s=settings.ingest_linger_ms / 1000,
                 ),
                 telemetry,

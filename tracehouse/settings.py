@@ -93,7 +93,8 @@ class Settings(BaseSettings):
         True,
         description="Embedded store: under load, acknowledge span batches once they are fsynced to a write-ahead "
         "log in the data directory and insert them a moment later in larger batches (replayed at start after a "
-        "crash); false: every span batch is acknowledged after its own insert.",
+        "crash); false: every span batch is acknowledged after its own insert (a log left by a crash is still "
+        "replayed).",
     )
     ingest_linger_ms: int = Field(
         250,
