@@ -1,0 +1,128 @@
+"""Every read path a trace is read through, over HTTP, on an existing store: p50 / p95.
+
+Starts the API of ``tracehouse serve`` in this process on the data directory of a
+``bench.query`` or ``bench.peer`` load, with an API key for the project (Basic auth, as
+Langfuse SDKs and Grafana send it), and times, warm:
+
+- trace by id through the REST API (what the UI's trace view asks), Langfuse's
+  ``GET /api/public/traces/{id}`` and Tempo's ``GET /tempo/api/traces/{id}``;
+- 50 traces, newest first, as the UI asks (no previews), over the whole store and over a window
+  inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first).
+
+    python -m bench.read_paths --data-dir /tmp/s112 --project default
+    python -m bench.read_paths --data-dir /tmp/qb10 --project bench-03
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+import aiohttp
+
+from storage.projects import DEFAULT_ORGANIZATION_ID
+from tracehouse.errors import NotFound
+from tracehouse.server import running
+from tracehouse.settings import load_settings
+
+
+def iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def timed(
+    session: aiohttp.ClientSession, urls: list[str], runs: int, headers: dict[str, str]
+) -> dict[str, float]:
+    """p50 / p95 in ms of ``runs`` GETs cycling through ``urls`` (after one warm-up each)."""
+    for url in urls:
+        async with session.get(url, headers=headers) as r:
+            assert r.status == 200, f"{url}: {r.status} {await r.text()}"
+            await r.read()
+    times = []
+    for i in range(runs):
+        started = time.perf_counter()
+        async with session.get(urls[i % len(urls)], headers=headers) as r:
+            await r.read()
+            assert r.status == 200
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50": round(statistics.median(times), 1), "p95": round(times[int(0.95 * (len(times) - 1))], 1)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--project", default="default", help="the project id the load wrote")
+    parser.add_argument("--traces", type=int, default=50, help="distinct traces read by id")
+    parser.add_argument("--runs", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    settings = load_settings(data_dir=args.data_dir, api_port=0, eval_worker=False, log_level="warning")
+    async with running(settings, ("api",)) as live:
+        store = live.store
+        try:
+            project = (await store.projects.get_project(args.project)).id
+        except NotFound:  # bench.query writes spans under fixed ids: register the one read here
+            await store.projects._put_project(
+                args.project, args.project, DEFAULT_ORGANIZATION_ID, 0, dt.datetime.now(dt.UTC)
+            )
+            project = args.project
+        keys = await store.projects.create_key(project, note="bench.read_paths")
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{keys.public_key}:{keys.secret_key}".encode()).decode()}
+        ids = [
+            r["trace_id"]
+            for r in await store.backend.query(
+                "SELECT trace_id FROM trace_index WHERE project_id = {p:String} LIMIT 20000", {"p": project}
+            )
+        ]
+        sample = random.Random(args.seed).sample(ids, min(args.traces, len(ids)))
+        bounds = await store.backend.query(
+            "SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, toUnixTimestamp64Nano(max(start_time)) AS hi "
+            "FROM trace_index WHERE project_id = {p:String}",
+            {"p": project},
+        )
+        lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+        # A window inside: the middle quarter of the project's time, at most a day (as the UI asks).
+        mid = (lo + hi) // 2
+        half = min((hi - lo) // 8, 12 * 3600 * 10**9)
+        inside = f"start={iso(mid - half)}&end={iso(mid + half)}"
+        base = live.api_url
+        rest = f"{base}/api/v1/traces"
+        async with aiohttp.ClientSession() as session:
+            report = {
+                "store": str(args.data_dir),
+                "project": project,
+                "traces_in_project": len(ids) if len(ids) < 20000 else "20000+",
+                "trace_by_id": {
+                    "rest_ui": await timed(session, [f"{rest}/{t}" for t in sample], args.runs, auth),
+                    "langfuse": await timed(
+                        session, [f"{base}/api/public/traces/{t}" for t in sample], args.runs, auth
+                    ),
+                    "tempo": await timed(session, [f"{base}/tempo/api/traces/{t}" for t in sample], args.runs, auth),
+                },
+                "list_50": {
+                    "ui_newest": await timed(
+                        session, [f"{rest}?limit=50&start={iso(lo)}&preview=false"], args.runs, auth
+                    ),
+                    "ui_window_inside": await timed(
+                        session, [f"{rest}?limit=50&{inside}&preview=false"], args.runs, auth
+                    ),
+                    "langfuse_newest_page_1": await timed(
+                        session, [f"{base}/api/public/traces?limit=50&page=1"], args.runs, auth
+                    ),
+                },
+            }
+        await store.projects.revoke_key(keys.public_key)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
