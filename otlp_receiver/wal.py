@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from storage.media import fsync_dir
+
 __all__ = ["LogRecord", "WriteAheadLog"]
 
 log = logging.getLogger(__name__)
@@ -52,14 +54,6 @@ def _serialize(table: pa.Table) -> pa.Buffer:
     with pa.ipc.new_stream(sink, table.schema) as stream:
         stream.write_table(table)
     return sink.getvalue()  # a buffer: written as it is, never copied into bytes
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class WriteAheadLog:
@@ -109,7 +103,7 @@ class WriteAheadLog:
         for segment in self.segments():
             if segment != self._active:
                 segment.unlink(missing_ok=True)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         self.bytes_on_disk = self._active_size
 
     # -- appends --------------------------------------------------------------------------------
@@ -174,7 +168,7 @@ class WriteAheadLog:
         self._next_segment += 1
         self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._active_size = 0
-        _fsync_dir(self.path)  # the new file's name is durable before any record in it is acknowledged
+        fsync_dir(self.path)  # the new file's name is durable before any record in it is acknowledged
 
     def _close_active(self) -> None:
         if self._fd is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "MediaRecord",
     "MediaStore",
     "check_ids",
+    "fsync_dir",
     "media_id_of",
     "write_checked",
 ]
@@ -176,7 +177,7 @@ class MediaFiles:
             raise
         handle.close()
         await asyncio.to_thread(os.replace, temp, final)
-        await asyncio.to_thread(_fsync_dir, final.parent)
+        await asyncio.to_thread(fsync_dir, final.parent)
 
     async def exists(self, project_id: str, media_id: str) -> bool:
         return await asyncio.to_thread(self.path(project_id, media_id).is_file)
@@ -196,7 +197,8 @@ class MediaFiles:
             handle.close()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the names in directory ``path`` durable (a new or removed file survives power loss)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
