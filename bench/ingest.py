@@ -109,10 +109,15 @@ def start_server(data_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[s
     raise SystemExit("server did not start")
 
 
+def stat_cpu(stat: str) -> float:
+    """User + system CPU seconds in the text of a /proc/<pid>/stat (or a thread's) file."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu(Path(f"/proc/{pid}/stat").read_text())
 
 
 def cpu_by_thread(pid: int) -> dict[str, float]:
@@ -124,8 +129,7 @@ def cpu_by_thread(pid: int) -> dict[str, float]:
         except OSError:
             continue  # the thread ended
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + stat_cpu(stat)
     return by_name
 
 

@@ -21,39 +21,15 @@ import base64
 import datetime as dt
 import json
 import random
-import statistics
-import time
 from pathlib import Path
 
 import aiohttp
 
+from bench.peer import iso, timed_reads
 from storage.projects import DEFAULT_ORGANIZATION_ID
 from tracehouse.errors import NotFound
 from tracehouse.server import running
 from tracehouse.settings import load_settings
-
-
-def iso(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-async def timed(
-    session: aiohttp.ClientSession, urls: list[str], runs: int, headers: dict[str, str]
-) -> dict[str, float]:
-    """p50 / p95 in ms of ``runs`` GETs cycling through ``urls`` (after one warm-up each)."""
-    for url in urls:
-        async with session.get(url, headers=headers) as r:
-            assert r.status == 200, f"{url}: {r.status} {await r.text()}"
-            await r.read()
-    times = []
-    for i in range(runs):
-        started = time.perf_counter()
-        async with session.get(urls[i % len(urls)], headers=headers) as r:
-            await r.read()
-            assert r.status == 200
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50": round(statistics.median(times), 1), "p95": round(times[int(0.95 * (len(times) - 1))], 1)}
 
 
 async def main() -> None:
@@ -97,27 +73,24 @@ async def main() -> None:
         base = live.api_url
         rest = f"{base}/api/v1/traces"
         async with aiohttp.ClientSession() as session:
+
+            async def timed(urls: list[str]) -> dict[str, float]:
+                # About ``runs`` requests in all, however many URLs: rounds of every URL.
+                return await timed_reads(session, urls, max(1, args.runs // len(urls)), auth)
+
             report = {
                 "store": str(args.data_dir),
                 "project": project,
                 "traces_in_project": len(ids) if len(ids) < 20000 else "20000+",
                 "trace_by_id": {
-                    "rest_ui": await timed(session, [f"{rest}/{t}" for t in sample], args.runs, auth),
-                    "langfuse": await timed(
-                        session, [f"{base}/api/public/traces/{t}" for t in sample], args.runs, auth
-                    ),
-                    "tempo": await timed(session, [f"{base}/tempo/api/traces/{t}" for t in sample], args.runs, auth),
+                    "rest_ui": await timed([f"{rest}/{t}" for t in sample]),
+                    "langfuse": await timed([f"{base}/api/public/traces/{t}" for t in sample]),
+                    "tempo": await timed([f"{base}/tempo/api/traces/{t}" for t in sample]),
                 },
                 "list_50": {
-                    "ui_newest": await timed(
-                        session, [f"{rest}?limit=50&start={iso(lo)}&preview=false"], args.runs, auth
-                    ),
-                    "ui_window_inside": await timed(
-                        session, [f"{rest}?limit=50&{inside}&preview=false"], args.runs, auth
-                    ),
-                    "langfuse_newest_page_1": await timed(
-                        session, [f"{base}/api/public/traces?limit=50&page=1"], args.runs, auth
-                    ),
+                    "ui_newest": await timed([f"{rest}?limit=50&start={iso(lo)}&preview=false"]),
+                    "ui_window_inside": await timed([f"{rest}?limit=50&{inside}&preview=false"]),
+                    "langfuse_newest_page_1": await timed([f"{base}/api/public/traces?limit=50&page=1"]),
                 },
             }
         await store.projects.revoke_key(keys.public_key)

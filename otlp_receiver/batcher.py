@@ -315,10 +315,9 @@ class Batcher:
 
     async def _linger(self) -> None:
         """While only logged batches wait (nobody waits for their insert), wait a little for more."""
-        loop = asyncio.get_running_loop()
         while not self._closing and self._pending and all(i.seq is not None for i in self._pending):
             rows = sum(i.table.num_rows for i in self._pending)
-            left = self._pending[0].logged_at + self._linger_s - loop.time()
+            left = self._pending[0].logged_at + self._linger_s - time.monotonic()  # logged_at's clock
             if rows >= self._linger_rows or left <= 0:
                 return
             self._wakeup.clear()
@@ -401,13 +400,11 @@ class Batcher:
         assert self.wal is not None
         for item in logged:
             try:
-                await self._writers[lane].write(item.table)
+                written = await self.wal.write_or_set_aside(self._writers[lane].write, cast(pa.Table, item.table))
             except StorageUnavailable:
                 self._pending.insert(0, item)
                 continue
-            except Exception:
-                log.exception("a logged batch of %d rows was refused by the store", item.table.num_rows)
-                await asyncio.to_thread(self.wal.set_aside, cast(pa.Table, item.table))
+            if written is None:
                 self.stats.set_aside += 1
                 if self.telemetry is not None:
                     self.telemetry.wal_set_aside.inc()

@@ -285,14 +285,17 @@ def decode_body(body: bytes, fmt: str, ctx: DecodeContext) -> tuple[bytes | None
     """``decode_bytes`` with the table as Arrow IPC bytes. This is the function decoder
     processes run: everything it takes and returns pickles cheaply."""
     result = decode_bytes(body, fmt, ctx)
-    payload = None
-    if result.table is not None:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, result.table.schema) as stream:
-            stream.write_table(result.table)
-        payload = sink.getvalue().to_pybytes()
+    payload = table_to_ipc(result.table).to_pybytes() if result.table is not None else None
     return payload, result.accepted, result.rejected, result.message
 
 
-def table_from_ipc(payload: bytes) -> pa.Table:
+def table_to_ipc(table: pa.Table) -> pa.Buffer:
+    """``table`` as an Arrow IPC stream, in a buffer (write it as it is; no copy into bytes)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    return sink.getvalue()
+
+
+def table_from_ipc(payload: bytes | pa.Buffer) -> pa.Table:
     return pa.ipc.open_stream(payload).read_all()

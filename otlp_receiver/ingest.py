@@ -125,21 +125,26 @@ class IngestService:
         return rows
 
     async def _replay_chunk(self, tables: list[pa.Table]) -> int:
-        """Insert logged batches; one the store refuses outright is set aside, not retried at
-        every start (StorageUnavailable propagates: the start fails and the log stays)."""
+        """Insert logged batches together; if the store refuses that, batch by batch, and a batch
+        it refuses alone is set aside, not retried at every start (StorageUnavailable propagates:
+        the start fails and the log stays)."""
         writer = self.store.writers["spans"]
         assert self.wal is not None
-        try:
-            return await writer.write(pa.concat_tables(tables))
-        except StorageUnavailable:
-            raise
-        except Exception:
-            if len(tables) == 1:
-                log.exception("a logged batch of %d spans was refused by the store; set aside", tables[0].num_rows)
-                await asyncio.to_thread(self.wal.set_aside, tables[0])
+        if len(tables) > 1:
+            try:
+                return await writer.write(pa.concat_tables(tables))
+            except StorageUnavailable:
+                raise
+            except Exception:
+                log.warning("the store refused a replayed chunk; replaying its batches one by one", exc_info=True)
+        rows = 0
+        for table in tables:
+            written = await self.wal.write_or_set_aside(writer.write, table)
+            if written is None:
                 self.telemetry.wal_set_aside.inc()
-                return 0
-        return sum([await self._replay_chunk([t]) for t in tables])
+            else:
+                rows += written
+        return rows
 
     def _new_decoder(self) -> Executor:
         if self.settings.decode_workers <= 0:

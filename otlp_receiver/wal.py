@@ -23,13 +23,15 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from otlp_receiver.decode import table_from_ipc, table_to_ipc
 from storage.media import fsync_dir
+from tracehouse.errors import StorageUnavailable
 
 __all__ = ["LogRecord", "WriteAheadLog"]
 
@@ -47,13 +49,6 @@ class LogRecord:
 
     seq: int
     table: pa.Table
-
-
-def _serialize(table: pa.Table) -> pa.Buffer:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as stream:
-        stream.write_table(table)
-    return sink.getvalue()  # a buffer: written as it is, never copied into bytes
 
 
 class WriteAheadLog:
@@ -95,7 +90,7 @@ class WriteAheadLog:
                     if at + HEADER.size + length < len(data):
                         log.error("write-ahead log %s: a corrupt record at byte %d; the rest is skipped", segment, at)
                     break
-                yield LogRecord(seq, pa.ipc.open_stream(payload).read_all())
+                yield LogRecord(seq, table_from_ipc(payload))
                 at += HEADER.size + length
 
     def discard_replayed(self) -> None:
@@ -142,7 +137,7 @@ class WriteAheadLog:
         assert self._fd is not None and self._active is not None
         chunks = []
         for table, seq in records:
-            payload = _serialize(table)
+            payload = table_to_ipc(table)
             chunks.append(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload), seq))
             chunks.append(payload)
         data = b"".join(chunks)
@@ -206,11 +201,24 @@ class WriteAheadLog:
         path = folder / f"{time.time_ns()}.arrows"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, _serialize(table))
+            os.write(fd, table_to_ipc(table))
             os.fsync(fd)
         finally:
             os.close(fd)
         return path
+
+    async def write_or_set_aside(self, write: Callable[[pa.Table], Awaitable[int]], table: pa.Table) -> int | None:
+        """Store a logged batch with ``write``: the rows written, or None when the store refused
+        them (a bug, not an outage) and the batch was set aside. StorageUnavailable propagates:
+        the batch stays in the log."""
+        try:
+            return await write(table)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            log.exception("a logged batch of %d spans was refused by the store; set aside", table.num_rows)
+            await asyncio.to_thread(self.set_aside, table)
+            return None
 
     @property
     def unreleased(self) -> int:
