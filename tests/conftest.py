@@ -22,9 +22,10 @@ from tracehouse.server import Running, running
 from tracehouse.settings import load_settings
 
 # Property tests: reproducible in CI (a fixed derivation of examples, so a red run can be rerun),
-# a fresh random search on developers' machines, where new failures are worth finding.
-hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-hypothesis.settings.register_profile("dev", print_blob=True)
+# a fresh random search on developers' machines, where new failures are worth finding. No
+# deadline in either: a slow example on a busy machine is not a failure (no timing assertions).
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+hypothesis.settings.register_profile("dev", print_blob=True, deadline=None)
 hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
