@@ -1,10 +1,14 @@
 """The embedded store hands memory back after a large allocation (ClickHouse merges free
-hundreds of MB at once; a long-running server must not keep them)."""
+hundreds of MB at once; a long-running server must not keep them), and the pages of the engine's
+library that only its start-up touched."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from storage.backends.embedded import ENGINE_LIBRARY, EmbeddedBackend
+from storage.backends.library_pages import clean_mappings, parse_smaps, release_library_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +62,55 @@ def test_an_allocator_configuration_of_the_users_own_wins(tmp_path: Path) -> Non
     env = {**os.environ, "JE_MALLOC_CONF": "dirty_decay_ms:60000"}
     before, peak, after = _probe(tmp_path, env)
     assert after - before > (peak - before) / 2, (before, peak, after)
+
+
+SAMPLE_SMAPS = """\
+7f0000000000-7f0000200000 r--p 00000000 08:01 42 /lib/engine.so
+Rss:                1024 kB
+Private_Clean:      1024 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me
+7f0000200000-7f0000400000 r-xp 00200000 08:01 42 /lib/engine.so
+Rss:                2048 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+7f0000400000-7f0000500000 r--p 00400000 08:01 42 /lib/engine.so
+Rss:                 512 kB
+Private_Dirty:       512 kB
+Anonymous:           512 kB
+7f0000500000-7f0000600000 rw-p 00500000 08:01 42 /lib/engine.so
+Rss:                   0 kB
+Private_Dirty:         0 kB
+7f0000600000-7f0000700000 rw-p 00000000 00:00 0
+Rss:                 100 kB
+"""
+
+
+def test_only_clean_read_only_mappings_are_released() -> None:
+    mappings = parse_smaps(SAMPLE_SMAPS)
+    assert [(m.perms, m.path, m.fields.get("Rss")) for m in mappings] == [
+        ("r--p", "/lib/engine.so", 1024),
+        ("r-xp", "/lib/engine.so", 2048),
+        ("r--p", "/lib/engine.so", 512),
+        ("rw-p", "/lib/engine.so", 0),
+        ("rw-p", "", 100),
+    ]
+    # The relocated read-only data (dirty) and anything writable stay: only the file has the rest.
+    assert [m.clean for m in mappings] == [True, True, False, False, False]
+
+
+async def test_the_engine_library_pages_are_released_and_come_back_on_use(tmp_path: Path) -> None:
+    backend = EmbeddedBackend.open(tmp_path / "data")
+    try:
+        await backend.query("SELECT count() AS n FROM numbers(10)")  # touch the engine's code
+        before = sum(m.fields.get("Rss", 0) for m in clean_mappings(ENGINE_LIBRARY))
+        assert before > 0
+        released = release_library_pages(ENGINE_LIBRARY)
+        after = sum(m.fields.get("Rss", 0) for m in clean_mappings(ENGINE_LIBRARY))
+        assert released >= before * 1024 // 2 and after < before / 2, (before, released, after)
+        # What the engine needs is read back from the file on its next use.
+        rows = await backend.query("SELECT sum(number) AS s FROM numbers(1000)")
+        assert rows == [{"s": 499500}]
+    finally:
+        await backend.close()

@@ -31,12 +31,15 @@ import pyarrow as pa
 from storage.api import Params, Row
 from storage.backends._errors import translate
 from storage.backends.dirlock import DirLock
+from storage.backends.library_pages import release_library_pages
 from storage.identifiers import check_identifier
 from storage.schema import Cluster
 
 __all__ = ["EmbeddedBackend", "format_param"]
 
 READER_THREADS = 2
+# The engine itself: ClickHouse compiled into one shared library.
+ENGINE_LIBRARY = Path(chdb._chdb.__file__)
 ENGINE_DIR = "clickhouse"
 
 
@@ -126,6 +129,8 @@ class EmbeddedBackend:
         except Exception as exc:
             backend._shutdown_sync()
             raise translate(exc, f"opening the embedded store in {data_dir}") from exc
+        # The engine has started: the library pages only its start-up needed stop counting.
+        release_library_pages(ENGINE_LIBRARY)
         return backend
 
     # The connection of the calling executor thread, opened on first use.
