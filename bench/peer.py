@@ -64,6 +64,7 @@ class Report:
     end_to_end_s: float = 0.0
     visible_lag_ms: float = 0.0
     rss_peak_mb: float = 0.0
+    rss_peak_anon_mb: float = 0.0
     cpu_s: float = 0.0
     disk_bytes: int = 0
     reads_ms: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -77,6 +78,7 @@ class Report:
             "spans_per_s": round(self.spans / self.end_to_end_s) if self.end_to_end_s else None,
             "visible_lag_ms": round(self.visible_lag_ms, 1),
             "rss_peak_mb": round(self.rss_peak_mb),
+            "rss_peak_anonymous_mb": round(self.rss_peak_anon_mb),
             "cpu_us_per_span": round(self.cpu_s / per_span * 1e6),
             "disk_bytes_per_span": round(self.disk_bytes / per_span),
             "reads_ms": self.reads_ms,
@@ -106,18 +108,20 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_and_rss(pid: int) -> tuple[float, float]:
-    """CPU seconds and RSS in MB of a process tree."""
-    cpu, rss = 0.0, 0.0
+def cpu_and_rss(pid: int) -> tuple[float, float, float]:
+    """CPU seconds, RSS in MB, and the anonymous part of that RSS in MB, of a process tree."""
+    cpu, rss, anon = 0.0, 0.0, 0.0
     for p in tree(pid):
         try:
             cpu += cpu_seconds(p)
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1]) / 1024
+                elif line.startswith("RssAnon:"):
+                    anon += int(line.split()[1]) / 1024
         except OSError:
             continue
-    return cpu, rss
+    return cpu, rss, anon
 
 
 def disk_bytes(path: Path) -> int:
@@ -163,14 +167,16 @@ async def timed_reads(
     return {"p50": round(statistics.median(times), 1), "p95": round(percentile(times, 95), 1)}
 
 
-async def sampled(pid: int, work: Any) -> tuple[Any, float]:
-    """Run ``work`` while sampling the process tree's RSS; its result and the RSS peak."""
-    peak = 0.0
+async def sampled(pid: int, work: Any) -> tuple[Any, tuple[float, float]]:
+    """Run ``work`` while sampling the process tree's RSS; its result, and the RSS peak with its
+    anonymous part (the rest is file pages: libraries' code and data)."""
+    peak = (0.0, 0.0)
 
     async def sample() -> None:
         nonlocal peak
         while True:
-            peak = max(peak, cpu_and_rss(pid)[1])
+            _, rss, anon = cpu_and_rss(pid)
+            peak = max(peak, (rss, anon))
             await asyncio.sleep(0.2)
 
     task = asyncio.create_task(sample())
@@ -203,7 +209,7 @@ async def run_tracehouse(plan: Plan) -> Report:
                 await asyncio.sleep(0.005)
             report.visible_lag_ms = (time.perf_counter() - started - report.end_to_end_s) * 1000
             report.cpu_s = cpu_and_rss(process.pid)[0] - cpu0
-            report.rss_peak_mb = peak
+            report.rss_peak_mb, report.rss_peak_anon_mb = peak
             api = info["api_url"] + "/api/v1/traces"
             lo, hi = window
             newest = f"{api}?limit=50&start=2000-01-01T00:00:00Z"
@@ -289,7 +295,7 @@ async def run_phoenix(process: subprocess.Popen[bytes], base: str, plan: Plan) -
                 await asyncio.sleep(0.005)
             report.visible_lag_ms = (time.perf_counter() - acked) * 1000
             report.cpu_s = cpu_and_rss(process.pid)[0] - cpu0
-            report.rss_peak_mb = peak
+            report.rss_peak_mb, report.rss_peak_anon_mb = peak
             lo, hi = window
             traces = base + "/v1/projects/default/traces"
             by_id = [f"{spans_api}?trace_id={t}&limit=1000" for t in sample]
