@@ -114,3 +114,25 @@ async def test_the_engine_library_pages_are_released_and_come_back_on_use(tmp_pa
         assert rows == [{"s": 499500}]
     finally:
         await backend.close()
+
+
+def _pyarrow_purge_delay(env: dict[str, str]) -> str:
+    # mimalloc prints its options when it starts, if asked to.
+    out = subprocess.run(
+        [sys.executable, "-c", "import tracehouse, pyarrow as pa; pa.array(list(range(1000)))"],
+        cwd=ROOT,
+        env={**env, "MIMALLOC_VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line for line in out.stderr.splitlines() if "option 'purge_delay'" in line]
+    assert lines, out.stderr[-2000:]
+    return lines[0].split(":")[-1].strip()
+
+
+def test_pyarrow_hands_freed_memory_back_at_once() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    assert _pyarrow_purge_delay(env) == "0"
+    # A setting of the user's own wins.
+    assert _pyarrow_purge_delay({**env, "MIMALLOC_PURGE_DELAY": "250"}) == "250"
