@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import io
 import os
 import threading
@@ -82,6 +83,12 @@ def format_param(value: Any) -> str:
     raise TypeError(f"cannot bind a {type(value).__name__} as a query parameter")
 
 
+@functools.cache
+def _release_start_up_pages() -> None:
+    # Once per process, when the engine has first started: later opens touch little of the library.
+    release_library_pages(ENGINE_LIBRARY)
+
+
 def _settings_clause(settings: Mapping[str, int] | None) -> str:
     if not settings:
         return ""
@@ -129,8 +136,7 @@ class EmbeddedBackend:
         except Exception as exc:
             backend._shutdown_sync()
             raise translate(exc, f"opening the embedded store in {data_dir}") from exc
-        # The engine has started: the library pages only its start-up needed stop counting.
-        release_library_pages(ENGINE_LIBRARY)
+        _release_start_up_pages()
         return backend
 
     # The connection of the calling executor thread, opened on first use.
