@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from storage.backends.embedded import ENGINE_LIBRARY, EmbeddedBackend
 from storage.backends.library_pages import clean_mappings, parse_smaps, release_library_pages
 
@@ -100,6 +102,7 @@ def test_only_clean_read_only_mappings_are_released() -> None:
     assert [m.clean for m in mappings] == [True, True, False, False, False]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
 async def test_the_engine_library_pages_are_released_and_come_back_on_use(tmp_path: Path) -> None:
     backend = EmbeddedBackend.open(tmp_path / "data")
     try:
