@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
-from bench.ingest import cpu_seconds, percentile, start_server
+from bench.ingest import cpu_seconds, percentile, rss_mb, start_server
 from bench.workload import Batch, Workload
 
 PHOENIX_VERSION = "20.26.1"
@@ -114,13 +114,11 @@ def cpu_and_rss(pid: int) -> tuple[float, float, float]:
     for p in tree(pid):
         try:
             cpu += cpu_seconds(p)
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1]) / 1024
-                elif line.startswith("RssAnon:"):
-                    anon += int(line.split()[1]) / 1024
+            p_rss, p_anon = rss_mb(p)
         except OSError:
             continue
+        rss += p_rss
+        anon += p_anon
     return cpu, rss, anon
 
 
