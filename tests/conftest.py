@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,15 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"tracehouse serve did not start:\n{log_path.read_text()}")
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Return once ``condition()`` holds. Tests wait on what happens, never on the clock: a slow
+    machine takes longer to get there. Fails after ``timeout_s`` (a hang, not slowness)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 from otlp_receiver.ingest import WAL_DIR
 from otlp_receiver.wal import HEADER, WriteAheadLog
 from storage import Store
-from tests.conftest import serving, start_server
+from tests.conftest import serving, start_server, until
 from tests.helpers import span, span_table
 from tests.otlp_data import request
 from tests.test_otlp_errors import PB, GatedBackend, count, post
@@ -85,7 +85,7 @@ async def test_a_stalled_store_bounds_the_log_and_a_kill_replays_it_exactly_once
         gated = GatedBackend(live.store.writer._backend)
         live.store.writer._backend = gated  # inserts hang: a stalled store
         first = asyncio.create_task(post(live, body(), PB))  # goes into the insert that hangs
-        await asyncio.sleep(0.3)
+        await until(lambda: gated.held_spans > 0)
         assert not first.done()
         # While that insert hangs, requests are logged and answered, until the bound is reached;
         # past it they wait in the waiting room, then are refused.
@@ -164,7 +164,7 @@ async def test_a_batch_the_store_refuses_is_set_aside_not_retried_forever(tmp_pa
         gated = GatedBackend(live.store.writer._backend)
         live.store.writer._backend = gated
         first = asyncio.create_task(post(live, body(), PB))
-        await asyncio.sleep(0.3)
+        await until(lambda: gated.held_spans > 0)  # an insert is running
         bad = span_table([span("t-bad", "s1")])
         reservation = batcher.reserve(100)
         try:
