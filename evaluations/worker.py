@@ -128,6 +128,9 @@ class EvalWorker:
     async def tick(self) -> None:
         now = time.time_ns()
         rules = [r for r in await self._store.evaluations.rules() if r.enabled]
+        if not rules:
+            # Jobs run only for enabled rules: an idle server skips the scan of every job, each second.
+            return
         for rule in rules:
             await self._discover(rule, now)
         await self._execute(rules, now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -245,6 +246,35 @@ async def test_failures_are_visible_and_retries_really_retry(
         for path in (tmp_path / "data").rglob("*"):
             if path.is_file():
                 assert SECRET.encode() not in path.read_bytes(), path
+    finally:
+        await c.close()
+
+
+async def test_an_idle_worker_reads_only_the_rules(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each second the worker looks for work: with no enabled rule, that is one small read, not a
+    scan of every job ever made."""
+    backend = live.store.evaluations._backend
+    read = backend.query
+    tables: list[str] = []
+
+    async def counted(sql: str, params: Any = None) -> Any:
+        found = re.search(r"\bFROM\s+(\w+)", sql)
+        tables.append(found.group(1) if found else sql)
+        return await read(sql, params)
+
+    monkeypatch.setattr(backend, "query", counted)
+    worker = _worker(live)
+    await worker.tick()
+    assert tables == ["eval_rules"]
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            await _generations(c, ["llm"])
+            rule = await _rule(c, judge.url)
+            tables.clear()
+            await worker.tick()
+            assert "eval_jobs" in tables  # with a rule, jobs are found and run
+            assert [j["status"] for j in await _jobs(c, rule["id"])] == ["done"]
     finally:
         await c.close()
 
