@@ -325,11 +325,12 @@ class LangfuseReadApi:
         reader = store.langfuse
         spans, summary, (scores, _) = await asyncio.gather(
             store.reader.trace(project, trace_id),
-            reader.trace(project, trace_id),
+            reader.trace_summary(project, trace_id),
             reader.scores(project, [trace_id], with_total=False),
         )
         if not spans or summary is None:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+        reader.add_root_from(summary, spans)  # the spans are read already: no second read of them
         observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
         doc = _trace_json(summary, project, [s["id"] for s in scores])
         doc["observations"] = observations

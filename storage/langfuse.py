@@ -130,19 +130,22 @@ _TRACE_FILTERS = {
 _ROOT_KEY = (
     "(s.parent_span_id != '', s.observation_type != 'TRACE', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))"
 )
-_ROOT_FIELDS = {
-    "root_name": "s.name",
-    "input": "s.input",
-    "output": "s.output",
-    "metadata": "s.metadata",
-    "root_release": "toString(s.release)",
-    "version": "toString(s.version)",
-    "root_type": "toString(s.observation_type)",
-    "root_attributes": "s.span_attributes",
-    "root_span_id": "s.span_id",
-    "root_operation": "toString(s.operation)",
-    "root_source": "toString(s.source)",
+# Result name -> the root span's column (LowCardinality ones read as String).
+_ROOT_COLUMNS = {
+    "root_name": "name",
+    "input": "input",
+    "output": "output",
+    "metadata": "metadata",
+    "root_release": "release",
+    "version": "version",
+    "root_type": "observation_type",
+    "root_attributes": "span_attributes",
+    "root_span_id": "span_id",
+    "root_operation": "operation",
+    "root_source": "source",
 }
+_AS_STRING = {"release", "version", "observation_type", "operation", "source"}
+_ROOT_FIELDS = {name: f"toString(s.{c})" if c in _AS_STRING else f"s.{c}" for name, c in _ROOT_COLUMNS.items()}
 _ROOTS_SQL = (
     "SELECT s.trace_id AS trace_id, "
     + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in _ROOT_FIELDS.items())
@@ -254,14 +257,14 @@ HAVING {" AND ".join(having)}"""
         await self._add_roots(project, rows)
         return rows, int(total[0]["n"])
 
-    async def trace(self, project: str, trace_id: str) -> Row | None:
-        """One trace's summary and root fields, every day of it; None if it is unknown."""
+    async def trace_summary(self, project: str, trace_id: str) -> Row | None:
+        """One trace's summary, every day of it, without its root fields (``add_root_from`` gives
+        them from the trace's spans); None if it is unknown."""
         rows = await self._backend.query(
             f"SELECT {_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} "
             "AND t.trace_id = {trace_id:String} GROUP BY t.trace_id",
             {"project": project, "trace_id": trace_id},
         )
-        await self._add_roots(project, rows)
         return rows[0] if rows else None
 
     async def _add_roots(self, project: str, rows: list[Row]) -> None:
@@ -294,6 +297,19 @@ HAVING {" AND ".join(having)}"""
         await self._logs.fill_messages(project, [root for _, root in wanting])
         for row, root in wanting:
             row["input"], row["output"] = root["input"], root["output"]
+
+    @staticmethod
+    def add_root_from(row: Row, spans: list[Row]) -> None:
+        """Give a trace's summary ``row`` its root fields from its ``spans`` as ``Reader.trace``
+        returns them (latest versions, messages filled): the root ``_add_roots`` would read again."""
+        root: Row = {}
+        if spans:  # the order of _ROOT_KEY (versions are resolved already)
+            root = min(
+                spans, key=lambda s: (s["parent_span_id"] != "", s["observation_type"] != "TRACE", s["start_time"])
+            )
+        for name, column in _ROOT_COLUMNS.items():
+            row[name] = root.get(column, {} if name in ("metadata", "root_attributes") else "")
+        row["observation_ids"] = [s["span_id"] for s in spans if s["observation_type"] != "TRACE"]
 
     async def scores(
         self,

@@ -140,3 +140,32 @@ async def test_what_tracehouse_does_not_serve_answers_in_langfuses_shape(live: R
                 assert doc["error"] == "LangfuseNotFoundError" and hint in doc["message"], doc
     status, _ = await get(live, "/api/public/health", {})  # still served, ahead of the catch-all
     assert status == 200
+
+
+async def test_a_trace_by_id_says_what_the_list_says_of_it(live: Running) -> None:
+    """The list reads each trace's root fields in one query over its page; a trace by id takes
+    them from the spans it reads anyway. Both must say the same, updates included."""
+    headers = basic(await make_key(live))
+    ids = await seed(live, headers)
+    updated = ids[1]
+    batch = [
+        event(
+            "trace-create",  # an update: a later version of the trace's row
+            {"id": updated, "input": {"q": "edited"}, "version": "v2", "public": True, "metadata": {"k": "new"}},
+        ),
+        event(
+            "span-create",
+            {"id": f"{updated}-span", "traceId": updated, "name": "step", "startTime": "2026-11-22T12:00:01Z"},
+        ),
+    ]
+    status, reply = await ingest(live, headers, batch)
+    assert status == 207 and not reply["errors"]
+    status, doc = await get(live, "/api/public/traces?limit=50", headers)
+    listed = {t["id"]: t for t in doc["data"]}
+    assert listed[updated]["input"] == {"q": "edited"} and listed[updated]["public"] is True
+    for trace_id in ids:
+        status, trace = await get(live, f"/api/public/traces/{trace_id}", headers)
+        assert status == 200
+        assert sorted(o["id"] for o in trace.pop("observations")) == sorted(listed[trace_id].pop("observations"))
+        trace.pop("scores"), listed[trace_id].pop("scores")
+        assert trace == listed[trace_id]
