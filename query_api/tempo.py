@@ -7,6 +7,7 @@ answer the strict proto-JSON Grafana parses, with only the fields it knows
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import urllib.parse
@@ -133,12 +134,15 @@ class TempoApi:
         trace_id = raw.lower().zfill(32) if _HEX.match(raw) else raw
         if request.query.get("start") or request.query.get("end"):
             _window(request)  # validates end > start, as Tempo does
-        rows = await store.reader.trace(project, trace_id)
+        bounds = await store.reader.trace_bounds(project, trace_id)
+        if bounds is None:
+            return _text(404, f"trace not found: {raw}")
+        # The log records need only the trace's bounds: they are read beside its spans.
+        rows, records = await asyncio.gather(
+            store.reader.trace(project, trace_id, bounds), store.logs.trace_logs(project, trace_id, *bounds)
+        )
         if not rows:
             return _text(404, f"trace not found: {raw}")
-        records = await store.logs.trace_logs(
-            project, trace_id, min(r["start_time"] for r in rows), max(r["end_time"] for r in rows)
-        )
         data = encode_trace(rows, records)
         v2 = request.path.endswith(f"/api/v2/traces/{raw}")
         if "application/protobuf" in request.headers.get("Accept", ""):

@@ -294,15 +294,23 @@ class TraceReader:
         """Scores by name over a window (see ``score_summary``)."""
         return await score_summary(self._backend, project, start, end)
 
-    async def trace(self, project_id: str, trace_id: str) -> list[Row]:
+    async def trace_bounds(self, project_id: str, trace_id: str) -> tuple[int, int] | None:
+        """The first start and last end of a trace's spans (epoch ns), from the trace index;
+        None if the trace is unknown."""
+        rows = await self._backend.query(_TRACE_BOUNDS_SQL, {"project": project_id, "trace_id": trace_id})
+        if not rows or not int(rows[0]["n"]):  # an aggregate over nothing still answers a row
+            return None
+        return int(rows[0]["lo"]), int(rows[0]["hi"])
+
+    async def trace(self, project_id: str, trace_id: str, bounds: tuple[int, int] | None = None) -> list[Row]:
         """Every span of a trace, oldest first; empty if the trace is unknown. No time range
-        needed: the trace index gives its bounds. Spans with no messages of their own get those
-        of their GenAI event records (storage.logs)."""
-        params: dict[str, Any] = {"project": project_id, "trace_id": trace_id}
-        bounds = await self._backend.query(_TRACE_BOUNDS_SQL, params)
-        if not bounds or not int(bounds[0]["n"]):  # an aggregate over nothing still answers a row
-            return []
-        params.update(lo=int(bounds[0]["lo"]), hi=int(bounds[0]["hi"]))
+        needed: the trace index gives its bounds (``trace_bounds``, unless they are given).
+        Spans with no messages of their own get those of their GenAI event records (storage.logs)."""
+        if bounds is None:
+            bounds = await self.trace_bounds(project_id, trace_id)
+            if bounds is None:
+                return []
+        params = {"project": project_id, "trace_id": trace_id, "lo": bounds[0], "hi": bounds[1]}
         rows = await self._backend.query(_TRACE_SPANS_SQL, params)
         rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
         return await self._logs.fill_messages(project_id, [restore_attributes(r) for r in rows])
