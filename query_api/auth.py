@@ -117,6 +117,8 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     if await session_user(request) is None:
         raise Unauthenticated("not signed in")
+    # The token itself ends, not just the cookie: a copy of it is refused from now on.
+    await _users(request).end(request.cookies.get(SESSION_COOKIE, ""))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(CSRF_COOKIE, path="/")

@@ -25,6 +25,7 @@ from storage.tables import (
     DATASET_RUN_ITEMS,
     DATASET_RUNS,
     DATASETS,
+    ENDED_SESSIONS,
     EVAL_JOBS,
     EVAL_RULES,
     EVAL_TEMPLATE_VERSIONS,
@@ -110,6 +111,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "organization-scoped API keys", [ORGANIZATION_API_KEYS]),
     Migration(17, "evaluator versions: each definition an evaluator has had", [EVAL_TEMPLATE_VERSIONS]),
     Migration(18, "media held by dataset items", [DATASET_ITEM_MEDIA]),
+    Migration(19, "sessions ended by signing out", [ENDED_SESSIONS]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -491,6 +491,21 @@ USERS = _record_table(
 )
 
 
+# Session tokens ended before they expire (their holder signed out), by the token's SHA-256:
+# kept until the token would have expired, then dropped by the TTL.
+ENDED_SESSIONS = Table(
+    name="ended_sessions",
+    columns=[
+        Column("token_hash", "String", STR),
+        Column("expires_at", "DateTime64(3, 'UTC')", MS),
+    ],
+    engine="ReplacingMergeTree",
+    order_by="token_hash",
+    ttl="toDateTime(expires_at)",
+    settings=DURABLE,
+)
+
+
 def _membership_table(name: str, scope: str) -> Table:
     """A person's role in one organization or project (tracehouse.roles)."""
     return _record_table(
@@ -937,6 +952,7 @@ ALL_TABLES = (
     ORGANIZATION_API_KEYS,
     EVAL_TEMPLATE_VERSIONS,
     DATASET_ITEM_MEDIA,
+    ENDED_SESSIONS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

@@ -8,6 +8,7 @@ deployment accepts the same sessions.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from storage.api import Backend
 from storage.projects import Versions
-from storage.tables import USER_PREFERENCES, USERS
+from storage.tables import ENDED_SESSIONS, USER_PREFERENCES, USERS
 from tracehouse.errors import Conflict, InvalidInput, Unauthenticated
 
 __all__ = ["LOCALES", "SESSION_TTL_S", "User", "Users", "hash_password", "verify_password"]
@@ -39,6 +40,10 @@ class User:
     email: str
     name: str
     is_admin: bool
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -182,27 +187,51 @@ class Users:
             USER_PREFERENCES.name, pa.Table.from_pylist([row], schema=USER_PREFERENCES.arrow_schema())
         )
 
-    async def _mac(self, user_id: str, expires: str, password_hash: str) -> str:
+    async def _mac(self, user_id: str, expires: str, nonce: str | None, password_hash: str) -> str:
         # The password hash is signed in: a new password ends every older session.
-        body = f"{user_id}.{expires}.{password_hash}"
+        body = (
+            f"{user_id}.{expires}.{password_hash}" if nonce is None else f"{user_id}.{expires}.{nonce}.{password_hash}"
+        )
         return hmac.new(await self._signing_key(), body.encode(), hashlib.sha256).hexdigest()
 
     async def issue(self, user: User) -> str:
-        """A session token for ``user``, valid for SESSION_TTL_S or until the password changes."""
+        """A session token for ``user``, valid for SESSION_TTL_S, until the password changes or
+        until it is ended (``end``). Each sign-in has its own: ending one leaves the others."""
         rows = await self._rows("id = {i:String}", {"i": user.id})
         expires = str(int(time.time()) + SESSION_TTL_S)
-        return f"{user.id}.{expires}.{await self._mac(user.id, expires, rows[0]['password_hash'])}"
+        nonce = secrets.token_hex(8)
+        return f"{user.id}.{expires}.{nonce}.{await self._mac(user.id, expires, nonce, rows[0]['password_hash'])}"
 
     async def check(self, token: str) -> User | None:
         """The user of a valid, unexpired session token, or None."""
-        try:
-            user_id, expires, mac = token.split(".")
-        except ValueError:
+        parts = token.split(".")
+        if len(parts) == 4:
+            user_id, expires, nonce, mac = parts
+        elif len(parts) == 3:  # issued before tokens had a nonce
+            (user_id, expires, mac), nonce = parts, None
+        else:
             return None
         if not expires.isdigit() or int(expires) < time.time() or user_id == SIGNING_KEY_ID:
             return None
-        rows = await self._rows("id = {i:String}", {"i": user_id})
-        if not rows or not hmac.compare_digest(await self._mac(user_id, expires, rows[0]["password_hash"]), mac):
+        rows = await self._backend.query(
+            "SELECT id, email, name, password_hash, is_admin, "
+            "(SELECT count() FROM ended_sessions WHERE token_hash = {h:String}) AS ended "
+            "FROM users FINAL WHERE is_deleted = 0 AND id = {i:String}",
+            {"i": user_id, "h": _token_hash(token)},
+        )
+        if not rows or not hmac.compare_digest(await self._mac(user_id, expires, nonce, rows[0]["password_hash"]), mac):
             return None
         r = rows[0]
+        if r["ended"]:
+            return None  # signed out
         return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
+
+    async def end(self, token: str) -> None:
+        """End a session before it expires (its holder signs out): ``check`` refuses it from now on."""
+        if await self.check(token) is None:
+            return
+        expires = int(token.split(".")[1])
+        row = {"token_hash": _token_hash(token), "expires_at": dt.datetime.fromtimestamp(expires, dt.UTC)}
+        await self._backend.insert(
+            ENDED_SESSIONS.name, pa.Table.from_pylist([row], schema=ENDED_SESSIONS.arrow_schema())
+        )

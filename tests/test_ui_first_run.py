@@ -88,8 +88,13 @@ def sign_in(page: Page, url: str, email: str, password: str, ok: bool = True) ->
 
 
 def sign_out(page: Page) -> None:
+    [session] = [c for c in page.context.cookies() if c["name"] == "th_session"]
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for()
+    # The token ended, not only the cookie: put it back and the server still says no one.
+    page.context.add_cookies([session])
+    assert api(page, "GET", "/api/v1/auth/me") == (200, {"user": None, "setup_required": False, "open": False})
+    page.context.clear_cookies(name="th_session")
 
 
 @pytest.fixture
