@@ -2,7 +2,8 @@
 
 The first account created becomes the admin, as in Langfuse. Sign-in sessions are signed
 tokens (HMAC-SHA256) whose key lives in the store, so that every query process of a
-deployment accepts the same sessions.
+deployment accepts the same sessions; a token ended by signing out is listed in the store too,
+so that every process refuses it.
 """
 
 from __future__ import annotations
