@@ -98,6 +98,7 @@ def job_id(rule_id: str, trace_id: str, observation_id: str) -> str:
 
 _JOB_COLUMNS = [c.name for c in EVAL_JOBS.columns if c.name not in ("updated_at",)]
 _J = ", ".join(f"argMax({c}, updated_at) AS j_{c}" for c in _JOB_COLUMNS if c not in ("project_id", "rule_id", "id"))
+_J_NEWEST = ", ".join(f"{c} AS j_{c}" for c in _JOB_COLUMNS if c not in ("project_id", "rule_id", "id"))
 
 
 def _job(r: Row) -> EvalJob:
@@ -208,10 +209,13 @@ class EvalStore:
 
     async def due_jobs(self, now_ns: int, limit: int) -> list[EvalJob]:
         """Pending jobs of every project whose next attempt is due, oldest first."""
+        # The worker asks each second, over every job ever made: FINAL (the newest version of each
+        # job, by the table's key) costs a quarter of grouping them with argMax (measured at 300k
+        # jobs, docs/benchmarks.md). The filter must see only newest versions: never before FINAL.
         rows = await self._backend.query(
-            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs GROUP BY project_id, rule_id, id "
-            "HAVING j_status = 'pending' AND j_next_attempt_ns <= {now:Int64} "
-            "ORDER BY j_created_at LIMIT {limit:UInt32}",
+            f"SELECT project_id, rule_id, id, {_J_NEWEST} FROM eval_jobs FINAL "
+            "WHERE status = 'pending' AND next_attempt_ns <= {now:Int64} "
+            "ORDER BY created_at LIMIT {limit:UInt32} SETTINGS optimize_move_to_prewhere_if_final = 0",
             {"now": now_ns, "limit": limit},
         )
         return [_job(r) for r in rows]

@@ -250,6 +250,30 @@ async def test_failures_are_visible_and_retries_really_retry(
         await c.close()
 
 
+async def test_due_jobs_are_those_whose_newest_version_is_pending_and_due(live: Running) -> None:
+    """Each job is a row per version (each insert a part of its own here): only the newest counts."""
+    jobs = live.store.evaluations
+    now = time.time_ns()
+    created = datetime.now(UTC)
+
+    def job(name: str, status: str, next_attempt_ns: int = 0, attempts: int = 0) -> EvalJob:
+        return EvalJob("p1", "r1", name, "t", "", status, attempts, "", "", 0.0, next_attempt_ns, 0, 0, 0, created)
+
+    for versions in (
+        [job("done", "pending"), job("done", "running", attempts=1), job("done", "done", attempts=1)],
+        [job("retry-later", "pending"), job("retry-later", "pending", now + 60 * 10**9, attempts=1)],
+        [job("retry-now", "pending"), job("retry-now", "running", attempts=1), job("retry-now", "pending", now, 1)],
+        [job("new", "pending")],
+        [job("running", "pending"), job("running", "running", attempts=1)],
+    ):
+        for version in versions:
+            await jobs.put_jobs([version])
+    due = await jobs.due_jobs(now, 64)
+    assert sorted(j.id for j in due) == ["new", "retry-now"]
+    assert {j.id: j.attempts for j in due} == {"new": 0, "retry-now": 1}
+    assert [j.id for j in await jobs.due_jobs(now, 1)] in (["new"], ["retry-now"])
+
+
 async def test_an_idle_worker_reads_only_the_rules(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each second the worker looks for work: with no enabled rule, that is one small read, not a
     scan of every job ever made."""
