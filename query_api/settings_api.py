@@ -102,7 +102,16 @@ async def _caller(request: web.Request, permission: Permission) -> _Caller:
 async def list_projects(request: web.Request) -> web.Response:
     """The projects the caller may configure."""
     caller = await _caller(request, Permission.MANAGE_SETTINGS)
-    return json_response({"items": [project_json(p) for p in await caller.projects(Permission.MANAGE_SETTINGS)]})
+    # With its organization's name: in open mode the UI's organization switcher has no other source.
+    names = {o.id: o.name for o in await caller.store.organizations.list_organizations()}
+    return json_response(
+        {
+            "items": [
+                {**project_json(p), "organization_name": names.get(p.organization_id, p.organization_id)}
+                for p in await caller.projects(Permission.MANAGE_SETTINGS)
+            ]
+        }
+    )
 
 
 async def create_project(request: web.Request) -> web.Response:

@@ -18,6 +18,9 @@ async def test_settings_in_open_mode_then_admin_only(live: Running) -> None:
         async with s.post(live.api_url + "/api/v1/settings/projects", json={"name": "shop", "retention_days": 7}) as r:
             assert r.status == 201
             project = await r.json()
+        async with s.get(live.api_url + "/api/v1/settings/projects") as r:
+            listed = {p["name"]: p for p in (await r.json())["items"]}
+        assert listed["shop"]["organization_name"] == "Default"  # what the UI's switcher shows
         async with s.post(
             live.api_url + "/api/v1/settings/prices",
             json={

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.conftest import Server, start_server
 from tests.otel import provider
@@ -175,6 +175,8 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_role("button", name="Continue without an account").click()  # open mode: no account needed
         page.get_by_role("heading", name="Dashboard").wait_for()
         page.locator("svg.chart rect").first.wait_for()
+        # The organization switcher names the organization, not its id, in open mode too.
+        expect(page.get_by_label("Organization").locator("option:checked")).to_have_text("Default")
         shown_cost = page.locator('[data-stat="Cost"]').inner_text()
         shown_tokens = page.locator('[data-stat="Tokens"]').inner_text()
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"))

@@ -15,7 +15,8 @@ export async function loadOrganizations() {
     const permissions = ["VIEW_DATA", "MANAGE_KEYS", "MANAGE_SETTINGS", "MANAGE_PROJECTS", "DELETE_DATA"];
     const projects = (await api("/api/v1/settings/projects")).items;
     ctx.organizations = [...new Set(projects.map((p) => p.organization_id))].map((id) => ({
-      id, name: id, role: "OWNER", permissions, open: true,
+      id, name: projects.find((p) => p.organization_id === id).organization_name || id,
+      role: "OWNER", permissions, open: true,
       projects: projects.filter((p) => p.organization_id === id).map((p) => ({ ...p, role: "OWNER", permissions })),
     }));
   }
