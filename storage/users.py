@@ -78,10 +78,11 @@ class Users:
         self._key: bytes | None = None
         self._versions = Versions()
 
-    async def _rows(self, where: str, params: dict[str, object]) -> list[dict[str, Any]]:
+    async def _rows(self, where: str, params: dict[str, object], extra: str = "") -> list[dict[str, Any]]:
+        """Accounts matching ``where``; ``extra``: more result columns (from code, never input)."""
         return await self._backend.query(
-            f"SELECT id, email, name, password_hash, is_admin FROM users FINAL WHERE is_deleted = 0 AND {where} "
-            "ORDER BY created_at",
+            f"SELECT id, email, name, password_hash, is_admin{extra} FROM users FINAL "
+            f"WHERE is_deleted = 0 AND {where} ORDER BY created_at",
             params,
         )
 
@@ -214,11 +215,10 @@ class Users:
             return None
         if not expires.isdigit() or int(expires) < time.time() or user_id == SIGNING_KEY_ID:
             return None
-        rows = await self._backend.query(
-            "SELECT id, email, name, password_hash, is_admin, "
-            "(SELECT count() FROM ended_sessions WHERE token_hash = {h:String}) AS ended "
-            "FROM users FINAL WHERE is_deleted = 0 AND id = {i:String}",
+        rows = await self._rows(
+            "id = {i:String}",
             {"i": user_id, "h": _token_hash(token)},
+            extra=", (SELECT count() FROM ended_sessions WHERE token_hash = {h:String}) AS ended",
         )
         if not rows or not hmac.compare_digest(await self._mac(user_id, expires, nonce, rows[0]["password_hash"]), mac):
             return None
