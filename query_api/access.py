@@ -15,7 +15,8 @@ from aiohttp import web
 
 from credentials import Credentials
 from query_api.requests import is_local
-from storage import Store
+from storage import Project, Store
+from storage.organizations import Roles
 from storage.projects import DEFAULT_PROJECT_ID
 from storage.users import User
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
@@ -61,11 +62,30 @@ class Caller:
     project_id: str
     permissions: frozenset[Permission]
     user: User | None = None
+    roles: Roles | None = None  # a person's roles in every project; None for a key or open mode
+    open_mode: bool = False
 
     def require(self, permission: Permission, what: str) -> None:
         """Forbidden unless the caller holds ``permission``."""
         if permission not in self.permissions:
             raise Forbidden(f"your role in this project may not {what}")
+
+    async def other_project(self, store: Store, ref: str, permission: Permission, what: str) -> Project:
+        """A second project a request names (by id or name), if the caller holds ``permission``
+        there too: a person by their roles, a key pair only in its own project, open mode in any.
+        Forbidden otherwise, the same answer whether or not the project exists."""
+        try:
+            project = await store.projects.get_project(ref)
+        except NotFound:
+            project = None
+        if project is not None and project.id == self.project_id:
+            self.require(permission, what)
+            return project
+        if project is not None and self.open_mode:
+            return project
+        if project is not None and self.roles is not None and self.roles.may(project, permission):
+            return project
+        raise Forbidden(f"no project {ref!r} where you may {what}")
 
 
 async def caller_for(request: web.Request, store: Store) -> Caller:
@@ -89,14 +109,15 @@ async def caller_for(request: web.Request, store: Store) -> Caller:
                 raise Forbidden(f"no access to project {ref!r}") from None
             if not roles.may(project, Permission.VIEW_DATA):
                 raise Forbidden(f"no access to project {ref!r}")
-        return Caller(project.id, MATRIX[roles.in_project(project)], user)
+        return Caller(project.id, MATRIX[roles.in_project(project)], user, roles)
     header = request.headers.get("Authorization", "")
     if header.partition(" ")[0].lower() == "basic":
         return Caller(await credentials.key_project(header), EVERYTHING)
     if header:
         raise Unauthenticated("use 'Authorization: Basic base64(public_key:secret_key)'")
     if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request) and await credentials.open_mode():
-        return Caller(await credentials.project_id(request.query.get("project", "default")), EVERYTHING)
+        project_id = await credentials.project_id(request.query.get("project", "default"))
+        return Caller(project_id, EVERYTHING, open_mode=True)
     raise Unauthenticated("missing credentials: send 'Authorization: Basic base64(public_key:secret_key)'")
 
 

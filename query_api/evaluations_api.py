@@ -50,8 +50,18 @@ async def rules(request: web.Request) -> web.Response:
 
 
 async def put_rule(request: web.Request) -> web.Response:
-    _, project = await _caller(request, Permission.MANAGE_SETTINGS, "change evaluation rules")
-    return json_response(await request.app[EVALUATIONS_KEY].put_rule(project, await _body(request)))
+    store: Store = request.app[STORE_KEY]
+    caller = await caller_for(request, store)
+    caller.require(Permission.MANAGE_SETTINGS, "change evaluation rules")
+    body = await _body(request)
+    if isinstance(body, dict) and body.get("traceProject"):
+        # The judge's calls are written into that project: the caller must be allowed to change
+        # its settings too, or a rule could write one tenant's traces into another's project.
+        ref = str(body["traceProject"])
+        body["traceProject"] = (
+            await caller.other_project(store, ref, Permission.MANAGE_SETTINGS, "trace the judge's calls")
+        ).id
+    return json_response(await request.app[EVALUATIONS_KEY].put_rule(caller.project_id, body))
 
 
 async def delete_rule(request: web.Request) -> web.Response:

@@ -411,3 +411,37 @@ async def test_an_anthropic_judge_answers_through_a_tool_call(live: Running) -> 
             assert [(s["name"], s["value"]) for s in scores] == [("claude", 0.8)]
     finally:
         await c.close()
+
+
+async def test_a_rule_traces_its_judge_only_where_the_caller_may_change_settings(live: Running) -> None:
+    """traceProject names a project the judge's calls are written into: a key pair may name only
+    its own, a person only one where their role may change settings."""
+    from query_api.access import EVERYTHING, Caller
+    from storage.organizations import Roles
+    from tracehouse.errors import Forbidden
+    from tracehouse.roles import Permission, Role
+
+    other = await live.store.projects.create_project("someone-else")
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            mine = await _rule(c, judge.url, traceProject="default")
+            assert mine["traceProject"] == "default"
+            for ref in (other.id, other.name, "no-such-project"):
+                body = {**mine, "id": None, "name": "leaky", "traceProject": ref}
+                status, doc, _ = await c.call("PUT", "/api/v1/evaluations/rules", body)
+                assert status == 403, doc
+            _, listed, _ = await c.call("GET", "/api/v1/evaluations/rules")
+            assert [r["name"] for r in listed["items"]] == ["correct"]
+    finally:
+        await c.close()
+    # A person: allowed where their role may change settings, refused where it may only read.
+    admin_here = Roles({"default": Role.ADMIN}, {other.id: Role.VIEWER})
+    person = Caller("default", EVERYTHING, roles=admin_here)
+    assert (await person.other_project(live.store, "default", Permission.MANAGE_SETTINGS, "x")).id == "default"
+    with pytest.raises(Forbidden):
+        await person.other_project(live.store, other.id, Permission.MANAGE_SETTINGS, "x")
+    admin_there = Caller("default", EVERYTHING, roles=Roles({"default": Role.ADMIN}, {other.id: Role.ADMIN}))
+    assert (await admin_there.other_project(live.store, other.name, Permission.MANAGE_SETTINGS, "x")).id == other.id
+    opened = Caller("default", EVERYTHING, open_mode=True)
+    assert (await opened.other_project(live.store, other.id, Permission.MANAGE_SETTINGS, "x")).id == other.id
