@@ -60,7 +60,7 @@ class DecodeContext:
 
     project_id: str | None  # from the credentials; None: route by resource attribute
     default_project: str = "default"
-    projects_by_name: dict[str, str] = field(default_factory=dict)  # name or id -> id
+    projects_by_name: dict[str, str] = field(default_factory=dict)  # name or id -> id ("" if shared)
     retention_days: dict[str, int] = field(default_factory=dict)
     prices: PriceBook = field(default_factory=PriceBook)
 
@@ -145,9 +145,15 @@ def resource_project(native: dict[str, Any], ctx: DecodeContext, warnings: Count
         name = native.get(key)
         if isinstance(name, str) and name:
             project = ctx.projects_by_name.get(name)
-            if project is not None:
+            if project:
                 return project
-            warnings[f"unknown project {name!r} in {key}: stored in project {ctx.default_project!r}"] += 1
+            if project is None:
+                warnings[f"unknown project {name!r} in {key}: stored in project {ctx.default_project!r}"] += 1
+            else:
+                warnings[
+                    f"several projects are named {name!r} ({key}): stored in project {ctx.default_project!r}; "
+                    "route by the project's id"
+                ] += 1
             break
     return ctx.default_project
 

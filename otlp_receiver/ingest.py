@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -158,7 +159,9 @@ class IngestService:
 
         async def load() -> tuple[dict[str, str], dict[str, int], PriceBook]:
             projects = await self.store.projects.list_projects()
-            by_name = {p.name: p.id for p in projects} | {p.id: p.id for p in projects}
+            names = Counter(p.name for p in projects)
+            # A name that projects of several organizations share routes nowhere ("").
+            by_name = {p.name: p.id if names[p.name] == 1 else "" for p in projects} | {p.id: p.id for p in projects}
             retention = {p.id: p.retention_days for p in projects}
             overrides: dict[str, list[tuple[str, str, dict[str, object]]]] = {}
             for o in await self.store.prices.list_overrides():

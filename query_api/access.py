@@ -17,7 +17,7 @@ from credentials import Credentials
 from query_api.requests import is_local
 from storage import Project, Store
 from storage.organizations import Roles
-from storage.projects import DEFAULT_PROJECT_ID
+from storage.projects import DEFAULT_PROJECT_ID, pick_project
 from storage.users import User
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 from tracehouse.roles import MATRIX, Permission
@@ -74,8 +74,11 @@ class Caller:
         """A second project a request names (by id or name), if the caller holds ``permission``
         there too: a person by their roles, a key pair only in its own project, open mode in any.
         Forbidden otherwise, the same answer whether or not the project exists."""
+        found = await store.projects.find_projects(ref)
+        if self.roles is not None:
+            found = [p for p in found if p.id == self.project_id or self.roles.may(p, Permission.VIEW_DATA)]
         try:
-            project = await store.projects.get_project(ref)
+            project: Project | None = pick_project(ref, found)
         except NotFound:
             project = None
         if project is not None and project.id == self.project_id:
@@ -103,12 +106,12 @@ async def caller_for(request: web.Request, store: Store) -> Caller:
                 raise Forbidden("no project is open to you: ask an organization admin to add you")
             project = next((p for p in visible if p.id == DEFAULT_PROJECT_ID), visible[0])
         else:
-            try:
-                project = await store.projects.get_project(ref)
-            except NotFound:
-                raise Forbidden(f"no access to project {ref!r}") from None
-            if not roles.may(project, Permission.VIEW_DATA):
+            # A name is looked up among the projects this person sees: another organization
+            # may have a project of the same name, and its existence is not theirs to learn.
+            found = [p for p in await store.projects.find_projects(ref) if roles.may(p, Permission.VIEW_DATA)]
+            if not found:
                 raise Forbidden(f"no access to project {ref!r}")
+            project = pick_project(ref, found)
         return Caller(project.id, MATRIX[roles.in_project(project)], user, roles)
     header = request.headers.get("Authorization", "")
     if header.partition(" ")[0].lower() == "basic":

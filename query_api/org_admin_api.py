@@ -92,11 +92,9 @@ def _org_route(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 async def _project_of(store: Store, organization: str, project_id: str) -> Project:
     """A project of this organization; another organization's is not found, as a missing one."""
-    try:
-        project = await store.projects.get_project(project_id)
-    except NotFound:
-        project = None
-    if project is None or project.organization_id != organization or project.id != project_id:
+    found = [p for p in await store.projects.find_projects(project_id) if p.id == project_id]
+    project = found[0] if found else None
+    if project is None or project.organization_id != organization:
         raise NotFound(f"Project not found: {project_id}")
     return project
 

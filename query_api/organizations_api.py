@@ -21,7 +21,7 @@ from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
 from storage.organizations import Organization, Roles
-from storage.projects import Project
+from storage.projects import Project, pick_project
 from storage.users import User, Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from tracehouse.roles import MATRIX, Permission, Role, allowed, effective_role, parse_role
@@ -215,11 +215,12 @@ async def remove_member(request: web.Request) -> web.Response:
 async def _readable_project(request: web.Request) -> tuple[Store, Project, Roles]:
     """The caller, the project of the URL (404 unless the caller may read it) and the caller's roles."""
     store, user = await _caller(request)
-    project = await store.projects.get_project(request.match_info["project"])
+    ref = request.match_info["project"]
     roles = await roles_for(request, user)
-    if not roles.may(project, Permission.VIEW_DATA):
-        raise NotFound(f"no project {request.match_info['project']!r} that you may read")
-    return store, project, roles
+    found = [p for p in await store.projects.find_projects(ref) if roles.may(p, Permission.VIEW_DATA)]
+    if not found:
+        raise NotFound(f"no project {ref!r} that you may read")
+    return store, pick_project(ref, found), roles
 
 
 async def set_project_role(request: web.Request) -> web.Response:

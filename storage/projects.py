@@ -33,6 +33,7 @@ __all__ = [
     "Versions",
     "check_name",
     "hash_secret",
+    "pick_project",
 ]
 
 DEFAULT_ORGANIZATION_ID = "default"
@@ -98,6 +99,17 @@ class Versions:
         return dt.datetime.fromtimestamp(now / 1e6, dt.UTC).replace(microsecond=now % 1_000_000)
 
 
+def pick_project(ref: str, found: list[Project]) -> Project:
+    """The project ``ref`` names among ``found`` (``find_projects``, perhaps narrowed to what a
+    caller may see): the one with that id, else the only one with that name."""
+    if not found:
+        raise NotFound(f"no project with id or name {ref!r}")
+    if found[0].id == ref or len(found) == 1:
+        return found[0]
+    ids = ", ".join(p.id for p in found)
+    raise InvalidInput(f"several projects are named {ref!r} ({ids}): name the project by its id")
+
+
 def check_name(name: str) -> str:
     """A project or organization name, checked; InvalidInput otherwise."""
     name = name.strip()
@@ -159,27 +171,31 @@ class Projects:
         )
         return [Project(**_project_row(r)) for r in rows]
 
-    async def get_project(self, ref: str) -> Project:
-        """A live project by id, or else by name; NotFound if neither matches."""
+    async def find_projects(self, ref: str) -> list[Project]:
+        """Live projects whose id or name is ``ref``: the one with that id first, then those with
+        that name (names are unique within an organization, not across them)."""
         rows = await self._backend.query(
             "SELECT id, name, organization_id, retention_days, created_at FROM projects FINAL "
             "WHERE is_deleted = 0 AND (id = {ref:String} OR name = {ref:String}) "
-            "ORDER BY id = {ref:String} DESC LIMIT 1",
+            "ORDER BY id = {ref:String} DESC, created_at, id",
             {"ref": ref},
         )
-        if not rows:
-            raise NotFound(f"no project with id or name {ref!r}")
-        return Project(**_project_row(rows[0]))
+        return [Project(**_project_row(r)) for r in rows]
+
+    async def get_project(self, ref: str) -> Project:
+        """A live project by id, or else by name; NotFound if neither matches, InvalidInput if
+        projects of several organizations have that name."""
+        return pick_project(ref, await self.find_projects(ref))
 
     async def create_project(
         self, name: str, organization_id: str = DEFAULT_ORGANIZATION_ID, retention_days: int = 0
     ) -> Project:
-        """Create a project; Conflict if a live project already has that name."""
+        """Create a project; Conflict if a live project of the organization already has that name."""
         name = check_name(name)
         if not 0 <= retention_days <= MAX_RETENTION_DAYS:
             raise InvalidInput(f"retention_days must be 0 (forever) to {MAX_RETENTION_DAYS}")
-        if any(p.name == name for p in await self.list_projects()):
-            raise Conflict(f"a project named {name!r} exists already")
+        if any(p.name == name and p.organization_id == organization_id for p in await self.list_projects()):
+            raise Conflict(f"a project named {name!r} exists already in this organization")
         project = Project(
             id="prj-" + secrets.token_hex(8),
             name=name,
@@ -197,11 +213,14 @@ class Projects:
         return await self.get_project(project.id)
 
     async def rename_project(self, project_id: str, name: str) -> Project:
-        """Give a project a new name; Conflict if another live project has it."""
+        """Give a project a new name; Conflict if another live project of its organization has it."""
         name = check_name(name)
         project = await self.get_project(project_id)
-        if any(p.name == name and p.id != project.id for p in await self.list_projects()):
-            raise Conflict(f"a project named {name!r} exists already")
+        if any(
+            p.name == name and p.id != project.id and p.organization_id == project.organization_id
+            for p in await self.list_projects()
+        ):
+            raise Conflict(f"a project named {name!r} exists already in this organization")
         await self._put_project(project.id, name, project.organization_id, project.retention_days, project.created_at)
         return await self.get_project(project.id)
 

@@ -301,3 +301,42 @@ async def test_invitations_resets_and_passwords(live: Running) -> None:
     finally:
         for person in people:
             await person.close()
+
+
+async def test_two_organizations_may_each_have_a_project_of_the_same_name(live: Running) -> None:
+    admin = await first_admin(live)
+    people = [admin]
+    try:
+        made = {}
+        for org_name in ("north", "south"):
+            status, org = await admin.call("POST", "/api/v1/organizations", {"name": org_name})
+            assert status == 201
+            status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "prod"})
+            assert status == 201, project
+            made[org_name] = (org, project)
+        north, north_prod = made["north"]
+        status, doc = await admin.call("POST", f"/api/v1/organizations/{north['id']}/projects", {"name": "prod"})
+        assert status == 409 and "in this organization" in doc["error"]["message"]
+        status, _ = await admin.call(
+            "POST", f"/api/v1/organizations/{north['id']}/members",
+            {"email": "nia@example.com", "role": "MEMBER", "password": PASSWORD},
+        )  # fmt: skip
+        assert status == 201
+        nia = await sign_in(live, "nia@example.com")
+        people.append(nia)
+        # Nia sees one "prod": hers. The name finds it, and the other team's is not mentioned.
+        status, doc = await nia.call("GET", "/api/v1/traces?project=prod")
+        assert status == 200, doc
+        status, doc = await nia.call("PUT", "/api/v1/projects/prod/members/usr-0000000000000000", {"role": "VIEWER"})
+        assert status == 403 and made["south"][1]["id"] not in str(doc)
+        # Someone who sees both is asked for the id, not given one of them.
+        status, doc = await admin.call("GET", "/api/v1/traces?project=prod")
+        assert status == 400 and north_prod["id"] in doc["error"]["message"]
+        status, doc = await admin.call("GET", f"/api/v1/traces?project={north_prod['id']}")
+        assert status == 200
+        status, listed = await admin.call("GET", "/api/v1/organizations")
+        prods = [p["id"] for o in listed["data"] for p in o["projects"] if p["name"] == "prod"]
+        assert sorted(prods) == sorted(p["id"] for _, p in made.values())
+    finally:
+        for person in people:
+            await person.close()

@@ -181,6 +181,20 @@ async def test_resource_attribute_routes_to_a_project_in_open_mode(live: Running
         status == 200
         and "unknown project 'nope'" in ExportTraceServiceResponse.FromString(reply).partial_success.error_message
     )
+    # A name that projects of two organizations share routes to neither, and says why.
+    org = await live.store.organizations.create_organization("elsewhere")
+    twin = await live.store.projects.create_project("phoenix-app", org.id)
+    live.changed()
+    shared = request([{"trace_id": (trace := os.urandom(16))}], resource={"tracehouse.project": "phoenix-app"})
+    status, reply, _ = await post(live, shared.SerializeToString(), PB)
+    message = ExportTraceServiceResponse.FromString(reply).partial_success.error_message
+    assert status == 200 and "several projects are named 'phoenix-app'" in message, message
+    assert len(await live.store.reader.trace("default", trace.hex())) == 1
+    assert await live.store.reader.trace(other.id, trace.hex()) == []
+    assert await live.store.reader.trace(twin.id, trace.hex()) == []
+    by_id = request([{"trace_id": (trace := os.urandom(16))}], resource={"tracehouse.project": twin.id})
+    assert (await post(live, by_id.SerializeToString(), PB))[0] == 200
+    assert len(await live.store.reader.trace(twin.id, trace.hex())) == 1
 
 
 async def test_authentication(live: Running) -> None:

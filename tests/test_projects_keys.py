@@ -79,3 +79,24 @@ async def test_secret_is_stored_nowhere(store: Store) -> None:
     for path in store.backend.data_dir.rglob("*"):  # type: ignore[attr-defined]
         if path.is_file():
             assert secret_part.encode() not in path.read_bytes(), path
+
+
+async def test_project_names_are_unique_within_an_organization_not_across(store: Store) -> None:
+    """Two teams may each have a "production" project; one organization may not have two."""
+    other = await store.organizations.create_organization("other team")
+    mine = await store.projects.create_project("production")
+    theirs = await store.projects.create_project("production", other.id)
+    assert mine.id != theirs.id and theirs.organization_id == other.id
+    with pytest.raises(Conflict):
+        await store.projects.create_project("production", other.id)
+    staging = await store.projects.create_project("staging", other.id)
+    with pytest.raises(Conflict):
+        await store.projects.rename_project(staging.id, "production")
+    await store.projects.rename_project(staging.id, "default")  # the Default organization's name is free here
+    # By id, always the one; by a shared name, a clear error naming the ids instead of a guess.
+    assert (await store.projects.get_project(theirs.id)).organization_id == other.id
+    with pytest.raises(InvalidInput, match="several projects are named 'production'"):
+        await store.projects.get_project("production")
+    assert [p.id for p in await store.projects.find_projects("production")] == [mine.id, theirs.id]
+    await store.projects.delete_project(mine.id)
+    assert (await store.projects.get_project("production")).id == theirs.id
