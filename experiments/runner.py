@@ -1,7 +1,8 @@
 """Experiments from the UI, without code: a dataset, a prompt version and a model connection. Each
 active item's input fills the prompt's variables, the model answers, and the call becomes a traced
 generation (linked to the prompt version) in a new run of the dataset, written through the one
-ingest path like any client's trace. Progress is kept per run while it runs.
+ingest path like any client's trace. Each run's progress is stored as it goes; a run that a stop or
+a crash cut short is picked up again at the next start, with the items its run does not hold yet.
 
 Variables: an object input gives its keys (``{"country": "France"}`` fills ``{{country}}``);
 any other input fills ``{{input}}``. A chat prompt's placeholders get no messages.
@@ -12,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,9 +28,12 @@ from llm import ConnectionService, ModelError, chat
 from prompts import PromptService
 from storage import Store
 from storage.datasets import Dataset, DatasetItem
-from tracehouse.errors import InvalidInput
+from storage.experiment_runs import ExperimentRun
+from tracehouse.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["ExperimentRunner", "Progress", "TraceSink", "compile_prompt"]
+
+log = logging.getLogger(__name__)
 
 # Writes Langfuse ingestion events for a project through the ingest path; raises if not stored.
 TraceSink = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
@@ -37,17 +43,46 @@ _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 @dataclass
 class Progress:
+    """How far one experiment got; stored (storage.experiment_runs) as it goes."""
+
     run_name: str
     total: int
     done: int = 0
     failed: int = 0
-    state: str = "running"  # running | done
+    state: str = "running"  # running | done | failed
     errors: list[str] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    resumed: bool = False  # picked up again after a stop or crash
 
     def json(self) -> dict[str, Any]:
         return {"runName": self.run_name, "total": self.total, "done": self.done, "failed": self.failed,
-                "state": self.state, "errors": self.errors[-5:], "startedAt": self.started_at}  # fmt: skip
+                "state": self.state, "errors": self.errors[-5:], "startedAt": self.started_at,
+                "resumed": self.resumed}  # fmt: skip
+
+    @classmethod
+    def of(cls, record: ExperimentRun) -> Progress:
+        errors = orjson.loads(record.errors) if record.errors else []
+        return cls(record.run_name, record.total, record.done, record.failed, record.state, errors,
+                   record.created_at.isoformat())  # fmt: skip
+
+
+@dataclass
+class _Job:
+    """One experiment in this process: what it runs, and where its progress is stored."""
+
+    project: str
+    dataset: Dataset
+    run_id: str
+    spec: dict[str, Any]  # prompt, version, provider, model, params
+    progress: Progress
+    created_at: dt.datetime
+    saved_at: float = 0.0
+
+    def record(self) -> ExperimentRun:
+        p = self.progress
+        return ExperimentRun(self.project, self.dataset.id, self.run_id, p.run_name, orjson.dumps(self.spec).decode(),
+                             p.state, p.total, p.done, p.failed, orjson.dumps(p.errors[-5:]).decode(),
+                             self.created_at)  # fmt: skip
 
 
 def _variables(value: Any) -> dict[str, str]:
@@ -80,17 +115,25 @@ class ExperimentRunner:
         prompts: PromptService,
         connections: ConnectionService,
         sink: TraceSink | None,
+        save_every_s: float = 1.0,
     ) -> None:
         self._store = store
         self._datasets = datasets
         self._prompts = prompts
         self._connections = connections
         self._sink = sink
-        self._progress: dict[tuple[str, str], Progress] = {}
+        self._save_every_s = save_every_s
+        self._jobs: dict[tuple[str, str], _Job] = {}  # (project, run id) -> job
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def progress(self, project: str, dataset_id: str) -> list[dict[str, Any]]:
-        return [p.json() for (proj, key), p in self._progress.items() if proj == project and key.startswith(dataset_id)]
+    async def progress(self, project: str, dataset_id: str) -> list[dict[str, Any]]:
+        """Every experiment run on a dataset by the server, newest first: live counts for those
+        running here, the stored ones for the rest (finished, or run before a restart)."""
+        out = []
+        for record in await self._store.experiment_runs.list(project, dataset_id):
+            job = self._jobs.get((project, record.run_id))
+            out.append((job.progress if job else Progress.of(record)).json())
+        return out
 
     async def start(self, project: str, body: Any) -> Progress:
         """Check the request, make the run, and run its items in the background."""
@@ -103,7 +146,6 @@ class ExperimentRunner:
         if not isinstance(name, str) or not isinstance(version, int):
             raise InvalidInput("promptName and promptVersion (an integer) are required")
         prompt_version, _ = await self._prompts.find(project, name, version=version)
-        resolved = await self._prompts.resolved(project, prompt_version)
         connection = await self._connections.open(project, str(body.get("provider", "")))
         model = body.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -121,46 +163,118 @@ class ExperimentRunner:
             project, dataset, run_name, f"{name} v{version} on {connection.provider}/{model}",
             {"prompt": {"name": name, "version": version}, "provider": connection.provider, "model": model},
         )  # fmt: skip
-        progress = Progress(run_name, len(items))
-        self._progress[(project, f"{dataset.id}:{run.id}")] = progress
+        if (project, run.id) in self._jobs and self._jobs[(project, run.id)].progress.state == "running":
+            raise Conflict(f"run {run_name!r} is running already")
+        spec = {"prompt": name, "version": version, "provider": connection.provider, "model": model,
+                "params": call_params}  # fmt: skip
+        job = _Job(project, dataset, run.id, spec, Progress(run_name, len(items)), dt.datetime.now(dt.UTC))
+        await self._store.experiment_runs.put(job.record())
+        await self._launch(job, items)
+        return job.progress
+
+    async def resume(self) -> int:
+        """Pick up the experiments a stop or a crash cut short: each runs the items its run does
+        not hold yet. Returns how many were picked up; those that cannot go on (their dataset,
+        prompt or connection is gone) are marked failed, with why."""
+        if self._sink is None:
+            return 0
+        picked = 0
+        for record in await self._store.experiment_runs.list(state="running"):
+            if (record.project_id, record.run_id) in self._jobs:
+                continue
+            job = _Job(record.project_id, Dataset(record.project_id, record.dataset_id, "", "", "", "", "",
+                                                  record.created_at, record.created_at),
+                       record.run_id, orjson.loads(record.spec), Progress.of(record), record.created_at)  # fmt: skip
+            try:
+                job.dataset = await self._datasets.dataset_by_id(record.project_id, record.dataset_id)
+                runs = await self._store.datasets.runs(record.project_id, record.dataset_id, record.run_name)
+                if not runs or runs[0].id != record.run_id:
+                    raise NotFound(f"the run {record.run_name!r} was deleted")
+                stored = await self._store.datasets.run_items(record.project_id, [record.run_id])
+                held = {i.dataset_item_id for i in stored}
+                items = [
+                    i
+                    for i in await self._store.datasets.items(record.project_id, [record.dataset_id])
+                    if i.status == "ACTIVE" and i.id not in held
+                ]
+            except (NotFound, InvalidInput) as exc:
+                job.progress.state = "failed"
+                job.progress.errors.append(f"could not resume after a restart: {exc}")
+                await self._store.experiment_runs.put(job.record())
+                continue
+            # Items that failed and were stored are in ``held``; those that failed before being
+            # stored run again, so the count starts again from what the run holds.
+            failed = min(record.failed, len(held))
+            job.progress.done, job.progress.failed = len(held) - failed, failed
+            job.progress.total = max(record.total, len(held) + len(items))
+            job.progress.resumed = True
+            log.info("resuming experiment %r: %d item(s) to go", record.run_name, len(items))
+            await self._launch(job, items)
+            picked += 1
+        return picked
+
+    async def stop(self, project: str, run_id: str) -> None:
+        """Stop an experiment of this process (its run was deleted); nothing if none runs."""
+        job = self._jobs.get((project, run_id))
+        if job is None or job.progress.state != "running":
+            return
+        job.progress.state = "failed"
+        job.progress.errors.append("stopped: the run was deleted")
+        for task in list(self._tasks):
+            if task.get_name() == f"experiment:{project}:{run_id}":
+                task.cancel()
+        await self._store.experiment_runs.put(job.record())
+
+    async def _launch(self, job: _Job, items: list[DatasetItem]) -> None:
+        self._jobs[(job.project, job.run_id)] = job
+        spec = job.spec
+        try:
+            prompt_version, _ = await self._prompts.find(job.project, spec["prompt"], version=spec["version"])
+            resolved = await self._prompts.resolved(job.project, prompt_version)
+            connection = await self._connections.open(job.project, spec["provider"])
+        except (NotFound, InvalidInput) as exc:
+            job.progress.state = "failed"
+            job.progress.errors.append(str(exc))
+            await self._store.experiment_runs.put(job.record())
+            return
         task = asyncio.create_task(
-            self._run(
-                project,
-                dataset,
-                run_name,
-                items,
-                resolved.prompt,
-                (name, version),
-                connection,
-                model,
-                call_params,
-                progress,
-            )
+            self._run(job, items, resolved.prompt, connection), name=f"experiment:{job.project}:{job.run_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return progress
 
-    async def _run(
-        self, project: str, dataset: Dataset, run_name: str, items: list[DatasetItem], prompt: Any,
-        prompt_ref: tuple[str, int], connection: Any, model: str, params: dict[str, Any], progress: Progress,
-    ) -> None:  # fmt: skip
+    async def _save(self, job: _Job, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - job.saved_at < self._save_every_s:
+            return
+        job.saved_at = now
+        try:
+            await self._store.experiment_runs.put(job.record())
+        except Exception:
+            log.warning("could not save the progress of experiment %r", job.progress.run_name, exc_info=True)
+
+    async def _run(self, job: _Job, items: list[DatasetItem], prompt: Any, connection: Any) -> None:
         limit = asyncio.Semaphore(CONCURRENCY)
+        progress, spec = job.progress, job.spec
 
         async def one(item: DatasetItem) -> None:
             async with limit:
                 try:
-                    await self._one(project, dataset, run_name, item, prompt, prompt_ref, connection, model, params)
+                    prompt_ref = (spec["prompt"], spec["version"])
+                    await self._one(job.project, job.dataset, progress.run_name, item, prompt, prompt_ref,
+                                    connection, spec["model"], spec["params"])  # fmt: skip
                     progress.done += 1
                 except Exception as exc:  # noqa: BLE001 (one item's failure is reported; the others go on)
                     progress.failed += 1
                     message = exc.message if isinstance(exc, ModelError) else str(exc)
                     progress.errors.append(f"item {item.id}: {message}")
+                await self._save(job)
 
-        try:
-            await asyncio.gather(*(one(i) for i in items))
-        finally:
-            progress.state = "done"
+        # Cancelled (the server stops): the stored state stays "running", so the next start
+        # picks the run up where it was.
+        await asyncio.gather(*(one(i) for i in items))
+        progress.state = "done"
+        await self._save(job, force=True)
 
     async def _one(
         self, project: str, dataset: Dataset, run_name: str, item: DatasetItem, prompt: Any,

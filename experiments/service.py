@@ -287,8 +287,10 @@ class DatasetService:
                 return r
         raise NotFound(f"Dataset run not found: {name}")
 
-    async def delete_run(self, project: str, dataset: Dataset, name: str) -> None:
+    async def delete_run(self, project: str, dataset: Dataset, name: str) -> DatasetRun:
+        """Delete a run (its traces stay); returns it as it was."""
         found = await self._store.datasets.runs(project, dataset.id, name)
         if not found:
             raise NotFound(f"Dataset run not found: {name}")
         await self._store.datasets.put_run(found[0], deleted=True)
+        return found[0]

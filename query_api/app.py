@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,8 @@ from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
 
 __all__ = ["STORE_KEY", "create_app"]
+
+log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 MAX_API_BODY = 8 * 1024 * 1024
@@ -145,10 +148,16 @@ def create_app(
     # Experiments from the UI write their traces through the receiver's ingest path (``serve``).
     app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)
 
-    async def stop_runner(app: web.Application) -> None:
+    async def run_experiments(app: web.Application) -> AsyncIterator[None]:
+        # Experiments a stop or a crash cut short go on where they were.
+        try:
+            await app[RUNNER_KEY].resume()
+        except Exception:
+            log.exception("could not resume the experiments that were running")
+        yield
         await app[RUNNER_KEY].close()
 
-    app.on_cleanup.append(stop_runner)
+    app.cleanup_ctx.append(run_experiments)
     app[EVALUATIONS_KEY] = EvaluationService(store, app[CONNECTIONS_KEY])
     if trace_sink is not None:
         app[SCORE_SINK_KEY] = trace_sink

@@ -15,6 +15,7 @@ from aiohttp import web
 from experiments import DatasetRuleError, DatasetService
 from experiments.compare import compare_runs
 from experiments.io import export_items, parse_import
+from experiments.runner import ExperimentRunner
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
 from query_api.langfuse_api import PREFIX, langfuse_json, langfuse_route
@@ -25,9 +26,10 @@ from storage.datasets import Dataset, DatasetItem, DatasetRun, RunItem
 from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Permission
 
-__all__ = ["DATASETS_KEY", "DatasetService", "dataset_routes"]
+__all__ = ["DATASETS_KEY", "RUNNER_KEY", "DatasetService", "dataset_routes"]
 
 DATASETS_KEY = web.AppKey("datasets", DatasetService)
+RUNNER_KEY = web.AppKey("experiment_runner", ExperimentRunner)
 MAX_LIMIT = 100
 
 
@@ -223,10 +225,17 @@ async def get_run(request: web.Request, project: str) -> web.Response:
     return langfuse_json({**run_json(d, run), "datasetRunItems": [run_item_json(run, i) for i in items]})
 
 
+async def _stop_experiment(request: web.Request, project: str, run: DatasetRun) -> None:
+    """A deleted run's experiment stops, or its next item would make the run again."""
+    runner = request.app.get(RUNNER_KEY)
+    if runner is not None:
+        await runner.stop(project, run.id)
+
+
 async def delete_run(request: web.Request, project: str) -> web.Response:
     service = _service(request)
     d = await service.dataset(project, _name(request))
-    await service.delete_run(project, d, _name(request, "run"))
+    await _stop_experiment(request, project, await service.delete_run(project, d, _name(request, "run")))
     return langfuse_json({"message": "Dataset run deleted"})
 
 
@@ -350,7 +359,8 @@ async def ui_delete_run(request: web.Request) -> web.Response:
     _, caller = await _caller(request, Permission.WRITE_CONTENT, "delete dataset runs")
     service = _service(request)
     d = await service.dataset(caller.project_id, request.query.get("name", ""))
-    await service.delete_run(caller.project_id, d, request.query.get("run", ""))
+    run = await service.delete_run(caller.project_id, d, request.query.get("run", ""))
+    await _stop_experiment(request, caller.project_id, run)
     return json_response({"deleted": True})
 
 

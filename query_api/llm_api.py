@@ -8,11 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from experiments.runner import ExperimentRunner
 from llm import ConnectionService, ModelError
 from query_api.access import CREDENTIALS_KEY, caller_for
 from query_api.admin import STORE_KEY
-from query_api.datasets_api import DATASETS_KEY
+from query_api.datasets_api import DATASETS_KEY, RUNNER_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
 from query_api.requests import read_json
 from query_api.responses import json_response
@@ -23,7 +22,6 @@ from tracehouse.roles import Permission
 __all__ = ["CONNECTIONS_KEY", "RUNNER_KEY", "llm_routes"]
 
 CONNECTIONS_KEY = web.AppKey("llm_connections", ConnectionService)
-RUNNER_KEY = web.AppKey("experiment_runner", ExperimentRunner)
 
 
 async def _body(request: web.Request) -> Any:
@@ -110,7 +108,7 @@ async def ui_start_experiment(request: web.Request) -> web.Response:
 
 
 async def ui_experiments(request: web.Request) -> web.Response:
-    """Experiments started from this process on a dataset, with their progress."""
+    """Experiments the server ran or runs on a dataset, with their progress."""
     store: Store = request.app[STORE_KEY]
     caller = await caller_for(request, store)
     caller.require(Permission.VIEW_DATA, "read datasets")
@@ -118,7 +116,7 @@ async def ui_experiments(request: web.Request) -> web.Response:
         dataset = await request.app[DATASETS_KEY].dataset(caller.project_id, request.query.get("name", ""))
     except NotFound:
         raise
-    return json_response({"items": request.app[RUNNER_KEY].progress(caller.project_id, dataset.id)})
+    return json_response({"items": await request.app[RUNNER_KEY].progress(caller.project_id, dataset.id)})
 
 
 def llm_routes() -> list[web.RouteDef]:

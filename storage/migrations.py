@@ -30,6 +30,7 @@ from storage.tables import (
     EVAL_RULES,
     EVAL_TEMPLATE_VERSIONS,
     EVAL_TEMPLATES,
+    EXPERIMENT_RUNS,
     INVITATIONS,
     LLM_CONNECTIONS,
     LOGS,
@@ -112,6 +113,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "evaluator versions: each definition an evaluator has had", [EVAL_TEMPLATE_VERSIONS]),
     Migration(18, "media held by dataset items", [DATASET_ITEM_MEDIA]),
     Migration(19, "sessions ended by signing out", [ENDED_SESSIONS]),
+    Migration(20, "experiments the server runs, and how far each got", [EXPERIMENT_RUNS]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -14,6 +14,7 @@ from storage.backends import open_backend
 from storage.comments import CommentStore
 from storage.datasets import DatasetStore
 from storage.evaluations import EvalStore
+from storage.experiment_runs import ExperimentRuns
 from storage.invitations import Invitations
 from storage.journal import InsertJournal
 from storage.langfuse import LangfuseReader, LangfuseStore
@@ -60,6 +61,7 @@ class Store:
         self.invitations = Invitations(backend)
         self.prompts = PromptStore(backend)
         self.datasets = DatasetStore(backend)
+        self.experiment_runs = ExperimentRuns(backend)
         self.llm_connections = LlmConnectionStore(backend)
         self.evaluations = EvalStore(backend)
         self.annotations = AnnotationStore(backend)

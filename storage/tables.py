@@ -647,6 +647,25 @@ DATASET_RUNS = _record_table(
     ],
 )
 
+# Experiments run by the server itself (the UI's "Run an experiment"): what to run and how far
+# it got, so that a restart resumes a run instead of leaving it half done without a word.
+EXPERIMENT_RUNS = _record_table(
+    "experiment_runs",
+    "(project_id, dataset_id, run_id)",
+    [
+        Column("project_id", "String", STR),
+        Column("dataset_id", "String", STR),
+        Column("run_id", "String", STR),
+        Column("run_name", "String", STR),
+        Column("spec", "String", STR),  # JSON: prompt name and version, provider, model, parameters
+        Column("state", LC, STR),  # running | done | failed
+        Column("total", "UInt32", pa.uint32()),
+        Column("done", "UInt32", pa.uint32()),
+        Column("failed", "UInt32", pa.uint32()),
+        Column("errors", "String", STR),  # JSON: the last few item errors
+    ],
+)
+
 DATASET_RUN_ITEMS = Table(
     name="dataset_run_items",
     columns=[
@@ -953,6 +972,7 @@ ALL_TABLES = (
     EVAL_TEMPLATE_VERSIONS,
     DATASET_ITEM_MEDIA,
     ENDED_SESSIONS,
+    EXPERIMENT_RUNS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
 )

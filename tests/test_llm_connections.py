@@ -7,12 +7,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from credentials.secret_box import KEY_ENV, SecretBox
-from tests.fake_openai import fake_openai
+from query_api.datasets_api import RUNNER_KEY
+from storage.experiment_runs import ExperimentRun
+from tests.conftest import serving, until
+from tests.fake_openai import COMPLETION, fake_openai
 from tests.langfuse_helpers import basic, make_key
 from tests.test_prompts_api import Client
 from tracehouse.errors import ConfigError
@@ -149,3 +157,123 @@ async def test_an_experiment_from_the_ui_routes_traces_every_item(live: Running)
             assert status in (400, 404) and words in doc["error"]["message"], (bad, doc)
     finally:
         await c.close()
+
+
+class GatedModel:
+    """An OpenAI-compatible model that answers the first ``free`` calls and holds the rest until
+    released: a server stopped while an experiment's calls are in flight."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self.calls = 0
+        self.held = 0
+        self.release = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.calls += 1
+        if self.calls > self.free:
+            self.held += 1
+            await self.release.wait()
+        return web.json_response(COMPLETION)
+
+    async def __aenter__(self) -> GatedModel:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def _experiment(c: Client, model: GatedModel, dataset: str, items: int, run: str) -> dict[str, Any]:
+    connection = {"provider": "local", "secretKey": "k", "baseURL": model.url, "customModels": ["m"]}
+    assert (await c.call("PUT", "/api/v1/llm-connections", connection))[0] == 200
+    await c.call("POST", "/api/public/v2/prompts", {"name": "capital", "prompt": "Capital of {{country}}?"})
+    await c.call("POST", "/api/public/v2/datasets", {"name": dataset})
+    for i in range(items):
+        item = {"datasetName": dataset, "id": f"{dataset}-{i}", "input": {"country": f"c{i}"}}
+        assert (await c.call("POST", "/api/public/dataset-items", item))[0] == 200
+    body = {"datasetName": dataset, "promptName": "capital", "promptVersion": 1, "provider": "local", "model": "m",
+            "runName": run}  # fmt: skip
+    status, started, _ = await c.call("POST", "/api/v1/dataset/experiments", body)
+    assert status == 202 and started["total"] == items, started
+    return started
+
+
+async def _progress(c: Client, dataset: str, run: str) -> dict[str, Any]:
+    _, doc, _ = await c.call("GET", f"/api/v1/dataset/experiments?name={dataset}")
+    return next(p for p in doc["items"] if p["runName"] == run)
+
+
+async def test_an_experiment_cut_short_by_a_restart_goes_on_where_it_was(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with GatedModel(free=3) as model:
+        async with serving(data) as first:
+            pair = await make_key(first)
+            c = Client(first, basic(pair))
+            await _experiment(c, model, "countries", 10, "long-run")
+            await until(lambda: model.held >= 4)  # three answered, four waiting: the server stops now
+            await until_answer(lambda: _progress(c, "countries", "long-run"), lambda p: p["done"] == 3)
+            before = await _progress(c, "countries", "long-run")
+            assert (before["state"], before["done"], before["resumed"]) == ("running", 3, False), before
+            # A run whose prompt is gone by the next start cannot go on: garbage for the resume.
+            dataset = (await first.store.datasets.datasets("default", name="countries"))[0]
+            spec = '{"prompt": "nope", "version": 1, "provider": "local", "model": "m", "params": {}}'
+            orphan = ExperimentRun("default", dataset.id, "run-gone", "orphan", spec, "running", 5, 1, 0, "[]",
+                                   datetime.now(UTC))  # fmt: skip
+            await first.store.experiment_runs.put(orphan)
+            await c.close()
+        model.release.set()
+        async with serving(data) as second:
+            c = Client(second, basic(pair))
+            try:
+                await until_answer(lambda: _progress(c, "countries", "long-run"), lambda p: p["state"] == "done")
+                done = await _progress(c, "countries", "long-run")
+                assert (done["total"], done["done"], done["failed"], done["resumed"]) == (10, 10, 0, True), done
+                # Each item once in the run, though four were cut short in the middle of their call.
+                run = (await second.store.datasets.runs("default", dataset.id, "long-run"))[0]
+                items = await second.store.datasets.run_items("default", [run.id])
+                assert sorted(i.dataset_item_id for i in items) == sorted(f"countries-{i}" for i in range(10))
+                gone = await _progress(c, "countries", "orphan")
+                assert gone["state"] == "failed" and "could not resume" in gone["errors"][-1], gone
+            finally:
+                await c.close()
+
+
+async def test_deleting_the_run_of_a_running_experiment_stops_it(live: Running) -> None:
+    async with GatedModel(free=0) as model:
+        c = Client(live, basic(await make_key(live)))
+        try:
+            await _experiment(c, model, "doomed", 3, "doomed-run")
+            await until(lambda: model.held >= 1)
+            status, _, _ = await c.call("DELETE", "/api/v1/dataset/runs?name=doomed&run=doomed-run")
+            assert status == 200
+            stopped = await _progress(c, "doomed", "doomed-run")
+            assert stopped["state"] == "failed" and "deleted" in stopped["errors"][-1], stopped
+            model.release.set()
+            runner = live.api_app[RUNNER_KEY]
+            await until(lambda: not runner._tasks)
+            # Its calls did not go on to make the run again.
+            dataset = (await live.store.datasets.datasets("default", name="doomed"))[0]
+            assert await live.store.datasets.runs("default", dataset.id) == []
+        finally:
+            await c.close()
+
+
+async def until_answer(
+    ask: Callable[[], Awaitable[dict[str, Any]]], done: Callable[[dict[str, Any]], bool], timeout_s: float = 60.0
+) -> None:
+    """Ask until the answer is ``done`` (the server gets there at its own pace)."""
+    deadline = time.monotonic() + timeout_s
+    while not done(await ask()):
+        assert time.monotonic() < deadline, "the answer never came"
+        await asyncio.sleep(0.05)

@@ -169,11 +169,20 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         expect(page.locator(".experiment-status")).to_contain_text("3 of 3 items · 0 failed · finished", timeout=30_000)
         page.screenshot(path=str(SHOTS / "experiment.png"))
         expect(page.locator("table.traces").get_by_role("link", name="first-ui-run")).to_be_visible()
+        # The run's row says what the experiment did.
+        state = page.locator("table.traces tr", has_text="first-ui-run").locator(".experiment-state")
+        expect(state).to_have_text("Done: 3 of 3 · 0 failed")
         page.get_by_role("link", name="Compare this run").click()
         table = page.locator("table.traces")
         expect(table.locator("th").nth(2)).to_have_text("first-ui-run (baseline)")
         expect(table.locator("a.output")).to_have_count(3)
         expect(table.locator("a.output").first).to_have_text("Paris is sunny, 21°C.")
+        # Opened again later, the runs tab still says it, from the store.
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
+        expect(state).to_have_text("Done: 3 of 3 · 0 failed")
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=runs&lang=zh-CN")
+        expect(state).to_have_text("已完成：3 / 3 · 0 个失败")
+        page.screenshot(path=str(SHOTS / "experiment-runs-zh.png"))
     assert not errors, errors
 
 

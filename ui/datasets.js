@@ -189,6 +189,17 @@ function compareView(doc) {
   ]);
 }
 
+/** What the server's experiment on a run is doing: "" for a run made by a client. */
+function experimentState(p) {
+  if (!p) return "";
+  const n = p.done + p.failed;
+  if (p.state === "running") {
+    return t("Running: {n} of {total}", { n, total: p.total }) + (p.resumed ? t(" · resumed after a restart") : "");
+  }
+  if (p.state === "failed") return t("Stopped: {reason}", { reason: p.errors[p.errors.length - 1] || "" });
+  return t("Done: {n} of {total} · {failed} failed", { n, total: p.total, failed: p.failed });
+}
+
 /** Run a prompt version over the dataset with a model connection: no code, progress while it runs. */
 async function experimentForm(name, again) {
   const [prompts, connections] = await Promise.all([api("/api/v1/prompts"), api("/api/v1/llm-connections")]);
@@ -224,8 +235,9 @@ async function experimentForm(name, again) {
       h("span", { text: ` ${t("{n} of {total} items · {failed} failed", { n: p.done + p.failed, total: p.total, failed: p.failed })}${p.state === "done" ? t(" · finished") : ""}` }),
       ...p.errors.map((e) => h("p", { class: "error small", text: e })),
       p.state === "done" ? h("a", { href: datasetPath(name, { tab: "compare", run }), "data-link": true, text: t(" Compare this run") }) : "");
-    if (p.state !== "done") setTimeout(() => poll(run), 700);
-    else again();
+    if (p.state === "running") {
+      if (status.isConnected) setTimeout(() => poll(run), 700);
+    } else again();
   };
   return h("form", { class: "card experiment-form", onsubmit: async (e) => {
     e.preventDefault();
@@ -260,18 +272,35 @@ export async function datasetPage(root, name) {
   let body;
   if (tab === "runs") {
     const runsBox = h("div", {});
-    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), ""], runs.map((r) => h("tr", {},
+    let experiments = new Map();
+    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), t("Experiment"), ""], runs.map((r) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
       h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
+      h("td", { class: "experiment-state", text: experimentState(experiments.get(r.name)) }),
       h("td", {}, writable ? h("button", { type: "button", class: "link", text: t("Delete"), onclick: async () => {
         if (!window.confirm(t("Delete run {name}? Its traces stay.", { name: r.name }))) return;
         await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
         again();
       } }) : null))))
       : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
+    // Experiments the server runs show their state; while one runs (here, in another tab, or
+    // picked up again after a restart) the list follows it.
+    const loadExperiments = async () => {
+      experiments = new Map((await api("/api/v1/dataset/experiments", { query: { name } })).items.map((p) => [p.runName, p]));
+    };
+    await loadExperiments();
     renderRuns(doc.runs);
-    // A run started here shows in the list as it starts and again when it is done.
-    const refreshRuns = async () => renderRuns((await api("/api/v1/dataset", { query: { name } })).runs);
+    const refreshRuns = async () => {
+      const runs = (await api("/api/v1/dataset", { query: { name } })).runs;
+      await loadExperiments();
+      renderRuns(runs);
+    };
+    const follow = async () => {
+      if (!runsBox.isConnected) return;
+      if ([...experiments.values()].some((p) => p.state === "running")) await refreshRuns();
+      setTimeout(follow, 1500);
+    };
+    setTimeout(follow, 1500);
     const runner = writable ? await experimentForm(name, refreshRuns) : null;
     body = h("div", {}, runner, runsBox);
   } else if (tab === "compare") {
