@@ -3,13 +3,9 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY tracehouse ./tracehouse
-COPY storage ./storage
-COPY otlp_receiver ./otlp_receiver
-COPY query_api ./query_api
-COPY proto ./proto
-COPY ui ./ui
+# Everything but what .dockerignore leaves out (tests, benchmarks, docs, local state): every
+# package pyproject.toml installs is in the build context, whichever are added later.
+COPY . ./
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /data tracehouse \
     && mkdir -p /data && chown tracehouse /data
