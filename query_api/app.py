@@ -17,6 +17,7 @@ from credentials.secret_box import SecretBox
 from evaluations import EvaluationService, EvalWorker
 from experiments.runner import ExperimentRunner, TraceSink
 from llm import ConnectionService
+from mail import Mailer
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
@@ -26,7 +27,7 @@ from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
 from query_api.evaluators_v2_api import evaluators_v2_routes
 from query_api.experiments_api import experiments_routes
-from query_api.invitations_api import invitation_routes
+from query_api.invitations_api import MAILER_KEY, PUBLIC_URL_KEY, invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
 from query_api.langfuse_v2 import langfuse_v2_routes
@@ -109,6 +110,8 @@ def create_app(
     secret_box: SecretBox | None = None,
     eval_poll_s: float = 1.0,
     eval_worker: bool = True,
+    mailer: Mailer | None = None,
+    public_url: str | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -140,6 +143,10 @@ def create_app(
     app[CHANGE_HOOKS_KEY] = hooks
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[USERS_KEY] = store.users
+    if mailer is not None:
+        app[MAILER_KEY] = mailer
+    if public_url:
+        app[PUBLIC_URL_KEY] = public_url
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
     app[DATASETS_KEY] = DatasetService(store)

@@ -3,16 +3,19 @@
 ``POST /api/v1/organizations/{org}/invitations`` makes a link (shown once, valid 7 days) that
 lets its holder create an account, or join with the one they have; ``.../members/{user}/
 password-reset`` makes a link (valid a day) that sets a new password. Anyone holding a link may
-look at it and use it once: ``/api/v1/invitations/{token}`` and ``.../accept``.
+look at it and use it once: ``/api/v1/invitations/{token}`` and ``.../accept``. With a mail
+server configured (``TRACEHOUSE_SMTP_URL``) the link is also emailed to its person.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
 from query_api.admin import STORE_KEY
 from query_api.auth import USERS_KEY, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
@@ -23,7 +26,11 @@ from storage.users import Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound
 from tracehouse.roles import Permission, Role, allowed
 
-__all__ = ["invitation_routes"]
+__all__ = ["MAILER_KEY", "PUBLIC_URL_KEY", "invitation_routes"]
+
+log = logging.getLogger(__name__)
+MAILER_KEY = web.AppKey("mailer", Mailer)
+PUBLIC_URL_KEY = web.AppKey("public_url", str)
 
 
 class NewInvitation(BaseModel):
@@ -39,7 +46,28 @@ class Acceptance(BaseModel):
 
 
 def _link(request: web.Request, token: str) -> str:
-    return f"{request.scheme}://{request.host}/invite/{token}"
+    base = request.app.get(PUBLIC_URL_KEY) or f"{request.scheme}://{request.host}"
+    return f"{base}/invite/{token}"
+
+
+async def _locale(request: web.Request, user_id: str) -> str:
+    """The language of a mail: the person's chosen UI language, else the request's."""
+    chosen = await request.app[USERS_KEY].locale(user_id)
+    return chosen or request.headers.get("Accept-Language", "")
+
+
+async def _deliver(request: web.Request, mail: Mail) -> dict[str, Any]:
+    """Email the link if a mail server is configured. A failure is reported, not raised: the
+    link exists and is shown, so whoever made it can pass it on themselves."""
+    mailer = request.app.get(MAILER_KEY)
+    if mailer is None:
+        return {"emailed": False}
+    try:
+        await mailer.send(mail)
+    except MailError as exc:
+        log.warning("could not email a link to %s: %s", mail.to, exc)
+        return {"emailed": False, "email_error": str(exc)}
+    return {"emailed": True}
 
 
 def _json(inv: Invitation) -> dict[str, Any]:
@@ -72,7 +100,11 @@ async def create_invitation(request: web.Request) -> web.Response:
     token, inv = await store.invitations.create(
         INVITE, org.id, body.email, role.value, user.id, project_id=body.project_id, project_role=project_role
     )
-    return json_response({**_json(inv), "url": _link(request, token)}, status=201)
+    url = _link(request, token)
+    mail = invitation_mail(
+        inv.email, user.name or user.email, org.name, url, inv.expires_at, await _locale(request, user.id)
+    )
+    return json_response({**_json(inv), "url": url, **await _deliver(request, mail)}, status=201)
 
 
 async def list_invitations(request: web.Request) -> web.Response:
@@ -108,7 +140,9 @@ async def create_reset(request: web.Request) -> web.Response:
     for organization_id, role in scopes:
         check_grant(mine.organizations.get(organization_id, Role.NONE), role, role)
     token, inv = await store.invitations.create(RESET, org.id, target.email, "", user.id)
-    return json_response({**_json(inv), "url": _link(request, token)}, status=201)
+    url = _link(request, token)
+    mail = reset_mail(inv.email, url, inv.expires_at, await _locale(request, target.id))
+    return json_response({**_json(inv), "url": url, **await _deliver(request, mail)}, status=201)
 
 
 async def show_invitation(request: web.Request) -> web.Response:

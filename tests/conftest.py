@@ -86,8 +86,9 @@ class Server:
         return self.log_path.read_text()
 
 
-def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
-    """Start ``tracehouse serve`` on ephemeral ports and wait until it answers."""
+def start_server(data_dir: Path, *extra: str, timeout: float = 60, env: dict[str, str] | None = None) -> Server:
+    """Start ``tracehouse serve`` on ephemeral ports (``env``: settings in its environment) and
+    wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"serve-{time.monotonic_ns()}.log"
     with log_path.open("w") as log:
@@ -106,7 +107,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> Server:
                 *extra,
             ],
             cwd=ROOT,
-            env=cli_env(),
+            env=cli_env(**(env or {})),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

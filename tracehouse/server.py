@@ -18,6 +18,7 @@ from aiohttp import web
 from google.protobuf.internal import api_implementation
 
 from credentials import Credentials
+from mail import Mailer, parse_smtp_url
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
 from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default_decode_workers
@@ -55,6 +56,13 @@ def check_protobuf_backend() -> None:
             "Unset PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION and install a protobuf wheel >= 4.21.",
             kind,
         )
+
+
+def _mailer(settings: Settings) -> Mailer | None:
+    """The SMTP mailer of the settings, if any (a bad URL stops the start, with why)."""
+    if settings.smtp_url is None or not settings.smtp_url.get_secret_value():
+        return None
+    return Mailer(parse_smtp_url(settings.smtp_url.get_secret_value()), settings.email_from)
 
 
 def _langfuse_sink(ingest: IngestService) -> Callable[[str, list[dict[str, Any]]], Awaitable[None]]:
@@ -214,6 +222,8 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 credentials=auth,
                 trace_sink=_langfuse_sink(ingest) if ingest is not None else None,
                 eval_worker=settings.eval_worker,
+                mailer=_mailer(settings),
+                public_url=settings.public_url,
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)

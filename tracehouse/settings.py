@@ -127,8 +127,31 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
     )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="SMTP server that emails invitation and password-reset links, e.g. "
+        "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465; without it the links "
+        "are only shown to whoever makes them.",
+    )
+    email_from: str = Field(
+        "Tracehouse <tracehouse@localhost>", description="The From address of the emails Tracehouse sends."
+    )
+    public_url: str | None = Field(
+        None,
+        description="The address people open the UI at (e.g. https://traces.example.com), for links in emails "
+        "and on screen; by default the address of the request that makes the link.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"the public URL starts with http:// or https://, got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("clickhouse_url", "clickhouse_read_url")
     @classmethod

@@ -190,6 +190,17 @@ export async function projectSettingsPage(root) {
     h("p", { class: "muted", text: t("Project id {id} · your role: {role}", { id: project.id, role: word(project.role) }) }), ...sections));
 }
 
+/** What became of a link's email: sent, failed (and why), or none (no mail server): then ``unsent``. */
+function mailNote(made, unsent) {
+  if (made.emailed) {
+    return h("p", { class: "ok", role: "status", text: t("An email with this link went to {email}. The link is shown only now.", { email: made.email }) });
+  }
+  if (made.email_error) {
+    return h("p", { class: "warn", role: "alert", text: `${t("The email to {email} could not be sent: {error}.", { email: made.email, error: made.email_error })} ${unsent}` });
+  }
+  return h("p", { class: "warn", text: unsent });
+}
+
 async function invitationsSection(org) {
   const base = `/api/v1/organizations/${encodeURIComponent(org.id)}/invitations`;
   const email = h("input", { type: "email", required: true, placeholder: t("Email"), "aria-label": t("Invite email") });
@@ -219,8 +230,8 @@ async function invitationsSection(org) {
     form("filters", async () => {
       const inv = await api(base, { method: "POST", body: { email: email.value, role: role.value,
         project_id: project.value, project_role: project.value ? projectRole.value : "" } });
-      link.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
-        text: t("Send this link to {email}. It is shown only now.", { email: inv.email }) }), snippet(t("Invitation link"), inv.url)));
+      link.replaceChildren(h("div", { class: "card" }, mailNote(inv,
+        t("Send this link to {email}. It is shown only now.", { email: inv.email })), snippet(t("Invitation link"), inv.url)));
       email.value = "";
       await refresh();
     }, email, role, project, projectRole, h("button", { type: "submit", text: t("Create invitation link") })),
@@ -269,8 +280,8 @@ export async function organizationSettingsPage(root, org) {
             try {
               const reset = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members/`
                 + `${encodeURIComponent(m.user_id)}/password-reset`, { method: "POST" });
-              resetLink.replaceChildren(h("div", { class: "card" }, h("p", { class: "warn",
-                text: t("Send this link to {email}: it sets a new password, works once and expires in a day.", { email: m.email }) }),
+              resetLink.replaceChildren(h("div", { class: "card" }, mailNote(reset,
+                t("Send this link to {email}: it sets a new password, works once and expires in a day.", { email: m.email })),
               snippet(t("Password reset link"), reset.url)));
             } catch (e) {
               resetLink.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(e) }));
