@@ -156,9 +156,11 @@ def create_app(
     app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)
 
     async def run_experiments(app: web.Application) -> AsyncIterator[None]:
-        # Experiments a stop or a crash cut short go on where they were.
+        # Experiments a stop or a crash cut short go on where they were: background work, done
+        # by the one process that runs it (eval_worker), or two would run the same items.
         try:
-            await app[RUNNER_KEY].resume()
+            if eval_worker:
+                await app[RUNNER_KEY].resume()
         except Exception:
             log.exception("could not resume the experiments that were running")
         yield

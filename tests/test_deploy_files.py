@@ -144,7 +144,18 @@ def test_kubernetes_manifests() -> None:
     for doc in docs:
         assert doc["apiVersion"] and doc["metadata"]["name"]
         by_kind.setdefault(doc["kind"], []).append(doc)
-    assert {d["metadata"]["name"] for d in by_kind["Deployment"]} == {"tracehouse-receiver", "tracehouse-query"}
+    deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"]}
+    assert set(deployments) == {"tracehouse-receiver", "tracehouse-query", "tracehouse-worker"}
+
+    # Background work runs in exactly one process: the single-replica worker, never rolled.
+    def background(name: str) -> str:
+        env = {e["name"]: e["value"] for c in deployments[name]["spec"]["template"]["spec"]["containers"]
+               for e in c.get("env", [])}  # fmt: skip
+        return env.get("TRACEHOUSE_EVAL_WORKER", "true")
+
+    assert background("tracehouse-query") == "false" and background("tracehouse-worker") == "true"
+    worker = deployments["tracehouse-worker"]["spec"]
+    assert worker["replicas"] == 1 and worker["strategy"]["type"] == "Recreate"
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
     for config in by_kind["ConfigMap"]:
         _settings_keys(config["data"])

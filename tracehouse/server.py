@@ -168,7 +168,10 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         # One credentials cache for every port of this process, and one hook that clears it.
         auth = Credentials.of(store, loopback=is_loopback(settings.host))
         hooks: list[Callable[[], None]] = [auth.invalidate]
-        if "receiver" in components:
+        if components:
+            # Every process that serves a port writes through the one ingest path: the
+            # receiver's OTLP and Langfuse traffic, and the API's own writes (the Langfuse write
+            # API on its port, scores from people and judges, experiment traces).
             check_protobuf_backend()
             workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
             # The span write-ahead log lives beside the embedded store (a ClickHouse server has
@@ -191,8 +194,11 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             hooks.append(ingest.invalidate)
             handler = OtlpHttpHandler(ingest, auth, settings.max_body_bytes)
             langfuse = LangfuseRoutes(ingest, auth)
-            # The API port also takes what Langfuse clients send, so that Dify needs one host.
+            # The API port also takes what Langfuse clients send (the Langfuse write API and its
+            # OTLP endpoint), so that Dify and the SDKs need one host, also with `query` alone.
             otlp_routes = [r for r in handler.routes() if "api/public/otel" in r.path] + langfuse.routes()
+        if "receiver" in components:
+            assert ingest is not None
             runner, port = await _start_site(
                 create_otlp_app(handler, extra_routes=langfuse.routes()),
                 settings.host,

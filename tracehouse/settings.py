@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     )
     eval_worker: bool = Field(
         True,
-        description="Run the LLM-as-a-judge worker in this process (``serve`` only: it writes scores "
-        "through the receiver's ingest path).",
+        description="Run the background work in this process (``serve`` and ``query``): the LLM-as-a-judge "
+        "worker, and picking up UI experiments that a restart cut short. With several query processes on one "
+        "ClickHouse server, keep it true in exactly one.",
     )
     media_dir: Path | None = Field(
         None, description="Where uploaded media files are kept; by default the media folder of the data directory."
