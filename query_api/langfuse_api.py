@@ -202,23 +202,48 @@ def score_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _trace_json(row: dict[str, Any], project: str, score_ids: list[str]) -> dict[str, Any]:
+# Langfuse's field groups of a trace (``?fields=``): core is always there; without a group its
+# fields are left out (io), empty (observations, scores) or -1 (metrics), as Langfuse answers.
+FIELD_GROUPS = ("core", "io", "scores", "observations", "metrics")
+
+
+def _fields(request: web.Request) -> frozenset[str]:
+    asked = request.query.get("fields")
+    if asked is None or not asked.strip():
+        return frozenset(FIELD_GROUPS)
+    groups = {g.strip() for g in asked.split(",") if g.strip()}
+    unknown = groups - set(FIELD_GROUPS)
+    if unknown:
+        raise LangfuseError(
+            400,
+            "InvalidRequestError",
+            f"fields: unknown group {sorted(unknown)[0]!r}; one of {', '.join(FIELD_GROUPS)}",
+        )
+    return frozenset(groups | {"core"})
+
+
+def _trace_json(
+    row: dict[str, Any], project: str, score_ids: list[str], fields: frozenset[str] = frozenset(FIELD_GROUPS)
+) -> dict[str, Any]:
     public = False
     state = (row.get("root_attributes") or {}).get("langfuse.state")
     if state:
         public = bool(orjson.loads(state).get("public"))
     timestamp = iso(row["start_time"])
-    return {
+    io = "io" in fields
+    doc = {
         "id": row["trace_id"],
         "timestamp": timestamp,
-        "name": row["root_name"] or row["name"] or None,
-        "input": _io(row["input"]),
-        "output": _io(row["output"]),
+        # The trace's own name (langfuse.trace.name) from the newest version of its root, else
+        # the root's name, as Langfuse names an OTel trace.
+        "name": row.get("root_trace_name") or row["root_name"] or row["name"] or None,
+        "input": _io(row["input"]) if io else None,
+        "output": _io(row["output"]) if io else None,
         "sessionId": row["session_id"] or None,
         "release": row["release"] or None,
         "version": row["version"] or None,
         "userId": row["user_id"] or None,
-        "metadata": _metadata(row["metadata"]),
+        "metadata": _metadata(row["metadata"]) if io else None,
         "tags": sorted(row["tags"]),
         "public": public,
         "bookmarked": False,
@@ -232,6 +257,16 @@ def _trace_json(row: dict[str, Any], project: str, score_ids: list[str]) -> dict
         "observations": row["observation_ids"],
         "scores": score_ids,
     }
+    if "io" not in fields:
+        for key in ("input", "output", "metadata"):
+            del doc[key]
+    if "observations" not in fields:
+        doc["observations"] = []
+    if "scores" not in fields:
+        doc["scores"] = []
+    if "metrics" not in fields:
+        doc["latency"] = doc["totalCost"] = -1
+    return doc
 
 
 class RuleError(Protocol):
@@ -311,30 +346,49 @@ class LangfuseReadApi:
             "environment": q.getall("environment", None),
         }
         ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
+        fields = _fields(request)
         reader = store.langfuse
-        rows, total = await reader.traces(project, start, end, filters, page, limit, ascending)
-        scores, _ = await reader.scores(project, [r["trace_id"] for r in rows]) if rows else ([], 0)
+        rows, total = await reader.traces(project, start, end, filters, page, limit, ascending, io="io" in fields)
+        wanted = rows and "scores" in fields
+        scores, _ = await reader.scores(project, [r["trace_id"] for r in rows]) if wanted else ([], 0)
         by_trace: dict[str, list[str]] = {}
         for s in scores:
             by_trace.setdefault(s["trace_id"], []).append(s["id"])
-        data = [_trace_json(r, project, by_trace.get(r["trace_id"], [])) for r in rows]
+        data = [_trace_json(r, project, by_trace.get(r["trace_id"], []), fields) for r in rows]
         return langfuse_json({"data": data, "meta": _meta(page, limit, total)})
 
     async def get_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
         trace_id = request.match_info["trace_id"]
+        fields = _fields(request)
         reader = store.langfuse
-        spans, summary, (scores, _) = await asyncio.gather(
-            store.reader.trace(project, trace_id),
-            reader.trace_summary(project, trace_id),
-            reader.scores(project, [trace_id], with_total=False),
-        )
-        if not spans or summary is None:
-            raise LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
-        reader.add_root_from(summary, spans)  # the spans are read already: no second read of them
-        observations = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
-        doc = _trace_json(summary, project, [s["id"] for s in scores])
-        doc["observations"] = observations
-        doc["scores"] = [score_json(s) for s in scores]
+        missing = LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
+
+        async def no_scores() -> tuple[list[Any], int]:
+            return [], 0
+
+        if "observations" in fields or "io" in fields:
+            spans, summary, (scores, _) = await asyncio.gather(
+                store.reader.trace(project, trace_id),
+                reader.trace_summary(project, trace_id),
+                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
+            )
+            if not spans or summary is None:
+                raise missing
+            reader.add_root_from(summary, spans)  # the spans are read already: no second read of them
+        else:  # neither the spans nor the root's input and output: the summary and the root's light fields
+            summary, (scores, _) = await asyncio.gather(
+                reader.trace_summary(project, trace_id),
+                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
+            )
+            if summary is None:
+                raise missing
+            await reader.add_roots(project, [summary], io=False)
+            spans = []
+        doc = _trace_json(summary, project, [s["id"] for s in scores], fields)
+        if "observations" in fields:
+            doc["observations"] = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
+        if "scores" in fields:
+            doc["scores"] = [score_json(s) for s in scores]
         return langfuse_json(doc)
 
     async def list_observations(self, request: web.Request, store: Store, project: str) -> web.Response:

@@ -133,6 +133,7 @@ _ROOT_KEY = (
 # Result name -> the root span's column (LowCardinality ones read as String).
 _ROOT_COLUMNS = {
     "root_name": "name",
+    "root_trace_name": "trace_name",  # the trace's own name (langfuse.trace.name), when it was given
     "input": "input",
     "output": "output",
     "metadata": "metadata",
@@ -146,17 +147,31 @@ _ROOT_COLUMNS = {
 }
 _AS_STRING = {"release", "version", "observation_type", "operation", "source"}
 _ROOT_FIELDS = {name: f"toString(s.{c})" if c in _AS_STRING else f"s.{c}" for name, c in _ROOT_COLUMNS.items()}
-_ROOTS_SQL = (
-    "SELECT s.trace_id AS trace_id, "
-    + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in _ROOT_FIELDS.items())
-    + """, groupArrayIf(s.span_id, s.observation_type != 'TRACE') AS observation_ids
+# The root's heavy fields: a page of roots costs what decompressing them costs (docs/benchmarks.md),
+# so a client that asks for no input and output (Langfuse's ``fields``) is spared them.
+_IO_FIELDS = ("input", "output", "metadata", "root_attributes")
+# Without them, the one root attribute a trace's core needs: whether it is public.
+_STATE_ONLY = "map('langfuse.state', s.span_attributes['langfuse.state'])"
+
+
+def _roots_sql(io: bool) -> str:
+    fields = {n: e for n, e in _ROOT_FIELDS.items() if io or n not in _IO_FIELDS}
+    if not io:
+        fields["root_attributes"] = _STATE_ONLY
+    return (
+        "SELECT s.trace_id AS trace_id, "
+        + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in fields.items())
+        + """, groupArrayIf(s.span_id, s.observation_type != 'TRACE') AS observation_ids
 FROM spans AS s
 WHERE s.project_id = {project:String} AND s.sign = 1 AND s.trace_id IN {ids:Array(String)}
   AND s.start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
   AND s.start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
 GROUP BY s.trace_id
 """
-)
+    )
+
+
+_ROOTS_SQL = {True: _roots_sql(True), False: _roots_sql(False)}
 
 _SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name,
        value, string_value, data_type, source, comment, metadata, environment,
@@ -223,7 +238,10 @@ class LangfuseReader:
         page: int,
         limit: int,
         ascending: bool = False,
+        io: bool = True,
     ) -> tuple[list[Row], int]:
+        """A page of trace summaries with their roots' fields, and how many match. Without
+        ``io`` the roots' input, output and metadata are left out (None), and not read."""
         params = _page_params(project, start, end, page, limit)
         having = [WHOLE_HAVING]
         for key, value in filters.items():
@@ -254,7 +272,7 @@ HAVING {" AND ".join(having)}"""
             offset = (page - 1) * limit
             rows = await newest_first(self._backend, page_sql, params, start, end, offset + limit, limit)
         total = await self._backend.query(f"SELECT count() AS n FROM ({inner()})", params)
-        await self._add_roots(project, rows)
+        await self.add_roots(project, rows, io)
         return rows, int(total[0]["n"])
 
     async def trace_summary(self, project: str, trace_id: str) -> Row | None:
@@ -267,11 +285,13 @@ HAVING {" AND ".join(having)}"""
         )
         return rows[0] if rows else None
 
-    async def _add_roots(self, project: str, rows: list[Row]) -> None:
+    async def add_roots(self, project: str, rows: list[Row], io: bool = True) -> None:
+        """Give trace summary ``rows`` their root spans' fields (without ``io``: no input,
+        output or metadata, which are then None)."""
         if not rows:
             return
         roots = await self._backend.query(
-            _ROOTS_SQL,
+            _ROOTS_SQL[io],
             {
                 "project": project,
                 "ids": [r["trace_id"] for r in rows],
@@ -286,6 +306,9 @@ HAVING {" AND ".join(having)}"""
             for name in _ROOT_FIELDS:
                 row[name] = found.get(name, {} if name in ("metadata", "root_attributes") else "")
             row["observation_ids"] = found.get("observation_ids", [])
+            if not io:
+                row["input"] = row["output"] = row["metadata"] = None
+                continue
             if found and (not row["input"] or not row["output"]):
                 root = {
                     "span_id": row["root_span_id"],
@@ -301,7 +324,7 @@ HAVING {" AND ".join(having)}"""
     @staticmethod
     def add_root_from(row: Row, spans: list[Row]) -> None:
         """Give a trace's summary ``row`` its root fields from its ``spans`` as ``Reader.trace``
-        returns them (latest versions, messages filled): the root ``_add_roots`` would read again."""
+        returns them (latest versions, messages filled): the root ``add_roots`` would read again."""
         root: Row = {}
         if spans:  # the order of _ROOT_KEY (versions are resolved already)
             root = min(

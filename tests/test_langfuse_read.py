@@ -1,10 +1,11 @@
 """Langfuse's public read API over data sent through the ingestion API."""
 
+import asyncio
 import uuid
 
 import aiohttp
 
-from tests.langfuse_helpers import basic, event, ingest, make_key
+from tests.langfuse_helpers import basic, event, ingest, make_key, run_sdk
 from tracehouse.server import Running
 
 
@@ -169,3 +170,27 @@ async def test_a_trace_by_id_says_what_the_list_says_of_it(live: Running) -> Non
         assert sorted(o["id"] for o in trace.pop("observations")) == sorted(listed[trace_id].pop("observations"))
         trace.pop("scores"), listed[trace_id].pop("scores")
         assert trace == listed[trace_id]
+
+
+async def test_field_groups_of_traces_through_the_sdk(live: Running) -> None:
+    """Langfuse's ``fields``: core always; io, scores, observations and metrics only when asked
+    (left out, empty, -1), through the langfuse 4.x SDK's own API client; garbage is a 400."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "4", "v4_trace_fields.py", live.api_url, pair)
+    [whole], [core], [core_io] = out["whole"], out["core"], out["core_io"]
+    assert whole["input"] == {"q": "capital of France?"} and whole["output"] == {"answer": "Paris"}
+    assert whole["scores"] == ["fields-score"] and len(whole["observations"]) == 2 and whole["latency"] >= 0
+    for doc in (core, core_io, out["one_core"]):
+        assert (doc["id"], doc["name"], doc["userId"], doc["tags"]) == (out["trace_id"], "qa", "u-1", ["geo"])
+    # Left out of the answer, so the SDK's model has none.
+    assert [core.get(k) for k in ("input", "output", "metadata")] == [None, None, None]
+    assert (core["scores"], core["observations"], core["latency"], core["totalCost"]) == ([], [], -1, -1)
+    assert core_io["output"] == {"answer": "Paris"} and core_io["metadata"] == whole["metadata"]
+    assert core_io["scores"] == ["fields-score"] and core_io["observations"] == []
+    one = out["one_core"]
+    assert one.get("input") is None and one["observations"] == [] and one["scores"] == [] and one["latency"] >= 0
+    assert len(out["one_whole"]["observations"]) == 2 and out["one_whole"]["scores"][0]["id"] == "fields-score"
+    async with aiohttp.ClientSession() as session:
+        for path in ("/api/public/traces?fields=core,everything", f"/api/public/traces/{out['trace_id']}?fields=io,x"):
+            async with session.get(live.api_url + path, headers=basic(pair)) as r:
+                assert r.status == 400 and "fields" in (await r.json())["message"]
