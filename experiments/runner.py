@@ -18,7 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -146,6 +146,7 @@ class ExperimentRunner:
         if not isinstance(name, str) or not isinstance(version, int):
             raise InvalidInput("promptName and promptVersion (an integer) are required")
         prompt_version, _ = await self._prompts.find(project, name, version=version)
+        resolved = await self._prompts.resolved(project, prompt_version)  # a broken reference is a 400 now
         connection = await self._connections.open(project, str(body.get("provider", "")))
         model = body.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -169,7 +170,7 @@ class ExperimentRunner:
                 "params": call_params}  # fmt: skip
         job = _Job(project, dataset, run.id, spec, Progress(run_name, len(items)), dt.datetime.now(dt.UTC))
         await self._store.experiment_runs.put(job.record())
-        await self._launch(job, items)
+        await self._launch(job, items, (resolved.prompt, connection))
         return job.progress
 
     async def resume(self) -> int:
@@ -182,11 +183,8 @@ class ExperimentRunner:
         for record in await self._store.experiment_runs.list(state="running"):
             if (record.project_id, record.run_id) in self._jobs:
                 continue
-            job = _Job(record.project_id, Dataset(record.project_id, record.dataset_id, "", "", "", "", "",
-                                                  record.created_at, record.created_at),
-                       record.run_id, orjson.loads(record.spec), Progress.of(record), record.created_at)  # fmt: skip
             try:
-                job.dataset = await self._datasets.dataset_by_id(record.project_id, record.dataset_id)
+                dataset = await self._datasets.dataset_by_id(record.project_id, record.dataset_id)
                 runs = await self._store.datasets.runs(record.project_id, record.dataset_id, record.run_name)
                 if not runs or runs[0].id != record.run_id:
                     raise NotFound(f"the run {record.run_name!r} was deleted")
@@ -198,10 +196,13 @@ class ExperimentRunner:
                     if i.status == "ACTIVE" and i.id not in held
                 ]
             except (NotFound, InvalidInput) as exc:
-                job.progress.state = "failed"
-                job.progress.errors.append(f"could not resume after a restart: {exc}")
-                await self._store.experiment_runs.put(job.record())
+                errors = [*(orjson.loads(record.errors) if record.errors else []), f"could not resume: {exc}"]
+                await self._store.experiment_runs.put(
+                    replace(record, state="failed", errors=orjson.dumps(errors[-5:]).decode())
+                )
                 continue
+            job = _Job(record.project_id, dataset, record.run_id, orjson.loads(record.spec), Progress.of(record),
+                       record.created_at)  # fmt: skip
             # Items that failed and were stored are in ``held``; those that failed before being
             # stored run again, so the count starts again from what the run holds.
             failed = min(record.failed, len(held))
@@ -225,20 +226,23 @@ class ExperimentRunner:
                 task.cancel()
         await self._store.experiment_runs.put(job.record())
 
-    async def _launch(self, job: _Job, items: list[DatasetItem]) -> None:
+    async def _prepared(self, project: str, spec: dict[str, Any]) -> tuple[Any, Any]:
+        """The prompt (its references resolved) and the model connection a spec names."""
+        prompt_version, _ = await self._prompts.find(project, spec["prompt"], version=spec["version"])
+        resolved = await self._prompts.resolved(project, prompt_version)
+        return resolved.prompt, await self._connections.open(project, spec["provider"])
+
+    async def _launch(self, job: _Job, items: list[DatasetItem], prepared: tuple[Any, Any] | None = None) -> None:
         self._jobs[(job.project, job.run_id)] = job
-        spec = job.spec
         try:
-            prompt_version, _ = await self._prompts.find(job.project, spec["prompt"], version=spec["version"])
-            resolved = await self._prompts.resolved(job.project, prompt_version)
-            connection = await self._connections.open(job.project, spec["provider"])
+            prompt, connection = prepared or await self._prepared(job.project, job.spec)
         except (NotFound, InvalidInput) as exc:
             job.progress.state = "failed"
             job.progress.errors.append(str(exc))
             await self._store.experiment_runs.put(job.record())
             return
         task = asyncio.create_task(
-            self._run(job, items, resolved.prompt, connection), name=f"experiment:{job.project}:{job.run_id}"
+            self._run(job, items, prompt, connection), name=f"experiment:{job.project}:{job.run_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
