@@ -74,9 +74,13 @@ class Caller:
         """A second project a request names (by id or name), if the caller holds ``permission``
         there too: a person by their roles, a key pair only in its own project, open mode in any.
         Forbidden otherwise, the same answer whether or not the project exists."""
+        # Only the projects the caller sees are looked among, so an ambiguous name never
+        # mentions another tenant's project.
         found = await store.projects.find_projects(ref)
         if self.roles is not None:
             found = [p for p in found if p.id == self.project_id or self.roles.may(p, Permission.VIEW_DATA)]
+        elif not self.open_mode:
+            found = [p for p in found if p.id == self.project_id]
         try:
             project: Project | None = pick_project(ref, found)
         except NotFound:

@@ -435,6 +435,18 @@ async def test_a_rule_traces_its_judge_only_where_the_caller_may_change_settings
             assert [r["name"] for r in listed["items"]] == ["correct"]
     finally:
         await c.close()
+    # A name another organization's project shares: a key means its own, and never hears of the other.
+    shop = await live.store.projects.create_project("shop")
+    o2 = await live.store.organizations.create_organization("o2")
+    twin = await live.store.projects.create_project("shop", o2.id)
+    c = Client(live, basic(await make_key(live, shop.id)))
+    try:
+        async with fake_judge() as judge:
+            assert (await _rule(c, judge.url, traceProject="shop"))["traceProject"] == shop.id
+            status, doc, _ = await c.call("PUT", "/api/v1/evaluations/rules", {"traceProject": twin.id})
+            assert status == 403 and twin.id in str(doc) and shop.id not in str(doc)
+    finally:
+        await c.close()
     # A person: allowed where their role may change settings, refused where it may only read.
     admin_here = Roles({"default": Role.ADMIN}, {other.id: Role.VIEWER})
     person = Caller("default", EVERYTHING, roles=admin_here)
