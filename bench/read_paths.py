@@ -7,7 +7,9 @@ Langfuse SDKs and Grafana send it), and times, warm:
 - trace by id through the REST API (what the UI's trace view asks), Langfuse's
   ``GET /api/public/traces/{id}`` and Tempo's ``GET /tempo/api/traces/{id}``;
 - 50 traces, newest first, as the UI asks (no previews), over the whole store and over a window
-  inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first).
+  inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first);
+- Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
+  or observations), as a client that asks for those groups only.
 
     python -m bench.read_paths --data-dir /tmp/s112 --project default
     python -m bench.read_paths --data-dir /tmp/qb10 --project bench-03
@@ -85,12 +87,20 @@ async def main() -> None:
                 "trace_by_id": {
                     "rest_ui": await timed([f"{rest}/{t}" for t in sample]),
                     "langfuse": await timed([f"{base}/api/public/traces/{t}" for t in sample]),
+                    # Langfuse's field groups without io and observations: no span is read.
+                    "langfuse_core_scores_metrics": await timed(
+                        [f"{base}/api/public/traces/{t}?fields=core,scores,metrics" for t in sample]
+                    ),
                     "tempo": await timed([f"{base}/tempo/api/traces/{t}" for t in sample]),
                 },
                 "list_50": {
                     "ui_newest": await timed([f"{rest}?limit=50&start={iso(lo)}&preview=false"]),
                     "ui_window_inside": await timed([f"{rest}?limit=50&{inside}&preview=false"]),
                     "langfuse_newest_page_1": await timed([f"{base}/api/public/traces?limit=50&page=1"]),
+                    # Without io: the roots' input, output and metadata are not read.
+                    "langfuse_newest_page_1_core_scores_metrics": await timed(
+                        [f"{base}/api/public/traces?limit=50&page=1&fields=core,scores,metrics"]
+                    ),
                 },
             }
         await store.projects.revoke_key(keys.public_key)
