@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 # Writes Langfuse ingestion events for a project through the ingest path; raises if not stored.
 TraceSink = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 CONCURRENCY = 4
+# A running experiment's row is written at least this often, so that a process that died can be
+# told from one that is slow: a row older than STALE_AFTER_S is picked up by the process that
+# runs background work, which looks every ADOPT_EVERY_S.
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 60.0
+ADOPT_EVERY_S = 15.0
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -49,7 +55,7 @@ class Progress:
     total: int
     done: int = 0
     failed: int = 0
-    state: str = "running"  # running | done | failed
+    state: str = "running"  # running | done | failed (stored: also interrupted, by a stop)
     errors: list[str] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     resumed: bool = False  # picked up again after a stop or crash
@@ -62,7 +68,9 @@ class Progress:
     @classmethod
     def of(cls, record: ExperimentRun) -> Progress:
         errors = orjson.loads(record.errors) if record.errors else []
-        return cls(record.run_name, record.total, record.done, record.failed, record.state, errors,
+        # An interrupted run is one a stop left to be picked up again: to its readers, running.
+        state = "running" if record.state == "interrupted" else record.state
+        return cls(record.run_name, record.total, record.done, record.failed, state, errors,
                    record.created_at.isoformat())  # fmt: skip
 
 
@@ -116,6 +124,8 @@ class ExperimentRunner:
         connections: ConnectionService,
         sink: TraceSink | None,
         save_every_s: float = 1.0,
+        heartbeat_s: float = HEARTBEAT_S,
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
         self._store = store
         self._datasets = datasets
@@ -123,6 +133,8 @@ class ExperimentRunner:
         self._connections = connections
         self._sink = sink
         self._save_every_s = save_every_s
+        self._heartbeat_s = heartbeat_s
+        self._stale_after_s = stale_after_s
         self._jobs: dict[tuple[str, str], _Job] = {}  # (project, run id) -> job
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -173,14 +185,24 @@ class ExperimentRunner:
         await self._launch(job, items, (resolved.prompt, connection))
         return job.progress
 
-    async def resume(self) -> int:
-        """Pick up the experiments a stop or a crash cut short: each runs the items its run does
+    async def resume(self, stale_after_s: float | None = None) -> int:
+        """Pick up the experiments a stop or a crash cut short: those a stop marked interrupted,
+        and those still marked running whose row has not been written for ``stale_after_s`` (by
+        default the runner's: the process that ran them is gone). Each runs the items its run does
         not hold yet. Returns how many were picked up; those that cannot go on (their dataset,
         prompt or connection is gone) are marked failed, with why."""
         if self._sink is None:
             return 0
         picked = 0
-        for record in await self._store.experiment_runs.list(state="running"):
+        wait = self._stale_after_s if stale_after_s is None else stale_after_s
+        stale = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=wait)
+        records = await self._store.experiment_runs.list(state="interrupted")
+        records += [
+            r
+            for r in await self._store.experiment_runs.list(state="running")
+            if r.updated_at is not None and r.updated_at < stale
+        ]
+        for record in records:
             if (record.project_id, record.run_id) in self._jobs:
                 continue
             try:
@@ -274,11 +296,29 @@ class ExperimentRunner:
                     progress.errors.append(f"item {item.id}: {message}")
                 await self._save(job)
 
-        # Cancelled (the server stops): the stored state stays "running", so the next start
-        # picks the run up where it was.
-        await asyncio.gather(*(one(i) for i in items))
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(self._heartbeat_s)
+                await self._save(job, force=True)
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            # Cancelled (the server stops): close() marks the run interrupted, to be picked up.
+            await asyncio.gather(*(one(i) for i in items))
+        finally:
+            beating.cancel()
         progress.state = "done"
         await self._save(job, force=True)
+
+    async def adopt_forever(self, every_s: float = ADOPT_EVERY_S) -> None:
+        """Pick up interrupted and orphaned experiments now and every ``every_s`` (the background
+        work of one process: ``TRACEHOUSE_EVAL_WORKER``)."""
+        while True:
+            try:
+                await self.resume()
+            except Exception:  # the store may be down for a while: look again later
+                log.warning("could not look for experiments to pick up", exc_info=True)
+            await asyncio.sleep(every_s)
 
     async def _one(
         self, project: str, dataset: Dataset, run_name: str, item: DatasetItem, prompt: Any,
@@ -321,7 +361,14 @@ class ExperimentRunner:
             raise error
 
     async def close(self) -> None:
+        """Stop this process's experiments, marking each interrupted: the next process that runs
+        background work picks them up at once."""
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for job in self._jobs.values():
+            if job.progress.state == "running":
+                job.progress.state = "interrupted"
+                with contextlib.suppress(Exception):  # the store may be gone: then it goes stale instead
+                    await self._store.experiment_runs.put(job.record())

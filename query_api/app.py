@@ -158,12 +158,12 @@ def create_app(
     async def run_experiments(app: web.Application) -> AsyncIterator[None]:
         # Experiments a stop or a crash cut short go on where they were: background work, done
         # by the one process that runs it (eval_worker), or two would run the same items.
-        try:
-            if eval_worker:
-                await app[RUNNER_KEY].resume()
-        except Exception:
-            log.exception("could not resume the experiments that were running")
+        adopting = asyncio.create_task(app[RUNNER_KEY].adopt_forever()) if eval_worker else None
         yield
+        if adopting is not None:
+            adopting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await adopting
         await app[RUNNER_KEY].close()
 
     app.cleanup_ctx.append(run_experiments)

@@ -225,7 +225,7 @@ async def test_an_experiment_cut_short_by_a_restart_goes_on_where_it_was(tmp_pat
             await until_answer(lambda: _progress(c, "countries", "long-run"), lambda p: p["done"] == 3)
             before = await _progress(c, "countries", "long-run")
             assert (before["state"], before["done"], before["resumed"]) == ("running", 3, False), before
-            # A run whose prompt is gone by the next start cannot go on: garbage for the resume.
+            # The row of a run whose process died (no run behind it): garbage for the resume.
             dataset = (await first.store.datasets.datasets("default", name="countries"))[0]
             spec = '{"prompt": "nope", "version": 1, "provider": "local", "model": "m", "params": {}}'
             orphan = ExperimentRun("default", dataset.id, "run-gone", "orphan", spec, "running", 5, 1, 0, "[]",
@@ -243,6 +243,13 @@ async def test_an_experiment_cut_short_by_a_restart_goes_on_where_it_was(tmp_pat
                 run = (await second.store.datasets.runs("default", dataset.id, "long-run"))[0]
                 items = await second.store.datasets.run_items("default", [run.id])
                 assert sorted(i.dataset_item_id for i in items) == sorted(f"countries-{i}" for i in range(10))
+                # A row marked running and written just now may be another process's: left alone.
+                runner = second.api_app[RUNNER_KEY]
+                await runner.resume()
+                assert (await _progress(c, "countries", "orphan"))["state"] == "running"
+                # Once it has not been written for a while its process is gone: picked up, and here
+                # it cannot go on (its run does not exist), so it is marked failed, with why.
+                await runner.resume(stale_after_s=0)
                 gone = await _progress(c, "countries", "orphan")
                 assert gone["state"] == "failed" and "could not resume" in gone["errors"][-1], gone
             finally:
