@@ -150,7 +150,7 @@ class ExperimentRunner:
     async def start(self, project: str, body: Any) -> Progress:
         """Check the request, make the run, and run its items in the background."""
         if self._sink is None:
-            raise InvalidInput("experiments from the UI need the receiver in this process: run `tracehouse serve`")
+            raise InvalidInput("experiments from the UI need an ingest path in this process (serve or query)")
         if not isinstance(body, dict):
             raise InvalidInput("expected a JSON object")
         dataset = await self._datasets.dataset(project, str(body.get("datasetName", "")))

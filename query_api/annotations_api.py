@@ -345,7 +345,7 @@ async def annotate(request: web.Request) -> web.Response:
         events.append({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": now, "body": score})
     sink = request.app.get(SCORE_SINK_KEY)
     if sink is None:
-        raise InvalidInput("annotating needs the receiver in this process: run `tracehouse serve`")
+        raise InvalidInput("annotating needs an ingest path in this process (`tracehouse serve` or `query`)")
     if events:
         await sink(caller.project_id, events)  # type: ignore[operator]
     if body.get("complete", True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -47,7 +46,6 @@ from tracehouse.telemetry import CONTENT_TYPE, Telemetry
 
 __all__ = ["STORE_KEY", "create_app"]
 
-log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 MAX_API_BODY = 8 * 1024 * 1024
@@ -152,7 +150,7 @@ def create_app(
     app[DATASETS_KEY] = DatasetService(store)
     box = secret_box or SecretBox.load(store.data_dir)
     app[CONNECTIONS_KEY] = ConnectionService(store, box)
-    # Experiments from the UI write their traces through the receiver's ingest path (``serve``).
+    # Experiments from the UI write their traces through this process's ingest path.
     app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)
 
     async def run_experiments(app: web.Application) -> AsyncIterator[None]:
@@ -171,7 +169,7 @@ def create_app(
     if trace_sink is not None:
         app[SCORE_SINK_KEY] = trace_sink
     if trace_sink is not None and eval_worker:
-        # The judge worker runs where scores can be written through the ingest path (``serve``).
+        # The judge worker writes its scores through this process's ingest path.
         worker = EvalWorker(store, app[EVALUATIONS_KEY], app[CONNECTIONS_KEY], trace_sink, poll_s=eval_poll_s)
 
         async def run_worker(app: web.Application) -> AsyncIterator[None]:
