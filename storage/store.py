@@ -126,6 +126,17 @@ class Store:
     async def schema_version(self) -> int:
         return await schema_version(self.backend)
 
+    def release_start_up_memory(self) -> int:
+        """Drop the embedded engine's library pages that starting the process touched; the
+        bytes released (storage.backends.library_pages)."""
+        if self.backend.kind != "embedded":
+            return 0
+        # Imported here: importing chdb alone touches 168 MB, which a ClickHouse-server process never needs.
+        from storage.backends.embedded import ENGINE_LIBRARY
+        from storage.backends.library_pages import release_library_pages
+
+        return release_library_pages(ENGINE_LIBRARY)
+
     async def close(self) -> None:
         await self.backend.close()
 

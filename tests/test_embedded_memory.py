@@ -2,6 +2,7 @@
 hundreds of MB at once; a long-running server must not keep them), and the pages of the engine's
 library that only its start-up touched."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -139,3 +140,18 @@ def test_pyarrow_hands_freed_memory_back_at_once() -> None:
     assert _pyarrow_purge_delay(env) == "0"
     # A setting of the user's own wins.
     assert _pyarrow_purge_delay({**env, "MIMALLOC_PURGE_DELAY": "250"}) == "250"
+
+
+async def test_a_started_server_gives_back_the_engine_pages_its_start_touched(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Migrations, the first queries and the app's start run engine code that serving may never
+    run again: once ready, the server releases those pages (idle RSS 427 -> 301 MB, measured)."""
+    from tests.conftest import serving
+
+    caplog.set_level(logging.INFO, logger="tracehouse.server")
+    async with serving(tmp_path / "data") as live:
+        [ready] = [r.getMessage() for r in caplog.records if " ready (" in r.getMessage()]
+        released = int(ready.rsplit("; ", 1)[1].split(" MB")[0])
+        assert released > 0, ready
+        assert await live.store.backend.query("SELECT 1 AS one") == [{"one": 1}]  # read back on use
