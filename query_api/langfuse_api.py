@@ -350,7 +350,8 @@ class LangfuseReadApi:
         reader = store.langfuse
         rows, total = await reader.traces(project, start, end, filters, page, limit, ascending, io="io" in fields)
         wanted = rows and "scores" in fields
-        scores, _ = await reader.scores(project, [r["trace_id"] for r in rows]) if wanted else ([], 0)
+        ids = [r["trace_id"] for r in rows]
+        scores, _ = await reader.scores(project, ids, with_total=False) if wanted else ([], 0)
         by_trace: dict[str, list[str]] = {}
         for s in scores:
             by_trace.setdefault(s["trace_id"], []).append(s["id"])
