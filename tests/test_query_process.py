@@ -56,3 +56,20 @@ async def test_langfuse_clients_write_through_the_query_process(query: Running) 
         await c.close()
     assert query.api_app is not None
     assert query.api_app.get(SCORE_SINK_KEY) is not None and query.api_app[RUNNER_KEY]._sink is not None
+
+
+async def test_the_query_process_decodes_in_a_thread_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big node a receiver starts a decoder process per core beyond two; the query process,
+    sized for reads, decodes its share of writes in a thread unless the setting says otherwise."""
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    base = {"api_port": 0, "otlp_grpc_port": 0, "otlp_http_port": 0}
+    for components, overrides, workers in (
+        (("api",), {}, 0),
+        (("api", "receiver"), {}, 8),
+        (("api",), {"decode_workers": 3}, 3),
+    ):
+        settings = load_settings(data_dir=tmp_path / "data", **base, **overrides)
+        async with running(settings, components) as r:
+            assert r.ingest is not None and r.ingest.settings.decode_workers == workers, components

@@ -173,7 +173,11 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             # receiver's OTLP and Langfuse traffic, and the API's own writes (the Langfuse write
             # API on its port, scores from people and judges, experiment traces).
             check_protobuf_backend()
-            workers = default_decode_workers() if settings.decode_workers < 0 else settings.decode_workers
+            workers = settings.decode_workers
+            if workers < 0:
+                # By core count where OTLP is received; the query process alone decodes in a
+                # thread: it takes only the Langfuse clients' share, in pods sized for reads.
+                workers = default_decode_workers() if "receiver" in components else 0
             # The span write-ahead log lives beside the embedded store (a ClickHouse server has
             # no data directory of ours; its receivers answer after their inserts). With the log
             # turned off, what a crash left in it is still replayed.
