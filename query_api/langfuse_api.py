@@ -342,9 +342,18 @@ class LangfuseReadApi:
             "session_id": q.get("sessionId"),
             "name": q.get("name"),
             "release": q.get("release"),
+            "version": q.get("version"),
             "tags": q.getall("tags", None),
             "environment": q.getall("environment", None),
         }
+        if q.get("filter"):
+            # Answering without it would hand back traces the client asked to leave out.
+            raise LangfuseError(
+                400,
+                "InvalidRequestError",
+                "filter (JSON conditions) is not supported here: use userId, name, sessionId, tags, version, "
+                "release, environment, fromTimestamp and toTimestamp",
+            )
         ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
         fields = _fields(request)
         reader = store.langfuse

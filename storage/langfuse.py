@@ -174,6 +174,13 @@ GROUP BY s.trace_id
 
 _ROOTS_SQL = {True: _roots_sql(True), False: _roots_sql(False)}
 
+# Traces whose root has a version (the summary does not keep it), from roots near the window.
+_VERSION_FILTER = """t.trace_id IN (
+    SELECT trace_id FROM spans WHERE project_id = {project:String} AND sign = 1 AND parent_span_id = ''
+      AND version = {version:String}
+      AND start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') - INTERVAL 1 DAY
+      AND start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') + INTERVAL 1 DAY)"""
+
 _SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name,
        value, string_value, data_type, source, comment, metadata, environment,
        toUnixTimestamp64Nano(ingested_at) AS updated_at"""
@@ -249,6 +256,11 @@ class LangfuseReader:
             if value is not None and key in _TRACE_FILTERS:
                 having.append(_TRACE_FILTERS[key])
                 params[key] = value
+        by_version = ""
+        if filters.get("version") is not None:
+            # A trace's version is its root's (the Langfuse trace row, or the OTel root span).
+            by_version = f"AND {_VERSION_FILTER}"
+            params["version"] = filters["version"]
 
         def inner(candidates: bool = False) -> str:
             # Candidates are summarised whole, every day of each: no need for the day bounds.
@@ -256,7 +268,7 @@ class LangfuseReader:
             return f"""
 SELECT {_SUMMARY}
 FROM traces AS t
-WHERE t.project_id = {{project:String}} AND {where}
+WHERE t.project_id = {{project:String}} AND {where} {by_version}
 GROUP BY t.trace_id
 HAVING {" AND ".join(having)}"""
 

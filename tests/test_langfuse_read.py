@@ -194,3 +194,29 @@ async def test_field_groups_of_traces_through_the_sdk(live: Running) -> None:
         for path in ("/api/public/traces?fields=core,everything", f"/api/public/traces/{out['trace_id']}?fields=io,x"):
             async with session.get(live.api_url + path, headers=basic(pair)) as r:
                 assert r.status == 400 and "fields" in (await r.json())["message"]
+
+
+async def test_traces_by_version_and_no_silent_filter(live: Running) -> None:
+    """``version`` filters by the trace's own version (its root's); ``filter`` (JSON conditions)
+    is refused with why, rather than answered unfiltered."""
+    headers = basic(await make_key(live))
+    ids = {}
+    for version in ("v1", "v1", "v2", None):
+        trace_id = str(uuid.uuid4())
+        body = {"id": trace_id, "name": "chat", "timestamp": "2026-11-25T12:00:00Z"}
+        if version:
+            body["version"] = version
+        child = {"id": f"{trace_id}-s", "traceId": trace_id, "name": "step", "version": "v9",
+                 "startTime": "2026-11-25T12:00:01Z"}  # fmt: skip
+        status, _ = await ingest(live, headers, [event("trace-create", body), event("span-create", child)])
+        assert status == 207
+        ids.setdefault(version, []).append(trace_id)
+    since = "fromTimestamp=2026-11-25T00:00:00Z"
+    for version, expected in (("v1", ids["v1"]), ("v2", ids["v2"]), ("v9", []), ("nope", [])):
+        status, doc = await get(live, f"/api/public/traces?{since}&version={version}", headers)
+        assert status == 200 and sorted(t["id"] for t in doc["data"]) == sorted(expected), version
+        assert doc["meta"]["totalItems"] == len(expected) and all(t["version"] == version for t in doc["data"])
+    status, doc = await get(live, f"/api/public/traces?{since}", headers)
+    assert doc["meta"]["totalItems"] == 4
+    status, doc = await get(live, f'/api/public/traces?{since}&filter=[{{"type":"string"}}]', headers)
+    assert status == 400 and "filter" in doc["message"]
