@@ -414,6 +414,7 @@ class LangfuseReadApi:
             "user_id": q.get("userId"),
             "parent": q.get("parentObservationId"),
             "version": q.get("version"),
+            "environment": q.getall("environment", None),
         }
         rows, total = await store.langfuse.observations(project, start, end, filters, page, limit)
         return langfuse_json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})

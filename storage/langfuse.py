@@ -227,6 +227,10 @@ def _observation_filters(filters: dict[str, object], where: list[str], params: d
         if value is not None:
             where.append(f"s.{column} = {{{key}:String}}")
             params[key] = value
+    environments = filters.get("environment")
+    if isinstance(environments, (list, tuple)) and environments:  # one of these (a repeated parameter)
+        where.append("s.environment IN {environment:Array(String)}")
+        params["environment"] = [str(e) for e in environments]
 
 
 class LangfuseReader:

@@ -220,3 +220,19 @@ async def test_traces_by_version_and_no_silent_filter(live: Running) -> None:
     assert doc["meta"]["totalItems"] == 4
     status, doc = await get(live, f'/api/public/traces?{since}&filter=[{{"type":"string"}}]', headers)
     assert status == 400 and "filter" in doc["message"]
+
+
+async def test_observations_by_environment(live: Running) -> None:
+    headers = basic(await make_key(live))
+    for environment in ("production", "staging", "dev"):
+        trace_id = str(uuid.uuid4())
+        body = {"id": f"{trace_id}-g", "traceId": trace_id, "name": f"llm-{environment}",
+                "startTime": "2026-11-26T12:00:00Z", "environment": environment}  # fmt: skip
+        status, reply = await ingest(live, headers, [event("generation-create", body)])
+        assert status == 207 and not reply["errors"], reply
+    since = "fromStartTime=2026-11-26T00:00:00Z"
+    status, doc = await get(live, f"/api/public/observations?{since}&environment=production&environment=dev", headers)
+    assert status == 200 and sorted(o["name"] for o in doc["data"]) == ["llm-dev", "llm-production"], doc
+    assert doc["meta"]["totalItems"] == 2
+    status, doc = await get(live, f"/api/public/observations?{since}", headers)
+    assert doc["meta"]["totalItems"] == 3
