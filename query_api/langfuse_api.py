@@ -437,7 +437,8 @@ class LangfuseReadApi:
         page, limit = _page(request)
         start = _time_param(request, "fromTimestamp", 0)
         end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
-        rows, total = await store.langfuse.sessions(project, start, end, page, limit)
+        environments = request.query.getall("environment", [])
+        rows, total = await store.langfuse.sessions(project, start, end, page, limit, environments)
         data = [
             {
                 "id": r["id"],

@@ -447,14 +447,21 @@ HAVING {" AND ".join(having)}"""
         await self._logs.fill_messages(project, rows)
         return rows
 
-    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
+    async def sessions(
+        self, project: str, start: int, end: int, page: int, limit: int, environments: Sequence[str] = ()
+    ) -> tuple[list[Row], int]:
+        """Sessions whose traces started in the window (those of ``environments`` only, if any)."""
         params = _page_params(project, start, end, page, limit)
-        inner = """
-SELECT session_id AS id, min(start) AS created_at, any(environment) AS environment
+        by_environment = ""
+        if environments:
+            by_environment = "AND trace_environment IN {environments:Array(String)}"
+            params["environments"] = list(environments)
+        inner = f"""
+SELECT session_id AS id, min(start) AS created_at, any(trace_environment) AS environment
 FROM (SELECT trace_id, max(t.session_id) AS session_id, toUnixTimestamp64Nano(min(t.start_time)) AS start,
-             max(t.environment) AS environment
-      FROM traces AS t WHERE t.project_id = {project:String} GROUP BY trace_id)
-WHERE session_id != '' AND start >= {start:Int64} AND start < {end:Int64}
+             max(t.environment) AS trace_environment
+      FROM traces AS t WHERE t.project_id = {{project:String}} GROUP BY trace_id)
+WHERE session_id != '' AND start >= {{start:Int64}} AND start < {{end:Int64}} {by_environment}
 GROUP BY session_id"""
         rows = await self._backend.query(
             inner + "\nORDER BY created_at DESC, id LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params

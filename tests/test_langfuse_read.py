@@ -236,3 +236,18 @@ async def test_observations_by_environment(live: Running) -> None:
     assert doc["meta"]["totalItems"] == 2
     status, doc = await get(live, f"/api/public/observations?{since}", headers)
     assert doc["meta"]["totalItems"] == 3
+
+
+async def test_sessions_by_environment(live: Running) -> None:
+    headers = basic(await make_key(live))
+    for environment in ("production", "staging"):
+        body = {"id": str(uuid.uuid4()), "name": "chat", "timestamp": "2026-11-26T12:00:00Z",
+                "sessionId": f"sess-{environment}", "environment": environment}  # fmt: skip
+        status, reply = await ingest(live, headers, [event("trace-create", body)])
+        assert status == 207 and not reply["errors"], reply
+    since = "fromTimestamp=2026-11-26T00:00:00Z"
+    status, doc = await get(live, f"/api/public/sessions?{since}&environment=staging", headers)
+    assert status == 200 and [s["id"] for s in doc["data"]] == ["sess-staging"], doc
+    assert doc["data"][0]["environment"] == "staging" and doc["meta"]["totalItems"] == 1
+    status, doc = await get(live, f"/api/public/sessions?{since}", headers)
+    assert doc["meta"]["totalItems"] == 2
