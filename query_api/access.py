@@ -17,7 +17,7 @@ from credentials import Credentials
 from query_api.requests import is_local
 from storage import Project, Store
 from storage.organizations import Roles
-from storage.projects import DEFAULT_PROJECT_ID, pick_project
+from storage.projects import DEFAULT_PROJECT_ID
 from storage.users import User
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 from tracehouse.roles import MATRIX, Permission
@@ -76,13 +76,15 @@ class Caller:
         Forbidden otherwise, the same answer whether or not the project exists."""
         # Only the projects the caller sees are looked among, so an ambiguous name never
         # mentions another tenant's project.
-        found = await store.projects.find_projects(ref)
-        if self.roles is not None:
-            found = [p for p in found if p.id == self.project_id or self.roles.may(p, Permission.VIEW_DATA)]
-        elif not self.open_mode:
-            found = [p for p in found if p.id == self.project_id]
+        roles = self.roles
+
+        def visible(p: Project) -> bool:
+            if p.id == self.project_id or self.open_mode:
+                return True
+            return roles is not None and roles.may(p, Permission.VIEW_DATA)
+
         try:
-            project: Project | None = pick_project(ref, found)
+            project: Project | None = await store.projects.get_project(ref, visible)
         except NotFound:
             project = None
         if project is not None and project.id == self.project_id:
@@ -112,10 +114,10 @@ async def caller_for(request: web.Request, store: Store) -> Caller:
         else:
             # A name is looked up among the projects this person sees: another organization
             # may have a project of the same name, and its existence is not theirs to learn.
-            found = [p for p in await store.projects.find_projects(ref) if roles.may(p, Permission.VIEW_DATA)]
-            if not found:
-                raise Forbidden(f"no access to project {ref!r}")
-            project = pick_project(ref, found)
+            try:
+                project = await store.projects.get_project(ref, lambda p: roles.may(p, Permission.VIEW_DATA))
+            except NotFound:
+                raise Forbidden(f"no access to project {ref!r}") from None
         return Caller(project.id, MATRIX[roles.in_project(project)], user, roles)
     header = request.headers.get("Authorization", "")
     if header.partition(" ")[0].lower() == "basic":

@@ -21,7 +21,7 @@ from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
 from storage.organizations import Organization, Roles
-from storage.projects import Project, pick_project
+from storage.projects import Project
 from storage.users import User, Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from tracehouse.roles import MATRIX, Permission, Role, allowed, effective_role, parse_role
@@ -217,10 +217,11 @@ async def _readable_project(request: web.Request) -> tuple[Store, Project, Roles
     store, user = await _caller(request)
     ref = request.match_info["project"]
     roles = await roles_for(request, user)
-    found = [p for p in await store.projects.find_projects(ref) if roles.may(p, Permission.VIEW_DATA)]
-    if not found:
-        raise NotFound(f"no project {ref!r} that you may read")
-    return store, pick_project(ref, found), roles
+    try:
+        project = await store.projects.get_project(ref, lambda p: roles.may(p, Permission.VIEW_DATA))
+    except NotFound:
+        raise NotFound(f"no project {ref!r} that you may read") from None
+    return store, project, roles
 
 
 async def set_project_role(request: web.Request) -> web.Response:

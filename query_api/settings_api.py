@@ -23,7 +23,6 @@ from query_api.requests import is_local, read_model
 from query_api.responses import json_response
 from storage import Project, Store
 from storage.organizations import Roles
-from storage.projects import pick_project
 from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 from tracehouse.roles import Permission, Role, allowed
 
@@ -55,13 +54,14 @@ class _Caller:
 
     async def project(self, ref: str, permission: Permission) -> Project:
         """The project ``ref``, if the caller holds ``permission`` there; 403 otherwise."""
-        found = await self.store.projects.find_projects(ref)
         # Names are looked up among the projects the caller sees (another organization's
         # project of that name is not theirs to learn of): the same answer as for no such project.
-        found = [p for p in found if self.may(p, Permission.VIEW_DATA)]
-        if not found and self.roles is not None:
-            raise Forbidden(f"no access to project {ref!r}")
-        project = pick_project(ref, found)
+        try:
+            project = await self.store.projects.get_project(ref, lambda p: self.may(p, Permission.VIEW_DATA))
+        except NotFound:
+            if self.roles is None:
+                raise
+            raise Forbidden(f"no access to project {ref!r}") from None
         if not self.may(project, permission):
             raise Forbidden(f"your role in project {project.name!r} may not {permission.value}")
         return project

@@ -15,6 +15,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -33,7 +34,6 @@ __all__ = [
     "Versions",
     "check_name",
     "hash_secret",
-    "pick_project",
 ]
 
 DEFAULT_ORGANIZATION_ID = "default"
@@ -99,17 +99,6 @@ class Versions:
         return dt.datetime.fromtimestamp(now / 1e6, dt.UTC).replace(microsecond=now % 1_000_000)
 
 
-def pick_project(ref: str, found: list[Project]) -> Project:
-    """The project ``ref`` names among ``found`` (``find_projects``, perhaps narrowed to what a
-    caller may see): the one with that id, else the only one with that name."""
-    if not found:
-        raise NotFound(f"no project with id or name {ref!r}")
-    if found[0].id == ref or len(found) == 1:
-        return found[0]
-    ids = ", ".join(p.id for p in found)
-    raise InvalidInput(f"several projects are named {ref!r} ({ids}): name the project by its id")
-
-
 def check_name(name: str) -> str:
     """A project or organization name, checked; InvalidInput otherwise."""
     name = name.strip()
@@ -173,7 +162,8 @@ class Projects:
 
     async def find_projects(self, ref: str) -> list[Project]:
         """Live projects whose id or name is ``ref``: the one with that id first, then those with
-        that name (names are unique within an organization, not across them)."""
+        that name (names are unique within an organization, not across them). Most callers want
+        ``get_project``."""
         rows = await self._backend.query(
             "SELECT id, name, organization_id, retention_days, created_at FROM projects FINAL "
             "WHERE is_deleted = 0 AND (id = {ref:String} OR name = {ref:String}) "
@@ -182,10 +172,17 @@ class Projects:
         )
         return [Project(**_project_row(r)) for r in rows]
 
-    async def get_project(self, ref: str) -> Project:
-        """A live project by id, or else by name; NotFound if neither matches, InvalidInput if
-        projects of several organizations have that name."""
-        return pick_project(ref, await self.find_projects(ref))
+    async def get_project(self, ref: str, visible: Callable[[Project], bool] | None = None) -> Project:
+        """A live project by id, or else by name, among those ``visible`` (all by default: a
+        caller's view keeps other tenants' projects out of the answer); NotFound if none matches,
+        InvalidInput if several visible projects have that name."""
+        found = [p for p in await self.find_projects(ref) if visible is None or visible(p)]
+        if not found:
+            raise NotFound(f"no project with id or name {ref!r}")
+        if found[0].id == ref or len(found) == 1:
+            return found[0]
+        ids = ", ".join(p.id for p in found)
+        raise InvalidInput(f"several projects are named {ref!r} ({ids}): name the project by its id")
 
     async def create_project(
         self, name: str, organization_id: str = DEFAULT_ORGANIZATION_ID, retention_days: int = 0
