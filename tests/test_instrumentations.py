@@ -36,9 +36,9 @@ async def test_instrumented_openai_call(live: Running, instrumentation: str, mon
     instrumentor.instrument(tracer_provider=tp)
     try:
         async with fake_openai() as base_url:
-            client = openai.OpenAI(base_url=base_url, api_key="sk-fake")
-            reply = await in_thread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES))
-            assert reply.choices[0].message.content.startswith("Paris")
+            with openai.OpenAI(base_url=base_url, api_key="sk-fake") as client:
+                reply = await in_thread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES))
+                assert reply.choices[0].message.content.startswith("Paris")
     finally:
         instrumentor.uninstrument()
         tp.force_flush()

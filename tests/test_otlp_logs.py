@@ -106,9 +106,9 @@ async def test_openai_v2_events_give_the_generation_its_messages(
     instrumentor.instrument(tracer_provider=tp, logger_provider=lp, meter_provider=mp)
     try:
         async with fake_openai() as base_url:
-            client = openai.OpenAI(base_url=base_url, api_key="sk-fake")
-            messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
-            await in_thread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages))
+            with openai.OpenAI(base_url=base_url, api_key="sk-fake") as client:
+                messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
+                await in_thread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages))
     finally:
         instrumentor.uninstrument()
         tp.force_flush()

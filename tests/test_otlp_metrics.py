@@ -78,13 +78,13 @@ async def test_genai_metrics_of_the_openai_v2_instrumentation_chart_in_prometheu
     instrumentor.instrument(tracer_provider=tp, meter_provider=mp)
     try:
         async with fake_openai() as base_url:
-            client = openai.OpenAI(base_url=base_url, api_key="sk-fake")
-            for _ in range(2):
-                await in_thread(
-                    lambda: client.chat.completions.create(
-                        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            with openai.OpenAI(base_url=base_url, api_key="sk-fake") as client:
+                for _ in range(2):
+                    await in_thread(
+                        lambda: client.chat.completions.create(
+                            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                        )
                     )
-                )
     finally:
         instrumentor.uninstrument()
         await in_thread(mp.shutdown)  # the final collection, exported once
