@@ -107,7 +107,10 @@ async def test_openai_v2_events_give_the_generation_its_messages(
     try:
         async with fake_openai() as base_url:
             with openai.OpenAI(base_url=base_url, api_key="sk-fake") as client:
-                messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
+                messages = [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Weather in Paris?"},
+                ]
                 await in_thread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages))
     finally:
         instrumentor.uninstrument()
