@@ -147,11 +147,15 @@ async def send_all(url: str, batches: list[Batch], concurrency: int) -> None:
 
 
 async def timed_reads(
-    session: aiohttp.ClientSession, urls: list[str], runs: int, headers: dict[str, str] | None = None
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    runs: int,
+    headers: dict[str, str] | None = None,
+    warm: bool = True,
 ) -> dict[str, float]:
-    """p50 / p95 in ms of ``runs`` rounds of GETs of every URL, after one warm-up."""
+    """p50 / p95 in ms of ``runs`` rounds of GETs of every URL, after one warm-up (unless not ``warm``)."""
     times = []
-    for url in urls[:1]:  # warm
+    for url in urls[:1] if warm else []:
         async with session.get(url, headers=headers) as r:
             await r.read()
     for _ in range(runs):

@@ -11,6 +11,10 @@ Langfuse SDKs and Grafana send it), and times, warm:
 - Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
   or observations), as a client that asks for those groups only.
 
+Each trace-by-id path is timed twice: the first read of each trace (the trace cache emptied
+before, so its spans are read from ClickHouse), then two more rounds of the same traces, which a
+trace cache serves while the traces are unchanged (``--trace-cache-mb 0``: no cache, as before).
+
     python -m bench.read_paths --data-dir /tmp/s112 --project default
     python -m bench.read_paths --data-dir /tmp/qb10 --project bench-03
 """
@@ -41,9 +45,16 @@ async def main() -> None:
     parser.add_argument("--traces", type=int, default=50, help="distinct traces read by id")
     parser.add_argument("--runs", type=int, default=150)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--trace-cache-mb", type=int, default=32, help="the server's trace cache (0: none)")
     args = parser.parse_args()
 
-    settings = load_settings(data_dir=args.data_dir, api_port=0, eval_worker=False, log_level="warning")
+    settings = load_settings(
+        data_dir=args.data_dir,
+        api_port=0,
+        eval_worker=False,
+        log_level="warning",
+        trace_cache_mb=args.trace_cache_mb,
+    )
     async with running(settings, ("api",)) as live:
         store = live.store
         try:
@@ -80,18 +91,26 @@ async def main() -> None:
                 # About ``runs`` requests in all, however many URLs: rounds of every URL.
                 return await timed_reads(session, urls, max(1, args.runs // len(urls)), auth)
 
+            async def first_and_again(urls: list[str]) -> dict[str, dict[str, float]]:
+                async with session.get(urls[0], headers=auth) as r:  # the connection and the code warm
+                    await r.read()
+                store.trace_cache.forget(project)
+                first = await timed_reads(session, urls, 1, auth, warm=False)
+                return {"first_read": first, "read_again": await timed_reads(session, urls, 2, auth, warm=False)}
+
             report = {
                 "store": str(args.data_dir),
                 "project": project,
                 "traces_in_project": len(ids) if len(ids) < 20000 else "20000+",
+                "trace_cache_mb": args.trace_cache_mb,
                 "trace_by_id": {
-                    "rest_ui": await timed([f"{rest}/{t}" for t in sample]),
-                    "langfuse": await timed([f"{base}/api/public/traces/{t}" for t in sample]),
+                    "rest_ui": await first_and_again([f"{rest}/{t}" for t in sample]),
+                    "langfuse": await first_and_again([f"{base}/api/public/traces/{t}" for t in sample]),
                     # Langfuse's field groups without io and observations: no span is read.
                     "langfuse_core_scores_metrics": await timed(
                         [f"{base}/api/public/traces/{t}?fields=core,scores,metrics" for t in sample]
                     ),
-                    "tempo": await timed([f"{base}/tempo/api/traces/{t}" for t in sample]),
+                    "tempo": await first_and_again([f"{base}/tempo/api/traces/{t}" for t in sample]),
                 },
                 "list_50": {
                     "ui_newest": await timed([f"{rest}?limit=50&start={iso(lo)}&preview=false"]),

@@ -139,7 +139,8 @@ class TempoApi:
             return _text(404, f"trace not found: {raw}")
         # The log records need only the trace's bounds: they are read beside its spans.
         rows, records = await asyncio.gather(
-            store.reader.trace(project, trace_id, bounds), store.logs.trace_logs(project, trace_id, *bounds)
+            store.reader.trace(project, trace_id, bounds),
+            store.logs.trace_logs(project, trace_id, bounds.lo, bounds.hi),
         )
         if not rows:
             return _text(404, f"trace not found: {raw}")

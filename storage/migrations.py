@@ -46,6 +46,8 @@ from storage.tables import (
     SMALL_BLOCKS,
     SPLIT_TRACES,
     TABLES,
+    TRACE_INDEX,
+    TRACE_INDEX_MV,
     TRACE_MEDIA,
     TRACES,
     TRACES_MV,
@@ -114,6 +116,12 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "media held by dataset items", [DATASET_ITEM_MEDIA]),
     Migration(19, "sessions ended by signing out", [ENDED_SESSIONS]),
     Migration(20, "experiments the server runs, and how far each got", [EXPERIMENT_RUNS]),
+    # Rebuilt from spans, so every stored trace has a version too (storage.trace_cache).
+    Migration(
+        21,
+        "trace index: how many rows each trace was written and when last (trace reads kept until it changes)",
+        [Rebuild(TRACE_INDEX, TRACE_INDEX_MV)],
+    ),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

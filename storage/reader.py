@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
 from storage.tables import SPANS, WRITER_FILLED
+from storage.trace_cache import TraceCache, TraceVersion
 from tracehouse.errors import InvalidInput
 
 __all__ = [
@@ -26,9 +27,18 @@ __all__ = [
     "WHOLE_TRACES",
     "Page",
     "SpanQuery",
+    "TraceBounds",
     "TraceQuery",
     "TraceReader",
 ]
+
+
+class TraceBounds(NamedTuple):
+    """Where a trace's spans start and end (epoch ns), and its version (storage.trace_cache)."""
+
+    lo: int
+    hi: int
+    version: TraceVersion
 
 
 def _select_expr(name: str, ch_type: str) -> str:
@@ -45,12 +55,14 @@ SPAN_COLUMNS = ",\n    ".join(_select_expr(c.name, c.type) for c in SPANS.column
 # The trace's bounds first, as constants of the spans' read: one primary-key lookup, then a read
 # the planner prunes to the trace's hours (a scalar subquery in the read cost ~10 ms more, measured).
 _TRACE_BOUNDS_SQL = """
-SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, toUnixTimestamp64Nano(max(end_time)) AS hi, count() AS n
+SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, toUnixTimestamp64Nano(max(end_time)) AS hi, count() AS n,
+       sum(writes) AS writes, toUnixTimestamp64Micro(max(last_write)) AS last_write
 FROM trace_index
 WHERE project_id = {project:String} AND trace_id = {trace_id:String}
 """
 _TRACE_SPANS_SQL = f"""
-SELECT {SPAN_COLUMNS}
+SELECT {SPAN_COLUMNS},
+    toUnixTimestamp64Micro(s.ingested_at) AS _written
 FROM spans AS s
 WHERE s.project_id = {{project:String}}
   AND s.trace_id = {{trace_id:String}}
@@ -278,9 +290,10 @@ async def newest_first(
 class TraceReader:
     """The queries the API, UI and Grafana endpoints are built on."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, cache: TraceCache | None = None) -> None:
         self._backend = backend
         self._logs = LogReader(backend)
+        self._cache = cache if cache is not None else TraceCache(0)
 
     async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
         """Users of the window's whole traces (see ``users``)."""
@@ -294,26 +307,40 @@ class TraceReader:
         """Scores by name over a window (see ``score_summary``)."""
         return await score_summary(self._backend, project, start, end)
 
-    async def trace_bounds(self, project_id: str, trace_id: str) -> tuple[int, int] | None:
-        """The first start and last end of a trace's spans (epoch ns), from the trace index;
-        None if the trace is unknown."""
+    async def trace_bounds(self, project_id: str, trace_id: str) -> TraceBounds | None:
+        """The first start and last end of a trace's spans (epoch ns), and its version, from the
+        trace index; None if the trace is unknown."""
         rows = await self._backend.query(_TRACE_BOUNDS_SQL, {"project": project_id, "trace_id": trace_id})
         if not rows or not int(rows[0]["n"]):  # an aggregate over nothing still answers a row
+            self._cache.forget(project_id, trace_id)  # deleted
             return None
-        return int(rows[0]["lo"]), int(rows[0]["hi"])
+        row = rows[0]
+        return TraceBounds(int(row["lo"]), int(row["hi"]), TraceVersion(int(row["writes"]), int(row["last_write"])))
 
-    async def trace(self, project_id: str, trace_id: str, bounds: tuple[int, int] | None = None) -> list[Row]:
+    async def trace(self, project_id: str, trace_id: str, bounds: TraceBounds | None = None) -> list[Row]:
         """Every span of a trace, oldest first; empty if the trace is unknown. No time range
         needed: the trace index gives its bounds (``trace_bounds``, unless they are given).
-        Spans with no messages of their own get those of their GenAI event records (storage.logs)."""
+        Spans with no messages of their own get those of their GenAI event records (storage.logs).
+        A trace read before and not written since comes from memory (storage.trace_cache)."""
         if bounds is None:
             bounds = await self.trace_bounds(project_id, trace_id)
             if bounds is None:
                 return []
-        params = {"project": project_id, "trace_id": trace_id, "lo": bounds[0], "hi": bounds[1]}
+        cached = self._cache.get(project_id, trace_id, bounds.version)
+        if cached is not None:
+            return cached
+        params = {"project": project_id, "trace_id": trace_id, "lo": bounds.lo, "hi": bounds.hi}
         rows = await self._backend.query(_TRACE_SPANS_SQL, params)
+        # Kept only when the spans read are those of the version the index gave: the index and the
+        # spans of one insert become visible one after the other, and a read may fall between.
+        newest = max((int(r.pop("_written")) for r in rows), default=-1)
         rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
-        return await self._logs.fill_messages(project_id, [restore_attributes(r) for r in rows])
+        spans = [restore_attributes(r) for r in rows]
+        if self._logs.wants_messages(spans):  # event records come apart from spans: not versioned here
+            return await self._logs.fill_messages(project_id, spans)
+        if newest == bounds.version.last_write_us:
+            self._cache.put(project_id, trace_id, bounds.version, spans)
+        return spans
 
     async def span(self, project_id: str, span_id: str) -> Row | None:
         """One span by id (the latest version), or None."""

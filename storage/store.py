@@ -33,6 +33,7 @@ from storage.prompts import PromptStore
 from storage.reader import TraceReader
 from storage.tables import LOGS, METRIC_POINTS, SCORES
 from storage.tempo import TempoReader
+from storage.trace_cache import TraceCache
 from storage.users import Users
 from storage.writer import RowWriter, SpanWriter
 
@@ -40,11 +41,20 @@ __all__ = ["Store"]
 
 log = logging.getLogger(__name__)
 
+# Traces read recently, kept in memory while unchanged: a few hundred typical traces.
+DEFAULT_TRACE_CACHE_BYTES = 32 * 1024 * 1024
+
 
 class Store:
     """Everything above ``storage`` talks to the store through this object."""
 
-    def __init__(self, backend: Backend, media_dir: Path | None = None, media: MediaBlobs | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        media_dir: Path | None = None,
+        media: MediaBlobs | None = None,
+        trace_cache_bytes: int = DEFAULT_TRACE_CACHE_BYTES,
+    ) -> None:
         self.backend = backend
         self.projects = Projects(backend)
         self.prices = Prices(backend)
@@ -55,8 +65,10 @@ class Store:
             media_dir = Path(data_dir) / "media"
         # The bytes of media: an object store when one is given, else files on this machine.
         self.media = MediaStore(backend, media or (MediaFiles(media_dir) if media_dir else None))
+        # Traces read recently, kept in memory while unchanged (storage.trace_cache).
+        self.trace_cache = TraceCache(trace_cache_bytes)
         # Deleting traces (GDPR requests, retention) deletes the files only they held.
-        self.lifecycle = Lifecycle(backend, self.projects, after_delete=self.media.sweep)
+        self.lifecycle = Lifecycle(backend, self.projects, after_delete=self._after_delete)
         self.organizations = Organizations(backend, self.projects)
         self.invitations = Invitations(backend)
         self.prompts = PromptStore(backend)
@@ -77,7 +89,7 @@ class Store:
             "scores": RowWriter(backend, SCORES),
             "metrics": RowWriter(backend, METRIC_POINTS),
         }
-        self.reader: TraceSource = TraceReader(backend)
+        self.reader: TraceSource = TraceReader(backend, self.trace_cache)
         self.logs = LogReader(backend)
         # Every other reader and writer callers need: they go through the store, never its backend.
         self.langfuse = LangfuseReader(backend)
@@ -96,11 +108,12 @@ class Store:
         run_migrations: bool = True,
         media_dir: Path | None = None,
         media: MediaBlobs | None = None,
+        trace_cache_bytes: int = DEFAULT_TRACE_CACHE_BYTES,
     ) -> Store:
         """Open the embedded store in ``data_dir`` or the server at ``clickhouse_url``,
         apply pending migrations and create the default organization and project."""
         backend = open_backend(data_dir=data_dir, clickhouse_url=clickhouse_url, server_options=server_options)
-        store = cls(backend, media_dir or (Path(data_dir) / "media" if data_dir else None), media)
+        store = cls(backend, media_dir or (Path(data_dir) / "media" if data_dir else None), media, trace_cache_bytes)
         try:
             if run_migrations:
                 applied = await migrate(backend)
@@ -113,6 +126,11 @@ class Store:
             await backend.close()
             raise
         return store
+
+    async def _after_delete(self, project: str) -> int:
+        # Another process's copies are read again when the trace index no longer has the trace.
+        self.trace_cache.forget(project)
+        return await self.media.sweep(project)
 
     async def metrics_query(self, project: str, query: MetricsQuery) -> list[Row]:
         """Langfuse's metrics query (``/api/public/v2/metrics``) over one project."""

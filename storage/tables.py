@@ -163,6 +163,10 @@ TRACE_INDEX = Table(
         Column("start_time", f"SimpleAggregateFunction(min, {DT})"),
         Column("end_time", f"SimpleAggregateFunction(max, {DT})"),
         Column("retention_days", "SimpleAggregateFunction(max, UInt16)"),
+        # The trace's version (storage.trace_cache): every insert of its spans adds its rows to
+        # ``writes`` and may raise ``last_write``, so a reader sees that the trace changed.
+        Column("writes", "SimpleAggregateFunction(sum, UInt64)"),
+        Column("last_write", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))"),
     ],
     engine="AggregatingMergeTree",
     order_by="(project_id, trace_id)",
@@ -176,7 +180,8 @@ TRACE_INDEX_MV = View(
     target="trace_index",
     reads=("spans",),
     select="""SELECT project_id, trace_id,
-    min(start_time) AS start_time, max(end_time) AS end_time, max(retention_days) AS retention_days
+    min(start_time) AS start_time, max(end_time) AS end_time, max(retention_days) AS retention_days,
+    toUInt64(count()) AS writes, max(ingested_at) AS last_write
 FROM {spans}
 GROUP BY project_id, trace_id""",
 )

@@ -154,6 +154,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         server_options=settings.server_options,
         media_dir=settings.media_dir or settings.data_dir / "media",
         media=media,
+        trace_cache_bytes=settings.trace_cache_mb * 1024 * 1024,
     )
     telemetry = Telemetry()  # one registry for every port of this process
     runners: list[web.AppRunner] = []

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         le=2000,
         description="How long logged span batches wait for more rows before their insert (their visibility delay).",
     )
+    trace_cache_mb: int = Field(
+        32,
+        ge=0,
+        le=65536,
+        description="Memory for traces read recently, served again while nothing was written to them (0: none).",
+    )
     decode_workers: int = Field(
         -1,
         ge=-1,
