@@ -15,7 +15,7 @@ import pyarrow as pa
 from storage.schema import Cluster
 
 if TYPE_CHECKING:
-    from storage.reader import Page, SpanQuery, TraceQuery
+    from storage.reader import Page, SpanQuery, TraceBounds, TraceQuery
 
 __all__ = ["Backend", "BatchWriter", "Params", "Row", "TraceSource", "VersionedEventStore"]
 
@@ -136,6 +136,10 @@ class TraceSource(Protocol):
 
     async def trace(self, project_id: str, trace_id: str) -> list[Row]:
         """Every span of a trace, oldest first; empty if unknown."""
+        ...
+
+    async def trace_bounds(self, project_id: str, trace_id: str) -> TraceBounds | None:
+        """The first start and last end of a trace's spans, and its version; None if unknown."""
         ...
 
     async def span(self, project_id: str, span_id: str) -> Row | None:

@@ -129,3 +129,8 @@ async def test_the_api_shows_a_trace_written_after_it_was_read(live: Running) ->
     assert rest == ["late tool call", "second"] and name == "second" and observations == 1
     assert "late-service" in tempo and "late-service" not in before[2]
     assert await reads() == (rest, name, tempo, observations)
+    async with aiohttp.ClientSession(headers=headers) as s:  # the trace view's log records need its bounds only
+        async with s.get(f"{live.api_url}/api/v1/traces/{trace_id}/logs") as r:
+            assert r.status == 200 and (await r.json())["items"] == []
+        async with s.get(f"{live.api_url}/api/v1/traces/{uuid.uuid4().hex}/logs") as r:
+            assert r.status == 404
