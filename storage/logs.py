@@ -89,11 +89,11 @@ class LogReader:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
-    @staticmethod
-    def _wanting(spans: list[Row]) -> list[Row]:
+    async def fill_messages(self, project: str, spans: list[Row]) -> list[Row]:
+        """Give spans with no input (or no output) the messages of their GenAI event records."""
         # Only GenAI spans sent over OTLP can have event records: the rest (tools, chains, Langfuse
         # observations) cost no query, so most trace reads make none.
-        return [
+        wanting = [
             s
             for s in spans
             if s.get("span_id")
@@ -101,14 +101,6 @@ class LogReader:
             and s.get("source", "otlp") == "otlp"
             and (s.get("operation") or s.get("observation_type") in GENAI_TYPES)
         ]
-
-    def wants_messages(self, spans: list[Row]) -> bool:
-        """Whether ``fill_messages`` would look for event records for any of ``spans``."""
-        return bool(self._wanting(spans))
-
-    async def fill_messages(self, project: str, spans: list[Row]) -> list[Row]:
-        """Give spans with no input (or no output) the messages of their GenAI event records."""
-        wanting = self._wanting(spans)
         if not wanting:
             return spans
         rows = await self._backend.query(

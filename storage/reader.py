@@ -326,21 +326,20 @@ class TraceReader:
             bounds = await self.trace_bounds(project_id, trace_id)
             if bounds is None:
                 return []
-        cached = self._cache.get(project_id, trace_id, bounds.version)
-        if cached is not None:
-            return cached
-        params = {"project": project_id, "trace_id": trace_id, "lo": bounds.lo, "hi": bounds.hi}
-        rows = await self._backend.query(_TRACE_SPANS_SQL, params)
-        # Kept only when the spans read are those of the version the index gave: the index and the
-        # spans of one insert become visible one after the other, and a read may fall between.
-        newest = max((int(r.pop("_written")) for r in rows), default=-1)
-        rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
-        spans = [restore_attributes(r) for r in rows]
-        if self._logs.wants_messages(spans):  # event records come apart from spans: not versioned here
-            return await self._logs.fill_messages(project_id, spans)
-        if newest == bounds.version.last_write_us:
-            self._cache.put(project_id, trace_id, bounds.version, spans)
-        return spans
+        spans = self._cache.get(project_id, trace_id, bounds.version)
+        if spans is None:
+            params = {"project": project_id, "trace_id": trace_id, "lo": bounds.lo, "hi": bounds.hi}
+            rows = await self._backend.query(_TRACE_SPANS_SQL, params)
+            # Kept only when the spans read are those of the version the index gave: the index and
+            # the spans of one insert become visible one after the other, and a read may fall between.
+            newest = max((int(r.pop("_written")) for r in rows), default=-1)
+            rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
+            spans = [restore_attributes(r) for r in rows]
+            if newest == bounds.version.last_write_us:
+                self._cache.put(project_id, trace_id, bounds.version, spans)
+        # Kept without the messages of event records: those come apart from the spans, so they
+        # are looked for on every read, as before (the spans of GenAI calls with no content only).
+        return await self._logs.fill_messages(project_id, spans)
 
     async def span(self, project_id: str, span_id: str) -> Row | None:
         """One span by id (the latest version), or None."""

@@ -75,6 +75,23 @@ async def test_a_trace_is_read_again_from_memory_until_it_is_written(store: Stor
     assert len(cache) == 0
 
 
+async def test_event_records_that_arrive_later_still_give_their_messages(store: Store) -> None:
+    # A GenAI call exported without content: its messages may come as event records, apart from
+    # the span and later. The span is kept; the records are looked for on every read.
+    await store.writer.write(span_table([span("t3", "chat", operation="chat", observation_type="GENERATION")]))
+    assert (await store.reader.trace("default", "t3"))[0]["input"] == ""
+    assert (await store.reader.trace("default", "t3"))[0]["input"] == "" and store.trace_cache.hits == 1
+    messages = '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'
+    await store.backend.execute(
+        "INSERT INTO logs (project_id, timestamp, observed_timestamp, record_id, trace_id, span_id, genai_input) "
+        "VALUES ('default', fromUnixTimestamp64Nano({t:Int64}), fromUnixTimestamp64Nano({t:Int64}), 'r1', 't3', "
+        "'chat', {m:String})",
+        {"t": NOW_NS, "m": messages},
+    )
+    [chat] = await store.reader.trace("default", "t3")
+    assert chat["input"] == messages and store.trace_cache.hits == 2
+
+
 async def test_spans_older_than_the_index_says_are_not_kept(store: Store) -> None:
     # The trace index and the spans of one insert become visible one after the other: a read
     # between them gets the spans before that insert, which must not be kept as the new version.
