@@ -96,7 +96,12 @@ async def test_every_cluster_statement_parses(store: Store) -> None:
         rows = await store.backend.query("SELECT formatQuery({q:String}) AS f", {"q": statement})
         if statement.startswith("INSERT INTO"):
             # A backfill runs once, through the Distributed table, which sends each row to its shard.
-            assert rows[0]["f"].split("\n")[0].split(" ")[2] in ("traces", "split_traces", "memberships", "trace_index"), statement
+            assert rows[0]["f"].split("\n")[0].split(" ")[2] in (
+                "traces",
+                "split_traces",
+                "memberships",
+                "trace_index",
+            ), statement
         else:
             assert "ON CLUSTER" in rows[0]["f"], statement
     joined = "\n".join(statements)
