@@ -164,9 +164,12 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         # Run it from the dataset's Runs tab and watch it finish.
         page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
         page.get_by_role("heading", name="Run an experiment").wait_for()
+        runs_tab = page.locator('nav.tabs a[data-tab="runs"]')
+        expect(runs_tab).to_have_text("Runs (0)")
         page.get_by_label("Run name").fill("first-ui-run")
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.locator(".experiment-status")).to_contain_text("3 of 3 items · 0 failed · finished", timeout=30_000)
+        expect(runs_tab).to_have_text("Runs (1)")  # the tab counts the run the experiment made
         page.screenshot(path=str(SHOTS / "experiment.png"))
         expect(page.locator("table.traces").get_by_role("link", name="first-ui-run")).to_be_visible()
         # The run's row says what the experiment did.

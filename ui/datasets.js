@@ -273,7 +273,13 @@ export async function datasetPage(root, name) {
   if (tab === "runs") {
     const runsBox = h("div", {});
     let experiments = new Map();
-    const renderRuns = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), t("Experiment"), ""], runs.map((r) => h("tr", {},
+    const renderRuns = (runs) => {
+      // The tab's count follows the list: an experiment started here adds a run.
+      const runsTab = root.querySelector('nav.tabs a[data-tab="runs"]');
+      if (runsTab) runsTab.textContent = t("Runs ({n})", { n: runs.length });
+      renderRunList(runs);
+    };
+    const renderRunList = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), t("Experiment"), ""], runs.map((r) => h("tr", {},
       h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
       h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
       h("td", { class: "experiment-state", text: experimentState(experiments.get(r.name)) }),
@@ -336,7 +342,7 @@ export async function datasetPage(root, name) {
     h("nav", { class: "crumbs" }, h("a", { href: here("/datasets"), "data-link": true, text: t("Datasets") })),
     h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null),
     h("nav", { class: "tabs", "aria-label": t("Dataset") }, ...tabs.map(([key, label]) => h("a", { href: datasetPath(name, { tab: key }),
-      "data-link": true, class: key === tab ? "active" : "", "aria-current": key === tab ? "page" : undefined, text: label }))),
+      "data-link": true, "data-tab": key, class: key === tab ? "active" : "", "aria-current": key === tab ? "page" : undefined, text: label }))),
     body,
   );
 }
