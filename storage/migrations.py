@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.api import Backend
-from storage.schema import Cluster, Rebuild, Table, TableSettings, View, render
+from storage.schema import Cluster, NewColumns, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
     ANNOTATION_ITEMS,
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     name: str
-    objects: Sequence[Table | View | TableSettings | Rebuild | str]
+    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | str]
 
 
 LATER_MIGRATIONS: tuple[Migration, ...] = (
@@ -116,11 +116,12 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "media held by dataset items", [DATASET_ITEM_MEDIA]),
     Migration(19, "sessions ended by signing out", [ENDED_SESSIONS]),
     Migration(20, "experiments the server runs, and how far each got", [EXPERIMENT_RUNS]),
-    # Rebuilt from spans, so every stored trace has a version too (storage.trace_cache).
+    # Added while writers of the older version may still write (a rolling upgrade): nothing is
+    # dropped but the old view, after its successor feeds the index (storage.trace_cache).
     Migration(
         21,
         "trace index: how many rows each trace was written and when last (trace reads kept until it changes)",
-        [Rebuild(TRACE_INDEX, TRACE_INDEX_MV)],
+        [NewColumns(TRACE_INDEX, ("writes", "last_write"), TRACE_INDEX_MV, "trace_index_mv")],
     ),
 )
 

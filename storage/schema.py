@@ -141,6 +141,24 @@ class Rebuild:
     view: View
 
 
+@dataclass(frozen=True)
+class NewColumns:
+    """Columns added to a table fed by a materialized view, with no moment at which an insert
+    misses the table, so writers of the older version may go on during the migration.
+
+    The columns are added (the view's table and, on a cluster, its Distributed table); the
+    ``view`` that fills them, under a new name, is created before ``old_view`` is dropped, so an
+    insert between the two feeds both (the table's aggregates must not mind: min, max, a sum that
+    is only a version). Then the view's SELECT over everything its source holds is inserted once
+    more, which gives stored rows the new columns' values.
+    """
+
+    table: Table
+    columns: Sequence[str]
+    view: View
+    old_view: str
+
+
 def _engine(table: Table, replication_path: str | None) -> str:
     args = list(table.engine_args)
     if replication_path is None:
@@ -203,8 +221,24 @@ def _render_rebuild(rebuild: Rebuild, tables: dict[str, Table], cluster: Cluster
     return statements
 
 
+def _render_new_columns(change: NewColumns, tables: dict[str, Table], cluster: Cluster | None) -> list[str]:
+    table = change.table
+    on = f" ON CLUSTER '{cluster.name}'" if cluster else ""
+    targets = [table.name]
+    if cluster is not None and table.shard_key is not None:
+        targets.insert(0, table.name + LOCAL_SUFFIX)  # the MergeTree first, then the Distributed table
+    types = {c.name: c.type for c in table.columns}
+    adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {types[name]}" for name in change.columns)
+    statements = [f"ALTER TABLE {target}{on} {adds}" for target in targets]
+    statements += _render_view(change.view, tables, cluster)
+    statements.append(f"DROP VIEW IF EXISTS {change.old_view}{on} SYNC")
+    select = change.view.select.format(**{name: name for name in change.view.reads})
+    statements.append(f"INSERT INTO {table.name}\n{select}\nSETTINGS insert_distributed_sync = 1")
+    return statements
+
+
 def render(
-    objects: Sequence[Table | View | TableSettings | Rebuild | str],
+    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | str],
     tables: dict[str, Table],
     cluster: Cluster | None = None,
 ) -> list[str]:
@@ -219,6 +253,8 @@ def render(
             statements.append(_render_settings(obj, tables, cluster))
         elif isinstance(obj, Rebuild):
             statements += _render_rebuild(obj, tables, cluster)
+        elif isinstance(obj, NewColumns):
+            statements += _render_new_columns(obj, tables, cluster)
         else:
             statements.append(obj)
     return statements

@@ -175,8 +175,9 @@ TRACE_INDEX = Table(
     shard_key="cityHash64(trace_id)",
 )
 
+# Named anew when it began to fill the trace's version (migration 21 replaced trace_index_mv).
 TRACE_INDEX_MV = View(
-    name="trace_index_mv",
+    name="trace_index_versions_mv",
     target="trace_index",
     reads=("spans",),
     select="""SELECT project_id, trace_id,

@@ -122,3 +122,56 @@ async def test_cluster_mutations_parse_and_target_the_shard_local_tables(store: 
         rows = await store.backend.query("SELECT formatQuery({q:String}) AS f", {"q": statement})
         assert "_local ON CLUSTER tracehouse_cluster" in rows[0]["f"], statement
     assert delete_sql("spans", None).startswith("DELETE FROM spans WHERE")  # one node: the table itself
+
+
+async def test_version_21_versions_the_trace_index_while_writers_go_on(tmp_path: Path) -> None:
+    """The trace index gets each trace's version without a moment at which an insert misses it:
+    a writer of the older version may go on during the migration (a rolling upgrade)."""
+    import dataclasses
+
+    from storage.migrations import statements
+    from storage.schema import render
+    from storage.tables import TABLES, TRACE_INDEX, TRACE_INDEX_MV
+
+    data_dir = tmp_path / "data"
+    first = await Store.open(data_dir=data_dir)
+    # Put the index back to what version 20 had: no version columns, fed by trace_index_mv.
+    old_table = dataclasses.replace(
+        TRACE_INDEX, columns=[c for c in TRACE_INDEX.columns if c.name not in ("writes", "last_write")]
+    )
+    old_view = dataclasses.replace(
+        TRACE_INDEX_MV,
+        name="trace_index_mv",
+        select=TRACE_INDEX_MV.select.replace(",\n    toUInt64(count()) AS writes, max(ingested_at) AS last_write", ""),
+    )
+    assert old_view.select != TRACE_INDEX_MV.select
+    await first.backend.execute(f"DROP VIEW {TRACE_INDEX_MV.name} SYNC")
+    await first.backend.execute("DROP TABLE trace_index SYNC")
+    for statement in render([old_table, old_view], TABLES):
+        await first.backend.execute(statement)
+    await first.writer.write(span_table([span("t-before", "root")]))
+    # Version 21's statements one by one, with a write after each, as a writer that goes on.
+    [migration] = [m for m in MIGRATIONS if m.version == 21]
+    for i, statement in enumerate(statements(migration)):
+        await first.backend.execute(statement)
+        await first.writer.write(span_table([span(f"t-during-{i}", "root")]))
+    await first.backend.execute("DELETE FROM schema_migrations WHERE version > 20")
+    await first.close()
+
+    again = await Store.open(data_dir=data_dir)
+    try:
+        assert await again.schema_version() == LATEST
+        names = await _tables(again)
+        assert TRACE_INDEX_MV.name in names and "trace_index_mv" not in names
+        await again.writer.write(span_table([span("t-after", "root")]))
+        traces = ["t-before", *(f"t-during-{i}" for i in range(len(statements(migration)))), "t-after"]
+        for trace_id in traces:
+            assert [s["span_id"] for s in await again.reader.trace("default", trace_id)] == ["root"], trace_id
+            bounds = await again.reader.trace_bounds("default", trace_id)
+            assert bounds is not None and bounds.version.writes > 0 and bounds.version.last_write_us > 0
+            # Every trace has a version its spans match: read again, each comes from memory.
+            hits = again.trace_cache.hits
+            assert [s["span_id"] for s in await again.reader.trace("default", trace_id)] == ["root"]
+            assert again.trace_cache.hits == hits + 1, trace_id
+    finally:
+        await again.close()
