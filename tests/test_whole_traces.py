@@ -225,6 +225,7 @@ async def test_langfuse_trace_entity_far_from_its_observations_reads_whole(
         ["dify"],
     ), case
     assert trace["input"] == {"query": "hi"} and len(trace["observations"]) == 2
+    assert trace["totalCost"] > 0, case  # from the summary's row of the observations' day
 
     detail = await get(live, f"/api/v1/traces/{trace_id}", headers)
     [root] = [s for s in detail["spans"] if s["observation_type"] == "TRACE"]
