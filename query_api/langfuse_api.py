@@ -377,14 +377,9 @@ class LangfuseReadApi:
             return [], 0
 
         if "observations" in fields or "io" in fields:
-            # The trace's bounds first: its spans' read needs them, and they narrow the summary's
-            # read to the trace's days.
-            bounds = await store.reader.trace_bounds(project, trace_id)
-            if bounds is None:
-                raise missing
             spans, summary, (scores, _) = await asyncio.gather(
-                store.reader.trace(project, trace_id, bounds),
-                reader.trace_summary(project, trace_id, (bounds.lo, bounds.hi)),
+                store.reader.trace(project, trace_id),
+                reader.trace_summary(project, trace_id),
                 reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
             )
             if not spans or summary is None:

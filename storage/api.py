@@ -134,9 +134,8 @@ class TraceSource(Protocol):
       None on the last page. ``limit`` outside 1..MAX_PAGE is ``InvalidInput``.
     """
 
-    async def trace(self, project_id: str, trace_id: str, bounds: TraceBounds | None = None) -> list[Row]:
-        """Every span of a trace, oldest first; empty if unknown (``bounds``: from ``trace_bounds``,
-        if the caller has them already)."""
+    async def trace(self, project_id: str, trace_id: str) -> list[Row]:
+        """Every span of a trace, oldest first; empty if unknown."""
         ...
 
     async def trace_bounds(self, project_id: str, trace_id: str) -> TraceBounds | None:

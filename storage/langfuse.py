@@ -294,22 +294,13 @@ HAVING {" AND ".join(having)}"""
         )
         return rows, int(total[0]["n"])
 
-    async def trace_summary(self, project: str, trace_id: str, bounds: tuple[int, int] | None = None) -> Row | None:
+    async def trace_summary(self, project: str, trace_id: str) -> Row | None:
         """One trace's summary, every day of it, without its root fields (``add_root_from`` gives
-        them from the trace's spans); None if it is unknown. With the trace's ``bounds`` (epoch
-        ns, from the trace index) only its days are looked at: the summary is keyed by day first."""
-        days = ""
-        params: dict[str, object] = {"project": project, "trace_id": trace_id}
-        if bounds is not None:
-            days = (
-                "AND t.day >= toDate(fromUnixTimestamp64Nano({lo:Int64}, 'UTC')) "
-                "AND t.day <= toDate(fromUnixTimestamp64Nano({hi:Int64}, 'UTC')) "
-            )
-            params.update(lo=bounds[0], hi=bounds[1])
+        them from the trace's spans); None if it is unknown."""
         rows = await self._backend.query(
-            f"SELECT {_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} {days}"
+            f"SELECT {_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} "
             "AND t.trace_id = {trace_id:String} GROUP BY t.trace_id",
-            params,
+            {"project": project, "trace_id": trace_id},
         )
         return rows[0] if rows else None
 
