@@ -166,15 +166,77 @@ def observation_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_filters(q: Any) -> dict[str, str | None]:
-    """The score list filters of Langfuse's query parameters (v1 and v3 alike)."""
-    return {
+# Langfuse's score attributes this store does not keep: every score here has them empty, so a
+# filter on one of them matches none (answering all would hand back scores the client left out).
+_UNKEPT_SCORE_FIELDS = ("configId", "queueId", "authorUserId", "experimentId")
+_SCORE_OPERATORS = {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", "=": "=", "==": "="}
+
+
+def _number(q: Any, name: str) -> float | None:
+    raw = q.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise LangfuseError(400, "InvalidRequestError", f"{name} must be a number") from None
+    if not math.isfinite(value):
+        raise LangfuseError(400, "InvalidRequestError", f"{name} must be a finite number")
+    return value
+
+
+def score_filters(q: Any) -> dict[str, object]:
+    """The score list filters of Langfuse's query parameters (v1, v2 and v3 alike). Every
+    parameter Langfuse filters by is applied or refused: none is ignored."""
+    if q.get("filter"):
+        raise LangfuseError(
+            400,
+            "InvalidRequestError",
+            "filter (JSON conditions) is not supported here: use the query parameters (name, source, dataType, "
+            "traceId, sessionId, observationId, userId, traceTags, environment, fromTimestamp, toTimestamp, "
+            "scoreIds, datasetRunId, operator and value, valueMin, valueMax)",
+        )
+    filters: dict[str, object] = {
         "name": q.get("name"),
         "source": q.get("source"),
         "data_type": q.get("dataType"),
         "session_id": q.get("sessionId"),
         "observation_id": q.get("observationId"),
+        "user_id": q.get("userId"),
+        "from": iso_ns(q["fromTimestamp"], "fromTimestamp") if q.get("fromTimestamp") else None,
+        "to": iso_ns(q["toTimestamp"], "toTimestamp") if q.get("toTimestamp") else None,
     }
+    environments = q.getall("environment", [])
+    if environments:
+        filters["environments"] = environments
+    tags = q.getall("traceTags", [])
+    if tags:
+        filters["trace_tags"] = tags
+    # v2: scoreIds, comma-separated; v3: id, repeated.
+    ids = [i.strip() for raw in q.getall("scoreIds", []) for i in raw.split(",") if i.strip()]
+    ids += q.getall("id", [])
+    if ids:
+        filters["ids"] = ids
+    if q.get("datasetRunId"):
+        filters["run_ids"] = [q["datasetRunId"]]
+    if any(q.get(name) for name in _UNKEPT_SCORE_FIELDS):
+        filters["none"] = True
+    comparisons: list[tuple[str, float]] = []
+    value = _number(q, "value")
+    if value is not None:
+        operator = q.get("operator", "=")
+        if operator not in _SCORE_OPERATORS:
+            raise LangfuseError(400, "InvalidRequestError", "operator must be one of <, >, <=, >=, !=, =")
+        comparisons.append((_SCORE_OPERATORS[operator], value))
+    elif q.get("operator"):
+        raise LangfuseError(400, "InvalidRequestError", "operator needs a value")
+    for name, operator in (("valueMin", ">="), ("valueMax", "<=")):
+        bound = _number(q, name)
+        if bound is not None:
+            comparisons.append((operator, bound))
+    if comparisons:
+        filters["value"] = comparisons
+    return filters
 
 
 def score_json(row: dict[str, Any]) -> dict[str, Any]:

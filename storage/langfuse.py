@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import pyarrow as pa
 
@@ -233,6 +234,49 @@ def _observation_filters(filters: dict[str, object], where: list[str], params: d
         params["environment"] = [str(e) for e in environments]
 
 
+# Comparison operators a score value filter may use (the only SQL taken from the caller: checked).
+_VALUE_OPERATORS = frozenset(("<", ">", "<=", ">=", "!=", "="))
+
+
+def _score_conditions(filters: dict[str, object], where: list[str], params: dict[str, object]) -> None:
+    """The score list's conditions beyond equal columns: time, environments, ids, the trace's user
+    and tags, and the value."""
+    if filters.get("none"):
+        where.append("0")
+    if filters.get("from") is not None:
+        # The column, not the epoch-ns alias of the same name that the list selects.
+        where.append("toUnixTimestamp64Nano(scores.timestamp) >= {from_ns:Int64}")
+        params["from_ns"] = filters["from"]
+    if filters.get("to") is not None:
+        where.append("toUnixTimestamp64Nano(scores.timestamp) < {to_ns:Int64}")
+        params["to_ns"] = filters["to"]
+    if filters.get("environments"):
+        where.append("environment IN {environments:Array(String)}")
+        params["environments"] = filters["environments"]
+    if filters.get("ids"):
+        where.append("id IN {score_ids:Array(String)}")
+        params["score_ids"] = filters["ids"]
+    # The trace's user and tags are the trace's: scores of traces that have them.
+    having = []
+    if filters.get("user_id") is not None:
+        having.append("max(user_id) = {user_id:String}")
+        params["user_id"] = filters["user_id"]
+    if filters.get("trace_tags"):
+        having.append("hasAll(groupUniqArrayArray(tags), {trace_tags:Array(String)})")
+        params["trace_tags"] = filters["trace_tags"]
+    if having:
+        where.append(
+            "trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
+            f"GROUP BY trace_id HAVING {' AND '.join(having)})"
+        )
+    comparisons = cast("list[tuple[str, float]]", filters.get("value") or [])
+    for i, (operator, bound) in enumerate(comparisons):
+        if operator not in _VALUE_OPERATORS:
+            raise ValueError(operator)
+        where.append(f"value {operator} {{value_{i}:Float64}}")
+        params[f"value_{i}"] = bound
+
+
 class LangfuseReader:
     """The queries behind ``/api/public/traces``, ``/observations``, ``/sessions``, ``/scores``
     and ``/metrics/daily``; page-numbered as Langfuse's API is."""
@@ -383,6 +427,7 @@ HAVING {" AND ".join(having)}"""
             if value is not None:
                 where.append(f"{column} = {{{key}:String}}")
                 params[key] = value
+        _score_conditions(filters or {}, where, params)
         sql_where = " AND ".join(where)
         rows = await self._backend.query(
             f"SELECT {_SCORE_COLUMNS} FROM scores FINAL WHERE {sql_where} ORDER BY timestamp DESC, id "

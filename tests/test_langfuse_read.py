@@ -190,6 +190,8 @@ async def test_field_groups_of_traces_through_the_sdk(live: Running) -> None:
     one = out["one_core"]
     assert one.get("input") is None and one["observations"] == [] and one["scores"] == [] and one["latency"] >= 0
     assert len(out["one_whole"]["observations"]) == 2 and out["one_whole"]["scores"][0]["id"] == "fields-score"
+    # The SDK's score list by the trace's user, its tags and the value: applied, not ignored.
+    assert (out["scores_of_user"], out["scores_of_other"], out["scores_below"]) == (["fields-score"], [], [])
     async with aiohttp.ClientSession() as session:
         for path in ("/api/public/traces?fields=core,everything", f"/api/public/traces/{out['trace_id']}?fields=io,x"):
             async with session.get(live.api_url + path, headers=basic(pair)) as r:

@@ -41,6 +41,10 @@ core = [as_dict(t) for t in api.trace.list(limit=10, fields="core").data if t.id
 core_io = [as_dict(t) for t in api.trace.list(limit=10, fields="core,io,scores").data if t.id == trace_id]
 one_core = as_dict(api.trace.get(trace_id, fields="core,metrics"))
 one_whole = as_dict(api.trace.get(trace_id))
+# The score list's filters by the trace's user and tags and by value, as the SDK sends them.
+scores_of_user = [s.id for s in api.scores.get_many(user_id="u-1", trace_tags=["geo"], operator=">=", value=1).data]
+scores_of_other = [s.id for s in api.scores.get_many(user_id="u-2").data]
+scores_below = [s.id for s in api.scores.get_many(trace_id=trace_id, operator="<", value=1).data]
 client.shutdown()
 print(
     json.dumps(
@@ -51,6 +55,9 @@ print(
             "core_io": core_io,
             "one_core": one_core,
             "one_whole": one_whole,
+            "scores_of_user": scores_of_user,
+            "scores_of_other": scores_of_other,
+            "scores_below": scores_below,
         },
         default=str,
     )
