@@ -243,27 +243,25 @@ def _score_conditions(filters: dict[str, object], where: list[str], params: dict
     and tags, and the value."""
     if filters.get("none"):
         where.append("0")
-    if filters.get("from") is not None:
-        # The column, not the epoch-ns alias of the same name that the list selects.
-        where.append("toUnixTimestamp64Nano(scores.timestamp) >= {from_ns:Int64}")
-        params["from_ns"] = filters["from"]
-    if filters.get("to") is not None:
-        where.append("toUnixTimestamp64Nano(scores.timestamp) < {to_ns:Int64}")
-        params["to_ns"] = filters["to"]
-    if filters.get("environments"):
-        where.append("environment IN {environments:Array(String)}")
-        params["environments"] = filters["environments"]
-    if filters.get("ids"):
-        where.append("id IN {score_ids:Array(String)}")
-        params["score_ids"] = filters["ids"]
+    # The column, not the epoch-ns alias of the same name that the list selects.
+    for key, condition, param in (
+        ("from", "toUnixTimestamp64Nano(scores.timestamp) >= {from_ns:Int64}", "from_ns"),
+        ("to", "toUnixTimestamp64Nano(scores.timestamp) < {to_ns:Int64}", "to_ns"),
+        ("environments", "environment IN {environments:Array(String)}", "environments"),
+        ("ids", "id IN {score_ids:Array(String)}", "score_ids"),
+    ):
+        if filters.get(key) is not None:
+            where.append(condition)
+            params[param] = filters[key]
     # The trace's user and tags are the trace's: scores of traces that have them.
     having = []
-    if filters.get("user_id") is not None:
-        having.append("max(user_id) = {user_id:String}")
-        params["user_id"] = filters["user_id"]
-    if filters.get("trace_tags"):
-        having.append("hasAll(groupUniqArrayArray(tags), {trace_tags:Array(String)})")
-        params["trace_tags"] = filters["trace_tags"]
+    for key, condition in (
+        ("user_id", "max(user_id) = {user_id:String}"),
+        ("trace_tags", "hasAll(groupUniqArrayArray(tags), {trace_tags:Array(String)})"),
+    ):
+        if filters.get(key) is not None:
+            having.append(condition)
+            params[key] = filters[key]
     if having:
         where.append(
             "trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
