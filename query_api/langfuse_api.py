@@ -185,17 +185,23 @@ def _number(q: Any, name: str) -> float | None:
     return value
 
 
+def refuse_json_filter(q: Any, instead: str) -> None:
+    """A 400 for Langfuse's ``filter`` (JSON conditions), which no list here applies: answering
+    without it would hand back rows the client asked to leave out. ``instead``: what to use."""
+    if q.get("filter"):
+        raise LangfuseError(
+            400, "InvalidRequestError", f"filter (JSON conditions) is not supported here: use {instead}"
+        )
+
+
 def score_filters(q: Any) -> dict[str, object]:
     """The score list filters of Langfuse's query parameters (v1, v2 and v3 alike). Every
     parameter Langfuse filters by is applied or refused: none is ignored."""
-    if q.get("filter"):
-        raise LangfuseError(
-            400,
-            "InvalidRequestError",
-            "filter (JSON conditions) is not supported here: use the query parameters (name, source, dataType, "
-            "traceId, sessionId, observationId, userId, traceTags, environment, fromTimestamp, toTimestamp, "
-            "scoreIds, datasetRunId, operator and value, valueMin, valueMax)",
-        )
+    refuse_json_filter(
+        q,
+        "the query parameters (name, source, dataType, traceId, sessionId, observationId, userId, traceTags, "
+        "environment, fromTimestamp, toTimestamp, scoreIds, datasetRunId, operator and value, valueMin, valueMax)",
+    )
     filters: dict[str, object] = {
         "name": q.get("name"),
         "source": q.get("source"),
@@ -408,14 +414,9 @@ class LangfuseReadApi:
             "tags": q.getall("tags", None),
             "environment": q.getall("environment", None),
         }
-        if q.get("filter"):
-            # Answering without it would hand back traces the client asked to leave out.
-            raise LangfuseError(
-                400,
-                "InvalidRequestError",
-                "filter (JSON conditions) is not supported here: use userId, name, sessionId, tags, version, "
-                "release, environment, fromTimestamp and toTimestamp",
-            )
+        refuse_json_filter(
+            q, "userId, name, sessionId, tags, version, release, environment, fromTimestamp and toTimestamp"
+        )
         ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
         fields = _fields(request)
         reader = store.langfuse

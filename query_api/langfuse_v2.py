@@ -20,6 +20,7 @@ from query_api.langfuse_api import (
     iso_ns,
     langfuse_json,
     observation_json,
+    refuse_json_filter,
     score_filters,
     score_json,
 )
@@ -112,10 +113,7 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
         raise LangfuseError(
             400, "InvalidRequestError", "parseIoAsJson is no longer supported: input and output are strings"
         )
-    if q.get("filter"):
-        raise LangfuseError(
-            400, "InvalidRequestError", "the structured filter parameter is not supported yet; use the query parameters"
-        )
+    refuse_json_filter(q, "the query parameters")
     limit = _limit(request)
     groups = _groups(request)
     after = None
