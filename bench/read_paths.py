@@ -11,9 +11,11 @@ Langfuse SDKs and Grafana send it), and times, warm:
 - Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
   or observations), as a client that asks for those groups only.
 
-Each trace-by-id path is timed twice: the first read of each trace (the trace cache emptied
-before, so its spans are read from ClickHouse), then two more rounds of the same traces, which a
-trace cache serves while the traces are unchanged (``--trace-cache-mb 0``: no cache, as before).
+Each trace-by-id path is timed three ways: the first read of each stored trace (the trace cache
+emptied before, so its spans are read from ClickHouse); two more rounds of the same traces, which
+the trace cache serves while the traces are unchanged; and the first read of traces just sent
+through OTLP/HTTP (one trace per request, as an app exports them, the reads right after the
+answers), which the batches this process inserted last serve (``--trace-cache-mb 0``: neither).
 
     python -m bench.read_paths --data-dir /tmp/s112 --project default
     python -m bench.read_paths --data-dir /tmp/qb10 --project bench-03
@@ -26,12 +28,16 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import os
 import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
 from bench.peer import iso, timed_reads
+from bench.workload import Workload
 from storage.projects import DEFAULT_ORGANIZATION_ID
 from tracehouse.errors import NotFound
 from tracehouse.server import running
@@ -51,11 +57,13 @@ async def main() -> None:
     settings = load_settings(
         data_dir=args.data_dir,
         api_port=0,
+        otlp_grpc_port=0,
+        otlp_http_port=0,
         eval_worker=False,
         log_level="warning",
         trace_cache_mb=args.trace_cache_mb,
     )
-    async with running(settings, ("api",)) as live:
+    async with running(settings, ("api", "receiver")) as live:
         store = live.store
         try:
             project = (await store.projects.get_project(args.project)).id
@@ -98,11 +106,34 @@ async def main() -> None:
                 first = await timed_reads(session, urls, 1, auth, warm=False)
                 return {"first_read": first, "read_again": await timed_reads(session, urls, 2, auth, warm=False)}
 
+            workload = Workload(seed=args.seed)
+            fresh_start = time.time_ns() - 60 * 10**9
+
+            async def just_written(url_of: Callable[[str], str]) -> dict[str, float]:
+                # Fresh traces, one per request, each read once right after all are acknowledged.
+                ids = []
+                for batch in workload.batches(args.traces * 5, 1, fresh_start):
+                    body, trace_ids = batch.fresh(os.urandom(8))  # new ids in every run, not retries
+                    async with session.post(
+                        f"{live.otlp_http_url}/v1/traces",
+                        data=body,
+                        headers={**auth, "Content-Type": "application/x-protobuf"},
+                    ) as r:
+                        if r.status != 200:
+                            raise SystemExit(f"OTLP export answered {r.status}")
+                    ids += trace_ids
+                return await timed_reads(session, [url_of(t) for t in ids[: args.traces]], 1, auth, warm=False)
+
             report = {
                 "store": str(args.data_dir),
                 "project": project,
                 "traces_in_project": len(ids) if len(ids) < 20000 else "20000+",
                 "trace_cache_mb": args.trace_cache_mb,
+                "first_read_just_written": {
+                    "rest_ui": await just_written(lambda t: f"{rest}/{t}"),
+                    "langfuse": await just_written(lambda t: f"{base}/api/public/traces/{t}"),
+                    "tempo": await just_written(lambda t: f"{base}/tempo/api/traces/{t}"),
+                },
                 "trace_by_id": {
                     "rest_ui": await first_and_again([f"{rest}/{t}" for t in sample]),
                     "langfuse": await first_and_again([f"{base}/api/public/traces/{t}" for t in sample]),

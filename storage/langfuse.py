@@ -19,6 +19,7 @@ from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.logs import LogReader
 from storage.reader import SPAN_COLUMNS, WHOLE_DAYS, WHOLE_HAVING, WHOLE_SPANS, WHOLE_TRACES, newest_first
+from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform, insert_spans
 
@@ -48,9 +49,12 @@ WHERE project_id = {project:String} AND is_deleted = 0 AND id IN {ids:Array(Stri
 
 
 class LangfuseStore:
-    def __init__(self, backend: Backend, journal: InsertJournal | None = None) -> None:
+    def __init__(
+        self, backend: Backend, journal: InsertJournal | None = None, recent: RecentSpans | None = None
+    ) -> None:
         self._backend = backend
         self._journal = journal
+        self._recent = recent
 
     async def seen_events(self, project_id: str, event_ids: Sequence[str]) -> set[str]:
         """The event ids of this batch that were applied before."""
@@ -103,7 +107,7 @@ class LangfuseStore:
                 else:
                     columns.append(pa.array(values, field.type))
             parts.insert(0, pa.Table.from_arrays(columns, schema=schema))
-        await insert_spans(self._backend, self._journal, pa.concat_tables(parts))
+        await insert_spans(self._backend, self._journal, pa.concat_tables(parts), recent=self._recent)
 
     async def current_scores(self, project_id: str, ids: Sequence[str]) -> dict[str, Row]:
         if not ids:

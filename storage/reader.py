@@ -15,6 +15,7 @@ from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
+from storage.recent_spans import RecentSpans
 from storage.tables import SPANS, WRITER_FILLED
 from storage.trace_cache import TraceCache, TraceVersion
 from tracehouse.errors import InvalidInput
@@ -290,10 +291,11 @@ async def newest_first(
 class TraceReader:
     """The queries the API, UI and Grafana endpoints are built on."""
 
-    def __init__(self, backend: Backend, cache: TraceCache | None = None) -> None:
+    def __init__(self, backend: Backend, cache: TraceCache | None = None, recent: RecentSpans | None = None) -> None:
         self._backend = backend
         self._logs = LogReader(backend)
         self._cache = cache if cache is not None else TraceCache(0)
+        self._recent = recent if recent is not None else RecentSpans(0)
 
     async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
         """Users of the window's whole traces (see ``users``)."""
@@ -328,8 +330,11 @@ class TraceReader:
                 return []
         spans = self._cache.get(project_id, trace_id, bounds.version)
         if spans is None:
-            params = {"project": project_id, "trace_id": trace_id, "lo": bounds.lo, "hi": bounds.hi}
-            rows = await self._backend.query(_TRACE_SPANS_SQL, params)
+            # A trace this process just wrote is in its last batches (storage.recent_spans), whole.
+            rows = self._recent.rows(project_id, trace_id, bounds.version)
+            if rows is None:
+                params = {"project": project_id, "trace_id": trace_id, "lo": bounds.lo, "hi": bounds.hi}
+                rows = await self._backend.query(_TRACE_SPANS_SQL, params)
             # Kept only when the spans read are those of the version the index gave: the index and
             # the spans of one insert become visible one after the other, and a read may fall between.
             newest = max((int(r.pop("_written")) for r in rows), default=-1)

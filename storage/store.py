@@ -31,6 +31,7 @@ from storage.prices import Prices
 from storage.projects import Projects
 from storage.prompts import PromptStore
 from storage.reader import TraceReader
+from storage.recent_spans import RecentSpans
 from storage.tables import LOGS, METRIC_POINTS, SCORES
 from storage.tempo import TempoReader
 from storage.trace_cache import TraceCache
@@ -67,6 +68,9 @@ class Store:
         self.media = MediaStore(backend, media or (MediaFiles(media_dir) if media_dir else None))
         # Traces read recently, kept in memory while unchanged (storage.trace_cache).
         self.trace_cache = TraceCache(trace_cache_bytes)
+        # The span batches inserted last, for the first read of a trace just written
+        # (storage.recent_spans): a quarter of the trace cache's budget more.
+        self.recent_spans = RecentSpans(trace_cache_bytes // 4)
         # Deleting traces (GDPR requests, retention) deletes the files only they held.
         self.lifecycle = Lifecycle(backend, self.projects, after_delete=self._after_delete)
         self.organizations = Organizations(backend, self.projects)
@@ -81,7 +85,7 @@ class Store:
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None
-        self.writer = SpanWriter(backend, self.journal)
+        self.writer = SpanWriter(backend, self.journal, self.recent_spans)
         # Every table the receiver writes, by the name its batches are committed under.
         self.writers: dict[str, BatchWriter] = {
             "spans": self.writer,
@@ -89,11 +93,11 @@ class Store:
             "scores": RowWriter(backend, SCORES),
             "metrics": RowWriter(backend, METRIC_POINTS),
         }
-        self.reader: TraceSource = TraceReader(backend, self.trace_cache)
+        self.reader: TraceSource = TraceReader(backend, self.trace_cache, self.recent_spans)
         self.logs = LogReader(backend)
         # Every other reader and writer callers need: they go through the store, never its backend.
         self.langfuse = LangfuseReader(backend)
-        self.langfuse_writer: VersionedEventStore = LangfuseStore(backend, self.journal)
+        self.langfuse_writer: VersionedEventStore = LangfuseStore(backend, self.journal, self.recent_spans)
         self.tempo = TempoReader(backend)
         self.metrics = MetricsReader(backend)
         self.otlp_metrics = OtlpMetricsReader(backend)
@@ -130,6 +134,7 @@ class Store:
     async def _after_delete(self, project: str) -> int:
         # Another process's copies are read again when the trace index no longer has the trace.
         self.trace_cache.forget(project)
+        self.recent_spans.forget(project)
         return await self.media.sweep(project)
 
     async def metrics_query(self, project: str, query: MetricsQuery) -> list[Row]:

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from storage.api import Backend
 from storage.journal import InsertJournal, rebuild_summaries
+from storage.recent_spans import RecentSpans
 from storage.schema import Table
 from storage.tables import SPANS, SPLIT_TRACES, WRITER_FILLED
 
@@ -181,11 +182,13 @@ async def insert_spans(
     journal: InsertJournal | None,
     batch: pa.Table,
     known: dict[tuple[str, str], tuple[int, int]] | None = None,
+    recent: RecentSpans | None = None,
 ) -> None:
     """Insert rows into ``spans``, journaled so that a crash between the spans part and the
     views' parts is repaired (see storage/journal.py). Traces that come to start on more than one
     day are recorded in ``split_traces`` first (``known``: the stored first days, looked up when
-    not given), so that no reader ever sees such a trace without knowing it is split."""
+    not given), so that no reader ever sees such a trace without knowing it is split. Once the
+    rows are committed, ``recent`` keeps them for the first read of their traces."""
     if batch.num_rows == 0:
         return
     if known is None:
@@ -195,6 +198,8 @@ async def insert_spans(
         await backend.insert(SPLIT_TRACES.name, split)
     if journal is None:
         await backend.insert(SPANS.name, batch, SPANS_INSERT_SETTINGS)
+        if recent is not None:
+            recent.add(batch)
         return
     keys = set(zip(batch.column("project_id").to_pylist(), batch.column("trace_id").to_pylist(), strict=True))
     entry = await asyncio.to_thread(journal.begin, keys)
@@ -209,6 +214,8 @@ async def insert_spans(
             journal.end(entry)
         raise
     journal.end(entry)
+    if recent is not None:
+        recent.add(batch)
 
 
 class SpanWriter:
@@ -220,9 +227,12 @@ class SpanWriter:
     insert cannot interleave with another batch of the same process.
     """
 
-    def __init__(self, backend: Backend, journal: InsertJournal | None = None) -> None:
+    def __init__(
+        self, backend: Backend, journal: InsertJournal | None = None, recent: RecentSpans | None = None
+    ) -> None:
         self._backend = backend
         self._journal = journal
+        self._recent = recent
         self._lock = asyncio.Lock()
 
     async def write(self, batch: pa.Table) -> int:
@@ -233,7 +243,7 @@ class SpanWriter:
         async with self._lock:
             known = await known_days(self._backend, batch)
             batch = await self._drop_stored(batch, known)
-            await insert_spans(self._backend, self._journal, batch, known)
+            await insert_spans(self._backend, self._journal, batch, known, self._recent)
         return int(batch.num_rows)
 
     async def _drop_stored(self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table:

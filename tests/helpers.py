@@ -7,7 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from storage import SPAN_SCHEMA
+from storage import SPAN_SCHEMA, Store
+from storage.reader import TraceReader
 
 NOW_NS = time.time_ns()
 SECOND = 1_000_000_000
@@ -74,3 +75,11 @@ async def add_score(
         "is_deleted": 0,
     }
     await backend.insert("scores", pa.Table.from_pylist([row], schema=SCORES.arrow_schema()))
+
+
+async def read_twice(store: Store, project: str, trace_id: str) -> list[dict[str, Any]]:
+    """A trace as the store's reader gives it (from memory when just written: storage.recent_spans),
+    checked equal to the same trace read from ClickHouse alone."""
+    spans = await store.reader.trace(project, trace_id)
+    assert spans == await TraceReader(store.backend).trace(project, trace_id), "memory and ClickHouse differ"
+    return spans

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from storage import Store
-from tests.helpers import NOW_NS, SECOND, span, span_table
+from tests.helpers import NOW_NS, SECOND, read_twice, span, span_table
 
 BIG_TEXT = "λ→💡 " * (1024 * 1024 // 9)  # ~1 MB of multi-byte text
 
@@ -77,7 +77,7 @@ def full_span() -> dict:
 async def test_every_column_round_trips(store: Store) -> None:
     original = full_span()
     assert await store.writer.write(span_table([original])) == 1
-    [stored] = await store.reader.trace("default", original["trace_id"])
+    [stored] = await read_twice(store, "default", original["trace_id"])
     assert set(stored) == set(original)
     for name, value in original.items():
         assert stored[name] == value, name
@@ -86,7 +86,7 @@ async def test_every_column_round_trips(store: Store) -> None:
 async def test_empty_values_round_trip(store: Store) -> None:
     minimal = span("t-empty", "s-empty", span_attributes={}, tags=[], event_times=[], input="")
     await store.writer.write(span_table([minimal]))
-    [stored] = await store.reader.trace("default", "t-empty")
+    [stored] = await read_twice(store, "default", "t-empty")
     assert stored["span_attributes"] == {}
     assert stored["tags"] == []
     assert stored["event_times"] == []
