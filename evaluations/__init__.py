@@ -3,5 +3,6 @@ table, its scores written through the ingest path. Storage is ``storage.evaluati
 
 from evaluations.service import EvaluationService
 from evaluations.worker import EvalWorker
+from storage.evaluations import ALL_JOBS, JobShard
 
-__all__ = ["EvalWorker", "EvaluationService"]
+__all__ = ["ALL_JOBS", "EvalWorker", "EvaluationService", "JobShard"]

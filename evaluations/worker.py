@@ -11,6 +11,8 @@ table until it is done or has failed visibly.
 - The score is written through the one ingest path with source EVAL and the job's id as its id,
   so a job run twice (a crash between the score and the job's state) still makes one score.
 - A crash leaves jobs ``running``: at start they become pending again.
+- Several workers (on one ClickHouse server) each own a shard of the jobs (``JobShard``: by a hash
+  of the job's id): each discovers, runs and recovers only its own, so no job runs twice.
 - A rule whose connection or template is missing, or whose connection refuses the key, says so
   in its ``status_message`` at once.
 """
@@ -32,7 +34,7 @@ from evaluations.judge import JudgeError, judge, render
 from evaluations.service import EvaluationService
 from llm import ConnectionService, ModelError
 from storage import Store
-from storage.evaluations import EvalJob, EvalRule, job_id
+from storage.evaluations import ALL_JOBS, EvalJob, EvalRule, JobShard, job_id
 from tracehouse.errors import TracehouseError
 
 __all__ = ["EvalWorker", "ScoreSink"]
@@ -89,8 +91,10 @@ class EvalWorker:
         poll_s: float = 1.0,
         backoff_s: float = 2.0,
         timeout_s: float = 60.0,
+        shard: JobShard = ALL_JOBS,
     ) -> None:
         self._store = store
+        self._shard = shard
         self._evaluations = evaluations
         self._connections = connections
         self._sink = sink
@@ -122,7 +126,7 @@ class EvalWorker:
 
     async def recover(self) -> None:
         """Jobs a crash left running become pending again (their attempt stays counted)."""
-        stuck = await self._store.evaluations.running_jobs()
+        stuck = await self._store.evaluations.running_jobs(self._shard)
         await self._store.evaluations.put_jobs([EvalJob(**{**j.__dict__, "status": "pending"}) for j in stuck])
 
     async def tick(self) -> None:
@@ -150,6 +154,7 @@ class EvalWorker:
             rows = await self._store.evaluations.candidates(scanned, until, BATCH)
         picked = [(r["c_trace"], r["c_span"]) for r in rows if _sampled(rule, r["c_trace"], r["c_span"])]
         ids = {job_id(rule.id, t, s if rule.target != "trace" else ""): (t, s) for t, s in picked}
+        ids = {jid: obj for jid, obj in ids.items() if self._shard.owns(jid)}  # other shards make theirs
         known = await self._store.evaluations.known_jobs(rule.project_id, rule.id, list(ids))
         created = dt_now()
         new = [
@@ -163,7 +168,7 @@ class EvalWorker:
 
     async def _execute(self, rules: list[EvalRule], now: int) -> None:
         by_id = {r.id: r for r in rules}
-        due = [j for j in await self._store.evaluations.due_jobs(now, 64) if j.rule_id in by_id]
+        due = [j for j in await self._store.evaluations.due_jobs(now, 64, self._shard) if j.rule_id in by_id]
         tasks = []
         for job in due:
             rule = by_id[job.rule_id]

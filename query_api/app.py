@@ -13,7 +13,7 @@ from aiohttp import web
 
 from credentials import Credentials
 from credentials.secret_box import SecretBox
-from evaluations import EvaluationService, EvalWorker
+from evaluations import ALL_JOBS, EvaluationService, EvalWorker, JobShard
 from experiments.runner import ExperimentRunner, TraceSink
 from llm import ConnectionService
 from mail import Mailer
@@ -108,6 +108,7 @@ def create_app(
     secret_box: SecretBox | None = None,
     eval_poll_s: float = 1.0,
     eval_worker: bool = True,
+    eval_shard: JobShard = ALL_JOBS,
     mailer: Mailer | None = None,
     public_url: str | None = None,
 ) -> web.Application:
@@ -153,10 +154,13 @@ def create_app(
     # Experiments from the UI write their traces through this process's ingest path.
     app[RUNNER_KEY] = ExperimentRunner(store, app[DATASETS_KEY], app[PROMPTS_KEY], app[CONNECTIONS_KEY], trace_sink)
 
+    # Background work that is not split into shards runs in shard 0 of the eval workers.
+    singleton_work = eval_worker and eval_shard.index == 0
+
     async def run_experiments(app: web.Application) -> AsyncIterator[None]:
         # Experiments a stop or a crash cut short go on where they were: background work, done
-        # by the one process that runs it (eval_worker), or two would run the same items.
-        adopting = asyncio.create_task(app[RUNNER_KEY].adopt_forever()) if eval_worker else None
+        # by the one process that runs it (eval_worker, shard 0), or two would run the same items.
+        adopting = asyncio.create_task(app[RUNNER_KEY].adopt_forever()) if singleton_work else None
         yield
         if adopting is not None:
             adopting.cancel()
@@ -170,7 +174,9 @@ def create_app(
         app[SCORE_SINK_KEY] = trace_sink
     if trace_sink is not None and eval_worker:
         # The judge worker writes its scores through this process's ingest path.
-        worker = EvalWorker(store, app[EVALUATIONS_KEY], app[CONNECTIONS_KEY], trace_sink, poll_s=eval_poll_s)
+        worker = EvalWorker(
+            store, app[EVALUATIONS_KEY], app[CONNECTIONS_KEY], trace_sink, poll_s=eval_poll_s, shard=eval_shard
+        )
 
         async def run_worker(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(worker.run())
@@ -181,7 +187,8 @@ def create_app(
             await worker.close()
 
         app.cleanup_ctx.append(run_worker)
-    app.cleanup_ctx.append(sweep_media_hourly)
+    if singleton_work:  # one sweep per deployment, not one per query process
+        app.cleanup_ctx.append(sweep_media_hourly)
     app.add_routes(
         [
             *extra_routes,

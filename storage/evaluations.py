@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,7 @@ from storage.projects import Versions
 from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATE_VERSIONS, EVAL_TEMPLATES
 from storage.timestamps import as_utc
 
-__all__ = ["EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "EvalTemplateVersion", "job_id"]
+__all__ = ["ALL_JOBS", "EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "EvalTemplateVersion", "JobShard", "job_id"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,35 @@ class EvalJob:
     output_tokens: int
     latency_ms: int
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class JobShard:
+    """The part of the jobs one worker process owns: those whose id's CRC-32 (zlib's, which is
+    ClickHouse's ``CRC32``) is ``index`` modulo ``count``. Several workers, each with its own
+    index, never run or reset the same job."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}: the index must be in [0, {self.count})")
+
+    def owns(self, job: str) -> bool:
+        """Whether the job with this id is this shard's."""
+        return zlib.crc32(job.encode()) % self.count == self.index
+
+    def condition(self, params: dict[str, Any]) -> str:
+        """A SQL condition on ``id`` for this shard's jobs (its parameters added to ``params``)."""
+        if self.count == 1:
+            return "1"
+        params["shard_index"], params["shard_count"] = self.index, self.count
+        return "CRC32(id) % {shard_count:UInt32} = {shard_index:UInt32}"
+
+
+# One worker that owns every job (the default).
+ALL_JOBS = JobShard()
 
 
 def job_id(rule_id: str, trace_id: str, observation_id: str) -> str:
@@ -207,16 +237,17 @@ class EvalStore:
         )
         return [_job(r) for r in rows]
 
-    async def due_jobs(self, now_ns: int, limit: int) -> list[EvalJob]:
-        """Pending jobs of every project whose next attempt is due, oldest first."""
+    async def due_jobs(self, now_ns: int, limit: int, shard: JobShard = ALL_JOBS) -> list[EvalJob]:
+        """Pending jobs of every project whose next attempt is due, oldest first (``shard``'s only)."""
         # The worker asks each second, over every job ever made: FINAL (the newest version of each
         # job, by the table's key) costs a quarter of grouping them with argMax (measured at 300k
         # jobs, docs/benchmarks.md). The filter must see only newest versions: never before FINAL.
+        params: dict[str, Any] = {"now": now_ns, "limit": limit}
         rows = await self._backend.query(
             f"SELECT project_id, rule_id, id, {_J_NEWEST} FROM eval_jobs FINAL "
-            "WHERE status = 'pending' AND next_attempt_ns <= {now:Int64} "
+            f"WHERE status = 'pending' AND next_attempt_ns <= {{now:Int64}} AND {shard.condition(params)} "
             "ORDER BY created_at LIMIT {limit:UInt32} SETTINGS optimize_move_to_prewhere_if_final = 0",
-            {"now": now_ns, "limit": limit},
+            params,
         )
         return [_job(r) for r in rows]
 
@@ -287,11 +318,14 @@ class EvalStore:
     def with_state(job: EvalJob, **changes: Any) -> EvalJob:
         return replace(job, **changes)
 
-    async def running_jobs(self) -> list[EvalJob]:
-        """Jobs of every project whose newest state is ``running`` (a crash interrupted them)."""
+    async def running_jobs(self, shard: JobShard = ALL_JOBS) -> list[EvalJob]:
+        """Jobs of every project whose newest state is ``running`` (a crash interrupted them),
+        ``shard``'s only."""
+        params: dict[str, Any] = {}
         rows = await self._backend.query(
-            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs GROUP BY project_id, rule_id, id "
-            "HAVING j_status = 'running'",
+            f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs WHERE {shard.condition(params)} "
+            "GROUP BY project_id, rule_id, id HAVING j_status = 'running'",
+            params,
         )
         return [_job(r) for r in rows]
 

@@ -112,6 +112,20 @@ def test_unreachable_clickhouse_is_a_clear_start_up_error(tmp_path: Path) -> Non
     assert "topsecret" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_worker_shard_outside_the_shards_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    result = run_cli(
+        "serve",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--api-port",
+        "0",
+        TRACEHOUSE_EVAL_WORKER_SHARD="2",
+        TRACEHOUSE_EVAL_WORKER_SHARDS="2",
+    )
+    assert result.returncode == 1
+    assert "shards are numbered 0 to 1" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
     result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0", "--api-port", "0")
     assert result.returncode == 1

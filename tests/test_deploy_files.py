@@ -139,29 +139,39 @@ def test_cluster_example_is_consistent() -> None:
 
 
 def test_kubernetes_manifests() -> None:
+    import kubernetes_validate
+
     docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "tracehouse.yaml").read_text()))
+    for doc in docs:  # valid for the oldest Kubernetes the worker's pod-index label needs
+        kubernetes_validate.validate(doc, "1.28.0", strict=True)
     by_kind: dict[str, list[dict]] = {}
     for doc in docs:
         assert doc["apiVersion"] and doc["metadata"]["name"]
         by_kind.setdefault(doc["kind"], []).append(doc)
-    deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"]}
+    deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"] + by_kind["StatefulSet"]}
     assert set(deployments) == {"tracehouse-receiver", "tracehouse-query", "tracehouse-worker"}
 
-    # Background work runs in exactly one process: the single-replica worker, never rolled.
-    def background(name: str) -> str:
-        env = {e["name"]: e["value"] for c in deployments[name]["spec"]["template"]["spec"]["containers"]
-               for e in c.get("env", [])}  # fmt: skip
-        return env.get("TRACEHOUSE_EVAL_WORKER", "true")
+    def env_of(name: str) -> dict[str, dict]:
+        return {e["name"]: e for c in deployments[name]["spec"]["template"]["spec"]["containers"]
+                for e in c.get("env", [])}  # fmt: skip
 
-    assert background("tracehouse-query") == "false" and background("tracehouse-worker") == "true"
-    worker = deployments["tracehouse-worker"]["spec"]
-    assert worker["replicas"] == 1 and worker["strategy"]["type"] == "Recreate"
+    # Background work runs only in the workers: each replica its shard of the judge jobs, the
+    # shard being the pod's index in a StatefulSet (never two pods with one index).
+    assert env_of("tracehouse-query")["TRACEHOUSE_EVAL_WORKER"]["value"] == "false"
+    worker_env = env_of("tracehouse-worker")
+    assert worker_env["TRACEHOUSE_EVAL_WORKER"]["value"] == "true"
+    worker = deployments["tracehouse-worker"]
+    assert worker["kind"] == "StatefulSet"
+    assert int(worker_env["TRACEHOUSE_EVAL_WORKER_SHARDS"]["value"]) == worker["spec"]["replicas"]
+    shard = worker_env["TRACEHOUSE_EVAL_WORKER_SHARD"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert shard == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert worker["spec"]["serviceName"] in {s["metadata"]["name"] for s in by_kind["Service"]}
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
     for config in by_kind["ConfigMap"]:
         _settings_keys(config["data"])
     for secret in by_kind["Secret"]:
         _settings_keys(secret["stringData"])
-    workloads = by_kind["Deployment"] + by_kind["Job"]
+    workloads = by_kind["Deployment"] + by_kind["StatefulSet"] + by_kind["Job"]
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -171,15 +181,15 @@ def test_kubernetes_manifests() -> None:
             assert requests["cpu"] and requests["memory"]
             ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
             for probe in ("readinessProbe", "livenessProbe"):
-                if workload["kind"] == "Deployment":
+                if workload["kind"] != "Job":
                     get = container[probe]["httpGet"]
                     assert get["path"] == "/api/public/health" and get["port"] in ports
-            _settings_keys({e["name"]: e["value"] for e in container.get("env", [])})
-    # Services select their Deployment's pods and target named ports that exist.
+            _settings_keys({e["name"]: e.get("value") for e in container.get("env", [])})
+    # Services select their workload's pods and target named ports that exist.
     for service in by_kind["Service"]:
         deployment = next(
             d
-            for d in by_kind["Deployment"]
+            for d in by_kind["Deployment"] + by_kind["StatefulSet"]
             if d["spec"]["template"]["metadata"]["labels"] == service["spec"]["selector"]
         )
         names = {p["name"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}

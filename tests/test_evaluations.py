@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from evaluations import EvalWorker
+from evaluations import ALL_JOBS, EvalWorker, JobShard
 from evaluations.worker import _sampled
 from query_api.evaluations_api import EVALUATIONS_KEY
 from storage.evaluations import EvalJob
@@ -57,7 +57,7 @@ async def _generations(c: Client, names: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _worker(live: Running, timeout_s: float = 60.0) -> EvalWorker:
+def _worker(live: Running, timeout_s: float = 60.0, shard: JobShard = ALL_JOBS) -> EvalWorker:
     service = live.api_app[EVALUATIONS_KEY]  # the app's own service and connections
     from query_api.llm_api import CONNECTIONS_KEY
 
@@ -68,7 +68,14 @@ def _worker(live: Running, timeout_s: float = 60.0) -> EvalWorker:
         assert not result.errors, result.errors
 
     return EvalWorker(
-        live.store, service, live.api_app[CONNECTIONS_KEY], sink, poll_s=0.1, backoff_s=0.01, timeout_s=timeout_s
+        live.store,
+        service,
+        live.api_app[CONNECTIONS_KEY],
+        sink,
+        poll_s=0.1,
+        backoff_s=0.01,
+        timeout_s=timeout_s,
+        shard=shard,
     )
 
 
@@ -272,6 +279,54 @@ async def test_due_jobs_are_those_whose_newest_version_is_pending_and_due(live: 
     assert sorted(j.id for j in due) == ["new", "retry-now"]
     assert {j.id: j.attempts for j in due} == {"new": 0, "retry-now": 1}
     assert [j.id for j in await jobs.due_jobs(now, 1)] in (["new"], ["retry-now"])
+
+
+async def test_workers_with_shards_run_each_job_once(live: Running) -> None:
+    """Several worker processes on one ClickHouse server each own a shard of the jobs: the store and
+    the worker agree on whose a job is, every job is someone's, and none is run twice."""
+    jobs = live.store.evaluations
+    now = time.time_ns()
+    created = datetime.now(UTC)
+    ids = [uuid.uuid4().hex for _ in range(60)] + ["new", "retry-now", "ünïcode"]
+    await jobs.put_jobs([EvalJob("p1", "r1", i, "t", "", "pending", 0, "", "", 0.0, 0, 0, 0, 0, created) for i in ids])
+    for count in (1, 2, 3):
+        owned: list[str] = []
+        for index in range(count):
+            shard = JobShard(index, count)
+            due = [j.id for j in await jobs.due_jobs(now, 1000, shard)]
+            assert sorted(due) == sorted(i for i in ids if shard.owns(i))
+            owned += due
+        assert sorted(owned) == sorted(ids)
+    with pytest.raises(ValueError):
+        JobShard(2, 2)
+
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            objects = await _generations(c, ["llm"] * 12)
+            rule = await _rule(c, judge.url)
+            workers = [_worker(live, shard=JobShard(i, 2)) for i in range(2)]
+            for _ in range(2):
+                await asyncio.gather(*(w.tick() for w in workers))
+            done = await _jobs(c, rule["id"])
+            assert len(done) == 12 and {j["status"] for j in done} == {"done"}
+            assert len(judge.requests) == 12  # one call per job, though both workers saw every object
+            assert len(await _eval_scores(live, [t for t, _ in objects])) == 12
+            first = JobShard(0, 2)
+            assert 0 < sum(first.owns(j["id"]) for j in done) < 12  # both shards had work
+
+            # A restarted worker makes pending again only its own shard's running jobs.
+            stuck = [
+                EvalJob("default", rule["id"], j["id"], j["traceId"], j["observationId"], "running", 1, "", "", 0.0,
+                        0, 0, 0, 0, created)
+                for j in done
+            ]  # fmt: skip
+            await jobs.put_jobs(stuck)
+            await _worker(live, shard=first).recover()
+            states = {j["id"]: j["status"] for j in await _jobs(c, rule["id"])}
+            assert states == {j["id"]: "pending" if first.owns(j["id"]) else "running" for j in done}
+    finally:
+        await c.close()
 
 
 async def test_an_idle_worker_reads_only_the_rules(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from aiohttp import web
 from google.protobuf.internal import api_implementation
 
 from credentials import Credentials
+from evaluations import JobShard
 from mail import Mailer, parse_smtp_url
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
@@ -233,6 +234,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 credentials=auth,
                 trace_sink=_langfuse_sink(ingest) if ingest is not None else None,
                 eval_worker=settings.eval_worker,
+                eval_shard=JobShard(settings.eval_worker_shard, settings.eval_worker_shards),
                 mailer=_mailer(settings),
                 public_url=settings.public_url,
             )

@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracehouse.errors import ConfigError
@@ -68,8 +68,22 @@ class Settings(BaseSettings):
     eval_worker: bool = Field(
         True,
         description="Run the background work in this process (``serve`` and ``query``): the LLM-as-a-judge "
-        "worker, and picking up UI experiments that a restart cut short. With several query processes on one "
-        "ClickHouse server, keep it true in exactly one.",
+        "worker, picking up UI experiments that a restart cut short, and the hourly sweep of unreferenced "
+        "media. With several query processes on one ClickHouse server, keep it true in one, or in several "
+        "with eval_worker_shards.",
+    )
+    eval_worker_shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="How many processes share the LLM-as-a-judge jobs, each with its own eval_worker_shard; "
+        "the same in all of them.",
+    )
+    eval_worker_shard: int = Field(
+        0,
+        ge=0,
+        description="Which share of the judge jobs this process runs (0 to eval_worker_shards - 1). Shard 0 "
+        "also does the rest of the background work.",
     )
     media_dir: Path | None = Field(
         None, description="Where uploaded media files are kept; by default the media folder of the data directory."
@@ -171,6 +185,15 @@ class Settings(BaseSettings):
         if not value.startswith(("clickhouse://", "clickhouses://")):
             raise ValueError(f"ClickHouse URLs start with clickhouse:// or clickhouses://, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_shard(self) -> Settings:
+        if self.eval_worker_shard >= self.eval_worker_shards:
+            raise ValueError(
+                f"eval_worker_shard is {self.eval_worker_shard}, but shards are numbered 0 to "
+                f"{self.eval_worker_shards - 1} (eval_worker_shards is {self.eval_worker_shards})"
+            )
+        return self
 
     @property
     def server_options(self) -> dict[str, object]:
