@@ -291,14 +291,18 @@ export async function datasetPage(root, name) {
       : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
     // Experiments the server runs show their state; while one runs (here, in another tab, or
     // picked up again after a restart) the list follows it.
-    const loadExperiments = async () => {
-      experiments = new Map((await api("/api/v1/dataset/experiments", { query: { name } })).items.map((p) => [p.runName, p]));
-    };
-    await loadExperiments();
+    const loadExperiments = async () =>
+      new Map((await api("/api/v1/dataset/experiments", { query: { name } })).items.map((p) => [p.runName, p]));
+    experiments = await loadExperiments();
     renderRuns(doc.runs);
+    // Refreshes overlap (the follower below, the form when its experiment ends): only the newest
+    // one started may draw, or an older answer ("running") could replace a newer one ("done").
+    let newest = 0;
     const refreshRuns = async () => {
-      const runs = (await api("/api/v1/dataset", { query: { name } })).runs;
-      await loadExperiments();
+      const mine = ++newest;
+      const [{ runs }, latest] = await Promise.all([api("/api/v1/dataset", { query: { name } }), loadExperiments()]);
+      if (mine !== newest) return;
+      experiments = latest;
       renderRuns(runs);
     };
     const follow = async () => {
