@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from storage.api import Row
 from storage.tables import SPANS, WRITER_FILLED
-from storage.trace_cache import TraceVersion
+from storage.trace_cache import MemoryBudget, TraceVersion
 
 __all__ = ["RecentSpans", "rows_as_read"]
 
@@ -71,21 +71,14 @@ def rows_as_read(table: pa.Table) -> list[Row]:
     return rows
 
 
-class RecentSpans:
+class RecentSpans(MemoryBudget):
     """Committed span batches, newest last, within ``max_bytes`` (0: none kept)."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max(0, max_bytes)
+        super().__init__(max_bytes)
         self._batches: OrderedDict[int, _Batch] = OrderedDict()
         self._where: dict[tuple[str, str], list[tuple[int, list[int]]]] = {}
         self._seq = itertools.count()
-        self._bytes = 0
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
 
     def __len__(self) -> int:
         return len(self._batches)

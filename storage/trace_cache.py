@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from storage.api import Row
 
-__all__ = ["TraceCache", "TraceVersion"]
+__all__ = ["MemoryBudget", "TraceCache", "TraceVersion"]
 
 # A trace is also read again after this long, whatever its version: deletions by retention
 # reach spans and the trace index at different moments.
@@ -41,14 +41,12 @@ class _Entry:
     stored_at: float
 
 
-class TraceCache:
-    """A bounded LRU of traces' spans by (project, trace id), valid for one version of the trace."""
+class MemoryBudget:
+    """A byte budget (0: nothing kept) and the hits and misses of what is kept in it: the base of
+    the in-memory trace stores (this cache, storage.recent_spans)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(0, max_bytes)
-        # One trace may take at most an eighth of the budget: a huge trace must not evict all others.
-        self._max_entry = self.max_bytes // 8
-        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._bytes = 0
         self.hits = 0
         self.misses = 0
@@ -56,6 +54,16 @@ class TraceCache:
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+
+class TraceCache(MemoryBudget):
+    """A bounded LRU of traces' spans by (project, trace id), valid for one version of the trace."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        # One trace may take at most an eighth of the budget: a huge trace must not evict all others.
+        self._max_entry = self.max_bytes // 8
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
