@@ -1,6 +1,7 @@
 """A trace just written is read from the batches this process inserted last (storage.recent_spans),
 exactly as ClickHouse would give it, and only when those batches hold every row written for it."""
 
+import random
 import uuid
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from storage import Store
 from storage import recent_spans as recent_module
 from storage.reader import TraceReader
 from storage.trace_cache import TraceVersion
-from tests.helpers import NOW_NS, SECOND, span, span_table
+from tests.helpers import NOW_NS, SECOND, read_twice, span, span_table
 from tests.langfuse_helpers import basic, event, ingest, make_key
 from tests.otel import exporter, in_thread, provider
+from tests.otlp_data import request
 from tracehouse.server import Running
 
 
@@ -136,3 +138,55 @@ def test_nothing_is_kept_without_a_budget() -> None:
     off = recent_module.RecentSpans(0)
     off.add(span_table([span("t1", "root")]))
     assert len(off) == 0 and off.rows("default", "t1", TraceVersion(1, 0)) is None
+
+
+async def test_every_read_after_any_mix_of_writes_is_what_clickhouse_has(live: Running) -> None:
+    """A seeded mix, over a few traces, of OTLP spans (new ones and retries), Langfuse creates and
+    updates (new versions with cancel rows) and spans inserted by "another process": after every
+    step, each trace read through the store's reader (from memory when it can: the batches just
+    inserted, or the trace cache) equals ClickHouse's."""
+    store = live.store
+    headers = basic(await make_key(live))
+    rng = random.Random(32)
+    traces = [uuid.uuid4().hex for _ in range(4)]
+    sent: list[tuple[str, bytes]] = []  # OTLP spans sent, for retries
+    observations: dict[str, list[str]] = {t: [] for t in traces}
+    async with aiohttp.ClientSession() as session:
+
+        async def otlp(spans: list[dict]) -> None:
+            body = request(spans).SerializeToString()
+            protobuf = {**headers, "Content-Type": "application/x-protobuf"}
+            async with session.post(live.otlp_http_url + "/v1/traces", data=body, headers=protobuf) as r:
+                assert r.status == 200, await r.text()
+
+        for step in range(60):
+            trace_id = rng.choice(traces)
+            action = rng.choice(["otlp", "otlp", "retry", "create", "update", "elsewhere"])
+            if action == "otlp":
+                span_id = rng.randbytes(8)
+                sent.append((trace_id, span_id))
+                await otlp([{"trace_id": bytes.fromhex(trace_id), "span_id": span_id, "name": f"op {step}"}])
+            elif action == "retry" and sent:
+                old_trace, span_id = rng.choice(sent)
+                await otlp([{"trace_id": bytes.fromhex(old_trace), "span_id": span_id, "name": "retried"}])
+            elif action == "create":
+                obs = f"obs-{step}"
+                observations[trace_id].append(obs)
+                body = {"id": obs, "traceId": trace_id, "name": f"gen {step}", "model": "gpt-4o-mini",
+                        "input": {"q": step}, "usage": {"input": step, "output": 1}}  # fmt: skip
+                status, doc = await ingest(live, headers, [event("generation-create", body)])
+                assert status == 207 and not doc["errors"], doc
+            elif action == "update" and observations[trace_id]:
+                body = {"id": rng.choice(observations[trace_id]), "traceId": trace_id, "output": f"answer {step}",
+                        "usage": {"output": step}}  # fmt: skip
+                status, doc = await ingest(live, headers, [event("generation-update", body)])
+                assert status == 207 and not doc["errors"], doc
+            elif action == "elsewhere":
+                await store.backend.execute(
+                    "INSERT INTO spans (project_id, trace_id, span_id, name, start_time, end_time) "
+                    "VALUES ({p:String}, {t:String}, {s:String}, 'from elsewhere', now64(9), now64(9))",
+                    {"p": "default", "t": trace_id, "s": f"else-{step}"},
+                )
+            for tid in traces:
+                await read_twice(store, "default", tid)
+    assert store.recent_spans.hits > 0  # some reads came from memory, and each matched
