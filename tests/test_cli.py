@@ -124,6 +124,19 @@ def test_a_worker_shard_outside_the_shards_is_a_clear_start_up_error(tmp_path: P
     )
     assert result.returncode == 1
     assert "shards are numbered 0 to 1" in result.stderr and "Traceback" not in result.stderr
+    # The worker command takes them as options, and needs a ClickHouse server.
+    result = run_cli("worker", "--clickhouse", "clickhouse://u:p@127.0.0.1:1/db", "--shards", "3", "--shard", "3")
+    assert result.returncode == 1 and "shards are numbered 0 to 2" in result.stderr
+    result = run_cli("worker", "--shards", "2", "--shard", "1")
+    assert result.returncode == 1 and "--clickhouse" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_worker_command_always_runs_the_background_work() -> None:
+    from tracehouse.cli import _settings, build_parser
+
+    args = build_parser().parse_args(["worker", "--clickhouse", "clickhouse://u:p@h:9000/db", "--shards", "3"])
+    settings = _settings(args, eval_worker=True)
+    assert (settings.eval_worker, settings.eval_worker_shard, settings.eval_worker_shards) == (True, 0, 3)
 
 
 def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:

@@ -159,9 +159,10 @@ def test_kubernetes_manifests() -> None:
     # shard being the pod's index in a StatefulSet (never two pods with one index).
     assert env_of("tracehouse-query")["TRACEHOUSE_EVAL_WORKER"]["value"] == "false"
     worker_env = env_of("tracehouse-worker")
-    assert worker_env["TRACEHOUSE_EVAL_WORKER"]["value"] == "true"
     worker = deployments["tracehouse-worker"]
     assert worker["kind"] == "StatefulSet"
+    [container] = worker["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["worker"]  # always runs the background work
     assert int(worker_env["TRACEHOUSE_EVAL_WORKER_SHARDS"]["value"]) == worker["spec"]["replicas"]
     shard = worker_env["TRACEHOUSE_EVAL_WORKER_SHARD"]["valueFrom"]["fieldRef"]["fieldPath"]
     assert shard == "metadata.labels['apps.kubernetes.io/pod-index']"

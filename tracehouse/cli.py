@@ -105,6 +105,32 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(query, server_only=True)
     _server_options(query, api=True, otlp=False)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run the background work (LLM-as-a-judge, cut-short experiments), on a ClickHouse server; "
+        "several share it by --shard",
+        description="A query process that always runs the background work: the LLM-as-a-judge jobs of "
+        "its shard, and (shard 0) experiments a restart cut short and the media sweep. Run N of them, "
+        "each with --shards N and its own --shard, and no job runs twice.",
+    )
+    _store_options(worker, server_only=True)
+    _server_options(worker, api=True, otlp=False)
+    shards = worker.add_argument_group("shards")
+    shards.add_argument(
+        "--shard",
+        dest="eval_worker_shard",
+        type=int,
+        metavar="I",
+        help="this worker's shard of the jobs, 0 to N-1 (default 0; env TRACEHOUSE_EVAL_WORKER_SHARD)",
+    )
+    shards.add_argument(
+        "--shards",
+        dest="eval_worker_shards",
+        type=int,
+        metavar="N",
+        help="how many workers share the jobs (default 1; env TRACEHOUSE_EVAL_WORKER_SHARDS)",
+    )
+
     orgs = commands.add_parser("orgs", help="list and create organizations (they hold projects)")
     org_cmds = orgs.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = org_cmds.add_parser("list", help="list organizations")
@@ -166,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, **fixed: object) -> Settings:
     names = set(Settings.model_fields)
-    return load_settings(**{k: v for k, v in vars(args).items() if k in names})
+    return load_settings(**{k: v for k, v in vars(args).items() if k in names}, **fixed)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -263,19 +289,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             _run_schema(args)
             return 0
-        settings = _settings(args)
+        settings = _settings(args, eval_worker=True) if args.command == "worker" else _settings(args)
         from tracehouse.logs import setup_logging
 
         setup_logging(settings.log_level, settings.log_format)
-        if args.command in ("receiver", "query") and settings.embedded:
+        if args.command in ("receiver", "query", "worker") and settings.embedded:
             raise ConfigError(
                 f"'tracehouse {args.command}' runs on a ClickHouse server: pass --clickhouse URL "
                 f"(or TRACEHOUSE_CLICKHOUSE_URL); for one machine use 'tracehouse serve'"
             )
-        if args.command in ("serve", "receiver", "query"):
+        if args.command in ("serve", "receiver", "query", "worker"):
             from tracehouse.server import run
 
-            components = {"serve": ("api", "receiver"), "receiver": ("receiver",), "query": ("api",)}
+            components = {
+                "serve": ("api", "receiver"),
+                "receiver": ("receiver",),
+                "query": ("api",),
+                "worker": ("api",),  # the API port too: health probes, and the same code as query
+            }
             run(settings, components[args.command])
         elif args.command == "orgs":
             _run_orgs(args, settings)
