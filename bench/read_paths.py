@@ -15,7 +15,7 @@ Each trace-by-id path is timed three ways: the first read of each stored trace (
 emptied before, so its spans are read from ClickHouse); two more rounds of the same traces, which
 the trace cache serves while the traces are unchanged; and the first read of traces just sent
 through OTLP/HTTP (one trace per request, as an app exports them, the reads right after the
-answers), which the batches this process inserted last serve (``--trace-cache-mb 0``: neither).
+answers, ``--traces`` of them), which the batches this process inserted last serve (``--trace-cache-mb 0``: neither).
 
     python -m bench.read_paths --data-dir /tmp/s112 --project default
     python -m bench.read_paths --data-dir /tmp/qb10 --project bench-03
@@ -112,7 +112,7 @@ async def main() -> None:
             async def just_written(url_of: Callable[[str], str]) -> dict[str, float]:
                 # Fresh traces, one per request, each read once right after all are acknowledged.
                 ids = []
-                for batch in workload.batches(args.traces * 5, 1, fresh_start):
+                for batch in workload.batches(args.traces * 10, 1, fresh_start):  # ~6.5 spans a trace
                     body, trace_ids = batch.fresh(os.urandom(8))  # new ids in every run, not retries
                     async with session.post(
                         f"{live.otlp_http_url}/v1/traces",
@@ -122,6 +122,8 @@ async def main() -> None:
                         if r.status != 200:
                             raise SystemExit(f"OTLP export answered {r.status}")
                     ids += trace_ids
+                if len(ids) < args.traces:
+                    raise SystemExit(f"only {len(ids)} traces sent")
                 return await timed_reads(session, [url_of(t) for t in ids[: args.traces]], 1, auth, warm=False)
 
             report = {
@@ -151,6 +153,12 @@ async def main() -> None:
                     "langfuse_newest_page_1_core_scores_metrics": await timed(
                         [f"{base}/api/public/traces?limit=50&page=1&fields=core,scores,metrics"]
                     ),
+                },
+                # Where trace reads were served from memory: the batches just inserted (the first
+                # reads of traces just written) and the trace cache (reads again).
+                "reads_from_memory": {
+                    "recent_batches": store.recent_spans.hits,
+                    "trace_cache": store.trace_cache.hits,
                 },
             }
         await store.projects.revoke_key(keys.public_key)
