@@ -440,12 +440,14 @@ class LangfuseReadApi:
             return [], 0
 
         if "observations" in fields or "io" in fields:
-            spans, summary, (scores, _) = await asyncio.gather(
+            # The summary comes from the spans: a trace just written or read again (served from
+            # memory, storage.trace_cache) then costs no query of the summaries.
+            spans, (scores, _) = await asyncio.gather(
                 store.reader.trace(project, trace_id),
-                reader.trace_summary(project, trace_id),
                 reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
             )
-            if not spans or summary is None:
+            summary = reader.summary_from(trace_id, spans)
+            if summary is None:
                 raise missing
             reader.add_root_from(summary, spans)  # the spans are read already: no second read of them
         else:  # neither the spans nor the root's input and output: the summary and the root's light fields

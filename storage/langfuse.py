@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import cast
 
 import pyarrow as pa
@@ -349,6 +350,31 @@ HAVING {" AND ".join(having)}"""
             {"project": project, "trace_id": trace_id},
         )
         return rows[0] if rows else None
+
+    @staticmethod
+    def summary_from(trace_id: str, spans: list[Row]) -> Row | None:
+        """The summary ``trace_summary`` reads, made from the trace's ``spans`` as ``Reader.trace``
+        returns them (newest versions only), by the summary view's rules (``TRACES_MV``): a read
+        of the trace's spans then needs no second query. None if there are no spans."""
+        if not spans:
+            return None
+        root = min(spans, key=lambda s: (s["parent_span_id"] != "", s["start_time"]))
+        tags: set[str] = set()
+        for s in spans:
+            tags.update(s["tags"])
+        return {
+            "trace_id": trace_id,
+            "start_time": min(s["start_time"] for s in spans),
+            "end_time": max(s["end_time"] for s in spans),
+            "name": root["trace_name"] or root["name"],
+            "user_id": max(s["user_id"] for s in spans),
+            "session_id": max(s["session_id"] for s in spans),
+            "environment": max(s["environment"] for s in spans),
+            "release": max(s["release"] for s in spans),
+            "tags": sorted(tags),
+            "total_cost": sum((s["total_cost"] for s in spans), Decimal(0)),
+            "span_count": sum(s["observation_type"] != "TRACE" for s in spans),
+        }
 
     async def add_roots(self, project: str, rows: list[Row], io: bool = True) -> None:
         """Give trace summary ``rows`` their root spans' fields (without ``io``: no input,

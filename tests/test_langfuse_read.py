@@ -2,9 +2,14 @@
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 import aiohttp
 
+from bench.workload import Workload
+from storage.langfuse import LangfuseReader
+from storage.reader import TraceReader
+from tests.helpers import NOW_NS, SECOND, span, span_table
 from tests.langfuse_helpers import basic, event, ingest, make_key, run_sdk
 from tracehouse.server import Running
 
@@ -253,3 +258,80 @@ async def test_sessions_by_environment(live: Running) -> None:
     assert doc["data"][0]["environment"] == "staging" and doc["meta"]["totalItems"] == 1
     status, doc = await get(live, f"/api/public/sessions?{since}", headers)
     assert doc["meta"]["totalItems"] == 2
+
+
+async def test_a_trace_by_id_makes_the_summary_views_summary_from_its_spans(live: Running) -> None:
+    """A trace by id summarises the spans it reads (``LangfuseReader.summary_from``) instead of
+    asking the summary table: both must say the same, for OTLP traces, a trace split over two
+    days, and Langfuse traces whose rows were updated (new versions and cancel rows)."""
+    store = live.store
+    headers = basic(await make_key(live))
+    ids: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        for batch in Workload(seed=11).batches(300, 60, NOW_NS - 3600 * SECOND):
+            async with session.post(
+                live.otlp_http_url + "/v1/traces",
+                data=batch.body,
+                headers={**headers, "Content-Type": "application/x-protobuf"},
+            ) as r:
+                assert r.status == 200, await r.text()
+            ids += batch.trace_ids
+    day = 86_400 * SECOND
+    await store.writer.write(
+        span_table(
+            [
+                span("split", "root", start=NOW_NS - day, user_id="u-a", tags=["x"], trace_name="nightly"),
+                span("split", "early", "root", start=NOW_NS - day - SECOND, name="a child that started first"),
+                span(
+                    "split",
+                    "late",
+                    "root",
+                    start=NOW_NS,
+                    user_id="u-b",
+                    tags=["y"],
+                    total_cost=Decimal("0.5"),
+                    environment="production",
+                    release="r2",
+                    session_id="s2",
+                ),
+            ]
+        )
+    )
+    ids.append("split")
+    trace_id = str(uuid.uuid4())
+    for events in (
+        [event("trace-create", {"id": trace_id, "name": "lf", "userId": "u1", "tags": ["a"], "release": "r1"})],
+        [
+            event(
+                "generation-create",
+                {"id": f"{trace_id}-g", "traceId": trace_id, "model": "gpt-4o-mini", "usage": {"input": 7}},
+            )
+        ],
+        [
+            event("trace-create", {"id": trace_id, "tags": ["b"], "sessionId": "s1", "environment": "staging"}),
+            event("generation-update", {"id": f"{trace_id}-g", "traceId": trace_id, "usage": {"output": 9}}),
+        ],
+    ):
+        status, reply = await ingest(live, headers, events)
+        assert status == 207 and not reply["errors"], reply
+    ids.append(trace_id)
+
+    clickhouse = TraceReader(store.backend)
+    for tid in ids:
+        project = "default"
+        made = LangfuseReader.summary_from(tid, await clickhouse.trace(project, tid))
+        read = await store.langfuse.trace_summary(project, tid)
+        assert made is not None and read is not None
+        assert made == {**read, "tags": sorted(read["tags"])}, tid
+    assert LangfuseReader.summary_from("none", []) is None
+    status, trace = await get(live, f"/api/public/traces/{trace_id}", headers)
+    assert status == 200 and trace["sessionId"] == "s1" and trace["environment"] == "staging"
+    assert trace["tags"] == ["a", "b"] and trace["totalCost"] > 0 and trace["release"] == "r1"
+    status, trace = await get(live, "/api/public/traces/split", headers)
+    assert trace["name"] == "nightly" and trace["userId"] == "u-b" and trace["latency"] == 86_401.1
+    assert (trace["environment"], trace["release"], trace["sessionId"], trace["tags"]) == (
+        "production",
+        "r2",
+        "s2",
+        ["x", "y"],
+    )
