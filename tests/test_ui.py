@@ -52,6 +52,8 @@ def seeded_server(tmp_path: Path):
     with tracer.start_as_current_span("invoke_agent helper") as root:
         root.set_attribute("gen_ai.operation.name", "invoke_agent")
         root.set_attribute("user.id", "<script>alert(1)</script>")
+        root.set_attribute("session.id", "sess-ui")
+        root.set_attribute("tag.tags", ["beta"])
         with tracer.start_as_current_span("chat gpt-4o") as chat:
             chat.set_attribute("gen_ai.operation.name", "chat")
             chat.set_attribute("gen_ai.request.model", "gpt-4o")
@@ -67,6 +69,8 @@ def seeded_server(tmp_path: Path):
             )
         with tracer.start_as_current_span('<img src=x onerror="alert(3)">') as evil:  # a hostile span name
             evil.set_attribute("note", "<script>alert(4)</script>")
+            evil.set_attribute("output.value", '{"role": "assistant", "content": "one message"}')  # not a list
+            evil.set_attribute("note.json", '{"q": "\\u6211\\u53ef"}')  # Python's json.dumps of "我可"
         trace_id = format(root.get_span_context().trace_id, "032x")
     tp.force_flush()
     tp.shutdown()
@@ -132,9 +136,17 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
 
         page.get_by_role("tree").wait_for()
         assert page.locator(".row").count() == 3
+        # Whose trace it is: links to the user's traces, the session and the tag's traces.
+        facts = page.locator(".trace-facts")
+        user_link = facts.get_by_role("link", name="<script>alert(1)</script>")
+        assert "user_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E" in user_link.get_attribute("href")
+        assert facts.get_by_role("link", name="sess-ui").get_attribute("href").endswith("/sessions/sess-ui")
+        assert "tags=beta" in facts.get_by_role("link", name="beta").get_attribute("href")
         evil = page.locator(".row", has_text='<img src=x onerror="alert(3)">')  # the name, as text
         evil.click()
         assert "<script>alert(4)</script>" in page.locator(".panel").inner_text()
+        page.locator(".panel .chat").get_by_text("one message").wait_for()  # one message, shown as a chat
+        assert '{"q":"我可"}' in page.locator(".panel").inner_text()
         page.locator(".row", has_text="chat gpt-4o").click()
         panel = page.locator(".panel")
         panel.locator(".chat").get_by_text("Hello there").wait_for()
@@ -160,6 +172,8 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
 
         page.goto(f"{srv.api_url}/project/default/traces/{trace_id}")  # Dify's deep link
         page.get_by_role("heading", name="invoke_agent helper", exact=True).wait_for()
+        page.locator(".trace-facts").get_by_role("link", name="sess-ui").click()
+        page.get_by_role("heading", name="sess-ui").wait_for()
     assert errors == []
 
 

@@ -57,8 +57,11 @@ function partsOf(message) {
 function renderIo(label, text) {
   if (!text) return null;
   const value = parseJson(text);
-  const messages = Array.isArray(value) && value.length && value.every((m) => m && typeof m.role === "string")
-    ? value : value && Array.isArray(value.messages) ? value.messages : null;
+  const isMessage = (m) => m && typeof m.role === "string";
+  // A list of messages, {messages: [...]}, or one message (an output such as OpenAI's choices[0].message).
+  const messages = Array.isArray(value) && value.length && value.every(isMessage) ? value
+    : value && Array.isArray(value.messages) ? value.messages
+      : isMessage(value) && ("content" in value || "parts" in value || "tool_calls" in value) ? [value] : null;
   let body;
   if (messages) {
     body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
@@ -94,8 +97,16 @@ function renderIo(label, text) {
   return h("section", { class: "io" }, h("h3", { text: label }), body);
 }
 
+// JSON text written with ASCII escapes (Python's json.dumps, as the Langfuse SDKs write their
+// attributes) shown with its characters, not as \uXXXX; any other value as it is.
+function readable(value) {
+  if (typeof value !== "string" || !/\\u[0-9a-fA-F]{4}/.test(value) || !/^\s*[[{"]/.test(value)) return value;
+  const parsed = parseJson(value);
+  return parsed === undefined ? value : JSON.stringify(parsed);
+}
+
 function attributeTable(title, attrs) {
-  const entries = Object.entries(attrs || {});
+  const entries = Object.entries(attrs || {}).map(([k, v]) => [k, readable(v)]);
   if (!entries.length) return null;
   const rows = entries.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })));
   const filter = h("input", { placeholder: t("Filter attributes"), "aria-label": t("Filter {what}", { what: title }),
@@ -155,7 +166,7 @@ function plainAnyValue(v) {
   return v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v.bytesValue ?? null;
 }
 function attributeText(value, type) {
-  if (type !== "array" && type !== "kvlist") return value;
+  if (type !== "array" && type !== "kvlist") return readable(value);
   const parsed = parseJson(value);
   return parsed ? JSON.stringify(plainAnyValue(parsed)) : value;
 }
@@ -394,11 +405,28 @@ export async function tracePage(root, traceId) {
     h("span", { class: "muted keys", text: t("Keys: ↑↓ or j/k move · ←→ collapse/expand · + − z 0 zoom") }));
   const totalCost = spans.reduce((sum, s) => sum + Number(s.total_cost || 0), 0);
   const totalTokens = spans.reduce((sum, s) => sum + Number(s.total_tokens || 0), 0);
+  // The trace's user, session, environment, release and tags, as the list says them (any span may
+  // carry them; the summary keeps the greatest value): links to the user's traces and the session.
+  const greatest = (key) => spans.map((s) => s[key] || "").reduce((a, b) => (b > a ? b : a), "");
+  const [user, session, environment, release] = ["user_id", "session_id", "environment", "release"].map(greatest);
+  const tags = [...new Set(spans.flatMap((s) => s.tags || []))].sort();
+  const fact = (label, value) => [h("span", { class: "muted", text: `${label}: ` }), value];
+  const facts = [
+    user && fact(t("User"), h("a", { href: here(`/traces?user_id=${encodeURIComponent(user)}&range=30d`),
+      "data-link": true, text: user })),
+    session && fact(t("Session"), h("a", { href: here(`/sessions/${encodeURIComponent(session)}`), "data-link": true,
+      text: session })),
+    environment && fact(t("Environment"), environment),
+    release && fact(t("Release"), release),
+    tags.length && fact(t("Tags"), h("span", {}, ...tags.map((tag) => h("a", { class: "tag", "data-link": true,
+      href: here(`/traces?tags=${encodeURIComponent(tag)}&range=30d`), text: tag })))),
+  ].filter(Boolean).map((parts) => h("span", { class: "fact" }, ...parts));
   root.replaceChildren(h("section", { class: "trace" },
     h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: t("← Traces") })),
     h("h1", { text: ordered[0][0].name || traceId }),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${t("{n} spans", { n: spans.length })} · `
       + `${t("{n} tokens", { n: formatCount(totalTokens) })} · ${formatCost(totalCost)}`),
+    facts.length ? h("p", { class: "trace-facts" }, ...facts) : null,
     toolbar,
     h("div", { class: "split" }, tree, panel)));
   // ?observation= is Langfuse's spelling (links from the prompt page, Dify); ?span= ours.
