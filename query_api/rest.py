@@ -162,7 +162,12 @@ class PageQuery(TimeRange):
 
 class SessionSummary(BaseModel):
     id: str
-    created_at: int
+    created_at: int  # the first trace's start, ns
+    last_at: int  # the last end of its traces, ns
+    traces: int
+    users: list[str]  # up to five
+    total_tokens: int
+    total_cost: Decimal
     environment: str
 
 
@@ -413,7 +418,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
 
 async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:
     start, end = q.window()
-    rows, total = await store.langfuse.sessions(project, start, end, q.page, q.limit)
+    rows, total = await store.reader.sessions(project, start, end, q.page, q.limit)
     return SessionPage(items=[SessionSummary.model_validate(r) for r in rows], total=total)
 
 

@@ -301,6 +301,10 @@ class TraceReader:
         """Users of the window's whole traces (see ``users``)."""
         return await users(self._backend, project, start, end, limit)
 
+    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
+        """A page of the window's sessions and their count (see ``sessions``)."""
+        return await sessions(self._backend, project, start, end, page, limit)
+
     async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:
         """Values of a filter field (see ``suggest``)."""
         return await suggest(self._backend, project, field, prefix, start, end, limit)
@@ -631,6 +635,46 @@ ORDER BY last_seen DESC, user_id
 LIMIT {{limit:UInt32}}""",
         {"project": project, "start": start, "end": end, "limit": limit},
     )
+
+
+async def sessions(
+    backend: Backend, project: str, start: int, end: int, page: int = 1, limit: int = 50
+) -> tuple[list[Row], int]:
+    """A page of the sessions of the traces that started in [start, end) (whole traces), the newest
+    first: their first start and last end (ns), trace count, up to five users, tokens, cost and
+    environment; and how many sessions there are."""
+    _check_range(start, end)
+    params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+    grouped = f"""
+FROM (
+    SELECT t.trace_id, max(t.session_id) AS session_id, max(t.user_id) AS user_id,
+           sum(t.total_tokens) AS total_tokens, sum(t.total_cost) AS total_cost,
+           max(t.environment) AS environment, toUnixTimestamp64Nano(min(t.start_time)) AS start_ns,
+           toUnixTimestamp64Nano(max(t.end_time)) AS end_ns
+    FROM traces AS t
+    WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
+    GROUP BY t.trace_id
+    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND session_id != ''
+)
+GROUP BY session_id"""
+    # The count rides on the page's rows (a window over the groups): one query, not two.
+    rows = await backend.query(
+        f"""
+SELECT session_id AS id, min(start_ns) AS created_at, max(end_ns) AS last_at, count() AS traces,
+       arraySort(groupUniqArrayIf(5)(user_id, user_id != '')) AS users, sum(total_tokens) AS total_tokens,
+       sum(total_cost) AS total_cost, max(environment) AS environment, count() OVER () AS total
+{grouped}
+ORDER BY created_at DESC, id
+LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
+        params,
+    )
+    if not rows:  # past the last page, or none: count them on their own
+        counted = await backend.query(f"SELECT count() AS n FROM (SELECT session_id {grouped})", params)
+        return [], int(counted[0]["n"])
+    total = int(rows[0]["total"])
+    for row in rows:
+        del row["total"]
+    return rows, total
 
 
 # Filter fields the UI suggests values for: API name -> column of the spans table.

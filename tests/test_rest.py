@@ -95,7 +95,22 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     status, doc = await get(live, "/api/v1/spans", [("observation_type", "GENERATION"), ("limit", "2")])
     assert len(doc["items"]) == 2 and doc["next_cursor"]
     status, doc = await get(live, "/api/v1/sessions")
-    assert sorted(s["id"] for s in doc["items"]) == ["chat-1", "chat-2"] and doc["total"] == 2
+    assert [s["id"] for s in doc["items"]] == ["chat-1", "chat-2"] and doc["total"] == 2  # the newest first
+    assert doc["items"][0] == {
+        "id": "chat-1",
+        "created_at": NOW_NS - 180 * SECOND,  # its first trace's start
+        "last_at": NOW_NS - 59 * SECOND,  # its last trace's end
+        "traces": 3,
+        "users": ["user-0", "user-1"],
+        "total_tokens": 60,
+        "total_cost": "0.030000000000",
+        "environment": "default",
+    }
+    status, doc = await get(live, "/api/v1/sessions", [("limit", "1"), ("page", "2")])
+    assert [s["id"] for s in doc["items"]] == ["chat-2"] and doc["total"] == 2
+    assert (doc["items"][0]["traces"], doc["items"][0]["total_tokens"]) == (3, 150)
+    status, doc = await get(live, "/api/v1/sessions", [("limit", "1"), ("page", "3")])
+    assert doc == {"items": [], "total": 2}  # past the last page: still how many there are
     status, doc = await get(live, "/api/v1/sessions/chat-1")
     assert [t["trace_id"] for t in doc["traces"]] == ["rest-2", "rest-1", "rest-0"]
     assert doc["total_tokens"] == 60 and doc["total_cost"] == "0.030000000000"

@@ -207,6 +207,12 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
         page.get_by_role("link", name="Sessions", exact=True).click()
         page.get_by_role("heading", name="Sessions").wait_for()
+        session = page.locator("table.traces tbody tr", has_text="sess-ui")
+        assert [session.locator("td").nth(i).inner_text() for i in (3, 5, 6)] == ["1", "1,050", "$0.003000"]
+        session.get_by_role("link", name="<script>alert(1)</script>").wait_for()  # its user, as text
+        page.get_by_label("Time range").select_option(label="Last hour")
+        page.wait_for_url("**seconds=3600*")
+        page.locator("table.traces tbody tr", has_text="sess-ui").wait_for()
         page.get_by_role("link", name="Settings", exact=True).click()
         page.get_by_role("heading", name="API keys").wait_for()
         # A per-project price override, then retention (before the key below ends open mode).

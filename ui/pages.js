@@ -31,14 +31,42 @@ function messagesOf(text) {
   return text ? [{ content: text }] : [];
 }
 
+const SESSIONS_PER_PAGE = 50;
+
+/** Sessions of the range's traces, the newest first, a page at a time (range and page in the URL). */
 export async function sessionsPage(root) {
-  const page = await api("/api/v1/sessions", { query: { start: since(30 * DAY), limit: 100 } });
+  const params = new URLSearchParams(location.search);
+  const seconds = Number(params.get("seconds")) || 30 * DAY;
+  const pageNumber = Math.max(1, Number(params.get("page")) || 1);
+  const show = (next) => {
+    history.pushState(null, "", here(`/sessions?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
+    sessionsPage(root);
+  };
+  const page = await api("/api/v1/sessions", { query: { start: since(seconds), limit: SESSIONS_PER_PAGE, page: pageNumber } });
   const rows = page.items.map((s) => h("tr", {},
     h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
-    h("td", { text: formatTime(s.created_at) }), h("td", { text: s.environment })));
-  root.replaceChildren(h("section", {}, h("h1", { text: t("Sessions") }),
-    rows.length ? table([t("Session"), t("Started"), t("Environment")], rows)
-      : h("p", { class: "muted", text: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans.") })));
+    h("td", { text: formatTime(s.created_at) }),
+    h("td", { class: "num", text: formatDuration((s.last_at - s.created_at) / 1e6) }),
+    h("td", { class: "num", text: formatCount(s.traces) }),
+    h("td", {}, ...s.users.flatMap((user, i) => [i ? ", " : "", h("a", { "data-link": true, text: user,
+      href: here(`/traces?${new URLSearchParams({ user_id: user, range: "30d" })}`) })])),
+    h("td", { class: "num", text: formatCount(s.total_tokens) }),
+    h("td", { class: "num", text: formatCost(s.total_cost) }),
+    h("td", { text: s.environment })));
+  const pages = Math.max(1, Math.ceil(page.total / SESSIONS_PER_PAGE));
+  const pager = page.total > SESSIONS_PER_PAGE || pageNumber > 1 ? h("div", { class: "pager" },
+    pageNumber > 1 ? h("button", { type: "button", text: t("Previous page"),
+      onclick: () => show({ seconds, page: pageNumber - 1 }) }) : null,
+    h("span", { class: "muted", text: t("Page {page} of {pages}", { page: pageNumber, pages }) }),
+    pageNumber < pages ? h("button", { type: "button", text: t("Next page"),
+      onclick: () => show({ seconds, page: pageNumber + 1 }) }) : null) : null;
+  root.replaceChildren(h("section", {},
+    h("div", { class: "page-head" }, h("h1", { text: t("Sessions") }),
+      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
+    rows.length ? table([t("Session"), t("Started"), t("Duration"), t("Traces"), t("Users"), t("Tokens"), t("Cost"),
+      t("Environment")], rows)
+      : h("p", { class: "muted", text: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans.") }),
+    pager));
 }
 
 export async function sessionPage(root, id) {
