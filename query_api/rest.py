@@ -188,11 +188,19 @@ class UserSummary(BaseModel):
     traces: int
     total_tokens: int
     total_cost: Decimal
-    last_seen: int
+    first_seen: int  # the first trace's start, ns
+    last_seen: int  # the last trace's start, ns
 
 
 class UserPage(BaseModel):
     items: list[UserSummary]
+    total: int
+
+
+class UserQuery(PageQuery):
+    sort: Literal["last_seen", "total_cost", "traces", "total_tokens"] = Field(
+        "last_seen", description="Order, the most first: last activity (default), cost, traces or tokens."
+    )
 
 
 class TimeseriesQuery(TimeRange):
@@ -438,10 +446,10 @@ async def get_session(request: web.Request, store: Store, project: str, q: None)
     )
 
 
-async def list_users(request: web.Request, store: Store, project: str, q: TimeRange) -> UserPage:
+async def list_users(request: web.Request, store: Store, project: str, q: UserQuery) -> UserPage:
     start, end = q.window()
-    rows = await store.reader.users(project, start, end)
-    return UserPage(items=[UserSummary.model_validate(r) for r in rows])
+    rows, total = await store.reader.users(project, start, end, q.page, q.limit, q.sort)
+    return UserPage(items=[UserSummary.model_validate(r) for r in rows], total=total)
 
 
 async def timeseries(request: web.Request, store: Store, project: str, q: TimeseriesQuery) -> Timeseries:
@@ -485,9 +493,7 @@ ENDPOINTS = (
         SessionDetail,
         get_session,
     ),
-    Endpoint(
-        "/api/v1/users", "Users with their traces, tokens, cost and last activity", TimeRange, UserPage, list_users
-    ),
+    Endpoint("/api/v1/users", "Users with their traces, tokens, cost and activity", UserQuery, UserPage, list_users),
     Endpoint(
         "/api/v1/metrics/timeseries",
         "Counts, tokens, cost, errors and latency quantiles per bucket",

@@ -154,8 +154,14 @@ class TraceSource(Protocol):
         """Spans of a window, newest first, filtered."""
         ...
 
-    async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
-        """Users of the window's whole traces with their totals."""
+    async def users(
+        self, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+    ) -> tuple[list[Row], int]:
+        """A page of the users of the window's whole traces with their totals, and their count."""
+        ...
+
+    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
+        """A page of the sessions of the window's whole traces with their totals, and their count."""
         ...
 
     async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:

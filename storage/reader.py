@@ -297,9 +297,11 @@ class TraceReader:
         self._cache = cache if cache is not None else TraceCache(0)
         self._recent = recent if recent is not None else RecentSpans(0)
 
-    async def users(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
-        """Users of the window's whole traces (see ``users``)."""
-        return await users(self._backend, project, start, end, limit)
+    async def users(
+        self, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+    ) -> tuple[list[Row], int]:
+        """A page of the window's users and their count (see ``users``)."""
+        return await users(self._backend, project, start, end, page, limit, sort)
 
     async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
         """A page of the window's sessions and their count (see ``sessions``)."""
@@ -613,28 +615,57 @@ ORDER BY bucket, key
         return rows
 
 
-async def users(backend: Backend, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
-    """The users of the traces that started in [start, end) (whole traces), most recent first: their
-    trace count, tokens, cost and last start (ns)."""
+# How the users list may be ordered: API name -> ORDER BY (the most first).
+USER_ORDERS = {
+    "last_seen": "last_seen DESC",
+    "total_cost": "total_cost DESC",
+    "traces": "traces DESC",
+    "total_tokens": "total_tokens DESC",
+}
+
+
+async def users(
+    backend: Backend, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+) -> tuple[list[Row], int]:
+    """A page of the users of the traces that started in [start, end) (whole traces), ordered by
+    ``sort`` (a key of ``USER_ORDERS``): their trace count, tokens, cost, first and last start (ns);
+    and how many users there are."""
     _check_range(start, end)
-    return await backend.query(
-        f"""
-SELECT user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
-       max(start_ns) AS last_seen
+    params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+    grouped = f"""
 FROM (
     SELECT t.trace_id, max(t.user_id) AS user_id, sum(t.total_tokens) AS total_tokens,
            sum(t.total_cost) AS total_cost, toUnixTimestamp64Nano(min(t.start_time)) AS start_ns
     FROM traces AS t
     WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
     GROUP BY t.trace_id
-    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}}
+    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND user_id != ''
 )
-WHERE user_id != ''
-GROUP BY user_id
-ORDER BY last_seen DESC, user_id
-LIMIT {{limit:UInt32}}""",
-        {"project": project, "start": start, "end": end, "limit": limit},
+GROUP BY user_id"""
+    rows = await backend.query(
+        f"""
+SELECT user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
+       min(start_ns) AS first_seen, max(start_ns) AS last_seen, count() OVER () AS total
+{grouped}
+ORDER BY {USER_ORDERS[sort]}, user_id
+LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
+        params,
     )
+    return await _with_total(backend, rows, grouped, "user_id", params)
+
+
+async def _with_total(
+    backend: Backend, rows: list[Row], grouped: str, key: str, params: dict[str, object]
+) -> tuple[list[Row], int]:
+    """A page whose rows carry the count of all groups (``count() OVER ()`` as ``total``), and that
+    count; past the last page there is no row to carry it, so the groups are counted on their own."""
+    if not rows:
+        counted = await backend.query(f"SELECT count() AS n FROM (SELECT {key} {grouped})", params)
+        return [], int(counted[0]["n"])
+    total = int(rows[0]["total"])
+    for row in rows:
+        del row["total"]
+    return rows, total
 
 
 async def sessions(
@@ -657,7 +688,6 @@ FROM (
     HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND session_id != ''
 )
 GROUP BY session_id"""
-    # The count rides on the page's rows (a window over the groups): one query, not two.
     rows = await backend.query(
         f"""
 SELECT session_id AS id, min(start_ns) AS created_at, max(end_ns) AS last_at, count() AS traces,
@@ -668,13 +698,7 @@ ORDER BY created_at DESC, id
 LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
         params,
     )
-    if not rows:  # past the last page, or none: count them on their own
-        counted = await backend.query(f"SELECT count() AS n FROM (SELECT session_id {grouped})", params)
-        return [], int(counted[0]["n"])
-    total = int(rows[0]["total"])
-    for row in rows:
-        del row["total"]
-    return rows, total
+    return await _with_total(backend, rows, grouped, "session_id", params)
 
 
 # Filter fields the UI suggests values for: API name -> column of the spans table.

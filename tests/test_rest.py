@@ -116,6 +116,12 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     assert doc["total_tokens"] == 60 and doc["total_cost"] == "0.030000000000"
     status, doc = await get(live, "/api/v1/users")
     assert [(u["user_id"], u["traces"]) for u in doc["items"]] == [("user-0", 3), ("user-1", 3)]
+    assert doc["total"] == 2 and doc["items"][0]["first_seen"] == NOW_NS - 300 * SECOND  # rest-4
+    assert doc["items"][0]["last_seen"] == NOW_NS - 60 * SECOND  # rest-0
+    status, doc = await get(live, "/api/v1/users", [("sort", "total_tokens"), ("limit", "1")])
+    assert [(u["user_id"], u["total_tokens"]) for u in doc["items"]] == [("user-1", 120)] and doc["total"] == 2
+    status, doc = await get(live, "/api/v1/users", [("sort", "user_id; DROP TABLE spans")])
+    assert status == 400
     status, doc = await get(live, "/api/v1/metrics/timeseries", [("interval", "86400"), ("group_by", "model")])
     by_key = {p["key"]: p for p in doc["items"]}
     assert by_key["gpt-4o"]["spans"] == 6 and by_key["gpt-4o"]["input_tokens"] == 210
@@ -158,8 +164,10 @@ async def test_users_come_from_every_trace_of_the_window(live: Running) -> None:
         for i in range(2400)
     ]
     await live.store.writer.write(span_table(rows))
-    async with aiohttp.ClientSession() as session, session.get(live.api_url + "/api/v1/users") as r:
-        doc = await r.json()
-    assert r.status == 200 and len(doc["items"]) == 1000  # the page holds the 1000 most recent users
+    status, doc = await get(live, "/api/v1/users", [("limit", "1000")])
+    assert status == 200 and len(doc["items"]) == 1000 and doc["total"] == 1200  # the 1000 most recent users
     assert all(u["traces"] == 2 and u["total_tokens"] == 6 for u in doc["items"])
     assert doc["items"][0]["user_id"] == "user-1199"
+    status, rest = await get(live, "/api/v1/users", [("limit", "1000"), ("page", "2")])
+    assert len(rest["items"]) == 200 and rest["total"] == 1200
+    assert {u["user_id"] for u in doc["items"] + rest["items"]} == {f"user-{i:04d}" for i in range(1200)}

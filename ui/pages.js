@@ -31,18 +31,32 @@ function messagesOf(text) {
   return text ? [{ content: text }] : [];
 }
 
-const SESSIONS_PER_PAGE = 50;
+const PER_PAGE = 50;
+
+/** Previous and next buttons for numbered pages of ``total`` rows; none when all fit on one. */
+function pager(pageNumber, total, perPage, go) {
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  if (pages === 1 && pageNumber === 1) return null;
+  return h("div", { class: "pager" },
+    pageNumber > 1 ? h("button", { type: "button", text: t("Previous page"), onclick: () => go(pageNumber - 1) }) : null,
+    h("span", { class: "muted", text: t("Page {page} of {pages}", { page: pageNumber, pages }) }),
+    pageNumber < pages ? h("button", { type: "button", text: t("Next page"), onclick: () => go(pageNumber + 1) }) : null);
+}
+
+/** A list page's range (seconds, 30 days by default) and page number, from the URL. */
+function listState() {
+  const params = new URLSearchParams(location.search);
+  return { seconds: Number(params.get("seconds")) || 30 * DAY, page: Math.max(1, Number(params.get("page")) || 1) };
+}
 
 /** Sessions of the range's traces, the newest first, a page at a time (range and page in the URL). */
 export async function sessionsPage(root) {
-  const params = new URLSearchParams(location.search);
-  const seconds = Number(params.get("seconds")) || 30 * DAY;
-  const pageNumber = Math.max(1, Number(params.get("page")) || 1);
+  const { seconds, page: pageNumber } = listState();
   const show = (next) => {
     history.pushState(null, "", here(`/sessions?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
     sessionsPage(root);
   };
-  const page = await api("/api/v1/sessions", { query: { start: since(seconds), limit: SESSIONS_PER_PAGE, page: pageNumber } });
+  const page = await api("/api/v1/sessions", { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
   const rows = page.items.map((s) => h("tr", {},
     h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
     h("td", { text: formatTime(s.created_at) }),
@@ -53,20 +67,13 @@ export async function sessionsPage(root) {
     h("td", { class: "num", text: formatCount(s.total_tokens) }),
     h("td", { class: "num", text: formatCost(s.total_cost) }),
     h("td", { text: s.environment })));
-  const pages = Math.max(1, Math.ceil(page.total / SESSIONS_PER_PAGE));
-  const pager = page.total > SESSIONS_PER_PAGE || pageNumber > 1 ? h("div", { class: "pager" },
-    pageNumber > 1 ? h("button", { type: "button", text: t("Previous page"),
-      onclick: () => show({ seconds, page: pageNumber - 1 }) }) : null,
-    h("span", { class: "muted", text: t("Page {page} of {pages}", { page: pageNumber, pages }) }),
-    pageNumber < pages ? h("button", { type: "button", text: t("Next page"),
-      onclick: () => show({ seconds, page: pageNumber + 1 }) }) : null) : null;
   root.replaceChildren(h("section", {},
     h("div", { class: "page-head" }, h("h1", { text: t("Sessions") }),
       rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
     rows.length ? table([t("Session"), t("Started"), t("Duration"), t("Traces"), t("Users"), t("Tokens"), t("Cost"),
       t("Environment")], rows)
       : h("p", { class: "muted", text: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans.") }),
-    pager));
+    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
 }
 
 export async function sessionPage(root, id) {
@@ -88,16 +95,27 @@ export async function sessionPage(root, id) {
       { traces: formatCount(doc.traces.length), tokens: formatCount(doc.total_tokens), cost: formatCost(doc.total_cost) }) }), h("div", { class: "replay" }, ...turns)));
 }
 
+/** Users of the range's traces, the most recently seen first, a page at a time. */
 export async function usersPage(root) {
-  const page = await api("/api/v1/users", { query: { start: since(30 * DAY) } });
+  const { seconds, page: pageNumber } = listState();
+  const show = (next) => {
+    history.pushState(null, "", here(`/users?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
+    usersPage(root);
+  };
+  const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
+  const page = await api("/api/v1/users", { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
   const rows = page.items.map((u) => h("tr", {},
-    h("td", {}, h("a", { href: here(`/traces?user_id=${encodeURIComponent(u.user_id)}&range=30d`), "data-link": true,
+    h("td", {}, h("a", { href: here(`/traces?${new URLSearchParams({ user_id: u.user_id, range })}`), "data-link": true,
       text: u.user_id })),
     h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
-    h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.last_seen) })));
-  root.replaceChildren(h("section", {}, h("h1", { text: t("Users") }),
-    rows.length ? table([t("User"), t("Traces"), t("Tokens"), t("Cost"), t("Last seen")], rows)
-      : h("p", { class: "muted", text: t("No users yet: set user.id on your spans.") })));
+    h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.first_seen) }),
+    h("td", { text: formatTime(u.last_seen) })));
+  root.replaceChildren(h("section", {},
+    h("div", { class: "page-head" }, h("h1", { text: t("Users") }),
+      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
+    rows.length ? table([t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen")], rows)
+      : h("p", { class: "muted", text: t("No users yet: set user.id on your spans.") }),
+    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
 }
 
 function seriesBy(items, value) {
@@ -122,7 +140,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
     api("/api/v1/metrics/timeseries", { query }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "model", observation_type: "GENERATION" } }),
     api("/api/v1/metrics/timeseries", { query: { ...query, group_by: "observation_type" } }),
-    api("/api/v1/users", { query: { start } }),
+    api("/api/v1/users", { query: { start, sort: "total_cost", limit: 5 } }),
     api("/api/v1/traces", { query: { start, sort: "total_cost", order: "desc", limit: 5, preview: "false" } }),
     api("/api/v1/scores/summary", { query: { start } }),
   ]);
@@ -193,8 +211,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
       card(t("Latency by observation type"), null,
         table([t("Type"), t("Spans"), "p50", "p90", "p95", "p99", "TTFT"], latencyRows(byType.items, null))),
       card(t("Top users by cost"), h("a", { href: here("/users"), "data-link": true, class: "more", text: t("All users →") }),
-        table([t("User"), t("Traces"), t("Tokens"), t("Cost")], [...users.items].sort((a, b) => Number(b.total_cost) - Number(a.total_cost))
-          .slice(0, 5).map((u) => h("tr", {}, h("td", {}, tracesLink({ user_id: u.user_id }, u.user_id)),
+        table([t("User"), t("Traces"), t("Tokens"), t("Cost")], users.items.map((u) => h("tr", {}, h("td", {}, tracesLink({ user_id: u.user_id }, u.user_id)),
             h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
             h("td", { class: "num", text: formatCost(u.total_cost) }))))),
       card(t("Top traces by cost"), tracesLink({ sort: "total_cost" }),
