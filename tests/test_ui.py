@@ -236,7 +236,10 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_text("The secret key is shown only now").wait_for()
         assert "sk-th-" in page.locator(".created").inner_text()
         assert "Dify (Settings → Monitoring → Langfuse)" in page.locator(".created").inner_text()
-        page.get_by_text("claude-sonnet-4").first.wait_for()  # the built-in price table
+        # The built-in price table, folded away under the project's overrides until asked for.
+        assert page.get_by_role("cell", name="claude-sonnet-4", exact=True).is_hidden()
+        page.get_by_text("Built-in prices (").click()
+        page.get_by_role("cell", name="claude-sonnet-4", exact=True).wait_for()
         page.screenshot(path=str(ARTIFACTS / "settings.png"))
     assert errors == []
 

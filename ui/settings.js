@@ -116,9 +116,17 @@ async function pricesSection(project, again) {
     h("h2", { text: t("Model prices (USD per 1M tokens)") }),
     h("p", { class: "muted", text: t("An override applies to this project, to models whose name matches its pattern (a regular expression), before the built-in prices. Costs sent with the spans always win.") }),
     priceForm(project, again),
-    table([t("Model"), t("Input"), t("Output"), t("Cache read"), t("Cache write"), t("Source")], [
-      ...prices.overrides.map((o) => ["override", o]), ...prices.builtin.map((b) => ["built-in", b]),
-    ].map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
+    // The project's overrides in full; the built-in table (about a hundred models) folded away.
+    prices.overrides.length ? priceTable(prices.overrides.map((o) => ["override", o]), again) : null,
+    h("details", { class: "builtin-prices" },
+      h("summary", { text: t("Built-in prices ({n} models)", { n: prices.builtin.length }) }),
+      priceTable(prices.builtin.map((b) => ["built-in", b]), again)),
+  ];
+}
+
+function priceTable(rows, again) {
+  return table([t("Model"), t("Input"), t("Output"), t("Cache read"), t("Cache write"), t("Source")],
+    rows.map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
       ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
         text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
       h("td", {}, source === "override" ? t("override") : t("built-in"), source === "override" ? h("button", { type: "button", class: "link", text: t("Delete"),
@@ -126,8 +134,7 @@ async function pricesSection(project, again) {
           await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
             query: { project: p.project_id } });
           again();
-        } }) : null)))),
-  ];
+        } }) : null))));
 }
 
 async function connectionsSection(project, again) {
