@@ -410,7 +410,7 @@ export async function tracePage(root, traceId) {
   const greatest = (key) => spans.map((s) => s[key] || "").reduce((a, b) => (b > a ? b : a), "");
   const [user, session, environment, release] = ["user_id", "session_id", "environment", "release"].map(greatest);
   const tags = [...new Set(spans.flatMap((s) => s.tags || []))].sort();
-  const fact = (label, value) => [h("span", { class: "muted", text: `${label}: ` }), value];
+  const fact = (label, value) => [h("span", { class: "muted", text: t("{label}: ", { label }) }), value];
   const facts = [
     user && fact(t("User"), h("a", { href: here(`/traces?user_id=${encodeURIComponent(user)}&range=30d`),
       "data-link": true, text: user })),
