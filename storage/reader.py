@@ -630,42 +630,10 @@ async def users(
     """A page of the users of the traces that started in [start, end) (whole traces), ordered by
     ``sort`` (a key of ``USER_ORDERS``): their trace count, tokens, cost, first and last start (ns);
     and how many users there are."""
-    _check_range(start, end)
-    params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
-    grouped = f"""
-FROM (
-    SELECT t.trace_id, max(t.user_id) AS user_id, sum(t.total_tokens) AS total_tokens,
-           sum(t.total_cost) AS total_cost, toUnixTimestamp64Nano(min(t.start_time)) AS start_ns
-    FROM traces AS t
-    WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
-    GROUP BY t.trace_id
-    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND user_id != ''
-)
-GROUP BY user_id"""
-    rows = await backend.query(
-        f"""
-SELECT user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
-       min(start_ns) AS first_seen, max(start_ns) AS last_seen, count() OVER () AS total
-{grouped}
-ORDER BY {USER_ORDERS[sort]}, user_id
-LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
-        params,
-    )
-    return await _with_total(backend, rows, grouped, "user_id", params)
-
-
-async def _with_total(
-    backend: Backend, rows: list[Row], grouped: str, key: str, params: dict[str, object]
-) -> tuple[list[Row], int]:
-    """A page whose rows carry the count of all groups (``count() OVER ()`` as ``total``), and that
-    count; past the last page there is no row to carry it, so the groups are counted on their own."""
-    if not rows:
-        counted = await backend.query(f"SELECT count() AS n FROM (SELECT {key} {grouped})", params)
-        return [], int(counted[0]["n"])
-    total = int(rows[0]["total"])
-    for row in rows:
-        del row["total"]
-    return rows, total
+    columns = """user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
+       min(start_ns) AS first_seen, max(start_ns) AS last_seen"""
+    order = f"{USER_ORDERS[sort]}, user_id"
+    return await _page_of_groups(backend, "user_id", columns, order, project, start, end, page, limit)
 
 
 async def sessions(
@@ -674,6 +642,28 @@ async def sessions(
     """A page of the sessions of the traces that started in [start, end) (whole traces), the newest
     first: their first start and last end (ns), trace count, up to five users, tokens, cost and
     environment; and how many sessions there are."""
+    columns = """session_id AS id, min(start_ns) AS created_at, max(end_ns) AS last_at, count() AS traces,
+       arraySort(groupUniqArrayIf(5)(user_id, user_id != '')) AS users, sum(total_tokens) AS total_tokens,
+       sum(total_cost) AS total_cost, max(environment) AS environment"""
+    return await _page_of_groups(
+        backend, "session_id", columns, "created_at DESC, id", project, start, end, page, limit
+    )
+
+
+async def _page_of_groups(
+    backend: Backend,
+    field: str,
+    columns: str,
+    order: str,
+    project: str,
+    start: int,
+    end: int,
+    page: int,
+    limit: int,
+) -> tuple[list[Row], int]:
+    """A page of ``columns`` over the whole traces that started in [start, end), grouped by a trace
+    ``field`` (user_id, session_id; traces without one left out), and how many groups there are.
+    Each trace gives its field, user, tokens, cost, environment and bounds (``start_ns``, ``end_ns``)."""
     _check_range(start, end)
     params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
     grouped = f"""
@@ -685,20 +675,22 @@ FROM (
     FROM traces AS t
     WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
     GROUP BY t.trace_id
-    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND session_id != ''
+    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND {field} != ''
 )
-GROUP BY session_id"""
+GROUP BY {field}"""
+    # The groups' count rides on the page's rows (a window over the groups): one query, not two.
     rows = await backend.query(
-        f"""
-SELECT session_id AS id, min(start_ns) AS created_at, max(end_ns) AS last_at, count() AS traces,
-       arraySort(groupUniqArrayIf(5)(user_id, user_id != '')) AS users, sum(total_tokens) AS total_tokens,
-       sum(total_cost) AS total_cost, max(environment) AS environment, count() OVER () AS total
-{grouped}
-ORDER BY created_at DESC, id
-LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
+        f"SELECT {columns}, count() OVER () AS total\n{grouped}\nORDER BY {order}\n"
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         params,
     )
-    return await _with_total(backend, rows, grouped, "session_id", params)
+    if not rows:  # past the last page there is no row to carry the count: count on their own
+        counted = await backend.query(f"SELECT count() AS n FROM (SELECT {field} {grouped})", params)
+        return [], int(counted[0]["n"])
+    total = int(rows[0]["total"])
+    for row in rows:
+        del row["total"]
+    return rows, total
 
 
 # Filter fields the UI suggests values for: API name -> column of the spans table.
