@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pyarrow as pa
 
+from bench.workload import Workload
 from storage import SPAN_SCHEMA, Store
 from storage.reader import TraceReader
+
+if TYPE_CHECKING:
+    from tracehouse.server import Running
 
 NOW_NS = time.time_ns()
 SECOND = 1_000_000_000
@@ -83,3 +88,19 @@ async def read_twice(store: Store, project: str, trace_id: str) -> list[dict[str
     spans = await store.reader.trace(project, trace_id)
     assert spans == await TraceReader(store.backend).trace(project, trace_id), "memory and ClickHouse differ"
     return spans
+
+
+async def send_workload(live: Running, headers: dict[str, str], seed: int, spans: int) -> list[str]:
+    """Send the seeded GenAI workload (``spans`` spans, an hour ago) over OTLP/HTTP, 60 spans a
+    request, as an app's exporter would; the trace ids sent."""
+    ids: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        for batch in Workload(seed=seed).batches(spans, 60, NOW_NS - 3600 * SECOND):
+            async with session.post(
+                live.otlp_http_url + "/v1/traces",
+                data=batch.body,
+                headers={**headers, "Content-Type": "application/x-protobuf"},
+            ) as r:
+                assert r.status == 200, await r.text()
+            ids += batch.trace_ids
+    return ids

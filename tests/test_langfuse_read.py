@@ -6,10 +6,9 @@ from decimal import Decimal
 
 import aiohttp
 
-from bench.workload import Workload
 from storage.langfuse import LangfuseReader
 from storage.reader import TraceReader
-from tests.helpers import NOW_NS, SECOND, span, span_table
+from tests.helpers import NOW_NS, SECOND, send_workload, span, span_table
 from tests.langfuse_helpers import basic, event, ingest, make_key, run_sdk
 from tracehouse.server import Running
 
@@ -266,16 +265,7 @@ async def test_a_trace_by_id_makes_the_summary_views_summary_from_its_spans(live
     days, and Langfuse traces whose rows were updated (new versions and cancel rows)."""
     store = live.store
     headers = basic(await make_key(live))
-    ids: list[str] = []
-    async with aiohttp.ClientSession() as session:
-        for batch in Workload(seed=11).batches(300, 60, NOW_NS - 3600 * SECOND):
-            async with session.post(
-                live.otlp_http_url + "/v1/traces",
-                data=batch.body,
-                headers={**headers, "Content-Type": "application/x-protobuf"},
-            ) as r:
-                assert r.status == 200, await r.text()
-            ids += batch.trace_ids
+    ids = await send_workload(live, headers, seed=11, spans=300)
     day = 86_400 * SECOND
     await store.writer.write(
         span_table(

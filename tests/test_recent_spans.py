@@ -8,12 +8,11 @@ from pathlib import Path
 import aiohttp
 from opentelemetry.trace import Link, SpanContext, StatusCode, TraceFlags
 
-from bench.workload import Workload
 from storage import Store
 from storage import recent_spans as recent_module
 from storage.reader import TraceReader
 from storage.trace_cache import TraceVersion
-from tests.helpers import NOW_NS, SECOND, read_twice, span, span_table
+from tests.helpers import NOW_NS, read_twice, send_workload, span, span_table
 from tests.langfuse_helpers import basic, event, ingest, make_key
 from tests.otel import exporter, in_thread, provider
 from tests.otlp_data import request
@@ -23,17 +22,8 @@ from tracehouse.server import Running
 async def test_traces_just_written_are_read_from_memory_as_clickhouse_gives_them(live: Running) -> None:
     store = live.store
     headers = basic(await make_key(live))
-    ids: list[str] = []
     # The GenAI workload over OTLP/HTTP: both conventions, chats, tools, retrievals, errors.
-    async with aiohttp.ClientSession() as session:
-        for batch in Workload(seed=7).batches(400, 60, NOW_NS - 3600 * SECOND):
-            async with session.post(
-                live.otlp_http_url + "/v1/traces",
-                data=batch.body,
-                headers={**headers, "Content-Type": "application/x-protobuf"},
-            ) as r:
-                assert r.status == 200, await r.text()
-            ids += batch.trace_ids
+    ids = await send_workload(live, headers, seed=7, spans=400)
 
     # The OTel SDK: events, links, typed attributes, a status.
     tp = provider(exporter("http", live, headers=headers), service="sdk-service")
