@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,7 @@ from tracehouse.server import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
+JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
 
 
 async def make_key(live: Running, project: str = "default") -> KeyPair:
@@ -72,6 +74,22 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str) ->
             *extra,
         ],
         env={"PYTHONPATH": str(sdk), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_js(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
+    """Run a client script with node and the real langfuse JS SDK 3.x (installed by ./dev test)."""
+    node = shutil.which("node")
+    if node is None or not (JS_SDK / "langfuse").is_dir():
+        raise RuntimeError(f"node or the langfuse JS SDK is missing ({JS_SDK}): run ./dev test to install them")
+    result = subprocess.run(
+        [node, str(ROOT / "tests" / "langfuse_clients" / script), host, pair.public_key, pair.secret_key, *extra],
+        env={"NODE_PATH": str(JS_SDK), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,
