@@ -311,7 +311,7 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
                 ("session", "/sessions/session-big", ".turn"),
                 ("users", "/users", "h1"),
                 ("logs", "/logs", "table.logs"),
-                ("settings", "/settings", "table"),
+                ("settings", "/settings", ".builtin-prices summary"),
             ]:
                 page.goto(srv.api_url + path)
                 page.wait_for_selector(ready)
