@@ -253,6 +253,23 @@ class ScoreSummary(BaseModel):
     items: list[ScoreStat]
 
 
+class TraceScoresQuery(Query):
+    trace_id: list[str] = Field(min_length=1, max_length=200, description="Trace ids (repeat the parameter).")
+
+
+class TraceScore(BaseModel):
+    trace_id: str
+    name: str
+    data_type: str
+    count: int
+    value: float = Field(description="The mean value.")
+    string_value: str = Field(description="The newest string value (categorical and boolean scores).")
+
+
+class TraceScores(BaseModel):
+    items: list[TraceScore]
+
+
 class LogListQuery(TimeRange):
     min_severity: int = Field(0, ge=0, le=24, description="Lowest severity number (9 INFO, 13 WARN, 17 ERROR).")
     search: str | None = Field(None, max_length=500, description="Text in the body, case-insensitive.")
@@ -472,6 +489,11 @@ async def scores_summary(request: web.Request, store: Store, project: str, q: Ti
     )
 
 
+async def scores_of_traces(request: web.Request, store: Store, project: str, q: TraceScoresQuery) -> TraceScores:
+    rows = await store.reader.trace_scores(project, q.trace_id)
+    return TraceScores(items=[TraceScore.model_validate(r) for r in rows])
+
+
 ENDPOINTS = (
     Endpoint(
         "/api/v1/traces", "List traces, filtered and sorted, a page at a time", TraceListQuery, TracePage, list_traces
@@ -507,6 +529,13 @@ ENDPOINTS = (
         TimeRange,
         ScoreSummary,
         scores_summary,
+    ),
+    Endpoint(
+        "/api/v1/scores/by-trace",
+        "The scores of some traces (the list's page), by trace and name",
+        TraceScoresQuery,
+        TraceScores,
+        scores_of_traces,
     ),
     Endpoint(
         "/api/v1/filters/{field}/values",

@@ -172,6 +172,10 @@ class TraceSource(Protocol):
         """Score names of the window with counts and averages."""
         ...
 
+    async def trace_scores(self, project: str, trace_ids: Sequence[str]) -> list[Row]:
+        """The scores of some traces by name: count, mean value, newest string value."""
+        ...
+
     async def timeseries(
         self,
         project_id: str,

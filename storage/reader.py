@@ -315,6 +315,10 @@ class TraceReader:
         """Scores by name over a window (see ``score_summary``)."""
         return await score_summary(self._backend, project, start, end)
 
+    async def trace_scores(self, project: str, trace_ids: Sequence[str]) -> list[Row]:
+        """The scores of some traces by name (see ``trace_scores``)."""
+        return await trace_scores(self._backend, project, trace_ids)
+
     async def trace_bounds(self, project_id: str, trace_id: str) -> TraceBounds | None:
         """The first start and last end of a trace's spans (epoch ns), and its version, from the
         trace index; None if the trace is unknown."""
@@ -723,6 +727,21 @@ ORDER BY n DESC, v LIMIT {{limit:UInt32}}""",
         {"project": project, "start": start, "end": end, "prefix": prefix, "limit": limit},
     )
     return [r["v"] for r in rows]
+
+
+async def trace_scores(backend: Backend, project: str, trace_ids: Sequence[str]) -> list[Row]:
+    """The scores of ``trace_ids`` (their traces' and their observations'), by trace, name and type:
+    how many, the mean value and the newest string value (categorical and boolean scores)."""
+    if not trace_ids:
+        return []
+    return await backend.query(
+        """SELECT trace_id, name, data_type, count() AS count, avg(value) AS value,
+       argMax(string_value, timestamp) AS string_value
+FROM scores FINAL
+WHERE project_id = {project:String} AND is_deleted = 0 AND trace_id IN {ids:Array(String)}
+GROUP BY trace_id, name, data_type ORDER BY trace_id, name, data_type""",
+        {"project": project, "ids": list(trace_ids)},
+    )
 
 
 async def score_summary(backend: Backend, project: str, start: int, end: int) -> list[Row]:

@@ -375,6 +375,7 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/users?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/metrics/timeseries?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/scores/summary?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/scores/by-trace?trace_id={trace}&project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/filters/user/values?project={p}", None, "VIEW_DATA"),
     ("GET", "/tempo/api/search?project={p}", None, "VIEW_DATA"),
     ("GET", "/tempo/api/v2/traces/{trace}?project={p}", None, "VIEW_DATA"),

@@ -6,6 +6,7 @@ import aiohttp
 from openapi_spec_validator import validate
 
 from tests.helpers import NOW_NS, SECOND, span, span_table
+from tests.langfuse_helpers import basic, make_key
 from tracehouse.server import Running
 
 
@@ -171,3 +172,52 @@ async def test_users_come_from_every_trace_of_the_window(live: Running) -> None:
     status, rest = await get(live, "/api/v1/users", [("limit", "1000"), ("page", "2")])
     assert len(rest["items"]) == 200 and rest["total"] == 1200
     assert {u["user_id"] for u in doc["items"] + rest["items"]} == {f"user-{i:04d}" for i in range(1200)}
+
+
+async def test_scores_of_a_page_of_traces(live: Running) -> None:
+    """The traces list's scores column: each asked trace's scores by name (its observations'
+    too), the mean and the newest string value; other traces and other projects left out."""
+    await seed(live)
+    headers = basic(await make_key(live))
+    for body in (
+        {"traceId": "rest-1", "name": "quality", "value": 0.5},
+        {"traceId": "rest-1", "name": "quality", "value": 1.0},
+        {
+            "traceId": "rest-1",
+            "observationId": "rest-1-llm",
+            "name": "tone",
+            "value": "polite",
+            "dataType": "CATEGORICAL",
+        },
+        {"traceId": "rest-2", "name": "correct", "value": 1, "dataType": "BOOLEAN"},
+        {"traceId": "rest-3", "name": "quality", "value": 0.1},  # a trace not asked for
+    ):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(live.api_url + "/api/public/scores", json=body, headers=headers) as r,
+        ):
+            assert r.status == 200, await r.text()
+    asked = [("trace_id", "rest-1"), ("trace_id", "rest-2"), ("trace_id", "no-such-trace")]
+
+    async def scores(params: list[tuple[str, str]], auth: dict[str, str]) -> tuple[int, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(live.api_url + "/api/v1/scores/by-trace", params=params, headers=auth) as r,
+        ):
+            return r.status, await r.json()
+
+    status, doc = await scores(asked, headers)
+    assert status == 200 and doc["items"] == [
+        {"trace_id": "rest-1", "name": "quality", "data_type": "NUMERIC", "count": 2, "value": 0.75,
+         "string_value": ""},
+        {"trace_id": "rest-1", "name": "tone", "data_type": "CATEGORICAL", "count": 1, "value": 0.0,
+         "string_value": "polite"},
+        {"trace_id": "rest-2", "name": "correct", "data_type": "BOOLEAN", "count": 1, "value": 1.0,
+         "string_value": "true"},
+    ]  # fmt: skip
+    other = await live.store.projects.create_project("other")
+    status, doc = await scores(asked, basic(await make_key(live, other.id)))
+    assert status == 200 and doc["items"] == []  # another project's key sees none of them
+    for params in ([], [("trace_id", "x")] * 201, [("trace_ids", "rest-1")]):
+        status, doc = await scores(params, headers)
+        assert status == 400 and set(doc["error"]) == {"code", "message"}, params

@@ -1,9 +1,13 @@
 """The UI in a real browser (Playwright driving Debian's chromium) against a real server."""
 
+import base64
 import contextlib
+import json
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -40,6 +44,21 @@ def browser_page(errors: list[str], locale: str = "en-US") -> Iterator[Page]:
         page.on("pageerror", lambda e: errors.append(str(e)))
         yield page
         browser.close()
+
+
+def api(page: Page, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """Call the API from the page, as its own scripts do (session cookie and CSRF header)."""
+    return tuple(
+        page.evaluate(
+            """async ([method, path, body]) => {
+                const csrf = (document.cookie.match(/(?:^|; )th_csrf=([^;]+)/) || [])[1] || "";
+                const r = await fetch(path, { method, headers: { "Content-Type": "application/json",
+                  "X-CSRF-Token": decodeURIComponent(csrf) }, body: body === null ? undefined : JSON.stringify(body) });
+                return [r.status, await r.json().catch(() => null)];
+            }""",
+            [method, path, body],
+        )
+    )
 
 
 @pytest.fixture
@@ -99,6 +118,26 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_role("heading", name="Traces").wait_for()
         page.get_by_role("link", name="invoke_agent helper").wait_for()
         assert "<script>alert(1)</script>" in page.locator("table.traces").inner_text()  # shown as text
+        # Scores fill their column once the page is drawn: numeric ones averaged, others the newest.
+        status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "scores"})
+        assert status == 201, key
+        token = base64.b64encode(f"{key['public_key']}:{key['secret_key']}".encode()).decode()
+        for body in (
+            {"traceId": trace_id, "name": "quality", "value": 0.5},
+            {"traceId": trace_id, "name": "quality", "value": 0.8},
+            {"traceId": trace_id, "name": "<b>tone</b>", "value": "polite", "dataType": "CATEGORICAL"},
+        ):
+            sent = urllib.request.Request(
+                srv.api_url + "/api/public/scores",
+                data=json.dumps(body).encode(),
+                headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(sent) as r:
+                assert r.status == 200
+        page.reload()
+        cell = page.locator("td.score-cell")
+        cell.locator(".score", has_text="quality").wait_for()
+        assert cell.locator(".score").all_inner_texts() == ["<b>tone</b> polite", "quality 0.65"]
         page.screenshot(path=str(ARTIFACTS / "traces.png"))
 
         page.get_by_placeholder("Model").focus()  # suggestions come from the API

@@ -10,14 +10,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server, start_server
 from tests.langfuse_helpers import ROOT, SDK_DIRS
-from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui import ARTIFACTS, api, browser_page
 
 pytestmark = pytest.mark.slow
 
@@ -50,21 +49,6 @@ def snippet_text(page: Page, label: str) -> str:
         page.locator(".snippet", has=page.locator("strong", has_text=re.compile(f"^{re.escape(label)}$")))
         .locator("pre")
         .inner_text()
-    )
-
-
-def api(page: Page, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Call the API from the page, as its own scripts do (session cookie and CSRF header)."""
-    return tuple(
-        page.evaluate(
-            """async ([method, path, body]) => {
-                const csrf = (document.cookie.match(/(?:^|; )th_csrf=([^;]+)/) || [])[1] || "";
-                const r = await fetch(path, { method, headers: { "Content-Type": "application/json",
-                  "X-CSRF-Token": decodeURIComponent(csrf) }, body: body === null ? undefined : JSON.stringify(body) });
-                return [r.status, await r.json().catch(() => null)];
-            }""",
-            [method, path, body],
-        )
     )
 
 

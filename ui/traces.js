@@ -4,7 +4,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
-import { errorText, t } from "/ui/i18n.js";
+import { errorText, formatNumber, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 /** The name of a time range, e.g. "Last 24 hours". */
@@ -38,9 +38,23 @@ const COLUMNS = [
     text: `${formatCount(row.input_tokens)} / ${formatCount(row.output_tokens)}` })],
   ["cost", t("Cost"), "total_cost", (row) => h("td", { class: "num", text: formatCost(row.total_cost) })],
   ["status", t("Status"), null, (row) => h("td", { class: row.error_count ? "err" : "", text: row.error_count ? t("error") : t("ok") })],
+  // Filled once the page is drawn (fillScores): the list does not wait for the scores.
+  ["scores", t("Scores"), null, (row) => h("td", { class: "score-cell", "data-trace": row.trace_id })],
 ];
 const DEFAULT_HIDDEN = ["spans"];
 let chooserOpen = false; // the column chooser stays open while columns are switched
+
+/** The page's scores, by name: the mean of numeric ones, the newest value of the others. */
+async function fillScores(body) {
+  const cells = new Map([...body.querySelectorAll("td.score-cell")].map((td) => [td.dataset.trace, td]));
+  if (!cells.size) return;
+  const doc = await api("/api/v1/scores/by-trace", { query: { trace_id: [...cells.keys()] } }).catch(() => ({ items: [] }));
+  for (const s of doc.items) {
+    const value = s.data_type === "NUMERIC" ? formatNumber(s.value, { maximumFractionDigits: 2 }) : s.string_value;
+    cells.get(s.trace_id)?.append(h("span", { class: "score", title: t("{name}: {n} score(s)", { name: s.name, n: s.count }) },
+      `${s.name} `, h("strong", { text: value })));
+  }
+}
 
 function params() {
   return Object.fromEntries(new URLSearchParams(location.search));
@@ -205,6 +219,7 @@ export async function tracesPage(root) {
   } else {
     body.replaceChildren(...page.items.map((row) => h("tr", { class: row.error_count ? "has-error" : "" },
       selecting ? pickCell(row) : "", ...columns.map(([, , , cell]) => cell(row)))));
+    fillScores(body);
   }
   if (state.cursor) {
     pager.append(h("button", { type: "button", text: t("First page"), onclick: () => go({ cursor: "" }) }));
