@@ -254,7 +254,7 @@ class ScoreSummary(BaseModel):
 
 
 class TraceScoresQuery(Query):
-    trace_id: list[str] = Field(min_length=1, max_length=200, description="Trace ids (repeat the parameter).")
+    trace_id: list[str] = Field(min_length=1, max_length=100, description="Trace ids, 100 at most (repeated).")
 
 
 class TraceScore(BaseModel):
