@@ -56,6 +56,7 @@ export async function sessionsPage(root) {
     history.pushState(null, "", here(`/sessions?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
     sessionsPage(root);
   };
+  const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
   const page = await api("/api/v1/sessions", { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
   const rows = page.items.map((s) => h("tr", {},
     h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
@@ -63,7 +64,7 @@ export async function sessionsPage(root) {
     h("td", { class: "num", text: formatDuration((s.last_at - s.created_at) / 1e6) }),
     h("td", { class: "num", text: formatCount(s.traces) }),
     h("td", {}, ...s.users.flatMap((user, i) => [i ? ", " : "", h("a", { "data-link": true, text: user,
-      href: here(`/traces?${new URLSearchParams({ user_id: user, range: "30d" })}`) })])),
+      href: here(`/traces?${new URLSearchParams({ user_id: user, range })}`) })])),
     h("td", { class: "num", text: formatCount(s.total_tokens) }),
     h("td", { class: "num", text: formatCost(s.total_cost) }),
     h("td", { text: s.environment })));

@@ -416,7 +416,7 @@ export async function tracePage(root, traceId) {
       "data-link": true, text: user })),
     session && fact(t("Session"), h("a", { href: here(`/sessions/${encodeURIComponent(session)}`), "data-link": true,
       text: session })),
-    environment && fact(t("Environment"), environment),
+    environment && environment !== "default" && fact(t("Environment"), environment),  // "default": none given
     release && fact(t("Release"), release),
     tags.length && fact(t("Tags"), h("span", {}, ...tags.map((tag) => h("a", { class: "tag", "data-link": true,
       href: here(`/traces?tags=${encodeURIComponent(tag)}&range=30d`), text: tag })))),
