@@ -87,6 +87,8 @@ UI_PAGES = (
     *(f"/{page}" for page in _PROJECT_PAGES),
     "/traces/{trace_id}",
     "/sessions/{session_id}",
+    # Last: any other page of a project, so that a mistyped one gets the UI's "no such page".
+    "/project/{project_id}/{tail:.+}",
 )
 
 
