@@ -62,24 +62,8 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str) ->
     sdk = SDK_DIRS[version]
     if not (sdk / "langfuse").is_dir():
         raise RuntimeError(f"the langfuse {version}.x SDK is missing in {sdk}: run ./dev test to install it")
-    result = subprocess.run(
-        # -S: only the standard library and the SDK's own directory, so its pinned dependencies win.
-        [
-            sys.executable,
-            "-S",
-            str(ROOT / "tests" / "langfuse_clients" / script),
-            host,
-            pair.public_key,
-            pair.secret_key,
-            *extra,
-        ],
-        env={"PYTHONPATH": str(sdk), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    # -S: only the standard library and the SDK's own directory, so its pinned dependencies win.
+    return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
 
 
 def run_js(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
@@ -87,9 +71,17 @@ def run_js(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]
     node = shutil.which("node")
     if node is None or not (JS_SDK / "langfuse").is_dir():
         raise RuntimeError(f"node or the langfuse JS SDK is missing ({JS_SDK}): run ./dev test to install them")
+    return _run_client([node], script, {"NODE_PATH": str(JS_SDK)}, host, pair, *extra)
+
+
+def _run_client(
+    runner: list[str], script: str, env: dict[str, str], host: str, pair: KeyPair, *extra: str
+) -> dict[str, Any]:
+    """Run ``tests/langfuse_clients/<script>`` with ``runner`` and its arguments (host, key pair,
+    ``extra``); the JSON line it prints last."""
     result = subprocess.run(
-        [node, str(ROOT / "tests" / "langfuse_clients" / script), host, pair.public_key, pair.secret_key, *extra],
-        env={"NODE_PATH": str(JS_SDK), "PATH": "/usr/bin:/bin"},
+        [*runner, str(ROOT / "tests" / "langfuse_clients" / script), host, pair.public_key, pair.secret_key, *extra],
+        env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -43,38 +43,44 @@ function pager(pageNumber, total, perPage, go) {
     pageNumber < pages ? h("button", { type: "button", text: t("Next page"), onclick: () => go(pageNumber + 1) }) : null);
 }
 
-/** A list page's range (seconds, 30 days by default) and page number, from the URL. */
-function listState() {
+/** A list over a time range (30 days by default), a page at a time, both kept in the URL: the
+ * range picker, a table of ``endpoint``'s rows drawn by ``row(item, range)`` (``range`` is the
+ * traces page's name for it, for links), or ``empty``, and the pages. ``again`` draws it anew. */
+async function rangeList(root, { path, endpoint, title, headers, row, empty, again }) {
   const params = new URLSearchParams(location.search);
-  return { seconds: Number(params.get("seconds")) || 30 * DAY, page: Math.max(1, Number(params.get("page")) || 1) };
+  const seconds = Number(params.get("seconds")) || 30 * DAY;
+  const pageNumber = Math.max(1, Number(params.get("page")) || 1);
+  const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
+  const show = (next) => {
+    history.pushState(null, "", here(`${path}?${new URLSearchParams(next)}`));
+    again(root);
+  };
+  const page = await api(endpoint, { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
+  root.replaceChildren(h("section", {},
+    h("div", { class: "page-head" }, h("h1", { text: title }),
+      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
+    page.items.length ? table(headers, page.items.map((item) => row(item, range)))
+      : h("p", { class: "muted", text: empty }),
+    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
 }
 
-/** Sessions of the range's traces, the newest first, a page at a time (range and page in the URL). */
+/** Sessions of the range's traces, the newest first. */
 export async function sessionsPage(root) {
-  const { seconds, page: pageNumber } = listState();
-  const show = (next) => {
-    history.pushState(null, "", here(`/sessions?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
-    sessionsPage(root);
-  };
-  const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
-  const page = await api("/api/v1/sessions", { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
-  const rows = page.items.map((s) => h("tr", {},
-    h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
-    h("td", { text: formatTime(s.created_at) }),
-    h("td", { class: "num", text: formatDuration((s.last_at - s.created_at) / 1e6) }),
-    h("td", { class: "num", text: formatCount(s.traces) }),
-    h("td", {}, ...s.users.flatMap((user, i) => [i ? ", " : "", h("a", { "data-link": true, text: user,
-      href: here(`/traces?${new URLSearchParams({ user_id: user, range })}`) })])),
-    h("td", { class: "num", text: formatCount(s.total_tokens) }),
-    h("td", { class: "num", text: formatCost(s.total_cost) }),
-    h("td", { text: s.environment })));
-  root.replaceChildren(h("section", {},
-    h("div", { class: "page-head" }, h("h1", { text: t("Sessions") }),
-      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
-    rows.length ? table([t("Session"), t("Started"), t("Duration"), t("Traces"), t("Users"), t("Tokens"), t("Cost"),
-      t("Environment")], rows)
-      : h("p", { class: "muted", text: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans.") }),
-    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
+  await rangeList(root, {
+    path: "/sessions", endpoint: "/api/v1/sessions", title: t("Sessions"), again: sessionsPage,
+    headers: [t("Session"), t("Started"), t("Duration"), t("Traces"), t("Users"), t("Tokens"), t("Cost"), t("Environment")],
+    empty: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans."),
+    row: (s, range) => h("tr", {},
+      h("td", {}, h("a", { href: here(`/sessions/${encodeURIComponent(s.id)}`), "data-link": true, text: s.id })),
+      h("td", { text: formatTime(s.created_at) }),
+      h("td", { class: "num", text: formatDuration((s.last_at - s.created_at) / 1e6) }),
+      h("td", { class: "num", text: formatCount(s.traces) }),
+      h("td", {}, ...s.users.flatMap((user, i) => [i ? ", " : "", h("a", { "data-link": true, text: user,
+        href: here(`/traces?${new URLSearchParams({ user_id: user, range })}`) })])),
+      h("td", { class: "num", text: formatCount(s.total_tokens) }),
+      h("td", { class: "num", text: formatCost(s.total_cost) }),
+      h("td", { text: s.environment })),
+  });
 }
 
 export async function sessionPage(root, id) {
@@ -96,27 +102,19 @@ export async function sessionPage(root, id) {
       { traces: formatCount(doc.traces.length), tokens: formatCount(doc.total_tokens), cost: formatCost(doc.total_cost) }) }), h("div", { class: "replay" }, ...turns)));
 }
 
-/** Users of the range's traces, the most recently seen first, a page at a time. */
+/** Users of the range's traces, the most recently seen first. */
 export async function usersPage(root) {
-  const { seconds, page: pageNumber } = listState();
-  const show = (next) => {
-    history.pushState(null, "", here(`/users?${new URLSearchParams({ seconds: next.seconds, page: next.page })}`));
-    usersPage(root);
-  };
-  const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
-  const page = await api("/api/v1/users", { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
-  const rows = page.items.map((u) => h("tr", {},
-    h("td", {}, h("a", { href: here(`/traces?${new URLSearchParams({ user_id: u.user_id, range })}`), "data-link": true,
-      text: u.user_id })),
-    h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
-    h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.first_seen) }),
-    h("td", { text: formatTime(u.last_seen) })));
-  root.replaceChildren(h("section", {},
-    h("div", { class: "page-head" }, h("h1", { text: t("Users") }),
-      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
-    rows.length ? table([t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen")], rows)
-      : h("p", { class: "muted", text: t("No users yet: set user.id on your spans.") }),
-    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
+  await rangeList(root, {
+    path: "/users", endpoint: "/api/v1/users", title: t("Users"), again: usersPage,
+    headers: [t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen")],
+    empty: t("No users yet: set user.id on your spans."),
+    row: (u, range) => h("tr", {},
+      h("td", {}, h("a", { href: here(`/traces?${new URLSearchParams({ user_id: u.user_id, range })}`), "data-link": true,
+        text: u.user_id })),
+      h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
+      h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.first_seen) }),
+      h("td", { text: formatTime(u.last_seen) })),
+  });
 }
 
 function seriesBy(items, value) {
