@@ -65,9 +65,10 @@ async def otlp_series(
     end: int,
     bucket_s: int,
     with_base: bool,
-) -> tuple[list[dict[str, str]], list[int], list[list[float]], list[float]] | None:
+) -> tuple[list[dict[str, str]], list[int], list[list[float]], list[float], list[int]] | None:
     """Like ``storage.metrics.MetricsReader.series`` for an OTLP metric (times in epoch seconds),
-    or None if no stored point has this name."""
+    or None if no stored point has this name. A fifth list gives, per label set, the bucket of its
+    first point, or -1 if it had one before the range: a series has no value before it exists."""
     found = await reader.resolve(project, sample_name)
     if found is None:
         return None
@@ -79,6 +80,7 @@ async def otlp_series(
     labels: list[dict[str, str]] = []
     values: list[list[float]] = []
     bases: list[float] = []
+    firsts: list[int] = []
     previous: dict[int, float] = {}
 
     def slot(label_set: dict[str, str]) -> int:
@@ -88,6 +90,7 @@ async def otlp_series(
             labels.append(label_set)
             values.append([0.0] * buckets)
             bases.append(0.0)
+            firsts.append(buckets)
         return index[key]
 
     for row in previous_rows:
@@ -95,6 +98,7 @@ async def otlp_series(
             s = slot({**row["labels"], **extra})
             bases[s] = value if with_base else 0.0
             previous[s] = value
+            firsts[s] = -1
     for row in points:
         b = (row["time_ns"] // NS - start) // bucket_s
         delta = row["temporality"] == "delta"
@@ -116,5 +120,6 @@ async def otlp_series(
             previous[s] = value
             if 0 <= b < buckets:
                 values[s][b] += added
+                firsts[s] = min(firsts[s], b)
     starts = [start + i * bucket_s for i in range(buckets)]
-    return labels, starts, values, bases
+    return labels, starts, values, bases, firsts

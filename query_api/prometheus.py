@@ -17,7 +17,7 @@ from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.promql import PromQLError, Scalar, Vector, evaluate
 from storage.metrics import METRICS
-from storage.otlp_metrics import HISTOGRAM_KINDS
+from storage.otlp_metrics import HISTOGRAM_KINDS, prometheus_type
 from tracehouse.errors import TracehouseError
 
 __all__ = ["prometheus_routes"]
@@ -200,9 +200,8 @@ class PrometheusApi:
     async def metadata(self, request: web.Request, store: Any, project: str) -> web.Response:
         doc = {m.name: [{"type": m.kind, "help": m.help, "unit": ""}] for m in METRICS.values()}
         for m in await store.otlp_metrics.catalog(project):
-            kind = {"sum": "counter" if m["monotonic"] else "gauge", "exponential_histogram": "histogram"}
             doc[m["prom_name"]] = [
-                {"type": kind.get(m["kind"], m["kind"]), "help": m["description"], "unit": m["unit"]}
+                {"type": prometheus_type(m["kind"], m["monotonic"]), "help": m["description"], "unit": m["unit"]}
             ]
         return _ok(doc)
 

@@ -125,6 +125,7 @@ class _Evaluator:
             labels, starts, values, bases = await self.reader.series(
                 self.project, METRICS[name], start, end, bucket, with_base
             )
+            firsts = [-1] * len(labels)  # Tracehouse's own counters count from zero, whenever asked
         else:
             found = await otlp_series(self.otlp, self.project, name, start, end, bucket, with_base)
             if found is None:
@@ -132,12 +133,12 @@ class _Evaluator:
                     f"unknown metric {name!r}: neither a Tracehouse metric ({', '.join(sorted(METRICS))}) "
                     "nor one received over OTLP in this project"
                 )
-            labels, starts, values, bases = found
+            labels, starts, values, bases, firsts = found
         keep = []
         for i, label_set in enumerate(labels):
             full = {"__name__": name, "project": self.project, **label_set}
             if all(_match(m, full.get(m.name, "")) for m in matchers):
-                keep.append((full, values[i], bases[i]))
+                keep.append((full, values[i], bases[i], firsts[i]))
         return starts, keep
 
     async def _instant(self, selector: pp.VectorSelector) -> Vector:
@@ -146,13 +147,14 @@ class _Evaluator:
         end = self.steps[-1] + 1
         starts, found = await self._fetch(selector, start, end, self.step, True)
         out = Vector()
-        for labels, values, base in found:
-            total, row, b = base, [], 0
+        for labels, values, base, first in found:
+            total, b = base, 0
+            row: list[float | None] = []
             for t in self.steps:
                 while b < len(starts) and starts[b] < t:
                     total += values[b]
                     b += 1
-                row.append(total)
+                row.append(total if first < b else None)  # no value before its first point
             out.series.append(Series(labels, row))
         return out
 
@@ -166,7 +168,7 @@ class _Evaluator:
         _, found = await self._fetch(matrix.vector_selector, start, end, bucket, False)
         per_window = window // bucket
         out = Vector()
-        for labels, values, _ in found:
+        for labels, values, _, _ in found:
             prefix = [0.0]
             for v in values:
                 prefix.append(prefix[-1] + v)

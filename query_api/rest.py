@@ -22,6 +22,7 @@ from query_api.admin import STORE_KEY
 from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
 from storage.logs import LogQuery
+from storage.otlp_metrics import prometheus_type
 from storage.reader import GROUP_BY, SUGGEST
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
@@ -303,6 +304,24 @@ class LogPage(BaseModel):
     next_cursor: str | None
 
 
+class OtlpMetric(BaseModel):
+    name: str = Field(description="The Prometheus name to query it by (counters end in _total; histograms: the base).")
+    otel_name: str = Field(description="The name the OTLP exporter sent.")
+    kind: Literal["gauge", "sum", "histogram", "exponential_histogram", "summary"]
+    type: Literal["counter", "gauge", "histogram", "summary"] = Field(description="The Prometheus type.")
+    temporality: str = Field(description="cumulative or delta (sums and histograms), else empty.")
+    unit: str
+    description: str
+    labels: list[str] = Field(description="Label names of its series (job, instance and the attributes).")
+    services: list[str] = Field(description="Services that sent it (ten at most).")
+    series: int
+    last_seen: dt.datetime
+
+
+class OtlpMetrics(BaseModel):
+    items: list[OtlpMetric]
+
+
 class TraceLogs(BaseModel):
     trace_id: str
     items: list[LogRecord]
@@ -410,6 +429,29 @@ async def list_logs(request: web.Request, store: Store, project: str, q: LogList
         ),
     )
     return LogPage(items=[LogRecord.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def otlp_metrics(request: web.Request, store: Store, project: str, q: TimeRange) -> OtlpMetrics:
+    start, end = q.window()
+    rows = await store.otlp_metrics.overview(project, start, end)
+    return OtlpMetrics(
+        items=[
+            OtlpMetric(
+                name=r["prom_name"],
+                otel_name=r["otel_name"],
+                kind=r["kind"],
+                type=prometheus_type(r["kind"], bool(r["monotonic"])),
+                temporality=r["temporality"],
+                unit=r["unit"],
+                description=r["description"],
+                labels=r["label_names"],
+                services=[s for s in r["services"] if s],
+                series=r["series"],
+                last_seen=dt.datetime.fromtimestamp(r["last_ns"] / 1e9, dt.UTC),
+            )
+            for r in rows
+        ]
+    )
 
 
 async def trace_logs(request: web.Request, store: Store, project: str, q: None) -> TraceLogs:
@@ -522,6 +564,13 @@ ENDPOINTS = (
         TimeseriesQuery,
         Timeseries,
         timeseries,
+    ),
+    Endpoint(
+        "/api/v1/metrics/otlp",
+        "The metrics received over OTLP in a range: kind, unit, labels, series (query them at /prometheus)",
+        TimeRange,
+        OtlpMetrics,
+        otlp_metrics,
     ),
     Endpoint(
         "/api/v1/scores/summary",

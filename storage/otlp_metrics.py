@@ -11,10 +11,18 @@ from typing import Any
 
 from storage.api import Backend, Row
 
-__all__ = ["HISTOGRAM_KINDS", "OtlpMetricsReader"]
+__all__ = ["HISTOGRAM_KINDS", "OtlpMetricsReader", "prometheus_type"]
 
 HISTOGRAM_KINDS = ("histogram", "exponential_histogram", "summary")
 SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+def prometheus_type(kind: str, monotonic: bool) -> str:
+    """The Prometheus type of an OTLP metric kind: a sum that only goes up is a counter."""
+    if kind == "sum":
+        return "counter" if monotonic else "gauge"
+    return "histogram" if kind == "exponential_histogram" else kind
+
 
 # Times as ns integers, under names of their own: an alias equal to a column would replace it in WHERE.
 _POINT = """toUnixTimestamp64Nano(time) AS time_ns, toUnixTimestamp64Nano(start_time) AS start_ns,
@@ -103,6 +111,22 @@ LIMIT 1 BY point_id""",
             "any(description) AS description FROM metric_points WHERE project_id = {project:String} "
             "GROUP BY prom_name ORDER BY prom_name",
             {"project": project},
+        )
+
+    async def overview(self, project: str, start: int, end: int, limit: int = 1000) -> list[Row]:
+        """Each metric with a point in [start, end) (epoch ns): its kind, unit, description, label
+        names, services, number of series and last point, by Prometheus name (the metrics page)."""
+        return await self._backend.query(
+            """SELECT prom_name, any(name) AS otel_name, any(kind) AS kind, any(temporality) AS temporality,
+       max(monotonic) AS monotonic, any(unit) AS unit, any(description) AS description,
+       arraySort(groupUniqArrayArray(mapKeys(labels))) AS label_names,
+       arraySort(groupUniqArray(10)(toString(service_name))) AS services,
+       uniqExact(labels) AS series, toUnixTimestamp64Nano(max(time)) AS last_ns
+FROM metric_points
+WHERE project_id = {project:String}
+  AND time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') AND time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')
+GROUP BY prom_name ORDER BY prom_name LIMIT {limit:UInt32}""",
+            {"project": project, "start": start, "end": end, "limit": limit},
         )
 
     async def label_values(self, project: str, label: str, start: int, end: int) -> list[str]:

@@ -374,6 +374,13 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/sessions/{session}?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/users?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/metrics/timeseries?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/metrics/otlp?project={p}", None, "VIEW_DATA"),
+    (
+        "GET",
+        "/prometheus/api/v1/query_range?query=tracehouse_llm_tokens_total&start=1&end=2&step=1&project={p}",
+        None,
+        "VIEW_DATA",
+    ),
     ("GET", "/api/v1/scores/summary?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/scores/by-trace?trace_id={trace}&project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/filters/user/values?project={p}", None, "VIEW_DATA"),

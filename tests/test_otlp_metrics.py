@@ -4,6 +4,7 @@ Prometheus exporter gives them, retries stored once, garbage refused."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import time
@@ -22,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 
 from otlp_receiver.prometheus_names import metric_name
 from tests.fake_openai import fake_openai
+from tests.langfuse_helpers import basic, make_key
 from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
@@ -131,82 +133,93 @@ def request(metrics: list[dict[str, Any]], service: str = "app") -> bytes:
     ).encode()
 
 
+# One metric of every kind, each with its points at T0 and after.
+EVERY_KIND: list[dict[str, Any]] = [
+    {"name": "queue.depth", "unit": "{item}", "gauge": {"dataPoints": [number(5, T0), number(3, T0 + 30)]}},
+    {
+        "name": "app.requests",
+        "unit": "1",
+        "sum": {
+            "aggregationTemporality": 2,
+            "isMonotonic": True,
+            # a cumulative counter that restarts after its second point
+            "dataPoints": [number(10, T0), number(15, T0 + 30), number(4, T0 + 60, start=T0 + 45)],
+        },
+    },
+    {
+        "name": "app.bytes",
+        "unit": "By",
+        "sum": {
+            "aggregationTemporality": 1,
+            "isMonotonic": True,
+            "dataPoints": [number(100, T0), number(50, T0 + 30)],
+        },
+    },
+    {
+        "name": "app.latency",
+        "unit": "ms",
+        "histogram": {
+            "aggregationTemporality": 2,
+            "dataPoints": [
+                {
+                    "timeUnixNano": str(T0 * SECOND),
+                    "count": "10",
+                    "sum": 450.0,
+                    "bucketCounts": ["2", "5", "3"],
+                    "explicitBounds": [10.0, 100.0],
+                    "attributes": [{"key": "http.route", "value": {"stringValue": "/a"}}],
+                }
+            ],
+        },
+    },
+    {
+        "name": "app.sizes",
+        "exponentialHistogram": {
+            "aggregationTemporality": 2,
+            "dataPoints": [
+                {
+                    "timeUnixNano": str(T0 * SECOND),
+                    "count": "4",
+                    "sum": 10.0,
+                    "scale": 0,
+                    "zeroCount": "1",
+                    "positive": {"offset": 0, "bucketCounts": ["1", "2"]},
+                }
+            ],
+        },
+    },
+    {
+        "name": "rpc.time",
+        "unit": "s",
+        "summary": {
+            "dataPoints": [
+                {
+                    "timeUnixNano": str(T0 * SECOND),
+                    "count": "3",
+                    "sum": 1.5,
+                    "quantileValues": [{"quantile": 0.5, "value": 0.4}, {"quantile": 0.99, "value": 0.9}],
+                }
+            ]
+        },
+    },
+]
+
+
 async def test_every_kind_reads_back_through_promql(live: Running) -> None:
-    metrics = [
-        {"name": "queue.depth", "unit": "{item}", "gauge": {"dataPoints": [number(5, T0), number(3, T0 + 30)]}},
-        {
-            "name": "app.requests",
-            "unit": "1",
-            "sum": {
-                "aggregationTemporality": 2,
-                "isMonotonic": True,
-                # a cumulative counter that restarts after its second point
-                "dataPoints": [number(10, T0), number(15, T0 + 30), number(4, T0 + 60, start=T0 + 45)],
-            },
-        },
-        {
-            "name": "app.bytes",
-            "unit": "By",
-            "sum": {
-                "aggregationTemporality": 1,
-                "isMonotonic": True,
-                "dataPoints": [number(100, T0), number(50, T0 + 30)],
-            },
-        },
-        {
-            "name": "app.latency",
-            "unit": "ms",
-            "histogram": {
-                "aggregationTemporality": 2,
-                "dataPoints": [
-                    {
-                        "timeUnixNano": str(T0 * SECOND),
-                        "count": "10",
-                        "sum": 450.0,
-                        "bucketCounts": ["2", "5", "3"],
-                        "explicitBounds": [10.0, 100.0],
-                        "attributes": [{"key": "http.route", "value": {"stringValue": "/a"}}],
-                    }
-                ],
-            },
-        },
-        {
-            "name": "app.sizes",
-            "exponentialHistogram": {
-                "aggregationTemporality": 2,
-                "dataPoints": [
-                    {
-                        "timeUnixNano": str(T0 * SECOND),
-                        "count": "4",
-                        "sum": 10.0,
-                        "scale": 0,
-                        "zeroCount": "1",
-                        "positive": {"offset": 0, "bucketCounts": ["1", "2"]},
-                    }
-                ],
-            },
-        },
-        {
-            "name": "rpc.time",
-            "unit": "s",
-            "summary": {
-                "dataPoints": [
-                    {
-                        "timeUnixNano": str(T0 * SECOND),
-                        "count": "3",
-                        "sum": 1.5,
-                        "quantileValues": [{"quantile": 0.5, "value": 0.4}, {"quantile": 0.99, "value": 0.9}],
-                    }
-                ]
-            },
-        },
-    ]
-    body = request(metrics)
+    body = request(EVERY_KIND)
     for _ in range(2):  # a retried export is stored once
         status, reply = await post(live, body)
         assert status == 200 and json.loads(reply) == {}
     at = T0 + 90
     assert [float(r["value"][1]) for r in await prom(live, "queue_depth", at)] == [3.0]
+    # Over a range that begins before it: no value before its first point (not a zero).
+    params = {"query": "queue_depth", "start": str(T0 - 60), "end": str(T0 + 60), "step": "30"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(live.api_url + "/prometheus/api/v1/query_range", params=params) as r,
+    ):
+        [series] = (await r.json())["data"]["result"]
+    assert [(t - T0, float(v)) for t, v in series["values"]] == [(30, 5.0), (60, 3.0)]
     [requests] = await prom(live, "app_requests_total", at)  # "1" on a counter: no unit word
     assert requests["metric"]["job"] == "app"
     assert float(requests["value"][1]) == 4.0  # the latest value, after the reset
@@ -224,6 +237,59 @@ async def test_every_kind_reads_back_through_promql(live: Running) -> None:
     assert quantiles == {"0.5": 0.4, "0.99": 0.9}
     rows = await live.store.backend.query("SELECT count() AS n FROM metric_points FINAL")
     assert rows[0]["n"] == 10  # ten points, each once
+
+
+async def test_the_metrics_page_lists_each_metric_of_the_range_for_its_project_only(live: Running) -> None:
+    """``GET /api/v1/metrics/otlp`` (the UI's metrics page): each metric with a point in the range,
+    its Prometheus name and type, unit, label names, services and series; another project's key
+    sees none; garbage parameters get a 400."""
+    assert (await post(live, request(EVERY_KIND)))[0] == 200
+    assert (
+        await post(
+            live,
+            request(
+                [{"name": "queue.depth", "unit": "{item}", "gauge": {"dataPoints": [number(9, T0, queue="b")]}}],
+                "worker",
+            ),
+        )
+    )[0] == 200
+    headers = basic(await make_key(live))
+
+    async def listed(params: dict[str, str], headers: dict[str, str] = headers) -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(live.api_url + "/api/v1/metrics/otlp", params=params, headers=headers) as r,
+        ):
+            return r.status, await r.json()
+
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).isoformat()  # noqa: E731
+    status, doc = await listed({"start": iso(T0 - 60), "end": iso(T0 + 120)})
+    assert status == 200
+    by_name = {m["name"]: m for m in doc["items"]}
+    assert list(by_name) == sorted(by_name)
+    assert {name: (m["kind"], m["type"]) for name, m in by_name.items()} == {
+        "queue_depth": ("gauge", "gauge"),
+        "app_requests_total": ("sum", "counter"),
+        "app_bytes_total": ("sum", "counter"),
+        "app_latency_milliseconds": ("histogram", "histogram"),
+        "app_sizes": ("exponential_histogram", "histogram"),
+        "rpc_time_seconds": ("summary", "summary"),
+    }
+    depth = by_name["queue_depth"]
+    assert (depth["otel_name"], depth["unit"], depth["series"]) == ("queue.depth", "{item}", 2)
+    assert depth["services"] == ["app", "worker"] and {"job", "queue"} <= set(depth["labels"])
+    assert by_name["app_requests_total"]["temporality"] == "cumulative"
+    assert by_name["app_bytes_total"]["temporality"] == "delta"
+    assert "http_route" in by_name["app_latency_milliseconds"]["labels"]
+    assert by_name["queue_depth"]["last_seen"].startswith(iso(T0 + 30)[:19])
+    # A range after the points: none of them.
+    assert (await listed({"start": iso(T0 + 3600), "end": iso(T0 + 7200)}))[1]["items"] == []
+    other = await live.store.projects.create_project("other")
+    status, doc = await listed({"start": iso(T0 - 60), "end": iso(T0 + 120)}, basic(await make_key(live, other.id)))
+    assert status == 200 and doc["items"] == []
+    for params in ({"start": "yesterday"}, {"start": iso(T0), "end": iso(T0 - 1)}, {"metric": "queue_depth"}):
+        status, doc = await listed(params)
+        assert status == 400 and set(doc["error"]) == {"code", "message"}, params
 
 
 def test_prometheus_names_follow_the_exporter() -> None:
