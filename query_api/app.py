@@ -84,6 +84,8 @@ UI_PAGES = (
     "/project/{project_id}/prompts/{name:.+}",  # names hold folders ('/', encoded or not)
     "/project/{project_id}/datasets/{name:.+}",
     "/project/{project_id}/annotation-queues/{queue_id}",
+    # No short path for it: /metrics is the process's own metrics (Prometheus text).
+    "/project/{project_id}/metrics",
     *(f"/{page}" for page in _PROJECT_PAGES),
     "/traces/{trace_id}",
     "/sessions/{session_id}",

@@ -214,7 +214,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.locator(".trace-facts").get_by_role("link", name="sess-ui").click()
         page.get_by_role("heading", name="sess-ui").wait_for()
         # A mistyped page of a project: the UI's own answer, not the API's JSON 404.
-        page.goto(f"{srv.api_url}/project/default/metrics")
+        page.goto(f"{srv.api_url}/project/default/tracez")
         page.get_by_text("You have no access to this page, or it does not exist.").wait_for()
         page.get_by_role("link", name="Go to your projects").click()
         page.get_by_role("heading", name="Traces").wait_for()

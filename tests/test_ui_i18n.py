@@ -5,6 +5,7 @@ with the account."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import Server
 from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import PASSWORD, api, server, sign_in, sign_up  # noqa: F401 (fixture)
+from tests.test_ui_metrics import send_metrics
 from tests.test_ui_prompts import _ingest
 from ui.catalog import CATALOGS
 
@@ -41,7 +43,8 @@ WALK = """() => {
 
 def seed(page: Page, srv: Server) -> dict[str, str]:
     """A project with a bit of everything, made as its people would: a trace in a session, a
-    prompt, a dataset with an item, a score config and an annotation queue holding the trace."""
+    prompt, a dataset with an item, a score config, an annotation queue holding the trace and
+    metrics from the OpenTelemetry SDK."""
     _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "i18n"})
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     trace = uuid.uuid4().hex
@@ -66,6 +69,8 @@ def seed(page: Page, srv: Server) -> dict[str, str]:
     status, _ = api(page, "POST", f"/api/public/annotation-queues/{queue['id']}/items?project=default",
                     {"objectId": trace, "objectType": "TRACE"})  # fmt: skip
     assert status == 200
+    token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+    send_metrics(srv.otlp_http_url, {"Authorization": f"Basic {token}"})
     return {"trace": trace, "queue": queue["id"]}
 
 
@@ -78,6 +83,7 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
         ("dataset", f"{p}/datasets/cities"), ("dataset-runs", f"{p}/datasets/cities?tab=runs"),
         ("evaluations", f"{p}/evaluations"), ("annotation-queues", f"{p}/annotation-queues"),
         ("annotation-queue", f"{p}/annotation-queues/{ids['queue']}"), ("logs", f"{p}/logs"),
+        ("metrics", f"{p}/metrics?metric=app_request_duration_seconds"),
         ("settings", f"{p}/settings"), ("account", "/account"), ("organization", "/organization/default/settings"),
         ("setup", "/setup"),
     ]  # fmt: skip

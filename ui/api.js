@@ -40,7 +40,8 @@ export async function api(path, { method = "GET", body, query } = {}) {
   });
   const doc = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = doc.error || {};
+    // The Prometheus API (the metrics page reads it) says {"errorType", "error": "message"}.
+    const error = typeof doc.error === "string" ? { code: doc.errorType, message: doc.error } : doc.error || {};
     throw new ApiError(response.status, error.code || "error", error.message || response.statusText);
   }
   return doc;

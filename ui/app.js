@@ -5,6 +5,7 @@ import { tracesPage } from "/ui/traces.js";
 import { tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
+import { metricsPage } from "/ui/metrics.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
@@ -89,7 +90,7 @@ async function gate() {
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
 const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(?:\/([^/]+))?)?\/?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -115,7 +116,8 @@ function topBar(page) {
     navigate(`/project/${encodeURIComponent(e.target.value)}/${page && page !== "settings" ? page : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
   const pages = [["dashboard", t("Dashboard")], ["traces", t("Traces")], ["sessions", t("Sessions")], ["users", t("Users")],
-    ["prompts", t("Prompts")], ["datasets", t("Datasets")], ["evaluations", t("Evaluations")], ["logs", t("Logs")]];
+    ["prompts", t("Prompts")], ["datasets", t("Datasets")], ["evaluations", t("Evaluations")], ["logs", t("Logs")],
+    ["metrics", t("Metrics")]];
   if (can("MANAGE_KEYS") || can("MANAGE_SETTINGS") || can("MANAGE_MEMBERS")) pages.push(["settings", t("Settings")]);
   nav.replaceChildren(
     org ? orgSelect : "", project ? projectSelect : "",
@@ -128,7 +130,8 @@ function topBar(page) {
       class: page === "organization" ? "active" : "", "aria-current": page === "organization" ? "page" : undefined }) : "";
   const who = document.getElementById("who");
   who.replaceChildren(orgLink, ...(ctx.me ? [
-    h("a", { href: "/account", "data-link": true, text: ctx.me.email, title: t("Your account") }),
+    // The name, shorter than the email, so that the project's pages keep to one line.
+    h("a", { href: "/account", "data-link": true, text: ctx.me.name || ctx.me.email, title: `${t("Your account")} · ${ctx.me.email}` }),
     h("button", { type: "button", class: "link", text: t("Sign out"), onclick: async () => {
       await api("/api/v1/auth/logout", { method: "POST" });
       location.assign("/");
@@ -151,6 +154,7 @@ async function projectPage(page, id) {
   if (page === "sessions") return id ? sessionPage(root, id) : sessionsPage(root);
   if (page === "users") return usersPage(root);
   if (page === "logs") return logsPage(root);
+  if (page === "metrics") return metricsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "evaluations") return evaluationsPage(root);

@@ -39,3 +39,39 @@ export function barChart(buckets, series, { height = 160, format = (v) => String
   root.append(label);
   return root;
 }
+
+// series: [{key, points: Map(bucket -> value)}], buckets: sorted numbers (epoch s). Lines, not stacked:
+// for values that do not add up (a gauge, a quantile). A missing point breaks the line.
+export function lineChart(buckets, series, { height = 160, format = (v) => String(v) } = {}) {
+  const width = 640;
+  const values = series.flatMap((s) => [...s.points.values()].filter((v) => Number.isFinite(v)));
+  const max = Math.max(...values, 0);
+  const min = Math.min(...values, 0);
+  const span = max - min || 1;
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height + 18}`, class: "chart", role: "img" });
+  const x = (i) => (buckets.length > 1 ? (i / (buckets.length - 1)) * (width - 4) + 2 : width / 2);
+  const y = (v) => height - 2 - ((v - min) / span) * (height - 6);
+  series.forEach((s, j) => {
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) root.append(svg("polyline", { points: run.join(" "), fill: "none", stroke: color(j), "stroke-width": 1.5 }));
+      run = [];
+    };
+    buckets.forEach((b, i) => {
+      const v = s.points.get(b);
+      if (!Number.isFinite(v)) return flush();
+      run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+      const dot = svg("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 2, fill: color(j) });
+      const title = svg("title");
+      title.textContent = `${formatDate(new Date(b * 1000))} · ${s.key || t("all")}: ${format(v)}`;
+      dot.append(title);
+      root.append(dot);
+    });
+    flush();
+  });
+  const label = svg("text", { x: 0, y: height + 14, class: "axis" });
+  label.textContent = min < 0 ? `${t("min {value}", { value: format(min) })} · ${t("max {value}", { value: format(max) })}`
+    : t("max {value}", { value: format(max) });
+  root.append(label);
+  return root;
+}
