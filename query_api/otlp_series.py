@@ -23,6 +23,9 @@ from storage.otlp_metrics import OtlpMetricsReader
 __all__ = ["le_label", "otlp_series"]
 
 NS = 1_000_000_000
+# How far back a series' last point still counts (Prometheus: 5 minutes). Exporters send every
+# minute by default; this leaves room for slower ones and bounds what a query reads.
+LOOKBACK_S = 15 * 60
 
 
 def le_label(bound: float) -> str:
@@ -74,7 +77,8 @@ async def otlp_series(
         return None
     prom_name, _, suffix = found
     points = await reader.points(project, prom_name, start * NS, end * NS)
-    previous_rows = await reader.before(project, prom_name, start * NS)
+    # A range (with_base false) needs the last points before it, not the running totals of deltas.
+    previous_rows = await reader.before(project, prom_name, start * NS, LOOKBACK_S * NS, totals=with_base)
     buckets = max(1, -(-(end - start) // bucket_s))
     index: dict[tuple, int] = {}
     labels: list[dict[str, str]] = []

@@ -67,10 +67,12 @@ LIMIT 1 BY point_id""",
             {"project": project, "name": prom_name, "start": start, "end": end},
         )
 
-    async def before(self, project: str, prom_name: str, start: int) -> list[Row]:
-        """Per series, what came before ``start``: the last point of cumulative series and gauges,
-        and the sums of delta series (their running totals), as rows shaped like points."""
-        params: dict[str, Any] = {"project": project, "name": prom_name, "start": start}
+    async def before(self, project: str, prom_name: str, start: int, lookback: int, totals: bool) -> list[Row]:
+        """Per series, what came before ``start``: the last point of cumulative series and gauges
+        in the ``lookback`` (ns) before it (older ones are stale, as in Prometheus, and not read),
+        and when ``totals``, the sums of delta series (their running totals, from their first
+        point), as rows shaped like points."""
+        params: dict[str, Any] = {"project": project, "name": prom_name, "start": start, "from": start - lookback}
         # Aggregates are named a_*, then renamed: an alias equal to a column would shadow it.
         rename = (
             "SELECT kind, temporality, monotonic, labels, a_value AS value, a_count AS count, a_sum AS sum, "
@@ -85,10 +87,12 @@ LIMIT 1 BY point_id""",
            argMax(quantiles, time) AS a_quantiles, argMax(quantile_values, time) AS a_qvalues
     FROM metric_points
     WHERE project_id = {project:String} AND prom_name = {name:String} AND temporality != 'delta'
-      AND time < fromUnixTimestamp64Nano({start:Int64}, 'UTC')
+      AND time >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND time < fromUnixTimestamp64Nano({start:Int64}, 'UTC')
     GROUP BY labels, temporality)""",
             params,
         )
+        if not totals:
+            return last
         deltas = await self._backend.query(
             rename
             + """FROM (

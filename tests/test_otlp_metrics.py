@@ -212,6 +212,9 @@ async def test_every_kind_reads_back_through_promql(live: Running) -> None:
         assert status == 200 and json.loads(reply) == {}
     at = T0 + 90
     assert [float(r["value"][1]) for r in await prom(live, "queue_depth", at)] == [3.0]
+    # A last point older than the lookback (15 minutes) is stale, as in Prometheus.
+    assert [float(r["value"][1]) for r in await prom(live, "queue_depth", T0 + 30 + 14 * 60)] == [3.0]
+    assert await prom(live, "queue_depth", T0 + 30 + 16 * 60) == []
     # Over a range that begins before it: no value before its first point (not a zero).
     params = {"query": "queue_depth", "start": str(T0 - 60), "end": str(T0 + 60), "step": "30"}
     async with (
