@@ -4,10 +4,15 @@ The evaluator works on counters as amounts added per bucket plus a running total
 range (storage.metrics). OTLP points map onto that:
 - an instant query reads a cumulative sum (or histogram) as its latest value, as Prometheus does;
 - over a range (rate, increase) it adds ``value - previous`` at each point, or the value itself after
-  a reset (a value lower than the previous one), and its first point only if it was created in range;
+  a reset (a new start time, or a value lower than the previous one), and its first point only if
+  it was created in range;
 - a delta sum adds its value;
 - a gauge, or a summary's quantile, "adds" the change from its previous value, so the running total
   at any time is its latest value.
+The points come reduced to the last one per series, start time and bucket (the changes within a
+bucket add up to it): a query reads as many rows as its chart has points, whatever the export
+interval. So a series with no point in the lookback before the range counts from its first bucket's
+last point, as it would from its first point.
 Histograms become ``_bucket`` series (cumulative per ``le``, ``+Inf`` last), ``_count`` and ``_sum``,
 as OpenTelemetry's Prometheus exporter writes them; exponential histograms give ``_count`` and
 ``_sum``.
@@ -15,6 +20,7 @@ as OpenTelemetry's Prometheus exporter writes them; exponential histograms give 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -28,6 +34,7 @@ NS = 1_000_000_000
 LOOKBACK_S = 15 * 60
 
 
+@functools.lru_cache(maxsize=4096)  # a histogram's few bounds, once for all its points
 def le_label(bound: float) -> str:
     """A bucket bound as Prometheus writes it: 1, 0.25, +Inf."""
     if math.isinf(bound):
@@ -76,7 +83,7 @@ async def otlp_series(
     if found is None:
         return None
     prom_name, _, suffix = found
-    points = await reader.points(project, prom_name, start * NS, end * NS)
+    points = await reader.points(project, prom_name, start * NS, end * NS, bucket_s)
     # A range (with_base false) needs the last points before it, not the running totals of deltas.
     previous_rows = await reader.before(project, prom_name, start * NS, LOOKBACK_S * NS, totals=with_base)
     buckets = max(1, -(-(end - start) // bucket_s))
@@ -86,29 +93,34 @@ async def otlp_series(
     bases: list[float] = []
     firsts: list[int] = []
     previous: dict[int, float] = {}
+    segment: dict[int, int] = {}  # a cumulative series' start time: a new one is a restart
 
-    def slot(label_set: dict[str, str]) -> int:
-        key = tuple(sorted(label_set.items()))
+    def slot(row_labels: dict[str, str], row_key: tuple, extra: dict[str, str]) -> int:
+        # Keyed by the row's sorted labels (sorted once a row) and the sample's own (le, quantile).
+        key = (row_key, *extra.items())
         if key not in index:
             index[key] = len(labels)
-            labels.append(label_set)
+            labels.append({**row_labels, **extra})
             values.append([0.0] * buckets)
             bases.append(0.0)
             firsts.append(buckets)
         return index[key]
 
     for row in previous_rows:
+        row_key = tuple(sorted(row["labels"].items()))
         for extra, value in _samples(row, suffix):
-            s = slot({**row["labels"], **extra})
+            s = slot(row["labels"], row_key, extra)
             bases[s] = value if with_base else 0.0
             previous[s] = value
+            segment[s] = row["start_ns"]
             firsts[s] = -1
-    for row in points:
-        b = (row["time_ns"] // NS - start) // bucket_s
+    for row in points:  # per series and segment, one row a bucket (storage.otlp_metrics.points)
+        b = row["bucket"]
         delta = row["temporality"] == "delta"
         counter = row["kind"] != "gauge" and not (row["kind"] == "sum" and not row["monotonic"])
+        row_key = tuple(sorted(row["labels"].items()))
         for extra, value in _samples(row, suffix):
-            s = slot({**row["labels"], **extra})
+            s = slot(row["labels"], row_key, extra)
             before = previous.get(s)
             if delta:
                 added = value
@@ -119,9 +131,12 @@ async def otlp_series(
                 # A range: a counter created inside it counts from zero; one created earlier starts here.
                 added = value if row["start_ns"] >= start * NS else 0.0
             else:
-                # A cumulative counter that went down was reset: it counts from zero again.
-                added = value if value < before else value - before
+                # A cumulative counter restarted (a new start time), or that went down, was reset:
+                # it counts from zero again.
+                restarted = segment.get(s) != row["start_ns"] or value < before
+                added = value if restarted else value - before
             previous[s] = value
+            segment[s] = row["start_ns"]
             if 0 <= b < buckets:
                 values[s][b] += added
                 firsts[s] = min(firsts[s], b)

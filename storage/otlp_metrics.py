@@ -1,8 +1,9 @@
 """Reading OTLP metric data points (``metric_points``) for the Prometheus API.
 
 Rows come back by Prometheus name (``prom_name``; histograms and summaries by their base name),
-oldest first, one per point (a retried export is stored once: readers take one row per
-``point_id``). The Prometheus API (query_api.otlp_series) turns them into series.
+oldest first, reduced in ClickHouse to one per series and time bucket (a retried export is stored
+once: readers take one row per ``point_id``). The Prometheus API (query_api.otlp_series) turns
+them into series.
 """
 
 from __future__ import annotations
@@ -22,12 +23,6 @@ def prometheus_type(kind: str, monotonic: bool) -> str:
     if kind == "sum":
         return "counter" if monotonic else "gauge"
     return "histogram" if kind == "exponential_histogram" else kind
-
-
-# Times as ns integers, under names of their own: an alias equal to a column would replace it in WHERE.
-_POINT = """toUnixTimestamp64Nano(time) AS time_ns, toUnixTimestamp64Nano(start_time) AS start_ns,
-       kind, temporality, monotonic, labels, value, count, sum,
-       bounds, bucket_counts, quantiles, quantile_values"""
 
 
 class OtlpMetricsReader:
@@ -56,15 +51,36 @@ class OtlpMetricsReader:
                 return name, kind, suffix
         return None
 
-    async def points(self, project: str, prom_name: str, start: int, end: int) -> list[Row]:
-        """The points of one metric in [start, end) (epoch ns), oldest first."""
+    async def points(self, project: str, prom_name: str, start: int, end: int, bucket_s: int) -> list[Row]:
+        """The points of one metric in [start, end) (epoch ns), reduced to one per series, segment
+        and bucket of ``bucket_s`` seconds from ``start``, oldest first: the last point of a
+        cumulative series or gauge (its changes add up to the last one), the sum of a delta
+        series' points. A segment is a cumulative series' run from one start time (a restart
+        begins another). ``bucket`` is the bucket's number; each point is counted once."""
         return await self._backend.query(
-            f"""SELECT {_POINT} FROM metric_points
-WHERE project_id = {{project:String}} AND prom_name = {{name:String}}
-  AND time >= fromUnixTimestamp64Nano({{start:Int64}}, 'UTC') AND time < fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')
-ORDER BY time, point_id
-LIMIT 1 BY point_id""",
-            {"project": project, "name": prom_name, "start": start, "end": end},
+            """SELECT labels, temporality, any(kind) AS kind, any(monotonic) AS monotonic, segment, bucket,
+       max(p_time) AS time_ns, any(p_start) AS start_ns,
+       if(temporality = 'delta', sum(p_value), argMax(p_value, p_time)) AS value,
+       if(temporality = 'delta', sum(p_count), argMax(p_count, p_time)) AS count,
+       if(temporality = 'delta', sum(p_sum), argMax(p_sum, p_time)) AS sum,
+       argMax(p_bounds, p_time) AS bounds,
+       if(temporality = 'delta', sumForEach(p_buckets), argMax(p_buckets, p_time)) AS bucket_counts,
+       argMax(p_quantiles, p_time) AS quantiles, argMax(p_qvalues, p_time) AS quantile_values
+FROM (
+    SELECT labels, temporality, kind, monotonic, toUnixTimestamp64Nano(time) AS p_time,
+           toUnixTimestamp64Nano(start_time) AS p_start,
+           -- Deltas of one bucket add up whatever their start; a delta histogram's bounds part them.
+           if(temporality = 'delta', 0, p_start) AS segment, if(temporality = 'delta', bounds, []) AS delta_bounds,
+           intDiv(intDiv(p_time, 1000000000) - intDiv({start:Int64}, 1000000000), {bucket:UInt32}) AS bucket,
+           value AS p_value, count AS p_count, sum AS p_sum, bounds AS p_bounds, bucket_counts AS p_buckets,
+           quantiles AS p_quantiles, quantile_values AS p_qvalues
+    FROM metric_points
+    WHERE project_id = {project:String} AND prom_name = {name:String}
+      AND time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') AND time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')
+    LIMIT 1 BY point_id)
+GROUP BY labels, temporality, segment, delta_bounds, bucket
+ORDER BY time_ns""",
+            {"project": project, "name": prom_name, "start": start, "end": end, "bucket": bucket_s},
         )
 
     async def before(self, project: str, prom_name: str, start: int, lookback: int, totals: bool) -> list[Row]:
@@ -75,13 +91,15 @@ LIMIT 1 BY point_id""",
         params: dict[str, Any] = {"project": project, "name": prom_name, "start": start, "from": start - lookback}
         # Aggregates are named a_*, then renamed: an alias equal to a column would shadow it.
         rename = (
-            "SELECT kind, temporality, monotonic, labels, a_value AS value, a_count AS count, a_sum AS sum, "
+            "SELECT kind, temporality, monotonic, labels, a_start AS start_ns, a_value AS value, a_count AS count, "
+            "a_sum AS sum, "
             "a_bounds AS bounds, a_buckets AS bucket_counts, a_quantiles AS quantiles, a_qvalues AS quantile_values "
         )
         last = await self._backend.query(
             rename
             + """FROM (
     SELECT any(kind) AS kind, temporality, any(monotonic) AS monotonic, labels,
+           toUnixTimestamp64Nano(argMax(start_time, time)) AS a_start,
            argMax(value, time) AS a_value, argMax(count, time) AS a_count, argMax(sum, time) AS a_sum,
            argMax(bounds, time) AS a_bounds, argMax(bucket_counts, time) AS a_buckets,
            argMax(quantiles, time) AS a_quantiles, argMax(quantile_values, time) AS a_qvalues
@@ -97,7 +115,7 @@ LIMIT 1 BY point_id""",
             rename
             + """FROM (
     SELECT any(kind) AS kind, temporality, any(monotonic) AS monotonic, labels,
-           sum(value) AS a_value, sum(count) AS a_count, sum(sum) AS a_sum, bounds AS a_bounds,
+           toInt64(0) AS a_start, sum(value) AS a_value, sum(count) AS a_count, sum(sum) AS a_sum, bounds AS a_bounds,
            sumForEach(bucket_counts) AS a_buckets, [] AS a_quantiles, [] AS a_qvalues
     FROM (SELECT * FROM metric_points
           WHERE project_id = {project:String} AND prom_name = {name:String} AND temporality = 'delta'
