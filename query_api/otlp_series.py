@@ -11,8 +11,8 @@ range (storage.metrics). OTLP points map onto that:
   at any time is its latest value.
 The points come reduced to the last one per series, start time and bucket (the changes within a
 bucket add up to it): a query reads as many rows as its chart has points, whatever the export
-interval. So a series with no point in the lookback before the range counts from its first bucket's
-last point, as it would from its first point.
+interval. A series with no point in the lookback before the range counts from its first point in
+the range (each bucket's first point comes with it).
 Histograms become ``_bucket`` series (cumulative per ``le``, ``+Inf`` last), ``_count`` and ``_sum``,
 as OpenTelemetry's Prometheus exporter writes them; exponential histograms give ``_count`` and
 ``_sum``.
@@ -119,6 +119,11 @@ async def otlp_series(
         delta = row["temporality"] == "delta"
         counter = row["kind"] != "gauge" and not (row["kind"] == "sum" and not row["monotonic"])
         row_key = tuple(sorted(row["labels"].items()))
+        first: dict[tuple, float] = {}
+        if counter and not delta and not with_base:  # what the bucket's first point had
+            shadow = {**row, "value": row["first_value"], "count": row["first_count"], "sum": row["first_sum"]}
+            shadow["bucket_counts"] = row["first_bucket_counts"]
+            first = {tuple(extra.items()): value for extra, value in _samples(shadow, suffix)}
         for extra, value in _samples(row, suffix):
             s = slot(row["labels"], row_key, extra)
             before = previous.get(s)
@@ -128,8 +133,9 @@ async def otlp_series(
                 # An instant value: the running total follows the latest sample (a reset included).
                 added = value - (before or 0.0)
             elif before is None:
-                # A range: a counter created inside it counts from zero; one created earlier starts here.
-                added = value if row["start_ns"] >= start * NS else 0.0
+                # A range: a counter created inside it counts from zero; one created earlier counts
+                # from the first point seen.
+                added = value if row["start_ns"] >= start * NS else value - first.get(tuple(extra.items()), value)
             else:
                 # A cumulative counter restarted (a new start time), or that went down, was reset:
                 # it counts from zero again.

@@ -56,7 +56,8 @@ class OtlpMetricsReader:
         and bucket of ``bucket_s`` seconds from ``start``, oldest first: the last point of a
         cumulative series or gauge (its changes add up to the last one), the sum of a delta
         series' points. A segment is a cumulative series' run from one start time (a restart
-        begins another). ``bucket`` is the bucket's number; each point is counted once."""
+        begins another). ``bucket`` is the bucket's number; ``first_*`` are the values of the
+        bucket's first point (what a counter had when it was first seen); each point is counted once."""
         return await self._backend.query(
             """SELECT labels, temporality, any(kind) AS kind, any(monotonic) AS monotonic, segment, bucket,
        max(p_time) AS time_ns, any(p_start) AS start_ns,
@@ -65,7 +66,9 @@ class OtlpMetricsReader:
        if(temporality = 'delta', sum(p_sum), argMax(p_sum, p_time)) AS sum,
        argMax(p_bounds, p_time) AS bounds,
        if(temporality = 'delta', sumForEach(p_buckets), argMax(p_buckets, p_time)) AS bucket_counts,
-       argMax(p_quantiles, p_time) AS quantiles, argMax(p_qvalues, p_time) AS quantile_values
+       argMax(p_quantiles, p_time) AS quantiles, argMax(p_qvalues, p_time) AS quantile_values,
+       argMin(p_value, p_time) AS first_value, argMin(p_count, p_time) AS first_count,
+       argMin(p_sum, p_time) AS first_sum, argMin(p_buckets, p_time) AS first_bucket_counts
 FROM (
     SELECT labels, temporality, kind, monotonic, toUnixTimestamp64Nano(time) AS p_time,
            toUnixTimestamp64Nano(start_time) AS p_start,

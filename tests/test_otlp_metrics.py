@@ -242,6 +242,27 @@ async def test_every_kind_reads_back_through_promql(live: Running) -> None:
     assert rows[0]["n"] == 10  # ten points, each once
 
 
+async def test_a_counters_increase_within_one_step_restarts_included(live: Running) -> None:
+    """Points are reduced to one per series and step in ClickHouse: a counter first seen inside a
+    step still counts from its first point, and a restart (a new start time) counts from zero even
+    when the new run passes the old value within the same step."""
+    points = [number(100, T0 + 10), number(110, T0 + 20), number(5, T0 + 30, start=T0 + 25),
+              number(150, T0 + 40, start=T0 + 25)]  # fmt: skip
+    body = request([{"name": "jobs.done", "sum": {"aggregationTemporality": 2, "isMonotonic": True,
+                                                  "dataPoints": points}}])  # fmt: skip
+    assert (await post(live, body))[0] == 200
+    [one_step] = await prom(live, "increase(jobs_done_total[60s])", T0 + 60)
+    assert float(one_step["value"][1]) == 10 + 5 + 145
+    params = {"query": "increase(jobs_done_total[30s])", "start": str(T0 + 30), "end": str(T0 + 60), "step": "30"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(live.api_url + "/prometheus/api/v1/query_range", params=params) as r,
+    ):
+        [series] = (await r.json())["data"]["result"]
+    # [T0, T0+30): 100 -> 110; [T0+30, T0+60): the restart's 5, then 150.
+    assert [(t - T0, float(v)) for t, v in series["values"]] == [(30, 10.0), (60, 150.0)]
+
+
 async def test_the_metrics_page_lists_each_metric_of_the_range_for_its_project_only(live: Running) -> None:
     """``GET /api/v1/metrics/otlp`` (the UI's metrics page): each metric with a point in the range,
     its Prometheus name and type, unit, label names, services and series; another project's key
