@@ -52,9 +52,11 @@ class Results:
     insert_rows: tuple[int, float] = (0, 0.0)
 
 
-async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, Any, None]]) -> tuple[float, float]:
+async def drive(
+    process: subprocess.Popen[bytes], senders: list[Coroutine[Any, Any, None]], stop: bool = True
+) -> tuple[float, float]:
     """Run the senders against a started server while sampling its RSS, then stop the server
-    (SIGTERM, as Ctrl-C would); the seconds they took and the RSS peak in MB."""
+    (SIGTERM, as Ctrl-C would) unless not ``stop``; the seconds they took and the RSS peak in MB."""
     peak = 0.0
 
     async def sample() -> None:
@@ -68,9 +70,24 @@ async def drive(process: subprocess.Popen[bytes], senders: list[Coroutine[Any, A
     await asyncio.gather(*senders)
     elapsed = time.perf_counter() - t0
     sampler.cancel()
-    process.send_signal(signal.SIGTERM)
-    process.wait(60)
+    if stop:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
     return elapsed, peak
+
+
+async def stored_rows(data_dir: Path, *tables: str) -> list[int]:
+    """Each table's row count once merged (FINAL), from the stopped server's data directory."""
+    from storage import Store
+
+    store = await Store.open(data_dir=data_dir)
+    try:
+        return [
+            int((await store.backend.query(f"SELECT count() AS n FROM (SELECT 1 FROM {table} FINAL)"))[0]["n"])
+            for table in tables
+        ]
+    finally:
+        await store.close()
 
 
 def start_server(data_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[bytes], dict[str, str]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.ingest import drive, start_server
+from bench.ingest import drive, start_server, stored_rows
 
 TRACES_PER_BATCH = 20
 
@@ -93,22 +93,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
         async with aiohttp.ClientSession() as session:
             elapsed, peak = await drive(process, [sender(session) for _ in range(senders)])
-        from storage import Store
-
-        store = await Store.open(data_dir=data_dir)
-        try:
-            rows = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM spans FINAL)")
-            scores = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM scores FINAL)")
-        finally:
-            await store.close()
+        stored_spans, stored_scores = await stored_rows(data_dir, "spans", "scores")
         return {
             "events": acked,
             "seconds": round(elapsed, 2),
             "events_per_s": round(acked / elapsed),
             "refused_503": refused,
-            "stored_observations_and_traces": int(rows[0]["n"]),
+            "stored_observations_and_traces": stored_spans,
             "expected_observations_and_traces": len(bodies) * TRACES_PER_BATCH * 3,
-            "stored_scores": int(scores[0]["n"]),
+            "stored_scores": stored_scores,
             "server_rss_peak_mb": round(peak),
         }
 

@@ -23,7 +23,7 @@ import aiohttp
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from bench.ingest import drive, start_server
+from bench.ingest import drive, start_server, stored_rows
 
 MESSAGES = [
     {"role": "system", "parts": [{"type": "text", "content": "You are a helpful support assistant."}]},
@@ -105,19 +105,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
         async with aiohttp.ClientSession() as session:
             elapsed, peak = await drive(process, [sender(session) for _ in range(args.concurrency)])
-        from storage import Store
-
-        store = await Store.open(data_dir=data_dir)
-        try:
-            rows = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM logs FINAL)")
-        finally:
-            await store.close()
+        [stored] = await stored_rows(data_dir, "logs")
         return {
             "records": acked,
             "seconds": round(elapsed, 2),
             "records_per_s": round(acked / elapsed),
             "refused_503": refused,
-            "stored": int(rows[0]["n"]),
+            "stored": stored,
             "otlp_bytes_per_record": round(sum(len(b) for b in bodies) / max(1, len(bodies) * args.batch)),
             "server_rss_peak_mb": round(peak),
         }

@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
-from bench.ingest import rss_mb, start_server
+from bench.ingest import drive, start_server, stored_rows
 from bench.peer import percentile
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet")
@@ -163,7 +163,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             for body in bodies:
                 queue.put_nowait(body)
             refused = 0
-            peak = 0.0
 
             async def sender(session: aiohttp.ClientSession) -> None:
                 nonlocal refused
@@ -183,18 +182,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                             refused += 1
                             await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
 
-            async def sample() -> None:
-                nonlocal peak
-                while True:
-                    peak = max(peak, rss_mb(process.pid)[0])
-                    await asyncio.sleep(0.2)
-
-            sampler = asyncio.create_task(sample())
             async with aiohttp.ClientSession() as session:
-                t0 = time.perf_counter()
-                await asyncio.gather(*(sender(session) for _ in range(args.concurrency)))
-                elapsed = time.perf_counter() - t0
-                sampler.cancel()
+                senders = [sender(session) for _ in range(args.concurrency)]
+                elapsed, peak = await drive(process, senders, stop=False)  # then its reads
                 api = info["api_url"]
                 rng_url = api + "/prometheus/api/v1/query_range"
                 now = int(time.time())
@@ -244,19 +234,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
-        from storage import Store
-
-        store = await Store.open(data_dir=data_dir)
-        try:
-            stored = await store.backend.query("SELECT count() AS n FROM (SELECT 1 FROM metric_points FINAL)")
-        finally:
-            await store.close()
+        [stored] = await stored_rows(data_dir, "metric_points")
         return {
             "services": args.services,
             "hours": args.hours,
             "requests": len(bodies),
             "points": points,
-            "stored": int(stored[0]["n"]),
+            "stored": stored,
             "seconds": round(elapsed, 2),
             "points_per_s": round(points / elapsed),
             "refused_503": refused,
