@@ -42,27 +42,36 @@ def le_label(bound: float) -> str:
     return str(int(bound)) if bound.is_integer() else repr(bound)
 
 
-def _samples(row: dict[str, Any], suffix: str) -> list[tuple[dict[str, str], float]]:
+Extra = tuple[tuple[str, str], ...]  # a sample's own labels (le, quantile), hashable
+
+
+@functools.lru_cache(maxsize=1024)  # a histogram's bounds, once for all its points
+def _le_keys(bounds: tuple[float, ...]) -> tuple[Extra, ...]:
+    return (*((("le", le_label(float(b))),) for b in bounds), (("le", "+Inf"),))
+
+
+def _samples(row: dict[str, Any], suffix: str) -> list[tuple[Extra, float]]:
     """The (extra labels, value) samples of one point under ``suffix``."""
     kind = row["kind"]
     if kind in ("gauge", "sum"):
-        return [({}, float(row["value"]))]
+        return [((), float(row["value"]))]
     if suffix == "_count":
-        return [({}, float(row["count"]))]
+        return [((), float(row["count"]))]
     if suffix == "_sum":
-        return [({}, float(row["sum"]))]
+        return [((), float(row["sum"]))]
     if kind == "summary":
         return [
-            ({"quantile": le_label(q)}, float(v))
+            ((("quantile", le_label(q)),), float(v))
             for q, v in zip(row["quantiles"], row["quantile_values"], strict=False)
         ]
     if kind == "histogram":
+        counts = row["bucket_counts"]
+        keys = _le_keys(tuple(row["bounds"]))
         out, total = [], 0.0
-        counts = list(row["bucket_counts"])
-        for bound, count in zip(row["bounds"], counts, strict=False):
+        for key, count in zip(keys, counts[: len(keys) - 1], strict=False):
             total += count
-            out.append(({"le": le_label(float(bound))}, total))
-        out.append(({"le": "+Inf"}, float(row["count"] or sum(counts))))
+            out.append((key, total))
+        out.append((keys[-1], float(row["count"] or sum(counts))))
         return out
     return []  # exponential histogram buckets: not as classic buckets
 
@@ -95,12 +104,12 @@ async def otlp_series(
     previous: dict[int, float] = {}
     segment: dict[int, int] = {}  # a cumulative series' start time: a new one is a restart
 
-    def slot(row_labels: dict[str, str], row_key: tuple, extra: dict[str, str]) -> int:
+    def slot(row_labels: dict[str, str], row_key: tuple, extra: Extra) -> int:
         # Keyed by the row's sorted labels (sorted once a row) and the sample's own (le, quantile).
-        key = (row_key, *extra.items())
+        key = (row_key, extra)
         if key not in index:
             index[key] = len(labels)
-            labels.append({**row_labels, **extra})
+            labels.append({**row_labels, **dict(extra)})
             values.append([0.0] * buckets)
             bases.append(0.0)
             firsts.append(buckets)
@@ -119,11 +128,11 @@ async def otlp_series(
         delta = row["temporality"] == "delta"
         counter = row["kind"] != "gauge" and not (row["kind"] == "sum" and not row["monotonic"])
         row_key = tuple(sorted(row["labels"].items()))
-        first: dict[tuple, float] = {}
+        first: dict[Extra, float] = {}
         if counter and not delta and not with_base:  # what the bucket's first point had
             shadow = {**row, "value": row["first_value"], "count": row["first_count"], "sum": row["first_sum"]}
             shadow["bucket_counts"] = row["first_bucket_counts"]
-            first = {tuple(extra.items()): value for extra, value in _samples(shadow, suffix)}
+            first = dict(_samples(shadow, suffix))
         for extra, value in _samples(row, suffix):
             s = slot(row["labels"], row_key, extra)
             before = previous.get(s)
@@ -135,7 +144,7 @@ async def otlp_series(
             elif before is None:
                 # A range: a counter created inside it counts from zero; one created earlier counts
                 # from the first point seen.
-                added = value if row["start_ns"] >= start * NS else value - first.get(tuple(extra.items()), value)
+                added = value if row["start_ns"] >= start * NS else value - first.get(extra, value)
             else:
                 # A cumulative counter restarted (a new start time), or that went down, was reset:
                 # it counts from zero again.
