@@ -95,6 +95,7 @@ def test_metrics_page_charts_each_type_for_its_project(tmp_path: Path) -> None:
             page.get_by_role("link", name="app_request_duration_seconds").click()
             page.get_by_role("heading", name="Quantiles per 1 min").wait_for()
             page.locator(".card .legend").first.wait_for()
+            page.locator(".grid .card").first.locator("svg.chart rect").first.wait_for()  # each chart draws apart
             assert bar_totals(page) == {"all": 4.0}
             legend = page.locator(".grid .card").nth(1).locator(".legend").inner_text()
             assert all(q in legend for q in ("p50", "p95", "p99"))
