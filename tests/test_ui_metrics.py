@@ -47,6 +47,25 @@ def send_metrics(otlp_http_url: str, headers: dict[str, str] | None = None) -> N
     provider.shutdown()  # the second export
 
 
+def send_summary(otlp_http_url: str) -> None:
+    """A summary (no SDK instrument makes one; a collector's Prometheus receiver does), by region."""
+    import json
+    import time
+    import urllib.request
+
+    from tests.test_otlp_metrics import request
+
+    def point(region: str, p50: float) -> dict[str, object]:
+        return {"timeUnixNano": str(time.time_ns() - 10**9), "count": "3", "sum": 1.5,
+                "quantileValues": [{"quantile": 0.5, "value": p50}, {"quantile": 0.99, "value": 0.9}],
+                "attributes": [{"key": "region", "value": {"stringValue": region}}]}  # fmt: skip
+
+    body = request([{"name": "rpc.time", "unit": "s", "summary": {"dataPoints": [point("eu", 0.4), point("us", 0.3)]}}])
+    req = urllib.request.Request(otlp_http_url + "/v1/metrics", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200 and json.loads(r.read()) == {}
+
+
 def bar_totals(page: Page) -> dict[str, float]:
     """Each series' sum over the bars of the first chart, from the bars' titles ("<time> · key: 42 token")."""
     totals: dict[str, float] = {}
@@ -60,6 +79,7 @@ def test_metrics_page_charts_each_type_for_its_project(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data")
     try:
         send_metrics(srv.otlp_http_url)
+        send_summary(srv.otlp_http_url)
         errors: list[str] = []
         with browser_page(errors) as page:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -74,6 +94,7 @@ def test_metrics_page_charts_each_type_for_its_project(tmp_path: Path) -> None:
                 "app_queue_depth",
                 "app_request_duration_seconds",
                 "app_tokens_total",
+                "rpc_time_seconds",
             ]
             assert "Counter" in rows.nth(3).inner_text() and "metrics-app" in rows.nth(3).inner_text()
 
@@ -124,6 +145,18 @@ def test_metrics_page_charts_each_type_for_its_project(tmp_path: Path) -> None:
             page.locator("svg.chart circle").first.wait_for()
             dots = page.locator("svg.chart circle title").all_text_contents()
             assert dots and dots[-1].endswith("all: 2 request")
+
+            # A summary: its quantiles as sent, named by quantile and by the label when grouped.
+            page.get_by_role("link", name="rpc_time_seconds").click()
+            page.get_by_role("heading", name="Quantiles, as the exporter computed them").wait_for()
+            page.get_by_label("Group by").select_option("region")
+            page.wait_for_function(
+                "document.querySelectorAll('.grid .card')[1]?.querySelectorAll('.legend span').length === 4"
+            )
+            legend = page.locator(".grid .card").nth(1).locator(".legend").inner_text()
+            assert all(f"{r} · quantile {q}" in legend for r in ("eu", "us") for q in ("0.5", "0.99")), legend
+            dots = page.locator(".grid .card").nth(1).locator("svg.chart circle title").all_text_contents()
+            assert any(d.endswith("eu · quantile 0.5: 0.4 s") for d in dots), dots
 
             # Another project has none of them.
             status, shop = api(page, "POST", "/api/v1/organizations/default/projects", {"name": "shop"})

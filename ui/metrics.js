@@ -77,7 +77,9 @@ async function drawChart(chart, frame, group) {
     const results = await Promise.all(chart.queries.map(([name, query]) =>
       api("/prometheus/api/v1/query_range", { query: { query, start: frame.start, end: frame.end, step: frame.step } })
         .then((doc) => doc.data.result.map((r) => ({
-          key: name || (group ? r.metric[group] || "–" : r.metric.quantile ? t("quantile {q}", { q: r.metric.quantile }) : ""),
+          // A summary grouped by a label has a series per value and quantile: both name it.
+          key: name || [group ? r.metric[group] || "–" : "", r.metric.quantile ? t("quantile {q}", { q: r.metric.quantile }) : ""]
+            .filter(Boolean).join(" · "),
           points: new Map(r.values.map(([at, v]) => [Number(at), Number(v)])),
         })))));
     let series = results.flat();
