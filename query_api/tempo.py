@@ -134,14 +134,24 @@ class TempoApi:
         trace_id = raw.lower().zfill(32) if _HEX.match(raw) else raw
         if request.query.get("start") or request.query.get("end"):
             _window(request)  # validates end > start, as Tempo does
-        bounds = await store.reader.trace_bounds(project, trace_id)
+        # The log records need only the trace's bounds. A trace read before has them in memory:
+        # its records are read beside the trace index, and kept if the bounds did not change.
+        guess = store.reader.cached_bounds(project, trace_id)
+        early = asyncio.ensure_future(store.logs.trace_logs(project, trace_id, *guess)) if guess else None
+        try:
+            bounds = await store.reader.trace_bounds(project, trace_id)
+        except BaseException:
+            _drop(early)
+            raise
         if bounds is None:
+            _drop(early)
             return _text(404, f"trace not found: {raw}")
-        # The log records need only the trace's bounds: they are read beside its spans.
-        rows, records = await asyncio.gather(
-            store.reader.trace(project, trace_id, bounds),
-            store.logs.trace_logs(project, trace_id, bounds.lo, bounds.hi),
-        )
+        if early is not None and guess == (bounds.lo, bounds.hi):
+            logs = early
+        else:
+            _drop(early)
+            logs = asyncio.ensure_future(store.logs.trace_logs(project, trace_id, bounds.lo, bounds.hi))
+        rows, records = await asyncio.gather(store.reader.trace(project, trace_id, bounds), logs)
         if not rows:
             return _text(404, f"trace not found: {raw}")
         data = encode_trace(rows, records)
@@ -282,6 +292,13 @@ async def buildinfo(request: web.Request) -> web.Response:
             "goVersion": "",
         }
     )
+
+
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    """Cancel a read no longer wanted; its error, if it ends with one, is not the answer's."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def tempo_routes(prefix: str = "/tempo") -> list[web.RouteDef]:

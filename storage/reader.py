@@ -329,6 +329,11 @@ class TraceReader:
         row = rows[0]
         return TraceBounds(int(row["lo"]), int(row["hi"]), TraceVersion(int(row["writes"]), int(row["last_write"])))
 
+    def cached_bounds(self, project_id: str, trace_id: str) -> tuple[int, int] | None:
+        """The bounds of the trace when this process last kept it in memory (it may have grown
+        since: check them against ``trace_bounds``), or None."""
+        return self._cache.bounds(project_id, trace_id)
+
     async def trace(self, project_id: str, trace_id: str, bounds: TraceBounds | None = None) -> list[Row]:
         """Every span of a trace, oldest first; empty if the trace is unknown. No time range
         needed: the trace index gives its bounds (``trace_bounds``, unless they are given).
@@ -351,7 +356,7 @@ class TraceReader:
             rows.sort(key=lambda r: (r["start_time"], r["span_id"]))
             spans = [restore_attributes(r) for r in rows]
             if newest == bounds.version.last_write_us:
-                self._cache.put(project_id, trace_id, bounds.version, spans)
+                self._cache.put(project_id, trace_id, bounds.version, spans, (bounds.lo, bounds.hi))
         # Kept without the messages of event records: those come apart from the spans, so they
         # are looked for on every read, as before (the spans of GenAI calls with no content only).
         return await self._logs.fill_messages(project_id, spans)

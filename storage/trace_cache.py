@@ -39,6 +39,7 @@ class _Entry:
     version: TraceVersion
     blob: bytes
     stored_at: float
+    bounds: tuple[int, int] | None = None  # its spans' first start and last end (epoch ns)
 
 
 class MemoryBudget:
@@ -82,7 +83,20 @@ class TraceCache(MemoryBudget):
         spans: list[Row] = pickle.loads(entry.blob)
         return spans
 
-    def put(self, project: str, trace_id: str, version: TraceVersion, spans: list[Row]) -> None:
+    def bounds(self, project: str, trace_id: str) -> tuple[int, int] | None:
+        """The bounds the trace had when it was kept, whatever its version now (a guess a reader
+        checks against the trace index), or None."""
+        entry = self._entries.get((project, trace_id))
+        return entry.bounds if entry is not None else None
+
+    def put(
+        self,
+        project: str,
+        trace_id: str,
+        version: TraceVersion,
+        spans: list[Row],
+        bounds: tuple[int, int] | None = None,
+    ) -> None:
         """Keep ``spans`` as this version of the trace (unless they are too large to keep)."""
         key = (project, trace_id)
         self._drop(key)
@@ -91,7 +105,7 @@ class TraceCache(MemoryBudget):
         blob = pickle.dumps(spans, protocol=pickle.HIGHEST_PROTOCOL)
         if len(blob) > self._max_entry:
             return
-        self._entries[key] = _Entry(version, blob, time.monotonic())
+        self._entries[key] = _Entry(version, blob, time.monotonic(), bounds)
         self._bytes += len(blob)
         while self._bytes > self.max_bytes:
             oldest = next(iter(self._entries))

@@ -4,6 +4,7 @@ garbage refused without losing the good records."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -264,6 +265,31 @@ async def test_events_fill_their_span_whichever_arrives_first(live: Running, ord
     # Langfuse's read API sees the same messages (a key from now on: that API always needs one).
     lf = await get(live, f"/api/public/observations/{span_id.hex()}", basic(await make_key(live)))
     assert lf["output"] == [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}]
+
+
+async def test_tempo_reads_a_grown_traces_events_in_its_new_bounds(live: Running) -> None:
+    """Tempo starts reading a trace's records, in the bounds it had when last read, beside the
+    trace index; when the trace has grown since, it reads them again in its new bounds."""
+    trace_id, first, later = os.urandom(16), os.urandom(8), os.urandom(8)
+    start = 1_790_000_000 * SECOND
+
+    async def tempo_events() -> dict[str, list[str]]:
+        doc = await get(live, f"/tempo/api/traces/{trace_id.hex()}")
+        spans = [s for b in doc["batches"] for ss in b["scopeSpans"] for s in ss["spans"]]
+        return {s["spanId"]: [e["name"] for e in s.get("events", [])] for s in spans}
+
+    assert (await post(live, "/v1/traces", genai_span(trace_id, first, start)))[0] == 200
+    for _ in range(2):  # read, then read again from memory, with the bounds kept beside it
+        assert list((await tempo_events()).values()) == [[]]
+    # Three hours later (past the hour of slack around the old bounds): a span and its event.
+    later_start = start + 3 * 3600 * SECOND
+    assert (await post(live, "/v1/traces", genai_span(trace_id, later, later_start)))[0] == 200
+    event = log_request([details_event(trace_id, later, later_start + SECOND // 2)]).SerializeToString()
+    assert (await post(live, "/v1/logs", event))[0] == 200
+    events = await tempo_events()
+    later_id = base64.b64encode(later).decode()
+    assert events[later_id] == ["gen_ai.client.inference.operation.details"], events
+    assert sum(len(v) for v in events.values()) == 1
 
 
 async def test_per_message_events_and_span_content_wins(live: Running) -> None:
