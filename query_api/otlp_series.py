@@ -76,6 +76,13 @@ def _samples(row: dict[str, Any], suffix: str) -> list[tuple[Extra, float]]:
     return []  # exponential histogram buckets: not as classic buckets
 
 
+def _first_samples(row: dict[str, Any], suffix: str) -> dict[Extra, float]:
+    """The samples of the first point of a row's step (storage.otlp_metrics.points' ``first_*``)."""
+    shadow = {**row, "value": row["first_value"], "count": row["first_count"], "sum": row["first_sum"]}
+    shadow["bucket_counts"] = row["first_bucket_counts"]
+    return dict(_samples(shadow, suffix))
+
+
 async def otlp_series(
     reader: OtlpMetricsReader,
     project: str,
@@ -128,11 +135,7 @@ async def otlp_series(
         delta = row["temporality"] == "delta"
         counter = row["kind"] != "gauge" and not (row["kind"] == "sum" and not row["monotonic"])
         row_key = tuple(sorted(row["labels"].items()))
-        first: dict[Extra, float] = {}
-        if counter and not delta and not with_base:  # what the bucket's first point had
-            shadow = {**row, "value": row["first_value"], "count": row["first_count"], "sum": row["first_sum"]}
-            shadow["bucket_counts"] = row["first_bucket_counts"]
-            first = dict(_samples(shadow, suffix))
+        first: dict[Extra, float] | None = None  # the step's first point: made only for a series' first row
         for extra, value in _samples(row, suffix):
             s = slot(row["labels"], row_key, extra)
             before = previous.get(s)
@@ -144,7 +147,11 @@ async def otlp_series(
             elif before is None:
                 # A range: a counter created inside it counts from zero; one created earlier counts
                 # from the first point seen.
-                added = value if row["start_ns"] >= start * NS else value - first.get(extra, value)
+                if row["start_ns"] >= start * NS:
+                    added = value
+                else:
+                    first = _first_samples(row, suffix) if first is None else first
+                    added = value - first.get(extra, value)
             else:
                 # A cumulative counter restarted (a new start time), or that went down, was reset:
                 # it counts from zero again.

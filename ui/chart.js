@@ -9,6 +9,14 @@ function svg(tag, attrs = {}) {
   return el;
 }
 
+// A bar or point with its time, series and value as its tooltip.
+function titled(el, bucket, series, text) {
+  const title = svg("title");
+  title.textContent = `${formatDate(new Date(bucket * 1000))} · ${series.key || t("all")}: ${text}`;
+  el.append(title);
+  return el;
+}
+
 export function color(i) {
   return COLORS[i % COLORS.length];
 }
@@ -27,11 +35,8 @@ export function barChart(buckets, series, { height = 160, format = (v) => String
       if (!v) return;
       const h = (v / max) * (height - 4);
       y -= h;
-      const rect = svg("rect", { x: i * (width / buckets.length), y, width: barW, height: h, fill: color(j) });
-      const title = svg("title");
-      title.textContent = `${formatDate(new Date(b * 1000))} · ${s.key || t("all")}: ${format(v)}`;
-      rect.append(title);
-      root.append(rect);
+      root.append(titled(svg("rect", { x: i * (width / buckets.length), y, width: barW, height: h, fill: color(j) }),
+        b, s, format(v)));
     });
   });
   const label = svg("text", { x: 0, y: height + 14, class: "axis" });
@@ -61,11 +66,7 @@ export function lineChart(buckets, series, { height = 160, format = (v) => Strin
       const v = s.points.get(b);
       if (!Number.isFinite(v)) return flush();
       run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
-      const dot = svg("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 2, fill: color(j) });
-      const title = svg("title");
-      title.textContent = `${formatDate(new Date(b * 1000))} · ${s.key || t("all")}: ${format(v)}`;
-      dot.append(title);
-      root.append(dot);
+      root.append(titled(svg("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 2, fill: color(j) }), b, s, format(v)));
     });
     flush();
   });

@@ -120,11 +120,11 @@ export async function metricsPage(root) {
 
   const range = h("select", { name: "range", "aria-label": t("Time range"), onchange: (e) => go({ range: e.target.value }) },
     ...Object.keys(RANGES).map((r) => h("option", { value: r, text: rangeLabel(r), selected: state.range === r })));
-  root.replaceChildren(h("section", { class: "metrics" }, h("div", { class: "head" }, h("h1", { text: t("Metrics") }), range),
-    h("p", { class: "muted", text: t("Loading…") })));
+  const head = () => h("div", { class: "head" }, h("h1", { text: t("Metrics") }), range);
+  root.replaceChildren(h("section", { class: "metrics" }, head(), h("p", { class: "muted", text: t("Loading…") })));
   const { items } = await api("/api/v1/metrics/otlp", { query: { start: new Date(start * 1000).toISOString() } });
   if (!items.length) {
-    root.replaceChildren(h("section", { class: "metrics" }, h("div", { class: "head" }, h("h1", { text: t("Metrics") }), range),
+    root.replaceChildren(h("section", { class: "metrics" }, head(),
       h("div", { class: "card" }, h("p", { text: t("No metrics in this range.") }),
         h("p", { class: "muted", text: t("Point an OpenTelemetry metric exporter at /v1/metrics on the OTLP port. Grafana's Prometheus data source reads them at /prometheus.") }))));
     return;
@@ -144,8 +144,7 @@ export async function metricsPage(root) {
   const charts = await Promise.all(chartsFor(metric, group, aggregate, step).map((c) => drawChart(c, frame, group)));
   const link = (m) => h("a", { href: here(`/metrics?${new URLSearchParams({ range: state.range, metric: m.name })}`),
     "data-link": true, text: m.name });
-  root.replaceChildren(h("section", { class: "metrics" },
-    h("div", { class: "head" }, h("h1", { text: t("Metrics") }), range),
+  root.replaceChildren(h("section", { class: "metrics" }, head(),
     h("div", { class: "card metric-head" },
       h("h2", { text: metric.name }),
       h("p", { class: "muted" }, [typeName(metric), metric.otel_name !== metric.name ? metric.otel_name : null,
