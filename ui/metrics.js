@@ -82,7 +82,8 @@ async function drawChart(chart, frame, group) {
             .filter(Boolean).join(" · "),
           points: new Map(r.values.map(([at, v]) => [Number(at), Number(v)])),
         })))));
-    let series = results.flat();
+    // Each query's series by name, so that a series keeps its colour from one load to the next.
+    let series = results.flatMap((list) => list.sort((a, b) => a.key.localeCompare(b.key)));
     const total = (s) => [...s.points.values()].reduce((a, v) => a + (Number.isFinite(v) ? Math.abs(v) : 0), 0);
     const hidden = Math.max(0, series.length - MAX_SERIES);
     // The largest series when there are too many; else in the order asked (p50, p95, p99).
@@ -152,7 +153,7 @@ export async function metricsPage(root) {
         t("{n} series", { n: formatCount(metric.series) })].filter(Boolean).join(" · ")),
       metric.description ? h("p", { text: metric.description }) : null,
       controls),
-    h("div", { class: charts.length > 1 ? "grid" : "" }, ...charts),
+    h("div", { class: "grid" }, ...charts), // half width even alone: a full-width chart scales its text up
     h("h2", { text: t("Every metric in this range") }),
     table([t("Name"), t("Type"), t("Unit"), t("Series"), t("Services"), t("Last point")], items.map((m) => h("tr",
       { class: m.name === metric.name ? "selected" : "" },
