@@ -135,6 +135,19 @@ class Span(BaseModel):
     total_cost: Decimal
 
 
+# The merged Langfuse state kept with a Langfuse-ingested row (ADR 003) is the store's bookkeeping:
+# its fields are the row's own columns (metadata, model parameters, ...), so it is not shown twice.
+_BOOKKEEPING_ATTRIBUTE = "langfuse.state"
+
+
+def _span(row: dict[str, Any]) -> Span:
+    """A stored span as the API gives it, without the store's bookkeeping attribute."""
+    attrs = row.get("span_attributes")
+    if attrs and _BOOKKEEPING_ATTRIBUTE in attrs:
+        row = {**row, "span_attributes": {k: v for k, v in attrs.items() if k != _BOOKKEEPING_ATTRIBUTE}}
+    return Span.model_validate(row)
+
+
 class SpanPage(BaseModel):
     items: list[Span]
     next_cursor: str | None
@@ -406,7 +419,7 @@ async def get_trace(request: web.Request, store: Store, project: str, q: None) -
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
-        spans=[Span.model_validate(s) for s in spans],
+        spans=[_span(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
     )
 
@@ -469,7 +482,7 @@ async def get_span(request: web.Request, store: Store, project: str, q: None) ->
     span = await store.reader.span(project, request.match_info["span_id"])
     if span is None:
         raise NotFound(f"no span {request.match_info['span_id']!r} in this project")
-    return Span.model_validate(span)
+    return _span(span)
 
 
 async def list_spans(request: web.Request, store: Store, project: str, q: SpanListQuery) -> SpanPage:
@@ -480,7 +493,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
             start, end, observation_type=q.observation_type, model=q.model, name=q.name, limit=q.limit, cursor=q.cursor
         ),
     )
-    return SpanPage(items=[Span.model_validate(s) for s in page.items], next_cursor=page.next_cursor)
+    return SpanPage(items=[_span(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:

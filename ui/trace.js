@@ -114,7 +114,30 @@ function attributeTable(title, attrs) {
       const [k, v] = entries[i];
       row.hidden = !`${k} ${v}`.toLowerCase().includes(filter.value.toLowerCase());
     }) });
-  return h("section", {}, h("h3", { text: title }), filter, h("table", { class: "attrs" }, h("tbody", {}, ...rows)));
+  // A filter only where there is something to look for.
+  return h("section", {}, h("h3", { text: title }), entries.length > 6 ? filter : null,
+    h("table", { class: "attrs" }, h("tbody", {}, ...rows)));
+}
+
+// A generation's parameters (temperature, max tokens, ...), stored as one JSON object.
+function modelParameters(text) {
+  if (!text) return null;
+  const parsed = parseJson(text);
+  const entries = parsed && typeof parsed === "object" && !Array.isArray(parsed)
+    ? Object.entries(parsed).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])
+    : [["", text]];
+  return h("section", {}, h("h3", { text: t("Model parameters") }), h("table", { class: "attrs" }, h("tbody", {},
+    ...entries.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v }))))));
+}
+
+// Metadata values are stored as JSON text (strings quoted) or, from some exporters, as plain
+// text: a string is shown without its quotes, anything else as compact JSON.
+function metadataTable(metadata) {
+  const shown = Object.entries(metadata || {}).map(([k, v]) => {
+    const parsed = parseJson(v);
+    return [k, parsed === undefined ? v : typeof parsed === "string" ? parsed : JSON.stringify(parsed)];
+  });
+  return attributeTable(t("Metadata"), Object.fromEntries(shown));
 }
 
 function scoreList(scores) {
@@ -189,7 +212,9 @@ function logList(records, span) {
 function detail(span, scores, records = []) {
   const usage = [
     [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
-    [t("Cache read"), formatCount(span.cache_read_tokens)], [t("Reasoning"), formatCount(span.reasoning_tokens)],
+    // Cache reads and reasoning only for the models and calls that have them.
+    ...(Number(span.cache_read_tokens) ? [[t("Cache read"), formatCount(span.cache_read_tokens)]] : []),
+    ...(Number(span.reasoning_tokens) ? [[t("Reasoning"), formatCount(span.reasoning_tokens)]] : []),
     [t("Cost"), formatCost(span.total_cost)],
     // Each cost with the price it implies per million tokens: the rate that was applied.
     ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => {
@@ -210,7 +235,13 @@ function detail(span, scores, records = []) {
           onclick: () => addToDatasetDialog(span) }) : null)),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · ${t("first token after {time}", { time: formatDuration(ttft) })}` : "",
-      span.status_code === "ERROR" ? h("span", { class: "err", text: ` · ${t("error: {message}", { message: span.status_message })}` }) : ""),
+      // Langfuse's levels: ERROR is shown as the error it is; WARNING and DEBUG by name, with
+      // the status message any level may carry.
+      span.level === "WARNING" || span.level === "DEBUG"
+        ? h("span", { class: span.level === "WARNING" ? "warn" : "", text: ` · ${t("level {level}", { level: span.level })}` }) : "",
+      span.version ? ` · ${t("version {v}", { v: span.version })}` : "",
+      span.status_code === "ERROR" ? h("span", { class: "err", text: ` · ${t("error: {message}", { message: span.status_message })}` })
+        : span.status_message ? ` · ${span.status_message}` : ""),
     span.prompt_name ? h("p", { class: "prompt-link" }, t("Prompt: "),
       h("a", { href: here(`/prompts/${encodeURIComponent(span.prompt_name)}${span.prompt_version ? `?version=${encodeURIComponent(span.prompt_version)}` : ""}`),
         "data-link": true, text: `${span.prompt_name}${span.prompt_version ? ` · ${t("version {v}", { v: span.prompt_version })}` : ""}` })) : null,
@@ -220,6 +251,8 @@ function detail(span, scores, records = []) {
     scoreList(scores),
     renderIo(t("Input"), span.input),
     renderIo(t("Output"), span.output),
+    modelParameters(span.model_parameters),
+    metadataTable(span.metadata),
     commentsSection(span),
     attributeTable(t("Span attributes"), span.span_attributes),
     attributeTable(t("Resource attributes"), span.resource_attributes),

@@ -34,6 +34,7 @@ generation = workflow.generation(
     start_time=start + timedelta(milliseconds=100),
     input=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather?"}],
     usage={"input": 120, "output": 30, "total": 150, "unit": "TOKENS"},
+    model_parameters={"temperature": 0.2, "max_tokens": 512},
     metadata={"node_type": "llm"},
 )
 generation.end(output={"text": "Sunny."}, end_time=start + timedelta(milliseconds=900))

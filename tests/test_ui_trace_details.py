@@ -1,0 +1,87 @@
+"""A trace's details in chromium, beside its messages: the metadata, model parameters, level,
+status message and version that the langfuse SDKs send, for a Dify trace (SDK 2.x, the ingestion
+API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from pathlib import Path
+
+from storage import KeyPair
+from tests.conftest import start_server
+from tests.langfuse_helpers import run_sdk
+from tests.test_ui import api, browser_page
+from tests.test_ui_first_run import sign_up
+
+
+def table_of(section) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A detail section's table, key to value."""
+    rows = section.locator("tr")
+    return {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").inner_text() for i in range(rows.count())}
+
+
+def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            sign_up(page, srv.api_url)
+            page.get_by_role("button", name="Skip for now").click()
+            status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "sdks"})
+            assert status == 201, key
+            pair = KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id="default")
+            dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
+            v5 = run_sdk("5", "v5_trace_details.py", srv.api_url, pair)
+
+            # Dify's trace: the trace's metadata (merged over its update) and version.
+            page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}")
+            page.get_by_role("heading", name="message", exact=True).wait_for()
+            panel = page.locator(".panel")
+            metadata = panel.locator("section", has=page.get_by_role("heading", name="Metadata", exact=True))
+            assert table_of(metadata) == {"app_id": "app-1", "nested": '{"a":1,"b":2}'}
+            assert "version 1.0" in panel.locator("p.muted").first.inner_text()
+            assert "langfuse.state" not in panel.inner_text()
+            # Its LLM node: the model parameters Dify sends, and the node's metadata.
+            page.locator(".row", has_text="LLM").click()
+            panel.get_by_role("heading", name="LLM").wait_for()
+            params = panel.locator("section", has=page.get_by_role("heading", name="Model parameters"))
+            assert table_of(params) == {"temperature": "0.2", "max_tokens": "512"}
+            assert table_of(metadata) == {"node_type": "llm"}
+            usage = table_of(panel.locator("table.usage"))
+            assert usage["Input tokens"] == "120" and "Cache read" not in usage and "Reasoning" not in usage
+            assert "langfuse.state" not in panel.inner_text()
+
+            # SDK 5's generation: level, status message and version beside its parameters.
+            page.goto(f"{srv.api_url}/project/default/traces/{v5['trace_id']}")
+            page.locator(".row", has_text="draft-reply").click()
+            panel.get_by_role("heading", name="draft-reply").wait_for()
+            facts = panel.locator("p.muted").first.inner_text()
+            assert "level WARNING" in facts and "version reply-v3" in facts, facts
+            assert "rate limited once, retried" in facts
+            assert table_of(params) == {"temperature": "0.3", "max_tokens": "200"}
+            assert table_of(metadata) == {"ticket": "T-981", "attempt": "2"}
+            assert table_of(panel.locator("table.usage"))["Cache read"] == "30"
+            # Its many span attributes (SDK 5 sends them over OTLP) can be filtered.
+            attributes = panel.locator("section", has=page.get_by_role("heading", name="Span attributes"))
+            assert attributes.locator("tr").count() > 6
+            attributes.get_by_placeholder("Filter attributes").fill("status_message")
+            visible = attributes.locator("tr:visible")
+            assert visible.count() == 1 and "rate limited once" in visible.inner_text()
+            page.screenshot(path=str(tmp_path / "details.png"))
+
+            # The REST API gives the same spans without the bookkeeping attribute either.
+            token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+            sent = urllib.request.Request(
+                f"{srv.api_url}/api/v1/traces/{dify['trace_id']}", headers={"Authorization": f"Basic {token}"}
+            )
+            with urllib.request.urlopen(sent) as r:
+                spans = json.load(r)["spans"]
+            assert len(spans) == 3 and not any("langfuse.state" in s["span_attributes"] for s in spans)
+            # Metadata as stored: each value's JSON text.
+            assert {s["name"]: s["metadata"] for s in spans}["LLM"] == {"node_type": '"llm"'}
+        assert errors == []
+    finally:
+        srv.stop()
