@@ -72,7 +72,9 @@ class TraceListQuery(TimeRange):
     min_cost: Decimal | None = Field(None, ge=0, le=1_000_000_000)
     max_cost: Decimal | None = Field(None, ge=0, le=1_000_000_000)
     search: str | None = Field(None, max_length=1000, description="Text in any span's input or output.")
-    attribute: list[str] = Field(default_factory=list, description="Span attribute filters as key=value.")
+    attribute: list[str] = Field(
+        default_factory=list, description="key=value filters, each met by an attribute or metadata entry of any span."
+    )
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     order: Literal["asc", "desc"] = "desc"
     limit: int = Field(50, ge=1, le=1000)

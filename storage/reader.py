@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
+import orjson
+
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
@@ -213,7 +215,7 @@ class TraceQuery:
     min_cost: Decimal | None = None
     max_cost: Decimal | None = None
     search: str | None = None  # text in any span's input or output, case-insensitive
-    attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
+    attributes: dict[str, str] = field(default_factory=dict)  # attribute or metadata key = value, on any span
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     descending: bool = True
     limit: int = 50
@@ -420,13 +422,24 @@ class TraceReader:
             )
             params["search"] = q.search
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
-            span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
-            params[f"ak{i}"], params[f"av{i}"] = key, value
+            # Or the span's metadata, where Langfuse's clients put what OTel puts in attributes; its
+            # values are JSON text (a string quoted) or, from some exporters, the text itself.
+            span_filters.append(
+                f"(span_attributes[{{ak{i}:String}}] = {{av{i}:String}} "
+                f"OR metadata[{{ak{i}:String}}] IN ({{av{i}:String}}, {{aq{i}:String}}))"
+            )
+            params[f"ak{i}"], params[f"av{i}"], params[f"aq{i}"] = key, value, orjson.dumps(value).decode()
         span_where = ""
         if span_filters:
+            # Each filter met by any span of the trace, not necessarily the same one.
+            grouped = (
+                ""
+                if len(span_filters) == 1
+                else " GROUP BY trace_id HAVING " + " AND ".join(f"max({f})" for f in span_filters)
+            )
             span_where = (
                 "AND t.trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} AND sign = 1 "
-                f"AND {WHOLE_SPANS} AND " + " AND ".join(span_filters) + ")"
+                f"AND {WHOLE_SPANS} AND (" + " OR ".join(span_filters) + f"){grouped})"
             )
 
         sort = _TRACE_SORTS[q.sort]

@@ -41,6 +41,8 @@ async def seed(live: Running) -> None:
                 total_tokens=10 * (i + 1),
                 total_cost=Decimal("0.01"),
                 output=f"answer number {i}",
+                # As Langfuse's ingestion stores metadata (JSON text), and as some exporters do (text).
+                metadata={"node": '"llm"' if i % 2 == 0 else "llm" if i == 1 else "tool"},
             ),
         ]
     await live.store.writer.write(span_table(rows))
@@ -68,6 +70,11 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
         ([("search", "ORDER 4")], ["rest-4"]),
         ([("search", "answer number 2")], ["rest-2"]),
         ([("attribute", "tenant=acme"), ("session_id", "chat-2")], ["rest-3", "rest-5"]),
+        ([("attribute", "node=llm")], ["rest-0", "rest-1", "rest-2", "rest-4"]),  # metadata, on any span
+        # Each filter met by any span: here the root (tenant) and the generation (metadata, output).
+        ([("attribute", "node=llm"), ("attribute", "tenant=acme")], ["rest-1"]),
+        ([("search", "answer number 3"), ("attribute", "tenant=acme")], ["rest-3"]),
+        ([("search", "answer number 3"), ("attribute", "tenant=globex")], []),
         ([("model", "gpt-4o"), ("tags", "nope")], []),
         ([("sort", "total_tokens"), ("order", "asc"), ("limit", "2")], ["rest-0", "rest-1"]),
     ]
