@@ -4,6 +4,7 @@ opened (decrypted) only inside this process to call the model."""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -150,6 +151,14 @@ class ConnectionService:
         headers = orjson.loads(self._box.open(c.headers_sealed)) if c.headers_sealed else {}
         base_url = c.base_url or DEFAULT_BASE_URLS[c.adapter]
         return OpenedConnection(c.provider, c.adapter, base_url, self._box.open(c.secret_sealed), headers, _models(c))
+
+    async def run(
+        self, project: str, provider: str, model: str, messages: builtins.list[dict[str, str]], params: dict[str, Any]
+    ) -> ChatResult:
+        """One call through the project's connection ``provider`` (the playground's): the model's
+        answer, or ModelError with the provider's message; NotFound for an unknown connection."""
+        c = await self.open(project, provider)
+        return await chat(c.adapter, c.base_url, c.api_key, model, messages, c.headers, params)
 
     async def test(self, project: str, provider: str, model: str) -> ChatResult:
         """A real call: the model's answer to a short question, or ModelError with its message."""

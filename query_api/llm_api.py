@@ -4,16 +4,18 @@ from the UI. A connection's secret goes in and never comes out."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
+from experiments.runner import compile_prompt
 from llm import ConnectionService, ModelError
 from query_api.access import CREDENTIALS_KEY, caller_for
 from query_api.admin import STORE_KEY
 from query_api.datasets_api import DATASETS_KEY, RUNNER_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
-from query_api.requests import read_json
+from query_api.requests import read_json, read_model
 from query_api.responses import json_response
 from storage import Store
 from tracehouse.errors import InvalidInput, NotFound, TracehouseError, Unauthenticated
@@ -99,6 +101,56 @@ async def ui_test(request: web.Request) -> web.Response:
     )
 
 
+class PlaygroundMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str = Field(max_length=500_000)
+
+
+class PlaygroundParams(BaseModel):
+    """The sampling parameters every provider takes; others would be refused by some of them."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    top_p: float | None = Field(None, ge=0, le=1)
+
+
+class PlaygroundRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: str = Field(min_length=1, max_length=200, description="The model connection's name.")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[PlaygroundMessage] = Field(min_length=1, max_length=200)
+    variables: dict[str, str] = Field(default_factory=dict, description="Values of the {{variables}}.")
+    params: PlaygroundParams = Field(default_factory=PlaygroundParams)
+
+
+async def ui_playground(request: web.Request) -> web.Response:
+    """Messages (with their ``{{variables}}`` filled) sent to a model through one of the project's
+    connections: its answer, or the provider's error (``ok: false``), as the connection test does.
+    Nothing is stored: a run is a try, not a trace."""
+    caller = await caller_for(request, request.app[STORE_KEY])
+    caller.require(Permission.WRITE_CONTENT, "run models in the playground")
+    run: PlaygroundRun = await read_model(request, PlaygroundRun)
+    messages = compile_prompt([m.model_dump() for m in run.messages], run.variables)
+    params = run.params.model_dump(exclude_none=True)
+    try:
+        result = await request.app[CONNECTIONS_KEY].run(caller.project_id, run.provider, run.model, messages, params)
+    except ModelError as exc:
+        return json_response({"ok": False, "error": exc.message, "status": exc.status, "messages": messages})
+    return json_response(
+        {
+            "ok": True,
+            "answer": result.text,
+            "model": result.model,
+            "latencyMs": round(result.latency_ms),
+            "inputTokens": result.input_tokens,
+            "outputTokens": result.output_tokens,
+            "messages": messages,
+        }
+    )
+
+
 async def ui_start_experiment(request: web.Request) -> web.Response:
     store: Store = request.app[STORE_KEY]
     caller = await caller_for(request, store)
@@ -127,6 +179,7 @@ def llm_routes() -> list[web.RouteDef]:
         web.put("/api/v1/llm-connections", ui_put),
         web.delete("/api/v1/llm-connections", ui_delete),
         web.post("/api/v1/llm-connections/test", ui_test),
+        web.post("/api/v1/playground", ui_playground),
         web.post("/api/v1/dataset/experiments", ui_start_experiment),
         web.get("/api/v1/dataset/experiments", ui_experiments),
     ]

@@ -398,6 +398,14 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
         {"project": "{p}", "model_name": "m", "match_pattern": "^m$", "prices": {"input": 1}},
         "MANAGE_SETTINGS",
     ),
+    # A try costs the connection's money: members and above. (Its model is unreachable here: an
+    # allowed call answers 200 with the provider's error.)
+    (
+        "POST",
+        "/api/v1/playground?project={p}",
+        {"provider": "nowhere", "model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        "WRITE_CONTENT",
+    ),
     ("DELETE", "/api/v1/settings/data/traces/{absent}?project={p}", None, "DELETE_DATA"),
     ("PUT", "/api/v1/projects/{p}/members/{target}", {"role": "VIEWER"}, "MANAGE_MEMBERS"),
     # The organization's own routes go by the organization role: a project role opens one project.
@@ -435,6 +443,16 @@ async def test_every_role_on_every_route_of_its_own_and_another_project(live: Ru
                 ]
             )
         )
+    for project in (own, other):  # a model connection to a closed port, for the playground's row
+        pair = await store.projects.create_key(project.id)
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()}
+        connection = {"provider": "nowhere", "adapter": "openai", "secretKey": "k", "baseURL": "http://127.0.0.1:9/v1"}
+        async with (
+            aiohttp.ClientSession() as s,
+            s.put(live.api_url + "/api/public/llm-connections", json=connection, headers=auth) as r,
+        ):
+            assert r.status == 200, await r.text()
+    live.changed()
     await store.users.create("root@example.com", "Root", PASSWORD)  # the instance admin: not under test
     target = await store.users.create("target@example.com", "Target", PASSWORD)
     await store.organizations.set_role(own_org.id, target.id, Role.VIEWER)

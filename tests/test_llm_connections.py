@@ -284,3 +284,83 @@ async def until_answer(
     while not done(await ask()):
         assert time.monotonic() < deadline, "the answer never came"
         await asyncio.sleep(0.05)
+
+
+async def test_the_playground_fills_variables_and_calls_the_model(live: Running) -> None:
+    """``POST /api/v1/playground``: the messages with their variables filled go to the connection's
+    model with the parameters given; a provider's error comes back as it is; nothing is stored;
+    garbage is a 400 and an unknown connection a 404."""
+    from tests.fake_judge import fake_judge
+
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            local = {"provider": "local", "secretKey": "sk-p", "baseURL": judge.url}
+            await c.call("PUT", "/api/v1/llm-connections", local)
+            await c.call(
+                "PUT",
+                "/api/v1/llm-connections",
+                {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": judge.url},
+            )
+            body = {
+                "provider": "local",
+                "model": "gpt-4o-mini",
+                "messages": [
+                    {"role": "system", "content": "You answer for {{ company }}."},
+                    {"role": "user", "content": "Weather in {{city}}? {{unknown}}"},
+                ],
+                "variables": {"city": "Oslo", "company": "Acme"},
+                "params": {"temperature": 0.3, "max_tokens": 64},
+            }
+            spans_before = (await live.store.backend.query("SELECT count() AS n FROM spans"))[0]["n"]
+            status, doc, _ = await c.call("POST", "/api/v1/playground", body)
+            assert status == 200 and doc["ok"] is True, doc
+            assert (doc["inputTokens"], doc["outputTokens"], doc["model"]) == (120, 15, "judge-1")
+            assert "looks right" in doc["answer"]
+            sent = judge.requests[-1]
+            assert sent["authorization"] == "Bearer sk-p"
+            assert sent["body"]["messages"] == [
+                {"role": "system", "content": "You answer for Acme."},
+                {"role": "user", "content": "Weather in Oslo? {{unknown}}"},  # no value: left as written
+            ]
+            assert (sent["body"]["model"], sent["body"]["temperature"], sent["body"]["max_tokens"]) == (
+                "gpt-4o-mini",
+                0.3,
+                64,
+            )
+            assert doc["messages"] == sent["body"]["messages"]
+            # Anthropic's API: the system message apart.
+            status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, "provider": "claude", "params": {}})
+            assert doc["ok"] is True and judge.requests[-1]["body"]["system"] == "You answer for Acme."
+            # The provider's error, as it said it.
+            judge.behaviour = ["429"]
+            status, doc, _ = await c.call("POST", "/api/v1/playground", body)
+            assert status == 200 and doc["ok"] is False and doc["status"] == 429 and "Rate limit" in doc["error"]
+            calls = len(judge.requests)
+            # A try is not a trace.
+            assert (await live.store.backend.query("SELECT count() AS n FROM spans"))[0]["n"] == spans_before
+
+            status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, "provider": "nope"})
+            assert status == 404 and "nope" in doc["error"]["message"]
+            for bad in (
+                {**body, "messages": []},
+                {**body, "messages": [{"role": "tool", "content": "x"}]},
+                {**body, "messages": [{"role": "user", "content": 5}]},
+                {**body, "messages": "hello"},
+                {**body, "model": ""},
+                {**body, "params": {"temperature": 9}},
+                {**body, "params": {"stream": True}},
+                {**body, "variables": {"city": ["Oslo"]}},
+                {**body, "extra": 1},
+                [body],
+                None,
+            ):
+                status, doc, _ = await c.call("POST", "/api/v1/playground", bad)
+                assert status == 400 and "invalid request body" in doc["error"]["message"], (bad, doc)
+            status, _, _ = await c.call(
+                "POST", "/api/v1/playground", raw=b"\xff{", headers={"Content-Type": "application/json"}
+            )
+            assert status == 400
+            assert len(judge.requests) == calls  # no bad request reached the model
+    finally:
+        await c.close()

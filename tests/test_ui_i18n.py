@@ -79,7 +79,8 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
     return [
         ("dashboard", f"{p}/dashboard"), ("traces", f"{p}/traces"), ("trace", f"{p}/traces/{ids['trace']}"),
         ("sessions", f"{p}/sessions"), ("session", f"{p}/sessions/sess-42"), ("users", f"{p}/users"),
-        ("prompts", f"{p}/prompts"), ("prompt", f"{p}/prompts/greeter"), ("datasets", f"{p}/datasets"),
+        ("prompts", f"{p}/prompts"), ("prompt", f"{p}/prompts/greeter"), ("playground", f"{p}/playground"),
+        ("datasets", f"{p}/datasets"),
         ("dataset", f"{p}/datasets/cities"), ("dataset-runs", f"{p}/datasets/cities?tab=runs"),
         ("evaluations", f"{p}/evaluations"), ("annotation-queues", f"{p}/annotation-queues"),
         ("annotation-queue", f"{p}/annotation-queues/{ids['queue']}"), ("logs", f"{p}/logs"),

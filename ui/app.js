@@ -6,6 +6,7 @@ import { tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
 import { metricsPage } from "/ui/metrics.js";
+import { playgroundPage } from "/ui/playground.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
@@ -90,7 +91,7 @@ async function gate() {
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
 const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -104,6 +105,7 @@ window.addEventListener("th-context", () => topBar(currentPage));
 function topBar(page) {
   currentPage = page;
   if (page === "annotation-queues") page = "evaluations"; // people's scoring sits with the judges
+  if (page === "playground") page = "prompts"; // where prompts are tried
   const nav = document.getElementById("nav");
   const project = ctx.project;
   const org = ctx.organization;
@@ -156,6 +158,7 @@ async function projectPage(page, id) {
   if (page === "logs") return logsPage(root);
   if (page === "metrics") return metricsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
+  if (page === "playground") return playgroundPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "evaluations") return evaluationsPage(root);
   if (page === "annotation-queues") return id ? annotationQueuePage(root, id) : annotationQueuesPage(root);

@@ -5,6 +5,7 @@ import { can, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t, word } from "/ui/i18n.js";
+import { openInPlayground } from "/ui/playground.js";
 
 const PROTECTED = new Set(["production"]);
 const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -25,7 +26,7 @@ function chips(labels, cls = "chip") {
     class: `${cls}${l === "production" ? " production" : ""}${l === "latest" ? " latest" : ""}`, text: l })));
 }
 
-function variablesOf(prompt) {
+export function variablesOf(prompt) {
   const texts = typeof prompt === "string" ? [prompt] : prompt.filter((m) => m.role !== undefined).map((m) => m.content);
   const seen = [];
   for (const text of texts) for (const m of text.matchAll(VARIABLE)) if (!seen.includes(m[1])) seen.push(m[1]);
@@ -149,7 +150,7 @@ function labelEditor(name, v, versions, done) {
   } }, input, h("button", { type: "submit", text: t("Save labels") }), error);
 }
 
-function messageRow(m, rows) {
+export function messageRow(m, rows) {
   const row = h("div", { class: "msg-edit" });
   const remove = h("button", { type: "button", class: "link", text: t("Remove"), onclick: () => { row.remove(); rows.changed(); } });
   if (m.type === "placeholder") {
@@ -230,6 +231,13 @@ function editor({ name = "", type = "text", prompt = "", config = {}, fixedName 
   error);
 }
 
+/** The tabs of the prompts' pages: the prompts, and the playground to try them in. */
+export function promptTabs(active) {
+  return h("nav", { class: "tabs", "aria-label": t("Prompts") }, ...[["prompts", t("Versioned prompts")], ["playground", t("Playground")]].map(
+    ([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, class: key === active ? "active" : undefined,
+      "aria-current": key === active ? "page" : undefined, text: label })));
+}
+
 export async function promptsPage(root) {
   const params = new URLSearchParams(location.search);
   const folder = params.get("folder") || "";
@@ -263,6 +271,7 @@ export async function promptsPage(root) {
   const crumbs = folder.split("/").filter(Boolean);
   const newBox = h("div", {});
   root.replaceChildren(
+    promptTabs("prompts"),
     h("div", { class: "page-head" }, h("h1", { text: t("Prompts") }),
       can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New prompt"), onclick: () => {
         newBox.replaceChildren(editor({ name: prefix }, (created) => go(promptPath(created.name)), () => newBox.replaceChildren()));
@@ -348,7 +357,14 @@ export async function promptPage(root, name) {
       can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New version"), onclick: () => {
         editBox.replaceChildren(editor({ name, type: selected.type, prompt: selected.prompt, config: selected.config, fixedName: true },
           (created) => go(promptPath(name, { version: created.version })), () => editBox.replaceChildren()));
-      } }) : null),
+      } }) : null,
+      h("button", { type: "button", class: "secondary", text: t("Open in playground"), onclick: () => openInPlayground({
+        messages: typeof selected.prompt === "string" ? [{ role: "user", content: selected.prompt }] : selected.prompt,
+        // Langfuse's convention: a version's config may name its model and parameters.
+        model: typeof selected.config?.model === "string" ? selected.config.model : "", params: selected.config || {},
+        from: { label: `${name} · ${t("version {v}", { v: selected.version })}`, href: promptPath(name, { version: selected.version }) },
+        prompt: { name, type: selected.type, config: selected.config || {} },
+      }) })),
     editBox,
     h("div", { class: "prompt-layout" },
       h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {

@@ -7,6 +7,7 @@ import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia } from "/ui/media.js";
+import { openInPlayground } from "/ui/playground.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
   EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "⛨", EVALUATOR: "✓" };
@@ -209,6 +210,26 @@ function logList(records, span) {
   return h("section", {}, h("h3", { text: t("Logs ({n})", { n: records.length }) }), h("ul", { class: "events logs" }, ...items));
 }
 
+const PLAYGROUND_ROLES = new Set(["system", "developer", "user", "assistant"]);
+
+// A generation as the playground's starting point: each message's text (media and tool calls are
+// not sent; other roles, such as tool results, as user messages), its model and parameters.
+function playgroundSeed(span) {
+  if (span.observation_type !== "GENERATION" || !span.input) return null;
+  const value = parseJson(span.input);
+  const list = Array.isArray(value) ? value : value && Array.isArray(value.messages) ? value.messages : null;
+  let messages;
+  if (list && list.length && list.every((m) => m && typeof m.role === "string")) {
+    messages = list.map((m) => ({ role: PLAYGROUND_ROLES.has(m.role) ? m.role : "user",
+      content: partsOf(m).filter((p) => p.type === "text").map((p) => String(p.content ?? "")).join("\n") }));
+  } else if (value === undefined || typeof value === "string") {
+    messages = [{ role: "user", content: value === undefined ? span.input : value }];
+  } else return null;
+  const params = parseJson(span.model_parameters);
+  return { messages, model: span.request_model || span.model, params: params && typeof params === "object" ? params : {},
+    from: { label: span.name, href: here(`/traces/${encodeURIComponent(span.trace_id)}?span=${encodeURIComponent(span.span_id)}`) } };
+}
+
 function detail(span, scores, records = []) {
   const usage = [
     [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
@@ -232,7 +253,9 @@ function detail(span, scores, records = []) {
         can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
           onclick: () => addToQueueDialog(span) }) : null,
         can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Add to dataset"),
-          onclick: () => addToDatasetDialog(span) }) : null)),
+          onclick: () => addToDatasetDialog(span) }) : null,
+        playgroundSeed(span) ? h("button", { type: "button", class: "secondary", text: t("Open in playground"),
+          onclick: () => openInPlayground(playgroundSeed(span)) }) : null)),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · ${t("first token after {time}", { time: formatDuration(ttft) })}` : "",
       // Langfuse's levels: ERROR is shown as the error it is; WARNING and DEBUG by name, with

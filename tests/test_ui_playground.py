@@ -1,0 +1,128 @@
+"""The playground in chromium: a prompt version and a Dify generation (langfuse SDK 2.x) opened in
+it, their variables filled, run against a local OpenAI-compatible model through the project's
+connection; the model's error shown as it said it; the page in Chinese."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from storage import KeyPair
+from tests.conftest import start_server
+from tests.fake_judge import threaded_fake_judge
+from tests.langfuse_helpers import run_sdk
+from tests.test_ui import ARTIFACTS, api, browser_page
+from tests.test_ui_first_run import sign_up
+
+
+def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with threaded_fake_judge() as model, browser_page(errors) as page:
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            sign_up(page, srv.api_url)
+            page.get_by_role("button", name="Skip for now").click()
+            # The playground before any connection says what it needs.
+            page.goto(srv.api_url + "/project/default/playground")
+            page.get_by_text("The playground needs a model connection").wait_for()
+            assert page.get_by_role("button", name="Run", exact=True).count() == 0
+            connection = {"provider": "local", "secretKey": "sk-play", "baseURL": model.url, "customModels": ["gpt-4o"]}
+            assert api(page, "PUT", "/api/v1/llm-connections", connection)[0] == 200
+            prompt = {
+                "name": "weather",
+                "type": "chat",
+                "prompt": [
+                    {"role": "system", "content": "You are {{persona}}."},
+                    {"type": "placeholder", "name": "history"},
+                    {"role": "user", "content": "Weather in {{city}}?"},
+                ],
+                "config": {"model": "gpt-4o-mini", "temperature": 0.2},
+            }
+            status, doc = api(page, "POST", "/api/v1/prompts?project=default", prompt)
+            assert status == 201, doc
+
+            # A prompt version, opened from its page: its messages, model and temperature.
+            page.goto(srv.api_url + "/project/default/prompts/weather")
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_role("heading", name="Playground").wait_for()
+            assert page.get_by_role("link", name="weather · version 1").count() == 1
+            page.get_by_text("The prompt's placeholders (1) are not sent").wait_for()
+            expect(page.get_by_label("Placeholder name")).to_have_value("history")
+            assert "null" not in page.locator("main").inner_text()
+            expect(page.get_by_label("Message")).to_have_count(2)
+            expect(page.get_by_label("Model", exact=True)).to_have_value("gpt-4o-mini")
+            expect(page.get_by_label("Temperature")).to_have_value("0.2")
+            page.get_by_label("persona").fill("a pilot")
+            page.get_by_label("city").fill("Oslo")
+            page.get_by_role("button", name="Run", exact=True).click()
+            output = page.locator(".playground-output")
+            expect(output).to_contain_text("looks right")
+            expect(output).to_contain_text("120 → 15 tokens")
+            sent = model.requests[-1]["body"]
+            assert sent["messages"] == [
+                {"role": "system", "content": "You are a pilot."},
+                {"role": "user", "content": "Weather in Oslo?"},
+            ]
+            assert (sent["model"], sent["temperature"]) == ("gpt-4o-mini", 0.2) and "max_tokens" not in sent
+            page.screenshot(path=str(ARTIFACTS / "playground.png"))
+            # Edited and run again; then the provider's error, as it said it.
+            page.get_by_label("Message").last.fill("And tomorrow in {{city}}?")
+            page.get_by_label("Max tokens").fill("50")
+            model.behaviour = ["429"]
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output).to_contain_text("Rate limit reached")
+            assert model.requests[-1]["body"]["messages"][-1]["content"] == "And tomorrow in Oslo?"
+            assert model.requests[-1]["body"]["max_tokens"] == 50
+            model.behaviour = ["good"]
+            # A reload comes back to what was tried.
+            page.reload()
+            expect(page.get_by_label("Message").last).to_have_value("And tomorrow in {{city}}?")
+            expect(page.get_by_label("city")).to_have_value("Oslo")
+            # What was tried, saved as the prompt's next version: placeholder in place, settings in its config.
+            page.get_by_role("button", name="Save as a new version of weather").click()
+            page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+            status, saved = api(page, "GET", "/api/v1/prompt?name=weather&project=default")
+            v2 = next(v for v in saved["versions"] if v["version"] == 2)
+            assert v2["prompt"] == [
+                {"role": "system", "content": "You are {{persona}}."},
+                {"type": "placeholder", "name": "history"},
+                {"role": "user", "content": "And tomorrow in {{city}}?"},
+            ]
+            assert v2["config"] == {"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 50}
+            assert v2["commitMessage"] == "From the playground"
+
+            # A generation of a trace Dify sent: its messages, model and parameters.
+            status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "dify"})
+            pair = KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id="default")
+            dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
+            page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}")
+            page.locator(".row", has_text="LLM").click()
+            page.locator(".panel").get_by_role("heading", name="LLM").wait_for()
+            assert page.locator(".row", has_text="workflow").count() == 1
+            page.screenshot(path=str(ARTIFACTS / "playground-from-generation.png"))
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_role("heading", name="Playground").wait_for()
+            expect(page.get_by_label("Message")).to_have_count(2)
+            expect(page.get_by_label("Message").first).to_have_value("Be brief.")
+            expect(page.get_by_label("Model", exact=True)).to_have_value("gpt-4o")
+            expect(page.get_by_label("Max tokens")).to_have_value("512")
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output).to_contain_text("looks right")
+            sent = model.requests[-1]["body"]
+            assert [m["content"] for m in sent["messages"]] == ["Be brief.", "Weather?"]
+            assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+            assert (sent["model"], sent.get("temperature"), sent["max_tokens"]) == ("gpt-4o", 0.2, 512), sent
+            # Back to the generation it came from.
+            page.get_by_role("link", name="LLM").click()
+            page.locator(".panel").get_by_role("heading", name="LLM").wait_for()
+
+            # The prompts' tabs reach it, in Chinese too.
+            page.goto(srv.api_url + "/project/default/prompts?lang=zh-CN")
+            page.get_by_role("link", name="演练场").click()
+            page.get_by_role("heading", name="演练场").wait_for()
+            page.get_by_role("button", name="运行", exact=True).wait_for()
+        assert errors == [], errors
+    finally:
+        srv.stop()

@@ -1,0 +1,174 @@
+// The playground: messages (a prompt version's, a generation's from a trace, or typed) with their
+// {{variables}} filled, sent to a model through one of the project's connections. A run is a try:
+// nothing is stored, and the answer shows beside what was sent.
+import { api } from "/ui/api.js";
+import { can, here } from "/ui/context.js";
+import { formatCount, formatDuration, h } from "/ui/dom.js";
+import { errorText, t } from "/ui/i18n.js";
+import { messageRow, promptTabs, variablesOf } from "/ui/prompts.js";
+
+const SEED = "th-playground";
+const PARAMS = ["temperature", "max_tokens", "top_p"];
+const EMPTY = { messages: [{ role: "system", content: "" }, { role: "user", content: "" }] };
+
+/** Open the playground with ``seed``: messages, and optionally model, params, variables and where
+ * they came from (``from``: a label and a link). Kept for this tab only. */
+export function openInPlayground(seed) {
+  // Numbers, or numbers as text (langfuse 2.x sends a float parameter as a string).
+  const number = (v) => (typeof v === "number" ? v : typeof v === "string" && v.trim() && Number.isFinite(Number(v)) ? Number(v) : null);
+  const params = Object.fromEntries(PARAMS.map((k) => [k, number(seed.params?.[k])]).filter(([, v]) => v !== null));
+  sessionStorage.setItem(SEED, JSON.stringify({ ...seed, params }));
+  history.pushState(null, "", here("/playground"));
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+function numberInput(label, value, attrs) {
+  return h("label", { class: "param" }, label, h("input", { type: "number", "aria-label": label, value: value ?? "", ...attrs }));
+}
+
+export async function playgroundPage(root) {
+  let seed;
+  try {
+    seed = JSON.parse(sessionStorage.getItem(SEED) || "null") || EMPTY;
+  } catch {
+    seed = EMPTY;
+  }
+  const connections = (await api("/api/v1/llm-connections")).items;
+  const values = new Map(Object.entries(seed.variables || {}));
+  const messages = h("div", { class: "messages" });
+  const variablesBox = h("div", { class: "variables-box" });
+  // A prompt's placeholders (message lists its SDK fills at run time) stay in place, so that a
+  // version saved from here keeps them, but have no text to send.
+  const edited = () => [...messages.children].map((row) => row.read());
+  const read = () => edited().filter((m) => m.role);
+  messages.changed = () => showVariables();
+  const placeholders = (seed.messages || []).filter((m) => m.type === "placeholder").length;
+  for (const m of seed.messages || []) messages.append(messageRow(m, messages));
+
+  function showVariables() {
+    const names = variablesOf(read());
+    variablesBox.replaceChildren(...(names.length ? [h("h3", { text: t("Variables") }), ...names.map((name) =>
+      h("label", { class: "block" }, h("code", { class: "var", text: name }), valueBox(name)))] : []));
+  }
+  function valueBox(name) {
+    const box = h("textarea", { rows: 1, "aria-label": name, oninput: (e) => values.set(name, e.target.value) });
+    box.value = values.get(name) || "";
+    return box;
+  }
+  showVariables();
+
+  const connection = h("select", { "aria-label": t("Model connection") },
+    ...connections.map((c) => h("option", { value: c.provider, text: c.provider, selected: c.provider === seed.provider })));
+  const models = h("datalist", { id: "playground-models" });
+  const model = h("input", { "aria-label": t("Model"), list: "playground-models", required: true, value: seed.model || "" });
+  const fillModels = (keep) => {
+    const c = connections.find((x) => x.provider === connection.value);
+    models.replaceChildren(...(c ? c.models : []).map((m) => h("option", { value: m })));
+    if (!keep || !model.value) model.value = (c && c.models[0]) || model.value;
+  };
+  connection.addEventListener("change", () => fillModels(false));
+  fillModels(true);
+  const params = seed.params || {};
+  const temperature = numberInput(t("Temperature"), params.temperature, { min: 0, max: 2, step: 0.1 });
+  const maxTokens = numberInput(t("Max tokens"), params.max_tokens, { min: 1, step: 1 });
+  const topP = numberInput(t("Top p"), params.top_p, { min: 0, max: 1, step: 0.05 });
+  const output = h("div", { class: "playground-output", role: "status" });
+  const error = h("p", { class: "error", role: "alert" });
+  const runButton = h("button", { type: "submit", text: t("Run") });
+
+  function chosenParams() {
+    const chosen = {};
+    for (const [key, box] of [["temperature", temperature], ["max_tokens", maxTokens], ["top_p", topP]]) {
+      const v = box.querySelector("input").value;
+      if (v !== "") chosen[key] = Number(v);
+    }
+    return chosen;
+  }
+
+  // What was tried, kept as the prompt's next version: its messages, and its config with the
+  // model and parameters chosen here (Langfuse's convention for a version's model settings).
+  async function saveVersion() {
+    error.textContent = "";
+    const { name, type, config } = seed.prompt;
+    const messagesNow = edited();
+    let prompt = messagesNow;
+    if (type === "text") {
+      if (messagesNow.length !== 1 || messagesNow[0].role !== "user") {
+        error.textContent = t("A text prompt's version is one user message.");
+        return;
+      }
+      prompt = messagesNow[0].content;
+    }
+    const chosen = chosenParams();
+    const nextConfig = { ...(config || {}), ...(model.value.trim() ? { model: model.value.trim() } : {}) };
+    for (const key of PARAMS) {
+      if (key in chosen) nextConfig[key] = chosen[key];
+      else delete nextConfig[key];
+    }
+    try {
+      const doc = await api("/api/v1/prompts", { method: "POST", body: { name, type, prompt, config: nextConfig,
+        commitMessage: t("From the playground") } });
+      history.pushState(null, "", here(`/prompts/${encodeURIComponent(name)}?version=${doc.version}`));
+      window.dispatchEvent(new PopStateEvent("popstate"));
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  }
+
+  async function run(e) {
+    e.preventDefault();
+    error.textContent = "";
+    const sent = read();
+    const chosen = chosenParams();
+    const variables = Object.fromEntries(variablesOf(sent).filter((n) => values.has(n)).map((n) => [n, values.get(n)]));
+    // Kept, so that a reload or a look elsewhere comes back to what was tried.
+    sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: connection.value,
+      model: model.value.trim(), params: chosen }));
+    runButton.disabled = true;
+    output.replaceChildren(h("p", { class: "muted", text: t("Waiting for the model…") }));
+    try {
+      const doc = await api("/api/v1/playground", { method: "POST", body: { provider: connection.value, model: model.value.trim(),
+        messages: sent, variables, params: chosen } });
+      output.replaceChildren(doc.ok
+        ? h("section", { class: "card" }, h("h3", { text: t("Output") }), h("pre", { class: "text answer", text: doc.answer }),
+          h("p", { class: "muted", text: `${doc.model} · ${t("{input} → {output} tokens", { input: formatCount(doc.inputTokens),
+            output: formatCount(doc.outputTokens) })} · ${formatDuration(doc.latencyMs)}` }))
+        : h("p", { class: "error", role: "alert", text: t("The model answered with an error: {error}", { error: doc.error }) }));
+    } catch (err) {
+      output.replaceChildren();
+      error.textContent = errorText(err);
+    } finally {
+      runButton.disabled = false;
+    }
+  }
+
+  const mayRun = can("WRITE_CONTENT");
+  // root.replaceChildren is the DOM's own: a null child would show as "null", so "" instead.
+  root.replaceChildren(
+    promptTabs("playground"),
+    h("div", { class: "page-head" }, h("h1", { text: t("Playground") }),
+      h("button", { type: "button", class: "secondary", text: t("Start over"), onclick: () => {
+        sessionStorage.removeItem(SEED);
+        playgroundPage(root);
+      } })),
+    seed.from ? h("p", { class: "muted" }, t("From "), h("a", { href: seed.from.href, "data-link": true, text: seed.from.label })) : "",
+    placeholders ? h("p", { class: "muted", text: t("The prompt's placeholders ({n}) are not sent: add messages in their place to try them.", { n: placeholders }) }) : "",
+    !connections.length ? h("p", { class: "muted" }, t("The playground needs a model connection: add one in Settings → Model connections."),
+      can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings"), "data-link": true, text: t("Settings") })] : null) : "",
+    !mayRun ? h("p", { class: "muted", text: t("Your role in this project cannot run models.") }) : "",
+    h("form", { class: "card playground", onsubmit: run },
+      h("h3", { text: t("Messages") }), messages,
+      h("button", { type: "button", class: "link", text: t("+ Message"), onclick: () => {
+        messages.append(messageRow({ role: "user" }, messages));
+        showVariables();
+      } }),
+      variablesBox,
+      h("h3", { text: t("Model") }),
+      h("div", { class: "filters" }, connections.length ? connection : null, model, models, temperature, maxTokens, topP,
+        mayRun && connections.length ? runButton : null,
+        mayRun && seed.prompt ? h("button", { type: "button", class: "secondary", onclick: saveVersion,
+          text: t("Save as a new version of {name}", { name: seed.prompt.name }) }) : null),
+      error),
+    output,
+  );
+}
