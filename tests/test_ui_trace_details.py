@@ -56,6 +56,10 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
 
             # SDK 5's generation: level, status message and version beside its parameters.
             page.goto(f"{srv.api_url}/project/default/traces/{v5['trace_id']}")
+            # A warning is marked in the tree, its message in the mark's title.
+            mark = page.locator(".row", has_text="draft-reply").locator(".warn")
+            assert mark.get_attribute("title") == "rate limited once, retried"
+            assert page.locator(".row .warn").count() == 1 and page.locator(".row .err").count() == 0
             page.locator(".row", has_text="draft-reply").click()
             panel.get_by_role("heading", name="draft-reply").wait_for()
             facts = panel.locator("p.muted").first.inner_text()

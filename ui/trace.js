@@ -363,7 +363,8 @@ export async function tracePage(root, traceId) {
           onclick: (e) => { e.stopPropagation(); toggle(i); } }) : h("span", { class: "twisty" }),
         h("span", { class: "type", title: s.observation_type, text: TYPE_ICON[s.observation_type] || "▭" }),
         h("span", { class: "name", text: s.name || s.span_id }),
-        s.status_code === "ERROR" || s.level === "ERROR" ? h("span", { class: "err", title: t("error"), text: "!" }) : null,
+        s.status_code === "ERROR" || s.level === "ERROR" ? h("span", { class: "err", title: t("error"), text: "!" })
+          : s.level === "WARNING" ? h("span", { class: "warn", title: s.status_message || t("warning"), text: "!" }) : null,
         s.total_tokens ? h("span", { class: "tokens", text: formatCount(s.total_tokens) }) : null,
         Number(s.total_cost) ? h("span", { class: "cost", text: formatCost(s.total_cost) }) : null),
       h("div", { class: "track" }, bar),
