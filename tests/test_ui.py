@@ -170,6 +170,8 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         # A laptop screen: nothing spills out sideways.
         page.set_viewport_size({"width": 1280, "height": 720})
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # ... and the project's pages keep to one line of the header.
+        assert page.evaluate("new Set([...document.querySelectorAll('#nav a')].map((a) => a.offsetTop)).size") == 1
         page.set_viewport_size({"width": 1440, "height": 900})
         page.get_by_role("link", name="invoke_agent helper").click()
 
@@ -344,7 +346,7 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
         page.screenshot(path=str(ARTIFACTS / "trace-500-spans.png"))
 
         for theme in ("light", "dark"):
-            while page.locator("#theme").inner_text() != f"Theme: {theme}":
+            while page.locator("#theme").get_attribute("aria-label") != f"Theme: {theme}":
                 page.locator("#theme").click()
             assert page.evaluate("document.documentElement.dataset.theme") == theme
             for name, path, ready in [

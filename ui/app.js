@@ -220,8 +220,14 @@ function themeButton() {
   const KEY = "th-theme";
   const button = document.getElementById("theme");
   const labels = { auto: t("Theme: system"), light: t("Theme: light"), dark: t("Theme: dark") };
-  const show = () => { button.textContent = labels[localStorage.getItem(KEY) || "auto"]; };
-  button.title = t("Switch between the system's theme, light and dark");
+  // A symbol, so that the project's pages keep to one line on a laptop; the name in its label.
+  const symbols = { auto: "◐", light: "☀", dark: "☾" };
+  const show = () => {
+    const theme = localStorage.getItem(KEY) || "auto";
+    button.textContent = symbols[theme];
+    button.setAttribute("aria-label", labels[theme]);
+    button.title = `${labels[theme]} · ${t("Switch between the system's theme, light and dark")}`;
+  };
   show();
   button.addEventListener("click", () => {
     const order = ["auto", "light", "dark"];
