@@ -154,7 +154,7 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
 
         # The list: the folder, then the prompt in it with its labels.
         page.goto(server.api_url + "/project/default/prompts")
-        page.get_by_role("link", name="📁 support").click()
+        page.get_by_role("link", name="support/").click()
         row = page.locator("tr", has=page.get_by_role("link", name="answer"))
         expect(row).to_contain_text("production")
         expect(row.locator("td").nth(2)).to_have_text("2")

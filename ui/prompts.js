@@ -293,7 +293,9 @@ export async function promptsPage(root) {
         h("p", { text: t("Create one here, or from code: langfuse.create_prompt(name=..., prompt=..., labels=[\"production\"]). Fetch it with langfuse.get_prompt(name) from any Langfuse SDK pointed at this host.") }))
       : table([t("Name"), t("Type"), t("Versions"), t("Labels"), t("Tags"), t("Updated")], [
         ...[...folders.entries()].sort().map(([sub, n]) => h("tr", { class: "folder" },
-          h("td", {}, h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(prefix + sub)}`, "data-link": true, text: `📁 ${sub}` })),
+          h("td", {}, h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(prefix + sub)}`, "data-link": true },
+            // Drawn in CSS: an emoji needs a colour-emoji font, which many Linux desktops lack.
+            h("span", { class: "folder-icon", "aria-hidden": "true" }), `${sub}/`)),
           h("td", { class: "muted", text: t("folder") }), h("td", { text: n === 1 ? t("1 prompt") : t("{n} prompts", { n }) }), h("td"), h("td"), h("td"))),
         ...here_.map((p) => h("tr", {},
           h("td", {}, h("a", { href: promptPath(p.name), "data-link": true, text: flat ? p.name : p.name.slice(prefix.length) })),
