@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from credentials import Credentials
+from credentials.oidc import OidcClient, OidcConfig
 from credentials.secret_box import SecretBox
 from evaluations import ALL_JOBS, EvaluationService, EvalWorker, JobShard
 from experiments.runner import ExperimentRunner, TraceSink
@@ -20,7 +21,7 @@ from mail import Mailer
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
-from query_api.auth import USERS_KEY, auth_routes
+from query_api.auth import OIDC_KEY, USERS_KEY, auth_routes
 from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
@@ -39,6 +40,7 @@ from query_api.prometheus import prometheus_routes
 from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
+from query_api.sso_api import sso_routes
 from query_api.tempo import tempo_routes
 from storage import Store
 from tracehouse import __version__
@@ -115,6 +117,7 @@ def create_app(
     eval_shard: JobShard = ALL_JOBS,
     mailer: Mailer | None = None,
     public_url: str | None = None,
+    oidc: OidcConfig | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -150,6 +153,8 @@ def create_app(
         app[MAILER_KEY] = mailer
     if public_url:
         app[PUBLIC_URL_KEY] = public_url
+    if oidc is not None:
+        app[OIDC_KEY] = OidcClient(oidc)
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
     app[DATASETS_KEY] = DatasetService(store)
@@ -201,6 +206,7 @@ def create_app(
             web.get("/metrics", metrics),
             *admin_routes(),
             *auth_routes(),
+            *sso_routes(),
             *organization_routes(),
             *invitation_routes(),
             *rest_routes(),

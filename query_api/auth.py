@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from credentials.oidc import OidcClient
 from query_api.access import CSRF_COOKIE, LOOPBACK_BIND_KEY, SESSION_COOKIE, session_user
 from query_api.admin import STORE_KEY
 from query_api.requests import is_local, read_model
@@ -21,9 +22,10 @@ from storage.users import SESSION_TTL_S, User, Users
 from tracehouse.errors import Forbidden, Unauthenticated
 from tracehouse.roles import Role
 
-__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user", "start_session"]
+__all__ = ["CSRF_COOKIE", "OIDC_KEY", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user", "start_session"]
 
 USERS_KEY = web.AppKey("users", Users)
+OIDC_KEY = web.AppKey("oidc", OidcClient)  # single sign-on, when configured (query_api.sso_api)
 
 
 class Credentials(BaseModel):
@@ -56,8 +58,9 @@ def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin}
 
 
-async def start_session(request: web.Request, user: User) -> web.Response:
-    response = web.json_response({"user": _user_json(user)})
+async def start_session(request: web.Request, user: User, response: web.Response | None = None) -> web.Response:
+    """``response`` (by default, the user as JSON) with a new session's cookies for ``user``."""
+    response = response if response is not None else web.json_response({"user": _user_json(user)})
     token = await _users(request).issue(user)
     secure = _secure(request)
     response.set_cookie(
@@ -80,9 +83,11 @@ async def me(request: web.Request) -> web.Response:
     the first account is still to be created and whether data is readable without one (open mode)."""
     users = _users(request)
     user = await session_user(request)
+    oidc = request.app.get(OIDC_KEY)
+    sso = {"name": oidc.config.name} if oidc is not None else None  # the sign-in page's button
     if user is not None:
         profile = {**_user_json(user), "locale": await users.locale(user.id)}
-        return web.json_response({"user": profile, "setup_required": False, "open": False})
+        return web.json_response({"user": profile, "setup_required": False, "open": False, "sso": sso})
     store = request.app[STORE_KEY]
     no_users = await users.count() == 0
     open_mode = (
@@ -91,7 +96,7 @@ async def me(request: web.Request) -> web.Response:
         and no_users
         and not await store.projects.has_keys()
     )
-    return web.json_response({"user": None, "setup_required": no_users, "open": open_mode})
+    return web.json_response({"user": None, "setup_required": no_users, "open": open_mode, "sso": sso})
 
 
 async def setup(request: web.Request) -> web.Response:

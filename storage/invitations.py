@@ -118,6 +118,22 @@ class Invitations:
             await self._write(_digest(token), used, now)
             return used
 
+    async def spend_for(self, email: str) -> list[Invitation]:
+        """Mark every pending invitation to ``email`` used and return them: its owner proved the
+        address another way (single sign-on with a verified email)."""
+        async with self._using:
+            rows = await self._rows(
+                "email = {e:String} AND kind = {k:String}", {"e": email.strip().lower(), "k": INVITE}
+            )
+            spent = []
+            for token_hash, invitation in rows:
+                if invitation.pending:
+                    now = self._versions.next()
+                    used = Invitation(**{**invitation.__dict__, "used_at": now})
+                    await self._write(token_hash, used, now)
+                    spent.append(used)
+            return spent
+
     async def pending(self, organization_id: str) -> list[Invitation]:
         """An organization's invitations that may still be used."""
         rows = await self._rows(

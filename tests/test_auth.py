@@ -14,7 +14,12 @@ async def test_first_run_login_logout_and_csrf(live: Running) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as s:
         async with s.get(live.api_url + "/api/v1/auth/me") as r:
-            assert r.status == 200 and await r.json() == {"user": None, "setup_required": True, "open": True}
+            assert r.status == 200 and await r.json() == {
+                "user": None,
+                "setup_required": True,
+                "open": True,
+                "sso": None,
+            }
         async with s.post(
             live.api_url + "/api/v1/auth/setup",
             json={"email": "Admin@Example.com", "name": "Ada", "password": PASSWORD},

@@ -77,7 +77,10 @@ def sign_out(page: Page) -> None:
     page.get_by_role("heading", name="Sign in").wait_for()
     # The token ended, not only the cookie: put it back and the server still says no one.
     page.context.add_cookies([session])
-    assert api(page, "GET", "/api/v1/auth/me") == (200, {"user": None, "setup_required": False, "open": False})
+    assert api(page, "GET", "/api/v1/auth/me") == (
+        200,
+        {"user": None, "setup_required": False, "open": False, "sso": None},
+    )
     page.context.clear_cookies(name="th_session")
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from google.protobuf.internal import api_implementation
 
 from credentials import Credentials
+from credentials.oidc import OidcConfig
 from evaluations import JobShard
 from mail import Mailer, parse_smtp_url
 from otlp_receiver.grpc_server import create_grpc_server
@@ -64,6 +65,15 @@ def _mailer(settings: Settings) -> Mailer | None:
     if settings.smtp_url is None or not settings.smtp_url.get_secret_value():
         return None
     return Mailer(parse_smtp_url(settings.smtp_url.get_secret_value()), settings.email_from)
+
+
+def _oidc(settings: Settings) -> OidcConfig | None:
+    """Single sign-on's provider, if one is configured."""
+    if not settings.oidc_issuer or settings.oidc_client_id is None or settings.oidc_client_secret is None:
+        return None
+    domains = tuple(d.strip().lower().lstrip("@") for d in settings.oidc_domains.split(",") if d.strip())
+    return OidcConfig(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret.get_secret_value(),
+                      settings.oidc_name, domains)  # fmt: skip
 
 
 def _langfuse_sink(ingest: IngestService) -> Callable[[str, list[dict[str, Any]]], Awaitable[None]]:
@@ -237,6 +247,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 eval_shard=JobShard(settings.eval_worker_shard, settings.eval_worker_shards),
                 mailer=_mailer(settings),
                 public_url=settings.public_url,
+                oidc=_oidc(settings),
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)

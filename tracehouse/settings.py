@@ -165,8 +165,35 @@ class Settings(BaseSettings):
         description="The address people open the UI at (e.g. https://traces.example.com), for links in emails "
         "and on screen; by default the address of the request that makes the link.",
     )
+    oidc_issuer: str | None = Field(
+        None,
+        description="Single sign-on: the issuer URL of an OpenID Connect provider (Okta, Microsoft Entra ID, "
+        "Google, Keycloak, Auth0...), e.g. https://accounts.google.com. Its redirect URI is "
+        "<public URL>/api/v1/auth/sso/callback.",
+    )
+    oidc_client_id: str | None = Field(None, description="Single sign-on: this application's client id.")
+    oidc_client_secret: SecretStr | None = Field(None, description="Single sign-on: this application's client secret.")
+    oidc_name: str = Field("SSO", description="Single sign-on: the provider's name on the sign-in button.")
+    oidc_domains: str = Field(
+        "", description="Single sign-on: the email domains allowed to sign in, comma-separated (empty: any)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _check_issuer(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"the OIDC issuer is a URL, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("single sign-on needs TRACEHOUSE_OIDC_CLIENT_ID and TRACEHOUSE_OIDC_CLIENT_SECRET too")
+        return self
 
     @field_validator("public_url")
     @classmethod

@@ -80,11 +80,18 @@ async function gate() {
     });
     return false;
   }
+  // Single sign-on, when configured: the provider's button first, and what went wrong if it came back with an error.
+  const ssoError = new URLSearchParams(location.search).get("sso_error");
+  const next = location.pathname === "/" ? "/" : `${location.pathname}${location.search}`;
   authForm({
     title: t("Sign in"),
     submitLabel: t("Sign in"),
     fields: [["email", t("Email"), "email"], ["password", t("Password"), "password"]],
     onSubmit: (body) => api("/api/v1/auth/login", { method: "POST", body }),
+    extra: me.sso ? h("div", { class: "sso" },
+      ssoError ? h("p", { class: "error", role: "alert", text: t("Single sign-on failed: {error}", { error: ssoError }) }) : null,
+      h("a", { class: "button", href: `/api/v1/auth/sso/start?${new URLSearchParams({ next })}`,
+        text: t("Sign in with {name}", { name: me.sso.name }) })) : null,
   });
   return false;
 }

@@ -1,0 +1,184 @@
+"""Single sign-on with an OpenID Connect provider (a local one, tests/fake_oidc.py) against a real
+server: an invited teammate joins by signing in, someone uninvited gets an account and no access,
+the admin's password account is the same account, and every way a sign-in can go wrong comes
+back to the sign-in page in words, with no session. Then the sign-in page in chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Server, start_server
+from tests.fake_judge import in_thread
+from tests.fake_oidc import CLIENT_ID, CLIENT_SECRET, Provider, fake_oidc
+from tests.test_ui import browser_page
+
+PASSWORD = "a very good password"
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Provider]:
+    with in_thread(fake_oidc) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def sso_server(idp: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
+           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_NAME": "Acme SSO",
+           "TRACEHOUSE_OIDC_DOMAINS": "acme.test, @acme.example"}  # fmt: skip
+    srv = start_server(tmp_path_factory.mktemp("sso") / "data", env=env)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def sign_in(client: httpx.Client, srv: Server, next_path: str = "/") -> httpx.Response:
+    """The browser's round trip: to the provider, and back to the callback."""
+    started = client.get(srv.api_url + "/api/v1/auth/sso/start", params={"next": next_path})
+    assert started.status_code == 302, started.text
+    at_provider = client.get(started.headers["location"])
+    assert at_provider.status_code == 302
+    return client.get(at_provider.headers["location"])
+
+
+def error_of(response: httpx.Response) -> str:
+    assert response.status_code == 302 and response.headers["location"].startswith("/?sso_error="), response.headers
+    return parse_qs(urlparse(response.headers["location"]).query)["sso_error"][0]
+
+
+def me(client: httpx.Client, srv: Server) -> dict:
+    return client.get(srv.api_url + "/api/v1/auth/me").json()
+
+
+def test_sso_sign_in_invitations_and_failures(idp: Provider, sso_server: Server) -> None:
+    srv = sso_server
+    with httpx.Client() as anyone:
+        # Before the admin account exists, no one comes in this way.
+        assert me(anyone, srv)["sso"] == {"name": "Acme SSO"}
+        assert "create the admin account first" in error_of(anyone.get(srv.api_url + "/api/v1/auth/sso/start"))
+    with httpx.Client() as admin:
+        r = admin.post(srv.api_url + "/api/v1/auth/setup",
+                       json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
+        assert r.status_code == 200, r.text
+        csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+        r = admin.post(srv.api_url + "/api/v1/organizations/default/invitations",
+                       json={"email": "Bob@acme.test", "role": "MEMBER"}, headers=csrf)  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    # Bob was invited: signing in is joining, and he lands where he was going.
+    with httpx.Client() as bob:
+        back = sign_in(bob, srv, "/project/default/traces?range=1h")
+        assert back.status_code == 302 and back.headers["location"] == "/project/default/traces?range=1h"
+        assert "th_session" in bob.cookies and "th_sso" not in bob.cookies
+        assert me(bob, srv)["user"]["email"] == "bob@acme.test" and me(bob, srv)["user"]["name"] == "Bob"
+        assert bob.get(srv.api_url + "/api/v1/traces", params={"project": "default"}).status_code == 200
+        assert not idp.codes  # the code was spent
+        sent = idp.token_requests[-1]["form"]
+        assert sent["grant_type"] == "authorization_code" and len(sent["code_verifier"]) >= 43
+        assert sent["redirect_uri"] == srv.api_url + "/api/v1/auth/sso/callback"
+    with httpx.Client() as admin:
+        admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+        pending = admin.get(srv.api_url + "/api/v1/organizations/default/invitations").json()
+        assert "bob@acme.test" not in str(pending)  # spent by the sign-in
+
+    # Carol was not invited: an account, no access until someone gives her a role.
+    idp.email, idp.name = "carol@acme.example", "Carol"
+    with httpx.Client() as carol:
+        assert sign_in(carol, srv).headers["location"] == "/"
+        assert me(carol, srv)["user"]["email"] == "carol@acme.example"
+        assert carol.get(srv.api_url + "/api/v1/traces", params={"project": "default"}).status_code in (403, 404)
+
+    # The admin's password account is the one signed in by its email.
+    idp.email, idp.name = "ada@acme.test", "Ada Lovelace"
+    with httpx.Client() as ada:
+        sign_in(ada, srv)
+        assert me(ada, srv)["user"]["name"] == "Ada"
+        assert ada.get(srv.api_url + "/api/v1/traces", params={"project": "default"}).status_code == 200
+
+    # Every failure: back to the sign-in page with why, and no session.
+    idp.email = "eve@acme.test"
+    failures = {
+        "audience": "not valid",
+        "issuer": "not valid",
+        "expired": "not valid",
+        "foreign-key": "not valid",
+        "nonce": "nonce",
+        "no-email": "no email address",
+        "refuse-code": "refused the code",
+        "deny": "the user said no",
+    }
+    for what, words in failures.items():
+        idp.misbehave = what
+        with httpx.Client() as eve:
+            said = error_of(sign_in(eve, srv))
+            assert words in said, (what, said)
+            assert "th_session" not in eve.cookies and me(eve, srv)["user"] is None
+    idp.misbehave = ""
+    for email, verified, words in (("eve@other.test", True, "accounts of other.test"),
+                                   ("eve@acme.test", False, "has not verified")):  # fmt: skip
+        idp.email, idp.email_verified = email, verified
+        with httpx.Client() as eve:
+            assert words in error_of(sign_in(eve, srv)) and me(eve, srv)["user"] is None
+    idp.email, idp.email_verified = "eve@acme.test", True
+    with httpx.Client() as eve:
+        # A callback with another state, with no cookie, or with a forged one.
+        started = eve.get(srv.api_url + "/api/v1/auth/sso/start")
+        back = urlparse(eve.get(started.headers["location"]).headers["location"])
+        code = parse_qs(back.query)["code"][0]
+        callback = srv.api_url + "/api/v1/auth/sso/callback"
+        flow = eve.cookies["th_sso"]
+        assert "state does not match" in error_of(eve.get(callback, params={"code": code, "state": "x"}))
+        assert "th_sso" not in eve.cookies  # a failed sign-in is over: its cookie goes
+        assert "not started here" in error_of(eve.get(callback, params={"code": code, "state": "x"}))
+        body, _, mac = flow.rpartition(".")
+        eve.cookies.set("th_sso", body + "." + "0" * len(mac), path="/api/v1/auth/sso")
+        assert "not started here" in error_of(eve.get(callback, params={"code": code, "state": "x"}))
+        for garbage in ("", "no-dot", "!!!.@@@", "." * 5000):
+            eve.cookies.set("th_sso", garbage, path="/api/v1/auth/sso")
+            assert "not started here" in error_of(eve.get(callback, params={"code": "c", "state": "s"}))
+        assert me(eve, srv)["user"] is None
+        # Somewhere else after signing in: only this site's own paths.
+        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            eve.cookies.clear()
+            assert sign_in(eve, srv, target).headers["location"] == "/"
+
+
+def test_sso_from_the_sign_in_page(idp: Provider, sso_server: Server) -> None:
+    srv = sso_server
+    idp.misbehave, idp.email, idp.email_verified, idp.name = "", "bob@acme.test", True, "Bob"
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        page.goto(srv.api_url + "/project/default/traces")
+        page.get_by_role("heading", name="Sign in").wait_for()
+        page.get_by_role("link", name="Sign in with Acme SSO").click()
+        page.get_by_role("heading", name="Traces").wait_for()
+        assert page.url.endswith("/project/default/traces")
+        page.get_by_role("button", name="Sign out").click()
+        # A failed sign-in says why on the sign-in page.
+        idp.misbehave = "deny"
+        page.get_by_role("link", name="Sign in with Acme SSO").click()
+        expect(page.locator(".sso p.error")).to_have_text(
+            "Single sign-on failed: the sign-in provider said: the user said no"
+        )
+        assert "th_session" not in {c["name"] for c in page.context.cookies()}
+        page.goto(srv.api_url + "/?lang=zh-CN")
+        page.get_by_role("link", name="使用 Acme SSO 登录").wait_for()
+        idp.misbehave = ""
+    assert errors == [], errors
+
+
+def test_sso_settings_are_checked(tmp_path: Path) -> None:
+    from tracehouse.errors import ConfigError
+    from tracehouse.settings import Settings
+
+    with pytest.raises((ValueError, ConfigError), match="CLIENT_ID"):
+        Settings(oidc_issuer="https://idp.example")
+    with pytest.raises((ValueError, ConfigError), match="URL"):
+        Settings(oidc_issuer="idp.example", oidc_client_id="c", oidc_client_secret="s")
