@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.conftest import Server, start_server
 from tests.fake_judge import in_thread
 from tests.fake_oidc import CLIENT_ID, CLIENT_SECRET, Provider, fake_oidc
-from tests.test_ui import browser_page
+from tests.test_ui import api, browser_page
 
 PASSWORD = "a very good password"
 
@@ -170,6 +170,21 @@ def test_sso_from_the_sign_in_page(idp: Provider, sso_server: Server) -> None:
         assert "th_session" not in {c["name"] for c in page.context.cookies()}
         page.goto(srv.api_url + "/?lang=zh-CN")
         page.get_by_role("link", name="使用 Acme SSO 登录").wait_for()
+        idp.misbehave = ""
+        # An emailed invitation's link: signing in there accepts it.
+        with httpx.Client() as admin:
+            admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            r = admin.post(srv.api_url + "/api/v1/organizations/default/invitations",
+                           json={"email": "dan@acme.test", "role": "VIEWER"},
+                           headers={"X-CSRF-Token": admin.cookies["th_csrf"]})  # fmt: skip
+            assert r.status_code == 201, r.text
+        idp.email, idp.name = "dan@acme.test", "Dan"
+        page.goto(r.json()["url"] + "?lang=en")
+        page.get_by_text("Or sign in with Acme SSO as dan@acme.test").wait_for()
+        page.get_by_role("link", name="Sign in with Acme SSO").click()
+        page.get_by_role("heading", name="Traces").wait_for()
+        assert api(page, "GET", "/api/v1/auth/me")[1]["user"]["email"] == "dan@acme.test"
+        assert api(page, "GET", "/api/v1/traces?project=default")[0] == 200  # a VIEWER of its organization
         idp.misbehave = ""
     assert errors == [], errors
 

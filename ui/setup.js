@@ -98,6 +98,8 @@ export async function invitePage(root, token) {
     return;
   }
   const reset = inv.kind === "reset";
+  // With single sign-on, signing in as the invited email accepts the invitation too.
+  const sso = reset ? null : (await api("/api/v1/auth/me")).sso;
   const name = h("input", { autocomplete: "name" }); // named by the label around it
   const password = h("input", { type: "password", required: true,
     autocomplete: inv.account_exists && !reset ? "current-password" : "new-password" });
@@ -122,5 +124,8 @@ export async function invitePage(root, token) {
   !reset && !inv.account_exists ? h("label", {}, t("Your name"), name) : null,
   h("label", {}, reset ? t("New password (8+ characters)") : inv.account_exists ? t("Your password (you have an account)")
     : t("Choose a password (8+ characters)"), password),
-  h("button", { type: "submit", text: reset ? t("Set password") : t("Join") }), error));
+  h("button", { type: "submit", text: reset ? t("Set password") : t("Join") }), error,
+  sso ? h("div", { class: "sso" }, h("p", { class: "muted", text: t("Or sign in with {name} as {email}: that accepts it too.",
+    { name: sso.name, email: inv.email }) }),
+  h("a", { class: "button", href: "/api/v1/auth/sso/start?next=%2F", text: t("Sign in with {name}", { name: sso.name }) })) : null));
 }
