@@ -195,5 +195,7 @@ def test_sso_settings_are_checked(tmp_path: Path) -> None:
 
     with pytest.raises((ValueError, ConfigError), match="CLIENT_ID"):
         Settings(oidc_issuer="https://idp.example")
+    with pytest.raises((ValueError, ConfigError), match="CLIENT_SECRET"):  # as compose passes an unset one
+        Settings(oidc_issuer="https://idp.example", oidc_client_id="c", oidc_client_secret="")
     with pytest.raises((ValueError, ConfigError), match="URL"):
         Settings(oidc_issuer="idp.example", oidc_client_id="c", oidc_client_secret="s")

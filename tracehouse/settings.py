@@ -191,7 +191,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_oidc(self) -> Settings:
-        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+        if self.oidc_issuer and not (self.oidc_client_id and secret):
             raise ValueError("single sign-on needs TRACEHOUSE_OIDC_CLIENT_ID and TRACEHOUSE_OIDC_CLIENT_SECRET too")
         return self
 
