@@ -73,7 +73,11 @@ class TraceListQuery(TimeRange):
     max_cost: Decimal | None = Field(None, ge=0, le=1_000_000_000)
     search: str | None = Field(None, max_length=1000, description="Text in any span's input or output.")
     attribute: list[str] = Field(
-        default_factory=list, description="key=value filters, each met by an attribute or metadata entry of any span."
+        default_factory=list, description="Span attribute filters as key=value, each met by any span of the trace."
+    )
+    metadata: list[str] = Field(
+        default_factory=list,
+        description="Metadata filters as key=value (where Langfuse clients and Dify put it), each met by any span.",
     )
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     order: Literal["asc", "desc"] = "desc"
@@ -366,13 +370,13 @@ def _parse(model: type[BaseModel], request: web.Request) -> Any:
         raise InvalidInput(f"invalid parameter {where}: {first['msg']}") from None
 
 
-def _attribute_filters(items: list[str]) -> dict[str, str]:
+def _attribute_filters(items: list[str], what: str = "attribute") -> dict[str, str]:
     """``key=value`` filters as a dict; InvalidInput names the first one without a key."""
     attributes = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"attribute filter {item!r} must be key=value")
+            raise InvalidInput(f"{what} filter {item!r} must be key=value")
         attributes[key] = value
     return attributes
 
@@ -399,6 +403,7 @@ async def list_traces(request: web.Request, store: Store, project: str, q: Trace
             max_cost=q.max_cost,
             search=q.search,
             attributes=attributes,
+            metadata=_attribute_filters(q.metadata, "metadata"),
             sort=q.sort,
             descending=q.order == "desc",
             limit=q.limit,

@@ -215,7 +215,8 @@ class TraceQuery:
     min_cost: Decimal | None = None
     max_cost: Decimal | None = None
     search: str | None = None  # text in any span's input or output, case-insensitive
-    attributes: dict[str, str] = field(default_factory=dict)  # attribute or metadata key = value, on any span
+    attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
+    metadata: dict[str, str] = field(default_factory=dict)  # metadata key = value, on any span
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     descending: bool = True
     limit: int = 50
@@ -422,13 +423,12 @@ class TraceReader:
             )
             params["search"] = q.search
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
-            # Or the span's metadata, where Langfuse's clients put what OTel puts in attributes; its
-            # values are JSON text (a string quoted) or, from some exporters, the text itself.
-            span_filters.append(
-                f"(span_attributes[{{ak{i}:String}}] = {{av{i}:String}} "
-                f"OR metadata[{{ak{i}:String}}] IN ({{av{i}:String}}, {{aq{i}:String}}))"
-            )
-            params[f"ak{i}"], params[f"av{i}"], params[f"aq{i}"] = key, value, orjson.dumps(value).decode()
+            span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
+            params[f"ak{i}"], params[f"av{i}"] = key, value
+        for i, (key, value) in enumerate(sorted(q.metadata.items())):
+            # Metadata values are JSON text (a string quoted) or, from some exporters, the text itself.
+            span_filters.append(f"metadata[{{mk{i}:String}}] IN ({{mv{i}:String}}, {{mq{i}:String}})")
+            params[f"mk{i}"], params[f"mv{i}"], params[f"mq{i}"] = key, value, orjson.dumps(value).decode()
         span_where = ""
         if span_filters:
             # Each filter met by any span of the trace, not necessarily the same one.

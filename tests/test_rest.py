@@ -70,9 +70,10 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
         ([("search", "ORDER 4")], ["rest-4"]),
         ([("search", "answer number 2")], ["rest-2"]),
         ([("attribute", "tenant=acme"), ("session_id", "chat-2")], ["rest-3", "rest-5"]),
-        ([("attribute", "node=llm")], ["rest-0", "rest-1", "rest-2", "rest-4"]),  # metadata, on any span
+        ([("metadata", "node=llm")], ["rest-0", "rest-1", "rest-2", "rest-4"]),  # on any span
+        ([("attribute", "node=llm")], []),  # an attribute is not metadata
         # Each filter met by any span: here the root (tenant) and the generation (metadata, output).
-        ([("attribute", "node=llm"), ("attribute", "tenant=acme")], ["rest-1"]),
+        ([("metadata", "node=llm"), ("attribute", "tenant=acme")], ["rest-1"]),
         ([("search", "answer number 3"), ("attribute", "tenant=acme")], ["rest-3"]),
         ([("search", "answer number 3"), ("attribute", "tenant=globex")], []),
         ([("model", "gpt-4o"), ("tags", "nope")], []),

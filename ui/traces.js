@@ -18,7 +18,8 @@ export function rangeLabel(key) {
 const FILTERS = [
   ["search", t("Search input and output")], ["name", t("Name"), "name"], ["service", t("Service"), "service"],
   ["model", t("Model"), "model"], ["user_id", t("User"), "user"], ["session_id", t("Session"), "session"],
-  ["environment", t("Environment"), "environment"], ["tags", t("Tag"), "tag"], ["attribute", t("Attribute or metadata key=value")],
+  ["environment", t("Environment"), "environment"], ["tags", t("Tag"), "tag"], ["attribute", t("Attribute key=value")],
+  ["metadata", t("Metadata key=value")],
   ["min_latency_ms", t("Min latency (ms)")], ["max_latency_ms", t("Max latency (ms)")],
   ["min_cost", t("Min cost ($)")], ["max_cost", t("Max cost ($)")],
 ];
