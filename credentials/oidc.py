@@ -39,6 +39,7 @@ class OidcConfig:
     client_secret: str
     name: str = "SSO"
     domains: tuple[str, ...] = ()  # email domains allowed to sign in; empty: any
+    only: bool = False  # the only way in: no sign-in or joining with a password
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,16 @@ from storage.users import SESSION_TTL_S, User, Users
 from tracehouse.errors import Forbidden, Unauthenticated
 from tracehouse.roles import Role
 
-__all__ = ["CSRF_COOKIE", "OIDC_KEY", "SESSION_COOKIE", "USERS_KEY", "auth_routes", "session_user", "start_session"]
+__all__ = [
+    "CSRF_COOKIE",
+    "OIDC_KEY",
+    "SESSION_COOKIE",
+    "USERS_KEY",
+    "auth_routes",
+    "refuse_passwords",
+    "session_user",
+    "start_session",
+]
 
 USERS_KEY = web.AppKey("users", Users)
 OIDC_KEY = web.AppKey("oidc", OidcClient)  # single sign-on, when configured (query_api.sso_api)
@@ -84,7 +93,8 @@ async def me(request: web.Request) -> web.Response:
     users = _users(request)
     user = await session_user(request)
     oidc = request.app.get(OIDC_KEY)
-    sso = {"name": oidc.config.name} if oidc is not None else None  # the sign-in page's button
+    # The sign-in page's button; ``only``: no password form.
+    sso = {"name": oidc.config.name, "only": oidc.config.only} if oidc is not None else None
     if user is not None:
         profile = {**_user_json(user), "locale": await users.locale(user.id)}
         return web.json_response({"user": profile, "setup_required": False, "open": False, "sso": sso})
@@ -113,7 +123,15 @@ async def setup(request: web.Request) -> web.Response:
     return await start_session(request, user)
 
 
+def refuse_passwords(request: web.Request) -> None:
+    """Forbidden when single sign-on is the only way in (``TRACEHOUSE_PASSWORD_LOGIN=false``)."""
+    oidc = request.app.get(OIDC_KEY)
+    if oidc is not None and oidc.config.only:
+        raise Forbidden(f"sign in with {oidc.config.name}: signing in with a password is turned off here")
+
+
 async def login(request: web.Request) -> web.Response:
+    refuse_passwords(request)
     body = await read_model(request, Credentials)
     user = await _users(request).authenticate(body.email, body.password)
     return await start_session(request, user)

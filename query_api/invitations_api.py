@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
 from query_api.admin import STORE_KEY
-from query_api.auth import USERS_KEY, start_session
+from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
 from query_api.requests import read_model
 from query_api.responses import json_response
@@ -160,6 +160,8 @@ async def accept_invitation(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     body = await read_model(request, Acceptance)
     inv = await store.invitations.lookup(token)
+    if inv.kind == INVITE:
+        refuse_passwords(request)  # then signing in with single sign-on accepts it
     account = await users.find(inv.email)
     # Check everything that can fail before the link is spent, so a typo does not burn it.
     if inv.kind == INVITE and account is not None:

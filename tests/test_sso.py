@@ -61,7 +61,7 @@ def test_sso_sign_in_invitations_and_failures(idp: Provider, sso_server: Server)
     srv = sso_server
     with httpx.Client() as anyone:
         # Before the admin account exists, no one comes in this way.
-        assert me(anyone, srv)["sso"] == {"name": "Acme SSO"}
+        assert me(anyone, srv)["sso"] == {"name": "Acme SSO", "only": False}
         assert "create the admin account first" in error_of(anyone.get(srv.api_url + "/api/v1/auth/sso/start"))
     with httpx.Client() as admin:
         r = admin.post(srv.api_url + "/api/v1/auth/setup",
@@ -199,3 +199,51 @@ def test_sso_settings_are_checked(tmp_path: Path) -> None:
         Settings(oidc_issuer="https://idp.example", oidc_client_id="c", oidc_client_secret="")
     with pytest.raises((ValueError, ConfigError), match="URL"):
         Settings(oidc_issuer="idp.example", oidc_client_id="c", oidc_client_secret="s")
+
+
+def test_sso_as_the_only_way_in(idp: Provider, tmp_path: Path) -> None:
+    """``TRACEHOUSE_PASSWORD_LOGIN=false``: passwords refused for signing in and joining, the
+    pages show the provider's button alone, and an invited person joins by signing in."""
+    idp.misbehave, idp.email, idp.email_verified, idp.name = "", "fay@acme.test", True, "Fay"
+    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
+           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_NAME": "Acme SSO",
+           "TRACEHOUSE_PASSWORD_LOGIN": "false"}  # fmt: skip
+    srv = start_server(tmp_path / "data", env=env)
+    try:
+        with httpx.Client() as admin:
+            r = admin.post(srv.api_url + "/api/v1/auth/setup",
+                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
+            assert r.status_code == 200, r.text  # the first account: as always, on this machine
+            invited = admin.post(srv.api_url + "/api/v1/organizations/default/invitations",
+                                 json={"email": "fay@acme.test", "role": "MEMBER"},
+                                 headers={"X-CSRF-Token": admin.cookies["th_csrf"]}).json()  # fmt: skip
+        with httpx.Client() as anyone:
+            assert me(anyone, srv)["sso"] == {"name": "Acme SSO", "only": True}
+            r = anyone.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            assert r.status_code == 403 and "turned off" in r.json()["error"]["message"]
+            token = invited["url"].rsplit("/", 1)[1]
+            r = anyone.post(srv.api_url + f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD})
+            assert r.status_code == 403 and "th_session" not in anyone.cookies
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            page.goto(invited["url"])
+            page.get_by_role("heading", name="Join Default").wait_for()
+            assert page.locator("input[type=password]").count() == 0
+            page.goto(srv.api_url + "/")
+            page.get_by_role("heading", name="Sign in").wait_for()
+            assert page.locator("input").count() == 0
+            page.get_by_role("link", name="Sign in with Acme SSO").click()
+            page.get_by_role("heading", name="Traces").wait_for()
+            assert api(page, "GET", "/api/v1/auth/me")[1]["user"]["email"] == "fay@acme.test"
+            assert api(page, "GET", "/api/v1/traces?project=default")[0] == 200  # the invitation, accepted
+        assert errors == [], errors
+    finally:
+        srv.stop()
+
+
+def test_password_login_off_needs_sso() -> None:
+    from tracehouse.errors import ConfigError
+    from tracehouse.settings import Settings
+
+    with pytest.raises((ValueError, ConfigError), match="needs single sign-on"):
+        Settings(password_login=False)

@@ -73,7 +73,7 @@ def _oidc(settings: Settings) -> OidcConfig | None:
         return None
     domains = tuple(d.strip().lower().lstrip("@") for d in settings.oidc_domains.split(",") if d.strip())
     return OidcConfig(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret.get_secret_value(),
-                      settings.oidc_name, domains)  # fmt: skip
+                      settings.oidc_name, domains, only=not settings.password_login)  # fmt: skip
 
 
 def _langfuse_sink(ingest: IngestService) -> Callable[[str, list[dict[str, Any]]], Awaitable[None]]:

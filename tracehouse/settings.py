@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     oidc_domains: str = Field(
         "", description="Single sign-on: the email domains allowed to sign in, comma-separated (empty: any)."
     )
+    password_login: bool = Field(
+        True,
+        description="Whether people may sign in with a password. false: only with single sign-on (the first "
+        "account is still created with one, on the machine Tracehouse runs on).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 
@@ -194,6 +199,8 @@ class Settings(BaseSettings):
         secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
         if self.oidc_issuer and not (self.oidc_client_id and secret):
             raise ValueError("single sign-on needs TRACEHOUSE_OIDC_CLIENT_ID and TRACEHOUSE_OIDC_CLIENT_SECRET too")
+        if not self.password_login and not self.oidc_issuer:
+            raise ValueError("TRACEHOUSE_PASSWORD_LOGIN=false needs single sign-on (TRACEHOUSE_OIDC_ISSUER)")
         return self
 
     @field_validator("public_url")

@@ -83,15 +83,20 @@ async function gate() {
   // Single sign-on, when configured: the provider's button first, and what went wrong if it came back with an error.
   const ssoError = new URLSearchParams(location.search).get("sso_error");
   const next = location.pathname === "/" ? "/" : `${location.pathname}${location.search}`;
+  const ssoPart = () => h("div", { class: "sso" },
+    ssoError ? h("p", { class: "error", role: "alert", text: t("Single sign-on failed: {error}", { error: ssoError }) }) : null,
+    h("a", { class: "button", href: `/api/v1/auth/sso/start?${new URLSearchParams({ next })}`,
+      text: t("Sign in with {name}", { name: me.sso.name }) }));
+  if (me.sso && me.sso.only) {  // passwords turned off: the provider is the only way in
+    main().replaceChildren(h("div", { class: "card auth" }, h("h1", { text: t("Sign in") }), ssoPart()));
+    return false;
+  }
   authForm({
     title: t("Sign in"),
     submitLabel: t("Sign in"),
     fields: [["email", t("Email"), "email"], ["password", t("Password"), "password"]],
     onSubmit: (body) => api("/api/v1/auth/login", { method: "POST", body }),
-    extra: me.sso ? h("div", { class: "sso" },
-      ssoError ? h("p", { class: "error", role: "alert", text: t("Single sign-on failed: {error}", { error: ssoError }) }) : null,
-      h("a", { class: "button", href: `/api/v1/auth/sso/start?${new URLSearchParams({ next })}`,
-        text: t("Sign in with {name}", { name: me.sso.name }) })) : null,
+    extra: me.sso ? ssoPart() : null,
   });
   return false;
 }
