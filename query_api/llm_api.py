@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.runner import compile_prompt
-from llm import ConnectionService, ModelError
+from llm import ChatResult, ConnectionService, ModelError
 from query_api.access import CREDENTIALS_KEY, caller_for
 from query_api.admin import STORE_KEY
 from query_api.datasets_api import DATASETS_KEY, RUNNER_KEY
@@ -78,6 +78,18 @@ async def ui_delete(request: web.Request) -> web.Response:
     return json_response({"deleted": True})
 
 
+def _answer(result: ChatResult) -> dict[str, Any]:
+    """A model's answer as the UI shows it (the connection test's and the playground's)."""
+    return {
+        "ok": True,
+        "answer": result.text,
+        "model": result.model,
+        "latencyMs": round(result.latency_ms),
+        "inputTokens": result.input_tokens,
+        "outputTokens": result.output_tokens,
+    }
+
+
 async def ui_test(request: web.Request) -> web.Response:
     """Call the model for real: its answer, or the provider's error, never a guess."""
     caller = await caller_for(request, request.app[STORE_KEY])
@@ -89,16 +101,7 @@ async def ui_test(request: web.Request) -> web.Response:
         result = await request.app[CONNECTIONS_KEY].test(caller.project_id, str(body["provider"]), str(body["model"]))
     except ModelError as exc:
         return json_response({"ok": False, "error": exc.message, "status": exc.status})
-    return json_response(
-        {
-            "ok": True,
-            "answer": result.text,
-            "model": result.model,
-            "latencyMs": round(result.latency_ms),
-            "inputTokens": result.input_tokens,
-            "outputTokens": result.output_tokens,
-        }
-    )
+    return json_response(_answer(result))
 
 
 class PlaygroundMessage(BaseModel):
@@ -138,17 +141,7 @@ async def ui_playground(request: web.Request) -> web.Response:
         result = await request.app[CONNECTIONS_KEY].run(caller.project_id, run.provider, run.model, messages, params)
     except ModelError as exc:
         return json_response({"ok": False, "error": exc.message, "status": exc.status, "messages": messages})
-    return json_response(
-        {
-            "ok": True,
-            "answer": result.text,
-            "model": result.model,
-            "latencyMs": round(result.latency_ms),
-            "inputTokens": result.input_tokens,
-            "outputTokens": result.output_tokens,
-            "messages": messages,
-        }
-    )
+    return json_response({**_answer(result), "messages": messages})
 
 
 async def ui_start_experiment(request: web.Request) -> web.Response:
