@@ -149,7 +149,9 @@ class OidcClient:
             ):
                 tokens = await r.json(content_type=None)
                 if r.status != 200:
-                    detail = (tokens.get("error_description") or tokens.get("error")) if isinstance(tokens, dict) else ""
+                    detail = (
+                        (tokens.get("error_description") or tokens.get("error")) if isinstance(tokens, dict) else ""
+                    )
                     raise OidcError(f"the sign-in provider refused the code ({r.status}: {detail or 'no reason'})")
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise OidcError(f"the sign-in provider's token endpoint could not be reached: {exc}") from None
