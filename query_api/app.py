@@ -40,6 +40,7 @@ from query_api.prometheus import prometheus_routes
 from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
+from query_api.shares_api import share_routes
 from query_api.sso_api import sso_routes
 from query_api.tempo import tempo_routes
 from storage import Store
@@ -210,6 +211,7 @@ def create_app(
             *organization_routes(),
             *invitation_routes(),
             *rest_routes(),
+            *share_routes(),
             *settings_routes(),
             *langfuse_read_routes(),
             *langfuse_v2_routes(),

@@ -27,7 +27,7 @@ from storage.reader import GROUP_BY, SUGGEST
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["openapi_document", "rest_routes"]
+__all__ = ["BOOKKEEPING_ATTRIBUTE", "Score", "TraceDetail", "openapi_document", "rest_routes", "span_model"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -143,14 +143,14 @@ class Span(BaseModel):
 
 # The merged Langfuse state kept with a Langfuse-ingested row (ADR 003) is the store's bookkeeping:
 # its fields are the row's own columns (metadata, model parameters, ...), so it is not shown twice.
-_BOOKKEEPING_ATTRIBUTE = "langfuse.state"
+BOOKKEEPING_ATTRIBUTE = "langfuse.state"
 
 
-def _span(row: dict[str, Any]) -> Span:
+def span_model(row: dict[str, Any]) -> Span:
     """A stored span as the API gives it, without the store's bookkeeping attribute."""
     attrs = row.get("span_attributes")
-    if attrs and _BOOKKEEPING_ATTRIBUTE in attrs:
-        row = {**row, "span_attributes": {k: v for k, v in attrs.items() if k != _BOOKKEEPING_ATTRIBUTE}}
+    if attrs and BOOKKEEPING_ATTRIBUTE in attrs:
+        row = {**row, "span_attributes": {k: v for k, v in attrs.items() if k != BOOKKEEPING_ATTRIBUTE}}
     return Span.model_validate(row)
 
 
@@ -426,7 +426,7 @@ async def get_trace(request: web.Request, store: Store, project: str, q: None) -
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
-        spans=[_span(s) for s in spans],
+        spans=[span_model(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
     )
 
@@ -489,7 +489,7 @@ async def get_span(request: web.Request, store: Store, project: str, q: None) ->
     span = await store.reader.span(project, request.match_info["span_id"])
     if span is None:
         raise NotFound(f"no span {request.match_info['span_id']!r} in this project")
-    return _span(span)
+    return span_model(span)
 
 
 async def list_spans(request: web.Request, store: Store, project: str, q: SpanListQuery) -> SpanPage:
@@ -500,7 +500,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
             start, end, observation_type=q.observation_type, model=q.model, name=q.name, limit=q.limit, cursor=q.cursor
         ),
     )
-    return SpanPage(items=[_span(s) for s in page.items], next_cursor=page.next_cursor)
+    return SpanPage(items=[span_model(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:

@@ -49,6 +49,7 @@ from storage.tables import (
     TRACE_INDEX,
     TRACE_INDEX_MV,
     TRACE_MEDIA,
+    TRACE_SHARES,
     TRACES,
     TRACES_MV,
     USER_PREFERENCES,
@@ -123,6 +124,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
         "trace index: how many rows each trace was written and when last (trace reads kept until it changes)",
         [NewColumns(TRACE_INDEX, ("writes", "last_write"), TRACE_INDEX_MV, "trace_index_mv")],
     ),
+    Migration(22, "traces shared by a public link", [TRACE_SHARES]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

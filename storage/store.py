@@ -32,6 +32,7 @@ from storage.projects import Projects
 from storage.prompts import PromptStore
 from storage.reader import TraceReader
 from storage.recent_spans import RecentSpans
+from storage.shares import TraceShares
 from storage.tables import LOGS, METRIC_POINTS, SCORES
 from storage.tempo import TempoReader
 from storage.trace_cache import TraceCache
@@ -82,6 +83,7 @@ class Store:
         self.evaluations = EvalStore(backend)
         self.annotations = AnnotationStore(backend)
         self.comments = CommentStore(backend)
+        self.shares = TraceShares(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

@@ -854,6 +854,20 @@ COMMENTS = _record_table(
     ],
 )
 
+# Traces shared by a public link from the UI (Langfuse's "share"): the newest row of a trace says
+# whether it is public. A trace never shared here is public if its client said so (Langfuse's
+# ``public`` field), which is read from the trace itself.
+TRACE_SHARES = _record_table(
+    "trace_shares",
+    "(project_id, trace_id)",
+    [
+        Column("project_id", "String", STR),
+        Column("trace_id", "String", STR),
+        Column("public", "UInt8", pa.uint8()),
+        Column("set_by", "String", STR),  # the user who shared or unshared it
+    ],
+)
+
 # A person's own settings, kept apart from their account row (which password changes rewrite).
 USER_PREFERENCES = _record_table(
     "user_preferences",
@@ -981,6 +995,7 @@ ALL_TABLES = (
     EXPERIMENT_RUNS,
     MODEL_PRICES,
     LANGFUSE_EVENTS,
+    TRACE_SHARES,
 )
 TABLES = {t.name: t for t in ALL_TABLES}
 VIEWS = (TRACE_INDEX_MV, TRACES_MV)

@@ -406,6 +406,8 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
         {"provider": "nowhere", "model": "m", "messages": [{"role": "user", "content": "hi"}]},
         "WRITE_CONTENT",
     ),
+    ("GET", "/api/v1/traces/{trace}/share?project={p}", None, "VIEW_DATA"),
+    ("PUT", "/api/v1/traces/{trace}/share?project={p}", {"public": False}, "WRITE_CONTENT"),
     ("DELETE", "/api/v1/settings/data/traces/{absent}?project={p}", None, "DELETE_DATA"),
     ("PUT", "/api/v1/projects/{p}/members/{target}", {"role": "VIEWER"}, "MANAGE_MEMBERS"),
     # The organization's own routes go by the organization role: a project role opens one project.

@@ -2,7 +2,7 @@
 import { api, ApiError } from "/ui/api.js";
 import { h } from "/ui/dom.js";
 import { tracesPage } from "/ui/traces.js";
-import { tracePage } from "/ui/trace.js";
+import { sharedTrace, tracePage } from "/ui/trace.js";
 import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.js";
 import { logsPage } from "/ui/logs.js";
 import { metricsPage } from "/ui/metrics.js";
@@ -80,6 +80,12 @@ async function gate() {
     });
     return false;
   }
+  // A trace shared by a public link opens without signing in.
+  const shared = await sharedTrace(location.pathname);
+  if (shared) {
+    await showShared(shared);
+    return false;
+  }
   // Single sign-on, when configured: the provider's button first, and what went wrong if it came back with an error.
   const ssoError = new URLSearchParams(location.search).get("sso_error");
   const next = location.pathname === "/" ? "/" : `${location.pathname}${location.search}`;
@@ -99,6 +105,12 @@ async function gate() {
     extra: me.sso ? ssoPart() : null,
   });
   return false;
+}
+
+async function showShared(shared) {
+  useProject(null);
+  topBar(null);
+  await tracePage(main(), shared.traceId, shared);
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
@@ -215,7 +227,12 @@ export async function route() {
     const match = path.match(PROJECT);
     if (!match) return noAccess(t("You have no access to this page, or it does not exist."));
     const project = findProject(decodeURIComponent(match[1]));
-    if (!project) return noAccess(t("You have no access to this project, or it does not exist."));
+    if (!project) {
+      // Someone else's project: its trace may still be shared with anyone who has the link.
+      const shared = await sharedTrace(path);
+      if (shared) return await showShared(shared);
+      return noAccess(t("You have no access to this project, or it does not exist."));
+    }
     useProject(project);
     const page = match[2] || "traces";
     if (!match[2]) history.replaceState(null, "", here("/traces"));

@@ -5,7 +5,7 @@ import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
-import { formatMoney, t } from "/ui/i18n.js";
+import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
 
@@ -254,7 +254,7 @@ function detail(span, scores, records = []) {
           onclick: () => addToQueueDialog(span) }) : null,
         can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Add to dataset"),
           onclick: () => addToDatasetDialog(span) }) : null,
-        playgroundSeed(span) ? h("button", { type: "button", class: "secondary", text: t("Open in playground"),
+        !sharedView && playgroundSeed(span) ? h("button", { type: "button", class: "secondary", text: t("Open in playground"),
           onclick: () => openInPlayground(playgroundSeed(span)) }) : null)),
     h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · ${t("first token after {time}", { time: formatDuration(ttft) })}` : "",
@@ -276,7 +276,7 @@ function detail(span, scores, records = []) {
     renderIo(t("Output"), span.output),
     modelParameters(span.model_parameters),
     metadataTable(span.metadata),
-    commentsSection(span),
+    sharedView ? null : commentsSection(span),
     attributeTable(t("Span attributes"), span.span_attributes),
     attributeTable(t("Resource attributes"), span.resource_attributes),
     attributeTable(`${t("Scope attributes")}${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
@@ -287,11 +287,62 @@ function detail(span, scores, records = []) {
 }
 
 const CHUNK = 150; // rows rendered per animation frame: a large trace paints its first screen at once
+let sharedView = false; // a public trace read signed out: no comments or actions
 
-export async function tracePage(root, traceId) {
+/** The public trace at this path, for someone signed out; null when there is none. */
+export async function sharedTrace(path) {
+  const m = path.match(/^\/project\/([^/]+)\/traces\/([^/]+)\/?$/);
+  if (!m) return null;
+  const [project, traceId] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+  try {
+    const doc = await api(`/api/v1/public/traces/${encodeURIComponent(project)}/${encodeURIComponent(traceId)}`);
+    return { project, traceId, doc };
+  } catch {
+    return null;
+  }
+}
+
+// Share: a public link anyone can open without signing in, on or off.
+async function shareDialog(traceId) {
+  const state = await api(`/api/v1/traces/${encodeURIComponent(traceId)}/share`);
+  const link = `${location.origin}${here(`/traces/${encodeURIComponent(traceId)}`)}`;
+  const box = h("input", { type: "checkbox", "aria-label": t("Public: anyone with the link can see this trace"), checked: state.public });
+  const linkLine = h("pre", { class: "snippet-text", text: link });
+  const note = h("p", { class: "muted small" });
+  const error = h("p", { class: "error", role: "alert" });
+  const show = (doc) => {
+    linkLine.hidden = !doc.public;
+    note.textContent = doc.by_client ? t("Its client sent it as public (Langfuse's public=True); this choice wins over that.") : "";
+  };
+  show(state);
+  box.addEventListener("change", async () => {
+    error.textContent = "";
+    try {
+      show(await api(`/api/v1/traces/${encodeURIComponent(traceId)}/share`, { method: "PUT", body: { public: box.checked } }));
+    } catch (err) {
+      box.checked = !box.checked;
+      error.textContent = errorText(err);
+    }
+  });
+  const dialog = h("dialog", { class: "card add-to-dataset share-dialog" },
+    h("h2", { text: t("Share this trace") }),
+    h("label", {}, box, " ", t("Public: anyone with the link can see this trace")),
+    h("p", { class: "muted small", text: t("They see its spans, inputs, outputs and scores; nothing else of the project.") }),
+    linkLine, note, error,
+    h("div", { class: "filters" },
+      h("button", { type: "button", class: "secondary", text: t("Copy link"), onclick: () => navigator.clipboard?.writeText(link) }),
+      h("button", { type: "button", class: "link", text: t("Close"), onclick: () => { dialog.close(); dialog.remove(); } })));
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+/** The trace view. ``shared``: a public trace of project ``shared.project`` read by someone
+ * signed out (its spans and scores only; no logs, comments or actions). */
+export async function tracePage(root, traceId, shared = null) {
   performance.mark("th-trace-start");
+  sharedView = Boolean(shared);
   root.replaceChildren(h("p", { class: "muted", text: t("Loading trace…") }));
-  const [doc, logDoc] = await Promise.all([
+  const [doc, logDoc] = shared ? [shared.doc, { items: [] }] : await Promise.all([
     api(`/api/v1/traces/${encodeURIComponent(traceId)}`),
     // The trace's log records (events of GenAI calls, application logs); a trace shows without them.
     api(`/api/v1/traces/${encodeURIComponent(traceId)}/logs`).catch(() => ({ items: [] })),
@@ -479,8 +530,12 @@ export async function tracePage(root, traceId) {
       href: here(`/traces?tags=${encodeURIComponent(tag)}&range=30d`), text: tag })))),
   ].filter(Boolean).map((parts) => h("span", { class: "fact" }, ...parts));
   root.replaceChildren(h("section", { class: "trace" },
-    h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: t("← Traces") })),
-    h("h1", { text: ordered[0][0].name || traceId }),
+    shared ? h("p", { class: "muted shared-banner" }, t("A shared trace: anyone with its link can see it. "),
+      h("a", { href: "/", text: t("Sign in") }))
+      : h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: t("← Traces") })),
+    h("div", { class: "page-head" }, h("h1", { text: ordered[0][0].name || traceId }),
+      !shared && can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Share"),
+        onclick: () => shareDialog(traceId).catch(() => {}) }) : null),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${t("{n} spans", { n: spans.length })} · `
       + `${t("{n} tokens", { n: formatCount(totalTokens) })} · ${formatCost(totalCost)}`),
     facts.length ? h("p", { class: "trace-facts" }, ...facts) : null,

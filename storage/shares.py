@@ -1,0 +1,35 @@
+"""Traces shared by a public link (``trace_shares``): who made a trace public or private, newest wins."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from storage.api import Backend
+from storage.projects import Versions
+from storage.tables import TRACE_SHARES
+
+__all__ = ["TraceShares"]
+
+
+class TraceShares:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._versions = Versions()
+
+    async def get(self, project_id: str, trace_id: str) -> bool | None:
+        """Whether the trace was made public (True) or private (False) here; None if never."""
+        rows = await self._backend.query(
+            "SELECT public FROM trace_shares FINAL WHERE project_id = {p:String} AND trace_id = {t:String} "
+            "AND is_deleted = 0",
+            {"p": project_id, "t": trace_id},
+        )
+        return bool(rows[0]["public"]) if rows else None
+
+    async def set(self, project_id: str, trace_id: str, public: bool, user_id: str) -> None:
+        """Make the trace public or private; a later call wins."""
+        stamp = self._versions.next()
+        row = {"project_id": project_id, "trace_id": trace_id, "public": int(public), "set_by": user_id,
+               "created_at": dt.datetime.now(dt.UTC), "updated_at": stamp, "is_deleted": 0}  # fmt: skip
+        await self._backend.insert(TRACE_SHARES.name, pa.Table.from_pylist([row], schema=TRACE_SHARES.arrow_schema()))

@@ -1,0 +1,151 @@
+"""Traces shared by a public link: made public by the langfuse 5.x SDK (``set_trace_as_public``)
+or from the UI's Share, read by anyone with the link and nothing else; then the whole flow in
+chromium, signed in and signed out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.sync_api import expect
+
+from storage import KeyPair
+from tests.conftest import start_server
+from tests.helpers import span, span_table
+from tests.langfuse_helpers import basic, make_key, run_sdk
+from tests.test_ui import api, browser_page
+from tests.test_ui_first_run import sign_up
+from tracehouse.server import Running
+
+
+async def call(live: Running, method: str, path: str, headers: dict[str, str] | None = None,
+               body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:  # fmt: skip
+    async with aiohttp.ClientSession() as s:
+        kwargs: dict[str, Any] = {"headers": headers or {}}
+        if raw is not None:
+            kwargs["data"] = raw
+        elif body is not None:
+            kwargs["json"] = body
+        async with s.request(method, live.api_url + path, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+
+async def until_trace(live: Running, project: str, trace_id: str) -> None:
+    for _ in range(100):
+        if await live.store.reader.trace(project, trace_id):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"trace {trace_id} not stored")
+
+
+async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
+    pair = await make_key(live)
+    key = basic(pair)
+    ids = await asyncio.to_thread(run_sdk, "5", "v5_public_trace.py", live.api_url, pair)
+    for trace_id in ids.values():
+        await until_trace(live, "default", trace_id)
+    for _ in range(100):  # the SDK sends its score apart from the spans
+        if (await live.store.langfuse.scores("default", [ids["public"]], with_total=False))[0]:
+            break
+        await asyncio.sleep(0.1)
+
+    # The SDK's public trace: read without credentials, spans and scores, no bookkeeping.
+    status, doc = await call(live, "GET", f"/api/v1/public/traces/default/{ids['public']}")
+    assert status == 200, doc
+    assert sorted(s["name"] for s in doc["spans"]) == ["llm", "shared-answer"]
+    assert [(s["name"], s["value"]) for s in doc["scores"]] == [("helpful", 1.0)]
+    assert not any("langfuse.state" in s["span_attributes"] for s in doc["spans"])
+    # Not public, unknown, or named under another project: the same 404, with nothing in it.
+    for path in (f"default/{ids['private']}", "default/" + "f" * 32, f"nope/{ids['public']}",
+                 f"default/{ids['private']}%2F..", "%20/x"):  # fmt: skip
+        status, doc = await call(live, "GET", f"/api/v1/public/traces/{path}")
+        assert status == 404 and "secret plan" not in str(doc), (path, doc)
+
+    # The UI's choice, with the project's key (or a person's session): on, then off.
+    status, doc = await call(live, "GET", f"/api/v1/traces/{ids['private']}/share?project=default", key)
+    assert (status, doc) == (200, {"public": False, "by_client": False})
+    status, doc = await call(
+        live, "PUT", f"/api/v1/traces/{ids['private']}/share?project=default", key, {"public": True}
+    )
+    assert (status, doc) == (200, {"public": True, "by_client": False})
+    status, doc = await call(live, "GET", f"/api/v1/public/traces/default/{ids['private']}")
+    assert status == 200 and doc["spans"][0]["input"] == "secret plan"
+    # Made private here, a trace its client sent as public is private: this choice wins.
+    status, doc = await call(
+        live, "PUT", f"/api/v1/traces/{ids['public']}/share?project=default", key, {"public": False}
+    )
+    assert (status, doc) == (200, {"public": False, "by_client": True})
+    assert (await call(live, "GET", f"/api/v1/public/traces/default/{ids['public']}"))[0] == 404
+
+    # Another project's public trace is public under its own project only.
+    other = await live.store.projects.create_project("other")
+    await live.store.writer.write(span_table([span("a" * 32, "b" * 16, project=other.id, name="theirs")]))
+    await live.store.shares.set(other.id, "a" * 32, True, "test")
+    assert (await call(live, "GET", f"/api/v1/public/traces/{other.id}/{'a' * 32}"))[0] == 200
+    assert (await call(live, "GET", f"/api/v1/public/traces/default/{'a' * 32}"))[0] == 404
+    status, doc = await call(live, "GET", f"/api/v1/traces/{'a' * 32}/share?project=default", key)
+    assert status == 404
+
+    # Garbage: a 400 with why, or a 404; never a change.
+    share = f"/api/v1/traces/{ids['private']}/share?project=default"
+    for body in ({"public": "yes"}, {"public": None}, {}, {"public": True, "x": 1}, [True]):
+        status, doc = await call(live, "PUT", share, key, body)
+        assert status == 400 and "invalid request body" in doc["error"]["message"], (body, doc)
+    assert (await call(live, "PUT", share, key, raw=b"\xff{"))[0] == 400
+    assert (await call(live, "PUT", share, None, {"public": False}))[0] in (401, 403)
+    assert (await call(live, "GET", f"/api/v1/public/traces/default/{ids['private']}"))[0] == 200  # unchanged
+
+
+def test_share_from_the_trace_view_and_read_signed_out(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            sign_up(page, srv.api_url)
+            page.get_by_role("button", name="Skip for now").click()
+            status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "share"})
+            assert status == 201, key
+            pair = KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id="default")
+            ids = run_sdk("5", "v5_public_trace.py", srv.api_url, pair)
+            link = f"{srv.api_url}/project/default/traces/{ids['private']}"
+            page.goto(link)
+            page.get_by_role("heading", name="private-answer", exact=True).wait_for()
+            page.get_by_role("button", name="Share").click()
+            dialog = page.get_by_role("dialog")
+            box = dialog.get_by_label("Public: anyone with the link can see this trace")
+            expect(box).not_to_be_checked()
+            box.check()
+            expect(dialog.locator("pre")).to_have_text(link)
+            dialog.get_by_role("button", name="Close").click()
+
+            # Someone signed out, with the link: the trace, read-only.
+            context = page.context.browser.new_context(viewport={"width": 1440, "height": 900})
+            guest = context.new_page()
+            guest_errors: list[str] = []
+            guest.on("console", lambda m: guest_errors.append(m.text) if m.type == "error" else None)
+            guest.goto(link)
+            guest.get_by_role("heading", name="private-answer", exact=True).wait_for()
+            expect(guest.locator(".shared-banner")).to_contain_text("A shared trace")
+            panel = guest.locator(".panel")
+            expect(panel).to_contain_text("secret plan")
+            for absent in ("Share", "Add to queue", "Add to dataset", "Comment", "Open in playground"):
+                assert guest.get_by_role("button", name=absent).count() == 0, absent
+            assert guest.get_by_text("Comments", exact=True).count() == 0
+            # The SDK's public trace too, with its generation and score.
+            guest.goto(f"{srv.api_url}/project/default/traces/{ids['public']}")
+            guest.locator(".row", has_text="llm").click()
+            expect(panel).to_contain_text("Rayleigh scattering.")
+            assert guest_errors == [], guest_errors
+
+            # Unshared: the link asks to sign in.
+            page.get_by_role("button", name="Share").click()
+            page.get_by_role("dialog").get_by_label("Public: anyone with the link can see this trace").uncheck()
+            expect(page.get_by_role("dialog").locator("pre")).to_be_hidden()
+            guest.goto(link)
+            guest.get_by_role("heading", name="Sign in").wait_for()
+            context.close()
+        assert errors == [], errors
+    finally:
+        srv.stop()
