@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ from storage import Store
 from storage.media import MediaRecord
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["MEDIA_MAX_KEY", "media_routes", "sweep_media_hourly"]
+__all__ = ["MEDIA_MAX_KEY", "media_routes", "read_links", "sweep_media_hourly"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,19 @@ async def _link(request: web.Request, op: str, project: str, media_id: str) -> t
     base = str(request.url.with_query(None)).split("/api/public/media")[0]
     suffix = "upload" if op == "put" else "content"
     return f"{base}/api/public/media/{media_id}/{suffix}?project={project}&expires={expires}&sig={sig}", expires
+
+
+async def read_links(request: web.Request, project: str, media_ids: list[str]) -> dict[str, str]:
+    """Signed links (relative, valid an hour) to read these files without credentials: the files
+    of a trace shared by a public link (query_api.shares_api)."""
+    expires = int(time.time()) + LINK_TTL_S
+    out = {}
+    for media_id in media_ids:
+        sig = await _sign(request, "get", project, media_id, expires)
+        out[media_id] = (
+            f"/api/public/media/{media_id}/content?{urlencode({'project': project, 'expires': expires, 'sig': sig})}"
+        )
+    return out
 
 
 async def _signed(request: web.Request, op: str) -> tuple[Store, str, str]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool
 
 from query_api.access import caller_for
 from query_api.admin import STORE_KEY
+from query_api.media_api import read_links
 from query_api.requests import read_model
 from query_api.responses import json_response
 from query_api.rest import BOOKKEEPING_ATTRIBUTE, Score, TraceDetail, span_model
@@ -106,7 +107,9 @@ async def public_trace(request: web.Request) -> web.Response:
         spans=[span_model(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
     )
-    return json_response(detail.model_dump(mode="json"))
+    # Its files (images, audio, PDFs the SDK uploaded), by signed links: the reader has no session.
+    media = await read_links(request, project, await store.media.of_trace(project, trace_id))
+    return json_response({**detail.model_dump(mode="json"), "media": media})
 
 
 def share_routes() -> list[web.RouteDef]:

@@ -57,6 +57,7 @@ async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
     assert sorted(s["name"] for s in doc["spans"]) == ["llm", "shared-answer"]
     assert [(s["name"], s["value"]) for s in doc["scores"]] == [("helpful", 1.0)]
     assert not any("langfuse.state" in s["span_attributes"] for s in doc["spans"])
+    assert doc["media"] == {}  # no file in this one
     # Not public, unknown, or named under another project: the same 404, with nothing in it.
     for path in (f"default/{ids['private']}", "default/" + "f" * 32, f"nope/{ids['public']}",
                  f"default/{ids['private']}%2F..", "%20/x"):  # fmt: skip
@@ -137,6 +138,20 @@ def test_share_from_the_trace_view_and_read_signed_out(tmp_path: Path) -> None:
             guest.goto(f"{srv.api_url}/project/default/traces/{ids['public']}")
             guest.locator(".row", has_text="llm").click()
             expect(panel).to_contain_text("Rayleigh scattering.")
+            assert guest_errors == [], guest_errors
+
+            # A multimodal trace (the SDK uploaded its image and PDF): shown from signed links.
+            media = run_sdk("5", "media.py", srv.api_url, pair)
+            assert (
+                api(page, "PUT", f"/api/v1/traces/{media['trace_id']}/share?project=default", {"public": True})[0]
+                == 200
+            )
+            guest.goto(f"{srv.api_url}/project/default/traces/{media['trace_id']}")
+            guest.locator(".row", has_text="vision").click()
+            image = panel.locator("img.media-image")
+            expect(image).to_have_count(1)
+            guest.wait_for_function("document.querySelector('img.media-image').naturalWidth > 0")
+            assert "/api/public/media/" in image.get_attribute("src") and "sig=" in image.get_attribute("src")
             assert guest_errors == [], guest_errors
 
             # Unshared: the link asks to sign in.

@@ -5,9 +5,16 @@ import { h } from "/ui/dom.js";
 
 export const MEDIA_REF = /@@@langfuseMedia:type=([^|@]+)\|id=([A-Za-z0-9_-]+)\|source=[^@]*@@@/g;
 
+// A shared trace read signed out: its files' signed links, by media id (query_api.shares_api).
+let sharedLinks = null;
+export function useSharedMedia(links) {
+  sharedLinks = links;
+}
+
 function mediaSource(value) {
   const ref = [...String(value).matchAll(MEDIA_REF)][0];
   if (ref) {
+    if (sharedLinks) return sharedLinks[ref[2]] ? { url: sharedLinks[ref[2]], type: ref[1] } : null;
     const project = ctx.project ? `?project=${encodeURIComponent(ctx.project.id)}` : "";
     return { url: `/api/v1/media/${encodeURIComponent(ref[2])}${project}`, type: ref[1] };
   }

@@ -6,7 +6,7 @@ import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
-import { MEDIA_REF, mediaElement, textWithMedia } from "/ui/media.js";
+import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -341,6 +341,7 @@ async function shareDialog(traceId) {
 export async function tracePage(root, traceId, shared = null) {
   performance.mark("th-trace-start");
   sharedView = Boolean(shared);
+  useSharedMedia(shared ? shared.doc.media || {} : null);
   root.replaceChildren(h("p", { class: "muted", text: t("Loading trace…") }));
   const [doc, logDoc] = shared ? [shared.doc, { items: [] }] : await Promise.all([
     api(`/api/v1/traces/${encodeURIComponent(traceId)}`),
