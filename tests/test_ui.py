@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from storage import KeyPair
 from tests.conftest import Server, start_server
 from tests.otel import provider
 
@@ -59,6 +60,13 @@ def api(page: Page, method: str, path: str, body: Any = None) -> tuple[int, Any]
             [method, path, body],
         )
     )
+
+
+def new_key(page: Page, note: str, project: str = "default") -> KeyPair:
+    """A key pair of ``project``, made from the page as the Settings page makes one."""
+    status, key = api(page, "POST", "/api/v1/settings/keys", {"project": project, "note": note})
+    assert status == 201, key
+    return KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id=project)
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from storage import KeyPair
 from tests.conftest import start_server
 from tests.fake_judge import threaded_fake_judge
 from tests.langfuse_helpers import run_sdk
-from tests.test_ui import ARTIFACTS, api, browser_page
+from tests.test_ui import ARTIFACTS, api, browser_page, new_key
 from tests.test_ui_first_run import sign_up
 
 
@@ -94,8 +93,7 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             assert v2["commitMessage"] == "From the playground"
 
             # A generation of a trace Dify sent: its messages, model and parameters.
-            status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "dify"})
-            pair = KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id="default")
+            pair = new_key(page, "dify")
             dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
             page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}")
             page.locator(".row", has_text="LLM").click()

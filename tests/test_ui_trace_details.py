@@ -9,10 +9,9 @@ import json
 import urllib.request
 from pathlib import Path
 
-from storage import KeyPair
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
-from tests.test_ui import api, browser_page
+from tests.test_ui import browser_page, new_key
 from tests.test_ui_first_run import sign_up
 
 
@@ -30,9 +29,7 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             sign_up(page, srv.api_url)
             page.get_by_role("button", name="Skip for now").click()
-            status, key = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "sdks"})
-            assert status == 201, key
-            pair = KeyPair(public_key=key["public_key"], secret_key=key["secret_key"], project_id="default")
+            pair = new_key(page, "sdks")
             dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
             v5 = run_sdk("5", "v5_trace_details.py", srv.api_url, pair)
 
