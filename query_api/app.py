@@ -27,6 +27,7 @@ from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
 from query_api.evaluators_v2_api import evaluators_v2_routes
 from query_api.experiments_api import experiments_routes
+from query_api.export_api import export_routes
 from query_api.invitations_api import MAILER_KEY, PUBLIC_URL_KEY, invitation_routes
 from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_routes
 from query_api.langfuse_models import langfuse_model_routes
@@ -210,6 +211,7 @@ def create_app(
             *sso_routes(),
             *organization_routes(),
             *invitation_routes(),
+            *export_routes(),  # before rest_routes: /api/v1/traces/export is not a trace id
             *rest_routes(),
             *share_routes(),
             *settings_routes(),

@@ -27,7 +27,17 @@ from storage.reader import GROUP_BY, SUGGEST
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["BOOKKEEPING_ATTRIBUTE", "Score", "TraceDetail", "openapi_document", "rest_routes", "span_model"]
+__all__ = [
+    "BOOKKEEPING_ATTRIBUTE",
+    "Score",
+    "TraceDetail",
+    "TraceListQuery",
+    "openapi_document",
+    "parse_query",
+    "rest_routes",
+    "span_model",
+    "trace_query",
+]
 
 DAY_NS = 86_400 * 10**9
 
@@ -355,7 +365,7 @@ class Endpoint:
     handler: Callable[[web.Request, Store, str, Any], Awaitable[Any]]
 
 
-def _parse(model: type[BaseModel], request: web.Request) -> Any:
+def parse_query(model: type[BaseModel], request: web.Request) -> Any:
     raw: dict[str, Any] = {}
     for key in request.query:
         values = request.query.getall(key)
@@ -381,36 +391,37 @@ def _attribute_filters(items: list[str], what: str = "attribute") -> dict[str, s
     return attributes
 
 
-async def list_traces(request: web.Request, store: Store, project: str, q: TraceListQuery) -> TracePage:
+def trace_query(q: TraceListQuery) -> TraceQuery:
+    """The reader's query for a trace list's parameters (the list's, and the export's)."""
     start, end = q.window()
-    attributes = _attribute_filters(q.attribute)
-    page = await store.reader.list_traces(
-        project,
-        TraceQuery(
-            start,
-            end,
-            name=q.name,
-            service=q.service,
-            user_id=q.user_id,
-            session_id=q.session_id,
-            model=q.model,
-            tags=q.tags,
-            environment=q.environment,
-            has_error=q.has_error,
-            min_latency_ms=q.min_latency_ms,
-            max_latency_ms=q.max_latency_ms,
-            min_cost=q.min_cost,
-            max_cost=q.max_cost,
-            search=q.search,
-            attributes=attributes,
-            metadata=_attribute_filters(q.metadata, "metadata"),
-            sort=q.sort,
-            descending=q.order == "desc",
-            limit=q.limit,
-            cursor=q.cursor,
-            previews=q.preview,
-        ),
+    return TraceQuery(
+        start,
+        end,
+        name=q.name,
+        service=q.service,
+        user_id=q.user_id,
+        session_id=q.session_id,
+        model=q.model,
+        tags=q.tags,
+        environment=q.environment,
+        has_error=q.has_error,
+        min_latency_ms=q.min_latency_ms,
+        max_latency_ms=q.max_latency_ms,
+        min_cost=q.min_cost,
+        max_cost=q.max_cost,
+        search=q.search,
+        attributes=_attribute_filters(q.attribute),
+        metadata=_attribute_filters(q.metadata, "metadata"),
+        sort=q.sort,
+        descending=q.order == "desc",
+        limit=q.limit,
+        cursor=q.cursor,
+        previews=q.preview,
     )
+
+
+async def list_traces(request: web.Request, store: Store, project: str, q: TraceListQuery) -> TracePage:
+    page = await store.reader.list_traces(project, trace_query(q))
     return TracePage(items=[TraceSummary.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
@@ -620,7 +631,7 @@ def _handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stream
     async def handle(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE_KEY]
         project = await project_for(request, store)
-        query = _parse(endpoint.query, request) if endpoint.query else None
+        query = parse_query(endpoint.query, request) if endpoint.query else None
         result = await endpoint.handler(request, store, project, query)
         return json_response(result.model_dump(mode="json"))
 

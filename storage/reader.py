@@ -222,6 +222,7 @@ class TraceQuery:
     limit: int = 50
     cursor: str | None = None
     previews: bool = True  # each trace's root input and output (one more read, of heavy columns)
+    preview_chars: int = 0  # how much of them; 0: PREVIEW_CHARS (an export asks for more)
 
 
 @dataclass
@@ -481,13 +482,13 @@ LIMIT {{limit:UInt32}}
             key = "latency_ms" if q.sort == "latency" else q.sort
             next_cursor = encode_cursor([last[key], last["trace_id"]])
         if q.previews:
-            await self._add_previews(project_id, rows)
+            await self._add_previews(project_id, rows, q.preview_chars or PREVIEW_CHARS)
         else:
             for row in rows:
                 row["input"] = row["output"] = ""
         return Page(rows, next_cursor)
 
-    async def _add_previews(self, project_id: str, rows: list[Row]) -> None:
+    async def _add_previews(self, project_id: str, rows: list[Row], chars: int = PREVIEW_CHARS) -> None:
         if not rows:
             return
         previews = await self._backend.query(
@@ -497,7 +498,7 @@ LIMIT {{limit:UInt32}}
                 "lo": min(r["start_time"] for r in rows),
                 "hi": max(r["end_time"] for r in rows),
                 "trace_ids": [r["trace_id"] for r in rows],
-                "chars": PREVIEW_CHARS,
+                "chars": chars,
             },
         )
         by_id = {p["trace_id"]: p for p in previews}
@@ -517,8 +518,8 @@ LIMIT {{limit:UInt32}}
         # A root with no messages of its own (a GenAI span in EVENT_ONLY mode): its events' messages.
         await self._logs.fill_messages(project_id, [root for _, root in wanting])
         for row, root in wanting:
-            row["input"] = root["input"][:PREVIEW_CHARS]
-            row["output"] = root["output"][:PREVIEW_CHARS]
+            row["input"] = root["input"][:chars]
+            row["output"] = root["output"][:chars]
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""

@@ -229,3 +229,61 @@ async def test_scores_of_a_page_of_traces(live: Running) -> None:
     for params in ([], [("trace_id", "x")] * 101, [("trace_ids", "rest-1")]):
         status, doc = await scores(params, headers)
         assert status == 400 and set(doc["error"]) == {"code", "message"}, params
+
+
+async def test_export_of_a_trace_list(live: Running) -> None:
+    """``/api/v1/traces/export``: the list's filters and sort as CSV (a spreadsheet runs no cell of
+    it) or JSON Lines, whole inputs and outputs, in pages past the first, at most ``max``; garbage
+    is a 400 before any byte of a file."""
+    import csv
+    import io
+    import json
+
+    await seed(live)
+    await live.store.writer.write(
+        span_table(
+            [
+                span("formula", "formula-root", start=NOW_NS - 30 * SECOND, name='=HYPERLINK("http://x")',
+                     user_id="@evil", input="long " * 18_000, service_name="api")
+            ]
+        )
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+
+        async def export(params: list[tuple[str, str]]) -> tuple[int, dict[str, str], str]:
+            async with session.get(live.api_url + "/api/v1/traces/export", params=params) as r:
+                return r.status, dict(r.headers), await r.text()
+
+        status, headers, text = await export([])
+        assert status == 200 and headers["Content-Type"].startswith("text/csv")
+        assert 'attachment; filename="traces-' in headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        assert [r["trace_id"] for r in rows] == ["formula"] + [f"rest-{i}" for i in range(6)]
+        formula = rows[0]
+        assert formula["name"] == '\'=HYPERLINK("http://x")' and formula["user_id"] == "'@evil"
+        assert formula["input"] == "long " * 18_000  # whole, not the list's 1,000 characters
+        assert rows[1]["total_cost"] == "0.010000000000" and rows[1]["span_count"] == "2"
+        assert rows[1]["start_time"].endswith("Z") and rows[1]["input"] == "please find order 0"
+
+        status, headers, text = await export([("format", "jsonl"), ("user_id", "user-1"), ("sort", "total_tokens")])
+        lines = [json.loads(line) for line in text.splitlines()]
+        assert status == 200 and headers["Content-Type"] == "application/x-ndjson"
+        assert [x["trace_id"] for x in lines] == ["rest-5", "rest-3", "rest-1"]
+        assert lines[0]["input_tokens"] == 60 and lines[0]["name"] == "agent"  # JSON: no quoting for spreadsheets
+        # More than a page: every trace once, in order, up to max.
+        import query_api.export_api as export_api
+
+        page, export_api.PAGE = export_api.PAGE, 2
+        try:
+            status, _, text = await export([("format", "jsonl")])
+            assert [json.loads(x)["trace_id"] for x in text.splitlines()] == ["formula"] + [
+                f"rest-{i}" for i in range(6)
+            ]
+            status, _, text = await export([("format", "jsonl"), ("max", "3")])
+            assert [json.loads(x)["trace_id"] for x in text.splitlines()] == ["formula", "rest-0", "rest-1"]
+        finally:
+            export_api.PAGE = page
+        for bad in ([("format", "xml")], [("max", "0")], [("max", "lots")], [("attribute", "novalue")],
+                    [("start", "yesterday")], [("min_cost", "-1")]):  # fmt: skip
+            status, headers, text = await export(bad)
+            assert status == 400 and "error" in json.loads(text), (bad, text)

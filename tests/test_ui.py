@@ -2,6 +2,8 @@
 
 import base64
 import contextlib
+import csv
+import io
 import json
 import shutil
 import urllib.request
@@ -175,6 +177,15 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_label("From").fill("2020-01-01T00:00")
         page.get_by_role("button", name="Apply").click()
         page.wait_for_url("**range=custom*")
+        # The list as a file: the same filters, the root's whole input and output.
+        page.get_by_text("Export", exact=True).click()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="CSV (spreadsheets)").click()
+        exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+        assert [r["name"] for r in exported] == ["invoke_agent helper"] and exported[0]["session_id"] == "sess-ui"
+        assert download.value.suggested_filename.startswith("traces-") and download.value.suggested_filename.endswith(
+            ".csv"
+        )
         # A laptop screen: nothing spills out sideways.
         page.set_viewport_size({"width": 1280, "height": 720})
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -1,7 +1,7 @@
 // The traces page: every filter, the time range, sort order, columns and page live in the URL, so
 // a view can be bookmarked and shared.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, ctx, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { errorText, formatNumber, t } from "/ui/i18n.js";
@@ -144,8 +144,20 @@ export async function tracesPage(root) {
         if (e.target.checked) hidden.delete(key); else hidden.add(key);
         go({ hide: [...hidden].join(",") });
       } }), label)));
+  // Export: the traces these filters and this sort select, whole inputs and outputs, as a file.
+  const exportHref = (format) => {
+    const params = new URLSearchParams({ project: ctx.project.id, format });
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined && v !== null && v !== "" && k !== "limit" && k !== "cursor") params.set(k, v);
+    }
+    return `/api/v1/traces/export?${params}`;
+  };
+  const exporter = h("details", { class: "columns export" }, h("summary", { text: t("Export") }),
+    h("a", { href: exportHref("csv"), download: "", text: t("CSV (spreadsheets)") }),
+    h("a", { href: exportHref("jsonl"), download: "", text: t("JSON Lines") }),
+    h("span", { class: "muted small", text: t("Up to 10,000 traces") }));
   form.append(more, h("label", { class: "check" }, errorsBox, t("Errors only")), h("button", { type: "submit", text: t("Apply") }),
-    h("label", { class: "check" }, live, t("Live")), chooser);
+    h("label", { class: "check" }, live, t("Live")), chooser, exporter);
   clearTimeout(window.__thLive);
   if (state.live === "1" && !state.cursor) {
     // Live refresh: the first page again every 5 s while this page is shown.
