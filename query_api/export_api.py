@@ -23,8 +23,8 @@ from query_api.rest import TraceListQuery, parse_query, trace_query
 
 __all__ = ["export_routes"]
 
-PAGE = 200
-IO_CHARS = 100_000  # of a root's input and output each: a page holds at most ~80 MB of them
+PAGE = 500
+IO_CHARS = 50_000  # of a root's input and output each: a page holds at most 50M characters of them
 COLUMNS = ("trace_id", "start_time", "end_time", "latency_ms", "name", "service_name", "user_id", "session_id",
            "environment", "tags", "models", "span_count", "error_count", "input_tokens", "output_tokens",
            "total_tokens", "total_cost", "input", "output")  # fmt: skip
