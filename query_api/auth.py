@@ -29,6 +29,7 @@ __all__ = [
     "USERS_KEY",
     "auth_routes",
     "refuse_passwords",
+    "secure_request",
     "session_user",
     "start_session",
 ]
@@ -59,7 +60,8 @@ def _users(request: web.Request) -> Users:
     return request.app[USERS_KEY]
 
 
-def _secure(request: web.Request) -> bool:
+def secure_request(request: web.Request) -> bool:
+    """Whether the browser reached this over TLS (itself, or a proxy that says so): Secure cookies."""
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
@@ -71,7 +73,7 @@ async def start_session(request: web.Request, user: User, response: web.Response
     """``response`` (by default, the user as JSON) with a new session's cookies for ``user``."""
     response = response if response is not None else web.json_response({"user": _user_json(user)})
     token = await _users(request).issue(user)
-    secure = _secure(request)
+    secure = secure_request(request)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="Lax", secure=secure, path="/"
     )

@@ -21,12 +21,13 @@ from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
 from query_api.requests import read_model
 from query_api.responses import json_response
+from storage import Store
 from storage.invitations import INVITE, RESET, Invitation
 from storage.users import Users
 from tracehouse.errors import Forbidden, InvalidInput, NotFound
 from tracehouse.roles import Permission, Role, allowed
 
-__all__ = ["MAILER_KEY", "PUBLIC_URL_KEY", "invitation_routes"]
+__all__ = ["MAILER_KEY", "PUBLIC_URL_KEY", "invitation_routes", "join", "public_base"]
 
 log = logging.getLogger(__name__)
 MAILER_KEY = web.AppKey("mailer", Mailer)
@@ -45,9 +46,23 @@ class Acceptance(BaseModel):
     name: str = Field("", max_length=200)
 
 
+def public_base(request: web.Request) -> str:
+    """The address people open the UI at: TRACEHOUSE_PUBLIC_URL, else this request's."""
+    return request.app.get(PUBLIC_URL_KEY) or f"{request.scheme}://{request.host}"
+
+
 def _link(request: web.Request, token: str) -> str:
-    base = request.app.get(PUBLIC_URL_KEY) or f"{request.scheme}://{request.host}"
-    return f"{base}/invite/{token}"
+    return f"{public_base(request)}/invite/{token}"
+
+
+async def join(store: Store, user_id: str, inv: Invitation) -> None:
+    """Give an account the roles of an invitation it accepted: its organization role unless it has
+    one already, and its project role if it names a project."""
+    current = (await store.organizations.roles_of(user_id)).organizations.get(inv.organization_id)
+    if current is None or current == Role.NONE:
+        await store.organizations.set_role(inv.organization_id, user_id, Role(inv.role))
+    if inv.project_id:
+        await store.organizations.set_project_role(inv.project_id, user_id, Role(inv.project_role))
 
 
 async def _locale(request: web.Request, user_id: str) -> str:
@@ -177,11 +192,7 @@ async def accept_invitation(request: web.Request) -> web.Response:
         return await start_session(request, account)
     if account is None:
         account = await users.create(inv.email, body.name or inv.email, body.password)
-    current = (await store.organizations.roles_of(account.id)).organizations.get(inv.organization_id)
-    if current is None or current == Role.NONE:
-        await store.organizations.set_role(inv.organization_id, account.id, Role(inv.role))
-    if inv.project_id:
-        await store.organizations.set_project_role(inv.project_id, account.id, Role(inv.project_role))
+    await join(store, account.id, inv)
     return await start_session(request, account)
 
 

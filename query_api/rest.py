@@ -29,13 +29,14 @@ from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = [
     "BOOKKEEPING_ATTRIBUTE",
-    "Score",
-    "TraceDetail",
     "TraceListQuery",
     "openapi_document",
     "parse_query",
+    "read_trace",
     "rest_routes",
     "span_model",
+    "trace_detail",
+    "trace_id_of",
     "trace_query",
 ]
 
@@ -425,21 +426,37 @@ async def list_traces(request: web.Request, store: Store, project: str, q: Trace
     return TracePage(items=[TraceSummary.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-async def get_trace(request: web.Request, store: Store, project: str, q: None) -> TraceDetail:
+def trace_id_of(request: web.Request) -> str:
+    """The path's trace id; a 32-character (OTel hex) one in lower case, as stored."""
     trace_id = request.match_info["trace_id"]
-    trace_id = trace_id.lower() if len(trace_id) == 32 else trace_id
-    # The spans and the scores at once: a point read is a few fixed-cost queries, not much data.
+    return trace_id.lower() if len(trace_id) == 32 else trace_id
+
+
+async def read_trace(store: Store, project: str, trace_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A trace's stored spans and its scores (both empty if it is unknown)."""
+    # At once: a point read is a few fixed-cost queries, not much data.
     spans, (scores, _) = await asyncio.gather(
         store.reader.trace(project, trace_id), store.langfuse.scores(project, [trace_id], with_total=False)
     )
-    if not spans:
-        raise NotFound(f"no trace {trace_id!r} in this project")
+    return spans, scores
+
+
+def trace_detail(project: str, spans: list[dict[str, Any]], scores: list[dict[str, Any]]) -> TraceDetail:
+    """A trace as the API gives it (spans without the store's bookkeeping)."""
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
         spans=[span_model(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
     )
+
+
+async def get_trace(request: web.Request, store: Store, project: str, q: None) -> TraceDetail:
+    trace_id = trace_id_of(request)
+    spans, scores = await read_trace(store, project, trace_id)
+    if not spans:
+        raise NotFound(f"no trace {trace_id!r} in this project")
+    return trace_detail(project, spans, scores)
 
 
 async def list_logs(request: web.Request, store: Store, project: str, q: LogListQuery) -> LogPage:
@@ -486,8 +503,7 @@ async def otlp_metrics(request: web.Request, store: Store, project: str, q: Time
 
 
 async def trace_logs(request: web.Request, store: Store, project: str, q: None) -> TraceLogs:
-    trace_id = request.match_info["trace_id"]
-    trace_id = trace_id.lower() if len(trace_id) == 32 else trace_id
+    trace_id = trace_id_of(request)
     # The trace's bounds, not its spans: the UI asks for the spans beside this, at the same time.
     bounds = await store.reader.trace_bounds(project, trace_id)
     if bounds is None:

@@ -10,7 +10,6 @@ Any other trace there, existing or not, is the same 404.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ from query_api.admin import STORE_KEY
 from query_api.media_api import read_links
 from query_api.requests import read_model
 from query_api.responses import json_response
-from query_api.rest import BOOKKEEPING_ATTRIBUTE, Score, TraceDetail, span_model
+from query_api.rest import BOOKKEEPING_ATTRIBUTE, read_trace, trace_detail, trace_id_of
 from storage import Store
 from tracehouse.errors import NotFound
 from tracehouse.roles import Permission
@@ -33,11 +32,6 @@ __all__ = ["share_routes"]
 class ShareChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     public: StrictBool
-
-
-def _trace_id(request: web.Request) -> str:
-    trace_id = request.match_info["trace_id"]
-    return trace_id.lower() if len(trace_id) == 32 else trace_id
 
 
 def client_said_public(spans: list[dict[str, Any]]) -> bool:
@@ -68,7 +62,7 @@ async def get_share(request: web.Request) -> web.Response:
     store: Store = request.app[STORE_KEY]
     caller = await caller_for(request, store)
     caller.require(Permission.VIEW_DATA, "see whether a trace is shared")
-    trace_id = _trace_id(request)
+    trace_id = trace_id_of(request)
     spans = await store.reader.trace(caller.project_id, trace_id)
     if not spans:
         raise NotFound(f"no trace {trace_id!r} in this project")
@@ -81,7 +75,7 @@ async def put_share(request: web.Request) -> web.Response:
     caller = await caller_for(request, store)
     caller.require(Permission.WRITE_CONTENT, "share traces")
     change: ShareChange = await read_model(request, ShareChange)
-    trace_id = _trace_id(request)
+    trace_id = trace_id_of(request)
     spans = await store.reader.trace(caller.project_id, trace_id)
     if not spans:
         raise NotFound(f"no trace {trace_id!r} in this project")
@@ -92,24 +86,16 @@ async def put_share(request: web.Request) -> web.Response:
 async def public_trace(request: web.Request) -> web.Response:
     """A public trace, to anyone with its link: no credentials asked or used."""
     store: Store = request.app[STORE_KEY]
-    project, trace_id = request.match_info["project"], _trace_id(request)
+    project, trace_id = request.match_info["project"], trace_id_of(request)
     absent = NotFound("no public trace here: it may not exist, or it is not shared")
     if not 0 < len(project) <= 200:
         raise absent
-    spans, (scores, _) = await asyncio.gather(
-        store.reader.trace(project, trace_id), store.langfuse.scores(project, [trace_id], with_total=False)
-    )
+    spans, scores = await read_trace(store, project, trace_id)
     if not spans or not (await _is_public(store, project, trace_id, spans))[0]:
         raise absent
-    detail = TraceDetail(
-        trace_id=spans[0]["trace_id"],
-        project_id=project,
-        spans=[span_model(s) for s in spans],
-        scores=[Score.model_validate(s) for s in scores],
-    )
     # Its files (images, audio, PDFs the SDK uploaded), by signed links: the reader has no session.
     media = await read_links(request, project, await store.media.of_trace(project, trace_id))
-    return json_response({**detail.model_dump(mode="json"), "media": media})
+    return json_response({**trace_detail(project, spans, scores).model_dump(mode="json"), "media": media})
 
 
 def share_routes() -> list[web.RouteDef]:

@@ -26,11 +26,10 @@ from aiohttp import web
 
 from credentials.oidc import OidcClient, OidcError
 from query_api.admin import STORE_KEY
-from query_api.auth import OIDC_KEY, USERS_KEY, start_session
-from query_api.invitations_api import PUBLIC_URL_KEY
+from query_api.auth import OIDC_KEY, USERS_KEY, secure_request, start_session
+from query_api.invitations_api import join, public_base
 from storage.users import Users
 from tracehouse.errors import NotFound
-from tracehouse.roles import Role
 
 __all__ = ["sso_routes"]
 
@@ -39,12 +38,8 @@ FLOW_PATH = "/api/v1/auth/sso"
 FLOW_TTL_S = 600
 
 
-def _base(request: web.Request) -> str:
-    return request.app.get(PUBLIC_URL_KEY) or f"{request.scheme}://{request.host}"
-
-
 def _redirect_uri(request: web.Request) -> str:
-    return _base(request) + FLOW_PATH + "/callback"
+    return public_base(request) + FLOW_PATH + "/callback"
 
 
 def _safe_next(value: str) -> str:
@@ -99,10 +94,9 @@ async def sso_start(request: web.Request) -> web.Response:
     flow = {"state": start.state, "nonce": start.nonce, "verifier": start.verifier,
             "next": _safe_next(request.query.get("next", "/")), "exp": time.time() + FLOW_TTL_S}  # fmt: skip
     response = _redirect(start.url)
-    secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     # Lax: the provider sends the browser back with a top-level GET, which carries it.
     response.set_cookie(FLOW_COOKIE, await _seal(users, flow), max_age=FLOW_TTL_S, httponly=True, samesite="Lax",
-                        secure=secure, path=FLOW_PATH)  # fmt: skip
+                        secure=secure_request(request), path=FLOW_PATH)  # fmt: skip
     return response
 
 
@@ -130,11 +124,7 @@ async def sso_callback(request: web.Request) -> web.Response:
         # No password anyone knows: this account signs in through the provider (or a reset link).
         user = await users.create(identity.email, identity.name, secrets.token_urlsafe(32))
     for invitation in await store.invitations.spend_for(identity.email):
-        current = (await store.organizations.roles_of(user.id)).organizations.get(invitation.organization_id)
-        if current is None or current == Role.NONE:
-            await store.organizations.set_role(invitation.organization_id, user.id, Role(invitation.role))
-        if invitation.project_id:
-            await store.organizations.set_project_role(invitation.project_id, user.id, Role(invitation.project_role))
+        await join(store, user.id, invitation)
     response = _redirect(flow["next"])
     response.del_cookie(FLOW_COOKIE, path=FLOW_PATH)
     await start_session(request, user, response)

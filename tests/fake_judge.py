@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.fake_openai import on_loopback
+
 T = TypeVar("T")
 
 
@@ -84,14 +86,9 @@ async def fake_judge() -> AsyncIterator[Judge]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/messages", messages)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    judge.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    try:
+    async with on_loopback(app) as address:
+        judge.url = address + "/v1"
         yield judge
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.contextmanager

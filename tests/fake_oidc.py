@@ -19,6 +19,8 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fake_openai import on_loopback
+
 CLIENT_ID = "tracehouse-test"
 CLIENT_SECRET = "s3cret-of-the-client"
 
@@ -107,11 +109,6 @@ async def fake_oidc() -> AsyncIterator[Provider]:
     app.router.add_get("/jwks", jwks)
     app.router.add_get("/authorize", authorize)
     app.router.add_post("/token", token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    provider.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with on_loopback(app) as address:
+        provider.url = address
         yield provider
-    finally:
-        await runner.cleanup()

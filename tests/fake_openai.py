@@ -37,15 +37,22 @@ async def _chat(request: web.Request) -> web.Response:
 
 
 @contextlib.asynccontextmanager
+async def on_loopback(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on an ephemeral loopback port; yields its address (http://127.0.0.1:port).
+    The local fakes of outside servers (models, an identity provider) run this way."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def fake_openai() -> AsyncIterator[str]:
     """Serve the fake on an ephemeral loopback port; yields the base URL (…/v1)."""
     app = web.Application()
     app.router.add_post("/v1/chat/completions", _chat)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with on_loopback(app) as address:
+        yield address + "/v1"

@@ -107,16 +107,15 @@ export async function invitePage(root, token) {
   const where = inv.project_id
     ? t("a project of {organization} ({role})", { organization: inv.organization.name, role: word(inv.project_role) })
     : t("{organization} as {role}", { organization: inv.organization.name, role: word(inv.role) });
-  const ssoPart = sso ? h("div", { class: "sso" }, h("p", { class: "muted", text: t("Or sign in with {name} as {email}: that accepts it too.",
-    { name: sso.name, email: inv.email }) }),
-  h("a", { class: "button", href: "/api/v1/auth/sso/start?next=%2F", text: t("Sign in with {name}", { name: sso.name }) })) : null;
+  const ssoLink = () => h("a", { class: "button", href: "/api/v1/auth/sso/start?next=%2F", text: t("Sign in with {name}", { name: sso.name }) });
   if (sso && sso.only) {  // passwords turned off: signing in with the provider is how one joins
     root.replaceChildren(h("div", { class: "card auth" }, h("h1", { text: t("Join {organization}", { organization: inv.organization.name }) }),
       h("p", { class: "muted", text: t("{email} is invited to {where}.", { email: inv.email, where }) }),
-      h("div", { class: "sso" }, h("a", { class: "button", href: "/api/v1/auth/sso/start?next=%2F",
-        text: t("Sign in with {name}", { name: sso.name }) }))));
+      h("div", { class: "sso" }, ssoLink())));
     return;
   }
+  const ssoPart = sso ? h("div", { class: "sso" }, h("p", { class: "muted", text: t("Or sign in with {name} as {email}: that accepts it too.",
+    { name: sso.name, email: inv.email }) }), ssoLink()) : null;
   root.replaceChildren(h("form", { class: "card auth", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
