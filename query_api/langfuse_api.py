@@ -290,13 +290,21 @@ def _fields(request: web.Request) -> frozenset[str]:
     return frozenset(groups | {"core"})
 
 
+async def _no_scores() -> tuple[list[Any], int]:
+    return [], 0
+
+
+async def _mark_public(store: Store, project: str, rows: list[dict[str, Any]]) -> None:
+    """Give each trace row its ``public``: shared from the UI or made private there, else as its
+    client said (the UI's choice wins, as in the trace view and its link)."""
+    chosen = await store.shares.chosen(project, [r["trace_id"] for r in rows])
+    for row in rows:
+        row["public"] = chosen.get(row["trace_id"], row.get("client_public", False))
+
+
 def _trace_json(
     row: dict[str, Any], project: str, score_ids: list[str], fields: frozenset[str] = frozenset(FIELD_GROUPS)
 ) -> dict[str, Any]:
-    public = False
-    state = (row.get("root_attributes") or {}).get("langfuse.state")
-    if state:
-        public = bool(orjson.loads(state).get("public"))
     timestamp = iso(row["start_time"])
     io = "io" in fields
     doc = {
@@ -313,7 +321,7 @@ def _trace_json(
         "userId": row["user_id"] or None,
         "metadata": _metadata(row["metadata"]) if io else None,
         "tags": sorted(row["tags"]),
-        "public": public,
+        "public": row["public"],
         "bookmarked": False,
         "environment": row["environment"] or "default",
         "projectId": project,
@@ -421,9 +429,11 @@ class LangfuseReadApi:
         fields = _fields(request)
         reader = store.langfuse
         rows, total = await reader.traces(project, start, end, filters, page, limit, ascending, io="io" in fields)
-        wanted = rows and "scores" in fields
         ids = [r["trace_id"] for r in rows]
-        scores, _ = await reader.scores(project, ids, with_total=False) if wanted else ([], 0)
+        (scores, _), _ = await asyncio.gather(
+            reader.scores(project, ids, with_total=False) if rows and "scores" in fields else _no_scores(),
+            _mark_public(store, project, rows),
+        )
         by_trace: dict[str, list[str]] = {}
         for s in scores:
             by_trace.setdefault(s["trace_id"], []).append(s["id"])
@@ -436,15 +446,12 @@ class LangfuseReadApi:
         reader = store.langfuse
         missing = LangfuseError(404, "LangfuseNotFoundError", f"Trace {trace_id} not found within authorized project")
 
-        async def no_scores() -> tuple[list[Any], int]:
-            return [], 0
-
         if "observations" in fields or "io" in fields:
             # The summary comes from the spans: a trace just written or read again (served from
             # memory, storage.trace_cache) then costs no query of the summaries.
             spans, (scores, _) = await asyncio.gather(
                 store.reader.trace(project, trace_id),
-                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
+                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else _no_scores(),
             )
             summary = reader.summary_from(trace_id, spans)
             if summary is None:
@@ -453,12 +460,13 @@ class LangfuseReadApi:
         else:  # neither the spans nor the root's input and output: the summary and the root's light fields
             summary, (scores, _) = await asyncio.gather(
                 reader.trace_summary(project, trace_id),
-                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else no_scores(),
+                reader.scores(project, [trace_id], with_total=False) if "scores" in fields else _no_scores(),
             )
             if summary is None:
                 raise missing
             await reader.add_roots(project, [summary], io=False)
             spans = []
+        await _mark_public(store, project, [summary])
         doc = _trace_json(summary, project, [s["id"] for s in scores], fields)
         if "observations" in fields:
             doc["observations"] = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
@@ -521,6 +529,7 @@ class LangfuseReadApi:
         rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
         if not rows:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Session {session_id} not found")
+        await _mark_public(store, project, rows)
         traces = [_trace_json(r, project, []) for r in rows]
         return langfuse_json(
             {

@@ -21,6 +21,7 @@ from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.responses import json_response
 from storage import SpanQuery, Store, TraceQuery
+from storage.langfuse import BOOKKEEPING_ATTRIBUTE
 from storage.logs import LogQuery
 from storage.otlp_metrics import prometheus_type
 from storage.reader import GROUP_BY, SUGGEST
@@ -154,9 +155,6 @@ class Span(BaseModel):
 
 # The merged Langfuse state kept with a Langfuse-ingested row (ADR 003) is the store's bookkeeping:
 # its fields are the row's own columns (metadata, model parameters, ...), so it is not shown twice.
-BOOKKEEPING_ATTRIBUTE = "langfuse.state"
-
-
 def span_model(row: dict[str, Any]) -> Span:
     """A stored span as the API gives it, without the store's bookkeeping attribute."""
     attrs = row.get("span_attributes")

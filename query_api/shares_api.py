@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
@@ -21,8 +20,9 @@ from query_api.admin import STORE_KEY
 from query_api.media_api import read_links
 from query_api.requests import read_model
 from query_api.responses import json_response
-from query_api.rest import BOOKKEEPING_ATTRIBUTE, read_trace, trace_detail, trace_id_of
+from query_api.rest import read_trace, trace_detail, trace_id_of
 from storage import Store
+from storage.langfuse import client_said_public
 from tracehouse.errors import NotFound
 from tracehouse.roles import Permission
 
@@ -32,23 +32,6 @@ __all__ = ["share_routes"]
 class ShareChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     public: StrictBool
-
-
-def client_said_public(spans: list[dict[str, Any]]) -> bool:
-    """Whether the trace's client made it public (Langfuse's ``public`` on the trace)."""
-    for span in spans:
-        attrs = span.get("span_attributes") or {}
-        flag = attrs.get("langfuse.trace.public")
-        if flag is not None and str(flag).lower() in ("true", "1"):
-            return True
-        state = attrs.get(BOOKKEEPING_ATTRIBUTE)
-        if state and span.get("observation_type") == "TRACE":
-            try:
-                if orjson.loads(state).get("public") is True:
-                    return True
-            except (orjson.JSONDecodeError, AttributeError):
-                continue
-    return False
 
 
 async def _is_public(store: Store, project: str, trace_id: str, spans: list[dict[str, Any]]) -> tuple[bool, bool]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import cast
 
+import orjson
 import pyarrow as pa
 
 from storage.api import Backend, Row
@@ -24,7 +25,11 @@ from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform, insert_spans
 
-__all__ = ["LangfuseReader", "LangfuseStore"]
+__all__ = ["BOOKKEEPING_ATTRIBUTE", "LangfuseReader", "LangfuseStore", "client_said_public"]
+
+# The Langfuse ingestion API's own state of an entity (otlp_receiver.langfuse.entities), kept
+# among a span's attributes: the store's bookkeeping, never shown as an attribute.
+BOOKKEEPING_ATTRIBUTE = "langfuse.state"
 
 _SEEN_SQL = """
 SELECT DISTINCT event_id FROM langfuse_events
@@ -147,7 +152,6 @@ _ROOT_COLUMNS = {
     "root_release": "release",
     "version": "version",
     "root_type": "observation_type",
-    "root_attributes": "span_attributes",
     "root_span_id": "span_id",
     "root_operation": "operation",
     "root_source": "source",
@@ -156,18 +160,39 @@ _AS_STRING = {"release", "version", "observation_type", "operation", "source"}
 _ROOT_FIELDS = {name: f"toString(s.{c})" if c in _AS_STRING else f"s.{c}" for name, c in _ROOT_COLUMNS.items()}
 # The root's heavy fields: a page of roots costs what decompressing them costs (docs/benchmarks.md),
 # so a client that asks for no input and output (Langfuse's ``fields``) is spared them.
-_IO_FIELDS = ("input", "output", "metadata", "root_attributes")
-# Without them, the one root attribute a trace's core needs: whether it is public.
-_STATE_ONLY = "map('langfuse.state', s.span_attributes['langfuse.state'])"
+_IO_FIELDS = ("input", "output", "metadata")
+# Whether a span says its trace is public, as ``client_said_public`` reads it: the SDKs' (3.x and
+# later) attribute on any span, or the ``public`` of a Langfuse trace row's bookkeeping state.
+_SAID_PUBLIC = (
+    "lower(s.span_attributes['langfuse.trace.public']) IN ('true', '1') OR (s.observation_type = 'TRACE' "
+    "AND JSONExtractBool(s.span_attributes['langfuse.state'], 'public'))"
+)
+
+
+def client_said_public(spans: list[Row]) -> bool:
+    """Whether the trace's client made it public (Langfuse's ``public`` on the trace), from its
+    spans as ``Reader.trace`` returns them."""
+    for span in spans:
+        attrs = span.get("span_attributes") or {}
+        flag = attrs.get("langfuse.trace.public")
+        if flag is not None and str(flag).lower() in ("true", "1"):
+            return True
+        state = attrs.get(BOOKKEEPING_ATTRIBUTE)
+        if state and span.get("observation_type") == "TRACE":
+            try:
+                if orjson.loads(state).get("public") is True:
+                    return True
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+    return False
 
 
 def _roots_sql(io: bool) -> str:
     fields = {n: e for n, e in _ROOT_FIELDS.items() if io or n not in _IO_FIELDS}
-    if not io:
-        fields["root_attributes"] = _STATE_ONLY
     return (
         "SELECT s.trace_id AS trace_id, "
         + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in fields.items())
+        + f", max({_SAID_PUBLIC}) AS client_public"
         + """, groupArrayIf(s.span_id, s.observation_type != 'TRACE') AS observation_ids
 FROM spans AS s
 WHERE s.project_id = {project:String} AND s.sign = 1 AND s.trace_id IN {ids:Array(String)}
@@ -395,8 +420,9 @@ HAVING {" AND ".join(having)}"""
         for row in rows:
             found = by_id.get(row["trace_id"], {})
             for name in _ROOT_FIELDS:
-                row[name] = found.get(name, {} if name in ("metadata", "root_attributes") else "")
+                row[name] = found.get(name, {} if name == "metadata" else "")
             row["observation_ids"] = found.get("observation_ids", [])
+            row["client_public"] = bool(found.get("client_public"))
             if not io:
                 row["input"] = row["output"] = row["metadata"] = None
                 continue
@@ -422,8 +448,9 @@ HAVING {" AND ".join(having)}"""
                 spans, key=lambda s: (s["parent_span_id"] != "", s["observation_type"] != "TRACE", s["start_time"])
             )
         for name, column in _ROOT_COLUMNS.items():
-            row[name] = root.get(column, {} if name in ("metadata", "root_attributes") else "")
+            row[name] = root.get(column, {} if name == "metadata" else "")
         row["observation_ids"] = [s["span_id"] for s in spans if s["observation_type"] != "TRACE"]
+        row["client_public"] = client_said_public(spans)
 
     async def scores(
         self,

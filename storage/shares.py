@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -20,12 +21,18 @@ class TraceShares:
 
     async def get(self, project_id: str, trace_id: str) -> bool | None:
         """Whether the trace was made public (True) or private (False) here; None if never."""
+        return (await self.chosen(project_id, [trace_id])).get(trace_id)
+
+    async def chosen(self, project_id: str, trace_ids: Sequence[str]) -> dict[str, bool]:
+        """Of ``trace_ids``, those made public (True) or private (False) here; the others are absent."""
+        if not trace_ids:
+            return {}
         rows = await self._backend.query(
-            "SELECT public FROM trace_shares FINAL WHERE project_id = {p:String} AND trace_id = {t:String} "
-            "AND is_deleted = 0",
-            {"p": project_id, "t": trace_id},
+            "SELECT trace_id, public FROM trace_shares FINAL WHERE project_id = {p:String} "
+            "AND trace_id IN {t:Array(String)} AND is_deleted = 0",
+            {"p": project_id, "t": list(trace_ids)},
         )
-        return bool(rows[0]["public"]) if rows else None
+        return {r["trace_id"]: bool(r["public"]) for r in rows}
 
     async def set(self, project_id: str, trace_id: str, public: bool, user_id: str) -> None:
         """Make the trace public or private; a later call wins."""

@@ -39,6 +39,20 @@ async def until_trace(live: Running, project: str, trace_id: str) -> None:
     raise AssertionError(f"trace {trace_id} not stored")
 
 
+async def langfuse_says_public(live: Running, key: dict[str, str], trace_id: str) -> set[bool]:
+    """What Langfuse's read API answers for the trace's ``public``: by id (whole, and core
+    fields only, which read no span), in the list, and in its session if it has one."""
+    said = set()
+    for fields in ("", "?fields=core"):
+        status, doc = await call(live, "GET", f"/api/public/traces/{trace_id}{fields}", key)
+        assert status == 200, doc
+        said.add(doc["public"])
+    for fields in ("", "&fields=core"):
+        status, doc = await call(live, "GET", f"/api/public/traces?limit=50{fields}", key)
+        said.update(t["public"] for t in doc["data"] if t["id"] == trace_id)
+    return said
+
+
 async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
     pair = await make_key(live)
     key = basic(pair)
@@ -62,6 +76,9 @@ async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
                  f"default/{ids['private']}%2F..", "%20/x"):  # fmt: skip
         status, doc = await call(live, "GET", f"/api/v1/public/traces/{path}")
         assert status == 404 and "secret plan" not in str(doc), (path, doc)
+    # Langfuse's read API answers ``public`` as the client said, in every shape.
+    assert await langfuse_says_public(live, key, ids["public"]) == {True}
+    assert await langfuse_says_public(live, key, ids["private"]) == {False}
 
     # The UI's choice, with the project's key (or a person's session): on, then off.
     status, doc = await call(live, "GET", f"/api/v1/traces/{ids['private']}/share?project=default", key)
@@ -78,6 +95,20 @@ async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
     )
     assert (status, doc) == (200, {"public": False, "by_client": True})
     assert (await call(live, "GET", f"/api/v1/public/traces/default/{ids['public']}"))[0] == 404
+    # Langfuse's read API follows the choice made here, both ways.
+    assert await langfuse_says_public(live, key, ids["public"]) == {False}
+    assert await langfuse_says_public(live, key, ids["private"]) == {True}
+    # A trace the Langfuse ingestion API (SDK 2.x, Dify) sent as public, and one it did not.
+    batch = [
+        {"id": f"e{n}", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z",
+         "body": {"id": trace_id, "name": "ingested", "public": public}}
+        for n, (trace_id, public) in enumerate((("c" * 32, True), ("d" * 32, False)))
+    ]  # fmt: skip
+    status, doc = await call(live, "POST", "/api/public/ingestion", key, {"batch": batch})
+    assert status == 207 and not doc["errors"], doc
+    assert await langfuse_says_public(live, key, "c" * 32) == {True}
+    assert await langfuse_says_public(live, key, "d" * 32) == {False}
+    assert (await call(live, "GET", f"/api/v1/public/traces/default/{'c' * 32}"))[0] == 200
 
     # Another project's public trace is public under its own project only.
     other = await live.store.projects.create_project("other")
