@@ -19,6 +19,7 @@ from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
 from query_api.admin import STORE_KEY
 from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
+from query_api.provisioning import grant_default_access
 from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
@@ -190,9 +191,12 @@ async def accept_invitation(request: web.Request) -> web.Response:
         assert account is not None
         await users.set_password(account.id, body.password)
         return await start_session(request, account)
+    created = account is None
     if account is None:
         account = await users.create(inv.email, body.name or inv.email, body.password)
     await join(store, account.id, inv)
+    if created:
+        await grant_default_access(request.app, store, account.id)
     return await start_session(request, account)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from query_api.access import CREDENTIALS_KEY, session_user
 from query_api.admin import STORE_KEY, notify_changed, project_json
 from query_api.auth import USERS_KEY
+from query_api.provisioning import grant_default_access
 from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
@@ -178,11 +179,14 @@ async def add_member(request: web.Request) -> web.Response:
     member = await users.find(body.email)
     current = {m.user_id: m.role for m in await store.organizations.members(org.id)}
     check_grant(caller, current.get(member.id) if member else None, role)
+    created = member is None
     if member is None:
         if not body.password:
             raise InvalidInput(f"{body.email} has no account yet: give an initial password (8+ characters)")
         member = await users.create(body.email, body.name or body.email, body.password)
     await store.organizations.set_role(org.id, member.id, role)
+    if created:
+        await grant_default_access(request.app, store, member.id)
     return json_response(await _user_json(users, member.id, role), status=201)
 
 

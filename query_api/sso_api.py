@@ -5,8 +5,9 @@ verifier kept in a short-lived signed cookie; ``/api/v1/auth/sso/callback`` chec
 the code for an ID token, and signs the person in: the account with that (verified) email, or a
 new one. Invitations pending for that email are accepted at once, so an invited teammate needs
 only to sign in. A new account without an invitation has no organization role until someone
-gives it one. The first account (the instance's admin) is never made this way: it is created on
-the machine Tracehouse runs on, as without single sign-on.
+gives it one, or the default access does (query_api.provisioning). The first account (the
+instance's admin) is never made this way: it is created on the machine Tracehouse runs on, as
+without single sign-on.
 
 Failures come back to the sign-in page (``/?sso_error=...``) in words, never as a bare 4xx.
 """
@@ -28,6 +29,7 @@ from credentials.oidc import OidcClient, OidcError
 from query_api.admin import STORE_KEY
 from query_api.auth import OIDC_KEY, USERS_KEY, secure_request, start_session
 from query_api.invitations_api import join, public_base
+from query_api.provisioning import grant_default_access
 from storage.users import Users
 from tracehouse.errors import NotFound
 
@@ -120,11 +122,14 @@ async def sso_callback(request: web.Request) -> web.Response:
     except OidcError as exc:
         return _back(request, exc.message)
     user = await users.find(identity.email)
+    created = user is None
     if user is None:
         # No password anyone knows: this account signs in through the provider (or a reset link).
         user = await users.create(identity.email, identity.name, secrets.token_urlsafe(32))
     for invitation in await store.invitations.spend_for(identity.email):
         await join(store, user.id, invitation)
+    if created:
+        await grant_default_access(request.app, store, user.id)
     response = _redirect(flow["next"])
     response.del_cookie(FLOW_COOKIE, path=FLOW_PATH)
     await start_session(request, user, response)

@@ -17,6 +17,7 @@ from tests.conftest import Server, start_server
 from tests.fake_judge import in_thread
 from tests.fake_oidc import CLIENT_ID, CLIENT_SECRET, Provider, fake_oidc
 from tests.test_ui import api, browser_page
+from tracehouse.server import Running
 
 PASSWORD = "a very good password"
 
@@ -247,3 +248,106 @@ def test_password_login_off_needs_sso() -> None:
 
     with pytest.raises((ValueError, ConfigError), match="needs single sign-on"):
         Settings(password_login=False)
+
+
+def org_roles(client: httpx.Client, srv: Server) -> dict[str, tuple[str, dict[str, str]]]:
+    """Organization name -> (the person's role, project name -> their role there)."""
+    orgs = client.get(srv.api_url + "/api/v1/organizations").json()["data"]
+    return {o["name"]: (o["role"], {p["name"]: p["role"] for p in o["projects"]}) for o in orgs}
+
+
+def test_new_accounts_get_the_default_access(idp: Provider, tmp_path: Path) -> None:
+    """``TRACEHOUSE_DEFAULT_ORG`` and ``_PROJECT`` (Langfuse's automated access provisioning): a new
+    account, however it was made, gets the organization's role where it had none and the project's
+    where that raises it; an invitation's role is never lowered, and a removal is not undone by
+    signing in again."""
+    idp.misbehave, idp.email_verified = "", True
+    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
+           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_DEFAULT_ORG": "Acme",
+           "TRACEHOUSE_DEFAULT_PROJECT": "shop", "TRACEHOUSE_DEFAULT_PROJECT_ROLE": "MEMBER"}  # fmt: skip
+    srv = start_server(tmp_path / "data", env=env)
+    try:
+        with httpx.Client() as admin:
+            r = admin.post(srv.api_url + "/api/v1/auth/setup",
+                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
+            assert r.status_code == 200, r.text
+            csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+
+            def post(path: str, body: dict) -> dict:
+                r = admin.post(srv.api_url + path, json=body, headers=csrf)
+                assert r.status_code == 201, r.text
+                return r.json()
+
+            acme = post("/api/v1/organizations", {"name": "Acme"})["id"]
+            for name in ("shop", "ops"):
+                post(f"/api/v1/organizations/{acme}/projects", {"name": name})
+            post("/api/v1/organizations/default/projects", {"name": "shop"})  # the same name elsewhere
+            post(f"/api/v1/organizations/{acme}/invitations", {"email": "ivy@acme.test", "role": "ADMIN"})
+            jon = post("/api/v1/organizations/default/invitations", {"email": "jon@acme.test", "role": "MEMBER"})
+            post("/api/v1/organizations/default/members",
+                 {"email": "kim@acme.test", "role": "VIEWER", "password": PASSWORD})  # fmt: skip
+            assert org_roles(admin, srv)["Acme"] == ("OWNER", {"shop": "OWNER", "ops": "OWNER"})  # the first: no more
+
+        newcomer = ("VIEWER", {"shop": "MEMBER", "ops": "VIEWER"})
+        idp.email, idp.name = "gus@acme.test", "Gus"
+        with httpx.Client() as gus:  # uninvited, through single sign-on
+            sign_in(gus, srv)
+            assert org_roles(gus, srv) == {"Acme": newcomer}
+            gus_id = me(gus, srv)["user"]["id"]
+        idp.email, idp.name = "ivy@acme.test", "Ivy"
+        with httpx.Client() as ivy:  # invited as ADMIN: the defaults do not lower her
+            sign_in(ivy, srv)
+            assert org_roles(ivy, srv) == {"Acme": ("ADMIN", {"shop": "ADMIN", "ops": "ADMIN"})}
+        with httpx.Client() as jon_client:  # joined by the link, with a password
+            token = jon["url"].rsplit("/", 1)[1]
+            r = jon_client.post(srv.api_url + f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD})
+            assert r.status_code == 200, r.text
+            roles = org_roles(jon_client, srv)
+            assert roles["Acme"] == newcomer and roles["Default"][0] == "MEMBER", roles
+        with httpx.Client() as kim:  # added by an admin with a password
+            kim.post(srv.api_url + "/api/v1/auth/login", json={"email": "kim@acme.test", "password": PASSWORD})
+            roles = org_roles(kim, srv)
+            assert roles["Acme"] == newcomer and roles["Default"][0] == "VIEWER", roles
+
+        # Removed from Acme, Gus signs in again: the defaults were for his new account only.
+        with httpx.Client() as admin:
+            admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            r = admin.delete(srv.api_url + f"/api/v1/organizations/{acme}/members/{gus_id}",
+                             headers={"X-CSRF-Token": admin.cookies["th_csrf"]})  # fmt: skip
+            assert r.status_code == 204, r.text
+        idp.email, idp.name = "gus@acme.test", "Gus"
+        with httpx.Client() as gus:
+            sign_in(gus, srv)
+            assert org_roles(gus, srv) == {}
+            assert gus.get(srv.api_url + "/api/v1/traces", params={"project": "ops"}).status_code in (403, 404)
+    finally:
+        srv.stop()
+
+
+async def test_default_access_to_what_does_not_exist(live: Running, caplog: pytest.LogCaptureFixture) -> None:
+    """A default organization or project that is not there (a typo, or deleted since): the account
+    is made all the same, with nothing given, and the log says why."""
+    from aiohttp import web
+
+    from query_api.provisioning import DEFAULT_ACCESS_KEY, DefaultAccess, grant_default_access
+
+    user = await live.store.users.create("lea@acme.test", "Lea", PASSWORD)
+    app = web.Application()
+    for access in (DefaultAccess("no such org"), DefaultAccess("default", project="no such project"),
+                   DefaultAccess(None, project="x" * 5000)):  # fmt: skip
+        app[DEFAULT_ACCESS_KEY] = access
+        await grant_default_access(app, live.store, user.id)
+    roles = await live.store.organizations.roles_of(user.id)
+    assert roles.organizations == {} and roles.projects == {}
+    assert sum("no default access given" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_default_roles_are_checked() -> None:
+    from tracehouse.errors import ConfigError
+    from tracehouse.settings import Settings
+
+    for role in ("OWNER", "boss", ""):
+        with pytest.raises((ValueError, ConfigError), match="default_org_role"):
+            Settings(default_org_role=role)
+        with pytest.raises((ValueError, ConfigError), match="default_project_role"):
+            Settings(default_project_role=role)

@@ -27,11 +27,13 @@ from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
 from query_api import create_app
+from query_api.provisioning import DefaultAccess
 from storage import Store
 from storage.media_s3 import S3MediaFiles
 from tracehouse import __version__
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
+from tracehouse.roles import Role
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
 from tracehouse.telemetry import Telemetry
@@ -248,6 +250,12 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 mailer=_mailer(settings),
                 public_url=settings.public_url,
                 oidc=_oidc(settings),
+                default_access=DefaultAccess(
+                    settings.default_org,
+                    Role(settings.default_org_role),
+                    settings.default_project,
+                    Role(settings.default_project_role),
+                ),
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings)

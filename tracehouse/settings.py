@@ -182,6 +182,22 @@ class Settings(BaseSettings):
         description="Whether people may sign in with a password. false: only with single sign-on (the first "
         "account is still created with one, on the machine Tracehouse runs on).",
     )
+    default_org: str | None = Field(
+        None,
+        description="The organization (id or name) every new account joins, signed in with single sign-on or "
+        "not, without an invitation (as Langfuse's LANGFUSE_DEFAULT_ORG_ID).",
+    )
+    default_org_role: Literal["ADMIN", "MEMBER", "VIEWER", "NONE"] = Field(
+        "VIEWER", description="The role new accounts get in TRACEHOUSE_DEFAULT_ORG."
+    )
+    default_project: str | None = Field(
+        None,
+        description="The project (id or name; in TRACEHOUSE_DEFAULT_ORG if set) every new account joins, "
+        "without an invitation.",
+    )
+    default_project_role: Literal["ADMIN", "MEMBER", "VIEWER", "NONE"] = Field(
+        "VIEWER", description="The role new accounts get in TRACEHOUSE_DEFAULT_PROJECT."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 

@@ -1,0 +1,72 @@
+"""Access a new account gets without an invitation (``TRACEHOUSE_DEFAULT_ORG`` and friends), as
+Langfuse's automated access provisioning gives it: with single sign-on, everyone the provider lets
+in can start reading traces without an admin inviting them one by one.
+
+A new account (signed in through the provider, joined by an invitation link, or added by an admin)
+gets the default organization's role and the default project's role where it has none already: an
+invitation's or an admin's choice is never lowered or raised by the defaults. The first account owns
+the default organization and gets nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from storage import Store
+from tracehouse.errors import InvalidInput, NotFound
+from tracehouse.roles import Role
+
+__all__ = ["DEFAULT_ACCESS_KEY", "DefaultAccess", "grant_default_access"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DefaultAccess:
+    """The organization and project (each by id or name) new accounts join, and with which roles."""
+
+    organization: str | None = None
+    organization_role: Role = Role.VIEWER
+    project: str | None = None
+    project_role: Role = Role.VIEWER
+
+    @property
+    def any(self) -> bool:
+        return bool(self.organization or self.project)
+
+
+DEFAULT_ACCESS_KEY = web.AppKey("default_access", DefaultAccess)
+_RANK = (Role.NONE, Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
+
+
+async def grant_default_access(app: web.Application, store: Store, user_id: str) -> None:
+    """Give a new account the configured default roles where it has none. A default organization or
+    project that does not exist (any more) is logged and skipped: the account is made all the same."""
+    access = app.get(DEFAULT_ACCESS_KEY)
+    if access is None or not access.any:
+        return
+    try:
+        org_id = (await store.organizations.get_organization(access.organization)).id if access.organization else None
+        project = None
+        if access.project:
+            project = await store.projects.get_project(
+                access.project, visible=None if org_id is None else (lambda p: p.organization_id == org_id)
+            )
+    except (NotFound, InvalidInput) as exc:
+        log.warning("no default access given to a new account: %s (TRACEHOUSE_DEFAULT_ORG / _PROJECT)", exc)
+        return
+    roles = await store.organizations.roles_of(user_id)
+    if org_id is not None and roles.organizations.get(org_id) in (None, Role.NONE):
+        await store.organizations.set_role(org_id, user_id, access.organization_role)
+        roles.organizations[org_id] = access.organization_role
+    if project is None or project.id in roles.projects:
+        return
+    in_org = roles.organizations.get(project.organization_id)
+    if _RANK.index(access.project_role) <= _RANK.index(in_org or Role.NONE):
+        return  # the organization's role gives as much there already
+    if in_org is None:  # a member of the project only, as an invitation to one project makes them
+        await store.organizations.set_role(project.organization_id, user_id, Role.NONE)
+    await store.organizations.set_project_role(project.id, user_id, access.project_role)
