@@ -294,10 +294,9 @@ async def _no_scores() -> tuple[list[Any], int]:
     return [], 0
 
 
-async def _mark_public(store: Store, project: str, rows: list[dict[str, Any]]) -> None:
-    """Give each trace row its ``public``: shared from the UI or made private there, else as its
-    client said (the UI's choice wins, as in the trace view and its link)."""
-    chosen = await store.shares.chosen(project, [r["trace_id"] for r in rows])
+def _mark_public(rows: list[dict[str, Any]], chosen: dict[str, bool]) -> None:
+    """Give each trace row its ``public``: shared from the UI or made private there (``chosen``,
+    from ``store.shares``), else as its client said. The UI's choice wins, as in the trace view."""
     for row in rows:
         row["public"] = chosen.get(row["trace_id"], row.get("client_public", False))
 
@@ -430,10 +429,11 @@ class LangfuseReadApi:
         reader = store.langfuse
         rows, total = await reader.traces(project, start, end, filters, page, limit, ascending, io="io" in fields)
         ids = [r["trace_id"] for r in rows]
-        (scores, _), _ = await asyncio.gather(
+        (scores, _), chosen = await asyncio.gather(
             reader.scores(project, ids, with_total=False) if rows and "scores" in fields else _no_scores(),
-            _mark_public(store, project, rows),
+            store.shares.chosen(project, ids),
         )
+        _mark_public(rows, chosen)
         by_trace: dict[str, list[str]] = {}
         for s in scores:
             by_trace.setdefault(s["trace_id"], []).append(s["id"])
@@ -449,24 +449,26 @@ class LangfuseReadApi:
         if "observations" in fields or "io" in fields:
             # The summary comes from the spans: a trace just written or read again (served from
             # memory, storage.trace_cache) then costs no query of the summaries.
-            spans, (scores, _) = await asyncio.gather(
+            spans, (scores, _), chosen = await asyncio.gather(
                 store.reader.trace(project, trace_id),
                 reader.scores(project, [trace_id], with_total=False) if "scores" in fields else _no_scores(),
+                store.shares.chosen(project, [trace_id]),
             )
             summary = reader.summary_from(trace_id, spans)
             if summary is None:
                 raise missing
             reader.add_root_from(summary, spans)  # the spans are read already: no second read of them
         else:  # neither the spans nor the root's input and output: the summary and the root's light fields
-            summary, (scores, _) = await asyncio.gather(
+            summary, (scores, _), chosen = await asyncio.gather(
                 reader.trace_summary(project, trace_id),
                 reader.scores(project, [trace_id], with_total=False) if "scores" in fields else _no_scores(),
+                store.shares.chosen(project, [trace_id]),
             )
             if summary is None:
                 raise missing
             await reader.add_roots(project, [summary], io=False)
             spans = []
-        await _mark_public(store, project, [summary])
+        _mark_public([summary], chosen)
         doc = _trace_json(summary, project, [s["id"] for s in scores], fields)
         if "observations" in fields:
             doc["observations"] = [observation_json(s) for s in spans if s["observation_type"] != "TRACE"]
@@ -529,7 +531,7 @@ class LangfuseReadApi:
         rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
         if not rows:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Session {session_id} not found")
-        await _mark_public(store, project, rows)
+        _mark_public(rows, await store.shares.chosen(project, [r["trace_id"] for r in rows]))
         traces = [_trace_json(r, project, []) for r in rows]
         return langfuse_json(
             {
