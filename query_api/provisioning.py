@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from storage import Store
+from storage import Project, Store
 from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Role
 
-__all__ = ["DEFAULT_ACCESS_KEY", "DefaultAccess", "grant_default_access"]
+__all__ = ["DEFAULT_ACCESS_KEY", "DefaultAccess", "default_role_in", "grant_default_access"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,37 @@ DEFAULT_ACCESS_KEY = web.AppKey("default_access", DefaultAccess)
 _RANK = (Role.NONE, Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
 
 
+async def _resolve(access: DefaultAccess, store: Store) -> tuple[str | None, Project | None]:
+    """The default organization's id and the default project; NotFound or InvalidInput if either
+    is named but not there (or the project's name is ambiguous)."""
+    org_id = (await store.organizations.get_organization(access.organization)).id if access.organization else None
+    project = None
+    if access.project:
+        project = await store.projects.get_project(
+            access.project, visible=None if org_id is None else (lambda p: p.organization_id == org_id)
+        )
+    return org_id, project
+
+
+async def default_role_in(
+    app: web.Application, store: Store, organization_id: str = "", project_id: str = ""
+) -> str | None:
+    """The role new accounts get in this organization or project by default, if any: the members
+    pages say so, so that an admin knows why newcomers are there."""
+    access = app.get(DEFAULT_ACCESS_KEY)
+    if access is None or not access.any:
+        return None
+    try:
+        org_id, project = await _resolve(access, store)
+    except (NotFound, InvalidInput):
+        return None
+    if organization_id and organization_id == org_id:
+        return access.organization_role.value
+    if project_id and project is not None and project_id == project.id:
+        return access.project_role.value
+    return None
+
+
 async def grant_default_access(app: web.Application, store: Store, user_id: str) -> None:
     """Give a new account the configured default roles where it has none. A default organization or
     project that does not exist (any more) is logged and skipped: the account is made all the same."""
@@ -49,12 +80,7 @@ async def grant_default_access(app: web.Application, store: Store, user_id: str)
     if access is None or not access.any:
         return
     try:
-        org_id = (await store.organizations.get_organization(access.organization)).id if access.organization else None
-        project = None
-        if access.project:
-            project = await store.projects.get_project(
-                access.project, visible=None if org_id is None else (lambda p: p.organization_id == org_id)
-            )
+        org_id, project = await _resolve(access, store)
     except (NotFound, InvalidInput) as exc:
         log.warning("no default access given to a new account: %s (TRACEHOUSE_DEFAULT_ORG / _PROJECT)", exc)
         return

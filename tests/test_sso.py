@@ -16,10 +16,11 @@ from playwright.sync_api import expect
 from tests.conftest import Server, start_server
 from tests.fake_judge import in_thread
 from tests.fake_oidc import CLIENT_ID, CLIENT_SECRET, Provider, fake_oidc
-from tests.test_ui import api, browser_page
+from tests.test_ui import ARTIFACTS, api, browser_page
 from tracehouse.server import Running
 
 PASSWORD = "a very good password"
+SHOTS = ARTIFACTS / "sso"
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +313,14 @@ def test_new_accounts_get_the_default_access(idp: Provider, tmp_path: Path) -> N
         # Removed from Acme, Gus signs in again: the defaults were for his new account only.
         with httpx.Client() as admin:
             admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            # The members lists say what newcomers get, where they get it.
+            orgs = admin.get(srv.api_url + "/api/v1/organizations").json()["data"]
+            projects = {(o["id"], p["name"]): p["id"] for o in orgs for p in o["projects"]}
+            for path, role in ((f"organizations/{acme}", "VIEWER"), ("organizations/default", None),
+                               (f"projects/{projects[(acme, 'shop')]}", "MEMBER"),
+                               (f"projects/{projects[(acme, 'ops')]}", None),
+                               (f"projects/{projects[('default', 'shop')]}", None)):  # fmt: skip
+                assert admin.get(f"{srv.api_url}/api/v1/{path}/members").json()["default_role"] == role, path
             r = admin.delete(srv.api_url + f"/api/v1/organizations/{acme}/members/{gus_id}",
                              headers={"X-CSRF-Token": admin.cookies["th_csrf"]})  # fmt: skip
             assert r.status_code == 204, r.text
@@ -320,6 +329,29 @@ def test_new_accounts_get_the_default_access(idp: Provider, tmp_path: Path) -> N
             sign_in(gus, srv)
             assert org_roles(gus, srv) == {}
             assert gus.get(srv.api_url + "/api/v1/traces", params={"project": "ops"}).status_code in (403, 404)
+
+        # The admin sees why newcomers are there, on the organization's and the project's settings.
+        for locale, org_note, project_note in (
+            ("en-US", "Every new account gets VIEWER here without an invitation (TRACEHOUSE_DEFAULT_ORG).",
+             "Every new account gets MEMBER here without an invitation (TRACEHOUSE_DEFAULT_PROJECT)."),
+            ("zh-CN", "每个新账户无需邀请即在此获得 查看者 角色（TRACEHOUSE_DEFAULT_ORG）。",
+             "每个新账户无需邀请即在此获得 成员 角色（TRACEHOUSE_DEFAULT_PROJECT）。"),
+        ):  # fmt: skip
+            errors: list[str] = []
+            with browser_page(errors, locale) as page:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.goto(srv.api_url + "/")
+                status, _ = api(page, "POST", "/api/v1/auth/login", {"email": "ada@acme.test", "password": PASSWORD})
+                assert status == 200
+                page.goto(f"{srv.api_url}/organization/{acme}/settings")
+                expect(page.locator(".default-access")).to_have_text(org_note)
+                page.screenshot(path=str(SHOTS / f"default-access-{locale}.png"), full_page=True)
+                page.goto(f"{srv.api_url}/project/{projects[(acme, 'shop')]}/settings")
+                expect(page.locator(".default-access")).to_have_text(project_note)
+                page.goto(f"{srv.api_url}/project/{projects[(acme, 'ops')]}/settings")
+                page.locator("h2").first.wait_for()
+                expect(page.locator(".default-access")).to_have_count(0)
+            assert errors == [], errors
     finally:
         srv.stop()
 

@@ -78,10 +78,18 @@ async function keysSection(project, again) {
   ];
 }
 
+// Why newcomers are here: the server's default access (TRACEHOUSE_DEFAULT_ORG / _PROJECT).
+function defaultNote(role, setting) {
+  return role ? h("p", { class: "muted default-access", text: t("Every new account gets {role} here without an invitation ({setting}).",
+    { role: word(role), setting }) }) : null;
+}
+
 async function membersSection(project, again) {
-  const members = (await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members`)).data;
+  const listed = await api(`/api/v1/projects/${encodeURIComponent(project.id)}/members`);
+  const members = listed.data;
   return [
     h("h2", { text: t("Members") }),
+    defaultNote(listed.default_role, "TRACEHOUSE_DEFAULT_PROJECT"),
     h("p", { class: "muted", text: t("A project role overrides the organization role in this project only. Invite people from the organization's settings.") }),
     table([t("Name"), t("Email"), t("Organization role"), t("Project role"), t("Role here")], members.map((m) => h("tr", {},
       h("td", { text: m.name }), h("td", { text: m.email }), h("td", { text: m.organization_role ? word(m.organization_role) : "–" }),
@@ -253,7 +261,8 @@ export async function organizationSettingsPage(root, org) {
     organizationSettingsPage(root, ctx.organizations.find((o) => o.id === org.id) || org);
   };
   const manage = can("MANAGE_MEMBERS", org);
-  const members = manage ? (await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members`)).data : [];
+  const listed = manage ? await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/members`) : { data: [] };
+  const members = listed.data;
   const name = h("input", { required: true, placeholder: t("Project name"), "aria-label": t("New project name"), maxlength: 100 });
   const resetLink = h("div", { class: "created" });
   const sections = [
@@ -270,7 +279,7 @@ export async function organizationSettingsPage(root, org) {
     }, name, h("button", { type: "submit", text: t("Create project") })) : null,
   ];
   if (manage) {
-    sections.push(h("h2", { text: t("Members") }), resetLink,
+    sections.push(h("h2", { text: t("Members") }), defaultNote(listed.default_role, "TRACEHOUSE_DEFAULT_ORG"), resetLink,
       table([t("Name"), t("Email"), t("Role"), ""], members.map((m) => h("tr", {}, h("td", { text: m.name }),
         h("td", { text: m.email }),
         h("td", {}, roleSelect(t("Role of {email}", { email: m.email }), ROLES, m.role, async (value) => {
