@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -14,17 +15,50 @@ from storage.tables import TRACE_SHARES
 __all__ = ["TraceShares"]
 
 
+# How stale ``chosen`` may be about a choice made through another process. Choices made through
+# this one are seen at once; ``get`` (who may read a trace by its link) is never stale.
+CHOSEN_TTL_S = 5.0
+# Bounded: reads of many distinct traces must not grow the memory of their answers.
+MAX_KEPT = 20_000
+
+
 class TraceShares:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._versions = Versions()
+        # (project, trace) -> (the choice or None, when the answer expires).
+        self._kept: dict[tuple[str, str], tuple[bool | None, float]] = {}
+        self._changes = 0  # a choice made while a read was under way: that read's answers are not kept
 
     async def get(self, project_id: str, trace_id: str) -> bool | None:
         """Whether the trace was made public (True) or private (False) here; None if never."""
-        return (await self.chosen(project_id, [trace_id])).get(trace_id)
+        return (await self._read(project_id, [trace_id])).get(trace_id)
 
     async def chosen(self, project_id: str, trace_ids: Sequence[str]) -> dict[str, bool]:
-        """Of ``trace_ids``, those made public (True) or private (False) here; the others are absent."""
+        """Of ``trace_ids``, those made public (True) or private (False) here; the others are absent.
+        Answers are kept a few seconds (``CHOSEN_TTL_S``): a trace read again, as the Langfuse SDKs
+        and Grafana read them, asks the store once."""
+        now = time.monotonic()
+        out: dict[str, bool] = {}
+        missing = []
+        for trace_id in trace_ids:
+            kept = self._kept.get((project_id, trace_id))
+            if kept is None or kept[1] <= now:
+                missing.append(trace_id)
+            elif kept[0] is not None:
+                out[trace_id] = kept[0]
+        if missing:
+            changes = self._changes
+            found = await self._read(project_id, missing)
+            if changes == self._changes:
+                if len(self._kept) + len(missing) > MAX_KEPT:
+                    self._kept.clear()
+                for trace_id in missing:
+                    self._kept[(project_id, trace_id)] = (found.get(trace_id), now + CHOSEN_TTL_S)
+            out.update(found)
+        return out
+
+    async def _read(self, project_id: str, trace_ids: Sequence[str]) -> dict[str, bool]:
         if not trace_ids:
             return {}
         rows = await self._backend.query(
@@ -39,4 +73,7 @@ class TraceShares:
         stamp = self._versions.next()
         row = {"project_id": project_id, "trace_id": trace_id, "public": int(public), "set_by": user_id,
                "created_at": dt.datetime.now(dt.UTC), "updated_at": stamp, "is_deleted": 0}  # fmt: skip
+        self._changes += 1
         await self._backend.insert(TRACE_SHARES.name, pa.Table.from_pylist([row], schema=TRACE_SHARES.arrow_schema()))
+        self._changes += 1
+        self._kept.pop((project_id, trace_id), None)
