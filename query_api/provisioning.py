@@ -3,9 +3,10 @@ Langfuse's automated access provisioning gives it: with single sign-on, everyone
 in can start reading traces without an admin inviting them one by one.
 
 A new account (signed in through the provider, joined by an invitation link, or added by an admin)
-gets the default organization's role and the default project's role where it has none already: an
-invitation's or an admin's choice is never lowered or raised by the defaults. The first account owns
-the default organization and gets nothing more.
+gets the default organization's role where it has none there, and the default project's role where
+that is more than its organization role gives there: an invitation's or an admin's choice is never
+lowered. Only new accounts: someone removed later is not given the defaults again by signing in.
+The first account owns the default organization and gets nothing more.
 """
 
 from __future__ import annotations
