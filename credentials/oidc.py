@@ -40,6 +40,8 @@ class OidcConfig:
     name: str = "SSO"
     domains: tuple[str, ...] = ()  # email domains allowed to sign in; empty: any
     only: bool = False  # the only way in: no sign-in or joining with a password
+    scopes: str = "openid email profile"
+    groups_claim: str = "groups"  # the ID token's list of the person's groups
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Identity:
     subject: str
     email: str
     name: str
+    groups: tuple[str, ...] = ()
 
 
 def _challenge(verifier: str) -> str:
@@ -103,7 +106,7 @@ class OidcClient:
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": redirect_uri,
-            "scope": "openid email profile",
+            "scope": self.config.scopes,
             "state": state,
             "nonce": nonce,
             "code_challenge": _challenge(verifier),
@@ -187,4 +190,8 @@ class OidcClient:
         if self.config.domains and domain not in self.config.domains:
             raise OidcError(f"accounts of {domain} may not sign in here")
         name = claims.get("name") or claims.get("preferred_username") or email
-        return Identity(str(claims["sub"]), email, str(name)[:200])
+        listed = claims.get(self.config.groups_claim)
+        if isinstance(listed, str):  # some providers give a lone group as a string
+            listed = [listed]
+        groups = tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else ()
+        return Identity(str(claims["sub"]), email, str(name)[:200], groups)

@@ -39,7 +39,7 @@ from query_api.org_admin_api import org_admin_routes
 from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
 from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
-from query_api.provisioning import DEFAULT_ACCESS_KEY, DefaultAccess
+from query_api.provisioning import PROVISIONING_KEY, Provisioning
 from query_api.rest import rest_routes
 from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
@@ -121,7 +121,7 @@ def create_app(
     mailer: Mailer | None = None,
     public_url: str | None = None,
     oidc: OidcConfig | None = None,
-    default_access: DefaultAccess | None = None,
+    provisioning: Provisioning | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port."""
@@ -159,8 +159,8 @@ def create_app(
         app[PUBLIC_URL_KEY] = public_url
     if oidc is not None:
         app[OIDC_KEY] = OidcClient(oidc)
-    if default_access is not None:
-        app[DEFAULT_ACCESS_KEY] = default_access
+    if provisioning is not None:
+        app[PROVISIONING_KEY] = provisioning
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
     app[DATASETS_KEY] = DatasetService(store)

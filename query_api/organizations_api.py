@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from query_api.access import CREDENTIALS_KEY, session_user
 from query_api.admin import STORE_KEY, notify_changed, project_json
 from query_api.auth import USERS_KEY
-from query_api.provisioning import default_role_in, grant_default_access
+from query_api.provisioning import grant_default_access, provisioned_here
 from query_api.requests import read_model
 from query_api.responses import json_response
 from storage import Store
@@ -161,8 +161,8 @@ async def list_members(request: web.Request) -> web.Response:
     org, _ = await _organization(request, store, user)
     users: Users = request.app[USERS_KEY]
     members = [await _user_json(users, m.user_id, m.role) for m in await store.organizations.members(org.id)]
-    default = await default_role_in(request.app, store, organization_id=org.id)
-    return json_response({"data": members, "default_role": default})
+    provisioned = await provisioned_here(request.app, store, organization_id=org.id)
+    return json_response({"data": members, **provisioned})
 
 
 def check_grant(caller: Role, old: Role | None, new: Role | None) -> None:
@@ -251,8 +251,8 @@ async def list_project_members(request: web.Request) -> web.Response:
     for user_id, override in overrides.items():  # a project role with no organization role
         entry = await _user_json(users, user_id, override)
         out.append({**entry, "organization_role": None, "project_role": override.value})
-    default = await default_role_in(request.app, store, project_id=project.id)
-    return json_response({"data": out, "default_role": default})
+    provisioned = await provisioned_here(request.app, store, project_id=project.id)
+    return json_response({"data": out, **provisioned})
 
 
 class NewOrganizationKey(BaseModel):

@@ -1,12 +1,17 @@
-"""Access a new account gets without an invitation (``TRACEHOUSE_DEFAULT_ORG`` and friends), as
-Langfuse's automated access provisioning gives it: with single sign-on, everyone the provider lets
-in can start reading traces without an admin inviting them one by one.
+"""Access people get without an invitation: by default for every new account
+(``TRACEHOUSE_DEFAULT_ORG`` and friends, as Langfuse's automated access provisioning), and by the
+groups their single sign-on provider lists (``TRACEHOUSE_OIDC_GROUP_ROLES``), so that everyone the
+provider lets in can work without an admin inviting them one by one.
 
-A new account (signed in through the provider, joined by an invitation link, or added by an admin)
-gets the default organization's role where it has none there, and the default project's role where
-that is more than its organization role gives there: an invitation's or an admin's choice is never
-lowered. Only new accounts: someone removed later is not given the defaults again by signing in.
-The first account owns the default organization and gets nothing more.
+Both only ever raise a role: someone gets at least the role named, in the organization or project
+named, and keeps a higher one they were given (by an invitation, an admin or an earlier rule).
+- The defaults apply once, to a new account (signed in through the provider, joined by an
+  invitation link, or added by an admin); someone removed later is not given them again. The
+  first account owns the default organization and gets nothing more.
+- The group roles apply at each single sign-on, so a person added to a group gets its role at
+  their next sign-in. Leaving a group takes nothing away: remove the person here too.
+A project role is set only where it gives more than the person's organization role there.
+An organization or project named but not there is logged and skipped: the sign-in goes on.
 """
 
 from __future__ import annotations
@@ -17,83 +22,142 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from storage import Project, Store
-from tracehouse.errors import InvalidInput, NotFound
-from tracehouse.roles import Role
+from tracehouse.errors import Conflict, InvalidInput, NotFound
+from tracehouse.roles import RANK, GroupRole, Role
 
-__all__ = ["DEFAULT_ACCESS_KEY", "DefaultAccess", "default_role_in", "grant_default_access"]
+__all__ = ["PROVISIONING_KEY", "Provisioning", "apply_group_roles", "grant_default_access", "provisioned_here"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DefaultAccess:
-    """The organization and project (each by id or name) new accounts join, and with which roles."""
+class Provisioning:
+    """The organization and project (each by id or name) new accounts join and their roles there,
+    and the roles single sign-on's groups give."""
 
     organization: str | None = None
     organization_role: Role = Role.VIEWER
     project: str | None = None
     project_role: Role = Role.VIEWER
+    group_roles: tuple[GroupRole, ...] = ()
 
     @property
-    def any(self) -> bool:
+    def defaults(self) -> bool:
         return bool(self.organization or self.project)
 
 
-DEFAULT_ACCESS_KEY = web.AppKey("default_access", DefaultAccess)
-_RANK = (Role.NONE, Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
+PROVISIONING_KEY = web.AppKey("provisioning", Provisioning)
 
 
-async def _resolve(access: DefaultAccess, store: Store) -> tuple[str | None, Project | None]:
-    """The default organization's id and the default project; NotFound or InvalidInput if either
-    is named but not there (or the project's name is ambiguous)."""
-    org_id = (await store.organizations.get_organization(access.organization)).id if access.organization else None
-    project = None
-    if access.project:
-        project = await store.projects.get_project(
-            access.project, visible=None if org_id is None else (lambda p: p.organization_id == org_id)
+async def _target(store: Store, organization: str | None, project: str | None) -> tuple[str | None, Project | None]:
+    """An organization's id and a project (in that organization if one is named); NotFound or
+    InvalidInput if either is named but not there (or the project's name is ambiguous)."""
+    org_id = (await store.organizations.get_organization(organization)).id if organization else None
+    found = None
+    if project:
+        found = await store.projects.get_project(
+            project, visible=None if org_id is None else (lambda p: p.organization_id == org_id)
         )
-    return org_id, project
+    return org_id, found
 
 
-async def default_role_in(
-    app: web.Application, store: Store, organization_id: str = "", project_id: str = ""
-) -> str | None:
-    """The role new accounts get in this organization or project by default, if any: the members
-    pages say so, so that an admin knows why newcomers are there."""
-    access = app.get(DEFAULT_ACCESS_KEY)
-    if access is None or not access.any:
-        return None
-    try:
-        org_id, project = await _resolve(access, store)
-    except (NotFound, InvalidInput):
-        return None
-    if organization_id and organization_id == org_id:
-        return access.organization_role.value
-    if project_id and project is not None and project_id == project.id:
-        return access.project_role.value
-    return None
+async def _raise_roles(
+    store: Store, user_id: str, organizations: dict[str, Role], projects: dict[str, tuple[Project, Role]]
+) -> None:
+    """Give the person at least these roles; higher ones they have stay."""
+    roles = await store.organizations.roles_of(user_id)
+    for org_id, role in organizations.items():
+        if RANK.index(role) > RANK.index(roles.organizations.get(org_id) or Role.NONE):
+            await store.organizations.set_role(org_id, user_id, role)
+            roles.organizations[org_id] = role
+    for project, role in projects.values():
+        in_org = roles.organizations.get(project.organization_id)
+        here = roles.projects.get(project.id, in_org) or Role.NONE
+        if RANK.index(role) <= RANK.index(here):
+            continue
+        if in_org is None:  # a member of the project only, as an invitation to one project makes them
+            await store.organizations.set_role(project.organization_id, user_id, Role.NONE)
+        await store.organizations.set_project_role(project.id, user_id, role)
+
+
+def _higher(a: Role | None, b: Role) -> Role:
+    return b if a is None or RANK.index(b) > RANK.index(a) else a
 
 
 async def grant_default_access(app: web.Application, store: Store, user_id: str) -> None:
-    """Give a new account the configured default roles where it has none. A default organization or
-    project that does not exist (any more) is logged and skipped: the account is made all the same."""
-    access = app.get(DEFAULT_ACCESS_KEY)
-    if access is None or not access.any:
+    """Give a new account at least the configured default roles."""
+    config = app.get(PROVISIONING_KEY)
+    if config is None or not config.defaults:
         return
     try:
-        org_id, project = await _resolve(access, store)
+        org_id, project = await _target(store, config.organization, config.project)
     except (NotFound, InvalidInput) as exc:
         log.warning("no default access given to a new account: %s (TRACEHOUSE_DEFAULT_ORG / _PROJECT)", exc)
         return
-    roles = await store.organizations.roles_of(user_id)
-    if org_id is not None and roles.organizations.get(org_id) in (None, Role.NONE):
-        await store.organizations.set_role(org_id, user_id, access.organization_role)
-        roles.organizations[org_id] = access.organization_role
-    if project is None or project.id in roles.projects:
+    organizations = {org_id: config.organization_role} if org_id else {}
+    projects = {project.id: (project, config.project_role)} if project else {}
+    try:
+        await _raise_roles(store, user_id, organizations, projects)
+    except (Conflict, InvalidInput) as exc:
+        log.warning("default access not given in full to a new account: %s", exc)
+
+
+async def apply_group_roles(app: web.Application, store: Store, user_id: str, groups: tuple[str, ...]) -> None:
+    """At a single sign-on: at least the roles the person's groups give (the highest where several do)."""
+    config = app.get(PROVISIONING_KEY)
+    if config is None or not config.group_roles or not groups:
         return
-    in_org = roles.organizations.get(project.organization_id)
-    if _RANK.index(access.project_role) <= _RANK.index(in_org or Role.NONE):
-        return  # the organization's role gives as much there already
-    if in_org is None:  # a member of the project only, as an invitation to one project makes them
-        await store.organizations.set_role(project.organization_id, user_id, Role.NONE)
-    await store.organizations.set_project_role(project.id, user_id, access.project_role)
+    mine = set(groups)
+    organizations: dict[str, Role] = {}
+    projects: dict[str, tuple[Project, Role]] = {}
+    for rule in config.group_roles:
+        if rule.group not in mine:
+            continue
+        try:
+            org_id, project = await _target(store, rule.organization, rule.project)
+        except (NotFound, InvalidInput) as exc:
+            log.warning("group %r gives no role: %s (TRACEHOUSE_OIDC_GROUP_ROLES)", rule.group, exc)
+            continue
+        if project is not None:
+            projects[project.id] = (project, _higher(projects.get(project.id, (project, None))[1], rule.role))
+        elif org_id is not None:
+            organizations[org_id] = _higher(organizations.get(org_id), rule.role)
+    try:
+        await _raise_roles(store, user_id, organizations, projects)
+    except (Conflict, InvalidInput) as exc:
+        log.warning("group roles not given in full: %s", exc)
+
+
+async def provisioned_here(
+    app: web.Application, store: Store, organization_id: str = "", project_id: str = ""
+) -> dict[str, object]:
+    """What new accounts get in this organization or project by default (``default_role``), and
+    which groups give which role here (``group_roles``): the members pages say so, so that an admin
+    knows why people are there."""
+    config = app.get(PROVISIONING_KEY)
+    out: dict[str, object] = {"default_role": None, "group_roles": []}
+    if config is None:
+        return out
+    if config.defaults:
+        try:
+            org_id, project = await _target(store, config.organization, config.project)
+        except (NotFound, InvalidInput):
+            org_id, project = None, None
+        if organization_id and organization_id == org_id:
+            out["default_role"] = config.organization_role.value
+        if project_id and project is not None and project_id == project.id:
+            out["default_role"] = config.project_role.value
+    here = []
+    for rule in config.group_roles:
+        if bool(rule.project) != bool(project_id):
+            continue
+        try:
+            org_id, project = await _target(store, rule.organization, rule.project)
+        except (NotFound, InvalidInput):
+            continue
+        if (project_id and project is not None and project.id == project_id) or (
+            organization_id and not project_id and org_id == organization_id
+        ):
+            here.append({"group": rule.group, "role": rule.role.value})
+    out["group_roles"] = here
+    return out

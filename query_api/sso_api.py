@@ -29,7 +29,7 @@ from credentials.oidc import OidcClient, OidcError
 from query_api.admin import STORE_KEY
 from query_api.auth import OIDC_KEY, USERS_KEY, secure_request, start_session
 from query_api.invitations_api import join, public_base
-from query_api.provisioning import grant_default_access
+from query_api.provisioning import apply_group_roles, grant_default_access
 from storage.users import Users
 from tracehouse.errors import NotFound
 
@@ -130,6 +130,7 @@ async def sso_callback(request: web.Request) -> web.Response:
         await join(store, user.id, invitation)
     if created:
         await grant_default_access(request.app, store, user.id)
+    await apply_group_roles(request.app, store, user.id, identity.groups)
     response = _redirect(flow["next"])
     response.del_cookie(FLOW_COOKIE, path=FLOW_PATH)
     await start_session(request, user, response)

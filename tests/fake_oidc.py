@@ -36,6 +36,8 @@ class Provider:
     name: str = "Bob"
     email_verified: bool | None = True
     misbehave: str = ""  # audience, issuer, expired, foreign-key, nonce, no-email, refuse-code, deny
+    groups: Any = None  # the ID token's "groups" claim, when set (a list, or anything to test with)
+    scopes_asked: list[str] = field(default_factory=list)
     key: Any = field(default_factory=_rsa)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -46,6 +48,8 @@ class Provider:
                                   "exp": now + 300, "nonce": nonce, "email": self.email, "name": self.name}  # fmt: skip
         if self.email_verified is not None:
             claims["email_verified"] = self.email_verified
+        if self.groups is not None:
+            claims["groups"] = self.groups
         key, what = self.key, self.misbehave
         if what == "audience":
             claims["aud"] = "someone-else"
@@ -82,6 +86,7 @@ async def fake_oidc() -> AsyncIterator[Provider]:
                                                           "the user said no", "state": q["state"]})  # fmt: skip
             return web.Response(status=302, headers={"Location": target})
         code = secrets.token_urlsafe(16)
+        provider.scopes_asked.append(q.get("scope", ""))
         provider.codes[code] = {k: q.get(k, "") for k in ("redirect_uri", "nonce", "code_challenge", "client_id",
                                                           "code_challenge_method", "scope")}  # fmt: skip
         target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})

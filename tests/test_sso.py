@@ -361,13 +361,13 @@ async def test_default_access_to_what_does_not_exist(live: Running, caplog: pyte
     is made all the same, with nothing given, and the log says why."""
     from aiohttp import web
 
-    from query_api.provisioning import DEFAULT_ACCESS_KEY, DefaultAccess, grant_default_access
+    from query_api.provisioning import PROVISIONING_KEY, Provisioning, grant_default_access
 
     user = await live.store.users.create("lea@acme.test", "Lea", PASSWORD)
     app = web.Application()
-    for access in (DefaultAccess("no such org"), DefaultAccess("default", project="no such project"),
-                   DefaultAccess(None, project="x" * 5000)):  # fmt: skip
-        app[DEFAULT_ACCESS_KEY] = access
+    for access in (Provisioning("no such org"), Provisioning("default", project="no such project"),
+                   Provisioning(None, project="x" * 5000)):  # fmt: skip
+        app[PROVISIONING_KEY] = access
         await grant_default_access(app, live.store, user.id)
     roles = await live.store.organizations.roles_of(user.id)
     assert roles.organizations == {} and roles.projects == {}
@@ -383,3 +383,98 @@ def test_default_roles_are_checked() -> None:
             Settings(default_org_role=role)
         with pytest.raises((ValueError, ConfigError), match="default_project_role"):
             Settings(default_project_role=role)
+
+
+def test_group_roles_at_each_sign_in(idp: Provider, tmp_path: Path) -> None:
+    """``TRACEHOUSE_OIDC_GROUP_ROLES``: the provider's groups claim gives at least the roles named,
+    at each sign-in (the highest where several groups name one place), never taking one away; a
+    group naming what is not there is skipped; the members pages say which group gives what."""
+    idp.misbehave, idp.email_verified, idp.groups = "", True, None
+    rules = ("ml-team=Acme:MEMBER; ml-admins = Acme:ADMIN\nshop-devs=Acme/shop:ADMIN;"
+             "ghosts=Nowhere:ADMIN; ops-readers=Acme/ops:VIEWER; weak=Acme/shop:VIEWER")  # fmt: skip
+    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
+           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_SCOPES": "openid email profile groups",
+           "TRACEHOUSE_OIDC_GROUP_ROLES": rules}  # fmt: skip
+    srv = start_server(tmp_path / "data", env=env)
+    try:
+        with httpx.Client() as admin:
+            r = admin.post(srv.api_url + "/api/v1/auth/setup",
+                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
+            assert r.status_code == 200, r.text
+            csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+            acme = admin.post(srv.api_url + "/api/v1/organizations", json={"name": "Acme"}, headers=csrf).json()["id"]
+            for name in ("shop", "ops"):
+                r = admin.post(f"{srv.api_url}/api/v1/organizations/{acme}/projects", json={"name": name}, headers=csrf)
+                assert r.status_code == 201, r.text
+
+        def signed_in_roles(email: str, groups: object) -> dict[str, tuple[str, dict[str, str]]]:
+            idp.email, idp.name, idp.groups = email, email.split("@")[0], groups
+            with httpx.Client() as person:
+                assert sign_in(person, srv).headers["location"] == "/"
+                return org_roles(person, srv)
+
+        every = {"shop": "ADMIN", "ops": "MEMBER"}
+        assert signed_in_roles("gus@acme.test", ["ml-team", "shop-devs", "ghosts", "weak"]) == {
+            "Acme": ("MEMBER", every)
+        }
+        assert "groups" in idp.scopes_asked[-1]
+        # Added to a group: more at the next sign-in. Out of every group: nothing taken away.
+        admins = {"shop": "ADMIN", "ops": "ADMIN"}
+        assert signed_in_roles("gus@acme.test", ["ml-team", "ml-admins"]) == {"Acme": ("ADMIN", admins)}
+        assert signed_in_roles("gus@acme.test", []) == {"Acme": ("ADMIN", admins)}
+        # One project only: no organization-wide role.
+        assert signed_in_roles("hal@acme.test", ["ops-readers"]) == {"Acme": ("NONE", {"ops": "VIEWER"})}
+        # A lone group as a string; claims that are not groups give nothing.
+        member = {"shop": "MEMBER", "ops": "MEMBER"}
+        assert signed_in_roles("ivy@acme.test", "ml-team") == {"Acme": ("MEMBER", member)}
+        for garbage in ([1, {"ml-admins": True}, None], {"ml-admins": 1}, 7, "", ["ML-TEAM"], ["x" * 10_000]):
+            assert signed_in_roles("jon@acme.test", garbage) == {}, garbage
+
+        with httpx.Client() as admin:
+            admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            orgs = admin.get(srv.api_url + "/api/v1/organizations").json()["data"]
+            projects = {p["name"]: p["id"] for o in orgs if o["id"] == acme for p in o["projects"]}
+            listed = admin.get(f"{srv.api_url}/api/v1/organizations/{acme}/members").json()
+            assert listed["group_roles"] == [
+                {"group": "ml-team", "role": "MEMBER"},
+                {"group": "ml-admins", "role": "ADMIN"},
+            ]
+            assert listed["default_role"] is None
+            listed = admin.get(f"{srv.api_url}/api/v1/projects/{projects['shop']}/members").json()
+            assert listed["group_roles"] == [
+                {"group": "shop-devs", "role": "ADMIN"},
+                {"group": "weak", "role": "VIEWER"},
+            ]
+            assert admin.get(f"{srv.api_url}/api/v1/organizations/default/members").json()["group_roles"] == []
+
+        errors: list[str] = []
+        with browser_page(errors, "zh-CN") as page:
+            page.goto(srv.api_url + "/")
+            assert api(page, "POST", "/api/v1/auth/login", {"email": "ada@acme.test", "password": PASSWORD})[0] == 200
+            page.goto(f"{srv.api_url}/organization/{acme}/settings")
+            expect(page.locator(".group-roles li")).to_have_text([
+                "登录提供方的 ml-team 组成员每次登录时在此至少获得 成员 角色。",
+                "登录提供方的 ml-admins 组成员每次登录时在此至少获得 管理员 角色。",
+            ])  # fmt: skip
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "group-roles-zh-CN.png"), full_page=True)
+        assert errors == [], errors
+    finally:
+        idp.groups = None
+        srv.stop()
+
+
+def test_group_roles_are_checked() -> None:
+    from tracehouse.errors import ConfigError
+    from tracehouse.settings import Settings
+
+    sso = {"oidc_issuer": "https://idp.example", "oidc_client_id": "c", "oidc_client_secret": "s"}
+    for rules, words in (("ml-team", "write group=organization:ROLE"), ("ml-team=Acme", "write group="),
+                         ("=Acme:ADMIN", "write group="), ("x=:ADMIN", "write group="),
+                         ("x=Acme/:MEMBER", "write group="), ("x=Acme/shop:OWNER", "OWNER is an organization role"),
+                         ("x=Acme:BOSS", "unknown role"), ("ok=Acme:VIEWER; x=Acme", "'x=Acme'")):  # fmt: skip
+        with pytest.raises((ValueError, ConfigError), match=words):
+            Settings(**sso, oidc_group_roles=rules)
+    with pytest.raises((ValueError, ConfigError), match="needs single sign-on"):
+        Settings(oidc_group_roles="ml-team=Acme:MEMBER")
+    assert Settings(**sso, oidc_group_roles=" ; \n").oidc_group_roles.strip(" ;\n") == ""

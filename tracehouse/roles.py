@@ -14,9 +14,10 @@ The API enforces this matrix on every route; the UI only hides what the API woul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["MATRIX", "Permission", "Role", "allowed", "effective_role", "parse_role"]
+__all__ = ["MATRIX", "GroupRole", "Permission", "Role", "allowed", "effective_role", "parse_group_roles", "parse_role"]
 
 
 class Role(StrEnum):
@@ -78,3 +79,37 @@ def effective_role(organization_role: Role | None, project_role: Role | None) ->
 def allowed(role: Role, permission: Permission) -> bool:
     """Whether ``role`` grants ``permission``."""
     return permission in MATRIX[role]
+
+
+# A higher role includes every permission of a lower one.
+RANK = (Role.NONE, Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
+
+
+@dataclass(frozen=True)
+class GroupRole:
+    """A role that members of a sign-in provider's group get in an organization, or in one of its
+    projects (``TRACEHOUSE_OIDC_GROUP_ROLES``). Organizations and projects are named by id or name."""
+
+    group: str
+    organization: str
+    project: str | None
+    role: Role
+
+
+def parse_group_roles(text: str) -> tuple[GroupRole, ...]:
+    """``group=organization:ROLE`` or ``group=organization/project:ROLE`` entries, separated by
+    ``;`` or new lines; ValueError saying which entry is wrong and why."""
+    out = []
+    for entry in (e.strip() for e in text.replace("\n", ";").split(";")):
+        if not entry:
+            continue
+        group, eq, rest = entry.partition("=")
+        target, colon, role_name = rest.rpartition(":")
+        organization, slash, project = target.partition("/")
+        if not (eq and colon and group.strip() and organization.strip()) or (slash and not project.strip()):
+            raise ValueError(f"group role {entry!r}: write group=organization:ROLE or group=organization/project:ROLE")
+        role = parse_role(role_name)
+        if slash and role == Role.OWNER:
+            raise ValueError(f"group role {entry!r}: OWNER is an organization role, not a project's")
+        out.append(GroupRole(group.strip(), organization.strip(), project.strip() if slash else None, role))
+    return tuple(out)

@@ -27,13 +27,13 @@ from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
 from query_api import create_app
-from query_api.provisioning import DefaultAccess
+from query_api.provisioning import Provisioning
 from storage import Store
 from storage.media_s3 import S3MediaFiles
 from tracehouse import __version__
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
-from tracehouse.roles import Role
+from tracehouse.roles import Role, parse_group_roles
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
 from tracehouse.telemetry import Telemetry
@@ -75,7 +75,8 @@ def _oidc(settings: Settings) -> OidcConfig | None:
         return None
     domains = tuple(d.strip().lower().lstrip("@") for d in settings.oidc_domains.split(",") if d.strip())
     return OidcConfig(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret.get_secret_value(),
-                      settings.oidc_name, domains, only=not settings.password_login)  # fmt: skip
+                      settings.oidc_name, domains, only=not settings.password_login, scopes=settings.oidc_scopes,
+                      groups_claim=settings.oidc_groups_claim)  # fmt: skip
 
 
 def _langfuse_sink(ingest: IngestService) -> Callable[[str, list[dict[str, Any]]], Awaitable[None]]:
@@ -250,11 +251,12 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 mailer=_mailer(settings),
                 public_url=settings.public_url,
                 oidc=_oidc(settings),
-                default_access=DefaultAccess(
+                provisioning=Provisioning(
                     settings.default_org,
                     Role(settings.default_org_role),
                     settings.default_project,
                     Role(settings.default_project_role),
+                    parse_group_roles(settings.oidc_group_roles),
                 ),
             )
             api_app = app

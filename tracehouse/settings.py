@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracehouse.errors import ConfigError
+from tracehouse.roles import parse_group_roles
 
 __all__ = ["ENV_PREFIX", "Settings", "is_loopback"]
 
@@ -177,6 +178,19 @@ class Settings(BaseSettings):
     oidc_domains: str = Field(
         "", description="Single sign-on: the email domains allowed to sign in, comma-separated (empty: any)."
     )
+    oidc_scopes: str = Field(
+        "openid email profile",
+        description="Single sign-on: the scopes asked for. Add the one your provider needs for a groups claim "
+        "(Okta: groups).",
+    )
+    oidc_groups_claim: str = Field(
+        "groups", description="Single sign-on: the ID token's claim that lists the person's groups."
+    )
+    oidc_group_roles: str = Field(
+        "",
+        description="Single sign-on: roles given by group at each sign-in, ';'-separated "
+        "group=organization:ROLE or group=organization/project:ROLE entries.",
+    )
     password_login: bool = Field(
         True,
         description="Whether people may sign in with a password. false: only with single sign-on (the first "
@@ -215,6 +229,10 @@ class Settings(BaseSettings):
         secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
         if self.oidc_issuer and not (self.oidc_client_id and secret):
             raise ValueError("single sign-on needs TRACEHOUSE_OIDC_CLIENT_ID and TRACEHOUSE_OIDC_CLIENT_SECRET too")
+        if self.oidc_group_roles.strip():
+            parse_group_roles(self.oidc_group_roles)  # a wrong entry stops the start, saying which
+            if not self.oidc_issuer:
+                raise ValueError("TRACEHOUSE_OIDC_GROUP_ROLES needs single sign-on (TRACEHOUSE_OIDC_ISSUER)")
         if not self.password_login and not self.oidc_issuer:
             raise ValueError("TRACEHOUSE_PASSWORD_LOGIN=false needs single sign-on (TRACEHOUSE_OIDC_ISSUER)")
         return self

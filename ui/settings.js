@@ -78,10 +78,16 @@ async function keysSection(project, again) {
   ];
 }
 
-// Why newcomers are here: the server's default access (TRACEHOUSE_DEFAULT_ORG / _PROJECT).
-function defaultNote(role, setting) {
-  return role ? h("p", { class: "muted default-access", text: t("Every new account gets {role} here without an invitation ({setting}).",
-    { role: word(role), setting }) }) : null;
+// Why people are here without an invitation: the server's default access (TRACEHOUSE_DEFAULT_ORG /
+// _PROJECT) and the roles single sign-on's groups give (TRACEHOUSE_OIDC_GROUP_ROLES).
+function provisionedNotes(listed, setting) {
+  const notes = [];
+  if (listed.default_role) notes.push(h("p", { class: "muted default-access",
+    text: t("Every new account gets {role} here without an invitation ({setting}).", { role: word(listed.default_role), setting }) }));
+  if (listed.group_roles?.length) notes.push(h("ul", { class: "muted group-roles" },
+    ...listed.group_roles.map((g) => h("li", { text: t("Members of the sign-in provider's group {group} get at least {role} here at each sign-in.",
+      { group: g.group, role: word(g.role) }) }))));
+  return notes;
 }
 
 async function membersSection(project, again) {
@@ -89,7 +95,7 @@ async function membersSection(project, again) {
   const members = listed.data;
   return [
     h("h2", { text: t("Members") }),
-    defaultNote(listed.default_role, "TRACEHOUSE_DEFAULT_PROJECT"),
+    ...provisionedNotes(listed, "TRACEHOUSE_DEFAULT_PROJECT"),
     h("p", { class: "muted", text: t("A project role overrides the organization role in this project only. Invite people from the organization's settings.") }),
     table([t("Name"), t("Email"), t("Organization role"), t("Project role"), t("Role here")], members.map((m) => h("tr", {},
       h("td", { text: m.name }), h("td", { text: m.email }), h("td", { text: m.organization_role ? word(m.organization_role) : "–" }),
@@ -279,7 +285,7 @@ export async function organizationSettingsPage(root, org) {
     }, name, h("button", { type: "submit", text: t("Create project") })) : null,
   ];
   if (manage) {
-    sections.push(h("h2", { text: t("Members") }), defaultNote(listed.default_role, "TRACEHOUSE_DEFAULT_ORG"), resetLink,
+    sections.push(h("h2", { text: t("Members") }), ...provisionedNotes(listed, "TRACEHOUSE_DEFAULT_ORG"), resetLink,
       table([t("Name"), t("Email"), t("Role"), ""], members.map((m) => h("tr", {}, h("td", { text: m.name }),
         h("td", { text: m.email }),
         h("td", {}, roleSelect(t("Role of {email}", { email: m.email }), ROLES, m.role, async (value) => {
