@@ -5,6 +5,7 @@ Qwen/DashScope, vLLM, Ollama, LiteLLM) or Anthropic's ``/v1/messages``. Errors c
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +52,34 @@ def _error_message(doc: Any, fallback: str) -> str:
     return fallback
 
 
+# A message's content: its text, or (OpenAI's parts) text and images.
+Content = str | list[dict[str, Any]]
+_DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,(.*)", re.DOTALL)
+
+
+def _anthropic_part(part: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI content part as Anthropic's: an image by URL, or its bytes from a data URL."""
+    if part.get("type") != "image_url":
+        return part
+    url = str((part.get("image_url") or {}).get("url", ""))
+    data = _DATA_URL.fullmatch(url)
+    if data:
+        return {"type": "image", "source": {"type": "base64", "media_type": data[1], "data": data[2]}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _text_of(content: Content) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+
+
 async def chat(
     adapter: str,
     base_url: str,
     api_key: str,
     model: str,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     headers: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     timeout_s: float = TIMEOUT_S,
@@ -66,8 +89,12 @@ async def chat(
     body: dict[str, Any] = {"model": model, **(params or {})}
     if adapter == "anthropic":
         url = base_url.rstrip("/") + ("/messages" if base_url.rstrip("/").endswith("/v1") else "/v1/messages")
-        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-        body["messages"] = [m for m in messages if m["role"] != "system"]
+        system = "\n".join(_text_of(m["content"]) for m in messages if m["role"] == "system")
+        body["messages"] = [
+            {**m, "content": [_anthropic_part(p) for p in m["content"]]} if isinstance(m["content"], list) else m
+            for m in messages
+            if m["role"] != "system"
+        ]
         if system:
             body["system"] = system
         body.setdefault("max_tokens", 1024)

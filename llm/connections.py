@@ -153,7 +153,7 @@ class ConnectionService:
         return OpenedConnection(c.provider, c.adapter, base_url, self._box.open(c.secret_sealed), headers, _models(c))
 
     async def run(
-        self, project: str, provider: str, model: str, messages: builtins.list[dict[str, str]], params: dict[str, Any]
+        self, project: str, provider: str, model: str, messages: builtins.list[dict[str, Any]], params: dict[str, Any]
     ) -> ChatResult:
         """One call through the project's connection ``provider`` (the playground's): the model's
         answer, or ModelError with the provider's message; NotFound for an unknown connection."""

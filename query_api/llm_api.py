@@ -4,10 +4,12 @@ from the UI. A connection's secret goes in and never comes out."""
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from experiments.runner import compile_prompt
 from llm import ChatResult, ConnectionService, ModelError
@@ -104,10 +106,38 @@ async def ui_test(request: web.Request) -> web.Response:
     return json_response(_answer(result))
 
 
+# The images a playground message may carry: a URL the provider fetches, the bytes as a data URL,
+# or a file of this project's traces (Langfuse's media reference), sent as a data URL.
+_IMAGE_REF = re.compile(r"@@@langfuseMedia:type=(image/[\w.+-]+)\|id=([A-Za-z0-9_-]+)\|source=[^@]*@@@")
+_IMAGE_DATA = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]+")
+MAX_IMAGES = 10
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # what OpenAI takes per image
+
+
 class PlaygroundMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "developer", "user", "assistant"]
     content: str = Field(max_length=500_000)
+    images: list[str] = Field(default_factory=list, max_length=MAX_IMAGES, description="A user message's images.")
+
+    @field_validator("images")
+    @classmethod
+    def _check_images(cls, images: list[str]) -> list[str]:
+        for image in images:
+            url = (
+                image.startswith(("https://", "http://")) and len(image) <= 4096 and not any(c.isspace() for c in image)
+            )
+            if not (url or _IMAGE_REF.fullmatch(image) or _IMAGE_DATA.fullmatch(image)):
+                raise ValueError(
+                    f"an image is an http(s) URL, a data:image/...;base64 URL or a media reference, not {image[:40]!r}"
+                )
+        return images
+
+    @model_validator(mode="after")
+    def _images_from_the_user(self) -> PlaygroundMessage:
+        if self.images and self.role != "user":
+            raise ValueError(f"images go in user messages, not in a {self.role} message")
+        return self
 
 
 class PlaygroundParams(BaseModel):
@@ -135,13 +165,40 @@ async def ui_playground(request: web.Request) -> web.Response:
     caller = await caller_for(request, request.app[STORE_KEY])
     caller.require(Permission.WRITE_CONTENT, "run models in the playground")
     run: PlaygroundRun = await read_model(request, PlaygroundRun)
-    messages = compile_prompt([m.model_dump() for m in run.messages], run.variables)
+    texts = compile_prompt([m.model_dump() for m in run.messages], run.variables)
+    store: Store = request.app[STORE_KEY]
+    messages: list[dict[str, Any]] = []
+    for text, message in zip(texts, run.messages, strict=True):
+        if not message.images:
+            messages.append(text)
+            continue
+        urls = [await _image_url(store, caller.project_id, image) for image in message.images]
+        parts = [{"type": "text", "text": text["content"]}] if text["content"] else []
+        messages.append({**text, "content": parts + [{"type": "image_url", "image_url": {"url": u}} for u in urls]})
+    # What was sent, with its images as they were given (not the bytes of the files they name).
+    sent = [{**text, "images": m.images} if m.images else text for text, m in zip(texts, run.messages, strict=True)]
     params = run.params.model_dump(exclude_none=True)
     try:
         result = await request.app[CONNECTIONS_KEY].run(caller.project_id, run.provider, run.model, messages, params)
     except ModelError as exc:
-        return json_response({"ok": False, "error": exc.message, "status": exc.status, "messages": messages})
-    return json_response({**_answer(result), "messages": messages})
+        return json_response({"ok": False, "error": exc.message, "status": exc.status, "messages": sent})
+    return json_response({**_answer(result), "messages": sent})
+
+
+async def _image_url(store: Store, project: str, image: str) -> str:
+    """The URL a provider gets for a playground image: a media reference becomes the file's bytes
+    (this project's files only: another's is NotFound, as for any unknown id)."""
+    ref = _IMAGE_REF.fullmatch(image)
+    if ref is None:
+        return image
+    record = await store.media.get(project, ref[2])
+    files = store.media.files
+    if record.uploaded_at is None or files is None:
+        raise InvalidInput(f"the image {ref[2]} was never uploaded: its trace names it, but its bytes are not here")
+    if record.content_length > MAX_IMAGE_BYTES:
+        raise InvalidInput(f"the image {ref[2]} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    data = b"".join([chunk async for chunk in files.read(project, record.id)])
+    return f"data:{record.content_type};base64,{base64.b64encode(data).decode()}"
 
 
 async def ui_start_experiment(request: web.Request) -> web.Response:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -362,5 +364,96 @@ async def test_the_playground_fills_variables_and_calls_the_model(live: Running)
             )
             assert status == 400
             assert len(judge.requests) == calls  # no bad request reached the model
+    finally:
+        await c.close()
+
+
+async def _stored_image(live: Running, project: str, data: bytes, uploaded: bool = True) -> str:
+    """A file of one of the project's traces, as the SDKs upload it: its media reference."""
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    record, _ = await live.store.media.register(
+        project, trace_id="t" * 32, observation_id="", field="input", content_type="image/png",
+        content_length=len(data), sha256_base64=digest, max_bytes=10**9, retention_days=0,
+    )  # fmt: skip
+    if uploaded:
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        await live.store.media.upload(project, record.id, "image/png", chunks())
+    return f"@@@langfuseMedia:type=image/png|id={record.id}|source=bytes@@@"
+
+
+async def test_the_playground_sends_images(live: Running) -> None:
+    """A user message's images go to the model as OpenAI's image parts (Anthropic's image blocks):
+    a URL as it is, a data URL as it is, and a file of the project's traces as its bytes. Images
+    that are none of these, in another role, too many, or another project's file: refused before
+    any call."""
+    from tests.fake_judge import fake_judge
+
+    png = b"\x89PNG\r\n\x1a\n" + b"pixels" * 50
+    ref = await _stored_image(live, "default", png)
+    never_uploaded = await _stored_image(live, "default", b"other bytes", uploaded=False)
+    other = await live.store.projects.create_project("other")
+    theirs = await _stored_image(live, other.id, b"their secret image")
+    data_url = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            await c.call(
+                "PUT", "/api/v1/llm-connections", {"provider": "local", "secretKey": "sk-p", "baseURL": judge.url}
+            )
+            claude = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": judge.url}
+            await c.call("PUT", "/api/v1/llm-connections", claude)
+            images = ["https://example.com/cat.png", data_url, ref]
+            body = {"provider": "local", "model": "gpt-4o",
+                    "messages": [{"role": "system", "content": "Describe."},
+                                 {"role": "user", "content": "What is in {{what}}?", "images": images}],
+                    "variables": {"what": "these"}}  # fmt: skip
+            status, doc, _ = await c.call("POST", "/api/v1/playground", body)
+            assert status == 200 and doc["ok"] is True, doc
+            sent = judge.requests[-1]["body"]["messages"]
+            assert sent[0] == {"role": "system", "content": "Describe."}
+            file_url = "data:image/png;base64," + base64.b64encode(png).decode()
+            assert sent[1] == {"role": "user", "content": [
+                {"type": "text", "text": "What is in these?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                {"type": "image_url", "image_url": {"url": data_url}},
+                {"type": "image_url", "image_url": {"url": file_url}},
+            ]}  # fmt: skip
+            # The answer repeats what was sent with the images as given, not the file's bytes.
+            assert doc["messages"][1] == {"role": "user", "content": "What is in these?", "images": images}
+            status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, "provider": "claude"})
+            assert doc["ok"] is True, doc
+            blocks = judge.requests[-1]["body"]["messages"][0]["content"]
+            assert blocks == [
+                {"type": "text", "text": "What is in these?"},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/gif",
+                                             "data": "R0lGODlhAQABAAAAACw="}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                             "data": base64.b64encode(png).decode()}},
+            ]  # fmt: skip
+
+            calls = len(judge.requests)
+            user = body["messages"][1]
+            for images_sent, status_expected, words in (
+                (["javascript:alert(1)"], 400, "an image is an http(s) URL"),
+                (["data:text/html;base64,PGI+"], 400, "an image is an http(s) URL"),
+                (["https://example.com/a b.png"], 400, "an image is an http(s) URL"),
+                ([ref.replace("image/png", "application/pdf")], 400, "an image is an http(s) URL"),
+                ([5], 400, "invalid request body"),
+                ([data_url] * 11, 400, "invalid request body"),
+                ([theirs], 404, "no media"),  # another project's file: as unknown
+                ([never_uploaded], 400, "never uploaded"),
+            ):
+                bad = {**body, "messages": [body["messages"][0], {**user, "images": images_sent}]}
+                status, doc, _ = await c.call("POST", "/api/v1/playground", bad)
+                assert status == status_expected and words in doc["error"]["message"], (images_sent, doc)
+            in_system = {**body, "messages": [{"role": "system", "content": "x", "images": [data_url]}]}
+            status, doc, _ = await c.call("POST", "/api/v1/playground", in_system)
+            assert status == 400 and "images go in user messages" in doc["error"]["message"], doc
+            assert len(judge.requests) == calls
+            assert b"their secret image" not in json.dumps(judge.requests).encode()
     finally:
         await c.close()

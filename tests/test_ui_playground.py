@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.conftest import start_server
@@ -115,6 +116,53 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             # Back to the generation it came from.
             page.get_by_role("link", name="LLM").click()
             page.locator(".panel").get_by_role("heading", name="LLM").wait_for()
+
+            # A vision generation (SDK 5.x uploaded its image): the image comes along and is sent.
+            vision = run_sdk("5", "media.py", srv.api_url, pair)
+            page.goto(f"{srv.api_url}/project/default/traces/{vision['trace_id']}")
+            page.locator(".row", has_text="vision").click()
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_role("heading", name="Playground").wait_for()
+            expect(page.get_by_label("Message")).to_have_value("What is in this picture?")
+            image = page.locator(".playground-images img.media-image")
+            expect(image).to_have_count(1)
+            page.wait_for_function("document.querySelector('.playground-images img').naturalWidth > 0")
+            page.screenshot(path=str(ARTIFACTS / "playground-image.png"))
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output).to_contain_text("looks right")
+            [user] = model.requests[-1]["body"]["messages"]
+            assert user["content"] == [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{vision['png']}"}},
+            ], user
+            # Without the image, it is a text try.
+            page.get_by_role("button", name="Remove image").click()
+            expect(image).to_have_count(0)
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output).to_contain_text("looks right")
+            assert model.requests[-1]["body"]["messages"] == [{"role": "user", "content": "What is in this picture?"}]
+
+            # What it cannot send is said: here a tool call (the tool's answer goes as a user message).
+            calls = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]
+            tool_input = [{"role": "user", "content": "Weather?"},
+                          {"role": "assistant", "content": "", "tool_calls": calls},
+                          {"role": "tool", "content": "sunny", "tool_call_id": "c1"}]  # fmt: skip
+            batch = [
+                {"id": "e1", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z",
+                 "body": {"id": "a" * 32, "name": "agent"}},
+                {"id": "e2", "type": "generation-create", "timestamp": "2026-12-01T10:00:00.000Z",
+                 "body": {"id": "g1", "traceId": "a" * 32, "name": "tool-llm", "model": "gpt-4o",
+                          "input": tool_input}},
+            ]  # fmt: skip
+            r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
+                           auth=(pair.public_key, pair.secret_key))  # fmt: skip
+            assert r.status_code == 207 and not r.json()["errors"], r.text
+            page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
+            page.locator(".row", has_text="tool-llm").click()
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_text("Left out of the generation: 1 tool calls").wait_for()
+            expect(page.get_by_label("Message")).to_have_count(3)
+            expect(page.get_by_label("Message").last).to_have_value("sunny")
 
             # The prompts' tabs reach it, in Chinese too.
             page.goto(srv.api_url + "/project/default/prompts?lang=zh-CN")

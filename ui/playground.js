@@ -5,6 +5,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { formatCount, formatDuration, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
+import { mediaElement } from "/ui/media.js";
 import { messageRow, promptTabs, variablesOf } from "/ui/prompts.js";
 
 const SEED = "th-playground";
@@ -20,6 +21,21 @@ export function openInPlayground(seed) {
   sessionStorage.setItem(SEED, JSON.stringify({ ...seed, params }));
   history.pushState(null, "", here("/playground"));
   window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+// A message row with the images it carries: each shown, each removable; read() gives them too.
+function withImages(row, images) {
+  if (!images?.length) return row;
+  const kept = [...images];
+  const strip = h("div", { class: "media-strip playground-images" });
+  const draw = () => strip.replaceChildren(...kept.map((image, i) => h("span", { class: "playground-image" },
+    mediaElement(image, "", "image"),
+    h("button", { type: "button", class: "link", text: t("Remove image"), onclick: () => { kept.splice(i, 1); draw(); } }))));
+  draw();
+  row.append(strip);
+  const read = row.read;
+  row.read = () => ({ ...read(), ...(kept.length ? { images: [...kept] } : {}) });
+  return row;
 }
 
 function numberInput(label, value, attrs) {
@@ -43,7 +59,7 @@ export async function playgroundPage(root) {
   const read = () => edited().filter((m) => m.role);
   messages.changed = () => showVariables();
   const placeholders = (seed.messages || []).filter((m) => m.type === "placeholder").length;
-  for (const m of seed.messages || []) messages.append(messageRow(m, messages));
+  for (const m of seed.messages || []) messages.append(withImages(messageRow(m, messages), m.images));
 
   function showVariables() {
     const names = variablesOf(read());
@@ -153,6 +169,7 @@ export async function playgroundPage(root) {
       } })),
     seed.from ? h("p", { class: "muted" }, t("From "), h("a", { href: seed.from.href, "data-link": true, text: seed.from.label })) : "",
     placeholders ? h("p", { class: "muted", text: t("The prompt's placeholders ({n}) are not sent: add messages in their place to try them.", { n: placeholders }) }) : "",
+    seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} tool calls, audio or document parts (the playground sends text and images).", { n: seed.leftOut }) }) : "",
     !connections.length ? h("p", { class: "muted" }, t("The playground needs a model connection: add one in Settings → Model connections."),
       can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings"), "data-link": true, text: t("Settings") })] : null) : "",
     !mayRun ? h("p", { class: "muted", text: t("Your role in this project cannot run models.") }) : "",

@@ -212,22 +212,44 @@ function logList(records, span) {
 
 const PLAYGROUND_ROLES = new Set(["system", "developer", "user", "assistant"]);
 
-// A generation as the playground's starting point: each message's text (media and tool calls are
-// not sent; other roles, such as tool results, as user messages), its model and parameters.
+// A message part's image, as the playground sends it (a URL, a data URL, or a file of the trace's
+// media reference), or null: OpenAI's and Anthropic's blocks and the GenAI conventions' parts.
+function imageOf(p) {
+  let value;
+  let image = false;
+  if (p.type === "media") [value, image] = [p.value, p.label === "image" || String(p.mime || "").startsWith("image/")];
+  else if (p.type === "uri") [value, image] = [p.uri, p.modality === "image" || String(p.mime_type || "").startsWith("image/")];
+  else if (p.type === "blob" && String(p.mime_type || "").startsWith("image/")) [value, image] = [`data:${p.mime_type};base64,${p.content}`, true];
+  value = String(value ?? "");
+  const ref = [...value.matchAll(MEDIA_REF)][0];
+  if (ref) return ref[1].startsWith("image/") && ref[0] === value ? value : null;
+  return (image || value.startsWith("data:image/")) && /^(https?:\/\/|data:image\/)/.test(value) ? value : null;
+}
+
+// A generation as the playground's starting point: each message's text and, in user messages, its
+// images (other roles, such as tool results, as user messages), its model and parameters. What it
+// cannot send (tool calls, audio, documents) is counted, so that the playground says so.
 function playgroundSeed(span) {
   if (span.observation_type !== "GENERATION" || !span.input) return null;
   const value = parseJson(span.input);
   const list = Array.isArray(value) ? value : value && Array.isArray(value.messages) ? value.messages : null;
   let messages;
+  let leftOut = 0;
   if (list && list.length && list.every((m) => m && typeof m.role === "string")) {
-    messages = list.map((m) => ({ role: PLAYGROUND_ROLES.has(m.role) ? m.role : "user",
-      content: partsOf(m).filter((p) => p.type === "text").map((p) => String(p.content ?? "")).join("\n") }));
+    messages = list.map((m) => {
+      const role = PLAYGROUND_ROLES.has(m.role) ? m.role : "user";
+      const parts = partsOf(m);
+      const images = role === "user" ? parts.map(imageOf).filter(Boolean) : [];
+      leftOut += parts.filter((p) => p.type !== "text").length - images.length;
+      return { role, content: parts.filter((p) => p.type === "text").map((p) => String(p.content ?? "")).join("\n"),
+        ...(images.length ? { images } : {}) };
+    });
   } else if (value === undefined || typeof value === "string") {
     messages = [{ role: "user", content: value === undefined ? span.input : value }];
   } else return null;
   const params = parseJson(span.model_parameters);
   return { messages, model: span.request_model || span.model, params: params && typeof params === "object" ? params : {},
-    from: { label: span.name, href: here(`/traces/${encodeURIComponent(span.trace_id)}?span=${encodeURIComponent(span.span_id)}`) } };
+    leftOut, from: { label: span.name, href: here(`/traces/${encodeURIComponent(span.trace_id)}?span=${encodeURIComponent(span.span_id)}`) } };
 }
 
 function detail(span, scores, records = []) {
