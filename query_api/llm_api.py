@@ -110,8 +110,9 @@ async def ui_test(request: web.Request) -> web.Response:
 # or a file of this project's traces (Langfuse's media reference), sent as a data URL.
 _IMAGE_REF = re.compile(r"@@@langfuseMedia:type=(image/[\w.+-]+)\|id=([A-Za-z0-9_-]+)\|source=[^@]*@@@")
 _IMAGE_DATA = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]+")
-MAX_IMAGES = 10
+MAX_IMAGES = 10  # in a run, all messages together
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # what OpenAI takes per image
+MAX_FILE_BYTES = 40 * 1024 * 1024  # the project's files a run reads into memory, together
 
 
 class PlaygroundMessage(BaseModel):
@@ -157,6 +158,12 @@ class PlaygroundRun(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict, description="Values of the {{variables}}.")
     params: PlaygroundParams = Field(default_factory=PlaygroundParams)
 
+    @model_validator(mode="after")
+    def _few_images(self) -> PlaygroundRun:
+        if sum(len(m.images) for m in self.messages) > MAX_IMAGES:
+            raise ValueError(f"a run sends at most {MAX_IMAGES} images")
+        return self
+
 
 async def ui_playground(request: web.Request) -> web.Response:
     """Messages (with their ``{{variables}}`` filled) sent to a model through one of the project's
@@ -168,11 +175,12 @@ async def ui_playground(request: web.Request) -> web.Response:
     texts = compile_prompt([m.model_dump() for m in run.messages], run.variables)
     store: Store = request.app[STORE_KEY]
     messages: list[dict[str, Any]] = []
+    budget = [MAX_FILE_BYTES]
     for text, message in zip(texts, run.messages, strict=True):
         if not message.images:
             messages.append(text)
             continue
-        urls = [await _image_url(store, caller.project_id, image) for image in message.images]
+        urls = [await _image_url(store, caller.project_id, image, budget) for image in message.images]
         parts = [{"type": "text", "text": text["content"]}] if text["content"] else []
         messages.append({**text, "content": parts + [{"type": "image_url", "image_url": {"url": u}} for u in urls]})
     # What was sent, with its images as they were given (not the bytes of the files they name).
@@ -185,9 +193,9 @@ async def ui_playground(request: web.Request) -> web.Response:
     return json_response({**_answer(result), "messages": sent})
 
 
-async def _image_url(store: Store, project: str, image: str) -> str:
+async def _image_url(store: Store, project: str, image: str, budget: list[int]) -> str:
     """The URL a provider gets for a playground image: a media reference becomes the file's bytes
-    (this project's files only: another's is NotFound, as for any unknown id)."""
+    (this project's files only: another's is NotFound, as for any unknown id), within ``budget``."""
     ref = _IMAGE_REF.fullmatch(image)
     if ref is None:
         return image
@@ -197,6 +205,9 @@ async def _image_url(store: Store, project: str, image: str) -> str:
         raise InvalidInput(f"the image {ref[2]} was never uploaded: its trace names it, but its bytes are not here")
     if record.content_length > MAX_IMAGE_BYTES:
         raise InvalidInput(f"the image {ref[2]} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    budget[0] -= record.content_length
+    if budget[0] < 0:
+        raise InvalidInput(f"a run sends at most {MAX_FILE_BYTES // (1024 * 1024)} MiB of the project's files")
     data = b"".join([chunk async for chunk in files.read(project, record.id)])
     return f"data:{record.content_type};base64,{base64.b64encode(data).decode()}"
 

@@ -384,7 +384,7 @@ async def _stored_image(live: Running, project: str, data: bytes, uploaded: bool
     return f"@@@langfuseMedia:type=image/png|id={record.id}|source=bytes@@@"
 
 
-async def test_the_playground_sends_images(live: Running) -> None:
+async def test_the_playground_sends_images(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     """A user message's images go to the model as OpenAI's image parts (Anthropic's image blocks):
     a URL as it is, a data URL as it is, and a file of the project's traces as its bytes. Images
     that are none of these, in another role, too many, or another project's file: refused before
@@ -444,12 +444,19 @@ async def test_the_playground_sends_images(live: Running) -> None:
                 ([ref.replace("image/png", "application/pdf")], 400, "an image is an http(s) URL"),
                 ([5], 400, "invalid request body"),
                 ([data_url] * 11, 400, "invalid request body"),
+                ([data_url] * 4, 400, "at most 10 images"),  # with the seven of the other message
                 ([theirs], 404, "no media"),  # another project's file: as unknown
                 ([never_uploaded], 400, "never uploaded"),
             ):
-                bad = {**body, "messages": [body["messages"][0], {**user, "images": images_sent}]}
+                others = {**user, "images": [data_url] * 7} if len(images_sent) == 4 else body["messages"][0]
+                bad = {**body, "messages": [others, {**user, "images": images_sent}]}
                 status, doc, _ = await c.call("POST", "/api/v1/playground", bad)
                 assert status == status_expected and words in doc["error"]["message"], (images_sent, doc)
+            # The project's files a run reads are bounded together (here to less than two of them).
+            monkeypatch.setattr("query_api.llm_api.MAX_FILE_BYTES", len(png) + 1)
+            twice = {**body, "messages": [{**user, "images": [ref, ref]}]}
+            status, doc, _ = await c.call("POST", "/api/v1/playground", twice)
+            assert status == 400 and "MiB of the project's files" in doc["error"]["message"], doc
             in_system = {**body, "messages": [{"role": "system", "content": "x", "images": [data_url]}]}
             status, doc, _ = await c.call("POST", "/api/v1/playground", in_system)
             assert status == 400 and "images go in user messages" in doc["error"]["message"], doc
