@@ -23,6 +23,20 @@ PASSWORD = "a very good password"
 SHOTS = ARTIFACTS / "sso"
 
 
+def sso_env(idp: Provider, **extra: str) -> dict[str, str]:
+    """A server's settings for single sign-on with the local provider, and ``extra`` ones."""
+    return {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
+            "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, **extra}  # fmt: skip
+
+
+def set_up_admin(admin: httpx.Client, srv: Server) -> dict[str, str]:
+    """The first account (ada@acme.test), signed in on ``admin``; its CSRF header."""
+    r = admin.post(srv.api_url + "/api/v1/auth/setup",
+                   json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return {"X-CSRF-Token": admin.cookies["th_csrf"]}
+
+
 @pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
     with in_thread(fake_oidc) as provider:
@@ -31,9 +45,7 @@ def idp() -> Iterator[Provider]:
 
 @pytest.fixture(scope="module")
 def sso_server(idp: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
-           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_NAME": "Acme SSO",
-           "TRACEHOUSE_OIDC_DOMAINS": "acme.test, @acme.example"}  # fmt: skip
+    env = sso_env(idp, TRACEHOUSE_OIDC_NAME="Acme SSO", TRACEHOUSE_OIDC_DOMAINS="acme.test, @acme.example")
     srv = start_server(tmp_path_factory.mktemp("sso") / "data", env=env)
     try:
         yield srv
@@ -66,10 +78,7 @@ def test_sso_sign_in_invitations_and_failures(idp: Provider, sso_server: Server)
         assert me(anyone, srv)["sso"] == {"name": "Acme SSO", "only": False}
         assert "create the admin account first" in error_of(anyone.get(srv.api_url + "/api/v1/auth/sso/start"))
     with httpx.Client() as admin:
-        r = admin.post(srv.api_url + "/api/v1/auth/setup",
-                       json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
-        assert r.status_code == 200, r.text
-        csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+        csrf = set_up_admin(admin, srv)
         r = admin.post(srv.api_url + "/api/v1/organizations/default/invitations",
                        json={"email": "Bob@acme.test", "role": "MEMBER"}, headers=csrf)  # fmt: skip
         assert r.status_code == 201, r.text
@@ -207,18 +216,13 @@ def test_sso_as_the_only_way_in(idp: Provider, tmp_path: Path) -> None:
     """``TRACEHOUSE_PASSWORD_LOGIN=false``: passwords refused for signing in and joining, the
     pages show the provider's button alone, and an invited person joins by signing in."""
     idp.misbehave, idp.email, idp.email_verified, idp.name = "", "fay@acme.test", True, "Fay"
-    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
-           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_NAME": "Acme SSO",
-           "TRACEHOUSE_PASSWORD_LOGIN": "false"}  # fmt: skip
+    env = sso_env(idp, TRACEHOUSE_OIDC_NAME="Acme SSO", TRACEHOUSE_PASSWORD_LOGIN="false")
     srv = start_server(tmp_path / "data", env=env)
     try:
         with httpx.Client() as admin:
-            r = admin.post(srv.api_url + "/api/v1/auth/setup",
-                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
-            assert r.status_code == 200, r.text  # the first account: as always, on this machine
+            csrf = set_up_admin(admin, srv)  # the first account: as always, on this machine
             invited = admin.post(srv.api_url + "/api/v1/organizations/default/invitations",
-                                 json={"email": "fay@acme.test", "role": "MEMBER"},
-                                 headers={"X-CSRF-Token": admin.cookies["th_csrf"]}).json()  # fmt: skip
+                                 json={"email": "fay@acme.test", "role": "MEMBER"}, headers=csrf).json()  # fmt: skip
         with httpx.Client() as anyone:
             assert me(anyone, srv)["sso"] == {"name": "Acme SSO", "only": True}
             r = anyone.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
@@ -263,16 +267,12 @@ def test_new_accounts_get_the_default_access(idp: Provider, tmp_path: Path) -> N
     where that raises it; an invitation's role is never lowered, and a removal is not undone by
     signing in again."""
     idp.misbehave, idp.email_verified = "", True
-    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
-           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_DEFAULT_ORG": "Acme",
-           "TRACEHOUSE_DEFAULT_PROJECT": "shop", "TRACEHOUSE_DEFAULT_PROJECT_ROLE": "MEMBER"}  # fmt: skip
+    env = sso_env(idp, TRACEHOUSE_DEFAULT_ORG="Acme", TRACEHOUSE_DEFAULT_PROJECT="shop",
+                  TRACEHOUSE_DEFAULT_PROJECT_ROLE="MEMBER")  # fmt: skip
     srv = start_server(tmp_path / "data", env=env)
     try:
         with httpx.Client() as admin:
-            r = admin.post(srv.api_url + "/api/v1/auth/setup",
-                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
-            assert r.status_code == 200, r.text
-            csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+            csrf = set_up_admin(admin, srv)
 
             def post(path: str, body: dict) -> dict:
                 r = admin.post(srv.api_url + path, json=body, headers=csrf)
@@ -392,16 +392,11 @@ def test_group_roles_at_each_sign_in(idp: Provider, tmp_path: Path) -> None:
     idp.misbehave, idp.email_verified, idp.groups = "", True, None
     rules = ("ml-team=Acme:MEMBER; ml-admins = Acme:ADMIN\nshop-devs=Acme/shop:ADMIN;"
              "ghosts=Nowhere:ADMIN; ops-readers=Acme/ops:VIEWER; weak=Acme/shop:VIEWER")  # fmt: skip
-    env = {"TRACEHOUSE_OIDC_ISSUER": idp.url, "TRACEHOUSE_OIDC_CLIENT_ID": CLIENT_ID,
-           "TRACEHOUSE_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TRACEHOUSE_OIDC_SCOPES": "openid email profile groups",
-           "TRACEHOUSE_OIDC_GROUP_ROLES": rules}  # fmt: skip
+    env = sso_env(idp, TRACEHOUSE_OIDC_SCOPES="openid email profile groups", TRACEHOUSE_OIDC_GROUP_ROLES=rules)
     srv = start_server(tmp_path / "data", env=env)
     try:
         with httpx.Client() as admin:
-            r = admin.post(srv.api_url + "/api/v1/auth/setup",
-                           json={"email": "ada@acme.test", "name": "Ada", "password": PASSWORD})  # fmt: skip
-            assert r.status_code == 200, r.text
-            csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+            csrf = set_up_admin(admin, srv)
             acme = admin.post(srv.api_url + "/api/v1/organizations", json={"name": "Acme"}, headers=csrf).json()["id"]
             for name in ("shop", "ops"):
                 r = admin.post(f"{srv.api_url}/api/v1/organizations/{acme}/projects", json={"name": name}, headers=csrf)
