@@ -134,6 +134,7 @@ class SpanListQuery(TimeRange):
     observation_type: str | None = None
     model: str | None = None
     name: str | None = None
+    observations_only: bool = Field(False, description="Leave out the rows of Langfuse traces themselves (type TRACE).")
     limit: int = Field(100, ge=1, le=1000)
     cursor: str | None = None
 
@@ -522,7 +523,14 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
     page = await store.reader.list_spans(
         project,
         SpanQuery(
-            start, end, observation_type=q.observation_type, model=q.model, name=q.name, limit=q.limit, cursor=q.cursor
+            start,
+            end,
+            observation_type=q.observation_type,
+            model=q.model,
+            name=q.name,
+            limit=q.limit,
+            cursor=q.cursor,
+            observations_only=q.observations_only,
         ),
     )
     return SpanPage(items=[span_model(s) for s in page.items], next_cursor=page.next_cursor)

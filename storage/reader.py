@@ -236,6 +236,8 @@ class SpanQuery:
     name: str | None = None
     limit: int = 100
     cursor: str | None = None
+    # Observations only: without the rows that hold a Langfuse trace's own fields (type TRACE).
+    observations_only: bool = False
 
 
 @dataclass
@@ -536,6 +538,8 @@ LIMIT {{limit:UInt32}}
             if value is not None:
                 where.append(f"s.{column} = {{{column}:String}}")
                 params[column] = value
+        if q.observations_only:
+            where.append("s.observation_type != 'TRACE'")
         if q.cursor:
             c_start, c_span = decode_cursor(q.cursor, [int, str])
             where.append(

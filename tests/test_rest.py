@@ -103,6 +103,10 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     assert status == 200 and doc["model"] == "gpt-4o" and doc["parent_span_id"] == "rest-2-root"
     status, doc = await get(live, "/api/v1/spans", [("observation_type", "GENERATION"), ("limit", "2")])
     assert len(doc["items"]) == 2 and doc["next_cursor"]
+    status, doc = await get(live, "/api/v1/spans", [("observations_only", "true"), ("limit", "1000")])
+    assert status == 200 and len(doc["items"]) == 12  # OpenTelemetry spans are all observations
+    status, doc = await get(live, "/api/v1/spans", [("observations_only", "maybe")])
+    assert status == 400 and "observations_only" in doc["error"]["message"], doc
     status, doc = await get(live, "/api/v1/sessions")
     assert [s["id"] for s in doc["items"]] == ["chat-1", "chat-2"] and doc["total"] == 2  # the newest first
     assert doc["items"][0] == {

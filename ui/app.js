@@ -7,6 +7,7 @@ import { dashboardPage, sessionPage, sessionsPage, usersPage } from "/ui/pages.j
 import { logsPage } from "/ui/logs.js";
 import { metricsPage } from "/ui/metrics.js";
 import { playgroundPage } from "/ui/playground.js";
+import { observationsPage } from "/ui/observations.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
@@ -114,8 +115,8 @@ async function showShared(shared) {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
+const SHORT = /^\/(traces|observations|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|observations|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -130,6 +131,7 @@ function topBar(page) {
   currentPage = page;
   if (page === "annotation-queues") page = "evaluations"; // people's scoring sits with the judges
   if (page === "playground") page = "prompts"; // where prompts are tried
+  if (page === "observations") page = "traces"; // a tab of the traces page
   const nav = document.getElementById("nav");
   const project = ctx.project;
   const org = ctx.organization;
@@ -183,6 +185,7 @@ async function projectPage(page, id) {
   if (page === "metrics") return metricsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "playground") return playgroundPage(root);
+  if (page === "observations") return observationsPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "evaluations") return evaluationsPage(root);
   if (page === "annotation-queues") return id ? annotationQueuePage(root, id) : annotationQueuesPage(root);

@@ -57,6 +57,13 @@ async function fillScores(body) {
   }
 }
 
+/** The traces page's tabs: traces, and their observations one by one. */
+export function traceTabs(active) {
+  return h("nav", { class: "tabs", "aria-label": t("Traces") }, ...[["traces", t("Traces")], ["observations", t("Observations")]].map(
+    ([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, class: key === active ? "active" : undefined,
+      "aria-current": key === active ? "page" : undefined, text: label })));
+}
+
 function params() {
   return Object.fromEntries(new URLSearchParams(location.search));
 }
@@ -213,7 +220,7 @@ export async function tracesPage(root) {
   const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, selecting ? h("th", {}, selectAll) : "",
     ...columns.map(headerCell))), body);
   const pager = h("div", { class: "pager" });
-  root.replaceChildren(h("section", {}, h("h1", { text: t("Traces") }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
+  root.replaceChildren(h("section", {}, traceTabs("traces"), h("h1", { text: t("Traces") }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
 
   let page;
   try {
