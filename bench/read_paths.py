@@ -9,7 +9,8 @@ Langfuse SDKs and Grafana send it), and times, warm:
 - 50 traces, newest first, as the UI asks (no previews), over the whole store and over a window
   inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first);
 - Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
-  or observations), as a client that asks for those groups only.
+  or observations), as a client that asks for those groups only;
+- the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside.
 
 Each trace-by-id path is timed three ways: the first read of each stored trace (the trace cache
 emptied before, so its spans are read from ClickHouse); two more rounds of the same traces, which
@@ -152,6 +153,13 @@ async def main() -> None:
                     # Without io: the roots' input, output and metadata are not read.
                     "langfuse_newest_page_1_core_scores_metrics": await timed(
                         [f"{base}/api/public/traces?limit=50&page=1&fields=core,scores,metrics"]
+                    ),
+                    # The Observations tab.
+                    "ui_observations_newest": await timed(
+                        [f"{base}/api/v1/spans?limit=50&start={iso(lo)}&observations_only=true"]
+                    ),
+                    "ui_generations_window_inside": await timed(
+                        [f"{base}/api/v1/spans?limit=50&{inside}&observations_only=true&observation_type=GENERATION"]
                     ),
                 },
                 # Where trace reads were served from memory: the batches just inserted (the first

@@ -215,7 +215,7 @@ def create_app(
             *sso_routes(),
             *organization_routes(),
             *invitation_routes(),
-            *export_routes(),  # before rest_routes: /api/v1/traces/export is not a trace id
+            *export_routes(),  # before rest_routes: /api/v1/traces/export is no trace id, nor spans/export a span
             *rest_routes(),
             *share_routes(),
             *settings_routes(),

@@ -30,6 +30,7 @@ from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = [
     "BOOKKEEPING_ATTRIBUTE",
+    "SpanListQuery",
     "TraceListQuery",
     "openapi_document",
     "parse_query",

@@ -291,3 +291,50 @@ async def test_export_of_a_trace_list(live: Running) -> None:
                     [("start", "yesterday")], [("min_cost", "-1")]):  # fmt: skip
             status, headers, text = await export(bad)
             assert status == 400 and "error" in json.loads(text), (bad, text)
+
+
+async def test_export_of_an_observation_list(live: Running) -> None:
+    """``/api/v1/spans/export``: the observations the list's filters select, newest first, each with
+    its own input, output, parameters and metadata, in pages past the first, at most ``max``; a
+    spreadsheet runs no cell of it; garbage is a 400 before any byte of a file."""
+    import csv
+    import io
+    import json
+
+    import query_api.export_api as export_api
+
+    await seed(live)
+    await live.store.writer.write(
+        span_table([span("formula", "formula-llm", start=NOW_NS - 30 * SECOND, name="=1+1", model="gpt-4o",
+                         observation_type="GENERATION", input="long " * 12_000, output="-2")])
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+
+        async def export(params: list[tuple[str, str]]) -> tuple[int, dict[str, str], str]:
+            async with session.get(live.api_url + "/api/v1/spans/export", params=params) as r:
+                return r.status, dict(r.headers), await r.text()
+
+        status, headers, text = await export([("observation_type", "GENERATION")])
+        assert status == 200 and 'attachment; filename="observations-' in headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        assert [r["span_id"] for r in rows] == ["formula-llm"] + [f"rest-{i}-llm" for i in range(6)]
+        assert (rows[0]["name"], rows[0]["output"]) == ("'=1+1", "'-2")
+        assert rows[0]["input"] == ("long " * 12_000)[:50_000]
+        assert rows[1]["trace_id"] == "rest-0" and rows[1]["observation_type"] == "GENERATION"
+
+        status, headers, text = await export([("format", "jsonl"), ("model", "gpt-4o"), ("name", "=1+1")])
+        [line] = [json.loads(x) for x in text.splitlines()]
+        assert headers["Content-Type"] == "application/x-ndjson" and line["name"] == "=1+1"
+        assert line["span_id"] == "formula-llm" and line["latency_ms"] >= 0 and line["metadata"] == "{}"
+        page, export_api.PAGE = export_api.PAGE, 2
+        try:
+            status, _, text = await export([("format", "jsonl"), ("observation_type", "GENERATION"), ("max", "5")])
+            assert [json.loads(x)["span_id"] for x in text.splitlines()] == ["formula-llm"] + [
+                f"rest-{i}-llm" for i in range(4)
+            ]
+        finally:
+            export_api.PAGE = page
+        for bad in ([("format", "xml")], [("max", "0")], [("observations_only", "maybe")], [("start", "yesterday")],
+                    [("limit", "0")]):  # fmt: skip
+            status, headers, text = await export(bad)
+            assert status == 400 and "error" in json.loads(text), (bad, text)

@@ -5,6 +5,8 @@ the page in Chinese. Garbage in the URL is an error said in words, not a broken 
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -57,6 +59,14 @@ def test_observations_tab(tmp_path: Path) -> None:
             page.get_by_label("Name").fill("LLM")
             page.get_by_role("button", name="Apply").click()
             expect(rows).to_have_count(1)
+
+            # Exported: what the filters select, with its input.
+            page.get_by_text("Export", exact=True).click()
+            with page.expect_download() as download:
+                page.get_by_role("link", name="CSV (spreadsheets)").click()
+            exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+            assert [(r["name"], r["model"], r["input_tokens"]) for r in exported] == [("LLM", "gpt-4o", "120")]
+            assert "Weather?" in exported[0]["input"] and download.value.suggested_filename.startswith("observations-")
 
             # To the span in its trace.
             rows.first.get_by_role("link", name="LLM").click()

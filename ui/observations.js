@@ -1,7 +1,7 @@
 // Observations: the project's spans one by one (generations, tools, retrievers...), newest first,
 // by type, model and name, as Langfuse's observations table lists them. Filters live in the URL.
 import { api } from "/ui/api.js";
-import { here } from "/ui/context.js";
+import { ctx, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 import { RANGES, rangeLabel, timeWindow, traceTabs } from "/ui/traces.js";
@@ -43,7 +43,19 @@ export async function observationsPage(root) {
       } });
     form.append(inputs[key], list);
   }
-  form.append(h("button", { type: "submit", text: t("Apply") }));
+  // Export: the observations these filters select, each with its input and output, as a file.
+  const listQuery = { ...window_, observation_type: state.type || undefined, model: state.model || undefined,
+    name: state.name || undefined, observations_only: "true" };
+  const exportHref = (format) => {
+    const query = new URLSearchParams({ project: ctx.project.id, format });
+    for (const [k, v] of Object.entries(listQuery)) if (v) query.set(k, v);
+    return `/api/v1/spans/export?${query}`;
+  };
+  form.append(h("button", { type: "submit", text: t("Apply") }),
+    h("details", { class: "columns export" }, h("summary", { text: t("Export") }),
+      h("a", { href: exportHref("csv"), download: "", text: t("CSV (spreadsheets)") }),
+      h("a", { href: exportHref("jsonl"), download: "", text: t("JSON Lines") }),
+      h("span", { class: "muted small", text: t("Up to 10,000 observations") })));
 
   const headers = [t("Time"), t("Name"), t("Type"), t("Model"), t("Latency"), t("Tokens in/out"), t("Cost"), t("Status")];
   const body = h("tbody", {}, h("tr", {}, h("td", { colspan: headers.length, class: "empty muted", text: t("Loading…") })));
@@ -54,8 +66,7 @@ export async function observationsPage(root) {
 
   let page;
   try {
-    page = await api("/api/v1/spans", { query: { ...window_, observation_type: state.type || undefined, observations_only: "true",
-      model: state.model || undefined, name: state.name || undefined, limit: Number(state.limit) || 50, cursor: state.cursor } });
+    page = await api("/api/v1/spans", { query: { ...listQuery, limit: Number(state.limit) || 50, cursor: state.cursor } });
   } catch (e) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: headers.length, class: "empty error", role: "alert",
       text: t("Could not load observations: {error}", { error: errorText(e) }) })));
