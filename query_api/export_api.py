@@ -28,6 +28,8 @@ from storage import Page, SpanQuery
 __all__ = ["export_routes"]
 
 PAGE = 500
+# Observations come with whole inputs and outputs from the store (cut here, not in SQL): smaller pages.
+OBSERVATION_PAGE = 100
 IO_CHARS = 50_000  # of a root's input and output each: a page holds at most 50M characters of them
 COLUMNS = ("trace_id", "start_time", "end_time", "latency_ms", "name", "service_name", "user_id", "session_id",
            "environment", "tags", "models", "span_count", "error_count", "input_tokens", "output_tokens",
@@ -121,7 +123,6 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
 class ObservationExportQuery(SpanListQuery):
     format: Literal["csv", "jsonl"] = "csv"
     max: int = Field(10_000, ge=1, le=100_000, description="At most this many observations.")
-    limit: int = Field(PAGE, ge=1, le=1000, description="Not used: the export pages by itself.")
 
 
 def _observation(row: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +142,7 @@ async def export_observations(request: web.Request) -> web.StreamResponse:
     q: ObservationExportQuery = parse_query(ObservationExportQuery, request)
     start, end = q.window()
     query = SpanQuery(start, end, observation_type=q.observation_type, model=q.model, name=q.name,
-                      limit=min(PAGE, q.max), observations_only=q.observations_only)  # fmt: skip
+                      limit=min(OBSERVATION_PAGE, q.max), observations_only=q.observations_only)  # fmt: skip
     first = await store.reader.list_spans(project, query)
 
     def after(cursor: str) -> Awaitable[Page]:

@@ -326,14 +326,14 @@ async def test_export_of_an_observation_list(live: Running) -> None:
         [line] = [json.loads(x) for x in text.splitlines()]
         assert headers["Content-Type"] == "application/x-ndjson" and line["name"] == "=1+1"
         assert line["span_id"] == "formula-llm" and line["latency_ms"] >= 0 and line["metadata"] == "{}"
-        page, export_api.PAGE = export_api.PAGE, 2
+        page, export_api.OBSERVATION_PAGE = export_api.OBSERVATION_PAGE, 2
         try:
             status, _, text = await export([("format", "jsonl"), ("observation_type", "GENERATION"), ("max", "5")])
             assert [json.loads(x)["span_id"] for x in text.splitlines()] == ["formula-llm"] + [
                 f"rest-{i}-llm" for i in range(4)
             ]
         finally:
-            export_api.PAGE = page
+            export_api.OBSERVATION_PAGE = page
         for bad in ([("format", "xml")], [("max", "0")], [("observations_only", "maybe")], [("start", "yesterday")],
                     [("limit", "0")]):  # fmt: skip
             status, headers, text = await export(bad)
