@@ -546,15 +546,40 @@ LIMIT {{limit:UInt32}}
                 "(s.start_time, s.span_id) < (fromUnixTimestamp64Nano({c_start:Int64}, 'UTC'), {c_span:String})"
             )
             params.update(c_start=c_start, c_span=c_span)
-        sql = f"""
-SELECT {SPAN_COLUMNS}
+        # Two passes: the page's spans (their newest versions) by their light columns first, then
+        # every column of those rows only. One pass sorted every span in range with all its columns
+        # (2 s for the newest 50 of 112k spans); the page's rows are a few granules.
+        keys_sql = f"""
+SELECT s.trace_id AS trace_id, s.span_id AS span_id, toUnixTimestamp64Nano(s.start_time) AS start_ns,
+       toUnixTimestamp64Micro(s.ingested_at) AS ingested_us
 FROM spans AS s
 WHERE {" AND ".join(where)}
 ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC
 LIMIT 1 BY s.trace_id, s.span_id
 LIMIT {{limit:UInt32}}
 """
-        rows = [restore_attributes(r) for r in await self._backend.query(sql, params)]
+        keys = await self._backend.query(keys_sql, params)
+        if not keys:
+            return Page([], None)
+        rows_sql = f"""
+SELECT {SPAN_COLUMNS}
+FROM spans AS s
+WHERE s.project_id = {{project:String}} AND s.sign = 1
+  AND s.start_time >= fromUnixTimestamp64Nano({{lo:Int64}}, 'UTC')
+  AND s.start_time <= fromUnixTimestamp64Nano({{hi:Int64}}, 'UTC')
+  AND s.trace_id IN {{traces:Array(String)}}
+  AND concat(s.trace_id, ' ', s.span_id, ' ', toString(toUnixTimestamp64Micro(s.ingested_at))) IN {{keys:Array(String)}}
+ORDER BY s.start_time DESC, s.span_id DESC
+LIMIT 1 BY s.trace_id, s.span_id
+"""
+        rows_params = {
+            "project": project_id,
+            "lo": min(k["start_ns"] for k in keys),
+            "hi": max(k["start_ns"] for k in keys),
+            "traces": sorted({k["trace_id"] for k in keys}),
+            "keys": [f"{k['trace_id']} {k['span_id']} {k['ingested_us']}" for k in keys],
+        }
+        rows = [restore_attributes(r) for r in await self._backend.query(rows_sql, rows_params)]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

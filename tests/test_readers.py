@@ -274,3 +274,21 @@ async def test_langfuse_newest_pages_are_those_of_the_whole_window(store: Store)
     assert seen == [t for _, t in expected]
     rows, total = await store.langfuse.traces("default", start, end, {"name": "old job"}, 2, 2)
     assert [r["trace_id"] for r in rows] == ["t-57", "t-58"] and total == 5
+
+
+async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> None:
+    """A span written again (a Langfuse update) is listed once, as its newest version,
+    on every page; a page's rows are read by key after the page is chosen."""
+    start, end = window()
+    first = [span("v-trace", f"v-{i}", start=start + i * SECOND, output="old") for i in range(5)]
+    await store.writer.write(span_table(first))
+    replaced = await store.langfuse_writer.current_spans("default", ["v-3"])
+    newer = span_table([span("v-trace", "v-3", start=start + 3 * SECOND, output="new")])
+    await store.langfuse_writer.write_versions(newer, list(replaced.values()))  # as a Langfuse update writes it
+    listed, cursor = [], None
+    while True:
+        page = await store.reader.list_spans("default", SpanQuery(start, end, limit=2, cursor=cursor))
+        listed += [(s["span_id"], s["output"]) for s in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert listed == [("v-4", "old"), ("v-3", "new"), ("v-2", "old"), ("v-1", "old"), ("v-0", "old")]
