@@ -20,7 +20,16 @@ import pyarrow as pa
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.logs import LogReader
-from storage.reader import SPAN_COLUMNS, WHOLE_DAYS, WHOLE_HAVING, WHOLE_SPANS, WHOLE_TRACES, newest_first
+from storage.reader import (
+    SPAN_COLUMNS,
+    SPAN_KEYS,
+    WHOLE_DAYS,
+    WHOLE_HAVING,
+    WHOLE_SPANS,
+    WHOLE_TRACES,
+    newest_first,
+    spans_by_keys,
+)
 from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORES
 from storage.writer import conform, insert_spans
@@ -501,12 +510,13 @@ HAVING {" AND ".join(having)}"""
         params = _page_params(project, start, end, page, limit)
         _observation_filters(filters, where, params)
         sql_where = " AND ".join(where)
-        rows = await self._backend.query(
-            f"SELECT {SPAN_COLUMNS} FROM spans AS s WHERE {sql_where} "
+        keys = await self._backend.query(
+            f"SELECT {SPAN_KEYS} FROM spans AS s WHERE {sql_where} "
             "ORDER BY s.start_time DESC, s.span_id, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
             "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
             params,
         )
+        rows = await spans_by_keys(self._backend, project, keys)
         await self._logs.fill_messages(project, rows)
         total = await self._backend.query(
             f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
@@ -537,13 +547,14 @@ HAVING {" AND ".join(having)}"""
         if after is not None:
             where.append("(toUnixTimestamp64Nano(s.start_time), s.span_id) < ({after_ns:Int64}, {after_id:String})")
             params["after_ns"], params["after_id"] = after
-        rows = await self._backend.query(
-            f"SELECT {SPAN_COLUMNS} FROM spans AS s "
+        keys = await self._backend.query(
+            f"SELECT {SPAN_KEYS} FROM spans AS s "
             f"WHERE {' AND '.join(where)} "
             "ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
             "LIMIT {limit:UInt32}",
             params,
         )
+        rows = await spans_by_keys(self._backend, project, keys)
         await self._logs.fill_messages(project, rows)
         return rows
 
