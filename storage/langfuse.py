@@ -22,11 +22,11 @@ from storage.journal import InsertJournal
 from storage.logs import LogReader
 from storage.reader import (
     SPAN_COLUMNS,
-    SPAN_KEYS,
     WHOLE_DAYS,
     WHOLE_HAVING,
     WHOLE_SPANS,
     WHOLE_TRACES,
+    first_span_keys,
     newest_first,
     spans_by_keys,
 )
@@ -510,13 +510,9 @@ HAVING {" AND ".join(having)}"""
         params = _page_params(project, start, end, page, limit)
         _observation_filters(filters, where, params)
         sql_where = " AND ".join(where)
-        keys = await self._backend.query(
-            f"SELECT {SPAN_KEYS} FROM spans AS s WHERE {sql_where} "
-            "ORDER BY s.start_time DESC, s.span_id, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
-            "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-            params,
-        )
-        rows = await spans_by_keys(self._backend, project, keys)
+        order = "s.start_time DESC, s.span_id, s.ingested_at DESC"
+        keys = await first_span_keys(self._backend, sql_where, order, params, (page - 1) * limit + limit)
+        rows = await spans_by_keys(self._backend, project, keys[(page - 1) * limit :])
         await self._logs.fill_messages(project, rows)
         total = await self._backend.query(
             f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
@@ -547,13 +543,8 @@ HAVING {" AND ".join(having)}"""
         if after is not None:
             where.append("(toUnixTimestamp64Nano(s.start_time), s.span_id) < ({after_ns:Int64}, {after_id:String})")
             params["after_ns"], params["after_id"] = after
-        keys = await self._backend.query(
-            f"SELECT {SPAN_KEYS} FROM spans AS s "
-            f"WHERE {' AND '.join(where)} "
-            "ORDER BY s.start_time DESC, s.span_id DESC, s.ingested_at DESC LIMIT 1 BY s.trace_id, s.span_id "
-            "LIMIT {limit:UInt32}",
-            params,
-        )
+        order = "s.start_time DESC, s.span_id DESC, s.ingested_at DESC"
+        keys = await first_span_keys(self._backend, " AND ".join(where), order, params, limit)
         rows = await spans_by_keys(self._backend, project, keys)
         await self._logs.fill_messages(project, rows)
         return rows

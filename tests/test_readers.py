@@ -283,12 +283,17 @@ async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> 
     first = [span("v-trace", f"v-{i}", start=start + i * SECOND, output="old") for i in range(5)]
     await store.writer.write(span_table(first))
     replaced = await store.langfuse_writer.current_spans("default", ["v-3"])
-    newer = span_table([span("v-trace", "v-3", start=start + 3 * SECOND, output="new")])
+    newer = span_table([span("v-trace", "v-3", start=start + 3 * SECOND, output="new 0")])
     await store.langfuse_writer.write_versions(newer, list(replaced.values()))  # as a Langfuse update writes it
+    await store.backend.execute("SYSTEM STOP MERGES spans")  # all versions stay, as before a merge
+    for n in range(1, 12):  # versions not yet cancelled: more than a page asks for spare
+        newer = span_table([span("v-trace", "v-3", start=start + 3 * SECOND, output=f"new {n}")])
+        await store.langfuse_writer.write_versions(newer, [])
     listed, cursor = [], None
     while True:
         page = await store.reader.list_spans("default", SpanQuery(start, end, limit=2, cursor=cursor))
         listed += [(s["span_id"], s["output"]) for s in page.items]
         if not (cursor := page.next_cursor):
             break
-    assert listed == [("v-4", "old"), ("v-3", "new"), ("v-2", "old"), ("v-1", "old"), ("v-0", "old")]
+    await store.backend.execute("SYSTEM START MERGES spans")
+    assert listed == [("v-4", "old"), ("v-3", "new 11"), ("v-2", "old"), ("v-1", "old"), ("v-0", "old")]
