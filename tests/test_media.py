@@ -317,14 +317,13 @@ def test_trace_view_renders_media(tmp_path: Any) -> None:
     from tests.langfuse_helpers import ROOT, SDK_DIRS
     from tests.otel import provider
     from tests.test_ui import ARTIFACTS, browser_page
-    from tests.test_ui_first_run import api, sign_up
+    from tests.test_ui_first_run import api, signed_up
 
     srv = start_server(tmp_path / "data")
     errors: list[str] = []
     try:
         with browser_page(errors) as page:
-            sign_up(page, srv.api_url)
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)
             status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default"})
             assert status == 201
             run = subprocess.run(

@@ -15,7 +15,7 @@ from tests.conftest import start_server
 from tests.helpers import span, span_table
 from tests.langfuse_helpers import basic, make_key, run_sdk
 from tests.test_ui import api, browser_page, new_key
-from tests.test_ui_first_run import sign_up
+from tests.test_ui_first_run import signed_up
 from tracehouse.server import Running
 
 
@@ -134,8 +134,7 @@ def test_share_from_the_trace_view_and_read_signed_out(tmp_path: Path) -> None:
     try:
         errors: list[str] = []
         with browser_page(errors) as page:
-            sign_up(page, srv.api_url)
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)
             pair = new_key(page, "share")
             ids = run_sdk("5", "v5_public_trace.py", srv.api_url, pair)
             link = f"{srv.api_url}/project/default/traces/{ids['private']}"

@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 
 from tests.conftest import start_server
 from tests.test_ui import ARTIFACTS, api, browser_page
-from tests.test_ui_first_run import sign_up
+from tests.test_ui_first_run import signed_up
 
 
 def send_metrics(otlp_http_url: str, headers: dict[str, str] | None = None) -> None:
@@ -83,8 +83,7 @@ def test_metrics_page_charts_each_type_for_its_project(tmp_path: Path) -> None:
         errors: list[str] = []
         with browser_page(errors) as page:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            sign_up(page, srv.api_url)  # an account, to make a second project later
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)  # an account, to make a second project later
             page.get_by_role("link", name="Metrics").click()
             page.get_by_role("heading", name="Every metric in this range").wait_for()
             rows = page.locator("table.traces tbody tr")

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import ARTIFACTS, api, browser_page, new_key
-from tests.test_ui_first_run import sign_up
+from tests.test_ui_first_run import signed_up
 
 
 def test_observations_tab(tmp_path: Path) -> None:
@@ -22,8 +22,7 @@ def test_observations_tab(tmp_path: Path) -> None:
     try:
         errors: list[str] = []
         with browser_page(errors) as page:
-            sign_up(page, srv.api_url)
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)
             pair = new_key(page, "observations")
             dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
             # Another project's generation: never among this project's observations.

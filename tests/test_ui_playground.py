@@ -13,7 +13,7 @@ from tests.conftest import start_server
 from tests.fake_judge import threaded_fake_judge
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import ARTIFACTS, api, browser_page, new_key
-from tests.test_ui_first_run import sign_up
+from tests.test_ui_first_run import signed_up
 
 
 def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
@@ -22,8 +22,7 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
         errors: list[str] = []
         with threaded_fake_judge() as model, browser_page(errors) as page:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            sign_up(page, srv.api_url)
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)
             # The playground before any connection says what it needs.
             page.goto(srv.api_url + "/project/default/playground")
             page.get_by_text("The playground needs a model connection").wait_for()

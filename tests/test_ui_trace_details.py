@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import browser_page, new_key
-from tests.test_ui_first_run import sign_up
+from tests.test_ui_first_run import signed_up
 
 
 def table_of(section) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -27,8 +27,7 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
         errors: list[str] = []
         with browser_page(errors) as page:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            sign_up(page, srv.api_url)
-            page.get_by_role("button", name="Skip for now").click()
+            signed_up(page, srv.api_url)
             pair = new_key(page, "sdks")
             dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
             v5 = run_sdk("5", "v5_trace_details.py", srv.api_url, pair)
