@@ -159,9 +159,23 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
             page.locator(".row", has_text="tool-llm").click()
             page.get_by_role("button", name="Open in playground").click()
-            page.get_by_text("Left out of the generation: 1 tool calls").wait_for()
+            page.get_by_text("Left out of the generation: 1 part(s)").wait_for()
             expect(page.get_by_label("Message")).to_have_count(3)
             expect(page.get_by_label("Message").last).to_have_value("sunny")
+
+            # Images more than the tab's storage holds (here any, as a browser at its quota would
+            # refuse them): the text opens, and the page counts the image out.
+            page.add_init_script("""const keep = Storage.prototype.setItem;
+              Storage.prototype.setItem = function (key, value) {
+                if (String(value).includes("langfuseMedia")) throw new DOMException("full", "QuotaExceededError");
+                return keep.call(this, key, value);
+              };""")
+            page.goto(f"{srv.api_url}/project/default/traces/{vision['trace_id']}")
+            page.locator(".row", has_text="vision").click()
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_text("Left out of the generation: 1 part(s) (tool calls, audio, documents, or images").wait_for()
+            expect(page.get_by_label("Message")).to_have_value("What is in this picture?")
+            expect(image).to_have_count(0)
 
             # The prompts' tabs reach it, in Chinese too.
             page.goto(srv.api_url + "/project/default/prompts?lang=zh-CN")

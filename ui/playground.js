@@ -18,7 +18,14 @@ export function openInPlayground(seed) {
   // Numbers, or numbers as text (langfuse 2.x sends a float parameter as a string).
   const number = (v) => (typeof v === "number" ? v : typeof v === "string" && v.trim() && Number.isFinite(Number(v)) ? Number(v) : null);
   const params = Object.fromEntries(PARAMS.map((k) => [k, number(seed.params?.[k])]).filter(([, v]) => v !== null));
-  sessionStorage.setItem(SEED, JSON.stringify({ ...seed, params }));
+  try {
+    sessionStorage.setItem(SEED, JSON.stringify({ ...seed, params }));
+  } catch {
+    // Images inline as data too large for the tab's storage: the text goes, the images are counted out.
+    const dropped = (seed.messages || []).reduce((n, m) => n + (m.images?.length || 0), 0);
+    const messages = (seed.messages || []).map(({ images, ...m }) => m);
+    sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages, params, leftOut: (seed.leftOut || 0) + dropped }));
+  }
   history.pushState(null, "", here("/playground"));
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
@@ -138,8 +145,10 @@ export async function playgroundPage(root) {
     const chosen = chosenParams();
     const variables = Object.fromEntries(variablesOf(sent).filter((n) => values.has(n)).map((n) => [n, values.get(n)]));
     // Kept, so that a reload or a look elsewhere comes back to what was tried.
-    sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: connection.value,
-      model: model.value.trim(), params: chosen }));
+    try {
+      sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: connection.value,
+        model: model.value.trim(), params: chosen }));
+    } catch { /* more than the tab keeps (large images): this try is not kept, the run goes on */ }
     runButton.disabled = true;
     output.replaceChildren(h("p", { class: "muted", text: t("Waiting for the model…") }));
     try {
@@ -169,7 +178,7 @@ export async function playgroundPage(root) {
       } })),
     seed.from ? h("p", { class: "muted" }, t("From "), h("a", { href: seed.from.href, "data-link": true, text: seed.from.label })) : "",
     placeholders ? h("p", { class: "muted", text: t("The prompt's placeholders ({n}) are not sent: add messages in their place to try them.", { n: placeholders }) }) : "",
-    seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} tool calls, audio or document parts (the playground sends text and images).", { n: seed.leftOut }) }) : "",
+    seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} part(s) (tool calls, audio, documents, or images too large for this tab).", { n: seed.leftOut }) }) : "",
     !connections.length ? h("p", { class: "muted" }, t("The playground needs a model connection: add one in Settings → Model connections."),
       can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings"), "data-link": true, text: t("Settings") })] : null) : "",
     !mayRun ? h("p", { class: "muted", text: t("Your role in this project cannot run models.") }) : "",
