@@ -173,7 +173,9 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/traces/{vision['trace_id']}")
             page.locator(".row", has_text="vision").click()
             page.get_by_role("button", name="Open in playground").click()
-            page.get_by_text("Left out of the generation: 1 part(s) (tool calls, audio, documents, or images").wait_for()
+            page.get_by_text(
+                "Left out of the generation: 1 part(s) (tool calls, audio, documents, or images too"
+            ).wait_for()
             expect(page.get_by_label("Message")).to_have_value("What is in this picture?")
             expect(image).to_have_count(0)
 
