@@ -87,6 +87,14 @@ def test_observations_tab(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/observations?cursor=%%%garbage")
             expect(page.locator("table.observations [role=alert]")).to_contain_text("Could not load observations")
 
+            # The project switcher keeps the tab: the other project's observations, its own only.
+            page.goto(f"{srv.api_url}/project/default/observations")
+            expect(rows.filter(has_text="LLM")).to_have_count(1)
+            page.locator("#project-switch").select_option(label="other")
+            page.wait_for_url(f"**/project/{other['id']}/observations")
+            expect(rows.filter(has_text="LLM")).to_have_count(1)
+            expect(page.locator("nav.tabs a.active")).to_have_text("Observations")
+
             # In Chinese: the tabs and the page.
             page.goto(f"{srv.api_url}/project/default/observations?lang=zh-CN")
             page.get_by_role("heading", name="观测").wait_for()
