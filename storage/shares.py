@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -11,6 +10,7 @@ import pyarrow as pa
 from storage.api import Backend
 from storage.projects import Versions
 from storage.tables import TRACE_SHARES
+from tracehouse.ttl_cache import TtlCache
 
 __all__ = ["TraceShares"]
 
@@ -18,17 +18,13 @@ __all__ = ["TraceShares"]
 # How stale ``chosen`` may be about a choice made through another process. Choices made through
 # this one are seen at once; ``get`` (who may read a trace by its link) is never stale.
 CHOSEN_TTL_S = 5.0
-# Bounded: reads of many distinct traces must not grow the memory of their answers.
-MAX_KEPT = 20_000
 
 
 class TraceShares:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._versions = Versions()
-        # (project, trace) -> (the choice or None, when the answer expires).
-        self._kept: dict[tuple[str, str], tuple[bool | None, float]] = {}
-        self._changes = 0  # a choice made while a read was under way: that read's answers are not kept
+        self._chosen = TtlCache(CHOSEN_TTL_S)  # by project, then trace: the choice, or None
 
     async def get(self, project_id: str, trace_id: str) -> bool | None:
         """Whether the trace was made public (True) or private (False) here; None if never."""
@@ -38,25 +34,8 @@ class TraceShares:
         """Of ``trace_ids``, those made public (True) or private (False) here; the others are absent.
         Answers are kept a few seconds (``CHOSEN_TTL_S``): a trace read again, as the Langfuse SDKs
         and Grafana read them, asks the store once."""
-        now = time.monotonic()
-        out: dict[str, bool] = {}
-        missing = []
-        for trace_id in trace_ids:
-            kept = self._kept.get((project_id, trace_id))
-            if kept is None or kept[1] <= now:
-                missing.append(trace_id)
-            elif kept[0] is not None:
-                out[trace_id] = kept[0]
-        if missing:
-            changes = self._changes
-            found = await self._read(project_id, missing)
-            if changes == self._changes:
-                if len(self._kept) + len(missing) > MAX_KEPT:
-                    self._kept.clear()
-                for trace_id in missing:
-                    self._kept[(project_id, trace_id)] = (found.get(trace_id), now + CHOSEN_TTL_S)
-            out.update(found)
-        return out
+        kept = await self._chosen.get_many(project_id, trace_ids, lambda ids: self._read(project_id, ids))
+        return {trace_id: choice for trace_id, choice in kept.items() if choice is not None}
 
     async def _read(self, project_id: str, trace_ids: Sequence[str]) -> dict[str, bool]:
         if not trace_ids:
@@ -73,7 +52,5 @@ class TraceShares:
         stamp = self._versions.next()
         row = {"project_id": project_id, "trace_id": trace_id, "public": int(public), "set_by": user_id,
                "created_at": dt.datetime.now(dt.UTC), "updated_at": stamp, "is_deleted": 0}  # fmt: skip
-        self._changes += 1
         await self._backend.insert(TRACE_SHARES.name, pa.Table.from_pylist([row], schema=TRACE_SHARES.arrow_schema()))
-        self._changes += 1
-        self._kept.pop((project_id, trace_id), None)
+        self._chosen.clear()  # also keeps no answer of a read that was under way

@@ -83,3 +83,24 @@ async def test_concurrent_misses_share_one_load_and_a_clear_drops_the_load_under
     gate.set()
     assert await first == "answer-2"
     assert await cache.get("snapshot", "", slow) == "answer-3"
+
+
+async def test_many_answers_at_once_ask_only_for_those_not_kept() -> None:
+    cache = TtlCache(ttl_s=60)
+    asked: list[list[str]] = []
+
+    async def load(keys: list[str]) -> dict[str, object]:
+        asked.append(keys)
+        return {k: k.upper() for k in keys if k != "unknown"}
+
+    assert await cache.get_many("t", ["a", "unknown"], load) == {"a": "A", "unknown": None}
+    assert await cache.get_many("t", ["a", "b", "unknown"], load) == {"a": "A", "b": "B", "unknown": None}
+    assert asked == [["a", "unknown"], ["b"]]  # an unknown key's answer (none) is kept too
+    assert await cache.get_many("other", ["a"], load) == {"a": "A"} and asked[-1] == ["a"]  # kinds apart
+
+    async def cleared_meanwhile(keys: list[str]) -> dict[str, object]:
+        cache.clear()  # a change while the store was read: this answer is not kept
+        return {k: "stale" for k in keys}
+
+    assert await cache.get_many("t", ["c"], cleared_meanwhile) == {"c": "stale"}
+    assert await cache.get_many("t", ["c"], load) == {"c": "C"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 __all__ = ["CREDENTIALS_TTL_S", "TtlCache"]
@@ -60,3 +60,28 @@ class TtlCache:
                 self._entries.clear()
             self._entries[(kind, key)] = (value, now + self._ttl)
         return value
+
+    async def get_many(
+        self, kind: str, keys: Sequence[str], load: Callable[[list[str]], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """The kept answers for ``keys`` of ``kind``; those not kept from one ``load(missing)``, which
+        answers the keys it knows (the others are kept as None)."""
+        now = time.monotonic()
+        out: dict[str, Any] = {}
+        missing = []
+        for key in keys:
+            hit = self._entries.get((kind, key))
+            if hit is not None and hit[1] > now:
+                out[key] = hit[0]
+            else:
+                missing.append(key)
+        if missing:
+            generation = self._generation
+            found = await load(missing)
+            if generation == self._generation:  # not cleared meanwhile: the answers are current
+                if len(self._entries) + len(missing) > MAX_ENTRIES:
+                    self._entries.clear()
+                for key in missing:
+                    self._entries[(kind, key)] = (found.get(key), now + self._ttl)
+            out.update((key, found.get(key)) for key in missing)
+        return out

@@ -4,15 +4,11 @@ import { api } from "/ui/api.js";
 import { ctx, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
-import { RANGES, rangeLabel, timeWindow, traceTabs } from "/ui/traces.js";
+import { params, RANGES, rangeLabel, timeWindow, traceTabs } from "/ui/traces.js";
 
 const TYPES = ["GENERATION", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EMBEDDING", "EVALUATOR", "GUARDRAIL", "SPAN", "EVENT"];
 // [URL/API parameter, label, suggestion field of /api/v1/filters/{field}/values]
 const FIELDS = [["model", t("Model"), "model"], ["name", t("Name"), "name"]];
-
-function params() {
-  return Object.fromEntries(new URLSearchParams(location.search));
-}
 
 export async function observationsPage(root) {
   const state = { range: "24h", ...params() };

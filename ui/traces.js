@@ -64,7 +64,8 @@ export function traceTabs(active) {
       "aria-current": key === active ? "page" : undefined, text: label })));
 }
 
-function params() {
+/** The page's state in its URL's query, as an object. */
+export function params() {
   return Object.fromEntries(new URLSearchParams(location.search));
 }
 
