@@ -122,6 +122,7 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
 
 class ObservationExportQuery(SpanListQuery):
     format: Literal["csv", "jsonl"] = "csv"
+    fields: Literal["all"] = Field("all", description="An export has every field: input, output, metadata.")
     max: int = Field(10_000, ge=1, le=100_000, description="At most this many observations.")
 
 

@@ -5,6 +5,7 @@ are those of the v1 API (``langfuse_api``), cut to the field groups asked for.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -78,17 +79,31 @@ def _groups(request: web.Request) -> set[str]:
     return asked | {"core"}
 
 
-def _observation_v2(row: dict[str, Any], project: str, groups: set[str]) -> dict[str, Any]:
+# Groups whose fields are a span's heavy columns (storage.reader.HEAVY_SPAN_COLUMNS): without
+# them the page reads light rows, at about half the cost (docs/benchmarks.md).
+_HEAVY_GROUPS = {"io", "metadata"}
+# Groups with fields of the observation's trace (its public, user, session, name, tags, release).
+_TRACE_GROUPS = {"basic", "trace_context"}
+
+
+def _observation_v2(
+    row: dict[str, Any], project: str, groups: set[str], trace: dict[str, Any] | None, public: bool
+) -> dict[str, Any]:
+    if not groups & _HEAVY_GROUPS:  # light rows: their groups are left out below
+        row = {**row, "input": "", "output": "", "metadata": {}}
     full = observation_json(row)
     parent = full["parentObservationId"]
     created = full["startTime"]
+    trace = trace or {}
     full.update(
         {
             "projectId": project,
             "bookmarked": False,
-            "public": False,
-            "userId": row.get("user_id") or None,
-            "sessionId": row.get("session_id") or None,
+            # The trace's, as Langfuse gives them on each observation: an observation sent through
+            # the ingestion API has no user or session of its own, its trace has.
+            "public": public,
+            "userId": row.get("user_id") or trace.get("user_id") or None,
+            "sessionId": row.get("session_id") or trace.get("session_id") or None,
             "isRootObservation": parent is None,
             "createdAt": created,
             "updatedAt": created,
@@ -98,9 +113,9 @@ def _observation_v2(row: dict[str, Any], project: str, groups: set[str]) -> dict
             "internalModelId": None,
             "totalCost": full["calculatedTotalCost"],
             "usagePricingTierName": None,
-            "tags": list(row.get("tags") or []),
-            "release": row.get("release") or None,
-            "traceName": None,
+            "tags": sorted(trace.get("tags") or row.get("tags") or []),
+            "release": trace.get("release") or row.get("release") or None,
+            "traceName": trace.get("name") or row.get("trace_name") or None,
         }
     )
     keys = [k for g in OBSERVATION_GROUPS if g in groups for k in OBSERVATION_GROUPS[g]]
@@ -140,11 +155,25 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
     }
     start = _time_param(request, "fromStartTime", 0)
     end = _time_param(request, "toStartTime", time.time_ns() + DAY_NS)
-    rows = await store.langfuse.observations_after(project, start, end, filters, limit + 1, after)
+    light = not groups & _HEAVY_GROUPS
+    rows = await store.langfuse.observations_after(project, start, end, filters, limit + 1, after, light)
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]]) if more and rows else None
-    return langfuse_json({"data": [_observation_v2(r, project, groups) for r in rows], "meta": {"cursor": cursor}})
+    traces: dict[str, dict[str, Any]] = {}
+    chosen: dict[str, bool] = {}
+    if groups & _TRACE_GROUPS:
+        ids = sorted({r["trace_id"] for r in rows})
+        traces, chosen = await asyncio.gather(
+            store.langfuse.trace_contexts(project, ids), store.shares.chosen(project, ids)
+        )
+    data = []
+    for row in rows:
+        trace = traces.get(row["trace_id"])
+        # The UI's Share choice, else what the trace's client said (as the trace reads answer).
+        public = chosen.get(row["trace_id"], bool(trace and trace["client_public"]))
+        data.append(_observation_v2(row, project, groups, trace, public))
+    return langfuse_json({"data": data, "meta": {"cursor": cursor}})
 
 
 def _score_v3(row: dict[str, Any], project: str) -> dict[str, Any]:

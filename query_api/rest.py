@@ -136,6 +136,11 @@ class SpanListQuery(TimeRange):
     model: str | None = None
     name: str | None = None
     observations_only: bool = Field(False, description="Leave out the rows of Langfuse traces themselves (type TRACE).")
+    fields: Literal["all", "light"] = Field(
+        "all",
+        description="light: each span without its attributes, events, links, input, output and metadata "
+        "(not read: about half the time of a page)",
+    )
     limit: int = Field(100, ge=1, le=1000)
     cursor: str | None = None
 
@@ -532,6 +537,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
             limit=q.limit,
             cursor=q.cursor,
             observations_only=q.observations_only,
+            light=q.fields == "light",
         ),
     )
     return SpanPage(items=[span_model(s) for s in page.items], next_cursor=page.next_cursor)

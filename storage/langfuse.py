@@ -21,14 +21,14 @@ from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.logs import LogReader
 from storage.reader import (
+    LIGHT_SPAN_COLUMNS,
     SPAN_COLUMNS,
     WHOLE_DAYS,
     WHOLE_HAVING,
     WHOLE_SPANS,
     WHOLE_TRACES,
-    first_span_keys,
+    first_spans,
     newest_first,
-    spans_by_keys,
 )
 from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORES
@@ -213,6 +213,15 @@ GROUP BY s.trace_id
 
 
 _ROOTS_SQL = {True: _roots_sql(True), False: _roots_sql(False)}
+# Which of the traces ``ids`` their client made public (``client_said_public``).
+_PUBLIC_TRACES_SQL = f"""
+SELECT DISTINCT s.trace_id AS trace_id
+FROM spans AS s
+WHERE s.project_id = {{project:String}} AND s.sign = 1 AND s.trace_id IN {{ids:Array(String)}}
+  AND s.start_time >= fromUnixTimestamp64Nano({{lo:Int64}}, 'UTC')
+  AND s.start_time <= fromUnixTimestamp64Nano({{hi:Int64}}, 'UTC')
+  AND ({_SAID_PUBLIC})
+"""
 
 # Traces whose root has a version (the summary does not keep it), from roots near the window.
 _VERSION_FILTER = """t.trace_id IN (
@@ -511,12 +520,14 @@ HAVING {" AND ".join(having)}"""
         _observation_filters(filters, where, params)
         sql_where = " AND ".join(where)
         order = "s.start_time DESC, s.span_id, s.ingested_at DESC"
-        keys = await first_span_keys(self._backend, sql_where, order, params, (page - 1) * limit + limit)
-        rows = await spans_by_keys(self._backend, project, keys[(page - 1) * limit :])
-        await self._logs.fill_messages(project, rows)
-        total = await self._backend.query(
-            f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
+        # The page and the count need nothing of each other: read side by side.
+        rows, total = await asyncio.gather(
+            first_spans(self._backend, project, sql_where, order, params, limit, (page - 1) * limit),
+            self._backend.query(
+                f"SELECT uniqExact(s.trace_id, s.span_id) AS n FROM spans AS s WHERE {sql_where}", params
+            ),
         )
+        await self._logs.fill_messages(project, rows)
         return rows, int(total[0]["n"])
 
     async def observations_after(
@@ -527,10 +538,12 @@ HAVING {" AND ".join(having)}"""
         filters: dict[str, object],
         limit: int,
         after: tuple[int, str] | None,
+        light: bool = False,
     ) -> list[Row]:
         """Observations newest first, keyed by (start time, id): the page after ``after`` (a cursor,
         stable while new data arrives). Filters as ``observations``, plus session_id, environments
-        (any of) and roots (no parent)."""
+        (any of) and roots (no parent). ``light``: without the heavy columns (``LIGHT_SPAN_COLUMNS``),
+        which are not read."""
         where = list(_OBSERVATIONS_IN_WINDOW)
         params: dict[str, object] = {"project": project, "start": start, "end": end, "limit": limit}
         _observation_filters(filters, where, params)
@@ -544,10 +557,33 @@ HAVING {" AND ".join(having)}"""
             where.append("(toUnixTimestamp64Nano(s.start_time), s.span_id) < ({after_ns:Int64}, {after_id:String})")
             params["after_ns"], params["after_id"] = after
         order = "s.start_time DESC, s.span_id DESC, s.ingested_at DESC"
-        keys = await first_span_keys(self._backend, " AND ".join(where), order, params, limit)
-        rows = await spans_by_keys(self._backend, project, keys)
-        await self._logs.fill_messages(project, rows)
+        columns = LIGHT_SPAN_COLUMNS if light else SPAN_COLUMNS
+        rows = await first_spans(self._backend, project, " AND ".join(where), order, params, limit, 0, columns)
+        if not light:
+            await self._logs.fill_messages(project, rows)
         return rows
+
+    async def trace_contexts(self, project: str, trace_ids: Sequence[str]) -> dict[str, Row]:
+        """The traces ``trace_ids`` name, by id: each one's summary (every day of it: name, user,
+        session, tags, release...) and whether its client made it public (``client_public``).
+        Unknown ids are left out."""
+        if not trace_ids:
+            return {}
+        params: dict[str, object] = {"project": project, "ids": sorted(set(trace_ids))}
+        rows = await self._backend.query(
+            f"SELECT {_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} "
+            "AND t.trace_id IN {ids:Array(String)} GROUP BY t.trace_id",
+            params,
+        )
+        if not rows:
+            return {}
+        # Only the spans that say so: half the time of the roots' query, which reads them all.
+        params.update(lo=min(r["start_time"] for r in rows), hi=max(r["end_time"] for r in rows))
+        public = await self._backend.query(_PUBLIC_TRACES_SQL, params)
+        said = {r["trace_id"] for r in public}
+        for row in rows:
+            row["client_public"] = row["trace_id"] in said
+        return {r["trace_id"]: r for r in rows}
 
     async def sessions(
         self, project: str, start: int, end: int, page: int, limit: int, environments: Sequence[str] = ()

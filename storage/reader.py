@@ -53,14 +53,26 @@ def _select_expr(name: str, ch_type: str) -> str:
 
 
 SPAN_COLUMNS = ",\n    ".join(_select_expr(c.name, c.type) for c in SPANS.columns if c.name not in WRITER_FILLED)
+# A span's heavy columns: its attributes, events, links, input, output and metadata. A read costs
+# about what decompressing each column it reads costs (docs/benchmarks.md), so lists that show none
+# of these read ``LIGHT_SPAN_COLUMNS``: every other column.
+HEAVY_SPAN_COLUMNS = frozenset(
+    c.name
+    for c in SPANS.columns
+    if c.name.endswith("attributes") or c.name.endswith("attribute_types") or c.name.startswith(("event_", "link_"))
+) | {"trace_state", "input", "output", "metadata"}
+LIGHT_SPAN_COLUMNS = ",\n    ".join(
+    _select_expr(c.name, c.type)
+    for c in SPANS.columns
+    if c.name not in WRITER_FILLED and c.name not in HEAVY_SPAN_COLUMNS
+)
 
-# Lists of spans read in two passes: the page's span versions by these light columns first
-# (``first_span_keys``), then every column of those rows only (``spans_by_keys``). Sorting every
-# span in range with all its columns took 2 s for the newest 50 of 112k spans.
+# Deep pages of span lists are read in two passes: the span versions before and on the page by
+# these light columns first, then the page's columns of its rows only (``spans_by_keys``).
 SPAN_KEYS = """s.trace_id AS trace_id, s.span_id AS span_id, toUnixTimestamp64Nano(s.start_time) AS start_ns,
        toUnixTimestamp64Micro(s.ingested_at) AS ingested_us"""
-_SPANS_BY_KEYS_SQL = f"""
-SELECT {SPAN_COLUMNS}
+_SPANS_BY_KEYS_SQL = """
+SELECT {columns}
 FROM spans AS s
 WHERE s.project_id = {{project:String}} AND s.sign = 1
   AND s.start_time >= fromUnixTimestamp64Nano({{lo:Int64}}, 'UTC')
@@ -71,31 +83,55 @@ LIMIT 1 BY s.trace_id, s.span_id
 """
 
 
-async def first_span_keys(backend: Backend, where: str, order: str, params: dict[str, Any], count: int) -> list[Row]:
-    """The keys (``SPAN_KEYS``) of the first ``count`` spans in ``order`` among those ``where``
-    selects, each span once (its first version in that order). Versions are rare (Langfuse
-    updates), so a little more than ``count`` rows are asked, and more only if versions took their
-    place. ``LIMIT 1 BY`` did the same in SQL at twice the cost: it sorts every row in range."""
+async def _first_versions(
+    backend: Backend, select: str, where: str, order: str, params: dict[str, Any], count: int
+) -> list[Row]:
+    """The first ``count`` spans in ``order`` among those ``where`` selects, each span once (its
+    first version in that order), as ``select`` reads them (``trace_id`` and ``span_id`` among
+    them). Versions are rare (Langfuse updates), so a little more than ``count`` rows are asked, and
+    more only if versions took their place. ``LIMIT 1 BY`` did the same in SQL at many times the
+    cost: it sorts every row in range with every column, where ``ORDER BY ... LIMIT`` reads the
+    columns that are not sorted on for the rows it keeps only."""
     fetch = count + 8
     while True:
         rows = await backend.query(
-            f"SELECT {SPAN_KEYS} FROM spans AS s WHERE {where} ORDER BY {order} LIMIT {{fetch:UInt32}}",
+            f"SELECT {select} FROM spans AS s WHERE {where} ORDER BY {order} LIMIT {{fetch:UInt32}}",
             {**params, "fetch": fetch},
         )
         seen: set[tuple[str, str]] = set()
-        keys = []
+        first = []
         for row in rows:
             if (row["trace_id"], row["span_id"]) not in seen:
                 seen.add((row["trace_id"], row["span_id"]))
-                keys.append(row)
-        if len(keys) >= count or len(rows) < fetch:
-            return keys[:count]
+                first.append(row)
+        if len(first) >= count or len(rows) < fetch:
+            return first[:count]
         fetch *= 4
 
 
-async def spans_by_keys(backend: Backend, project_id: str, keys: list[Row]) -> list[Row]:
-    """Every column of the span versions ``keys`` name (rows of ``SPAN_KEYS``), in their order. A
-    version a merge collapsed meanwhile (a newer one came) is left out."""
+async def first_spans(
+    backend: Backend,
+    project_id: str,
+    where: str,
+    order: str,
+    params: dict[str, Any],
+    count: int,
+    skip: int = 0,
+    columns: str = SPAN_COLUMNS,
+) -> list[Row]:
+    """Spans ``skip`` to ``skip + count`` in ``order`` among those ``where`` selects (on ``spans
+    AS s``), each span once (its first version in that order), with ``columns`` (``SPAN_COLUMNS``
+    or ``LIGHT_SPAN_COLUMNS``). The first page is one query; a deeper one reads the keys of every
+    span before it, then the page's columns of its own rows only."""
+    if not skip:
+        return await _first_versions(backend, columns, where, order, params, count)
+    keys = (await _first_versions(backend, SPAN_KEYS, where, order, params, skip + count))[skip:]
+    return await spans_by_keys(backend, project_id, keys, columns)
+
+
+async def spans_by_keys(backend: Backend, project_id: str, keys: list[Row], columns: str = SPAN_COLUMNS) -> list[Row]:
+    """The ``columns`` of the span versions ``keys`` name (rows of ``SPAN_KEYS``), in their order.
+    A version a merge collapsed meanwhile (a newer one came) is left out."""
     if not keys:
         return []
     params = {
@@ -105,7 +141,8 @@ async def spans_by_keys(backend: Backend, project_id: str, keys: list[Row]) -> l
         "traces": sorted({k["trace_id"] for k in keys}),
         "keys": [f"{k['trace_id']} {k['span_id']} {k['ingested_us']}" for k in keys],
     }
-    found = {(r["trace_id"], r["span_id"]): r for r in await backend.query(_SPANS_BY_KEYS_SQL, params)}
+    rows = await backend.query(_SPANS_BY_KEYS_SQL.format(columns=columns), params)
+    found = {(r["trace_id"], r["span_id"]): r for r in rows}
     return [found[k["trace_id"], k["span_id"]] for k in keys if (k["trace_id"], k["span_id"]) in found]
 
 
@@ -293,6 +330,8 @@ class SpanQuery:
     cursor: str | None = None
     # Observations only: without the rows that hold a Langfuse trace's own fields (type TRACE).
     observations_only: bool = False
+    # Light rows: without the heavy columns (HEAVY_SPAN_COLUMNS), which are not read.
+    light: bool = False
 
 
 @dataclass
@@ -602,12 +641,16 @@ LIMIT {{limit:UInt32}}
             )
             params.update(c_start=c_start, c_span=c_span)
         order = "s.start_time DESC, s.span_id DESC, s.ingested_at DESC"
-        keys = await first_span_keys(self._backend, " AND ".join(where), order, params, limit + 1)
-        rows = [restore_attributes(r) for r in await spans_by_keys(self._backend, project_id, keys)]
+        columns = LIGHT_SPAN_COLUMNS if q.light else SPAN_COLUMNS
+        rows = await first_spans(self._backend, project_id, " AND ".join(where), order, params, limit + 1, 0, columns)
+        if not q.light:
+            rows = [restore_attributes(r) for r in rows]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]])
+        if q.light:
+            return Page(rows, next_cursor)
         return Page(await self._logs.fill_messages(project_id, rows), next_cursor)
 
     async def timeseries(

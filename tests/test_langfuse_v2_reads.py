@@ -7,6 +7,7 @@ import asyncio
 
 import aiohttp
 
+from query_api.langfuse_v2 import OBSERVATION_GROUPS
 from tests.helpers import add_score, span, span_table
 from tests.langfuse_helpers import basic, make_key, run_sdk
 from tracehouse.server import Running
@@ -31,6 +32,17 @@ async def test_sdk5_reads_observations_v2_and_scores_v3(live: Running) -> None:
     assert agent["isRootObservation"] is True and agent["parentObservationId"] is None
     # Only the groups asked for: core alone has no name, input or usage.
     assert "name" not in out["core_keys"] and "input" not in out["core_keys"] and "traceId" in out["core_keys"]
+    # Without io and metadata the rows are read light: the same values as with every group.
+    async with aiohttp.ClientSession(headers=basic(pair)) as s:
+        url = f"{live.api_url}/api/public/v2/observations?traceId={out['trace_id']}"
+        async with s.get(url + "&fields=" + ",".join(OBSERVATION_GROUPS)) as r:
+            every = {o["id"]: o for o in (await r.json())["data"]}
+        for groups in ("", "&fields=core,basic,model,usage,time,prompt,metrics,trace_context"):
+            async with s.get(url + groups) as r:
+                light = (await r.json())["data"]
+            assert len(light) == len(every) == 3 and all("input" not in o for o in light)
+            assert all(o == {k: every[o["id"]][k] for k in o} for o in light)
+        assert every[llm["id"]]["input"] == llm["input"]
     scores = {s["id"]: s for s in out["scores"]}
     assert set(scores) == {"v3-bool", "v3-num", "v3-cat"}
     assert (scores["v3-bool"]["dataType"], scores["v3-bool"]["value"]) == ("BOOLEAN", True)

@@ -278,7 +278,7 @@ async def test_langfuse_newest_pages_are_those_of_the_whole_window(store: Store)
 
 async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> None:
     """A span written again (a Langfuse update) is listed once, as its newest version,
-    on every page; a page's rows are read by key after the page is chosen."""
+    on every page, whether pages follow a cursor or are numbered."""
     start, end = window()
     first = [span("v-trace", f"v-{i}", start=start + i * SECOND, output="old") for i in range(5)]
     await store.writer.write(span_table(first))
@@ -295,5 +295,12 @@ async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> 
         listed += [(s["span_id"], s["output"]) for s in page.items]
         if not (cursor := page.next_cursor):
             break
+    # Langfuse's numbered pages: a deeper page is read by the keys of the spans before it.
+    numbered = []
+    for number in (1, 2, 3):
+        rows, total = await store.langfuse.observations("default", start, end, {}, number, 2)
+        assert total == 5
+        numbered += [(s["span_id"], s["output"]) for s in rows]
     await store.backend.execute("SYSTEM START MERGES spans")
     assert listed == [("v-4", "old"), ("v-3", "new 11"), ("v-2", "old"), ("v-1", "old"), ("v-0", "old")]
+    assert numbered == listed

@@ -107,6 +107,18 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     assert status == 200 and len(doc["items"]) == 12  # OpenTelemetry spans are all observations
     status, doc = await get(live, "/api/v1/spans", [("observations_only", "maybe")])
     assert status == 400 and "observations_only" in doc["error"]["message"], doc
+    # Light rows (the Observations tab's): the same spans, without the heavy columns.
+    status, full = await get(live, "/api/v1/spans", [("observation_type", "GENERATION"), ("limit", "3")])
+    status, light = await get(
+        live, "/api/v1/spans", [("observation_type", "GENERATION"), ("limit", "3"), ("fields", "light")]
+    )
+    assert status == 200 and light["next_cursor"] == full["next_cursor"]
+    for whole, cut in zip(full["items"], light["items"], strict=True):
+        assert "input" in whole and "span_attributes" in whole
+        assert not {"input", "output", "metadata", "span_attributes", "event_names"} & cut.keys()
+        assert cut == {k: v for k, v in whole.items() if k in cut} and len(cut) > 40
+    status, doc = await get(live, "/api/v1/spans", [("fields", "input")])
+    assert status == 400 and "fields" in doc["error"]["message"], doc
     status, doc = await get(live, "/api/v1/sessions")
     assert [s["id"] for s in doc["items"]] == ["chat-1", "chat-2"] and doc["total"] == 2  # the newest first
     assert doc["items"][0] == {
@@ -335,6 +347,6 @@ async def test_export_of_an_observation_list(live: Running) -> None:
         finally:
             export_api.OBSERVATION_PAGE = page
         for bad in ([("format", "xml")], [("max", "0")], [("observations_only", "maybe")], [("start", "yesterday")],
-                    [("limit", "0")]):  # fmt: skip
+                    [("limit", "0")], [("fields", "light")]):  # fmt: skip
             status, headers, text = await export(bad)
             assert status == 400 and "error" in json.loads(text), (bad, text)

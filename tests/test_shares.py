@@ -41,8 +41,13 @@ async def until_trace(live: Running, project: str, trace_id: str) -> None:
 
 async def langfuse_says_public(live: Running, key: dict[str, str], trace_id: str) -> set[bool]:
     """What Langfuse's read API answers for the trace's ``public``: by id (whole, and core
-    fields only, which read no span), in the list, and in its session if it has one."""
+    fields only, which read no span), in the list, and on each of its observations in v2's list
+    (SDK 5's ``api.observations.get_many()``, by default and with input and output)."""
     said = set()
+    for fields in ("", "&fields=core,basic,io"):
+        status, doc = await call(live, "GET", f"/api/public/v2/observations?traceId={trace_id}{fields}", key)
+        assert status == 200, doc
+        said.update(o["public"] for o in doc["data"])
     for fields in ("", "?fields=core"):
         status, doc = await call(live, "GET", f"/api/public/traces/{trace_id}{fields}", key)
         assert status == 200, doc
@@ -99,15 +104,29 @@ async def test_public_traces_by_sdk_and_by_choice(live: Running) -> None:
     assert await langfuse_says_public(live, key, ids["public"]) == {False}
     assert await langfuse_says_public(live, key, ids["private"]) == {True}
     # A trace the Langfuse ingestion API (SDK 2.x, Dify) sent as public, and one it did not.
+    # Each with an observation, which has no user, session, tags or release of its own: v2's list
+    # gives it its trace's, as Langfuse does.
     batch = [
         {"id": f"e{n}", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z",
-         "body": {"id": trace_id, "name": "ingested", "public": public}}
+         "body": {"id": trace_id, "name": "ingested", "public": public, "userId": "ann", "sessionId": "s-1",
+                  "tags": ["b", "a"], "release": "r-7"}}
         for n, (trace_id, public) in enumerate((("c" * 32, True), ("d" * 32, False)))
+    ] + [
+        {"id": f"o{n}", "type": "span-create", "timestamp": "2026-12-01T10:00:01.000Z",
+         "body": {"id": f"obs-{n}", "traceId": trace_id, "name": "step", "startTime": "2026-12-01T10:00:01.000Z"}}
+        for n, trace_id in enumerate(("c" * 32, "d" * 32))
     ]  # fmt: skip
     status, doc = await call(live, "POST", "/api/public/ingestion", key, {"batch": batch})
     assert status == 207 and not doc["errors"], doc
     assert await langfuse_says_public(live, key, "c" * 32) == {True}
     assert await langfuse_says_public(live, key, "d" * 32) == {False}
+    status, doc = await call(
+        live, "GET", f"/api/public/v2/observations?traceId={'c' * 32}&fields=core,basic,trace_context", key
+    )
+    assert status == 200, doc
+    assert [(o["name"], o["userId"], o["sessionId"], o["traceName"], o["tags"], o["release"]) for o in doc["data"]] == [
+        ("step", "ann", "s-1", "ingested", ["a", "b"], "r-7")
+    ]
     assert (await call(live, "GET", f"/api/v1/public/traces/default/{'c' * 32}"))[0] == 200
 
     # Another project's public trace is public under its own project only.

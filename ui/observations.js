@@ -62,7 +62,8 @@ export async function observationsPage(root) {
 
   let page;
   try {
-    page = await api("/api/v1/spans", { query: { ...listQuery, limit: Number(state.limit) || 50, cursor: state.cursor } });
+    // Light rows: the table shows no attribute, input or output (half the time of a page).
+    page = await api("/api/v1/spans", { query: { ...listQuery, fields: "light", limit: Number(state.limit) || 50, cursor: state.cursor } });
   } catch (e) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: headers.length, class: "empty error", role: "alert",
       text: t("Could not load observations: {error}", { error: errorText(e) }) })));
