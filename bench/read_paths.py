@@ -10,7 +10,9 @@ Langfuse SDKs and Grafana send it), and times, warm:
   inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first);
 - Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
   or observations), as a client that asks for those groups only;
-- the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside.
+- the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside;
+- Langfuse's observation lists: ``GET /api/public/observations`` (page 1 of 50) and
+  ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, and with input and output).
 
 Each trace-by-id path is timed three ways: the first read of each stored trace (the trace cache
 emptied before, so its spans are read from ClickHouse); two more rounds of the same traces, which
@@ -83,18 +85,25 @@ async def main() -> None:
         ]
         sample = random.Random(args.seed).sample(ids, min(args.traces, len(ids)))
         bounds = await store.backend.query(
-            "SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, toUnixTimestamp64Nano(max(start_time)) AS hi "
+            "SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, "
+            "quantilesExact(0.375, 0.625)(toUnixTimestamp64Nano(start_time)) AS middle "
             "FROM trace_index WHERE project_id = {p:String}",
             {"p": project},
         )
-        lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-        # A window inside: the middle quarter of the project's time, at most a day (as the UI asks).
-        mid = (lo + hi) // 2
-        half = min((hi - lo) // 8, 12 * 3600 * 10**9)
-        inside = f"start={iso(mid - half)}&end={iso(mid + half)}"
+        lo, (w_lo, w_hi) = bounds[0]["lo"], bounds[0]["middle"]
+        # A window inside: the middle quarter of the project's traces by their start, at most a day
+        # (as the UI asks). By the traces, not by the first and last start: a few traces written
+        # long after the rest (an earlier run's) must not leave the window empty.
+        half = min((w_hi - w_lo) // 2, 12 * 3600 * 10**9)
+        mid = (w_lo + w_hi) // 2
+        inside = f"start={iso(mid - half)}&end={iso(mid + half + 1)}"
         base = live.api_url
         rest = f"{base}/api/v1/traces"
         async with aiohttp.ClientSession() as session:
+            async with session.get(f"{rest}?limit=50&{inside}&preview=false", headers=auth) as r:
+                in_window = len((await r.json())["items"])
+            if in_window < 50:  # a list shorter than a page measures less than the UI's
+                raise SystemExit(f"only {in_window} traces in the window inside ({inside})")
 
             async def timed(urls: list[str]) -> dict[str, float]:
                 # About ``runs`` requests in all, however many URLs: rounds of every URL.
@@ -156,10 +165,19 @@ async def main() -> None:
                     ),
                     # The Observations tab.
                     "ui_observations_newest": await timed(
-                        [f"{base}/api/v1/spans?limit=50&start={iso(lo)}&observations_only=true"]
+                        [f"{base}/api/v1/spans?limit=50&start={iso(lo)}&observations_only=true&fields=light"]
                     ),
                     "ui_generations_window_inside": await timed(
-                        [f"{base}/api/v1/spans?limit=50&{inside}&observations_only=true&observation_type=GENERATION"]
+                        [
+                            f"{base}/api/v1/spans?limit=50&{inside}&observations_only=true&observation_type=GENERATION&fields=light"
+                        ]
+                    ),
+                    # Langfuse's observation lists: v1 pages (with their count), and v2 as SDK 5's
+                    # ``api.observations.get_many()`` asks by default (core and basic) and with io.
+                    "langfuse_observations_page_1": await timed([f"{base}/api/public/observations?limit=50&page=1"]),
+                    "langfuse_v2_observations": await timed([f"{base}/api/public/v2/observations?limit=50"]),
+                    "langfuse_v2_observations_io": await timed(
+                        [f"{base}/api/public/v2/observations?limit=50&fields=core,basic,io,usage"]
                     ),
                 },
                 # Where trace reads were served from memory: the batches just inserted (the first
