@@ -194,6 +194,7 @@ def test_share_from_the_trace_view_and_read_signed_out(tmp_path: Path) -> None:
             )
             guest.goto(f"{srv.api_url}/project/default/traces/{media['trace_id']}")
             guest.locator(".row", has_text="vision").click()
+            expect(guest.locator(".axis-row .label")).to_have_text("1 span")  # one, not "1 spans"
             image = panel.locator("img.media-image")
             expect(image).to_have_count(1)
             guest.wait_for_function("document.querySelector('img.media-image').naturalWidth > 0")

@@ -196,6 +196,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
 
         page.get_by_role("tree").wait_for()
         assert page.locator(".row").count() == 3
+        expect(page.locator(".axis-row .label")).to_have_text("3 spans")
         # Whose trace it is: links to the user's traces, the session and the tag's traces.
         facts = page.locator(".trace-facts")
         user_link = facts.get_by_role("link", name="<script>alert(1)</script>")

@@ -2,7 +2,7 @@
 // and the runs over them compared side by side, per item and in aggregate against a baseline run.
 import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatIso, h, table } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatIso, h, table, tokenCount } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
 import { cellWithMedia } from "/ui/media.js";
 
@@ -157,7 +157,7 @@ function compareView(doc) {
       h("a", { href: here(`/traces/${encodeURIComponent(r.traceId)}${r.observationId ? `?observation=${encodeURIComponent(r.observationId)}` : ""}`),
         "data-link": true, class: "output", text: show(r.output) }),
       h("div", { class: "muted small" }, [
-        r.latencyMs !== null ? formatDuration(r.latencyMs) : null, r.tokens !== null ? t("{n} tokens", { n: formatCount(r.tokens) }) : null,
+        r.latencyMs !== null ? formatDuration(r.latencyMs) : null, r.tokens !== null ? tokenCount(r.tokens) : null,
         r.cost !== null ? formatCost(r.cost) : null,
         ...Object.entries(r.scores).map(([n, v]) => `${n} ${score(v)}`)].filter(Boolean).join(" · ")))),
     results.length > 1 ? h("div", { class: "spread small" }, ...Object.entries(c.summary.scores).filter(([, s]) => s.n)

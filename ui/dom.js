@@ -44,6 +44,16 @@ export function formatCount(n) {
   return formatNumber(n);
 }
 
+/** "1 span" or "{n} spans", the count formatted for the locale. */
+export function spanCount(n) {
+  return Number(n) === 1 ? t("1 span") : t("{n} spans", { n: formatCount(n) });
+}
+
+/** "1 token" or "{n} tokens", the count formatted for the locale. */
+export function tokenCount(n) {
+  return Number(n) === 1 ? t("1 token") : t("{n} tokens", { n: formatCount(n) });
+}
+
 export function table(headers, rows) {
   return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((label) => h("th", { text: label })))),
     h("tbody", {}, ...rows));

@@ -4,7 +4,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, table } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount } from "/ui/dom.js";
 import { RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t } from "/ui/i18n.js";
 
@@ -88,7 +88,7 @@ export async function sessionPage(root, id) {
   const turns = doc.traces.map((turn) => h("div", { class: "turn card" },
     h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(turn.trace_id)}`), "data-link": true,
       text: turn.name || turn.trace_id }), ` · ${formatTime(turn.start_time)} · ${formatDuration(turn.latency_ms)} · `
-      + `${t("{n} tokens", { n: formatCount(turn.total_tokens) })} · ${formatCost(turn.total_cost)}`),
+      + `${tokenCount(turn.total_tokens)} · ${formatCost(turn.total_cost)}`),
     ...[["in", turn.input], ["out", turn.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
       h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || (side === "in" ? t("input") : t("output")) }),
         h("div", { class: "part", text: typeof m.content === "string" ? m.content

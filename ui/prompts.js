@@ -71,7 +71,8 @@ function diffView(a, b) {
     class: kind === "+" ? "add" : kind === "-" ? "del" : "same", text: `${kind} ${line}` })));
   const changed = rows.filter(([k]) => k !== " ").length;
   return h("div", { class: "diff-view" },
-    h("p", { class: "muted", text: changed ? t("{n} changed lines between version {a} and version {b}", { n: changed, a: a.version, b: b.version })
+    h("p", { class: "muted", text: changed === 1 ? t("1 changed line between version {a} and version {b}", { a: a.version, b: b.version })
+      : changed ? t("{n} changed lines between version {a} and version {b}", { n: changed, a: a.version, b: b.version })
       : t("The prompt text of version {a} and version {b} is the same.", { a: a.version, b: b.version }) }),
     render(rows),
     configRows.length ? [h("h3", { text: t("Config") }), render(configRows)] : null);

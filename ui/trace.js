@@ -4,7 +4,7 @@ import { can, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
-import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, spanCount, tokenCount } from "/ui/dom.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
@@ -417,7 +417,7 @@ export async function tracePage(root, traceId, shared = null) {
     const hasChildren = children.has(s.span_id);
     const duration = formatDuration((s.end_time - s.start_time) / 1e6);
     const bar = h("div", { class: `bar type-${s.observation_type}`,
-      title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${t("{n} tokens", { n: formatCount(s.total_tokens) })}` : ""}` },
+      title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${tokenCount(s.total_tokens)}` : ""}` },
       // time to first token: a tick inside the generation's bar
       s.completion_start_time && s.end_time > s.start_time ? h("i", { class: "ttft", title: t("first token"),
         style: `left:${Math.min(100, ((s.completion_start_time - s.start_time) / (s.end_time - s.start_time)) * 100)}%` })
@@ -448,7 +448,7 @@ export async function tracePage(root, traceId, shared = null) {
     rows[i] = row;
     return row;
   };
-  const axis = h("div", { class: "axis-row" }, h("div", { class: "label muted", text: t("{n} spans", { n: spans.length }) }),
+  const axis = h("div", { class: "axis-row" }, h("div", { class: "label muted", text: spanCount(spans.length) }),
     h("div", { class: "ticks" }), h("div"));
   const drawAxis = () => {
     const ticks = axis.children[1];
@@ -559,8 +559,8 @@ export async function tracePage(root, traceId, shared = null) {
     h("div", { class: "page-head" }, h("h1", { text: ordered[0][0].name || traceId }),
       !shared && can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Share"),
         onclick: () => shareDialog(traceId).catch(() => {}) }) : null),
-    h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${t("{n} spans", { n: spans.length })} · `
-      + `${t("{n} tokens", { n: formatCount(totalTokens) })} · ${formatCost(totalCost)}`),
+    h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spanCount(spans.length)} · `
+      + `${tokenCount(totalTokens)} · ${formatCost(totalCost)}`),
     facts.length ? h("p", { class: "trace-facts" }, ...facts) : null,
     toolbar,
     h("div", { class: "split" }, tree, panel)));
