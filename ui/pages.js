@@ -6,7 +6,7 @@ import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount } from "/ui/dom.js";
 import { RANGES, rangeLabel } from "/ui/traces.js";
-import { formatNumber, t } from "/ui/i18n.js";
+import { formatNumber, t, word } from "/ui/i18n.js";
 
 const DAY = 86400;
 
@@ -200,7 +200,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
         one("errors", (p) => (p.spans ? (100 * p.errors) / p.spans : 0)), { format: (v) => `${v.toFixed(1)}%` })),
       card(t("Scores"), null, scores.items.length
         ? table([t("Score"), t("Type"), t("Count"), t("Mean"), t("Min"), t("Max")], scores.items.map((sc) => h("tr", {},
-          h("td", { text: sc.name }), h("td", { text: sc.data_type }), h("td", { class: "num", text: formatCount(sc.count) }),
+          h("td", { text: sc.name }), h("td", { text: word(sc.data_type) }), h("td", { class: "num", text: formatCount(sc.count) }),
           ...(sc.data_type === "CATEGORICAL"
             ? [h("td", { colspan: 3, text: sc.top_values.join(", ") })]
             : [sc.mean, sc.min, sc.max].map((v) => h("td", { class: "num", text: Number(v).toFixed(3) }))))))
