@@ -51,7 +51,10 @@ def seed(page: Page, srv: Server) -> dict[str, str]:
     _ingest(srv, pair, [
         {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
          "body": {"id": trace, "name": "weather-bot", "timestamp": stamp, "sessionId": "sess-42",
-                  "userId": "u-7", "input": "Wetter in Paris?", "output": "Sonnig."}},
+                  "userId": "u-7", "input": "Wetter in Paris?", "output": "Sonnig.", "tags": ["travel", "weather"]}},
+        *({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": stamp,
+           "body": {"traceId": trace, "name": name, "value": value}} for name, value in
+          (("user-feedback", 1), ("quality", 0.75), ("correctness", 0.5))),
         {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
          "body": {"id": f"g-{trace}", "traceId": trace, "name": "llm-call", "startTime": stamp, "endTime": stamp,
                   "model": "gpt-4o", "usage": {"input": 12, "output": 3}, "input": "Wetter?", "output": "Sonnig."}},
@@ -123,6 +126,12 @@ def test_every_page_in_both_languages(server: Server) -> None:  # noqa: F811
         expect(page.locator("#nav")).to_contain_text("追踪")
         expect(page.locator("table.traces")).to_contain_text("weather-bot")
         expect(page.locator("table.traces th").nth(1)).to_contain_text("时间")
+        # A laptop's screen: the list's columns fit, long names cut (whole on hover), in both languages.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for lang in ("en", "zh-CN"):
+            page.goto(server.api_url + f"/project/default/traces?lang={lang}")
+            page.locator("td.score-cell .score").first.wait_for()
+            assert page.evaluate("(w => w.scrollWidth <= w.clientWidth)(document.querySelector('.table-wrap'))"), lang
     assert not errors, errors
 
 

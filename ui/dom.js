@@ -1,5 +1,5 @@
 // Tiny DOM helpers. Every piece of data is set as text, never parsed as HTML.
-import { formatDate, formatMoney, formatNumber, t } from "/ui/i18n.js";
+import { formatDate, formatMoney, formatNumber, formatShortDate, t } from "/ui/i18n.js";
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -33,6 +33,11 @@ export function formatCost(value) {
 
 export function formatTime(ns) {
   return formatDate(new Date(Number(ns) / 1e6));
+}
+
+/** A time (ns since the epoch) for a row of a list: the year only when it is not this one. */
+export function formatRowTime(ns) {
+  return formatShortDate(new Date(Number(ns) / 1e6));
 }
 
 // An ISO 8601 time (the settings API's created and expiry times) in the viewer's locale.

@@ -108,3 +108,11 @@ export function formatMoney(n) {
 export function formatDate(date) {
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" }).format(date);
 }
+
+/** A date and time for a row of a list: without the year when it is this year's, to leave the
+ * list's other columns room on a laptop's screen. */
+export function formatShortDate(date) {
+  const year = date.getFullYear() === new Date().getFullYear() ? undefined : "numeric";
+  return new Intl.DateTimeFormat(locale, { year, month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+    second: "2-digit" }).format(date);
+}

@@ -2,7 +2,7 @@
 // by type, model and name, as Langfuse's observations table lists them. Filters live in the URL.
 import { api } from "/ui/api.js";
 import { ctx, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 import { params, RANGES, rangeLabel, timeWindow, traceTabs } from "/ui/traces.js";
 
@@ -77,7 +77,7 @@ export async function observationsPage(root) {
       const failed = s.status_code === "ERROR" || s.level === "ERROR";
       const href = here(`/traces/${encodeURIComponent(s.trace_id)}?span=${encodeURIComponent(s.span_id)}`);
       return h("tr", { class: failed ? "has-error" : "" },
-        h("td", { text: formatTime(s.start_time) }),
+        h("td", { text: formatRowTime(s.start_time) }),
         h("td", {}, h("a", { href, "data-link": true, text: s.name || s.span_id })),
         h("td", { text: s.observation_type }),
         h("td", { text: s.model }),

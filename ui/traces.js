@@ -3,7 +3,7 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
-import { formatCost, formatCount, formatDuration, formatTime, h } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h } from "/ui/dom.js";
 import { errorText, formatNumber, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -25,14 +25,15 @@ const FILTERS = [
 ];
 // [key, header, API sort key or null, cell]
 const COLUMNS = [
-  ["time", t("Time"), "start_time", (row) => h("td", { text: formatTime(row.start_time) })],
-  ["name", t("Name"), null, (row) => h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(row.trace_id)}`),
-    "data-link": true, text: row.name || row.trace_id }))],
-  ["service", t("Service"), null, (row) => h("td", { text: row.service_name })],
-  ["user", t("User"), null, (row) => h("td", { text: row.user_id })],
-  ["session", t("Session"), null, (row) => h("td", {}, row.session_id ? h("a", {
+  ["time", t("Time"), "start_time", (row) => h("td", { text: formatRowTime(row.start_time) })],
+  // Text columns are cut to a width (the whole value on hover), so that the numbers fit a laptop's screen.
+  ["name", t("Name"), null, (row) => h("td", { class: "clip wide", title: row.name || row.trace_id }, h("a", {
+    href: here(`/traces/${encodeURIComponent(row.trace_id)}`), "data-link": true, text: row.name || row.trace_id }))],
+  ["service", t("Service"), null, (row) => h("td", { class: "clip", title: row.service_name, text: row.service_name })],
+  ["user", t("User"), null, (row) => h("td", { class: "clip", title: row.user_id, text: row.user_id })],
+  ["session", t("Session"), null, (row) => h("td", { class: "clip", title: row.session_id }, row.session_id ? h("a", {
     href: here(`/sessions/${encodeURIComponent(row.session_id)}`), "data-link": true, text: row.session_id }) : "")],
-  ["tags", t("Tags"), null, (row) => h("td", {}, ...row.tags.map((tag) => h("span", { class: "tag", text: tag })))],
+  ["tags", t("Tags"), null, (row) => h("td", { class: "tags" }, ...row.tags.map((tag) => h("span", { class: "tag", text: tag })))],
   ["spans", t("Spans"), "span_count", (row) => h("td", { class: "num", text: formatCount(row.span_count) })],
   ["latency", t("Latency"), "latency", (row) => h("td", { class: "num", text: formatDuration(row.latency_ms) })],
   ["tokens", t("Tokens in/out"), "total_tokens", (row) => h("td", { class: "num",
