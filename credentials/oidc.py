@@ -59,7 +59,7 @@ class Identity:
     subject: str
     email: str
     name: str
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] | None = None  # None: the provider did not say (no groups claim)
 
 
 def _challenge(verifier: str) -> str:
@@ -193,5 +193,6 @@ class OidcClient:
         listed = claims.get(self.config.groups_claim)
         if isinstance(listed, str):  # some providers give a lone group as a string
             listed = [listed]
-        groups = tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else ()
+        # Not a list: the provider did not say (Entra ID leaves the claim out past 200 groups).
+        groups = tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else None
         return Identity(str(claims["sub"]), email, str(name)[:200], groups)

@@ -9,7 +9,10 @@ named, and keeps a higher one they were given (by an invitation, an admin or an 
   invitation link, or added by an admin); someone removed later is not given them again. The
   first account owns the default organization and gets nothing more.
 - The group roles apply at each single sign-on, so a person added to a group gets its role at
-  their next sign-in. Leaving a group takes nothing away: remove the person here too.
+  their next sign-in, and someone who left it gets back the role they had before (or leaves the
+  organization or project, if the group brought them there). A role someone changed after the
+  group gave it is theirs and stays; the provider saying nothing of groups (no claim) changes
+  nothing.
 A project role is set only where it gives more than the person's organization role there.
 An organization or project named but not there is logged and skipped: the sign-in goes on.
 """
@@ -22,12 +25,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from storage import Project, Store
+from storage.organizations import GroupGrant, Roles
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 from tracehouse.roles import RANK, GroupRole, Role
 
 __all__ = ["PROVISIONING_KEY", "Provisioning", "apply_group_roles", "grant_default_access", "provisioned_here"]
 
 log = logging.getLogger(__name__)
+
+ORGANIZATION, PROJECT = "organization", "project"  # a GroupGrant's scope
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,17 @@ async def _target(store: Store, organization: str | None, project: str | None) -
 
 async def _raise_roles(
     store: Store, user_id: str, organizations: dict[str, Role], projects: dict[str, tuple[Project, Role]]
-) -> None:
-    """Give the person at least these roles; higher ones they have stay."""
+) -> list[GroupGrant]:
+    """Give the person at least these roles; higher ones they have stay. What was raised, each
+    with the role before (the organizations a project's role made them a member of, as NONE)."""
     roles = await store.organizations.roles_of(user_id)
+    raised = []
     for org_id, role in organizations.items():
-        if RANK.index(role) > RANK.index(roles.organizations.get(org_id) or Role.NONE):
+        before = roles.organizations.get(org_id)
+        if RANK.index(role) > RANK.index(before or Role.NONE):
             await store.organizations.set_role(org_id, user_id, role)
             roles.organizations[org_id] = role
+            raised.append(GroupGrant(ORGANIZATION, org_id, role, before))
     for project, role in projects.values():
         in_org = roles.organizations.get(project.organization_id)
         here = roles.projects.get(project.id, in_org) or Role.NONE
@@ -77,7 +87,11 @@ async def _raise_roles(
             continue
         if in_org is None:  # a member of the project only, as an invitation to one project makes them
             await store.organizations.set_role(project.organization_id, user_id, Role.NONE)
+            roles.organizations[project.organization_id] = Role.NONE
+            raised.append(GroupGrant(ORGANIZATION, project.organization_id, Role.NONE, None))
         await store.organizations.set_project_role(project.id, user_id, role)
+        raised.append(GroupGrant(PROJECT, project.id, role, roles.projects.get(project.id)))
+    return raised
 
 
 def _higher(a: Role | None, b: Role) -> Role:
@@ -102,10 +116,12 @@ async def grant_default_access(app: web.Application, store: Store, user_id: str)
         log.warning("default access not given in full to a new account: %s", exc)
 
 
-async def apply_group_roles(app: web.Application, store: Store, user_id: str, groups: tuple[str, ...]) -> None:
-    """At a single sign-on: at least the roles the person's groups give (the highest where several do)."""
+async def apply_group_roles(app: web.Application, store: Store, user_id: str, groups: tuple[str, ...] | None) -> None:
+    """At a single sign-on: at least the roles the person's groups give (the highest where several
+    do), and back what their groups gave before and give no more. ``groups`` None: the provider
+    did not say (no groups claim), so nothing changes."""
     config = app.get(PROVISIONING_KEY)
-    if config is None or not config.group_roles or not groups:
+    if config is None or not config.group_roles or groups is None:
         return
     mine = set(groups)
     organizations: dict[str, Role] = {}
@@ -122,10 +138,72 @@ async def apply_group_roles(app: web.Application, store: Store, user_id: str, gr
             projects[project.id] = (project, _higher(projects.get(project.id, (project, None))[1], rule.role))
         elif org_id is not None:
             organizations[org_id] = _higher(organizations.get(org_id), rule.role)
+    # An organization a project's role needs a membership in (NONE, as for a project invitation).
+    needed = {p.organization_id: Role.NONE for p, _ in projects.values()}
+    wanted = {
+        ORGANIZATION: {**needed, **organizations},
+        PROJECT: {project_id: role for project_id, (_, role) in projects.items()},
+    }
     try:
-        await _raise_roles(store, user_id, organizations, projects)
+        kept = await _take_back(store, user_id, wanted)
+        for grant in await _raise_roles(store, user_id, organizations, projects):
+            earlier = kept.get((grant.scope, grant.target_id))
+            before = earlier.before if earlier is not None else grant.before
+            await store.organizations.record_group_grant(
+                user_id, GroupGrant(grant.scope, grant.target_id, grant.given, before)
+            )
     except (Conflict, InvalidInput) as exc:
         log.warning("group roles not given in full: %s", exc)
+
+
+async def _take_back(
+    store: Store, user_id: str, wanted: dict[str, dict[str, Role]]
+) -> dict[tuple[str, str], GroupGrant]:
+    """Give back what the groups gave and give no more (or give less): the role before, or the
+    lower one the groups still give. A role someone changed since the groups gave it is theirs and
+    stays. Returns the grants that still stand, by place."""
+    grants = await store.organizations.group_grants(user_id)
+    roles = await store.organizations.roles_of(user_id)
+    standing: dict[tuple[str, str], GroupGrant] = {}
+    # Projects first: an organization's NONE membership goes only once no project role is left.
+    for grant in sorted(grants, key=lambda g: g.scope != PROJECT):
+        still = wanted[grant.scope].get(grant.target_id)
+        if still is not None and RANK.index(still) >= RANK.index(grant.given):
+            standing[(grant.scope, grant.target_id)] = grant
+            continue
+        if grant.scope == PROJECT:
+            current = roles.projects.get(grant.target_id)
+        else:
+            current = roles.organizations.get(grant.target_id)
+        if current != grant.given:  # changed by someone since: their choice stands
+            await store.organizations.forget_group_grant(user_id, grant)
+            continue
+        back = grant.before if still is None else _higher(grant.before, still)
+        try:
+            if grant.scope == PROJECT:
+                await store.organizations.set_project_role(grant.target_id, user_id, back)
+                if back is None:
+                    roles.projects.pop(grant.target_id, None)
+            elif back is not None:
+                await store.organizations.set_role(grant.target_id, user_id, back)
+            elif not await _project_roles_in(store, roles, grant.target_id):
+                await store.organizations.remove_member(grant.target_id, user_id)
+        except Conflict as exc:  # the last owner stays one: the grant is kept, to try again
+            log.warning("a role the groups gave was not taken back: %s", exc)
+            standing[(grant.scope, grant.target_id)] = grant
+            continue
+        if back is not None and back != grant.before:  # the groups still give this much: still theirs
+            lower = GroupGrant(grant.scope, grant.target_id, back, grant.before)
+            await store.organizations.record_group_grant(user_id, lower)
+            standing[(grant.scope, grant.target_id)] = lower
+        else:
+            await store.organizations.forget_group_grant(user_id, grant)
+    return standing
+
+
+async def _project_roles_in(store: Store, roles: Roles, organization_id: str) -> bool:
+    """Whether the person has a project role in any of the organization's projects."""
+    return any(p.id in roles.projects for p in await store.organizations.projects_of(organization_id))
 
 
 async def provisioned_here(

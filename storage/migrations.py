@@ -31,6 +31,7 @@ from storage.tables import (
     EVAL_TEMPLATE_VERSIONS,
     EVAL_TEMPLATES,
     EXPERIMENT_RUNS,
+    GROUP_GRANTS,
     INVITATIONS,
     LLM_CONNECTIONS,
     LOGS,
@@ -125,6 +126,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
         [NewColumns(TRACE_INDEX, ("writes", "last_write"), TRACE_INDEX_MV, "trace_index_mv")],
     ),
     Migration(22, "traces shared by a public link", [TRACE_SHARES]),
+    Migration(23, "roles single sign-on's groups gave, and the roles before them", [GROUP_GRANTS]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

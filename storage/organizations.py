@@ -16,13 +16,14 @@ import pyarrow as pa
 
 from storage.api import Backend
 from storage.projects import Project, Projects, Versions, check_name, hash_secret
-from storage.tables import MEMBERSHIPS, ORGANIZATION_API_KEYS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
+from storage.tables import GROUP_GRANTS, MEMBERSHIPS, ORGANIZATION_API_KEYS, ORGANIZATIONS, PROJECT_MEMBERSHIPS
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 from tracehouse.roles import Permission, Role, allowed, effective_role
 
 __all__ = [
     "ORG_PUBLIC_PREFIX",
     "ORG_SECRET_PREFIX",
+    "GroupGrant",
     "Member",
     "Organization",
     "OrganizationKey",
@@ -50,6 +51,17 @@ class OrganizationKey:
 class Organization:
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class GroupGrant:
+    """A role single sign-on's groups gave a person in an organization or project (``scope``), and
+    the role they had there before it (None: not a member, or no project role)."""
+
+    scope: str  # organization | project
+    target_id: str
+    given: Role
+    before: Role | None
 
 
 @dataclass(frozen=True)
@@ -239,6 +251,35 @@ class Organizations:
             {"p": project_id},
         )
         return {r["user_id"]: Role(r["role"]) for r in rows}
+
+    async def group_grants(self, user_id: str) -> list[GroupGrant]:
+        """The roles single sign-on's groups gave this person that still stand."""
+        rows = await self._backend.query(
+            "SELECT scope, target_id, role_given, role_before FROM group_grants FINAL "
+            "WHERE user_id = {u:String} AND is_deleted = 0 ORDER BY scope, target_id",
+            {"u": user_id},
+        )
+        return [
+            GroupGrant(
+                r["scope"], r["target_id"], Role(r["role_given"]), Role(r["role_before"]) if r["role_before"] else None
+            )
+            for r in rows
+        ]
+
+    async def record_group_grant(self, user_id: str, grant: GroupGrant) -> None:
+        """Remember a role the groups gave (replacing what was kept for the same place)."""
+        await self._put(GROUP_GRANTS.arrow_schema(), GROUP_GRANTS.name, self._grant_row(user_id, grant))
+
+    async def forget_group_grant(self, user_id: str, grant: GroupGrant) -> None:
+        """Forget a role the groups gave: it is no one's to take back any more."""
+        await self._put(
+            GROUP_GRANTS.arrow_schema(), GROUP_GRANTS.name, {**self._grant_row(user_id, grant), "is_deleted": 1}
+        )
+
+    @staticmethod
+    def _grant_row(user_id: str, grant: GroupGrant) -> dict[str, object]:
+        return {"user_id": user_id, "scope": grant.scope, "target_id": grant.target_id,
+                "role_given": grant.given.value, "role_before": grant.before.value if grant.before else ""}  # fmt: skip
 
     async def roles_of(self, user_id: str) -> Roles:
         """Every role of one person."""

@@ -528,6 +528,19 @@ def _membership_table(name: str, scope: str) -> Table:
 # A person's role in an organization, and a role in one project that overrides it there.
 MEMBERSHIPS = _membership_table("memberships", "organization_id")
 PROJECT_MEMBERSHIPS = _membership_table("project_memberships", "project_id")
+# Roles that single sign-on's groups gave (query_api.provisioning): the role given and the one the
+# person had before ('' for none), so that leaving the group gives the earlier one back.
+GROUP_GRANTS = _record_table(
+    "group_grants",
+    "(user_id, scope, target_id)",
+    [
+        Column("user_id", "String", STR),
+        Column("scope", "LowCardinality(String)", STR),  # organization | project
+        Column("target_id", "String", STR),
+        Column("role_given", "LowCardinality(String)", STR),
+        Column("role_before", "LowCardinality(String)", STR),
+    ],
+)
 
 # One-time links: an invitation to an organization, or a password reset an admin made. Only the
 # token's sha256 is kept; the link is shown once, expires, and is spent by its first use.
@@ -970,6 +983,7 @@ ALL_TABLES = (
     USERS,
     MEMBERSHIPS,
     PROJECT_MEMBERSHIPS,
+    GROUP_GRANTS,
     INVITATIONS,
     MEDIA,
     TRACE_MEDIA,

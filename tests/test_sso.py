@@ -387,8 +387,9 @@ def test_default_roles_are_checked() -> None:
 
 def test_group_roles_at_each_sign_in(idp: Provider, tmp_path: Path) -> None:
     """``TRACEHOUSE_OIDC_GROUP_ROLES``: the provider's groups claim gives at least the roles named,
-    at each sign-in (the highest where several groups name one place), never taking one away; a
-    group naming what is not there is skipped; the members pages say which group gives what."""
+    at each sign-in (the highest where several groups name one place); leaving a group gives back
+    the role before it, unless someone changed the role since; no claim changes nothing; a group
+    naming what is not there is skipped; the members pages say which group gives what."""
     idp.misbehave, idp.email_verified, idp.groups = "", True, None
     rules = ("ml-team=Acme:MEMBER; ml-admins = Acme:ADMIN\nshop-devs=Acme/shop:ADMIN;"
              "ghosts=Nowhere:ADMIN; ops-readers=Acme/ops:VIEWER; weak=Acme/shop:VIEWER")  # fmt: skip
@@ -413,14 +414,37 @@ def test_group_roles_at_each_sign_in(idp: Provider, tmp_path: Path) -> None:
             "Acme": ("MEMBER", every)
         }
         assert "groups" in idp.scopes_asked[-1]
-        # Added to a group: more at the next sign-in. Out of every group: nothing taken away.
+        # Added to a group: more at the next sign-in (out of shop-devs: shop's own role goes).
         admins = {"shop": "ADMIN", "ops": "ADMIN"}
         assert signed_in_roles("gus@acme.test", ["ml-team", "ml-admins"]) == {"Acme": ("ADMIN", admins)}
-        assert signed_in_roles("gus@acme.test", []) == {"Acme": ("ADMIN", admins)}
-        # One project only: no organization-wide role.
-        assert signed_in_roles("hal@acme.test", ["ops-readers"]) == {"Acme": ("NONE", {"ops": "VIEWER"})}
-        # A lone group as a string; claims that are not groups give nothing.
+        # Out of ml-admins only: back to what ml-team gives. No groups claim: nothing changes.
         member = {"shop": "MEMBER", "ops": "MEMBER"}
+        assert signed_in_roles("gus@acme.test", ["ml-team"]) == {"Acme": ("MEMBER", member)}
+        assert signed_in_roles("gus@acme.test", None) == {"Acme": ("MEMBER", member)}
+        # Out of every group: the groups brought him to Acme, so he leaves it.
+        assert signed_in_roles("gus@acme.test", []) == {}
+        # One project only: no organization-wide role; out of the group, out of Acme.
+        assert signed_in_roles("hal@acme.test", ["ops-readers"]) == {"Acme": ("NONE", {"ops": "VIEWER"})}
+        assert signed_in_roles("hal@acme.test", ["nothing-here"]) == {}
+        # A role someone gave before the group, and one an admin changed after it.
+        with httpx.Client() as admin:
+            admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            csrf = {"X-CSRF-Token": admin.cookies["th_csrf"]}
+            kim_added = {"email": "kim@acme.test", "role": "VIEWER", "password": PASSWORD}
+            r = admin.post(f"{srv.api_url}/api/v1/organizations/{acme}/members", json=kim_added, headers=csrf)
+            assert r.status_code == 201, r.text
+            kim = r.json()["user_id"]
+        viewer = {"shop": "VIEWER", "ops": "VIEWER"}
+        assert signed_in_roles("kim@acme.test", ["ml-admins"]) == {"Acme": ("ADMIN", admins)}
+        assert signed_in_roles("kim@acme.test", []) == {"Acme": ("VIEWER", viewer)}  # as before the group
+        assert signed_in_roles("kim@acme.test", ["ml-team"]) == {"Acme": ("MEMBER", member)}
+        with httpx.Client() as admin:
+            admin.post(srv.api_url + "/api/v1/auth/login", json={"email": "ada@acme.test", "password": PASSWORD})
+            r = admin.put(f"{srv.api_url}/api/v1/organizations/{acme}/members/{kim}", json={"role": "ADMIN"},
+                          headers={"X-CSRF-Token": admin.cookies["th_csrf"]})  # fmt: skip
+            assert r.status_code == 200, r.text
+        assert signed_in_roles("kim@acme.test", []) == {"Acme": ("ADMIN", admins)}  # the admin's choice stays
+        # A lone group as a string; claims that are not groups give nothing.
         assert signed_in_roles("ivy@acme.test", "ml-team") == {"Acme": ("MEMBER", member)}
         for garbage in ([1, {"ml-admins": True}, None], {"ml-admins": 1}, 7, "", ["ML-TEAM"], ["x" * 10_000]):
             assert signed_in_roles("jon@acme.test", garbage) == {}, garbage
@@ -451,6 +475,9 @@ def test_group_roles_at_each_sign_in(idp: Provider, tmp_path: Path) -> None:
                 "登录提供方的 ml-team 组成员每次登录时在此至少获得 成员 角色。",
                 "登录提供方的 ml-admins 组成员每次登录时在此至少获得 管理员 角色。",
             ])  # fmt: skip
+            expect(page.locator(".group-roles-leave")).to_have_text(
+                "离开某个组的成员在下次登录时恢复到加入该组之前的角色，除非此后在这里改过其角色。"
+            )
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "group-roles-zh-CN.png"), full_page=True)
         assert errors == [], errors

@@ -86,7 +86,8 @@ function provisionedNotes(listed, setting) {
     text: t("Every new account gets {role} here without an invitation ({setting}).", { role: word(listed.default_role), setting }) }));
   if (listed.group_roles?.length) notes.push(h("ul", { class: "muted group-roles" },
     ...listed.group_roles.map((g) => h("li", { text: t("Members of the sign-in provider's group {group} get at least {role} here at each sign-in.",
-      { group: g.group, role: word(g.role) }) }))));
+      { group: g.group, role: word(g.role) }) }))),
+    h("p", { class: "muted group-roles-leave", text: t("Someone who leaves a group gets back the role they had before it at their next sign-in, unless the role was changed here since.") }));
   return notes;
 }
 
