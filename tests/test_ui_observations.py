@@ -83,6 +83,19 @@ def test_observations_tab(tmp_path: Path) -> None:
             second_page = {a.get_attribute("href") for a in links.all()}
             assert second_page and not first_page & second_page, (first_page, second_page)
 
+            # A custom range, in the URL: a day before the spans holds none; from then on, all.
+            page.goto(f"{srv.api_url}/project/default/observations")
+            page.get_by_label("Time range").select_option("custom")
+            page.get_by_label("From").fill("2020-01-01T00:00")
+            page.get_by_label("To").fill("2020-01-02T00:00")
+            page.get_by_role("button", name="Apply").click()
+            page.wait_for_url("**range=custom*")
+            expect(page.locator("table.observations")).to_contain_text("No observations match in this range.")
+            page.get_by_label("To").fill("")
+            page.get_by_role("button", name="Apply").click()
+            expect(rows.filter(has_text="LLM")).to_have_count(1)
+            assert "from=2020" in page.url and "&to=" not in page.url, page.url
+
             # Garbage in the URL: the API's error, in words.
             page.goto(f"{srv.api_url}/project/default/observations?cursor=%%%garbage")
             expect(page.locator("table.observations [role=alert]")).to_contain_text("Could not load observations")

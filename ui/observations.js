@@ -4,7 +4,7 @@ import { api } from "/ui/api.js";
 import { ctx, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatRowTime, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
-import { params, RANGES, rangeLabel, timeWindow, traceTabs } from "/ui/traces.js";
+import { params, rangeControls, timeWindow, traceTabs } from "/ui/traces.js";
 
 const TYPES = ["GENERATION", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EMBEDDING", "EVALUATOR", "GUARDRAIL", "SPAN", "EVENT"];
 // [URL/API parameter, label, suggestion field of /api/v1/filters/{field}/values]
@@ -18,17 +18,16 @@ export async function observationsPage(root) {
     history.pushState(null, "", here(`/observations${query.size ? "?" + query : ""}`));
     observationsPage(root);
   };
-  const rangeSelect = h("select", { name: "range", "aria-label": t("Time range"), onchange: () => form.requestSubmit() },
-    ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: rangeLabel(r) })));
+  const range = rangeControls(state, () => form.requestSubmit());
   const typeSelect = h("select", { name: "type", "aria-label": t("Type"), onchange: () => form.requestSubmit() },
     h("option", { value: "", text: t("All types") }),
     ...TYPES.map((type) => h("option", { value: type, selected: type === state.type, text: type })));
   const inputs = {};
   const form = h("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
-    go({ range: rangeSelect.value, type: typeSelect.value,
+    go({ ...range.read(), type: typeSelect.value,
       ...Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()])) });
-  } }, rangeSelect, typeSelect);
+  } }, range.select, range.custom, typeSelect);
   for (const [key, label, field] of FIELDS) {
     const list = h("datalist", { id: `observation-suggest-${key}` });
     inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "", list: list.id,

@@ -89,6 +89,28 @@ export function timeWindow(state) {
   return { start: new Date(Date.now() - seconds * 1000).toISOString() };
 }
 
+/** The time range's select and, for "Custom…", its from and to inputs (``submit`` runs when a
+ * preset is chosen); ``read()`` gives the range's URL state: range, from, to. */
+export function rangeControls(state, submit) {
+  const select = h("select", { name: "range", "aria-label": t("Time range"), onchange: () => {
+    custom.hidden = select.value !== "custom";
+    if (select.value !== "custom") submit();
+  } },
+  ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: rangeLabel(r) })),
+  h("option", { value: "custom", selected: state.range === "custom", text: t("Custom…") }));
+  const from = h("input", { type: "datetime-local", name: "from", "aria-label": t("From"),
+    value: state.from ? localInput(state.from) : localInput(new Date(Date.now() - 86400000).toISOString()) });
+  const to = h("input", { type: "datetime-local", name: "to", "aria-label": t("To"),
+    value: state.to ? localInput(state.to) : "" });
+  const custom = h("span", { class: "custom-range", hidden: state.range !== "custom" }, from, "–", to);
+  const read = () => select.value !== "custom" ? { range: select.value, from: "", to: "" } : {
+    range: "custom",
+    from: from.value ? new Date(from.value).toISOString() : "",
+    to: to.value ? new Date(to.value).toISOString() : "",
+  };
+  return { select, custom, read };
+}
+
 export async function tracesPage(root) {
   const state = { range: "24h", ...params() };
   const hidden = new Set(state.hide !== undefined ? state.hide.split(",").filter(Boolean) : DEFAULT_HIDDEN);
@@ -105,30 +127,14 @@ export async function tracesPage(root) {
     tracesPage(root);
   };
   const inputs = {};
-  const rangeSelect = h("select", { name: "range", "aria-label": t("Time range"), onchange: () => {
-    custom.hidden = rangeSelect.value !== "custom";
-    if (rangeSelect.value !== "custom") form.requestSubmit();
-  } },
-  ...Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === state.range, text: rangeLabel(r) })),
-  h("option", { value: "custom", selected: state.range === "custom", text: t("Custom…") }));
-  const from = h("input", { type: "datetime-local", name: "from", "aria-label": t("From"),
-    value: state.from ? localInput(state.from) : localInput(new Date(Date.now() - 86400000).toISOString()) });
-  const to = h("input", { type: "datetime-local", name: "to", "aria-label": t("To"),
-    value: state.to ? localInput(state.to) : "" });
-  const custom = h("span", { class: "custom-range", hidden: state.range !== "custom" }, from, "–", to);
+  const range = rangeControls(state, () => form.requestSubmit());
   const errorsBox = h("input", { type: "checkbox", name: "errors", checked: state.errors === "1" });
   const form = h("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
-    const next = { range: rangeSelect.value, errors: errorsBox.checked ? "1" : "" };
-    if (next.range === "custom") {
-      next.from = from.value ? new Date(from.value).toISOString() : "";
-      next.to = to.value ? new Date(to.value).toISOString() : "";
-    } else {
-      next.from = next.to = "";
-    }
+    const next = { ...range.read(), errors: errorsBox.checked ? "1" : "" };
     for (const [key, el] of Object.entries(inputs)) next[key] = el.value.trim();
     go(next);
-  } }, rangeSelect, custom);
+  } }, range.select, range.custom);
   const more = h("details", { class: "more-filters", open: FILTERS.slice(6).some(([k]) => state[k]) },
     h("summary", { text: t("More filters") }));
   FILTERS.forEach(([key, label, field], i) => {
