@@ -83,30 +83,24 @@ LIMIT 1 BY s.trace_id, s.span_id
 """
 
 
-async def _first_versions(
-    backend: Backend, select: str, where: str, order: str, params: dict[str, Any], count: int
+def _first_of_each(rows: list[Row]) -> list[Row]:
+    """Each span once: its first row (version) in the rows' order."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for row in rows:
+        if (row["trace_id"], row["span_id"]) not in seen:
+            seen.add((row["trace_id"], row["span_id"]))
+            first.append(row)
+    return first
+
+
+async def _first_rows(
+    backend: Backend, select: str, where: str, order: str, params: dict[str, Any], fetch: int
 ) -> list[Row]:
-    """The first ``count`` spans in ``order`` among those ``where`` selects, each span once (its
-    first version in that order), as ``select`` reads them (``trace_id`` and ``span_id`` among
-    them). Versions are rare (Langfuse updates), so a little more than ``count`` rows are asked, and
-    more only if versions took their place. ``LIMIT 1 BY`` did the same in SQL at many times the
-    cost: it sorts every row in range with every column, where ``ORDER BY ... LIMIT`` reads the
-    columns that are not sorted on for the rows it keeps only."""
-    fetch = count + 8
-    while True:
-        rows = await backend.query(
-            f"SELECT {select} FROM spans AS s WHERE {where} ORDER BY {order} LIMIT {{fetch:UInt32}}",
-            {**params, "fetch": fetch},
-        )
-        seen: set[tuple[str, str]] = set()
-        first = []
-        for row in rows:
-            if (row["trace_id"], row["span_id"]) not in seen:
-                seen.add((row["trace_id"], row["span_id"]))
-                first.append(row)
-        if len(first) >= count or len(rows) < fetch:
-            return first[:count]
-        fetch *= 4
+    return await backend.query(
+        f"SELECT {select} FROM spans AS s WHERE {where} ORDER BY {order} LIMIT {{fetch:UInt32}}",
+        {**params, "fetch": fetch},
+    )
 
 
 async def first_spans(
@@ -121,12 +115,26 @@ async def first_spans(
 ) -> list[Row]:
     """Spans ``skip`` to ``skip + count`` in ``order`` among those ``where`` selects (on ``spans
     AS s``), each span once (its first version in that order), with ``columns`` (``SPAN_COLUMNS``
-    or ``LIGHT_SPAN_COLUMNS``). The first page is one query; a deeper one reads the keys of every
-    span before it, then the page's columns of its own rows only."""
+    or ``LIGHT_SPAN_COLUMNS``).
+
+    Versions (Langfuse updates, until merges collapse them) are few, so the first page is one
+    query for a little more than ``count`` rows: ``ORDER BY ... LIMIT`` reads the columns it does
+    not sort on for the rows it keeps only (``LIMIT 1 BY`` sorted every row in range with every
+    column). A deeper page, or one whose place versions took, reads the keys first (``SPAN_KEYS``,
+    four times as many each time until enough spans), then the page's rows by key."""
+    fetch = skip + count + 8
     if not skip:
-        return await _first_versions(backend, columns, where, order, params, count)
-    keys = (await _first_versions(backend, SPAN_KEYS, where, order, params, skip + count))[skip:]
-    return await spans_by_keys(backend, project_id, keys, columns)
+        rows = await _first_rows(backend, columns, where, order, params, fetch)
+        first = _first_of_each(rows)
+        if len(first) >= count or len(rows) < fetch:
+            return first[:count]
+        fetch *= 4
+    while True:
+        rows = await _first_rows(backend, SPAN_KEYS, where, order, params, fetch)
+        keys = _first_of_each(rows)
+        if len(keys) >= skip + count or len(rows) < fetch:
+            return await spans_by_keys(backend, project_id, keys[skip : skip + count], columns)
+        fetch *= 4
 
 
 async def spans_by_keys(backend: Backend, project_id: str, keys: list[Row], columns: str = SPAN_COLUMNS) -> list[Row]:
