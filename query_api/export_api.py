@@ -143,7 +143,8 @@ async def export_observations(request: web.Request) -> web.StreamResponse:
     q: ObservationExportQuery = parse_query(ObservationExportQuery, request)
     start, end = q.window()
     query = SpanQuery(start, end, observation_type=q.observation_type, model=q.model, name=q.name,
-                      limit=min(OBSERVATION_PAGE, q.max), observations_only=q.observations_only)  # fmt: skip
+                      limit=min(OBSERVATION_PAGE, q.max), observations_only=q.observations_only,
+                      search=q.search)  # fmt: skip
     first = await store.reader.list_spans(project, query)
 
     def after(cursor: str) -> Awaitable[Page]:

@@ -136,6 +136,7 @@ class SpanListQuery(TimeRange):
     model: str | None = None
     name: str | None = None
     observations_only: bool = Field(False, description="Leave out the rows of Langfuse traces themselves (type TRACE).")
+    search: str | None = Field(None, max_length=1000, description="Text in the span's input or output.")
     fields: Literal["all", "light"] = Field(
         "all",
         description="light: each span without its attributes, events, links, input, output and metadata "
@@ -538,6 +539,7 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
             cursor=q.cursor,
             observations_only=q.observations_only,
             light=q.fields == "light",
+            search=q.search,
         ),
     )
     return SpanPage(items=[span_model(s) for s in page.items], next_cursor=page.next_cursor)

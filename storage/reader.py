@@ -327,7 +327,7 @@ class TraceQuery:
 
 @dataclass
 class SpanQuery:
-    """Filters of a span list: time range (epoch ns), observation type, model, name."""
+    """Filters of a span list: time range (epoch ns), observation type, model, name, text."""
 
     start: int
     end: int
@@ -340,6 +340,7 @@ class SpanQuery:
     observations_only: bool = False
     # Light rows: without the heavy columns (HEAVY_SPAN_COLUMNS), which are not read.
     light: bool = False
+    search: str | None = None  # text in the span's input or output, case-insensitive
 
 
 @dataclass
@@ -642,6 +643,12 @@ LIMIT {{limit:UInt32}}
                 params[column] = value
         if q.observations_only:
             where.append("s.observation_type != 'TRACE'")
+        if q.search:
+            where.append(
+                "(positionCaseInsensitive(s.input, {search:String}) > 0 "
+                "OR positionCaseInsensitive(s.output, {search:String}) > 0)"
+            )
+            params["search"] = q.search
         if q.cursor:
             c_start, c_span = decode_cursor(q.cursor, [int, str])
             where.append(

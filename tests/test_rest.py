@@ -119,6 +119,13 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
         assert cut == {k: v for k, v in whole.items() if k in cut} and len(cut) > 40
     status, doc = await get(live, "/api/v1/spans", [("fields", "input")])
     assert status == 400 and "fields" in doc["error"]["message"], doc
+    # Text in a span's input or output, case-insensitive, light rows or not.
+    for search, expected in (("ORDER 4", ["rest-4-root"]), ("answer number 2", ["rest-2-llm"]), ("nowhere", [])):
+        for fields in ("all", "light"):
+            status, doc = await get(live, "/api/v1/spans", [("search", search), ("fields", fields)])
+            assert status == 200 and [s["span_id"] for s in doc["items"]] == expected, (search, fields)
+    status, doc = await get(live, "/api/v1/spans", [("search", "x" * 1001)])
+    assert status == 400 and "search" in doc["error"]["message"], doc
     status, doc = await get(live, "/api/v1/sessions")
     assert [s["id"] for s in doc["items"]] == ["chat-1", "chat-2"] and doc["total"] == 2  # the newest first
     assert doc["items"][0] == {
@@ -338,6 +345,8 @@ async def test_export_of_an_observation_list(live: Running) -> None:
         [line] = [json.loads(x) for x in text.splitlines()]
         assert headers["Content-Type"] == "application/x-ndjson" and line["name"] == "=1+1"
         assert line["span_id"] == "formula-llm" and line["latency_ms"] >= 0 and line["metadata"] == "{}"
+        status, _, text = await export([("format", "jsonl"), ("search", "ANSWER NUMBER 3")])
+        assert [json.loads(x)["span_id"] for x in text.splitlines()] == ["rest-3-llm"]
         page, export_api.OBSERVATION_PAGE = export_api.OBSERVATION_PAGE, 2
         try:
             status, _, text = await export([("format", "jsonl"), ("observation_type", "GENERATION"), ("max", "5")])

@@ -83,6 +83,14 @@ def test_observations_tab(tmp_path: Path) -> None:
             second_page = {a.get_attribute("href") for a in links.all()}
             assert second_page and not first_page & second_page, (first_page, second_page)
 
+            # Text in the input or output: the generation that was asked about the weather.
+            page.goto(f"{srv.api_url}/project/default/observations")
+            page.get_by_label("Search input and output").fill("weather?")
+            page.get_by_role("button", name="Apply").click()
+            page.wait_for_url("**search=weather*")
+            expect(rows).to_have_count(1)
+            expect(rows.first.locator("td").nth(1)).to_have_text("LLM")
+
             # A custom range, in the URL: a day before the spans holds none; from then on, all.
             page.goto(f"{srv.api_url}/project/default/observations")
             page.get_by_label("Time range").select_option("custom")

@@ -22,12 +22,14 @@ export async function observationsPage(root) {
   const typeSelect = h("select", { name: "type", "aria-label": t("Type"), onchange: () => form.requestSubmit() },
     h("option", { value: "", text: t("All types") }),
     ...TYPES.map((type) => h("option", { value: type, selected: type === state.type, text: type })));
-  const inputs = {};
+  // Text in an observation's input or output (a scan of them: slower than the other filters).
+  const inputs = { search: h("input", { name: "search", class: "search", placeholder: t("Search input and output"),
+    "aria-label": t("Search input and output"), value: state.search || "" }) };
   const form = h("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
     go({ ...range.read(), type: typeSelect.value,
       ...Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()])) });
-  } }, range.select, range.custom, typeSelect);
+  } }, range.select, range.custom, typeSelect, inputs.search);
   for (const [key, label, field] of FIELDS) {
     const list = h("datalist", { id: `observation-suggest-${key}` });
     inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "", list: list.id,
@@ -40,7 +42,7 @@ export async function observationsPage(root) {
   }
   // Export: the observations these filters select, each with its input and output, as a file.
   const listQuery = { ...window_, observation_type: state.type || undefined, model: state.model || undefined,
-    name: state.name || undefined, observations_only: "true" };
+    name: state.name || undefined, search: state.search || undefined, observations_only: "true" };
   const exportHref = (format) => {
     const query = new URLSearchParams({ project: ctx.project.id, format });
     for (const [k, v] of Object.entries(listQuery)) if (v) query.set(k, v);
