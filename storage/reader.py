@@ -67,8 +67,9 @@ LIGHT_SPAN_COLUMNS = ",\n    ".join(
     if c.name not in WRITER_FILLED and c.name not in HEAVY_SPAN_COLUMNS
 )
 
-# Deep pages of span lists are read in two passes: the span versions before and on the page by
-# these light columns first, then the page's columns of its rows only (``spans_by_keys``).
+# Deep pages of span lists, and pages whose place versions took, are read in two passes: the span
+# versions before and on the page by these light columns first, then the page's rows only
+# (``spans_by_keys``).
 SPAN_KEYS = """s.trace_id AS trace_id, s.span_id AS span_id, toUnixTimestamp64Nano(s.start_time) AS start_ns,
        toUnixTimestamp64Micro(s.ingested_at) AS ingested_us"""
 _SPANS_BY_KEYS_SQL = """
