@@ -50,11 +50,12 @@ def seed(page: Page, srv: Server) -> dict[str, str]:
     trace = uuid.uuid4().hex
     _ingest(srv, pair, [
         {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-         "body": {"id": trace, "name": "weather-bot", "timestamp": stamp, "sessionId": "sess-42",
-                  "userId": "u-7", "input": "Wetter in Paris?", "output": "Sonnig.", "tags": ["travel", "weather"]}},
+         "body": {"id": trace, "name": "weather-bot", "timestamp": stamp, "sessionId": "conversation-42",
+                  "userId": "customer-7@example.com", "input": "Wetter in Paris?", "output": "Sonnig.",
+                  "tags": ["travel", "weather"]}},
         *({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": stamp,
            "body": {"traceId": trace, "name": name, "value": value}} for name, value in
-          (("user-feedback", 1), ("quality", 0.75), ("correctness", 0.5))),
+          (("user-feedback", 1), ("quality", 0.75), ("correctness", 0.5), ("answer-relevance", 0.9))),
         {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
          "body": {"id": f"g-{trace}", "traceId": trace, "name": "llm-call", "startTime": stamp, "endTime": stamp,
                   "model": "gpt-4o", "usage": {"input": 12, "output": 3}, "input": "Wetter?", "output": "Sonnig."}},
@@ -81,7 +82,7 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
     p = "/project/default"
     return [
         ("dashboard", f"{p}/dashboard"), ("traces", f"{p}/traces"), ("trace", f"{p}/traces/{ids['trace']}"),
-        ("sessions", f"{p}/sessions"), ("session", f"{p}/sessions/sess-42"), ("users", f"{p}/users"),
+        ("sessions", f"{p}/sessions"), ("session", f"{p}/sessions/conversation-42"), ("users", f"{p}/users"),
         ("prompts", f"{p}/prompts"), ("prompt", f"{p}/prompts/greeter"), ("playground", f"{p}/playground"),
         ("datasets", f"{p}/datasets"),
         ("dataset", f"{p}/datasets/cities"), ("dataset-runs", f"{p}/datasets/cities?tab=runs"),
