@@ -38,6 +38,7 @@ class ChatResult:
     latency_ms: float
     raw_usage: dict[str, Any] = field(default_factory=dict)
     tool_arguments: str | None = None  # the arguments of the first tool call, as JSON text
+    tool_calls: list[dict[str, str]] = field(default_factory=list)  # each {id, name, arguments (JSON text)}
 
 
 def _error_message(doc: Any, fallback: str) -> str:
@@ -68,6 +69,67 @@ def _anthropic_part(part: dict[str, Any]) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
+def _anthropic_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI function tool as Anthropic's."""
+    fn = tool.get("function", tool)
+    return {"name": fn["name"], "description": fn.get("description", ""),
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}  # fmt: skip
+
+
+def _anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI's chat messages (system ones left out) as Anthropic's: image parts as image blocks,
+    an assistant's tool calls as tool_use blocks, tool results as tool_result blocks of a user
+    message (results in a row in one message, as Anthropic wants)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] == "system":
+            continue
+        content = m.get("content")
+        blocks = [_anthropic_part(p) for p in content] if isinstance(content, list) else None
+        if m["role"] == "tool":
+            result = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id", ""),
+                "content": _text_of(content or ""),
+            }
+            if (
+                out
+                and out[-1]["role"] == "user"
+                and isinstance(out[-1]["content"], list)
+                and all(b.get("type") == "tool_result" for b in out[-1]["content"])
+            ):
+                out[-1]["content"].append(result)
+            else:
+                out.append({"role": "user", "content": [result]})
+            continue
+        if m.get("tool_calls"):
+            blocks = ([{"type": "text", "text": _text_of(content)}] if content else []) + [
+                {
+                    "type": "tool_use",
+                    "id": c["id"],
+                    "name": c["function"]["name"],
+                    "input": _json_object(c["function"].get("arguments")),
+                }
+                for c in m["tool_calls"]
+            ]
+        out.append({"role": m["role"], "content": blocks if blocks is not None else content})
+    return out
+
+
+def _call(call_id: Any, name: Any, arguments: Any) -> dict[str, str]:
+    """A tool call the model made: its id, the tool's name and the arguments as JSON text."""
+    return {"id": str(call_id or ""), "name": str(name or ""), "arguments": str(arguments)}
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """A tool call's arguments (JSON text) as the object Anthropic takes; {} if they are not one."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _text_of(content: Content) -> str:
     if isinstance(content, str):
         return content
@@ -90,11 +152,9 @@ async def chat(
     if adapter == "anthropic":
         url = base_url.rstrip("/") + ("/messages" if base_url.rstrip("/").endswith("/v1") else "/v1/messages")
         system = "\n".join(_text_of(m["content"]) for m in messages if m["role"] == "system")
-        body["messages"] = [
-            {**m, "content": [_anthropic_part(p) for p in m["content"]]} if isinstance(m["content"], list) else m
-            for m in messages
-            if m["role"] != "system"
-        ]
+        body["messages"] = _anthropic_messages(messages)
+        if body.get("tools"):
+            body["tools"] = [_anthropic_tool(t) for t in body["tools"]]
         if system:
             body["system"] = system
         body.setdefault("max_tokens", 1024)
@@ -132,14 +192,18 @@ async def chat(
             text = "".join(part.get("text", "") for part in doc["content"] if part.get("type") == "text")
             tools = [part for part in doc["content"] if part.get("type") == "tool_use"]
             usage = doc.get("usage") or {}
+            calls = [_call(t.get("id"), t.get("name"), json.dumps(t.get("input"))) for t in tools]
             return ChatResult(text, str(doc.get("model", model)), int(usage.get("input_tokens", 0)),
                               int(usage.get("output_tokens", 0)), latency, usage,
-                              json.dumps(tools[0].get("input")) if tools else None)  # fmt: skip
+                              calls[0]["arguments"] if calls else None, calls)  # fmt: skip
         message = doc["choices"][0]["message"]
-        calls = message.get("tool_calls") or []
         usage = doc.get("usage") or {}
+        calls = [
+            _call(c.get("id"), c["function"]["name"], c["function"]["arguments"])
+            for c in message.get("tool_calls") or []
+        ]
         return ChatResult(str(message.get("content") or ""), str(doc.get("model", model)),
                           int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), latency, usage,
-                          str(calls[0]["function"]["arguments"]) if calls else None)  # fmt: skip
+                          calls[0]["arguments"] if calls else None, calls)  # fmt: skip
     except (KeyError, IndexError, TypeError, AttributeError):
         raise ModelError(f"{url} answered without a message (is it an {adapter} endpoint?)") from None

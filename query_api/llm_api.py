@@ -89,6 +89,7 @@ def _answer(result: ChatResult) -> dict[str, Any]:
         "latencyMs": round(result.latency_ms),
         "inputTokens": result.input_tokens,
         "outputTokens": result.output_tokens,
+        "toolCalls": result.tool_calls,  # the tools the model called, each {id, name, arguments}
     }
 
 
@@ -115,11 +116,44 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024  # what OpenAI takes per image
 MAX_FILE_BYTES = 40 * 1024 * 1024  # the project's files a run reads into memory, together
 
 
+MAX_TOOLS = 64
+_TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # what OpenAI and Anthropic both take
+
+
+class PlaygroundToolCall(BaseModel):
+    """A tool call an assistant message made: the arguments as the JSON text the model wrote."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=_TOOL_NAME)
+    arguments: str = Field("{}", max_length=100_000)
+
+
+class PlaygroundTool(BaseModel):
+    """A function the model may call: its name, what it does, its parameters' JSON schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=_TOOL_NAME)
+    description: str = Field("", max_length=10_000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    @field_validator("parameters")
+    @classmethod
+    def _an_object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if schema.get("type", "object") != "object":
+            raise ValueError("a tool's parameters are a JSON schema of type object")
+        return schema
+
+
 class PlaygroundMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str = Field(max_length=500_000)
     images: list[str] = Field(default_factory=list, max_length=MAX_IMAGES, description="A user message's images.")
+    tool_calls: list[PlaygroundToolCall] = Field(
+        default_factory=list, max_length=MAX_TOOLS, description="An assistant message's calls of tools."
+    )
+    tool_call_id: str | None = Field(None, min_length=1, max_length=200, description="A tool result: the call's id.")
 
     @field_validator("images")
     @classmethod
@@ -135,10 +169,24 @@ class PlaygroundMessage(BaseModel):
         return images
 
     @model_validator(mode="after")
-    def _images_from_the_user(self) -> PlaygroundMessage:
+    def _in_their_roles(self) -> PlaygroundMessage:
         if self.images and self.role != "user":
             raise ValueError(f"images go in user messages, not in a {self.role} message")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"tool calls go in assistant messages, not in a {self.role} message")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool message (a tool's result) has the tool_call_id of its call, and only it")
         return self
+
+    def openai(self, text: dict[str, Any]) -> dict[str, Any]:
+        """This message in OpenAI's shape, with ``text`` (its role and content, variables filled)."""
+        if self.role == "tool":
+            return {**text, "tool_call_id": self.tool_call_id}
+        if self.tool_calls:
+            calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                     for c in self.tool_calls]  # fmt: skip
+            return {**text, "content": text["content"] or None, "tool_calls": calls}
+        return text
 
 
 class PlaygroundParams(BaseModel):
@@ -157,11 +205,14 @@ class PlaygroundRun(BaseModel):
     messages: list[PlaygroundMessage] = Field(min_length=1, max_length=200)
     variables: dict[str, str] = Field(default_factory=dict, description="Values of the {{variables}}.")
     params: PlaygroundParams = Field(default_factory=PlaygroundParams)
+    tools: list[PlaygroundTool] = Field(default_factory=list, max_length=MAX_TOOLS, description="Functions to offer.")
 
     @model_validator(mode="after")
     def _few_images(self) -> PlaygroundRun:
         if sum(len(m.images) for m in self.messages) > MAX_IMAGES:
             raise ValueError(f"a run sends at most {MAX_IMAGES} images")
+        if len({t.name for t in self.tools}) < len(self.tools):
+            raise ValueError("each tool has a name of its own")
         return self
 
 
@@ -178,14 +229,19 @@ async def ui_playground(request: web.Request) -> web.Response:
     budget = [MAX_FILE_BYTES]
     for text, message in zip(texts, run.messages, strict=True):
         if not message.images:
-            messages.append(text)
+            messages.append(message.openai(text))
             continue
         urls = [await _image_url(store, caller.project_id, image, budget) for image in message.images]
         parts = [{"type": "text", "text": text["content"]}] if text["content"] else []
         messages.append({**text, "content": parts + [{"type": "image_url", "image_url": {"url": u}} for u in urls]})
     # What was sent, with its images as they were given (not the bytes of the files they name).
-    sent = [{**text, "images": m.images} if m.images else text for text, m in zip(texts, run.messages, strict=True)]
-    params = run.params.model_dump(exclude_none=True)
+    sent = [
+        {**text, "images": m.images} if m.images else m.openai(text)
+        for text, m in zip(texts, run.messages, strict=True)
+    ]
+    params: dict[str, Any] = run.params.model_dump(exclude_none=True)
+    if run.tools:  # in OpenAI's shape; llm.client gives Anthropic its own
+        params["tools"] = [{"type": "function", "function": t.model_dump()} for t in run.tools]
     try:
         result = await request.app[CONNECTIONS_KEY].run(caller.project_id, run.provider, run.model, messages, params)
     except ModelError as exc:

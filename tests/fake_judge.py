@@ -32,12 +32,10 @@ class Judge:
         return self.behaviour.pop(0) if len(self.behaviour) > 1 else self.behaviour[0]
 
 
-def _answer(content: str | None, tool_args: str | None = None) -> dict[str, Any]:
+def _answer(content: str | None, tool_args: str | None = None, tool: str = "submit_evaluation") -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_args is not None:
-        message["tool_calls"] = [
-            {"id": "c1", "type": "function", "function": {"name": "submit_evaluation", "arguments": tool_args}}
-        ]
+        message["tool_calls"] = [{"id": "c1", "type": "function", "function": {"name": tool, "arguments": tool_args}}]
     return {
         "id": "x", "object": "chat.completion", "model": "judge-1",
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
@@ -68,8 +66,8 @@ async def fake_judge() -> AsyncIterator[Judge]:
         answer = json.dumps({"reasoning": "looks right", "score": judge.score})
         if what == "malformed":
             return web.json_response(_answer("I think it is pretty good, maybe 0.8?"))
-        if "tools" in body:
-            return web.json_response(_answer(None, answer))
+        if "tools" in body:  # the first tool called (the judge's own, or a playground's)
+            return web.json_response(_answer(None, answer, body["tools"][0]["function"]["name"]))
         return web.json_response(_answer(answer))
 
     async def messages(request: web.Request) -> web.Response:

@@ -464,3 +464,81 @@ async def test_the_playground_sends_images(live: Running, monkeypatch: pytest.Mo
             assert b"their secret image" not in json.dumps(judge.requests).encode()
     finally:
         await c.close()
+
+
+async def test_the_playground_sends_tools(live: Running) -> None:
+    """A generation's tools and its tool calls and results go to the model as OpenAI's tools, an
+    assistant's tool_calls and tool messages (Anthropic's tools, tool_use and tool_result blocks);
+    the tools the model calls come back. Malformed tools and calls: refused before any call."""
+    from tests.fake_judge import fake_judge
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    weather = {"name": "get_weather", "description": "The weather in a city.", "parameters": schema}
+    call = {"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+    messages = [
+        {"role": "system", "content": "You answer about the weather."},
+        {"role": "user", "content": "Weather in {{city}}?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
+        {"role": "user", "content": "And tomorrow?"},
+    ]
+    body = {"provider": "local", "model": "gpt-4o", "messages": messages, "variables": {"city": "Paris"},
+            "tools": [weather]}  # fmt: skip
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            await c.call(
+                "PUT", "/api/v1/llm-connections", {"provider": "local", "secretKey": "sk-p", "baseURL": judge.url}
+            )
+            claude = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": judge.url}
+            await c.call("PUT", "/api/v1/llm-connections", claude)
+            status, doc, _ = await c.call("POST", "/api/v1/playground", body)
+            assert status == 200 and doc["ok"] is True, doc
+            sent = judge.requests[-1]["body"]
+            assert sent["tools"] == [{"type": "function", "function": weather}]
+            assert sent["messages"][1:] == [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather",
+                                                                      "arguments": '{"city": "Paris"}'}}]},
+                {"role": "tool", "content": "Sunny, 21 C", "tool_call_id": "call_1"},
+                {"role": "user", "content": "And tomorrow?"},
+            ]  # fmt: skip
+            # The model's own call of the tool comes back.
+            (made,) = doc["toolCalls"]
+            assert made["name"] == "get_weather" and json.loads(made["arguments"])["score"] == 0.8
+            assert doc["messages"][2]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+            status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, "provider": "claude"})
+            assert doc["ok"] is True, doc
+            sent = judge.requests[-1]["body"]
+            assert sent["system"] == "You answer about the weather."
+            assert sent["tools"] == [{"name": "get_weather", "description": "The weather in a city.",
+                                      "input_schema": weather["parameters"]}]  # fmt: skip
+            assert sent["messages"][1:] == [
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "get_weather",
+                                                   "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1",
+                                              "content": "Sunny, 21 C"}]},
+                {"role": "user", "content": "And tomorrow?"},
+            ]  # fmt: skip
+            assert [t["name"] for t in doc["toolCalls"]] == ["get_weather"]
+
+            calls = len(judge.requests)
+            for bad, words in (
+                ({"tools": [{**weather, "name": "get weather"}]}, "invalid request body"),
+                ({"tools": [{**weather, "parameters": {"type": "string"}}]}, "type object"),
+                ({"tools": [weather, weather]}, "a name of its own"),
+                ({"tools": [weather] * 65}, "invalid request body"),
+                ({"tools": [{**weather, "code": "rm -rf /"}]}, "invalid request body"),
+                ({"messages": [{"role": "tool", "content": "no id"}]}, "tool_call_id"),
+                ({"messages": [{"role": "user", "content": "x", "tool_call_id": "call_1"}]}, "tool_call_id"),
+                ({"messages": [{"role": "user", "content": "x", "tool_calls": [call]}]}, "tool calls go in assistant"),
+                ({"messages": [{"role": "assistant", "content": "", "tool_calls": [{**call, "id": ""}]}]}, "invalid"),
+                ({"messages": [{"role": "assistant", "content": "", "tool_calls": [{"name": "x"}]}]}, "invalid"),
+            ):
+                status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, **bad})
+                assert status == 400 and words in doc["error"]["message"], (bad, doc)
+            assert len(judge.requests) == calls
+    finally:
+        await c.close()

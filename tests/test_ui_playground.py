@@ -4,6 +4,8 @@ connection; the model's error shown as it said it; the page in Chinese."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
@@ -141,17 +143,20 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             expect(output).to_contain_text("looks right")
             assert model.requests[-1]["body"]["messages"] == [{"role": "user", "content": "What is in this picture?"}]
 
-            # What it cannot send is said: here a tool call (the tool's answer goes as a user message).
-            calls = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]
+            # A generation that called a tool: its tools, its call and the tool's result come along
+            # and are sent as such; the model's own call of a tool is shown.
+            calls = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]
             tool_input = [{"role": "user", "content": "Weather?"},
                           {"role": "assistant", "content": "", "tool_calls": calls},
                           {"role": "tool", "content": "sunny", "tool_call_id": "c1"}]  # fmt: skip
+            weather = {"name": "weather", "description": "Weather in a city.",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}  # fmt: skip
             batch = [
                 {"id": "e1", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z",
                  "body": {"id": "a" * 32, "name": "agent"}},
                 {"id": "e2", "type": "generation-create", "timestamp": "2026-12-01T10:00:00.000Z",
                  "body": {"id": "g1", "traceId": "a" * 32, "name": "tool-llm", "model": "gpt-4o",
-                          "input": tool_input}},
+                          "input": {"messages": tool_input, "tools": [{"type": "function", "function": weather}]}}},
             ]  # fmt: skip
             r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
                            auth=(pair.public_key, pair.secret_key))  # fmt: skip
@@ -159,9 +164,56 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
             page.locator(".row", has_text="tool-llm").click()
             page.get_by_role("button", name="Open in playground").click()
-            page.get_by_text("Left out of the generation: 1 part(s)").wait_for()
-            expect(page.get_by_label("Message")).to_have_count(3)
-            expect(page.get_by_label("Message").last).to_have_value("sunny")
+            page.get_by_role("heading", name="Playground").wait_for()
+            assert page.get_by_text("Left out of the generation").count() == 0
+            expect(page.get_by_label("Tool calls (JSON)")).to_have_value(re.compile(r'"name": "weather"'))
+            expect(page.get_by_label("Tool call id")).to_have_value("c1")
+            expect(page.get_by_label("Tool result")).to_have_value("sunny")
+            expect(page.get_by_label("Tools (JSON)")).to_have_value(re.compile(r'"description": "Weather in a city."'))
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output.locator(".tool-call")).to_have_text(re.compile(r"^weather\(\{"))
+            page.screenshot(path=str(ARTIFACTS / "playground-tools.png"), full_page=True)
+            sent = model.requests[-1]["body"]
+            assert sent["tools"] == [{"type": "function", "function": weather}]
+            assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool"]
+            assert sent["messages"][1]["tool_calls"] == calls and sent["messages"][2]["tool_call_id"] == "c1"
+            # Anthropic's shape (tool_use and tool_result blocks, input_schema): the same rows.
+            use = {"type": "tool_use", "id": "tu1", "name": "weather", "input": {"city": "Oslo"}}
+            claude_tool = {
+                "name": "weather",
+                "description": "Weather in a city.",
+                "input_schema": weather["parameters"],
+            }
+            claude_input = {"messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [{"type": "text", "text": "Let me check."}, use]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu1", "content": "sunny"}]},
+            ], "tools": [claude_tool]}  # fmt: skip
+            batch = [{"id": "e3", "type": "generation-create", "timestamp": "2026-12-01T10:00:01.000Z",
+                      "body": {"id": "g2", "traceId": "a" * 32, "name": "claude-llm", "model": "claude-sonnet-4",
+                               "input": claude_input}}]  # fmt: skip
+            r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
+                           auth=(pair.public_key, pair.secret_key))  # fmt: skip
+            assert r.status_code == 207 and not r.json()["errors"], r.text
+            page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
+            page.locator(".row", has_text="claude-llm").click()
+            page.get_by_role("button", name="Open in playground").click()
+            page.get_by_role("heading", name="Playground").wait_for()
+            assert page.get_by_text("Left out of the generation").count() == 0
+            expect(page.locator(".tool-calls").get_by_label("Message")).to_have_value("Let me check.")
+            assert json.loads(page.get_by_label("Tool calls (JSON)").input_value()) == [
+                {"id": "tu1", "name": "weather", "arguments": '{"city":"Oslo"}'}
+            ]
+            expect(page.get_by_label("Tool call id")).to_have_value("tu1")
+            expect(page.get_by_label("Tool result")).to_have_value("sunny")
+            assert json.loads(page.get_by_label("Tools (JSON)").input_value()) == [weather]
+
+            # Tools that are not a JSON list: said, and nothing sent.
+            asked = len(model.requests)
+            page.get_by_label("Tools (JSON)").fill("{not json")
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(page.locator("form.playground .error")).to_have_text("Tools (JSON): not a JSON list")
+            assert len(model.requests) == asked
 
             # Images more than the tab's storage holds (here any, as a browser at its quota would
             # refuse them): the text opens, and the page counts the image out.
@@ -173,9 +225,7 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/traces/{vision['trace_id']}")
             page.locator(".row", has_text="vision").click()
             page.get_by_role("button", name="Open in playground").click()
-            page.get_by_text(
-                "Left out of the generation: 1 part(s) (tool calls, audio, documents, or images too"
-            ).wait_for()
+            page.get_by_text("Left out of the generation: 1 part(s) (audio, documents, or images too large").wait_for()
             expect(page.get_by_label("Message")).to_have_value("What is in this picture?")
             expect(image).to_have_count(0)
 

@@ -45,6 +45,48 @@ function withImages(row, images) {
   return row;
 }
 
+// A tool's result (role tool): the id of the call it answers, and its text.
+function toolResultRow(m, rows) {
+  const id = h("input", { "aria-label": t("Tool call id"), value: m.tool_call_id || "", class: "tool-call-id" });
+  const content = h("textarea", { "aria-label": t("Tool result"), rows: 2, oninput: rows.changed });
+  content.value = m.content || "";
+  const row = h("div", { class: "msg-edit tool-result" }, h("span", { class: "role", text: t("tool result") }), id, content,
+    h("button", { type: "button", class: "link", text: t("Remove"), onclick: () => { row.remove(); rows.changed(); } }));
+  row.read = () => ({ role: "tool", tool_call_id: id.value.trim(), content: content.value });
+  return row;
+}
+
+// An assistant message that called tools: its text, and its calls as JSON ([{id, name, arguments}]).
+function toolCallsRow(m, rows) {
+  const content = h("textarea", { "aria-label": t("Message"), rows: 1, oninput: rows.changed });
+  content.value = m.content || "";
+  const calls = h("textarea", { "aria-label": t("Tool calls (JSON)"), rows: 6, class: "code" });
+  calls.value = JSON.stringify(m.tool_calls, null, 2);
+  const row = h("div", { class: "msg-edit tool-calls" }, h("span", { class: "role", text: t("assistant → tools") }), content, calls,
+    h("button", { type: "button", class: "link", text: t("Remove"), onclick: () => { row.remove(); rows.changed(); } }));
+  row.read = () => ({ role: "assistant", content: content.value, tool_calls: parseList(calls.value, t("Tool calls (JSON)")) });
+  return row;
+}
+
+// A JSON list typed in a box; an error naming the box if it is not one.
+function parseList(text, label) {
+  if (!text.trim()) return [];
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  if (!Array.isArray(value)) throw new Error(t("{label}: not a JSON list", { label }));
+  return value;
+}
+
+function rowFor(m, rows) {
+  if (m.role === "tool") return toolResultRow(m, rows);
+  if (m.tool_calls?.length) return toolCallsRow(m, rows);
+  return withImages(messageRow(m, rows), m.images);
+}
+
 function numberInput(label, value, attrs) {
   return h("label", { class: "param" }, label, h("input", { type: "number", "aria-label": label, value: value ?? "", ...attrs }));
 }
@@ -66,10 +108,23 @@ export async function playgroundPage(root) {
   const read = () => edited().filter((m) => m.role);
   messages.changed = () => showVariables();
   const placeholders = (seed.messages || []).filter((m) => m.type === "placeholder").length;
-  for (const m of seed.messages || []) messages.append(withImages(messageRow(m, messages), m.images));
+  for (const m of seed.messages || []) messages.append(rowFor(m, messages));
+  // The functions the model may call, as the generation offered them ([{name, description, parameters}]).
+  const toolsBox = h("textarea", { "aria-label": t("Tools (JSON)"), rows: 10, class: "code" });
+  toolsBox.value = seed.tools?.length ? JSON.stringify(seed.tools, null, 2) : "";
+  const toolsSection = h("details", { class: "tools", open: Boolean(seed.tools?.length) },
+    h("summary", { text: seed.tools?.length ? t("Tools ({n})", { n: seed.tools.length }) : t("Tools") }),
+    h("p", { class: "muted small", text: t("Functions the model may call: a JSON list of {name, description, parameters}.") }),
+    toolsBox);
 
   function showVariables() {
-    const names = variablesOf(read());
+    let list;
+    try {
+      list = read();
+    } catch { // a tool call's JSON being typed need not parse yet: the texts are enough here
+      list = [...messages.children].map((row) => ({ role: "user", content: row.querySelector("textarea")?.value || "" }));
+    }
+    const names = variablesOf(list);
     variablesBox.replaceChildren(...(names.length ? [h("h3", { text: t("Variables") }), ...names.map((name) =>
       h("label", { class: "block" }, h("code", { class: "var", text: name }), valueBox(name)))] : []));
   }
@@ -141,21 +196,32 @@ export async function playgroundPage(root) {
   async function run(e) {
     e.preventDefault();
     error.textContent = "";
-    const sent = read();
+    let sent;
+    let tools;
+    try {
+      sent = read();
+      tools = parseList(toolsBox.value, t("Tools (JSON)"));
+    } catch (err) {
+      error.textContent = err.message;
+      return;
+    }
     const chosen = chosenParams();
     const variables = Object.fromEntries(variablesOf(sent).filter((n) => values.has(n)).map((n) => [n, values.get(n)]));
     // Kept, so that a reload or a look elsewhere comes back to what was tried.
     try {
       sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: connection.value,
-        model: model.value.trim(), params: chosen }));
+        model: model.value.trim(), params: chosen, tools }));
     } catch { /* more than the tab keeps (large images): this try is not kept, the run goes on */ }
     runButton.disabled = true;
     output.replaceChildren(h("p", { class: "muted", text: t("Waiting for the model…") }));
     try {
       const doc = await api("/api/v1/playground", { method: "POST", body: { provider: connection.value, model: model.value.trim(),
-        messages: sent, variables, params: chosen } });
+        messages: sent, variables, params: chosen, ...(tools.length ? { tools } : {}) } });
       output.replaceChildren(doc.ok
-        ? h("section", { class: "card" }, h("h3", { text: t("Output") }), h("pre", { class: "text answer", text: doc.answer }),
+        ? h("section", { class: "card" }, h("h3", { text: t("Output") }),
+          doc.answer || !doc.toolCalls?.length ? h("pre", { class: "text answer", text: doc.answer }) : "",
+          doc.toolCalls?.length ? h("div", { class: "tool-calls-made" }, h("h4", { text: t("Tool calls") }),
+            ...doc.toolCalls.map((c) => h("pre", { class: "text tool-call", text: `${c.name}(${c.arguments})` }))) : "",
           h("p", { class: "muted", text: `${doc.model} · ${t("{input} → {output} tokens", { input: formatCount(doc.inputTokens),
             output: formatCount(doc.outputTokens) })} · ${formatDuration(doc.latencyMs)}` }))
         : h("p", { class: "error", role: "alert", text: t("The model answered with an error: {error}", { error: doc.error }) }));
@@ -178,7 +244,7 @@ export async function playgroundPage(root) {
       } })),
     seed.from ? h("p", { class: "muted" }, t("From "), h("a", { href: seed.from.href, "data-link": true, text: seed.from.label })) : "",
     placeholders ? h("p", { class: "muted", text: t("The prompt's placeholders ({n}) are not sent: add messages in their place to try them.", { n: placeholders }) }) : "",
-    seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} part(s) (tool calls, audio, documents, or images too large for this tab).", { n: seed.leftOut }) }) : "",
+    seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} part(s) (audio, documents, or images too large for this tab).", { n: seed.leftOut }) }) : "",
     !connections.length ? h("p", { class: "muted" }, t("The playground needs a model connection: add one in Settings → Model connections."),
       can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings"), "data-link": true, text: t("Settings") })] : null) : "",
     !mayRun ? h("p", { class: "muted", text: t("Your role in this project cannot run models.") }) : "",
@@ -189,6 +255,7 @@ export async function playgroundPage(root) {
         showVariables();
       } }),
       variablesBox,
+      toolsSection,
       h("h3", { text: t("Model") }),
       h("div", { class: "filters" }, connections.length ? connection : null, model, models, temperature, maxTokens, topP,
         mayRun && connections.length ? runButton : null,

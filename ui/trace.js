@@ -49,7 +49,7 @@ function partsOf(message) {
   }
   for (const call of message.tool_calls || []) {
     const fn = call.function || call;
-    parts.push({ type: "tool_call", name: fn.name, arguments: fn.arguments });
+    parts.push({ type: "tool_call", id: call.id, name: fn.name, arguments: fn.arguments });
   }
   return parts;
 }
@@ -226,9 +226,52 @@ function imageOf(p) {
   return (image || value.startsWith("data:image/")) && /^(https?:\/\/|data:image\/)/.test(value) ? value : null;
 }
 
-// A generation as the playground's starting point: each message's text and, in user messages, its
-// images (other roles, such as tool results, as user messages), its model and parameters. What it
-// cannot send (tool calls, audio, documents) is counted, so that the playground says so.
+const asText = (v) => (typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v));
+
+// A message as the playground's: its text and, in a user message, its images; an assistant's tool
+// calls (OpenAI's tool_calls, Anthropic's tool_use blocks, the GenAI conventions' tool_call parts);
+// tool results (OpenAI's tool messages, Anthropic's tool_result blocks, tool_call_response parts)
+// as tool messages. Returns the messages and how many parts it cannot send (audio, documents).
+function seedMessages(m) {
+  const blocks = Array.isArray(m.content) ? m.content.filter((b) => b && typeof b === "object") : [];
+  const results = [
+    ...blocks.filter((b) => b.type === "tool_result").map((b) => ({ id: b.tool_use_id, content: Array.isArray(b.content)
+      ? b.content.map((c) => c.text ?? asText(c)).join("\n") : asText(b.content) })),
+    ...(m.parts || []).filter((p) => p.type === "tool_call_response").map((p) => ({ id: p.id, content: asText(p.response) })),
+  ];
+  const parts = partsOf({ ...m, content: Array.isArray(m.content) ? m.content.filter((b) => !["tool_result", "tool_use"].includes(b?.type)) : m.content });
+  const calls = [
+    ...parts.filter((p) => p.type === "tool_call").map((p) => ({ id: p.id, name: p.name, arguments: asText(p.arguments ?? {}) })),
+    ...blocks.filter((b) => b.type === "tool_use").map((b) => ({ id: b.id, name: b.name, arguments: asText(b.input ?? {}) })),
+  ].map((c, i) => ({ ...c, id: String(c.id || `call_${i + 1}`), name: String(c.name || "") }));
+  const text = parts.filter((p) => p.type === "text").map((p) => String(p.content ?? "")).join("\n");
+  if (m.role === "tool") {
+    return { messages: [{ role: "tool", tool_call_id: String(m.tool_call_id || m.id || results[0]?.id || ""), content: text || results[0]?.content || "" }],
+      leftOut: 0 };
+  }
+  const role = PLAYGROUND_ROLES.has(m.role) ? m.role : "user";
+  const images = role === "user" ? parts.map(imageOf).filter(Boolean) : [];
+  const kept = parts.filter((p) => p.type === "text" || p.type === "tool_call" || p.type === "tool_call_response").length + images.length;
+  const out = results.map((r) => ({ role: "tool", tool_call_id: String(r.id || ""), content: r.content }));
+  if (text || images.length || calls.length || !out.length) {
+    out.push({ role: role === "user" || !calls.length ? role : "assistant", content: text,
+      ...(images.length ? { images } : {}), ...(role === "assistant" && calls.length ? { tool_calls: calls } : {}) });
+  }
+  return { messages: out, leftOut: parts.length - kept };
+}
+
+// The tools a generation offered its model, as {name, description, parameters}: from its input
+// ({messages, tools}), its model parameters, or the GenAI conventions' gen_ai.tool.definitions.
+function toolsOf(span, value, params) {
+  const attrs = span.span_attributes || {};
+  const listed = [value?.tools, value?.functions, params?.tools, parseJson(params?.tools), parseJson(attrs["gen_ai.tool.definitions"])]
+    .find((v) => Array.isArray(v) && v.length) || [];
+  return listed.map((tool) => tool?.function || tool).filter((fn) => fn && typeof fn.name === "string")
+    .map((fn) => ({ name: fn.name, description: fn.description || "", parameters: fn.parameters || fn.input_schema || { type: "object", properties: {} } }));
+}
+
+// A generation as the playground's starting point: its messages (seedMessages), tools, model and
+// parameters. What it cannot send (audio, documents) is counted, so that the playground says so.
 function playgroundSeed(span) {
   if (span.observation_type !== "GENERATION" || !span.input) return null;
   const value = parseJson(span.input);
@@ -236,19 +279,18 @@ function playgroundSeed(span) {
   let messages;
   let leftOut = 0;
   if (list && list.length && list.every((m) => m && typeof m.role === "string")) {
-    messages = list.map((m) => {
-      const role = PLAYGROUND_ROLES.has(m.role) ? m.role : "user";
-      const parts = partsOf(m);
-      const images = role === "user" ? parts.map(imageOf).filter(Boolean) : [];
-      leftOut += parts.filter((p) => p.type !== "text").length - images.length;
-      return { role, content: parts.filter((p) => p.type === "text").map((p) => String(p.content ?? "")).join("\n"),
-        ...(images.length ? { images } : {}) };
+    messages = list.flatMap((m) => {
+      const seeded = seedMessages(m);
+      leftOut += seeded.leftOut;
+      return seeded.messages;
     });
   } else if (value === undefined || typeof value === "string") {
     messages = [{ role: "user", content: value === undefined ? span.input : value }];
   } else return null;
   const params = parseJson(span.model_parameters);
-  return { messages, model: span.request_model || span.model, params: params && typeof params === "object" ? params : {},
+  const tools = toolsOf(span, value, params);
+  const { tools: _, ...sampling } = params && typeof params === "object" ? params : {};
+  return { messages, model: span.request_model || span.model, params: sampling, ...(tools.length ? { tools } : {}),
     leftOut, from: { label: span.name, href: here(`/traces/${encodeURIComponent(span.trace_id)}?span=${encodeURIComponent(span.span_id)}`) } };
 }
 
