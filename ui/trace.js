@@ -251,11 +251,12 @@ function seedMessages(m) {
   }
   const role = PLAYGROUND_ROLES.has(m.role) ? m.role : "user";
   const images = role === "user" ? parts.map(imageOf).filter(Boolean) : [];
-  const kept = parts.filter((p) => p.type === "text" || p.type === "tool_call" || p.type === "tool_call_response").length + images.length;
+  const sentCalls = role === "assistant" ? calls : []; // calls go in assistant messages only
+  const kept = parts.filter((p) => p.type === "text" || p.type === "tool_call" || p.type === "tool_call_response").length
+    + images.length - (calls.length - sentCalls.length);
   const out = results.map((r) => ({ role: "tool", tool_call_id: String(r.id || ""), content: r.content }));
-  if (text || images.length || calls.length || !out.length) {
-    out.push({ role: role === "user" || !calls.length ? role : "assistant", content: text,
-      ...(images.length ? { images } : {}), ...(role === "assistant" && calls.length ? { tool_calls: calls } : {}) });
+  if (text || images.length || sentCalls.length || !out.length) {
+    out.push({ role, content: text, ...(images.length ? { images } : {}), ...(sentCalls.length ? { tool_calls: sentCalls } : {}) });
   }
   return { messages: out, leftOut: parts.length - kept };
 }
