@@ -384,6 +384,13 @@ async def _stored_image(live: Running, project: str, data: bytes, uploaded: bool
     return f"@@@langfuseMedia:type=image/png|id={record.id}|source=bytes@@@"
 
 
+async def _local_and_claude(c: Client, url: str) -> None:
+    """Two connections to the fake model at ``url``: "local" (OpenAI's API) and "claude" (Anthropic's)."""
+    await c.call("PUT", "/api/v1/llm-connections", {"provider": "local", "secretKey": "sk-p", "baseURL": url})
+    claude = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": url}
+    await c.call("PUT", "/api/v1/llm-connections", claude)
+
+
 async def test_the_playground_sends_images(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     """A user message's images go to the model as OpenAI's image parts (Anthropic's image blocks):
     a URL as it is, a data URL as it is, and a file of the project's traces as its bytes. Images
@@ -400,11 +407,7 @@ async def test_the_playground_sends_images(live: Running, monkeypatch: pytest.Mo
     c = Client(live, basic(await make_key(live)))
     try:
         async with fake_judge() as judge:
-            await c.call(
-                "PUT", "/api/v1/llm-connections", {"provider": "local", "secretKey": "sk-p", "baseURL": judge.url}
-            )
-            claude = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": judge.url}
-            await c.call("PUT", "/api/v1/llm-connections", claude)
+            await _local_and_claude(c, judge.url)
             images = ["https://example.com/cat.png", data_url, ref]
             body = {"provider": "local", "model": "gpt-4o",
                     "messages": [{"role": "system", "content": "Describe."},
@@ -487,11 +490,7 @@ async def test_the_playground_sends_tools(live: Running) -> None:
     c = Client(live, basic(await make_key(live)))
     try:
         async with fake_judge() as judge:
-            await c.call(
-                "PUT", "/api/v1/llm-connections", {"provider": "local", "secretKey": "sk-p", "baseURL": judge.url}
-            )
-            claude = {"provider": "claude", "adapter": "anthropic", "secretKey": "sk-a", "baseURL": judge.url}
-            await c.call("PUT", "/api/v1/llm-connections", claude)
+            await _local_and_claude(c, judge.url)
             status, doc, _ = await c.call("POST", "/api/v1/playground", body)
             assert status == 200 and doc["ok"] is True, doc
             sent = judge.requests[-1]["body"]

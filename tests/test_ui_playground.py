@@ -1,6 +1,7 @@
 """The playground in chromium: a prompt version and a Dify generation (langfuse SDK 2.x) opened in
 it, their variables filled, run against a local OpenAI-compatible model through the project's
-connection; the model's error shown as it said it; the page in Chinese."""
+connection; the model's error shown as it said it; a vision generation's image and an agent's
+tools brought along and sent; the page in Chinese."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from storage import KeyPair
 from tests.conftest import start_server
 from tests.fake_judge import threaded_fake_judge
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import ARTIFACTS, api, browser_page, new_key
 from tests.test_ui_first_run import signed_up
+
+
+def open_generation(page: Page, url: str, pair: KeyPair, batch: list[dict[str, object]], name: str) -> None:
+    """Send ``batch`` through Langfuse's ingestion API, then open its generation ``name`` in the playground."""
+    r = httpx.post(f"{url}/api/public/ingestion", json={"batch": batch}, auth=(pair.public_key, pair.secret_key))
+    assert r.status_code == 207 and not r.json()["errors"], r.text
+    page.goto(f"{url}/project/default/traces/{'a' * 32}")
+    page.locator(".row", has_text=name).click()
+    page.get_by_role("button", name="Open in playground").click()
+    page.get_by_role("heading", name="Playground").wait_for()
 
 
 def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
@@ -158,13 +170,7 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
                  "body": {"id": "g1", "traceId": "a" * 32, "name": "tool-llm", "model": "gpt-4o",
                           "input": {"messages": tool_input, "tools": [{"type": "function", "function": weather}]}}},
             ]  # fmt: skip
-            r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
-                           auth=(pair.public_key, pair.secret_key))  # fmt: skip
-            assert r.status_code == 207 and not r.json()["errors"], r.text
-            page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
-            page.locator(".row", has_text="tool-llm").click()
-            page.get_by_role("button", name="Open in playground").click()
-            page.get_by_role("heading", name="Playground").wait_for()
+            open_generation(page, srv.api_url, pair, batch, "tool-llm")
             assert page.get_by_text("Left out of the generation").count() == 0
             expect(page.get_by_label("Tool calls (JSON)")).to_have_value(re.compile(r'"name": "weather"'))
             expect(page.get_by_label("Tool call id")).to_have_value("c1")
@@ -192,13 +198,7 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             batch = [{"id": "e3", "type": "generation-create", "timestamp": "2026-12-01T10:00:01.000Z",
                       "body": {"id": "g2", "traceId": "a" * 32, "name": "claude-llm", "model": "claude-sonnet-4",
                                "input": claude_input}}]  # fmt: skip
-            r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
-                           auth=(pair.public_key, pair.secret_key))  # fmt: skip
-            assert r.status_code == 207 and not r.json()["errors"], r.text
-            page.goto(f"{srv.api_url}/project/default/traces/{'a' * 32}")
-            page.locator(".row", has_text="claude-llm").click()
-            page.get_by_role("button", name="Open in playground").click()
-            page.get_by_role("heading", name="Playground").wait_for()
+            open_generation(page, srv.api_url, pair, batch, "claude-llm")
             assert page.get_by_text("Left out of the generation").count() == 0
             expect(page.locator(".tool-calls").get_by_label("Message")).to_have_value("Let me check.")
             assert json.loads(page.get_by_label("Tool calls (JSON)").input_value()) == [
