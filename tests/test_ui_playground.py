@@ -183,6 +183,16 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             assert sent["tools"] == [{"type": "function", "function": weather}]
             assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool"]
             assert sent["messages"][1]["tool_calls"] == calls and sent["messages"][2]["tool_call_id"] == "c1"
+            # The next turn: the model's call as its message, its result typed in, run again.
+            page.get_by_role("button", name="Add these calls and their results").click()
+            expect(page.get_by_label("Tool result")).to_have_count(2)
+            page.get_by_label("Tool result").last.fill("rainy")
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output.locator(".tool-call")).to_have_count(1)
+            turn = model.requests[-1]["body"]["messages"][3:]
+            assert [m["role"] for m in turn] == ["assistant", "tool"], turn
+            assert turn[0]["tool_calls"][0]["function"]["name"] == "weather" and turn[0]["tool_calls"][0]["id"] == "c1"
+            assert turn[1] == {"role": "tool", "content": "rainy", "tool_call_id": "c1"}
             # Anthropic's shape (tool_use and tool_result blocks, input_schema): the same rows.
             use = {"type": "tool_use", "id": "tu1", "name": "weather", "input": {"city": "Oslo"}}
             claude_tool = {

@@ -193,6 +193,17 @@ export async function playgroundPage(root) {
     }
   }
 
+  // The next turn of an agent's loop: the model's calls as its message, an empty result for each
+  // to fill in (what the tool would answer), then Run again.
+  function continueWith(doc) {
+    const calls = doc.toolCalls.map((c, i) => ({ id: c.id || `call_${i + 1}`, name: c.name, arguments: c.arguments }));
+    messages.append(toolCallsRow({ role: "assistant", content: doc.answer || "", tool_calls: calls }, messages));
+    const results = calls.map((c) => toolResultRow({ tool_call_id: c.id, content: "" }, messages));
+    messages.append(...results);
+    output.replaceChildren();
+    results[0].querySelector("textarea").focus();
+  }
+
   async function run(e) {
     e.preventDefault();
     error.textContent = "";
@@ -221,7 +232,9 @@ export async function playgroundPage(root) {
         ? h("section", { class: "card" }, h("h3", { text: t("Output") }),
           doc.answer || !doc.toolCalls?.length ? h("pre", { class: "text answer", text: doc.answer }) : "",
           doc.toolCalls?.length ? h("div", { class: "tool-calls-made" }, h("h4", { text: t("Tool calls") }),
-            ...doc.toolCalls.map((c) => h("pre", { class: "text tool-call", text: `${c.name}(${c.arguments})` }))) : "",
+            ...doc.toolCalls.map((c) => h("pre", { class: "text tool-call", text: `${c.name}(${c.arguments})` })),
+            h("button", { type: "button", class: "secondary", text: t("Add these calls and their results"),
+              onclick: () => continueWith(doc) })) : "",
           h("p", { class: "muted", text: `${doc.model} · ${t("{input} → {output} tokens", { input: formatCount(doc.inputTokens),
             output: formatCount(doc.outputTokens) })} · ${formatDuration(doc.latencyMs)}` }))
         : h("p", { class: "error", role: "alert", text: t("The model answered with an error: {error}", { error: doc.error }) }));
