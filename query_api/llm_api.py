@@ -208,7 +208,7 @@ class PlaygroundRun(BaseModel):
     tools: list[PlaygroundTool] = Field(default_factory=list, max_length=MAX_TOOLS, description="Functions to offer.")
 
     @model_validator(mode="after")
-    def _few_images(self) -> PlaygroundRun:
+    def _within_bounds(self) -> PlaygroundRun:
         if sum(len(m.images) for m in self.messages) > MAX_IMAGES:
             raise ValueError(f"a run sends at most {MAX_IMAGES} images")
         if len({t.name for t in self.tools}) < len(self.tools):

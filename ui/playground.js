@@ -168,7 +168,13 @@ export async function playgroundPage(root) {
   async function saveVersion() {
     error.textContent = "";
     const { name, type, config } = seed.prompt;
-    const messagesNow = edited();
+    let messagesNow;
+    try {
+      messagesNow = edited();
+    } catch (err) { // a tool call's JSON that does not parse
+      error.textContent = err.message;
+      return;
+    }
     let prompt = messagesNow;
     if (type === "text") {
       if (messagesNow.length !== 1 || messagesNow[0].role !== "user") {
