@@ -37,8 +37,12 @@ class ChatResult:
     output_tokens: int
     latency_ms: float
     raw_usage: dict[str, Any] = field(default_factory=dict)
-    tool_arguments: str | None = None  # the arguments of the first tool call, as JSON text
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # each {id, name, arguments (JSON text)}
+
+    @property
+    def tool_arguments(self) -> str | None:
+        """The arguments of the first tool call, as JSON text (a judge's structured answer)."""
+        return self.tool_calls[0]["arguments"] if self.tool_calls else None
 
 
 def _error_message(doc: Any, fallback: str) -> str:
@@ -194,8 +198,7 @@ async def chat(
             usage = doc.get("usage") or {}
             calls = [_call(t.get("id"), t.get("name"), json.dumps(t.get("input"))) for t in tools]
             return ChatResult(text, str(doc.get("model", model)), int(usage.get("input_tokens", 0)),
-                              int(usage.get("output_tokens", 0)), latency, usage,
-                              calls[0]["arguments"] if calls else None, calls)  # fmt: skip
+                              int(usage.get("output_tokens", 0)), latency, usage, calls)  # fmt: skip
         message = doc["choices"][0]["message"]
         usage = doc.get("usage") or {}
         calls = [
@@ -204,6 +207,6 @@ async def chat(
         ]
         return ChatResult(str(message.get("content") or ""), str(doc.get("model", model)),
                           int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), latency, usage,
-                          calls[0]["arguments"] if calls else None, calls)  # fmt: skip
+                          calls)  # fmt: skip
     except (KeyError, IndexError, TypeError, AttributeError):
         raise ModelError(f"{url} answered without a message (is it an {adapter} endpoint?)") from None

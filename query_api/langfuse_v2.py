@@ -17,6 +17,7 @@ from query_api.langfuse_api import (
     PREFIX,
     LangfuseError,
     LangfuseReadApi,
+    _mark_public,
     _time_param,
     iso_ns,
     langfuse_json,
@@ -87,7 +88,7 @@ _TRACE_GROUPS = {"basic", "trace_context"}
 
 
 def _observation_v2(
-    row: dict[str, Any], project: str, groups: set[str], trace: dict[str, Any] | None, public: bool
+    row: dict[str, Any], project: str, groups: set[str], trace: dict[str, Any] | None
 ) -> dict[str, Any]:
     if not groups & _HEAVY_GROUPS:  # light rows: their groups are left out below
         row = {**row, "input": "", "output": "", "metadata": {}}
@@ -101,7 +102,7 @@ def _observation_v2(
             "bookmarked": False,
             # The trace's, as Langfuse gives them on each observation: an observation sent through
             # the ingestion API has no user or session of its own, its trace has.
-            "public": public,
+            "public": trace.get("public", False),
             "userId": row.get("user_id") or trace.get("user_id") or None,
             "sessionId": row.get("session_id") or trace.get("session_id") or None,
             "isRootObservation": parent is None,
@@ -167,12 +168,8 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
         traces, chosen = await asyncio.gather(
             store.langfuse.trace_contexts(project, ids), store.shares.chosen(project, ids)
         )
-    data = []
-    for row in rows:
-        trace = traces.get(row["trace_id"])
-        # The UI's Share choice, else what the trace's client said (as the trace reads answer).
-        public = chosen.get(row["trace_id"], bool(trace and trace["client_public"]))
-        data.append(_observation_v2(row, project, groups, trace, public))
+    _mark_public(list(traces.values()), chosen)  # the trace reads' rule: Share's choice, else the client's
+    data = [_observation_v2(row, project, groups, traces.get(row["trace_id"])) for row in rows]
     return langfuse_json({"data": data, "meta": {"cursor": cursor}})
 
 
