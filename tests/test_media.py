@@ -364,6 +364,10 @@ def test_trace_view_renders_media(tmp_path: Any) -> None:
             response = page.request.get(srv.api_url + pdf.get_attribute("href"))  # with the viewer's session
             assert response.ok and response.body().startswith(b"%PDF-1.4")
             assert response.headers["content-type"] == "application/pdf"
+            # The output's JSON names each file by its type, not by its reference string (the
+            # attribute table below keeps what was sent).
+            output = page.locator(".panel section.io", has_text="[application/pdf]").inner_text()
+            assert "@@@langfuseMedia" not in output and "a red square" in output, output
             page.screenshot(path=str(ARTIFACTS / "media-sdk.png"))
 
             page.goto(f"{srv.api_url}/project/default/traces/{otel_trace}")

@@ -52,10 +52,15 @@ export function textWithMedia(text, cls) {
   return h("div", { class: cls }, ...pieces);
 }
 
+// Text with each reference string cut to its file's type ("[image/png]"): the files show beside it.
+export function withoutRefs(text) {
+  return String(text).replace(MEDIA_REF, (m, type) => `[${type}]`);
+}
+
 // A table cell's text, with the files its references name shown under it.
 export function cellWithMedia(text, cls) {
   const refs = [...String(text).matchAll(MEDIA_REF)];
   if (!refs.length) return h("td", { class: cls, text });
-  return h("td", { class: cls }, h("div", { text: String(text).replace(MEDIA_REF, (m, type) => `[${type}]`) }),
+  return h("td", { class: cls }, h("div", { text: withoutRefs(text) }),
     h("div", { class: "media-strip" }, ...refs.map((m) => mediaElement(m[0], m[1]))));
 }

@@ -6,7 +6,7 @@ import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, spanCount, tokenCount } from "/ui/dom.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
-import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia } from "/ui/media.js";
+import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
@@ -86,9 +86,9 @@ function renderIo(label, text) {
         return h("pre", { class: "part", text: JSON.stringify(p, null, 2) });
       }))));
   } else if (value !== undefined && typeof value === "object") {
-    body = h("pre", { class: "json", text: JSON.stringify(value, null, 2) });
+    body = h("pre", { class: "json", text: withoutRefs(JSON.stringify(value, null, 2)) });
   } else {
-    body = h("pre", { class: "text", text });
+    body = h("pre", { class: "text", text: withoutRefs(text) });
   }
   if (!messages) {
     // Files referenced anywhere in a JSON or text body, shown under it.
