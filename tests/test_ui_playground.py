@@ -239,6 +239,16 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             expect(page.get_by_label("Message")).to_have_value("What is in this picture?")
             expect(image).to_have_count(0)
 
+            # From scratch: the empty system message it starts with is not sent.
+            page.evaluate("sessionStorage.clear()")
+            page.goto(srv.api_url + "/project/default/playground")
+            expect(page.get_by_label("Message")).to_have_count(2)
+            page.get_by_label("Message").last.fill("Hello?")
+            page.get_by_label("Model", exact=True).fill("gpt-4o-mini")
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(page.locator(".playground-output .answer")).to_have_count(1)
+            assert model.requests[-1]["body"]["messages"] == [{"role": "user", "content": "Hello?"}]
+
             # The prompts' tabs reach it, in Chinese too.
             page.goto(srv.api_url + "/project/default/prompts?lang=zh-CN")
             page.get_by_role("link", name="演练场").click()

@@ -105,7 +105,10 @@ export async function playgroundPage(root) {
   // A prompt's placeholders (message lists its SDK fills at run time) stay in place, so that a
   // version saved from here keeps them, but have no text to send.
   const edited = () => [...messages.children].map((row) => row.read());
-  const read = () => edited().filter((m) => m.role);
+  // A system (or developer) message left empty is not sent: it tells the model nothing, and
+  // some providers refuse an empty text.
+  const blank = (m) => (m.role === "system" || m.role === "developer") && !m.content.trim() && !m.images?.length;
+  const read = () => edited().filter((m) => m.role && !blank(m));
   messages.changed = () => showVariables();
   const placeholders = (seed.messages || []).filter((m) => m.type === "placeholder").length;
   for (const m of seed.messages || []) messages.append(rowFor(m, messages));
