@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -382,6 +383,8 @@ def test_large_trace_first_paint_and_every_page_in_both_themes(seeded_server: tu
                 page.goto(srv.api_url + path)
                 page.wait_for_selector(ready)
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}.png"))
+                if name == "session":  # one trace: said in the singular
+                    expect(page.locator("main p.muted").first).to_have_text(re.compile(r"^1 trace · 4,400 tokens · "))
     assert errors == []
 
 

@@ -54,6 +54,11 @@ export function spanCount(n) {
   return Number(n) === 1 ? t("1 span") : t("{n} spans", { n: formatCount(n) });
 }
 
+/** "1 trace" or "{n} traces", the count formatted for the locale. */
+export function traceCount(n) {
+  return Number(n) === 1 ? t("1 trace") : t("{n} traces", { n: formatCount(n) });
+}
+
 /** "1 token" or "{n} tokens", the count formatted for the locale. */
 export function tokenCount(n) {
   return Number(n) === 1 ? t("1 token") : t("{n} tokens", { n: formatCount(n) });

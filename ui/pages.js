@@ -4,7 +4,7 @@ import { api } from "/ui/api.js";
 import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount, traceCount } from "/ui/dom.js";
 import { RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t, word } from "/ui/i18n.js";
 
@@ -98,8 +98,8 @@ export async function sessionPage(root, id) {
     h("div", { class: "page-head" }, h("h1", { text: t("Session {id}", { id }) }),
       can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
         onclick: () => addToQueueDialog({ session: id }) }) : null),
-    h("p", { class: "muted", text: t("{traces} traces · {tokens} tokens · {cost}",
-      { traces: formatCount(doc.traces.length), tokens: formatCount(doc.total_tokens), cost: formatCost(doc.total_cost) }) }), h("div", { class: "replay" }, ...turns)));
+    h("p", { class: "muted", text: [traceCount(doc.traces.length), tokenCount(doc.total_tokens), formatCost(doc.total_cost)].join(" · ") }),
+    h("div", { class: "replay" }, ...turns)));
 }
 
 /** Users of the range's traces, the most recently seen first. */
