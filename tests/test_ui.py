@@ -5,8 +5,8 @@ import contextlib
 import csv
 import io
 import json
-import shutil
 import re
+import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,6 +268,15 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         assert shown_cost == "$0.003000"
 
         assert page.locator("svg.chart").count() >= 5  # traces, observations, cost, tokens, error rate
+        # Each chart says when: the times of four of its 24 hourly bars, the last one this hour.
+        ticks = page.locator("svg.chart").first.locator("text.tick").all_text_contents()
+        # (With their date when the 24 hours run over midnight.)
+        tick = re.compile(r"([A-Z][a-z]{2} \d{1,2}, )?\d{1,2}:00\s(AM|PM)")
+        assert len(ticks) == 4 and all(tick.fullmatch(x) for x in ticks), ticks
+        hour = page.evaluate(
+            "new Date(new Date().setMinutes(0)).toLocaleTimeString('en', {hour: 'numeric', minute: '2-digit'})"
+        )
+        assert ticks[-1].endswith(hour), (ticks, hour)
         assert page.get_by_role("link", name="gpt-4o").count() >= 1  # legends link to the filtered list
         page.get_by_role("link", name="Users", exact=True).click()
         page.get_by_role("heading", name="Users").wait_for()

@@ -1,5 +1,5 @@
 // Small SVG charts drawn by hand: a stacked bar chart over time and a horizontal bar list.
-import { formatDate, t } from "/ui/i18n.js";
+import { formatDate, formatDateParts, t } from "/ui/i18n.js";
 const NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#3158d4", "#7b4bd6", "#1f8a70", "#d28b1e", "#c83737", "#2b9bb3", "#8a8f2b", "#b3447a"];
 
@@ -17,6 +17,29 @@ function titled(el, bucket, series, text) {
   return el;
 }
 
+// Under a chart: the time of a few buckets (first, last and two between), so that a spike can be
+// placed without pointing at it; then the chart's range of values.
+const AXIS = 32;
+function axis(root, buckets, xOf, height, text) {
+  if (buckets.length) {
+    const step = buckets.length > 1 ? buckets[1] - buckets[0] : 3600;
+    // The date too when the range runs over more than one day of the viewer's calendar.
+    const days = new Date(buckets[0] * 1000).toDateString() !== new Date(buckets[buckets.length - 1] * 1000).toDateString();
+    const options = step >= 86400 ? { month: "short", day: "numeric" }
+      : days ? { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" } : { hour: "numeric", minute: "2-digit" };
+    const picks = [...new Set([0, 1, 2, 3].map((k) => Math.round((k * (buckets.length - 1)) / 3)))];
+    picks.forEach((i, k) => {
+      const anchor = picks.length === 1 ? "middle" : k === 0 ? "start" : k === picks.length - 1 ? "end" : "middle";
+      const tick = svg("text", { x: xOf(i).toFixed(1), y: height + 13, class: "axis tick", "text-anchor": anchor });
+      tick.textContent = formatDateParts(new Date(buckets[i] * 1000), options);
+      root.append(tick);
+    });
+  }
+  const label = svg("text", { x: 0, y: height + 28, class: "axis" });
+  label.textContent = text;
+  root.append(label);
+}
+
 export function color(i) {
   return COLORS[i % COLORS.length];
 }
@@ -26,7 +49,7 @@ export function barChart(buckets, series, { height = 160, format = (v) => String
   const width = 640;
   const totals = buckets.map((b) => series.reduce((sum, s) => sum + (s.points.get(b) || 0), 0));
   const max = Math.max(...totals, 1e-12);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height + 18}`, class: "chart", role: "img" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height + AXIS}`, class: "chart", role: "img" });
   const barW = Math.max(1, width / Math.max(1, buckets.length) - 1);
   buckets.forEach((b, i) => {
     let y = height;
@@ -39,9 +62,10 @@ export function barChart(buckets, series, { height = 160, format = (v) => String
         b, s, format(v)));
     });
   });
-  const label = svg("text", { x: 0, y: height + 14, class: "axis" });
-  label.textContent = t("max {value}", { value: format(max) });
-  root.append(label);
+  const slot = width / Math.max(1, buckets.length);
+  // The first and last ticks sit at the chart's edges; the others under their bar's middle.
+  axis(root, buckets, (i) => (i === 0 ? 0 : i === buckets.length - 1 ? width : (i + 0.5) * slot), height,
+    t("max {value}", { value: format(max) }));
   return root;
 }
 
@@ -53,7 +77,7 @@ export function lineChart(buckets, series, { height = 160, format = (v) => Strin
   const max = Math.max(...values, 0);
   const min = Math.min(...values, 0);
   const span = max - min || 1;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height + 18}`, class: "chart", role: "img" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height + AXIS}`, class: "chart", role: "img" });
   const x = (i) => (buckets.length > 1 ? (i / (buckets.length - 1)) * (width - 4) + 2 : width / 2);
   const y = (v) => height - 2 - ((v - min) / span) * (height - 6);
   series.forEach((s, j) => {
@@ -70,9 +94,8 @@ export function lineChart(buckets, series, { height = 160, format = (v) => Strin
     });
     flush();
   });
-  const label = svg("text", { x: 0, y: height + 14, class: "axis" });
-  label.textContent = min < 0 ? `${t("min {value}", { value: format(min) })} · ${t("max {value}", { value: format(max) })}`
-    : t("max {value}", { value: format(max) });
-  root.append(label);
+  axis(root, buckets, (i) => (buckets.length > 1 ? x(i) : width / 2), height, min < 0
+    ? `${t("min {value}", { value: format(min) })} · ${t("max {value}", { value: format(max) })}`
+    : t("max {value}", { value: format(max) }));
   return root;
 }

@@ -109,6 +109,11 @@ export function formatDate(date) {
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" }).format(date);
 }
 
+/** A moment with only the parts ``options`` asks for (Intl.DateTimeFormat's), in the viewer's locale. */
+export function formatDateParts(date, options) {
+  return new Intl.DateTimeFormat(locale, options).format(date);
+}
+
 /** A date and time for a row of a list: without the year when it is this year's, to leave the
  * list's other columns room on a laptop's screen. */
 export function formatShortDate(date) {
