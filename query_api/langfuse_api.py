@@ -35,6 +35,7 @@ __all__ = [
 
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 DAY_NS = 86_400 * 10**9
+SESSION_PAGE = 1000  # traces read at a time for a session (Langfuse gives all of them)
 
 
 class LangfuseError(Exception):
@@ -528,7 +529,12 @@ class LangfuseReadApi:
     async def get_session(self, request: web.Request, store: Store, project: str) -> web.Response:
         session_id = request.match_info["session_id"]
         reader = store.langfuse
-        rows, _ = await reader.traces(project, 0, time.time_ns() + DAY_NS, {"session_id": session_id}, 1, 100, True)
+        # Every trace of the session, as Langfuse gives them (its API does not page them), the
+        # oldest first, a thousand at a time.
+        end, by_session = time.time_ns() + DAY_NS, {"session_id": session_id}
+        rows, total = await reader.traces(project, 0, end, by_session, 1, SESSION_PAGE, True)
+        for page in range(2, -(-total // SESSION_PAGE) + 1):
+            rows += (await reader.traces(project, 0, end, by_session, page, SESSION_PAGE, True))[0]
         if not rows:
             raise LangfuseError(404, "LangfuseNotFoundError", f"Session {session_id} not found")
         _mark_public(rows, await store.shares.chosen(project, [r["trace_id"] for r in rows]))

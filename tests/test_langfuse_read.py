@@ -1,6 +1,7 @@
 """Langfuse's public read API over data sent through the ingestion API."""
 
 import asyncio
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -257,6 +258,25 @@ async def test_sessions_by_environment(live: Running) -> None:
     assert doc["data"][0]["environment"] == "staging" and doc["meta"]["totalItems"] == 1
     status, doc = await get(live, f"/api/public/sessions?{since}", headers)
     assert doc["meta"]["totalItems"] == 2
+
+
+async def test_a_session_gives_every_trace(live: Running) -> None:
+    """Langfuse's GET /sessions/{id} does not page its traces: a session of 1,001 (an agent's long
+    run) gives all of them, the oldest first, and when it began."""
+    headers = basic(await make_key(live))
+    ids = [f"long-{i:04d}" for i in range(1001)]
+    begin = dt.datetime(2026, 11, 25, 10, tzinfo=dt.UTC)
+    events = [
+        event("trace-create", {"id": trace_id, "name": "step", "sessionId": "long-run",
+                               "timestamp": (begin + dt.timedelta(seconds=10 * i)).isoformat()})
+        for i, trace_id in enumerate(ids)
+    ]  # fmt: skip
+    for chunk in range(0, len(events), 500):
+        status, reply = await ingest(live, headers, events[chunk : chunk + 500])
+        assert status == 207 and not reply["errors"], reply
+    status, session = await get(live, "/api/public/sessions/long-run", headers)
+    assert status == 200 and [t["id"] for t in session["traces"]] == ids
+    assert session["createdAt"] == "2026-11-25T10:00:00.000Z"
 
 
 async def test_a_trace_by_id_makes_the_summary_views_summary_from_its_spans(live: Running) -> None:
