@@ -213,10 +213,20 @@ class SessionPage(BaseModel):
     total: int
 
 
+class SessionQuery(Query):
+    limit: int = Field(100, ge=1, le=1000, description="Traces per page, the oldest first.")
+    cursor: str | None = Field(None, description="The next_cursor of the page before.")
+
+
 class SessionDetail(BaseModel):
     id: str
-    traces: list[TraceSummary]
-    total_cost: Decimal
+    traces: list[TraceSummary] = Field(description="A page of the session's traces, the oldest first.")
+    next_cursor: str | None = Field(None, description="The next page of traces, if there is one.")
+    trace_count: int = Field(description="Every trace of the session, not only this page's.")
+    created_at: int  # the first trace's start, ns
+    last_at: int  # the last end of its traces, ns
+    users: list[str]  # up to twenty
+    total_cost: Decimal  # of the whole session
     total_tokens: int
 
 
@@ -551,19 +561,28 @@ async def list_sessions(request: web.Request, store: Store, project: str, q: Pag
     return SessionPage(items=[SessionSummary.model_validate(r) for r in rows], total=total)
 
 
-async def get_session(request: web.Request, store: Store, project: str, q: None) -> SessionDetail:
+async def get_session(request: web.Request, store: Store, project: str, q: SessionQuery) -> SessionDetail:
+    """A page of a session's traces, with the whole session's totals (a session may hold more
+    traces than a page: a long-running agent's)."""
     session_id = request.match_info["session_id"]
-    page = await store.reader.list_traces(
-        project, TraceQuery(0, time.time_ns() + DAY_NS, session_id=session_id, descending=False, limit=1000)
+    query = TraceQuery(
+        0, time.time_ns() + DAY_NS, session_id=session_id, descending=False, limit=q.limit, cursor=q.cursor
     )
-    if not page.items:
+    page, totals = await asyncio.gather(
+        store.reader.list_traces(project, query), store.reader.session_totals(project, session_id)
+    )
+    if totals is None:
         raise NotFound(f"no session {session_id!r} in this project")
-    traces = [TraceSummary.model_validate(r) for r in page.items]
     return SessionDetail(
         id=session_id,
-        traces=traces,
-        total_cost=sum((t.total_cost for t in traces), Decimal(0)),
-        total_tokens=sum(t.total_tokens for t in traces),
+        traces=[TraceSummary.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+        trace_count=totals["traces"],
+        created_at=totals["created_at"],
+        last_at=totals["last_at"],
+        users=totals["users"],
+        total_cost=totals["total_cost"],
+        total_tokens=totals["total_tokens"],
     )
 
 
@@ -614,8 +633,8 @@ ENDPOINTS = (
     Endpoint("/api/v1/sessions", "List sessions", PageQuery, SessionPage, list_sessions),
     Endpoint(
         "/api/v1/sessions/{session_id}",
-        "One session: its traces in order, with totals",
-        None,
+        "One session: a page of its traces in order, with the whole session's totals",
+        SessionQuery,
         SessionDetail,
         get_session,
     ),

@@ -417,6 +417,9 @@ class TraceReader:
         """A page of the window's sessions and their count (see ``sessions``)."""
         return await sessions(self._backend, project, start, end, page, limit)
 
+    async def session_totals(self, project: str, session_id: str) -> Row | None:
+        return await session_totals(self._backend, project, session_id)
+
     async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:
         """Values of a filter field (see ``suggest``)."""
         return await suggest(self._backend, project, field, prefix, start, end, limit)
@@ -783,6 +786,28 @@ async def sessions(
     return await _page_of_groups(
         backend, "session_id", columns, "created_at DESC, id", project, start, end, page, limit
     )
+
+
+async def session_totals(backend: Backend, project: str, session_id: str) -> Row | None:
+    """One session over all its traces, of any time: their count, first start and last end (ns),
+    up to twenty users, tokens and cost; None if no trace has it."""
+    rows = await backend.query(
+        """SELECT count() AS traces, min(start_ns) AS created_at, max(end_ns) AS last_at,
+       arraySort(groupUniqArrayIf(20)(user_id, user_id != '')) AS users,
+       sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost
+FROM (
+    SELECT t.trace_id, max(t.session_id) AS session_id, max(t.user_id) AS user_id,
+           sum(t.total_tokens) AS total_tokens, sum(t.total_cost) AS total_cost,
+           toUnixTimestamp64Nano(min(t.start_time)) AS start_ns, toUnixTimestamp64Nano(max(t.end_time)) AS end_ns
+    FROM traces AS t
+    -- The traces with a row naming the session, then each of them whole (all its rows, every day).
+    WHERE t.project_id = {project:String} AND t.trace_id IN (
+        SELECT trace_id FROM traces WHERE project_id = {project:String} AND session_id = {session:String})
+    GROUP BY t.trace_id
+    HAVING session_id = {session:String})""",
+        {"project": project, "session": session_id},
+    )
+    return rows[0] if rows and rows[0]["traces"] else None
 
 
 async def _page_of_groups(

@@ -144,8 +144,19 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     status, doc = await get(live, "/api/v1/sessions", [("limit", "1"), ("page", "3")])
     assert doc == {"items": [], "total": 2}  # past the last page: still how many there are
     status, doc = await get(live, "/api/v1/sessions/chat-1")
-    assert [t["trace_id"] for t in doc["traces"]] == ["rest-2", "rest-1", "rest-0"]
+    assert [t["trace_id"] for t in doc["traces"]] == ["rest-2", "rest-1", "rest-0"] and doc["next_cursor"] is None
     assert doc["total_tokens"] == 60 and doc["total_cost"] == "0.030000000000"
+    assert (doc["trace_count"], doc["users"]) == (3, ["user-0", "user-1"])
+    assert (doc["created_at"], doc["last_at"]) == (NOW_NS - 180 * SECOND, NOW_NS - 59 * SECOND)
+    # A page at a time, the oldest first; the totals are the whole session's on every page.
+    status, first = await get(live, "/api/v1/sessions/chat-1", [("limit", "2")])
+    assert [t["trace_id"] for t in first["traces"]] == ["rest-2", "rest-1"] and first["next_cursor"]
+    assert (first["trace_count"], first["total_tokens"]) == (3, 60)
+    status, rest = await get(live, "/api/v1/sessions/chat-1", [("limit", "2"), ("cursor", first["next_cursor"])])
+    assert [t["trace_id"] for t in rest["traces"]] == ["rest-0"] and rest["next_cursor"] is None
+    for bad in ([("limit", "0")], [("limit", "1001")], [("cursor", "garbage")], [("nope", "1")]):
+        status, doc = await get(live, "/api/v1/sessions/chat-1", bad)
+        assert status == 400 and set(doc["error"]) == {"code", "message"}, bad
     status, doc = await get(live, "/api/v1/users")
     assert [(u["user_id"], u["traces"]) for u in doc["items"]] == [("user-0", 3), ("user-1", 3)]
     assert doc["total"] == 2 and doc["items"][0]["first_seen"] == NOW_NS - 300 * SECOND  # rest-4

@@ -5,7 +5,7 @@ import { can, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount, traceCount } from "/ui/dom.js";
-import { RANGES, rangeLabel } from "/ui/traces.js";
+import { fillScores, RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t, word } from "/ui/i18n.js";
 
 const DAY = 86400;
@@ -83,23 +83,52 @@ export async function sessionsPage(root) {
   });
 }
 
+/** One session: its traces in order as turns of a conversation, each with its input, output and
+ * scores, a page at a time; the counts are the whole session's. */
 export async function sessionPage(root, id) {
-  const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`);
-  const turns = doc.traces.map((turn) => h("div", { class: "turn card" },
-    h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(turn.trace_id)}`), "data-link": true,
-      text: turn.name || turn.trace_id }), ` · ${formatTime(turn.start_time)} · ${formatDuration(turn.latency_ms)} · `
-      + `${tokenCount(turn.total_tokens)} · ${formatCost(turn.total_cost)}`),
-    ...[["in", turn.input], ["out", turn.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
+  const path = `/api/v1/sessions/${encodeURIComponent(id)}`;
+  const doc = await api(path);
+  const turn = (trace) => h("div", { class: "turn card" },
+    h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(trace.trace_id)}`), "data-link": true,
+      text: trace.name || trace.trace_id }), ` · ${formatTime(trace.start_time)} · ${formatDuration(trace.latency_ms)} · `
+      + `${tokenCount(trace.total_tokens)} · ${formatCost(trace.total_cost)}`),
+    h("div", { class: "score-cell", "data-trace": trace.trace_id }),
+    ...[["in", trace.input], ["out", trace.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
       h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || (side === "in" ? t("input") : t("output")) }),
         h("div", { class: "part", text: typeof m.content === "string" ? m.content
-          : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))),
-  ));
+          : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))));
+  const replay = h("div", { class: "replay" });
+  const more = h("button", { type: "button", class: "secondary", text: t("Load more") });
+  let cursor = null;
+  const show = (page) => {
+    replay.append(...page.traces.map(turn));
+    fillScores(replay);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  };
+  more.onclick = async () => {
+    more.disabled = true;
+    try {
+      show(await api(path, { query: { cursor } }));
+    } finally {
+      more.disabled = false;
+    }
+  };
+  // Each user's traces over the session's time.
+  const during = { range: "custom", from: new Date(doc.created_at / 1e6).toISOString(),
+    to: new Date(doc.last_at / 1e6 + 1000).toISOString() };
+  const users = doc.users.flatMap((user, i) => [i ? ", " : "", h("a", { "data-link": true, text: user,
+    href: here(`/traces?${new URLSearchParams({ user_id: user, ...during })}`) })]);
   root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: t("← Sessions") })),
     h("div", { class: "page-head" }, h("h1", { text: t("Session {id}", { id }) }),
       can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
         onclick: () => addToQueueDialog({ session: id }) }) : null),
-    h("p", { class: "muted", text: [traceCount(doc.traces.length), tokenCount(doc.total_tokens), formatCost(doc.total_cost)].join(" · ") }),
-    h("div", { class: "replay" }, ...turns)));
+    h("p", { class: "muted session-totals" },
+      [traceCount(doc.trace_count), tokenCount(doc.total_tokens), formatCost(doc.total_cost),
+        formatDuration((doc.last_at - doc.created_at) / 1e6)].join(" · "),
+      ...(users.length ? [" · ", ...users] : [])),
+    replay, more));
+  show(doc);
 }
 
 /** Users of the range's traces, the most recently seen first. */

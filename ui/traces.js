@@ -46,9 +46,10 @@ const COLUMNS = [
 const DEFAULT_HIDDEN = ["spans"];
 let chooserOpen = false; // the column chooser stays open while columns are switched
 
-/** The page's scores, by name: the mean of numeric ones, the newest value of the others. */
-async function fillScores(body) {
-  const cells = new Map([...body.querySelectorAll("td.score-cell")].map((td) => [td.dataset.trace, td]));
+/** The scores of the traces shown in ``body`` (its ``.score-cell`` elements, one per trace, at most
+ * 100), by name: the mean of numeric ones, the newest value of the others. */
+export async function fillScores(body) {
+  const cells = new Map([...body.querySelectorAll(".score-cell:empty")].map((cell) => [cell.dataset.trace, cell]));
   if (!cells.size) return;
   const doc = await api("/api/v1/scores/by-trace", { query: { trace_id: [...cells.keys()] } }).catch(() => ({ items: [] }));
   for (const s of doc.items) {
