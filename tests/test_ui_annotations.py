@@ -131,6 +131,48 @@ def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811
     assert not errors, errors
 
 
+def test_a_queue_longer_than_a_page(server: Server) -> None:  # noqa: F811
+    """A queue of 101 traces (more than the API's page of 100): counted, reached and worked whole."""
+    import httpx
+
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "long"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        traces = [f"long-{i:03d}" for i in range(101)]
+        _ingest(server, pair, [{"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+                                "body": {"id": t, "name": t, "timestamp": stamp}} for t in traces])  # fmt: skip
+        _, config = api(
+            page, "POST", "/api/public/score-configs?project=default", {"name": "ok", "dataType": "BOOLEAN"}
+        )
+        _, queue = api(page, "POST", "/api/public/annotation-queues?project=default",
+                       {"name": "long-q", "scoreConfigIds": [config["id"]]})  # fmt: skip
+        auth = (pair["public_key"], pair["secret_key"])
+        with httpx.Client(base_url=server.api_url, auth=auth) as client:
+            for t in traces:
+                r = client.post(f"/api/public/annotation-queues/{queue['id']}/items", json={"objectId": t})
+                assert r.status_code == 200, r.text
+        page.goto(server.api_url + "/project/default/annotation-queues")
+        expect(page.locator("tr", has_text="long-q")).to_contain_text("0 of 101 done")
+        page.get_by_role("link", name="long-q").click()
+        expect(page.locator(".page-head")).to_contain_text("0 of 101 done")
+        expect(page.get_by_text("Item 1 of 101")).to_be_visible()
+        # The last item, past the API's first page: reached (j from the 100th), and completed.
+        with httpx.Client(base_url=server.api_url, auth=auth) as client:
+            items = client.get(f"/api/public/annotation-queues/{queue['id']}/items", params={"limit": 100}).json()
+        page.goto(f"{server.api_url}/project/default/annotation-queues/{queue['id']}?item={items['data'][-1]['id']}")
+        expect(page.get_by_text("Item 100 of 101")).to_be_visible()
+        page.keyboard.press("j")
+        expect(page.get_by_text("Item 101 of 101")).to_be_visible()
+        expect(page.get_by_role("link", name="long-100")).to_be_visible()
+        page.keyboard.press("1")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator(".page-head")).to_contain_text("1 of 101 done")
+    assert not errors, errors
+
+
 def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []

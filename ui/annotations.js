@@ -20,6 +20,18 @@ async function publicApi(path, options = {}) {
   return api(path, options);
 }
 
+/** Every item of a paged Langfuse list (``data`` and ``meta.totalPages``), a hundred at a time:
+ * a queue with more items than a page still shows, counts and reaches all of them. */
+async function allPages(path) {
+  const items = [];
+  for (let page = 1, pages = 1; page <= pages; page += 1) {
+    const doc = await publicApi(path, { query: { limit: 100, page } });
+    items.push(...doc.data);
+    pages = doc.meta.totalPages;
+  }
+  return items;
+}
+
 function configForm(done) {
   const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name"), maxlength: 35, required: true });
   const type = h("select", { "aria-label": t("Score type") }, ...["NUMERIC", "BOOLEAN", "CATEGORICAL"].map((v) => h("option", { value: v, text: word(v) })));
@@ -48,8 +60,8 @@ function configForm(done) {
 }
 
 export async function annotationQueuesPage(root) {
-  const [configs, queues] = await Promise.all([publicApi("/api/public/score-configs", { query: { limit: 100 } }),
-    publicApi("/api/public/annotation-queues", { query: { limit: 100 } })]);
+  const [configs, queues] = (await Promise.all([allPages("/api/public/score-configs"), allPages("/api/public/annotation-queues")]))
+    .map((data) => ({ data }));
   const again = () => annotationQueuesPage(root);
   const active = configs.data.filter((c) => !c.isArchived);
   const queueName = h("input", { "aria-label": t("Queue name"), placeholder: t("queue name"), required: true });
@@ -109,13 +121,12 @@ function showValue(text) {
 }
 
 export async function annotationQueuePage(root, queueId) {
-  const [queue, configs, itemsDoc] = await Promise.all([
+  const [queue, configs, items] = await Promise.all([
     publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}`),
-    publicApi("/api/public/score-configs", { query: { limit: 100 } }),
-    publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items`, { query: { limit: 100 } }),
+    allPages("/api/public/score-configs"),
+    allPages(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items`),
   ]);
-  const configsOf = queue.scoreConfigIds.map((id) => configs.data.find((c) => c.id === id)).filter(Boolean);
-  const items = itemsDoc.data;
+  const configsOf = queue.scoreConfigIds.map((id) => configs.find((c) => c.id === id)).filter(Boolean);
   const params = new URLSearchParams(location.search);
   let index = Math.max(0, items.findIndex((i) => i.id === params.get("item")));
   if (!params.get("item")) index = Math.max(0, items.findIndex((i) => i.status === "PENDING"));
@@ -196,10 +207,12 @@ function objectKind(type) {
 
 /** A session in the queue: each of its traces' input and output, in order, linked. */
 async function sessionObject(id) {
-  const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`).catch(() => null);
+  const doc = await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { query: { limit: 1000 } }).catch(() => null);
   if (!doc || !doc.traces.length) return h("p", { class: "muted", text: t("This session is not stored (any more).") });
   return h("div", {},
     h("h2", {}, h("a", { href: here(`/sessions/${encodeURIComponent(id)}`), "data-link": true, text: t("Session {id}", { id }) })),
+    doc.next_cursor ? h("p", { class: "muted", text: t("Its first {n} traces of {total}: the session's page has them all.",
+      { n: formatCount(doc.traces.length), total: formatCount(doc.trace_count) }) }) : null,
     ...doc.traces.flatMap((turn) => [
       h("h3", {}, h("a", { href: here(`/traces/${encodeURIComponent(turn.trace_id)}`), "data-link": true, text: turn.name || turn.trace_id })),
       h("pre", { class: "io", text: `${showValue(turn.input)}\n→ ${showValue(turn.output)}` }),
@@ -208,7 +221,7 @@ async function sessionObject(id) {
 
 /** "Add to queue" from the trace view (a span) or a session page ({ session: id }). */
 export async function addToQueueDialog(span) {
-  const queues = await publicApi("/api/public/annotation-queues", { query: { limit: 100 } });
+  const queues = { data: await allPages("/api/public/annotation-queues") };
   if (!queues.data.length) {
     window.alert(t("No annotation queue yet: create one under Annotation."));
     return;
