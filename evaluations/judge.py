@@ -70,7 +70,7 @@ def _score(doc: dict[str, Any], output: dict[str, Any]) -> tuple[float, str, str
     if output["type"] == "numeric":
         return float(value), "", "NUMERIC"
     if output["type"] == "boolean":
-        return (1.0 if value else 0.0), ("true" if value else "false"), "BOOLEAN"
+        return (1.0 if value else 0.0), ("True" if value else "False"), "BOOLEAN"
     return float(output["categories"].index(value)), str(value), "CATEGORICAL"
 
 

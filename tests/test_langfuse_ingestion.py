@@ -352,7 +352,7 @@ async def test_projects_scores_and_path_prefix(live: Running) -> None:
     [score] = await live.store.backend.query(
         "SELECT data_type, value, string_value FROM scores FINAL WHERE id = {i:String}", {"i": score_id}
     )
-    assert score == {"data_type": "BOOLEAN", "value": 1.0, "string_value": "true"}
+    assert score == {"data_type": "BOOLEAN", "value": 1.0, "string_value": "True"}  # as Langfuse writes it
     assert trace_id in await spans_of(live, trace_id)
     rows = await live.store.backend.query("SELECT count() AS n FROM langfuse_events")
     assert rows[0]["n"] > 0

@@ -260,6 +260,28 @@ async def test_sessions_by_environment(live: Running) -> None:
     assert doc["meta"]["totalItems"] == 2
 
 
+async def test_boolean_scores_read_true_or_false(live: Running) -> None:
+    """A boolean score's stringValue is "True" or "False", as Langfuse gives it: the ones sent now,
+    and the ones an earlier version stored as "true" and "false"."""
+    headers = basic(await make_key(live))
+    trace_id = str(uuid.uuid4())
+    status, reply = await ingest(live, headers, [
+        event("trace-create", {"id": trace_id, "name": "chat"}),
+        event("score-create", {"id": "new-yes", "traceId": trace_id, "name": "ok", "value": 1, "dataType": "BOOLEAN"}),
+        event("score-create", {"id": "new-no", "traceId": trace_id, "name": "ok", "value": False}),
+    ])  # fmt: skip
+    assert status == 207 and not reply["errors"], reply
+    await live.store.backend.execute(
+        "INSERT INTO scores (project_id, id, timestamp, trace_id, name, value, string_value, data_type, source) "
+        "VALUES ('default', 'old-no', now64(9), {t:String}, 'ok', 0, 'false', 'BOOLEAN', 'API')",
+        {"t": trace_id},
+    )
+    status, doc = await get(live, f"/api/public/scores?traceId={trace_id}", headers)
+    assert status == 200 and {s["id"]: (s["value"], s["stringValue"]) for s in doc["data"]} == {
+        "new-yes": (1, "True"), "new-no": (0, "False"), "old-no": (0, "False")
+    }, doc  # fmt: skip
+
+
 async def test_a_session_gives_every_trace(live: Running) -> None:
     """Langfuse's GET /sessions/{id} does not page its traces: a session of 1,001 (an agent's long
     run) gives all of them, the oldest first, and when it began."""

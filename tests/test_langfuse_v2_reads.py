@@ -46,6 +46,7 @@ async def test_sdk5_reads_observations_v2_and_scores_v3(live: Running) -> None:
     scores = {s["id"]: s for s in out["scores"]}
     assert set(scores) == {"v3-bool", "v3-num", "v3-cat"}
     assert (scores["v3-bool"]["dataType"], scores["v3-bool"]["value"]) == ("BOOLEAN", True)
+    assert scores["v3-bool"]["stringValue"] == "True"  # as Langfuse gives it (the SDK's BooleanScore)
     assert scores["v3-bool"]["subject"]["kind"] == "observation"
     assert (scores["v3-num"]["value"], scores["v3-num"]["subject"]["kind"]) == (0.75, "trace")
     assert scores["v3-cat"]["value"] == "friendly"

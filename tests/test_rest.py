@@ -255,7 +255,7 @@ async def test_scores_of_a_page_of_traces(live: Running) -> None:
         {"trace_id": "rest-1", "name": "tone", "data_type": "CATEGORICAL", "count": 1, "value": 0.0,
          "string_value": "polite"},
         {"trace_id": "rest-2", "name": "correct", "data_type": "BOOLEAN", "count": 1, "value": 1.0,
-         "string_value": "true"},
+         "string_value": "True"},
     ]  # fmt: skip
     other = await live.store.projects.create_project("other")
     status, doc = await scores(asked, basic(await make_key(live, other.id)))

@@ -288,14 +288,15 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
 def score_row(state: dict[str, Any], project: str, retention: int, now_ns: int) -> dict[str, Any]:
     value = state.get("value")
     data_type = (state.get("dataType") or "").upper()
+    # A boolean's text is "True" or "False", as Langfuse stores and gives it back.
     if isinstance(value, bool):
-        numeric, text, data_type = float(value), "true" if value else "false", data_type or "BOOLEAN"
+        numeric, text, data_type = float(value), "True" if value else "False", data_type or "BOOLEAN"
     elif isinstance(value, (int, float)):
         numeric, text, data_type = float(value), "", data_type or "NUMERIC"
     else:
         numeric, text, data_type = 0.0, str(value), data_type or "CATEGORICAL"
     if data_type == "BOOLEAN" and not text:
-        text = "true" if numeric else "false"
+        text = "True" if numeric else "False"
     return {
         "project_id": project,
         "id": state["id"],
