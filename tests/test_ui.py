@@ -138,6 +138,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
             {"traceId": trace_id, "name": "quality", "value": 0.5},
             {"traceId": trace_id, "name": "quality", "value": 0.8},
             {"traceId": trace_id, "name": "<b>tone</b>", "value": "polite", "dataType": "CATEGORICAL"},
+            {"traceId": trace_id, "name": "resolved", "value": 1, "dataType": "BOOLEAN"},
         ):
             sent = urllib.request.Request(
                 srv.api_url + "/api/public/scores",
@@ -149,7 +150,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.reload()
         cell = page.locator("td.score-cell")
         cell.locator(".score", has_text="quality").wait_for()
-        assert cell.locator(".score").all_inner_texts() == ["<b>tone</b> polite", "quality 0.65"]
+        assert cell.locator(".score").all_inner_texts() == ["<b>tone</b> polite", "quality 0.65", "resolved True"]
         page.screenshot(path=str(ARTIFACTS / "traces.png"))
 
         page.get_by_placeholder("Model").focus()  # suggestions come from the API
@@ -199,6 +200,14 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.get_by_role("tree").wait_for()
         assert page.locator(".row").count() == 3
         expect(page.locator(".axis-row .label")).to_have_text("3 spans")
+        # The trace's scores: a boolean as it was given, and who gave each (here the API).
+        scores = page.locator(".panel ul.scores li")
+        expect(scores.filter(has_text="resolved")).to_have_text("resolved: True · API")
+        assert sorted(scores.all_inner_texts())[:3] == [
+            "<b>tone</b>: polite · API",
+            "quality: 0.5 · API",
+            "quality: 0.8 · API",
+        ]
         # Whose trace it is: links to the user's traces, the session and the tag's traces.
         facts = page.locator(".trace-facts")
         user_link = facts.get_by_role("link", name="<script>alert(1)</script>")

@@ -4,7 +4,7 @@ import { can, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, spanCount, tokenCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, tokenCount } from "/ui/dom.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
@@ -141,10 +141,16 @@ function metadataTable(metadata) {
   return attributeTable(t("Metadata"), Object.fromEntries(shown));
 }
 
+// Who gave a score: the API (an SDK, the app's user feedback), a person in an annotation queue,
+// or an LLM judge (an evaluation rule).
+const SCORE_SOURCES = { API: () => t("API"), ANNOTATION: () => t("a person"), EVAL: () => t("an LLM judge") };
+
 function scoreList(scores) {
   if (!scores.length) return null;
   return h("section", {}, h("h3", { text: t("Scores") }), h("ul", { class: "scores" }, ...scores.map((sc) =>
-    h("li", {}, h("strong", { text: sc.name }), `: ${sc.data_type === "CATEGORICAL" ? sc.string_value : sc.value}`,
+    h("li", {}, h("strong", { text: sc.name }),
+      `: ${scoreText(sc)}`,
+      SCORE_SOURCES[sc.source] ? h("span", { class: "muted small", text: ` · ${SCORE_SOURCES[sc.source]()}` }) : null,
       sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null))));
 }
 

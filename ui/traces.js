@@ -3,8 +3,8 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
-import { formatCost, formatCount, formatDuration, formatRowTime, h } from "/ui/dom.js";
-import { errorText, formatNumber, t } from "/ui/i18n.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h, scoreText } from "/ui/dom.js";
+import { errorText, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 /** The name of a time range, e.g. "Last 24 hours". */
@@ -53,7 +53,7 @@ export async function fillScores(body) {
   if (!cells.size) return;
   const doc = await api("/api/v1/scores/by-trace", { query: { trace_id: [...cells.keys()] } }).catch(() => ({ items: [] }));
   for (const s of doc.items) {
-    const value = s.data_type === "NUMERIC" ? formatNumber(s.value, { maximumFractionDigits: 2 }) : s.string_value;
+    const value = scoreText(s, 2);
     cells.get(s.trace_id)?.append(h("span", { class: "score", title: t("{name}: {n} score(s)", { name: s.name, n: s.count }) },
       `${s.name} `, h("strong", { text: value })));
   }
