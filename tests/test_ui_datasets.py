@@ -224,7 +224,9 @@ def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:
         page.get_by_role("button", name="Create rule").click()
         page.get_by_role("heading", name="Executions of concise").wait_for()
         # The executions table refreshes itself while the page is open: both finish with a score.
-        expect(page.locator("td .chip.state-done")).to_have_count(2, timeout=20_000)
+        expect(page.locator("table.traces").nth(1).locator("td .chip.state-done")).to_have_count(2, timeout=20_000)
         expect(page.locator("table.traces").nth(1)).to_contain_text("0.8")
+        # The rule's count of executions keeps up with the table, without a reload.
+        expect(page.locator("td.rule-jobs")).to_have_text("2 done")
         page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
     assert not errors, errors

@@ -97,7 +97,7 @@ function ruleForm(templates, connections, done, cancel) {
 
 function counts(jobs) {
   return h("span", { class: "chips" }, ...STATES.filter((s) => jobs[s]).map((s) =>
-    h("span", { class: `chip state-${s}`, text: `${formatCount(jobs[s])} ${s}` })));
+    h("span", { class: `chip state-${s}`, text: `${formatCount(jobs[s])} ${word(s)}` })));
 }
 
 async function jobsTable(ruleId, box) {
@@ -143,7 +143,7 @@ export async function evaluationsPage(root) {
       h("td", { text: (templates.items.find((tpl) => tpl.id === r.templateId) || { name: r.templateId }).name }),
       h("td", { text: ruleTarget(r) }),
       h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
-      h("td", {}, counts(r.jobs)),
+      h("td", { class: "rule-jobs", "data-rule": r.id }, counts(r.jobs)),
       h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? t("active") : t("paused") })))))
       : h("div", { class: "card empty" }, h("h2", { text: t("No evaluation rules yet") }),
         h("p", { text: t("A rule runs a judge model over new traces or observations that match it and writes a score to each.") })),
@@ -163,6 +163,9 @@ export async function evaluationsPage(root) {
     const tick = async () => {
       if (!document.body.contains(jobsBox)) return;
       await jobsTable(selected.id, jobsBox).catch(() => {});
+      // The rules' counts of executions too, so that they agree with the table.
+      const fresh = await api("/api/v1/evaluations/rules").catch(() => ({ items: [] }));
+      for (const r of fresh.items) root.querySelector(`td.rule-jobs[data-rule="${CSS.escape(r.id)}"]`)?.replaceChildren(counts(r.jobs));
       refresh = setTimeout(tick, 2000);
     };
     refresh = setTimeout(tick, 2000);
