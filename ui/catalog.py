@@ -56,6 +56,9 @@ TECHNICAL = {
     "image",
     "audio",
     "video",
+    # A boolean score's value, as Langfuse stores and shows it in any language.
+    "True",
+    "False",
 }
 
 
