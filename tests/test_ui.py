@@ -313,6 +313,15 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):
             page.get_by_role("button", name="Add override").click()
         page.locator("tr", has_text="my-finetune").get_by_text("override").wait_for()
+        # As numbers, not as the API's twelve-place decimals; whole placeholders (a field's only label).
+        cells = page.locator("tr", has_text="my-finetune").locator("td").all_inner_texts()
+        assert cells[1:6] == ["1.5", "6", "–", "–", "–"], cells
+        assert page.evaluate(
+            "[...document.querySelectorAll('.price-form input')].every((i) => i.scrollWidth <= i.clientWidth)"
+            " && [...document.querySelectorAll('.price-form input')].every((i) => {"
+            "  const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(i).font;"
+            "  return c.measureText(i.placeholder).width < i.clientWidth; })"
+        )
         page.get_by_label("Retention days").fill("30")
         # The page renders again once its last section (model connections) has loaded.
         with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):

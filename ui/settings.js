@@ -4,7 +4,7 @@ import { api } from "/ui/api.js";
 import { can, ctx, findProject, loadOrganizations, useProject } from "/ui/context.js";
 import { formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
-import { errorText, t, word } from "/ui/i18n.js";
+import { errorText, formatNumber, t, word } from "/ui/i18n.js";
 
 const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"];
 const PROJECT_ROLES = ROLES.slice(1);
@@ -39,8 +39,14 @@ function priceKind(kind) {
     reasoning: t("reasoning") }[kind] || kind;
 }
 
+// Wide enough for its placeholder (which is its only label on screen): wide characters count twice.
+function fitted(label) {
+  const width = [...label].reduce((n, c) => n + (c.codePointAt(0) > 0x2e80 ? 2 : 1), 0);
+  return `width: ${width + 4}ch`;
+}
+
 function priceForm(project, done) {
-  const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, ...attrs });
+  const field = (name, label, attrs = {}) => h("input", { name, placeholder: label, "aria-label": label, style: fitted(label), ...attrs });
   const model = field("model_name", t("Model name"), { required: true });
   const pattern = field("match_pattern", t("Match pattern (regex)"), { required: true });
   const prices = ["input", "output", "cache_read", "cache_write", "reasoning"].map((k) =>
@@ -140,10 +146,12 @@ async function pricesSection(project, again) {
 }
 
 function priceTable(rows, again) {
-  return table([t("Model"), t("Input"), t("Output"), t("Cache read"), t("Cache write"), t("Source")],
+  // Prices as numbers (an override's come as decimals of twelve places: 1.500000000000).
+  const price = (v) => (v === undefined || v === null ? "–" : formatNumber(v, { maximumFractionDigits: 6 }));
+  return table([t("Model"), t("Input"), t("Output"), t("Cache read"), t("Cache write"), t("Reasoning"), t("Source")],
     rows.map(([source, p]) => h("tr", {}, h("td", { text: p.model_name }),
-      ...["input", "output", "cache_read", "cache_write"].map((k) => h("td", { class: "num",
-        text: p.prices_per_1m_tokens_usd[k] ?? "–" })),
+      ...["input", "output", "cache_read", "cache_write", "reasoning"].map((k) => h("td", { class: "num",
+        text: price(p.prices_per_1m_tokens_usd[k]) })),
       h("td", {}, source === "override" ? t("override") : t("built-in"), source === "override" ? h("button", { type: "button", class: "link", text: t("Delete"),
         onclick: async () => {
           await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
@@ -158,9 +166,10 @@ async function connectionsSection(project, again) {
   const provider = field(t("Connection name"), { required: true, value: "openai" });
   const adapter = h("select", { "aria-label": t("API") }, h("option", { value: "openai", text: t("OpenAI-compatible") }),
     h("option", { value: "anthropic", text: "Anthropic" }));
-  const baseUrl = field(t("Base URL"), { class: "wide", placeholder: t("Base URL, e.g. https://api.deepseek.com/v1 (empty: the provider's)") });
+  const example = t("Base URL, e.g. https://api.deepseek.com/v1 (empty: the provider's)");
+  const baseUrl = field(t("Base URL"), { placeholder: example, style: `${fitted(example)}; max-width: 100%` });
   const secret = field(t("API key"), { type: "password", autocomplete: "off" });
-  const models = field(t("Models (comma-separated)"), { class: "wide" });
+  const models = field(t("Models (comma-separated)"), { style: fitted(t("Models (comma-separated)")) });
   const tested = h("div", { role: "status" });
   return [
     h("h2", { text: t("Model connections") }),
