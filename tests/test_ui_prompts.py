@@ -56,6 +56,7 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("button", name="Create prompt").click()
         page.get_by_role("heading", name="support/answer").wait_for()
         page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        expect(page.locator(".page-head .muted")).to_have_text("text prompt · 1 version")  # not "1 versions"
 
         # A second version from the editor, prefilled with the first.
         page.get_by_role("button", name="New version").click()
@@ -65,6 +66,7 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("button", name="Save new version").click()
         page.get_by_role("heading", name="Version 2", exact=True).wait_for()
         expect(page.locator(".versions a.version")).to_have_count(2)
+        expect(page.locator(".page-head .muted")).to_have_text("text prompt · 2 versions")
 
         # The diff between the two versions.
         page.get_by_label("Compare with version").select_option("1")

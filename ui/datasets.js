@@ -323,7 +323,7 @@ export async function datasetPage(root, name) {
     body = h("div", {},
       writable ? h("div", { class: "filters" },
         h("button", { type: "button", text: t("Add item"), onclick: () => editBox.replaceChildren(itemEditor(d, null, again, () => editBox.replaceChildren())) }),
-        importForm(d, (n) => { notice.textContent = t("Imported {n} items.", { n }); setTimeout(again, 600); })) : null,
+        importForm(d, (n) => { notice.textContent = n === 1 ? t("Imported 1 item.") : t("Imported {n} items.", { n }); setTimeout(again, 600); })) : null,
       h("div", { class: "filters" }, t("Export: "),
         ...[["jsonl", "JSONL"], ["csv", "CSV"], ["openai", t("OpenAI fine-tuning JSONL")]].map(([fmt, label]) =>
           h("a", { href: `/api/v1/dataset/export?${new URLSearchParams({ name, format: fmt, project: new URL(location.href).pathname.split("/")[2] })}`,

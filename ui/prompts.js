@@ -354,8 +354,10 @@ export async function promptPage(root, name) {
       ...(folder ? folder.split("/").map((c, i, all) => [" / ", h("a", { href: `${here("/prompts")}?folder=${encodeURIComponent(all.slice(0, i + 1).join("/"))}`,
         "data-link": true, text: c })]) : [])),
     h("div", { class: "page-head" }, h("h1", { text: name }),
-      h("span", { class: "muted", text: selected.type === "chat" ? t("chat prompt · {n} versions", { n: versions.length })
-        : t("text prompt · {n} versions", { n: versions.length }) }),
+      h("span", { class: "muted", text: versions.length === 1
+        ? (selected.type === "chat" ? t("chat prompt · 1 version") : t("text prompt · 1 version"))
+        : selected.type === "chat" ? t("chat prompt · {n} versions", { n: versions.length })
+          : t("text prompt · {n} versions", { n: versions.length }) }),
       chips(selected.tags, "chip tag"),
       can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New version"), onclick: () => {
         editBox.replaceChildren(editor({ name, type: selected.type, prompt: selected.prompt, config: selected.config, fixedName: true },
