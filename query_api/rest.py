@@ -244,7 +244,11 @@ class UserPage(BaseModel):
     total: int
 
 
-class UserQuery(PageQuery):
+class GroupQuery(PageQuery):
+    search: str = Field("", max_length=200, description="Only ids that contain this text (any case).")
+
+
+class UserQuery(GroupQuery):
     sort: Literal["last_seen", "total_cost", "traces", "total_tokens"] = Field(
         "last_seen", description="Order, the most first: last activity (default), cost, traces or tokens."
     )
@@ -555,9 +559,9 @@ async def list_spans(request: web.Request, store: Store, project: str, q: SpanLi
     return SpanPage(items=[span_model(s) for s in page.items], next_cursor=page.next_cursor)
 
 
-async def list_sessions(request: web.Request, store: Store, project: str, q: PageQuery) -> SessionPage:
+async def list_sessions(request: web.Request, store: Store, project: str, q: GroupQuery) -> SessionPage:
     start, end = q.window()
-    rows, total = await store.reader.sessions(project, start, end, q.page, q.limit)
+    rows, total = await store.reader.sessions(project, start, end, q.page, q.limit, q.search)
     return SessionPage(items=[SessionSummary.model_validate(r) for r in rows], total=total)
 
 
@@ -588,7 +592,7 @@ async def get_session(request: web.Request, store: Store, project: str, q: Sessi
 
 async def list_users(request: web.Request, store: Store, project: str, q: UserQuery) -> UserPage:
     start, end = q.window()
-    rows, total = await store.reader.users(project, start, end, q.page, q.limit, q.sort)
+    rows, total = await store.reader.users(project, start, end, q.page, q.limit, q.sort, q.search)
     return UserPage(items=[UserSummary.model_validate(r) for r in rows], total=total)
 
 
@@ -630,7 +634,7 @@ ENDPOINTS = (
     ),
     Endpoint("/api/v1/spans", "List spans by type, model or name", SpanListQuery, SpanPage, list_spans),
     Endpoint("/api/v1/spans/{span_id}", "One span", None, Span, get_span),
-    Endpoint("/api/v1/sessions", "List sessions", PageQuery, SessionPage, list_sessions),
+    Endpoint("/api/v1/sessions", "List sessions", GroupQuery, SessionPage, list_sessions),
     Endpoint(
         "/api/v1/sessions/{session_id}",
         "One session: a page of its traces in order, with the whole session's totals",

@@ -155,13 +155,24 @@ class TraceSource(Protocol):
         ...
 
     async def users(
-        self, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+        self,
+        project: str,
+        start: int,
+        end: int,
+        page: int = 1,
+        limit: int = 50,
+        sort: str = "last_seen",
+        search: str = "",
     ) -> tuple[list[Row], int]:
-        """A page of the users of the window's whole traces with their totals, and their count."""
+        """A page of the users of the window's whole traces with their totals, and their count;
+        with ``search``, only users whose id contains it (any case)."""
         ...
 
-    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
-        """A page of the sessions of the window's whole traces with their totals, and their count."""
+    async def sessions(
+        self, project: str, start: int, end: int, page: int, limit: int, search: str = ""
+    ) -> tuple[list[Row], int]:
+        """A page of the sessions of the window's whole traces with their totals, and their count;
+        with ``search``, only sessions whose id contains it (any case)."""
         ...
 
     async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:

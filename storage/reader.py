@@ -408,14 +408,23 @@ class TraceReader:
         self._recent = recent if recent is not None else RecentSpans(0)
 
     async def users(
-        self, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+        self,
+        project: str,
+        start: int,
+        end: int,
+        page: int = 1,
+        limit: int = 50,
+        sort: str = "last_seen",
+        search: str = "",
     ) -> tuple[list[Row], int]:
         """A page of the window's users and their count (see ``users``)."""
-        return await users(self._backend, project, start, end, page, limit, sort)
+        return await users(self._backend, project, start, end, page, limit, sort, search)
 
-    async def sessions(self, project: str, start: int, end: int, page: int, limit: int) -> tuple[list[Row], int]:
+    async def sessions(
+        self, project: str, start: int, end: int, page: int, limit: int, search: str = ""
+    ) -> tuple[list[Row], int]:
         """A page of the window's sessions and their count (see ``sessions``)."""
-        return await sessions(self._backend, project, start, end, page, limit)
+        return await sessions(self._backend, project, start, end, page, limit, search)
 
     async def session_totals(self, project: str, session_id: str) -> Row | None:
         return await session_totals(self._backend, project, session_id)
@@ -763,28 +772,36 @@ USER_ORDERS = {
 
 
 async def users(
-    backend: Backend, project: str, start: int, end: int, page: int = 1, limit: int = 50, sort: str = "last_seen"
+    backend: Backend,
+    project: str,
+    start: int,
+    end: int,
+    page: int = 1,
+    limit: int = 50,
+    sort: str = "last_seen",
+    search: str = "",
 ) -> tuple[list[Row], int]:
     """A page of the users of the traces that started in [start, end) (whole traces), ordered by
     ``sort`` (a key of ``USER_ORDERS``): their trace count, tokens, cost, first and last start (ns);
-    and how many users there are."""
+    and how many users there are. With ``search``, only users whose id contains it (any case)."""
     columns = """user_id, count() AS traces, sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost,
        min(start_ns) AS first_seen, max(start_ns) AS last_seen"""
     order = f"{USER_ORDERS[sort]}, user_id"
-    return await _page_of_groups(backend, "user_id", columns, order, project, start, end, page, limit)
+    return await _page_of_groups(backend, "user_id", columns, order, project, start, end, page, limit, search)
 
 
 async def sessions(
-    backend: Backend, project: str, start: int, end: int, page: int = 1, limit: int = 50
+    backend: Backend, project: str, start: int, end: int, page: int = 1, limit: int = 50, search: str = ""
 ) -> tuple[list[Row], int]:
     """A page of the sessions of the traces that started in [start, end) (whole traces), the newest
     first: their first start and last end (ns), trace count, up to five users, tokens, cost and
-    environment; and how many sessions there are."""
+    environment; and how many sessions there are. With ``search``, only sessions whose id contains
+    it (any case)."""
     columns = """session_id AS id, min(start_ns) AS created_at, max(end_ns) AS last_at, count() AS traces,
        arraySort(groupUniqArrayIf(5)(user_id, user_id != '')) AS users, sum(total_tokens) AS total_tokens,
        sum(total_cost) AS total_cost, max(environment) AS environment"""
     return await _page_of_groups(
-        backend, "session_id", columns, "created_at DESC, id", project, start, end, page, limit
+        backend, "session_id", columns, "created_at DESC, id", project, start, end, page, limit, search
     )
 
 
@@ -820,12 +837,18 @@ async def _page_of_groups(
     end: int,
     page: int,
     limit: int,
+    search: str = "",
 ) -> tuple[list[Row], int]:
     """A page of ``columns`` over the whole traces that started in [start, end), grouped by a trace
-    ``field`` (user_id, session_id; traces without one left out), and how many groups there are.
+    ``field`` (user_id, session_id; traces without one left out), and how many groups there are;
+    with ``search``, only the groups whose field contains it (any case).
     Each trace gives its field, user, tokens, cost, environment and bounds (``start_ns``, ``end_ns``)."""
     _check_range(start, end)
     params = {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
+    searched = ""
+    if search:
+        searched = f" AND positionCaseInsensitiveUTF8({field}, {{search:String}}) > 0"
+        params["search"] = search
     grouped = f"""
 FROM (
     SELECT t.trace_id, max(t.session_id) AS session_id, max(t.user_id) AS user_id,
@@ -835,7 +858,7 @@ FROM (
     FROM traces AS t
     WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS}
     GROUP BY t.trace_id
-    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND {field} != ''
+    HAVING start_ns >= {{start:Int64}} AND start_ns < {{end:Int64}} AND {field} != ''{searched}
 )
 GROUP BY {field}"""
     # The groups' count rides on the page's rows (a window over the groups): one query, not two.

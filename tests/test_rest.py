@@ -165,6 +165,15 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     assert [(u["user_id"], u["total_tokens"]) for u in doc["items"]] == [("user-1", 120)] and doc["total"] == 2
     status, doc = await get(live, "/api/v1/users", [("sort", "user_id; DROP TABLE spans")])
     assert status == 400
+    # Found by a part of their id, in any case; the count is of those found.
+    status, doc = await get(live, "/api/v1/users", [("search", "ER-1")])
+    assert [u["user_id"] for u in doc["items"]] == ["user-1"] and doc["total"] == 1
+    status, doc = await get(live, "/api/v1/sessions", [("search", "Chat-2")])
+    assert [s["id"] for s in doc["items"]] == ["chat-2"] and doc["total"] == 1
+    status, doc = await get(live, "/api/v1/sessions", [("search", "%' OR 1=1 --")])
+    assert status == 200 and doc == {"items": [], "total": 0}
+    status, doc = await get(live, "/api/v1/users", [("search", "x" * 201)])
+    assert status == 400 and "search" in doc["error"]["message"], doc
     status, doc = await get(live, "/api/v1/metrics/timeseries", [("interval", "86400"), ("group_by", "model")])
     by_key = {p["key"]: p for p in doc["items"]}
     assert by_key["gpt-4o"]["spans"] == 6 and by_key["gpt-4o"]["input_tokens"] == 210

@@ -174,7 +174,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         assert not page.get_by_role("checkbox", name="Service").is_checked()
         assert "Service" not in page.locator("table.traces thead").inner_text()
         page.get_by_role("button", name="Cost").click()
-        page.wait_for_url("**sort=total_cost*")
+        expect(page).to_have_url(re.compile(r"sort=total_cost"))
         assert page.locator("th[aria-sort=descending]").inner_text().startswith("Cost")
         page.get_by_label("Time range").select_option("custom")
         page.get_by_label("From").fill("2020-01-01T00:00")
@@ -295,6 +295,22 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_label("Time range").select_option(label="Last 7 days")
         page.wait_for_url("**/users?seconds=604800*")
         page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
+        # Found by a part of the id, in any case; the search and order kept in the URL with the range.
+        drawn = page.locator("main section[aria-busy=true]")  # a list loading for the last change
+        expect(drawn).to_have_count(0)
+        page.get_by_label("Find a user").fill("ALERT(1)")
+        page.get_by_role("button", name="Find").click()
+        expect(page).to_have_url(re.compile(r"q=ALERT"))  # (wait_for_url misses some same-page changes)
+        expect(drawn).to_have_count(0)
+        page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
+        page.get_by_label("Order").select_option(label="Highest cost first")
+        expect(page).to_have_url(re.compile(r"sort=total_cost"))
+        assert "seconds=604800" in page.url and "q=ALERT" in page.url
+        expect(drawn).to_have_count(0)
+        page.get_by_role("link", name="<script>alert(1)</script>").wait_for()
+        page.get_by_label("Find a user").fill("nobody")
+        page.get_by_label("Find a user").press("Enter")
+        page.get_by_text("Nothing found for “nobody” in this range.").wait_for()
         page.get_by_role("link", name="Sessions", exact=True).click()
         page.get_by_role("heading", name="Sessions").wait_for()
         session = page.locator("table.traces tbody tr", has_text="sess-ui")
@@ -302,6 +318,11 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         session.get_by_role("link", name="<script>alert(1)</script>").wait_for()  # its user, as text
         page.get_by_label("Time range").select_option(label="Last hour")
         page.wait_for_url("**seconds=3600*")
+        page.locator("table.traces tbody tr", has_text="sess-ui").wait_for()
+        expect(drawn).to_have_count(0)  # the list drawn for the last hour
+        page.get_by_label("Find a session").fill("SESS")
+        page.get_by_label("Find a session").press("Enter")
+        expect(page).to_have_url(re.compile(r"q=SESS"))
         page.locator("table.traces tbody tr", has_text="sess-ui").wait_for()
         page.get_by_role("link", name="Settings", exact=True).click()
         page.get_by_role("heading", name="API keys").wait_for()

@@ -43,31 +43,45 @@ function pager(pageNumber, total, perPage, go) {
     pageNumber < pages ? h("button", { type: "button", text: t("Next page"), onclick: () => go(pageNumber + 1) }) : null);
 }
 
-/** A list over a time range (30 days by default), a page at a time, both kept in the URL: the
- * range picker, a table of ``endpoint``'s rows drawn by ``row(item, range)`` (``range`` is the
- * traces page's name for it, for links), or ``empty``, and the pages. ``again`` draws it anew. */
-async function rangeList(root, { path, endpoint, title, headers, row, empty, again }) {
+/** A list over a time range (30 days by default), a page at a time, all kept in the URL: the
+ * range picker, a search of the rows' ids (``searchLabel``), an order (``sorts``: [value, label]
+ * pairs, the first the default), a table of ``endpoint``'s rows drawn by ``row(item, range)``
+ * (``range`` is the traces page's name for it, for links), or ``empty``, and the pages. ``again``
+ * draws it anew. */
+async function rangeList(root, { path, endpoint, title, headers, row, empty, again, searchLabel, sorts = [] }) {
   const params = new URLSearchParams(location.search);
   const seconds = Number(params.get("seconds")) || 30 * DAY;
   const pageNumber = Math.max(1, Number(params.get("page")) || 1);
+  const search = params.get("q") || "";
+  const sort = sorts.some(([value]) => value === params.get("sort")) ? params.get("sort") : sorts[0]?.[0];
   const range = Object.keys(RANGES).find((key) => RANGES[key] === seconds) || "30d";
+  // From the URL as it is when asked (a search typed while the last change still loads keeps it).
   const show = (next) => {
-    history.pushState(null, "", here(`${path}?${new URLSearchParams(next)}`));
+    const now = Object.fromEntries(new URLSearchParams(location.search));
+    const query = Object.entries({ seconds, ...now, ...next }).filter(([, v]) => v !== "" && v !== undefined);
+    history.pushState(null, "", here(`${path}?${new URLSearchParams(query)}`));
+    root.firstElementChild?.setAttribute("aria-busy", "true"); // until the list for it is drawn
     again(root);
   };
-  const page = await api(endpoint, { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber } });
+  const page = await api(endpoint, { query: { start: since(seconds), limit: PER_PAGE, page: pageNumber,
+    ...(search ? { search } : {}), ...(sort && sorts.length ? { sort } : {}) } });
+  const box = h("input", { type: "search", value: search, placeholder: searchLabel, "aria-label": searchLabel, maxlength: 200 });
   root.replaceChildren(h("section", {},
     h("div", { class: "page-head" }, h("h1", { text: title }),
-      rangePicker(seconds, (value) => show({ seconds: value, page: 1 }))),
+      rangePicker(seconds, (value) => show({ seconds: value, page: 1 })),
+      h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); show({ q: box.value.trim(), page: 1 }); } }, box,
+        h("button", { type: "submit", class: "secondary", text: t("Find") })),
+      sorts.length ? h("select", { "aria-label": t("Order"), onchange: (e) => show({ sort: e.target.value, page: 1 }) },
+        ...sorts.map(([value, label]) => h("option", { value, selected: value === sort, text: label }))) : null),
     page.items.length ? table(headers, page.items.map((item) => row(item, range)))
-      : h("p", { class: "muted", text: empty }),
-    pager(pageNumber, page.total, PER_PAGE, (n) => show({ seconds, page: n }))));
+      : h("p", { class: "muted", text: search ? t("Nothing found for “{text}” in this range.", { text: search }) : empty }),
+    pager(pageNumber, page.total, PER_PAGE, (n) => show({ page: n }))));
 }
 
 /** Sessions of the range's traces, the newest first. */
 export async function sessionsPage(root) {
   await rangeList(root, {
-    path: "/sessions", endpoint: "/api/v1/sessions", title: t("Sessions"), again: sessionsPage,
+    path: "/sessions", endpoint: "/api/v1/sessions", title: t("Sessions"), again: sessionsPage, searchLabel: t("Find a session"),
     headers: [t("Session"), t("Started"), t("Duration"), t("Traces"), t("Users"), t("Tokens"), t("Cost"), t("Environment")],
     empty: t("No sessions yet: set session.id (or a Langfuse sessionId) on your spans."),
     row: (s, range) => h("tr", {},
@@ -134,7 +148,9 @@ export async function sessionPage(root, id) {
 /** Users of the range's traces, the most recently seen first. */
 export async function usersPage(root) {
   await rangeList(root, {
-    path: "/users", endpoint: "/api/v1/users", title: t("Users"), again: usersPage,
+    path: "/users", endpoint: "/api/v1/users", title: t("Users"), again: usersPage, searchLabel: t("Find a user"),
+    sorts: [["last_seen", t("Last seen first")], ["total_cost", t("Highest cost first")], ["traces", t("Most traces first")],
+      ["total_tokens", t("Most tokens first")]],
     headers: [t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen")],
     empty: t("No users yet: set user.id on your spans."),
     row: (u, range) => h("tr", {},
