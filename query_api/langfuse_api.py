@@ -36,6 +36,7 @@ __all__ = [
 PREFIX = r"/{prefix:(?:.*/)?}api/public"
 DAY_NS = 86_400 * 10**9
 SESSION_PAGE = 1000  # traces read at a time for a session (Langfuse gives all of them)
+MAX_DELETE = 10_000  # trace ids in one DELETE /traces
 
 
 class LangfuseError(Exception):
@@ -555,6 +556,26 @@ class LangfuseReadApi:
             }
         )
 
+    async def delete_trace(self, request: web.Request, store: Store, project: str) -> web.Response:
+        """Langfuse's DELETE /traces/{id}: the trace, its spans, scores and logs, gone from every
+        table before the answer (Langfuse queues it); an unknown id answers the same."""
+        await store.lifecycle.delete_traces(project, [request.match_info["trace_id"]])
+        return langfuse_json({"message": "Trace deleted successfully"})
+
+    async def delete_traces(self, request: web.Request, store: Store, project: str) -> web.Response:
+        """Langfuse's DELETE /traces with ``{"traceIds": [...]}``."""
+        try:
+            body = await request.json()
+        except ValueError:
+            raise LangfuseError(400, "InvalidRequestError", 'the body is not JSON: send {"traceIds": [...]}') from None
+        ids = body.get("traceIds") if isinstance(body, dict) else None
+        if not (isinstance(ids, list) and 0 < len(ids) <= MAX_DELETE and all(isinstance(i, str) and i for i in ids)):
+            raise LangfuseError(
+                400, "InvalidRequestError", f"traceIds: a list of 1 to {MAX_DELETE} trace ids (non-empty strings)"
+            )
+        await store.lifecycle.delete_traces(project, ids)
+        return langfuse_json({"message": "Traces deleted successfully"})
+
     async def daily_metrics(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
         q = request.query
@@ -595,7 +616,8 @@ UNSUPPORTED = {
     "unstable/skills": "skills are not offered by Tracehouse",
 }
 SERVED = (
-    "ingestion, otel/v1/{traces,logs,metrics}, traces, observations (v1, v2), sessions, scores (POST, GET, v2, v3), "
+    "ingestion, otel/v1/{traces,logs,metrics}, traces (GET, DELETE), observations (v1, v2), sessions, "
+    "scores (POST, GET, v2, v3), "
     "metrics/daily, v2/metrics, experiments, experiment-items, v2/evaluators, v2/evaluation-rules, models, "
     "projects, organizations, comments, media, health"
 )
@@ -622,6 +644,8 @@ def langfuse_read_routes() -> list[web.RouteDef]:
     return [
         web.get(PREFIX + "/traces", h(api.list_traces)),
         web.get(PREFIX + "/traces/{trace_id}", h(api.get_trace)),
+        web.delete(PREFIX + "/traces", h(api.delete_traces)),
+        web.delete(PREFIX + "/traces/{trace_id}", h(api.delete_trace)),
         web.get(PREFIX + "/observations", h(api.list_observations)),
         web.get(PREFIX + "/observations/{observation_id}", h(api.get_observation)),
         web.get(PREFIX + "/scores", h(api.list_scores)),

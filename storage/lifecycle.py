@@ -89,6 +89,15 @@ class Lifecycle:
             raise NotFound(f"no trace {trace_id!r} in project {project.name!r}")
         return await self._delete_traces(project.id, [trace_id])
 
+    async def delete_traces(self, project_ref: str, trace_ids: list[str]) -> int:
+        """Delete those of ``trace_ids`` that are stored (others are left unsaid); how many."""
+        project = await self._projects.get_project(project_ref)
+        rows = await self._backend.query(
+            "SELECT DISTINCT trace_id FROM trace_index WHERE project_id = {p:String} AND trace_id IN {t:Array(String)}",
+            {"p": project.id, "t": trace_ids},
+        )
+        return await self._delete_traces(project.id, [r["trace_id"] for r in rows])
+
     async def delete_where(self, project_ref: str, column: str, value: str) -> int:
         """Delete every trace that has a span with ``column`` = ``value`` (session_id or user_id), and
         the scores given to that session or user."""

@@ -4,8 +4,10 @@ newest 5.x) against Tracehouse, with nothing changed but the host."""
 import asyncio
 from decimal import Decimal
 
+import aiohttp
+
 from storage.langfuse import LangfuseReader
-from tests.langfuse_helpers import make_key, run_sdk
+from tests.langfuse_helpers import basic, make_key, run_sdk
 from tracehouse.server import Running
 
 
@@ -124,3 +126,30 @@ async def test_langfuse_5_sdk_traces_and_batched_scores(live: Running) -> None:
     partial = ids["partial"]  # 207: the good score stored, the bad one named
     assert (partial["accepted"], partial["rejected"]) == (1, 1)
     assert "score name is required" in partial["errors"][0]["message"]
+
+
+async def test_langfuse_5_sdk_deletes_traces(live: Running) -> None:
+    """``api.trace.delete`` and ``api.trace.delete_multiple`` (Langfuse's DELETE /traces/{id} and
+    DELETE /traces): the traces, their spans and scores are gone; the others stay; bad bodies are
+    refused in Langfuse's shape."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "5", "v5_delete.py", live.api_url, pair)
+    assert out["one"] == {"message": "Trace deleted successfully"}
+    assert out["many"] == {"message": "Traces deleted successfully"}
+    assert [out["after"][t] for t in out["ids"]] == [0, 0, 0] and out["after"][out["kept"]] == 1
+    for table in ("spans", "traces", "trace_index", "scores"):
+        rows = await live.store.backend.query(
+            f"SELECT count() AS n FROM {table} WHERE trace_id IN {{ids:Array(String)}}", {"ids": out["ids"]}
+        )
+        assert rows[0]["n"] == 0, table
+    assert await live.store.reader.trace("default", out["kept"])
+    async with aiohttp.ClientSession(headers=basic(pair)) as s:
+        for body in (b"not json", b'{"traceIds": []}', b'{"traceIds": [1]}', b'{"traceIds": "t"}', b"[]"):
+            async with s.delete(f"{live.api_url}/api/public/traces", data=body) as r:
+                doc = await r.json()
+                assert r.status == 400 and doc["error"] == "InvalidRequestError", (body, doc)
+        async with s.delete(
+            f"{live.api_url}/api/public/traces/{out['kept']}", headers={"Authorization": "Basic eDp5"}
+        ) as r:
+            assert r.status == 401
+    assert await live.store.reader.trace("default", out["kept"])  # still there
