@@ -576,6 +576,13 @@ class LangfuseReadApi:
         await store.lifecycle.delete_traces(project, ids)
         return langfuse_json({"message": "Traces deleted successfully"})
 
+    async def delete_score(self, request: web.Request, store: Store, project: str) -> web.Response:
+        """Langfuse's DELETE /scores/{id} (SDK 5's ``api.scores.delete``): 204, or 404 if there is none."""
+        score_id = request.match_info["score_id"]
+        if not await store.langfuse_writer.delete_score(project, score_id):
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Score not found: {score_id[:200]}")
+        return web.Response(status=204)
+
     async def daily_metrics(self, request: web.Request, store: Store, project: str) -> web.Response:
         page, limit = _page(request)
         q = request.query
@@ -614,12 +621,16 @@ UNSUPPORTED = {
     "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
     "unstable/dashboards": "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics",
     "unstable/skills": "skills are not offered by Tracehouse",
+    "skills": "skills are not offered by Tracehouse",
+    "organizations/llm-connections": "model connections belong to a project here: use /api/public/llm-connections",
+    "feedback": "feedback to Langfuse's makers is not collected by Tracehouse",
 }
 SERVED = (
     "ingestion, otel/v1/{traces,logs,metrics}, traces (GET, DELETE), observations (v1, v2), sessions, "
-    "scores (POST, GET, v2, v3), "
-    "metrics/daily, v2/metrics, experiments, experiment-items, v2/evaluators, v2/evaluation-rules, models, "
-    "projects, organizations, comments, media, health"
+    "scores (POST, GET, DELETE, v2, v3), score-configs, annotation-queues, comments, media, "
+    "prompts (v1, v2), datasets, dataset-items, dataset-run-items, experiments, experiment-items, "
+    "metrics/daily, v2/metrics, v2/evaluators, v2/evaluation-rules, llm-connections, models, "
+    "projects, organizations, health"
 )
 
 
@@ -649,6 +660,7 @@ def langfuse_read_routes() -> list[web.RouteDef]:
         web.get(PREFIX + "/observations", h(api.list_observations)),
         web.get(PREFIX + "/observations/{observation_id}", h(api.get_observation)),
         web.get(PREFIX + "/scores", h(api.list_scores)),
+        web.delete(PREFIX + "/scores/{score_id}", h(api.delete_score)),
         web.get(PREFIX + "/v2/scores", h(api.list_scores)),
         web.get(PREFIX + "/sessions", h(api.list_sessions)),
         web.get(PREFIX + "/sessions/{session_id}", h(api.get_session)),

@@ -60,6 +60,24 @@ async def public_put(request: web.Request) -> web.Response:
     return langfuse_json({k: v for k, v in doc.items() if k != "models"})
 
 
+async def public_delete(request: web.Request) -> web.Response:
+    """Langfuse's DELETE /llm-connections/{id} (SDK 5's ``api.llm_connections.delete``); the rules
+    that judge through it then say so on the Evaluations page, as when it is deleted there."""
+    try:
+        project = await _key_project(request)
+        connections = request.app[CONNECTIONS_KEY]
+        wanted = request.match_info["id"]
+        found = [c for c in await connections.list(project) if c.doc["id"] == wanted]
+        if not found:
+            return langfuse_json(
+                {"error": "LangfuseNotFoundError", "message": f"LLM connection not found: {wanted[:200]}"}, 404
+            )
+        await connections.delete(project, found[0].doc["provider"])
+    except LangfuseError as exc:
+        return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)
+    return langfuse_json({"message": "LLM connection deleted"})
+
+
 async def ui_list(request: web.Request) -> web.Response:
     caller = await caller_for(request, request.app[STORE_KEY])
     caller.require(Permission.VIEW_DATA, "see model connections")
@@ -292,6 +310,7 @@ def llm_routes() -> list[web.RouteDef]:
     return [
         web.get(f"{PREFIX}/llm-connections", public_list),
         web.put(f"{PREFIX}/llm-connections", public_put),
+        web.delete(f"{PREFIX}/llm-connections/{{id}}", public_delete),
         web.get("/api/v1/llm-connections", ui_list),
         web.put("/api/v1/llm-connections", ui_put),
         web.delete("/api/v1/llm-connections", ui_delete),

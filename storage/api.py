@@ -117,6 +117,10 @@ class VersionedEventStore(Protocol):
         """Insert score versions (the newest ``updated_at`` wins when read)."""
         ...
 
+    async def delete_score(self, project_id: str, score_id: str) -> bool:
+        """Delete a score (a newer version that says so); False if there is none by that id."""
+        ...
+
 
 class TraceSource(Protocol):
     """The trace reads the REST API, the UI and Grafana are built on.

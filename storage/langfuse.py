@@ -10,6 +10,7 @@ the versions.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import cast
@@ -133,6 +134,29 @@ class LangfuseStore:
     async def write_scores(self, rows: list[dict[str, object]]) -> None:
         if rows:
             await self._backend.insert(SCORES.name, pa.Table.from_pylist(rows, schema=SCORES.arrow_schema()))
+
+    async def delete_score(self, project_id: str, score_id: str) -> bool:
+        # Its row again with is_deleted set and a newer version: the table's replacing key (the
+        # same project, day, name and id) drops it, and every read already skips deleted rows.
+        schema = SCORES.arrow_schema()
+        current = await self._backend.query_arrow(
+            f"SELECT {', '.join(schema.names)} FROM scores FINAL "
+            "WHERE project_id = {project:String} AND id = {id:String} AND is_deleted = 0",
+            {"project": project_id, "id": score_id},
+        )
+        if not current.num_rows:
+            return False
+        tombstone = current.cast(schema)
+        tombstone = tombstone.set_column(
+            schema.get_field_index("ingested_at"),
+            "ingested_at",
+            pa.array([time.time_ns() // 1000] * tombstone.num_rows, pa.int64()).cast(schema.field("ingested_at").type),
+        )
+        tombstone = tombstone.set_column(
+            schema.get_field_index("is_deleted"), "is_deleted", pa.array([1] * tombstone.num_rows, pa.uint8())
+        )
+        await self._backend.insert(SCORES.name, tombstone)
+        return True
 
 
 # -- reads for the Langfuse public API -------------------------------------------------------

@@ -106,6 +106,17 @@ async def test_connections_never_give_their_secret_back(live: Running) -> None:
         assert status == 200
         status, listed, _ = await c.call("GET", "/api/public/llm-connections")
         assert listed["data"] == []
+        # Langfuse's DELETE /llm-connections/{id}, as SDK 5's api.llm_connections.delete sends it.
+        status, made, _ = await c.call(
+            "PUT", "/api/public/llm-connections", {"provider": "qwen", "adapter": "openai", "secretKey": SECRET}
+        )
+        assert status == 200
+        status, doc, _ = await c.call("DELETE", f"/api/public/llm-connections/{made['id']}")
+        assert (status, doc) == (200, {"message": "LLM connection deleted"})
+        status, listed, _ = await c.call("GET", "/api/public/llm-connections")
+        assert listed["data"] == []
+        status, doc, _ = await c.call("DELETE", f"/api/public/llm-connections/{made['id']}")
+        assert status == 404 and doc["error"] == "LangfuseNotFoundError"
     finally:
         await c.close()
 

@@ -1,6 +1,7 @@
 """Run with langfuse 5.x on the path: auth_check, a traced generation through the SDK's OTel path,
 scores through the SDK's score queue (SDK 5 batches them as a JSON list to POST /api/public/scores),
-and the generated API client's batch call, once all valid (202) and once with a bad score (207).
+and the generated API client's batch call, once all valid (202) and once with a bad score (207); then
+one score deleted (``api.scores.delete``), and an unknown one.
 
 Prints one JSON line with the ids and replies. Arguments: host public_key secret_key.
 """
@@ -35,6 +36,13 @@ partial = client.api.scores.create(
         {"id": "batch-bad", "traceId": trace_id, "name": "", "value": 1},
     ]
 )
+# A score given by mistake, deleted (api.scores.delete: 204); an unknown one is not found.
+client.api.scores.delete("batch-3")
+try:
+    client.api.scores.delete("no-such-score")
+    unknown = "deleted"
+except Exception as exc:  # noqa: BLE001 (the SDK's error class is what is reported)
+    unknown = type(exc).__name__
 client.shutdown()
 print(
     json.dumps(
@@ -43,6 +51,7 @@ print(
             "observation_id": observation_id,
             "accepted": accepted.dict(),
             "partial": partial.dict(),
+            "delete_unknown": unknown,
         }
     )
 )
