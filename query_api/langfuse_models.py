@@ -143,6 +143,21 @@ def _prices(body: dict[str, Any]) -> dict[str, Decimal]:
 
 
 async def create_model(request: web.Request, store: Store, project: str) -> web.Response:
+    return await _save_model(request, store, project, None)
+
+
+async def upsert_model(request: web.Request, store: Store, project: str) -> web.Response:
+    """Langfuse's PUT /models/{id} (SDK 5's ``api.models.upsert``): the project's model of that id,
+    made or replaced; built-in models cannot be changed."""
+    model_id = request.match_info["model_id"]
+    if model_id.startswith(BUILTIN_PREFIX):
+        raise LangfuseError(400, "InvalidRequestError", "built-in models cannot be modified; add an override instead")
+    if not 0 < len(model_id) <= 200 or not model_id.isprintable():
+        raise LangfuseError(400, "InvalidRequestError", "a model id is 1 to 200 printable characters")
+    return await _save_model(request, store, project, model_id)
+
+
+async def _save_model(request: web.Request, store: Store, project: str, model_id: str | None) -> web.Response:
     try:
         body = await request.json()
     except ValueError:
@@ -163,7 +178,7 @@ async def create_model(request: web.Request, store: Store, project: str) -> web.
             raise LangfuseError(400, "InvalidRequestError", "startDate must be an ISO-8601 time") from None
     per_million = {k: v * MILLION for k, v in _prices(body).items()}
     try:
-        override = await store.prices.add_override(project, name.strip(), pattern, dict(per_million))
+        override = await store.prices.add_override(project, name.strip(), pattern, dict(per_million), model_id)
     except InvalidInput as exc:
         raise LangfuseError(400, "InvalidRequestError", exc.message) from None
     notify_changed(request)
@@ -188,5 +203,6 @@ def langfuse_model_routes() -> list[web.RouteDef]:
         web.get(PREFIX + "/models", h(list_models)),
         web.post(PREFIX + "/models", h(create_model)),
         web.get(PREFIX + "/models/{model_id}", h(get_model)),
+        web.put(PREFIX + "/models/{model_id}", h(upsert_model)),
         web.delete(PREFIX + "/models/{model_id}", h(delete_model)),
     ]

@@ -46,9 +46,15 @@ class Prices:
         ]
 
     async def add_override(
-        self, project_id: str, model_name: str, match_pattern: str, prices: dict[str, str | float | Decimal]
+        self,
+        project_id: str,
+        model_name: str,
+        match_pattern: str,
+        prices: dict[str, str | float | Decimal],
+        override_id: str | None = None,
     ) -> PriceOverride:
-        """Add a price for models matching ``match_pattern`` (a regular expression) in one project."""
+        """Add a price for models matching ``match_pattern`` (a regular expression) in one project;
+        with ``override_id``, the override of that id is made or replaced."""
         try:
             re.compile(match_pattern)
         except re.error as exc:
@@ -66,7 +72,8 @@ class Prices:
             clean[usage] = amount.quantize(Decimal("1e-12"))
         if not clean:
             raise InvalidInput("give at least one price")
-        override = PriceOverride("mp-" + secrets.token_hex(8), project_id, model_name, match_pattern, clean)
+        new_id = override_id or "mp-" + secrets.token_hex(8)
+        override = PriceOverride(new_id, project_id, model_name, match_pattern, clean)
         await self._put(override, deleted=False)
         return override
 

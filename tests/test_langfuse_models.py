@@ -25,9 +25,12 @@ async def test_sdk5_models_are_price_overrides(live: Running) -> None:
     assert out["total"] > 50
     # The same row the Settings page shows, per 1M tokens.
     overrides = await live.store.prices.list_overrides("default")
-    assert [(o.model_name, o.prices["input"], o.prices["output"]) for o in overrides] == [
-        ("my-finetune", Decimal("2"), Decimal("8"))
+    assert [(o.model_name, o.prices.get("input"), o.prices.get("output")) for o in overrides] == [
+        ("my-finetune", Decimal("2"), Decimal("8")),
+        ("team", Decimal("3"), None),  # upserted twice by its id: one model, the second's fields
     ]
+    assert (out["upserted"]["id"], out["upserted"]["matchPattern"]) == ("team-model", "^team-v2$")
+    assert out["builtin_upsert"] == "Error 400"  # the SDK's class for a 400
     assert out["temporary"] not in out["after"]
     # The generation is priced by it: 1000 x $2/1M + 500 x $8/1M.
     spans = await live.store.reader.trace("default", out["trace_id"])
@@ -54,6 +57,10 @@ async def test_model_api_refuses_garbage(live: Running) -> None:
             async with s.post(url, json={**good, **change}, headers=headers) as r:
                 doc = await r.json()
                 assert r.status == 400 and doc["error"] == "InvalidRequestError", (change, doc)
+            async with s.put(url + "/my-model", json={**good, **change}, headers=headers) as r:
+                assert r.status == 400, change
+        async with s.put(url + "/" + "x" * 201, json=good, headers=headers) as r:
+            assert r.status == 400
         async with s.post(url, data=b"{nope", headers={**headers, "Content-Type": "application/json"}) as r:
             assert r.status == 400
         async with s.delete(url + "/builtin-gpt-4o", headers=headers) as r:
