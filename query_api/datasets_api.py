@@ -210,6 +210,19 @@ async def create_run_item(request: web.Request, project: str) -> web.Response:
     return langfuse_json(run_item_json(run, item))
 
 
+async def list_run_items(request: web.Request, project: str) -> web.Response:
+    """Langfuse's GET /dataset-run-items?datasetId=&runName= (SDK 4's ``api.dataset_run_items.list``)."""
+    page, limit = _page(request)
+    dataset_id, run_name = request.query.get("datasetId", ""), request.query.get("runName", "")
+    if not dataset_id or not run_name:
+        raise DatasetRuleError("datasetId", "datasetId and runName are required")
+    service = _service(request)
+    d = await service.dataset_by_id(project, dataset_id)
+    run = await service.run(project, d, run_name)
+    items = [run_item_json(run, i) for i in await service.run_items(project, d, [run])]
+    return langfuse_json(_paged(items, page, limit))
+
+
 async def list_runs(request: web.Request, project: str) -> web.Response:
     page, limit = _page(request)
     service = _service(request)
@@ -382,6 +395,7 @@ def dataset_routes() -> list[web.RouteDef]:
         web.get(f"{PREFIX}/dataset-items/{{id}}", lf(get_item)),
         web.delete(f"{PREFIX}/dataset-items/{{id}}", lf(delete_item)),
         web.post(f"{PREFIX}/dataset-run-items", lf(create_run_item)),
+        web.get(f"{PREFIX}/dataset-run-items", lf(list_run_items)),
         web.get("/api/v1/datasets", ui_datasets),
         web.post("/api/v1/datasets", _ui(ui_create_dataset)),
         web.get("/api/v1/dataset", ui_dataset),

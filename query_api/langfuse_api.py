@@ -576,6 +576,14 @@ class LangfuseReadApi:
         await store.lifecycle.delete_traces(project, ids)
         return langfuse_json({"message": "Traces deleted successfully"})
 
+    async def get_score(self, request: web.Request, store: Store, project: str) -> web.Response:
+        """Langfuse's GET /scores/{id} and /v2/scores/{id} (SDK 4's ``api.score_v_2.get_by_id``)."""
+        score_id = request.match_info["score_id"]
+        rows, _ = await store.langfuse.scores(project, None, 1, 1, {"ids": [score_id]}, with_total=False)
+        if not rows:
+            raise LangfuseError(404, "LangfuseNotFoundError", f"Score not found: {score_id[:200]}")
+        return langfuse_json(score_json(rows[0]))
+
     async def delete_score(self, request: web.Request, store: Store, project: str) -> web.Response:
         """Langfuse's DELETE /scores/{id} (SDK 5's ``api.scores.delete``): 204, or 404 if there is none."""
         score_id = request.match_info["score_id"]
@@ -660,6 +668,8 @@ def langfuse_read_routes() -> list[web.RouteDef]:
         web.get(PREFIX + "/observations", h(api.list_observations)),
         web.get(PREFIX + "/observations/{observation_id}", h(api.get_observation)),
         web.get(PREFIX + "/scores", h(api.list_scores)),
+        web.get(PREFIX + "/scores/{score_id}", h(api.get_score)),
+        web.get(PREFIX + "/v2/scores/{score_id}", h(api.get_score)),
         web.delete(PREFIX + "/scores/{score_id}", h(api.delete_score)),
         web.get(PREFIX + "/v2/scores", h(api.list_scores)),
         web.get(PREFIX + "/sessions", h(api.list_sessions)),

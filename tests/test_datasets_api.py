@@ -128,6 +128,19 @@ async def test_datasets_items_versions_and_schemas(live: Running) -> None:
         assert status == 404
         status, runs, _ = await c.call("GET", f"{P}/datasets/qa%2Fcapitals/runs")
         assert [r["name"] for r in runs["data"]] == ["r1"]
+        # The run's items listed by dataset id and run name (SDK 4's dataset_run_items.list).
+        status, listed, _ = await c.call("GET", f"{P}/dataset-run-items?datasetId={d['id']}&runName=r1&limit=2")
+        assert status == 200 and [x["traceId"] for x in listed["data"]] == ["trace-a", "trace-b"]
+        assert listed["meta"]["totalItems"] == 3 and listed["meta"]["totalPages"] == 2
+        for query, code in (
+            ("runName=r1", 400),
+            (f"datasetId={d['id']}", 400),
+            ("datasetId=nope&runName=r1", 404),
+            (f"datasetId={d['id']}&runName=nope", 404),
+            (f"datasetId={d['id']}&runName=r1&limit=0", 400),
+        ):
+            status, _, _ = await c.call("GET", f"{P}/dataset-run-items?{query}")
+            assert status == code, query
         # Deleting a run empties it; made again, it keeps its id and starts empty.
         status, _, _ = await c.call("DELETE", f"{P}/datasets/qa%2Fcapitals/runs/r1")
         assert status == 200

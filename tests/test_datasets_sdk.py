@@ -60,6 +60,8 @@ async def test_run_experiment_with_item_and_run_evaluators(live: Running, sdk: s
     run_scores = await live.store.datasets.run_scores("default", [runs[0].id])
     assert [(s["r_name"], s["r_value"]) for s in run_scores] == [("avg_mentions", 0.5)]
     assert {i.trace_id for i in items} == {i["trace"] for i in out["items"]}
+    if sdk == "4":  # its API client lists the run's items, a page of one at a time
+        assert sorted(tuple(x) for x in out["run_items"]) == sorted((i.dataset_item_id, i.trace_id, 2) for i in items)
     # Each item's score landed on its trace; the traces hold the experiment spans.
     for result in out["items"]:
         scores, _ = await live.store.langfuse.scores("default", [result["trace"]])

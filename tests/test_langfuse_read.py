@@ -197,6 +197,13 @@ async def test_field_groups_of_traces_through_the_sdk(live: Running) -> None:
     assert len(out["one_whole"]["observations"]) == 2 and out["one_whole"]["scores"][0]["id"] == "fields-score"
     # The SDK's score list by the trace's user, its tags and the value: applied, not ignored.
     assert (out["scores_of_user"], out["scores_of_other"], out["scores_below"]) == (["fields-score"], [], [])
+    by_id = out["score_by_id"]  # GET /v2/scores/{id}
+    assert (by_id["id"], by_id["traceId"], by_id["name"], by_id["value"]) == (
+        "fields-score",
+        out["trace_id"],
+        "correct",
+        1,
+    )
     async with aiohttp.ClientSession() as session:
         for path in ("/api/public/traces?fields=core,everything", f"/api/public/traces/{out['trace_id']}?fields=io,x"):
             async with session.get(live.api_url + path, headers=basic(pair)) as r:
@@ -280,6 +287,15 @@ async def test_boolean_scores_read_true_or_false(live: Running) -> None:
     assert status == 200 and {s["id"]: (s["value"], s["stringValue"]) for s in doc["data"]} == {
         "new-yes": (1, "True"), "new-no": (0, "False"), "old-no": (0, "False")
     }, doc  # fmt: skip
+    # One by id (v1 and v2 paths); unknown, or another project's, is not found.
+    for path in ("/api/public/scores/old-no", "/api/public/v2/scores/old-no"):
+        status, one = await get(live, path, headers)
+        assert status == 200 and (one["id"], one["stringValue"]) == ("old-no", "False"), one
+    status, doc = await get(live, "/api/public/v2/scores/nope", headers)
+    assert status == 404 and doc["error"] == "LangfuseNotFoundError"
+    other = await live.store.projects.create_project("scores-elsewhere")
+    status, doc = await get(live, "/api/public/v2/scores/old-no", basic(await make_key(live, other.id)))
+    assert status == 404
 
 
 async def test_a_session_gives_every_trace(live: Running) -> None:

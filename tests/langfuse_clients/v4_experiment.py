@@ -77,6 +77,13 @@ if hasattr(client.api, "experiments"):
         ],
         "last_cursor": page2.meta.cursor,
     }
+# langfuse 4.x lists a run's items through its API client (GET /dataset-run-items).
+run_items = []
+if hasattr(client.api, "dataset_run_items") and hasattr(client.api.dataset_run_items, "list"):
+    page = client.api.dataset_run_items.list(dataset_id=dataset.id, run_name="weather-run-1", limit=1)
+    run_items = [(i.dataset_item_id, i.trace_id, page.meta.total_items) for i in page.data]
+    more = client.api.dataset_run_items.list(dataset_id=dataset.id, run_name="weather-run-1", page=2, limit=1)
+    run_items += [(i.dataset_item_id, i.trace_id, more.meta.total_items) for i in more.data]
 client.shutdown()
 print(
     json.dumps(
@@ -93,6 +100,7 @@ print(
             ],
             "run_scores": {e.name: e.value for e in result.run_evaluations},
             "listed": listed,
+            "run_items": run_items,
         }
     )
 )

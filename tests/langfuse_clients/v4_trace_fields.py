@@ -45,6 +45,7 @@ one_whole = as_dict(api.trace.get(trace_id))
 scores_of_user = [s.id for s in api.scores.get_many(user_id="u-1", trace_tags=["geo"], operator=">=", value=1).data]
 scores_of_other = [s.id for s in api.scores.get_many(user_id="u-2").data]
 scores_below = [s.id for s in api.scores.get_many(trace_id=trace_id, operator="<", value=1).data]
+score_by_id = as_dict(api.scores.get_by_id("fields-score"))
 client.shutdown()
 print(
     json.dumps(
@@ -58,6 +59,7 @@ print(
             "scores_of_user": scores_of_user,
             "scores_of_other": scores_of_other,
             "scores_below": scores_below,
+            "score_by_id": score_by_id,
         },
         default=str,
     )
