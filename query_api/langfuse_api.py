@@ -624,11 +624,15 @@ class LangfuseReadApi:
 
 
 # Parts of Langfuse's API that Tracehouse does not offer, with what to do instead.
+_NO_DASHBOARDS = "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics"
 UNSUPPORTED = {
     "scim": "SCIM provisioning is not offered by Tracehouse; create users in the UI or with the CLI",
     "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
-    "unstable/dashboards": "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics",
+    "unstable/dashboards": _NO_DASHBOARDS,
     "unstable/skills": "skills are not offered by Tracehouse",
+    "unstable/dashboard-widgets": _NO_DASHBOARDS,
+    "unstable/topics": "topics are not offered by Tracehouse",
+    "unstable/topic-facets": "topics are not offered by Tracehouse",
     "skills": "skills are not offered by Tracehouse",
     "organizations/llm-connections": "model connections belong to a project here: use /api/public/llm-connections",
     "feedback": "feedback to Langfuse's makers is not collected by Tracehouse",
@@ -637,7 +641,7 @@ SERVED = (
     "ingestion, otel/v1/{traces,logs,metrics}, traces (GET, DELETE), observations (v1, v2), sessions, "
     "scores (POST, GET, DELETE, v2, v3), score-configs, annotation-queues, comments, media, "
     "prompts (v1, v2), datasets, dataset-items, dataset-run-items, experiments, experiment-items, "
-    "metrics/daily, v2/metrics, v2/evaluators, v2/evaluation-rules, llm-connections, models, "
+    "metrics (v1, v2), metrics/daily, v2/evaluators, v2/evaluation-rules, llm-connections, models, "
     "projects, organizations, health"
 )
 

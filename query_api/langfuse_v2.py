@@ -214,7 +214,7 @@ def _iso_ns(value: Any, name: str) -> int:
     return iso_ns(value, name)
 
 
-def _metrics_query(raw: str) -> MetricsQuery:
+def _metrics_query(raw: str, version: int = 2) -> MetricsQuery:
     """Langfuse's query JSON as a MetricsQuery (its fields checked for shape; storage checks names)."""
     try:
         doc = orjson.loads(raw)
@@ -250,11 +250,14 @@ def _metrics_query(raw: str) -> MetricsQuery:
         order_by=[(str(o.get("field", "")), str(o.get("direction", "asc"))) for o in items("orderBy")],
         row_limit=row_limit,
         bins=bins,
+        version=version,
     )
 
 
 async def metrics(request: web.Request, store: Store, project: str) -> web.Response:
-    query = _metrics_query(request.query.get("query", ""))
+    # v1 (/api/public/metrics, SDK 4) also has the traces view.
+    version = 2 if "/v2/" in request.path else 1
+    query = _metrics_query(request.query.get("query", ""), version)
     try:
         rows = await store.metrics_query(project, query)
     except InvalidInput as exc:
@@ -268,4 +271,5 @@ def langfuse_v2_routes() -> list[web.RouteDef]:
         web.get(PREFIX + "/v2/observations", h(list_observations)),
         web.get(PREFIX + "/v3/scores", h(list_scores)),
         web.get(PREFIX + "/v2/metrics", h(metrics)),
+        web.get(PREFIX + "/metrics", h(metrics)),
     ]

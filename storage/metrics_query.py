@@ -1,4 +1,4 @@
-"""Langfuse's metrics query (``/api/public/v2/metrics``) compiled to bound SQL.
+"""Langfuse's metrics query (``/api/public/v2/metrics``, and v1's ``/api/public/metrics``) compiled to bound SQL.
 
 A query names a view (``observations``, ``scores-numeric``, ``scores-boolean`` or
 ``scores-categorical``), dimensions, measures with their aggregations (a ``histogram`` among
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.api import Backend, Row
+from storage.reader import TRACE_SUMMARY, WHOLE_DAYS, WHOLE_HAVING
 from tracehouse.errors import InvalidInput
 
-__all__ = ["VIEWS", "MetricsQuery", "run_metrics_query"]
+__all__ = ["VIEWS", "VIEWS_V1", "MetricsQuery", "run_metrics_query"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,38 @@ VIEWS = {
     "scores-categorical": _CATEGORICAL_SCORES,
 }
 
+# Whole traces that started in the window (v1's ``traces`` view, which v2 dropped): one row per
+# trace from the summary table, as the traces list reads it.
+_START = "fromUnixTimestamp64Nano(s.start_time, 'UTC')"
+_TRACES = View(
+    source=(
+        f"SELECT {TRACE_SUMMARY} FROM traces AS t WHERE t.project_id = {{project:String}} AND {WHOLE_DAYS} "
+        f"GROUP BY t.trace_id HAVING {WHOLE_HAVING}"
+    ),
+    time=_START,
+    dimensions={
+        "name": "s.name",
+        "environment": "s.environment",
+        "release": "s.release",
+        "userId": "s.user_id",  # v1 groups by these; v2 refuses them
+        "sessionId": "s.session_id",
+        "timestampMonth": f"formatDateTime({_START}, '%Y-%m')",
+        "timestampDay": f"formatDateTime({_START}, '%Y-%m-%d')",
+    },
+    filters_only={"id": "s.trace_id"},
+    measures={
+        "count": "1",
+        "observationsCount": "s.span_count",
+        "latency": "s.latency_ms",
+        "inputTokens": "s.input_tokens",
+        "outputTokens": "s.output_tokens",
+        "totalTokens": "s.total_tokens",
+        "totalCost": "toFloat64(s.total_cost)",
+    },
+)
+# Langfuse's v1 metrics API (``/api/public/metrics``, SDK 4's ``api.metrics.metrics``).
+VIEWS_V1 = {**VIEWS, "traces": _TRACES}
+
 AGGREGATIONS = {
     "sum": "sum({x})",
     "avg": "avg({x})",
@@ -156,6 +189,7 @@ class MetricsQuery:
     order_by: list[tuple[str, str]] = field(default_factory=list)  # (output field, asc|desc)
     row_limit: int = 100
     bins: int = 10  # of a histogram
+    version: int = 2  # of Langfuse's API: 1 has the traces view too
 
 
 def _filter(view: View, f: dict[str, Any], params: dict[str, object], n: int) -> str:
@@ -202,9 +236,10 @@ def _filter(view: View, f: dict[str, Any], params: dict[str, object], n: int) ->
 def compile_query(project: str, q: MetricsQuery) -> tuple[str, dict[str, object], list[tuple[str, str]]]:
     """The SQL, its parameters and the output fields (with their SQL aliases) of a metrics query;
     InvalidInput when any part names something the view does not have."""
-    view = VIEWS.get(q.view)
+    views = VIEWS_V1 if q.version == 1 else VIEWS
+    view = views.get(q.view)
     if view is None:
-        raise InvalidInput(f"unknown view {q.view[:40]!r}: one of {', '.join(VIEWS)}")
+        raise InvalidInput(f"unknown view {q.view[:40]!r}: one of {', '.join(views)}")
     if not q.start < q.end:
         raise InvalidInput("fromTimestamp must be before toTimestamp")
     params: dict[str, object] = {"project": project, "start": q.start, "end": q.end}

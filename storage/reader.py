@@ -24,6 +24,7 @@ from tracehouse.errors import InvalidInput
 
 __all__ = [
     "GROUP_BY",
+    "TRACE_SUMMARY",
     "WHOLE_DAYS",
     "WHOLE_HAVING",
     "WHOLE_SPANS",
@@ -185,7 +186,7 @@ ORDER BY s.ingested_at DESC
 LIMIT 1
 """
 
-_TRACE_SUMMARY = """
+TRACE_SUMMARY = """
     t.trace_id AS trace_id,
     toUnixTimestamp64Nano(min(t.start_time)) AS start_time,
     toUnixTimestamp64Nano(max(t.end_time)) AS end_time,
@@ -578,7 +579,7 @@ class TraceReader:
             with_whole = f"WITH {WHOLE_TRACES}" if span_where else ""
             return f"""
 {with_whole}
-SELECT {_TRACE_SUMMARY}
+SELECT {TRACE_SUMMARY}
 FROM traces AS t
 WHERE t.project_id = {{project:String}} AND {where}
   {span_where}

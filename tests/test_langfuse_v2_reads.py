@@ -103,6 +103,21 @@ async def test_sdk5_metrics_v2_query(live: Running) -> None:
     assert sum(b[2] for b in bins) == 3 and min(b[0] for b in bins) == 50 and max(b[1] for b in bins) == 300
 
 
+async def test_sdk4_metrics_v1_query_has_the_traces_view(live: Running) -> None:
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "4", "v4_metrics.py", live.api_url, pair)
+    assert out["by_name"] == [
+        {"name": "chat", "count_count": 2, "sum_totalTokens": 420},
+        {"name": "search", "count_count": 1, "sum_totalTokens": 60},
+    ]
+    # Grouped by user (v1 allows it); each trace has its span and its generation.
+    assert out["by_user"] == [
+        {"userId": "ann", "sum_observationsCount": 4},
+        {"userId": "bob", "sum_observationsCount": 2},
+    ]
+    assert out["observations"] == [{"sum_inputTokens": 450}]
+
+
 async def test_metrics_v2_refuses_garbage(live: Running) -> None:
     import json as _json
 
@@ -138,6 +153,21 @@ async def test_metrics_v2_refuses_garbage(live: Running) -> None:
         injected = {**good, "filters": [{"column": "name", "operator": "=", "value": "x' OR '1'='1"}]}
         async with s.get(
             live.api_url + "/api/public/v2/metrics", params={"query": _json.dumps(injected)}, headers=headers
+        ) as r:
+            assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}]
+        # v1 has the traces view, checked the same way.
+        traces = {**window, "view": "traces", "metrics": [{"measure": "count", "aggregation": "count"}]}
+        for query in (
+            _json.dumps({**traces, "view": "tracez"}),
+            _json.dumps({**traces, "metrics": [{"measure": "t.total_cost", "aggregation": "sum"}]}),
+            _json.dumps({**traces, "dimensions": [{"field": "id"}]}),
+            _json.dumps({**traces, "filters": [{"column": "name", "operator": "~", "value": "x"}]}),
+            "{",
+        ):
+            async with s.get(live.api_url + "/api/public/metrics", params={"query": query}, headers=headers) as r:
+                assert r.status == 400 and (await r.json())["error"] == "InvalidRequestError", query
+        async with s.get(
+            live.api_url + "/api/public/metrics", params={"query": _json.dumps(traces)}, headers=headers
         ) as r:
             assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}]
 
