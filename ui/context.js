@@ -48,6 +48,12 @@ export function lastProject() {
 }
 
 /** A path of the project in view: here("/traces") is /project/{id}/traces. */
+/** Go to ``path`` within the app: the URL changes and the router draws its page. */
+export function go(path) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
 export function here(path) {
   return ctx.project ? `/project/${encodeURIComponent(ctx.project.id)}${path}` : path;
 }

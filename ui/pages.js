@@ -1,7 +1,8 @@
 // Sessions, users, dashboard and settings pages.
 import { addToQueueDialog } from "/ui/annotations.js";
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
+import { eraseButton } from "/ui/erase.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount, traceCount } from "/ui/dom.js";
@@ -136,7 +137,9 @@ export async function sessionPage(root, id) {
   root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: t("← Sessions") })),
     h("div", { class: "page-head" }, h("h1", { text: t("Session {id}", { id }) }),
       can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
-        onclick: () => addToQueueDialog({ session: id }) }) : null),
+        onclick: () => addToQueueDialog({ session: id }) }) : null,
+      eraseButton("sessions", id, t("Delete the session {id}: its {n} traces, their spans, scores and logs, for good?",
+        { id, n: formatCount(doc.trace_count) }), () => go(here("/sessions")))),
     h("p", { class: "muted session-totals" },
       [traceCount(doc.trace_count), tokenCount(doc.total_tokens), formatCost(doc.total_cost),
         formatDuration((doc.last_at - doc.created_at) / 1e6)].join(" · "),
@@ -151,14 +154,17 @@ export async function usersPage(root) {
     path: "/users", endpoint: "/api/v1/users", title: t("Users"), again: usersPage, searchLabel: t("Find a user"),
     sorts: [["last_seen", t("Last seen first")], ["total_cost", t("Highest cost first")], ["traces", t("Most traces first")],
       ["total_tokens", t("Most tokens first")]],
-    headers: [t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen")],
+    headers: [t("User"), t("Traces"), t("Tokens"), t("Cost"), t("First seen"), t("Last seen"), ""],
     empty: t("No users yet: set user.id on your spans."),
     row: (u, range) => h("tr", {},
       h("td", {}, h("a", { href: here(`/traces?${new URLSearchParams({ user_id: u.user_id, range })}`), "data-link": true,
         text: u.user_id })),
       h("td", { class: "num", text: formatCount(u.traces) }), h("td", { class: "num", text: formatCount(u.total_tokens) }),
       h("td", { class: "num", text: formatCost(u.total_cost) }), h("td", { text: formatTime(u.first_seen) }),
-      h("td", { text: formatTime(u.last_seen) })),
+      h("td", { text: formatTime(u.last_seen) }),
+      // A user's erasure (GDPR): every trace of theirs, of any time, not only this range's.
+      h("td", {}, eraseButton("users", u.user_id, t("Delete every trace of the user {id}, of any time, for good?",
+        { id: u.user_id }), () => usersPage(root), t("Delete data")))),
   });
 }
 

@@ -1,10 +1,11 @@
 // The trace view: nested tree with a waterfall, and the selected span's details.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, tokenCount } from "/ui/dom.js";
+import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
@@ -607,7 +608,10 @@ export async function tracePage(root, traceId, shared = null) {
       : h("p", {}, h("a", { href: here("/traces"), "data-link": true, text: t("← Traces") })),
     h("div", { class: "page-head" }, h("h1", { text: ordered[0][0].name || traceId }),
       !shared && can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Share"),
-        onclick: () => shareDialog(traceId).catch(() => {}) }) : null),
+        onclick: () => shareDialog(traceId).catch(() => {}) }) : null,
+      shared ? null : eraseButton("traces", traceId,
+        t("Delete the trace {name}? Its spans, scores and logs are removed for good.", { name: ordered[0][0].name || traceId }),
+        () => go(here("/traces")))),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spanCount(spans.length)} · `
       + `${tokenCount(totalTokens)} · ${formatCost(totalCost)}`),
     facts.length ? h("p", { class: "trace-facts" }, ...facts) : null,
