@@ -2,14 +2,9 @@
 // working view made for the keyboard: the object on the left, the queue's scores on the right,
 // a comment, and "complete and next" (Ctrl+Enter); j / k move between items.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
 import { formatCount, h, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
-
-function go(path) {
-  history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
 
 function errorLine() {
   return h("p", { class: "error", role: "alert" });

@@ -1,15 +1,10 @@
 // Datasets: test sets of inputs and expected outputs, their items (edit, archive, import, export),
 // and the runs over them compared side by side, per item and in aggregate against a baseline run.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, h, table, tokenCount } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
 import { cellWithMedia } from "/ui/media.js";
-
-function go(path) {
-  history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
 
 function datasetPath(name, params = {}) {
   const query = new URLSearchParams();

@@ -2,7 +2,7 @@
 // {{variables}} filled, sent to a model through one of the project's connections. A run is a try:
 // nothing is stored, and the answer shows beside what was sent.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
 import { formatCount, formatDuration, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 import { mediaElement } from "/ui/media.js";
@@ -26,8 +26,7 @@ export function openInPlayground(seed) {
     const messages = (seed.messages || []).map(({ images, ...m }) => m);
     sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages, params, leftOut: (seed.leftOut || 0) + dropped }));
   }
-  history.pushState(null, "", here("/playground"));
-  window.dispatchEvent(new PopStateEvent("popstate"));
+  go(here("/playground"));
 }
 
 // A message row with the images it carries: each shown, each removable; read() gives them too.
@@ -195,8 +194,7 @@ export async function playgroundPage(root) {
     try {
       const doc = await api("/api/v1/prompts", { method: "POST", body: { name, type, prompt, config: nextConfig,
         commitMessage: t("From the playground") } });
-      history.pushState(null, "", here(`/prompts/${encodeURIComponent(name)}?version=${doc.version}`));
-      window.dispatchEvent(new PopStateEvent("popstate"));
+      go(here(`/prompts/${encodeURIComponent(name)}?version=${doc.version}`));
     } catch (err) {
       error.textContent = errorText(err);
     }

@@ -1,7 +1,7 @@
 // Prompts: the project's prompts in folders, each prompt's versions with labels, a diff between any
 // two, a new version from an editor, "use this prompt" snippets, and what each version did in use.
 import { api } from "/ui/api.js";
-import { can, here } from "/ui/context.js";
+import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t, word } from "/ui/i18n.js";
@@ -9,11 +9,6 @@ import { openInPlayground } from "/ui/playground.js";
 
 const PROTECTED = new Set(["production"]);
 const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
-
-function go(path) {
-  history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
 
 function promptPath(name, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));

@@ -1,7 +1,7 @@
 // Settings: a project's keys, members, retention and prices; an organization's projects, members and
 // invitations; the signed-in person's account. Controls show only where the caller's role allows them.
 import { api } from "/ui/api.js";
-import { can, ctx, findProject, loadOrganizations, useProject } from "/ui/context.js";
+import { can, ctx, findProject, go, loadOrganizations, useProject } from "/ui/context.js";
 import { formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
 import { errorText, formatNumber, t, word } from "/ui/i18n.js";
@@ -290,8 +290,7 @@ export async function organizationSettingsPage(root, org) {
       const project = await api(`/api/v1/organizations/${encodeURIComponent(org.id)}/projects`, { method: "POST",
         body: { name: name.value } });
       await loadOrganizations();
-      history.pushState(null, "", `/project/${encodeURIComponent(project.id)}/settings`);
-      window.dispatchEvent(new PopStateEvent("popstate"));
+      go(`/project/${encodeURIComponent(project.id)}/settings`);
     }, name, h("button", { type: "submit", text: t("Create project") })) : null,
   ];
   if (manage) {
