@@ -511,10 +511,15 @@ class TraceReader:
             add("name = {name:String}", "name", q.name)
         if q.service is not None:
             add("has(services, {service:String})", "service", q.service)
+        # A user's or a session's traces: only traces with a summary row naming them are grouped
+        # (the HAVING below keeps the exact rule), not every trace of the window.
+        owned = []
         if q.user_id is not None:
             add("user_id = {user_id:String}", "user_id", q.user_id)
+            owned.append("user_id = {user_id:String}")
         if q.session_id is not None:
             add("session_id = {session_id:String}", "session_id", q.session_id)
+            owned.append("session_id = {session_id:String}")
         if q.model is not None:
             add("has(models, {model:String})", "model", q.model)
         if q.tags:
@@ -577,11 +582,15 @@ class TraceReader:
             where = "t.trace_id IN {candidates:Array(String)}" if candidates else WHOLE_DAYS
             # The ``whole`` traces are only read by the span filters (planning it costs even unused).
             with_whole = f"WITH {WHOLE_TRACES}" if span_where else ""
+            of_owner = "".join(
+                f"\n  AND t.trace_id IN (SELECT trace_id FROM traces WHERE project_id = {{project:String}} AND {c})"
+                for c in owned
+            )
             return f"""
 {with_whole}
 SELECT {TRACE_SUMMARY}
 FROM traces AS t
-WHERE t.project_id = {{project:String}} AND {where}
+WHERE t.project_id = {{project:String}} AND {where}{of_owner}
   {span_where}
 GROUP BY t.trace_id
 HAVING {" AND ".join([WHOLE_HAVING, *having])}
@@ -589,7 +598,9 @@ ORDER BY {sort} {direction}, trace_id {direction}
 LIMIT {{limit:UInt32}}
 """
 
-        if q.sort == "start_time" and q.descending and not span_filters:
+        # Newest first summarises only the window's newest traces, unless the filter is a user or a
+        # session: then their own traces are few, and summarised at once.
+        if q.sort == "start_time" and q.descending and not span_filters and not owned:
             upper = min(q.end, int(params["c_value"]) + 1) if q.cursor else q.end
             rows = await newest_first(self._backend, sql, params, q.start, upper, limit + 1, limit + 1)
         else:

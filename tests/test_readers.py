@@ -304,3 +304,26 @@ async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> 
     await store.backend.execute("SYSTEM START MERGES spans")
     assert listed == [("v-4", "old"), ("v-3", "new 11"), ("v-2", "old"), ("v-1", "old"), ("v-0", "old")]
     assert numbered == listed
+
+
+async def test_a_users_or_sessions_traces_are_those_the_trace_names(store: Store) -> None:
+    """The list of a user's or a session's traces groups only the traces with a summary row that
+    names them, and keeps the trace's own rule: a trace whose later spans name another session (the
+    greater) is that session's, not the first's; newest first or oldest, every page."""
+    start, end = window()
+    first = [span(f"u-{i}", f"u-{i}-r", start=NOW_NS - i * SECOND, user_id="ann", session_id="s-a") for i in range(7)]
+    await store.writer.write(span_table([*first, span("moved", "m-r", start=NOW_NS - 30 * SECOND,
+                                                      user_id="ann", session_id="s-a")]))  # fmt: skip
+    # The trace "moved" later names session s-b and user bob (the greater values win).
+    await store.writer.write(span_table([span("moved", "m-c", "m-r", start=NOW_NS - 29 * SECOND,
+                                              user_id="bob", session_id="s-b")]))  # fmt: skip
+    await store.writer.write(span_table([span("other", "o-r", start=NOW_NS, user_id="cy", session_id="s-c")]))
+    ann = [f"u-{i}" for i in range(7)]
+    assert await _walk(store, TraceQuery(start, end, limit=3, user_id="ann")) == ann
+    assert await _walk(store, TraceQuery(start, end, limit=3, session_id="s-a", descending=False)) == ann[::-1]
+    assert await _walk(store, TraceQuery(start, end, limit=3, user_id="bob")) == ["moved"]
+    assert await _walk(store, TraceQuery(start, end, limit=3, session_id="s-b", user_id="bob")) == ["moved"]
+    assert await _walk(store, TraceQuery(start, end, limit=3, session_id="s-b", user_id="ann")) == []
+    totals = await store.reader.session_totals("default", "s-a")
+    assert totals is not None and totals["traces"] == 7 and totals["users"] == ["ann"]
+    assert await store.reader.session_totals("default", "nobody") is None
