@@ -12,7 +12,9 @@ Langfuse SDKs and Grafana send it), and times, warm:
   or observations), as a client that asks for those groups only;
 - the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside;
 - Langfuse's observation lists: ``GET /api/public/observations`` (page 1 of 50) and
-  ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, and with input and output).
+  ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, and with input and output);
+- the busiest user's traces (50, as the Users page's link asks) and the busiest session's page
+  (``GET /api/v1/sessions/{id}``: its traces with previews and the whole session's totals).
 
 Each trace-by-id path is timed three ways: the first read of each stored trace (the trace cache
 emptied before, so its spans are read from ClickHouse); two more rounds of the same traces, which
@@ -36,6 +38,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 
@@ -91,6 +94,15 @@ async def main() -> None:
             {"p": project},
         )
         lo, (w_lo, w_hi) = bounds[0]["lo"], bounds[0]["middle"]
+        # The busiest user and session: the traces list a user's link opens, and a session's page.
+        owners = await store.backend.query(
+            "SELECT (SELECT user_id FROM traces WHERE project_id = {p:String} AND user_id != '' "
+            "GROUP BY user_id ORDER BY count() DESC, user_id LIMIT 1) AS user, "
+            "(SELECT session_id FROM traces WHERE project_id = {p:String} AND session_id != '' "
+            "GROUP BY session_id ORDER BY count() DESC, session_id LIMIT 1) AS session",
+            {"p": project},
+        )
+        user, session_id = owners[0]["user"], owners[0]["session"]
         # A window inside: the middle quarter of the project's traces by their start, at most a day
         # (as the UI asks). By the traces, not by the first and last start: a few traces written
         # long after the rest (an earlier run's) must not leave the window empty.
@@ -163,6 +175,12 @@ async def main() -> None:
                     "langfuse_newest_page_1_core_scores_metrics": await timed(
                         [f"{base}/api/public/traces?limit=50&page=1&fields=core,scores,metrics"]
                     ),
+                    # A user's traces (the Users page's and a trace's user link), and a session's
+                    # page (its traces with previews, and the whole session's totals).
+                    "ui_user_traces": await timed(
+                        [f"{rest}?limit=50&start={iso(lo)}&user_id={quote(user)}&preview=false"]
+                    ),
+                    "ui_session_page": await timed([f"{base}/api/v1/sessions/{quote(session_id)}"]),
                     # The Observations tab.
                     "ui_observations_newest": await timed(
                         [f"{base}/api/v1/spans?limit=50&start={iso(lo)}&observations_only=true&fields=light"]
