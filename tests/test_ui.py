@@ -361,8 +361,8 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
 
 
 def test_a_long_session_a_page_at_a_time_with_its_scores(tmp_path: Path) -> None:
-    """An agent's session of 101 turns (Langfuse ingestion): the view counts all of them, shows 100,
-    loads the last on asking, and shows each turn's scores."""
+    """An agent's session of 150 turns (Langfuse ingestion): the view counts all of them, shows 100,
+    loads the rest on asking, and shows each turn's scores (those of the turns loaded later too)."""
     import httpx
 
     from tests.test_ui_first_run import signed_up
@@ -375,26 +375,26 @@ def test_a_long_session_a_page_at_a_time_with_its_scores(tmp_path: Path) -> None
             pair = new_key(page, "session")
             base = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
             batch: list[dict[str, Any]] = []
-            for i in range(101):
+            for i in range(150):
                 at = (base + dt.timedelta(minutes=i)).isoformat()
                 batch.append({"id": f"t{i}", "type": "trace-create", "timestamp": at, "body": {
                     "id": f"turn-{i:03d}", "name": f"turn {i}", "sessionId": "agent-run", "userId": "kim",
                     "timestamp": at, "input": f"step {i}?", "output": f"done {i}"}})  # fmt: skip
-            for i, value in ((0, 1), (100, 0)):
+            for i, value in ((0, 1), (149, 0)):
                 score = {"id": f"score-{i}", "traceId": f"turn-{i:03d}", "name": "user-feedback", "value": value}
                 batch.append({"id": f"s{i}", "type": "score-create", "timestamp": base.isoformat(), "body": score})
             r = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": batch},
                            auth=(pair.public_key, pair.secret_key))  # fmt: skip
             assert r.status_code == 207 and not r.json()["errors"], r.text
             page.goto(srv.api_url + "/sessions/agent-run")
-            expect(page.locator(".session-totals")).to_have_text(re.compile(r"^101 traces · 0 tokens · .* · kim$"))
+            expect(page.locator(".session-totals")).to_have_text(re.compile(r"^150 traces · 0 tokens · .* · kim$"))
             expect(page.locator(".turn")).to_have_count(100)
             first = page.locator(".turn").first
             expect(first.locator(".score")).to_have_text("user-feedback 1")
             expect(first).to_contain_text("step 0?")
             assert page.locator(".turn", has_text="turn 99").locator(".score").count() == 0
             page.get_by_role("button", name="Load more").click()
-            expect(page.locator(".turn")).to_have_count(101)
+            expect(page.locator(".turn")).to_have_count(150)
             expect(page.locator(".turn").last.locator(".score")).to_have_text("user-feedback 0")
             expect(page.get_by_role("button", name="Load more")).to_be_hidden()
             page.evaluate("window.scrollTo(0, 0)")

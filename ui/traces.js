@@ -46,13 +46,18 @@ const COLUMNS = [
 const DEFAULT_HIDDEN = ["spans"];
 let chooserOpen = false; // the column chooser stays open while columns are switched
 
-/** The scores of the traces shown in ``body`` (its ``.score-cell`` elements, one per trace, at most
- * 100), by name: the mean of numeric ones, the newest value of the others. */
+/** The scores of the traces shown in ``body`` (its ``.score-cell`` elements, one per trace, those
+ * not asked for yet), by name: the mean of numeric ones, the newest value of the others. */
 export async function fillScores(body) {
-  const cells = new Map([...body.querySelectorAll(".score-cell:empty")].map((cell) => [cell.dataset.trace, cell]));
-  if (!cells.size) return;
-  const doc = await api("/api/v1/scores/by-trace", { query: { trace_id: [...cells.keys()] } }).catch(() => ({ items: [] }));
-  for (const s of doc.items) {
+  const fresh = [...body.querySelectorAll(".score-cell:not([data-asked])")];
+  fresh.forEach((cell) => cell.setAttribute("data-asked", ""));
+  const cells = new Map(fresh.map((cell) => [cell.dataset.trace, cell]));
+  const ids = [...cells.keys()];
+  const pages = [];
+  for (let i = 0; i < ids.length; i += 100) pages.push(ids.slice(i, i + 100)); // the API takes 100 a time
+  const docs = await Promise.all(pages.map((trace_id) =>
+    api("/api/v1/scores/by-trace", { query: { trace_id } }).catch(() => ({ items: [] }))));
+  for (const s of docs.flatMap((doc) => doc.items)) {
     const value = scoreText(s, 2);
     cells.get(s.trace_id)?.append(h("span", { class: "score", title: t("{name}: {n} score(s)", { name: s.name, n: s.count }) },
       `${s.name} `, h("strong", { text: value })));
