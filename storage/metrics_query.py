@@ -156,7 +156,7 @@ _TRACES = View(
         "totalCost": "toFloat64(s.total_cost)",
     },
 )
-# Langfuse's v1 metrics API (``/api/public/metrics``, SDK 4's ``api.metrics.metrics``).
+# Langfuse's v1 metrics API (``/api/public/metrics``, SDK 4's ``api.legacy.metrics_v1``).
 VIEWS_V1 = {**VIEWS, "traces": _TRACES}
 
 AGGREGATIONS = {

@@ -428,6 +428,7 @@ class TraceReader:
         return await sessions(self._backend, project, start, end, page, limit, search)
 
     async def session_totals(self, project: str, session_id: str) -> Row | None:
+        """One session's totals over all its traces (see ``session_totals``)."""
         return await session_totals(self._backend, project, session_id)
 
     async def suggest(self, project: str, field: str, prefix: str, start: int, end: int, limit: int) -> list[str]:

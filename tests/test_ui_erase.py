@@ -65,7 +65,7 @@ def test_delete_a_trace_a_session_and_a_users_data(tmp_path: Path) -> None:
             page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
             page.get_by_role("button", name="Delete", exact=True).click()
             page.get_by_role("heading", name="Sessions").wait_for()
-            assert "its 2 traces" in asked[-1]
+            assert asked[-1] == "Delete the session s1 (2 traces), with the spans, scores and logs, for good?"
             assert not stored("a1") and not stored("a2") and stored("keep")
             expect(page.get_by_role("link", name="s4")).to_be_visible()
             expect(page.get_by_role("link", name="s1")).to_have_count(0)
