@@ -10,9 +10,10 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
 from tests.test_ui import ARTIFACTS, browser_page
@@ -95,28 +96,33 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
     assert [(s["sessionId"], s["value"]) for s in data if s.get("sessionId")] == [("s-review", 1.0)]
 
 
+def _signed_up_with_traces_and_queue(
+    page: Page,
+    srv: Server,
+    traces: dict[str, str],
+    queue_name: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Signed up, a key pair, ``traces`` (id -> name) sent through Langfuse's ingestion API, and an
+    empty queue scored with a boolean config: the key pair and the queue."""
+    sign_up(page, srv.api_url)
+    page.get_by_role("button", name="Sign out").wait_for()
+    _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": queue_name})
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    events = [{"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+               "body": {"id": t, "name": name, "timestamp": stamp}} for t, name in traces.items()]  # fmt: skip
+    _ingest(srv, pair, events)
+    _, config = api(page, "POST", "/api/public/score-configs?project=default", {"name": "ok", "dataType": "BOOLEAN"})
+    _, queue = api(page, "POST", "/api/public/annotation-queues?project=default",
+                   {"name": queue_name, "scoreConfigIds": [config["id"]]})  # fmt: skip
+    return pair, queue
+
+
 def test_bulk_add_from_the_traces_list(server: Server) -> None:  # noqa: F811
     errors: list[str] = []
     with browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "bulk"})
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         traces = [uuid.uuid4().hex for _ in range(3)]
-        events = [
-            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-             "body": {"id": t, "name": f"bulk-{i}", "timestamp": stamp}}
-            for i, t in enumerate(traces)
-        ]  # fmt: skip
-        _ingest(server, pair, events)
-        _, config = api(
-            page, "POST", "/api/public/score-configs?project=default", {"name": "ok", "dataType": "BOOLEAN"}
-        )
-        _, queue = api(
-            page,
-            "POST",
-            "/api/public/annotation-queues?project=default",
-            {"name": "bulk-q", "scoreConfigIds": [config["id"]]},
+        _, queue = _signed_up_with_traces_and_queue(
+            page, server, {t: f"bulk-{i}" for i, t in enumerate(traces)}, "bulk-q"
         )
         page.goto(server.api_url + "/project/default/traces")
         page.get_by_role("checkbox", name="Select trace bulk-2").wait_for()
@@ -137,18 +143,8 @@ def test_a_queue_longer_than_a_page(server: Server) -> None:  # noqa: F811
 
     errors: list[str] = []
     with browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "long"})
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         traces = [f"long-{i:03d}" for i in range(101)]
-        _ingest(server, pair, [{"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-                                "body": {"id": t, "name": t, "timestamp": stamp}} for t in traces])  # fmt: skip
-        _, config = api(
-            page, "POST", "/api/public/score-configs?project=default", {"name": "ok", "dataType": "BOOLEAN"}
-        )
-        _, queue = api(page, "POST", "/api/public/annotation-queues?project=default",
-                       {"name": "long-q", "scoreConfigIds": [config["id"]]})  # fmt: skip
+        pair, queue = _signed_up_with_traces_and_queue(page, server, {t: t for t in traces}, "long-q")
         auth = (pair["public_key"], pair["secret_key"])
         with httpx.Client(base_url=server.api_url, auth=auth) as client:
             for t in traces:
