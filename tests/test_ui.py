@@ -380,6 +380,9 @@ def test_a_long_session_a_page_at_a_time_with_its_scores(tmp_path: Path) -> None
                 batch.append({"id": f"t{i}", "type": "trace-create", "timestamp": at, "body": {
                     "id": f"turn-{i:03d}", "name": f"turn {i}", "sessionId": "agent-run", "userId": "kim",
                     "timestamp": at, "input": f"step {i}?", "output": f"done {i}"}})  # fmt: skip
+            # The first turn as chat messages: a list with content blocks in, one message object out.
+            batch[0]["body"]["input"] = [{"role": "user", "content": [{"type": "text", "text": "step 0?"}]}]
+            batch[0]["body"]["output"] = {"role": "assistant", "content": "done 0"}
             for i, value in ((0, 1), (149, 0)):
                 score = {"id": f"score-{i}", "traceId": f"turn-{i:03d}", "name": "user-feedback", "value": value}
                 batch.append({"id": f"s{i}", "type": "score-create", "timestamp": base.isoformat(), "body": score})
@@ -392,6 +395,8 @@ def test_a_long_session_a_page_at_a_time_with_its_scores(tmp_path: Path) -> None
             first = page.locator(".turn").first
             expect(first.locator(".score")).to_have_text("user-feedback 1")
             expect(first).to_contain_text("step 0?")
+            expect(first.locator(".msg.role-assistant .part")).to_have_text("done 0")  # the message, not its JSON
+            expect(first.locator(".msg.role-user .part")).to_have_text("step 0?")
             assert page.locator(".turn", has_text="turn 99").locator(".score").count() == 0
             page.get_by_role("button", name="Load more").click()
             expect(page.locator(".turn")).to_have_count(150)

@@ -24,12 +24,24 @@ function rangePicker(current, onChange) {
       h("option", { value: RANGES[key], selected: Number(current) === RANGES[key], text: rangeLabel(key) })));
 }
 
+// A turn's input or output as messages: a list of them, {messages: [...]}, or one message (an
+// output such as OpenAI's choices[0].message), as the trace view reads them; else the text itself.
 function messagesOf(text) {
   try {
     const value = JSON.parse(text);
     if (Array.isArray(value)) return value;
+    if (value && Array.isArray(value.messages)) return value.messages;
+    if (value && typeof value.role === "string" && ("content" in value || "parts" in value)) return [value];
   } catch { /* plain text */ }
   return text ? [{ content: text }] : [];
+}
+
+// A message's words: its text, its text blocks (OpenAI, Anthropic) or parts (GenAI), else its JSON.
+function messageText(m) {
+  if (typeof m.content === "string") return m.content;
+  const blocks = Array.isArray(m.content) ? m.content : m.parts || [];
+  const words = blocks.map((b) => (typeof b === "string" ? b : b?.text ?? b?.content ?? "")).filter(Boolean).join("\n");
+  return words || JSON.stringify(m);
 }
 
 const PER_PAGE = 50;
@@ -110,8 +122,7 @@ export async function sessionPage(root, id) {
     h("div", { class: "score-cell", "data-trace": trace.trace_id }),
     ...[["in", trace.input], ["out", trace.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
       h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || (side === "in" ? t("input") : t("output")) }),
-        h("div", { class: "part", text: typeof m.content === "string" ? m.content
-          : (m.parts || []).map((p) => p.content || "").join("\n") || JSON.stringify(m) })))));
+        h("div", { class: "part", text: messageText(m) })))));
   const replay = h("div", { class: "replay" });
   const more = h("button", { type: "button", class: "secondary", text: t("Load more") });
   let cursor = null;
