@@ -123,6 +123,7 @@ def fill(path: str, b: dict[str, str]) -> str:
         "organization_id": "default",
         "media_id": "A" * 22,
         "model_id": "mp-0000000000000000",
+        "score_id": "b-score-0000",
         "version": "1",
         "run": "b-run",
         "item": "b-item",
