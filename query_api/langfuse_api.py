@@ -247,12 +247,6 @@ def score_filters(q: Any) -> dict[str, object]:
     return filters
 
 
-def boolean_text(value: float) -> str:
-    """A boolean score's string value as Langfuse gives it ("True" for 1, "False" for 0), also for
-    scores stored before Tracehouse wrote it so ("true" and "false")."""
-    return "True" if value == 1 else "False"
-
-
 def score_json(row: dict[str, Any]) -> dict[str, Any]:
     numeric = row["data_type"] in ("NUMERIC", "BOOLEAN")
     return {
@@ -263,7 +257,7 @@ def score_json(row: dict[str, Any]) -> dict[str, Any]:
         "datasetRunId": (row["metadata"] or {}).get("$datasetRunId"),
         "name": row["name"],
         "value": row["value"] if numeric else None,
-        "stringValue": boolean_text(row["value"]) if row["data_type"] == "BOOLEAN" else row["string_value"] or None,
+        "stringValue": row["string_value"] or None,  # a boolean's "True" or "False" (storage.tables.SCORE_TEXT)
         "source": row["source"],
         "dataType": row["data_type"],
         "comment": row["comment"] or None,

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from storage.api import Backend, Row
 from storage.projects import Versions
-from storage.tables import DATASET_ITEM_VERSIONS, DATASET_RUN_ITEMS, DATASET_RUNS, DATASETS
+from storage.tables import DATASET_ITEM_VERSIONS, DATASET_RUN_ITEMS, DATASET_RUNS, DATASETS, SCORE_TEXT
 from storage.timestamps import as_utc
 
 __all__ = ["Dataset", "DatasetItem", "DatasetRun", "DatasetStore", "RunItem", "run_id_for"]
@@ -403,7 +403,7 @@ class DatasetStore:
             "SELECT id, argMax(trace_id, ingested_at) AS s_trace, "
             "argMax(observation_id, ingested_at) AS s_observation, "
             "argMax(name, ingested_at) AS s_name, argMax(value, ingested_at) AS s_value, "
-            "argMax(string_value, ingested_at) AS s_text, argMax(data_type, ingested_at) AS s_type, "
+            f"argMax({SCORE_TEXT}, ingested_at) AS s_text, argMax(data_type, ingested_at) AS s_type, "
             "argMax(is_deleted, ingested_at) AS s_deleted FROM scores "
             "WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} GROUP BY id) "
             "WHERE s_deleted = 0",

@@ -32,7 +32,7 @@ from storage.reader import (
     newest_first,
 )
 from storage.recent_spans import RecentSpans
-from storage.tables import LANGFUSE_EVENTS, SCORES
+from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
 from storage.writer import conform, insert_spans
 
 __all__ = ["BOOKKEEPING_ATTRIBUTE", "LangfuseReader", "LangfuseStore", "client_said_public"]
@@ -56,11 +56,11 @@ ORDER BY s.ingested_at DESC
 LIMIT 1 BY s.trace_id, s.span_id
 """
 
-_SCORES_SQL = """
+_SCORES_SQL = f"""
 SELECT id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name, value,
-       string_value, data_type, source, comment, metadata, environment
+       {SCORE_TEXT} AS string_value, data_type, source, comment, metadata, environment
 FROM scores FINAL
-WHERE project_id = {project:String} AND is_deleted = 0 AND id IN {ids:Array(String)}
+WHERE project_id = {{project:String}} AND is_deleted = 0 AND id IN {{ids:Array(String)}}
 """
 
 
@@ -254,8 +254,8 @@ _VERSION_FILTER = """t.trace_id IN (
       AND start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') - INTERVAL 1 DAY
       AND start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') + INTERVAL 1 DAY)"""
 
-_SCORE_COLUMNS = """id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name,
-       value, string_value, data_type, source, comment, metadata, environment,
+_SCORE_COLUMNS = f"""id, toUnixTimestamp64Nano(timestamp) AS timestamp, trace_id, observation_id, session_id, name,
+       value, {SCORE_TEXT} AS string_value, data_type, source, comment, metadata, environment,
        toUnixTimestamp64Nano(ingested_at) AS updated_at"""
 
 

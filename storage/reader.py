@@ -18,7 +18,7 @@ from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
 from storage.logs import LogReader
 from storage.recent_spans import RecentSpans
-from storage.tables import SPANS, WRITER_FILLED
+from storage.tables import SCORE_TEXT, SPANS, WRITER_FILLED
 from storage.trace_cache import TraceCache, TraceVersion
 from tracehouse.errors import InvalidInput
 
@@ -927,10 +927,10 @@ async def trace_scores(backend: Backend, project: str, trace_ids: Sequence[str])
     if not trace_ids:
         return []
     return await backend.query(
-        """SELECT trace_id, name, data_type, count() AS count, avg(value) AS value,
-       argMax(string_value, timestamp) AS string_value
+        f"""SELECT trace_id, name, data_type, count() AS count, avg(value) AS value,
+       argMax({SCORE_TEXT}, timestamp) AS string_value
 FROM scores FINAL
-WHERE project_id = {project:String} AND is_deleted = 0 AND trace_id IN {ids:Array(String)}
+WHERE project_id = {{project:String}} AND is_deleted = 0 AND trace_id IN {{ids:Array(String)}}
 GROUP BY trace_id, name, data_type ORDER BY trace_id, name, data_type""",
         {"project": project, "ids": list(trace_ids)},
     )
@@ -939,12 +939,12 @@ GROUP BY trace_id, name, data_type ORDER BY trace_id, name, data_type""",
 async def score_summary(backend: Backend, project: str, start: int, end: int) -> list[Row]:
     """Per score name and type: count, mean, min, max, and the counts of categorical values."""
     return await backend.query(
-        """SELECT name, data_type, count() AS count, avg(value) AS mean, min(value) AS min, max(value) AS max,
-       topK(10)(string_value) AS top_values
+        f"""SELECT name, data_type, count() AS count, avg(value) AS mean, min(value) AS min, max(value) AS max,
+       topK(10)({SCORE_TEXT}) AS top_values
 FROM scores FINAL
-WHERE project_id = {project:String} AND is_deleted = 0
-  AND timestamp >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')
-  AND timestamp < fromUnixTimestamp64Nano({end:Int64}, 'UTC')
+WHERE project_id = {{project:String}} AND is_deleted = 0
+  AND timestamp >= fromUnixTimestamp64Nano({{start:Int64}}, 'UTC')
+  AND timestamp < fromUnixTimestamp64Nano({{end:Int64}}, 'UTC')
 GROUP BY name, data_type ORDER BY name""",
         {"project": project, "start": start, "end": end},
     )

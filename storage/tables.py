@@ -317,6 +317,10 @@ SCORES = Table(
     settings=DURABLE,
     shard_key="cityHash64(trace_id)",
 )
+# A score's text as every read gives it: a boolean's is "True" or "False", as Langfuse gives it
+# (rows written before this was so say "true" and "false"); any other type's as stored. The
+# columns are named by their table: reads alias their results with the same names.
+SCORE_TEXT = "if(scores.data_type = 'BOOLEAN', if(scores.value = 1, 'True', 'False'), scores.string_value)"
 
 
 # OTLP log records, beside the spans. GenAI events among them (a log record named

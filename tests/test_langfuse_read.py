@@ -287,6 +287,13 @@ async def test_boolean_scores_read_true_or_false(live: Running) -> None:
     assert status == 200 and {s["id"]: (s["value"], s["stringValue"]) for s in doc["data"]} == {
         "new-yes": (1, "True"), "new-no": (0, "False"), "old-no": (0, "False")
     }, doc  # fmt: skip
+    # The UI's trace view reads them the same way (one rule, in storage).
+    status, trace = await get(live, f"/api/v1/traces/{trace_id}", headers)
+    assert {sc["id"]: sc["string_value"] for sc in trace["scores"]} == {
+        "new-yes": "True",
+        "new-no": "False",
+        "old-no": "False",
+    }
     # One by id (v1 and v2 paths); unknown, or another project's, is not found.
     for path in ("/api/public/scores/old-no", "/api/public/v2/scores/old-no"):
         status, one = await get(live, path, headers)

@@ -54,14 +54,10 @@ export function spanCount(n) {
   return Number(n) === 1 ? t("1 span") : t("{n} spans", { n: formatCount(n) });
 }
 
-/** A score's value as shown: a number formatted (``digits`` after the point at most), a boolean
- * as True or False (as Langfuse gives it; scores stored earlier said "true"), a category's label. */
+/** A score's value as shown: a number formatted (``digits`` after the point at most), else its
+ * text (a boolean's True or False, a category's label). */
 export function scoreText(score, digits = 4) {
   if (score.data_type === "NUMERIC") return formatNumber(score.value, { maximumFractionDigits: digits });
-  if (score.data_type === "BOOLEAN") {
-    const text = String(score.string_value || "").toLowerCase();
-    return (text ? text === "true" : Number(score.value) === 1) ? "True" : "False";
-  }
   return score.string_value;
 }
 
