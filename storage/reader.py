@@ -517,10 +517,10 @@ class TraceReader:
         owned = []
         if q.user_id is not None:
             add("user_id = {user_id:String}", "user_id", q.user_id)
-            owned.append("user_id = {user_id:String}")
+            owned.append(_naming("user_id"))
         if q.session_id is not None:
             add("session_id = {session_id:String}", "session_id", q.session_id)
-            owned.append("session_id = {session_id:String}")
+            owned.append(_naming("session_id"))
         if q.model is not None:
             add("has(models, {model:String})", "model", q.model)
         if q.tags:
@@ -583,10 +583,7 @@ class TraceReader:
             where = "t.trace_id IN {candidates:Array(String)}" if candidates else WHOLE_DAYS
             # The ``whole`` traces are only read by the span filters (planning it costs even unused).
             with_whole = f"WITH {WHOLE_TRACES}" if span_where else ""
-            of_owner = "".join(
-                f"\n  AND t.trace_id IN (SELECT trace_id FROM traces WHERE project_id = {{project:String}} AND {c})"
-                for c in owned
-            )
+            of_owner = "".join(f"\n  AND {c}" for c in owned)
             return f"""
 {with_whole}
 SELECT {TRACE_SUMMARY}
@@ -818,11 +815,21 @@ async def sessions(
     )
 
 
+def _naming(column: str) -> str:
+    """The traces (of a summary aliased ``t``) with a summary row whose ``column`` (user_id,
+    session_id) is the bound parameter of the same name: a user's or a session's traces, found
+    without grouping every trace first."""
+    return (
+        f"t.trace_id IN (SELECT trace_id FROM traces WHERE project_id = {{project:String}} "
+        f"AND {column} = {{{column}:String}})"
+    )
+
+
 async def session_totals(backend: Backend, project: str, session_id: str) -> Row | None:
     """One session over all its traces, of any time: their count, first start and last end (ns),
     up to twenty users, tokens and cost; None if no trace has it."""
     rows = await backend.query(
-        """SELECT count() AS traces, min(start_ns) AS created_at, max(end_ns) AS last_at,
+        f"""SELECT count() AS traces, min(start_ns) AS created_at, max(end_ns) AS last_at,
        arraySort(groupUniqArrayIf(20)(user_id, user_id != '')) AS users,
        sum(total_tokens) AS total_tokens, sum(total_cost) AS total_cost
 FROM (
@@ -831,11 +838,10 @@ FROM (
            toUnixTimestamp64Nano(min(t.start_time)) AS start_ns, toUnixTimestamp64Nano(max(t.end_time)) AS end_ns
     FROM traces AS t
     -- The traces with a row naming the session, then each of them whole (all its rows, every day).
-    WHERE t.project_id = {project:String} AND t.trace_id IN (
-        SELECT trace_id FROM traces WHERE project_id = {project:String} AND session_id = {session:String})
+    WHERE t.project_id = {{project:String}} AND {_naming("session_id")}
     GROUP BY t.trace_id
-    HAVING session_id = {session:String})""",
-        {"project": project, "session": session_id},
+    HAVING session_id = {{session_id:String}})""",
+        {"project": project, "session_id": session_id},
     )
     return rows[0] if rows and rows[0]["traces"] else None
 
