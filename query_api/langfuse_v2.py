@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -254,15 +255,19 @@ def _metrics_query(raw: str, version: int = 2) -> MetricsQuery:
     )
 
 
-async def metrics(request: web.Request, store: Store, project: str) -> web.Response:
-    # v1 (/api/public/metrics, SDK 4) also has the traces view.
-    version = 2 if "/v2/" in request.path else 1
-    query = _metrics_query(request.query.get("query", ""), version)
-    try:
-        rows = await store.metrics_query(project, query)
-    except InvalidInput as exc:
-        raise LangfuseError(400, "InvalidRequestError", exc.message) from None
-    return langfuse_json({"data": rows})
+def metrics(version: int) -> Callable[[web.Request, Store, str], Awaitable[web.Response]]:
+    """The metrics query of Langfuse's API ``version``: 2, or 1 (SDK 4's legacy client), which
+    has the traces view too."""
+
+    async def handle(request: web.Request, store: Store, project: str) -> web.Response:
+        query = _metrics_query(request.query.get("query", ""), version)
+        try:
+            rows = await store.metrics_query(project, query)
+        except InvalidInput as exc:
+            raise LangfuseError(400, "InvalidRequestError", exc.message) from None
+        return langfuse_json({"data": rows})
+
+    return handle
 
 
 def langfuse_v2_routes() -> list[web.RouteDef]:
@@ -270,6 +275,6 @@ def langfuse_v2_routes() -> list[web.RouteDef]:
     return [
         web.get(PREFIX + "/v2/observations", h(list_observations)),
         web.get(PREFIX + "/v3/scores", h(list_scores)),
-        web.get(PREFIX + "/v2/metrics", h(metrics)),
-        web.get(PREFIX + "/metrics", h(metrics)),
+        web.get(PREFIX + "/v2/metrics", h(metrics(2))),
+        web.get(PREFIX + "/metrics", h(metrics(1))),
     ]

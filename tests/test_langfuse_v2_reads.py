@@ -166,10 +166,12 @@ async def test_metrics_v2_refuses_garbage(live: Running) -> None:
         ):
             async with s.get(live.api_url + "/api/public/metrics", params={"query": query}, headers=headers) as r:
                 assert r.status == 400 and (await r.json())["error"] == "InvalidRequestError", query
-        async with s.get(
-            live.api_url + "/api/public/metrics", params={"query": _json.dumps(traces)}, headers=headers
-        ) as r:
-            assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}]
+        # The version is the route's, not a guess from the path: behind a proxy whose prefix holds "/v2/" too.
+        for prefix in ("", "/tools/v2"):
+            async with s.get(
+                live.api_url + prefix + "/api/public/metrics", params={"query": _json.dumps(traces)}, headers=headers
+            ) as r:
+                assert r.status == 200 and (await r.json())["data"] == [{"count_count": 0}], prefix
 
 
 async def test_experiment_reads_refuse_garbage_and_other_projects(live: Running) -> None:
