@@ -30,6 +30,7 @@ from storage.reader import (
     WHOLE_TRACES,
     first_spans,
     newest_first,
+    traces_naming,
 )
 from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
@@ -374,6 +375,11 @@ class LangfuseReader:
             if value is not None and key in _TRACE_FILTERS:
                 having.append(_TRACE_FILTERS[key])
                 params[key] = value
+        # A user's or a session's traces (SDKs' fetch_traces(user_id=...), a session by id): only
+        # the traces naming them are grouped, as the traces list does.
+        owned = "".join(
+            f" AND {traces_naming(key)}" for key in ("user_id", "session_id") if filters.get(key) is not None
+        )
         by_version = ""
         if filters.get("version") is not None:
             # A trace's version is its root's (the Langfuse trace row, or the OTel root span).
@@ -386,7 +392,7 @@ class LangfuseReader:
             return f"""
 SELECT {_SUMMARY}
 FROM traces AS t
-WHERE t.project_id = {{project:String}} AND {where} {by_version}
+WHERE t.project_id = {{project:String}} AND {where}{owned} {by_version}
 GROUP BY t.trace_id
 HAVING {" AND ".join(having)}"""
 
@@ -397,7 +403,7 @@ HAVING {" AND ".join(having)}"""
                 "LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
             )
 
-        if ascending:
+        if ascending or owned:  # a user's or a session's traces are few: summarised at once
             rows = await self._backend.query(page_sql(False), params)
         else:  # the newest first, as SDKs and Dify ask: only recent traces are summarised
             offset = (page - 1) * limit

@@ -34,6 +34,7 @@ __all__ = [
     "TraceBounds",
     "TraceQuery",
     "TraceReader",
+    "traces_naming",
 ]
 
 
@@ -517,10 +518,10 @@ class TraceReader:
         owned = []
         if q.user_id is not None:
             add("user_id = {user_id:String}", "user_id", q.user_id)
-            owned.append(_naming("user_id"))
+            owned.append(traces_naming("user_id"))
         if q.session_id is not None:
             add("session_id = {session_id:String}", "session_id", q.session_id)
-            owned.append(_naming("session_id"))
+            owned.append(traces_naming("session_id"))
         if q.model is not None:
             add("has(models, {model:String})", "model", q.model)
         if q.tags:
@@ -815,7 +816,7 @@ async def sessions(
     )
 
 
-def _naming(column: str) -> str:
+def traces_naming(column: str) -> str:
     """The traces (of a summary aliased ``t``) with a summary row whose ``column`` (user_id,
     session_id) is the bound parameter of the same name: a user's or a session's traces, found
     without grouping every trace first."""
@@ -838,7 +839,7 @@ FROM (
            toUnixTimestamp64Nano(min(t.start_time)) AS start_ns, toUnixTimestamp64Nano(max(t.end_time)) AS end_ns
     FROM traces AS t
     -- The traces with a row naming the session, then each of them whole (all its rows, every day).
-    WHERE t.project_id = {{project:String}} AND {_naming("session_id")}
+    WHERE t.project_id = {{project:String}} AND {traces_naming("session_id")}
     GROUP BY t.trace_id
     HAVING session_id = {{session_id:String}})""",
         {"project": project, "session_id": session_id},

@@ -324,6 +324,11 @@ async def test_a_users_or_sessions_traces_are_those_the_trace_names(store: Store
     assert await _walk(store, TraceQuery(start, end, limit=3, user_id="bob")) == ["moved"]
     assert await _walk(store, TraceQuery(start, end, limit=3, session_id="s-b", user_id="bob")) == ["moved"]
     assert await _walk(store, TraceQuery(start, end, limit=3, session_id="s-b", user_id="ann")) == []
+    # Langfuse's trace list (SDKs' fetch_traces(user_id=...), a session by id) by the same rule.
+    rows, total = await store.langfuse.traces("default", start, end, {"user_id": "ann"}, 1, 50)
+    assert ([r["trace_id"] for r in rows], total) == (ann, 7)
+    rows, total = await store.langfuse.traces("default", start, end, {"session_id": "s-b"}, 1, 50, True)
+    assert ([r["trace_id"] for r in rows], total) == (["moved"], 1)
     totals = await store.reader.session_totals("default", "s-a")
     assert totals is not None and totals["traces"] == 7 and totals["users"] == ["ann"]
     assert await store.reader.session_totals("default", "nobody") is None
