@@ -16,7 +16,8 @@ from evaluations.templates import BUILTIN_TEMPLATES, check_output
 from llm import ConnectionService
 from pricing import PriceBook, compute_cost
 from storage import Store
-from storage.evaluations import EvalRule, EvalTemplate, EvalTemplateVersion
+from storage.cursors import decode_cursor, encode_cursor
+from storage.evaluations import JOB_STATES, EvalRule, EvalTemplate, EvalTemplateVersion
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["EvaluationService"]
@@ -234,9 +235,24 @@ class EvaluationService:
         if current is not None and current.status_message != message:
             await self._store.evaluations.put_rule(EvalRule(**{**current.__dict__, "status_message": message[:500]}))
 
-    async def jobs(self, project: str, rule_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
-        """Executions, newest first, each with the judge's tokens and what they cost at the
-        project's prices (its overrides, else the built-in table; None for an unknown model)."""
+    async def jobs(
+        self,
+        project: str,
+        rule_id: str | None,
+        limit: int = 100,
+        statuses: list[str] | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of executions, newest first, each with the judge's tokens and what they cost at
+        the project's prices (its overrides, else the built-in table; None for an unknown model),
+        and the cursor of the next page (None on the last)."""
+        if statuses is not None and (unknown := sorted(set(statuses) - set(JOB_STATES))):
+            raise InvalidInput(f"unknown status {unknown[0]!r}: one of {', '.join(JOB_STATES)}")
+        before = None
+        if cursor:
+            at_ms, last_id = decode_cursor(cursor, (int, str))
+            before = (at_ms, last_id)
+        found = await self._store.evaluations.jobs(project, rule_id, statuses, limit + 1, before)
         models = {r.id: r.model for r in await self._store.evaluations.rules(project)}
         overrides = [(o.id, o.match_pattern, {k: str(v) for k, v in o.prices.items()})
                      for o in await self._store.prices.list_overrides(project)]  # fmt: skip
@@ -248,14 +264,17 @@ class EvaluationService:
                 return None
             return compute_cost(price, tokens_in, tokens_out, 0, 0, 0)["total"] / 1e12
 
-        return [
+        items = [
             {"id": j.id, "ruleId": j.rule_id, "traceId": j.trace_id, "observationId": j.observation_id or None,
              "status": j.status, "attempts": j.attempts, "error": j.last_error or None, "scoreId": j.score_id or None,
              "score": j.score_value if j.status == "done" else None, "inputTokens": j.input_tokens,
              "outputTokens": j.output_tokens, "cost": cost(models.get(j.rule_id, ""), j.input_tokens, j.output_tokens),
              "latencyMs": j.latency_ms, "createdAt": j.created_at.isoformat()}
-            for j in await self._store.evaluations.jobs(project, rule_id, limit=limit)
+            for j in found[:limit]
         ]  # fmt: skip
+        last = found[limit - 1] if len(found) > limit else None
+        next_cursor = encode_cursor([int(last.created_at.timestamp() * 1000), last.id]) if last else None
+        return {"items": items, "next_cursor": next_cursor}
 
 
 def template_id_of(body: dict[str, Any]) -> str:

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
 from evaluations import EvaluationService
 from query_api.access import caller_for
 from query_api.admin import STORE_KEY
 from query_api.requests import read_json
 from query_api.responses import json_response
+from query_api.rest import Query, parse_query
 from storage import Store
 from storage.evaluations import EvalJob
 from tracehouse.errors import InvalidInput, NotFound
@@ -21,6 +23,13 @@ from tracehouse.roles import Permission
 __all__ = ["EVALUATIONS_KEY", "evaluation_routes"]
 
 EVALUATIONS_KEY = web.AppKey("evaluations", EvaluationService)
+
+
+class JobsQuery(Query):
+    rule: str | None = Field(None, max_length=200, description="The rule's executions only.")
+    status: str | None = Field(None, max_length=100, description="pending, running, done or error; comma-separated.")
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, max_length=200, description="The next_cursor of the page before.")
 
 
 async def _body(request: web.Request) -> Any:
@@ -71,16 +80,20 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def jobs(request: web.Request) -> web.Response:
+    """A page of executions, newest first: ``rule``, ``status`` (comma-separated), ``limit``
+    (1-1,000, default 100) and ``cursor`` (the page before's ``next_cursor``)."""
     _, project = await _caller(request, Permission.VIEW_DATA, "see evaluators")
-    rule = request.query.get("rule") or None
-    return json_response({"items": await request.app[EVALUATIONS_KEY].jobs(project, rule)})
+    query = parse_query(JobsQuery, request)
+    statuses = [s for s in query.status.split(",") if s] if query.status else None
+    page = await request.app[EVALUATIONS_KEY].jobs(project, query.rule, query.limit, statuses, query.cursor)
+    return json_response(page)
 
 
 async def retry_job(request: web.Request) -> web.Response:
     """A failed job runs again now, with a fresh count of attempts."""
     store, project = await _caller(request, Permission.MANAGE_SETTINGS, "retry evaluations")
     wanted = request.query.get("id", "")
-    job = next((j for j in await store.evaluations.jobs(project, limit=100_000) if j.id == wanted), None)
+    job = next(iter(await store.evaluations.jobs(project, ids=[wanted], limit=1)), None)
     if job is None:
         raise NotFound(f"no evaluation job {wanted!r}")
     if job.status not in ("error", "done"):

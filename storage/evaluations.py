@@ -22,7 +22,20 @@ from storage.projects import Versions
 from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATE_VERSIONS, EVAL_TEMPLATES
 from storage.timestamps import as_utc
 
-__all__ = ["ALL_JOBS", "EvalJob", "EvalRule", "EvalStore", "EvalTemplate", "EvalTemplateVersion", "JobShard", "job_id"]
+__all__ = [
+    "ALL_JOBS",
+    "JOB_STATES",
+    "EvalJob",
+    "EvalRule",
+    "EvalStore",
+    "EvalTemplate",
+    "EvalTemplateVersion",
+    "JobShard",
+    "job_id",
+]
+
+# A job's states, in the order it passes through them (error: failed after its retries).
+JOB_STATES = ("pending", "running", "done", "error")
 
 
 @dataclass(frozen=True)
@@ -218,21 +231,35 @@ class EvalStore:
             await self._put(EVAL_JOBS, [dict(j.__dict__) for j in jobs])
 
     async def jobs(
-        self, project_id: str, rule_id: str | None = None, statuses: Sequence[str] | None = None, limit: int = 500
+        self,
+        project_id: str,
+        rule_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int = 500,
+        before: tuple[int, str] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[EvalJob]:
-        """Current jobs, newest first."""
+        """Current jobs, newest first (by creation, then id); ``before`` a page's last
+        (creation in ms, id) to read the page after it; ``ids`` only those jobs."""
         where = ["project_id = {project:String}"]
         params: dict[str, Any] = {"project": project_id, "limit": limit}
         if rule_id is not None:
             where.append("rule_id = {rule:String}")
             params["rule"] = rule_id
-        having = ""
+        if ids is not None:
+            where.append("id IN {ids:Array(String)}")
+            params["ids"] = list(ids)
+        having = []
         if statuses is not None:
-            having = "HAVING j_status IN {statuses:Array(String)}"
+            having.append("j_status IN {statuses:Array(String)}")
             params["statuses"] = list(statuses)
+        if before is not None:
+            having.append("(toUnixTimestamp64Milli(j_created_at), id) < ({before_ms:Int64}, {before_id:String})")
+            params["before_ms"], params["before_id"] = before
         rows = await self._backend.query(
             f"SELECT project_id, rule_id, id, {_J} FROM eval_jobs WHERE {' AND '.join(where)} "
-            f"GROUP BY project_id, rule_id, id {having} ORDER BY j_created_at DESC LIMIT {{limit:UInt32}}",
+            f"GROUP BY project_id, rule_id, id {'HAVING ' + ' AND '.join(having) if having else ''} "
+            "ORDER BY j_created_at DESC, id DESC LIMIT {limit:UInt32}",
             params,
         )
         return [_job(r) for r in rows]

@@ -281,6 +281,56 @@ async def test_due_jobs_are_those_whose_newest_version_is_pending_and_due(live: 
     assert [j.id for j in await jobs.due_jobs(now, 1)] in (["new"], ["retry-now"])
 
 
+async def test_executions_read_in_pages_by_state(live: Running) -> None:
+    """A rule that judged a day's traffic has more executions than a page: every one is reached
+    through the cursor, newest first, each once, and the failed ones can be asked for alone."""
+    base = datetime.now(UTC).timestamp()
+    made = [
+        EvalJob("default", "r-busy", f"job-{i:03d}", f"t{i}", "", "error" if i % 10 == 3 else "done", 1,
+                "upstream exploded" if i % 10 == 3 else "", "", 0.5, 0, 10, 2, 100,
+                datetime.fromtimestamp(base - i // 3, UTC))  # three jobs share each creation time
+        for i in range(250)
+    ]  # fmt: skip
+    await live.store.evaluations.put_jobs(made)
+    await live.store.evaluations.put_jobs([EvalJob(**{**made[0].__dict__, "rule_id": "r-other", "id": "elsewhere"})])
+    newest_first = sorted(made, key=lambda j: (j.created_at, j.id), reverse=True)
+    c = Client(live, basic(await make_key(live)))
+    try:
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            path = "/api/v1/evaluations/jobs?rule=r-busy&limit=100" + (f"&cursor={cursor}" if cursor else "")
+            status, doc, _ = await c.call("GET", path)
+            assert status == 200, doc
+            seen += [j["id"] for j in doc["items"]]
+            pages += 1
+            cursor = doc["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == 3 and seen == [j.id for j in newest_first]
+        status, doc, _ = await c.call("GET", "/api/v1/evaluations/jobs?rule=r-busy&status=error&limit=1000")
+        assert [j["id"] for j in doc["items"]] == [j.id for j in newest_first if j.status == "error"]
+        assert len(doc["items"]) == 25 and doc["next_cursor"] is None
+        assert {j["error"] for j in doc["items"]} == {"upstream exploded"}
+        status, doc, _ = await c.call("GET", "/api/v1/evaluations/jobs?rule=r-busy&status=done,error&limit=1")
+        assert [j["id"] for j in doc["items"]] == [newest_first[0].id] and doc["next_cursor"]
+        # The oldest failed job, on the last page, is retried by its id.
+        oldest_error = [j for j in newest_first if j.status == "error"][-1]
+        status, doc, _ = await c.call("POST", f"/api/v1/evaluations/jobs/retry?id={oldest_error.id}")
+        assert status == 200 and doc == {"id": oldest_error.id, "status": "pending"}
+        status, doc, _ = await c.call("GET", "/api/v1/evaluations/jobs?rule=r-busy&status=pending")
+        assert [j["id"] for j in doc["items"]] == [oldest_error.id]
+        for bad in ("status=failed", "limit=0", "limit=1001", "limit=ten", "cursor=not-a-cursor", "colour=red",
+                    f"status={'x' * 200}"):  # fmt: skip
+            status, doc, _ = await c.call("GET", f"/api/v1/evaluations/jobs?rule=r-busy&{bad}")
+            assert status == 400, (bad, doc)
+        status, _, _ = await c.call("POST", "/api/v1/evaluations/jobs/retry?id=no-such-job")
+        assert status == 404
+    finally:
+        await c.close()
+
+
 async def test_workers_with_shards_run_each_job_once(live: Running) -> None:
     """Several worker processes on one ClickHouse server each own a shard of the jobs: the store and
     the worker agree on whose a job is, every job is someone's, and none is run twice."""

@@ -5,12 +5,13 @@ runs of the dataset side by side, with a repeated item's spread and the differen
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
 from tests.fake_judge import in_thread, threaded_fake_judge
@@ -189,21 +190,28 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
     assert not errors, errors
 
 
+def _signed_up_with_a_judge(page: Page, srv: Server, judge_url: str) -> dict[str, str]:
+    """Signed up, with a connection to the fake judge; the default project's new API key."""
+    sign_up(page, srv.api_url)
+    page.get_by_role("button", name="Sign out").wait_for()
+    connection = {
+        "provider": "judge",
+        "secretKey": "sk-judge-123456",
+        "baseURL": judge_url,
+        "customModels": ["judge-1"],
+    }
+    status, _ = api(page, "PUT", "/api/v1/llm-connections?project=default", connection)
+    assert status == 200
+    status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "evals"})
+    assert status == 201
+    return pair
+
+
 def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with threaded_fake_judge() as judge, browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        connection = {
-            "provider": "judge",
-            "secretKey": "sk-judge-123456",
-            "baseURL": judge.url,
-            "customModels": ["judge-1"],
-        }
-        status, _ = api(page, "PUT", "/api/v1/llm-connections?project=default", connection)
-        assert status == 200
-        status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "evals"})
+        pair = _signed_up_with_a_judge(page, server, judge.url)
         stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         traces = [uuid.uuid4().hex for _ in range(2)]
         _ingest(server, pair, [e for t in traces for e in (
@@ -229,4 +237,49 @@ def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:
         # The rule's count of executions keeps up with the table, without a reload.
         expect(page.locator("td.rule-jobs")).to_have_text("2 done")
         page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
+    assert not errors, errors
+
+
+def test_a_busy_rules_executions_in_pages_and_by_state(server: Server) -> None:  # noqa: F811
+    """A rule with more executions than a page: Load more reaches the rest, and the state filter
+    (kept in the URL) shows the failed ones alone, in English and Chinese."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with threaded_fake_judge() as judge, browser_page(errors) as page:
+        judge.behaviour = ["malformed"] * 7 + ["good"]
+        pair = _signed_up_with_a_judge(page, server, judge.url)
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        _ingest(server, pair, [e for t in (uuid.uuid4().hex for _ in range(130)) for e in (
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": t, "name": "bot", "timestamp": stamp}},
+            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+             "body": {"id": f"g-{t}", "traceId": t, "name": "answer", "startTime": stamp, "endTime": stamp,
+                      "input": "Where is Paris?", "output": "In France."}},
+        )])  # fmt: skip
+        rule = {"name": "concise", "templateId": "builtin-conciseness", "target": "observation",
+                "filter": {"name": "answer"}, "sampling": 1.0, "delaySeconds": 0, "evaluateExisting": True,
+                "provider": "judge", "model": "judge-1"}  # fmt: skip
+        status, made = api(page, "PUT", "/api/v1/evaluations/rules?project=default", rule)
+        assert status == 200, made
+        page.goto(server.api_url + f"/project/default/evaluations?rule={made['id']}")
+        executions = page.locator("table.traces").nth(1).locator("tbody tr")
+        # The first page while the judge works, then every execution finished (the table refreshes).
+        expect(page.locator("td.rule-jobs")).to_have_text("123 done7 error", timeout=60_000)
+        expect(executions).to_have_count(100)
+        page.get_by_role("button", name="Load more").click()
+        expect(executions).to_have_count(130)
+        expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+        page.get_by_label("State").select_option(label="error")
+        expect(executions).to_have_count(7)
+        expect(page).to_have_url(re.compile(r"state=error"))
+        expect(executions.first).to_contain_text("not JSON")
+        page.screenshot(path=str(SHOTS / "evaluations-errors.png"), full_page=True)
+        page.goto(page.url + "&lang=zh-CN")
+        expect(page.get_by_label("状态", exact=True)).to_have_value("error")
+        expect(executions).to_have_count(7)
+        page.get_by_label("状态", exact=True).select_option(label="完成")
+        expect(executions).to_have_count(100)
+        page.get_by_label("状态", exact=True).select_option(label="全部状态")
+        expect(page.get_by_role("button", name="加载更多")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "evaluations-zh.png"), full_page=True)
     assert not errors, errors

@@ -47,13 +47,13 @@ export function lastProject() {
   return findProject(localStorage.getItem(LAST)) || allProjects()[0] || null;
 }
 
-/** A path of the project in view: here("/traces") is /project/{id}/traces. */
 /** Go to ``path`` within the app: the URL changes and the router draws its page. */
 export function go(path) {
   history.pushState(null, "", path);
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 
+/** A path of the project in view: here("/traces") is /project/{id}/traces. */
 export function here(path) {
   return ctx.project ? `/project/${encodeURIComponent(ctx.project.id)}${path}` : path;
 }

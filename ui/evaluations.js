@@ -100,21 +100,74 @@ function counts(jobs) {
     h("span", { class: `chip state-${s}`, text: `${formatCount(jobs[s])} ${word(s)}` })));
 }
 
-async function jobsTable(ruleId, box) {
-  const doc = await api("/api/v1/evaluations/jobs", { query: { rule: ruleId } });
-  box.replaceChildren(doc.items.length ? table([t("State"), t("Object"), t("Score"), t("Attempts"), t("Tokens"), t("Cost"), t("Latency"), t("Error"), ""],
-    doc.items.map((j) => h("tr", {},
-      h("td", {}, h("span", { class: `chip state-${j.status}`, text: word(j.status) })),
-      h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(j.traceId)}${j.observationId ? `?observation=${encodeURIComponent(j.observationId)}` : ""}`),
-        "data-link": true, text: j.observationId || j.traceId })),
-      h("td", { text: j.score === null ? "–" : String(j.score) }), h("td", { text: String(j.attempts) }),
-      h("td", { text: j.inputTokens || j.outputTokens ? `${j.inputTokens} + ${j.outputTokens}` : "–" }),
-      h("td", { text: j.cost === null ? "–" : formatCost(j.cost) }),
-      h("td", { text: j.latencyMs ? formatDuration(j.latencyMs) : "–" }),
-      h("td", { class: "error small", text: j.error || "" }),
-      h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: t("Retry"),
-        onclick: async () => { await api("/api/v1/evaluations/jobs/retry", { method: "POST", query: { id: j.id } }); jobsTable(ruleId, box); } }) : null))))
-    : h("p", { class: "muted", text: t("No executions yet: new data matching the rule is picked up within seconds, after the rule's delay.") }));
+function jobRow(j, reload) {
+  return h("tr", {},
+    h("td", {}, h("span", { class: `chip state-${j.status}`, text: word(j.status) })),
+    h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(j.traceId)}${j.observationId ? `?observation=${encodeURIComponent(j.observationId)}` : ""}`),
+      "data-link": true, text: j.observationId || j.traceId })),
+    h("td", { text: j.score === null ? "–" : String(j.score) }), h("td", { text: String(j.attempts) }),
+    h("td", { text: j.inputTokens || j.outputTokens ? `${j.inputTokens} + ${j.outputTokens}` : "–" }),
+    h("td", { text: j.cost === null ? "–" : formatCost(j.cost) }),
+    h("td", { text: j.latencyMs ? formatDuration(j.latencyMs) : "–" }),
+    h("td", { class: "error small", text: j.error || "" }),
+    h("td", {}, can("MANAGE_SETTINGS") && ["error", "done"].includes(j.status) ? h("button", { type: "button", class: "link", text: t("Retry"),
+      onclick: async () => { await api("/api/v1/evaluations/jobs/retry", { method: "POST", query: { id: j.id } }); reload(); } }) : null));
+}
+
+const PAGE = 100;
+// The table reloads what it shows every few seconds; past this many rows it stops (Load more keeps working).
+const MOST_REFRESHED = 1000;
+
+/** A rule's executions, newest first, in pages, with a state filter kept in the URL. */
+function jobsView(ruleId) {
+  const body = h("div", {});
+  const more = h("button", { type: "button", class: "secondary", text: t("Load more"), hidden: true });
+  const state = h("select", { "aria-label": t("State") }, h("option", { value: "", text: t("All states") }),
+    ...STATES.map((s) => h("option", { value: s, text: word(s) })));
+  const inUrl = new URLSearchParams(location.search).get("state");
+  state.value = STATES.includes(inUrl) ? inUrl : "";
+  let shown = [];
+  let cursor = null;
+  let generation = 0; // answers to an older question (another filter, a reload since) are dropped
+  const query = (extra) => ({ rule: ruleId, status: state.value, ...extra });
+  const render = () => {
+    body.replaceChildren(shown.length ? table([t("State"), t("Object"), t("Score"), t("Attempts"), t("Tokens"), t("Cost"), t("Latency"), t("Error"), ""],
+      shown.map((j) => jobRow(j, reload)))
+      : h("p", { class: "muted", text: state.value ? t("No executions in this state.")
+        : t("No executions yet: new data matching the rule is picked up within seconds, after the rule's delay.") }));
+    more.hidden = !cursor;
+  };
+  const reload = async (limit = PAGE) => {
+    const asked = ++generation;
+    const doc = await api("/api/v1/evaluations/jobs", { query: query({ limit }) });
+    if (asked !== generation) return;
+    [shown, cursor] = [doc.items, doc.next_cursor];
+    render();
+  };
+  more.onclick = async () => {
+    const asked = ++generation;
+    more.disabled = true;
+    try {
+      const doc = await api("/api/v1/evaluations/jobs", { query: query({ limit: PAGE, cursor }) });
+      if (asked !== generation) return;
+      [shown, cursor] = [shown.concat(doc.items), doc.next_cursor];
+      render();
+    } finally {
+      more.disabled = false;
+    }
+  };
+  state.onchange = () => {
+    const params = new URLSearchParams(location.search);
+    if (state.value) params.set("state", state.value); else params.delete("state");
+    history.replaceState(null, "", `${location.pathname}?${params}`);
+    reload();
+  };
+  return {
+    box: h("div", {}, h("div", { class: "filters" }, state), body, more),
+    first: () => reload(),
+    // What is shown, again: new executions on top, changed states in place.
+    refresh: () => (more.disabled || shown.length > MOST_REFRESHED ? null : reload(Math.max(PAGE, shown.length))),
+  };
 }
 
 let refresh = null;
@@ -126,7 +179,7 @@ export async function evaluationsPage(root) {
   const params = new URLSearchParams(location.search);
   const selected = rules.items.find((r) => r.id === params.get("rule")) || rules.items[0];
   const formBox = h("div", {});
-  const jobsBox = h("div", {});
+  const jobs = selected ? jobsView(selected.id) : null;
   const again = () => evaluationsPage(root);
   const manage = can("MANAGE_SETTINGS");
   root.replaceChildren(
@@ -147,7 +200,7 @@ export async function evaluationsPage(root) {
       h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? t("active") : t("paused") })))))
       : h("div", { class: "card empty" }, h("h2", { text: t("No evaluation rules yet") }),
         h("p", { text: t("A rule runs a judge model over new traces or observations that match it and writes a score to each.") })),
-    ...(selected ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobsBox] : []),
+    ...(jobs ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobs.box] : []),
     h("h2", { text: t("Evaluator templates") }),
     table([t("Template"), t("Score"), "", ""], templates.items.map((tpl) => h("tr", {},
       h("td", {}, h("div", { text: tpl.builtin ? word(tpl.name) : tpl.name }),
@@ -157,12 +210,12 @@ export async function evaluationsPage(root) {
       h("td", {}, manage ? h("button", { type: "button", class: "link", text: t("Copy and edit"), onclick: () =>
         formBox.replaceChildren(templateEditor(tpl, again, () => formBox.replaceChildren())) }) : null)))),
   );
-  if (selected) {
-    await jobsTable(selected.id, jobsBox);
+  if (jobs) {
+    await jobs.first();
     // Executions change on their own: keep the table current while this page is shown.
     const tick = async () => {
-      if (!document.body.contains(jobsBox)) return;
-      await jobsTable(selected.id, jobsBox).catch(() => {});
+      if (!document.body.contains(jobs.box)) return;
+      await Promise.resolve(jobs.refresh()).catch(() => {});
       // The rules' counts of executions too, so that they agree with the table.
       const fresh = await api("/api/v1/evaluations/rules").catch(() => ({ items: [] }));
       for (const r of fresh.items) root.querySelector(`td.rule-jobs[data-rule="${CSS.escape(r.id)}"]`)?.replaceChildren(counts(r.jobs));
