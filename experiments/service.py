@@ -276,7 +276,8 @@ class DatasetService:
                 continue
             covered.add((run_id, row["trace_id"]))
             items.append(
-                RunItem(project, run_id, f"span-{row['span_id']}", row["item_id"], row["trace_id"], row["span_id"],
+                RunItem(project, run_id, f"span-{row['span_id']}", row["item_id"], row["trace_id"],
+                        row["root_observation_id"] or row["span_id"],
                         dt.datetime.fromtimestamp(int(row["start_ns"]) / 1e9, dt.UTC))
             )  # fmt: skip
         return items

@@ -16,6 +16,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -60,6 +61,30 @@ def _experiment_filters(
             having.append(f"{expr} IN {{{key}:Array(String)}}")
             params[key] = filters[key]
     return having, params
+
+
+def _subtree_totals(tree: Sequence[Row], wanted: set[str]) -> dict[str, tuple[int, Decimal]]:
+    """Tokens and cost of each wanted span and all its descendants, from (span_id, parent,
+    tokens, cost) rows."""
+    children: dict[str, list[str]] = {}
+    own: dict[str, tuple[int, Decimal]] = {}
+    for r in tree:
+        own[r["span_id"]] = (int(r["tokens"]), Decimal(r["cost"]))
+        if r["parent"] and r["parent"] != r["span_id"]:
+            children.setdefault(r["parent"], []).append(r["span_id"])
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for top in wanted:
+        tokens, cost, seen, stack = 0, Decimal(0), {top}, [top]
+        while stack:
+            span = stack.pop()
+            t, c = own.get(span, (0, Decimal(0)))
+            tokens, cost = tokens + t, cost + c
+            for child in children.get(span, ()):
+                if child not in seen:  # a parent cycle in client-chosen ids ends here
+                    seen.add(child)
+                    stack.append(child)
+        totals[top] = (tokens, cost)
+    return totals
 
 
 @dataclass(frozen=True)
@@ -310,12 +335,14 @@ class DatasetStore:
         return str(rows[0]["trace_id"]) if rows else None
 
     async def experiment_spans(self, project_id: str, dataset_id: str) -> list[Row]:
-        """Experiment item runs sent as spans only (langfuse SDK 5.x): the root span of each item
-        run, with its experiment id and name and the dataset item it ran."""
+        """Experiment item runs sent as spans only (langfuse SDK 5.x): every span of each item run
+        (the first to start is its root), with its experiment id and name, the dataset item it ran
+        and the observation the SDK names the item's own (its task's span, which its scores name)."""
         return await self._backend.query(
             "SELECT span_attributes['langfuse.experiment.id'] AS experiment_id, "
             "any(span_attributes['langfuse.experiment.name']) AS experiment_name, "
             "span_attributes['langfuse.experiment.item.id'] AS item_id, trace_id, span_id, "
+            "any(span_attributes['langfuse.experiment.item.root_observation_id']) AS root_observation_id, "
             "min(toUnixTimestamp64Nano(start_time)) AS start_ns "
             "FROM spans WHERE project_id = {project:String} AND sign = 1 "
             "AND span_attributes['langfuse.experiment.dataset.id'] = {dataset:String} "
@@ -392,12 +419,24 @@ class DatasetStore:
         ) if trace_ids else []  # fmt: skip
         observations = await self._backend.query(
             "SELECT span_id AS o_id, argMax(output, ingested_at) AS o_output, "
-            "argMax(duration_ns, ingested_at) AS o_latency_ns, "
-            "argMax(total_tokens, ingested_at) AS o_tokens, argMax(total_cost, ingested_at) AS o_cost "
+            "argMax(duration_ns, ingested_at) AS o_latency_ns "
             "FROM spans WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} "
             "AND span_id IN {observations:Array(String)} AND sign = 1 GROUP BY span_id",
             params,
         ) if observation_ids else []  # fmt: skip
+        if observations:
+            # An observation's tokens and cost are its own and its descendants' (the LLM calls
+            # inside an experiment's task span): summed over the light columns of the traces.
+            tree = await self._backend.query(
+                "SELECT span_id, argMax(parent_span_id, ingested_at) AS parent, "
+                "argMax(total_tokens, ingested_at) AS tokens, argMax(total_cost, ingested_at) AS cost "
+                "FROM spans WHERE project_id = {project:String} AND trace_id IN {traces:Array(String)} "
+                "AND sign = 1 GROUP BY trace_id, span_id",
+                params,
+            )
+            totals = _subtree_totals(tree, {o["o_id"] for o in observations})
+            for o in observations:
+                o["o_tokens"], o["o_cost"] = totals.get(o["o_id"], (0, Decimal(0)))
         scores = await self._backend.query(
             "SELECT s_trace, s_observation, s_name, s_value, s_text, s_type FROM ("
             "SELECT id, argMax(trace_id, ingested_at) AS s_trace, "

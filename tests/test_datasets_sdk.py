@@ -62,6 +62,22 @@ async def test_run_experiment_with_item_and_run_evaluators(live: Running, sdk: s
     assert {i.trace_id for i in items} == {i["trace"] for i in out["items"]}
     if sdk == "4":  # its API client lists the run's items, a page of one at a time
         assert sorted(tuple(x) for x in out["run_items"]) == sorted((i.dataset_item_id, i.trace_id, 2) for i in items)
+    # The comparison of runs gives each item its score, and the tokens and cost of its task's model
+    # call (the generation inside the item's observation).
+    from experiments.compare import compare_runs
+
+    doc = await compare_runs(
+        live.store, "default", dataset, await live.store.datasets.items("default", [dataset.id]), runs, items
+    )
+    cells = {row["itemId"]: row["runs"][runs[0].id]["results"] for row in doc["items"]}
+    assert {k: [r["scores"] for r in v] for k, v in cells.items()} == {
+        "w1": [{"mentions_expected": 1.0}],
+        "w2": [{"mentions_expected": 0.0}],
+    }
+    assert {r["tokens"] for v in cells.values() for r in v} == {17}
+    assert all(r["cost"] and r["cost"] > 0 for v in cells.values() for r in v)
+    aggregate = doc["aggregates"][runs[0].id]
+    assert aggregate["scores"]["mentions_expected"]["mean"] == 0.5 and aggregate["tokens"]["mean"] == 17
     # Each item's score landed on its trace; the traces hold the experiment spans.
     for result in out["items"]:
         scores, _ = await live.store.langfuse.scores("default", [result["trace"]])

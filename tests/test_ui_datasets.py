@@ -283,3 +283,28 @@ def test_a_busy_rules_executions_in_pages_and_by_state(server: Server) -> None: 
         expect(page.get_by_role("button", name="加载更多")).to_be_visible()
         page.screenshot(path=str(SHOTS / "evaluations-zh.png"), full_page=True)
     assert not errors, errors
+
+
+def test_an_sdk_experiments_scores_and_tokens_in_the_comparison(server: Server) -> None:  # noqa: F811
+    """SDK 5's run_experiment, as a team runs it from a notebook: the comparison shows each item's
+    evaluator score (on the item's task span) and the tokens of the model call inside the task."""
+    from tests.langfuse_helpers import run_sdk
+    from tests.test_ui import new_key
+
+    errors: list[str] = []
+    with in_thread(fake_openai) as openai_url, browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        run_sdk("5", "v4_experiment.py", server.api_url, new_key(page, "notebook"), openai_url)
+        page.goto(server.api_url + "/project/default/datasets/weather-qa?tab=compare")
+        results = page.locator("table.traces .run-result")
+        expect(results).to_have_count(2)
+        expect(results.filter(has_text="Paris?")).to_have_count(0)  # outputs, not inputs
+        expect(page.locator("table.traces")).to_contain_text("mentions_expected 1.00")
+        expect(page.locator("table.traces")).to_contain_text("mentions_expected 0.00")
+        expect(results.first).to_contain_text("17 tokens")
+        row = page.locator("tr.aggregate", has_text="mentions_expected (mean)")
+        expect(row).to_contain_text("0.50 ± 0.71 (n=2)")
+        expect(page.locator("tr.aggregate", has_text="Tokens (mean)")).to_contain_text("17")
+        page.screenshot(path=str(SHOTS / "compare-sdk-experiment.png"), full_page=True)
+    assert not errors, errors

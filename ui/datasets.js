@@ -128,7 +128,8 @@ function runPicker(name, runs, chosen) {
 function fmtSpread(s, format) {
   if (!s || s.mean === null || s.mean === undefined) return "–";
   const mean = format(s.mean);
-  if (s.n < 2 || s.stdev === null) return mean;
+  // A formatter may show nothing for zero (a cost of 0 is "–"): then there is no spread to show.
+  if (s.n < 2 || s.stdev === null || mean === "–") return mean;
   return `${mean} ± ${s.stdev === 0 ? "0" : format(s.stdev)} (n=${s.n})`;
 }
 

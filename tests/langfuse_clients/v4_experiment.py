@@ -25,14 +25,21 @@ dataset = client.get_dataset("weather-qa")
 
 
 def task(*, item, **kwargs):
-    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": item.input["q"]}]}).encode()
+    messages = [{"role": "user", "content": item.input["q"]}]
+    body = json.dumps({"model": "gpt-4o-mini", "messages": messages}).encode()
     request = urllib.request.Request(
         openai_url + "/chat/completions",
         data=body,
         headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
     )
-    with urllib.request.urlopen(request, timeout=10) as r:
-        return json.loads(r.read())["choices"][0]["message"]["content"]
+    # The model call is a generation inside the task's span, with its usage, as an app traces it.
+    with client.start_as_current_observation(
+        name="llm", as_type="generation", model="gpt-4o-mini", input=messages
+    ) as gen:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            answer = json.loads(r.read())["choices"][0]["message"]["content"]
+        gen.update(output=answer, usage_details={"input": 12, "output": 5})
+    return answer
 
 
 def mentions_expected(*, output, expected_output, **kwargs):
