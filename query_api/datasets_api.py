@@ -368,6 +368,35 @@ async def ui_compare(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
+async def ui_run_summaries(request: web.Request) -> web.Response:
+    """Every run of a dataset, newest first, with its numbers: run items, the mean latency,
+    tokens and cost of a run item, the total cost, each score's mean and the run's own scores."""
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read datasets")
+    service = _service(request)
+    d = await service.dataset(caller.project_id, request.query.get("name", ""))
+    runs = await service.runs(caller.project_id, d)
+    items = await store.datasets.items(caller.project_id, [d.id])
+    doc = await compare_runs(
+        store, caller.project_id, d, items, runs, await service.run_items(caller.project_id, d, runs)
+    )
+    summaries = []
+    for run in runs:
+        agg = doc["aggregates"][run.id]
+        summaries.append(
+            {
+                **run_json(d, run),
+                "runItems": agg["runItems"],
+                "latencyMs": agg["latencyMs"]["mean"],
+                "tokens": agg["tokens"]["mean"],
+                "cost": agg["cost"]["mean"],
+                "totalCost": (agg["cost"]["mean"] or 0) * agg["cost"]["n"],
+                "scores": {n: s["mean"] for n, s in agg["scores"].items() if s["n"]},
+                "runScores": doc["runScores"][run.id],
+            }
+        )
+    return json_response({"scoreNames": doc["scoreNames"], "runs": summaries})
+
+
 async def ui_delete_run(request: web.Request) -> web.Response:
     _, caller = await _caller(request, Permission.WRITE_CONTENT, "delete dataset runs")
     service = _service(request)
@@ -404,5 +433,6 @@ def dataset_routes() -> list[web.RouteDef]:
         web.post("/api/v1/dataset/import", _ui(ui_import)),
         web.get("/api/v1/dataset/export", _ui(ui_export)),
         web.get("/api/v1/dataset/compare", ui_compare),
+        web.get("/api/v1/dataset/runs", ui_run_summaries),
         web.delete("/api/v1/dataset/runs", ui_delete_run),
     ]

@@ -264,6 +264,12 @@ async def test_ui_routes_roles_import_export_and_compare(live: Running) -> None:
         assert listed["items"][0]["items"] == 3 and listed["items"][0]["archived"] == 1
         status, cmp = await dee.call("GET", f"/api/v1/dataset/compare{q}&name=support")
         assert status == 200 and cmp["runs"] == []
+        # The runs list with its numbers: a viewer reads it; none yet; an unknown dataset is 404.
+        status, summaries = await dee.call("GET", f"/api/v1/dataset/runs{q}&name=support")
+        assert status == 200 and summaries == {"scoreNames": [], "runs": []}
+        for bad in ("&name=nope", "", "&name=" + "x" * 5000):
+            status, _ = await dee.call("GET", f"/api/v1/dataset/runs{q}{bad}")
+            assert status in (400, 404), bad
     finally:
         for p in people:
             await p.close()

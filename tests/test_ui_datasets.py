@@ -307,4 +307,14 @@ def test_an_sdk_experiments_scores_and_tokens_in_the_comparison(server: Server) 
         expect(row).to_contain_text("0.50 ± 0.71 (n=2)")
         expect(page.locator("tr.aggregate", has_text="Tokens (mean)")).to_contain_text("17")
         page.screenshot(path=str(SHOTS / "compare-sdk-experiment.png"), full_page=True)
+        # The runs list gives each run's numbers, so the best run is seen without comparing.
+        page.goto(server.api_url + "/project/default/datasets/weather-qa?tab=runs")
+        runs = page.locator("table.traces")
+        expect(runs.locator("thead")).to_contain_text("mentions_expected (mean)")
+        expect(runs.locator("thead")).to_contain_text("avg_mentions (run)")
+        row = runs.locator("tbody tr", has_text="weather-run-1")
+        expect(row.locator("td.num")).to_have_text(
+            ["2", "0.50", "0.50", re.compile(r"ms$"), "17", re.compile(r"^\$0\.0000")]
+        )
+        page.screenshot(path=str(SHOTS / "runs-sdk-experiment.png"), full_page=True)
     assert not errors, errors

@@ -269,34 +269,49 @@ export async function datasetPage(root, name) {
   if (tab === "runs") {
     const runsBox = h("div", {});
     let experiments = new Map();
-    const renderRuns = (runs) => {
+    const renderRuns = ({ runs, scoreNames }) => {
       // The tab's count follows the list: an experiment started here adds a run.
       const runsTab = root.querySelector('nav.tabs a[data-tab="runs"]');
       if (runsTab) runsTab.textContent = t("Runs ({n})", { n: runs.length });
-      renderRunList(runs);
+      renderRunList(runs, scoreNames);
     };
-    const renderRunList = (runs) => runsBox.replaceChildren(runs.length ? table([t("Run"), t("Description"), t("Created"), t("Experiment"), ""], runs.map((r) => h("tr", {},
-      h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name })),
-      h("td", { text: r.description || "" }), h("td", { text: formatIso(r.createdAt) }),
-      h("td", { class: "experiment-state", text: experimentState(experiments.get(r.name)) }),
-      h("td", {}, writable ? h("button", { type: "button", class: "link", text: t("Delete"), onclick: async () => {
-        if (!window.confirm(t("Delete run {name}? Its traces stay.", { name: r.name }))) return;
-        await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
-        again();
-      } }) : null))))
-      : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
+    const loadRuns = () => api("/api/v1/dataset/runs", { query: { name } });
+    // Each run with its numbers, as the comparison computes them: a team reads here which run did best.
+    const renderRunList = (runs, scoreNames) => {
+      const runScoreNames = [...new Set(runs.flatMap((r) => Object.keys(r.runScores || {})))].sort();
+      const number = (v, format) => (v === null || v === undefined ? "–" : format(v));
+      runsBox.replaceChildren(runs.length ? table([t("Run"), t("Created"), t("Run items"),
+        ...scoreNames.map((n) => t("{name} (mean)", { name: n })), ...runScoreNames.map((n) => t("{name} (run)", { name: n })),
+        t("Latency (mean)"), t("Tokens (mean)"), t("Cost (total)"), t("Experiment"), ""], runs.map((r) => h("tr", {},
+        h("td", {}, h("a", { href: datasetPath(name, { tab: "compare", run: r.name }), "data-link": true, text: r.name }),
+          r.description ? h("div", { class: "muted small", text: r.description }) : null),
+        h("td", { text: formatIso(r.createdAt) }), h("td", { class: "num", text: formatCount(r.runItems) }),
+        ...scoreNames.map((n) => h("td", { class: "num", text: number(r.scores[n], score) })),
+        ...runScoreNames.map((n) => h("td", { class: "num", text: number((r.runScores || {})[n], score) })),
+        h("td", { class: "num", text: number(r.latencyMs, formatDuration) }),
+        h("td", { class: "num", text: number(r.tokens, (x) => formatCount(Math.round(x))) }),
+        h("td", { class: "num", text: formatCost(r.totalCost) }),
+        h("td", { class: "experiment-state", text: experimentState(experiments.get(r.name)) }),
+        h("td", {}, writable ? h("button", { type: "button", class: "link", text: t("Delete"), onclick: async () => {
+          if (!window.confirm(t("Delete run {name}? Its traces stay.", { name: r.name }))) return;
+          await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
+          again();
+        } }) : null))))
+        : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
+    };
     // Experiments the server runs show their state; while one runs (here, in another tab, or
     // picked up again after a restart) the list follows it.
     const loadExperiments = async () =>
       new Map((await api("/api/v1/dataset/experiments", { query: { name } })).items.map((p) => [p.runName, p]));
-    experiments = await loadExperiments();
-    renderRuns(doc.runs);
+    const [firstRuns, firstExperiments] = await Promise.all([loadRuns(), loadExperiments()]);
+    experiments = firstExperiments;
+    renderRuns(firstRuns);
     // Refreshes overlap (the follower below, the form when its experiment ends): only the newest
     // one started may draw, or an older answer ("running") could replace a newer one ("done").
     let newest = 0;
     const refreshRuns = async () => {
       const mine = ++newest;
-      const [{ runs }, latest] = await Promise.all([api("/api/v1/dataset", { query: { name } }), loadExperiments()]);
+      const [runs, latest] = await Promise.all([loadRuns(), loadExperiments()]);
       if (mine !== newest) return;
       experiments = latest;
       renderRuns(runs);
