@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from credentials import Credentials
+from query_api.audit_scope import note_scope
 from query_api.requests import is_local
 from storage import Project, Store
 from storage.organizations import Roles
@@ -118,14 +119,18 @@ async def caller_for(request: web.Request, store: Store) -> Caller:
                 project = await store.projects.get_project(ref, lambda p: roles.may(p, Permission.VIEW_DATA))
             except NotFound:
                 raise Forbidden(f"no access to project {ref!r}") from None
+        note_scope(request, project.id, project.organization_id)
         return Caller(project.id, MATRIX[roles.in_project(project)], user, roles)
     header = request.headers.get("Authorization", "")
     if header.partition(" ")[0].lower() == "basic":
-        return Caller(await credentials.key_project(header), EVERYTHING)
+        project_id = await credentials.key_project(header)
+        note_scope(request, project_id)
+        return Caller(project_id, EVERYTHING)
     if header:
         raise Unauthenticated("use 'Authorization: Basic base64(public_key:secret_key)'")
     if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request) and await credentials.open_mode():
         project_id = await credentials.project_id(request.query.get("project", "default"))
+        note_scope(request, project_id)
         return Caller(project_id, EVERYTHING, open_mode=True)
     raise Unauthenticated("missing credentials: send 'Authorization: Basic base64(public_key:secret_key)'")
 

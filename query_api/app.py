@@ -21,6 +21,7 @@ from mail import Mailer
 from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
+from query_api.audit_api import audit_middleware, audit_routes
 from query_api.auth import OIDC_KEY, USERS_KEY, auth_routes
 from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
@@ -140,7 +141,7 @@ def create_app(
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=telemetry.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(middlewares=[timing, error_middleware], client_max_size=client_max_size)
+    app = web.Application(middlewares=[timing, error_middleware, audit_middleware], client_max_size=client_max_size)
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
     # One credentials cache for the process: the server passes the receiver's, so that one
@@ -219,6 +220,7 @@ def create_app(
             *rest_routes(),
             *share_routes(),
             *settings_routes(),
+            *audit_routes(),
             *langfuse_read_routes(),
             *langfuse_v2_routes(),
             *experiments_routes(),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
 from query_api.admin import STORE_KEY
+from query_api.audit_scope import note_detail
 from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
 from query_api.provisioning import grant_default_access
@@ -116,6 +117,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     token, inv = await store.invitations.create(
         INVITE, org.id, body.email, role.value, user.id, project_id=body.project_id, project_role=project_role
     )
+    note_detail(request, email=inv.email, role=inv.role)
     url = _link(request, token)
     mail = invitation_mail(
         inv.email, user.name or user.email, org.name, url, inv.expires_at, await _locale(request, user.id)

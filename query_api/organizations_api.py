@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from query_api.access import CREDENTIALS_KEY, session_user
 from query_api.admin import STORE_KEY, notify_changed, project_json
+from query_api.audit_scope import note_detail, note_scope
 from query_api.auth import USERS_KEY
 from query_api.provisioning import grant_default_access, provisioned_here
 from query_api.requests import read_model
@@ -127,6 +128,8 @@ async def create_organization(request: web.Request) -> web.Response:
     store, user = await _caller(request)
     body = await read_model(request, NewOrganization)
     org = await store.organizations.create_organization(body.name, owner_id=user.id)
+    note_scope(request, organization_id=org.id)
+    note_detail(request, name=org.name)
     notify_changed(request)
     return json_response({"id": org.id, "name": org.name, "role": Role.OWNER.value, "projects": []}, status=201)
 
@@ -152,6 +155,8 @@ async def create_project(request: web.Request) -> web.Response:
     _require(role, Permission.MANAGE_PROJECTS, "create projects")
     body = await read_model(request, NewProjectInOrganization)
     project = await store.projects.create_project(body.name, org.id, retention_days=body.retention_days)
+    note_scope(request, project.id, org.id)
+    note_detail(request, name=project.name)
     notify_changed(request)
     return json_response(project_json(project), status=201)
 
@@ -186,6 +191,7 @@ async def add_member(request: web.Request) -> web.Response:
             raise InvalidInput(f"{body.email} has no account yet: give an initial password (8+ characters)")
         member = await users.create(body.email, body.name or body.email, body.password)
     await store.organizations.set_role(org.id, member.id, role)
+    note_detail(request, email=member.email, role=role.value)
     if created:
         await grant_default_access(request.app, store, member.id)
     return json_response(await _user_json(users, member.id, role), status=201)
@@ -204,6 +210,7 @@ async def change_member(request: web.Request) -> web.Response:
         raise NotFound(f"{user_id!r} is not a member of this organization")
     check_grant(caller, current[user_id], role)
     await store.organizations.set_role(org.id, user_id, role)
+    note_detail(request, role=role.value, was=current[user_id].value)
     return json_response(await _user_json(request.app[USERS_KEY], user_id, role))
 
 
@@ -235,6 +242,8 @@ async def set_project_role(request: web.Request) -> web.Response:
     body = await read_model(request, RoleChange)
     role = parse_role_or_400(body.role) if body.role is not None else None
     await store.organizations.set_project_role(project.id, request.match_info["user_id"], role)
+    note_scope(request, project.id, project.organization_id)
+    note_detail(request, role=role.value if role else "")
     return json_response({"project_id": project.id, "user_id": request.match_info["user_id"], "role": body.role})
 
 
@@ -287,6 +296,7 @@ async def create_organization_key(request: web.Request) -> web.Response:
     store, org = await _key_owner(request)
     body = await read_model(request, NewOrganizationKey)
     public, secret = await store.organizations.create_key(org.id, body.note)
+    note_detail(request, public_key=public)
     return json_response({"public_key": public, "secret_key": secret, "note": body.note}, status=201)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY, session_user
 from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
+from query_api.audit_scope import note_detail, note_scope
 from query_api.auth import USERS_KEY
 from query_api.organizations_api import roles_for
 from query_api.requests import is_local, read_model
@@ -43,6 +44,7 @@ class _Caller:
 
     store: Store
     roles: Roles | None
+    request: web.Request
 
     def may(self, project: Project, permission: Permission) -> bool:
         return self.roles is None or self.roles.may(project, permission)
@@ -64,6 +66,7 @@ class _Caller:
             raise Forbidden(f"no access to project {ref!r}") from None
         if not self.may(project, permission):
             raise Forbidden(f"your role in project {project.name!r} may not {permission.value}")
+        note_scope(self.request, project.id, project.organization_id)
         return project
 
     async def require_any(self, permission: Permission) -> None:
@@ -85,7 +88,7 @@ async def _caller(request: web.Request, permission: Permission) -> _Caller:
     store: Store = request.app[STORE_KEY]
     user = await session_user(request)
     if user is not None:
-        caller = _Caller(store, None if user.is_admin else await roles_for(request, user))
+        caller = _Caller(store, None if user.is_admin else await roles_for(request, user), request)
         await caller.require_any(permission)
         return caller
     open_mode = (
@@ -96,7 +99,7 @@ async def _caller(request: web.Request, permission: Permission) -> _Caller:
     )
     if not open_mode:
         raise Unauthenticated("sign in to change settings")
-    return _Caller(store, None)
+    return _Caller(store, None, request)
 
 
 async def list_projects(request: web.Request) -> web.Response:
@@ -121,6 +124,8 @@ async def create_project(request: web.Request) -> web.Response:
     if not caller.may_in_organization(org.id, Permission.MANAGE_PROJECTS):
         raise Forbidden(f"your role in organization {org.name!r} may not create projects")
     project = await caller.store.projects.create_project(body.name, org.id, retention_days=body.retention_days)
+    note_scope(request, project.id, org.id)
+    note_detail(request, name=project.name)
     notify_changed(request)
     return json_response(project_json(project), status=201)
 
@@ -152,6 +157,7 @@ async def create_key(request: web.Request) -> web.Response:
     body = await read_model(request, NewKey)
     project = await caller.project(body.project, Permission.MANAGE_KEYS)
     pair = await caller.store.projects.create_key(project.id, body.note)
+    note_detail(request, public_key=pair.public_key)
     notify_changed(request)
     host = f"{request.scheme}://{request.host}"
     return json_response(
@@ -227,6 +233,7 @@ async def set_retention(request: web.Request) -> web.Response:
     body = await read_model(request, Retention)
     project = await caller.project(request.match_info["project"], Permission.MANAGE_SETTINGS)
     project = await caller.store.lifecycle.set_retention(project.id, body.days)
+    note_detail(request, days=str(body.days))
     notify_changed(request)
     return json_response(project_json(project))
 

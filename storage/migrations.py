@@ -19,6 +19,7 @@ from storage.tables import (
     ALL_TABLES,
     ANNOTATION_ITEMS,
     ANNOTATION_QUEUES,
+    AUDIT_LOG,
     COMMENTS,
     DATASET_ITEM_MEDIA,
     DATASET_ITEM_VERSIONS,
@@ -127,6 +128,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(22, "traces shared by a public link", [TRACE_SHARES]),
     Migration(23, "roles single sign-on's groups gave, and the roles before them", [GROUP_GRANTS]),
+    Migration(24, "the audit log: who changed what", [AUDIT_LOG]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.annotations import AnnotationStore
 from storage.api import Backend, BatchWriter, Row, TraceSource, VersionedEventStore
+from storage.audit import AuditLog
 from storage.backends import open_backend
 from storage.comments import CommentStore
 from storage.datasets import DatasetStore
@@ -84,6 +85,7 @@ class Store:
         self.annotations = AnnotationStore(backend)
         self.comments = CommentStore(backend)
         self.shares = TraceShares(backend)
+        self.audit = AuditLog(backend)
         self.users = Users(backend)
         # The embedded store repairs view rows a crash left half-written (storage/journal.py).
         self.journal = InsertJournal(data_dir) if backend.kind == "embedded" and data_dir else None

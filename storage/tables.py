@@ -14,6 +14,7 @@ from storage.schema import Column, Table, View
 
 __all__ = [
     "ALL_TABLES",
+    "AUDIT_LOG",
     "LOGS",
     "METRIC_POINTS",
     "SPANS",
@@ -961,6 +962,31 @@ LANGFUSE_EVENTS = Table(
     shard_key="cityHash64(event_id)",
 )
 
+# Who changed what: one row per successful change made through the API (settings, keys, members,
+# projects, prompts, datasets, rules, deletions...), for the project's and organization's admins.
+# Rows are never updated; they outlive what they name (a deleted project's entries stay).
+AUDIT_LOG = Table(
+    name="audit_log",
+    columns=[
+        Column("organization_id", LC, STR),
+        Column("project_id", LC, STR),  # "" for an organization's own changes
+        Column("timestamp", "DateTime64(3, 'UTC')", MS),
+        Column("id", "String", STR),
+        Column("actor_kind", LC, STR),  # user | api_key | organization_key | admin_token | local
+        Column("actor_id", "String", STR),  # a user id or a public key: never a secret
+        Column("actor_name", "String", STR),  # a person's email
+        Column("method", LC, STR),
+        Column("route", LC, STR),  # the route's template, e.g. /api/public/traces/{trace_id}
+        Column("target", STR_MAP_CH, STR_MAP),  # the route's parameters and the query's ids
+        Column("status", "UInt16", pa.uint16()),
+    ],
+    engine="MergeTree",
+    partition_by="toYYYYMM(timestamp)",
+    order_by="(organization_id, project_id, timestamp, id)",
+    settings=DURABLE,
+    shard_key="cityHash64(organization_id)",
+)
+
 SCHEMA_MIGRATIONS = Table(
     name="schema_migrations",
     columns=[
@@ -1014,6 +1040,7 @@ ALL_TABLES = (
     MODEL_PRICES,
     LANGFUSE_EVENTS,
     TRACE_SHARES,
+    AUDIT_LOG,
 )
 TABLES = {t.name: t for t in ALL_TABLES}
 VIEWS = (TRACE_INDEX_MV, TRACES_MV)

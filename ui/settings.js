@@ -5,6 +5,7 @@ import { can, ctx, findProject, go, loadOrganizations, useProject } from "/ui/co
 import { formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
 import { errorText, formatNumber, t, word } from "/ui/i18n.js";
+import { auditSection } from "/ui/audit.js";
 
 const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"];
 const PROJECT_ROLES = ROLES.slice(1);
@@ -213,6 +214,7 @@ export async function projectSettingsPage(root) {
     sections.push(...await retentionSection(project, again), ...await pricesSection(project, again),
       ...await connectionsSection(project, again));
   }
+  if (can("MANAGE_MEMBERS")) sections.push(...await auditSection({ project: project.id }));
   if (!sections.length) {
     sections.push(h("p", { class: "muted", text: t("Your role here ({role}) reads data but changes no settings.", { role: word(project.role) }) }));
   }
@@ -332,6 +334,7 @@ export async function organizationSettingsPage(root, org) {
       ...await invitationsSection(org));
   }
   if (can("MANAGE_ORGANIZATION", org)) sections.push(...await organizationKeysSection(org));
+  if (manage) sections.push(...await auditSection({ organization: org.id }, Object.fromEntries(org.projects.map((p) => [p.id, p.name]))));
   root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Organization · {name}", { name: org.name }) }),
     h("p", { class: "muted", text: t("Organization id {id} · your role: {role}", { id: org.id, role: word(org.role) }) }), ...sections));
 }

@@ -1,0 +1,130 @@
+"""The audit log through the API: a platform team's changes (projects, keys, members, roles,
+retention, a trace deleted with a key pair) each recorded once with who made them, in the right
+project and organization, never with a secret; read by admins only, newest first, a page at a
+time; another organization's admins see none of it; and data (ingestion) is not logged."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from tests.test_organizations_api import PASSWORD, Person, first_admin, sign_in
+from tracehouse.server import Running
+
+
+async def _with_key(live: Running, key: dict[str, str], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    token = base64.b64encode(f"{key['public_key']}:{key['secret_key']}".encode()).decode()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, live.api_url + path, json=body, headers={"Authorization": f"Basic {token}"}) as r,
+    ):
+        return r.status, await r.json() if r.content_type == "application/json" else await r.text()
+
+
+async def _log(person: Person, query: str) -> list[dict[str, Any]]:
+    status, doc = await person.call("GET", f"/api/v1/audit-log?{query}")
+    assert status == 200, doc
+    return doc["items"]
+
+
+async def test_changes_are_logged_with_who_and_where(live: Running) -> None:
+    admin = await first_admin(live)
+    people: list[Person] = [admin]
+    try:
+        status, org = await admin.call("POST", "/api/v1/organizations", {"name": "platform"})
+        assert status == 201, org
+        status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "bots"})
+        status, key = await admin.call("POST", "/api/v1/settings/keys", {"project": project["id"], "note": "ci"})
+        assert status == 201
+        status, member = await admin.call(
+            "POST", f"/api/v1/organizations/{org['id']}/members",
+            {"email": "bo@example.com", "role": "MEMBER", "password": PASSWORD},
+        )  # fmt: skip
+        assert status == 201
+        status, _ = await admin.call(
+            "PUT", f"/api/v1/organizations/{org['id']}/members/{member['user_id']}", {"role": "ADMIN"}
+        )
+        assert status == 200
+        status, _ = await admin.call("POST", f"/api/v1/settings/projects/{project['id']}/retention", {"days": 30})
+        assert status == 200
+        # Data through the key pair is not a change; deleting a trace with it is.
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        trace_id = uuid.uuid4().hex
+        batch = [{"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp, "body": {"id": trace_id}}]
+        status, _ = await _with_key(live, key, "POST", "/api/public/ingestion", {"batch": batch})
+        assert status == 207
+        status, _ = await _with_key(live, key, "DELETE", f"/api/public/traces/{trace_id}")
+        assert status == 200
+        # A refused change is not one.
+        status, _ = await admin.call("POST", f"/api/v1/settings/projects/{project['id']}/retention", {"days": -1})
+        assert status == 400
+
+        entries = await _log(admin, f"project={project['id']}")
+        routes = [(e["method"], e["route"]) for e in entries]
+        assert routes == [
+            ("DELETE", "/api/public/traces/{trace_id}"),
+            ("POST", "/api/v1/settings/projects/{project}/retention"),
+            ("POST", "/api/v1/settings/keys"),
+            ("POST", "/api/v1/organizations/{organization}/projects"),
+        ], routes
+        deleted, retention, made_key, made_project = entries
+        assert deleted["actor"] == {"kind": "api_key", "id": key["public_key"], "name": None}
+        assert deleted["target"] == {"trace_id": trace_id}
+        assert retention["actor"]["name"] == "ada@example.com" and retention["target"]["days"] == "30"
+        assert made_key["target"] == {"public_key": key["public_key"]}
+        assert made_project["target"]["name"] == "bots" and made_project["projectId"] == project["id"]
+        assert all(e["organizationId"] == org["id"] and e["status"] in (200, 201, 204) for e in entries)
+        assert key["secret_key"] not in str(entries) and PASSWORD not in str(entries)
+
+        # The organization's log: its own changes and its projects'.
+        whole = await _log(admin, f"organization={org['id']}")
+        assert [(e["method"], e["route"]) for e in whole][:2] == [
+            ("DELETE", "/api/public/traces/{trace_id}"),
+            ("POST", "/api/v1/settings/projects/{project}/retention"),
+        ]
+        role_change = next(e for e in whole if e["method"] == "PUT")
+        assert role_change["target"] == {"organization": org["id"], "user_id": member["user_id"], "role": "ADMIN",
+                                         "was": "MEMBER"}  # fmt: skip
+        assert role_change["projectId"] is None
+        added = next(e for e in whole if e["route"] == "/api/v1/organizations/{organization}/members")
+        assert added["target"]["email"] == "bo@example.com" and PASSWORD not in str(added)
+        # Pages: newest first, each entry once.
+        status, first = await admin.call("GET", f"/api/v1/audit-log?organization={org['id']}&limit=2")
+        status, second = await admin.call(
+            "GET", f"/api/v1/audit-log?organization={org['id']}&limit=2&cursor={first['next_cursor']}"
+        )
+        assert [e["id"] for e in first["items"] + second["items"]] == [e["id"] for e in whole[:4]]
+
+        # Who may read: admins; not a member, not another organization's owner.
+        bo = await sign_in(live, "bo@example.com")
+        people.append(bo)
+        status, _ = await admin.call(
+            "PUT", f"/api/v1/organizations/{org['id']}/members/{member['user_id']}", {"role": "MEMBER"}
+        )
+        for query in (f"project={project['id']}", f"organization={org['id']}"):
+            status, doc = await bo.call("GET", f"/api/v1/audit-log?{query}")
+            assert status == 403, (query, doc)
+        status, other = await admin.call("POST", "/api/v1/organizations", {"name": "elsewhere"})
+        await admin.call(
+            "POST", f"/api/v1/organizations/{other['id']}/members",
+            {"email": "cy@example.com", "role": "OWNER", "password": PASSWORD},
+        )  # fmt: skip
+        cy = await sign_in(live, "cy@example.com")
+        people.append(cy)
+        status, doc = await cy.call("GET", f"/api/v1/audit-log?organization={org['id']}")
+        assert status == 403
+        status, doc = await cy.call("GET", f"/api/v1/audit-log?project={project['id']}")
+        assert status == 403
+        status, doc = await cy.call("GET", f"/api/v1/audit-log?organization={other['id']}")
+        assert status == 200 and org["id"] not in str(doc)
+        # Garbage.
+        for bad in ("limit=0", "limit=501", "limit=x", "cursor=nope", "colour=red", f"organization={'x' * 300}"):
+            status, doc = await admin.call("GET", f"/api/v1/audit-log?project={project['id']}&{bad}")
+            assert status == 400, (bad, doc)
+    finally:
+        for p in people:
+            await p.close()

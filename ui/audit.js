@@ -1,0 +1,90 @@
+// The audit log: who changed what, newest first, 50 at a time (a project's in its settings, an
+// organization's on its page). Read by admins; the API refuses anyone else.
+import { api } from "/ui/api.js";
+import { formatIso, h, table } from "/ui/dom.js";
+import { t } from "/ui/i18n.js";
+
+// What a change did, by method and route; any other route is shown as it is.
+const CHANGES = {
+  "POST /api/v1/settings/keys": () => t("Created an API key"),
+  "POST /api/v1/settings/keys/{public_key}/revoke": () => t("Revoked an API key"),
+  "POST /api/v1/settings/projects": () => t("Created a project"),
+  "POST /api/v1/organizations/{organization}/projects": () => t("Created a project"),
+  "DELETE /api/v1/settings/projects/{project}": () => t("Deleted a project"),
+  "POST /api/v1/settings/projects/{project}/retention": () => t("Changed the retention"),
+  "POST /api/v1/settings/prices": () => t("Added a model price"),
+  "DELETE /api/v1/settings/prices/{price_id}": () => t("Deleted a model price"),
+  "DELETE /api/v1/settings/data/{kind}/{id}": () => t("Deleted data"),
+  "POST /api/v1/organizations": () => t("Created the organization"),
+  "POST /api/v1/organizations/{organization}/members": () => t("Added a member"),
+  "PUT /api/v1/organizations/{organization}/members/{user_id}": () => t("Changed a member's role"),
+  "DELETE /api/v1/organizations/{organization}/members/{user_id}": () => t("Removed a member"),
+  "PUT /api/v1/projects/{project}/members/{user_id}": () => t("Changed a project role"),
+  "POST /api/v1/organizations/{organization}/invitations": () => t("Invited someone"),
+  "DELETE /api/v1/organizations/{organization}/invitations/{invitation_id}": () => t("Revoked an invitation"),
+  "POST /api/v1/organizations/{organization}/api-keys": () => t("Created an organization API key"),
+  "DELETE /api/v1/organizations/{organization}/api-keys/{public_key}": () => t("Revoked an organization API key"),
+  "DELETE /api/public/traces/{trace_id}": () => t("Deleted a trace"),
+  "DELETE /api/public/traces": () => t("Deleted traces"),
+  "PUT /api/v1/traces/{trace_id}/share": () => t("Shared or unshared a trace"),
+  "PUT /api/v1/llm-connections": () => t("Saved a model connection"),
+  "DELETE /api/v1/llm-connections": () => t("Deleted a model connection"),
+  "POST /api/v1/prompts": () => t("Created a prompt version"),
+  "POST /api/public/v2/prompts": () => t("Created a prompt version"),
+  "PUT /api/v1/prompt/labels": () => t("Moved prompt labels"),
+  "DELETE /api/v1/prompt": () => t("Deleted a prompt"),
+  "POST /api/v1/datasets": () => t("Created a dataset"),
+  "DELETE /api/v1/dataset": () => t("Deleted a dataset"),
+  "DELETE /api/v1/dataset/runs": () => t("Deleted a dataset run"),
+  "PUT /api/v1/evaluations/rules": () => t("Saved an evaluation rule"),
+  "DELETE /api/v1/evaluations/rules": () => t("Deleted an evaluation rule"),
+};
+
+function change(e) {
+  const known = CHANGES[`${e.method} ${e.route}`];
+  return known ? h("span", { title: `${e.method} ${e.route}`, text: known() }) : h("code", { text: `${e.method} ${e.route}` });
+}
+
+function who(actor) {
+  if (actor.name) return actor.name;
+  if (actor.kind === "api_key") return t("API key {key}", { key: actor.id });
+  if (actor.kind === "organization_key") return t("Organization API key {key}", { key: actor.id });
+  if (actor.kind === "admin_token") return t("the admin token");
+  if (actor.kind === "local") return t("this machine (no sign-in)");
+  return actor.id || "–";
+}
+
+/** The audit log's heading and table; ``scope`` is {project} or {organization}. */
+export async function auditSection(scope, projectNames = null) {
+  const body = h("div", {});
+  const more = h("button", { type: "button", class: "secondary", text: t("Load more"), hidden: true });
+  let shown = [];
+  let cursor = null;
+  const render = () => {
+    const head = [t("Time"), t("Who"), t("Change"), ...(projectNames ? [t("Project")] : []), t("Details")];
+    body.replaceChildren(shown.length ? table(head, shown.map((e) => h("tr", {},
+      h("td", { text: formatIso(e.timestamp) }), h("td", { text: who(e.actor) }), h("td", {}, change(e)),
+      ...(projectNames ? [h("td", { text: e.projectId ? projectNames[e.projectId] || e.projectId : "–" })] : []),
+      h("td", { class: "small", text: Object.entries(e.target).filter(([k]) => !["organization", "project"].includes(k))
+        .map(([k, v]) => `${k}: ${v}`).join(" · ") }))))
+      : h("p", { class: "muted", text: t("No changes recorded yet.") }));
+    more.hidden = !cursor;
+  };
+  const load = async () => {
+    const doc = await api("/api/v1/audit-log", { query: { ...scope, limit: 50, cursor } });
+    [shown, cursor] = [shown.concat(doc.items), doc.next_cursor];
+    render();
+  };
+  more.onclick = async () => {
+    more.disabled = true;
+    try {
+      await load();
+    } finally {
+      more.disabled = false;
+    }
+  };
+  await load();
+  return [h("h2", { text: t("Audit log") }),
+    h("p", { class: "muted", text: t("Who changed what: settings, keys, members, prompts, datasets, rules and deletions. Data sent by clients is not listed.") }),
+    h("div", { class: "audit-log" }, body, more)];
+}
