@@ -42,6 +42,7 @@ from query_api.prometheus import prometheus_routes
 from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.provisioning import PROVISIONING_KEY, Provisioning
 from query_api.rest import rest_routes
+from query_api.scim_api import scim_routes
 from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
 from query_api.sso_api import sso_routes
@@ -225,6 +226,7 @@ def create_app(
             *langfuse_v2_routes(),
             *experiments_routes(),
             *org_admin_routes(),
+            *scim_routes(),
             *langfuse_model_routes(),
             *media_routes(),
             *prompt_routes(),

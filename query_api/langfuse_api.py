@@ -620,7 +620,6 @@ class LangfuseReadApi:
 # Parts of Langfuse's API that Tracehouse does not offer, with what to do instead.
 _NO_DASHBOARDS = "custom dashboards are not offered; the UI's dashboard and the Prometheus API serve metrics"
 UNSUPPORTED = {
-    "scim": "SCIM provisioning is not offered by Tracehouse; create users in the UI or with the CLI",
     "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
     "unstable/dashboards": _NO_DASHBOARDS,
     "unstable/skills": "skills are not offered by Tracehouse",
@@ -636,7 +635,7 @@ SERVED = (
     "scores (POST, GET, DELETE, v2, v3), score-configs, annotation-queues, comments, media, "
     "prompts (v1, v2), datasets, dataset-items, dataset-run-items, experiments, experiment-items, "
     "metrics (v1, v2), metrics/daily, v2/evaluators, v2/evaluation-rules, llm-connections, models, "
-    "projects, organizations, health"
+    "projects, organizations, scim, health"
 )
 
 

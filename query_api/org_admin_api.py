@@ -27,7 +27,7 @@ from storage.users import Users
 from tracehouse.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from tracehouse.roles import Role, parse_role
 
-__all__ = ["org_admin_routes"]
+__all__ = ["key_organization", "org_admin_routes"]
 
 Handler = Callable[[web.Request, Store, str], Awaitable[web.Response]]
 
@@ -64,23 +64,29 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+async def key_organization(request: web.Request) -> str:
+    """The organization of the request's organization key; LangfuseError 401 for no valid key,
+    403 for a project's key."""
+    credentials = request.app[CREDENTIALS_KEY]
+    authorization = request.headers.get("Authorization", "")
+    try:
+        return str(await credentials.key_organization(authorization))
+    except Unauthenticated as exc:
+        try:
+            await credentials.key_project(authorization)
+        except Unauthenticated:
+            raise LangfuseError(401, "Unauthorized", exc.message) from None
+        raise LangfuseError(
+            403, "AccessDeniedError", "this API needs an organization-scoped API key, not a project's"
+        ) from None
+
+
 def _org_route(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """A handler for an organization key's organization, answering in Langfuse's shapes."""
 
     async def wrapped(request: web.Request) -> web.Response:
-        credentials = request.app[CREDENTIALS_KEY]
-        authorization = request.headers.get("Authorization", "")
         try:
-            try:
-                organization = await credentials.key_organization(authorization)
-            except Unauthenticated as exc:
-                try:
-                    await credentials.key_project(authorization)
-                except Unauthenticated:
-                    raise LangfuseError(401, "Unauthorized", exc.message) from None
-                raise LangfuseError(
-                    403, "AccessDeniedError", "this API needs an organization-scoped API key, not a project's"
-                ) from None
+            organization = await key_organization(request)
             return await fn(request, request.app[STORE_KEY], organization)
         except LangfuseError as exc:
             return langfuse_json({"error": exc.error, "message": exc.message}, exc.status)

@@ -46,6 +46,7 @@ class Provisioning:
     project: str | None = None
     project_role: Role = Role.VIEWER
     group_roles: tuple[GroupRole, ...] = ()
+    scim_role: Role = Role.NONE  # the role in the key's organization of people SCIM provisions
 
     @property
     def defaults(self) -> bool:

@@ -257,6 +257,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                     settings.default_project,
                     Role(settings.default_project_role),
                     parse_group_roles(settings.oidc_group_roles),
+                    Role(settings.scim_role),
                 ),
             )
             api_app = app

@@ -212,6 +212,11 @@ class Settings(BaseSettings):
     default_project_role: Literal["ADMIN", "MEMBER", "VIEWER", "NONE"] = Field(
         "VIEWER", description="The role new accounts get in TRACEHOUSE_DEFAULT_PROJECT."
     )
+    scim_role: Literal["ADMIN", "MEMBER", "VIEWER", "NONE"] = Field(
+        "NONE",
+        description="The role people provisioned by SCIM (an identity provider, with an organization API key) "
+        "get in that organization; project roles are then given by admins or single sign-on's groups.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 
