@@ -361,6 +361,7 @@ async function organizationKeysSection(org) {
   return [
     h("h2", { text: t("Organization API keys") }),
     h("p", { class: "muted", text: t("An organization key administers this organization through Langfuse's API (api.organizations and api.projects of the langfuse SDK 5.x): its projects, their API keys and its members. It reads and writes no traces.") }),
+    h("p", { class: "muted", text: t("Your identity provider (Okta, Entra ID) can provision and deprovision its people with one, over SCIM 2.0 at {url}: the public key as user name, the secret as password.", { url: `${location.origin}/api/public/scim` }) }),
     form("filters", async () => {
       const pair = await api(base, { method: "POST", body: { note: note.value } });
       created.replaceChildren(h("div", { class: "card" },
