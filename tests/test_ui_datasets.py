@@ -317,4 +317,10 @@ def test_an_sdk_experiments_scores_and_tokens_in_the_comparison(server: Server) 
             ["2", "0.50", "0.50", re.compile(r"ms$"), "17", re.compile(r"^\$0\.0000")]
         )
         page.screenshot(path=str(SHOTS / "runs-sdk-experiment.png"), full_page=True)
+        # The SDK names no service (OTel's unknown_service): the traces list shows none.
+        page.goto(server.api_url + "/project/default/traces")
+        rows = page.locator("table.traces tbody tr", has_text="experiment-item-run")
+        expect(rows).to_have_count(2)
+        service = rows.first.locator('td.clip[title^="unknown_service"]')
+        expect(service).to_have_text("–")
     assert not errors, errors

@@ -29,7 +29,9 @@ const COLUMNS = [
   // Text columns are cut to a width (the whole value on hover), so that the numbers fit a laptop's screen.
   ["name", t("Name"), null, (row) => h("td", { class: "clip wide", title: row.name || row.trace_id }, h("a", {
     href: here(`/traces/${encodeURIComponent(row.trace_id)}`), "data-link": true, text: row.name || row.trace_id }))],
-  ["service", t("Service"), null, (row) => h("td", { class: "clip", title: row.service_name, text: row.service_name })],
+  // OTel's name for a service that gave none (the Langfuse SDKs give none): nothing to read in a list.
+  ["service", t("Service"), null, (row) => h("td", { class: "clip", title: row.service_name,
+    text: /^unknown_service(:|$)/.test(row.service_name) ? "–" : row.service_name })],
   ["user", t("User"), null, (row) => h("td", { class: "clip", title: row.user_id, text: row.user_id })],
   ["session", t("Session"), null, (row) => h("td", { class: "clip", title: row.session_id }, row.session_id ? h("a", {
     href: here(`/sessions/${encodeURIComponent(row.session_id)}`), "data-link": true, text: row.session_id }) : "")],
