@@ -18,6 +18,7 @@ from pricing import PriceBook, compute_cost
 from storage import Store
 from storage.cursors import decode_cursor, encode_cursor
 from storage.evaluations import JOB_STATES, EvalRule, EvalTemplate, EvalTemplateVersion
+from storage.timestamps import epoch_ms
 from tracehouse.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["EvaluationService"]
@@ -273,7 +274,7 @@ class EvaluationService:
             for j in found[:limit]
         ]  # fmt: skip
         last = found[limit - 1] if len(found) > limit else None
-        next_cursor = encode_cursor([int(last.created_at.timestamp() * 1000), last.id]) if last else None
+        next_cursor = encode_cursor([epoch_ms(last.created_at), last.id]) if last else None
         return {"items": items, "next_cursor": next_cursor}
 
 

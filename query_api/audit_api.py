@@ -30,6 +30,7 @@ from query_api.rest import Query, parse_query
 from storage import Store
 from storage.audit import AuditEntry
 from storage.cursors import decode_cursor, encode_cursor
+from storage.timestamps import epoch_us
 from tracehouse.errors import Forbidden, NotFound, TracehouseError
 from tracehouse.roles import Permission, Role, allowed
 
@@ -91,8 +92,7 @@ async def _scope(request: web.Request, store: Store, actor: _Actor) -> AuditScop
             header = request.headers.get("Authorization", "")
             try:
                 scope.project_id = await credentials.key_project(header)
-            except TracehouseError:
-                actor = _Actor("organization_key", actor.id)
+            except TracehouseError:  # an organization's key (the middleware names it so)
                 scope.organization_id = await credentials.key_organization(header)
     if scope.project_id and not scope.organization_id:
         try:
@@ -162,8 +162,8 @@ async def audit_log(request: web.Request) -> web.Response:
     query = parse_query(AuditQuery, request)
     before = None
     if query.cursor:
-        at_ms, last_id = decode_cursor(query.cursor, (int, str))
-        before = (at_ms, last_id)
+        at_us, last_id = decode_cursor(query.cursor, (int, str))
+        before = (at_us, last_id)
     if query.organization is not None:
         user = await session_user(request)
         if user is None:
@@ -188,7 +188,7 @@ async def audit_log(request: web.Request) -> web.Response:
     found = await store.audit.entries(organization_id, project_id, query.limit + 1, before)
     page = found[: query.limit]
     last = page[-1] if len(found) > query.limit else None
-    next_cursor = encode_cursor([int(last.timestamp.timestamp() * 1000), last.id]) if last else None
+    next_cursor = encode_cursor([epoch_us(last.timestamp), last.id]) if last else None
     return json_response({"items": [_entry_json(e) for e in page], "next_cursor": next_cursor})
 
 

@@ -55,15 +55,15 @@ class AuditLog:
         before: tuple[int, str] | None = None,
     ) -> list[AuditEntry]:
         """Entries newest first: the organization's all (``project_id`` None) or one project's;
-        ``before`` is the (ms, id) of the last entry of the page before."""
+        ``before`` is the (µs since the epoch, id) of the last entry of the page before."""
         where = ["organization_id = {org:String}"]
         params: dict[str, Any] = {"org": organization_id, "limit": limit}
         if project_id is not None:
             where.append("project_id = {project:String}")
             params["project"] = project_id
         if before is not None:
-            where.append("(toUnixTimestamp64Milli(timestamp), id) < ({before_ms:Int64}, {before_id:String})")
-            params["before_ms"], params["before_id"] = before
+            where.append("(toUnixTimestamp64Micro(timestamp), id) < ({before_us:Int64}, {before_id:String})")
+            params["before_us"], params["before_id"] = before
         rows = await self._backend.query(
             f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY timestamp DESC, id DESC "
             "LIMIT {limit:UInt32}",

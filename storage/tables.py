@@ -970,7 +970,7 @@ AUDIT_LOG = Table(
     columns=[
         Column("organization_id", LC, STR),
         Column("project_id", LC, STR),  # "" for an organization's own changes
-        Column("timestamp", "DateTime64(3, 'UTC')", MS),
+        Column("timestamp", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC")),
         Column("id", "String", STR),
         Column("actor_kind", LC, STR),  # user | api_key | organization_key | admin_token | local
         Column("actor_id", "String", STR),  # a user id or a public key: never a secret
