@@ -7,15 +7,20 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-__all__ = ["ChatResult", "ModelError", "chat"]
+__all__ = ["ChatResult", "ModelError", "TextSink", "chat"]
 
 TIMEOUT_S = 60.0
 MAX_ANSWER_BYTES = 4 * 2**20
+
+
+# Where a streamed answer's text goes, piece by piece.
+TextSink = Callable[[str], Awaitable[None]]
 
 
 class ModelError(Exception):
@@ -149,10 +154,17 @@ async def chat(
     headers: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     timeout_s: float = TIMEOUT_S,
+    on_text: TextSink | None = None,
 ) -> ChatResult:
-    """Send ``messages`` to ``model`` and return its answer; ModelError otherwise."""
+    """Send ``messages`` to ``model`` and return its answer; ModelError otherwise. With
+    ``on_text`` the answer is streamed: each piece of its text is given to it as it comes, and the
+    whole answer (tool calls and usage too) is returned at the end, as without."""
     extra = dict(headers or {})
     body: dict[str, Any] = {"model": model, **(params or {})}
+    if on_text is not None:
+        body["stream"] = True
+        if adapter != "anthropic":
+            body["stream_options"] = {"include_usage": True}  # the usage comes in a last chunk
     if adapter == "anthropic":
         url = base_url.rstrip("/") + ("/messages" if base_url.rstrip("/").endswith("/v1") else "/v1/messages")
         system = "\n".join(_text_of(m["content"]) for m in messages if m["role"] == "system")
@@ -173,6 +185,9 @@ async def chat(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
             session.post(url, json=body, headers=request_headers) as r,
         ):
+            if on_text is not None and r.status < 400:
+                streamed = await _read_stream(r, adapter, url, on_text)
+                return _result(adapter, url, model, streamed, (time.monotonic() - started) * 1000)
             raw = await r.content.read(MAX_ANSWER_BYTES)
             try:
                 doc = json.loads(raw) if raw else None
@@ -188,7 +203,11 @@ async def chat(
         raise ModelError(f"no answer from {url} within {timeout_s:.0f} s", 0, True) from None
     except aiohttp.ClientError as exc:
         raise ModelError(f"cannot reach {url}: {exc}", 0, True) from None
-    latency = (time.monotonic() - started) * 1000
+    return _result(adapter, url, model, doc, (time.monotonic() - started) * 1000)
+
+
+def _result(adapter: str, url: str, model: str, doc: Any, latency: float) -> ChatResult:
+    """The answer in a provider's JSON (or a streamed answer put together in that shape)."""
     if not isinstance(doc, dict):
         raise ModelError(f"{url} answered something that is not JSON")
     try:
@@ -210,3 +229,92 @@ async def chat(
                           calls)  # fmt: skip
     except (KeyError, IndexError, TypeError, AttributeError):
         raise ModelError(f"{url} answered without a message (is it an {adapter} endpoint?)") from None
+
+
+async def _events(r: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, Any]]:
+    """Server-sent events: (event name, JSON data) until ``[DONE]`` or the end, within
+    MAX_ANSWER_BYTES in all."""
+    event, read = "", 0
+    async for raw_line in r.content:
+        read += len(raw_line)
+        if read > MAX_ANSWER_BYTES:
+            raise ModelError(f"the streamed answer passed {MAX_ANSWER_BYTES} bytes")
+        line = raw_line.decode(errors="replace").rstrip("\r\n")
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            try:
+                yield event, json.loads(data)
+            except ValueError:
+                raise ModelError(f"a streamed chunk is not JSON: {data[:200]}") from None
+        elif not line:
+            event = ""
+
+
+async def _read_stream(r: aiohttp.ClientResponse, adapter: str, url: str, on_text: TextSink) -> dict[str, Any]:
+    """A streamed answer, its text given to ``on_text`` piece by piece, put together as the
+    provider's non-streamed JSON (so that one reader makes the result of both)."""
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    usage: dict[str, Any] = {}
+    model = ""
+    async for event, chunk in _events(r):
+        if not isinstance(chunk, dict):
+            continue
+        if adapter == "anthropic":
+            kind = chunk.get("type", event)
+            if kind == "error":
+                raise ModelError(f"{url} stopped: {_error_message(chunk, 'error')}", 0, True)
+            if kind == "message_start":
+                message = chunk.get("message") or {}
+                model = str(message.get("model", ""))
+                usage.update(message.get("usage") or {})
+            elif kind == "content_block_start" and (chunk.get("content_block") or {}).get("type") == "tool_use":
+                block = chunk["content_block"]
+                calls[int(chunk.get("index", len(calls)))] = {
+                    "id": block.get("id"),
+                    "name": block.get("name"),
+                    "args": [],
+                }
+            elif kind == "content_block_delta":
+                delta = chunk.get("delta") or {}
+                if delta.get("type") == "text_delta" and delta.get("text"):
+                    text.append(str(delta["text"]))
+                    await on_text(str(delta["text"]))
+                elif delta.get("type") == "input_json_delta":
+                    calls.setdefault(int(chunk.get("index", 0)), {"id": "", "name": "", "args": []})["args"].append(
+                        str(delta.get("partial_json", ""))
+                    )
+            elif kind == "message_delta":
+                usage.update(chunk.get("usage") or {})
+            continue
+        if chunk.get("error"):
+            raise ModelError(f"{url} stopped: {_error_message(chunk, 'error')}", 0, True)
+        model = str(chunk.get("model") or model)
+        usage.update(chunk.get("usage") or {})
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                text.append(str(delta["content"]))
+                await on_text(str(delta["content"]))
+            for call in delta.get("tool_calls") or []:
+                slot = calls.setdefault(int(call.get("index", 0)), {"id": "", "name": "", "args": []})
+                fn = call.get("function") or {}
+                slot["id"] = call.get("id") or slot["id"]
+                slot["name"] = fn.get("name") or slot["name"]
+                slot["args"].append(str(fn.get("arguments") or ""))
+    joined = [calls[i] for i in sorted(calls)]
+    if adapter == "anthropic":
+        content: list[dict[str, Any]] = [{"type": "text", "text": "".join(text)}]
+        for c in joined:
+            content.append(
+                {"type": "tool_use", "id": c["id"], "name": c["name"], "input": _json_object("".join(c["args"]))}
+            )
+        return {"model": model, "content": content, "usage": usage}
+    tool_calls = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": "".join(c["args"])}}
+                  for c in joined]  # fmt: skip
+    message = {"role": "assistant", "content": "".join(text), **({"tool_calls": tool_calls} if tool_calls else {})}
+    return {"model": model, "choices": [{"message": message}], "usage": usage}

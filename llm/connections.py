@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import orjson
 
 from credentials.secret_box import SecretBox
-from llm.client import ChatResult, chat
+from llm.client import ChatResult, TextSink, chat
 from storage import Store
 from storage.llm_connections import LlmConnection
 from tracehouse.errors import InvalidInput, NotFound
@@ -153,12 +153,19 @@ class ConnectionService:
         return OpenedConnection(c.provider, c.adapter, base_url, self._box.open(c.secret_sealed), headers, _models(c))
 
     async def run(
-        self, project: str, provider: str, model: str, messages: builtins.list[dict[str, Any]], params: dict[str, Any]
+        self,
+        project: str,
+        provider: str,
+        model: str,
+        messages: builtins.list[dict[str, Any]],
+        params: dict[str, Any],
+        on_text: TextSink | None = None,
     ) -> ChatResult:
         """One call through the project's connection ``provider`` (the playground's): the model's
-        answer, or ModelError with the provider's message; NotFound for an unknown connection."""
+        answer, or ModelError with the provider's message; NotFound for an unknown connection.
+        ``on_text``: stream the answer's text to it as it comes."""
         c = await self.open(project, provider)
-        return await chat(c.adapter, c.base_url, c.api_key, model, messages, c.headers, params)
+        return await chat(c.adapter, c.base_url, c.api_key, model, messages, c.headers, params, on_text=on_text)
 
     async def test(self, project: str, provider: str, model: str) -> ChatResult:
         """A real call: the model's answer to a short question, or ModelError with its message."""

@@ -8,6 +8,7 @@ import base64
 import re
 from typing import Any, Literal
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -224,6 +225,11 @@ class PlaygroundRun(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict, description="Values of the {{variables}}.")
     params: PlaygroundParams = Field(default_factory=PlaygroundParams)
     tools: list[PlaygroundTool] = Field(default_factory=list, max_length=MAX_TOOLS, description="Functions to offer.")
+    stream: bool = Field(
+        False,
+        description="Answer as NDJSON lines while the model writes: {type: text, text} for each piece, then "
+        "the answer ({type: done, ...}) or the provider's error ({type: error, ...}).",
+    )
 
     @model_validator(mode="after")
     def _within_bounds(self) -> PlaygroundRun:
@@ -234,7 +240,7 @@ class PlaygroundRun(BaseModel):
         return self
 
 
-async def ui_playground(request: web.Request) -> web.Response:
+async def ui_playground(request: web.Request) -> web.StreamResponse:
     """Messages (with their ``{{variables}}`` filled) sent to a model through one of the project's
     connections: its answer, or the provider's error (``ok: false``), as the connection test does.
     Nothing is stored: a run is a try, not a trace."""
@@ -260,11 +266,47 @@ async def ui_playground(request: web.Request) -> web.Response:
     params: dict[str, Any] = run.params.model_dump(exclude_none=True)
     if run.tools:  # in OpenAI's shape; llm.client gives Anthropic its own
         params["tools"] = [{"type": "function", "function": t.model_dump()} for t in run.tools]
+    connections: ConnectionService = request.app[CONNECTIONS_KEY]
+    if run.stream:
+        return await _streamed(request, connections, caller.project_id, run, messages, params, sent)
     try:
-        result = await request.app[CONNECTIONS_KEY].run(caller.project_id, run.provider, run.model, messages, params)
+        result = await connections.run(caller.project_id, run.provider, run.model, messages, params)
     except ModelError as exc:
         return json_response({"ok": False, "error": exc.message, "status": exc.status, "messages": sent})
     return json_response({**_answer(result), "messages": sent})
+
+
+async def _streamed(
+    request: web.Request,
+    connections: ConnectionService,
+    project: str,
+    run: PlaygroundRun,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    sent: list[dict[str, Any]],
+) -> web.StreamResponse:
+    """The playground's run as NDJSON lines, the model's text as it comes (``stream: true``)."""
+    await connections.open(project, run.provider)  # an unknown connection is a 404, before any line
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"})
+    await response.prepare(request)
+
+    async def line(doc: dict[str, Any]) -> None:
+        await response.write(orjson.dumps(doc) + b"\n")
+
+    async def piece(text: str) -> None:
+        await line({"type": "text", "text": text})
+
+    try:
+        try:
+            result = await connections.run(project, run.provider, run.model, messages, params, on_text=piece)
+        except ModelError as exc:
+            await line({"type": "error", "ok": False, "error": exc.message, "status": exc.status, "messages": sent})
+        else:
+            await line({"type": "done", **_answer(result), "messages": sent})
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the page went away: the model's call ended with it (its text had nowhere to go)
+    return response
 
 
 async def _image_url(store: Store, project: str, image: str, budget: list[int]) -> str:

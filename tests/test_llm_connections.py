@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -550,5 +551,64 @@ async def test_the_playground_sends_tools(live: Running) -> None:
                 status, doc, _ = await c.call("POST", "/api/v1/playground", {**body, **bad})
                 assert status == 400 and words in doc["error"]["message"], (bad, doc)
             assert len(judge.requests) == calls
+    finally:
+        await c.close()
+
+
+async def _ndjson(live: Running, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """A streamed playground run: its status and its NDJSON lines, read as they come."""
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(live.api_url + "/api/v1/playground", json=body, headers=headers) as r,
+    ):
+        if r.content_type != "application/x-ndjson":
+            return r.status, [await r.json()]
+        return r.status, [json.loads(line) async for line in r.content if line.strip()]
+
+
+async def test_the_playground_streams_the_answer(live: Running) -> None:
+    """With ``stream: true`` the model's text comes as it is written (OpenAI's chunks, Anthropic's
+    events), then the whole answer with its usage and tool calls; a provider's error is the last
+    line; an unknown connection and a bad body are refused before any line."""
+    from tests.fake_judge import fake_judge
+
+    headers = basic(await make_key(live))
+    c = Client(live, headers)
+    asked = [{"role": "user", "content": "Weather in {{city}}?"}]
+    question = {"provider": "local", "model": "gpt-4o", "stream": True, "messages": asked}
+    question["variables"] = {"city": "Oslo"}
+    try:
+        async with fake_judge() as judge:
+            await _local_and_claude(c, judge.url)
+            for provider in ("local", "claude"):
+                status, lines = await _ndjson(live, headers, {**question, "provider": provider})
+                assert status == 200, lines
+                pieces = [x["text"] for x in lines if x["type"] == "text"]
+                done = lines[-1]
+                assert len(pieces) == 3 and done["type"] == "done" and done["ok"] is True, lines
+                assert "".join(pieces) == done["answer"] and json.loads(done["answer"])["score"] == 0.8
+                assert (done["inputTokens"], done["outputTokens"]) == ((120, 15) if provider == "local" else (90, 12))
+                assert done["messages"] == [{"role": "user", "content": "Weather in Oslo?"}]
+                sent = judge.requests[-1]["body"]
+                assert sent["stream"] is True
+                assert ("stream_options" in sent) == (provider == "local")  # OpenAI sends usage when asked
+                # A tool call streamed in pieces of its arguments comes back whole.
+                tool = {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+                status, lines = await _ndjson(live, headers, {**question, "provider": provider, "tools": [tool]})
+                (call,) = lines[-1]["toolCalls"]
+                assert call["name"] == "get_weather" and json.loads(call["arguments"])["score"] == 0.8, lines
+            # The provider's error: the last (and only) line, with its message.
+            judge.behaviour = ["500"]
+            status, lines = await _ndjson(live, headers, question)
+            assert status == 200 and [x["type"] for x in lines] == ["error"]
+            assert "upstream exploded" in lines[0]["error"] and lines[0]["status"] == 500
+            judge.behaviour = ["good"]
+            calls = len(judge.requests)
+            status, lines = await _ndjson(live, headers, {**question, "provider": "nope"})
+            assert status == 404, lines
+            for bad in ({"stream": "maybe"}, {"stream": True, "messages": []}):
+                status, lines = await _ndjson(live, headers, {**question, **bad})
+                assert status == 400, (bad, lines)
+            assert len(judge.requests) == calls  # refused before any call
     finally:
         await c.close()

@@ -73,6 +73,15 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             output = page.locator(".playground-output")
             expect(output).to_contain_text("looks right")
             expect(output).to_contain_text("120 → 15 tokens")
+            assert model.requests[-1]["body"]["stream"] is True
+            # A slow model: its answer shows while it writes, before its usage is known.
+            model.behaviour = ["slow-stream", "good"]
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(output.locator("pre.answer.writing")).to_have_text(re.compile(r'^\{"reasoning'))
+            expect(output).not_to_contain_text("tokens")
+            expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
+            expect(output).to_contain_text("120 → 15 tokens", timeout=20_000)
+            expect(output.locator("pre.answer")).to_have_text('{"reasoning": "looks right", "score": 0.8}')
             sent = model.requests[-1]["body"]
             assert sent["messages"] == [
                 {"role": "system", "content": "You are a pilot."},

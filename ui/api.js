@@ -21,7 +21,7 @@ export function setProject(id) {
   currentProject = id;
 }
 
-export async function api(path, { method = "GET", body, query } = {}) {
+async function send(path, { method = "GET", body, query } = {}) {
   const url = new URL(path, location.origin);
   if (currentProject && !UNSCOPED.test(url.pathname) && !(query && query.project)) {
     url.searchParams.set("project", currentProject);
@@ -38,11 +38,33 @@ export async function api(path, { method = "GET", body, query } = {}) {
   const response = await fetch(url, {
     method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
   });
-  const doc = await response.json().catch(() => ({}));
   if (!response.ok) {
+    const doc = await response.json().catch(() => ({}));
     // The Prometheus API (the metrics page reads it) says {"errorType", "error": "message"}.
     const error = typeof doc.error === "string" ? { code: doc.errorType, message: doc.error } : doc.error || {};
     throw new ApiError(response.status, error.code || "error", error.message || response.statusText);
   }
-  return doc;
+  return response;
+}
+
+export async function api(path, options = {}) {
+  const response = await send(path, options);
+  return response.json().catch(() => ({}));
+}
+
+/** A streamed answer (NDJSON): each line's object to ``onLine`` as it arrives. */
+export async function apiLines(path, options, onLine) {
+  const response = await send(path, options);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    pending += decoder.decode(value || new Uint8Array(), { stream: !done });
+    const lines = pending.split("\n");
+    pending = lines.pop();
+    for (const line of lines) if (line.trim()) onLine(JSON.parse(line));
+    if (done) break;
+  }
+  if (pending.trim()) onLine(JSON.parse(pending));
 }

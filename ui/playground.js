@@ -1,7 +1,7 @@
 // The playground: messages (a prompt version's, a generation's from a trace, or typed) with their
 // {{variables}} filled, sent to a model through one of the project's connections. A run is a try:
 // nothing is stored, and the answer shows beside what was sent.
-import { api } from "/ui/api.js";
+import { api, apiLines } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
 import { formatCount, formatDuration, h } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
@@ -233,8 +233,19 @@ export async function playgroundPage(root) {
     runButton.disabled = true;
     output.replaceChildren(h("p", { class: "muted", text: t("Waiting for the model…") }));
     try {
-      const doc = await api("/api/v1/playground", { method: "POST", body: { provider: connection.value, model: model.value.trim(),
-        messages: sent, variables, params: chosen, ...(tools.length ? { tools } : {}) } });
+      // The answer streams in as the model writes it; the last line is the whole answer or the error.
+      const writing = h("pre", { class: "text answer writing" });
+      let doc = null;
+      await apiLines("/api/v1/playground", { method: "POST", body: { provider: connection.value, model: model.value.trim(),
+        messages: sent, variables, params: chosen, ...(tools.length ? { tools } : {}), stream: true } }, (line) => {
+        if (line.type === "text") {
+          if (!writing.isConnected) output.replaceChildren(h("section", { class: "card" }, h("h3", { text: t("Output") }), writing));
+          writing.textContent += line.text;
+        } else {
+          doc = line;
+        }
+      });
+      if (!doc) throw new Error(t("The answer stopped before its end: run again."));
       output.replaceChildren(doc.ok
         ? h("section", { class: "card" }, h("h3", { text: t("Output") }),
           doc.answer || !doc.toolCalls?.length ? h("pre", { class: "text answer", text: doc.answer }) : "",
