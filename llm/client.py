@@ -181,29 +181,56 @@ async def chat(
         request_headers = {"Authorization": f"Bearer {api_key}", **extra}
     started = time.monotonic()
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
-            session.post(url, json=body, headers=request_headers) as r,
-        ):
-            if on_text is not None and r.status < 400:
-                streamed = await _read_stream(r, adapter, url, on_text)
-                return _result(adapter, url, model, streamed, (time.monotonic() - started) * 1000)
-            raw = await r.content.read(MAX_ANSWER_BYTES)
-            try:
-                doc = json.loads(raw) if raw else None
-            except ValueError:
-                doc = None
-            if r.status >= 400:
-                text = raw.decode(errors="replace")[:300]
-                message = _error_message(doc, text or r.reason or "error")
-                raise ModelError(
-                    f"{r.status} from {url}: {message}", r.status, r.status in (408, 409, 429) or r.status >= 500
-                )
+        doc = await _post(url, body, request_headers, timeout_s, adapter, on_text)
+        if on_text is not None and "stream_options" in body and doc == _NO_STREAM_OPTIONS:
+            # An OpenAI-compatible server that knows no stream_options: the answer, without usage.
+            doc = await _post(url, {k: v for k, v in body.items() if k != "stream_options"}, request_headers,
+                              timeout_s, adapter, on_text)  # fmt: skip
     except TimeoutError:
         raise ModelError(f"no answer from {url} within {timeout_s:.0f} s", 0, True) from None
     except aiohttp.ClientError as exc:
         raise ModelError(f"cannot reach {url}: {exc}", 0, True) from None
-    return _result(adapter, url, model, doc, (time.monotonic() - started) * 1000)
+    result = _result(adapter, url, model, doc, (time.monotonic() - started) * 1000)
+    if on_text is not None and not doc.get(_STREAMED) and result.text:
+        await on_text(result.text)  # a server that answered in one piece, though asked to stream
+    return result
+
+
+# Marks an answer read from a stream (its text went to on_text already), and the refusal of
+# stream_options by a server that does not know it (then asked again without).
+_STREAMED = "__streamed__"
+_NO_STREAM_OPTIONS: dict[str, Any] = {"__no_stream_options__": True}
+
+
+async def _post(
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    timeout_s: float,
+    adapter: str,
+    on_text: TextSink | None,
+) -> Any:
+    """One request: the answer's JSON (a stream put together as if it were one), or ModelError."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+        session.post(url, json=body, headers=headers) as r,
+    ):
+        if on_text is not None and r.status < 400 and r.content_type == "text/event-stream":
+            return {**await _read_stream(r, adapter, url, on_text), _STREAMED: True}
+        raw = await r.content.read(MAX_ANSWER_BYTES)
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = None
+        if r.status >= 400:
+            text = raw.decode(errors="replace")[:300]
+            message = _error_message(doc, text or r.reason or "error")
+            if r.status == 400 and "stream_options" in body and "stream_options" in message:
+                return _NO_STREAM_OPTIONS
+            raise ModelError(
+                f"{r.status} from {url}: {message}", r.status, r.status in (408, 409, 429) or r.status >= 500
+            )
+        return doc
 
 
 def _result(adapter: str, url: str, model: str, doc: Any, latency: float) -> ChatResult:

@@ -130,7 +130,11 @@ async def fake_judge() -> AsyncIterator[Judge]:
         if "response_format" in body and judge.no_response_format:
             return web.json_response({"error": {"message": "response_format is not supported"}}, status=400)
         answer = json.dumps({"reasoning": "looks right", "score": judge.score})
-        if body.get("stream"):
+        if what == "no-stream-options" and "stream_options" in body:  # an older OpenAI-compatible server
+            return web.json_response(
+                {"error": {"message": "Unrecognized request argument: stream_options"}}, status=400
+            )
+        if body.get("stream") and what != "ignores-stream":
             return await _openai_stream(request, body, answer, slow=what == "slow-stream")
         if what == "malformed":
             return web.json_response(_answer("I think it is pretty good, maybe 0.8?"))

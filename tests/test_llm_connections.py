@@ -597,6 +597,17 @@ async def test_the_playground_streams_the_answer(live: Running) -> None:
                 status, lines = await _ndjson(live, headers, {**question, "provider": provider, "tools": [tool]})
                 (call,) = lines[-1]["toolCalls"]
                 assert call["name"] == "get_weather" and json.loads(call["arguments"])["score"] == 0.8, lines
+            # A server that knows no stream_options: asked again without; one that answers in one
+            # piece though asked to stream: its answer as one piece.
+            judge.behaviour = ["no-stream-options", "good"]
+            before = len(judge.requests)
+            status, lines = await _ndjson(live, headers, question)
+            assert [x["type"] for x in lines] == ["text", "text", "text", "done"], lines
+            first, second = (r["body"] for r in judge.requests[before:])
+            assert "stream_options" in first and "stream_options" not in second and second["stream"] is True
+            judge.behaviour = ["ignores-stream"]
+            status, lines = await _ndjson(live, headers, question)
+            assert [x["type"] for x in lines] == ["text", "done"] and lines[0]["text"] == lines[1]["answer"], lines
             # The provider's error: the last (and only) line, with its message.
             judge.behaviour = ["500"]
             status, lines = await _ndjson(live, headers, question)
