@@ -52,6 +52,7 @@ GENAI_EVENTS = frozenset(
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _ZERO_COST = Decimal(0)
+_NONE: list[Any] = []  # shared by every span without links: Arrow only reads it
 
 
 @dataclass
@@ -210,16 +211,19 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 end = max(span.end_time_unix_nano, start)
                 status_code = STATUS[span.status.code] if 0 <= span.status.code <= 2 else "UNSET"
 
-                event_times = []
-                event_names = []
-                event_attrs = []
-                genai_events = []
-                for event in span.events:
-                    event_times.append(min(event.time_unix_nano, MAX_NS))
-                    event_names.append(event.name)
-                    event_attrs.append(attributes_json(event.attributes))
-                    if event.name in GENAI_EVENTS:
-                        genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
+                event_times: list[int] = _NONE
+                event_names: list[str] = _NONE
+                event_attrs: list[str] = _NONE
+                genai_events: list[tuple[str, dict[str, Any]]] = []
+                events = span.events
+                if events:
+                    event_times, event_names, event_attrs = [], [], []
+                    for event in events:
+                        event_times.append(min(event.time_unix_nano, MAX_NS))
+                        event_names.append(event.name)
+                        event_attrs.append(attributes_json(event.attributes))
+                        if event.name in GENAI_EVENTS:
+                            genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
 
                 m = map_span(attrs, defaults, genai_events, status_code == "ERROR", start)
                 # An attribute whose text became the input or output column verbatim is stored
@@ -260,10 +264,17 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 c["event_times"].append(event_times)
                 c["event_names"].append(event_names)
                 c["event_attributes"].append(event_attrs)
-                c["link_trace_ids"].append([link.trace_id.hex() for link in span.links])
-                c["link_span_ids"].append([link.span_id.hex() for link in span.links])
-                c["link_trace_states"].append([link.trace_state for link in span.links])
-                c["link_attributes"].append([attributes_json(link.attributes) for link in span.links])
+                links = span.links
+                if links:
+                    c["link_trace_ids"].append([link.trace_id.hex() for link in links])
+                    c["link_span_ids"].append([link.span_id.hex() for link in links])
+                    c["link_trace_states"].append([link.trace_state for link in links])
+                    c["link_attributes"].append([attributes_json(link.attributes) for link in links])
+                else:  # most spans: four empty lists without walking the links four times
+                    c["link_trace_ids"].append(_NONE)
+                    c["link_span_ids"].append(_NONE)
+                    c["link_trace_states"].append(_NONE)
+                    c["link_attributes"].append(_NONE)
 
                 cost_details = cost(ctx.prices, project, m["model"], m, m.pop("provided_cost"))
                 total = cost_details.get("total", _ZERO_COST)
