@@ -276,6 +276,7 @@ def test_a_busy_rules_executions_in_pages_and_by_state(server: Server) -> None: 
         page.screenshot(path=str(SHOTS / "evaluations-errors.png"), full_page=True)
         page.goto(page.url + "&lang=zh-CN")
         expect(page.get_by_label("状态", exact=True)).to_have_value("error")
+        expect(page.locator("table.traces").first.locator("tbody tr")).to_contain_text("简洁性")  # the template
         expect(executions).to_have_count(7)
         page.get_by_label("状态", exact=True).select_option(label="完成")
         expect(executions).to_have_count(100)

@@ -55,7 +55,7 @@ function ruleTarget(r) {
 }
 
 function ruleForm(templates, connections, done, cancel) {
-  const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: tpl.builtin ? word(tpl.name) : tpl.name })));
+  const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: templateName(tpl) })));
   const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name, e.g. correctness"), required: true });
   const target = h("select", { "aria-label": t("Target") }, h("option", { value: "observation", text: t("New observations") }),
     h("option", { value: "trace", text: t("New traces") }), h("option", { value: "dataset", text: t("Runs of a dataset") }));
@@ -93,6 +93,11 @@ function ruleForm(templates, connections, done, cancel) {
   h("div", { class: "filters" }, connection, model, h("label", {}, existing, t(" evaluate existing data too"))),
   h("div", { class: "filters" }, h("button", { type: "submit", text: t("Create rule") }),
     h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })), error);
+}
+
+/** A template's name as shown: a built-in one's in the page's language. */
+function templateName(tpl) {
+  return tpl.builtin ? word(tpl.name) : tpl.name;
 }
 
 function counts(jobs) {
@@ -193,7 +198,7 @@ export async function evaluationsPage(root) {
     formBox,
     rules.items.length ? table([t("Rule (score name)"), t("Template"), t("Target"), t("Judge"), t("Sampling"), t("Executions"), t("Status")], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
       h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),
-      h("td", { text: (templates.items.find((tpl) => tpl.id === r.templateId) || { name: r.templateId }).name }),
+      h("td", { text: templateName(templates.items.find((tpl) => tpl.id === r.templateId) || { name: r.templateId }) }),
       h("td", { text: ruleTarget(r) }),
       h("td", { text: `${r.provider} / ${r.model}` }), h("td", { text: `${Math.round(r.sampling * 100)}%` }),
       h("td", { class: "rule-jobs", "data-rule": r.id }, counts(r.jobs)),
@@ -203,7 +208,7 @@ export async function evaluationsPage(root) {
     ...(jobs ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobs.box] : []),
     h("h2", { text: t("Evaluator templates") }),
     table([t("Template"), t("Score"), "", ""], templates.items.map((tpl) => h("tr", {},
-      h("td", {}, h("div", { text: tpl.builtin ? word(tpl.name) : tpl.name }),
+      h("td", {}, h("div", { text: templateName(tpl) }),
         tpl.description ? h("div", { class: "muted", text: tpl.description }) : ""),
       h("td", { text: tpl.output.reasoning ? t("{type}, with reasoning", { type: word(tpl.output.type) }) : word(tpl.output.type) }),
       h("td", { class: "muted", text: tpl.builtin ? t("built-in") : t("this project, version {version}", { version: tpl.version }) }),
