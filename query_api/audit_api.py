@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import Field
 
@@ -103,6 +104,27 @@ async def _scope(request: web.Request, store: Store, actor: _Actor) -> AuditScop
     return scope
 
 
+# What an answer may say of the thing a change made (its top-level fields of these names): a
+# prompt's name and version, a connection's provider, a dataset's name. Never anything else.
+_NAMING_FIELDS = ("name", "version", "provider", "email", "role", "public_key", "publicKey", "datasetName", "userName")
+_MOST_ANSWER_BYTES = 64 * 1024
+
+
+def _answer_details(response: web.StreamResponse) -> dict[str, str]:
+    if not isinstance(response, web.Response) or not response.content_type.endswith("json"):
+        return {}
+    body = response.body
+    if not isinstance(body, bytes) or len(body) > _MOST_ANSWER_BYTES:
+        return {}
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: str(doc[k]) for k in _NAMING_FIELDS if isinstance(doc.get(k), str | int) and doc.get(k) != ""}
+
+
 def _target(request: web.Request, details: dict[str, str]) -> dict[str, str]:
     parameters = {k: v for k, v in request.match_info.items() if k != "prefix"}
     named = {**parameters, **{k: v for k, v in request.query.items() if k != "project"}, **details}
@@ -128,7 +150,7 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
         kind = "organization_key" if actor.kind == "api_key" and not scope.project_id else actor.kind
         await store.audit.record(
             AuditEntry(scope.organization_id, scope.project_id, kind, actor.id, actor.name, request.method, route,
-                       _target(request, scope.details), response.status)
+                       _target(request, {**_answer_details(response), **scope.details}), response.status)
         )  # fmt: skip
     except Exception:  # the change is made: a failure to log it must not turn its answer into an error
         log.exception("the audit log could not record %s %s", request.method, route)

@@ -87,8 +87,9 @@ async def test_changes_are_logged_with_who_and_where(live: Running) -> None:
             ("POST", "/api/v1/settings/projects/{project}/retention"),
         ]
         role_change = next(e for e in whole if e["method"] == "PUT")
+        who = {"email": "bo@example.com", "name": "bo@example.com"}  # from the answer
         assert role_change["target"] == {"organization": org["id"], "user_id": member["user_id"], "role": "ADMIN",
-                                         "was": "MEMBER"}  # fmt: skip
+                                         "was": "MEMBER", **who}  # fmt: skip
         assert role_change["projectId"] is None
         added = next(e for e in whole if e["route"] == "/api/v1/organizations/{organization}/members")
         assert added["target"]["email"] == "bo@example.com" and PASSWORD not in str(added)
@@ -128,3 +129,23 @@ async def test_changes_are_logged_with_who_and_where(live: Running) -> None:
     finally:
         for p in people:
             await p.close()
+
+
+async def test_an_entry_names_what_a_change_made(live: Running) -> None:
+    """The answer's naming fields (a connection's provider, a prompt's name and version) go in the
+    entry; its other fields, and secrets sent in the body, do not."""
+    admin = await first_admin(live)
+    try:
+        secret = "sk-very-secret-connection-key"
+        status, _ = await admin.call("PUT", "/api/v1/llm-connections?project=default",
+                                     {"provider": "openai-prod", "secretKey": secret})  # fmt: skip
+        assert status == 200
+        status, made = await admin.call("POST", "/api/v1/prompts?project=default",
+                                        {"name": "greeting", "type": "text", "prompt": "Hi {{name}}"})  # fmt: skip
+        assert status == 201, made
+        prompt, connection = await _log(admin, "project=default")
+        assert prompt["route"] == "/api/v1/prompts" and prompt["target"] == {"name": "greeting", "version": "1"}
+        assert connection["target"] == {"provider": "openai-prod"}
+        assert secret not in str(await _log(admin, "organization=default"))
+    finally:
+        await admin.close()
