@@ -190,6 +190,18 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
     assert not errors, errors
 
 
+def _bot_answers(srv: Server, pair: dict[str, str], n: int) -> None:
+    """``n`` traces of a bot, each with a generation named "answer", through Langfuse's ingestion API."""
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    _ingest(srv, pair, [e for t in (uuid.uuid4().hex for _ in range(n)) for e in (
+        {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+         "body": {"id": t, "name": "bot", "timestamp": stamp}},
+        {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+         "body": {"id": f"g-{t}", "traceId": t, "name": "answer", "startTime": stamp, "endTime": stamp,
+                  "input": "Where is Paris?", "output": "In France."}},
+    )])  # fmt: skip
+
+
 def _signed_up_with_a_judge(page: Page, srv: Server, judge_url: str) -> dict[str, str]:
     """Signed up, with a connection to the fake judge; the default project's new API key."""
     sign_up(page, srv.api_url)
@@ -212,15 +224,7 @@ def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:
     errors: list[str] = []
     with threaded_fake_judge() as judge, browser_page(errors) as page:
         pair = _signed_up_with_a_judge(page, server, judge.url)
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        traces = [uuid.uuid4().hex for _ in range(2)]
-        _ingest(server, pair, [e for t in traces for e in (
-            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-             "body": {"id": t, "name": "bot", "timestamp": stamp}},
-            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
-             "body": {"id": f"g-{t}", "traceId": t, "name": "answer", "startTime": stamp, "endTime": stamp,
-                      "input": "Where is Paris?", "output": "In France."}},
-        )])  # fmt: skip
+        _bot_answers(server, pair, 2)
         page.goto(server.api_url + "/project/default/evaluations")
         page.get_by_role("heading", name="No evaluation rules yet").wait_for()
         page.get_by_role("button", name="New rule").click()
@@ -248,14 +252,7 @@ def test_a_busy_rules_executions_in_pages_and_by_state(server: Server) -> None: 
     with threaded_fake_judge() as judge, browser_page(errors) as page:
         judge.behaviour = ["malformed"] * 7 + ["good"]
         pair = _signed_up_with_a_judge(page, server, judge.url)
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        _ingest(server, pair, [e for t in (uuid.uuid4().hex for _ in range(130)) for e in (
-            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-             "body": {"id": t, "name": "bot", "timestamp": stamp}},
-            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
-             "body": {"id": f"g-{t}", "traceId": t, "name": "answer", "startTime": stamp, "endTime": stamp,
-                      "input": "Where is Paris?", "output": "In France."}},
-        )])  # fmt: skip
+        _bot_answers(server, pair, 130)
         rule = {"name": "concise", "templateId": "builtin-conciseness", "target": "observation",
                 "filter": {"name": "answer"}, "sampling": 1.0, "delaySeconds": 0, "evaluateExisting": True,
                 "provider": "judge", "model": "judge-1"}  # fmt: skip
