@@ -113,7 +113,7 @@ async def _member(store: Store, users: Users, organization: str, user_id: str) -
     return user
 
 
-def _positive(request: web.Request, name: str, default: int) -> int:
+def _int_param(request: web.Request, name: str, default: int) -> int:
     try:
         value = int(request.query.get(name, str(default)))
     except ValueError:
@@ -123,8 +123,8 @@ def _positive(request: web.Request, name: str, default: int) -> int:
 
 async def list_users(request: web.Request, store: Store, organization: str) -> web.Response:
     users: Users = request.app[USERS_KEY]
-    start = max(1, _positive(request, "startIndex", 1))  # RFC 7644 3.4.2.4: below 1 is 1
-    count = min(MOST_RESULTS, max(0, _positive(request, "count", MOST_RESULTS)))
+    start = max(1, _int_param(request, "startIndex", 1))  # RFC 7644 3.4.2.4: below 1 is 1
+    count = min(MOST_RESULTS, max(0, _int_param(request, "count", MOST_RESULTS)))
     wanted = None
     if (expression := request.query.get("filter")) is not None:
         match = _FILTER.match(expression)
