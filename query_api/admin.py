@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from query_api.audit_scope import note_scope
 from query_api.requests import is_local, read_model
 from storage import ApiKey, Project, Store
 from storage.organizations import Organization
@@ -94,6 +95,7 @@ async def create_project(request: web.Request) -> web.Response:
     body = await read_model(request, NewProject)
     organization = await store.organizations.get_organization(body.organization)
     project = await store.projects.create_project(body.name, organization.id, retention_days=body.retention_days)
+    note_scope(request, project.id, organization.id)
     notify_changed(request)
     return web.json_response(project_json(project), status=201)
 
@@ -115,6 +117,7 @@ async def create_key(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await read_model(request, NewKey)
     pair = await store.projects.create_key(body.project, body.note)
+    note_scope(request, pair.project_id)
     notify_changed(request)
     return web.json_response(
         {"public_key": pair.public_key, "secret_key": pair.secret_key, "project_id": pair.project_id},
@@ -125,6 +128,7 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     store = _authorize(request)
     key = await store.projects.revoke_key(request.match_info["public_key"])
+    note_scope(request, key.project_id)
     notify_changed(request)
     return web.json_response(key_json(key))
 
@@ -158,6 +162,7 @@ async def create_organization(request: web.Request) -> web.Response:
     store = _authorize(request)
     body = await read_model(request, NewOrganization)
     org = await store.organizations.create_organization(body.name)
+    note_scope(request, organization_id=org.id)
     notify_changed(request)
     return web.json_response(organization_json(org), status=201)
 

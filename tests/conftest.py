@@ -71,9 +71,10 @@ class Server:
     otlp_http_url: str = ""
     otlp_grpc_address: str = ""
 
-    def get(self, path: str) -> tuple[int, dict]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
         try:
-            with urllib.request.urlopen(self.api_url + path, timeout=10) as response:
+            request = urllib.request.Request(self.api_url + path, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")

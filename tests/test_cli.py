@@ -1,5 +1,6 @@
 """The ``tracehouse`` command as a user runs it: real processes, real data directories."""
 
+import base64
 import json
 import signal
 import urllib.request
@@ -62,6 +63,20 @@ def test_projects_and_keys_while_the_server_holds_the_store(server: Server) -> N
     missing = run_cli("keys", "create", "--project", "nope", *d)
     assert missing.returncode == 1 and "no project" in missing.stderr
     assert secret not in server.log()
+    # The commands went through the server's admin endpoint: its audit log names them.
+    reader = run_cli("keys", "create", "--project", "shop", *d)
+    pair = [w for w in reader.stdout.split() if w.startswith(("pk-th-", "sk-th-"))]
+    token = base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode()
+    status, doc = server.get("/api/v1/audit-log", headers={"Authorization": f"Basic {token}"})
+    assert status == 200, doc
+    logged = [(e["method"], e["route"], e["actor"]["kind"]) for e in doc["items"]]
+    assert logged == [
+        ("POST", "/api/admin/keys", "admin_token"),
+        ("POST", "/api/admin/keys/{public_key}/revoke", "admin_token"),
+        ("POST", "/api/admin/keys", "admin_token"),
+        ("POST", "/api/admin/projects", "admin_token"),
+    ], logged
+    assert doc["items"][1]["target"] == {"public_key": public} and secret not in str(doc)
 
 
 def test_projects_and_keys_without_a_server(tmp_path: Path) -> None:
