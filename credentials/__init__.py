@@ -17,7 +17,6 @@ that every API checks the one permission matrix (tracehouse.roles) from the same
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 
 from storage import Store
@@ -38,7 +37,7 @@ def basic_pair(authorization: str) -> tuple[str, str]:
         raise Unauthenticated("send 'Authorization: Basic base64(public_key:secret_key)'")
     try:
         public, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not UTF-8, or characters beyond ASCII
         raise Unauthenticated("malformed Basic credentials") from None
     if not sep:
         raise Unauthenticated("malformed Basic credentials: expected public_key:secret_key")

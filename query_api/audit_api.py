@@ -71,7 +71,8 @@ async def _actor(request: web.Request) -> _Actor | None:
         if header.partition(" ")[0].lower() == "basic":
             return _Actor("api_key", basic_pair(header)[0])
         token = request.app.get(ADMIN_TOKEN_KEY)
-        if token and hmac.compare_digest(header.removeprefix("Bearer ").strip(), token):
+        # As bytes: compare_digest refuses str with characters beyond ASCII (a garbage header).
+        if token and hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.encode()):
             return _Actor("admin_token", "")
         if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request):
             return _Actor("local", "")

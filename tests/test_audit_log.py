@@ -149,3 +149,26 @@ async def test_an_entry_names_what_a_change_made(live: Running) -> None:
         assert secret not in str(await _log(admin, "organization=default"))
     finally:
         await admin.close()
+
+
+async def test_garbage_credentials_on_a_change_are_refused_not_logged(live: Running) -> None:
+    """Headers that are no credential (beyond ASCII, malformed Basic): the change is refused as
+    without the middleware, and nothing is logged."""
+    for value in ("Bearer \u00e9t\u00e9", "Basic \u00fc\u00fc", "Basic !!!", "Bearer"):
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                live.api_url + "/api/v1/datasets?project=default", json={"name": "x"}, headers={"Authorization": value}
+            ) as r,
+        ):
+            assert r.status in (401, 403), (value, r.status, await r.text())
+    assert await live.store.audit.entries("default", None, 10) == []
+    # Reads and Langfuse's ingestion answer the same garbage with 401 too (they answered 500).
+    for path, method in (("/api/public/traces", "GET"), ("/api/public/ingestion", "POST")):
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(
+                method, live.api_url + path, json={"batch": []}, headers={"Authorization": "Basic \u00fc\u00fc"}
+            ) as r,
+        ):
+            assert r.status == 401, (path, r.status, await r.text())
