@@ -50,7 +50,8 @@ async def session_user(request: web.Request) -> User | None:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         expected = request.cookies.get(CSRF_COOKIE, "")
         given = request.headers.get("X-CSRF-Token", "")
-        if not expected or not hmac.compare_digest(expected, given):
+        # As bytes: compare_digest refuses str with characters beyond ASCII (a garbage header).
+        if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
             raise Forbidden("missing or wrong X-CSRF-Token header (echo the th_csrf cookie)")
     return user
 

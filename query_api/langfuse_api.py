@@ -152,7 +152,7 @@ def observation_json(row: dict[str, Any]) -> dict[str, Any]:
         "parentObservationId": parent,
         "promptId": None,
         "promptName": row["prompt_name"] or None,
-        "promptVersion": int(row["prompt_version"]) if row["prompt_version"].isdigit() else None,
+        "promptVersion": int(v) if (v := row["prompt_version"]).isascii() and v.isdigit() else None,
         "usageDetails": dict(usage),
         "costDetails": costs,
         "environment": row["environment"],

@@ -70,10 +70,11 @@ async def _signed(request: web.Request, op: str) -> tuple[Store, str, str]:
     project = request.query.get("project", "")
     expires = request.query.get("expires", "")
     given = request.query.get("sig", "")
-    if not expires.isdigit() or int(expires) < time.time():
+    # isascii: isdigit() also takes digits int() does not (superscripts), and a link is ASCII.
+    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
         raise LangfuseError(403, "AccessDeniedError", "this media link has expired: ask for a new one")
     good = await _sign(request, op, project, media_id, int(expires))
-    if not hmac.compare_digest(good, given):
+    if not hmac.compare_digest(good.encode(), given.encode()):
         raise LangfuseError(403, "AccessDeniedError", "this media link is not valid")
     return request.app[STORE_KEY], project, media_id
 

@@ -58,7 +58,7 @@ async def _seal(users: Users, flow: dict[str, Any]) -> str:
 async def _open(users: Users, cookie: str) -> dict[str, Any]:
     body, _, mac = cookie.rpartition(".")
     expected = hmac.new(await users.signing_key(), b"sso:" + body.encode(), hashlib.sha256).hexdigest()
-    if not body or not hmac.compare_digest(mac, expected):
+    if not body or not hmac.compare_digest(mac.encode(), expected.encode()):
         raise OidcError("this sign-in was not started here, or its cookie was lost: try again")
     flow: dict[str, Any] = orjson.loads(base64.urlsafe_b64decode(body))
     if flow.get("exp", 0) < time.time():
@@ -108,7 +108,7 @@ async def sso_callback(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     try:
         flow = await _open(users, request.cookies.get(FLOW_COOKIE, ""))
-        if not hmac.compare_digest(request.query.get("state", ""), flow["state"]):
+        if not hmac.compare_digest(request.query.get("state", "").encode(), str(flow["state"]).encode()):
             raise OidcError("this sign-in's state does not match: try again")
         if "error" in request.query:
             said = request.query.get("error_description") or request.query["error"]

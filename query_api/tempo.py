@@ -77,7 +77,7 @@ def _uint(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # isdigit alone takes superscripts int() refuses
         raise _BadRequest(f"invalid {name}: {raw[:40]!r} is not a non-negative integer")
     return int(raw)
 

@@ -213,14 +213,15 @@ class Users:
             (user_id, expires, mac), nonce = parts, None
         else:
             return None
-        if not expires.isdigit() or int(expires) < time.time() or user_id == SIGNING_KEY_ID:
+        if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time() or user_id == SIGNING_KEY_ID:
             return None
         rows = await self._rows(
             "id = {i:String}",
             {"i": user_id, "h": _token_hash(token)},
             extra=", (SELECT count() FROM ended_sessions WHERE token_hash = {h:String}) AS ended",
         )
-        if not rows or not hmac.compare_digest(await self._mac(user_id, expires, nonce, rows[0]["password_hash"]), mac):
+        good = await self._mac(user_id, expires, nonce, rows[0]["password_hash"]) if rows else ""
+        if not rows or not hmac.compare_digest(good.encode(), mac.encode()):
             return None
         r = rows[0]
         if r["ended"]:

@@ -543,3 +543,56 @@ def report_cases():
     out = Path(__file__).resolve().parent.parent / "test-artifacts" / "hostile-input-cases.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(CASES, indent=2))
+
+
+async def test_text_beyond_ascii_in_credentials_links_and_numbers_gets_a_4xx(live: Running) -> None:
+    """Headers, cookies and query values with characters beyond ASCII (a CSRF token, a session
+    cookie, a media link's signature and expiry, Tempo's times) and a digit int() refuses ("²",
+    which str.isdigit() takes) get a 4xx, never a 500; a stored prompt version of that kind reads
+    back as none."""
+    import aiohttp
+
+    from tests.langfuse_helpers import basic, make_key
+    from tests.otlp_data import one_span
+    from tests.test_organizations_api import first_admin
+
+    admin = await first_admin(live)
+    headers = basic(await make_key(live))
+    try:
+        status, _ = await admin.call("GET", "/api/v1/traces")
+        assert status == 200
+        csrf = next(c.value for c in admin.session.cookie_jar if c.key == "th_csrf")
+        async with admin.session.post(live.api_url + "/api/v1/datasets", json={"name": "x"},
+                                      headers={"X-CSRF-Token": "\u00e9" + csrf}) as r:  # fmt: skip
+            assert r.status == 403, await r.text()
+    finally:
+        await admin.close()
+    async with aiohttp.ClientSession() as s:
+        cases = [
+            ("GET", "/api/v1/traces", {"Cookie": "th_session=usr-1.\u00b2\u00b3.n.m\u00e1c"}, (401,)),
+            ("GET", "/api/v1/traces", {"Cookie": "th_session=usr-1.99999999999.n.m\u00e1c"}, (401,)),
+            ("GET", "/api/public/media/m1/content?project=default&expires=\u00b2&sig=x", {}, (403,)),
+            ("GET", "/api/public/media/m1/content?project=default&expires=99999999999&sig=\u00e9", {}, (403,)),
+            ("GET", "/tempo/api/search?start=\u00b2", headers, (400,)),
+        ]
+        for method, path, extra, expected in cases:
+            async with s.request(method, live.api_url + path, headers=extra) as r:
+                assert r.status in expected, (path, extra, r.status, await r.text())
+        # A prompt version sent as "²" through OTLP: stored as given, read back by Langfuse's API as none.
+        trace_id = os.urandom(16)
+        body = one_span(trace_id, **{"langfuse.observation.prompt.version": "\u00b2"}).SerializeToString()
+        async with s.post(live.api_url + "/api/public/otel/v1/traces", data=body,
+                          headers={**headers, "Content-Type": "application/x-protobuf"}) as r:  # fmt: skip
+            assert r.status == 200, await r.text()
+        async with s.get(live.api_url + f"/api/public/traces/{trace_id.hex()}", headers=headers) as r:
+            assert r.status == 200, await r.text()
+            doc = await r.json()
+        assert [o["promptVersion"] for o in doc["observations"]] == [None]
+        # A token count of "²" through Langfuse's ingestion: no count, the rest stored.
+        event = {"id": "e-sup", "type": "generation-create", "timestamp": "2026-12-01T10:00:00Z",
+                 "body": {"id": "g-sup", "traceId": "t-sup", "usage": {"input": "\u00b2", "output": 3}}}  # fmt: skip
+        async with s.post(live.api_url + "/api/public/ingestion", json={"batch": [event]}, headers=headers) as r:
+            assert r.status == 207, await r.text()
+            assert (await r.json())["successes"] == [{"id": "e-sup", "status": 201}]
+        rows = await live.store.backend.query("SELECT input_tokens, output_tokens FROM spans WHERE span_id = 'g-sup'")
+        assert rows == [{"input_tokens": 0, "output_tokens": 3}]
