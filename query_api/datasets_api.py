@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import orjson
 from aiohttp import web
@@ -342,12 +342,12 @@ async def ui_export(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "jsonl")
     items = [i for i in await store.datasets.items(caller.project_id, [d.id]) if i.status == "ACTIVE"]
     text, content_type, ext = export_items([item_json(d, i) for i in reversed(items)], fmt)
+    # The name as the file's (RFC 6266: filename* in UTF-8, e.g. a name in Chinese), with an ASCII
+    # filename for clients that know no filename*.
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in d.name) or "dataset"
-    return web.Response(
-        text=text,
-        content_type=content_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe}.{ext}"'},
-    )
+    ascii_name = "".join(c if c.isascii() else "_" for c in safe)
+    disposition = f"attachment; filename=\"{ascii_name}.{ext}\"; filename*=UTF-8''{quote(f'{safe}.{ext}')}"
+    return web.Response(text=text, content_type=content_type, headers={"Content-Disposition": disposition})
 
 
 async def ui_compare(request: web.Request) -> web.Response:

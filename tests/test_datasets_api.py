@@ -273,3 +273,23 @@ async def test_ui_routes_roles_import_export_and_compare(live: Running) -> None:
     finally:
         for p in people:
             await p.close()
+
+
+async def test_an_export_is_named_after_its_dataset_in_any_script(live: Running) -> None:
+    """A dataset named in Chinese exports as a file of that name (RFC 6266's filename*), with an
+    ASCII name for clients that know no filename*."""
+    from urllib.parse import unquote
+
+    admin = await first_admin(live)
+    try:
+        status, _ = await admin.call("POST", "/api/v1/datasets?project=default", {"name": "客服 问答"})
+        assert status == 200
+        url = live.api_url + "/api/v1/dataset/export?project=default&format=csv&name=" + "客服 问答"
+        async with admin.session.get(url) as r:
+            assert r.status == 200
+            disposition = r.headers["Content-Disposition"]
+        plain, _, encoded = disposition.partition("; filename*=UTF-8''")
+        assert plain == 'attachment; filename="_____.csv"', disposition
+        assert unquote(encoded) == "客服_问答.csv"
+    finally:
+        await admin.close()
