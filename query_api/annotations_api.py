@@ -14,7 +14,7 @@ from aiohttp import web
 
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY, notify_changed
-from query_api.requests import read_json
+from query_api.requests import paged, read_json
 from query_api.responses import json_response
 from storage import Store
 from storage.annotations import ScoreConfig
@@ -51,17 +51,6 @@ async def _caller(request: web.Request, permission: Permission, what: str) -> tu
     caller = await caller_for(request, store)
     caller.require(permission, what)
     return store, caller
-
-
-def _page(request: web.Request, items: list[Any]) -> dict[str, Any]:
-    try:
-        page, limit = int(request.query.get("page", "1")), int(request.query.get("limit", "50"))
-    except ValueError:
-        raise InvalidInput("page and limit are integers") from None
-    if page < 1 or not 1 <= limit <= 100:
-        raise InvalidInput("page from 1, limit from 1 to 100")
-    meta = {"page": page, "limit": limit, "totalItems": len(items), "totalPages": -(-len(items) // limit)}
-    return {"data": items[(page - 1) * limit : page * limit], "meta": meta}
 
 
 # -- score configs ----------------------------------------------------------------------------------
@@ -140,7 +129,7 @@ async def _config(store: Store, project: str, config_id: str) -> ScoreConfig:
 
 async def list_configs(request: web.Request) -> web.Response:
     store, caller = await _caller(request, Permission.VIEW_DATA, "read score configs")
-    return json_response(_page(request, [config_json(c) for c in await store.annotations.configs(caller.project_id)]))
+    return json_response(paged(request, [config_json(c) for c in await store.annotations.configs(caller.project_id)]))
 
 
 async def get_config(request: web.Request) -> web.Response:
@@ -223,7 +212,7 @@ async def list_queues(request: web.Request) -> web.Response:
         items = await store.annotations.items(caller.project_id, q["id"])
         done = sum(1 for i in items if i["status"] == "COMPLETED")
         data.append({**queue_json(q), "items": len(items), "completed": done})
-    return json_response(_page(request, data))
+    return json_response(paged(request, data))
 
 
 async def get_queue(request: web.Request) -> web.Response:
@@ -236,7 +225,7 @@ async def list_items(request: web.Request) -> web.Response:
     await _queue(store, caller.project_id, request.match_info["id"])
     items = await store.annotations.items(caller.project_id, request.match_info["id"])
     status = request.query.get("status")
-    return json_response(_page(request, [item_json(i) for i in items if status is None or i["status"] == status]))
+    return json_response(paged(request, [item_json(i) for i in items if status is None or i["status"] == status]))
 
 
 async def add_item(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from query_api.access import caller_for
 from query_api.admin import STORE_KEY
-from query_api.requests import read_json
+from query_api.requests import paged, read_json
 from query_api.responses import json_response
 from storage import Store
 from tracehouse.errors import Forbidden, InvalidInput, NotFound
@@ -70,16 +70,8 @@ async def list_comments(request: web.Request) -> web.Response:
     object_type = q.get("objectType", "").upper() or None
     if object_type is not None and object_type not in OBJECT_TYPES:
         raise InvalidInput(f"objectType: one of {', '.join(OBJECT_TYPES)}")
-    try:
-        page, limit = int(q.get("page", "1")), int(q.get("limit", "50"))
-    except ValueError:
-        raise InvalidInput("page and limit are integers") from None
-    if page < 1 or not 1 <= limit <= 100:
-        raise InvalidInput("page from 1, limit from 1 to 100")
     rows = await store.comments.list(caller.project_id, object_type, q.get("objectId"), q.get("authorUserId"))
-    data = [comment_json(caller.project_id, c) for c in rows]
-    meta = {"page": page, "limit": limit, "totalItems": len(data), "totalPages": -(-len(data) // limit)}
-    return json_response({"data": data[(page - 1) * limit : page * limit], "meta": meta})
+    return json_response(paged(request, [comment_json(caller.project_id, c) for c in rows]))
 
 
 async def _comment(request: web.Request, store: Store, project: str) -> dict[str, Any]:

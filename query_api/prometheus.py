@@ -47,9 +47,13 @@ def _time(raw: str | None, name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        if math.isfinite(seconds):
+            return seconds
+        raise _BadData(f'invalid parameter "{name}": "{raw[:40]}" is not a finite timestamp')
     try:
         return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from tracehouse.deadlines import read_body
 from tracehouse.errors import InvalidInput
 
-__all__ = ["is_local", "read_json", "read_model"]
+__all__ = ["MOST_PAGE", "is_local", "paged", "read_json", "read_model"]
 
 
 def is_local(request: web.Request) -> bool:
@@ -37,3 +37,20 @@ async def read_model(request: web.Request, model: type[BaseModel]) -> Any:
         return model.model_validate_json(await read_body(request))
     except ValidationError as exc:
         raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
+
+
+# Far past any list: a page number beyond it is a client's mistake (and past JSON's 64-bit ints).
+MOST_PAGE = 1_000_000
+
+
+def paged(request: web.Request, items: list[Any], most_limit: int = 100) -> dict[str, Any]:
+    """One page of ``items`` in Langfuse's shape (``data`` and ``meta``), by the query's ``page``
+    (from 1) and ``limit`` (1 to ``most_limit``, default 50); InvalidInput otherwise."""
+    try:
+        page, limit = int(request.query.get("page", "1")), int(request.query.get("limit", "50"))
+    except ValueError:
+        raise InvalidInput("page and limit are integers") from None
+    if not 1 <= page <= MOST_PAGE or not 1 <= limit <= most_limit:
+        raise InvalidInput(f"page from 1 to {MOST_PAGE}, limit from 1 to {most_limit}")
+    meta = {"page": page, "limit": limit, "totalItems": len(items), "totalPages": -(-len(items) // limit)}
+    return {"data": items[(page - 1) * limit : page * limit], "meta": meta}

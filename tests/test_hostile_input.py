@@ -596,3 +596,28 @@ async def test_text_beyond_ascii_in_credentials_links_and_numbers_gets_a_4xx(liv
             assert (await r.json())["successes"] == [{"id": "e-sup", "status": 201}]
         rows = await live.store.backend.query("SELECT input_tokens, output_tokens FROM spans WHERE span_id = 'g-sup'")
         assert rows == [{"input_tokens": 0, "output_tokens": 3}]
+
+
+async def test_numbers_out_of_range_in_queries_get_a_4xx(live: Running) -> None:
+    """A page number past 64 bits (JSON cannot say it) and an infinite or NaN time (found by
+    sending odd values to every GET route's common parameters): 400, never a 500."""
+    import aiohttp
+
+    from tests.langfuse_helpers import basic, make_key
+
+    headers = basic(await make_key(live))
+    cases = [
+        "/api/public/annotation-queues?page=99999999999999999999",
+        "/api/public/score-configs?page=99999999999999999999",
+        "/api/public/comments?page=99999999999999999999",
+        "/api/public/comments?page=1000001",
+        "/prometheus/api/v1/label/service/values?start=1e309",
+        "/prometheus/api/v1/label/service/values?end=NaN",
+        "/prometheus/api/v1/query_range?query=up&start=-inf&end=1&step=15s",
+    ]
+    async with aiohttp.ClientSession() as s:
+        for path in cases:
+            async with s.get(live.api_url + path, headers=headers) as r:
+                assert r.status == 400, (path, r.status, await r.text())
+        async with s.get(live.api_url + "/api/public/comments?page=1000000", headers=headers) as r:
+            assert r.status == 200 and (await r.json())["data"] == []
