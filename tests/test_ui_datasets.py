@@ -144,7 +144,7 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         page.get_by_label("API key").fill("sk-local-123456789")
         page.get_by_label("Models (comma-separated)").fill("gpt-4o-mini")
         page.get_by_role("button", name="Save connection").click()
-        row = page.locator("tr", has_text="local-llm")
+        row = page.locator("tr", has_text="local-llm").filter(has_not_text="provider:")  # not the audit log's row
         expect(row).to_contain_text("...6789")
         row.get_by_role("button", name="Test").click()
         expect(page.locator("p.ok")).to_contain_text('local-llm answered "Paris is sunny, 21°C."')
