@@ -143,6 +143,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     # Who, before the handler: a password change or a sign-out may end the session it used.
     actor = await _actor(request)
     response = await handler(request)
+    # No credential (nobody, or this machine's open mode), but the change names its person.
+    if (actor is None or actor.kind == "local") and (named := noted_scope(request).actor) is not None:
+        actor = _Actor("user", *named)
     if actor is None or not 200 <= response.status < 300:
         return response
     try:

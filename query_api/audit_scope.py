@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["AuditScope", "note_detail", "note_scope", "noted_scope"]
+__all__ = ["AuditScope", "note_actor", "note_detail", "note_scope", "noted_scope"]
 
 
 @dataclass
@@ -15,6 +15,9 @@ class AuditScope:
     project_id: str = ""
     organization_id: str = ""
     details: dict[str, str] = field(default_factory=dict)  # what the route's parameters do not say
+    # Who, when the request carried no credential but the change names a person (an invitation
+    # accepted by its link): (user id, email).
+    actor: tuple[str, str] | None = None
 
 
 _KEY = web.RequestKey("audit_scope", AuditScope)
@@ -38,9 +41,14 @@ def note_detail(request: web.Request, **details: str) -> None:
     _noted(request).details.update({k: str(v) for k, v in details.items()})
 
 
+def note_actor(request: web.Request, user_id: str, email: str) -> None:
+    """Name the person who made this change, for a request without credentials (a link's)."""
+    _noted(request).actor = (user_id, email)
+
+
 def noted_scope(request: web.Request) -> AuditScope:
     """What handlers noted (a copy; empty if nothing)."""
     if _KEY not in request:
         return AuditScope()
     noted = request[_KEY]
-    return AuditScope(noted.project_id, noted.organization_id, dict(noted.details))
+    return AuditScope(noted.project_id, noted.organization_id, dict(noted.details), noted.actor)

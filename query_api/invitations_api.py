@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
 from query_api.admin import STORE_KEY
-from query_api.audit_scope import note_detail
+from query_api.audit_scope import note_actor, note_detail, note_scope
 from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
 from query_api.provisioning import grant_default_access
@@ -197,6 +197,11 @@ async def accept_invitation(request: web.Request) -> web.Response:
     if account is None:
         account = await users.create(inv.email, body.name or inv.email, body.password)
     await join(store, account.id, inv)
+    note_scope(request, inv.project_id, inv.organization_id)
+    note_actor(request, account.id, account.email)
+    note_detail(
+        request, email=account.email, role=inv.role, **({"project_role": inv.project_role} if inv.project_role else {})
+    )
     if created:
         await grant_default_access(request.app, store, account.id)
     return await start_session(request, account)

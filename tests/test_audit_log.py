@@ -172,3 +172,24 @@ async def test_garbage_credentials_on_a_change_are_refused_not_logged(live: Runn
             ) as r,
         ):
             assert r.status == 401, (path, r.status, await r.text())
+
+
+async def test_joining_by_an_invitation_is_logged_as_the_person_who_joined(live: Running) -> None:
+    """The link's holder has no credential yet: the entry names them, and never the link."""
+    admin = await first_admin(live)
+    guest = Person(live)
+    try:
+        status, made = await admin.call(
+            "POST", "/api/v1/organizations/default/invitations", {"email": "kim@example.com", "role": "VIEWER"}
+        )
+        assert status == 201, made
+        token = made["url"].rstrip("/").rsplit("/", 1)[-1]
+        status, _ = await guest.call("POST", f"/api/v1/invitations/{token}/accept", {"password": PASSWORD})
+        assert status == 200
+        joined = (await _log(admin, "organization=default"))[0]
+        assert joined["route"] == "/api/v1/invitations/{token}/accept"
+        assert joined["actor"]["name"] == "kim@example.com" and joined["actor"]["kind"] == "user"
+        assert joined["target"] == {"email": "kim@example.com", "role": "VIEWER"} and token not in str(joined)
+    finally:
+        await admin.close()
+        await guest.close()

@@ -21,6 +21,7 @@ const CHANGES = {
   "DELETE /api/v1/organizations/{organization}/members/{user_id}": () => t("Removed a member"),
   "PUT /api/v1/projects/{project}/members/{user_id}": () => t("Changed a project role"),
   "POST /api/v1/organizations/{organization}/invitations": () => t("Invited someone"),
+  "POST /api/v1/invitations/{token}/accept": () => t("Joined by an invitation"),
   "DELETE /api/v1/organizations/{organization}/invitations/{invitation_id}": () => t("Revoked an invitation"),
   "POST /api/v1/organizations/{organization}/api-keys": () => t("Created an organization API key"),
   "DELETE /api/v1/organizations/{organization}/api-keys/{public_key}": () => t("Revoked an organization API key"),
