@@ -21,7 +21,7 @@ from aiohttp import web
 from pydantic import Field
 
 from credentials import basic_pair
-from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY, SESSION_COOKIE, caller_for, session_user
+from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY, caller_for, session_user
 from query_api.admin import ADMIN_TOKEN_KEY, STORE_KEY
 from query_api.audit_scope import AuditScope, noted_scope
 from query_api.middleware import Handler
@@ -61,23 +61,24 @@ class _Actor:
     name: str = ""
 
 
-async def _actor(request: web.Request) -> _Actor | None:
-    """Who is asking, without failing: a wrong credential is the handler's to refuse."""
+def _actor(request: web.Request) -> _Actor | None:
+    """Who made the change: the person the handler found (its session, or a link's), else the
+    request's key pair, the admin token, or this machine's open mode; without failing (a wrong
+    credential is the handler's to refuse, and then nothing is recorded)."""
+    if (named := noted_scope(request).actor) is not None:
+        return _Actor("user", *named)
+    header = request.headers.get("Authorization", "")
     try:
-        user = await request.app[CREDENTIALS_KEY].session(request.cookies.get(SESSION_COOKIE, ""))
-        if user is not None:
-            return _Actor("user", user.id, user.email)
-        header = request.headers.get("Authorization", "")
         if header.partition(" ")[0].lower() == "basic":
             return _Actor("api_key", basic_pair(header)[0])
-        token = request.app.get(ADMIN_TOKEN_KEY)
-        # As bytes: compare_digest refuses str with characters beyond ASCII (a garbage header).
-        if token and hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.encode()):
-            return _Actor("admin_token", "")
-        if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request):
-            return _Actor("local", "")
     except TracehouseError:
         return None
+    token = request.app.get(ADMIN_TOKEN_KEY)
+    # As bytes: compare_digest refuses str with characters beyond ASCII (a garbage header).
+    if token and hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.encode()):
+        return _Actor("admin_token", "")
+    if request.app.get(LOOPBACK_BIND_KEY, False) and is_local(request):
+        return _Actor("local", "")
     return None
 
 
@@ -140,13 +141,8 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     route = (resource.canonical if resource is not None else request.path).replace("/{prefix}", "/", 1)
     if request.method in _READ_METHODS or _UNAUDITED.search(route):
         return await handler(request)
-    # Who, before the handler: a password change or a sign-out may end the session it used.
-    actor = await _actor(request)
     response = await handler(request)
-    # No credential (nobody, or this machine's open mode), but the change names its person.
-    if (actor is None or actor.kind == "local") and (named := noted_scope(request).actor) is not None:
-        actor = _Actor("user", *named)
-    if actor is None or not 200 <= response.status < 300:
+    if not 200 <= response.status < 300 or (actor := _actor(request)) is None:
         return response
     try:
         store: Store = request.app[STORE_KEY]

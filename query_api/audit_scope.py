@@ -15,8 +15,8 @@ class AuditScope:
     project_id: str = ""
     organization_id: str = ""
     details: dict[str, str] = field(default_factory=dict)  # what the route's parameters do not say
-    # Who, when the request carried no credential but the change names a person (an invitation
-    # accepted by its link): (user id, email).
+    # The person who made the change, (user id, email): the one a session belongs to (noted when
+    # the handler checks it), or the one a link names (an invitation accepted).
     actor: tuple[str, str] | None = None
 
 
@@ -42,7 +42,7 @@ def note_detail(request: web.Request, **details: str) -> None:
 
 
 def note_actor(request: web.Request, user_id: str, email: str) -> None:
-    """Name the person who made this change, for a request without credentials (a link's)."""
+    """Name the person who made this change (a session's, or a link's for a request without one)."""
     _noted(request).actor = (user_id, email)
 
 
