@@ -20,9 +20,10 @@ from google.protobuf import json_format
 from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.otlp_encode import encode_trace, trace_by_id_response
+from query_api.tempo_metrics import BadMetricsRequest, any_value, instant_response, range_response, read_range
 from tracehouse import __version__
 from tracehouse.errors import TracehouseError
-from tracehouse.traceql import INTRINSICS, TraceQLError, parse
+from tracehouse.traceql import INTRINSICS, TraceQLError, parse, parse_pipeline
 
 __all__ = ["tempo_routes"]
 
@@ -120,7 +121,7 @@ class TempoApi:
                 store = request.app[STORE_KEY]
                 project = await project_for(request, store)
                 return await fn(request, store, project)
-            except _BadRequest as exc:
+            except (_BadRequest, BadMetricsRequest) as exc:
                 return _text(400, str(exc))
             except TraceQLError as exc:
                 return _text(400, f"invalid TraceQL query: {exc}")
@@ -174,7 +175,10 @@ class TempoApi:
             raise _BadRequest("invalid limit: must be a positive number")
         limit = min(limit, 1000)
         start, end = _window(request, 3600)
-        expr = parse(q.get("q", ""))
+        pipeline = parse_pipeline(q.get("q", ""))
+        if pipeline.metrics is not None:
+            raise TraceQLError("a metrics query: ask /api/metrics/query_range")
+        expr = pipeline.filter
         tags = _logfmt(q["tags"]) if q.get("tags") else {}
         known = {"q", "tags", "limit", "spss", "start", "end", "minDuration", "maxDuration"}
         tags.update({k: v for k, v in q.items() if k not in known and "q" not in q})
@@ -184,18 +188,22 @@ class TempoApi:
         )
         if min_d is not None and max_d is not None and min_d > max_d:
             raise _BadRequest("invalid maxDuration: must be greater than minDuration")
-        rows = await store.tempo.search(project, expr, start, end, limit, max(1, spss), min_d, max_d, tags)
+        rows = await store.tempo.search(
+            project, expr, start, end, limit, max(1, spss), min_d, max_d, tags, pipeline.select
+        )
         traces = []
         for row in rows:
-            spans = [
-                {
+            spans = []
+            for span_id, name, start_ns, duration, picked in row["spans"]:
+                span: dict[str, Any] = {
                     "spanID": span_id.zfill(16) if len(span_id) <= 16 else span_id,
                     "name": name,
                     "startTimeUnixNano": str(start_ns),
                     "durationNanos": str(duration),
                 }
-                for span_id, name, start_ns, duration in row["spans"]
-            ]
+                if picked:
+                    span["attributes"] = [{"key": k, "value": any_value(v, t)} for k, v, t in picked]
+                spans.append(span)
             spanset = {"spans": spans, "matched": int(row["matched"])}
             item: dict[str, Any] = {
                 "traceID": row["trace_id"],
@@ -212,6 +220,16 @@ class TempoApi:
                 del item["rootTraceName"]
             traces.append(item)
         return _json({"traces": traces, "metrics": {"inspectedTraces": len(traces)}})
+
+    async def metrics_range(self, request: web.Request, store: Any, project: str) -> web.Response:
+        expr, metrics, lo, hi, step, exemplars = read_range(request.query, instant=False)
+        result = await store.tempo.metrics(project, expr, metrics, lo, hi, step, exemplars)
+        return range_response(result, metrics, lo, hi, step, exemplars)
+
+    async def metrics_instant(self, request: web.Request, store: Any, project: str) -> web.Response:
+        expr, metrics, lo, hi, step, _ = read_range(request.query, instant=True)
+        result = await store.tempo.metrics(project, expr, metrics, lo, hi, step, 0)
+        return instant_response(result, metrics)
 
     async def tags_v2(self, request: web.Request, store: Any, project: str) -> web.Response:
         scope = request.query.get("scope", "")
@@ -311,6 +329,8 @@ def tempo_routes(prefix: str = "/tempo") -> list[web.RouteDef]:
         web.get(prefix + "/api/v2/traces/{trace_id}", h(api.trace)),
         web.get(prefix + "/api/traces/{trace_id}", h(api.trace)),
         web.get(prefix + "/api/search", h(api.search)),
+        web.get(prefix + "/api/metrics/query_range", h(api.metrics_range)),
+        web.get(prefix + "/api/metrics/query", h(api.metrics_instant)),
         web.get(prefix + "/api/v2/search/tags", h(api.tags_v2)),
         web.get(prefix + "/api/search/tags", h(api.tags_v1)),
         web.get(prefix + "/api/v2/search/tag/{tag}/values", h(api.tag_values_v2)),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from storage.api import Backend, Row
-from storage.traceql_sql import compile_condition
-from tracehouse.traceql import Expr
+from storage.traceql_metrics import MetricsResult, TraceQLMetrics
+from storage.traceql_sql import compile_condition, label_value, new_params
+from tracehouse.traceql import Expr, Field, Intrinsic, Metrics
 
 __all__ = ["TempoReader"]
 
@@ -18,6 +19,13 @@ _WINDOW = """s.project_id = {project:String} AND s.sign = 1 AND s.observation_ty
 class TempoReader:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._metrics = TraceQLMetrics(backend)
+
+    async def metrics(
+        self, project: str, expr: Expr, metrics: Metrics, lo: int, hi: int, step: int, exemplars: int
+    ) -> MetricsResult:
+        """TraceQL metrics (``storage/traceql_metrics.py``)."""
+        return await self._metrics.query(project, expr, metrics, lo, hi, step, exemplars)
 
     async def search(
         self,
@@ -30,10 +38,17 @@ class TempoReader:
         min_duration: int | None = None,
         max_duration: int | None = None,
         tags: dict[str, str] | None = None,
+        select: tuple[Field, ...] = (),
     ) -> list[Row]:
         """Traces with a span matching ``expr`` (and the legacy filters), newest first, with up to
-        ``spans_per_set`` matching spans each and the trace's root name, service and duration."""
-        condition, params = compile_condition(expr)
+        ``spans_per_set`` matching spans each and the trace's root name, service and duration.
+        Each span carries the values of the ``select`` fields it has, as (name, value, type)."""
+        shared = new_params()
+        condition, params = compile_condition(expr, shared)
+        select = tuple(f for f in select if not _given_already(f))
+        chosen = [label_value(shared, f) for f in select]
+        names = [f.name for f in select]  # as Tempo: the attribute's name, without its scope
+        picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]" if chosen else "[], []"
         params.update(project=project, start=start, end=end, limit=limit, spss=spans_per_set)
         where = [condition]
         for i, (key, value) in enumerate((tags or {}).items()):
@@ -54,7 +69,7 @@ class TempoReader:
 SELECT s.trace_id AS trace_id,
        count() AS matched,
        groupArray({{spss:UInt32}})(tuple(s.span_id, toString(s.name), toUnixTimestamp64Nano(s.start_time),
-                                         s.duration_ns)) AS spans,
+                                         s.duration_ns, {picked})) AS spans,
        max(s.start_time) AS newest
 FROM spans AS s
 WHERE {_WINDOW} AND {" AND ".join(where)}
@@ -78,7 +93,7 @@ GROUP BY trace_id""",
         by_id = {s["trace_id"]: s for s in summaries}
         for row in rows:
             row.update(by_id.get(row["trace_id"], {}))
-            row["spans"] = [_span_tuple(t) for t in row["spans"]]
+            row["spans"] = [_span_tuple(t, names) for t in row["spans"]]
         return rows
 
     async def tag_names(self, project: str, start: int, end: int, limit: int) -> dict[str, list[str]]:
@@ -128,8 +143,15 @@ GROUP BY trace_id""",
         return [(kind, value) for value, kind in values.items()][:limit]
 
 
-def _span_tuple(value: Any) -> tuple[str, str, int, int]:
+def _span_tuple(value: Any, names: list[str]) -> tuple[str, str, int, int, list[tuple[str, str, str]]]:
     if isinstance(value, dict):  # Arrow gives tuples as structs
         value = list(value.values())
-    span_id, name, start, duration = value
-    return str(span_id), str(name), int(start), int(duration)
+    span_id, name, start, duration, values, types = value
+    picked = [(n, str(v), str(t)) for n, v, t in zip(names, values, types, strict=True) if t != "nil"]
+    return str(span_id), str(name), int(start), int(duration), picked
+
+
+def _given_already(field: Field) -> bool:
+    """Fields a search answer gives in their own places, which Tempo leaves out of a span's attributes."""
+    given = ("name", "duration", "traceDuration", "rootName", "rootServiceName", "traceId", "spanId")
+    return isinstance(field, Intrinsic) and field.name in given

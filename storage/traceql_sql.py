@@ -15,7 +15,7 @@ from typing import Any
 
 from tracehouse.traceql import And, Attribute, Compare, Expr, Intrinsic, Literal, MatchAll, Or, TraceQLError
 
-__all__ = ["compile_condition"]
+__all__ = ["compile_condition", "label_value", "numeric_value"]
 
 STATUS = {"error": "ERROR", "ok": "OK", "unset": "UNSET"}
 KINDS = {"server", "client", "producer", "consumer", "internal", "unspecified"}
@@ -29,6 +29,24 @@ TRACE_LEVEL = {
     "rootName": ("argMinMerge(name)", "String"),
     "rootServiceName": ("argMinMerge(service_name)", "String"),
 }
+
+
+# String intrinsics read from a span's own columns.
+SPAN_COLUMNS = {
+    "traceId": "s.trace_id",
+    "spanId": "s.span_id",
+    "parentId": "s.parent_span_id",
+    "instrumentationName": "toString(s.scope_name)",
+    "instrumentationVersion": "toString(s.scope_version)",
+}
+# Typed columns that stand for GenAI attributes a span does not carry as such (Langfuse's and
+# OpenInference's spans, and the cost we compute), so that metrics over them cover every source.
+NUMERIC_FALLBACK = {
+    "gen_ai.usage.input_tokens": "toFloat64(s.input_tokens)",
+    "gen_ai.usage.output_tokens": "toFloat64(s.output_tokens)",
+    "gen_ai.usage.cost": "toFloat64(s.total_cost)",
+}
+LLM_CALL = "s.observation_type IN ('GENERATION', 'EMBEDDING')"
 
 
 class _Params:
@@ -60,6 +78,10 @@ def _scalar(params: _Params, expr: str, op: str, value: Literal, numeric_expr: s
 
 
 def _attribute(params: _Params, field: Attribute, op: str, value: Literal) -> str:
+    if field.name in NUMERIC_FALLBACK and field.scope in ("span", "") and value.kind in ("int", "float"):
+        # tokens and cost compare as their metrics read them, whatever sent the span
+        bound = params.bind(float(value.value), "Float64")  # type: ignore[arg-type]
+        return f"({numeric_value(params, field)} {SQL_OPS[op]} {bound})" if op in SQL_OPS else "0"
     maps = {
         "span": ["span_attributes"],
         "resource": ["resource_attributes"],
@@ -104,6 +126,23 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
         if value.kind not in ("duration", "int", "float") or op in ("=~", "!~"):
             raise TraceQLError("duration compares with a duration such as 100ms or 1.5s")
         return f"duration_ns {SQL_OPS[op]} {params.bind(int(value.value), 'UInt64')}"  # type: ignore[call-overload]
+    if name == "nestedSetParent":
+        # Tempo numbers a trace's spans as a nested set; a root span's parent is -1. Only
+        # "is a root" and "is not a root" mean anything without that numbering.
+        if value.kind != "int" or op in ("=~", "!~"):
+            raise TraceQLError("nestedSetParent compares with a number: nestedSetParent < 0 is a root span")
+        n = int(value.value)  # type: ignore[call-overload]
+        root = {"<": n <= 0, "=": n == -1, "<=": n < 0}.get(op)
+        child = {">": n >= -1, ">=": n >= 0, "!=": n == -1}.get(op)
+        if root:
+            return "s.parent_span_id = ''"
+        if child:
+            return "s.parent_span_id != ''"
+        raise TraceQLError("nestedSetParent: use nestedSetParent < 0 (root spans) or nestedSetParent >= 0")
+    if name in SPAN_COLUMNS:
+        if value.kind != "string":
+            raise TraceQLError(f"{name} compares with a string")
+        return _scalar(params, SPAN_COLUMNS[name], op, value)
     if name in TRACE_LEVEL:
         expr = TRACE_LEVEL[name][0]
         if name == "traceDuration":
@@ -136,8 +175,61 @@ def _compile(params: _Params, expr: Expr) -> str:
     raise TraceQLError(f"unsupported expression {expr!r}")
 
 
-def compile_condition(expr: Expr) -> tuple[str, dict[str, Any]]:
+def compile_condition(expr: Expr, params: _Params | None = None) -> tuple[str, dict[str, Any]]:
     """(span condition, parameters); the caller binds ``project`` too."""
-    params = _Params()
+    params = params or _Params()
     condition = _compile(params, expr)
     return condition, params.values
+
+
+def _attribute_pair(params: _Params, field: Attribute) -> tuple[str, str]:
+    """(value, OTLP type) of an attribute as SQL; NULL value where the span lacks it."""
+    key = params.bind(field.name, "String")
+    scopes = {"span": ["span"], "resource": ["resource"], "": ["span", "resource"]}[field.scope]
+    value, kind = "NULL", "''"
+    for scope in reversed(scopes):  # the span's own attribute wins over its resource's
+        has = f"mapContains(s.{scope}_attributes, {key})"
+        value = f"if({has}, s.{scope}_attributes[{key}], {value})"
+        kind = f"if({has}, s.{scope}_attribute_types[{key}], {kind})"
+    return value, kind
+
+
+def label_value(params: _Params, field: Intrinsic | Attribute) -> tuple[str, str]:
+    """(value, type) SQL of a ``by()`` field. The type is an OTLP attribute type (``int``,
+    ``double``, ``bool``, else a string) or ``nil`` where the span has no such value."""
+    if isinstance(field, Attribute):
+        value, kind = _attribute_pair(params, field)
+        return f"ifNull({value}, 'nil')", f"if({value} IS NULL, 'nil', {kind})"
+    name = field.name
+    columns = {
+        "name": "toString(s.name)",
+        "status": "lower(toString(s.status_code))",
+        "kind": "lower(toString(s.kind))",
+        "statusMessage": "s.status_message",
+        **SPAN_COLUMNS,
+    }
+    if name in columns:
+        return columns[name], "''"
+    if name in ("rootName", "rootServiceName"):
+        # from the trace summaries joined as ``roots`` (storage/traceql_metrics.py)
+        return f"if(roots.root_trace_id = '', 'nil', roots.{name})", "if(roots.root_trace_id = '', 'nil', '')"
+    raise TraceQLError(f"{name} cannot group a metric: use a span attribute or name, status, kind, rootName")
+
+
+def numeric_value(params: _Params, field: Intrinsic | Attribute) -> str:
+    """A field's number for the *_over_time functions (NULL where it has none); durations in
+    seconds, as Tempo gives them."""
+    if isinstance(field, Intrinsic):
+        if field.name == "duration":
+            return "s.duration_ns / 1e9"
+        raise TraceQLError(f"{field.name} is not a number: use duration or a numeric attribute")
+    value, kind = _attribute_pair(params, field)
+    number = f"if({kind} IN ('int', 'double'), toFloat64OrNull({value}), NULL)"
+    if field.name in NUMERIC_FALLBACK and field.scope in ("span", ""):
+        number = f"if({value} IS NULL AND {LLM_CALL}, {NUMERIC_FALLBACK[field.name]}, {number})"
+    return number
+
+
+def new_params() -> _Params:
+    """A parameter set that several compiled parts share (their names do not collide)."""
+    return _Params()

@@ -86,6 +86,8 @@ EXTRA_PARAMS = {
     "/tempo/api/search/tags": ["scope"],
     "/tempo/api/v2/search/tag/{tag}/values": ["q", "start", "end"],
     "/tempo/api/v2/traces/{trace_id}": ["start", "end"],
+    "/tempo/api/metrics/query_range": ["q", "query", "start", "end", "since", "step", "exemplars"],
+    "/tempo/api/metrics/query": ["q", "query", "start", "end", "since"],
     "/prometheus/api/v1/query": ["query", "time"],
     "/prometheus/api/v1/query_range": ["query", "start", "end", "step"],
     "/prometheus/api/v1/series": ["match[]", "start", "end"],

@@ -2,20 +2,40 @@
 
 Supported: one spanset ``{ ... }`` with ``&&``, ``||`` and parentheses; conditions
 ``<field> <op> <value>`` where the field is an intrinsic (name, status, kind, duration,
-statusMessage, traceDuration, rootName, rootServiceName, and the ``span:``/``trace:`` forms)
-or an attribute (``resource.x``, ``span.x``, unscoped ``.x``); operators
-``= != > >= < <= =~ !~``; values that are strings, numbers, durations (``ns us µs ms s m h``),
-``true``/``false``, keywords (``error ok unset``, span kinds) and ``nil``; ``{}`` and
-``{ true }`` match every span. Anything else is a ``TraceQLError`` naming the position.
+statusMessage, traceDuration, rootName, rootServiceName, nestedSetParent, and the
+``span:``/``trace:`` forms) or an attribute (``resource.x``, ``span.x``, unscoped ``.x``);
+operators ``= != > >= < <= =~ !~``; values that are strings, numbers, durations
+(``ns us µs ms s m h``), ``true``/``false``, keywords (``error ok unset``, span kinds) and
+``nil``; ``{}`` and ``{ true }`` match every span.
+
+After the spanset, a pipeline (``parse_pipeline``): ``| select(field, ...)`` for search, or
+one metrics function (``rate``, ``count_over_time``, ``sum|avg|min|max_over_time(field)``,
+``quantile_over_time(field, q, ...)``, ``histogram_over_time(field)``,
+``compare({selection}, n[, start, end])``) with ``by (field, ...)``, then ``topk(n)``,
+``bottomk(n)`` or a comparison with a number (``> 10``); ``with(...)`` hints are accepted
+and ignored. Anything else is a ``TraceQLError`` naming the position.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Union
 
-__all__ = ["And", "Attribute", "Compare", "Intrinsic", "Literal", "MatchAll", "Or", "TraceQLError", "parse"]
+__all__ = [
+    "And",
+    "Attribute",
+    "Compare",
+    "Intrinsic",
+    "Literal",
+    "MatchAll",
+    "Metrics",
+    "Or",
+    "Pipeline",
+    "TraceQLError",
+    "parse",
+    "parse_pipeline",
+]
 
 
 class TraceQLError(ValueError):
@@ -64,6 +84,50 @@ class MatchAll:
 
 
 Expr = Union[Compare, And, Or, MatchAll]  # noqa: UP007 - a type alias used at run time
+Field = Union[Intrinsic, Attribute]  # noqa: UP007
+
+
+def field_label(field: Field) -> str:
+    """A field as Tempo names it in a series label: ``resource.service.name``, ``.x``, ``name``."""
+    if isinstance(field, Intrinsic):
+        return field.name
+    return f"{field.scope}.{field.name}"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A metrics function over the spans a spanset matches, per step, per ``by`` group."""
+
+    function: str  # one of METRICS_FUNCTIONS
+    field: Field | None = None  # the value of the *_over_time functions
+    quantiles: tuple[float, ...] = ()
+    by: tuple[Field, ...] = ()
+    selection: Expr | None = None  # compare()'s spans of interest
+    top: int = 10  # compare()'s values per attribute
+    window: tuple[int, int] | None = None  # compare()'s selection time range, unix ns
+    # Second stage, in order: ("topk", n), ("bottomk", n), or a comparison (">", value).
+    after: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    filter: Expr
+    select: tuple[Field, ...] = ()
+    metrics: Metrics | None = None
+
+
+METRICS_FUNCTIONS = {
+    "rate": 0,
+    "count_over_time": 0,
+    "sum_over_time": 1,
+    "avg_over_time": 1,
+    "min_over_time": 1,
+    "max_over_time": 1,
+    "quantile_over_time": 2,
+    "histogram_over_time": 1,
+    "compare": 3,
+}
+MAX_GROUP_BY = 5  # as Tempo: more labels per series than this is refused
 
 INTRINSICS = {
     "name": "name",
@@ -82,6 +146,13 @@ INTRINSICS = {
     "trace:rootName": "rootName",
     "rootServiceName": "rootServiceName",
     "trace:rootService": "rootServiceName",
+    # Tempo's nested-set position of a span; ``nestedSetParent < 0`` is a root span.
+    "nestedSetParent": "nestedSetParent",
+    "trace:id": "traceId",
+    "span:id": "spanId",
+    "span:parentID": "parentId",
+    "instrumentation:name": "instrumentationName",
+    "instrumentation:version": "instrumentationVersion",
 }
 KEYWORDS = {"error", "ok", "unset", "server", "client", "producer", "consumer", "internal", "unspecified"}
 DURATION_UNITS = {
@@ -98,8 +169,8 @@ _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>"(?:[^"\\]|\\.)*"|`[^`]*`)
     | (?P<duration>-?\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?![\w.]))
-    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-    | (?P<op>&&|\|\||!=|>=|<=|=~|!~|=|>|<|\{|\}|\(|\)|\|)
+    | (?P<number>-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)
+    | (?P<op>&&|\|\||!=|>=|<=|=~|!~|=|>|<|\{|\}|\(|\)|\||,)
     | (?P<ident>[A-Za-z_.:][\w.:\-/]*(?:"(?:[^"\\]|\\.)*")?)
     )""",
     re.VERBOSE,
@@ -144,19 +215,148 @@ class _Parser:
         self.i += 1
         return token
 
-    def query(self) -> Expr:
+    def at(self, text: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1] == text and token[0] in ("op", "ident")
+
+    def spanset(self) -> Expr:
         self.take("{")
-        if self.peek() is not None and self.peek()[1] == "}":  # type: ignore[index]
+        if self.at("}"):
             self.take("}")
-            expr: Expr = MatchAll()
-        else:
-            expr = self.or_expr()
-            self.take("}")
-        if self.peek() is not None:
+            return MatchAll()
+        expr = self.or_expr()
+        self.take("}")
+        return expr
+
+    def query(self) -> Expr:
+        pipeline = self.pipeline()
+        if pipeline.metrics is not None:
+            raise TraceQLError("a metrics query is answered by /api/metrics/query_range, not by search")
+        return pipeline.filter
+
+    def pipeline(self) -> Pipeline:
+        expr = self.spanset()
+        select: tuple[Field, ...] = ()
+        metrics: Metrics | None = None
+        while self.peek() is not None:
             token = self.peek()
             assert token is not None
-            raise TraceQLError(f"only one spanset is supported; unexpected {token[1]!r} at position {token[2]}")
-        return expr
+            if metrics is not None and token[0] == "op" and token[1] in ("=", "!=", ">", ">=", "<", "<="):
+                metrics = self.metrics_filter(metrics)
+                continue
+            if token[0] == "ident" and token[1] == "with":
+                self.hints()
+                continue
+            if token[1] in ("&&", "||", ">>", "<<", "~", "!>>"):
+                raise TraceQLError(f"only one spanset is supported; unexpected {token[1]!r} at position {token[2]}")
+            if token[1] != "|":
+                raise TraceQLError(f"only one spanset is supported; unexpected {token[1]!r} at position {token[2]}")
+            self.take("|")
+            kind, name, pos = self.take()
+            if kind != "ident":
+                raise TraceQLError(f"expected a pipeline stage at position {pos}, found {name!r}")
+            if name == "select" and metrics is None:
+                select += self.fields()
+            elif name in METRICS_FUNCTIONS and metrics is None:
+                metrics = self.metrics(name, pos)
+            elif name in ("topk", "bottomk") and metrics is not None:
+                self.take("(")
+                n = self.integer()
+                self.take(")")
+                metrics = replace(metrics, after=(*metrics.after, (name, float(n))))
+            else:
+                raise TraceQLError(
+                    f"unsupported pipeline stage {name!r} at position {pos}: use select(), a metrics function "
+                    "(rate, count_over_time, sum/avg/min/max_over_time, quantile_over_time, histogram_over_time, "
+                    "compare), then topk or bottomk"
+                )
+        return Pipeline(expr, select, metrics)
+
+    def fields(self) -> tuple[Field, ...]:
+        self.take("(")
+        out = [self.field()]
+        while self.at(","):
+            self.take(",")
+            out.append(self.field())
+        self.take(")")
+        return tuple(out)
+
+    def integer(self) -> int:
+        kind, text, pos = self.take()
+        if kind != "number" or not text.isdigit() or int(text) < 1:
+            raise TraceQLError(f"expected a positive integer at position {pos}, found {text!r}")
+        return int(text)
+
+    def number(self) -> float:
+        kind, text, pos = self.take()
+        if kind == "duration":
+            number, unit = re.match(r"(-?\d+(?:\.\d+)?)(\D+)", text).groups()  # type: ignore[union-attr]
+            return float(number) * DURATION_UNITS[unit] / 1e9  # metrics give durations in seconds
+        if kind != "number":
+            raise TraceQLError(f"expected a number at position {pos}, found {text!r}")
+        return float(text)
+
+    def metrics(self, name: str, pos: int) -> Metrics:
+        arity = METRICS_FUNCTIONS[name]
+        self.take("(")
+        field: Field | None = None
+        quantiles: list[float] = []
+        selection: Expr | None = None
+        top, window = 10, None
+        if arity == 3:  # compare({selection}, n, start, end)
+            selection = self.spanset()
+            args = []
+            while self.at(","):
+                self.take(",")
+                kind, text, at = self.take()
+                if kind != "number" or not text.isdigit():
+                    raise TraceQLError(f"compare() takes whole numbers after its spanset, at position {at}")
+                args.append(int(text))
+            if len(args) not in (0, 1, 3) or (args and args[0] < 1):
+                raise TraceQLError("compare() takes a spanset, then a count of values, then start and end")
+            if args:
+                top = args[0]
+            if len(args) == 3:
+                if args[2] <= args[1]:
+                    raise TraceQLError("compare(): the selection's end must be after its start")
+                window = (args[1], args[2])
+        elif arity >= 1:
+            field = self.field()
+            if arity == 2:
+                while self.at(","):
+                    self.take(",")
+                    q = self.number()
+                    if not 0 <= q <= 1:
+                        raise TraceQLError(f"quantile must be between 0 and 1: {q}")
+                    quantiles.append(q)
+                if not quantiles:
+                    raise TraceQLError("quantile_over_time needs a field and at least one quantile, such as 0.9")
+        self.take(")")
+        by: tuple[Field, ...] = ()
+        if self.at("by"):
+            self.take("by")
+            by = self.fields()
+            if name == "compare":
+                raise TraceQLError("compare() does not take by()")
+        if len(by) > MAX_GROUP_BY - (1 if name in ("histogram_over_time", "quantile_over_time") else 0):
+            raise TraceQLError(f"too many fields in by(): at most {MAX_GROUP_BY}")
+        return Metrics(name, field, tuple(quantiles), by, selection, top, window)
+
+    def metrics_filter(self, metrics: Metrics) -> Metrics:
+        op = self.take()[1]
+        return replace(metrics, after=(*metrics.after, (op, self.number())))
+
+    def hints(self) -> None:
+        """``with(name = value, ...)``: query hints, which change nothing here."""
+        self.take("with")
+        self.take("(")
+        depth = 1
+        while depth:
+            token = self.take()
+            if token[1] == "(":
+                depth += 1
+            elif token[1] == ")":
+                depth -= 1
 
     def or_expr(self) -> Expr:
         left = self.and_expr()
@@ -229,7 +429,14 @@ class _Parser:
 
 
 def parse(text: str) -> Expr:
-    """Parse a TraceQL query of the supported subset into its AST."""
+    """Parse a TraceQL search query of the supported subset into its AST (its ``select`` dropped)."""
     if not text or not text.strip():
         return MatchAll()
     return _Parser(text.strip()).query()
+
+
+def parse_pipeline(text: str) -> Pipeline:
+    """Parse a TraceQL query with its pipeline: search's ``select`` or a metrics function."""
+    if not text or not text.strip():
+        return Pipeline(MatchAll())
+    return _Parser(text.strip()).pipeline()
