@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -124,6 +125,10 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
         langfuse_env = env_of(snippet_text(page, "Langfuse SDK (environment)"))
         langfuse_code = snippet_text(page, "Langfuse SDK (Python)")
         otel_env = env_of(snippet_text(page, "OpenTelemetry exporter (environment)"))
+        grafana = dict(
+            line.split(": ", 1)
+            for line in snippet_text(page, "Grafana (Tempo and Prometheus data sources)").splitlines()
+        )
         assert dify["Host"] == server.api_url and langfuse_env["LANGFUSE_HOST"] == server.api_url
 
         # The Langfuse SDK snippet, pasted as it is, with SDK 5 and 4.
@@ -165,6 +170,26 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
             timeout=120,
         )
         assert run.returncode == 0, run.stderr[-2000:]
+
+        # Grafana's data sources, as its forms are filled from the snippet: Save & test, then a
+        # TraceQL metrics query (Explore → Traces asks these) that counts the spans sent above.
+        auth = (grafana["User"], grafana["Password"])
+        assert httpx.get(grafana["Tempo URL"] + "/api/echo", auth=auth).status_code == 200
+        assert (
+            httpx.get(grafana["Prometheus URL"] + "/api/v1/query", params={"query": "1+1"}, auth=auth).status_code
+            == 200
+        )
+        spans = httpx.get(
+            grafana["Tempo URL"] + "/api/metrics/query",
+            params={"q": "{ } | count_over_time() by (resource.service.name)", "since": "1h"},
+            auth=auth,
+        ).json()
+        assert sum(s["value"] for s in spans["series"]) >= 3, spans
+        wrong = (grafana["User"], "wrong")
+        assert (
+            httpx.get(grafana["Tempo URL"] + "/api/metrics/query", params={"q": "{} | rate()"}, auth=wrong).status_code
+            == 401
+        )
 
         # Everything shows in dify-llm: traces, sessions, users, dashboard.
         page.get_by_role("link", name="Traces", exact=True).click()

@@ -24,6 +24,9 @@ export function keySnippets(pair) {
       + "    span.update(output=\"Hello from Tracehouse\")\nlangfuse.flush()\n", // code, not text
     otelEnv: `OTEL_EXPORTER_OTLP_ENDPOINT=${pair.host}/api/public/otel\n`
       + `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20${basic}\nOTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`,
+    // Grafana's data source forms, field by field (their labels are Grafana's, in any language)
+    grafana: `Tempo URL: ${pair.host}/tempo\nPrometheus URL: ${pair.host}/prometheus\n` // code, not text
+      + `User: ${pair.public_key}\nPassword: ${pair.secret_key}`, // code, not text
   };
 }
 
@@ -61,6 +64,8 @@ export function keyPanel(pair, { wait = false } = {}) {
     snippet(t("Langfuse SDK (Python)"), s.langfuseCode),
     snippet(t("OpenTelemetry exporter (environment)"), s.otelEnv,
       t("Any OTLP/HTTP exporter; gRPC exporters use port 4317 with the same Authorization header.")),
+    snippet(t("Grafana (Tempo and Prometheus data sources)"), s.grafana,
+      t("Add a Tempo and a Prometheus data source with these URLs and Basic auth. The Tempo one answers TraceQL search and metrics, so Explore → Traces works too.")),
     waiting);
   if (wait) waitForFirstTrace(pair.project_id, waiting);
   return card;
