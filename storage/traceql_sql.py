@@ -198,6 +198,9 @@ def label_value(params: _Params, field: Intrinsic | Attribute) -> tuple[str, str
     """(value, type) SQL of a ``by()`` field. The type is an OTLP attribute type (``int``,
     ``double``, ``bool``, else a string) or ``nil`` where the span has no such value."""
     if isinstance(field, Attribute):
+        if field.scope == "resource" and field.name == "service.name":
+            # the column the receiver fills from it: a dictionary read, not a map lookup per span
+            return "if(s.service_name = '', 'nil', toString(s.service_name))", "if(s.service_name = '', 'nil', '')"
         value, kind = _attribute_pair(params, field)
         return f"ifNull({value}, 'nil')", f"if({value} IS NULL, 'nil', {kind})"
     name = field.name
