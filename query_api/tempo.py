@@ -23,7 +23,7 @@ from query_api.otlp_encode import encode_trace, trace_by_id_response
 from query_api.tempo_metrics import BadMetricsRequest, any_value, instant_response, range_response, read_range
 from tracehouse import __version__
 from tracehouse.errors import TracehouseError
-from tracehouse.traceql import INTRINSICS, TraceQLError, parse, parse_pipeline
+from tracehouse.traceql import INTRINSICS, Intrinsic, Spanset, TraceQLError, parse, parse_pipeline
 
 __all__ = ["tempo_routes"]
 
@@ -188,9 +188,18 @@ class TempoApi:
         )
         if min_d is not None and max_d is not None and min_d > max_d:
             raise _BadRequest("invalid maxDuration: must be greater than minDuration")
-        rows = await store.tempo.search(
-            project, expr, start, end, limit, max(1, spss), min_d, max_d, tags, pipeline.select
-        )
+        numbered = any(isinstance(f, Intrinsic) and f.name.startswith("nestedSet") for f in pipeline.select)
+        if pipeline.structure is not None or numbered:
+            if min_d is not None or max_d is not None:
+                raise _BadRequest("minDuration and maxDuration go with one spanset: write duration in the spansets")
+            structure = pipeline.structure or Spanset(expr)
+            rows = await store.tempo.search_structure(
+                project, structure, start, end, limit, max(1, spss), pipeline.select
+            )
+        else:
+            rows = await store.tempo.search(
+                project, expr, start, end, limit, max(1, spss), min_d, max_d, tags, pipeline.select
+            )
         traces = []
         for row in rows:
             spans = []

@@ -7,13 +7,19 @@ from typing import Any
 from storage.api import Backend, Row
 from storage.traceql_metrics import MetricsResult, TraceQLMetrics
 from storage.traceql_sql import compile_condition, label_value, new_params
-from tracehouse.traceql import Expr, Field, Intrinsic, Metrics
+from tracehouse.traceql import Expr, Field, Intrinsic, Metrics, SpansetExpr
+from tracehouse.traceql_structure import TraceSpan, leaves, matches, nested_set
 
 __all__ = ["TempoReader"]
 
 _WINDOW = """s.project_id = {project:String} AND s.sign = 1 AND s.observation_type != 'TRACE'
   AND s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC')
   AND s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC')"""
+
+
+STRUCTURE_TRACES = 2_000  # traces a query of several spansets reads whole, newest first
+STRUCTURE_SPANS = 10_000  # spans of one such trace (a bigger trace is judged on these)
+NESTED_SET = ("nestedSetLeft", "nestedSetRight", "nestedSetParent")
 
 
 class TempoReader:
@@ -78,6 +84,71 @@ ORDER BY newest DESC
 LIMIT {{limit:UInt32}}
 """
         rows = await self._backend.query(sql, params)
+        for row in rows:
+            row["spans"] = [_span_tuple(t, names) for t in row["spans"]]
+        return await self._with_summaries(project, rows)
+
+    async def search_structure(
+        self,
+        project: str,
+        structure: SpansetExpr,
+        start: int,
+        end: int,
+        limit: int,
+        spans_per_set: int,
+        select: tuple[Field, ...] = (),
+    ) -> list[Row]:
+        """``search`` for a query of several spansets (``&&``, ``||``, structural operators), or
+        one that selects the nested-set numbers: the newest ``STRUCTURE_TRACES`` traces with a
+        span matching any of its spansets are read whole (their spans in the window) and the
+        operators applied to each (``tracehouse/traceql_structure.py``)."""
+        shared = new_params()
+        flags = [compile_condition(leaf.filter, shared)[0] for leaf in leaves(structure)]
+        numbered = [f for f in select if isinstance(f, Intrinsic) and f.name in NESTED_SET]
+        plain = tuple(f for f in select if not _given_already(f) and f not in numbered)
+        chosen = [label_value(shared, f) for f in plain]
+        names = [f.name for f in plain]
+        picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]" if chosen else "[], []"
+        params = shared.values
+        params.update(project=project, start=start, end=end, cap=STRUCTURE_TRACES, per_trace=STRUCTURE_SPANS)
+        sql = f"""
+SELECT s.trace_id AS trace_id, max(s.start_time) AS newest,
+       groupArray({{per_trace:UInt32}})(tuple(s.span_id, s.parent_span_id, toUnixTimestamp64Nano(s.start_time),
+           s.duration_ns, toString(s.name), [{", ".join(f"toUInt8({c})" for c in flags)}], {picked})) AS spans
+FROM spans AS s
+WHERE {_WINDOW} AND s.trace_id IN (
+    SELECT s.trace_id FROM spans AS s WHERE {_WINDOW} AND ({" OR ".join(flags)})
+    GROUP BY s.trace_id ORDER BY max(s.start_time) DESC LIMIT {{cap:UInt32}})
+GROUP BY s.trace_id
+ORDER BY newest DESC"""
+        found = []
+        for row in await self._backend.query(sql, params):
+            spans: dict[str, tuple[Any, ...]] = {}
+            for value in row["spans"]:
+                parts = list(value.values()) if isinstance(value, dict) else list(value)
+                spans[str(parts[0])] = tuple(parts)  # one row per span (versions are alike here)
+            tree = [TraceSpan(k, str(p[1]), int(p[2]), tuple(bool(f) for f in p[5])) for k, p in spans.items()]
+            chosen_ids = matches(structure, tree)
+            if not chosen_ids:
+                continue
+            numbers = nested_set(tree) if numbered else {}
+            listed = sorted(chosen_ids, key=lambda k: (spans[k][2], k))[:spans_per_set]
+            out = []
+            for k in listed:
+                _, _, begin, duration, name, _, values, types = spans[k]
+                extra = [(n, str(v), str(t)) for n, v, t in zip(names, values, types, strict=True) if t != "nil"]
+                if k in numbers:
+                    left, right, parent = numbers[k]
+                    by_name = {"nestedSetLeft": left, "nestedSetRight": right, "nestedSetParent": parent}
+                    extra += [(f.name, str(by_name[f.name]), "int") for f in numbered]
+                out.append((k, str(name), int(begin), int(duration), extra))
+            found.append({"trace_id": row["trace_id"], "matched": len(chosen_ids), "spans": out})
+            if len(found) == limit:
+                break
+        return await self._with_summaries(project, found)
+
+    async def _with_summaries(self, project: str, rows: list[Row]) -> list[Row]:
+        """``rows`` with each trace's start, duration, root name and service from its summary."""
         if not rows:
             return []
         summaries = await self._backend.query(
@@ -93,7 +164,6 @@ GROUP BY trace_id""",
         by_id = {s["trace_id"]: s for s in summaries}
         for row in rows:
             row.update(by_id.get(row["trace_id"], {}))
-            row["spans"] = [_span_tuple(t, names) for t in row["spans"]]
         return rows
 
     async def tag_names(self, project: str, start: int, end: int, limit: int) -> dict[str, list[str]]:

@@ -139,6 +139,8 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
         if child:
             return "s.parent_span_id != ''"
         raise TraceQLError("nestedSetParent: use nestedSetParent < 0 (root spans) or nestedSetParent >= 0")
+    if name in ("nestedSetLeft", "nestedSetRight"):
+        raise TraceQLError(f"{name} can only be selected: compare nestedSetParent < 0 for root spans")
     if name in SPAN_COLUMNS:
         if value.kind != "string":
             raise TraceQLError(f"{name} compares with a string")

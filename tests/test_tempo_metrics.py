@@ -340,3 +340,40 @@ async def test_garbage_is_400(live: Running, params: dict[str, str]) -> None:
     status, body = await get(live, "/api/metrics/query_range", **params)
     assert status == 400, (params, body[:200])
     assert (await get(live, "/api/echo"))[0] == 200
+
+
+async def test_search_with_several_spansets(live: Running, t0: int) -> None:
+    async def search(q: str) -> list[dict[str, Any]]:
+        status, body = await get(live, "/api/search", q=q, start=str(t0), end=str(t0 + 240), limit="200", spss="20")
+        assert status == 200, (q, body[:300])
+        return json.loads(body)["traces"]
+
+    # Grafana Traces Drilldown's Structure tab, verbatim: root spans with their nested-set numbers
+    structure = await search(
+        "({nestedSetParent<0 && true } &>> { kind = server }) || ({nestedSetParent<0 && true }) "
+        "| select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)"
+    )
+    assert sorted(t["traceID"] for t in structure) == [f"{n:032x}" for n in (0xA, 0xB, 0xC, 0xD, 0xE)]
+    by_trace = {t["traceID"]: t["spanSet"]["spans"] for t in structure}
+    [root_a] = by_trace[f"{0xA:032x}"]
+    assert {a["key"]: _value(a["value"]) for a in root_a["attributes"]} == {
+        "status": "unset",
+        "service.name": "chat-api",
+        "nestedSetParent": -1,
+        "nestedSetLeft": 1,
+        "nestedSetRight": 4,  # its child is numbered 2 and 3
+    }
+    [root_b] = by_trace[f"{0xB:032x}"]
+    assert _value(root_b["attributes"][0]["value"]) == "error" and root_b["name"] == "chat"
+    # A child of a server span: trace A's call only, and with & its parent too
+    [child] = await search("{ kind = server } > { kind = client }")
+    assert child["traceID"] == f"{0xA:032x}" and [s["name"] for s in child["spanSet"]["spans"]] == ["call"]
+    [both] = await search("{ kind = server } &> { kind = client }")
+    assert [s["name"] for s in both["spanSet"]["spans"]] == ["chat", "call"]
+    assert both["rootServiceName"] == "chat-api" and both["spanSet"]["matched"] == 2
+    # Both spansets in one trace, or either
+    assert [t["traceID"] for t in await search('{ name = "call" } && { status = error }')] == []
+    either = await search('{ name = "call" } || { resource.service.name = "rag" }')
+    assert sorted(t["traceID"] for t in either) == [f"{n:032x}" for n in (0xA, 0xD, 0xE)]
+    status, _ = await get(live, "/api/search", q="{ } >> { } | rate()")
+    assert status == 400

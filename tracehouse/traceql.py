@@ -32,6 +32,9 @@ __all__ = [
     "Metrics",
     "Or",
     "Pipeline",
+    "Spanset",
+    "SpansetExpr",
+    "SpansetOp",
     "TraceQLError",
     "parse",
     "parse_pipeline",
@@ -110,10 +113,34 @@ class Metrics:
 
 
 @dataclass(frozen=True)
-class Pipeline:
+class Spanset:
+    """One spanset filter ``{ ... }`` inside a spanset expression."""
+
     filter: Expr
+
+
+@dataclass(frozen=True)
+class SpansetOp:
+    """Two spanset expressions joined: ``&&`` / ``||`` (both in the trace / either), or a
+    structural operator between their spans (``>`` child, ``>>`` descendant, ``<`` parent,
+    ``<<`` ancestor, ``~`` sibling; ``&`` before one also keeps the left side's spans, ``!``
+    keeps the right side's spans without that relation)."""
+
+    op: str
+    left: SpansetExpr
+    right: SpansetExpr
+
+
+SpansetExpr = Union[Spanset, SpansetOp]  # noqa: UP007
+STRUCTURAL = {">", ">>", "<", "<<", "~", "&>", "&>>", "&<", "&<<", "&~", "!>", "!>>", "!<", "!<<", "!~"}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    filter: Expr  # the one spanset's filter (MatchAll when ``structure`` holds several)
     select: tuple[Field, ...] = ()
     metrics: Metrics | None = None
+    structure: SpansetExpr | None = None  # more than one spanset, or parentheses around one
 
 
 METRICS_FUNCTIONS = {
@@ -148,6 +175,8 @@ INTRINSICS = {
     "trace:rootService": "rootServiceName",
     # Tempo's nested-set position of a span; ``nestedSetParent < 0`` is a root span.
     "nestedSetParent": "nestedSetParent",
+    "nestedSetLeft": "nestedSetLeft",  # these two only in select(): search numbers the spans
+    "nestedSetRight": "nestedSetRight",
     "trace:id": "traceId",
     "span:id": "spanId",
     "span:parentID": "parentId",
@@ -170,7 +199,7 @@ _TOKEN = re.compile(
       (?P<string>"(?:[^"\\]|\\.)*"|`[^`]*`)
     | (?P<duration>-?\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?![\w.]))
     | (?P<number>-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)
-    | (?P<op>&&|\|\||!=|>=|<=|=~|!~|=|>|<|\{|\}|\(|\)|\||,)
+    | (?P<op>&&|\|\||&>>|&<<|&>|&<|&~|!>>|!<<|!>|!<|>>|<<|!=|>=|<=|=~|!~|=|>|<|~|\{|\}|\(|\)|\||,)
     | (?P<ident>[A-Za-z_.:][\w.:\-/]*(?:"(?:[^"\\]|\\.)*")?)
     )""",
     re.VERBOSE,
@@ -232,10 +261,33 @@ class _Parser:
         pipeline = self.pipeline()
         if pipeline.metrics is not None:
             raise TraceQLError("a metrics query is answered by /api/metrics/query_range, not by search")
+        if pipeline.structure is not None:
+            raise TraceQLError("more than one spanset is not supported here")
         return pipeline.filter
 
+    def spanset_expr(self, level: int = 0) -> SpansetExpr:
+        """Spansets joined by ``||`` (level 0), ``&&`` (1) and structural operators (2), left to
+        right, each binding tighter than the one before, as in Tempo's grammar."""
+        if level == 3:
+            if self.at("("):
+                self.take("(")
+                inner = self.spanset_expr()
+                self.take(")")
+                return inner
+            return Spanset(self.spanset())
+        ops = ({"||"}, {"&&"}, STRUCTURAL)[level]
+        left = self.spanset_expr(level + 1)
+        while (token := self.peek()) is not None and token[0] == "op" and token[1] in ops:
+            self.take()
+            left = SpansetOp(token[1], left, self.spanset_expr(level + 1))
+        return left
+
     def pipeline(self) -> Pipeline:
-        expr = self.spanset()
+        structure = self.spanset_expr()
+        if isinstance(structure, Spanset):
+            expr, structure_or_none = structure.filter, None
+        else:
+            expr, structure_or_none = MatchAll(), structure
         select: tuple[Field, ...] = ()
         metrics: Metrics | None = None
         while self.peek() is not None:
@@ -247,10 +299,8 @@ class _Parser:
             if token[0] == "ident" and token[1] == "with":
                 self.hints()
                 continue
-            if token[1] in ("&&", "||", ">>", "<<", "~", "!>>"):
-                raise TraceQLError(f"only one spanset is supported; unexpected {token[1]!r} at position {token[2]}")
             if token[1] != "|":
-                raise TraceQLError(f"only one spanset is supported; unexpected {token[1]!r} at position {token[2]}")
+                raise TraceQLError(f"unexpected {token[1]!r} at position {token[2]}")
             self.take("|")
             kind, name, pos = self.take()
             if kind != "ident":
@@ -270,7 +320,9 @@ class _Parser:
                     "(rate, count_over_time, sum/avg/min/max_over_time, quantile_over_time, histogram_over_time, "
                     "compare), then topk or bottomk"
                 )
-        return Pipeline(expr, select, metrics)
+        if structure_or_none is not None and metrics is not None:
+            raise TraceQLError("metrics over more than one spanset are not supported: use one { ... } before the |")
+        return Pipeline(expr, select, metrics, structure_or_none)
 
     def fields(self) -> tuple[Field, ...]:
         self.take("(")
