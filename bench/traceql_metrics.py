@@ -4,7 +4,9 @@ Starts the API on the data directory of a ``bench.query`` or ``bench.peer`` load
 key for the project, and times ``GET /tempo/api/metrics/query_range`` for the queries of
 Grafana's Traces Drilldown app and two GenAI panels, over the last hour and the last day of
 the project's spans (ending at its newest span), with Grafana's default step (Tempo's: about
-240 points, 15 s and 5 min here) and the default exemplars, warm.
+240 points, 15 s and 5 min here) and the default exemplars, warm; then the Drilldown's
+searches (``GET /tempo/api/search``): its span list (``select``) and its Structure tab (several
+spansets and the nested-set numbers), 200 traces at most, over the same windows.
 
     python -m bench.traceql_metrics --data-dir /tmp/s112 --project default
     python -m bench.traceql_metrics --data-dir /tmp/qb10 --project bench-03
@@ -36,6 +38,12 @@ QUERIES = {
     "root spans, duration heatmap": "{nestedSetParent<0 && true} | histogram_over_time(duration)",
     "cost by model": "{ } | sum_over_time(span.gen_ai.usage.cost) by (span.gen_ai.request.model)",
     "comparison, errors against the rest": "{nestedSetParent<0 && true} | compare({status = error}, 10)",
+}
+SEARCHES = {
+    "search: span list with select()": "{nestedSetParent<0 && true} | select(status, resource.service.name, name)",
+    "search: Structure tab": "({nestedSetParent<0 && true } &>> { kind = server }) || ({nestedSetParent<0 && true }) "
+    "| select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)",
+    "search: a descendant": '{nestedSetParent<0} >> { span.gen_ai.request.model = "gpt-4o" }',
 }
 WINDOWS = {"last hour": 3600, "last day": 86_400}
 
@@ -85,6 +93,18 @@ async def main() -> None:
                     print(
                         f"{window:9s} {name:38s} p50 {timing['p50']:7.1f} p95 {timing['p95']:7.1f} ms"
                         f"  {series:3d} series, {doc['metrics']['inspectedSpans']} spans",
+                        flush=True,
+                    )
+                for name, q in SEARCHES.items():
+                    url = f"{live.api_url}/tempo/api/search?" + urlencode(
+                        {"q": q, "start": end - seconds, "end": end, "limit": 200, "spss": 20}
+                    )
+                    async with session.get(url, headers=auth) as r:
+                        traces = len((await r.json())["traces"])
+                    timing = await timed_reads(session, [url], args.runs, auth)
+                    report[f"{window}: {name}"] = {**timing, "traces": traces}
+                    print(
+                        f"{window:9s} {name:38s} p50 {timing['p50']:7.1f} p95 {timing['p95']:7.1f} ms  {traces} traces",
                         flush=True,
                     )
         await store.projects.revoke_key(keys.public_key)

@@ -18,6 +18,7 @@ _WINDOW = """s.project_id = {project:String} AND s.sign = 1 AND s.observation_ty
 
 
 STRUCTURE_TRACES = 2_000  # traces a query of several spansets reads whole, newest first
+STRUCTURE_PAGE = 100  # at least this many traces read at a time
 STRUCTURE_SPANS = 10_000  # spans of one such trace (a bigger trace is judged on these)
 NESTED_SET = ("nestedSetLeft", "nestedSetRight", "nestedSetParent")
 
@@ -99,9 +100,10 @@ LIMIT {{limit:UInt32}}
         select: tuple[Field, ...] = (),
     ) -> list[Row]:
         """``search`` for a query of several spansets (``&&``, ``||``, structural operators), or
-        one that selects the nested-set numbers: the newest ``STRUCTURE_TRACES`` traces with a
-        span matching any of its spansets are read whole (their spans in the window) and the
-        operators applied to each (``tracehouse/traceql_structure.py``)."""
+        one that selects the nested-set numbers: traces with a span matching any of its spansets
+        are read whole (their spans in the window), newest first, a page at a time, up to
+        ``STRUCTURE_TRACES`` of them, and the operators applied to each
+        (``tracehouse/traceql_structure.py``)."""
         shared = new_params()
         flags = [compile_condition(leaf.filter, shared)[0] for leaf in leaves(structure)]
         numbered = [f for f in select if isinstance(f, Intrinsic) and f.name in NESTED_SET]
@@ -110,7 +112,7 @@ LIMIT {{limit:UInt32}}
         names = [f.name for f in plain]
         picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]" if chosen else "[], []"
         params = shared.values
-        params.update(project=project, start=start, end=end, cap=STRUCTURE_TRACES, per_trace=STRUCTURE_SPANS)
+        params.update(project=project, start=start, end=end, per_trace=STRUCTURE_SPANS)
         sql = f"""
 SELECT s.trace_id AS trace_id, max(s.start_time) AS newest,
        groupArray({{per_trace:UInt32}})(tuple(s.span_id, s.parent_span_id, toUnixTimestamp64Nano(s.start_time),
@@ -118,32 +120,20 @@ SELECT s.trace_id AS trace_id, max(s.start_time) AS newest,
 FROM spans AS s
 WHERE {_WINDOW} AND s.trace_id IN (
     SELECT s.trace_id FROM spans AS s WHERE {_WINDOW} AND ({" OR ".join(flags)})
-    GROUP BY s.trace_id ORDER BY max(s.start_time) DESC LIMIT {{cap:UInt32}})
+    GROUP BY s.trace_id ORDER BY max(s.start_time) DESC, s.trace_id LIMIT {{page:UInt32}} OFFSET {{skip:UInt32}})
 GROUP BY s.trace_id
-ORDER BY newest DESC"""
-        found = []
-        for row in await self._backend.query(sql, params):
-            spans: dict[str, tuple[Any, ...]] = {}
-            for value in row["spans"]:
-                parts = list(value.values()) if isinstance(value, dict) else list(value)
-                spans[str(parts[0])] = tuple(parts)  # one row per span (versions are alike here)
-            tree = [TraceSpan(k, str(p[1]), int(p[2]), tuple(bool(f) for f in p[5])) for k, p in spans.items()]
-            chosen_ids = matches(structure, tree)
-            if not chosen_ids:
-                continue
-            numbers = nested_set(tree) if numbered else {}
-            listed = sorted(chosen_ids, key=lambda k: (spans[k][2], k))[:spans_per_set]
-            out = []
-            for k in listed:
-                _, _, begin, duration, name, _, values, types = spans[k]
-                extra = [(n, str(v), str(t)) for n, v, t in zip(names, values, types, strict=True) if t != "nil"]
-                if k in numbers:
-                    left, right, parent = numbers[k]
-                    by_name = {"nestedSetLeft": left, "nestedSetRight": right, "nestedSetParent": parent}
-                    extra += [(f.name, str(by_name[f.name]), "int") for f in numbered]
-                out.append((k, str(name), int(begin), int(duration), extra))
-            found.append({"trace_id": row["trace_id"], "matched": len(chosen_ids), "spans": out})
-            if len(found) == limit:
+ORDER BY newest DESC, trace_id"""
+        found: list[Row] = []
+        page = min(max(2 * limit, STRUCTURE_PAGE), STRUCTURE_TRACES)  # most traces match: read about what is shown
+        for skip in range(0, STRUCTURE_TRACES, page):
+            rows = await self._backend.query(sql, {**params, "page": page, "skip": skip})
+            for row in rows:
+                hit = _structure_match(row, structure, spans_per_set, names, numbered)
+                if hit is not None:
+                    found.append(hit)
+                    if len(found) == limit:
+                        break
+            if len(found) == limit or len(rows) < page:
                 break
         return await self._with_summaries(project, found)
 
@@ -219,6 +209,32 @@ def _span_tuple(value: Any, names: list[str]) -> tuple[str, str, int, int, list[
     span_id, name, start, duration, values, types = value
     picked = [(n, str(v), str(t)) for n, v, t in zip(names, values, types, strict=True) if t != "nil"]
     return str(span_id), str(name), int(start), int(duration), picked
+
+
+def _structure_match(
+    row: Row, structure: SpansetExpr, spans_per_set: int, names: list[str], numbered: list[Intrinsic]
+) -> Row | None:
+    """One candidate trace of ``search_structure``: its matching spans (up to ``spans_per_set``,
+    by start, with the selected values and nested-set numbers), or None when it does not match."""
+    spans: dict[str, tuple[Any, ...]] = {}
+    for value in row["spans"]:
+        parts = list(value.values()) if isinstance(value, dict) else list(value)
+        spans[str(parts[0])] = tuple(parts)  # one row per span (versions are alike here)
+    tree = [TraceSpan(k, str(p[1]), int(p[2]), tuple(bool(f) for f in p[5])) for k, p in spans.items()]
+    chosen_ids = matches(structure, tree)
+    if not chosen_ids:
+        return None
+    numbers = nested_set(tree) if numbered else {}
+    out = []
+    for k in sorted(chosen_ids, key=lambda k: (spans[k][2], k))[:spans_per_set]:
+        _, _, begin, duration, name, _, values, types = spans[k]
+        extra = [(n, str(v), str(t)) for n, v, t in zip(names, values, types, strict=True) if t != "nil"]
+        if k in numbers:
+            left, right, parent = numbers[k]
+            by_name = {"nestedSetLeft": left, "nestedSetRight": right, "nestedSetParent": parent}
+            extra += [(f.name, str(by_name[f.name]), "int") for f in numbered]
+        out.append((k, str(name), int(begin), int(duration), extra))
+    return {"trace_id": row["trace_id"], "matched": len(chosen_ids), "spans": out}
 
 
 def _given_already(field: Field) -> bool:

@@ -377,3 +377,19 @@ async def test_search_with_several_spansets(live: Running, t0: int) -> None:
     assert sorted(t["traceID"] for t in either) == [f"{n:032x}" for n in (0xA, 0xD, 0xE)]
     status, _ = await get(live, "/api/search", q="{ } >> { } | rate()")
     assert status == 400
+
+
+async def test_several_spansets_read_older_pages(live: Running, t0: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Traces are read newest first, a page at a time: the one match is in the oldest trace (A).
+    import storage.tempo
+
+    monkeypatch.setattr(storage.tempo, "STRUCTURE_PAGE", 1)
+    status, body = await get(
+        live, "/api/search", q="{ kind = server } > { kind = client }", start=str(t0), end=str(t0 + 240), limit="1"
+    )
+    assert status == 200 and [t["traceID"] for t in json.loads(body)["traces"]] == [f"{0xA:032x}"]
+    monkeypatch.setattr(storage.tempo, "STRUCTURE_TRACES", 2)  # no further than the two newest
+    status, body = await get(
+        live, "/api/search", q="{ kind = server } > { kind = client }", start=str(t0), end=str(t0 + 240), limit="1"
+    )
+    assert status == 200 and json.loads(body)["traces"] == []
