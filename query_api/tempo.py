@@ -189,6 +189,8 @@ class TempoApi:
         if min_d is not None and max_d is not None and min_d > max_d:
             raise _BadRequest("invalid maxDuration: must be greater than minDuration")
         numbered = any(isinstance(f, Intrinsic) and f.name.startswith("nestedSet") for f in pipeline.select)
+        if numbered and pipeline.having:
+            raise TraceQLError("aggregates such as count() > 1 do not go with the nested-set numbers")
         if pipeline.structure is not None or numbered:
             if min_d is not None or max_d is not None:
                 raise _BadRequest("minDuration and maxDuration go with one spanset: write duration in the spansets")
@@ -198,7 +200,7 @@ class TempoApi:
             )
         else:
             rows = await store.tempo.search(
-                project, expr, start, end, limit, max(1, spss), min_d, max_d, tags, pipeline.select
+                project, expr, start, end, limit, max(1, spss), min_d, max_d, tags, pipeline.select, pipeline.having
             )
         traces = []
         for row in rows:

@@ -6,8 +6,8 @@ from typing import Any
 
 from storage.api import Backend, Row
 from storage.traceql_metrics import MetricsResult, TraceQLMetrics
-from storage.traceql_sql import compile_condition, label_value, new_params
-from tracehouse.traceql import Expr, Field, Intrinsic, Metrics, SpansetExpr
+from storage.traceql_sql import compile_condition, label_value, new_params, numeric_value
+from tracehouse.traceql import Aggregate, Expr, Field, Intrinsic, Metrics, SpansetExpr
 from tracehouse.traceql_structure import TraceSpan, leaves, matches, nested_set
 
 __all__ = ["TempoReader"]
@@ -46,10 +46,12 @@ class TempoReader:
         max_duration: int | None = None,
         tags: dict[str, str] | None = None,
         select: tuple[Field, ...] = (),
+        having: tuple[Aggregate, ...] = (),
     ) -> list[Row]:
         """Traces with a span matching ``expr`` (and the legacy filters), newest first, with up to
         ``spans_per_set`` matching spans each and the trace's root name, service and duration.
-        Each span carries the values of the ``select`` fields it has, as (name, value, type)."""
+        Each span carries the values of the ``select`` fields it has, as (name, value, type).
+        ``having``: tests of each trace's matching spans (``count() > 2``) that must all hold."""
         shared = new_params()
         condition, params = compile_condition(expr, shared)
         select = tuple(f for f in select if not _given_already(f))
@@ -72,6 +74,15 @@ class TempoReader:
         if max_duration is not None:
             where.append("s.duration_ns <= {max_d:UInt64}")
             params["max_d"] = max_duration
+        tests = ["1"]
+        for n, aggregate in enumerate(having):
+            if aggregate.function == "count":
+                of = "count()"
+            else:
+                assert aggregate.field is not None
+                of = f"{aggregate.function}({numeric_value(shared, aggregate.field)})"
+            params[f"hv{n}"] = aggregate.value
+            tests.append(f"{of} {aggregate.op} {{hv{n}:Float64}}")
         sql = f"""
 SELECT s.trace_id AS trace_id,
        count() AS matched,
@@ -81,6 +92,7 @@ SELECT s.trace_id AS trace_id,
 FROM spans AS s
 WHERE {_WINDOW} AND {" AND ".join(where)}
 GROUP BY s.trace_id
+HAVING {" AND ".join(tests)}
 ORDER BY newest DESC
 LIMIT {{limit:UInt32}}
 """

@@ -140,7 +140,8 @@ async def test_search(live: Running, trace_id: str) -> None:
     assert [t["traceID"] for t in doc["traces"]] == [trace_id]
     for bad in (
         {"q": "{ nonsense"},
-        {"q": "{} | count() > 1"},
+        {"q": "{} | frobnicate() > 1"},
+        {"q": "{} | count() > x"},
         {"limit": "0"},
         {"start": "20", "end": "10"},
         {"q": "{}", "tags": "a=b"},

@@ -393,3 +393,21 @@ async def test_several_spansets_read_older_pages(live: Running, t0: int, monkeyp
         live, "/api/search", q="{ kind = server } > { kind = client }", start=str(t0), end=str(t0 + 240), limit="1"
     )
     assert status == 200 and json.loads(body)["traces"] == []
+
+
+async def test_search_aggregates(live: Running, t0: int) -> None:
+    async def traces(q: str) -> list[str]:
+        status, body = await get(live, "/api/search", q=q, start=str(t0), end=str(t0 + 240))
+        assert status == 200, (q, body[:300])
+        return sorted(t["traceID"] for t in json.loads(body)["traces"])
+
+    def ids(*numbers: int) -> list[str]:
+        return [f"{n:032x}" for n in numbers]
+
+    assert await traces('{ resource.service.name = "chat-api" } | count() > 1') == ids(0xA)
+    assert await traces("{ } | avg(duration) > 1.5s") == ids(0xC, 0xE)
+    assert await traces("{ } | max(span.gen_ai.usage.input_tokens) >= 300") == ids(0xB, 0xC)
+    assert await traces("{ } | sum(span.gen_ai.usage.input_tokens) = 140 | count() = 2") == ids(0xA)
+    assert await traces("{ } | min(duration) < 60ms") == ids(0xA)  # the child's 50 ms
+    for bad in ("{ } | count() > x", "{ } | avg(name) > 1", "{ } >> { } | count() > 1"):
+        assert (await get(live, "/api/search", q=bad))[0] == 400, bad

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Union
 
 __all__ = [
+    "Aggregate",
     "And",
     "Attribute",
     "Compare",
@@ -136,11 +137,26 @@ STRUCTURAL = {">", ">>", "<", "<<", "~", "&>", "&>>", "&<", "&<<", "&~", "!>", "
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """A spanset aggregate compared with a number: ``count() > 2``, ``avg(duration) > 1s``
+    (durations in seconds)."""
+
+    function: str  # count avg sum min max
+    field: Field | None
+    op: str
+    value: float
+
+
+AGGREGATES = ("count", "avg", "sum", "min", "max")
+
+
+@dataclass(frozen=True)
 class Pipeline:
     filter: Expr  # the one spanset's filter (MatchAll when ``structure`` holds several)
     select: tuple[Field, ...] = ()
     metrics: Metrics | None = None
     structure: SpansetExpr | None = None  # more than one spanset, or parentheses around one
+    having: tuple[Aggregate, ...] = ()  # search: tests of each trace's matching spans, all to hold
 
 
 METRICS_FUNCTIONS = {
@@ -290,6 +306,7 @@ class _Parser:
             expr, structure_or_none = MatchAll(), structure
         select: tuple[Field, ...] = ()
         metrics: Metrics | None = None
+        having: tuple[Aggregate, ...] = ()
         while self.peek() is not None:
             token = self.peek()
             assert token is not None
@@ -314,15 +331,31 @@ class _Parser:
                 n = self.integer()
                 self.take(")")
                 metrics = replace(metrics, after=(*metrics.after, (name, float(n))))
+            elif name in AGGREGATES and metrics is None:
+                having += (self.aggregate(name),)
             else:
                 raise TraceQLError(
                     f"unsupported pipeline stage {name!r} at position {pos}: use select(), a metrics function "
                     "(rate, count_over_time, sum/avg/min/max_over_time, quantile_over_time, histogram_over_time, "
                     "compare), then topk or bottomk"
                 )
-        if structure_or_none is not None and metrics is not None:
-            raise TraceQLError("metrics over more than one spanset are not supported: use one { ... } before the |")
-        return Pipeline(expr, select, metrics, structure_or_none)
+        if structure_or_none is not None and (metrics is not None or having):
+            raise TraceQLError(
+                "metrics and aggregates over more than one spanset are not supported: use one { ... } before the |"
+            )
+        if metrics is not None and having:
+            raise TraceQLError("aggregates such as count() > 1 cannot come before a metrics function")
+        return Pipeline(expr, select, metrics, structure_or_none, having)
+
+    def aggregate(self, name: str) -> Aggregate:
+        """``count() > 2``, ``avg(duration) > 1s``: a test of each trace's matching spans."""
+        self.take("(")
+        field = None if name == "count" else self.field()
+        self.take(")")
+        kind, op, pos = self.take()
+        if kind != "op" or op not in ("=", "!=", ">", ">=", "<", "<="):
+            raise TraceQLError(f"{name}() needs a comparison such as > 2, at position {pos}")
+        return Aggregate(name, field, op, self.number())
 
     def fields(self) -> tuple[Field, ...]:
         self.take("(")
