@@ -193,7 +193,11 @@ GROUP BY trace_id""",
                 "statusMessage": "s.status_message",
                 "rootServiceName": "toString(s.service_name)",
                 "rootName": "toString(s.name)",
-            }[name]
+                "instrumentationName": "toString(s.scope_name)",
+                "instrumentationVersion": "toString(s.scope_version)",
+            }.get(name)
+            if column is None:  # ids and positions: no list of values is of use
+                return []
             rows = await self._backend.query(
                 f"SELECT DISTINCT {column} AS v FROM spans AS s WHERE {_WINDOW} AND {condition} AND {column} != '' "
                 "ORDER BY v LIMIT {limit:UInt32}",

@@ -377,6 +377,10 @@ async def test_search_with_several_spansets(live: Running, t0: int) -> None:
     assert sorted(t["traceID"] for t in either) == [f"{n:032x}" for n in (0xA, 0xD, 0xE)]
     status, _ = await get(live, "/api/search", q="{ } >> { } | rate()")
     assert status == 400
+    # The intrinsics added for the Drilldown have values to suggest, or none, never an error
+    for tag, expected in (("instrumentation:name", ["tests"]), ("trace:id", []), ("nestedSetParent", [])):
+        status, body = await get(live, f"/api/v2/search/tag/{tag}/values", start=str(t0), end=str(t0 + 240))
+        assert status == 200 and [v["value"] for v in json.loads(body)["tagValues"]] == expected, tag
 
 
 async def test_several_spansets_read_older_pages(live: Running, t0: int, monkeypatch: pytest.MonkeyPatch) -> None:
