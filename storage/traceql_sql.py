@@ -59,6 +59,12 @@ class _Params:
         return f"{{{name}:{kind}}}"
 
 
+def _int64(value: object) -> int:
+    """A duration as ns, within Int64 (a negative one, or one past it, still binds)."""
+    number: int = int(value)  # type: ignore[call-overload]
+    return max(-(2**63), min(2**63 - 1, number))
+
+
 def _regex(params: _Params, expr: str, op: str, pattern: str) -> str:
     # TraceQL regexes match the whole value (Tempo anchors them).
     bound = params.bind(f"^(?:{pattern})$", "String")
@@ -125,7 +131,7 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
     if name == "duration":
         if value.kind not in ("duration", "int", "float") or op in ("=~", "!~"):
             raise TraceQLError("duration compares with a duration such as 100ms or 1.5s")
-        return f"duration_ns {SQL_OPS[op]} {params.bind(int(value.value), 'UInt64')}"  # type: ignore[call-overload]
+        return f"duration_ns {SQL_OPS[op]} {params.bind(_int64(value.value), 'Int64')}"
     if name == "nestedSetParent":
         # Tempo numbers a trace's spans as a nested set; a root span's parent is -1. Only
         # "is a root" and "is not a root" mean anything without that numbering.
@@ -150,7 +156,7 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
         if name == "traceDuration":
             if value.kind not in ("duration", "int", "float") or op in ("=~", "!~"):
                 raise TraceQLError("traceDuration compares with a duration such as 2s")
-            condition = f"{expr} {SQL_OPS[op]} {params.bind(int(value.value), 'Int64')}"  # type: ignore[call-overload]
+            condition = f"{expr} {SQL_OPS[op]} {params.bind(_int64(value.value), 'Int64')}"
         else:
             scalar = _scalar(params, expr, op, value) if value.kind == "string" else None
             if scalar is None:
