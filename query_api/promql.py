@@ -222,7 +222,11 @@ class _Evaluator:
             k_value = await self.eval(node.param)
             if not isinstance(k_value, Scalar):
                 raise PromQLError(f"{op}() needs a number first")
-            return self._topk(int(k_value.values[0]), inner, op == "topk")
+            k = k_value.values[0]
+            if k is None or math.isnan(k):
+                raise PromQLError(f"{op}() needs a number first, not NaN")
+            count = len(inner.series) if k > len(inner.series) else 0 if k < 0 else int(k)  # ±Inf too
+            return self._topk(count, inner, op == "topk")
         if op not in ("sum", "avg", "min", "max", "count"):
             raise PromQLError(f"unsupported aggregation {op}")
         modifier = node.modifier
