@@ -72,6 +72,8 @@ INJECTIONS = [
     "javascript:alert(1)",
     "../../../../etc/passwd",
     "\u202egnp.exe",
+    "\u00b2",  # a digit to str.isdigit(), not to int()
+    "1\u00e9",
     "x" * 20_000,
     "-1",
     "99999999999999999999999999",
