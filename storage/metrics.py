@@ -40,10 +40,99 @@ class Metric:
     values: dict[str, str]  # value of the extra label (type, le) or "" -> SQL expression
     extra_label: str = ""
     kind: str = "counter"
+    # The rows counted: ``spans``, or a subquery with the columns the expressions name (it may
+    # use the window's {project}, {start} and {end}); such a counter starts at the window's start.
+    source: str = "spans"
 
 
-def _le(bound: float) -> str:
-    return f"sum(sign * (duration_ns <= {int(bound * 1e9)}))"
+def _le(bound: float, column: str = "duration_ns") -> str:
+    return f"sum(sign * ({column} <= {int(bound * 1e9)}))"
+
+
+# What Tempo's metrics-generator writes and Grafana's Tempo data source reads for its Service
+# Graph and its service table: span metrics, and the calls between services. Edges join a span to
+# its parent when the two are of different services; an LLM call is an edge from its service to
+# its provider (Tempo's "virtual node" for a peer that sends no spans).
+SPANMETRICS_BUCKETS = (
+    0.002,
+    0.004,
+    0.008,
+    0.016,
+    0.032,
+    0.064,
+    0.128,
+    0.256,
+    0.512,
+    1.024,
+    2.048,
+    4.096,
+    8.192,
+    16.384,
+)
+SERVICE_GRAPH_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8)
+SPANMETRICS_LABELS = {
+    "service": "toString(service_name)",
+    "span_name": "toString(name)",
+    "span_kind": "concat('SPAN_KIND_', toString(kind))",
+    "status_code": "concat('STATUS_CODE_', toString(status_code))",
+}
+EDGE_LABELS = {"client": "client", "server": "server"}
+EDGES = """(
+    SELECT child.start_time AS start_time, child.sign AS sign, child.duration_ns AS duration_ns,
+           parent.duration_ns AS client_duration_ns, child.status_code AS status_code,
+           parent.service AS client, toString(child.service_name) AS server, child.project_id AS project_id
+    FROM spans AS child
+    INNER JOIN (
+        SELECT trace_id, span_id, toString(service_name) AS service, duration_ns FROM spans
+        WHERE project_id = {project:String} AND sign = 1 AND observation_type != 'TRACE'
+          AND start_time >= toDateTime64({start:Int64} - 86400, 9, 'UTC')
+          AND start_time < toDateTime64({end:Int64}, 9, 'UTC')
+        LIMIT 1 BY trace_id, span_id
+    ) AS parent ON child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id
+    WHERE child.project_id = {project:String} AND child.observation_type != 'TRACE'
+      AND child.start_time >= toDateTime64({start:Int64}, 9, 'UTC')
+      AND child.start_time < toDateTime64({end:Int64}, 9, 'UTC')
+      AND toString(child.service_name) != parent.service
+    UNION ALL
+    SELECT start_time, sign, duration_ns, duration_ns, status_code, toString(service_name),
+           if(provider = '', 'llm', toString(provider)), project_id
+    FROM spans
+    WHERE project_id = {project:String} AND observation_type IN ('GENERATION', 'EMBEDDING')
+      AND start_time >= toDateTime64({start:Int64}, 9, 'UTC') AND start_time < toDateTime64({end:Int64}, 9, 'UTC')
+)"""
+
+
+def _histogram(
+    name: str,
+    what: str,
+    source: str,
+    filter_: str,
+    labels: dict[str, str],
+    buckets: tuple[float, ...],
+    column: str = "duration_ns",
+) -> list[Metric]:
+    """A Prometheus histogram of durations in seconds: its _bucket, _sum and _count series."""
+    return [
+        Metric(
+            f"{name}_bucket",
+            f"{what} (histogram buckets).",
+            filter_,
+            labels,
+            {**{repr(b): _le(b, column) for b in buckets}, "+Inf": "sum(sign)"},
+            extra_label="le",
+            kind="histogram",
+            source=source,
+        ),
+        Metric(
+            f"{name}_sum",
+            f"{what}: the total in seconds.",
+            filter_,
+            labels,
+            {"": f"sum(sign * {column}) / 1e9"},
+            source=source,
+        ),
+        Metric(f"{name}_count", f"{what}: how many.", filter_, labels, {"": "sum(sign)"}, source=source),
+    ]
 
 
 METRICS = {
@@ -108,6 +197,54 @@ METRICS = {
             SPAN_LABELS,
             {"": "sum(sign * (status_code = 'ERROR' OR level = 'ERROR'))"},
         ),
+        Metric(
+            "traces_spanmetrics_calls_total",
+            "Spans, as Tempo's span metrics.",
+            SPAN_FILTER,
+            SPANMETRICS_LABELS,
+            {"": "sum(sign)"},
+        ),
+        *_histogram(
+            "traces_spanmetrics_latency",
+            "Span durations, as Tempo's span metrics",
+            "spans",
+            SPAN_FILTER,
+            SPANMETRICS_LABELS,
+            SPANMETRICS_BUCKETS,
+        ),
+        Metric(
+            "traces_service_graph_request_total",
+            "Calls from one service to another.",
+            "1",
+            EDGE_LABELS,
+            {"": "sum(sign)"},
+            source=EDGES,
+        ),
+        Metric(
+            "traces_service_graph_request_failed_total",
+            "Calls between services that failed.",
+            "1",
+            EDGE_LABELS,
+            {"": "sum(sign * (status_code = 'ERROR'))"},
+            source=EDGES,
+        ),
+        *_histogram(
+            "traces_service_graph_request_server_seconds",
+            "Calls between services, timed by the server",
+            EDGES,
+            "1",
+            EDGE_LABELS,
+            SERVICE_GRAPH_BUCKETS,
+        ),
+        *_histogram(
+            "traces_service_graph_request_client_seconds",
+            "Calls between services, timed by the client",
+            EDGES,
+            "1",
+            EDGE_LABELS,
+            SERVICE_GRAPH_BUCKETS,
+            "client_duration_ns",
+        ),
     )
 }
 
@@ -133,7 +270,7 @@ class MetricsReader:
             f"""
 SELECT intDiv(toUnixTimestamp(start_time) - {{start:Int64}}, {{step:UInt32}}) AS bucket, {", ".join(label_exprs)},
        {", ".join(value_exprs)}
-FROM spans
+FROM {metric.source}
 WHERE project_id = {{project:String}} AND {metric.filter}
   AND start_time >= toDateTime64({{start:Int64}}, 9, 'UTC') AND start_time < toDateTime64({{end:Int64}}, 9, 'UTC')
 GROUP BY bucket, {group}
@@ -141,7 +278,7 @@ GROUP BY bucket, {group}
             params,
         )
         base_rows = []
-        if with_base:
+        if with_base and metric.source == "spans":  # a joined source counts from the window on
             base_rows = await self._backend.query(
                 f"""
 SELECT {", ".join(label_exprs)}, {", ".join(value_exprs)}
@@ -185,7 +322,12 @@ GROUP BY {group}
 
 async def label_values(backend: Backend, project: str, label: str, start: int, end: int) -> list[str]:
     """Values of one metric label among spans in the window (epoch seconds)."""
-    expr = {**LLM_LABELS, **SPAN_LABELS}.get(label)
+    expr = {**LLM_LABELS, **SPAN_LABELS, **SPANMETRICS_LABELS}.get(label)
+    if label in EDGE_LABELS:  # a service, or the provider an LLM call went to
+        expr = (
+            "arrayJoin(if(observation_type IN ('GENERATION', 'EMBEDDING'), "
+            "[toString(service_name), if(provider = '', 'llm', toString(provider))], [toString(service_name)]))"
+        )
     if expr is None:
         return []
     rows = await backend.query(

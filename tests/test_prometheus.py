@@ -155,3 +155,80 @@ async def test_dashboard_queries_all_run(live: Running) -> None:
         expr = panel["targets"][0]["expr"].replace("$__interval", "5m")
         status, doc = await prom(live, "query_range", query=expr, start=str(NOW - 3600), end=str(NOW), step="300")
         assert status == 200 and doc["data"]["result"], panel["title"]
+
+
+async def test_service_graph_and_span_metrics_as_grafana_asks(live: Running) -> None:
+    # gateway -> agent (its LLM call goes to openai) and gateway -> search (which fails), twice,
+    # and another project's calls between the same services, which no answer may count.
+    rows = []
+    for n, project in ((0, "default"), (1, "default"), (2, "elsewhere")):
+        t, start = f"sg{n}", (NOW - 120 + n) * SEC
+        rows += [
+            span(t, "gw", start=start, duration_ms=900, service_name="gateway", kind="SERVER", project=project),
+            span(t, "ag", "gw", start=start + 1, duration_ms=600, service_name="agent", kind="SERVER", project=project),
+            span(
+                t,
+                "ll",
+                "ag",
+                start=start + 2,
+                duration_ms=500,
+                service_name="agent",
+                kind="CLIENT",
+                observation_type="GENERATION",
+                provider="openai",
+                project=project,
+            ),
+            span(
+                t,
+                "se",
+                "gw",
+                start=start + 3,
+                duration_ms=50,
+                service_name="search",
+                kind="SERVER",
+                status_code="ERROR",
+                project=project,
+            ),
+            span(t, "in", "ag", start=start + 4, duration_ms=5, service_name="agent", project=project),
+        ]
+    await live.store.writer.write(span_table(rows))
+
+    async def instant(query: str) -> dict[tuple[tuple[str, str], ...], float]:
+        status, doc = await prom(live, "query", query=query, time=str(NOW))
+        assert status == 200, (query, doc)
+        return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in doc["data"]["result"]}
+
+    # The service map's queries (Grafana's Tempo data source, Service Graph tab)
+    calls = await instant("sum by (client, server) (increase(traces_service_graph_request_total[5m]))")
+    assert calls == {
+        (("client", "gateway"), ("server", "agent")): 2,
+        (("client", "gateway"), ("server", "search")): 2,
+        (("client", "agent"), ("server", "openai")): 2,
+    }
+    failed = await instant("sum by (client, server) (increase(traces_service_graph_request_failed_total[5m]))")
+    assert failed[(("client", "gateway"), ("server", "search"))] == 2
+    assert failed[(("client", "gateway"), ("server", "agent"))] == 0
+    seconds = await instant("sum by (client, server) (increase(traces_service_graph_request_server_seconds_sum[5m]))")
+    assert seconds[(("client", "gateway"), ("server", "agent"))] == pytest.approx(1.2)
+    client = await instant("sum by (server) (increase(traces_service_graph_request_client_seconds_sum[5m]))")
+    assert client[(("server", "agent"),)] == pytest.approx(1.8)  # the gateway's span, twice
+    p90 = await instant(
+        "histogram_quantile(0.9, sum by (le, server) (rate(traces_service_graph_request_server_seconds_bucket[5m])))"
+    )
+    assert 0.4 <= p90[(("server", "agent"),)] <= 0.8
+    # Its service table: span metrics by name, errors, latency
+    spans = await instant(
+        'sum by (service, span_name) (increase(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"}[5m]))'
+    )
+    assert spans[(("service", "search"), ("span_name", "span se"))] == 2 and len(spans) == 3
+    errors = await instant(
+        'sum by (service) (increase(traces_spanmetrics_calls_total{status_code="STATUS_CODE_ERROR"}[5m]))'
+    )
+    assert errors == {(("service", "search"),): 2}
+    p50 = await instant("histogram_quantile(0.5, sum by (le) (rate(traces_spanmetrics_latency_bucket[5m])))")
+    [median] = p50.values()
+    assert 0.0 < median < 1.0
+    names = (await prom(live, "label/__name__/values"))[1]["data"]
+    assert {"traces_service_graph_request_total", "traces_spanmetrics_latency_bucket"} <= set(names)
+    servers = (await prom(live, "label/server/values", start=str(NOW - 600), end=str(NOW)))[1]["data"]
+    assert {"agent", "gateway", "openai", "search"} <= set(servers)

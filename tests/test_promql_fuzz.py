@@ -18,11 +18,14 @@ METRICS = [
     "tracehouse_llm_request_duration_seconds_sum",
     "tracehouse_llm_request_duration_seconds_count",
     "tracehouse_spans_total",
+    "traces_service_graph_request_total",
+    "traces_service_graph_request_server_seconds_bucket",
+    "traces_spanmetrics_calls_total",
     "tracehouse_span_errors_total",
     "gen_ai_client_token_usage_bucket",
     "nope_metric",
 ]
-LABELS = ["model", "provider", "service", "type", "le", "project", "x", "__name__"]
+LABELS = ["model", "provider", "service", "type", "le", "project", "x", "__name__", "client", "server", "span_kind"]
 VALS = ['"gpt-4o"', '""', '".*"', '"(("', '"a|b"', '"\\u0000"', '"0.5"', '"+Inf"']
 RANGES = ["[5m]", "[1h]", "[0s]", "[1ms]", "[100y]", "[1d]"]
 NUMS = ["1", "0", "-1", "0.99", "1e308", "NaN", "Inf", "-Inf", "2"]
