@@ -6,7 +6,9 @@ Grafana's Traces Drilldown app and two GenAI panels, over the last hour and the 
 the project's spans (ending at its newest span), with Grafana's default step (Tempo's: about
 240 points, 15 s and 5 min here) and the default exemplars, warm; then the Drilldown's
 searches (``GET /tempo/api/search``): its span list (``select``) and its Structure tab (several
-spansets and the nested-set numbers), 200 traces at most, over the same windows.
+spansets and the nested-set numbers), 200 traces at most, over the same windows; then the
+Service Graph's and service table's instant PromQL queries (``GET /prometheus/api/v1/query``)
+over the same ranges.
 
     python -m bench.traceql_metrics --data-dir /tmp/s112 --project default
     python -m bench.traceql_metrics --data-dir /tmp/qb10 --project bench-03
@@ -44,6 +46,13 @@ SEARCHES = {
     "search: Structure tab": "({nestedSetParent<0 && true } &>> { kind = server }) || ({nestedSetParent<0 && true }) "
     "| select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)",
     "search: a descendant": '{nestedSetParent<0} >> { span.gen_ai.request.model = "gpt-4o" }',
+}
+SERVICE_GRAPH = {
+    "service graph: calls": "sum by (client, server) (rate(traces_service_graph_request_total[{r}]))",
+    "service graph: server seconds": "sum by (client, server) "
+    "(rate(traces_service_graph_request_server_seconds_sum[{r}]))",
+    "service table: calls by span name": "topk(5, sum by (span_name) "
+    '(rate(traces_spanmetrics_calls_total{{span_kind="SPAN_KIND_SERVER"}}[{r}])))',
 }
 WINDOWS = {"last hour": 3600, "last day": 86_400}
 
@@ -105,6 +114,18 @@ async def main() -> None:
                     report[f"{window}: {name}"] = {**timing, "traces": traces}
                     print(
                         f"{window:9s} {name:38s} p50 {timing['p50']:7.1f} p95 {timing['p95']:7.1f} ms  {traces} traces",
+                        flush=True,
+                    )
+                for name, q in SERVICE_GRAPH.items():
+                    url = f"{live.api_url}/prometheus/api/v1/query?" + urlencode(
+                        {"query": q.format(r=f"{seconds}s"), "time": end}
+                    )
+                    async with session.get(url, headers=auth) as r:
+                        found = len((await r.json())["data"]["result"])
+                    timing = await timed_reads(session, [url], args.runs, auth)
+                    report[f"{window}: {name}"] = {**timing, "series": found}
+                    print(
+                        f"{window:9s} {name:38s} p50 {timing['p50']:7.1f} p95 {timing['p95']:7.1f} ms  {found} series",
                         flush=True,
                     )
         await store.projects.revoke_key(keys.public_key)
