@@ -46,6 +46,8 @@ def test_grafana_provisioning() -> None:
     by_type = {d["type"]: d for d in sources["datasources"]}
     assert by_type["tempo"]["url"].endswith("/tempo") and by_type["prometheus"]["url"].endswith("/prometheus")
     assert by_type["tempo"]["jsonData"]["streamingEnabled"] == {"search": False, "metrics": False}
+    # the Service Graph reads the span and service-graph metrics the Prometheus API serves
+    assert by_type["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == by_type["prometheus"]["uid"]
     for source in sources["datasources"]:
         assert {"name", "uid", "type", "access", "url"} <= set(source)
     dashboards = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/tracehouse.yaml").read_text())
