@@ -331,6 +331,8 @@ async def test_other_projects_and_keys(live: Running, t0: int) -> None:
         {"q": "{ } | sum_over_time(name)"},
         {"q": "{ } | rate() by (duration)"},
         {"q": "{ } | compare({ status = error }, 0)"},
+        {"q": "{ } | compare({ status = error }, 99999999999)"},
+        {"q": "{ } | compare({ status = error }, 5, 1, 99999999999999999999)"},
         {"q": "{ nestedSetParent = 3 } | rate()"},
         {"q": "{ } | rate() by (span.a, span.b, span.c, span.d, span.e, span.f)"},
         {"q": "{ } | rate() with(sample=true"},

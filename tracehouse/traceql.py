@@ -8,12 +8,15 @@ operators ``= != > >= < <= =~ !~``; values that are strings, numbers, durations
 (``ns us µs ms s m h``), ``true``/``false``, keywords (``error ok unset``, span kinds) and
 ``nil``; ``{}`` and ``{ true }`` match every span.
 
-After the spanset, a pipeline (``parse_pipeline``): ``| select(field, ...)`` for search, or
-one metrics function (``rate``, ``count_over_time``, ``sum|avg|min|max_over_time(field)``,
-``quantile_over_time(field, q, ...)``, ``histogram_over_time(field)``,
-``compare({selection}, n[, start, end])``) with ``by (field, ...)``, then ``topk(n)``,
-``bottomk(n)`` or a comparison with a number (``> 10``); ``with(...)`` hints are accepted
-and ignored. Anything else is a ``TraceQLError`` naming the position.
+``parse_pipeline`` takes more: spansets joined by ``&&``, ``||`` and the structural
+operators (``> >> < << ~``, each also with ``&`` or ``!``), with parentheses; then a pipeline:
+for search, ``| select(field, ...)`` and aggregates compared with a number (``| count() > 2``,
+``| avg(duration) > 1s``); or one metrics function (``rate``, ``count_over_time``,
+``sum|avg|min|max_over_time(field)``, ``quantile_over_time(field, q, ...)``,
+``histogram_over_time(field)``, ``compare({selection}, n[, start, end])``) with
+``by (field, ...)``, then ``topk(n)``, ``bottomk(n)`` or a comparison with a number
+(``> 10``); ``with(...)`` hints are accepted and ignored. Anything else is a ``TraceQLError``
+naming the position.
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ METRICS_FUNCTIONS = {
     "compare": 3,
 }
 MAX_GROUP_BY = 5  # as Tempo: more labels per series than this is refused
+MAX_COMPARE_TOP = 1000  # as Tempo
 
 INTRINSICS = {
     "name": "name",
@@ -335,9 +339,9 @@ class _Parser:
                 having += (self.aggregate(name),)
             else:
                 raise TraceQLError(
-                    f"unsupported pipeline stage {name!r} at position {pos}: use select(), a metrics function "
-                    "(rate, count_over_time, sum/avg/min/max_over_time, quantile_over_time, histogram_over_time, "
-                    "compare), then topk or bottomk"
+                    f"unsupported pipeline stage {name!r} at position {pos}: use select(), count() or "
+                    "avg/sum/min/max(field) with a comparison, or a metrics function (rate, count_over_time, "
+                    "sum/avg/min/max_over_time, quantile_over_time, histogram_over_time, compare), then topk or bottomk"
                 )
         if structure_or_none is not None and (metrics is not None or having):
             raise TraceQLError(
@@ -397,8 +401,12 @@ class _Parser:
                 if kind != "number" or not text.isdigit():
                     raise TraceQLError(f"compare() takes whole numbers after its spanset, at position {at}")
                 args.append(int(text))
-            if len(args) not in (0, 1, 3) or (args and args[0] < 1):
-                raise TraceQLError("compare() takes a spanset, then a count of values, then start and end")
+            if len(args) not in (0, 1, 3) or (args and not 1 <= args[0] <= MAX_COMPARE_TOP):
+                raise TraceQLError(
+                    f"compare() takes a spanset, then a count of values (1 to {MAX_COMPARE_TOP}), then start and end"
+                )
+            if any(a >= 2**63 for a in args[1:]):
+                raise TraceQLError("compare(): start and end are unix nanoseconds")
             if args:
                 top = args[0]
             if len(args) == 3:
