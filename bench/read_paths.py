@@ -44,10 +44,24 @@ import aiohttp
 
 from bench.peer import iso, timed_reads
 from bench.workload import Workload
-from storage.projects import DEFAULT_ORGANIZATION_ID
+from storage import Store
+from storage.projects import DEFAULT_ORGANIZATION_ID, KeyPair
 from tracehouse.errors import NotFound
 from tracehouse.server import running
 from tracehouse.settings import load_settings
+
+
+async def project_with_key(store: Store, ref: str, note: str) -> tuple[str, KeyPair, dict[str, str]]:
+    """The project a load wrote (registered if ``bench.query`` wrote it under a bare id), a key
+    pair of it, and that pair as a Basic Authorization header."""
+    try:
+        project = (await store.projects.get_project(ref)).id
+    except NotFound:  # bench.query writes spans under fixed ids: register the one read here
+        await store.projects._put_project(ref, ref, DEFAULT_ORGANIZATION_ID, 0, dt.datetime.now(dt.UTC))
+        project = ref
+    keys = await store.projects.create_key(project, note=note)
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{keys.public_key}:{keys.secret_key}".encode()).decode()}
+    return project, keys, auth
 
 
 async def main() -> None:
@@ -71,15 +85,7 @@ async def main() -> None:
     )
     async with running(settings, ("api", "receiver")) as live:
         store = live.store
-        try:
-            project = (await store.projects.get_project(args.project)).id
-        except NotFound:  # bench.query writes spans under fixed ids: register the one read here
-            await store.projects._put_project(
-                args.project, args.project, DEFAULT_ORGANIZATION_ID, 0, dt.datetime.now(dt.UTC)
-            )
-            project = args.project
-        keys = await store.projects.create_key(project, note="bench.read_paths")
-        auth = {"Authorization": "Basic " + base64.b64encode(f"{keys.public_key}:{keys.secret_key}".encode()).decode()}
+        project, keys, auth = await project_with_key(store, args.project, "bench.read_paths")
         ids = [
             r["trace_id"]
             for r in await store.backend.query(

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import datetime as dt
 import json
 from pathlib import Path
 from urllib.parse import urlencode
@@ -27,8 +25,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.peer import timed_reads
-from storage.projects import DEFAULT_ORGANIZATION_ID
-from tracehouse.errors import NotFound
+from bench.read_paths import project_with_key
 from tracehouse.server import running
 from tracehouse.settings import load_settings
 
@@ -68,15 +65,7 @@ async def main() -> None:
     )
     async with running(settings, ("api",)) as live:
         store = live.store
-        try:
-            project = (await store.projects.get_project(args.project)).id
-        except NotFound:  # bench.query writes spans under fixed ids: register the one read here
-            await store.projects._put_project(
-                args.project, args.project, DEFAULT_ORGANIZATION_ID, 0, dt.datetime.now(dt.UTC)
-            )
-            project = args.project
-        keys = await store.projects.create_key(project, note="bench.traceql_metrics")
-        auth = {"Authorization": "Basic " + base64.b64encode(f"{keys.public_key}:{keys.secret_key}".encode()).decode()}
+        project, keys, auth = await project_with_key(store, args.project, "bench.traceql_metrics")
         [row] = await store.backend.query(
             "SELECT toUnixTimestamp64Nano(max(start_time)) AS hi, count() AS spans FROM spans "
             "WHERE project_id = {p:String}",
