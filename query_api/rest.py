@@ -27,6 +27,8 @@ from storage.otlp_metrics import prometheus_type
 from storage.reader import GROUP_BY, SUGGEST
 from tracehouse import __version__
 from tracehouse.errors import InvalidInput, NotFound
+from tracehouse.traceql import Expr, TraceQLError
+from tracehouse.traceql import parse as parse_traceql
 
 __all__ = [
     "BOOKKEEPING_ATTRIBUTE",
@@ -91,6 +93,12 @@ class TraceListQuery(TimeRange):
     metadata: list[str] = Field(
         default_factory=list,
         description="Metadata filters as key=value (where Langfuse clients and Dify put it), each met by any span.",
+    )
+    traceql: str | None = Field(
+        None,
+        max_length=4000,
+        description='A TraceQL spanset, such as { span.gen_ai.request.model = "gpt-4o" && duration > 2s }: '
+        "traces with a span matching it (the subset of docs/grafana.md, one spanset).",
     )
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     order: Literal["asc", "desc"] = "desc"
@@ -412,6 +420,16 @@ def _attribute_filters(items: list[str], what: str = "attribute") -> dict[str, s
     return attributes
 
 
+def _traceql(text: str | None) -> Expr | None:
+    """A TraceQL spanset as its AST; InvalidInput says where it is wrong."""
+    if not text or not text.strip():
+        return None
+    try:
+        return parse_traceql(text)
+    except TraceQLError as exc:
+        raise InvalidInput(f"invalid TraceQL: {exc.message}") from None
+
+
 def trace_query(q: TraceListQuery) -> TraceQuery:
     """The reader's query for a trace list's parameters (the list's, and the export's)."""
     start, end = q.window()
@@ -433,6 +451,7 @@ def trace_query(q: TraceListQuery) -> TraceQuery:
         search=q.search,
         attributes=_attribute_filters(q.attribute),
         metadata=_attribute_filters(q.metadata, "metadata"),
+        traceql=_traceql(q.traceql),
         sort=q.sort,
         descending=q.order == "desc",
         limit=q.limit,

@@ -20,7 +20,9 @@ from storage.logs import LogReader
 from storage.recent_spans import RecentSpans
 from storage.tables import SCORE_TEXT, SPANS, WRITER_FILLED
 from storage.trace_cache import TraceCache, TraceVersion
+from storage.traceql_sql import compile_condition
 from tracehouse.errors import InvalidInput
+from tracehouse.traceql import Expr, TraceQLError
 
 __all__ = [
     "GROUP_BY",
@@ -320,6 +322,7 @@ class TraceQuery:
     search: str | None = None  # text in any span's input or output, case-insensitive
     attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
     metadata: dict[str, str] = field(default_factory=dict)  # metadata key = value, on any span
+    traceql: Expr | None = None  # a TraceQL spanset that any span of the trace matches
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     descending: bool = True
     limit: int = 50
@@ -556,6 +559,13 @@ class TraceReader:
             # Metadata values are JSON text (a string quoted) or, from some exporters, the text itself.
             span_filters.append(f"metadata[{{mk{i}:String}}] IN ({{mv{i}:String}}, {{mq{i}:String}})")
             params[f"mk{i}"], params[f"mv{i}"], params[f"mq{i}"] = key, value, orjson.dumps(value).decode()
+        if q.traceql is not None:
+            try:
+                condition, traceql_params = compile_condition(q.traceql)
+            except TraceQLError as exc:  # a well-formed spanset this subset cannot answer
+                raise InvalidInput(f"invalid TraceQL: {exc.message}") from None
+            span_filters.append(f"({condition})")
+            params.update(traceql_params)
         span_where = ""
         if span_filters:
             # Each filter met by any span of the trace, not necessarily the same one.
@@ -565,7 +575,7 @@ class TraceReader:
                 else " GROUP BY trace_id HAVING " + " AND ".join(f"max({f})" for f in span_filters)
             )
             span_where = (
-                "AND t.trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project:String} AND sign = 1 "
+                "AND t.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE project_id = {project:String} AND sign = 1 "
                 f"AND {WHOLE_SPANS} AND (" + " OR ".join(span_filters) + f"){grouped})"
             )
 

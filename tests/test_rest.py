@@ -78,10 +78,24 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
         ([("search", "answer number 3"), ("attribute", "tenant=globex")], []),
         ([("model", "gpt-4o"), ("tags", "nope")], []),
         ([("sort", "total_tokens"), ("order", "asc"), ("limit", "2")], ["rest-0", "rest-1"]),
+        # TraceQL, as in Grafana: any span of the trace matching the spanset
+        ([("traceql", '{ name = "chat" && span.gen_ai.usage.input_tokens >= 40 }')], ["rest-3", "rest-4", "rest-5"]),
+        ([("traceql", '{ span.tenant = "acme" && nestedSetParent < 0 }')], ["rest-1", "rest-3", "rest-5"]),
+        (
+            [("traceql", '{ span.tenant = "acme" } '), ("user_id", "user-1"), ("metadata", "node=tool")],
+            ["rest-3", "rest-5"],
+        ),
+        ([("traceql", "{ duration > 500ms && traceDuration < 2s }")], [f"rest-{i}" for i in range(6)]),
+        ([("traceql", "{ }")], [f"rest-{i}" for i in range(6)]),
+        ([("traceql", '{ name = "x\\" OR 1=1 --" }')], []),
     ]
     for params, expected in cases:
         status, doc = await get(live, "/api/v1/traces", params)
         assert status == 200 and [t["trace_id"] for t in doc["items"]] == expected, params
+
+    for bad in ("{ nonsense", "{ } | rate()", "{ } >> { }", "{ status > 3 }"):
+        status, doc = await get(live, "/api/v1/traces", [("traceql", bad)])
+        assert status == 400 and "TraceQL" in doc["error"]["message"], (bad, doc)
 
     seen, cursor = [], None
     while True:

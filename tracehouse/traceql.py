@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Union
 
+from tracehouse.errors import InvalidInput
+
 __all__ = [
     "Aggregate",
     "And",
@@ -45,8 +47,8 @@ __all__ = [
 ]
 
 
-class TraceQLError(ValueError):
-    """The query is outside the supported subset or malformed."""
+class TraceQLError(InvalidInput, ValueError):
+    """The query is outside the supported subset or malformed (a 400 wherever it is raised)."""
 
 
 @dataclass(frozen=True)

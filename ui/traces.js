@@ -22,6 +22,7 @@ const FILTERS = [
   ["metadata", t("Metadata key=value")],
   ["min_latency_ms", t("Min latency (ms)")], ["max_latency_ms", t("Max latency (ms)")],
   ["min_cost", t("Min cost ($)")], ["max_cost", t("Max cost ($)")],
+  ["traceql", t("TraceQL, e.g. { span.gen_ai.request.model = \"gpt-4o\" && duration > 2s }")],
 ];
 // [key, header, API sort key or null, cell]
 const COLUMNS = [
@@ -148,7 +149,7 @@ export async function tracesPage(root) {
   FILTERS.forEach(([key, label, field], i) => {
     const list = field ? h("datalist", { id: `suggest-${key}` }) : null;
     inputs[key] = h("input", { name: key, placeholder: label, "aria-label": label, value: state[key] || "",
-      class: key === "search" ? "search" : "", list: list ? list.id : undefined,
+      class: key === "search" || key === "traceql" ? "search" : "", list: list ? list.id : undefined,
       onfocus: list ? async () => {
         if (list.childElementCount) return;
         const doc = await api(`/api/v1/filters/${field}/values`, { query: { start: window_.start } })
