@@ -84,8 +84,9 @@ def parse_role_or_400(value: str) -> Role:
         raise InvalidInput(str(exc)) from None
 
 
-async def _user_json(users: Users, user_id: str, role: Role) -> dict[str, Any]:
-    user = await users.get(user_id)
+async def _user_json(users: Users, user_id: str, role: Role, known: dict[str, User] | None = None) -> dict[str, Any]:
+    """A member as the API gives one; ``known``: accounts read already (a list reads them at once)."""
+    user = known.get(user_id) if known is not None else await users.get(user_id)
     return {
         "user_id": user_id,
         "email": user.email if user else "",
@@ -165,7 +166,9 @@ async def list_members(request: web.Request) -> web.Response:
     store, user = await _caller(request)
     org, _ = await _organization(request, store, user)
     users: Users = request.app[USERS_KEY]
-    members = [await _user_json(users, m.user_id, m.role) for m in await store.organizations.members(org.id)]
+    listed = await store.organizations.members(org.id)
+    known = await users.get_many(m.user_id for m in listed)
+    members = [await _user_json(users, m.user_id, m.role, known) for m in listed]
     provisioned = await provisioned_here(request.app, store, organization_id=org.id)
     return json_response({"data": members, **provisioned})
 
@@ -252,13 +255,15 @@ async def list_project_members(request: web.Request) -> web.Response:
     store, project, _ = await _readable_project(request)
     users: Users = request.app[USERS_KEY]
     overrides = await store.organizations.project_roles(project.id)
+    listed = await store.organizations.members(project.organization_id)
+    known = await users.get_many([*(m.user_id for m in listed), *overrides])
     out = []
-    for member in await store.organizations.members(project.organization_id):
+    for member in listed:
         override = overrides.pop(member.user_id, None)
-        entry = await _user_json(users, member.user_id, effective_role(member.role, override))
+        entry = await _user_json(users, member.user_id, effective_role(member.role, override), known)
         out.append({**entry, "organization_role": member.role.value, "project_role": override and override.value})
     for user_id, override in overrides.items():  # a project role with no organization role
-        entry = await _user_json(users, user_id, override)
+        entry = await _user_json(users, user_id, override, known)
         out.append({**entry, "organization_role": None, "project_role": override.value})
     provisioned = await provisioned_here(request.app, store, project_id=project.id)
     return json_response({"data": out, **provisioned})

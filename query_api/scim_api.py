@@ -136,7 +136,7 @@ async def list_users(request: web.Request, store: Store, organization: str) -> w
         found = await users.find(wanted)
         people = [found] if found is not None and found.id in members else []
     else:
-        people = [u for u in [await users.get(user_id) for user_id in members] if u is not None]
+        people = list((await users.get_many(members)).values())
     people.sort(key=lambda u: (u.email, u.id))
     page = people[start - 1 : start - 1 + count]
     return _json(
