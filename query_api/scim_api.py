@@ -13,7 +13,6 @@ account stays, as in Langfuse. Only ``userName eq "..."`` filters are supported,
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
 import orjson
@@ -185,7 +184,7 @@ async def create_user(request: web.Request, store: Store, organization: str) -> 
     if user is None:
         # No usable password: single sign-on, or a reset link, gives the person one (Langfuse's
         # "password" field is accepted and ignored, as identity providers send a placeholder).
-        user = await users.create(email, _display_name(body, email), secrets.token_urlsafe(32))
+        user = await users.create(email, _display_name(body, email), None)
     config = request.app.get(PROVISIONING_KEY)
     await store.organizations.set_role(organization, user.id, config.scim_role if config else Role.NONE)
     if created:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -125,7 +124,7 @@ async def sso_callback(request: web.Request) -> web.Response:
     created = user is None
     if user is None:
         # No password anyone knows: this account signs in through the provider (or a reset link).
-        user = await users.create(identity.email, identity.name, secrets.token_urlsafe(32))
+        user = await users.create(identity.email, identity.name, None)
     for invitation in await store.invitations.spend_for(identity.email):
         await join(store, user.id, invitation)
     if created:

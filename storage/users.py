@@ -8,8 +8,10 @@ so that every process refuses it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -68,6 +70,15 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+NO_PASSWORD = "!"  # no scrypt hash: no password matches it
+
+
+@functools.cache
+def _equaliser() -> str:
+    """A hash to verify against when there is none, so that a wrong email costs what a wrong password does."""
+    return hash_password("timing-equaliser")
+
+
 def _check_password(password: str) -> None:
     if len(password) < 8 or len(password) > 1000:
         raise InvalidInput("the password needs 8 to 1000 characters")
@@ -91,17 +102,20 @@ class Users:
         rows = await self._rows("id != {k:String}", {"k": SIGNING_KEY_ID})
         return len(rows)
 
-    async def create(self, email: str, name: str, password: str) -> User:
-        """Create an account; the first one is the admin."""
+    async def create(self, email: str, name: str, password: str | None) -> User:
+        """Create an account; the first one is the admin. ``None``: no password (single sign-on
+        and SCIM accounts; a reset link gives one)."""
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise InvalidInput("a valid email address is needed")
-        _check_password(password)
+        if password is not None:
+            _check_password(password)
         if await self._rows("email = {e:String}", {"e": email}):
             raise Conflict(f"an account for {email} exists already")
         admin = await self.count() == 0
         user = User("usr-" + secrets.token_hex(8), email, name.strip()[:200] or email, admin)
-        await self._put(user.id, email, user.name, hash_password(password), admin)
+        stored = NO_PASSWORD if password is None else await asyncio.to_thread(hash_password, password)
+        await self._put(user.id, email, user.name, stored, admin)
         return user
 
     async def _put(self, id: str, email: str, name: str, password_hash: str, admin: bool) -> None:
@@ -120,8 +134,11 @@ class Users:
 
     async def authenticate(self, email: str, password: str) -> User:
         rows = await self._rows("email = {e:String}", {"e": email.strip().lower()})
-        stored = rows[0]["password_hash"] if rows else hash_password("timing-equaliser")
-        if not verify_password(password, stored) or not rows:
+        usable = bool(rows) and rows[0]["password_hash"] != NO_PASSWORD
+        # The same scrypt work whether the account exists, has a password or not (no timing
+        # oracle), and in a thread: ~100 ms of it would stall every request of this process.
+        stored = rows[0]["password_hash"] if usable else await asyncio.to_thread(_equaliser)
+        if not await asyncio.to_thread(verify_password, password, stored) or not usable:
             raise Unauthenticated("wrong email or password")
         r = rows[0]
         return User(r["id"], r["email"], r["name"], bool(r["is_admin"]))
@@ -170,7 +187,8 @@ class Users:
         if not rows or user_id == SIGNING_KEY_ID:
             raise InvalidInput(f"no account {user_id!r}")
         r = rows[0]
-        await self._put(r["id"], r["email"], r["name"], hash_password(password), bool(r["is_admin"]))
+        stored = await asyncio.to_thread(hash_password, password)
+        await self._put(r["id"], r["email"], r["name"], stored, bool(r["is_admin"]))
 
     async def change_password(self, user: User, current: str, new: str) -> None:
         """The signed-in person's own change: the current password first."""

@@ -43,6 +43,16 @@ async def test_sdk5_provisions_and_removes_a_person(live: Running) -> None:
     grace = await live.store.users.find("grace@example.com")
     assert grace is not None and grace.id == out["created"]["id"]
     assert grace.id not in {m.user_id for m in await live.store.organizations.members("default")}
+    # A provisioned account has no password (no hash is stored for it): none signs in, not even
+    # an empty one or the stored marker, until a reset link gives it one.
+    async with aiohttp.ClientSession() as session:
+        for attempt in ("", "!", "password-1", "x" * 12):
+            async with session.post(
+                live.api_url + "/api/v1/auth/login", json={"email": "grace@example.com", "password": attempt}
+            ) as r:
+                assert r.status in (400, 401), attempt
+    await live.store.users.set_password(grace.id, "a-new-password")
+    assert (await live.store.users.authenticate("grace@example.com", "a-new-password")).id == grace.id
 
 
 async def test_deactivation_ends_access_at_once(live: Running) -> None:
