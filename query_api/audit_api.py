@@ -159,6 +159,10 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 class AuditQuery(Query):
     organization: str | None = Field(None, max_length=200, description="An organization's whole log.")
+    actor: str | None = Field(None, max_length=200, description="Text in who made the change: an email, a public key.")
+    action: list[str] = Field(
+        default_factory=list, max_length=50, description='Changes of these kinds only, each "METHOD route".'
+    )
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=200, description="The next_cursor of the page before.")
 
@@ -207,7 +211,7 @@ async def audit_log(request: web.Request) -> web.Response:
         caller.require(Permission.MANAGE_MEMBERS, "read the audit log")
         project = await store.projects.get_project(caller.project_id)
         organization_id, project_id = project.organization_id, project.id
-    found = await store.audit.entries(organization_id, project_id, query.limit + 1, before)
+    found = await store.audit.entries(organization_id, project_id, query.limit + 1, before, query.actor, query.action)
     page = found[: query.limit]
     last = page[-1] if len(found) > query.limit else None
     next_cursor = encode_cursor([epoch_us(last.timestamp), last.id]) if last else None

@@ -53,11 +53,21 @@ class AuditLog:
         project_id: str | None,
         limit: int,
         before: tuple[int, str] | None = None,
+        actor: str | None = None,
+        actions: list[str] | None = None,
     ) -> list[AuditEntry]:
         """Entries newest first: the organization's all (``project_id`` None) or one project's;
-        ``before`` is the (µs since the epoch, id) of the last entry of the page before."""
+        ``before`` is the (µs since the epoch, id) of the last entry of the page before. ``actor``:
+        text in who made the change (an email, a key's public key); ``actions``: "METHOD route"
+        of the changes wanted."""
         where = ["organization_id = {org:String}"]
         params: dict[str, Any] = {"org": organization_id, "limit": limit}
+        if actor:
+            where.append("(positionCaseInsensitive(actor_name, {actor:String}) > 0 OR actor_id = {actor:String})")
+            params["actor"] = actor
+        if actions:
+            where.append("concat(method, ' ', route) IN {actions:Array(String)}")
+            params["actions"] = actions
         if project_id is not None:
             where.append("project_id = {project:String}")
             params["project"] = project_id

@@ -99,6 +99,19 @@ async def test_changes_are_logged_with_who_and_where(live: Running) -> None:
             "GET", f"/api/v1/audit-log?organization={org['id']}&limit=2&cursor={first['next_cursor']}"
         )
         assert [e["id"] for e in first["items"] + second["items"]] == [e["id"] for e in whole[:4]]
+        # Filtered: by who (part of an email, or a key's public key) and by the kinds of change.
+        by_key = await _log(admin, f"organization={org['id']}&actor={key['public_key']}")
+        assert [e["route"] for e in by_key] == ["/api/public/traces/{trace_id}"]
+        by_ada = await _log(admin, f"organization={org['id']}&actor=ADA@example")
+        assert len(by_ada) == len(whole) - 1 and all(e["actor"]["name"] == "ada@example.com" for e in by_ada)
+        kinds = (
+            "&action=PUT%20/api/v1/organizations/%7Borganization%7D/members/%7Buser_id%7D"
+            "&action=POST%20/api/v1/settings/keys"
+        )
+        chosen = await _log(admin, f"project={project['id']}{kinds}")
+        assert [(e["method"], e["route"]) for e in chosen] == [("POST", "/api/v1/settings/keys")]  # a project's only
+        assert len(await _log(admin, f"organization={org['id']}{kinds}&actor=ada")) == 2
+        assert await _log(admin, f"organization={org['id']}&actor=nobody") == []
 
         # Who may read: admins; not a member, not another organization's owner.
         bo = await sign_in(live, "bo@example.com")
@@ -123,7 +136,8 @@ async def test_changes_are_logged_with_who_and_where(live: Running) -> None:
         status, doc = await cy.call("GET", f"/api/v1/audit-log?organization={other['id']}")
         assert status == 200 and org["id"] not in str(doc)
         # Garbage.
-        for bad in ("limit=0", "limit=501", "limit=x", "cursor=nope", "colour=red", f"organization={'x' * 300}"):
+        for bad in ("limit=0", "limit=501", "limit=x", "cursor=nope", "colour=red", f"organization={'x' * 300}",
+                    f"actor={'x' * 300}", "&".join(["action=x"] * 51)):  # fmt: skip
             status, doc = await admin.call("GET", f"/api/v1/audit-log?project={project['id']}&{bad}")
             assert status == 400, (bad, doc)
     finally:

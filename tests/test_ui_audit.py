@@ -54,6 +54,19 @@ def test_an_admin_reads_who_changed_what(server: Server) -> None:  # noqa: F811
         expect(rows.nth(2)).to_contain_text(pair.public_key)
         expect(page.locator(".audit-log")).not_to_contain_text(pair.secret_key)
         page.screenshot(path=str(ARTIFACTS / "audit-log.png"), full_page=True)
+        # Filtered by who, then by the kind of change
+        page.get_by_label("Who (email or key)").fill(pair.public_key)
+        page.get_by_role("button", name="Filter").click()
+        expect(rows).to_have_count(1)
+        expect(rows.nth(0)).to_contain_text("Deleted a trace")
+        page.get_by_label("Who (email or key)").fill("")
+        page.get_by_label("Change", exact=True).select_option("Changed the retention")
+        page.get_by_role("button", name="Filter").click()
+        expect(rows).to_have_count(1)
+        expect(rows.nth(0)).to_contain_text("days: 14")
+        page.get_by_label("Who (email or key)").fill("nobody")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator(".audit-log")).to_contain_text("No change matches these filters.")
 
         # The organization's page: the member added there too, with the project of each change.
         page.goto(server.api_url + "/organization/default/settings?lang=zh-CN")
@@ -64,6 +77,10 @@ def test_an_admin_reads_who_changed_what(server: Server) -> None:  # noqa: F811
         expect(org_rows.nth(0)).to_contain_text("mo@example.com")
         expect(org_rows.nth(1)).to_contain_text("删除了追踪")
         expect(org_rows.nth(1)).to_contain_text(re.compile("Default|default"))
+        page.get_by_label("修改", exact=True).select_option("添加了成员")
+        page.get_by_role("button", name="筛选").click()
+        expect(org_rows).to_have_count(1)
+        expect(org_rows.nth(0)).to_contain_text("mo@example.com")
         page.screenshot(path=str(ARTIFACTS / "i18n" / "zh-CN" / "audit-log.png"), full_page=True)
 
         # A member: no log in the settings, and the API refuses.

@@ -83,6 +83,19 @@ export async function auditSection(scope, projectNames = null) {
   const more = h("button", { type: "button", class: "secondary", text: t("Load more"), hidden: true });
   let shown = [];
   let cursor = null;
+  let filters = {};
+  // One choice per kind of change: its label, for every route that makes it.
+  const kinds = new Map();
+  for (const [key, label] of Object.entries(CHANGES)) kinds.set(label(), [...(kinds.get(label()) || []), key]);
+  const actor = h("input", { name: "audit-actor", placeholder: t("Who (email or key)"), "aria-label": t("Who (email or key)") });
+  const kind = h("select", { name: "audit-change", "aria-label": t("Change") }, h("option", { value: "", text: t("Any change") }),
+    ...[...kinds.keys()].sort((a, b) => a.localeCompare(b)).map((label) => h("option", { value: label, text: label })));
+  const form = h("form", { class: "filters audit-filters", onsubmit: async (event) => {
+    event.preventDefault();
+    filters = { actor: actor.value.trim(), action: kind.value ? kinds.get(kind.value) : [] };
+    [shown, cursor] = [[], null];
+    await load();
+  } }, actor, kind, h("button", { type: "submit", text: t("Filter") }));
   const render = () => {
     const head = [t("Time"), t("Who"), t("Change"), ...(projectNames ? [t("Project")] : []), t("Details")];
     body.replaceChildren(shown.length ? table(head, shown.map((e) => h("tr", {},
@@ -90,11 +103,12 @@ export async function auditSection(scope, projectNames = null) {
       ...(projectNames ? [h("td", { text: e.projectId ? projectNames[e.projectId] || e.projectId : "–" })] : []),
       h("td", { class: "small", text: Object.entries(e.target).filter(([k]) => !["organization", "project"].includes(k))
         .map(([k, v]) => `${k}: ${v}`).join(" · ") }))))
-      : h("p", { class: "muted", text: t("No changes recorded yet.") }));
+      : h("p", { class: "muted", text: filters.actor || filters.action?.length ? t("No change matches these filters.")
+        : t("No changes recorded yet.") }));
     more.hidden = !cursor;
   };
   const load = async () => {
-    const doc = await api("/api/v1/audit-log", { query: { ...scope, limit: 50, cursor } });
+    const doc = await api("/api/v1/audit-log", { query: { ...scope, ...filters, limit: 50, cursor } });
     [shown, cursor] = [shown.concat(doc.items), doc.next_cursor];
     render();
   };
@@ -109,5 +123,5 @@ export async function auditSection(scope, projectNames = null) {
   await load();
   return [h("h2", { text: t("Audit log") }),
     h("p", { class: "muted", text: t("Who changed what: settings, keys, members, prompts, datasets, rules and deletions. Data sent by clients is not listed.") }),
-    h("div", { class: "audit-log" }, body, more)];
+    form, h("div", { class: "audit-log" }, body, more)];
 }
