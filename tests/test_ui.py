@@ -153,7 +153,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         assert cell.locator(".score").all_inner_texts() == ["<b>tone</b> polite", "quality 0.65", "resolved True"]
         page.screenshot(path=str(ARTIFACTS / "traces.png"))
 
-        page.get_by_placeholder("Model").focus()  # suggestions come from the API
+        page.get_by_placeholder("Model", exact=True).focus()  # suggestions come from the API
         page.wait_for_function("document.querySelectorAll('#suggest-model option').length > 0")
         assert page.locator("#suggest-model option").first.get_attribute("value") == "gpt-4o"
         page.get_by_placeholder("Search input and output").fill("Hello there")  # full text over the messages
@@ -161,7 +161,7 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         page.wait_for_url("**search=Hello*")
         page.get_by_role("link", name="invoke_agent helper").wait_for()
         page.get_by_placeholder("Search input and output").fill("")
-        page.get_by_placeholder("Model").fill("no-such-model")
+        page.get_by_placeholder("Model", exact=True).fill("no-such-model")
         page.get_by_role("button", name="Apply").click()
         page.get_by_text("No traces in this range yet.").wait_for()
         assert "model=no-such-model" in page.url
