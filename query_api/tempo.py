@@ -23,7 +23,7 @@ from query_api.otlp_encode import encode_trace, trace_by_id_response
 from query_api.tempo_metrics import BadMetricsRequest, any_value, instant_response, range_response, read_range
 from tracehouse import __version__
 from tracehouse.errors import TracehouseError
-from tracehouse.traceql import INTRINSICS, Intrinsic, Spanset, TraceQLError, parse, parse_pipeline
+from tracehouse.traceql import DURATION_UNITS, INTRINSICS, Intrinsic, Spanset, TraceQLError, parse, parse_pipeline
 
 __all__ = ["tempo_routes"]
 
@@ -31,7 +31,6 @@ TEMPO_VERSION = "2.9.0"  # the Tempo API generation we follow; Grafana gates fea
 DAY_S = 86_400
 _HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$")
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60 * 10**9, "h": 3600 * 10**9}
 INTRINSIC_TAGS = [
     "duration",
     "event:name",
@@ -99,7 +98,7 @@ def _go_duration(raw: str | None, name: str) -> int | None:
     match = _DURATION.match(raw.strip())
     if not match:
         raise _BadRequest(f"invalid {name}: {raw[:40]!r} (use a duration such as 100ms or 1.5s)")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return int(float(match.group(1)) * DURATION_UNITS[match.group(2)])
 
 
 def _logfmt(raw: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from storage.traceql_metrics import MetricsResult, MetricsSeries
-from tracehouse.traceql import Metrics, TraceQLError, parse_pipeline
+from tracehouse.traceql import DURATION_UNITS, Metrics, TraceQLError, parse_pipeline
 
 __all__ = ["BadMetricsRequest", "any_value", "instant_response", "range_response", "read_range"]
 
@@ -27,8 +27,7 @@ MAX_INTERVALS = 11_000  # as Prometheus: more points than a screen shows is a wr
 MAX_SERIES = 1_000  # Tempo's default max_response_series
 DEFAULT_EXEMPLARS = 100
 MAX_EXEMPLARS = 100
-_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_NS_LONG = {**_NS, "d": 86_400 * 10**9, "w": 7 * 86_400 * 10**9, "y": 365 * 86_400 * 10**9}
+_NS_LONG = {**DURATION_UNITS, "d": 86_400 * 10**9, "w": 7 * 86_400 * 10**9, "y": 365 * 86_400 * 10**9}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
 FILLED = {"rate", "count_over_time", "histogram_over_time", "compare"}  # no span: 0, not a gap
 
@@ -54,7 +53,7 @@ def _step(raw: str) -> int:
     try:
         seconds = float(raw)
     except ValueError:
-        return _duration(raw, "step", _NS)
+        return _duration(raw, "step", DURATION_UNITS)
     if not math.isfinite(seconds) or abs(seconds) > 9.2e9:
         raise BadMetricsRequest(f"invalid step: {raw[:40]!r} overflows")
     return int(seconds * 1e9)

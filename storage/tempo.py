@@ -6,7 +6,7 @@ from typing import Any
 
 from storage.api import Backend, Row
 from storage.traceql_metrics import MetricsResult, TraceQLMetrics
-from storage.traceql_sql import compile_condition, label_value, new_params, numeric_value
+from storage.traceql_sql import SqlParams, compile_condition, label_value, new_params, numeric_value
 from tracehouse.traceql import Aggregate, Expr, Field, Intrinsic, Metrics, SpansetExpr
 from tracehouse.traceql_structure import TraceSpan, leaves, matches, nested_set
 
@@ -54,10 +54,7 @@ class TempoReader:
         ``having``: tests of each trace's matching spans (``count() > 2``) that must all hold."""
         shared = new_params()
         condition, params = compile_condition(expr, shared)
-        select = tuple(f for f in select if not _given_already(f))
-        chosen = [label_value(shared, f) for f in select]
-        names = [f.name for f in select]  # as Tempo: the attribute's name, without its scope
-        picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]" if chosen else "[], []"
+        names, picked = _selected(shared, select)
         params.update(project=project, start=start, end=end, limit=limit, spss=spans_per_set)
         where = [condition]
         for i, (key, value) in enumerate((tags or {}).items()):
@@ -119,10 +116,7 @@ LIMIT {{limit:UInt32}}
         shared = new_params()
         flags = [compile_condition(leaf.filter, shared)[0] for leaf in leaves(structure)]
         numbered = [f for f in select if isinstance(f, Intrinsic) and f.name in NESTED_SET]
-        plain = tuple(f for f in select if not _given_already(f) and f not in numbered)
-        chosen = [label_value(shared, f) for f in plain]
-        names = [f.name for f in plain]
-        picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]" if chosen else "[], []"
+        names, picked = _selected(shared, tuple(f for f in select if f not in numbered))
         params = shared.values
         params.update(project=project, start=start, end=end, per_trace=STRUCTURE_SPANS)
         sql = f"""
@@ -251,6 +245,15 @@ def _structure_match(
             extra += [(f.name, str(by_name[f.name]), "int") for f in numbered]
         out.append((k, str(name), int(begin), int(duration), extra))
     return {"trace_id": row["trace_id"], "matched": len(chosen_ids), "spans": out}
+
+
+def _selected(params: SqlParams, select: tuple[Field, ...]) -> tuple[list[str], str]:
+    """The ``select`` fields a span answer carries: their names (as Tempo names them: without the
+    scope) and the SQL of two arrays, their values and their types."""
+    fields = [f for f in select if not _given_already(f)]
+    chosen = [label_value(params, f) for f in fields]
+    picked = f"[{', '.join(v for v, _ in chosen)}], [{', '.join(t for _, t in chosen)}]"
+    return [f.name for f in fields], picked
 
 
 def _given_already(field: Field) -> bool:

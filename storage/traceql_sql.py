@@ -15,7 +15,7 @@ from typing import Any
 
 from tracehouse.traceql import And, Attribute, Compare, Expr, Intrinsic, Literal, MatchAll, Or, TraceQLError
 
-__all__ = ["compile_condition", "label_value", "numeric_value"]
+__all__ = ["SqlParams", "compile_condition", "label_value", "new_params", "numeric_value"]
 
 STATUS = {"error": "ERROR", "ok": "OK", "unset": "UNSET"}
 KINDS = {"server", "client", "producer", "consumer", "internal", "unspecified"}
@@ -49,7 +49,9 @@ NUMERIC_FALLBACK = {
 LLM_CALL = "s.observation_type IN ('GENERATION', 'EMBEDDING')"
 
 
-class _Params:
+class SqlParams:
+    """Bound parameters of a compiled query, named so that several compiled parts can share them."""
+
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
 
@@ -65,14 +67,14 @@ def _int64(value: object) -> int:
     return max(-(2**63), min(2**63 - 1, number))
 
 
-def _regex(params: _Params, expr: str, op: str, pattern: str) -> str:
+def _regex(params: SqlParams, expr: str, op: str, pattern: str) -> str:
     # TraceQL regexes match the whole value (Tempo anchors them).
     bound = params.bind(f"^(?:{pattern})$", "String")
     test = f"match({expr}, {bound})"
     return test if op == "=~" else f"NOT {test}"
 
 
-def _scalar(params: _Params, expr: str, op: str, value: Literal, numeric_expr: str | None = None) -> str:
+def _scalar(params: SqlParams, expr: str, op: str, value: Literal, numeric_expr: str | None = None) -> str:
     if op in ("=~", "!~"):
         return _regex(params, expr, op, str(value.value))
     if value.kind in ("int", "float", "duration"):
@@ -83,7 +85,7 @@ def _scalar(params: _Params, expr: str, op: str, value: Literal, numeric_expr: s
     return f"{expr} {SQL_OPS[op]} {params.bind(str(value.value), 'String')}"
 
 
-def _attribute(params: _Params, field: Attribute, op: str, value: Literal) -> str:
+def _attribute(params: SqlParams, field: Attribute, op: str, value: Literal) -> str:
     if field.name in NUMERIC_FALLBACK and field.scope in ("span", "") and value.kind in ("int", "float"):
         # tokens and cost compare as their metrics read them, whatever sent the span
         bound = params.bind(float(value.value), "Float64")  # type: ignore[arg-type]
@@ -110,7 +112,7 @@ def _attribute(params: _Params, field: Attribute, op: str, value: Literal) -> st
     return "(" + " OR ".join(parts) + ")"
 
 
-def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> str:
+def _intrinsic(params: SqlParams, field: Intrinsic, op: str, value: Literal) -> str:
     name = field.name
     if value.kind == "nil":
         return "0" if op == "=" else "1"
@@ -169,7 +171,7 @@ def _intrinsic(params: _Params, field: Intrinsic, op: str, value: Literal) -> st
     raise TraceQLError(f"unsupported intrinsic {name!r}")
 
 
-def _compile(params: _Params, expr: Expr) -> str:
+def _compile(params: SqlParams, expr: Expr) -> str:
     if isinstance(expr, MatchAll):
         return "1"
     if isinstance(expr, And):
@@ -183,14 +185,14 @@ def _compile(params: _Params, expr: Expr) -> str:
     raise TraceQLError(f"unsupported expression {expr!r}")
 
 
-def compile_condition(expr: Expr, params: _Params | None = None) -> tuple[str, dict[str, Any]]:
+def compile_condition(expr: Expr, params: SqlParams | None = None) -> tuple[str, dict[str, Any]]:
     """(span condition, parameters); the caller binds ``project`` too."""
-    params = params or _Params()
+    params = params or SqlParams()
     condition = _compile(params, expr)
     return condition, params.values
 
 
-def _attribute_pair(params: _Params, field: Attribute) -> tuple[str, str]:
+def _attribute_pair(params: SqlParams, field: Attribute) -> tuple[str, str]:
     """(value, OTLP type) of an attribute as SQL; NULL value where the span lacks it."""
     key = params.bind(field.name, "String")
     scopes = {"span": ["span"], "resource": ["resource"], "": ["span", "resource"]}[field.scope]
@@ -202,7 +204,7 @@ def _attribute_pair(params: _Params, field: Attribute) -> tuple[str, str]:
     return value, kind
 
 
-def label_value(params: _Params, field: Intrinsic | Attribute) -> tuple[str, str]:
+def label_value(params: SqlParams, field: Intrinsic | Attribute) -> tuple[str, str]:
     """(value, type) SQL of a ``by()`` field. The type is an OTLP attribute type (``int``,
     ``double``, ``bool``, else a string) or ``nil`` where the span has no such value."""
     if isinstance(field, Attribute):
@@ -227,7 +229,7 @@ def label_value(params: _Params, field: Intrinsic | Attribute) -> tuple[str, str
     raise TraceQLError(f"{name} cannot group a metric: use a span attribute or name, status, kind, rootName")
 
 
-def numeric_value(params: _Params, field: Intrinsic | Attribute) -> str:
+def numeric_value(params: SqlParams, field: Intrinsic | Attribute) -> str:
     """A field's number for the *_over_time functions (NULL where it has none); durations in
     seconds, as Tempo gives them."""
     if isinstance(field, Intrinsic):
@@ -241,6 +243,6 @@ def numeric_value(params: _Params, field: Intrinsic | Attribute) -> str:
     return number
 
 
-def new_params() -> _Params:
+def new_params() -> SqlParams:
     """A parameter set that several compiled parts share (their names do not collide)."""
-    return _Params()
+    return SqlParams()
