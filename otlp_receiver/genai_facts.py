@@ -5,11 +5,11 @@ the price table (the project's overrides first, then the built-in prices)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from pricing import PICO_PER_USD, PriceBook, compute_cost
 
-__all__ = ["LANGFUSE_USAGE_KEYS", "TOKEN_COLUMNS", "cost", "inclusive_tokens"]
+__all__ = ["LANGFUSE_USAGE_KEYS", "MAX_TOKENS", "TOKEN_COLUMNS", "cost", "inclusive_tokens"]
 
 TOKEN_COLUMNS = (
     "input_tokens",
@@ -30,6 +30,11 @@ LANGFUSE_USAGE_KEYS: dict[str, tuple[str, ...]] = {
 }
 _PICO = Decimal(PICO_PER_USD)
 _CENT_OF_PICO = Decimal("1e-12")
+# What the typed columns hold. A count beyond a quadrillion tokens, or a cost of a million USD or
+# more for one call (the cost columns are Decimal(18, 12)), is a client's bug: the span is stored
+# with the count or the cost unknown (its attribute keeps what was sent), never refused for it.
+MAX_TOKENS = 10**15
+MAX_COST = Decimal(10**6)
 
 
 def inclusive_tokens(details: Mapping[str, int]) -> dict[str, int] | None:
@@ -61,7 +66,16 @@ def cost(
     """USD by usage type, with ``total``. What the sender provided wins; else the price of
     ``model`` (the project's override first) applied to the tokens; else nothing."""
     if provided:
-        return {k: Decimal(str(v)).quantize(_CENT_OF_PICO) for k, v in provided.items()}
+        given: dict[str, Decimal] = {}
+        for k, v in provided.items():
+            try:
+                amount = Decimal(str(v))
+            except InvalidOperation:
+                return {}
+            if not amount.is_finite() or abs(amount) >= MAX_COST:
+                return {}
+            given[k] = amount.quantize(_CENT_OF_PICO)
+        return given
     if not model or not (tokens.get("input_tokens") or tokens.get("output_tokens")):
         return {}
     price = prices.lookup(project, model)
@@ -75,4 +89,5 @@ def cost(
         tokens.get("cache_write_tokens", 0),
         tokens.get("reasoning_tokens", 0),
     )
-    return {k: Decimal(v) / _PICO for k, v in pico.items()}
+    priced = {k: Decimal(v) / _PICO for k, v in pico.items()}
+    return {} if any(v >= MAX_COST for v in priced.values()) else priced

@@ -534,6 +534,74 @@ async def test_langfuse_fields_of_every_wrong_type_fail_alone(live: Running) -> 
         assert status in (207, 400), (raw[:20], status)
 
 
+# Numbers no typed column holds, in the attributes and fields the mapping reads as numbers.
+OUT_OF_RANGE: list[object] = [math.inf, -math.inf, math.nan, 1e300, -1e300, 2**63 - 1, "1e309", "nan", 2e6]
+NUMERIC_KEYS = [
+    "gen_ai.usage.input_tokens",
+    "llm.token_count.completion",
+    "gen_ai.usage.cost",
+    "llm.cost.total",
+    "gen_ai.response.time_to_first_chunk",
+    "ai.response.msToFirstChunk",
+]
+TEXT_KEYS = {  # JSON or dates whose numbers are out of range
+    "langfuse.observation.usage_details": '{"input": 30000000000000000000, "output": 1e300}',
+    "langfuse.observation.cost_details": '{"total": 5000000}',
+    "langfuse.observation.completion_start_time": "9999-12-31T23:59:59-05:00",
+}
+
+
+async def test_numbers_past_what_a_column_holds_leave_the_field_unknown_not_the_request_lost(live: Running) -> None:
+    """A token count, cost or first-token time that is infinite, NaN or past its column's range
+    failed the whole request (a 500 for OTLP: its good spans lost with it). Now the span is
+    stored, that field unknown (its attribute keeps what was sent), and the rest as usual."""
+    from tests.langfuse_helpers import basic, event, ingest, make_key
+
+    trace_id = os.urandom(16)
+    good = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10}
+    spans: list[dict[str, object]] = [{"trace_id": trace_id, "span_id": os.urandom(8), "name": "good", "attrs": good}]
+    cases = [(key, value) for key in NUMERIC_KEYS for value in OUT_OF_RANGE] + list(TEXT_KEYS.items())
+    for i, (key, value) in enumerate(cases):
+        count("numbers past a column's range (OTLP)")
+        attrs = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.output_tokens": 1, key: value}
+        spans.append({"trace_id": trace_id, "span_id": os.urandom(8), "name": f"case {i}", "attrs": attrs})
+    body = request(spans).SerializeToString()
+    status, answer = await asyncio.to_thread(
+        post, live.otlp_http_url + "/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+    )
+    assert status == 200, answer[:300]
+    await live.ingest.batcher.settled()
+    stored = {row["name"]: row for row in await live.store.reader.trace("default", trace_id.hex())}
+    assert len(stored) == len(spans)
+    assert stored["good"]["input_tokens"] == 10 and stored["good"]["total_cost"] > 0
+    for i, (key, value) in enumerate(cases):
+        row = stored[f"case {i}"]
+        assert row["output_tokens"] == 1, (key, value)
+        assert 0 <= row["input_tokens"] <= 10**15 and 0 <= row["total_cost"] < 10**6, (key, value, row["total_cost"])
+        assert key in row["span_attributes"], (key, value)
+
+    # The same numbers through Langfuse's ingestion: the event is stored, its usage or cost unknown.
+    headers = basic(await make_key(live))
+    lf_trace = os.urandom(8).hex()
+    batch = [event("trace-create", {"id": lf_trace, "name": "t"})]
+    for wrong in [2**70, 1e300, "99999999999999999999999", 10**15 + 1]:
+        for field in ("usage", "usageDetails", "costDetails"):
+            count("numbers past a column's range (Langfuse)")
+            values = {"input": wrong, "output": 4} if field != "costDetails" else {"total": wrong}
+            batch.append(
+                event(
+                    "generation-create",
+                    {"id": os.urandom(8).hex(), "traceId": lf_trace, "name": "g", "model": "gpt-4o", field: values},
+                )
+            )
+    status, answer = await ingest(live, headers, batch)
+    assert status == 207 and not answer["errors"], answer
+    await live.ingest.batcher.settled()
+    rows = [r for r in await live.store.reader.trace("default", lf_trace) if r["name"] == "g"]
+    assert len(rows) == len(batch) - 1
+    assert all(0 <= r["input_tokens"] <= 10**15 and 0 <= r["total_cost"] < 10**6 for r in rows)
+
+
 # -- the report --------------------------------------------------------------------------------
 
 

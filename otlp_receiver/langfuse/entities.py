@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from otlp_receiver.genai_facts import TOKEN_COLUMNS, cost, inclusive_tokens
+from otlp_receiver.genai_facts import MAX_TOKENS, TOKEN_COLUMNS, cost, inclusive_tokens
 from pricing import PriceBook
 
 # Where a score's dataset run is kept (a run-level score of an experiment has no trace): a reserved
@@ -92,15 +92,19 @@ def _environment(value: Any) -> str:
 
 
 def _count(value: Any) -> int | None:
+    """A token count, or None for what is not one (negative, fractional, beyond MAX_TOKENS, text)."""
     if isinstance(value, bool) or value is None:
         return None
+    n: int
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer():
-        return int(value) if value >= 0 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        n = int(value.strip())
+    else:
+        return None
+    return n if 0 <= n <= MAX_TOKENS else None
 
 
 def _openai_usage(details: dict[str, Any], prefix_in: str, prefix_out: str) -> dict[str, int] | None:

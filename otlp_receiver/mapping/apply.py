@@ -8,11 +8,12 @@ pass over its own attributes, however many rules there are.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import orjson
 
-from otlp_receiver.genai_facts import inclusive_tokens
+from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens
 from otlp_receiver.mapping import messages
 from otlp_receiver.mapping.rules import (
     FLATTENED_INPUT,
@@ -41,6 +42,7 @@ for _field, _keys in LOOKUPS.items():
 _PREFIXES = (REQUEST_PARAMETER_PREFIX, *METADATA_PREFIXES, *FLATTENED_INPUT, *FLATTENED_OUTPUT)
 _STRING_COLUMNS = tuple(STRING_RULES)
 _EMPTY: tuple[int, Any] = (1 << 30, None)
+_MAX_NS = (1 << 63) - 1  # the timestamp columns' last nanosecond (2262)
 
 
 def _as_text(value: Any) -> str:
@@ -54,29 +56,34 @@ def _as_text(value: Any) -> str:
 
 
 def _as_count(value: Any) -> int:
+    """A token count; 0 for what is not one (negative, NaN, infinite, beyond MAX_TOKENS, text)."""
     if isinstance(value, bool) or value is None:
         return 0
-    if isinstance(value, (int, float)):
-        return max(0, int(value))
     if isinstance(value, str):
         try:
-            return max(0, int(float(value)))
+            value = float(value)
         except ValueError:
             return 0
+    if isinstance(value, (int, float)) and 0 <= value <= MAX_TOKENS:  # NaN compares false
+        return int(value)
     return 0
 
 
 def _as_number(value: Any) -> float | None:
+    """A finite number, or None."""
     if isinstance(value, bool):
         return None
+    number: float
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _json_object(value: Any) -> dict[str, Any] | None:
@@ -149,7 +156,7 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
     langfuse = _json_object(found.get("_usage_json", _EMPTY)[1])
     if langfuse:
         for key, value in langfuse.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS:
                 details[str(key)] = int(value)
         # Langfuse counts are exclusive (input without cache, output without reasoning).
         inclusive = inclusive_tokens(details)
@@ -228,21 +235,25 @@ def _io(
 def _completion_start(found: dict[str, tuple[int, Any]], start_ns: int) -> int | None:
     seconds = _as_number(found.get("_ttft_s", _EMPTY)[1])
     if seconds is not None and 0 <= seconds < 86400:
-        return start_ns + int(seconds * 1e9)
+        return _within_range(start_ns + int(seconds * 1e9))
     iso = found.get("_ttft_iso", _EMPTY)[1]
     if isinstance(iso, str):
         text = iso.strip().strip('"')
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            return _within_range(int(moment.timestamp() * 1e9))
+        except (ValueError, OverflowError):  # not a date, or one past what a timestamp holds
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return int(moment.timestamp() * 1e9)
     ms = _as_number(found.get("_ttft_ms", _EMPTY)[1])
-    if ms is not None and ms >= 0:
-        return start_ns + int(ms * 1e6)
+    if ms is not None and 0 <= ms < 86_400_000:
+        return _within_range(start_ns + int(ms * 1e6))
     return None
+
+
+def _within_range(ns: int) -> int | None:
+    return ns if 0 <= ns <= _MAX_NS else None
 
 
 def map_span(
