@@ -90,7 +90,9 @@ def parse_protobuf(message: Any, body: bytes) -> Any:
 
 
 def parse_protobuf_request(body: bytes) -> ExportTraceServiceRequest:
-    return parse_protobuf(ExportTraceServiceRequest(), body)
+    request = ExportTraceServiceRequest()
+    parse_protobuf(request, body)
+    return request
 
 
 class _Columns:

@@ -194,7 +194,7 @@ def _document(body: bytes) -> dict[str, Any]:
     return _obj(doc, "the request")
 
 
-def _resource_and_scopes(target: Any, item: Any, where: str, scopes_key: str) -> list[tuple[Any, dict, str]]:
+def _resource_and_scopes(target: Any, item: Any, where: str, scopes_key: str) -> list[tuple[Any, dict[str, Any], str]]:
     """Fill a Resource* message's resource; return (scope message, scope JSON, where) per scope entry."""
     item = _obj(item, where)
     resource = _obj(item.get("resource"), f"{where}.resource")

@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending schema migrations and exit")
     _store_options(migrate)
 
+    commands.add_parser("compile", help="compile the span decoder to C with mypyc (needs a C compiler; ./dev runs it)")
+
     schema = commands.add_parser("schema", help="print the schema's SQL (e.g. for a cluster)")
     schema.add_argument("--cluster", metavar="NAME", help="print the ON CLUSTER form for this cluster")
     schema.add_argument("--database", default="default", help="database of the cluster tables")
@@ -289,6 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             _run_schema(args)
             return 0
+        if args.command == "compile":
+            from tracehouse import compiled
+
+            return compiled.main()
         settings = _settings(args, eval_worker=True) if args.command == "worker" else _settings(args)
         from tracehouse.logs import setup_logging
 

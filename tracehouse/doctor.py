@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from storage import Store
 from storage.backends.dirlock import is_locked
 from storage.migrations import LATEST
+from tracehouse import compiled
 from tracehouse.errors import TracehouseError
 from tracehouse.runtime import read_runtime
 from tracehouse.settings import Settings
@@ -108,6 +109,8 @@ def run_checks(settings: Settings) -> list[Check]:
                     + ("free" if free else "is in use by another program: pick another with its option"),
                 )
             )
+    # Informational: the pure-Python decoder works, it costs more CPU per span.
+    checks.append(Check("span decoder", True, compiled.status()))
     if settings.embedded:
         target = settings.data_dir if settings.data_dir.exists() else settings.data_dir.absolute().parent
         free = shutil.disk_usage(target).free

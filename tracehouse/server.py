@@ -30,7 +30,7 @@ from query_api import create_app
 from query_api.provisioning import Provisioning
 from storage import Store
 from storage.media_s3 import S3MediaFiles
-from tracehouse import __version__
+from tracehouse import __version__, compiled
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
 from tracehouse.roles import Role, parse_group_roles
@@ -273,7 +273,13 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         # Start-up (migrations, the first queries, the app) ran code of the engine that serving
         # may never run again: its pages go back, and come back from the file if used.
         released = store.release_start_up_memory()
-        log.info("Tracehouse %s ready (%s); %d MB of start-up pages released", __version__, where, released >> 20)
+        log.info(
+            "Tracehouse %s ready (%s); %d MB of start-up pages released; span decoder: %s",
+            __version__,
+            where,
+            released >> 20,
+            compiled.status(),
+        )
         yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks, api_app)
     finally:
         log.info("shutting down")
