@@ -551,6 +551,59 @@ TEXT_KEYS = {  # JSON or dates whose numbers are out of range
 }
 
 
+JSON_NUMBERS = st.one_of(
+    st.integers(-(2**63), 2**64 - 1),  # what orjson gives as int; larger integers come as floats
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 10**15, 10**15 + 1, 999_999.99, 10**6, 1e300]),
+    st.text(max_size=25),
+    st.sampled_from(["12", "99999999999999999999999", "1e309", " 7 "]),
+    st.none(),
+    st.booleans(),
+)
+USAGE_KEYS = ["input", "output", "total", "unit", "promptTokens", "completionTokens", "totalTokens", "inputCost",
+              "outputCost", "totalCost", "prompt_tokens", "completion_tokens", "total_tokens", "input_tokens",
+              "output_tokens", "cache_read_input_tokens", "reasoning_tokens"]  # fmt: skip
+NESTED_USAGE = st.dictionaries(st.sampled_from(USAGE_KEYS), JSON_NUMBERS, max_size=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    usage=st.one_of(st.none(), NESTED_USAGE),
+    usage_details=st.one_of(
+        st.none(),
+        NESTED_USAGE,
+        st.fixed_dictionaries(
+            {"prompt_tokens": JSON_NUMBERS, "completion_tokens": JSON_NUMBERS, "total_tokens": JSON_NUMBERS},
+            optional={"prompt_tokens_details": st.dictionaries(st.text(max_size=8), JSON_NUMBERS, max_size=3)},
+        ),
+    ),
+    cost_details=st.one_of(st.none(), st.dictionaries(st.sampled_from(["input", "output", "total"]), JSON_NUMBERS)),
+    model=st.sampled_from(["gpt-4o", "", "claude-3-5-sonnet", "unknown-model"]),
+)
+def test_any_numbers_in_a_langfuse_generation_make_a_row_its_table_takes(
+    usage: object, usage_details: object, cost_details: object, model: str
+) -> None:
+    """Langfuse's nested usage and cost numbers, of any size or type: the observation's row always
+    converts to the spans table's columns (a value that did not failed the whole batch)."""
+    import pyarrow as pa
+
+    from otlp_receiver.langfuse.entities import merge, observation_row
+    from otlp_receiver.langfuse.service import _arrow_value
+    from pricing import PriceBook
+    from storage import SPAN_SCHEMA
+
+    count("Langfuse generations with any usage and cost numbers")
+    body = {"id": "o1", "traceId": "t1", "name": "g", "model": model, "startTime": 1_700_000_000 * 10**9}
+    body |= {k: v for k, v in (("usage", usage), ("usageDetails", usage_details), ("costDetails", cost_details)) if v}
+    row = observation_row(merge("observation", None, body), "p", 0, PriceBook())
+    names = [n for n in SPAN_SCHEMA.names if n in row]
+    table = pa.Table.from_pylist(
+        [{n: _arrow_value(row[n]) for n in names}], schema=pa.schema([SPAN_SCHEMA.field(n) for n in names])
+    )
+    assert table.num_rows == 1
+    assert 0 <= row["input_tokens"] <= 10**15 and abs(row["total_cost"]) < 10**6
+
+
 async def test_numbers_past_what_a_column_holds_leave_the_field_unknown_not_the_request_lost(live: Running) -> None:
     """A token count, cost or first-token time that is infinite, NaN or past its column's range
     failed the whole request (a 500 for OTLP: its good spans lost with it). Now the span is
