@@ -273,13 +273,8 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         # Start-up (migrations, the first queries, the app) ran code of the engine that serving
         # may never run again: its pages go back, and come back from the file if used.
         released = store.release_start_up_memory()
-        log.info(
-            "Tracehouse %s ready (%s); %d MB of start-up pages released; span decoder: %s",
-            __version__,
-            where,
-            released >> 20,
-            compiled.status(),
-        )
+        log.info("span decoder: %s", compiled.status())
+        log.info("Tracehouse %s ready (%s); %d MB of start-up pages released", __version__, where, released >> 20)
         yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks, api_app)
     finally:
         log.info("shutting down")
