@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import time
@@ -183,6 +184,34 @@ def test_the_decoder_runs_compiled_where_this_machine_can_build_it() -> None:
     path, status = pure.stdout.splitlines()
     assert path == str(ROOT / "otlp_receiver" / "decode.py")
     assert status == f"pure Python ({compiled.PURE_ENV} is set)"
+
+
+def test_a_copy_installed_by_pip_compiles_where_pip_puts_it(tmp_path: Path) -> None:
+    """``pip install '.[compiled]'`` (not editable, as the Docker image does) leaves the sources in
+    site-packages, among other projects' modules; the build compiles them there, and a process
+    that imports them from there gets the extension."""
+    why_not = compiled.can_build()
+    if why_not is not None:
+        pytest.skip(f"this machine cannot build the compiled decoder: {why_not}")
+    site = tmp_path / "site-packages"
+    for package in compiled.SOURCE_PACKAGES:
+        shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "typing_extensions.py").write_text("# another project's module, as site-packages holds them\n")
+    out = tmp_path / "compiled"
+    assert compiled.build(out, site).startswith("built 6 modules")
+    assert compiled.build(out, site).startswith("up to date")
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "from pathlib import Path\n"
+        "from tracehouse import compiled\n"
+        f"assert compiled.install(Path({str(out)!r}), Path({str(site)!r}))\n"
+        "import otlp_receiver.decode as d\n"
+        "print(d.__file__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().startswith(str(out / "otlp_receiver" / "decode.")), done.stdout
 
 
 def test_a_build_of_other_sources_is_not_used(tmp_path: Path) -> None:

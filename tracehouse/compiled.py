@@ -39,6 +39,8 @@ MODULES = (
     "otlp_receiver.mapping.apply",
     "otlp_receiver.decode",
 )
+# The packages of the modules and of what they import (the rest of the code is not read).
+SOURCE_PACKAGES = ("storage", "otlp_receiver", "pricing", "tracehouse")
 PURE_ENV = "TRACEHOUSE_PURE_PYTHON"
 ROOT = Path(__file__).resolve().parents[1]
 DIRECTORY = Path(sys.prefix) / "tracehouse-compiled"
@@ -159,7 +161,12 @@ def build(directory: Path = DIRECTORY, root: Path = ROOT) -> str:
     cwd = os.getcwd()
     try:
         os.chdir(work)  # setuptools reads the configuration of the directory it runs in: none here
-        paths = [str(_source(root, m)) for m in MODULES]
+        # A copy of the packages the modules import: installed without -e, they sit in
+        # site-packages, and mypy would read every module there as ours (and refuse the lot).
+        source = work / "src"
+        for package in SOURCE_PACKAGES:
+            shutil.copytree(root / package, source / package, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        paths = [str(_source(source, m)) for m in MODULES]
         extensions = mypycify([*paths, "--ignore-missing-imports"], opt_level="3", group_name="tracehouse_decoder")
         setup(
             name="tracehouse-compiled",
