@@ -28,7 +28,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["MODULES", "PURE_ENV", "build", "install", "status"]
+__all__ = [
+    "MODULES",
+    "PURE_ENV",
+    "SOURCE_PACKAGES",
+    "build",
+    "can_build",
+    "install",
+    "main",
+    "sources_digest",
+    "status",
+]
 
 # The decode path, callees first. Every module here is under mypy's strict checks (pyproject.toml).
 MODULES = (
@@ -173,7 +183,7 @@ def build(directory: Path = DIRECTORY, root: Path = ROOT) -> str:
             ext_modules=extensions,
             script_args=["--quiet", "build_ext", "--build-lib", str(staging), "--build-temp", str(work / "tmp")],
         )
-        built = {str(p.relative_to(staging)): p for p in staging.rglob("*.so")}
+        built = [str(p.relative_to(staging)) for p in staging.rglob("*.so")]
         modules = {}
         for module in MODULES:
             prefix = module.replace(".", "/") + "."
