@@ -601,7 +601,9 @@ def test_any_numbers_in_a_langfuse_generation_make_a_row_its_table_takes(
         [{n: _arrow_value(row[n]) for n in names}], schema=pa.schema([SPAN_SCHEMA.field(n) for n in names])
     )
     assert table.num_rows == 1
-    assert 0 <= row["input_tokens"] <= 10**15 and abs(row["total_cost"]) < 10**6
+    # Each count is at most 10^15, so sums of a few (input with its cache reads) stay exact in
+    # JSON; no token columns at all when the usage's unit is not TOKENS.
+    assert 0 <= row.get("input_tokens", 0) < 2**53 and abs(row["total_cost"]) < 10**6
 
 
 async def test_numbers_past_what_a_column_holds_leave_the_field_unknown_not_the_request_lost(live: Running) -> None:
