@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.genai_facts import cost
-from otlp_receiver.mapping.apply import map_span, resource_defaults
+from otlp_receiver.mapping.apply import MAX_NS, map_span, resource_defaults
 from pricing import PriceBook
 from storage import DECODED_SPAN_FIELDS
 from storage.attribute_codec import attributes_json, read_attributes, to_python
@@ -35,7 +35,6 @@ __all__ = [
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS = ("UNSET", "OK", "ERROR")
-MAX_NS = (1 << 63) - 1
 ROUTING_KEYS = ("tracehouse.project", "openinference.project.name")
 GENAI_EVENTS = frozenset(
     {

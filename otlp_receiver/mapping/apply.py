@@ -32,7 +32,7 @@ from otlp_receiver.mapping.rules import (
     TYPE_FROM_PRESENCE,
 )
 
-__all__ = ["map_span", "resource_defaults"]
+__all__ = ["MAX_NS", "map_span", "resource_defaults"]
 
 _INDEX: dict[str, tuple[tuple[str, int], ...]] = {}
 for _field, _keys in LOOKUPS.items():
@@ -42,7 +42,7 @@ for _field, _keys in LOOKUPS.items():
 _PREFIXES = (REQUEST_PARAMETER_PREFIX, *METADATA_PREFIXES, *FLATTENED_INPUT, *FLATTENED_OUTPUT)
 _STRING_COLUMNS = tuple(STRING_RULES)
 _EMPTY: tuple[int, Any] = (1 << 30, None)
-_MAX_NS = (1 << 63) - 1  # the timestamp columns' last nanosecond (2262)
+MAX_NS = (1 << 63) - 1  # the timestamp columns' last nanosecond (2262)
 
 
 def _as_text(value: Any) -> str:
@@ -253,7 +253,7 @@ def _completion_start(found: dict[str, tuple[int, Any]], start_ns: int) -> int |
 
 
 def _within_range(ns: int) -> int | None:
-    return ns if 0 <= ns <= _MAX_NS else None
+    return ns if 0 <= ns <= MAX_NS else None
 
 
 def map_span(
