@@ -35,6 +35,7 @@ from storage.projects import DEFAULT_PROJECT_ID
 from tracehouse.errors import InvalidInput, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 from tracehouse.ttl_cache import TtlCache
+from tracehouse.without_pandas import keep_pandas_out
 
 __all__ = ["IngestService", "IngestSettings", "RecordsResult", "Signal"]
 
@@ -152,7 +153,7 @@ class IngestService:
             return ThreadPoolExecutor(1, thread_name_prefix="otlp-decode")
         # forkserver: never fork this process, whose embedded ClickHouse runs threads.
         context = multiprocessing.get_context("forkserver")
-        return ProcessPoolExecutor(self.settings.decode_workers, mp_context=context)
+        return ProcessPoolExecutor(self.settings.decode_workers, mp_context=context, initializer=keep_pandas_out)
 
     async def snapshot(self) -> tuple[dict[str, str], dict[str, int], PriceBook]:
         """Projects by name, retention and price overrides; refreshed every few seconds."""

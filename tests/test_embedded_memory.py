@@ -6,12 +6,15 @@ import logging
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from storage.backends.embedded import ENGINE_LIBRARY, EmbeddedBackend
 from storage.backends.library_pages import clean_mappings, parse_smaps, release_library_pages
+from tests.conftest import Server
+from tests.otlp_data import request
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,3 +158,29 @@ async def test_a_started_server_gives_back_the_engine_pages_its_start_touched(
         released = int(ready.rsplit("; ", 1)[1].split(" MB")[0])
         assert released > 0, ready
         assert await live.store.backend.query("SELECT 1 AS one") == [{"one": 1}]  # read back on use
+
+
+def test_a_serving_process_never_loads_pandas(server: Server) -> None:
+    """pyarrow imports pandas (installed with chDB) to ask whether a list it converts is a pandas
+    object, and chDB's own Arrow results import it too: ~36 MB of the server's memory for a library
+    it never uses (tracehouse.without_pandas). Spans in and a trace and a list out must not load it."""
+    pytest.importorskip("pandas")  # what must stay out has to be there to be loaded
+    trace_id = os.urandom(16)
+    body = request(
+        [
+            {"trace_id": trace_id, "name": "agent", "span_id": b"\x01" * 8},
+            {"trace_id": trace_id, "name": "chat gpt-4o", "parent_span_id": b"\x01" * 8,
+             "attrs": {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 12}},
+        ]
+    ).SerializeToString()  # fmt: skip
+    post = urllib.request.Request(
+        server.otlp_http_url + "/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}
+    )
+    with urllib.request.urlopen(post, timeout=30) as response:
+        assert response.status == 200
+    status, trace = server.get(f"/api/v1/traces/{trace_id.hex()}")
+    assert status == 200 and sorted(s["name"] for s in trace["spans"]) == ["agent", "chat gpt-4o"], trace
+    status, page = server.get("/api/v1/traces?limit=5")
+    assert status == 200 and page["items"][0]["input_tokens"] == 12, page
+    loaded = {line.split()[-1] for line in Path(f"/proc/{server.process.pid}/maps").read_text().splitlines()}
+    assert not [path for path in loaded if "/pandas/" in path]

@@ -37,6 +37,7 @@ from tracehouse.roles import Role, parse_group_roles
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
 from tracehouse.telemetry import Telemetry
+from tracehouse.without_pandas import keep_pandas_out
 
 __all__ = ["Component", "Running", "run", "running"]
 
@@ -297,6 +298,7 @@ def _grpc_host(host: str) -> str:
 
 def run(settings: Settings, components: Collection[Component]) -> None:
     """Serve until SIGINT or SIGTERM, then finish in-flight work and return."""
+    keep_pandas_out()
 
     async def main() -> None:
         stop = asyncio.Event()
