@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import jwt
 
 from tracehouse.errors import Unauthenticated
 
@@ -116,6 +115,8 @@ class OidcClient:
         return Start(doc["authorization_endpoint"] + separator + urlencode(query), state, nonce, verifier)
 
     async def _key(self, kid: str | None) -> Any:
+        import jwt  # here, not at the top: PyJWT and its crypto cost every server ~8 MB, used only with SSO
+
         if kid not in self._keys:
             doc = await self.discovery()
             jwks = await self._get(doc["jwks_uri"])
@@ -161,6 +162,8 @@ class OidcClient:
         id_token = tokens.get("id_token") if isinstance(tokens, dict) else None
         if not isinstance(id_token, str):
             raise OidcError("the sign-in provider gave no ID token")
+        import jwt  # see _key
+
         try:
             header = jwt.get_unverified_header(id_token)
             key = await self._key(header.get("kid"))

@@ -10,7 +10,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import orjson
@@ -29,7 +29,6 @@ from otlp_receiver.langfuse.service import Access
 from query_api import create_app
 from query_api.provisioning import Provisioning
 from storage import Store
-from storage.media_s3 import S3MediaFiles
 from tracehouse import __version__, compiled
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError
@@ -38,6 +37,9 @@ from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
 from tracehouse.telemetry import Telemetry
 from tracehouse.without_pandas import keep_pandas_out
+
+if TYPE_CHECKING:
+    from storage.media_s3 import S3MediaFiles
 
 __all__ = ["Component", "Running", "run", "running"]
 
@@ -144,6 +146,9 @@ def media_object_store(settings: Settings) -> S3MediaFiles | None:
     """The S3-compatible store for media the settings name, if any."""
     if not settings.media_s3_endpoint:
         return None
+    # Imported only when configured: the S3 client and its HTTP stack cost every server ~7 MB.
+    from storage.media_s3 import S3MediaFiles
+
     try:
         return S3MediaFiles(
             settings.media_s3_endpoint,
