@@ -179,7 +179,7 @@ class EmbeddedBackend:
         def run(conn: Any) -> None:
             # Serialised on the writer's thread, into Arrow's own buffer: Arrow writes it without
             # the GIL, where a Python file object on the event loop took a call and a reallocation
-            # per column buffer (a tenth of the Python threads' time under load, measured).
+            # per column buffer (a tenth of the Python threads' busy samples under load, py-spy).
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, data.schema) as stream:
                 stream.write_table(data)
