@@ -49,6 +49,7 @@ from storage.projects import DEFAULT_ORGANIZATION_ID, KeyPair
 from tracehouse.errors import NotFound
 from tracehouse.server import running
 from tracehouse.settings import load_settings
+from tracehouse.start_up_heap import settle_start_up_heap
 
 
 async def project_with_key(store: Store, ref: str, note: str) -> tuple[str, KeyPair, dict[str, str]]:
@@ -84,6 +85,7 @@ async def main() -> None:
         trace_cache_mb=args.trace_cache_mb,
     )
     async with running(settings, ("api", "receiver")) as live:
+        settle_start_up_heap()  # as `tracehouse serve` does once started
         store = live.store
         project, keys, auth = await project_with_key(store, args.project, "bench.read_paths")
         ids = [

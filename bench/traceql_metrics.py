@@ -28,6 +28,7 @@ from bench.peer import timed_reads
 from bench.read_paths import project_with_key
 from tracehouse.server import running
 from tracehouse.settings import load_settings
+from tracehouse.start_up_heap import settle_start_up_heap
 
 QUERIES = {
     "root spans, rate": "{nestedSetParent<0 && true} | rate()",
@@ -64,6 +65,7 @@ async def main() -> None:
         data_dir=args.data_dir, api_port=0, otlp_grpc_port=0, otlp_http_port=0, eval_worker=False, log_level="warning"
     )
     async with running(settings, ("api",)) as live:
+        settle_start_up_heap()  # as `tracehouse serve` does once started
         store = live.store
         project, keys, auth = await project_with_key(store, args.project, "bench.traceql_metrics")
         [row] = await store.backend.query(

@@ -184,3 +184,20 @@ def test_a_serving_process_never_loads_pandas(server: Server) -> None:
     assert status == 200 and page["items"][0]["input_tokens"] == 12, page
     loaded = {line.split()[-1] for line in Path(f"/proc/{server.process.pid}/maps").read_text().splitlines()}
     assert not [path for path in loaded if "/pandas/" in path]
+
+
+def test_a_serving_process_freezes_its_start_up_objects(server: Server) -> None:
+    """Once started, ``tracehouse serve`` freezes the objects start-up made, so that the garbage
+    collector's full collections no longer walk them (tracehouse.start_up_heap); /metrics says how
+    many, beside the process's memory and the collections by generation."""
+    with urllib.request.urlopen(server.api_url + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    metrics = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    # Modules, classes, routes, models: tens of thousands of objects.
+    assert metrics["tracehouse_gc_frozen_objects"] > 10_000, metrics.get("tracehouse_gc_frozen_objects")
+    assert 'python_gc_collections_total{generation="2"}' in metrics
+    assert metrics["process_resident_memory_bytes"] > 0

@@ -35,6 +35,7 @@ from tracehouse.errors import ConfigError
 from tracehouse.roles import Role, parse_group_roles
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
 from tracehouse.settings import Settings, is_loopback
+from tracehouse.start_up_heap import settle_start_up_heap
 from tracehouse.telemetry import Telemetry
 from tracehouse.without_pandas import keep_pandas_out
 
@@ -311,6 +312,7 @@ def run(settings: Settings, components: Collection[Component]) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with running(settings, components):
+            settle_start_up_heap()  # once started: later full collections skip start-up's objects
             await stop.wait()
 
     asyncio.run(main())

@@ -6,7 +6,17 @@ count, so that tests and several servers in one process do not mix their numbers
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import gc
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 __all__ = ["CONTENT_TYPE", "Telemetry"]
 
@@ -78,6 +88,16 @@ class Telemetry:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
+        # The process's own: memory and CPU (process_*), the garbage collector's collections by
+        # generation (python_gc_*), and the start-up objects frozen out of them
+        # (tracehouse.start_up_heap; 0 where the server was not started by ``tracehouse``).
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        Gauge(
+            "tracehouse_gc_frozen_objects",
+            "Objects made at start-up that the garbage collector no longer walks.",
+            registry=r,
+        ).set_function(gc.get_freeze_count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
