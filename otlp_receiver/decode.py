@@ -19,6 +19,7 @@ from otlp_receiver.genai_facts import cost
 from otlp_receiver.mapping.apply import MAX_NS, map_span, resource_defaults
 from pricing import PriceBook
 from storage import DECODED_SPAN_FIELDS
+from storage.arrow_ipc import ipc_stream
 from storage.attribute_codec import attributes_json, read_attributes, to_python
 from tracehouse.errors import InvalidInput
 
@@ -309,10 +310,7 @@ def decode_body(body: bytes, fmt: str, ctx: DecodeContext) -> tuple[bytes | None
 
 def table_to_ipc(table: pa.Table) -> pa.Buffer:
     """``table`` as an Arrow IPC stream, in a buffer (write it as it is; no copy into bytes)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as stream:
-        stream.write_table(table)
-    return sink.getvalue()
+    return ipc_stream(table)
 
 
 def table_from_ipc(payload: bytes | pa.Buffer) -> pa.Table:

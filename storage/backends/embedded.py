@@ -29,6 +29,7 @@ import chdb  # only now: jemalloc reads its configuration when chDB loads
 import pyarrow as pa
 
 from storage.api import Params, Row
+from storage.arrow_ipc import ipc_stream
 from storage.backends._errors import translate
 from storage.backends.dirlock import DirLock
 from storage.backends.library_pages import release_library_pages
@@ -180,10 +181,7 @@ class EmbeddedBackend:
             # Serialised on the writer's thread, into Arrow's own buffer: Arrow writes it without
             # the GIL, where a Python file object on the event loop took a call and a reallocation
             # per column buffer (a tenth of the Python threads' busy samples under load, py-spy).
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, data.schema) as stream:
-                stream.write_table(data)
-            payload = sink.getvalue().to_pybytes()  # chDB takes bytes only
+            payload = ipc_stream(data).to_pybytes()  # chDB takes bytes only
             inserter = conn.send_insert(f"INSERT INTO {table} ({columns}){clause}", "ArrowStream")
             try:
                 inserter.append(payload)
