@@ -390,3 +390,37 @@ async def test_a_trace_by_id_makes_the_summary_views_summary_from_its_spans(live
         "s2",
         ["x", "y"],
     )
+
+
+async def test_the_count_of_a_trace_list_under_each_filter(live: Running) -> None:
+    """``meta.totalItems`` counts the traces that meet every filter given, alone or together,
+    whatever the page holds."""
+    headers = basic(await make_key(live))
+    traces = [  # name, user, session, tags, environment, release
+        ("chat", "alice", "s1", ["a", "b"], "production", "1.0"),
+        ("chat", "bob", "s1", ["a"], "staging", "1.0"),
+        ("search", "alice", "s2", ["b"], "production", "2.0"),
+        ("chat", "alice", "s2", [], "production", "2.0"),
+    ]
+    for i, (name, user, session, tags, environment, release) in enumerate(traces):
+        body = {"id": str(uuid.uuid4()), "name": name, "userId": user, "sessionId": session, "tags": tags,
+                "environment": environment, "release": release, "timestamp": f"2026-11-2{i + 1}T12:00:00Z"}  # fmt: skip
+        status, reply = await ingest(live, headers, [event("trace-create", body)])
+        assert status == 207 and not reply["errors"], reply
+    for query, expected in [
+        ("", 4),
+        ("name=chat", 3),
+        ("userId=alice", 3),
+        ("sessionId=s2", 2),
+        ("tags=a", 2),
+        ("tags=a&tags=b", 1),
+        ("environment=production", 3),
+        ("environment=production&environment=staging", 4),
+        ("release=2.0", 2),
+        ("name=chat&userId=alice&release=2.0", 1),
+        ("fromTimestamp=2026-11-22T00:00:00Z&toTimestamp=2026-11-24T00:00:00Z", 2),
+        ("name=nothing", 0),
+    ]:
+        status, doc = await get(live, f"/api/public/traces?limit=1&{query}", headers)
+        assert status == 200 and doc["meta"]["totalItems"] == expected, (query, doc)
+        assert len(doc["data"]) == min(1, expected)
