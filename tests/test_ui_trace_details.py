@@ -48,6 +48,9 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             assert table_of(metadata) == {"node_type": "llm"}
             usage = table_of(panel.locator("table.usage"))
             assert usage["Input tokens"] == "120" and "Cache read" not in usage and "Reasoning" not in usage
+            # Each cost by its kind, named in the reader's language, with the rate it implies.
+            assert usage["Cost: Input"].endswith("at $2.5000 / 1M tokens"), usage
+            assert "Cost: Output" in usage and "Cost: input" not in usage
             assert "langfuse.state" not in panel.inner_text()
 
             # SDK 5's generation: level, status message and version beside its parameters.
@@ -82,6 +85,13 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             assert len(spans) == 3 and not any("langfuse.state" in s["span_attributes"] for s in spans)
             # Metadata as stored: each value's JSON text.
             assert {s["name"]: s["metadata"] for s in spans}["LLM"] == {"node_type": '"llm"'}
+
+            # In Chinese, the kinds of cost too.
+            page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}?lang=zh-CN")
+            page.locator(".row", has_text="LLM").click()
+            panel.get_by_role("heading", name="LLM").wait_for()
+            usage = table_of(panel.locator("table.usage"))
+            assert "成本：输入" in usage and "成本：输出" in usage, usage
         assert errors == []
     finally:
         srv.stop()

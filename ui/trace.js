@@ -314,7 +314,10 @@ function detail(span, scores, records = []) {
       const tokens = Number({ input: span.input_tokens, output: span.output_tokens, cache_read: span.cache_read_tokens,
         cache_write: span.cache_write_tokens, reasoning: span.reasoning_tokens }[k] || 0);
       const rate = tokens ? ` ${t("at {price} / 1M tokens", { price: formatMoney((Number(v) / tokens) * 1e6) })}` : "";
-      return [t("Cost: {kind}", { kind: k }), `${formatCost(v)}${rate}`];
+      // The kinds prices have, in the reader's language; a client's own kind as it sent it.
+      const kind = { input: t("Input"), output: t("Output"), cache_read: t("Cache read"), cache_write: t("Cache write"),
+        reasoning: t("Reasoning") }[k] || k;
+      return [t("Cost: {kind}", { kind }), `${formatCost(v)}${rate}`];
     }),
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
