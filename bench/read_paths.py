@@ -97,11 +97,11 @@ async def main() -> None:
         sample = random.Random(args.seed).sample(ids, min(args.traces, len(ids)))
         bounds = await store.backend.query(
             "SELECT toUnixTimestamp64Nano(min(start_time)) AS lo, "
-            "quantilesExact(0.375, 0.625)(toUnixTimestamp64Nano(start_time)) AS middle "
+            "quantilesExact(0.375, 0.5, 0.625)(toUnixTimestamp64Nano(start_time)) AS middle "
             "FROM trace_index WHERE project_id = {p:String}",
             {"p": project},
         )
-        lo, (w_lo, w_hi) = bounds[0]["lo"], bounds[0]["middle"]
+        lo, (w_lo, median, w_hi) = bounds[0]["lo"], bounds[0]["middle"]
         # The busiest user and session: the traces list a user's link opens, and a session's page.
         owners = await store.backend.query(
             "SELECT (SELECT user_id FROM traces WHERE project_id = {p:String} AND user_id != '' "
@@ -112,10 +112,11 @@ async def main() -> None:
         )
         user, session_id = owners[0]["user"], owners[0]["session"]
         # A window inside: the middle quarter of the project's traces by their start, at most a day
-        # (as the UI asks). By the traces, not by the first and last start: a few traces written
-        # long after the rest (an earlier run's) must not leave the window empty.
+        # (as the UI asks), around the median trace. By the traces, not by the first and last
+        # start: a few traces written long after the rest (an earlier run's) must not leave the
+        # window empty, nor may a gap between days of traces (bench.query spreads them at random).
         half = min((w_hi - w_lo) // 2, 12 * 3600 * 10**9)
-        mid = (w_lo + w_hi) // 2
+        mid = median
         inside = f"start={iso(mid - half)}&end={iso(mid + half + 1)}"
         base = live.api_url
         rest = f"{base}/api/v1/traces"
