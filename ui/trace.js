@@ -311,12 +311,13 @@ function detail(span, scores, records = []) {
     [t("Cost"), formatCost(span.total_cost)],
     // Each cost with the price it implies per million tokens: the rate that was applied.
     ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => {
-      const tokens = Number({ input: span.input_tokens, output: span.output_tokens, cache_read: span.cache_read_tokens,
-        cache_write: span.cache_write_tokens, reasoning: span.reasoning_tokens }[k] || 0);
+      // The kinds prices have: their tokens, and their name in the reader's language; a client's
+      // own kind as it sent it.
+      const [count, kind] = { input: [span.input_tokens, t("Input")], output: [span.output_tokens, t("Output")],
+        cache_read: [span.cache_read_tokens, t("Cache read")], cache_write: [span.cache_write_tokens, t("Cache write")],
+        reasoning: [span.reasoning_tokens, t("Reasoning")] }[k] || [0, k];
+      const tokens = Number(count || 0);
       const rate = tokens ? ` ${t("at {price} / 1M tokens", { price: formatMoney((Number(v) / tokens) * 1e6) })}` : "";
-      // The kinds prices have, in the reader's language; a client's own kind as it sent it.
-      const kind = { input: t("Input"), output: t("Output"), cache_read: t("Cache read"), cache_write: t("Cache write"),
-        reasoning: t("Reasoning") }[k] || k;
       return [t("Cost: {kind}", { kind }), `${formatCost(v)}${rate}`];
     }),
   ];
