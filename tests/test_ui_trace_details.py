@@ -66,7 +66,11 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             assert "rate limited once, retried" in facts
             assert table_of(params) == {"temperature": "0.3", "max_tokens": "200"}
             assert table_of(metadata) == {"ticket": "T-981", "attempt": "2"}
-            assert table_of(panel.locator("table.usage"))["Cache read"] == "30"
+            usage = table_of(panel.locator("table.usage"))
+            assert usage["Input tokens"] == "70" and usage["Cache read"] == "30"  # Langfuse's 40 + 30 cached
+            # Each rate is the model's price: input is charged for its 40 uncached tokens only.
+            assert usage["Cost: Input"].endswith("at $0.1500 / 1M tokens"), usage
+            assert usage["Cost: Cache read"].endswith("at $0.0750 / 1M tokens"), usage
             # Its many span attributes (SDK 5 sends them over OTLP) can be filtered.
             attributes = panel.locator("section", has=page.get_by_role("heading", name="Span attributes"))
             assert attributes.locator("tr").count() > 6

@@ -303,6 +303,18 @@ function playgroundSeed(span) {
 }
 
 function detail(span, scores, records = []) {
+  const costs = span.cost_details || {};
+  const n = (x) => Number(x || 0);
+  // The tokens each kind of cost is charged for, and the kind's name in the reader's language.
+  // Counts are inclusive, costs are not (as pricing.compute_cost and Langfuse charge them): input
+  // is charged without the cached tokens, output without reasoning when that has a price of its own.
+  const charged = {
+    input: [Math.max(0, n(span.input_tokens) - n(span.cache_read_tokens) - n(span.cache_write_tokens)), t("Input")],
+    output: [Math.max(0, n(span.output_tokens) - ("reasoning" in costs ? n(span.reasoning_tokens) : 0)), t("Output")],
+    cache_read: [n(span.cache_read_tokens), t("Cache read")],
+    cache_write: [n(span.cache_write_tokens), t("Cache write")],
+    reasoning: [n(span.reasoning_tokens), t("Reasoning")],
+  };
   const usage = [
     [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
     // Cache reads and reasoning only for the models and calls that have them.
@@ -310,13 +322,8 @@ function detail(span, scores, records = []) {
     ...(Number(span.reasoning_tokens) ? [[t("Reasoning"), formatCount(span.reasoning_tokens)]] : []),
     [t("Cost"), formatCost(span.total_cost)],
     // Each cost with the price it implies per million tokens: the rate that was applied.
-    ...Object.entries(span.cost_details || {}).filter(([k]) => k !== "total").map(([k, v]) => {
-      // The kinds prices have: their tokens, and their name in the reader's language; a client's
-      // own kind as it sent it.
-      const [count, kind] = { input: [span.input_tokens, t("Input")], output: [span.output_tokens, t("Output")],
-        cache_read: [span.cache_read_tokens, t("Cache read")], cache_write: [span.cache_write_tokens, t("Cache write")],
-        reasoning: [span.reasoning_tokens, t("Reasoning")] }[k] || [0, k];
-      const tokens = Number(count || 0);
+    ...Object.entries(costs).filter(([k]) => k !== "total").map(([k, v]) => {
+      const [tokens, kind] = Object.hasOwn(charged, k) ? charged[k] : [0, k];  // a client's own kind, as sent
       const rate = tokens ? ` ${t("at {price} / 1M tokens", { price: formatMoney((Number(v) / tokens) * 1e6) })}` : "";
       return [t("Cost: {kind}", { kind }), `${formatCost(v)}${rate}`];
     }),
