@@ -29,7 +29,7 @@ import chdb  # only now: jemalloc reads its configuration when chDB loads
 import pyarrow as pa
 
 from storage.api import Params, Row
-from storage.arrow_ipc import ipc_stream
+from storage.arrow_ipc import ipc_pieces
 from storage.backends._errors import translate
 from storage.backends.dirlock import DirLock
 from storage.backends.library_pages import release_library_pages
@@ -178,13 +178,12 @@ class EmbeddedBackend:
         clause = _settings_clause(settings)
 
         def run(conn: Any) -> None:
-            # Serialised on the writer's thread, into Arrow's own buffer: Arrow writes it without
-            # the GIL, where a Python file object on the event loop took a call and a reallocation
-            # per column buffer (a tenth of the Python threads' busy samples under load, py-spy).
-            payload = ipc_stream(data).to_pybytes()  # chDB takes bytes only
+            # Serialised on the writer's thread (Arrow writes without the GIL), in pieces: never
+            # the whole stream and its copy into bytes at once (chDB takes bytes only).
             inserter = conn.send_insert(f"INSERT INTO {table} ({columns}){clause}", "ArrowStream")
             try:
-                inserter.append(payload)
+                for piece in ipc_pieces(data):
+                    inserter.append(piece)
             except BaseException:
                 inserter.cancel()
                 raise
