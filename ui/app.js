@@ -197,6 +197,12 @@ async function projectPage(page, id) {
 
 export async function route() {
   const path = location.pathname;
+  // Another project's page: nothing of the one in view stays on screen under the new project's
+  // name while the account and the projects are checked (a request or two) before it loads.
+  const next = path.match(PROJECT);
+  if (ctx.project && (!next || decodeURIComponent(next[1]) !== ctx.project.id)) {
+    main().replaceChildren(h("p", { class: "muted", text: t("Loading…") }));
+  }
   try {
     const invite = path.match(/^\/invite\/([^/]+)$/);
     if (invite) return await invitePage(main(), decodeURIComponent(invite[1]));
