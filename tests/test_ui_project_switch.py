@@ -1,6 +1,7 @@
 """Switching project in chromium: from the moment another project is picked, nothing of the one
 left stays on screen under the new project's name, even while the new page's first requests are
-slow; then the new project's traces, its own only, in English and in Chinese."""
+slow, nor comes back when the page left behind gets its answers late; the new project's traces, its
+own only, in English and in Chinese."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from tests.conftest import start_server
 from tests.otlp_data import request
 from tests.test_ui import api, browser_page, new_key
 from tests.test_ui_first_run import signed_up
+
+# Resolves once the page has run its pending tasks and drawn two frames.
+A_TASK_AND_TWO_FRAMES = (
+    "() => new Promise((r) => setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(r))))"
+)
 
 
 def send_trace(otlp_url: str, pair: KeyPair, trace_id: bytes, name: str) -> None:
@@ -71,6 +77,28 @@ def test_no_trace_of_the_project_left_stays_on_screen(tmp_path: Path) -> None:
             switch_with_slow_requests(page, "default", "default", "other-only-trace")
             page.get_by_role("link", name="default-only-trace").wait_for()
             assert page.get_by_role("link", name="other-only-trace").count() == 0
+
+            # A trace that answers late, after the user has gone on to the other project: the
+            # other project's list stays, and its address (the trace view would add ?span=).
+            trace = "01" * 16
+            held: list[Route] = []
+
+            def hold(route: Route) -> None:
+                held.append(route)
+
+            page.route(f"**/api/v1/traces/{trace}**", hold)
+            page.goto(f"{srv.api_url}/project/default/traces/{trace}")
+            page.get_by_text("Loading trace…").wait_for()
+            page.locator("#project-switch").select_option(label="other")
+            page.get_by_role("link", name="other-only-trace").wait_for()
+            assert len(held) == 2  # the trace and its log records
+            with page.expect_event("requestfinished"), page.expect_event("requestfinished"):
+                page.unroute(f"**/api/v1/traces/{trace}**", hold)
+            # Answered, read, and a frame drawn since (when the trace view would have drawn it).
+            page.evaluate(A_TASK_AND_TWO_FRAMES)
+            assert page.url == f"{srv.api_url}/project/{other['id']}/traces"
+            expect(page.locator("#main")).not_to_contain_text("default-only-trace")
+            page.get_by_role("link", name="other-only-trace").wait_for()
         assert errors == [], errors
     finally:
         srv.stop()

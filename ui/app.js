@@ -111,7 +111,7 @@ async function gate() {
 async function showShared(shared) {
   useProject(null);
   topBar(null);
-  await tracePage(main(), shared.traceId, shared);
+  await tracePage(view(), shared.traceId, shared);
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
@@ -178,8 +178,7 @@ function noAccess(what) {
       text: t("Go to your projects") }) : null));
 }
 
-async function projectPage(page, id) {
-  const root = main();
+async function projectPage(root, page, id) {
   if (page === "dashboard") return dashboardPage(root);
   if (page === "sessions") return id ? sessionPage(root, id) : sessionsPage(root);
   if (page === "users") return usersPage(root);
@@ -195,8 +194,22 @@ async function projectPage(page, id) {
   return id ? tracePage(root, id) : tracesPage(root);
 }
 
+// Each navigation draws its page into a view of its own, and a newer navigation replaces that view:
+// what an earlier page draws when its answers come in (a slow trace, a failed request) lands in a view
+// no longer on screen, never over the page now shown, which may be another project's.
+let navigations = 0;
+
+/** A new, empty view on screen in place of the page shown, for the page about to be drawn. */
+function view() {
+  const root = h("div", { class: "view" });
+  main().replaceChildren(root);
+  return root;
+}
+
 export async function route() {
   const path = location.pathname;
+  const mine = ++navigations;
+  const stale = () => mine !== navigations;
   // Another project's page: nothing of the one in view stays on screen under the new project's
   // name while the account and the projects are checked (a request or two) before it loads.
   const next = path.match(PROJECT);
@@ -205,9 +218,10 @@ export async function route() {
   }
   try {
     const invite = path.match(/^\/invite\/([^/]+)$/);
-    if (invite) return await invitePage(main(), decodeURIComponent(invite[1]));
+    if (invite) return await invitePage(view(), decodeURIComponent(invite[1]));
     if (!(await gate())) return;
     await loadOrganizations();
+    if (stale()) return; // the user has gone on to another page meanwhile
     const short = path === "/" ? ["", "traces", ""] : path.match(SHORT);
     if (short) {
       if (path === "/" && ctx.me && await wizardWanted()) return navigate("/setup");
@@ -219,12 +233,12 @@ export async function route() {
     if (path === "/setup") {
       useProject(lastProject());
       topBar("setup");
-      return await setupPage(main());
+      return await setupPage(view());
     }
     if (path === "/account") {
       useProject(lastProject());
       topBar("account");
-      return await accountPage(main());
+      return await accountPage(view());
     }
     const orgMatch = path.match(ORGANIZATION);
     if (orgMatch) {
@@ -233,7 +247,7 @@ export async function route() {
       useProject(org.projects.find((p) => p.id === localStorage.getItem("th-last-project")) || org.projects[0] || null);
       ctx.organization = org;
       topBar("organization");
-      return await organizationSettingsPage(main(), org);
+      return await organizationSettingsPage(view(), org);
     }
     const match = path.match(PROJECT);
     if (!match) return noAccess(t("You have no access to this page, or it does not exist."));
@@ -241,6 +255,7 @@ export async function route() {
     if (!project) {
       // Someone else's project: its trace may still be shared with anyone who has the link.
       const shared = await sharedTrace(path);
+      if (stale()) return;
       if (shared) return await showShared(shared);
       return noAccess(t("You have no access to this project, or it does not exist."));
     }
@@ -248,8 +263,9 @@ export async function route() {
     const page = match[2] || "traces";
     if (!match[2]) history.replaceState(null, "", here("/traces"));
     topBar(page);
-    await projectPage(page, match[3] ? decodeURIComponent(match[3]) : "");
+    await projectPage(view(), page, match[3] ? decodeURIComponent(match[3]) : "");
   } catch (e) {
+    if (stale()) return; // an earlier page's failure: the page now shown is another
     main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: t("Something went wrong") }),
       h("p", { text: errorText(e) })));
   }

@@ -431,6 +431,7 @@ export async function tracePage(root, traceId, shared = null) {
     // The trace's log records (events of GenAI calls, application logs); a trace shows without them.
     api(`/api/v1/traces/${encodeURIComponent(traceId)}/logs`).catch(() => ({ items: [] })),
   ]);
+  if (!root.isConnected) return; // the user moved on while it loaded: the address is theirs now
   const spans = doc.spans;
   const logsBySpan = new Map();
   for (const record of logDoc.items) {
