@@ -5,8 +5,9 @@ own only, in English and in Chinese."""
 
 from __future__ import annotations
 
-import base64
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, Route, expect
 
 from storage.projects import KeyPair
 from tests.conftest import start_server
+from tests.langfuse_helpers import basic
 from tests.otlp_data import request
 from tests.test_ui import api, browser_page, new_key
 from tests.test_ui_first_run import signed_up
@@ -27,29 +29,38 @@ A_TASK_AND_TWO_FRAMES = (
 def send_trace(otlp_url: str, pair: KeyPair, trace_id: bytes, name: str) -> None:
     now = time.time_ns()
     body = request([{"trace_id": trace_id, "name": name, "start": now, "end": now + 10**6}], {"service.name": "bot"})
-    token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
     r = httpx.post(
         otlp_url + "/v1/traces",
         content=body.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf", "Authorization": f"Basic {token}"},
+        headers={"Content-Type": "application/x-protobuf", **basic(pair)},
     )
     assert r.status_code == 200, r.text
 
 
-def switch_with_slow_requests(page: Page, project_name: str, project_id: str, left_behind: str) -> None:
-    """Pick ``project_name`` while the page's next requests are held: what was on screen is gone
-    before any of them is answered."""
+@contextmanager
+def held_requests(page: Page, pattern: str) -> Iterator[list[Route]]:
+    """Hold the page's requests to URLs matching ``pattern`` (listed) until the block ends; then
+    they go on to the server."""
     held: list[Route] = []
 
     def hold(route: Route) -> None:
         held.append(route)
 
-    page.route("**/api/v1/**", hold)
-    page.locator("#project-switch").select_option(label=project_name)
-    page.wait_for_url(f"**/project/{project_id}/traces")
-    expect(page.locator("#main")).not_to_contain_text(left_behind)
-    assert held, "the switch made no request to hold"
-    page.unroute("**/api/v1/**", hold)  # the held requests go on to the server
+    page.route(pattern, hold)
+    try:
+        yield held
+    finally:
+        page.unroute(pattern, hold)
+
+
+def switch_with_slow_requests(page: Page, project_name: str, project_id: str, left_behind: str) -> None:
+    """Pick ``project_name`` while the page's next requests are held: what was on screen is gone
+    before any of them is answered."""
+    with held_requests(page, "**/api/v1/**") as held:
+        page.locator("#project-switch").select_option(label=project_name)
+        page.wait_for_url(f"**/project/{project_id}/traces")
+        expect(page.locator("#main")).not_to_contain_text(left_behind)
+        assert held, "the switch made no request to hold"
 
 
 def test_no_trace_of_the_project_left_stays_on_screen(tmp_path: Path) -> None:
@@ -81,19 +92,16 @@ def test_no_trace_of_the_project_left_stays_on_screen(tmp_path: Path) -> None:
             # A trace that answers late, after the user has gone on to the other project: the
             # other project's list stays, and its address (the trace view would add ?span=).
             trace = "01" * 16
-            held: list[Route] = []
-
-            def hold(route: Route) -> None:
-                held.append(route)
-
-            page.route(f"**/api/v1/traces/{trace}**", hold)
-            page.goto(f"{srv.api_url}/project/default/traces/{trace}")
-            page.get_by_text("Loading trace…").wait_for()
-            page.locator("#project-switch").select_option(label="other")
-            page.get_by_role("link", name="other-only-trace").wait_for()
-            assert len(held) == 2  # the trace and its log records
-            with page.expect_event("requestfinished"), page.expect_event("requestfinished"):
-                page.unroute(f"**/api/v1/traces/{trace}**", hold)
+            # (The held requests go on when the block ends, and their answers are awaited after.)
+            with ExitStack() as answered, held_requests(page, f"**/api/v1/traces/{trace}**") as held:
+                page.goto(f"{srv.api_url}/project/default/traces/{trace}")
+                page.get_by_text("Loading trace…").wait_for()
+                page.locator("#project-switch").select_option(label="other")
+                page.get_by_role("link", name="other-only-trace").wait_for()
+                assert len(held) == 2  # the trace and its log records
+                for request in held:
+                    url = request.request.url
+                    answered.enter_context(page.expect_event("requestfinished", lambda r, url=url: r.url == url))
             # Answered, read, and a frame drawn since (when the trace view would have drawn it).
             page.evaluate(A_TASK_AND_TWO_FRAMES)
             assert page.url == f"{srv.api_url}/project/{other['id']}/traces"
