@@ -157,6 +157,13 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
             == 201
         )
         assert api(page, "POST", "/api/v1/datasets?project=default", {"name": "cities"})[0] == 200
+        # Before it has an item, the Runs tab offers no run that could only fail, and says why.
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
+        page.get_by_text("An experiment runs over the dataset's active items, and it has none yet.").wait_for()
+        expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+        page.get_by_role("link", name="Add items").click()
+        page.get_by_role("button", name="Add item").wait_for()
+        assert "tab=items" in page.url
         for city in ("Paris", "Oslo", "Lima"):
             status, _ = api(
                 page, "PUT", "/api/v1/dataset/items?project=default", {"datasetName": "cities", "input": {"city": city}}

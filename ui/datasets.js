@@ -197,7 +197,12 @@ function experimentState(p) {
 }
 
 /** Run a prompt version over the dataset with a model connection: no code, progress while it runs. */
-async function experimentForm(name, again) {
+async function experimentForm(name, again, activeItems) {
+  if (!activeItems) {
+    // Nothing to run over: say so, rather than a form whose Run can only fail.
+    return h("p", { class: "muted experiment-form" }, t("An experiment runs over the dataset's active items, and it has none yet."), " ",
+      h("a", { href: datasetPath(name, { tab: "items" }), "data-link": true, text: t("Add items") }));
+  }
   const [prompts, connections] = await Promise.all([api("/api/v1/prompts"), api("/api/v1/llm-connections")]);
   if (!prompts.items.length || !connections.items.length) {
     return h("p", { class: "muted", text: t("To run an experiment from here, create a prompt (Prompts) and a model connection (Settings → Model connections).") });
@@ -322,7 +327,7 @@ export async function datasetPage(root, name) {
       setTimeout(follow, 1500);
     };
     setTimeout(follow, 1500);
-    const runner = writable ? await experimentForm(name, refreshRuns) : null;
+    const runner = writable ? await experimentForm(name, refreshRuns, doc.items.some((i) => i.status === "ACTIVE")) : null;
     body = h("div", {}, runner, runsBox);
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
