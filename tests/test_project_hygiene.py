@@ -56,3 +56,6 @@ def test_the_wheel_ships_the_ui_price_table_and_protos(tmp_path) -> None:
     ui = {p.name for p in (ROOT / "ui").iterdir() if p.suffix in (".html", ".js", ".css")}
     assert ui and {f"ui/{n}" for n in ui} <= names
     assert "pricing/prices.json" in names and "proto/tempo.proto" in names
+    # The UI's languages: without its catalogs an installed UI falls back to English, silently.
+    locales = {f"ui/locales/{p.name}" for p in (ROOT / "ui" / "locales").glob("*.json")}
+    assert {"ui/locales/en.json", "ui/locales/zh-CN.json"} <= locales <= names
