@@ -35,7 +35,7 @@ from query_api.langfuse_models import langfuse_model_routes
 from query_api.langfuse_v2 import langfuse_v2_routes
 from query_api.llm_api import CONNECTIONS_KEY, RUNNER_KEY, llm_routes
 from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
-from query_api.middleware import error_middleware
+from query_api.middleware import error_middleware, localized_errors
 from query_api.org_admin_api import org_admin_routes
 from query_api.organizations_api import organization_routes
 from query_api.prometheus import prometheus_routes
@@ -142,7 +142,9 @@ def create_app(
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=telemetry.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(middlewares=[timing, error_middleware, audit_middleware], client_max_size=client_max_size)
+    app = web.Application(
+        middlewares=[timing, localized_errors, error_middleware, audit_middleware], client_max_size=client_max_size
+    )
     app[STORE_KEY] = store
     app[ADMIN_TOKEN_KEY] = admin_token
     # One credentials cache for the process: the server passes the receiver's, so that one

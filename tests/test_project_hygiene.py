@@ -59,3 +59,4 @@ def test_the_wheel_ships_the_ui_price_table_and_protos(tmp_path) -> None:
     # The UI's languages: without its catalogs an installed UI falls back to English, silently.
     locales = {f"ui/locales/{p.name}" for p in (ROOT / "ui" / "locales").glob("*.json")}
     assert {"ui/locales/en.json", "ui/locales/zh-CN.json"} <= locales <= names
+    assert "query_api/locales/zh-CN.json" in names  # the API's error messages in Chinese

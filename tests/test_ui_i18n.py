@@ -166,8 +166,28 @@ def test_default_from_the_browser_switch_and_account(server: Server) -> None:  #
         page.goto(server.api_url + "/")
         page.get_by_role("heading", name="Sign in").wait_for()
         page.get_by_label("Email").fill("li@example.com")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+        assert errors.pop() == "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("button", name="退出登录").wait_for()
         page.screenshot(path=str(SHOTS / "account-choice.png"))
+        # The server's messages follow the page's language, not the browser's (en-US here).
+        page.goto(server.api_url + "/organization/default/settings")
+        page.get_by_label("新项目名称").fill("default")
+        page.get_by_role("button", name="创建项目").click()
+        expect(page.get_by_role("alert").first).to_contain_text("此组织中已有名为 'default' 的项目")
+        page.screenshot(path=str(SHOTS / "server-message-zh.png"))
+        assert errors.pop() == "Failed to load resource: the server responded with a status of 409 (Conflict)"
+    with browser_page(errors, locale="zh-CN") as page:
+        # The server's own messages come in the page's language too.
+        page.goto(server.api_url + "/")
+        page.get_by_role("heading", name="登录").wait_for()
+        page.get_by_label("邮箱").fill("li@example.com")
+        page.get_by_label("密码").fill("not the password")
+        page.get_by_role("button", name="登录", exact=True).click()
+        expect(page.get_by_role("alert")).to_have_text("未登录：邮箱或密码错误")
+        assert errors.pop() == "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
     assert not errors, errors

@@ -1,4 +1,5 @@
 // The one place the UI talks to /api/v1: credentials, CSRF header, errors as exceptions.
+import { currentLocale } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -30,7 +31,8 @@ async function send(path, { method = "GET", body, query } = {}) {
     if (value === undefined || value === null || value === "") continue;
     for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(key, v);
   }
-  const headers = { Accept: "application/json" };
+  // The server gives its error messages in the language the page shows.
+  const headers = { Accept: "application/json", "Accept-Language": currentLocale() };
   if (method !== "GET") {
     headers["Content-Type"] = "application/json";
     headers["X-CSRF-Token"] = csrfToken();

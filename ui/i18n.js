@@ -89,7 +89,7 @@ export function errorText(error) {
   const message = error && error.message ? error.message : String(error);
   if (catalog[message] || locale === "en") return t(message);
   const title = ERROR_TITLES[error && error.code] || "Something went wrong";
-  return `${t(title)}: ${message}`;
+  return t("{title}: {message}", { title: t(title), message });
 }
 
 /** A whole number in the locale's digits grouping. */
