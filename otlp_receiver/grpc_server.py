@@ -85,6 +85,9 @@ def create_grpc_server(
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.server_handshake_timeout_ms", int(handshake_s * 1000)),
             ("grpc.max_connection_idle_ms", int(idle_s * 1000)),
+            # gRPC shares a port with any process that asked the same (SO_REUSEPORT): a second
+            # Tracehouse on 4317 would take half of the exporters' connections into its own store.
+            ("grpc.so_reuseport", 0),
         ],
     )
     export = _Export(service, auth)

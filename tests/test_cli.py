@@ -6,6 +6,9 @@ import signal
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from otlp_receiver.grpc_server import create_grpc_server
 from tests.conftest import Server, run_cli, start_server
 
 
@@ -213,3 +216,30 @@ def test_doctor_reports_a_healthy_and_a_broken_set_up(tmp_path: Path) -> None:
 def test_doctor_sees_a_running_server(server: Server) -> None:
     result = run_cli("doctor", "--data-dir", str(server.data_dir))
     assert result.returncode == 0 and f"pid {server.process.pid} answers" in result.stdout, result.stdout
+
+
+def test_ports_in_use_are_clear_start_up_errors_and_grpc_is_never_shared(server: Server, tmp_path: Path) -> None:
+    """Another Tracehouse (another data directory) on a port the first one holds is refused with
+    one clear line. The gRPC port was shared silently (SO_REUSEPORT): the second server started,
+    and the kernel handed it part of the exporters' connections, into its own store."""
+    host, grpc_port = server.otlp_grpc_address.rsplit(":", 1)
+    ports = {
+        "--otlp-grpc-port": (grpc_port, "OTLP/gRPC", "TRACEHOUSE_OTLP_GRPC_PORT"),
+        "--otlp-http-port": (server.otlp_http_url.rsplit(":", 1)[1], "OTLP/HTTP", "TRACEHOUSE_OTLP_HTTP_PORT"),
+        "--api-port": (server.api_url.rsplit(":", 1)[1], "API", "TRACEHOUSE_API_PORT"),
+    }
+    for flag, (port, what, env) in ports.items():
+        free = ["--api-port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0"]
+        other = tmp_path / f"other-{what.replace('/', '-')}"
+        result = run_cli("serve", "--data-dir", str(other), *free, flag, port, timeout=60)
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("tracehouse: error:")]
+        assert f"port {port} ({what}) on {host} is in use by another process" in line, line
+        assert flag in line and env in line
+    # The first server is untouched.
+    assert server.get("/api/public/health")[0] == 200
+    # Nor does our gRPC server share a port it would get between the check and its bind.
+    late = create_grpc_server(None, None, 1024)  # type: ignore[arg-type]  # never started
+    with pytest.raises(RuntimeError, match="Failed to bind"):
+        late.add_insecure_port(f"{host}:{grpc_port}")

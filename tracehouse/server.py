@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -107,7 +109,41 @@ async def _check_bind(settings: Settings, store: Store) -> None:
         )
 
 
-async def _start_site(app: web.Application, host: str, port: int, settings: Settings) -> tuple[web.AppRunner, int]:
+# What each port is, and how to choose another, for the error when it cannot be had.
+_PORTS = {
+    "API": "--api-port (TRACEHOUSE_API_PORT)",
+    "OTLP/HTTP": "--otlp-http-port (TRACEHOUSE_OTLP_HTTP_PORT)",
+    "OTLP/gRPC": "--otlp-grpc-port (TRACEHOUSE_OTLP_GRPC_PORT)",
+}
+
+
+def _port_error(what: str, host: str, port: int, exc: OSError) -> ConfigError:
+    option = _PORTS[what]
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"port {port} ({what}) on {host} is in use by another process (another Tracehouse, or an "
+            f"OpenTelemetry Collector?): stop it, or pass another port with {option}; 0 picks a free one"
+        )
+    return ConfigError(f"cannot listen on {host}:{port} ({what}): {exc.strerror or exc}; pass another {option}")
+
+
+def _check_port_free(what: str, host: str, port: int) -> None:
+    """ConfigError unless ``port`` can be bound on ``host`` by this process alone (gRPC's own error is
+    a log line of its C core, and it would share the port with SO_REUSEPORT)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no owner
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise _port_error(what, host, port, exc) from None
+
+
+async def _start_site(
+    app: web.Application, host: str, port: int, settings: Settings, what: str
+) -> tuple[web.AppRunner, int]:
     # Slow and idle clients get deadlines (tracehouse/deadlines.py); set before the app freezes.
     deadline = HeadDeadline(settings.request_head_timeout_s, settings.idle_timeout_s)
     app.middlewares.insert(0, deadline.middleware)
@@ -121,7 +157,11 @@ async def _start_site(app: web.Application, host: str, port: int, settings: Sett
         keepalive_timeout=settings.idle_timeout_s,
     )
     await runner.setup()
-    await DeadlineSite(runner, host, port, deadline).start()
+    try:
+        await DeadlineSite(runner, host, port, deadline).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise _port_error(what, host, port, exc) from None
     return runner, runner.addresses[0][1]
 
 
@@ -230,13 +270,20 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 settings.host,
                 settings.otlp_http_port,
                 settings,
+                "OTLP/HTTP",
             )
             runners.append(runner)
             info["otlp_http_url"] = f"http://{host}:{port}"
             grpc_server = create_grpc_server(
                 ingest, auth, settings.max_body_bytes, settings.request_head_timeout_s, settings.idle_timeout_s
             )
-            grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.otlp_grpc_port}")
+            _check_port_free("OTLP/gRPC", settings.host, settings.otlp_grpc_port)
+            try:
+                grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.otlp_grpc_port}")
+            except RuntimeError:  # taken between the check and now
+                raise _port_error(
+                    "OTLP/gRPC", settings.host, settings.otlp_grpc_port, OSError(errno.EADDRINUSE, "in use")
+                ) from None
             await grpc_server.start()
             info["otlp_grpc_address"] = f"{host}:{grpc_port}"
             log.info("OTLP/HTTP on %s, OTLP/gRPC on %s", info["otlp_http_url"], info["otlp_grpc_address"])
@@ -268,7 +315,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 ),
             )
             api_app = app
-            runner, port = await _start_site(app, settings.host, settings.api_port, settings)
+            runner, port = await _start_site(app, settings.host, settings.api_port, settings, "API")
             runners.append(runner)
             api_url = f"http://{host}:{port}"
             log.info("API and UI on %s", api_url)
