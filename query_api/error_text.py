@@ -28,9 +28,16 @@ CATALOG = Path(__file__).with_name("locales") / "zh-CN.json"
 # The packages whose errors reach an API's answers.
 SOURCES = ("query_api", "storage", "credentials", "prompts", "experiments", "evaluations", "llm", "mail", "tracehouse")
 ROOT = Path(__file__).resolve().parent.parent
+# Errors besides TracehouseError whose messages people read: the judge's and a model's (stored
+# with an evaluation or an experiment, shown by the UI), the rules of prompts and datasets.
+# The argument that is the message: LangfuseError(status, error, message); a rule's error (path,
+# message), shown as "path: message".
+_USER_FACING = {"LangfuseError": -1, "JudgeError": 0, "ModelError": 0, "PromptRuleError": 1, "DatasetRuleError": 1}
 # Calls whose last argument is an action phrase that a message names ("... may not {what}").
 _ACTION_CALLS = frozenset({"require", "other_project", "_caller", "_require"})
 _FORMATTER = string.Formatter()
+# "path: message", the path a field or a thing and its id ("line 3", "item 1f2e..."): the path kept.
+_FIELD_ERROR = re.compile(r"(?P<path>[\w.\[\]-]+(?: [\w.-]+)?): (?P<message>.+)\Z", re.DOTALL)
 
 
 def preferred_locale(accept_language: str | None) -> str | None:
@@ -95,6 +102,10 @@ def localize(message: str, locale: str | None) -> str:
         if match is not None:
             values = {name: exact.get(value, value) for name, value in match.groupdict().items()}
             return text.format_map(values)
+    # A field's error, "path: message" (the rules of prompts and datasets, a schema's check).
+    field = _FIELD_ERROR.match(message)
+    if field is not None and (said := localize(field["message"], locale)) != field["message"]:
+        return f"{field['path']}：{said}"
     return message
 
 
@@ -176,7 +187,7 @@ def _error_names() -> set[str]:
 def messages_in_code(packages: Iterable[Path] | None = None) -> dict[str, list[str]]:
     """Each message the code raises (a TracehouseError's literal message) and each action phrase
     it names, as catalog keys, with where they are (file:line)."""
-    errors = _error_names() | {"LangfuseError"}
+    errors = {name: 0 for name in _error_names()} | _USER_FACING
     found: dict[str, list[str]] = {}
     for package in packages if packages is not None else (ROOT / p for p in SOURCES):
         for path in sorted(package.rglob("*.py")):
@@ -186,8 +197,9 @@ def messages_in_code(packages: Iterable[Path] | None = None) -> dict[str, list[s
                     continue
                 callee = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
                 if callee in errors:
-                    # LangfuseError(status, error, message); ours take the message first.
-                    argument = node.args[-1] if callee == "LangfuseError" else node.args[0]
+                    if len(node.args) <= errors[callee] or -errors[callee] > len(node.args):
+                        continue
+                    argument = node.args[errors[callee]]
                 elif callee in _ACTION_CALLS:
                     argument = node.args[-1]
                 else:

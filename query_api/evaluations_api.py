@@ -12,6 +12,7 @@ from pydantic import Field
 from evaluations import EvaluationService
 from query_api.access import caller_for
 from query_api.admin import STORE_KEY
+from query_api.error_text import localize, preferred_locale
 from query_api.requests import read_json
 from query_api.responses import json_response
 from query_api.rest import Query, parse_query
@@ -86,6 +87,11 @@ async def jobs(request: web.Request) -> web.Response:
     query = parse_query(JobsQuery, request)
     statuses = [s for s in query.status.split(",") if s] if query.status else None
     page = await request.app[EVALUATIONS_KEY].jobs(project, query.rule, query.limit, statuses, query.cursor)
+    # A failure's reason was stored in English (the judge's, the model's): shown in the reader's language.
+    locale = preferred_locale(request.headers.get("Accept-Language"))
+    for item in page["items"]:
+        if item.get("error"):
+            item["error"] = localize(item["error"], locale)
     return json_response(page)
 
 

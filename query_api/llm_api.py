@@ -17,6 +17,7 @@ from llm import ChatResult, ConnectionService, ModelError
 from query_api.access import CREDENTIALS_KEY, caller_for
 from query_api.admin import STORE_KEY
 from query_api.datasets_api import DATASETS_KEY, RUNNER_KEY
+from query_api.error_text import localize, preferred_locale
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_json
 from query_api.requests import read_json, read_model
 from query_api.responses import json_response
@@ -345,7 +346,12 @@ async def ui_experiments(request: web.Request) -> web.Response:
         dataset = await request.app[DATASETS_KEY].dataset(caller.project_id, request.query.get("name", ""))
     except NotFound:
         raise
-    return json_response({"items": await request.app[RUNNER_KEY].progress(caller.project_id, dataset.id)})
+    items = await request.app[RUNNER_KEY].progress(caller.project_id, dataset.id)
+    # The items' failures were stored in English (the model's answers): in the reader's language.
+    locale = preferred_locale(request.headers.get("Accept-Language"))
+    for item in items:
+        item["errors"] = [localize(e, locale) for e in item.get("errors", [])]
+    return json_response({"items": items})
 
 
 def llm_routes() -> list[web.RouteDef]:

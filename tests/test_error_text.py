@@ -69,6 +69,11 @@ def test_the_scan_finds_messages_f_strings_and_actions(tmp_path: Path) -> None:
         ("invalid request body: Field required", "请求内容无效：Field required"),
         # Literal braces are text, not placeholders.
         ("categories: a non-empty list of {label, value}", "categories：非空的 {label, value} 列表"),
+        # A field's error from the rules of prompts and datasets: the field as it is.
+        ("name: a prompt needs a name", "name：提示词需要名称"),
+        ("line 3: each line is a JSON object", "line 3：每行须为一个 JSON 对象"),
+        # A model's failure, stored with an experiment or an evaluation: the provider's words kept.
+        ("401 from http://llm/v1: Incorrect API key", "http://llm/v1 返回 401：Incorrect API key"),
         # A message the catalog does not know, or one that only looks like "{path}: {message}".
         ("the moon is made of cheese", "the moon is made of cheese"),
         ("items.0: 'x' is not of type 'integer'", "items.0: 'x' is not of type 'integer'"),

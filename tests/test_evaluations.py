@@ -192,6 +192,13 @@ async def test_failures_are_visible_and_retries_really_retry(
             await worker.tick()
             [job] = await _jobs(c, bad["id"])
             assert job["status"] == "error" and "not JSON" in job["error"] and "maybe 0.8" in job["error"]
+            # Read by someone whose page is in Chinese: the reason in Chinese, the answer quoted as it was.
+            _, doc, _ = await c.call(
+                "GET", f"/api/v1/evaluations/jobs?rule={bad['id']}", headers={"Accept-Language": "zh-CN"}
+            )
+            assert (
+                doc["items"][0]["error"].startswith("评审的回答不是 JSON：") and "maybe 0.8" in doc["items"][0]["error"]
+            )
             assert await _eval_scores(live, [more[0][0]]) == []
             # A retry from the API really runs it again.
             judge.behaviour = ["good"]

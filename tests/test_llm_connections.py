@@ -169,6 +169,25 @@ async def test_an_experiment_from_the_ui_routes_traces_every_item(live: Running)
                            ({**body, "datasetName": "none"}, "Dataset"), ({**body, "model": ""}, "model")):  # fmt: skip
             status, doc, _ = await c.call("POST", "/api/v1/dataset/experiments", bad)
             assert status in (400, 404) and words in doc["error"]["message"], (bad, doc)
+        # A model that cannot be reached: each item's failure is kept, and read in the reader's language.
+        down = {"provider": "down", "secretKey": "k", "baseURL": "http://127.0.0.1:1/v1", "customModels": ["m"]}
+        assert (await c.call("PUT", "/api/v1/llm-connections", down))[0] == 200
+        status, _, _ = await c.call(
+            "POST", "/api/v1/dataset/experiments", {**body, "provider": "down", "runName": "down"}
+        )
+        assert status == 202
+        zh = {"Accept-Language": "zh-CN"}
+        for _ in range(100):
+            _, progress, _ = await c.call("GET", "/api/v1/dataset/experiments?name=cities", headers=zh)
+            failed = next(p for p in progress["items"] if p["runName"] == "down")
+            if failed["state"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert failed["failed"] == 2 and failed["errors"], failed
+        assert all(e.startswith("item ") and "：无法连接 http://127.0.0.1:1/v1" in e for e in failed["errors"]), failed
+        _, progress, _ = await c.call("GET", "/api/v1/dataset/experiments?name=cities")
+        [english, *_] = next(p for p in progress["items"] if p["runName"] == "down")["errors"]
+        assert english.startswith("item ") and ": cannot reach http://127.0.0.1:1/v1" in english
     finally:
         await c.close()
 
