@@ -161,6 +161,7 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
         page.get_by_text("An experiment runs over the dataset's active items, and it has none yet.").wait_for()
         expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+        expect(page.get_by_text("No runs yet.", exact=True)).to_be_visible()  # not "Run one above"
         page.get_by_role("link", name="Add items").click()
         page.get_by_role("button", name="Add item").wait_for()
         assert "tab=items" in page.url

@@ -265,6 +265,7 @@ export async function datasetPage(root, name) {
   const doc = await api("/api/v1/dataset", { query: { name } });
   const d = doc.dataset;
   const again = () => datasetPage(root, name);
+  const active = doc.items.some((i) => i.status === "ACTIVE"); // what an experiment runs over
   const editBox = h("div", {});
   const notice = h("p", { class: "muted", role: "status" });
   const writable = can("WRITE_CONTENT");
@@ -302,7 +303,7 @@ export async function datasetPage(root, name) {
           await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
           again();
         } }) : null))))
-        : h("p", { class: "muted", text: t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") }));
+        : h("p", { class: "muted", text: writable && active ? t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") : t("No runs yet.") }));
     };
     // Experiments the server runs show their state; while one runs (here, in another tab, or
     // picked up again after a restart) the list follows it.
@@ -327,7 +328,7 @@ export async function datasetPage(root, name) {
       setTimeout(follow, 1500);
     };
     setTimeout(follow, 1500);
-    const runner = writable ? await experimentForm(name, refreshRuns, doc.items.some((i) => i.status === "ACTIVE")) : null;
+    const runner = writable ? await experimentForm(name, refreshRuns, active) : null;
     body = h("div", {}, runner, runsBox);
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
