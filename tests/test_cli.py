@@ -1,5 +1,6 @@
 """The ``tracehouse`` command as a user runs it: real processes, real data directories."""
 
+import asyncio
 import base64
 import json
 import signal
@@ -240,6 +241,9 @@ def test_ports_in_use_are_clear_start_up_errors_and_grpc_is_never_shared(server:
     # The first server is untouched.
     assert server.get("/api/public/health")[0] == 200
     # Nor does our gRPC server share a port it would get between the check and its bind.
-    late = create_grpc_server(None, None, 1024)  # type: ignore[arg-type]  # never started
+
+    async def bind_late() -> None:  # grpc.aio wants an event loop of its own here
+        create_grpc_server(None, None, 1024).add_insecure_port(f"{host}:{grpc_port}")  # type: ignore[arg-type]
+
     with pytest.raises(RuntimeError, match="Failed to bind"):
-        late.add_insecure_port(f"{host}:{grpc_port}")
+        asyncio.run(bind_late())
