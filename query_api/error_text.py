@@ -28,10 +28,9 @@ CATALOG = Path(__file__).with_name("locales") / "zh-CN.json"
 # The packages whose errors reach an API's answers.
 SOURCES = ("query_api", "storage", "credentials", "prompts", "experiments", "evaluations", "llm", "mail", "tracehouse")
 ROOT = Path(__file__).resolve().parent.parent
-# Errors besides TracehouseError whose messages people read: the judge's and a model's (stored
-# with an evaluation or an experiment, shown by the UI), the rules of prompts and datasets.
-# The argument that is the message: LangfuseError(status, error, message); a rule's error (path,
-# message), shown as "path: message".
+# Errors besides TracehouseError whose messages people read (the judge's and a model's, stored
+# with an evaluation or an experiment; the rules of prompts and datasets, shown as "path:
+# message"), with the argument that is the message: LangfuseError(status, error, message).
 _USER_FACING = {"LangfuseError": -1, "JudgeError": 0, "ModelError": 0, "PromptRuleError": 1, "DatasetRuleError": 1}
 # Calls whose last argument is an action phrase that a message names ("... may not {what}").
 _ACTION_CALLS = frozenset({"require", "other_project", "_caller", "_require"})
@@ -41,7 +40,8 @@ _FIELD_ERROR = re.compile(r"(?P<path>[\w.\[\]-]+(?: [\w.-]+)?): (?P<message>.+)\
 
 
 def preferred_locale(accept_language: str | None) -> str | None:
-    """ "zh-CN" when ``accept_language`` prefers Chinese to English, else None (English)."""
+    """The language to answer in: "zh-CN" when ``accept_language`` prefers Chinese to English, else
+    None (English)."""
     best: tuple[float, int] | None = None
     chosen = None
     for position, part in enumerate((accept_language or "").split(",")):
