@@ -149,13 +149,7 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         row.get_by_role("button", name="Test").click()
         expect(page.locator("p.ok")).to_contain_text('local-llm answered "Paris is sunny, 21°C."')
         page.screenshot(path=str(SHOTS / "connection.png"))
-        # A prompt and a dataset, made through the API as a teammate's script would.
-        assert (
-            api(page, "POST", "/api/v1/prompts?project=default", {"name": "weather", "prompt": "Weather in {{city}}?"})[
-                0
-            ]
-            == 201
-        )
+        # A dataset, made through the API as a teammate's script would (a prompt comes later).
         assert api(page, "POST", "/api/v1/datasets?project=default", {"name": "cities"})[0] == 200
         # Before it has an item, the Runs tab offers no run that could only fail, and says why.
         page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
@@ -170,6 +164,17 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
                 page, "PUT", "/api/v1/dataset/items?project=default", {"datasetName": "cities", "input": {"city": city}}
             )
             assert status == 200
+        # Items, but no prompt yet: the tab says what is missing, and no "Run one above" under it.
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
+        page.get_by_text("To run an experiment from here, create a prompt (Prompts)", exact=False).wait_for()
+        expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+        expect(page.get_by_text("No runs yet.", exact=True)).to_be_visible()
+        assert (
+            api(page, "POST", "/api/v1/prompts?project=default", {"name": "weather", "prompt": "Weather in {{city}}?"})[
+                0
+            ]
+            == 201
+        )
         # Run it from the dataset's Runs tab and watch it finish.
         page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
         page.get_by_role("heading", name="Run an experiment").wait_for()

@@ -303,13 +303,17 @@ export async function datasetPage(root, name) {
           await api("/api/v1/dataset/runs", { method: "DELETE", query: { name, run: r.name } });
           again();
         } }) : null))))
-        : h("p", { class: "muted", text: writable && active ? t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") : t("No runs yet.") }));
+        : h("p", { class: "muted", text: formAbove ? t("No runs yet. Run one above, or run your application over the items with the Langfuse SDK (dataset.run_experiment(...) in 3.x and later, item.link(...) in 2.x).") : t("No runs yet.") }));
     };
     // Experiments the server runs show their state; while one runs (here, in another tab, or
     // picked up again after a restart) the list follows it.
     const loadExperiments = async () =>
       new Map((await api("/api/v1/dataset/experiments", { query: { name } })).items.map((p) => [p.runName, p]));
-    const [firstRuns, firstExperiments] = await Promise.all([loadRuns(), loadExperiments()]);
+    // The form first: the empty list's text says "Run one above" only when a form is above
+    // (someone who may write, active items, a prompt and a model connection to run them with).
+    const [firstRuns, firstExperiments, runner] = await Promise.all([loadRuns(), loadExperiments(),
+      writable ? experimentForm(name, () => refreshRuns(), active) : null]);
+    const formAbove = runner instanceof HTMLFormElement;
     experiments = firstExperiments;
     renderRuns(firstRuns);
     // Refreshes overlap (the follower below, the form when its experiment ends): only the newest
@@ -328,7 +332,6 @@ export async function datasetPage(root, name) {
       setTimeout(follow, 1500);
     };
     setTimeout(follow, 1500);
-    const runner = writable ? await experimentForm(name, refreshRuns, active) : null;
     body = h("div", {}, runner, runsBox);
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
