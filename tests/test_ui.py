@@ -350,15 +350,24 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):
             page.get_by_role("button", name="Save", exact=True).click()
         assert page.get_by_label("Retention days").input_value() == "30"
+        expect(page.locator(".open-mode-note")).to_contain_text("The first key ends that")
         page.get_by_role("button", name="Create key pair").click()
         page.get_by_text("The secret key is shown only now").wait_for()
         assert "sk-th-" in page.locator(".created").inner_text()
         assert "Dify (Settings → Monitoring → Langfuse)" in page.locator(".created").inner_text()
+        # Open mode ends with this key: the page says so instead of failing to read on without an
+        # account (it showed "sign in to change settings" under the key, and "No key yet.").
+        expect(page.get_by_text("Copy the secret key now: this server asks for an account")).to_be_visible()
+        expect(page.get_by_text("No key yet.")).to_have_count(0)
+        expect(page.get_by_text("sign in to change settings")).to_have_count(0)
         # The built-in price table, folded away under the project's overrides until asked for.
         assert page.get_by_role("cell", name="claude-sonnet-4", exact=True).is_hidden()
         page.get_by_text("Built-in prices (").click()
         page.get_by_role("cell", name="claude-sonnet-4", exact=True).wait_for()
         page.screenshot(path=str(ARTIFACTS / "settings.png"))
+        page.get_by_role("link", name="Create the admin account").click()
+        page.get_by_role("heading", name="Create the admin account").wait_for()
+        expect(page.get_by_role("button", name="Continue without an account")).to_have_count(0)
     assert errors == []
 
 

@@ -54,3 +54,29 @@ def test_owner_makes_and_revokes_an_organization_key(server: Server) -> None:  #
         expect(row).to_contain_text("revoked")
         assert admin_call(server, public, secret) == 401
     assert not errors, errors
+
+
+def test_a_project_key_is_listed_as_soon_as_it_is_made(server: Server) -> None:  # noqa: F811
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        page.goto(server.api_url + "/project/default/settings")
+        page.get_by_role("heading", name="API keys").wait_for()
+        expect(page.get_by_text("No key yet.")).to_be_visible()
+        expect(page.locator(".open-mode-note")).to_have_count(0)  # an account: no open mode to end
+        page.get_by_label("Key note").fill("dify-prod")
+        page.get_by_role("button", name="Create key pair").click()
+        public = snippet_text(page, "Public key")
+        # Listed under its panel without a reload (the list said "No key yet." until one), the note
+        # field emptied for the next key, and the panel waiting for its first trace.
+        row = page.locator("tr", has_text=public).filter(has_not_text="public_key:")
+        expect(row).to_contain_text("dify-prod")
+        expect(row).to_contain_text("active")
+        expect(page.get_by_text("No key yet.")).to_have_count(0)
+        expect(page.get_by_label("Key note")).to_have_value("")
+        page.get_by_text("Waiting for the first trace").wait_for()
+        page.once("dialog", lambda d: d.accept())
+        row.get_by_role("button", name="Revoke").click()
+        expect(page.locator("tr", has_text=public).filter(has_not_text="public_key:")).to_contain_text("revoked")
+    assert not errors, errors

@@ -60,28 +60,51 @@ function priceForm(project, done) {
   }, model, pattern, ...prices.map(([, el]) => el), h("button", { type: "submit", text: t("Add override") }));
 }
 
+/** Key pairs as a table (secrets as their hint only), each active one with a Revoke that asks first. */
+function keyTable(keys, empty, revoke) {
+  if (!keys.length) return h("p", { class: "muted", text: empty });
+  return table([t("Public key"), t("Secret"), t("Note"), t("Created"), t("Status"), ""], keys.map((k) => h("tr", {},
+    h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
+    h("td", { text: formatIso(k.created_at) }), h("td", { text: k.revoked_at ? t("revoked") : t("active") }),
+    h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: t("Revoke"), onclick: async () => {
+      if (confirm(t("Revoke {key}? Clients using it are refused from now on.", { key: k.public_key }))) await revoke(k);
+    } })))));
+}
+
 async function keysSection(project, again) {
-  const keys = await api("/api/v1/settings/keys", { query: { project: project.id } });
   const created = h("div", { class: "created" });
+  const list = h("div", {});
+  const listKeys = async () => {
+    const keys = await api("/api/v1/settings/keys", { query: { project: project.id } });
+    list.replaceChildren(keyTable(keys.items, t("No key yet."), async (k) => {
+      await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
+      again();
+    }));
+  };
   const note = h("input", { placeholder: t("Note (optional)"), "aria-label": t("Key note"), maxlength: 200 });
+  await listKeys();
+  // Open mode (this machine, no account, no key): the first key ends it, for the UI as well.
+  const open = !ctx.me && ctx.open;
   return [
     h("h2", { text: t("API keys") }),
     h("p", { class: "muted", text: t("A key pair lets Dify, the Langfuse SDKs and OpenTelemetry exporters write to this project and read it back.") }),
+    open ? h("p", { class: "warn open-mode-note", text: t("This server lets this machine in without signing in only while it has no key. The first key ends that: exporters then need a key, and the UI an account (you create the admin account next).") }) : null,
     form("filters", async () => {
       const pair = await api("/api/v1/settings/keys", { method: "POST", body: { project: project.id, note: note.value } });
+      note.value = "";
+      if (open) {
+        // Nothing more is readable without an account now: the secret to copy, then the account.
+        ctx.open = false;
+        created.replaceChildren(keyPanel(pair));
+        list.replaceChildren(h("p", { class: "warn", role: "status" }, t("Copy the secret key now: this server asks for an account from here on. "),
+          h("a", { href: "/", "data-link": true, text: t("Create the admin account") })));
+        return;
+      }
       created.replaceChildren(keyPanel(pair, { wait: true }));
+      await listKeys(); // the new key listed under its panel at once
     }, note, h("button", { type: "submit", text: t("Create key pair") })),
     created,
-    keys.items.length ? table([t("Public key"), t("Secret"), t("Note"), t("Created"), t("Status"), ""], keys.items.map((k) => h("tr", {},
-      h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
-      h("td", { text: formatIso(k.created_at) }),
-      h("td", { text: k.revoked_at ? t("revoked") : t("active") }),
-      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: t("Revoke"), onclick: async () => {
-        if (!confirm(t("Revoke {key}? Clients using it are refused from now on.", { key: k.public_key }))) return;
-        await api(`/api/v1/settings/keys/${encodeURIComponent(k.public_key)}/revoke`, { method: "POST" });
-        again();
-      } })))))
-      : h("p", { class: "muted", text: t("No key yet.") }),
+    list,
   ];
 }
 
@@ -346,15 +369,10 @@ async function organizationKeysSection(org) {
   const list = h("div", {});
   const renderList = async () => {
     const keys = (await api(base)).data;
-    list.replaceChildren(keys.length ? table([t("Public key"), t("Secret"), t("Note"), t("Created"), t("Status"), ""], keys.map((k) => h("tr", {},
-      h("td", { text: k.public_key }), h("td", { text: k.secret_hint }), h("td", { text: k.note || "" }),
-      h("td", { text: formatIso(k.created_at) }), h("td", { text: k.revoked_at ? t("revoked") : t("active") }),
-      h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "link", text: t("Revoke"), onclick: async () => {
-        if (!confirm(t("Revoke {key}? Clients using it are refused from now on.", { key: k.public_key }))) return;
-        await api(`${base}/${encodeURIComponent(k.public_key)}`, { method: "DELETE" });
-        renderList();
-      } })))))
-      : h("p", { class: "muted", text: t("No organization key yet.") }));
+    list.replaceChildren(keyTable(keys, t("No organization key yet."), async (k) => {
+      await api(`${base}/${encodeURIComponent(k.public_key)}`, { method: "DELETE" });
+      renderList();
+    }));
   };
   await renderList();
   const note = h("input", { placeholder: t("Note (optional)"), "aria-label": t("Organization key note"), maxlength: 200 });
