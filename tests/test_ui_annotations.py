@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
 from tests.test_ui import ARTIFACTS, browser_page
-from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
+from tests.test_ui_first_run import PASSWORD, api, server, sign_out, sign_up  # noqa: F401 (fixture)
 from tests.test_ui_prompts import _ingest
 
 pytestmark = pytest.mark.slow
@@ -166,6 +166,43 @@ def test_a_queue_longer_than_a_page(server: Server) -> None:  # noqa: F811
         page.keyboard.press("1")
         page.keyboard.press("Control+Enter")
         expect(page.locator(".page-head")).to_contain_text("1 of 101 done")
+    assert not errors, errors
+
+
+def test_a_viewer_reads_a_queue_without_scoring_it(server: Server) -> None:  # noqa: F811
+    """A VIEWER may read a queue but not score (the API refuses): no score buttons, no Complete,
+    and the keys that would complete an item do nothing; j and k still move through it."""
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        traces = {uuid.uuid4().hex: "first", uuid.uuid4().hex: "second"}
+        _, queue = _signed_up_with_traces_and_queue(page, server, traces, "review")
+        for t in traces:
+            status, _ = api(page, "POST", f"/api/public/annotation-queues/{queue['id']}/items?project=default",
+                            {"objectId": t, "objectType": "TRACE"})  # fmt: skip
+            assert status == 200
+        status, invitation = api(
+            page, "POST", "/api/v1/organizations/default/invitations", {"email": "vic@example.com", "role": "VIEWER"}
+        )
+        assert status == 201, invitation
+        sign_out(page)
+        page.goto(invitation["url"])
+        page.get_by_label("Choose a password (8+ characters)").fill(PASSWORD)
+        page.get_by_role("button", name="Join").click()
+        page.get_by_role("button", name="Sign out").wait_for()
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.goto(server.api_url + f"/project/default/annotation-queues/{queue['id']}")
+        expect(page.get_by_text("Item 1 of 2")).to_be_visible()
+        expect(page.get_by_text("You can read this queue; scoring its items needs the Member role")).to_be_visible()
+        expect(page.get_by_role("button", name="Complete and next")).to_have_count(0)
+        expect(page.get_by_role("button", name="1 True")).to_have_count(0)
+        expect(page.get_by_label("Comment")).to_have_count(0)
+        page.keyboard.press("1")
+        page.keyboard.press("Control+Enter")
+        page.keyboard.press("j")
+        expect(page.get_by_text("Item 2 of 2")).to_be_visible()
+        expect(page.locator(".page-head")).to_contain_text("0 of 2 done")
+        assert posts == []  # nothing tried that the API would refuse
     assert not errors, errors
 
 

@@ -133,6 +133,7 @@ export async function annotationQueuePage(root, queueId) {
     root.replaceChildren(head, h("p", { class: "muted", text: t("The queue is empty.") }));
     return;
   }
+  const mayScore = can("SCORE");
   const move = (to) => { if (items[to]) go(`${location.pathname}?item=${encodeURIComponent(items[to].id)}`); };
   const values = {};
   const object = h("div", { class: "card annotation-object" }, h("p", { class: "muted", text: t("Loading…") }));
@@ -155,24 +156,25 @@ export async function annotationQueuePage(root, queueId) {
     }
   };
   root.replaceChildren(head,
-    h("p", { class: "muted small", text: t("Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous") }),
+    h("p", { class: "muted small", text: mayScore ? t("Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous") : t("Keys: j / k next / previous") }),
     h("div", { class: "annotation-layout" }, object,
       h("div", { class: "card" },
         h("p", { class: "muted", text: t("Item {n} of {total} · {type} · {status}", { n: index + 1, total: items.length, type: objectKind(item.objectType), status: item.status === "COMPLETED" ? t("completed") : t("pending") }) }),
-        controls, comment,
+        // Someone who may not score (a viewer) reads the queue: no scores to give, nothing to complete.
+        ...(mayScore ? [controls, comment] : [h("p", { class: "muted read-only", text: t("You can read this queue; scoring its items needs the Member role or above.") })]),
         h("div", { class: "filters" },
-          h("button", { type: "button", text: t("Complete and next"), onclick: submit }),
+          mayScore ? h("button", { type: "button", text: t("Complete and next"), onclick: submit }) : null,
           h("button", { type: "button", class: "link", text: t("Previous"), disabled: index === 0, onclick: () => move(index - 1) }),
           h("button", { type: "button", class: "link", text: t("Skip"), disabled: index >= items.length - 1, onclick: () => move(index + 1) })),
         error)));
   const onKey = (e) => {
-    if (!document.body.contains(controls)) { document.removeEventListener("keydown", onKey); return; }
+    if (!document.body.contains(object)) { document.removeEventListener("keydown", onKey); return; }
     const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); return; }
+    if (mayScore && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); return; }
     if (typing) return;
     if (e.key === "j") move(index + 1);
     else if (e.key === "k") move(index - 1);
-    else if (/^[1-9]$/.test(e.key)) {
+    else if (mayScore && /^[1-9]$/.test(e.key)) {
       const c = configsOf.find((x) => x.dataType !== "NUMERIC");
       const o = c && (c.categories || [])[Number(e.key) - 1];
       if (o) { values[c.id] = c.dataType === "BOOLEAN" ? o.value : o.label; renderControls(); }
