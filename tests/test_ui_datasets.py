@@ -151,6 +151,12 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         page.screenshot(path=str(SHOTS / "connection.png"))
         # A dataset, made through the API as a teammate's script would (a prompt comes later).
         assert api(page, "POST", "/api/v1/datasets?project=default", {"name": "cities"})[0] == 200
+        # No run to compare: no Compare button over nothing, but where runs come from.
+        page.goto(server.api_url + "/project/default/datasets/cities?tab=compare")
+        page.get_by_text("No runs to compare yet").wait_for()
+        expect(page.get_by_role("button", name="Compare")).to_have_count(0)
+        page.get_by_role("link", name="Go to Runs").click()
+        page.wait_for_url("**tab=runs**")
         # Before it has an item, the Runs tab offers no run that could only fail, and says why.
         page.goto(server.api_url + "/project/default/datasets/cities?tab=runs")
         page.get_by_text("An experiment runs over the dataset's active items, and it has none yet.").wait_for()

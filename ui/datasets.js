@@ -333,6 +333,10 @@ export async function datasetPage(root, name) {
     };
     setTimeout(follow, 1500);
     body = h("div", {}, runner, runsBox);
+  } else if (tab === "compare" && !doc.runs.length) {
+    // Nothing to pick or compare: no Compare button over an empty list, but where runs come from.
+    body = h("p", { class: "muted" }, t("No runs to compare yet: a run comes from an experiment or from the Langfuse SDK. "),
+      h("a", { href: datasetPath(name, { tab: "runs" }), "data-link": true, text: t("Go to Runs") }));
   } else if (tab === "compare") {
     const chosen = params.getAll("run");
     const compare = await api("/api/v1/dataset/compare", { query: { name, run: chosen } });
