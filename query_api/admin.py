@@ -102,7 +102,7 @@ async def create_project(request: web.Request) -> web.Response:
 
 async def delete_project(request: web.Request) -> web.Response:
     store = _authorize(request)
-    project = await store.projects.delete_project(request.match_info["ref"])
+    project = await store.lifecycle.delete_project(request.match_info["ref"])
     notify_changed(request)
     return web.json_response(project_json(project))
 

@@ -202,10 +202,10 @@ async def update_project(request: web.Request, store: Store, organization: str) 
 
 async def delete_project(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    await store.projects.delete_project(project.id)
+    await store.lifecycle.delete_project(project.id)
     request.app[CREDENTIALS_KEY].invalidate()
     notify_changed(request)
-    return langfuse_json({"success": True, "message": "Project deleted; its keys are revoked"}, 202)
+    return langfuse_json({"success": True, "message": "Project deleted with its data; its keys are revoked"}, 202)
 
 
 async def project_keys(request: web.Request, store: Store, organization: str) -> web.Response:

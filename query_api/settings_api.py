@@ -135,7 +135,7 @@ async def delete_project(request: web.Request) -> web.Response:
     project = await caller.project(request.match_info["project"], Permission.VIEW_DATA)
     if not caller.may_in_organization(project.organization_id, Permission.MANAGE_PROJECTS):
         raise Forbidden(f"your role may not delete project {project.name!r}")
-    project = await caller.store.projects.delete_project(project.id)
+    project = await caller.store.lifecycle.delete_project(project.id)
     notify_changed(request)
     return json_response(project_json(project))
 
@@ -228,6 +228,21 @@ class Retention(BaseModel):
     days: int = Field(ge=0, le=36500)
 
 
+class ProjectName(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+async def rename_project(request: web.Request) -> web.Response:
+    """A project's new name (its id, keys and data stay): for those who may change its settings."""
+    caller = await _caller(request, Permission.MANAGE_SETTINGS)
+    body = await read_model(request, ProjectName)
+    project = await caller.project(request.match_info["project"], Permission.MANAGE_SETTINGS)
+    project = await caller.store.projects.rename_project(project.id, body.name)
+    note_detail(request, name=project.name)
+    notify_changed(request)
+    return json_response(project_json(project))
+
+
 async def set_retention(request: web.Request) -> web.Response:
     caller = await _caller(request, Permission.MANAGE_SETTINGS)
     body = await read_model(request, Retention)
@@ -263,5 +278,6 @@ def settings_routes() -> list[web.RouteDef]:
         web.post(base + "/prices", create_price),
         web.delete(base + "/prices/{price_id}", delete_price),
         web.post(base + "/projects/{project}/retention", set_retention),
+        web.post(base + "/projects/{project}/name", rename_project),
         web.delete(base + "/data/{kind}/{id}", delete_data),
     ]

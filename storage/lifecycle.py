@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from storage.api import Backend
 from storage.projects import MAX_RETENTION_DAYS, Project, Projects
 from storage.schema import LOCAL_SUFFIX, Cluster
+from storage.tables import ALL_TABLES, API_KEYS, AUDIT_LOG, MEDIA
 from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
@@ -17,6 +18,14 @@ __all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
 TRACE_TABLES = ("spans", "trace_index", "traces", "scores", "logs", "trace_media")
 # Tables with a retention but no trace: the retention is applied to them too.
 PROJECT_TABLES = (*TRACE_TABLES, "metric_points")
+
+
+# What a deleted project leaves: its key pairs (revoked, so a client using one is told so) and the
+# audit log (who did what, the deletion too). Every other table with its rows is erased.
+KEPT_ON_PROJECT_DELETE = frozenset({API_KEYS.name, AUDIT_LOG.name})
+PROJECT_DATA_TABLES = tuple(
+    t for t in ALL_TABLES if t.name not in KEPT_ON_PROJECT_DELETE and any(c.name == "project_id" for c in t.columns)
+)
 
 
 def mutation_target(table: str, cluster: Cluster | None) -> str:
@@ -68,6 +77,21 @@ class Lifecycle:
         if self._after_delete is not None:
             await self._after_delete(project.id)
         return await self._projects.get_project(project.id)
+
+    async def delete_project(self, project_ref: str) -> Project:
+        """Delete a project and its data: its keys are revoked, it is no longer listed, and every
+        row it holds is erased (traces, logs, metrics, scores, prompts, datasets, evaluations,
+        model connections, comments, media and their files). Only its revoked keys and the audit
+        log remain."""
+        project = await self._projects.delete_project(project_ref)
+        params = {"project": project.id}
+        # The media records last: the sweep finds the files no trace or item holds once those are gone.
+        for table in sorted(PROJECT_DATA_TABLES, key=lambda t: t.name == MEDIA.name):
+            if table.name == MEDIA.name and self._after_delete is not None:
+                await self._after_delete(project.id)
+            target = mutation_target(table.name, self._cluster) if table.shard_key else table.name
+            await self._backend.execute(f"DELETE FROM {target} WHERE project_id = {{project:String}}", params)
+        return project
 
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
         if not trace_ids:

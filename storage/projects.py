@@ -222,7 +222,7 @@ class Projects:
         return await self.get_project(project.id)
 
     async def delete_project(self, ref: str) -> Project:
-        """Delete a project and revoke its keys (its traces are kept until retention)."""
+        """Mark a project deleted and revoke its keys (Lifecycle.delete_project erases its data too)."""
         project = await self.get_project(ref)
         for key in await self.list_keys(project.id):
             if key.active:

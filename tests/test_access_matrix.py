@@ -403,6 +403,7 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/v1/settings/keys", {"project": "{p}"}, "MANAGE_KEYS"),
     ("GET", "/api/v1/settings/prices?project={p}", None, "MANAGE_SETTINGS"),
     ("POST", "/api/v1/settings/projects/{p}/retention", {"days": 30}, "MANAGE_SETTINGS"),
+    ("POST", "/api/v1/settings/projects/{p}/name", {"name": "renamed-by-the-matrix"}, "MANAGE_SETTINGS"),
     (
         "POST",
         "/api/v1/settings/prices",

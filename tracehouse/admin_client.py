@@ -48,7 +48,7 @@ async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
         org = await store.organizations.get_organization(args.get("organization") or "default")
         return project_json(await p.create_project(args["name"], org.id, retention_days=args.get("retention_days", 0)))
     if op == "delete_project":
-        return project_json(await p.delete_project(args["ref"]))
+        return project_json(await store.lifecycle.delete_project(args["ref"]))
     if op == "list_keys":
         return {"data": [key_json(k) for k in await p.list_keys(args.get("project"))]}
     if op == "create_key":

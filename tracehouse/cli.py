@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retention-days", type=int, default=0, help="delete traces older than this (0 = keep)")
     p.add_argument("--org", default="default", help="the organization (id or name) that holds it")
     _store_options(p)
-    p = project_cmds.add_parser("delete", help="delete a project and revoke its keys")
+    p = project_cmds.add_parser("delete", help="delete a project and all its data, and revoke its keys")
     p.add_argument("project", help="project id or name")
     _store_options(p)
 
@@ -227,7 +227,7 @@ def _run_projects(args: argparse.Namespace, settings: Settings) -> None:
         print(f"created project {project['name']!r} with id {project['id']}")
     elif args.action == "delete":
         project = _admin(settings, "delete_project", ref=args.project)
-        print(f"deleted project {project['name']!r} ({project['id']}); its keys are revoked")
+        print(f"deleted project {project['name']!r} ({project['id']}) and its data; its keys are revoked")
     elif args.action == "retention":
         project = _admin(settings, "set_retention", ref=args.project, days=args.days)
         kept = f"{project['retention_days']} days" if project["retention_days"] else "forever"

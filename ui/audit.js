@@ -12,6 +12,7 @@ const CHANGES = {
   "POST /api/v1/organizations/{organization}/projects": () => t("Created a project"),
   "DELETE /api/v1/settings/projects/{project}": () => t("Deleted a project"),
   "POST /api/v1/settings/projects/{project}/retention": () => t("Changed the retention"),
+  "POST /api/v1/settings/projects/{project}/name": () => t("Renamed a project"),
   "POST /api/v1/settings/prices": () => t("Added a model price"),
   "DELETE /api/v1/settings/prices/{price_id}": () => t("Deleted a model price"),
   "DELETE /api/v1/settings/data/{kind}/{id}": () => t("Deleted data"),

@@ -227,10 +227,42 @@ async function connectionsSection(project, again) {
   ];
 }
 
+/** The project's name, for those who may change its settings. */
+function nameSection(project) {
+  const name = h("input", { required: true, maxlength: 100, value: project.name, "aria-label": t("Project name") });
+  return [
+    h("h2", { text: t("Project name") }),
+    form("filters", async () => {
+      await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}/name`, { method: "POST", body: { name: name.value.trim() } });
+      await loadOrganizations();
+      useProject(findProject(project.id));
+      go(`/project/${encodeURIComponent(project.id)}/settings`); // the header's switcher shows the new name too
+    }, name, h("button", { type: "submit", text: t("Rename") })),
+  ];
+}
+
+/** Deleting the project with its data, once its name is typed: nothing of it can be had back. */
+function deleteSection(project) {
+  const typed = h("input", { "aria-label": t("Type the project name to confirm"), placeholder: project.name, autocomplete: "off" });
+  const button = h("button", { type: "submit", class: "secondary danger", text: t("Delete project"), disabled: true });
+  typed.addEventListener("input", () => { button.disabled = typed.value !== project.name; });
+  return [
+    h("h2", { text: t("Delete this project") }),
+    h("p", { class: "muted", text: t("Its traces, logs, metrics, scores, prompts, datasets, evaluations, model connections and comments are erased for good, and its API keys stop working at once. Type its name to confirm.") }),
+    form("filters", async () => {
+      if (typed.value !== project.name) return;
+      await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}`, { method: "DELETE" });
+      await loadOrganizations();
+      go(`/organization/${encodeURIComponent(project.organization_id || ctx.organization.id)}/settings`);
+    }, typed, button),
+  ];
+}
+
 export async function projectSettingsPage(root) {
   const project = ctx.project;
   const again = () => projectSettingsPage(root);
   const sections = [];
+  if (can("MANAGE_SETTINGS") && !ctx.organization?.open) sections.push(...nameSection(project));
   if (can("MANAGE_KEYS")) sections.push(...await keysSection(project, again));
   if (can("MANAGE_MEMBERS") && !ctx.organization?.open) sections.push(...await membersSection(project, again));
   if (can("MANAGE_SETTINGS")) {
@@ -238,6 +270,7 @@ export async function projectSettingsPage(root) {
       ...await connectionsSection(project, again));
   }
   if (can("MANAGE_MEMBERS")) sections.push(...await auditSection({ project: project.id }));
+  if (ctx.organization && can("MANAGE_PROJECTS", ctx.organization) && !ctx.organization.open) sections.push(...deleteSection(project));
   if (!sections.length) {
     sections.push(h("p", { class: "muted", text: t("Your role here ({role}) reads data but changes no settings.", { role: word(project.role) }) }));
   }

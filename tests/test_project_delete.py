@@ -1,0 +1,94 @@
+"""Deleting a project erases its data: traces, scores, prompts, datasets, comments and the rest,
+from every table that holds a project's rows; another project's data is untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import aiohttp
+
+from storage.lifecycle import PROJECT_DATA_TABLES
+from tests.langfuse_helpers import basic, event, ingest, make_key
+from tests.otlp_data import request
+from tests.test_org_admin_api import org_basic
+from tracehouse.server import Running
+
+
+async def _fill(live: Running, project: str) -> None:
+    """Rows of many kinds in ``project``, through its clients' APIs."""
+    pair = await make_key(live, project)
+    headers = basic(pair)
+    trace_id = uuid.uuid4().hex
+    status, body = await ingest(live, headers, [
+        event("trace-create", {"id": trace_id, "name": "doomed-or-kept", "sessionId": "s-1", "userId": "u-1"}),
+        event("generation-create", {"id": str(uuid.uuid4()), "traceId": trace_id, "name": "chat", "model": "gpt-4o",
+                                    "input": "hi", "output": "hello"}),
+        event("score-create", {"id": str(uuid.uuid4()), "traceId": trace_id, "name": "ok", "value": 1}),
+    ])  # fmt: skip
+    assert status == 207 and not body["errors"], body
+    otlp = request([{"trace_id": os.urandom(16), "name": "otlp-span", "attrs": {"gen_ai.request.model": "gpt-4o"}}])
+    async with aiohttp.ClientSession(base_url=live.api_url) as s:
+        async with s.post(
+            live.otlp_http_url + "/v1/traces",
+            data=otlp.SerializeToString(),
+            headers={**headers, "Content-Type": "application/x-protobuf"},
+        ) as r:
+            assert r.status == 200, await r.text()
+        calls = [
+            ("/api/public/v2/prompts", {"name": "p", "prompt": "Hi {{x}}", "type": "text"}),
+            ("/api/public/datasets", {"name": "d"}),
+            ("/api/public/dataset-items", {"datasetName": "d", "input": {"x": 1}}),
+            ("/api/public/comments", {"projectId": project, "objectType": "TRACE", "objectId": trace_id,
+                                      "content": "a comment"}),
+            ("/api/public/score-configs", {"name": "helpful", "dataType": "BOOLEAN"}),
+            ("/api/public/models", {"modelName": "mine", "matchPattern": "^mine$", "unit": "TOKENS",
+                                    "inputPrice": 0.000001}),
+        ]  # fmt: skip
+        for path, payload in calls:
+            async with s.post(path, json=payload, headers=headers) as r:
+                assert r.status in (200, 201), (path, r.status, await r.text())
+        connection = {"provider": "mine", "adapter": "openai", "secretKey": "sk-project-secret-123"}
+        async with s.put("/api/public/llm-connections", json=connection, headers=headers) as r:
+            assert r.status == 200, await r.text()
+
+
+async def _counts(live: Running, project: str) -> dict[str, int]:
+    counts = {}
+    for table in PROJECT_DATA_TABLES:
+        rows = await live.store.backend.query(
+            f"SELECT count() AS n FROM {table.name} WHERE project_id = {{p:String}}", {"p": project}
+        )
+        counts[table.name] = int(rows[0]["n"])
+    return counts
+
+
+async def test_deleting_a_project_erases_its_rows_from_every_table(live: Running) -> None:
+    doomed = await live.store.projects.create_project("doomed")
+    kept = await live.store.projects.create_project("kept")
+    for project in (doomed.id, kept.id):
+        await _fill(live, project)
+    # Acknowledged spans may still be on their way from the write-ahead log into the tables.
+    for _ in range(200):
+        before, kept_before = await _counts(live, doomed.id), await _counts(live, kept.id)
+        if before["spans"] >= 3 and before == kept_before:
+            break
+        await asyncio.sleep(0.1)
+    assert before == kept_before
+    # The tables the fill reaches: a table left out of the erase would keep these.
+    filled = {t for t, n in before.items() if n}
+    assert {"spans", "traces", "scores", "prompts", "datasets", "dataset_item_versions", "comments",
+            "score_configs", "model_prices", "langfuse_events", "llm_connections"} <= filled, before  # fmt: skip
+
+    public, secret = await live.store.organizations.create_key("default", "platform")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.delete(live.api_url + f"/api/public/projects/{doomed.id}", headers=org_basic(public, secret)) as r,
+    ):
+        assert r.status == 202, await r.text()
+    assert await _counts(live, doomed.id) == dict.fromkeys(before, 0)
+    assert await _counts(live, kept.id) == kept_before
+    # Only its revoked keys and the audit log remain of it.
+    keys = [k for k in await live.store.projects.list_keys(None) if k.project_id == doomed.id]
+    assert keys and all(not k.active for k in keys)
