@@ -15,16 +15,19 @@ from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import server, sign_up, snippet_text  # noqa: F401 (fixture)
 
 
-def admin_call(srv: Server, public: str, secret: str) -> int:
+def basic_status(url: str, public: str, secret: str, body: bytes | None = None, content_type: str = "") -> int:
+    """The HTTP status of a GET of ``url`` (a POST of ``body``) with the key pair as Basic auth."""
     token = base64.b64encode(f"{public}:{secret}".encode()).decode()
-    request = urllib.request.Request(
-        srv.api_url + "/api/public/organizations/projects", headers={"Authorization": f"Basic {token}"}
-    )
+    headers = {"Authorization": f"Basic {token}", **({"Content-Type": content_type} if content_type else {})}
     try:
-        with urllib.request.urlopen(request, timeout=30) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30) as r:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def admin_call(srv: Server, public: str, secret: str) -> int:
+    return basic_status(srv.api_url + "/api/public/organizations/projects", public, secret)
 
 
 def test_owner_makes_and_revokes_an_organization_key(server: Server) -> None:  # noqa: F811

@@ -3,10 +3,7 @@ own settings, then deleted there once its name is typed (its key refused from th
 
 from __future__ import annotations
 
-import base64
 import os
-import urllib.error
-import urllib.request
 
 from playwright.sync_api import expect
 
@@ -14,21 +11,12 @@ from tests.conftest import Server
 from tests.otlp_data import request
 from tests.test_ui import ARTIFACTS, api, browser_page, new_key
 from tests.test_ui_first_run import server, signed_up  # noqa: F401 (fixture)
+from tests.test_ui_org_keys import basic_status
 
 
 def send_span(srv: Server, public: str, secret: str) -> int:
-    token = base64.b64encode(f"{public}:{secret}".encode()).decode()
     body = request([{"trace_id": os.urandom(16), "name": "checkout"}]).SerializeToString()
-    sent = urllib.request.Request(
-        srv.otlp_http_url + "/v1/traces",
-        data=body,
-        headers={"Authorization": f"Basic {token}", "Content-Type": "application/x-protobuf"},
-    )
-    try:
-        with urllib.request.urlopen(sent, timeout=30) as r:
-            return r.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return basic_status(srv.otlp_http_url + "/v1/traces", public, secret, body, "application/x-protobuf")
 
 
 def test_make_rename_and_delete_a_project(server: Server) -> None:  # noqa: F811
