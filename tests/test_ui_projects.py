@@ -51,6 +51,11 @@ def test_make_rename_and_delete_a_project(server: Server) -> None:  # noqa: F811
         delete.click()
         page.get_by_role("heading", name="Organization · Default").wait_for()
         expect(page.get_by_role("cell", name="shop-eu", exact=True)).to_have_count(0)
+        switcher = page.get_by_label("Project", exact=True)
+        expect(switcher.locator("option", has_text="default")).to_have_count(1)
+        expect(switcher.locator("option", has_text="shop-eu")).to_have_count(0)
+        page.goto(server.api_url + "/")  # the last project seen is gone: another one opens
+        page.wait_for_url("**/project/default/traces")
         assert not errors, errors  # the refusal asked for next shows as a failed load
         assert api(page, "GET", f"/api/v1/traces?project={project_id}")[0] in (403, 404)
         assert send_span(server, pair.public_key, pair.secret_key) == 401
