@@ -368,6 +368,13 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         page.get_by_role("link", name="Create the admin account").click()
         page.get_by_role("heading", name="Create the admin account").wait_for()
         expect(page.get_by_role("button", name="Continue without an account")).to_have_count(0)
+        # The account made, its traces, not a wizard to make a key again.
+        page.get_by_label("Name").fill("Ada")
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_label("Password (8+ characters)").fill("a good password")
+        page.get_by_role("button", name="Create account").click()
+        page.wait_for_url("**/project/default/traces")
+        page.get_by_role("button", name="Sign out").wait_for()
     assert errors == []
 
 

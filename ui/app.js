@@ -71,10 +71,11 @@ async function gate() {
       hint: t("The first account can see every project and change the settings."),
       submitLabel: t("Create account"),
       fields: [["name", t("Name"), "text"], ["email", t("Email"), "email"], ["password", t("Password (8+ characters)"), "password"]],
-      // The first-run wizard follows: organization, project, key.
+      // The first-run wizard follows (organization, project, key), unless a key was made already
+      // without an account (open mode ended with it): "/" asks wizardWanted.
       onSubmit: async (body) => {
         await api("/api/v1/auth/setup", { method: "POST", body });
-        history.replaceState(null, "", "/setup");
+        history.replaceState(null, "", "/");
       },
       extra: open ? h("button", { type: "button", class: "link", text: t("Continue without an account"),
         onclick: () => { sessionStorage.setItem("th-skip-setup", "1"); route(); } }) : null,
