@@ -346,6 +346,18 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
             "  return c.measureText(i.placeholder).width < i.clientWidth; })"
         )
         page.get_by_label("Retention days").fill("30")
+        # A shorter retention deletes older data at once: asked first, and declined it changes nothing.
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.get_by_role("button", name="Save", exact=True).click()
+        for _ in range(50):
+            if asked:
+                break
+            page.wait_for_timeout(100)
+        assert asked == ["Keep 30 days of data? Everything older is deleted now, for good."], asked
+        [default] = [p for p in api(page, "GET", "/api/v1/settings/projects")[1]["items"] if p["id"] == "default"]
+        assert default["retention_days"] == 0
+        page.once("dialog", lambda d: d.accept())
         # The page renders again once its last section (model connections) has loaded.
         with page.expect_response(lambda r: "/api/v1/llm-connections" in r.url and r.request.method == "GET"):
             page.get_by_role("button", name="Save", exact=True).click()

@@ -145,8 +145,13 @@ async function retentionSection(project, again) {
   return [
     h("h2", { text: t("Data retention") }),
     form("filters", async () => {
+      const now = project.retention_days ?? 0;
+      const next = Number(days.value);
+      // A shorter retention deletes the older data at once, for good: asked first.
+      if (next > 0 && (now === 0 || next < now)
+        && !confirm(t("Keep {days} days of data? Everything older is deleted now, for good.", { days: next }))) return;
       await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}/retention`, { method: "POST",
-        body: { days: Number(days.value) } });
+        body: { days: next } });
       await loadOrganizations();
       useProject(findProject(project.id));
       again();
