@@ -20,6 +20,7 @@ from tracehouse.server import Running
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
 JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
+JS5_SDK = ROOT / ".venv" / "sdk" / "langfuse-js5" / "node_modules"  # @langfuse/client, tracing, otel 5.x
 
 
 async def make_key(live: Running, project: str = "default") -> KeyPair:
@@ -66,12 +67,13 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str) ->
     return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
 
 
-def run_js(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
-    """Run a client script with node and the real langfuse JS SDK 3.x (installed by ./dev test)."""
+def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = JS_SDK) -> dict[str, Any]:
+    """Run a client script with node and a real langfuse JS SDK (``modules``: 3.x, or ``JS5_SDK``;
+    ./dev test installs both)."""
     node = shutil.which("node")
-    if node is None or not (JS_SDK / "langfuse").is_dir():
-        raise RuntimeError(f"node or the langfuse JS SDK is missing ({JS_SDK}): run ./dev test to install them")
-    return _run_client([node], script, {"NODE_PATH": str(JS_SDK)}, host, pair, *extra)
+    if node is None or not any(modules.iterdir() if modules.is_dir() else ()):
+        raise RuntimeError(f"node or the langfuse JS SDK is missing ({modules}): run ./dev test to install them")
+    return _run_client([node], script, {"NODE_PATH": str(modules)}, host, pair, *extra)
 
 
 def _run_client(
