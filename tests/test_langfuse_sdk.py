@@ -2,6 +2,7 @@
 newest 5.x) against Tracehouse, with nothing changed but the host."""
 
 import asyncio
+import json
 from decimal import Decimal
 
 import aiohttp
@@ -155,3 +156,29 @@ async def test_langfuse_5_sdk_deletes_traces(live: Running) -> None:
         ) as r:
             assert r.status == 401
     assert await live.store.reader.trace("default", out["kept"])  # still there
+
+
+async def test_langfuse_5_sdk_reads_inputs_and_outputs_back_as_sent(live: Running) -> None:
+    """An SDK's input and output come back through Langfuse's API as it sent them: chat messages in
+    OpenAI's shape with their provider keys (``cache_control``, a message's ``name``), a tool call,
+    a request body beside its messages. (They came back rewritten into the GenAI conventions'
+    ``parts``, ``cache_control`` and ``temperature`` dropped.)"""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "5", "v5_io_fidelity.py", live.api_url, pair)
+    sent = out["sent"]
+    root = {"input": sent["root_input"], "output": sent["root_output"]}
+    chat = {"input": sent["input"], "output": sent["output"]}
+    # v2 gives io as the raw strings: the same JSON, parsed.
+    assert {name: {k: json.loads(v) for k, v in io.items()} for name, io in out["v2"].items()} == {
+        "agent": root, "chat": chat
+    }  # fmt: skip
+    # The v1 trace by id (what SDK 2.x to 4.x and the JS SDKs read): the trace and its observations.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{live.api_url}/api/public/traces/{out['trace_id']}", headers=basic(pair)) as r,
+    ):
+        trace = await r.json()
+    assert {"input": trace["input"], "output": trace["output"]} == root
+    assert {o["name"]: {"input": o["input"], "output": o["output"]} for o in trace["observations"]} == {
+        "agent": root, "chat": chat
+    }  # fmt: skip

@@ -30,6 +30,7 @@ from otlp_receiver.mapping.rules import (
     TOKEN_RULES,
     TRACELOOP_KINDS,
     TYPE_FROM_PRESENCE,
+    VERBATIM_IO,
 )
 
 __all__ = ["MAX_NS", "map_span", "resource_defaults"]
@@ -197,21 +198,30 @@ def _verbatim_key(found: dict[str, tuple[int, Any]], name: str, result: str) -> 
     return None
 
 
+def _whole(found: dict[str, tuple[int, Any]], name: str) -> tuple[str | None, bool]:
+    """The input or output held whole by the first key of ``name`` found: as messages JSON where
+    it holds messages, verbatim for Langfuse's own keys; and whether it was kept verbatim."""
+    rank, value = found.get(name, _EMPTY)
+    if value is None:
+        return None, False
+    if LOOKUPS[name][rank] in VERBATIM_IO:
+        return (value if isinstance(value, str) else messages.to_json(value)), True
+    return messages.normalize(value), False
+
+
 def _io(
     found: dict[str, tuple[int, Any]],
     attrs: dict[str, Any],
     events: list[tuple[str, dict[str, Any]]],
     flattened: bool,
 ) -> tuple[str, str]:
-    value = found.get("_in_first", _EMPTY)[1]
-    raw_in = messages.normalize(value) if value is not None else None
+    raw_in, verbatim = _whole(found, "_in_first")
     instructions = found.get("_system_instructions", _EMPTY)[1]
-    if raw_in is not None and instructions is not None:
+    if raw_in is not None and not verbatim and instructions is not None:
         system = messages.system_message(instructions)
         if system:
             raw_in = messages.prepend(raw_in, system)
-    value = found.get("_out_first", _EMPTY)[1]
-    raw_out = messages.normalize(value) if value is not None else None
+    raw_out, _ = _whole(found, "_out_first")
     if (raw_in is None or raw_out is None) and events:
         event_in, event_out = messages.from_events(events)
         raw_in = raw_in if raw_in is not None else event_in

@@ -176,6 +176,11 @@ TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags")
 # forms and message events are consulted between the two groups (see apply.py).
 INPUT_FIRST = ("langfuse.observation.input", "langfuse.trace.input", "gen_ai.input.messages")
 OUTPUT_FIRST = ("langfuse.observation.output", "langfuse.trace.output", "gen_ai.output.messages")
+# Langfuse's own: an SDK reads the value back through Langfuse's API as it sent it (trace.input),
+# so it is stored as it came, never rewritten into GenAI messages (the UI reads both forms).
+VERBATIM_IO = frozenset(
+    {"langfuse.observation.input", "langfuse.trace.input", "langfuse.observation.output", "langfuse.trace.output"}
+)
 INPUT_LAST = ("traceloop.entity.input", "input.value", "gen_ai.tool.call.arguments", "tool.parameters")
 OUTPUT_LAST = ("traceloop.entity.output", "output.value", "gen_ai.tool.call.result")
 
