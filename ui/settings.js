@@ -250,16 +250,25 @@ function nameSection(project) {
 function deleteSection(project) {
   const typed = h("input", { "aria-label": t("Type the project name to confirm"), placeholder: project.name, autocomplete: "off" });
   const button = h("button", { type: "submit", class: "secondary danger", text: t("Delete project"), disabled: true });
+  const status = h("span", { class: "muted", role: "status" });
   typed.addEventListener("input", () => { button.disabled = typed.value !== project.name; });
   return [
     h("h2", { text: t("Delete this project") }),
     h("p", { class: "muted", text: t("Its traces, logs, metrics, scores, prompts, datasets, evaluations, model connections and comments are erased for good, and its API keys stop working at once. Type its name to confirm.") }),
     form("filters", async () => {
       if (typed.value !== project.name) return;
-      await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}`, { method: "DELETE" });
+      // Erasing a large project takes a while (seconds per half a million spans): say so meanwhile.
+      button.disabled = true;
+      status.textContent = t("Deleting the project and its data…");
+      try {
+        await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}`, { method: "DELETE" });
+      } finally {
+        button.disabled = typed.value !== project.name;
+        status.textContent = "";
+      }
       await loadOrganizations();
       go(`/organization/${encodeURIComponent(project.organization_id || ctx.organization.id)}/settings`);
-    }, typed, button),
+    }, typed, button, status),
   ];
 }
 
