@@ -20,6 +20,18 @@ from storage import Store
 from storage.reader import TraceQuery
 
 
+async def timed_pages(store: Store, project: str, query: TraceQuery, runs: int) -> tuple[int, list[float]]:
+    """The traces a page of ``query`` holds, and ``runs`` timings of it (ms) after two untimed."""
+    times, found = [], 0
+    for i in range(runs + 2):
+        started = time.perf_counter()
+        page = await store.reader.list_traces(project, query)
+        if i >= 2:
+            times.append((time.perf_counter() - started) * 1000)
+        found = len(page.items)
+    return found, times
+
+
 async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
     store = await Store.open(data_dir=data_dir)
     try:
@@ -46,14 +58,7 @@ async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
             cases = {k: v for k, v in cases.items() if "metadata" not in v}
         out: dict[str, Any] = {}
         for name, filters in cases.items():
-            query = TraceQuery(lo, hi, previews=False, **filters)
-            times, found = [], 0
-            for i in range(runs + 2):
-                started = time.perf_counter()
-                page = await store.reader.list_traces(project, query)
-                if i >= 2:
-                    times.append((time.perf_counter() - started) * 1000)
-                found = len(page.items)
+            found, times = await timed_pages(store, project, TraceQuery(lo, hi, previews=False, **filters), runs)
             times.sort()
             out[name] = {"traces": found, "p50": round(statistics.median(times), 1),
                          "p95": round(times[max(0, round(0.95 * len(times)) - 1)], 1)}  # fmt: skip

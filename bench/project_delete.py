@@ -17,6 +17,7 @@ import statistics
 import time
 from typing import Any
 
+from bench.list_filters import timed_pages
 from storage import Store
 from storage.lifecycle import PROJECT_DATA_TABLES
 from storage.reader import TraceQuery
@@ -34,14 +35,7 @@ async def _rows(store: Store, project: str) -> dict[str, int]:
 
 async def _newest(store: Store, project: str, runs: int) -> tuple[int, float]:
     """How many traces the other project's newest page holds, and its read's median (ms)."""
-    query = TraceQuery(0, time.time_ns() + 10**12, previews=False)
-    times, found = [], 0
-    for i in range(runs + 2):
-        started = time.perf_counter()
-        page = await store.reader.list_traces(project, query)
-        if i >= 2:
-            times.append((time.perf_counter() - started) * 1000)
-        found = len(page.items)
+    found, times = await timed_pages(store, project, TraceQuery(0, time.time_ns() + 10**12, previews=False), runs)
     return found, round(statistics.median(times), 1)
 
 
