@@ -42,11 +42,13 @@ log = logging.getLogger(__name__)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Routes whose calls are data or personal, not changes to a project or organization. Content
 # that clients send item by item (dataset items, comments, run items) is data too: an entry costs
-# its request ~10 ms, and its deletion is logged.
+# its request ~10 ms, and its deletion is logged. Prometheus's API takes its queries by POST too
+# (Grafana's default): reads, not changes.
 _UNAUDITED = re.compile(
     r"^/api/public/(ingestion|scores|otel/.*|media.*|comments|dataset-items|dataset-run-items)$"
     r"|^/api/v1/auth/.*"
     r"|^/api/v1/(playground|llm-connections/test)$"
+    r"|^/prometheus/.*"
     r"|/annotate$"
 )
 # Parameter names that may carry a secret (an invitation's token): never written down.

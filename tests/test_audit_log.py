@@ -207,3 +207,33 @@ async def test_joining_by_an_invitation_is_logged_as_the_person_who_joined(live:
     finally:
         await admin.close()
         await guest.close()
+
+
+async def test_prometheus_queries_by_post_are_reads_not_logged(live: Running) -> None:
+    """Grafana's Prometheus data source sends its queries by POST (a form body): each dashboard
+    refresh wrote audit entries, as if it changed something."""
+    admin = await first_admin(live)
+    try:
+        status, key = await admin.call("POST", "/api/v1/settings/keys", {"project": "default"})
+        assert status == 201
+        before = await _log(admin, "project=default")
+        token = base64.b64encode(f"{key['public_key']}:{key['secret_key']}".encode()).decode()
+        for path in ("query", "query_range", "labels", "series"):
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(
+                    live.api_url + f"/prometheus/api/v1/{path}",
+                    data={
+                        "query": "tracehouse_llm_tokens_total",
+                        "match[]": "tracehouse_llm_tokens_total",
+                        "start": "1",
+                        "end": "2",
+                        "step": "1",
+                    },
+                    headers={"Authorization": f"Basic {token}"},
+                ) as r,
+            ):
+                assert r.status == 200, (path, r.status, await r.text())
+        assert await _log(admin, "project=default") == before
+    finally:
+        await admin.close()
