@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from storage.api import Backend
 from storage.projects import MAX_RETENTION_DAYS, Project, Projects
-from storage.schema import LOCAL_SUFFIX, Cluster
+from storage.schema import LOCAL_SUFFIX, Cluster, Table
 from storage.tables import ALL_TABLES, API_KEYS, AUDIT_LOG, MEDIA
 from tracehouse.errors import InvalidInput, NotFound
 
@@ -84,14 +84,18 @@ class Lifecycle:
         model connections, comments, media and their files). Only its revoked keys and the audit
         log remain."""
         project = await self._projects.delete_project(project_ref)
-        params = {"project": project.id}
         # The media records last: the sweep finds the files no trace or item holds once those are gone.
-        for table in sorted(PROJECT_DATA_TABLES, key=lambda t: t.name == MEDIA.name):
-            if table.name == MEDIA.name and self._after_delete is not None:
-                await self._after_delete(project.id)
-            target = mutation_target(table.name, self._cluster) if table.shard_key else table.name
-            await self._backend.execute(f"DELETE FROM {target} WHERE project_id = {{project:String}}", params)
+        for table in PROJECT_DATA_TABLES:
+            if table.name != MEDIA.name:
+                await self._erase(table, project.id)
+        if self._after_delete is not None:
+            await self._after_delete(project.id)
+        await self._erase(MEDIA, project.id)
         return project
+
+    async def _erase(self, table: Table, project: str) -> None:
+        target = mutation_target(table.name, self._cluster) if table.shard_key else table.name
+        await self._backend.execute(f"DELETE FROM {target} WHERE project_id = {{project:String}}", {"project": project})
 
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
         if not trace_ids:
