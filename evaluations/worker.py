@@ -240,7 +240,9 @@ class EvalWorker:
 
     async def _variables(self, rule: EvalRule, job: EvalJob, inherited: dict[str, Any]) -> dict[str, str]:
         span = job.observation_id
-        facts = await self._store.evaluations.object_facts(rule.project_id, job.trace_id, span)
+        facts = await self._store.evaluations.object_facts(
+            rule.project_id, job.trace_id, span, trace=rule.target == "trace"
+        )
         if facts is None:
             raise JudgeError("the object to evaluate is gone (deleted, or past its retention)")
         default = {"input": {"field": "input"}, "output": {"field": "output"}}

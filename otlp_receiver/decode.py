@@ -227,7 +227,7 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                         if event.name in GENAI_EVENTS:
                             genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
 
-                m = map_span(attrs, defaults, genai_events, status_code == "ERROR", start)
+                m = map_span(attrs, defaults, genai_events, status_code == "ERROR", start, not span.parent_span_id)
                 # An attribute whose text became the input or output column verbatim is stored
                 # once: its map value is emptied and its type says where the text is. Readers
                 # put it back (storage.reader), so nothing is lost.

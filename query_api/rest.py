@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.responses import json_response
-from storage import SpanQuery, Store, TraceQuery
+from storage import SpanQuery, Store, TraceQuery, trace_io
 from storage.langfuse import BOOKKEEPING_ATTRIBUTE
 from storage.logs import LogQuery
 from storage.otlp_metrics import prometheus_type
@@ -198,6 +198,10 @@ class TraceDetail(BaseModel):
     project_id: str
     spans: list[Span]
     scores: list[Score]
+    # The input and output its client set for the trace apart from its spans' (Langfuse's
+    # set_trace_io); null when it set none (the trace's are then its root span's).
+    trace_input: str | None = None
+    trace_output: str | None = None
 
 
 class PageQuery(TimeRange):
@@ -482,11 +486,14 @@ async def read_trace(store: Store, project: str, trace_id: str) -> tuple[list[di
 
 def trace_detail(project: str, spans: list[dict[str, Any]], scores: list[dict[str, Any]]) -> TraceDetail:
     """A trace as the API gives it (spans without the store's bookkeeping)."""
+    trace_input, trace_output = trace_io.from_spans(spans)
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
         spans=[span_model(s) for s in spans],
         scores=[Score.model_validate(s) for s in scores],
+        trace_input=trace_input,
+        trace_output=trace_output,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from storage import trace_io
 from storage.api import Backend, Row
 from storage.projects import Versions
 from storage.tables import EVAL_JOBS, EVAL_RULES, EVAL_TEMPLATE_VERSIONS, EVAL_TEMPLATES
@@ -330,8 +331,9 @@ class EvalStore:
             params,
         )
 
-    async def object_facts(self, project_id: str, trace_id: str, span_id: str) -> Row | None:
-        """Input, output and metadata of one span (the newest version), for the variable mapping."""
+    async def object_facts(self, project_id: str, trace_id: str, span_id: str, trace: bool = False) -> Row | None:
+        """Input, output and metadata of one span (the newest version), for the variable mapping;
+        with ``trace`` (the span is the trace's root), the input and output set for the trace."""
         rows = await self._backend.query(
             "SELECT argMax(input, ingested_at) AS f_input, argMax(output, ingested_at) AS f_output, "
             "argMax(metadata, ingested_at) AS f_metadata, argMax(name, ingested_at) AS f_name, count() AS f_n "
@@ -339,7 +341,16 @@ class EvalStore:
             "AND span_id = {span:String} AND sign = 1",
             {"project": project_id, "trace": trace_id, "span": span_id},
         )
-        return rows[0] if rows and int(rows[0]["f_n"]) else None
+        if not rows or not int(rows[0]["f_n"]):
+            return None
+        facts = rows[0]
+        if trace:
+            set_input, set_output = (await trace_io.read(self._backend, project_id, [{"trace_id": trace_id}])).get(
+                trace_id, (None, None)
+            )
+            facts["f_input"] = facts["f_input"] if set_input is None else set_input
+            facts["f_output"] = facts["f_output"] if set_output is None else set_output
+        return facts
 
     @staticmethod
     def with_state(job: EvalJob, **changes: Any) -> EvalJob:

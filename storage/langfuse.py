@@ -18,6 +18,7 @@ from typing import cast
 import orjson
 import pyarrow as pa
 
+from storage import trace_io
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.logs import LogReader
@@ -454,15 +455,18 @@ HAVING {" AND ".join(having)}"""
         output or metadata, which are then None)."""
         if not rows:
             return
-        roots = await self._backend.query(
-            _ROOTS_SQL[io],
-            {
-                "project": project,
-                "ids": [r["trace_id"] for r in rows],
-                "lo": min(r["start_time"] for r in rows),
-                "hi": max(r["end_time"] for r in rows),
-            },
-        )
+        params = {
+            "project": project,
+            "ids": [r["trace_id"] for r in rows],
+            "lo": min(r["start_time"] for r in rows),
+            "hi": max(r["end_time"] for r in rows),
+        }
+        if io:
+            roots, set_apart = await asyncio.gather(
+                self._backend.query(_ROOTS_SQL[io], params), trace_io.read(self._backend, project, rows)
+            )
+        else:
+            roots, set_apart = await self._backend.query(_ROOTS_SQL[io], params), {}
         by_id = {r["trace_id"]: r for r in roots}
         wanting: list[tuple[Row, Row]] = []
         for row in rows:
@@ -485,6 +489,8 @@ HAVING {" AND ".join(having)}"""
         await self._logs.fill_messages(project, [root for _, root in wanting])
         for row, root in wanting:
             row["input"], row["output"] = root["input"], root["output"]
+        for row in rows:  # the input and output their client set apart for the trace (empty without io)
+            trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
 
     @staticmethod
     def add_root_from(row: Row, spans: list[Row]) -> None:
@@ -497,6 +503,7 @@ HAVING {" AND ".join(having)}"""
             )
         for name, column in _ROOT_COLUMNS.items():
             row[name] = root.get(column, {} if name == "metadata" else "")
+        trace_io.apply(row, trace_io.from_spans(spans))
         row["observation_ids"] = [s["span_id"] for s in spans if s["observation_type"] != "TRACE"]
         row["client_public"] = client_said_public(spans)
 

@@ -6,6 +6,7 @@ backends give the same values.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
+from storage import trace_io
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
@@ -636,15 +638,18 @@ LIMIT {{limit:UInt32}}
     async def _add_previews(self, project_id: str, rows: list[Row], chars: int = PREVIEW_CHARS) -> None:
         if not rows:
             return
-        previews = await self._backend.query(
-            _PREVIEW_SQL,
-            {
-                "project": project_id,
-                "lo": min(r["start_time"] for r in rows),
-                "hi": max(r["end_time"] for r in rows),
-                "trace_ids": [r["trace_id"] for r in rows],
-                "chars": chars,
-            },
+        previews, set_apart = await asyncio.gather(
+            self._backend.query(
+                _PREVIEW_SQL,
+                {
+                    "project": project_id,
+                    "lo": min(r["start_time"] for r in rows),
+                    "hi": max(r["end_time"] for r in rows),
+                    "trace_ids": [r["trace_id"] for r in rows],
+                    "chars": chars,
+                },
+            ),
+            trace_io.read(self._backend, project_id, rows, chars),
         )
         by_id = {p["trace_id"]: p for p in previews}
         wanting: list[tuple[Row, Row]] = []
@@ -665,6 +670,8 @@ LIMIT {{limit:UInt32}}
         for row, root in wanting:
             row["input"] = root["input"][:chars]
             row["output"] = root["output"][:chars]
+        for row in rows:
+            trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""

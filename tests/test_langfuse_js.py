@@ -60,6 +60,11 @@ async def test_the_js_sdk_5_traces_over_opentelemetry_prompts_scores_and_reads(l
     assert read["metadata"] == {"tenant": "acme"} and read["scores"] == [["helpful", 1]]
     assert read["observations"] == [["GENERATION", "chat"], ["SPAN", "js5-support"], ["TOOL", "lookup-order"]]
     assert read["generation"] == ["gpt-4o-mini", "js5/answer", 1, 120, 15, {"temperature": 0.2}]
+    # setTraceIO on a child: the trace's input and output, not the child's.
+    assert out["trace_io"] == {
+        "input": "Where is my order?", "output": {"answer": "today"},
+        "observations": {"js5-io": {"raw": True}, "step": {"n": 1}},
+    }  # fmt: skip
     # What the store holds: the generation priced from the table, linked to the prompt's version.
     spans = await live.store.reader.trace("default", out["trace_id"])
     [generation] = [s for s in spans if s["observation_type"] == "GENERATION"]

@@ -182,3 +182,54 @@ async def test_langfuse_5_sdk_reads_inputs_and_outputs_back_as_sent(live: Runnin
     assert {o["name"]: {"input": o["input"], "output": o["output"]} for o in trace["observations"]} == {
         "agent": root, "chat": chat
     }  # fmt: skip
+
+
+async def test_langfuse_4_sdk_trace_input_and_output_set_apart(live: Running) -> None:
+    """``set_current_trace_io`` / ``set_trace_io`` (SDK 3-4, Langfuse's legacy evaluators rely on them)
+    give the trace its own input and output, wherever in the trace they are called; the spans keep
+    theirs. (The trace read its root's input and output, and a child's trace input became that
+    child's own input.) Read back through Langfuse's API, ours, the UI's list and the evaluator."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "4", "v4_trace_io.py", live.api_url, pair)
+    sent, trace_id, bare_id = out["sent"], out["trace_id"], out["bare_trace_id"]
+    trace = {"input": sent["trace_input"], "output": sent["trace_output"]}
+    own = {
+        "agent": {"input": sent["root_input"], "output": sent["root_output"]},
+        "retrieve": {"input": sent["child_input"], "output": None},
+    }
+    assert out["one"] == trace and out["listed"][trace_id] == trace
+    assert out["one_observations"] == own
+    # v2 gives io as the raw strings: the same JSON, parsed.
+    parsed = {
+        name: {k: v if v is None else json.loads(v) for k, v in io.items()} for name, io in out["observations"].items()
+    }
+    assert parsed == own
+    # A root without an input of its own shows the trace's as its own too (it stands for the trace).
+    assert out["bare"] == {"input": sent["only_trace_input"], "output": None}
+    assert out["listed"][bare_id] == out["bare"]
+
+    # Our API: the trace's own beside its spans', and the list's previews.
+    async with aiohttp.ClientSession(headers=basic(pair)) as s:
+        async with s.get(f"{live.api_url}/api/v1/traces/{trace_id}") as r:
+            doc = await r.json()
+        async with s.get(f"{live.api_url}/api/v1/traces") as r:
+            page = {t["trace_id"]: t for t in (await r.json())["items"]}
+        async with s.get(f"{live.api_url}/api/v1/traces/{bare_id}") as r:
+            bare = await r.json()
+    assert doc["trace_input"] == sent["trace_input"]  # a string is sent as it is, not as JSON
+    assert json.loads(doc["trace_output"]) == sent["trace_output"]
+    spans = {s["name"]: s for s in doc["spans"]}
+    assert json.loads(spans["retrieve"]["input"]) == sent["child_input"]
+    assert json.loads(spans["agent"]["input"]) == sent["root_input"]
+    assert page[trace_id]["input"] == sent["trace_input"]
+    assert json.loads(page[trace_id]["output"]) == sent["trace_output"]
+    assert json.loads(bare["trace_input"]) == sent["only_trace_input"] and bare["trace_output"] is None
+
+    # An evaluator of traces judges the trace's input and output.
+    root_span = spans["agent"]["span_id"]
+    facts = await live.store.evaluations.object_facts("default", trace_id, root_span, trace=True)
+    assert facts is not None
+    assert facts["f_input"] == sent["trace_input"]
+    assert json.loads(facts["f_output"]) == sent["trace_output"]
+    facts = await live.store.evaluations.object_facts("default", trace_id, root_span)
+    assert facts is not None and json.loads(facts["f_input"]) == sent["root_input"]

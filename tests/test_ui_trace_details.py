@@ -1,6 +1,7 @@
 """A trace's details in chromium, beside its messages: the metadata, model parameters, level,
 status message and version that the langfuse SDKs send, for a Dify trace (SDK 2.x, the ingestion
-API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere."""
+API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere; the trace's
+input and output that SDK 4 sets apart from its spans'."""
 
 from __future__ import annotations
 
@@ -90,12 +91,32 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             # Metadata as stored: each value's JSON text.
             assert {s["name"]: s["metadata"] for s in spans}["LLM"] == {"node_type": '"llm"'}
 
-            # In Chinese, the kinds of cost too.
+            # SDK 4's trace input and output set apart from the spans' (set_trace_io): on the trace's
+            # first span, above its own; not on the child that set them.
+            io = run_sdk("4", "v4_trace_io.py", srv.api_url, pair)
+            page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}")
+            panel.get_by_role("heading", name="agent").wait_for()
+            headings = panel.locator("section.io h3").all_text_contents()
+            assert headings == ["Trace input", "Trace output", "Input", "Output"], headings
+            trace_input = panel.locator("section.io", has=page.get_by_role("heading", name="Trace input", exact=True))
+            assert "What is the capital of France?" in trace_input.inner_text()
+            own = panel.locator("section.io", has=page.get_by_role("heading", name="Input", exact=True))
+            assert "kwargs" in own.inner_text()
+            page.screenshot(path=str(tmp_path / "trace-io.png"))
+            page.locator(".row", has_text="retrieve").click()
+            panel.get_by_role("heading", name="retrieve").wait_for()
+            assert panel.locator("section.io h3").all_text_contents() == ["Input"]
+            assert "capital France" in panel.locator("section.io").inner_text()
+
+            # In Chinese, the kinds of cost too, and the trace's input named.
             page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}?lang=zh-CN")
             page.locator(".row", has_text="LLM").click()
             panel.get_by_role("heading", name="LLM").wait_for()
             usage = table_of(panel.locator("table.usage"))
             assert "成本：输入" in usage and "成本：输出" in usage, usage
+            page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}?lang=zh-CN")
+            panel.get_by_role("heading", name="agent").wait_for()
+            assert panel.locator("section.io h3").all_text_contents() == ["追踪输入", "追踪输出", "输入", "输出"]
         assert errors == []
     finally:
         srv.stop()

@@ -302,7 +302,9 @@ function playgroundSeed(span) {
     leftOut, from: { label: span.name, href: here(`/traces/${encodeURIComponent(span.trace_id)}?span=${encodeURIComponent(span.span_id)}`) } };
 }
 
-function detail(span, scores, records = []) {
+/** A span's detail; ``trace``: the trace's input and output its client set apart from its spans'
+ * (shown on the trace's first span, where they differ from its own). */
+function detail(span, scores, records = [], trace = {}) {
   const costs = span.cost_details || {};
   const n = (x) => Number(x || 0);
   // The tokens each kind of cost is charged for, and the kind's name in the reader's language.
@@ -355,6 +357,8 @@ function detail(span, scores, records = []) {
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
     scoreList(scores),
+    trace.trace_input != null && trace.trace_input !== span.input ? renderIo(t("Trace input"), trace.trace_input) : null,
+    trace.trace_output != null && trace.trace_output !== span.output ? renderIo(t("Trace output"), trace.trace_output) : null,
     renderIo(t("Input"), span.input),
     renderIo(t("Output"), span.output),
     modelParameters(span.model_parameters),
@@ -564,7 +568,7 @@ export async function tracePage(root, traceId, shared = null) {
     const span = ordered[current][0];
     const records = [...(logsBySpan.get(span.span_id) || []), ...(current === 0 ? logsBySpan.get("") || [] : [])];
     panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
-      || (current === 0 && !sc.observation_id)), records));
+      || (current === 0 && !sc.observation_id)), records, current === 0 ? doc : {}));
     history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(span.span_id)}`);
   }
   const step = (delta) => {

@@ -209,19 +209,33 @@ def _whole(found: dict[str, tuple[int, Any]], name: str) -> tuple[str | None, bo
     return messages.normalize(value), False
 
 
+def _trace_io(found: dict[str, tuple[int, Any]], name: str) -> str | None:
+    value = found.get(name, _EMPTY)[1]
+    if value is None:
+        return None
+    return value if isinstance(value, str) else messages.to_json(value)
+
+
 def _io(
     found: dict[str, tuple[int, Any]],
     attrs: dict[str, Any],
     events: list[tuple[str, dict[str, Any]]],
     flattened: bool,
+    root: bool,
 ) -> tuple[str, str]:
     raw_in, verbatim = _whole(found, "_in_first")
+    raw_out, _ = _whole(found, "_out_first")
+    if root:  # the trace's own input and output, where the root has none of its own (rules.py)
+        if raw_in is None:
+            raw_in = _trace_io(found, "_trace_in")
+            verbatim = raw_in is not None
+        if raw_out is None:
+            raw_out = _trace_io(found, "_trace_out")
     instructions = found.get("_system_instructions", _EMPTY)[1]
     if raw_in is not None and not verbatim and instructions is not None:
         system = messages.system_message(instructions)
         if system:
             raw_in = messages.prepend(raw_in, system)
-    raw_out, _ = _whole(found, "_out_first")
     if (raw_in is None or raw_out is None) and events:
         event_in, event_out = messages.from_events(events)
         raw_in = raw_in if raw_in is not None else event_in
@@ -272,9 +286,11 @@ def map_span(
     events: list[tuple[str, dict[str, Any]]],
     status_error: bool,
     start_ns: int,
+    root: bool,
 ) -> dict[str, Any]:
     """The typed columns of one span (see storage.tables.SPANS), from its attributes, the
-    defaults of its resource (``resource_defaults``) and its GenAI message events."""
+    defaults of its resource (``resource_defaults``) and its GenAI message events; ``root``:
+    the span has no parent."""
     found: dict[str, tuple[int, Any]] = {}
     params: dict[str, Any] = {}
     metadata: dict[str, str] = {}
@@ -312,7 +328,7 @@ def map_span(
     out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
     _usage(found, out)
     out["provided_cost"] = _provided_cost(found)
-    out["input"], out["output"] = _io(found, attrs, events, flattened)
+    out["input"], out["output"] = _io(found, attrs, events, flattened, root)
     # Where input/output is an attribute's text unchanged, storage keeps it once (see decode.py).
     out["input_key"] = _verbatim_key(found, "_in_first", out["input"]) or _verbatim_key(found, "_in_last", out["input"])
     out["output_key"] = _verbatim_key(found, "_out_first", out["output"]) or _verbatim_key(

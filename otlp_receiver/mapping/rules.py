@@ -174,13 +174,16 @@ TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags")
 
 # Input / output: keys holding the value as a whole, in precedence; flattened message
 # forms and message events are consulted between the two groups (see apply.py).
-INPUT_FIRST = ("langfuse.observation.input", "langfuse.trace.input", "gen_ai.input.messages")
-OUTPUT_FIRST = ("langfuse.observation.output", "langfuse.trace.output", "gen_ai.output.messages")
-# Langfuse's own: an SDK reads the value back through Langfuse's API as it sent it (trace.input),
+INPUT_FIRST = ("langfuse.observation.input", "gen_ai.input.messages")
+OUTPUT_FIRST = ("langfuse.observation.output", "gen_ai.output.messages")
+# Langfuse's own: an SDK reads the value back through Langfuse's API as it sent it,
 # so it is stored as it came, never rewritten into GenAI messages (the UI reads both forms).
-VERBATIM_IO = frozenset(
-    {"langfuse.observation.input", "langfuse.trace.input", "langfuse.observation.output", "langfuse.trace.output"}
-)
+VERBATIM_IO = frozenset({"langfuse.observation.input", "langfuse.observation.output"})
+# The trace's input and output (SDK 3-4 ``set_trace_io``/``update_trace``, JS ``setTraceIO``), set
+# on any of its spans: the trace's, not that span's. They stay span attributes, which readers take
+# as the trace's (storage.trace_io); a root span without its own input shows them as its input
+# too (it stands for the trace in lists and searches), as before they were told apart.
+TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
 INPUT_LAST = ("traceloop.entity.input", "input.value", "gen_ai.tool.call.arguments", "tool.parameters")
 OUTPUT_LAST = ("traceloop.entity.output", "output.value", "gen_ai.tool.call.result")
 
@@ -209,6 +212,8 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_out_first": OUTPUT_FIRST,
     "_in_last": INPUT_LAST,
     "_out_last": OUTPUT_LAST,
+    "_trace_in": (TRACE_INPUT,),
+    "_trace_out": (TRACE_OUTPUT,),
     "_system_instructions": ("gen_ai.system_instructions",),
     "_params_json": MODEL_PARAMETER_JSON,
     "_ttft_s": TTFT_SECONDS,

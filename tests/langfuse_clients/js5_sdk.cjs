@@ -37,6 +37,15 @@ async function main() {
         usageDetails: { input: 120, output: 15 } }).end();
       root.update({ output: "It ships today." });
     }));
+  // The trace's input and output set apart from its spans' (setTraceIO, deprecated and still used).
+  let ioTraceId;
+  await startActiveObservation("js5-io", async (root) => {
+    ioTraceId = root.traceId;
+    root.update({ input: { raw: true } });
+    const step = startObservation("step", { input: { n: 1 } });
+    step.setTraceIO({ input: "Where is my order?", output: { answer: "today" } });
+    step.end();
+  });
   await processor.forceFlush();
   langfuse.score.create({ traceId, name: "helpful", value: 1 });
   await langfuse.flush();
@@ -58,6 +67,9 @@ async function main() {
     generation: trace.observations.filter((o) => o.type === "GENERATION").map((o) => [o.model,
       o.promptName, o.promptVersion, o.usageDetails.input, o.usageDetails.output, o.modelParameters])[0],
   };
+  const io = await langfuse.api.trace.get(ioTraceId);
+  out.trace_io = { input: io.input, output: io.output,
+    observations: Object.fromEntries(io.observations.map((o) => [o.name, o.input])) };
   await provider.shutdown();
   await langfuse.shutdown();
   console.log(JSON.stringify(out));
