@@ -1,6 +1,7 @@
 """The traces list with attribute and metadata filters (the UI's "Attribute key=value" and
-"Metadata key=value"), straight on the reader, warm: each case run ``--runs`` times after two
-untimed, over the whole time range of a store written by ``bench.peer`` or ``bench.query``.
+"Metadata key=value"), and without filters with and without previews, straight on the reader,
+warm: each case run ``--runs`` times after two untimed, over the whole time range of a store
+written by ``bench.peer`` or ``bench.query``.
 
     python -m bench.list_filters --data-dir <store> --project default
 
@@ -47,6 +48,8 @@ async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
             {"p": project},
         )
         cases: dict[str, dict[str, Any]] = {
+            "none, with previews (the REST list, a session's page)": {"previews": True},
+            "none, without previews (the UI's list)": {},
             "one common attribute (llm.provider=openai)": {"attributes": {"llm.provider": "openai"}},
             "one rare attribute (a response id)": {"attributes": {"gen_ai.response.id": rare[0]["v"] if rare else "x"}},
             "two attributes (provider, operation)": {
@@ -58,7 +61,7 @@ async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
             cases = {k: v for k, v in cases.items() if "metadata" not in v}
         out: dict[str, Any] = {}
         for name, filters in cases.items():
-            found, times = await timed_pages(store, project, TraceQuery(lo, hi, previews=False, **filters), runs)
+            found, times = await timed_pages(store, project, TraceQuery(lo, hi, **{"previews": False, **filters}), runs)
             times.sort()
             out[name] = {"traces": found, "p50": round(statistics.median(times), 1),
                          "p95": round(times[max(0, round(0.95 * len(times)) - 1)], 1)}  # fmt: skip

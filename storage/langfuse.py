@@ -228,6 +228,7 @@ def _roots_sql(io: bool) -> str:
         "SELECT s.trace_id AS trace_id, "
         + ", ".join(f"argMin({expr}, {_ROOT_KEY}) AS {name}" for name, expr in fields.items())
         + f", max({_SAID_PUBLIC}) AS client_public"
+        + (f", {trace_io.COLUMNS}" if io else "")
         + """, groupArrayIf(s.span_id, s.observation_type != 'TRACE') AS observation_ids
 FROM spans AS s
 WHERE s.project_id = {project:String} AND s.sign = 1 AND s.trace_id IN {ids:Array(String)}
@@ -455,18 +456,16 @@ HAVING {" AND ".join(having)}"""
         output or metadata, which are then None)."""
         if not rows:
             return
-        params = {
-            "project": project,
-            "ids": [r["trace_id"] for r in rows],
-            "lo": min(r["start_time"] for r in rows),
-            "hi": max(r["end_time"] for r in rows),
-        }
-        if io:
-            roots, set_apart = await asyncio.gather(
-                self._backend.query(_ROOTS_SQL[io], params), trace_io.read(self._backend, project, rows)
-            )
-        else:
-            roots, set_apart = await self._backend.query(_ROOTS_SQL[io], params), {}
+        roots = await self._backend.query(
+            _ROOTS_SQL[io],
+            {
+                "project": project,
+                "ids": [r["trace_id"] for r in rows],
+                "lo": min(r["start_time"] for r in rows),
+                "hi": max(r["end_time"] for r in rows),
+                "chars": trace_io.ALL_CHARS,
+            },
+        )
         by_id = {r["trace_id"]: r for r in roots}
         wanting: list[tuple[Row, Row]] = []
         for row in rows:
@@ -489,8 +488,10 @@ HAVING {" AND ".join(having)}"""
         await self._logs.fill_messages(project, [root for _, root in wanting])
         for row, root in wanting:
             row["input"], row["output"] = root["input"], root["output"]
-        for row in rows:  # the input and output their client set apart for the trace (empty without io)
-            trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
+        if io:  # the input and output their client set apart for the trace, where it did
+            for row in rows:
+                if row["trace_id"] in by_id:
+                    trace_io.apply(row, trace_io.of_row(by_id[row["trace_id"]]))
 
     @staticmethod
     def add_root_from(row: Row, spans: list[Row]) -> None:

@@ -12,21 +12,23 @@ from collections.abc import Sequence
 
 from storage.api import Backend, Row
 
-__all__ = ["TRACE_INPUT", "TRACE_OUTPUT", "WHOLE", "TraceIo", "apply", "from_spans", "read"]
+__all__ = ["COLUMNS", "TRACE_INPUT", "TRACE_OUTPUT", "WHOLE", "TraceIo", "apply", "from_spans", "of_row", "read"]
 
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
 TraceIo = tuple[str | None, str | None]  # (input, output); None: not set apart
 
-# The latest of each among the spans of a page of traces. The attribute keys' bloom filter
-# skips the granules of spans without them, so a store without any costs only the index.
-_SELECT = f"""
-SELECT s.trace_id AS trace_id,
-       substring(argMaxIf(s.span_attributes['{TRACE_INPUT}'], (s.end_time, s.start_time, s.span_id),
-                          s.span_attributes['{TRACE_INPUT}'] != ''), 1, {{chars:UInt32}}) AS input,
-       countIf(s.span_attributes['{TRACE_INPUT}'] != '') AS inputs,
+# The latest of each among the spans read (grouped by trace), cut to {chars:UInt32} characters;
+# a query that reads the spans' attributes anyway takes them along (``of_row`` reads them).
+COLUMNS = f"""substring(argMaxIf(s.span_attributes['{TRACE_INPUT}'], (s.end_time, s.start_time, s.span_id),
+                 s.span_attributes['{TRACE_INPUT}'] != ''), 1, {{chars:UInt32}}) AS trace_input,
+       countIf(s.span_attributes['{TRACE_INPUT}'] != '') AS trace_inputs,
        substring(argMaxIf(s.span_attributes['{TRACE_OUTPUT}'], (s.end_time, s.start_time, s.span_id),
-                          s.span_attributes['{TRACE_OUTPUT}'] != ''), 1, {{chars:UInt32}}) AS output,
-       countIf(s.span_attributes['{TRACE_OUTPUT}'] != '') AS outputs
+                 s.span_attributes['{TRACE_OUTPUT}'] != ''), 1, {{chars:UInt32}}) AS trace_output,
+       countIf(s.span_attributes['{TRACE_OUTPUT}'] != '') AS trace_outputs"""
+# Those of a page of traces alone. The attribute keys' bloom filter skips the granules of spans
+# without them, so a store without any costs only the index.
+_SELECT = f"""
+SELECT s.trace_id AS trace_id, {COLUMNS}
 FROM spans AS s
 WHERE s.project_id = {{project:String}} AND s.sign = 1 AND s.trace_id IN {{ids:Array(String)}}
   AND (mapContains(s.span_attributes, '{TRACE_INPUT}') OR mapContains(s.span_attributes, '{TRACE_OUTPUT}'))"""
@@ -35,6 +37,7 @@ _WITHIN = """
   AND s.start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')"""
 _SQL = {True: f"{_SELECT}{_WITHIN}\nGROUP BY s.trace_id", False: f"{_SELECT}\nGROUP BY s.trace_id"}
 WHOLE = 0  # ``chars`` for the whole input and output (Langfuse's API, the evaluator)
+ALL_CHARS = 2**31  # substring's length for the whole
 
 
 async def read(backend: Backend, project: str, traces: Sequence[Row], chars: int = WHOLE) -> dict[str, TraceIo]:
@@ -45,17 +48,22 @@ async def read(backend: Backend, project: str, traces: Sequence[Row], chars: int
     params: dict[str, object] = {
         "project": project,
         "ids": [r["trace_id"] for r in traces],
-        "chars": chars or 2**31,
+        "chars": chars or ALL_CHARS,
     }
     bounded = all("start_time" in r and "end_time" in r for r in traces)
     if bounded:
         params["lo"] = min(r["start_time"] for r in traces)
         params["hi"] = max(r["end_time"] for r in traces)
     rows = await backend.query(_SQL[bounded], params)
-    return {
-        r["trace_id"]: (r["input"] if int(r["inputs"]) else None, r["output"] if int(r["outputs"]) else None)
-        for r in rows
-    }
+    return {r["trace_id"]: of_row(r) for r in rows}
+
+
+def of_row(row: Row) -> TraceIo:
+    """The trace input and output set apart, from a row with ``COLUMNS``."""
+    return (
+        row["trace_input"] if int(row["trace_inputs"]) else None,
+        row["trace_output"] if int(row["trace_outputs"]) else None,
+    )
 
 
 def from_spans(spans: Sequence[Row]) -> TraceIo:
