@@ -47,6 +47,7 @@ from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
 from query_api.sso_api import sso_routes
 from query_api.tempo import tempo_routes
+from query_api.upkeep import erase_leftovers_regularly
 from storage import Store
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
@@ -208,6 +209,7 @@ def create_app(
         app.cleanup_ctx.append(run_worker)
     if singleton_work:  # one sweep per deployment, not one per query process
         app.cleanup_ctx.append(sweep_media_hourly)
+        app.cleanup_ctx.append(erase_leftovers_regularly)
     app.add_routes(
         [
             *extra_routes,

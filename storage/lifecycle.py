@@ -3,7 +3,7 @@ session or a user's data (GDPR requests) from every table that holds it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from storage.api import Backend
 from storage.projects import MAX_RETENTION_DAYS, Project, Projects
@@ -84,14 +84,38 @@ class Lifecycle:
         model connections, comments, media and their files). Only its revoked keys and the audit
         log remain."""
         project = await self._projects.delete_project(project_ref)
-        # The media records last: the sweep finds the files no trace or item holds once those are gone.
-        for table in PROJECT_DATA_TABLES:
-            if table.name != MEDIA.name:
-                await self._erase(table, project.id)
-        if self._after_delete is not None:
-            await self._after_delete(project.id)
-        await self._erase(MEDIA, project.id)
+        await self._erase_project(project.id, PROJECT_DATA_TABLES)
         return project
+
+    async def erase_leftovers(self) -> dict[str, list[str]]:
+        """Erase the rows that reached deleted projects after their erase: batches acknowledged
+        before the keys were revoked and still in the write-ahead log, or replayed from it at the
+        next start, or taken by a receiver in another process that had not yet heard of the
+        revoked keys. Deleted project id -> the tables that held some (none: {})."""
+        deleted = await self._projects.deleted_project_ids()
+        if not deleted:
+            return {}
+        found: dict[str, list[Table]] = {}
+        for table in PROJECT_DATA_TABLES:
+            rows = await self._backend.query(
+                f"SELECT DISTINCT project_id AS p FROM {table.name} WHERE project_id IN {{ids:Array(String)}}",
+                {"ids": deleted},
+            )
+            for row in rows:
+                found.setdefault(row["p"], []).append(table)
+        for project, tables in found.items():
+            await self._erase_project(project, tables)
+        return {project: [t.name for t in tables] for project, tables in found.items()}
+
+    async def _erase_project(self, project: str, tables: Sequence[Table]) -> None:
+        # The media records last: the sweep finds the files no trace or item holds once those are gone.
+        for table in tables:
+            if table.name != MEDIA.name:
+                await self._erase(table, project)
+        if self._after_delete is not None:
+            await self._after_delete(project)
+        if any(t.name == MEDIA.name for t in tables):
+            await self._erase(MEDIA, project)
 
     async def _erase(self, table: Table, project: str) -> None:
         target = mutation_target(table.name, self._cluster) if table.shard_key else table.name

@@ -160,6 +160,14 @@ class Projects:
         )
         return [Project(**_project_row(r)) for r in rows]
 
+    async def deleted_project_ids(self) -> list[str]:
+        """The ids of deleted projects (their rows are erased; see Lifecycle.erase_leftovers)."""
+        # Not FINAL: it leaves out the rows whose newest version is a deletion, the ones wanted here.
+        rows = await self._backend.query(
+            "SELECT id FROM projects GROUP BY id HAVING argMax(is_deleted, updated_at) = 1 ORDER BY id"
+        )
+        return [r["id"] for r in rows]
+
     async def find_projects(self, ref: str) -> list[Project]:
         """Live projects whose id or name is ``ref``: the one with that id first, then those with
         that name (names are unique within an organization, not across them). Most callers want

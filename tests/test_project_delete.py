@@ -92,3 +92,28 @@ async def test_deleting_a_project_erases_its_rows_from_every_table(live: Running
     # Only its revoked keys and the audit log remain of it.
     keys = [k for k in await live.store.projects.list_keys(None) if k.project_id == doomed.id]
     assert keys and all(not k.active for k in keys)
+
+
+async def test_rows_that_reach_a_deleted_project_after_its_erase_are_erased_in_turn(live: Running) -> None:
+    """Batches acknowledged before a project's keys were revoked can go in after its erase (from
+    the write-ahead log, or replayed from it at the next start): the upkeep erases them, and
+    nothing of another project."""
+    assert live.ingest is not None
+    doomed = await live.store.projects.create_project("doomed-late")
+    kept = await live.store.projects.create_project("kept-late")
+    assert await live.store.lifecycle.erase_leftovers() == {}  # no deleted project: nothing to do
+    await live.store.lifecycle.delete_project(doomed.id)
+    # A request its key let in before the delete, inserted after it; a live project's beside it.
+    for project in (doomed.id, kept.id):
+        late = request([{"trace_id": os.urandom(16), "name": "late-span"}])
+        result = await live.ingest.ingest(late.SerializeToString(), "protobuf", project)
+        assert result.accepted == 1
+    await live.ingest.batcher.settled()
+    kept_before = await _counts(live, kept.id)
+    assert (await _counts(live, doomed.id))["spans"] == 1 and kept_before["spans"] == 1
+
+    erased = await live.store.lifecycle.erase_leftovers()
+    assert set(erased) == {doomed.id} and {"spans", "traces", "trace_index"} <= set(erased[doomed.id]), erased
+    assert set((await _counts(live, doomed.id)).values()) == {0}
+    assert await _counts(live, kept.id) == kept_before
+    assert await live.store.lifecycle.erase_leftovers() == {}  # erased once: nothing left to find
