@@ -345,6 +345,20 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
             "  const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(i).font;"
             "  return c.measureText(i.placeholder).width < i.clientWidth; })"
         )
+        # Deleting an override asks first: declined, it stays; accepted, the model's price is the table's.
+        override = page.locator("tr", has_text="my-finetune")
+        questions: list[str] = []
+        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+        override.get_by_role("button", name="Delete").click()
+        for _ in range(50):
+            if questions:
+                break
+            page.wait_for_timeout(100)
+        assert questions == ["Delete the price override of my-finetune?"], questions
+        expect(override).to_have_count(1)
+        page.once("dialog", lambda d: d.accept())
+        override.get_by_role("button", name="Delete").click()
+        expect(override).to_have_count(0)
         page.get_by_label("Retention days").fill("30")
         # A shorter retention deletes older data at once: asked first, and declined it changes nothing.
         asked: list[str] = []

@@ -224,6 +224,17 @@ def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F81
         expect(page.locator(".comment-text")).to_have_text("The answer cites the wrong year.")
         expect(page.locator(".comment .muted").first).to_contain_text("You")
         page.screenshot(path=str(SHOTS / "comment.png"))
+        # Deleting a comment asks first (declined: it stays).
+        questions: list[str] = []
+        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+        page.locator(".comment").get_by_role("button", name="Delete").click()
+        for _ in range(50):
+            if questions:
+                break
+            page.wait_for_timeout(100)
+        assert questions == ["Delete this comment? It cannot be brought back."], questions
+        expect(page.locator(".comment-text")).to_have_count(1)
+        page.once("dialog", lambda d: d.accept())
         page.locator(".comment").get_by_role("button", name="Delete").click()
         page.get_by_text("No comments yet.").wait_for()
     assert not errors, errors

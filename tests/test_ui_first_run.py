@@ -257,6 +257,21 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         page.get_by_role("cell", name="solo@example.com").wait_for()  # pending
         assert "Invalid Date" not in page.locator("section.settings").inner_text()
         assert "/invite/" not in page.locator("table").last.inner_text()  # the link is never listed
+        # A third, withdrawn: asked first (declined, it stays pending), then gone from the list.
+        invite("later@example.com", "MEMBER")
+        later = page.locator("tr", has=page.get_by_role("cell", name="later@example.com"))
+        questions: list[str] = []
+        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+        later.get_by_role("button", name="Withdraw").click()
+        for _ in range(50):
+            if questions:
+                break
+            page.wait_for_timeout(100)
+        expect(later).to_have_count(1)
+        assert questions == ["Withdraw the invitation of later@example.com? Its link stops working."], questions
+        page.once("dialog", lambda d: d.accept())
+        later.get_by_role("button", name="Withdraw").click()
+        expect(later).to_have_count(0)
         sign_out(page)
 
         # The viewer joins, sees the organization's projects but no settings, and the API refuses.
@@ -276,6 +291,10 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         assert api(page, "POST", f"/api/v1/organizations/{org['id']}/invitations", {"email": "x@y.z"})[0] == 403
         page.goto(server.api_url + f"/project/{app['id']}/settings")
         page.get_by_text("reads data but changes no settings").wait_for()
+        # Evaluations without a model connection: who adds one, not a Settings path they cannot use.
+        page.goto(server.api_url + f"/project/{app['id']}/evaluations")
+        page.get_by_text("which an admin of this project adds in Settings").wait_for()
+        expect(page.get_by_text("add one in Settings")).to_have_count(0)
         page.goto(server.api_url + "/project/default/traces")  # not the viewer's organization
         page.get_by_role("heading", name="No access").wait_for()
         assert api(page, "GET", "/api/v1/traces?project=default")[0] == 403

@@ -16,10 +16,14 @@ export function commentsSection(span) {
   const load = async () => {
     const doc = await api("/api/public/comments", { query: { objectType, objectId, limit: 100 } }).catch(() => ({ data: [] }));
     list.replaceChildren(...(doc.data.length ? doc.data.map((c) => h("div", { class: "comment" },
-      h("p", { class: "muted small", text: `${c.authorUserId === ctx.me?.id ? "You" : c.authorUserId || "API"} · ${formatIso(c.createdAt)}` }),
+      h("p", { class: "muted small", text: `${c.authorUserId === ctx.me?.id ? t("You") : c.authorUserId || "API"} · ${formatIso(c.createdAt)}` }),
       h("p", { class: "comment-text", text: c.content }),
       can("SCORE") && ctx.me && c.authorUserId === ctx.me.id ? h("button", { type: "button", class: "link", text: t("Delete"),
-        onclick: async () => { await api(`/api/public/comments/${encodeURIComponent(c.id)}`, { method: "DELETE" }); load(); } }) : "",
+        onclick: async () => {
+          if (!window.confirm(t("Delete this comment? It cannot be brought back."))) return;
+          await api(`/api/public/comments/${encodeURIComponent(c.id)}`, { method: "DELETE" });
+          load();
+        } }) : "",
     )) : [h("p", { class: "muted", text: t("No comments yet.") })]));
   };
   load();

@@ -183,6 +183,7 @@ function priceTable(rows, again) {
         text: price(p.prices_per_1m_tokens_usd[k]) })),
       h("td", {}, source === "override" ? t("override") : t("built-in"), source === "override" ? h("button", { type: "button", class: "link", text: t("Delete"),
         onclick: async () => {
+          if (!window.confirm(t("Delete the price override of {model}?", { model: p.model_name }))) return;
           await api(`/api/v1/settings/prices/${encodeURIComponent(p.id)}`, { method: "DELETE",
             query: { project: p.project_id } });
           again();
@@ -321,6 +322,7 @@ async function invitationsSection(org) {
           + `(${i.project_role})` : "–" }),
         h("td", { text: formatIso(i.expires_at) }),
         h("td", {}, h("button", { type: "button", class: "link", text: t("Withdraw"), onclick: async () => {
+          if (!window.confirm(t("Withdraw the invitation of {email}? Its link stops working.", { email: i.email }))) return;
           await api(`${base}/${encodeURIComponent(i.id)}`, { method: "DELETE" });
           refresh();
         } })))))
