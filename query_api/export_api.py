@@ -1,5 +1,5 @@
 """Export of a trace list: the traces the list's filters and sort select, as CSV or JSON Lines,
-streamed a page at a time, with each trace's root input and output (up to ``IO_CHARS`` each); and
+streamed a page at a time, with each trace's input and output (its own, else its root's; up to ``IO_CHARS`` each); and
 of an observation list, each with its own input and output.
 
 ``GET /api/v1/traces/export?format=csv|jsonl&max=N`` and every filter of ``/api/v1/traces``;

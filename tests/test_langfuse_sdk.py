@@ -216,6 +216,8 @@ async def test_langfuse_4_sdk_trace_input_and_output_set_apart(live: Running) ->
             page = {t["trace_id"]: t for t in (await r.json())["items"]}
         async with s.get(f"{live.api_url}/api/v1/traces/{bare_id}") as r:
             bare = await r.json()
+        async with s.get(f"{live.api_url}/api/v1/traces/export?format=jsonl") as r:
+            exported = {d["trace_id"]: d for d in map(json.loads, (await r.text()).splitlines())}
     assert doc["trace_input"] == sent["trace_input"]  # a string is sent as it is, not as JSON
     assert json.loads(doc["trace_output"]) == sent["trace_output"]
     spans = {s["name"]: s for s in doc["spans"]}
@@ -223,6 +225,8 @@ async def test_langfuse_4_sdk_trace_input_and_output_set_apart(live: Running) ->
     assert json.loads(spans["agent"]["input"]) == sent["root_input"]
     assert page[trace_id]["input"] == sent["trace_input"]
     assert json.loads(page[trace_id]["output"]) == sent["trace_output"]
+    assert exported[trace_id]["input"] == sent["trace_input"]  # the export, as the list
+    assert json.loads(exported[trace_id]["output"]) == sent["trace_output"]
     assert json.loads(bare["trace_input"]) == sent["only_trace_input"] and bare["trace_output"] is None
 
     # An evaluator of traces judges the trace's input and output.
