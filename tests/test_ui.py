@@ -9,7 +9,7 @@ import json
 import re
 import shutil
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,19 @@ def api(page: Page, method: str, path: str, body: Any = None) -> tuple[int, Any]
             [method, path, body],
         )
     )
+
+
+def asked(page: Page, click: Callable[[], object], accept: bool) -> str:
+    """The question (window.confirm) that ``click`` makes the page ask, answered yes or no."""
+    questions: list[str] = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.accept() if accept else d.dismiss()))
+    click()
+    for _ in range(50):  # the handler runs once the dialog's event reaches this side
+        if questions:
+            break
+        page.wait_for_timeout(100)
+    assert questions, "nothing was asked"
+    return questions[0]
 
 
 def new_key(page: Page, note: str, project: str = "default") -> KeyPair:
@@ -347,28 +360,15 @@ def test_pages_dashboard_sessions_users_settings(seeded_server: tuple[Server, st
         )
         # Deleting an override asks first: declined, it stays; accepted, the model's price is the table's.
         override = page.locator("tr", has_text="my-finetune")
-        questions: list[str] = []
-        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
-        override.get_by_role("button", name="Delete").click()
-        for _ in range(50):
-            if questions:
-                break
-            page.wait_for_timeout(100)
-        assert questions == ["Delete the price override of my-finetune?"], questions
+        delete = override.get_by_role("button", name="Delete").click
+        assert asked(page, delete, accept=False) == "Delete the price override of my-finetune?"
         expect(override).to_have_count(1)
-        page.once("dialog", lambda d: d.accept())
-        override.get_by_role("button", name="Delete").click()
+        asked(page, delete, accept=True)
         expect(override).to_have_count(0)
         page.get_by_label("Retention days").fill("30")
         # A shorter retention deletes older data at once: asked first, and declined it changes nothing.
-        asked: list[str] = []
-        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
-        page.get_by_role("button", name="Save", exact=True).click()
-        for _ in range(50):
-            if asked:
-                break
-            page.wait_for_timeout(100)
-        assert asked == ["Keep 30 days of data? Everything older is deleted now, for good."], asked
+        question = asked(page, page.get_by_role("button", name="Save", exact=True).click, accept=False)
+        assert question == "Keep 30 days of data? Everything older is deleted now, for good."
         [default] = [p for p in api(page, "GET", "/api/v1/settings/projects")[1]["items"] if p["id"] == "default"]
         assert default["retention_days"] == 0
         page.once("dialog", lambda d: d.accept())

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
-from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui import ARTIFACTS, asked, browser_page
 from tests.test_ui_first_run import PASSWORD, api, server, sign_out, sign_up  # noqa: F401 (fixture)
 from tests.test_ui_prompts import _ingest
 
@@ -225,16 +225,9 @@ def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F81
         expect(page.locator(".comment .muted").first).to_contain_text("You")
         page.screenshot(path=str(SHOTS / "comment.png"))
         # Deleting a comment asks first (declined: it stays).
-        questions: list[str] = []
-        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
-        page.locator(".comment").get_by_role("button", name="Delete").click()
-        for _ in range(50):
-            if questions:
-                break
-            page.wait_for_timeout(100)
-        assert questions == ["Delete this comment? It cannot be brought back."], questions
+        delete = page.locator(".comment").get_by_role("button", name="Delete").click
+        assert asked(page, delete, accept=False) == "Delete this comment? It cannot be brought back."
         expect(page.locator(".comment-text")).to_have_count(1)
-        page.once("dialog", lambda d: d.accept())
-        page.locator(".comment").get_by_role("button", name="Delete").click()
+        asked(page, delete, accept=True)
         page.get_by_text("No comments yet.").wait_for()
     assert not errors, errors

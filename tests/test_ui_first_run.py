@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import Server, start_server
 from tests.langfuse_helpers import ROOT, SDK_DIRS
-from tests.test_ui import ARTIFACTS, api, browser_page
+from tests.test_ui import ARTIFACTS, api, asked, browser_page
 
 pytestmark = pytest.mark.slow
 
@@ -260,17 +260,11 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         # A third, withdrawn: asked first (declined, it stays pending), then gone from the list.
         invite("later@example.com", "MEMBER")
         later = page.locator("tr", has=page.get_by_role("cell", name="later@example.com"))
-        questions: list[str] = []
-        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
-        later.get_by_role("button", name="Withdraw").click()
-        for _ in range(50):
-            if questions:
-                break
-            page.wait_for_timeout(100)
+        withdraw = later.get_by_role("button", name="Withdraw").click
+        question = asked(page, withdraw, accept=False)
+        assert question == "Withdraw the invitation of later@example.com? Its link stops working."
         expect(later).to_have_count(1)
-        assert questions == ["Withdraw the invitation of later@example.com? Its link stops working."], questions
-        page.once("dialog", lambda d: d.accept())
-        later.get_by_role("button", name="Withdraw").click()
+        asked(page, withdraw, accept=True)
         expect(later).to_have_count(0)
         sign_out(page)
 
