@@ -569,3 +569,38 @@ async def test_a_rule_traces_its_judge_only_where_the_caller_may_change_settings
     assert (await admin_there.other_project(live.store, other.name, Permission.MANAGE_SETTINGS, "x")).id == other.id
     opened = Caller("default", EVERYTHING, open_mode=True)
     assert (await opened.other_project(live.store, other.id, Permission.MANAGE_SETTINGS, "x")).id == other.id
+
+
+async def test_a_trace_rule_judges_the_input_and_output_set_for_the_trace(live: Running) -> None:
+    """A rule on traces judges what the client set as the trace's input and output (Langfuse's
+    ``set_trace_io``, on a child span here), not its root span's own."""
+    from tests.otlp_data import request
+
+    assert live.ingest is not None
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            trace_id, root = uuid.uuid4().bytes, uuid.uuid4().bytes[:8]
+            now = time.time_ns()
+            spans = [
+                {"trace_id": trace_id, "span_id": root, "name": "agent", "start": now, "end": now + 3_000_000,
+                 "attrs": {"langfuse.observation.input": '{"args": ["raw"]}',
+                           "langfuse.observation.output": '{"result": "raw"}'}},
+                {"trace_id": trace_id, "parent_span_id": root, "name": "step", "start": now + 1_000_000,
+                 "end": now + 2_000_000, "attrs": {"langfuse.trace.input": "Which city is the capital?",
+                                                    "langfuse.trace.output": "Paris is the capital."}},
+            ]  # fmt: skip
+            result = await live.ingest.ingest(request(spans).SerializeToString(), "protobuf", "default")
+            assert result.accepted == 2
+            rule = await _rule(c, judge.url, name="trace-judge", target="trace", filter={},
+                               mapping={"input": {"field": "input"}, "output": {"field": "output"}})  # fmt: skip
+            worker = _worker(live)
+            await worker.tick()
+            await worker.tick()
+            jobs = await _jobs(c, rule["id"])
+            assert [(j["traceId"], j["status"]) for j in jobs] == [(trace_id.hex(), "done")], jobs
+            [prompt] = [r["body"]["messages"][1]["content"] for r in judge.requests]
+            assert "Which city is the capital?" in prompt and "Paris is the capital." in prompt, prompt
+            assert "raw" not in prompt
+    finally:
+        await c.close()
