@@ -21,7 +21,15 @@ from storage.organizations import Organization
 from storage.projects import DEFAULT_ORGANIZATION_ID
 from tracehouse.errors import Forbidden, Unauthenticated
 
-__all__ = ["ADMIN_TOKEN_KEY", "CHANGE_HOOKS_KEY", "admin_routes", "key_json", "notify_changed", "project_json"]
+__all__ = [
+    "ADMIN_TOKEN_KEY",
+    "CHANGE_HOOKS_KEY",
+    "ERASE_WAIT_S",
+    "admin_routes",
+    "key_json",
+    "notify_changed",
+    "project_json",
+]
 
 ADMIN_TOKEN_KEY = web.AppKey("admin_token", str)
 STORE_KEY = web.AppKey("store", Store)
@@ -48,6 +56,11 @@ class NewOrganization(BaseModel):
 class NewKey(BaseModel):
     project: str = Field(min_length=1)
     note: str = Field("", max_length=200)
+
+
+# How long deleting a project from the UI or Langfuse's API waits for the erase of its rows before
+# answering (the erase goes on after; a large project's takes minutes, a small one's a second).
+ERASE_WAIT_S = 10.0
 
 
 def project_json(p: Project) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from query_api.access import CREDENTIALS_KEY
-from query_api.admin import STORE_KEY, notify_changed
+from query_api.admin import ERASE_WAIT_S, STORE_KEY, notify_changed
 from query_api.auth import USERS_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, langfuse_error, langfuse_json
 from query_api.requests import read_model
@@ -202,10 +202,12 @@ async def update_project(request: web.Request, store: Store, organization: str) 
 
 async def delete_project(request: web.Request, store: Store, organization: str) -> web.Response:
     project = await _project_of(store, organization, request.match_info["project_id"])
-    await store.lifecycle.delete_project(project.id)
+    _, erase = await store.lifecycle.start_project_delete(project.id)
     request.app[CREDENTIALS_KEY].invalidate()
-    notify_changed(request)
-    return langfuse_json({"success": True, "message": "Project deleted with its data; its keys are revoked"}, 202)
+    notify_changed(request)  # its keys refused everywhere now, not after the erase
+    erased = await store.lifecycle.erased_within(erase, ERASE_WAIT_S)
+    done = "deleted with its data" if erased else "deleted; its data is being erased"
+    return langfuse_json({"success": True, "message": f"Project {done}; its keys are revoked"}, 202)
 
 
 async def project_keys(request: web.Request, store: Store, organization: str) -> web.Response:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from pricing import BUILTIN_PRICES
 from query_api.access import LOOPBACK_BIND_KEY, session_user
-from query_api.admin import STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
+from query_api.admin import ERASE_WAIT_S, STORE_KEY, NewKey, NewProject, key_json, notify_changed, project_json
 from query_api.audit_scope import note_detail, note_scope
 from query_api.auth import USERS_KEY
 from query_api.organizations_api import roles_for
@@ -135,9 +135,10 @@ async def delete_project(request: web.Request) -> web.Response:
     project = await caller.project(request.match_info["project"], Permission.VIEW_DATA)
     if not caller.may_in_organization(project.organization_id, Permission.MANAGE_PROJECTS):
         raise Forbidden(f"your role may not delete project {project.name!r}")
-    project = await caller.store.lifecycle.delete_project(project.id)
-    notify_changed(request)
-    return json_response(project_json(project))
+    project, erase = await caller.store.lifecycle.start_project_delete(project.id)
+    notify_changed(request)  # its keys refused everywhere now, not after the erase
+    erased = await caller.store.lifecycle.erased_within(erase, ERASE_WAIT_S)
+    return json_response({**project_json(project), "erased": erased})
 
 
 async def list_keys(request: web.Request) -> web.Response:

@@ -3,6 +3,8 @@ session or a user's data (GDPR requests) from every table that holds it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from storage.api import Backend
@@ -12,6 +14,8 @@ from storage.tables import ALL_TABLES, API_KEYS, AUDIT_LOG, MEDIA
 from tracehouse.errors import InvalidInput, NotFound
 
 __all__ = ["Lifecycle", "delete_sql", "mutation_target", "retention_sql"]
+
+log = logging.getLogger(__name__)
 
 # Tables keyed by (project, trace id) that hold a trace's rows (logs: the records of its spans;
 # trace_media: which uploaded files it holds, swept with their files once no trace holds them).
@@ -63,6 +67,7 @@ class Lifecycle:
         self._projects = projects
         self._after_delete = after_delete
         self._cluster: Cluster | None = backend.cluster
+        self._erasing: set[asyncio.Future[None]] = set()  # erases running on after their request
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored
@@ -83,9 +88,34 @@ class Lifecycle:
         row it holds is erased (traces, logs, metrics, scores, prompts, datasets, evaluations,
         model connections, comments, media and their files). Only its revoked keys and the audit
         log remain."""
-        project = await self._projects.delete_project(project_ref)
-        await self._erase_project(project.id, PROJECT_DATA_TABLES)
+        project, erase = await self.start_project_delete(project_ref)
+        await erase
         return project
+
+    async def start_project_delete(self, project_ref: str) -> tuple[Project, asyncio.Future[None]]:
+        """Delete a project (no longer listed, its keys revoked) and start the erase of its rows,
+        which goes on whoever waits for it (``erased_within``): seconds per half a million spans.
+        ``erase_leftovers`` finishes an erase that a stop of the server cut short."""
+        project = await self._projects.delete_project(project_ref)
+        erase = asyncio.ensure_future(self._erase_project(project.id, PROJECT_DATA_TABLES))
+        self._erasing.add(erase)
+        erase.add_done_callback(self._erase_done)
+        return project, erase
+
+    @staticmethod
+    async def erased_within(erase: asyncio.Future[None], wait_s: float) -> bool:
+        """Whether ``erase`` (of ``start_project_delete``) is done within ``wait_s`` seconds (it
+        goes on after); raises what it raised."""
+        try:
+            await asyncio.wait_for(asyncio.shield(erase), wait_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def _erase_done(self, erase: asyncio.Future[None]) -> None:
+        self._erasing.discard(erase)
+        if not erase.cancelled() and erase.exception() is not None:  # the upkeep tries it again
+            log.error("erasing a deleted project's rows failed: %s", erase.exception())
 
     async def erase_leftovers(self) -> dict[str, list[str]]:
         """Erase the rows that reached deleted projects after their erase: batches acknowledged

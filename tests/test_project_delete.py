@@ -87,6 +87,8 @@ async def test_deleting_a_project_erases_its_rows_from_every_table(live: Running
         s.delete(live.api_url + f"/api/public/projects/{doomed.id}", headers=org_basic(public, secret)) as r,
     ):
         assert r.status == 202, await r.text()
+        # Erased within the request's wait (a larger project's erase would go on after the answer).
+        assert (await r.json())["message"] == "Project deleted with its data; its keys are revoked"
     assert await _counts(live, doomed.id) == dict.fromkeys(before, 0)
     assert await _counts(live, kept.id) == kept_before
     # Only its revoked keys and the audit log remain of it.
@@ -117,3 +119,21 @@ async def test_rows_that_reach_a_deleted_project_after_its_erase_are_erased_in_t
     assert set((await _counts(live, doomed.id)).values()) == {0}
     assert await _counts(live, kept.id) == kept_before
     assert await live.store.lifecycle.erase_leftovers() == {}  # erased once: nothing left to find
+
+
+async def test_a_project_erase_goes_on_after_its_request_stops_waiting(live: Running) -> None:
+    """The UI and Langfuse's API wait a while for a project's erase, then answer: the project is
+    deleted and its keys refused at once, and the erase finishes on its own."""
+    project = await live.store.projects.create_project("big-one")
+    await _fill(live, project.id)
+    for _ in range(200):  # acknowledged spans on their way from the write-ahead log
+        if (await _counts(live, project.id))["spans"] >= 3:
+            break
+        await asyncio.sleep(0.1)
+    deleted, erase = await live.store.lifecycle.start_project_delete(project.id)
+    assert deleted.id == project.id
+    assert project.id not in {p.id for p in await live.store.projects.list_projects()}
+    assert not [k for k in await live.store.projects.list_keys(None) if k.project_id == project.id and k.active]
+    assert await live.store.lifecycle.erased_within(erase, 0) is False  # not waited for: it goes on
+    await erase
+    assert set((await _counts(live, project.id)).values()) == {0}

@@ -50,6 +50,7 @@ def test_make_rename_and_delete_a_project(server: Server) -> None:  # noqa: F811
         page.get_by_label("Type the project name to confirm").fill("shop-eu")
         delete.click()
         page.get_by_role("heading", name="Organization · Default").wait_for()
+        expect(page.get_by_role("status")).to_have_text("Project shop-eu is deleted with its data.")
         expect(page.get_by_role("cell", name="shop-eu", exact=True)).to_have_count(0)
         switcher = page.get_by_label("Project", exact=True)
         expect(switcher.locator("option", has_text="default")).to_have_count(1)

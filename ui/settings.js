@@ -261,14 +261,17 @@ function deleteSection(project) {
       // Erasing a large project takes a while (seconds per half a million spans): say so meanwhile.
       button.disabled = true;
       status.textContent = t("Deleting the project and its data…");
+      let done;
       try {
-        await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}`, { method: "DELETE" });
+        done = await api(`/api/v1/settings/projects/${encodeURIComponent(project.id)}`, { method: "DELETE" });
       } finally {
         button.disabled = typed.value !== project.name;
         status.textContent = "";
       }
       await loadOrganizations();
-      go(`/organization/${encodeURIComponent(project.organization_id || ctx.organization.id)}/settings`);
+      // The organization's page says it is gone, and whether its data is still being erased.
+      const said = new URLSearchParams({ deleted: project.name, ...(done.erased ? {} : { erasing: "1" }) });
+      go(`/organization/${encodeURIComponent(project.organization_id || ctx.organization.id)}/settings?${said}`);
     }, typed, button, status),
   ];
 }
@@ -355,7 +358,12 @@ export async function organizationSettingsPage(root, org) {
   const members = listed.data;
   const name = h("input", { required: true, placeholder: t("Project name"), "aria-label": t("New project name"), maxlength: 100 });
   const resetLink = h("div", { class: "created" });
+  const query = new URLSearchParams(location.search);
+  const deleted = query.get("deleted");
   const sections = [
+    deleted ? h("p", { class: "muted", role: "status", text: query.get("erasing")
+      ? t("Project {name} is deleted; its data is being erased, which goes on in the background.", { name: deleted })
+      : t("Project {name} is deleted with its data.", { name: deleted }) }) : null,
     h("h2", { text: t("Projects") }),
     table([t("Project"), t("Id"), t("Your role"), ""], org.projects.map((p) => h("tr", {}, h("td", { text: p.name }),
       h("td", { text: p.id }), h("td", { text: word(p.role) }),
