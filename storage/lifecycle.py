@@ -67,7 +67,7 @@ class Lifecycle:
         self._projects = projects
         self._after_delete = after_delete
         self._cluster: Cluster | None = backend.cluster
-        self._erasing: set[asyncio.Future[None]] = set()  # erases running on after their request
+        self._erasing: dict[str, asyncio.Future[None]] = {}  # project id -> its erase, while it runs
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored
@@ -98,8 +98,8 @@ class Lifecycle:
         ``erase_leftovers`` finishes an erase that a stop of the server cut short."""
         project = await self._projects.delete_project(project_ref)
         erase = asyncio.ensure_future(self._erase_project(project.id, PROJECT_DATA_TABLES))
-        self._erasing.add(erase)
-        erase.add_done_callback(self._erase_done)
+        self._erasing[project.id] = erase
+        erase.add_done_callback(lambda done: self._erase_done(project.id, done))
         return project, erase
 
     @staticmethod
@@ -112,8 +112,8 @@ class Lifecycle:
             return False
         return True
 
-    def _erase_done(self, erase: asyncio.Future[None]) -> None:
-        self._erasing.discard(erase)
+    def _erase_done(self, project: str, erase: asyncio.Future[None]) -> None:
+        self._erasing.pop(project, None)
         if not erase.cancelled() and erase.exception() is not None:  # the upkeep tries it again
             log.error("erasing a deleted project's rows failed: %s", erase.exception())
 
@@ -122,7 +122,8 @@ class Lifecycle:
         before the keys were revoked and still in the write-ahead log, or replayed from it at the
         next start, or taken by a receiver in another process that had not yet heard of the
         revoked keys. Deleted project id -> the tables that held some (none: {})."""
-        deleted = await self._projects.deleted_project_ids()
+        # A project whose erase is running is left to it.
+        deleted = [p for p in await self._projects.deleted_project_ids() if p not in self._erasing]
         if not deleted:
             return {}
         found: dict[str, list[Table]] = {}

@@ -135,5 +135,6 @@ async def test_a_project_erase_goes_on_after_its_request_stops_waiting(live: Run
     assert project.id not in {p.id for p in await live.store.projects.list_projects()}
     assert not [k for k in await live.store.projects.list_keys(None) if k.project_id == project.id and k.active]
     assert await live.store.lifecycle.erased_within(erase, 0) is False  # not waited for: it goes on
+    assert await live.store.lifecycle.erase_leftovers() == {}  # the upkeep leaves it to its erase
     await erase
     assert set((await _counts(live, project.id)).values()) == {0}
