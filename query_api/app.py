@@ -34,7 +34,7 @@ from query_api.langfuse_api import langfuse_fallback_routes, langfuse_read_route
 from query_api.langfuse_models import langfuse_model_routes
 from query_api.langfuse_v2 import langfuse_v2_routes
 from query_api.llm_api import CONNECTIONS_KEY, RUNNER_KEY, llm_routes
-from query_api.media_api import MEDIA_MAX_KEY, media_routes, sweep_media_hourly
+from query_api.media_api import MEDIA_MAX_KEY, media_routes
 from query_api.middleware import error_middleware, localized_errors
 from query_api.org_admin_api import org_admin_routes
 from query_api.organizations_api import organization_routes
@@ -47,7 +47,7 @@ from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
 from query_api.sso_api import sso_routes
 from query_api.tempo import tempo_routes
-from query_api.upkeep import erase_leftovers_regularly
+from query_api.upkeep import UPKEEP
 from storage import Store
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
@@ -207,9 +207,8 @@ def create_app(
             await worker.close()
 
         app.cleanup_ctx.append(run_worker)
-    if singleton_work:  # one sweep per deployment, not one per query process
-        app.cleanup_ctx.append(sweep_media_hourly)
-        app.cleanup_ctx.append(erase_leftovers_regularly)
+    if singleton_work:  # one upkeep per deployment, not one per query process
+        app.cleanup_ctx.extend(UPKEEP)
     app.add_routes(
         [
             *extra_routes,

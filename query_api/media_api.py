@@ -9,7 +9,6 @@ Langfuse does; the UI reads files through ``/api/v1/media/{id}`` with the viewer
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -28,7 +27,7 @@ from storage import Store
 from storage.media import MediaRecord
 from tracehouse.errors import InvalidInput, NotFound
 
-__all__ = ["MEDIA_MAX_KEY", "media_routes", "read_links", "sweep_media_hourly"]
+__all__ = ["MEDIA_MAX_KEY", "media_routes", "read_links"]
 
 log = logging.getLogger(__name__)
 
@@ -232,24 +231,6 @@ async def ui_content(request: web.Request) -> web.StreamResponse:
     except InvalidInput:
         raise NotFound("no such media") from None
     return await _file_response(request, store, record)
-
-
-async def sweep_media_hourly(app: web.Application) -> AsyncIterator[None]:
-    """Remove, every hour, the files of traces that retention has dropped."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                removed = await app[STORE_KEY].media.sweep()
-                if removed:
-                    log.info("media: removed %d files no trace holds any more", removed)
-            except Exception:  # a failed sweep is retried next hour; it must not stop the server
-                log.exception("media sweep failed")
-            await asyncio.sleep(3600)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
 
 
 def media_routes() -> list[web.RouteDef]:
