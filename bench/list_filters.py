@@ -1,5 +1,5 @@
 """The traces list with attribute and metadata filters (the UI's "Attribute key=value" and
-"Metadata key=value"), and without filters with and without previews, straight on the reader,
+"Metadata key=value"), with a text search, and without filters with and without previews, straight on the reader,
 warm: each case run ``--runs`` times after two untimed, over the whole time range of a store
 written by ``bench.peer`` or ``bench.query``.
 
@@ -56,6 +56,8 @@ async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
                 "attributes": {"llm.provider": "openai", "gen_ai.operation.name": "chat"}
             },
             "one metadata entry (none has it)": {"metadata": {"ticket": "T-1"}},
+            "text search, a common word (the)": {"search": "the"},
+            "text search, found nowhere": {"search": "zqxwv-nowhere"},
         }
         if "metadata" not in TraceQuery.__dataclass_fields__:  # run on a commit before metadata filters
             cases = {k: v for k, v in cases.items() if "metadata" not in v}

@@ -327,7 +327,7 @@ class TraceQuery:
     max_latency_ms: int | None = None
     min_cost: Decimal | None = None
     max_cost: Decimal | None = None
-    search: str | None = None  # text in any span's input or output, case-insensitive
+    search: str | None = None  # text in any span's input or output or the trace's, case-insensitive
     attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
     metadata: dict[str, str] = field(default_factory=dict)  # metadata key = value, on any span
     traceql: Expr | None = None  # a TraceQL spanset that any span of the trace matches
@@ -555,9 +555,12 @@ class TraceReader:
 
         span_filters = []
         if q.search:
+            # The spans' own input and output, and the trace's set apart on any of them.
             span_filters.append(
                 "(positionCaseInsensitive(input, {search:String}) > 0 "
-                "OR positionCaseInsensitive(output, {search:String}) > 0)"
+                "OR positionCaseInsensitive(output, {search:String}) > 0 "
+                f"OR positionCaseInsensitive(span_attributes['{trace_io.TRACE_INPUT}'], {{search:String}}) > 0 "
+                f"OR positionCaseInsensitive(span_attributes['{trace_io.TRACE_OUTPUT}'], {{search:String}}) > 0)"
             )
             params["search"] = q.search
         for i, (key, value) in enumerate(sorted(q.attributes.items())):

@@ -43,6 +43,8 @@ async def seed(live: Running) -> None:
                 output=f"answer number {i}",
                 # As Langfuse's ingestion stores metadata (JSON text), and as some exporters do (text).
                 metadata={"node": '"llm"' if i % 2 == 0 else "llm" if i == 1 else "tool"},
+                # A trace's own input, set apart on a child (Langfuse's set_trace_io), in one trace.
+                span_attributes={"langfuse.trace.input": "Where is my parcel?"} if i == 5 else {},
             ),
         ]
     await live.store.writer.write(span_table(rows))
@@ -69,6 +71,7 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
         ([("user_id", "user-1")], ["rest-1", "rest-3", "rest-5"]),
         ([("search", "ORDER 4")], ["rest-4"]),
         ([("search", "answer number 2")], ["rest-2"]),
+        ([("search", "my PARCEL")], ["rest-5"]),  # the trace's own input, as the list shows it
         ([("attribute", "tenant=acme"), ("session_id", "chat-2")], ["rest-3", "rest-5"]),
         ([("metadata", "node=llm")], ["rest-0", "rest-1", "rest-2", "rest-4"]),  # on any span
         ([("attribute", "node=llm")], []),  # an attribute is not metadata
