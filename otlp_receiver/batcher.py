@@ -104,6 +104,7 @@ class _Item:
     lane: str = "spans"
     seq: int | None = None  # its record in the write-ahead log: acknowledged already
     logged_at: float = 0.0
+    serial: int = 0  # its place in the order of arrival
 
 
 @dataclass
@@ -146,6 +147,9 @@ class Batcher:
         self._waiters: list[tuple[int, asyncio.Future[Reservation]]] = []
         self._waiting = 0
         self._pending: list[_Item] = []
+        self._serial = 0  # batches taken so far
+        self._open: set[int] = set()  # serials of the batches not yet inserted (nor failed)
+        self._progress = asyncio.Event()  # set whenever some of them are
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -269,13 +273,13 @@ class Batcher:
                 raise StorageUnavailable(f"the write-ahead log could not be written ({exc}); retry") from None
             future.set_result(None)
             held = reservation.transfer()  # until the insert commits: the log is bounded by the bound
-            self._pending.append(_Item(table, future, held, lane, seq, time.monotonic()))
+            self._pending.append(_Item(table, future, held, lane, seq, time.monotonic(), self._next_serial()))
             self._idle.clear()
             self._wakeup.set()
             self.stats.logged += 1
             self._count_log()
             return
-        self._pending.append(_Item(table, future, reservation, lane))
+        self._pending.append(_Item(table, future, reservation, lane, serial=self._next_serial()))
         self._idle.clear()
         self._wakeup.set()
         try:
@@ -294,9 +298,35 @@ class Batcher:
             rows += item.table.num_rows
         return items
 
+    def _next_serial(self) -> int:
+        self._serial += 1
+        self._open.add(self._serial)
+        return self._serial
+
+    def _done(self, items: list[_Item]) -> None:
+        for item in items:
+            self._open.discard(item.serial)
+        self._progress.set()
+
     async def settled(self) -> None:
         """Return once nothing is queued or being inserted (every acknowledged row is readable)."""
         await self._idle.wait()
+
+    async def caught_up(self, timeout_s: float) -> bool:
+        """Wait until every batch taken before this call is inserted (or has failed), whatever
+        comes in meanwhile; False if some are not within ``timeout_s`` (a stalled store)."""
+        target = self._serial
+        deadline = time.monotonic() + timeout_s
+        while self._open and min(self._open) <= target:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), left)
+            except TimeoutError:
+                return False
+        return True
 
     async def _run(self) -> None:
         while True:
@@ -375,6 +405,7 @@ class Batcher:
                 # Their senders have their answer: these rows must go in, whatever it takes.
                 await self._retry_logged(lane, logged, error)
                 items = [i for i in items if i.seq is None]
+        self._done(items)
         for item in items:
             item.reservation.release()
             if not item.future.done():
@@ -411,6 +442,7 @@ class Batcher:
             assert item.seq is not None
             self.wal.release([item.seq])
             item.reservation.release()
+            self._done([item])
         self._count_log()
 
     def _count_log(self) -> None:

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 TRACE_TABLES = ("spans", "trace_index", "traces", "scores", "logs", "trace_media")
 # Tables with a retention but no trace: the retention is applied to them too.
 PROJECT_TABLES = (*TRACE_TABLES, "metric_points")
+# How long a delete of traces waits for acknowledged spans to be inserted: inserts take well under
+# a second; past this the store is stalled and the delete goes ahead (it may fail the same way).
+CATCH_UP_S = 10.0
 
 
 # What a deleted project leaves: its key pairs (revoked, so a client using one is told so) and the
@@ -68,6 +71,10 @@ class Lifecycle:
         self._after_delete = after_delete
         self._cluster: Cluster | None = backend.cluster
         self._erasing: dict[str, asyncio.Future[None]] = {}  # project id -> its erase, while it runs
+        # Waits (up to a time) for the batches this process acknowledged to be inserted; set by a
+        # process that ingests. A delete of traces waits for it first, so that spans acknowledged
+        # before it (from the write-ahead log) are deleted with the rest, not let in after it.
+        self.writes_caught_up: Callable[[float], Awaitable[bool]] | None = None
 
     async def set_retention(self, project_ref: str, days: int) -> Project:
         """Keep a project's data ``days`` days (0: forever), from now on and for the data stored
@@ -152,6 +159,10 @@ class Lifecycle:
         target = mutation_target(table.name, self._cluster) if table.shard_key else table.name
         await self._backend.execute(f"DELETE FROM {target} WHERE project_id = {{project:String}}", {"project": project})
 
+    async def _catch_up(self) -> None:
+        if self.writes_caught_up is not None and not await self.writes_caught_up(CATCH_UP_S):
+            log.warning("deleting traces while acknowledged spans still wait for a stalled store")
+
     async def _delete_traces(self, project: str, trace_ids: list[str]) -> int:
         if not trace_ids:
             return 0
@@ -164,6 +175,7 @@ class Lifecycle:
 
     async def delete_trace(self, project_ref: str, trace_id: str) -> int:
         project = await self._projects.get_project(project_ref)
+        await self._catch_up()
         rows = await self._backend.query(
             "SELECT DISTINCT trace_id FROM trace_index WHERE project_id = {p:String} AND trace_id = {t:String}",
             {"p": project.id, "t": trace_id},
@@ -175,6 +187,7 @@ class Lifecycle:
     async def delete_traces(self, project_ref: str, trace_ids: list[str]) -> int:
         """Delete those of ``trace_ids`` that are stored (others are left unsaid); how many."""
         project = await self._projects.get_project(project_ref)
+        await self._catch_up()
         rows = await self._backend.query(
             "SELECT DISTINCT trace_id FROM trace_index WHERE project_id = {p:String} AND trace_id IN {t:Array(String)}",
             {"p": project.id, "t": trace_ids},
@@ -187,6 +200,7 @@ class Lifecycle:
         if column not in ("session_id", "user_id"):
             raise ValueError(column)
         project = await self._projects.get_project(project_ref)
+        await self._catch_up()
         rows = await self._backend.query(
             f"SELECT DISTINCT trace_id FROM spans WHERE project_id = {{p:String}} AND {column} = {{v:String}}",
             {"p": project.id, "v": value},

@@ -1,9 +1,15 @@
 """Retention applied to stored data, and deletes that leave nothing behind in any table or view."""
 
+import asyncio
+import os
 from decimal import Decimal
 
 from storage import Store
+from tests.conftest import until
 from tests.helpers import NOW_NS, SECOND, add_score, span, span_table
+from tests.otlp_data import request
+from tests.test_otlp_errors import GatedBackend
+from tracehouse.server import Running
 
 DAY = 86_400 * SECOND
 
@@ -69,3 +75,36 @@ async def test_retention_applies_to_stored_data(store: Store) -> None:
         "SELECT DISTINCT retention_days AS d FROM spans WHERE project_id = {p:String}", {"p": project.id}
     )
     assert rows == [{"d": 5}]
+
+
+async def test_a_delete_takes_spans_acknowledged_before_it_still_on_their_way(live: Running) -> None:
+    """Spans acknowledged from the write-ahead log while an insert runs go in after their answer: a
+    delete of their user's data (or their trace, or session) made meanwhile deletes them too,
+    instead of letting them in after it."""
+    assert live.ingest is not None and live.ingest.batcher.wal is not None
+    gated = GatedBackend(live.store.writer._backend)
+    live.store.writer._backend = gated  # inserts wait at the gate: a stalled store
+    try:
+        ahead = request([{"trace_id": os.urandom(16), "name": "ahead"}])
+        first = asyncio.create_task(live.ingest.ingest(ahead.SerializeToString(), "protobuf", "default"))
+        await until(lambda: gated.held_spans > 0)  # its insert is running, held at the gate
+        doomed, kept = os.urandom(16), os.urandom(16)
+        late = request([
+            {"trace_id": doomed, "name": "asked", "attrs": {"user.id": "erin"}},
+            {"trace_id": kept, "name": "kept", "attrs": {"user.id": "frank"}},
+        ])  # fmt: skip
+        result = await live.ingest.ingest(late.SerializeToString(), "protobuf", "default")
+        assert result.accepted == 2 and live.ingest.batcher.stats.logged == 1  # answered from the log
+
+        delete = asyncio.create_task(live.store.lifecycle.delete("default", "user", "erin"))
+        await asyncio.sleep(0.3)
+        assert not delete.done()  # it waits for the acknowledged spans
+        assert await live.ingest.batcher.caught_up(0.05) is False  # a wait for a stalled store runs out
+        gated.gate.set()
+        assert await delete == 1
+        await first
+        await live.ingest.batcher.settled()
+        rows = await live.store.backend.query("SELECT name FROM spans WHERE project_id = 'default' ORDER BY name")
+        assert [r["name"] for r in rows] == ["ahead", "kept"]
+    finally:
+        gated.gate.set()  # the server stops only once its inserts are in

@@ -258,6 +258,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             )
             await ingest.__aenter__()
             hooks.append(ingest.invalidate)
+            store.lifecycle.writes_caught_up = ingest.batcher.caught_up
             handler = OtlpHttpHandler(ingest, auth, settings.max_body_bytes)
             langfuse = LangfuseRoutes(ingest, auth)
             # The API port also takes what Langfuse clients send (the Langfuse write API and its
