@@ -57,6 +57,8 @@ def test_delete_a_trace_a_session_and_a_users_data(tmp_path: Path) -> None:
             page.get_by_role("heading", name="Traces").wait_for()
             assert asked == ["Delete the trace chat c? Its spans, scores and logs are removed for good."]
             assert not stored("c") and stored("keep")
+            # The list it lands on says what was done.
+            expect(page.get_by_role("status")).to_have_text("The trace chat c is deleted.")
             expect(page.get_by_role("link", name="chat keep")).to_be_visible()
             expect(page.get_by_role("link", name="chat c")).to_have_count(0)
 
@@ -67,6 +69,7 @@ def test_delete_a_trace_a_session_and_a_users_data(tmp_path: Path) -> None:
             page.get_by_role("heading", name="Sessions").wait_for()
             assert asked[-1] == "Delete the session s1 (2 traces), with the spans, scores and logs, for good?"
             assert not stored("a1") and not stored("a2") and stored("keep")
+            expect(page.get_by_role("status")).to_have_text("The session s1 is deleted (2 traces).")
             expect(page.get_by_role("link", name="s4")).to_be_visible()
             expect(page.get_by_role("link", name="s1")).to_have_count(0)
 
@@ -77,6 +80,8 @@ def test_delete_a_trace_a_session_and_a_users_data(tmp_path: Path) -> None:
             row.get_by_role("button", name="Delete data").click()
             expect(page.locator("tr", has_text="u3")).to_have_count(0)
             expect(page.locator("tr", has_text="u4")).to_have_count(1)
+            expect(page.get_by_role("status")).to_have_text("The data of the user u3 is deleted (1 trace).")
+            page.screenshot(path=str(ARTIFACTS / "user-deleted.png"))
             assert asked[-1] == "Delete every trace of the user u3, of any time, for good?"
             assert not stored("d") and stored("keep")
 

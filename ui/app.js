@@ -12,7 +12,7 @@ import { promptPage, promptsPage } from "/ui/prompts.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
 import { annotationQueuePage, annotationQueuesPage } from "/ui/annotations.js";
-import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, useProject } from "/ui/context.js";
+import { ctx, can, findOrganization, findProject, here, lastProject, loadOrganizations, takeTold, useProject } from "/ui/context.js";
 import { accountPage, organizationSettingsPage, projectSettingsPage } from "/ui/settings.js";
 import { invitePage, setupPage, wizardWanted } from "/ui/setup.js";
 import { chooseLocale, currentLocale, errorText, LOCALES, rememberLocale, t } from "/ui/i18n.js";
@@ -203,7 +203,8 @@ let navigations = 0;
 /** A new, empty view on screen in place of the page shown, for the page about to be drawn. */
 function view() {
   const root = h("div", { class: "view" });
-  main().replaceChildren(root);
+  const told = takeTold();
+  main().replaceChildren(...(told ? [h("p", { class: "ok told", role: "status", text: told })] : []), root);
   return root;
 }
 

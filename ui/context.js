@@ -47,10 +47,21 @@ export function lastProject() {
   return findProject(localStorage.getItem(LAST)) || allProjects()[0] || null;
 }
 
-/** Go to ``path`` within the app: the URL changes and the router draws its page. */
-export function go(path) {
-  history.pushState(null, "", path);
+/** Go to ``path`` within the app: the URL changes and the router draws its page. With ``told``,
+ * the page drawn says it first (what was just done, such as a deletion, before going on). */
+export function go(path, told = null) {
+  nextTold = told;
+  if (path !== location.pathname + location.search) history.pushState(null, "", path);
   window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+let nextTold = null;
+
+/** What the page about to be drawn is to say first (see ``go``), once. */
+export function takeTold() {
+  const told = nextTold;
+  nextTold = null;
+  return told;
 }
 
 /** A path of the project in view: here("/traces") is /project/{id}/traces. */

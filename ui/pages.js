@@ -150,7 +150,8 @@ export async function sessionPage(root, id) {
       can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
         onclick: () => addToQueueDialog({ session: id }) }) : null,
       eraseButton("sessions", id, t("Delete the session {id} ({traces}), with the spans, scores and logs, for good?",
-        { id, traces: traceCount(doc.trace_count) }), () => go(here("/sessions")))),
+        { id, traces: traceCount(doc.trace_count) }),
+        (n) => go(here("/sessions"), t("The session {id} is deleted ({traces}).", { id, traces: traceCount(n) })))),
     h("p", { class: "muted session-totals" },
       [traceCount(doc.trace_count), tokenCount(doc.total_tokens), formatCost(doc.total_cost),
         formatDuration((doc.last_at - doc.created_at) / 1e6)].join(" · "),
@@ -175,7 +176,9 @@ export async function usersPage(root) {
       h("td", { text: formatTime(u.last_seen) }),
       // A user's erasure (GDPR): every trace of theirs, of any time, not only this range's.
       h("td", {}, eraseButton("users", u.user_id, t("Delete every trace of the user {id}, of any time, for good?",
-        { id: u.user_id }), () => usersPage(root), t("Delete data")))),
+        { id: u.user_id }), (n) => go(location.pathname + location.search,
+        t("The data of the user {id} is deleted ({traces}).", { id: u.user_id, traces: traceCount(n) })),
+      t("Delete data")))),
   });
 }
 

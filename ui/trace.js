@@ -627,7 +627,7 @@ export async function tracePage(root, traceId, shared = null) {
         onclick: () => shareDialog(traceId).catch(() => {}) }) : null,
       shared ? null : eraseButton("traces", traceId,
         t("Delete the trace {name}? Its spans, scores and logs are removed for good.", { name: ordered[0][0].name || traceId }),
-        () => go(here("/traces")))),
+        () => go(here("/traces"), t("The trace {name} is deleted.", { name: ordered[0][0].name || traceId })))),
     h("p", { class: "muted" }, `${formatTime(t0)} · ${formatDuration((t1 - t0) / 1e6)} · ${spanCount(spans.length)} · `
       + `${tokenCount(totalTokens)} · ${formatCost(totalCost)}`),
     facts.length ? h("p", { class: "trace-facts" }, ...facts) : null,
