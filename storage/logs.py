@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from storage import text_search
 from storage.api import Backend, Row
 from storage.cursors import decode_cursor, encode_cursor
 from tracehouse.errors import InvalidInput
@@ -157,8 +158,8 @@ class LogReader:
             where.append("severity_number >= {severity:UInt8}")
             params["severity"] = q.min_severity
         if q.search:
-            where.append("positionCaseInsensitive(body, {search:String}) > 0")
-            params["search"] = q.search
+            where.append(text_search.matches("body", "search"))
+            params["search"] = text_search.needles(q.search)
         if q.service:
             where.append("service_name = {service:String}")
             params["service"] = q.service

@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from storage import trace_io
+from storage import text_search, trace_io
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
@@ -556,13 +556,9 @@ class TraceReader:
         span_filters = []
         if q.search:
             # The spans' own input and output, and the trace's set apart on any of them.
-            span_filters.append(
-                "(positionCaseInsensitive(input, {search:String}) > 0 "
-                "OR positionCaseInsensitive(output, {search:String}) > 0 "
-                f"OR positionCaseInsensitive(span_attributes['{trace_io.TRACE_INPUT}'], {{search:String}}) > 0 "
-                f"OR positionCaseInsensitive(span_attributes['{trace_io.TRACE_OUTPUT}'], {{search:String}}) > 0)"
-            )
-            params["search"] = q.search
+            columns = ("input", "output", *(f"span_attributes['{key}']" for key in trace_io.KEYS))
+            span_filters.append("(" + " OR ".join(text_search.matches(c, "search") for c in columns) + ")")
+            params["search"] = text_search.needles(q.search)
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
             span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
             params[f"ak{i}"], params[f"av{i}"] = key, value
@@ -694,11 +690,8 @@ LIMIT {{limit:UInt32}}
         if q.observations_only:
             where.append("s.observation_type != 'TRACE'")
         if q.search:
-            where.append(
-                "(positionCaseInsensitive(s.input, {search:String}) > 0 "
-                "OR positionCaseInsensitive(s.output, {search:String}) > 0)"
-            )
-            params["search"] = q.search
+            where.append(f"({text_search.matches('s.input', 'search')} OR {text_search.matches('s.output', 'search')})")
+            params["search"] = text_search.needles(q.search)
         if q.cursor:
             c_start, c_span = decode_cursor(q.cursor, [int, str])
             where.append(

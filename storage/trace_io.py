@@ -12,9 +12,21 @@ from collections.abc import Sequence
 
 from storage.api import Backend, Row
 
-__all__ = ["COLUMNS", "TRACE_INPUT", "TRACE_OUTPUT", "WHOLE", "TraceIo", "apply", "from_spans", "of_row", "read"]
+__all__ = [
+    "COLUMNS",
+    "KEYS",
+    "TRACE_INPUT",
+    "TRACE_OUTPUT",
+    "WHOLE",
+    "TraceIo",
+    "apply",
+    "from_spans",
+    "of_row",
+    "read",
+]
 
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
+KEYS = (TRACE_INPUT, TRACE_OUTPUT)
 TraceIo = tuple[str | None, str | None]  # (input, output); None: not set apart
 
 # The latest of each among the spans read (grouped by trace), cut to {chars:UInt32} characters;

@@ -394,6 +394,12 @@ async def test_logs_page_filters_and_json(live: Running) -> None:
     assert [r["body"] for r in errors["items"]] == ["request 4 done", "request 2 done", "request 0 done"]
     found = await get(live, "/api/v1/logs", search="REQUEST 3", attribute="http.route=/r0", **window)
     assert [r["body"] for r in found["items"]] == ["request 3 done"]
+    # A JSON body as Python's json.dumps writes it (非 ASCII as \u escapes) is found by what it says.
+    logged = log_request([{"time": now, "body": json.dumps({"msg": "订单已发货"})}], service="py-app")
+    status, _ = await post(live, "/v1/logs", logged.SerializeToString())
+    assert status == 200
+    found = await get(live, "/api/v1/logs", search="已发货", **window)
+    assert [r["service_name"] for r in found["items"]] == ["py-app"]
     first = await get(live, "/api/v1/logs", limit="4", service="web", **window)
     rest = await get(live, "/api/v1/logs", limit="4", service="web", cursor=first["next_cursor"], **window)
     assert len(first["items"]) == 4 and len(rest["items"]) == 2 and rest["next_cursor"] is None

@@ -1,5 +1,6 @@
 """The /api/v1 REST API over a seeded data set, and its OpenAPI document."""
 
+import json
 from decimal import Decimal
 
 import aiohttp
@@ -41,6 +42,8 @@ async def seed(live: Running) -> None:
                 total_tokens=10 * (i + 1),
                 total_cost=Decimal("0.01"),
                 output=f"answer number {i}",
+                # As Python's json.dumps writes it (the langfuse SDK 3.x-4.x, OpenLLMetry): 你好 as \u escapes.
+                input=json.dumps([{"role": "user", "content": f'你好, "quoted" {i}'}]) if i == 3 else "",
                 # As Langfuse's ingestion stores metadata (JSON text), and as some exporters do (text).
                 metadata={"node": '"llm"' if i % 2 == 0 else "llm" if i == 1 else "tool"},
                 # A trace's own input, set apart on a child (Langfuse's set_trace_io), in one trace.
@@ -72,6 +75,8 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
         ([("search", "ORDER 4")], ["rest-4"]),
         ([("search", "answer number 2")], ["rest-2"]),
         ([("search", "my PARCEL")], ["rest-5"]),  # the trace's own input, as the list shows it
+        ([("search", "你好")], ["rest-3"]),  # text JSON-escaped as it came, found as the user reads it
+        ([("search", '"QUOTED" 3')], ["rest-3"]),
         ([("attribute", "tenant=acme"), ("session_id", "chat-2")], ["rest-3", "rest-5"]),
         ([("metadata", "node=llm")], ["rest-0", "rest-1", "rest-2", "rest-4"]),  # on any span
         ([("attribute", "node=llm")], []),  # an attribute is not metadata
@@ -137,7 +142,12 @@ async def test_trace_span_session_user_and_metrics(live: Running) -> None:
     status, doc = await get(live, "/api/v1/spans", [("fields", "input")])
     assert status == 400 and "fields" in doc["error"]["message"], doc
     # Text in a span's input or output, case-insensitive, light rows or not.
-    for search, expected in (("ORDER 4", ["rest-4-root"]), ("answer number 2", ["rest-2-llm"]), ("nowhere", [])):
+    for search, expected in (
+        ("ORDER 4", ["rest-4-root"]),
+        ("answer number 2", ["rest-2-llm"]),
+        ("你好", ["rest-3-llm"]),
+        ("nowhere", []),
+    ):
         for fields in ("all", "light"):
             status, doc = await get(live, "/api/v1/spans", [("search", search), ("fields", fields)])
             assert status == 200 and [s["span_id"] for s in doc["items"]] == expected, (search, fields)
