@@ -250,7 +250,7 @@ export async function tracesPage(root) {
   if (!page.items.length) {
     const filtered = FILTERS.some(([k]) => state[k]) || state.errors === "1";
     body.replaceChildren(h("tr", {}, h("td", { colspan: columns.length, class: "empty" },
-      h("p", { text: t("No traces in this range yet.") }),
+      h("p", { text: filtered ? t("No traces match in this range.") : t("No traces in this range yet.") }),
       filtered ? h("p", { class: "muted", text: t("Some filters are set: clear them or widen the time range.") })
         : h("div", { class: "first-trace" }, firstTraceHint()))));
   } else {
