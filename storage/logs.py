@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from storage import text_search
+from storage import escapes
 from storage.api import Backend, Row
 from storage.cursors import decode_cursor, encode_cursor
 from tracehouse.errors import InvalidInput
@@ -158,8 +158,8 @@ class LogReader:
             where.append("severity_number >= {severity:UInt8}")
             params["severity"] = q.min_severity
         if q.search:
-            where.append(text_search.matches("body", "search"))
-            params["search"] = text_search.needles(q.search)
+            where.append(escapes.matches("body", "search"))
+            params["search"] = escapes.needles(q.search)
         if q.service:
             where.append("service_name = {service:String}")
             params["service"] = q.service

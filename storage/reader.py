@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from storage import text_search, trace_io
+from storage import escapes, trace_io
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
@@ -259,9 +259,9 @@ SELECT s.trace_id AS trace_id,
               (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))) AS root_type,
        argMin(toString(s.source), (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at)))
            AS root_source,
-       substring(argMin(s.input, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
+       substringUTF8(argMin(s.input, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
                  1, {chars:UInt32}) AS input,
-       substring(argMin(s.output, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
+       substringUTF8(argMin(s.output, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
                  1, {chars:UInt32}) AS output
 FROM spans AS s
 WHERE s.project_id = {project:String} AND s.sign = 1
@@ -557,8 +557,8 @@ class TraceReader:
         if q.search:
             # The spans' own input and output, and the trace's set apart on any of them.
             columns = ("input", "output", *(f"span_attributes['{key}']" for key in trace_io.KEYS))
-            span_filters.append("(" + " OR ".join(text_search.matches(c, "search") for c in columns) + ")")
-            params["search"] = text_search.needles(q.search)
+            span_filters.append("(" + " OR ".join(escapes.matches(c, "search") for c in columns) + ")")
+            params["search"] = escapes.needles(q.search)
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
             span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
             params[f"ak{i}"], params[f"av{i}"] = key, value
@@ -671,6 +671,7 @@ LIMIT {{limit:UInt32}}
             row["output"] = root["output"][:chars]
         for row in rows:
             trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
+            row["input"], row["output"] = escapes.readable(row["input"]), escapes.readable(row["output"])
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""
@@ -690,8 +691,8 @@ LIMIT {{limit:UInt32}}
         if q.observations_only:
             where.append("s.observation_type != 'TRACE'")
         if q.search:
-            where.append(f"({text_search.matches('s.input', 'search')} OR {text_search.matches('s.output', 'search')})")
-            params["search"] = text_search.needles(q.search)
+            where.append(f"({escapes.matches('s.input', 'search')} OR {escapes.matches('s.output', 'search')})")
+            params["search"] = escapes.needles(q.search)
         if q.cursor:
             c_start, c_span = decode_cursor(q.cursor, [int, str])
             where.append(

@@ -31,10 +31,10 @@ TraceIo = tuple[str | None, str | None]  # (input, output); None: not set apart
 
 # The latest of each among the spans read (grouped by trace), cut to {chars:UInt32} characters;
 # a query that reads the spans' attributes anyway takes them along (``of_row`` reads them).
-COLUMNS = f"""substring(argMaxIf(s.span_attributes['{TRACE_INPUT}'], (s.end_time, s.start_time, s.span_id),
+COLUMNS = f"""substringUTF8(argMaxIf(s.span_attributes['{TRACE_INPUT}'], (s.end_time, s.start_time, s.span_id),
                  s.span_attributes['{TRACE_INPUT}'] != ''), 1, {{chars:UInt32}}) AS trace_input,
        countIf(s.span_attributes['{TRACE_INPUT}'] != '') AS trace_inputs,
-       substring(argMaxIf(s.span_attributes['{TRACE_OUTPUT}'], (s.end_time, s.start_time, s.span_id),
+       substringUTF8(argMaxIf(s.span_attributes['{TRACE_OUTPUT}'], (s.end_time, s.start_time, s.span_id),
                  s.span_attributes['{TRACE_OUTPUT}'] != ''), 1, {{chars:UInt32}}) AS trace_output,
        countIf(s.span_attributes['{TRACE_OUTPUT}'] != '') AS trace_outputs"""
 # Those of a page of traces alone. The attribute keys' bloom filter skips the granules of spans
