@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from storage import escapes, trace_io
+from storage import escapes, previews, trace_io
 from storage.api import Backend, Row
 from storage.attribute_codec import restore_attributes
 from storage.cursors import decode_cursor, encode_cursor
@@ -336,7 +336,7 @@ class TraceQuery:
     limit: int = 50
     cursor: str | None = None
     previews: bool = True  # each trace's root input and output (one more read, of heavy columns)
-    preview_chars: int = 0  # how much of them; 0: PREVIEW_CHARS (an export asks for more)
+    preview_chars: int = 0  # 0: a preview of them (storage.previews); else each whole up to so many (an export)
 
 
 @dataclass
@@ -628,16 +628,19 @@ LIMIT {{limit:UInt32}}
             key = "latency_ms" if q.sort == "latency" else q.sort
             next_cursor = encode_cursor([last[key], last["trace_id"]])
         if q.previews:
-            await self._add_previews(project_id, rows, q.preview_chars or PREVIEW_CHARS)
+            await self._add_previews(project_id, rows, q.preview_chars)
         else:
             for row in rows:
                 row["input"] = row["output"] = ""
         return Page(rows, next_cursor)
 
-    async def _add_previews(self, project_id: str, rows: list[Row], chars: int = PREVIEW_CHARS) -> None:
+    async def _add_previews(self, project_id: str, rows: list[Row], whole_chars: int = 0) -> None:
+        """Each row's input and output: its trace's own, else its root's; cut to ``whole_chars``
+        each, or (0) a preview of about PREVIEW_CHARS (storage.previews)."""
         if not rows:
             return
-        previews, set_apart = await asyncio.gather(
+        chars = whole_chars or previews.SOURCE_CHARS
+        roots, set_apart = await asyncio.gather(
             self._backend.query(
                 _PREVIEW_SQL,
                 {
@@ -650,7 +653,7 @@ LIMIT {{limit:UInt32}}
             ),
             trace_io.read(self._backend, project_id, rows, chars),
         )
-        by_id = {p["trace_id"]: p for p in previews}
+        by_id = {p["trace_id"]: p for p in roots}
         wanting: list[tuple[Row, Row]] = []
         for row in rows:
             preview = by_id.get(row["trace_id"], {})
@@ -671,7 +674,9 @@ LIMIT {{limit:UInt32}}
             row["output"] = root["output"][:chars]
         for row in rows:
             trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
-            row["input"], row["output"] = escapes.readable(row["input"]), escapes.readable(row["output"])
+            for side in ("input", "output"):
+                text = row[side]
+                row[side] = escapes.readable(text) if whole_chars else previews.preview(text, PREVIEW_CHARS)
 
     async def list_spans(self, project_id: str, q: SpanQuery) -> Page:
         """A page of spans started in [start, end), newest first, by type, model or name."""

@@ -116,26 +116,34 @@ async def test_traces_list_filters_sort_and_pages(live: Running) -> None:
     assert seen == [f"rest-{i}" for i in range(6)]
 
 
-async def test_previews_of_long_text_beyond_ascii(live: Running) -> None:
-    """A list's previews are cut to 1,000 characters: of text beyond ASCII as it is (cut within a
-    character, the list failed) and as Python's json.dumps escapes it (shown with its characters,
-    as the whole would read once decoded)."""
+async def test_previews_of_long_inputs_and_text_beyond_ascii(live: Running) -> None:
+    """A list's previews (the REST list, a session's turns) hold about 1,000 characters: of a chat's
+    messages, the newest question and what followed, each cut short, as JSON (not the JSON cut, in
+    which a long system prompt hid the question); of text beyond ASCII as it is (cut within a
+    character, the list failed) and as Python's json.dumps escapes it (given its characters back)."""
     said = "我想退货。" * 400
+    chat = [
+        {"role": "system", "content": "You are a patient support agent. " * 60},
+        {"role": "user", "content": "Where is my order?"},
+        {"role": "assistant", "content": "It ships today."},
+        {"role": "user", "content": "我想退货，订单号 B-12"},
+    ]
     await live.store.writer.write(span_table([
         span("long-raw", "r1", input=json.dumps([{"role": "user", "content": said}], ensure_ascii=False),
              output="好的" * 600, session_id="long-chat"),
         span("long-escaped", "e1", start=NOW_NS - SECOND, input=json.dumps([{"role": "user", "content": said}]),
-             session_id="long-chat"),
+             output=json.dumps({"role": "assistant", "content": "好的"}), session_id="long-chat"),
+        span("long-chat", "c1", start=NOW_NS - 2 * SECOND, input=json.dumps(chat), session_id="long-chat"),
     ]))  # fmt: skip
     for path in ("/api/v1/traces", "/api/v1/sessions/long-chat"):
         status, doc = await get(live, path)
         assert status == 200, doc
         rows = {t["trace_id"]: t for t in doc.get("items") or doc["traces"]}
-        raw, escaped = rows["long-raw"], rows["long-escaped"]
-        assert raw["input"] == json.dumps([{"role": "user", "content": said}], ensure_ascii=False)[:1000]
-        assert raw["output"] == "好的" * 500
-        assert escaped["input"].startswith('[{"role": "user", "content": "我想退货。我想退货。')
-        assert "\\u" not in escaped["input"][:-6]  # (the last escape may be cut)
+        cut = [{"role": "user", "content": said[:999] + "…"}]
+        assert json.loads(rows["long-raw"]["input"]) == cut and rows["long-raw"]["output"] == "好的" * 500
+        assert json.loads(rows["long-escaped"]["input"]) == cut
+        assert rows["long-escaped"]["output"] == '{"role": "assistant", "content": "好的"}'  # short: whole
+        assert json.loads(rows["long-chat"]["input"]) == [{"role": "user", "content": "我想退货，订单号 B-12"}]
 
 
 async def test_trace_span_session_user_and_metrics(live: Running) -> None:
