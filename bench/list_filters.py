@@ -58,6 +58,8 @@ async def run(data_dir: str, project: str, runs: int) -> dict[str, Any]:
             "one metadata entry (none has it)": {"metadata": {"ticket": "T-1"}},
             "text search, a common word (the)": {"search": "the"},
             "text search, found nowhere": {"search": "zqxwv-nowhere"},
+            # Looked for as typed and as JSON escapes it (\u9000\u8d27): two needles.
+            "text search, beyond ASCII, found nowhere": {"search": "退货"},
         }
         if "metadata" not in TraceQuery.__dataclass_fields__:  # run on a commit before metadata filters
             cases = {k: v for k, v in cases.items() if "metadata" not in v}
