@@ -35,7 +35,8 @@ def _words(message: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        parts = [p if isinstance(p, str) else p.get("text") or p.get("content") for p in content if p]
+        parts = [p if isinstance(p, str) else p.get("text") or p.get("content") if isinstance(p, dict) else None
+                 for p in content]  # fmt: skip
         return "\n".join(p for p in parts if isinstance(p, str))
     if content:
         return orjson.dumps(content).decode()
