@@ -60,6 +60,10 @@ def test_delete_a_trace_a_session_and_a_users_data(tmp_path: Path) -> None:
             # The list it lands on says what was done.
             expect(page.get_by_role("status")).to_have_text("The trace chat c is deleted.")
             expect(page.get_by_role("link", name="chat keep")).to_be_visible()
+            page.get_by_placeholder("Name", exact=True).fill("chat keep")  # said once: gone on the next filter
+            page.get_by_role("button", name="Apply").click()
+            expect(page.get_by_role("status")).to_have_count(0)
+            expect(page.get_by_role("link", name="chat keep")).to_be_visible()
             expect(page.get_by_role("link", name="chat c")).to_have_count(0)
 
             # A session, from its page: its two traces.

@@ -204,7 +204,10 @@ let navigations = 0;
 function view() {
   const root = h("div", { class: "view" });
   const told = takeTold();
-  main().replaceChildren(...(told ? [h("p", { class: "ok told", role: "status", text: told })] : []), root);
+  const notice = told ? h("p", { class: "ok told", role: "status", text: told }) : null;
+  main().replaceChildren(...(notice ? [notice] : []), root);
+  // Said once: the next thing asked of the page (a filter, a range) goes on without it.
+  if (notice) for (const event of ["submit", "change"]) root.addEventListener(event, () => notice.remove(), { once: true });
   return root;
 }
 
