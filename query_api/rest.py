@@ -106,7 +106,7 @@ class TraceListQuery(TimeRange):
     cursor: str | None = None
     preview: bool = Field(
         True,
-        description="Give each trace its root's input and output (their first characters). One more read, "
+        description="Give each trace a preview of its input and output (see TraceSummary). One more read, "
         "of the heaviest columns: a list that shows no previews (the UI's) asks without.",
     )
 
@@ -130,8 +130,11 @@ class TraceSummary(BaseModel):
     output_tokens: int
     total_tokens: int
     total_cost: Decimal
-    input: str = Field(description="Root input, first 1,000 characters.")
-    output: str
+    input: str = Field(
+        description="A preview of the trace's input (its own, else its root span's): of chat messages, the "
+        "newest user message and those after it, each cut short, as JSON; else the first 1,000 characters."
+    )
+    output: str = Field(description="A preview of the trace's output, as for the input.")
 
 
 class TracePage(BaseModel):
