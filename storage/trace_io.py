@@ -81,7 +81,7 @@ def of_row(row: Row) -> TraceIo:
 def from_spans(spans: Sequence[Row]) -> TraceIo:
     """The trace input and output set apart, from a trace's spans as ``Reader.trace`` returns them."""
     found: list[str | None] = [None, None]
-    for i, key in enumerate((TRACE_INPUT, TRACE_OUTPUT)):
+    for i, key in enumerate(KEYS):
         latest: tuple[int, int, str] | None = None
         for span in spans:
             value = (span.get("span_attributes") or {}).get(key)
