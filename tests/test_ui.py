@@ -441,6 +441,7 @@ def test_a_long_session_a_page_at_a_time_with_its_scores(tmp_path: Path) -> None
             expect(first).to_contain_text("step 0?")
             expect(first.locator(".msg.role-assistant .part")).to_have_text("done 0")  # the message, not its JSON
             expect(first.locator(".msg.role-user .part")).to_have_text("step 0?")
+            expect(first.locator(".msg.role-user .role")).to_have_text("User")
             assert page.locator(".turn", has_text="turn 99").locator(".score").count() == 0
             page.get_by_role("button", name="Load more").click()
             expect(page.locator(".turn")).to_have_count(150)

@@ -114,6 +114,7 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             panel.get_by_role("heading", name="LLM").wait_for()
             usage = table_of(panel.locator("table.usage"))
             assert "成本：输入" in usage and "成本：输出" in usage, usage
+            assert "用户" in panel.locator(".msg .role").all_text_contents()  # a message's role named in Chinese
             page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}?lang=zh-CN")
             panel.get_by_role("heading", name="agent").wait_for()
             assert panel.locator("section.io h3").all_text_contents() == ["追踪输入", "追踪输出", "输入", "输出"]

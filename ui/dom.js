@@ -61,6 +61,13 @@ export function scoreText(score, digits = 4) {
   return score.string_value;
 }
 
+/** A message's role as the page names it: the common ones in the page's language, others as sent. */
+export function roleLabel(role) {
+  const names = { system: t("System"), developer: t("Developer"), user: t("User"), assistant: t("Assistant"),
+    tool: t("Tool"), function: t("Function") };
+  return Object.hasOwn(names, role) ? names[role] : role;
+}
+
 /** "1 trace" or "{n} traces", the count formatted for the locale. */
 export function traceCount(n) {
   return Number(n) === 1 ? t("1 trace") : t("{n} traces", { n: formatCount(n) });

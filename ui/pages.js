@@ -5,7 +5,7 @@ import { can, go, here } from "/ui/context.js";
 import { eraseButton } from "/ui/erase.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, table, tokenCount, traceCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, table, tokenCount, traceCount } from "/ui/dom.js";
 import { fillScores, RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t, word } from "/ui/i18n.js";
 
@@ -121,7 +121,7 @@ export async function sessionPage(root, id) {
       + `${tokenCount(trace.total_tokens)} · ${formatCost(trace.total_cost)}`),
     h("div", { class: "score-cell", "data-trace": trace.trace_id }),
     ...[["in", trace.input], ["out", trace.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
-      h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role || (side === "in" ? t("input") : t("output")) }),
+      h("div", { class: `msg role-${m.role || side}` }, h("div", { class: "role", text: m.role ? roleLabel(m.role) : side === "in" ? t("input") : t("output") }),
         h("div", { class: "part", text: messageText(m) })))));
   const replay = h("div", { class: "replay" });
   const more = h("button", { type: "button", class: "secondary", text: t("Load more") });

@@ -2,7 +2,7 @@
 // two, a new version from an editor, "use this prompt" snippets, and what each version did in use.
 import { api } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, roleLabel, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t, word } from "/ui/i18n.js";
 import { openInPlayground } from "/ui/playground.js";
@@ -78,7 +78,7 @@ function promptView(v) {
     ? h("pre", { class: "io prompt-text", text: v.prompt })
     : h("div", { class: "chat" }, ...v.prompt.map((m) => (m.type === "placeholder"
       ? h("div", { class: "msg placeholder" }, h("span", { class: "role", text: t("placeholder") }), h("code", { text: m.name }))
-      : h("div", { class: "msg" }, h("span", { class: "role", text: m.role }), h("pre", { text: m.content })))));
+      : h("div", { class: "msg" }, h("span", { class: "role", text: roleLabel(m.role) }), h("pre", { text: m.content })))));
   return h("div", {},
     body,
     v.resolved ? h("details", { class: "resolved" }, h("summary", { text: t("With referenced prompts resolved") }),
@@ -156,7 +156,7 @@ export function messageRow(m, rows) {
     row.read = () => ({ type: "placeholder", name: name.value.trim() });
   } else {
     const role = h("select", { "aria-label": t("Role"), onchange: rows.changed },
-      ...["system", "user", "assistant", "developer"].map((r) => h("option", { value: r, text: r, selected: r === (m.role || "user") })));
+      ...["system", "user", "assistant", "developer"].map((r) => h("option", { value: r, text: roleLabel(r), selected: r === (m.role || "user") })));
     const content = h("textarea", { "aria-label": t("Message"), rows: 3, oninput: rows.changed });
     content.value = m.content || "";
     row.append(role, content, remove);

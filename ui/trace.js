@@ -4,7 +4,7 @@ import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, tokenCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, scoreText, spanCount, tokenCount } from "/ui/dom.js";
 import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
@@ -67,7 +67,7 @@ function renderIo(label, text) {
   let body;
   if (messages) {
     body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
-      h("div", { class: "role", text: m.role }),
+      h("div", { class: "role", text: roleLabel(m.role) }),
       ...partsOf(m).map((p) => {
         if (p.type === "text" || p.type === "reasoning") return textWithMedia(String(p.content ?? ""), `part ${p.type}`);
         if (p.type === "media") return h("div", { class: "part media" }, mediaElement(p.value, p.mime, p.label));
