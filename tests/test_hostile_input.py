@@ -445,6 +445,28 @@ def test_truncated_body_with_a_closed_connection_leaves_the_server_healthy(serve
     healthy(server)
 
 
+def test_requests_past_the_http_parsers_limits_get_a_400_and_one_log_line(server: Server) -> None:
+    """A URL or header past aiohttp's limits, or a broken request line, is answered 400 by the
+    parser; the server logs one line for it, not an error with a traceback per request."""
+    mark = len(server.log())
+    cases = {
+        "a 9 KB URL": b"GET /api/public/traces?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a 9 KB header": b"GET /api/public/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+        "a header without a colon": b"GET /api/public/health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    }
+    for url in (server.api_url, server.otlp_http_url):
+        for name, raw in cases.items():
+            count("requests past the HTTP parser's limits")
+            with socket.create_connection(hostport(url), timeout=10) as s:
+                s.sendall(raw)
+                answer = s.recv(200)
+            assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request"), f"{name} to {url}: {answer!r}"
+    healthy(server)
+    logged = server.log()[mark:]
+    assert "Traceback" not in logged and " ERROR " not in logged, logged[-3000:]
+    assert logged.count("INFO    aiohttp.server: Error handling request from 127.0.0.1: 400") == 6, logged
+
+
 # -- Langfuse batches with every field of the wrong type ------------------------------------------
 
 LANGFUSE_BODIES: dict[str, dict[str, object]] = {
