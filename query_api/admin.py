@@ -14,21 +14,26 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from query_api.audit_scope import note_scope
+from query_api.audit_scope import note_detail, note_scope
 from query_api.requests import is_local, read_model
 from storage import ApiKey, Project, Store
+from storage.invitations import RESET
 from storage.organizations import Organization
 from storage.projects import DEFAULT_ORGANIZATION_ID
-from tracehouse.errors import Forbidden, Unauthenticated
+from storage.users import User
+from tracehouse.errors import Forbidden, NotFound, Unauthenticated
 
 __all__ = [
     "ADMIN_TOKEN_KEY",
     "CHANGE_HOOKS_KEY",
     "ERASE_WAIT_S",
+    "PUBLIC_URL_KEY",
     "admin_routes",
     "key_json",
     "notify_changed",
+    "password_reset",
     "project_json",
+    "user_json",
 ]
 
 ADMIN_TOKEN_KEY = web.AppKey("admin_token", str)
@@ -36,6 +41,8 @@ STORE_KEY = web.AppKey("store", Store)
 # Called after projects or keys change, so that caches elsewhere in the process (auth,
 # ingest routing) see the change at once.
 CHANGE_HOOKS_KEY = web.AppKey("change_hooks", list)
+# The address people open the UI at (TRACEHOUSE_PUBLIC_URL), for the links we make.
+PUBLIC_URL_KEY = web.AppKey("public_url", str)
 
 
 def notify_changed(request: web.Request) -> None:
@@ -51,6 +58,10 @@ class NewProject(BaseModel):
 
 class NewOrganization(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+
+
+class PasswordReset(BaseModel):
+    email: str = Field(min_length=3, max_length=400)
 
 
 class NewKey(BaseModel):
@@ -85,6 +96,28 @@ def key_json(k: ApiKey) -> dict[str, Any]:
         "note": k.note,
         "created_at": k.created_at.isoformat(),
         "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+    }
+
+
+def user_json(u: User) -> dict[str, Any]:
+    return {"id": u.id, "email": u.email, "name": u.name, "is_admin": u.is_admin}
+
+
+async def password_reset(store: Store, email: str, base_url: str) -> dict[str, Any]:
+    """A one-time link (valid a day) that sets a new password for the account of ``email``: how
+    the instance admin gets back in, since nobody else may reset their password."""
+    user = await store.users.find(email)
+    if user is None:
+        raise NotFound(f"no account for {email.strip()!r}: 'tracehouse users list' shows them")
+    organizations = sorted((await store.organizations.roles_of(user.id)).organizations)
+    # The link's page names an organization; any of the account's does (a reset changes no role).
+    organization = (organizations or [DEFAULT_ORGANIZATION_ID])[0]
+    token, inv = await store.invitations.create(RESET, organization, user.email, "", "cli")
+    return {
+        "email": inv.email,
+        "url": f"{base_url.rstrip('/')}/invite/{token}",
+        "expires_at": inv.expires_at.isoformat(),
+        "organization_id": inv.organization_id,
     }
 
 
@@ -180,6 +213,21 @@ async def create_organization(request: web.Request) -> web.Response:
     return web.json_response(organization_json(org), status=201)
 
 
+async def list_users(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    return web.json_response({"data": [user_json(u) for u in await store.users.list_all()]})
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    store = _authorize(request)
+    body = await read_model(request, PasswordReset)
+    base = request.app.get(PUBLIC_URL_KEY) or f"{request.scheme}://{request.host}"
+    reset = await password_reset(store, body.email, base)
+    note_scope(request, organization_id=reset["organization_id"])
+    note_detail(request, email=reset["email"])
+    return web.json_response(reset, status=201)
+
+
 def admin_routes() -> list[web.RouteDef]:
     return [
         web.get("/api/admin/organizations", list_organizations),
@@ -192,4 +240,6 @@ def admin_routes() -> list[web.RouteDef]:
         web.post("/api/admin/keys/{public_key}/revoke", revoke_key),
         web.post("/api/admin/projects/{ref}/retention", set_retention),
         web.delete(r"/api/admin/data/{kind:trace|session|user}/{id}", delete_data),
+        web.get("/api/admin/users", list_users),
+        web.post("/api/admin/users/password-reset", reset_password),
     ]

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from mail import Mail, Mailer, MailError, invitation_mail, reset_mail
-from query_api.admin import STORE_KEY
+from query_api.admin import PUBLIC_URL_KEY, STORE_KEY
 from query_api.audit_scope import note_actor, note_detail, note_scope
 from query_api.auth import USERS_KEY, refuse_passwords, start_session
 from query_api.organizations_api import caller_in_organization, check_grant, parse_role_or_400, roles_for
@@ -33,7 +33,6 @@ __all__ = ["MAILER_KEY", "PUBLIC_URL_KEY", "invitation_routes", "join", "public_
 
 log = logging.getLogger(__name__)
 MAILER_KEY = web.AppKey("mailer", Mailer)
-PUBLIC_URL_KEY = web.AppKey("public_url", str)
 
 
 class NewInvitation(BaseModel):

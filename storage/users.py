@@ -159,6 +159,11 @@ class Users:
         rows = await self._rows("id IN {ids:Array(String)}", {"ids": ids})
         return {r["id"]: User(r["id"], r["email"], r["name"], bool(r["is_admin"])) for r in rows}
 
+    async def list_all(self) -> list[User]:
+        """Every account, oldest first (the instance admin is the first)."""
+        rows = await self._rows("id != {k:String}", {"k": SIGNING_KEY_ID})
+        return [User(r["id"], r["email"], r["name"], bool(r["is_admin"])) for r in rows]
+
     async def get(self, user_id: str) -> User | None:
         rows = await self._rows("id = {i:String}", {"i": user_id})
         if not rows or user_id == SIGNING_KEY_ID:

@@ -94,6 +94,83 @@ def test_projects_and_keys_without_a_server(tmp_path: Path) -> None:
     assert deleted.returncode == 0 and "revoked" in deleted.stdout
 
 
+def _call(url: str, method: str = "GET", body: object = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _reset_link(printed: str) -> str:
+    return next(w for w in printed.split() if "/invite/" in w)
+
+
+def test_a_forgotten_admin_password_is_reset_from_the_machine_while_serving(server: Server) -> None:
+    """Nobody may reset the instance admin's password in the UI; ``tracehouse users
+    reset-password`` on the machine makes the one-time link that does."""
+    d = ["--data-dir", str(server.data_dir)]
+    assert run_cli("users", "list", *d).stdout.strip() == "(none)"
+    account = {"email": "ada@example.com", "name": "Ada", "password": "forgotten already"}
+    assert _call(server.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
+    listed = run_cli("users", "list", *d)
+    assert listed.returncode == 0 and "ada@example.com" in listed.stdout and "yes" in listed.stdout, listed
+
+    unknown = run_cli("users", "reset-password", "bob@example.com", *d)
+    assert unknown.returncode == 1 and "no account for 'bob@example.com'" in unknown.stderr
+    made = run_cli("users", "reset-password", "ADA@example.com", *d)
+    assert made.returncode == 0, made.stderr
+    link = _reset_link(made.stdout)
+    assert link.startswith(server.api_url + "/invite/")
+    token = link.rsplit("/", 1)[1]
+    status, shown = _call(f"{server.api_url}/api/v1/invitations/{token}")
+    assert status == 200 and (shown["kind"], shown["email"]) == ("reset", "ada@example.com"), shown
+    assert _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "short"})[0] == 400
+    assert (
+        _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0] == 200
+    )
+    login = server.api_url + "/api/v1/auth/login"
+    assert _call(login, "POST", {"email": "ada@example.com", "password": "a new one, long"})[0] == 200
+    assert _call(login, "POST", {"email": "ada@example.com", "password": "forgotten already"})[0] == 401
+    assert _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "x" * 12})[0] == 404
+    # The organization's audit log names the reset and its account, never the link.
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    again = json.dumps({"email": "ada@example.com", "password": "a new one, long"}).encode()
+    signed_in = urllib.request.Request(login, data=again, headers={"Content-Type": "application/json"})
+    browser.open(signed_in, timeout=30).read()
+    doc = json.loads(browser.open(server.api_url + "/api/v1/audit-log?organization=default", timeout=30).read())
+    [entry] = [e for e in doc["items"] if e["route"] == "/api/admin/users/password-reset"]
+    assert entry["status"] == 201 and "ada@example.com" in json.dumps(entry) and token not in json.dumps(doc)
+
+
+def test_a_password_reset_link_made_while_no_server_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = start_server(data)
+    account = {"email": "ada@example.com", "name": "Ada", "password": "forgotten already"}
+    assert _call(first.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
+    first.stop()
+    made = run_cli("users", "reset-password", "ada@example.com", "--data-dir", str(data),
+                   TRACEHOUSE_PUBLIC_URL="https://traces.example.com")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    link = _reset_link(made.stdout)
+    assert link.startswith("https://traces.example.com/invite/")
+    again = start_server(data)
+    try:
+        token = link.rsplit("/", 1)[1]
+        assert (
+            _call(f"{again.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0]
+            == 200
+        )
+        login = {"email": "ada@example.com", "password": "a new one, long"}
+        assert _call(again.api_url + "/api/v1/auth/login", "POST", login)[0] == 200
+        garbage = run_cli("users", "reset-password", "", "--data-dir", str(data))
+        assert garbage.returncode == 1 and "tracehouse: error:" in garbage.stderr
+    finally:
+        again.stop()
+
+
 def test_admin_endpoint_refuses_without_the_token(server: Server) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         request = urllib.request.Request(server.api_url + "/api/admin/projects", headers=headers)
@@ -167,7 +244,7 @@ def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
 def test_help_explains_the_commands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("serve", "receiver", "query", "projects", "keys"):
+    for command in ("serve", "receiver", "query", "projects", "keys", "users"):
         assert command in result.stdout
     assert "TRACEHOUSE_" in result.stdout
 

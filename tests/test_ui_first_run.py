@@ -304,6 +304,9 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         sign_out(page)
         sign_in(page, server.api_url, "viewer@example.com", PASSWORD, ok=False)
         page.get_by_text("wrong email or password").wait_for()
+        # A forgotten password: the page says who makes a reset link, and the instance admin's command.
+        page.get_by_text("Forgot your password?").click()
+        expect(page.locator(".forgot pre")).to_have_text("tracehouse users reset-password <email>")
 
         # One project only: organization role NONE, project role MEMBER.
         page.goto(solo_link)

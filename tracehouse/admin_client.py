@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from query_api.admin import key_json, organization_json, project_json
+from query_api.admin import key_json, organization_json, password_reset, project_json, user_json
 from storage import Store
 from storage.backends.dirlock import is_locked
 from tracehouse.errors import StorageUnavailable, StoreLocked, TracehouseError
@@ -33,10 +33,12 @@ _ROUTES = {
     "revoke_key": ("POST", "/api/admin/keys/{public_key}/revoke"),
     "set_retention": ("POST", "/api/admin/projects/{ref}/retention"),
     "delete_data": ("DELETE", "/api/admin/data/{kind}/{id}"),
+    "list_users": ("GET", "/api/admin/users"),
+    "reset_password": ("POST", "/api/admin/users/password-reset"),
 }
 
 
-async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
+async def _direct(store: Store, op: str, args: dict[str, Any], settings: Settings) -> Any:
     p = store.projects
     if op == "list_organizations":
         return {"data": [organization_json(o) for o in await store.organizations.list_organizations()]}
@@ -60,7 +62,20 @@ async def _direct(store: Store, op: str, args: dict[str, Any]) -> Any:
         return project_json(await store.lifecycle.set_retention(args["ref"], args["days"]))
     if op == "delete_data":
         return {"deleted_traces": await store.lifecycle.delete(args["project"], args["kind"], args["id"])}
+    if op == "list_users":
+        return {"data": [user_json(u) for u in await store.users.list_all()]}
+    if op == "reset_password":
+        return await password_reset(store, args["email"], _ui_url(settings))
     raise ValueError(op)
+
+
+def _ui_url(settings: Settings) -> str:
+    """Where the UI will be, for a link made while no server runs: the public URL, else the
+    address ``serve`` listens on with these settings."""
+    if settings.public_url:
+        return settings.public_url
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.api_port}"
 
 
 class _RemoteError(TracehouseError):
@@ -108,4 +123,4 @@ async def admin(settings: Settings, op: str, **args: Any) -> Any:
         data_dir=settings.data_dir, clickhouse_url=settings.clickhouse_url, server_options=settings.server_options
     )
     async with store:
-        return await _direct(store, op, args)
+        return await _direct(store, op, args, settings)

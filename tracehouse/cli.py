@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -176,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("public_key")
     _store_options(k)
 
+    users = commands.add_parser("users", help="list accounts; make a password-reset link (a forgotten admin password)")
+    user_cmds = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    u = user_cmds.add_parser("list", help="list the accounts that sign in to the UI")
+    _store_options(u)
+    u = user_cmds.add_parser("reset-password", help="make a one-time link (valid a day) that sets a new password")
+    u.add_argument("email")
+    _store_options(u)
+
     doctor = commands.add_parser("doctor", help="check the store, schema, clock, ports and disk")
     _store_options(doctor)
     doctor.add_argument("--host", help="address the server would listen on")
@@ -262,6 +271,18 @@ def _run_keys(args: argparse.Namespace, settings: Settings) -> None:
         print(f"revoked {key['public_key']} (project {key['project_id']})")
 
 
+def _run_users(args: argparse.Namespace, settings: Settings) -> None:
+    if args.action == "list":
+        rows = [{**u, "admin": "yes" if u["is_admin"] else ""} for u in _admin(settings, "list_users")["data"]]
+        _print_table(rows, ["email", "name", "admin", "id"])
+    elif args.action == "reset-password":
+        reset = _admin(settings, "reset_password", email=args.email)
+        until = dt.datetime.fromisoformat(reset["expires_at"]).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(f"Open this link to set a new password for {reset['email']} (once, until {until}):\n")
+        print(f"  {reset['url']}\n")
+        print("Anyone holding the link can take over the account: give it to its owner only.")
+
+
 def _run_migrate(settings: Settings) -> None:
     from storage import Store
 
@@ -320,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_projects(args, settings)
         elif args.command == "keys":
             _run_keys(args, settings)
+        elif args.command == "users":
+            _run_users(args, settings)
         elif args.command == "delete":
             result = _admin(settings, "delete_data", kind=args.kind, id=args.id, project=args.project)
             print(f"deleted {result['deleted_traces']} trace(s) from every table")

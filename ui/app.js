@@ -104,9 +104,17 @@ async function gate() {
     submitLabel: t("Sign in"),
     fields: [["email", t("Email"), "email"], ["password", t("Password"), "password"]],
     onSubmit: (body) => api("/api/v1/auth/login", { method: "POST", body }),
-    extra: me.sso ? ssoPart() : null,
+    extra: h("div", {}, me.sso ? ssoPart() : null, forgotPassword()),
   });
   return false;
+}
+
+// Nobody may reset the instance admin's password from the UI: the machine it runs on can.
+function forgotPassword() {
+  return h("details", { class: "forgot muted" },
+    h("summary", { text: t("Forgot your password?") }),
+    h("p", { text: t("Ask an owner or admin of your organization for a reset link (Organization → Members → Reset password). The instance admin makes one on the machine Tracehouse runs on:") }),
+    h("pre", { class: "snippet", text: "tracehouse users reset-password <email>" }));  // code, not text
 }
 
 async function showShared(shared) {

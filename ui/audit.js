@@ -69,6 +69,7 @@ const CHANGES = {
   "POST /api/admin/keys": () => t("Created an API key"),
   "POST /api/admin/keys/{public_key}/revoke": () => t("Revoked an API key"),
   "DELETE /api/admin/data/{kind}/{id}": () => t("Deleted data"),
+  "POST /api/admin/users/password-reset": () => t("Made a password reset link"),
   "POST /api/v1/organizations/{organization}/members/{user_id}/password-reset": () => t("Made a password reset link"),
   "POST /api/public/projects": () => t("Created a project"),
   "PUT /api/public/projects/{project_id}": () => t("Changed a project"),
