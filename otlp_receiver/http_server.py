@@ -8,7 +8,6 @@ error, in protobuf or JSON.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import orjson
@@ -19,10 +18,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from credentials import Credentials
+from otlp_receiver.content_encodings import inflate
 from otlp_receiver.ingest import Format, IngestService, Signal
 from tracehouse import __version__
 from tracehouse.deadlines import read_body
-from tracehouse.errors import InvalidInput, PayloadTooLarge, TracehouseError, UnsupportedMediaType
+from tracehouse.errors import PayloadTooLarge, TracehouseError, UnsupportedMediaType
 from tracehouse.telemetry import CONTENT_TYPE
 
 __all__ = ["LOGS_PATHS", "METRICS_PATHS", "OTLP_PATHS", "REPLIES", "OtlpHttpHandler", "create_otlp_app", "success_body"]
@@ -37,22 +37,6 @@ CONTENT_TYPES: dict[str, Format] = {
 }
 REPLY_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
 GRPC_CODES: dict[str, int] = dict(code_pb2.Code.items())
-
-
-def gunzip(data: bytes, limit: int) -> bytes:
-    """Inflate a gzip body, refusing more than ``limit`` bytes out (gzip bombs included)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise InvalidInput(f"the body is not valid gzip: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(
-            f"the body inflates to more than {limit} bytes (TRACEHOUSE_MAX_BODY_BYTES); send smaller batches"
-        )
-    if not inflater.eof:
-        raise InvalidInput("the gzip body is truncated")
-    return out
 
 
 # Per signal: its Export*ServiceResponse, and the partial-success count in protobuf and in JSON.
@@ -139,12 +123,7 @@ class OtlpHttpHandler:
             raise PayloadTooLarge(
                 f"the body is larger than {self.max_body_bytes} bytes (TRACEHOUSE_MAX_BODY_BYTES); send smaller batches"
             ) from None
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding == "gzip":
-            return gunzip(body, self.max_body_bytes)
-        if encoding not in ("identity", ""):
-            raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
-        return body
+        return inflate(body, request.headers.get("Content-Encoding", ""), self.max_body_bytes)
 
     def routes(self) -> list[web.RouteDef]:
         """The OTLP routes, for this app or another (the API port serves Langfuse's OTel path)."""

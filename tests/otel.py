@@ -33,6 +33,21 @@ def exporter(
             timeout=timeout,
             compression=grpc.Compression.Gzip,
         )
+    if kind == "grpc-deflate":
+        return GrpcExporter(
+            endpoint=live.otlp_grpc_address,
+            insecure=True,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            compression=grpc.Compression.Deflate,
+        )
+    if kind == "http-deflate":  # OTEL_EXPORTER_OTLP_COMPRESSION=deflate
+        return HttpExporter(
+            endpoint=live.otlp_http_url + "/v1/traces",
+            headers=dict(headers or {}),
+            compression=Compression.Deflate,
+            timeout=timeout,
+        )
     if kind == "http":
         return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), timeout=timeout)
     if kind == "http-gzip":

@@ -14,10 +14,12 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import grpc
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -326,15 +328,16 @@ def test_named_hostile_cases_get_a_clear_answer_over_http_and_grpc(server: Serve
 )
 @given(data=st.data())
 def test_mutated_bodies_over_http_never_get_a_5xx(server: Server, data: st.DataObject) -> None:
-    count("mutated bodies over HTTP (protobuf, JSON, gzip)")
-    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip"]))
+    count("mutated bodies over HTTP (protobuf, JSON, gzip, deflate, zstd)")
+    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip", "deflate", "zstd"]))
     if kind == "json":
         body, headers = data.draw(hostile_json_requests()), {"Content-Type": "application/json"}
     else:
         body, headers = data.draw(mutated(VALID)), {"Content-Type": "application/x-protobuf"}
-        if kind == "gzip":
-            body = data.draw(mutated(gzip.compress(VALID)))
-            headers["Content-Encoding"] = "gzip"
+        packers = {"gzip": gzip.compress, "deflate": zlib.compress, "zstd": zstandard.ZstdCompressor().compress}
+        if kind in packers:
+            body = data.draw(mutated(packers[kind](VALID)))
+            headers["Content-Encoding"] = kind
     status, answer = post(server.otlp_http_url + "/v1/traces", body, headers)
     assert status in (200, 400, 413), f"HTTP {status}: {answer[:200]!r}"
     assert server.process.poll() is None, server.log()

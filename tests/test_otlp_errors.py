@@ -6,11 +6,13 @@ import base64
 import gzip
 import json
 import os
+import zlib
 from pathlib import Path
 
 import aiohttp
 import grpc
 import pytest
+import zstandard
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -23,6 +25,28 @@ from tracehouse.server import Running
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def _streamed_zstd(data: bytes) -> bytes:
+    packer = zstandard.ZstdCompressor().compressobj()
+    return packer.compress(data) + packer.flush()
+
+
+# Content-Encoding -> how its body is made: what the OTel SDKs (gzip, deflate) and the
+# Collector's otlphttp exporter (those and zlib, zstd) send; some clients send deflate raw.
+COMPRESSED = {
+    "gzip": ("gzip", gzip.compress),
+    "deflate": ("deflate", zlib.compress),
+    "deflate, raw": ("deflate", _raw_deflate),
+    "zlib": ("zlib", zlib.compress),
+    "zstd": ("zstd", zstandard.ZstdCompressor().compress),
+    "zstd, streamed without its size": ("zstd", _streamed_zstd),
+}
 
 
 async def post(
@@ -73,10 +97,22 @@ async def test_wrong_content_type_is_415(live: Running) -> None:
     assert status == 415 and b"application/x-protobuf" in reply
 
 
-async def test_truncated_gzip_is_400(live: Running) -> None:
-    packed = gzip.compress(one_span().SerializeToString())
-    status, _, _ = await post(live, packed[: len(packed) // 2], {**PB, "Content-Encoding": "gzip"})
-    assert status == 400
+@pytest.mark.parametrize("kind", COMPRESSED)
+async def test_each_compression_stores_its_spans_and_a_cut_body_is_400(live: Running, kind: str) -> None:
+    encoding, compress = COMPRESSED[kind]
+    trace = os.urandom(16)
+    packed = compress(request([{"trace_id": trace, "name": kind}] * 3).SerializeToString())
+    status, _, _ = await post(live, packed, {**PB, "Content-Encoding": encoding})
+    assert status == 200
+    assert [s["name"] for s in await live.store.reader.trace("default", trace.hex())] == [kind] * 3
+    for cut in (packed[: len(packed) // 2], packed[:-1], b"\x00garbage" + packed):
+        status, reply, _ = await post(live, cut, {**PB, "Content-Encoding": encoding})
+        assert status == 400 and encoding.encode() in reply, (status, reply)
+
+
+async def test_an_unknown_content_encoding_is_415_and_names_those_taken(live: Running) -> None:
+    status, reply, _ = await post(live, one_span().SerializeToString(), {**PB, "Content-Encoding": "br"})
+    assert status == 415 and b"use gzip, deflate, zlib, zstd or none" in reply
 
 
 async def test_partly_bad_batch_stores_the_good_spans(live: Running) -> None:
@@ -324,6 +360,11 @@ async def test_oversized_and_gzip_bomb_are_413(small: Running) -> None:
     assert len(bomb) < 64 * 1024
     status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": "gzip"})
     assert status == 413 and b"inflates to more than" in body
+    for kind, (encoding, compress) in COMPRESSED.items():
+        bomb = compress(b"\x00" * (8 * 1024 * 1024))
+        assert len(bomb) < 64 * 1024, kind
+        status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": encoding})
+        assert status == 413 and b"inflates to more than" in body, kind
     assert (await post(small, one_span().SerializeToString(), PB))[0] == 200  # still healthy
 
 

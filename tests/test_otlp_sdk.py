@@ -59,7 +59,7 @@ def send_agent_trace(kind: str, live: Running) -> str:
     return trace_id
 
 
-@pytest.mark.parametrize("kind", ["grpc", "grpc-gzip", "http", "http-gzip", "json"])
+@pytest.mark.parametrize("kind", ["grpc", "grpc-gzip", "grpc-deflate", "http", "http-gzip", "http-deflate", "json"])
 async def test_sdk_exporter_trace_is_stored_typed(live: Running, kind: str) -> None:
     trace_id = await in_thread(lambda: send_agent_trace(kind, live))
     spans = {s["name"]: s for s in await live.store.reader.trace("default", trace_id)}
