@@ -45,30 +45,39 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 def _inflate_zlib(body: bytes, wbits: int, encoding: str, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise InvalidInput(f"the body is not valid {encoding}: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise _too_large(limit)
-    if not inflater.eof:
-        raise InvalidInput(f"the {encoding} body is truncated")
-    return out
+    out, rest = bytearray(), body
+    while True:  # gzip members may follow one another (RFC 1952), each a part of the body
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise InvalidInput(f"the body is not valid {encoding}: {exc}") from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise _too_large(limit)
+        if not inflater.eof:
+            raise InvalidInput(f"the {encoding} body is truncated")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(out)
+        if encoding != "gzip":
+            raise InvalidInput(f"the {encoding} body goes on for {len(rest)} bytes after its end")
 
 
 def _inflate_zstd(body: bytes, limit: int) -> bytes:
-    inflater = zstandard.ZstdDecompressor().decompressobj()
-    out = bytearray()
-    try:
-        for start in range(0, len(body), _ZSTD_STEP):
-            out += inflater.decompress(body[start : start + _ZSTD_STEP])
-            if len(out) > limit:
-                raise _too_large(limit)
-            if inflater.eof:
-                break
-    except zstandard.ZstdError as exc:
-        raise InvalidInput(f"the body is not valid zstd: {exc}") from None
-    if not inflater.eof:
-        raise InvalidInput("the zstd body is truncated")
-    return bytes(out)
+    out, rest = bytearray(), body
+    while True:  # frames may follow one another, each a part of the body
+        inflater = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            for start in range(0, len(rest), _ZSTD_STEP):
+                out += inflater.decompress(rest[start : start + _ZSTD_STEP])
+                if len(out) > limit:
+                    raise _too_large(limit)
+                if inflater.eof:
+                    break
+        except zstandard.ZstdError as exc:
+            raise InvalidInput(f"the body is not valid zstd: {exc}") from None
+        if not inflater.eof:
+            raise InvalidInput("the zstd body is truncated")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(out)

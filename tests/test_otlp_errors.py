@@ -110,6 +110,22 @@ async def test_each_compression_stores_its_spans_and_a_cut_body_is_400(live: Run
         assert status == 400 and encoding.encode() in reply, (status, reply)
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+async def test_a_body_in_several_gzip_members_or_zstd_frames_is_stored_whole(live: Running, encoding: str) -> None:
+    """Concatenated members (frames) make one body, and protobuf messages one request: every
+    span of each part is stored, none dropped after the first; bytes after the end are a 400."""
+    compress = COMPRESSED[encoding][1]
+    trace = os.urandom(16)
+    parts = [request([{"trace_id": trace, "name": f"part {i}"}]).SerializeToString() for i in range(3)]
+    packed = b"".join(compress(part) for part in parts)
+    assert (await post(live, packed, {**PB, "Content-Encoding": encoding}))[0] == 200
+    stored = sorted(s["name"] for s in await live.store.reader.trace("default", trace.hex()))
+    assert stored == ["part 0", "part 1", "part 2"]
+    for junk in (b"\x00", b"trailing junk"):
+        assert (await post(live, packed + junk, {**PB, "Content-Encoding": encoding}))[0] == 400
+    assert (await post(live, b"", {**PB, "Content-Encoding": encoding}))[0] == 400
+
+
 async def test_an_unknown_content_encoding_is_415_and_names_those_taken(live: Running) -> None:
     status, reply, _ = await post(live, one_span().SerializeToString(), {**PB, "Content-Encoding": "br"})
     assert status == 415 and b"use gzip, deflate, zlib, zstd or none" in reply
