@@ -62,7 +62,9 @@ class Settings(BaseSettings):
         description="Allow binding a non-loopback address although no API key exists yet "
         "(anyone who can reach the port can then write traces).",
     )
-    max_body_bytes: int = Field(64 * MIB, ge=1024, description="Largest request body accepted, measured after decompression.")
+    max_body_bytes: int = Field(
+        64 * MIB, ge=1024, description="Largest request body accepted, measured after decompression."
+    )
     media_max_bytes: int = Field(
         100 * MIB, ge=1024, description="Largest media file (image, audio, document) a Langfuse SDK may upload."
     )
