@@ -9,12 +9,14 @@ server and counts the stored spans against the acked ones.
     python -m bench.ingest --transport http --concurrency 4 --spans 300000
     python -m bench.ingest --transport grpc --concurrency 4 --duration 300   # sustained
     python -m bench.ingest --concurrency 4 --baseline main --rounds 2      # old code vs this, alternating
+    python -m bench.ingest --concurrency 4 --spans 100000 --compression zstd   # bodies as the Collector packs them
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import signal
@@ -23,18 +25,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+import zlib
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
+import zstandard
 
 from bench.workload import Batch, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+# OTLP/HTTP's Content-Encodings: the SDKs' gzip and deflate, and the Collector's zstd (its default levels).
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
 
 
 @dataclass
@@ -170,8 +180,15 @@ async def sender(
     limit_spans: int,
     results: Results,
     acked: asyncio.Queue[tuple[str, float]],
+    packed: list[bytes] | None = None,
+    encoding: str = "none",
 ) -> None:
+    """Send batches until the limit, each waiting for its answer; ``packed``: the batches' bodies
+    compressed ahead (``encoding``), those replayed with fresh trace ids compressed as they go."""
     session = aiohttp.ClientSession() if transport == "http" else None
+    headers = {"Content-Type": "application/x-protobuf"}
+    if encoding != "none":
+        headers["Content-Encoding"] = encoding
     channel = grpc.aio.insecure_channel(info["otlp_grpc_address"], options=[("grpc.max_send_message_length", 64 << 20)])
     export = channel.unary_unary(EXPORT)
     url = info["otlp_http_url"] + "/v1/traces"
@@ -181,9 +198,11 @@ async def sender(
             next_index[0] += 1
             batch = batches[i % len(batches)]
             body, trace_ids = batch.fresh(os.urandom(8)) if i >= len(batches) else (batch.body, batch.trace_ids)
+            if encoding != "none":
+                body = packed[i] if packed is not None and i < len(batches) else COMPRESSORS[encoding](body)
             while True:
                 if session is not None:
-                    async with session.post(url, data=body, headers={"Content-Type": "application/x-protobuf"}) as r:
+                    async with session.post(url, data=body, headers=headers) as r:
                         await r.read()
                         status, retry = r.status, float(r.headers.get("Retry-After", "1"))
                     ok, busy = status == 200, status in (429, 503)
@@ -248,6 +267,9 @@ async def run(args: argparse.Namespace, info: dict[str, str], pid: int, batches:
     results = Results()
     acked: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
     done = asyncio.Event()
+    encoding = args.compression if args.transport == "http" else "none"
+    # Compressed before the clock starts: the client's work is not the server's.
+    packed = [COMPRESSORS[encoding](b.body) for b in batches] if encoding != "none" else None
     t0 = time.monotonic()
     stop_at = t0 + (args.duration or 1e9)
     limit = args.spans if not args.duration else 1 << 62
@@ -260,7 +282,7 @@ async def run(args: argparse.Namespace, info: dict[str, str], pid: int, batches:
     ]
     await asyncio.gather(
         *(
-            sender(args.transport, info, batches, next_index, stop_at, limit, results, acked)
+            sender(args.transport, info, batches, next_index, stop_at, limit, results, acked, packed, encoding)
             for _ in range(args.concurrency)
         )
     )
@@ -317,6 +339,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=["http", "grpc"], default="http")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--compression", choices=["none", *COMPRESSORS], default="none", help="Content-Encoding of the HTTP bodies"
+    )
     parser.add_argument("--spans", type=int, default=200_000, help="spans to send (ignored with --duration)")
     parser.add_argument("--duration", type=float, default=0, help="send for this many seconds instead")
     parser.add_argument("--batch", type=int, default=512, help="spans per request (the SDK's default)")
@@ -375,6 +400,9 @@ def main() -> None:
 def one_run(args: argparse.Namespace, batches: list[Batch], root: Path) -> dict[str, Any]:
     """Serve the code in ``root`` on a fresh data directory, replay the workload, report."""
     span_bytes = sum(len(b.body) for b in batches) / sum(b.spans for b in batches)
+    sent_bytes = span_bytes
+    if args.compression != "none" and args.transport == "http":
+        sent_bytes = sum(len(COMPRESSORS[args.compression](b.body)) for b in batches) / sum(b.spans for b in batches)
     with tempfile.TemporaryDirectory(prefix="tracehouse-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -391,9 +419,11 @@ def one_run(args: argparse.Namespace, batches: list[Batch], root: Path) -> dict[
     third = max(1, len(rss) // 3)
     report = {
         "transport": args.transport,
+        "compression": args.compression if args.transport == "http" else "none",
         "concurrency": args.concurrency,
         "spans_per_request": args.batch,
         "otlp_bytes_per_span": round(span_bytes),
+        "sent_bytes_per_span": round(sent_bytes),
         "seconds": round(elapsed, 1),
         "acked_spans": results.acked_spans,
         "acked_spans_per_s": round(results.acked_spans / elapsed),
