@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -60,6 +61,19 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, **env: st
         text=True,
         timeout=timeout,
     )
+
+
+def call_json(url: str, method: str = "GET", body: Any = None, auth: str = "") -> tuple[int, Any]:
+    """A JSON request as a plain client makes it (``auth``: an Authorization header): the status
+    and the decoded answer, error answers included."""
+    headers = {"Content-Type": "application/json"} | ({"Authorization": auth} if auth else {})
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, method=method, headers=headers, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otlp_receiver.grpc_server import create_grpc_server
-from tests.conftest import Server, run_cli, start_server
+from tests.conftest import Server, call_json, run_cli, start_server
 
 
 def test_health_restart_keeps_data_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
@@ -94,16 +94,6 @@ def test_projects_and_keys_without_a_server(tmp_path: Path) -> None:
     assert deleted.returncode == 0 and "revoked" in deleted.stdout
 
 
-def _call(url: str, method: str = "GET", body: object = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def _reset_link(printed: str) -> str:
     return next(w for w in printed.split() if "/invite/" in w)
 
@@ -114,7 +104,7 @@ def test_a_forgotten_admin_password_is_reset_from_the_machine_while_serving(serv
     d = ["--data-dir", str(server.data_dir)]
     assert run_cli("users", "list", *d).stdout.strip() == "(none)"
     account = {"email": "ada@example.com", "name": "Ada", "password": "forgotten already"}
-    assert _call(server.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
+    assert call_json(server.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
     listed = run_cli("users", "list", *d)
     assert listed.returncode == 0 and "ada@example.com" in listed.stdout and "yes" in listed.stdout, listed
 
@@ -125,16 +115,17 @@ def test_a_forgotten_admin_password_is_reset_from_the_machine_while_serving(serv
     link = _reset_link(made.stdout)
     assert link.startswith(server.api_url + "/invite/")
     token = link.rsplit("/", 1)[1]
-    status, shown = _call(f"{server.api_url}/api/v1/invitations/{token}")
+    status, shown = call_json(f"{server.api_url}/api/v1/invitations/{token}")
     assert status == 200 and (shown["kind"], shown["email"]) == ("reset", "ada@example.com"), shown
-    assert _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "short"})[0] == 400
+    assert call_json(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "short"})[0] == 400
     assert (
-        _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0] == 200
+        call_json(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0]
+        == 200
     )
     login = server.api_url + "/api/v1/auth/login"
-    assert _call(login, "POST", {"email": "ada@example.com", "password": "a new one, long"})[0] == 200
-    assert _call(login, "POST", {"email": "ada@example.com", "password": "forgotten already"})[0] == 401
-    assert _call(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "x" * 12})[0] == 404
+    assert call_json(login, "POST", {"email": "ada@example.com", "password": "a new one, long"})[0] == 200
+    assert call_json(login, "POST", {"email": "ada@example.com", "password": "forgotten already"})[0] == 401
+    assert call_json(f"{server.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "x" * 12})[0] == 404
     # The organization's audit log names the reset and its account, never the link.
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     again = json.dumps({"email": "ada@example.com", "password": "a new one, long"}).encode()
@@ -149,7 +140,7 @@ def test_a_password_reset_link_made_while_no_server_runs(tmp_path: Path) -> None
     data = tmp_path / "data"
     first = start_server(data)
     account = {"email": "ada@example.com", "name": "Ada", "password": "forgotten already"}
-    assert _call(first.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
+    assert call_json(first.api_url + "/api/v1/auth/setup", "POST", account)[0] == 200
     first.stop()
     made = run_cli("users", "reset-password", "ada@example.com", "--data-dir", str(data),
                    TRACEHOUSE_PUBLIC_URL="https://traces.example.com")  # fmt: skip
@@ -160,11 +151,11 @@ def test_a_password_reset_link_made_while_no_server_runs(tmp_path: Path) -> None
     try:
         token = link.rsplit("/", 1)[1]
         assert (
-            _call(f"{again.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0]
+            call_json(f"{again.api_url}/api/v1/invitations/{token}/accept", "POST", {"password": "a new one, long"})[0]
             == 200
         )
         login = {"email": "ada@example.com", "password": "a new one, long"}
-        assert _call(again.api_url + "/api/v1/auth/login", "POST", login)[0] == 200
+        assert call_json(again.api_url + "/api/v1/auth/login", "POST", login)[0] == 200
         garbage = run_cli("users", "reset-password", "", "--data-dir", str(data))
         assert garbage.returncode == 1 and "tracehouse: error:" in garbage.stderr
     finally:

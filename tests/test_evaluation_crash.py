@@ -5,10 +5,8 @@ EVAL score, and no object is judged more than once after the restart."""
 from __future__ import annotations
 
 import base64
-import json
 import signal
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,22 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import call_json, start_server
 from tests.fake_judge import threaded_fake_judge
 
 pytestmark = pytest.mark.slow
 OBJECTS = 6
-
-
-def _call(url: str, method: str = "GET", body: Any = None, auth: str = "") -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": auth} if auth else {})
-    request = urllib.request.Request(url, method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body is not None else None)  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def test_no_object_is_judged_twice_across_kill_9(tmp_path: Path) -> None:
@@ -40,7 +27,7 @@ def test_no_object_is_judged_twice_across_kill_9(tmp_path: Path) -> None:
         judge.behaviour = ["slow"]
         server = start_server(data)
         try:
-            status, key = _call(
+            status, key = call_json(
                 server.api_url + "/api/v1/settings/keys", "POST", {"project": "default", "note": "crash"}
             )
             assert status == 201, key
@@ -57,13 +44,13 @@ def test_no_object_is_judged_twice_across_kill_9(tmp_path: Path) -> None:
                      "body": {"id": gen, "traceId": trace, "name": "llm", "startTime": stamp, "endTime": stamp,
                               "input": f"q{i}", "output": f"a{i}"}},
                 ]  # fmt: skip
-            status, doc = _call(server.api_url + "/api/public/ingestion", "POST", {"batch": batch}, auth)
+            status, doc = call_json(server.api_url + "/api/public/ingestion", "POST", {"batch": batch}, auth)
             assert status == 207 and not doc["errors"]
             connection = {"provider": "judge", "secretKey": "sk-j", "baseURL": judge.url, "customModels": ["judge-1"]}
-            assert _call(server.api_url + "/api/v1/llm-connections", "PUT", connection, auth)[0] == 200
+            assert call_json(server.api_url + "/api/v1/llm-connections", "PUT", connection, auth)[0] == 200
             rule = {"name": "ok", "templateId": "builtin-conciseness", "filter": {"name": "llm"}, "delaySeconds": 0,
                     "evaluateExisting": True, "provider": "judge", "model": "judge-1"}  # fmt: skip
-            status, made = _call(server.api_url + "/api/v1/evaluations/rules", "PUT", rule, auth)
+            status, made = call_json(server.api_url + "/api/v1/evaluations/rules", "PUT", rule, auth)
             assert status == 200, made
             # Kill it while calls are under way (the fake answers after 3 s).
             deadline = time.monotonic() + 60
@@ -77,7 +64,7 @@ def test_no_object_is_judged_twice_across_kill_9(tmp_path: Path) -> None:
             deadline = time.monotonic() + 120
             jobs: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
-                _, doc = _call(server.api_url + f"/api/v1/evaluations/jobs?rule={made['id']}", auth=auth)
+                _, doc = call_json(server.api_url + f"/api/v1/evaluations/jobs?rule={made['id']}", auth=auth)
                 jobs = doc["items"]
                 if len(jobs) == OBJECTS and all(j["status"] == "done" for j in jobs):
                     break
@@ -87,7 +74,7 @@ def test_no_object_is_judged_twice_across_kill_9(tmp_path: Path) -> None:
             ]
             # One score per object, and after the restart each object was judged at most once more.
             for trace, gen in generations:
-                _, doc = _call(server.api_url + f"/api/public/scores?traceId={trace}", auth=auth)
+                _, doc = call_json(server.api_url + f"/api/public/scores?traceId={trace}", auth=auth)
                 assert [(s["observationId"], s["source"]) for s in doc["data"]] == [(gen, "EVAL")]
             assert len(judge.requests) - before_restart <= OBJECTS
         finally:
