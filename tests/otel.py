@@ -16,45 +16,31 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from tracehouse.server import Running
 
+# "": the exporter's own default (none unless OTEL_EXPORTER_OTLP_COMPRESSION says)
+GRPC_COMPRESSION = {"": None, "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+HTTP_COMPRESSION = {"": None, "gzip": Compression.Gzip, "deflate": Compression.Deflate}
+
 
 def exporter(
     kind: str, live: Running, headers: Mapping[str, str] | None = None, timeout: float | None = None
 ) -> SpanExporter:
-    """The SDK's exporter of ``kind``; ``timeout`` is its budget for one export, retries included."""
-    if kind == "grpc":
-        return GrpcExporter(
-            endpoint=live.otlp_grpc_address, insecure=True, headers=dict(headers or {}), timeout=timeout
-        )
-    if kind == "grpc-gzip":
-        return GrpcExporter(
-            endpoint=live.otlp_grpc_address,
-            insecure=True,
-            headers=dict(headers or {}),
-            timeout=timeout,
-            compression=grpc.Compression.Gzip,
-        )
-    if kind == "grpc-deflate":
+    """The SDK's exporter of ``kind`` (``grpc``, ``http`` or ``json``; the first two with ``-gzip``
+    or ``-deflate``, as OTEL_EXPORTER_OTLP_COMPRESSION sets); ``timeout`` is its budget for one
+    export, retries included."""
+    transport, _, packing = kind.partition("-")
+    if transport == "grpc" and packing in GRPC_COMPRESSION:
         return GrpcExporter(
             endpoint=live.otlp_grpc_address,
             insecure=True,
             headers=dict(headers or {}),
             timeout=timeout,
-            compression=grpc.Compression.Deflate,
+            compression=GRPC_COMPRESSION[packing],
         )
-    if kind == "http-deflate":  # OTEL_EXPORTER_OTLP_COMPRESSION=deflate
+    if transport == "http" and packing in HTTP_COMPRESSION:
         return HttpExporter(
             endpoint=live.otlp_http_url + "/v1/traces",
             headers=dict(headers or {}),
-            compression=Compression.Deflate,
-            timeout=timeout,
-        )
-    if kind == "http":
-        return HttpExporter(endpoint=live.otlp_http_url + "/v1/traces", headers=dict(headers or {}), timeout=timeout)
-    if kind == "http-gzip":
-        return HttpExporter(
-            endpoint=live.otlp_http_url + "/v1/traces",
-            headers=dict(headers or {}),
-            compression=Compression.Gzip,
+            compression=HTTP_COMPRESSION[packing],
             timeout=timeout,
         )
     if kind == "json":
