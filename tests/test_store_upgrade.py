@@ -46,33 +46,34 @@ def basic(key: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{key[0]}:{key[1]}".encode()).decode()
 
 
-@pytest.fixture
-def upgraded(tmp_path: Path) -> Iterator[Server]:
-    """The store of commit 8b19b72 (schema version 8), unpacked and served by today's code."""
+def unpack(commit: str, tmp_path: Path) -> Path:
+    """The data directory ``commit`` wrote (tests/stores/<commit>.tar.gz), unpacked in ``tmp_path``."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    with tarfile.open(STORES / "8b19b72.tar.gz") as archive:
+    with tarfile.open(STORES / f"{commit}.tar.gz") as archive:
         archive.extractall(data_dir, filter="data")
-    srv = start_server(data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def upgraded(tmp_path: Path) -> Iterator[Server]:
+    """The store of commit 8b19b72 (schema version 8), served by today's code."""
+    srv = start_server(unpack("8b19b72", tmp_path))
     try:
         yield srv
     finally:
         assert srv.stop() == 0, srv.log()
 
 
-def test_a_store_of_8b19b72_upgrades_and_reads_back_the_same(upgraded: Server) -> None:
-    url, main, acme = upgraded.api_url, basic(MAIN_KEY), basic(ACME_KEY)
-    assert "applying migration 9:" in upgraded.log()
-    assert f"schema migrated to version {LATEST}" in upgraded.log()
-
-    # The OpenTelemetry SDK's traces of `default`, whole, with their GenAI columns.
-    status, page = call_json(url + "/api/public/traces?limit=10", auth=main)
+def check_otel_traces(url: str, auth: str, trace_ids: list[str]) -> None:
+    """The OpenTelemetry SDK's three traces of tests/stores/README.md, listed, whole, with their
+    GenAI columns."""
+    status, page = call_json(url + "/api/public/traces?limit=10", auth=auth)
     assert status == 200, page
-    assert sorted(t["id"] for t in page["data"]) == sorted(OTEL_TRACES)
-    assert {t["name"] for t in page["data"]} == {"agent run"}
+    assert {t["id"]: t["name"] for t in page["data"] if t["id"] in trace_ids} == dict.fromkeys(trace_ids, "agent run")
     input_tokens = []
-    for trace_id in OTEL_TRACES:
-        status, trace = call_json(f"{url}/api/v1/traces/{trace_id}", auth=main)
+    for trace_id in trace_ids:
+        status, trace = call_json(f"{url}/api/v1/traces/{trace_id}", auth=auth)
         assert status == 200, trace
         root, chat = sorted(trace["spans"], key=lambda s: s["parent_span_id"])
         assert (root["name"], root["session_id"], root["user_id"]) == ("agent run", "old-session", "old-user")
@@ -83,28 +84,19 @@ def test_a_store_of_8b19b72_upgrades_and_reads_back_the_same(upgraded: Server) -
         assert "what is ClickHouse?" in chat["input"] and "A columnar database." in chat["output"]
         input_tokens.append(chat["input_tokens"])
     assert sorted(input_tokens) == [12, 13, 14]
-    status, sessions = call_json(url + "/api/v1/sessions", auth=main)
-    assert [(s["id"], s["traces"]) for s in sessions["items"]] == [("old-session", 3)]
+    status, sessions = call_json(url + "/api/v1/sessions", auth=auth)
+    assert [(s["id"], s["traces"]) for s in sessions["items"] if s["id"] == "old-session"] == [("old-session", 3)]
 
-    # Its log record and metric points.
-    status, logs = call_json(url + "/api/v1/logs?start=0", auth=main)
-    assert status == 200, logs
-    assert [(r["body"], r["severity_text"], r["service_name"]) for r in logs["items"]] == [
-        ("old log line 旧日志", "WARN", "old-app")
-    ]
-    query = urllib.parse.urlencode({"query": "old_requests_total", "time": WRITTEN_AT_S})
-    status, vector = call_json(f"{url}/prometheus/api/v1/query?{query}", auth=main)
-    assert status == 200, vector
-    assert [(r["metric"]["route"], r["value"][1]) for r in vector["data"]["result"]] == [("/chat", "5")]
 
-    # The langfuse SDK 2's trace in Acme's project, with its generation and scores.
-    status, lf = call_json(f"{url}/api/public/traces/{LANGFUSE_TRACE}", auth=acme)
+def check_langfuse_trace(url: str, auth: str, trace_id: str, project: str) -> None:
+    """The langfuse SDK 2's trace of tests/stores/README.md, with its generation and scores."""
+    status, lf = call_json(f"{url}/api/public/traces/{trace_id}", auth=auth)
     assert status == 200, lf
     assert (lf["name"], lf["userId"], lf["sessionId"], lf["projectId"]) == (
         "lf2 trace",
         "lf-user",
         "lf-session",
-        ACME_PROJECT,
+        project,
     )
     assert (lf["tags"], lf["metadata"], lf["input"], lf["output"]) == (
         ["old", "v2"],
@@ -120,6 +112,45 @@ def test_a_store_of_8b19b72_upgrades_and_reads_back_the_same(upgraded: Server) -
         ("quality", "NUMERIC", 0.8, None, "fine"),
     ]
 
+
+def sign_in(url: str, email: str) -> str:
+    """The session cookie of ``email`` (password ``correct horse battery``), signed in as the UI does."""
+    body = {"email": email, "password": "correct horse battery"}
+    login = urllib.request.Request(
+        url + "/api/v1/auth/login", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(login, timeout=30) as r:
+        return "; ".join(h.split(";")[0] for h in r.headers.get_all("Set-Cookie"))
+
+
+def organizations(url: str, cookie: str) -> set[tuple[str, str, str, int]]:
+    """(organization, role, project, retention days) of everything the signed-in person sees."""
+    with urllib.request.urlopen(urllib.request.Request(url + "/api/v1/organizations", headers={"Cookie": cookie})) as r:
+        data = json.loads(r.read())["data"]
+    return {(o["name"], o["role"], p["name"], p["retention_days"]) for o in data for p in o["projects"]}
+
+
+def test_a_store_of_8b19b72_upgrades_and_reads_back_the_same(upgraded: Server) -> None:
+    url, main, acme = upgraded.api_url, basic(MAIN_KEY), basic(ACME_KEY)
+    assert "applying migration 9:" in upgraded.log()
+    assert f"schema migrated to version {LATEST}" in upgraded.log()
+
+    check_otel_traces(url, main, OTEL_TRACES)
+
+    # Its log record and metric points.
+    status, logs = call_json(url + "/api/v1/logs?start=0", auth=main)
+    assert status == 200, logs
+    assert [(r["body"], r["severity_text"], r["service_name"]) for r in logs["items"]] == [
+        ("old log line 旧日志", "WARN", "old-app")
+    ]
+    query = urllib.parse.urlencode({"query": "old_requests_total", "time": WRITTEN_AT_S})
+    status, vector = call_json(f"{url}/prometheus/api/v1/query?{query}", auth=main)
+    assert status == 200, vector
+    assert [(r["metric"]["route"], r["value"][1]) for r in vector["data"]["result"]] == [("/chat", "5")]
+
+    # The langfuse SDK 2's trace is in Acme's project.
+    check_langfuse_trace(url, acme, LANGFUSE_TRACE, ACME_PROJECT)
+
     # Each key still sees its own project only; the revoked key stays revoked.
     assert call_json(f"{url}/api/public/traces/{LANGFUSE_TRACE}", auth=main)[0] == 404
     assert call_json(f"{url}/api/v1/traces/{OTEL_TRACES[0]}", auth=acme)[0] == 404
@@ -127,19 +158,10 @@ def test_a_store_of_8b19b72_upgrades_and_reads_back_the_same(upgraded: Server) -
 
 
 def test_the_admin_of_8b19b72_signs_in_to_its_organizations(upgraded: Server) -> None:
-    body = {"email": "old@example.com", "password": "correct horse battery"}
-    login = urllib.request.Request(
-        upgraded.api_url + "/api/v1/auth/login",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(login, timeout=30) as r:
-        cookie = "; ".join(h.split(";")[0] for h in r.headers.get_all("Set-Cookie"))
-    orgs = urllib.request.Request(upgraded.api_url + "/api/v1/organizations", headers={"Cookie": cookie})
-    with urllib.request.urlopen(orgs, timeout=30) as r:
-        data = json.loads(r.read())["data"]
-    seen = {(o["name"], o["role"], p["name"], p["retention_days"]) for o in data for p in o["projects"]}
-    assert seen == {("Default", "OWNER", "default", 0), ("Acme", "OWNER", "acme-app", 30)}
+    assert organizations(upgraded.api_url, sign_in(upgraded.api_url, "old@example.com")) == {
+        ("Default", "OWNER", "default", 0),
+        ("Acme", "OWNER", "acme-app", 30),
+    }
 
 
 def test_an_old_trace_takes_new_spans_and_scores_after_the_upgrade(upgraded: Server) -> None:
@@ -164,6 +186,28 @@ def test_an_old_trace_takes_new_spans_and_scores_after_the_upgrade(upgraded: Ser
     assert sorted(s["name"] for s in lf["scores"]) == ["label", "quality", "reviewed"]
 
 
+def test_a_store_of_8f48f8c_the_last_of_schema_2_upgrades_and_reads_back_the_same(tmp_path: Path) -> None:
+    """The store of commit 8f48f8c (2026-11-27, schema version 2): what users of the trace backend
+    before prompts, datasets and organizations have on disk."""
+    srv = start_server(unpack("8f48f8c", tmp_path))
+    try:
+        assert "applying migration 3:" in srv.log()
+        key = basic(("pk-th-cdc28732ef419787572c07b5", "sk-th--Q7DcwqiNwO1ShCB8iM6g_KP4534ECffkEnOwc-7qJc"))
+        langfuse = "d85bc6f7-94bf-475c-95f9-8d2c1804dfd7"
+        otel = [
+            "4f3ea1fedf734338bedd0cd2b75fefbd",
+            "6e59e552ce3476407e4ef3322ccf9858",
+            "8cb1389dd1c1f81e5e98faf00dce1cfb",
+        ]
+        check_otel_traces(srv.api_url, key, otel)
+        check_langfuse_trace(srv.api_url, key, langfuse, "default")
+        assert organizations(srv.api_url, sign_in(srv.api_url, "prev@example.com")) == {
+            ("Default", "OWNER", "default", 0)
+        }
+    finally:
+        assert srv.stop() == 0, srv.log()
+
+
 # The key and ids written into a1b5057.tar.gz (tests/stores/README.md).
 TEAM_KEY = ("pk-th-d21165e5883e58f6ed440236", "sk-th-ARGX0BggEIZt6f2O3rC_QMl__GMVY1LueusvyNHpNdo")
 QUEUE = "7c7a3713-c925-4616-b82d-bd1e269737e8"
@@ -175,10 +219,7 @@ async def test_a_store_of_a1b5057_keeps_its_prompts_datasets_evaluations_and_log
     """The store of commit a1b5057 (schema version 19): a team's prompts, dataset and run, score
     config, annotation queue, comment, model connection and judge; and two spans that commit
     acknowledged from its write-ahead log before the process died, replayed by today's code."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    with tarfile.open(STORES / "a1b5057.tar.gz") as archive:
-        archive.extractall(data_dir, filter="data")
+    data_dir = unpack("a1b5057", tmp_path)
     async with contextlib.AsyncExitStack() as stack:
         live = await stack.enter_async_context(serving(data_dir, eval_worker=False))
         headers = {"Authorization": basic(TEAM_KEY)}
