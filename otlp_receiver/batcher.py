@@ -380,12 +380,15 @@ class Batcher:
                 self._down_until = time.monotonic() + STORE_DOWN_BACKOFF_S
                 if self._trouble_since is None:
                     self._trouble_since = started
+                    # Once an outage: clients see 503s, and the operator must see why (a full disk).
+                    log.warning("the store refuses inserts (%s); clients are asked to retry until it takes them", exc)
                 exc.retry_after_s = self.retry_hint()
         except Exception as exc:  # a bug or data the store refused: fail these requests, keep serving
             log.exception("insert of %d %s rows failed", rows, lane)
             error = exc
         self._flush_started = None
-        if error is None:
+        if error is None and self._trouble_since is not None:
+            log.warning("the store takes inserts again, after %.0f s", time.monotonic() - self._trouble_since)
             self._trouble_since = None
         self.stats.inserts += 1
         if self.telemetry is not None and error is None:

@@ -29,7 +29,6 @@ import chdb  # only now: jemalloc reads its configuration when chDB loads
 import pyarrow as pa
 
 from storage.api import Params, Row
-from storage.arrow_ipc import ipc_pieces
 from storage.backends._errors import translate
 from storage.backends.dirlock import DirLock
 from storage.backends.library_pages import release_library_pages
@@ -178,16 +177,12 @@ class EmbeddedBackend:
         clause = _settings_clause(settings)
 
         def run(conn: Any) -> None:
-            # Serialised on the writer's thread (Arrow writes without the GIL), in pieces: never
-            # the whole stream and its copy into bytes at once (chDB takes bytes only).
-            inserter = conn.send_insert(f"INSERT INTO {table} ({columns}){clause}", "ArrowStream")
-            try:
-                for piece in ipc_pieces(data):
-                    inserter.append(piece)
-            except BaseException:
-                inserter.cancel()
-                raise
-            inserter.finish()
+            # Serialised on the writer's thread. The engine reads the table's Arrow memory itself
+            # (the Python() table function, through the Arrow C stream): no IPC copy of it. Not
+            # chDB's streaming insert (send_insert), which answers success when writing a part or
+            # a materialized view fails (a full disk, a view's error): those rows were lost unsaid.
+            _tracehouse_insert = data  # Python() finds the table by this name, in this frame
+            conn.query(f"INSERT INTO {table} ({columns}){clause} SELECT * FROM Python(_tracehouse_insert)", "Null")
 
         await self._run(self._writer, f"insert into {table}", run)
 
