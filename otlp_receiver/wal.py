@@ -148,9 +148,15 @@ class WriteAheadLog:
             os.fsync(self._fd)
         except OSError:
             # Part of this write may be in the file, and a torn record would end its replay there:
-            # later records go to a new segment; this one stays for what it holds already.
+            # later records go to a new segment; this one stays for what it holds already, or is
+            # deleted if it holds nothing acknowledged (else each refused write on a full disk
+            # left an empty segment behind: hundreds of files in a minute).
             os.close(self._fd)
-            self._fd, self._active = None, None
+            failed, self._fd, self._active = self._active, None, None
+            if not self._unreleased.get(failed):
+                failed.unlink(missing_ok=True)
+                self._unreleased.pop(failed, None)
+                self.bytes_on_disk -= self._active_size
             raise
         self._active_size += len(data)
         self.bytes_on_disk += len(data)

@@ -4,6 +4,7 @@ are stored exactly once after a kill -9, whether their insert had committed or n
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from otlp_receiver import wal as wal_module
 from otlp_receiver.ingest import WAL_DIR
 from otlp_receiver.wal import HEADER, WriteAheadLog
 from storage import Store
@@ -52,6 +54,40 @@ async def test_records_survive_reopening_and_a_torn_tail_ends_a_segment(tmp_path
     await reopened.append(tables[0])
     assert len(reopened.segments()) == 3
     await reopened.close()
+    await wal.close()
+
+
+async def test_appends_a_full_disk_refuses_leave_no_segments_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal = WriteAheadLog(tmp_path / "wal")
+    table = span_table([span("t", "s")])
+    kept = await wal.append(table)  # acknowledged: its segment stays until the store has it
+
+    class FullDisk:
+        """``os``, whose writes put in half their bytes and then fail as a full disk does."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        @staticmethod
+        def write(fd: int, data: bytes) -> int:
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(wal_module, "os", FullDisk())
+    for _ in range(50):
+        with pytest.raises(OSError, match="No space left"):
+            await wal.append(table)
+    # The acknowledged record's segment (with the first torn write after it), nothing else: each
+    # refused write left a segment of its own before.
+    assert len(wal.segments()) == 1
+    monkeypatch.undo()
+    later = await wal.append(table)
+    assert len(wal.segments()) == 2
+    assert [r.seq for r in WriteAheadLog(tmp_path / "wal").records()] == [kept, later]
+    wal.release([kept, later])
+    assert len(wal.segments()) == 1  # the active one, empty of waiting records
     await wal.close()
 
 
