@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,6 +15,7 @@ from storage.journal import InsertJournal, rebuild_summaries
 from storage.recent_spans import RecentSpans
 from storage.schema import Table
 from storage.tables import SPANS, SPLIT_TRACES, WRITER_FILLED
+from tracehouse.errors import StorageUnavailable
 
 __all__ = [
     "DECODED_SPAN_FIELDS",
@@ -25,6 +27,8 @@ __all__ = [
     "known_days",
     "split_traces",
 ]
+
+log = logging.getLogger(__name__)
 
 SPAN_SCHEMA = SPANS.arrow_schema()
 # What a decoder produces: every span column but those the writer fills.
@@ -234,6 +238,10 @@ class SpanWriter:
         self._journal = journal
         self._recent = recent
         self._lock = asyncio.Lock()
+        # An insert failed and its traces' summaries could not be rebuilt then (the store refused
+        # that too: a full disk): rebuild them before the next batch, whose retry of the same spans
+        # must find them stored, and whose traces must be listed.
+        self._repair_pending = False
 
     async def write(self, batch: pa.Table) -> int:
         """Store the spans of ``batch`` not stored yet; return how many rows were inserted."""
@@ -241,9 +249,22 @@ class SpanWriter:
             return 0
         batch = _unique_in_batch(conform(batch))
         async with self._lock:
+            if self._repair_pending and self._journal is not None:
+                # Inserts are serialised by the lock: every entry left is a failed insert's.
+                try:
+                    await self._journal.recover(self._backend)
+                except StorageUnavailable:
+                    raise  # the store still refuses: so would this batch's insert
+                except Exception:
+                    log.exception("rebuilding the summaries of a failed insert failed; the next start tries again")
+                self._repair_pending = False
             known = await known_days(self._backend, batch)
             batch = await self._drop_stored(batch, known)
-            await insert_spans(self._backend, self._journal, batch, known, self._recent)
+            try:
+                await insert_spans(self._backend, self._journal, batch, known, self._recent)
+            except BaseException:
+                self._repair_pending = self._journal is not None
+                raise
         return int(batch.num_rows)
 
     async def _drop_stored(self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table:

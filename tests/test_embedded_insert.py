@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import pyarrow as pa
 import pytest
 
 from storage import Store
 from storage.backends._errors import StorageError
 from tests.conftest import serving
+from tests.langfuse_helpers import basic, make_key
 from tests.otlp_data import request
 from tests.test_otlp_errors import PB, count, post
 from tracehouse.errors import StorageUnavailable
@@ -89,3 +91,25 @@ async def test_spans_sent_while_the_disk_is_full_are_refused_then_stored_once(
     refused = [r.getMessage() for r in caplog.records if "refuses inserts" in r.getMessage()]
     assert len(refused) == 1 and "enough free space" in refused[0]
     assert any("takes inserts again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_trace_whose_summary_the_full_disk_refused_is_listed_after_the_retry(tmp_path: Path) -> None:
+    """The spans' part committed, the summary view's insert refused (a disk full between the two):
+    the client got 503 and retries once there is space. The retry finds its spans stored (not
+    counted twice) and the trace is listed with its spans, without waiting for a restart's repair."""
+    async with serving(tmp_path / "data") as live:
+        await live.store.backend.execute(f"ALTER TABLE traces MODIFY SETTING {DISK_FULL}")
+        trace = b"\x09" * 16
+        body = request([{"trace_id": trace, "name": f"s{i}"} for i in range(5)]).SerializeToString()
+        status, _, headers = await post(live, body, PB)
+        assert status == 503
+        assert await count(live) == 5  # the spans' part is in; the summary is not
+        await live.store.backend.execute("ALTER TABLE traces RESET SETTING min_free_disk_bytes_to_perform_insert")
+        await asyncio.sleep(float(headers["Retry-After"]))
+        status, _, _ = await post(live, body, PB)
+        assert status == 200
+        assert await count(live) == 5
+        url, headers = live.api_url + "/api/v1/traces?start=0", basic(await make_key(live))
+        async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as r:
+            listed = {t["trace_id"]: t["span_count"] for t in (await r.json())["items"]}
+        assert listed == {trace.hex(): 5}
