@@ -81,7 +81,8 @@ class InsertJournal:
         return entries, traces
 
     async def recover(self, backend: Backend) -> int:
-        """Rebuild the summaries of every trace a crash may have left half-written; how many."""
+        """Rebuild the summaries of every trace an unfinished insert (a crash, a refused view) may
+        have left half-written; how many."""
         entries, traces = self.pending()
         repaired = 0
         for project, ids in traces.items():
@@ -90,7 +91,7 @@ class InsertJournal:
         for entry in entries:
             entry.unlink(missing_ok=True)
         if repaired:
-            log.warning("repaired the summaries of %d traces after an unclean shutdown", repaired)
+            log.warning("repaired the summaries of %d traces whose insert did not finish", repaired)
         return repaired
 
 
