@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
-from tests.test_ui import ARTIFACTS, browser_page
+from tests.otlp_data import request
+from tests.test_ui import ARTIFACTS, browser_page, new_key
 from tests.test_ui_first_run import PASSWORD, api, server, sign_in, sign_up  # noqa: F401 (fixture)
 from tests.test_ui_metrics import send_metrics
 from tests.test_ui_prompts import _ingest
@@ -190,4 +192,37 @@ def test_default_from_the_browser_switch_and_account(server: Server) -> None:  #
         page.get_by_role("button", name="登录", exact=True).click()
         expect(page.get_by_role("alert")).to_have_text("未登录：邮箱或密码错误")
         assert errors.pop() == "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    assert not errors, errors
+
+
+def test_durations_below_a_millisecond_read_in_microseconds(server: Server) -> None:  # noqa: F811
+    """A 54 µs span: its waterfall's axis and its duration in microseconds (every tick read
+    "<1 ms" before), in both languages."""
+    errors: list[str] = []
+    with browser_page(errors, locale="zh-CN") as page:
+        page.goto(server.api_url + "/")
+        page.get_by_label("名称").fill("Li")
+        page.get_by_label("邮箱").fill("li@example.com")
+        page.get_by_label("密码（至少 8 个字符）").fill(PASSWORD)
+        page.get_by_role("button", name="创建账号", exact=True).click()
+        page.get_by_role("button", name="暂时跳过").click()
+        key = new_key(page, "µs")
+        start = 1_796_000_000_000_000_000
+        body = request([{"trace_id": b"\x05" * 16, "name": "快速工具", "start": start, "end": start + 54_000}])
+        token = base64.b64encode(f"{key.public_key}:{key.secret_key}".encode()).decode()
+        post = urllib.request.Request(
+            server.otlp_http_url + "/v1/traces",
+            data=body.SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf", "Authorization": f"Basic {token}"},
+        )
+        with urllib.request.urlopen(post, timeout=30) as r:
+            assert r.status == 200
+        page.goto(f"{server.api_url}/project/default/traces/{'05' * 16}")
+        header = page.locator("main p.muted").first
+        expect(header).to_contain_text("54 微秒")
+        ticks = page.locator(".axis-row .ticks").inner_text()
+        assert "微秒" in ticks and "<1" not in ticks, ticks
+        page.screenshot(path=str(SHOTS / "zh-CN" / "microseconds.png"))
+        page.get_by_label("语言").select_option("en")
+        expect(header).to_contain_text("54 µs")
     assert not errors, errors

@@ -19,7 +19,11 @@ export function h(tag, props = {}, ...children) {
 }
 
 export function formatDuration(ms) {
-  if (ms < 1) return t("<1 ms");
+  if (ms <= 0) return t("{n} ms", { n: formatNumber(0) });
+  // Microseconds below a millisecond: tool calls and in-process spans are often that short, and a
+  // waterfall's axis over such a trace read "<1 ms" at every tick.
+  if (ms < 0.001) return t("<1 µs");
+  if (ms < 1) return t("{n} µs", { n: formatNumber(Math.round(ms * 1000)) });
   if (ms < 1000) return t("{n} ms", { n: formatNumber(Math.round(ms)) });
   if (ms < 60000) return t("{n} s", { n: formatNumber(ms / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) });
   return t("{n} min", { n: formatNumber(ms / 60000, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
