@@ -3,8 +3,9 @@
 pyarrow imports pandas, when it is installed (chDB depends on it), the first time it turns a
 Python list into an array, only to ask whether the list is a pandas object: about 300 modules
 and ~36 MB of every server process's memory (measured), for a library Tracehouse never uses.
-pyarrow asks once (twice: its Python and its C++ side) and remembers the answer, so letting those
-imports fail keeps pandas out. Code that imports pandas itself still can.
+chDB's Python() table function, which the embedded store's inserts read their Arrow tables
+through, imports it at each insert for the same question. Both take a failed import as "no", so
+a server process refuses the import of pandas for its whole life.
 """
 
 from __future__ import annotations
@@ -28,15 +29,8 @@ class _NoPandas(MetaPathFinder):
 
 
 def keep_pandas_out() -> None:
-    """Answer pyarrow's "is pandas installed?" with no, before anything converts a list.
-    Call at a process's start; once pandas is imported it changes nothing."""
-    if "pandas" in sys.modules:
+    """Answer "is pandas installed?" with no from now on, in this process (a server's: nothing in
+    it uses pandas). Call at a process's start; once pandas is imported it changes nothing."""
+    if "pandas" in sys.modules or any(isinstance(f, _NoPandas) for f in sys.meta_path):
         return
-    import pyarrow as pa
-
-    finder = _NoPandas()
-    sys.meta_path.insert(0, finder)
-    try:
-        pa.array([0])  # both of pyarrow's tries at importing pandas happen here
-    finally:
-        sys.meta_path.remove(finder)
+    sys.meta_path.insert(0, _NoPandas())
