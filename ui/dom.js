@@ -19,7 +19,8 @@ export function h(tag, props = {}, ...children) {
 }
 
 export function formatDuration(ms) {
-  if (ms <= 0) return t("{n} ms", { n: formatNumber(0) });
+  // A whole-millisecond latency of 0 (the lists') is under a millisecond, not none.
+  if (ms <= 0) return t("<1 ms");
   // Microseconds below a millisecond: tool calls and in-process spans are often that short, and a
   // waterfall's axis over such a trace read "<1 ms" at every tick.
   if (ms < 0.001) return t("<1 µs");

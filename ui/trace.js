@@ -519,8 +519,9 @@ export async function tracePage(root, traceId, shared = null) {
   const drawAxis = () => {
     const ticks = axis.children[1];
     const span = (t1 - t0) * (view1 - view0);
+    const label = (ns) => (ns > 0 ? formatDuration(ns / 1e6) : "0"); // code, not text
     ticks.replaceChildren(...[0, 0.25, 0.5, 0.75].map((f) => h("span", { style: `left:${f * 100}%`,
-      text: formatDuration(((t1 - t0) * view0 + span * f) / 1e6) })));
+      text: label((t1 - t0) * view0 + span * f) })));
   };
   drawAxis();
   const tree = h("div", { class: "tree", role: "tree", tabindex: "0", "aria-label": t("Spans") }, axis);
