@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.ingest import percentile
+
 DAY = 86_400
 # (name, path, query beyond project and start); the interval is filled in per range
 CALLS: list[tuple[str, str, dict[str, str]]] = [
@@ -32,11 +34,6 @@ CALLS: list[tuple[str, str, dict[str, str]]] = [
 def interval(seconds: int) -> str:
     """The UI's bucket for a range (ui/pages.js)."""
     return str(3600 if seconds <= DAY else 6 * 3600 if seconds <= 7 * DAY else DAY)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 async def timed(session: aiohttp.ClientSession, url: str, query: dict[str, str], auth: dict[str, str]) -> float:
