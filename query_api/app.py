@@ -22,7 +22,7 @@ from query_api.access import CREDENTIALS_KEY, LOOPBACK_BIND_KEY
 from query_api.admin import ADMIN_TOKEN_KEY, CHANGE_HOOKS_KEY, STORE_KEY, admin_routes
 from query_api.annotations_api import SCORE_SINK_KEY, annotation_routes
 from query_api.audit_api import audit_middleware, audit_routes
-from query_api.auth import OIDC_KEY, USERS_KEY, auth_routes
+from query_api.auth import OIDC_KEY, OTLP_PORTS_KEY, STANDARD_OTLP_PORTS, USERS_KEY, OtlpPorts, auth_routes
 from query_api.comments_api import comment_routes
 from query_api.datasets_api import DATASETS_KEY, DatasetService, dataset_routes
 from query_api.evaluations_api import EVALUATIONS_KEY, evaluation_routes
@@ -125,9 +125,11 @@ def create_app(
     public_url: str | None = None,
     oidc: OidcConfig | None = None,
     provisioning: Provisioning | None = None,
+    otlp_ports: OtlpPorts = STANDARD_OTLP_PORTS,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
-    ``serve`` add the receiver's endpoints that clients expect on this port."""
+    ``serve`` add the receiver's endpoints that clients expect on this port; ``otlp_ports`` are
+    where the receiver listens, which the UI's snippets name."""
     telemetry = telemetry or Telemetry()
 
     @web.middleware
@@ -157,6 +159,7 @@ def create_app(
         hooks.append(credentials.invalidate)
     app[CHANGE_HOOKS_KEY] = hooks
     app[LOOPBACK_BIND_KEY] = loopback_bind
+    app[OTLP_PORTS_KEY] = otlp_ports
     app[USERS_KEY] = store.users
     if mailer is not None:
         app[MAILER_KEY] = mailer

@@ -8,7 +8,7 @@ TLS). State-changing calls made with that cookie must echo the ``th_csrf`` cooki
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -25,8 +25,11 @@ from tracehouse.roles import Role
 __all__ = [
     "CSRF_COOKIE",
     "OIDC_KEY",
+    "OTLP_PORTS_KEY",
     "SESSION_COOKIE",
+    "STANDARD_OTLP_PORTS",
     "USERS_KEY",
+    "OtlpPorts",
     "auth_routes",
     "refuse_passwords",
     "secure_request",
@@ -36,6 +39,17 @@ __all__ = [
 
 USERS_KEY = web.AppKey("users", Users)
 OIDC_KEY = web.AppKey("oidc", OidcClient)  # single sign-on, when configured (query_api.sso_api)
+
+
+class OtlpPorts(NamedTuple):
+    """Where this deployment's OTLP receiver listens: the UI's snippets name these ports."""
+
+    http: int
+    grpc: int
+
+
+OTLP_PORTS_KEY = web.AppKey("otlp_ports", OtlpPorts)
+STANDARD_OTLP_PORTS = OtlpPorts(http=4318, grpc=4317)  # OTLP's own defaults, and ours
 
 
 class Credentials(BaseModel):
@@ -91,15 +105,18 @@ async def start_session(request: web.Request, user: User, response: web.Response
 
 async def me(request: web.Request) -> web.Response:
     """Who is signed in. Not signed in is an answer, not an error: ``user`` is null, with whether
-    the first account is still to be created and whether data is readable without one (open mode)."""
+    the first account is still to be created and whether data is readable without one (open mode).
+    ``otlp``: the receiver's ports, for the UI's snippets."""
     users = _users(request)
     user = await session_user(request)
     oidc = request.app.get(OIDC_KEY)
     # The sign-in page's button; ``only``: no password form.
     sso = {"name": oidc.config.name, "only": oidc.config.only} if oidc is not None else None
+    ports = request.app.get(OTLP_PORTS_KEY, STANDARD_OTLP_PORTS)
+    otlp = {"http_port": ports.http, "grpc_port": ports.grpc}
     if user is not None:
         profile = {**_user_json(user), "locale": await users.locale(user.id)}
-        return web.json_response({"user": profile, "setup_required": False, "open": False, "sso": sso})
+        return web.json_response({"user": profile, "setup_required": False, "open": False, "sso": sso, "otlp": otlp})
     store = request.app[STORE_KEY]
     no_users = await users.count() == 0
     open_mode = (
@@ -108,7 +125,7 @@ async def me(request: web.Request) -> web.Response:
         and no_users
         and not await store.projects.has_keys()
     )
-    return web.json_response({"user": None, "setup_required": no_users, "open": open_mode, "sso": sso})
+    return web.json_response({"user": None, "setup_required": no_users, "open": open_mode, "sso": sso, "otlp": otlp})
 
 
 async def setup(request: web.Request) -> web.Response:

@@ -14,11 +14,17 @@ async def test_first_run_login_logout_and_csrf(live: Running) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as s:
         async with s.get(live.api_url + "/api/v1/auth/me") as r:
+            # The receiver's ports as bound (the test server asks for any free ones), for the snippets.
+            otlp = {
+                "http_port": int(live.otlp_http_url.rsplit(":", 1)[1]),
+                "grpc_port": int(live.otlp_grpc_address.rsplit(":", 1)[1]),
+            }
             assert r.status == 200 and await r.json() == {
                 "user": None,
                 "setup_required": True,
                 "open": True,
                 "sso": None,
+                "otlp": otlp,
             }
         async with s.post(
             live.api_url + "/api/v1/auth/setup",

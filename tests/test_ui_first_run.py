@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -84,10 +85,13 @@ def sign_out(page: Page) -> None:
     page.get_by_role("heading", name="Sign in").wait_for()
     # The token ended, not only the cookie: put it back and the server still says no one.
     page.context.add_cookies([session])
-    assert api(page, "GET", "/api/v1/auth/me") == (
-        200,
-        {"user": None, "setup_required": False, "open": False, "sso": None},
-    )
+    status, me = api(page, "GET", "/api/v1/auth/me")
+    assert status == 200 and {k: v for k, v in me.items() if k != "otlp"} == {
+        "user": None,
+        "setup_required": False,
+        "open": False,
+        "sso": None,
+    }
     page.context.clear_cookies(name="th_session")
 
 
@@ -130,6 +134,12 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
             for line in snippet_text(page, "Grafana (Tempo and Prometheus data sources)").splitlines()
         )
         assert dify["Host"] == server.api_url and langfuse_env["LANGFUSE_HOST"] == server.api_url
+        # This server's gRPC port, which the test asked to be any free one (the note said 4317).
+        [grpc_port] = re.findall(
+            r"gRPC exporters use port (\d+) with the same Authorization header",
+            page.locator(".key-dialog").inner_text(),
+        )
+        assert grpc_port == server.otlp_grpc_address.rsplit(":", 1)[1]
 
         # The Langfuse SDK snippet, pasted as it is, with SDK 5 and 4.
         for version in ("5", "4"):
@@ -155,6 +165,15 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
             timeout=120,
         )
         assert run.returncode == 0, run.stderr[-2000:]
+        # The gRPC exporter as the dialog's note says: the same header, the port it names.
+        run = subprocess.run(
+            [sys.executable, "-c", OTEL_PROGRAM.replace("proto.http", "proto.grpc").replace("otel-hello", "otel-grpc")],
+            env={**os.environ, **otel_env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{grpc_port}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
         run = subprocess.run(
             [
                 sys.executable,
@@ -193,18 +212,21 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
 
         # Everything shows in dify-llm: traces, sessions, users, dashboard.
         page.get_by_role("link", name="Traces", exact=True).click()
-        for name in ("hello-tracehouse", "otel-hello", "message"):
+        for name in ("hello-tracehouse", "otel-hello", "otel-grpc", "message"):
             page.get_by_role("link", name=name, exact=True).first.wait_for()
         page.screenshot(path=str(DOCS / "first-run-3-traces.png"))
         project_url = page.url.split("/traces")[0]
         assert re.search(r"/project/[^/]+$", project_url)
         page.get_by_role("link", name="Sessions").click()
+        # (The list just left links both sessions too: the otel ones twice, one per trace.)
+        page.get_by_role("heading", name="Sessions").wait_for()
         page.get_by_role("link", name="conversation-42").wait_for()
         page.get_by_role("link", name="otel-session").wait_for()
         page.get_by_role("link", name="Users").click()
+        page.get_by_role("heading", name="Users").wait_for()
         page.get_by_role("link", name="end-user-7").wait_for()
         page.get_by_role("link", name="Dashboard").click()
-        expect(page.locator("[data-stat=Traces]")).to_have_text("4")
+        expect(page.locator("[data-stat=Traces]")).to_have_text("5")
 
         # The switchers: the default organization's project holds none of it.
         page.get_by_label("Organization").select_option(label="Default")
@@ -224,6 +246,33 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
         page.goto(server.api_url + "/")
         page.wait_for_url(project_url + "/traces")
         page.get_by_role("link", name="otel-hello").wait_for()
+    assert errors == []
+
+
+def test_open_mode_hint_is_this_servers_endpoint(server: Server) -> None:
+    """Open mode (a fresh local server, no account yet): the empty list's hint is the endpoint of
+    this server's receiver, which an exporter takes as it is (it named 4318 whatever the port)."""
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        page.goto(server.api_url + "/")
+        page.get_by_role("button", name="Continue without an account").click()
+        env = env_of(page.locator(".first-trace pre").inner_text())
+        assert env == {"OTEL_EXPORTER_OTLP_ENDPOINT": server.otlp_http_url}
+        run = subprocess.run(
+            [sys.executable, "-c", OTEL_PROGRAM],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
+        for _ in range(600):  # acknowledged is stored; listed once the batch is in
+            if httpx.get(server.api_url + "/api/v1/traces").json()["items"]:
+                break
+            time.sleep(0.1)
+        page.reload()
+        page.get_by_role("link", name="otel-hello").click()
+        page.get_by_role("heading", name="otel-hello", exact=True).wait_for()
     assert errors == []
 
 

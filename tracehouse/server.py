@@ -28,7 +28,7 @@ from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
 from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
-from query_api import create_app
+from query_api import OtlpPorts, create_app
 from query_api.provisioning import Provisioning
 from storage import Store
 from tracehouse import __version__, compiled
@@ -264,6 +264,8 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             # The API port also takes what Langfuse clients send (the Langfuse write API and its
             # OTLP endpoint), so that Dify and the SDKs need one host, also with `query` alone.
             otlp_routes = [r for r in handler.routes() if "api/public/otel" in r.path] + langfuse.routes()
+        # Where exporters send, for the UI's snippets: as configured when the receiver runs apart.
+        otlp_ports = OtlpPorts(http=settings.otlp_http_port, grpc=settings.otlp_grpc_port)
         if "receiver" in components:
             assert ingest is not None
             runner, port = await _start_site(
@@ -287,6 +289,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 ) from None
             await grpc_server.start()
             info["otlp_grpc_address"] = f"{host}:{grpc_port}"
+            otlp_ports = OtlpPorts(http=port, grpc=grpc_port)
             log.info("OTLP/HTTP on %s, OTLP/gRPC on %s", info["otlp_http_url"], info["otlp_grpc_address"])
         admin_token = secrets.token_urlsafe(32)
         if "api" in components:
@@ -314,6 +317,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                     parse_group_roles(settings.oidc_group_roles),
                     Role(settings.scim_role),
                 ),
+                otlp_ports=otlp_ports,
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings, "API")

@@ -61,6 +61,7 @@ async function gate() {
   bootMe = null;
   ctx.me = me.user;
   ctx.open = me.open;
+  ctx.otlp = me.otlp; // the receiver's ports, for the snippets
   if (me.user) return true;
   // Not signed in. In open mode (a local server with no key and no account) the data is readable anyway.
   const open = me.open;

@@ -63,7 +63,8 @@ export function keyPanel(pair, { wait = false } = {}) {
     snippet(t("Langfuse SDK (environment)"), s.langfuseEnv, t("Any Langfuse SDK, 2.x to 5.x, Python or JS.")),
     snippet(t("Langfuse SDK (Python)"), s.langfuseCode),
     snippet(t("OpenTelemetry exporter (environment)"), s.otelEnv,
-      t("Any OTLP/HTTP exporter; gRPC exporters use port 4317 with the same Authorization header.")),
+      t("Any OTLP/HTTP exporter; gRPC exporters use port {port} with the same Authorization header.",
+        { port: ctx.otlp?.grpc_port ?? 4317 })),
     snippet(t("Grafana (Tempo and Prometheus data sources)"), s.grafana,
       t("Add a Tempo and a Prometheus data source with these URLs and Basic auth. The Tempo one answers TraceQL search and metrics, so Explore → Traces works too.")),
     waiting);
@@ -76,7 +77,7 @@ export function firstTraceHint() {
   if (ctx.organization?.open) {
     // Open mode: no key exists, and this machine's exporters need none until one does.
     return h("div", {}, h("p", { class: "muted", text: t("Send your first trace: point any OpenTelemetry exporter here,") }),
-      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:4318` })); // code, not text
+      h("pre", { text: `OTEL_EXPORTER_OTLP_ENDPOINT=http://${location.hostname}:${ctx.otlp?.http_port ?? 4318}` })); // code, not text
   }
   return h("p", { class: "muted" },
     t("Send traces to this project with one of its API keys, from any OpenTelemetry exporter, a Langfuse SDK or Dify. "),
