@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -118,6 +121,68 @@ def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
             page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}?lang=zh-CN")
             panel.get_by_role("heading", name="agent").wait_for()
             assert panel.locator("section.io h3").all_text_contents() == ["追踪输入", "追踪输出", "输入", "输出"]
+        assert errors == []
+    finally:
+        srv.stop()
+
+
+# The OpenTelemetry SDK's typed attributes: arrays, numbers and booleans, on a span, its resource
+# and an event of it (langfuse SDK 3.x to 5.x send trace tags as such an array).
+TYPED_PROGRAM = """
+import os
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+resource = Resource.create({"service.name": "typed", "host.ips": ["10.0.0.1", "10.0.0.2"]})
+provider = TracerProvider(resource=resource)
+provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=os.environ["ENDPOINT"])))
+with provider.get_tracer("typed").start_as_current_span("typed-span") as span:
+    span.set_attribute("langfuse.trace.tags", ["sdk-v4", "退货"])
+    span.set_attribute("retry.codes", [429, 503])
+    span.set_attribute("attempts", 3)
+    span.set_attribute("cached", True)
+    span.add_event("retried", {"codes": [429, 503], "note": "once"})
+provider.shutdown()
+"""
+
+
+def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
+    """Arrays read as JSON arrays, not as the OTLP/JSON AnyValue they are stored as (the tables
+    showed {"arrayValue":{"values":[{"stringValue":"sdk-v4"}]}})."""
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            signed_up(page, srv.api_url)
+            pair = new_key(page, "typed")
+            token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+            run = subprocess.run(
+                [sys.executable, "-c", TYPED_PROGRAM],
+                env={
+                    **os.environ,
+                    "ENDPOINT": srv.otlp_http_url + "/v1/traces",
+                    "OTEL_EXPORTER_OTLP_TRACES_HEADERS": f"Authorization=Basic%20{token}",
+                },
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
+            page.goto(f"{srv.api_url}/project/default/traces")
+            page.get_by_role("link", name="typed-span").click()
+            panel = page.locator(".panel")
+            panel.get_by_role("heading", name="typed-span").wait_for()
+            attributes = table_of(panel.locator("section", has=page.get_by_role("heading", name="Span attributes")))
+            assert attributes["langfuse.trace.tags"] == '["sdk-v4","退货"]', attributes
+            assert attributes["retry.codes"] == "[429,503]"
+            assert attributes["attempts"] == "3" and attributes["cached"] == "true"
+            resource = table_of(panel.locator("section", has=page.get_by_role("heading", name="Resource attributes")))
+            assert resource["host.ips"] == '["10.0.0.1","10.0.0.2"]', resource
+            event = panel.locator(".events li", has_text="retried").inner_text()
+            assert "[429,503]" in event and "arrayValue" not in event, event
+            assert "arrayValue" not in panel.inner_text()
         assert errors == []
     finally:
         srv.stop()

@@ -107,8 +107,10 @@ function readable(value) {
   return parsed === undefined ? value : JSON.stringify(parsed);
 }
 
-function attributeTable(title, attrs) {
-  const entries = Object.entries(attrs || {}).map(([k, v]) => [k, readable(v)]);
+/** Attributes as a table; ``types`` (the row's ``*_attribute_types``) turns stored arrays and
+ * maps, kept as OTLP/JSON AnyValues, back into plain JSON. */
+function attributeTable(title, attrs, types) {
+  const entries = Object.entries(attrs || {}).map(([k, v]) => [k, attributeText(v, types?.[k])]);
   if (!entries.length) return null;
   const rows = entries.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })));
   const filter = h("input", { placeholder: t("Filter attributes"), "aria-label": t("Filter {what}", { what: title }),
@@ -160,9 +162,8 @@ function eventAttributes(text) {
   const list = parseJson(text);
   if (!Array.isArray(list)) return {};
   return Object.fromEntries(list.map((kv) => {
-    const v = kv.value || {};
-    const value = v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? JSON.stringify(v);
-    return [kv.key, String(value)];
+    const value = plainAnyValue(kv.value || {});
+    return [kv.key, value !== null && typeof value === "object" ? JSON.stringify(value) : String(value)];
   }));
 }
 
@@ -194,7 +195,9 @@ function plainAnyValue(v) {
   if (!v || typeof v !== "object") return v;
   if ("arrayValue" in v) return (v.arrayValue.values || []).map(plainAnyValue);
   if ("kvlistValue" in v) return Object.fromEntries((v.kvlistValue.values || []).map((kv) => [kv.key, plainAnyValue(kv.value)]));
-  return v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v.bytesValue ?? null;
+  // int64s come as strings in OTLP/JSON: numbers again where a double holds them exactly
+  if ("intValue" in v) return Number.isSafeInteger(Number(v.intValue)) ? Number(v.intValue) : v.intValue;
+  return v.stringValue ?? v.doubleValue ?? v.boolValue ?? v.bytesValue ?? null;
 }
 function attributeText(value, type) {
   if (type !== "array" && type !== "kvlist") return readable(value);
@@ -364,10 +367,10 @@ function detail(span, scores, records = [], trace = {}) {
     modelParameters(span.model_parameters),
     metadataTable(span.metadata),
     sharedView ? null : commentsSection(span),
-    attributeTable(t("Span attributes"), span.span_attributes),
-    attributeTable(t("Resource attributes"), span.resource_attributes),
+    attributeTable(t("Span attributes"), span.span_attributes, span.span_attribute_types),
+    attributeTable(t("Resource attributes"), span.resource_attributes, span.resource_attribute_types),
     attributeTable(`${t("Scope attributes")}${span.scope_name ? ` (${span.scope_name}${span.scope_version ? ` ${span.scope_version}` : ""})` : ""}`,
-      span.scope_attributes),
+      span.scope_attributes, span.scope_attribute_types),
     events(span),
     logList(records, span),
   );
