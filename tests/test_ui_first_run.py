@@ -54,6 +54,14 @@ def snippet_text(page: Page, label: str) -> str:
     )
 
 
+def run_program(program: str, env: dict[str, str]) -> None:
+    """Run a Python program with ``env`` added to this one's environment: it must succeed, silently."""
+    run = subprocess.run(
+        [sys.executable, "-c", program], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
+
+
 def sign_up(page: Page, url: str) -> None:
     page.goto(url + "/")
     page.get_by_role("heading", name="Create the admin account").wait_for()
@@ -157,23 +165,12 @@ def test_first_run_wizard_snippets_and_project_isolation(server: Server, tmp_pat
         assert "/project/" in page.url and "/traces/" in page.url
 
         # The OTel environment, with the stock exporter; and what Dify does with the three values.
-        run = subprocess.run(
-            [sys.executable, "-c", OTEL_PROGRAM],
-            env={**os.environ, **otel_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert run.returncode == 0, run.stderr[-2000:]
+        run_program(OTEL_PROGRAM, otel_env)
         # The gRPC exporter as the dialog's note says: the same header, the port it names.
-        run = subprocess.run(
-            [sys.executable, "-c", OTEL_PROGRAM.replace("proto.http", "proto.grpc").replace("otel-hello", "otel-grpc")],
-            env={**os.environ, **otel_env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{grpc_port}"},
-            capture_output=True,
-            text=True,
-            timeout=120,
+        run_program(
+            OTEL_PROGRAM.replace("proto.http", "proto.grpc").replace("otel-hello", "otel-grpc"),
+            {**otel_env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{grpc_port}"},
         )
-        assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
         run = subprocess.run(
             [
                 sys.executable,
@@ -258,14 +255,7 @@ def test_open_mode_hint_is_this_servers_endpoint(server: Server) -> None:
         page.get_by_role("button", name="Continue without an account").click()
         env = env_of(page.locator(".first-trace pre").inner_text())
         assert env == {"OTEL_EXPORTER_OTLP_ENDPOINT": server.otlp_http_url}
-        run = subprocess.run(
-            [sys.executable, "-c", OTEL_PROGRAM],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
+        run_program(OTEL_PROGRAM, env)
         for _ in range(600):  # acknowledged is stored; listed once the batch is in
             if httpx.get(server.api_url + "/api/v1/traces").json()["items"]:
                 break

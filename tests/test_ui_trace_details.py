@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import browser_page, new_key
-from tests.test_ui_first_run import signed_up
+from tests.test_ui_first_run import run_program, signed_up
 
 
 def table_of(section) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -158,18 +155,13 @@ def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
             signed_up(page, srv.api_url)
             pair = new_key(page, "typed")
             token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
-            run = subprocess.run(
-                [sys.executable, "-c", TYPED_PROGRAM],
-                env={
-                    **os.environ,
+            run_program(
+                TYPED_PROGRAM,
+                {
                     "ENDPOINT": srv.otlp_http_url + "/v1/traces",
                     "OTEL_EXPORTER_OTLP_TRACES_HEADERS": f"Authorization=Basic%20{token}",
                 },
-                capture_output=True,
-                text=True,
-                timeout=120,
             )
-            assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
             page.goto(f"{srv.api_url}/project/default/traces")
             page.get_by_role("link", name="typed-span").click()
             panel = page.locator(".panel")
