@@ -175,6 +175,11 @@ def test_experiment_from_the_ui_without_code(server: Server) -> None:  # noqa: F
         page.get_by_text("To run an experiment from here, create a prompt (Prompts)", exact=False).wait_for()
         expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
         expect(page.get_by_text("No runs yet.", exact=True)).to_be_visible()
+        # A link to what is missing: the prompts (the connection exists, so none to Settings).
+        missing = page.locator("p.muted", has_text="To run an experiment from here")
+        expect(missing.get_by_role("link", name="Settings")).to_have_count(0)
+        missing.get_by_role("link", name="Prompts").click()
+        page.wait_for_url("**/project/default/prompts")
         assert (
             api(page, "POST", "/api/v1/prompts?project=default", {"name": "weather", "prompt": "Weather in {{city}}?"})[
                 0

@@ -41,6 +41,14 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.goto(srv.api_url + "/project/default/playground")
             page.get_by_text("The playground needs a model connection").wait_for()
             assert page.get_by_role("button", name="Run", exact=True).count() == 0
+            # Its link, and the evaluations page's, lead to the section where one is added.
+            for path in ("/playground", "/evaluations"):
+                page.goto(srv.api_url + "/project/default" + path)
+                page.locator("p.muted", has_text="needs a model connection").get_by_role(
+                    "link", name="Settings"
+                ).click()
+                page.wait_for_url("**/project/default/settings#model-connections")
+                expect(page.get_by_role("heading", name="Model connections")).to_be_in_viewport()
             connection = {"provider": "local", "secretKey": "sk-play", "baseURL": model.url, "customModels": ["gpt-4o"]}
             assert api(page, "PUT", "/api/v1/llm-connections", connection)[0] == 200
             prompt = {

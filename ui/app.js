@@ -278,6 +278,8 @@ export async function route() {
     if (!match[2]) history.replaceState(null, "", here("/traces"));
     topBar(page);
     await projectPage(view(), page, match[3] ? decodeURIComponent(match[3]) : "");
+    // A link to a section of the page (Settings → Model connections): there once it is drawn.
+    if (location.hash && !stale()) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView();
   } catch (e) {
     if (stale()) return; // an earlier page's failure: the page now shown is another
     main().replaceChildren(h("div", { class: "card error", role: "alert" }, h("h2", { text: t("Something went wrong") }),
@@ -326,7 +328,7 @@ document.addEventListener("click", (event) => {
   const link = event.target.closest("a[data-link]");
   if (link && !event.metaKey && !event.ctrlKey && link.origin === location.origin) {
     event.preventDefault();
-    navigate(link.pathname + link.search);
+    navigate(link.pathname + link.search + link.hash);
   }
 });
 /** Start the UI; ``me`` is the answer of /api/v1/auth/me that ui/boot.js already has (or null). */

@@ -205,7 +205,10 @@ async function experimentForm(name, again, activeItems) {
   }
   const [prompts, connections] = await Promise.all([api("/api/v1/prompts"), api("/api/v1/llm-connections")]);
   if (!prompts.items.length || !connections.items.length) {
-    return h("p", { class: "muted", text: t("To run an experiment from here, create a prompt (Prompts) and a model connection (Settings → Model connections).") });
+    return h("p", { class: "muted" }, t("To run an experiment from here, create a prompt (Prompts) and a model connection (Settings → Model connections)."),
+      prompts.items.length ? null : [" ", h("a", { href: here("/prompts"), "data-link": true, text: t("Prompts") })],
+      connections.items.length || !can("MANAGE_SETTINGS") ? null
+        : [" ", h("a", { href: here("/settings#model-connections"), "data-link": true, text: t("Settings") })]);
   }
   const prompt = h("select", { "aria-label": t("Prompt") }, ...prompts.items.map((p) => h("option", { value: p.name, text: p.name })));
   const version = h("select", { "aria-label": t("Prompt version") });

@@ -194,9 +194,10 @@ export async function evaluationsPage(root) {
     h("div", { class: "page-head" }, h("h1", { text: t("Evaluations") }),
       manage && connections.items.length ? h("button", { type: "button", text: t("New rule"), onclick: () =>
         formBox.replaceChildren(ruleForm(templates.items, connections.items, again, () => formBox.replaceChildren())) }) : null),
-    !connections.items.length ? h("p", { class: "muted", text: manage
-      ? t("LLM-as-a-judge needs a model connection: add one in Settings → Model connections.")
-      : t("LLM-as-a-judge needs a model connection, which an admin of this project adds in Settings.") }) : "",
+    !connections.items.length ? h("p", { class: "muted" }, manage
+      ? [t("LLM-as-a-judge needs a model connection: add one in Settings → Model connections."), " ",
+        h("a", { href: here("/settings#model-connections"), "data-link": true, text: t("Settings") })]
+      : t("LLM-as-a-judge needs a model connection, which an admin of this project adds in Settings.")) : "",
     formBox,
     rules.items.length ? table([t("Rule (score name)"), t("Template"), t("Target"), t("Judge"), t("Sampling"), t("Executions"), t("Status")], rules.items.map((r) => h("tr", { class: selected && r.id === selected.id ? "selected" : "" },
       h("td", {}, h("a", { href: `${here("/evaluations")}?rule=${encodeURIComponent(r.id)}`, "data-link": true, text: r.name })),

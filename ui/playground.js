@@ -277,7 +277,7 @@ export async function playgroundPage(root) {
     placeholders ? h("p", { class: "muted", text: t("The prompt's placeholders ({n}) are not sent: add messages in their place to try them.", { n: placeholders }) }) : "",
     seed.leftOut ? h("p", { class: "muted", text: t("Left out of the generation: {n} part(s) (audio, documents, or images too large for this tab).", { n: seed.leftOut }) }) : "",
     !connections.length ? h("p", { class: "muted" }, t("The playground needs a model connection: add one in Settings → Model connections."),
-      can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings"), "data-link": true, text: t("Settings") })] : null) : "",
+      can("MANAGE_SETTINGS") ? [" ", h("a", { href: here("/settings#model-connections"), "data-link": true, text: t("Settings") })] : null) : "",
     !mayRun ? h("p", { class: "muted", text: t("Your role in this project cannot run models.") }) : "",
     h("form", { class: "card playground", onsubmit: run },
       h("h3", { text: t("Messages") }), messages,

@@ -202,7 +202,7 @@ async function connectionsSection(project, again) {
   const models = field(t("Models (comma-separated)"), { style: fitted(t("Models (comma-separated)")) });
   const tested = h("div", { role: "status" });
   return [
-    h("h2", { text: t("Model connections") }),
+    h("h2", { id: "model-connections", text: t("Model connections") }),
     h("p", { class: "muted", text: t("Models for experiments and LLM-as-a-judge: OpenAI, Azure OpenAI, DeepSeek, Qwen (DashScope), vLLM, Ollama or a LiteLLM proxy through their OpenAI-compatible API, or Anthropic. Keys are encrypted at rest and never shown again.") }),
     doc.items.length ? table([t("Name"), "API", t("Base URL"), t("Key"), t("Models"), ""], doc.items.map((c) => h("tr", {},
       h("td", { text: c.provider }), h("td", { text: c.adapter }), h("td", { text: c.baseURL || "(default)" }),
