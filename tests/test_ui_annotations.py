@@ -47,6 +47,10 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.get_by_label("Queue name").fill("review")
         page.get_by_label("helpful").check()
         page.get_by_role("button", name="Create queue").click()
+        page.get_by_role("link", name="review").click()
+        # Empty: how to fill it, and the way back (the page said only "The queue is empty.").
+        page.get_by_text('Add traces, observations or sessions to it with "Add to queue" on their pages.').wait_for()
+        page.get_by_role("link", name="← Annotation queues").click()
         page.get_by_role("link", name="review").wait_for()
         # Both traces into the queue from the trace view.
         for t in traces:

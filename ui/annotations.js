@@ -129,8 +129,11 @@ export async function annotationQueuePage(root, queueId) {
   const done = items.filter((i) => i.status === "COMPLETED").length;
   const head = h("div", { class: "page-head" }, h("h1", { text: queue.name }),
     h("progress", { max: items.length || 1, value: done }), h("span", { class: "muted", text: t("{done} of {total} done", { done, total: items.length }) }));
+  const back = h("p", {}, h("a", { href: here("/annotation-queues"), "data-link": true, text: t("← Annotation queues") }));
   if (!item) {
-    root.replaceChildren(head, h("p", { class: "muted", text: t("The queue is empty.") }));
+    root.replaceChildren(back, head, h("p", { class: "muted" },
+      t("The queue is empty. Add traces, observations or sessions to it with \"Add to queue\" on their pages."), " ",
+      h("a", { href: here("/traces"), "data-link": true, text: t("Traces") })));
     return;
   }
   const mayScore = can("SCORE");
@@ -155,7 +158,7 @@ export async function annotationQueuePage(root, queueId) {
       error.textContent = errorText(err);
     }
   };
-  root.replaceChildren(head,
+  root.replaceChildren(back, head,
     h("p", { class: "muted small", text: mayScore ? t("Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous") : t("Keys: j / k next / previous") }),
     h("div", { class: "annotation-layout" }, object,
       h("div", { class: "card" },
