@@ -375,7 +375,8 @@ export async function promptPage(root, name) {
       h("div", { class: "muted small", text: v.commitMessage || "" }),
       h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
       h("section", { class: "version-detail" },
-        h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }), compareSelect),
+        h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }),
+          versions.length > 1 ? compareSelect : null), // nothing to compare one version with
         compareWith ? diffView(compareWith, selected) : promptView(selected),
         h("h3", { text: t("Labels") }),
         labelEditor(name, selected, versions, again),
