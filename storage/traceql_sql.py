@@ -47,6 +47,16 @@ NUMERIC_FALLBACK = {
     "gen_ai.usage.cost": "toFloat64(s.total_cost)",
 }
 LLM_CALL = "s.observation_type IN ('GENERATION', 'EMBEDDING')"
+# Likewise the model, operation and provider that the receiver reads from every source's own
+# attributes (OpenInference's llm.model_name, Langfuse's observation model, the ingestion API):
+# where a span lacks the GenAI attribute, the typed column answers for it.
+STRING_FALLBACK = {
+    "gen_ai.request.model": "toString(s.request_model)",
+    "gen_ai.response.model": "toString(s.response_model)",
+    "gen_ai.operation.name": "toString(s.operation)",
+    "gen_ai.provider.name": "toString(s.provider)",
+    "gen_ai.system": "toString(s.provider)",
+}
 
 
 class SqlParams:
@@ -99,13 +109,16 @@ def _attribute(params: SqlParams, field: Attribute, op: str, value: Literal) -> 
     parts = []
     for column in maps:
         has = f"mapContains({column}, {key})"
+        expr = f"{column}[{key}]"
+        typed = STRING_FALLBACK.get(field.name) if column == "span_attributes" else None
+        if typed:  # the span's attribute, else its typed column (set or not, for nil too)
+            expr = f"if({has}, {expr}, {typed})"
+            has = f"({has} OR {typed} != '')"
         if value.kind == "nil":
             parts.append(f"NOT {has}" if op == "=" else has)
             continue
         if field.name == "service.name" and column == "resource_attributes" and op in ("=", "!=", "=~", "!~"):
             expr = "toString(service_name)"
-        else:
-            expr = f"{column}[{key}]"
         parts.append(f"({has} AND {_scalar(params, expr, op, value)})")
     if value.kind == "nil" and op == "=" and len(parts) > 1:
         return "(" + " AND ".join(parts) + ")"
@@ -199,6 +212,9 @@ def _attribute_pair(params: SqlParams, field: Attribute) -> tuple[str, str]:
     value, kind = "NULL", "''"
     for scope in reversed(scopes):  # the span's own attribute wins over its resource's
         has = f"mapContains(s.{scope}_attributes, {key})"
+        if scope == "span" and field.name in STRING_FALLBACK:  # then its typed column
+            typed = STRING_FALLBACK[field.name]
+            value, kind = f"if({typed} != '', {typed}, {value})", f"if({typed} != '', '', {kind})"
         value = f"if({has}, s.{scope}_attributes[{key}], {value})"
         kind = f"if({has}, s.{scope}_attribute_types[{key}], {kind})"
     return value, kind

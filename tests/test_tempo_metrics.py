@@ -304,6 +304,27 @@ async def test_other_projects_and_keys(live: Running, t0: int) -> None:
         end=str(t0 + 240),
     )
     assert status == 200 and json.loads(body)["series"][0]["value"] == 1
+    # The model likewise: OpenInference's llm.model_name is the GenAI attribute's, to a search and a by().
+    status, body = await get(
+        live,
+        "/api/metrics/query",
+        {"Authorization": f"Basic {token}"},
+        q='{ span.gen_ai.request.model = "gpt-4o" } | count_over_time() by (span.gen_ai.request.model)',
+        start=str(t0),
+        end=str(t0 + 240),
+    )
+    [series] = json.loads(body)["series"]
+    assert status == 200 and series["value"] == 2, body
+    assert series["labels"] == [{"key": "span.gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}]
+    status, body = await get(
+        live,
+        "/api/metrics/query",
+        {"Authorization": f"Basic {token}"},
+        q="{ span.gen_ai.request.model = nil } | count_over_time()",
+        start=str(t0),
+        end=str(t0 + 240),
+    )
+    assert status == 200 and json.loads(body)["series"] == [], body
 
 
 @pytest.mark.parametrize(
