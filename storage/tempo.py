@@ -6,7 +6,14 @@ from typing import Any
 
 from storage.api import Backend, Row
 from storage.traceql_metrics import MetricsResult, TraceQLMetrics
-from storage.traceql_sql import SqlParams, compile_condition, label_value, new_params, numeric_value
+from storage.traceql_sql import (
+    STRING_FALLBACK,
+    SqlParams,
+    compile_condition,
+    label_value,
+    new_params,
+    numeric_value,
+)
 from tracehouse.traceql import Aggregate, Expr, Field, Intrinsic, Metrics, SpansetExpr
 from tracehouse.traceql_structure import TraceSpan, leaves, matches, nested_set
 
@@ -173,6 +180,17 @@ GROUP BY trace_id""",
                 params,
             )
             out[scope] = [r["k"] for r in rows]
+        # The GenAI attributes that TraceQL reads from the typed columns (storage.traceql_sql), named
+        # where a span has the column though not the attribute (OpenInference's, Langfuse's).
+        names = sorted(n for n in STRING_FALLBACK if n != "gen_ai.system")  # not the older name too
+        [present] = await self._backend.query(
+            "SELECT "
+            + ", ".join(f"max({STRING_FALLBACK[n]} != '') AS f{i}" for i, n in enumerate(names))
+            + f" FROM spans AS s WHERE {_WINDOW}",
+            params,
+        )
+        typed = [n for i, n in enumerate(names) if present[f"f{i}"] and n not in out["span"]]
+        out["span"] = sorted(out["span"] + typed)[:limit]
         return out
 
     async def tag_values(
@@ -202,9 +220,13 @@ GROUP BY trace_id""",
         values: dict[str, str] = {}
         for prefix in columns:
             values_col, types_col = f"s.{prefix}_attributes", f"s.{prefix}_attribute_types"
+            value, has = f"{values_col}[{{key:String}}]", f"mapContains({values_col}, {{key:String}})"
+            typed = STRING_FALLBACK.get(name) if prefix == "span" else None
+            if typed:  # the attribute, else the typed column TraceQL reads for it
+                value, has = f"if({has}, {value}, {typed})", f"({has} OR {typed} != '')"
             rows = await self._backend.query(
-                f"SELECT {values_col}[{{key:String}}] AS v, any({types_col}[{{key:String}}]) AS t "
-                f"FROM spans AS s WHERE {_WINDOW} AND {condition} AND mapContains({values_col}, {{key:String}}) "
+                f"SELECT {value} AS v, any({types_col}[{{key:String}}]) AS t "
+                f"FROM spans AS s WHERE {_WINDOW} AND {condition} AND {has} "
                 "GROUP BY v ORDER BY v LIMIT {limit:UInt32}",
                 params,
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from tracehouse.traceql import And, Attribute, Compare, Expr, Intrinsic, Literal, MatchAll, Or, TraceQLError
 
-__all__ = ["SqlParams", "compile_condition", "label_value", "new_params", "numeric_value"]
+__all__ = ["STRING_FALLBACK", "SqlParams", "compile_condition", "label_value", "new_params", "numeric_value"]
 
 STATUS = {"error": "ERROR", "ok": "OK", "unset": "UNSET"}
 KINDS = {"server", "client", "producer", "consumer", "internal", "unspecified"}

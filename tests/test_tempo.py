@@ -173,6 +173,28 @@ async def test_tags_and_values(live: Running, trace_id: str) -> None:
     assert status == 200 and json.loads(body)["tagValues"] == ["support-bot"]
 
 
+async def test_genai_tags_from_typed_columns(live: Running) -> None:
+    """OpenInference's model and provider (llm.model_name, llm.provider) are the GenAI attributes'
+    to Grafana's autocomplete, as they are to TraceQL's conditions (storage.traceql_sql)."""
+    project = await live.store.projects.create_project("openinference")
+    span = {"trace_id": b"\x07" * 16, "name": "ChatAnthropic", "attrs": {"llm.model_name": "claude-3-haiku",
+            "llm.provider": "anthropic", "openinference.span.kind": "LLM"}}  # fmt: skip
+    result = await live.ingest.ingest(request([span]).SerializeToString(), "protobuf", project.id)
+    assert result.accepted == 1
+    pair = await live.store.projects.create_key(project.id)
+    live.changed()
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()}
+    status, body = await get(live, "/api/v2/search/tags", auth)
+    tags = {s["name"]: s["tags"] for s in json.loads(body)["scopes"]}["span"]
+    assert status == 200 and {"gen_ai.request.model", "gen_ai.provider.name", "llm.model_name"} <= set(tags), tags
+    assert "gen_ai.system" not in tags and "gen_ai.response.model" not in tags  # none has one
+    for tag, value in (("span.gen_ai.request.model", "claude-3-haiku"), ("span.gen_ai.provider.name", "anthropic")):
+        status, body = await get(live, f"/api/v2/search/tag/{tag}/values", auth)
+        assert status == 200 and json.loads(body)["tagValues"] == [{"type": "string", "value": value}], body
+    status, body = await get(live, "/api/search", auth, q='{ span.gen_ai.request.model = "claude-3-haiku" }')
+    assert status == 200 and [t["traceID"] for t in json.loads(body)["traces"]] == ["07" * 16]
+
+
 async def test_meta_endpoints_and_auth(live: Running) -> None:
     assert await get(live, "/api/echo") == (200, b"echo")
     status, body = await get(live, "/api/status/buildinfo")
