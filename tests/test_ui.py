@@ -165,6 +165,12 @@ def test_setup_traces_list_and_trace_view(seeded_server: tuple[Server, str]) -> 
         cell.locator(".score", has_text="quality").wait_for()
         assert cell.locator(".score").all_inner_texts() == ["<b>tone</b> polite", "quality 0.65", "resolved True"]
         page.screenshot(path=str(ARTIFACTS / "traces.png"))
+        # Headers over numbers sit right, as their numbers do (they sat left).
+        align = page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll("table.traces thead th")]
+                .map((th) => [th.innerText.replace(/[▲▼]/g, "").trim(), getComputedStyle(th).textAlign]))"""
+        )
+        assert align["Cost"] == align["Latency"] == "right" and align["Name"] == "left", align
 
         page.get_by_placeholder("Model", exact=True).focus()  # suggestions come from the API
         page.wait_for_function("document.querySelectorAll('#suggest-model option').length > 0")

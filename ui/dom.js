@@ -84,6 +84,16 @@ export function tokenCount(n) {
 }
 
 export function table(headers, rows) {
-  return h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((label) => h("th", { text: label })))),
-    h("tbody", {}, ...rows));
+  return numericHeaders(h("table", { class: "traces" }, h("thead", {}, h("tr", {}, ...headers.map((label) => h("th", { text: label })))),
+    h("tbody", {}, ...rows)));
+}
+
+/** Right-align the header of each column whose first row holds a number (``td.num``), as its
+ * cells are; returns the table. */
+export function numericHeaders(el) {
+  const head = el.tHead?.rows[0];
+  const first = el.tBodies[0]?.rows[0];
+  if (!head || !first || first.cells.length !== head.cells.length) return el;
+  [...first.cells].forEach((cell, i) => head.cells[i].classList.toggle("num", cell.classList.contains("num")));
+  return el;
 }

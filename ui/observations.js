@@ -2,7 +2,7 @@
 // by type, model and name, as Langfuse's observations table lists them. Filters live in the URL.
 import { api } from "/ui/api.js";
 import { ctx, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatRowTime, h } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h, numericHeaders } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 import { params, rangeControls, timeWindow, traceTabs } from "/ui/traces.js";
 
@@ -87,6 +87,7 @@ export async function observationsPage(root) {
         h("td", { class: "num", text: formatCost(s.total_cost) }),
         h("td", { class: failed ? "err" : "", text: failed ? t("error") : s.level === "WARNING" ? t("warning") : t("ok") }));
     }));
+    numericHeaders(body.parentElement);
   }
   if (state.cursor) pager.append(h("button", { type: "button", text: t("First page"), onclick: () => go({ cursor: "" }) }));
   if (page.next_cursor) {

@@ -3,7 +3,7 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
-import { formatCost, formatCount, formatDuration, formatRowTime, h, scoreText } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h, numericHeaders, scoreText } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -256,6 +256,7 @@ export async function tracesPage(root) {
   } else {
     body.replaceChildren(...page.items.map((row) => h("tr", { class: row.error_count ? "has-error" : "" },
       selecting ? pickCell(row) : "", ...columns.map(([, , , cell]) => cell(row)))));
+    numericHeaders(table);
     fillScores(body);
   }
   if (state.cursor) {
