@@ -284,47 +284,29 @@ async def test_other_projects_and_keys(live: Running, t0: int) -> None:
     live.changed()
     assert (await get(live, "/api/metrics/query_range", q="{} | rate()"))[0] == 401
     token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
-    status, body = await get(
-        live,
-        "/api/metrics/query_range",
-        {"Authorization": f"Basic {token}"},
-        q="{} | sum_over_time(span.gen_ai.usage.input_tokens)",
-        start=str(t0),
-        end=str(t0 + 240),
-        step="60",
-    )
-    assert status == 200
-    assert series_of(json.loads(body)) == {(("__name__", "sum_over_time"),): {t0 + 60: 10000}}
-    status, body = await get(
-        live,
-        "/api/metrics/query",
-        {"Authorization": f"Basic {token}"},
-        q="{ span.gen_ai.usage.input_tokens < 2 } | count_over_time()",
-        start=str(t0),
-        end=str(t0 + 240),
-    )
-    assert status == 200 and json.loads(body)["series"][0]["value"] == 1
+
+    async def ask(path: str, q: str, **extra: str) -> Any:
+        """The other project's answer over the four minutes, with its key."""
+        status, body = await get(
+            live, path, {"Authorization": f"Basic {token}"}, q=q, start=str(t0), end=str(t0 + 240), **extra
+        )
+        assert status == 200, body
+        return json.loads(body)
+
+    tokens = await ask("/api/metrics/query_range", "{} | sum_over_time(span.gen_ai.usage.input_tokens)", step="60")
+    assert series_of(tokens) == {(("__name__", "sum_over_time"),): {t0 + 60: 10000}}
+    few = await ask("/api/metrics/query", "{ span.gen_ai.usage.input_tokens < 2 } | count_over_time()")
+    assert few["series"][0]["value"] == 1
     # The model likewise: OpenInference's llm.model_name is the GenAI attribute's, to a search and a by().
-    status, body = await get(
-        live,
+    doc = await ask(
         "/api/metrics/query",
-        {"Authorization": f"Basic {token}"},
-        q='{ span.gen_ai.request.model = "gpt-4o" } | count_over_time() by (span.gen_ai.request.model)',
-        start=str(t0),
-        end=str(t0 + 240),
+        '{ span.gen_ai.request.model = "gpt-4o" } | count_over_time() by (span.gen_ai.request.model)',
     )
-    [series] = json.loads(body)["series"]
-    assert status == 200 and series["value"] == 2, body
-    assert series["labels"] == [{"key": "span.gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}]
-    status, body = await get(
-        live,
-        "/api/metrics/query",
-        {"Authorization": f"Basic {token}"},
-        q="{ span.gen_ai.request.model = nil } | count_over_time()",
-        start=str(t0),
-        end=str(t0 + 240),
-    )
-    assert status == 200 and json.loads(body)["series"] == [], body
+    [series] = doc["series"]
+    assert series["value"] == 2 and series["labels"] == [
+        {"key": "span.gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}
+    ], doc
+    assert (await ask("/api/metrics/query", "{ span.gen_ai.request.model = nil } | count_over_time()"))["series"] == []
 
 
 @pytest.mark.parametrize(
