@@ -5,7 +5,7 @@ import { can, go, here } from "/ui/context.js";
 import { eraseButton } from "/ui/erase.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, table, tokenCount, traceCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, table, tokenCount, traceCount, traceLatency } from "/ui/dom.js";
 import { fillScores, RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t, word } from "/ui/i18n.js";
 
@@ -117,7 +117,7 @@ export async function sessionPage(root, id) {
   const doc = await api(path);
   const turn = (trace) => h("div", { class: "turn card" },
     h("p", { class: "muted" }, h("a", { href: here(`/traces/${encodeURIComponent(trace.trace_id)}`), "data-link": true,
-      text: trace.name || trace.trace_id }), ` · ${formatTime(trace.start_time)} · ${formatDuration(trace.latency_ms)} · `
+      text: trace.name || trace.trace_id }), ` · ${formatTime(trace.start_time)} · ${formatDuration(traceLatency(trace))} · `
       + `${tokenCount(trace.total_tokens)} · ${formatCost(trace.total_cost)}`),
     h("div", { class: "score-cell", "data-trace": trace.trace_id }),
     ...[["in", trace.input], ["out", trace.output]].flatMap(([side, text]) => messagesOf(text).map((m) =>
@@ -281,7 +281,7 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
       card(t("Top traces by cost"), tracesLink({ sort: "total_cost" }),
         table([t("Trace"), t("Latency"), t("Tokens"), t("Cost")], topTraces.items.map((row) => h("tr", {},
           h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(row.trace_id)}`), "data-link": true, text: row.name || row.trace_id })),
-          h("td", { class: "num", text: formatDuration(row.latency_ms) }),
+          h("td", { class: "num", text: formatDuration(traceLatency(row)) }),
           h("td", { class: "num", text: formatCount(row.total_tokens) }),
           h("td", { class: "num", text: formatCost(row.total_cost) }))))),
     ),

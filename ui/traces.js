@@ -3,7 +3,7 @@
 import { api } from "/ui/api.js";
 import { can, ctx, here } from "/ui/context.js";
 import { firstTraceHint } from "/ui/keys.js";
-import { formatCost, formatCount, formatDuration, formatRowTime, h, numericHeaders, scoreText } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatRowTime, h, numericHeaders, scoreText, traceLatency } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 
 export const RANGES = { "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -38,7 +38,7 @@ const COLUMNS = [
     href: here(`/sessions/${encodeURIComponent(row.session_id)}`), "data-link": true, text: row.session_id }) : "")],
   ["tags", t("Tags"), null, (row) => h("td", { class: "tags" }, ...row.tags.map((tag) => h("span", { class: "tag", text: tag })))],
   ["spans", t("Spans"), "span_count", (row) => h("td", { class: "num", text: formatCount(row.span_count) })],
-  ["latency", t("Latency"), "latency", (row) => h("td", { class: "num", text: formatDuration(row.latency_ms) })],
+  ["latency", t("Latency"), "latency", (row) => h("td", { class: "num", text: formatDuration(traceLatency(row)) })],
   ["tokens", t("Tokens in/out"), "total_tokens", (row) => h("td", { class: "num",
     text: `${formatCount(row.input_tokens)} / ${formatCount(row.output_tokens)}` })],
   ["cost", t("Cost"), "total_cost", (row) => h("td", { class: "num", text: formatCost(row.total_cost) })],
