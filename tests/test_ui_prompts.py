@@ -58,6 +58,11 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("heading", name="Version 1", exact=True).wait_for()
         expect(page.locator(".page-head .muted")).to_have_text("text prompt · 1 version")  # not "1 versions"
         expect(page.get_by_label("Compare with version")).to_have_count(0)  # nothing to compare it with
+        # Its address with the folder's slash typed as it is (the UI's links encode it): the same page.
+        page.goto(server.api_url + "/project/default/prompts/support/answer")
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        page.go_back()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
 
         # A second version from the editor, prefilled with the first.
         page.get_by_role("button", name="New version").click()

@@ -126,7 +126,8 @@ async function showShared(shared) {
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
 const SHORT = /^\/(traces|observations|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|observations|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/([^/]+))?)?\/?$/;
+// The item's id may hold slashes typed as they are (a prompt or dataset in a folder: "support/answer").
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|observations|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/(.+?))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
