@@ -62,6 +62,16 @@ def run_program(program: str, env: dict[str, str]) -> None:
     assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
 
 
+def until_listed(api_url: str, headers: dict[str, str] | None = None) -> None:
+    """Wait until the project's trace list has a trace: acknowledged is stored at once, and listed
+    once its batch is inserted (about half a second later), so a page loaded at once may lack it."""
+    for _ in range(600):
+        if httpx.get(api_url + "/api/v1/traces", headers=headers or {}).json()["items"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no trace listed within a minute")
+
+
 def sign_up(page: Page, url: str) -> None:
     page.goto(url + "/")
     page.get_by_role("heading", name="Create the admin account").wait_for()
@@ -256,10 +266,7 @@ def test_open_mode_hint_is_this_servers_endpoint(server: Server) -> None:
         env = env_of(page.locator(".first-trace pre").inner_text())
         assert env == {"OTEL_EXPORTER_OTLP_ENDPOINT": server.otlp_http_url}
         run_program(OTEL_PROGRAM, env)
-        for _ in range(600):  # acknowledged is stored; listed once the batch is in
-            if httpx.get(server.api_url + "/api/v1/traces").json()["items"]:
-                break
-            time.sleep(0.1)
+        until_listed(server.api_url)
         page.reload()
         page.get_by_role("link", name="otel-hello").click()
         page.get_by_role("heading", name="otel-hello", exact=True).wait_for()

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import Server
 from tests.otlp_data import request
 from tests.test_ui import ARTIFACTS, browser_page, new_key
-from tests.test_ui_first_run import PASSWORD, api, server, sign_in, sign_up  # noqa: F401 (fixture)
+from tests.test_ui_first_run import PASSWORD, api, server, sign_in, sign_up, until_listed  # noqa: F401 (fixture)
 from tests.test_ui_metrics import send_metrics
 from tests.test_ui_prompts import _ingest
 from ui.catalog import CATALOGS
@@ -219,6 +219,7 @@ def test_durations_below_a_millisecond_read_in_microseconds(server: Server) -> N
         )
         with urllib.request.urlopen(post, timeout=30) as r:
             assert r.status == 200
+        until_listed(server.api_url, {"Authorization": f"Basic {token}"})
         page.goto(f"{server.api_url}/project/default/traces/{'05' * 16}")
         header = page.locator("main p.muted").first
         expect(header).to_contain_text("56 微秒")

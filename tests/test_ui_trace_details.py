@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import browser_page, new_key
-from tests.test_ui_first_run import run_program, signed_up
+from tests.test_ui_first_run import run_program, signed_up, until_listed
 
 
 def table_of(section) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -162,6 +162,7 @@ def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
                     "OTEL_EXPORTER_OTLP_TRACES_HEADERS": f"Authorization=Basic%20{token}",
                 },
             )
+            until_listed(srv.api_url, {"Authorization": f"Basic {token}"})
             page.goto(f"{srv.api_url}/project/default/traces")
             page.get_by_role("link", name="typed-span").click()
             panel = page.locator(".panel")
