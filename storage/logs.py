@@ -18,6 +18,7 @@ import orjson
 from storage import escapes
 from storage.api import Backend, Row
 from storage.cursors import decode_cursor, encode_cursor
+from storage.traceql_sql import attribute_equals
 from tracehouse.errors import InvalidInput
 
 __all__ = ["LogQuery", "LogReader", "merge_messages"]
@@ -167,7 +168,7 @@ class LogReader:
             where.append("trace_id = {trace_id:String}")
             params["trace_id"] = q.trace_id
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
-            where.append(f"log_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
+            where.append(attribute_equals("log_attributes", f"{{ak{i}:String}}", f"{{av{i}:String}}"))
             params[f"ak{i}"], params[f"av{i}"] = key, value
         if q.cursor:
             c_time, c_id = decode_cursor(q.cursor, [int, str])

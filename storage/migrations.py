@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.api import Backend
-from storage.schema import Cluster, NewColumns, Rebuild, Table, TableSettings, View, render
+from storage.schema import Cluster, NewColumns, NewIndex, Rebuild, Table, TableSettings, View, render
 from storage.tables import (
     ALL_TABLES,
     ANNOTATION_ITEMS,
@@ -46,6 +46,7 @@ from storage.tables import (
     SCHEMA_MIGRATIONS,
     SCORE_CONFIGS,
     SMALL_BLOCKS,
+    SPAN_ARRAY_KEYS_INDEX,
     SPLIT_TRACES,
     TABLES,
     TRACE_INDEX,
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     name: str
-    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | str]
+    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | NewIndex | str]
 
 
 LATER_MIGRATIONS: tuple[Migration, ...] = (
@@ -129,6 +130,7 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(22, "traces shared by a public link", [TRACE_SHARES]),
     Migration(23, "roles single sign-on's groups gave, and the roles before them", [GROUP_GRANTS]),
     Migration(24, "the audit log: who changed what", [AUDIT_LOG]),
+    Migration(25, "spans: an index of which attributes are arrays", [NewIndex("spans", SPAN_ARRAY_KEYS_INDEX)]),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

@@ -22,7 +22,7 @@ from storage.logs import LogReader
 from storage.recent_spans import RecentSpans
 from storage.tables import SCORE_TEXT, SPANS, WRITER_FILLED
 from storage.trace_cache import TraceCache, TraceVersion
-from storage.traceql_sql import compile_condition
+from storage.traceql_sql import attribute_equals, compile_condition
 from tracehouse.errors import InvalidInput
 from tracehouse.traceql import Expr, TraceQLError
 
@@ -560,7 +560,7 @@ class TraceReader:
             span_filters.append("(" + " OR ".join(escapes.matches(c, "search") for c in columns) + ")")
             params["search"] = escapes.needles(q.search)
         for i, (key, value) in enumerate(sorted(q.attributes.items())):
-            span_filters.append(f"span_attributes[{{ak{i}:String}}] = {{av{i}:String}}")
+            span_filters.append(attribute_equals("span_attributes", f"{{ak{i}:String}}", f"{{av{i}:String}}"))
             params[f"ak{i}"], params[f"av{i}"] = key, value
         for i, (key, value) in enumerate(sorted(q.metadata.items())):
             # Metadata values are JSON text (a string quoted) or, from some exporters, the text itself.

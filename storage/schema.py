@@ -159,6 +159,16 @@ class NewColumns:
     old_view: str
 
 
+@dataclass(frozen=True)
+class NewIndex:
+    """A data-skipping index added to a stored table (``index`` as in ``Table.indexes``): parts
+    written from then on carry it, and the stored ones are given it by a mutation that runs in
+    the background, so start-up does not wait on a large store."""
+
+    table: str
+    index: str
+
+
 def _engine(table: Table, replication_path: str | None) -> str:
     args = list(table.engine_args)
     if replication_path is None:
@@ -206,6 +216,18 @@ def _render_settings(change: TableSettings, tables: dict[str, Table], cluster: C
     return f"ALTER TABLE {name}{on} MODIFY SETTING {', '.join(change.settings)}"
 
 
+def _render_new_index(change: NewIndex, tables: dict[str, Table], cluster: Cluster | None) -> list[str]:
+    name, on = change.table, ""
+    if cluster is not None:
+        on = f" ON CLUSTER '{cluster.name}'"
+        if tables[name].shard_key is not None:
+            name += LOCAL_SUFFIX  # indexes belong to the MergeTree, not to the Distributed table
+    return [
+        f"ALTER TABLE {name}{on} ADD INDEX IF NOT EXISTS {change.index}",
+        f"ALTER TABLE {name}{on} MATERIALIZE INDEX {change.index.split()[0]}",
+    ]
+
+
 def _render_rebuild(rebuild: Rebuild, tables: dict[str, Table], cluster: Cluster | None) -> list[str]:
     table, view = rebuild.table, rebuild.view
     on = f" ON CLUSTER '{cluster.name}'" if cluster else ""
@@ -238,7 +260,7 @@ def _render_new_columns(change: NewColumns, tables: dict[str, Table], cluster: C
 
 
 def render(
-    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | str],
+    objects: Sequence[Table | View | TableSettings | Rebuild | NewColumns | NewIndex | str],
     tables: dict[str, Table],
     cluster: Cluster | None = None,
 ) -> list[str]:
@@ -255,6 +277,8 @@ def render(
             statements += _render_rebuild(obj, tables, cluster)
         elif isinstance(obj, NewColumns):
             statements += _render_new_columns(obj, tables, cluster)
+        elif isinstance(obj, NewIndex):
+            statements += _render_new_index(obj, tables, cluster)
         else:
             statements.append(obj)
     return statements

@@ -18,11 +18,13 @@ __all__ = [
     "LOGS",
     "METRIC_POINTS",
     "SPANS",
+    "SPAN_ARRAY_KEYS_INDEX",
     "SPLIT_TRACES",
     "TABLES",
     "TRACES",
     "TRACES_MV",
     "TRACE_INDEX",
+    "array_keys",
 ]
 
 STR = pa.string()
@@ -58,6 +60,18 @@ SMALL_GRANULES = ("index_granularity_bytes = 1048576",)
 # Columns of a span row that the writer fills (the version and the collapsing sign), never a
 # decoder: declared here, once, for the writer, the readers and both decoders.
 WRITER_FILLED = ("ingested_at", "sign")
+
+
+def array_keys(types: str) -> str:
+    """SQL: the keys of a row's array attributes, from its type map (``span_attribute_types``)."""
+    return f"mapKeys(mapFilter((k, v) -> v = 'array', {types}))"
+
+
+# Which of a span's attributes are arrays: a condition on an attribute's elements
+# (storage.traceql_sql) skips the granules where it is no array, as one on its value does.
+SPAN_ARRAY_KEYS_INDEX = (
+    f"idx_span_attr_arrays {array_keys('span_attribute_types')} TYPE bloom_filter(0.01) GRANULARITY 1"
+)
 
 SPANS = Table(
     name="spans",
@@ -151,6 +165,7 @@ SPANS = Table(
         "idx_duration duration_ns TYPE minmax GRANULARITY 1",
         "idx_span_attr_keys mapKeys(span_attributes) TYPE bloom_filter(0.01) GRANULARITY 1",
         "idx_span_attr_values mapValues(span_attributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+        SPAN_ARRAY_KEYS_INDEX,
     ],
     settings=DURABLE + COMPACT_INSERTS + SMALL_BLOCKS + SMALL_GRANULES,
     shard_key="cityHash64(trace_id)",

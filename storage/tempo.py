@@ -9,6 +9,7 @@ from storage.traceql_metrics import MetricsResult, TraceQLMetrics
 from storage.traceql_sql import (
     STRING_FALLBACK,
     SqlParams,
+    array_items,
     compile_condition,
     label_value,
     new_params,
@@ -224,8 +225,11 @@ GROUP BY trace_id""",
             typed = STRING_FALLBACK.get(name) if prefix == "span" else None
             if typed:  # the attribute, else the typed column TraceQL reads for it
                 value, has = f"if({has}, {value}, {typed})", f"({has} OR {typed} != '')"
+            # An array's values are its elements (what a TraceQL condition on it matches), typed as text.
+            kind = f"{types_col}[{{key:String}}]"
             rows = await self._backend.query(
-                f"SELECT {value} AS v, any({types_col}[{{key:String}}]) AS t "
+                f"SELECT arrayJoin(if({kind} = 'array', {array_items(value)}, [{value}])) AS v, "
+                f"any(if({kind} = 'array', '', {kind})) AS t "
                 f"FROM spans AS s WHERE {_WINDOW} AND {condition} AND {has} "
                 "GROUP BY v ORDER BY v LIMIT {limit:UInt32}",
                 params,

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.tables import array_keys
 from tracehouse.traceql import And, Attribute, Compare, Expr, Intrinsic, Literal, MatchAll, Or, TraceQLError
 
-__all__ = ["STRING_FALLBACK", "SqlParams", "compile_condition", "label_value", "new_params", "numeric_value"]
+__all__ = [
+    "STRING_FALLBACK",
+    "SqlParams",
+    "array_items",
+    "attribute_equals",
+    "compile_condition",
+    "label_value",
+    "new_params",
+    "numeric_value",
+]
 
 STATUS = {"error": "ERROR", "ok": "OK", "unset": "UNSET"}
 KINDS = {"server", "client", "producer", "consumer", "internal", "unspecified"}
@@ -95,6 +105,38 @@ def _scalar(params: SqlParams, expr: str, op: str, value: Literal, numeric_expr:
     return f"{expr} {SQL_OPS[op]} {params.bind(str(value.value), 'String')}"
 
 
+# How an array attribute's stored text begins (storage.attribute_codec writes it, orjson's compact form).
+ARRAY_PREFIX = '{"arrayValue":'
+
+
+def array_items(stored: str) -> str:
+    """SQL: the elements of an array attribute, stored as its OTLP/JSON text, each as the text a
+    scalar of its type is stored as (``sdk-v4``, ``429``, ``1.5``, ``true``)."""
+    raw = f"arrayMap(e -> (JSONExtractKeysAndValuesRaw(e)[1]).2, JSONExtractArrayRaw({stored}, 'arrayValue', 'values'))"
+    return f"arrayMap(r -> if(JSONType(r) = 'String', JSONExtractString(r), r), {raw})"
+
+
+def _by_type(column: str, key: str, scalar: str, element: str, negated: bool = False) -> str:
+    """SQL: ``scalar`` of the attribute ``key`` of a map ``column``, or where it is an array, that
+    one of its elements meets ``element`` (of ``x``), as Tempo reads an array (negated: none does).
+
+    An array is known by its stored text (its OTLP/JSON): reading the type map to tell would cost
+    a scan of it. The spans table's indexes still skip granules: the values' for ``scalar``, and
+    for the array ``idx_span_attr_arrays``, named in an ``indexHint`` (read by the index
+    analysis, never evaluated)."""
+    stored = f"{column}[{key}]"
+    is_array = f"startsWith({stored}, '{ARRAY_PREFIX}')"
+    found = f"arrayExists(x -> {element}, {array_items(stored)})"
+    hint = f"indexHint(has({array_keys(column.replace('attributes', 'attribute_types'))}, {key}))"
+    return f"((NOT {is_array} AND {scalar}) OR ({is_array} AND {'NOT ' if negated else ''}{found} AND {hint}))"
+
+
+def attribute_equals(column: str, key: str, value: str) -> str:
+    """SQL: the attribute ``key`` of a map ``column`` (``span_attributes``) is ``value``, or, an
+    array's (a trace's tags from the langfuse SDKs), has it as an element. Key and value are bound."""
+    return _by_type(column, key, f"{column}[{key}] = {value}", f"x = {value}")
+
+
 def _attribute(params: SqlParams, field: Attribute, op: str, value: Literal) -> str:
     if field.name in NUMERIC_FALLBACK and field.scope in ("span", "") and value.kind in ("int", "float"):
         # tokens and cost compare as their metrics read them, whatever sent the span
@@ -119,7 +161,10 @@ def _attribute(params: SqlParams, field: Attribute, op: str, value: Literal) -> 
             continue
         if field.name == "service.name" and column == "resource_attributes" and op in ("=", "!=", "=~", "!~"):
             expr = "toString(service_name)"
-        parts.append(f"({has} AND {_scalar(params, expr, op, value)})")
+        # An array matches by its elements, as Tempo's does: = when one element equals, != when none.
+        element = _scalar(params, "x", {"!=": "=", "!~": "=~"}.get(op, op), value)
+        test = _by_type(column, key, _scalar(params, expr, op, value), element, negated=op in ("!=", "!~"))
+        parts.append(f"({has} AND {test})")
     if value.kind == "nil" and op == "=" and len(parts) > 1:
         return "(" + " AND ".join(parts) + ")"
     return "(" + " OR ".join(parts) + ")"

@@ -18,6 +18,8 @@ def kv(key: str, value: Any) -> KeyValue:
         v.int_value = value
     elif isinstance(value, float):
         v.double_value = value
+    elif isinstance(value, list):
+        v.array_value.values.extend(kv("", item).value for item in value)
     else:
         v.string_value = str(value)
     return KeyValue(key=key, value=v)
