@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.conftest import start_server
-from tests.langfuse_helpers import run_sdk
+from tests.langfuse_helpers import basic, event, run_sdk
 from tests.test_ui import ARTIFACTS, api, browser_page, new_key
 from tests.test_ui_first_run import signed_up
 
@@ -25,6 +27,12 @@ def test_observations_tab(tmp_path: Path) -> None:
             signed_up(page, srv.api_url)
             pair = new_key(page, "observations")
             dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
+            # An event in that trace (a point in time, as the SDKs' event() sends it): no duration.
+            now = datetime.now(UTC).isoformat()
+            marker = event("event-create", {"id": "evt-1", "traceId": dify["trace_id"], "name": "user-clicked",
+                                            "startTime": now}, timestamp=now)  # fmt: skip
+            sent = httpx.post(f"{srv.api_url}/api/public/ingestion", json={"batch": [marker]}, headers=basic(pair))
+            assert sent.status_code == 207 and sent.json()["successes"], sent.text
             # Another project's generation: never among this project's observations.
             status, other = api(page, "POST", "/api/v1/organizations/default/projects", {"name": "other"})
             assert status == 201
@@ -45,6 +53,8 @@ def test_observations_tab(tmp_path: Path) -> None:
             expect(llm.locator("td").nth(3)).to_have_text("gpt-4o")
             expect(llm.locator("td").nth(5)).to_have_text("120 / 30")
             page.screenshot(path=str(ARTIFACTS / "observations.png"))
+            # The event's latency is none, not "<1 ms" (so on its trace's page, below).
+            expect(rows.filter(has_text="user-clicked").locator("td").nth(4)).to_have_text("–")
 
             # By type: generations only.
             page.get_by_label("Type").select_option("GENERATION")
@@ -71,6 +81,10 @@ def test_observations_tab(tmp_path: Path) -> None:
             rows.first.get_by_role("link", name="LLM").click()
             page.locator(".panel").get_by_role("heading", name="LLM").wait_for()
             assert dify["trace_id"].replace("-", "") in page.url.replace("-", "")
+            clicked = page.locator("[role=treeitem]").filter(has_text="user-clicked")
+            expect(clicked.locator(".dur")).to_have_text("–")
+            clicked.click()
+            expect(page.locator(".panel p.muted").first).to_have_text("EVENT · –")
 
             # A page at a time.
             page.goto(f"{srv.api_url}/project/default/observations?limit=1")

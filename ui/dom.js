@@ -30,6 +30,12 @@ export function formatDuration(ms) {
   return t("{n} min", { n: formatNumber(ms / 60000, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
 }
 
+/** A span's duration as shown; "–" for one that has none (a Langfuse event, a span never ended),
+ * which "<1 ms" would misstate. */
+export function spanDuration(s) {
+  return s.end_time > s.start_time ? formatDuration((s.end_time - s.start_time) / 1e6) : "–";
+}
+
 export function formatCost(value) {
   const n = Number(value || 0);
   if (!n) return "–";

@@ -2,7 +2,7 @@
 // by type, model and name, as Langfuse's observations table lists them. Filters live in the URL.
 import { api } from "/ui/api.js";
 import { ctx, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatRowTime, h, numericHeaders } from "/ui/dom.js";
+import { formatCost, formatCount, formatRowTime, h, numericHeaders, spanDuration } from "/ui/dom.js";
 import { errorText, t } from "/ui/i18n.js";
 import { params, rangeControls, timeWindow, traceTabs } from "/ui/traces.js";
 
@@ -82,7 +82,7 @@ export async function observationsPage(root) {
         h("td", {}, h("a", { href, "data-link": true, text: s.name || s.span_id })),
         h("td", { text: s.observation_type }),
         h("td", { text: s.model }),
-        h("td", { class: "num", text: formatDuration((s.end_time - s.start_time) / 1e6) }),
+        h("td", { class: "num", text: spanDuration(s) }),
         h("td", { class: "num", text: `${formatCount(s.input_tokens)} / ${formatCount(s.output_tokens)}` }),
         h("td", { class: "num", text: formatCost(s.total_cost) }),
         h("td", { class: failed ? "err" : "", text: failed ? t("error") : s.level === "WARNING" ? t("warning") : t("ok") }));

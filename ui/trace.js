@@ -4,7 +4,7 @@ import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, scoreText, spanCount, tokenCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, scoreText, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
 import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
@@ -344,7 +344,7 @@ function detail(span, scores, records = [], trace = {}) {
           onclick: () => addToDatasetDialog(span) }) : null,
         !sharedView && playgroundSeed(span) ? h("button", { type: "button", class: "secondary", text: t("Open in playground"),
           onclick: () => openInPlayground(playgroundSeed(span)) }) : null)),
-    h("p", { class: "muted" }, `${span.observation_type} · ${formatDuration((span.end_time - span.start_time) / 1e6)}`,
+    h("p", { class: "muted" }, `${span.observation_type} · ${spanDuration(span)}`,
       span.model ? ` · ${span.model}` : "", ttft !== null ? ` · ${t("first token after {time}", { time: formatDuration(ttft) })}` : "",
       // Langfuse's levels: ERROR is shown as the error it is; WARNING and DEBUG by name, with
       // the status message any level may carry.
@@ -484,7 +484,7 @@ export async function tracePage(root, traceId, shared = null) {
   const makeRow = (i) => {
     const [s, depth] = ordered[i];
     const hasChildren = children.has(s.span_id);
-    const duration = formatDuration((s.end_time - s.start_time) / 1e6);
+    const duration = spanDuration(s);
     const bar = h("div", { class: `bar type-${s.observation_type}`,
       title: `${s.name} · ${duration}${s.model ? ` · ${s.model}` : ""}${s.total_tokens ? ` · ${tokenCount(s.total_tokens)}` : ""}` },
       // time to first token: a tick inside the generation's bar
