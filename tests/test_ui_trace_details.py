@@ -10,6 +10,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.conftest import start_server
 from tests.langfuse_helpers import run_sdk
 from tests.test_ui import browser_page, new_key
@@ -176,6 +178,28 @@ def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
             event = panel.locator(".events li", has_text="retried").inner_text()
             assert "[429,503]" in event and "arrayValue" not in event, event
             assert "arrayValue" not in panel.inner_text()
+
+            # The list's filters find it by an element of an array, as the page shows them; each
+            # answer differs from the one before, so that each is seen to arrive.
+            page.goto(f"{srv.api_url}/project/default/traces")
+            page.get_by_text("More filters").click()
+            attribute, traceql = page.get_by_label("Attribute key=value"), page.locator("input[name=traceql]")
+            for field, value, found in (
+                (attribute, "retry.codes=500", False),
+                (attribute, "retry.codes=503", True),
+                (attribute, "langfuse.trace.tags=sdk", False),  # a whole element, not part of one
+                (attribute, "langfuse.trace.tags=退货", True),
+                (traceql, '{ span.langfuse.trace.tags != "sdk-v4" }', False),
+                (traceql, '{ span.retry.codes >= 500 && span.langfuse.trace.tags = "sdk-v4" }', True),
+            ):
+                attribute.fill("")
+                traceql.fill("")
+                field.fill(value)
+                page.get_by_role("button", name="Apply").click()
+                if found:
+                    expect(page.get_by_role("link", name="typed-span")).to_be_visible()
+                else:
+                    expect(page.get_by_text("No traces match in this range.")).to_be_visible()
         assert errors == []
     finally:
         srv.stop()
