@@ -12,7 +12,8 @@ Langfuse SDKs and Grafana send it), and times, warm:
   or observations), as a client that asks for those groups only;
 - the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside;
 - Langfuse's observation lists: ``GET /api/public/observations`` (page 1 of 50) and
-  ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, and with input and output);
+  ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, with input and output, and
+  with Langfuse's JSON ``filter``: slow generations, and a user's with a condition on trace tags);
 - the busiest user's traces (50, as the Users page's link asks) and the busiest session's page
   (``GET /api/v1/sessions/{id}``: its traces with previews and the whole session's totals).
 
@@ -206,6 +207,17 @@ async def main() -> None:
                     "langfuse_v2_observations_io": await timed(
                         [f"{base}/api/public/v2/observations?limit=50&fields=core,basic,io,usage"]
                     ),
+                    # Langfuse's JSON filter: the spans' own columns, and the busiest user's traces
+                    # through their summary (a condition on the trace, as traceName or tags are).
+                    "langfuse_v2_observations_filter_slow_generations": await timed(
+                        [f"{base}/api/public/v2/observations?limit=50&filter={quote(SLOW_GENERATIONS)}"]
+                    ),
+                    "langfuse_v2_observations_filter_user_trace_tags": await timed(
+                        [
+                            f"{base}/api/public/v2/observations?limit=50&filter="
+                            + quote(json.dumps([*_user(user), *NO_SUCH_TAG]))
+                        ]
+                    ),
                 },
                 # Where trace reads were served from memory: the batches just inserted (the first
                 # reads of traces just written) and the trace cache (reads again).
@@ -216,6 +228,21 @@ async def main() -> None:
             }
         await store.projects.revoke_key(keys.public_key)
     print(json.dumps(report, indent=2))
+
+
+# Conditions of Langfuse's filter: generations over a second, and a condition on the traces'
+# tags that every trace meets (so that the page is full and the summary read whole).
+SLOW_GENERATIONS = json.dumps(
+    [
+        {"type": "string", "column": "type", "operator": "=", "value": "GENERATION"},
+        {"type": "number", "column": "latency", "operator": ">=", "value": 1},
+    ]
+)
+NO_SUCH_TAG = [{"type": "arrayOptions", "column": "traceTags", "operator": "none of", "value": ["no-such-tag"]}]
+
+
+def _user(user: str) -> list[dict[str, str]]:
+    return [{"type": "string", "column": "userId", "operator": "=", "value": user}]
 
 
 if __name__ == "__main__":

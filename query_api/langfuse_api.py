@@ -492,8 +492,12 @@ class LangfuseReadApi:
             "parent": q.get("parentObservationId"),
             "version": q.get("version"),
             "environment": q.getall("environment", None),
+            "filter": q.get("filter") or None,
         }
-        rows, total = await store.langfuse.observations(project, start, end, filters, page, limit)
+        try:
+            rows, total = await store.langfuse.observations(project, start, end, filters, page, limit)
+        except InvalidInput as exc:  # a condition of the filter it cannot apply, named
+            raise LangfuseError(400, "InvalidRequestError", exc.message) from None
         return langfuse_json({"data": [observation_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def get_observation(self, request: web.Request, store: Store, project: str) -> web.Response:

@@ -23,7 +23,6 @@ from query_api.langfuse_api import (
     iso_ns,
     langfuse_json,
     observation_json,
-    refuse_json_filter,
     score_filters,
     score_json,
 )
@@ -130,7 +129,6 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
         raise LangfuseError(
             400, "InvalidRequestError", "parseIoAsJson is no longer supported: input and output are strings"
         )
-    refuse_json_filter(q, "the query parameters")
     limit = _limit(request)
     groups = _groups(request)
     after = None
@@ -154,11 +152,15 @@ async def list_observations(request: web.Request, store: Store, project: str) ->
         "version": q.get("version"),
         "environments": [e for v in environments for e in v.split(",") if e],
         "roots": roots,
+        "filter": q.get("filter") or None,
     }
     start = _time_param(request, "fromStartTime", 0)
     end = _time_param(request, "toStartTime", time.time_ns() + DAY_NS)
     light = not groups & _HEAVY_GROUPS
-    rows = await store.langfuse.observations_after(project, start, end, filters, limit + 1, after, light)
+    try:
+        rows = await store.langfuse.observations_after(project, start, end, filters, limit + 1, after, light)
+    except InvalidInput as exc:  # a condition of the filter it cannot apply, named
+        raise LangfuseError(400, "InvalidRequestError", exc.message) from None
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor([rows[-1]["start_time"], rows[-1]["span_id"]]) if more and rows else None

@@ -21,6 +21,7 @@ import pyarrow as pa
 from storage import trace_io
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
+from storage.langfuse_filter import observation_conditions
 from storage.logs import LogReader
 from storage.reader import (
     LIGHT_SPAN_COLUMNS,
@@ -553,9 +554,14 @@ HAVING {" AND ".join(having)}"""
     async def observations(
         self, project: str, start: int, end: int, filters: dict[str, object], page: int, limit: int
     ) -> tuple[list[Row], int]:
+        """A numbered page of observations newest first, and how many there are: ``filters`` are
+        equal columns (``_OBSERVATION_FILTERS``), environments (any of) and filter (Langfuse's JSON
+        conditions, storage.langfuse_filter; InvalidInput for one it cannot apply)."""
         where = list(_OBSERVATIONS_IN_WINDOW)
         params = _page_params(project, start, end, page, limit)
         _observation_filters(filters, where, params)
+        if filters.get("filter"):  # Langfuse's JSON conditions, with those of the parameters
+            where += observation_conditions(str(filters["filter"]), params)
         sql_where = " AND ".join(where)
         order = "s.start_time DESC, s.span_id, s.ingested_at DESC"
         # The page and the count need nothing of each other: read side by side.
@@ -580,7 +586,8 @@ HAVING {" AND ".join(having)}"""
     ) -> list[Row]:
         """Observations newest first, keyed by (start time, id): the page after ``after`` (a cursor,
         stable while new data arrives). Filters as ``observations``, plus session_id, environments
-        (any of) and roots (no parent). ``light``: without the heavy columns (``LIGHT_SPAN_COLUMNS``),
+        (any of), roots (no parent) and filter (Langfuse's JSON conditions, storage.langfuse_filter;
+        InvalidInput for one it cannot apply). ``light``: without the heavy columns (``LIGHT_SPAN_COLUMNS``),
         which are not read."""
         where = list(_OBSERVATIONS_IN_WINDOW)
         params: dict[str, object] = {"project": project, "start": start, "end": end, "limit": limit}
@@ -591,6 +598,8 @@ HAVING {" AND ".join(having)}"""
         if filters.get("roots"):
             # A Langfuse observation's parent is its trace when it has no parent observation.
             where.append("(s.parent_span_id = '' OR s.parent_span_id = s.trace_id)")
+        if filters.get("filter"):  # Langfuse's JSON conditions, with those of the parameters
+            where += observation_conditions(str(filters["filter"]), params)
         if after is not None:
             where.append("(toUnixTimestamp64Nano(s.start_time), s.span_id) < ({after_ns:Int64}, {after_id:String})")
             params["after_ns"], params["after_id"] = after

@@ -4,6 +4,8 @@ through the SDK's own generated client; and the same endpoints fed garbage."""
 from __future__ import annotations
 
 import asyncio
+import json as _json
+from urllib.parse import quote
 
 import aiohttp
 
@@ -68,6 +70,21 @@ async def test_v2_reads_refuse_garbage(live: Running) -> None:
             "/v2/observations?cursor=WzFd",  # a valid cursor of the wrong shape
             "/v2/observations?parseIoAsJson=true",
             "/v2/observations?fromStartTime=yesterday",
+            *(
+                "/v2/observations?filter=" + quote(_json.dumps(conditions))
+                for conditions in (
+                    {"type": "string", "column": "name", "operator": "=", "value": "x"},  # not an array
+                    [{"type": "string", "column": "name", "operator": "=", "value": 5}],
+                    [{"type": "string", "column": "name", "operator": "LIKE", "value": "%"}],
+                    [{"type": "number", "column": "name", "operator": "=", "value": 1}],
+                    [{"type": "stringObject", "column": "metadata", "operator": "=", "value": "x"}],  # no key
+                    [{"type": "datetime", "column": "startTime", "operator": ">", "value": "2026-12-01T00:00"}],
+                    [{"type": "stringOptions", "column": "type", "operator": "any of", "value": []}],
+                    [{"type": "string", "column": "name) OR (1=1", "operator": "=", "value": "x"}],
+                    ["name = x"],
+                    [{"type": "null", "column": "name", "operator": "is null"}] * 51,
+                )
+            ),
             "/v3/scores?cursor=bm9wZQ",
             "/v3/scores?limit=-1",
         ):
@@ -81,6 +98,15 @@ async def test_v2_reads_refuse_garbage(live: Running) -> None:
                 assert r.status == 200 and len((await r.json())["data"]) == 1
             async with s.get(base + path, headers=other) as r:  # another project's key
                 assert r.status == 200 and (await r.json())["data"] == []
+        # Values are bound: quotes in a key or a value find nothing, and break nothing.
+        for condition in (
+            {"type": "stringObject", "column": "metadata", "key": "x'] OR 1=1 --", "operator": "is set"},
+            {"type": "string", "column": "name", "operator": "=", "value": "x' OR '1'='1"},
+            {"type": "string", "column": "name", "operator": "contains", "value": "%"},
+        ):
+            url = base + "/v2/observations?filter=" + quote(_json.dumps([condition]))
+            async with s.get(url, headers=headers) as r:
+                assert r.status == 200 and (await r.json())["data"] == [], condition
 
 
 async def test_sdk5_metrics_v2_query(live: Running) -> None:
@@ -119,8 +145,6 @@ async def test_sdk4_metrics_v1_query_has_the_traces_view(live: Running) -> None:
 
 
 async def test_metrics_v2_refuses_garbage(live: Running) -> None:
-    import json as _json
-
     headers = basic(await make_key(live))
     window = {"fromTimestamp": "2026-11-01T00:00:00Z", "toTimestamp": "2026-12-01T00:00:00Z"}
     good = {**window, "view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}]}
@@ -215,3 +239,48 @@ async def test_experiment_reads_refuse_garbage_and_other_projects(live: Running)
         for path in (f"/experiments?{since}", f"/experiment-items?{since}"):
             async with s.get(base + path, headers=other) as r:  # another project's key sees none of it
                 assert r.status == 200 and (await r.json())["data"] == []
+
+
+async def test_sdk5_filters_observations_v2_with_json_conditions(live: Running) -> None:
+    """Langfuse's ``filter`` (JSON conditions, each column, type and operator SDK 5 documents),
+    sent by SDK 5's own client: each case finds the observations it names; a condition that
+    cannot be applied is a 400 that names it, never rows the client asked to leave out."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "5", "v5_filters.py", live.api_url, pair)
+    assert out["found"] == {
+        "generations": ["draft"],
+        "type any of": ["pay", "search"],
+        "name starts with": ["draft"],
+        "latency >= 0.04 s": ["checkout", "draft"],
+        "input tokens > 100": ["draft"],
+        "total cost >= 0.005": ["draft"],
+        "output cost > 0.003": ["draft"],
+        "metadata tier = gold": ["draft"],
+        "metadata retries > 2": ["draft"],
+        "metadata tier is set": ["draft", "pay"],
+        "metadata tier any of": ["pay"],
+        "level warning": ["draft"],
+        "status message contains": ["draft"],
+        "input matches 退货": ["draft"],
+        "model": ["draft"],
+        "trace tags all of": ["checkout", "draft", "pay"],
+        "tags none of prod": ["search"],
+        "trace name": ["search"],
+        "roots": ["checkout", "search"],
+        "user": ["checkout", "draft", "pay"],
+        "two conditions": ["draft"],
+        "none": [],
+    }
+    # The v1 list (SDK 4's legacy client, Langfuse's UI-era scripts) takes the same conditions.
+    generations = quote(_json.dumps([{"type": "string", "column": "type", "operator": "=", "value": "GENERATION"}]))
+    async with aiohttp.ClientSession(headers=basic(pair)) as s:
+        async with s.get(f"{live.api_url}/api/public/observations?filter={generations}") as r:
+            doc = await r.json()
+            assert r.status == 200 and [o["name"] for o in doc["data"]] == ["draft"], doc
+            assert doc["meta"]["totalItems"] == 1
+        async with s.get(f"{live.api_url}/api/public/observations?filter=%5B1%5D") as r:
+            assert r.status == 400 and "filter[0]" in (await r.json())["message"]
+    errors = out["errors"]
+    assert errors["unknown column"][0] == 400 and "unknown column 'nope'" in errors["unknown column"][1]
+    assert errors["wrong operator"][0] == 400 and "operator 'contains'" in errors["wrong operator"][1]
+    assert errors["not json"][0] == 400 and "JSON array" in errors["not json"][1]
