@@ -21,6 +21,7 @@ from query_api.access import CREDENTIALS_KEY
 from query_api.admin import STORE_KEY
 from storage import Store
 from storage.attribute_codec import restore_attributes
+from storage.langfuse import TRACE_ORDERS
 from tracehouse.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 __all__ = [
@@ -426,10 +427,17 @@ class LangfuseReadApi:
         refuse_json_filter(
             q, "userId, name, sessionId, tags, version, release, environment, fromTimestamp and toTimestamp"
         )
-        ascending = q.get("orderBy", "timestamp.desc").endswith(".asc")
+        field, _, direction = q.get("orderBy", "timestamp.desc").rpartition(".")
+        if field not in TRACE_ORDERS or direction not in ("asc", "desc"):
+            orders = ", ".join(TRACE_ORDERS)
+            raise LangfuseError(
+                400, "InvalidRequestError", f"orderBy must be field.asc or field.desc, the field one of {orders}"
+            )
         fields = _fields(request)
         reader = store.langfuse
-        rows, total = await reader.traces(project, start, end, filters, page, limit, ascending, io="io" in fields)
+        rows, total = await reader.traces(
+            project, start, end, filters, page, limit, direction == "asc", io="io" in fields, order_by=field
+        )
         ids = [r["trace_id"] for r in rows]
         (scores, _), chosen = await asyncio.gather(
             reader.scores(project, ids, with_total=False) if rows and "scores" in fields else _no_scores(),

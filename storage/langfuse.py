@@ -38,7 +38,7 @@ from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
 from storage.writer import conform, insert_spans
 
-__all__ = ["BOOKKEEPING_ATTRIBUTE", "LangfuseReader", "LangfuseStore", "client_said_public"]
+__all__ = ["BOOKKEEPING_ATTRIBUTE", "TRACE_ORDERS", "LangfuseReader", "LangfuseStore", "client_said_public"]
 
 # The Langfuse ingestion API's own state of an entity (otlp_receiver.langfuse.entities), kept
 # among a span's attributes: the store's bookkeeping, never shown as an attribute.
@@ -272,6 +272,17 @@ _SUMMARY = """t.trace_id AS trace_id,
        sum(t.total_cost) AS total_cost, sum(t.span_count) AS span_count"""
 
 
+# Langfuse's orderBy fields of the trace list, and the summary's columns they sort by.
+TRACE_ORDERS = {
+    "timestamp": "start_time",
+    "id": "trace_id",
+    "name": "name",
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "release": "release",
+}
+
+
 def _page_params(project: str, start: int, end: int, page: int, limit: int) -> dict[str, object]:
     """Bound parameters shared by the page-numbered queries."""
     return {"project": project, "start": start, "end": end, "limit": limit, "offset": (page - 1) * limit}
@@ -369,9 +380,11 @@ class LangfuseReader:
         limit: int,
         ascending: bool = False,
         io: bool = True,
+        order_by: str = "timestamp",
     ) -> tuple[list[Row], int]:
-        """A page of trace summaries with their roots' fields, and how many match. Without
-        ``io`` the roots' input, output and metadata are left out (None), and not read."""
+        """A page of trace summaries with their roots' fields, and how many match, in the order of
+        ``order_by`` (a key of ``TRACE_ORDERS``: Langfuse's names). Without ``io`` the roots'
+        input, output and metadata are left out (None), and not read."""
         params = _page_params(project, start, end, page, limit)
         having = [WHOLE_HAVING]
         for key, value in filters.items():
@@ -400,13 +413,14 @@ GROUP BY t.trace_id
 HAVING {" AND ".join(having)}"""
 
         order = "ASC" if ascending else "DESC"
+        column = TRACE_ORDERS[order_by]
 
         def page_sql(candidates: bool) -> str:
-            return f"{inner(candidates)}\nORDER BY start_time {order}, trace_id {order}\n" + (
+            return f"{inner(candidates)}\nORDER BY {column} {order}, trace_id {order}\n" + (
                 "LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
             )
 
-        if ascending or owned:  # a user's or a session's traces are few: summarised at once
+        if ascending or owned or column != "start_time":  # summarised at once (a user's traces are few)
             rows = await self._backend.query(page_sql(False), params)
         else:  # the newest first, as SDKs and Dify ask: only recent traces are summarised
             offset = (page - 1) * limit

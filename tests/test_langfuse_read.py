@@ -236,6 +236,34 @@ async def test_traces_by_version_and_no_silent_filter(live: Running) -> None:
     assert status == 400 and "filter" in doc["message"]
 
 
+async def test_traces_in_the_order_asked(live: Running) -> None:
+    """``orderBy`` of each field Langfuse sorts the trace list by, each way; a field it cannot
+    sort by is a 400 that says which it can, not the list in another order."""
+    headers = basic(await make_key(live))
+    for n, (name, user, at) in enumerate((("beta", "u-2", "10"), ("alpha", "u-3", "12"), ("gamma", "u-1", "11"))):
+        body = {"id": f"order-{n}", "name": name, "userId": user, "sessionId": f"s-{2 - n}",
+                "release": f"r{n}", "timestamp": f"2026-11-25T{at}:00:00Z"}  # fmt: skip
+        assert (await ingest(live, headers, [event("trace-create", body)]))[0] == 207
+    since = "fromTimestamp=2026-11-25T00:00:00Z"
+    for order, expected in (
+        ("timestamp.desc", ["alpha", "gamma", "beta"]),
+        ("timestamp.asc", ["beta", "gamma", "alpha"]),
+        ("name.asc", ["alpha", "beta", "gamma"]),
+        ("name.desc", ["gamma", "beta", "alpha"]),
+        ("userId.asc", ["gamma", "beta", "alpha"]),
+        ("sessionId.asc", ["gamma", "alpha", "beta"]),
+        ("release.desc", ["gamma", "alpha", "beta"]),
+        ("id.asc", ["beta", "alpha", "gamma"]),
+    ):
+        status, doc = await get(live, f"/api/public/traces?{since}&orderBy={order}", headers)
+        assert status == 200 and [t["name"] for t in doc["data"]] == expected, order
+    status, doc = await get(live, f"/api/public/traces?{since}&orderBy=name.asc&limit=1&page=2", headers)
+    assert [t["name"] for t in doc["data"]] == ["beta"] and doc["meta"]["totalItems"] == 3
+    for garbage in ("latency.desc", "name", "name.up", "", "timestamp.desc.asc"):
+        status, doc = await get(live, f"/api/public/traces?{since}&orderBy={garbage}", headers)
+        assert status == 400 and "orderBy" in doc["message"], garbage
+
+
 async def test_observations_by_environment(live: Running) -> None:
     headers = basic(await make_key(live))
     for environment in ("production", "staging", "dev"):
