@@ -423,10 +423,8 @@ class LangfuseReadApi:
             "version": q.get("version"),
             "tags": q.getall("tags", None),
             "environment": q.getall("environment", None),
+            "filter": q.get("filter") or None,
         }
-        refuse_json_filter(
-            q, "userId, name, sessionId, tags, version, release, environment, fromTimestamp and toTimestamp"
-        )
         field, _, direction = q.get("orderBy", "timestamp.desc").rpartition(".")
         if field not in TRACE_ORDERS or direction not in ("asc", "desc"):
             orders = ", ".join(TRACE_ORDERS)
@@ -435,9 +433,12 @@ class LangfuseReadApi:
             )
         fields = _fields(request)
         reader = store.langfuse
-        rows, total = await reader.traces(
-            project, start, end, filters, page, limit, direction == "asc", io="io" in fields, order_by=field
-        )
+        try:
+            rows, total = await reader.traces(
+                project, start, end, filters, page, limit, direction == "asc", io="io" in fields, order_by=field
+            )
+        except InvalidInput as exc:  # a condition of the filter it cannot apply, named
+            raise LangfuseError(400, "InvalidRequestError", exc.message) from None
         ids = [r["trace_id"] for r in rows]
         (scores, _), chosen = await asyncio.gather(
             reader.scores(project, ids, with_total=False) if rows and "scores" in fields else _no_scores(),

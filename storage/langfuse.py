@@ -21,7 +21,7 @@ import pyarrow as pa
 from storage import trace_io
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
-from storage.langfuse_filter import observation_conditions
+from storage.langfuse_filter import observation_conditions, trace_conditions
 from storage.logs import LogReader
 from storage.reader import (
     LIGHT_SPAN_COLUMNS,
@@ -383,14 +383,18 @@ class LangfuseReader:
         order_by: str = "timestamp",
     ) -> tuple[list[Row], int]:
         """A page of trace summaries with their roots' fields, and how many match, in the order of
-        ``order_by`` (a key of ``TRACE_ORDERS``: Langfuse's names). Without ``io`` the roots'
-        input, output and metadata are left out (None), and not read."""
+        ``order_by`` (a key of ``TRACE_ORDERS``: Langfuse's names). ``filters``: ``_TRACE_FILTERS``,
+        version, and filter (Langfuse's JSON conditions, storage.langfuse_filter; InvalidInput for
+        one it cannot apply). Without ``io`` the roots' input, output and metadata are left out
+        (None), and not read."""
         params = _page_params(project, start, end, page, limit)
         having = [WHOLE_HAVING]
         for key, value in filters.items():
             if value is not None and key in _TRACE_FILTERS:
                 having.append(_TRACE_FILTERS[key])
                 params[key] = value
+        if filters.get("filter"):  # Langfuse's JSON conditions, with those of the parameters
+            having += trace_conditions(str(filters["filter"]), params)
         # A user's or a session's traces (SDKs' fetch_traces(user_id=...), a session by id): only
         # the traces naming them are grouped, as the traces list does.
         owned = "".join(

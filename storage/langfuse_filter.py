@@ -1,10 +1,12 @@
-"""Langfuse's ``filter`` query parameter on the observation lists: a JSON array of conditions, as
-its UI's filter builder and the SDKs write them (``{"type": "number", "column": "latency",
-"operator": ">=", "value": 2.5}``), compiled to SQL over the spans table (alias ``s``).
+"""Langfuse's ``filter`` query parameter of its trace and observation lists: a JSON array of
+conditions, as its UI's filter builder and the SDKs write them (``{"type": "number", "column":
+"latency", "operator": ">=", "value": 2.5}``), compiled to SQL: over the spans table (alias ``s``)
+for observations, over the trace summary (``traces AS t``, grouped by trace) for traces.
 
-Every column, type and operator the SDK 5 documents for ``GET /api/public/v2/observations`` is
-applied or refused with a clear error: none is ignored, which would hand back rows the client
-asked to leave out. Values are bound parameters; only the names checked here reach the SQL.
+Every column, type and operator the SDKs document for ``GET /api/public/traces`` and
+``/v2/observations`` is applied or refused with a clear error: none is ignored, which would hand
+back rows the client asked to leave out. Values are bound parameters; only the names checked here
+reach the SQL.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import orjson
 from storage import escapes
 from tracehouse.errors import InvalidInput
 
-__all__ = ["observation_conditions"]
+__all__ = ["observation_conditions", "trace_conditions"]
 
 MAX_CONDITIONS = 50
 
@@ -27,12 +29,15 @@ MAX_CONDITIONS = 50
 @dataclass(frozen=True)
 class _Column:
     sql: str
-    kind: str  # string, text, datetime, number, boolean, array, object
-    trace: bool = False  # the trace's, from its summary (traces AS t): tested per trace
+    kind: str  # string, text, datetime, number, boolean, array, object, or a score's (below)
+    # Where it is tested: the listed rows themselves ("row"), or beside them: an observation's
+    # trace from its summary ("trace"); a trace's root span ("root"), all its spans ("spans") or
+    # its scores ("scores").
+    scope: str = "row"
 
 
 _LATENCY_S = "(toUnixTimestamp64Nano(s.end_time) - toUnixTimestamp64Nano(s.start_time)) / 1e9"
-_COLUMNS: dict[str, _Column] = {
+_OBSERVATION_COLUMNS: dict[str, _Column] = {
     "id": _Column("s.span_id", "string"),
     "type": _Column("toString(s.observation_type)", "string"),
     "name": _Column("toString(s.name)", "string"),
@@ -47,9 +52,9 @@ _COLUMNS: dict[str, _Column] = {
     "sessionId": _Column("s.session_id", "string"),
     # A Langfuse observation's parent is its trace when it has no parent observation.
     "isRootObservation": _Column("(s.parent_span_id = '' OR s.parent_span_id = s.trace_id)", "boolean"),
-    "traceName": _Column("argMinMerge(t.name)", "string", trace=True),
-    "traceTags": _Column("groupUniqArrayArray(t.tags)", "array", trace=True),
-    "tags": _Column("groupUniqArrayArray(t.tags)", "array", trace=True),
+    "traceName": _Column("argMinMerge(t.name)", "string", "trace"),
+    "traceTags": _Column("groupUniqArrayArray(t.tags)", "array", "trace"),
+    "tags": _Column("groupUniqArrayArray(t.tags)", "array", "trace"),
     "latency": _Column(_LATENCY_S, "number"),
     "timeToFirstToken": _Column(
         "(toUnixTimestamp64Nano(s.completion_start_time) - toUnixTimestamp64Nano(s.start_time)) / 1e9", "number"
@@ -70,6 +75,46 @@ _COLUMNS: dict[str, _Column] = {
     "output": _Column("s.output", "text"),
     "metadata": _Column("s.metadata", "object"),
 }
+# A trace's columns: its summary's aggregates (HAVING over ``traces AS t``), its root span's
+# version and metadata, sums over its spans (a Langfuse update's cancel row weighs -1), its scores.
+_SEVERITY = "sumIf(s.sign, s.level = '{}' AND s.observation_type != 'TRACE')"
+_TRACE_COLUMNS: dict[str, _Column] = {
+    "id": _Column("t.trace_id", "string"),
+    "name": _Column("argMinMerge(t.name)", "string"),
+    "timestamp": _Column("min(t.start_time)", "datetime"),
+    "userId": _Column("max(t.user_id)", "string"),
+    "sessionId": _Column("max(t.session_id)", "string"),
+    "environment": _Column("max(t.environment)", "string"),
+    "release": _Column("max(t.release)", "string"),
+    "tags": _Column("groupUniqArrayArray(t.tags)", "array"),
+    "bookmarked": _Column("false", "boolean"),  # nothing is bookmarked here
+    "latency": _Column(
+        "(toUnixTimestamp64Nano(max(t.end_time)) - toUnixTimestamp64Nano(min(t.start_time))) / 1e9", "number"
+    ),
+    "inputTokens": _Column("sum(t.input_tokens)", "number"),
+    "outputTokens": _Column("sum(t.output_tokens)", "number"),
+    "totalTokens": _Column("sum(t.total_tokens)", "number"),
+    "tokens": _Column("sum(t.total_tokens)", "number"),
+    "totalCost": _Column("toFloat64(sum(t.total_cost))", "number"),
+    "version": _Column("toString(s.version)", "string", "root"),
+    "metadata": _Column("s.metadata", "object", "root"),
+    "inputCost": _Column("sum(s.sign * toFloat64(s.cost_details['input']))", "number", "spans"),
+    "outputCost": _Column("sum(s.sign * toFloat64(s.cost_details['output']))", "number", "spans"),
+    "level": _Column(
+        f"multiIf({_SEVERITY.format('ERROR')} > 0, 'ERROR', {_SEVERITY.format('WARNING')} > 0, 'WARNING', "
+        f"{_SEVERITY.format('DEFAULT')} > 0, 'DEFAULT', 'DEBUG')",
+        "string",
+        "spans",
+    ),
+    "warningCount": _Column(_SEVERITY.format("WARNING"), "number", "spans"),
+    "errorCount": _Column(_SEVERITY.format("ERROR"), "number", "spans"),
+    "defaultCount": _Column(_SEVERITY.format("DEFAULT"), "number", "spans"),
+    "debugCount": _Column(_SEVERITY.format("DEBUG"), "number", "spans"),
+    "scores_avg": _Column("avg(value)", "score_number", "scores"),
+    "scores": _Column("avg(value)", "score_number", "scores"),
+    "score_categories": _Column("string_value", "score_category", "scores"),
+    "score_booleans": _Column("value", "score_boolean", "scores"),
+}
 # Filter types each kind of column takes.
 _TYPES = {
     "string": {"string", "stringOptions", "categoryOptions", "null"},
@@ -79,6 +124,9 @@ _TYPES = {
     "boolean": {"boolean"},
     "array": {"arrayOptions"},
     "object": {"stringObject", "numberObject", "categoryOptions"},
+    "score_number": {"number", "numberObject"},
+    "score_category": {"categoryOptions"},
+    "score_boolean": {"booleanObject"},
 }
 _COMPARE = {"=": "=", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
 _STRING_OPERATORS = {"=", "contains", "does not contain", "starts with", "ends with", "matches"}
@@ -101,6 +149,7 @@ _OPERATORS = {
     },
     "numberObject": {"=", ">", "<", ">=", "<="},
     "boolean": {"=", "<>"},
+    "booleanObject": {"=", "<>"},
     "null": {"is null", "is not null"},
 }
 
@@ -176,15 +225,15 @@ def _metadata_test(kind: str, key: str, operator: str, value: object, p: _Params
     return _string_test(unquoted, operator, text, p, text=False)
 
 
-def _condition(item: object, n: int, p: _Params) -> tuple[str, bool]:
-    """(SQL, whether it tests the trace's summary) of one condition."""
+def _condition(item: object, n: int, p: _Params, columns: dict[str, _Column]) -> tuple[str, str]:
+    """(SQL, scope) of one condition on ``columns``."""
     if not isinstance(item, dict):
         raise InvalidInput(f"filter[{n}] must be an object with type, column, operator and value")
     kind, name, operator = item.get("type"), item.get("column"), item.get("operator")
     where = f"filter[{n}] ({str(name)[:40]})"
-    column = _COLUMNS.get(name) if isinstance(name, str) else None
+    column = columns.get(name) if isinstance(name, str) else None
     if column is None:
-        raise InvalidInput(f"filter[{n}]: unknown column {str(name)[:60]!r}; the columns are {', '.join(_COLUMNS)}")
+        raise InvalidInput(f"filter[{n}]: unknown column {str(name)[:60]!r}; the columns are {', '.join(columns)}")
     if not isinstance(kind, str) or kind not in _TYPES[column.kind]:
         allowed = ", ".join(sorted(_TYPES[column.kind]))
         raise InvalidInput(f"{where}: type {str(kind)[:30]!r} does not apply to this column (it takes {allowed})")
@@ -193,14 +242,19 @@ def _condition(item: object, n: int, p: _Params) -> tuple[str, bool]:
         raise InvalidInput(f"{where}: operator {str(operator)[:30]!r} does not apply to {kind} (it takes {allowed})")
     value = item.get("value")
     expr = column.sql
+    key = item.get("key")
+    keyed = kind in ("stringObject", "numberObject", "booleanObject") or (
+        kind == "categoryOptions" and column.kind in ("object", "score_category")
+    )
+    if keyed and not (isinstance(key, str) and key):
+        raise InvalidInput(f"{where}: {kind} needs the key (a metadata key, a score's name) in 'key'")
+    if column.scope == "scores":
+        return _score_test(column, kind, operator, value, key, p, where), "scores"
     if column.kind == "object":
-        key = item.get("key")
-        if not isinstance(key, str) or not key:
-            raise InvalidInput(f"{where}: {kind} needs the metadata key in 'key'")
-        return _metadata_test(kind, key, operator, value, p, where), False
+        return _metadata_test(kind, str(key), operator, value, p, where), column.scope
     if kind == "null":
         empty = f"({expr} IS NULL)" if column.kind in ("datetime", "number") else f"empty({expr})"
-        return (empty if operator == "is null" else f"NOT {empty}"), column.trace
+        return (empty if operator == "is null" else f"NOT {empty}"), column.scope
     tests: dict[str, Callable[[], str]] = {
         "datetime": lambda: f"toUnixTimestamp64Nano({expr}) {_COMPARE[operator]} {p.bind(_ns(value, where), 'Int64')}",
         "number": lambda: f"{expr} {_COMPARE[operator]} {p.bind(_number(value, where), 'Float64')}",
@@ -214,7 +268,29 @@ def _condition(item: object, n: int, p: _Params) -> tuple[str, bool]:
             "none of": f"NOT hasAny({expr}, {p.bind(_texts(value, where), 'Array(String)')})",
         }[operator],
     }
-    return tests[kind](), column.trace
+    return tests[kind](), column.scope
+
+
+_SCORES = "SELECT trace_id FROM scores FINAL WHERE project_id = {project:String} AND is_deleted = 0"
+
+
+def _score_test(column: _Column, kind: str, operator: str, value: object, key: object, p: _Params, where: str) -> str:
+    """A trace's scores: the average of its numeric ones (of one name with ``key``), the value of
+    a categorical or boolean one of the name ``key``."""
+    named = f" AND name = {p.bind(key, 'String')}" if isinstance(key, str) and key else ""
+    if column.kind == "score_number":
+        bound = p.bind(_number(value, where), "Float64")
+        return (
+            f"t.trace_id IN ({_SCORES} AND data_type = 'NUMERIC'{named} "
+            f"GROUP BY trace_id HAVING {column.sql} {_COMPARE[operator]} {bound})"
+        )
+    if column.kind == "score_category":
+        chosen = f"{_SCORES} AND data_type = 'CATEGORICAL'{named} AND string_value IN "
+        chosen += p.bind(_texts(value, where), "Array(String)")
+        return f"t.trace_id {'IN' if operator == 'any of' else 'NOT IN'} ({chosen})"
+    # <> also holds for a trace without a score of that name, as Langfuse's does.
+    chosen = f"{_SCORES} AND data_type = 'BOOLEAN'{named} AND value = {p.bind(int(_bool(value, where)), 'Float64')}"
+    return f"t.trace_id {'IN' if operator == '=' else 'NOT IN'} ({chosen})"
 
 
 def _options(expr: str, operator: str, value: object, p: _Params, where: str) -> str:
@@ -238,10 +314,7 @@ def _ns(value: object, where: str) -> int:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
-def observation_conditions(raw: str, params: dict[str, object]) -> list[str]:
-    """The SQL conditions (over ``spans AS s``) of Langfuse's ``filter`` parameter ``raw``; their
-    values are added to ``params`` (which holds ``project``). Raises InvalidInput, naming the
-    condition, for anything it cannot apply."""
+def _items(raw: str) -> list[Any]:
     try:
         items: Any = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -250,15 +323,45 @@ def observation_conditions(raw: str, params: dict[str, object]) -> list[str]:
         raise InvalidInput("filter must be a JSON array of conditions")
     if len(items) > MAX_CONDITIONS:
         raise InvalidInput(f"filter holds {len(items)} conditions; at most {MAX_CONDITIONS}")
+    return items
+
+
+def observation_conditions(raw: str, params: dict[str, object]) -> list[str]:
+    """The SQL conditions (over ``spans AS s``) of Langfuse's ``filter`` parameter ``raw`` on an
+    observation list; their values are added to ``params`` (which holds ``project``). Raises
+    InvalidInput, naming the condition, for anything it cannot apply."""
     p = _Params(params)
     spans: list[str] = []
     traces: list[str] = []
-    for n, item in enumerate(items):
-        sql, of_trace = _condition(item, n, p)
-        (traces if of_trace else spans).append(sql)
+    for n, item in enumerate(_items(raw)):
+        sql, scope = _condition(item, n, p, _OBSERVATION_COLUMNS)
+        (traces if scope == "trace" else spans).append(sql)
     if traces:
         spans.append(
             "s.trace_id IN (SELECT t.trace_id FROM traces AS t WHERE t.project_id = {project:String} "
             f"GROUP BY t.trace_id HAVING {' AND '.join(traces)})"
         )
     return spans
+
+
+def trace_conditions(raw: str, params: dict[str, object]) -> list[str]:
+    """The SQL conditions of Langfuse's ``filter`` parameter ``raw`` on the trace list: each one
+    for the HAVING of a query over ``traces AS t`` grouped by trace. Values are added to
+    ``params`` (which holds ``project``); raises InvalidInput as ``observation_conditions``."""
+    p = _Params(params)
+    by_scope: dict[str, list[str]] = {"row": [], "root": [], "spans": [], "scores": []}
+    for n, item in enumerate(_items(raw)):
+        sql, scope = _condition(item, n, p, _TRACE_COLUMNS)
+        by_scope[scope].append(sql)
+    out = by_scope["row"] + by_scope["scores"]
+    if by_scope["root"]:  # a trace's version and metadata are its root's (the Langfuse trace row)
+        out.append(
+            "t.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE s.project_id = {project:String} "
+            f"AND s.sign = 1 AND s.parent_span_id = '' AND {' AND '.join(by_scope['root'])})"
+        )
+    if by_scope["spans"]:
+        out.append(
+            "t.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE s.project_id = {project:String} "
+            f"GROUP BY s.trace_id HAVING {' AND '.join(by_scope['spans'])})"
+        )
+    return out

@@ -2,8 +2,10 @@
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
+from urllib.parse import quote
 
 import aiohttp
 
@@ -211,8 +213,8 @@ async def test_field_groups_of_traces_through_the_sdk(live: Running) -> None:
 
 
 async def test_traces_by_version_and_no_silent_filter(live: Running) -> None:
-    """``version`` filters by the trace's own version (its root's); ``filter`` (JSON conditions)
-    is refused with why, rather than answered unfiltered."""
+    """``version`` filters by the trace's own version (its root's); a ``filter`` (JSON conditions)
+    that cannot be applied is refused with why, rather than answered unfiltered."""
     headers = basic(await make_key(live))
     ids = {}
     for version in ("v1", "v1", "v2", None):
@@ -262,6 +264,55 @@ async def test_traces_in_the_order_asked(live: Running) -> None:
     for garbage in ("latency.desc", "name", "name.up", "", "timestamp.desc.asc"):
         status, doc = await get(live, f"/api/public/traces?{since}&orderBy={garbage}", headers)
         assert status == 400 and "orderBy" in doc["message"], garbage
+
+
+async def test_sdk4_filters_traces_with_json_conditions(live: Running) -> None:
+    """Langfuse's ``filter`` on the trace list (JSON conditions: the trace's fields, its root's
+    version and metadata, its spans' costs and levels, its scores), sent by SDK 4's own client;
+    a condition that cannot be applied is a 400 that names it."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_sdk, "4", "v4_trace_filters.py", live.api_url, pair)
+    assert out["found"] == {
+        "name": ["checkout"],
+        "name contains": ["search"],
+        "user": ["checkout"],
+        "tags any of": ["checkout", "search"],
+        "tags all of": ["checkout"],
+        "tags none of": ["refund", "search"],
+        "since": ["checkout", "refund", "search"],
+        "latency": ["checkout"],
+        "total cost": ["checkout"],
+        "input tokens": ["checkout"],
+        "output cost": ["checkout"],
+        "metadata": ["checkout"],
+        "version": ["checkout"],
+        "level error": ["refund"],
+        "level any of": ["checkout", "refund"],
+        "error count": ["refund"],
+        "warning count": ["checkout"],
+        "quality score": ["checkout"],
+        "any numeric score": ["checkout", "search"],
+        "tone": ["checkout"],
+        "correct": ["checkout"],
+        "not correct": ["refund", "search"],
+        "not bookmarked": ["checkout", "refund", "search"],
+        "low quality of two": ["search"],
+        "none": [],
+    }
+    assert out["total"] == 2  # the count is the filtered list's
+    errors = out["errors"]
+    assert errors["unknown column"][0] == 400 and "unknown column 'nope'" in errors["unknown column"][1]
+    assert errors["wrong type"][0] == 400 and "type 'string' does not apply" in errors["wrong type"][1]
+    assert errors["score without its name"][0] == 400 and "'key'" in errors["score without its name"][1]
+    # Quotes in keys and values are bound values: they find nothing and break nothing.
+    for condition in (
+        {"type": "stringObject", "column": "metadata", "key": "x'] OR 1=1 --", "operator": "is set"},
+        {"type": "booleanObject", "column": "score_booleans", "key": "' OR '1'='1", "operator": "=", "value": True},
+        {"type": "string", "column": "version", "operator": "=", "value": "v2' OR '1'='1"},
+    ):
+        filtered = "/api/public/traces?filter=" + quote(json.dumps([condition]))
+        status, doc = await get(live, filtered, basic(pair))
+        assert status == 200 and doc["data"] == [], condition
 
 
 async def test_observations_by_environment(live: Running) -> None:
