@@ -9,7 +9,8 @@ Langfuse SDKs and Grafana send it), and times, warm:
 - 50 traces, newest first, as the UI asks (no previews), over the whole store and over a window
   inside it, and Langfuse's ``GET /api/public/traces`` (page 1 of 50, newest first);
 - Langfuse's trace by id and page 1 again with ``fields=core,scores,metrics`` (no input, output
-  or observations), as a client that asks for those groups only;
+  or observations), as a client that asks for those groups only, and page 1 with Langfuse's JSON
+  ``filter`` (on the traces' cost and tags, and on their spans' levels);
 - the UI's Observations tab: 50 observations newest first, and 50 generations of the window inside;
 - Langfuse's observation lists: ``GET /api/public/observations`` (page 1 of 50) and
   ``GET /api/public/v2/observations`` (50, as SDK 5 asks by default, with input and output, and
@@ -181,6 +182,14 @@ async def main() -> None:
                     "ui_newest": await timed([f"{rest}?limit=50&start={iso(lo)}&preview=false"]),
                     "ui_window_inside": await timed([f"{rest}?limit=50&{inside}&preview=false"]),
                     "langfuse_newest_page_1": await timed([f"{base}/api/public/traces?limit=50&page=1"]),
+                    # Langfuse's JSON filter: on the summary (cost and tags), and on the spans'
+                    # levels (every trace has no more than 100 errors: the page is full).
+                    "langfuse_filter_cost_tags_page_1": await timed(
+                        [f"{base}/api/public/traces?limit=50&page=1&filter={quote(COST_AND_TAGS)}"]
+                    ),
+                    "langfuse_filter_error_count_page_1": await timed(
+                        [f"{base}/api/public/traces?limit=50&page=1&filter={quote(FEW_ERRORS)}"]
+                    ),
                     # Without io: the roots' input, output and metadata are not read.
                     "langfuse_newest_page_1_core_scores_metrics": await timed(
                         [f"{base}/api/public/traces?limit=50&page=1&fields=core,scores,metrics"]
@@ -230,8 +239,9 @@ async def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-# Conditions of Langfuse's filter: generations over a second, and a condition on the traces'
-# tags that every trace meets (so that the page is full and the summary read whole).
+# Conditions of Langfuse's filter. Observations: generations over a second, and a condition on
+# their traces' tags that every trace meets (so that the page is full and the summary read
+# whole). Traces: cost and tags (the summary), and error counts (their spans) that all meet.
 SLOW_GENERATIONS = json.dumps(
     [
         {"type": "string", "column": "type", "operator": "=", "value": "GENERATION"},
@@ -239,6 +249,13 @@ SLOW_GENERATIONS = json.dumps(
     ]
 )
 NO_SUCH_TAG = [{"type": "arrayOptions", "column": "traceTags", "operator": "none of", "value": ["no-such-tag"]}]
+COST_AND_TAGS = json.dumps(
+    [
+        {"type": "number", "column": "totalCost", "operator": ">=", "value": 0},
+        {"type": "arrayOptions", "column": "tags", "operator": "none of", "value": ["no-such-tag"]},
+    ]
+)
+FEW_ERRORS = json.dumps([{"type": "number", "column": "errorCount", "operator": "<=", "value": 100}])
 
 
 def _user(user: str) -> list[dict[str, str]]:

@@ -346,22 +346,26 @@ def observation_conditions(raw: str, params: dict[str, object]) -> list[str]:
 
 def trace_conditions(raw: str, params: dict[str, object]) -> list[str]:
     """The SQL conditions of Langfuse's ``filter`` parameter ``raw`` on the trace list: each one
-    for the HAVING of a query over ``traces AS t`` grouped by trace. Values are added to
-    ``params`` (which holds ``project``); raises InvalidInput as ``observation_conditions``."""
+    for the HAVING of a query over ``traces AS t`` grouped by trace, of the traces that started in
+    the window. Values are added to ``params`` (which holds ``project``, and the window's
+    ``start`` and ``end`` in ns); raises InvalidInput as ``observation_conditions``."""
     p = _Params(params)
     by_scope: dict[str, list[str]] = {"row": [], "root": [], "spans": [], "scores": []}
     for n, item in enumerate(_items(raw)):
         sql, scope = _condition(item, n, p, _TRACE_COLUMNS)
         by_scope[scope].append(sql)
     out = by_scope["row"] + by_scope["scores"]
+    # The spans of the traces that started in the window (``start``, ``end``): those that started
+    # up to a day after it too, as a trace's spans may.
+    spans = (
+        "SELECT s.trace_id FROM spans AS s WHERE s.project_id = {project:String} "
+        "AND s.start_time >= fromUnixTimestamp64Nano({start:Int64}, 'UTC') "
+        "AND s.start_time < fromUnixTimestamp64Nano({end:Int64}, 'UTC') + INTERVAL 1 DAY"
+    )
     if by_scope["root"]:  # a trace's version and metadata are its root's (the Langfuse trace row)
         out.append(
-            "t.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE s.project_id = {project:String} "
-            f"AND s.sign = 1 AND s.parent_span_id = '' AND {' AND '.join(by_scope['root'])})"
+            f"t.trace_id IN ({spans} AND s.sign = 1 AND s.parent_span_id = '' AND {' AND '.join(by_scope['root'])})"
         )
     if by_scope["spans"]:
-        out.append(
-            "t.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE s.project_id = {project:String} "
-            f"GROUP BY s.trace_id HAVING {' AND '.join(by_scope['spans'])})"
-        )
+        out.append(f"t.trace_id IN ({spans} GROUP BY s.trace_id HAVING {' AND '.join(by_scope['spans'])})")
     return out
