@@ -603,9 +603,13 @@ class LangfuseReadApi:
         q = request.query
         start = _time_param(request, "fromTimestamp", 0)
         end = _time_param(request, "toTimestamp", time.time_ns() + DAY_NS)
-        rows = await store.langfuse.daily(
-            project, start, end, {"trace_name": q.get("traceName"), "user_id": q.get("userId")}
-        )
+        filters = {
+            "trace_name": q.get("traceName"),
+            "user_id": q.get("userId"),
+            "tags": q.getall("tags", None),
+            "environment": [e for v in q.getall("environment", []) for e in v.split(",") if e] or None,
+        }
+        rows = await store.langfuse.daily(project, start, end, filters)
         days: dict[str, dict[str, Any]] = {}
         for r in rows:
             day = days.setdefault(

@@ -673,6 +673,8 @@ GROUP BY session_id"""
         return rows, int(total[0]["n"])
 
     async def daily(self, project: str, start: int, end: int, filters: dict[str, object]) -> list[Row]:
+        """Observations, usage and cost by day and model, and the traces of each (counted on the day
+        they started). ``filters``: trace_name, user_id, tags (all of), environment (any of)."""
         where = [
             "project_id = {project:String}",
             "observation_type != 'TRACE'",
@@ -692,6 +694,15 @@ GROUP BY session_id"""
                 "AND user_id = {user_id:String})"
             )
             params["user_id"] = filters["user_id"]
+        if filters.get("tags"):  # the traces that have all of them
+            where.append(
+                "trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
+                "GROUP BY trace_id HAVING hasAll(groupUniqArrayArray(tags), {tags:Array(String)}))"
+            )
+            params["tags"] = list(filters["tags"])  # type: ignore[call-overload]
+        if filters.get("environment"):  # any of them
+            where.append("environment IN {environment:Array(String)}")
+            params["environment"] = list(filters["environment"])  # type: ignore[call-overload]
         sql = f"""
 SELECT toString(toDate(start_time)) AS date, toString(model) AS model,
        sum(sign) AS observations,

@@ -36,7 +36,7 @@ async def seed(live: Running, headers: dict[str, str]) -> list[str]:
                     "timestamp": day,
                     "userId": "alice",
                     "sessionId": "sess-1" if i < 2 else "sess-2",
-                    "tags": ["t"],
+                    "tags": ["t", "weekly"] if i == 1 else ["t"],
                     "input": {"q": i},
                     "output": "answer",
                     "metadata": {"k": i},
@@ -113,6 +113,19 @@ async def test_read_api(live: Running) -> None:
         "countTraces": 1,
         "totalCost": 0.000021,
     }
+    # By the traces' tags (all of) and environment (any of), as Dify's SDK 2 asks.
+    for query, days in (
+        ("tags=weekly", ["2026-11-22"]),
+        ("tags=t&tags=weekly", ["2026-11-22"]),
+        ("tags=t", ["2026-11-23", "2026-11-22", "2026-11-21"]),
+        ("tags=nope", []),
+        ("environment=default", ["2026-11-23", "2026-11-22", "2026-11-21"]),
+        ("environment=prod&environment=staging", []),
+        ("tags=weekly&userId=alice&traceName=chat-1", ["2026-11-22"]),
+    ):
+        status, doc = await get(live, f"/api/public/metrics/daily?{query}", headers)
+        assert status == 200 and [d["date"] for d in doc["data"]] == days, query
+        assert all(d["countTraces"] == 1 for d in doc["data"]), query
 
 
 async def test_read_api_errors_and_isolation(live: Running) -> None:
