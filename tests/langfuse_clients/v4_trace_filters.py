@@ -9,6 +9,7 @@ import json
 import sys
 import time
 
+from filter_conditions import SINCE, cond
 from langfuse import Langfuse, propagate_attributes
 from langfuse.api.core.api_error import ApiError
 
@@ -46,15 +47,6 @@ with (
     tool.update(level="ERROR", status_message="declined")
 client.flush()
 
-since = "2020-01-01T00:00:00Z"
-
-
-def cond(kind: str, column: str, operator: str, value: object = None, key: str | None = None) -> dict:
-    """One condition as Langfuse's filter takes it."""
-    out = {"type": kind, "column": column, "operator": operator, "value": value}
-    return {**out, "key": key} if key else out
-
-
 cases = {
     "name": [cond("string", "name", "=", "checkout")],
     "name contains": [cond("string", "name", "contains", "EAR")],
@@ -62,7 +54,7 @@ cases = {
     "tags any of": [cond("arrayOptions", "tags", "any of", ["prod", "dev"])],
     "tags all of": [cond("arrayOptions", "tags", "all of", ["prod", "beta"])],
     "tags none of": [cond("arrayOptions", "tags", "none of", ["prod"])],
-    "since": [cond("datetime", "timestamp", ">=", since)],
+    "since": [cond("datetime", "timestamp", ">=", SINCE)],
     "latency": [cond("number", "latency", ">=", 0.04)],
     "total cost": [cond("number", "totalCost", ">=", 0.005)],
     "input tokens": [cond("number", "inputTokens", ">", 100)],

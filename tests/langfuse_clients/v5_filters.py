@@ -9,6 +9,7 @@ import json
 import sys
 import time
 
+from filter_conditions import SINCE, cond
 from langfuse import Langfuse, propagate_attributes
 from langfuse.api.core.api_error import ApiError
 
@@ -38,15 +39,6 @@ with client.start_as_current_observation(name="search", as_type="retriever", inp
     search = client.get_current_trace_id()
 client.flush()
 
-since = "2020-01-01T00:00:00Z"
-
-
-def cond(kind: str, column: str, operator: str, value: object = None, key: str | None = None) -> dict:
-    """One condition as Langfuse's filter takes it."""
-    out = {"type": kind, "column": column, "operator": operator, "value": value}
-    return {**out, "key": key} if key else out
-
-
 cases = {
     "generations": [cond("string", "type", "=", "GENERATION")],
     "type any of": [cond("stringOptions", "type", "any of", ["TOOL", "RETRIEVER"])],
@@ -70,7 +62,7 @@ cases = {
     "user": [cond("string", "userId", "=", "u-7")],
     "two conditions": [
         cond("string", "traceId", "=", checkout),
-        cond("datetime", "startTime", ">=", since),
+        cond("datetime", "startTime", ">=", SINCE),
         cond("null", "model", "is not null"),
     ],
     "none": [cond("string", "name", "=", "no-such-observation")],
