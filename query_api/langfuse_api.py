@@ -249,7 +249,9 @@ def score_filters(q: Any) -> dict[str, object]:
 
 
 def score_json(row: dict[str, Any]) -> dict[str, Any]:
-    numeric = row["data_type"] in ("NUMERIC", "BOOLEAN")
+    # Every score but a text one has a number: a category's is its mapping (0 without a config),
+    # which SDK 4 and 5 require (a list holding a categorical score without one failed to parse).
+    numeric = row["data_type"] != "TEXT"
     return {
         "id": row["id"],
         "traceId": row["trace_id"] or None,

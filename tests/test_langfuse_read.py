@@ -397,6 +397,22 @@ async def test_boolean_scores_read_true_or_false(live: Running) -> None:
     assert status == 404
 
 
+async def test_categorical_scores_carry_their_number(live: Running) -> None:
+    """A categorical score's value is its category's number (0 without a config), as Langfuse gives
+    it: SDK 4's and 5's score models require one, and a list holding a null one failed to parse."""
+    pair = await make_key(live)
+    trace_id = str(uuid.uuid4())
+    status, reply = await ingest(live, basic(pair), [
+        event("trace-create", {"id": trace_id, "name": "chat"}),
+        event("score-create", {"id": "tone-1", "traceId": trace_id, "name": "tone", "value": "friendly"}),
+    ])  # fmt: skip
+    assert status == 207 and not reply["errors"], reply
+    for path in ("/api/public/scores", "/api/public/v2/scores", f"/api/public/traces/{trace_id}"):
+        status, doc = await get(live, path, basic(pair))
+        [score] = doc["data"] if "data" in doc else doc["scores"]
+        assert (score["dataType"], score["value"], score["stringValue"]) == ("CATEGORICAL", 0, "friendly"), path
+
+
 async def test_a_session_gives_every_trace(live: Running) -> None:
     """Langfuse's GET /sessions/{id} does not page its traces: a session of 1,001 (an agent's long
     run) gives all of them, the oldest first, and when it began."""
