@@ -188,24 +188,11 @@ def _number(q: Any, name: str) -> float | None:
     return value
 
 
-def refuse_json_filter(q: Any, instead: str) -> None:
-    """A 400 for Langfuse's ``filter`` (JSON conditions), which no list here applies: answering
-    without it would hand back rows the client asked to leave out. ``instead``: what to use."""
-    if q.get("filter"):
-        raise LangfuseError(
-            400, "InvalidRequestError", f"filter (JSON conditions) is not supported here: use {instead}"
-        )
-
-
 def score_filters(q: Any) -> dict[str, object]:
     """The score list filters of Langfuse's query parameters (v1, v2 and v3 alike). Every
     parameter Langfuse filters by is applied or refused: none is ignored."""
-    refuse_json_filter(
-        q,
-        "the query parameters (name, source, dataType, traceId, sessionId, observationId, userId, traceTags, "
-        "environment, fromTimestamp, toTimestamp, scoreIds, datasetRunId, operator and value, valueMin, valueMax)",
-    )
     filters: dict[str, object] = {
+        "filter": q.get("filter") or None,
         "name": q.get("name"),
         "source": q.get("source"),
         "data_type": q.get("dataType"),
@@ -246,6 +233,16 @@ def score_filters(q: Any) -> dict[str, object]:
     if comparisons:
         filters["value"] = comparisons
     return filters
+
+
+async def scores_page(
+    store: Store, project: str, trace: str | None, page: int, limit: int, filters: dict[str, object]
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of scores and their count, a filter it cannot apply answered with a 400 naming it."""
+    try:
+        return await store.langfuse.scores(project, [trace] if trace else None, page, limit, filters)
+    except InvalidInput as exc:
+        raise LangfuseError(400, "InvalidRequestError", exc.message) from None
 
 
 def score_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -522,7 +519,7 @@ class LangfuseReadApi:
         page, limit = _page(request)
         q = request.query
         trace = q.get("traceId")
-        rows, total = await store.langfuse.scores(project, [trace] if trace else None, page, limit, score_filters(q))
+        rows, total = await scores_page(store, project, trace, page, limit, score_filters(q))
         return langfuse_json({"data": [score_json(r) for r in rows], "meta": _meta(page, limit, total)})
 
     async def list_sessions(self, request: web.Request, store: Store, project: str) -> web.Response:

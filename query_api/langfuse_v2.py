@@ -25,6 +25,7 @@ from query_api.langfuse_api import (
     observation_json,
     score_filters,
     score_json,
+    scores_page,
 )
 from storage import Store
 from storage.cursors import decode_cursor, encode_cursor
@@ -206,7 +207,7 @@ async def list_scores(request: web.Request, store: Store, project: str) -> web.R
         if not 1 <= page <= 1_000_000:
             raise LangfuseError(400, "InvalidRequestError", "invalid cursor")
     trace = q.get("traceId")
-    rows, total = await store.langfuse.scores(project, [trace] if trace else None, page, limit, score_filters(q))
+    rows, total = await scores_page(store, project, trace, page, limit, score_filters(q))
     cursor = encode_cursor([page + 1]) if page * limit < total else None
     return langfuse_json({"data": [_score_v3(r, project) for r in rows], "meta": {"cursor": cursor, "limit": limit}})
 

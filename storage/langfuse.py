@@ -21,7 +21,7 @@ import pyarrow as pa
 from storage import trace_io
 from storage.api import Backend, Row
 from storage.journal import InsertJournal
-from storage.langfuse_filter import observation_conditions, trace_conditions
+from storage.langfuse_filter import observation_conditions, score_conditions, trace_conditions
 from storage.logs import LogReader
 from storage.reader import (
     LIGHT_SPAN_COLUMNS,
@@ -536,7 +536,9 @@ HAVING {" AND ".join(having)}"""
         filters: dict[str, object] | None = None,
         with_total: bool = True,
     ) -> tuple[list[Row], int]:
-        """Scores newest first, a page of them, and how many match (-1 without ``with_total``)."""
+        """Scores newest first, a page of them, and how many match (-1 without ``with_total``).
+        ``filters`` may hold Langfuse's JSON conditions (filter, storage.langfuse_filter;
+        InvalidInput for one it cannot apply)."""
         where = ["project_id = {project:String}", "is_deleted = 0"]
         params: dict[str, object] = {"project": project, "limit": limit, "offset": (page - 1) * limit}
         if trace_ids is not None:
@@ -558,6 +560,8 @@ HAVING {" AND ".join(having)}"""
                 where.append(f"{column} = {{{key}:String}}")
                 params[key] = value
         _score_conditions(filters or {}, where, params)
+        if (filters or {}).get("filter"):  # Langfuse's JSON conditions, with those of the parameters
+            where += score_conditions(str((filters or {})["filter"]), params)
         sql_where = " AND ".join(where)
         rows = await self._backend.query(
             f"SELECT {_SCORE_COLUMNS} FROM scores FINAL WHERE {sql_where} ORDER BY timestamp DESC, id "

@@ -1,12 +1,13 @@
-"""Langfuse's ``filter`` query parameter of its trace and observation lists: a JSON array of
+"""Langfuse's ``filter`` query parameter of its trace, observation and score lists: a JSON array of
 conditions, as its UI's filter builder and the SDKs write them (``{"type": "number", "column":
 "latency", "operator": ">=", "value": 2.5}``), compiled to SQL: over the spans table (alias ``s``)
-for observations, over the trace summary (``traces AS t``, grouped by trace) for traces.
+for observations, over the trace summary (``traces AS t``, grouped by trace) for traces, over the
+scores table for scores.
 
-Every column, type and operator the SDKs document for ``GET /api/public/traces`` and
-``/v2/observations`` is applied or refused with a clear error: none is ignored, which would hand
-back rows the client asked to leave out. Values are bound parameters; only the names checked here
-reach the SQL.
+Every column, type and operator the SDKs document for ``GET /api/public/traces``,
+``/v2/observations`` and ``/v2/scores`` is applied or refused with a clear error: none is ignored,
+which would hand back rows the client asked to leave out. Values are bound parameters; only the
+names checked here reach the SQL.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import orjson
 from storage import escapes
 from tracehouse.errors import InvalidInput
 
-__all__ = ["observation_conditions", "trace_conditions"]
+__all__ = ["observation_conditions", "score_conditions", "trace_conditions"]
 
 MAX_CONDITIONS = 50
 
@@ -115,6 +116,26 @@ _TRACE_COLUMNS: dict[str, _Column] = {
     "score_categories": _Column("string_value", "score_category", "scores"),
     "score_booleans": _Column("value", "score_boolean", "scores"),
 }
+# A score's columns (the scores table, unaliased), and its trace's tags from the trace's summary.
+_SCORE_FILTER_COLUMNS: dict[str, _Column] = {
+    "id": _Column("id", "string"),
+    "name": _Column("toString(name)", "string"),
+    "source": _Column("toString(source)", "string"),
+    "dataType": _Column("toString(data_type)", "string"),
+    "value": _Column("value", "number"),
+    "stringValue": _Column("string_value", "string"),
+    "timestamp": _Column("timestamp", "datetime"),
+    "environment": _Column("toString(environment)", "string"),
+    "traceId": _Column("trace_id", "string"),
+    "observationId": _Column("observation_id", "string"),
+    "sessionId": _Column("session_id", "string"),
+    "comment": _Column("comment", "string"),
+    "metadata": _Column("metadata", "object"),
+    "traceName": _Column("argMinMerge(t.name)", "string", "trace"),
+    "traceTags": _Column("groupUniqArrayArray(t.tags)", "array", "trace"),
+    "tags": _Column("groupUniqArrayArray(t.tags)", "array", "trace"),
+    "userId": _Column("max(t.user_id)", "string", "trace"),
+}
 # Filter types each kind of column takes.
 _TYPES = {
     "string": {"string", "stringOptions", "categoryOptions", "null"},
@@ -202,11 +223,13 @@ def _string_test(expr: str, operator: str, value: str, p: _Params, text: bool) -
     }[operator]
 
 
-def _metadata_test(kind: str, key: str, operator: str, value: object, p: _Params, where: str) -> str:
+def _metadata_test(column: str, kind: str, key: str, operator: str, value: object, p: _Params, where: str) -> str:
     # Metadata values are JSON text (a string quoted) or, from some exporters, the text itself.
-    stored = f"s.metadata[{p.bind(key, 'String')}]"
+    stored = f"{column}[{p.bind(key, 'String')}]"
+    if operator in ("contains", "starts with", "ends with") and value == "":
+        operator = "is set"  # as Langfuse reads an empty value of these: the key is there
     if operator in ("is set", "is not set"):
-        test = f"mapContains(s.metadata, {p.bind(key, 'String')})"
+        test = f"mapContains({column}, {p.bind(key, 'String')})"
         return test if operator == "is set" else f"NOT {test}"
     if kind == "numberObject":
         number = f"toFloat64OrNull(trim(BOTH '\"' FROM {stored}))"
@@ -251,7 +274,7 @@ def _condition(item: object, n: int, p: _Params, columns: dict[str, _Column]) ->
     if column.scope == "scores":
         return _score_test(column, kind, operator, value, key, p, where), "scores"
     if column.kind == "object":
-        return _metadata_test(kind, str(key), operator, value, p, where), column.scope
+        return _metadata_test(expr, kind, str(key), operator, value, p, where), column.scope
     if kind == "null":
         empty = f"({expr} IS NULL)" if column.kind in ("datetime", "number") else f"empty({expr})"
         return (empty if operator == "is null" else f"NOT {empty}"), column.scope
@@ -326,22 +349,36 @@ def _items(raw: str) -> list[Any]:
     return items
 
 
+def _rows_and_traces(raw: str, params: dict[str, object], columns: dict[str, _Column], trace_id: str) -> list[str]:
+    """Conditions on the listed rows, and those on their traces (``trace_id`` is the rows' column
+    of it) as one test of the traces' summary."""
+    p = _Params(params)
+    rows: list[str] = []
+    traces: list[str] = []
+    for n, item in enumerate(_items(raw)):
+        sql, scope = _condition(item, n, p, columns)
+        (traces if scope == "trace" else rows).append(sql)
+    if traces:
+        rows.append(
+            f"{trace_id} IN (SELECT t.trace_id FROM traces AS t WHERE t.project_id = {{project:String}} "
+            f"GROUP BY t.trace_id HAVING {' AND '.join(traces)})"
+        )
+    return rows
+
+
 def observation_conditions(raw: str, params: dict[str, object]) -> list[str]:
     """The SQL conditions (over ``spans AS s``) of Langfuse's ``filter`` parameter ``raw`` on an
     observation list; their values are added to ``params`` (which holds ``project``). Raises
     InvalidInput, naming the condition, for anything it cannot apply."""
-    p = _Params(params)
-    spans: list[str] = []
-    traces: list[str] = []
-    for n, item in enumerate(_items(raw)):
-        sql, scope = _condition(item, n, p, _OBSERVATION_COLUMNS)
-        (traces if scope == "trace" else spans).append(sql)
-    if traces:
-        spans.append(
-            "s.trace_id IN (SELECT t.trace_id FROM traces AS t WHERE t.project_id = {project:String} "
-            f"GROUP BY t.trace_id HAVING {' AND '.join(traces)})"
-        )
-    return spans
+    return _rows_and_traces(raw, params, _OBSERVATION_COLUMNS, "s.trace_id")
+
+
+def score_conditions(raw: str, params: dict[str, object]) -> list[str]:
+    """The SQL conditions (over the scores table, unaliased) of Langfuse's ``filter`` parameter
+    ``raw`` on a score list: a score's own columns and metadata, and its trace's name, user and
+    tags. Values are added to ``params`` (which holds ``project``); raises InvalidInput as
+    ``observation_conditions``."""
+    return _rows_and_traces(raw, params, _SCORE_FILTER_COLUMNS, "trace_id")
 
 
 def trace_conditions(raw: str, params: dict[str, object]) -> list[str]:

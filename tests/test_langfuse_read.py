@@ -281,8 +281,8 @@ async def test_traces_in_the_order_asked(live: Running) -> None:
 
 async def test_sdk4_filters_traces_with_json_conditions(live: Running) -> None:
     """Langfuse's ``filter`` on the trace list (JSON conditions: the trace's fields, its root's
-    version and metadata, its spans' costs and levels, its scores), sent by SDK 4's own client;
-    a condition that cannot be applied is a 400 that names it."""
+    version and metadata, its spans' costs and levels, its scores), and on the score list, sent
+    by SDK 4's own client; a condition that cannot be applied is a 400 that names it."""
     pair = await make_key(live)
     out = await asyncio.to_thread(run_sdk, "4", "v4_trace_filters.py", live.api_url, pair)
     assert out["found"] == {
@@ -313,6 +313,13 @@ async def test_sdk4_filters_traces_with_json_conditions(live: Running) -> None:
         "none": [],
     }
     assert out["total"] == 2  # the count is the filtered list's
+    assert out["scores"] == {
+        "named quality": ["quality:0.2", "quality:0.9"],
+        "numeric over a half": ["quality:0.9"],
+        "of prod traces": ["correct:1.0", "quality:0.9", "tone:0.0"],  # a category's number: 0 without a config
+        "reviewed by ann": ["quality:0.9"],
+        "with a reviewer": ["quality:0.9"],  # an empty value of contains: the key is there
+    }
     errors = out["errors"]
     assert errors["unknown column"][0] == 400 and "unknown column 'nope'" in errors["unknown column"][1]
     assert errors["wrong type"][0] == 400 and "type 'string' does not apply" in errors["wrong type"][1]

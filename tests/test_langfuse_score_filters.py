@@ -55,6 +55,17 @@ async def test_every_score_filter_is_applied_or_refused(live: Running) -> None:
         ({"value": "0.5"}, {"s3"}),
         ({"configId": "c-1"}, set()),  # no score here has a config
         ({"queueId": "q-1"}, set()),
+        # Langfuse's JSON conditions: the score's own columns, and its trace's.
+        ({"filter": '[{"type":"number","column":"value","operator":">=","value":0.5}]'}, {"s1", "s3"}),
+        ({"filter": '[{"type":"string","column":"userId","operator":"=","value":"bob"}]'}, {"s3"}),
+        (
+            {"filter": '[{"type":"arrayOptions","column":"traceTags","operator":"any of","value":["chat"]}]'},
+            {"s1", "s2"},
+        ),
+        (
+            {"filter": '[{"type":"string","column":"environment","operator":"=","value":"staging"}]', "userId": "ada"},
+            {"s2"},
+        ),
     ]
     for params, expected in cases:
         for path in ("/api/public/scores", "/api/public/v2/scores"):
@@ -75,7 +86,8 @@ async def test_every_score_filter_is_applied_or_refused(live: Running) -> None:
 
     # Garbage: a clear 400, and the list still answers.
     for params in (
-        {"filter": '[{"type":"string","column":"name","operator":"=","value":"x"}]'},
+        {"filter": '[{"type":"string","column":"nope","operator":"=","value":"x"}]'},
+        {"filter": "[{"},
         {"operator": "~", "value": "1"},
         {"operator": ">"},
         {"value": "high"},

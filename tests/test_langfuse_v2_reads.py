@@ -85,6 +85,8 @@ async def test_v2_reads_refuse_garbage(live: Running) -> None:
                     [{"type": "null", "column": "name", "operator": "is null"}] * 51,
                 )
             ),
+            "/v2/scores?filter=" + quote(_json.dumps([{"type": "number", "column": "name", "operator": "="}])),
+            "/scores?filter=not-json",
             "/v3/scores?cursor=bm9wZQ",
             "/v3/scores?limit=-1",
         ):

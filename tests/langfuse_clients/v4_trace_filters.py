@@ -1,8 +1,9 @@
 """Run with langfuse 4.x on the path: three traces written through the SDK (a checkout with a slow,
 costly generation that warns, and scores; a search, scored low; a refund that fails), then the
-SDK's API client lists traces with Langfuse's ``filter`` (JSON conditions), one case at a time.
+SDK's API client lists traces, and scores, with Langfuse's ``filter`` (JSON conditions), one case
+at a time.
 
-Prints one JSON line: the trace names each case found. Arguments: host public_key secret_key.
+Prints one JSON line: the trace names (and scores) each case found. Arguments: host public_key secret_key.
 """
 
 import json
@@ -30,7 +31,7 @@ with (
             cost_details={"input": 0.002, "output": 0.004},
             level="WARNING",
         )
-    root.score_trace(name="quality", value=0.9)
+    root.score_trace(name="quality", value=0.9, metadata={"reviewer": "ann"})
     root.score_trace(name="tone", value="friendly", data_type="CATEGORICAL")
     root.score_trace(name="correct", value=1, data_type="BOOLEAN")
 with (
@@ -88,6 +89,20 @@ for case, conditions in cases.items():
     page = api.trace.list(limit=50, fields="core", filter=json.dumps(conditions))
     found[case] = sorted(t.name for t in page.data)
 total = api.trace.list(limit=1, filter=json.dumps(cases["tags any of"])).meta.total_items
+score_cases = {
+    "named quality": [cond("string", "name", "=", "quality")],
+    "numeric over a half": [
+        cond("stringOptions", "dataType", "any of", ["NUMERIC"]),
+        cond("number", "value", ">=", 0.5),
+    ],
+    "of prod traces": [cond("arrayOptions", "traceTags", "all of", ["prod"])],
+    "reviewed by ann": [cond("stringObject", "metadata", "=", "ann", key="reviewer")],
+    "with a reviewer": [cond("stringObject", "metadata", "contains", "", key="reviewer")],
+}
+scores = {}
+for case, conditions in score_cases.items():
+    listed = api.scores.get_many(limit=50, filter=json.dumps(conditions)).data
+    scores[case] = sorted(f"{s.name}:{s.value}" for s in listed)
 errors = {}
 for case, conditions in {
     "unknown column": [cond("string", "nope", "=", "x")],
@@ -100,4 +115,4 @@ for case, conditions in {
     except ApiError as exc:  # the SDK's error for a 400
         errors[case] = [exc.status_code, str(exc.body)[:200]]
 client.shutdown()
-print(json.dumps({"found": found, "total": total, "errors": errors}))
+print(json.dumps({"found": found, "total": total, "scores": scores, "errors": errors}))
