@@ -30,7 +30,7 @@ async def test_the_js_sdk_traces_prompts_datasets_and_reads(live: Running) -> No
     )  # fmt: skip
     assert read["metadata"] == {"tenant": "acme"} and read["output"] == "It ships today."
     assert read["question"] == "Where is my order?" and read["photo"] == PNG_URI  # uploaded, then resolved
-    assert read["scores"] == [["helpful", 1, None], ["tone", None, "polite"]]
+    assert read["scores"] == [["helpful", 1, None], ["tone", 0, "polite"]]
     assert read["observations"] == [["EVENT", "cache-miss"], ["GENERATION", "chat"], ["SPAN", "retrieve"]]
     assert read["generation"] == ["gpt-4o-mini", "js/answer", 1, 120, 15, {"temperature": 0.2}]
     assert read["listed"] == [out["trace_id"]] and read["total"] == 1 and read["sessions"] == ["js-session"]

@@ -108,7 +108,7 @@ def check_langfuse_trace(url: str, auth: str, trace_id: str, project: str) -> No
         ("gen", "GENERATION", "gpt-4o", {"input": 10, "output": 5, "total": 15})
     ]
     assert sorted((s["name"], s["dataType"], s["value"], s.get("stringValue"), s["comment"]) for s in lf["scores"]) == [
-        ("label", "CATEGORICAL", None, "good", None),
+        ("label", "CATEGORICAL", 0.0, "good", None),  # a category's number: 0 without a config
         ("quality", "NUMERIC", 0.8, None, "fine"),
     ]
 
