@@ -36,6 +36,7 @@ __all__ = [
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS = ("UNSET", "OK", "ERROR")
+_CLIENT = KINDS.index("CLIENT")
 ROUTING_KEYS = ("tracehouse.project", "openinference.project.name")
 GENAI_EVENTS = frozenset(
     {
@@ -227,7 +228,8 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                         if event.name in GENAI_EVENTS:
                             genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
 
-                m = map_span(attrs, defaults, genai_events, status_code == "ERROR", start, not span.parent_span_id)
+                error, root, client = status_code == "ERROR", not span.parent_span_id, span.kind == _CLIENT
+                m = map_span(attrs, defaults, genai_events, error, start, root, client)
                 # An attribute whose text became the input or output column verbatim is stored
                 # once: its map value is emptied and its type says where the text is. Readers
                 # put it back (storage.reader), so nothing is lost.

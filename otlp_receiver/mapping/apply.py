@@ -26,6 +26,7 @@ from otlp_receiver.mapping.rules import (
     OPERATION_TYPES,
     REQUEST_PARAMETER_PREFIX,
     RESOURCE_FALLBACK,
+    ROLLUP_OPERATIONS,
     STRING_RULES,
     TOKEN_RULES,
     TRACELOOP_KINDS,
@@ -287,10 +288,11 @@ def map_span(
     status_error: bool,
     start_ns: int,
     root: bool,
+    client: bool = False,
 ) -> dict[str, Any]:
     """The typed columns of one span (see storage.tables.SPANS), from its attributes, the
     defaults of its resource (``resource_defaults``) and its GenAI message events; ``root``:
-    the span has no parent."""
+    the span has no parent; ``client``: its kind is CLIENT."""
     found: dict[str, tuple[int, Any]] = {}
     params: dict[str, Any] = {}
     metadata: dict[str, str] = {}
@@ -326,8 +328,12 @@ def map_span(
     else:
         out["level"] = "ERROR" if status_error else "DEFAULT"
     out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
-    _usage(found, out)
-    out["provided_cost"] = _provided_cost(found)
+    if operation in ROLLUP_OPERATIONS and not client:  # its calls' usage, counted on them (rules.py)
+        _usage({}, out)
+        out["provided_cost"] = None
+    else:
+        _usage(found, out)
+        out["provided_cost"] = _provided_cost(found)
     out["input"], out["output"] = _io(found, attrs, events, flattened, root)
     # Where input/output is an attribute's text unchanged, storage keeps it once (see decode.py).
     out["input_key"] = _verbatim_key(found, "_in_first", out["input"]) or _verbatim_key(found, "_in_last", out["input"])

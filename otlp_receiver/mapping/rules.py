@@ -11,6 +11,7 @@ __all__ = [
     "OBSERVATION_TYPES",
     "OPENINFERENCE_KINDS",
     "OPERATION_TYPES",
+    "ROLLUP_OPERATIONS",
     "STRING_RULES",
     "TOKEN_RULES",
     "TRACELOOP_KINDS",
@@ -142,6 +143,13 @@ OPERATION_TYPES = {
     "invoke_workflow": "CHAIN",
     "rerank": "RETRIEVER",
 }
+
+# Operations whose usage, on a span run in-process, totals the model calls nested under it: the
+# GenAI conventions give an agent's invocation the tokens of its run, and the AI SDK 7 puts them
+# on its agent span as well as on each call (its steps are agent_step). Counted there too, a
+# trace's tokens and cost would be twice what was spent, so these spans' usage stays in their
+# attributes only. An agent invoked remotely (span kind CLIENT) is the one record of its run.
+ROLLUP_OPERATIONS = frozenset({"invoke_agent", "agent_step"})
 
 TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL", "workflow": "CHAIN", "task": "SPAN"}
 

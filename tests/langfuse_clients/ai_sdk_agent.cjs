@@ -1,0 +1,75 @@
+// Run with node and NODE_PATH set to the node_modules of the Vercel AI SDK (npm: ai 7.x with
+// @ai-sdk/otel, and ai 6.x as "ai6", with OpenTelemetry's Node SDK and OTLP/HTTP protobuf exporter):
+// an application's agent that calls a tool, then answers, exported to Langfuse's OTLP endpoint as AI
+// SDK users point it at Langfuse. The model is the SDK's own mock (ai/test), answering as a provider
+// would: the same spans, no network.
+//
+// Prints one JSON line. Arguments: host public_key secret_key integration: "modern" (AI SDK 7 with
+// @ai-sdk/otel's OpenTelemetry: GenAI conventions), "legacy" (AI SDK 7 with its LegacyOpenTelemetry:
+// the ai.* spans) or "v6" (AI SDK 6's own telemetry: the same ai.* spans, with telemetry metadata).
+const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node");
+const { SimpleSpanProcessor } = require("@opentelemetry/sdk-trace-base");
+const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-proto");
+const { resourceFromAttributes } = require("@opentelemetry/resources");
+const { z } = require("zod");
+
+const [host, publicKey, secretKey, integration] = process.argv.slice(2, 6);
+
+async function main() {
+  const exporter = new OTLPTraceExporter({
+    url: `${host}/api/public/otel/v1/traces`,
+    headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
+  });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": `ai-sdk-${integration}` }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  provider.register();
+  const v6 = integration === "v6";
+  const { generateText, registerTelemetry, tool, stepCountIs } = require(v6 ? "ai6" : "ai");
+  const { MockLanguageModelV3, MockLanguageModelV4 } = require(v6 ? "ai6/test" : "ai/test");
+  if (!v6) {
+    const { OpenTelemetry, LegacyOpenTelemetry } = require("@ai-sdk/otel");
+    registerTelemetry(integration === "legacy" ? new LegacyOpenTelemetry() : new OpenTelemetry());
+  }
+
+  const usage = (input, output) => ({
+    inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: output, text: output, reasoning: undefined },
+  });
+  let calls = 0;
+  const model = new (v6 ? MockLanguageModelV3 : MockLanguageModelV4)({
+    provider: "openai.chat",
+    modelId: "gpt-4o-mini",
+    doGenerate: async () => (++calls === 1
+      ? { content: [{ type: "tool-call", toolCallId: "call-1", toolName: "weather", input: '{"city":"Paris"}' }],
+          finishReason: { unified: "tool-calls", raw: "tool_calls" }, usage: usage(100, 20), warnings: [] }
+      : { content: [{ type: "text", text: "It is sunny in Paris." }],
+          finishReason: { unified: "stop", raw: "stop" }, usage: usage(150, 10), warnings: [] }),
+  });
+  const result = await generateText({
+    model,
+    [v6 ? "system" : "instructions"]: "You are a weather bot.",
+    prompt: "What is the weather in Paris?",
+    tools: {
+      weather: tool({
+        description: "The weather in a city",
+        inputSchema: z.object({ city: z.string() }),
+        execute: async ({ city }) => ({ city, sky: "sunny" }),
+      }),
+    },
+    stopWhen: stepCountIs(3),
+    ...(v6
+      ? { experimental_telemetry: { isEnabled: true, functionId: "weather-agent",
+          metadata: { userId: "ai-user", sessionId: "ai-session", tags: ["weather"], tenant: "acme" } } }
+      : { telemetry: { functionId: "weather-agent" } }),
+  });
+  await provider.forceFlush();
+  await provider.shutdown();
+  console.log(JSON.stringify({ text: result.text, usage: result.totalUsage }));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
