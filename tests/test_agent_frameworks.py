@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import pytest
 from opentelemetry.trace import SpanKind
 
 from tests.langfuse_helpers import ROOT, basic, make_key, run_js
@@ -99,3 +100,55 @@ async def test_a_remote_agents_usage_counts(live: Running) -> None:
         "invoke_agent booking": 1100,
         "invoke_agent local": 0,
     }
+
+
+@pytest.mark.parametrize("integration", ["legacy", "v6"])
+async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integration: str) -> None:
+    """The AI SDK's own ai.* spans (AI SDK 6, and 7's LegacyOpenTelemetry): each call's messages and
+    answer, the tool's arguments and result, the function's prompt and answer; types; tokens once
+    (the function's span totals its calls in ai.usage.*, which is not counted)."""
+    pair = await make_key(live)
+    out = await asyncio.to_thread(run_js, "ai_sdk_agent.cjs", live.api_url, pair, integration, modules=AI_SDK)
+    assert out["text"] == "It is sunny in Paris."
+
+    trace, spans = await _trace_of(live, pair, f"ai-sdk-{integration}", 4)
+    assert (trace["input_tokens"], trace["output_tokens"], trace["total_tokens"]) == (250, 30, 280)
+    assert Decimal(trace["total_cost"]) == CALLS_COST
+    system = {"role": "system", "parts": [{"type": "text", "content": "You are a weather bot."}]}
+    question = {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
+    call = {"type": "tool_call", "id": "call-1", "name": "weather", "arguments": {"city": "Paris"}}
+    answer = {"type": "text", "content": "It is sunny in Paris."}
+
+    [function] = [s for s in spans if s["name"] == "ai.generateText"]
+    assert function["observation_type"] == "SPAN" and function["total_tokens"] == 0
+    assert json.loads(function["input"]) == [system, question]  # ai.prompt: {"system", "messages"|"prompt"}
+    # Its text, and its tool calls where the SDK gives them on this span (7 does, 6 does not).
+    [message] = json.loads(function["output"])
+    assert message["role"] == "assistant" and message["parts"][0] == answer and message["finish_reason"] == "stop"
+    assert trace["input"] == function["input"]  # the trace's, in the list
+
+    first, second = sorted(
+        (s for s in spans if s["name"] == "ai.generateText.doGenerate"), key=lambda s: s["start_time"]
+    )
+    assert first["observation_type"] == second["observation_type"] == "GENERATION"
+    assert json.loads(first["input"]) == [system, question]
+    assert json.loads(first["output"]) == [{"role": "assistant", "parts": [call], "finish_reason": "tool-calls"}]
+    assert json.loads(second["input"]) == [
+        system,
+        question,
+        {"role": "assistant", "parts": [call]},
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call-1", "response": {"city": "Paris", "sky": "sunny"}}],
+        },
+    ]
+    assert json.loads(second["output"]) == [{"role": "assistant", "parts": [answer], "finish_reason": "stop"}]
+    assert (second["model"], second["input_tokens"], second["output_tokens"]) == ("gpt-4o-mini", 150, 10)
+
+    [tool] = [s for s in spans if s["name"] == "ai.toolCall"]
+    assert tool["observation_type"] == "TOOL"
+    assert json.loads(tool["input"]) == {"city": "Paris"}
+    assert json.loads(tool["output"]) == {"city": "Paris", "sky": "sunny"}
+    if integration == "v6":  # AI SDK 6's telemetry metadata: the user, session and tags Langfuse reads there
+        assert (trace["user_id"], trace["session_id"], trace["tags"]) == ("ai-user", "ai-session", ["weather"])
+        assert function["metadata"]["tenant"] == "acme"

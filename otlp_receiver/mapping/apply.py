@@ -16,6 +16,7 @@ import orjson
 from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens
 from otlp_receiver.mapping import messages
 from otlp_receiver.mapping.rules import (
+    AI_SDK_OPERATIONS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
     LEVEL_ALIASES,
@@ -121,6 +122,9 @@ def _observation_type(found: dict[str, tuple[int, Any]], operation: str) -> str:
         return OPENINFERENCE_KINDS[kind.upper()]
     if operation in OPERATION_TYPES:
         return OPERATION_TYPES[operation]
+    ai_sdk = found.get("_ai_op", _EMPTY)[1]
+    if isinstance(ai_sdk, str) and ai_sdk in AI_SDK_OPERATIONS:
+        return AI_SDK_OPERATIONS[ai_sdk]
     traceloop = found.get("_tl_kind", _EMPTY)[1]
     if isinstance(traceloop, str) and traceloop in TRACELOOP_KINDS:
         return TRACELOOP_KINDS[traceloop]
@@ -248,6 +252,10 @@ def _io(
         for prefix in FLATTENED_OUTPUT:
             if raw_out is None:
                 raw_out = messages.from_flattened(attrs, prefix)
+    if raw_out is None:  # the AI SDK's text and tool calls, one message
+        raw_out = messages.from_ai_sdk_response(
+            found.get("_ai_text", _EMPTY)[1], found.get("_ai_tool_calls", _EMPTY)[1], found.get("_ai_finish", _EMPTY)[1]
+        )
     if raw_in is None:
         value = found.get("_in_last", _EMPTY)[1]
         raw_in = messages.normalize(value) if value is not None else ""

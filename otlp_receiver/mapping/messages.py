@@ -7,9 +7,11 @@
 
 Inputs handled: GenAI ``parts`` messages (kept as they are), OpenAI-style messages
 (``content`` string or blocks, ``tool_calls``, ``tool_call_id``), Anthropic blocks
-(``tool_use``, ``tool_result``), OpenInference ``{"messages": [...]}`` bodies, flattened
-attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference ``llm.input_messages.N.message.*``)
-and GenAI message events. A value that is not messages is kept as it came.
+(``tool_use``, ``tool_result``), the AI SDK's (``tool-call``, ``tool-result`` blocks), request
+bodies ``{"system"?, "messages": [...]}`` (OpenInference, Anthropic, the AI SDK's prompt, which may
+hold a ``prompt`` instead), flattened attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference
+``llm.input_messages.N.message.*``) and GenAI message events. A value that is not messages is kept
+as it came.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["from_events", "from_flattened", "normalize", "to_json"]
+__all__ = ["from_ai_sdk_response", "from_events", "from_flattened", "normalize", "to_json"]
 
 INPUT_EVENTS = {
     "gen_ai.system.message": "system",
@@ -48,11 +50,11 @@ def _tool_call(call: Any) -> dict[str, Any] | None:
         return None
     nested = call.get("function")
     function: dict[str, Any] = nested if isinstance(nested, dict) else call
-    name = function.get("name")
+    name = function.get("name", function.get("toolName"))  # the AI SDK's: toolName, toolCallId, input/args
     if name is None:
         return None
-    arguments = _maybe_json(function.get("arguments", function.get("input")))
-    part: dict[str, Any] = {"type": "tool_call", "id": call.get("id"), "name": name}
+    arguments = _maybe_json(function.get("arguments", function.get("input", function.get("args"))))
+    part: dict[str, Any] = {"type": "tool_call", "id": call.get("id", call.get("toolCallId")), "name": name}
     if arguments is not None:
         part["arguments"] = arguments
     return part
@@ -85,7 +87,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             if isinstance(url, dict):
                 url = url.get("url") or (url.get("image") or {}).get("url")
             parts.append({"type": "uri", "modality": "image", "uri": url if isinstance(url, str) else None})
-        elif kind == "tool_use":
+        elif kind in ("tool_use", "tool-call"):
             call = _tool_call(block)
             if call:
                 parts.append(call)
@@ -93,6 +95,11 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(
                 {"type": "tool_call_response", "id": block.get("tool_use_id"), "response": block.get("content")}
             )
+        elif kind == "tool-result":  # the AI SDK's: its output typed, {"type": "json", "value": ...}
+            output = block.get("output", block.get("result"))
+            if isinstance(output, dict) and "type" in output and "value" in output:
+                output = output["value"]
+            parts.append({"type": "tool_call_response", "id": block.get("toolCallId"), "response": output})
         elif kind in ("reasoning", "thinking"):
             parts.append({"type": "reasoning", "content": block.get("thinking", block.get("content"))})
         elif kind is not None:
@@ -133,11 +140,16 @@ def _message(raw: Any) -> dict[str, Any] | None:
 
 
 def _messages(value: Any) -> list[dict[str, Any]] | None:
-    if isinstance(value, dict) and isinstance(value.get("messages"), list):
-        value = value["messages"]
+    system: Any = None
+    if isinstance(value, dict):
+        if isinstance(value.get("messages"), list):  # a request body: its system prompt goes first
+            system, value = value.get("system"), value["messages"]
+        elif "prompt" in value and set(value) <= {"system", "prompt"}:  # the AI SDK's prompt
+            system, prompt = value.get("system"), value["prompt"]
+            value = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
     if not isinstance(value, list) or not value:
         return None
-    out = []
+    out = [{"role": "system", "parts": _content_parts(system)}] if system else []
     for raw in value:
         message = _message(raw)
         if message is None:
@@ -157,6 +169,23 @@ def normalize(value: Any) -> str:
     if isinstance(value, str):
         return value
     return to_json(value)
+
+
+def from_ai_sdk_response(text: Any, tool_calls: Any, finish_reason: Any) -> str | None:
+    """The AI SDK's response (``ai.response.text``, ``ai.response.toolCalls``, ``.finishReason``)
+    as an assistant message; None without text or tool calls."""
+    parts: list[dict[str, Any]] = [{"type": "text", "content": text}] if isinstance(text, str) and text else []
+    calls = _maybe_json(tool_calls)
+    for call in calls if isinstance(calls, list) else ():
+        part = _tool_call(call)
+        if part:
+            parts.append(part)
+    if not parts:
+        return None
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    if isinstance(finish_reason, str) and finish_reason:
+        message["finish_reason"] = finish_reason
+    return to_json([message])
 
 
 def system_message(instructions: Any) -> dict[str, Any] | None:

@@ -1,12 +1,13 @@
 """The mapping rules, as data: for each typed column, the attribute keys that fill it, first
 match wins. Sources: OTel GenAI semantic conventions (current and older generations),
-OpenInference, OpenLLMetry/Traceloop and Langfuse's own keys; see
-shared/reference/otel.md and langfuse.md section 3 for where each key comes from.
+OpenInference, OpenLLMetry/Traceloop, the Vercel AI SDK's ``ai.*`` spans and Langfuse's own keys;
+see shared/reference/otel.md and langfuse.md section 3 for where each key comes from.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AI_SDK_OPERATIONS",
     "LEVEL_ALIASES",
     "OBSERVATION_TYPES",
     "OPENINFERENCE_KINDS",
@@ -39,6 +40,7 @@ STRING_RULES: dict[str, tuple[str, ...]] = {
         "gen_ai.conversation.id",
         "traceloop.association.properties.session_id",
         "langfuse.trace.metadata.langfuse_session_id",
+        "ai.telemetry.metadata.sessionId",
     ),
     "user_id": (
         "langfuse.user.id",
@@ -46,6 +48,7 @@ STRING_RULES: dict[str, tuple[str, ...]] = {
         "traceloop.association.properties.user_id",
         "enduser.id",
         "llm.user",
+        "ai.telemetry.metadata.userId",
     ),
     "environment": ("langfuse.environment", "deployment.environment.name", "deployment.environment"),
     "release": ("langfuse.release",),
@@ -151,6 +154,18 @@ OPERATION_TYPES = {
 # attributes only. An agent invoked remotely (span kind CLIENT) is the one record of its run.
 ROLLUP_OPERATIONS = frozenset({"invoke_agent", "agent_step"})
 
+# The Vercel AI SDK's spans (``ai.operationId``; AI SDK <= 6, and 7's LegacyOpenTelemetry): its
+# provider calls and its tool calls. The calls' spans also carry gen_ai.* keys, the rest only ai.*.
+AI_SDK_OPERATIONS = {
+    "ai.generateText.doGenerate": "GENERATION",
+    "ai.streamText.doStream": "GENERATION",
+    "ai.generateObject.doGenerate": "GENERATION",
+    "ai.streamObject.doStream": "GENERATION",
+    "ai.embed.doEmbed": "EMBEDDING",
+    "ai.embedMany.doEmbed": "EMBEDDING",
+    "ai.toolCall": "TOOL",
+}
+
 TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL", "workflow": "CHAIN", "task": "SPAN"}
 
 # Present keys that decide the type when nothing above did, in order.
@@ -178,7 +193,7 @@ LEVEL_ALIASES = {
     "CRITICAL": "ERROR",
 }
 
-TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags")
+TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags", "ai.telemetry.metadata.tags")
 
 # Input / output: keys holding the value as a whole, in precedence; flattened message
 # forms and message events are consulted between the two groups (see apply.py).
@@ -192,13 +207,34 @@ VERBATIM_IO = frozenset({"langfuse.observation.input", "langfuse.observation.out
 # as the trace's (storage.trace_io); a root span without its own input shows them as its input
 # too (it stands for the trace in lists and searches), as before they were told apart.
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
-INPUT_LAST = ("traceloop.entity.input", "input.value", "gen_ai.tool.call.arguments", "tool.parameters")
-OUTPUT_LAST = ("traceloop.entity.output", "output.value", "gen_ai.tool.call.result")
+# The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``), a
+# tool's arguments; its object or its tool's result (its text and tool calls: apply.py).
+INPUT_LAST = (
+    "traceloop.entity.input",
+    "input.value",
+    "gen_ai.tool.call.arguments",
+    "tool.parameters",
+    "ai.prompt.messages",
+    "ai.prompt",
+    "ai.toolCall.args",
+)
+OUTPUT_LAST = (
+    "traceloop.entity.output",
+    "output.value",
+    "gen_ai.tool.call.result",
+    "ai.response.object",
+    "ai.toolCall.result",
+)
 
 MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
 TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
 TTFT_ISO = ("langfuse.observation.completion_start_time",)
-METADATA_PREFIXES = ("langfuse.observation.metadata.", "langfuse.trace.metadata.", "langfuse.metadata.")
+METADATA_PREFIXES = (
+    "langfuse.observation.metadata.",
+    "langfuse.trace.metadata.",
+    "langfuse.metadata.",
+    "ai.telemetry.metadata.",
+)
 METADATA_JSON = ("langfuse.observation.metadata", "metadata")
 USAGE_DETAILS_JSON = "langfuse.observation.usage_details"
 COST_DETAILS_JSON = "langfuse.observation.cost_details"
@@ -234,6 +270,10 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_lf_level": (LANGFUSE_LEVEL,),
     "_oi_kind": ("openinference.span.kind",),
     "_tl_kind": ("traceloop.span.kind",),
+    "_ai_op": ("ai.operationId",),
+    "_ai_text": ("ai.response.text",),
+    "_ai_tool_calls": ("ai.response.toolCalls",),
+    "_ai_finish": ("ai.response.finishReason",),
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
     **{f"_metadata_json{i}": (key,) for i, key in enumerate(METADATA_JSON)},
 }
