@@ -1,11 +1,13 @@
 """Agent frameworks' spans, from the real frameworks: the Vercel AI SDK (npm ``ai`` 7.x with
 ``@ai-sdk/otel``, and 6.x) running an agent that calls a tool and answers
-(tests/langfuse_clients/ai_sdk_agent.cjs): what a trace of theirs reads back as, its tokens and
-cost counted once."""
+(tests/langfuse_clients/ai_sdk_agent.cjs), and Pydantic AI with its test model: what a trace of
+theirs reads back as, its tokens and cost counted once. Then other frameworks' keys (MLflow,
+Google ADK, Genkit) from the OTel SDK."""
 
 import asyncio
 import json
 import time
+import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -152,3 +154,88 @@ async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integra
     if integration == "v6":  # AI SDK 6's telemetry metadata: the user, session and tags Langfuse reads there
         assert (trace["user_id"], trace["session_id"], trace["tags"]) == ("ai-user", "ai-session", ["weather"])
         assert function["metadata"]["tenant"] == "acme"
+
+
+@pytest.mark.parametrize("version", [None, 2])
+async def test_pydantic_ai_agent_reads_back_with_its_run(live: Running, version: int | None) -> None:
+    """Pydantic AI's agent (its test model: no network), instrumented as its docs say: the agent
+    run's span holds the run's messages and result, which the trace list shows (it is the root);
+    its usage, the run's total, is not counted again. Format 2 (deprecated, still chosen by older
+    setups) names the agent span 'agent run', tools' values tool_arguments and tool_response, and
+    the run's usage gen_ai.usage.*."""
+    from pydantic_ai import Agent
+    from pydantic_ai.capabilities import Instrumentation
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+    from pydantic_ai.models.test import TestModel
+
+    tp = provider(exporter("http", live), service=f"pydantic-ai-{version}")
+    extra: dict[str, Any] = {"version": version, "use_aggregated_usage_attribute_names": False} if version else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # format 2 is deprecated, and says so
+        settings = InstrumentationSettings(tracer_provider=tp, **extra)
+    agent = Agent(
+        TestModel(), instructions="You are a weather bot.", name="weather", capabilities=[Instrumentation(settings)]
+    )
+
+    @agent.tool_plain
+    def weather(city: str) -> str:
+        return f"sunny in {city}"
+
+    def run() -> str:
+        # Its own loop (closed after), in a thread: the exporter blocks on this test's server.
+        output = asyncio.run(agent.run("What is the weather in Paris?")).output
+        tp.force_flush()
+        tp.shutdown()
+        return str(output)
+
+    output = await in_thread(run)
+    trace, spans = await _trace_of(live, await make_key(live), f"pydantic-ai-{version}", 4)
+    assert output == '{"weather":"sunny in a"}'
+    [root] = [s for s in spans if not s["parent_span_id"]]
+    assert root["name"] == ("agent run" if version else "invoke_agent weather")
+    assert root["observation_type"] == "AGENT" and root["total_tokens"] == 0
+    run_messages = json.loads(root["input"])
+    assert run_messages[0] == {"role": "system", "parts": [{"type": "text", "content": "You are a weather bot."}]}
+    assert run_messages[1] == {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
+    assert root["output"] == output and trace["output"] == output and trace["input"] == root["input"]
+    # The two model calls' usage, once (the agent's total stays an attribute).
+    assert (trace["input_tokens"], trace["output_tokens"]) == (56 + 59, 5 + 11)
+    [tool] = [s for s in spans if s["observation_type"] == "TOOL"]
+    assert (json.loads(tool["input"]), tool["output"]) == ({"city": "a"}, "sunny in a")
+
+
+FRAMEWORK_SPANS = {
+    # MLflow's tracing, exported over OTLP: each span's inputs and outputs as JSON.
+    "mlflow": {"mlflow.spanInputs": '{"question": "refund?"}', "mlflow.spanOutputs": '"Within 30 days."'},
+    # Google ADK: a model call's request and response, as JSON in Gemini's shape.
+    "adk": {
+        "gcp.vertex.agent.llm_request": '{"model": "gemini-2.0-flash", "contents": '
+        '[{"role": "user", "parts": [{"text": "refund?"}]}]}',
+        "gcp.vertex.agent.llm_response": '{"content": {"role": "model", "parts": [{"text": "Within 30 days."}]}}',
+    },
+    # Genkit: an action's input and output.
+    "genkit": {"genkit:input": '{"question": "refund?"}', "genkit:output": '"Within 30 days."'},
+}
+
+
+async def test_other_frameworks_input_and_output(live: Running) -> None:
+    """Spans with the input and output keys of MLflow, Google ADK and Genkit (as Langfuse reads
+    them), from the OTel SDK: each lands in the input and output columns, as it came."""
+    tp = provider(exporter("http", live), service="frameworks")
+    tracer = tp.get_tracer("app")
+
+    def run() -> None:
+        for name, attributes in FRAMEWORK_SPANS.items():
+            with tracer.start_as_current_span(name, attributes=attributes):
+                pass
+        tp.force_flush()
+        tp.shutdown()
+
+    await in_thread(run)
+    deadline = time.monotonic() + 60
+    while len(rows := await live.store.backend.query("SELECT name, input, output FROM spans")) < 3:
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(0.05)
+    got = {r["name"]: (r["input"], r["output"]) for r in rows}
+    for name, attributes in FRAMEWORK_SPANS.items():
+        assert got[name] == tuple(attributes.values()), name

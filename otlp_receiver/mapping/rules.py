@@ -1,7 +1,8 @@
 """The mapping rules, as data: for each typed column, the attribute keys that fill it, first
 match wins. Sources: OTel GenAI semantic conventions (current and older generations),
-OpenInference, OpenLLMetry/Traceloop, the Vercel AI SDK's ``ai.*`` spans and Langfuse's own keys;
-see shared/reference/otel.md and langfuse.md section 3 for where each key comes from.
+OpenInference, OpenLLMetry/Traceloop, the Vercel AI SDK's ``ai.*`` spans, Pydantic AI, MLflow, Google
+ADK, Genkit and Langfuse's own keys; see shared/reference/otel.md and langfuse.md section 3 for where
+each key comes from.
 """
 
 from __future__ import annotations
@@ -197,7 +198,8 @@ TAG_KEYS = ("langfuse.trace.tags", "langfuse.tags", "tag.tags", "ai.telemetry.me
 
 # Input / output: keys holding the value as a whole, in precedence; flattened message
 # forms and message events are consulted between the two groups (see apply.py).
-INPUT_FIRST = ("langfuse.observation.input", "gen_ai.input.messages")
+# Pydantic AI's agent run holds the run's messages (its calls' are gen_ai.input.messages).
+INPUT_FIRST = ("langfuse.observation.input", "gen_ai.input.messages", "pydantic_ai.all_messages")
 OUTPUT_FIRST = ("langfuse.observation.output", "gen_ai.output.messages")
 # Langfuse's own: an SDK reads the value back through Langfuse's API as it sent it,
 # so it is stored as it came, never rewritten into GenAI messages (the UI reads both forms).
@@ -208,7 +210,9 @@ VERBATIM_IO = frozenset({"langfuse.observation.input", "langfuse.observation.out
 # too (it stands for the trace in lists and searches), as before they were told apart.
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
 # The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``), a
-# tool's arguments; its object or its tool's result (its text and tool calls: apply.py).
+# tool's arguments; its object or its tool's result (its text and tool calls: apply.py). Then Pydantic
+# AI's agent result and tool spans (its format 2), MLflow's span values, Google ADK's model requests,
+# responses and tool calls (as JSON, in Gemini's shape) and Genkit's.
 INPUT_LAST = (
     "traceloop.entity.input",
     "input.value",
@@ -217,6 +221,11 @@ INPUT_LAST = (
     "ai.prompt.messages",
     "ai.prompt",
     "ai.toolCall.args",
+    "tool_arguments",
+    "mlflow.spanInputs",
+    "gcp.vertex.agent.llm_request",
+    "gcp.vertex.agent.tool_call_args",
+    "genkit:input",
 )
 OUTPUT_LAST = (
     "traceloop.entity.output",
@@ -224,6 +233,12 @@ OUTPUT_LAST = (
     "gen_ai.tool.call.result",
     "ai.response.object",
     "ai.toolCall.result",
+    "final_result",
+    "tool_response",
+    "mlflow.spanOutputs",
+    "gcp.vertex.agent.llm_response",
+    "gcp.vertex.agent.tool_response",
+    "genkit:output",
 )
 
 MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
