@@ -24,13 +24,17 @@ AI_SDK = ROOT / ".venv" / "sdk" / "ai-sdk" / "node_modules"  # ai 7.x, @ai-sdk/o
 CALLS_COST = Decimal("0.000015") + Decimal("0.000012") + Decimal("0.0000225") + Decimal("0.000006")
 
 
-async def _trace_of(live: Running, pair: Any, service: str, spans: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The one trace of ``service`` as the traces list gives it once its ``spans`` are visible (acked
-    spans are durable at once and visible a moment later), and its spans."""
+async def _trace_of(
+    live: Running, pair: Any, service: str, spans: int, name: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The one trace of ``service`` (named ``name``) as the traces list gives it once its ``spans``
+    are visible (acked spans are durable at once and visible a moment later), and its spans."""
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession(headers=basic(pair)) as http:
         while True:
-            async with http.get(f"{live.api_url}/api/v1/traces", params={"service": service}) as r:
+            async with http.get(
+                f"{live.api_url}/api/v1/traces", params={"service": service, **({"name": name} if name else {})}
+            ) as r:
                 assert r.status == 200, await r.text()
                 items = (await r.json())["items"]
             if items and items[0]["span_count"] >= spans:
@@ -41,6 +45,16 @@ async def _trace_of(live: Running, pair: Any, service: str, spans: int) -> tuple
     return items[0], await live.store.reader.trace("default", items[0]["trace_id"])
 
 
+async def _streamed_call_has_its_first_chunk(live: Running, pair: Any, service: str, name: str, spans: int) -> None:
+    """The streamed answer's model call (the mock's first chunk 40 ms in): its time to first token."""
+    trace, found = await _trace_of(live, pair, service, spans, name)
+    [call] = [s for s in found if s["observation_type"] == "GENERATION"]
+    assert call["model"] == "gpt-4o" and (call["input_tokens"], call["output_tokens"]) == (30, 5)
+    assert call["completion_start_time"] is not None
+    assert call["start_time"] + 40_000_000 <= call["completion_start_time"] <= call["end_time"]
+    assert trace["total_tokens"] == 35
+
+
 async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
     """AI SDK 7's OpenTelemetry integration puts the run's usage on its agent span (invoke_agent)
     as well as on each model call (chat): the trace's tokens and cost are the calls', once."""
@@ -48,7 +62,7 @@ async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
     out = await asyncio.to_thread(run_js, "ai_sdk_agent.cjs", live.api_url, pair, "modern", modules=AI_SDK)
     assert out["text"] == "It is sunny in Paris." and out["usage"]["totalTokens"] == 280
 
-    trace, spans = await _trace_of(live, pair, "ai-sdk-modern", 6)
+    trace, spans = await _trace_of(live, pair, "ai-sdk-modern", 6, "invoke_agent gpt-4o-mini")
     assert (trace["input_tokens"], trace["output_tokens"], trace["total_tokens"]) == (250, 30, 280)
     assert Decimal(trace["total_cost"]) == CALLS_COST
     by_name = {s["name"]: s for s in spans}
@@ -65,6 +79,7 @@ async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
         "city": "Paris",
         "sky": "sunny",
     }
+    await _streamed_call_has_its_first_chunk(live, pair, "ai-sdk-modern", "invoke_agent gpt-4o", 3)
 
 
 async def test_a_remote_agents_usage_counts(live: Running) -> None:
@@ -113,7 +128,7 @@ async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integra
     out = await asyncio.to_thread(run_js, "ai_sdk_agent.cjs", live.api_url, pair, integration, modules=AI_SDK)
     assert out["text"] == "It is sunny in Paris."
 
-    trace, spans = await _trace_of(live, pair, f"ai-sdk-{integration}", 4)
+    trace, spans = await _trace_of(live, pair, f"ai-sdk-{integration}", 4, "ai.generateText")
     assert (trace["input_tokens"], trace["output_tokens"], trace["total_tokens"]) == (250, 30, 280)
     assert Decimal(trace["total_cost"]) == CALLS_COST
     system = {"role": "system", "parts": [{"type": "text", "content": "You are a weather bot."}]}
@@ -154,6 +169,7 @@ async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integra
     if integration == "v6":  # AI SDK 6's telemetry metadata: the user, session and tags Langfuse reads there
         assert (trace["user_id"], trace["session_id"], trace["tags"]) == ("ai-user", "ai-session", ["weather"])
         assert function["metadata"]["tenant"] == "acme"
+    await _streamed_call_has_its_first_chunk(live, pair, f"ai-sdk-{integration}", "ai.streamText", 2)
 
 
 @pytest.mark.parametrize("version", [None, 2])

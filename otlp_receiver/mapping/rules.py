@@ -242,7 +242,12 @@ OUTPUT_LAST = (
 )
 
 MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
-TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
+# Seconds to the first chunk; the AI SDK 7's on its streamed calls (its OpenTelemetry integration).
+TTFT_SECONDS = (
+    "gen_ai.response.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token",
+    "gen_ai.client.operation.time_to_first_chunk",
+)
 TTFT_ISO = ("langfuse.observation.completion_start_time",)
 METADATA_PREFIXES = (
     "langfuse.observation.metadata.",
@@ -277,7 +282,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_params_json": MODEL_PARAMETER_JSON,
     "_ttft_s": TTFT_SECONDS,
     "_ttft_iso": TTFT_ISO,
-    "_ttft_ms": ("ai.response.msToFirstChunk",),
+    "_ttft_ms": ("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"),
     "_tags": TAG_KEYS,
     "_usage_json": (USAGE_DETAILS_JSON,),
     "_cost_json": (COST_DETAILS_JSON,),

@@ -1,8 +1,8 @@
 // Run with node and NODE_PATH set to the node_modules of the Vercel AI SDK (npm: ai 7.x with
 // @ai-sdk/otel, and ai 6.x as "ai6", with OpenTelemetry's Node SDK and OTLP/HTTP protobuf exporter):
-// an application's agent that calls a tool, then answers, exported to Langfuse's OTLP endpoint as AI
-// SDK users point it at Langfuse. The model is the SDK's own mock (ai/test), answering as a provider
-// would: the same spans, no network.
+// an application's agent that calls a tool, then answers, and a streamed answer (its first chunk 40 ms
+// in), exported to Langfuse's OTLP endpoint as AI SDK users point it at Langfuse. The models are the
+// SDK's own mock (ai/test), answering as a provider would: the same spans, no network.
 //
 // Prints one JSON line. Arguments: host public_key secret_key integration: "modern" (AI SDK 7 with
 // @ai-sdk/otel's OpenTelemetry: GenAI conventions), "legacy" (AI SDK 7 with its LegacyOpenTelemetry:
@@ -20,13 +20,27 @@ async function main() {
     url: `${host}/api/public/otel/v1/traces`,
     headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
   });
+  // The SDK ends a streamed call's spans after its text is read: wait for both roots to end.
+  const exporting = new SimpleSpanProcessor(exporter);
+  let rootsEnded = 0;
+  const processor = {
+    onStart: (span, context) => exporting.onStart(span, context),
+    onEnd: (span) => {
+      exporting.onEnd(span);
+      if (!span.parentSpanContext) rootsEnded += 1;
+    },
+    forceFlush: () => exporting.forceFlush(),
+    shutdown: () => exporting.shutdown(),
+  };
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": `ai-sdk-${integration}` }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [processor],
   });
   provider.register();
   const v6 = integration === "v6";
-  const { generateText, registerTelemetry, tool, stepCountIs } = require(v6 ? "ai6" : "ai");
+  const { generateText, streamText, simulateReadableStream, registerTelemetry, tool, stepCountIs } = require(
+    v6 ? "ai6" : "ai",
+  );
   const { MockLanguageModelV3, MockLanguageModelV4 } = require(v6 ? "ai6/test" : "ai/test");
   if (!v6) {
     const { OpenTelemetry, LegacyOpenTelemetry } = require("@ai-sdk/otel");
@@ -64,9 +78,34 @@ async function main() {
           metadata: { userId: "ai-user", sessionId: "ai-session", tags: ["weather"], tenant: "acme" } } }
       : { telemetry: { functionId: "weather-agent" } }),
   });
+  const streaming = new (v6 ? MockLanguageModelV3 : MockLanguageModelV4)({
+    provider: "openai.chat",
+    modelId: "gpt-4o",
+    doStream: async () => ({
+      stream: simulateReadableStream({
+        initialDelayInMs: 40,
+        chunkDelayInMs: 5,
+        chunks: [
+          { type: "stream-start", warnings: [] },
+          { type: "text-start", id: "t1" },
+          { type: "text-delta", id: "t1", delta: "Sunny, " },
+          { type: "text-delta", id: "t1", delta: "21 degrees." },
+          { type: "text-end", id: "t1" },
+          { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(30, 5) },
+        ],
+      }),
+    }),
+  });
+  const stream = streamText({
+    model: streaming,
+    prompt: "And tomorrow?",
+    ...(v6 ? { experimental_telemetry: { isEnabled: true } } : {}),
+  });
+  const streamed = await stream.text;
+  while (rootsEnded < 2) await new Promise((resolve) => setTimeout(resolve, 10));
   await provider.forceFlush();
   await provider.shutdown();
-  console.log(JSON.stringify({ text: result.text, usage: result.totalUsage }));
+  console.log(JSON.stringify({ text: result.text, usage: result.totalUsage, streamed }));
 }
 
 main().catch((error) => {
