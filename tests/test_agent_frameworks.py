@@ -255,3 +255,54 @@ async def test_other_frameworks_input_and_output(live: Running) -> None:
     got = {r["name"]: (r["input"], r["output"]) for r in rows}
     for name, attributes in FRAMEWORK_SPANS.items():
         assert got[name] == tuple(attributes.values()), name
+
+
+GARBAGE = {
+    "not JSON": {"ai.prompt": "{not json", "ai.response.text": "", "ai.response.toolCalls": "[1, {broken"},
+    "wrong shapes": {
+        "ai.prompt": '{"system": 5, "prompt": {"a": 1}}',
+        "ai.prompt.messages": '[{"role": 5}, "x"]',
+        "ai.response.toolCalls": '[1, {"toolName": null}, {"toolCallId": "c", "toolName": "f", "input": "{bad"}]',
+        "ai.response.finishReason": 7,
+        "gen_ai.client.operation.time_to_first_chunk": "soon",
+    },
+    "out of range": {
+        "pydantic_ai.all_messages": "null",
+        "final_result": "",
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.usage.input_tokens": -5,
+        "gen_ai.client.operation.time_to_first_chunk": 1e300,
+        "ai.stream.msToFirstChunk": -1,
+    },
+}
+
+
+async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running) -> None:
+    """Values of these keys that are not what the frameworks send (not JSON, other shapes, out of
+    range): each span is stored, its text kept as it came where it is not messages, no time to
+    first token made up."""
+    tp = provider(exporter("http", live), service="garbage")
+    tracer = tp.get_tracer("app")
+
+    def run() -> None:
+        for name, attributes in GARBAGE.items():
+            with tracer.start_as_current_span(name, attributes=attributes):
+                pass
+        tp.force_flush()
+        tp.shutdown()
+
+    await in_thread(run)
+    deadline = time.monotonic() + 60
+    query = "SELECT name, input, output, completion_start_time, total_tokens FROM spans WHERE service_name = 'garbage'"
+    while len(rows := await live.store.backend.query(query)) < 3:
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(0.05)
+    got = {r["name"]: r for r in rows}
+    assert (got["not JSON"]["input"], got["not JSON"]["output"]) == ("{not json", "[1, {broken")
+    shapes = got["wrong shapes"]
+    assert shapes["input"] == '[{"role": 5}, "x"]'  # not messages: as it came
+    assert json.loads(shapes["output"]) == [
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c", "name": "f", "arguments": "{bad"}]}
+    ]
+    assert all(r["completion_start_time"] is None for r in rows)
+    assert got["out of range"]["input"] == "null" and got["out of range"]["total_tokens"] == 0

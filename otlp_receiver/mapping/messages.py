@@ -173,7 +173,7 @@ def normalize(value: Any) -> str:
 
 def from_ai_sdk_response(text: Any, tool_calls: Any, finish_reason: Any) -> str | None:
     """The AI SDK's response (``ai.response.text``, ``ai.response.toolCalls``, ``.finishReason``)
-    as an assistant message; None without text or tool calls."""
+    as an assistant message; tool calls that are not, as they came; None without either."""
     parts: list[dict[str, Any]] = [{"type": "text", "content": text}] if isinstance(text, str) and text else []
     calls = _maybe_json(tool_calls)
     for call in calls if isinstance(calls, list) else ():
@@ -181,7 +181,7 @@ def from_ai_sdk_response(text: Any, tool_calls: Any, finish_reason: Any) -> str 
         if part:
             parts.append(part)
     if not parts:
-        return None
+        return tool_calls if isinstance(tool_calls, str) and tool_calls else None
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if isinstance(finish_reason, str) and finish_reason:
         message["finish_reason"] = finish_reason
