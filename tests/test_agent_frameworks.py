@@ -220,6 +220,28 @@ async def test_pydantic_ai_agent_reads_back_with_its_run(live: Running, version:
     assert (json.loads(tool["input"]), tool["output"]) == ({"city": "a"}, "sunny in a")
 
 
+async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Send one span per entry of ``spans`` (its name: its attributes) through the OTel SDK, and
+    their stored rows by name once visible."""
+    tp = provider(exporter("http", live), service=service)
+    tracer = tp.get_tracer("app")
+
+    def run() -> None:
+        for name, attributes in spans.items():
+            with tracer.start_as_current_span(name, attributes=attributes):
+                pass
+        tp.force_flush()
+        tp.shutdown()
+
+    await in_thread(run)
+    deadline = time.monotonic() + 60
+    query = "SELECT name, input, output, completion_start_time, total_tokens FROM spans WHERE service_name = {s:String}"
+    while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(0.05)
+    return {r["name"]: r for r in rows}
+
+
 FRAMEWORK_SPANS = {
     # MLflow's tracing, exported over OTLP: each span's inputs and outputs as JSON.
     "mlflow": {"mlflow.spanInputs": '{"question": "refund?"}', "mlflow.spanOutputs": '"Within 30 days."'},
@@ -237,24 +259,9 @@ FRAMEWORK_SPANS = {
 async def test_other_frameworks_input_and_output(live: Running) -> None:
     """Spans with the input and output keys of MLflow, Google ADK and Genkit (as Langfuse reads
     them), from the OTel SDK: each lands in the input and output columns, as it came."""
-    tp = provider(exporter("http", live), service="frameworks")
-    tracer = tp.get_tracer("app")
-
-    def run() -> None:
-        for name, attributes in FRAMEWORK_SPANS.items():
-            with tracer.start_as_current_span(name, attributes=attributes):
-                pass
-        tp.force_flush()
-        tp.shutdown()
-
-    await in_thread(run)
-    deadline = time.monotonic() + 60
-    while len(rows := await live.store.backend.query("SELECT name, input, output FROM spans")) < 3:
-        assert time.monotonic() < deadline, rows
-        await asyncio.sleep(0.05)
-    got = {r["name"]: (r["input"], r["output"]) for r in rows}
+    rows = await _sent_spans(live, "frameworks", FRAMEWORK_SPANS)
     for name, attributes in FRAMEWORK_SPANS.items():
-        assert got[name] == tuple(attributes.values()), name
+        assert (rows[name]["input"], rows[name]["output"]) == tuple(attributes.values()), name
 
 
 GARBAGE = {
@@ -281,28 +288,12 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     """Values of these keys that are not what the frameworks send (not JSON, other shapes, out of
     range): each span is stored, its text kept as it came where it is not messages, no time to
     first token made up."""
-    tp = provider(exporter("http", live), service="garbage")
-    tracer = tp.get_tracer("app")
-
-    def run() -> None:
-        for name, attributes in GARBAGE.items():
-            with tracer.start_as_current_span(name, attributes=attributes):
-                pass
-        tp.force_flush()
-        tp.shutdown()
-
-    await in_thread(run)
-    deadline = time.monotonic() + 60
-    query = "SELECT name, input, output, completion_start_time, total_tokens FROM spans WHERE service_name = 'garbage'"
-    while len(rows := await live.store.backend.query(query)) < 3:
-        assert time.monotonic() < deadline, rows
-        await asyncio.sleep(0.05)
-    got = {r["name"]: r for r in rows}
+    got = await _sent_spans(live, "garbage", GARBAGE)
     assert (got["not JSON"]["input"], got["not JSON"]["output"]) == ("{not json", "[1, {broken")
     shapes = got["wrong shapes"]
     assert shapes["input"] == '[{"role": 5}, "x"]'  # not messages: as it came
     assert json.loads(shapes["output"]) == [
         {"role": "assistant", "parts": [{"type": "tool_call", "id": "c", "name": "f", "arguments": "{bad"}]}
     ]
-    assert all(r["completion_start_time"] is None for r in rows)
+    assert all(r["completion_start_time"] is None for r in got.values())
     assert got["out of range"]["input"] == "null" and got["out of range"]["total_tokens"] == 0
