@@ -55,6 +55,18 @@ async def _streamed_call_has_its_first_chunk(live: Running, pair: Any, service: 
     assert trace["total_tokens"] == 35
 
 
+async def _embedding_counts_once(live: Running, pair: Any, service: str, name: str) -> None:
+    """The embedding's provider call: its tokens (7), once in the trace; its function's span, which
+    totals them too (ai.usage.tokens in the ai.* spans), not counted."""
+    trace, found = await _trace_of(live, pair, service, 2, name)
+    [call] = [s for s in found if s["observation_type"] == "EMBEDDING" and s["parent_span_id"]]
+    assert (call["model"], call["input_tokens"]) == ("text-embedding-3-small", 7)
+    assert call["total_cost"] == Decimal("0.00000014")  # 7 x $0.02/M
+    assert trace["total_tokens"] == 7
+    if name == "ai.embed":  # the ai.* spans say what was embedded (each value as JSON)
+        assert json.loads(call["input"]) == ['"sunny day at the beach"']
+
+
 async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
     """AI SDK 7's OpenTelemetry integration puts the run's usage on its agent span (invoke_agent)
     as well as on each model call (chat): the trace's tokens and cost are the calls', once."""
@@ -80,6 +92,7 @@ async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
         "sky": "sunny",
     }
     await _streamed_call_has_its_first_chunk(live, pair, "ai-sdk-modern", "invoke_agent gpt-4o", 3)
+    await _embedding_counts_once(live, pair, "ai-sdk-modern", "embeddings text-embedding-3-small")
 
 
 async def test_a_remote_agents_usage_counts(live: Running) -> None:
@@ -170,6 +183,7 @@ async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integra
         assert (trace["user_id"], trace["session_id"], trace["tags"]) == ("ai-user", "ai-session", ["weather"])
         assert function["metadata"]["tenant"] == "acme"
     await _streamed_call_has_its_first_chunk(live, pair, f"ai-sdk-{integration}", "ai.streamText", 2)
+    await _embedding_counts_once(live, pair, f"ai-sdk-{integration}", "ai.embed")
 
 
 @pytest.mark.parametrize("version", [None, 2])

@@ -16,6 +16,7 @@ import orjson
 from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens
 from otlp_receiver.mapping import messages
 from otlp_receiver.mapping.rules import (
+    AI_SDK_EMBEDDING_CALLS,
     AI_SDK_OPERATIONS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
@@ -340,6 +341,13 @@ def map_span(
         _usage({}, out)
         out["provided_cost"] = None
     else:
+        embedded = found.get("_ai_tokens")
+        if (
+            embedded is not None
+            and "input_tokens" not in found
+            and found.get("_ai_op", _EMPTY)[1] in AI_SDK_EMBEDDING_CALLS
+        ):
+            found["input_tokens"] = embedded
         _usage(found, out)
         out["provided_cost"] = _provided_cost(found)
     out["input"], out["output"] = _io(found, attrs, events, flattened, root)

@@ -8,6 +8,7 @@ each key comes from.
 from __future__ import annotations
 
 __all__ = [
+    "AI_SDK_EMBEDDING_CALLS",
     "AI_SDK_OPERATIONS",
     "LEVEL_ALIASES",
     "OBSERVATION_TYPES",
@@ -166,6 +167,8 @@ AI_SDK_OPERATIONS = {
     "ai.embedMany.doEmbed": "EMBEDDING",
     "ai.toolCall": "TOOL",
 }
+# Its embedding calls count their tokens only in ai.usage.tokens (their function's span totals them).
+AI_SDK_EMBEDDING_CALLS = frozenset({"ai.embed.doEmbed", "ai.embedMany.doEmbed"})
 
 TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL", "workflow": "CHAIN", "task": "SPAN"}
 
@@ -209,10 +212,10 @@ VERBATIM_IO = frozenset({"langfuse.observation.input", "langfuse.observation.out
 # as the trace's (storage.trace_io); a root span without its own input shows them as its input
 # too (it stands for the trace in lists and searches), as before they were told apart.
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
-# The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``), a
-# tool's arguments; its object or its tool's result (its text and tool calls: apply.py). Then Pydantic
-# AI's agent result and tool spans (its format 2), MLflow's span values, Google ADK's model requests,
-# responses and tool calls (as JSON, in Gemini's shape) and Genkit's.
+# The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``),
+# a tool's arguments, the values embedded; its object or its tool's result (its text and tool calls:
+# apply.py). Then Pydantic AI's agent result and tool spans (its format 2), MLflow's span values,
+# Google ADK's model requests, responses and tool calls (as JSON, in Gemini's shape) and Genkit's.
 INPUT_LAST = (
     "traceloop.entity.input",
     "input.value",
@@ -221,6 +224,8 @@ INPUT_LAST = (
     "ai.prompt.messages",
     "ai.prompt",
     "ai.toolCall.args",
+    "ai.values",
+    "ai.value",
     "tool_arguments",
     "mlflow.spanInputs",
     "gcp.vertex.agent.llm_request",
@@ -294,6 +299,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_ai_text": ("ai.response.text",),
     "_ai_tool_calls": ("ai.response.toolCalls",),
     "_ai_finish": ("ai.response.finishReason",),
+    "_ai_tokens": ("ai.usage.tokens",),
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
     **{f"_metadata_json{i}": (key,) for i, key in enumerate(METADATA_JSON)},
 }

@@ -1,7 +1,7 @@
 // Run with node and NODE_PATH set to the node_modules of the Vercel AI SDK (npm: ai 7.x with
 // @ai-sdk/otel, and ai 6.x as "ai6", with OpenTelemetry's Node SDK and OTLP/HTTP protobuf exporter):
-// an application's agent that calls a tool, then answers, and a streamed answer (its first chunk 40 ms
-// in), exported to Langfuse's OTLP endpoint as AI SDK users point it at Langfuse. The models are the
+// an application's agent that calls a tool, then answers, a streamed answer (its first chunk 40 ms
+// in) and an embedding, exported to Langfuse's OTLP endpoint as AI SDK users point it at Langfuse. The models are the
 // SDK's own mock (ai/test), answering as a provider would: the same spans, no network.
 //
 // Prints one JSON line. Arguments: host public_key secret_key integration: "modern" (AI SDK 7 with
@@ -20,7 +20,7 @@ async function main() {
     url: `${host}/api/public/otel/v1/traces`,
     headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
   });
-  // The SDK ends a streamed call's spans after its text is read: wait for both roots to end.
+  // The SDK ends a streamed call's spans after its text is read: wait for the three roots to end.
   const exporting = new SimpleSpanProcessor(exporter);
   let rootsEnded = 0;
   const processor = {
@@ -38,10 +38,12 @@ async function main() {
   });
   provider.register();
   const v6 = integration === "v6";
-  const { generateText, streamText, simulateReadableStream, registerTelemetry, tool, stepCountIs } = require(
+  const { generateText, streamText, embed, simulateReadableStream, registerTelemetry, tool, stepCountIs } = require(
     v6 ? "ai6" : "ai",
   );
-  const { MockLanguageModelV3, MockLanguageModelV4 } = require(v6 ? "ai6/test" : "ai/test");
+  const { MockLanguageModelV3, MockLanguageModelV4, MockEmbeddingModelV3, MockEmbeddingModelV4 } = require(
+    v6 ? "ai6/test" : "ai/test",
+  );
   if (!v6) {
     const { OpenTelemetry, LegacyOpenTelemetry } = require("@ai-sdk/otel");
     registerTelemetry(integration === "legacy" ? new LegacyOpenTelemetry() : new OpenTelemetry());
@@ -102,7 +104,17 @@ async function main() {
     ...(v6 ? { experimental_telemetry: { isEnabled: true } } : {}),
   });
   const streamed = await stream.text;
-  while (rootsEnded < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  const embedder = new (v6 ? MockEmbeddingModelV3 : MockEmbeddingModelV4)({
+    provider: "openai.embedding",
+    modelId: "text-embedding-3-small",
+    doEmbed: async () => ({ embeddings: [[0.1, 0.2, 0.3]], usage: { tokens: 7 }, warnings: [] }),
+  });
+  await embed({
+    model: embedder,
+    value: "sunny day at the beach",
+    ...(v6 ? { experimental_telemetry: { isEnabled: true } } : {}),
+  });
+  while (rootsEnded < 3) await new Promise((resolve) => setTimeout(resolve, 10));
   await provider.forceFlush();
   await provider.shutdown();
   console.log(JSON.stringify({ text: result.text, usage: result.totalUsage, streamed }));
