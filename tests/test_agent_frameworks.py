@@ -311,3 +311,98 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     ]
     assert all(r["completion_start_time"] is None for r in got.values())
     assert got["out of range"]["input"] == "null" and got["out of range"]["total_tokens"] == 0
+
+
+async def test_langgraph_agent_through_openinference(live: Running) -> None:
+    """LangGraph's prebuilt agent (langgraph, langchain-core; a fake chat model that asks for a
+    tool, then answers) instrumented by OpenInference's LangChain instrumentor: its chains' inputs
+    and outputs are LangChain's serialized messages ({"type": "ai", "data": ...}), read as chat
+    messages; the two model calls' tokens, once."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+    from langgraph.prebuilt import create_react_agent
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    class FakeChat(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> "FakeChat":
+            return self
+
+    @tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    answers = [
+        AIMessage(
+            content="",
+            tool_calls=[{"name": "weather", "args": {"city": "Paris"}, "id": "c1"}],
+            usage_metadata={"input_tokens": 100, "output_tokens": 20, "total_tokens": 120},
+        ),
+        AIMessage(
+            content="It is sunny in Paris.",
+            usage_metadata={"input_tokens": 150, "output_tokens": 10, "total_tokens": 160},
+        ),
+    ]
+    tp = provider(exporter("http", live), service="langgraph-app")
+    instrumentor = LangChainInstrumentor()
+    instrumentor.instrument(tracer_provider=tp)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moved to langchain.agents in LangGraph 1.0, still shipped
+            agent = create_react_agent(FakeChat(messages=iter(answers)), [weather], prompt="You are a weather bot.")
+
+        def run() -> None:
+            agent.invoke({"messages": [("user", "What is the weather in Paris?")]})
+            tp.force_flush()
+
+        await in_thread(run)
+    finally:
+        instrumentor.uninstrument()
+        tp.shutdown()
+    trace, spans = await _trace_of(live, await make_key(live), "langgraph-app", 10, "LangGraph")
+    assert (trace["input_tokens"], trace["output_tokens"]) == (250, 30)
+    [root] = [s for s in spans if not s["parent_span_id"]]
+    question = {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
+    call = {"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Paris"}}
+    assert json.loads(root["input"]) == [question]
+    run_messages = json.loads(root["output"])
+    assert [m["role"] for m in run_messages] == ["user", "assistant", "tool", "assistant"]
+    assert run_messages[0] == question and run_messages[1]["parts"] == [call]
+    assert run_messages[2]["parts"] == [{"type": "tool_call_response", "id": "c1", "response": "sunny in Paris"}]
+    assert run_messages[3]["parts"] == [{"type": "text", "content": "It is sunny in Paris."}]
+    # The list's preview of the run: the question and what came after it.
+    assert "It is sunny in Paris." in trace["output"]
+
+
+async def test_langchain_messages_as_openllmetry_writes_them(live: Running) -> None:
+    """OpenLLMetry's LangChain spans wrap a chain's messages ({"inputs": {"messages": [pairs]}},
+    {"outputs": {"messages": [dumpd's {"lc": 1, "kwargs": ...}]}}): read as chat messages."""
+    spans = {
+        "LangGraph.workflow": {
+            "traceloop.span.kind": "workflow",
+            "traceloop.entity.input": json.dumps(
+                {"inputs": {"messages": [["user", "What is the weather?"]]}, "tags": [], "metadata": {}}
+            ),
+            "traceloop.entity.output": json.dumps(
+                {
+                    "outputs": {
+                        "messages": [
+                            {
+                                "lc": 1,
+                                "type": "constructor",
+                                "id": ["langchain", "schema", "messages", "AIMessage"],
+                                "kwargs": {"content": "It is sunny.", "type": "ai", "tool_calls": []},
+                            }
+                        ]
+                    },
+                    "kwargs": {"tags": []},
+                }
+            ),
+        }
+    }
+    row = (await _sent_spans(live, "openllmetry-langchain", spans))["LangGraph.workflow"]
+    assert json.loads(row["input"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What is the weather?"}]}
+    ]
+    assert json.loads(row["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny."}]}]

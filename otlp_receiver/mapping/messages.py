@@ -7,7 +7,9 @@
 
 Inputs handled: GenAI ``parts`` messages (kept as they are), OpenAI-style messages
 (``content`` string or blocks, ``tool_calls``, ``tool_call_id``), Anthropic blocks
-(``tool_use``, ``tool_result``), the AI SDK's (``tool-call``, ``tool-result`` blocks), request
+(``tool_use``, ``tool_result``), the AI SDK's (``tool-call``, ``tool-result`` blocks), LangChain's
+as its instrumentations write them (``{"type": "ai", "data": ...}``, ``{"lc": 1, "kwargs": ...}``,
+``("user", "text")`` pairs, inside ``{"inputs"|"outputs": {"messages": ...}}``), request
 bodies ``{"system"?, "messages": [...]}`` (OpenInference, Anthropic, the AI SDK's prompt, which may
 hold a ``prompt`` instead), flattened attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference
 ``llm.input_messages.N.message.*``) and GenAI message events. A value that is not messages is kept
@@ -107,7 +109,52 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
+# LangChain's message types (its serialized "type", or its class's name) as roles.
+_LANGCHAIN_ROLES = {
+    "human": "user",
+    "user": "user",
+    "ai": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "tool",
+    "HumanMessage": "user",
+    "HumanMessageChunk": "user",
+    "AIMessage": "assistant",
+    "AIMessageChunk": "assistant",
+    "SystemMessage": "system",
+    "ToolMessage": "tool",
+    "FunctionMessage": "tool",
+}
+
+
+def _from_langchain(raw: Any) -> dict[str, Any] | None:
+    """A LangChain message as its instrumentations serialize it, in OpenAI's shape: messages_to_dict's
+    ``{"type", "data"}``, dumpd's ``{"lc": 1, "id": [..., class], "kwargs"}``, or a (role, text) pair."""
+    if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str) and isinstance(raw[1], str):
+        role = _LANGCHAIN_ROLES.get(raw[0])
+        return {"role": role, "content": raw[1]} if role else None
+    if not isinstance(raw, dict):
+        return None
+    kwargs, data = raw.get("kwargs"), raw.get("data")
+    if raw.get("lc") == 1 and isinstance(kwargs, dict) and isinstance(raw.get("id"), list) and raw["id"]:
+        body, kind = kwargs, kwargs.get("type") or raw["id"][-1]
+    elif isinstance(data, dict) and isinstance(raw.get("type"), str):
+        body, kind = data, raw["type"]
+    else:
+        return None
+    role = body.get("role") if kind == "chat" else _LANGCHAIN_ROLES.get(kind) if isinstance(kind, str) else None
+    if not isinstance(role, str):
+        return None
+    message = {"role": role, "content": body.get("content"), "tool_calls": body.get("tool_calls") or []}
+    if body.get("tool_call_id"):
+        message["tool_call_id"] = body["tool_call_id"]
+    return message
+
+
 def _message(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict) or "role" not in raw:
+        raw = _from_langchain(raw) or raw
     if not isinstance(raw, dict):
         return None
     if "message" in raw and isinstance(raw["message"], dict) and "role" not in raw:
@@ -142,6 +189,10 @@ def _message(raw: Any) -> dict[str, Any] | None:
 def _messages(value: Any) -> list[dict[str, Any]] | None:
     system: Any = None
     if isinstance(value, dict):
+        for wrapper in ("inputs", "outputs"):  # OpenLLMetry's LangChain spans: {"inputs": {...}, "tags": ...}
+            inner = value.get(wrapper)
+            if isinstance(inner, dict) and isinstance(inner.get("messages"), list):
+                value = inner
         if isinstance(value.get("messages"), list):  # a request body: its system prompt goes first
             system, value = value.get("system"), value["messages"]
         elif "prompt" in value and set(value) <= {"system", "prompt"}:  # the AI SDK's prompt
