@@ -287,6 +287,10 @@ GARBAGE = {
         "ai.response.finishReason": 7,
         "gen_ai.client.operation.time_to_first_chunk": "soon",
     },
+    "langchain shapes": {
+        "traceloop.entity.input": '{"inputs": {"messages": [{"lc": 1, "id": [], "kwargs": {"type": 5}}]}}',
+        "traceloop.entity.output": '[["nobody", "x"], ["user"]]',
+    },
     "out of range": {
         "pydantic_ai.all_messages": "null",
         "final_result": "",
@@ -311,6 +315,8 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     ]
     assert all(r["completion_start_time"] is None for r in got.values())
     assert got["out of range"]["input"] == "null" and got["out of range"]["total_tokens"] == 0
+    langchain = got["langchain shapes"]  # not messages: as they came
+    assert (langchain["input"], langchain["output"]) == tuple(GARBAGE["langchain shapes"].values())
 
 
 async def test_langgraph_agent_through_openinference(live: Running) -> None:
