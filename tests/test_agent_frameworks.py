@@ -1,8 +1,9 @@
 """Agent frameworks' spans, from the real frameworks: the Vercel AI SDK (npm ``ai`` 7.x with
 ``@ai-sdk/otel``, and 6.x) running an agent that calls a tool and answers
-(tests/langfuse_clients/ai_sdk_agent.cjs), and Pydantic AI with its test model: what a trace of
-theirs reads back as, its tokens and cost counted once. Then other frameworks' keys (MLflow,
-Google ADK, Genkit) from the OTel SDK."""
+(tests/langfuse_clients/ai_sdk_agent.cjs), Pydantic AI with its test model, and LangGraph's
+prebuilt agent through OpenInference's LangChain instrumentor: what a trace of theirs reads back
+as, its tokens and cost counted once. Then other frameworks' keys (MLflow, Google ADK, Genkit,
+OpenLLMetry's LangChain shapes) and garbage from the OTel SDK."""
 
 import asyncio
 import json

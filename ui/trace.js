@@ -10,8 +10,8 @@ import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
 
-const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⛓",
-  EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "⛨", EVALUATOR: "✓" };
+const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⚭",
+  EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "◈", EVALUATOR: "✓" };
 
 function parseJson(text) {
   if (!text) return undefined;
