@@ -131,7 +131,8 @@ class TraceSummary(BaseModel):
     total_tokens: int
     total_cost: Decimal
     input: str = Field(
-        description="A preview of the trace's input (its own, else its root span's): of chat messages, the "
+        description="A preview of the trace's input (its own, else its root span's, else its first span's "
+        "that has one; its output: the last to end with one): of chat messages, the "
         "newest user message and those after it, each cut short, as JSON; else the first 1,000 characters."
     )
     output: str = Field(description="A preview of the trace's output, as for the input.")
@@ -205,6 +206,12 @@ class TraceDetail(BaseModel):
     # set_trace_io); null when it set none (the trace's are then its root span's).
     trace_input: str | None = None
     trace_output: str | None = None
+    input: str = Field(
+        "",
+        description="The trace's input: the one set apart, else its root span's, else its first span's that "
+        "has one (a root without its own: an HTTP server's span, OpenLLMetry's LangGraph root).",
+    )
+    output: str = Field("", description="The trace's output, as for the input (else the last to end with one).")
 
 
 class PageQuery(TimeRange):
@@ -490,6 +497,7 @@ async def read_trace(store: Store, project: str, trace_id: str) -> tuple[list[di
 def trace_detail(project: str, spans: list[dict[str, Any]], scores: list[dict[str, Any]]) -> TraceDetail:
     """A trace as the API gives it (spans without the store's bookkeeping)."""
     trace_input, trace_output = trace_io.from_spans(spans)
+    whole_input, whole_output = trace_io.of_spans(spans)
     return TraceDetail(
         trace_id=spans[0]["trace_id"],
         project_id=project,
@@ -497,6 +505,8 @@ def trace_detail(project: str, spans: list[dict[str, Any]], scores: list[dict[st
         scores=[Score.model_validate(s) for s in scores],
         trace_input=trace_input,
         trace_output=trace_output,
+        input=whole_input,
+        output=whole_output,
     )
 
 

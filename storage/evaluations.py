@@ -333,7 +333,7 @@ class EvalStore:
 
     async def object_facts(self, project_id: str, trace_id: str, span_id: str, trace: bool = False) -> Row | None:
         """Input, output and metadata of one span (the newest version), for the variable mapping;
-        with ``trace`` (the span is the trace's root), the input and output set for the trace."""
+        with ``trace`` (the span is the trace's root), the trace's input and output (storage.trace_io)."""
         rows = await self._backend.query(
             "SELECT argMax(input, ingested_at) AS f_input, argMax(output, ingested_at) AS f_output, "
             "argMax(metadata, ingested_at) AS f_metadata, argMax(name, ingested_at) AS f_name, count() AS f_n "
@@ -345,11 +345,9 @@ class EvalStore:
             return None
         facts = rows[0]
         if trace:
-            set_input, set_output = (await trace_io.read(self._backend, project_id, [{"trace_id": trace_id}])).get(
-                trace_id, (None, None)
-            )
-            facts["f_input"] = facts["f_input"] if set_input is None else set_input
-            facts["f_output"] = facts["f_output"] if set_output is None else set_output
+            io = {"input": facts["f_input"], "output": facts["f_output"]}
+            await trace_io.of_trace(self._backend, project_id, trace_id, io)
+            facts["f_input"], facts["f_output"] = io["input"], io["output"]
         return facts
 
     @staticmethod

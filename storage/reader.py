@@ -250,7 +250,8 @@ WHOLE_SPANS = f"""trace_id IN (SELECT trace_id FROM whole)
 
 # Input/output previews of a page of traces, from their root spans. Kept out of the summary
 # view on purpose: aggregating 1 KB previews there cost 40% of the insert CPU (measured).
-_PREVIEW_SQL = """
+_PREVIEW_SQL = (
+    """
 SELECT s.trace_id AS trace_id,
        argMin(s.span_id, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))) AS root_id,
        argMin(toString(s.operation), (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at)))
@@ -262,7 +263,10 @@ SELECT s.trace_id AS trace_id,
        substringUTF8(argMin(s.input, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
                  1, {chars:UInt32}) AS input,
        substringUTF8(argMin(s.output, (s.parent_span_id != '', s.start_time, -toUnixTimestamp64Micro(s.ingested_at))),
-                 1, {chars:UInt32}) AS output
+                 1, {chars:UInt32}) AS output,
+       """
+    + trace_io.FIRST_IO
+    + """
 FROM spans AS s
 WHERE s.project_id = {project:String} AND s.sign = 1
   AND s.start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
@@ -270,6 +274,7 @@ WHERE s.project_id = {project:String} AND s.sign = 1
   AND s.trace_id IN {trace_ids:Array(String)}
 GROUP BY s.trace_id
 """
+)
 PREVIEW_CHARS = 1000
 
 # Trace list sort keys: name -> SQL over the aggregated columns above.
@@ -635,8 +640,9 @@ LIMIT {{limit:UInt32}}
         return Page(rows, next_cursor)
 
     async def _add_previews(self, project_id: str, rows: list[Row], whole_chars: int = 0) -> None:
-        """Each row's input and output: its trace's own, else its root's; cut to ``whole_chars``
-        each, or (0) a preview of about PREVIEW_CHARS (storage.previews)."""
+        """Each row's input and output: its trace's own, else its root's, else its spans' first and
+        last (storage.trace_io); cut to ``whole_chars`` each, or (0) a preview of about
+        PREVIEW_CHARS (storage.previews)."""
         if not rows:
             return
         chars = whole_chars or previews.SOURCE_CHARS
@@ -672,6 +678,7 @@ LIMIT {{limit:UInt32}}
         for row, root in wanting:
             row["input"] = root["input"][:chars]
             row["output"] = root["output"][:chars]
+            trace_io.fill_empty(row, by_id[row["trace_id"]])
         for row in rows:
             trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
             for side in ("input", "output"):

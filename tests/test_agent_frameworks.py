@@ -413,3 +413,55 @@ async def test_langchain_messages_as_openllmetry_writes_them(live: Running) -> N
         {"role": "user", "parts": [{"type": "text", "content": "What is the weather?"}]}
     ]
     assert json.loads(row["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny."}]}]
+
+
+async def test_a_root_without_input_shows_its_first_spans(live: Running) -> None:
+    """OpenLLMetry's LangGraph root (``invoke_agent``) carries no input or output; its workflow
+    does. The trace's input is then its first span's that has one and its output the last to end
+    with one, wherever a trace's input is shown (previews, sessions, the trace's own in its detail
+    for the annotation queue, evaluators of traces); Langfuse's
+    API gives the root's, as Langfuse does."""
+    tp = provider(exporter("http", live), service="openllmetry-langgraph")
+    tracer = tp.get_tracer("app")
+    question = json.dumps({"inputs": {"messages": [["user", "What is the weather?"]]}})
+    answer = json.dumps({"outputs": {"messages": [{"type": "ai", "data": {"content": "It is sunny."}}]}})
+
+    def run() -> None:
+        root = {"gen_ai.operation.name": "invoke_agent", "session.id": "lg-session"}
+        with tracer.start_as_current_span("invoke_agent LangGraph", attributes=root) as span:
+            workflow = {"traceloop.entity.input": question, "traceloop.entity.output": answer}
+            task = {"traceloop.entity.input": '"inner"', "traceloop.entity.output": '"inner"'}
+            with (
+                tracer.start_as_current_span("LangGraph.workflow", attributes=workflow),
+                tracer.start_as_current_span("agent.task", attributes=task),
+            ):
+                pass
+            span.set_attribute("app.done", True)
+        tp.force_flush()
+        tp.shutdown()
+
+    await in_thread(run)
+    pair = await make_key(live)
+    trace, spans = await _trace_of(live, pair, "openllmetry-langgraph", 3)
+    said = [{"role": "user", "parts": [{"type": "text", "content": "What is the weather?"}]}]
+    answered = [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny."}]}]
+    assert (json.loads(trace["input"]), json.loads(trace["output"])) == (said, answered)
+    [root] = [s for s in spans if not s["parent_span_id"]]
+    assert root["input"] == root["output"] == ""
+    async with aiohttp.ClientSession(headers=basic(pair)) as http:
+        async with http.get(f"{live.api_url}/api/v1/sessions/lg-session") as r:
+            assert r.status == 200, await r.text()
+            [turn] = (await r.json())["traces"]
+        async with http.get(f"{live.api_url}/api/v1/traces/{trace['trace_id']}") as r:
+            assert r.status == 200, await r.text()
+            detail = await r.json()  # the annotation queue shows a trace's
+        async with http.get(f"{live.api_url}/api/public/traces/{trace['trace_id']}") as r:
+            assert r.status == 200, await r.text()
+            langfuse = await r.json()
+    assert (json.loads(turn["input"]), json.loads(turn["output"])) == (said, answered)
+    assert (json.loads(detail["input"]), json.loads(detail["output"])) == (said, answered)
+    assert detail["trace_input"] is None  # none set apart
+    assert langfuse["input"] is None and langfuse["output"] is None
+    facts = await live.store.evaluations.object_facts("default", trace["trace_id"], root["span_id"], trace=True)
+    assert facts is not None
+    assert (json.loads(facts["f_input"]), json.loads(facts["f_output"])) == (said, answered)

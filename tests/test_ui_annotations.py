@@ -33,11 +33,17 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
         stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         traces = [uuid.uuid4().hex for _ in range(2)]
-        _ingest(server, pair, [e for i, t in enumerate(traces) for e in (
+        # The second trace has no input or output of its own: its generation's are the trace's.
+        _ingest(server, pair, [
             {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
-             "body": {"id": t, "name": f"chat-{i}", "timestamp": stamp, "input": f"question {i}",
-                      "output": f"answer {i}", "sessionId": "s-review"}},
-        )])  # fmt: skip
+             "body": {"id": traces[0], "name": "chat-0", "timestamp": stamp, "input": "question 0",
+                      "output": "answer 0", "sessionId": "s-review"}},
+            {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
+             "body": {"id": traces[1], "name": "chat-1", "timestamp": stamp, "sessionId": "s-review"}},
+            {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
+             "body": {"id": str(uuid.uuid4()), "traceId": traces[1], "name": "llm", "startTime": stamp,
+                      "input": "question 1", "output": "answer 1"}},
+        ])  # fmt: skip
         # A score config and a queue, from the UI.
         page.goto(server.api_url + "/project/default/annotation-queues")
         page.get_by_label("Score name").fill("helpful")

@@ -188,15 +188,16 @@ export async function annotationQueuePage(root, queueId) {
     object.replaceChildren(await sessionObject(item.objectId));
     return;
   }
-  // The object: a trace's root input and output (or the observation's), with a link to all of it.
+  // The object: a trace's input and output (or the observation's), with a link to all of it.
   const doc = await api(`/api/v1/traces/${encodeURIComponent(item.traceId || item.objectId)}`).catch(() => ({ spans: [] }));
-  const span = item.objectType === "OBSERVATION" ? doc.spans.find((s) => s.span_id === item.objectId)
+  const observation = item.objectType === "OBSERVATION";
+  const span = observation ? doc.spans.find((s) => s.span_id === item.objectId)
     : doc.spans.find((s) => !s.parent_span_id) || doc.spans[0];
   object.replaceChildren(span ? h("div", {},
-    h("h2", {}, h("a", { href: here(`/traces/${encodeURIComponent(span.trace_id)}${item.objectType === "OBSERVATION" ? `?observation=${encodeURIComponent(span.span_id)}` : ""}`),
+    h("h2", {}, h("a", { href: here(`/traces/${encodeURIComponent(span.trace_id)}${observation ? `?observation=${encodeURIComponent(span.span_id)}` : ""}`),
       "data-link": true, text: span.name })),
-    h("h3", { text: t("Input") }), h("pre", { class: "io", text: showValue(span.input) }),
-    h("h3", { text: t("Output") }), h("pre", { class: "io", text: showValue(span.output) }))
+    h("h3", { text: t("Input") }), h("pre", { class: "io", text: showValue(observation ? span.input : doc.input) }),
+    h("h3", { text: t("Output") }), h("pre", { class: "io", text: showValue(observation ? span.output : doc.output) }))
     : h("p", { class: "muted", text: t("This object is not stored (any more).") }));
 }
 
