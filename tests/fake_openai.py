@@ -1,4 +1,5 @@
-"""A small local fake of the OpenAI HTTP API (chat completions), for instrumentation tests."""
+"""A small local fake of the OpenAI HTTP API (chat completions, responses), for instrumentation
+tests."""
 
 from __future__ import annotations
 
@@ -36,6 +37,41 @@ async def _chat(request: web.Request) -> web.Response:
     return web.json_response(COMPLETION)
 
 
+_RESPONSE_USAGE = {"input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+
+
+async def _responses(request: web.Request) -> web.Response:
+    """Responses: given tools and no tool's output yet, a call of the first tool (its city
+    Paris, 20 + 8 tokens); else the answer (12 + 5 tokens)."""
+    body = await request.json()
+    items = body.get("input") if isinstance(body.get("input"), list) else []
+    answered = any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items)
+    if body.get("tools") and not answered:
+        call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "status": "completed"}
+        output = [{**call, "name": body["tools"][0]["name"], "arguments": '{"city": "Paris"}'}]
+        tokens = (20, 8)
+    else:
+        text = {"type": "output_text", "text": "Paris is sunny, 21°C.", "annotations": []}
+        output = [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [text]}]
+        tokens = (12, 5)
+    usage = {"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens), **_RESPONSE_USAGE}
+    return web.json_response(
+        {
+            "id": f"resp_{len(items)}",
+            "object": "response",
+            "created_at": 1_700_000_000,
+            "status": "completed",
+            "model": "gpt-4o-mini-2024-07-18",
+            "instructions": body.get("instructions"),
+            "output": output,
+            "usage": usage,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+    )
+
+
 @contextlib.asynccontextmanager
 async def on_loopback(app: web.Application) -> AsyncIterator[str]:
     """Serve ``app`` on an ephemeral loopback port; yields its address (http://127.0.0.1:port).
@@ -54,5 +90,6 @@ async def fake_openai() -> AsyncIterator[str]:
     """Serve the fake on an ephemeral loopback port; yields the base URL (…/v1)."""
     app = web.Application()
     app.router.add_post("/v1/chat/completions", _chat)
+    app.router.add_post("/v1/responses", _responses)
     async with on_loopback(app) as address:
         yield address + "/v1"

@@ -7,6 +7,7 @@ OpenLLMetry's LangChain shapes) and garbage from the OTel SDK."""
 
 import asyncio
 import json
+import sys
 import time
 import warnings
 from decimal import Decimal
@@ -16,7 +17,8 @@ import aiohttp
 import pytest
 from opentelemetry.trace import SpanKind
 
-from tests.langfuse_helpers import ROOT, basic, make_key, run_js
+from tests.fake_openai import fake_openai
+from tests.langfuse_helpers import ROOT, _run_client, basic, make_key, run_js
 from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
@@ -300,6 +302,12 @@ GARBAGE = {
         "gen_ai.client.operation.time_to_first_chunk": 1e300,
         "ai.stream.msToFirstChunk": -1,
     },
+    # Logfire's event lists: not JSON (the first key wins: the second is not read), not events,
+    # nothing but the assistant's (no request to tell its answer from), odd values.
+    "not event lists": {"all_messages_events": "{not json", "events": '[{"event.name": "gen_ai.user.message"}]'},
+    "other events": {"events": '[{"event.name": "app.click", "x": 1}, {"y": 2}]'},
+    "assistant only": {"events": '[{"event.name": "gen_ai.assistant.message", "content": "hi"}]'},
+    "odd events": {"events": '[{"event.name": "gen_ai.user.message", "content": 5}, {"event.name": "gen_ai.x"}]'},
 }
 
 
@@ -318,6 +326,14 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     assert got["out of range"]["input"] == "null" and got["out of range"]["total_tokens"] == 0
     langchain = got["langchain shapes"]  # not messages: as they came
     assert (langchain["input"], langchain["output"]) == tuple(GARBAGE["langchain shapes"].values())
+    assert all(got[name]["input"] == got[name]["output"] == "" for name in ("not event lists", "other events"))
+    hi = [{"role": "assistant", "parts": [{"type": "text", "content": "hi"}]}]
+    assert (json.loads(got["assistant only"]["input"]), got["assistant only"]["output"]) == (hi, "")
+    odd = got["odd events"]  # a number as its text; an event of no message skipped
+    assert (json.loads(odd["input"]), odd["output"]) == (
+        [{"role": "user", "parts": [{"type": "text", "content": "5"}]}],
+        "",
+    )
 
 
 async def test_langgraph_agent_through_openinference(live: Running) -> None:
@@ -465,3 +481,36 @@ async def test_a_root_without_input_shows_its_first_spans(live: Running) -> None
     facts = await live.store.evaluations.object_facts("default", trace["trace_id"], root["span_id"], trace=True)
     assert facts is not None
     assert (json.loads(facts["f_input"]), json.loads(facts["f_output"])) == (said, answered)
+
+
+async def test_openai_agents_through_logfire(live: Running) -> None:
+    """The OpenAI Agents SDK as Logfire instruments it (Langfuse's guide for the SDK): an agent
+    calls a tool, then answers. Each model call's messages come as GenAI events listed in one
+    ``events`` attribute (the request's, then the answer's): its input and output; the tool's
+    ``input`` and ``output`` attributes are its. The trace's root (a Logfire span around the run)
+    has none: the trace shows its first call's input and its answer."""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        out = await asyncio.to_thread(
+            _run_client, [sys.executable], "openai_agents_logfire.py", {}, live.api_url, pair, base_url
+        )
+    assert out == {"output": "Paris is sunny, 21°C."}
+    trace, spans = await _trace_of(live, pair, "openai-agents", 9)
+    calls = sorted((s for s in spans if s["observation_type"] == "GENERATION"), key=lambda s: s["start_time"])
+    assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(20, 8), (12, 5)]
+    system = {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]}
+    user = {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}
+    call = {
+        "role": "assistant",
+        "parts": [{"type": "tool_call", "id": "call_1", "name": "weather", "arguments": {"city": "Paris"}}],
+    }
+    result = {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "sunny in Paris"}]}
+    answer = {"role": "assistant", "parts": [{"type": "text", "content": "Paris is sunny, 21°C."}]}
+    assert (json.loads(calls[0]["input"]), json.loads(calls[0]["output"])) == ([system, user], [call])
+    assert json.loads(calls[1]["input"])[:3] == [system, user, call]
+    assert json.loads(calls[1]["input"])[3]["parts"] == result["parts"]
+    assert json.loads(calls[1]["output"]) == [answer]
+    [tool] = [s for s in spans if s["span_attributes"].get("logfire.msg") == "Function: weather"]
+    assert (json.loads(tool["input"]), tool["output"]) == ({"city": "Paris"}, "sunny in Paris")
+    assert (json.loads(trace["input"]), json.loads(trace["output"])) == ([system, user], [answer])
+    assert trace["total_tokens"] == 45

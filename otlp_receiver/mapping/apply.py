@@ -246,6 +246,11 @@ def _io(
         event_in, event_out = messages.from_events(events)
         raw_in = raw_in if raw_in is not None else event_in
         raw_out = raw_out if raw_out is not None else event_out
+    listed = found.get("_event_list", _EMPTY)[1]
+    if listed is not None and (raw_in is None or raw_out is None):
+        listed_in, listed_out = messages.from_event_list(listed)
+        raw_in = raw_in if raw_in is not None else listed_in
+        raw_out = raw_out if raw_out is not None else listed_out
     if flattened and (raw_in is None or raw_out is None):
         for prefix in FLATTENED_INPUT:
             if raw_in is None:

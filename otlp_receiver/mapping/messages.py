@@ -12,8 +12,9 @@ as its instrumentations write them (``{"type": "ai", "data": ...}``, ``{"lc": 1,
 ``("user", "text")`` pairs, inside ``{"inputs"|"outputs": {"messages": ...}}``), request
 bodies ``{"system"?, "messages": [...]}`` (OpenInference, Anthropic, the AI SDK's prompt, which may
 hold a ``prompt`` instead), flattened attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference
-``llm.input_messages.N.message.*``) and GenAI message events. A value that is not messages is kept
-as it came.
+``llm.input_messages.N.message.*``), GenAI message events and lists of them in one attribute
+(Logfire's ``events``, Pydantic AI 0.x's ``all_messages_events``). A value that is not messages is
+kept as it came.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["from_ai_sdk_response", "from_events", "from_flattened", "normalize", "to_json"]
+__all__ = ["from_ai_sdk_response", "from_event_list", "from_events", "from_flattened", "normalize", "to_json"]
 
 INPUT_EVENTS = {
     "gen_ai.system.message": "system",
@@ -332,6 +333,33 @@ def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, s
         elif name == "gen_ai.content.completion" and attrs.get("gen_ai.completion") is not None:
             raw_out = normalize(attrs["gen_ai.completion"])
     return (to_json(inputs) if inputs else raw_in), (to_json(outputs) if outputs else raw_out)
+
+
+def from_event_list(value: Any) -> tuple[str | None, str | None]:
+    """(input, output) from GenAI message events listed in one attribute, each an object with its
+    ``event.name`` (Logfire's ``events``: its OpenAI Agents and Responses spans; Pydantic AI 0.x's
+    ``all_messages_events``). Its choices are the output; without any, the assistant's messages
+    after the last of any other role (which the instrumentations append to the request's).
+    Anything else: (None, None)."""
+    parsed = _maybe_json(value)
+    if not isinstance(parsed, list) or not parsed:
+        return None, None
+    events: list[tuple[str, dict[str, Any]]] = []
+    for item in parsed:
+        name = item.get("event.name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name.startswith("gen_ai."):
+            return None, None
+        events.append((name, {k: v for k, v in item.items() if k != "event.name"}))
+    if any(name == "gen_ai.choice" for name, _ in events):
+        return from_events(events)
+    split = len(events)
+    while split and events[split - 1][0] == "gen_ai.assistant.message":
+        split -= 1
+    if split == 0:  # nothing but the assistant's: no request to tell its answer from
+        return from_events(events)[0], None
+    asked = from_events(events[:split])[0]
+    answered = from_events(events[split:])[0] if split < len(events) else None
+    return asked, answered
 
 
 def prepend(messages_json: str, message: dict[str, Any]) -> str:

@@ -215,7 +215,8 @@ TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
 # The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``),
 # a tool's arguments, the values embedded; its object or its tool's result (its text and tool calls:
 # apply.py). Then Pydantic AI's agent result and tool spans (its format 2), MLflow's span values,
-# Google ADK's model requests, responses and tool calls (as JSON, in Gemini's shape) and Genkit's.
+# Google ADK's model requests, responses and tool calls (as JSON, in Gemini's shape), Genkit's, and
+# last a plain ``input`` and ``output`` (Logfire's OpenAI Agents function spans, Pipecat's).
 INPUT_LAST = (
     "traceloop.entity.input",
     "input.value",
@@ -231,6 +232,7 @@ INPUT_LAST = (
     "gcp.vertex.agent.llm_request",
     "gcp.vertex.agent.tool_call_args",
     "genkit:input",
+    "input",
 )
 OUTPUT_LAST = (
     "traceloop.entity.output",
@@ -244,7 +246,13 @@ OUTPUT_LAST = (
     "gcp.vertex.agent.llm_response",
     "gcp.vertex.agent.tool_response",
     "genkit:output",
+    "output",
 )
+
+# GenAI message events listed in one attribute (messages.from_event_list): Logfire's OpenAI Agents
+# and Responses spans, Pydantic AI 0.x's agent run and model calls. Consulted after the span's
+# own events.
+EVENT_LISTS = ("all_messages_events", "events")
 
 MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
 # Seconds to the first chunk; the AI SDK 7's on its streamed calls (its OpenTelemetry integration).
@@ -284,6 +292,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_trace_in": (TRACE_INPUT,),
     "_trace_out": (TRACE_OUTPUT,),
     "_system_instructions": ("gen_ai.system_instructions",),
+    "_event_list": EVENT_LISTS,
     "_params_json": MODEL_PARAMETER_JSON,
     "_ttft_s": TTFT_SECONDS,
     "_ttft_iso": TTFT_ISO,
