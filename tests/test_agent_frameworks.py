@@ -252,7 +252,10 @@ async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, An
 
     await in_thread(run)
     deadline = time.monotonic() + 60
-    query = "SELECT name, input, output, completion_start_time, total_tokens FROM spans WHERE service_name = {s:String}"
+    query = (
+        "SELECT name, input, output, completion_start_time, total_tokens, total_cost "
+        "FROM spans WHERE service_name = {s:String}"
+    )
     while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
         assert time.monotonic() < deadline, rows
         await asyncio.sleep(0.05)
@@ -514,3 +517,44 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     assert (json.loads(tool["input"]), tool["output"]) == ({"city": "Paris"}, "sunny in Paris")
     assert (json.loads(trace["input"]), json.loads(trace["output"])) == ([system, user], [answer])
     assert trace["total_tokens"] == 45
+
+
+# OpenLIT 1.45's chat span (openlit.init() with the openai client), as it sent it to a server here:
+# its system prompt both in the input messages and apart, and a cost of 0 when its price list (which
+# it fetches from GitHub at start) lacks the model or could not be fetched.
+OPENLIT_CHAT = {
+    "telemetry.sdk.name": "openlit",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.usage.input_tokens": 12,
+    "gen_ai.usage.output_tokens": 5,
+    "gen_ai.usage.cost": 0.0,
+    "gen_ai.input.messages": json.dumps(
+        [
+            {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+            {"role": "user", "parts": [{"type": "text", "content": "Weather?"}]},
+        ]
+    ),
+    "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
+    "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}]}]),
+}
+
+
+async def test_openlit_chat_reads_back_once_and_priced(live: Running) -> None:
+    """OpenLIT's chat span: its system prompt once (it sends it in the messages and apart), and
+    the price book's cost where it says 0 (unknown to it); a cost it knows counts as sent."""
+    known = {**OPENLIT_CHAT, "gen_ai.usage.cost": 0.25}
+    other = {**OPENLIT_CHAT, "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be kind."}])}
+    got = await _sent_spans(live, "openlit", {"unknown cost": OPENLIT_CHAT, "known cost": known, "other": other})
+    row = got["unknown cost"]
+    assert [m["role"] for m in json.loads(row["input"])] == ["system", "user"]
+    assert row["total_cost"] == Decimal("0.0000048")  # 12 x $0.15/M + 5 x $0.60/M
+    assert got["known cost"]["total_cost"] == Decimal("0.25")
+    # Instructions other than the messages' first: put first, as the conventions say.
+    assert [m["parts"][0]["content"] for m in json.loads(got["other"]["input"])] == [
+        "Be kind.",
+        "Be brief.",
+        "Weather?",
+    ]

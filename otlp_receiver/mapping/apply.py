@@ -184,10 +184,10 @@ def _provided_cost(found: dict[str, tuple[int, Any]]) -> dict[str, str] | None:
         for key, value in langfuse.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 details[str(key)] = repr(float(value))
-    else:
+    else:  # a zero here means unknown (OpenLIT's for a model its price list lacks): the price book's
         for name in ("total", "input", "output"):
             number = _as_number(found.get(f"_cost_{name}", _EMPTY)[1])
-            if number is not None and number >= 0:
+            if number is not None and number > 0:
                 details[name] = repr(number)
     if not details:
         return None

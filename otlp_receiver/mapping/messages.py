@@ -363,11 +363,12 @@ def from_event_list(value: Any) -> tuple[str | None, str | None]:
 
 
 def prepend(messages_json: str, message: dict[str, Any]) -> str:
-    """Put ``message`` first in a messages JSON array (unchanged if the value is not one)."""
+    """Put ``message`` first in a messages JSON array (unchanged if the value is not one, or
+    starts with it already: OpenLIT sends its system instructions in both places)."""
     try:
         parsed = orjson.loads(messages_json)
     except orjson.JSONDecodeError:
         return messages_json
-    if not isinstance(parsed, list):
+    if not isinstance(parsed, list) or (parsed and _message(parsed[0]) == message):
         return messages_json
     return to_json([message, *parsed])
