@@ -33,7 +33,8 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
         stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         traces = [uuid.uuid4().hex for _ in range(2)]
-        # The second trace has no input or output of its own: its generation's are the trace's.
+        # The second trace has no input or output of its own: its generation's are the trace's,
+        # chat messages shown as a chat.
         _ingest(server, pair, [
             {"id": str(uuid.uuid4()), "type": "trace-create", "timestamp": stamp,
              "body": {"id": traces[0], "name": "chat-0", "timestamp": stamp, "input": "question 0",
@@ -42,7 +43,8 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
              "body": {"id": traces[1], "name": "chat-1", "timestamp": stamp, "sessionId": "s-review"}},
             {"id": str(uuid.uuid4()), "type": "generation-create", "timestamp": stamp,
              "body": {"id": str(uuid.uuid4()), "traceId": traces[1], "name": "llm", "startTime": stamp,
-                      "input": "question 1", "output": "answer 1"}},
+                      "input": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "question 1"}],
+                      "output": "answer 1"}},
         ])  # fmt: skip
         # A score config and a queue, from the UI.
         page.goto(server.api_url + "/project/default/annotation-queues")
@@ -71,7 +73,8 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.keyboard.press("1")
         expect(page.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
         page.keyboard.press("Control+Enter")
-        expect(page.locator(".annotation-object pre").first).to_have_text("question 1")
+        expect(page.locator(".annotation-object .chat .msg.role-user")).to_contain_text("question 1")
+        expect(page.locator(".annotation-object .chat .msg.role-system")).to_contain_text("Be brief.")
         expect(page.get_by_text("1 of 2 done")).to_be_visible()
         page.keyboard.press("2")
         page.keyboard.press("Control+Enter")
@@ -82,7 +85,8 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.locator("dialog").get_by_role("button", name="Add to queue").click()
         expect(page.get_by_text("2 of 3 done")).to_be_visible()
         expect(page.locator(".annotation-object")).to_contain_text("question 0\n→ answer 0")
-        expect(page.locator(".annotation-object")).to_contain_text("question 1\n→ answer 1")
+        expect(page.locator(".annotation-object")).to_contain_text('"content": "question 1"')
+        expect(page.locator(".annotation-object")).to_contain_text("→ answer 1")
         page.keyboard.press("1")
         page.keyboard.press("Control+Enter")
         expect(page.get_by_text("3 of 3 done")).to_be_visible()

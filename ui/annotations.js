@@ -2,6 +2,7 @@
 // working view made for the keyboard: the object on the left, the queue's scores on the right,
 // a comment, and "complete and next" (Ctrl+Enter); j / k move between items.
 import { api } from "/ui/api.js";
+import { renderIo } from "/ui/chat.js";
 import { can, go, here } from "/ui/context.js";
 import { formatCount, h, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
@@ -196,8 +197,9 @@ export async function annotationQueuePage(root, queueId) {
   object.replaceChildren(span ? h("div", {},
     h("h2", {}, h("a", { href: here(`/traces/${encodeURIComponent(span.trace_id)}${observation ? `?observation=${encodeURIComponent(span.span_id)}` : ""}`),
       "data-link": true, text: span.name })),
-    h("h3", { text: t("Input") }), h("pre", { class: "io", text: showValue(observation ? span.input : doc.input) }),
-    h("h3", { text: t("Output") }), h("pre", { class: "io", text: showValue(observation ? span.output : doc.output) }))
+    // As the trace view shows them: chat messages as a chat, with their media.
+    renderIo(t("Input"), observation ? span.input : doc.input) || h("p", { class: "muted", text: t("No input") }),
+    renderIo(t("Output"), observation ? span.output : doc.output) || h("p", { class: "muted", text: t("No output") }))
     : h("p", { class: "muted", text: t("This object is not stored (any more).") }));
 }
 

@@ -4,100 +4,15 @@ import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
 import { addToQueueDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, scoreText, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
+import { parseJson, partsOf, renderIo } from "/ui/chat.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
 import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
-import { MEDIA_REF, mediaElement, textWithMedia, useSharedMedia, withoutRefs } from "/ui/media.js";
+import { MEDIA_REF, useSharedMedia } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⚭",
   EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "◈", EVALUATOR: "✓" };
-
-function parseJson(text) {
-  if (!text) return undefined;
-  try { return JSON.parse(text); } catch { return undefined; }
-}
-
-// A content block of a message (OpenAI, Anthropic, GenAI semantic conventions) as a part.
-function blockPart(block) {
-  if (block.type === "image_url") return { type: "media", value: block.image_url?.url ?? block.image_url, label: "image" };
-  if (block.type === "input_audio" && block.input_audio) {
-    return { type: "media", value: `data:audio/${block.input_audio.format || "wav"};base64,${block.input_audio.data}`,
-      label: "audio" };
-  }
-  if ((block.type === "image" || block.type === "document") && block.source) {
-    const src = block.source;
-    const value = src.type === "base64" && !String(src.data).startsWith("@@@")
-      ? `data:${src.media_type};base64,${src.data}` : src.url || src.data;
-    return { type: "media", value, mime: src.media_type, label: block.type };
-  }
-  return null;
-}
-
-function partsOf(message) {
-  if (Array.isArray(message.parts)) return message.parts;
-  const content = message.content;
-  const parts = [];
-  if (typeof content === "string") parts.push({ type: "text", content });
-  else if (Array.isArray(content)) {
-    for (const block of content) {
-      const media = block && typeof block === "object" ? blockPart(block) : null;
-      if (media) parts.push(media);
-      else if (typeof block === "string") parts.push({ type: "text", content: block });
-      else if (block && (block.text || block.content)) parts.push({ type: "text", content: block.text || block.content });
-      else if (block) parts.push({ type: block.type || "part", content: JSON.stringify(block) });
-    }
-  }
-  for (const call of message.tool_calls || []) {
-    const fn = call.function || call;
-    parts.push({ type: "tool_call", id: call.id, name: fn.name, arguments: fn.arguments });
-  }
-  return parts;
-}
-
-// Messages (GenAI parts or OpenAI style) as a chat; anything else as formatted JSON or text.
-function renderIo(label, text) {
-  if (!text) return null;
-  const value = parseJson(text);
-  const isMessage = (m) => m && typeof m.role === "string";
-  // A list of messages, {messages: [...]}, or one message (an output such as OpenAI's choices[0].message).
-  const messages = Array.isArray(value) && value.length && value.every(isMessage) ? value
-    : value && Array.isArray(value.messages) ? value.messages
-      : isMessage(value) && ("content" in value || "parts" in value || "tool_calls" in value) ? [value] : null;
-  let body;
-  if (messages) {
-    body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
-      h("div", { class: "role", text: roleLabel(m.role) }),
-      ...partsOf(m).map((p) => {
-        if (p.type === "text" || p.type === "reasoning") return textWithMedia(String(p.content ?? ""), `part ${p.type}`);
-        if (p.type === "media") return h("div", { class: "part media" }, mediaElement(p.value, p.mime, p.label));
-        if (p.type === "tool_call") {
-          const args = typeof p.arguments === "string" ? p.arguments : JSON.stringify(p.arguments ?? {}, null, 2);
-          return h("div", { class: "part tool" }, h("strong", { text: `→ ${p.name}` }), h("pre", { text: args }));
-        }
-        if (p.type === "tool_call_response") {
-          const response = typeof p.response === "string" ? p.response : JSON.stringify(p.response, null, 2);
-          return h("div", { class: "part tool" }, h("strong", { text: t("← result") }), h("pre", { text: response }));
-        }
-        if (p.type === "uri") return h("div", { class: "part media" }, mediaElement(p.uri, p.mime_type, p.modality));
-        if (p.type === "blob") {
-          return h("div", { class: "part media" },
-            mediaElement(`data:${p.mime_type || "application/octet-stream"};base64,${p.content}`, p.mime_type, p.modality));
-        }
-        return h("pre", { class: "part", text: JSON.stringify(p, null, 2) });
-      }))));
-  } else if (value !== undefined && typeof value === "object") {
-    body = h("pre", { class: "json", text: withoutRefs(JSON.stringify(value, null, 2)) });
-  } else {
-    body = h("pre", { class: "text", text: withoutRefs(text) });
-  }
-  if (!messages) {
-    // Files referenced anywhere in a JSON or text body, shown under it.
-    const refs = [...text.matchAll(MEDIA_REF)];
-    if (refs.length) body = h("div", {}, body, h("div", { class: "media-strip" }, ...refs.map((m) => mediaElement(m[0], m[1]))));
-  }
-  return h("section", { class: "io" }, h("h3", { text: label }), body);
-}
 
 // JSON text written with ASCII escapes (Python's json.dumps, as the Langfuse SDKs write their
 // attributes) shown with its characters, not as \uXXXX; any other value as it is.
