@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otlp_receiver.genai_facts import cost
-from otlp_receiver.mapping.apply import MAX_NS, map_span, resource_defaults
+from otlp_receiver.mapping.apply import MAX_NS, map_span, resource_defaults, span_name
 from pricing import PriceBook
 from storage import DECODED_SPAN_FIELDS
 from storage.arrow_ipc import ipc_stream
@@ -245,7 +245,7 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 c["span_id"].append(span.span_id.hex())
                 c["parent_span_id"].append(span.parent_span_id.hex())
                 c["trace_state"].append(span.trace_state)
-                c["name"].append(span.name)
+                c["name"].append(span_name(span.name, attrs))
                 c["kind"].append(KINDS[span.kind] if 0 <= span.kind <= 5 else "UNSPECIFIED")
                 c["start_time"].append(start)
                 c["end_time"].append(end)

@@ -311,14 +311,19 @@ GARBAGE = {
     "other events": {"events": '[{"event.name": "app.click", "x": 1}, {"y": 2}]'},
     "assistant only": {"events": '[{"event.name": "gen_ai.assistant.message", "content": "hi"}]'},
     "odd events": {"events": '[{"event.name": "gen_ai.user.message", "content": 5}, {"event.name": "gen_ai.x"}]'},
+    # Logfire's message where it does not name the span: empty, not text, another template.
+    "logfire empty": {"logfire.msg": "", "logfire.msg_template": "logfire empty"},
+    "logfire number": {"logfire.msg": 5, "logfire.msg_template": "logfire number"},
+    "logfire other": {"logfire.msg": "renamed", "logfire.msg_template": "another {x}"},
 }
 
 
 async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running) -> None:
     """Values of these keys that are not what the frameworks send (not JSON, other shapes, out of
     range): each span is stored, its text kept as it came where it is not messages, no time to
-    first token made up."""
+    first token made up, its name its own (``_sent_spans`` finds each by it)."""
     got = await _sent_spans(live, "garbage", GARBAGE)
+    assert set(got) == set(GARBAGE)
     assert (got["not JSON"]["input"], got["not JSON"]["output"]) == ("{not json", "[1, {broken")
     shapes = got["wrong shapes"]
     assert shapes["input"] == '[{"role": 5}, "x"]'  # not messages: as it came
@@ -491,7 +496,8 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     calls a tool, then answers. Each model call's messages come as GenAI events listed in one
     ``events`` attribute (the request's, then the answer's): its input and output; the tool's
     ``input`` and ``output`` attributes are its. The trace's root (a Logfire span around the run)
-    has none: the trace shows its first call's input and its answer."""
+    has none: the trace shows its first call's input and its answer. Spans are named by the
+    message Logfire shows for them, as Logfire and Langfuse show them, not by its template."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         out = await asyncio.to_thread(
@@ -513,9 +519,12 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     assert json.loads(calls[1]["input"])[:3] == [system, user, call]
     assert json.loads(calls[1]["input"])[3]["parts"] == result["parts"]
     assert json.loads(calls[1]["output"]) == [answer]
-    [tool] = [s for s in spans if s["span_attributes"].get("logfire.msg") == "Function: weather"]
+    [tool] = [s for s in spans if s["name"] == "Function: weather"]
     assert (json.loads(tool["input"]), tool["output"]) == ({"city": "Paris"}, "sunny in Paris")
     assert (json.loads(trace["input"]), json.loads(trace["output"])) == ([system, user], [answer])
+    # Named by the messages Logfire shows, not their templates ("ask {question}").
+    assert trace["name"] == "ask weather" and tool["span_attributes"]["logfire.msg_template"] == "Function: {name}"
+    assert all(c["name"].startswith("Responses API with '") for c in calls)
     assert trace["total_tokens"] == 45
 
 

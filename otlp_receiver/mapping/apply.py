@@ -21,6 +21,8 @@ from otlp_receiver.mapping.rules import (
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
     LEVEL_ALIASES,
+    LOGFIRE_MESSAGE,
+    LOGFIRE_TEMPLATE,
     LOOKUPS,
     METADATA_PREFIXES,
     OBSERVATION_TYPES,
@@ -36,7 +38,7 @@ from otlp_receiver.mapping.rules import (
     VERBATIM_IO,
 )
 
-__all__ = ["MAX_NS", "map_span", "resource_defaults"]
+__all__ = ["MAX_NS", "map_span", "resource_defaults", "span_name"]
 
 _INDEX: dict[str, tuple[tuple[str, int], ...]] = {}
 for _field, _keys in LOOKUPS.items():
@@ -293,6 +295,16 @@ def _completion_start(found: dict[str, tuple[int, Any]], start_ns: int) -> int |
 
 def _within_range(ns: int) -> int | None:
     return ns if 0 <= ns <= MAX_NS else None
+
+
+def span_name(name: str, attrs: dict[str, Any]) -> str:
+    """The span's name, or the message Logfire shows for it: Logfire names a span by its message's
+    template (``Responses API with {gen_ai.request.model!r}``) and sends the message apart, which
+    its UI and Langfuse show as the name."""
+    message = attrs.get(LOGFIRE_MESSAGE)
+    if isinstance(message, str) and message and attrs.get(LOGFIRE_TEMPLATE) == name:
+        return message
+    return name
 
 
 def map_span(

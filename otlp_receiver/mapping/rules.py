@@ -254,6 +254,9 @@ OUTPUT_LAST = (
 # own events.
 EVENT_LISTS = ("all_messages_events", "events")
 
+# Logfire's message and the template it names its span by (apply.span_name).
+LOGFIRE_MESSAGE, LOGFIRE_TEMPLATE = "logfire.msg", "logfire.msg_template"
+
 MODEL_PARAMETER_JSON = ("langfuse.observation.model.parameters", "llm.invocation_parameters")
 # Seconds to the first chunk; the AI SDK 7's on its streamed calls (its OpenTelemetry integration).
 TTFT_SECONDS = (
