@@ -76,6 +76,12 @@ def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = J
     return _run_client([node], script, {"NODE_PATH": str(modules)}, host, pair, *extra)
 
 
+def run_python(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
+    """Run a client script with this project's Python and its test dependencies (a framework
+    that configures OpenTelemetry for its whole process runs apart from the tests')."""
+    return _run_client([sys.executable], script, {}, host, pair, *extra)
+
+
 def _run_client(
     runner: list[str], script: str, env: dict[str, str], host: str, pair: KeyPair, *extra: str
 ) -> dict[str, Any]:

@@ -7,7 +7,6 @@ OpenLLMetry's LangChain shapes) and garbage from the OTel SDK."""
 
 import asyncio
 import json
-import sys
 import time
 import warnings
 from decimal import Decimal
@@ -18,7 +17,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import ROOT, _run_client, basic, make_key, run_js
+from tests.langfuse_helpers import ROOT, basic, make_key, run_js, run_python
 from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
@@ -500,9 +499,7 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     message Logfire shows for them, as Logfire and Langfuse show them, not by its template."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
-        out = await asyncio.to_thread(
-            _run_client, [sys.executable], "openai_agents_logfire.py", {}, live.api_url, pair, base_url
-        )
+        out = await asyncio.to_thread(run_python, "openai_agents_logfire.py", live.api_url, pair, base_url)
     assert out == {"output": "Paris is sunny, 21°C."}
     trace, spans = await _trace_of(live, pair, "openai-agents", 9)
     calls = sorted((s for s in spans if s["observation_type"] == "GENERATION"), key=lambda s: s["start_time"])
