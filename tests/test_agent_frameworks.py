@@ -252,7 +252,7 @@ async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, An
     await in_thread(run)
     deadline = time.monotonic() + 60
     query = (
-        "SELECT name, input, output, completion_start_time, total_tokens, total_cost "
+        "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level "
         "FROM spans WHERE service_name = {s:String}"
     )
     while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
@@ -314,6 +314,10 @@ GARBAGE = {
     "logfire empty": {"logfire.msg": "", "logfire.msg_template": "logfire empty"},
     "logfire number": {"logfire.msg": 5, "logfire.msg_template": "logfire number"},
     "logfire other": {"logfire.msg": "renamed", "logfire.msg_template": "another {x}"},
+    # Logfire's level: not a number, out of its range.
+    "logfire loud": {"logfire.level_num": "loud"},
+    "logfire huge": {"logfire.level_num": 1e300},
+    "logfire negative": {"logfire.level_num": -17},
 }
 
 
@@ -336,6 +340,7 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     assert all(got[name]["input"] == got[name]["output"] == "" for name in ("not event lists", "other events"))
     hi = [{"role": "assistant", "parts": [{"type": "text", "content": "hi"}]}]
     assert (json.loads(got["assistant only"]["input"]), got["assistant only"]["output"]) == (hi, "")
+    assert all(got[f"logfire {n}"]["level"] == "DEFAULT" for n in ("loud", "huge", "negative"))
     odd = got["odd events"]  # a number as its text; an event of no message skipped
     assert (json.loads(odd["input"]), odd["output"]) == (
         [{"role": "user", "parts": [{"type": "text", "content": "5"}]}],
@@ -496,12 +501,13 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     ``events`` attribute (the request's, then the answer's): its input and output; the tool's
     ``input`` and ``output`` attributes are its. The trace's root (a Logfire span around the run)
     has none: the trace shows its first call's input and its answer. Spans are named by the
-    message Logfire shows for them, as Logfire and Langfuse show them, not by its template."""
+    message Logfire shows for them, as Logfire and Langfuse show them, not by its template, and
+    at Logfire's level (a warning it logs is a span of its own)."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         out = await asyncio.to_thread(run_python, "openai_agents_logfire.py", live.api_url, pair, base_url)
     assert out == {"output": "Paris is sunny, 21°C."}
-    trace, spans = await _trace_of(live, pair, "openai-agents", 9)
+    trace, spans = await _trace_of(live, pair, "openai-agents", 10)
     calls = sorted((s for s in spans if s["observation_type"] == "GENERATION"), key=lambda s: s["start_time"])
     assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(20, 8), (12, 5)]
     system = {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]}
@@ -522,6 +528,9 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     # Named by the messages Logfire shows, not their templates ("ask {question}").
     assert trace["name"] == "ask weather" and tool["span_attributes"]["logfire.msg_template"] == "Function: {name}"
     assert all(c["name"].startswith("Responses API with '") for c in calls)
+    # Logfire's levels: its warning a span of its own at WARNING, the others at Logfire's info.
+    assert [s["level"] for s in spans if s["name"] == "low on umbrellas"] == ["WARNING"]
+    assert {s["level"] for s in spans if s["name"] != "low on umbrellas"} == {"DEFAULT"}
     assert trace["total_tokens"] == 45
 
 

@@ -21,6 +21,7 @@ from otlp_receiver.mapping.rules import (
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
     LEVEL_ALIASES,
+    LOGFIRE_LEVELS,
     LOGFIRE_MESSAGE,
     LOGFIRE_TEMPLATE,
     LOOKUPS,
@@ -297,6 +298,15 @@ def _within_range(ns: int) -> int | None:
     return ns if 0 <= ns <= MAX_NS else None
 
 
+def _logfire_level(number: Any) -> str:
+    """The observation level of Logfire's level number (a warning logged with ``logfire.warn`` is
+    a span of its own); DEFAULT without one."""
+    value = _as_number(number)
+    if value is None or not 0 <= value <= 24:  # fatal is 21
+        return "DEFAULT"
+    return next(level for floor, level in LOGFIRE_LEVELS if value >= floor)
+
+
 def span_name(name: str, attrs: dict[str, Any]) -> str:
     """The span's name, or the message Logfire shows for it: Logfire names a span by its message's
     template (``Responses API with {gen_ai.request.model!r}``) and sends the message apart, which
@@ -352,7 +362,7 @@ def map_span(
     if isinstance(level, str) and level.upper() in LEVEL_ALIASES:
         out["level"] = LEVEL_ALIASES[level.upper()]
     else:
-        out["level"] = "ERROR" if status_error else "DEFAULT"
+        out["level"] = "ERROR" if status_error else _logfire_level(found.get("_logfire_level", _EMPTY)[1])
     out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
     if operation in ROLLUP_OPERATIONS and not client:  # its calls' usage, counted on them (rules.py)
         _usage({}, out)

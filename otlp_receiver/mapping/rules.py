@@ -254,6 +254,9 @@ OUTPUT_LAST = (
 # own events.
 EVENT_LISTS = ("all_messages_events", "events")
 
+# Logfire's levels by number (``logfire.level_num``: trace 1, debug 5, info 9, notice 10, warn 13,
+# error 17, fatal 21), the lowest of each observation level.
+LOGFIRE_LEVELS = ((17, "ERROR"), (13, "WARNING"), (6, "DEFAULT"), (0, "DEBUG"))
 # Logfire's message and the template it names its span by (apply.span_name).
 LOGFIRE_MESSAGE, LOGFIRE_TEMPLATE = "logfire.msg", "logfire.msg_template"
 
@@ -305,6 +308,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_cost_json": (COST_DETAILS_JSON,),
     "_lf_type": (LANGFUSE_TYPE,),
     "_lf_level": (LANGFUSE_LEVEL,),
+    "_logfire_level": ("logfire.level_num",),
     "_oi_kind": ("openinference.span.kind",),
     "_tl_kind": ("traceloop.span.kind",),
     "_ai_op": ("ai.operationId",),

@@ -36,6 +36,7 @@ def weather(city: str) -> str:
 
 
 with logfire.span("ask {question}", question="weather"):
+    logfire.warn("low on {item}", item="umbrellas")  # a span of its own, at Logfire's warn level
     result = Runner.run_sync(Agent(name="Helper", instructions="Be brief.", tools=[weather]), "Weather in Paris?")
 logfire.force_flush()
 print(json.dumps({"output": result.final_output}))
