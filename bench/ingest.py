@@ -9,6 +9,7 @@ server and counts the stored spans against the acked ones.
     python -m bench.ingest --transport http --concurrency 4 --spans 300000
     python -m bench.ingest --transport grpc --concurrency 4 --duration 300   # sustained
     python -m bench.ingest --concurrency 4 --baseline main --rounds 2      # old code vs this, alternating
+                                                                            # (each compiled before its run)
     python -m bench.ingest --concurrency 4 --spans 100000 --compression zstd   # bodies as the Collector packs them
 """
 
@@ -375,11 +376,13 @@ def main() -> None:
             runs: list[tuple[str, dict[str, Any]]] = []
             for _ in range(args.rounds):
                 for label, root in ((args.baseline, tree), ("this checkout", ROOT)):
+                    compile_decoder(root)
                     report = one_run(args, batches, root)
                     runs.append((label, report))
                     print(json.dumps({"code": label, **report}), flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+            compile_decoder(ROOT)  # leave this checkout's build in place
     print(
         "\n| Code | acked spans/s | server CPU µs/span | spans per CPU s | rows per insert "
         "| visible p50 / p99 ms | RSS peak MB |"
@@ -395,6 +398,14 @@ def main() -> None:
     lost = [(label, r) for label, r in runs if r["stored_spans"] != r["acked_spans"]]
     if lost:
         raise SystemExit(f"LOST OR EXTRA SPANS in {[label for label, _ in lost]}")
+
+
+def compile_decoder(root: Path) -> None:
+    """Build the compiled span decoder of the code in ``root``: the build matches one tree's
+    sources, and a server whose sources differ runs the pure-Python decoder, which made a
+    baseline look 16-25 µs per span slower than it is (docs/benchmarks.md, stop 54)."""
+    # A baseline from before the compiled decoder has no such command: it runs as it shipped.
+    subprocess.run([sys.executable, "-m", "tracehouse", "compile"], cwd=root, check=False, capture_output=True)
 
 
 def one_run(args: argparse.Namespace, batches: list[Batch], root: Path) -> dict[str, Any]:
