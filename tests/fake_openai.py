@@ -1,5 +1,5 @@
-"""A small local fake of the OpenAI HTTP API (chat completions, responses), for instrumentation
-tests."""
+"""A small local fake of the OpenAI HTTP API (chat completions, the legacy completions, responses),
+for instrumentation tests."""
 
 from __future__ import annotations
 
@@ -35,6 +35,24 @@ async def _chat(request: web.Request) -> web.Response:
     if body.get("stream"):
         return web.json_response({"error": {"message": "streaming not faked"}}, status=400)
     return web.json_response(COMPLETION)
+
+
+async def _completions(request: web.Request) -> web.Response:
+    """The legacy completions API: "Hello N" for each of the prompts (a string or a list), 3 + 2
+    tokens."""
+    body = await request.json()
+    prompts = body.get("prompt") if isinstance(body.get("prompt"), list) else [body.get("prompt")]
+    choices = [{"index": i, "text": f"Hello {i}", "finish_reason": "stop", "logprobs": None} for i in range(len(prompts))]
+    return web.json_response(
+        {
+            "id": "cmpl-test123",
+            "object": "text_completion",
+            "created": 1_700_000_000,
+            "model": "gpt-3.5-turbo-instruct",
+            "choices": choices,
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        }
+    )
 
 
 _RESPONSE_USAGE = {"input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
@@ -91,5 +109,6 @@ async def fake_openai() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", _chat)
     app.router.add_post("/v1/responses", _responses)
+    app.router.add_post("/v1/completions", _completions)
     async with on_loopback(app) as address:
         yield address + "/v1"

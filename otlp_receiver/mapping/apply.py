@@ -257,10 +257,12 @@ def _io(
     if flattened and (raw_in is None or raw_out is None):
         for prefix in FLATTENED_INPUT:
             if raw_in is None:
-                raw_in = messages.from_flattened(attrs, prefix)
+                raw_in = messages.from_flattened(attrs, prefix, "user")
         for prefix in FLATTENED_OUTPUT:
             if raw_out is None:
-                raw_out = messages.from_flattened(attrs, prefix)
+                raw_out = messages.from_flattened(attrs, prefix, "assistant")
+    if raw_in is None:
+        raw_in = messages.from_prompt_list(found.get("_prompt_list", _EMPTY)[1])
     if raw_out is None:  # the AI SDK's text and tool calls, one message
         raw_out = messages.from_ai_sdk_response(
             found.get("_ai_text", _EMPTY)[1], found.get("_ai_tool_calls", _EMPTY)[1], found.get("_ai_finish", _EMPTY)[1]

@@ -277,8 +277,33 @@ def _unflatten(attrs: dict[str, Any], prefix: str) -> list[Any]:
     return result if isinstance(result, list) else []
 
 
-def from_flattened(attrs: dict[str, Any], prefix: str) -> str | None:
-    """Messages from flattened attributes (``gen_ai.prompt.`` or ``llm.input_messages.`` ...)."""
+# Role-less items of the legacy completions API, as text: OpenInference's ``llm.prompts.N.prompt.text``
+# and ``llm.choices.N.completion.text``.
+_TEXT_WRAPPERS = ("prompt", "completion")
+# OpenLLMetry's completions prompt, ``gen_ai.prompt.0.user``: the role is the key.
+_ROLE_KEYS = ("user", "system", "assistant")
+
+
+def _roleless(item: dict[str, Any], role: str) -> dict[str, Any]:
+    """A flattened item without a role as a message of ``role`` (its text where it is wrapped)."""
+    for wrapper in _TEXT_WRAPPERS:
+        inner = item.get(wrapper)
+        if isinstance(inner, dict) and "text" in inner:
+            message = {"role": role, "content": inner["text"]}
+            if item.get("finish_reason") is not None:
+                message["finish_reason"] = item["finish_reason"]
+            return message
+    if len(item) == 1:
+        key, value = next(iter(item.items()))
+        if key in _ROLE_KEYS and isinstance(value, str):
+            return {"role": key, "content": value}
+    return {"role": role, **item}
+
+
+def from_flattened(attrs: dict[str, Any], prefix: str, role: str = "assistant") -> str | None:
+    """Messages from flattened attributes (``gen_ai.prompt.`` or ``llm.input_messages.`` ...);
+    ``role``: that of an item without one (the completions API's prompts and choices). None
+    when no message holds anything, so that the span's other values show."""
     items = _unflatten(attrs, prefix)
     if not items:
         return None
@@ -286,12 +311,20 @@ def from_flattened(attrs: dict[str, Any], prefix: str) -> str | None:
     for item in items:
         if isinstance(item, dict) and "message" in item and isinstance(item["message"], dict):
             item = item["message"]
-        message = _message(item) if isinstance(item, dict) and "role" in item else None
-        if message is None and isinstance(item, dict):  # completions without a role
-            message = _message({"role": "assistant", **item})
+        if isinstance(item, dict) and "role" not in item:
+            item = _roleless(item, role)
+        message = _message(item) if isinstance(item, dict) else None
         if message is not None:
             messages.append(message)
-    return to_json(messages) if messages else None
+    return to_json(messages) if any(m["parts"] for m in messages) else None
+
+
+def from_prompt_list(value: Any) -> str | None:
+    """The completions API's prompts as one attribute, a list of strings (OpenInference's
+    ``llm.prompts`` from its LlamaIndex instrumentation), as user messages."""
+    if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
+        return None
+    return to_json([{"role": "user", "parts": _content_parts(p)} for p in value])
 
 
 def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, str | None]:

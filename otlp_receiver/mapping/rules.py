@@ -298,6 +298,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_trace_in": (TRACE_INPUT,),
     "_trace_out": (TRACE_OUTPUT,),
     "_system_instructions": ("gen_ai.system_instructions",),
+    "_prompt_list": ("llm.prompts",),
     "_event_list": EVENT_LISTS,
     "_params_json": MODEL_PARAMETER_JSON,
     "_ttft_s": TTFT_SECONDS,
