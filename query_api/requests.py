@@ -36,7 +36,10 @@ async def read_model(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate_json(await read_body(request))
     except ValidationError as exc:
-        raise InvalidInput(f"invalid request body: {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        where = ".".join(str(step) for step in first["loc"])
+        msg = f"{where}: {first['msg']}" if where else first["msg"]  # which field, not only what
+        raise InvalidInput(f"invalid request body: {msg}") from None
 
 
 # Far past any list: a page number beyond it is a client's mistake (and past JSON's 64-bit ints).

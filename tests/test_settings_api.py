@@ -132,5 +132,12 @@ async def test_retention_and_gdpr_delete_through_the_api(live: Running) -> None:
             assert r.status == 200 and (await r.json())["retention_days"] == 90
         async with s.post(live.api_url + "/api/v1/settings/projects/default/retention", json={"days": -1}) as r:
             assert r.status == 400
+        # A field missing or wrong is named, not only what is wrong with it.
+        async with s.post(live.api_url + "/api/v1/settings/keys", json={"note": "ci"}) as r:
+            message = (await r.json())["error"]["message"]
+            assert r.status == 400 and message == "invalid request body: project: Field required", message
+        async with s.post(live.api_url + "/api/v1/settings/projects/default/retention", json={"days": "x"}) as r:
+            message = (await r.json())["error"]["message"]
+            assert r.status == 400 and message.startswith("invalid request body: days: "), message
     assert await live.store.reader.trace("default", "gdpr-1") == []
     assert len(await live.store.reader.trace("default", "gdpr-2")) == 1
