@@ -4,7 +4,9 @@ for instrumentation tests."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -30,11 +32,31 @@ COMPLETION = {
 }
 
 
+def _call(name: str, arguments: dict[str, str]) -> dict[str, Any]:
+    function = {"name": name, "arguments": json.dumps(arguments)}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": f"call_{name}", "type": "function", "function": function}],
+    }
+
+
 async def _chat(request: web.Request) -> web.Response:
+    """The answer (31 + 9 tokens); given tools with smolagents' ``final_answer``, an agent's run
+    instead: its first tool for Paris on the task alone (a system and a user message), then the
+    final answer."""
     body = await request.json()
     if body.get("stream"):
         return web.json_response({"error": {"message": "streaming not faked"}}, status=400)
-    return web.json_response(COMPLETION)
+    names = [tool.get("function", {}).get("name") for tool in body.get("tools") or []]
+    if "final_answer" not in names:
+        return web.json_response(COMPLETION)
+    if len(body.get("messages") or []) <= 2:
+        message = _call(next(name for name in names if name != "final_answer"), {"city": "Paris"})
+    else:
+        message = _call("final_answer", {"answer": "Paris is sunny, 21°C."})
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+    return web.json_response({**COMPLETION, "choices": [choice]})
 
 
 async def _completions(request: web.Request) -> web.Response:
@@ -42,7 +64,9 @@ async def _completions(request: web.Request) -> web.Response:
     tokens."""
     body = await request.json()
     prompts = body.get("prompt") if isinstance(body.get("prompt"), list) else [body.get("prompt")]
-    choices = [{"index": i, "text": f"Hello {i}", "finish_reason": "stop", "logprobs": None} for i in range(len(prompts))]
+    choices = [
+        {"index": i, "text": f"Hello {i}", "finish_reason": "stop", "logprobs": None} for i in range(len(prompts))
+    ]
     return web.json_response(
         {
             "id": "cmpl-test123",

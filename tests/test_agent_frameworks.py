@@ -1,7 +1,8 @@
 """Agent frameworks' spans, from the real frameworks: the Vercel AI SDK (npm ``ai`` 7.x with
 ``@ai-sdk/otel``, and 6.x) running an agent that calls a tool and answers
-(tests/langfuse_clients/ai_sdk_agent.cjs), Pydantic AI with its test model, and LangGraph's
-prebuilt agent through OpenInference's LangChain instrumentor: what a trace of theirs reads back
+(tests/langfuse_clients/ai_sdk_agent.cjs), Pydantic AI with its test model, LangGraph's
+prebuilt agent through OpenInference's LangChain instrumentor, smolagents through OpenInference's
+and the OpenAI Agents SDK through Logfire: what a trace of theirs reads back
 as, its tokens and cost counted once. Then other frameworks' keys (MLflow, Google ADK, Genkit,
 OpenLLMetry's LangChain shapes) and garbage from the OTel SDK."""
 
@@ -95,6 +96,46 @@ async def test_ai_sdk_7_agent_counts_its_calls_once(live: Running) -> None:
     }
     await _streamed_call_has_its_first_chunk(live, pair, "ai-sdk-modern", "invoke_agent gpt-4o", 3)
     await _embedding_counts_once(live, pair, "ai-sdk-modern", "embeddings text-embedding-3-small")
+
+
+async def test_smolagents_agent_counts_its_calls_once(live: Running) -> None:
+    """smolagents through OpenInference (a tool-calling agent against the fake OpenAI API: a tool
+    call, then its final answer) puts the run's tokens on its AGENT span as well as on each
+    model call's: the trace's tokens and cost are its two calls', once (they read back twice)."""
+    from openinference.instrumentation.smolagents import SmolagentsInstrumentor
+    from smolagents import OpenAIServerModel, ToolCallingAgent, tool
+
+    @tool
+    def weather(city: str) -> str:
+        """The weather in a city.
+
+        Args:
+            city: the city's name
+        """
+        return f"{city}: sunny, 21°C"
+
+    tp = provider(exporter("http", live), service="smolagents-app")
+    instrumentor = SmolagentsInstrumentor()
+    instrumentor.instrument(tracer_provider=tp)
+    try:
+        async with fake_openai() as base_url:
+            model = OpenAIServerModel(model_id="gpt-4o-mini", api_base=base_url, api_key="sk-fake")
+            agent = ToolCallingAgent(tools=[weather], model=model, max_steps=3, verbosity_level=0)
+            assert await in_thread(lambda: agent.run("Weather in Paris?")) == "Paris is sunny, 21°C."
+    finally:
+        instrumentor.uninstrument()
+        tp.force_flush()
+        tp.shutdown()
+
+    trace, spans = await _trace_of(live, await make_key(live), "smolagents-app", 6)
+    [run] = [s for s in spans if s["observation_type"] == "AGENT"]
+    assert run["span_attributes"]["llm.token_count.total"] == "80"  # the run's, as it sent them
+    assert run["total_tokens"] == 0
+    calls = [s for s in spans if s["observation_type"] == "GENERATION"]
+    assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(31, 9), (31, 9)]
+    assert (trace["input_tokens"], trace["output_tokens"], trace["total_tokens"]) == (62, 18, 80)
+    assert Decimal(trace["total_cost"]) == 2 * Decimal("0.00001005")  # 31 x $0.15/M + 9 x $0.60/M
+    assert any(s["observation_type"] == "TOOL" and "sunny" in s["output"] for s in spans)
 
 
 async def test_a_remote_agents_usage_counts(live: Running) -> None:

@@ -31,6 +31,7 @@ from otlp_receiver.mapping.rules import (
     OPERATION_TYPES,
     REQUEST_PARAMETER_PREFIX,
     RESOURCE_FALLBACK,
+    ROLLUP_OPENINFERENCE_KINDS,
     ROLLUP_OPERATIONS,
     STRING_RULES,
     TOKEN_RULES,
@@ -366,7 +367,9 @@ def map_span(
     else:
         out["level"] = "ERROR" if status_error else _logfire_level(found.get("_logfire_level", _EMPTY)[1])
     out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
-    if operation in ROLLUP_OPERATIONS and not client:  # its calls' usage, counted on them (rules.py)
+    kind = found.get("_oi_kind", _EMPTY)[1]
+    rollup = operation in ROLLUP_OPERATIONS or (isinstance(kind, str) and kind.upper() in ROLLUP_OPENINFERENCE_KINDS)
+    if rollup and not client:  # its calls' usage, counted on them (rules.py)
         _usage({}, out)
         out["provided_cost"] = None
     else:

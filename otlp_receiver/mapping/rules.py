@@ -155,6 +155,9 @@ OPERATION_TYPES = {
 # trace's tokens and cost would be twice what was spent, so these spans' usage stays in their
 # attributes only. An agent invoked remotely (span kind CLIENT) is the one record of its run.
 ROLLUP_OPERATIONS = frozenset({"invoke_agent", "agent_step"})
+# OpenInference's agent kind alike: smolagents puts its run's tokens on its AGENT span and on
+# each model call's LLM span.
+ROLLUP_OPENINFERENCE_KINDS = frozenset({"AGENT"})
 
 # The Vercel AI SDK's spans (``ai.operationId``; AI SDK <= 6, and 7's LegacyOpenTelemetry): its
 # provider calls and its tool calls. The calls' spans also carry gen_ai.* keys, the rest only ai.*.
