@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -68,6 +69,14 @@ def _genai_messages(name: str, attrs: dict[str, Any], body: Any) -> tuple[str, s
     if name not in GENAI_EVENTS:
         return "", ""
     # Per-message events (semconv 1.28-1.36) carry the message in the body; newer ones in attributes.
+    # A body of text is what Python's logging sends: Semantic Kernel logs each message as its JSON
+    # (``{"role": "user", "content": ...}``, a choice as ``{"message": ..., "finish_reason": ...}``).
+    if isinstance(body, str) and body:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        body = parsed if isinstance(parsed, dict) else {"content": body}
     fields = {**attrs, **body} if isinstance(body, dict) else dict(attrs)
     raw_in, raw_out = messages.from_events([(name, fields)])
     return raw_in or "", raw_out or ""

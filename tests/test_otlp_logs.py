@@ -4,11 +4,13 @@ garbage refused without losing the good records."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
 import os
 import time
+import warnings
 from typing import Any
 
 import aiohttp
@@ -325,6 +327,64 @@ async def test_per_message_events_and_span_content_wins(live: Running) -> None:
     output = json.loads(by_name["chat"]["output"])
     assert output[0]["parts"][0]["content"] == "Sunny." and output[0]["finish_reason"] == "stop"
     assert "own" in by_name["chat 2"]["input"] and "from an event" not in by_name["chat 2"]["input"]
+
+
+async def test_messages_logged_as_json_text_fill_their_span(live: Running) -> None:
+    """Semantic Kernel logs each message of a call through Python's logging, as JSON text with the
+    event's name in the record's attributes, inside the call's span; the OTel SDK's logging handler
+    sends them. Their contents are the span's input and output (they came back empty)."""
+    import logging
+
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    tp = provider(exporter("http", live), service="kernel-app")
+    logs = LoggerProvider(resource=Resource.create({"service.name": "kernel-app"}))
+    logs.add_log_record_processor(SimpleLogRecordProcessor(log_exporter("http", live).inner))
+    with warnings.catch_warnings():  # deprecated in the SDK, moving to -instrumentation-logging; as SK's guide has it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handler = LoggingHandler(logger_provider=logs)
+    logger = logging.getLogger("semantic_kernel.telemetry_test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    def call() -> str:
+        with tp.get_tracer("sk").start_as_current_span("chat gpt-4o-mini") as span:
+            span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"})
+            for i, (event, message) in enumerate(
+                [
+                    ("gen_ai.system.message", {"role": "system", "content": "Be brief."}),
+                    ("gen_ai.user.message", {"role": "user", "content": "Weather in Paris?"}),
+                ]
+            ):
+                logger.info(json.dumps(message), extra={"event.name": event, "CHAT_MESSAGE_INDEX": i})
+            logger.info("OpenAI usage: CompletionUsage(completion_tokens=5)")  # not an event: a log only
+            choice = {"message": {"role": "assistant", "content": "Sunny."}, "finish_reason": "stop"}
+            logger.info(json.dumps(choice), extra={"event.name": "gen_ai.choice"})
+            logger.info("plain text", extra={"event.name": "gen_ai.assistant.message"})
+            return format(span.get_span_context().trace_id, "032x")
+
+    try:
+        trace_id = await in_thread(call)
+    finally:
+        logger.removeHandler(handler)
+        logs.shutdown()
+        tp.shutdown()
+    spans: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as session:
+        while not (spans and spans[0]["output"]):  # acked records are visible a moment later
+            assert time.monotonic() < deadline, spans
+            await asyncio.sleep(0.05)
+            async with session.get(f"{live.api_url}/api/v1/traces/{trace_id}") as r:
+                spans = (await r.json())["spans"] if r.status == 200 else []
+    [span] = spans
+    assert json.loads(span["input"]) == [
+        *EXPECTED_INPUT,
+        {"role": "assistant", "parts": [{"type": "text", "content": "plain text"}]},
+    ]
+    assert json.loads(span["output"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}], "finish_reason": "stop"}
+    ]
 
 
 async def test_evaluation_event_becomes_a_score_once(live: Running) -> None:
