@@ -496,7 +496,8 @@ async def test_a_root_without_input_shows_its_first_spans(live: Running) -> None
     answer = json.dumps({"outputs": {"messages": [{"type": "ai", "data": {"content": "It is sunny."}}]}})
 
     def run() -> None:
-        root = {"gen_ai.operation.name": "invoke_agent", "session.id": "lg-session"}
+        # An empty list of messages is none (Semantic Kernel's agent sends its input so).
+        root = {"gen_ai.operation.name": "invoke_agent", "session.id": "lg-session", "gen_ai.input.messages": "[]"}
         with tracer.start_as_current_span("invoke_agent LangGraph", attributes=root) as span:
             workflow = {"traceloop.entity.input": question, "traceloop.entity.output": answer}
             task = {"traceloop.entity.input": '"inner"', "traceloop.entity.output": '"inner"'}

@@ -216,6 +216,8 @@ def _whole(found: dict[str, tuple[int, Any]], name: str) -> tuple[str | None, bo
         return None, False
     if LOOKUPS[name][rank] in VERBATIM_IO:
         return (value if isinstance(value, str) else messages.to_json(value)), True
+    if value == "[]" or value == []:  # no messages (Semantic Kernel's agent input): the span's others
+        return None, False
     return messages.normalize(value), False
 
 
