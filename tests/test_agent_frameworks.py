@@ -351,6 +351,24 @@ GARBAGE = {
     "other events": {"events": '[{"event.name": "app.click", "x": 1}, {"y": 2}]'},
     "assistant only": {"events": '[{"event.name": "gen_ai.assistant.message", "content": "hi"}]'},
     "odd events": {"events": '[{"event.name": "gen_ai.user.message", "content": 5}, {"event.name": "gen_ai.x"}]'},
+    # Converse blocks of other shapes, a choice's message neither an object nor its content.
+    "converse shapes": {
+        "events": json.dumps(
+            [
+                {
+                    "event.name": "gen_ai.user.message",
+                    "content": [
+                        {"toolUse": "x"},
+                        {"toolUse": {"name": 3}},
+                        {"toolResult": {"content": "text", "toolUseId": "c"}},
+                        {"reasoningContent": {}},
+                        {"toolResult": {"content": [{"text": "a"}, {"json": 1}]}},
+                    ],
+                },
+                {"event.name": "gen_ai.choice", "message": 7},
+            ]
+        )
+    },
     # Logfire's message where it does not name the span: empty, not text, another template.
     "logfire empty": {"logfire.msg": "", "logfire.msg_template": "logfire empty"},
     "logfire number": {"logfire.msg": 5, "logfire.msg_template": "logfire number"},
@@ -382,6 +400,12 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
     hi = [{"role": "assistant", "parts": [{"type": "text", "content": "hi"}]}]
     assert (json.loads(got["assistant only"]["input"]), got["assistant only"]["output"]) == (hi, "")
     assert all(got[f"logfire {n}"]["level"] == "DEFAULT" for n in ("loud", "huge", "negative"))
+    converse = got["converse shapes"]  # blocks of no part skipped, a result not all text as it came
+    assert json.loads(converse["input"])[0]["parts"] == [
+        {"type": "tool_call_response", "id": "c", "response": "text"},
+        {"type": "tool_call_response", "id": None, "response": [{"text": "a"}, {"json": 1}]},
+    ]
+    assert json.loads(converse["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "7"}]}]
     odd = got["odd events"]  # a number as its text; an event of no message skipped
     assert (json.loads(odd["input"]), odd["output"]) == (
         [{"role": "user", "parts": [{"type": "text", "content": "5"}]}],
@@ -597,6 +621,82 @@ OPENLIT_CHAT = {
     "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
     "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}]}]),
 }
+
+
+def _text(text: str) -> str:
+    return json.dumps([{"text": text}])
+
+
+# Strands Agents' events (1.62, its default conventions) as it sent them: each message's content
+# as Bedrock Converse blocks in JSON text, a choice's message as its content (blocks, or text on
+# the agent's span), a tool's arguments as a tool message.
+STRANDS_TOOL_USE = json.dumps([{"toolUse": {"toolUseId": "call_w", "name": "weather", "input": {"city": "Paris"}}}])
+STRANDS_TOOL_RESULT = json.dumps(
+    [{"toolResult": {"toolUseId": "call_w", "status": "success", "content": [{"text": "Paris: sunny"}]}}]
+)
+STRANDS_ASKED = [
+    ("gen_ai.system.message", {"content": _text("Be brief.")}),
+    ("gen_ai.user.message", {"content": _text("Weather in Paris?")}),
+]
+
+
+async def test_strands_agent_events_read_back(live: Running) -> None:
+    """A Strands agent's run (a tool call, then the answer) as its events came: each call's
+    messages with the tool's call and result, the tool's arguments and result, the agent's answer
+    (they read back as empty assistant messages), its tokens counted once."""
+    tp = provider(exporter("http", live), service="strands-app")
+    tracer = tp.get_tracer("strands.telemetry.tracer")
+    usage = {"gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5}
+
+    def span(name: str, attributes: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> None:
+        with tracer.start_as_current_span(name, attributes=attributes) as current:
+            for event, values in events:
+                current.add_event(event, values)
+
+    def run() -> None:
+        agent = {"gen_ai.operation.name": "invoke_agent", **usage, "gen_ai.usage.input_tokens": 24}
+        with tracer.start_as_current_span("invoke_agent Strands Agents", attributes=agent) as root:
+            chosen = {"message": STRANDS_TOOL_USE, "finish_reason": "tool_use"}
+            span("chat", {"gen_ai.operation.name": "chat", **usage}, [*STRANDS_ASKED, ("gen_ai.choice", chosen)])
+            tool = [
+                ("gen_ai.tool.message", {"role": "tool", "content": '{"city": "Paris"}', "id": "call_w"}),
+                ("gen_ai.choice", {"message": _text("Paris: sunny"), "id": "call_w"}),
+            ]
+            span("execute_tool weather", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "weather"}, tool)
+            answered = [
+                *STRANDS_ASKED,
+                ("gen_ai.assistant.message", {"content": STRANDS_TOOL_USE}),
+                ("gen_ai.tool.message", {"content": STRANDS_TOOL_RESULT}),
+                ("gen_ai.choice", {"finish_reason": "end_turn", "message": _text("It is sunny.")}),
+            ]
+            span("chat", {"gen_ai.operation.name": "chat", **usage}, answered)
+            for event, values in [
+                *STRANDS_ASKED,
+                ("gen_ai.choice", {"message": "It is sunny.\n", "finish_reason": "end_turn"}),
+            ]:
+                root.add_event(event, values)
+        tp.force_flush()
+        tp.shutdown()
+
+    await in_thread(run)
+    trace, spans = await _trace_of(live, await make_key(live), "strands-app", 4)
+    answer = [
+        {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny.\n"}], "finish_reason": "end_turn"}
+    ]
+    assert json.loads(trace["output"]) == answer
+    assert (trace["input_tokens"], trace["output_tokens"]) == (24, 10)  # the two calls', once
+    first, second = sorted((s for s in spans if s["name"] == "chat"), key=lambda s: s["start_time"])
+    call = {"type": "tool_call", "id": "call_w", "name": "weather", "arguments": {"city": "Paris"}}
+    assert json.loads(first["output"]) == [{"role": "assistant", "parts": [call], "finish_reason": "tool_use"}]
+    result = {"type": "tool_call_response", "id": "call_w", "response": "Paris: sunny"}
+    assert json.loads(second["input"])[2:] == [
+        {"role": "assistant", "parts": [call]},
+        {"role": "tool", "parts": [result]},
+    ]
+    assert json.loads(second["output"])[0]["parts"] == [{"type": "text", "content": "It is sunny."}]
+    [tool] = [s for s in spans if s["observation_type"] == "TOOL"]
+    assert json.loads(tool["input"])[0]["parts"][0]["response"] == {"city": "Paris"}
+    assert json.loads(tool["output"])[0]["parts"] == [{"type": "text", "content": "Paris: sunny"}]
 
 
 async def test_openlit_chat_reads_back_once_and_priced(live: Running) -> None:

@@ -63,6 +63,32 @@ def _tool_call(call: Any) -> dict[str, Any] | None:
     return part
 
 
+# Amazon Bedrock's Converse content blocks, one key each (Strands Agents sends its messages so).
+_CONVERSE_BLOCKS = frozenset({"toolUse", "toolResult", "reasoningContent"})
+
+
+def _converse_part(block: dict[str, Any]) -> dict[str, Any] | None:
+    """A Converse block (``{"toolUse": {"toolUseId", "name", "input"}}``, ``{"toolResult":
+    {"toolUseId", "content"}}``, ``{"reasoningContent": {"reasoningText": {"text"}}}``) as a part."""
+    kind, body = next(iter(block.items()))
+    if not isinstance(body, dict):
+        return None
+    if kind == "toolUse":
+        name = body.get("name")
+        if not isinstance(name, str):
+            return None
+        return {"type": "tool_call", "id": body.get("toolUseId"), "name": name, "arguments": body.get("input")}
+    if kind == "toolResult":
+        response = content = body.get("content")
+        if isinstance(content, list) and content:  # all text blocks: their text
+            texts = [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+            response = "\n".join(texts) if len(texts) == len(content) else content
+        return {"type": "tool_call_response", "id": body.get("toolUseId"), "response": response}
+    reasoning = body.get("reasoningText")
+    text = reasoning.get("text") if isinstance(reasoning, dict) else None
+    return {"type": "reasoning", "content": text} if isinstance(text, str) else None
+
+
 def _content_parts(content: Any) -> list[dict[str, Any]]:
     if content is None:
         return []
@@ -78,6 +104,11 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append({"type": "text", "content": block})
             continue
         if not isinstance(block, dict):
+            continue
+        if len(block) == 1 and next(iter(block)) in _CONVERSE_BLOCKS:
+            part = _converse_part(block)
+            if part:
+                parts.append(part)
             continue
         kind = block.get("type")
         if "message_content" in block and isinstance(block["message_content"], dict):  # OpenInference
@@ -177,6 +208,8 @@ def _message(raw: Any) -> dict[str, Any] | None:
                 parts.append(part)
         if role == "tool" and (raw.get("tool_call_id") or raw.get("id")):
             response = parts[0].get("content") if len(parts) == 1 and parts[0]["type"] == "text" else parts
+            if not parts and isinstance(raw.get("content"), dict):  # a value, not content (Strands' tool's)
+                response = raw["content"]
             parts = [
                 {"type": "tool_call_response", "id": raw.get("tool_call_id") or raw.get("id"), "response": response}
             ]
@@ -347,6 +380,8 @@ def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, s
             body = {k: _maybe_json(v) for k, v in attrs.items()}
             message_body = body.get("message")
             inner: dict[str, Any] = message_body if isinstance(message_body, dict) else body
+            if message_body is not None and not isinstance(message_body, dict):  # Strands': its content
+                inner = {"content": message_body}
             choice = {"role": "assistant", **inner}
             if "finish_reason" in body:
                 choice["finish_reason"] = body["finish_reason"]
