@@ -58,13 +58,15 @@ async def ingest(
         return response.status, json.loads(text) if text else None
 
 
-def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
-    """Run a client script with the real langfuse SDK ``version`` (installed by ./dev test)."""
+def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str, isolated: bool = True) -> dict[str, Any]:
+    """Run a client script with the real langfuse SDK ``version`` (installed by ./dev test);
+    ``isolated=False``: this project's packages after the SDK's (a framework the SDK traces)."""
     sdk = SDK_DIRS[version]
     if not (sdk / "langfuse").is_dir():
         raise RuntimeError(f"the langfuse {version}.x SDK is missing in {sdk}: run ./dev test to install it")
     # -S: only the standard library and the SDK's own directory, so its pinned dependencies win.
-    return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
+    runner = [sys.executable, "-S"] if isolated else [sys.executable]
+    return _run_client(runner, script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
 
 
 def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = JS_SDK) -> dict[str, Any]:

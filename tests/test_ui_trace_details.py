@@ -1,7 +1,8 @@
 """A trace's details in chromium, beside its messages: the metadata, model parameters, level,
 status message and version that the langfuse SDKs send, for a Dify trace (SDK 2.x, the ingestion
 API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere; the trace's
-input and output that SDK 4 sets apart from its spans'."""
+input and output that SDK 4 sets apart from its spans'; LangChain's values as Langfuse's LangChain
+handler stores them, as chat."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.conftest import start_server
-from tests.langfuse_helpers import run_sdk
+from tests.langfuse_helpers import basic, run_sdk
 from tests.test_ui import browser_page, new_key
 from tests.test_ui_first_run import run_program, signed_up, until_listed
 
@@ -203,3 +204,33 @@ def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
         assert errors == []
     finally:
         srv.stop()
+
+
+def test_langchain_handler_values_read_as_chat(tmp_path: Path) -> None:
+    """Langfuse's LangChain callback handler (SDK 5.x) tracing LangGraph's prebuilt agent stores
+    LangChain's values: the graph's input as (role, text) pairs (shown as an empty chat), its
+    state's messages as LangChain dumps them (shown without roles, the tool call's arguments
+    as {}). Both read as chat."""
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            signed_up(page, srv.api_url)
+            pair = new_key(page, "langchain")
+            graph = run_sdk("5", "v5_langchain.py", srv.api_url, pair, isolated=False)
+            until_listed(srv.api_url, basic(pair))  # acked is stored at once, listed a moment later
+            page.goto(f"{srv.api_url}/project/default/traces/{graph['trace_id']}")
+            detail = page.locator(".detail")
+            sections = detail.locator("section.io")
+            expect(sections).to_have_count(2)
+            asked, answered = sections.nth(0), sections.nth(1)
+            expect(asked.locator(".msg .role")).to_have_text(["User"])
+            expect(asked.locator(".msg")).to_contain_text("What is the weather in Paris?")
+            expect(answered.locator(".msg .role")).to_have_text(["User", "Assistant", "Tool", "Assistant"])
+            expect(answered.locator(".part.tool pre").first).to_contain_text('"city": "Paris"')
+            expect(answered.locator(".msg").last).to_contain_text("It is sunny in Paris.")
+        assert errors == []
+    finally:
+        srv.process.terminate()
+        srv.process.wait(timeout=30)

@@ -26,6 +26,39 @@ function blockPart(block) {
   return null;
 }
 
+// LangChain's message types (its dumps' "type", or its class's name) as roles: Langfuse's LangChain
+// handler stores LangChain's values as they are, LangGraph's state among them.
+const LANGCHAIN_ROLES = {
+  human: "user", user: "user", ai: "assistant", assistant: "assistant", system: "system", developer: "developer",
+  tool: "tool", function: "function", HumanMessage: "user", HumanMessageChunk: "user", AIMessage: "assistant",
+  AIMessageChunk: "assistant", SystemMessage: "system", ToolMessage: "tool", FunctionMessage: "function",
+};
+const langchainRole = (kind) => (typeof kind === "string" && Object.hasOwn(LANGCHAIN_ROLES, kind) ? LANGCHAIN_ROLES[kind] : null);
+
+// A message as {role, ...}: one with a role; a LangChain (role, text) pair; a LangChain message
+// dumped ({type, content}), in messages_to_dict's {type, data} or serialized ({lc, id, kwargs}).
+// null for anything else.
+function asMessage(m) {
+  if (Array.isArray(m)) {
+    const role = m.length === 2 && typeof m[1] === "string" ? langchainRole(m[0]) : null;
+    return role ? { role, content: m[1] } : null;
+  }
+  if (!m || typeof m !== "object") return null;
+  if (typeof m.role === "string") return m;
+  let body = m;
+  let kind = m.type;
+  if (m.lc === 1 && m.kwargs && typeof m.kwargs === "object" && Array.isArray(m.id)) {
+    body = m.kwargs;
+    kind = m.kwargs.type || m.id[m.id.length - 1];
+  } else if (m.data && typeof m.data === "object" && typeof m.type === "string") {
+    body = m.data;
+  } else if (!("content" in m)) {
+    return null;
+  }
+  const role = kind === "chat" ? body.role : langchainRole(kind);
+  return typeof role === "string" ? { ...body, role } : null;
+}
+
 export function partsOf(message) {
   if (Array.isArray(message.parts)) return message.parts;
   const content = message.content;
@@ -42,7 +75,7 @@ export function partsOf(message) {
   }
   for (const call of message.tool_calls || []) {
     const fn = call.function || call;
-    parts.push({ type: "tool_call", id: call.id, name: fn.name, arguments: fn.arguments });
+    parts.push({ type: "tool_call", id: call.id, name: fn.name, arguments: fn.arguments ?? call.args });
   }
   return parts;
 }
@@ -51,11 +84,15 @@ export function partsOf(message) {
 export function renderIo(label, text) {
   if (!text) return null;
   const value = parseJson(text);
-  const isMessage = (m) => m && typeof m.role === "string";
-  // A list of messages, {messages: [...]}, or one message (an output such as OpenAI's choices[0].message).
-  const messages = Array.isArray(value) && value.length && value.every(isMessage) ? value
-    : value && Array.isArray(value.messages) ? value.messages
-      : isMessage(value) && ("content" in value || "parts" in value || "tool_calls" in value) ? [value] : null;
+  // A list of messages, {messages: [...]} (a request, LangGraph's state), or one message (an output
+  // such as OpenAI's choices[0].message); every item a message, else the value as JSON.
+  const listed = Array.isArray(value) ? value : value && Array.isArray(value.messages) ? value.messages : null;
+  let messages = listed?.length ? listed.map(asMessage) : null;
+  if (messages && !messages.every(Boolean)) messages = null;
+  if (!messages && listed === null) {
+    const one = asMessage(value);
+    messages = one && ("content" in one || "parts" in one || "tool_calls" in one) ? [one] : null;
+  }
   let body;
   if (messages) {
     body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
