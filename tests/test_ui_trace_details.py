@@ -210,7 +210,8 @@ def test_langchain_handler_values_read_as_chat(tmp_path: Path) -> None:
     """Langfuse's LangChain callback handler (SDK 5.x) tracing LangGraph's prebuilt agent stores
     LangChain's values: the graph's input as (role, text) pairs (shown as an empty chat), its
     state's messages as LangChain dumps them (shown without roles, the tool call's arguments
-    as {}). Both read as chat."""
+    as {}), a model call's tool definitions as tool messages holding them (shown empty). All
+    read as chat."""
     srv = start_server(tmp_path / "data")
     try:
         errors: list[str] = []
@@ -230,6 +231,12 @@ def test_langchain_handler_values_read_as_chat(tmp_path: Path) -> None:
             expect(answered.locator(".msg .role")).to_have_text(["User", "Assistant", "Tool", "Assistant"])
             expect(answered.locator(".part.tool pre").first).to_contain_text('"city": "Paris"')
             expect(answered.locator(".msg").last).to_contain_text("It is sunny in Paris.")
+            # A model call's input: the tools it was given, which the handler lists as tool
+            # messages holding each definition (an empty message before).
+            page.locator(".row", has_text="FakeChat").first.click()
+            call = detail.locator("section.io").first
+            expect(call.locator(".msg .role")).to_have_text(["User", "Tool"])
+            expect(call.locator(".msg").last.locator("pre")).to_contain_text('"name": "weather"')
         assert errors == []
     finally:
         srv.process.terminate()

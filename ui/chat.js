@@ -64,6 +64,9 @@ export function partsOf(message) {
   const content = message.content;
   const parts = [];
   if (typeof content === "string") parts.push({ type: "text", content });
+  else if (content && typeof content === "object" && !Array.isArray(content)) {
+    parts.push({ type: "value", content }); // a value, not text: tool definitions as the LangChain handler of Langfuse lists them
+  } else if (typeof content === "number" || typeof content === "boolean") parts.push({ type: "text", content: String(content) });
   else if (Array.isArray(content)) {
     for (const block of content) {
       const media = block && typeof block === "object" ? blockPart(block) : null;
@@ -108,6 +111,7 @@ export function renderIo(label, text) {
           const response = typeof p.response === "string" ? p.response : JSON.stringify(p.response, null, 2);
           return h("div", { class: "part tool" }, h("strong", { text: t("← result") }), h("pre", { text: response }));
         }
+        if (p.type === "value") return h("pre", { class: "part", text: JSON.stringify(p.content, null, 2) });
         if (p.type === "uri") return h("div", { class: "part media" }, mediaElement(p.uri, p.mime_type, p.modality));
         if (p.type === "blob") {
           return h("div", { class: "part media" },

@@ -15,6 +15,7 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langfuse import Langfuse
 from langfuse.langchain import CallbackHandler
 from langgraph.prebuilt import create_react_agent
@@ -24,8 +25,9 @@ client = Langfuse(public_key=public_key, secret_key=secret_key, host=host)
 
 
 class FakeChat(GenericFakeChatModel):
-    def bind_tools(self, tools: Any, **kwargs: Any) -> "FakeChat":
-        return self
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        # As a provider's model binds them: the handler records them among the call's messages.
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools])
 
 
 @tool
