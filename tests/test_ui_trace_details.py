@@ -2,7 +2,7 @@
 status message and version that the langfuse SDKs send, for a Dify trace (SDK 2.x, the ingestion
 API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere; the trace's
 input and output that SDK 4 sets apart from its spans'; LangChain's values as Langfuse's LangChain
-handler stores them, as chat."""
+handler stores them, as chat; a request's tools as Langfuse's OpenAI client records them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.conftest import start_server
+from tests.fake_judge import in_thread
+from tests.fake_openai import fake_openai
 from tests.langfuse_helpers import basic, run_sdk
 from tests.test_ui import browser_page, new_key
 from tests.test_ui_first_run import run_program, signed_up, until_listed
@@ -237,6 +239,32 @@ def test_langchain_handler_values_read_as_chat(tmp_path: Path) -> None:
             call = detail.locator("section.io").first
             expect(call.locator(".msg .role")).to_have_text(["User", "Tool"])
             expect(call.locator(".msg").last.locator("pre")).to_contain_text('"name": "weather"')
+        assert errors == []
+    finally:
+        srv.process.terminate()
+        srv.process.wait(timeout=30)
+
+
+def test_openai_wrapper_request_shows_its_tools(tmp_path: Path) -> None:
+    """Langfuse's drop-in OpenAI client (SDK 5.x) records a request with tools as
+    {"tools": [...], "messages": [...]}: its messages as chat and, before them, the tools it
+    offered (only the messages showed)."""
+    srv = start_server(tmp_path / "data")
+    try:
+        errors: list[str] = []
+        with in_thread(fake_openai) as base_url, browser_page(errors) as page:
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            signed_up(page, srv.api_url)
+            pair = new_key(page, "openai")
+            asked = run_sdk("5", "v5_openai.py", srv.api_url, pair, base_url, isolated=False)
+            until_listed(srv.api_url, basic(pair))
+            page.goto(f"{srv.api_url}/project/default/traces/{asked['trace_id']}?lang=zh-CN")
+            page.locator(".row", has_text="ask-with-tools").click()
+            request = page.locator(".detail section.io").first
+            expect(request.locator(".msg .role")).to_have_text(["工具", "系统", "用户"])
+            offered = request.locator(".msg.tools")
+            expect(offered.locator("strong")).to_have_text(["weather"])
+            expect(offered.locator("pre")).to_contain_text("The weather in a city.")
         assert errors == []
     finally:
         srv.process.terminate()

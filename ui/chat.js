@@ -96,9 +96,18 @@ export function renderIo(label, text) {
     const one = asMessage(value);
     messages = one && ("content" in one || "parts" in one || "tool_calls" in one) ? [one] : null;
   }
+  // The tools a request offered ({messages, tools}: OpenAI's request as Langfuse's OpenAI wrapper
+  // records it), shown before its messages.
+  const tools = messages && !Array.isArray(value) && Array.isArray(value?.tools) && value.tools.length ? value.tools : null;
   let body;
   if (messages) {
-    body = h("div", { class: "chat" }, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
+    const offered = tools ? [h("div", { class: "msg tools" }, h("div", { class: "role", text: t("Tools") }),
+      ...tools.map((tool) => {
+        const fn = tool?.function || tool;
+        return h("div", { class: "part tool" }, h("strong", { text: String(fn?.name ?? "") }),
+          h("pre", { text: JSON.stringify(tool, null, 2) }));
+      }))] : [];
+    body = h("div", { class: "chat" }, ...offered, ...messages.map((m) => h("div", { class: `msg role-${m.role}` },
       h("div", { class: "role", text: roleLabel(m.role) }),
       ...partsOf(m).map((p) => {
         if (p.type === "text" || p.type === "reasoning") return textWithMedia(String(p.content ?? ""), `part ${p.type}`);
