@@ -35,7 +35,7 @@ _COLUMNS = """toUnixTimestamp64Nano(timestamp) AS time, toUnixTimestamp64Nano(ob
        log_attributes, log_attribute_types"""
 
 _MESSAGES_SQL = """
-SELECT span_id, genai_input, genai_output
+SELECT trace_id, span_id, genai_input, genai_output
 FROM logs
 WHERE project_id = {project:String} AND trace_id IN {trace_ids:Array(String)}
   AND timestamp >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
@@ -129,6 +129,40 @@ class LogReader:
             if not span.get("output") and span["span_id"] in outputs:
                 span["output"] = merge_messages(outputs[span["span_id"]])
         return spans
+
+    async def trace_messages(self, project: str, traces: Sequence[Row]) -> dict[str, tuple[str, str]]:
+        """Per trace (rows with ``trace_id``, ``start_time``, ``end_time``), the messages its GenAI
+        event records give: the input of the first span to have some and the output of the last
+        (by the records' time); a trace whose spans all send their messages as events."""
+        if not traces:
+            return {}
+        rows = await self._backend.query(
+            _MESSAGES_SQL,
+            {
+                "project": project,
+                "trace_ids": sorted({t["trace_id"] for t in traces}),
+                "lo": min(int(t["start_time"]) for t in traces) - EVENT_SLACK_NS,
+                "hi": max(int(t["end_time"]) for t in traces) + EVENT_SLACK_NS,
+            },
+        )
+        first_in: dict[str, str] = {}
+        last_out: dict[str, str] = {}
+        for r in rows:  # oldest first
+            if r["genai_input"]:
+                first_in.setdefault(r["trace_id"], r["span_id"])
+            if r["genai_output"]:
+                last_out[r["trace_id"]] = r["span_id"]
+        found: dict[str, tuple[list[str], list[str]]] = {}
+        for r in rows:
+            inputs, outputs = found.setdefault(r["trace_id"], ([], []))
+            if r["genai_input"] and first_in.get(r["trace_id"]) == r["span_id"]:
+                inputs.append(r["genai_input"])
+            if r["genai_output"] and last_out.get(r["trace_id"]) == r["span_id"]:
+                outputs.append(r["genai_output"])
+        return {
+            trace: (merge_messages(inputs) if inputs else "", merge_messages(outputs) if outputs else "")
+            for trace, (inputs, outputs) in found.items()
+        }
 
     async def trace_logs(self, project: str, trace_id: str, lo: int, hi: int, limit: int = 1000) -> list[Row]:
         """The log records of one trace (its bounds ``lo``..``hi`` in epoch ns), oldest first."""

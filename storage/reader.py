@@ -679,6 +679,14 @@ LIMIT {{limit:UInt32}}
             row["input"] = root["input"][:chars]
             row["output"] = root["output"][:chars]
             trace_io.fill_empty(row, by_id[row["trace_id"]])
+        # Model calls whose every span sends its messages as events (ADK 2.x, an EVENT_ONLY
+        # instrumentation under an app's span): the first and last of its event records' messages.
+        silent = [row for row in rows if (not row["input"] or not row["output"]) and row.get("total_tokens")]
+        if silent:
+            found = await self._logs.trace_messages(project_id, silent)
+            for row in silent:
+                first_in, last_out = found.get(row["trace_id"], ("", ""))
+                trace_io.fill_empty(row, {"first_input": first_in[:chars], "last_output": last_out[:chars]})
         for row in rows:
             trace_io.apply(row, set_apart.get(row["trace_id"], (None, None)))
             for side in ("input", "output"):

@@ -39,6 +39,7 @@ from tests.otlp_data import kv, request
 from tracehouse.server import Running
 
 SECOND = 1_000_000_000
+MESSAGES_ASKED = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
 EXPECTED_INPUT = [
     {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
     {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
@@ -151,6 +152,53 @@ async def test_openai_v2_events_give_the_generation_its_messages(
         "input": "31",
         "output": "9",
     }
+
+
+async def test_a_trace_of_event_only_calls_lists_their_messages(live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app's span around two model calls whose messages come as events only (openai-v2 in
+    EVENT_ONLY mode; ADK 2.x sends its so): the trace list and the session show the first call's
+    input and the last call's output (they showed none)."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY")
+    tp = provider(exporter("http", live), service="event-app")
+    lp = LoggerProvider()
+    lp.add_log_record_processor(SimpleLogRecordProcessor(log_exporter("http", live).inner))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tp, logger_provider=lp)
+    try:
+        async with fake_openai() as base_url:
+            with openai.OpenAI(base_url=base_url, api_key="sk-fake") as client:
+
+                def answer() -> None:
+                    attributes = {"session.id": "event-session"}
+                    with tp.get_tracer("app").start_as_current_span("answer", attributes=attributes):
+                        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES_ASKED)
+                        follow_up = [*MESSAGES_ASKED, {"role": "user", "content": "And tomorrow?"}]
+                        client.chat.completions.create(model="gpt-4o-mini", messages=follow_up)
+
+                await in_thread(answer)
+    finally:
+        instrumentor.uninstrument()
+        tp.shutdown()
+        lp.shutdown()
+    said = [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Paris is sunny, 21°C."}], "finish_reason": "stop"}
+    ]
+    deadline = time.monotonic() + 60
+    while True:  # acked records are listed a moment later
+        items = (await get(live, "/api/v1/traces", service="event-app"))["items"]
+        if items and items[0]["span_count"] == 3 and items[0]["input"] and items[0]["output"]:
+            break
+        assert time.monotonic() < deadline, items
+        await asyncio.sleep(0.05)
+    [item] = items
+    assert json.loads(item["input"]) == EXPECTED_INPUT  # the first call's, not the follow-up's
+    assert json.loads(item["output"]) == said
+    session = await get(live, "/api/v1/sessions/event-session")
+    [turn] = session["traces"]
+    assert (json.loads(turn["input"]), json.loads(turn["output"])) == (EXPECTED_INPUT, said)
 
 
 def genai_span(trace_id: bytes, span_id: bytes, start: int, **attrs: Any) -> bytes:
