@@ -7,16 +7,18 @@ handler stores them, as chat; a request's tools as Langfuse's OpenAI client reco
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
-from tests.conftest import start_server
+from tests.conftest import Server, start_server
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import basic, run_sdk
+from tests.langfuse_helpers import KeyPair, basic, run_sdk
 from tests.test_ui import browser_page, new_key
 from tests.test_ui_first_run import run_program, signed_up, until_listed
 
@@ -27,105 +29,111 @@ def table_of(section) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").inner_text() for i in range(rows.count())}
 
 
-def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _signed_up_with_key(tmp_path: Path, note: str) -> Iterator[tuple[Server, Page, KeyPair]]:
+    """A server, its admin's page and a key; no request failed and nothing was logged by the end."""
     srv = start_server(tmp_path / "data")
     try:
         errors: list[str] = []
         with browser_page(errors) as page:
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             signed_up(page, srv.api_url)
-            pair = new_key(page, "sdks")
-            dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
-            v5 = run_sdk("5", "v5_trace_details.py", srv.api_url, pair)
-
-            # Dify's trace: the trace's metadata (merged over its update) and version.
-            page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}")
-            page.get_by_role("heading", name="message", exact=True).wait_for()
-            panel = page.locator(".panel")
-            metadata = panel.locator("section", has=page.get_by_role("heading", name="Metadata", exact=True))
-            assert table_of(metadata) == {"app_id": "app-1", "nested": '{"a":1,"b":2}'}
-            assert "version 1.0" in panel.locator("p.muted").first.inner_text()
-            assert "langfuse.state" not in panel.inner_text()
-            # Its LLM node: the model parameters Dify sends, and the node's metadata.
-            page.locator(".row", has_text="LLM").click()
-            panel.get_by_role("heading", name="LLM").wait_for()
-            params = panel.locator("section", has=page.get_by_role("heading", name="Model parameters"))
-            assert table_of(params) == {"temperature": "0.2", "max_tokens": "512"}
-            assert table_of(metadata) == {"node_type": "llm"}
-            usage = table_of(panel.locator("table.usage"))
-            assert usage["Input tokens"] == "120" and "Cache read" not in usage and "Reasoning" not in usage
-            # Each cost by its kind, named in the reader's language, with the rate it implies.
-            assert usage["Cost: Input"].endswith("at $2.5000 / 1M tokens"), usage
-            assert "Cost: Output" in usage and "Cost: input" not in usage
-            assert "langfuse.state" not in panel.inner_text()
-
-            # SDK 5's generation: level, status message and version beside its parameters.
-            page.goto(f"{srv.api_url}/project/default/traces/{v5['trace_id']}")
-            # A warning is marked in the tree, its message in the mark's title.
-            mark = page.locator(".row", has_text="draft-reply").locator(".warn")
-            assert mark.get_attribute("title") == "rate limited once, retried"
-            assert page.locator(".row .warn").count() == 1 and page.locator(".row .err").count() == 0
-            page.locator(".row", has_text="draft-reply").click()
-            panel.get_by_role("heading", name="draft-reply").wait_for()
-            facts = panel.locator("p.muted").first.inner_text()
-            assert "level WARNING" in facts and "version reply-v3" in facts, facts
-            assert "rate limited once, retried" in facts
-            assert table_of(params) == {"temperature": "0.3", "max_tokens": "200"}
-            assert table_of(metadata) == {"ticket": "T-981", "attempt": "2"}
-            usage = table_of(panel.locator("table.usage"))
-            assert usage["Input tokens"] == "70" and usage["Cache read"] == "30"  # Langfuse's 40 + 30 cached
-            # Each rate is the model's price: input is charged for its 40 uncached tokens only.
-            assert usage["Cost: Input"].endswith("at $0.1500 / 1M tokens"), usage
-            assert usage["Cost: Cache read"].endswith("at $0.0750 / 1M tokens"), usage
-            # Its many span attributes (SDK 5 sends them over OTLP) can be filtered.
-            attributes = panel.locator("section", has=page.get_by_role("heading", name="Span attributes"))
-            assert attributes.locator("tr").count() > 6
-            attributes.get_by_placeholder("Filter attributes").fill("status_message")
-            visible = attributes.locator("tr:visible")
-            assert visible.count() == 1 and "rate limited once" in visible.inner_text()
-            page.screenshot(path=str(tmp_path / "details.png"))
-
-            # The REST API gives the same spans without the bookkeeping attribute either.
-            token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
-            sent = urllib.request.Request(
-                f"{srv.api_url}/api/v1/traces/{dify['trace_id']}", headers={"Authorization": f"Basic {token}"}
-            )
-            with urllib.request.urlopen(sent) as r:
-                spans = json.load(r)["spans"]
-            assert len(spans) == 3 and not any("langfuse.state" in s["span_attributes"] for s in spans)
-            # Metadata as stored: each value's JSON text.
-            assert {s["name"]: s["metadata"] for s in spans}["LLM"] == {"node_type": '"llm"'}
-
-            # SDK 4's trace input and output set apart from the spans' (set_trace_io): on the trace's
-            # first span, above its own; not on the child that set them.
-            io = run_sdk("4", "v4_trace_io.py", srv.api_url, pair)
-            page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}")
-            panel.get_by_role("heading", name="agent").wait_for()
-            headings = panel.locator("section.io h3").all_text_contents()
-            assert headings == ["Trace input", "Trace output", "Input", "Output"], headings
-            trace_input = panel.locator("section.io", has=page.get_by_role("heading", name="Trace input", exact=True))
-            assert "What is the capital of France?" in trace_input.inner_text()
-            own = panel.locator("section.io", has=page.get_by_role("heading", name="Input", exact=True))
-            assert "kwargs" in own.inner_text()
-            page.screenshot(path=str(tmp_path / "trace-io.png"))
-            page.locator(".row", has_text="retrieve").click()
-            panel.get_by_role("heading", name="retrieve").wait_for()
-            assert panel.locator("section.io h3").all_text_contents() == ["Input"]
-            assert "capital France" in panel.locator("section.io").inner_text()
-
-            # In Chinese, the kinds of cost too, and the trace's input named.
-            page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}?lang=zh-CN")
-            page.locator(".row", has_text="LLM").click()
-            panel.get_by_role("heading", name="LLM").wait_for()
-            usage = table_of(panel.locator("table.usage"))
-            assert "成本：输入" in usage and "成本：输出" in usage, usage
-            assert "用户" in panel.locator(".msg .role").all_text_contents()  # a message's role named in Chinese
-            page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}?lang=zh-CN")
-            panel.get_by_role("heading", name="agent").wait_for()
-            assert panel.locator("section.io h3").all_text_contents() == ["追踪输入", "追踪输出", "输入", "输出"]
+            yield srv, page, new_key(page, note)
         assert errors == []
     finally:
         srv.stop()
+
+
+def test_trace_details_of_langfuse_sdks(tmp_path: Path) -> None:
+    with _signed_up_with_key(tmp_path, "sdks") as (srv, page, pair):
+        dify = run_sdk("2", "v2_dify.py", srv.api_url, pair)
+        v5 = run_sdk("5", "v5_trace_details.py", srv.api_url, pair)
+
+        # Dify's trace: the trace's metadata (merged over its update) and version.
+        page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}")
+        page.get_by_role("heading", name="message", exact=True).wait_for()
+        panel = page.locator(".panel")
+        metadata = panel.locator("section", has=page.get_by_role("heading", name="Metadata", exact=True))
+        assert table_of(metadata) == {"app_id": "app-1", "nested": '{"a":1,"b":2}'}
+        assert "version 1.0" in panel.locator("p.muted").first.inner_text()
+        assert "langfuse.state" not in panel.inner_text()
+        # Its LLM node: the model parameters Dify sends, and the node's metadata.
+        page.locator(".row", has_text="LLM").click()
+        panel.get_by_role("heading", name="LLM").wait_for()
+        params = panel.locator("section", has=page.get_by_role("heading", name="Model parameters"))
+        assert table_of(params) == {"temperature": "0.2", "max_tokens": "512"}
+        assert table_of(metadata) == {"node_type": "llm"}
+        usage = table_of(panel.locator("table.usage"))
+        assert usage["Input tokens"] == "120" and "Cache read" not in usage and "Reasoning" not in usage
+        # Each cost by its kind, named in the reader's language, with the rate it implies.
+        assert usage["Cost: Input"].endswith("at $2.5000 / 1M tokens"), usage
+        assert "Cost: Output" in usage and "Cost: input" not in usage
+        assert "langfuse.state" not in panel.inner_text()
+
+        # SDK 5's generation: level, status message and version beside its parameters.
+        page.goto(f"{srv.api_url}/project/default/traces/{v5['trace_id']}")
+        # A warning is marked in the tree, its message in the mark's title.
+        mark = page.locator(".row", has_text="draft-reply").locator(".warn")
+        assert mark.get_attribute("title") == "rate limited once, retried"
+        assert page.locator(".row .warn").count() == 1 and page.locator(".row .err").count() == 0
+        page.locator(".row", has_text="draft-reply").click()
+        panel.get_by_role("heading", name="draft-reply").wait_for()
+        facts = panel.locator("p.muted").first.inner_text()
+        assert "level WARNING" in facts and "version reply-v3" in facts, facts
+        assert "rate limited once, retried" in facts
+        assert table_of(params) == {"temperature": "0.3", "max_tokens": "200"}
+        assert table_of(metadata) == {"ticket": "T-981", "attempt": "2"}
+        usage = table_of(panel.locator("table.usage"))
+        assert usage["Input tokens"] == "70" and usage["Cache read"] == "30"  # Langfuse's 40 + 30 cached
+        # Each rate is the model's price: input is charged for its 40 uncached tokens only.
+        assert usage["Cost: Input"].endswith("at $0.1500 / 1M tokens"), usage
+        assert usage["Cost: Cache read"].endswith("at $0.0750 / 1M tokens"), usage
+        # Its many span attributes (SDK 5 sends them over OTLP) can be filtered.
+        attributes = panel.locator("section", has=page.get_by_role("heading", name="Span attributes"))
+        assert attributes.locator("tr").count() > 6
+        attributes.get_by_placeholder("Filter attributes").fill("status_message")
+        visible = attributes.locator("tr:visible")
+        assert visible.count() == 1 and "rate limited once" in visible.inner_text()
+        page.screenshot(path=str(tmp_path / "details.png"))
+
+        # The REST API gives the same spans without the bookkeeping attribute either.
+        token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+        sent = urllib.request.Request(
+            f"{srv.api_url}/api/v1/traces/{dify['trace_id']}", headers={"Authorization": f"Basic {token}"}
+        )
+        with urllib.request.urlopen(sent) as r:
+            spans = json.load(r)["spans"]
+        assert len(spans) == 3 and not any("langfuse.state" in s["span_attributes"] for s in spans)
+        # Metadata as stored: each value's JSON text.
+        assert {s["name"]: s["metadata"] for s in spans}["LLM"] == {"node_type": '"llm"'}
+
+        # SDK 4's trace input and output set apart from the spans' (set_trace_io): on the trace's
+        # first span, above its own; not on the child that set them.
+        io = run_sdk("4", "v4_trace_io.py", srv.api_url, pair)
+        page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}")
+        panel.get_by_role("heading", name="agent").wait_for()
+        headings = panel.locator("section.io h3").all_text_contents()
+        assert headings == ["Trace input", "Trace output", "Input", "Output"], headings
+        trace_input = panel.locator("section.io", has=page.get_by_role("heading", name="Trace input", exact=True))
+        assert "What is the capital of France?" in trace_input.inner_text()
+        own = panel.locator("section.io", has=page.get_by_role("heading", name="Input", exact=True))
+        assert "kwargs" in own.inner_text()
+        page.screenshot(path=str(tmp_path / "trace-io.png"))
+        page.locator(".row", has_text="retrieve").click()
+        panel.get_by_role("heading", name="retrieve").wait_for()
+        assert panel.locator("section.io h3").all_text_contents() == ["Input"]
+        assert "capital France" in panel.locator("section.io").inner_text()
+
+        # In Chinese, the kinds of cost too, and the trace's input named.
+        page.goto(f"{srv.api_url}/project/default/traces/{dify['trace_id']}?lang=zh-CN")
+        page.locator(".row", has_text="LLM").click()
+        panel.get_by_role("heading", name="LLM").wait_for()
+        usage = table_of(panel.locator("table.usage"))
+        assert "成本：输入" in usage and "成本：输出" in usage, usage
+        assert "用户" in panel.locator(".msg .role").all_text_contents()  # a message's role named in Chinese
+        page.goto(f"{srv.api_url}/project/default/traces/{io['trace_id']}?lang=zh-CN")
+        panel.get_by_role("heading", name="agent").wait_for()
+        assert panel.locator("section.io h3").all_text_contents() == ["追踪输入", "追踪输出", "输入", "输出"]
 
 
 # The OpenTelemetry SDK's typed attributes: arrays, numbers and booleans, on a span, its resource
@@ -214,58 +222,38 @@ def test_langchain_handler_values_read_as_chat(tmp_path: Path) -> None:
     state's messages as LangChain dumps them (shown without roles, the tool call's arguments
     as {}), a model call's tool definitions as tool messages holding them (shown empty). All
     read as chat."""
-    srv = start_server(tmp_path / "data")
-    try:
-        errors: list[str] = []
-        with browser_page(errors) as page:
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            signed_up(page, srv.api_url)
-            pair = new_key(page, "langchain")
-            graph = run_sdk("5", "v5_langchain.py", srv.api_url, pair, isolated=False)
-            until_listed(srv.api_url, basic(pair))  # acked is stored at once, listed a moment later
-            page.goto(f"{srv.api_url}/project/default/traces/{graph['trace_id']}")
-            detail = page.locator(".detail")
-            sections = detail.locator("section.io")
-            expect(sections).to_have_count(2)
-            asked, answered = sections.nth(0), sections.nth(1)
-            expect(asked.locator(".msg .role")).to_have_text(["User"])
-            expect(asked.locator(".msg")).to_contain_text("What is the weather in Paris?")
-            expect(answered.locator(".msg .role")).to_have_text(["User", "Assistant", "Tool", "Assistant"])
-            expect(answered.locator(".part.tool pre").first).to_contain_text('"city": "Paris"')
-            expect(answered.locator(".msg").last).to_contain_text("It is sunny in Paris.")
-            # A model call's input: the tools it was given, which the handler lists as tool
-            # messages holding each definition (an empty message before).
-            page.locator(".row", has_text="FakeChat").first.click()
-            call = detail.locator("section.io").first
-            expect(call.locator(".msg .role")).to_have_text(["User", "Tool"])
-            expect(call.locator(".msg").last.locator("pre")).to_contain_text('"name": "weather"')
-        assert errors == []
-    finally:
-        srv.process.terminate()
-        srv.process.wait(timeout=30)
+    with _signed_up_with_key(tmp_path, "langchain") as (srv, page, pair):
+        graph = run_sdk("5", "v5_langchain.py", srv.api_url, pair, isolated=False)
+        until_listed(srv.api_url, basic(pair))  # acked is stored at once, listed a moment later
+        page.goto(f"{srv.api_url}/project/default/traces/{graph['trace_id']}")
+        detail = page.locator(".detail")
+        sections = detail.locator("section.io")
+        expect(sections).to_have_count(2)
+        asked, answered = sections.nth(0), sections.nth(1)
+        expect(asked.locator(".msg .role")).to_have_text(["User"])
+        expect(asked.locator(".msg")).to_contain_text("What is the weather in Paris?")
+        expect(answered.locator(".msg .role")).to_have_text(["User", "Assistant", "Tool", "Assistant"])
+        expect(answered.locator(".part.tool pre").first).to_contain_text('"city": "Paris"')
+        expect(answered.locator(".msg").last).to_contain_text("It is sunny in Paris.")
+        # A model call's input: the tools it was given, which the handler lists as tool
+        # messages holding each definition (an empty message before).
+        page.locator(".row", has_text="FakeChat").first.click()
+        call = detail.locator("section.io").first
+        expect(call.locator(".msg .role")).to_have_text(["User", "Tool"])
+        expect(call.locator(".msg").last.locator("pre")).to_contain_text('"name": "weather"')
 
 
 def test_openai_wrapper_request_shows_its_tools(tmp_path: Path) -> None:
     """Langfuse's drop-in OpenAI client (SDK 5.x) records a request with tools as
     {"tools": [...], "messages": [...]}: its messages as chat and, before them, the tools it
     offered (only the messages showed)."""
-    srv = start_server(tmp_path / "data")
-    try:
-        errors: list[str] = []
-        with in_thread(fake_openai) as base_url, browser_page(errors) as page:
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            signed_up(page, srv.api_url)
-            pair = new_key(page, "openai")
-            asked = run_sdk("5", "v5_openai.py", srv.api_url, pair, base_url, isolated=False)
-            until_listed(srv.api_url, basic(pair))
-            page.goto(f"{srv.api_url}/project/default/traces/{asked['trace_id']}?lang=zh-CN")
-            page.locator(".row", has_text="ask-with-tools").click()
-            request = page.locator(".detail section.io").first
-            expect(request.locator(".msg .role")).to_have_text(["工具", "系统", "用户"])
-            offered = request.locator(".msg.tools")
-            expect(offered.locator("strong")).to_have_text(["weather"])
-            expect(offered.locator("pre")).to_contain_text("The weather in a city.")
-        assert errors == []
-    finally:
-        srv.process.terminate()
-        srv.process.wait(timeout=30)
+    with in_thread(fake_openai) as base_url, _signed_up_with_key(tmp_path, "openai") as (srv, page, pair):
+        asked = run_sdk("5", "v5_openai.py", srv.api_url, pair, base_url, isolated=False)
+        until_listed(srv.api_url, basic(pair))
+        page.goto(f"{srv.api_url}/project/default/traces/{asked['trace_id']}?lang=zh-CN")
+        page.locator(".row", has_text="ask-with-tools").click()
+        request = page.locator(".detail section.io").first
+        expect(request.locator(".msg .role")).to_have_text(["工具", "系统", "用户"])
+        offered = request.locator(".msg.tools")
+        expect(offered.locator("strong")).to_have_text(["weather"])
+        expect(offered.locator("pre")).to_contain_text("The weather in a city.")
