@@ -105,24 +105,9 @@ class LogReader:
         ]
         if not wanting:
             return spans
-        rows = await self._backend.query(
-            _MESSAGES_SQL,
-            {
-                "project": project,
-                "trace_ids": sorted({s["trace_id"] for s in wanting}),
-                "lo": min(s["start_time"] for s in wanting) - EVENT_SLACK_NS,
-                "hi": max(s["end_time"] for s in wanting) + EVENT_SLACK_NS,
-            },
-        )
-        if not rows:
+        records, inputs, outputs = await self._messages_by_span(project, wanting)
+        if not records:
             return spans
-        inputs: dict[str, list[str]] = {}
-        outputs: dict[str, list[str]] = {}
-        for r in rows:
-            if r["genai_input"]:
-                inputs.setdefault(r["span_id"], []).append(r["genai_input"])
-            if r["genai_output"]:
-                outputs.setdefault(r["span_id"], []).append(r["genai_output"])
         for span in wanting:
             if not span.get("input") and span["span_id"] in inputs:
                 span["input"] = merge_messages(inputs[span["span_id"]])
@@ -136,33 +121,44 @@ class LogReader:
         (by the records' time); a trace whose spans all send their messages as events."""
         if not traces:
             return {}
-        rows = await self._backend.query(
-            _MESSAGES_SQL,
-            {
-                "project": project,
-                "trace_ids": sorted({t["trace_id"] for t in traces}),
-                "lo": min(int(t["start_time"]) for t in traces) - EVENT_SLACK_NS,
-                "hi": max(int(t["end_time"]) for t in traces) + EVENT_SLACK_NS,
-            },
-        )
+        records, inputs, outputs = await self._messages_by_span(project, traces)
         first_in: dict[str, str] = {}
         last_out: dict[str, str] = {}
-        for r in rows:  # oldest first
+        for r in records:  # oldest first
             if r["genai_input"]:
                 first_in.setdefault(r["trace_id"], r["span_id"])
             if r["genai_output"]:
                 last_out[r["trace_id"]] = r["span_id"]
-        found: dict[str, tuple[list[str], list[str]]] = {}
-        for r in rows:
-            inputs, outputs = found.setdefault(r["trace_id"], ([], []))
-            if r["genai_input"] and first_in.get(r["trace_id"]) == r["span_id"]:
-                inputs.append(r["genai_input"])
-            if r["genai_output"] and last_out.get(r["trace_id"]) == r["span_id"]:
-                outputs.append(r["genai_output"])
         return {
-            trace: (merge_messages(inputs) if inputs else "", merge_messages(outputs) if outputs else "")
-            for trace, (inputs, outputs) in found.items()
+            trace: (
+                merge_messages(inputs[first_in[trace]]) if trace in first_in else "",
+                merge_messages(outputs[last_out[trace]]) if trace in last_out else "",
+            )
+            for trace in {r["trace_id"] for r in records}
         }
+
+    async def _messages_by_span(
+        self, project: str, rows: Sequence[Row]
+    ) -> tuple[list[Row], dict[str, list[str]], dict[str, list[str]]]:
+        """The GenAI event records of ``rows``' traces around their bounds (oldest first), and
+        their messages by span: the inputs, the outputs."""
+        records = await self._backend.query(
+            _MESSAGES_SQL,
+            {
+                "project": project,
+                "trace_ids": sorted({r["trace_id"] for r in rows}),
+                "lo": min(int(r["start_time"]) for r in rows) - EVENT_SLACK_NS,
+                "hi": max(int(r["end_time"]) for r in rows) + EVENT_SLACK_NS,
+            },
+        )
+        inputs: dict[str, list[str]] = {}
+        outputs: dict[str, list[str]] = {}
+        for r in records:
+            if r["genai_input"]:
+                inputs.setdefault(r["span_id"], []).append(r["genai_input"])
+            if r["genai_output"]:
+                outputs.setdefault(r["span_id"], []).append(r["genai_output"])
+        return records, inputs, outputs
 
     async def trace_logs(self, project: str, trace_id: str, lo: int, hi: int, limit: int = 1000) -> list[Row]:
         """The log records of one trace (its bounds ``lo``..``hi`` in epoch ns), oldest first."""
