@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
 JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
 JS5_SDK = ROOT / ".venv" / "sdk" / "langfuse-js5" / "node_modules"  # @langfuse/client, tracing, otel 5.x
+JS_LANGCHAIN = ROOT / ".venv" / "sdk" / "langfuse-langchain-js" / "node_modules"  # langfuse-langchain 3.x, LangChain.js
 
 
 async def make_key(live: Running, project: str = "default") -> KeyPair:
@@ -70,8 +71,8 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str, is
 
 
 def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = JS_SDK) -> dict[str, Any]:
-    """Run a client script with node and a real langfuse JS SDK (``modules``: 3.x, or ``JS5_SDK``;
-    ./dev test installs both)."""
+    """Run a client script with node and a real langfuse JS SDK (``modules``: 3.x, ``JS5_SDK`` or
+    ``JS_LANGCHAIN``; ./dev test installs them)."""
     node = shutil.which("node")
     if node is None or not any(modules.iterdir() if modules.is_dir() else ()):
         raise RuntimeError(f"node or the langfuse JS SDK is missing ({modules}): run ./dev test to install them")

@@ -2,13 +2,15 @@
 status message and version that the langfuse SDKs send, for a Dify trace (SDK 2.x, the ingestion
 API) and an SDK 5.x trace (OTLP); the store's own bookkeeping attribute shown nowhere; the trace's
 input and output that SDK 4 sets apart from its spans'; LangChain's values as Langfuse's LangChain
-handler stores them, as chat; a request's tools as Langfuse's OpenAI client records them."""
+handler stores them, as chat (and its JavaScript handler's tool calls, also in the playground); a
+request's tools as Langfuse's OpenAI client records them."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +18,10 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server, start_server
-from tests.fake_judge import in_thread
+from tests.fake_judge import in_thread, threaded_fake_judge
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import KeyPair, basic, run_sdk
-from tests.test_ui import browser_page, new_key
+from tests.langfuse_helpers import JS_LANGCHAIN, KeyPair, basic, run_js, run_sdk
+from tests.test_ui import api, browser_page, new_key
 from tests.test_ui_first_run import run_program, signed_up, until_listed
 
 
@@ -257,3 +259,47 @@ def test_openai_wrapper_request_shows_its_tools(tmp_path: Path) -> None:
         offered = request.locator(".msg.tools")
         expect(offered.locator("strong")).to_have_text(["weather"])
         expect(offered.locator("pre")).to_contain_text("The weather in a city.")
+
+
+def test_langchain_js_handler_tool_calls_shown_and_replayed(tmp_path: Path) -> None:
+    """Langfuse's LangChain handler for JavaScript (langfuse-langchain 3.x) tracing LangGraph.js's
+    prebuilt agent over LangChain's OpenAI model sends the assistant's tool calls inside
+    additional_kwargs beside an empty text (shown as an empty message), and the tool's result with
+    the tool's name as its role (opened in the playground as a user's message, after a call left
+    unanswered). The calls show; the playground gets the call and its result as such."""
+    with (
+        in_thread(fake_openai) as base_url,
+        threaded_fake_judge() as model,
+        _signed_up_with_key(tmp_path, "langchain-js") as (srv, page, pair),
+    ):
+        graph = run_js("js_langchain.cjs", srv.api_url, pair, base_url, modules=JS_LANGCHAIN)
+        until_listed(srv.api_url, basic(pair))
+        page.goto(f"{srv.api_url}/project/default/traces/{graph['trace_id']}")
+        detail = page.locator(".detail")
+        calls = page.locator(".row", has_text="ChatOpenAI")
+        expect(calls).to_have_count(2)
+        # The first call's answer: the tool it asked for.
+        calls.first.click()
+        answer = detail.locator("section.io").nth(1)
+        expect(answer.locator(".msg .role")).to_have_text(["Assistant"])
+        expect(answer.locator(".part.tool strong")).to_have_text(["→ weather"])
+        expect(answer.locator(".part.tool pre")).to_contain_text('"city": "Paris"')
+        # The second's input: the question, the call, the result under the tool's name.
+        calls.nth(1).click()
+        asked = detail.locator("section.io").first
+        expect(asked.locator(".msg .role")).to_have_text(["User", "Assistant", "weather"])
+        expect(asked.locator(".msg").nth(1).locator(".part.tool strong")).to_have_text(["→ weather"])
+        expect(asked.locator(".msg").nth(2)).to_contain_text("sunny in Paris")
+        connection = {"provider": "local", "secretKey": "sk-play", "baseURL": model.url, "customModels": ["gpt-4o"]}
+        assert api(page, "PUT", "/api/v1/llm-connections", connection)[0] == 200
+        page.get_by_role("button", name="Open in playground").click()
+        page.get_by_role("heading", name="Playground").wait_for()
+        expect(page.get_by_label("Tool calls (JSON)")).to_have_value(re.compile(r'"name": "weather"'))
+        expect(page.get_by_label("Tool call id")).to_have_value("call_weather")
+        expect(page.get_by_label("Tool result")).to_have_value("sunny in Paris")
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.locator(".playground-output").get_by_text("looks right").wait_for()
+        sent = model.requests[-1]["body"]["messages"]
+        assert [m["role"] for m in sent] == ["user", "assistant", "tool"], sent
+        assert sent[1]["tool_calls"][0]["function"]["name"] == "weather"
+        assert sent[2] == {"role": "tool", "content": "sunny in Paris", "tool_call_id": "call_weather"}

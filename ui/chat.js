@@ -59,6 +59,17 @@ function asMessage(m) {
   return typeof role === "string" ? { ...body, role } : null;
 }
 
+// A message's tool calls: its own (OpenAI's, LangChain's), else those LangChain keeps in its
+// additional_kwargs, which Langfuse's LangChain handlers send beside an empty text; OpenAI's
+// older function_call as one call.
+function toolCalls(message) {
+  if (Array.isArray(message.tool_calls) && message.tool_calls.length) return message.tool_calls;
+  const extra = message.additional_kwargs && typeof message.additional_kwargs === "object" ? message.additional_kwargs : {};
+  if (Array.isArray(extra.tool_calls) && extra.tool_calls.length) return extra.tool_calls;
+  const legacy = message.function_call || extra.function_call;
+  return legacy && typeof legacy === "object" ? [legacy] : [];
+}
+
 export function partsOf(message) {
   if (Array.isArray(message.parts)) return message.parts;
   const content = message.content;
@@ -76,7 +87,7 @@ export function partsOf(message) {
       else if (block) parts.push({ type: block.type || "part", content: JSON.stringify(block) });
     }
   }
-  for (const call of message.tool_calls || []) {
+  for (const call of toolCalls(message)) {
     const fn = call.function || call;
     parts.push({ type: "tool_call", id: call.id, name: fn.name, arguments: fn.arguments ?? call.args });
   }

@@ -186,6 +186,20 @@ function seedMessages(m) {
   return { messages: out, leftOut: parts.length - kept };
 }
 
+// Langfuse's LangChain handler for JavaScript sends a tool's result with the tool's name in place
+// of a role: a tool message answering the call of that name in the assistant message before it.
+function namedResults(list) {
+  let calls = [];
+  return list.map((m) => {
+    if (m.role === "assistant") calls = partsOf(m).filter((p) => p.type === "tool_call");
+    else if (m.role !== "tool" && !PLAYGROUND_ROLES.has(m.role)) {
+      const call = calls.find((c) => c.name === m.role);
+      if (call) return { ...m, role: "tool", tool_call_id: call.id };
+    }
+    return m;
+  });
+}
+
 // The tools a generation offered its model, as {name, description, parameters}: from its input
 // ({messages, tools}), its model parameters, or the GenAI conventions' gen_ai.tool.definitions.
 function toolsOf(span, value, params) {
@@ -205,7 +219,7 @@ function playgroundSeed(span) {
   let messages;
   let leftOut = 0;
   if (list && list.length && list.every((m) => m && typeof m.role === "string")) {
-    messages = list.flatMap((m) => {
+    messages = namedResults(list).flatMap((m) => {
       const seeded = seedMessages(m);
       leftOut += seeded.leftOut;
       return seeded.messages;
