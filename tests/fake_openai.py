@@ -44,23 +44,65 @@ def _call(name: str, arguments: dict[str, str]) -> dict[str, Any]:
 async def _chat(request: web.Request) -> web.Response:
     """The answer (31 + 9 tokens); given tools with smolagents' ``final_answer``, an agent's run
     instead: its first tool for Paris on the task alone (a system and a user message), then the
-    final answer. Given other tools, a call of the first for Paris until a tool's result is in."""
+    final answer. Given other tools, a call of the first for Paris until a tool's result is in.
+    Streamed when asked (not an agent's run)."""
     body = await request.json()
-    if body.get("stream"):
-        return web.json_response({"error": {"message": "streaming not faked"}}, status=400)
     names = [tool.get("function", {}).get("name") for tool in body.get("tools") or []]
     if "final_answer" not in names:
         answered = any(m.get("role") == "tool" for m in body.get("messages") or [])
         if not names or answered:
-            return web.json_response(COMPLETION)
-        choice = {"index": 0, "message": _call(names[0], {"city": "Paris"}), "finish_reason": "tool_calls"}
-        return web.json_response({**COMPLETION, "choices": [choice]})
+            reply = COMPLETION
+        else:
+            choice = {"index": 0, "message": _call(names[0], {"city": "Paris"}), "finish_reason": "tool_calls"}
+            reply = {**COMPLETION, "choices": [choice]}
+        return await _streamed(request, body, reply) if body.get("stream") else web.json_response(reply)
+    if body.get("stream"):
+        return web.json_response({"error": {"message": "streaming not faked"}}, status=400)
     if len(body.get("messages") or []) <= 2:
         message = _call(next(name for name in names if name != "final_answer"), {"city": "Paris"})
     else:
         message = _call("final_answer", {"answer": "Paris is sunny, 21°C."})
     choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
     return web.json_response({**COMPLETION, "choices": [choice]})
+
+
+async def _streamed(request: web.Request, body: dict[str, Any], reply: dict[str, Any]) -> web.StreamResponse:
+    """``reply`` as OpenAI streams it: the text in two chunks, or each tool call (its name, then
+    its arguments); then the finish; the usage in a last chunk only when stream_options asks."""
+    [choice] = reply["choices"]
+    message = choice["message"]
+    head = {k: reply[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    deltas: list[dict[str, Any]] = []
+    if message.get("tool_calls"):
+        for i, call in enumerate(message["tool_calls"]):
+            fn = call["function"]
+            deltas.append(
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": fn["name"], "arguments": ""},
+                        }
+                    ],
+                }
+            )
+            deltas.append({"tool_calls": [{"index": i, "function": {"arguments": fn["arguments"]}}]})
+    else:
+        text = message["content"]
+        deltas += [{"role": "assistant", "content": text[:6]}, {"content": text[6:]}]
+    chunks = [{**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**head, "choices": [], "usage": reply["usage"]})
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for chunk in chunks:
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    return response
 
 
 async def _completions(request: web.Request) -> web.Response:

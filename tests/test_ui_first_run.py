@@ -62,11 +62,13 @@ def run_program(program: str, env: dict[str, str]) -> None:
     assert run.returncode == 0 and not run.stderr, run.stderr[-2000:]
 
 
-def until_listed(api_url: str, headers: dict[str, str] | None = None) -> None:
-    """Wait until the project's trace list has a trace: acknowledged is stored at once, and listed
-    once its batch is inserted (about half a second later), so a page loaded at once may lack it."""
+def until_listed(api_url: str, headers: dict[str, str] | None = None, trace_id: str | None = None) -> None:
+    """Wait until the project's trace list has a trace (``trace_id``, or any): acknowledged is stored
+    at once, and listed once its batch is inserted (about half a second later), so a page loaded at
+    once may lack it."""
     for _ in range(600):
-        if httpx.get(api_url + "/api/v1/traces", headers=headers or {}).json()["items"]:
+        items = httpx.get(api_url + "/api/v1/traces", headers=headers or {}).json()["items"]
+        if any(trace_id in (None, item["trace_id"]) for item in items):
             return
         time.sleep(0.1)
     raise AssertionError("no trace listed within a minute")

@@ -261,12 +261,14 @@ def test_openai_wrapper_request_shows_its_tools(tmp_path: Path) -> None:
         expect(offered.locator("pre")).to_contain_text("The weather in a city.")
 
 
-def test_langchain_js_handler_tool_calls_shown_and_replayed(tmp_path: Path) -> None:
+def test_javascript_clients_tool_calls_shown_and_replayed(tmp_path: Path) -> None:
     """Langfuse's LangChain handler for JavaScript (langfuse-langchain 3.x) tracing LangGraph.js's
     prebuilt agent over LangChain's OpenAI model sends the assistant's tool calls inside
     additional_kwargs beside an empty text (shown as an empty message), and the tool's result with
     the tool's name as its role (opened in the playground as a user's message, after a call left
-    unanswered). The calls show; the playground gets the call and its result as such."""
+    unanswered). The calls show; the playground gets the call and its result as such. Langfuse's
+    OpenAI wrapper for JavaScript records a streamed answer as its tool calls alone: shown as the
+    assistant's."""
     with (
         in_thread(fake_openai) as base_url,
         threaded_fake_judge() as model,
@@ -303,3 +305,13 @@ def test_langchain_js_handler_tool_calls_shown_and_replayed(tmp_path: Path) -> N
         assert [m["role"] for m in sent] == ["user", "assistant", "tool"], sent
         assert sent[1]["tool_calls"][0]["function"]["name"] == "weather"
         assert sent[2] == {"role": "tool", "content": "sunny in Paris", "tool_call_id": "call_weather"}
+        # Langfuse's OpenAI wrapper for JavaScript records a streamed answer's tool calls alone
+        # ({"tool_calls": [...]}, no role): the assistant's call (shown as JSON before).
+        streamed = run_js("js_openai.cjs", srv.api_url, pair, base_url, modules=JS_LANGCHAIN)
+        until_listed(srv.api_url, basic(pair), streamed["trace_id"])
+        page.goto(f"{srv.api_url}/project/default/traces/{streamed['trace_id']}")
+        page.locator(".row", has_text="ask").click()
+        answer = detail.locator("section.io").nth(1)
+        expect(answer.locator(".msg .role")).to_have_text(["Assistant"])
+        expect(answer.locator(".part.tool strong")).to_have_text(["→ weather"])
+        expect(answer.locator(".part.tool pre")).to_contain_text('"city": "Paris"')

@@ -104,7 +104,9 @@ export function renderIo(label, text) {
   let messages = listed?.length ? listed.map(asMessage) : null;
   if (messages && !messages.every(Boolean)) messages = null;
   if (!messages && listed === null) {
-    const one = asMessage(value);
+    // A streamed answer's tool calls alone (Langfuse's OpenAI wrapper for JavaScript): the assistant's.
+    const calls = value && typeof value === "object" && Object.keys(value).length === 1 && Array.isArray(value.tool_calls);
+    const one = calls ? { role: "assistant", tool_calls: value.tool_calls } : asMessage(value);
     messages = one && ("content" in one || "parts" in one || "tool_calls" in one) ? [one] : null;
   }
   // The tools a request offered ({messages, tools}: OpenAI's request as Langfuse's OpenAI wrapper
