@@ -252,6 +252,12 @@ async def test_partly_invalid_batch_keeps_the_good_events(live: Running) -> None
         event("span-create", {"id": uid(), "startTime": "yesterday"}, event_id="e-bad-time"),
         event("generation-create", {"id": uid(), "usage": "lots"}, event_id="e-bad-usage"),
         event("score-create", {"id": uid(), "name": "", "value": 1}, event_id="e-bad-score"),
+        # Deeper than its state's JSON can be kept: it failed the writes of the whole flush (500).
+        event(
+            "span-create",
+            {"id": uid(), "traceId": trace_id, "input": json.loads("[" * 300 + "]" * 300)},
+            event_id="e-too-deep",
+        ),
         "not an event",
         event("sdk-log", {"log": {"message": "hello"}}, event_id="e-log"),
     ]
@@ -259,9 +265,18 @@ async def test_partly_invalid_batch_keeps_the_good_events(live: Running) -> None
     assert status == 207
     assert reply["successes"] == [{"id": good["id"], "status": 201}]
     errors = {e["id"]: e for e in reply["errors"]}
-    assert set(errors) == {"e-no-type", "unknown", "e-bad-name", "e-bad-time", "e-bad-usage", "e-bad-score"}
+    assert set(errors) == {
+        "e-no-type",
+        "unknown",
+        "e-bad-name",
+        "e-bad-time",
+        "e-bad-usage",
+        "e-bad-score",
+        "e-too-deep",
+    }
     assert all(e["status"] == 400 and e["message"] == "Invalid request data" for e in reply["errors"])
     assert "name must be a string" in errors["e-bad-name"]["error"]
+    assert "nests too deep" in errors["e-too-deep"]["error"]
     assert (await spans_of(live, trace_id))[trace_id]["name"] == "ok"
 
 

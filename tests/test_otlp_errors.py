@@ -92,6 +92,30 @@ async def test_malformed_json_is_400(live: Running, body: bytes, needle: str) ->
     assert doc["code"] == 3 and needle in doc["message"]
 
 
+async def test_json_nested_past_every_encoder_costs_only_its_values(live: Running) -> None:
+    """Attribute texts of JSON nested past orjson's depth (254 levels) or past the standard
+    library's too (about a thousand) beside a good span in one request: all stored, each attribute
+    kept as sent. Metadata that deep failed the whole request (500: every span in it lost)."""
+    trace = os.urandom(16)
+    deep, deeper = "[" * 300 + "]" * 300, "[" * 1020 + "]" * 1020
+    spans = [
+        {"trace_id": trace, "name": "good", "attrs": {"gen_ai.request.model": "gpt-4o", "input.value": "hi"}},
+        {"trace_id": trace, "name": "deep metadata", "attrs": {"langfuse.observation.metadata": f'{{"a": {deep}}}'}},
+        {"trace_id": trace, "name": "deeper metadata", "attrs": {"metadata": f'{{"a": {deeper}}}'}},
+        {"trace_id": trace, "name": "deep messages", "attrs": {
+            "gen_ai.input.messages": f'[{{"role": "user", "content": "hi", "x": {deep}}}]'}},
+    ]  # fmt: skip
+    status, reply, _ = await post(live, request(spans).SerializeToString(), PB)
+    assert status == 200, reply
+    stored = {s["name"]: s for s in await live.store.reader.trace("default", trace.hex())}
+    assert set(stored) == {s["name"] for s in spans}
+    assert stored["good"]["input"] == "hi"
+    for sent in spans[1:]:
+        [(key, text)] = sent["attrs"].items()
+        assert stored[sent["name"]]["span_attributes"][key] == text, key
+    assert json.loads(stored["deep metadata"]["metadata"]["a"]) == json.loads(deep)
+
+
 async def test_wrong_content_type_is_415(live: Running) -> None:
     status, reply, _ = await post(live, b"hello", {"Content-Type": "text/plain"})
     assert status == 415 and b"application/x-protobuf" in reply

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 __all__ = [
     "OBSERVATION_TYPES",
     "Event",
@@ -153,6 +155,16 @@ def _check_body(body: dict[str, Any]) -> None:
         raise EventError(400, "Invalid request data", "public must be true or false")
 
 
+def _check_depth(body: dict[str, Any]) -> None:
+    """Refuse a body nested too deep to store: the state kept beside each observation is its JSON
+    (orjson's limit, 254 levels, less one for the wrapping). Checked here, one event fails alone;
+    at write time, it failed the writes of every request flushed with it."""
+    try:
+        orjson.dumps([body], option=orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:
+        raise EventError(400, "Invalid request data", "body nests too deep to store (over 250 levels)") from None
+
+
 def parse_event(raw: Any, now_ns: int) -> Event:
     """One event, validated; raises EventError (its id is ``event_id_of(raw)``)."""
     if not isinstance(raw, dict):
@@ -171,6 +183,7 @@ def parse_event(raw: Any, now_ns: int) -> Event:
     body = dict(body)
     if entity != "log":
         _check_body(body)
+        _check_depth(body)
     if entity == "observation" and observation_type is None:
         legacy = body.get("type")
         if not isinstance(legacy, str) or legacy.upper() not in OBSERVATION_TYPES:

@@ -19,6 +19,7 @@ kept as it came.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -34,7 +35,16 @@ INPUT_EVENTS = {
 
 
 def to_json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    """``value`` as compact JSON. Past orjson's depth (254 levels) or 64-bit integers, the standard
+    library's encoder; past that too (a value a thousand levels deep), "": the attribute it came
+    from keeps its text, and one odd value never fails its request."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:
+        try:
+            return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        except (RecursionError, TypeError, ValueError):
+            return ""
 
 
 def _maybe_json(value: Any) -> Any:
