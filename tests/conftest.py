@@ -33,6 +33,10 @@ hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACEHOUSE = [sys.executable, "-m", "tracehouse"]
+# tiktoken's encodings, which ./dev test puts here (tests/tiktoken_cache.py): the servers the tests
+# start (in this process or as subprocesses) count tokens with them, never downloading.
+TIKTOKEN_CACHE = ROOT / ".venv" / "tiktoken-cache"
+os.environ["TIKTOKEN_CACHE_DIR"] = str(TIKTOKEN_CACHE)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otlp_receiver.grpc_server import create_grpc_server
-from tests.conftest import Server, call_json, run_cli, start_server
+from tests.conftest import TIKTOKEN_CACHE, Server, call_json, run_cli, start_server
 
 
 def test_health_restart_keeps_data_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
@@ -277,6 +277,8 @@ def test_doctor_reports_a_healthy_and_a_broken_set_up(tmp_path: Path) -> None:
     )
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "ok   store" in healthy.stdout and "ok   schema: version" in healthy.stdout
+    # The tests' tiktoken cache (tests/conftest.py) holds OpenAI's tokenizer.
+    assert f"ok   token counts: OpenAI's tokenizer (o200k_base) is in {TIKTOKEN_CACHE}" in healthy.stdout
     broken = run_cli("doctor", "--clickhouse", "clickhouse://u:pw@127.0.0.1:1/db")
     assert broken.returncode == 1
     assert "FAIL  store: cannot reach ClickHouse" in broken.stdout and "pw" not in broken.stdout

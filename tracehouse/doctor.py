@@ -9,6 +9,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+from otlp_receiver.token_count import encodings_status
 from storage import Store
 from storage.backends.dirlock import is_locked
 from storage.migrations import LATEST
@@ -111,6 +112,7 @@ def run_checks(settings: Settings) -> list[Check]:
             )
     # Informational: the pure-Python decoder works, it costs more CPU per span.
     checks.append(Check("span decoder", True, compiled.status()))
+    checks.append(Check("token counts", True, encodings_status()))
     if settings.embedded:
         target = settings.data_dir if settings.data_dir.exists() else settings.data_dir.absolute().parent
         free = shutil.disk_usage(target).free

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from otlp_receiver.genai_facts import MAX_TOKENS, TOKEN_COLUMNS, cost, inclusive_tokens
+from otlp_receiver.token_count import counted_usage
 from pricing import PriceBook
 
 # Where a score's dataset run is kept (a run-level score of an experiment has no trace): a reserved
@@ -249,9 +250,16 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
     end = max(state.get("endTime") or start, start)  # Langfuse clamps an end before the start
     level = state.get("level") or "DEFAULT"
     details, unit = provided_usage(state)
-    tokens = _tokens(details) if unit == "TOKENS" else {}
     model = state.get("model") or ""
-    costs = cost(prices, project, model, tokens, provided_cost(state))
+    given_cost = provided_cost(state)
+    if not details and not given_cost and model and state.get("type") == "GENERATION":
+        # No usage (a call streamed without it): counted on its input and output, as Langfuse does.
+        counted = counted_usage(model, _text(state.get("input")), _text(state.get("output")))
+        if counted is not None:
+            details = {"input": counted["input_tokens"], "output": counted["output_tokens"],
+                       "total": counted["total_tokens"]}  # fmt: skip
+    tokens = _tokens(details) if unit == "TOKENS" else {}
+    costs = cost(prices, project, model, tokens, given_cost)
     parent = state.get("parentObservationId") or (trace_id if state.get("traceId") else "")
     return {
         "project_id": project,

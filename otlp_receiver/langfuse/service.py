@@ -12,6 +12,7 @@ written together under the same in-flight bound and retry hints as OTLP.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -202,10 +203,15 @@ class LangfuseIngest:
                 traces_written.add(body_id)
             else:
                 observations.append(state)
-                new_rows.append(observation_row(state, project, retention, self.prices))
             if stored is not None:
                 replaced.append(stored)
 
+        # Off the event loop: a generation without usage has its tokens counted (token_count.py),
+        # which can wait for the tokenizer's first load.
+        prices = self.prices
+        new_rows += await asyncio.to_thread(
+            lambda: [observation_row(state, project, retention, prices) for state in observations]
+        )
         # Traces that observations point at but that neither exist nor came in this batch.
         for state in observations:
             trace_id = state.get("traceId")

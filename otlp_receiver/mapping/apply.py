@@ -39,6 +39,7 @@ from otlp_receiver.mapping.rules import (
     TYPE_FROM_PRESENCE,
     VERBATIM_IO,
 )
+from otlp_receiver.token_count import counted_usage
 
 __all__ = ["MAX_NS", "map_span", "resource_defaults", "span_name"]
 
@@ -179,6 +180,16 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         details = {name[:-7]: n for name, n in counts.items() if n}  # "input_tokens" -> "input"
     out.update(counts)
     out["usage_details"] = details
+
+
+def _count_usage(out: dict[str, Any]) -> None:
+    """A generation without usage (a call streamed without it): its tokens counted on its input
+    and output where its model's tokenizer is OpenAI's (token_count.py), so that it is priced."""
+    counted = counted_usage(out["model"], out["input"], out["output"])
+    if counted is not None:
+        out.update(counted)
+        out["usage_details"] = {"input": counted["input_tokens"], "output": counted["output_tokens"],
+                                "total": counted["total_tokens"]}  # fmt: skip
 
 
 def _provided_cost(found: dict[str, tuple[int, Any]]) -> dict[str, str] | None:
@@ -371,6 +382,7 @@ def map_span(
     out["tags"] = _tags(found.get("_tags", _EMPTY)[1])
     kind = found.get("_oi_kind", _EMPTY)[1]
     rollup = operation in ROLLUP_OPERATIONS or (isinstance(kind, str) and kind.upper() in ROLLUP_OPENINFERENCE_KINDS)
+    countable = False
     if rollup and not client:  # its calls' usage, counted on them (rules.py)
         _usage({}, out)
         out["provided_cost"] = None
@@ -384,7 +396,10 @@ def map_span(
             found["input_tokens"] = embedded
         _usage(found, out)
         out["provided_cost"] = _provided_cost(found)
+        countable = not (out["input_tokens"] or out["output_tokens"] or out["provided_cost"])
     out["input"], out["output"] = _io(found, attrs, events, flattened, root)
+    if countable and out["observation_type"] == "GENERATION" and out["model"]:
+        _count_usage(out)
     # Where input/output is an attribute's text unchanged, storage keeps it once (see decode.py).
     out["input_key"] = _verbatim_key(found, "_in_first", out["input"]) or _verbatim_key(found, "_in_last", out["input"])
     out["output_key"] = _verbatim_key(found, "_out_first", out["output"]) or _verbatim_key(
