@@ -22,6 +22,7 @@ from query_api.admin import STORE_KEY
 from storage import Store
 from storage.attribute_codec import restore_attributes
 from storage.langfuse import TRACE_ORDERS
+from storage.observation_ids import sent_observation_id, stored_observation_id
 from tracehouse.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 __all__ = [
@@ -125,11 +126,13 @@ def observation_json(row: dict[str, Any]) -> dict[str, Any]:
     parent = row["parent_span_id"]
     if not parent or (row["source"] == "langfuse" and parent == row["trace_id"]):
         parent = None
+    else:
+        parent = sent_observation_id(parent, row["trace_id"])
     completion = row["completion_start_time"]
     costs = {k: float(v) for k, v in (row["cost_details"] or {}).items()}
     usage = row["usage_details"] or {}
     return {
-        "id": row["span_id"],
+        "id": sent_observation_id(row["span_id"], row["trace_id"]),
         "traceId": row["trace_id"],
         "type": row["observation_type"],
         "name": row["name"],
@@ -331,7 +334,7 @@ def _trace_json(
         "htmlPath": f"/project/{project}/traces/{row['trace_id']}",
         "latency": (row["end_time"] - row["start_time"]) / 1e9,
         "totalCost": float(row["total_cost"]),
-        "observations": row["observation_ids"],
+        "observations": [sent_observation_id(i, row["trace_id"]) for i in row["observation_ids"]],
         "scores": score_ids,
     }
     if "io" not in fields:
@@ -511,6 +514,9 @@ class LangfuseReadApi:
     async def get_observation(self, request: web.Request, store: Store, project: str) -> web.Response:
         observation_id = request.match_info["observation_id"]
         row = await store.reader.span(project, observation_id)
+        if row is None or row["observation_type"] == "TRACE":
+            # An observation whose id is also its trace's (storage.observation_ids).
+            row = await store.reader.span(project, stored_observation_id(observation_id, observation_id))
         if row is None or row["observation_type"] == "TRACE":
             raise LangfuseError(404, "LangfuseNotFoundError", f"Observation {observation_id} not found")
         return langfuse_json(observation_json(row))

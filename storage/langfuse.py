@@ -23,6 +23,7 @@ from storage.api import Backend, Row
 from storage.journal import InsertJournal
 from storage.langfuse_filter import observation_conditions, score_conditions, trace_conditions
 from storage.logs import LogReader
+from storage.observation_ids import OWN_SPAN_SUFFIX
 from storage.reader import (
     LIGHT_SPAN_COLUMNS,
     SPAN_COLUMNS,
@@ -312,9 +313,14 @@ _OBSERVATION_FILTERS = (
 def _observation_filters(filters: dict[str, object], where: list[str], params: dict[str, object]) -> None:
     for key, column in _OBSERVATION_FILTERS:
         value = filters.get(key)
-        if value is not None:
+        if value is None:
+            continue
+        if key == "parent":  # its own span, if the parent's id is also its trace's (storage.observation_ids)
+            where.append("s.parent_span_id IN ({parent:String}, {parent_own:String})")
+            params["parent_own"] = f"{value}{OWN_SPAN_SUFFIX}"
+        else:
             where.append(f"s.{column} = {{{key}:String}}")
-            params[key] = value
+        params[key] = value
     environments = filters.get("environment")
     if isinstance(environments, (list, tuple)) and environments:  # one of these (a repeated parameter)
         where.append("s.environment IN {environment:Array(String)}")

@@ -408,3 +408,41 @@ async def test_score_lists_store_the_good_scores_and_name_the_bad(live: Running)
     assert status == 413 and "at most 1000" in doc["message"]
     status, doc = await post("a string")
     assert status == 400 and doc["error"] == "Invalid request data"
+
+
+async def test_an_observation_named_by_its_traces_id_keeps_the_trace(live: Running) -> None:
+    """Langfuse's LangChain handler for JavaScript (langfuse-langchain 3.x) makes its root run both
+    the trace and that trace's first span, under one id. The span took the trace's row's key: once
+    ClickHouse merged them, the trace had no name, user, session or tags (and before, the span
+    was hidden). Both kept, through a merge; the span's id reads back as sent."""
+    import asyncio
+
+    import httpx
+
+    from tests.fake_openai import fake_openai
+    from tests.langfuse_helpers import JS_LANGCHAIN, run_js
+
+    pair = await make_key(live)
+    headers = basic(pair)
+    async with fake_openai() as base_url:
+        graph = await asyncio.to_thread(run_js, "js_langchain.cjs", live.api_url, pair, base_url, modules=JS_LANGCHAIN)
+    trace_id = graph["trace_id"]
+    url = f"{live.api_url}/api/public/traces/{trace_id}"
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):  # acked is durable at once, readable a moment later
+            r = await http.get(url, headers=headers)
+            if r.status_code == 200 and len(r.json()["observations"]) >= 20:
+                break
+            await asyncio.sleep(0.1)
+        await live.store.backend.execute("OPTIMIZE TABLE spans FINAL")  # what ClickHouse's merges do in time
+        trace = (await http.get(url, headers=headers)).json()
+        root = (await http.get(f"{live.api_url}/api/public/observations/{trace_id}", headers=headers)).json()
+        params = {"parentObservationId": trace_id, "name": "agent"}
+        agents = (await http.get(f"{live.api_url}/api/public/observations", headers=headers, params=params)).json()
+    assert (trace["name"], trace["sessionId"]) == ("LangGraph", "js-langgraph")
+    observations = {o["id"]: o for o in trace["observations"]}
+    assert trace_id in observations and len(observations) == len(trace["observations"]) == 20
+    assert (root["id"], root["name"], root["parentObservationId"]) == (trace_id, "LangGraph", None)
+    under_root = sorted(o["name"] for o in trace["observations"] if o["parentObservationId"] == trace_id)
+    assert under_root == ["__start__", "agent", "agent", "tools"]
+    assert [o["parentObservationId"] for o in agents["data"]] == [trace_id, trace_id]

@@ -19,6 +19,7 @@ import orjson
 from otlp_receiver.genai_facts import MAX_TOKENS, TOKEN_COLUMNS, cost, inclusive_tokens
 from otlp_receiver.token_count import counted_usage
 from pricing import PriceBook
+from storage.observation_ids import stored_observation_id
 
 # Where a score's dataset run is kept (a run-level score of an experiment has no trace): a reserved
 # key of its metadata map, given back as ``datasetRunId`` and never as metadata.
@@ -260,11 +261,14 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
                        "total": counted["total_tokens"]}  # fmt: skip
     tokens = _tokens(details) if unit == "TOKENS" else {}
     costs = cost(prices, project, model, tokens, given_cost)
-    parent = state.get("parentObservationId") or (trace_id if state.get("traceId") else "")
+    # An id that is also its trace's is stored apart from the trace's row (storage.observation_ids).
+    parent = stored_observation_id(state.get("parentObservationId") or "", state.get("traceId")) or (
+        trace_id if state.get("traceId") else ""
+    )
     return {
         "project_id": project,
         "trace_id": trace_id,
-        "span_id": state["id"],
+        "span_id": stored_observation_id(state["id"], state.get("traceId")),
         "parent_span_id": parent,
         "name": state.get("name") or "",
         "kind": "INTERNAL",

@@ -27,6 +27,7 @@ from otlp_receiver.langfuse.entities import load_state, merge, observation_row, 
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
 from pricing import PriceBook
 from storage import Store
+from storage.observation_ids import stored_observation_id
 from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA
 
 __all__ = ["Access", "BatchResult", "LangfuseIngest", "LangfuseJob"]
@@ -155,9 +156,11 @@ class LangfuseIngest:
         for e in events:
             by_entity[(e.entity, e.body_id)].append(e)
         span_ids = {key[1] for key in by_entity if key[0] in ("trace", "observation")}
-        for (kind, _), evs in by_entity.items():
+        for (kind, body_id), evs in by_entity.items():
             if kind == "observation":
                 span_ids.update(e.body["traceId"] for e in evs if e.body.get("traceId"))
+                # Where it is stored if its id is also its trace's (an update may not say its trace).
+                span_ids.add(stored_observation_id(body_id, body_id))
         current = await self.lf.current_spans(project, sorted(span_ids))
 
         new_rows: list[dict[str, Any]] = []
@@ -177,6 +180,8 @@ class LangfuseIngest:
                 scores.append({**score_row(state, project, retention, now), "ingested_at": _now_us()})
                 continue
             stored = current.get(body_id)
+            if kind == "observation":
+                stored = current.get(stored_observation_id(body_id, body_id), stored)
             if stored is not None and kind == "trace" and stored["observation_type"] != "TRACE":
                 stored = None  # an observation with this id is not this trace's state
             if stored is not None and kind == "observation" and stored["observation_type"] == "TRACE":
