@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otlp_receiver.genai_facts import cost
 from otlp_receiver.mapping.apply import MAX_NS, map_span, resource_defaults, span_name
+from otlp_receiver.token_count import COUNTED_ATTRIBUTE
 from pricing import PriceBook
 from storage import DECODED_SPAN_FIELDS
 from storage.arrow_ipc import ipc_stream
@@ -239,6 +240,10 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                         a_values[position] = ""
                         a_type_keys.append(moved)
                         a_type_values.append(tag)
+                counted_with = m.pop("counted_with", None)
+                if counted_with is not None:  # tokens counted here, not reported (token_count.py)
+                    a_keys.append(COUNTED_ATTRIBUTE)
+                    a_values.append(counted_with)
 
                 c["project_id"].append(project)
                 c["trace_id"].append(span.trace_id.hex())

@@ -14,13 +14,17 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 log = logging.getLogger("tracehouse.token_count")
 
-__all__ = ["ENCODING_URL", "counted_usage", "encodings_status"]
+__all__ = ["COUNTED_ATTRIBUTE", "ENCODING_URL", "Counted", "counted_usage", "encodings_status"]
+
+# The span attribute that says its tokens were counted here, and with what ("tiktoken o200k_base"):
+# a counted figure is told apart from a reported one.
+COUNTED_ATTRIBUTE = "tracehouse.usage.counted"
 
 # Where tiktoken downloads an encoding from; its cache names the file by this URL's SHA-1.
 ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
@@ -161,10 +165,16 @@ def _count(encoding: Any, text: str) -> int:
     return len(encoding.encode_ordinary(text)) if text else 0
 
 
-def counted_usage(model: str, input_text: str, output_text: str) -> dict[str, int] | None:
-    """The input, output and total tokens of a generation of ``model`` that came without usage,
-    counted on its input and output text; None when the model's tokenizer is not OpenAI's (or not
-    at hand), or there is nothing to count."""
+class Counted(NamedTuple):
+    input_tokens: int
+    output_tokens: int
+    how: str  # COUNTED_ATTRIBUTE's value: "tiktoken <encoding>"
+
+
+def counted_usage(model: str, input_text: str, output_text: str) -> Counted | None:
+    """The input and output tokens of a generation of ``model`` that came without usage, counted
+    on its input and output text; None when the model's tokenizer is not OpenAI's (or not at
+    hand), or there is nothing to count."""
     if not (input_text or output_text) or len(input_text) + len(output_text) > MAX_CHARS:
         return None
     encoding = _encoding(model)
@@ -178,7 +188,7 @@ def counted_usage(model: str, input_text: str, output_text: str) -> dict[str, in
         return None
     if not (inp or out):
         return None
-    return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+    return Counted(inp, out, f"tiktoken {encoding.name}")
 
 
 def encodings_status() -> str:

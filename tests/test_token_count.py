@@ -94,8 +94,10 @@ async def test_streamed_calls_without_usage_counted(live: Running, monkeypatch: 
     assert _usage(span) == COUNTED
     assert span["usage_details"] == {"input": 18, "output": 8, "total": 26}
     assert span["total_cost"] == COUNTED_COST
+    assert span["span_attributes"]["tracehouse.usage.counted"] == "tiktoken o200k_base"
     [reported] = await _spans(live, "service_name = 'streamed-usage-app'", {})
     assert _usage(reported) == (31, 9, 40)
+    assert "tracehouse.usage.counted" not in reported["span_attributes"]
     assert reported["total_cost"] == Decimal("0.00001005")
 
 
@@ -115,6 +117,7 @@ async def test_langfuse_clients_streamed_without_usage_counted(live: Running) ->
     assert answer["output"] == "Paris is sunny, 21°C."
     assert _usage(answer) == COUNTED
     assert answer["total_cost"] == COUNTED_COST
+    assert answer["span_attributes"]["tracehouse.usage.counted"] == "tiktoken o200k_base"
     # JavaScript: a tool on offer ({"messages", "tools"}) and a streamed call of it. Input: the
     # user's message (3 + 3 + 1 + 4) and the tools' JSON text; output: the calls' JSON text.
     spans = await _spans(live, "trace_id = {t:String}", {"t": js["trace_id"]}, 2)
@@ -124,6 +127,7 @@ async def test_langfuse_clients_streamed_without_usage_counted(live: Running) ->
     inp, out = 11 + _tokens(_compact(tools)), _tokens(_compact(calls))
     assert _usage(ask) == (inp, out, inp + out)
     assert ask["total_cost"] > 0
+    assert ask["span_attributes"]["tracehouse.usage.counted"] == "tiktoken o200k_base"  # the ingestion API's
     # The Langfuse read API gives the counts as the generation's usage.
     import httpx
 
@@ -178,6 +182,7 @@ async def test_what_is_not_counted_and_garbage(live: Running) -> None:
     assert _usage(by_name["counted"]) == COUNTED
     assert by_name["counted"]["total_cost"] == COUNTED_COST
     assert _usage(by_name["reported"]) == (5, 2, 7)
+    assert "tracehouse.usage.counted" not in by_name["reported"]["span_attributes"]
     assert _usage(by_name["characters"]) == (0, 0, 0)
     assert _usage(by_name["priced"]) == (0, 0, 0) and by_name["priced"]["total_cost"] == Decimal("0.5")
     for name in ("other-model", "unknown-model", "nothing", "span"):

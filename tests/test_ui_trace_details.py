@@ -268,7 +268,7 @@ def test_javascript_clients_tool_calls_shown_and_replayed(tmp_path: Path) -> Non
     the tool's name as its role (opened in the playground as a user's message, after a call left
     unanswered). The calls show; the playground gets the call and its result as such. Langfuse's
     OpenAI wrapper for JavaScript records a streamed answer as its tool calls alone: shown as the
-    assistant's."""
+    assistant's; its tokens, which it did not report, shown as counted."""
     with (
         in_thread(fake_openai) as base_url,
         threaded_fake_judge() as model,
@@ -315,3 +315,5 @@ def test_javascript_clients_tool_calls_shown_and_replayed(tmp_path: Path) -> Non
         expect(answer.locator(".msg .role")).to_have_text(["Assistant"])
         expect(answer.locator(".part.tool strong")).to_have_text(["→ weather"])
         expect(answer.locator(".part.tool pre")).to_contain_text('"city": "Paris"')
+        # It reported no usage (streamed without it): its tokens counted here, and said so.
+        expect(detail.locator("table.usage")).to_contain_text("by Tracehouse with tiktoken o200k_base")

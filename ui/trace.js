@@ -249,11 +249,14 @@ function detail(span, scores, records = [], trace = {}) {
     cache_write: [n(span.cache_write_tokens), t("Cache write")],
     reasoning: [n(span.reasoning_tokens), t("Reasoning")],
   };
+  const counted = (span.span_attributes || {})["tracehouse.usage.counted"];
   const usage = [
     [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
     // Cache reads and reasoning only for the models and calls that have them.
     ...(Number(span.cache_read_tokens) ? [[t("Cache read"), formatCount(span.cache_read_tokens)]] : []),
     ...(Number(span.reasoning_tokens) ? [[t("Reasoning"), formatCount(span.reasoning_tokens)]] : []),
+    // Tokens the call did not report (streamed without usage), counted here on its messages.
+    ...(counted ? [[t("Counted"), t("by Tracehouse with {how}: the call reported no usage", { how: counted })]] : []),
     [t("Cost"), formatCost(span.total_cost)],
     // Each cost with the price it implies per million tokens: the rate that was applied.
     ...Object.entries(costs).filter(([k]) => k !== "total").map(([k, v]) => {

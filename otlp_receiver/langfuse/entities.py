@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from otlp_receiver.genai_facts import MAX_TOKENS, TOKEN_COLUMNS, cost, inclusive_tokens
-from otlp_receiver.token_count import counted_usage
+from otlp_receiver.token_count import COUNTED_ATTRIBUTE, counted_usage
 from pricing import PriceBook
 from storage.observation_ids import stored_observation_id
 
@@ -253,12 +253,14 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
     details, unit = provided_usage(state)
     model = state.get("model") or ""
     given_cost = provided_cost(state)
+    attributes = _state_attr(state)
     if not details and not given_cost and model and state.get("type") == "GENERATION":
         # No usage (a call streamed without it): counted on its input and output, as Langfuse does.
         counted = counted_usage(model, _text(state.get("input")), _text(state.get("output")))
         if counted is not None:
-            details = {"input": counted["input_tokens"], "output": counted["output_tokens"],
-                       "total": counted["total_tokens"]}  # fmt: skip
+            total = counted.input_tokens + counted.output_tokens
+            details = {"input": counted.input_tokens, "output": counted.output_tokens, "total": total}
+            attributes[COUNTED_ATTRIBUTE] = counted.how
     tokens = _tokens(details) if unit == "TOKENS" else {}
     costs = cost(prices, project, model, tokens, given_cost)
     # An id that is also its trace's is stored apart from the trace's row (storage.observation_ids).
@@ -278,7 +280,7 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
         "status_code": "ERROR" if level == "ERROR" else "UNSET",
         "status_message": state.get("statusMessage") or "",
         "service_name": "langfuse",
-        "span_attributes": _state_attr(state),
+        "span_attributes": attributes,
         "observation_type": state.get("type") or "SPAN",
         "request_model": model,
         "model": model,

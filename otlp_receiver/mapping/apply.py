@@ -187,9 +187,10 @@ def _count_usage(out: dict[str, Any]) -> None:
     and output where its model's tokenizer is OpenAI's (token_count.py), so that it is priced."""
     counted = counted_usage(out["model"], out["input"], out["output"])
     if counted is not None:
-        out.update(counted)
-        out["usage_details"] = {"input": counted["input_tokens"], "output": counted["output_tokens"],
-                                "total": counted["total_tokens"]}  # fmt: skip
+        total = counted.input_tokens + counted.output_tokens
+        out.update(input_tokens=counted.input_tokens, output_tokens=counted.output_tokens, total_tokens=total)
+        out["usage_details"] = {"input": counted.input_tokens, "output": counted.output_tokens, "total": total}
+        out["counted_with"] = counted.how  # an attribute, not a column (decode.py)
 
 
 def _provided_cost(found: dict[str, tuple[int, Any]]) -> dict[str, str] | None:
