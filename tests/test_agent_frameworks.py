@@ -313,12 +313,16 @@ FRAMEWORK_SPANS = {
     },
     # Genkit: an action's input and output.
     "genkit": {"genkit:input": '{"question": "refund?"}', "genkit:output": '"Within 30 days."'},
+    # A value under "prompt" that is not the AI SDK's prompt (text or messages): read as an empty
+    # user message before, the value lost.
+    "prompt object": {"input.value": '{"prompt": {"city": "Paris"}}', "output.value": '{"system": "x", "prompt": 5}'},
 }
 
 
 async def test_other_frameworks_input_and_output(live: Running) -> None:
     """Spans with the input and output keys of MLflow, Google ADK and Genkit (as Langfuse reads
-    them), from the OTel SDK: each lands in the input and output columns, as it came."""
+    them), from the OTel SDK: each lands in the input and output columns, as it came; so does a
+    "prompt" that is not the AI SDK's."""
     rows = await _sent_spans(live, "frameworks", FRAMEWORK_SPANS)
     for name, attributes in FRAMEWORK_SPANS.items():
         assert (rows[name]["input"], rows[name]["output"]) == tuple(attributes.values()), name

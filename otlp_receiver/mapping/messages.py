@@ -239,8 +239,8 @@ def _messages(value: Any) -> list[dict[str, Any]] | None:
                 value = inner
         if isinstance(value.get("messages"), list):  # a request body: its system prompt goes first
             system, value = value.get("system"), value["messages"]
-        elif "prompt" in value and set(value) <= {"system", "prompt"}:  # the AI SDK's prompt
-            system, prompt = value.get("system"), value["prompt"]
+        elif set(value) <= {"system", "prompt"} and isinstance(value.get("prompt"), (str, list)):
+            system, prompt = value.get("system"), value["prompt"]  # the AI SDK's prompt: text or messages
             value = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
     if not isinstance(value, list) or not value:
         return None
