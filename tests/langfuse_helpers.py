@@ -19,6 +19,7 @@ from tracehouse.server import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
+HAYSTACK = ROOT / ".venv" / "sdk" / "haystack"  # Haystack 3.x, langfuse-haystack, opentelemetry-haystack
 JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
 JS5_SDK = ROOT / ".venv" / "sdk" / "langfuse-js5" / "node_modules"  # @langfuse/client, tracing, otel 5.x
 JS_LANGCHAIN = ROOT / ".venv" / "sdk" / "langfuse-langchain-js" / "node_modules"  # langfuse-langchain 3.x, LangChain.js
@@ -68,6 +69,13 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str, is
     # -S: only the standard library and the SDK's own directory, so its pinned dependencies win.
     runner = [sys.executable, "-S"] if isolated else [sys.executable]
     return _run_client(runner, script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
+
+
+def run_haystack(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
+    """Run a client script with Haystack and its integrations (installed by ./dev test) alone on the path."""
+    if not (HAYSTACK / "haystack").is_dir():
+        raise RuntimeError(f"Haystack is missing in {HAYSTACK}: run ./dev test to install it")
+    return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(HAYSTACK)}, host, pair, *extra)
 
 
 def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = JS_SDK) -> dict[str, Any]:

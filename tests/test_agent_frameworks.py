@@ -293,7 +293,8 @@ async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, An
     await in_thread(run)
     deadline = time.monotonic() + 60
     query = (
-        "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level "
+        "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level, "
+        "toString(observation_type) AS observation_type, model, input_tokens, output_tokens, cache_read_tokens "
         "FROM spans WHERE service_name = {s:String}"
     )
     while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
@@ -381,7 +382,111 @@ GARBAGE = {
     "logfire loud": {"logfire.level_num": "loud"},
     "logfire huge": {"logfire.level_num": 1e300},
     "logfire negative": {"logfire.level_num": -17},
+    # Haystack's keys: a generator's output not JSON, its replies' blocks and usage of other
+    # shapes, a component's type and name not text.
+    "haystack not json": {"haystack.component.type": "OpenAIChatGenerator", "haystack.component.output": "{oops"},
+    "haystack shapes": {
+        "haystack.component.type": "OpenAIChatGenerator",
+        "haystack.component.output": json.dumps(
+            {
+                "replies": [
+                    {
+                        "role": "assistant",
+                        "meta": {"model": 5, "usage": {"prompt_tokens": -3, "completion_tokens": "many"}},
+                        "content": [
+                            {"tool_call": "x"},
+                            {"tool_call": {"tool_name": 3}},
+                            {"image": {"base64_image": 7}},
+                            {"reasoning": {"reasoning_text": None}},
+                            {"file": {"base64_data": "Base64 string (9 characters)", "filename": "a.pdf"}},
+                            {"tool_call_result": {"result": [{"text": "a"}, {"x": 1}], "origin": 5}},
+                        ],
+                    }
+                ]
+            }
+        ),
+    },
+    "haystack type": {"haystack.component.type": 5, "haystack.component.output": '{"replies": 3, "meta": [7]}'},
+    "haystack.component.run": {"haystack.component.name": 5},
 }
+
+
+HAYSTACK_CALLS = {
+    # Anthropic's usage counts input without the cache it read: added, as the columns count it.
+    "claude": {
+        "haystack.component.type": "AnthropicChatGenerator",
+        "haystack.component.output": json.dumps(
+            {
+                "replies": [
+                    {
+                        "role": "assistant",
+                        "meta": {
+                            "model": "claude-sonnet-4-5",
+                            "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100},
+                        },
+                        "content": [{"reasoning": {"reasoning_text": "hm", "extra": {}}}, {"text": "Hi"}],
+                    }
+                ]
+            }
+        ),
+    },
+    # A text generator's replies are strings, their meta beside them.
+    "text": {
+        "haystack.component.type": "OpenAIGenerator",
+        "haystack.component.output": json.dumps(
+            {
+                "replies": ["Hi"],
+                "meta": [{"model": "gpt-4o-mini", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}],
+            }
+        ),
+    },
+    # An embedder's meta is one object.
+    "embed": {
+        "haystack.component.type": "OpenAITextEmbedder",
+        "haystack.component.output": json.dumps(
+            {"embedding": [0.1], "meta": {"model": "text-embedding-3-small", "usage": {"prompt_tokens": 4}}}
+        ),
+    },
+    # A sender's own keys win over what the output says.
+    "own keys": {
+        "haystack.component.type": "OpenAIChatGenerator",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 7,
+        "haystack.component.output": json.dumps(
+            {"replies": [{"role": "assistant", "meta": {"model": "x", "usage": {"prompt_tokens": 99}}, "content": []}]}
+        ),
+    },
+}
+
+
+async def test_haystack_model_calls_usage_shapes(live: Running) -> None:
+    """Haystack's model calls give their model and usage in their output only: a chat generator's
+    replies' meta (Anthropic's usage, with its cache read), a text generator's and an embedder's
+    meta beside their values. Each read as the call's; a sender's own keys win."""
+    got = await _sent_spans(live, "haystack-calls", HAYSTACK_CALLS)
+    claude = got["claude"]
+    assert (claude["observation_type"], claude["model"]) == ("GENERATION", "claude-sonnet-4-5")
+    assert (claude["input_tokens"], claude["output_tokens"], claude["cache_read_tokens"]) == (110, 5, 100)
+    assert json.loads(claude["output"])[0]["parts"] == [
+        {"type": "reasoning", "content": "hm"},
+        {"type": "text", "content": "Hi"},
+    ]
+    text = got["text"]
+    assert (text["observation_type"], text["model"], text["input_tokens"], text["output_tokens"]) == (
+        "GENERATION",
+        "gpt-4o-mini",
+        3,
+        1,
+    )
+    assert text["total_cost"] > 0
+    embed = got["embed"]
+    assert (embed["observation_type"], embed["model"], embed["input_tokens"]) == (
+        "EMBEDDING",
+        "text-embedding-3-small",
+        4,
+    )
+    own = got["own keys"]
+    assert (own["model"], own["input_tokens"]) == ("gpt-4o", 7)
 
 
 async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running) -> None:
@@ -410,6 +515,15 @@ async def test_garbage_in_the_frameworks_keys_is_stored_as_it_came(live: Running
         {"type": "tool_call_response", "id": None, "response": [{"text": "a"}, {"json": 1}]},
     ]
     assert json.loads(converse["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "7"}]}]
+    assert (got["haystack not json"]["observation_type"], got["haystack not json"]["output"]) == ("GENERATION", "{oops")
+    shapes = got["haystack shapes"]  # no model, no usage; blocks of no part skipped
+    assert (shapes["model"], shapes["total_tokens"], shapes["total_cost"]) == ("", 0, 0)
+    assert json.loads(shapes["output"])[0]["parts"] == [
+        {"type": "text", "content": "[file a.pdf: Base64 string (9 characters)]"},
+        {"type": "tool_call_response", "id": None, "response": [{"text": "a"}, {"x": 1}]},
+    ]
+    assert got["haystack type"]["observation_type"] == "SPAN"
+    assert got["haystack type"]["output"] == '{"replies": 3, "meta": [7]}'
     odd = got["odd events"]  # a number as its text; an event of no message skipped
     assert (json.loads(odd["input"]), odd["output"]) == (
         [{"role": "user", "parts": [{"type": "text", "content": "5"}]}],

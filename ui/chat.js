@@ -10,7 +10,31 @@ export function parseJson(text) {
   try { return JSON.parse(text); } catch { return undefined; }
 }
 
-// A content block of a message (OpenAI, Anthropic, GenAI semantic conventions) as a part.
+// Haystack's content blocks, one key each, as parts: its Langfuse integration sends its components'
+// messages as they are. Its tracing puts a note of their size in place of images' and files' data.
+function haystackPart(block) {
+  const keys = Object.keys(block);
+  const body = block[keys[0]];
+  if (keys.length !== 1 || !body || typeof body !== "object") return null;
+  if (keys[0] === "tool_call" && typeof body.tool_name === "string") {
+    return { type: "tool_call", id: body.id, name: body.tool_name, arguments: body.arguments };
+  }
+  if (keys[0] === "tool_call_result") {
+    const result = Array.isArray(body.result) && body.result.every((b) => typeof b?.text === "string")
+      ? body.result.map((b) => b.text).join("\n") : body.result;
+    return { type: "tool_call_response", response: result };
+  }
+  if (keys[0] === "reasoning" && typeof body.reasoning_text === "string") return { type: "reasoning", content: body.reasoning_text };
+  if (keys[0] === "image" || keys[0] === "file") {
+    const data = keys[0] === "image" ? body.base64_image : body.base64_data;
+    if (typeof data !== "string" || !data) return null;
+    if (data.startsWith("Base64 string (")) return { type: "text", content: `[${keys[0]} ${body.filename || body.mime_type || ""}: ${data}]` };
+    return { type: "media", value: `data:${body.mime_type || "application/octet-stream"};base64,${data}`, mime: body.mime_type, label: keys[0] };
+  }
+  return null;
+}
+
+// A content block of a message (OpenAI, Anthropic, GenAI semantic conventions, Haystack) as a part.
 function blockPart(block) {
   if (block.type === "image_url") return { type: "media", value: block.image_url?.url ?? block.image_url, label: "image" };
   if (block.type === "input_audio" && block.input_audio) {
@@ -23,7 +47,7 @@ function blockPart(block) {
       ? `data:${src.media_type};base64,${src.data}` : src.url || src.data;
     return { type: "media", value, mime: src.media_type, label: block.type };
   }
-  return null;
+  return block.type === undefined ? haystackPart(block) : null;
 }
 
 // LangChain's message types (its dumps' "type", or its class's name) as roles: Langfuse's LangChain
@@ -80,8 +104,8 @@ export function partsOf(message) {
   } else if (typeof content === "number" || typeof content === "boolean") parts.push({ type: "text", content: String(content) });
   else if (Array.isArray(content)) {
     for (const block of content) {
-      const media = block && typeof block === "object" ? blockPart(block) : null;
-      if (media) parts.push(media);
+      const part = block && typeof block === "object" ? blockPart(block) : null;
+      if (part) parts.push(part);
       else if (typeof block === "string") parts.push({ type: "text", content: block });
       else if (block && (block.text || block.content)) parts.push({ type: "text", content: block.text || block.content });
       else if (block) parts.push({ type: block.type || "part", content: JSON.stringify(block) });

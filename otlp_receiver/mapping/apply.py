@@ -14,12 +14,14 @@ from typing import Any
 import orjson
 
 from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens
-from otlp_receiver.mapping import messages
+from otlp_receiver.mapping import haystack, messages
 from otlp_receiver.mapping.rules import (
     AI_SDK_EMBEDDING_CALLS,
     AI_SDK_OPERATIONS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
+    HAYSTACK_COMPONENT_TYPES,
+    HAYSTACK_NAMES,
     LEVEL_ALIASES,
     LOGFIRE_LEVELS,
     LOGFIRE_MESSAGE,
@@ -134,6 +136,11 @@ def _observation_type(found: dict[str, tuple[int, Any]], operation: str) -> str:
     traceloop = found.get("_tl_kind", _EMPTY)[1]
     if isinstance(traceloop, str) and traceloop in TRACELOOP_KINDS:
         return TRACELOOP_KINDS[traceloop]
+    component = found.get("_hs_component", _EMPTY)[1]
+    if isinstance(component, str):
+        for suffix, kind in HAYSTACK_COMPONENT_TYPES:
+            if component.endswith(suffix):
+                return kind
     presence = found.get("_presence")
     if presence is not None:
         return TYPE_FROM_PRESENCE[presence[0]][1]
@@ -180,6 +187,17 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         details = {name[:-7]: n for name, n in counts.items() if n}  # "input_tokens" -> "input"
     out.update(counts)
     out["usage_details"] = details
+
+
+def _haystack_call(found: dict[str, tuple[int, Any]], out: dict[str, Any], output: Any) -> None:
+    """A Haystack model call's model and usage, which it sends in its output only (haystack.py);
+    where an attribute gives either, that wins."""
+    model, tokens = haystack.call_facts(output)
+    if model and not out["model"]:
+        out["response_model"] = out["model"] = model
+    if not any(column in found for column in TOKEN_RULES):
+        for column, count in tokens.items():
+            found[column] = (0, count)
 
 
 def _count_usage(out: dict[str, Any]) -> None:
@@ -325,12 +343,19 @@ def _logfire_level(number: Any) -> str:
 
 
 def span_name(name: str, attrs: dict[str, Any]) -> str:
-    """The span's name, or the message Logfire shows for it: Logfire names a span by its message's
+    """The span's name, or the name its sender shows for it: Logfire names a span by its message's
     template (``Responses API with {gen_ai.request.model!r}``) and sends the message apart, which
-    its UI and Langfuse show as the name."""
+    its UI and Langfuse show as the name; Haystack names every component's span
+    ``haystack.component.run`` and gives the component's name apart (its Langfuse integration
+    shows that), a tool's alike."""
     message = attrs.get(LOGFIRE_MESSAGE)
     if isinstance(message, str) and message and attrs.get(LOGFIRE_TEMPLATE) == name:
         return message
+    named_by = HAYSTACK_NAMES.get(name)
+    if named_by is not None:
+        given = attrs.get(named_by)
+        if isinstance(given, str) and given:
+            return given
     return name
 
 
@@ -375,6 +400,9 @@ def map_span(
     operation = out["operation"] = out["operation"].lower()
     out["model"] = out["response_model"] or out["request_model"]
     out["observation_type"] = _observation_type(found, operation)
+    haystack_call = found.get("_hs_call_out")
+    if haystack_call is not None and out["observation_type"] in ("GENERATION", "EMBEDDING"):
+        _haystack_call(found, out, haystack_call[1])
     level = found.get("_lf_level", _EMPTY)[1]
     if isinstance(level, str) and level.upper() in LEVEL_ALIASES:
         out["level"] = LEVEL_ALIASES[level.upper()]

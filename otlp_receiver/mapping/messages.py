@@ -13,8 +13,9 @@ as its instrumentations write them (``{"type": "ai", "data": ...}``, ``{"lc": 1,
 bodies ``{"system"?, "messages": [...]}`` (OpenInference, Anthropic, the AI SDK's prompt, which may
 hold a ``prompt`` instead), flattened attributes (OpenLLMetry ``gen_ai.prompt.N.*``, OpenInference
 ``llm.input_messages.N.message.*``), GenAI message events and lists of them in one attribute
-(Logfire's ``events``, Pydantic AI 0.x's ``all_messages_events``). A value that is not messages is
-kept as it came.
+(Logfire's ``events``, Pydantic AI 0.x's ``all_messages_events``), Haystack's ChatMessages (content
+blocks of one key each: ``text``, ``tool_call``, ``tool_call_result``, ``reasoning``, ``image``,
+``file``; a generator's ``{"replies": [...]}``). A value that is not messages is kept as it came.
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ def _tool_call(call: Any) -> dict[str, Any] | None:
     return part
 
 
+def _text_of(result: Any) -> Any:
+    """A tool's result: its text where it is a list of text blocks, else as it came."""
+    if isinstance(result, list) and result:
+        texts = [b["text"] for b in result if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        if len(texts) == len(result):
+            return "\n".join(texts)
+    return result
+
+
 # Amazon Bedrock's Converse content blocks, one key each (Strands Agents sends its messages so).
 _CONVERSE_BLOCKS = frozenset({"toolUse", "toolResult", "reasoningContent"})
 
@@ -89,14 +99,48 @@ def _converse_part(block: dict[str, Any]) -> dict[str, Any] | None:
             return None
         return {"type": "tool_call", "id": body.get("toolUseId"), "name": name, "arguments": body.get("input")}
     if kind == "toolResult":
-        response = content = body.get("content")
-        if isinstance(content, list) and content:  # all text blocks: their text
-            texts = [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
-            response = "\n".join(texts) if len(texts) == len(content) else content
-        return {"type": "tool_call_response", "id": body.get("toolUseId"), "response": response}
+        return {"type": "tool_call_response", "id": body.get("toolUseId"), "response": _text_of(body.get("content"))}
     reasoning = body.get("reasoningText")
     text = reasoning.get("text") if isinstance(reasoning, dict) else None
     return {"type": "reasoning", "content": text} if isinstance(text, str) else None
+
+
+# Haystack's ChatMessage content blocks, one key each (its tracing serializes messages so).
+_HAYSTACK_BLOCKS = frozenset({"tool_call", "tool_call_result", "reasoning", "image", "file"})
+
+
+def _haystack_part(block: dict[str, Any]) -> dict[str, Any] | None:
+    """A Haystack block as a part: ``{"tool_call": {"tool_name", "arguments", "id"}}``,
+    ``{"tool_call_result": {"result", "origin": {its call}, "error"}}``, ``{"reasoning":
+    {"reasoning_text"}}``, ``{"image": {"base64_image", "mime_type"}}``, ``{"file": {"base64_data",
+    "mime_type", "filename"}}``. Its tracing replaces images' and files' data with a note of their size."""
+    kind, body = next(iter(block.items()))
+    if not isinstance(body, dict):
+        return None
+    if kind == "tool_call":
+        name = body.get("tool_name")
+        if not isinstance(name, str):
+            return None
+        return {"type": "tool_call", "id": body.get("id"), "name": name, "arguments": body.get("arguments")}
+    if kind == "tool_call_result":
+        origin = body.get("origin")
+        call_id = origin.get("id") if isinstance(origin, dict) else None
+        return {"type": "tool_call_response", "id": call_id, "response": _text_of(body.get("result"))}
+    if kind == "reasoning":
+        text = body.get("reasoning_text")
+        return {"type": "reasoning", "content": text} if isinstance(text, str) else None
+    data = body.get("base64_image" if kind == "image" else "base64_data")
+    mime = body.get("mime_type")
+    if not isinstance(data, str) or not data:
+        return None
+    if data.startswith("Base64 string ("):  # not sent: what it was, as text
+        label = body.get("filename") if kind == "file" else mime
+        what = f"{kind} {label}" if isinstance(label, str) and label else kind
+        return {"type": "text", "content": f"[{what}: {data}]"}
+    part: dict[str, Any] = {"type": "blob", "modality": kind if kind == "image" else "file", "content": data}
+    if isinstance(mime, str):
+        part["mime_type"] = mime
+    return part
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -117,6 +161,11 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             continue
         if len(block) == 1 and next(iter(block)) in _CONVERSE_BLOCKS:
             part = _converse_part(block)
+            if part:
+                parts.append(part)
+            continue
+        if len(block) == 1 and next(iter(block)) in _HAYSTACK_BLOCKS:
+            part = _haystack_part(block)
             if part:
                 parts.append(part)
             continue
@@ -239,6 +288,8 @@ def _messages(value: Any) -> list[dict[str, Any]] | None:
                 value = inner
         if isinstance(value.get("messages"), list):  # a request body: its system prompt goes first
             system, value = value.get("system"), value["messages"]
+        elif isinstance(value.get("replies"), list):  # a Haystack chat generator's output
+            value = value["replies"]
         elif set(value) <= {"system", "prompt"} and isinstance(value.get("prompt"), (str, list)):
             system, prompt = value.get("system"), value["prompt"]  # the AI SDK's prompt: text or messages
             value = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]

@@ -1,7 +1,7 @@
 """The mapping rules, as data: for each typed column, the attribute keys that fill it, first
 match wins. Sources: OTel GenAI semantic conventions (current and older generations),
 OpenInference, OpenLLMetry/Traceloop, the Vercel AI SDK's ``ai.*`` spans, Pydantic AI, MLflow, Google
-ADK, Genkit and Langfuse's own keys; see shared/reference/otel.md and langfuse.md section 3 for where
+ADK, Genkit, Haystack and Langfuse's own keys; see shared/reference/otel.md and langfuse.md section 3 for where
 each key comes from.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 __all__ = [
     "AI_SDK_EMBEDDING_CALLS",
     "AI_SDK_OPERATIONS",
+    "HAYSTACK_COMPONENT_TYPES",
+    "HAYSTACK_NAMES",
     "LEVEL_ALIASES",
     "OBSERVATION_TYPES",
     "OPENINFERENCE_KINDS",
@@ -184,6 +186,9 @@ TYPE_FROM_PRESENCE: tuple[tuple[str, str], ...] = (
     ("gen_ai.response.model", "GENERATION"),
     ("llm.model_name", "GENERATION"),
     ("embedding.model_name", "EMBEDDING"),
+    ("haystack.agent.step.llm.input", "GENERATION"),
+    ("haystack.tool.name", "TOOL"),
+    ("haystack.agent.max_steps", "AGENT"),
 )
 
 LEVEL_ALIASES = {
@@ -215,6 +220,33 @@ VERBATIM_IO = frozenset({"langfuse.observation.input", "langfuse.observation.out
 # as the trace's (storage.trace_io); a root span without its own input shows them as its input
 # too (it stands for the trace in lists and searches), as before they were told apart.
 TRACE_INPUT, TRACE_OUTPUT = "langfuse.trace.input", "langfuse.trace.output"
+# Haystack's own tracing: a model call's, a tool's, an agent's, a component's, a pipeline's values
+# (sent when its content tracing is on). A model call's model and usage are in its output (haystack.py).
+HAYSTACK_INPUTS = (
+    "haystack.agent.step.llm.input",
+    "haystack.agent.step.tool.input",
+    "haystack.agent.input",
+    "haystack.component.input",
+    "haystack.pipeline.input_data",
+)
+HAYSTACK_OUTPUTS = (
+    "haystack.agent.step.llm.output",
+    "haystack.agent.step.tool.output",
+    "haystack.agent.output",
+    "haystack.component.output",
+    "haystack.pipeline.output_data",
+)
+HAYSTACK_CALL_OUTPUTS = ("haystack.agent.step.llm.output", "haystack.component.output")
+# A Haystack component's type by its class's name (OpenAIChatGenerator, OllamaGenerator,
+# OpenAITextEmbedder, InMemoryBM25Retriever, TransformersSimilarityRanker ...).
+HAYSTACK_COMPONENT_TYPES = (
+    ("Generator", "GENERATION"),
+    ("Embedder", "EMBEDDING"),
+    ("Retriever", "RETRIEVER"),
+    ("Ranker", "RETRIEVER"),
+)
+# Its spans named for what they run rather than by it: shown by the name it gives that.
+HAYSTACK_NAMES = {"haystack.component.run": "haystack.component.name", "haystack.agent.step.tool": "haystack.tool.name"}
 # The AI SDK's: a call's messages, else its function's prompt (``{"system", "messages"|"prompt"}``),
 # a tool's arguments, the values embedded; its object or its tool's result (its text and tool calls:
 # apply.py). Then Pydantic AI's agent result and tool spans (its format 2), MLflow's span values,
@@ -235,6 +267,7 @@ INPUT_LAST = (
     "gcp.vertex.agent.llm_request",
     "gcp.vertex.agent.tool_call_args",
     "genkit:input",
+    *HAYSTACK_INPUTS,
     "input",
 )
 OUTPUT_LAST = (
@@ -249,6 +282,7 @@ OUTPUT_LAST = (
     "gcp.vertex.agent.llm_response",
     "gcp.vertex.agent.tool_response",
     "genkit:output",
+    *HAYSTACK_OUTPUTS,
     "output",
 )
 
@@ -321,5 +355,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_ai_finish": ("ai.response.finishReason",),
     "_ai_tokens": ("ai.usage.tokens",),
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
+    "_hs_component": ("haystack.component.type",),
+    "_hs_call_out": HAYSTACK_CALL_OUTPUTS,
     **{f"_metadata_json{i}": (key,) for i, key in enumerate(METADATA_JSON)},
 }
