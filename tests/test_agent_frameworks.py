@@ -716,6 +716,10 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     assert [s["level"] for s in spans if s["name"] == "low on umbrellas"] == ["WARNING"]
     assert {s["level"] for s in spans if s["name"] != "low on umbrellas"} == {"DEFAULT"}
     assert trace["total_tokens"] == 45
+    # Logfire's scrubbing put "[Scrubbed due to 'session']" for the session: none, rather than
+    # one session of every such trace; the user kept.
+    assert spans[0]["span_attributes"]["session.id"] == "[Scrubbed due to 'session']"
+    assert (trace["session_id"], trace["user_id"]) == ("", "ada")
 
 
 # OpenLIT 1.45's chat span (openlit.init() with the openai client), as it sent it to a server here:

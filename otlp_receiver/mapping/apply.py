@@ -25,6 +25,7 @@ from otlp_receiver.mapping.rules import (
     LEVEL_ALIASES,
     LOGFIRE_LEVELS,
     LOGFIRE_MESSAGE,
+    LOGFIRE_SCRUBBED,
     LOGFIRE_TEMPLATE,
     LOOKUPS,
     METADATA_PREFIXES,
@@ -35,6 +36,7 @@ from otlp_receiver.mapping.rules import (
     RESOURCE_FALLBACK,
     ROLLUP_OPENINFERENCE_KINDS,
     ROLLUP_OPERATIONS,
+    SCRUBBED_COLUMNS,
     STRING_RULES,
     TOKEN_RULES,
     TRACELOOP_KINDS,
@@ -396,6 +398,9 @@ def map_span(
     for column in _STRING_COLUMNS:
         hit = found.get(column)
         out[column] = _as_text(hit[1]) if hit is not None else resource.get(column, "")
+    for column in SCRUBBED_COLUMNS:
+        if out[column].startswith(LOGFIRE_SCRUBBED):
+            out[column] = ""
     out["provider"] = out["provider"].lower()
     operation = out["operation"] = out["operation"].lower()
     out["model"] = out["response_model"] or out["request_model"]

@@ -294,6 +294,10 @@ EVENT_LISTS = ("all_messages_events", "events")
 # Logfire's levels by number (``logfire.level_num``: trace 1, debug 5, info 9, notice 10, warn 13,
 # error 17, fatal 21), the lowest of each observation level.
 LOGFIRE_LEVELS = ((17, "ERROR"), (13, "WARNING"), (6, "DEFAULT"), (0, "DEBUG"))
+# What Logfire puts in place of a value its scrubbing removes, by default that of every key naming
+# a session (``session.id``, ``langfuse.session.id``): no session, rather than one for all traces.
+LOGFIRE_SCRUBBED = "[Scrubbed due to "
+SCRUBBED_COLUMNS = ("session_id", "user_id")
 # Logfire's message and the template it names its span by (apply.span_name).
 LOGFIRE_MESSAGE, LOGFIRE_TEMPLATE = "logfire.msg", "logfire.msg_template"
 

@@ -35,7 +35,9 @@ def weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-with logfire.span("ask {question}", question="weather"):
+# A session and a user, as Langfuse's guide sets them: Logfire's default scrubbing removes the
+# session's value (its key names a session), not the user's.
+with logfire.span("ask {question}", question="weather", **{"session.id": "chat-42", "user.id": "ada"}):
     logfire.warn("low on {item}", item="umbrellas")  # a span of its own, at Logfire's warn level
     result = Runner.run_sync(Agent(name="Helper", instructions="Be brief.", tools=[weather]), "Weather in Paris?")
 logfire.force_flush()
