@@ -137,6 +137,19 @@ def _is_messages(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m for m in value)
 
 
+def _is_prompt(value: Any) -> bool:
+    """Whether an input is what a model is given: text, messages, or a request of messages (as
+    Langfuse's OpenAI clients record it). Anything else is a function's arguments: a span that an
+    instrumentation marks as a model call around one (LlamaIndex's ``predict``, whose model call
+    reports its own usage) or before one (its ``_prepare_chat_with_tools``). Counted, such a span
+    would add its arguments' text to the trace's tokens and cost."""
+    return (
+        isinstance(value, str)
+        or _is_messages(value)
+        or (isinstance(value, dict) and _is_messages(value.get("messages")))
+    )
+
+
 def _input_tokens(encoding: Any, value: Any) -> int:
     if isinstance(value, dict) and _is_messages(value.get("messages")):
         # A request as Langfuse's OpenAI clients record it: its messages, and its tools as text.
@@ -174,14 +187,17 @@ class Counted(NamedTuple):
 def counted_usage(model: str, input_text: str, output_text: str) -> Counted | None:
     """The input and output tokens of a generation of ``model`` that came without usage, counted
     on its input and output text; None when the model's tokenizer is not OpenAI's (or not at
-    hand), or there is nothing to count."""
+    hand), its input is not a prompt (``_is_prompt``), or there is nothing to count."""
     if not (input_text or output_text) or len(input_text) + len(output_text) > MAX_CHARS:
+        return None
+    asked = _parse(input_text) if input_text else ""
+    if not _is_prompt(asked):
         return None
     encoding = _encoding(model)
     if encoding is None:
         return None
     try:
-        inp = _input_tokens(encoding, _parse(input_text)) if input_text else 0
+        inp = _input_tokens(encoding, asked) if input_text else 0
         out = _output_tokens(encoding, _parse(output_text)) if output_text else 0
     except Exception as e:  # noqa: BLE001 - a sender's odd text (a lone surrogate...) costs only its count
         log.debug("a generation's tokens were not counted: %s", e)

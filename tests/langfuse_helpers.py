@@ -19,7 +19,9 @@ from tracehouse.server import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
-HAYSTACK = ROOT / ".venv" / "sdk" / "haystack"  # Haystack 3.x, langfuse-haystack, opentelemetry-haystack
+# Frameworks with what traces them, each in its own directory (./dev test installs them): Haystack
+# 3.x with langfuse-haystack and opentelemetry-haystack; LlamaIndex with OpenInference's instrumentation.
+FRAMEWORKS = {name: ROOT / ".venv" / "sdk" / name for name in ("haystack", "llamaindex")}
 JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
 JS5_SDK = ROOT / ".venv" / "sdk" / "langfuse-js5" / "node_modules"  # @langfuse/client, tracing, otel 5.x
 JS_LANGCHAIN = ROOT / ".venv" / "sdk" / "langfuse-langchain-js" / "node_modules"  # langfuse-langchain 3.x, LangChain.js
@@ -71,11 +73,12 @@ def run_sdk(version: str, script: str, host: str, pair: KeyPair, *extra: str, is
     return _run_client(runner, script, {"PYTHONPATH": str(sdk)}, host, pair, *extra)
 
 
-def run_haystack(script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
-    """Run a client script with Haystack and its integrations (installed by ./dev test) alone on the path."""
-    if not (HAYSTACK / "haystack").is_dir():
-        raise RuntimeError(f"Haystack is missing in {HAYSTACK}: run ./dev test to install it")
-    return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(HAYSTACK)}, host, pair, *extra)
+def run_framework(name: str, script: str, host: str, pair: KeyPair, *extra: str) -> dict[str, Any]:
+    """Run a client script with the framework ``name`` of FRAMEWORKS alone on the path."""
+    directory = FRAMEWORKS[name]
+    if not (directory / ".installed").is_file():
+        raise RuntimeError(f"{name} is missing in {directory}: run ./dev test to install it")
+    return _run_client([sys.executable, "-S"], script, {"PYTHONPATH": str(directory)}, host, pair, *extra)
 
 
 def run_js(script: str, host: str, pair: KeyPair, *extra: str, modules: Path = JS_SDK) -> dict[str, Any]:

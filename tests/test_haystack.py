@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import KeyPair, basic, run_haystack
+from tests.langfuse_helpers import KeyPair, basic, run_framework
 from tests.test_ui_first_run import until_listed
 from tests.test_ui_trace_details import _signed_up_with_key
 
@@ -43,7 +43,7 @@ def _text(role: str, text: str) -> dict[str, Any]:
 
 def test_haystack_traces_read_back(tmp_path: Path) -> None:
     with in_thread(fake_openai) as base_url, _signed_up_with_key(tmp_path, "haystack") as (srv, page, pair):
-        sent = run_haystack("haystack_app.py", srv.api_url, pair, base_url)
+        sent = run_framework("haystack", "haystack_app.py", srv.api_url, pair, base_url)
         for trace_id in (*sent["otel"].values(), *sent["langfuse"].values()):
             until_listed(srv.api_url, basic(pair), trace_id)
 

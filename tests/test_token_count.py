@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import ROOT, TIKTOKEN_CACHE
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import JS_LANGCHAIN, basic, ingest, make_key, run_js, run_sdk
+from tests.langfuse_helpers import JS_LANGCHAIN, basic, ingest, make_key, run_framework, run_js, run_sdk
 from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
@@ -148,11 +148,37 @@ def _tokens(text: str) -> int:
     return len(tiktoken.get_encoding("o200k_base").encode_ordinary(text))
 
 
+async def test_llamaindex_counts_only_its_model_calls(live: Running) -> None:
+    """LlamaIndex through OpenInference (Langfuse's guide for it): its agent streams its model
+    calls, which report no usage (counted), and OpenInference marks as model calls, without usage,
+    the step that prepares each call (its arguments: tools, history) and ``predict`` around a
+    call that reports its own. Counted, those added their arguments' text to the trace's tokens
+    and cost (ten times the agent's calls'): only the calls are counted."""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        sent = await asyncio.to_thread(run_framework, "llamaindex", "llamaindex_app.py", live.api_url, pair, base_url)
+    assert sent["answers"] == ["Paris is sunny, 21°C."] * 2
+    spans = await _spans(live, "trace_id = {t:String}", {"t": sent["agent"]}, 12)
+    calls = sorted((s for s in spans if s["observation_type"] == "GENERATION"), key=lambda s: s["start_time"])
+    assert [c["name"] for c in calls] == ["OpenAI._prepare_chat_with_tools", "OpenAI.astream_chat"] * 2
+    prepared, streamed = calls[0::2], calls[1::2]
+    assert all(_usage(c) == (0, 0, 0) and c["total_cost"] == 0 for c in prepared)
+    assert all(c["span_attributes"]["tracehouse.usage.counted"] == "tiktoken o200k_base" for c in streamed)
+    # The first call: "Be brief." and "Weather in Paris?" (3 + (3 + 1 + 3) + (3 + 1 + 4) = 18), its
+    # answer the tool's call: its name and arguments (1 + 5).
+    assert _usage(streamed[0]) == (18, 6, 24)
+    spans = await _spans(live, "trace_id = {t:String}", {"t": sent["predict"]}, 2)
+    by_name = {s["name"]: s for s in spans}
+    assert _usage(by_name["OpenAI.predict"]) == (0, 0, 0)
+    assert _usage(by_name["OpenAI.chat"]) == (31, 9, 40)  # as the API reported it
+
+
 async def test_what_is_not_counted_and_garbage(live: Running) -> None:
     """Through the ingestion API: reported usage (in tokens or another unit) and a sender's cost
-    are kept as sent; a model whose tokenizer is not OpenAI's, a span that is not a generation and
-    a generation with nothing to count stay without tokens; garbage in a generation's input and
-    output costs nothing else (stored, counted as text where it is text)."""
+    are kept as sent; a model whose tokenizer is not OpenAI's, a span that is not a generation, a
+    generation with nothing to count and one whose input is not a prompt stay without tokens;
+    garbage in a generation's input and output costs nothing else (stored, counted as text where
+    it is text)."""
     headers = basic(await make_key(live))
     trace = "c" * 32
     base = {"traceId": trace, "model": "gpt-4o-mini", "input": MESSAGES, "output": "Paris is sunny, 21°C."}
@@ -166,7 +192,13 @@ async def test_what_is_not_counted_and_garbage(live: Running) -> None:
         "nothing": {"input": None, "output": None},
         "garbage-json": {"input": '[{"role": 5', "output": {"role": None, "content": [1, None, {"type": "x"}]}},
         "garbage-messages": {"input": [{"role": 7, "content": {"a": 1}, "name": 3}, {"role": "u"}], "output": [[]]},
-        "deep": {"input": json.loads("[" * 200 + "]" * 200), "output": "\ud83d\ude00 <|endoftext|>"},
+        "deep": {
+            "input": [{"role": "user", "content": json.loads("[" * 200 + "]" * 200)}],
+            "output": "\ud83d\ude00 <|endoftext|>",
+        },
+        # A function's arguments, not a prompt (LlamaIndex's _prepare_chat_with_tools, as
+        # OpenInference marks it a model call): nothing a model was given to count.
+        "arguments": {"input": {"tools": ["<FunctionTool>"], "chat_history": ["ChatMessage(role=user)"]}},
     }
     events = [{"id": "t", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z", "body": {"id": trace}}]
     events += [
@@ -185,7 +217,7 @@ async def test_what_is_not_counted_and_garbage(live: Running) -> None:
     assert "tracehouse.usage.counted" not in by_name["reported"]["span_attributes"]
     assert _usage(by_name["characters"]) == (0, 0, 0)
     assert _usage(by_name["priced"]) == (0, 0, 0) and by_name["priced"]["total_cost"] == Decimal("0.5")
-    for name in ("other-model", "unknown-model", "nothing", "span"):
+    for name in ("other-model", "unknown-model", "nothing", "span", "arguments"):
         assert _usage(by_name[name]) == (0, 0, 0), name
     # Garbage: stored as sent; where it is text, its text is counted.
     assert by_name["garbage-json"]["input"] == '[{"role": 5'
