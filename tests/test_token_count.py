@@ -176,9 +176,9 @@ async def test_llamaindex_counts_only_its_model_calls(live: Running) -> None:
 async def test_what_is_not_counted_and_garbage(live: Running) -> None:
     """Through the ingestion API: reported usage (in tokens or another unit) and a sender's cost
     are kept as sent; a model whose tokenizer is not OpenAI's, a span that is not a generation, a
-    generation with nothing to count and one whose input is not a prompt stay without tokens;
-    garbage in a generation's input and output costs nothing else (stored, counted as text where
-    it is text)."""
+    generation with nothing to count, one whose input is not a prompt and a failed one stay without
+    tokens; garbage in a generation's input and output costs nothing else (stored, counted as text
+    where it is text)."""
     headers = basic(await make_key(live))
     trace = "c" * 32
     base = {"traceId": trace, "model": "gpt-4o-mini", "input": MESSAGES, "output": "Paris is sunny, 21°C."}
@@ -199,6 +199,8 @@ async def test_what_is_not_counted_and_garbage(live: Running) -> None:
         # A function's arguments, not a prompt (LlamaIndex's _prepare_chat_with_tools, as
         # OpenInference marks it a model call): nothing a model was given to count.
         "arguments": {"input": {"tools": ["<FunctionTool>"], "chat_history": ["ChatMessage(role=user)"]}},
+        # A failed call: its output is the error, which no model wrote.
+        "failed": {"level": "ERROR", "output": "Connection error.", "statusMessage": "Connection error."},
     }
     events = [{"id": "t", "type": "trace-create", "timestamp": "2026-12-01T10:00:00.000Z", "body": {"id": trace}}]
     events += [
@@ -217,7 +219,7 @@ async def test_what_is_not_counted_and_garbage(live: Running) -> None:
     assert "tracehouse.usage.counted" not in by_name["reported"]["span_attributes"]
     assert _usage(by_name["characters"]) == (0, 0, 0)
     assert _usage(by_name["priced"]) == (0, 0, 0) and by_name["priced"]["total_cost"] == Decimal("0.5")
-    for name in ("other-model", "unknown-model", "nothing", "span", "arguments"):
+    for name in ("other-model", "unknown-model", "nothing", "span", "arguments", "failed"):
         assert _usage(by_name[name]) == (0, 0, 0), name
     # Garbage: stored as sent; where it is text, its text is counted.
     assert by_name["garbage-json"]["input"] == '[{"role": 5'

@@ -254,8 +254,9 @@ def observation_row(state: dict[str, Any], project: str, retention: int, prices:
     model = state.get("model") or ""
     given_cost = provided_cost(state)
     attributes = _state_attr(state)
-    if not details and not given_cost and model and state.get("type") == "GENERATION":
-        # No usage (a call streamed without it): counted on its input and output, as Langfuse does.
+    if not details and not given_cost and model and state.get("type") == "GENERATION" and level != "ERROR":
+        # No usage (a call streamed without it): counted on its input and output, as Langfuse does;
+        # not a failed call's (its output is the error: apply.py).
         counted = counted_usage(model, _text(state.get("input")), _text(state.get("output")))
         if counted is not None:
             total = counted.input_tokens + counted.output_tokens

@@ -432,7 +432,9 @@ def map_span(
         out["provided_cost"] = _provided_cost(found)
         countable = not (out["input_tokens"] or out["output_tokens"] or out["provided_cost"])
     out["input"], out["output"] = _io(found, attrs, events, flattened, root)
-    if countable and out["observation_type"] == "GENERATION" and out["model"]:
+    # A failed call is not counted: its output is the error (LiteLLM's), which no model wrote and
+    # no one paid for.
+    if countable and out["observation_type"] == "GENERATION" and out["model"] and out["level"] != "ERROR":
         _count_usage(out)
     # Where input/output is an attribute's text unchanged, storage keeps it once (see decode.py).
     out["input_key"] = _verbatim_key(found, "_in_first", out["input"]) or _verbatim_key(found, "_in_last", out["input"])
