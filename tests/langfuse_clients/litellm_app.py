@@ -15,6 +15,7 @@ import sys
 host, public_key, secret_key, base_url, mode = sys.argv[1:6]
 os.environ.update(LANGFUSE_PUBLIC_KEY=public_key, LANGFUSE_SECRET_KEY=secret_key, LANGFUSE_HOST=host)
 os.environ["LANGFUSE_OTEL_HOST"] = host
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # its price list as installed, not fetched at import
 
 import litellm  # noqa: E402
 
