@@ -315,8 +315,14 @@ def _observation_filters(filters: dict[str, object], where: list[str], params: d
         value = filters.get(key)
         if value is None:
             continue
-        if key == "parent":  # its own span, if the parent's id is also its trace's (storage.observation_ids)
-            where.append("s.parent_span_id IN ({parent:String}, {parent_own:String})")
+        if key == "parent":
+            # A top-level observation's stored parent is its trace's id: not an observation's
+            # (Langfuse's parent is null). An observation whose id is also its trace's is stored
+            # as its own span, the parent of its children (storage.observation_ids).
+            where.append(
+                "((s.parent_span_id = {parent:String} AND s.trace_id != {parent:String})"
+                " OR s.parent_span_id = {parent_own:String})"
+            )
             params["parent_own"] = f"{value}{OWN_SPAN_SUFFIX}"
         else:
             where.append(f"s.{column} = {{{key}:String}}")

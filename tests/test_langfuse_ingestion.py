@@ -439,6 +439,8 @@ async def test_an_observation_named_by_its_traces_id_keeps_the_trace(live: Runni
         root = (await http.get(f"{live.api_url}/api/public/observations/{trace_id}", headers=headers)).json()
         params = {"parentObservationId": trace_id, "name": "agent"}
         agents = (await http.get(f"{live.api_url}/api/public/observations", headers=headers, params=params)).json()
+        params = {"parentObservationId": trace_id, "limit": "100"}
+        children = (await http.get(f"{live.api_url}/api/public/observations", headers=headers, params=params)).json()
     assert (trace["name"], trace["sessionId"]) == ("LangGraph", "js-langgraph")
     observations = {o["id"]: o for o in trace["observations"]}
     assert trace_id in observations and len(observations) == len(trace["observations"]) == 20
@@ -446,3 +448,5 @@ async def test_an_observation_named_by_its_traces_id_keeps_the_trace(live: Runni
     under_root = sorted(o["name"] for o in trace["observations"] if o["parentObservationId"] == trace_id)
     assert under_root == ["__start__", "agent", "agent", "tools"]
     assert [o["parentObservationId"] for o in agents["data"]] == [trace_id, trace_id]
+    # Those under the root, not the root (a top-level observation, its stored parent the trace's id).
+    assert sorted(o["name"] for o in children["data"]) == under_root
