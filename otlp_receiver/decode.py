@@ -175,6 +175,17 @@ def _check_span(span: Any) -> str | None:
     return None
 
 
+def _exception_message(attributes: Any) -> str:
+    """An exception event's ``exception.message``, else its ``exception.type``; "" for neither."""
+    found = ""
+    for kv in attributes:
+        if kv.key in ("exception.message", "exception.type") and kv.value.string_value:
+            if kv.key == "exception.message":
+                return str(kv.value.string_value)
+            found = str(kv.value.string_value)
+    return found
+
+
 def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> DecodeResult:
     """Decode and map every span of ``request``."""
     cols = _Columns()
@@ -219,6 +230,7 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 event_names: list[str] = _NONE
                 event_attrs: list[str] = _NONE
                 genai_events: list[tuple[str, dict[str, Any]]] = []
+                failure = ""  # the first exception event's message
                 events = span.events
                 if events:
                     event_times, event_names, event_attrs = [], [], []
@@ -228,6 +240,8 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                         event_attrs.append(attributes_json(event.attributes))
                         if event.name in GENAI_EVENTS:
                             genai_events.append((event.name, {kv.key: to_python(kv.value) for kv in event.attributes}))
+                        elif event.name == "exception" and not failure:
+                            failure = _exception_message(event.attributes)
 
                 error, root, client = status_code == "ERROR", not span.parent_span_id, span.kind == _CLIENT
                 m = map_span(attrs, defaults, genai_events, error, start, root, client)
@@ -256,7 +270,10 @@ def decode_request(request: ExportTraceServiceRequest, ctx: DecodeContext) -> De
                 c["end_time"].append(end)
                 c["duration_ns"].append(end - start)
                 c["status_code"].append(status_code)
-                c["status_message"].append(m.pop("status_message") or span.status.message)
+                # A failed span's message; where its status has none, its exception's (BeeAI, and any
+                # instrumentation that records the exception but leaves the status's description empty).
+                status_message = m.pop("status_message") or span.status.message
+                c["status_message"].append(status_message or (failure if error else ""))
                 c["flags"].append(span.flags)
                 c["service_name"].append(service)
                 c["scope_name"].append(scope.name)

@@ -141,3 +141,42 @@ async def test_trace_is_readable_through_the_api_at_once(live: Running) -> None:
     assert len(doc["spans"]) == 3
     chat = next(s for s in doc["spans"] if s["name"] == "chat gpt-4o")
     assert chat["total_cost"] == "0.002550000000" and chat["input_tokens"] == 1200
+
+
+async def test_failed_span_without_a_description_gives_its_exceptions_message(live: Running) -> None:
+    """A span whose status is an error without a description, its exception recorded as an event
+    (BeeAI's): its status message is the exception's message (its type where it has none), as the
+    Langfuse API gives it; a span that did not fail keeps none, whatever its events; a description
+    wins."""
+    tp = provider(exporter("http", live), service="exceptions")
+    tracer = tp.get_tracer("test.exceptions")
+
+    def run() -> str:
+        with tracer.start_as_current_span("agent run") as root:
+            for name, status, event in (
+                (
+                    "no description",
+                    Status(StatusCode.ERROR),
+                    {"exception.type": "ValueError", "exception.message": "boom"},
+                ),
+                ("type only", Status(StatusCode.ERROR), {"exception.type": "TimeoutError"}),
+                ("described", Status(StatusCode.ERROR, "upstream timeout"), {"exception.message": "boom"}),
+                ("recovered", Status(StatusCode.OK), {"exception.message": "retried"}),
+            ):
+                with tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False) as span:
+                    span.add_event("exception", event)
+                    span.set_status(status)
+            trace_id = format(root.get_span_context().trace_id, "032x")
+        tp.force_flush()
+        tp.shutdown()
+        return trace_id
+
+    trace_id = await in_thread(run)
+    spans = {s["name"]: s for s in await live.store.reader.trace("default", trace_id)}
+    assert {name: spans[name]["status_message"] for name in spans if name != "agent run"} == {
+        "no description": "boom",
+        "type only": "TimeoutError",
+        "described": "upstream timeout",
+        "recovered": "",
+    }
+    assert spans["no description"]["level"] == "ERROR"
