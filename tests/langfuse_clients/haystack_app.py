@@ -27,8 +27,9 @@ from haystack_integrations.components.connectors.langfuse import LangfuseConnect
 from haystack_integrations.tracing.opentelemetry import OpenTelemetryTracer
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from root_spans import Roots
 
 host, public_key, secret_key, base_url = sys.argv[1:5]
 os.environ.update(OPENAI_API_KEY="sk-fake", LANGFUSE_PUBLIC_KEY=public_key, LANGFUSE_SECRET_KEY=secret_key)
@@ -78,17 +79,6 @@ def run_both(tracer_names: tuple[str, str] | tuple[None, None]) -> list[str]:
     for result in (chat, agent):
         ids.append(result["tracer"]["trace_id"] if "tracer" in result else "")
     return ids
-
-
-class Roots(SpanProcessor):
-    """The trace ids of the root spans ended, in order."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.parent is None:
-            self.ids.append(format(span.context.trace_id, "032x"))
 
 
 # Haystack's own tracer, over OTLP to this host's Langfuse-compatible endpoint.

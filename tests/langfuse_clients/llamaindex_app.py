@@ -19,21 +19,11 @@ from llama_index.llms.openai import OpenAI
 from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from root_spans import Roots
 
 host, public_key, secret_key, base_url = sys.argv[1:5]
-
-
-class Roots(SpanProcessor):
-    """The trace ids of the root spans ended, in order."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.parent is None:
-            self.ids.append(format(span.context.trace_id, "032x"))
 
 
 auth = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
