@@ -190,11 +190,11 @@ def counted_usage(model: str, input_text: str, output_text: str) -> Counted | No
     hand), its input is not a prompt (``_is_prompt``), or there is nothing to count."""
     if not (input_text or output_text) or len(input_text) + len(output_text) > MAX_CHARS:
         return None
+    encoding = _encoding(model)  # first: most models are not OpenAI's, and then nothing is parsed
+    if encoding is None:
+        return None
     asked = _parse(input_text) if input_text else ""
     if not _is_prompt(asked):
-        return None
-    encoding = _encoding(model)
-    if encoding is None:
         return None
     try:
         inp = _input_tokens(encoding, asked) if input_text else 0
