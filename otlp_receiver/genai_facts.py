@@ -6,10 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from pricing import PICO_PER_USD, PriceBook, compute_cost
 
-__all__ = ["LANGFUSE_USAGE_KEYS", "MAX_TOKENS", "TOKEN_COLUMNS", "cost", "inclusive_tokens"]
+__all__ = [
+    "LANGFUSE_USAGE_KEYS",
+    "MAX_TOKENS",
+    "TOKEN_COLUMNS",
+    "cost",
+    "inclusive_tokens",
+    "langfuse_usage",
+    "usage_count",
+]
 
 TOKEN_COLUMNS = (
     "input_tokens",
@@ -37,15 +46,75 @@ MAX_TOKENS = 10**15
 MAX_COST = Decimal(10**6)
 
 
+def usage_count(value: Any) -> int | None:
+    """A token count, or None for what is not one (negative, fractional, beyond MAX_TOKENS, text
+    that is not digits)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    n: int
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        n = int(value.strip())
+    else:
+        return None
+    return n if 0 <= n <= MAX_TOKENS else None
+
+
+def _openai_usage(details: Mapping[str, Any], prefix_in: str, prefix_out: str) -> dict[str, int] | None:
+    """OpenAI's usage (a chat completion's ``prompt``/``completion``, a response's ``input``/
+    ``output``; all three counts needed, as Langfuse's schema) as Langfuse's keys: each detail
+    ``input_<name>``/``output_<name>``, taken out of its side's count."""
+    prompt, completion, total = (
+        usage_count(details.get(k)) for k in (f"{prefix_in}_tokens", f"{prefix_out}_tokens", "total_tokens")
+    )
+    if prompt is None or completion is None or total is None:
+        return None
+    out = {"input": prompt, "output": completion, "total": total}
+    for side, key in (("input", f"{prefix_in}_tokens_details"), ("output", f"{prefix_out}_tokens_details")):
+        parts = details.get(key)
+        for name, value in parts.items() if isinstance(parts, Mapping) else ():
+            n = usage_count(value)
+            if n:
+                out[f"{side}_{name}"] = n
+                out[side] = max(0, out[side] - n)
+    return out
+
+
+def langfuse_usage(details: Mapping[str, Any]) -> dict[str, int]:
+    """A sender's ``usageDetails`` as Langfuse keeps them: OpenAI's chat or response usage (which
+    Langfuse's OpenAI integration sends as it came, its details nested) in Langfuse's exclusive
+    keys, else every key whose value is a count, as sent."""
+    parsed = _openai_usage(details, "prompt", "completion") or _openai_usage(details, "input", "output")
+    if parsed is not None:
+        return parsed
+    return {str(k): n for k, v in details.items() if (n := usage_count(v)) is not None}
+
+
+def _part_of(key: str, side: str, named: set[str]) -> bool:
+    # A service tier's count (LangChain's ``input_priority``) is no part: never taken out.
+    return key.startswith(side + "_") and key not in named and not key.startswith(side + "_priority")
+
+
 def inclusive_tokens(details: Mapping[str, int]) -> dict[str, int] | None:
     """Langfuse's usage (exclusive counts: input without cached input, output without reasoning,
     under any of the names SDKs use) as the OTel convention's inclusive columns; None when it
-    counts nothing. A total the sender gave is kept; else it is input + output."""
-    picked = {name: next((details[k] for k in keys if k in details), 0) for name, keys in LANGFUSE_USAGE_KEYS.items()}
+    counts nothing. Every other ``input_*``/``output_*`` count (OpenAI's audio and prediction
+    tokens, Vertex's modalities, which Langfuse's integrations take out of their side) goes back
+    into its side. A total the sender gave is kept; else it is input + output."""
+    picked: dict[str, int] = {}
+    named: set[str] = set()
+    for name, keys in LANGFUSE_USAGE_KEYS.items():
+        key = next((k for k in keys if k in details), None)
+        picked[name] = details[key] if key is not None else 0
+        named.update(keys)
     if not any(picked.values()):
         return None
-    inp = picked["input"] + picked["cache_read"] + picked["cache_write"]
-    out = picked["output"] + picked["reasoning"]
+    rest = {side: sum(n for k, n in details.items() if _part_of(k, side, named)) for side in ("input", "output")}
+    inp = picked["input"] + picked["cache_read"] + picked["cache_write"] + rest["input"]
+    out = picked["output"] + picked["reasoning"] + rest["output"]
     return {
         "input_tokens": inp,
         "output_tokens": out,

@@ -31,6 +31,17 @@ COMPLETION = {
     },
 }
 
+# The answer to a request with a ``prompt_cache_key``: 16 of its prompt's 31 tokens read from
+# OpenAI's cache, 4 of its 9 output tokens reasoning.
+CACHED = {
+    **COMPLETION,
+    "usage": {
+        **COMPLETION["usage"],
+        "prompt_tokens_details": {"cached_tokens": 16, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 4, "audio_tokens": 0},
+    },
+}
+
 
 def _call(name: str, arguments: dict[str, str]) -> dict[str, Any]:
     function = {"name": name, "arguments": json.dumps(arguments)}
@@ -42,16 +53,16 @@ def _call(name: str, arguments: dict[str, str]) -> dict[str, Any]:
 
 
 async def _chat(request: web.Request) -> web.Response:
-    """The answer (31 + 9 tokens); given tools with smolagents' ``final_answer``, an agent's run
-    instead: its first tool for Paris on the task alone (a system and a user message), then the
-    final answer. Given other tools, a call of the first for Paris until a tool's result is in.
-    Streamed when asked (not an agent's run)."""
+    """The answer (31 + 9 tokens; CACHED given a ``prompt_cache_key``); given tools with
+    smolagents' ``final_answer``, an agent's run instead: its first tool for Paris on the task
+    alone (a system and a user message), then the final answer. Given other tools, a call of the
+    first for Paris until a tool's result is in. Streamed when asked (not an agent's run)."""
     body = await request.json()
     names = [tool.get("function", {}).get("name") for tool in body.get("tools") or []]
     if "final_answer" not in names:
         answered = any(m.get("role") == "tool" for m in body.get("messages") or [])
         if not names or answered:
-            reply = COMPLETION
+            reply = CACHED if body.get("prompt_cache_key") else COMPLETION
         else:
             choice = {"index": 0, "message": _call(names[0], {"city": "Paris"}), "finish_reason": "tool_calls"}
             reply = {**COMPLETION, "choices": [choice]}
@@ -130,7 +141,8 @@ _RESPONSE_USAGE = {"input_tokens_details": {"cached_tokens": 0}, "output_tokens_
 
 async def _responses(request: web.Request) -> web.Response:
     """Responses: given tools and no tool's output yet, a call of the first tool (its city
-    Paris, 20 + 8 tokens); else the answer (12 + 5 tokens)."""
+    Paris, 20 + 8 tokens); else the answer (12 + 5 tokens; given a ``prompt_cache_key``, 8 of its
+    input tokens cached and 2 of its output tokens reasoning)."""
     body = await request.json()
     items = body.get("input") if isinstance(body.get("input"), list) else []
     answered = any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items)
@@ -143,6 +155,8 @@ async def _responses(request: web.Request) -> web.Response:
         output = [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [text]}]
         tokens = (12, 5)
     usage = {"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens), **_RESPONSE_USAGE}
+    if body.get("prompt_cache_key"):  # 8 of its 12 input tokens cached, 2 of its 5 output tokens reasoning
+        usage.update(input_tokens_details={"cached_tokens": 8}, output_tokens_details={"reasoning_tokens": 2})
     return web.json_response(
         {
             "id": f"resp_{len(items)}",

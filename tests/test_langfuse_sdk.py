@@ -6,8 +6,10 @@ import json
 from decimal import Decimal
 
 import aiohttp
+import pytest
 
 from storage.langfuse import LangfuseReader
+from tests.fake_openai import fake_openai
 from tests.langfuse_helpers import basic, make_key, run_sdk
 from tracehouse.server import Running
 
@@ -182,6 +184,37 @@ async def test_langfuse_5_sdk_reads_inputs_and_outputs_back_as_sent(live: Runnin
     assert {o["name"]: {"input": o["input"], "output": o["output"]} for o in trace["observations"]} == {
         "agent": root, "chat": chat
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["4", "5"])
+async def test_langfuse_openai_integration_keeps_cached_and_reasoning_tokens(live: Running, version: str) -> None:
+    """Langfuse's OpenAI integration sends OpenAI's usage as it came (``prompt_tokens`` with
+    ``prompt_tokens_details.cached_tokens``; a response's ``input_tokens_details``). Read as
+    Langfuse reads it: cached input and reasoning apart, the cached tokens priced as such. (The
+    details were dropped: every cached token charged at the full input price, and the usage given
+    back under OpenAI's keys.)"""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        out = await asyncio.to_thread(run_sdk, version, "openai_usage.py", live.api_url, pair, base_url, isolated=False)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{live.api_url}/api/public/traces/{out['trace_id']}", headers=basic(pair)) as r,
+    ):
+        observations = {o["name"]: o for o in (await r.json())["observations"]}
+    chat, response = observations["chat-cached"], observations["response-cached"]
+    # 31 prompt tokens, 16 of them cached; 9 output tokens, 4 of them reasoning.
+    assert chat["usageDetails"] == {"input": 15, "input_cached_tokens": 16, "output": 5, "output_reasoning_tokens": 4,
+                                    "total": 40}  # fmt: skip
+    # gpt-4o-mini: 0.15 USD per million input tokens, 0.075 cached, 0.6 output (reasoning among them).
+    assert chat["calculatedTotalCost"] == pytest.approx(15 * 0.15e-6 + 16 * 0.075e-6 + 9 * 0.6e-6)
+    assert response["usageDetails"] == {"input": 4, "input_cached_tokens": 8, "output": 3,
+                                        "output_reasoning_tokens": 2, "total": 17}  # fmt: skip
+    assert response["calculatedTotalCost"] == pytest.approx(4 * 0.15e-6 + 8 * 0.075e-6 + 5 * 0.6e-6)
+    # The typed columns count inclusively, as the OpenTelemetry conventions do.
+    spans = {s["name"]: s for s in await live.store.reader.trace("default", out["trace_id"])}
+    columns = ("input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
+    assert [spans["chat-cached"][c] for c in columns] == [31, 16, 9, 4, 40]
+    assert [spans["response-cached"][c] for c in columns] == [12, 8, 5, 2, 17]
 
 
 async def test_langfuse_4_sdk_trace_input_and_output_set_apart(live: Running) -> None:

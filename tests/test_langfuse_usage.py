@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from otlp_receiver.genai_facts import TOKEN_COLUMNS, inclusive_tokens, langfuse_usage
 from otlp_receiver.langfuse.entities import merge, provided_cost, provided_usage
 
 
@@ -55,6 +56,40 @@ from otlp_receiver.langfuse.entities import merge, provided_cost, provided_usage
 def test_usage_forms(state: dict, details: dict, unit: str) -> None:
     got, got_unit = provided_usage(state)
     assert got == details and got_unit == unit
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6, "prompt_tokens_details": ["cached", 3]},
+        {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6, "completion_tokens_details": "4"},
+        {"input_tokens": 5, "output_tokens": 1, "total_tokens": 6, "input_tokens_details": {"cached_tokens": -2}},
+    ],
+)
+def test_openai_usage_with_garbage_details(details: dict) -> None:
+    """Details that are no counts are left out; the counts stay."""
+    assert langfuse_usage(details) == {"input": 5, "output": 1, "total": 6}
+
+
+def _columns(*counts: int) -> dict[str, int]:
+    return dict(zip(TOKEN_COLUMNS, counts, strict=True))
+
+
+def test_exclusive_usage_as_inclusive_columns() -> None:
+    """Every part Langfuse takes out of a side goes back into it: cached and audio input, reasoning
+    and audio output (OpenAI's details), Anthropic's cache keys."""
+    openai = {"input": 40, "input_cached_tokens": 60, "input_audio_tokens": 10, "output": 15,
+              "output_reasoning_tokens": 5, "output_audio_tokens": 3, "total": 133}  # fmt: skip
+    assert inclusive_tokens(openai) == _columns(110, 23, 133, 60, 0, 5)
+    anthropic = {"input": 21, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5, "output": 9}
+    assert inclusive_tokens(anthropic) == _columns(126, 9, 135, 100, 5, 0)
+    # Vertex's modalities (Langfuse's LangChain handler); a service tier's count is no part.
+    vertex = {"input": 0, "input_modality_text": 20, "input_priority": 20, "output": 7, "total": 27}
+    assert inclusive_tokens(vertex)["input_tokens"] == 20  # type: ignore[index]
+    # OpenAI's own keys (an SDK that sends them flat) are no parts of a side.
+    flat = {"input_tokens": 12, "output_tokens": 5, "total_tokens": 17}
+    assert inclusive_tokens(flat) == _columns(12, 5, 17, 0, 0, 0)
+    assert inclusive_tokens({"bogus": 3}) is None
 
 
 def test_cost_forms() -> None:

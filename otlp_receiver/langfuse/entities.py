@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from otlp_receiver.genai_facts import MAX_TOKENS, TOKEN_COLUMNS, cost, inclusive_tokens
+from otlp_receiver.genai_facts import TOKEN_COLUMNS, cost, inclusive_tokens, langfuse_usage, usage_count
 from otlp_receiver.token_count import COUNTED_ATTRIBUTE, counted_usage
 from pricing import PriceBook
 from storage.observation_ids import stored_observation_id
@@ -93,38 +93,6 @@ def _environment(value: Any) -> str:
     return env if env and _ENV.match(env) else "default"
 
 
-def _count(value: Any) -> int | None:
-    """A token count, or None for what is not one (negative, fractional, beyond MAX_TOKENS, text)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    n: int
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, float) and value.is_integer():
-        n = int(value)
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        n = int(value.strip())
-    else:
-        return None
-    return n if 0 <= n <= MAX_TOKENS else None
-
-
-def _openai_usage(details: dict[str, Any], prefix_in: str, prefix_out: str) -> dict[str, int] | None:
-    prompt, completion, total = (
-        _count(details.get(k)) for k in (f"{prefix_in}_tokens", f"{prefix_out}_tokens", "total_tokens")
-    )
-    if prompt is None or completion is None or total is None:
-        return None
-    out = {"input": prompt, "output": completion, "total": total}
-    for side, key in (("input", f"{prefix_in}_tokens_details"), ("output", f"{prefix_out}_tokens_details")):
-        for name, value in (details.get(key) or {}).items():
-            n = _count(value)
-            if n:
-                out[f"{side}_{name}"] = n
-                out[side] = max(0, out[side] - n)
-    return out
-
-
 def provided_usage(state: dict[str, Any]) -> tuple[dict[str, int], str]:
     """Usage as Langfuse keeps it (exclusive counts by usage type) and its unit."""
     details: dict[str, int] = {}
@@ -139,17 +107,14 @@ def provided_usage(state: dict[str, Any]) -> tuple[dict[str, int], str]:
                 "unit": "TOKENS",
             }
         for key in ("input", "output", "total"):
-            n = _count(usage.get(key))
+            n = usage_count(usage.get(key))
             if n is not None:
                 details[key] = n
         if isinstance(usage.get("unit"), str):
             unit = usage["unit"].upper()
     usage_details = state.get("usageDetails") or {}
     if usage_details:
-        parsed = _openai_usage(usage_details, "prompt", "completion") or _openai_usage(usage_details, "input", "output")
-        if parsed is None:
-            parsed = {str(k): n for k, v in usage_details.items() if (n := _count(v)) is not None}
-        details.update(parsed)
+        details.update(langfuse_usage(usage_details))
     if details and "total" not in details and not usage_details:
         details["total"] = details.get("input", 0) + details.get("output", 0)
     return details, unit

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens
+from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens, langfuse_usage
 from otlp_receiver.mapping import haystack, messages
 from otlp_receiver.mapping.rules import (
     AI_SDK_EMBEDDING_CALLS,
@@ -176,9 +176,8 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
     details: dict[str, int] = {}
     langfuse = _json_object(found.get("_usage_json", _EMPTY)[1])
     if langfuse:
-        for key, value in langfuse.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS:
-                details[str(key)] = int(value)
+        # Langfuse's OpenAI integration sends OpenAI's usage as it came: read as Langfuse does.
+        details = langfuse_usage(langfuse)
         # Langfuse counts are exclusive (input without cache, output without reasoning).
         inclusive = inclusive_tokens(details)
         if inclusive is not None:
