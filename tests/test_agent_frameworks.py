@@ -626,6 +626,43 @@ async def test_langchain_messages_as_openllmetry_writes_them(live: Running) -> N
     assert json.loads(row["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny."}]}]
 
 
+async def test_mastra_spans_typed_by_mastra(live: Running) -> None:
+    """Mastra's OpenTelemetry exporter (@mastra/otel-exporter 0.3) names its own operations
+    (``agent.run``, ``tool.execute``) and types its spans in ``mastra.span.type``, as it sent them:
+    its agent's run is an AGENT, its tools TOOLs, its workflows CHAINs (the run was a SPAN); its
+    steps and chunks stay SPANs, its model call a GENERATION."""
+    mastra = {"span.kind": "server", "input": "Weather in Paris?", "agent.id": "forecaster"}
+    spans = {
+        "agent.forecaster": {**mastra, "gen_ai.operation.name": "agent.run", "mastra.span.type": "agent_run"},
+        "chat gpt-4o-mini": {
+            "gen_ai.operation.name": "chat",
+            "mastra.span.type": "model_generation",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 62,
+            "gen_ai.usage.output_tokens": 18,
+        },
+        "step: 0": {"gen_ai.operation.name": "model.step", "mastra.span.type": "model_step"},
+        "chunk: 'text'": {"gen_ai.operation.name": "model.chunk", "mastra.span.type": "model_chunk"},
+        "tool.execute weather": {"gen_ai.operation.name": "tool.execute", "mastra.span.type": "tool_call"},
+        "mcp.execute search": {"mastra.span.type": "mcp_tool_call"},
+        "workflow.weather-flow": {"gen_ai.operation.name": "workflow.run", "mastra.span.type": "workflow_run"},
+        "odd": {"mastra.span.type": "no_such_type"},
+    }
+    rows = await _sent_spans(live, "mastra-app", spans)
+    assert {name: row["observation_type"] for name, row in rows.items()} == {
+        "agent.forecaster": "AGENT",
+        "chat gpt-4o-mini": "GENERATION",
+        "step: 0": "SPAN",
+        "chunk: 'text'": "SPAN",
+        "tool.execute weather": "TOOL",
+        "mcp.execute search": "TOOL",
+        "workflow.weather-flow": "CHAIN",
+        "odd": "SPAN",
+    }
+    assert rows["agent.forecaster"]["input"] == "Weather in Paris?"
+    assert (rows["chat gpt-4o-mini"]["input_tokens"], rows["chat gpt-4o-mini"]["output_tokens"]) == (62, 18)
+
+
 async def test_a_root_without_input_shows_its_first_spans(live: Running) -> None:
     """OpenLLMetry's LangGraph root (``invoke_agent``) carries no input or output; its workflow
     does. The trace's input is then its first span's that has one and its output the last to end

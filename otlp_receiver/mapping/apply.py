@@ -20,6 +20,7 @@ from otlp_receiver.mapping.rules import (
     AI_SDK_OPERATIONS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
+    FRAMEWORK_KINDS,
     HAYSTACK_COMPONENT_TYPES,
     HAYSTACK_NAMES,
     LEVEL_ALIASES,
@@ -39,7 +40,6 @@ from otlp_receiver.mapping.rules import (
     SCRUBBED_COLUMNS,
     STRING_RULES,
     TOKEN_RULES,
-    TRACELOOP_KINDS,
     TYPE_FROM_PRESENCE,
     VERBATIM_IO,
 )
@@ -135,9 +135,9 @@ def _observation_type(found: dict[str, tuple[int, Any]], operation: str) -> str:
     ai_sdk = found.get("_ai_op", _EMPTY)[1]
     if isinstance(ai_sdk, str) and ai_sdk in AI_SDK_OPERATIONS:
         return AI_SDK_OPERATIONS[ai_sdk]
-    traceloop = found.get("_tl_kind", _EMPTY)[1]
-    if isinstance(traceloop, str) and traceloop in TRACELOOP_KINDS:
-        return TRACELOOP_KINDS[traceloop]
+    framework = found.get("_framework_kind", _EMPTY)[1]
+    if isinstance(framework, str) and framework in FRAMEWORK_KINDS:
+        return FRAMEWORK_KINDS[framework]
     component = found.get("_hs_component", _EMPTY)[1]
     if isinstance(component, str):
         for suffix, kind in HAYSTACK_COMPONENT_TYPES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AI_SDK_EMBEDDING_CALLS",
     "AI_SDK_OPERATIONS",
+    "FRAMEWORK_KINDS",
     "HAYSTACK_COMPONENT_TYPES",
     "HAYSTACK_NAMES",
     "LEVEL_ALIASES",
@@ -19,7 +20,6 @@ __all__ = [
     "ROLLUP_OPERATIONS",
     "STRING_RULES",
     "TOKEN_RULES",
-    "TRACELOOP_KINDS",
     "TYPE_FROM_PRESENCE",
 ]
 
@@ -175,7 +175,18 @@ AI_SDK_OPERATIONS = {
 # Its embedding calls count their tokens only in ai.usage.tokens (their function's span totals them).
 AI_SDK_EMBEDDING_CALLS = frozenset({"ai.embed.doEmbed", "ai.embedMany.doEmbed"})
 
-TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL", "workflow": "CHAIN", "task": "SPAN"}
+FRAMEWORK_KINDS = {
+    # traceloop.span.kind (OpenLLMetry's decorators)
+    "agent": "AGENT",
+    "tool": "TOOL",
+    "workflow": "CHAIN",
+    "task": "SPAN",
+    # mastra.span.type (Mastra's OpenTelemetry exporter; its model calls are GENERATIONs by operation)
+    "agent_run": "AGENT",
+    "tool_call": "TOOL",
+    "mcp_tool_call": "TOOL",
+    "workflow_run": "CHAIN",
+}
 
 # Present keys that decide the type when nothing above did, in order.
 TYPE_FROM_PRESENCE: tuple[tuple[str, str], ...] = (
@@ -352,7 +363,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_lf_level": (LANGFUSE_LEVEL,),
     "_logfire_level": ("logfire.level_num",),
     "_oi_kind": ("openinference.span.kind",),
-    "_tl_kind": ("traceloop.span.kind",),
+    "_framework_kind": ("traceloop.span.kind", "mastra.span.type"),
     "_ai_op": ("ai.operationId",),
     "_ai_text": ("ai.response.text",),
     "_ai_tool_calls": ("ai.response.toolCalls",),
