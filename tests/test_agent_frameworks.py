@@ -663,6 +663,57 @@ async def test_mastra_spans_typed_by_mastra(live: Running) -> None:
     assert (rows["chat gpt-4o-mini"]["input_tokens"], rows["chat gpt-4o-mini"]["output_tokens"]) == (62, 18)
 
 
+async def test_livekit_keys_before_1_8_and_garbage(live: Running) -> None:
+    """LiveKit before 1.8 sent its values without ``pii`` in their keys (``lk.chat_ctx``,
+    ``lk.user_input``, ``lk.response.text``, ``lk.user_transcript``, ``lk.input_text``); read alike.
+    A context whose items are not LiveKit's is kept as it came; a reply with neither text nor
+    calls is no output."""
+    context = {"items": [
+        {"type": "message", "role": "user", "content": ["Hi", {"type": "cache_breakpoint"}]},
+        {"type": "agent_handoff", "old_agent_id": None, "new_agent_id": "a"},
+        {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": "{\"city\": \"Paris\"}"},
+        {"type": "function_call", "call_id": "c2", "name": "time", "arguments": "not json"},
+        {"type": "function_call_output", "call_id": "c1", "name": "weather", "output": "sunny"},
+    ]}  # fmt: skip
+    odd = {"items": [{"type": "message", "role": "user", "content": ["Hi"]}, {"type": "surprise"}, 3]}
+    spans = {
+        "agent_turn": {
+            "lk.user_input": "Hello",
+            "lk.response.text": "Hi there",
+            "gen_ai.operation.name": "invoke_agent",
+        },
+        "llm_node": {
+            "lk.chat_ctx": json.dumps(context),
+            "lk.response.text": "",
+            "lk.response.function_calls": "[]",
+            "gen_ai.request.model": "gpt-4o-mini",
+        },
+        "odd_node": {"lk.chat_ctx": json.dumps(odd), "lk.response.function_calls": "{not json"},
+        "user_turn": {"lk.user_transcript": "Weather in Paris?"},
+        "tts_request": {"lk.input_text": "It is sunny."},
+    }
+    rows = await _sent_spans(live, "livekit-old", spans)
+    assert (rows["agent_turn"]["input"], rows["agent_turn"]["observation_type"]) == ("Hello", "AGENT")
+    assert json.loads(rows["agent_turn"]["output"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hi there"}]}
+    ]
+    node = rows["llm_node"]
+    assert node["observation_type"] == "SPAN" and node["output"] == ""
+    calls = [
+        {"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Paris"}},
+        {"type": "tool_call", "id": "c2", "name": "time", "arguments": "not json"},
+    ]
+    assert json.loads(node["input"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Hi"}]},
+        {"role": "assistant", "parts": calls},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "sunny"}], "name": "weather"},
+    ]
+    assert json.loads(rows["odd_node"]["input"]) == odd
+    assert rows["odd_node"]["output"] == "{not json"
+    assert rows["user_turn"]["input"] == "Weather in Paris?"
+    assert rows["tts_request"]["input"] == "It is sunny."
+
+
 async def test_a_root_without_input_shows_its_first_spans(live: Running) -> None:
     """OpenLLMetry's LangGraph root (``invoke_agent``) carries no input or output; its workflow
     does. The trace's input is then its first span's that has one and its output the last to end

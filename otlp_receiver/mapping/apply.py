@@ -297,9 +297,11 @@ def _io(
                 raw_out = messages.from_flattened(attrs, prefix, "assistant")
     if raw_in is None:
         raw_in = messages.from_prompt_list(found.get("_prompt_list", _EMPTY)[1])
-    if raw_out is None:  # the AI SDK's text and tool calls, one message
-        raw_out = messages.from_ai_sdk_response(
-            found.get("_ai_text", _EMPTY)[1], found.get("_ai_tool_calls", _EMPTY)[1], found.get("_ai_finish", _EMPTY)[1]
+    if raw_out is None:  # the AI SDK's or LiveKit's text and tool calls, one message
+        raw_out = messages.assistant_response(
+            found.get("_response_text", _EMPTY)[1],
+            found.get("_response_calls", _EMPTY)[1],
+            found.get("_ai_finish", _EMPTY)[1],
         )
     if raw_in is None:
         value = found.get("_in_last", _EMPTY)[1]

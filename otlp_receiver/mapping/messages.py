@@ -15,7 +15,8 @@ hold a ``prompt`` instead), flattened attributes (OpenLLMetry ``gen_ai.prompt.N.
 ``llm.input_messages.N.message.*``), GenAI message events and lists of them in one attribute
 (Logfire's ``events``, Pydantic AI 0.x's ``all_messages_events``), Haystack's ChatMessages (content
 blocks of one key each: ``text``, ``tool_call``, ``tool_call_result``, ``reasoning``, ``image``,
-``file``; a generator's ``{"replies": [...]}``). A value that is not messages is kept as it came.
+``file``; a generator's ``{"replies": [...]}``), LiveKit's chat context (``{"items": [...]}``). A
+value that is not messages is kept as it came.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["from_ai_sdk_response", "from_event_list", "from_events", "from_flattened", "normalize", "to_json"]
+__all__ = ["assistant_response", "from_event_list", "from_events", "from_flattened", "normalize", "to_json"]
 
 INPUT_EVENTS = {
     "gen_ai.system.message": "system",
@@ -68,7 +69,9 @@ def _tool_call(call: Any) -> dict[str, Any] | None:
     if name is None:
         return None
     arguments = _maybe_json(function.get("arguments", function.get("input", function.get("args"))))
-    part: dict[str, Any] = {"type": "tool_call", "id": call.get("id", call.get("toolCallId")), "name": name}
+    # The id its result answers: a Responses item's (and LiveKit's) call_id, not its own id.
+    ident = call.get("call_id") or call.get("id", call.get("toolCallId"))
+    part: dict[str, Any] = {"type": "tool_call", "id": ident, "name": name}
     if arguments is not None:
         part["arguments"] = arguments
     return part
@@ -279,8 +282,41 @@ def _message(raw: Any) -> dict[str, Any] | None:
     return message
 
 
+# LiveKit's chat context items (``{"items": [...]}``, its ChatContext.to_dict) that are no messages.
+_LIVEKIT_OTHER_ITEMS = frozenset({"agent_handoff", "agent_config_update"})
+
+
+def _from_livekit(items: list[Any]) -> list[dict[str, Any]] | None:
+    """LiveKit's chat context items as OpenAI-shaped messages: its messages (content a list of
+    text and blocks), function calls (into the assistant's message before them) and their outputs;
+    its handoffs and configuration updates left out. None where an item is none of these."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "message" and isinstance(item.get("role"), str):
+            content = item.get("content")
+            if isinstance(content, list):  # its cache breakpoints are no content
+                content = [c for c in content if not (isinstance(c, dict) and c.get("type") == "cache_breakpoint")]
+            out.append({"role": item["role"], "content": content})
+        elif kind == "function_call":
+            function = {"name": item.get("name"), "arguments": item.get("arguments")}
+            call = {"id": item.get("call_id"), "function": function}
+            if out and out[-1]["role"] == "assistant":
+                out[-1].setdefault("tool_calls", []).append(call)
+            else:
+                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            out.append({"role": "tool", "tool_call_id": item.get("call_id"), "name": item.get("name"),
+                        "content": item.get("output")})  # fmt: skip
+        elif kind not in _LIVEKIT_OTHER_ITEMS:
+            return None
+    return out
+
+
 def _messages(value: Any) -> list[dict[str, Any]] | None:
     system: Any = None
+    if isinstance(value, dict) and set(value) == {"items"} and isinstance(value["items"], list):
+        value = _from_livekit(value["items"])
     if isinstance(value, dict):
         for wrapper in ("inputs", "outputs"):  # OpenLLMetry's LangChain spans: {"inputs": {...}, "tags": ...}
             inner = value.get(wrapper)
@@ -317,9 +353,10 @@ def normalize(value: Any) -> str:
     return to_json(value)
 
 
-def from_ai_sdk_response(text: Any, tool_calls: Any, finish_reason: Any) -> str | None:
-    """The AI SDK's response (``ai.response.text``, ``ai.response.toolCalls``, ``.finishReason``)
-    as an assistant message; tool calls that are not, as they came; None without either."""
+def assistant_response(text: Any, tool_calls: Any, finish_reason: Any) -> str | None:
+    """A reply given as its text and its tool calls apart (the AI SDK's ``ai.response.text``,
+    ``.toolCalls``, ``.finishReason``; LiveKit's ``lk.pii.response.text``, ``.function_calls``) as
+    an assistant message; tool calls that are not, as they came; None without either."""
     parts: list[dict[str, Any]] = [{"type": "text", "content": text}] if isinstance(text, str) and text else []
     calls = _maybe_json(tool_calls)
     for call in calls if isinstance(calls, list) else ():
@@ -327,7 +364,7 @@ def from_ai_sdk_response(text: Any, tool_calls: Any, finish_reason: Any) -> str 
         if part:
             parts.append(part)
     if not parts:
-        return tool_calls if isinstance(tool_calls, str) and tool_calls else None
+        return tool_calls if isinstance(tool_calls, str) and tool_calls and calls != [] else None
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if isinstance(finish_reason, str) and finish_reason:
         message["finish_reason"] = finish_reason

@@ -192,6 +192,10 @@ FRAMEWORK_KINDS = {
 TYPE_FROM_PRESENCE: tuple[tuple[str, str], ...] = (
     ("gen_ai.tool.name", "TOOL"),
     ("gen_ai.tool.call.id", "TOOL"),
+    # LiveKit's llm_node: the step around its model call (its llm_request child, which reports
+    # the usage); the context it sent as input, a GENERATION would have it counted twice.
+    ("lk.pii.chat_ctx", "SPAN"),
+    ("lk.chat_ctx", "SPAN"),
     ("langfuse.observation.model.name", "GENERATION"),
     ("gen_ai.request.model", "GENERATION"),
     ("gen_ai.response.model", "GENERATION"),
@@ -248,6 +252,24 @@ HAYSTACK_OUTPUTS = (
     "haystack.pipeline.output_data",
 )
 HAYSTACK_CALL_OUTPUTS = ("haystack.agent.step.llm.output", "haystack.component.output")
+# LiveKit Agents' values (``lk.pii.*`` since 1.8, ``lk.*`` before): an llm_node's context, a turn's
+# user input, a user turn's transcript, a TTS request's text, a tool's arguments and output. A
+# reply's text and function calls are one assistant message (as the AI SDK's: RESPONSE_TEXT).
+LIVEKIT_INPUTS = (
+    "lk.pii.chat_ctx",
+    "lk.chat_ctx",
+    "lk.pii.user_input",
+    "lk.user_input",
+    "lk.pii.user_transcript",
+    "lk.user_transcript",
+    "lk.pii.input_text",
+    "lk.input_text",
+    "lk.pii.function_tool.arguments",
+    "lk.function_tool.arguments",
+)
+LIVEKIT_OUTPUTS = ("lk.pii.function_tool.output", "lk.function_tool.output")
+RESPONSE_TEXT = ("ai.response.text", "lk.pii.response.text", "lk.response.text")
+RESPONSE_CALLS = ("ai.response.toolCalls", "lk.pii.response.function_calls", "lk.response.function_calls")
 # A Haystack component's type by its class's name (OpenAIChatGenerator, OllamaGenerator,
 # OpenAITextEmbedder, InMemoryBM25Retriever, TransformersSimilarityRanker ...).
 HAYSTACK_COMPONENT_TYPES = (
@@ -279,6 +301,7 @@ INPUT_LAST = (
     "gcp.vertex.agent.tool_call_args",
     "genkit:input",
     *HAYSTACK_INPUTS,
+    *LIVEKIT_INPUTS,
     "input",
 )
 OUTPUT_LAST = (
@@ -294,6 +317,7 @@ OUTPUT_LAST = (
     "gcp.vertex.agent.tool_response",
     "genkit:output",
     *HAYSTACK_OUTPUTS,
+    *LIVEKIT_OUTPUTS,
     "output",
 )
 
@@ -365,8 +389,8 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_oi_kind": ("openinference.span.kind",),
     "_framework_kind": ("traceloop.span.kind", "mastra.span.type"),
     "_ai_op": ("ai.operationId",),
-    "_ai_text": ("ai.response.text",),
-    "_ai_tool_calls": ("ai.response.toolCalls",),
+    "_response_text": RESPONSE_TEXT,
+    "_response_calls": RESPONSE_CALLS,
     "_ai_finish": ("ai.response.finishReason",),
     "_ai_tokens": ("ai.usage.tokens",),
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
