@@ -23,8 +23,11 @@ from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
 AI_SDK = ROOT / ".venv" / "sdk" / "ai-sdk" / "node_modules"  # ai 7.x, @ai-sdk/otel, ai 6.x as ai6
-# gpt-4o-mini at $0.15/M input and $0.60/M output: the two model calls, 100 + 20 and 150 + 10 tokens.
-CALLS_COST = Decimal("0.000015") + Decimal("0.000012") + Decimal("0.0000225") + Decimal("0.000006")
+# gpt-4o-mini at $0.15/M input, $0.075/M cached input and $0.60/M output: the two model calls,
+# 100 + 20 and 150 + 10 tokens, 100 of the second's input read from the cache.
+CALLS_COST = (
+    Decimal("0.000015") + Decimal("0.000012") + Decimal("0.0000075") + Decimal("0.0000075") + Decimal("0.000006")
+)
 
 
 async def _trace_of(
@@ -217,6 +220,11 @@ async def test_ai_sdk_spans_read_back_with_their_messages(live: Running, integra
     ]
     assert json.loads(second["output"]) == [{"role": "assistant", "parts": [answer], "finish_reason": "stop"}]
     assert (second["model"], second["input_tokens"], second["output_tokens"]) == ("gpt-4o-mini", 150, 10)
+    # Its cached input, in the SDK's ai.usage.* details beside the GenAI counts (the cost counted
+    # all 150 at the full input price); Langfuse's API gives it as Langfuse does.
+    assert second["cache_read_tokens"] == 100 and second["usage_details"] == {
+        "input": 50, "input_cached_tokens": 100, "output": 10, "total": 160
+    }  # fmt: skip
 
     [tool] = [s for s in spans if s["name"] == "ai.toolCall"]
     assert tool["observation_type"] == "TOOL"
@@ -294,7 +302,8 @@ async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, An
     deadline = time.monotonic() + 60
     query = (
         "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level, "
-        "toString(observation_type) AS observation_type, model, input_tokens, output_tokens, cache_read_tokens "
+        "toString(observation_type) AS observation_type, model, input_tokens, output_tokens, cache_read_tokens, "
+        "usage_details "
         "FROM spans WHERE service_name = {s:String}"
     )
     while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
@@ -624,6 +633,60 @@ async def test_langchain_messages_as_openllmetry_writes_them(live: Running) -> N
         {"role": "user", "parts": [{"type": "text", "content": "What is the weather?"}]}
     ]
     assert json.loads(row["output"]) == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny."}]}]
+
+
+async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> None:
+    """The AI SDK 5 gives a call's cached input only in ``ai.usage.cachedInputTokens``, and with
+    Anthropic's provider an input count without it: the input is counted with its cache. Its
+    function's span (its calls' totals, in ai.usage.* alone) stays uncounted. A span's usage reads
+    back in Langfuse's keys (input without its cached part, output without reasoning)."""
+    spans = {
+        "ai.streamText.doStream": {
+            "ai.operationId": "ai.streamText.doStream",
+            "ai.model.provider": "anthropic.messages",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 21,
+            "gen_ai.usage.output_tokens": 9,
+            "ai.usage.cachedInputTokens": 100,
+            "ai.usage.reasoningTokens": 0,
+        },
+        "ai.streamText": {
+            "ai.operationId": "ai.streamText",
+            "ai.model.id": "claude-sonnet-4-5",
+            "ai.usage.inputTokens": 21,
+            "ai.usage.cachedInputTokens": 100,
+        },
+        "garbage details": {
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 30,
+            "gen_ai.usage.output_tokens": 5,
+            "ai.usage.cachedInputTokens": "lots",
+            "ai.usage.outputTokenDetails.reasoningTokens": -4,
+        },
+        "anthropic through openllmetry": {
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 126,
+            "gen_ai.usage.output_tokens": 9,
+            "gen_ai.usage.cache_read.input_tokens": 100,
+            "gen_ai.usage.cache_creation.input_tokens": 5,
+            "gen_ai.usage.reasoning.output_tokens": 4,
+        },
+    }
+    rows = await _sent_spans(live, "usage-details", spans)
+    call = rows["ai.streamText.doStream"]
+    assert (call["input_tokens"], call["cache_read_tokens"], call["output_tokens"], call["total_tokens"]) == (
+        121, 100, 9, 130
+    )  # fmt: skip
+    # claude-sonnet-4-5: $3/M input, $0.30/M cache reads, $15/M output.
+    assert call["total_cost"] == Decimal("0.000063") + Decimal("0.00003") + Decimal("0.000135")
+    function = rows["ai.streamText"]
+    assert (function["input_tokens"], function["cache_read_tokens"], function["total_cost"]) == (0, 0, 0)
+    garbage = rows["garbage details"]
+    assert (garbage["input_tokens"], garbage["cache_read_tokens"], garbage["output_tokens"]) == (30, 0, 5)
+    assert rows["anthropic through openllmetry"]["usage_details"] == {
+        "input": 21, "input_cached_tokens": 100, "input_cache_creation": 5, "output": 5,
+        "output_reasoning_tokens": 4, "total": 135,
+    }  # fmt: skip
 
 
 async def test_mastra_spans_typed_by_mastra(live: Running) -> None:

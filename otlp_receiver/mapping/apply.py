@@ -16,6 +16,7 @@ import orjson
 from otlp_receiver.genai_facts import MAX_TOKENS, inclusive_tokens, langfuse_usage
 from otlp_receiver.mapping import haystack, messages
 from otlp_receiver.mapping.rules import (
+    AI_SDK_DETAILS,
     AI_SDK_EMBEDDING_CALLS,
     AI_SDK_OPERATIONS,
     FLATTENED_INPUT,
@@ -171,6 +172,30 @@ def _tags(value: Any) -> list[str]:
     return list(seen)
 
 
+# The token columns as Langfuse's usage keys (its API gives them; inclusive_tokens reads them back).
+_LANGFUSE_PARTS = (
+    ("cache_read_tokens", "input_cached_tokens"),
+    ("cache_write_tokens", "input_cache_creation"),
+    ("reasoning_tokens", "output_reasoning_tokens"),
+)
+
+
+def _langfuse_details(counts: dict[str, int]) -> dict[str, int]:
+    """The usage as Langfuse keeps a span's: input without its cached part, output without its
+    reasoning, each part under Langfuse's key; no key for what is not counted."""
+    details: dict[str, int] = {}
+    if counts["input_tokens"]:
+        details["input"] = max(0, counts["input_tokens"] - counts["cache_read_tokens"] - counts["cache_write_tokens"])
+    if counts["output_tokens"]:
+        details["output"] = max(0, counts["output_tokens"] - counts["reasoning_tokens"])
+    if counts["total_tokens"]:
+        details["total"] = counts["total_tokens"]
+    for column, key in _LANGFUSE_PARTS:
+        if counts[column]:
+            details[key] = counts[column]
+    return details
+
+
 def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
     counts = {column: _as_count(found.get(column, _EMPTY)[1]) for column in TOKEN_RULES}
     details: dict[str, int] = {}
@@ -182,10 +207,21 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         inclusive = inclusive_tokens(details)
         if inclusive is not None:
             counts.update(inclusive)
+    if counts["input_tokens"] or counts["output_tokens"]:  # a call's own usage: the AI SDK's details
+        for column in AI_SDK_DETAILS:
+            if not counts[column]:
+                counts[column] = _as_count(found.get(f"_ai_{column}", _EMPTY)[1])
+    cached = counts["cache_read_tokens"] + counts["cache_write_tokens"]
+    if 0 < counts["input_tokens"] < cached:
+        # An input smaller than its cached part leaves the cache out (Anthropic's API counts so,
+        # and the AI SDK 5 passes its count on): the columns count it in.
+        counts["input_tokens"] += cached
+        if counts["total_tokens"] and counts["total_tokens"] < counts["input_tokens"] + counts["output_tokens"]:
+            counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
     if not counts["total_tokens"]:
         counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
     if not details:
-        details = {name[:-7]: n for name, n in counts.items() if n}  # "input_tokens" -> "input"
+        details = _langfuse_details(counts)
     out.update(counts)
     out["usage_details"] = details
 

@@ -8,6 +8,7 @@ each key comes from.
 from __future__ import annotations
 
 __all__ = [
+    "AI_SDK_DETAILS",
     "AI_SDK_EMBEDDING_CALLS",
     "AI_SDK_OPERATIONS",
     "FRAMEWORK_KINDS",
@@ -110,6 +111,15 @@ TOKEN_RULES: dict[str, tuple[str, ...]] = {
         "llm.token_count.completion_details.reasoning",
         "llm.usage.reasoning_tokens",
     ),
+}
+
+# The AI SDK's (5 to 7's ai.* spans) usage details, beside gen_ai.usage.input/output_tokens on its
+# calls' spans: read there only, as its function's spans total their calls in ai.usage.* alone
+# (apply._usage). 6 and 7 give details of an inclusive input; 5 only cachedInputTokens.
+AI_SDK_DETAILS: dict[str, tuple[str, ...]] = {
+    "cache_read_tokens": ("ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens"),
+    "cache_write_tokens": ("ai.usage.inputTokenDetails.cacheWriteTokens",),
+    "reasoning_tokens": ("ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"),
 }
 
 # Provided cost, USD, by cost_details name.
@@ -393,6 +403,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_response_calls": RESPONSE_CALLS,
     "_ai_finish": ("ai.response.finishReason",),
     "_ai_tokens": ("ai.usage.tokens",),
+    **{f"_ai_{column}": keys for column, keys in AI_SDK_DETAILS.items()},
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
     "_hs_component": ("haystack.component.type",),
     "_hs_call_out": HAYSTACK_CALL_OUTPUTS,

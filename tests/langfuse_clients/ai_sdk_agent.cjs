@@ -49,8 +49,9 @@ async function main() {
     registerTelemetry(integration === "legacy" ? new LegacyOpenTelemetry() : new OpenTelemetry());
   }
 
-  const usage = (input, output) => ({
-    inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
+  // The second call read 100 of its 150 input tokens from the provider's cache.
+  const usage = (input, output, cacheRead) => ({
+    inputTokens: { total: input, noCache: input - (cacheRead || 0), cacheRead, cacheWrite: undefined },
     outputTokens: { total: output, text: output, reasoning: undefined },
   });
   let calls = 0;
@@ -61,7 +62,7 @@ async function main() {
       ? { content: [{ type: "tool-call", toolCallId: "call-1", toolName: "weather", input: '{"city":"Paris"}' }],
           finishReason: { unified: "tool-calls", raw: "tool_calls" }, usage: usage(100, 20), warnings: [] }
       : { content: [{ type: "text", text: "It is sunny in Paris." }],
-          finishReason: { unified: "stop", raw: "stop" }, usage: usage(150, 10), warnings: [] }),
+          finishReason: { unified: "stop", raw: "stop" }, usage: usage(150, 10, 100), warnings: [] }),
   });
   const result = await generateText({
     model,
