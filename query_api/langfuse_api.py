@@ -120,6 +120,14 @@ def _meta(page: int, limit: int, total: int) -> dict[str, int]:
     return {"page": page, "limit": limit, "totalItems": total, "totalPages": math.ceil(total / limit) if total else 0}
 
 
+# The price table's cost kinds under the usage keys Langfuse prices them by (usageDetails' keys).
+_LANGFUSE_COST_KEYS = {
+    "cache_read": "input_cached_tokens",
+    "cache_write": "input_cache_creation",
+    "reasoning": "output_reasoning_tokens",
+}
+
+
 def observation_json(row: dict[str, Any]) -> dict[str, Any]:
     row = restore_attributes(dict(row))
     start, end = row["start_time"], row["end_time"]
@@ -129,7 +137,7 @@ def observation_json(row: dict[str, Any]) -> dict[str, Any]:
     else:
         parent = sent_observation_id(parent, row["trace_id"])
     completion = row["completion_start_time"]
-    costs = {k: float(v) for k, v in (row["cost_details"] or {}).items()}
+    costs = {_LANGFUSE_COST_KEYS.get(k, k): float(v) for k, v in (row["cost_details"] or {}).items()}
     usage = row["usage_details"] or {}
     return {
         "id": sent_observation_id(row["span_id"], row["trace_id"]),

@@ -207,6 +207,10 @@ async def test_langfuse_openai_integration_keeps_cached_and_reasoning_tokens(liv
                                     "total": 40}  # fmt: skip
     # gpt-4o-mini: 0.15 USD per million input tokens, 0.075 cached, 0.6 output (reasoning among them).
     assert chat["calculatedTotalCost"] == pytest.approx(15 * 0.15e-6 + 16 * 0.075e-6 + 9 * 0.6e-6)
+    # Each cost under the usage key it prices, as Langfuse gives them.
+    assert chat["costDetails"] == pytest.approx(
+        {"input": 15 * 0.15e-6, "input_cached_tokens": 16 * 0.075e-6, "output": 9 * 0.6e-6, "total": 8.85e-6}
+    )
     assert response["usageDetails"] == {"input": 4, "input_cached_tokens": 8, "output": 3,
                                         "output_reasoning_tokens": 2, "total": 17}  # fmt: skip
     assert response["calculatedTotalCost"] == pytest.approx(4 * 0.15e-6 + 8 * 0.075e-6 + 5 * 0.6e-6)
