@@ -160,6 +160,38 @@ provider.shutdown()
 """
 
 
+EMBEDDING_PROGRAM = """
+import os
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=os.environ["ENDPOINT"])))
+usage = {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": "text-embedding-3-small",
+         "gen_ai.usage.input_tokens": 7}
+with provider.get_tracer("embed").start_as_current_span("embed-question", attributes=usage):
+    pass
+provider.shutdown()
+"""
+
+
+def test_a_cost_below_a_millionth_of_a_dollar_shows(tmp_path: Path) -> None:
+    """An embedding of 7 tokens costs $0.00000014: shown by its first digits (six places showed
+    $0.000000, a cost that looked like none), in English and in Chinese."""
+    with _signed_up_with_key(tmp_path, "tiny") as (srv, page, pair):
+        token = base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
+        env = {"ENDPOINT": srv.otlp_http_url + "/v1/traces",
+               "OTEL_EXPORTER_OTLP_TRACES_HEADERS": f"Authorization=Basic%20{token}"}  # fmt: skip
+        run_program(EMBEDDING_PROGRAM, env)
+        until_listed(srv.api_url, basic(pair))
+        page.goto(f"{srv.api_url}/project/default/traces")
+        row = page.locator("table.traces tbody tr", has_text="embed-question")
+        expect(row).to_contain_text("$0.00000014")
+        page.goto(f"{srv.api_url}/project/default/traces?lang=zh-CN")
+        expect(page.locator("table.traces tbody tr", has_text="embed-question")).to_contain_text("US$0.00000014")
+
+
 def test_typed_attributes_read_as_values(tmp_path: Path) -> None:
     """Arrays read as JSON arrays, not as the OTLP/JSON AnyValue they are stored as (the tables
     showed {"arrayValue":{"values":[{"stringValue":"sdk-v4"}]}})."""

@@ -99,6 +99,11 @@ export function formatNumber(n, options) {
 
 /** US dollars with enough digits for a fraction of a cent. */
 export function formatMoney(n) {
+  // Below a millionth of a dollar (an embedding of a few tokens), its two first digits: six places
+  // would show it as zero.
+  if (n > 0 && n < 0.000001) {
+    return new Intl.NumberFormat(locale, { style: "currency", currency: "USD", maximumSignificantDigits: 2 }).format(n);
+  }
   return new Intl.NumberFormat(locale, {
     style: "currency", currency: "USD", minimumFractionDigits: n < 0.01 ? 6 : 4, maximumFractionDigits: n < 0.01 ? 6 : 4,
   }).format(n);
