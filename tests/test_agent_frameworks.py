@@ -281,7 +281,8 @@ async def test_pydantic_ai_agent_reads_back_with_its_run(live: Running, version:
     assert root["output"] == output and trace["output"] == output and trace["input"] == root["input"]
     # The two model calls' usage, once (the agent's total stays an attribute).
     assert (trace["input_tokens"], trace["output_tokens"]) == (56 + 59, 5 + 11)
-    [tool] = [s for s in spans if s["observation_type"] == "TOOL"]
+    tools = {s["name"]: s for s in spans if s["observation_type"] == "TOOL"}
+    tool = tools["execute_tool weather"]
     assert (json.loads(tool["input"]), tool["output"]) == ({"city": "a"}, "sunny in a")
 
 
@@ -936,6 +937,10 @@ async def test_strands_agent_events_read_back(live: Running) -> None:
                 ("gen_ai.choice", {"message": _text("Paris: sunny"), "id": "call_w"}),
             ]
             span("execute_tool weather", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "weather"}, tool)
+            odd = [("gen_ai.tool.message", {"content": ["a", "b"]}), ("gen_ai.choice", {"message": "{broken"})]
+            span("execute_tool odd", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "odd"}, odd)
+            twice = [("gen_ai.tool.message", {"content": "one", "id": "c1"})] * 2
+            span("execute_tool twice", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "twice"}, twice)
             answered = [
                 *STRANDS_ASKED,
                 ("gen_ai.assistant.message", {"content": STRANDS_TOOL_USE}),
@@ -952,7 +957,7 @@ async def test_strands_agent_events_read_back(live: Running) -> None:
         tp.shutdown()
 
     await in_thread(run)
-    trace, spans = await _trace_of(live, await make_key(live), "strands-app", 4)
+    trace, spans = await _trace_of(live, await make_key(live), "strands-app", 6)
     answer = [
         {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny.\n"}], "finish_reason": "end_turn"}
     ]
@@ -967,9 +972,16 @@ async def test_strands_agent_events_read_back(live: Running) -> None:
         {"role": "tool", "parts": [result]},
     ]
     assert json.loads(second["output"])[0]["parts"] == [{"type": "text", "content": "It is sunny."}]
-    [tool] = [s for s in spans if s["observation_type"] == "TOOL"]
-    assert json.loads(tool["input"])[0]["parts"][0]["response"] == {"city": "Paris"}
-    assert json.loads(tool["output"])[0]["parts"] == [{"type": "text", "content": "Paris: sunny"}]
+    tools = {s["name"]: s for s in spans if s["observation_type"] == "TOOL"}
+    tool = tools["execute_tool weather"]
+    # The tool's own span: its arguments and its result (they read as a tool's answer holding the
+    # arguments, then an assistant's reply).
+    assert (json.loads(tool["input"]), tool["output"]) == ({"city": "Paris"}, "Paris: sunny")
+    # Arguments that are no JSON text, a result that is no JSON: as they came; two tool messages
+    # are a tool's answers, as any span's events.
+    assert (tools["execute_tool odd"]["input"], tools["execute_tool odd"]["output"]) == ('["a","b"]', "{broken")
+    twice = json.loads(tools["execute_tool twice"]["input"])
+    assert [m["parts"][0]["type"] for m in twice] == ["tool_call_response"] * 2
 
 
 async def test_openlit_chat_reads_back_once_and_priced(live: Running) -> None:

@@ -301,6 +301,7 @@ def _io(
     events: list[tuple[str, dict[str, Any]]],
     flattened: bool,
     root: bool,
+    tool: bool,
 ) -> tuple[str, str]:
     raw_in, verbatim = _whole(found, "_in_first")
     raw_out, _ = _whole(found, "_out_first")
@@ -316,7 +317,7 @@ def _io(
         if system:
             raw_in = messages.prepend(raw_in, system)
     if (raw_in is None or raw_out is None) and events:
-        event_in, event_out = messages.from_events(events)
+        event_in, event_out = (tool and messages.tool_events(events)) or messages.from_events(events)
         raw_in = raw_in if raw_in is not None else event_in
         raw_out = raw_out if raw_out is not None else event_out
     listed = found.get("_event_list", _EMPTY)[1]
@@ -468,7 +469,7 @@ def map_span(
         _usage(found, out)
         out["provided_cost"] = _provided_cost(found)
         countable = not (out["input_tokens"] or out["output_tokens"] or out["provided_cost"])
-    out["input"], out["output"] = _io(found, attrs, events, flattened, root)
+    out["input"], out["output"] = _io(found, attrs, events, flattened, root, out["observation_type"] == "TOOL")
     # A failed call is not counted: its output is the error (LiteLLM's), which no model wrote and
     # no one paid for.
     if countable and out["observation_type"] == "GENERATION" and out["model"] and out["level"] != "ERROR":

@@ -26,7 +26,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["assistant_response", "from_event_list", "from_events", "from_flattened", "normalize", "to_json"]
+__all__ = [
+    "assistant_response",
+    "from_event_list",
+    "from_events",
+    "from_flattened",
+    "normalize",
+    "to_json",
+    "tool_events",
+]
 
 INPUT_EVENTS = {
     "gen_ai.system.message": "system",
@@ -499,6 +507,24 @@ def from_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, s
         elif name == "gen_ai.content.completion" and attrs.get("gen_ai.completion") is not None:
             raw_out = normalize(attrs["gen_ai.completion"])
     return (to_json(inputs) if inputs else raw_in), (to_json(outputs) if outputs else raw_out)
+
+
+def tool_events(events: list[tuple[str, dict[str, Any]]]) -> tuple[str | None, str | None] | None:
+    """A tool's own span whose arguments and result came as message events (Strands Agents: a
+    ``gen_ai.tool.message`` whose content is the arguments, a ``gen_ai.choice`` whose message is
+    the result): (arguments, result) as values, not as a tool's answer to a call and an
+    assistant's reply. None where the events are not so."""
+    sent = [attrs for name, attrs in events if name in INPUT_EVENTS]
+    if len(sent) != 1 or not any(name == "gen_ai.tool.message" for name, _ in events):
+        return None
+    arguments = sent[0].get("content")
+    raw_in = arguments if isinstance(arguments, str) else (to_json(arguments) if arguments is not None else None)
+    raw_out = None
+    for name, attrs in events:
+        if name == "gen_ai.choice":
+            result = _text_of(_maybe_json(attrs.get("message", attrs.get("content"))))
+            raw_out = result if isinstance(result, str) else to_json(result)
+    return raw_in, raw_out
 
 
 def from_event_list(value: Any) -> tuple[str | None, str | None]:
