@@ -639,7 +639,15 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
     """The AI SDK 5 gives a call's cached input only in ``ai.usage.cachedInputTokens``, and with
     Anthropic's provider an input count without it: the input is counted with its cache. Its
     function's span (its calls' totals, in ai.usage.* alone) stays uncounted. A span's usage reads
-    back in Langfuse's keys (input without its cached part, output without reasoning)."""
+    back in Langfuse's keys (input without its cached part, output without reasoning). An input
+    larger than its cache is exclusive where its total says so, or its provider is Bedrock."""
+    exclusive = {
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.usage.input_tokens": 300,
+        "gen_ai.usage.output_tokens": 9,
+        "gen_ai.usage.cache_read.input_tokens": 200,
+        "gen_ai.usage.cache_creation.input_tokens": 5,
+    }
     spans = {
         "ai.streamText.doStream": {
             "ai.operationId": "ai.streamText.doStream",
@@ -671,6 +679,15 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
             "gen_ai.usage.cache_creation.input_tokens": 5,
             "gen_ai.usage.reasoning.output_tokens": 4,
         },
+        # An input larger than its cache, exclusive by its total (Bedrock's count, and Strands').
+        "exclusive by its total": {**exclusive, "gen_ai.usage.total_tokens": 514},
+        # An inclusive input beside its total: as sent.
+        "inclusive with its total": {**exclusive, "gen_ai.usage.input_tokens": 505, "gen_ai.usage.total_tokens": 514},
+        # Neither: the conventions' inclusive count, unless its provider's instrumentations pass
+        # Bedrock's on (a provider that is no text is none).
+        "no total": exclusive,
+        "no total, on bedrock": {**exclusive, "gen_ai.provider.name": "aws.bedrock"},
+        "garbage provider": {**exclusive, "gen_ai.system": 7, "gen_ai.usage.total_tokens": "lots"},
     }
     rows = await _sent_spans(live, "usage-details", spans)
     call = rows["ai.streamText.doStream"]
@@ -687,6 +704,13 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
         "input": 21, "input_cached_tokens": 100, "input_cache_creation": 5, "output": 5,
         "output_reasoning_tokens": 4, "total": 135,
     }  # fmt: skip
+    inputs = {name: rows[name]["input_tokens"] for name in ("exclusive by its total", "inclusive with its total",
+              "no total", "no total, on bedrock", "garbage provider")}  # fmt: skip
+    assert inputs == {
+        "exclusive by its total": 505, "inclusive with its total": 505, "no total": 300,
+        "no total, on bedrock": 505, "garbage provider": 300,
+    }  # fmt: skip
+    assert rows["no total, on bedrock"]["total_tokens"] == 514
 
 
 async def test_mastra_spans_typed_by_mastra(live: Running) -> None:

@@ -19,6 +19,7 @@ from otlp_receiver.mapping.rules import (
     AI_SDK_DETAILS,
     AI_SDK_EMBEDDING_CALLS,
     AI_SDK_OPERATIONS,
+    EXCLUSIVE_INPUT_PROVIDERS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
     FRAMEWORK_KINDS,
@@ -196,6 +197,24 @@ def _langfuse_details(counts: dict[str, int]) -> dict[str, int]:
     return details
 
 
+def _input_leaves_cache_out(
+    found: dict[str, tuple[int, Any]], counts: dict[str, int], cached: int, from_langfuse: bool
+) -> bool:
+    """Whether a span's input count leaves its cached part out, which the columns count in: an
+    input smaller than its cache (Anthropic's API counts so, and the AI SDK 5 passes its count on),
+    a total that adds the cache to input and output (Bedrock's, Strands'), or a provider whose
+    instrumentations pass such counts on (EXCLUSIVE_INPUT_PROVIDERS). Langfuse's counts are made
+    inclusive before (inclusive_tokens)."""
+    if counts["input_tokens"] < cached:
+        return True
+    if from_langfuse:
+        return False
+    if counts["total_tokens"] == counts["input_tokens"] + counts["output_tokens"] + cached:
+        return True
+    provider = found.get("provider", _EMPTY)[1]
+    return isinstance(provider, str) and provider.lower() in EXCLUSIVE_INPUT_PROVIDERS
+
+
 def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
     counts = {column: _as_count(found.get(column, _EMPTY)[1]) for column in TOKEN_RULES}
     details: dict[str, int] = {}
@@ -212,9 +231,7 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
             if not counts[column]:
                 counts[column] = _as_count(found.get(f"_ai_{column}", _EMPTY)[1])
     cached = counts["cache_read_tokens"] + counts["cache_write_tokens"]
-    if 0 < counts["input_tokens"] < cached:
-        # An input smaller than its cached part leaves the cache out (Anthropic's API counts so,
-        # and the AI SDK 5 passes its count on): the columns count it in.
+    if cached and counts["input_tokens"] and _input_leaves_cache_out(found, counts, cached, bool(langfuse)):
         counts["input_tokens"] += cached
         if counts["total_tokens"] and counts["total_tokens"] < counts["input_tokens"] + counts["output_tokens"]:
             counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]

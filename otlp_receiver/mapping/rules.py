@@ -113,6 +113,12 @@ TOKEN_RULES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Providers whose instrumentations pass on an input count without its cached part (Bedrock's
+# Converse usage: totalTokens = inputTokens + outputTokens + cacheRead + cacheWrite), against the
+# GenAI conventions' inclusive count: OpenTelemetry's botocore and OpenLLMetry's Bedrock
+# instrumentations (apply._usage adds the cache back).
+EXCLUSIVE_INPUT_PROVIDERS = frozenset({"aws.bedrock"})
+
 # The AI SDK's (5 to 7's ai.* spans) usage details, beside gen_ai.usage.input/output_tokens on its
 # calls' spans: read there only, as its function's spans total their calls in ai.usage.* alone
 # (apply._usage). 6 and 7 give details of an inclusive input; 5 only cachedInputTokens.
