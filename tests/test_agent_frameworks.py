@@ -22,7 +22,7 @@ from tests.langfuse_helpers import ROOT, basic, make_key, run_js, run_python
 from tests.otel import exporter, in_thread, provider
 from tracehouse.server import Running
 
-AI_SDK = ROOT / ".venv" / "sdk" / "ai-sdk" / "node_modules"  # ai 7.x, @ai-sdk/otel, ai 6.x as ai6
+AI_SDK = ROOT / ".venv" / "sdk" / "ai-sdk" / "node_modules"  # ai 7.x, @ai-sdk/otel, ai 6.x as ai6, 5.x as ai5
 # gpt-4o-mini at $0.15/M input, $0.075/M cached input and $0.60/M output: the two model calls,
 # 100 + 20 and 150 + 10 tokens, 100 of the second's input read from the cache.
 CALLS_COST = (
@@ -299,17 +299,22 @@ async def _sent_spans(live: Running, service: str, spans: dict[str, dict[str, An
         tp.shutdown()
 
     await in_thread(run)
+    return {r["name"]: r for r in await _stored_rows(live, service, len(spans))}
+
+
+async def _stored_rows(live: Running, service: str, count: int) -> list[dict[str, Any]]:
+    """The stored rows of ``service``'s spans once ``count`` of them are visible."""
     deadline = time.monotonic() + 60
     query = (
         "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level, "
         "toString(observation_type) AS observation_type, model, input_tokens, output_tokens, cache_read_tokens, "
-        "usage_details "
+        "cache_write_tokens, usage_details "
         "FROM spans WHERE service_name = {s:String}"
     )
-    while len(rows := await live.store.backend.query(query, {"s": service})) < len(spans):
+    while len(rows := await live.store.backend.query(query, {"s": service})) < count:
         assert time.monotonic() < deadline, rows
         await asyncio.sleep(0.05)
-    return {r["name"]: r for r in rows}
+    return rows
 
 
 FRAMEWORK_SPANS = {
@@ -688,6 +693,19 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
         "no total": exclusive,
         "no total, on bedrock": {**exclusive, "gen_ai.provider.name": "aws.bedrock"},
         "garbage provider": {**exclusive, "gen_ai.system": 7, "gen_ai.usage.total_tokens": "lots"},
+        "garbage provider metadata": {
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 30,
+            "gen_ai.usage.output_tokens": 5,
+            "ai.response.providerMetadata": '{"anthropic": {"usage": {"cache_read_input_tokens": "lots", '
+            '"cache_creation_input_tokens": -3}, "cacheReadInputTokens": [1]}, "bedrock": 7, "openai": null}',
+        },
+        "provider metadata not json": {
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 30,
+            "gen_ai.usage.output_tokens": 5,
+            "ai.response.providerMetadata": '{"anthropic": {"usage": ',
+        },
     }
     rows = await _sent_spans(live, "usage-details", spans)
     call = rows["ai.streamText.doStream"]
@@ -711,6 +729,34 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
         "no total, on bedrock": 505, "garbage provider": 300,
     }  # fmt: skip
     assert rows["no total, on bedrock"]["total_tokens"] == 514
+    for name in ("garbage provider metadata", "provider metadata not json"):
+        row = rows[name]
+        assert (row["input_tokens"], row["cache_read_tokens"], row["output_tokens"]) == (30, 0, 5), name
+
+
+async def test_ai_sdk5_calls_count_their_cache(live: Running) -> None:
+    """The AI SDK 5 (its own telemetry; the SDK's mock answering as its Anthropic and Bedrock
+    providers do) passes Anthropic's and Bedrock's input count on without the cache, and gives a
+    generateText call's cache reads and Anthropic's cache writes only in its provider metadata
+    (``ai.response.providerMetadata``): each call reads back with its 300 input tokens, 200 read
+    from the cache and 5 written, priced as such (its cache was left out, or taken off its input)."""
+    pair = await make_key(live)
+    await asyncio.to_thread(run_js, "ai_sdk5_providers.cjs", live.api_url, pair, modules=AI_SDK)
+    rows = await _stored_rows(live, "ai-sdk-5", 6)
+    calls = sorted((r for r in rows if r["observation_type"] == "GENERATION"), key=lambda r: (r["name"], r["model"]))
+    assert [(r["name"], r["model"]) for r in calls] == [
+        ("ai.generateText.doGenerate", "claude-sonnet-4-5"),
+        ("ai.streamText.doStream", "claude-sonnet-4-5"),
+        ("ai.streamText.doStream", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ]
+    # claude-sonnet-4.5: $3/M input, $0.30/M cache reads, $3.75/M cache writes, $15/M output.
+    cost = Decimal("0.0009") + Decimal("0.00006") + Decimal("0.00001875") + Decimal("0.000135")
+    for call in calls:
+        counts = (call["input_tokens"], call["cache_read_tokens"], call["cache_write_tokens"], call["output_tokens"])
+        assert counts == (505, 200, 5, 9), call
+        assert call["total_tokens"] == 514 and Decimal(call["total_cost"]) == cost, call
+    functions = [r for r in rows if r["observation_type"] != "GENERATION"]
+    assert [(r["input_tokens"], r["total_cost"]) for r in functions] == [(0, 0)] * 3  # their calls' totals
 
 
 async def test_mastra_spans_typed_by_mastra(live: Running) -> None:

@@ -18,7 +18,9 @@ from otlp_receiver.mapping import haystack, messages
 from otlp_receiver.mapping.rules import (
     AI_SDK_DETAILS,
     AI_SDK_EMBEDDING_CALLS,
+    AI_SDK_EXCLUSIVE_METADATA,
     AI_SDK_OPERATIONS,
+    AI_SDK_PROVIDER_DETAILS,
     EXCLUSIVE_INPUT_PROVIDERS,
     FLATTENED_INPUT,
     FLATTENED_OUTPUT,
@@ -197,6 +199,25 @@ def _langfuse_details(counts: dict[str, int]) -> dict[str, int]:
     return details
 
 
+def _ai_sdk_provider_details(metadata: Any, counts: dict[str, int]) -> bool:
+    """Fills a call's uncounted cache and reasoning columns from the AI SDK 4 and 5's provider
+    metadata (AI_SDK_PROVIDER_DETAILS); whether the provider's input count leaves its cache out."""
+    parsed = _json_object(metadata)
+    exclusive = False
+    for provider, paths in AI_SDK_PROVIDER_DETAILS.items():
+        block = parsed.get(provider) if parsed else None
+        if not isinstance(block, dict):
+            continue
+        exclusive = exclusive or provider in AI_SDK_EXCLUSIVE_METADATA
+        for column, path in paths:
+            value: Any = block
+            for step in path:
+                value = value.get(step) if isinstance(value, dict) else None
+            if not counts[column]:
+                counts[column] = _as_count(value)
+    return exclusive
+
+
 def _input_leaves_cache_out(
     found: dict[str, tuple[int, Any]], counts: dict[str, int], cached: int, from_langfuse: bool
 ) -> bool:
@@ -226,12 +247,26 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         inclusive = inclusive_tokens(details)
         if inclusive is not None:
             counts.update(inclusive)
+    exclusive = False
     if counts["input_tokens"] or counts["output_tokens"]:  # a call's own usage: the AI SDK's details
         for column in AI_SDK_DETAILS:
             if not counts[column]:
                 counts[column] = _as_count(found.get(f"_ai_{column}", _EMPTY)[1])
+        metadata = found.get("_ai_provider_metadata")
+        if (
+            metadata is not None
+            and not langfuse
+            and "_ai_details" not in found  # the AI SDK 6 and 7 give theirs in their own keys
+            and "cache_read_tokens" not in found
+            and "cache_write_tokens" not in found
+        ):
+            exclusive = _ai_sdk_provider_details(metadata[1], counts)
     cached = counts["cache_read_tokens"] + counts["cache_write_tokens"]
-    if cached and counts["input_tokens"] and _input_leaves_cache_out(found, counts, cached, bool(langfuse)):
+    if (
+        cached
+        and counts["input_tokens"]
+        and (exclusive or _input_leaves_cache_out(found, counts, cached, bool(langfuse)))
+    ):
         counts["input_tokens"] += cached
         if counts["total_tokens"] and counts["total_tokens"] < counts["input_tokens"] + counts["output_tokens"]:
             counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]

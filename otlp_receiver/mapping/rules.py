@@ -9,8 +9,12 @@ from __future__ import annotations
 
 __all__ = [
     "AI_SDK_DETAILS",
+    "AI_SDK_DETAIL_KEYS",
     "AI_SDK_EMBEDDING_CALLS",
+    "AI_SDK_EXCLUSIVE_METADATA",
     "AI_SDK_OPERATIONS",
+    "AI_SDK_PROVIDER_DETAILS",
+    "EXCLUSIVE_INPUT_PROVIDERS",
     "FRAMEWORK_KINDS",
     "HAYSTACK_COMPONENT_TYPES",
     "HAYSTACK_NAMES",
@@ -127,6 +131,36 @@ AI_SDK_DETAILS: dict[str, tuple[str, ...]] = {
     "cache_write_tokens": ("ai.usage.inputTokenDetails.cacheWriteTokens",),
     "reasoning_tokens": ("ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"),
 }
+
+# The AI SDK 6 and 7's detail keys: a call's span with any of them gives its details there (and
+# an inclusive input); the AI SDK 4 and 5's give them, where at all, in its provider's metadata.
+AI_SDK_DETAIL_KEYS = (
+    "ai.usage.inputTokenDetails.noCacheTokens",
+    "ai.usage.inputTokenDetails.cacheReadTokens",
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
+    "ai.usage.outputTokenDetails.textTokens",
+    "ai.usage.outputTokenDetails.reasoningTokens",
+)
+
+# The AI SDK 4 and 5's provider metadata (ai.response.providerMetadata, JSON text), as Langfuse
+# reads it: a call's counts by provider, (column, path). Its generateText calls' spans give their
+# cache reads nowhere else (5 keeps ai.usage.cachedInputTokens to its streamed calls), Anthropic's
+# cache writes neither. Anthropic's and Bedrock's input counts, passed on as they came, leave the
+# cache out (AI_SDK_EXCLUSIVE_METADATA); OpenAI's include it.
+AI_SDK_PROVIDER_DETAILS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "anthropic": (
+        ("cache_read_tokens", ("usage", "cache_read_input_tokens")),  # 5: Anthropic's usage as it came
+        ("cache_read_tokens", ("cacheReadInputTokens",)),  # 4
+        ("cache_write_tokens", ("usage", "cache_creation_input_tokens")),
+        ("cache_write_tokens", ("cacheCreationInputTokens",)),
+    ),
+    "bedrock": (
+        ("cache_read_tokens", ("usage", "cacheReadInputTokens")),
+        ("cache_write_tokens", ("usage", "cacheWriteInputTokens")),
+    ),
+    "openai": (("cache_read_tokens", ("cachedPromptTokens",)), ("reasoning_tokens", ("reasoningTokens",))),
+}
+AI_SDK_EXCLUSIVE_METADATA = frozenset({"anthropic", "bedrock"})
 
 # Provided cost, USD, by cost_details name.
 COST_RULES: dict[str, tuple[str, ...]] = {
@@ -410,6 +444,8 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_ai_finish": ("ai.response.finishReason",),
     "_ai_tokens": ("ai.usage.tokens",),
     **{f"_ai_{column}": keys for column, keys in AI_SDK_DETAILS.items()},
+    "_ai_details": AI_SDK_DETAIL_KEYS,
+    "_ai_provider_metadata": ("ai.response.providerMetadata",),
     "_presence": tuple(key for key, _ in TYPE_FROM_PRESENCE),
     "_hs_component": ("haystack.component.type",),
     "_hs_call_out": HAYSTACK_CALL_OUTPUTS,
