@@ -308,7 +308,7 @@ async def _stored_rows(live: Running, service: str, count: int) -> list[dict[str
     query = (
         "SELECT name, input, output, completion_start_time, total_tokens, total_cost, toString(level) AS level, "
         "toString(observation_type) AS observation_type, model, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, usage_details "
+        "cache_write_tokens, usage_details, session_id "
         "FROM spans WHERE service_name = {s:String}"
     )
     while len(rows := await live.store.backend.query(query, {"s": service})) < count:
@@ -794,6 +794,38 @@ async def test_mastra_spans_typed_by_mastra(live: Running) -> None:
     }
     assert rows["agent.forecaster"]["input"] == "Weather in Paris?"
     assert (rows["chat gpt-4o-mini"]["input_tokens"], rows["chat gpt-4o-mini"]["output_tokens"]) == (62, 18)
+
+
+async def test_pipecat_conversation_is_the_session(live: Running) -> None:
+    """Pipecat 1.x (its keys as its tracing sends them, read from a real run of a pipeline against
+    the fake OpenAI API) gives its conversation's id as ``conversation.id`` on the conversation's
+    span and each turn's: the session, as its users expect a conversation to be found. Its model
+    calls' messages (``input``, OpenAI's) and answer (``output``, text) read as chat."""
+    question = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
+    spans = {
+        "conversation": {"conversation.id": "conv-7", "conversation.type": "voice"},
+        "turn": {"turn.number": 1, "turn.type": "conversation", "conversation.id": "conv-7"},
+        "llm": {
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system_instructions": "Be brief.",
+            "input": json.dumps(question),
+            "output": "Paris is sunny.",
+            "gen_ai.usage.input_tokens": 31,
+            "gen_ai.usage.output_tokens": 9,
+        },
+        "elsewhere": {"session.id": "s-1", "conversation.id": "conv-8"},  # a session given wins
+    }
+    rows = await _sent_spans(live, "pipecat-bot", spans)
+    sessions = {name: row["session_id"] for name, row in rows.items()}
+    assert sessions == {"conversation": "conv-7", "turn": "conv-7", "llm": "", "elsewhere": "s-1"}
+    llm = rows["llm"]
+    assert json.loads(llm["input"]) == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+    ]
+    assert llm["output"] == "Paris is sunny." and llm["observation_type"] == "GENERATION"
 
 
 async def test_livekit_keys_before_1_8_and_garbage(live: Running) -> None:

@@ -50,6 +50,7 @@ STRING_RULES: dict[str, tuple[str, ...]] = {
         "traceloop.association.properties.session_id",
         "langfuse.trace.metadata.langfuse_session_id",
         "ai.telemetry.metadata.sessionId",
+        "conversation.id",  # Pipecat's, on its conversation's span and its turns'
     ),
     "user_id": (
         "langfuse.user.id",
