@@ -74,11 +74,13 @@ def test_bedrock_calls_read_back(tmp_path: Path, instrumentation: str) -> None:
         assert streamed["input"] == [_text("user", "And Rome?")]
         assert _without_finish(streamed["output"]) == [_text("assistant", ANSWER)]
 
-        # The streamed call's usage in the trace view: input with its cache, each part priced.
+        # The streamed call's usage in the trace view: input with its cache, its cache reads and
+        # writes (the writes' count was not shown), each part priced.
         page.goto(f"{srv.api_url}/project/default/traces/{sent['trace_id']}")
         page.locator(".row").last.click()
         panel = page.locator(".panel")
         usage = table_of(panel.locator("table.usage"))
-        assert (usage["Input tokens"], usage["Cache read"], usage["Output tokens"]) == ("505", "200", "9"), usage
+        counts = (usage["Input tokens"], usage["Cache read"], usage["Cache write"], usage["Output tokens"])
+        assert counts == ("505", "200", "5", "9"), usage
         assert usage["Cost: Input"].endswith("at $3.0000 / 1M tokens"), usage
         assert usage["Cost: Cache read"].endswith("at $0.3000 / 1M tokens"), usage

@@ -252,8 +252,9 @@ function detail(span, scores, records = [], trace = {}) {
   const counted = (span.span_attributes || {})["tracehouse.usage.counted"];
   const usage = [
     [t("Input tokens"), formatCount(span.input_tokens)], [t("Output tokens"), formatCount(span.output_tokens)],
-    // Cache reads and reasoning only for the models and calls that have them.
+    // Cache reads and writes and reasoning only for the models and calls that have them.
     ...(Number(span.cache_read_tokens) ? [[t("Cache read"), formatCount(span.cache_read_tokens)]] : []),
+    ...(Number(span.cache_write_tokens) ? [[t("Cache write"), formatCount(span.cache_write_tokens)]] : []),
     ...(Number(span.reasoning_tokens) ? [[t("Reasoning"), formatCount(span.reasoning_tokens)]] : []),
     // Tokens the call did not report (streamed without usage), counted here on its messages.
     ...(counted ? [[t("Counted"), t("by Tracehouse with {how}: the call reported no usage", { how: counted })]] : []),
