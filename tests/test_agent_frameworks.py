@@ -939,7 +939,8 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     ``input`` and ``output`` attributes are its. The trace's root (a Logfire span around the run)
     has none: the trace shows its first call's input and its answer. Spans are named by the
     message Logfire shows for them, as Logfire and Langfuse show them, not by its template, and
-    at Logfire's level (a warning it logs is a span of its own)."""
+    at Logfire's level (a warning it logs is a span of its own); typed by the kind its template
+    names (its tools' spans were SPANs)."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         out = await asyncio.to_thread(run_python, "openai_agents_logfire.py", live.api_url, pair, base_url)
@@ -961,6 +962,9 @@ async def test_openai_agents_through_logfire(live: Running) -> None:
     assert json.loads(calls[1]["output"]) == [answer]
     [tool] = [s for s in spans if s["name"] == "Function: weather"]
     assert (json.loads(tool["input"]), tool["output"]) == ({"city": "Paris"}, "sunny in Paris")
+    # Typed by the kind Logfire names them (its templates): the tool a TOOL, the agent's run an AGENT.
+    [agent] = [s for s in spans if s["name"] == "Agent run: 'Helper'"]
+    assert (tool["observation_type"], agent["observation_type"]) == ("TOOL", "AGENT")
     assert (json.loads(trace["input"]), json.loads(trace["output"])) == ([system, user], [answer])
     # Named by the messages Logfire shows, not their templates ("ask {question}").
     assert trace["name"] == "ask weather" and tool["span_attributes"]["logfire.msg_template"] == "Function: {name}"

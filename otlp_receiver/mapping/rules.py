@@ -237,6 +237,10 @@ FRAMEWORK_KINDS = {
     "tool_call": "TOOL",
     "mcp_tool_call": "TOOL",
     "workflow_run": "CHAIN",
+    # logfire.msg_template (Logfire's OpenAI Agents SDK integration names each kind of span so)
+    "Agent run: {name!r}": "AGENT",
+    "Function: {name}": "TOOL",
+    "Guardrail {name!r} {triggered=}": "GUARDRAIL",
 }
 
 # Present keys that decide the type when nothing above did, in order.
@@ -438,7 +442,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "_lf_level": (LANGFUSE_LEVEL,),
     "_logfire_level": ("logfire.level_num",),
     "_oi_kind": ("openinference.span.kind",),
-    "_framework_kind": ("traceloop.span.kind", "mastra.span.type"),
+    "_framework_kind": ("traceloop.span.kind", "mastra.span.type", "logfire.msg_template"),
     "_ai_op": ("ai.operationId",),
     "_response_text": RESPONSE_TEXT,
     "_response_calls": RESPONSE_CALLS,

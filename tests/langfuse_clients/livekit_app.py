@@ -3,7 +3,8 @@
 tool, against a fake of the OpenAI API, traced as Langfuse's guide for LiveKit sets it up: LiveKit's
 tracer provider exporting over OTLP/HTTP to this host, the session id in its metadata.
 
-Prints one JSON line with the trace id. Arguments: host public_key secret_key openai_base_url.
+Prints one JSON line with the ids of the traces it sent (the session's one).
+Arguments: host public_key secret_key openai_base_url.
 """
 
 import asyncio
