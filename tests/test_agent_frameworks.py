@@ -700,6 +700,14 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
             "ai.response.providerMetadata": '{"anthropic": {"usage": {"cache_read_input_tokens": "lots", '
             '"cache_creation_input_tokens": -3}, "cacheReadInputTokens": [1]}, "bedrock": 7, "openai": null}',
         },
+        # An output smaller than its reasoning leaves it out (Gemini's count): counted in.
+        "output without its reasoning": {
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 30,
+            "gen_ai.usage.output_tokens": 9,
+            "gen_ai.usage.reasoning.output_tokens": 30,
+            "gen_ai.usage.total_tokens": 69,
+        },
         "provider metadata not json": {
             "gen_ai.request.model": "claude-sonnet-4-5",
             "gen_ai.usage.input_tokens": 30,
@@ -729,6 +737,8 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
         "no total, on bedrock": 505, "garbage provider": 300,
     }  # fmt: skip
     assert rows["no total, on bedrock"]["total_tokens"] == 514
+    thinking = rows["output without its reasoning"]
+    assert (thinking["output_tokens"], thinking["total_tokens"]) == (39, 69)
     for name in ("garbage provider metadata", "provider metadata not json"):
         row = rows[name]
         assert (row["input_tokens"], row["cache_read_tokens"], row["output_tokens"]) == (30, 0, 5), name
@@ -739,11 +749,14 @@ async def test_ai_sdk5_calls_count_their_cache(live: Running) -> None:
     providers do) passes Anthropic's and Bedrock's input count on without the cache, and gives a
     generateText call's cache reads and Anthropic's cache writes only in its provider metadata
     (``ai.response.providerMetadata``): each call reads back with its 300 input tokens, 200 read
-    from the cache and 5 written, priced as such (its cache was left out, or taken off its input)."""
+    from the cache and 5 written, priced as such (its cache was left out, or taken off its input).
+    Gemini's output count leaves its thinking out: counted in, and its cache reads read."""
     pair = await make_key(live)
     await asyncio.to_thread(run_js, "ai_sdk5_providers.cjs", live.api_url, pair, modules=AI_SDK)
-    rows = await _stored_rows(live, "ai-sdk-5", 6)
+    rows = await _stored_rows(live, "ai-sdk-5", 10)
     calls = sorted((r for r in rows if r["observation_type"] == "GENERATION"), key=lambda r: (r["name"], r["model"]))
+    gemini = [r for r in calls if r["model"] == "gemini-2.5-flash"]
+    calls = [r for r in calls if r["model"] != "gemini-2.5-flash"]
     assert [(r["name"], r["model"]) for r in calls] == [
         ("ai.generateText.doGenerate", "claude-sonnet-4-5"),
         ("ai.streamText.doStream", "claude-sonnet-4-5"),
@@ -755,8 +768,16 @@ async def test_ai_sdk5_calls_count_their_cache(live: Running) -> None:
         counts = (call["input_tokens"], call["cache_read_tokens"], call["cache_write_tokens"], call["output_tokens"])
         assert counts == (505, 200, 5, 9), call
         assert call["total_tokens"] == 514 and Decimal(call["total_cost"]) == cost, call
+    # Gemini's thinking counted in its output (its output count left it out: thinking went unpriced),
+    # its cached input read from the provider metadata where the span gives it nowhere else.
+    # gemini-2.5-flash: $0.30/M input, $0.03/M cache reads, $2.50/M output (thinking too).
+    assert [r["name"] for r in gemini] == ["ai.generateText.doGenerate", "ai.streamText.doStream"]
+    for call in gemini:
+        counts = (call["input_tokens"], call["cache_read_tokens"], call["output_tokens"], call["total_tokens"])
+        assert counts == (300, 200, 39, 339), call
+        assert Decimal(call["total_cost"]) == Decimal("0.00003") + Decimal("0.000006") + Decimal("0.0000975"), call
     functions = [r for r in rows if r["observation_type"] != "GENERATION"]
-    assert [(r["input_tokens"], r["total_cost"]) for r in functions] == [(0, 0)] * 3  # their calls' totals
+    assert [(r["input_tokens"], r["total_cost"]) for r in functions] == [(0, 0)] * 5  # their calls' totals
 
 
 async def test_mastra_spans_typed_by_mastra(live: Running) -> None:

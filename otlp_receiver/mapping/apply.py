@@ -19,6 +19,7 @@ from otlp_receiver.mapping.rules import (
     AI_SDK_DETAILS,
     AI_SDK_EMBEDDING_CALLS,
     AI_SDK_EXCLUSIVE_METADATA,
+    AI_SDK_EXCLUSIVE_OUTPUT_METADATA,
     AI_SDK_OPERATIONS,
     AI_SDK_PROVIDER_DETAILS,
     EXCLUSIVE_INPUT_PROVIDERS,
@@ -199,23 +200,25 @@ def _langfuse_details(counts: dict[str, int]) -> dict[str, int]:
     return details
 
 
-def _ai_sdk_provider_details(metadata: Any, counts: dict[str, int]) -> bool:
+def _ai_sdk_provider_details(metadata: Any, counts: dict[str, int]) -> tuple[bool, bool]:
     """Fills a call's uncounted cache and reasoning columns from the AI SDK 4 and 5's provider
-    metadata (AI_SDK_PROVIDER_DETAILS); whether the provider's input count leaves its cache out."""
+    metadata (AI_SDK_PROVIDER_DETAILS); whether the provider's input count leaves its cache out,
+    and whether its output count leaves its reasoning out."""
     parsed = _json_object(metadata)
-    exclusive = False
+    input_exclusive = output_exclusive = False
     for provider, paths in AI_SDK_PROVIDER_DETAILS.items():
         block = parsed.get(provider) if parsed else None
         if not isinstance(block, dict):
             continue
-        exclusive = exclusive or provider in AI_SDK_EXCLUSIVE_METADATA
+        input_exclusive = input_exclusive or provider in AI_SDK_EXCLUSIVE_METADATA
+        output_exclusive = output_exclusive or provider in AI_SDK_EXCLUSIVE_OUTPUT_METADATA
         for column, path in paths:
             value: Any = block
             for step in path:
                 value = value.get(step) if isinstance(value, dict) else None
             if not counts[column]:
                 counts[column] = _as_count(value)
-    return exclusive
+    return input_exclusive, output_exclusive
 
 
 def _input_leaves_cache_out(
@@ -247,7 +250,7 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
         inclusive = inclusive_tokens(details)
         if inclusive is not None:
             counts.update(inclusive)
-    exclusive = False
+    exclusive = output_exclusive = False
     if counts["input_tokens"] or counts["output_tokens"]:  # a call's own usage: the AI SDK's details
         for column in AI_SDK_DETAILS:
             if not counts[column]:
@@ -260,16 +263,25 @@ def _usage(found: dict[str, tuple[int, Any]], out: dict[str, Any]) -> None:
             and "cache_read_tokens" not in found
             and "cache_write_tokens" not in found
         ):
-            exclusive = _ai_sdk_provider_details(metadata[1], counts)
+            exclusive, output_exclusive = _ai_sdk_provider_details(metadata[1], counts)
     cached = counts["cache_read_tokens"] + counts["cache_write_tokens"]
+    adjusted = False
     if (
         cached
         and counts["input_tokens"]
         and (exclusive or _input_leaves_cache_out(found, counts, cached, bool(langfuse)))
     ):
         counts["input_tokens"] += cached
-        if counts["total_tokens"] and counts["total_tokens"] < counts["input_tokens"] + counts["output_tokens"]:
-            counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
+        adjusted = True
+    reasoning = counts["reasoning_tokens"]
+    if reasoning and counts["output_tokens"] and (output_exclusive or counts["output_tokens"] < reasoning):
+        # An output smaller than its reasoning leaves it out (Gemini's candidatesTokenCount, which
+        # the AI SDK 5 passes on): the columns count it in, so that thinking is priced.
+        counts["output_tokens"] += reasoning
+        adjusted = True
+    counted = counts["input_tokens"] + counts["output_tokens"]
+    if adjusted and counts["total_tokens"] and counts["total_tokens"] < counted:
+        counts["total_tokens"] = counted
     if not counts["total_tokens"]:
         counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
     if not details:

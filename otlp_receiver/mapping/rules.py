@@ -12,6 +12,7 @@ __all__ = [
     "AI_SDK_DETAIL_KEYS",
     "AI_SDK_EMBEDDING_CALLS",
     "AI_SDK_EXCLUSIVE_METADATA",
+    "AI_SDK_EXCLUSIVE_OUTPUT_METADATA",
     "AI_SDK_OPERATIONS",
     "AI_SDK_PROVIDER_DETAILS",
     "EXCLUSIVE_INPUT_PROVIDERS",
@@ -147,7 +148,7 @@ AI_SDK_DETAIL_KEYS = (
 # reads it: a call's counts by provider, (column, path). Its generateText calls' spans give their
 # cache reads nowhere else (5 keeps ai.usage.cachedInputTokens to its streamed calls), Anthropic's
 # cache writes neither. Anthropic's and Bedrock's input counts, passed on as they came, leave the
-# cache out (AI_SDK_EXCLUSIVE_METADATA); OpenAI's include it.
+# cache out (AI_SDK_EXCLUSIVE_METADATA); OpenAI's and Gemini's include it.
 AI_SDK_PROVIDER_DETAILS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "anthropic": (
         ("cache_read_tokens", ("usage", "cache_read_input_tokens")),  # 5: Anthropic's usage as it came
@@ -160,8 +161,14 @@ AI_SDK_PROVIDER_DETAILS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("cache_write_tokens", ("usage", "cacheWriteInputTokens")),
     ),
     "openai": (("cache_read_tokens", ("cachedPromptTokens",)), ("reasoning_tokens", ("reasoningTokens",))),
+    "google": (
+        ("cache_read_tokens", ("usageMetadata", "cachedContentTokenCount")),
+        ("reasoning_tokens", ("usageMetadata", "thoughtsTokenCount")),
+    ),
 }
 AI_SDK_EXCLUSIVE_METADATA = frozenset({"anthropic", "bedrock"})
+# Gemini's output count (candidatesTokenCount), which the AI SDK 5 passes on, leaves its thoughts out.
+AI_SDK_EXCLUSIVE_OUTPUT_METADATA = frozenset({"google"})
 
 # Provided cost, USD, by cost_details name.
 COST_RULES: dict[str, tuple[str, ...]] = {

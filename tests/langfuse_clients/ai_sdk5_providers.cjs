@@ -1,9 +1,10 @@
 // Run with node and NODE_PATH set to the node_modules of the Vercel AI SDK (npm: ai 5.x as "ai5",
 // with OpenTelemetry's Node SDK and OTLP/HTTP protobuf exporter): an AI SDK 5 application's calls to
-// Anthropic's API (generateText, streamText) and to Bedrock's (streamText), traced by the SDK's own
-// telemetry. The models are the SDK's own mock (ai5/test) answering as the AI SDK 5's providers do
-// (@ai-sdk/anthropic 2.x, @ai-sdk/amazon-bedrock 3.x): each passes its API's input count on as it
-// came, without the cache, and gives the cache counts in its usage and its provider metadata.
+// Anthropic's API (generateText, streamText), to Bedrock's (streamText) and to Gemini's (both), traced
+// by the SDK's own telemetry. The models are the SDK's own mock (ai5/test) answering as the AI SDK 5's providers do
+// (@ai-sdk/anthropic 2.x, @ai-sdk/amazon-bedrock 3.x, @ai-sdk/google 2.x): each passes its API's
+// counts on as they came (Anthropic's and Bedrock's input without the cache, Gemini's output without
+// its thinking), and gives the cache and thinking counts in its usage and its provider metadata.
 //
 // Prints one JSON line. Arguments: host public_key secret_key.
 const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node");
@@ -25,8 +26,20 @@ const ANTHROPIC = {
   },
 };
 const BEDROCK = { bedrock: { usage: { cacheWriteInputTokens: 5 }, stopSequence: null } };
+// Gemini's: 300 input tokens, 200 of them cached, 9 out beside 30 of thinking (candidatesTokenCount
+// leaves the thoughts out; the AI SDK 5 passes it on as the output).
+const GEMINI_USAGE = { inputTokens: 300, outputTokens: 9, totalTokens: 339, reasoningTokens: 30, cachedInputTokens: 200 };
+const GEMINI = {
+  google: {
+    usageMetadata: {
+      promptTokenCount: 300, candidatesTokenCount: 9, thoughtsTokenCount: 30, cachedContentTokenCount: 200,
+      totalTokenCount: 339,
+    },
+    safetyRatings: null,
+  },
+};
 
-function streamed(providerMetadata) {
+function streamed(providerMetadata, usage = USAGE) {
   return async () => ({
     stream: simulateReadableStream({
       chunks: [
@@ -35,7 +48,7 @@ function streamed(providerMetadata) {
         { type: "text-delta", id: "t1", delta: "Sunny in " },
         { type: "text-delta", id: "t1", delta: "Paris." },
         { type: "text-end", id: "t1" },
-        { type: "finish", finishReason: "stop", usage: USAGE, providerMetadata },
+        { type: "finish", finishReason: "stop", usage, providerMetadata },
       ],
     }),
   });
@@ -46,7 +59,7 @@ async function main() {
     url: `${host}/api/public/otel/v1/traces`,
     headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
   });
-  // A streamed call's spans end after its text is read: wait for the three roots to end.
+  // A streamed call's spans end after its text is read: wait for the five roots to end.
   const exporting = new SimpleSpanProcessor(exporter);
   let rootsEnded = 0;
   const processor = {
@@ -82,13 +95,27 @@ async function main() {
     modelId: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
     doStream: streamed(BEDROCK),
   });
+  const gemini = new MockLanguageModelV2({
+    provider: "google.generative-ai",
+    modelId: "gemini-2.5-flash",
+    doGenerate: async () => ({
+      content: [{ type: "text", text: "Sunny in Paris." }],
+      finishReason: "stop",
+      usage: GEMINI_USAGE,
+      providerMetadata: GEMINI,
+      warnings: [],
+    }),
+    doStream: streamed(GEMINI, GEMINI_USAGE),
+  });
   await generateText({ model: anthropic, prompt: "Weather in Paris?", experimental_telemetry: traced("anthropic-generate") });
   await streamText({ model: anthropic, prompt: "Weather in Paris?", experimental_telemetry: traced("anthropic-stream") }).text;
   await streamText({ model: bedrock, prompt: "Weather in Paris?", experimental_telemetry: traced("bedrock-stream") }).text;
-  while (rootsEnded < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  await generateText({ model: gemini, prompt: "Weather in Paris?", experimental_telemetry: traced("gemini-generate") });
+  await streamText({ model: gemini, prompt: "Weather in Paris?", experimental_telemetry: traced("gemini-stream") }).text;
+  while (rootsEnded < 5) await new Promise((resolve) => setTimeout(resolve, 10));
   await provider.forceFlush();
   await provider.shutdown();
-  console.log(JSON.stringify({ calls: 3 }));
+  console.log(JSON.stringify({ calls: 5 }));
 }
 
 main().catch((error) => {
