@@ -821,7 +821,8 @@ async def test_pipecat_conversation_is_the_session(live: Running) -> None:
     """Pipecat 1.x (its keys as its tracing sends them, read from a real run of a pipeline against
     the fake OpenAI API) gives its conversation's id as ``conversation.id`` on the conversation's
     span and each turn's: the session, as its users expect a conversation to be found. Its model
-    calls' messages (``input``, OpenAI's) and answer (``output``, text) read as chat."""
+    calls' messages (``input``, OpenAI's) and answer (``output``, text) read as chat; its speech
+    services' spans what was said (a TTS request's ``text``) and heard (an STT's ``transcript``)."""
     question = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
     spans = {
         "conversation": {"conversation.id": "conv-7", "conversation.type": "voice"},
@@ -837,10 +838,31 @@ async def test_pipecat_conversation_is_the_session(live: Running) -> None:
             "gen_ai.usage.output_tokens": 9,
         },
         "elsewhere": {"session.id": "s-1", "conversation.id": "conv-8"},  # a session given wins
+        # Its speech services (service_attributes.py): what was said, what was heard.
+        "tts": {
+            "gen_ai.provider.name": "cartesia",
+            "gen_ai.request.model": "sonic-2",
+            "gen_ai.operation.name": "tts",
+            "gen_ai.output.type": "speech",
+            "voice_id": "v-1",
+            "text": "Paris is sunny.",
+            "metrics.character_count": 15,
+        },
+        "stt": {
+            "gen_ai.provider.name": "deepgram",
+            "gen_ai.request.model": "nova-3",
+            "gen_ai.operation.name": "stt",
+            "transcript": "Weather in Paris?",
+            "is_final": True,
+        },
+        "stt garbage": {"gen_ai.operation.name": "stt", "transcript": ["not", "text"], "text": 5},
     }
     rows = await _sent_spans(live, "pipecat-bot", spans)
-    sessions = {name: row["session_id"] for name, row in rows.items()}
+    sessions = {name: row["session_id"] for name, row in rows.items() if not name.startswith(("tts", "stt"))}
     assert sessions == {"conversation": "conv-7", "turn": "conv-7", "llm": "", "elsewhere": "s-1"}
+    assert (rows["tts"]["input"], rows["tts"]["output"]) == ("Paris is sunny.", "")
+    assert (rows["stt"]["input"], rows["stt"]["output"]) == ("", "Weather in Paris?")
+    assert (rows["stt garbage"]["input"], rows["stt garbage"]["output"]) == ("", "")
     llm = rows["llm"]
     assert json.loads(llm["input"]) == [
         {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},

@@ -43,6 +43,7 @@ from otlp_receiver.mapping.rules import (
     ROLLUP_OPENINFERENCE_KINDS,
     ROLLUP_OPERATIONS,
     SCRUBBED_COLUMNS,
+    SPEECH_IO,
     STRING_RULES,
     TOKEN_RULES,
     TYPE_FROM_PRESENCE,
@@ -534,6 +535,11 @@ def map_span(
         out["provided_cost"] = _provided_cost(found)
         countable = not (out["input_tokens"] or out["output_tokens"] or out["provided_cost"])
     out["input"], out["output"] = _io(found, attrs, events, flattened, root, out["observation_type"] == "TOOL")
+    speech = SPEECH_IO.get(operation)
+    if speech is not None and not out[speech[0]]:
+        said = attrs.get(speech[1])
+        if isinstance(said, str) and said:
+            out[speech[0]] = said
     # A failed call is not counted: its output is the error (LiteLLM's), which no model wrote and
     # no one paid for.
     if countable and out["observation_type"] == "GENERATION" and out["model"] and out["level"] != "ERROR":

@@ -24,6 +24,7 @@ __all__ = [
     "OPENINFERENCE_KINDS",
     "OPERATION_TYPES",
     "ROLLUP_OPERATIONS",
+    "SPEECH_IO",
     "STRING_RULES",
     "TOKEN_RULES",
     "TYPE_FROM_PRESENCE",
@@ -249,6 +250,10 @@ FRAMEWORK_KINDS = {
     "Function: {name}": "TOOL",
     "Guardrail {name!r} {triggered=}": "GUARDRAIL",
 }
+
+# Speech services' spans by their operation (Pipecat's): what a text-to-speech request said, its
+# input, and what speech-to-text heard, its output, each in a key of its own.
+SPEECH_IO = {"tts": ("input", "text"), "stt": ("output", "transcript")}
 
 # Present keys that decide the type when nothing above did, in order.
 TYPE_FROM_PRESENCE: tuple[tuple[str, str], ...] = (
