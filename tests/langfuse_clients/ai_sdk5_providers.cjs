@@ -7,12 +7,9 @@
 // its thinking), and gives the cache and thinking counts in its usage and its provider metadata.
 //
 // Prints one JSON line. Arguments: host public_key secret_key.
-const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node");
-const { SimpleSpanProcessor } = require("@opentelemetry/sdk-trace-base");
-const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-proto");
-const { resourceFromAttributes } = require("@opentelemetry/resources");
 const { generateText, streamText, simulateReadableStream } = require("ai5");
 const { MockLanguageModelV2 } = require("ai5/test");
+const { registerTracing } = require("./otel_roots.cjs");
 
 const [host, publicKey, secretKey] = process.argv.slice(2, 5);
 
@@ -55,27 +52,7 @@ function streamed(providerMetadata, usage = USAGE) {
 }
 
 async function main() {
-  const exporter = new OTLPTraceExporter({
-    url: `${host}/api/public/otel/v1/traces`,
-    headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
-  });
-  // A streamed call's spans end after its text is read: wait for the five roots to end.
-  const exporting = new SimpleSpanProcessor(exporter);
-  let rootsEnded = 0;
-  const processor = {
-    onStart: (span, context) => exporting.onStart(span, context),
-    onEnd: (span) => {
-      exporting.onEnd(span);
-      if (!span.parentSpanContext) rootsEnded += 1;
-    },
-    forceFlush: () => exporting.forceFlush(),
-    shutdown: () => exporting.shutdown(),
-  };
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ "service.name": "ai-sdk-5" }),
-    spanProcessors: [processor],
-  });
-  provider.register();
+  const { finish } = registerTracing(host, publicKey, secretKey, "ai-sdk-5");
   const traced = (functionId) => ({ isEnabled: true, functionId });
 
   const anthropic = new MockLanguageModelV2({
@@ -112,9 +89,7 @@ async function main() {
   await streamText({ model: bedrock, prompt: "Weather in Paris?", experimental_telemetry: traced("bedrock-stream") }).text;
   await generateText({ model: gemini, prompt: "Weather in Paris?", experimental_telemetry: traced("gemini-generate") });
   await streamText({ model: gemini, prompt: "Weather in Paris?", experimental_telemetry: traced("gemini-stream") }).text;
-  while (rootsEnded < 5) await new Promise((resolve) => setTimeout(resolve, 10));
-  await provider.forceFlush();
-  await provider.shutdown();
+  await finish(5);  // its five calls' roots: streamed ones end after their text is read
   console.log(JSON.stringify({ calls: 5 }));
 }
 

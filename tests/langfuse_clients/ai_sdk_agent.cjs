@@ -7,36 +7,13 @@
 // Prints one JSON line. Arguments: host public_key secret_key integration: "modern" (AI SDK 7 with
 // @ai-sdk/otel's OpenTelemetry: GenAI conventions), "legacy" (AI SDK 7 with its LegacyOpenTelemetry:
 // the ai.* spans) or "v6" (AI SDK 6's own telemetry: the same ai.* spans, with telemetry metadata).
-const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node");
-const { SimpleSpanProcessor } = require("@opentelemetry/sdk-trace-base");
-const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-proto");
-const { resourceFromAttributes } = require("@opentelemetry/resources");
 const { z } = require("zod");
+const { registerTracing } = require("./otel_roots.cjs");
 
 const [host, publicKey, secretKey, integration] = process.argv.slice(2, 6);
 
 async function main() {
-  const exporter = new OTLPTraceExporter({
-    url: `${host}/api/public/otel/v1/traces`,
-    headers: { Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}` },
-  });
-  // The SDK ends a streamed call's spans after its text is read: wait for the three roots to end.
-  const exporting = new SimpleSpanProcessor(exporter);
-  let rootsEnded = 0;
-  const processor = {
-    onStart: (span, context) => exporting.onStart(span, context),
-    onEnd: (span) => {
-      exporting.onEnd(span);
-      if (!span.parentSpanContext) rootsEnded += 1;
-    },
-    forceFlush: () => exporting.forceFlush(),
-    shutdown: () => exporting.shutdown(),
-  };
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ "service.name": `ai-sdk-${integration}` }),
-    spanProcessors: [processor],
-  });
-  provider.register();
+  const { finish } = registerTracing(host, publicKey, secretKey, `ai-sdk-${integration}`);
   const v6 = integration === "v6";
   const { generateText, streamText, embed, simulateReadableStream, registerTelemetry, tool, stepCountIs } = require(
     v6 ? "ai6" : "ai",
@@ -115,9 +92,7 @@ async function main() {
     value: "sunny day at the beach",
     ...(v6 ? { experimental_telemetry: { isEnabled: true } } : {}),
   });
-  while (rootsEnded < 3) await new Promise((resolve) => setTimeout(resolve, 10));
-  await provider.forceFlush();
-  await provider.shutdown();
+  await finish(3);  // the agent's, the streamed answer's (ended after its text is read), the embedding's
   console.log(JSON.stringify({ text: result.text, usage: result.totalUsage, streamed }));
 }
 
