@@ -708,6 +708,23 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
             "gen_ai.usage.reasoning.output_tokens": 30,
             "gen_ai.usage.total_tokens": 69,
         },
+        # The AI SDK 4's provider metadata: Anthropic's cache counts (its input without them),
+        # OpenAI's cached prompt and reasoning (inside its counts).
+        "ai sdk 4 anthropic": {
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "ai.usage.promptTokens": 300,
+            "gen_ai.usage.input_tokens": 300,
+            "gen_ai.usage.output_tokens": 9,
+            "ai.response.providerMetadata": json.dumps(
+                {"anthropic": {"cacheCreationInputTokens": 5, "cacheReadInputTokens": 200}}
+            ),
+        },
+        "ai sdk 4 openai": {
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 31,
+            "gen_ai.usage.output_tokens": 9,
+            "ai.response.providerMetadata": '{"openai": {"cachedPromptTokens": 16, "reasoningTokens": 4}}',
+        },
         "provider metadata not json": {
             "gen_ai.request.model": "claude-sonnet-4-5",
             "gen_ai.usage.input_tokens": 30,
@@ -737,6 +754,9 @@ async def test_usage_details_and_cache_left_out_of_the_input(live: Running) -> N
         "no total, on bedrock": 505, "garbage provider": 300,
     }  # fmt: skip
     assert rows["no total, on bedrock"]["total_tokens"] == 514
+    columns = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "total_tokens")
+    assert [rows["ai sdk 4 anthropic"][c] for c in columns] == [505, 200, 5, 9, 514]
+    assert [rows["ai sdk 4 openai"][c] for c in columns] == [31, 16, 0, 9, 40]
     thinking = rows["output without its reasoning"]
     assert (thinking["output_tokens"], thinking["total_tokens"]) == (39, 69)
     for name in ("garbage provider metadata", "provider metadata not json"):
