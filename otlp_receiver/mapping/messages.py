@@ -272,13 +272,15 @@ def _message(raw: Any) -> dict[str, Any] | None:
         message["parts"] = raw["parts"]
     else:
         parts = _content_parts(raw.get("content") if "content" in raw else raw.get("contents"))
-        # A call already among the content's blocks is not added twice (OpenTelemetry's Bedrock
-        # instrumentation sends Converse's toolUse blocks and the same calls as tool_calls).
-        in_content = {p["id"] for p in parts if p.get("type") == "tool_call" and isinstance(p.get("id"), str)}
-        for call in raw.get("tool_calls") or []:
-            part = _tool_call(call.get("tool_call", call) if isinstance(call, dict) else call)
-            if part and not (isinstance(part["id"], str) and part["id"] in in_content):
-                parts.append(part)
+        calls = raw.get("tool_calls") or []
+        if calls:
+            # A call already among the content's blocks is not added twice (OpenTelemetry's Bedrock
+            # instrumentation sends Converse's toolUse blocks and the same calls as tool_calls).
+            in_content = {p["id"] for p in parts if p.get("type") == "tool_call" and isinstance(p.get("id"), str)}
+            for call in calls:
+                part = _tool_call(call.get("tool_call", call) if isinstance(call, dict) else call)
+                if part and not (isinstance(part["id"], str) and part["id"] in in_content):
+                    parts.append(part)
         if role == "tool" and (raw.get("tool_call_id") or raw.get("id")):
             response = parts[0].get("content") if len(parts) == 1 and parts[0]["type"] == "text" else parts
             if not parts and isinstance(raw.get("content"), dict):  # a value, not content (Strands' tool's)
