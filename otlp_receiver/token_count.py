@@ -18,13 +18,15 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from storage import ESTIMATED_ATTRIBUTE
+
 log = logging.getLogger("tracehouse.token_count")
 
 __all__ = ["COUNTED_ATTRIBUTE", "ENCODING_URL", "Counted", "counted_usage", "encodings_status"]
 
 # The span attribute that says its tokens were counted here, and with what ("tiktoken o200k_base"):
 # a counted figure is told apart from a reported one.
-COUNTED_ATTRIBUTE = "tracehouse.usage.counted"
+COUNTED_ATTRIBUTE = ESTIMATED_ATTRIBUTE  # storage reads it too (storage.writer)
 
 # Where tiktoken downloads an encoding from; its cache names the file by this URL's SHA-1.
 ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"

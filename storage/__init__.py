@@ -7,10 +7,11 @@ compiled.install()  # before storage.attribute_codec is imported: its compiled f
 from storage.projects import ApiKey, KeyPair, Project
 from storage.reader import Page, SpanQuery, TraceQuery
 from storage.store import Store
-from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA
+from storage.writer import DECODED_SPAN_FIELDS, ESTIMATED_ATTRIBUTE, SPAN_SCHEMA
 
 __all__ = [
     "DECODED_SPAN_FIELDS",
+    "ESTIMATED_ATTRIBUTE",
     "SPAN_SCHEMA",
     "ApiKey",
     "KeyPair",

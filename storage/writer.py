@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,9 +21,11 @@ from tracehouse.errors import StorageUnavailable
 
 __all__ = [
     "DECODED_SPAN_FIELDS",
+    "ESTIMATED_ATTRIBUTE",
     "SPAN_SCHEMA",
     "RowWriter",
     "SpanWriter",
+    "StoredCallsRule",
     "conform",
     "insert_spans",
     "known_days",
@@ -66,6 +70,26 @@ WHERE project_id = {project:String}
   AND trace_id IN {trace_ids:Array(String)}
 """
 
+# The spans of already-stored traces that a batch's new generations may repeat: what the
+# receiver's rule for a call recorded twice compares (otlp_receiver.nested_calls).
+_STORED_CALLS_SQL = """
+SELECT trace_id, span_id, parent_span_id, toString(observation_type) AS observation_type,
+       toString(model) AS model, toString(scope_name) AS scope_name,
+       toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns,
+       input_tokens, output_tokens, cache_read_tokens, total_cost,
+       mapContains(span_attributes, {estimated:String}) AS estimated
+FROM spans
+WHERE project_id = {project:String}
+  AND sign = 1
+  AND start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
+  AND start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
+  AND trace_id IN {trace_ids:Array(String)}
+"""
+# The attribute of a span whose tokens were counted on its messages, not reported.
+ESTIMATED_ATTRIBUTE = "tracehouse.usage.counted"
+# The receiver's rule: given a batch of one project's spans and the stored spans (rows of
+# _STORED_CALLS_SQL) of its traces that have some, the batch as it is to be stored.
+StoredCallsRule = Callable[[pa.Table, list[dict[str, Any]]], pa.Table]
 
 # ClickHouse's insert-time dedupe pass over a ReplacingMergeTree block cost a quarter of
 # the spans insert's CPU (measured, docs/benchmarks.md). It is not needed: writers drop
@@ -242,6 +266,9 @@ class SpanWriter:
         # that too: a full disk): rebuild them before the next batch, whose retry of the same spans
         # must find them stored, and whose traces must be listed.
         self._repair_pending = False
+        # The receiver's rule for a model call recorded twice (in one request, or in two: an
+        # exporter that sends each span as it ends), applied to each insert: set by the receiver.
+        self.stored_calls_rule: StoredCallsRule | None = None
 
     async def write(self, batch: pa.Table) -> int:
         """Store the spans of ``batch`` not stored yet; return how many rows were inserted."""
@@ -260,6 +287,8 @@ class SpanWriter:
                 self._repair_pending = False
             known = await known_days(self._backend, batch)
             batch = await self._drop_stored(batch, known)
+            if self.stored_calls_rule is not None:
+                batch = await self._settle_calls(batch, known, self.stored_calls_rule)
             try:
                 await insert_spans(self._backend, self._journal, batch, known, self._recent)
             except BaseException:
@@ -295,6 +324,46 @@ class SpanWriter:
             strict=True,
         )
         return batch.filter(pa.array([k not in stored for k in keys]))
+
+    async def _settle_calls(
+        self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]], rule: StoredCallsRule
+    ) -> pa.Table:
+        """Apply ``rule`` to the batch, project by project, with the stored spans of its traces
+        that have new generations."""
+        if batch.num_rows == 0:  # all stored already (a retried request)
+            return batch
+        projects = pc.unique(batch.column("project_id")).to_pylist()
+        parts = (
+            [(projects[0], batch)]
+            if len(projects) == 1
+            else [(p, batch.filter(pc.equal(batch.column("project_id"), p))) for p in projects]
+        )
+        settled = []
+        for project, part in parts:
+            stored: list[dict[str, Any]] = []
+            facts = part.select(["trace_id", "observation_type", "start_time", "end_time"])
+            calls = facts.filter(pc.equal(facts.column("observation_type"), "GENERATION"))
+            traces = sorted({t for t in calls.column("trace_id").to_pylist() if (project, t) in known})
+            if traces:
+                # Their stored spans' days (a wrapper starts before its call, a call after its
+                # wrapper), to the end of the batch's spans of them.
+                days = [known[(project, t)] for t in traces]
+                mine = facts.filter(pc.is_in(facts.column("trace_id"), value_set=pa.array(traces, pa.string())))
+                stored = await self._backend.query(
+                    _STORED_CALLS_SQL,
+                    {
+                        "project": project,
+                        "lo": min(first for first, _ in days) * NS_PER_DAY,
+                        "hi": max(
+                            (max(last for _, last in days) + 1) * NS_PER_DAY - 1,
+                            pc.max(mine.column("end_time").cast(pa.int64())).as_py(),
+                        ),
+                        "trace_ids": traces,
+                        "estimated": ESTIMATED_ATTRIBUTE,
+                    },
+                )
+            settled.append(rule(part, stored))
+        return settled[0] if len(settled) == 1 else pa.concat_tables(settled)
 
 
 class RowWriter:

@@ -90,7 +90,9 @@ def make_request(rng: random.Random, sender: int, n: int) -> Sent:
                     "end": now + (s + 1) * 1_000_000,
                     "attrs": {
                         "gen_ai.operation.name": "chat",
-                        "gen_ai.request.model": "gpt-4o",
+                        # The root's call is another model's: not a wrapper of the calls under it
+                        # (otlp_receiver.nested_calls), so that every span's tokens count.
+                        "gen_ai.request.model": "gpt-4o" if s else "claude-sonnet-4-5",
                         "gen_ai.usage.input_tokens": INPUT_TOKENS,
                         "gen_ai.usage.output_tokens": OUTPUT_TOKENS,
                     },

@@ -235,8 +235,9 @@ function playgroundSeed(span) {
 }
 
 /** A span's detail; ``trace``: the trace's input and output its client set apart from its spans'
- * (shown on the trace's first span, where they differ from its own). */
-function detail(span, scores, records = [], trace = {}) {
+ * (shown on the trace's first span, where they differ from its own); ``countedOn``: the spans its
+ * usage and cost are counted on, as [span, show] (a model call's record not counted, otlp_receiver.nested_calls). */
+function detail(span, scores, records = [], trace = {}, countedOn = []) {
   const costs = span.cost_details || {};
   const n = (x) => Number(x || 0);
   // The tokens each kind of cost is charged for, and the kind's name in the reader's language.
@@ -292,6 +293,10 @@ function detail(span, scores, records = [], trace = {}) {
     span.input_tokens || span.output_tokens || Number(span.total_cost)
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,
+    countedOn.length ? h("p", { class: "muted counted-on" }, t("This call has another record: its usage and cost are counted once, on "),
+      ...countedOn.flatMap(([other, show], k) => [k ? ", " : "", h("a", { text: other.name,
+        href: here(`/traces/${encodeURIComponent(other.trace_id)}?span=${encodeURIComponent(other.span_id)}`),
+        onclick: (event) => { event.preventDefault(); show(); } })])) : null,
     scoreList(scores),
     trace.trace_input != null && trace.trace_input !== span.input ? renderIo(t("Trace input"), trace.trace_input) : null,
     trace.trace_output != null && trace.trace_output !== span.output ? renderIo(t("Trace output"), trace.trace_output) : null,
@@ -504,8 +509,12 @@ export async function tracePage(root, traceId, shared = null) {
     rows[current]?.scrollIntoView({ block: "nearest" });
     const span = ordered[current][0];
     const records = [...(logsBySpan.get(span.span_id) || []), ...(current === 0 ? logsBySpan.get("") || [] : [])];
+    // A model call's record not counted: the records it is counted on, to go to.
+    const countedOn = ((span.span_attributes || {})["tracehouse.usage.counted_in"] || "").split(",")
+      .map((id) => ordered.findIndex(([s]) => s.span_id === id)).filter((j) => j >= 0)
+      .map((j) => [ordered[j][0], () => select(j)]);
     panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
-      || (current === 0 && !sc.observation_id)), records, current === 0 ? doc : {}));
+      || (current === 0 && !sc.observation_id)), records, current === 0 ? doc : {}, countedOn));
     history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(span.span_id)}`);
   }
   const step = (delta) => {

@@ -1,0 +1,232 @@
+"""One model call recorded twice, counted once.
+
+A wrapper's generation often holds the provider's own record of the same call: Langfuse's
+LangChain handler around the anthropic SDK's span (which it emits wherever a global tracer
+provider is set), OpenInference's or OpenLLMetry's LangChain span around their OpenAI or Anthropic
+instrumentation's, DSPy's around LiteLLM's. Both report the call's usage, so a trace's tokens and
+cost would be twice what was spent. The innermost record is the provider's answer as it came
+(cache reads and writes included, where a wrapper's may not have them, and one record per retry);
+a generation that holds another of the same model with reported usage is taken as its wrapper:
+its usage and cost stay in its attributes, and it names the calls they are counted on
+(``COUNTED_IN``). A wrapper that does not make its generation the current span puts the two
+records side by side instead (``_sibling_records``). The span writer applies the rule to each
+insert (``count_with_stored``), with the stored spans of its traces: an exporter that sends each
+span as it ends sends the inner record, which ends first, in a request before its wrapper's. A
+record stored already is not changed: where a wrapper came before its call (rare: the call ends
+first), the wrapper stays counted and the call's record, which came after it, is not.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from storage import ESTIMATED_ATTRIBUTE
+
+__all__ = ["COUNTED_IN", "count_calls_once", "count_with_stored"]
+
+# The attribute of a record not counted: the ids of the spans its call is counted on, comma-separated.
+COUNTED_IN = "tracehouse.usage.counted_in"
+
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+_ZERO = Decimal(0)
+# A chain of parents longer than this is not followed (a malformed request may even loop).
+_MAX_DEPTH = 64
+
+
+def _has_usage(c: dict[str, list[Any]], i: int) -> bool:
+    return bool(c["input_tokens"][i] or c["output_tokens"][i] or c["total_cost"][i])
+
+
+def _model_key(model: str) -> str:
+    # "openai/gpt-4o-mini" (LiteLLM's, DSPy's) and "gpt-4o-mini" name one model.
+    return model.lower().rsplit("/", 1)[-1]
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Whether two records' models may be one call's: a request's name and the dated version its
+    answer names (``gpt-4o`` and ``gpt-4o-2024-08-06``), or one record without a model."""
+    a, b = _model_key(a), _model_key(b)
+    return not a or not b or a in b or b in a
+
+
+def _same_request(c: dict[str, list[Any]], i: int, j: int) -> bool:
+    """Whether two records count one prompt to one model. Their output counts may differ: a
+    streamed answer's is counted by some instrumentations (OpenLLMetry's Anthropic: one more)."""
+    return bool(
+        c["input_tokens"][i]
+        and c["input_tokens"][i] == c["input_tokens"][j]
+        and c["cache_read_tokens"][i] == c["cache_read_tokens"][j]
+        and _same_model(c["model"][i], c["model"][j])
+    )
+
+
+def _within(c: dict[str, list[Any]], i: int, j: int) -> bool:
+    """Whether span ``i`` ran within span ``j``'s time."""
+    return bool(c["start_time"][j] <= c["start_time"][i] and c["end_time"][i] <= c["end_time"][j])
+
+
+def _sibling_records(c: dict[str, list[Any]], calls: list[int]) -> dict[int, int]:
+    """Records of one call side by side: a wrapper that does not make its generation the current
+    span (Langfuse's drop-in OpenAI client) and an instrumentation of the same SDK method record
+    it under one parent. Two generations under one parent are one call's when they come from
+    different instrumentations (parallel calls come from one), count the same prompt to one model,
+    and one ran within the other's time. Returns each outer record's row and the row it repeats."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in calls:
+        groups.setdefault((c["trace_id"][i], c["parent_span_id"][i]), []).append(i)
+    repeats: dict[int, int] = {}
+    for group in groups.values():
+        for x, i in enumerate(group):
+            for j in group[x + 1 :]:
+                if i in repeats or j in repeats or c["scope_name"][i] == c["scope_name"][j]:
+                    continue
+                if not _same_request(c, i, j):
+                    continue
+                if _within(c, i, j):
+                    repeats[j] = i
+                elif _within(c, j, i):
+                    repeats[i] = j
+    return repeats
+
+
+def _nearest_generation(
+    rows: dict[tuple[str, str], int], types: list[str], trace: str, parents: list[str], i: int
+) -> int | None:
+    """The row of the generation nearest above row ``i``, where its chain of parents in the request
+    ends (at a root or a parent sent apart); none where it loops or runs past ``_MAX_DEPTH``, which
+    only malformed spans do."""
+    nearest, seen, parent = None, {i}, parents[i]
+    for _ in range(_MAX_DEPTH):
+        j = rows.get((trace, parent))
+        if j is None:
+            return nearest
+        if j in seen:
+            return None
+        seen.add(j)
+        if nearest is None and types[j] == "GENERATION":
+            nearest = j
+        parent = parents[j]
+    return None
+
+
+def count_calls_once(c: dict[str, list[Any]], estimated: set[int]) -> dict[int, list[int]]:
+    """The records of calls recorded twice among the rows ``c`` (column lists, one entry per span):
+    each wrapper's (or outer record's) row and the rows of the calls it repeats. ``estimated``: the
+    rows whose tokens were counted here rather than reported, which never stand for a call."""
+    types = c["observation_type"]
+    used = [i for i, kind in enumerate(types) if kind == "GENERATION" and _has_usage(c, i)]
+    calls = [i for i in used if i not in estimated]
+    if len(used) < 2 or not calls:
+        return {}
+    trace_ids, span_ids, parents = c["trace_id"], c["span_id"], c["parent_span_id"]
+    repeats = _sibling_records(c, calls)
+    wrappers: dict[int, list[int]] = {j: [i] for j, i in repeats.items()}
+    rows = {(trace_ids[i], span_ids[i]): i for i in range(len(types))}
+    for i in calls:
+        if i in repeats:
+            continue
+        above = _nearest_generation(rows, types, trace_ids[i], parents, i)
+        if above is not None and _has_usage(c, above) and _same_model(c["model"][i], c["model"][above]):
+            wrappers.setdefault(above, []).append(i)
+    return wrappers
+
+
+_FACTS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "observation_type",
+    "model",
+    "scope_name",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_cost",
+)
+
+
+def _candidate_traces(batch: pa.Table, calls: pa.Array) -> set[str]:
+    """The traces of ``batch`` where two records of one call may be: a generation with usage
+    that holds other spans (a wrapper, whose call may be further down), or generations with usage
+    from two instrumentations under one parent. Most batches have none (a model call's span holds
+    nothing), and are not looked at further."""
+    parents = batch.column("parent_span_id")
+    holders = pc.and_(calls, pc.is_in(batch.column("span_id"), value_set=pc.unique(parents)))
+    traces = set(batch.column("trace_id").filter(holders).to_pylist())
+    found = batch.select(["trace_id", "parent_span_id", "scope_name"]).filter(calls)
+    scopes = found.group_by(["trace_id", "parent_span_id"]).aggregate([("scope_name", "count_distinct")])
+    traces.update(
+        scopes.column("trace_id").filter(pc.greater(scopes.column("scope_name_count_distinct"), 1)).to_pylist()
+    )
+    return traces
+
+
+def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table:
+    """``batch`` (rows of spans about to be stored, from one or more requests) as it is to be
+    stored: of two records of one call that it holds, or that it and ``stored`` hold (rows of its
+    traces already stored: the span writer's look-up, storage.writer), the one that is not counted
+    has no usage or cost in its columns and names the other. Only the batch's rows change."""
+    used = pc.or_(
+        pc.or_(pc.greater(batch.column("input_tokens"), 0), pc.greater(batch.column("output_tokens"), 0)),
+        pc.greater(batch.column("total_cost"), pa.scalar(_ZERO, batch.schema.field("total_cost").type)),
+    )
+    calls = pc.and_(pc.equal(batch.column("observation_type"), "GENERATION"), used)
+    traces = _candidate_traces(batch, calls) | {row["trace_id"] for row in stored}
+    if not traces:
+        return batch
+    chosen = pc.is_in(batch.column("trace_id"), value_set=pa.array(sorted(traces), pa.string()))
+    rest, batch = batch.filter(pc.invert(chosen)), batch.filter(chosen)
+    n = batch.num_rows
+    c: dict[str, list[Any]] = {name: batch.column(name).to_pylist() for name in _FACTS}
+    for name in ("start_time", "end_time"):
+        c[name] = batch.column(name).cast(pa.int64()).to_pylist()
+    for name in _FACTS:
+        c[name].extend(row[name] for row in stored)
+    c["start_time"].extend(row["start_ns"] for row in stored)
+    c["end_time"].extend(row["end_ns"] for row in stored)
+    guessed = pc.is_valid(pc.map_lookup(batch.column("span_attributes"), ESTIMATED_ATTRIBUTE, "first")).to_pylist()
+    estimated = {i for i, flag in enumerate(guessed) if flag}
+    estimated.update(n + k for k, row in enumerate(stored) if row["estimated"])
+    # The batch's rows not to count, and the records they are counted on: a wrapper's, its calls';
+    # a call whose wrapper was stored (and counted) before it came, that wrapper's.
+    wrappers: dict[int, list[str]] = {}
+    for j, repeated in count_calls_once(c, estimated).items():
+        if j < n:
+            wrappers[j] = [c["span_id"][i] for i in repeated]
+        else:
+            for i in repeated:
+                if i < n:
+                    wrappers.setdefault(i, []).append(c["span_id"][j])
+    if not wrappers:
+        return pa.concat_tables([rest, batch])
+    rows = sorted(wrappers)
+    changed = batch.take(pa.array(rows, pa.int64()))
+    columns = []
+    for field in batch.schema:
+        column = changed.column(field.name)
+        if field.name in _TOKEN_COLUMNS:
+            column = pa.array([0] * len(rows), field.type)
+        elif field.name in ("usage_details", "cost_details"):
+            column = pa.array([[] for _ in rows], field.type)
+        elif field.name == "total_cost":
+            column = pa.array([_ZERO] * len(rows), field.type)
+        elif field.name == "span_attributes":
+            attributes = column.to_pylist()
+            column = pa.array(
+                [[*attrs, (COUNTED_IN, ",".join(wrappers[j]))] for attrs, j in zip(attributes, rows, strict=True)],
+                field.type,
+            )
+        columns.append(column)
+    keep = pa.array([i not in wrappers for i in range(n)])
+    return pa.concat_tables([rest, batch.filter(keep), pa.Table.from_arrays(columns, schema=batch.schema)])

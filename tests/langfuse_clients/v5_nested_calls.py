@@ -1,0 +1,42 @@
+"""Run with langfuse 5.x first on the path and this project's langchain-openai, openai and
+OpenInference's OpenAI instrumentation: one model call recorded twice, as apps that combine a
+wrapper with a provider's instrumentation do. OpenInference instruments the openai SDK on the
+tracer provider Langfuse sets; then, against a fake of the OpenAI API:
+
+- "langchain-call": Langfuse's LangChain handler around ChatOpenAI, asked with a prompt cache key
+  (the answer reads 16 of its 31 input tokens from OpenAI's cache);
+- "wrapper-call": Langfuse's drop-in OpenAI client (``langfuse.openai``), its generation named
+  "wrapped-ask".
+
+Each trace has the wrapper's generation and, inside it, the instrumentation's span of the same
+call, both with its usage. Prints one JSON line with the two trace ids. Arguments: host
+public_key secret_key openai_base_url.
+"""
+
+import json
+import sys
+
+from langchain_openai import ChatOpenAI
+from langfuse import Langfuse
+from langfuse.langchain import CallbackHandler
+from langfuse.openai import OpenAI
+from openinference.instrumentation.openai import OpenAIInstrumentor
+
+host, public_key, secret_key, base_url = sys.argv[1:5]
+client = Langfuse(public_key=public_key, secret_key=secret_key, host=host)
+OpenAIInstrumentor().instrument()  # on the global tracer provider: Langfuse's
+
+ids = {}
+with client.start_as_current_observation(name="langchain-call", as_type="span"):
+    model = ChatOpenAI(model="gpt-4o-mini", base_url=base_url, api_key="sk-fake", prompt_cache_key="weather")
+    model.invoke("Weather in Paris?", config={"callbacks": [CallbackHandler()]})
+    ids["langchain"] = client.get_current_trace_id()
+
+with client.start_as_current_observation(name="wrapper-call", as_type="span"):
+    OpenAI(base_url=base_url, api_key="sk-fake").chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather in Paris?"}], name="wrapped-ask"
+    )
+    ids["wrapper"] = client.get_current_trace_id()
+
+client.shutdown()
+print(json.dumps(ids))

@@ -1,0 +1,369 @@
+"""One model call recorded twice, counted once (otlp_receiver.nested_calls): real clients that
+combine a wrapper with a provider's instrumentation (Langfuse's LangChain handler and drop-in
+OpenAI client, OpenInference's OpenAI instrumentation), read back through the APIs and the UI;
+then the rule's edges and garbage, through the real decoder and a running server."""
+
+import asyncio
+import os
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from playwright.sync_api import expect
+
+from otlp_receiver.decode import DecodeContext, decode_request
+from otlp_receiver.nested_calls import COUNTED_IN, count_with_stored
+from storage.writer import conform
+from tests.fake_judge import in_thread
+from tests.fake_openai import fake_openai
+from tests.langfuse_helpers import basic, make_key, run_sdk
+from tests.otlp_data import kv
+from tests.test_ui_first_run import until_listed
+from tests.test_ui_trace_details import _signed_up_with_key
+from tracehouse.server import Running
+
+# gpt-4o-mini at $0.15/M input, $0.075/M cached and $0.60/M output: the fake's answer, 31 in and 9
+# out, and its cached answer, 16 of the 31 read from the cache.
+ANSWER_COST = Decimal("0.00001005")
+CACHED_COST = Decimal("0.00000885")
+
+
+async def _spans(live: Running, pair: Any, trace_id: str, count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The trace as the REST list gives it once its ``count`` spans are listed, and its spans."""
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession(headers=basic(pair)) as http:
+        while True:
+            async with http.get(f"{live.api_url}/api/v1/traces") as r:
+                assert r.status == 200, await r.text()
+                items = [t for t in (await r.json())["items"] if t["trace_id"] == trace_id]
+            if items and items[0]["span_count"] >= count:
+                break
+            assert time.monotonic() < deadline, f"never listed: {trace_id}"
+            await asyncio.sleep(0.05)
+        async with http.get(f"{live.api_url}/api/v1/traces/{trace_id}") as r:
+            assert r.status == 200, await r.text()
+            return items[0], (await r.json())["spans"]
+
+
+async def test_wrapper_and_instrumentation_count_a_call_once(live: Running) -> None:
+    """Langfuse's LangChain handler around ChatOpenAI, whose call Langfuse's drop-in client and
+    OpenInference's instrumentation record too (three records of one call), and the drop-in
+    client beside the instrumentation (two): each trace's tokens and cost are one call's; the
+    wrappers' records keep their type and model, name the record their usage is counted on, and
+    hold their usage in their attributes. Langfuse's read API agrees."""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        ids = await asyncio.to_thread(run_sdk, "5", "v5_nested_calls.py", live.api_url, pair, base_url, isolated=False)
+    trace, spans = await _spans(live, pair, ids["langchain"], 4)
+    assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (31, 9, CACHED_COST)
+    by_name = {s["name"]: s for s in spans}
+    call = by_name["ChatCompletion"]  # OpenInference's: the call as OpenAI answered it
+    assert (call["input_tokens"], call["cache_read_tokens"], Decimal(call["total_cost"])) == (31, 16, CACHED_COST)
+    for wrapper in ("ChatOpenAI", "OpenAI-generation"):
+        s = by_name[wrapper]
+        assert (s["observation_type"], s["model"]) == ("GENERATION", "gpt-4o-mini-2024-07-18")
+        assert (s["input_tokens"], s["output_tokens"], Decimal(s["total_cost"])) == (0, 0, 0)
+        assert s["span_attributes"][COUNTED_IN] == call["span_id"]
+    assert (
+        '"input_cache_read": 16' in by_name["ChatOpenAI"]["span_attributes"]["langfuse.observation.usage_details"]
+    )  # as sent
+
+    trace, spans = await _spans(live, pair, ids["wrapper"], 3)
+    assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (31, 9, ANSWER_COST)
+    counted = [s for s in spans if s["input_tokens"]]
+    [repeat] = [s for s in spans if COUNTED_IN in s["span_attributes"]]
+    assert len(counted) == 1 and repeat["span_attributes"][COUNTED_IN] == counted[0]["span_id"]
+    assert {repeat["name"], counted[0]["name"]} == {"wrapped-ask", "ChatCompletion"}
+
+    async with (
+        aiohttp.ClientSession(headers=basic(pair)) as http,
+        http.get(f"{live.api_url}/api/public/traces/{ids['langchain']}") as r,
+    ):
+        langfuse = await r.json()
+    assert Decimal(str(langfuse["totalCost"])) == CACHED_COST
+    usage = {o["name"]: o["usageDetails"] for o in langfuse["observations"]}
+    assert usage["ChatOpenAI"] == {} and usage["ChatCompletion"]["input_cached_tokens"] == 16
+
+
+def test_wrapper_record_links_to_the_counted_call(tmp_path: Path) -> None:
+    """The trace page: the wrapper's record says, in the reader's language, that the call has
+    another record its usage is counted on, and goes to it; the trace's cost is one call's."""
+    with in_thread(fake_openai) as base_url, _signed_up_with_key(tmp_path, "nested") as (srv, page, pair):
+        ids = run_sdk("5", "v5_nested_calls.py", srv.api_url, pair, base_url, isolated=False)
+        until_listed(srv.api_url, basic(pair), ids["langchain"])  # acked is stored at once, listed a moment later
+        for lang, text in (("en", "counted once, on"), ("zh-CN", "只计一次")):
+            page.goto(f"{srv.api_url}/project/default/traces/{ids['langchain']}?lang={lang}")
+            expect(page.locator(".trace > p.muted").first).to_contain_text("$0.000009")
+            page.locator(".row", has_text="ChatOpenAI").click()
+            note = page.locator(".detail .counted-on")
+            expect(note).to_contain_text(text)
+            expect(page.locator(".detail table.usage")).to_have_count(0)
+        note.get_by_role("link", name="ChatCompletion").click()
+        expect(page.locator(".detail h2")).to_contain_text("ChatCompletion")
+        expect(page.locator(".detail table.usage")).to_contain_text("16")  # its cache read
+        expect(page.locator(".row.selected")).to_contain_text("ChatCompletion")
+
+
+# --- the rule's edges and garbage, through the real decoder -------------------------------------
+
+# A call that reported no usage: its tokens are counted here from its messages (token_count.py).
+ESTIMATED = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}]',
+    "gen_ai.output.messages": '[{"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}]}]',
+}
+
+_TRACE = os.urandom(16)
+_BASE = time.time_ns()  # every request's spans on one clock
+
+
+def _call(
+    name: str,
+    parent: str = "",
+    model: str = "gpt-4o",
+    tokens: tuple[int, int] | None = (100, 20),
+    scope: str = "one",
+    at: tuple[int, int] = (0, 100),
+) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model} if model else {}
+    if not model:
+        attrs["langfuse.observation.type"] = "generation"
+    if tokens is not None:
+        attrs |= {"gen_ai.usage.input_tokens": tokens[0], "gen_ai.usage.output_tokens": tokens[1]}
+    return {"name": name, "parent": parent, "attrs": attrs, "scope": scope, "at": at}
+
+
+def _request(spans: list[dict[str, Any]]) -> ExportTraceServiceRequest:
+    """The spans in one request, a scope per distinct ``scope``; span ids from their names."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "nested"))
+    scopes: dict[str, Any] = {}
+    for s in spans:
+        if s["scope"] not in scopes:
+            scopes[s["scope"]] = rs.scope_spans.add()
+            scopes[s["scope"]].scope.name = s["scope"]
+        span = scopes[s["scope"]].spans.add()
+        span.trace_id = s.get("trace", _TRACE)
+        span.span_id = s["name"].encode().ljust(8, b"_")[:8]
+        span.parent_span_id = s["parent"].encode().ljust(8, b"_")[:8] if s["parent"] else b""
+        span.name = s["name"]
+        span.start_time_unix_nano = _BASE + s["at"][0] * 1_000_000
+        span.end_time_unix_nano = _BASE + s["at"][1] * 1_000_000
+        for k, v in s["attrs"].items():
+            span.attributes.append(kv(k, v))
+    return req
+
+
+def _decoded(spans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The spans as the span writer stores them, none of their traces stored before."""
+    table = decode_request(_request(spans), DecodeContext(project_id="p")).table
+    assert table is not None
+    settled = count_with_stored(conform(table), [])
+    assert settled.num_rows == table.num_rows
+    return {row["name"]: row for row in settled.drop_columns(["start_time", "end_time"]).to_pylist()}
+
+
+def _counted(rows: dict[str, dict[str, Any]]) -> dict[str, int]:
+    return {name: row["input_tokens"] for name, row in rows.items()}
+
+
+def _counted_in(row: dict[str, Any]) -> str | None:
+    return dict(row["span_attributes"]).get(COUNTED_IN)
+
+
+def test_nested_records_of_one_call_count_the_innermost() -> None:
+    """A generation inside a generation of its model (a dated version, a provider's prefix, through
+    plain spans between) is the same call's: the outer one's usage and cost are not counted, and it
+    names the inner. Three layers count the innermost; retries inside one wrapper count each."""
+    rows = _decoded(
+        [
+            _call("wrapper", model="openai/gpt-4o", at=(0, 100)),
+            {"name": "step", "parent": "wrapper", "attrs": {}, "scope": "one", "at": (1, 99)},
+            _call("inner", parent="step", model="gpt-4o-2024-08-06", scope="two", at=(2, 98)),
+        ]
+    )
+    assert _counted(rows) == {"wrapper": 0, "step": 0, "inner": 100}
+    assert rows["wrapper"]["total_cost"] == 0 and rows["wrapper"]["cost_details"] == []
+    assert rows["inner"]["total_cost"] > 0
+    assert _counted_in(rows["wrapper"]) == b"inner___".hex()
+    assert dict(rows["wrapper"]["span_attributes"])["gen_ai.usage.input_tokens"] == "100"  # as sent
+
+    rows = _decoded(
+        [
+            _call("dspy"),
+            _call("litellm", parent="dspy", scope="two"),
+            _call("openai", parent="litellm", scope="three"),
+            _call("router"),
+            _call("try-1", parent="router", tokens=(60, 0), scope="two"),
+            _call("try-2", parent="router", tokens=(40, 20), scope="two", at=(50, 100)),
+        ]
+    )
+    assert _counted(rows) == {"dspy": 0, "litellm": 0, "openai": 100, "router": 0, "try-1": 60, "try-2": 40}
+    # A wrapper that reported nothing (its tokens counted here) around the call that did.
+    rows = _decoded([{**_call("guessing"), "attrs": ESTIMATED}, _call("reporting", parent="guessing", scope="two")])
+    assert _counted(rows) == {"guessing": 0, "reporting": 100}
+
+
+def test_side_by_side_records_of_one_call_count_once() -> None:
+    """Two generations under one parent, from two instrumentations, with one prompt count and
+    model, one within the other's time: one call's, the outer not counted. From one
+    instrumentation (parallel calls), one after the other, or with another prompt count or model:
+    two calls, both counted."""
+    rows = _decoded(
+        [
+            {"name": "agent", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _call("outer", parent="agent", scope="langfuse", at=(0, 100)),
+            _call("inner", parent="agent", scope="openinference", at=(10, 90)),
+            {"name": "batcher", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _call("same-scope-a", parent="batcher", scope="batch", at=(0, 100)),
+            _call("same-scope-b", parent="batcher", scope="batch", at=(10, 90)),
+        ]
+    )
+    del rows["agent"], rows["batcher"]
+    assert _counted(rows) == {"outer": 0, "inner": 100, "same-scope-a": 100, "same-scope-b": 100}
+    assert _counted_in(rows["outer"]) == b"inner___".hex()
+    rows = _decoded(
+        [
+            _call("first", scope="a", at=(0, 50)),
+            _call("second", scope="b", at=(60, 100)),
+            _call("wide", scope="a", at=(0, 200), tokens=(101, 20)),
+            _call("narrow", scope="b", at=(10, 190)),
+            _call("other-model", scope="c", at=(20, 180), model="claude-sonnet-4-5"),
+        ]
+    )
+    assert set(_counted(rows).values()) == {100, 101}
+    assert not any(_counted_in(r) for r in rows.values())
+    # A streamed answer's output counted one more by one of them (OpenLLMetry's Anthropic): one call.
+    rows = _decoded([_call("counted", scope="a", tokens=(100, 10)), _call("reported", scope="b", at=(5, 95))])
+    assert _counted(rows) == {"counted": 0, "reported": 100}
+
+
+def test_records_that_are_not_one_call_are_all_counted() -> None:
+    """A generation inside one of another model (a judge's call inside an app's), inside one
+    without usage, or around one without usage (its call's record missing it) or with tokens only
+    estimated: each counts its own."""
+    rows = _decoded(
+        [
+            _call("app", model="claude-sonnet-4-5"),
+            _call("judge", parent="app", scope="two"),
+            _call("empty", tokens=None),
+            _call("empty-inner", parent="empty", scope="two"),
+            _call("reported"),
+            _call("unreported-inner", parent="reported", tokens=None, scope="two"),
+            _call("sure"),
+            {**_call("estimated-inner", parent="sure", tokens=None, scope="two"), "attrs": ESTIMATED},
+        ]
+    )
+    assert rows["estimated-inner"]["input_tokens"] > 0  # counted here from its messages
+    assert _counted(rows) == {
+        "app": 100,
+        "judge": 100,
+        "empty": 0,
+        "empty-inner": 100,
+        "reported": 100,
+        "unreported-inner": 0,
+        "sure": 100,
+        "estimated-inner": rows["estimated-inner"]["input_tokens"],
+    }
+    assert not any(_counted_in(r) for r in rows.values())
+
+
+def test_garbage_parents_cost_nothing() -> None:
+    """Spans whose parents loop (two naming each other, one naming itself), a chain longer than any
+    app's, a parent in another trace, generations without a model: decoded, nothing taken from a
+    loop, the rest as the rule says."""
+    loop = [_call("loop-a", parent="loop-b"), _call("loop-b", parent="loop-a", scope="two")]
+    selfish = [_call("self", parent="self")]
+    chain = [_call("top")] + [
+        {"name": f"c{i}", "parent": "top" if i == 0 else f"c{i - 1}", "attrs": {}, "scope": "one", "at": (0, 100)}
+        for i in range(70)
+    ]
+    chain.append(_call("deep", parent="c69", scope="two"))
+    elsewhere = [
+        _call("holder"),
+        {**_call("stranger", parent="holder", scope="two"), "trace": os.urandom(16)},
+    ]
+    modelless = [_call("lf-outer", model=""), _call("lf-inner", parent="lf-outer", model="", scope="two")]
+    rows = _decoded(loop + selfish + chain + elsewhere + modelless)
+    counted = _counted(rows)
+    assert (counted["loop-a"], counted["loop-b"], counted["self"]) == (100, 100, 100)
+    assert (counted["top"], counted["deep"]) == (100, 100)  # past the depth followed: both counted
+    assert (counted["holder"], counted["stranger"]) == (100, 100)
+    assert (counted["lf-outer"], counted["lf-inner"]) == (0, 100)
+
+
+async def test_garbage_and_nested_calls_through_a_server(live: Running) -> None:
+    """The same through a running server's OTLP endpoint: a request with a loop, a nested call
+    and a malformed parent id is stored whole, the trace's totals the counted calls'."""
+    pair = await make_key(live)
+    trace = os.urandom(16)
+    spans = [
+        {**_call("wrapper"), "trace": trace},
+        {**_call("inner", parent="wrapper", scope="two"), "trace": trace},
+        {**_call("loop-a", parent="loop-b"), "trace": trace},
+        {**_call("loop-b", parent="loop-a", scope="two"), "trace": trace},
+        {**_call("broken", parent="wrapper"), "trace": trace},
+    ]
+    request = _request(spans)
+    request.resource_spans[0].scope_spans[0].spans[-1].parent_span_id = b"\x00" * 3  # not 8 bytes
+    headers = {**basic(pair), "Content-Type": "application/x-protobuf"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.post(f"{live.otlp_http_url}/v1/traces", data=request.SerializeToString()) as r,
+    ):
+        body = await r.read()
+        assert r.status == 200, body
+    assert b"parent_span_id must be empty or 8 bytes" in body  # the one refused, the rest stored
+    summary, stored = await _spans(live, pair, trace.hex(), 4)
+    assert "broken" not in {s["name"] for s in stored}
+    counted = {s["name"]: s["input_tokens"] for s in stored}
+    assert summary["input_tokens"] == sum(counted.values())
+    assert counted["loop-a"] == counted["loop-b"] == counted["inner"] == 100 and counted["wrapper"] == 0
+
+
+async def test_records_sent_apart_count_once(live: Running) -> None:
+    """An exporter that sends each span as it ends (OpenTelemetry's SimpleSpanProcessor): the
+    call's record comes first, its wrapper's in a later request, inserted with it or after it;
+    then a sibling record the same way, and a record sent again. Each trace counts the call once.
+    A wrapper that came first (stored, and not changed) keeps its count: its call's record,
+    which came after, is the one not counted, and names it."""
+    pair = await make_key(live)
+    traces = [os.urandom(16) for _ in range(3)]
+    sends = [
+        [{**_call("inner", parent="wrapper", scope="two", at=(10, 90)), "trace": traces[0]}],
+        [{**_call("wrapper", at=(0, 100)), "trace": traces[0]}],
+        [{**_call("beside-inner", scope="two", at=(10, 90)), "trace": traces[1]}],
+        [{**_call("beside-outer", at=(0, 100)), "trace": traces[1]}],
+        [{**_call("late-wrapper", at=(0, 100)), "trace": traces[2]}],
+    ]
+    async with aiohttp.ClientSession(headers={**basic(pair), "Content-Type": "application/x-protobuf"}) as http:
+
+        async def send(spans: list[dict[str, Any]]) -> None:
+            async with http.post(f"{live.otlp_http_url}/v1/traces", data=_request(spans).SerializeToString()) as r:
+                assert r.status == 200, await r.read()
+
+        for spans in sends:
+            await send(spans)
+        await _spans(live, pair, traces[2].hex(), 1)  # stored: the inner record comes after it
+        await send([{**_call("late-inner", parent="late-wrapper", scope="two", at=(10, 90)), "trace": traces[2]}])
+        await send(sends[1])  # a retry of the wrapper's request: stored once
+    wanted = [
+        {"wrapper": 0, "inner": 100},
+        {"beside-outer": 0, "beside-inner": 100},
+        {"late-wrapper": 100, "late-inner": 0},
+    ]
+    for trace, counted in zip(traces, wanted, strict=True):
+        summary, stored = await _spans(live, pair, trace.hex(), 2)
+        assert {s["name"]: s["input_tokens"] for s in stored} == counted
+        assert summary["input_tokens"] == sum(counted.values())
+    summary, stored = await _spans(live, pair, traces[0].hex(), 2)
+    [wrapper] = [s for s in stored if s["name"] == "wrapper"]
+    assert wrapper["span_attributes"][COUNTED_IN] == b"inner___".hex()
+    summary, stored = await _spans(live, pair, traces[2].hex(), 2)
+    [late] = [s for s in stored if s["name"] == "late-inner"]
+    assert late["span_attributes"][COUNTED_IN] == b"late-wra".hex()
