@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from otlp_receiver.genai_facts import TOKEN_COLUMNS
 from storage import ESTIMATED_ATTRIBUTE
 
 __all__ = ["COUNTED_IN", "count_calls_once", "count_with_stored"]
@@ -31,14 +32,6 @@ __all__ = ["COUNTED_IN", "count_calls_once", "count_with_stored"]
 # The attribute of a record not counted: the ids of the spans its call is counted on, comma-separated.
 COUNTED_IN = "tracehouse.usage.counted_in"
 
-_TOKEN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
 _ZERO = Decimal(0)
 # A chain of parents longer than this is not followed (a malformed request may even loop).
 _MAX_DEPTH = 64
@@ -215,7 +208,7 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
     columns = []
     for field in batch.schema:
         column = changed.column(field.name)
-        if field.name in _TOKEN_COLUMNS:
+        if field.name in TOKEN_COLUMNS:
             column = pa.array([0] * len(rows), field.type)
         elif field.name in ("usage_details", "cost_details"):
             column = pa.array([[] for _ in rows], field.type)
