@@ -6,7 +6,7 @@ Starts ``tracehouse serve`` on a fresh data directory with one key, sends seeded
 output, score-create; 100 events) from N concurrent senders, each waiting for its answer and
 honouring 503 + Retry-After; then stops the server and counts what is stored.
 
-    python -m bench.langfuse --concurrency 4 --batches 400
+    python -m bench.langfuse --concurrency 4 --batches 400 [--apart]
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from bench.ingest import drive, start_server, stored_rows
 TRACES_PER_BATCH = 20
 
 
-def batch(sender: int, n: int) -> bytes:
+def batch(sender: int, n: int, apart: bool = False) -> bytes:
+    """The sender's ``n``-th batch; ``apart``: each generation's usage and output come in the
+    sender's next batch (an SDK's flush between a call's start and end), so every flush updates
+    traces stored before."""
     events = []
     for t in range(TRACES_PER_BATCH):
         trace_id = f"b{sender}-{n}-{t}"
@@ -42,12 +45,19 @@ def batch(sender: int, n: int) -> bytes:
                       "name": "LLM", "model": "gpt-4o", "startTime": at,
                       "input": [{"role": "user", "content": "What is the weather like? " * 8}],
                       "usage": {"input": 120, "output": 30, "unit": "TOKENS"}}},
-            {"id": f"{trace_id}-4", "type": "generation-update", "timestamp": at,
-             "body": {"id": f"{trace_id}-g", "traceId": trace_id, "endTime": at,
-                      "output": {"text": "Sunny, 22 degrees."}}},
             {"id": f"{trace_id}-5", "type": "score-create", "timestamp": at,
              "body": {"id": f"{trace_id}-sc", "traceId": trace_id, "name": "user-feedback", "value": 1}},
         ]  # fmt: skip
+        if apart:
+            del events[-2]["body"]["usage"]
+        if not apart or n > 0:
+            updated = f"b{sender}-{n - 1}-{t}" if apart else trace_id
+            events.append(
+                {"id": f"{updated}-4", "type": "generation-update", "timestamp": at,
+                 "body": {"id": f"{updated}-g", "traceId": updated, "endTime": at,
+                          "output": {"text": "Sunny, 22 degrees."},
+                          **({"usage": {"input": 120, "output": 30, "unit": "TOKENS"}} if apart else {})}}
+            )  # fmt: skip
     return json.dumps({"batch": events, "metadata": {"sdk_name": "bench"}}).encode()
 
 
@@ -71,7 +81,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         url = info["api_url"] + "/api/public/ingestion"
         headers = {"Authorization": auth, "Content-Type": "application/json"}
         senders = args.concurrency
-        bodies = [(s, batch(s, n)) for n in range(args.batches // senders) for s in range(senders)]
+        bodies = [(s, batch(s, n, args.apart)) for n in range(args.batches // senders) for s in range(senders)]
         acked = refused = 0
         queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         for item in bodies:
@@ -110,6 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batches", type=int, default=400, help="batches of 100 events")
+    parser.add_argument(
+        "--apart", action="store_true", help="each generation's usage and output in the sender's next batch"
+    )
     print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
 
 

@@ -13,7 +13,8 @@ records side by side instead (``_sibling_records``). The span writer applies the
 insert (``count_with_stored``), with the stored spans of its traces: an exporter that sends each
 span as it ends sends the inner record, which ends first, in a request before its wrapper's. A
 record stored already is not changed: where a wrapper came before its call (rare: the call ends
-first), the wrapper stays counted and the call's record, which came after it, is not.
+first), the wrapper stays counted and the call's record, which came after it, is not. The
+Langfuse ingestion lane applies it to each flush the same way (otlp_receiver.langfuse.service).
 """
 
 from __future__ import annotations
@@ -96,9 +97,9 @@ def _sibling_records(c: dict[str, list[Any]], calls: list[int]) -> dict[int, int
 def _nearest_generation(
     rows: dict[tuple[str, str], int], types: list[str], trace: str, parents: list[str], i: int
 ) -> int | None:
-    """The row of the generation nearest above row ``i``, where its chain of parents in the request
-    ends (at a root or a parent sent apart); none where it loops or runs past ``_MAX_DEPTH``, which
-    only malformed spans do."""
+    """The row of the generation nearest above row ``i``, where its chain of parents among the
+    rows (the insert's and the stored spans of its traces) ends (at a root or a parent not among
+    them); none where it loops or runs past ``_MAX_DEPTH``, which only malformed spans do."""
     nearest, seen, parent = None, {i}, parents[i]
     for _ in range(_MAX_DEPTH):
         j = rows.get((trace, parent))
@@ -169,7 +170,12 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
     """``batch`` (rows of spans about to be stored, from one or more requests) as it is to be
     stored: of two records of one call that it holds, or that it and ``stored`` hold (rows of its
     traces already stored: the span writer's look-up, storage.writer), the one that is not counted
-    has no usage or cost in its columns and names the other. Only the batch's rows change."""
+    has no usage or cost in its columns and names the other. Only the batch's rows change; a
+    stored row that the batch holds a new version of (a Langfuse update) is compared as the
+    batch has it."""
+    if stored:
+        mine = set(zip(batch.column("trace_id").to_pylist(), batch.column("span_id").to_pylist(), strict=True))
+        stored = [row for row in stored if (row["trace_id"], row["span_id"]) not in mine]
     used = pc.or_(
         pc.or_(pc.greater(batch.column("input_tokens"), 0), pc.greater(batch.column("output_tokens"), 0)),
         pc.greater(batch.column("total_cost"), pa.scalar(_ZERO, batch.schema.field("total_cost").type)),

@@ -1,11 +1,14 @@
 """One model call recorded twice, counted once (otlp_receiver.nested_calls): real clients that
 combine a wrapper with a provider's instrumentation (Langfuse's LangChain handler and drop-in
 OpenAI client, OpenInference's OpenAI instrumentation), read back through the APIs and the UI;
-then the rule's edges and garbage, through the real decoder and a running server."""
+then the rule's edges and garbage, through the real decoder and a running server; then Langfuse's
+ingestion API (the SDK 2.x, the JS SDK 3.x, and events in any order)."""
 
 import asyncio
+import datetime as dt
 import os
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from otlp_receiver.nested_calls import COUNTED_IN, count_with_stored
 from storage.writer import conform
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import basic, make_key, run_sdk
+from tests.langfuse_helpers import JS_LANGCHAIN, basic, event, ingest, make_key, run_js, run_sdk
 from tests.otlp_data import kv
 from tests.test_ui_first_run import until_listed
 from tests.test_ui_trace_details import _signed_up_with_key
@@ -367,3 +370,94 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
     summary, stored = await _spans(live, pair, traces[2].hex(), 2)
     [late] = [s for s in stored if s["name"] == "late-inner"]
     assert late["span_attributes"][COUNTED_IN] == b"late-wra".hex()
+
+
+# --- Langfuse's ingestion API (SDK 2.x, JS 3.x) ---------------------------------------------------
+
+
+async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> None:
+    """Through Langfuse's ingestion API: the 2.x SDK's observed generation reporting the usage of
+    the drop-in client's call inside it (sent in one flush, and with the call's record stored before
+    the wrapper's usage comes), and the JS 3.x SDK's generation around observeOpenAI's: each
+    trace's tokens and cost are one call's, the wrapper's record names the call's, and Langfuse's
+    read API agrees."""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        ids = await asyncio.to_thread(run_sdk, "2", "v2_nested_calls.py", live.api_url, pair, base_url, isolated=False)
+        js = await asyncio.to_thread(run_js, "js_nested_calls.cjs", live.api_url, pair, base_url, modules=JS_LANGCHAIN)
+    for trace_id in (ids["together"], ids["apart"], js["trace_id"]):
+        trace, spans = await _spans(live, pair, trace_id, 2)
+        assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (31, 9, ANSWER_COST)
+        by_name = {s["name"]: s for s in spans}
+        wrapper = by_name["answer"]
+        [call] = [s for s in spans if s["observation_type"] == "GENERATION" and s["name"] != "answer"]
+        assert (call["input_tokens"], call["output_tokens"], Decimal(call["total_cost"])) == (31, 9, ANSWER_COST)
+        assert (wrapper["observation_type"], wrapper["model"]) == ("GENERATION", "gpt-4o-mini")
+        assert (wrapper["input_tokens"], wrapper["output_tokens"], Decimal(wrapper["total_cost"])) == (0, 0, 0)
+        assert wrapper["span_attributes"][COUNTED_IN] == call["span_id"]
+        async with (
+            aiohttp.ClientSession(headers=basic(pair)) as http,
+            http.get(f"{live.api_url}/api/public/traces/{trace_id}") as r,
+        ):
+            langfuse = await r.json()
+        assert Decimal(str(langfuse["totalCost"])) == ANSWER_COST, langfuse
+        usage = {o["name"]: o["usageDetails"] for o in langfuse["observations"]}
+        assert usage["answer"] == {} and usage[call["name"]]["input"] == 31
+
+
+_NOW = dt.datetime.now(dt.UTC)
+
+
+def _generation(trace: str, gid: str, parent: str | None, at: tuple[int, int], tokens: bool = True) -> dict[str, Any]:
+    start = _NOW - dt.timedelta(minutes=1)
+    body: dict[str, Any] = {
+        "id": gid,
+        "traceId": trace,
+        "name": gid,
+        "model": "gpt-4o",
+        "startTime": (start + dt.timedelta(milliseconds=at[0])).isoformat(),
+        "endTime": (start + dt.timedelta(milliseconds=at[1])).isoformat(),
+    }
+    if parent:
+        body["parentObservationId"] = parent
+    if tokens:
+        body["usage"] = {"input": 100, "output": 20}
+    return event("generation-create", body)
+
+
+async def test_langfuse_ingestion_orders_and_garbage(live: Running) -> None:
+    """Events of one call's two records in any order, one request each: a wrapper stored with its
+    usage before its call's record came stays counted and the call's is not, and stays so when the
+    wrapper is updated again; a wrapper whose usage comes after its call's record is not counted.
+    Observations whose parents loop or name themselves are stored, each counted."""
+    pair = await make_key(live)
+    headers = basic(pair)
+    first, later, loop = (str(uuid.uuid4()) for _ in range(3))
+    steps = [
+        [_generation(first, "w1", None, (0, 100))],
+        [_generation(first, "c1", "w1", (10, 90))],
+        [event("generation-update", {"id": "w1", "traceId": first, "metadata": {"step": "again"}})],
+        [_generation(later, "w2", None, (0, 100), tokens=False)],
+        [_generation(later, "c2", "w2", (10, 90))],
+        [event("generation-update", {"id": "w2", "traceId": later, "usage": {"input": 100, "output": 20}})],
+        [
+            _generation(loop, "a", "b", (0, 100)),
+            _generation(loop, "b", "a", (10, 90)),
+            _generation(loop, "self", "self", (20, 80)),
+        ],
+    ]
+    for batch in steps:
+        status, body = await ingest(live, headers, batch)
+        assert status == 207 and not body["errors"], body
+    for trace_id, counted, names in ((first, "w1", ("w1", "c1")), (later, "c2", ("w2", "c2"))):
+        trace, spans = await _spans(live, pair, trace_id, 2)
+        assert trace["input_tokens"] == 100, spans
+        by_name = {s["name"]: s for s in spans}
+        [other] = [n for n in names if n != counted]
+        assert by_name[counted]["input_tokens"] == 100 and COUNTED_IN not in by_name[counted]["span_attributes"]
+        assert by_name[other]["input_tokens"] == 0
+        assert by_name[other]["span_attributes"][COUNTED_IN] == by_name[counted]["span_id"]
+    wrapper = next(s for s in (await _spans(live, pair, first, 2))[1] if s["name"] == "w1")
+    assert wrapper["metadata"]["step"] == '"again"'  # the update is stored, the wrapper still counted
+    trace, spans = await _spans(live, pair, loop, 3)
+    assert trace["input_tokens"] == 300 and not any(COUNTED_IN in s["span_attributes"] for s in spans)
