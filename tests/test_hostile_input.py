@@ -17,7 +17,9 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+import cramjam
 import grpc
+import lz4.frame
 import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
@@ -328,13 +330,19 @@ def test_named_hostile_cases_get_a_clear_answer_over_http_and_grpc(server: Serve
 )
 @given(data=st.data())
 def test_mutated_bodies_over_http_never_get_a_5xx(server: Server, data: st.DataObject) -> None:
-    count("mutated bodies over HTTP (protobuf, JSON, gzip, deflate, zstd)")
-    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip", "deflate", "zstd"]))
+    count("mutated bodies over HTTP (protobuf, JSON, gzip, deflate, zstd, snappy, lz4)")
+    kind = data.draw(st.sampled_from(["protobuf", "json", "gzip", "deflate", "zstd", "snappy", "lz4"]))
     if kind == "json":
         body, headers = data.draw(hostile_json_requests()), {"Content-Type": "application/json"}
     else:
         body, headers = data.draw(mutated(VALID)), {"Content-Type": "application/x-protobuf"}
-        packers = {"gzip": gzip.compress, "deflate": zlib.compress, "zstd": zstandard.ZstdCompressor().compress}
+        packers = {
+            "gzip": gzip.compress,
+            "deflate": zlib.compress,
+            "zstd": zstandard.ZstdCompressor().compress,
+            "snappy": lambda b: bytes(cramjam.snappy.compress(b)),
+            "lz4": lz4.frame.compress,
+        }
         if kind in packers:
             body = data.draw(mutated(packers[kind](VALID)))
             headers["Content-Encoding"] = kind

@@ -10,7 +10,9 @@ import zlib
 from pathlib import Path
 
 import aiohttp
+import cramjam
 import grpc
+import lz4.frame
 import pytest
 import zstandard
 from google.rpc import error_details_pb2, status_pb2
@@ -38,7 +40,7 @@ def _streamed_zstd(data: bytes) -> bytes:
 
 
 # Content-Encoding -> how its body is made: what the OTel SDKs (gzip, deflate) and the
-# Collector's otlphttp exporter (those and zlib, zstd) send; some clients send deflate raw.
+# Collector's otlphttp exporter (those and zlib, zstd, snappy, lz4) send; some clients send deflate raw.
 COMPRESSED = {
     "gzip": ("gzip", gzip.compress),
     "deflate": ("deflate", zlib.compress),
@@ -46,6 +48,11 @@ COMPRESSED = {
     "zlib": ("zlib", zlib.compress),
     "zstd": ("zstd", zstandard.ZstdCompressor().compress),
     "zstd, streamed without its size": ("zstd", _streamed_zstd),
+    # The Collector's snappy: golang/snappy's framed format, and its block format (both "snappy").
+    "snappy, framed": ("snappy", lambda data: bytes(cramjam.snappy.compress(data))),
+    "snappy, block": ("snappy", lambda data: bytes(cramjam.snappy.compress_raw(data))),
+    "x-snappy-framed": ("x-snappy-framed", lambda data: bytes(cramjam.snappy.compress(data))),
+    "lz4": ("lz4", lz4.frame.compress),
 }
 
 
@@ -134,7 +141,7 @@ async def test_each_compression_stores_its_spans_and_a_cut_body_is_400(live: Run
         assert status == 400 and encoding.encode() in reply, (status, reply)
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+@pytest.mark.parametrize("encoding", ["gzip", "zstd", "lz4"])
 async def test_a_body_in_several_gzip_members_or_zstd_frames_is_stored_whole(live: Running, encoding: str) -> None:
     """Concatenated members (frames) make one body, and protobuf messages one request: every
     span of each part is stored, none dropped after the first; bytes after the end are a 400."""
@@ -152,7 +159,7 @@ async def test_a_body_in_several_gzip_members_or_zstd_frames_is_stored_whole(liv
 
 async def test_an_unknown_content_encoding_is_415_and_names_those_taken(live: Running) -> None:
     status, reply, _ = await post(live, one_span().SerializeToString(), {**PB, "Content-Encoding": "br"})
-    assert status == 415 and b"use gzip, deflate, zlib, zstd or none" in reply
+    assert status == 415 and b"use gzip, deflate, zlib, zstd, snappy, x-snappy-framed, lz4 or none" in reply
 
 
 async def test_partly_bad_batch_stores_the_good_spans(live: Running) -> None:
@@ -401,7 +408,8 @@ async def test_oversized_and_gzip_bomb_are_413(small: Running) -> None:
     status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": "gzip"})
     assert status == 413 and b"inflates to more than" in body
     for kind, (encoding, compress) in COMPRESSED.items():
-        bomb = compress(b"\x00" * (8 * 1024 * 1024))
+        # Snappy packs at most ~21 to 1: its bomb inflates to 1 MB, the others' to 8 MB.
+        bomb = compress(b"\x00" * ((1 if encoding in ("snappy", "x-snappy-framed") else 8) * 1024 * 1024))
         assert len(bomb) < 64 * 1024, kind
         status, body, _ = await post(small, bomb, {**PB, "Content-Encoding": encoding})
         assert status == 413 and b"inflates to more than" in body, kind
