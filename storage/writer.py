@@ -60,8 +60,8 @@ GROUP BY trace_id
 """
 NS_PER_DAY = 86_400 * 1_000_000_000
 
-_STORED_SPANS_SQL = """
-SELECT trace_id, span_id
+# The stored spans of some traces, within bounds of start time: what the two look-ups below read.
+_OF_STORED_TRACES = """
 FROM spans
 WHERE project_id = {project:String}
   AND sign = 1
@@ -70,21 +70,19 @@ WHERE project_id = {project:String}
   AND trace_id IN {trace_ids:Array(String)}
 """
 
+_STORED_SPANS_SQL = "SELECT trace_id, span_id" + _OF_STORED_TRACES
+
 # The spans of already-stored traces that a batch's new generations may repeat: what the
 # receiver's rule for a call recorded twice compares (otlp_receiver.nested_calls).
-_STORED_CALLS_SQL = """
+_STORED_CALLS_SQL = (
+    """
 SELECT trace_id, span_id, parent_span_id, toString(observation_type) AS observation_type,
        toString(model) AS model, toString(scope_name) AS scope_name,
        toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns,
        input_tokens, output_tokens, cache_read_tokens, total_cost,
-       mapContains(span_attributes, {estimated:String}) AS estimated
-FROM spans
-WHERE project_id = {project:String}
-  AND sign = 1
-  AND start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC')
-  AND start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC')
-  AND trace_id IN {trace_ids:Array(String)}
-"""
+       mapContains(span_attributes, {estimated:String}) AS estimated"""
+    + _OF_STORED_TRACES
+)
 # The attribute of a span whose tokens were counted on its messages, not reported.
 ESTIMATED_ATTRIBUTE = "tracehouse.usage.counted"
 # The receiver's rule: given a batch of one project's spans and the stored spans (rows of
