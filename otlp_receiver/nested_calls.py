@@ -9,11 +9,15 @@ cost would be twice what was spent. The innermost record is the provider's answe
 a generation that holds another of the same model with reported usage is taken as its wrapper:
 its usage and cost stay in its attributes, and it names the calls they are counted on
 (``COUNTED_IN``). A wrapper that does not make its generation the current span puts the two
-records side by side instead (``_sibling_records``). The span writer applies the rule to each
+records side by side instead (``_sibling_records``). A call streamed without usage has its
+tokens counted here from its messages on each record: an estimate never stands for a record
+that reported the call's usage (the report is counted), and of estimates alone the innermost is
+counted. The span writer applies the rule to each
 insert (``count_with_stored``), with the stored spans of its traces: an exporter that sends each
 span as it ends sends the inner record, which ends first, in a request before its wrapper's. A
 record stored already is not changed: where a wrapper came before its call (rare: the call ends
-first), the wrapper stays counted and the call's record, which came after it, is not. The
+first), or an estimate before its wrapper's report, the one stored stays counted and the one
+that came after it is not. The
 Langfuse ingestion lane applies it to each flush the same way (otlp_receiver.langfuse.service).
 """
 
@@ -65,17 +69,27 @@ def _same_request(c: dict[str, list[Any]], i: int, j: int) -> bool:
     )
 
 
-def _within(c: dict[str, list[Any]], i: int, j: int) -> bool:
-    """Whether span ``i`` ran within span ``j``'s time."""
-    return bool(c["start_time"][j] <= c["start_time"][i] and c["end_time"][i] <= c["end_time"][j])
+def _together(c: dict[str, list[Any]], i: int, j: int) -> bool:
+    """Whether spans ``i`` and ``j`` ran at the same time (neither ended before the other began).
+    Two records of one streamed call need not nest: each ends as its reader finishes the stream."""
+    return bool(c["start_time"][i] <= c["end_time"][j] and c["start_time"][j] <= c["end_time"][i])
 
 
-def _sibling_records(c: dict[str, list[Any]], calls: list[int]) -> dict[int, int]:
+def _outer_first(c: dict[str, list[Any]], i: int, j: int) -> tuple[int, int]:
+    """Two records of one call, the outer first: the one that started first, or ended last."""
+    if (c["start_time"][i], -c["end_time"][i]) <= (c["start_time"][j], -c["end_time"][j]):
+        return i, j
+    return j, i
+
+
+def _sibling_records(c: dict[str, list[Any]], calls: list[int], estimated: set[int]) -> dict[int, int]:
     """Records of one call side by side: a wrapper that does not make its generation the current
     span (Langfuse's drop-in OpenAI client) and an instrumentation of the same SDK method record
     it under one parent. Two generations under one parent are one call's when they come from
     different instrumentations (parallel calls come from one), count the same prompt to one model,
-    and one ran within the other's time. Returns each outer record's row and the row it repeats."""
+    and ran at the same time. Of the two, the one not counted is the outer, or the one
+    whose tokens were counted here where the other's were reported. Returns each such row and
+    the row it repeats."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i in calls:
         groups.setdefault((c["trace_id"][i], c["parent_span_id"][i]), []).append(i)
@@ -85,12 +99,13 @@ def _sibling_records(c: dict[str, list[Any]], calls: list[int]) -> dict[int, int
             for j in group[x + 1 :]:
                 if i in repeats or j in repeats or c["scope_name"][i] == c["scope_name"][j]:
                     continue
-                if not _same_request(c, i, j):
+                if not _same_request(c, i, j) or not _together(c, i, j):
                     continue
-                if _within(c, i, j):
-                    repeats[j] = i
-                elif _within(c, j, i):
-                    repeats[i] = j
+                if (i in estimated) != (j in estimated):
+                    repeats.update({i: j} if i in estimated else {j: i})
+                else:
+                    outer, inner = _outer_first(c, i, j)
+                    repeats[outer] = inner
     return repeats
 
 
@@ -114,26 +129,75 @@ def _nearest_generation(
     return None
 
 
+def _wrappers_of(c: dict[str, list[Any]], used: list[int], beside: dict[int, int]) -> dict[int, int]:
+    """Each record's wrapper among ``used`` (the generations with usage, less the records
+    ``beside`` another that are not counted): the nearest generation above it, where that one
+    has usage of the same model."""
+    trace_ids, span_ids, parents, types = c["trace_id"], c["span_id"], c["parent_span_id"], c["observation_type"]
+    rows = {(trace_ids[i], span_ids[i]): i for i in range(len(types))}
+    candidates = set(used) - set(beside)
+    wrapper_of: dict[int, int] = {}
+    for i in (i for i in used if i in candidates):
+        above = _nearest_generation(rows, types, trace_ids[i], parents, i)
+        if above is not None and above in candidates and _same_model(c["model"][i], c["model"][above]):
+            wrapper_of[i] = above
+    return wrapper_of
+
+
 def count_calls_once(c: dict[str, list[Any]], estimated: set[int]) -> dict[int, list[int]]:
-    """The records of calls recorded twice among the rows ``c`` (column lists, one entry per span):
-    each wrapper's (or outer record's) row and the rows of the calls it repeats. ``estimated``: the
-    rows whose tokens were counted here rather than reported, which never stand for a call."""
+    """The records not counted among the rows ``c`` (column lists, one entry per span), each with
+    the rows its call is counted on. ``estimated``: the rows whose tokens were counted here rather
+    than reported. Records of one call nested in each other make a tree (a wrapper, the records
+    within it, one per retry); the ones counted are the innermost reported ones, or where a
+    wrapper holds only records with estimated tokens, the wrapper's report: an estimate never
+    stands for a reported figure, and of estimates alone the innermost is counted."""
     types = c["observation_type"]
     used = [i for i, kind in enumerate(types) if kind == "GENERATION" and _has_usage(c, i)]
-    calls = [i for i in used if i not in estimated]
-    if len(used) < 2 or not calls:
+    if len(used) < 2:
         return {}
-    trace_ids, span_ids, parents = c["trace_id"], c["span_id"], c["parent_span_id"]
-    repeats = _sibling_records(c, calls)
-    wrappers: dict[int, list[int]] = {j: [i] for j, i in repeats.items()}
-    rows = {(trace_ids[i], span_ids[i]): i for i in range(len(types))}
-    for i in calls:
-        if i in repeats:
-            continue
-        above = _nearest_generation(rows, types, trace_ids[i], parents, i)
-        if above is not None and _has_usage(c, above) and _same_model(c["model"][i], c["model"][above]):
-            wrappers.setdefault(above, []).append(i)
-    return wrappers
+    beside = _sibling_records(c, used, estimated)
+    not_counted: dict[int, list[int]] = {j: [i] for j, i in beside.items()}
+    wrapper_of = _wrappers_of(c, used, beside)
+    held: dict[int, list[int]] = {}
+    for i, j in wrapper_of.items():
+        held.setdefault(j, []).append(i)
+    # Each wrapper's choice, deepest first so that the records within it have made theirs: the
+    # records its tree counts (its own row, or the ones its records within count).
+    counted: dict[int, list[int]] = {}
+    order = list(held)
+    if any(j in wrapper_of for j in order):  # wrappers within wrappers: the order matters
+        depth = {j: _depth(wrapper_of, j) for j in order}
+        order.sort(key=depth.__getitem__, reverse=True)
+    reports = []  # wrappers whose report stands for the estimates within them
+    for j in order:
+        within = [k for i in held[j] for k in counted.get(i, (i,))]
+        if estimated and j not in estimated and all(k in estimated for k in within):
+            counted[j] = [j]
+            reports.append(j)
+        else:
+            counted[j] = not_counted[j] = within
+    for j in reports:  # never one within another: a report around a report counts the inner
+        for i in _below(held, j):
+            not_counted[i] = [j]
+    return not_counted
+
+
+def _depth(wrapper_of: dict[int, int], i: int) -> int:
+    """How many wrappers are above row ``i`` (the chain has no loop: its links follow parents)."""
+    n = 0
+    while i in wrapper_of and n <= len(wrapper_of):
+        i, n = wrapper_of[i], n + 1
+    return n
+
+
+def _below(held: dict[int, list[int]], j: int) -> list[int]:
+    """Every record within wrapper ``j``, at any depth."""
+    found, todo = [], list(held[j])
+    while todo:
+        i = todo.pop()
+        found.append(i)
+        todo.extend(held.get(i, []))
+    return found
 
 
 _FACTS = (
@@ -197,14 +261,15 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
     guessed = pc.is_valid(pc.map_lookup(batch.column("span_attributes"), ESTIMATED_ATTRIBUTE, "first")).to_pylist()
     estimated = {i for i, flag in enumerate(guessed) if flag}
     estimated.update(n + k for k, row in enumerate(stored) if row["estimated"])
-    # The batch's rows not to count, and the records they are counted on: a wrapper's, its calls';
-    # a call whose wrapper was stored (and counted) before it came, that wrapper's.
+    # The batch's rows not to count, and the records they are counted on. A stored row is not
+    # changed: where the rule would not count it (it was counted when it came), the batch's
+    # records it would be counted on are the ones not counted, and name it.
     wrappers: dict[int, list[str]] = {}
-    for j, repeated in count_calls_once(c, estimated).items():
+    for j, counted_on in count_calls_once(c, estimated).items():
         if j < n:
-            wrappers[j] = [c["span_id"][i] for i in repeated]
+            wrappers[j] = [c["span_id"][i] for i in counted_on]
         else:
-            for i in repeated:
+            for i in counted_on:
                 if i < n:
                     wrappers.setdefault(i, []).append(c["span_id"][j])
     if not wrappers:

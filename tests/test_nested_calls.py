@@ -32,6 +32,8 @@ from tracehouse.server import Running
 # out, and its cached answer, 16 of the 31 read from the cache.
 ANSWER_COST = Decimal("0.00001005")
 CACHED_COST = Decimal("0.00000885")
+# Streamed without usage: "Weather in Paris?" and the fake's answer counted here, 11 in and 8 out.
+STREAMED_COST = Decimal("0.00000645")
 
 
 async def _spans(live: Running, pair: Any, trace_id: str, count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -56,7 +58,8 @@ async def test_wrapper_and_instrumentation_count_a_call_once(live: Running) -> N
     OpenInference's instrumentation record too (three records of one call), and the drop-in
     client beside the instrumentation (two): each trace's tokens and cost are one call's; the
     wrappers' records keep their type and model, name the record their usage is counted on, and
-    hold their usage in their attributes. Langfuse's read API agrees."""
+    hold their usage in their attributes. Langfuse's read API agrees. The same streamed without
+    usage (every record's tokens counted here, and the two side by side not nested in time)."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         ids = await asyncio.to_thread(run_sdk, "5", "v5_nested_calls.py", live.api_url, pair, base_url, isolated=False)
@@ -89,6 +92,17 @@ async def test_wrapper_and_instrumentation_count_a_call_once(live: Running) -> N
     assert Decimal(str(langfuse["totalCost"])) == CACHED_COST
     usage = {o["name"]: o["usageDetails"] for o in langfuse["observations"]}
     assert usage["ChatOpenAI"] == {} and usage["ChatCompletion"]["input_cached_tokens"] == 16
+
+    for key, count, wrappers in (
+        ("streamed-langchain", 4, {"ChatOpenAI", "OpenAI-generation"}),
+        ("streamed-wrapper", 3, {"streamed-ask"}),
+    ):
+        trace, spans = await _spans(live, pair, ids[key], count)
+        assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (11, 8, STREAMED_COST)
+        [call] = [s for s in spans if s["input_tokens"]]
+        assert call["name"] == "ChatCompletion" and "tracehouse.usage.counted" in call["span_attributes"]
+        repeats = {s["name"]: s["span_attributes"][COUNTED_IN] for s in spans if COUNTED_IN in s["span_attributes"]}
+        assert repeats == dict.fromkeys(wrappers, call["span_id"])
 
 
 def test_wrapper_record_links_to_the_counted_call(tmp_path: Path) -> None:
@@ -138,6 +152,19 @@ def _call(
     if tokens is not None:
         attrs |= {"gen_ai.usage.input_tokens": tokens[0], "gen_ai.usage.output_tokens": tokens[1]}
     return {"name": name, "parent": parent, "attrs": attrs, "scope": scope, "at": at}
+
+
+def _guess(
+    name: str, parent: str = "", model: str = "gpt-4o", scope: str = "one", at: tuple[int, int] = (0, 100)
+) -> dict[str, Any]:
+    """A call that reported no usage (streamed without it): its tokens counted here."""
+    return {
+        **_call(name, parent, tokens=None, scope=scope, at=at),
+        "attrs": {**ESTIMATED, "gen_ai.request.model": model},
+    }
+
+
+_GUESSED = 11  # ESTIMATED's input, counted with o200k_base
 
 
 def _request(spans: list[dict[str, Any]]) -> ExportTraceServiceRequest:
@@ -214,9 +241,10 @@ def test_nested_records_of_one_call_count_the_innermost() -> None:
 
 def test_side_by_side_records_of_one_call_count_once() -> None:
     """Two generations under one parent, from two instrumentations, with one prompt count and
-    model, one within the other's time: one call's, the outer not counted. From one
-    instrumentation (parallel calls), one after the other, or with another prompt count or model:
-    two calls, both counted."""
+    model, at the same time (one within the other's, or a streamed call's two records, each
+    ending as its reader finished): one call's, the outer (the first to start) not counted. From
+    one instrumentation (parallel calls), one after the other, or with another prompt count or
+    model: two calls, both counted."""
     rows = _decoded(
         [
             {"name": "agent", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
@@ -234,9 +262,9 @@ def test_side_by_side_records_of_one_call_count_once() -> None:
         [
             _call("first", scope="a", at=(0, 50)),
             _call("second", scope="b", at=(60, 100)),
-            _call("wide", scope="a", at=(0, 200), tokens=(101, 20)),
-            _call("narrow", scope="b", at=(10, 190)),
-            _call("other-model", scope="c", at=(20, 180), model="claude-sonnet-4-5"),
+            _call("wide", scope="a", at=(200, 400), tokens=(101, 20)),
+            _call("narrow", scope="b", at=(210, 390)),
+            _call("other-model", scope="c", at=(220, 380), model="claude-sonnet-4-5"),
         ]
     )
     assert set(_counted(rows).values()) == {100, 101}
@@ -244,12 +272,15 @@ def test_side_by_side_records_of_one_call_count_once() -> None:
     # A streamed answer's output counted one more by one of them (OpenLLMetry's Anthropic): one call.
     rows = _decoded([_call("counted", scope="a", tokens=(100, 10)), _call("reported", scope="b", at=(5, 95))])
     assert _counted(rows) == {"counted": 0, "reported": 100}
+    # A stream read by both: the one that started first ended first.
+    rows = _decoded([_call("streamed", scope="a", at=(0, 90)), _call("read-last", scope="b", at=(5, 95))])
+    assert _counted(rows) == {"streamed": 0, "read-last": 100}
 
 
 def test_records_that_are_not_one_call_are_all_counted() -> None:
-    """A generation inside one of another model (a judge's call inside an app's), inside one
-    without usage, or around one without usage (its call's record missing it) or with tokens only
-    estimated: each counts its own."""
+    """A generation inside one of another model (a judge's call inside an app's, reported or
+    with tokens counted here), inside one without usage, or around one without usage (its call's
+    record missing it): each counts its own."""
     rows = _decoded(
         [
             _call("app", model="claude-sonnet-4-5"),
@@ -258,11 +289,10 @@ def test_records_that_are_not_one_call_are_all_counted() -> None:
             _call("empty-inner", parent="empty", scope="two"),
             _call("reported"),
             _call("unreported-inner", parent="reported", tokens=None, scope="two"),
-            _call("sure"),
-            {**_call("estimated-inner", parent="sure", tokens=None, scope="two"), "attrs": ESTIMATED},
+            _guess("estimated-app", model="gpt-4.1"),
+            _guess("estimated-judge", parent="estimated-app", scope="two"),
         ]
     )
-    assert rows["estimated-inner"]["input_tokens"] > 0  # counted here from its messages
     assert _counted(rows) == {
         "app": 100,
         "judge": 100,
@@ -270,10 +300,81 @@ def test_records_that_are_not_one_call_are_all_counted() -> None:
         "empty-inner": 100,
         "reported": 100,
         "unreported-inner": 0,
-        "sure": 100,
-        "estimated-inner": rows["estimated-inner"]["input_tokens"],
+        "estimated-app": _GUESSED,
+        "estimated-judge": _GUESSED,
     }
     assert not any(_counted_in(r) for r in rows.values())
+
+
+def test_estimated_records_of_one_call_count_once() -> None:
+    """Records of one call whose tokens were counted here (a call streamed without usage, so
+    neither record has it): inside a wrapper that reported the call's usage, the estimate is not
+    counted (an estimate never stands for a reported figure); two estimates count the innermost;
+    so do three layers, reported on top (its report counted) or in the middle (the middle's); a
+    wrapper around a retry that reported and one that did not counts neither, each retry its own.
+    Side by side, the same: the report, else the inner estimate."""
+    rows = _decoded(
+        [
+            _call("sure"),
+            _guess("est-in", parent="sure", scope="two"),
+            _guess("est-out"),
+            _guess("est-deep", parent="est-out", scope="two"),
+            _call("top"),
+            _guess("mid", parent="top", scope="two"),
+            _guess("bottom", parent="mid", scope="three"),
+            _call("layer-a"),
+            _call("layer-b", parent="layer-a", scope="two"),
+            _guess("layer-c", parent="layer-b", scope="three"),
+            _call("retries"),
+            _call("retry-1", parent="retries", scope="two", at=(0, 50)),
+            _guess("retry-2", parent="retries", scope="two", at=(50, 100)),
+        ]
+    )
+    assert rows["est-deep"]["input_tokens"] == _GUESSED  # counted here from its messages
+    assert _counted(rows) == {
+        "sure": 100,
+        "est-in": 0,
+        "est-out": 0,
+        "est-deep": _GUESSED,
+        "top": 100,
+        "mid": 0,
+        "bottom": 0,
+        "layer-a": 0,
+        "layer-b": 100,
+        "layer-c": 0,
+        "retries": 0,
+        "retry-1": 100,
+        "retry-2": _GUESSED,
+    }
+    named = {name: _counted_in(row) for name, row in rows.items() if _counted_in(row)}
+    assert named == {
+        name: ",".join(other.encode().ljust(8, b"_").hex() for other in on)
+        for name, on in {
+            "est-in": ["sure"],
+            "est-out": ["est-deep"],
+            "mid": ["top"],
+            "bottom": ["top"],
+            "layer-a": ["layer-b"],
+            "layer-c": ["layer-b"],
+            "retries": ["retry-1", "retry-2"],
+        }.items()
+    }
+    assert rows["est-in"]["total_cost"] == 0 and rows["est-deep"]["total_cost"] > 0
+    # Side by side under one parent (a drop-in client beside an instrumentation, streamed): two
+    # estimates count the inner; an estimate beside a report of the same prompt count, the report.
+    rows = _decoded(
+        [
+            {"name": "agent", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _guess("g-outer", parent="agent", scope="langfuse", at=(0, 100)),
+            _guess("g-inner", parent="agent", scope="openinference", at=(10, 90)),
+            {"name": "chain", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _call("r-outer", parent="chain", scope="langfuse", tokens=(_GUESSED, 5), at=(0, 100)),
+            _guess("g-within", parent="chain", scope="openinference", at=(10, 90)),
+        ]
+    )
+    del rows["agent"], rows["chain"]
+    assert _counted(rows) == {"g-outer": 0, "g-inner": _GUESSED, "r-outer": _GUESSED, "g-within": 0}
+    assert _counted_in(rows["g-outer"]) == b"g-inner_".hex() and _counted_in(rows["g-within"]) == b"r-outer_".hex()
 
 
 def test_garbage_parents_cost_nothing() -> None:
@@ -333,10 +434,11 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
     """An exporter that sends each span as it ends (OpenTelemetry's SimpleSpanProcessor): the
     call's record comes first, its wrapper's in a later request, inserted with it or after it;
     then a sibling record the same way, and a record sent again. Each trace counts the call once.
-    A wrapper that came first (stored, and not changed) keeps its count: its call's record,
-    which came after, is the one not counted, and names it."""
+    A record that came first (stored, and not changed) keeps its count: a wrapper's, or a call's
+    whose tokens were counted here (streamed without usage) under a wrapper that reported them;
+    the record that came after is the one not counted, and names it."""
     pair = await make_key(live)
-    traces = [os.urandom(16) for _ in range(3)]
+    traces = [os.urandom(16) for _ in range(5)]
     sends = [
         [{**_call("inner", parent="wrapper", scope="two", at=(10, 90)), "trace": traces[0]}],
         [{**_call("wrapper", at=(0, 100)), "trace": traces[0]}],
@@ -355,10 +457,19 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
         await _spans(live, pair, traces[2].hex(), 1)  # stored: the inner record comes after it
         await send([{**_call("late-inner", parent="late-wrapper", scope="two", at=(10, 90)), "trace": traces[2]}])
         await send(sends[1])  # a retry of the wrapper's request: stored once
+        # An estimate stored first, its wrapper's report after it; a report stored first, an estimate after.
+        await send([{**_guess("est-call", parent="reporter", scope="two", at=(10, 90)), "trace": traces[3]}])
+        await send([{**_call("top-call", at=(0, 100)), "trace": traces[4]}])
+        await _spans(live, pair, traces[3].hex(), 1)
+        await _spans(live, pair, traces[4].hex(), 1)
+        await send([{**_call("reporter", at=(0, 100)), "trace": traces[3]}])
+        await send([{**_guess("est-late", parent="top-call", scope="two", at=(10, 90)), "trace": traces[4]}])
     wanted = [
         {"wrapper": 0, "inner": 100},
         {"beside-outer": 0, "beside-inner": 100},
         {"late-wrapper": 100, "late-inner": 0},
+        {"reporter": 0, "est-call": _GUESSED},
+        {"top-call": 100, "est-late": 0},
     ]
     for trace, counted in zip(traces, wanted, strict=True):
         summary, stored = await _spans(live, pair, trace.hex(), 2)
@@ -370,6 +481,10 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
     summary, stored = await _spans(live, pair, traces[2].hex(), 2)
     [late] = [s for s in stored if s["name"] == "late-inner"]
     assert late["span_attributes"][COUNTED_IN] == b"late-wra".hex()
+    for trace, name, counted_in in ((traces[3], "reporter", b"est-call"), (traces[4], "est-late", b"top-call")):
+        summary, stored = await _spans(live, pair, trace.hex(), 2)
+        [record] = [s for s in stored if s["name"] == name]
+        assert record["span_attributes"][COUNTED_IN] == counted_in.hex()
 
 
 # --- Langfuse's ingestion API (SDK 2.x, JS 3.x) ---------------------------------------------------

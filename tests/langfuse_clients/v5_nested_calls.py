@@ -6,11 +6,14 @@ tracer provider Langfuse sets; then, against a fake of the OpenAI API:
 - "langchain-call": Langfuse's LangChain handler around ChatOpenAI, asked with a prompt cache key
   (the answer reads 16 of its 31 input tokens from OpenAI's cache);
 - "wrapper-call": Langfuse's drop-in OpenAI client (``langfuse.openai``), its generation named
-  "wrapped-ask".
+  "wrapped-ask";
+- "streamed-langchain-call" and "streamed-wrapper-call": the same two streamed without usage
+  (``stream_usage=False``, ``stream=True``), so that no record has the call's usage and each
+  is counted by the server from its messages.
 
-Each trace has the wrapper's generation and, inside it, the instrumentation's span of the same
-call, both with its usage. Prints one JSON line with the two trace ids. Arguments: host
-public_key secret_key openai_base_url.
+Each trace has the wrapper's generation and, inside it or beside it, the instrumentation's span
+of the same call, both with its usage. Prints one JSON line with the four trace ids. Arguments:
+host public_key secret_key openai_base_url.
 """
 
 import json
@@ -37,6 +40,22 @@ with client.start_as_current_observation(name="wrapper-call", as_type="span"):
         model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather in Paris?"}], name="wrapped-ask"
     )
     ids["wrapper"] = client.get_current_trace_id()
+
+with client.start_as_current_observation(name="streamed-langchain-call", as_type="span"):
+    model = ChatOpenAI(model="gpt-4o-mini", base_url=base_url, api_key="sk-fake", streaming=True, stream_usage=False)
+    model.invoke("Weather in Paris?", config={"callbacks": [CallbackHandler()]})
+    ids["streamed-langchain"] = client.get_current_trace_id()
+
+with client.start_as_current_observation(name="streamed-wrapper-call", as_type="span"):
+    stream = OpenAI(base_url=base_url, api_key="sk-fake").chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        name="streamed-ask",
+        stream=True,
+    )
+    for _chunk in stream:
+        pass
+    ids["streamed-wrapper"] = client.get_current_trace_id()
 
 client.shutdown()
 print(json.dumps(ids))
