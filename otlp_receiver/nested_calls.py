@@ -6,19 +6,18 @@ provider is set), OpenInference's or OpenLLMetry's LangChain span around their O
 instrumentation's, DSPy's around LiteLLM's. Both report the call's usage, so a trace's tokens and
 cost would be twice what was spent. The innermost record is the provider's answer as it came
 (cache reads and writes included, where a wrapper's may not have them, and one record per retry);
-a generation that holds another of the same model with reported usage is taken as its wrapper:
-its usage and cost stay in its attributes, and it names the calls they are counted on
-(``COUNTED_IN``). A wrapper that does not make its generation the current span puts the two
-records side by side instead (``_sibling_records``). A call streamed without usage has its
-tokens counted here from its messages on each record: an estimate never stands for a record
-that reported the call's usage (the report is counted), and of estimates alone the innermost is
-counted. The span writer applies the rule to each
-insert (``count_with_stored``), with the stored spans of its traces: an exporter that sends each
-span as it ends sends the inner record, which ends first, in a request before its wrapper's. A
-record stored already is not changed: where a wrapper came before its call (rare: the call ends
-first), or an estimate before its wrapper's report, the one stored stays counted and the one
-that came after it is not. The
-Langfuse ingestion lane applies it to each flush the same way (otlp_receiver.langfuse.service).
+a generation that holds another of the same model with usage is taken as its wrapper: its usage
+and cost stay in its attributes, and it names the calls they are counted on (``COUNTED_IN``). A
+wrapper that does not make its generation the current span puts the two records side by side
+instead (``_sibling_records``). A call streamed without usage has its tokens counted here from
+its messages, on each record: an estimate never stands for a record that reported the call's
+usage (the report is counted), and of estimates alone the innermost is counted. The span writer
+applies the rule to each insert (``count_with_stored``), with the stored spans of its traces: an
+exporter that sends each span as it ends sends the inner record, which ends first, in a request
+before its wrapper's. A record stored already is not changed: where a wrapper came before its
+call (rare: the call ends first), or an estimate before its wrapper's report, the one stored
+stays counted and the one that came after it is not. The Langfuse ingestion lane applies the
+rule to each flush the same way (otlp_receiver.langfuse.service).
 """
 
 from __future__ import annotations

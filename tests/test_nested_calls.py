@@ -495,7 +495,8 @@ async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> No
     the drop-in client's call inside it (sent in one flush, and with the call's record stored before
     the wrapper's usage comes), and the JS 3.x SDK's generation around observeOpenAI's: each
     trace's tokens and cost are one call's, the wrapper's record names the call's, and Langfuse's
-    read API agrees."""
+    read API agrees. The drop-in client's call streamed without usage (its tokens counted here)
+    inside the generation that reports the usage the app counted: the report is counted."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         ids = await asyncio.to_thread(run_sdk, "2", "v2_nested_calls.py", live.api_url, pair, base_url, isolated=False)
@@ -518,6 +519,15 @@ async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> No
         assert Decimal(str(langfuse["totalCost"])) == ANSWER_COST, langfuse
         usage = {o["name"]: o["usageDetails"] for o in langfuse["observations"]}
         assert usage["answer"] == {} and usage[call["name"]]["input"] == 31
+
+    trace, spans = await _spans(live, pair, ids["streamed"], 2)
+    reported = Decimal("0.0000072")  # 12 in and 9 out, as the app reported them
+    assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (12, 9, reported)
+    by_name = {s["name"]: s for s in spans}
+    [call] = [s for s in spans if s["observation_type"] == "GENERATION" and s["name"] != "streamed_answer"]
+    assert (call["input_tokens"], Decimal(call["total_cost"])) == (0, 0)
+    assert "tracehouse.usage.counted" in call["span_attributes"]  # its estimate, not counted
+    assert call["span_attributes"][COUNTED_IN] == by_name["streamed_answer"]["span_id"]
 
 
 _NOW = dt.datetime.now(dt.UTC)

@@ -6,9 +6,12 @@ OpenAI API:
 - "together": ``@observe(as_type="generation")`` around the drop-in client's call, the
   function's generation updated with the call's model and usage; both records sent in one flush;
 - "apart": the same with a flush between the call and the update, so that the call's record is
-  stored before its wrapper's usage comes.
+  stored before its wrapper's usage comes;
+- "streamed": the drop-in client's call streamed without usage (its record's tokens counted by
+  the server from its messages), the function's generation updated with the usage the app counted
+  (12 in, 9 out); both in one flush.
 
-Prints one JSON line with the two trace ids. Arguments: host public_key secret_key openai_base_url.
+Prints one JSON line with the three trace ids. Arguments: host public_key secret_key openai_base_url.
 """
 
 import json
@@ -33,18 +36,32 @@ def answer(question: str, flush_between: bool) -> str:
     return reply.choices[0].message.content or ""
 
 
+@observe(as_type="generation")
+def streamed_answer(question: str) -> str:
+    chunks = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": question}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    langfuse_context.update_current_observation(model="gpt-4o-mini", usage={"input": 12, "output": 9})
+    return text
+
+
 ids = {}
 
 
 @observe()
 def app(name: str, flush_between: bool) -> None:
     langfuse_context.update_current_trace(name=name)
-    answer("Weather in Paris?", flush_between)
+    if name == "streamed":
+        streamed_answer("Weather in Paris?")
+    else:
+        answer("Weather in Paris?", flush_between)
     ids[name] = langfuse_context.get_current_trace_id()
 
 
 app("together", False)
 app("apart", True)
+app("streamed", False)
 langfuse_context.flush()
 Langfuse(public_key=public_key, secret_key=secret_key, host=host).shutdown()
 print(json.dumps(ids))
