@@ -7,6 +7,7 @@ ingestion API (the SDK 2.x, the JS SDK 3.x, and events in any order)."""
 import asyncio
 import datetime as dt
 import os
+import random
 import time
 import uuid
 from decimal import Decimal
@@ -18,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from playwright.sync_api import expect
 
 from otlp_receiver.decode import DecodeContext, decode_request
-from otlp_receiver.nested_calls import COUNTED_IN, count_with_stored
+from otlp_receiver.nested_calls import COUNTED_IN, count_calls_once, count_with_stored
 from storage.writer import conform
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
@@ -375,6 +376,56 @@ def test_estimated_records_of_one_call_count_once() -> None:
     del rows["agent"], rows["chain"]
     assert _counted(rows) == {"g-outer": 0, "g-inner": _GUESSED, "r-outer": _GUESSED, "g-within": 0}
     assert _counted_in(rows["g-outer"]) == b"g-inner_".hex() and _counted_in(rows["g-within"]) == b"r-outer_".hex()
+
+
+def _chain(rng: random.Random) -> tuple[dict[str, list[Any]], set[int]]:
+    """One call's records nested in each other (a random depth, plain spans between some), each
+    reported or estimated at random: the rule's columns, and the estimated rows."""
+    names = ("trace_id", "span_id", "parent_span_id", "observation_type", "model", "scope_name")
+    numbers = ("input_tokens", "output_tokens", "cache_read_tokens", "total_cost", "start_time", "end_time")
+    c: dict[str, list[Any]] = {name: [] for name in names + numbers}
+    estimated, parent = set(), ""
+    for depth in range(rng.randint(1, 6)):
+        if rng.random() < 0.3:
+            values = ("t", f"span-{depth}", parent, "SPAN", "", "app", 0, 0, 0, Decimal(0), depth, 100 - depth)
+            for name, value in zip(names + numbers, values, strict=True):
+                c[name].append(value)
+            parent = f"span-{depth}"
+        if rng.random() < 0.5:
+            estimated.add(len(c["span_id"]))
+        tokens = rng.choice((10, 11))
+        values = (
+            "t",
+            f"gen-{depth}",
+            parent,
+            "GENERATION",
+            "gpt-4o",
+            f"scope-{depth}",
+            tokens,
+            5,
+            0,
+            Decimal(1),
+            depth,
+            100 - depth,
+        )
+        for name, value in zip(names + numbers, values, strict=True):
+            c[name].append(value)
+        parent = f"gen-{depth}"
+    return c, estimated
+
+
+def test_chains_of_records_count_one() -> None:
+    """Any chain of one call's records, reported or estimated in any mix, counts exactly one: the
+    innermost report, else the innermost estimate; every record not counted names the one that is."""
+    rng = random.Random(62)
+    for _ in range(2_000):
+        c, estimated = _chain(rng)
+        generations = [i for i, kind in enumerate(c["observation_type"]) if kind == "GENERATION"]
+        not_counted = count_calls_once(c, estimated)
+        reported = [i for i in generations if i not in estimated]
+        expected = max(reported or generations)
+        assert [i for i in generations if i not in not_counted] == [expected], (c, estimated)
+        assert all(on == [expected] for on in not_counted.values()), (c, estimated, not_counted)
 
 
 def test_garbage_parents_cost_nothing() -> None:
