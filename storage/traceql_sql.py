@@ -49,8 +49,11 @@ SPAN_COLUMNS = {
     "instrumentationName": "toString(s.scope_name)",
     "instrumentationVersion": "toString(s.scope_version)",
 }
-# Typed columns that stand for GenAI attributes a span does not carry as such (Langfuse's and
-# OpenInference's spans, and the cost we compute), so that metrics over them cover every source.
+# Typed columns that answer for GenAI attributes on model calls: what a call's own attribute says
+# is not always what it counts (a wrapper's record of a call counted on another record of it
+# counts none; an input count without its cache counts it here), and Langfuse's and
+# OpenInference's spans do not carry them as such. Metrics over them then cover every source and
+# add up to what the trace page and the Prometheus API count. Other spans answer as sent.
 NUMERIC_FALLBACK = {
     "gen_ai.usage.input_tokens": "toFloat64(s.input_tokens)",
     "gen_ai.usage.output_tokens": "toFloat64(s.output_tokens)",
@@ -300,7 +303,7 @@ def numeric_value(params: SqlParams, field: Intrinsic | Attribute) -> str:
     value, kind = _attribute_pair(params, field)
     number = f"if({kind} IN ('int', 'double'), toFloat64OrNull({value}), NULL)"
     if field.name in NUMERIC_FALLBACK and field.scope in ("span", ""):
-        number = f"if({value} IS NULL AND {LLM_CALL}, {NUMERIC_FALLBACK[field.name]}, {number})"
+        number = f"if({LLM_CALL}, {NUMERIC_FALLBACK[field.name]}, {number})"
     return number
 
 
