@@ -84,11 +84,13 @@ def _outer_first(c: dict[str, list[Any]], i: int, j: int) -> tuple[int, int]:
 def _sibling_records(c: dict[str, list[Any]], calls: list[int], estimated: set[int]) -> dict[int, int]:
     """Records of one call side by side: a wrapper that does not make its generation the current
     span (Langfuse's drop-in OpenAI client) and an instrumentation of the same SDK method record
-    it under one parent. Two generations under one parent are one call's when they come from
-    different instrumentations (parallel calls come from one), count the same prompt to one model,
-    and ran at the same time. Of the two, the one not counted is the outer, or the one
-    whose tokens were counted here where the other's were reported. Returns each such row and
-    the row it repeats."""
+    it under one parent. Two generations under one parent are one call's when they count the same
+    prompt to one model, ran at the same time, and come from different instrumentations (parallel
+    calls come from one) or, from one (Langfuse's ingestion API has no scopes), one reported its
+    usage and the other did not (a wrapper that could not read the answer: Langfuse's 2.x drop-in
+    client under LangChain, which reads the raw response). Of the two, the one not counted is the
+    one whose tokens were counted here where the other's were reported, else the outer. Returns
+    each such row and the row it repeats."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i in calls:
         groups.setdefault((c["trace_id"][i], c["parent_span_id"][i]), []).append(i)
@@ -96,7 +98,9 @@ def _sibling_records(c: dict[str, list[Any]], calls: list[int], estimated: set[i
     for group in groups.values():
         for x, i in enumerate(group):
             for j in group[x + 1 :]:
-                if i in repeats or j in repeats or c["scope_name"][i] == c["scope_name"][j]:
+                if i in repeats or j in repeats:
+                    continue
+                if c["scope_name"][i] == c["scope_name"][j] and (i in estimated) == (j in estimated):
                     continue
                 if not _same_request(c, i, j) or not _together(c, i, j):
                     continue
@@ -216,16 +220,22 @@ _FACTS = (
 def _candidate_traces(batch: pa.Table, calls: pa.Array) -> set[str]:
     """The traces of ``batch`` where two records of one call may be: a generation with usage
     that holds other spans (a wrapper, whose call may be further down), or generations with usage
-    from two instrumentations under one parent. Most batches have none (a model call's span holds
-    nothing), and are not looked at further."""
+    under one parent from two instrumentations, or with tokens counted here. Most batches have
+    none (a model call's span holds nothing), and are not looked at further."""
     parents = batch.column("parent_span_id")
     holders = pc.and_(calls, pc.is_in(batch.column("span_id"), value_set=pc.unique(parents)))
     traces = set(batch.column("trace_id").filter(holders).to_pylist())
-    found = batch.select(["trace_id", "parent_span_id", "scope_name"]).filter(calls)
-    scopes = found.group_by(["trace_id", "parent_span_id"]).aggregate([("scope_name", "count_distinct")])
-    traces.update(
-        scopes.column("trace_id").filter(pc.greater(scopes.column("scope_name_count_distinct"), 1)).to_pylist()
+    found = batch.select(["trace_id", "parent_span_id", "scope_name", "span_attributes"]).filter(calls)
+    guessed = pc.is_valid(pc.map_lookup(found.column("span_attributes"), ESTIMATED_ATTRIBUTE, "first"))
+    found = found.drop_columns(["span_attributes"]).append_column("guessed", guessed)
+    groups = found.group_by(["trace_id", "parent_span_id"]).aggregate(
+        [("scope_name", "count_distinct"), ("scope_name", "count"), ("guessed", "any")]
     )
+    beside = pc.or_(
+        pc.greater(groups.column("scope_name_count_distinct"), 1),
+        pc.and_(groups.column("guessed_any"), pc.greater(groups.column("scope_name_count"), 1)),
+    )
+    traces.update(groups.column("trace_id").filter(beside).to_pylist())
     return traces
 
 

@@ -23,7 +23,8 @@ SDK_DIRS = {str(v): ROOT / ".venv" / "sdk" / f"langfuse{v}" for v in (2, 4, 5)}
 # 3.x with langfuse-haystack and opentelemetry-haystack; LlamaIndex with OpenInference's
 # instrumentation; LiteLLM with langfuse 4.x (its Langfuse callback's).
 FRAMEWORKS = {
-    name: ROOT / ".venv" / "sdk" / name for name in ("haystack", "llamaindex", "litellm", "livekit", "bedrock")
+    name: ROOT / ".venv" / "sdk" / name
+    for name in ("haystack", "llamaindex", "litellm", "livekit", "bedrock", "langchain2")
 }
 JS_SDK = ROOT / ".venv" / "sdk" / "langfuse-js" / "node_modules"  # langfuse 3.x from npm
 JS5_SDK = ROOT / ".venv" / "sdk" / "langfuse-js5" / "node_modules"  # @langfuse/client, tracing, otel 5.x

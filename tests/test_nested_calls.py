@@ -23,7 +23,7 @@ from otlp_receiver.nested_calls import COUNTED_IN, count_calls_once, count_with_
 from storage.writer import conform
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
-from tests.langfuse_helpers import JS_LANGCHAIN, basic, event, ingest, make_key, run_js, run_sdk
+from tests.langfuse_helpers import JS_LANGCHAIN, basic, event, ingest, make_key, run_framework, run_js, run_sdk
 from tests.otlp_data import kv
 from tests.test_ui_first_run import until_listed
 from tests.test_ui_trace_details import _signed_up_with_key
@@ -313,7 +313,7 @@ def test_estimated_records_of_one_call_count_once() -> None:
     counted (an estimate never stands for a reported figure); two estimates count the innermost;
     so do three layers, reported on top (its report counted) or in the middle (the middle's); a
     wrapper around a retry that reported and one that did not counts neither, each retry its own.
-    Side by side, the same: the report, else the inner estimate."""
+    Side by side, the same: the report (from one instrumentation too), else the inner estimate."""
     rows = _decoded(
         [
             _call("sure"),
@@ -376,6 +376,21 @@ def test_estimated_records_of_one_call_count_once() -> None:
     del rows["agent"], rows["chain"]
     assert _counted(rows) == {"g-outer": 0, "g-inner": _GUESSED, "r-outer": _GUESSED, "g-within": 0}
     assert _counted_in(rows["g-outer"]) == b"g-inner_".hex() and _counted_in(rows["g-within"]) == b"r-outer_".hex()
+    # From one instrumentation (Langfuse's ingestion API has no scopes): a report beside an
+    # estimate of the same prompt count is one call's; two estimates, or two reports, two calls.
+    rows = _decoded(
+        [
+            {"name": "app", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _call("handler", parent="app", scope="lf", tokens=(_GUESSED, 5), at=(0, 100)),
+            _guess("drop-in", parent="app", scope="lf", at=(10, 90)),
+            {"name": "batch", "parent": "", "attrs": {}, "scope": "app", "at": (0, 100)},
+            _guess("par-a", parent="batch", scope="lf", at=(0, 100)),
+            _guess("par-b", parent="batch", scope="lf", at=(10, 90)),
+        ]
+    )
+    del rows["app"], rows["batch"]
+    assert _counted(rows) == {"handler": _GUESSED, "drop-in": 0, "par-a": _GUESSED, "par-b": _GUESSED}
+    assert _counted_in(rows["drop-in"]) == b"handler_".hex()
 
 
 def _chain(rng: random.Random) -> tuple[dict[str, list[Any]], set[int]]:
@@ -579,6 +594,28 @@ async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> No
     assert (call["input_tokens"], Decimal(call["total_cost"])) == (0, 0)
     assert "tracehouse.usage.counted" in call["span_attributes"]  # its estimate, not counted
     assert call["span_attributes"][COUNTED_IN] == by_name["streamed_answer"]["span_id"]
+
+
+async def test_langfuse_langchain_handler_beside_the_drop_in_client(live: Running) -> None:
+    """The langfuse 2.x SDK's LangChain handler, with the drop-in OpenAI client imported (it patches
+    the openai SDK globally): ChatOpenAI's call recorded side by side, the handler's generation with
+    its usage and the drop-in's without (its tokens counted here, the same prompt count). One
+    instrumentation's records (the ingestion API has no scopes), but only one reported: one call,
+    counted on the report."""
+    pair = await make_key(live)
+    async with fake_openai() as base_url:
+        ids = await asyncio.to_thread(
+            run_framework, "langchain2", "v2_langchain_dropin.py", live.api_url, pair, base_url
+        )
+    trace, spans = await _spans(live, pair, ids["trace_id"], 2)
+    assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (31, 9, ANSWER_COST)
+    by_name = {s["name"]: s for s in spans}
+    handler, drop_in = by_name["ChatOpenAI"], by_name["OpenAI-generation"]
+    assert handler["parent_span_id"] == drop_in["parent_span_id"]  # side by side
+    assert (handler["input_tokens"], Decimal(handler["total_cost"])) == (31, ANSWER_COST)
+    assert (drop_in["input_tokens"], drop_in["output_tokens"], Decimal(drop_in["total_cost"])) == (0, 0, 0)
+    assert "tracehouse.usage.counted" in drop_in["span_attributes"]  # estimated: 31, not counted
+    assert drop_in["span_attributes"][COUNTED_IN] == handler["span_id"]
 
 
 _NOW = dt.datetime.now(dt.UTC)
