@@ -140,7 +140,9 @@ def _wrappers_of(c: dict[str, list[Any]], used: list[int], beside: dict[int, int
     rows = {(trace_ids[i], span_ids[i]): i for i in range(len(types))}
     candidates = set(used) - set(beside)
     wrapper_of: dict[int, int] = {}
-    for i in (i for i in used if i in candidates):
+    for i in used:
+        if i in beside:
+            continue
         above = _nearest_generation(rows, types, trace_ids[i], parents, i)
         if above is not None and above in candidates and _same_model(c["model"][i], c["model"][above]):
             wrapper_of[i] = above
@@ -217,17 +219,23 @@ _FACTS = (
 )
 
 
-def _candidate_traces(batch: pa.Table, calls: pa.Array) -> set[str]:
+def _estimated_calls(batch: pa.Table, calls: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Which of ``batch``'s rows are generations with usage (``calls``) whose tokens were counted
+    here: looked up in the attributes of those rows alone, the only ones the rule asks about."""
+    counted = pc.map_lookup(batch.column("span_attributes").filter(calls), ESTIMATED_ATTRIBUTE, "first")
+    mask = calls.combine_chunks()
+    return pa.chunked_array([pc.replace_with_mask(mask, mask, pc.is_valid(counted).combine_chunks())])
+
+
+def _candidate_traces(batch: pa.Table, calls: pa.ChunkedArray, guessed: pa.ChunkedArray) -> set[str]:
     """The traces of ``batch`` where two records of one call may be: a generation with usage
     that holds other spans (a wrapper, whose call may be further down), or generations with usage
-    under one parent from two instrumentations, or with tokens counted here. Most batches have
-    none (a model call's span holds nothing), and are not looked at further."""
+    under one parent from two instrumentations, or with tokens counted here (``guessed``). Most
+    batches have none (a model call's span holds nothing), and are not looked at further."""
     parents = batch.column("parent_span_id")
     holders = pc.and_(calls, pc.is_in(batch.column("span_id"), value_set=pc.unique(parents)))
     traces = set(batch.column("trace_id").filter(holders).to_pylist())
-    found = batch.select(["trace_id", "parent_span_id", "scope_name", "span_attributes"]).filter(calls)
-    guessed = pc.is_valid(pc.map_lookup(found.column("span_attributes"), ESTIMATED_ATTRIBUTE, "first"))
-    found = found.drop_columns(["span_attributes"]).append_column("guessed", guessed)
+    found = batch.select(["trace_id", "parent_span_id", "scope_name"]).append_column("guessed", guessed).filter(calls)
     groups = found.group_by(["trace_id", "parent_span_id"]).aggregate(
         [("scope_name", "count_distinct"), ("scope_name", "count"), ("guessed", "any")]
     )
@@ -254,11 +262,13 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
         pc.greater(batch.column("total_cost"), pa.scalar(_ZERO, batch.schema.field("total_cost").type)),
     )
     calls = pc.and_(pc.equal(batch.column("observation_type"), "GENERATION"), used)
-    traces = _candidate_traces(batch, calls) | {row["trace_id"] for row in stored}
+    guessed = _estimated_calls(batch, calls)
+    traces = _candidate_traces(batch, calls, guessed) | {row["trace_id"] for row in stored}
     if not traces:
         return batch
     chosen = pc.is_in(batch.column("trace_id"), value_set=pa.array(sorted(traces), pa.string()))
     rest, batch = batch.filter(pc.invert(chosen)), batch.filter(chosen)
+    estimated = set(pc.indices_nonzero(guessed.filter(chosen)).to_pylist())
     n = batch.num_rows
     c: dict[str, list[Any]] = {name: batch.column(name).to_pylist() for name in _FACTS}
     for name in ("start_time", "end_time"):
@@ -267,8 +277,6 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
         c[name].extend(row[name] for row in stored)
     c["start_time"].extend(row["start_ns"] for row in stored)
     c["end_time"].extend(row["end_ns"] for row in stored)
-    guessed = pc.is_valid(pc.map_lookup(batch.column("span_attributes"), ESTIMATED_ATTRIBUTE, "first")).to_pylist()
-    estimated = {i for i, flag in enumerate(guessed) if flag}
     estimated.update(n + k for k, row in enumerate(stored) if row["estimated"])
     # The batch's rows not to count, and the records they are counted on. A stored row is not
     # changed: where the rule would not count it (it was counted when it came), the batch's
