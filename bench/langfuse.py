@@ -7,6 +7,12 @@ output, score-create; 100 events) from N concurrent senders, each waiting for it
 honouring 503 + Retry-After; then stops the server and counts what is stored.
 
     python -m bench.langfuse --concurrency 4 --batches 400 [--apart]
+
+``--growing N``: one sender sends N flushes to one trace (a long agent run as the SDK flushes
+it), each 5 spans and 5 generations with usage and 2 KB of input and output; prints the request
+times of the first and last ten flushes, what a flush costs as the trace it adds to grows.
+
+    python -m bench.langfuse --growing 100
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import argparse
 import asyncio
 import base64
 import json
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import aiohttp
@@ -61,6 +69,29 @@ def batch(sender: int, n: int, apart: bool = False) -> bytes:
     return json.dumps({"batch": events, "metadata": {"sdk_name": "bench"}}).encode()
 
 
+def growing_batch(n: int) -> bytes:
+    """The ``n``-th flush of one long trace: 5 spans and 5 generations with usage, 2 KB of input
+    and output each, the generations under the spans."""
+    at = f"2026-11-30T10:{n // 60 % 60:02d}:{n % 60:02d}.000Z"
+    text = "The agent looked at the weather, the calendar and the news. " * 34  # ~2 KB
+    events: list[dict[str, object]] = []
+    if n == 0:
+        events.append({"id": "grow-trace", "type": "trace-create", "timestamp": at,
+                       "body": {"id": "grow", "name": "agent-run", "input": {"message": "Plan my day"}}})  # fmt: skip
+    for k in range(5):
+        span, generation = f"s-{n}-{k}", f"g-{n}-{k}"
+        events += [
+            {"id": f"{span}-e", "type": "span-create", "timestamp": at,
+             "body": {"id": span, "traceId": "grow", "name": "step", "startTime": at, "endTime": at,
+                      "input": text, "output": text}},
+            {"id": f"{generation}-e", "type": "generation-create", "timestamp": at,
+             "body": {"id": generation, "traceId": "grow", "parentObservationId": span, "name": "LLM",
+                      "model": "gpt-4o", "startTime": at, "endTime": at, "input": text, "output": text,
+                      "usage": {"input": 500, "output": 400, "unit": "TOKENS"}}},
+        ]  # fmt: skip
+    return json.dumps({"batch": events, "metadata": {"sdk_name": "bench"}}).encode()
+
+
 async def make_key(data_dir: Path) -> str:
     from storage import Store
 
@@ -72,7 +103,42 @@ async def make_key(data_dir: Path) -> str:
     return "Basic " + base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
 
 
+async def growing(args: argparse.Namespace) -> dict[str, object]:
+    """One trace grown by ``args.growing`` flushes, one after another."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        auth = await make_key(data_dir)
+        process, info = start_server(data_dir, [])
+        url = info["api_url"] + "/api/public/ingestion"
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        times: list[float] = []
+
+        async def sender(session: aiohttp.ClientSession) -> None:
+            for n in range(args.growing):
+                began = time.perf_counter()
+                async with session.post(url, data=growing_batch(n), headers=headers) as response:
+                    doc = await response.json()
+                    assert response.status == 207 and not doc["errors"], doc
+                times.append(time.perf_counter() - began)
+
+        async with aiohttp.ClientSession() as session:
+            elapsed, peak = await drive(process, [sender(session)])
+        stored_spans, _ = await stored_rows(data_dir, "spans", "scores")
+        return {
+            "flushes": args.growing,
+            "observations": args.growing * 10,
+            "seconds": round(elapsed, 2),
+            "first_ten_p50_ms": round(statistics.median(times[:10]) * 1000, 1),
+            "last_ten_p50_ms": round(statistics.median(times[-10:]) * 1000, 1),
+            "stored_observations_and_traces": stored_spans,
+            "server_rss_peak_mb": round(peak),
+        }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    if args.growing:
+        return await growing(args)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -123,6 +189,7 @@ def main() -> None:
     parser.add_argument(
         "--apart", action="store_true", help="each generation's usage and output in the sender's next batch"
     )
+    parser.add_argument("--growing", type=int, default=0, help="flushes of 10 observations to one trace")
     print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
 
 

@@ -101,8 +101,11 @@ class VersionedEventStore(Protocol):
         """Remember event ids as applied."""
         ...
 
-    async def current_spans(self, project_id: str, span_ids: Sequence[str]) -> dict[str, Row]:
-        """The current row of each span id (any trace), keyed by span id."""
+    async def current_spans(
+        self, project_id: str, span_ids: Sequence[str], trace_ids: Sequence[str] = ()
+    ) -> tuple[dict[str, Row], list[Row]]:
+        """The current row of each span id (any trace), keyed by span id; and what the rule for a
+        call recorded twice compares of every current span of ``trace_ids``."""
         ...
 
     async def write_versions(self, new_rows: pa.Table, replaced: Sequence[Row]) -> None:

@@ -20,9 +20,11 @@ from playwright.sync_api import expect
 
 from otlp_receiver.decode import DecodeContext, decode_request
 from otlp_receiver.nested_calls import COUNTED_IN, count_calls_once, count_with_stored
+from storage import ESTIMATED_ATTRIBUTE, Store
 from storage.writer import conform
 from tests.fake_judge import in_thread
 from tests.fake_openai import fake_openai
+from tests.helpers import NOW_NS, SECOND, span, span_table
 from tests.langfuse_helpers import JS_LANGCHAIN, basic, event, ingest, make_key, run_framework, run_js, run_sdk
 from tests.otlp_data import kv
 from tests.test_ui_first_run import until_listed
@@ -674,3 +676,71 @@ async def test_langfuse_ingestion_orders_and_garbage(live: Running) -> None:
     assert wrapper["metadata"]["step"] == '"again"'  # the update is stored, the wrapper still counted
     trace, spans = await _spans(live, pair, loop, 3)
     assert trace["input_tokens"] == 300 and not any(COUNTED_IN in s["span_attributes"] for s in spans)
+
+
+async def test_langfuse_ingestion_long_trace_counts_a_call_once(live: Running) -> None:
+    """A long trace (an agent run sent flush after flush) is read by its spans' facts alone once
+    a read found it long (storage.langfuse), and still counts each call once: a wrapper stored with
+    its usage before its call's record stays counted; one whose usage comes after is not."""
+    pair = await make_key(live)
+    headers = basic(pair)
+    trace = str(uuid.uuid4())
+    at = (_NOW - dt.timedelta(minutes=2)).isoformat()
+    steps = [
+        [
+            event("span-create", {"id": f"step-{i}", "traceId": trace, "name": "step", "startTime": at, "endTime": at})
+            for i in range(250)
+        ],
+        [_generation(trace, "w1", None, (0, 100))],  # this flush's read finds the trace long
+        [_generation(trace, "c1", "w1", (10, 90))],
+        [event("generation-update", {"id": "w1", "traceId": trace, "metadata": {"step": "again"}})],
+        [_generation(trace, "w2", None, (200, 300), tokens=False)],
+        [_generation(trace, "c2", "w2", (210, 290))],
+        [event("generation-update", {"id": "w2", "traceId": trace, "usage": {"input": 100, "output": 20}})],
+    ]
+    for batch in steps:
+        status, body = await ingest(live, headers, batch)
+        assert status == 207 and not body["errors"], body
+    listed, spans = await _spans(live, pair, trace, 254)
+    assert listed["input_tokens"] == 200, [(s["name"], s["input_tokens"]) for s in spans if s["name"] != "step"]
+    by_name = {s["name"]: s for s in spans}
+    for counted, other in (("w1", "c1"), ("c2", "w2")):
+        assert by_name[counted]["input_tokens"] == 100 and COUNTED_IN not in by_name[counted]["span_attributes"]
+        assert by_name[other]["input_tokens"] == 0
+        assert by_name[other]["span_attributes"][COUNTED_IN] == by_name[counted]["span_id"]
+    assert by_name["w1"]["metadata"]["step"] == '"again"'
+
+
+async def test_long_traces_are_read_by_their_facts(store: Store) -> None:
+    """What the rule for a call recorded twice compares of a trace's stored spans is the same
+    whether the trace is read whole or, once a read found it long, by its facts alone: each span's
+    current version, whether its tokens were counted here; the spans asked for by id whole."""
+    rows = [
+        span(
+            "long",
+            f"s{i}",
+            start=NOW_NS + i * SECOND,
+            observation_type="GENERATION" if i % 3 == 0 else "SPAN",
+            model="gpt-4o" if i % 3 == 0 else "",
+            input_tokens=i,
+            output_tokens=1,
+            total_cost=Decimal("0.000001"),
+            span_attributes=[(ESTIMATED_ATTRIBUTE, "o200k_base")] if i % 7 == 0 else [],
+        )
+        for i in range(250)
+    ]
+    await store.writer.write(span_table([*rows, span("short", "x0", start=NOW_NS)]))
+    lf = store.langfuse_writer
+    replaced, _ = await lf.current_spans("default", ["s5"])
+    await lf.write_versions(span_table([{**rows[5], "input_tokens": 999}]), list(replaced.values()))
+    ids = ["s5", "s6", "x0"]
+    whole, calls = await lf.current_spans("default", ids, ["long"])
+    assert ("default", "long") in lf._long_traces  # the next read takes the facts alone
+    facts, facts_calls = await lf.current_spans("default", ids, ["long"])
+    assert sorted(whole) == sorted(facts) == ids and whole == facts and whole["s5"]["input_tokens"] == 999
+    assert len(calls) == 250 and sorted(calls, key=lambda r: r["span_id"]) == sorted(
+        facts_calls, key=lambda r: r["span_id"]
+    )
+    by_id = {r["span_id"]: r for r in facts_calls}
+    assert by_id["s5"]["input_tokens"] == 999 and by_id["s7"]["estimated"] and not by_id["s8"]["estimated"]
+    assert by_id["s3"]["observation_type"] == "GENERATION" and by_id["s3"]["start_ns"] == NOW_NS + 3 * SECOND

@@ -282,7 +282,7 @@ async def test_spans_list_gives_each_span_once_as_last_written(store: Store) -> 
     start, end = window()
     first = [span("v-trace", f"v-{i}", start=start + i * SECOND, output="old") for i in range(5)]
     await store.writer.write(span_table(first))
-    replaced = await store.langfuse_writer.current_spans("default", ["v-3"])
+    replaced, _ = await store.langfuse_writer.current_spans("default", ["v-3"])
     newer = span_table([span("v-trace", "v-3", start=start + 3 * SECOND, output="new 0")])
     await store.langfuse_writer.write_versions(newer, list(replaced.values()))  # as a Langfuse update writes it
     await store.backend.execute("SYSTEM STOP MERGES spans")  # all versions stay, as before a merge

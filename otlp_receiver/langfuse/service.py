@@ -27,7 +27,7 @@ from otlp_receiver.langfuse.entities import load_state, merge, observation_row, 
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
 from otlp_receiver.nested_calls import count_with_stored
 from pricing import PriceBook
-from storage import ESTIMATED_ATTRIBUTE, Store
+from storage import Store
 from storage.observation_ids import stored_observation_id
 from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA, conform
 
@@ -163,11 +163,11 @@ class LangfuseIngest:
                 # Where it is stored if its id is also its trace's (an update may not say its trace).
                 span_ids.add(stored_observation_id(body_id, body_id))
         # The stored spans of the traces that generations come for: the rule for a call recorded
-        # twice compares the generations with them (_count_calls_once).
+        # twice compares the generations with them (otlp_receiver.nested_calls).
         call_traces = sorted(
             {e.body["traceId"] for e in events if e.observation_type == "GENERATION" and e.body.get("traceId")}
         )
-        current = await self.lf.current_spans(project, sorted(span_ids), call_traces)
+        current, stored_calls = await self.lf.current_spans(project, sorted(span_ids), call_traces)
 
         new_rows: list[dict[str, Any]] = []
         replaced: list[dict[str, Any]] = []
@@ -238,27 +238,10 @@ class LangfuseIngest:
             table = pa.Table.from_pylist(
                 [{n: _arrow_value(r.get(n)) for n in present} for r in new_rows], schema=schema
             )
-            table = _count_calls_once(conform(table), current, set(call_traces))
+            table = count_with_stored(conform(table), stored_calls)
             await self.lf.write_versions(table, replaced)
         if scores:
             await self.lf.write_scores(scores)
-
-
-def _count_calls_once(table: pa.Table, current: dict[str, Any], call_traces: set[str]) -> pa.Table:
-    """One model call recorded twice (the 2.x SDK's drop-in OpenAI client inside an observed
-    generation) counts once, as on the OTLP path (storage.writer): ``table``'s rows compared with
-    the stored spans (``current``) of the traces generations came for."""
-    stored = [
-        {
-            **row,
-            "start_ns": row["start_time"],
-            "end_ns": row["end_time"],
-            "estimated": ESTIMATED_ATTRIBUTE in (row["span_attributes"] or {}),
-        }
-        for row in current.values()
-        if row["trace_id"] in call_traces
-    ]
-    return count_with_stored(table, stored)
 
 
 def _now_us() -> dt.datetime:
