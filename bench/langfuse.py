@@ -20,10 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import statistics
+import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -103,14 +106,22 @@ async def make_key(data_dir: Path) -> str:
     return "Basic " + base64.b64encode(f"{pair.public_key}:{pair.secret_key}".encode()).decode()
 
 
-async def growing(args: argparse.Namespace) -> dict[str, object]:
-    """One trace grown by ``args.growing`` flushes, one after another."""
+@contextlib.asynccontextmanager
+async def keyed_server() -> AsyncIterator[tuple[subprocess.Popen[bytes], str, str, Path]]:
+    """``tracehouse serve`` on a fresh data directory with one key: the process (the caller stops
+    it), its API URL, the key as a Basic authorization, and the directory (removed after)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         auth = await make_key(data_dir)
         process, info = start_server(data_dir, [])
-        url = info["api_url"] + "/api/public/ingestion"
+        yield process, info["api_url"], auth, data_dir
+
+
+async def growing(args: argparse.Namespace) -> dict[str, object]:
+    """One trace grown by ``args.growing`` flushes, one after another."""
+    async with keyed_server() as (process, api_url, auth, data_dir):
+        url = api_url + "/api/public/ingestion"
         headers = {"Authorization": auth, "Content-Type": "application/json"}
         times: list[float] = []
 
@@ -139,12 +150,8 @@ async def growing(args: argparse.Namespace) -> dict[str, object]:
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     if args.growing:
         return await growing(args)
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        auth = await make_key(data_dir)
-        process, info = start_server(data_dir, [])
-        url = info["api_url"] + "/api/public/ingestion"
+    async with keyed_server() as (process, api_url, auth, data_dir):
+        url = api_url + "/api/public/ingestion"
         headers = {"Authorization": auth, "Content-Type": "application/json"}
         senders = args.concurrency
         bodies = [(s, batch(s, n, args.apart)) for n in range(args.batches // senders) for s in range(senders)]

@@ -16,14 +16,11 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
-from bench.ingest import start_server
-from bench.langfuse import make_key
+from bench.langfuse import keyed_server
 
 
 def _ms(values: list[float]) -> dict[str, float]:
@@ -32,12 +29,8 @@ def _ms(values: list[float]) -> dict[str, float]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        auth = await make_key(data_dir)
-        process, info = start_server(data_dir, [])
-        base = info["api_url"] + "/api/public/v2/prompts"
+    async with keyed_server() as (process, api_url, auth, _):
+        base = api_url + "/api/public/v2/prompts"
         headers = {"Authorization": auth}
         try:
             async with aiohttp.ClientSession(headers=headers) as session:
