@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from otlp_receiver.genai_facts import TOKEN_COLUMNS
 from storage import ESTIMATED_ATTRIBUTE
 
-__all__ = ["COUNTED_IN", "count_calls_once", "count_with_stored"]
+__all__ = ["COUNTED_IN", "count_calls_once", "count_with_stored", "uncount"]
 
 # The attribute of a record not counted: the ids of the spans its call is counted on, comma-separated.
 COUNTED_IN = "tracehouse.usage.counted_in"
@@ -247,13 +247,21 @@ def _candidate_traces(batch: pa.Table, calls: pa.ChunkedArray, guessed: pa.Chunk
     return traces
 
 
-def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table:
+def count_with_stored(
+    batch: pa.Table, stored: list[dict[str, Any]], uncounted: dict[tuple[str, str], list[str]] | None = None
+) -> pa.Table:
     """``batch`` (rows of spans about to be stored, from one or more requests) as it is to be
     stored: of two records of one call that it holds, or that it and ``stored`` hold (rows of its
     traces already stored: the span writer's look-up, storage.writer), the one that is not counted
-    has no usage or cost in its columns and names the other. Only the batch's rows change; a
-    stored row that the batch holds a new version of (a Langfuse update) is compared as the
-    batch has it."""
+    has no usage or cost in its columns and names the other. A stored row that the batch holds a
+    new version of (a Langfuse update) is compared as the batch has it.
+
+    Only the batch's rows change: where the rule would not count a stored row (it was counted
+    when it came), the batch's records it would be counted on are the ones not counted, and name
+    it. Given ``uncounted`` (a store that writes new versions of stored rows: the Langfuse lane),
+    the rule has its way whatever came first: such a stored row is put there instead, keyed by
+    (trace id, span id), with the records it is counted on, for the caller to write it again
+    with ``uncount``."""
     if stored:
         mine = set(zip(batch.column("trace_id").to_pylist(), batch.column("span_id").to_pylist(), strict=True))
         stored = [row for row in stored if (row["trace_id"], row["span_id"]) not in mine]
@@ -278,13 +286,13 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
     c["start_time"].extend(row["start_ns"] for row in stored)
     c["end_time"].extend(row["end_ns"] for row in stored)
     estimated.update(n + k for k, row in enumerate(stored) if row["estimated"])
-    # The batch's rows not to count, and the records they are counted on. A stored row is not
-    # changed: where the rule would not count it (it was counted when it came), the batch's
-    # records it would be counted on are the ones not counted, and name it.
+    # The batch's rows not to count, and the records they are counted on.
     wrappers: dict[int, list[str]] = {}
     for j, counted_on in count_calls_once(c, estimated).items():
         if j < n:
             wrappers[j] = [c["span_id"][i] for i in counted_on]
+        elif uncounted is not None:
+            uncounted[(c["trace_id"][j], c["span_id"][j])] = [c["span_id"][i] for i in counted_on]
         else:
             for i in counted_on:
                 if i < n:
@@ -292,22 +300,30 @@ def count_with_stored(batch: pa.Table, stored: list[dict[str, Any]]) -> pa.Table
     if not wrappers:
         return pa.concat_tables([rest, batch])
     rows = sorted(wrappers)
-    changed = batch.take(pa.array(rows, pa.int64()))
+    changed = uncount(batch.take(pa.array(rows, pa.int64())), [wrappers[j] for j in rows])
+    keep = pa.array([i not in wrappers for i in range(n)])
+    return pa.concat_tables([rest, batch.filter(keep), changed])
+
+
+def uncount(rows: pa.Table, counted_on: list[list[str]]) -> pa.Table:
+    """``rows`` (records of calls, in the spans' schema) not counted: no usage or cost in their
+    columns, and each naming the records it is counted on (``counted_on``, by row)."""
     columns = []
-    for field in batch.schema:
-        column = changed.column(field.name)
+    for field in rows.schema:
+        column = rows.column(field.name)
         if field.name in TOKEN_COLUMNS:
-            column = pa.array([0] * len(rows), field.type)
+            column = pa.array([0] * rows.num_rows, field.type)
         elif field.name in ("usage_details", "cost_details"):
-            column = pa.array([[] for _ in rows], field.type)
+            column = pa.array([[] for _ in range(rows.num_rows)], field.type)
         elif field.name == "total_cost":
-            column = pa.array([_ZERO] * len(rows), field.type)
+            column = pa.array([_ZERO] * rows.num_rows, field.type)
         elif field.name == "span_attributes":
             attributes = column.to_pylist()
+            if pc.any(pc.is_valid(pc.map_lookup(column, COUNTED_IN, "first"))).as_py():  # named before
+                attributes = [[(k, v) for k, v in attrs if k != COUNTED_IN] for attrs in attributes]
             column = pa.array(
-                [[*attrs, (COUNTED_IN, ",".join(wrappers[j]))] for attrs, j in zip(attributes, rows, strict=True)],
+                [[*attrs, (COUNTED_IN, ",".join(names))] for attrs, names in zip(attributes, counted_on, strict=True)],
                 field.type,
             )
         columns.append(column)
-    keep = pa.array([i not in wrappers for i in range(n)])
-    return pa.concat_tables([rest, batch.filter(keep), pa.Table.from_arrays(columns, schema=batch.schema)])
+    return pa.Table.from_arrays(columns, schema=rows.schema)

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import pyarrow as pa
@@ -40,7 +40,14 @@ from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
 from storage.writer import ESTIMATED_ATTRIBUTE, SPAN_SCHEMA, conform, insert_spans
 
-__all__ = ["BOOKKEEPING_ATTRIBUTE", "TRACE_ORDERS", "LangfuseReader", "LangfuseStore", "client_said_public"]
+__all__ = [
+    "BOOKKEEPING_ATTRIBUTE",
+    "TRACE_ORDERS",
+    "LangfuseReader",
+    "LangfuseStore",
+    "client_said_public",
+    "stored_rows_table",
+]
 
 # The Langfuse ingestion API's own state of an entity (otlp_receiver.langfuse.entities), kept
 # among a span's attributes: the store's bookkeeping, never shown as an attribute.
@@ -181,25 +188,7 @@ class LangfuseStore:
         """Insert new span versions and cancel rows for the versions they replace, atomically."""
         parts = [new_rows if new_rows.schema.equals(SPAN_SCHEMA) else conform(new_rows)]
         if replaced:
-            cancel = [dict(r) for r in replaced]
-            for row in cancel:
-                row["sign"] = -1
-                row["ingested_at"] = row.pop("ingested_at_us")
-            names = [f.name for f in parts[0].schema]
-            schema = parts[0].schema
-            columns = []
-            for name in names:
-                field = schema.field(name)
-                values = [row.get(name) for row in cancel]
-                if pa.types.is_map(field.type):
-                    values = [list(v.items()) if isinstance(v, dict) else (v or []) for v in values]
-                if pa.types.is_timestamp(field.type):
-                    columns.append(pa.array(values, pa.int64()).cast(field.type))
-                elif pa.types.is_list(field.type) and pa.types.is_timestamp(field.type.value_type):
-                    columns.append(pa.array(values, pa.list_(pa.int64())).cast(field.type))
-                else:
-                    columns.append(pa.array(values, field.type))
-            parts.insert(0, pa.Table.from_arrays(columns, schema=schema))
+            parts.insert(0, stored_rows_table(replaced, cancel=True))
         await insert_spans(self._backend, self._journal, pa.concat_tables(parts), recent=self._recent)
 
     async def current_scores(self, project_id: str, ids: Sequence[str]) -> dict[str, Row]:
@@ -234,6 +223,29 @@ class LangfuseStore:
         )
         await self._backend.insert(SCORES.name, tombstone)
         return True
+
+
+def stored_rows_table(rows: Sequence[Row], cancel: bool = False) -> pa.Table:
+    """Rows as ``current_spans`` reads them, in ``SPAN_SCHEMA``: as cancel rows of themselves (their
+    key columns identical), or as new versions of themselves (``LangfuseStore.write_versions``)."""
+    columns = []
+    for field in SPAN_SCHEMA:
+        if field.name == "sign":
+            values: list[Any] = [-1 if cancel else 1] * len(rows)
+        elif field.name == "ingested_at":
+            now = time.time_ns() // 1000
+            values = [row["ingested_at_us"] if cancel else now for row in rows]
+        else:
+            values = [row.get(field.name) for row in rows]
+        if pa.types.is_map(field.type):
+            values = [list(v.items()) if isinstance(v, dict) else (v or []) for v in values]
+        if pa.types.is_timestamp(field.type):
+            columns.append(pa.array(values, pa.int64()).cast(field.type))
+        elif pa.types.is_list(field.type) and pa.types.is_timestamp(field.type.value_type):
+            columns.append(pa.array(values, pa.list_(pa.int64())).cast(field.type))
+        else:
+            columns.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
 
 
 # -- reads for the Langfuse public API -------------------------------------------------------

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from playwright.sync_api import expect
 
 from otlp_receiver.decode import DecodeContext, decode_request
-from otlp_receiver.nested_calls import COUNTED_IN, count_calls_once, count_with_stored
+from otlp_receiver.nested_calls import COUNTED_IN, count_calls_once, count_with_stored, uncount
 from storage import ESTIMATED_ATTRIBUTE, Store
 from storage.writer import conform
 from tests.fake_judge import in_thread
@@ -564,7 +564,8 @@ async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> No
     the wrapper's usage comes), and the JS 3.x SDK's generation around observeOpenAI's: each
     trace's tokens and cost are one call's, the wrapper's record names the call's, and Langfuse's
     read API agrees. The drop-in client's call streamed without usage (its tokens counted here)
-    inside the generation that reports the usage the app counted: the report is counted."""
+    inside the generation that reports the usage the app counted: the report is counted, in one
+    flush or with the call's record stored first."""
     pair = await make_key(live)
     async with fake_openai() as base_url:
         ids = await asyncio.to_thread(run_sdk, "2", "v2_nested_calls.py", live.api_url, pair, base_url, isolated=False)
@@ -588,14 +589,18 @@ async def test_langfuse_ingestion_clients_count_a_call_once(live: Running) -> No
         usage = {o["name"]: o["usageDetails"] for o in langfuse["observations"]}
         assert usage["answer"] == {} and usage[call["name"]]["input"] == 31
 
-    trace, spans = await _spans(live, pair, ids["streamed"], 2)
-    reported = Decimal("0.0000072")  # 12 in and 9 out, as the app reported them
-    assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (12, 9, reported)
-    by_name = {s["name"]: s for s in spans}
-    [call] = [s for s in spans if s["observation_type"] == "GENERATION" and s["name"] != "streamed_answer"]
-    assert (call["input_tokens"], Decimal(call["total_cost"])) == (0, 0)
-    assert "tracehouse.usage.counted" in call["span_attributes"]  # its estimate, not counted
-    assert call["span_attributes"][COUNTED_IN] == by_name["streamed_answer"]["span_id"]
+    # Streamed, in one flush and with the call's estimate stored before the report came: the
+    # report counts either way, the stored estimate written again, not counted.
+    for name in ("streamed", "streamed_apart"):
+        trace, spans = await _spans(live, pair, ids[name], 2)
+        reported = Decimal("0.0000072")  # 12 in and 9 out, as the app reported them
+        assert (trace["input_tokens"], trace["output_tokens"], Decimal(trace["total_cost"])) == (12, 9, reported)
+        by_name = {s["name"]: s for s in spans}
+        [call] = [s for s in spans if s["observation_type"] == "GENERATION" and s["name"] != "streamed_answer"]
+        assert (call["input_tokens"], Decimal(call["total_cost"])) == (0, 0)
+        assert "tracehouse.usage.counted" in call["span_attributes"]  # its estimate, not counted
+        assert call["span_attributes"][COUNTED_IN] == by_name["streamed_answer"]["span_id"]
+        assert call["output"] and by_name["streamed_answer"]["output"]  # the rest of the record as it was
 
 
 async def test_langfuse_langchain_handler_beside_the_drop_in_client(live: Running) -> None:
@@ -641,9 +646,10 @@ def _generation(trace: str, gid: str, parent: str | None, at: tuple[int, int], t
 
 
 async def test_langfuse_ingestion_orders_and_garbage(live: Running) -> None:
-    """Events of one call's two records in any order, one request each: a wrapper stored with its
-    usage before its call's record came stays counted and the call's is not, and stays so when the
-    wrapper is updated again; a wrapper whose usage comes after its call's record is not counted.
+    """Events of one call's two records in any order, one request each: the call's record counts,
+    whatever came first: a wrapper stored with its usage before the call's record came is written
+    again, not counted, and stays so when it is updated again; a wrapper whose usage comes after
+    the call's record is not counted.
     Observations whose parents loop or name themselves are stored, each counted."""
     pair = await make_key(live)
     headers = basic(pair)
@@ -664,7 +670,7 @@ async def test_langfuse_ingestion_orders_and_garbage(live: Running) -> None:
     for batch in steps:
         status, body = await ingest(live, headers, batch)
         assert status == 207 and not body["errors"], body
-    for trace_id, counted, names in ((first, "w1", ("w1", "c1")), (later, "c2", ("w2", "c2"))):
+    for trace_id, counted, names in ((first, "c1", ("w1", "c1")), (later, "c2", ("w2", "c2"))):
         trace, spans = await _spans(live, pair, trace_id, 2)
         assert trace["input_tokens"] == 100, spans
         by_name = {s["name"]: s for s in spans}
@@ -673,15 +679,15 @@ async def test_langfuse_ingestion_orders_and_garbage(live: Running) -> None:
         assert by_name[other]["input_tokens"] == 0
         assert by_name[other]["span_attributes"][COUNTED_IN] == by_name[counted]["span_id"]
     wrapper = next(s for s in (await _spans(live, pair, first, 2))[1] if s["name"] == "w1")
-    assert wrapper["metadata"]["step"] == '"again"'  # the update is stored, the wrapper still counted
+    assert wrapper["metadata"]["step"] == '"again"'  # the update is stored, the wrapper still not counted
     trace, spans = await _spans(live, pair, loop, 3)
     assert trace["input_tokens"] == 300 and not any(COUNTED_IN in s["span_attributes"] for s in spans)
 
 
 async def test_langfuse_ingestion_long_trace_counts_a_call_once(live: Running) -> None:
     """A long trace (an agent run sent flush after flush) is read by its spans' facts alone once
-    a read found it long (storage.langfuse), and still counts each call once: a wrapper stored with
-    its usage before its call's record stays counted; one whose usage comes after is not."""
+    a read found it long (storage.langfuse), and still counts each call once, on the call's record:
+    a wrapper stored with its usage before it came is written again, not counted."""
     pair = await make_key(live)
     headers = basic(pair)
     trace = str(uuid.uuid4())
@@ -704,7 +710,7 @@ async def test_langfuse_ingestion_long_trace_counts_a_call_once(live: Running) -
     listed, spans = await _spans(live, pair, trace, 254)
     assert listed["input_tokens"] == 200, [(s["name"], s["input_tokens"]) for s in spans if s["name"] != "step"]
     by_name = {s["name"]: s for s in spans}
-    for counted, other in (("w1", "c1"), ("c2", "w2")):
+    for counted, other in (("c1", "w1"), ("c2", "w2")):
         assert by_name[counted]["input_tokens"] == 100 and COUNTED_IN not in by_name[counted]["span_attributes"]
         assert by_name[other]["input_tokens"] == 0
         assert by_name[other]["span_attributes"][COUNTED_IN] == by_name[counted]["span_id"]
@@ -744,3 +750,15 @@ async def test_long_traces_are_read_by_their_facts(store: Store) -> None:
     by_id = {r["span_id"]: r for r in facts_calls}
     assert by_id["s5"]["input_tokens"] == 999 and by_id["s7"]["estimated"] and not by_id["s8"]["estimated"]
     assert by_id["s3"]["observation_type"] == "GENERATION" and by_id["s3"]["start_ns"] == NOW_NS + 3 * SECOND
+
+
+def test_uncount_names_the_records_counted_on_once() -> None:
+    """A record written again, not counted (the Langfuse lane's stored records): no usage or cost,
+    its other attributes kept, and one name of what it is counted on, whatever it named before."""
+    first = span("t", "a", observation_type="GENERATION", input_tokens=5, output_tokens=2, total_cost=Decimal("0.1"))
+    second = span("t", "b", observation_type="GENERATION", input_tokens=7, span_attributes=[("k", "w")])
+    rows = conform(span_table([{**first, "span_attributes": [("k", "v"), (COUNTED_IN, "old")]}, second]))
+    out = uncount(rows, [["x"], ["y", "z"]]).to_pylist()
+    assert [(r["input_tokens"], r["output_tokens"], r["total_cost"]) for r in out] == [(0, 0, 0), (0, 0, 0)]
+    assert [dict(r["span_attributes"]) for r in out] == [{"k": "v", COUNTED_IN: "x"}, {"k": "w", COUNTED_IN: "y,z"}]
+    assert [len(r["span_attributes"]) for r in out] == [2, 2]

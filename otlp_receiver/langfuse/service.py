@@ -25,9 +25,10 @@ import pyarrow as pa
 
 from otlp_receiver.langfuse.entities import load_state, merge, observation_row, score_row, trace_row
 from otlp_receiver.langfuse.events import Event, EventError, event_id_of, parse_event
-from otlp_receiver.nested_calls import count_with_stored
+from otlp_receiver.nested_calls import count_with_stored, uncount
 from pricing import PriceBook
 from storage import Store
+from storage.langfuse import stored_rows_table
 from storage.observation_ids import stored_observation_id
 from storage.writer import DECODED_SPAN_FIELDS, SPAN_SCHEMA, conform
 
@@ -238,7 +239,18 @@ class LangfuseIngest:
             table = pa.Table.from_pylist(
                 [{n: _arrow_value(r.get(n)) for n in present} for r in new_rows], schema=schema
             )
-            table = count_with_stored(conform(table), stored_calls)
+            uncounted: dict[tuple[str, str], list[str]] = {}
+            table = count_with_stored(conform(table), stored_calls, uncounted)
+            if uncounted:
+                # Stored records of calls that the rule does not count now that the records they
+                # are counted on came (a wrapper's report after the call's estimate, a call's record
+                # after its wrapper's): written again, not counted, whatever came first.
+                again, _ = await self.lf.current_spans(project, sorted({span for _, span in uncounted}))
+                rows = [r for r in again.values() if (r["trace_id"], r["span_id"]) in uncounted]
+                if rows:
+                    names = [uncounted[(r["trace_id"], r["span_id"])] for r in rows]
+                    table = pa.concat_tables([table, uncount(stored_rows_table(rows), names)])
+                    replaced += rows
             await self.lf.write_versions(table, replaced)
         if scores:
             await self.lf.write_scores(scores)

@@ -9,9 +9,11 @@ OpenAI API:
   stored before its wrapper's usage comes;
 - "streamed": the drop-in client's call streamed without usage (its record's tokens counted by
   the server from its messages), the function's generation updated with the usage the app counted
-  (12 in, 9 out); both in one flush.
+  (12 in, 9 out); both in one flush;
+- "streamed_apart": the same with a flush between the call and the update, so that the call's
+  estimate is stored before the report comes.
 
-Prints one JSON line with the three trace ids. Arguments: host public_key secret_key openai_base_url.
+Prints one JSON line with the four trace ids. Arguments: host public_key secret_key openai_base_url.
 """
 
 import json
@@ -37,11 +39,13 @@ def answer(question: str, flush_between: bool) -> str:
 
 
 @observe(as_type="generation")
-def streamed_answer(question: str) -> str:
+def streamed_answer(question: str, flush_between: bool) -> str:
     chunks = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": question}], stream=True
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    if flush_between:
+        langfuse_context.flush()
     langfuse_context.update_current_observation(model="gpt-4o-mini", usage={"input": 12, "output": 9})
     return text
 
@@ -52,8 +56,8 @@ ids = {}
 @observe()
 def app(name: str, flush_between: bool) -> None:
     langfuse_context.update_current_trace(name=name)
-    if name == "streamed":
-        streamed_answer("Weather in Paris?")
+    if name.startswith("streamed"):
+        streamed_answer("Weather in Paris?", name == "streamed_apart")
     else:
         answer("Weather in Paris?", flush_between)
     ids[name] = langfuse_context.get_current_trace_id()
@@ -62,6 +66,7 @@ def app(name: str, flush_between: bool) -> None:
 app("together", False)
 app("apart", True)
 app("streamed", False)
+app("streamed_apart", False)
 langfuse_context.flush()
 Langfuse(public_key=public_key, secret_key=secret_key, host=host).shutdown()
 print(json.dumps(ids))
