@@ -38,7 +38,7 @@ from storage.reader import (
 )
 from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
-from storage.writer import ESTIMATED_ATTRIBUTE, SPAN_SCHEMA, conform, insert_spans
+from storage.writer import ESTIMATED_ATTRIBUTE, SPAN_SCHEMA, STORED_CALL_COLUMNS, conform, insert_spans
 
 __all__ = [
     "BOOKKEEPING_ATTRIBUTE",
@@ -76,33 +76,32 @@ _CURRENT_OF_TRACES_SQL = _CURRENT_TEMPLATE.format(
     which="(s.span_id IN {ids:Array(String)} OR s.trace_id IN {traces:Array(String)})"
 )
 
-# What the rule for a call recorded twice compares of a stored span: its facts, not its whole row.
-_CALL_FACTS = {
-    "trace_id": "s.trace_id",
-    "span_id": "s.span_id",
-    "parent_span_id": "s.parent_span_id",
-    "observation_type": "toString(s.observation_type)",
-    "model": "toString(s.model)",
-    "scope_name": "toString(s.scope_name)",
-    "input_tokens": "s.input_tokens",
-    "output_tokens": "s.output_tokens",
-    "cache_read_tokens": "s.cache_read_tokens",
-    "total_cost": "s.total_cost",
-}
-# Those facts of every current span of some traces, read beside _CURRENT_SQL (at the same time)
-# for a long trace: a long agent run sent flush after flush has all its spans read at each flush,
-# and their whole rows (_CURRENT_OF_TRACES_SQL) cost 140 ms a flush at 3,000 spans, most of it
-# turning them into Python rows, against 24 for the two (docs/benchmarks.md). A short trace is
-# cheaper in the one query: a second one costs more than its rows.
+# What the rule for a call recorded twice compares of every current span of some traces (the span
+# writer's columns, storage.writer), read beside _CURRENT_SQL at the same time for a long trace: a
+# long agent run sent flush after flush has all its spans read at each flush, and their whole rows
+# (_CURRENT_OF_TRACES_SQL) cost 140 ms a flush at 3,000 spans, most of it turning them into Python
+# rows, against 24 for the two (docs/benchmarks.md). A short trace is cheaper in the one query: a
+# second one costs more than its rows.
 _CALLS_OF_TRACES_SQL = f"""
-SELECT {", ".join(f"{expr} AS {name}" for name, expr in _CALL_FACTS.items())},
-       toUnixTimestamp64Nano(s.start_time) AS start_ns, toUnixTimestamp64Nano(s.end_time) AS end_ns,
-       mapContains(s.span_attributes, {{estimated:String}}) AS estimated
-FROM spans AS s
-WHERE s.project_id = {{project:String}} AND s.sign = 1 AND s.trace_id IN {{traces:Array(String)}}
-ORDER BY s.ingested_at DESC
-LIMIT 1 BY s.trace_id, s.span_id
+SELECT {STORED_CALL_COLUMNS}
+FROM spans
+WHERE project_id = {{project:String}} AND sign = 1 AND trace_id IN {{traces:Array(String)}}
+ORDER BY ingested_at DESC
+LIMIT 1 BY trace_id, span_id
 """
+# Those of _CALLS_OF_TRACES_SQL's columns that a whole row has under the same name.
+_CALL_FACTS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "observation_type",
+    "model",
+    "scope_name",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_cost",
+)
 # A trace read with this many spans is long: its next reads take _CALLS_OF_TRACES_SQL. The last
 # _LONG_TRACES_KEPT such traces are remembered.
 _LONG_TRACE = 200

@@ -23,6 +23,7 @@ __all__ = [
     "DECODED_SPAN_FIELDS",
     "ESTIMATED_ATTRIBUTE",
     "SPAN_SCHEMA",
+    "STORED_CALL_COLUMNS",
     "RowWriter",
     "SpanWriter",
     "StoredCallsRule",
@@ -74,15 +75,13 @@ _STORED_SPANS_SQL = "SELECT trace_id, span_id" + _OF_STORED_TRACES
 
 # The spans of already-stored traces that a batch's new generations may repeat: what the
 # receiver's rule for a call recorded twice compares (otlp_receiver.nested_calls).
-_STORED_CALLS_SQL = (
-    """
-SELECT trace_id, span_id, parent_span_id, toString(observation_type) AS observation_type,
+# (The Langfuse lane reads the same of its long traces: storage.langfuse.)
+STORED_CALL_COLUMNS = """trace_id, span_id, parent_span_id, toString(observation_type) AS observation_type,
        toString(model) AS model, toString(scope_name) AS scope_name,
        toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns,
        input_tokens, output_tokens, cache_read_tokens, total_cost,
        mapContains(span_attributes, {estimated:String}) AS estimated"""
-    + _OF_STORED_TRACES
-)
+_STORED_CALLS_SQL = "SELECT " + STORED_CALL_COLUMNS + _OF_STORED_TRACES
 # The attribute of a span whose tokens were counted on its messages, not reported.
 ESTIMATED_ATTRIBUTE = "tracehouse.usage.counted"
 # The receiver's rule: given a batch of one project's spans and the stored spans (rows of
