@@ -211,7 +211,9 @@ class PromptService:
                     )
                 # References must exist, be text prompts, and make no cycle (checked before writing).
                 await resolve(new.name, None, new.prompt, lambda ref: self._lookup(project, ref))
-                number = (max((v.version for v in versions), default=0)) + 1
+                # Above every number claimed: a deleted newest version's number is taken for good.
+                claimed = await self._store.prompts.last_claimed(project, new.name)
+                number = max(claimed, max((v.version for v in versions), default=0)) + 1
                 if not await self._store.prompts.claim(project, new.name, number):
                     continue
                 return await self._write_new(project, new, number, versions, created_by)

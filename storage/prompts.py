@@ -25,7 +25,7 @@ from storage.projects import Versions
 from storage.tables import PROMPT_CLAIMS, PROMPTS
 from storage.timestamps import as_utc
 
-__all__ = ["PromptStore", "PromptVersion"]
+__all__ = ["PromptStore", "PromptVersion", "claim_number", "last_claimed"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,37 @@ LIMIT {limit:UInt32}
 """
 
 
+async def claim_number(backend: Backend, table: str, project_id: str, name: str, version: int) -> bool:
+    """Claim a version number of a named, versioned thing (a prompt, a skill) in its claims table;
+    True if this claim is the first one (by the server's clock, then the claim's id)."""
+    claim_id = uuid.uuid4().hex
+    claim = pa.table(
+        {
+            "project_id": [project_id],
+            "name": [name],
+            "version": pa.array([version], pa.uint32()),
+            "claim_id": [claim_id],
+        }
+    )
+    await backend.insert(table, claim)
+    rows = await backend.query(
+        f"SELECT claim_id FROM {table} WHERE project_id = {{project:String}} AND name = {{name:String}} "
+        "AND version = {version:UInt32} ORDER BY claimed_at, claim_id LIMIT 1",
+        {"project": project_id, "name": name, "version": version},
+    )
+    return bool(rows) and rows[0]["claim_id"] == claim_id
+
+
+async def last_claimed(backend: Backend, table: str, project_id: str, name: str) -> int:
+    """The highest version number ever claimed for a name (0: none): the next create takes a
+    number above it, so that a deleted newest version's number is never claimed again."""
+    rows = await backend.query(
+        f"SELECT max(version) AS v FROM {table} WHERE project_id = {{project:String}} AND name = {{name:String}}",
+        {"project": project_id, "name": name},
+    )
+    return int(rows[0]["v"]) if rows and rows[0]["v"] is not None else 0
+
+
 class PromptStore:
     """Prompt rows of every project."""
 
@@ -158,22 +189,11 @@ class PromptStore:
 
     async def claim(self, project_id: str, name: str, version: int) -> bool:
         """Claim a version number of a prompt; True if this claim is the first one."""
-        claim_id = uuid.uuid4().hex
-        table = pa.table(
-            {
-                "project_id": [project_id],
-                "name": [name],
-                "version": pa.array([version], pa.uint32()),
-                "claim_id": [claim_id],
-            }
-        )
-        await self._backend.insert(PROMPT_CLAIMS.name, table)
-        rows = await self._backend.query(
-            "SELECT claim_id FROM prompt_claims WHERE project_id = {project:String} AND name = {name:String} "
-            "AND version = {version:UInt32} ORDER BY claimed_at, claim_id LIMIT 1",
-            {"project": project_id, "name": name, "version": version},
-        )
-        return bool(rows) and rows[0]["claim_id"] == claim_id
+        return await claim_number(self._backend, PROMPT_CLAIMS.name, project_id, name, version)
+
+    async def last_claimed(self, project_id: str, name: str) -> int:
+        """The highest version number ever claimed for a prompt (0: none)."""
+        return await last_claimed(self._backend, PROMPT_CLAIMS.name, project_id, name)
 
     async def write(self, rows: Sequence[PromptVersion], deleted: bool = False) -> list[PromptVersion]:
         """Write versions of prompt rows (new versions, moved labels, new tags, or deletions) in one

@@ -235,6 +235,24 @@ async def test_concurrent_creates_never_share_a_version(live: Running) -> None:
         await c.close()
 
 
+async def test_a_new_version_after_the_newest_was_deleted(live: Running) -> None:
+    """Deleting the newest version left its number claimed: every create after was a 409."""
+    c = Client(live, basic(await make_key(live)))
+    try:
+        for text in ("one", "two", "three"):
+            await c.create(name="pruned", prompt=text)
+        for version in (3, 2):
+            status, _, _ = await c.call("DELETE", f"{url('pruned')}?version={version}")
+            assert status == 204
+        again = await c.create(name="pruned", prompt="four")
+        assert again["version"] == 4 and again["labels"] == ["latest"]
+        status, doc, _ = await c.call("GET", f"{url('pruned')}?label=latest")
+        assert status == 200 and doc["prompt"] == "four"
+        assert [v.version for v in await live.store.prompts.versions("default", "pruned")] == [1, 4]
+    finally:
+        await c.close()
+
+
 async def test_prompt_api_refuses_garbage(live: Running) -> None:
     c = Client(live, basic(await make_key(live)))
     try:
