@@ -45,6 +45,7 @@ from query_api.rest import rest_routes
 from query_api.scim_api import scim_routes
 from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
+from query_api.skills_api import SKILLS_KEY, SkillService, skill_routes
 from query_api.sso_api import sso_routes
 from query_api.tempo import tempo_routes
 from query_api.upkeep import UPKEEP
@@ -73,6 +74,7 @@ _PROJECT_PAGES = (
     "users",
     "dashboard",
     "prompts",
+    "skills",
     "datasets",
     "evaluations",
     "annotation-queues",
@@ -171,6 +173,7 @@ def create_app(
         app[PROVISIONING_KEY] = provisioning
     app[MEDIA_MAX_KEY] = media_max_bytes
     app[PROMPTS_KEY] = PromptService(store)
+    app[SKILLS_KEY] = SkillService(store)
     app[DATASETS_KEY] = DatasetService(store)
     box = secret_box or SecretBox.load(store.data_dir)
     app[CONNECTIONS_KEY] = ConnectionService(store, box)
@@ -236,6 +239,7 @@ def create_app(
             *langfuse_model_routes(),
             *media_routes(),
             *prompt_routes(),
+            *skill_routes(),
             *dataset_routes(),
             *llm_routes(),
             *evaluation_routes(),

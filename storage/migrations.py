@@ -45,6 +45,9 @@ from storage.tables import (
     PROMPTS,
     SCHEMA_MIGRATIONS,
     SCORE_CONFIGS,
+    SKILL_CLAIMS,
+    SKILL_FILES,
+    SKILLS,
     SMALL_BLOCKS,
     SPAN_ARRAY_KEYS_INDEX,
     SPLIT_TRACES,
@@ -131,6 +134,9 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(23, "roles single sign-on's groups gave, and the roles before them", [GROUP_GRANTS]),
     Migration(24, "the audit log: who changed what", [AUDIT_LOG]),
     Migration(25, "spans: an index of which attributes are arrays", [NewIndex("spans", SPAN_ARRAY_KEYS_INDEX)]),
+    Migration(
+        26, "skill versions, their files' contents, and claims of version numbers", [SKILLS, SKILL_FILES, SKILL_CLAIMS]
+    ),
 )
 
 # Tables that came with a migration of their own after version 1 (read from those migrations, so

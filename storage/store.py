@@ -34,6 +34,7 @@ from storage.prompts import PromptStore
 from storage.reader import TraceReader
 from storage.recent_spans import RecentSpans
 from storage.shares import TraceShares
+from storage.skills import SkillStore
 from storage.tables import LOGS, METRIC_POINTS, SCORES
 from storage.tempo import TempoReader
 from storage.trace_cache import TraceCache
@@ -78,6 +79,7 @@ class Store:
         self.organizations = Organizations(backend, self.projects)
         self.invitations = Invitations(backend)
         self.prompts = PromptStore(backend)
+        self.skills = SkillStore(backend)
         self.datasets = DatasetStore(backend)
         self.experiment_runs = ExperimentRuns(backend)
         self.llm_connections = LlmConnectionStore(backend)

@@ -635,6 +635,53 @@ PROMPT_CLAIMS = Table(
     settings=DURABLE,
 )
 
+# Skill versions (Langfuse's skill management): one row per (project, name, version) like a
+# prompt's; ``files`` is the version's manifest (JSON: path, content hash, type, length), the
+# contents themselves stored once per project in ``skill_files``, by their SHA-256.
+SKILLS = _record_table(
+    "skills",
+    "(project_id, name, version)",
+    [
+        Column("project_id", "String", STR),
+        Column("name", "String", STR),
+        Column("version", "UInt32", pa.uint32()),
+        Column("id", "String", STR),
+        Column("description", "String", STR),
+        Column("frontmatter", "String", STR, codec="ZSTD(1)"),  # JSON: SKILL.md's YAML header
+        Column("files", "String", STR, codec="ZSTD(1)"),  # JSON: the manifest
+        Column("labels", "Array(String)", pa.list_(STR)),
+        Column("tags", "Array(String)", pa.list_(STR)),
+        Column("commit_message", "String", STR),
+        Column("created_by", "String", STR),
+    ],
+)
+
+# A skill file's text, once per project and content (base64 SHA-256, as the API names it).
+SKILL_FILES = _record_table(
+    "skill_files",
+    "(project_id, sha256_hash)",
+    [
+        Column("project_id", "String", STR),
+        Column("sha256_hash", "String", STR),
+        Column("content", "String", STR, codec="ZSTD(3)"),
+    ],
+)
+
+# Claims of the next version number of a skill (as prompt_claims does for prompts).
+SKILL_CLAIMS = Table(
+    name="skill_claims",
+    columns=[
+        Column("project_id", "String", STR),
+        Column("name", "String", STR),
+        Column("version", "UInt32", pa.uint32()),
+        Column("claim_id", "String", STR),
+        Column("claimed_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+    ],
+    engine="MergeTree",
+    order_by="(project_id, name, version, claimed_at, claim_id)",
+    settings=DURABLE,
+)
+
 # Datasets (Langfuse's datasets and experiments): a dataset per (project, name), its items as
 # append-only versions (so that "the items as of a time" can be read), runs with ids derived from
 # their names, and run items, several per dataset item when a run repeats it.
@@ -1056,6 +1103,9 @@ ALL_TABLES = (
     LANGFUSE_EVENTS,
     TRACE_SHARES,
     AUDIT_LOG,
+    SKILLS,
+    SKILL_FILES,
+    SKILL_CLAIMS,
 )
 TABLES = {t.name: t for t in ALL_TABLES}
 VIEWS = (TRACE_INDEX_MV, TRACES_MV)

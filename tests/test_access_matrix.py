@@ -42,7 +42,7 @@ PASSWORD = "correct horse battery staple"
 PUBLIC = re.compile(
     r"^(/api/public/health|/api/health|/metrics|/api/v1/openapi\.json|/api/v1/auth/.*|/tempo/api/echo|/tempo/ready|"
     r"/tempo/api/status/buildinfo|/prometheus/api/v1/status/buildinfo|/|/ui|/traces|/traces/.*|/sessions|"
-    r"/sessions/.*|/users|/logs|/dashboard|/settings|/prompts|/datasets|/evaluations|/annotation-queues|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
+    r"/sessions/.*|/users|/logs|/dashboard|/settings|/prompts|/skills|/datasets|/evaluations|/annotation-queues|/project/.*|/organization/.*|/setup|/account|/invite/.*|"
     # One-time links: whoever holds the token may look at it and use it; a guessed token is a 404.
     # Media links are signed: without a valid signature they answer 403.
     r"/api/v1/invitations/.*|/\{prefix\}api/public/media/\{media_id\}/(upload|content))$"
@@ -210,8 +210,13 @@ async def seed(live: Running) -> tuple[dict[str, str], dict[str, dict[str, str]]
     # Project B's prompt and dataset, under the name the route templates ask for ("model").
     from experiments import DatasetService
     from prompts import PromptService, parse_new
+    from prompts.skills import SkillService, parse_new_skill
 
     await PromptService(live.store).create(b.id, parse_new({"name": "model", "prompt": "b-secret-name"}), "API")
+    skill = "---\nname: model\ndescription: b-secret-name\n---\nb-attr-value\n"
+    await SkillService(live.store).create(
+        b.id, parse_new_skill({"files": [{"path": "SKILL.md", "content": skill}]}), "API"
+    )
     datasets = DatasetService(live.store)
     await datasets.upsert_dataset(b.id, {"name": "model", "description": "b-attr-value"})
     await datasets.upsert_item(b.id, {"datasetName": "model", "id": B_TRACE, "input": "b-attr-value"})
@@ -257,7 +262,7 @@ async def store_state(live: Running) -> dict[str, int]:
     out = {}
     for table in (
         "spans", "traces", "trace_index", "projects", "api_keys", "users", "model_prices", "scores", "prompts",
-        "datasets", "dataset_item_versions", "dataset_runs", "dataset_run_items", "comments",
+        "skills", "datasets", "dataset_item_versions", "dataset_runs", "dataset_run_items", "comments",
     ):  # fmt: skip
         rows = await live.store.backend.query(f"SELECT count() AS n FROM {table}")
         out[table] = int(rows[0]["n"])
@@ -416,6 +421,14 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
         "POST",
         "/api/v1/playground?project={p}",
         {"provider": "nowhere", "model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        "WRITE_CONTENT",
+    ),
+    ("GET", "/api/v1/skills?project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/skill/observations?name=model&project={p}", None, "VIEW_DATA"),
+    (
+        "POST",
+        "/api/v1/skills?project={p}",
+        {"files": [{"path": "SKILL.md", "content": "---\nname: matrix\ndescription: a skill\n---\n"}]},
         "WRITE_CONTENT",
     ),
     ("GET", "/api/v1/traces/{trace}/share?project={p}", None, "VIEW_DATA"),

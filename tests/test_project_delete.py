@@ -38,6 +38,7 @@ async def _fill(live: Running, project: str) -> None:
             assert r.status == 200, await r.text()
         calls = [
             ("/api/public/v2/prompts", {"name": "p", "prompt": "Hi {{x}}", "type": "text"}),
+            ("/api/public/skills", {"files": [{"path": "SKILL.md", "content": "---\nname: s\ndescription: d\n---\n"}]}),
             ("/api/public/datasets", {"name": "d"}),
             ("/api/public/dataset-items", {"datasetName": "d", "input": {"x": 1}}),
             ("/api/public/comments", {"projectId": project, "objectType": "TRACE", "objectId": trace_id,
@@ -79,7 +80,8 @@ async def test_deleting_a_project_erases_its_rows_from_every_table(live: Running
     # The tables the fill reaches: a table left out of the erase would keep these.
     filled = {t for t, n in before.items() if n}
     assert {"spans", "traces", "scores", "prompts", "datasets", "dataset_item_versions", "comments",
-            "score_configs", "model_prices", "langfuse_events", "llm_connections"} <= filled, before  # fmt: skip
+            "score_configs", "model_prices", "langfuse_events", "llm_connections", "skills", "skill_files",
+            "skill_claims"} <= filled, before  # fmt: skip
 
     public, secret = await live.store.organizations.create_key("default", "platform")
     async with (

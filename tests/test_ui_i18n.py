@@ -64,6 +64,11 @@ def seed(page: Page, srv: Server) -> dict[str, str]:
                   "model": "gpt-4o", "usage": {"input": 12, "output": 3}, "input": "Wetter?", "output": "Sonnig."}},
     ])  # fmt: skip
     assert api(page, "POST", "/api/v1/prompts?project=default", {"name": "greeter", "prompt": "Hi {{name}}"})[0] == 201
+    skill = "---\nname: greeter\ndescription: Greets people warmly.\n---\n# Greeting\n"
+    status, doc = api(
+        page, "POST", "/api/v1/skills?project=default", {"files": [{"path": "SKILL.md", "content": skill}]}
+    )
+    assert status == 201, doc
     assert api(page, "POST", "/api/v1/datasets?project=default", {"name": "cities"})[0] == 200
     status, _ = api(page, "PUT", "/api/v1/dataset/items?project=default", {"datasetName": "cities", "input": "Oslo"})
     assert status == 200
@@ -87,6 +92,7 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
         ("dashboard", f"{p}/dashboard"), ("traces", f"{p}/traces"), ("trace", f"{p}/traces/{ids['trace']}"),
         ("sessions", f"{p}/sessions"), ("session", f"{p}/sessions/conversation-42"), ("users", f"{p}/users"),
         ("prompts", f"{p}/prompts"), ("prompt", f"{p}/prompts/greeter"), ("playground", f"{p}/playground"),
+        ("skills", f"{p}/skills"), ("skill", f"{p}/skills/greeter"),
         ("datasets", f"{p}/datasets"),
         ("dataset", f"{p}/datasets/cities"), ("dataset-runs", f"{p}/datasets/cities?tab=runs"),
         ("evaluations", f"{p}/evaluations"), ("annotation-queues", f"{p}/annotation-queues"),

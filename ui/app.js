@@ -9,6 +9,7 @@ import { metricsPage } from "/ui/metrics.js";
 import { playgroundPage } from "/ui/playground.js";
 import { observationsPage } from "/ui/observations.js";
 import { promptPage, promptsPage } from "/ui/prompts.js";
+import { skillPage, skillsPage } from "/ui/skills.js";
 import { datasetPage, datasetsPage } from "/ui/datasets.js";
 import { evaluationsPage } from "/ui/evaluations.js";
 import { annotationQueuePage, annotationQueuesPage } from "/ui/annotations.js";
@@ -125,9 +126,9 @@ async function showShared(shared) {
 }
 
 // The short paths of earlier versions (and "/"): the same page of the last project used.
-const SHORT = /^\/(traces|observations|sessions|users|dashboard|prompts|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
+const SHORT = /^\/(traces|observations|sessions|users|dashboard|prompts|skills|datasets|evaluations|annotation-queues|logs|settings)(\/.*)?$/;
 // The item's id may hold slashes typed as they are (a prompt or dataset in a folder: "support/answer").
-const PROJECT = /^\/project\/([^/]+)(?:\/(traces|observations|sessions|users|dashboard|prompts|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/(.+?))?)?\/?$/;
+const PROJECT = /^\/project\/([^/]+)(?:\/(traces|observations|sessions|users|dashboard|prompts|skills|playground|datasets|evaluations|annotation-queues|logs|metrics|settings)(?:\/(.+?))?)?\/?$/;
 const ORGANIZATION = /^\/organization\/([^/]+)\/settings\/?$/;
 
 function option(value, text, selected) {
@@ -141,7 +142,7 @@ window.addEventListener("th-context", () => topBar(currentPage));
 function topBar(page) {
   currentPage = page;
   if (page === "annotation-queues") page = "evaluations"; // people's scoring sits with the judges
-  if (page === "playground") page = "prompts"; // where prompts are tried
+  if (page === "playground" || page === "skills") page = "prompts"; // tabs of the prompts' pages
   if (page === "observations") page = "traces"; // a tab of the traces page
   const nav = document.getElementById("nav");
   const project = ctx.project;
@@ -197,6 +198,7 @@ async function projectPage(root, page, id) {
   if (page === "metrics") return metricsPage(root);
   if (page === "prompts") return id ? promptPage(root, id) : promptsPage(root);
   if (page === "playground") return playgroundPage(root);
+  if (page === "skills") return id ? skillPage(root, id) : skillsPage(root);
   if (page === "observations") return observationsPage(root);
   if (page === "datasets") return id ? datasetPage(root, id) : datasetsPage(root);
   if (page === "evaluations") return evaluationsPage(root);

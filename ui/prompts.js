@@ -227,9 +227,10 @@ function editor({ name = "", type = "text", prompt = "", config = {}, fixedName 
   error);
 }
 
-/** The tabs of the prompts' pages: the prompts, and the playground to try them in. */
+/** The tabs of the prompts' pages: the prompts, the agents' skills, and the playground to try prompts in. */
 export function promptTabs(active) {
-  return h("nav", { class: "tabs", "aria-label": t("Prompts") }, ...[["prompts", t("Versioned prompts")], ["playground", t("Playground")]].map(
+  return h("nav", { class: "tabs", "aria-label": t("Prompts") }, ...[["prompts", t("Versioned prompts")], ["skills", t("Skills")],
+    ["playground", t("Playground")]].map(
     ([key, label]) => h("a", { href: here(`/${key}`), "data-link": true, class: key === active ? "active" : undefined,
       "aria-current": key === active ? "page" : undefined, text: label })));
 }

@@ -10,6 +10,7 @@ import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, useSharedMedia } from "/ui/media.js";
 import { openInPlayground } from "/ui/playground.js";
+import { reportedSkills, skillPath } from "/ui/skills.js";
 
 const TYPE_ICON = { GENERATION: "✦", AGENT: "◆", TOOL: "⚙", RETRIEVER: "⌕", EMBEDDING: "≋", CHAIN: "⚭",
   EVENT: "•", TRACE: "▣", SPAN: "▭", GUARDRAIL: "◈", EVALUATOR: "✓" };
@@ -268,6 +269,7 @@ function detail(span, scores, records = [], trace = {}, countedOn = []) {
     }),
   ];
   const ttft = span.completion_start_time ? (span.completion_start_time - span.start_time) / 1e6 : null;
+  const skills = reportedSkills(span.span_attributes);
   return h("div", { class: "detail" },
     h("div", { class: "detail-head" },
       h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
@@ -290,6 +292,9 @@ function detail(span, scores, records = [], trace = {}, countedOn = []) {
     span.prompt_name ? h("p", { class: "prompt-link" }, t("Prompt: "),
       h("a", { href: here(`/prompts/${encodeURIComponent(span.prompt_name)}${span.prompt_version ? `?version=${encodeURIComponent(span.prompt_version)}` : ""}`),
         "data-link": true, text: `${span.prompt_name}${span.prompt_version ? ` · ${t("version {v}", { v: span.prompt_version })}` : ""}` })) : null,
+    skills.length ? h("p", { class: "skills-link" }, t("Skills available: "),
+      ...skills.flatMap((s, k) => [k ? ", " : "", h("a", { href: skillPath(s.name, { version: s.version }), "data-link": true,
+        text: s.version ? `${s.name} · ${t("version {v}", { v: s.version })}` : s.name })])) : null,
     span.input_tokens || span.output_tokens || Number(span.total_cost)
       ? h("table", { class: "usage" }, h("tbody", {}, ...usage.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: v })))))
       : null,

@@ -1,0 +1,117 @@
+"""Skills in a real browser: a skill the langfuse 5.2 SDK published and a generation reported, from
+the Prompts page's Skills tab to the skill's files and the observation that reported it, through to
+the trace, which links back to the version; then a new skill made in the editor, a second version,
+``production`` moved (with its confirmation), tags, and a version deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Server
+from tests.langfuse_helpers import run_sdk
+from tests.test_ui import ARTIFACTS, browser_page
+from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.slow
+SHOTS = ARTIFACTS / "skills"
+
+GREETER = "---\nname: greeter\ndescription: Greets customers by name.\n---\n# Greeting\nSay hello.\n"
+
+
+def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "skills"})
+        assert status == 201, pair
+        out = run_sdk("5", "v5_skills.py", server.api_url, SimpleNamespace(**pair))  # type: ignore[arg-type]
+
+        # From the Prompts page's tabs to the skills: the SDK's skill with its production version.
+        page.goto(server.api_url + "/project/default/prompts")
+        page.get_by_role("link", name="Skills", exact=True).click()
+        page.get_by_role("heading", name="Skills", exact=True).wait_for()
+        expect(page.get_by_role("link", name="Prompts", exact=True)).to_have_attribute("aria-current", "page")
+        row = page.locator("tr", has=page.get_by_role("link", name="refund-policy"))
+        expect(row).to_contain_text("Decide refunds under the 2026 policy.")
+        expect(row.locator(".chip.production")).to_have_text("production")
+        expect(row.locator("td").nth(2)).to_have_text("1")  # version 2 was deleted
+        page.screenshot(path=str(SHOTS / "list.png"))
+
+        # The skill: its files (SKILL.md open, the guide's Chinese text as sent), and the generation
+        # that reported version 1.
+        row.get_by_role("link", name="refund-policy").click()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        expect(page.locator(".page-head .muted")).to_have_text("skill · 1 version")
+        expect(page.locator("details.skill-file[open] pre")).to_contain_text("Up to 30 days.")
+        guide = page.locator("details.skill-file", has=page.locator("code", has_text="references/guide.md"))
+        guide.locator("summary").click()
+        expect(guide.locator("pre")).to_contain_text("退款需经理批准。")
+        reported = page.locator("table", has=page.locator("th", has_text="Version reported"))
+        decide = reported.locator("tr", has=page.get_by_role("link", name="decide"))
+        expect(decide).to_contain_text("version 1")
+        page.screenshot(path=str(SHOTS / "skill.png"), full_page=True)
+
+        # Through to the trace: the generation says which skills were available, linked.
+        decide.get_by_role("link", name="decide").click()
+        link = page.get_by_role("link", name="refund-policy · version 1")
+        link.wait_for()
+        assert out["trace_id"] in page.url
+        expect(page.locator(".skills-link")).to_contain_text("tone")
+        page.screenshot(path=str(SHOTS / "trace-link.png"))
+        link.click()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+
+        # A new skill from the editor: SKILL.md's header names it; a supporting file beside it.
+        page.goto(server.api_url + "/project/default/skills")
+        page.get_by_role("button", name="New skill").click()
+        page.get_by_label("File text").first.fill(GREETER)
+        page.get_by_role("button", name="+ File").click()
+        page.get_by_label("File path").nth(1).fill("examples/hello.md")
+        page.get_by_label("File text").nth(1).fill("Hello, Ada!")
+        page.get_by_label("Commit message").fill("first greeting")
+        page.get_by_role("button", name="Save version").click()
+        page.get_by_role("heading", name="greeter").wait_for()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        expect(page.locator(".skill-description")).to_have_text("Greets customers by name.")
+
+        # A broken header is refused with the reason, and nothing is saved.
+        page.get_by_role("button", name="New version").click()
+        expect(page.get_by_label("File text").first).to_have_value(GREETER)
+        page.get_by_label("File text").first.fill("no header")
+        page.get_by_role("button", name="Save version").click()
+        expect(page.locator(".skill-editor .error")).to_contain_text("YAML header")
+        assert errors.pop() == "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+        # The second version, then production moved to it.
+        page.get_by_label("File text").first.fill(GREETER.replace("Say hello.", "Say hello by name."))
+        page.get_by_role("button", name="Save version").click()
+        page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+        expect(page.locator(".page-head .muted")).to_have_text("skill · 2 versions")
+        dialogs: list[str] = []
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_label("Labels", exact=True).fill("production")
+        page.get_by_role("button", name="Save labels").click()
+        expect(page.locator("a.version.active .chip.production")).to_have_text("production")
+        assert dialogs and "version 2" in dialogs[0]
+        page.get_by_label("Tags", exact=True).fill("support, greetings")
+        page.get_by_role("button", name="Save tags").click()
+        expect(page.get_by_label("Tags", exact=True)).to_have_value("greetings, support")
+
+        # Version 1 deleted: the list says one version, production on 2.
+        page.get_by_role("link", name="v1").click()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete this version").click()
+        page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+        expect(page.locator(".versions a.version")).to_have_count(1)
+        page.goto(server.api_url + "/project/default/skills")
+        row = page.locator("tr", has=page.get_by_role("link", name="greeter"))
+        expect(row.locator(".chip.production")).to_have_text("production")
+        expect(row.locator("td").nth(2)).to_have_text("1")
+        expect(row).to_contain_text("support")
+    assert not errors, errors

@@ -1,0 +1,242 @@
+// Skills: the project's versioned agent skills (a SKILL.md with its header, and supporting files),
+// each skill's versions with labels and files, a new version from an editor of its files, "use this
+// skill" snippets, and the observations that reported the skill as available to a model.
+import { api } from "/ui/api.js";
+import { can, go, here } from "/ui/context.js";
+import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
+import { snippet } from "/ui/keys.js";
+import { errorText, t } from "/ui/i18n.js";
+import { promptTabs } from "/ui/prompts.js";
+
+const PROTECTED = new Set(["production"]);
+const TEMPLATE = "---\nname: my-skill\ndescription: What the skill does, and when the agent should load it.\n---\n# My skill\n\nInstructions for the agent.\n"; // code, not text
+export const SKILLS_ATTRIBUTE = "langfuse.observation.skills_available";
+
+export function skillPath(name, params = {}) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+  const q = query.toString();
+  return here(`/skills/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
+}
+
+function chips(labels, cls = "chip") {
+  return h("span", { class: "chips" }, ...labels.map((l) => h("span", {
+    class: `${cls}${l === "production" ? " production" : ""}${l === "latest" ? " latest" : ""}`, text: l })));
+}
+
+function bytes(n) {
+  return n < 1024 ? t("{n} bytes", { n }) : `${(n / 1024).toFixed(1)} KB`;
+}
+
+/** The skills a span reported as available (its skills_available attribute): [{name, version}]. */
+export function reportedSkills(attributes) {
+  const raw = (attributes || {})[SKILLS_ATTRIBUTE];
+  if (!raw) return [];
+  try {
+    const list = JSON.parse(raw);
+    if (!Array.isArray(list)) return [];
+    // Langfuse's legacy field names (skillName, skillVersion) too.
+    return list.map((s) => ({ name: s?.name ?? s?.skillName, version: s?.version ?? s?.skillVersion }))
+      .filter((s) => typeof s.name === "string" && s.name);
+  } catch {
+    return [];
+  }
+}
+
+/** The editor of a new skill or a new version: its files (path and text), labels and a note. */
+function editor(files, done, cancel) {
+  const rows = h("div", { class: "skill-files-edit" });
+  const addRow = (path, content) => {
+    const pathInput = h("input", { "aria-label": t("File path"), value: path, placeholder: t("references/guide.md"), required: true });
+    const text = h("textarea", { "aria-label": t("File text"), rows: path === "SKILL.md" ? 10 : 5 });
+    text.value = content;
+    const row = h("div", { class: "skill-file-edit" }, h("div", { class: "filters" }, pathInput,
+      h("button", { type: "button", class: "link", text: t("Remove"), onclick: () => row.remove() })), text);
+    row.read = () => ({ path: pathInput.value.trim(), content: text.value });
+    rows.append(row);
+  };
+  for (const f of files) addRow(f.path, f.content || "");
+  const labels = h("input", { "aria-label": t("Labels of the new version"), placeholder: t("labels, comma-separated (e.g. staging)") });
+  const commit = h("input", { "aria-label": t("Commit message"), placeholder: t("What changed (optional)"), maxlength: 500 });
+  const error = h("p", { class: "error", role: "alert" });
+  return h("form", { class: "card skill-editor", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const labelList = labels.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (labelList.includes("production") && !window.confirm(t("Give the new version the production label? Agents fetching the production skill will get it."))) return;
+    try {
+      const doc = await api("/api/v1/skills", { method: "POST", body: { files: [...rows.children].map((r) => r.read()),
+        labels: labelList, commitMessage: commit.value || undefined } });
+      done(doc);
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  } },
+  h("p", { class: "muted", text: t("SKILL.md's header names the skill and describes it; a name not used yet starts a new skill.") }),
+  rows,
+  h("button", { type: "button", class: "link", text: t("+ File"), onclick: () => addRow("", "") }),
+  h("div", { class: "filters" }, labels, commit),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Save version") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })),
+  error);
+}
+
+export async function skillsPage(root) {
+  const params = new URLSearchParams(location.search);
+  const search = (params.get("q") || "").toLowerCase();
+  const doc = await api("/api/v1/skills");
+  const matches = doc.items.filter((s) => !search || s.name.toLowerCase().includes(search) || s.description.toLowerCase().includes(search));
+  const newBox = h("div", {});
+  root.replaceChildren(
+    promptTabs("skills"),
+    h("div", { class: "page-head" }, h("h1", { text: t("Skills") }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New skill"), onclick: () => {
+        newBox.replaceChildren(editor([{ path: "SKILL.md", content: TEMPLATE }], (created) => go(skillPath(created.name)),
+          () => newBox.replaceChildren()));
+      } }) : null),
+    newBox,
+    h("form", { class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      const q = e.target.elements.q.value.trim();
+      go(`${location.pathname}${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+    } },
+    h("input", { name: "q", "aria-label": t("Search skills"), placeholder: t("Search by name or description"), value: params.get("q") || "" }),
+    h("button", { type: "submit", text: t("Search") })),
+    doc.items.length === 0
+      ? h("div", { class: "card empty" }, h("h2", { text: t("No skills yet") }),
+        h("p", { text: t("Create one here, or publish a skill folder from code: langfuse.api.skills.create_version(files=[...]) with the langfuse 5.2 SDK, or the Langfuse CLI's skills push, pointed at this host.") }))
+      : table([t("Name"), t("Description"), t("Versions"), t("Labels"), t("Tags"), t("Updated")], matches.map((s) => h("tr", {},
+        h("td", {}, h("a", { href: skillPath(s.name), "data-link": true, text: s.name })),
+        h("td", { class: "description", text: s.description }),
+        h("td", { text: String(s.versions.length) }),
+        h("td", {}, chips(s.labels)),
+        h("td", {}, chips(s.tags, "chip tag")),
+        h("td", { text: formatIso(s.latestVersionLastUpdatedAt) })))),
+  );
+}
+
+function labelEditor(name, v, versions, done) {
+  if (!can("WRITE_CONTENT")) return chips(v.labels);
+  const own = v.labels.filter((l) => l !== "latest");
+  const input = h("input", { "aria-label": t("Labels"), value: own.join(", "), placeholder: t("production, staging") });
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: "filters labels-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const next = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+    const touched = [...next.filter((l) => !own.includes(l)), ...own.filter((l) => !next.includes(l))].filter((l) => PROTECTED.has(l));
+    if (touched.length) {
+      if (!can("MANAGE_PROTECTED_LABELS")) {
+        error.textContent = t("Only admins and owners may move {labels}.", { labels: touched.join(", ") });
+        return;
+      }
+      const holder = versions.find((o) => o.version !== v.version && o.labels.includes("production"));
+      const what = next.includes("production")
+        ? (holder ? t("Move \"production\" to version {v} of this skill (from version {from})? Agents fetching the production skill get this version.", { v: v.version, from: holder.version })
+          : t("Move \"production\" to version {v} of this skill? Agents fetching the production skill get this version.", { v: v.version }))
+        : t("Take \"production\" off version {v}? Agents asking for the production skill will get \"not found\" until another version has it.", { v: v.version });
+      if (!window.confirm(what)) return;
+    }
+    try {
+      await api("/api/v1/skill/labels", { method: "PUT", query: { name, version: v.version }, body: { labels: next } });
+      done();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  } }, input, h("button", { type: "submit", text: t("Save labels") }), error);
+}
+
+function tagEditor(name, tags, done) {
+  if (!can("WRITE_CONTENT")) return chips(tags, "chip tag");
+  const input = h("input", { "aria-label": t("Tags"), value: tags.join(", "), placeholder: t("tags, comma-separated") });
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: "filters", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      await api("/api/v1/skill/tags", { method: "PUT", query: { name },
+        body: { tags: input.value.split(",").map((s) => s.trim()).filter(Boolean) } });
+      done();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  } }, input, h("button", { type: "submit", text: t("Save tags") }), error);
+}
+
+function useSnippets(name, v) {
+  const py = JSON.stringify(name);
+  const pin = v.labels.includes("production") ? "" : `, version=${v.version}`;
+  return h("div", { class: "snippets" },
+    snippet(t("Python, langfuse 5.2 and later"), `from langfuse import get_client\n\nlangfuse = get_client()\n`
+      + `skill = langfuse.api.skills.get(${py}${pin}, include_content=True)\n`
+      + `for f in skill.files:\n    print(f.path, len(f.content))`), // code, not text
+    snippet(t("Report it on the model calls that may use it (Python)"), `from langfuse import propagate_attributes\n\n`
+      + `with propagate_attributes(skills_available=[{"name": ${py}, "version": ${v.version}}]):\n    ...  # the agent's model calls`), // code, not text
+    snippet(t("Any OpenTelemetry instrumentation"), `span.set_attribute("${SKILLS_ATTRIBUTE}",\n`
+      + `    '[{"name": ${py}, "version": ${v.version}}]')`));
+}
+
+function filesView(v) {
+  return h("div", { class: "skill-files" }, ...v.files.map((f) => h("details", { class: "skill-file", open: f.path === "SKILL.md" },
+    h("summary", {}, h("code", { text: f.path }), h("span", { class: "muted", text: ` · ${f.contentType} · ${bytes(f.contentLength)}` })),
+    h("pre", { class: "io", text: f.content ?? "" }))));
+}
+
+export async function skillPage(root, name) {
+  const params = new URLSearchParams(location.search);
+  const doc = await api("/api/v1/skill", { query: { name, version: params.get("version") || undefined } });
+  const versions = doc.versions; // newest first
+  const selected = doc.selected;
+  const again = () => skillPage(root, name);
+  const editBox = h("div", {});
+  const reported = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
+  const mayDelete = can("WRITE_CONTENT") && (!selected.labels.includes("production") || can("MANAGE_PROTECTED_LABELS"));
+  root.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": t("Skills") }, h("a", { href: here("/skills"), "data-link": true, text: t("Skills") })),
+    h("div", { class: "page-head" }, h("h1", { text: name }),
+      h("span", { class: "muted", text: versions.length === 1 ? t("skill · 1 version") : t("skill · {n} versions", { n: versions.length }) }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New version"), onclick: () => {
+        editBox.replaceChildren(editor(selected.files, (created) => go(skillPath(created.name, { version: created.version })),
+          () => editBox.replaceChildren()));
+      } }) : null),
+    editBox,
+    h("div", { class: "prompt-layout" },
+      h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {
+        href: skillPath(name, { version: v.version }), "data-link": true,
+        class: `version${v.version === selected.version ? " active" : ""}`,
+        "aria-current": v.version === selected.version ? "true" : undefined },
+      h("strong", { text: `v${v.version}` }), " ", chips(v.labels),
+      h("div", { class: "muted small", text: v.commitMessage || "" }),
+      h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
+      h("section", { class: "version-detail" },
+        h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }),
+          mayDelete ? h("button", { type: "button", class: "link danger", text: t("Delete this version"), onclick: async () => {
+            if (!window.confirm(t("Delete version {v} of {name}? Agents pinned to it will get \"not found\".", { v: selected.version, name }))) return;
+            await api("/api/v1/skill", { method: "DELETE", query: { name, version: selected.version } });
+            go(versions.length > 1 ? skillPath(name) : here("/skills"));
+          } }) : null),
+        h("p", { class: "skill-description", text: selected.description }),
+        h("h3", { text: t("Files") }),
+        filesView(selected),
+        h("h3", { text: t("Labels") }),
+        labelEditor(name, selected, versions, again),
+        h("h3", { text: t("Tags") }),
+        h("p", { class: "muted", text: t("Tags are the skill's: the same on every version.") }),
+        tagEditor(name, selected.tags, again),
+        h("h3", { text: t("Use this skill") }),
+        useSnippets(name, selected))),
+    h("h2", { text: t("Observations that reported this skill") }),
+    reported,
+  );
+  const rows = await api("/api/v1/skill/observations", { query: { name } });
+  reported.replaceChildren(rows.items.length
+    ? table([t("Time"), t("Observation"), t("Type"), t("Version reported"), t("Model"), t("Latency"), t("Tokens"), t("Cost")], rows.items.map((r) => h("tr", {},
+      h("td", { text: formatTime(r.start_ns) }),
+      h("td", {}, h("a", { href: here(`/traces/${encodeURIComponent(r.trace_id)}?observation=${encodeURIComponent(r.span_id)}`), "data-link": true, text: r.name })),
+      h("td", { text: r.observation_type }),
+      h("td", {}, r.reported_version ? h("a", { href: skillPath(name, { version: r.reported_version }), "data-link": true,
+        text: t("version {v}", { v: r.reported_version }) }) : t("any version")),
+      h("td", { text: r.model || "–" }),
+      h("td", { text: formatDuration(Number(r.duration_ns) / 1e6) }), h("td", { text: formatCount(r.total_tokens) }),
+      h("td", { text: formatCost(r.total_cost) }))))
+    : h("p", { class: "muted", text: t("No observation reported this skill in the last {days} days. Report the skills a model may use with propagate_attributes(skills_available=[...]) in the langfuse 5.2 SDK, or the span attribute langfuse.observation.skills_available.", { days: rows.days }) }));
+}
