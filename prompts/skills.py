@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,10 @@ MAX_DESCRIPTION = 1024
 MAX_HASHES = 50
 CACHE_TTL_S = 2.0
 CLAIM_ATTEMPTS = 3
+# Files' texts kept in memory: a text never changes under its hash, so an agent fetching its skill
+# on every run is answered without the store once (15-20 ms a read there).
+TEXT_CACHE_BYTES = 64 * 1024 * 1024
+TEXT_CACHE_LARGEST = 1024 * 1024  # a larger text is read from the store each time
 _TYPES = {
     ".md": "text/markdown",
     ".py": "text/x-python",
@@ -197,10 +202,40 @@ class SkillService:
         self._store = store
         self._cache = TtlCache(CACHE_TTL_S)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._texts: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._text_bytes = 0
 
     def invalidate(self) -> None:
         """Forget cached reads (after a write)."""
         self._cache.clear()
+
+    async def _texts_of(self, project: str, hashes: Sequence[str]) -> dict[str, str]:
+        """Stored texts by hash (those the project lacks left out), from memory when read before."""
+        out: dict[str, str] = {}
+        missing: list[str] = []
+        for digest in hashes:
+            text = self._texts.get((project, digest))
+            if text is None:
+                missing.append(digest)
+            else:
+                self._texts.move_to_end((project, digest))
+                out[digest] = text
+        if missing:
+            found = await self._store.skills.contents(project, missing)
+            for digest, text in found.items():
+                self._remember(project, digest, text)
+            out.update(found)
+        return out
+
+    def _remember(self, project: str, digest: str, text: str) -> None:
+        key = (project, digest)
+        if key in self._texts or len(text) > TEXT_CACHE_LARGEST:
+            return
+        self._texts[key] = text
+        self._text_bytes += len(text)
+        while self._text_bytes > TEXT_CACHE_BYTES:
+            _, dropped = self._texts.popitem(last=False)
+            self._text_bytes -= len(dropped)
 
     async def _all(self, project: str) -> list[SkillVersion]:
         async def load() -> list[SkillVersion]:
@@ -241,9 +276,7 @@ class SkillService:
     ) -> dict[str, Any]:
         """Langfuse's JSON of a skill version (its files' texts inline with ``include_content``)."""
         files: list[dict[str, Any]] = orjson.loads(v.files)
-        texts = (
-            await self._store.skills.contents(v.project_id, [f["sha256Hash"] for f in files]) if include_content else {}
-        )
+        texts = await self._texts_of(v.project_id, [f["sha256Hash"] for f in files]) if include_content else {}
         out_files = []
         for f in files:
             entry = {**f, "blobId": base64.b64decode(f["sha256Hash"]).hex()}
@@ -270,7 +303,7 @@ class SkillService:
         """A new version of the skill SKILL.md names (the newest number + 1). PromptRuleError for a
         broken rule; SkillConflict when concurrent creates kept winning the number."""
         referenced = [f.sha256_hash for f in new.files if f.sha256_hash is not None]
-        stored = await self._store.skills.contents(project, referenced)
+        stored = await self._texts_of(project, referenced)
         texts: dict[str, str] = {}
         manifest: list[dict[str, Any]] = []
         for i, f in enumerate(new.files):
@@ -375,7 +408,7 @@ class SkillService:
         if not hashes or len(hashes) > MAX_HASHES:
             raise PromptRuleError("sha256Hashes", f"one to {MAX_HASHES} comma-separated hashes")
         checked = [_check_hash(h, "sha256Hashes") for h in hashes]
-        texts = await self._store.skills.contents(project, checked)
+        texts = await self._texts_of(project, list(dict.fromkeys(checked)))
         missing = [h for h in checked if h not in texts]
         if missing:
             raise NotFound(f"No skill file of this project has the hash {missing[0]}")

@@ -149,7 +149,8 @@ async def delete_version(request: web.Request, project: str) -> web.Response:
 
 async def file_contents(request: web.Request, project: str) -> web.Response:
     raw = request.query.get("sha256Hashes", "")
-    hashes = [h.strip() for h in raw.split(",") if h.strip()]
+    # A '+' of base64 sent unencoded arrives as a space, which base64 never holds.
+    hashes = [h.replace(" ", "+").strip() for h in raw.split(",") if h.strip()]
     return langfuse_json({"data": await _service(request).contents(project, hashes)})
 
 

@@ -10,10 +10,13 @@ import base64
 import hashlib
 from typing import Any
 
+import pytest
+
 from prompts.skills import MAX_FILES, content_hash, parse_new_skill
 from tests.langfuse_helpers import basic, make_key, run_sdk
 from tests.test_organizations_api import PASSWORD, Person, first_admin, sign_in
 from tests.test_prompts_api import Client
+from tracehouse.errors import NotFound
 from tracehouse.server import Running
 
 BASE = "/api/public/skills"
@@ -211,6 +214,11 @@ async def test_garbage_on_every_route_stores_nothing(live: Running) -> None:
         assert status == 401
         status, doc, _ = await c.call("POST", BASE, {"files": [{"path": "SKILL.md", "content": good}]})
         assert status == 201 and doc["version"] == 1 and doc["name"] == "triage"
+        # A hash with a '+' sent unencoded (as curl users do) arrives with a space: still found.
+        plus = next(t for t in (f"{good}{i}" for i in range(1000)) if "+" in content_hash(t))
+        await live.store.skills.put_contents("default", {content_hash(plus): plus})
+        status, doc, _ = await c.call("GET", f"{BASE}/files/content?sha256Hashes={content_hash(plus)}")
+        assert status == 200 and doc["data"] == [{"sha256Hash": content_hash(plus), "content": plus}], doc
     finally:
         await c.close()
 
@@ -326,3 +334,25 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
     finally:
         for person in people:
             await person.close()
+
+
+async def test_texts_kept_in_memory_are_bounded(live: Running, monkeypatch: Any) -> None:
+    """Files' texts are answered from memory after a first read, within a byte budget (oldest out)."""
+    import prompts.skills
+
+    monkeypatch.setattr(prompts.skills, "TEXT_CACHE_BYTES", 100)
+    monkeypatch.setattr(prompts.skills, "TEXT_CACHE_LARGEST", 50)
+    service = prompts.skills.SkillService(live.store)
+    texts = {content_hash(t): t for t in ("a" * 40, "b" * 40, "c" * 40, "d" * 60)}
+    await live.store.skills.put_contents("default", texts)
+    a, b, c, d = texts
+    assert await service.contents("default", [a, b]) == [{"sha256Hash": h, "content": texts[h]} for h in (a, b)]
+    assert service._text_bytes == 80
+    assert await service.contents("default", [c, d]) == [{"sha256Hash": h, "content": texts[h]} for h in (c, d)]
+    # c pushed the oldest (a) out; d is larger than any text kept.
+    assert service._text_bytes == 80 and set(service._texts) == {("default", b), ("default", c)}
+    assert await service.contents("default", [a]) == [{"sha256Hash": a, "content": texts[a]}]  # from the store
+    # Another project asking for the same hash is not answered from this one's memory.
+    other = await live.store.projects.create_project("other")
+    with pytest.raises(NotFound):
+        await service.contents(other.id, [b])
