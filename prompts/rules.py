@@ -7,7 +7,8 @@ Langfuse's 400 ``{"message": "Invalid request data", "error": [issues]}``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "LATEST",
@@ -19,6 +20,8 @@ __all__ = [
     "check_labels",
     "check_name",
     "check_tags",
+    "labels_of",
+    "pick_version",
     "placeholders",
     "variables",
 ]
@@ -36,6 +39,35 @@ MAX_LABEL = 36
 MAX_COMMIT_MESSAGE = 500
 MAX_TAGS = 50
 MAX_TAG = 100
+
+
+class Labelled(Protocol):
+    """A stored version of a prompt or a skill: its number and its own labels."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+
+V = TypeVar("V", bound=Labelled)
+
+
+def labels_of(version: Labelled, versions: Sequence[Labelled]) -> list[str]:
+    """A version's labels, ``latest`` included on the newest version."""
+    labels = list(version.labels)
+    if versions and version.version == max(v.version for v in versions):
+        labels.append(LATEST)
+    return labels
+
+
+def pick_version(versions: Sequence[V], version: int | None, label: str | None) -> V | None:
+    """The version asked for: by number, else the newest with ``label`` (default ``production``)."""
+    if version is not None:
+        return next((v for v in versions if v.version == version), None)
+    wanted = label or PRODUCTION
+    return next((v for v in reversed(versions) if wanted in labels_of(v, versions)), None)
 
 
 class PromptRuleError(ValueError):

@@ -19,7 +19,6 @@ import orjson
 
 from prompts.compose import Reference, Resolved, Target, resolve
 from prompts.rules import (
-    LATEST,
     PRODUCTION,
     PROTECTED_LABELS,
     PromptRuleError,
@@ -28,6 +27,8 @@ from prompts.rules import (
     check_labels,
     check_name,
     check_tags,
+    labels_of,
+    pick_version,
     placeholders,
     variables,
 )
@@ -125,13 +126,7 @@ class PromptService:
         """Every version of a prompt, oldest first (empty if there is none)."""
         return [v for v in await self._all(project) if v.name == name]
 
-    @staticmethod
-    def labels_of(version: PromptVersion, versions: Sequence[PromptVersion]) -> list[str]:
-        """A version's labels, ``latest`` included on the newest version."""
-        labels = list(version.labels)
-        if versions and version.version == max(v.version for v in versions):
-            labels.append(LATEST)
-        return labels
+    labels_of = staticmethod(labels_of)
 
     async def find(
         self, project: str, name: str, version: int | None = None, label: str | None = None
@@ -139,12 +134,7 @@ class PromptService:
         """The version asked for (by number, by label, or the ``production`` one) and all of them;
         NotFound otherwise."""
         versions = await self.versions(project, name)
-        found: PromptVersion | None = None
-        if version is not None:
-            found = next((v for v in versions if v.version == version), None)
-        else:
-            wanted = label or PRODUCTION
-            found = next((v for v in reversed(versions) if wanted in self.labels_of(v, versions)), None)
+        found = pick_version(versions, version, label)
         if found is None:
             what = f"version {version}" if version is not None else f"label {label or PRODUCTION}"
             raise NotFound(f"Prompt not found: '{name}' with {what}")

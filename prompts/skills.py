@@ -27,12 +27,13 @@ import orjson
 import yaml
 
 from prompts.rules import (
-    LATEST,
     PRODUCTION,
     PromptRuleError,
     check_commit_message,
     check_labels,
     check_tags,
+    labels_of,
+    pick_version,
 )
 from storage import Store
 from storage.skills import SkillVersion
@@ -248,24 +249,14 @@ class SkillService:
         """Every version of a skill, oldest first (empty if there is none)."""
         return [v for v in await self._all(project) if v.name == name]
 
-    @staticmethod
-    def labels_of(version: SkillVersion, versions: Sequence[SkillVersion]) -> list[str]:
-        """A version's labels, ``latest`` included on the newest version."""
-        labels = list(version.labels)
-        if versions and version.version == max(v.version for v in versions):
-            labels.append(LATEST)
-        return labels
+    labels_of = staticmethod(labels_of)
 
     async def find(
         self, project: str, name: str, version: int | None = None, label: str | None = None
     ) -> tuple[SkillVersion, list[SkillVersion]]:
         """The version asked for (by number, by label, or the ``production`` one) and all of them."""
         versions = await self.versions(project, name)
-        if version is not None:
-            found = next((v for v in versions if v.version == version), None)
-        else:
-            wanted = label or PRODUCTION
-            found = next((v for v in reversed(versions) if wanted in self.labels_of(v, versions)), None)
+        found = pick_version(versions, version, label)
         if found is None:
             what = f"version {version}" if version is not None else f"label {label or PRODUCTION}"
             raise NotFound(f"Skill not found: '{name}' with {what}")

@@ -28,7 +28,7 @@ from storage import Store
 from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Permission
 
-__all__ = ["PROMPTS_KEY", "PromptService", "prompt_routes"]
+__all__ = ["PROMPTS_KEY", "PromptService", "langfuse_rules_route", "name_in_path", "positive_int", "prompt_routes"]
 
 PROMPTS_KEY = web.AppKey("prompts", PromptService)
 MAX_LIMIT = 100
@@ -39,12 +39,14 @@ def _service(request: web.Request) -> PromptService:
     return request.app[PROMPTS_KEY]
 
 
-def _name(request: web.Request) -> str:
+def name_in_path(request: web.Request) -> str:
+    """The ``{name}`` of the path, as the SDKs sent it."""
     # The SDKs URL-encode the whole name (folders included); aiohttp has decoded the path once.
     return unquote(request.match_info["name"])
 
 
-def _int(value: str | None, field: str) -> int | None:
+def positive_int(value: str | None, field: str) -> int | None:
+    """A query parameter that must be a positive integer if given (PromptRuleError otherwise)."""
     if value is None or value == "":
         return None
     try:
@@ -77,27 +79,28 @@ def _conditional(request: web.Request, served: Any, doc: dict[str, Any]) -> web.
 # -- Langfuse's API (key pairs) ----------------------------------------------------------------
 
 
-def _langfuse(
+def langfuse_rules_route(
     fn: Callable[[web.Request, str], Awaitable[web.Response]],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A Langfuse route whose broken rules (PromptRuleError) are Langfuse's 400 with the field."""
     return langfuse_route(fn, (PromptRuleError,))
 
 
 async def get_prompt(request: web.Request, project: str) -> web.Response:
     q = request.query
-    version = _int(q.get("version"), "version")
+    version = positive_int(q.get("version"), "version")
     label = q.get("label") or None
     if version is not None and label is not None:
         raise PromptRuleError("version", "give either version or label, not both")
     resolve = q.get("resolve", "true").lower() != "false"
-    served = await _service(request).serve(project, _name(request), version, label, resolve)
+    served = await _service(request).serve(project, name_in_path(request), version, label, resolve)
     return _conditional(request, served, served.doc)
 
 
 async def list_prompts(request: web.Request, project: str) -> web.Response:
     q = request.query
-    page = _int(q.get("page"), "page") or 1
-    limit = _int(q.get("limit"), "limit") or 10
+    page = positive_int(q.get("page"), "page") or 1
+    limit = positive_int(q.get("limit"), "limit") or 10
     if limit > MAX_LIMIT:
         raise PromptRuleError("limit", f"at most {MAX_LIMIT}")
     name, label, tag = q.get("name"), q.get("label"), q.get("tag")
@@ -148,19 +151,19 @@ async def patch_labels(request: web.Request, project: str) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("newLabels"), list):
         raise PromptRuleError("newLabels", "expected a list of labels")
     labels = check_labels(body["newLabels"], "newLabels")
-    version = _int(request.match_info["version"], "version")
+    version = positive_int(request.match_info["version"], "version")
     assert version is not None
-    doc = await _service(request).set_labels(project, _name(request), version, labels)
+    doc = await _service(request).set_labels(project, name_in_path(request), version, labels)
     return langfuse_json(doc)
 
 
 async def delete_prompt(request: web.Request, project: str) -> web.Response:
     q = request.query
-    version = _int(q.get("version"), "version")
+    version = positive_int(q.get("version"), "version")
     label = q.get("label") or None
     if version is not None and label is not None:
         raise PromptRuleError("version", "give either version or label, not both")
-    await _service(request).delete(project, _name(request), version, label)
+    await _service(request).delete(project, name_in_path(request), version, label)
     return web.Response(status=204)
 
 
@@ -169,7 +172,7 @@ async def v1_get(request: web.Request, project: str) -> web.Response:
     name = request.query.get("name")
     if not name:
         raise PromptRuleError("name", "a prompt name is required")
-    served = await _service(request).serve(project, name, _int(request.query.get("version"), "version"), None)
+    served = await _service(request).serve(project, name, positive_int(request.query.get("version"), "version"), None)
     return _conditional(request, served, served.doc)
 
 
@@ -260,7 +263,7 @@ async def ui_labels(request: web.Request) -> web.Response:
     name = request.query.get("name", "")
     service = _service(request)
     try:
-        version = _int(request.query.get("version"), "version")
+        version = positive_int(request.query.get("version"), "version")
         body = await _json(request)
         if not isinstance(body, dict):
             raise PromptRuleError("labels", "expected {labels: [...]}")
@@ -288,7 +291,7 @@ async def ui_delete(request: web.Request) -> web.Response:
     name = request.query.get("name", "")
     service = _service(request)
     try:
-        version = _int(request.query.get("version"), "version")
+        version = positive_int(request.query.get("version"), "version")
     except PromptRuleError as exc:
         raise _ui_error(exc) from None
     versions = await service.versions(caller.project_id, name)
@@ -305,7 +308,7 @@ async def ui_metrics(request: web.Request) -> web.Response:
     caller.require(Permission.VIEW_DATA, "read prompts")
     name = request.query.get("name", "")
     try:
-        days = _int(request.query.get("days"), "days") or 30
+        days = positive_int(request.query.get("days"), "days") or 30
     except PromptRuleError as exc:
         raise _ui_error(exc) from None
     since = time.time_ns() - min(days, 3650) * DAY_NS
@@ -326,9 +329,9 @@ async def ui_observations(request: web.Request) -> web.Response:
     store, caller = await _caller(request)
     caller.require(Permission.VIEW_DATA, "read prompts")
     try:
-        version = _int(request.query.get("version"), "version")
-        days = _int(request.query.get("days"), "days") or 30
-        limit = min(_int(request.query.get("limit"), "limit") or 50, 500)
+        version = positive_int(request.query.get("version"), "version")
+        days = positive_int(request.query.get("days"), "days") or 30
+        limit = min(positive_int(request.query.get("limit"), "limit") or 50, 500)
     except PromptRuleError as exc:
         raise _ui_error(exc) from None
     if version is None:
@@ -342,13 +345,13 @@ def prompt_routes() -> list[web.RouteDef]:
     """Langfuse's prompt API (v2 and legacy v1) and the UI's prompt routes."""
     v2 = f"{PREFIX}/v2/prompts"
     return [
-        web.get(v2, _langfuse(list_prompts)),
-        web.post(v2, _langfuse(create_prompt)),
-        web.patch(v2 + r"/{name:.+}/versions/{version:\d+}", _langfuse(patch_labels)),
-        web.get(v2 + "/{name:.+}", _langfuse(get_prompt)),
-        web.delete(v2 + "/{name:.+}", _langfuse(delete_prompt)),
-        web.get(f"{PREFIX}/prompts", _langfuse(v1_get)),
-        web.post(f"{PREFIX}/prompts", _langfuse(v1_create)),
+        web.get(v2, langfuse_rules_route(list_prompts)),
+        web.post(v2, langfuse_rules_route(create_prompt)),
+        web.patch(v2 + r"/{name:.+}/versions/{version:\d+}", langfuse_rules_route(patch_labels)),
+        web.get(v2 + "/{name:.+}", langfuse_rules_route(get_prompt)),
+        web.delete(v2 + "/{name:.+}", langfuse_rules_route(delete_prompt)),
+        web.get(f"{PREFIX}/prompts", langfuse_rules_route(v1_get)),
+        web.post(f"{PREFIX}/prompts", langfuse_rules_route(v1_create)),
         web.get("/api/v1/prompts", ui_list),
         web.post("/api/v1/prompts", ui_create),
         web.get("/api/v1/prompt", ui_prompt),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -19,7 +18,8 @@ from prompts.rules import PROTECTED_LABELS, PromptRuleError, check_labels
 from prompts.skills import SkillService, parse_new_skill
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
-from query_api.langfuse_api import PREFIX, langfuse_json, langfuse_route
+from query_api.langfuse_api import PREFIX, langfuse_json
+from query_api.prompts_api import langfuse_rules_route, name_in_path, positive_int
 from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
@@ -35,22 +35,6 @@ DAY_NS = 86_400 * 10**9
 
 def _service(request: web.Request) -> SkillService:
     return request.app[SKILLS_KEY]
-
-
-def _name(request: web.Request) -> str:
-    return unquote(request.match_info["name"])
-
-
-def _int(value: str | None, field: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise PromptRuleError(field, "expected an integer") from None
-    if number < 1:
-        raise PromptRuleError(field, "expected a positive integer")
-    return number
 
 
 def _time(value: str | None, field: str) -> dt.datetime | None:
@@ -74,16 +58,10 @@ def _flag(value: str | None, field: str) -> bool:
 # -- Langfuse's API (key pairs) ----------------------------------------------------------------
 
 
-def _langfuse(
-    fn: Callable[[web.Request, str], Awaitable[web.Response]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    return langfuse_route(fn, (PromptRuleError,))
-
-
 async def list_skills(request: web.Request, project: str) -> web.Response:
     q = request.query
-    page = _int(q.get("page"), "page") or 1
-    limit = _int(q.get("limit"), "limit") or 50
+    page = positive_int(q.get("page"), "page") or 1
+    limit = positive_int(q.get("limit"), "limit") or 50
     if limit > MAX_LIMIT:
         raise PromptRuleError("limit", f"at most {MAX_LIMIT}")
     name, tag, search = q.get("name"), q.get("tag"), (q.get("search") or "").lower()
@@ -113,13 +91,13 @@ async def create_skill(request: web.Request, project: str) -> web.Response:
 
 async def get_skill(request: web.Request, project: str) -> web.Response:
     q = request.query
-    version = _int(q.get("version"), "version")
+    version = positive_int(q.get("version"), "version")
     label = q.get("label") or None
     if version is not None and label is not None:
         raise PromptRuleError("version", "give either version or label, not both")
     include = _flag(q.get("includeContent"), "includeContent")
     service = _service(request)
-    v, versions = await service.find(project, _name(request), version, label)
+    v, versions = await service.find(project, name_in_path(request), version, label)
     return langfuse_json(await service.document(v, versions, include))
 
 
@@ -127,7 +105,7 @@ async def update_skill(request: web.Request, project: str) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict) or "tags" not in body:
         raise PromptRuleError("tags", "expected {tags: [...]}")
-    return langfuse_json(await _service(request).set_tags(project, _name(request), body["tags"]))
+    return langfuse_json(await _service(request).set_tags(project, name_in_path(request), body["tags"]))
 
 
 async def set_labels(request: web.Request, project: str) -> web.Response:
@@ -135,15 +113,15 @@ async def set_labels(request: web.Request, project: str) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
         raise PromptRuleError("labels", "expected a list of labels")
     labels = check_labels(body["labels"], "labels")
-    version = _int(request.match_info["version"], "version")
+    version = positive_int(request.match_info["version"], "version")
     assert version is not None
-    return langfuse_json(await _service(request).set_labels(project, _name(request), version, labels))
+    return langfuse_json(await _service(request).set_labels(project, name_in_path(request), version, labels))
 
 
 async def delete_version(request: web.Request, project: str) -> web.Response:
-    version = _int(request.match_info["version"], "version")
+    version = positive_int(request.match_info["version"], "version")
     assert version is not None
-    await _service(request).delete_version(project, _name(request), version)
+    await _service(request).delete_version(project, name_in_path(request), version)
     return langfuse_json({"deleted": True})
 
 
@@ -198,7 +176,7 @@ async def ui_skill(request: web.Request) -> web.Response:
     caller.require(Permission.VIEW_DATA, "read skills")
     name = request.query.get("name", "")
     service = _service(request)
-    wanted = _int(request.query.get("version"), "version")
+    wanted = positive_int(request.query.get("version"), "version")
     chosen, versions = await service.find(caller.project_id, name, wanted, None if wanted else "latest")
     docs = [await service.document(v, versions) for v in reversed(versions)]
     return json_response(
@@ -230,7 +208,7 @@ async def ui_labels(request: web.Request) -> web.Response:
     _, caller = await _caller(request)
     caller.require(Permission.WRITE_CONTENT, "change skill labels")
     name = request.query.get("name", "")
-    version = _int(request.query.get("version"), "version")
+    version = positive_int(request.query.get("version"), "version")
     if version is None:
         raise InvalidInput("version: required")
     body = await read_json(request)
@@ -261,7 +239,7 @@ async def ui_delete(request: web.Request) -> web.Response:
     _, caller = await _caller(request)
     caller.require(Permission.WRITE_CONTENT, "delete skill versions")
     name = request.query.get("name", "")
-    version = _int(request.query.get("version"), "version")
+    version = positive_int(request.query.get("version"), "version")
     if version is None:
         raise InvalidInput("version: required")
     service = _service(request)
@@ -276,8 +254,8 @@ async def ui_observations(request: web.Request) -> web.Response:
     """The newest observations that reported the skill as available, with the version each named."""
     store, caller = await _caller(request)
     caller.require(Permission.VIEW_DATA, "read skills")
-    days = _int(request.query.get("days"), "days") or 30
-    limit = min(_int(request.query.get("limit"), "limit") or 50, 500)
+    days = positive_int(request.query.get("days"), "days") or 30
+    limit = min(positive_int(request.query.get("limit"), "limit") or 50, 500)
     since = time.time_ns() - min(days, 3650) * DAY_NS
     rows = await store.skills.reported(caller.project_id, request.query.get("name", ""), since, limit)
     return json_response({"days": days, "items": rows})
@@ -287,13 +265,13 @@ def skill_routes() -> list[web.RouteDef]:
     """Langfuse's skills API and the UI's skill routes."""
     base = f"{PREFIX}/skills"
     return [
-        web.get(base, _langfuse(list_skills)),
-        web.post(base, _langfuse(create_skill)),
-        web.get(base + "/files/content", _langfuse(file_contents)),
-        web.patch(base + r"/{name}/versions/{version:\d+}", _langfuse(set_labels)),
-        web.delete(base + r"/{name}/versions/{version:\d+}", _langfuse(delete_version)),
-        web.get(base + "/{name}", _langfuse(get_skill)),
-        web.patch(base + "/{name}", _langfuse(update_skill)),
+        web.get(base, langfuse_rules_route(list_skills)),
+        web.post(base, langfuse_rules_route(create_skill)),
+        web.get(base + "/files/content", langfuse_rules_route(file_contents)),
+        web.patch(base + r"/{name}/versions/{version:\d+}", langfuse_rules_route(set_labels)),
+        web.delete(base + r"/{name}/versions/{version:\d+}", langfuse_rules_route(delete_version)),
+        web.get(base + "/{name}", langfuse_rules_route(get_skill)),
+        web.patch(base + "/{name}", langfuse_rules_route(update_skill)),
         web.get("/api/v1/skills", ui_list),
         web.post("/api/v1/skills", _ui(ui_create)),
         web.get("/api/v1/skill", _ui(ui_skill)),

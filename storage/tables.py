@@ -619,21 +619,27 @@ PROMPTS = _record_table(
     ],
 )
 
-# Claims of the next version number of a prompt: the first claim (by the server's clock, then id)
-# wins, so that two concurrent creates never both write one version, whichever process they run in.
-PROMPT_CLAIMS = Table(
-    name="prompt_claims",
-    columns=[
-        Column("project_id", "String", STR),
-        Column("name", "String", STR),
-        Column("version", "UInt32", pa.uint32()),
-        Column("claim_id", "String", STR),
-        Column("claimed_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
-    ],
-    engine="MergeTree",
-    order_by="(project_id, name, version, claimed_at, claim_id)",
-    settings=DURABLE,
-)
+
+def _claims_table(name: str) -> Table:
+    """Claims of the next version number of a named, versioned thing: the first claim (by the
+    server's clock, then id) wins, so that two concurrent creates never both write one version,
+    whichever process they run in (storage.prompts.claim_number)."""
+    return Table(
+        name=name,
+        columns=[
+            Column("project_id", "String", STR),
+            Column("name", "String", STR),
+            Column("version", "UInt32", pa.uint32()),
+            Column("claim_id", "String", STR),
+            Column("claimed_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
+        ],
+        engine="MergeTree",
+        order_by="(project_id, name, version, claimed_at, claim_id)",
+        settings=DURABLE,
+    )
+
+
+PROMPT_CLAIMS = _claims_table("prompt_claims")
 
 # Skill versions (Langfuse's skill management): one row per (project, name, version) like a
 # prompt's; ``files`` is the version's manifest (JSON: path, content hash, type, length), the
@@ -667,20 +673,7 @@ SKILL_FILES = _record_table(
     ],
 )
 
-# Claims of the next version number of a skill (as prompt_claims does for prompts).
-SKILL_CLAIMS = Table(
-    name="skill_claims",
-    columns=[
-        Column("project_id", "String", STR),
-        Column("name", "String", STR),
-        Column("version", "UInt32", pa.uint32()),
-        Column("claim_id", "String", STR),
-        Column("claimed_at", "DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), default="now64(6)"),
-    ],
-    engine="MergeTree",
-    order_by="(project_id, name, version, claimed_at, claim_id)",
-    settings=DURABLE,
-)
+SKILL_CLAIMS = _claims_table("skill_claims")
 
 # Datasets (Langfuse's datasets and experiments): a dataset per (project, name), its items as
 # append-only versions (so that "the items as of a time" can be read), runs with ids derived from

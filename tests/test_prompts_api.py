@@ -280,22 +280,30 @@ async def test_prompt_api_refuses_garbage(live: Running) -> None:
         await c.close()
 
 
-async def test_roles_on_the_ui_routes(live: Running) -> None:
+async def people_in_roles(live: Running, people: list[Person]) -> tuple[str, Person, Person, Person]:
+    """A project of a new organization, and its ADMIN, MEMBER and VIEWER signed in (bob, cy, dee);
+    the first account (the instance admin) and they are appended to ``people``, to be closed."""
     admin = await first_admin(live)
-    people: list[Person] = [admin]
+    people.append(admin)
+    status, org = await admin.call("POST", "/api/v1/organizations", {"name": "roles-org"})
+    status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "pp"})
+    for who, role in [("bob", "ADMIN"), ("cy", "MEMBER"), ("dee", "VIEWER")]:
+        status, _ = await admin.call(
+            "POST",
+            f"/api/v1/organizations/{org['id']}/members",
+            {"email": f"{who}@example.com", "role": role, "password": PASSWORD},
+        )
+        assert status == 201
+    bob, cy, dee = [await sign_in(live, f"{w}@example.com") for w in ("bob", "cy", "dee")]
+    people += [bob, cy, dee]
+    return project["id"], bob, cy, dee
+
+
+async def test_roles_on_the_ui_routes(live: Running) -> None:
+    people: list[Person] = []
     try:
-        status, org = await admin.call("POST", "/api/v1/organizations", {"name": "prompts-org"})
-        status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "pp"})
-        pid = project["id"]
-        for who, role in [("bob", "ADMIN"), ("cy", "MEMBER"), ("dee", "VIEWER")]:
-            status, _ = await admin.call(
-                "POST",
-                f"/api/v1/organizations/{org['id']}/members",
-                {"email": f"{who}@example.com", "role": role, "password": PASSWORD},
-            )
-            assert status == 201
-        bob, cy, dee = [await sign_in(live, f"{w}@example.com") for w in ("bob", "cy", "dee")]
-        people += [bob, cy, dee]
+        pid, bob, cy, dee = await people_in_roles(live, people)
+        admin = people[0]
         q = f"?project={pid}"
 
         # A member writes versions but may not set production; an admin may.

@@ -14,8 +14,8 @@ import pytest
 
 from prompts.skills import MAX_FILES, content_hash, parse_new_skill
 from tests.langfuse_helpers import basic, make_key, run_sdk
-from tests.test_organizations_api import PASSWORD, Person, first_admin, sign_in
-from tests.test_prompts_api import Client
+from tests.test_organizations_api import Person
+from tests.test_prompts_api import Client, people_in_roles
 from tracehouse.errors import NotFound
 from tracehouse.server import Running
 
@@ -263,21 +263,10 @@ def test_labels_only_from_the_ui() -> None:
 
 
 async def test_roles_on_the_ui_routes(live: Running) -> None:
-    admin = await first_admin(live)
-    people: list[Person] = [admin]
+    people: list[Person] = []
     try:
-        status, org = await admin.call("POST", "/api/v1/organizations", {"name": "skills-org"})
-        status, project = await admin.call("POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "sk"})
-        pid = project["id"]
-        for who, role in [("bob", "ADMIN"), ("cy", "MEMBER"), ("dee", "VIEWER")]:
-            status, _ = await admin.call(
-                "POST",
-                f"/api/v1/organizations/{org['id']}/members",
-                {"email": f"{who}@example.com", "role": role, "password": PASSWORD},
-            )
-            assert status == 201
-        bob, cy, dee = [await sign_in(live, f"{w}@example.com") for w in ("bob", "cy", "dee")]
-        people += [bob, cy, dee]
+        pid, bob, cy, dee = await people_in_roles(live, people)
+        admin = people[0]
         q = f"?project={pid}"
         files = [
             {"path": "SKILL.md", "content": skill_md("greet", "Greets people.")},

@@ -16,7 +16,7 @@ function promptPath(name, params = {}) {
   return here(`/prompts/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
 }
 
-function chips(labels, cls = "chip") {
+export function chips(labels, cls = "chip") {
   return h("span", { class: "chips" }, ...labels.map((l) => h("span", {
     class: `${cls}${l === "production" ? " production" : ""}${l === "latest" ? " latest" : ""}`, text: l })));
 }
@@ -112,7 +112,9 @@ function useSnippets(name, v) {
       + `span.set_attribute("gen_ai.prompt.version", ${v.version})`));
 }
 
-function labelEditor(name, v, versions, done) {
+/** A version's labels, editable by those who may (moving "production" asks first, admins only):
+ * ``save(labels)`` stores them; ``ask`` words the confirmation for the thing labelled. */
+export function labelEditor(v, versions, save, ask) {
   const may = can("WRITE_CONTENT");
   const mayProtected = can("MANAGE_PROTECTED_LABELS");
   if (!may) return chips(v.labels);
@@ -132,18 +134,34 @@ function labelEditor(name, v, versions, done) {
         return;
       }
       const holder = versions.find((o) => o.version !== v.version && o.labels.includes("production"));
-      const what = added.includes("production")
-        ? (holder ? t("Move \"production\" to version {v} (from version {from})? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version, from: holder.version }) : t("Move \"production\" to version {v}? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version }))
-        : t("Take \"production\" off version {v}? SDKs asking for the production prompt will get \"not found\" until another version has it.", { v: v.version });
-      if (!window.confirm(what)) return;
+      if (!window.confirm(ask(added.includes("production"), holder))) return;
     }
     try {
-      await api("/api/v1/prompt/labels", { method: "PUT", query: { name, version: v.version }, body: { labels: next } });
-      done();
+      await save(next);
     } catch (err) {
       error.textContent = errorText(err);
     }
   } }, input, h("button", { type: "submit", text: t("Save labels") }), error);
+}
+
+function promptLabels(name, v, versions, done) {
+  return labelEditor(v, versions, async (labels) => {
+    await api("/api/v1/prompt/labels", { method: "PUT", query: { name, version: v.version }, body: { labels } });
+    done();
+  }, (moving, holder) => (moving
+    ? (holder ? t("Move \"production\" to version {v} (from version {from})? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version, from: holder.version }) : t("Move \"production\" to version {v}? SDKs fetching the production prompt get this version after their cache expires (60 s by default).", { v: v.version }))
+    : t("Take \"production\" off version {v}? SDKs asking for the production prompt will get \"not found\" until another version has it.", { v: v.version })));
+}
+
+/** The versions of a prompt or a skill, newest first, the one shown marked; ``pathOf(v)`` links each. */
+export function versionList(versions, selected, pathOf) {
+  return h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {
+    href: pathOf(v), "data-link": true,
+    class: `version${v.version === selected.version ? " active" : ""}`,
+    "aria-current": v.version === selected.version ? "true" : undefined },
+  h("strong", { text: `v${v.version}` }), " ", chips(v.labels),
+  h("div", { class: "muted small", text: v.commitMessage || "" }),
+  h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` }))));
 }
 
 export function messageRow(m, rows) {
@@ -368,19 +386,13 @@ export async function promptPage(root, name) {
       }) })),
     editBox,
     h("div", { class: "prompt-layout" },
-      h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {
-        href: promptPath(name, { version: v.version }), "data-link": true,
-        class: `version${v.version === selected.version ? " active" : ""}`,
-        "aria-current": v.version === selected.version ? "true" : undefined },
-      h("strong", { text: `v${v.version}` }), " ", chips(v.labels),
-      h("div", { class: "muted small", text: v.commitMessage || "" }),
-      h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
+      versionList(versions, selected, (v) => promptPath(name, { version: v.version })),
       h("section", { class: "version-detail" },
         h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }),
           versions.length > 1 ? compareSelect : null), // nothing to compare one version with
         compareWith ? diffView(compareWith, selected) : promptView(selected),
         h("h3", { text: t("Labels") }),
-        labelEditor(name, selected, versions, again),
+        promptLabels(name, selected, versions, again),
         h("h3", { text: t("Use this prompt") }),
         useSnippets(name, selected))),
     h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),

@@ -6,9 +6,8 @@ import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t } from "/ui/i18n.js";
-import { promptTabs } from "/ui/prompts.js";
+import { chips, labelEditor, promptTabs, versionList } from "/ui/prompts.js";
 
-const PROTECTED = new Set(["production"]);
 const TEMPLATE = "---\nname: my-skill\ndescription: What the skill does, and when the agent should load it.\n---\n# My skill\n\nInstructions for the agent.\n"; // code, not text
 export const SKILLS_ATTRIBUTE = "langfuse.observation.skills_available";
 
@@ -16,11 +15,6 @@ export function skillPath(name, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
   const q = query.toString();
   return here(`/skills/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
-}
-
-function chips(labels, cls = "chip") {
-  return h("span", { class: "chips" }, ...labels.map((l) => h("span", {
-    class: `${cls}${l === "production" ? " production" : ""}${l === "latest" ? " latest" : ""}`, text: l })));
 }
 
 function bytes(n) {
@@ -114,35 +108,14 @@ export async function skillsPage(root) {
   );
 }
 
-function labelEditor(name, v, versions, done) {
-  if (!can("WRITE_CONTENT")) return chips(v.labels);
-  const own = v.labels.filter((l) => l !== "latest");
-  const input = h("input", { "aria-label": t("Labels"), value: own.join(", "), placeholder: t("production, staging") });
-  const error = h("span", { class: "error", role: "alert" });
-  return h("form", { class: "filters labels-form", onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = "";
-    const next = input.value.split(",").map((s) => s.trim()).filter(Boolean);
-    const touched = [...next.filter((l) => !own.includes(l)), ...own.filter((l) => !next.includes(l))].filter((l) => PROTECTED.has(l));
-    if (touched.length) {
-      if (!can("MANAGE_PROTECTED_LABELS")) {
-        error.textContent = t("Only admins and owners may move {labels}.", { labels: touched.join(", ") });
-        return;
-      }
-      const holder = versions.find((o) => o.version !== v.version && o.labels.includes("production"));
-      const what = next.includes("production")
-        ? (holder ? t("Move \"production\" to version {v} of this skill (from version {from})? Agents fetching the production skill get this version.", { v: v.version, from: holder.version })
-          : t("Move \"production\" to version {v} of this skill? Agents fetching the production skill get this version.", { v: v.version }))
-        : t("Take \"production\" off version {v}? Agents asking for the production skill will get \"not found\" until another version has it.", { v: v.version });
-      if (!window.confirm(what)) return;
-    }
-    try {
-      await api("/api/v1/skill/labels", { method: "PUT", query: { name, version: v.version }, body: { labels: next } });
-      done();
-    } catch (err) {
-      error.textContent = errorText(err);
-    }
-  } }, input, h("button", { type: "submit", text: t("Save labels") }), error);
+function skillLabels(name, v, versions, done) {
+  return labelEditor(v, versions, async (labels) => {
+    await api("/api/v1/skill/labels", { method: "PUT", query: { name, version: v.version }, body: { labels } });
+    done();
+  }, (moving, holder) => (moving
+    ? (holder ? t("Move \"production\" to version {v} of this skill (from version {from})? Agents fetching the production skill get this version.", { v: v.version, from: holder.version })
+      : t("Move \"production\" to version {v} of this skill? Agents fetching the production skill get this version.", { v: v.version }))
+    : t("Take \"production\" off version {v}? Agents asking for the production skill will get \"not found\" until another version has it.", { v: v.version })));
 }
 
 function tagEditor(name, tags, done) {
@@ -200,13 +173,7 @@ export async function skillPage(root, name) {
       } }) : null),
     editBox,
     h("div", { class: "prompt-layout" },
-      h("aside", { class: "versions", "aria-label": t("Versions") }, ...versions.map((v) => h("a", {
-        href: skillPath(name, { version: v.version }), "data-link": true,
-        class: `version${v.version === selected.version ? " active" : ""}`,
-        "aria-current": v.version === selected.version ? "true" : undefined },
-      h("strong", { text: `v${v.version}` }), " ", chips(v.labels),
-      h("div", { class: "muted small", text: v.commitMessage || "" }),
-      h("div", { class: "muted small", text: `${v.createdBy} · ${formatIso(v.createdAt)}` })))),
+      versionList(versions, selected, (v) => skillPath(name, { version: v.version })),
       h("section", { class: "version-detail" },
         h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }),
           mayDelete ? h("button", { type: "button", class: "link danger", text: t("Delete this version"), onclick: async () => {
@@ -218,7 +185,7 @@ export async function skillPage(root, name) {
         h("h3", { text: t("Files") }),
         filesView(selected),
         h("h3", { text: t("Labels") }),
-        labelEditor(name, selected, versions, again),
+        skillLabels(name, selected, versions, again),
         h("h3", { text: t("Tags") }),
         h("p", { class: "muted", text: t("Tags are the skill's: the same on every version.") }),
         tagEditor(name, selected.tags, again),
