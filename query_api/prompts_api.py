@@ -28,7 +28,15 @@ from storage import Store
 from tracehouse.errors import InvalidInput, NotFound
 from tracehouse.roles import Permission
 
-__all__ = ["PROMPTS_KEY", "PromptService", "langfuse_rules_route", "name_in_path", "positive_int", "prompt_routes"]
+__all__ = [
+    "PROMPTS_KEY",
+    "PromptService",
+    "langfuse_rules_route",
+    "name_in_path",
+    "positive_int",
+    "prompt_routes",
+    "usage_by_version",
+]
 
 PROMPTS_KEY = web.AppKey("prompts", PromptService)
 MAX_LIMIT = 100
@@ -313,6 +321,11 @@ async def ui_metrics(request: web.Request) -> web.Response:
         raise _ui_error(exc) from None
     since = time.time_ns() - min(days, 3650) * DAY_NS
     usage, scores = await store.prompts.usage(caller.project_id, name, since)
+    return json_response({"name": name, "days": days, "versions": usage_by_version(usage, scores)})
+
+
+def usage_by_version(usage: list[dict[str, Any]], scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A store's usage rows and score means (``used_version`` each) as one entry per version."""
     by_version: dict[str, dict[str, Any]] = {}
     for row in usage:
         version = row.pop("used_version")
@@ -321,7 +334,7 @@ async def ui_metrics(request: web.Request) -> web.Response:
         version = row["used_version"]
         entry = by_version.setdefault(version, {"version": version, "scores": {}})
         entry["scores"][row["score_name"]] = {"n": row["n"], "mean": row["mean"]}
-    return json_response({"name": name, "days": days, "versions": list(by_version.values())})
+    return list(by_version.values())
 
 
 async def ui_observations(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from prompts.skills import SkillService, parse_new_skill
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
 from query_api.langfuse_api import PREFIX, langfuse_json
-from query_api.prompts_api import langfuse_rules_route, name_in_path, positive_int
+from query_api.prompts_api import langfuse_rules_route, name_in_path, positive_int, usage_by_version
 from query_api.requests import read_json
 from query_api.responses import json_response
 from storage import Store
@@ -261,6 +261,17 @@ async def ui_observations(request: web.Request) -> web.Response:
     return json_response({"days": days, "items": rows})
 
 
+async def ui_metrics(request: web.Request) -> web.Response:
+    """Per version the observations reported: their count, latency p50/p95, tokens, cost and mean
+    scores (to compare versions)."""
+    store, caller = await _caller(request)
+    caller.require(Permission.VIEW_DATA, "read skills")
+    days = positive_int(request.query.get("days"), "days") or 30
+    since = time.time_ns() - min(days, 3650) * DAY_NS
+    usage, scores = await store.skills.usage(caller.project_id, request.query.get("name", ""), since)
+    return json_response({"days": days, "versions": usage_by_version(usage, scores)})
+
+
 def skill_routes() -> list[web.RouteDef]:
     """Langfuse's skills API and the UI's skill routes."""
     base = f"{PREFIX}/skills"
@@ -279,4 +290,5 @@ def skill_routes() -> list[web.RouteDef]:
         web.put("/api/v1/skill/tags", _ui(ui_tags)),
         web.delete("/api/v1/skill", _ui(ui_delete)),
         web.get("/api/v1/skill/observations", _ui(ui_observations)),
+        web.get("/api/v1/skill/metrics", _ui(ui_metrics)),
     ]

@@ -9,6 +9,7 @@ text is stored once per project under its SHA-256, whatever the versions and ski
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -71,12 +72,13 @@ def _version(r: Row) -> SkillVersion:
     )
 
 
-# The spans that reported one skill as available (any version; its legacy field names too).
-_REPORTED_SQL = f"""
-SELECT trace_id, span_id, name, observation_type, model, toUnixTimestamp64Nano(start_time) AS start_ns,
-       duration_ns, total_tokens, total_cost, reported_version
-FROM (
-    SELECT *, arrayFirst(
+# The spans that reported one skill as available (any version; its legacy field names too), each
+# once (its newest row), with the version it named ('': none).
+_REPORTS = f"""
+SELECT * FROM (
+    SELECT trace_id, span_id, name, observation_type, model, start_time, duration_ns, input_tokens, output_tokens,
+        total_tokens, total_cost,
+        arrayFirst(
             x -> JSONExtractString(x, 'name') = {{name:String}} OR JSONExtractString(x, 'skillName') = {{name:String}},
             JSONExtractArrayRaw(span_attributes['{SKILLS_AVAILABLE}'])) AS entry,
         if(entry = '', '', ifNull(toString(coalesce(JSONExtract(entry, 'version', 'Nullable(Int64)'),
@@ -84,11 +86,49 @@ FROM (
     FROM spans
     WHERE project_id = {{project:String}} AND mapContains(span_attributes, '{SKILLS_AVAILABLE}')
       AND start_time >= fromUnixTimestamp64Nano({{since:Int64}}, 'UTC') AND sign = 1
+    ORDER BY ingested_at DESC
+    LIMIT 1 BY trace_id, span_id
 )
 WHERE entry != ''
+"""
+
+_REPORTED_SQL = f"""
+SELECT trace_id, span_id, name, observation_type, model, toUnixTimestamp64Nano(start_time) AS start_ns,
+       duration_ns, total_tokens, total_cost, reported_version
+FROM ({_REPORTS})
 ORDER BY start_ns DESC
-LIMIT 1 BY span_id
 LIMIT {{limit:UInt32}}
+"""
+
+# Per version named: the reporting observations' counts, latency, tokens and cost.
+_USAGE_SQL = f"""
+SELECT reported_version AS used_version, count() AS observations, uniqExact(trace_id) AS traces,
+    arrayMap(x -> x / 1e6, quantiles(0.5, 0.95)(duration_ns)) AS latency_ms,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(total_tokens) AS total_tokens,
+    sum(total_cost) AS total_cost, toUnixTimestamp64Nano(max(start_time)) AS last_used
+FROM ({_REPORTS})
+GROUP BY used_version
+ORDER BY used_version
+"""
+
+# The mean of each numeric or boolean score on a reporting observation, or on its trace when the
+# score names no observation. (Aliases differ from column names: chDB resolves a column name to a
+# same-named alias.)
+_SCORES_SQL = f"""
+WITH linked AS (SELECT reported_version AS used_version, trace_id AS l_trace, span_id AS l_span FROM ({_REPORTS}))
+SELECT l.used_version AS used_version, s.s_name AS score_name, count() AS n, avg(s.s_value) AS mean
+FROM (
+    SELECT id, argMax(trace_id, ingested_at) AS s_trace, argMax(observation_id, ingested_at) AS s_observation,
+           argMax(name, ingested_at) AS s_name, argMax(value, ingested_at) AS s_value,
+           argMax(data_type, ingested_at) AS s_type, argMax(is_deleted, ingested_at) AS s_deleted
+    FROM scores
+    WHERE project_id = {{project:String}} AND trace_id IN (SELECT l_trace FROM linked)
+    GROUP BY id
+) AS s
+INNER JOIN linked AS l ON s.s_trace = l.l_trace AND (s.s_observation = l.l_span OR s.s_observation = '')
+WHERE s.s_deleted = 0 AND s.s_type IN ('NUMERIC', 'BOOLEAN')
+GROUP BY used_version, score_name
+ORDER BY used_version, score_name
 """
 
 
@@ -184,6 +224,16 @@ class SkillStore:
             {"project": project_id, "hashes": list(dict.fromkeys(hashes))},
         )
         return {r["sha256_hash"]: r["content"] for r in rows}
+
+    async def usage(self, project_id: str, name: str, since_ns: int) -> tuple[list[Row], list[Row]]:
+        """Per version the spans that reported skill ``name`` named ('': none), since ``since_ns``:
+        their counts, latency p50/p95 (ms), tokens and cost; and the mean of each numeric or
+        boolean score on them."""
+        params = {"project": project_id, "name": name, "since": since_ns}
+        usage, scores = await asyncio.gather(
+            self._backend.query(_USAGE_SQL, params), self._backend.query(_SCORES_SQL, params)
+        )
+        return usage, scores
 
     async def reported(self, project_id: str, name: str, since_ns: int, limit: int) -> list[Row]:
         """The newest spans that reported skill ``name`` as available, with the version each named

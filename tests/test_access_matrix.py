@@ -425,6 +425,7 @@ ROLE_ROUTES: list[tuple[str, str, Any, str]] = [
     ),
     ("GET", "/api/v1/skills?project={p}", None, "VIEW_DATA"),
     ("GET", "/api/v1/skill/observations?name=model&project={p}", None, "VIEW_DATA"),
+    ("GET", "/api/v1/skill/metrics?name=model&project={p}", None, "VIEW_DATA"),
     (
         "POST",
         "/api/v1/skills?project={p}",

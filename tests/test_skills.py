@@ -93,6 +93,21 @@ async def test_sdk5_skill_management(live: Running) -> None:
         assert status == 200 and {r["reported_version"] for r in doc["items"]} == {""}  # no version named
         status, doc, _ = await c.call("GET", "/api/v1/skill/observations?name=other")
         assert status == 200 and doc["items"] == []
+        # Per version named: the reporting observations and the scores on them or their trace.
+        score = {
+            "traceId": out["trace_id"],
+            "observationId": by_name["decide"]["span_id"],
+            "name": "correct",
+            "value": 1,
+        }
+        status, doc, _ = await c.call("POST", "/api/public/scores", score)
+        assert status == 200, doc
+        status, doc, _ = await c.call("GET", "/api/v1/skill/metrics?name=refund-policy")
+        [v1_usage] = doc["versions"]
+        assert (v1_usage["version"], v1_usage["observations"], v1_usage["traces"]) == ("1", 2, 1)
+        assert v1_usage["scores"] == {"correct": {"n": 1, "mean": 1.0}}
+        status, doc, _ = await c.call("GET", "/api/v1/skill/metrics?name=tone")
+        assert [(v["version"], v["observations"]) for v in doc["versions"]] == [("", 2)]
 
         # Another project's key sees none of it.
         await live.store.projects.create_project("other")
@@ -106,6 +121,8 @@ async def test_sdk5_skill_management(live: Running) -> None:
         assert status == 404
         status, doc, _ = await c.call("GET", "/api/v1/skill/observations?name=refund-policy", headers=other)
         assert status == 200 and doc["items"] == []
+        status, doc, _ = await c.call("GET", "/api/v1/skill/metrics?name=refund-policy", headers=other)
+        assert status == 200 and doc["versions"] == []
         # A file of another project cannot be named by its hash either.
         body = {
             "files": [

@@ -55,6 +55,10 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         reported = page.locator("table", has=page.locator("th", has_text="Version reported"))
         decide = reported.locator("tr", has=page.get_by_role("link", name="decide"))
         expect(decide).to_contain_text("version 1")
+        usage = page.locator("table", has=page.locator("th", has_text="Cost / call"))
+        expect(usage.locator("tbody tr")).to_have_count(1)
+        expect(usage.locator("tbody tr td").first).to_have_text("v1")
+        expect(usage.locator("tbody tr td").nth(1)).to_have_text("2")  # the generation and its span
         page.screenshot(path=str(SHOTS / "skill.png"), full_page=True)
 
         # Through to the trace: the generation says which skills were available, linked.

@@ -323,17 +323,17 @@ export async function promptsPage(root) {
   );
 }
 
-function metricsTable(name, metrics, versions, selected) {
-  if (!metrics.versions.length) {
-    return h("p", { class: "muted", text: t("No observation used {name} in the last {days} days. Link one with prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes.", { name, days: metrics.days }) });
-  }
+/** Per version: the observations that used it, their latency, tokens, cost and mean scores
+ * (``metrics`` of a prompt's or a skill's metrics route); ``pathOf(v)`` links each version. */
+export function metricsTable(metrics, versions, selected, pathOf, empty) {
+  if (!metrics.versions.length) return h("p", { class: "muted", text: empty });
   const scoreNames = [...new Set(metrics.versions.flatMap((m) => Object.keys(m.scores || {})))].sort();
   const byVersion = new Map(metrics.versions.map((m) => [String(m.version), m]));
   const rows = versions.filter((v) => byVersion.has(String(v.version))).map((v) => {
     const m = byVersion.get(String(v.version));
     const lat = m.latency_ms || [];
     return h("tr", { class: v.version === selected ? "selected" : "" },
-      h("td", {}, h("a", { href: promptPath(name, { version: v.version }), "data-link": true, text: `v${v.version}` })),
+      h("td", {}, h("a", { href: pathOf(v), "data-link": true, text: `v${v.version}` })),
       h("td", { text: formatCount(m.observations) }), h("td", { text: formatCount(m.traces) }),
       h("td", { text: lat.length ? formatDuration(lat[0]) : "–" }), h("td", { text: lat.length ? formatDuration(lat[1]) : "–" }),
       h("td", { text: formatCount(m.input_tokens) }), h("td", { text: formatCount(m.output_tokens) }),
@@ -397,7 +397,8 @@ export async function promptPage(root, name) {
         useSnippets(name, selected))),
     h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),
     h("p", { class: "muted", text: t("Observations of any type linked to each version, their latency, tokens, cost and scores: compare versions here.") }),
-    metricsTable(name, metrics, [...versions].reverse(), selected.version),
+    metricsTable(metrics, [...versions].reverse(), selected.version, (v) => promptPath(name, { version: v.version }),
+      t("No observation used {name} in the last {days} days. Link one with prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes.", { name, days: metrics.days })),
     h("h2", { text: t("Observations that used version {v}", { v: selected.version }) }),
     linked,
   );

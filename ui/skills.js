@@ -6,7 +6,7 @@ import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t } from "/ui/i18n.js";
-import { chips, labelEditor, promptTabs, versionList } from "/ui/prompts.js";
+import { chips, labelEditor, metricsTable, promptTabs, versionList } from "/ui/prompts.js";
 
 const TEMPLATE = "---\nname: my-skill\ndescription: What the skill does, and when the agent should load it.\n---\n# My skill\n\nInstructions for the agent.\n"; // code, not text
 export const SKILLS_ATTRIBUTE = "langfuse.observation.skills_available";
@@ -162,6 +162,7 @@ export async function skillPage(root, name) {
   const again = () => skillPage(root, name);
   const editBox = h("div", {});
   const reported = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
+  const usage = h("div", {});
   const mayDelete = can("WRITE_CONTENT") && (!selected.labels.includes("production") || can("MANAGE_PROTECTED_LABELS"));
   root.replaceChildren(
     h("nav", { class: "crumbs", "aria-label": t("Skills") }, h("a", { href: here("/skills"), "data-link": true, text: t("Skills") })),
@@ -191,10 +192,16 @@ export async function skillPage(root, name) {
         tagEditor(name, selected.tags, again),
         h("h3", { text: t("Use this skill") }),
         useSnippets(name, selected))),
+    h("h2", { text: t("In use (last {days} days)", { days: 30 }) }),
+    usage,
     h("h2", { text: t("Observations that reported this skill") }),
     reported,
   );
-  const rows = await api("/api/v1/skill/observations", { query: { name } });
+  const [rows, metrics] = await Promise.all([api("/api/v1/skill/observations", { query: { name } }),
+    api("/api/v1/skill/metrics", { query: { name } })]);
+  usage.replaceChildren(h("p", { class: "muted", text: t("Observations that reported each version as available to a model, their latency, tokens, cost and scores: compare versions here.") }),
+    metricsTable(metrics, [...versions].reverse(), selected.version, (v) => skillPath(name, { version: v.version }),
+      t("No observation reported a version of {name} in the last {days} days.", { name, days: metrics.days })));
   reported.replaceChildren(rows.items.length
     ? table([t("Time"), t("Observation"), t("Type"), t("Version reported"), t("Model"), t("Latency"), t("Tokens"), t("Cost")], rows.items.map((r) => h("tr", {},
       h("td", { text: formatTime(r.start_ns) }),
