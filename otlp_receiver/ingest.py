@@ -28,7 +28,7 @@ from otlp_receiver.decode import (
 from otlp_receiver.decode_logs import LogsDecodeResult, decode_logs_bytes
 from otlp_receiver.decode_metrics import MetricsDecodeResult, decode_metrics_bytes
 from otlp_receiver.langfuse.service import Access, BatchResult, LangfuseIngest
-from otlp_receiver.nested_calls import count_with_stored
+from otlp_receiver.nested_calls import count_with_stored, uncount
 from otlp_receiver.wal import WriteAheadLog
 from pricing import PriceBook
 from storage import Store
@@ -80,6 +80,7 @@ class IngestService:
         self.telemetry = telemetry or Telemetry()
         # One model call recorded twice in two requests counts once (otlp_receiver.nested_calls).
         store.writer.stored_calls_rule = count_with_stored
+        store.writer.uncount_rule = uncount
         # Langfuse ingestion is a lane of the same batcher: its batches merge with stored state.
         self.langfuse = LangfuseIngest(store)
         self.wal = WriteAheadLog(settings.wal_dir) if settings.wal_dir is not None else None

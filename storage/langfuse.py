@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 import orjson
 import pyarrow as pa
@@ -38,7 +38,15 @@ from storage.reader import (
 )
 from storage.recent_spans import RecentSpans
 from storage.tables import LANGFUSE_EVENTS, SCORE_TEXT, SCORES
-from storage.writer import ESTIMATED_ATTRIBUTE, SPAN_SCHEMA, STORED_CALL_COLUMNS, conform, insert_spans
+from storage.writer import (
+    CURRENT_ROWS_TEMPLATE,
+    ESTIMATED_ATTRIBUTE,
+    SPAN_SCHEMA,
+    STORED_CALL_COLUMNS,
+    conform,
+    insert_spans,
+    stored_rows_table,
+)
 
 __all__ = [
     "BOOKKEEPING_ATTRIBUTE",
@@ -64,15 +72,8 @@ WHERE project_id = {project:String} AND event_id IN {ids:Array(String)}
 # filters for the OR (use_skip_indexes_for_disjunctions, in chDB); a UNION ALL of the two cost
 # twice as much. Raw times come along (ns integers) so the row can be re-inserted as a cancel row
 # with identical key columns.
-_CURRENT_TEMPLATE = f"""
-SELECT {SPAN_COLUMNS}, toUnixTimestamp64Micro(s.ingested_at) AS ingested_at_us
-FROM spans AS s
-WHERE s.project_id = {{{{project:String}}}} AND s.sign = 1 AND {{which}}
-ORDER BY s.ingested_at DESC
-LIMIT 1 BY s.trace_id, s.span_id
-"""
-_CURRENT_SQL = _CURRENT_TEMPLATE.format(which="s.span_id IN {ids:Array(String)}")
-_CURRENT_OF_TRACES_SQL = _CURRENT_TEMPLATE.format(
+_CURRENT_SQL = CURRENT_ROWS_TEMPLATE.format(which="s.span_id IN {ids:Array(String)}")
+_CURRENT_OF_TRACES_SQL = CURRENT_ROWS_TEMPLATE.format(
     which="(s.span_id IN {ids:Array(String)} OR s.trace_id IN {traces:Array(String)})"
 )
 
@@ -222,29 +223,6 @@ class LangfuseStore:
         )
         await self._backend.insert(SCORES.name, tombstone)
         return True
-
-
-def stored_rows_table(rows: Sequence[Row], cancel: bool = False) -> pa.Table:
-    """Rows as ``current_spans`` reads them, in ``SPAN_SCHEMA``: as cancel rows of themselves (their
-    key columns identical), or as new versions of themselves (``LangfuseStore.write_versions``)."""
-    columns = []
-    for field in SPAN_SCHEMA:
-        if field.name == "sign":
-            values: list[Any] = [-1 if cancel else 1] * len(rows)
-        elif field.name == "ingested_at":
-            now = time.time_ns() // 1000
-            values = [row["ingested_at_us"] if cancel else now for row in rows]
-        else:
-            values = [row.get(field.name) for row in rows]
-        if pa.types.is_map(field.type):
-            values = [list(v.items()) if isinstance(v, dict) else (v or []) for v in values]
-        if pa.types.is_timestamp(field.type):
-            columns.append(pa.array(values, pa.int64()).cast(field.type))
-        elif pa.types.is_list(field.type) and pa.types.is_timestamp(field.type.value_type):
-            columns.append(pa.array(values, pa.list_(pa.int64())).cast(field.type))
-        else:
-            columns.append(pa.array(values, field.type))
-    return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
 
 
 # -- reads for the Langfuse public API -------------------------------------------------------

@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from storage.api import Backend
+from storage.api import Backend, Row
 from storage.journal import InsertJournal, rebuild_summaries
+from storage.reader import SPAN_COLUMNS
 from storage.recent_spans import RecentSpans
 from storage.schema import Table
 from storage.tables import SPANS, SPLIT_TRACES, WRITER_FILLED
@@ -31,6 +33,7 @@ __all__ = [
     "insert_spans",
     "known_days",
     "split_traces",
+    "stored_rows_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,7 +89,25 @@ _STORED_CALLS_SQL = "SELECT " + STORED_CALL_COLUMNS + _OF_STORED_TRACES
 ESTIMATED_ATTRIBUTE = "tracehouse.usage.counted"
 # The receiver's rule: given a batch of one project's spans and the stored spans (rows of
 # _STORED_CALLS_SQL) of its traces that have some, the batch as it is to be stored.
-StoredCallsRule = Callable[[pa.Table, list[dict[str, Any]]], pa.Table]
+# (batch, stored call facts, uncounted) -> the batch as stored; ``uncounted`` (if given) receives
+# the stored records the rule would not count, keyed (trace id, span id), with the records
+# counted instead.
+StoredCallsRule = Callable[[pa.Table, list[dict[str, Any]], dict[tuple[str, str], list[str]] | None], pa.Table]
+# (rows, the records each is counted on) -> those rows not counted (otlp_receiver.nested_calls).
+UncountRule = Callable[[pa.Table, list[list[str]]], pa.Table]
+
+# The current (newest) row of some spans, whole, with raw times so that it can be inserted again
+# as a cancel row with identical key columns, or as a new version (stored_rows_table).
+CURRENT_ROWS_TEMPLATE = f"""
+SELECT {SPAN_COLUMNS}, toUnixTimestamp64Micro(s.ingested_at) AS ingested_at_us
+FROM spans AS s
+WHERE s.project_id = {{{{project:String}}}} AND s.sign = 1 AND {{which}}
+ORDER BY s.ingested_at DESC
+LIMIT 1 BY s.trace_id, s.span_id
+"""
+_CURRENT_ROWS_SQL = CURRENT_ROWS_TEMPLATE.format(
+    which="s.span_id IN {ids:Array(String)} AND s.trace_id IN {traces:Array(String)}"
+)
 
 # ClickHouse's insert-time dedupe pass over a ReplacingMergeTree block cost a quarter of
 # the spans insert's CPU (measured, docs/benchmarks.md). It is not needed: writers drop
@@ -243,6 +264,30 @@ async def insert_spans(
         recent.add(batch)
 
 
+def stored_rows_table(rows: Sequence[Row], cancel: bool = False) -> pa.Table:
+    """Stored rows read whole (CURRENT_ROWS_TEMPLATE), in ``SPAN_SCHEMA``: as cancel rows of
+    themselves (their key columns identical), or as new versions of themselves (a Langfuse
+    update; a record written again, not counted)."""
+    columns = []
+    for field in SPAN_SCHEMA:
+        if field.name == "sign":
+            values: list[Any] = [-1 if cancel else 1] * len(rows)
+        elif field.name == "ingested_at":
+            now = time.time_ns() // 1000
+            values = [row["ingested_at_us"] if cancel else now for row in rows]
+        else:
+            values = [row.get(field.name) for row in rows]
+        if pa.types.is_map(field.type):
+            values = [list(v.items()) if isinstance(v, dict) else (v or []) for v in values]
+        if pa.types.is_timestamp(field.type):
+            columns.append(pa.array(values, pa.int64()).cast(field.type))
+        elif pa.types.is_list(field.type) and pa.types.is_timestamp(field.type.value_type):
+            columns.append(pa.array(values, pa.list_(pa.int64())).cast(field.type))
+        else:
+            columns.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
+
+
 class SpanWriter:
     """Writes span batches; ``write`` returns once the rows are durable.
 
@@ -266,6 +311,9 @@ class SpanWriter:
         # The receiver's rule for a model call recorded twice (in one request, or in two: an
         # exporter that sends each span as it ends), applied to each insert: set by the receiver.
         self.stored_calls_rule: StoredCallsRule | None = None
+        # With it, a stored record the rule would not count (an estimate exported before its
+        # wrapper's report) is written again, not counted: a cancel row and a new version.
+        self.uncount_rule: UncountRule | None = None
 
     async def write(self, batch: pa.Table) -> int:
         """Store the spans of ``batch`` not stored yet; return how many rows were inserted."""
@@ -284,14 +332,16 @@ class SpanWriter:
                 self._repair_pending = False
             known = await known_days(self._backend, batch)
             batch = await self._drop_stored(batch, known)
+            rewritten = 0
             if self.stored_calls_rule is not None:
-                batch = await self._settle_calls(batch, known, self.stored_calls_rule)
+                batch, rewritten = await self._settle_calls(batch, known, self.stored_calls_rule)
             try:
                 await insert_spans(self._backend, self._journal, batch, known, self._recent)
             except BaseException:
                 self._repair_pending = self._journal is not None
                 raise
-        return int(batch.num_rows)
+        # The batch's own rows: a stored record written again is a cancel row and a new version.
+        return int(batch.num_rows) - 2 * rewritten
 
     async def _drop_stored(self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]]) -> pa.Table:
         if not known:
@@ -324,11 +374,11 @@ class SpanWriter:
 
     async def _settle_calls(
         self, batch: pa.Table, known: dict[tuple[str, str], tuple[int, int]], rule: StoredCallsRule
-    ) -> pa.Table:
+    ) -> tuple[pa.Table, int]:
         """Apply ``rule`` to the batch, project by project, with the stored spans of its traces
-        that have new generations."""
+        that have new generations; and how many stored records it writes again, not counted."""
         if batch.num_rows == 0:  # all stored already (a retried request)
-            return batch
+            return batch, 0
         projects = pc.unique(batch.column("project_id")).to_pylist()
         parts = (
             [(projects[0], batch)]
@@ -336,6 +386,7 @@ class SpanWriter:
             else [(p, batch.filter(pc.equal(batch.column("project_id"), p))) for p in projects]
         )
         settled = []
+        rewritten = 0
         for project, part in parts:
             stored: list[dict[str, Any]] = []
             facts = part.select(["trace_id", "observation_type", "start_time", "end_time"])
@@ -359,8 +410,26 @@ class SpanWriter:
                         "estimated": ESTIMATED_ATTRIBUTE,
                     },
                 )
-            settled.append(rule(part, stored))
-        return settled[0] if len(settled) == 1 else pa.concat_tables(settled)
+            # Without a way to write them again, stored records keep their count (the rule then
+            # leaves the batch's records uncounted instead).
+            uncounted: dict[tuple[str, str], list[str]] | None = {} if self.uncount_rule is not None else None
+            settled.append(rule(part, stored, uncounted))
+            if uncounted and self.uncount_rule is not None:
+                rows = await self._current_rows(project, uncounted)
+                names = [uncounted[(r["trace_id"], r["span_id"])] for r in rows]
+                if rows:
+                    again = self.uncount_rule(stored_rows_table(rows), names)
+                    settled += [stored_rows_table(rows, cancel=True), conform(again)]
+                    rewritten += len(rows)
+        return (settled[0] if len(settled) == 1 else pa.concat_tables(settled)), rewritten
+
+    async def _current_rows(self, project: str, keys: dict[tuple[str, str], list[str]]) -> list[Row]:
+        """The current rows of stored spans (by trace and span id), whole."""
+        rows = await self._backend.query(
+            _CURRENT_ROWS_SQL,
+            {"project": project, "ids": sorted({s for _, s in keys}), "traces": sorted({t for t, _ in keys})},
+        )
+        return [r for r in rows if (r["trace_id"], r["span_id"]) in keys]
 
 
 class RowWriter:

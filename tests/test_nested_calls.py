@@ -501,10 +501,10 @@ async def test_garbage_and_nested_calls_through_a_server(live: Running) -> None:
 async def test_records_sent_apart_count_once(live: Running) -> None:
     """An exporter that sends each span as it ends (OpenTelemetry's SimpleSpanProcessor): the
     call's record comes first, its wrapper's in a later request, inserted with it or after it;
-    then a sibling record the same way, and a record sent again. Each trace counts the call once.
-    A record that came first (stored, and not changed) keeps its count: a wrapper's, or a call's
-    whose tokens were counted here (streamed without usage) under a wrapper that reported them;
-    the record that came after is the one not counted, and names it."""
+    then a sibling record the same way, and a record sent again. Each trace counts the call once,
+    on the record the rule counts whatever came first: a record stored before the one it is
+    counted on (a wrapper's report before its call's record; a call's tokens counted here, streamed
+    without usage, before its wrapper's report) is written again, not counted, and names it."""
     pair = await make_key(live)
     traces = [os.urandom(16) for _ in range(5)]
     sends = [
@@ -535,8 +535,8 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
     wanted = [
         {"wrapper": 0, "inner": 100},
         {"beside-outer": 0, "beside-inner": 100},
-        {"late-wrapper": 100, "late-inner": 0},
-        {"reporter": 0, "est-call": _GUESSED},
+        {"late-wrapper": 0, "late-inner": 100},
+        {"reporter": 100, "est-call": 0},
         {"top-call": 100, "est-late": 0},
     ]
     for trace, counted in zip(traces, wanted, strict=True):
@@ -547,9 +547,9 @@ async def test_records_sent_apart_count_once(live: Running) -> None:
     [wrapper] = [s for s in stored if s["name"] == "wrapper"]
     assert wrapper["span_attributes"][COUNTED_IN] == b"inner___".hex()
     summary, stored = await _spans(live, pair, traces[2].hex(), 2)
-    [late] = [s for s in stored if s["name"] == "late-inner"]
-    assert late["span_attributes"][COUNTED_IN] == b"late-wra".hex()
-    for trace, name, counted_in in ((traces[3], "reporter", b"est-call"), (traces[4], "est-late", b"top-call")):
+    [late] = [s for s in stored if s["name"] == "late-wrapper"]
+    assert late["span_attributes"][COUNTED_IN] == b"late-inn".hex()
+    for trace, name, counted_in in ((traces[3], "est-call", b"reporter"), (traces[4], "est-late", b"top-call")):
         summary, stored = await _spans(live, pair, trace.hex(), 2)
         [record] = [s for s in stored if s["name"] == name]
         assert record["span_attributes"][COUNTED_IN] == counted_in.hex()
@@ -762,3 +762,37 @@ def test_uncount_names_the_records_counted_on_once() -> None:
     assert [(r["input_tokens"], r["output_tokens"], r["total_cost"]) for r in out] == [(0, 0, 0), (0, 0, 0)]
     assert [dict(r["span_attributes"]) for r in out] == [{"k": "v", COUNTED_IN: "x"}, {"k": "w", COUNTED_IN: "y,z"}]
     assert [len(r["span_attributes"]) for r in out] == [2, 2]
+
+
+async def test_an_estimate_exported_before_its_wrappers_report(live: Running) -> None:
+    """The OpenTelemetry SDK with a SimpleSpanProcessor exports each span as it ends: a streamed
+    call without usage (its tokens counted here) ends and is stored before the framework's span
+    around it, which reports the call's usage. The report counts, the estimate is written again
+    not counted, naming it, its messages kept; the trace and its list row agree."""
+    from opentelemetry import trace as otel_trace
+
+    from tests.otel import exporter, provider
+    from tests.otel import in_thread as off_loop
+
+    pair = await make_key(live)
+    tp = provider(exporter("http", live, basic(pair)), service="agent")
+    framework, instrumentation = tp.get_tracer("langchain"), tp.get_tracer("opentelemetry.instrumentation.openai")
+    wrapper = framework.start_span("ChatOpenAI", attributes={
+        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 5})  # fmt: skip
+    trace_id = format(wrapper.get_span_context().trace_id, "032x")
+    with otel_trace.use_span(wrapper, end_on_exit=False):
+        inner = instrumentation.start_span("chat gpt-4o", attributes=ESTIMATED)
+        await off_loop(inner.end)  # exported now, alone
+    summary, stored = await _spans(live, pair, trace_id, 1)
+    assert summary["input_tokens"] == _GUESSED  # counted here, while it is the only record
+    await off_loop(wrapper.end)
+    await off_loop(tp.shutdown)
+    summary, stored = await _spans(live, pair, trace_id, 2)
+    by_name = {s["name"]: s for s in stored}
+    assert (by_name["ChatOpenAI"]["input_tokens"], by_name["ChatOpenAI"]["output_tokens"]) == (40, 5)
+    estimate = by_name["chat gpt-4o"]
+    assert (estimate["input_tokens"], estimate["output_tokens"], Decimal(estimate["total_cost"])) == (0, 0, 0)
+    assert estimate["span_attributes"][COUNTED_IN] == format(wrapper.get_span_context().span_id, "016x")
+    assert "Sunny." in estimate["span_attributes"]["gen_ai.output.messages"]
+    assert (summary["input_tokens"], summary["output_tokens"], summary["span_count"]) == (40, 5, 2)
