@@ -652,18 +652,17 @@ _NO_DASHBOARDS = "custom dashboards are not offered; the UI's dashboard and the 
 UNSUPPORTED = {
     "integrations": "blob-storage exports are not offered by Tracehouse; read traces through this API or ClickHouse",
     "unstable/dashboards": _NO_DASHBOARDS,
-    "unstable/skills": "skills are not offered by Tracehouse",
+    "unstable/skills": "the unstable skills API is served as Langfuse's stable one: use /api/public/skills",
     "unstable/dashboard-widgets": _NO_DASHBOARDS,
     "unstable/topics": "topics are not offered by Tracehouse",
     "unstable/topic-facets": "topics are not offered by Tracehouse",
-    "skills": "skills are not offered by Tracehouse",
     "organizations/llm-connections": "model connections belong to a project here: use /api/public/llm-connections",
     "feedback": "feedback to Langfuse's makers is not collected by Tracehouse",
 }
 SERVED = (
     "ingestion, otel/v1/{traces,logs,metrics}, traces (GET, DELETE), observations (v1, v2), sessions, "
     "scores (POST, GET, DELETE, v2, v3), score-configs, annotation-queues, comments, media, "
-    "prompts (v1, v2), datasets, dataset-items, dataset-run-items, experiments, experiment-items, "
+    "prompts (v1, v2), skills, datasets, dataset-items, dataset-run-items, experiments, experiment-items, "
     "metrics (v1, v2), metrics/daily, v2/evaluators, v2/evaluation-rules, llm-connections, models, "
     "projects, organizations, scim, health"
 )

@@ -149,7 +149,7 @@ async def test_what_tracehouse_does_not_serve_answers_in_langfuses_shape(live: R
     headers = basic(await make_key(live))
     async with aiohttp.ClientSession() as session:
         for method, path, hint in [
-            ("GET", "/api/public/skills", "skills"),
+            ("GET", "/api/public/unstable/skills", "use /api/public/skills"),
             ("POST", "/api/public/integrations/blob-storage", "blob-storage"),
             ("GET", "/api/public/unstable/dashboards", "dashboard"),
             ("GET", "/api/public/v9/anything", "Served: ingestion"),
