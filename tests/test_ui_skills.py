@@ -118,4 +118,13 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         expect(row.locator(".chip.production")).to_have_text("production")
         expect(row.locator("td").nth(2)).to_have_text("1")
         expect(row).to_contain_text("support")
+
+        # The project switcher keeps the Skills tab: the other project's skills, none of these.
+        status, other = api(page, "POST", "/api/v1/organizations/default/projects", {"name": "second-app"})
+        assert status in (200, 201), other
+        page.reload()
+        page.locator("#project-switch").select_option(other["id"])
+        page.get_by_role("heading", name="No skills yet").wait_for()
+        assert page.url.endswith(f"/project/{other['id']}/skills"), page.url
+        expect(page.get_by_role("link", name="greeter")).to_have_count(0)
     assert not errors, errors
