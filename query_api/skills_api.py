@@ -171,12 +171,25 @@ async def ui_list(request: web.Request) -> web.Response:
 
 
 async def ui_skill(request: web.Request) -> web.Response:
-    """All versions of one skill, newest first; the chosen one (default the newest) with its texts."""
+    """All versions of one skill, newest first; the chosen one (default the newest) with its texts
+    (none, and ``selected`` null, for a name this project does not hold)."""
     _, caller = await _caller(request)
     caller.require(Permission.VIEW_DATA, "read skills")
     name = request.query.get("name", "")
     service = _service(request)
     wanted = positive_int(request.query.get("version"), "version")
+    if not await service.versions(caller.project_id, name):
+        # Not stored here, yet an agent may report it (its own files, another project): the page
+        # shows what reported it and offers to store it, rather than an error.
+        return json_response(
+            {
+                "name": name,
+                "versions": [],
+                "selected": None,
+                "protectedLabels": sorted(PROTECTED_LABELS),
+                "permissions": _permissions(caller),
+            }
+        )
     chosen, versions = await service.find(caller.project_id, name, wanted, None if wanted else "latest")
     docs = [await service.document(v, versions) for v in reversed(versions)]
     return json_response(

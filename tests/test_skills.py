@@ -335,7 +335,11 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
         # Another project's skills are not this one's.
         status, listed = await admin.call("GET", "/api/v1/skills?project=default")
         assert status == 200 and listed["items"] == []
-        status, _ = await admin.call("GET", "/api/v1/skill?project=default&name=greet")
+        status, detail = await admin.call("GET", "/api/v1/skill?project=default&name=greet")
+        assert status == 200 and detail["versions"] == [] and detail["selected"] is None
+        # A version this project's skill does not have is not found (a name it does not hold is not
+        # an error: the UI shows what reported it).
+        status, _ = await cy.call("GET", f"/api/v1/skill{q}&name=greet&version=9")
         assert status == 404
     finally:
         for person in people:

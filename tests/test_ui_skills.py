@@ -5,6 +5,7 @@ the trace, which links back to the version; then a new skill made in the editor,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -68,8 +69,32 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         assert out["trace_id"] in page.url
         expect(page.locator(".skills-link")).to_contain_text("tone")
         page.screenshot(path=str(SHOTS / "trace-link.png"))
+        trace_url = page.url
         link.click()
         page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+
+        # A skill the agent reported that this project does not hold: what reported it, not an
+        # error, and its SKILL.md started to store it here.
+        page.goto(trace_url)
+        page.locator(".skills-link").get_by_role("link", name="tone", exact=True).click()
+        page.get_by_role("heading", name="tone", exact=True).wait_for()
+        expect(page.locator(".page-head .muted")).to_have_text("not stored in this project")
+        expect(page.locator(".card.unstored")).to_contain_text("This project holds no skill named tone.")
+        reported = page.locator("table", has=page.locator("th", has_text="Version reported"))
+        expect(reported.locator("tr", has=page.get_by_role("link", name="decide"))).to_contain_text("any version")
+        usage = page.locator("table", has=page.locator("th", has_text="Cost / call"))
+        expect(usage.locator("tbody tr td").first).to_have_text("any version")
+        expect(usage.locator("tbody tr td").nth(1)).to_have_text("2")
+        page.screenshot(path=str(SHOTS / "unstored.png"), full_page=True)
+        page.get_by_role("button", name="Store it here").click()
+        expect(page.get_by_label("File text").first).to_have_value(re.compile(r"^---\nname: tone\ndescription: "))
+        page.get_by_label("File text").first.fill("---\nname: tone\ndescription: Warm and brief.\n---\nBe kind.\n")
+        page.get_by_role("button", name="Save version").click()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        expect(page.locator(".skill-description")).to_have_text("Warm and brief.")
+        # Stored now, its reports by name alone still count, beside its versions'.
+        expect(usage.locator("tbody tr")).to_have_count(1)
+        expect(usage.locator("tbody tr td").first).to_have_text("any version")
 
         # A new skill from the editor: SKILL.md's header names it; a supporting file beside it.
         page.goto(server.api_url + "/project/default/skills")

@@ -157,6 +157,7 @@ function filesView(v) {
 export async function skillPage(root, name) {
   const params = new URLSearchParams(location.search);
   const doc = await api("/api/v1/skill", { query: { name, version: params.get("version") || undefined } });
+  if (!doc.versions.length) return unstoredSkillPage(root, name);
   const versions = doc.versions; // newest first
   const selected = doc.selected;
   const again = () => skillPage(root, name);
@@ -197,10 +198,47 @@ export async function skillPage(root, name) {
     h("h2", { text: t("Observations that reported this skill") }),
     reported,
   );
+  await showUse(name, [...versions].reverse(), selected.version, usage, reported);
+}
+
+/** A skill this project does not hold, as the trace view links to one an agent reported: what
+ * reported it, and (for those who write) its SKILL.md to store it here. */
+async function unstoredSkillPage(root, name) {
+  const editBox = h("div", {});
+  const reported = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
+  const usage = h("div", {});
+  // A name YAML reads as it is stays plain; any other is quoted (a JSON string is YAML too).
+  const yamlName = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/.test(name) ? name : JSON.stringify(name);
+  const start = `---\nname: ${yamlName}\ndescription: What the skill does, and when the agent should load it.\n---\n# ${name}\n\n`; // code, not text
+  root.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": t("Skills") }, h("a", { href: here("/skills"), "data-link": true, text: t("Skills") })),
+    h("div", { class: "page-head" }, h("h1", { text: name }),
+      h("span", { class: "muted", text: t("not stored in this project") }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("Store it here"), onclick: () => {
+        editBox.replaceChildren(editor([{ path: "SKILL.md", content: start }], (created) => go(skillPath(created.name)),
+          () => editBox.replaceChildren()));
+      } }) : null),
+    h("p", { class: "card unstored", text: t("This project holds no skill named {name}. Observations reported it as available to a model: the agent has it from elsewhere (files of its own, or another project). Store it here to version it, label it and serve it to agents.", { name }) }),
+    editBox,
+    h("h2", { text: t("In use (last {days} days)", { days: 30 }) }),
+    usage,
+    h("h2", { text: t("Observations that reported this skill") }),
+    reported,
+  );
+  await showUse(name, null, null, usage, reported);
+}
+
+/** The skill's use into ``usage`` (per version: ``versions`` oldest first, or null for every
+ * version reported) and ``reported`` (the newest observations that reported it). */
+async function showUse(name, versions, selected, usage, reported) {
   const [rows, metrics] = await Promise.all([api("/api/v1/skill/observations", { query: { name } }),
     api("/api/v1/skill/metrics", { query: { name } })]);
+  const byName = metrics.versions.some((m) => m.version === "") ? [{ version: "" }] : []; // reported without a version
+  const numbered = versions || metrics.versions.filter((m) => m.version !== "").map((m) => ({ version: m.version }))
+    .sort((a, b) => Number(a.version) - Number(b.version));
+  const shown = [...numbered, ...byName];
   usage.replaceChildren(h("p", { class: "muted", text: t("Observations that reported each version as available to a model, their latency, tokens, cost and scores: compare versions here.") }),
-    metricsTable(metrics, [...versions].reverse(), selected.version, (v) => skillPath(name, { version: v.version }),
+    metricsTable(metrics, shown, selected, (v) => skillPath(name, { version: v.version }),
       t("No observation reported a version of {name} in the last {days} days.", { name, days: metrics.days })));
   reported.replaceChildren(rows.items.length
     ? table([t("Time"), t("Observation"), t("Type"), t("Version reported"), t("Model"), t("Latency"), t("Tokens"), t("Cost")], rows.items.map((r) => h("tr", {},
