@@ -59,7 +59,6 @@ class IngestSettings:
     linger_s: float = 0.25
 
 
-WAL_DIR = "wal"
 REPLAY_ROWS = 16_384  # rows per insert while replaying the log at start-up
 
 

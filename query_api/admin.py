@@ -9,6 +9,7 @@ able to read the data directory is what grants access.
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from query_api.audit_scope import note_detail, note_scope
 from query_api.requests import is_local, read_model
 from storage import ApiKey, Project, Store
+from storage.backup import back_up
 from storage.invitations import RESET
 from storage.organizations import Organization
 from storage.projects import DEFAULT_ORGANIZATION_ID
@@ -228,6 +230,19 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.json_response(reset, status=201)
 
 
+class BackupRequest(BaseModel):
+    to: str = Field(min_length=1, max_length=4096)
+
+
+async def backup(request: web.Request) -> web.Response:
+    """The embedded store copied into a new directory on this machine, while it serves."""
+    store = _authorize(request)
+    body = await read_model(request, BackupRequest)
+    result = await back_up(store, Path(body.to))
+    note_detail(request, path=result["path"])
+    return web.json_response(result, status=201)
+
+
 def admin_routes() -> list[web.RouteDef]:
     return [
         web.get("/api/admin/organizations", list_organizations),
@@ -242,4 +257,5 @@ def admin_routes() -> list[web.RouteDef]:
         web.delete(r"/api/admin/data/{kind:trace|session|user}/{id}", delete_data),
         web.get("/api/admin/users", list_users),
         web.post("/api/admin/users/password-reset", reset_password),
+        web.post("/api/admin/backup", backup),
     ]

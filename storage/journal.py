@@ -26,11 +26,13 @@ from pathlib import Path
 from storage.api import Backend
 from storage.tables import TRACE_INDEX, TRACE_INDEX_MV, TRACES, TRACES_MV
 
-__all__ = ["InsertJournal", "rebuild_summaries"]
+__all__ = ["JOURNAL_DIR", "WAL_DIR", "InsertJournal", "rebuild_summaries"]
 
 log = logging.getLogger(__name__)
 
 JOURNAL_DIR = "journal"
+# The span write-ahead log's directory beside it (otlp_receiver.wal writes it; a backup copies both).
+WAL_DIR = "wal"
 
 # The current version of each span of the given traces: rows that are not cancelled, newest first.
 _CURRENT_SPANS = """(

@@ -235,7 +235,7 @@ def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
 def test_help_explains_the_commands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("serve", "receiver", "query", "projects", "keys", "users"):
+    for command in ("serve", "receiver", "query", "projects", "keys", "users", "backup", "restore"):
         assert command in result.stdout
     assert "TRACEHOUSE_" in result.stdout
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 
 from otlp_receiver import wal as wal_module
-from otlp_receiver.ingest import WAL_DIR
 from otlp_receiver.wal import HEADER, WriteAheadLog
 from storage import Store
+from storage.journal import WAL_DIR
 from tests.conftest import serving, start_server, until
 from tests.helpers import span, span_table
 from tests.otlp_data import request

@@ -8,6 +8,7 @@ processes may share).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,7 @@ import aiohttp
 from query_api.admin import key_json, organization_json, password_reset, project_json, user_json
 from storage import Store
 from storage.backends.dirlock import is_locked
+from storage.backup import back_up
 from tracehouse.errors import StorageUnavailable, StoreLocked, TracehouseError
 from tracehouse.runtime import read_runtime
 from tracehouse.settings import Settings
@@ -35,7 +37,10 @@ _ROUTES = {
     "delete_data": ("DELETE", "/api/admin/data/{kind}/{id}"),
     "list_users": ("GET", "/api/admin/users"),
     "reset_password": ("POST", "/api/admin/users/password-reset"),
+    "backup": ("POST", "/api/admin/backup"),
 }
+# A backup takes as long as the store is large; everything else answers in moments.
+_NO_TIMEOUT = {"backup"}
 
 
 async def _direct(store: Store, op: str, args: dict[str, Any], settings: Settings) -> Any:
@@ -66,6 +71,8 @@ async def _direct(store: Store, op: str, args: dict[str, Any], settings: Setting
         return {"data": [user_json(u) for u in await store.users.list_all()]}
     if op == "reset_password":
         return await password_reset(store, args["email"], _ui_url(settings))
+    if op == "backup":
+        return await back_up(store, Path(args["to"]))
     raise ValueError(op)
 
 
@@ -94,7 +101,7 @@ async def _remote(api_url: str, token: str, op: str, args: dict[str, Any]) -> An
     if params:
         params = {k: str(v) for k, v in params.items() if v is not None}
     headers = {"Authorization": f"Bearer {token}"}
-    timeout = aiohttp.ClientTimeout(total=30)
+    timeout = aiohttp.ClientTimeout(total=None if op in _NO_TIMEOUT else 30)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,

@@ -192,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--otlp-grpc-port", type=int)
     doctor.add_argument("--otlp-http-port", type=int)
 
+    backup = commands.add_parser(
+        "backup", help="copy the embedded store into a new directory, while it serves (tracehouse restore reads it)"
+    )
+    _store_options(backup)
+    backup.add_argument("--to", required=True, metavar="DIR", help="a new (or empty) directory for the backup")
+    restore = commands.add_parser("restore", help="make a new data directory from a backup, to serve it")
+    restore.add_argument("--from", dest="source", required=True, metavar="DIR", help="the backup's directory")
+    _store_options(restore)
+
     migrate = commands.add_parser("migrate", help="apply pending schema migrations and exit")
     _store_options(migrate)
 
@@ -283,6 +292,30 @@ def _run_users(args: argparse.Namespace, settings: Settings) -> None:
         print("Anyone holding the link can take over the account: give it to its owner only.")
 
 
+def _run_backup(args: argparse.Namespace, settings: Settings) -> None:
+    if not settings.embedded:
+        raise ConfigError(
+            "tracehouse backup copies the embedded store: back up a ClickHouse server with its own "
+            "BACKUP DATABASE, beside the encryption key and the media bucket"
+        )
+    # The server may run elsewhere in the file system's view (its own working directory).
+    done = _admin(settings, "backup", to=str(Path(args.to).absolute()))
+    print(f"backed up the store (schema version {done['schema_version']}) to {done['path']}")
+    size, took = done["bytes"] / 1e6, done["seconds"]
+    print(f"  {size:,.1f} MB in {took:.1f} s; everything acknowledged before it began is in it")
+    print(f"restore it with: tracehouse restore --from {done['path']} --data-dir <a new directory>")
+
+
+def _run_restore(args: argparse.Namespace, settings: Settings) -> None:
+    from storage.backup import restore
+
+    if not settings.embedded:
+        raise ConfigError("tracehouse restore makes an embedded store's data directory: pass --data-dir")
+    done = asyncio.run(restore(Path(args.source), settings.data_dir))
+    print(f"restored the backup of {done['created_at']} (schema version {done['schema_version']}) into {done['path']}")
+    print(f"serve it with: tracehouse serve --data-dir {done['path']}")
+
+
 def _run_migrate(settings: Settings) -> None:
     from storage import Store
 
@@ -355,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if all(c.ok for c in checks) else 1
         elif args.command == "migrate":
             _run_migrate(settings)
+        elif args.command == "backup":
+            _run_backup(args, settings)
+        elif args.command == "restore":
+            _run_restore(args, settings)
         return 0
     except TracehouseError as exc:
         print(f"tracehouse: error: {exc.message}", file=sys.stderr)

@@ -25,12 +25,13 @@ from evaluations import JobShard
 from mail import Mailer, parse_smtp_url
 from otlp_receiver.grpc_server import create_grpc_server
 from otlp_receiver.http_server import OtlpHttpHandler, create_otlp_app
-from otlp_receiver.ingest import WAL_DIR, IngestService, IngestSettings, default_decode_workers
+from otlp_receiver.ingest import IngestService, IngestSettings, default_decode_workers
 from otlp_receiver.langfuse.routes import LangfuseRoutes
 from otlp_receiver.langfuse.service import Access
 from query_api import OtlpPorts, create_app
 from query_api.provisioning import Provisioning
 from storage import Store
+from storage.journal import WAL_DIR
 from tracehouse import __version__, compiled
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
 from tracehouse.errors import ConfigError

@@ -78,6 +78,7 @@ const CHANGES = {
   "POST /api/admin/keys/{public_key}/revoke": () => t("Revoked an API key"),
   "DELETE /api/admin/data/{kind}/{id}": () => t("Deleted data"),
   "POST /api/admin/users/password-reset": () => t("Made a password reset link"),
+  "POST /api/admin/backup": () => t("Backed up the store"),
   "POST /api/v1/organizations/{organization}/members/{user_id}/password-reset": () => t("Made a password reset link"),
   "POST /api/public/projects": () => t("Created a project"),
   "PUT /api/public/projects/{project_id}": () => t("Changed a project"),

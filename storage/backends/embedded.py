@@ -15,7 +15,7 @@ import decimal
 import functools
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,9 @@ class EmbeddedBackend:
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = chdb.connect(self._path)
+            # BACKUP and RESTORE write and read only where the code says (tracehouse backup's
+            # destination); no other statement can name a file.
+            conn = chdb.connect(f"file:{self._path}?backups.allowed_path=/")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -196,6 +198,28 @@ class EmbeddedBackend:
     async def execute(self, sql: str, params: Params | None = None) -> None:
         bound = {k: format_param(v) for k, v in (params or {}).items()}
         await self._run(self._writer, "statement", lambda conn: conn.query(sql, "Null", params=bound))
+
+    async def backup(self, dest: Path, before: Callable[[], None]) -> None:
+        """The whole database into ``dest`` (a directory not there yet) as of one moment: run on the
+        writer's thread, so every insert and statement before it has committed whole (a span
+        insert's summaries too) and none starts until it ends; ``before`` runs there first (what
+        must be copied at that same moment)."""
+
+        def run(conn: Any) -> None:
+            before()
+            conn.query("BACKUP DATABASE default TO File({dest:String})", "Null", params={"dest": str(dest)})
+
+        await self._run(self._writer, f"backing up the store to {dest}", run)
+
+    async def restore(self, source: Path) -> None:
+        """The database of a backup ``backup`` wrote, into this (empty) store."""
+        await self._run(
+            self._writer,
+            f"restoring the store from {source}",
+            lambda conn: conn.query(
+                "RESTORE DATABASE default FROM File({src:String})", "Null", params={"src": str(source)}
+            ),
+        )
 
     def _shutdown_sync(self) -> None:
         self._writer.shutdown(wait=True)

@@ -1,0 +1,197 @@
+"""A copy of the embedded store taken while it serves (``tracehouse backup``), and a new data
+directory made from one (``tracehouse restore``).
+
+The database is copied by ClickHouse's own BACKUP on the store's writer thread: every insert and
+statement before it has committed whole (a span insert's summaries with it) and none starts until
+it ends. Reads go on meanwhile, and OTLP exports are still acknowledged into the write-ahead log.
+At that same moment, on that thread, the write-ahead log and the insert journal are copied: spans
+acknowledged but not yet inserted, which a server started on the restored directory inserts once
+(the span writer skips what is already stored). So the copy holds everything acknowledged before
+the backup began. The rest of the data directory (media files, the encryption key) is copied
+after: files that never change once written.
+
+A backup is a directory: ``clickhouse/`` (ClickHouse's backup of the database), the copied files,
+and ``tracehouse-backup.json``, written last, so a directory without it is not a whole backup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from storage.backends.dirlock import LOCK_NAME
+from storage.backends.embedded import ENGINE_DIR, EmbeddedBackend
+from storage.journal import JOURNAL_DIR, WAL_DIR
+from storage.migrations import schema_version
+from storage.store import Store
+from tracehouse.errors import InvalidInput
+from tracehouse.runtime import RUNTIME_FILE
+
+__all__ = ["MANIFEST", "back_up", "read_manifest", "restore"]
+
+MANIFEST = "tracehouse-backup.json"
+# Copied at the database's moment: what was acknowledged and not yet inserted.
+AT_THE_MOMENT = (WAL_DIR, JOURNAL_DIR)
+# Never copied: the engine (ClickHouse backs it up), this process's lock and address.
+NOT_COPIED = {ENGINE_DIR, LOCK_NAME, RUNTIME_FILE}
+FORMAT = 1
+
+
+def _copy_tree(source: Path, target: Path) -> int:
+    """Copy the files under ``source`` into ``target``; a file gone meanwhile (a log segment
+    inserted and deleted, a media file erased) is skipped. Returns the bytes copied."""
+    copied = 0
+    if source.is_file():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            return target.stat().st_size
+        except FileNotFoundError:
+            return 0
+    for root, _, files in os.walk(source):
+        here = target / Path(root).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                shutil.copyfile(Path(root) / name, here / name)
+                copied += (here / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return copied
+
+
+def _entries(data_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
+    if names is not None:
+        return [data_dir / n for n in names if (data_dir / n).exists()]
+    return sorted(p for p in data_dir.iterdir() if p.name not in NOT_COPIED and p.name not in AT_THE_MOMENT)
+
+
+def _check_destination(dest: Path, data_dir: Path) -> None:
+    if dest == data_dir or dest.is_relative_to(data_dir) or data_dir.is_relative_to(dest):
+        raise InvalidInput(f"back up to a directory outside the data directory {data_dir}, not {dest}")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InvalidInput(f"{dest} already exists and is not an empty directory: back up to a new one")
+
+
+def _start(dest: Path, data_dir: Path) -> Path:
+    dest = Path(dest).absolute()
+    _check_destination(dest, data_dir)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidInput(f"cannot make the backup's directory {dest}: {reason}") from None
+    return dest
+
+
+def _finish(dest: Path, data_dir: Path, manifest: dict[str, Any]) -> int:
+    """Copy the rest of the data directory, then the manifest once all is on disk; the bytes in
+    the backup."""
+    for entry in _entries(data_dir):
+        _copy_tree(entry, dest / entry.name)
+    os.sync()  # the copy is on disk before the manifest says it is whole
+    with open(dest / MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    return sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+
+
+async def back_up(store: Store, dest: Path) -> dict[str, Any]:
+    """Copy the embedded store (and its data directory's files) into ``dest``, a new or empty
+    directory, while the store serves; the manifest's fields, with the time and bytes it took."""
+    backend = store.backend
+    if not isinstance(backend, EmbeddedBackend) or store.data_dir is None:
+        raise InvalidInput(
+            "only the embedded store is backed up here: back up a ClickHouse server with ClickHouse's "
+            "own BACKUP DATABASE, beside the encryption key and the media bucket"
+        )
+    data_dir = await asyncio.to_thread(store.data_dir.resolve)
+    started = time.perf_counter()
+    dest = await asyncio.to_thread(_start, dest, data_dir)
+
+    def at_the_moment() -> None:
+        for entry in _entries(data_dir, AT_THE_MOMENT):
+            _copy_tree(entry, dest / entry.name)
+
+    try:
+        await backend.backup(dest / ENGINE_DIR, at_the_moment)
+        manifest = {
+            "format": FORMAT,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "schema_version": await schema_version(backend),
+            "data_dir": str(data_dir),
+        }
+        size = await asyncio.to_thread(_finish, dest, data_dir, manifest)
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, dest, True)  # half a backup must not pass for one
+        raise
+    return {**manifest, "path": str(dest), "seconds": round(time.perf_counter() - started, 3), "bytes": size}
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    """The manifest of the backup in ``source``; a clear error when it is not a whole backup."""
+    try:
+        manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"{source} is not a whole tracehouse backup (no {MANIFEST}): 'tracehouse backup' writes one"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{source}: its {MANIFEST} cannot be read: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not (source / ENGINE_DIR).is_dir():
+        raise InvalidInput(f"{source} is not a tracehouse backup this release reads (format {FORMAT})")
+    return manifest
+
+
+def _restore_start(source: Path, data_dir: Path) -> tuple[Path, Path, dict[str, Any], bool]:
+    source, data_dir = source.absolute(), data_dir.absolute()
+    manifest = read_manifest(source)
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise InvalidInput(f"{data_dir} already exists and is not empty: restore into a new directory")
+    created = not data_dir.exists()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return source, data_dir, manifest, created
+
+
+def _restore_files(source: Path, data_dir: Path) -> None:
+    for entry in sorted(source.iterdir()):
+        if entry.name not in (ENGINE_DIR, MANIFEST):
+            _copy_tree(entry, data_dir / entry.name)
+    os.sync()
+
+
+def _undo(data_dir: Path, created: bool) -> None:
+    """Nothing half-restored stays behind to be served."""
+    if created:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        return
+    for entry in data_dir.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+async def restore(source: Path, data_dir: Path) -> dict[str, Any]:
+    """Make ``data_dir`` (new or empty) from the backup in ``source``; ``tracehouse serve`` on it
+    then applies any newer migrations and inserts the spans its write-ahead log holds."""
+    source, data_dir, manifest, created = await asyncio.to_thread(_restore_start, Path(source), Path(data_dir))
+    try:
+        backend = EmbeddedBackend.open(data_dir)
+        try:
+            await backend.restore(source / ENGINE_DIR)
+        finally:
+            await backend.close()
+        await asyncio.to_thread(_restore_files, source, data_dir)
+    except BaseException:
+        await asyncio.to_thread(_undo, data_dir, created)
+        raise
+    return {**manifest, "path": str(data_dir), "from": str(source)}

@@ -1,0 +1,183 @@
+"""Backing up the embedded store while it serves, and serving the restored copy: everything
+acknowledged before the backup began is in it exactly once (spans still waiting in the write-ahead
+log included), with its summaries; bad requests cost nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from storage import Store
+from storage.backup import MANIFEST, back_up, restore
+from tests.conftest import run_cli, serving, start_server, until
+from tests.otel import exporter, provider
+from tests.test_otlp_errors import PB, GatedBackend, post
+from tests.test_wal import INPUT_TOKENS, SPANS_PER_REQUEST, body, stored
+from tracehouse.runtime import read_runtime
+
+SERVICE = "backup-test"
+
+
+async def test_a_backup_holds_what_waited_in_the_log_once_and_serves_again(tmp_path: Path) -> None:
+    data, dest, restored = tmp_path / "data", tmp_path / "backup", tmp_path / "restored"
+    async with serving(data) as live:
+        assert live.ingest is not None and live.ingest.wal is not None
+        batcher, wal = live.ingest.batcher, live.ingest.wal
+        assert all(s == 200 for s, _, _ in await asyncio.gather(*(post(live, body(), PB) for _ in range(10))))
+        await batcher.settled()
+        # An insert hangs before the store's writer: the next requests are acknowledged from the log.
+        gated = GatedBackend(live.store.writer._backend)
+        live.store.writer._backend = gated
+        first = asyncio.create_task(post(live, body(), PB))
+        await until(lambda: gated.held_spans > 0)
+        assert all(s == 200 for s, _, _ in await asyncio.gather(*(post(live, body(), PB) for _ in range(10))))
+        assert wal.unreleased == 10
+        done = await back_up(live.store, dest)
+        assert done["path"] == str(dest) and done["schema_version"] == await live.store.schema_version()
+        assert (dest / MANIFEST).is_file() and list((dest / "wal").glob("*.wal"))
+        # Afterwards the hung insert and new requests commit: not in the backup (not acknowledged
+        # when it began).
+        gated.gate.set()
+        assert (await first)[0] == 200
+        assert (await post(live, body(), PB))[0] == 200
+        await batcher.settled()
+        assert (await stored(live.store))[0] == 22 * SPANS_PER_REQUEST
+
+    await restore(dest, restored)
+    server = start_server(restored)
+    try:
+        assert f"replayed {10 * SPANS_PER_REQUEST} spans" in server.log()
+        status, page = server.get("/api/v1/traces?limit=100&start=2000-01-01T00:00:00Z")
+        assert status == 200 and len(page["items"]) == 20
+    finally:
+        server.stop()
+    async with await Store.open(data_dir=restored) as store:
+        spans = 20 * SPANS_PER_REQUEST
+        assert await stored(store) == (spans, spans, spans * INPUT_TOKENS)  # once each, summaries too
+
+
+class Acks(SpanExporter):
+    """The SDK's exporter, noting when each span it sent was acknowledged."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.acked: list[tuple[int, float]] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self.inner.export(spans)
+        if result == SpanExportResult.SUCCESS:
+            now = time.monotonic()
+            self.acked.extend((s.context.trace_id, now) for s in spans if s.context is not None)
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+@pytest.mark.slow
+def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path) -> None:
+    data, dest, restored = tmp_path / "data", tmp_path / "backup", tmp_path / "restored"
+    server = start_server(data)
+    stop = threading.Event()
+    acks = Acks(exporter("http", server))  # type: ignore[arg-type]
+    tracer = provider(acks, service=SERVICE).get_tracer("backup")
+
+    def send() -> None:
+        while not stop.is_set():
+            with tracer.start_as_current_span("call") as span:
+                span.set_attribute("gen_ai.usage.input_tokens", INPUT_TOKENS)
+
+    sender = threading.Thread(target=send)
+    try:
+        sender.start()
+        while len(acks.acked) < 50:
+            time.sleep(0.01)
+        began = time.monotonic()
+        out = run_cli("backup", "--data-dir", str(data), "--to", str(dest))
+        assert out.returncode == 0, out.stderr
+        assert f"to {dest}" in out.stdout and "restore it with: tracehouse restore" in out.stdout
+        count_at_end = len(acks.acked)
+        while len(acks.acked) < count_at_end + 20:  # the server takes spans on after it
+            time.sleep(0.01)
+        # A second backup into the same directory is refused, and costs nothing.
+        again = run_cli("backup", "--data-dir", str(data), "--to", str(dest))
+        assert again.returncode == 1 and "already exists and is not an empty directory" in again.stderr
+    finally:
+        stop.set()
+        sender.join()
+        server.stop()
+    before = {trace for trace, at in acks.acked if at < began}
+    assert len(before) >= 50
+
+    out = run_cli("restore", "--from", str(dest), "--data-dir", str(restored))
+    assert out.returncode == 0, out.stderr
+    assert f"into {restored}" in out.stdout
+    # Into a directory that holds something: refused, and the directory is left as it was.
+    out = run_cli("restore", "--from", str(dest), "--data-dir", str(data))
+    assert out.returncode == 1 and "is not empty: restore into a new directory" in out.stderr
+    out = run_cli("restore", "--from", str(tmp_path), "--data-dir", str(tmp_path / "nowhere"))
+    assert out.returncode == 1 and "is not a whole tracehouse backup" in out.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+    second = start_server(restored)
+    second.stop()
+
+    async def check() -> None:
+        async with await Store.open(data_dir=restored) as store:
+            rows = await store.backend.query(
+                "SELECT trace_id AS t FROM spans WHERE service_name = {s:String}", {"s": SERVICE}
+            )
+            ids = [r["t"] for r in rows]
+            assert len(ids) == len(set(ids)), "a span stored twice"
+            assert {f"{t:032x}" for t in before} <= set(ids)
+            tokens = await store.backend.query(
+                "SELECT sum(input_tokens) AS n FROM traces WHERE has(services, {s:String})", {"s": SERVICE}
+            )
+            assert int(tokens[0]["n"]) == len(ids) * INPUT_TOKENS
+
+    asyncio.run(check())
+
+
+async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "file").write_text("x")
+    async with serving(data) as live:
+        info = read_runtime(data)
+        assert info is not None
+        url = info.api_url + "/api/admin/backup"
+        auth = {"Authorization": f"Bearer {info.admin_token}"}
+        async with aiohttp.ClientSession() as session:
+            for headers, payload, status, says in [
+                ({}, {"to": str(tmp_path / "b")}, 401, "admin token"),
+                (auth, b"not json", 400, ""),
+                (auth, {}, 400, "to"),
+                (auth, {"to": 5}, 400, "to"),
+                (auth, {"to": ""}, 400, "to"),
+                (auth, {"to": str(taken)}, 400, "already exists and is not an empty directory"),
+                (auth, {"to": str(data / "inside")}, 400, "outside the data directory"),
+                (auth, {"to": str(tmp_path)}, 400, "outside the data directory"),  # holds it
+                (auth, {"to": "/proc/no/such"}, 400, "cannot make the backup's directory"),
+            ]:
+                kwargs = {"data": payload} if isinstance(payload, bytes) else {"json": payload}
+                async with session.post(url, headers=headers, **kwargs) as r:  # type: ignore[arg-type]
+                    text = await r.text()
+                    assert r.status == status, (payload, r.status, text)
+                    assert says in text, text
+            assert (taken / "file").read_text() == "x" and sorted(p.name for p in taken.iterdir()) == ["file"]
+            assert not (data / "inside").exists()
+            # The server goes on: spans stored, and a good backup after the bad ones.
+            assert (await post(live, body(), PB))[0] == 200
+            async with session.post(url, headers=auth, json={"to": str(tmp_path / "good")}) as r:
+                assert r.status == 201, await r.text()
+                assert (await r.json())["path"] == str(tmp_path / "good")
+    assert (tmp_path / "good" / MANIFEST).is_file()
