@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from prompts.rules import PROTECTED_LABELS, PromptRuleError, check_labels
+from prompts.rules import PROTECTED_LABELS, PromptRuleError, check_labels, pick_version
 from prompts.skills import SkillService, parse_new_skill
 from query_api.access import Caller, caller_for
 from query_api.admin import STORE_KEY
@@ -171,32 +171,27 @@ async def ui_list(request: web.Request) -> web.Response:
 
 
 async def ui_skill(request: web.Request) -> web.Response:
-    """All versions of one skill, newest first; the chosen one (default the newest) with its texts
-    (none, and ``selected`` null, for a name this project does not hold)."""
+    """All versions of one skill, newest first; the chosen one (default the newest) with its texts.
+    A name this project does not hold has none (``selected`` null), and a version it does not hold
+    (deleted, or an agent's own) is named in ``missingVersion`` beside the newest: traces link to
+    whatever an agent reported, and the page shows what reported it rather than an error."""
     _, caller = await _caller(request)
     caller.require(Permission.VIEW_DATA, "read skills")
     name = request.query.get("name", "")
     service = _service(request)
     wanted = positive_int(request.query.get("version"), "version")
-    if not await service.versions(caller.project_id, name):
-        # Not stored here, yet an agent may report it (its own files, another project): the page
-        # shows what reported it and offers to store it, rather than an error.
-        return json_response(
-            {
-                "name": name,
-                "versions": [],
-                "selected": None,
-                "protectedLabels": sorted(PROTECTED_LABELS),
-                "permissions": _permissions(caller),
-            }
-        )
-    chosen, versions = await service.find(caller.project_id, name, wanted, None if wanted else "latest")
+    versions = await service.versions(caller.project_id, name)
+    chosen = pick_version(versions, wanted, None if wanted else "latest")
+    missing = wanted if chosen is None and versions else None
+    if missing is not None:
+        chosen = pick_version(versions, None, "latest")
     docs = [await service.document(v, versions) for v in reversed(versions)]
     return json_response(
         {
             "name": name,
             "versions": docs,
-            "selected": await service.document(chosen, versions, include_content=True),
+            "selected": await service.document(chosen, versions, include_content=True) if chosen else None,
+            "missingVersion": missing,
             "protectedLabels": sorted(PROTECTED_LABELS),
             "permissions": _permissions(caller),
         }

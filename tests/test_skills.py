@@ -337,10 +337,12 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
         assert status == 200 and listed["items"] == []
         status, detail = await admin.call("GET", "/api/v1/skill?project=default&name=greet")
         assert status == 200 and detail["versions"] == [] and detail["selected"] is None
-        # A version this project's skill does not have is not found (a name it does not hold is not
-        # an error: the UI shows what reported it).
-        status, _ = await cy.call("GET", f"/api/v1/skill{q}&name=greet&version=9")
-        assert status == 404
+        # A version this project's skill does not have (a trace's link to a deleted one) is named
+        # beside the newest, as a name it does not hold has none: the UI shows what reported them.
+        status, detail = await cy.call("GET", f"/api/v1/skill{q}&name=greet&version=9")
+        assert status == 200 and detail["missingVersion"] == 9 and detail["selected"]["version"] == 2
+        status, detail = await cy.call("GET", f"/api/v1/skill{q}&name=greet&version=2")
+        assert status == 200 and detail["missingVersion"] is None and detail["selected"]["version"] == 2
     finally:
         for person in people:
             await person.close()

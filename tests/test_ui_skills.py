@@ -5,6 +5,7 @@ the trace, which links back to the version; then a new skill made in the editor,
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,8 +13,10 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect
 
+from storage.skills import SKILLS_AVAILABLE
 from tests.conftest import Server
 from tests.langfuse_helpers import run_sdk
+from tests.otel import exporter, provider
 from tests.test_ui import ARTIFACTS, browser_page
 from tests.test_ui_first_run import api, server, sign_up  # noqa: F401 (fixture)
 
@@ -32,6 +35,12 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "skills"})
         assert status == 201, pair
         out = run_sdk("5", "v5_skills.py", server.api_url, SimpleNamespace(**pair))  # type: ignore[arg-type]
+        # An agent pinned to version 2, which the script deleted, reports it over OTLP.
+        token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+        tracing = provider(exporter("http", server, {"Authorization": f"Basic {token}"}))  # type: ignore[arg-type]
+        with tracing.get_tracer("agent").start_as_current_span("pinned-agent") as span:
+            span.set_attribute(SKILLS_AVAILABLE, '[{"name": "refund-policy", "version": 2}]')
+        tracing.shutdown()
 
         # From the Prompts page's tabs to the skills: the SDK's skill with its production version.
         page.goto(server.api_url + "/project/default/prompts")
@@ -57,10 +66,19 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         decide = reported.locator("tr", has=page.get_by_role("link", name="decide"))
         expect(decide).to_contain_text("version 1")
         usage = page.locator("table", has=page.locator("th", has_text="Cost / call"))
-        expect(usage.locator("tbody tr")).to_have_count(1)
-        expect(usage.locator("tbody tr td").first).to_have_text("v1")
-        expect(usage.locator("tbody tr td").nth(1)).to_have_text("2")  # the generation and its span
+        expect(usage.locator("tbody tr")).to_have_count(2)
+        expect(usage.locator("tbody tr").first.locator("td").first).to_have_text("v1")
+        expect(usage.locator("tbody tr").first.locator("td").nth(1)).to_have_text("2")  # the generation and its span
+        expect(usage.locator("tbody tr").nth(1).locator("td").first).to_have_text("v2 · not stored")
         page.screenshot(path=str(SHOTS / "skill.png"), full_page=True)
+        assert "null" not in page.locator("main").inner_text()
+        # The deleted version's link: the newest, said so, rather than an error.
+        usage.get_by_role("link", name="v2").click()
+        expect(page.locator(".card.unstored")).to_contain_text("Version 2 of refund-policy is not stored here")
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        page.go_back()
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        expect(page.locator(".card.unstored")).to_have_count(0)
 
         # Through to the trace: the generation says which skills were available, linked.
         decide.get_by_role("link", name="decide").click()

@@ -334,7 +334,8 @@ export function metricsTable(metrics, versions, selected, pathOf, empty) {
     const lat = m.latency_ms || [];
     return h("tr", { class: v.version === selected ? "selected" : "" },
       // "" is a report that named no version (a skill reported by name alone)
-      v.version === "" ? h("td", { text: t("any version") }) : h("td", {}, h("a", { href: pathOf(v), "data-link": true, text: `v${v.version}` })),
+      v.version === "" ? h("td", { text: t("any version") }) : h("td", {}, h("a", { href: pathOf(v), "data-link": true, text: `v${v.version}` }),
+        v.notStored ? h("span", { class: "muted", text: ` · ${t("not stored")}` }) : null),
       h("td", { text: formatCount(m.observations) }), h("td", { text: formatCount(m.traces) }),
       h("td", { text: lat.length ? formatDuration(lat[0]) : "–" }), h("td", { text: lat.length ? formatDuration(lat[1]) : "–" }),
       h("td", { text: formatCount(m.input_tokens) }), h("td", { text: formatCount(m.output_tokens) }),

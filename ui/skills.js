@@ -173,6 +173,7 @@ export async function skillPage(root, name) {
         editBox.replaceChildren(editor(selected.files, (created) => go(skillPath(created.name, { version: created.version })),
           () => editBox.replaceChildren()));
       } }) : null),
+    ...(doc.missingVersion ? [h("p", { class: "card unstored", text: t("Version {v} of {name} is not stored here (deleted, or the agent's own): this is version {newest}, the newest.", { v: doc.missingVersion, name, newest: selected.version }) })] : []),
     editBox,
     h("div", { class: "prompt-layout" },
       versionList(versions, selected, (v) => skillPath(name, { version: v.version })),
@@ -234,8 +235,11 @@ async function showUse(name, versions, selected, usage, reported) {
   const [rows, metrics] = await Promise.all([api("/api/v1/skill/observations", { query: { name } }),
     api("/api/v1/skill/metrics", { query: { name } })]);
   const byName = metrics.versions.some((m) => m.version === "") ? [{ version: "" }] : []; // reported without a version
-  const numbered = versions || metrics.versions.filter((m) => m.version !== "").map((m) => ({ version: m.version }))
-    .sort((a, b) => Number(a.version) - Number(b.version));
+  // Versions reported that are not stored (deleted, or the agent's own) count too, marked.
+  const stored = new Set((versions || []).map((v) => String(v.version)));
+  const elsewhere = metrics.versions.filter((m) => m.version !== "" && !stored.has(String(m.version)))
+    .map((m) => ({ version: m.version, notStored: true }));
+  const numbered = [...(versions || []), ...elsewhere].sort((a, b) => Number(a.version) - Number(b.version));
   const shown = [...numbered, ...byName];
   usage.replaceChildren(h("p", { class: "muted", text: t("Observations that reported each version as available to a model, their latency, tokens, cost and scores: compare versions here.") }),
     metricsTable(metrics, shown, selected, (v) => skillPath(name, { version: v.version }),
