@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 
 from bench.ingest import percentile, start_server
-from bench.peer import PB, disk_bytes, send_all
+from bench.peer import disk_bytes, post_until_acked, send_all
 from bench.workload import Batch, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,14 +56,7 @@ async def keep_sending(url: str, batches: list[Batch], concurrency: int, stop: a
                 batch = batches[next(turn) % len(batches)]
                 body, traces = batch.fresh(os.urandom(len(batch.salt)))
                 sent = time.perf_counter()
-                while True:
-                    async with session.post(url, data=body, headers=PB) as r:
-                        await r.read()
-                        if r.status == 200:
-                            break
-                        if r.status not in (429, 503):
-                            raise SystemExit(f"{url} answered {r.status}")
-                        await asyncio.sleep(0.05)
+                await post_until_acked(session, url, body)
                 acks.append((sent, time.perf_counter(), batch.spans, traces))
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))

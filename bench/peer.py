@@ -126,6 +126,18 @@ def disk_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+async def post_until_acked(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    """One OTLP request, sent again on 429/503 after the hinted delay (at most a second)."""
+    while True:
+        async with session.post(url, data=body, headers=PB) as r:
+            await r.read()
+            if r.status == 200:
+                return
+            if r.status not in (429, 503):
+                raise SystemExit(f"{url} answered {r.status}")
+            await asyncio.sleep(min(float(r.headers.get("Retry-After", "1")), 1.0))
+
+
 async def send_all(url: str, batches: list[Batch], concurrency: int) -> None:
     """Every request, by ``concurrency`` senders, each retrying 429/503 after the hinted delay."""
     queue = list(reversed(batches))
@@ -133,15 +145,7 @@ async def send_all(url: str, batches: list[Batch], concurrency: int) -> None:
 
         async def sender() -> None:
             while queue:
-                body = queue.pop().body
-                while True:
-                    async with session.post(url, data=body, headers=PB) as r:
-                        await r.read()
-                        if r.status == 200:
-                            break
-                        if r.status not in (429, 503):
-                            raise SystemExit(f"{url} answered {r.status}")
-                        await asyncio.sleep(min(float(r.headers.get("Retry-After", "1")), 1.0))
+                await post_until_acked(session, url, queue.pop().body)
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
 
