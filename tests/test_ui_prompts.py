@@ -160,11 +160,42 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         link.click()
         page.get_by_role("heading", name="Version 2", exact=True).wait_for()
 
+        # A generation that used version 1, then version 1 deleted: its use keeps a row, marked, and
+        # the trace's link to it opens the newest version, said so (it showed version 2 unsaid).
+        _ingest(
+            server,
+            pair,
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "generation-create",
+                    "timestamp": stamp,
+                    "body": {
+                        "id": "gen-old",
+                        "traceId": trace_id,
+                        "name": "old-llm",
+                        "startTime": stamp,
+                        "endTime": stamp,
+                        "promptName": "support/answer",
+                        "promptVersion": 1,
+                    },
+                },
+            ],
+        )
+        time.sleep(0.2)
+        assert api(page, "DELETE", "/api/v1/prompt?project=default&name=support%2Fanswer&version=1", None)[0] == 200
+        page.goto(server.api_url + "/project/default/prompts/support%2Fanswer?version=1")
+        expect(page.locator(".card.unstored")).to_contain_text("Version 1 of support/answer is not stored here")
+        page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+        expect(metrics.locator("tbody tr")).to_have_count(2)
+        expect(metrics.locator("tbody tr").first.locator("td").first).to_have_text("v1 · not stored")
+        assert "null" not in page.locator("main").inner_text()
+
         # The list: the folder, then the prompt in it with its labels.
         page.goto(server.api_url + "/project/default/prompts")
         page.get_by_role("link", name="support/").click()
         row = page.locator("tr", has=page.get_by_role("link", name="answer"))
         expect(row).to_contain_text("production")
-        expect(row.locator("td").nth(2)).to_have_text("2")
+        expect(row.locator("td").nth(2)).to_have_text("1")
         page.screenshot(path=str(SHOTS / "list.png"))
     assert not errors, errors

@@ -325,6 +325,16 @@ export async function promptsPage(root) {
 
 /** Per version: the observations that used it, their latency, tokens, cost and mean scores
  * (``metrics`` of a prompt's or a skill's metrics route); ``pathOf(v)`` links each version. */
+/** A metrics table's rows: the stored ``versions`` (oldest first) and the versions only reported
+ * (deleted, or not stored here: marked), by number, then reports that named no version. */
+export function usageRows(versions, metrics) {
+  const stored = new Set(versions.map((v) => String(v.version)));
+  const elsewhere = metrics.versions.filter((m) => m.version !== "" && !stored.has(String(m.version)))
+    .map((m) => ({ version: m.version, notStored: true }));
+  const byName = metrics.versions.some((m) => m.version === "") ? [{ version: "" }] : [];
+  return [...versions, ...elsewhere].sort((a, b) => Number(a.version) - Number(b.version)).concat(byName);
+}
+
 export function metricsTable(metrics, versions, selected, pathOf, empty) {
   if (!metrics.versions.length) return h("p", { class: "muted", text: empty });
   const scoreNames = [...new Set(metrics.versions.flatMap((m) => Object.keys(m.scores || {})))].sort();
@@ -354,7 +364,10 @@ export async function promptPage(root, name) {
     api("/api/v1/prompt/metrics", { query: { name, days: params.get("days") || 30 } }),
   ]);
   const versions = doc.versions; // newest first
-  const selected = versions.find((v) => String(v.version) === params.get("version")) || versions[0];
+  const asked = params.get("version");
+  const selected = versions.find((v) => String(v.version) === asked) || versions[0];
+  // A trace's link to a version deleted since: the newest, said so.
+  const missing = asked && String(selected.version) !== asked ? asked : null;
   const compareWith = versions.find((v) => String(v.version) === params.get("compare"));
   const again = () => promptPage(root, name);
   const editBox = h("div", {});
@@ -386,6 +399,7 @@ export async function promptPage(root, name) {
         from: { label: `${name} · ${t("version {v}", { v: selected.version })}`, href: promptPath(name, { version: selected.version }) },
         prompt: { name, type: selected.type, config: selected.config || {} },
       }) })),
+    ...(missing ? [h("p", { class: "card unstored", text: t("Version {v} of {name} is not stored here (deleted): this is version {newest}, the newest.", { v: missing, name, newest: selected.version }) })] : []),
     editBox,
     h("div", { class: "prompt-layout" },
       versionList(versions, selected, (v) => promptPath(name, { version: v.version })),
@@ -399,7 +413,7 @@ export async function promptPage(root, name) {
         useSnippets(name, selected))),
     h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),
     h("p", { class: "muted", text: t("Observations of any type linked to each version, their latency, tokens, cost and scores: compare versions here.") }),
-    metricsTable(metrics, [...versions].reverse(), selected.version, (v) => promptPath(name, { version: v.version }),
+    metricsTable(metrics, usageRows([...versions].reverse(), metrics), selected.version, (v) => promptPath(name, { version: v.version }),
       t("No observation used {name} in the last {days} days. Link one with prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes.", { name, days: metrics.days })),
     h("h2", { text: t("Observations that used version {v}", { v: selected.version }) }),
     linked,

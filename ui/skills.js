@@ -6,7 +6,7 @@ import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t } from "/ui/i18n.js";
-import { chips, labelEditor, metricsTable, promptTabs, versionList } from "/ui/prompts.js";
+import { chips, labelEditor, metricsTable, promptTabs, usageRows, versionList } from "/ui/prompts.js";
 
 const TEMPLATE = "---\nname: my-skill\ndescription: What the skill does, and when the agent should load it.\n---\n# My skill\n\nInstructions for the agent.\n"; // code, not text
 export const SKILLS_ATTRIBUTE = "langfuse.observation.skills_available";
@@ -234,13 +234,7 @@ async function unstoredSkillPage(root, name) {
 async function showUse(name, versions, selected, usage, reported) {
   const [rows, metrics] = await Promise.all([api("/api/v1/skill/observations", { query: { name } }),
     api("/api/v1/skill/metrics", { query: { name } })]);
-  const byName = metrics.versions.some((m) => m.version === "") ? [{ version: "" }] : []; // reported without a version
-  // Versions reported that are not stored (deleted, or the agent's own) count too, marked.
-  const stored = new Set((versions || []).map((v) => String(v.version)));
-  const elsewhere = metrics.versions.filter((m) => m.version !== "" && !stored.has(String(m.version)))
-    .map((m) => ({ version: m.version, notStored: true }));
-  const numbered = [...(versions || []), ...elsewhere].sort((a, b) => Number(a.version) - Number(b.version));
-  const shown = [...numbered, ...byName];
+  const shown = usageRows(versions || [], metrics);
   usage.replaceChildren(h("p", { class: "muted", text: t("Observations that reported each version as available to a model, their latency, tokens, cost and scores: compare versions here.") }),
     metricsTable(metrics, shown, selected, (v) => skillPath(name, { version: v.version }),
       t("No observation reported a version of {name} in the last {days} days.", { name, days: metrics.days })));
