@@ -37,6 +37,7 @@ from tracehouse.runtime import RUNTIME_FILE
 __all__ = ["MANIFEST", "back_up", "read_manifest", "restore"]
 
 MANIFEST = "tracehouse-backup.json"
+CLAIM = ".tracehouse-backup-in-progress"  # in the backup's directory while it is written
 # Copied at the database's moment: what was acknowledged and not yet inserted.
 AT_THE_MOMENT = (WAL_DIR, JOURNAL_DIR)
 # Never copied: the engine (ClickHouse backs it up), this process's lock and address.
@@ -80,15 +81,23 @@ def _check_destination(dest: Path, data_dir: Path) -> None:
         raise InvalidInput(f"{dest} already exists and is not an empty directory: back up to a new one")
 
 
-def _start(dest: Path, data_dir: Path) -> Path:
+def _start(dest: Path, data_dir: Path) -> tuple[Path, bool]:
+    """The backup's directory, claimed for this backup; whether it was made for it."""
     dest = Path(dest).absolute()
     _check_destination(dest, data_dir)
+    created = not dest.exists()
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InvalidInput(f"cannot make the backup's directory {dest}: {reason}") from None
-    return dest
+    try:
+        # Created only if absent: of two backups into one directory, the second is refused (and
+        # so never removes the first one's files when it fails).
+        (dest / CLAIM).open("x").close()
+    except FileExistsError:
+        raise InvalidInput(f"{dest} already exists and is not an empty directory: back up to a new one") from None
+    return dest, created
 
 
 def _finish(dest: Path, data_dir: Path, manifest: dict[str, Any]) -> int:
@@ -97,6 +106,7 @@ def _finish(dest: Path, data_dir: Path, manifest: dict[str, Any]) -> int:
     for entry in _entries(data_dir):
         _copy_tree(entry, dest / entry.name)
     os.sync()  # the copy is on disk before the manifest says it is whole
+    (dest / CLAIM).unlink()
     with open(dest / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
         f.flush()
@@ -115,7 +125,7 @@ async def back_up(store: Store, dest: Path) -> dict[str, Any]:
         )
     data_dir = await asyncio.to_thread(store.data_dir.resolve)
     started = time.perf_counter()
-    dest = await asyncio.to_thread(_start, dest, data_dir)
+    dest, created = await asyncio.to_thread(_start, dest, data_dir)
 
     def at_the_moment() -> None:
         for entry in _entries(data_dir, AT_THE_MOMENT):
@@ -131,7 +141,7 @@ async def back_up(store: Store, dest: Path) -> dict[str, Any]:
         }
         size = await asyncio.to_thread(_finish, dest, data_dir, manifest)
     except BaseException:
-        await asyncio.to_thread(shutil.rmtree, dest, True)  # half a backup must not pass for one
+        await asyncio.to_thread(_undo, dest, created)  # half a backup must not pass for one
         raise
     return {**manifest, "path": str(dest), "seconds": round(time.perf_counter() - started, 3), "bytes": size}
 
@@ -168,12 +178,12 @@ def _restore_files(source: Path, data_dir: Path) -> None:
     os.sync()
 
 
-def _undo(data_dir: Path, created: bool) -> None:
-    """Nothing half-restored stays behind to be served."""
+def _undo(directory: Path, created: bool) -> None:
+    """Nothing half-made stays behind (a directory made for it goes, one given keeps to itself)."""
     if created:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
         return
-    for entry in data_dir.iterdir():
+    for entry in directory.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:

@@ -180,4 +180,19 @@ async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(tmp_path
             async with session.post(url, headers=auth, json={"to": str(tmp_path / "good")}) as r:
                 assert r.status == 201, await r.text()
                 assert (await r.json())["path"] == str(tmp_path / "good")
-    assert (tmp_path / "good" / MANIFEST).is_file()
+
+            # Two backups into one directory at once: one is taken, the other refused without
+            # touching it.
+            async def one() -> tuple[int, str]:
+                async with session.post(url, headers=auth, json={"to": str(tmp_path / "twice")}) as r:
+                    return r.status, await r.text()
+
+            answers = sorted(await asyncio.gather(one(), one()))
+            assert [a[0] for a in answers] == [201, 400], answers
+            assert "not an empty directory" in answers[1][1]
+    for taken_once in ("good", "twice"):
+        assert (tmp_path / taken_once / MANIFEST).is_file()
+        assert not (tmp_path / taken_once / ".tracehouse-backup-in-progress").exists()
+    await restore(tmp_path / "twice", tmp_path / "from-twice")
+    async with await Store.open(data_dir=tmp_path / "from-twice") as store:
+        assert (await stored(store))[0] == SPANS_PER_REQUEST
