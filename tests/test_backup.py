@@ -129,8 +129,21 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
 
     second = start_server(restored)
     second.stop()
+    # With no server running, the command opens the store itself: the same backup.
+    out = run_cli("backup", "--data-dir", str(data), "--to", str(tmp_path / "stopped"))
+    assert out.returncode == 0, out.stderr
+    out = run_cli("restore", "--from", str(tmp_path / "stopped"), "--data-dir", str(tmp_path / "from-stopped"))
+    assert out.returncode == 0, out.stderr
+
+    async def spans_of(data_dir: Path) -> int:
+        async with await Store.open(data_dir=data_dir) as store:
+            rows = await store.backend.query(
+                "SELECT count() AS n FROM spans WHERE service_name = {s:String}", {"s": SERVICE}
+            )
+            return int(rows[0]["n"])
 
     async def check() -> None:
+        assert await spans_of(tmp_path / "from-stopped") == await spans_of(data) == len(acks.acked)
         async with await Store.open(data_dir=restored) as store:
             rows = await store.backend.query(
                 "SELECT trace_id AS t FROM spans WHERE service_name = {s:String}", {"s": SERVICE}
