@@ -143,7 +143,8 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
             return int(rows[0]["n"])
 
     async def check() -> None:
-        assert await spans_of(tmp_path / "from-stopped") == await spans_of(data) == len(acks.acked)
+        whole = await spans_of(data)  # an export may be stored and not acknowledged (its retry is)
+        assert await spans_of(tmp_path / "from-stopped") == whole >= len(acks.acked)
         async with await Store.open(data_dir=restored) as store:
             rows = await store.backend.query(
                 "SELECT trace_id AS t FROM spans WHERE service_name = {s:String}", {"s": SERVICE}
