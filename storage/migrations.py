@@ -59,6 +59,7 @@ from storage.tables import (
     TRACES,
     TRACES_MV,
     USER_PREFERENCES,
+    VERTICAL_MERGES,
     VIEWS,
 )
 
@@ -136,6 +137,11 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(25, "spans: an index of which attributes are arrays", [NewIndex("spans", SPAN_ARRAY_KEYS_INDEX)]),
     Migration(
         26, "skill versions, their files' contents, and claims of version numbers", [SKILLS, SKILL_FILES, SKILL_CLAIMS]
+    ),
+    Migration(
+        27,
+        "spans: vertical merges wherever the merged part is wide (merge memory)",
+        [TableSettings("spans", VERTICAL_MERGES)],
     ),
 )
 

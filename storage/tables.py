@@ -51,6 +51,15 @@ COMPACT_INSERTS = ("min_bytes_for_wide_part = 134217728",)
 # took ~500 MB. 256 KB blocks halve that, for ~15% more disk on our very repetitive
 # benchmark text (less on real prompts) and no measurable CPU (docs/benchmarks.md).
 SMALL_BLOCKS = ("max_compress_block_size = 262144", "min_compress_block_size = 65536")
+# Even so, a horizontal merge holds every column of every part it reads at once: merging eight of
+# the write-ahead log's inserts took 130-190 MB, the server's peak under load. A vertical merge
+# (the key columns, then the others one at a time) took ~30 MB for the same parts. ClickHouse
+# turns to it from 131,072 rows; here from any size, wherever the merged part is wide (a compact
+# one is always merged horizontally). Measured in docs/benchmarks.md.
+VERTICAL_MERGES = (
+    "vertical_merge_algorithm_min_rows_to_activate = 1",
+    "vertical_merge_algorithm_min_bytes_to_activate = 0",
+)
 # A granule is what a read decompresses to reach one row. Spans carry kilobytes of input and output,
 # so ClickHouse's 10 MiB granules cost a trace read 59 ms at 112k spans; 1 MiB granules cost 38 ms,
 # halve a page's previews, and leave scans and disk as they were (measured, docs/benchmarks.md).
@@ -167,7 +176,7 @@ SPANS = Table(
         "idx_span_attr_values mapValues(span_attributes) TYPE bloom_filter(0.01) GRANULARITY 1",
         SPAN_ARRAY_KEYS_INDEX,
     ],
-    settings=DURABLE + COMPACT_INSERTS + SMALL_BLOCKS + SMALL_GRANULES,
+    settings=DURABLE + COMPACT_INSERTS + SMALL_BLOCKS + VERTICAL_MERGES + SMALL_GRANULES,
     shard_key="cityHash64(trace_id)",
 )
 

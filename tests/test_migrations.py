@@ -211,3 +211,28 @@ async def test_version_25_indexes_which_attributes_are_arrays_in_stored_spans(tm
         assert sorted(t["trace_id"] for t in page.items) == ["t-array", "t-plain"]
     finally:
         await again.close()
+
+
+async def test_a_store_of_version_26_merges_spans_vertically_once_migrated(tmp_path: Path) -> None:
+    """Migration 27 sets the spans table's vertical merges on a store that had ClickHouse's
+    default (from 131,072 rows), and keeps its data."""
+    data_dir = tmp_path / "data"
+    first = await Store.open(data_dir=data_dir)
+    await first.writer.write(span_table([span("t-vertical", "s1")]))
+    await first.backend.execute(
+        "ALTER TABLE spans RESET SETTING vertical_merge_algorithm_min_rows_to_activate, "
+        "vertical_merge_algorithm_min_bytes_to_activate"
+    )
+    await first.backend.execute("DELETE FROM schema_migrations WHERE version > 26")
+    assert "vertical_merge_algorithm_min_rows_to_activate" not in await _create_spans(first)
+    await first.close()
+
+    again = await Store.open(data_dir=data_dir)
+    try:
+        assert await again.schema_version() == LATEST
+        create = await _create_spans(again)
+        assert "vertical_merge_algorithm_min_rows_to_activate = 1" in create
+        assert "vertical_merge_algorithm_min_bytes_to_activate = 0" in create
+        assert [s["span_id"] for s in await again.reader.trace("default", "t-vertical")] == ["s1"]
+    finally:
+        await again.close()
