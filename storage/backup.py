@@ -17,6 +17,7 @@ and ``tracehouse-backup.json``, written last, so a directory without it is not a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -45,27 +46,20 @@ NOT_COPIED = {ENGINE_DIR, LOCK_NAME, RUNTIME_FILE}
 FORMAT = 1
 
 
-def _copy_tree(source: Path, target: Path) -> int:
-    """Copy the files under ``source`` into ``target``; a file gone meanwhile (a log segment
-    inserted and deleted, a media file erased) is skipped. Returns the bytes copied."""
-    copied = 0
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy the file ``source``, or the directory with everything under it, to ``target``; a file
+    gone meanwhile (a log segment inserted and deleted, a media file erased) is skipped."""
     if source.is_file():
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
             shutil.copyfile(source, target)
-            return target.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return
     for root, _, files in os.walk(source):
         here = target / Path(root).relative_to(source)
         here.mkdir(parents=True, exist_ok=True)
         for name in files:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(Path(root) / name, here / name)
-                copied += (here / name).stat().st_size
-            except FileNotFoundError:
-                continue
-    return copied
 
 
 def _entries(data_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
