@@ -218,14 +218,14 @@ async def ui_list(request: web.Request) -> web.Response:
 
 
 async def ui_prompt(request: web.Request) -> web.Response:
-    """All versions of one prompt, newest first, with variables and placeholders of each."""
+    """All versions of one prompt, newest first, with variables and placeholders of each (none for
+    a name this project does not hold: a trace links the prompts its observations used, deleted or
+    not)."""
     _, caller = await _caller(request)
     caller.require(Permission.VIEW_DATA, "read prompts")
     name = request.query.get("name", "")
     service = _service(request)
     versions = await service.versions(caller.project_id, name)
-    if not versions:
-        raise NotFound(f"no prompt named {name!r}")
     docs = []
     for v in reversed(versions):
         doc = service.document(v, versions)

@@ -340,6 +340,9 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
         status, listed = await admin.call("GET", "/api/v1/prompts?project=default")
         assert status == 200 and listed["items"] == []
         assert await live.store.prompts.versions("default", "greet") == []
+        # A name the project does not hold answers none (the page of a trace's link), not its texts.
+        status, detail = await admin.call("GET", "/api/v1/prompt?project=default&name=greet")
+        assert status == 200 and detail["name"] == "greet" and detail["versions"] == []
     finally:
         for person in people:
             await person.close()

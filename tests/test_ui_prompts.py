@@ -156,6 +156,7 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("link", name="answer-llm").click()
         link = page.get_by_role("link", name="support/answer · version 2")
         link.wait_for()
+        trace_url = page.url
         page.screenshot(path=str(SHOTS / "trace-link.png"))
         link.click()
         page.get_by_role("heading", name="Version 2", exact=True).wait_for()
@@ -198,4 +199,23 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         expect(row).to_contain_text("production")
         expect(row.locator("td").nth(2)).to_have_text("1")
         page.screenshot(path=str(SHOTS / "list.png"))
+
+        # The prompt deleted whole: the trace's link opens a page of its use (an error page before),
+        # and a writer creates it again from there.
+        assert api(page, "DELETE", "/api/v1/prompt?project=default&name=support%2Fanswer", None)[0] == 200
+        page.goto(trace_url)
+        page.get_by_role("link", name="support/answer · version 2").click()
+        expect(page.locator(".card.unstored")).to_contain_text("This project holds no prompt named support/answer")
+        expect(metrics.locator("tbody tr")).to_have_count(2)
+        expect(metrics.locator("tbody tr").nth(1).locator("td").first).to_have_text("v2 · not stored")
+        expect(page.get_by_role("heading", name="Observations that used version 2")).to_be_visible()
+        expect(page.get_by_role("link", name="answer-llm")).to_be_visible()
+        assert "null" not in page.locator("main").inner_text()
+        page.screenshot(path=str(SHOTS / "unstored.png"), full_page=True)
+        page.get_by_role("button", name="Create it here").click()
+        page.get_by_label("Prompt text").fill("Answer {{question}}")
+        page.get_by_role("button", name="Create prompt").click()
+        expect(page.locator(".card.unstored")).to_have_count(0)
+        expect(page.get_by_text("text prompt · 1 version")).to_be_visible()
+        expect(metrics.locator("tbody tr").first.locator("td").first).to_have_text("v1 · not stored")
     assert not errors, errors

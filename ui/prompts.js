@@ -363,6 +363,7 @@ export async function promptPage(root, name) {
     api("/api/v1/prompt", { query: { name } }),
     api("/api/v1/prompt/metrics", { query: { name, days: params.get("days") || 30 } }),
   ]);
+  if (!doc.versions.length) return unstoredPromptPage(root, name, metrics, params.get("version"));
   const versions = doc.versions; // newest first
   const asked = params.get("version");
   const selected = versions.find((v) => String(v.version) === asked) || versions[0];
@@ -418,7 +419,38 @@ export async function promptPage(root, name) {
     h("h2", { text: t("Observations that used version {v}", { v: selected.version }) }),
     linked,
   );
-  const rows = await api("/api/v1/prompt/observations", { query: { name, version: selected.version } });
+  await showLinked(linked, name, selected.version);
+}
+
+/** A prompt this project does not hold (deleted whole, or the app's own), as a trace links to one
+ * its observations used: their use per version, and (for those who write) an editor to create it. */
+function unstoredPromptPage(root, name, metrics, asked) {
+  const reported = metrics.versions.map((m) => String(m.version)).filter((v) => v !== "")
+    .sort((a, b) => Number(b) - Number(a));
+  const shown = reported.includes(asked) ? asked : reported[0];
+  const editBox = h("div", {});
+  const linked = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
+  root.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": t("Folder") }, h("a", { href: here("/prompts"), "data-link": true, text: t("Prompts") })),
+    h("div", { class: "page-head" }, h("h1", { text: name }),
+      h("span", { class: "muted", text: t("not stored in this project") }),
+      can("WRITE_CONTENT") ? h("button", { type: "button", text: t("Create it here"), onclick: () => {
+        editBox.replaceChildren(editor({ name }, (created) => go(promptPath(created.name, { version: created.version })),
+          () => editBox.replaceChildren()));
+      } }) : null),
+    h("p", { class: "card unstored", text: t("This project holds no prompt named {name}: it was deleted, or the app has it from elsewhere. The observations that used it are below; create it here to version it and serve it to the SDKs.", { name }) }),
+    editBox,
+    h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),
+    metricsTable(metrics, usageRows([], metrics), shown ?? null, (v) => promptPath(name, { version: v.version }),
+      t("No observation used {name} in the last {days} days. Link one with prompt=... in the Langfuse SDKs, or the gen_ai.prompt.name and gen_ai.prompt.version span attributes.", { name, days: metrics.days })),
+    ...(shown === undefined ? [] : [h("h2", { text: t("Observations that used version {v}", { v: shown }) }), linked]),
+  );
+  if (shown !== undefined) return showLinked(linked, name, shown);
+}
+
+/** The newest observations that used one version of a prompt, into ``linked``. */
+async function showLinked(linked, name, version) {
+  const rows = await api("/api/v1/prompt/observations", { query: { name, version } });
   linked.replaceChildren(rows.items.length
     ? table([t("Time"), t("Observation"), t("Type"), t("Model"), t("Latency"), t("Tokens"), t("Cost")], rows.items.map((r) => h("tr", {},
       h("td", { text: formatTime(r.start_ns) }),
