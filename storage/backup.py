@@ -44,6 +44,9 @@ AT_THE_MOMENT = (WAL_DIR, JOURNAL_DIR)
 # Never copied: the engine (ClickHouse backs it up), this process's lock and address.
 NOT_COPIED = {ENGINE_DIR, LOCK_NAME, RUNTIME_FILE}
 FORMAT = 1
+# Room kept beyond the copy's own size: the write-ahead log grows while a backup is taken, and a
+# disk filled to the last byte fails everything else on it too.
+RESERVE = 64 * 1024 * 1024
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -66,6 +69,38 @@ def _entries(data_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
     if names is not None:
         return [data_dir / n for n in names if (data_dir / n).exists()]
     return sorted(p for p in data_dir.iterdir() if p.name not in NOT_COPIED and p.name not in AT_THE_MOMENT)
+
+
+def _size(directory: Path, skip: Iterable[str] = ()) -> int:
+    """The bytes of the files under ``directory`` (its top-level entries in ``skip`` left out)."""
+    total = 0
+    for entry in directory.iterdir():
+        if entry.name in skip:
+            continue
+        paths = [entry] if entry.is_file() else [Path(r) / n for r, _, files in os.walk(entry) for n in files]
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+    return total
+
+
+def _free(path: Path) -> int:
+    """Free bytes on the disk that holds ``path`` (or would: its nearest existing parent)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def _check_room(needed: int, dest: Path) -> None:
+    """Refuse a copy the disk cannot hold before writing any of it: failing when the disk fills
+    would take minutes to say so, and leave the disk full for the server meanwhile."""
+    free = _free(dest)
+    if free < needed + RESERVE:
+        needed_mb, free_mb = -(-needed // 2**20), free // 2**20
+        raise InvalidInput(
+            f"{dest} is on a disk with {free_mb} MB free: the copy needs about {needed_mb} MB "
+            "(and 64 MB to spare); free some space or choose another disk"
+        )
 
 
 def _check_destination(dest: Path, data_dir: Path) -> None:
@@ -91,6 +126,11 @@ def _start(dest: Path, data_dir: Path) -> tuple[Path, bool]:
         (dest / CLAIM).open("x").close()
     except FileExistsError:
         raise InvalidInput(f"{dest} already exists and is not an empty directory: back up to a new one") from None
+    try:
+        _check_room(_size(data_dir, NOT_COPIED - {ENGINE_DIR}), dest)
+    except InvalidInput:
+        _undo(dest, created)
+        raise
     return dest, created
 
 
@@ -160,6 +200,7 @@ def _restore_start(source: Path, data_dir: Path) -> tuple[Path, Path, dict[str, 
     manifest = read_manifest(source)
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise InvalidInput(f"{data_dir} already exists and is not empty: restore into a new directory")
+    _check_room(_size(source, {MANIFEST}), data_dir)
     created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     return source, data_dir, manifest, created

@@ -5,6 +5,7 @@ log included), with its summaries; bad requests cost nothing."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from tests.conftest import run_cli, serving, start_server, until
 from tests.otel import exporter, provider
 from tests.test_otlp_errors import PB, GatedBackend, post
 from tests.test_wal import INPUT_TOKENS, SPANS_PER_REQUEST, body, stored
+from tracehouse.errors import InvalidInput
 from tracehouse.runtime import read_runtime
 
 SERVICE = "backup-test"
@@ -160,7 +162,9 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
     asyncio.run(check())
 
 
-async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(tmp_path: Path) -> None:
+async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     taken = tmp_path / "taken"
     taken.mkdir()
@@ -210,3 +214,15 @@ async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(tmp_path
     await restore(tmp_path / "twice", tmp_path / "from-twice")
     async with await Store.open(data_dir=tmp_path / "from-twice") as store:
         assert (await stored(store))[0] == SPANS_PER_REQUEST
+
+    # A disk without room for the copy (the operating system's answer is what is faked): refused
+    # before anything is written, with what it needs.
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=10 * 2**20))
+    async with serving(data) as live:
+        with pytest.raises(InvalidInput, match=r"disk with 10 MB free: the copy needs about \d+ MB"):
+            await back_up(live.store, tmp_path / "full")
+        assert (await post(live, body(), PB))[0] == 200
+    with pytest.raises(InvalidInput, match=r"disk with 10 MB free"):
+        await restore(tmp_path / "good", tmp_path / "full")
+    assert not (tmp_path / "full").exists()
