@@ -9,7 +9,10 @@ Loads the seeded GenAI workload (``--spans``, default the 112k of ``bench.peer``
   inserts wait while ClickHouse copies the database; exports are acknowledged into the
   write-ahead log meanwhile, up to its bound);
 - ``tracehouse restore``'s time, and that the restored store holds every span acknowledged
-  before the backup began, once.
+  before the backup began, once;
+- then a second backup on the first (``--base``: only what changed since), while the senders go
+  on: its time and size, and that its restore (through the first) holds every span acknowledged
+  before it began, once.
 
     python -m bench.backup [--spans 112000] [--concurrency 4]
 """
@@ -92,6 +95,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     start_ns = time.time_ns() - 3600 * 10**9
     batches = list(Workload(args.seed).batches(args.spans, 512, start_ns))
     data, dest, restored = tmp / "data", tmp / "backup", tmp / "restored"
+    since, restored_since = tmp / "since", tmp / "restored-since"
     process, info = start_server(data, [])
     url = info["otlp_http_url"] + "/v1/traces"
     acks: list[Ack] = []
@@ -103,6 +107,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         began = time.perf_counter()
         took, out = await asyncio.to_thread(cli, "backup", "--data-dir", str(data), "--to", str(dest))
         ended = time.perf_counter()
+        await asyncio.sleep(args.lead_s)
+        began_since = time.perf_counter()
+        took_since, _ = await asyncio.to_thread(
+            cli, "backup", "--data-dir", str(data), "--to", str(since), "--base", str(dest)
+        )
+        ended_since = time.perf_counter()
         await asyncio.sleep(args.lead_s)
         stop.set()
         await sending
@@ -118,6 +128,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     process.wait(60)
     before = [t for sent, answered, _, traces in acks if answered < began for t in traces]
     spans, distinct, found = await stored_traces(restored, before)
+    restore_since_s, _ = await asyncio.to_thread(
+        cli, "restore", "--from", str(since), "--data-dir", str(restored_since)
+    )
+    process, _ = start_server(restored_since, [])
+    process.terminate()
+    process.wait(60)
+    before_since = [t for sent, answered, _, traces in acks if answered < began_since for t in traces]
+    spans_since, distinct_since, found_since = await stored_traces(restored_since, before_since)
     original = sum(b.spans for b in batches)
     return {
         "workload": {"spans_loaded": original, "concurrency": args.concurrency},
@@ -130,7 +148,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "acks": {
             "before": latencies(acks, 0, began),
             "during": latencies(acks, began, ended),
-            "after": latencies(acks, ended, float("inf")),
+            "after": latencies(acks, ended, began_since),
+            "during_the_second": latencies(acks, began_since, ended_since),
         },
         "restore": {
             "command_s": round(restore_s, 2),
@@ -138,6 +157,15 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "distinct_spans": distinct,
             "traces_acked_before_the_backup": len(set(before)),
             "of_them_restored": found,
+        },
+        "second_backup_on_the_first": {
+            "command_s": round(took_since, 2),
+            "bytes": disk_bytes(since),
+            "restore_command_s": round(restore_since_s, 2),
+            "spans": spans_since,
+            "distinct_spans": distinct_since,
+            "traces_acked_before_it": len(set(before_since)),
+            "of_them_restored": found_since,
         },
         "backup_stdout": out.strip().splitlines(),
     }

@@ -232,13 +232,15 @@ async def reset_password(request: web.Request) -> web.Response:
 
 class BackupRequest(BaseModel):
     to: str = Field(min_length=1, max_length=4096)
+    base: str | None = Field(default=None, min_length=1, max_length=4096)  # an earlier backup
 
 
 async def backup(request: web.Request) -> web.Response:
-    """The embedded store copied into a new directory on this machine, while it serves."""
+    """The embedded store copied into a new directory on this machine, while it serves (on
+    ``base``, an earlier backup, only what changed since)."""
     store = _authorize(request)
     body = await read_model(request, BackupRequest)
-    result = await back_up(store, Path(body.to))
+    result = await back_up(store, Path(body.to), Path(body.base) if body.base else None)
     note_detail(request, path=result["path"])
     return web.json_response(result, status=201)
 

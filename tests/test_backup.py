@@ -5,10 +5,14 @@ log included), with its summaries; bad requests cost nothing."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
+import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +22,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from storage import Store
 from storage.backup import MANIFEST, back_up, restore
-from tests.conftest import run_cli, serving, start_server, until
+from storage.media import MediaFiles
+from tests.conftest import Running, run_cli, serving, start_server, until
 from tests.otel import exporter, provider
 from tests.test_otlp_errors import PB, GatedBackend, post
 from tests.test_wal import INPUT_TOKENS, SPANS_PER_REQUEST, body, stored
@@ -136,6 +141,11 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
     assert out.returncode == 0, out.stderr
     out = run_cli("restore", "--from", str(tmp_path / "stopped"), "--data-dir", str(tmp_path / "from-stopped"))
     assert out.returncode == 0, out.stderr
+    # On a base: the live backup, which lacks what came after it; the chain restores all of it.
+    out = run_cli("backup", "--data-dir", str(data), "--to", str(tmp_path / "since"), "--base", str(dest))
+    assert out.returncode == 0 and f"since the backup in {dest}" in out.stdout, out.stderr
+    out = run_cli("restore", "--from", str(tmp_path / "since"), "--data-dir", str(tmp_path / "from-since"))
+    assert out.returncode == 0, out.stderr
 
     async def spans_of(data_dir: Path) -> int:
         async with await Store.open(data_dir=data_dir) as store:
@@ -147,6 +157,7 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
     async def check() -> None:
         whole = await spans_of(data)  # an export may be stored and not acknowledged (its retry is)
         assert await spans_of(tmp_path / "from-stopped") == whole >= len(acks.acked)
+        assert await spans_of(tmp_path / "from-since") == whole
         async with await Store.open(data_dir=restored) as store:
             rows = await store.backend.query(
                 "SELECT trace_id AS t FROM spans WHERE service_name = {s:String}", {"s": SERVICE}
@@ -160,6 +171,85 @@ def test_backup_and_restore_with_the_cli_while_an_exporter_sends(tmp_path: Path)
             assert int(tokens[0]["n"]) == len(ids) * INPUT_TOKENS
 
     asyncio.run(check())
+
+
+async def _media(live: Running, data: bytes) -> Path:
+    """A file uploaded as the SDKs upload one; where the store keeps it."""
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    record, _ = await live.store.media.register(
+        "default", trace_id="t" * 32, observation_id="", field="input", content_type="image/png",
+        content_length=len(data), sha256_base64=digest, max_bytes=10**9, retention_days=0,
+    )  # fmt: skip
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    await live.store.media.upload("default", record.id, "image/png", chunks())
+    assert isinstance(live.store.media.files, MediaFiles)
+    return live.store.media.files.path("default", record.id)
+
+
+async def test_backups_on_a_base_hold_what_changed_and_restore_whole(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    full, since, later = tmp_path / "full", tmp_path / "since", tmp_path / "later"
+    big, small, newest = os.urandom(2**20), os.urandom(1000), os.urandom(500)
+    async with serving(data) as live:
+        for _ in range(3):
+            assert (await post(live, body(), PB))[0] == 200
+        first = await _media(live, big)
+        whole = await back_up(live.store, full)
+        assert whole["format"] == 1 and "base" not in whole
+        for _ in range(2):
+            assert (await post(live, body(), PB))[0] == 200
+        second = await _media(live, small)
+        on_full = await back_up(live.store, since, full)
+        assert on_full["format"] == 2 and on_full["base"] == str(full) and "files" not in on_full
+        # The file the base holds as it is stays there; the new one is copied.
+        rel_first, rel_second = first.relative_to(data), second.relative_to(data)
+        assert (full / rel_first).read_bytes() == big and not (since / rel_first).exists()
+        assert (since / rel_second).read_bytes() == small
+        assert on_full["bytes"] < whole["bytes"] - len(big) // 2
+        manifest = json.loads((since / MANIFEST).read_text())
+        assert {rel_first.as_posix(), rel_second.as_posix()} <= set(manifest["files"])
+        # A chain: the first file erased since, a third one new.
+        first.unlink()
+        third = await _media(live, newest)
+        assert (await post(live, body(), PB))[0] == 200
+        done = await back_up(live.store, later, since)
+        assert done["base"] == str(since)
+        assert not (later / rel_second).exists() and (later / third.relative_to(data)).read_bytes() == newest
+
+        # Bases that are not whole backups, and destinations inside the base: refused, nothing made.
+        held = sorted(p.relative_to(since) for p in since.rglob("*"))
+        for dest, base, says in [
+            (tmp_path / "x1", tmp_path / "nothing", "is not a whole tracehouse backup"),
+            (tmp_path / "x2", data, "is not a whole tracehouse backup"),
+            (since / "inside", since, "outside the base backup"),
+        ]:
+            with pytest.raises(InvalidInput, match=says):
+                await back_up(live.store, dest, base)
+            assert not dest.exists()
+        assert sorted(p.relative_to(since) for p in since.rglob("*")) == held
+
+    async def read(data_dir: Path) -> int:
+        async with await Store.open(data_dir=data_dir) as store:
+            return (await stored(store))[0]
+
+    await restore(later, tmp_path / "r-later")
+    assert await read(tmp_path / "r-later") == 6 * SPANS_PER_REQUEST
+    assert not (tmp_path / "r-later" / rel_first).exists()  # erased before that backup
+    assert (tmp_path / "r-later" / rel_second).read_bytes() == small  # from its base
+    assert (tmp_path / "r-later" / third.relative_to(data)).read_bytes() == newest
+    await restore(since, tmp_path / "r-since")
+    assert await read(tmp_path / "r-since") == 5 * SPANS_PER_REQUEST
+    assert (tmp_path / "r-since" / rel_first).read_bytes() == big  # from the whole backup
+    assert (tmp_path / "r-since" / "encryption.key").read_bytes() == (data / "encryption.key").read_bytes()
+
+    # A base moved away: the restore says which and where, and makes nothing.
+    full.rename(tmp_path / "moved")
+    with pytest.raises(InvalidInput, match=f"what changed since the backup in {full}, which is not there"):
+        await restore(later, tmp_path / "r-broken")
+    assert not (tmp_path / "r-broken").exists()
 
 
 async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(
@@ -185,6 +275,9 @@ async def test_the_admin_endpoint_refuses_bad_backups_and_costs_nothing(
                 (auth, {"to": str(data / "inside")}, 400, "outside the data directory"),
                 (auth, {"to": str(tmp_path)}, 400, "outside the data directory"),  # holds it
                 (auth, {"to": "/proc/no/such"}, 400, "cannot make the backup's directory"),
+                (auth, {"to": str(tmp_path / "b"), "base": 5}, 400, "base"),
+                (auth, {"to": str(tmp_path / "b"), "base": ""}, 400, "base"),
+                (auth, {"to": str(tmp_path / "b"), "base": str(taken)}, 400, "not a whole tracehouse backup"),
             ]:
                 kwargs = {"data": payload} if isinstance(payload, bytes) else {"json": payload}
                 async with session.post(url, headers=headers, **kwargs) as r:  # type: ignore[arg-type]

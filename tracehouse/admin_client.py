@@ -72,7 +72,7 @@ async def _direct(store: Store, op: str, args: dict[str, Any], settings: Setting
     if op == "reset_password":
         return await password_reset(store, args["email"], _ui_url(settings))
     if op == "backup":
-        return await back_up(store, Path(args["to"]))
+        return await back_up(store, Path(args["to"]), Path(args["base"]) if args.get("base") else None)
     raise ValueError(op)
 
 

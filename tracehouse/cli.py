@@ -197,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _store_options(backup)
     backup.add_argument("--to", required=True, metavar="DIR", help="a new (or empty) directory for the backup")
+    backup.add_argument(
+        "--base",
+        metavar="DIR",
+        help="an earlier backup: copy only what changed since (restoring needs it where it is)",
+    )
     restore = commands.add_parser("restore", help="make a new data directory from a backup, to serve it")
     restore.add_argument("--from", dest="source", required=True, metavar="DIR", help="the backup's directory")
     _store_options(restore)
@@ -299,8 +304,11 @@ def _run_backup(args: argparse.Namespace, settings: Settings) -> None:
             "BACKUP DATABASE, beside the encryption key and the media bucket"
         )
     # The server may run elsewhere in the file system's view (its own working directory).
-    done = _admin(settings, "backup", to=str(Path(args.to).absolute()))
+    base = {"base": str(Path(args.base).absolute())} if args.base else {}
+    done = _admin(settings, "backup", to=str(Path(args.to).absolute()), **base)
     print(f"backed up the store (schema version {done['schema_version']}) to {done['path']}")
+    if done.get("base"):
+        print(f"  what changed since the backup in {done['base']}: keep that one where it is to restore this")
     size, took = done["bytes"] / 1e6, done["seconds"]
     print(f"  {size:,.1f} MB in {took:.1f} s; everything acknowledged before it began is in it")
     print(f"restore it with: tracehouse restore --from {done['path']} --data-dir <a new directory>")

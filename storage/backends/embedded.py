@@ -199,15 +199,23 @@ class EmbeddedBackend:
         bound = {k: format_param(v) for k, v in (params or {}).items()}
         await self._run(self._writer, "statement", lambda conn: conn.query(sql, "Null", params=bound))
 
-    async def backup(self, dest: Path, before: Callable[[], None]) -> None:
+    async def backup(self, dest: Path, before: Callable[[], None], base: Path | None = None) -> None:
         """The whole database into ``dest`` (a directory not there yet) as of one moment: run on the
         writer's thread, so every insert and statement before it has committed whole (a span
         insert's summaries too) and none starts until it ends; ``before`` runs there first (what
-        must be copied at that same moment)."""
+        must be copied at that same moment). On ``base`` (an earlier backup of it), only the parts
+        that backup does not hold."""
 
         def run(conn: Any) -> None:
             before()
-            conn.query("BACKUP DATABASE default TO File({dest:String})", "Null", params={"dest": str(dest)})
+            if base is None:
+                conn.query("BACKUP DATABASE default TO File({dest:String})", "Null", params={"dest": str(dest)})
+            else:
+                conn.query(
+                    "BACKUP DATABASE default TO File({dest:String}) SETTINGS base_backup = File({base:String})",
+                    "Null",
+                    params={"dest": str(dest), "base": str(base)},
+                )
 
         await self._run(self._writer, f"backing up the store to {dest}", run)
 
