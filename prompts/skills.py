@@ -388,11 +388,18 @@ class SkillService:
         self.invalidate()
         return await self.document(written[-1], written)
 
-    async def delete_version(self, project: str, name: str, version: int) -> None:
-        """Delete one version (``latest`` falls to the one before)."""
-        v, _ = await self.find(project, name, version=version)
-        await self._store.skills.write([v], deleted=True)
+    async def delete_version(self, project: str, name: str, version: int | None = None) -> int:
+        """Delete one version (``latest`` falls to the one before), or with none the whole skill;
+        how many versions went."""
+        if version is None:
+            doomed = await self.versions(project, name)
+            if not doomed:
+                raise NotFound(f"Skill not found: '{name}'")
+        else:
+            doomed = [(await self.find(project, name, version=version))[0]]
+        await self._store.skills.write(doomed, deleted=True)
         self.invalidate()
+        return len(doomed)
 
     async def contents(self, project: str, hashes: Sequence[str]) -> list[dict[str, str]]:
         """Stored texts by hash, in the order asked (NotFound for a hash the project lacks)."""

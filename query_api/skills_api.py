@@ -245,17 +245,18 @@ async def ui_tags(request: web.Request) -> web.Response:
 
 async def ui_delete(request: web.Request) -> web.Response:
     _, caller = await _caller(request)
+    """One version of a skill deleted, or (no ``version``) the whole skill."""
     caller.require(Permission.WRITE_CONTENT, "delete skill versions")
     name = request.query.get("name", "")
     version = positive_int(request.query.get("version"), "version")
-    if version is None:
-        raise InvalidInput("version: required")
     service = _service(request)
-    current, _ = await service.find(caller.project_id, name, version=version)
-    if set(current.labels) & PROTECTED_LABELS:
+    if version is None:
+        doomed = await service.versions(caller.project_id, name)
+    else:
+        doomed = [(await service.find(caller.project_id, name, version=version))[0]]
+    if any(set(v.labels) & PROTECTED_LABELS for v in doomed):
         caller.require(Permission.MANAGE_PROTECTED_LABELS, "delete a version with a protected label")
-    await service.delete_version(caller.project_id, name, version)
-    return json_response({"deleted": True})
+    return json_response({"deleted": await service.delete_version(caller.project_id, name, version)})
 
 
 async def ui_observations(request: web.Request) -> web.Response:

@@ -343,6 +343,15 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
         assert status == 200 and detail["missingVersion"] == 9 and detail["selected"]["version"] == 2
         status, detail = await cy.call("GET", f"/api/v1/skill{q}&name=greet&version=2")
         assert status == 200 and detail["missingVersion"] is None and detail["selected"]["version"] == 2
+        # The whole skill: not by a member while a version holds production; an admin may.
+        status, _ = await cy.call("DELETE", f"/api/v1/skill{q}&name=greet")
+        assert status == 403
+        status, doc = await bob.call("DELETE", f"/api/v1/skill{q}&name=greet")
+        assert status == 200 and doc == {"deleted": 1}
+        status, detail = await dee.call("GET", f"/api/v1/skill{q}&name=greet")
+        assert status == 200 and detail["versions"] == []
+        status, _ = await bob.call("DELETE", f"/api/v1/skill{q}&name=greet")
+        assert status == 404
     finally:
         for person in people:
             await person.close()

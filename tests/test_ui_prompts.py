@@ -184,7 +184,15 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             ],
         )
         time.sleep(0.2)
-        assert api(page, "DELETE", "/api/v1/prompt?project=default&name=support%2Fanswer&version=1", None)[0] == 200
+        page.goto(server.api_url + "/project/default/prompts/support%2Fanswer?version=1")
+        page.get_by_role("heading", name="Version 1", exact=True).wait_for()
+        dialogs.clear()
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_role("button", name="Delete this version").click()
+        page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+        expect(page.locator(".versions a.version")).to_have_count(1)
+        assert dialogs == ['Delete version 1 of support/answer? SDKs asking for it will get "not found".']
+        expect(page.get_by_role("button", name="Delete this version")).to_have_count(0)  # the last: Delete prompt
         page.goto(server.api_url + "/project/default/prompts/support%2Fanswer?version=1")
         expect(page.locator(".card.unstored")).to_contain_text("Version 1 of support/answer is not stored here")
         page.get_by_role("heading", name="Version 2", exact=True).wait_for()
@@ -202,7 +210,11 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
 
         # The prompt deleted whole: the trace's link opens a page of its use (an error page before),
         # and a writer creates it again from there.
-        assert api(page, "DELETE", "/api/v1/prompt?project=default&name=support%2Fanswer", None)[0] == 200
+        row.get_by_role("link", name="answer").click()
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_role("button", name="Delete prompt").click()
+        page.get_by_role("heading", name="No prompts yet").wait_for()
+        assert dialogs[-1] == 'Delete support/answer? SDKs asking for it will get "not found".'
         page.goto(trace_url)
         page.get_by_role("link", name="support/answer · version 2").click()
         expect(page.locator(".card.unstored")).to_contain_text("This project holds no prompt named support/answer")

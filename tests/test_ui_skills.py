@@ -170,4 +170,15 @@ def test_skills_in_the_browser(server: Server, tmp_path: Path) -> None:  # noqa:
         page.get_by_role("heading", name="No skills yet").wait_for()
         assert page.url.endswith(f"/project/{other['id']}/skills"), page.url
         expect(page.get_by_role("link", name="greeter")).to_have_count(0)
+
+        # Back in the first project, the whole skill deleted from its page.
+        page.locator("#project-switch").select_option("default")
+        page.get_by_role("link", name="greeter").click()
+        page.get_by_role("heading", name="Version 2", exact=True).wait_for()
+        dialogs.clear()
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_role("button", name="Delete skill").click()
+        page.get_by_role("heading", name="Skills", exact=True).wait_for()
+        expect(page.get_by_role("link", name="greeter")).to_have_count(0)
+        assert dialogs == ['Delete greeter? Agents asking for it will get "not found".']
     assert not errors, errors

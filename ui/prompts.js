@@ -371,6 +371,20 @@ export async function promptPage(root, name) {
   const missing = asked && String(selected.version) !== asked ? asked : null;
   const compareWith = versions.find((v) => String(v.version) === params.get("compare"));
   const again = () => promptPage(root, name);
+  // "production" is the admins' to take away, with its version or its prompt.
+  const mayDelete = (list) => can("WRITE_CONTENT") && (can("MANAGE_PROTECTED_LABELS") || !list.some((v) => v.labels.includes("production")));
+  const deleteVersion = async () => {
+    if (!window.confirm(t("Delete version {v} of {name}? SDKs asking for it will get \"not found\".", { v: selected.version, name }))) return;
+    await api("/api/v1/prompt", { method: "DELETE", query: { name, version: selected.version } });
+    go(versions.length > 1 ? promptPath(name) : here("/prompts"));
+  };
+  const deletePrompt = async () => {
+    const ask = versions.length === 1 ? t("Delete {name}? SDKs asking for it will get \"not found\".", { name })
+      : t("Delete {name} and its {n} versions? SDKs asking for it will get \"not found\".", { name, n: versions.length });
+    if (!window.confirm(ask)) return;
+    await api("/api/v1/prompt", { method: "DELETE", query: { name } });
+    go(here("/prompts"));
+  };
   const editBox = h("div", {});
   const linked = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
   const folder = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : "";
@@ -399,14 +413,17 @@ export async function promptPage(root, name) {
         model: typeof selected.config?.model === "string" ? selected.config.model : "", params: selected.config || {},
         from: { label: `${name} · ${t("version {v}", { v: selected.version })}`, href: promptPath(name, { version: selected.version }) },
         prompt: { name, type: selected.type, config: selected.config || {} },
-      }) })),
+      }) }),
+      mayDelete(versions) ? h("button", { type: "button", class: "link danger", text: t("Delete prompt"), onclick: deletePrompt }) : null),
     ...(missing ? [h("p", { class: "card unstored", text: t("Version {v} of {name} is not stored here (deleted): this is version {newest}, the newest.", { v: missing, name, newest: selected.version }) })] : []),
     editBox,
     h("div", { class: "prompt-layout" },
       versionList(versions, selected, (v) => promptPath(name, { version: v.version })),
       h("section", { class: "version-detail" },
         h("div", { class: "filters" }, h("h2", { text: t("Version {v}", { v: selected.version }) }),
-          versions.length > 1 ? compareSelect : null), // nothing to compare one version with
+          versions.length > 1 ? compareSelect : null, // nothing to compare one version with
+          versions.length > 1 && mayDelete([selected])
+            ? h("button", { type: "button", class: "link danger", text: t("Delete this version"), onclick: deleteVersion }) : null),
         compareWith ? diffView(compareWith, selected) : promptView(selected),
         h("h3", { text: t("Labels") }),
         promptLabels(name, selected, versions, again),

@@ -165,6 +165,14 @@ export async function skillPage(root, name) {
   const reported = h("div", {}, h("p", { class: "muted", text: t("Loading observations…") }));
   const usage = h("div", {});
   const mayDelete = can("WRITE_CONTENT") && (!selected.labels.includes("production") || can("MANAGE_PROTECTED_LABELS"));
+  const mayDeleteAll = can("WRITE_CONTENT") && (can("MANAGE_PROTECTED_LABELS") || !versions.some((v) => v.labels.includes("production")));
+  const deleteSkill = async () => {
+    const ask = versions.length === 1 ? t("Delete {name}? Agents asking for it will get \"not found\".", { name })
+      : t("Delete {name} and its {n} versions? Agents asking for it will get \"not found\".", { name, n: versions.length });
+    if (!window.confirm(ask)) return;
+    await api("/api/v1/skill", { method: "DELETE", query: { name } });
+    go(here("/skills"));
+  };
   root.replaceChildren(
     h("nav", { class: "crumbs", "aria-label": t("Skills") }, h("a", { href: here("/skills"), "data-link": true, text: t("Skills") })),
     h("div", { class: "page-head" }, h("h1", { text: name }),
@@ -172,7 +180,8 @@ export async function skillPage(root, name) {
       can("WRITE_CONTENT") ? h("button", { type: "button", text: t("New version"), onclick: () => {
         editBox.replaceChildren(editor(selected.files, (created) => go(skillPath(created.name, { version: created.version })),
           () => editBox.replaceChildren()));
-      } }) : null),
+      } }) : null,
+      mayDeleteAll ? h("button", { type: "button", class: "link danger", text: t("Delete skill"), onclick: deleteSkill }) : null),
     ...(doc.missingVersion ? [h("p", { class: "card unstored", text: t("Version {v} of {name} is not stored here (deleted, or the agent's own): this is version {newest}, the newest.", { v: doc.missingVersion, name, newest: selected.version }) })] : []),
     editBox,
     h("div", { class: "prompt-layout" },
