@@ -214,7 +214,10 @@ class EvaluationService:
         existing = {r.id: r for r in await self._store.evaluations.rules(project)}
         rule_id = str(body.get("id") or f"rule-{uuid.uuid4().hex[:12]}")
         old = existing.get(rule_id)
-        since = 0 if body.get("evaluateExisting") else (old.since_ns if old else time.time_ns())
+        # A rule resumed judges what starts from then on, not what came while it was paused (that
+        # is what "evaluate existing data" asks for).
+        resumed = old is not None and not old.enabled and enabled
+        since = 0 if body.get("evaluateExisting") else (old.since_ns if old and not resumed else time.time_ns())
         rule = EvalRule(
             project, rule_id, name.strip(), template["id"] if template else "", target, orjson.dumps(f).decode(),
             float(sampling), delay,

@@ -415,6 +415,48 @@ async def test_an_idle_worker_reads_only_the_rules(live: Running, monkeypatch: p
         await c.close()
 
 
+async def test_a_paused_rule_judges_nothing_and_resumes_from_then(live: Running) -> None:
+    """Paused, a rule judges nothing; resumed, what starts from then on, not what came meanwhile;
+    deleted, nothing more, and the scores it gave stay."""
+    c = Client(live, basic(await make_key(live)))
+    try:
+        async with fake_judge() as judge:
+            rule = await _rule(c, judge.url, evaluateExisting=False)
+            worker = _worker(live)
+            [(t1, g1)] = await _generations(c, ["llm"])
+            await worker.tick()
+            await worker.tick()
+            assert [j["observationId"] for j in await _jobs(c, rule["id"])] == [g1]
+
+            status, paused, _ = await c.call("PUT", "/api/v1/evaluations/rules", {**rule, "enabled": False})
+            assert status == 200 and paused["enabled"] is False and paused["id"] == rule["id"]
+            [(t2, _)] = await _generations(c, ["llm"])
+            await worker.tick()
+            await worker.tick()
+            assert [j["observationId"] for j in await _jobs(c, rule["id"])] == [g1]
+
+            status, resumed, _ = await c.call("PUT", "/api/v1/evaluations/rules", {**paused, "enabled": True})
+            assert status == 200 and resumed["enabled"] is True
+            [(t3, g3)] = await _generations(c, ["llm"])
+            await worker.tick()
+            await worker.tick()
+            assert sorted(j["observationId"] for j in await _jobs(c, rule["id"])) == sorted([g1, g3])  # not g2
+
+            status, _, _ = await c.call("DELETE", f"/api/v1/evaluations/rules?id={rule['id']}")
+            assert status == 200
+            _, rules, _ = await c.call("GET", "/api/v1/evaluations/rules")
+            assert rules["items"] == []
+            [(t4, _)] = await _generations(c, ["llm"])
+            await worker.tick()
+            await worker.tick()
+            scored = await _eval_scores(live, [t1, t2, t3, t4])
+            assert sorted(s["observation_id"] for s in scored) == sorted([g1, g3])
+            status, _, _ = await c.call("DELETE", f"/api/v1/evaluations/rules?id={rule['id']}")
+            assert status == 404
+    finally:
+        await c.close()
+
+
 async def test_rules_are_checked_when_saved(live: Running) -> None:
     c = Client(live, basic(await make_key(live)))
     try:

@@ -4,8 +4,11 @@ runs of the dataset side by side, with a repeated item's spread and the differen
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import re
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +124,18 @@ def test_datasets_in_the_browser(server: Server, tmp_path: Path) -> None:  # noq
         page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
         # Click through to a run's trace.
         australia_row.locator("td").nth(2).get_by_role("link", name="Sydney").click()
+        page.get_by_role("heading", name="app", exact=True).wait_for()
+        run_trace = page.url
+
+        # The dataset deleted from its page: gone from the list; its runs' traces stay.
+        page.goto(server.api_url + "/project/default/datasets/capitals")
+        dialogs: list[str] = []
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_role("button", name="Delete dataset").click()
+        page.get_by_role("heading", name="Datasets", exact=True).wait_for()
+        expect(page.get_by_role("link", name="capitals")).to_have_count(0)
+        assert dialogs == ["Delete dataset capitals and its 2 items? Traces of its runs stay."]
+        page.goto(run_trace)
         page.get_by_role("heading", name="app", exact=True).wait_for()
     assert not errors, errors
 
@@ -265,6 +280,39 @@ def test_evaluation_rule_from_a_template_in_the_browser(server: Server) -> None:
         # The rule's count of executions keeps up with the table, without a reload.
         expect(page.locator("td.rule-jobs")).to_have_text("2 done")
         page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
+
+        # Paused, changed (what the form shows is the rule's; the rest kept, paused too), resumed
+        # and deleted, from its own buttons.
+        rules = page.locator("table.traces").first.locator("tbody tr")
+        page.get_by_role("button", name="Pause").click()
+        expect(rules.locator("td").nth(6)).to_have_text("paused")
+        page.get_by_role("button", name="Change", exact=True).click()
+        page.get_by_role("heading", name="Change rule concise").wait_for()
+        expect(page.get_by_label("Score name")).to_have_value("concise")
+        expect(page.get_by_label("Filter: name")).to_have_value("answer")
+        expect(page.get_by_label("Delay (seconds)")).to_have_value("0")
+        expect(page.get_by_label("Evaluate existing data too")).to_be_checked()
+        page.get_by_label("Sampling (%)").fill("50")
+        page.screenshot(path=str(SHOTS / "evaluations-change.png"), full_page=True)
+        page.get_by_role("button", name="Save rule").click()
+        expect(rules.locator("td").nth(4)).to_have_text("50%")
+        expect(rules).to_have_count(1)
+        expect(rules.locator("td").nth(2)).to_have_text("observation named answer")
+        expect(rules.locator("td").nth(6)).to_have_text("paused")
+        page.get_by_role("button", name="Resume").click()
+        expect(rules.locator("td").nth(6)).to_have_text("active")
+        dialogs: list[str] = []
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.get_by_role("button", name="Delete rule").click()
+        page.get_by_role("heading", name="No evaluation rules yet").wait_for()
+        assert dialogs == ["Delete rule concise? It judges nothing more; the scores it gave stay."]
+        # Its scores stay on the observations.
+        token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+        request = urllib.request.Request(
+            server.api_url + "/api/public/scores?name=concise", headers={"Authorization": f"Basic {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert len(json.loads(r.read())["data"]) == 2
     assert not errors, errors
 
 

@@ -371,7 +371,14 @@ export async function datasetPage(root, name) {
   }
   root.replaceChildren(
     h("nav", { class: "crumbs" }, h("a", { href: here("/datasets"), "data-link": true, text: t("Datasets") })),
-    h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null),
+    h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null,
+      writable ? h("button", { type: "button", class: "link danger", text: t("Delete dataset"), onclick: async () => {
+        const n = doc.items.length;
+        if (!window.confirm(n === 1 ? t("Delete dataset {name} and its item? Traces of its runs stay.", { name })
+          : t("Delete dataset {name} and its {n} items? Traces of its runs stay.", { name, n }))) return;
+        await api("/api/v1/dataset", { method: "DELETE", query: { name } });
+        go(here("/datasets"));
+      } }) : null),
     h("nav", { class: "tabs", "aria-label": t("Dataset") }, ...tabs.map(([key, label]) => h("a", { href: datasetPath(name, { tab: key }),
       "data-link": true, "data-tab": key, class: key === tab ? "active" : "", "aria-current": key === tab ? "page" : undefined, text: label }))),
     body,

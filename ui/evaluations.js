@@ -54,45 +54,87 @@ function ruleTarget(r) {
   return parts.join(" ");
 }
 
-function ruleForm(templates, connections, done, cancel) {
-  const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: templateName(tpl) })));
-  const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name, e.g. correctness"), required: true });
-  const target = h("select", { "aria-label": t("Target") }, h("option", { value: "observation", text: t("New observations") }),
-    h("option", { value: "trace", text: t("New traces") }), h("option", { value: "dataset", text: t("Runs of a dataset") }));
-  const filterName = h("input", { "aria-label": t("Filter: name"), placeholder: t("name (any), or the dataset") });
+/** The form of a new rule, or (``rule``) of a rule to change: what the form does not show (its
+ * mapping, other filters, where its judge is traced, whether it runs) is kept as it is. */
+function ruleForm(templates, connections, done, cancel, rule = null) {
+  const f = rule ? rule.filter || {} : {};
+  const shown = (v) => (Array.isArray(v) ? v.join(", ") : v || "");
+  const template = h("select", { "aria-label": t("Template") }, ...templates.map((tpl) => h("option", { value: tpl.id, text: templateName(tpl),
+    selected: rule && tpl.id === rule.templateId })));
+  const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name, e.g. correctness"), required: true, value: rule ? rule.name : "" });
+  const target = h("select", { "aria-label": t("Target") }, ...[["observation", t("New observations")], ["trace", t("New traces")],
+    ["dataset", t("Runs of a dataset")]].map(([v, text]) => h("option", { value: v, text, selected: rule && rule.target === v })));
+  const nameShown = rule ? shown(rule.target === "dataset" ? f.dataset : f.name) : "";
+  const filterName = h("input", { "aria-label": t("Filter: name"), placeholder: t("name (any), or the dataset"), value: nameShown });
+  const typeShown = shown(f.type);
+  const types = ["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"];
   const filterType = h("select", { "aria-label": t("Filter: type") }, h("option", { value: "", text: t("any type") }),
-    ...["GENERATION", "SPAN", "AGENT", "TOOL", "RETRIEVER", "CHAIN"].map((v) => h("option", { value: v, text: v })));
-  const sampling = h("input", { "aria-label": t("Sampling (%)"), type: "number", min: 1, max: 100, value: 100 });
-  const delay = h("input", { "aria-label": t("Delay (seconds)"), type: "number", min: 0, value: 10 });
-  const connection = h("select", { "aria-label": t("Judge connection") }, ...connections.map((c) => h("option", { value: c.provider, text: c.provider })));
+    ...(typeShown && !types.includes(typeShown) ? [typeShown] : []).concat(types).map((v) => h("option", { value: v, text: v, selected: v === typeShown })));
+  const sampling = h("input", { "aria-label": t("Sampling (%)"), type: "number", min: 1, max: 100, value: rule ? Math.round(rule.sampling * 100) : 100 });
+  const delay = h("input", { "aria-label": t("Delay (seconds)"), type: "number", min: 0, value: rule ? rule.delaySeconds : 10 });
+  const connection = h("select", { "aria-label": t("Judge connection") }, ...connections.map((c) => h("option", { value: c.provider, text: c.provider,
+    selected: rule && c.provider === rule.provider })));
   const model = h("input", { "aria-label": t("Judge model"), required: true });
   const fillModel = () => { const c = connections.find((x) => x.provider === connection.value); model.value = c && c.models[0] || ""; };
   connection.addEventListener("change", fillModel);
-  fillModel();
-  const existing = h("input", { type: "checkbox", "aria-label": t("Evaluate existing data too") });
+  if (rule) model.value = rule.model; else fillModel();
+  const existing = h("input", { type: "checkbox", "aria-label": t("Evaluate existing data too"), checked: Boolean(rule && rule.evaluateExisting) });
   const error = errorLine();
   return h("form", { class: "card rule-form", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
-    let filter = {};
-    if (filterName.value.trim()) filter.name = filterName.value.trim();
-    if (filterType.value) filter.type = filterType.value;
+    // A field left as shown keeps its value as stored (a list of names stays a list).
+    let filter = { ...f };
+    delete filter.dataset;
+    delete filter.datasetId;
+    if (filterName.value.trim() !== nameShown) filter.name = filterName.value.trim();
+    if (!filterName.value.trim()) delete filter.name;
+    if (filterType.value !== typeShown) filter.type = filterType.value;
+    if (!filterType.value) delete filter.type;
     // For a dataset's runs the name field names the dataset.
     if (target.value === "dataset") filter = { dataset: filterName.value.trim() };
+    const kept = rule ? { id: rule.id, enabled: rule.enabled, mapping: rule.mapping, traceProject: rule.traceProject || undefined } : {};
     try {
-      await api("/api/v1/evaluations/rules", { method: "PUT", body: { name: name.value.trim(), templateId: template.value,
+      await api("/api/v1/evaluations/rules", { method: "PUT", body: { ...kept, name: name.value.trim(), templateId: template.value,
         target: target.value, filter, sampling: Number(sampling.value) / 100, delaySeconds: Number(delay.value),
         provider: connection.value, model: model.value.trim(), evaluateExisting: existing.checked } });
       done();
     } catch (err) {
       error.textContent = errorText(err);
     }
-  } }, h("h3", { text: t("New evaluation rule") }),
+  } }, h("h3", { text: rule ? t("Change rule {name}", { name: rule.name }) : t("New evaluation rule") }),
   h("div", { class: "filters" }, template, name, target),
   h("div", { class: "filters" }, filterName, filterType, sampling, delay),
   h("div", { class: "filters" }, connection, model, h("label", {}, existing, t(" evaluate existing data too"))),
-  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Create rule") }),
+  h("div", { class: "filters" }, h("button", { type: "submit", text: rule ? t("Save rule") : t("Create rule") }),
     h("button", { type: "button", class: "link", text: t("Cancel"), onclick: cancel })), error);
+}
+
+/** A rule's own buttons: change it, pause or resume it, delete it (its scores stay). */
+function ruleActions(rule, templates, connections, formBox, again) {
+  const error = errorLine();
+  const run = async (action) => {
+    error.textContent = "";
+    try {
+      await action();
+      again();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  };
+  return h("div", { class: "filters rule-actions" },
+    h("button", { type: "button", class: "secondary", text: t("Change"), onclick: () =>
+      formBox.replaceChildren(ruleForm(templates, connections, again, () => formBox.replaceChildren(), rule)) }),
+    h("button", { type: "button", class: "secondary", text: rule.enabled ? t("Pause") : t("Resume"), onclick: () => run(() =>
+      api("/api/v1/evaluations/rules", { method: "PUT", body: { ...rule, enabled: !rule.enabled, traceProject: rule.traceProject || undefined } })) }),
+    h("button", { type: "button", class: "link danger", text: t("Delete rule"), onclick: () => {
+      if (!window.confirm(t("Delete rule {name}? It judges nothing more; the scores it gave stay.", { name: rule.name }))) return;
+      run(async () => {
+        await api("/api/v1/evaluations/rules", { method: "DELETE", query: { id: rule.id } });
+        history.replaceState(null, "", here("/evaluations"));
+      });
+    } }),
+    error);
 }
 
 /** A template's name as shown: a built-in one's in the page's language. */
@@ -208,7 +250,8 @@ export async function evaluationsPage(root) {
       h("td", {}, r.statusMessage ? h("span", { class: "error", text: r.statusMessage }) : h("span", { class: "muted", text: r.enabled ? t("active") : t("paused") })))))
       : h("div", { class: "card empty" }, h("h2", { text: t("No evaluation rules yet") }),
         h("p", { text: t("A rule runs a judge model over new traces or observations that match it and writes a score to each.") })),
-    ...(jobs ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }), jobs.box] : []),
+    ...(jobs ? [h("h2", { text: t("Executions of {name}", { name: selected.name }) }),
+      ...(manage ? [ruleActions(selected, templates.items, connections.items, formBox, again)] : []), jobs.box] : []),
     h("h2", { text: t("Evaluator templates") }),
     table([t("Template"), t("Score"), "", ""], templates.items.map((tpl) => h("tr", {},
       h("td", {}, h("div", { text: templateName(tpl) }),
