@@ -6,6 +6,7 @@ are written through the ingest path with source ANNOTATION and the person's id."
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from typing import Any
 
@@ -293,6 +294,95 @@ async def delete_item(request: web.Request) -> web.Response:
     return json_response({"success": True, "message": "Item removed from the queue"})
 
 
+def _score_events(
+    caller: Caller,
+    configs: dict[str, ScoreConfig],
+    body: dict[str, Any],
+    object_type: str,
+    object_id: str,
+    trace_id: str,
+    score_id: Any,
+    extra: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The score-create events of a person's ``body`` ({scores: {configId: value}, comment}) on one
+    object, each value checked against its config (one of ``configs``: InvalidInput otherwise)."""
+    scores = body.get("scores")
+    if not isinstance(scores, dict):
+        raise InvalidInput("scores: {configId: value}")
+    who = caller.user.id if caller.user else "API"
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    events = []
+    for config_id, value in scores.items():
+        config = configs.get(config_id)
+        if config is None:
+            raise InvalidInput(f"{config_id} is not a score config of this project")
+        problem = config.problem(value, None)
+        if problem:
+            raise InvalidInput(problem)
+        score: dict[str, Any] = {
+            "id": score_id(config_id),
+            "traceId": trace_id,
+            "name": config.name,
+            "source": "ANNOTATION",
+            "dataType": config.data_type,
+            "configId": config_id,
+            "comment": str(body.get("comment") or "") or None,
+            "metadata": {"annotatedBy": who},
+            "value": value,
+            **extra,
+        }
+        if object_type == "OBSERVATION":
+            score["observationId"] = object_id
+        elif object_type == "SESSION":
+            score["sessionId"] = object_id
+        events.append({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": now, "body": score})
+    return events
+
+
+async def _write_scores(request: web.Request, caller: Caller, events: list[dict[str, Any]]) -> None:
+    sink = request.app.get(SCORE_SINK_KEY)
+    if sink is None:
+        raise InvalidInput("annotating needs an ingest path in this process (`tracehouse serve` or `query`)")
+    if events:
+        await sink(caller.project_id, events)  # type: ignore[operator]
+
+
+async def annotate_object(request: web.Request) -> web.Response:
+    """A person's scores on a trace or one of its observations, straight from the trace view (no
+    queue): one per person, config and object, so scoring again replaces it."""
+    store, caller = await _caller(request, Permission.SCORE, "annotate")
+    body = await _body(request)
+    trace_id, observation_id = body.get("traceId"), body.get("observationId") or ""
+    if not isinstance(trace_id, str) or not trace_id or not isinstance(observation_id, str):
+        raise InvalidInput("traceId: the trace's id (and observationId: one of its observations, or none)")
+    if await store.reader.trace_bounds(caller.project_id, trace_id) is None:
+        raise NotFound(f"no trace {trace_id!r} in this project")
+    object_type, object_id = ("OBSERVATION", observation_id) if observation_id else ("TRACE", trace_id)
+    configs = {c.id: c for c in await store.annotations.configs(caller.project_id)}
+    who = caller.user.id if caller.user else "API"
+
+    def score_id(config_id: str) -> str:
+        key = f"{object_type}\n{object_id}\n{config_id}\n{who}".encode()
+        return "ann-" + hashlib.sha256(key).hexdigest()[:32]
+
+    events = _score_events(caller, configs, body, object_type, object_id, trace_id, score_id, {})
+    await _write_scores(request, caller, events)
+    return json_response({"scores": len(events)}, status=201)
+
+
+async def delete_annotation(request: web.Request) -> web.Response:
+    """A score a person gave deleted (from the trace view); scores of the API or a judge are not."""
+    store, caller = await _caller(request, Permission.SCORE, "delete scores people gave")
+    score_id = request.query.get("id", "")[:200]
+    rows, _ = await store.langfuse.scores(caller.project_id, None, 1, 1, {"ids": [score_id]}, with_total=False)
+    if not score_id or not rows:
+        raise NotFound(f"no score {score_id!r} in this project")
+    if rows[0]["source"] != "ANNOTATION":
+        raise InvalidInput("only scores people gave are deleted here: delete others through the API")
+    await store.langfuse_writer.delete_score(caller.project_id, score_id)
+    return json_response({"deleted": True})
+
+
 async def annotate(request: web.Request) -> web.Response:
     """The UI's scores for one queue item, each checked against its config, written with source
     ANNOTATION and the person's id; then the item is completed."""
@@ -300,43 +390,17 @@ async def annotate(request: web.Request) -> web.Response:
     queue = await _queue(store, caller.project_id, request.match_info["id"])
     item = await _item(store, caller.project_id, queue["id"], request.match_info["item"])
     body = await _body(request)
-    scores = body.get("scores")
-    if not isinstance(scores, dict):
-        raise InvalidInput("scores: {configId: value}")
     configs = {c.id: c for c in await store.annotations.configs(caller.project_id)}
-    events = []
-    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-    for config_id, value in scores.items():
-        if config_id not in queue["score_config_ids"] or config_id not in configs:
+    offered = {i: c for i, c in configs.items() if i in queue["score_config_ids"]}
+    for config_id in body.get("scores") or {} if isinstance(body.get("scores"), dict) else {}:
+        if config_id not in offered:
             raise InvalidInput(f"{config_id} is not a score config of this queue")
-        config = configs[config_id]
-        problem = config.problem(value, None)
-        if problem:
-            raise InvalidInput(problem)
-        who = caller.user.id if caller.user else "API"
-        # One score per (item, config): scoring again replaces it.
-        score: dict[str, Any] = {
-            "id": f"ann-{item['id']}-{config_id}",
-            "traceId": item["trace_id"],
-            "name": config.name,
-            "source": "ANNOTATION",
-            "dataType": config.data_type,
-            "configId": config_id,
-            "queueId": queue["id"],
-            "comment": str(body.get("comment") or "") or None,
-            "metadata": {"annotatedBy": who},
-            "value": value,
-        }
-        if item["object_type"] == "OBSERVATION":
-            score["observationId"] = item["object_id"]
-        elif item["object_type"] == "SESSION":
-            score["sessionId"] = item["object_id"]
-        events.append({"id": str(uuid.uuid4()), "type": "score-create", "timestamp": now, "body": score})
-    sink = request.app.get(SCORE_SINK_KEY)
-    if sink is None:
-        raise InvalidInput("annotating needs an ingest path in this process (`tracehouse serve` or `query`)")
-    if events:
-        await sink(caller.project_id, events)  # type: ignore[operator]
+    # One score per (item, config): scoring again replaces it.
+    events = _score_events(
+        caller, offered, body, item["object_type"], item["object_id"], item["trace_id"],
+        lambda config_id: f"ann-{item['id']}-{config_id}", {"queueId": queue["id"]},
+    )  # fmt: skip
+    await _write_scores(request, caller, events)
     if body.get("complete", True):
         row = {k: item[k] for k in ("id", "queue_id", "object_id", "object_type", "trace_id", "created_at")}
         row.update(status="COMPLETED", completed_by=caller.user.id if caller.user else "API",
@@ -384,6 +448,8 @@ def annotation_routes() -> list[web.RouteDef]:
         web.patch(f"{q}/{{id}}/items/{{item}}", patch_item),
         web.delete(f"{q}/{{id}}/items/{{item}}", delete_item),
         web.post(f"{q}/{{id}}/items/{{item}}/annotate", annotate),
+        web.post("/api/v1/annotate", annotate_object),  # data, as a queue item's: not audited
+        web.delete("/api/v1/annotations", delete_annotation),
         web.post(f"{q}/{{id}}/assignments", assign),
         web.delete(f"{q}/{{id}}/assignments", unassign),
     ]

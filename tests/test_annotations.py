@@ -109,3 +109,96 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         await c.close()
         for p in people:
             await p.close()
+
+
+async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Running) -> None:
+    """The trace view's Annotate: one score per person, config and object (scoring again changes
+    it), on the trace or an observation; a person's score deleted, never the API's; garbage refused."""
+    c = Client(live, basic(await make_key(live)))
+    admin = await first_admin(live)
+    people = [admin]
+    try:
+        stamp = "2026-12-01T10:00:00.000Z"
+        batch = [
+            {"id": "e1", "type": "trace-create", "timestamp": stamp, "body": {"id": "t-direct", "name": "bot"}},
+            {"id": "e2", "type": "generation-create", "timestamp": stamp,
+             "body": {"id": "g-direct", "traceId": "t-direct", "name": "llm", "startTime": stamp}},
+            {"id": "e3", "type": "score-create", "timestamp": stamp,
+             "body": {"id": "from-api", "traceId": "t-direct", "name": "feedback", "value": 1}},
+        ]  # fmt: skip
+        status, doc, _ = await c.call("POST", "/api/public/ingestion", {"batch": batch})
+        assert status == 207 and not doc["errors"], doc
+        _, quality, _ = await c.call(
+            "POST",
+            "/api/public/score-configs",
+            {"name": "quality", "dataType": "NUMERIC", "minValue": 1, "maxValue": 5},
+        )
+        _, helpful, _ = await c.call("POST", "/api/public/score-configs", {"name": "helpful", "dataType": "BOOLEAN"})
+        for email, role in (("vi@example.com", "VIEWER"), ("me@example.com", "MEMBER")):
+            await admin.call(
+                "POST", "/api/v1/organizations/default/members", {"email": email, "role": role, "password": PASSWORD}
+            )
+        viewer, member = await sign_in(live, "vi@example.com"), await sign_in(live, "me@example.com")
+        people += [viewer, member]
+        path = "/api/v1/annotate?project=default"
+
+        status, doc = await member.call("POST", path, {"traceId": "t-direct", "scores": {quality["id"]: 4}})
+        assert status == 201 and doc == {"scores": 1}
+        status, doc = await member.call(
+            "POST", path, {"traceId": "t-direct", "scores": {quality["id"]: 5}, "comment": "better on a reread"}
+        )
+        assert status == 201
+        status, _ = await member.call(
+            "POST", path, {"traceId": "t-direct", "observationId": "g-direct", "scores": {helpful["id"]: 0}}
+        )
+        assert status == 201
+        status, _ = await admin.call("POST", path, {"traceId": "t-direct", "scores": {quality["id"]: 2}})
+        assert status == 201
+
+        async def given() -> list[tuple[str, str, float, str]]:
+            scores, _ = await live.store.langfuse.scores("default", ["t-direct"])
+            return sorted((s["name"], s["observation_id"], s["value"], s["source"]) for s in scores)
+
+        assert await given() == [
+            ("feedback", "", 1.0, "API"),
+            ("helpful", "g-direct", 0.0, "ANNOTATION"),
+            ("quality", "", 2.0, "ANNOTATION"),  # the admin's
+            ("quality", "", 5.0, "ANNOTATION"),  # the member's, changed
+        ]
+
+        # Garbage, and those who may not: refused, nothing written.
+        for who, body, code, says in [
+            (viewer, {"traceId": "t-direct", "scores": {quality["id"]: 3}}, 403, ""),
+            (member, {"scores": {quality["id"]: 3}}, 400, "traceId"),
+            (member, {"traceId": 7, "scores": {quality["id"]: 3}}, 400, "traceId"),
+            (member, {"traceId": "t-direct", "observationId": 7, "scores": {}}, 400, "observationId"),
+            (member, {"traceId": "t-none", "scores": {quality["id"]: 3}}, 404, "no trace"),
+            (member, {"traceId": "t-direct", "scores": {"cfg-none": 3}}, 400, "not a score config of this project"),
+            (member, {"traceId": "t-direct", "scores": {quality["id"]: 9}}, 400, "maximum"),
+            (member, {"traceId": "t-direct", "scores": [3]}, 400, "scores"),
+            (member, ["t-direct"], 400, ""),
+        ]:
+            status, doc = await who.call("POST", path, body)
+            assert status == code and says in str(doc), (body, status, doc)
+        assert len(await given()) == 4
+
+        # Taken back: a person's score, by someone who may score; never the API's.
+        scores, _ = await live.store.langfuse.scores("default", ["t-direct"])
+        mine = next(s["id"] for s in scores if s["name"] == "quality" and s["value"] == 5.0)
+        status, _ = await viewer.call("DELETE", f"/api/v1/annotations?project=default&id={mine}")
+        assert status == 403
+        status, doc = await member.call("DELETE", "/api/v1/annotations?project=default&id=from-api")
+        assert status == 400 and "only scores people gave" in doc["error"]["message"]
+        status, _ = await member.call("DELETE", "/api/v1/annotations?project=default&id=nope")
+        assert status == 404
+        status, _ = await member.call("DELETE", "/api/v1/annotations?project=default")
+        assert status == 404
+        status, _ = await member.call("DELETE", f"/api/v1/annotations?project=default&id={mine}")
+        assert status == 200
+        assert [s[:3] for s in await given()] == [
+            ("feedback", "", 1.0), ("helpful", "g-direct", 0.0), ("quality", "", 2.0),
+        ]  # fmt: skip
+    finally:
+        await c.close()
+        for p in people:
+            await p.close()

@@ -245,3 +245,77 @@ def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F81
         asked(page, delete, accept=True)
         page.get_by_text("No comments yet.").wait_for()
     assert not errors, errors
+
+
+def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
+    """Annotate on the trace view: scores by the project's configs on the trace or one observation,
+    the person's own values filled in to change them, and a score taken back."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        sign_up(page, server.api_url)
+        page.get_by_role("button", name="Sign out").wait_for()
+        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        trace, generation = uuid.uuid4().hex, f"gen-{uuid.uuid4().hex[:8]}"
+        _ingest(server, pair, [
+            {"id": "a1", "type": "trace-create", "timestamp": stamp,
+             "body": {"id": trace, "name": "support-chat", "timestamp": stamp, "input": "hi", "output": "hello"}},
+            {"id": "a2", "type": "generation-create", "timestamp": stamp,
+             "body": {"id": generation, "traceId": trace, "name": "llm", "startTime": stamp, "output": "hello"}},
+        ])  # fmt: skip
+        for config in (
+            {"name": "helpful", "dataType": "BOOLEAN"},
+            {"name": "quality", "dataType": "NUMERIC", "minValue": 1, "maxValue": 5},
+        ):
+            assert api(page, "POST", "/api/public/score-configs?project=default", config)[0] == 200
+        page.goto(server.api_url + f"/project/default/traces/{trace}")
+        page.get_by_role("button", name="Annotate").click()
+        dialog = page.locator("dialog.annotate")
+        expect(dialog.get_by_role("heading")).to_have_text("Annotate support-chat")
+        dialog.get_by_role("button", name="1 True").click()
+        dialog.get_by_label("quality").fill("4")
+        dialog.get_by_label("Comment").fill("polite")
+        dialog.get_by_role("button", name="Save scores").click()
+        scores = page.locator(".detail ul.scores li")
+        expect(scores).to_have_count(2)
+        expect(scores.filter(has_text="quality")).to_contain_text("quality: 4 · a person — polite")
+        page.screenshot(path=str(SHOTS / "annotate.png"), full_page=True)
+
+        # Again: the person's values are there to change; still one score per config.
+        page.get_by_role("button", name="Annotate").click()
+        expect(dialog.get_by_label("quality")).to_have_value("4")
+        expect(dialog.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
+        dialog.get_by_label("quality").fill("5")
+        dialog.get_by_role("button", name="Save scores").click()
+        expect(scores.filter(has_text="quality")).to_contain_text("quality: 5")
+        expect(scores).to_have_count(2)
+        # Out of the config's range: the form does not send it (the server refuses it too).
+        page.get_by_role("button", name="Annotate").click()
+        dialog.get_by_label("quality").fill("9")
+        dialog.get_by_role("button", name="Save scores").click()
+        assert dialog.get_by_label("quality").evaluate("e => e.checkValidity()") is False
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(scores.filter(has_text="quality")).to_contain_text("quality: 5")
+
+        # Taken back, after a question.
+        remove = scores.filter(has_text="quality").get_by_role("button", name="Delete the score quality").click
+        assert asked(page, remove, accept=True) == "Delete the score quality a person gave?"
+        expect(scores).to_have_count(1)
+        expect(scores).to_contain_text("helpful")
+
+        # On one observation: its panel shows it, the trace's does not.
+        page.goto(server.api_url + f"/project/default/traces/{trace}?observation={generation}")
+        page.get_by_role("heading", name="llm").wait_for()
+        page.get_by_role("button", name="Annotate").click()
+        expect(dialog.get_by_label("The whole trace")).not_to_be_checked()
+        dialog.get_by_role("button", name="2 False").click()
+        dialog.get_by_role("button", name="Save scores").click()
+        expect(scores).to_have_count(1)
+        expect(scores).to_contain_text("helpful: False · a person")
+        status, given = api(page, "GET", f"/api/v1/traces/{trace}?project=default")
+        assert status == 200
+        assert sorted((s["name"], s["observation_id"], s["source"]) for s in given["scores"]) == [
+            ("helpful", "", "ANNOTATION"), ("helpful", generation, "ANNOTATION"),
+        ]  # fmt: skip
+    assert not errors, errors

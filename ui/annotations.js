@@ -3,7 +3,7 @@
 // a comment, and "complete and next" (Ctrl+Enter); j / k move between items.
 import { api } from "/ui/api.js";
 import { renderIo } from "/ui/chat.js";
-import { can, go, here } from "/ui/context.js";
+import { can, ctx, go, here } from "/ui/context.js";
 import { formatCount, h, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
 
@@ -249,6 +249,63 @@ export async function addToQueueDialog(span) {
   } }, h("h2", { text: t("Add to annotation queue") }), h("div", { class: "filters" }, pick, span.session ? null : h("label", {}, whole, t(" the whole trace"))),
   h("div", { class: "filters" }, h("button", { type: "submit", text: t("Add to queue") }),
     h("button", { type: "button", class: "link", text: t("Cancel"), onclick: () => { dialog.close(); dialog.remove(); } })), error));
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+/** "Annotate" from the trace view: the signed-in person's scores on the trace or one of its
+ * observations, one control per score config (their own earlier values filled in), without a
+ * queue; ``scores`` are those shown beside it, ``done`` redraws the trace. */
+export async function annotateDialog(span, scores, done) {
+  const configs = (await allPages("/api/public/score-configs")).filter((c) => !c.isArchived);
+  if (!configs.length) {
+    window.alert(t("No score config yet: create one under Evaluations → Annotation queues."));
+    return;
+  }
+  const root = !span.parent_span_id;
+  const whole = h("input", { type: "checkbox", "aria-label": t("The whole trace"), checked: root, onchange: () => fill() });
+  const values = {};
+  const comment = h("textarea", { "aria-label": t("Comment"), rows: 2, placeholder: t("comment (optional)") });
+  const controls = h("div", { class: "annotation-scores" });
+  const render = () => controls.replaceChildren(...configs.map((c) => h("div", { class: "score-control" },
+    h("label", { text: c.name }), control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") render(); }))));
+  // This person's scores on the chosen object, to change rather than start again.
+  const fill = () => {
+    const onTrace = whole.checked;
+    for (const key of Object.keys(values)) delete values[key];
+    for (const sc of scores) {
+      const here_ = onTrace ? !sc.observation_id || (root && sc.observation_id === span.span_id) : sc.observation_id === span.span_id;
+      const config = configs.find((c) => c.name === sc.name);
+      // Metadata values are stored as JSON: the person's id is a JSON string.
+      const by = (sc.metadata || {}).annotatedBy;
+      const mine = ctx.me && (by === ctx.me.id || by === JSON.stringify(ctx.me.id));
+      if (!here_ || !config || sc.source !== "ANNOTATION" || !mine) continue;
+      values[config.id] = config.dataType === "NUMERIC" || config.dataType === "BOOLEAN" ? Number(sc.value) : sc.string_value;
+    }
+    render();
+  };
+  fill();
+  const error = errorLine();
+  const dialog = h("dialog", { class: "card annotate" });
+  const close = () => { dialog.close(); dialog.remove(); };
+  dialog.append(h("form", { method: "dialog", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const chosen = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+    if (!Object.keys(chosen).length) { error.textContent = t("Choose at least one score."); return; }
+    try {
+      await api("/api/v1/annotate", { method: "POST", body: { traceId: span.trace_id,
+        observationId: whole.checked ? undefined : span.span_id, scores: chosen, comment: comment.value || undefined } });
+      close();
+      done();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  } }, h("h2", { text: t("Annotate {name}", { name: span.name }) }),
+  root ? null : h("div", { class: "filters" }, h("label", {}, whole, t(" the whole trace"))),
+  controls, comment,
+  h("div", { class: "filters" }, h("button", { type: "submit", text: t("Save scores") }),
+    h("button", { type: "button", class: "link", text: t("Cancel"), onclick: close })), error));
   document.body.append(dialog);
   dialog.showModal();
 }

@@ -2,7 +2,7 @@
 import { api } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
-import { addToQueueDialog } from "/ui/annotations.js";
+import { addToQueueDialog, annotateDialog } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { parseJson, partsOf, renderIo } from "/ui/chat.js";
 import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
@@ -64,13 +64,24 @@ function metadataTable(metadata) {
 // or an LLM judge (an evaluation rule).
 const SCORE_SOURCES = { API: () => t("API"), ANNOTATION: () => t("a person"), EVAL: () => t("an LLM judge") };
 
+/** The page drawn again where it is (a score given or deleted). */
+const redraw = () => go(location.pathname + location.search);
+
 function scoreList(scores) {
   if (!scores.length) return null;
+  // A score a person gave can be taken back here; the API's and a judge's through the API.
+  const mayDelete = (sc) => sc.source === "ANNOTATION" && can("SCORE") && !sharedView;
   return h("section", {}, h("h3", { text: t("Scores") }), h("ul", { class: "scores" }, ...scores.map((sc) =>
     h("li", {}, h("strong", { text: sc.name }),
       `: ${scoreText(sc)}`,
       SCORE_SOURCES[sc.source] ? h("span", { class: "muted small", text: ` · ${SCORE_SOURCES[sc.source]()}` }) : null,
-      sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null))));
+      sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null,
+      mayDelete(sc) ? h("button", { type: "button", class: "link danger", "aria-label": t("Delete the score {name}", { name: sc.name }),
+        text: "×", onclick: async () => {
+          if (!window.confirm(t("Delete the score {name} a person gave?", { name: sc.name }))) return;
+          await api("/api/v1/annotations", { method: "DELETE", query: { id: sc.id } });
+          redraw();
+        } }) : null))));
 }
 
 // OTLP event attributes are stored as OTLP JSON key-value lists.
@@ -238,7 +249,7 @@ function playgroundSeed(span) {
 /** A span's detail; ``trace``: the trace's input and output its client set apart from its spans'
  * (shown on the trace's first span, where they differ from its own); ``countedOn``: the spans its
  * usage and cost are counted on, as [span, show] (a model call's record not counted, otlp_receiver.nested_calls). */
-function detail(span, scores, records = [], trace = {}, countedOn = []) {
+function detail(span, scores, records = [], trace = {}, countedOn = [], allScores = scores) {
   const costs = span.cost_details || {};
   const n = (x) => Number(x || 0);
   // The tokens each kind of cost is charged for, and the kind's name in the reader's language.
@@ -274,6 +285,8 @@ function detail(span, scores, records = [], trace = {}, countedOn = []) {
     h("div", { class: "detail-head" },
       h("h2", {}, h("span", { class: "type", text: TYPE_ICON[span.observation_type] || "▭" }), ` ${span.name}`),
       h("span", { class: "filters" },
+        can("SCORE") && !sharedView ? h("button", { type: "button", class: "secondary", text: t("Annotate"),
+          onclick: () => annotateDialog(span, allScores, redraw) }) : null,
         can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
           onclick: () => addToQueueDialog(span) }) : null,
         can("WRITE_CONTENT") ? h("button", { type: "button", class: "secondary", text: t("Add to dataset"),
@@ -519,7 +532,7 @@ export async function tracePage(root, traceId, shared = null) {
       .map((id) => ordered.findIndex(([s]) => s.span_id === id)).filter((j) => j >= 0)
       .map((j) => [ordered[j][0], () => select(j)]);
     panel.replaceChildren(detail(span, doc.scores.filter((sc) => sc.observation_id === span.span_id
-      || (current === 0 && !sc.observation_id)), records, current === 0 ? doc : {}, countedOn));
+      || (current === 0 && !sc.observation_id)), records, current === 0 ? doc : {}, countedOn, doc.scores));
     history.replaceState(null, "", `${location.pathname}?span=${encodeURIComponent(span.span_id)}`);
   }
   const step = (delta) => {
