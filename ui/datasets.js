@@ -374,7 +374,8 @@ export async function datasetPage(root, name) {
     h("div", { class: "page-head" }, h("h1", { text: d.name }), d.description ? h("span", { class: "muted", text: d.description }) : null,
       writable ? h("button", { type: "button", class: "link danger", text: t("Delete dataset"), onclick: async () => {
         const n = doc.items.length;
-        if (!window.confirm(n === 1 ? t("Delete dataset {name} and its item? Traces of its runs stay.", { name })
+        if (!window.confirm(n === 0 ? t("Delete dataset {name}? Traces of its runs stay.", { name })
+          : n === 1 ? t("Delete dataset {name} and its item? Traces of its runs stay.", { name })
           : t("Delete dataset {name} and its {n} items? Traces of its runs stay.", { name, n }))) return;
         await api("/api/v1/dataset", { method: "DELETE", query: { name } });
         go(here("/datasets"));
