@@ -24,14 +24,19 @@ pytestmark = pytest.mark.slow
 SHOTS = ARTIFACTS / "annotations"
 
 
+def _signed_up(page: Page, server: Server, note: str) -> tuple[dict[str, str], str]:  # noqa: F811
+    """A new account's key pair (named ``note``) and the time now, as Langfuse's events carry it."""
+    sign_up(page, server.api_url)
+    page.get_by_role("button", name="Sign out").wait_for()
+    _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": note})
+    return pair, datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) -> None:  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        pair, stamp = _signed_up(page, server, "annotate")
         traces = [uuid.uuid4().hex for _ in range(2)]
         # The second trace has no input or output of its own: its generation's are the trace's,
         # chat messages shown as a chat.
@@ -224,10 +229,7 @@ def test_comment_on_a_trace_in_the_browser(server: Server) -> None:  # noqa: F81
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "comments"})
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        pair, stamp = _signed_up(page, server, "comments")
         trace = uuid.uuid4().hex
         _ingest(server, pair, [{"id": "c1", "type": "trace-create", "timestamp": stamp,
                                 "body": {"id": trace, "name": "commented", "timestamp": stamp}}])  # fmt: skip
@@ -253,10 +255,7 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with browser_page(errors) as page:
-        sign_up(page, server.api_url)
-        page.get_by_role("button", name="Sign out").wait_for()
-        _, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "annotate"})
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        pair, stamp = _signed_up(page, server, "annotate")
         trace, generation = uuid.uuid4().hex, f"gen-{uuid.uuid4().hex[:8]}"
         _ingest(server, pair, [
             {"id": "a1", "type": "trace-create", "timestamp": stamp,
