@@ -348,16 +348,24 @@ async def _write_scores(request: web.Request, caller: Caller, events: list[dict[
 
 
 async def annotate_object(request: web.Request) -> web.Response:
-    """A person's scores on a trace or one of its observations, straight from the trace view (no
-    queue): one per person, config and object, so scoring again replaces it."""
+    """A person's scores on a trace, one of its observations, or a session, straight from their
+    pages (no queue): one per person, config and object, so scoring again replaces it."""
     store, caller = await _caller(request, Permission.SCORE, "annotate")
     body = await _body(request)
-    trace_id, observation_id = body.get("traceId"), body.get("observationId") or ""
-    if not isinstance(trace_id, str) or not trace_id or not isinstance(observation_id, str):
-        raise InvalidInput("traceId: the trace's id (and observationId: one of its observations, or none)")
-    if await store.reader.trace_bounds(caller.project_id, trace_id) is None:
-        raise NotFound(f"no trace {trace_id!r} in this project")
-    object_type, object_id = ("OBSERVATION", observation_id) if observation_id else ("TRACE", trace_id)
+    session_id = body.get("sessionId")
+    if session_id is not None:  # a session's own score, from its page
+        if not isinstance(session_id, str) or not session_id or "traceId" in body:
+            raise InvalidInput("sessionId: the session's id (and no traceId)")
+        if await store.reader.session_totals(caller.project_id, session_id) is None:
+            raise NotFound(f"no session {session_id!r} in this project")
+        object_type, object_id, trace_id = "SESSION", session_id, ""
+    else:
+        trace_id, observation_id = body.get("traceId"), body.get("observationId") or ""
+        if not isinstance(trace_id, str) or not trace_id or not isinstance(observation_id, str):
+            raise InvalidInput("traceId: the trace's id (and observationId: one of its observations, or none)")
+        if await store.reader.trace_bounds(caller.project_id, trace_id) is None:
+            raise NotFound(f"no trace {trace_id!r} in this project")
+        object_type, object_id = ("OBSERVATION", observation_id) if observation_id else ("TRACE", trace_id)
     configs = {c.id: c for c in await store.annotations.configs(caller.project_id)}
     who = caller.user.id if caller.user else "API"
 

@@ -250,6 +250,7 @@ class SessionDetail(BaseModel):
     users: list[str]  # up to twenty
     total_cost: Decimal  # of the whole session
     total_tokens: int
+    scores: list[Score] = Field([], description="The session's own scores (not its traces'), newest first.")
 
 
 class UserSummary(BaseModel):
@@ -611,12 +612,15 @@ async def get_session(request: web.Request, store: Store, project: str, q: Sessi
     query = TraceQuery(
         0, time.time_ns() + DAY_NS, session_id=session_id, descending=False, limit=q.limit, cursor=q.cursor
     )
-    page, totals = await asyncio.gather(
-        store.reader.list_traces(project, query), store.reader.session_totals(project, session_id)
+    page, totals, (scores, _) = await asyncio.gather(
+        store.reader.list_traces(project, query),
+        store.reader.session_totals(project, session_id),
+        store.langfuse.scores(project, None, 1, 100, {"session_id": session_id}, with_total=False),
     )
     if totals is None:
         raise NotFound(f"no session {session_id!r} in this project")
     return SessionDetail(
+        scores=[Score.model_validate(s) for s in scores],
         id=session_id,
         traces=[TraceSummary.model_validate(r) for r in page.items],
         next_cursor=page.next_cursor,

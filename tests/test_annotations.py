@@ -120,7 +120,8 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
     try:
         stamp = "2026-12-01T10:00:00.000Z"
         batch = [
-            {"id": "e1", "type": "trace-create", "timestamp": stamp, "body": {"id": "t-direct", "name": "bot"}},
+            {"id": "e1", "type": "trace-create", "timestamp": stamp,
+             "body": {"id": "t-direct", "name": "bot", "sessionId": "s-direct"}},
             {"id": "e2", "type": "generation-create", "timestamp": stamp,
              "body": {"id": "g-direct", "traceId": "t-direct", "name": "llm", "startTime": stamp}},
             {"id": "e3", "type": "score-create", "timestamp": stamp,
@@ -181,6 +182,21 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
             status, doc = await who.call("POST", path, body)
             assert status == code and says in str(doc), (body, status, doc)
         assert len(await given()) == 4
+
+        # A session's own score, from its page; its traces' scores are not its own.
+        status, _ = await member.call("POST", path, {"sessionId": "s-direct", "scores": {quality["id"]: 3}})
+        assert status == 201
+        for body, code in [
+            ({"sessionId": "s-none", "scores": {quality["id"]: 3}}, 404),
+            ({"sessionId": 5, "scores": {quality["id"]: 3}}, 400),
+            ({"sessionId": "s-direct", "traceId": "t-direct", "scores": {quality["id"]: 3}}, 400),
+        ]:
+            assert (await member.call("POST", path, body))[0] == code, body
+        status, session = await member.call("GET", "/api/v1/sessions/s-direct?project=default")
+        assert status == 200
+        assert [(s["name"], s["value"], s["source"], s["trace_id"]) for s in session["scores"]] == [
+            ("quality", 3.0, "ANNOTATION", "")
+        ]
 
         # Taken back: a person's score, by someone who may score; never the API's.
         scores, _ = await live.store.langfuse.scores("default", ["t-direct"])

@@ -259,7 +259,8 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
         trace, generation = uuid.uuid4().hex, f"gen-{uuid.uuid4().hex[:8]}"
         _ingest(server, pair, [
             {"id": "a1", "type": "trace-create", "timestamp": stamp,
-             "body": {"id": trace, "name": "support-chat", "timestamp": stamp, "input": "hi", "output": "hello"}},
+             "body": {"id": trace, "name": "support-chat", "timestamp": stamp, "input": "hi", "output": "hello",
+                      "sessionId": "s-annotated"}},
             {"id": "a2", "type": "generation-create", "timestamp": stamp,
              "body": {"id": generation, "traceId": trace, "name": "llm", "startTime": stamp, "output": "hello"}},
         ])  # fmt: skip
@@ -317,4 +318,17 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
         assert sorted((s["name"], s["observation_id"], s["source"]) for s in given["scores"]) == [
             ("helpful", "", "ANNOTATION"), ("helpful", generation, "ANNOTATION"),
         ]  # fmt: skip
+
+        # The session's own scores, on its page (its traces' are theirs).
+        page.goto(server.api_url + "/project/default/sessions/s-annotated")
+        page.get_by_role("heading", name="Session s-annotated").wait_for()
+        expect(page.locator("ul.scores")).to_have_count(0)
+        page.get_by_role("button", name="Annotate").click()
+        expect(dialog.get_by_role("heading")).to_have_text("Annotate session s-annotated")
+        dialog.get_by_label("quality").fill("3")
+        dialog.get_by_role("button", name="Save scores").click()
+        expect(page.locator("ul.scores li")).to_have_text("quality: 3 · a person×")
+        remove = page.get_by_role("button", name="Delete the score quality").click
+        assert asked(page, remove, accept=True) == "Delete the score quality a person gave?"
+        expect(page.locator("ul.scores")).to_have_count(0)
     assert not errors, errors

@@ -4,7 +4,7 @@
 import { api } from "/ui/api.js";
 import { renderIo } from "/ui/chat.js";
 import { can, ctx, go, here } from "/ui/context.js";
-import { formatCount, h, table } from "/ui/dom.js";
+import { formatCount, h, scoreText, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
 
 function errorLine() {
@@ -253,16 +253,41 @@ export async function addToQueueDialog(span) {
   dialog.showModal();
 }
 
-/** "Annotate" from the trace view: the signed-in person's scores on the trace or one of its
- * observations, one control per score config (their own earlier values filled in), without a
- * queue; ``scores`` are those shown beside it, ``done`` redraws the trace. */
+// Who gave a score: the API (an SDK, the app's user feedback), a person (in a queue or on the
+// object's page), or an LLM judge (an evaluation rule).
+const SCORE_SOURCES = { API: () => t("API"), ANNOTATION: () => t("a person"), EVAL: () => t("an LLM judge") };
+
+/** A trace's, an observation's or a session's scores; with ``deletable``, a score a person gave
+ * has a × for those who score (the API's and a judge's are deleted through the API); ``done``
+ * redraws the page after. */
+export function scoreList(scores, deletable, done) {
+  if (!scores.length) return null;
+  const mayDelete = (sc) => deletable && sc.source === "ANNOTATION" && can("SCORE");
+  return h("section", {}, h("h3", { text: t("Scores") }), h("ul", { class: "scores" }, ...scores.map((sc) =>
+    h("li", {}, h("strong", { text: sc.name }),
+      `: ${scoreText(sc)}`,
+      SCORE_SOURCES[sc.source] ? h("span", { class: "muted small", text: ` · ${SCORE_SOURCES[sc.source]()}` }) : null,
+      sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null,
+      mayDelete(sc) ? h("button", { type: "button", class: "link danger", "aria-label": t("Delete the score {name}", { name: sc.name }),
+        text: "×", onclick: async () => {
+          if (!window.confirm(t("Delete the score {name} a person gave?", { name: sc.name }))) return;
+          await api("/api/v1/annotations", { method: "DELETE", query: { id: sc.id } });
+          done();
+        } }) : null))));
+}
+
+/** "Annotate" on a trace's or a session's page: the signed-in person's scores on the trace, one
+ * of its observations (``span``) or the session (``{ session: id }``), one control per score
+ * config (their own earlier values filled in), without a queue; ``scores`` are those shown beside
+ * it, ``done`` redraws the page. */
 export async function annotateDialog(span, scores, done) {
   const configs = (await allPages("/api/public/score-configs")).filter((c) => !c.isArchived);
   if (!configs.length) {
     window.alert(t("No score config yet: create one under Evaluations → Annotation queues."));
     return;
   }
-  const root = !span.parent_span_id;
+  const session = span.session;
+  const root = !session && !span.parent_span_id;
   const whole = h("input", { type: "checkbox", "aria-label": t("The whole trace"), checked: root, onchange: () => fill() });
   const values = {};
   const comment = h("textarea", { "aria-label": t("Comment"), rows: 2, placeholder: t("comment (optional)") });
@@ -274,7 +299,8 @@ export async function annotateDialog(span, scores, done) {
     const onTrace = whole.checked;
     for (const key of Object.keys(values)) delete values[key];
     for (const sc of scores) {
-      const here_ = onTrace ? !sc.observation_id || (root && sc.observation_id === span.span_id) : sc.observation_id === span.span_id;
+      const here_ = session ? sc.session_id === session && !sc.trace_id
+        : onTrace ? !sc.observation_id || (root && sc.observation_id === span.span_id) : sc.observation_id === span.span_id;
       const config = configs.find((c) => c.name === sc.name);
       // Metadata values are stored as JSON: the person's id is a JSON string.
       const by = (sc.metadata || {}).annotatedBy;
@@ -294,15 +320,15 @@ export async function annotateDialog(span, scores, done) {
     const chosen = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
     if (!Object.keys(chosen).length) { error.textContent = t("Choose at least one score."); return; }
     try {
-      await api("/api/v1/annotate", { method: "POST", body: { traceId: span.trace_id,
-        observationId: whole.checked ? undefined : span.span_id, scores: chosen, comment: comment.value || undefined } });
+      const target = session ? { sessionId: session } : { traceId: span.trace_id, observationId: whole.checked ? undefined : span.span_id };
+      await api("/api/v1/annotate", { method: "POST", body: { ...target, scores: chosen, comment: comment.value || undefined } });
       close();
       done();
     } catch (err) {
       error.textContent = errorText(err);
     }
-  } }, h("h2", { text: t("Annotate {name}", { name: span.name }) }),
-  root ? null : h("div", { class: "filters" }, h("label", {}, whole, t(" the whole trace"))),
+  } }, h("h2", { text: session ? t("Annotate session {id}", { id: session }) : t("Annotate {name}", { name: span.name }) }),
+  root || session ? null : h("div", { class: "filters" }, h("label", {}, whole, t(" the whole trace"))),
   controls, comment,
   h("div", { class: "filters" }, h("button", { type: "submit", text: t("Save scores") }),
     h("button", { type: "button", class: "link", text: t("Cancel"), onclick: close })), error));

@@ -1,5 +1,5 @@
 // Sessions, users, dashboard and settings pages.
-import { addToQueueDialog } from "/ui/annotations.js";
+import { addToQueueDialog, annotateDialog, scoreList } from "/ui/annotations.js";
 import { api } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
 import { eraseButton } from "/ui/erase.js";
@@ -112,6 +112,9 @@ export async function sessionsPage(root) {
 
 /** One session: its traces in order as turns of a conversation, each with its input, output and
  * scores, a page at a time; the counts are the whole session's. */
+/** The page drawn again where it is (a score given or deleted). */
+const redraw = () => go(location.pathname + location.search);
+
 export async function sessionPage(root, id) {
   const path = `/api/v1/sessions/${encodeURIComponent(id)}`;
   const doc = await api(path);
@@ -147,6 +150,8 @@ export async function sessionPage(root, id) {
     href: here(`/traces?${new URLSearchParams({ user_id: user, ...during })}`) })]);
   root.replaceChildren(h("section", {}, h("p", {}, h("a", { href: here("/sessions"), "data-link": true, text: t("← Sessions") })),
     h("div", { class: "page-head" }, h("h1", { text: t("Session {id}", { id }) }),
+      can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Annotate"),
+        onclick: () => annotateDialog({ session: id }, doc.scores, redraw) }) : null,
       can("SCORE") ? h("button", { type: "button", class: "secondary", text: t("Add to queue"),
         onclick: () => addToQueueDialog({ session: id }) }) : null,
       eraseButton("sessions", id, t("Delete the session {id} ({traces}), with the spans, scores and logs, for good?",
@@ -156,6 +161,7 @@ export async function sessionPage(root, id) {
       [traceCount(doc.trace_count), tokenCount(doc.total_tokens), formatCost(doc.total_cost),
         formatDuration((doc.last_at - doc.created_at) / 1e6)].join(" · "),
       ...(users.length ? [" · ", ...users] : [])),
+    scoreList(doc.scores, true, redraw),
     replay, more));
   show(doc);
 }

@@ -2,10 +2,10 @@
 import { api } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
 import { addToDatasetDialog } from "/ui/datasets.js";
-import { addToQueueDialog, annotateDialog } from "/ui/annotations.js";
+import { addToQueueDialog, annotateDialog, scoreList } from "/ui/annotations.js";
 import { commentsSection } from "/ui/comments.js";
 import { parseJson, partsOf, renderIo } from "/ui/chat.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, scoreText, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, spanCount, spanDuration, tokenCount } from "/ui/dom.js";
 import { eraseButton } from "/ui/erase.js";
 import { errorText, formatMoney, t } from "/ui/i18n.js";
 import { MEDIA_REF, useSharedMedia } from "/ui/media.js";
@@ -60,29 +60,8 @@ function metadataTable(metadata) {
   return attributeTable(t("Metadata"), Object.fromEntries(shown));
 }
 
-// Who gave a score: the API (an SDK, the app's user feedback), a person in an annotation queue,
-// or an LLM judge (an evaluation rule).
-const SCORE_SOURCES = { API: () => t("API"), ANNOTATION: () => t("a person"), EVAL: () => t("an LLM judge") };
-
 /** The page drawn again where it is (a score given or deleted). */
 const redraw = () => go(location.pathname + location.search);
-
-function scoreList(scores) {
-  if (!scores.length) return null;
-  // A score a person gave can be taken back here; the API's and a judge's through the API.
-  const mayDelete = (sc) => sc.source === "ANNOTATION" && can("SCORE") && !sharedView;
-  return h("section", {}, h("h3", { text: t("Scores") }), h("ul", { class: "scores" }, ...scores.map((sc) =>
-    h("li", {}, h("strong", { text: sc.name }),
-      `: ${scoreText(sc)}`,
-      SCORE_SOURCES[sc.source] ? h("span", { class: "muted small", text: ` · ${SCORE_SOURCES[sc.source]()}` }) : null,
-      sc.comment ? h("span", { class: "muted", text: ` — ${sc.comment}` }) : null,
-      mayDelete(sc) ? h("button", { type: "button", class: "link danger", "aria-label": t("Delete the score {name}", { name: sc.name }),
-        text: "×", onclick: async () => {
-          if (!window.confirm(t("Delete the score {name} a person gave?", { name: sc.name }))) return;
-          await api("/api/v1/annotations", { method: "DELETE", query: { id: sc.id } });
-          redraw();
-        } }) : null))));
-}
 
 // OTLP event attributes are stored as OTLP JSON key-value lists.
 function eventAttributes(text) {
@@ -315,7 +294,7 @@ function detail(span, scores, records = [], trace = {}, countedOn = [], allScore
       ...countedOn.flatMap(([other, show], k) => [k ? ", " : "", h("a", { text: other.name,
         href: here(`/traces/${encodeURIComponent(other.trace_id)}?span=${encodeURIComponent(other.span_id)}`),
         onclick: (event) => { event.preventDefault(); show(); } })])) : null,
-    scoreList(scores),
+    scoreList(scores, !sharedView, redraw),
     trace.trace_input != null && trace.trace_input !== span.input ? renderIo(t("Trace input"), trace.trace_input) : null,
     trace.trace_output != null && trace.trace_output !== span.output ? renderIo(t("Trace output"), trace.trace_output) : null,
     renderIo(t("Input"), span.input),
