@@ -205,6 +205,16 @@ async def create_queue(request: web.Request) -> web.Response:
     return json_response(queue_json(await _queue(store, caller.project_id, row["id"])))
 
 
+async def delete_queue(request: web.Request) -> web.Response:
+    """A queue deleted from the UI (Langfuse's API has no such call): its items go with it, the
+    scores given in it stay."""
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "delete annotation queues")
+    queue = await _queue(store, caller.project_id, request.query.get("id", ""))
+    row = {k: queue[k] for k in ("id", "name", "description", "score_config_ids", "assignees", "created_at")}
+    await store.annotations.put_queue(caller.project_id, row, deleted=True)
+    return json_response({"deleted": True})
+
+
 async def list_queues(request: web.Request) -> web.Response:
     store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
     queues = await store.annotations.queues(caller.project_id)
@@ -257,6 +267,7 @@ async def add_item(request: web.Request) -> web.Response:
 
 
 async def _item(store: Store, project: str, queue_id: str, item_id: str) -> dict[str, Any]:
+    await _queue(store, project, queue_id)  # a deleted queue's items went with it
     for i in await store.annotations.items(project, queue_id):
         if i["id"] == item_id:
             return i
@@ -458,6 +469,7 @@ def annotation_routes() -> list[web.RouteDef]:
         web.post(f"{q}/{{id}}/items/{{item}}/annotate", annotate),
         web.post("/api/v1/annotate", annotate_object),  # data, as a queue item's: not audited
         web.delete("/api/v1/annotations", delete_annotation),
+        web.delete("/api/v1/annotation-queues", delete_queue),
         web.post(f"{q}/{{id}}/assignments", assign),
         web.delete(f"{q}/{{id}}/assignments", unassign),
     ]

@@ -105,6 +105,19 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert status == 200
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")
         assert got["assignees"] == []
+        # The queue deleted (the UI's route; Langfuse's API has none): not by a viewer; its items
+        # go with it, the scores given in it stay.
+        gone = f"/api/v1/annotation-queues?project=default&id={queue['id']}"
+        assert (await viewer.call("DELETE", gone))[0] == 403
+        assert (await member.call("DELETE", gone))[0] == 200
+        status, listed, _ = await c.call("GET", "/api/public/annotation-queues")
+        assert status == 200 and listed["data"] == []
+        status, _, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
+        assert status == 404
+        scores, _ = await live.store.langfuse.scores("default", ["t-ann"])
+        assert [s["name"] for s in scores] == ["helpful"]
+        assert (await member.call("DELETE", gone))[0] == 404
+        assert (await member.call("DELETE", "/api/v1/annotation-queues?project=default"))[0] == 404
     finally:
         await c.close()
         for p in people:

@@ -95,6 +95,12 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.keyboard.press("1")
         page.keyboard.press("Control+Enter")
         expect(page.get_by_text("3 of 3 done")).to_be_visible()
+        # The queue deleted from the list, after a question; the scores given in it stay (below).
+        page.goto(server.api_url + "/project/default/annotation-queues")
+        remove = page.locator("tr", has_text="review").get_by_role("button", name="Delete").click
+        question = "Delete the queue review? Its items go with it; the scores given in it stay."
+        assert asked(page, remove, accept=True) == question
+        page.get_by_text("No queue yet.", exact=False).wait_for()
     assert not errors, errors
     token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
     values = {}

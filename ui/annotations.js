@@ -68,11 +68,16 @@ export async function annotationQueuesPage(root) {
       h("a", { href: here("/evaluations"), "data-link": true, text: t("LLM-as-a-judge") }),
       h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: t("Annotation queues") })),
     h("div", { class: "page-head" }, h("h1", { text: t("Annotation queues") })),
-    queues.data.length ? table([t("Queue"), t("Scores"), t("Progress"), ""], queues.data.map((q) => h("tr", {},
+    queues.data.length ? table([t("Queue"), t("Scores"), t("Progress"), "", ""], queues.data.map((q) => h("tr", {},
       h("td", {}, h("a", { href: here(`/annotation-queues/${encodeURIComponent(q.id)}`), "data-link": true, text: q.name })),
       h("td", { text: q.scoreConfigIds.map((id) => (configs.data.find((c) => c.id === id) || { name: id }).name).join(", ") }),
       h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${t("{done} of {total} done", { done: formatCount(q.completed), total: formatCount(q.items) })}`),
-      h("td", { class: "muted", text: q.description || "" }))))
+      h("td", { class: "muted", text: q.description || "" }),
+      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link danger", text: t("Delete"), onclick: async () => {
+        if (!window.confirm(t("Delete the queue {name}? Its items go with it; the scores given in it stay.", { name: q.name }))) return;
+        await api("/api/v1/annotation-queues", { method: "DELETE", query: { id: q.id } });
+        again();
+      } }) : null))))
       : h("p", { class: "muted", text: t("No queue yet. Add traces to a queue from any trace with \"Add to queue\".") }),
     can("WRITE_CONTENT") && active.length ? h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();

@@ -62,6 +62,7 @@ const CHANGES = {
   "POST /api/v1/dataset/experiments": () => t("Started an experiment"),
   "DELETE /api/public/scores/{score_id}": () => t("Deleted a score"),
   "DELETE /api/v1/annotations": () => t("Deleted a score"),
+  "DELETE /api/v1/annotation-queues": () => t("Deleted an annotation queue"),
   "POST /api/public/models": () => t("Saved a model price"),
   "PUT /api/public/models/{model_id}": () => t("Saved a model price"),
   "DELETE /api/public/models/{model_id}": () => t("Deleted a model price"),
