@@ -261,6 +261,20 @@ class PromptService:
         current = [written.get(o.version, o) for o in versions]
         return self.document(written.get(version, v), current)
 
+    async def set_tags(self, project: str, name: str, tags: Any) -> dict[str, Any]:
+        """The prompt's tags become ``tags`` on every version; the newest version's document."""
+        checked = check_tags(tags)
+        if checked is None:
+            raise PromptRuleError("tags", "expected a list of strings (empty: no tags)")
+        versions = await self.versions(project, name)
+        if not versions:
+            raise NotFound(f"Prompt not found: '{name}'")
+        written = await self._store.prompts.write(
+            [PromptVersion(**{**v.__dict__, "tags": tuple(checked)}) for v in versions]
+        )
+        self.invalidate()
+        return self.document(written[-1], written)
+
     @staticmethod
     def protected_changes(versions: Sequence[PromptVersion], version: int, new_labels: Sequence[str]) -> set[str]:
         """The protected labels a label change would add to or take from a version."""

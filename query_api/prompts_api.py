@@ -293,6 +293,20 @@ async def ui_labels(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
+async def ui_tags(request: web.Request) -> web.Response:
+    """The prompt's tags, the same on every version, replaced by the body's ``tags``."""
+    _, caller = await _caller(request)
+    caller.require(Permission.WRITE_CONTENT, "change prompt tags")
+    body = await _json(request)
+    try:
+        doc = await _service(request).set_tags(
+            caller.project_id, request.query.get("name", ""), body.get("tags") if isinstance(body, dict) else None
+        )
+    except PromptRuleError as exc:
+        raise _ui_error(exc) from None
+    return json_response(doc)
+
+
 async def ui_delete(request: web.Request) -> web.Response:
     _, caller = await _caller(request)
     caller.require(Permission.WRITE_CONTENT, "delete prompts")
@@ -369,6 +383,7 @@ def prompt_routes() -> list[web.RouteDef]:
         web.post("/api/v1/prompts", ui_create),
         web.get("/api/v1/prompt", ui_prompt),
         web.put("/api/v1/prompt/labels", ui_labels),
+        web.put("/api/v1/prompt/tags", ui_tags),
         web.delete("/api/v1/prompt", ui_delete),
         web.get("/api/v1/prompt/metrics", ui_metrics),
         web.get("/api/v1/prompt/observations", ui_observations),

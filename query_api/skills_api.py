@@ -244,8 +244,8 @@ async def ui_tags(request: web.Request) -> web.Response:
 
 
 async def ui_delete(request: web.Request) -> web.Response:
-    _, caller = await _caller(request)
     """One version of a skill deleted, or (no ``version``) the whole skill."""
+    _, caller = await _caller(request)
     caller.require(Permission.WRITE_CONTENT, "delete skill versions")
     name = request.query.get("name", "")
     version = positive_int(request.query.get("version"), "version")

@@ -321,6 +321,21 @@ async def test_roles_on_the_ui_routes(live: Running) -> None:
             "PUT", f"/api/v1/prompt/labels{q}&name=greet&version=1", {"labels": ["production", "staging"]}
         )
         assert status == 200 and "production" in doc["labels"]
+        # Tags, the prompt's on every version: a member sets them; garbage is refused.
+        status, doc = await cy.call("POST", "/api/v1/prompts" + q, {"name": "greet", "prompt": "Hello {{name}}"})
+        assert status == 201 and doc["version"] == 2
+        status, doc = await cy.call("PUT", f"/api/v1/prompt/tags{q}&name=greet", {"tags": ["support", "billing"]})
+        assert status == 200 and doc["version"] == 2 and sorted(doc["tags"]) == ["billing", "support"]
+        assert [sorted(v.tags) for v in await live.store.prompts.versions(pid, "greet")] == [["billing", "support"]] * 2
+        for body, code in [({"tags": "support"}, 400), ({"tags": [1]}, 400), (["support"], 400), ({}, 400)]:
+            status, _ = await cy.call("PUT", f"/api/v1/prompt/tags{q}&name=greet", body)
+            assert status == code, body
+        status, _ = await cy.call("PUT", f"/api/v1/prompt/tags{q}&name=nope", {"tags": []})
+        assert status == 404
+        status, _ = await dee.call("PUT", f"/api/v1/prompt/tags{q}&name=greet", {"tags": []})
+        assert status == 403
+        status, doc = await cy.call("PUT", f"/api/v1/prompt/tags{q}&name=greet", {"tags": []})
+        assert status == 200 and doc["tags"] == []
         # Taking production away is protected too, and so is deleting the version that holds it.
         status, _ = await cy.call("PUT", f"/api/v1/prompt/labels{q}&name=greet&version=1", {"labels": []})
         assert status == 403

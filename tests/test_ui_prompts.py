@@ -89,6 +89,11 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("button", name="Save labels").click()
         expect(page.locator("a.version.active .chip.production")).to_have_text("production")
         assert dialogs and "production" in dialogs[0] and "version 2" in dialogs[0]
+        # Tags, the prompt's: set here (the editor had none), shown in the list and its filter.
+        page.get_by_label("Tags", exact=True).fill("support, faq")
+        page.get_by_role("button", name="Save tags").click()
+        expect(page.get_by_label("Tags", exact=True)).to_have_value("faq, support")
+        expect(page.locator(".page-head .chip.tag")).to_have_count(2)
 
         # A generation that used version 2, with a score, sent as Dify and the 2.x SDK send it.
         status, pair = api(page, "POST", "/api/v1/settings/keys", {"project": "default", "note": "prompts"})
@@ -205,6 +210,7 @@ def test_prompt_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
         page.get_by_role("link", name="support/").click()
         row = page.locator("tr", has=page.get_by_role("link", name="answer"))
         expect(row).to_contain_text("production")
+        expect(row.locator(".chip.tag")).to_have_text(["faq", "support"])
         expect(row.locator("td").nth(2)).to_have_text("1")
         page.screenshot(path=str(SHOTS / "list.png"))
 

@@ -34,6 +34,7 @@ const CHANGES = {
   "POST /api/v1/prompts": () => t("Created a prompt version"),
   "POST /api/public/v2/prompts": () => t("Created a prompt version"),
   "PUT /api/v1/prompt/labels": () => t("Moved prompt labels"),
+  "PUT /api/v1/prompt/tags": () => t("Changed prompt tags"),
   "DELETE /api/v1/prompt": () => t("Deleted a prompt"),
   "POST /api/v1/skills": () => t("Created a skill version"),
   "PUT /api/v1/skill/labels": () => t("Moved skill labels"),

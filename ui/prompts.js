@@ -112,6 +112,24 @@ function useSnippets(name, v) {
       + `span.set_attribute("gen_ai.prompt.version", ${v.version})`));
 }
 
+/** A prompt's or a skill's tags (the same on every version), editable by those who write: saved
+ * to ``route`` (its PUT takes the name and {tags}). */
+export function tagEditor(route, name, tags, done) {
+  if (!can("WRITE_CONTENT")) return chips(tags, "chip tag");
+  const input = h("input", { "aria-label": t("Tags"), value: tags.join(", "), placeholder: t("tags, comma-separated") });
+  const error = h("span", { class: "error", role: "alert" });
+  return h("form", { class: "filters", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      await api(route, { method: "PUT", query: { name }, body: { tags: input.value.split(",").map((s) => s.trim()).filter(Boolean) } });
+      done();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  } }, input, h("button", { type: "submit", text: t("Save tags") }), error);
+}
+
 /** A version's labels, editable by those who may (moving "production" asks first, admins only):
  * ``save(labels)`` stores them; ``ask`` words the confirmation for the thing labelled. */
 export function labelEditor(v, versions, save, ask) {
@@ -427,6 +445,9 @@ export async function promptPage(root, name) {
         compareWith ? diffView(compareWith, selected) : promptView(selected),
         h("h3", { text: t("Labels") }),
         promptLabels(name, selected, versions, again),
+        h("h3", { text: t("Tags") }),
+        h("p", { class: "muted", text: t("Tags are the prompt's: the same on every version.") }),
+        tagEditor("/api/v1/prompt/tags", name, selected.tags, again),
         h("h3", { text: t("Use this prompt") }),
         useSnippets(name, selected))),
     h("h2", { text: t("In use (last {days} days)", { days: metrics.days }) }),

@@ -6,7 +6,7 @@ import { can, go, here } from "/ui/context.js";
 import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t } from "/ui/i18n.js";
-import { chips, labelEditor, metricsTable, promptTabs, usageRows, versionList } from "/ui/prompts.js";
+import { chips, labelEditor, metricsTable, promptTabs, tagEditor, usageRows, versionList } from "/ui/prompts.js";
 
 const TEMPLATE = "---\nname: my-skill\ndescription: What the skill does, and when the agent should load it.\n---\n# My skill\n\nInstructions for the agent.\n"; // code, not text
 export const SKILLS_ATTRIBUTE = "langfuse.observation.skills_available";
@@ -118,23 +118,6 @@ function skillLabels(name, v, versions, done) {
     : t("Take \"production\" off version {v}? Agents asking for the production skill will get \"not found\" until another version has it.", { v: v.version })));
 }
 
-function tagEditor(name, tags, done) {
-  if (!can("WRITE_CONTENT")) return chips(tags, "chip tag");
-  const input = h("input", { "aria-label": t("Tags"), value: tags.join(", "), placeholder: t("tags, comma-separated") });
-  const error = h("span", { class: "error", role: "alert" });
-  return h("form", { class: "filters", onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = "";
-    try {
-      await api("/api/v1/skill/tags", { method: "PUT", query: { name },
-        body: { tags: input.value.split(",").map((s) => s.trim()).filter(Boolean) } });
-      done();
-    } catch (err) {
-      error.textContent = errorText(err);
-    }
-  } }, input, h("button", { type: "submit", text: t("Save tags") }), error);
-}
-
 function useSnippets(name, v) {
   const py = JSON.stringify(name);
   const pin = v.labels.includes("production") ? "" : `, version=${v.version}`;
@@ -200,7 +183,7 @@ export async function skillPage(root, name) {
         skillLabels(name, selected, versions, again),
         h("h3", { text: t("Tags") }),
         h("p", { class: "muted", text: t("Tags are the skill's: the same on every version.") }),
-        tagEditor(name, selected.tags, again),
+        tagEditor("/api/v1/skill/tags", name, selected.tags, again),
         h("h3", { text: t("Use this skill") }),
         useSnippets(name, selected))),
     h("h2", { text: t("In use (last {days} days)", { days: 30 }) }),
