@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -89,6 +91,11 @@ class TraceListQuery(TimeRange):
     search: str | None = Field(None, max_length=1000, description="Text in any span's input or output.")
     attribute: list[str] = Field(
         default_factory=list, description="Span attribute filters as key=value, each met by any span of the trace."
+    )
+    score: list[str] = Field(
+        default_factory=list,
+        description="Score filters as name<op>value, op one of = != < <= > >= (correctness<0.5, tone=rude): "
+        "a score of the trace or one of its observations meets each.",
     )
     metadata: list[str] = Field(
         default_factory=list,
@@ -435,6 +442,27 @@ def _attribute_filters(items: list[str], what: str = "attribute") -> dict[str, s
     return attributes
 
 
+_SCORE_FILTER = re.compile(r"^(.+?)(<=|>=|!=|=|<|>)(.+)$")
+
+
+def _score_filters(items: list[str]) -> list[tuple[str, str, float | str]]:
+    """``name<op>value`` filters: a number compares the value, other text the category."""
+    filters: list[tuple[str, str, float | str]] = []
+    for item in items:
+        found = _SCORE_FILTER.match(item.strip())
+        if not found or not found.group(1).strip():
+            raise InvalidInput(f"score filter {item!r} must be name<op>value, op one of = != < <= > >=")
+        name, operator, text = found.group(1).strip(), found.group(2), found.group(3).strip()
+        try:
+            value: float | str = float(text)
+        except ValueError:
+            value = text
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"score filter {item!r}: the value must be a finite number or a category")
+        filters.append((name, operator, value))
+    return filters
+
+
 def _traceql(text: str | None) -> Expr | None:
     """A TraceQL spanset as its AST; InvalidInput says where it is wrong."""
     if not text or not text.strip():
@@ -467,6 +495,7 @@ def trace_query(q: TraceListQuery) -> TraceQuery:
         attributes=_attribute_filters(q.attribute),
         metadata=_attribute_filters(q.metadata, "metadata"),
         traceql=_traceql(q.traceql),
+        scores=_score_filters(q.score),
         sort=q.sort,
         descending=q.order == "desc",
         limit=q.limit,

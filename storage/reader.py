@@ -312,6 +312,7 @@ _EMPTY_POINT: Row = {
     "ttft_ms": None,
 }
 MAX_PAGE = 1000
+SCORE_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 
 
 @dataclass
@@ -336,6 +337,9 @@ class TraceQuery:
     attributes: dict[str, str] = field(default_factory=dict)  # span attribute key = value, on any span
     metadata: dict[str, str] = field(default_factory=dict)  # metadata key = value, on any span
     traceql: Expr | None = None  # a TraceQL spanset that any span of the trace matches
+    # (name, operator, value): a score of the trace or one of its observations meets each; a
+    # number compares the value, a text the category (= and != only).
+    scores: Sequence[tuple[str, str, float | str]] = ()
     sort: Literal["start_time", "latency", "total_cost", "total_tokens", "span_count"] = "start_time"
     descending: bool = True
     limit: int = 50
@@ -591,6 +595,22 @@ class TraceReader:
                 f"AND {WHOLE_SPANS} AND (" + " OR ".join(span_filters) + f"){grouped})"
             )
 
+        score_where = ""
+        for i, (score_name, operator, wanted) in enumerate(q.scores):
+            if operator not in SCORE_OPERATORS:
+                raise InvalidInput(f"score filter operator {operator!r}: one of {', '.join(SCORE_OPERATORS)}")
+            if isinstance(wanted, str):
+                if operator not in ("=", "!="):
+                    raise InvalidInput(f"score {score_name!r}: a category ({wanted!r}) is compared with = or != only")
+                condition = f"string_value {operator} {{sv{i}:String}}"
+            else:
+                condition = f"data_type != 'CATEGORICAL' AND value {operator} {{sv{i}:Float64}}"
+            params[f"sn{i}"], params[f"sv{i}"] = score_name, wanted
+            score_where += (
+                "\n  AND t.trace_id IN (SELECT trace_id FROM scores FINAL WHERE project_id = {project:String} "
+                f"AND is_deleted = 0 AND name = {{sn{i}:String}} AND {condition})"
+            )
+
         sort = _TRACE_SORTS[q.sort]
         direction = "DESC" if q.descending else "ASC"
         if q.cursor:
@@ -612,7 +632,7 @@ class TraceReader:
 SELECT {TRACE_SUMMARY}
 FROM traces AS t
 WHERE t.project_id = {{project:String}} AND {where}{of_owner}
-  {span_where}
+  {span_where}{score_where}
 GROUP BY t.trace_id
 HAVING {" AND ".join([WHOLE_HAVING, *having])}
 ORDER BY {sort} {direction}, trace_id {direction}
@@ -620,8 +640,8 @@ LIMIT {{limit:UInt32}}
 """
 
         # Newest first summarises only the window's newest traces, unless the filter is a user or a
-        # session: then their own traces are few, and summarised at once.
-        if q.sort == "start_time" and q.descending and not span_filters and not owned:
+        # session: then their own traces are few, and summarised at once (so are a score's).
+        if q.sort == "start_time" and q.descending and not span_filters and not owned and not score_where:
             upper = min(q.end, int(params["c_value"]) + 1) if q.cursor else q.end
             rows = await newest_first(self._backend, sql, params, q.start, upper, limit + 1, limit + 1)
         else:

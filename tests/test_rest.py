@@ -331,6 +331,61 @@ async def test_scores_of_a_page_of_traces(live: Running) -> None:
         assert status == 400 and set(doc["error"]) == {"code", "message"}, params
 
 
+async def test_traces_filtered_by_their_scores(live: Running) -> None:
+    """score=name<op>value: traces with a score of that name (on the trace or one of its
+    observations) meeting it; categories by = and !=; deleted scores and other projects' left out."""
+    await seed(live)
+    headers = basic(await make_key(live))
+    other = await live.store.projects.create_project("other")
+    elsewhere = basic(await make_key(live, other.id))
+    for body, auth in (
+        ({"traceId": "rest-1", "name": "quality", "value": 0.5}, headers),
+        ({"traceId": "rest-1", "name": "quality", "value": 1.0}, headers),
+        ({"traceId": "rest-1", "observationId": "rest-1-llm", "name": "tone", "value": "polite",
+          "dataType": "CATEGORICAL"}, headers),
+        ({"traceId": "rest-2", "name": "correct", "value": 1, "dataType": "BOOLEAN"}, headers),
+        ({"traceId": "rest-3", "name": "quality", "value": 0.1}, headers),
+        ({"id": "q4", "traceId": "rest-4", "name": "quality", "value": 0.95}, headers),
+        ({"traceId": "rest-5", "name": "quality", "value": 0.0}, elsewhere),  # another project's
+    ):  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(live.api_url + "/api/public/scores", json=body, headers=auth) as r,
+        ):
+            assert r.status == 200, await r.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(live.api_url + "/api/public/scores/q4", headers=headers) as r,
+    ):
+        assert r.status == 204
+
+    async def listed(params: list[tuple[str, str]]) -> tuple[int, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(live.api_url + "/api/v1/traces", params=params, headers=headers) as r,
+        ):
+            return r.status, await r.json()
+
+    async def traces(*filters: str, sort: str = "start_time") -> set[str]:
+        params = [("score", f) for f in filters] + [("start", "2000-01-01T00:00:00Z"), ("sort", sort)]
+        status, doc = await listed(params)
+        assert status == 200, doc
+        return {t["trace_id"] for t in doc["items"]}
+
+    assert await traces() == {f"rest-{i}" for i in range(6)}
+    assert await traces("quality<0.6") == {"rest-1", "rest-3"}
+    assert await traces("quality < 0.6", sort="latency") == {"rest-1", "rest-3"}
+    assert await traces("quality>=0.9") == {"rest-1"}  # rest-4's was deleted
+    assert await traces("tone=polite") == {"rest-1"}  # an observation's score is the trace's too
+    assert await traces("tone!=polite") == set()
+    assert await traces("correct=1") == await traces("correct=True") == {"rest-2"}
+    assert await traces("quality<0.6", "tone=polite") == {"rest-1"}
+    assert await traces("nothing>0") == set()
+    for bad in ("quality", "=1", "tone<polite", "quality<nan", "quality>inf", "quality<"):
+        status, doc = await listed([("score", bad)])
+        assert status == 400 and "score" in doc["error"]["message"], (bad, doc)
+
+
 async def test_export_of_a_trace_list(live: Running) -> None:
     """``/api/v1/traces/export``: the list's filters and sort as CSV (a spreadsheet runs no cell of
     it) or JSON Lines, whole inputs and outputs, in pages past the first, at most ``max``; garbage

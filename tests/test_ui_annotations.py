@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -296,6 +297,18 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
         dialog.get_by_role("button", name="Save scores").click()
         expect(scores.filter(has_text="quality")).to_contain_text("quality: 5")
         expect(scores).to_have_count(2)
+        trace_page = page.url
+        # The traces list filtered by the score (More filters → Score): in, then out.
+        page.goto(server.api_url + "/project/default/traces")
+        page.locator("details.more-filters summary").click()
+        page.get_by_label("Score, e.g. correctness<0.5").fill("quality>=5")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("main table tbody tr")).to_have_count(1)
+        expect(page).to_have_url(re.compile(r"score=quality%3E%3D5"))
+        page.get_by_label("Score, e.g. correctness<0.5").fill("quality<5")
+        page.get_by_role("button", name="Apply").click()
+        page.get_by_text("No traces match in this range.").wait_for()
+        page.goto(trace_page)
         # Out of the config's range: the form does not send it (the server refuses it too).
         page.get_by_role("button", name="Annotate").click()
         dialog.get_by_label("quality").fill("9")

@@ -19,7 +19,7 @@ const FILTERS = [
   ["search", t("Search input and output")], ["name", t("Name"), "name"], ["service", t("Service"), "service"],
   ["model", t("Model"), "model"], ["user_id", t("User"), "user"], ["session_id", t("Session"), "session"],
   ["environment", t("Environment"), "environment"], ["tags", t("Tag"), "tag"], ["attribute", t("Attribute key=value")],
-  ["metadata", t("Metadata key=value")],
+  ["metadata", t("Metadata key=value")], ["score", t("Score, e.g. correctness<0.5")],
   ["min_latency_ms", t("Min latency (ms)")], ["max_latency_ms", t("Max latency (ms)")],
   ["min_cost", t("Min cost ($)")], ["max_cost", t("Max cost ($)")],
   ["traceql", t("TraceQL, e.g. { span.gen_ai.request.model = \"gpt-4o\" && duration > 2s }")],
