@@ -301,6 +301,14 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
         # The traces list filtered by the score (More filters → Score): in, then out.
         page.goto(server.api_url + "/project/default/traces")
         page.locator("details.more-filters summary").click()
+        page.get_by_label("Score, e.g. correctness<0.5").focus()  # suggests filters of the window's scores
+        options = page.locator("#suggest-score option")
+        expect(options).to_have_count(3)
+        assert sorted(options.evaluate_all("os => os.map((o) => o.value)")) == [
+            "helpful=True",
+            "quality<5",
+            "quality>=5",
+        ]
         page.get_by_label("Score, e.g. correctness<0.5").fill("quality>=5")
         page.get_by_role("button", name="Apply").click()
         expect(page.locator("main table tbody tr")).to_have_count(1)

@@ -19,11 +19,20 @@ const FILTERS = [
   ["search", t("Search input and output")], ["name", t("Name"), "name"], ["service", t("Service"), "service"],
   ["model", t("Model"), "model"], ["user_id", t("User"), "user"], ["session_id", t("Session"), "session"],
   ["environment", t("Environment"), "environment"], ["tags", t("Tag"), "tag"], ["attribute", t("Attribute key=value")],
-  ["metadata", t("Metadata key=value")], ["score", t("Score, e.g. correctness<0.5")],
+  ["metadata", t("Metadata key=value")], ["score", t("Score, e.g. correctness<0.5"), "scores"],
   ["min_latency_ms", t("Min latency (ms)")], ["max_latency_ms", t("Max latency (ms)")],
   ["min_cost", t("Min cost ($)")], ["max_cost", t("Max cost ($)")],
   ["traceql", t("TraceQL, e.g. { span.gen_ai.request.model = \"gpt-4o\" && duration > 2s }")],
 ];
+/** Ready score filters for the window's scores: below and from a numeric score's mean, each
+ * frequent value of the others. */
+async function scoreSuggestions(window_) {
+  const doc = await api("/api/v1/scores/summary", { query: { start: window_.start, end: window_.end } }).catch(() => ({ items: [] }));
+  return doc.items.flatMap((s) => (s.data_type === "NUMERIC"
+    ? [`${s.name}<${Number(s.mean.toFixed(2))}`, `${s.name}>=${Number(s.mean.toFixed(2))}`]
+    : s.top_values.map((v) => `${s.name}=${v}`)));
+}
+
 // [key, header, API sort key or null, cell]
 const COLUMNS = [
   ["time", t("Time"), "start_time", (row) => h("td", { text: formatRowTime(row.start_time) })],
@@ -152,9 +161,9 @@ export async function tracesPage(root) {
       class: key === "search" || key === "traceql" ? "search" : "", list: list ? list.id : undefined,
       onfocus: list ? async () => {
         if (list.childElementCount) return;
-        const doc = await api(`/api/v1/filters/${field}/values`, { query: { start: window_.start } })
-          .catch(() => ({ values: [] }));
-        list.replaceChildren(...doc.values.map((v) => h("option", { value: v })));
+        const values = field === "scores" ? await scoreSuggestions(window_)
+          : (await api(`/api/v1/filters/${field}/values`, { query: { start: window_.start } }).catch(() => ({ values: [] }))).values;
+        list.replaceChildren(...values.map((v) => h("option", { value: v })));
       } : undefined });
     (i < 6 ? form : more).append(inputs[key]);
     if (list) form.append(list);
