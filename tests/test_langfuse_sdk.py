@@ -132,6 +132,20 @@ async def test_langfuse_5_sdk_traces_and_batched_scores(live: Running) -> None:
     assert (partial["accepted"], partial["rejected"]) == (1, 1)
     assert "score name is required" in partial["errors"][0]["message"]
 
+    # The SDK's scores select its trace in the traces list (the observation's too); the score it
+    # deleted does not.
+    async def listed(*filters: str) -> list[str]:
+        params = [("score", f) for f in filters] + [("start", "2000-01-01T00:00:00Z")]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(live.api_url + "/api/v1/traces", params=params, headers=basic(pair)) as r,
+        ):
+            assert r.status == 200, await r.text()
+            return [t["trace_id"] for t in (await r.json())["items"]]
+
+    assert await listed("correct=1", "tone=friendly", "quality>0.8") == [ids["trace_id"]]
+    assert await listed("batch>=3") == [] and await listed("batch>2") == [ids["trace_id"]]
+
 
 async def test_langfuse_5_sdk_deletes_traces(live: Running) -> None:
     """``api.trace.delete`` and ``api.trace.delete_multiple`` (Langfuse's DELETE /traces/{id} and
