@@ -110,6 +110,25 @@ def test_prompt_and_generation_in_the_playground(tmp_path: Path) -> None:
             page.reload()
             expect(page.get_by_label("Message").last).to_have_value("And tomorrow in {{city}}?")
             expect(page.get_by_label("city")).to_have_value("Oslo")
+            # Side by side with another model: both answer, each with its own settings.
+            page.get_by_role("button", name="+ Compare with another model").click()
+            page.get_by_label("Model 2").fill("gpt-4o")
+            page.locator(".model-panel").nth(1).get_by_label("Temperature").fill("0.9")
+            asked_before = len(model.requests)
+            page.get_by_role("button", name="Run", exact=True).click()
+            outputs = page.locator(".playground-output")
+            expect(outputs).to_have_count(2)
+            for i, chosen in enumerate(("gpt-4o-mini", "gpt-4o")):
+                expect(outputs.nth(i)).to_contain_text("120 → 15 tokens")
+                expect(outputs.nth(i).locator("h3")).to_have_text(f"Output · local / {chosen}")
+            compared = sorted((r["body"]["model"], r["body"].get("temperature")) for r in model.requests[asked_before:])
+            assert compared == [("gpt-4o", 0.9), ("gpt-4o-mini", 0.2)]
+            page.screenshot(path=str(ARTIFACTS / "playground-compare.png"), full_page=True)
+            # Kept on a reload; removed again.
+            page.reload()
+            expect(page.get_by_label("Model 2")).to_have_value("gpt-4o")
+            page.locator(".model-panel").nth(1).get_by_role("button", name="Remove").click()
+            expect(outputs).to_have_count(1)
             # What was tried, saved as the prompt's next version: placeholder in place, settings in its config.
             page.get_by_role("button", name="Save as a new version of weather").click()
             page.get_by_role("heading", name="Version 2", exact=True).wait_for()

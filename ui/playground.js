@@ -10,6 +10,7 @@ import { messageRow, promptTabs, variablesOf } from "/ui/prompts.js";
 
 const SEED = "th-playground";
 const PARAMS = ["temperature", "max_tokens", "top_p"];
+const MAX_MODELS = 4; // side by side, each as wide as it can still be read
 const EMPTY = { messages: [{ role: "system", content: "" }, { role: "user", content: "" }] };
 
 /** Open the playground with ``seed``: messages, and optionally model, params, variables and where
@@ -137,33 +138,30 @@ export async function playgroundPage(root) {
   }
   showVariables();
 
-  const connection = h("select", { "aria-label": t("Model connection") },
-    ...connections.map((c) => h("option", { value: c.provider, text: c.provider, selected: c.provider === seed.provider })));
-  const models = h("datalist", { id: "playground-models" });
-  const model = h("input", { "aria-label": t("Model"), list: "playground-models", required: true, value: seed.model || "" });
-  const fillModels = (keep) => {
-    const c = connections.find((x) => x.provider === connection.value);
-    models.replaceChildren(...(c ? c.models : []).map((m) => h("option", { value: m })));
-    if (!keep || !model.value) model.value = (c && c.models[0]) || model.value;
+  // The models the messages are sent to: the first, and any added to compare side by side, each
+  // with its connection, parameters and output.
+  const panels = [];
+  const panelsBox = h("div", { class: "model-panels" });
+  const outputs = h("div", { class: "playground-outputs" });
+  const addPanel = (chosen) => {
+    const panel = modelPanel(connections, chosen, panels.length, () => {
+      panels.splice(panels.indexOf(panel), 1);
+      panel.controls.remove();
+      panel.output.remove();
+      compareButton.hidden = panels.length >= MAX_MODELS;
+    });
+    panels.push(panel);
+    panelsBox.append(panel.controls);
+    outputs.append(panel.output);
+    compareButton.hidden = panels.length >= MAX_MODELS;
   };
-  connection.addEventListener("change", () => fillModels(false));
-  fillModels(true);
-  const params = seed.params || {};
-  const temperature = numberInput(t("Temperature"), params.temperature, { min: 0, max: 2, step: 0.1 });
-  const maxTokens = numberInput(t("Max tokens"), params.max_tokens, { min: 1, step: 1 });
-  const topP = numberInput(t("Top p"), params.top_p, { min: 0, max: 1, step: 0.05 });
-  const output = h("div", { class: "playground-output", role: "status" });
+  const compareButton = h("button", { type: "button", class: "link", text: t("+ Compare with another model"),
+    onclick: () => addPanel({ provider: panels[0]?.read().provider }) });
   const error = h("p", { class: "error", role: "alert" });
   const runButton = h("button", { type: "submit", text: t("Run") });
-
-  function chosenParams() {
-    const chosen = {};
-    for (const [key, box] of [["temperature", temperature], ["max_tokens", maxTokens], ["top_p", topP]]) {
-      const v = box.querySelector("input").value;
-      if (v !== "") chosen[key] = Number(v);
-    }
-    return chosen;
-  }
+  addPanel({ provider: seed.provider, model: seed.model, params: seed.params });
+  for (const other of seed.compare || []) addPanel(other);
+  const first = () => panels[0].read();
 
   // What was tried, kept as the prompt's next version: its messages, and its config with the
   // model and parameters chosen here (Langfuse's convention for a version's model settings).
@@ -185,8 +183,8 @@ export async function playgroundPage(root) {
       }
       prompt = messagesNow[0].content;
     }
-    const chosen = chosenParams();
-    const nextConfig = { ...(config || {}), ...(model.value.trim() ? { model: model.value.trim() } : {}) };
+    const { model, params: chosen } = first();
+    const nextConfig = { ...(config || {}), ...(model ? { model } : {}) };
     for (const key of PARAMS) {
       if (key in chosen) nextConfig[key] = chosen[key];
       else delete nextConfig[key];
@@ -207,7 +205,7 @@ export async function playgroundPage(root) {
     messages.append(toolCallsRow({ role: "assistant", content: doc.answer || "", tool_calls: calls }, messages));
     const results = calls.map((c) => toolResultRow({ tool_call_id: c.id, content: "" }, messages));
     messages.append(...results);
-    output.replaceChildren();
+    for (const panel of panels) panel.output.replaceChildren();
     results[0].querySelector("textarea").focus();
   }
 
@@ -223,23 +221,36 @@ export async function playgroundPage(root) {
       error.textContent = err.message;
       return;
     }
-    const chosen = chosenParams();
     const variables = Object.fromEntries(variablesOf(sent).filter((n) => values.has(n)).map((n) => [n, values.get(n)]));
+    const [head, ...compare] = panels.map((p) => p.read());
     // Kept, so that a reload or a look elsewhere comes back to what was tried.
     try {
-      sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: connection.value,
-        model: model.value.trim(), params: chosen, tools }));
+      sessionStorage.setItem(SEED, JSON.stringify({ ...seed, messages: edited(), variables, provider: head.provider,
+        model: head.model, params: head.params, compare, tools }));
     } catch { /* more than the tab keeps (large images): this try is not kept, the run goes on */ }
     runButton.disabled = true;
+    try {
+      // Every model at once: a comparison waits for the slowest only.
+      await Promise.all(panels.map((panel) => runOne(panel, { messages: sent, variables, tools })));
+    } finally {
+      runButton.disabled = false;
+    }
+  }
+
+  async function runOne(panel, { messages: sent, variables, tools }) {
+    const { provider, model, params: chosen } = panel.read();
+    const output = panel.output;
+    // Side by side, each answer says which model it is from.
+    const heading = () => h("h3", { text: panels.length > 1 ? `${t("Output")} · ${provider} / ${model}` : t("Output") });
     output.replaceChildren(h("p", { class: "muted", text: t("Waiting for the model…") }));
     try {
       // The answer streams in as the model writes it; the last line is the whole answer or the error.
       const writing = h("pre", { class: "text answer writing" });
       let doc = null;
-      await apiLines("/api/v1/playground", { method: "POST", body: { provider: connection.value, model: model.value.trim(),
+      await apiLines("/api/v1/playground", { method: "POST", body: { provider, model,
         messages: sent, variables, params: chosen, ...(tools.length ? { tools } : {}), stream: true } }, (line) => {
         if (line.type === "text") {
-          if (!writing.isConnected) output.replaceChildren(h("section", { class: "card" }, h("h3", { text: t("Output") }), writing));
+          if (!writing.isConnected) output.replaceChildren(h("section", { class: "card" }, heading(), writing));
           writing.textContent += line.text;
         } else {
           doc = line;
@@ -247,7 +258,7 @@ export async function playgroundPage(root) {
       });
       if (!doc) throw new Error(t("The answer stopped before its end: run again."));
       output.replaceChildren(doc.ok
-        ? h("section", { class: "card" }, h("h3", { text: t("Output") }),
+        ? h("section", { class: "card" }, heading(),
           doc.answer || !doc.toolCalls?.length ? h("pre", { class: "text answer", text: doc.answer }) : "",
           doc.toolCalls?.length ? h("div", { class: "tool-calls-made" }, h("h4", { text: t("Tool calls") }),
             ...doc.toolCalls.map((c) => h("pre", { class: "text tool-call", text: `${c.name}(${c.arguments})` })),
@@ -257,10 +268,7 @@ export async function playgroundPage(root) {
             output: formatCount(doc.outputTokens) })} · ${formatDuration(doc.latencyMs)}` }))
         : h("p", { class: "error", role: "alert", text: t("The model answered with an error: {error}", { error: doc.error }) }));
     } catch (err) {
-      output.replaceChildren();
-      error.textContent = errorText(err);
-    } finally {
-      runButton.disabled = false;
+      output.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(err) }));
     }
   }
 
@@ -288,11 +296,44 @@ export async function playgroundPage(root) {
       variablesBox,
       toolsSection,
       h("h3", { text: t("Model") }),
-      h("div", { class: "filters" }, connections.length ? connection : null, model, models, temperature, maxTokens, topP,
+      panelsBox,
+      connections.length ? compareButton : "",
+      h("div", { class: "filters" },
         mayRun && connections.length ? runButton : null,
         mayRun && seed.prompt ? h("button", { type: "button", class: "secondary", onclick: saveVersion,
           text: t("Save as a new version of {name}", { name: seed.prompt.name }) }) : null),
       error),
-    output,
+    outputs,
   );
+}
+
+/** One model to send the messages to: its connection, model and parameters (``chosen``: provider,
+ * model, params), and where its answer shows; the ``n``th (from 0) may be removed. */
+function modelPanel(connections, chosen, n, remove) {
+  const connection = h("select", { "aria-label": n ? t("Model connection {n}", { n: n + 1 }) : t("Model connection") },
+    ...connections.map((c) => h("option", { value: c.provider, text: c.provider, selected: c.provider === chosen.provider })));
+  const models = h("datalist", { id: `playground-models-${n}` });
+  const model = h("input", { "aria-label": n ? t("Model {n}", { n: n + 1 }) : t("Model"), list: models.id, required: true,
+    value: chosen.model || "" });
+  const fillModels = (keep) => {
+    const c = connections.find((x) => x.provider === connection.value);
+    models.replaceChildren(...(c ? c.models : []).map((m) => h("option", { value: m })));
+    if (!keep || !model.value) model.value = (c && c.models[0]) || model.value;
+  };
+  connection.addEventListener("change", () => fillModels(false));
+  fillModels(true);
+  const params = chosen.params || {};
+  const boxes = [["temperature", numberInput(t("Temperature"), params.temperature, { min: 0, max: 2, step: 0.1 })],
+    ["max_tokens", numberInput(t("Max tokens"), params.max_tokens, { min: 1, step: 1 })],
+    ["top_p", numberInput(t("Top p"), params.top_p, { min: 0, max: 1, step: 0.05 })]];
+  const controls = h("div", { class: "filters model-panel" }, connections.length ? connection : null, model, models,
+    ...boxes.map(([, box]) => box),
+    n ? h("button", { type: "button", class: "link", text: t("Remove"), onclick: remove }) : null);
+  const read = () => ({
+    provider: connection.value,
+    model: model.value.trim(),
+    params: Object.fromEntries(boxes.map(([key, box]) => [key, box.querySelector("input").value])
+      .filter(([, v]) => v !== "").map(([key, v]) => [key, Number(v)])),
+  });
+  return { controls, output: h("div", { class: "playground-output", role: "status" }), read };
 }
