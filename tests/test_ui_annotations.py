@@ -316,6 +316,12 @@ def test_annotate_a_trace_without_a_queue(server: Server) -> None:  # noqa: F811
         page.get_by_label("Score, e.g. correctness<0.5").fill("quality<5")
         page.get_by_role("button", name="Apply").click()
         page.get_by_text("No traces match in this range.").wait_for()
+        # The dashboard's scores open the traces that have them.
+        page.goto(server.api_url + "/project/default/dashboard")
+        scores_card = page.locator(".card", has=page.get_by_role("heading", name="Scores"))
+        scores_card.get_by_role("link", name="quality").click()
+        expect(page).to_have_url(re.compile(r"/traces\?.*score=quality%3E%3D5"))
+        expect(page.locator("main table tbody tr")).to_have_count(1)
         page.goto(trace_page)
         # Out of the config's range: the form does not send it (the server refuses it too).
         page.get_by_role("button", name="Annotate").click()

@@ -270,10 +270,12 @@ export async function dashboardPage(root, seconds = Number(new URLSearchParams(l
       card(t("Error rate"), tracesLink({ errors: "1" }), barChart(buckets,
         one("errors", (p) => (p.spans ? (100 * p.errors) / p.spans : 0)), { format: (v) => `${v.toFixed(1)}%` })),
       card(t("Scores"), null, scores.items.length
+        // Each score opens the traces that have it (a category, those that have that value).
         ? table([t("Score"), t("Type"), t("Count"), t("Mean"), t("Min"), t("Max")], scores.items.map((sc) => h("tr", {},
-          h("td", { text: sc.name }), h("td", { text: word(sc.data_type) }), h("td", { class: "num", text: formatCount(sc.count) }),
+          h("td", {}, sc.data_type === "CATEGORICAL" ? sc.name : tracesLink({ score: `${sc.name}>=${sc.min}` }, sc.name)),
+          h("td", { text: word(sc.data_type) }), h("td", { class: "num", text: formatCount(sc.count) }),
           ...(sc.data_type === "CATEGORICAL"
-            ? [h("td", { colspan: 3, text: sc.top_values.join(", ") })]
+            ? [h("td", { colspan: 3 }, ...sc.top_values.flatMap((v, i) => [i ? ", " : "", tracesLink({ score: `${sc.name}=${v}` }, v)]))]
             : [sc.mean, sc.min, sc.max].map((v) => h("td", { class: "num", text: Number(v).toFixed(3) }))))))
         : h("p", { class: "muted", text: t("No scores yet: send them with the Langfuse SDK or API.") })),
       card(t("Latency by model (generations)"), null,
