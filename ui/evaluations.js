@@ -92,7 +92,9 @@ function ruleForm(templates, connections, done, cancel, rule = null) {
     if (filterType.value !== typeShown) filter.type = filterType.value;
     if (!filterType.value) delete filter.type;
     // For a dataset's runs the name field names the dataset.
-    if (target.value === "dataset") filter = { dataset: filterName.value.trim() };
+    if (target.value === "dataset") filter = { dataset: filterName.value.trim(), ...(f.langfuse ? { langfuse: f.langfuse } : {}) };
+    // A rule made through Langfuse's API keeps its conditions as given, to read back: not once changed here.
+    if (filterName.value.trim() !== nameShown || filterType.value !== typeShown || target.value !== (rule && rule.target)) delete filter.langfuse;
     const kept = rule ? { id: rule.id, enabled: rule.enabled, mapping: rule.mapping, traceProject: rule.traceProject || undefined } : {};
     try {
       await api("/api/v1/evaluations/rules", { method: "PUT", body: { ...kept, name: name.value.trim(), templateId: template.value,
