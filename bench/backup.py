@@ -14,7 +14,7 @@ Loads the seeded GenAI workload (``--spans``, default the 112k of ``bench.peer``
   on: its time and size, and that its restore (through the first) holds every span acknowledged
   before it began, once.
 
-    python -m bench.backup [--spans 112000] [--concurrency 4]
+    python -m bench.backup [--spans 112000] [--concurrency 4] [--history-days 7]
 """
 
 from __future__ import annotations
@@ -92,15 +92,27 @@ async def stored_traces(data_dir: Path, traces: list[str]) -> tuple[int, int, in
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    start_ns = time.time_ns() - 3600 * 10**9
-    batches = list(Workload(args.seed).batches(args.spans, 512, start_ns))
+    now = time.time_ns()
+    workload = Workload(args.seed)
+    if args.history_days:
+        # The store a team has after a while: the load spread over past days (settled parts), the
+        # senders' traffic today, as a daily backup on a base meets it.
+        per_day = args.spans // args.history_days
+        history = [
+            b for d in range(args.history_days, 0, -1) for b in workload.batches(per_day, 512, now - d * 86_400 * 10**9)
+        ]
+        batches = list(workload.batches(min(args.spans, 20_000), 512, now - 600 * 10**9))
+    else:
+        history = batches = list(workload.batches(args.spans, 512, now - 3600 * 10**9))
     data, dest, restored = tmp / "data", tmp / "backup", tmp / "restored"
     since, restored_since = tmp / "since", tmp / "restored-since"
     process, info = start_server(data, [])
     url = info["otlp_http_url"] + "/v1/traces"
     acks: list[Ack] = []
     try:
-        await send_all(url, batches, args.concurrency)  # the store as it stands
+        await send_all(url, history, args.concurrency)  # the store as it stands
+        if args.history_days:
+            await asyncio.sleep(30)  # the past days' parts merged, as they are after a while
         stop = asyncio.Event()
         sending = asyncio.create_task(keep_sending(url, batches, args.concurrency, stop, acks))
         await asyncio.sleep(args.lead_s)
@@ -136,9 +148,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     process.wait(60)
     before_since = [t for sent, answered, _, traces in acks if answered < began_since for t in traces]
     spans_since, distinct_since, found_since = await stored_traces(restored_since, before_since)
-    original = sum(b.spans for b in batches)
+    original = sum(b.spans for b in history)
     return {
-        "workload": {"spans_loaded": original, "concurrency": args.concurrency},
+        "workload": {"spans_loaded": original, "history_days": args.history_days, "concurrency": args.concurrency},
         "backup": {
             "command_s": round(took, 2),
             "bytes": disk_bytes(dest),
@@ -177,6 +189,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--lead-s", type=float, default=3.0, help="seconds of sending before and after the backup")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="load the spans over this many past days, send today's (0: the last hour)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tracehouse-backup-") as tmp:
         print(json.dumps(asyncio.run(run(args, Path(tmp))), indent=2))
