@@ -6,9 +6,15 @@ Langfuse's 400 ``{"message": "Invalid request data", "error": [issues]}``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from tracehouse.errors import NotFound
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "LATEST",
@@ -23,6 +29,7 @@ __all__ = [
     "labels_of",
     "pick_version",
     "placeholders",
+    "retagged",
     "variables",
 ]
 
@@ -126,6 +133,20 @@ def check_tags(tags: Any) -> list[str] | None:
     if len(tags) > MAX_TAGS or any(not t.strip() or len(t) > MAX_TAG for t in tags):
         raise PromptRuleError("tags", f"at most {MAX_TAGS} tags of 1 to {MAX_TAG} characters")
     return sorted(set(tags))
+
+
+Versioned = TypeVar("Versioned", bound="DataclassInstance")
+
+
+def retagged(versions: Sequence[Versioned], tags: Any, missing: str) -> list[Versioned]:
+    """Every version of a prompt or skill with ``tags`` (checked first), which are the prompt's or
+    skill's own, the same on each; NotFound(``missing``) when there is no version."""
+    checked = check_tags(tags)
+    if checked is None:
+        raise PromptRuleError("tags", "expected a list of strings (empty: no tags)")
+    if not versions:
+        raise NotFound(missing)
+    return [dataclasses.replace(v, tags=tuple(checked)) for v in versions]
 
 
 def check_commit_message(message: Any) -> str:

@@ -30,6 +30,7 @@ from prompts.rules import (
     labels_of,
     pick_version,
     placeholders,
+    retagged,
     variables,
 )
 from storage import Store
@@ -263,15 +264,8 @@ class PromptService:
 
     async def set_tags(self, project: str, name: str, tags: Any) -> dict[str, Any]:
         """The prompt's tags become ``tags`` on every version; the newest version's document."""
-        checked = check_tags(tags)
-        if checked is None:
-            raise PromptRuleError("tags", "expected a list of strings (empty: no tags)")
-        versions = await self.versions(project, name)
-        if not versions:
-            raise NotFound(f"Prompt not found: '{name}'")
-        written = await self._store.prompts.write(
-            [PromptVersion(**{**v.__dict__, "tags": tuple(checked)}) for v in versions]
-        )
+        versions = retagged(await self.versions(project, name), tags, f"Prompt not found: '{name}'")
+        written = await self._store.prompts.write(versions)
         self.invalidate()
         return self.document(written[-1], written)
 

@@ -31,9 +31,9 @@ from prompts.rules import (
     PromptRuleError,
     check_commit_message,
     check_labels,
-    check_tags,
     labels_of,
     pick_version,
+    retagged,
 )
 from storage import Store
 from storage.skills import SkillVersion
@@ -376,15 +376,8 @@ class SkillService:
 
     async def set_tags(self, project: str, name: str, tags: Any) -> dict[str, Any]:
         """The skill's tags become ``tags`` on every version; the newest version's document."""
-        checked = check_tags(tags)
-        if checked is None:
-            raise PromptRuleError("tags", "expected a list of strings (empty: no tags)")
-        versions = await self.versions(project, name)
-        if not versions:
-            raise NotFound(f"Skill not found: '{name}'")
-        written = await self._store.skills.write(
-            [SkillVersion(**{**v.__dict__, "tags": tuple(checked)}) for v in versions]
-        )
+        versions = retagged(await self.versions(project, name), tags, f"Skill not found: '{name}'")
+        written = await self._store.skills.write(versions)
         self.invalidate()
         return await self.document(written[-1], written)
 
