@@ -187,6 +187,7 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
             (member, {"traceId": 7, "scores": {quality["id"]: 3}}, 400, "traceId"),
             (member, {"traceId": "t-direct", "observationId": 7, "scores": {}}, 400, "observationId"),
             (member, {"traceId": "t-none", "scores": {quality["id"]: 3}}, 404, "no trace"),
+            (member, {"traceId": "t-direct", "observationId": "g-elsewhere", "scores": {}}, 404, "no observation"),
             (member, {"traceId": "t-direct", "scores": {"cfg-none": 3}}, 400, "not a score config of this project"),
             (member, {"traceId": "t-direct", "scores": {quality["id"]: 9}}, 400, "maximum"),
             (member, {"traceId": "t-direct", "scores": [3]}, 400, "scores"),
