@@ -187,22 +187,41 @@ async def _queue(store: Store, project: str, queue_id: str) -> dict[str, Any]:
     raise NotFound(f"Annotation queue not found: {queue_id}")
 
 
-async def create_queue(request: web.Request) -> web.Response:
-    store, caller = await _caller(request, Permission.WRITE_CONTENT, "create annotation queues")
-    body = await _body(request)
+async def _queue_fields(store: Store, project: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A queue's name, description and score configs from a body, each checked (InvalidInput)."""
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name: required")
     ids = body.get("scoreConfigIds")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise InvalidInput("scoreConfigIds: at least one score config id")
-    known = {c.id for c in await store.annotations.configs(caller.project_id)}
+    known = {c.id for c in await store.annotations.configs(project)}
     if set(ids) - known:
         raise InvalidInput(f"scoreConfigIds: unknown {', '.join(sorted(set(ids) - known))}")
-    row = {"id": str(uuid.uuid4()), "name": name.strip(), "description": str(body.get("description") or ""),
-           "score_config_ids": ids, "assignees": []}  # fmt: skip
+    description = body.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 2000):
+        raise InvalidInput("description: text of at most 2000 characters")
+    about = (description or "").strip()
+    return {"name": name.strip(), "description": about, "score_config_ids": list(dict.fromkeys(ids))}
+
+
+async def create_queue(request: web.Request) -> web.Response:
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "create annotation queues")
+    fields = await _queue_fields(store, caller.project_id, await _body(request))
+    row = {"id": str(uuid.uuid4()), **fields, "assignees": []}
     await store.annotations.put_queue(caller.project_id, row)
     return json_response(queue_json(await _queue(store, caller.project_id, row["id"])))
+
+
+async def change_queue(request: web.Request) -> web.Response:
+    """A queue renamed, described or given other score configs from the UI (Langfuse's API has no
+    such call). Its items stay; scores given in it stay, whatever configs it offers from now on."""
+    store, caller = await _caller(request, Permission.WRITE_CONTENT, "change annotation queues")
+    queue = await _queue(store, caller.project_id, request.query.get("id", ""))
+    fields = await _queue_fields(store, caller.project_id, await _body(request))
+    row = {"id": queue["id"], "assignees": queue["assignees"], "created_at": queue["created_at"], **fields}
+    await store.annotations.put_queue(caller.project_id, row)
+    return json_response(queue_json(await _queue(store, caller.project_id, queue["id"])))
 
 
 async def delete_queue(request: web.Request) -> web.Response:
@@ -408,6 +427,26 @@ async def delete_annotation(request: web.Request) -> web.Response:
     return json_response({"deleted": True})
 
 
+def _item_score_id(item_id: str, config_id: str) -> str:
+    """One score per queue item and config: scoring again replaces it."""
+    return f"ann-{item_id}-{config_id}"
+
+
+async def item_scores(request: web.Request) -> web.Response:
+    """The scores given on a queue item, by config, with their comment: the UI shows them when
+    the item is opened again."""
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    queue = await _queue(store, caller.project_id, request.match_info["id"])
+    item = await _item(store, caller.project_id, queue["id"], request.match_info["item"])
+    ids = {_item_score_id(item["id"], c): c for c in queue["score_config_ids"]}
+    rows, _ = await store.langfuse.scores(caller.project_id, None, 1, len(ids), {"ids": list(ids)}, with_total=False)
+    return json_response({"scores": [
+        {"configId": ids[r["id"]], "value": r["value"], "stringValue": r["string_value"] or None,
+         "comment": r["comment"] or None}
+        for r in rows if r["id"] in ids
+    ]})  # fmt: skip
+
+
 async def annotate(request: web.Request) -> web.Response:
     """The UI's scores for one queue item, each checked against its config, written with source
     ANNOTATION and the person's id; then the item is completed."""
@@ -423,7 +462,7 @@ async def annotate(request: web.Request) -> web.Response:
     # One score per (item, config): scoring again replaces it.
     events = _score_events(
         caller, offered, body, item["object_type"], item["object_id"], item["trace_id"],
-        lambda config_id: f"ann-{item['id']}-{config_id}", {"queueId": queue["id"]},
+        lambda config_id: _item_score_id(item["id"], config_id), {"queueId": queue["id"]},
     )  # fmt: skip
     await _write_scores(request, caller, events)
     if body.get("complete", True):
@@ -476,6 +515,8 @@ def annotation_routes() -> list[web.RouteDef]:
         web.post("/api/v1/annotate", annotate_object),  # data, as a queue item's: not audited
         web.delete("/api/v1/annotations", delete_annotation),
         web.delete("/api/v1/annotation-queues", delete_queue),
+        web.put("/api/v1/annotation-queues", change_queue),
+        web.get("/api/v1/annotation-queues/{id}/items/{item}/scores", item_scores),
         web.post(f"{q}/{{id}}/assignments", assign),
         web.delete(f"{q}/{{id}}/assignments", unassign),
     ]

@@ -93,6 +93,14 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert scores[0]["metadata"]["annotatedBy"] == f'"{me}"'
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
         assert got["status"] == "COMPLETED" and got["completedBy"] == me
+        # What was given, for the UI to show when the item is opened again; a viewer reads it too.
+        given = f"/api/v1/annotation-queues/{queue['id']}/items/{item['id']}/scores?project=default"
+        status, doc = await viewer.call("GET", given)
+        assert status == 200
+        assert doc == {"scores": [{"configId": flag["id"], "value": 1.0, "stringValue": "True", "comment": "good"}]}
+        for gone in (f"/api/v1/annotation-queues/{queue['id']}/items/nope/scores?project=default",
+                     f"/api/v1/annotation-queues/nope/items/{item['id']}/scores?project=default"):  # fmt: skip
+            assert (await viewer.call("GET", gone))[0] == 404
         # Assignments: a person of the instance, given and taken back; others refused.
         base = f"/api/public/annotation-queues/{queue['id']}/assignments"
         status, doc, _ = await c.call("POST", base, {"userId": me})
@@ -101,6 +109,32 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert status == 400
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")
         assert got["assignees"] == [me]
+        # Changed from the UI (Langfuse's API has no such call): not by a viewer; garbage refused,
+        # nothing changed; its items, assignees and the scores given in it stay.
+        _, stars, _ = await c.call("POST", "/api/public/score-configs", {"name": "stars", "dataType": "NUMERIC"})
+        change = f"/api/v1/annotation-queues?project=default&id={queue['id']}"
+        wanted = {"name": " review ", "description": "first pass", "scoreConfigIds": [flag["id"], stars["id"]]}
+        assert (await viewer.call("PUT", change, wanted))[0] == 403
+        for bad, says in [
+            ({**wanted, "name": ""}, "name"),
+            ({**wanted, "scoreConfigIds": []}, "scoreConfigIds"),
+            ({**wanted, "scoreConfigIds": ["nope"]}, "unknown nope"),
+            ({**wanted, "description": 5}, "description"),
+            ({**wanted, "description": "x" * 2001}, "description"),
+            ([wanted], ""),
+        ]:
+            status, doc = await member.call("PUT", change, bad)
+            assert status == 400 and says in str(doc), (bad, status, doc)
+        status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")
+        assert (got["name"], got["description"], got["scoreConfigIds"]) == ("q", None, [flag["id"]])
+        assert (await member.call("PUT", "/api/v1/annotation-queues?project=default&id=nope", wanted))[0] == 404
+        status, doc = await member.call("PUT", change, wanted)
+        assert status == 200
+        changed = (doc["name"], doc["description"], doc["scoreConfigIds"])
+        assert changed == ("review", "first pass", wanted["scoreConfigIds"])
+        assert doc["assignees"] == [me] and doc["createdAt"] == got["createdAt"]
+        status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
+        assert status == 200 and got["status"] == "COMPLETED"
         status, _, _ = await c.call("DELETE", base, {"userId": me})
         assert status == 200
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")

@@ -96,10 +96,39 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.keyboard.press("1")
         page.keyboard.press("Control+Enter")
         expect(page.get_by_text("3 of 3 done")).to_be_visible()
+        # Changed from the list: renamed, described, given a second score; its items stay.
+        page.goto(server.api_url + "/project/default/annotation-queues")
+        page.get_by_label("Score name").fill("clarity")
+        page.get_by_label("Score type").select_option("NUMERIC")
+        page.get_by_role("button", name="Add score config").click()
+        page.locator("tr", has_text="clarity").wait_for()
+        page.get_by_role("button", name="Change the queue review").click()
+        expect(page.get_by_label("Queue name")).to_have_value("review")
+        expect(page.get_by_label("helpful")).to_be_checked()
+        expect(page.get_by_label("clarity")).not_to_be_checked()
+        page.get_by_label("Queue name").fill("review again")
+        page.get_by_label("Queue description").fill("Is the answer right for the question?")
+        page.get_by_label("clarity").check()
+        page.get_by_role("button", name="Save", exact=True).click()
+        page.locator("tr", has_text="helpful, clarity").get_by_role("link", name="review again").click()
+        page.get_by_text("Is the answer right for the question?").wait_for()
+        expect(page.get_by_text("3 of 3 done")).to_be_visible()
+        expect(page.get_by_role("spinbutton", name="clarity")).to_have_value("")
+        # A completed item shows what was given (it showed nothing chosen); changed, it stays one score.
+        expect(page.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
+        page.get_by_role("spinbutton", name="clarity").fill("4")
+        page.get_by_label("Comment").fill("clear enough")
+        page.get_by_role("button", name="Complete and next").click()
+        page.get_by_role("button", name="Skip").click()
+        page.get_by_role("button", name="Previous").click()
+        expect(page.get_by_role("spinbutton", name="clarity")).to_have_value("4")
+        expect(page.get_by_label("Comment")).to_have_value("clear enough")
+        expect(page.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
+        page.screenshot(path=str(SHOTS / "queue-changed.png"))
         # The queue deleted from the list, after a question; the scores given in it stay (below).
         page.goto(server.api_url + "/project/default/annotation-queues")
-        remove = page.locator("tr", has_text="review").get_by_role("button", name="Delete").click
-        question = "Delete the queue review? Its items go with it; the scores given in it stay."
+        remove = page.locator("tr", has_text="review again").get_by_role("button", name="Delete").click
+        question = "Delete the queue review again? Its items go with it; the scores given in it stay."
         assert asked(page, remove, accept=True) == question
         page.get_by_text("No queue yet.", exact=False).wait_for()
     assert not errors, errors
@@ -111,9 +140,11 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         )
         with urllib.request.urlopen(request, timeout=30) as r:
             data = json.loads(r.read())["data"]
-        assert [(s["name"], s["source"]) for s in data] == [("helpful", "ANNOTATION")]
-        values[t] = data[0]["value"]
-    assert [values[t] for t in traces] == [1.0, 0.0]
+        assert all(s["source"] == "ANNOTATION" for s in data)
+        values[t] = sorted((s["name"], s["value"], s["comment"]) for s in data)
+    # The first item completed again with clarity: one score each, the comment on both.
+    assert values[traces[0]] == [("clarity", 4.0, "clear enough"), ("helpful", 1.0, "clear enough")]
+    assert values[traces[1]] == [("helpful", 0.0, None)]
     request = urllib.request.Request(
         server.api_url + "/api/public/scores?name=helpful&limit=50", headers={"Authorization": f"Basic {token}"}
     )

@@ -61,8 +61,28 @@ export async function annotationQueuesPage(root) {
   const again = () => annotationQueuesPage(root);
   const active = configs.data.filter((c) => !c.isArchived);
   const queueName = h("input", { "aria-label": t("Queue name"), placeholder: t("queue name"), required: true });
-  const picks = active.map((c) => h("label", { class: "run-choice" }, h("input", { type: "checkbox", value: c.id }), ` ${c.name}`));
+  const queueAbout = h("input", { "aria-label": t("Queue description"), placeholder: t("what to look for (optional)"), maxlength: 2000 });
   const error = errorLine();
+  // One form makes a queue and changes one: "Change" fills it with the queue's name, description and
+  // score configs (an archived one it still offers too, so keeping it is a choice).
+  let editing = null;
+  const pickFor = (c) => h("label", { class: "run-choice" }, h("input", { type: "checkbox", value: c.id }), ` ${c.name}`);
+  const pickBox = h("span", {});
+  const submit = h("button", { type: "submit", text: t("Create queue") });
+  const cancel = h("button", { type: "button", class: "link", text: t("Cancel"), hidden: true, onclick: () => edit(null) });
+  function edit(queue) {
+    editing = queue;
+    const offered = queue ? configs.data.filter((c) => !c.isArchived || queue.scoreConfigIds.includes(c.id)) : active;
+    pickBox.replaceChildren(...offered.map(pickFor));
+    queueName.value = queue ? queue.name : "";
+    queueAbout.value = queue ? queue.description || "" : "";
+    for (const box of pickBox.querySelectorAll("input")) box.checked = Boolean(queue && queue.scoreConfigIds.includes(box.value));
+    submit.textContent = queue ? t("Save") : t("Create queue");
+    cancel.hidden = !queue;
+    error.textContent = "";
+    if (queue) queueName.focus();
+  }
+  edit(null);
   root.replaceChildren(
     h("nav", { class: "tabs", "aria-label": t("Evaluations") },
       h("a", { href: here("/evaluations"), "data-link": true, text: t("LLM-as-a-judge") }),
@@ -73,23 +93,27 @@ export async function annotationQueuesPage(root) {
       h("td", { text: q.scoreConfigIds.map((id) => (configs.data.find((c) => c.id === id) || { name: id }).name).join(", ") }),
       h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${t("{done} of {total} done", { done: formatCount(q.completed), total: formatCount(q.items) })}`),
       h("td", { class: "muted", text: q.description || "" }),
-      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link danger", text: t("Delete"), onclick: async () => {
-        if (!window.confirm(t("Delete the queue {name}? Its items go with it; the scores given in it stay.", { name: q.name }))) return;
-        await api("/api/v1/annotation-queues", { method: "DELETE", query: { id: q.id } });
-        again();
-      } }) : null))))
+      h("td", {}, can("WRITE_CONTENT") ? h("span", {},
+        h("button", { type: "button", class: "link", text: t("Change"), "aria-label": t("Change the queue {name}", { name: q.name }), onclick: () => edit(q) }), " ",
+        h("button", { type: "button", class: "link danger", text: t("Delete"), onclick: async () => {
+          if (!window.confirm(t("Delete the queue {name}? Its items go with it; the scores given in it stay.", { name: q.name }))) return;
+          await api("/api/v1/annotation-queues", { method: "DELETE", query: { id: q.id } });
+          again();
+        } })) : null))))
       : h("p", { class: "muted", text: t("No queue yet. Add traces to a queue from any trace with \"Add to queue\".") }),
     can("WRITE_CONTENT") && active.length ? h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = "";
-      const ids = picks.map((p) => p.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      const ids = [...pickBox.querySelectorAll("input")].filter((i) => i.checked).map((i) => i.value);
+      const body = { name: queueName.value.trim(), description: queueAbout.value.trim(), scoreConfigIds: ids };
       try {
-        await publicApi("/api/public/annotation-queues", { method: "POST", body: { name: queueName.value.trim(), scoreConfigIds: ids } });
+        if (editing) await api("/api/v1/annotation-queues", { method: "PUT", query: { id: editing.id }, body });
+        else await publicApi("/api/public/annotation-queues", { method: "POST", body });
         again();
       } catch (err) {
         error.textContent = errorText(err);
       }
-    } }, queueName, ...picks, h("button", { type: "submit", text: t("Create queue") }), error) : "",
+    } }, queueName, queueAbout, pickBox, submit, cancel, error) : "",
     h("h2", { text: t("Score configs") }),
     configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
       h("td", { text: c.name }), h("td", { text: word(c.dataType) }),
@@ -136,8 +160,10 @@ export async function annotationQueuePage(root, queueId) {
   const head = h("div", { class: "page-head" }, h("h1", { text: queue.name }),
     h("progress", { max: items.length || 1, value: done }), h("span", { class: "muted", text: t("{done} of {total} done", { done, total: items.length }) }));
   const back = h("p", {}, h("a", { href: here("/annotation-queues"), "data-link": true, text: t("← Annotation queues") }));
+  // What the queue asks its people to look for, as its maker wrote it.
+  const about = queue.description ? h("p", { class: "queue-about", text: queue.description }) : "";
   if (!item) {
-    root.replaceChildren(back, head, h("p", { class: "muted" },
+    root.replaceChildren(back, head, about, h("p", { class: "muted" },
       t("The queue is empty. Add traces, observations or sessions to it with \"Add to queue\" on their pages."), " ",
       h("a", { href: here("/traces"), "data-link": true, text: t("Traces") })));
     return;
@@ -145,8 +171,17 @@ export async function annotationQueuePage(root, queueId) {
   const mayScore = can("SCORE");
   const move = (to) => { if (items[to]) go(`${location.pathname}?item=${encodeURIComponent(items[to].id)}`); };
   const values = {};
+  // A completed item shows what was given (one score per item and config, so ids are known):
+  // completing it again changes those scores rather than starting blank.
+  const given = item.status !== "COMPLETED" ? [] : (await api(
+    `/api/v1/annotation-queues/${encodeURIComponent(queueId)}/items/${encodeURIComponent(item.id)}/scores`)).scores;
+  for (const score of given) {
+    const config = configsOf.find((c) => c.id === score.configId);
+    if (config) values[config.id] = config.dataType === "CATEGORICAL" ? score.stringValue : score.value;
+  }
   const object = h("div", { class: "card annotation-object" }, h("p", { class: "muted", text: t("Loading…") }));
   const comment = h("textarea", { "aria-label": t("Comment"), rows: 3, placeholder: t("comment (optional)") });
+  comment.value = given.find((score) => score.comment)?.comment || "";
   const error = errorLine();
   const controls = h("div", { class: "annotation-scores" });
   const renderControls = () => controls.replaceChildren(...configsOf.map((c) => h("div", { class: "score-control" },
@@ -164,7 +199,7 @@ export async function annotationQueuePage(root, queueId) {
       error.textContent = errorText(err);
     }
   };
-  root.replaceChildren(back, head,
+  root.replaceChildren(back, head, about,
     h("p", { class: "muted small", text: mayScore ? t("Keys: 1-9 choose a category of the first categorical score · Ctrl+Enter complete and next · j / k next / previous") : t("Keys: j / k next / previous") }),
     h("div", { class: "annotation-layout" }, object,
       h("div", { class: "card" },

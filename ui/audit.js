@@ -64,6 +64,7 @@ const CHANGES = {
   "DELETE /api/public/scores/{score_id}": () => t("Deleted a score"),
   "DELETE /api/v1/annotations": () => t("Deleted a score"),
   "DELETE /api/v1/annotation-queues": () => t("Deleted an annotation queue"),
+  "PUT /api/v1/annotation-queues": () => t("Changed an annotation queue"),
   "POST /api/public/models": () => t("Saved a model price"),
   "PUT /api/public/models/{model_id}": () => t("Saved a model price"),
   "DELETE /api/public/models/{model_id}": () => t("Deleted a model price"),
