@@ -394,3 +394,65 @@ def test_an_sdk_experiments_scores_and_tokens_in_the_comparison(server: Server) 
         service = rows.first.locator('td.clip[title^="unknown_service"]')
         expect(service).to_have_text("–")
     assert not errors, errors
+
+
+def _public(srv: Server, pair: dict[str, str], method: str, path: str, body: object = None) -> dict:
+    """Langfuse's public API with the key pair, as an SDK calls it: the answer's JSON."""
+    token = base64.b64encode(f"{pair['public_key']}:{pair['secret_key']}".encode()).decode()
+    request = urllib.request.Request(
+        srv.api_url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_a_rule_made_through_langfuses_api_changed_in_the_browser(server: Server) -> None:  # noqa: F811
+    """A rule made through Langfuse's v2 API reads back through it as given (its conditions' order
+    and operators) after the UI changes what its filter does not hold; once the UI changes its
+    filter, it reads back as the UI's filter."""
+    errors: list[str] = []
+    with threaded_fake_judge() as judge, browser_page(errors) as page:
+        pair = _signed_up_with_a_judge(page, server, judge.url)
+        evaluator = _public(server, pair, "POST", "/api/public/v2/evaluators", {
+            "type": "llm_as_judge", "name": "helpfulness", "prompt": "Is {{output}} helpful?",
+            "modelConfig": {"provider": "judge", "model": "judge-1"},
+            "variableMapping": [{"variable": "output", "source": "output"}],
+            "outputDefinition": {"dataType": "NUMERIC", "minValue": 0, "maxValue": 1},
+        })  # fmt: skip
+        given = [
+            {"type": "arrayOptions", "column": "tags", "operator": "any of", "value": ["prod"]},
+            {"type": "stringOptions", "column": "name", "operator": "any of", "value": ["answer", "reply"]},
+        ]
+        rule = _public(server, pair, "POST", "/api/public/v2/evaluation-rules", {
+            "name": "helpful", "enabled": True, "filter": given,
+            "evaluatorAssignments": [{"evaluatorId": evaluator["id"], "variableMapping": [
+                {"variable": "output", "source": "output"}]}],
+        })  # fmt: skip
+        assert rule["filter"] == given
+        read = f"/api/public/v2/evaluation-rules/{rule['id']}"
+
+        page.goto(server.api_url + "/project/default/evaluations")
+        rules = page.locator("table.traces").first.locator("tbody tr")
+        page.get_by_role("button", name="Change", exact=True).click()
+        page.get_by_role("heading", name="Change rule helpful").wait_for()
+        expect(page.get_by_label("Filter: name")).to_have_value("answer, reply")
+        page.get_by_label("Sampling (%)").fill("50")
+        page.get_by_role("button", name="Save rule").click()
+        expect(rules.locator("td").nth(4)).to_have_text("50%")
+        again = _public(server, pair, "GET", read)
+        assert (again["sampling"], again["filter"]) == (0.5, given)
+
+        # The filter's name changed here: the conditions read back are the UI's (tags kept).
+        page.get_by_role("button", name="Change", exact=True).click()
+        page.get_by_label("Filter: name").fill("answer")
+        page.get_by_role("button", name="Save rule").click()
+        expect(rules.locator("td").nth(2)).to_contain_text("answer")
+        expect(rules.locator("td").nth(2)).not_to_contain_text("reply")
+        assert _public(server, pair, "GET", read)["filter"] == [
+            {"type": "stringOptions", "column": "name", "operator": "any of", "value": ["answer"]},
+            {"type": "arrayOptions", "column": "tags", "operator": "all of", "value": ["prod"]},
+        ]
+    assert not errors, errors
