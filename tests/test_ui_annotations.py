@@ -109,7 +109,25 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         page.get_by_label("Queue name").fill("review again")
         page.get_by_label("Queue description").fill("Is the answer right for the question?")
         page.get_by_label("clarity").check()
+        page.get_by_label("Assign to Ada").check()
         page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.locator("tr", has_text="review again")).to_contain_text("Ada")
+        # Assigned to me: the queues of others can be left out of the list.
+        _, listed = api(page, "GET", "/api/public/score-configs?project=default")
+        helpful = next(c["id"] for c in listed["data"] if c["name"] == "helpful")
+        status, _ = api(page, "POST", "/api/public/annotation-queues?project=default",
+                        {"name": "someone else's", "scoreConfigIds": [helpful]})  # fmt: skip
+        assert status == 200
+        page.reload()
+        page.get_by_label("Only queues assigned to me").check()
+        expect(page.get_by_role("link", name="someone else's")).to_have_count(0)
+        page.get_by_role("button", name="Change the queue review again").click()
+        expect(page.get_by_label("Assign to Ada")).to_be_checked()
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_label("Only queues assigned to me").uncheck()
+        remove = page.locator("tr", has_text="someone else's").get_by_role("button", name="Delete").click
+        asked(page, remove, accept=True)
+        expect(page.get_by_role("link", name="someone else's")).to_have_count(0)
         page.locator("tr", has_text="helpful, clarity").get_by_role("link", name="review again").click()
         page.get_by_text("Is the answer right for the question?").wait_for()
         expect(page.get_by_text("3 of 3 done")).to_be_visible()

@@ -60,6 +60,11 @@ export async function annotationQueuesPage(root) {
     .map((data) => ({ data }));
   const again = () => annotationQueuesPage(root);
   const active = configs.data.filter((c) => !c.isArchived);
+  // The project's people: whom a queue is assigned to, by name; those who may score can be assigned.
+  const members = ctx.project ? (await api(`/api/v1/projects/${encodeURIComponent(ctx.project.id)}/members`)
+    .catch(() => ({ data: [] }))).data : [];
+  const nameOf = (id) => { const m = members.find((x) => x.user_id === id); return m ? m.name || m.email : id; };
+  const assignable = can("MANAGE_MEMBERS") ? members.filter((m) => !["VIEWER", "NONE"].includes(m.role)) : [];
   const queueName = h("input", { "aria-label": t("Queue name"), placeholder: t("queue name"), required: true });
   const queueAbout = h("input", { "aria-label": t("Queue description"), placeholder: t("what to look for (optional)"), maxlength: 2000 });
   const error = errorLine();
@@ -68,6 +73,7 @@ export async function annotationQueuesPage(root) {
   let editing = null;
   const pickFor = (c) => h("label", { class: "run-choice" }, h("input", { type: "checkbox", value: c.id }), ` ${c.name}`);
   const pickBox = h("span", {});
+  const assignBox = h("span", { class: "queue-assignees" });
   const submit = h("button", { type: "submit", text: t("Create queue") });
   const cancel = h("button", { type: "button", class: "link", text: t("Cancel"), hidden: true, onclick: () => edit(null) });
   function edit(queue) {
@@ -77,21 +83,20 @@ export async function annotationQueuesPage(root) {
     queueName.value = queue ? queue.name : "";
     queueAbout.value = queue ? queue.description || "" : "";
     for (const box of pickBox.querySelectorAll("input")) box.checked = Boolean(queue && queue.scoreConfigIds.includes(box.value));
+    assignBox.replaceChildren(...(assignable.length ? [t("Assign to:"), ...assignable.map((m) => h("label", { class: "run-choice" },
+      h("input", { type: "checkbox", value: m.user_id, "aria-label": t("Assign to {name}", { name: m.name || m.email }),
+        checked: Boolean(queue && queue.assignees.includes(m.user_id)) }), ` ${m.name || m.email}`))] : []));
     submit.textContent = queue ? t("Save") : t("Create queue");
     cancel.hidden = !queue;
     error.textContent = "";
     if (queue) queueName.focus();
   }
   edit(null);
-  root.replaceChildren(
-    h("nav", { class: "tabs", "aria-label": t("Evaluations") },
-      h("a", { href: here("/evaluations"), "data-link": true, text: t("LLM-as-a-judge") }),
-      h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: t("Annotation queues") })),
-    h("div", { class: "page-head" }, h("h1", { text: t("Annotation queues") })),
-    queues.data.length ? table([t("Queue"), t("Scores"), t("Progress"), "", ""], queues.data.map((q) => h("tr", {},
+  const queueRows = (list) => table([t("Queue"), t("Scores"), t("Progress"), t("Assigned to"), "", ""], list.map((q) => h("tr", {},
       h("td", {}, h("a", { href: here(`/annotation-queues/${encodeURIComponent(q.id)}`), "data-link": true, text: q.name })),
       h("td", { text: q.scoreConfigIds.map((id) => (configs.data.find((c) => c.id === id) || { name: id }).name).join(", ") }),
       h("td", {}, h("progress", { max: q.items || 1, value: q.completed }), ` ${t("{done} of {total} done", { done: formatCount(q.completed), total: formatCount(q.items) })}`),
+      h("td", { text: q.assignees.length ? q.assignees.map(nameOf).join(", ") : "–" }),
       h("td", { class: "muted", text: q.description || "" }),
       h("td", {}, can("WRITE_CONTENT") ? h("span", {},
         h("button", { type: "button", class: "link", text: t("Change"), "aria-label": t("Change the queue {name}", { name: q.name }), onclick: () => edit(q) }), " ",
@@ -99,21 +104,41 @@ export async function annotationQueuesPage(root) {
           if (!window.confirm(t("Delete the queue {name}? Its items go with it; the scores given in it stay.", { name: q.name }))) return;
           await api("/api/v1/annotation-queues", { method: "DELETE", query: { id: q.id } });
           again();
-        } })) : null))))
-      : h("p", { class: "muted", text: t("No queue yet. Add traces to a queue from any trace with \"Add to queue\".") }),
+        } })) : null))));
+  // Someone a queue is assigned to sees theirs alone, if they like (kept for the visit).
+  const queueBox = h("div", {});
+  const mine = ctx.me && queues.data.some((q) => q.assignees.includes(ctx.me.id));
+  const showQueues = (only) => queueBox.replaceChildren(
+    ...(mine ? [h("label", { class: "run-choice" }, h("input", { type: "checkbox", checked: only, "aria-label": t("Only queues assigned to me"),
+      onchange: (e) => { sessionStorage.setItem("queues-mine", e.target.checked ? "1" : ""); showQueues(e.target.checked); } }),
+    ` ${t("Only queues assigned to me")}`)] : []),
+    queueRows(only ? queues.data.filter((q) => q.assignees.includes(ctx.me.id)) : queues.data));
+  showQueues(Boolean(mine && sessionStorage.getItem("queues-mine")));
+  root.replaceChildren(
+    h("nav", { class: "tabs", "aria-label": t("Evaluations") },
+      h("a", { href: here("/evaluations"), "data-link": true, text: t("LLM-as-a-judge") }),
+      h("a", { href: here("/annotation-queues"), "data-link": true, class: "active", "aria-current": "page", text: t("Annotation queues") })),
+    h("div", { class: "page-head" }, h("h1", { text: t("Annotation queues") })),
+    queues.data.length ? queueBox : h("p", { class: "muted", text: t("No queue yet. Add traces to a queue from any trace with \"Add to queue\".") }),
     can("WRITE_CONTENT") && active.length ? h("form", { class: "filters", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = "";
       const ids = [...pickBox.querySelectorAll("input")].filter((i) => i.checked).map((i) => i.value);
       const body = { name: queueName.value.trim(), description: queueAbout.value.trim(), scoreConfigIds: ids };
+      const chosen = [...assignBox.querySelectorAll("input")].filter((i) => i.checked).map((i) => i.value);
       try {
-        if (editing) await api("/api/v1/annotation-queues", { method: "PUT", query: { id: editing.id }, body });
-        else await publicApi("/api/public/annotation-queues", { method: "POST", body });
+        const saved = editing ? await api("/api/v1/annotation-queues", { method: "PUT", query: { id: editing.id }, body })
+          : await publicApi("/api/public/annotation-queues", { method: "POST", body });
+        // Assignments are Langfuse's own calls, one person at a time: the difference is sent.
+        const path = `/api/public/annotation-queues/${encodeURIComponent(saved.id)}/assignments`;
+        const had = saved.assignees.filter((id) => assignable.some((m) => m.user_id === id));
+        for (const userId of chosen.filter((id) => !had.includes(id))) await publicApi(path, { method: "POST", body: { userId } });
+        for (const userId of had.filter((id) => !chosen.includes(id))) await publicApi(path, { method: "DELETE", body: { userId } });
         again();
       } catch (err) {
         error.textContent = errorText(err);
       }
-    } }, queueName, queueAbout, pickBox, submit, cancel, error) : "",
+    } }, queueName, queueAbout, pickBox, assignBox, submit, cancel, error) : "",
     h("h2", { text: t("Score configs") }),
     configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
       h("td", { text: c.name }), h("td", { text: word(c.dataType) }),
