@@ -74,6 +74,14 @@ def _number(value: Any, field: str) -> float | None:
     return float(value)
 
 
+def _description(body: dict[str, Any]) -> str:
+    """A body's optional description: text (InvalidInput otherwise), trimmed."""
+    description = body.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 2000):
+        raise InvalidInput("description: text of at most 2000 characters")
+    return (description or "").strip()
+
+
 def _config_fields(body: dict[str, Any], data_type: str) -> tuple[float | None, float | None, str]:
     lo, hi = _number(body.get("minValue"), "minValue"), _number(body.get("maxValue"), "maxValue")
     categories = body.get("categories")
@@ -115,7 +123,7 @@ async def create_config(request: web.Request) -> web.Response:
     lo, hi, categories = _config_fields(body, data_type)
     now = dt.datetime.now(dt.UTC)
     config = ScoreConfig(caller.project_id, str(uuid.uuid4()), name.strip(), data_type, lo, hi, categories,
-                         str(body.get("description") or ""), False, now, now)  # fmt: skip
+                         _description(body), False, now, now)  # fmt: skip
     await store.annotations.put_config(config)
     notify_changed(request)  # the receiver checks scores against configs from a short cache
     return json_response(config_json(config))
@@ -152,7 +160,7 @@ async def patch_config(request: web.Request) -> web.Response:
             raise InvalidInput("name: 1 to 35 characters")
         changes["name"] = body["name"].strip()
     if "description" in body:
-        changes["description"] = str(body["description"] or "")
+        changes["description"] = _description(body)
     if {"minValue", "maxValue", "categories"} & set(body):
         merged = {"minValue": c.min_value, "maxValue": c.max_value,
                   "categories": orjson.loads(c.categories) if c.categories else None, **body}  # fmt: skip
@@ -198,11 +206,7 @@ async def _queue_fields(store: Store, project: str, body: dict[str, Any]) -> dic
     known = {c.id for c in await store.annotations.configs(project)}
     if set(ids) - known:
         raise InvalidInput(f"scoreConfigIds: unknown {', '.join(sorted(set(ids) - known))}")
-    description = body.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 2000):
-        raise InvalidInput("description: text of at most 2000 characters")
-    about = (description or "").strip()
-    return {"name": name.strip(), "description": about, "score_config_ids": list(dict.fromkeys(ids))}
+    return {"name": name.strip(), "description": _description(body), "score_config_ids": list(dict.fromkeys(ids))}
 
 
 async def create_queue(request: web.Request) -> web.Response:
@@ -339,6 +343,9 @@ def _score_events(
     scores = body.get("scores")
     if not isinstance(scores, dict):
         raise InvalidInput("scores: {configId: value}")
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput("comment: text")
     who = caller.user.id if caller.user else "API"
     now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     events = []
@@ -356,7 +363,7 @@ def _score_events(
             "source": "ANNOTATION",
             "dataType": config.data_type,
             "configId": config_id,
-            "comment": str(body.get("comment") or "") or None,
+            "comment": comment or None,
             "metadata": {"annotatedBy": who},
             "value": value,
             **extra,

@@ -34,14 +34,23 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
                     {"name": "n", "dataType": "NUMERIC", "minValue": 5, "maxValue": 1},
                     {"name": "n", "dataType": "CATEGORICAL"}, {"name": "n", "dataType": "CATEGORICAL",
                      "categories": [{"label": "a", "value": 1}, {"label": "a", "value": 2}]},
-                    {"name": "n", "dataType": "BOOLEAN", "categories": [{"label": "yes", "value": 1}]}):  # fmt: skip
+                    {"name": "n", "dataType": "BOOLEAN", "categories": [{"label": "yes", "value": 1}]},
+                    {"name": "n", "dataType": "BOOLEAN", "description": {"what": "x"}},
+                    {"name": "n", "dataType": "BOOLEAN", "description": "x" * 2001}):  # fmt: skip
             status, doc, _ = await c.call("POST", "/api/public/score-configs", bad)
             assert status == 400, (bad, doc)
         status, _, _ = await c.call(
             "POST", "/api/public/score-configs", raw=b"[", headers={"Content-Type": "application/json"}
         )
         assert status == 400
-        status, flag, _ = await c.call("POST", "/api/public/score-configs", {"name": "helpful", "dataType": "BOOLEAN"})
+        status, flag, _ = await c.call(
+            "POST",
+            "/api/public/score-configs",
+            {"name": "helpful", "dataType": "BOOLEAN", "description": " Solves it. "},
+        )
+        assert flag["description"] == "Solves it."
+        status, changed, _ = await c.call("PATCH", f"/api/public/score-configs/{flag['id']}", {"description": 7})
+        assert status == 400
         assert flag["categories"] == [{"label": "True", "value": 1}, {"label": "False", "value": 0}]
         status, _, _ = await c.call("POST", "/api/public/annotation-queues", {"name": "q", "scoreConfigIds": []})
         assert status == 400
@@ -83,6 +92,8 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert status == 403
         status, doc = await member.call("POST", path, {"scores": {flag["id"]: 7}})
         assert status == 400 and "0 or 1" in doc["error"]["message"]
+        status, doc = await member.call("POST", path, {"scores": {flag["id"]: 1}, "comment": ["good"]})
+        assert status == 400 and "comment" in doc["error"]["message"]
         status, doc = await member.call("POST", path, {"scores": {flag["id"]: 1}, "comment": "good"})
         assert status == 200 and doc == {"scores": 1, "completed": True}
         scores, _ = await live.store.langfuse.scores("default", ["t-ann"])

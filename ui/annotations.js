@@ -34,11 +34,12 @@ function configForm(done) {
   const min = h("input", { "aria-label": t("Minimum"), type: "number", step: "any", placeholder: t("min") });
   const max = h("input", { "aria-label": t("Maximum"), type: "number", step: "any", placeholder: t("max") });
   const categories = h("input", { "aria-label": t("Categories"), placeholder: t("categories, comma-separated") });
+  const about = h("input", { "aria-label": t("Score description"), placeholder: t("what it means, for those who score (optional)"), maxlength: 2000 });
   const error = errorLine();
   return h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
-    const body = { name: name.value.trim(), dataType: type.value };
+    const body = { name: name.value.trim(), dataType: type.value, description: about.value.trim() };
     if (type.value === "NUMERIC") {
       if (min.value !== "") body.minValue = Number(min.value);
       if (max.value !== "") body.maxValue = Number(max.value);
@@ -52,7 +53,7 @@ function configForm(done) {
     } catch (err) {
       error.textContent = errorText(err);
     }
-  } }, name, type, min, max, categories, h("button", { type: "submit", text: t("Add score config") }), error);
+  } }, name, type, min, max, categories, about, h("button", { type: "submit", text: t("Add score config") }), error);
 }
 
 export async function annotationQueuesPage(root) {
@@ -141,7 +142,7 @@ export async function annotationQueuesPage(root) {
     } }, queueName, queueAbout, pickBox, assignBox, submit, cancel, error) : "",
     h("h2", { text: t("Score configs") }),
     configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
-      h("td", { text: c.name }), h("td", { text: word(c.dataType) }),
+      h("td", {}, c.name, c.description ? h("div", { class: "muted small", text: c.description }) : ""), h("td", { text: word(c.dataType) }),
       h("td", { text: c.dataType === "NUMERIC" ? t("{min} to {max}", { min: c.minValue ?? "−∞", max: c.maxValue ?? "∞" }) : (c.categories || []).map((x) => x.label).join(", ") }),
       h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link", text: c.isArchived ? t("Restore") : t("Archive"), onclick: async () => {
         await publicApi(`/api/public/score-configs/${encodeURIComponent(c.id)}`, { method: "PATCH", body: { isArchived: !c.isArchived } });
@@ -210,7 +211,7 @@ export async function annotationQueuePage(root, queueId) {
   const error = errorLine();
   const controls = h("div", { class: "annotation-scores" });
   const renderControls = () => controls.replaceChildren(...configsOf.map((c) => h("div", { class: "score-control" },
-    h("label", { text: c.name }), control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") renderControls(); }))));
+    h("label", { text: c.name }), c.description ? h("p", { class: "muted small", text: c.description }) : "", control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") renderControls(); }))));
   renderControls();
   const submit = async () => {
     error.textContent = "";
@@ -358,7 +359,7 @@ export async function annotateDialog(span, scores, done) {
   const comment = h("textarea", { "aria-label": t("Comment"), rows: 2, placeholder: t("comment (optional)") });
   const controls = h("div", { class: "annotation-scores" });
   const render = () => controls.replaceChildren(...configs.map((c) => h("div", { class: "score-control" },
-    h("label", { text: c.name }), control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") render(); }))));
+    h("label", { text: c.name }), c.description ? h("p", { class: "muted small", text: c.description }) : "", control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") render(); }))));
   // This person's scores on the chosen object, to change rather than start again.
   const fill = () => {
     const onTrace = whole.checked;
