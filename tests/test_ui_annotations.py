@@ -144,7 +144,18 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         expect(page.get_by_role("spinbutton", name="clarity")).to_have_value("4")
         expect(page.get_by_label("Comment")).to_have_value("clear enough")
         expect(page.get_by_role("button", name="1 True")).to_have_attribute("aria-pressed", "true")
-        page.screenshot(path=str(SHOTS / "queue-changed.png"))
+        # Every item listed on demand, who completed it; the session taken out of the queue.
+        page.get_by_text("All items (3)").click()
+        items = page.locator(".queue-items tbody tr")
+        expect(items).to_have_count(3)
+        expect(items.nth(2)).to_contain_text("session")
+        expect(items.nth(2)).to_contain_text("Ada")
+        page.screenshot(path=str(SHOTS / "queue-changed.png"), full_page=True)
+        remove = page.get_by_role("button", name="Remove item 3 from the queue").click
+        assert asked(page, remove, accept=True) == "Remove this session from the queue? Scores given on it stay."
+        expect(page.get_by_text("2 of 2 done")).to_be_visible()
+        page.get_by_text("All items (2)").click()
+        expect(items).to_have_count(2)
         # The queue deleted from the list, after a question; the scores given in it stay (below).
         page.goto(server.api_url + "/project/default/annotation-queues")
         remove = page.locator("tr", has_text="review again").get_by_role("button", name="Delete").click

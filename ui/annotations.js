@@ -236,7 +236,8 @@ export async function annotationQueuePage(root, queueId) {
           mayScore ? h("button", { type: "button", text: t("Complete and next"), onclick: submit }) : null,
           h("button", { type: "button", class: "link", text: t("Previous"), disabled: index === 0, onclick: () => move(index - 1) }),
           h("button", { type: "button", class: "link", text: t("Skip"), disabled: index >= items.length - 1, onclick: () => move(index + 1) })),
-        error)));
+        error)),
+    itemList(queueId, items, index, mayScore, () => annotationQueuePage(root, queueId)));
   const onKey = (e) => {
     if (!document.body.contains(object)) { document.removeEventListener("keydown", onKey); return; }
     const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
@@ -267,6 +268,32 @@ export async function annotationQueuePage(root, queueId) {
     renderIo(t("Input"), observation ? span.input : doc.input) || h("p", { class: "muted", text: t("No input") }),
     renderIo(t("Output"), observation ? span.output : doc.output) || h("p", { class: "muted", text: t("No output") }))
     : h("p", { class: "muted", text: t("This object is not stored (any more).") }));
+}
+
+/** Every item of a queue, folded away until asked for: where each stands, who completed it, a way
+ * to open any of them, and (for those who may score) to take one out of the queue. */
+function itemList(queueId, items, index, mayScore, again) {
+  const body = h("div", {});
+  const details = h("details", { class: "queue-items" }, h("summary", { text: t("All items ({n})", { n: formatCount(items.length) }) }), body);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || body.childElementCount) return;
+    const members = ctx.project ? (await api(`/api/v1/projects/${encodeURIComponent(ctx.project.id)}/members`)
+      .catch(() => ({ data: [] }))).data : [];
+    const who = (id) => { const m = members.find((x) => x.user_id === id); return m ? m.name || m.email : id || "–"; };
+    body.replaceChildren(table(["#", t("Kind"), t("Object"), t("Status"), t("Completed by"), ""], items.map((i, n) => h("tr", { class: n === index ? "current" : "" },
+      h("td", { text: String(n + 1) }), h("td", { text: objectKind(i.objectType) }),
+      h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true, text: i.objectId })),
+      h("td", { text: i.status === "COMPLETED" ? t("completed") : t("pending") }),
+      h("td", { text: i.completedBy ? who(i.completedBy) : "–" }),
+      h("td", {}, mayScore ? h("button", { type: "button", class: "link danger", text: t("Remove"),
+        "aria-label": t("Remove item {n} from the queue", { n: n + 1 }), onclick: async () => {
+          if (!window.confirm(t("Remove this {kind} from the queue? Scores given on it stay.", { kind: objectKind(i.objectType) }))) return;
+          await api(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items/${encodeURIComponent(i.id)}`, { method: "DELETE" });
+          if (n === index) history.replaceState(null, "", location.pathname);
+          again();
+        } }) : "")))));
+  });
+  return details;
 }
 
 /** What a queue item is, in words. */
