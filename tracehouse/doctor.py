@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import socket
 import time
@@ -124,4 +125,20 @@ def run_checks(settings: Settings) -> list[Check]:
                 + ("" if free >= MIN_FREE_BYTES else ": free some space"),
             )
         )
+    if settings.backup_dir is not None:
+        checks.append(_backup_check(settings))
     return checks
+
+
+def _backup_check(settings: Settings) -> Check:
+    """Whether the scheduled backups keep coming (``backup_dir``)."""
+    from storage.backup_schedule import held  # the embedded engine: only when backups are set
+
+    assert settings.backup_dir is not None
+    backups = held(settings.backup_dir)
+    if not backups:
+        return Check("backups", True, f"none yet in {settings.backup_dir}: the server makes the first when it starts")
+    age_h = (dt.datetime.now(dt.UTC) - backups[-1].created_at).total_seconds() / 3600
+    late = age_h > 2 * settings.backup_every_hours
+    detail = f"{len(backups)} in {settings.backup_dir}, the newest {age_h:.1f} h old"
+    return Check("backups", not late, detail + (": late, the server's log says why" if late else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import errno
 import logging
 import os
@@ -43,6 +44,7 @@ from tracehouse.telemetry import Telemetry
 from tracehouse.without_pandas import keep_pandas_out
 
 if TYPE_CHECKING:
+    from storage.backup_schedule import BackupSchedule
     from storage.media_s3 import S3MediaFiles
 
 __all__ = ["Component", "Running", "run", "running"]
@@ -204,6 +206,34 @@ def media_object_store(settings: Settings) -> S3MediaFiles | None:
         raise ConfigError(str(exc)) from None
 
 
+def _backup_schedule(settings: Settings, store: Store, telemetry: Telemetry) -> BackupSchedule | None:
+    """The scheduled backups the settings ask for (``backup_dir``), or None."""
+    if settings.backup_dir is None:
+        return None
+    # Only here: it imports the embedded engine, which a process on a ClickHouse server never loads.
+    from storage.backup_schedule import BackupSchedule, Schedule, held
+
+    schedule = Schedule(
+        settings.backup_dir.absolute(),
+        dt.timedelta(hours=settings.backup_every_hours),
+        settings.backup_keep,
+        settings.backup_whole_every,
+    )
+    held_now = held(schedule.directory)
+    if held_now:  # /metrics knows the newest from before a restart
+        telemetry.backup_last_success.set(held_now[-1].created_at.timestamp())
+
+    def done(at: dt.datetime | None) -> None:
+        if at is None:
+            telemetry.backup_failures.inc()
+        else:
+            telemetry.backup_last_success.set(at.timestamp())
+
+    log.info("backups every %g h into %s, the newest %d kept", settings.backup_every_hours, schedule.directory,
+             settings.backup_keep)  # fmt: skip
+    return BackupSchedule(store, schedule, on_done=done)
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
@@ -223,6 +253,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
     grpc_server: grpc.aio.Server | None = None
     ingest: IngestService | None = None
     api_app: web.Application | None = None
+    background: list[asyncio.Task[None]] = []
     try:
         await _check_bind(settings, store)
         host = _url_host(settings.host)
@@ -329,6 +360,9 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 write_runtime(settings.data_dir, RuntimeInfo(os.getpid(), api_url, admin_token, **info))
         else:
             api_url = ""
+        backups = _backup_schedule(settings, store, telemetry)
+        if backups is not None:
+            background.append(asyncio.create_task(backups.run(), name="scheduled backups"))
         where = f"embedded store in {settings.data_dir}" if settings.embedded else "ClickHouse server"
         # Start-up (migrations, the first queries, the app) ran code of the engine that serving
         # may never run again: its pages go back, and come back from the file if used.
@@ -338,6 +372,10 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         yield Running(store, ingest, api_url, info["otlp_http_url"], info["otlp_grpc_address"], hooks, api_app)
     finally:
         log.info("shutting down")
+        for task in background:  # a backup under way is given up: it leaves nothing behind
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if settings.embedded:
             remove_runtime(settings.data_dir)
         # Stop accepting first, let in-flight requests finish, then commit what is queued.

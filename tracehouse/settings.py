@@ -219,6 +219,21 @@ class Settings(BaseSettings):
         description="The role people provisioned by SCIM (an identity provider, with an organization API key) "
         "get in that organization; project roles are then given by admins or single sign-on's groups.",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description="Embedded store: back it up by itself into this directory (outside the data directory), "
+        "every backup_every_hours, each in a folder named by its time, as tracehouse backup does.",
+    )
+    backup_every_hours: float = Field(24.0, gt=0, description="How often the scheduled backups are made.")
+    backup_keep: int = Field(
+        7, ge=1, description="How many of the newest scheduled backups stay restorable; older ones are deleted."
+    )
+    backup_whole_every: int = Field(
+        7,
+        ge=1,
+        description="A whole backup, then backups on the newest one (what changed since) until a chain holds "
+        "this many; 1: every backup whole.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 
@@ -269,6 +284,19 @@ class Settings(BaseSettings):
                 f"eval_worker_shard is {self.eval_worker_shard}, but shards are numbered 0 to "
                 f"{self.eval_worker_shards - 1} (eval_worker_shards is {self.eval_worker_shards})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_backup_dir(self) -> Settings:
+        if self.backup_dir is None:
+            return self
+        if not self.embedded:
+            raise ValueError(
+                "backup_dir backs up the embedded store; back up a ClickHouse server with its own BACKUP DATABASE"
+            )
+        backups, data = self.backup_dir.absolute(), self.data_dir.absolute()
+        if backups == data or backups.is_relative_to(data) or data.is_relative_to(backups):
+            raise ValueError(f"backup_dir ({self.backup_dir}) must lie outside the data directory ({self.data_dir})")
         return self
 
     @property

@@ -88,6 +88,14 @@ class Telemetry:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
+        self.backup_last_success = Gauge(
+            "tracehouse_backup_last_success_timestamp_seconds",
+            "When the newest scheduled backup was made (Unix time; 0: none yet).",
+            registry=r,
+        )
+        self.backup_failures = Counter(
+            "tracehouse_backup_failures", "Scheduled backups that failed (each tried again later).", registry=r
+        )
         # The process's own: memory and CPU (process_*), the garbage collector's collections by
         # generation (python_gc_*), and the start-up objects frozen out of them
         # (tracehouse.start_up_heap; 0 where the server was not started by ``tracehouse``).

@@ -1,0 +1,170 @@
+"""Backups on a schedule, kept for a while (``backup_dir``): the server backs its embedded store
+up by itself, as ``tracehouse backup`` does, without a cron job.
+
+Every ``every`` a new backup is made in ``<backup_dir>/<UTC time>``: a whole one first, then on
+the newest backup until a chain holds ``whole_every`` backups, then a whole one again. After each,
+the backups not needed to restore the newest ``keep`` are deleted (a kept backup's bases are kept
+with it). Only directories holding a backup's manifest are ever deleted; anything else in
+``backup_dir`` is left alone. A backup that fails is logged and tried again a little later: it
+leaves nothing behind (``storage.backup``), and the older backups stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.backup import MANIFEST, back_up, chain, read_manifest
+from storage.store import Store
+from tracehouse.errors import InvalidInput
+
+__all__ = ["BackupSchedule", "Schedule"]
+
+log = logging.getLogger(__name__)
+
+NAME_FORMAT = "%Y%m%dT%H%M%SZ"
+# Due "at any time": no backup yet.
+ANY_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
+# A failed backup is tried again after this (or after ``every``, if sooner).
+RETRY = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the settings ask for."""
+
+    directory: Path
+    every: dt.timedelta
+    keep: int
+    whole_every: int
+
+
+@dataclass(frozen=True)
+class Held:
+    """A backup found in the directory."""
+
+    path: Path
+    created_at: dt.datetime
+    base: Path | None
+
+
+def held(directory: Path) -> list[Held]:
+    """The backups in ``directory``, oldest first (directories without a readable manifest are
+    not backups and are left out)."""
+    found = []
+    if not directory.is_dir():
+        return []
+    for entry in directory.iterdir():
+        if not (entry / MANIFEST).is_file():
+            continue
+        try:
+            manifest = read_manifest(entry)
+            created = dt.datetime.fromisoformat(manifest["created_at"])
+        except (InvalidInput, KeyError, TypeError, ValueError):
+            continue
+        base = Path(manifest["base"]) if manifest.get("base") else None
+        found.append(Held(entry.absolute(), created, base))
+    return sorted(found, key=lambda b: (b.created_at, b.path.name))
+
+
+def unneeded(backups: list[Held], keep: int) -> list[Held]:
+    """Of ``backups`` (oldest first), those that restoring none of the newest ``keep`` needs."""
+    by_path = {b.path: b for b in backups}
+    needed: set[Path] = set()
+    for b in backups[-keep:]:
+        here: Held | None = b
+        while here is not None and here.path not in needed:
+            needed.add(here.path)
+            here = by_path.get(here.base) if here.base is not None else None
+    return [b for b in backups if b.path not in needed]
+
+
+class BackupSchedule:
+    """Makes the backups a :class:`Schedule` asks for, while the server runs."""
+
+    def __init__(
+        self,
+        store: Store,
+        schedule: Schedule,
+        clock: Callable[[], dt.datetime] | None = None,
+        on_done: Callable[[dt.datetime | None], None] | None = None,
+    ) -> None:
+        """``on_done``: told the time of each backup made, or None for one that failed."""
+        self.store = store
+        self.schedule = schedule
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._on_done = on_done or (lambda _: None)
+        self._failed_at: dt.datetime | None = None
+        self._made_at: dt.datetime | None = None
+        self.last: dict[str, Any] | None = None  # the last backup made, as ``back_up`` reports it
+        self.last_error: str | None = None
+
+    def due(self) -> dt.datetime:
+        """When the next backup is due: at once if there is none, else ``every`` after the newest (a
+        failure moves it to a retry a little later)."""
+        backups = held(self.schedule.directory)
+        # The newest backup's own time, or (if later) when this schedule last made one by its clock.
+        times = [b.created_at for b in backups[-1:]] + ([self._made_at] if self._made_at else [])
+        due = max(times) + self.schedule.every if times else ANY_TIME
+        if self._failed_at is not None:
+            due = max(due, self._failed_at + min(RETRY, self.schedule.every))
+        return due
+
+    async def run_once(self) -> dict[str, Any] | None:
+        """Make a backup if one is due, then delete those no longer needed; what was made, or None."""
+        now = self._clock()
+        if now < self.due():
+            return None
+        directory = self.schedule.directory
+        backups = await asyncio.to_thread(held, directory)
+        base = None
+        if backups and self.schedule.whole_every > 1:
+            with contextlib.suppress(InvalidInput):  # a broken chain: start a whole one
+                if len(await asyncio.to_thread(chain, backups[-1].path)) < self.schedule.whole_every:
+                    base = backups[-1].path
+        dest = directory / now.strftime(NAME_FORMAT)
+        if dest.exists():  # two in one second (a retry): never into an existing directory
+            dest = directory / (now.strftime(NAME_FORMAT) + f"-{now.microsecond:06d}")
+        try:
+            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+            made = await back_up(self.store, dest, base)
+        except (InvalidInput, OSError) as exc:
+            self._failed_at = now
+            self.last_error = str(exc.message if isinstance(exc, InvalidInput) else exc)
+            log.error("scheduled backup into %s failed: %s; trying again later", dest, self.last_error)
+            self._on_done(None)
+            return None
+        self._failed_at, self.last_error, self.last, self._made_at = None, None, made, now
+        self._on_done(dt.datetime.fromisoformat(made["created_at"]))
+        kind = f"on {made['base']}" if made.get("base") else "whole"
+        log.info("scheduled backup in %s (%s, %d MB, %.1f s)", dest, kind, made["bytes"] >> 20, made["seconds"])
+        for old in unneeded(await asyncio.to_thread(held, directory), self.schedule.keep):
+            await asyncio.to_thread(shutil.rmtree, old.path, True)
+            log.info("deleted the backup in %s (not needed by the newest %d)", old.path, self.schedule.keep)
+        return made
+
+    async def run(self) -> None:
+        """Back up whenever due, until cancelled."""
+        while True:
+            wait = (self.due() - self._clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(min(wait, 3600.0))  # a clock moved by hand is noticed within the hour
+                continue
+            made = None
+            try:
+                made = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never stop the schedule, nor the server: log, and try again later
+                log.exception("scheduled backup failed")
+                self._failed_at = self._clock()
+                self._on_done(None)
+            if made is None:
+                await asyncio.sleep(1.0)  # never spin, whatever the clock says
