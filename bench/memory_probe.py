@@ -1,0 +1,130 @@
+"""Where a serving process's memory goes under sustained ingest (issue 19: flat over 15 minutes).
+
+Runs ``tracehouse serve`` in this process on a fresh data directory, sends the seeded workload
+with 4 senders from a child process for ``--duration`` seconds, and every 2 s samples this
+process's resident memory (all, anonymous), ClickHouse's own tracked memory, the merges under way
+(table, parts, memory), and glibc's heap (what malloc holds, uses and keeps free). Prints each
+figure's mean over the first and last thirds and its peak; ``--json`` writes every sample.
+
+    python -m bench.memory_probe --duration 360
+    MALLOC_ARENA_MAX=2 python -m bench.memory_probe --duration 360   # an allocator setting tried
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import gc
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tracehouse.server import running
+from tracehouse.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")
+    ]  # fmt: skip
+
+
+def _glibc() -> dict[str, int]:
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    m = libc.mallinfo2()
+    return {"glibc_heap": m.arena >> 20, "glibc_mmap": m.hblkhd >> 20, "glibc_used": m.uordblks >> 20,
+            "glibc_free": m.fordblks >> 20}  # fmt: skip
+
+
+def _resident() -> dict[str, int]:
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                out[key] = int(value.split()[0]) >> 10
+    return out
+
+
+_SENDER = """
+import asyncio, sys, time
+from bench.backup import keep_sending
+from bench.workload import Workload
+batches = list(Workload(42).batches(60000, 512, time.time_ns() - 3600 * 10**9))
+print("ready", flush=True)
+async def run():
+    stop, acks = asyncio.Event(), []
+    task = asyncio.create_task(keep_sending(sys.argv[1], batches, 4, stop, acks))
+    await asyncio.sleep(float(sys.argv[2])); stop.set(); await task
+    print(sum(a[2] for a in acks), flush=True)
+asyncio.run(run())
+"""
+
+
+async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], int]:
+    """The samples, and the spans acknowledged."""
+    settings = load_settings(data_dir=data_dir, api_port=0, otlp_grpc_port=0, otlp_http_port=0)
+    async with running(settings, ("api", "receiver")) as live:
+        backend = live.store.backend
+        sender = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _SENDER, live.otlp_http_url + "/v1/traces", str(duration),
+            stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        )  # fmt: skip
+        assert sender.stdout is not None
+        await sender.stdout.readline()  # the workload built
+        samples: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        while sender.returncode is None:
+            tracked = await backend.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'")
+            merges = await backend.query(
+                "SELECT table, num_parts, intDiv(memory_usage, 1048576) AS mb FROM system.merges"
+            )
+            samples.append({
+                "t": round(time.perf_counter() - started, 1), **_resident(), **_glibc(),
+                "clickhouse": int(tracked[0]["value"]) >> 20 if tracked else 0,
+                "merges": [(m["table"], int(m["num_parts"]), int(m["mb"])) for m in merges],
+            })  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sender.wait(), 2)
+        acked = int((await sender.stdout.read()).decode().strip().splitlines()[-1])
+        samples[-1]["python_objects"] = len(gc.get_objects())
+    return samples, acked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=360, help="seconds of sending")
+    parser.add_argument("--json", type=Path, help="write every sample here")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="tracehouse-memory-"))
+    try:
+        samples, acked = asyncio.run(probe(args.duration, data_dir))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    third = max(1, len(samples) // 3)
+    print(f"{acked:,} spans acknowledged in {args.duration:g} s, {len(samples)} samples (MB):")
+    print(f"{'':14} {'first third':>12} {'last third':>11} {'peak':>6}")
+    for key in ("VmRSS", "RssAnon", "clickhouse", "glibc_heap", "glibc_used", "glibc_free"):
+        first = sum(s[key] for s in samples[:third]) / third
+        last = sum(s[key] for s in samples[-third:]) / third
+        print(f"{key:14} {first:12.0f} {last:11.0f} {max(s[key] for s in samples):6d}")
+    biggest = max((m for s in samples for m in s["merges"]), key=lambda m: m[2], default=None)
+    if biggest:
+        print(f"largest merge seen: {biggest[0]}, {biggest[1]} parts, {biggest[2]} MB")
+    if args.json:
+        args.json.write_text(json.dumps(samples))
+
+
+if __name__ == "__main__":
+    main()
