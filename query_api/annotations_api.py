@@ -400,13 +400,10 @@ async def annotate_object(request: web.Request) -> web.Response:
         trace_id, observation_id = body.get("traceId"), body.get("observationId") or ""
         if not isinstance(trace_id, str) or not trace_id or not isinstance(observation_id, str):
             raise InvalidInput("traceId: the trace's id (and observationId: one of its observations, or none)")
-        bounds = await store.reader.trace_bounds(caller.project_id, trace_id)
-        if bounds is None:
+        if await store.reader.trace_bounds(caller.project_id, trace_id) is None:
             raise NotFound(f"no trace {trace_id!r} in this project")
         # The score names both: one of another trace would show on neither's page.
-        if observation_id and all(
-            s["span_id"] != observation_id for s in await store.reader.trace(caller.project_id, trace_id, bounds)
-        ):
+        if observation_id and await store.annotations.trace_of(caller.project_id, observation_id) != trace_id:
             raise NotFound(f"no observation {observation_id!r} in trace {trace_id!r}")
         object_type, object_id = ("OBSERVATION", observation_id) if observation_id else ("TRACE", trace_id)
     configs = {c.id: c for c in await store.annotations.configs(caller.project_id)}

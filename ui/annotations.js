@@ -62,9 +62,7 @@ export async function annotationQueuesPage(root) {
   const again = () => annotationQueuesPage(root);
   const active = configs.data.filter((c) => !c.isArchived);
   // The project's people: whom a queue is assigned to, by name; those who may score can be assigned.
-  const members = ctx.project ? (await api(`/api/v1/projects/${encodeURIComponent(ctx.project.id)}/members`)
-    .catch(() => ({ data: [] }))).data : [];
-  const nameOf = (id) => { const m = members.find((x) => x.user_id === id); return m ? m.name || m.email : id; };
+  const { members, nameOf } = await projectPeople();
   const assignable = can("MANAGE_MEMBERS") ? members.filter((m) => !["VIEWER", "NONE"].includes(m.role)) : [];
   const queueName = h("input", { "aria-label": t("Queue name"), placeholder: t("queue name"), required: true });
   const queueAbout = h("input", { "aria-label": t("Queue description"), placeholder: t("what to look for (optional)"), maxlength: 2000 });
@@ -166,6 +164,23 @@ function control(config, value, onChange) {
     text: `${i + 1} ${o.label}`, onclick: () => onChange(config.dataType === "BOOLEAN" ? o.value : o.label) })));
 }
 
+/** One score to give: its name, what it means, and its control; ``values`` holds the choice (a
+ * choice among categories draws the controls again through ``rerender``). */
+function scoreControl(config, values, rerender) {
+  return h("div", { class: "score-control" }, h("label", { text: config.name }),
+    config.description ? h("p", { class: "muted small", text: config.description }) : "",
+    control(config, values[config.id], (v) => { values[config.id] = v; if (config.dataType !== "NUMERIC") rerender(); }));
+}
+
+/** The project's people (to name whom a queue is assigned to and who completed an item), and a
+ * function naming one by id; none where the list cannot be read. */
+async function projectPeople() {
+  const members = ctx.project ? (await api(`/api/v1/projects/${encodeURIComponent(ctx.project.id)}/members`)
+    .catch(() => ({ data: [] }))).data : [];
+  const nameOf = (id) => { const m = members.find((x) => x.user_id === id); return m ? m.name || m.email : id; };
+  return { members, nameOf };
+}
+
 function showValue(text) {
   if (!text) return "–";
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
@@ -210,8 +225,7 @@ export async function annotationQueuePage(root, queueId) {
   comment.value = given.find((score) => score.comment)?.comment || "";
   const error = errorLine();
   const controls = h("div", { class: "annotation-scores" });
-  const renderControls = () => controls.replaceChildren(...configsOf.map((c) => h("div", { class: "score-control" },
-    h("label", { text: c.name }), c.description ? h("p", { class: "muted small", text: c.description }) : "", control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") renderControls(); }))));
+  const renderControls = () => controls.replaceChildren(...configsOf.map((c) => scoreControl(c, values, renderControls)));
   renderControls();
   const submit = async () => {
     error.textContent = "";
@@ -277,14 +291,12 @@ function itemList(queueId, items, index, mayScore, again) {
   const details = h("details", { class: "queue-items" }, h("summary", { text: t("All items ({n})", { n: formatCount(items.length) }) }), body);
   details.addEventListener("toggle", async () => {
     if (!details.open || body.childElementCount) return;
-    const members = ctx.project ? (await api(`/api/v1/projects/${encodeURIComponent(ctx.project.id)}/members`)
-      .catch(() => ({ data: [] }))).data : [];
-    const who = (id) => { const m = members.find((x) => x.user_id === id); return m ? m.name || m.email : id || "–"; };
+    const { nameOf } = await projectPeople();
     body.replaceChildren(table(["#", t("Kind"), t("Object"), t("Status"), t("Completed by"), ""], items.map((i, n) => h("tr", { class: n === index ? "current" : "" },
       h("td", { text: String(n + 1) }), h("td", { text: objectKind(i.objectType) }),
       h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true, text: i.objectId })),
       h("td", { text: i.status === "COMPLETED" ? t("completed") : t("pending") }),
-      h("td", { text: i.completedBy ? who(i.completedBy) : "–" }),
+      h("td", { text: i.completedBy ? nameOf(i.completedBy) : "–" }),
       h("td", {}, mayScore ? h("button", { type: "button", class: "link danger", text: t("Remove"),
         "aria-label": t("Remove item {n} from the queue", { n: n + 1 }), onclick: async () => {
           if (!window.confirm(t("Remove this {kind} from the queue? Scores given on it stay.", { kind: objectKind(i.objectType) }))) return;
@@ -385,8 +397,7 @@ export async function annotateDialog(span, scores, done) {
   const values = {};
   const comment = h("textarea", { "aria-label": t("Comment"), rows: 2, placeholder: t("comment (optional)") });
   const controls = h("div", { class: "annotation-scores" });
-  const render = () => controls.replaceChildren(...configs.map((c) => h("div", { class: "score-control" },
-    h("label", { text: c.name }), c.description ? h("p", { class: "muted small", text: c.description }) : "", control(c, values[c.id], (v) => { values[c.id] = v; if (c.dataType !== "NUMERIC") render(); }))));
+  const render = () => controls.replaceChildren(...configs.map((c) => scoreControl(c, values, render)));
   // This person's scores on the chosen object, to change rather than start again.
   const fill = () => {
     const onTrace = whole.checked;
