@@ -57,6 +57,14 @@ def _resident() -> dict[str, int]:
     return out
 
 
+# ClickHouse's caches that grow with the data read; each reported in MB as its short name.
+_CACHES = {
+    "MarkCacheBytes": "mark_cache", "PrimaryIndexCacheBytes": "primary_index_cache",
+    "QueryConditionCacheBytes": "condition_cache", "CompiledExpressionCacheBytes": "compiled_cache",
+    "IndexMarkCacheBytes": "index_mark_cache", "UncompressedCacheBytes": "uncompressed_cache",
+}  # fmt: skip
+
+
 _SENDER = """
 import asyncio, sys, time
 from bench.backup import keep_sending
@@ -87,12 +95,17 @@ async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], 
         started = time.perf_counter()
         while sender.returncode is None:
             tracked = await backend.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'")
+            caches = await backend.query(
+                "SELECT metric, value FROM system.metrics WHERE metric IN {caches:Array(String)}",
+                {"caches": list(_CACHES)},
+            )
             merges = await backend.query(
                 "SELECT table, num_parts, intDiv(memory_usage, 1048576) AS mb FROM system.merges"
             )
             samples.append({
                 "t": round(time.perf_counter() - started, 1), **_resident(), **_glibc(),
                 "clickhouse": int(tracked[0]["value"]) >> 20 if tracked else 0,
+                **{_CACHES[c["metric"]]: int(c["value"]) >> 20 for c in caches},
                 "merges": [(m["table"], int(m["num_parts"]), int(m["mb"])) for m in merges],
             })  # fmt: skip
             with contextlib.suppress(TimeoutError):
@@ -114,11 +127,11 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
     third = max(1, len(samples) // 3)
     print(f"{acked:,} spans acknowledged in {args.duration:g} s, {len(samples)} samples (MB):")
-    print(f"{'':14} {'first third':>12} {'last third':>11} {'peak':>6}")
-    for key in ("VmRSS", "RssAnon", "clickhouse", "glibc_heap", "glibc_used", "glibc_free"):
-        first = sum(s[key] for s in samples[:third]) / third
-        last = sum(s[key] for s in samples[-third:]) / third
-        print(f"{key:14} {first:12.0f} {last:11.0f} {max(s[key] for s in samples):6d}")
+    print(f"{'':19} {'first third':>12} {'last third':>11} {'peak':>6}")
+    for key in ("VmRSS", "RssAnon", "clickhouse", "glibc_heap", "glibc_used", "glibc_free", *_CACHES.values()):
+        first = sum(s.get(key, 0) for s in samples[:third]) / third
+        last = sum(s.get(key, 0) for s in samples[-third:]) / third
+        print(f"{key:19} {first:12.0f} {last:11.0f} {max(s.get(key, 0) for s in samples):6d}")
     biggest = max((m for s in samples for m in s["merges"]), key=lambda m: m[2], default=None)
     if biggest:
         print(f"largest merge seen: {biggest[0]}, {biggest[1]} parts, {biggest[2]} MB")
