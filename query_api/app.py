@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -43,6 +43,7 @@ from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.provisioning import PROVISIONING_KEY, Provisioning
 from query_api.rest import rest_routes
 from query_api.scim_api import scim_routes
+from query_api.server_api import BACKUPS_KEY, server_routes
 from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
 from query_api.skills_api import SKILLS_KEY, SkillService, skill_routes
@@ -52,6 +53,9 @@ from query_api.upkeep import UPKEEP
 from storage import Store
 from tracehouse import __version__
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
+
+if TYPE_CHECKING:  # importing it loads the embedded engine
+    from storage.backup_schedule import BackupSchedule
 
 __all__ = ["STORE_KEY", "create_app"]
 
@@ -128,10 +132,12 @@ def create_app(
     oidc: OidcConfig | None = None,
     provisioning: Provisioning | None = None,
     otlp_ports: OtlpPorts = STANDARD_OTLP_PORTS,
+    backups: BackupSchedule | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port; ``otlp_ports`` are
-    where the receiver listens, which the UI's snippets name."""
+    where the receiver listens, which the UI's snippets name; ``backups``, the server's running
+    backup schedule (``storage.backup_schedule.BackupSchedule``), if any."""
     telemetry = telemetry or Telemetry()
 
     @web.middleware
@@ -162,6 +168,7 @@ def create_app(
     app[CHANGE_HOOKS_KEY] = hooks
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[OTLP_PORTS_KEY] = otlp_ports
+    app[BACKUPS_KEY] = backups
     app[USERS_KEY] = store.users
     if mailer is not None:
         app[MAILER_KEY] = mailer
@@ -245,6 +252,7 @@ def create_app(
             *evaluation_routes(),
             *evaluators_v2_routes(),
             *annotation_routes(),
+            *server_routes(),
             *comment_routes(),
             *tempo_routes(),
             *prometheus_routes(),

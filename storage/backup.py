@@ -41,7 +41,7 @@ from storage.store import Store
 from tracehouse.errors import InvalidInput
 from tracehouse.runtime import RUNTIME_FILE
 
-__all__ = ["MANIFEST", "back_up", "chain", "read_manifest", "restore"]
+__all__ = ["MANIFEST", "back_up", "chain", "read_manifest", "restore", "tree_bytes"]
 
 MANIFEST = "tracehouse-backup.json"
 CLAIM = ".tracehouse-backup-in-progress"  # in the backup's directory while it is written
@@ -92,7 +92,7 @@ def _entries(data_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
     return sorted(p for p in data_dir.iterdir() if p.name not in NOT_COPIED and p.name not in AT_THE_MOMENT)
 
 
-def _size(directory: Path, skip: Iterable[str] = ()) -> int:
+def tree_bytes(directory: Path, skip: Iterable[str] = ()) -> int:
     """The bytes of the files under ``directory`` (its top-level entries in ``skip`` left out)."""
     total = 0
     for entry in directory.iterdir():
@@ -182,7 +182,7 @@ def _check_destination(dest: Path, data_dir: Path, base: Path | None) -> None:
 
 def _needed(data_dir: Path, backups: list[tuple[Path, dict[str, Any]]]) -> int:
     """About the bytes a backup of ``data_dir`` on ``backups`` (none: a whole one) will hold."""
-    engine = _size(data_dir / ENGINE_DIR) if (data_dir / ENGINE_DIR).is_dir() else 0
+    engine = tree_bytes(data_dir / ENGINE_DIR) if (data_dir / ENGINE_DIR).is_dir() else 0
     files = 0
     for entry in _entries(data_dir) + _entries(data_dir, AT_THE_MOMENT):
         for path in _files(entry):
@@ -257,7 +257,7 @@ def _finish(dest: Path, data_dir: Path, manifest: dict[str, Any], backups: list[
         json.dump(manifest, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    return _size(dest)
+    return tree_bytes(dest)
 
 
 async def back_up(store: Store, dest: Path, base: Path | None = None) -> dict[str, Any]:
@@ -287,8 +287,8 @@ async def back_up(store: Store, dest: Path, base: Path | None = None) -> dict[st
             "schema_version": await schema_version(backend),
             "data_dir": str(data_dir),
             # What a restore needs room for, and a backup on this one compares with.
-            "engine_bytes": await asyncio.to_thread(_size, data_dir / ENGINE_DIR),
-            "store_bytes": await asyncio.to_thread(_size, data_dir, NOT_COPIED - {ENGINE_DIR}),
+            "engine_bytes": await asyncio.to_thread(tree_bytes, data_dir / ENGINE_DIR),
+            "store_bytes": await asyncio.to_thread(tree_bytes, data_dir, NOT_COPIED - {ENGINE_DIR}),
         }
         if backups:
             manifest["base"] = str(backups[0][0])
@@ -307,7 +307,7 @@ def _restore_start(source: Path, data_dir: Path) -> tuple[Path, Path, list[tuple
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise InvalidInput(f"{data_dir} already exists and is not empty: restore into a new directory")
     manifest = backups[0][1]
-    _check_room(int(manifest.get("store_bytes") or _size(source, {MANIFEST})), data_dir)
+    _check_room(int(manifest.get("store_bytes") or tree_bytes(source, {MANIFEST})), data_dir)
     created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     return source, data_dir, backups, created

@@ -4,7 +4,8 @@ up by itself, as ``tracehouse backup`` does, without a cron job.
 Every ``every`` a new backup is made in ``<backup_dir>/<UTC time>``: a whole one first, then on
 the newest backup until a chain holds ``whole_every`` backups, then a whole one again. After each,
 the backups not needed to restore the newest ``keep`` are deleted (a kept backup's bases are kept
-with it). Only directories holding a backup's manifest are ever deleted; anything else in
+with it). Only directories holding a backup's manifest are ever deleted, and those the schedule
+itself named that never got one (a backup cut short by a kill or a power cut); anything else in
 ``backup_dir`` is left alone. A backup that fails is logged and tried again a little later: it
 leaves nothing behind (``storage.backup``), and the older backups stay.
 """
@@ -15,13 +16,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.backup import MANIFEST, back_up, chain, read_manifest
+from storage.backup import MANIFEST, back_up, chain, read_manifest, tree_bytes
 from storage.store import Store
 from tracehouse.errors import InvalidInput
 
@@ -30,6 +32,8 @@ __all__ = ["BackupSchedule", "Schedule"]
 log = logging.getLogger(__name__)
 
 NAME_FORMAT = "%Y%m%dT%H%M%SZ"
+# The names NAME_FORMAT makes (with the microseconds added when two fall in one second).
+_OUR_NAME = re.compile(r"\d{8}T\d{6}Z(-\d{6})?")
 # Due "at any time": no backup yet.
 ANY_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 # A failed backup is tried again after this (or after ``every``, if sooner).
@@ -72,6 +76,18 @@ def held(directory: Path) -> list[Held]:
         base = Path(manifest["base"]) if manifest.get("base") else None
         found.append(Held(entry.absolute(), created, base))
     return sorted(found, key=lambda b: (b.created_at, b.path.name))
+
+
+def cut_short(directory: Path) -> list[Path]:
+    """The directories in ``directory`` that a scheduled backup began and never finished: named as
+    the schedule names them, without a manifest (written last). Only a kill or a power cut leaves
+    one: a backup that fails removes what it copied."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        entry.absolute() for entry in directory.iterdir()
+        if _OUR_NAME.fullmatch(entry.name) and entry.is_dir() and not (entry / MANIFEST).exists()
+    )  # fmt: skip
 
 
 def unneeded(backups: list[Held], keep: int) -> list[Held]:
@@ -117,12 +133,37 @@ class BackupSchedule:
             due = max(due, self._failed_at + min(RETRY, self.schedule.every))
         return due
 
+    def status(self) -> dict[str, Any]:
+        """What the schedule asks for and holds, for the server's admin: the backups kept (newest
+        first, each with what it is made on and its size), when the next is due, the last failure."""
+        backups = held(self.schedule.directory)
+        due = self.due()
+        return {
+            "directory": str(self.schedule.directory),
+            "everyHours": self.schedule.every.total_seconds() / 3600,
+            "keep": self.schedule.keep,
+            "wholeEvery": self.schedule.whole_every,
+            "backups": [self._listed(b) for b in reversed(backups)],
+            "nextDue": None if due == ANY_TIME else due.isoformat(),
+            "lastError": self.last_error,
+            "failedAt": self._failed_at.isoformat() if self._failed_at else None,
+        }
+
+    @staticmethod
+    def _listed(b: Held) -> dict[str, Any]:
+        base = b.base.name if b.base else None
+        return {"name": b.path.name, "createdAt": b.created_at.isoformat(), "base": base, "bytes": tree_bytes(b.path)}
+
     async def run_once(self) -> dict[str, Any] | None:
         """Make a backup if one is due, then delete those no longer needed; what was made, or None."""
         now = self._clock()
         if now < self.due():
             return None
         directory = self.schedule.directory
+        # What a backup cut short left goes first: it is never restorable, and holds disk.
+        for left in await asyncio.to_thread(cut_short, directory):
+            await asyncio.to_thread(shutil.rmtree, left, True)
+            log.warning("deleted %s: a scheduled backup cut short (the server stopped mid-way)", left)
         backups = await asyncio.to_thread(held, directory)
         base = None
         if backups and self.schedule.whole_every > 1:

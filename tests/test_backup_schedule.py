@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from storage import Store
 from storage.backup import MANIFEST, read_manifest, restore
 from storage.backup_schedule import BackupSchedule, Schedule, held
 from tests.conftest import run_cli, serving, start_server
 from tests.test_otlp_errors import PB, post
+from tests.test_ui import browser_page
+from tests.test_ui_first_run import api, sign_up
 from tests.test_wal import SPANS_PER_REQUEST, body, stored
 from tracehouse.errors import ConfigError
 from tracehouse.settings import load_settings
@@ -27,6 +32,12 @@ async def test_scheduled_backups_chain_keep_and_restore(tmp_path: Path) -> None:
     backups.mkdir()
     (backups / "notes").mkdir()  # not a backup: never deleted
     (backups / "notes" / "README").write_text("ours")
+    # What a backup cut short by a kill -9 leaves: named as the schedule names, no manifest. Deleted
+    # at the next backup; a folder only like it (another name, or with a manifest) never is.
+    for left in ("20261201T030000Z", "20261201T030000Z-000042"):
+        (backups / left / "store").mkdir(parents=True)
+        (backups / left / "store" / "part").write_bytes(b"x" * 1000)
+    (backups / "20261201T030000Z.old").mkdir()
     # The schedule's clock is the test's: an hour and a minute further on for each backup (the
     # backups' own times are the real ones, a few seconds apart).
     now = [dt.datetime.now(dt.UTC)]
@@ -46,6 +57,7 @@ async def test_scheduled_backups_chain_keep_and_restore(tmp_path: Path) -> None:
             done = await schedule.run_once()
             assert done is not None
             made.append(Path(done["path"]))
+            assert not (backups / "20261201T030000Z").exists() and not (backups / "20261201T030000Z-000042").exists()
             assert await schedule.run_once() is None  # not due again until an hour has passed
             now[0] += dt.timedelta(hours=1, minutes=1)
         # Whole, on it, whole, on it, ...: each chain two long.
@@ -55,6 +67,7 @@ async def test_scheduled_backups_chain_keep_and_restore(tmp_path: Path) -> None:
         assert [b.path for b in held(backups)] == made[2:]
         assert not made[0].exists() and not made[1].exists()
         assert (backups / "notes" / "README").read_text() == "ours"
+        assert (backups / "20261201T030000Z.old").is_dir()
         assert [at is not None for at in reported] == [True] * 6
 
         # A backup that fails (its directory cannot be made) is reported, and tried again after
@@ -101,6 +114,33 @@ def test_a_server_backs_itself_up_at_start_and_says_so(tmp_path: Path) -> None:
         late = run_cli("doctor", "--data-dir", data, TRACEHOUSE_BACKUP_DIR=str(backups),
                        TRACEHOUSE_BACKUP_EVERY_HOURS="0.00001")  # fmt: skip
         assert late.returncode == 1 and "late, the server's log says why" in late.stdout, late.stdout
+        # The server's admin sees them in the organization's settings, in English and Chinese; no one
+        # else may read them.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.api_url + "/api/v1/server/backups", timeout=10)
+        assert refused.value.code == 401
+        errors: list[str] = []
+        with browser_page(errors) as page:
+            sign_up(page, server.api_url)
+            page.get_by_role("button", name="Sign out").wait_for()
+            status, doc = api(page, "GET", "/api/v1/server/backups")
+            assert status == 200 and doc["scheduled"] and doc["directory"] == str(backups), doc
+            assert [(b["name"], b["base"]) for b in doc["backups"]] == [(first.path.name, None)]
+            assert doc["backups"][0]["bytes"] > 0 and doc["nextDue"] and doc["lastError"] is None
+            page.goto(server.api_url + "/organization/default/settings")
+            page.get_by_role("heading", name="Backups of this server").wait_for()
+            expect(page.get_by_text(f"Every 24 h into {backups}; the newest 7 kept")).to_be_visible()
+            row = page.locator("tr", has_text=first.path.name)
+            expect(row).to_contain_text("whole")
+            expect(row).to_contain_text(re.compile(r"\d+(\.\d)? (KB|MB)"))
+            restore_with = f"tracehouse restore --from {backups}/{first.path.name}"
+            expect(page.get_by_text(restore_with, exact=False)).to_be_visible()
+            api(page, "PUT", "/api/v1/auth/preferences", {"locale": "zh-CN"})
+            page.reload()
+            page.get_by_role("heading", name="本服务器的备份").wait_for()
+            expect(page.locator("tr", has_text=first.path.name)).to_contain_text("完整")
+            expect(page.get_by_text(f"每 24 小时备份到 {backups}", exact=False)).to_be_visible()
+        assert errors == [], errors
     finally:
         server.stop()
 

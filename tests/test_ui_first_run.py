@@ -285,6 +285,10 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         app = api(page, "POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "app"})[1]
         secret = api(page, "POST", f"/api/v1/organizations/{org['id']}/projects", {"name": "secret-app"})[1]
         page.goto(server.api_url + f"/organization/{org['id']}/settings")
+        # The server's admin sees its backups (here none: no TRACEHOUSE_BACKUP_DIR), and how to have them.
+        page.get_by_role("heading", name="Backups of this server").wait_for()
+        expect(page.locator("#server-backups + p")).to_contain_text("Set TRACEHOUSE_BACKUP_DIR to a directory")
+        assert api(page, "GET", "/api/v1/server/backups") == (200, {"scheduled": False})
 
         # Two invitations: a VIEWER of the organization, and someone for one project only.
         def invite(email: str, role: str, project: str = "", project_role: str = "") -> str:
@@ -328,6 +332,7 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         assert nav.get_by_role("link", name="Settings").count() == 0
         assert page.locator("header").get_by_role("link", name="Organization").count() == 0
         expect(page.get_by_label("Project").locator("option")).to_have_count(2)
+        assert api(page, "GET", "/api/v1/server/backups")[0] == 403  # the server's, not the organization's
         assert sorted(page.get_by_label("Project").locator("option").all_inner_texts()) == ["app", "secret-app"]
         assert api(page, "POST", "/api/v1/settings/keys", {"project": app["id"]})[0] == 403
         assert api(page, "POST", f"/api/v1/organizations/{org['id']}/invitations", {"email": "x@y.z"})[0] == 403

@@ -324,6 +324,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
             otlp_ports = OtlpPorts(http=port, grpc=grpc_port)
             log.info("OTLP/HTTP on %s, OTLP/gRPC on %s", info["otlp_http_url"], info["otlp_grpc_address"])
         admin_token = secrets.token_urlsafe(32)
+        backups = _backup_schedule(settings, store, telemetry)
         if "api" in components:
             app = create_app(
                 store,
@@ -350,6 +351,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                     Role(settings.scim_role),
                 ),
                 otlp_ports=otlp_ports,
+                backups=backups,
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings, "API")
@@ -360,7 +362,6 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 write_runtime(settings.data_dir, RuntimeInfo(os.getpid(), api_url, admin_token, **info))
         else:
             api_url = ""
-        backups = _backup_schedule(settings, store, telemetry)
         if backups is not None:
             background.append(asyncio.create_task(backups.run(), name="scheduled backups"))
         where = f"embedded store in {settings.data_dir}" if settings.embedded else "ClickHouse server"

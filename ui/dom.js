@@ -56,6 +56,13 @@ export function formatIso(iso) {
   return iso ? formatDate(new Date(iso)) : "";
 }
 
+/** A size on disk or the wire: bytes, then KB, MB, GB (of 1,024). */
+export function formatBytes(n) {
+  if (n < 1024) return t("{n} bytes", { n: formatNumber(n) });
+  const [value, unit] = n < 1024 ** 2 ? [n / 1024, "KB"] : n < 1024 ** 3 ? [n / 1024 ** 2, "MB"] : [n / 1024 ** 3, "GB"];
+  return `${formatNumber(Math.round(value * 10) / 10)} ${unit}`;
+}
+
 export function formatCount(n) {
   return formatNumber(n);
 }

@@ -2,7 +2,7 @@
 // invitations; the signed-in person's account. Controls show only where the caller's role allows them.
 import { api } from "/ui/api.js";
 import { can, ctx, findProject, go, loadOrganizations, useProject } from "/ui/context.js";
-import { formatIso, h, table } from "/ui/dom.js";
+import { formatBytes, formatIso, h, table } from "/ui/dom.js";
 import { keyPanel, snippet } from "/ui/keys.js";
 import { errorText, formatNumber, t, word } from "/ui/i18n.js";
 import { auditSection } from "/ui/audit.js";
@@ -414,9 +414,36 @@ export async function organizationSettingsPage(root, org) {
       ...await invitationsSection(org));
   }
   if (can("MANAGE_ORGANIZATION", org)) sections.push(...await organizationKeysSection(org));
+  if (ctx.me?.is_admin) sections.push(...await backupsSection());
   if (manage) sections.push(...await auditSection({ organization: org.id }, Object.fromEntries(org.projects.map((p) => [p.id, p.name]))));
   root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Organization · {name}", { name: org.name }) }),
     h("p", { class: "muted", text: t("Organization id {id} · your role: {role}", { id: org.id, role: word(org.role) }) }), ...sections));
+}
+
+/** The server's own backups (TRACEHOUSE_BACKUP_DIR), for its admin: whether it makes them, those
+ * kept, when the next is due, and the last failure. They are the whole server's, every organization's. */
+async function backupsSection() {
+  const doc = await api("/api/v1/server/backups");
+  const head = h("h2", { id: "server-backups", text: t("Backups of this server") });
+  if (!doc.scheduled) {
+    return [head, h("p", { class: "muted", text: t("This server makes no backups by itself. Set {setting} to a directory on another disk and it backs its store up every day, keeping a week; or run {command} from cron.",
+      { setting: "TRACEHOUSE_BACKUP_DIR", command: "tracehouse backup" }) })]; // code, not text
+  }
+  const newest = doc.backups[0];
+  return [head,
+    h("p", { class: "muted", text: t("Every {hours} h into {directory}; the newest {keep} kept, with the backups they are made on.",
+      { hours: formatNumber(doc.everyHours), directory: doc.directory, keep: doc.keep }) }),
+    doc.lastError ? h("p", { class: "error", role: "alert", text: t("The last backup failed ({when}): {error}. It is tried again in 15 minutes.",
+      { when: formatIso(doc.failedAt), error: doc.lastError }) }) : null,
+    h("p", { class: newest ? "muted" : "warn", text: newest
+      ? t("Newest: {when}. Next: {next}.", { when: formatIso(newest.createdAt), next: doc.nextDue ? formatIso(doc.nextDue) : t("now") })
+      : t("No backup yet: the first is being made.") }),
+    doc.backups.length ? table([t("Backup"), t("Made"), t("Kind"), t("Size")], doc.backups.map((b) => h("tr", {},
+      h("td", {}, h("code", { text: b.name })), h("td", { text: formatIso(b.createdAt) }),
+      h("td", { text: b.base ? t("changes since {base}", { base: b.base }) : t("whole") }),
+      h("td", { class: "num", text: formatBytes(b.bytes) })))) : null,
+    doc.backups.length ? h("p", { class: "muted", text: t("To restore one into a new data directory: {command}; then serve that directory.",
+      { command: `tracehouse restore --from ${doc.directory}/${newest.name} --data-dir NEW-DIR` }) }) : null]; // code, not text
 }
 
 /** Organization-scoped key pairs: Langfuse's admin API for automation (owners only). */

@@ -3,7 +3,7 @@
 // skill" snippets, and the observations that reported the skill as available to a model.
 import { api } from "/ui/api.js";
 import { can, go, here } from "/ui/context.js";
-import { formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
+import { formatBytes, formatCost, formatCount, formatDuration, formatIso, formatTime, h, table } from "/ui/dom.js";
 import { snippet } from "/ui/keys.js";
 import { errorText, t } from "/ui/i18n.js";
 import { chips, labelEditor, metricsTable, promptTabs, tagEditor, usageRows, versionList } from "/ui/prompts.js";
@@ -15,10 +15,6 @@ export function skillPath(name, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
   const q = query.toString();
   return here(`/skills/${encodeURIComponent(name)}${q ? `?${q}` : ""}`);
-}
-
-function bytes(n) {
-  return n < 1024 ? t("{n} bytes", { n }) : `${(n / 1024).toFixed(1)} KB`;
 }
 
 /** The skills a span reported as available (its skills_available attribute): [{name, version}]. */
@@ -133,7 +129,7 @@ function useSnippets(name, v) {
 
 function filesView(v) {
   return h("div", { class: "skill-files" }, ...v.files.map((f) => h("details", { class: "skill-file", open: f.path === "SKILL.md" },
-    h("summary", {}, h("code", { text: f.path }), h("span", { class: "muted", text: ` · ${f.contentType} · ${bytes(f.contentLength)}` })),
+    h("summary", {}, h("code", { text: f.path }), h("span", { class: "muted", text: ` · ${f.contentType} · ${formatBytes(f.contentLength)}` })),
     h("pre", { class: "io", text: f.content ?? "" }))));
 }
 
