@@ -451,6 +451,22 @@ async def item_scores(request: web.Request) -> web.Response:
     ]})  # fmt: skip
 
 
+# Names looked up for at most this many of a queue's items at once (the rest show their id).
+MAX_NAMED_ITEMS = 1000
+
+
+async def item_names(request: web.Request) -> web.Response:
+    """The names of a queue's objects (traces and observations; a session's id is its name), for
+    the UI's list of the queue's items: ``{"names": {objectId: name}}``, the unnamed left out."""
+    store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
+    queue = await _queue(store, caller.project_id, request.match_info["id"])
+    items = (await store.annotations.items(caller.project_id, queue["id"]))[:MAX_NAMED_ITEMS]
+    of = {kind: [i["object_id"] for i in items if i["object_type"] == kind] for kind in ("TRACE", "OBSERVATION")}
+    return json_response(
+        {"names": await store.annotations.object_names(caller.project_id, of["TRACE"], of["OBSERVATION"])}
+    )
+
+
 async def annotate(request: web.Request) -> web.Response:
     """The UI's scores for one queue item, each checked against its config, written with source
     ANNOTATION and the person's id; then the item is completed."""
@@ -521,6 +537,7 @@ def annotation_routes() -> list[web.RouteDef]:
         web.delete("/api/v1/annotation-queues", delete_queue),
         web.put("/api/v1/annotation-queues", change_queue),
         web.get("/api/v1/annotation-queues/{id}/items/{item}/scores", item_scores),
+        web.get("/api/v1/annotation-queues/{id}/item-names", item_names),
         web.post(f"{q}/{{id}}/assignments", assign),
         web.delete(f"{q}/{{id}}/assignments", unassign),
     ]

@@ -104,6 +104,26 @@ class AnnotationStore:
     async def put_item(self, project_id: str, row: dict[str, Any], deleted: bool = False) -> None:
         await self._put(ANNOTATION_ITEMS, {"project_id": project_id, **row}, deleted)
 
+    async def object_names(self, project_id: str, trace_ids: list[str], observation_ids: list[str]) -> dict[str, str]:
+        """The names of traces and observations by id (those not stored left out): a queue's item
+        list names its objects."""
+        names: dict[str, str] = {}
+        if trace_ids:
+            rows = await self._backend.query(
+                "SELECT trace_id AS id, argMinMerge(name) AS name FROM traces WHERE project_id = {project:String} "
+                "AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
+                {"project": project_id, "ids": trace_ids},
+            )
+            names.update((r["id"], r["name"]) for r in rows)
+        if observation_ids:
+            rows = await self._backend.query(
+                "SELECT span_id AS id, argMax(name, ingested_at) AS name FROM spans "
+                "WHERE project_id = {project:String} AND span_id IN {ids:Array(String)} AND sign = 1 GROUP BY span_id",
+                {"project": project_id, "ids": observation_ids},
+            )
+            names.update((r["id"], r["name"]) for r in rows)
+        return {k: v for k, v in names.items() if v}
+
     async def trace_of(self, project_id: str, observation_id: str) -> str | None:
         rows = await self._backend.query(
             "SELECT trace_id FROM spans WHERE project_id = {project:String} AND span_id = {span:String} LIMIT 1",

@@ -199,6 +199,22 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
             )
         viewer, member = await sign_in(live, "vi@example.com"), await sign_in(live, "me@example.com")
         people += [viewer, member]
+        # A queue's objects by name, for its item list: a trace's, an observation's; a session and
+        # a trace not stored have none. A viewer reads them; an unknown queue is 404.
+        _, queue, _ = await c.call(
+            "POST", "/api/public/annotation-queues", {"name": "q", "scoreConfigIds": [helpful["id"]]}
+        )
+        for object_id, kind in (("t-direct", "TRACE"), ("g-direct", "OBSERVATION"), ("s-direct", "SESSION"),
+                                ("t-missing", "TRACE")):  # fmt: skip
+            status, _, _ = await c.call(
+                "POST",
+                f"/api/public/annotation-queues/{queue['id']}/items",
+                {"objectId": object_id, "objectType": kind},
+            )
+            assert status == 200
+        status, doc = await viewer.call("GET", f"/api/v1/annotation-queues/{queue['id']}/item-names?project=default")
+        assert status == 200 and doc == {"names": {"t-direct": "bot", "g-direct": "llm"}}
+        assert (await viewer.call("GET", "/api/v1/annotation-queues/nope/item-names?project=default"))[0] == 404
         path = "/api/v1/annotate?project=default"
 
         status, doc = await member.call("POST", path, {"traceId": "t-direct", "scores": {quality["id"]: 4}})

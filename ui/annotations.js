@@ -291,10 +291,12 @@ function itemList(queueId, items, index, mayScore, again) {
   const details = h("details", { class: "queue-items" }, h("summary", { text: t("All items ({n})", { n: formatCount(items.length) }) }), body);
   details.addEventListener("toggle", async () => {
     if (!details.open || body.childElementCount) return;
-    const { nameOf } = await projectPeople();
+    const [{ nameOf }, named] = await Promise.all([projectPeople(),
+      api(`/api/v1/annotation-queues/${encodeURIComponent(queueId)}/item-names`).catch(() => ({ names: {} }))]);
     body.replaceChildren(table(["#", t("Kind"), t("Object"), t("Status"), t("Completed by"), ""], items.map((i, n) => h("tr", { class: n === index ? "current" : "" },
       h("td", { text: String(n + 1) }), h("td", { text: objectKind(i.objectType) }),
-      h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true, text: i.objectId })),
+      h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true,
+        text: named.names[i.objectId] || i.objectId, title: i.objectId })),
       h("td", { text: i.status === "COMPLETED" ? t("completed") : t("pending") }),
       h("td", { text: i.completedBy ? nameOf(i.completedBy) : "–" }),
       h("td", {}, mayScore ? h("button", { type: "button", class: "link danger", text: t("Remove"),
