@@ -107,6 +107,14 @@ def test_no_trace_of_the_project_left_stays_on_screen(tmp_path: Path) -> None:
             assert page.url == f"{srv.api_url}/project/{other['id']}/traces"
             expect(page.locator("#main")).not_to_contain_text("default-only-trace")
             page.get_by_role("link", name="other-only-trace").wait_for()
+
+            # A tab switches to the same tab: the annotation queues (a tab of Evaluations) to the
+            # other project's queues, not its evaluations.
+            page.goto(f"{srv.api_url}/project/default/annotation-queues")
+            page.get_by_role("heading", name="Annotation queues").wait_for()
+            page.locator("#project-switch").select_option(label="other")
+            page.wait_for_url(f"**/project/{other['id']}/annotation-queues")
+            page.get_by_role("heading", name="Annotation queues").wait_for()
         assert errors == [], errors
     finally:
         srv.stop()

@@ -153,9 +153,9 @@ function topBar(page) {
     else navigate(`/organization/${encodeURIComponent(e.target.value)}/settings`);
   } }, ...ctx.organizations.map((o) => option(o.id, o.name, org && o.id === org.id)));
   const projectSelect = h("select", { id: "project-switch", "aria-label": t("Project"), onchange: (e) => {
-    // The same page in the other project (its Observations and Skills tabs too); a playground's try
-    // stays with its project.
-    const same = currentPage === "observations" || currentPage === "skills" ? currentPage : page;
+    // The same page in the other project (its Observations, Skills and Annotation queues tabs too); a
+    // playground's try stays with its project.
+    const same = ["observations", "skills", "annotation-queues"].includes(currentPage) ? currentPage : page;
     navigate(`/project/${encodeURIComponent(e.target.value)}/${same && same !== "settings" ? same : "traces"}`);
   } }, ...(org ? org.projects : []).map((p) => option(p.id, p.name, project && p.id === project.id)));
   const pages = [["dashboard", t("Dashboard")], ["traces", t("Traces")], ["sessions", t("Sessions")], ["users", t("Users")],
