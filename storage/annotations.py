@@ -16,6 +16,12 @@ from storage.timestamps import as_utc
 
 __all__ = ["AnnotationStore", "ScoreConfig"]
 
+# Names by id, for a queue's item list: a trace's (its summary), an observation's (newest version).
+_TRACE_NAMES = """SELECT trace_id AS id, argMinMerge(name) AS name FROM traces
+WHERE project_id = {project:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id"""
+_OBSERVATION_NAMES = """SELECT span_id AS id, argMax(name, ingested_at) AS name FROM spans
+WHERE project_id = {project:String} AND span_id IN {ids:Array(String)} AND sign = 1 GROUP BY span_id"""
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -108,20 +114,10 @@ class AnnotationStore:
         """The names of traces and observations by id (those not stored left out): a queue's item
         list names its objects."""
         names: dict[str, str] = {}
-        if trace_ids:
-            rows = await self._backend.query(
-                "SELECT trace_id AS id, argMinMerge(name) AS name FROM traces WHERE project_id = {project:String} "
-                "AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
-                {"project": project_id, "ids": trace_ids},
-            )
-            names.update((r["id"], r["name"]) for r in rows)
-        if observation_ids:
-            rows = await self._backend.query(
-                "SELECT span_id AS id, argMax(name, ingested_at) AS name FROM spans "
-                "WHERE project_id = {project:String} AND span_id IN {ids:Array(String)} AND sign = 1 GROUP BY span_id",
-                {"project": project_id, "ids": observation_ids},
-            )
-            names.update((r["id"], r["name"]) for r in rows)
+        for sql, ids in ((_TRACE_NAMES, trace_ids), (_OBSERVATION_NAMES, observation_ids)):
+            if ids:
+                rows = await self._backend.query(sql, {"project": project_id, "ids": ids})
+                names.update((r["id"], r["name"]) for r in rows)
         return {k: v for k, v in names.items() if v}
 
     async def trace_of(self, project_id: str, observation_id: str) -> str | None:
