@@ -3,8 +3,9 @@
 Runs ``tracehouse serve`` in this process on a fresh data directory, sends the seeded workload
 with 4 senders from a child process for ``--duration`` seconds, and every 2 s samples this
 process's resident memory (all, anonymous), ClickHouse's own tracked memory, the merges under way
-(table, parts, memory), and glibc's heap (what malloc holds, uses and keeps free). Prints each
-figure's mean over the first and last thirds and its peak; ``--json`` writes every sample.
+(table, parts, memory), ClickHouse's jemalloc (allocated, active, resident, retained), its caches,
+glibc's heap (what malloc holds, uses and keeps free), pyarrow's pool and Python's blocks. Prints
+each figure's mean over the first and last thirds and its peak; ``--json`` writes every sample.
 
     python -m bench.memory_probe --duration 360
     MALLOC_ARENA_MAX=2 python -m bench.memory_probe --duration 360   # an allocator setting tried
@@ -24,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from tracehouse.server import running
 from tracehouse.settings import load_settings
@@ -65,6 +68,15 @@ _CACHES = {
 }  # fmt: skip
 
 
+def _jemalloc(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """ClickHouse's jemalloc, all arenas (the first of each figure in malloc_stats_print's text), MB:
+    what is allocated, in active pages, resident (dirty pages not yet purged count), and retained."""
+    out: dict[str, int] = {}
+    for name, value in rows[0]["totals"] if rows else []:
+        out.setdefault(f"jemalloc_{name.lower()}", int(value) >> 20)
+    return out
+
+
 _SENDER = """
 import asyncio, sys, time
 from bench.backup import keep_sending
@@ -95,6 +107,10 @@ async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], 
         started = time.perf_counter()
         while sender.returncode is None:
             tracked = await backend.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'")
+            jemalloc = await backend.query(
+                r"SELECT extractAllGroups(stats, '(Allocated|active|resident|retained): (\\d+)') AS totals "
+                "FROM system.jemalloc_stats"
+            )
             caches = await backend.query(
                 "SELECT metric, value FROM system.metrics WHERE metric IN {caches:Array(String)}",
                 {"caches": list(_CACHES)},
@@ -106,6 +122,9 @@ async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], 
                 "t": round(time.perf_counter() - started, 1), **_resident(), **_glibc(),
                 "clickhouse": int(tracked[0]["value"]) >> 20 if tracked else 0,
                 **{_CACHES[c["metric"]]: int(c["value"]) >> 20 for c in caches},
+                **_jemalloc(jemalloc),
+                "arrow": pa.total_allocated_bytes() >> 20,  # pyarrow's own pool (mimalloc), live bytes
+                "python_blocks": sys.getallocatedblocks(),  # pymalloc's and the objects' blocks in use
                 "merges": [(m["table"], int(m["num_parts"]), int(m["mb"])) for m in merges],
             })  # fmt: skip
             with contextlib.suppress(TimeoutError):
@@ -128,10 +147,14 @@ def main() -> None:
     third = max(1, len(samples) // 3)
     print(f"{acked:,} spans acknowledged in {args.duration:g} s, {len(samples)} samples (MB):")
     print(f"{'':19} {'first third':>12} {'last third':>11} {'peak':>6}")
-    for key in ("VmRSS", "RssAnon", "clickhouse", "glibc_heap", "glibc_used", "glibc_free", *_CACHES.values()):
+    jemalloc = ("jemalloc_allocated", "jemalloc_active", "jemalloc_resident", "jemalloc_retained")
+    for key in ("VmRSS", "RssAnon", "clickhouse", *jemalloc, "glibc_heap", "glibc_used", "glibc_free", "arrow",
+                *_CACHES.values()):  # fmt: skip
         first = sum(s.get(key, 0) for s in samples[:third]) / third
         last = sum(s.get(key, 0) for s in samples[-third:]) / third
         print(f"{key:19} {first:12.0f} {last:11.0f} {max(s.get(key, 0) for s in samples):6d}")
+    blocks = [s["python_blocks"] for s in samples]
+    print(f"Python's allocated blocks: {blocks[len(blocks) // 3]:,} at a third, {blocks[-1]:,} at the end")
     biggest = max((m for s in samples for m in s["merges"]), key=lambda m: m[2], default=None)
     if biggest:
         print(f"largest merge seen: {biggest[0]}, {biggest[1]} parts, {biggest[2]} MB")
