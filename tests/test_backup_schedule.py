@@ -133,8 +133,12 @@ def test_a_server_backs_itself_up_at_start_and_says_so(tmp_path: Path) -> None:
             row = page.locator("tr", has_text=first.path.name)
             expect(row).to_contain_text("whole")
             expect(row).to_contain_text(re.compile(r"\d+(\.\d)? (KB|MB)"))
-            restore_with = f"tracehouse restore --from {backups}/{first.path.name}"
-            expect(page.get_by_text(restore_with, exact=False)).to_be_visible()
+            # The newest's restore command, to copy.
+            restore_with = f"tracehouse restore --from {backups}/{first.path.name} --data-dir NEW-DIR"
+            expect(page.locator(".snippet pre")).to_have_text(restore_with)
+            page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page.get_by_role("button", name="Copy Restore the newest").click()
+            assert page.evaluate("navigator.clipboard.readText()") == restore_with
             api(page, "PUT", "/api/v1/auth/preferences", {"locale": "zh-CN"})
             page.reload()
             page.get_by_role("heading", name="本服务器的备份").wait_for()

@@ -442,8 +442,8 @@ async function backupsSection() {
       h("td", {}, h("code", { text: b.name })), h("td", { text: formatIso(b.createdAt) }),
       h("td", { text: b.base ? t("changes since {base}", { base: b.base }) : t("whole") }),
       h("td", { class: "num", text: formatBytes(b.bytes) })))) : null,
-    doc.backups.length ? h("p", { class: "muted", text: t("To restore one into a new data directory: {command}; then serve that directory.",
-      { command: `tracehouse restore --from ${doc.directory}/${newest.name} --data-dir NEW-DIR` }) }) : null]; // code, not text
+    doc.backups.length ? snippet(t("Restore the newest"), `tracehouse restore --from ${doc.directory}/${newest.name} --data-dir NEW-DIR`, // code, not text
+      t("Into a new or empty data directory, then serve that directory. Any backup above restores the same way by its name.")) : null];
 }
 
 /** Organization-scoped key pairs: Langfuse's admin API for automation (owners only). */
