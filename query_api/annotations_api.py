@@ -451,16 +451,17 @@ async def item_scores(request: web.Request) -> web.Response:
     ]})  # fmt: skip
 
 
-# Names looked up for at most this many of a queue's items at once (the rest show their id).
+# Names looked up for at most this many of a queue's items at once (a page of its item list).
 MAX_NAMED_ITEMS = 1000
 
 
 async def item_names(request: web.Request) -> web.Response:
-    """The names of a queue's objects (traces and observations; a session's id is its name), for
+    """The names of a queue's objects (traces and observations; a session's id is its name) on one
+    page of its items (``page`` from 1, ``limit`` up to 1,000, as the items list pages them), for
     the UI's list of the queue's items: ``{"names": {objectId: name}}``, the unnamed left out."""
     store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
     queue = await _queue(store, caller.project_id, request.match_info["id"])
-    items = (await store.annotations.items(caller.project_id, queue["id"]))[:MAX_NAMED_ITEMS]
+    items = paged(request, await store.annotations.items(caller.project_id, queue["id"]), MAX_NAMED_ITEMS)["data"]
     of = {kind: [i["object_id"] for i in items if i["object_type"] == kind] for kind in ("TRACE", "OBSERVATION")}
     return json_response(
         {"names": await store.annotations.object_names(caller.project_id, of["TRACE"], of["OBSERVATION"])}

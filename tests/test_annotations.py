@@ -214,6 +214,16 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
             assert status == 200
         status, doc = await viewer.call("GET", f"/api/v1/annotation-queues/{queue['id']}/item-names?project=default")
         assert status == 200 and doc == {"names": {"t-direct": "bot", "g-direct": "llm"}}
+        # A page of the items at a time, as the item list shows them: the second of two per page
+        # holds the session and the trace not stored; the first, the two named.
+        names = f"/api/v1/annotation-queues/{queue['id']}/item-names?project=default&limit=2"
+        assert (await viewer.call("GET", names + "&page=2"))[1] == {"names": {}}
+        assert (await viewer.call("GET", names.replace("limit=2", "limit=1") + "&page=2"))[1] == {
+            "names": {"g-direct": "llm"}
+        }
+        for garbage in ("&page=0", "&page=x", "&limit=1001"):
+            status, doc = await viewer.call("GET", names.replace("&limit=2", "") + garbage)
+            assert status == 400 and "limit" in doc["error"]["message"], garbage
         assert (await viewer.call("GET", "/api/v1/annotation-queues/nope/item-names?project=default"))[0] == 404
         path = "/api/v1/annotate?project=default"
 

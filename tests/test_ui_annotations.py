@@ -160,6 +160,27 @@ def test_work_through_a_queue_with_the_keyboard(server: Server, tmp_path: Path) 
         expect(page.get_by_text("2 of 2 done")).to_be_visible()
         page.get_by_text("All items (2)").click()
         expect(items).to_have_count(2)
+        # A queue of 102 items lists them a hundred at a time, opening at the current item's page,
+        # each page's objects by name.
+        _, queues = api(page, "GET", "/api/public/annotation-queues?project=default")
+        _, big = api(page, "POST", "/api/public/annotation-queues?project=default",
+                     {"name": "big", "scoreConfigIds": queues["data"][0]["scoreConfigIds"]})  # fmt: skip
+        other = big["id"]
+        added = [api(page, "POST", f"/api/public/annotation-queues/{other}/items?project=default", body)[1]
+                 for body in [*({"objectId": f"s-{n}", "objectType": "SESSION"} for n in range(100)),
+                              {"objectId": traces[0]}, {"objectId": traces[1]}]]  # fmt: skip
+        page.goto(server.api_url + f"/project/default/annotation-queues/{other}?item={added[100]['id']}")
+        page.get_by_text("All items (102)").click()
+        expect(items).to_have_count(2)
+        expect(page.locator(".queue-items .pager")).to_contain_text("Page 2 of 2")
+        expect(items.nth(0)).to_contain_text("101")
+        expect(items.nth(1).get_by_role("link", name="chat-1")).to_have_attribute("title", traces[1])
+        page.locator(".queue-items").get_by_role("button", name="Previous page").click()
+        expect(items).to_have_count(100)
+        expect(items.nth(99).get_by_role("link", name="s-99")).to_be_visible()
+        page.locator(".queue-items").get_by_role("button", name="Next page").click()
+        expect(items.nth(0).get_by_role("link", name="chat-0")).to_be_visible()
+        assert api(page, "DELETE", f"/api/v1/annotation-queues?project=default&id={other}")[0] == 200
         # The queue deleted from the list, after a question; the scores given in it stay (below).
         page.goto(server.api_url + "/project/default/annotation-queues")
         remove = page.locator("tr", has_text="review again").get_by_role("button", name="Delete").click

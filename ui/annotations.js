@@ -4,7 +4,7 @@
 import { api } from "/ui/api.js";
 import { renderIo } from "/ui/chat.js";
 import { can, ctx, go, here } from "/ui/context.js";
-import { formatCount, h, scoreText, table } from "/ui/dom.js";
+import { formatCount, h, pager, scoreText, table } from "/ui/dom.js";
 import { errorText, t, word } from "/ui/i18n.js";
 
 function errorLine() {
@@ -284,28 +284,41 @@ export async function annotationQueuePage(root, queueId) {
     : h("p", { class: "muted", text: t("This object is not stored (any more).") }));
 }
 
-/** Every item of a queue, folded away until asked for: where each stands, who completed it, a way
- * to open any of them, and (for those who may score) to take one out of the queue. */
+// Rows of a queue's item list shown at once (their names are read a page at a time too).
+const ITEMS_PER_PAGE = 100;
+
+/** Every item of a queue, folded away until asked for, a hundred at a time (opening at the
+ * current item's page): where each stands, who completed it, a way to open any of them, and (for
+ * those who may score) to take one out of the queue. */
 function itemList(queueId, items, index, mayScore, again) {
   const body = h("div", {});
   const details = h("details", { class: "queue-items" }, h("summary", { text: t("All items ({n})", { n: formatCount(items.length) }) }), body);
-  details.addEventListener("toggle", async () => {
-    if (!details.open || body.childElementCount) return;
+  const show = async (pageNumber) => {
+    const first = (pageNumber - 1) * ITEMS_PER_PAGE;
     const [{ nameOf }, named] = await Promise.all([projectPeople(),
-      api(`/api/v1/annotation-queues/${encodeURIComponent(queueId)}/item-names`).catch(() => ({ names: {} }))]);
-    body.replaceChildren(table(["#", t("Kind"), t("Object"), t("Status"), t("Completed by"), ""], items.map((i, n) => h("tr", { class: n === index ? "current" : "" },
-      h("td", { text: String(n + 1) }), h("td", { text: objectKind(i.objectType) }),
-      h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true,
-        text: named.names[i.objectId] || i.objectId, title: i.objectId })),
-      h("td", { text: i.status === "COMPLETED" ? t("completed") : t("pending") }),
-      h("td", { text: i.completedBy ? nameOf(i.completedBy) : "–" }),
-      h("td", {}, mayScore ? h("button", { type: "button", class: "link danger", text: t("Remove"),
-        "aria-label": t("Remove item {n} from the queue", { n: n + 1 }), onclick: async () => {
-          if (!window.confirm(t("Remove this {kind} from the queue? Scores given on it stay.", { kind: objectKind(i.objectType) }))) return;
-          await api(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items/${encodeURIComponent(i.id)}`, { method: "DELETE" });
-          if (n === index) history.replaceState(null, "", location.pathname);
-          again();
-        } }) : "")))));
+      api(`/api/v1/annotation-queues/${encodeURIComponent(queueId)}/item-names`, { query: { page: pageNumber, limit: ITEMS_PER_PAGE } })
+        .catch(() => ({ names: {} }))]);
+    const rows = items.slice(first, first + ITEMS_PER_PAGE).map((i, k) => {
+      const n = first + k;
+      return h("tr", { class: n === index ? "current" : "" },
+        h("td", { text: String(n + 1) }), h("td", { text: objectKind(i.objectType) }),
+        h("td", {}, h("a", { href: `${location.pathname}?item=${encodeURIComponent(i.id)}`, "data-link": true,
+          text: named.names[i.objectId] || i.objectId, title: i.objectId })),
+        h("td", { text: i.status === "COMPLETED" ? t("completed") : t("pending") }),
+        h("td", { text: i.completedBy ? nameOf(i.completedBy) : "–" }),
+        h("td", {}, mayScore ? h("button", { type: "button", class: "link danger", text: t("Remove"),
+          "aria-label": t("Remove item {n} from the queue", { n: n + 1 }), onclick: async () => {
+            if (!window.confirm(t("Remove this {kind} from the queue? Scores given on it stay.", { kind: objectKind(i.objectType) }))) return;
+            await api(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items/${encodeURIComponent(i.id)}`, { method: "DELETE" });
+            if (n === index) history.replaceState(null, "", location.pathname);
+            again();
+          } }) : ""));
+    });
+    body.replaceChildren(table(["#", t("Kind"), t("Object"), t("Status"), t("Completed by"), ""], rows),
+      pager(pageNumber, items.length, ITEMS_PER_PAGE, show) || "");
+  };
+  details.addEventListener("toggle", () => {
+    if (details.open && !body.childElementCount) show(Math.floor(index / ITEMS_PER_PAGE) + 1);
   });
   return details;
 }

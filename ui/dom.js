@@ -116,3 +116,13 @@ export function numericHeaders(el) {
   [...first.cells].forEach((cell, i) => head.cells[i].classList.toggle("num", cell.classList.contains("num")));
   return el;
 }
+
+/** Previous and next buttons for numbered pages of ``total`` rows; none when all fit on one. */
+export function pager(pageNumber, total, perPage, go) {
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  if (pages === 1 && pageNumber === 1) return null;
+  return h("div", { class: "pager" },
+    pageNumber > 1 ? h("button", { type: "button", text: t("Previous page"), onclick: () => go(pageNumber - 1) }) : null,
+    h("span", { class: "muted", text: t("Page {page} of {pages}", { page: pageNumber, pages }) }),
+    pageNumber < pages ? h("button", { type: "button", text: t("Next page"), onclick: () => go(pageNumber + 1) }) : null);
+}

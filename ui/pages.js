@@ -5,7 +5,7 @@ import { can, go, here } from "/ui/context.js";
 import { eraseButton } from "/ui/erase.js";
 import { firstTraceHint } from "/ui/keys.js";
 import { barChart, color } from "/ui/chart.js";
-import { formatCost, formatCount, formatDuration, formatTime, h, roleLabel, table, tokenCount, traceCount, traceLatency } from "/ui/dom.js";
+import { formatCost, formatCount, formatDuration, formatTime, h, pager, roleLabel, table, tokenCount, traceCount, traceLatency } from "/ui/dom.js";
 import { fillScores, RANGES, rangeLabel } from "/ui/traces.js";
 import { formatNumber, t, word } from "/ui/i18n.js";
 
@@ -45,16 +45,6 @@ function messageText(m) {
 }
 
 const PER_PAGE = 50;
-
-/** Previous and next buttons for numbered pages of ``total`` rows; none when all fit on one. */
-function pager(pageNumber, total, perPage, go) {
-  const pages = Math.max(1, Math.ceil(total / perPage));
-  if (pages === 1 && pageNumber === 1) return null;
-  return h("div", { class: "pager" },
-    pageNumber > 1 ? h("button", { type: "button", text: t("Previous page"), onclick: () => go(pageNumber - 1) }) : null,
-    h("span", { class: "muted", text: t("Page {page} of {pages}", { page: pageNumber, pages }) }),
-    pageNumber < pages ? h("button", { type: "button", text: t("Next page"), onclick: () => go(pageNumber + 1) }) : null);
-}
 
 /** A list over a time range (30 days by default), a page at a time, all kept in the URL: the
  * range picker, a search of the rows' ids (``searchLabel``), an order (``sorts``: [value, label]
