@@ -28,6 +28,9 @@ async function allPages(path) {
   return items;
 }
 
+/** The form that adds a score config and changes one: "Change" fills it with the config's name,
+ * range or categories and description. Its type stays, and a category kept keeps its value, so
+ * the scores already given with it keep their meaning. */
 function configForm(done) {
   const name = h("input", { "aria-label": t("Score name"), placeholder: t("score name"), maxlength: 35, required: true });
   const type = h("select", { "aria-label": t("Score type") }, ...["NUMERIC", "BOOLEAN", "CATEGORICAL"].map((v) => h("option", { value: v, text: word(v) })));
@@ -36,30 +39,58 @@ function configForm(done) {
   const categories = h("input", { "aria-label": t("Categories"), placeholder: t("categories, comma-separated") });
   const about = h("input", { "aria-label": t("Score description"), placeholder: t("what it means, for those who score (optional)"), maxlength: 2000 });
   const error = errorLine();
-  return h("form", { class: "filters", onsubmit: async (e) => {
+  const submit = h("button", { type: "submit", text: t("Add score config") });
+  const cancel = h("button", { type: "button", class: "link", text: t("Cancel"), hidden: true, onclick: () => edit(null) });
+  let editing = null;
+  function edit(config) {
+    editing = config;
+    name.value = config ? config.name : "";
+    type.value = config ? config.dataType : "NUMERIC";
+    type.disabled = Boolean(config);
+    min.value = config?.minValue ?? "";
+    max.value = config?.maxValue ?? "";
+    categories.value = config?.dataType === "CATEGORICAL" ? (config.categories || []).map((x) => x.label).join(", ") : "";
+    about.value = config?.description || "";
+    submit.textContent = config ? t("Save") : t("Add score config");
+    cancel.hidden = !config;
+    error.textContent = "";
+    if (config) name.focus();
+  }
+  // Labels to categories: those the config had keep their values, new ones count on from the largest.
+  const categoriesOf = (labels) => {
+    const had = new Map((editing?.categories || []).map((x) => [x.label, x.value]));
+    let next = Math.max(-1, ...had.values()) + 1;
+    return labels.map((label) => ({ label, value: had.has(label) ? had.get(label) : next++ }));
+  };
+  const form = h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
-    const body = { name: name.value.trim(), dataType: type.value, description: about.value.trim() };
+    const body = { name: name.value.trim(), description: about.value.trim() };
+    if (!editing) body.dataType = type.value;
     if (type.value === "NUMERIC") {
-      if (min.value !== "") body.minValue = Number(min.value);
-      if (max.value !== "") body.maxValue = Number(max.value);
+      // A bound cleared when changing a config is no bound (absent, it would stay as it was).
+      if (min.value !== "" || editing) body.minValue = min.value === "" ? null : Number(min.value);
+      if (max.value !== "" || editing) body.maxValue = max.value === "" ? null : Number(max.value);
     }
     if (type.value === "CATEGORICAL") {
-      body.categories = categories.value.split(",").map((s) => s.trim()).filter(Boolean).map((label, i) => ({ label, value: i }));
+      body.categories = categoriesOf(categories.value.split(",").map((s) => s.trim()).filter(Boolean));
     }
     try {
-      await publicApi("/api/public/score-configs", { method: "POST", body });
+      if (editing) await publicApi(`/api/public/score-configs/${encodeURIComponent(editing.id)}`, { method: "PATCH", body });
+      else await publicApi("/api/public/score-configs", { method: "POST", body });
       done();
     } catch (err) {
       error.textContent = errorText(err);
     }
-  } }, name, type, min, max, categories, about, h("button", { type: "submit", text: t("Add score config") }), error);
+  } }, name, type, min, max, categories, about, submit, cancel, error);
+  return { form, edit };
 }
 
 export async function annotationQueuesPage(root) {
   const [configs, queues] = (await Promise.all([allPages("/api/public/score-configs"), allPages("/api/public/annotation-queues")]))
     .map((data) => ({ data }));
   const again = () => annotationQueuesPage(root);
+  const configEditor = configForm(again);
   const active = configs.data.filter((c) => !c.isArchived);
   // The project's people: whom a queue is assigned to, by name; those who may score can be assigned.
   const { members, nameOf } = await projectPeople();
@@ -142,12 +173,15 @@ export async function annotationQueuesPage(root) {
     configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
       h("td", {}, c.name, c.description ? h("div", { class: "muted small", text: c.description }) : ""), h("td", { text: word(c.dataType) }),
       h("td", { text: c.dataType === "NUMERIC" ? t("{min} to {max}", { min: c.minValue ?? "−∞", max: c.maxValue ?? "∞" }) : (c.categories || []).map((x) => x.label).join(", ") }),
-      h("td", {}, can("WRITE_CONTENT") ? h("button", { type: "button", class: "link", text: c.isArchived ? t("Restore") : t("Archive"), onclick: async () => {
-        await publicApi(`/api/public/score-configs/${encodeURIComponent(c.id)}`, { method: "PATCH", body: { isArchived: !c.isArchived } });
-        again();
-      } }) : null))))
+      h("td", {}, can("WRITE_CONTENT") ? h("span", {},
+        h("button", { type: "button", class: "link", text: t("Change"), "aria-label": t("Change the score config {name}", { name: c.name }),
+          onclick: () => configEditor.edit(c) }), " ",
+        h("button", { type: "button", class: "link", text: c.isArchived ? t("Restore") : t("Archive"), onclick: async () => {
+          await publicApi(`/api/public/score-configs/${encodeURIComponent(c.id)}`, { method: "PATCH", body: { isArchived: !c.isArchived } });
+          again();
+        } })) : null))))
       : h("p", { class: "muted", text: t("No score config yet: a queue scores with one or more of them.") }),
-    can("WRITE_CONTENT") ? configForm(again) : "",
+    can("WRITE_CONTENT") ? configEditor.form : "",
   );
 }
 
