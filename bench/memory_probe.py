@@ -9,6 +9,10 @@ each figure's mean over the first and last thirds and its peak; ``--json`` write
 
     python -m bench.memory_probe --duration 360
     MALLOC_ARENA_MAX=2 python -m bench.memory_probe --duration 360   # an allocator setting tried
+    python -m bench.memory_probe --duration 900 --tracemalloc 12   # where Python's held bytes grow
+
+``--tracemalloc N`` traces Python's allocations (N frames each; it slows the server) and compares
+a snapshot taken a third of the way in with one at the end: the sites whose held bytes grew most.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +97,11 @@ asyncio.run(run())
 """
 
 
-async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], int]:
-    """The samples, and the spans acknowledged."""
+async def probe(
+    duration: float, data_dir: Path, snapshots: list[tracemalloc.Snapshot]
+) -> tuple[list[dict[str, Any]], int]:
+    """The samples, and the spans acknowledged; with tracemalloc on, snapshots a third of the way in
+    and at the end are added to ``snapshots``."""
     settings = load_settings(data_dir=data_dir, api_port=0, otlp_grpc_port=0, otlp_http_port=0)
     async with running(settings, ("api", "receiver")) as live:
         backend = live.store.backend
@@ -125,10 +133,16 @@ async def probe(duration: float, data_dir: Path) -> tuple[list[dict[str, Any]], 
                 **_jemalloc(jemalloc),
                 "arrow": pa.total_allocated_bytes() >> 20,  # pyarrow's own pool (mimalloc), live bytes
                 "python_blocks": sys.getallocatedblocks(),  # pymalloc's and the objects' blocks in use
+                # Every byte Python's allocators hand out (objects and raw buffers), when traced.
+                "python_traced": tracemalloc.get_traced_memory()[0] >> 20,
                 "merges": [(m["table"], int(m["num_parts"]), int(m["mb"])) for m in merges],
             })  # fmt: skip
+            if tracemalloc.is_tracing() and not snapshots and time.perf_counter() - started >= duration / 3:
+                snapshots.append(tracemalloc.take_snapshot())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sender.wait(), 2)
+        if tracemalloc.is_tracing():
+            snapshots.append(tracemalloc.take_snapshot())
         acked = int((await sender.stdout.read()).decode().strip().splitlines()[-1])
         samples[-1]["python_objects"] = len(gc.get_objects())
     return samples, acked
@@ -138,18 +152,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=360, help="seconds of sending")
     parser.add_argument("--json", type=Path, help="write every sample here")
+    parser.add_argument("--tracemalloc", type=int, metavar="FRAMES", help="trace Python's allocations")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="tracehouse-memory-"))
+    snapshots: list[tracemalloc.Snapshot] = []
+    if args.tracemalloc:
+        tracemalloc.start(args.tracemalloc)
     try:
-        samples, acked = asyncio.run(probe(args.duration, data_dir))
+        samples, acked = asyncio.run(probe(args.duration, data_dir, snapshots))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     third = max(1, len(samples) // 3)
     print(f"{acked:,} spans acknowledged in {args.duration:g} s, {len(samples)} samples (MB):")
     print(f"{'':19} {'first third':>12} {'last third':>11} {'peak':>6}")
     jemalloc = ("jemalloc_allocated", "jemalloc_active", "jemalloc_resident", "jemalloc_retained")
+    traced = ("python_traced",) if snapshots else ()
     for key in ("VmRSS", "RssAnon", "clickhouse", *jemalloc, "glibc_heap", "glibc_used", "glibc_free", "arrow",
-                *_CACHES.values()):  # fmt: skip
+                *traced, *_CACHES.values()):  # fmt: skip
         first = sum(s.get(key, 0) for s in samples[:third]) / third
         last = sum(s.get(key, 0) for s in samples[-third:]) / third
         print(f"{key:19} {first:12.0f} {last:11.0f} {max(s.get(key, 0) for s in samples):6d}")
@@ -158,8 +177,23 @@ def main() -> None:
     biggest = max((m for s in samples for m in s["merges"]), key=lambda m: m[2], default=None)
     if biggest:
         print(f"largest merge seen: {biggest[0]}, {biggest[1]} parts, {biggest[2]} MB")
+    if len(snapshots) == 2:
+        _growth(*snapshots)
     if args.json:
         args.json.write_text(json.dumps(samples))
+
+
+def _growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int = 15) -> None:
+    """Python's held bytes then and at the end, and the sites (whole tracebacks) that grew most."""
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before, after = before.filter_traces(ignore), after.filter_traces(ignore)
+    total = [sum(s.size for s in snap.statistics("filename")) >> 20 for snap in (before, after)]
+    print(f"Python's traced bytes: {total[0]} MB at a third, {total[1]} MB at the end; grew most:")
+    grown = sorted(after.compare_to(before, "traceback"), key=lambda stat: stat.size_diff, reverse=True)
+    for stat in grown[:top]:
+        print(f"  {stat.size_diff / 2**20:+7.2f} MB ({stat.size / 2**20:6.2f} now, {stat.count_diff:+,} blocks)")
+        for line in stat.traceback.format(limit=6, most_recent_first=True):
+            print(f"      {line.strip()}")
 
 
 if __name__ == "__main__":
