@@ -174,6 +174,9 @@ async def patch_config(request: web.Request) -> web.Response:
 
 # -- annotation queues ------------------------------------------------------------------------------
 
+# A queue's items listed, or their objects named, at most this many at once.
+MOST_ITEMS_AT_ONCE = 1000
+
 
 def queue_json(q: dict[str, Any]) -> dict[str, Any]:
     return {"id": q["id"], "name": q["name"], "description": q["description"] or None,
@@ -259,7 +262,9 @@ async def list_items(request: web.Request) -> web.Response:
     await _queue(store, caller.project_id, request.match_info["id"])
     items = await store.annotations.items(caller.project_id, request.match_info["id"])
     status = request.query.get("status")
-    return json_response(paged(request, [item_json(i) for i in items if status is None or i["status"] == status]))
+    # Up to 1,000 a page (Langfuse's own clients ask for 50 or 100): the UI reads a whole queue.
+    listed = [item_json(i) for i in items if status is None or i["status"] == status]
+    return json_response(paged(request, listed, MOST_ITEMS_AT_ONCE))
 
 
 async def add_item(request: web.Request) -> web.Response:
@@ -276,7 +281,7 @@ async def add_item(request: web.Request) -> web.Response:
         trace_id = await store.annotations.trace_of(caller.project_id, object_id) or ""
         if not trace_id:
             raise NotFound(f"Observation not found: {object_id}")
-    existing = [i for i in await store.annotations.items(caller.project_id, queue["id"]) if i["object_id"] == object_id]
+    existing = await store.annotations.items(caller.project_id, queue["id"], object_id=object_id)
     if existing:
         return json_response(item_json(existing[0]))  # an object is in a queue once
     row = {"id": str(uuid.uuid4()), "queue_id": queue["id"], "object_id": object_id, "object_type": object_type,
@@ -285,15 +290,14 @@ async def add_item(request: web.Request) -> web.Response:
     if row["status"] not in ("PENDING", "COMPLETED"):
         raise InvalidInput("status: PENDING or COMPLETED")
     await store.annotations.put_item(caller.project_id, row)
-    item = next(i for i in await store.annotations.items(caller.project_id, queue["id"]) if i["id"] == row["id"])
+    (item,) = await store.annotations.items(caller.project_id, queue["id"], item_id=row["id"])
     return json_response(item_json(item))
 
 
 async def _item(store: Store, project: str, queue_id: str, item_id: str) -> dict[str, Any]:
     await _queue(store, project, queue_id)  # a deleted queue's items went with it
-    for i in await store.annotations.items(project, queue_id):
-        if i["id"] == item_id:
-            return i
+    for i in await store.annotations.items(project, queue_id, item_id=item_id):
+        return i
     raise NotFound(f"Annotation queue item not found: {item_id}")
 
 
@@ -451,17 +455,13 @@ async def item_scores(request: web.Request) -> web.Response:
     ]})  # fmt: skip
 
 
-# Names looked up for at most this many of a queue's items at once (a page of its item list).
-MAX_NAMED_ITEMS = 1000
-
-
 async def item_names(request: web.Request) -> web.Response:
     """The names of a queue's objects (traces and observations; a session's id is its name) on one
     page of its items (``page`` from 1, ``limit`` up to 1,000, as the items list pages them), for
     the UI's list of the queue's items: ``{"names": {objectId: name}}``, the unnamed left out."""
     store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
     queue = await _queue(store, caller.project_id, request.match_info["id"])
-    items = paged(request, await store.annotations.items(caller.project_id, queue["id"]), MAX_NAMED_ITEMS)["data"]
+    items = paged(request, await store.annotations.items(caller.project_id, queue["id"]), MOST_ITEMS_AT_ONCE)["data"]
     of = {kind: [i["object_id"] for i in items if i["object_type"] == kind] for kind in ("TRACE", "OBSERVATION")}
     return json_response(
         {"names": await store.annotations.object_names(caller.project_id, of["TRACE"], of["OBSERVATION"])}

@@ -60,6 +60,12 @@ class ScoreConfig:
         return None
 
 
+_ITEMS = (
+    "SELECT id, queue_id, object_id, object_type, trace_id, status, completed_by, completed_at, created_at, updated_at "
+    "FROM annotation_items FINAL WHERE project_id = {project:String} AND queue_id = {queue:String} AND is_deleted = 0"
+)
+
+
 class AnnotationStore:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -99,13 +105,18 @@ class AnnotationStore:
     async def put_queue(self, project_id: str, row: dict[str, Any], deleted: bool = False) -> None:
         await self._put(ANNOTATION_QUEUES, {"project_id": project_id, **row}, deleted)
 
-    async def items(self, project_id: str, queue_id: str) -> list[Row]:
-        return await self._backend.query(
-            "SELECT id, queue_id, object_id, object_type, trace_id, status, completed_by, completed_at, created_at, "
-            "updated_at FROM annotation_items FINAL WHERE project_id = {project:String} AND queue_id = {queue:String} "
-            "AND is_deleted = 0 ORDER BY created_at, id",
-            {"project": project_id, "queue": queue_id},
-        )
+    async def items(
+        self, project_id: str, queue_id: str, item_id: str | None = None, object_id: str | None = None
+    ) -> list[Row]:
+        """A queue's items in the order they were added; or only the one with ``item_id`` (a point
+        read of the table's key) or the one holding ``object_id``: working through a queue of
+        thousands reads one item per step, not all of them."""
+        sql, params = _ITEMS, {"project": project_id, "queue": queue_id}
+        if item_id is not None:
+            sql, params["item"] = sql + " AND id = {item:String}", item_id
+        if object_id is not None:
+            sql, params["object"] = sql + " AND object_id = {object:String}", object_id
+        return await self._backend.query(sql + " ORDER BY created_at, id", params)
 
     async def put_item(self, project_id: str, row: dict[str, Any], deleted: bool = False) -> None:
         await self._put(ANNOTATION_ITEMS, {"project_id": project_id, **row}, deleted)

@@ -74,6 +74,14 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
             "POST", f"/api/public/annotation-queues/{queue['id']}/items", {"objectId": "t-ann", "objectType": "TRACE"}
         )
         assert status == 200 and item["status"] == "PENDING"
+        # An object is in a queue once: added again, the item it has; an item read by its id.
+        again = await c.call(
+            "POST", f"/api/public/annotation-queues/{queue['id']}/items", {"objectId": "t-ann", "objectType": "TRACE"}
+        )
+        assert again[:2] == (200, item)
+        got = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
+        assert got[:2] == (200, item)
+        assert (await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/nope"))[0] == 404
         # A viewer may not annotate; a member may.
         await admin.call(
             "POST",
@@ -225,6 +233,11 @@ async def test_people_annotate_a_trace_without_a_queue_and_take_it_back(live: Ru
             status, doc = await viewer.call("GET", names.replace("&limit=2", "") + garbage)
             assert status == 400 and "limit" in doc["error"]["message"], garbage
         assert (await viewer.call("GET", "/api/v1/annotation-queues/nope/item-names?project=default"))[0] == 404
+        # The items themselves up to 1,000 a page (the UI reads a queue of thousands in a few calls).
+        listed = f"/api/public/annotation-queues/{queue['id']}/items?project=default&limit="
+        status, doc = await viewer.call("GET", listed + "1000")
+        assert status == 200 and len(doc["data"]) == 4 and doc["meta"]["limit"] == 1000, doc
+        assert (await viewer.call("GET", listed + "1001"))[0] == 400
         path = "/api/v1/annotate?project=default"
 
         status, doc = await member.call("POST", path, {"traceId": "t-direct", "scores": {quality["id"]: 4}})

@@ -16,12 +16,12 @@ async function publicApi(path, options = {}) {
   return api(path, options);
 }
 
-/** Every item of a paged Langfuse list (``data`` and ``meta.totalPages``), a hundred at a time:
+/** Every item of a paged Langfuse list (``data`` and ``meta.totalPages``), ``limit`` at a time:
  * a queue with more items than a page still shows, counts and reaches all of them. */
-async function allPages(path) {
+async function allPages(path, limit = 100) {
   const items = [];
   for (let page = 1, pages = 1; page <= pages; page += 1) {
-    const doc = await publicApi(path, { query: { limit: 100, page } });
+    const doc = await publicApi(path, { query: { limit, page } });
     items.push(...doc.data);
     pages = doc.meta.totalPages;
   }
@@ -224,7 +224,8 @@ export async function annotationQueuePage(root, queueId) {
   const [queue, configs, items] = await Promise.all([
     publicApi(`/api/public/annotation-queues/${encodeURIComponent(queueId)}`),
     allPages("/api/public/score-configs"),
-    allPages(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items`),
+    // A thousand at a time (the API's most for items): a queue of thousands opens in a few reads.
+    allPages(`/api/public/annotation-queues/${encodeURIComponent(queueId)}/items`, 1000),
   ]);
   const configsOf = queue.scoreConfigIds.map((id) => configs.find((c) => c.id === id)).filter(Boolean);
   const params = new URLSearchParams(location.search);
