@@ -328,9 +328,11 @@ const ITEMS_PER_PAGE = 100;
 function itemList(queueId, items, index, mayScore, again) {
   const body = h("div", {});
   const details = h("details", { class: "queue-items" }, h("summary", { text: t("All items ({n})", { n: formatCount(items.length) }) }), body);
+  let people = null; // the project's people, read once for every page
   const show = async (pageNumber) => {
     const first = (pageNumber - 1) * ITEMS_PER_PAGE;
-    const [{ nameOf }, named] = await Promise.all([projectPeople(),
+    people ||= projectPeople();
+    const [{ nameOf }, named] = await Promise.all([people,
       api(`/api/v1/annotation-queues/${encodeURIComponent(queueId)}/item-names`, { query: { page: pageNumber, limit: ITEMS_PER_PAGE } })
         .catch(() => ({ names: {} }))]);
     const rows = items.slice(first, first + ITEMS_PER_PAGE).map((i, k) => {
