@@ -244,11 +244,11 @@ async def delete_queue(request: web.Request) -> web.Response:
 async def list_queues(request: web.Request) -> web.Response:
     store, caller = await _caller(request, Permission.VIEW_DATA, "read annotation queues")
     queues = await store.annotations.queues(caller.project_id)
+    counts = await store.annotations.item_counts(caller.project_id)
     data = []
     for q in queues:
-        items = await store.annotations.items(caller.project_id, q["id"])
-        done = sum(1 for i in items if i["status"] == "COMPLETED")
-        data.append({**queue_json(q), "items": len(items), "completed": done})
+        items, done = counts.get(q["id"], (0, 0))
+        data.append({**queue_json(q), "items": items, "completed": done})
     return json_response(paged(request, data))
 
 

@@ -118,6 +118,16 @@ class AnnotationStore:
             sql, params["object"] = sql + " AND object_id = {object:String}", object_id
         return await self._backend.query(sql + " ORDER BY created_at, id", params)
 
+    async def item_counts(self, project_id: str) -> dict[str, tuple[int, int]]:
+        """Each queue's items and how many of them are completed, by queue id, in one read (a
+        queue without items is left out)."""
+        rows = await self._backend.query(
+            "SELECT queue_id, count() AS items, countIf(status = 'COMPLETED') AS completed "
+            "FROM annotation_items FINAL WHERE project_id = {project:String} AND is_deleted = 0 GROUP BY queue_id",
+            {"project": project_id},
+        )
+        return {r["queue_id"]: (int(r["items"]), int(r["completed"])) for r in rows}
+
     async def put_item(self, project_id: str, row: dict[str, Any], deleted: bool = False) -> None:
         await self._put(ANNOTATION_ITEMS, {"project_id": project_id, **row}, deleted)
 

@@ -154,6 +154,14 @@ async def test_configs_and_queues_refuse_garbage_and_people_annotate(live: Runni
         assert doc["assignees"] == [me] and doc["createdAt"] == got["createdAt"]
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}/items/{item['id']}")
         assert status == 200 and got["status"] == "COMPLETED"
+        # The list counts each queue's items and those completed (an empty queue: none).
+        _, empty, _ = await c.call(
+            "POST", "/api/public/annotation-queues", {"name": "empty", "scoreConfigIds": [stars["id"]]}
+        )
+        status, listed, _ = await c.call("GET", "/api/public/annotation-queues")
+        counted = [(q["name"], q["items"], q["completed"]) for q in listed["data"]]
+        assert status == 200 and counted == [("review", 1, 1), ("empty", 0, 0)]
+        assert (await member.call("DELETE", f"/api/v1/annotation-queues?project=default&id={empty['id']}"))[0] == 200
         status, _, _ = await c.call("DELETE", base, {"userId": me})
         assert status == 200
         status, got, _ = await c.call("GET", f"/api/public/annotation-queues/{queue['id']}")

@@ -41,9 +41,13 @@ function configForm(done) {
   const error = errorLine();
   const submit = h("button", { type: "submit", text: t("Add score config") });
   const cancel = h("button", { type: "button", class: "link", text: t("Cancel"), hidden: true, onclick: () => edit(null) });
+  // Which config the form changes, named as it was (the name field may be changing it too).
+  const changing = h("span", { class: "muted", hidden: true });
   let editing = null;
   function edit(config) {
     editing = config;
+    changing.textContent = config ? t("Changing the score config {name}:", { name: config.name }) : "";
+    changing.hidden = !config;
     name.value = config ? config.name : "";
     type.value = config ? config.dataType : "NUMERIC";
     type.disabled = Boolean(config);
@@ -82,7 +86,7 @@ function configForm(done) {
     } catch (err) {
       error.textContent = errorText(err);
     }
-  } }, name, type, min, max, categories, about, submit, cancel, error);
+  } }, changing, name, type, min, max, categories, about, submit, cancel, error);
   return { form, edit };
 }
 
@@ -106,8 +110,11 @@ export async function annotationQueuesPage(root) {
   const assignBox = h("span", { class: "queue-assignees" });
   const submit = h("button", { type: "submit", text: t("Create queue") });
   const cancel = h("button", { type: "button", class: "link", text: t("Cancel"), hidden: true, onclick: () => edit(null) });
+  const changing = h("span", { class: "muted", hidden: true });
   function edit(queue) {
     editing = queue;
+    changing.textContent = queue ? t("Changing the queue {name}:", { name: queue.name }) : "";
+    changing.hidden = !queue;
     const offered = queue ? configs.data.filter((c) => !c.isArchived || queue.scoreConfigIds.includes(c.id)) : active;
     pickBox.replaceChildren(...offered.map(pickFor));
     queueName.value = queue ? queue.name : "";
@@ -168,7 +175,7 @@ export async function annotationQueuesPage(root) {
       } catch (err) {
         error.textContent = errorText(err);
       }
-    } }, queueName, queueAbout, pickBox, assignBox, submit, cancel, error) : "",
+    } }, changing, queueName, queueAbout, pickBox, assignBox, submit, cancel, error) : "",
     h("h2", { text: t("Score configs") }),
     configs.data.length ? table([t("Score"), t("Type"), t("Range or categories"), ""], configs.data.map((c) => h("tr", { class: c.isArchived ? "archived" : "" },
       h("td", {}, c.name, c.description ? h("div", { class: "muted small", text: c.description }) : ""), h("td", { text: word(c.dataType) }),
