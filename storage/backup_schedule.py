@@ -121,11 +121,12 @@ class BackupSchedule:
         self._made_at: dt.datetime | None = None
         self.last: dict[str, Any] | None = None  # the last backup made, as ``back_up`` reports it
         self.last_error: str | None = None
+        self._sizes: dict[Path, int] = {}  # finished backups' sizes, by path
 
-    def due(self) -> dt.datetime:
+    def due(self, backups: list[Held] | None = None) -> dt.datetime:
         """When the next backup is due: at once if there is none, else ``every`` after the newest (a
-        failure moves it to a retry a little later)."""
-        backups = held(self.schedule.directory)
+        failure moves it to a retry a little later). ``backups``: those held, if already listed."""
+        backups = held(self.schedule.directory) if backups is None else backups
         # The newest backup's own time, or (if later) when this schedule last made one by its clock.
         times = [b.created_at for b in backups[-1:]] + ([self._made_at] if self._made_at else [])
         due = max(times) + self.schedule.every if times else ANY_TIME
@@ -137,7 +138,10 @@ class BackupSchedule:
         """What the schedule asks for and holds, for the server's admin: the backups kept (newest
         first, each with what it is made on and its size), when the next is due, the last failure."""
         backups = held(self.schedule.directory)
-        due = self.due()
+        # A backup with its manifest is finished and never changes: its size is walked once (and
+        # forgotten with it).
+        self._sizes = {b.path: self._sizes.get(b.path) or tree_bytes(b.path) for b in backups}
+        due = self.due(backups)
         return {
             "directory": str(self.schedule.directory),
             "everyHours": self.schedule.every.total_seconds() / 3600,
@@ -149,10 +153,9 @@ class BackupSchedule:
             "failedAt": self._failed_at.isoformat() if self._failed_at else None,
         }
 
-    @staticmethod
-    def _listed(b: Held) -> dict[str, Any]:
+    def _listed(self, b: Held) -> dict[str, Any]:
         base = b.base.name if b.base else None
-        return {"name": b.path.name, "createdAt": b.created_at.isoformat(), "base": base, "bytes": tree_bytes(b.path)}
+        return {"name": b.path.name, "createdAt": b.created_at.isoformat(), "base": base, "bytes": self._sizes[b.path]}
 
     async def run_once(self) -> dict[str, Any] | None:
         """Make a backup if one is due, then delete those no longer needed; what was made, or None."""
