@@ -4,8 +4,9 @@ Runs ``tracehouse serve`` in this process on a fresh data directory, sends the s
 with 4 senders from a child process for ``--duration`` seconds, and every 2 s samples this
 process's resident memory (all, anonymous), ClickHouse's own tracked memory, the merges under way
 (table, parts, memory), ClickHouse's jemalloc (allocated, active, resident, retained), its caches,
-glibc's heap (what malloc holds, uses and keeps free), pyarrow's pool and Python's blocks. Prints
-each figure's mean over the first and last thirds and its peak; ``--json`` writes every sample.
+glibc's heap (what malloc holds, uses and keeps free), pyarrow's pool, Python's blocks and the spans
+stored. Prints each figure's mean over the first and last thirds and its peak, and the spans stored
+per second over each; ``--json`` writes every sample.
 
     python -m bench.memory_probe --duration 360
     MALLOC_ARENA_MAX=2 python -m bench.memory_probe --duration 360   # an allocator setting tried
@@ -126,6 +127,12 @@ async def probe(
             merges = await backend.query(
                 "SELECT table, num_parts, intDiv(memory_usage, 1048576) AS mb FROM system.merges"
             )
+            # Spans stored so far (the active parts' rows: the parts' metadata, no data read), for
+            # the rate over time: does ingest slow as the store grows?
+            stored = await backend.query(
+                "SELECT sum(rows) AS n FROM system.parts WHERE database = currentDatabase() AND table = 'spans' "
+                "AND active"
+            )
             samples.append({
                 "t": round(time.perf_counter() - started, 1), **_resident(), **_glibc(),
                 "clickhouse": int(tracked[0]["value"]) >> 20 if tracked else 0,
@@ -136,6 +143,7 @@ async def probe(
                 # Every byte Python's allocators hand out (objects and raw buffers), when traced.
                 "python_traced": tracemalloc.get_traced_memory()[0] >> 20,
                 "merges": [(m["table"], int(m["num_parts"]), int(m["mb"])) for m in merges],
+                "spans": int(stored[0]["n"] or 0) if stored else 0,
             })  # fmt: skip
             if tracemalloc.is_tracing() and not snapshots and time.perf_counter() - started >= duration / 3:
                 snapshots.append(tracemalloc.take_snapshot())
@@ -172,6 +180,10 @@ def main() -> None:
         first = sum(s.get(key, 0) for s in samples[:third]) / third
         last = sum(s.get(key, 0) for s in samples[-third:]) / third
         print(f"{key:19} {first:12.0f} {last:11.0f} {max(s.get(key, 0) for s in samples):6d}")
+    for name, part in (("first", samples[: third + 1]), ("last", samples[-third - 1 :])):
+        seconds = part[-1]["t"] - part[0]["t"]
+        rate = (part[-1]["spans"] - part[0]["spans"]) / seconds if seconds else 0
+        print(f"spans stored per second over the {name} third: {rate:,.0f}")
     blocks = [s["python_blocks"] for s in samples]
     print(f"Python's allocated blocks: {blocks[len(blocks) // 3]:,} at a third, {blocks[-1]:,} at the end")
     biggest = max((m for s in samples for m in s["merges"]), key=lambda m: m[2], default=None)
