@@ -3,8 +3,9 @@
 Requests reserve their bytes when they arrive. Past the bound a request waits briefly in a
 waiting room as large as the bound itself (first come, first served), so that a burst or the
 herd of clients retrying together after an outage goes in instead of spending the few attempts
-an SDK makes; when the room is full, the wait runs out, or the store is down, the request is
-refused (``Overloaded`` -> 503 / UNAVAILABLE with a retry hint) rather than queued without end.
+an SDK makes; when the room is full, the wait runs out, the store is down or its disk nearly
+full, the request is refused (``Overloaded`` -> 503 / UNAVAILABLE with a retry hint) rather
+than queued without end.
 Decoded batches queue for one flusher task: while it writes, new batches gather, and its
 next insert takes all of them, so concurrent requests coalesce into one insert without
 any added delay. Each request waits for the insert holding its rows and is answered
@@ -37,6 +38,7 @@ from typing import Any, Protocol, cast
 import pyarrow as pa
 
 from otlp_receiver.wal import WriteAheadLog
+from tracehouse.disk_reserve import DiskReserve
 from tracehouse.errors import Overloaded, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 
@@ -131,8 +133,10 @@ class Batcher:
         wal: WriteAheadLog | None = None,
         linger_s: float = LINGER_S,
         linger_rows: int = LINGER_ROWS,
+        disk: DiskReserve | None = None,
     ) -> None:
         self._writers = writers
+        self.disk = disk
         self.wal = wal
         self._linger_s = linger_s
         self._linger_rows = linger_rows
@@ -196,6 +200,8 @@ class Batcher:
             raise StorageUnavailable("the server is shutting down", retry_after_s=2.0)
         if time.monotonic() < self._down_until:
             raise StorageUnavailable("the store is unavailable; retry shortly", retry_after_s=self.retry_hint())
+        if self.disk is not None:
+            self.disk.check()  # a nearly full disk: nothing new is taken (tracehouse.disk_reserve)
         # A request alone may always go in (the body limit bounds it), so no request waits forever;
         # nor may a newcomer pass those already waiting.
         if self._waiters or (self._inflight and self._inflight + nbytes > self.max_inflight_bytes):

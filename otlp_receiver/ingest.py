@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otlp_receiver.batcher import Batcher
+from otlp_receiver.batcher import Batcher, Reservation
 from otlp_receiver.decode import (
     DecodeContext,
     DecodeResult,
@@ -33,6 +33,7 @@ from otlp_receiver.wal import WriteAheadLog
 from pricing import PriceBook
 from storage import Store
 from storage.projects import DEFAULT_PROJECT_ID
+from tracehouse.disk_reserve import DiskReserve
 from tracehouse.errors import InvalidInput, StorageUnavailable, TracehouseError
 from tracehouse.telemetry import Telemetry
 from tracehouse.ttl_cache import TtlCache
@@ -57,6 +58,7 @@ class IngestSettings:
     wal_dir: Path | None = None  # the span write-ahead log's directory; None: no log
     log_batches: bool = True  # answer span batches from the log under load (else only replay it)
     linger_s: float = 0.25
+    disk: DiskReserve | None = None  # the data directory's free space, watched against a reserve
 
 
 REPLAY_ROWS = 16_384  # rows per insert while replaying the log at start-up
@@ -88,6 +90,7 @@ class IngestService:
             settings.max_inflight_bytes,
             wal=self.wal if settings.log_batches else None,
             linger_s=settings.linger_s,
+            disk=settings.disk,
         )
         self.batcher.telemetry = self.telemetry
         # Decoding is CPU work: off the event loop, so that the loop keeps accepting, and in
@@ -229,8 +232,10 @@ class IngestService:
         scores of evaluation events; data points) is durable before this returns. Raises as
         ``ingest``; partial rejections are in the result."""
         t = self.telemetry
-        reservation = await self.batcher.admit(len(body))
+        reservation: Reservation | None = None
         try:
+            # Inside: a refusal to admit (overload, outage, a full disk) is counted like the others.
+            reservation = await self.batcher.admit(len(body))
             ctx = await self._context_for(project_id)
             loop = asyncio.get_running_loop()
             # In a thread even with decoder processes: their volume is small next to spans'.
@@ -242,7 +247,8 @@ class IngestService:
             self._count_refusal(transport, exc)
             raise
         finally:
-            reservation.release()
+            if reservation is not None:
+                reservation.release()
             t.inflight_bytes.set(self.batcher.inflight_bytes)
         t.requests.labels(transport, "ok").inc()
         t.records_accepted.labels(signal, transport).inc(result.accepted)
@@ -254,8 +260,9 @@ class IngestService:
         batcher's Langfuse lane, durable before this returns. Raises Overloaded or
         StorageUnavailable (then nothing of it is stored); bad events fail alone in the result."""
         t = self.telemetry
-        reservation = await self.batcher.admit(nbytes)
+        reservation: Reservation | None = None
         try:
+            reservation = await self.batcher.admit(nbytes)
             _, retention, prices = await self.snapshot()
             self.langfuse.prices = prices
             batch, refused = await self._check_score_configs(access.project_id, batch)
@@ -267,7 +274,8 @@ class IngestService:
             self._count_refusal("langfuse", exc)
             raise
         finally:
-            reservation.release()
+            if reservation is not None:
+                reservation.release()
             t.inflight_bytes.set(self.batcher.inflight_bytes)
         t.requests.labels("langfuse", "ok").inc()
         t.records_accepted.labels("langfuse_events", "langfuse").inc(len(result.successes))

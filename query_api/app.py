@@ -43,7 +43,7 @@ from query_api.prompts_api import PROMPTS_KEY, PromptService, prompt_routes
 from query_api.provisioning import PROVISIONING_KEY, Provisioning
 from query_api.rest import rest_routes
 from query_api.scim_api import scim_routes
-from query_api.server_api import BACKUPS_KEY, server_routes
+from query_api.server_api import BACKUPS_KEY, DISK_KEY, server_routes
 from query_api.settings_api import settings_routes
 from query_api.shares_api import share_routes
 from query_api.skills_api import SKILLS_KEY, SkillService, skill_routes
@@ -52,6 +52,7 @@ from query_api.tempo import tempo_routes
 from query_api.upkeep import UPKEEP
 from storage import Store
 from tracehouse import __version__
+from tracehouse.disk_reserve import DiskReserve
 from tracehouse.telemetry import CONTENT_TYPE, Telemetry
 
 if TYPE_CHECKING:  # importing it loads the embedded engine
@@ -133,11 +134,13 @@ def create_app(
     provisioning: Provisioning | None = None,
     otlp_ports: OtlpPorts = STANDARD_OTLP_PORTS,
     backups: BackupSchedule | None = None,
+    disk: DiskReserve | None = None,
 ) -> web.Application:
     """The HTTP application served on the API port (3000 by default). ``extra_routes`` lets
     ``serve`` add the receiver's endpoints that clients expect on this port; ``otlp_ports`` are
     where the receiver listens, which the UI's snippets name; ``backups``, the server's running
-    backup schedule (``storage.backup_schedule.BackupSchedule``), if any."""
+    backup schedule (``storage.backup_schedule.BackupSchedule``), if any; ``disk``, the data
+    directory's free-space reserve, which refuses media uploads as the receiver refuses telemetry."""
     telemetry = telemetry or Telemetry()
 
     @web.middleware
@@ -169,6 +172,7 @@ def create_app(
     app[LOOPBACK_BIND_KEY] = loopback_bind
     app[OTLP_PORTS_KEY] = otlp_ports
     app[BACKUPS_KEY] = backups
+    app[DISK_KEY] = disk
     app[USERS_KEY] = store.users
     if mailer is not None:
         app[MAILER_KEY] = mailer

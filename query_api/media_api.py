@@ -23,9 +23,10 @@ from query_api.access import project_for
 from query_api.admin import STORE_KEY
 from query_api.auth import USERS_KEY
 from query_api.langfuse_api import PREFIX, LangfuseError, LangfuseReadApi, langfuse_json
+from query_api.server_api import DISK_KEY
 from storage import Store
 from storage.media import MediaRecord
-from tracehouse.errors import InvalidInput, NotFound
+from tracehouse.errors import InvalidInput, LowDisk, NotFound
 
 __all__ = ["MEDIA_MAX_KEY", "media_routes", "read_links"]
 
@@ -172,6 +173,15 @@ async def describe(request: web.Request, store: Store, project: str) -> web.Resp
 async def upload(request: web.Request) -> web.Response:
     try:
         store, project, media_id = await _signed(request, "put")
+        reserve = request.app.get(DISK_KEY)
+        files = store.media.files
+        if reserve is not None and files is not None and files.local_path(project, media_id) is not None:
+            try:
+                reserve.check()  # media kept beside the store take its disk's space
+            except LowDisk as exc:
+                response = langfuse_json({"error": "ServiceUnavailableError", "message": exc.message}, 503)
+                response.headers["Retry-After"] = str(exc.retry_after())
+                return response
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in request.content.iter_chunked(256 * 1024):

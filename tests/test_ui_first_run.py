@@ -289,6 +289,14 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         page.get_by_role("heading", name="Backups of this server").wait_for()
         expect(page.locator("#server-backups + p")).to_contain_text("Set TRACEHOUSE_BACKUP_DIR to a directory")
         assert api(page, "GET", "/api/v1/server/backups") == (200, {"scheduled": False})
+        # ... and its disk: what is free, and the reserve below which new data would be refused.
+        page.get_by_role("heading", name="Disk of this server").wait_for()
+        expect(page.locator("#server-disk + p + p")).to_have_text(
+            "New data is refused while less than 512 MB is free, so that the store keeps room for its own work. "
+            "TRACEHOUSE_MIN_FREE_DISK_BYTES sets it."
+        )
+        status, disk = api(page, "GET", "/api/v1/server/disk")
+        assert status == 200 and disk["low"] is False and disk["reserve"] == 512 * 2**20, disk
 
         # Two invitations: a VIEWER of the organization, and someone for one project only.
         def invite(email: str, role: str, project: str = "", project_role: str = "") -> str:
@@ -333,6 +341,7 @@ def test_invitations_roles_passwords_and_no_access(server: Server) -> None:
         assert page.locator("header").get_by_role("link", name="Organization").count() == 0
         expect(page.get_by_label("Project").locator("option")).to_have_count(2)
         assert api(page, "GET", "/api/v1/server/backups")[0] == 403  # the server's, not the organization's
+        assert api(page, "GET", "/api/v1/server/disk") == (200, {"watched": True, "low": False})  # no figures
         assert sorted(page.get_by_label("Project").locator("option").all_inner_texts()) == ["app", "secret-app"]
         assert api(page, "POST", "/api/v1/settings/keys", {"project": app["id"]})[0] == 403
         assert api(page, "POST", f"/api/v1/organizations/{org['id']}/invitations", {"email": "x@y.z"})[0] == 403

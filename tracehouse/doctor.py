@@ -117,14 +117,15 @@ def run_checks(settings: Settings) -> list[Check]:
     if settings.embedded:
         target = settings.data_dir if settings.data_dir.exists() else settings.data_dir.absolute().parent
         free = shutil.disk_usage(target).free
-        checks.append(
-            Check(
-                "disk",
-                free >= MIN_FREE_BYTES,
-                f"{free / 2**30:.1f} GiB free for {settings.data_dir}"
-                + ("" if free >= MIN_FREE_BYTES else ": free some space"),
-            )
-        )
+        reserve = settings.min_free_disk_bytes
+        detail = f"{free / 2**30:.1f} GiB free for {settings.data_dir}"
+        if reserve:
+            detail += f", new data refused below {reserve / 2**20:,.0f} MiB"
+        if free < reserve:
+            detail += ": it is refused now, free some space"
+        elif free < MIN_FREE_BYTES:
+            detail += ": free some space"
+        checks.append(Check("disk", free >= max(reserve, MIN_FREE_BYTES), detail))
     if settings.backup_dir is not None:
         checks.append(_backup_check(settings))
     return checks

@@ -15,6 +15,7 @@ name the limit, the value and the fix.
     ├── UnsupportedMediaType  415 / INVALID_ARGUMENT
     ├── Overloaded            503 / UNAVAILABLE (retryable, with a delay hint)
     ├── StorageUnavailable    503 / UNAVAILABLE (retryable, with a delay hint)
+    │   └── LowDisk           new data refused while the data directory's disk is nearly full
     ├── StoreLocked           the embedded data directory is held by another process
     └── ConfigError           bad settings, found at start-up
 """
@@ -26,6 +27,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "LowDisk",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
@@ -120,6 +122,11 @@ class StorageUnavailable(TracehouseError):
     grpc_code = "UNAVAILABLE"
     code = "storage_unavailable"
     retry_after_s = 2.0
+
+
+class LowDisk(StorageUnavailable):
+    code = "low_disk"
+    retry_after_s = 5.0
 
 
 class StoreLocked(TracehouseError):

@@ -35,6 +35,7 @@ from storage import Store
 from storage.journal import WAL_DIR
 from tracehouse import __version__, compiled
 from tracehouse.deadlines import BODY_TIMEOUT, DeadlineSite, HeadDeadline
+from tracehouse.disk_reserve import DiskReserve
 from tracehouse.errors import ConfigError
 from tracehouse.roles import Role, parse_group_roles
 from tracehouse.runtime import RuntimeInfo, remove_runtime, write_runtime
@@ -234,6 +235,16 @@ def _backup_schedule(settings: Settings, store: Store, telemetry: Telemetry) -> 
     return BackupSchedule(store, schedule, on_done=done)
 
 
+def _disk_reserve(settings: Settings, telemetry: Telemetry) -> DiskReserve | None:
+    """The embedded store's free-space reserve (a ClickHouse server's disk is its own), watched in
+    ``/metrics``; None when turned off."""
+    if not settings.embedded or not settings.min_free_disk_bytes:
+        return None
+    reserve = DiskReserve(settings.data_dir, settings.min_free_disk_bytes)
+    telemetry.watch_disk(reserve)
+    return reserve
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, components: Collection[Component]) -> AsyncIterator[Running]:
     """Open the store, start the components' listeners, and stop them all on exit."""
@@ -259,6 +270,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
         host = _url_host(settings.host)
         info = {"otlp_http_url": "", "otlp_grpc_address": ""}
         otlp_routes: list[web.RouteDef] = []
+        disk = _disk_reserve(settings, telemetry)
         # One credentials cache for every port of this process, and one hook that clears it.
         auth = Credentials.of(store, loopback=is_loopback(settings.host))
         hooks: list[Callable[[], None]] = [auth.invalidate]
@@ -285,6 +297,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                     wal_dir=wal_dir,
                     log_batches=settings.ingest_wal,
                     linger_s=settings.ingest_linger_ms / 1000,
+                    disk=disk,
                 ),
                 telemetry,
             )
@@ -352,6 +365,7 @@ async def running(settings: Settings, components: Collection[Component]) -> Asyn
                 ),
                 otlp_ports=otlp_ports,
                 backups=backups,
+                disk=disk,
             )
             api_app = app
             runner, port = await _start_site(app, settings.host, settings.api_port, settings, "API")

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         description="Bytes of requests being decoded or waiting for their commit; past it, receivers answer "
         "503 / UNAVAILABLE with a retry hint.",
     )
+    min_free_disk_bytes: int = Field(
+        512 * MIB,
+        ge=0,
+        description="Embedded store: free space kept on the data directory's disk for the store's own work "
+        "(merges, sign-ins, deletes); while less is free, new data is refused with 503 / UNAVAILABLE and a "
+        "retry hint. 0: never refused.",
+    )
     ingest_wal: bool = Field(
         True,
         description="Embedded store: under load, acknowledge span batches once they are fsynced to a write-ahead "

@@ -7,6 +7,7 @@ count, so that tests and several servers in one process do not mix their numbers
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,6 +18,9 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+
+if TYPE_CHECKING:
+    from tracehouse.disk_reserve import DiskReserve
 
 __all__ = ["CONTENT_TYPE", "Telemetry"]
 
@@ -106,6 +110,17 @@ class Telemetry:
             "Objects made at start-up that the garbage collector no longer walks.",
             registry=r,
         ).set_function(gc.get_freeze_count)
+
+    def watch_disk(self, reserve: DiskReserve) -> None:
+        """The data directory's free bytes and its reserve, read at each scrape."""
+        Gauge(
+            "tracehouse_disk_free_bytes", "Free bytes on the data directory's file system.", registry=self.registry
+        ).set_function(lambda: reserve.state().free)
+        Gauge(
+            "tracehouse_disk_reserve_bytes",
+            "Free bytes kept for the store's own work: below it, new data is refused (503 / UNAVAILABLE).",
+            registry=self.registry,
+        ).set_function(lambda: reserve.reserve_bytes)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -414,7 +414,7 @@ export async function organizationSettingsPage(root, org) {
       ...await invitationsSection(org));
   }
   if (can("MANAGE_ORGANIZATION", org)) sections.push(...await organizationKeysSection(org));
-  if (ctx.me?.is_admin) sections.push(...await backupsSection());
+  if (ctx.me?.is_admin) sections.push(...await backupsSection(), ...await diskSection());
   if (manage) sections.push(...await auditSection({ organization: org.id }, Object.fromEntries(org.projects.map((p) => [p.id, p.name]))));
   root.replaceChildren(h("section", { class: "settings" }, h("h1", { text: t("Organization · {name}", { name: org.name }) }),
     h("p", { class: "muted", text: t("Organization id {id} · your role: {role}", { id: org.id, role: word(org.role) }) }), ...sections));
@@ -444,6 +444,20 @@ async function backupsSection() {
       h("td", { class: "num", text: formatBytes(b.bytes) })))) : null,
     doc.backups.length ? snippet(t("Restore the newest"), `tracehouse restore --from ${doc.directory}/${newest.name} --data-dir NEW-DIR`, // code, not text
       t("Into a new or empty data directory, then serve that directory. Any backup above restores the same way by its name.")) : null];
+}
+
+/** The server's disk (the embedded store's data directory), for its admin: what is free, and the reserve
+ * below which new data is refused (TRACEHOUSE_MIN_FREE_DISK_BYTES). Nothing on a ClickHouse server. */
+async function diskSection() {
+  const doc = await api("/api/v1/server/disk");
+  if (!doc.watched) return [];
+  return [h("h2", { id: "server-disk", text: t("Disk of this server") }),
+    h("p", { class: doc.low ? "error" : "muted", role: doc.low ? "alert" : null, text: t("{directory}: {free} free of {total}.",
+      { directory: doc.directory, free: formatBytes(doc.free), total: formatBytes(doc.total) }) }),
+    h("p", { class: doc.low ? "warn" : "muted", text: doc.low
+      ? t("New data is refused (senders are told to retry) until more than {reserve} is free: delete old data (a project's retention, a project) or free space on the disk.", { reserve: formatBytes(doc.reserve) })
+      : t("New data is refused while less than {reserve} is free, so that the store keeps room for its own work. {setting} sets it.",
+        { reserve: formatBytes(doc.reserve), setting: "TRACEHOUSE_MIN_FREE_DISK_BYTES" }) })]; // code, not text
 }
 
 /** Organization-scoped key pairs: Langfuse's admin API for automation (owners only). */

@@ -129,6 +129,18 @@ export function rangeControls(state, submit) {
   return { select, custom, read };
 }
 
+/** Where traces stop arriving, say so when the server refuses new data for want of disk space. */
+async function diskNotice(slot) {
+  const disk = await api("/api/v1/server/disk").catch(() => null);
+  if (!disk?.low) return;
+  const org = ctx.organization?.id;
+  slot.replaceChildren(h("p", { class: "error", role: "alert" },
+    t("This server's disk is nearly full: it refuses new traces, logs and metrics until space is freed. Senders retry for a while, then drop what they hold."),
+    ctx.me?.is_admin && org ? " " : "",
+    ctx.me?.is_admin && org ? h("a", { href: `/organization/${encodeURIComponent(org)}/settings#server-disk`, "data-link": true,
+      text: t("See the server's disk") }) : ""));
+}
+
 export async function tracesPage(root) {
   const state = { range: "24h", ...params() };
   const hidden = new Set(state.hide !== undefined ? state.hide.split(",").filter(Boolean) : DEFAULT_HIDDEN);
@@ -246,7 +258,9 @@ export async function tracesPage(root) {
   const table = h("table", { class: "traces" }, h("thead", {}, h("tr", {}, selecting ? h("th", {}, selectAll) : "",
     ...columns.map(headerCell))), body);
   const pager = h("div", { class: "pager" });
-  root.replaceChildren(h("section", {}, traceTabs("traces"), h("h1", { text: t("Traces") }), form, bulk, h("div", { class: "table-wrap" }, table), pager));
+  const disk = h("div", {});
+  root.replaceChildren(h("section", {}, traceTabs("traces"), h("h1", { text: t("Traces") }), disk, form, bulk, h("div", { class: "table-wrap" }, table), pager));
+  diskNotice(disk); // beside the list, not before it
 
   let page;
   try {
