@@ -166,6 +166,8 @@ def test_the_ui_says_new_data_is_refused_and_shows_the_admin_the_disk(tmp_path: 
     and its link leads the admin to the disk's figures; in English and Chinese."""
     server = start_server(tmp_path / "data", env={"TRACEHOUSE_MIN_FREE_DISK_BYTES": str(EVERYTHING)})
     try:
+        # Said at the start, before anything is sent.
+        assert "less than the 4,294,967,296 MB reserve: new data is refused until space is freed" in server.log()
         errors: list[str] = []
         with browser_page(errors) as page:
             signed_up(page, server.api_url)  # an account is made on a full disk

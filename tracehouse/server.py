@@ -241,6 +241,7 @@ def _disk_reserve(settings: Settings, telemetry: Telemetry) -> DiskReserve | Non
     if not settings.embedded or not settings.min_free_disk_bytes:
         return None
     reserve = DiskReserve(settings.data_dir, settings.min_free_disk_bytes)
+    reserve.state()  # a disk already short of it is in the log from the start, not from the first sender
     telemetry.watch_disk(reserve)
     return reserve
 
