@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 # statvfs is cheap, but ingest asks on every request: once a second is soon enough for a disk.
 CHECK_EVERY_S = 1.0
-# A disk does not free itself within a second, but an OTel SDK gives up once a hint passes its
-# export budget (10 s by default): 5 s leaves it a retry or two.
-RETRY_AFTER_S = 5.0
 
 
 class _Usage(NamedTuple):
@@ -94,8 +91,7 @@ class DiskReserve:
             free, reserve = _mb(state.free), _mb(state.reserve)
             raise LowDisk(
                 f"the server's disk has {free} free, less than the {reserve} it keeps for "
-                "the store's own work: new data is refused until its admin frees space",
-                retry_after_s=RETRY_AFTER_S,
+                "the store's own work: new data is refused until its admin frees space"
             )
 
 

@@ -126,6 +126,8 @@ class StorageUnavailable(TracehouseError):
 
 class LowDisk(StorageUnavailable):
     code = "low_disk"
+    # A disk does not free itself within a second, but an OTel SDK gives up once a hint passes its
+    # export budget (10 s by default): 5 s leaves it a retry or two.
     retry_after_s = 5.0
 
 

@@ -134,11 +134,12 @@ async function diskNotice(slot) {
   const disk = await api("/api/v1/server/disk").catch(() => null);
   if (!disk?.low) return;
   const org = ctx.organization?.id;
+  // The admin is led to the figures; others are told only that data is refused.
+  const link = ctx.me?.is_admin && org ? [" ", h("a", { href: `/organization/${encodeURIComponent(org)}/settings#server-disk`,
+    "data-link": true, text: t("See the server's disk") })] : [];
   slot.replaceChildren(h("p", { class: "error", role: "alert" },
     t("This server's disk is nearly full: it refuses new traces, logs and metrics until space is freed. Senders retry for a while, then drop what they hold."),
-    ctx.me?.is_admin && org ? " " : "",
-    ctx.me?.is_admin && org ? h("a", { href: `/organization/${encodeURIComponent(org)}/settings#server-disk`, "data-link": true,
-      text: t("See the server's disk") }) : ""));
+    ...link));
 }
 
 export async function tracesPage(root) {
